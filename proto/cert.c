@@ -150,8 +150,8 @@ static int decode_body(const uint8_t *data, size_t len,
 	return rc;
 }
 
-static int unpack_cert(const uint8_t *data, size_t len,
-		       Wire__Certificate **out, const char **why)
+static int unpack_cert(const uint8_t *data, size_t len, Wire__Certificate **out,
+		       const char **why)
 {
 	if (len > CERT_BODY_MAX + 2 * WIRE_SIG_LEN)
 		return set_why(why, "certificate too large");

@@ -140,8 +140,9 @@ fail(struct wire_chan *c, int rc, enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	log_write(level, LOG_MODULE, "peer=%s node=%s connection closed: %s (%s)",
-		  c->name, peer_node(c), why, shoal_strerror(rc));
+	log_write(level, LOG_MODULE,
+		  "peer=%s node=%s connection closed: %s (%s)", c->name,
+		  peer_node(c), why, shoal_strerror(rc));
 	begin_close(c, rc);
 }
 
@@ -309,6 +310,7 @@ static void handshake_frame(struct wire_chan *c, uint8_t *p, size_t len)
 			return;
 		}
 		c->hs.state = WIRE_HS_DONE;
+		c->hs.peer.authenticated = true;
 		handshake_done(c);
 		return;
 	}
@@ -396,8 +398,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	int rc = wire_decoder_feed(&c->dec, (uint8_t *)b->base, (size_t)nread,
 				   on_frame, c);
 	if (rc == SHOAL_EFRAME)
-		fail(c, rc, LOG_LEVEL_WARN, "frame length over the limit of "
-					    "%zu bytes",
+		fail(c, rc, LOG_LEVEL_WARN,
+		     "frame length over the limit of "
+		     "%zu bytes",
 		     c->dec.max_frame);
 	else if (rc < 0)
 		fail(c, rc, LOG_LEVEL_WARN, "cannot buffer a frame");
@@ -502,8 +505,8 @@ static int chan_new(uv_loop_t *loop, bool server,
 		c->handshaking = true;
 	}
 	/* A handshake message is small; refuse big frames until it is done. */
-	wire_decoder_init(&c->dec, c->handshaking ? WIRE_HS_MAX
-						   : c->cfg.max_frame);
+	wire_decoder_init(&c->dec,
+			  c->handshaking ? WIRE_HS_MAX : c->cfg.max_frame);
 	c->wreq.data = c;
 	*out = c;
 	return 0;

@@ -51,8 +51,8 @@ enum wire_security {
 
 /** Who is on the other end, as the handshake established it. */
 struct wire_peer {
-	bool authenticated; /* secure handshake done (false in plain mode) */
-	bool joined;        /* proved a join token secret; has no cert */
+	bool authenticated;  /* secure handshake done (false in plain mode) */
+	bool joined;	     /* proved a join token secret; has no cert */
 	enum wire_role role; /* from the certificate or granted by the token */
 	struct wire_cert_info cert; /* when authenticated && !joined */
 };
@@ -92,7 +92,7 @@ struct wire_chan_config {
 	/* For log lines, e.g. "10.0.0.2:2377"; copied. NULL: "?". */
 	const char *peer_name;
 	uint64_t handshake_timeout_ms; /* 0: 10 s */
-	size_t max_frame;              /* payload bytes; 0: 16 MiB */
+	size_t max_frame;	       /* payload bytes; 0: 16 MiB */
 	size_t max_write_buffer;       /* 0: max_frame + 64 KiB */
 };
 

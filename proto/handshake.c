@@ -84,13 +84,15 @@ int wire__hs_init(struct wire_hs *hs, bool server,
 	if (!hs->join) {
 		struct wire_cert_info own;
 		if (!cfg->identity || !cfg->cert || !cfg->root_pk)
-			return failed(hs, -EINVAL, "no identity, certificate "
-						   "or root key configured");
+			return failed(hs, -EINVAL,
+				      "no identity, certificate "
+				      "or root key configured");
 		if (wire_cert_decode(cfg->cert, cfg->cert_len, &own) < 0)
 			return failed(hs, -EINVAL, "own certificate malformed");
 		if (memcmp(own.public_key, cfg->identity->pk, WIRE_PK_LEN))
-			return failed(hs, -EINVAL, "own certificate is not for "
-						   "our identity key");
+			return failed(hs, -EINVAL,
+				      "own certificate is not for "
+				      "our identity key");
 		strcpy(hs->own_cluster, own.cluster_id);
 		memcpy(hs->root_pk, cfg->root_pk, WIRE_PK_LEN);
 	}
@@ -161,8 +163,8 @@ static void join_proof(const uint8_t secret[WIRE_TOKEN_SECRET_LEN],
 }
 
 /* Verify a peer certificate and run the application's check on it. */
-static int check_peer_cert(struct wire_hs *hs, const uint8_t *data,
-			   size_t len, int64_t now)
+static int check_peer_cert(struct wire_hs *hs, const uint8_t *data, size_t len,
+			   int64_t now)
 {
 	const char *why = NULL;
 	struct wire_cert_info info;
@@ -172,21 +174,23 @@ static int check_peer_cert(struct wire_hs *hs, const uint8_t *data,
 	if (rc < 0)
 		return failed(hs, rc, why);
 	if (hs->own_cluster[0] && strcmp(info.cluster_id, hs->own_cluster))
-		return failed(hs, SHOAL_ECERT, "certificate names another "
-					       "cluster");
+		return failed(hs, SHOAL_ECERT,
+			      "certificate names another "
+			      "cluster");
 	if (hs->cfg->cert_check) {
 		rc = hs->cfg->cert_check(hs->cfg->cert_check_arg, &info);
 		if (rc < 0)
-			return failed(hs, rc, "certificate refused by the "
-					      "application (revoked?)");
+			return failed(hs, rc,
+				      "certificate refused by the "
+				      "application (revoked?)");
 	}
 	hs->peer.cert = info;
 	hs->peer.role = info.role;
 	return 0;
 }
 
-static int server_recv_hello(struct wire_hs *hs, const uint8_t *msg,
-			     size_t len, struct buf *out)
+static int server_recv_hello(struct wire_hs *hs, const uint8_t *msg, size_t len,
+			     struct buf *out)
 {
 	Wire__ClientHello *ch =
 		wire__client_hello__unpack(&wire_pb_allocator, len, msg);
@@ -230,8 +234,8 @@ static int server_recv_hello(struct wire_hs *hs, const uint8_t *msg,
 	uint8_t th[TH_LEN], sig[WIRE_SIG_LEN];
 	uint8_t smsg[sizeof(LABEL_SERVER_SIG) + TH_LEN];
 	transcript_hash(hs, th);
-	size_t slen = labelled(smsg, LABEL_SERVER_SIG,
-			       sizeof(LABEL_SERVER_SIG), th);
+	size_t slen =
+		labelled(smsg, LABEL_SERVER_SIG, sizeof(LABEL_SERVER_SIG), th);
 	crypto_sign_detached(sig, NULL, smsg, slen, hs->cfg->identity->sk);
 
 	Wire__ServerHello sh = WIRE__SERVER_HELLO__INIT;
@@ -261,9 +265,10 @@ static int client_check_body(struct wire_hs *hs, const uint8_t *data,
 		rc = failed(hs, -EPROTO, "server hello keys malformed");
 	else if (hs->join &&
 		 !wire_token_matches_root(hs->cfg->token, b->root_key.data))
-		rc = failed(hs, SHOAL_ETOKEN, "server's root key does not "
-					      "match the join token digest "
-					      "(another cluster)");
+		rc = failed(hs, SHOAL_ETOKEN,
+			    "server's root key does not "
+			    "match the join token digest "
+			    "(another cluster)");
 	if (rc == 0) {
 		memcpy(hs->peer_eph, b->ephemeral.data, WIRE_X25519_LEN);
 		if (hs->join)
@@ -307,8 +312,8 @@ static int client_send_finish(struct wire_hs *hs, struct buf *out)
 	return 0;
 }
 
-static int client_recv_hello(struct wire_hs *hs, const uint8_t *msg,
-			     size_t len, int64_t now, struct buf *out)
+static int client_recv_hello(struct wire_hs *hs, const uint8_t *msg, size_t len,
+			     int64_t now, struct buf *out)
 {
 	Wire__ServerHello *sh =
 		wire__server_hello__unpack(&wire_pb_allocator, len, msg);
@@ -329,9 +334,10 @@ static int client_recv_hello(struct wire_hs *hs, const uint8_t *msg,
 				       sizeof(LABEL_SERVER_SIG), th);
 		if (crypto_sign_verify_detached(sh->signature.data, m, mlen,
 						hs->peer.cert.public_key) != 0)
-			rc = failed(hs, SHOAL_EAUTH, "server signature over "
-						     "the handshake does not "
-						     "verify");
+			rc = failed(hs, SHOAL_EAUTH,
+				    "server signature over "
+				    "the handshake does not "
+				    "verify");
 	}
 	wire__server_hello__free_unpacked(sh, &wire_pb_allocator);
 	if (rc < 0)
@@ -357,8 +363,9 @@ static int server_check_proof(struct wire_hs *hs, const ProtobufCBinaryData *p,
 			return 0;
 		}
 	}
-	return failed(hs, SHOAL_ETOKEN, "join proof matches no current "
-					"token secret");
+	return failed(hs, SHOAL_ETOKEN,
+		      "join proof matches no current "
+		      "token secret");
 }
 
 static int server_recv_finish(struct wire_hs *hs, const uint8_t *msg,
@@ -391,9 +398,10 @@ static int server_recv_finish(struct wire_hs *hs, const uint8_t *msg,
 		if (rc == 0 &&
 		    crypto_sign_verify_detached(cf->signature.data, m, mlen,
 						hs->peer.cert.public_key) != 0)
-			rc = failed(hs, SHOAL_EAUTH, "client signature over "
-						     "the handshake does not "
-						     "verify");
+			rc = failed(hs, SHOAL_EAUTH,
+				    "client signature over "
+				    "the handshake does not "
+				    "verify");
 	}
 	wire__client_finish__free_unpacked(cf, &wire_pb_allocator);
 	if (rc < 0)

@@ -60,8 +60,7 @@ void wire_token_new(const uint8_t root_pk[WIRE_PK_LEN], struct wire_token *out)
 	shoal_random(out->secret, sizeof(out->secret));
 }
 
-void wire_token_format(const struct wire_token *t,
-		       char out[WIRE_TOKEN_LEN + 1])
+void wire_token_format(const struct wire_token *t, char out[WIRE_TOKEN_LEN + 1])
 {
 	char *p = out;
 	memcpy(p, TOKEN_PREFIX TOKEN_VERSION, 9);

@@ -23,7 +23,8 @@
 #define WIRE_TOKEN_DIGEST_CHARS 50
 #define WIRE_TOKEN_SECRET_CHARS 25
 /* "SWMTKN-1-" + 50 + "-" + 25 */
-#define WIRE_TOKEN_LEN (9 + WIRE_TOKEN_DIGEST_CHARS + 1 + WIRE_TOKEN_SECRET_CHARS)
+#define WIRE_TOKEN_LEN                                                         \
+	(9 + WIRE_TOKEN_DIGEST_CHARS + 1 + WIRE_TOKEN_SECRET_CHARS)
 
 struct wire_token {
 	uint8_t root_digest[WIRE_TOKEN_DIGEST_LEN];

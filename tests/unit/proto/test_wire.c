@@ -2,11 +2,11 @@
  * Unit tests of the wire's pure parts: framing, the protobuf allocator,
  * certificates and join tokens.
  */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -88,13 +88,15 @@ static void frames_round_trip_when_split_at_every_offset(void **state)
 			struct got g = {0};
 			wire_decoder_init(&d, limit);
 			memcpy(copy, s, len);
-			assert_int_equal(wire_decoder_feed(&d, copy, a, collect,
-							   &g), 0);
+			assert_int_equal(
+				wire_decoder_feed(&d, copy, a, collect, &g), 0);
 			assert_int_equal(wire_decoder_feed(&d, copy + a, b - a,
-							   collect, &g), 0);
+							   collect, &g),
+					 0);
 			assert_int_equal(wire_decoder_feed(&d, copy + b,
 							   len - b, collect,
-							   &g), 0);
+							   &g),
+					 0);
 			assert_true(wire_decoder_idle(&d));
 			assert_frames(&g, sizes, n);
 			got_free(&g);
@@ -233,8 +235,7 @@ static void certificate_verifies_under_its_root_within_its_window(void **s)
 	size_t len;
 	assert_int_equal(wire_cert_issue(&in, root.sk, &cert, &len), 0);
 	const char *why = NULL;
-	assert_int_equal(wire_cert_verify(cert, len, root.pk, 1500, &out,
-					  &why),
+	assert_int_equal(wire_cert_verify(cert, len, root.pk, 1500, &out, &why),
 			 0);
 	assert_string_equal(out.cluster_id, "cluster-a");
 	assert_string_equal(out.node_id, "node1xyz");
@@ -244,15 +245,14 @@ static void certificate_verifies_under_its_root_within_its_window(void **s)
 	assert_int_equal(wire_cert_verify(cert, len, root.pk, 999, &out, &why),
 			 SHOAL_ECERT);
 	assert_string_equal(why, "certificate not yet valid");
-	assert_int_equal(wire_cert_verify(cert, len, root.pk, 2001, &out,
-					  &why),
+	assert_int_equal(wire_cert_verify(cert, len, root.pk, 2001, &out, &why),
 			 SHOAL_ECERT);
 	assert_string_equal(why, "certificate expired");
 	struct wire_keypair other;
 	wire_keypair_generate(&other);
-	assert_int_equal(wire_cert_verify(cert, len, other.pk, 1500, &out,
-					  &why),
-			 SHOAL_ECERT);
+	assert_int_equal(
+		wire_cert_verify(cert, len, other.pk, 1500, &out, &why),
+		SHOAL_ECERT);
 	assert_non_null(strstr(why, "root key"));
 	struct wire_cert_info dec;
 	assert_int_equal(wire_cert_decode(cert, len, &dec), 0);
@@ -272,15 +272,15 @@ static void any_altered_certificate_byte_is_refused(void **state)
 	assert_int_equal(wire_cert_issue(&in, root.sk, &cert, &len), 0);
 	for (size_t i = 0; i < len; i++) {
 		cert[i] ^= 0x01;
-		assert_int_not_equal(wire_cert_verify(cert, len, root.pk, 1500,
-						      &out, NULL),
-				     0);
+		assert_int_not_equal(
+			wire_cert_verify(cert, len, root.pk, 1500, &out, NULL),
+			0);
 		cert[i] ^= 0x01;
 	}
 	for (size_t cut = 0; cut < len; cut++)
-		assert_int_not_equal(wire_cert_verify(cert, cut, root.pk, 1500,
-						      &out, NULL),
-				     0);
+		assert_int_not_equal(
+			wire_cert_verify(cert, cut, root.pk, 1500, &out, NULL),
+			0);
 	shoal_free(cert);
 }
 
