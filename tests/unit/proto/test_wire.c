@@ -2,11 +2,13 @@
  * Unit tests of the wire's pure parts: framing, the protobuf allocator,
  * certificates and join tokens.
  */
+/* clang-format off: cmocka needs these first, in this order */
 #include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* clang-format on */
 
 #include <errno.h>
 #include <stdio.h>
