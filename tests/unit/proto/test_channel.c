@@ -7,12 +7,13 @@
  * crashes or leaks (shoal_alloc_live() back to its baseline; ASan in the
  * debug preset).
  */
-/* clang-format off: cmocka needs these first, in this order */
-#include <cmocka.h>
+/* cmocka needs these first, in this order. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
 /* clang-format on */
 
 #include <errno.h>

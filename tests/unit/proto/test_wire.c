@@ -2,12 +2,13 @@
  * Unit tests of the wire's pure parts: framing, the protobuf allocator,
  * certificates and join tokens.
  */
-/* clang-format off: cmocka needs these first, in this order */
-#include <cmocka.h>
+/* cmocka needs these first, in this order. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
 /* clang-format on */
 
 #include <errno.h>
