@@ -50,6 +50,7 @@ struct wire_chan {
 	} io;
 	uv_timer_t timer;
 	uv_write_t wreq;
+	uv_connect_t creq;
 	int open_handles;
 	bool server;
 	bool closing;
@@ -58,6 +59,7 @@ struct wire_chan {
 	bool handshaking;
 	bool writing;
 	bool want_writable;
+	bool io_ready; /* stream connected (connect may still be pending) */
 	int reason;
 	char *name;
 	void *data;
@@ -417,7 +419,7 @@ static void on_timer(uv_timer_t *t)
 		     (unsigned long long)c->cfg.handshake_timeout_ms);
 		return;
 	}
-	if (!c->connected) {
+	if (!c->connected && c->io_ready) {
 		c->connected = true;
 		c->cb.connected(c, &c->peer);
 	}
@@ -522,6 +524,7 @@ err_free:
 static int chan_start(struct wire_chan *c)
 {
 	c->io.handle.data = c;
+	c->io_ready = true;
 	c->timer.data = c;
 	c->open_handles = 2;
 	uv_timer_init(c->loop, &c->timer);
@@ -611,4 +614,60 @@ int wire_chan_accept(uv_loop_t *loop, uv_stream_t *listener,
 	if (rc == 0)
 		*out = c;
 	return rc;
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct wire_chan *c = req->data;
+	if (c->closing)
+		return;
+	if (status < 0) {
+		fail(c, status, LOG_LEVEL_WARN, "connect failed");
+		return;
+	}
+	uv_tcp_nodelay(&c->io.tcp, 1);
+	c->io_ready = true;
+	int rc = uv_read_start(&c->io.stream, on_alloc, on_read);
+	if (rc == 0 && !c->handshaking) {
+		c->connected = true;
+		c->cb.connected(c, &c->peer);
+		return;
+	}
+	if (rc == 0) {
+		struct buf out;
+		buf_init(&out, WIRE_HS_MAX);
+		rc = wire__hs_start(&c->hs, &out);
+		if (rc == 0)
+			rc = queue_frame(c, out.data, out.len, false);
+		buf_fini(&out);
+	}
+	if (rc < 0)
+		fail(c, rc, LOG_LEVEL_WARN, "cannot start the handshake");
+}
+
+int wire_chan_connect(uv_loop_t *loop, const struct sockaddr *addr,
+		      const struct wire_chan_config *cfg,
+		      const struct wire_chan_callbacks *cb, void *data,
+		      struct wire_chan **out)
+{
+	struct wire_chan *c;
+	int rc = chan_new(loop, false, cfg, cb, data, &c);
+	if (rc < 0)
+		return rc;
+	uv_tcp_init(loop, &c->io.tcp);
+	c->io.handle.data = c;
+	c->creq.data = c;
+	rc = uv_tcp_connect(&c->creq, &c->io.tcp, addr, on_connect);
+	if (rc < 0)
+		return abort_io(c, rc);
+	/* The timer bounds the connect and the handshake together; a plain
+	 * channel reports connected() from on_connect() instead. */
+	c->timer.data = c;
+	c->open_handles = 2;
+	uv_timer_init(loop, &c->timer);
+	if (c->handshaking)
+		uv_timer_start(&c->timer, on_timer, c->cfg.handshake_timeout_ms,
+			       0);
+	*out = c;
+	return 0;
 }

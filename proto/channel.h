@@ -136,6 +136,17 @@ int wire_chan_accept(uv_loop_t *loop, uv_stream_t *listener,
 		     struct wire_chan **out);
 
 /**
+ * wire_chan_connect() - connect to the TCP address @addr (IPv4 or IPv6)
+ * and run a client channel on it. The connection is made asynchronously:
+ * a refused or failed connect arrives as closed() with its code (and one
+ * logged line), like any other failure. Same returns as wire_chan_open().
+ */
+int wire_chan_connect(uv_loop_t *loop, const struct sockaddr *addr,
+		      const struct wire_chan_config *cfg,
+		      const struct wire_chan_callbacks *cb, void *data,
+		      struct wire_chan **out);
+
+/**
  * wire_chan_send() - queue one frame with @len bytes of @data (copied).
  * Returns 0; -ENOTCONN before connected() or while closing; -EMSGSIZE past
  * the frame limit; -ENOBUFS when the write buffer is full (writable()

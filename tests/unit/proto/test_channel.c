@@ -902,6 +902,95 @@ static void open_refuses_incomplete_configuration(void **state)
 	assert_int_equal(shoal_alloc_live(), p.live);
 }
 
+/* ---- TCP: accept and connect ---- */
+
+struct listener {
+	uv_tcp_t tcp;
+	struct pair *p;
+	const struct wire_chan_config *cfg;
+	int rc;
+};
+
+static void on_connection(uv_stream_t *s, int status)
+{
+	struct listener *l = s->data;
+	assert_int_equal(status, 0);
+	l->rc = wire_chan_accept(&l->p->loop, s, l->cfg, &cbs, &l->p->server,
+				 &l->p->server.c);
+	uv_close((uv_handle_t *)&l->tcp, NULL);
+}
+
+static void tcp_channels_accept_and_connect(void **state)
+{
+	struct cluster cl;
+	cluster_make(&cl, "cl-a");
+	for (int secure = 0; secure < 2; secure++) {
+		struct pair p;
+		pair_init(&p);
+		struct wire_chan_config cc =
+			cfg_for(&cl.wrk, &cl.root, "server");
+		struct wire_chan_config sc =
+			cfg_for(&cl.mgr, &cl.root, "client");
+		if (!secure)
+			cc.security = sc.security = WIRE_PLAIN;
+		struct listener l = {.p = &p, .cfg = &sc, .rc = 1};
+		struct sockaddr_in addr;
+		int alen = sizeof(addr);
+		uv_ip4_addr("127.0.0.1", 0, &addr);
+		uv_tcp_init(&p.loop, &l.tcp);
+		l.tcp.data = &l;
+		assert_int_equal(
+			uv_tcp_bind(&l.tcp, (struct sockaddr *)&addr, 0), 0);
+		assert_int_equal(
+			uv_listen((uv_stream_t *)&l.tcp, 4, on_connection), 0);
+		uv_tcp_getsockname(&l.tcp, (struct sockaddr *)&addr, &alen);
+		p.client.to_send = p.server.to_send = 100;
+		p.client.close_when_done = p.server.close_when_done = true;
+		assert_int_equal(
+			wire_chan_connect(&p.loop, (struct sockaddr *)&addr,
+					  &cc, &cbs, &p.client, &p.client.c),
+			0);
+		uv_run(&p.loop, UV_RUN_DEFAULT);
+		assert_int_equal(l.rc, 0);
+		assert_int_equal(p.client.received, 100);
+		assert_int_equal(p.server.received, 100);
+		assert_int_equal(p.client.bad + p.server.bad, 0);
+		assert_int_equal(p.client.peer.authenticated, secure);
+		assert_int_equal(logs.n, 0);
+		pair_fini(&p);
+	}
+	cluster_free(&cl);
+}
+
+static void connect_to_a_closed_port_closes_with_the_refusal(void **state)
+{
+	struct pair p;
+	pair_init(&p);
+	/* A port that was free a moment ago and has no listener. */
+	uv_tcp_t t;
+	struct sockaddr_in addr;
+	int alen = sizeof(addr);
+	uv_ip4_addr("127.0.0.1", 0, &addr);
+	uv_tcp_init(&p.loop, &t);
+	assert_int_equal(uv_tcp_bind(&t, (struct sockaddr *)&addr, 0), 0);
+	uv_tcp_getsockname(&t, (struct sockaddr *)&addr, &alen);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&p.loop, UV_RUN_DEFAULT);
+	struct wire_chan_config c = {.security = WIRE_PLAIN,
+				     .peer_name = "server"};
+	assert_int_equal(wire_chan_connect(&p.loop, (struct sockaddr *)&addr,
+					   &c, &cbs, &p.client, &p.client.c),
+			 0);
+	uv_run(&p.loop, UV_RUN_DEFAULT);
+	assert_false(p.client.connected);
+	assert_int_equal(p.client.reason, -ECONNREFUSED);
+	const char *line = NULL;
+	assert_int_equal(lines_about("server", &line), 1);
+	assert_non_null(strstr(line, "connect failed"));
+	p.server.closed = true;
+	pair_fini(&p);
+}
+
 int main(void)
 {
 	shoal_crypto_init();
@@ -928,6 +1017,9 @@ int main(void)
 		cmocka_unit_test(sending_before_connected_is_refused),
 		cmocka_unit_test(fast_writer_gets_enobufs_not_unbounded_growth),
 		cmocka_unit_test(open_refuses_incomplete_configuration),
+		cmocka_unit_test(tcp_channels_accept_and_connect),
+		cmocka_unit_test(
+			connect_to_a_closed_port_closes_with_the_refusal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
