@@ -123,8 +123,12 @@ static int decode_body(const uint8_t *data, size_t len,
 {
 	if (len > CERT_BODY_MAX)
 		return set_why(why, "certificate body too large");
+	struct wire_pb_tracker t;
+	wire_pb_tracker_init(&t);
 	Wire__CertificateBody *b =
-		wire__certificate_body__unpack(&wire_pb_allocator, len, data);
+		wire__certificate_body__unpack(&t.alloc, len, data);
+	if (!b && t.failed)
+		return -ENOMEM;
 	if (!b)
 		return set_why(why, "certificate body malformed");
 	int rc = 0;
@@ -146,7 +150,7 @@ static int decode_body(const uint8_t *data, size_t len,
 		out->not_after = b->not_after;
 		out->serial = b->serial;
 	}
-	wire__certificate_body__free_unpacked(b, &wire_pb_allocator);
+	wire__certificate_body__free_unpacked(b, &t.alloc);
 	return rc;
 }
 
@@ -155,7 +159,11 @@ static int unpack_cert(const uint8_t *data, size_t len, Wire__Certificate **out,
 {
 	if (len > CERT_BODY_MAX + 2 * WIRE_SIG_LEN)
 		return set_why(why, "certificate too large");
-	*out = wire__certificate__unpack(&wire_pb_allocator, len, data);
+	struct wire_pb_tracker t;
+	wire_pb_tracker_init(&t);
+	*out = wire__certificate__unpack(&t.alloc, len, data);
+	if (!*out && t.failed)
+		return -ENOMEM;
 	if (!*out)
 		return set_why(why, "certificate malformed");
 	return 0;

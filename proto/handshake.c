@@ -37,6 +37,15 @@ static int failed(struct wire_hs *hs, int rc, const char *why)
 	return rc;
 }
 
+/* An unpack returned NULL: out of memory or malformed input. */
+static int unpack_failed(struct wire_hs *hs, const struct wire_pb_tracker *t,
+			 const char *why)
+{
+	if (t->failed)
+		return failed(hs, -ENOMEM, "out of memory");
+	return failed(hs, -EPROTO, why);
+}
+
 static int absorb(struct wire_hs *hs, const uint8_t *data, size_t len)
 {
 	uint8_t h[WIRE_HEADER_LEN];
@@ -87,7 +96,10 @@ int wire__hs_init(struct wire_hs *hs, bool server,
 			return failed(hs, -EINVAL,
 				      "no identity, certificate "
 				      "or root key configured");
-		if (wire_cert_decode(cfg->cert, cfg->cert_len, &own) < 0)
+		int rc = wire_cert_decode(cfg->cert, cfg->cert_len, &own);
+		if (rc == -ENOMEM)
+			return failed(hs, rc, "out of memory");
+		if (rc < 0)
 			return failed(hs, -EINVAL, "own certificate malformed");
 		if (memcmp(own.public_key, cfg->identity->pk, WIRE_PK_LEN))
 			return failed(hs, -EINVAL,
@@ -192,10 +204,11 @@ static int check_peer_cert(struct wire_hs *hs, const uint8_t *data, size_t len,
 static int server_recv_hello(struct wire_hs *hs, const uint8_t *msg, size_t len,
 			     struct buf *out)
 {
-	Wire__ClientHello *ch =
-		wire__client_hello__unpack(&wire_pb_allocator, len, msg);
+	struct wire_pb_tracker t;
+	wire_pb_tracker_init(&t);
+	Wire__ClientHello *ch = wire__client_hello__unpack(&t.alloc, len, msg);
 	if (!ch)
-		return failed(hs, -EPROTO, "client hello malformed");
+		return unpack_failed(hs, &t, "client hello malformed");
 	int rc = 0;
 	if (ch->version != WIRE_HS_VERSION)
 		rc = failed(hs, -EPROTO, "unsupported handshake version");
@@ -210,7 +223,7 @@ static int server_recv_hello(struct wire_hs *hs, const uint8_t *msg, size_t len,
 		hs->join = ch->mode == WIRE__MODE__MODE_JOIN;
 		memcpy(hs->peer_eph, ch->ephemeral.data, WIRE_X25519_LEN);
 	}
-	wire__client_hello__free_unpacked(ch, &wire_pb_allocator);
+	wire__client_hello__free_unpacked(ch, &t.alloc);
 	if (rc < 0)
 		return rc;
 	if ((rc = absorb(hs, msg, len)) < 0)
@@ -255,10 +268,12 @@ static int server_recv_hello(struct wire_hs *hs, const uint8_t *msg, size_t len,
 static int client_check_body(struct wire_hs *hs, const uint8_t *data,
 			     size_t len, int64_t now)
 {
+	struct wire_pb_tracker t;
+	wire_pb_tracker_init(&t);
 	Wire__ServerHelloBody *b =
-		wire__server_hello_body__unpack(&wire_pb_allocator, len, data);
+		wire__server_hello_body__unpack(&t.alloc, len, data);
 	if (!b)
-		return failed(hs, -EPROTO, "server hello body malformed");
+		return unpack_failed(hs, &t, "server hello body malformed");
 	int rc = 0;
 	if (b->ephemeral.len != WIRE_X25519_LEN ||
 	    b->root_key.len != WIRE_PK_LEN)
@@ -276,7 +291,7 @@ static int client_check_body(struct wire_hs *hs, const uint8_t *data,
 		rc = check_peer_cert(hs, b->certificate.data,
 				     b->certificate.len, now);
 	}
-	wire__server_hello_body__free_unpacked(b, &wire_pb_allocator);
+	wire__server_hello_body__free_unpacked(b, &t.alloc);
 	return rc;
 }
 
@@ -315,10 +330,11 @@ static int client_send_finish(struct wire_hs *hs, struct buf *out)
 static int client_recv_hello(struct wire_hs *hs, const uint8_t *msg, size_t len,
 			     int64_t now, struct buf *out)
 {
-	Wire__ServerHello *sh =
-		wire__server_hello__unpack(&wire_pb_allocator, len, msg);
+	struct wire_pb_tracker t;
+	wire_pb_tracker_init(&t);
+	Wire__ServerHello *sh = wire__server_hello__unpack(&t.alloc, len, msg);
 	if (!sh)
-		return failed(hs, -EPROTO, "server hello malformed");
+		return unpack_failed(hs, &t, "server hello malformed");
 	int rc = 0;
 	if (sh->signature.len != WIRE_SIG_LEN)
 		rc = failed(hs, -EPROTO, "server signature malformed");
@@ -339,7 +355,7 @@ static int client_recv_hello(struct wire_hs *hs, const uint8_t *msg, size_t len,
 				    "the handshake does not "
 				    "verify");
 	}
-	wire__server_hello__free_unpacked(sh, &wire_pb_allocator);
+	wire__server_hello__free_unpacked(sh, &t.alloc);
 	if (rc < 0)
 		return rc;
 	return client_send_finish(hs, out);
@@ -371,10 +387,12 @@ static int server_check_proof(struct wire_hs *hs, const ProtobufCBinaryData *p,
 static int server_recv_finish(struct wire_hs *hs, const uint8_t *msg,
 			      size_t len, int64_t now)
 {
+	struct wire_pb_tracker t;
+	wire_pb_tracker_init(&t);
 	Wire__ClientFinish *cf =
-		wire__client_finish__unpack(&wire_pb_allocator, len, msg);
+		wire__client_finish__unpack(&t.alloc, len, msg);
 	if (!cf)
-		return failed(hs, -EPROTO, "client finish malformed");
+		return unpack_failed(hs, &t, "client finish malformed");
 	int rc = 0;
 	uint8_t th[TH_LEN];
 	if (hs->join) {
@@ -403,7 +421,7 @@ static int server_recv_finish(struct wire_hs *hs, const uint8_t *msg,
 				    "the handshake does not "
 				    "verify");
 	}
-	wire__client_finish__free_unpacked(cf, &wire_pb_allocator);
+	wire__client_finish__free_unpacked(cf, &t.alloc);
 	if (rc < 0)
 		return rc;
 	if ((rc = derive_keys(hs)) < 0)

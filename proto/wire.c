@@ -31,6 +31,23 @@ ProtobufCAllocator wire_pb_allocator = {
 	.allocator_data = NULL,
 };
 
+static void *tracked_alloc(void *data, size_t size)
+{
+	struct wire_pb_tracker *t = data;
+	void *p = shoal_malloc(size);
+	if (!p)
+		t->failed = true;
+	return p;
+}
+
+void wire_pb_tracker_init(struct wire_pb_tracker *t)
+{
+	t->alloc.alloc = tracked_alloc;
+	t->alloc.free = pb_free;
+	t->alloc.allocator_data = t;
+	t->failed = false;
+}
+
 void wire_put_header(uint8_t out[WIRE_HEADER_LEN], uint32_t len)
 {
 	out[0] = (uint8_t)(len >> 24);

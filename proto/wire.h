@@ -33,6 +33,19 @@
 /** The protobuf-c allocator over shoal_malloc/shoal_free. */
 extern ProtobufCAllocator wire_pb_allocator;
 
+/**
+ * struct wire_pb_tracker - wire_pb_allocator that also records a failed
+ * allocation, so that a NULL from *__unpack() can be told apart: out of
+ * memory (-ENOMEM) or malformed input. Init, pass &t.alloc to unpack and
+ * free_unpacked, and look at t.failed when unpack returns NULL.
+ */
+struct wire_pb_tracker {
+	ProtobufCAllocator alloc;
+	bool failed;
+};
+
+void wire_pb_tracker_init(struct wire_pb_tracker *t);
+
 /** wire_put_header() - write @len as the 4-byte big-endian header. */
 void wire_put_header(uint8_t out[WIRE_HEADER_LEN], uint32_t len);
 /** wire_get_header() - read a 4-byte big-endian length. */
