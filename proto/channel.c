@@ -287,6 +287,7 @@ static void handshake_done(struct wire_chan *c)
 	c->handshaking = false;
 	c->connected = true;
 	c->peer = c->hs.peer;
+	wire__hs_fini(&c->hs); /* the transcript is no longer needed */
 	uv_timer_stop(&c->timer);
 	c->dec.max_frame = c->cfg.max_frame;
 	log_debug("peer=%s node=%s connected as %s", c->name, peer_node(c),
@@ -431,11 +432,13 @@ static int copy_config(struct wire_chan *c, const struct wire_chan_config *cfg)
 	c->cfg = *cfg;
 	if (!c->cfg.max_frame)
 		c->cfg.max_frame = WIRE_DEFAULT_MAX_FRAME;
-	if (c->cfg.max_frame > UINT32_MAX)
+	if (c->cfg.max_frame > UINT32_MAX - WIRE_HEADER_LEN ||
+	    c->cfg.max_frame < WIRE_AEAD_TAG_LEN)
 		return -EINVAL;
 	if (!c->cfg.max_write_buffer)
 		c->cfg.max_write_buffer = c->cfg.max_frame + 64 * 1024;
-	if (c->cfg.max_write_buffer < c->cfg.max_frame + WIRE_HEADER_LEN)
+	if (c->cfg.max_write_buffer < c->cfg.max_frame + WIRE_HEADER_LEN ||
+	    c->cfg.max_write_buffer > UINT32_MAX)
 		return -EINVAL;
 	if (!c->cfg.handshake_timeout_ms)
 		c->cfg.handshake_timeout_ms = WIRE_DEFAULT_HANDSHAKE_TIMEOUT_MS;
