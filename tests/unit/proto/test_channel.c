@@ -233,6 +233,8 @@ enum mitm_action {
 	MITM_REPLAY,   /* send the frame twice */
 	MITM_TRUNCATE, /* send half the frame, then end the stream */
 	MITM_OVERSIZE, /* send a 2 GiB length instead of the frame */
+	MITM_DROP,     /* leave the frame out */
+	MITM_SWAP,     /* hold the frame back and send it after the next */
 };
 
 struct mitm;
@@ -253,6 +255,8 @@ struct mitm {
 	struct mitm_dir s2c;
 	enum mitm_action action;
 	int target; /* frame number, client to server */
+	uint8_t *held;
+	size_t held_len;
 	uint8_t rbuf[65536];
 	int open;
 	uv_shutdown_t sreq;
@@ -311,6 +315,13 @@ static int mitm_frame(void *arg, uint8_t *p, size_t len)
 		mitm_write(d->to, hdr, sizeof(hdr));
 		return 0;
 	}
+	if (act == MITM_DROP)
+		return 0;
+	if (act == MITM_SWAP) {
+		m->held = shoal_memdup(p, len);
+		m->held_len = len;
+		return 0;
+	}
 	if (act == MITM_FLIP && len > 0)
 		p[len - 1] ^= 0x20;
 	wire_put_header(hdr, (uint32_t)len);
@@ -325,6 +336,13 @@ static int mitm_frame(void *arg, uint8_t *p, size_t len)
 	if (act == MITM_REPLAY) {
 		mitm_write(d->to, hdr, sizeof(hdr));
 		mitm_write(d->to, p, len);
+	}
+	if (m->held && d == &m->c2s) {
+		wire_put_header(hdr, (uint32_t)m->held_len);
+		mitm_write(d->to, hdr, sizeof(hdr));
+		mitm_write(d->to, m->held, m->held_len);
+		shoal_free(m->held);
+		m->held = NULL;
 	}
 	return 0;
 }
@@ -367,6 +385,7 @@ static void mitm_start(struct mitm *m, uv_loop_t *loop, int fd_a, int fd_b)
 
 static void mitm_fini(struct mitm *m)
 {
+	shoal_free(m->held);
 	wire_decoder_fini(&m->c2s.dec);
 	wire_decoder_fini(&m->s2c.dec);
 }
@@ -571,6 +590,16 @@ static void truncated_frame_closes_the_connection(void **state)
 static void oversized_length_closes_the_connection(void **state)
 {
 	run_tampered(MITM_OVERSIZE, 4, SHOAL_EFRAME, "over the limit");
+}
+
+static void dropped_frame_closes_the_connection(void **state)
+{
+	run_tampered(MITM_DROP, 6, SHOAL_EAUTH, "failed authentication");
+}
+
+static void reordered_frames_close_the_connection(void **state)
+{
+	run_tampered(MITM_SWAP, 9, SHOAL_EAUTH, "failed authentication");
 }
 
 static void tampered_handshake_fails_authentication(void **state)
@@ -1067,6 +1096,8 @@ int main(void)
 		cmocka_unit_test(replayed_frame_closes_the_connection),
 		cmocka_unit_test(truncated_frame_closes_the_connection),
 		cmocka_unit_test(oversized_length_closes_the_connection),
+		cmocka_unit_test(dropped_frame_closes_the_connection),
+		cmocka_unit_test(reordered_frames_close_the_connection),
 		cmocka_unit_test(tampered_handshake_fails_authentication),
 		cmocka_unit_test(certificate_from_another_cluster_is_refused),
 		cmocka_unit_test(expired_certificate_is_refused),
