@@ -201,13 +201,17 @@ static void on_write(uv_write_t *req, int status)
 	}
 }
 
-/* Append one frame (encrypted when @seal) to the collecting buffer. */
-static int queue_frame(struct wire_chan *c, const void *data, size_t len,
-		       bool seal)
+/*
+ * Room for a frame of @len plaintext bytes at the end of the collecting
+ * buffer; *@out points where the plaintext goes. Nothing is committed
+ * until commit_frame().
+ */
+static int reserve_frame(struct wire_chan *c, size_t len, bool seal,
+			 uint8_t **out)
 {
 	size_t plen = len + (seal ? WIRE_AEAD_TAG_LEN : 0);
 	size_t need = WIRE_HEADER_LEN + plen;
-	if (plen > c->cfg.max_frame)
+	if (len > c->cfg.max_frame || plen > c->cfg.max_frame)
 		return -EMSGSIZE;
 	if (need > c->cfg.max_write_buffer - queued(c)) {
 		c->want_writable = true;
@@ -216,10 +220,16 @@ static int queue_frame(struct wire_chan *c, const void *data, size_t len,
 	int rc = buf_reserve(c->pend, need);
 	if (rc < 0)
 		return rc == -ENOBUFS ? -ENOMEM : rc;
+	*out = (uint8_t *)c->pend->data + c->pend->len + WIRE_HEADER_LEN;
+	return 0;
+}
+
+/* Frame (and seal) the @len bytes written after reserve_frame(), queue. */
+static void commit_frame(struct wire_chan *c, size_t len, bool seal)
+{
 	uint8_t *p = (uint8_t *)c->pend->data + c->pend->len;
+	size_t plen = len + (seal ? WIRE_AEAD_TAG_LEN : 0);
 	wire_put_header(p, (uint32_t)plen);
-	if (len)
-		memcpy(p + WIRE_HEADER_LEN, data, len);
 	if (seal) {
 		uint8_t n[NONCE_LEN];
 		nonce_for(n, c->tx_ctr++);
@@ -227,8 +237,21 @@ static int queue_frame(struct wire_chan *c, const void *data, size_t len,
 			p + WIRE_HEADER_LEN, p + WIRE_HEADER_LEN + len, NULL,
 			p + WIRE_HEADER_LEN, len, NULL, 0, NULL, n, c->key_tx);
 	}
-	c->pend->len += need;
+	c->pend->len += WIRE_HEADER_LEN + plen;
 	kick_write(c);
+}
+
+/* Append one frame (encrypted when @seal) to the collecting buffer. */
+static int queue_frame(struct wire_chan *c, const void *data, size_t len,
+		       bool seal)
+{
+	uint8_t *p;
+	int rc = reserve_frame(c, len, seal, &p);
+	if (rc < 0)
+		return rc;
+	if (len)
+		memcpy(p, data, len);
+	commit_frame(c, len, seal);
 	return 0;
 }
 
@@ -237,6 +260,21 @@ int wire_chan_send(struct wire_chan *c, const void *data, size_t len)
 	if (!c->connected || c->closing)
 		return -ENOTCONN;
 	return queue_frame(c, data, len, c->cfg.security == WIRE_SECURE);
+}
+
+int wire_chan_send_pb(struct wire_chan *c, const ProtobufCMessage *msg)
+{
+	if (!c->connected || c->closing)
+		return -ENOTCONN;
+	bool seal = c->cfg.security == WIRE_SECURE;
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint8_t *p;
+	int rc = reserve_frame(c, len, seal, &p);
+	if (rc < 0)
+		return rc;
+	protobuf_c_message_pack(msg, p);
+	commit_frame(c, len, seal);
+	return 0;
 }
 
 void wire_chan_close(struct wire_chan *c)

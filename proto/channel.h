@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <protobuf-c/protobuf-c.h>
 #include <uv.h>
 
 #include "proto/cert.h"
@@ -153,6 +154,13 @@ int wire_chan_connect(uv_loop_t *loop, const struct sockaddr *addr,
  * follows); -ENOMEM.
  */
 int wire_chan_send(struct wire_chan *c, const void *data, size_t len);
+
+/**
+ * wire_chan_send_pb() - queue one frame holding @msg, packed straight into
+ * the write buffer (no intermediate copy). Same returns as
+ * wire_chan_send().
+ */
+int wire_chan_send_pb(struct wire_chan *c, const ProtobufCMessage *msg);
 
 /**
  * wire_chan_close() - close now, discarding unsent frames; closed(0)

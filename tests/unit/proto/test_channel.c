@@ -32,6 +32,7 @@
 #include "proto/channel.h"
 #include "proto/token.h"
 #include "proto/wire.h"
+#include "proto/wire.pb-c.h"
 
 /* ---- captured log lines ---- */
 
@@ -1084,6 +1085,102 @@ static void every_allocation_failure_is_survived(void **state)
 	cluster_free(&cl);
 }
 
+/*
+ * The join flow end to end: a host with only a token connects, the server
+ * (standing in for the manager's CA) answers over the encrypted channel
+ * with a certificate for the granted role, sent with wire_chan_send_pb();
+ * the host verifies it under the root key the handshake showed it.
+ */
+struct join_flow {
+	const struct cluster *cl;
+	struct wire_keypair host;
+	uint8_t root_seen[WIRE_PK_LEN];
+	struct wire_cert_info got;
+	int verified;
+	int closed;
+};
+
+static void jf_connected(struct wire_chan *c, const struct wire_peer *peer)
+{
+	struct join_flow *f = wire_chan_data(c);
+	if (!peer->joined)
+		return; /* the host's end: wait for the certificate */
+	struct wire_cert_info i = {0};
+	strcpy(i.cluster_id, "cl-a");
+	strcpy(i.node_id, "newhost");
+	i.role = peer->role;
+	memcpy(i.public_key, f->host.pk, WIRE_PK_LEN);
+	i.not_before = now_s() - 1;
+	i.not_after = now_s() + 60;
+	uint8_t *enc;
+	size_t len;
+	assert_int_equal(wire_cert_issue(&i, f->cl->root.sk, &enc, &len), 0);
+	Wire__Certificate *cert =
+		wire__certificate__unpack(&wire_pb_allocator, len, enc);
+	assert_non_null(cert);
+	assert_int_equal(wire_chan_send_pb(c, &cert->base), 0);
+	wire__certificate__free_unpacked(cert, &wire_pb_allocator);
+	shoal_free(enc);
+}
+
+static void jf_frame(struct wire_chan *c, const uint8_t *data, size_t len)
+{
+	struct join_flow *f = wire_chan_data(c);
+	const char *why = NULL;
+	if (wire_cert_verify(data, len, f->cl->root.pk, now_s(), &f->got,
+			     &why) == 0)
+		f->verified++;
+	wire_chan_close(c);
+}
+
+static void jf_closed(struct wire_chan *c, int reason)
+{
+	struct join_flow *f = wire_chan_data(c);
+	f->closed++;
+}
+
+static void joined_host_receives_a_certificate_over_the_channel(void **s)
+{
+	static const struct wire_chan_callbacks jcbs = {
+		.connected = jf_connected,
+		.frame = jf_frame,
+		.closed = jf_closed,
+	};
+	struct cluster cl;
+	cluster_make(&cl, "cl-a");
+	struct wire_token t;
+	wire_token_new(cl.root.pk, &t);
+	struct secrets sec;
+	memcpy(sec.worker, t.secret, sizeof(sec.worker));
+	shoal_random(sec.manager, sizeof(sec.manager));
+	struct wire_chan_config sc = cfg_for(&cl.mgr, &cl.root, "client");
+	sc.join_lookup = lookup;
+	sc.join_arg = &sec;
+	struct wire_chan_config cc = join_cfg(&t);
+	struct join_flow host = {.cl = &cl}, mgr = {.cl = &cl};
+	wire_keypair_generate(&host.host);
+	mgr.host = host.host; /* the host's public key reached the CA */
+	struct pair p;
+	pair_init(&p);
+	int sv[2];
+	struct wire_chan *a, *b;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(
+		wire_chan_open(&p.loop, sv[0], false, &cc, &jcbs, &host, &a),
+		0);
+	assert_int_equal(
+		wire_chan_open(&p.loop, sv[1], true, &sc, &jcbs, &mgr, &b), 0);
+	uv_run(&p.loop, UV_RUN_DEFAULT);
+	assert_int_equal(host.verified, 1);
+	assert_string_equal(host.got.node_id, "newhost");
+	assert_int_equal(host.got.role, WIRE_ROLE_WORKER);
+	assert_memory_equal(host.got.public_key, host.host.pk, WIRE_PK_LEN);
+	assert_int_equal(host.closed + mgr.closed, 2);
+	p.client.closed = p.server.closed = true;
+	pair_fini(&p);
+	cluster_free(&cl);
+}
+
 int main(void)
 {
 	shoal_crypto_init();
@@ -1104,6 +1201,8 @@ int main(void)
 		cmocka_unit_test(
 			revocation_hook_can_refuse_a_valid_certificate),
 		cmocka_unit_test(join_with_a_token_grants_its_role),
+		cmocka_unit_test(
+			joined_host_receives_a_certificate_over_the_channel),
 		cmocka_unit_test(join_with_a_wrong_secret_is_refused),
 		cmocka_unit_test(join_to_the_wrong_cluster_is_refused),
 		cmocka_unit_test(join_is_refused_where_joins_are_off),
