@@ -161,6 +161,8 @@ static size_t queued(const struct wire_chan *c)
 }
 
 static void on_write(uv_write_t *req, int status);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
 static void kick_write(struct wire_chan *c)
 {
@@ -275,6 +277,15 @@ int wire_chan_send_pb(struct wire_chan *c, const ProtobufCMessage *msg)
 	protobuf_c_message_pack(msg, p);
 	commit_frame(c, len, seal);
 	return 0;
+}
+
+int wire_chan_pause(struct wire_chan *c, bool paused)
+{
+	if (c->closing || !c->io_ready)
+		return -ENOTCONN;
+	if (paused)
+		return uv_read_stop(&c->io.stream);
+	return uv_read_start(&c->io.stream, on_alloc, on_read);
 }
 
 void wire_chan_close(struct wire_chan *c)

@@ -163,6 +163,14 @@ int wire_chan_send(struct wire_chan *c, const void *data, size_t len);
 int wire_chan_send_pb(struct wire_chan *c, const ProtobufCMessage *msg);
 
 /**
+ * wire_chan_pause() - stop (@paused true) or resume reading, for an
+ * application that cannot keep up; frames already read are still
+ * delivered. The peer's writes then back up into its -ENOBUFS. Returns 0,
+ * -ENOTCONN while closing, or a libuv code.
+ */
+int wire_chan_pause(struct wire_chan *c, bool paused);
+
+/**
  * wire_chan_close() - close now, discarding unsent frames; closed(0)
  * follows on a later loop turn. Idempotent; safe inside any callback.
  */

@@ -1181,6 +1181,44 @@ static void joined_host_receives_a_certificate_over_the_channel(void **s)
 	cluster_free(&cl);
 }
 
+static void paused_reader_holds_frames_until_resumed(void **state)
+{
+	struct pair p;
+	pair_init(&p);
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct wire_chan_config c = {.security = WIRE_PLAIN,
+				     .peer_name = "server",
+				     .max_frame = 4096,
+				     .max_write_buffer = 8192};
+	struct wire_chan_config sc = c;
+	sc.peer_name = "client";
+	assert_int_equal(wire_chan_open(&p.loop, sv[0], false, &c, &cbs,
+					&p.client, &p.client.c),
+			 0);
+	assert_int_equal(wire_chan_open(&p.loop, sv[1], true, &sc, &cbs,
+					&p.server, &p.server.c),
+			 0);
+	uv_run(&p.loop, UV_RUN_NOWAIT);
+	assert_true(p.server.connected);
+	assert_int_equal(wire_chan_pause(p.server.c, true), 0);
+	p.client.to_send = 20000;
+	p.server.to_send = 0;
+	pump(&p.client);
+	for (int i = 0; i < 50; i++)
+		uv_run(&p.loop, UV_RUN_NOWAIT);
+	/* The socket and the writer's buffer fill; nothing is delivered. */
+	assert_int_equal(p.server.received, 0);
+	assert_true(p.client.sent < 20000);
+	assert_true(p.client.enobufs > 0);
+	p.client.close_when_done = p.server.close_when_done = true;
+	assert_int_equal(wire_chan_pause(p.server.c, false), 0);
+	uv_run(&p.loop, UV_RUN_DEFAULT);
+	assert_int_equal(p.server.received, 20000);
+	assert_int_equal(p.server.bad, 0);
+	pair_fini(&p);
+}
+
 int main(void)
 {
 	shoal_crypto_init();
@@ -1211,6 +1249,7 @@ int main(void)
 		cmocka_unit_test(sending_before_connected_is_refused),
 		cmocka_unit_test(fast_writer_gets_enobufs_not_unbounded_growth),
 		cmocka_unit_test(open_refuses_incomplete_configuration),
+		cmocka_unit_test(paused_reader_holds_frames_until_resumed),
 		cmocka_unit_test(tcp_channels_accept_and_connect),
 		cmocka_unit_test(every_allocation_failure_is_survived),
 		cmocka_unit_test(
