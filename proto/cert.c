@@ -63,7 +63,8 @@ static bool role_ok(int role)
 static size_t signed_message(uint8_t *msg, const uint8_t *body, size_t len)
 {
 	memcpy(msg, CERT_LABEL, sizeof(CERT_LABEL));
-	memcpy(msg + sizeof(CERT_LABEL), body, len);
+	if (len) /* an empty bytes field has NULL data */
+		memcpy(msg + sizeof(CERT_LABEL), body, len);
 	return sizeof(CERT_LABEL) + len;
 }
 

@@ -287,6 +287,25 @@ static void any_altered_certificate_byte_is_refused(void **state)
 	shoal_free(cert);
 }
 
+static void certificate_with_empty_fields_is_refused(void **state)
+{
+	struct wire_keypair root;
+	wire_keypair_generate(&root);
+	uint8_t sig[WIRE_SIG_LEN] = {0}, enc[128];
+	Wire__Certificate c = WIRE__CERTIFICATE__INIT;
+	c.signature.data = sig;
+	c.signature.len = sizeof(sig);
+	size_t len = wire__certificate__pack(&c, enc);
+	struct wire_cert_info out;
+	const char *why = NULL;
+	assert_int_equal(wire_cert_verify(enc, len, root.pk, 1500, &out, &why),
+			 SHOAL_ECERT);
+	assert_non_null(why);
+	assert_int_equal(wire_cert_verify(NULL, 0, root.pk, 1500, &out, &why),
+			 SHOAL_ECERT);
+	assert_int_equal(wire_cert_decode(enc, len, &out), SHOAL_ECERT);
+}
+
 static void certificate_issue_refuses_bad_fields(void **state)
 {
 	struct wire_keypair root;
@@ -390,6 +409,7 @@ int main(void)
 		cmocka_unit_test(
 			certificate_verifies_under_its_root_within_its_window),
 		cmocka_unit_test(any_altered_certificate_byte_is_refused),
+		cmocka_unit_test(certificate_with_empty_fields_is_refused),
 		cmocka_unit_test(certificate_issue_refuses_bad_fields),
 		cmocka_unit_test(token_formats_and_parses_back),
 		cmocka_unit_test(token_extremes_round_trip),
