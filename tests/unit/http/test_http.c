@@ -7,11 +7,14 @@
  * Each test starts and stops its own server and checks that every
  * allocation made meanwhile was released.
  */
-#include <cmocka.h>
+/* cmocka needs these first */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
 
 #include <ctype.h>
 #include <errno.h>

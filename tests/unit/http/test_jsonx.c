@@ -2,11 +2,14 @@
  * Unit tests of common/jsonx: parse errors that name the place, typed
  * access with defaults, and Docker's error body.
  */
-#include <cmocka.h>
+/* cmocka needs these first */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
 
 #include <errno.h>
 #include <string.h>
