@@ -128,7 +128,7 @@ static bool match(const char *pattern, char *path, struct match *m)
 static const char *strip_version(const char *path, int *minor, char *err,
 				 size_t errlen)
 {
-	*minor = atoi(API_VERSION + 2);
+	*minor = atoi(&API_VERSION[2]);
 	if (path[0] != '/' || path[1] != 'v')
 		return path;
 	const char *v = path + 2;

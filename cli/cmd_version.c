@@ -34,7 +34,7 @@ static json_t *client_json(void)
 	char osarch[64];
 	snprintf(osarch, sizeof(osarch), "linux/%s", goarch());
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Version",
-			 SHOAL_VERSION, "ApiVersion", CLI_API_PREFIX + 2,
+			 SHOAL_VERSION, "ApiVersion", &CLI_API_PREFIX[2],
 			 "GoVersion", CLI_COMPILER, "Os", "linux", "Arch",
 			 goarch(), "Context", "default");
 }
