@@ -34,7 +34,9 @@
  * touched. A handler that finishes its response never sees the close
  * callback. Everything here runs on the loop's thread; nothing is
  * thread-safe. The process must ignore SIGPIPE (libuv writes with write(2)),
- * or a client that leaves mid-answer kills it.
+ * or a client that leaves mid-answer kills it. Allocation failures are
+ * answered (500 or 503) or close the one connection concerned, except where
+ * libuv itself aborts (growing its table of fd watchers).
  */
 #ifndef SHOAL_COMMON_HTTP_H
 #define SHOAL_COMMON_HTTP_H

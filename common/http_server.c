@@ -121,6 +121,13 @@ struct http_server {
 	bool grace_init;
 	void (*close_cb)(void *);
 	void *close_arg;
+	union {
+		uv_stream_t stream;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} spare; /* for refusing connections without allocating */
+	bool spare_busy;
+	uv_stream_t *reject_pending;
 };
 
 struct wreq {
@@ -1052,35 +1059,56 @@ static void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
 
-static void reject_closed(uv_handle_t *h)
+static void reject(struct http_server *srv, uv_stream_t *server,
+		   const char *why);
+
+static void spare_closed(uv_handle_t *h)
 {
-	shoal_free(h);
+	struct http_server *srv = h->data;
+	srv->spare_busy = false;
+	srv->pending--;
+	uv_stream_t *server = srv->reject_pending;
+	srv->reject_pending = NULL;
+	if (server && !srv->closing)
+		reject(srv, server, "shoald is busy");
+	server_maybe_done(srv);
 }
 
-/* Past max_conns: accept, say why, and close. */
-static void reject(struct http_server *srv, uv_stream_t *server)
+/*
+ * Accept a connection we will not serve, say why, and close it. libuv
+ * stops accepting until the pending connection is taken, so this must never
+ * fail for want of memory: it uses the server's one spare handle, and a
+ * second refusal while the spare closes waits for spare_closed().
+ */
+static void reject(struct http_server *srv, uv_stream_t *server,
+		   const char *why)
 {
-	static const char msg[] =
-		"HTTP/1.1 503 Service Unavailable\r\n"
-		"Content-Type: application/json\r\nContent-Length: 44\r\n"
-		"Connection: close\r\n\r\n"
-		"{\"message\":\"too many connections to shoald\"}";
-	uv_stream_t *s = shoal_malloc(sizeof(union {
-		uv_tcp_t t;
-		uv_pipe_t p;
-	}));
-	if (!s)
+	if (srv->spare_busy) {
+		srv->reject_pending = server;
 		return;
+	}
+	char msg[256];
+	int blen = (int)strlen(why) + 15;
+	int n = snprintf(msg, sizeof(msg),
+			 "HTTP/1.1 503 Service Unavailable\r\n"
+			 "Content-Type: application/json\r\n"
+			 "Content-Length: %d\r\nConnection: close\r\n\r\n"
+			 "{\"message\":\"%s\"}\n",
+			 blen, why);
+	uv_stream_t *s = &srv->spare.stream;
 	if (server->type == UV_TCP)
-		uv_tcp_init(srv->loop, (uv_tcp_t *)s);
+		uv_tcp_init(srv->loop, &srv->spare.tcp);
 	else
-		uv_pipe_init(srv->loop, (uv_pipe_t *)s, 0);
+		uv_pipe_init(srv->loop, &srv->spare.pipe, 0);
+	s->data = srv;
+	srv->spare_busy = true;
 	if (uv_accept(server, s) == 0) {
-		uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);
+		uv_buf_t b = uv_buf_init(msg, (unsigned)n);
 		(void)uv_try_write(s, &b, 1);
 	}
-	uv_close((uv_handle_t *)s, reject_closed);
-	log_warn("connection refused: %u connections open (max_conns)",
+	srv->pending++;
+	uv_close((uv_handle_t *)s, spare_closed);
+	log_warn("connection refused (%s): %u connections open", why,
 		 srv->nconns);
 }
 
@@ -1090,12 +1118,12 @@ static void on_connection(uv_stream_t *server, int status)
 	if (status < 0 || srv->closing)
 		return;
 	if (srv->nconns >= srv->o.max_conns) {
-		reject(srv, server);
+		reject(srv, server, "too many connections to shoald");
 		return;
 	}
 	struct conn *c = shoal_calloc(1, sizeof(*c));
 	if (!c) {
-		reject(srv, server);
+		reject(srv, server, "shoald is out of memory");
 		return;
 	}
 	conn_init(srv, c);

@@ -560,15 +560,29 @@ static void failed_allocations_never_crash_or_leak(void **state)
 	server_start(NULL);
 	struct tc t;
 	int answered = 0;
+	/*
+	 * libuv aborts when growing its table of fd watchers fails (outside
+	 * Shoal's control); grow it first with many sockets at once, so the
+	 * armed failures below land in Shoal's code.
+	 */
+	static struct tc warm[64];
+	for (int i = 0; i < 64; i++) {
+		assert_int_equal(tc_open(&warm[i]), 0);
+		tc_sends(&warm[i], "GET / HTTP/1.1\r\n\r\n");
+	}
+	for (int i = 0; i < 64; i++) {
+		assert_int_equal(tc_read(&warm[i]), 200);
+		tc_close(&warm[i]);
+	}
+	usleep(20000);
 	for (int n = 0; n < 40; n++) {
 		assert_int_equal(tc_open(&t), 0);
-		usleep(2000); /* let the server accept before arming */
 		shoal_alloc_fail_after(n);
 		tc_sends(&t, "POST /echo?i=7&x=y HTTP/1.1\r\nA: b\r\n"
 			     "Content-Length: 3\r\n\r\nabc");
 		int st = tc_read(&t);
 		shoal_alloc_fail_after(-1);
-		assert_true(st == -1 || st == 200 || st == 500);
+		assert_true(st == -1 || st == 200 || st == 500 || st == 503);
 		answered += st == 200;
 		tc_close(&t);
 	}
