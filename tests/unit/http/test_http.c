@@ -595,6 +595,117 @@ static void failed_allocations_never_crash_or_leak(void **state)
 	server_stop();
 }
 
+struct pieces {
+	char data[256];
+	size_t n;
+	int head_status;
+};
+
+static void on_piece(const char *data, size_t len, void *arg)
+{
+	struct pieces *p = arg;
+	if (p->n + len < sizeof(p->data)) {
+		memcpy(p->data + p->n, data, len);
+		p->n += len;
+	}
+}
+
+static void on_head(int status, const struct http_header *h, size_t n,
+		    void *arg)
+{
+	((struct pieces *)arg)->head_status = status;
+}
+
+static void on_done_stop(int rc, int status, const char *body, size_t len,
+			 void *arg)
+{
+	struct pieces *p = arg;
+	p->data[p->n] = '\0';
+	p->head_status = rc < 0 ? rc : p->head_status;
+}
+
+static void client_fetches_whole_streamed_and_timed_out_answers(void **state)
+{
+	server_start(NULL);
+	char host[200];
+	snprintf(host, sizeof(host), "unix://%s", S.path);
+	struct http_result r;
+	struct http_client_req req = {.method = "POST",
+				      .path = "/echo?i=5",
+				      .body = "xyz",
+				      .body_len = 3,
+				      .timeout_ms = 5000};
+	assert_int_equal(http_client_fetch(host, &req, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "POST /echo i=5 body=xyz");
+	assert_string_equal(http_result_header(&r, "x-test"), "yes");
+	http_result_fini(&r);
+
+	req = (struct http_client_req){.method = "HEAD", .path = "/echo"};
+	assert_int_equal(http_client_fetch(host, &req, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 0);
+	http_result_fini(&r);
+
+	/* Body pieces to a callback, on the caller's loop. */
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct http_addr addr;
+	assert_int_equal(http_addr_parse(host, &addr), 0);
+	struct pieces p = {0};
+	struct http_client_cbs cbs = {.on_head = on_head,
+				      .on_data = on_piece,
+				      .on_done = on_done_stop,
+				      .arg = &p};
+	req = (struct http_client_req){.method = "GET", .path = "/stream"};
+	assert_int_equal(http_client_start(&loop, &addr, &req, &cbs), 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	assert_int_equal(p.head_status, 200);
+	assert_string_equal(p.data, "one,two,three");
+
+	req = (struct http_client_req){
+		.method = "GET", .path = "/forever", .timeout_ms = 100};
+	assert_int_equal(http_client_fetch(host, &req, &r), -ETIMEDOUT);
+	server_stop();
+
+	assert_int_equal(http_client_fetch(host, &req, &r), -ENOENT);
+	assert_int_equal(http_client_fetch("tcp://nowhere", &req, &r), -EINVAL);
+	assert_int_equal(http_addr_parse("tcp://[::1]:2375", &addr), 0);
+	assert_false(addr.is_unix);
+	assert_int_equal(http_addr_parse("unix://relative", &addr), -EINVAL);
+}
+
+static void tcp_listener_serves_on_loopback(void **state)
+{
+	uv_loop_t loop;
+	struct http_server *srv;
+	uv_loop_init(&loop);
+	assert_int_equal(http_server_new(&loop, NULL, handler, NULL, &srv), 0);
+	assert_int_equal(http_server_listen_tcp(srv, "127.0.0.1", 0), 0);
+	int port = http_server_port(srv);
+	assert_true(port > 0);
+	assert_int_equal(http_server_listen_tcp(srv, "not-an-ip", 0),
+			 -EALREADY);
+	struct http_addr addr;
+	char host[64];
+	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", port);
+	assert_int_equal(http_addr_parse(host, &addr), 0);
+	struct pieces p = {0};
+	struct http_client_cbs cbs = {.on_head = on_head,
+				      .on_data = on_piece,
+				      .on_done = on_done_stop,
+				      .arg = &p};
+	struct http_client_req req = {.method = "GET", .path = "/echo?i=tcp"};
+	assert_int_equal(http_client_start(&loop, &addr, &req, &cbs), 0);
+	while (p.head_status == 0 || p.n == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	http_server_close(srv, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	assert_string_equal(p.data, "GET /echo i=tcp body=");
+}
+
 static void socketless_feed_answers_like_a_connection(void **state)
 {
 	uv_loop_t loop;
@@ -639,6 +750,9 @@ int main(void)
 		cmocka_unit_test(connections_past_the_limit_get_503),
 		cmocka_unit_test(failed_allocations_never_crash_or_leak),
 		cmocka_unit_test(socketless_feed_answers_like_a_connection),
+		cmocka_unit_test(
+			client_fetches_whole_streamed_and_timed_out_answers),
+		cmocka_unit_test(tcp_listener_serves_on_loopback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
