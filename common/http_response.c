@@ -398,7 +398,15 @@ int http_response_hijack(struct http_response *res, int status,
 	res->on_read = on_read;
 	res->read_arg = arg;
 	c->keep_alive = false;
-	/* Leftover bytes and reading resume from the loop, not from here. */
+	/*
+	 * Leftover bytes go first, then reading resumes, from the loop and
+	 * not from inside the handler; nothing is read meanwhile, so the
+	 * order of the client's bytes is kept.
+	 */
+	if (c->reading) {
+		uv_read_stop(&c->h.stream);
+		c->reading = false;
+	}
 	http__timer_set(c, 0);
 	return 0;
 }

@@ -61,20 +61,18 @@ err_api:
 	return rc;
 }
 
-static void (*api_done)(struct daemon *d);
-
 static void api_closed(void *arg)
 {
 	struct daemon *d = arg;
 	d->http = NULL;
 	api_free(d->api);
 	d->api = NULL;
-	api_done(d);
+	d->stop_done(d);
 }
 
 static void api_stop(struct daemon *d, void (*done)(struct daemon *d))
 {
-	api_done = done;
+	d->stop_done = done;
 	http_server_close(d->http, api_closed, d);
 }
 
