@@ -53,6 +53,7 @@ struct srv {
 };
 
 static atomic_int closes_seen;
+static atomic_int handled;
 static struct srv S;
 
 static void async_reply(uv_timer_t *t)
@@ -87,6 +88,7 @@ static void hijack_read(struct http_response *res, const char *data, ssize_t n,
 static void handler(struct http_request *req, struct http_response *res,
 		    void *arg)
 {
+	atomic_fetch_add(&handled, 1);
 	if (strcmp(req->path, "/echo") == 0) {
 		char out[512];
 		const char *i = http_request_query(req, "i");
@@ -105,7 +107,8 @@ static void handler(struct http_request *req, struct http_response *res,
 		}
 		uv_timer_init(&S.loop, t);
 		t->data = res;
-		uv_timer_start(t, async_reply, 10, 0);
+		uv_timer_start(t, async_reply,
+			       http_request_query(req, "slow") ? 200 : 10, 0);
 	} else if (strcmp(req->path, "/stream") == 0) {
 		http_response_begin(res, 200, "text/plain");
 		http_response_write(res, "one,", 4);
@@ -166,20 +169,27 @@ static void server_start(const struct http_server_opts *opts)
 	snprintf(S.path, sizeof(S.path), "%s/s.sock", S.dir);
 	sem_init(&S.ready, 0, 0);
 	atomic_store(&closes_seen, 0);
+	atomic_store(&handled, 0);
 	assert_int_equal(pthread_create(&S.thread, NULL, server_main, NULL), 0);
 	sem_wait(&S.ready);
 	assert_int_equal(S.listen_rc, 0);
 }
 
-static void server_stop(void)
+/* Wait for the server thread after a stop was requested. */
+static void server_join(void)
 {
-	uv_async_send(&S.stop);
 	pthread_join(S.thread, NULL);
 	sem_destroy(&S.ready);
 	struct stat st;
 	assert_int_not_equal(stat(S.path, &st), 0); /* socket removed */
 	rmdir(S.dir);
 	assert_int_equal(shoal_alloc_live(), S.live_before);
+}
+
+static void server_stop(void)
+{
+	uv_async_send(&S.stop);
+	server_join();
 }
 
 /* --- a blocking client ---------------------------------------------------- */
@@ -706,6 +716,45 @@ static void tcp_listener_serves_on_loopback(void **state)
 	assert_string_equal(p.data, "GET /echo i=tcp body=");
 }
 
+static void wait_handled(int n)
+{
+	for (int i = 0; i < 500 && atomic_load(&handled) < n; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&handled), n);
+}
+
+static void shutdown_lets_answers_in_flight_finish(void **state)
+{
+	struct http_server_opts o = {.shutdown_grace_ms = 5000};
+	server_start(&o);
+	struct tc t;
+	assert_int_equal(tc_open(&t), 0);
+	tc_sends(&t, "GET /async?slow=1 HTTP/1.1\r\n\r\n");
+	wait_handled(1);
+	uv_async_send(&S.stop); /* while the answer is being made */
+	assert_int_equal(tc_read(&t), 200);
+	assert_string_equal(t.body, "later");
+	assert_true(tc_closed(&t));
+	tc_close(&t);
+	server_join();
+}
+
+static void shutdown_ends_streams_after_the_grace_and_tells_them(void **state)
+{
+	struct http_server_opts o = {.shutdown_grace_ms = 50};
+	server_start(&o);
+	struct tc t;
+	assert_int_equal(tc_open(&t), 0);
+	tc_sends(&t, "GET /forever HTTP/1.1\r\n\r\n");
+	wait_handled(1);
+	server_stop();
+	assert_int_equal(atomic_load(&closes_seen), 1);
+	char buf[256];
+	while (recv(t.fd, buf, sizeof(buf), 0) > 0)
+		;
+	tc_close(&t);
+}
+
 static void socketless_feed_answers_like_a_connection(void **state)
 {
 	uv_loop_t loop;
@@ -750,6 +799,9 @@ int main(void)
 		cmocka_unit_test(connections_past_the_limit_get_503),
 		cmocka_unit_test(failed_allocations_never_crash_or_leak),
 		cmocka_unit_test(socketless_feed_answers_like_a_connection),
+		cmocka_unit_test(shutdown_lets_answers_in_flight_finish),
+		cmocka_unit_test(
+			shutdown_ends_streams_after_the_grace_and_tells_them),
 		cmocka_unit_test(
 			client_fetches_whole_streamed_and_timed_out_answers),
 		cmocka_unit_test(tcp_listener_serves_on_loopback),
