@@ -30,6 +30,9 @@
  *
  * If the connection dies before the response is finished (client gone,
  * server shutting down) the close callback set with http_response_on_close()
+ * runs once. A client that closes its sending side (EOF) before its answer
+ * is finished counts as gone, as Go's server cancels the request; once
+ * hijacked, EOF is only the end of the client's input. The callback
  * runs once; after it returns @res and the request are freed and must not be
  * touched. A handler that finishes its response never sees the close
  * callback. Everything here runs on the loop's thread; nothing is
