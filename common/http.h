@@ -32,8 +32,8 @@
  * server shutting down) the close callback set with http_response_on_close()
  * runs once. A client that closes its sending side (EOF) before its answer
  * is finished counts as gone, as Go's server cancels the request; once
- * hijacked, EOF is only the end of the client's input. The callback
- * runs once; after it returns @res and the request are freed and must not be
+ * hijacked, EOF is only the end of the client's input. After the
+ * callback returns, @res and the request are freed and must not be
  * touched. A handler that finishes its response never sees the close
  * callback. Everything here runs on the loop's thread; nothing is
  * thread-safe. The process must ignore SIGPIPE (libuv writes with write(2)),
