@@ -347,7 +347,11 @@ void raft_free(struct raft *r);
 /**
  * raft_tick() - time is now @now_ms (monotonic; going back is ignored).
  * Fires election timeouts, heartbeats, check-quorum and transfer timeouts.
- * The next instant at which a tick does something is raft_next_deadline().
+ * The core's clock is the last tick: call it with the current time before
+ * feeding any other event (a real shell may instead tick every few ms, at
+ * the cost of that much timer precision). The first call only starts the
+ * clock. The next instant at which a tick does something is
+ * raft_next_deadline().
  */
 int raft_tick(struct raft *r, uint64_t now_ms);
 uint64_t raft_next_deadline(const struct raft *r);
@@ -373,6 +377,13 @@ int raft_persisted(struct raft *r, uint64_t index, uint64_t term);
  * beyond what was applied.
  */
 int raft_snapshot_done(struct raft *r, uint64_t index);
+
+/**
+ * raft_snapshot_meta() - the metadata of the latest snapshot (taken or
+ * installed), for the shell to store beside the snapshot's bytes; index 0
+ * if there is none.
+ */
+void raft_snapshot_meta(const struct raft *r, struct raft_snapshot_meta *out);
 
 /**
  * raft_snapshot_installed() - the snapshot whose last chunk the core handed
