@@ -719,12 +719,24 @@ int raft_disk_reset(struct raft_disk *d, uint64_t next_index,
 	return 0;
 }
 
+int raft_disk_run(struct raft_disk *d, int (*fn)(void *fn_arg), void *fn_arg,
+		  raft_disk_cb *cb, void *arg)
+{
+	struct disk_req *r = shoal_calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->kind = DISK_REQ_CALL;
+	r->fn = fn;
+	r->fn_arg = fn_arg;
+	return submit_simple(d, r, cb, arg);
+}
+
 /* ---- completions, on the loop ---- */
 
 static void complete(struct raft_disk *d, struct disk_req *r)
 {
 	d->done_seq = r->seq;
-	if (r->status && !d->error) {
+	if (r->status && !d->error && r->kind != DISK_REQ_CALL) {
 		d->error = r->status;
 		log_error("dir=%s: write failed, the log refuses further "
 			  "writes: %s",

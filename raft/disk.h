@@ -47,7 +47,8 @@ struct raft_disk_entry {
 
 struct raft_disk_hard_state {
 	uint64_t term;
-	uint64_t vote; /* 0: none */
+	uint64_t vote;	 /* 0: none */
+	uint64_t commit; /* a hint: known committed, may lag */
 };
 
 struct raft_disk_snapshot_meta {
@@ -144,6 +145,15 @@ int raft_disk_compact(struct raft_disk *d, uint64_t upto, raft_disk_cb *cb,
  */
 int raft_disk_reset(struct raft_disk *d, uint64_t next_index,
 		    uint64_t last_term, raft_disk_cb *cb, void *arg);
+
+/**
+ * raft_disk_run() - run @fn(@fn_arg) on the writer thread, in order with
+ * the writes queued before and after it (e.g. writing a snapshot chunk);
+ * @cb gets its return value. A failure of @fn is not sticky. Same return
+ * codes as raft_disk_compact().
+ */
+int raft_disk_run(struct raft_disk *d, int (*fn)(void *fn_arg), void *fn_arg,
+		  raft_disk_cb *cb, void *arg);
 
 /**
  * raft_disk_read() - entry @index into @out; @out->data is owned (free with

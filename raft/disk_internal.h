@@ -35,6 +35,7 @@ enum disk_req_kind {
 	DISK_REQ_WRITE,
 	DISK_REQ_COMPACT,
 	DISK_REQ_RESET,
+	DISK_REQ_CALL,
 };
 
 struct disk_req {
@@ -44,6 +45,8 @@ struct disk_req {
 	struct raft_disk_hard_state hs;
 	uint64_t truncate_from; /* write: 0 none; reset: the next index */
 	uint64_t upto;		/* compact */
+	int (*fn)(void *arg);	/* call */
+	void *fn_arg;
 	uint64_t first, last, last_term; /* the entries carried */
 	uint8_t *buf;			 /* encoded records */
 	size_t len;

@@ -1,7 +1,7 @@
 /*
  * Hard state and snapshots of the raft disk log.
  *
- * Hard state (term, vote) lives in "hardstate": two 40-byte slots at
+ * Hard state (term, vote, commit) lives in "hardstate": two 48-byte slots at
  * offsets 0 and 4096 (different sectors), each with a sequence number and
  * a CRC32C. An update goes to the slot not holding the newest value, then
  * fdatasync: a torn update damages only that slot, and open picks the
@@ -36,7 +36,7 @@
 #include "raft/disk_internal.h"
 
 #define HS_MAGIC 0x53485348u /* "HSHS" */
-#define HS_SLOT_LEN 40
+#define HS_SLOT_LEN 48
 #define HS_SLOT_STRIDE 4096
 #define SNAP_MAGIC 0x504e534c414f4853ull /* "SHOALSNP" */
 #define SNAP_HDR 64u
@@ -76,11 +76,12 @@ static bool hs_decode(const uint8_t *p, uint64_t *seq,
 		      struct raft_disk_hard_state *hs)
 {
 	if (get32(p) != HS_MAGIC || get32(p + 4) != 1 ||
-	    get32(p + 32) != disk__crc32c(0, p, 32))
+	    get32(p + 40) != disk__crc32c(0, p, 40))
 		return false;
 	*seq = get64(p + 8);
 	hs->term = get64(p + 16);
 	hs->vote = get64(p + 24);
+	hs->commit = get64(p + 32);
 	return true;
 }
 
@@ -93,7 +94,8 @@ static int hs_put(struct raft_disk *d, uint64_t seq,
 	put64(p + 8, seq);
 	put64(p + 16, hs->term);
 	put64(p + 24, hs->vote);
-	put32(p + 32, disk__crc32c(0, p, 32));
+	put64(p + 32, hs->commit);
+	put32(p + 40, disk__crc32c(0, p, 40));
 	off_t off = (off_t)(seq & 1) * HS_SLOT_STRIDE;
 	ssize_t w = pwrite(d->hs_fd, p, sizeof(p), off);
 	if (w < 0)
@@ -141,7 +143,7 @@ int disk__hs_open(struct raft_disk *d)
 		return SHOAL_ECORRUPT;
 	}
 	/* New (or its very first write was torn): term 0, no vote. */
-	d->hs = (struct raft_disk_hard_state){0, 0};
+	d->hs = (struct raft_disk_hard_state){0, 0, 0};
 	int rc = hs_put(d, 2, &d->hs);
 	return rc ? rc : disk__fsync_dir(d);
 }

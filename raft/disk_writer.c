@@ -369,6 +369,11 @@ static int run_req(struct raft_disk *d, struct flush *f, struct disk_req *r)
 		if (!rc)
 			rc = do_reset(d, r->truncate_from);
 		break;
+	case DISK_REQ_CALL:
+		rc = flush(d, f);
+		if (!rc)
+			r->status = r->fn(r->fn_arg);
+		break;
 	}
 	return rc;
 }
@@ -400,7 +405,9 @@ static void run_group(struct raft_disk *d, struct list_node *group)
 		d->werror = rc;
 	list_for_each(n, group)
 	{
-		list_entry(n, struct disk_req, link)->status = d->werror;
+		struct disk_req *r = list_entry(n, struct disk_req, link);
+		if (d->werror || r->kind != DISK_REQ_CALL)
+			r->status = d->werror;
 	}
 }
 

@@ -473,7 +473,7 @@ static void hard_state_survives_reopen(void **state)
 	raft_disk_state(d, &st);
 	assert_int_equal(st.hs.term, 0);
 	for (uint64_t t = 1; t <= 5; t++) {
-		struct raft_disk_hard_state hs = {t, t % 3};
+		struct raft_disk_hard_state hs = {t, t % 3, 10 * t};
 		struct raft_disk_write w = {.hs = &hs};
 		struct done dn = {0};
 		assert_int_equal(raft_disk_write(d, &w, on_done, &dn), 0);
@@ -485,6 +485,7 @@ static void hard_state_survives_reopen(void **state)
 	raft_disk_state(d, &st);
 	assert_int_equal(st.hs.term, 5);
 	assert_int_equal(st.hs.vote, 2);
+	assert_int_equal(st.hs.commit, 50);
 	close_log(f, d);
 }
 
@@ -492,7 +493,7 @@ static void torn_hard_state_update_falls_back_to_the_previous_one(void **state)
 {
 	struct fixture *f = *state;
 	struct raft_disk *d = open_log(f);
-	struct raft_disk_hard_state a = {7, 1}, b = {8, 2};
+	struct raft_disk_hard_state a = {7, 1, 0}, b = {8, 2, 0};
 	struct raft_disk_write w = {.hs = &a};
 	struct done dn = {0};
 	assert_int_equal(raft_disk_write(d, &w, on_done, &dn), 0);
@@ -505,9 +506,9 @@ static void torn_hard_state_update_falls_back_to_the_previous_one(void **state)
 	char path[128];
 	sprintf(path, "%s/hardstate", f->dir);
 	int fd = open(path, O_RDWR);
-	uint8_t s0[40], s1[40];
-	assert_int_equal(pread(fd, s0, 40, 0), 40);
-	assert_int_equal(pread(fd, s1, 40, 4096), 40);
+	uint8_t s0[48], s1[48];
+	assert_int_equal(pread(fd, s0, 48, 0), 48);
+	assert_int_equal(pread(fd, s1, 48, 4096), 48);
 	off_t newest = s0[16] == 8 ? 0 : 4096;
 	uint8_t junk = 0xff;
 	assert_int_equal(pwrite(fd, &junk, 1, newest + 20), 1);
