@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Harness for tests/cluster scenarios (sourced by each scenario's run.sh).
 #
 # A scenario calls lab_begin N to get a fresh lab of N hosts in a private

@@ -4,6 +4,7 @@
 # `cut` and `heal` control pair by pair, daemons that `kill`, `stop` and
 # `start` control host by host, and a `down` that leaves nothing behind,
 # even after an `up` that was killed halfway.
+# shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 links_before=$(ip -o link show | awk -F': ' '{print $2}' | sort)
@@ -21,9 +22,8 @@ assert_eq "the machine's own network namespace gained no link" \
 	"$links_before" "$(ip -o link show | awk -F': ' '{print $2}' | sort)"
 assert_not_contains "the machine's own namespace has no lab address" \
 	"10.213.0." "$(ip -4 -o addr show)"
-assert_eq "hosts resolve each other's names" \
-	"$(lab addr h3)" \
-	"$(lab exec h1 awk '$2 == "h3" {print $1}' /etc/hosts)"
+assert_eq "hosts resolve each other's names" "$(lab addr h3)" \
+	"$(lab exec h1 getent hosts h3 | awk '{print $1}')"
 
 lab exec h1 sh -c 'echo from-h1 >/run/shoal/lab-mark'
 lab exec h1 sh -c 'echo from-h1 >/var/lib/shoal/lab-mark'
