@@ -1,0 +1,13 @@
+/*
+ * The list of route tables the API serves. A new route file (containers.c,
+ * images.c, swarm.c, nodes.c, ...) defines its table and adds one line here
+ * and one declaration in api.h.
+ */
+#include "api/api.h"
+#include "api/internal.h"
+
+const struct api_route_table *const api__tables[] = {
+	&api_system_table,
+};
+
+const size_t api__ntables = sizeof(api__tables) / sizeof(api__tables[0]);

@@ -1,0 +1,218 @@
+/*
+ * Flag parsing for shoald: "--flag value" and "--flag=value", Docker's
+ * names where Docker has them (--data-root, --exec-root, -H/--host,
+ * --log-level, --log-format) and --listen-addr as in `docker swarm init`.
+ * Every value is checked here, so the daemon never starts half-configured.
+ */
+#include "daemon/config.h"
+#include "common/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"Usage: shoald [OPTIONS]\n"
+	"\n"
+	"The Shoal daemon: serves the Docker Engine API on a unix socket.\n"
+	"\n"
+	"Options:\n"
+	"      --data-root PATH      Persistent state (default /var/lib/shoal)\n"
+	"      --exec-root PATH      Sockets, pid file, runtime state\n"
+	"                            (default /run/shoal)\n"
+	"  -H, --host unix://PATH    API socket (default\n"
+	"                            unix://<exec-root>/shoald.sock)\n"
+	"      --listen-addr ADDR:PORT  Swarm listen address (default\n"
+	"                            0.0.0.0:2377 when a swarm starts)\n"
+	"      --log-level LEVEL     debug, info, warn, error or fatal\n"
+	"                            (default info)\n"
+	"      --log-format FORMAT   text or json (default text)\n"
+	"  -h, --help                Print this help\n"
+	"  -v, --version             Print the version\n";
+
+bool daemon_valid_listen_addr(const char *s)
+{
+	char tmp[128];
+	if (snprintf(tmp, sizeof(tmp), "%s", s) >= (int)sizeof(tmp))
+		return false;
+	char *addr = tmp, *colon;
+	if (*addr == '[') {
+		char *end = strchr(addr, ']');
+		if (!end || end[1] != ':')
+			return false;
+		*end = '\0';
+		addr++;
+		colon = end + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon)
+			return false;
+		*colon = '\0';
+	}
+	char *endp;
+	long port = strtol(colon + 1, &endp, 10);
+	if (*endp || endp == colon + 1 || port < 1 || port > 65535)
+		return false;
+	unsigned char bin[16];
+	return inet_pton(AF_INET, addr, bin) == 1 ||
+	       inet_pton(AF_INET6, addr, bin) == 1;
+}
+
+__attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen,
+						     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int set_path(char *dst, size_t cap, const char *flag, const char *v,
+		    char *err, size_t errlen)
+{
+	if (v[0] != '/')
+		return bad(err, errlen,
+			   "invalid value \"%s\" for %s: expected an absolute "
+			   "path",
+			   v, flag);
+	if (strlen(v) >= cap)
+		return bad(err, errlen,
+			   "invalid value \"%s\" for %s: path too long", v,
+			   flag);
+	strcpy(dst, v);
+	/* Trailing slashes would double up in joined paths. */
+	for (size_t n = strlen(dst); n > 1 && dst[n - 1] == '/'; n--)
+		dst[n - 1] = '\0';
+	return 0;
+}
+
+static int set_host(struct daemon_config *cfg, const char *v, char *err,
+		    size_t errlen)
+{
+	struct http_addr a;
+	if (strncmp(v, "tcp://", 6) == 0)
+		return bad(
+			err, errlen,
+			"invalid value \"%s\" for %s: only unix:// hosts are "
+			"served (no TLS for tcp:// yet)",
+			v, "--host");
+	if (http_addr_parse(v, &a) < 0 || !a.is_unix)
+		return bad(err, errlen,
+			   "invalid value \"%s\" for %s: expected "
+			   "unix:///absolute/path (shorter than 108 bytes)",
+			   v, "--host");
+	strcpy(cfg->socket_path, a.path);
+	return 0;
+}
+
+static int apply(struct daemon_config *cfg, const char *flag, const char *v,
+		 char *err, size_t errlen)
+{
+	if (strcmp(flag, "--data-root") == 0)
+		return set_path(cfg->data_root, sizeof(cfg->data_root), flag, v,
+				err, errlen);
+	if (strcmp(flag, "--exec-root") == 0)
+		return set_path(cfg->exec_root, sizeof(cfg->exec_root), flag, v,
+				err, errlen);
+	if (strcmp(flag, "--host") == 0 || strcmp(flag, "-H") == 0)
+		return set_host(cfg, v, err, errlen);
+	if (strcmp(flag, "--listen-addr") == 0) {
+		if (!daemon_valid_listen_addr(v))
+			return bad(err, errlen,
+				   "invalid value \"%s\" for %s: expected "
+				   "ADDR:PORT with a numeric IPv4 or [IPv6] "
+				   "address and a port 1-65535",
+				   v, flag);
+		snprintf(cfg->listen_addr, sizeof(cfg->listen_addr), "%s", v);
+		return 0;
+	}
+	if (strcmp(flag, "--log-level") == 0) {
+		if (log_parse_level(v, &cfg->log_level) < 0)
+			return bad(
+				err, errlen,
+				"invalid value \"%s\" for %s: expected debug, "
+				"info, warn, error or fatal",
+				v, flag);
+		return 0;
+	}
+	if (strcmp(flag, "--log-format") == 0) {
+		if (log_parse_format(v, &cfg->log_format) < 0)
+			return bad(err, errlen,
+				   "invalid value \"%s\" for %s: expected text "
+				   "or json",
+				   v, flag);
+		return 0;
+	}
+	return bad(err, errlen, "unknown flag: %s", flag);
+}
+
+static bool takes_value(const char *flag)
+{
+	static const char *const flags[] = {
+		"--data-root",	 "--exec-root", "--host",	"-H",
+		"--listen-addr", "--log-level", "--log-format",
+	};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (strcmp(flag, flags[i]) == 0)
+			return true;
+	return false;
+}
+
+int daemon_config_parse(int argc, char **argv, struct daemon_config *cfg,
+			char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->data_root, "/var/lib/shoal");
+	strcpy(cfg->exec_root, "/run/shoal");
+	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->log_format = LOG_FORMAT_TEXT;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			fputs(usage, stdout);
+			return CONFIG_EXIT;
+		}
+		if (strcmp(arg, "-v") == 0 || strcmp(arg, "--version") == 0) {
+			printf("shoald version %s\n", SHOAL_VERSION);
+			return CONFIG_EXIT;
+		}
+		char flag[64];
+		const char *val = NULL;
+		const char *eq = strchr(arg, '=');
+		if (eq && strncmp(arg, "--", 2) == 0 &&
+		    (size_t)(eq - arg) < sizeof(flag)) {
+			memcpy(flag, arg, (size_t)(eq - arg));
+			flag[eq - arg] = '\0';
+			val = eq + 1;
+		} else {
+			snprintf(flag, sizeof(flag), "%s", arg);
+		}
+		if (!takes_value(flag))
+			return bad(err, errlen, "unknown flag: %s", arg);
+		if (!val) {
+			if (i + 1 >= argc)
+				return bad(err, errlen,
+					   "flag needs an argument: %s", flag);
+			val = argv[++i];
+		}
+		int rc = apply(cfg, flag, val, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	if (!cfg->socket_path[0]) {
+		if (strlen(cfg->exec_root) + sizeof("/shoald.sock") >
+		    sizeof(cfg->socket_path))
+			return bad(
+				err, errlen,
+				"exec-root %s is too long for a socket path; "
+				"give --host unix://PATH",
+				cfg->exec_root);
+		strcpy(cfg->socket_path, cfg->exec_root);
+		strcat(cfg->socket_path, "/shoald.sock");
+	}
+	return CONFIG_RUN;
+}

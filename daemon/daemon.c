@@ -1,0 +1,229 @@
+/*
+ * shoald's wiring: see daemon.h. The service table below is the one place
+ * where modules are started and stopped; today it holds the API server.
+ */
+#define LOG_MODULE "daemon"
+#include "daemon/daemon.h"
+#include "api/api.h"
+#include "common/alloc.h"
+#include "common/error.h"
+#include "common/http.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SOCKET_MODE 0660
+
+/* --- services ------------------------------------------------------------ */
+
+struct service {
+	const char *name;
+	int (*start)(struct daemon *d);
+	void (*stop)(struct daemon *d, void (*done)(struct daemon *d));
+};
+
+static int api_start(struct daemon *d)
+{
+	struct api_services svc = {
+		.data_root = d->cfg.data_root,
+		.exec_root = d->cfg.exec_root,
+		.engine_id = d->engine_id,
+		.debug = d->cfg.log_level == LOG_LEVEL_DEBUG,
+		.arg = d,
+	};
+	int rc = api_new(&svc, &d->api);
+	if (rc < 0)
+		return rc;
+	rc = http_server_new(&d->loop, NULL, api_http_handler, d->api,
+			     &d->http);
+	if (rc < 0)
+		goto err_api;
+	rc = http_server_listen_unix(d->http, d->cfg.socket_path, SOCKET_MODE);
+	if (rc < 0) {
+		log_error("cannot listen on unix://%s: %s", d->cfg.socket_path,
+			  rc == -EADDRINUSE ? "another daemon answers there"
+					    : shoal_strerror(rc));
+		goto err_http;
+	}
+	log_info("API listening on unix://%s", d->cfg.socket_path);
+	return 0;
+err_http:
+	http_server_close(d->http, NULL, NULL);
+	d->http = NULL;
+err_api:
+	api_free(d->api);
+	d->api = NULL;
+	return rc;
+}
+
+static void (*api_done)(struct daemon *d);
+
+static void api_closed(void *arg)
+{
+	struct daemon *d = arg;
+	d->http = NULL;
+	api_free(d->api);
+	d->api = NULL;
+	api_done(d);
+}
+
+static void api_stop(struct daemon *d, void (*done)(struct daemon *d))
+{
+	api_done = done;
+	http_server_close(d->http, api_closed, d);
+}
+
+/* In start order; stopped in reverse. Later: runtime, manager, worker. */
+static const struct service services[] = {
+	{"api", api_start, api_stop},
+};
+#define NSERVICES ((int)(sizeof(services) / sizeof(services[0])))
+
+static void stop_next(struct daemon *d);
+
+static void service_stopped(struct daemon *d)
+{
+	log_debug("service %s stopped", services[d->stopping].name);
+	stop_next(d);
+}
+
+static void signals_closed(uv_handle_t *h)
+{
+}
+
+static void stop_next(struct daemon *d)
+{
+	if (--d->stopping >= 0) {
+		services[d->stopping].stop(d, service_stopped);
+		return;
+	}
+	d->started = 0;
+	if (d->signals_init) {
+		d->signals_init = false;
+		uv_close((uv_handle_t *)&d->sigterm, signals_closed);
+		uv_close((uv_handle_t *)&d->sigint, signals_closed);
+	}
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+	if (d->stopping >= 0) {
+		log_info("received %s again; still shutting down",
+			 strsignal(signum));
+		return;
+	}
+	log_info("received %s; shutting down", strsignal(signum));
+	d->stopping = d->started;
+	stop_next(d);
+}
+
+/* --- roots --------------------------------------------------------------- */
+
+/* mkdir -p @path; the last component gets @mode, parents 0755. */
+static int make_root(const char *path, mode_t mode, const char *flag)
+{
+	char tmp[DAEMON_PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			goto err;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		goto err;
+	struct stat st;
+	if (stat(path, &st) < 0)
+		goto err;
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("%s %s is not a directory", flag, path);
+		return -ENOTDIR;
+	}
+	if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0)
+		goto err;
+	return 0;
+err:
+	log_error("cannot create %s %s: %s", flag, tmp, strerror(errno));
+	return -errno;
+}
+
+/* --- life cycle ---------------------------------------------------------- */
+
+int daemon_init(struct daemon *d, const struct daemon_config *cfg)
+{
+	memset(d, 0, sizeof(*d));
+	d->cfg = *cfg;
+	d->pid_fd = -1;
+	d->lock_fd = -1;
+	d->stopping = -1;
+	int rc = make_root(cfg->data_root, 0700, "data-root");
+	if (rc == 0)
+		rc = make_root(cfg->exec_root, 0711, "exec-root");
+	if (rc == 0)
+		rc = daemon__lock_roots(d);
+	if (rc == 0)
+		rc = daemon__engine_id(d);
+	if (rc < 0)
+		return rc;
+	rc = uv_loop_init(&d->loop);
+	if (rc < 0) {
+		log_error("cannot create the event loop: %s", uv_strerror(rc));
+		return rc;
+	}
+	d->loop_init = true;
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	d->sigterm.data = d;
+	d->sigint.data = d;
+	d->signals_init = true;
+	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	for (; d->started < NSERVICES; d->started++) {
+		rc = services[d->started].start(d);
+		if (rc < 0) {
+			log_error("service %s failed to start: %s",
+				  services[d->started].name,
+				  shoal_strerror(rc));
+			/* Stop what started, then let daemon_run drain. */
+			d->stopping = d->started;
+			stop_next(d);
+			uv_run(&d->loop, UV_RUN_DEFAULT);
+			return rc;
+		}
+	}
+	log_info("shoald %s started (pid %ld, data-root %s, exec-root %s%s%s)",
+		 SHOAL_VERSION, (long)getpid(), cfg->data_root, cfg->exec_root,
+		 cfg->listen_addr[0] ? ", listen-addr " : "", cfg->listen_addr);
+	return 0;
+}
+
+int daemon_run(struct daemon *d)
+{
+	int rc = uv_run(&d->loop, UV_RUN_DEFAULT);
+	log_info("shoald stopped");
+	return rc < 0 ? rc : 0;
+}
+
+void daemon_fini(struct daemon *d)
+{
+	if (d->loop_init) {
+		if (d->signals_init) {
+			d->signals_init = false;
+			uv_close((uv_handle_t *)&d->sigterm, signals_closed);
+			uv_close((uv_handle_t *)&d->sigint, signals_closed);
+		}
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		if (uv_loop_close(&d->loop) < 0)
+			log_warn("event loop closed with handles open");
+		d->loop_init = false;
+	}
+	daemon__unlock_roots(d);
+}

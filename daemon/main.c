@@ -1,0 +1,41 @@
+/*
+ * shoald: parse flags (exit 2 on a bad one), set up logging and the memory
+ * hooks, ignore SIGPIPE (a client that hangs up must not kill the daemon),
+ * then init, run and fini the daemon. Exit status: 0 after a clean
+ * shutdown, 1 when start-up failed, 2 for bad flags.
+ */
+#define LOG_MODULE "daemon"
+#include "common/alloc.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+	static struct daemon_config cfg;
+	static struct daemon d;
+	char err[512];
+	int rc = daemon_config_parse(argc, argv, &cfg, err, sizeof(err));
+	if (rc == CONFIG_EXIT)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, "shoald: %s\nSee 'shoald --help'.\n", err);
+		return 2;
+	}
+	log_set_level(cfg.log_level);
+	log_set_format(cfg.log_format);
+	if (shoal_alloc_install() < 0 || shoal_crypto_init() < 0) {
+		log_fatal("cannot initialise the allocator or libsodium");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	rc = daemon_init(&d, &cfg);
+	if (rc == 0)
+		rc = daemon_run(&d);
+	daemon_fini(&d);
+	return rc < 0 ? 1 : 0;
+}
