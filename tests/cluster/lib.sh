@@ -205,14 +205,16 @@ lab_ask() {
 # environment of everything it starts there; the tests export only the
 # first).
 tagged_pids() {
-	local p env
-	for p in /proc/[0-9]*; do
-		env=$({ tr '\0' '\n' <"$p/environ"; } 2>/dev/null) || continue
-		if grep -qxF "SHOAL_LAB_DIR=$1" <<<"$env" &&
-			grep -q '^SHOAL_LAB_HOST=' <<<"$env"; then
-			echo "${p#/proc/}"
-		fi
-	done
+	local f
+	# grep exits 2 for the files it may not read (pid 1's, say).
+	{ grep -lzxF "SHOAL_LAB_DIR=$1" /proc/[0-9]*/environ 2>/dev/null ||
+		true; } |
+		while read -r f; do
+			if grep -qz '^SHOAL_LAB_HOST=' "$f" 2>/dev/null; then
+				f=${f#/proc/}
+				echo "${f%/environ}"
+			fi
+		done
 }
 
 # pid_alive PID: PID runs (a zombie waiting for its reaper has died).
