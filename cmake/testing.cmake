@@ -40,8 +40,13 @@ function(shoal_fuzz)
 		add_executable(${F_NAME} ${F_SOURCES})
 		target_link_libraries(${F_NAME} PRIVATE ${F_LIBS})
 		target_link_options(${F_NAME} PRIVATE -fsanitize=fuzzer)
-		add_test(NAME ${F_NAME} COMMAND ${F_NAME} -max_total_time=${SHOAL_FUZZ_SECONDS}
-			-rss_limit_mb=2048 ${F_CORPUS})
+		# New inputs go to a scratch folder in the build tree (the first
+		# folder named); the committed seeds are read, never written.
+		set(work ${CMAKE_CURRENT_BINARY_DIR}/${F_NAME}-corpus)
+		file(MAKE_DIRECTORY ${work})
+		add_test(NAME ${F_NAME} COMMAND ${F_NAME}
+			-max_total_time=${SHOAL_FUZZ_SECONDS} -rss_limit_mb=2048
+			${work} ${F_CORPUS})
 		set_tests_properties(${F_NAME} PROPERTIES LABELS fuzz TIMEOUT 600)
 	else()
 		add_executable(${F_NAME} ${F_SOURCES}
