@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The lab itself: three hosts that look like three machines (own hostname,
+# address, /run/shoal and /var/lib/shoal), a network between them that
+# `cut` and `heal` control pair by pair, daemons that `kill`, `stop` and
+# `start` control host by host, and a `down` that leaves nothing behind,
+# even after an `up` that was killed halfway.
+# shellcheck source=tests/cluster/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+links_before=$(ip -o link show | awk -F': ' '{print $2}' | sort)
+lab_begin 3
+dir=$SHOAL_LAB_DIR
+
+note "each host is its own machine"
+for h in h1 h2 h3; do
+	assert_eq "$h has hostname $h" "$h" "$(lab exec "$h" hostname)"
+	assert_contains "$h has address $(lab addr "$h") on eth0" \
+		"inet $(lab addr "$h")/24" \
+		"$(lab exec "$h" ip -4 -o addr show dev eth0)"
+done
+assert_eq "the machine's own network namespace gained no link" \
+	"$links_before" "$(ip -o link show | awk -F': ' '{print $2}' | sort)"
+assert_not_contains "the machine's own namespace has no lab address" \
+	"10.213.0." "$(ip -4 -o addr show)"
+assert_eq "hosts resolve each other's names" "$(lab addr h3)" \
+	"$(lab exec h1 getent hosts h3 | awk '{print $1}')"
+
+lab exec h1 sh -c 'echo from-h1 >/run/shoal/lab-mark'
+lab exec h1 sh -c 'echo from-h1 >/var/lib/shoal/lab-mark'
+assert_eq "h1 reads back what it wrote in /run/shoal" "from-h1" \
+	"$(lab exec h1 cat /run/shoal/lab-mark)"
+assert_fails "h2 does not see h1's /run/shoal" \
+	lab exec h2 test -e /run/shoal/lab-mark
+assert_fails "h2 does not see h1's /var/lib/shoal" \
+	lab exec h2 test -e /var/lib/shoal/lab-mark
+assert_fails "the machine itself does not see h1's /run/shoal" \
+	test -e /run/shoal/lab-mark
+
+note "the lab network"
+assert_ok "h1 reaches h2" lab_ping h1 h2
+assert_ok "h1 reaches h3" lab_ping h1 h3
+lab cut h1 h2
+assert_fails "after cut h1 h2, h1 no longer reaches h2" lab_ping h1 h2
+assert_fails "after cut h1 h2, h2 no longer reaches h1" lab_ping h2 h1
+assert_ok "after cut h1 h2, h1 still reaches h3" lab_ping h1 h3
+assert_ok "after cut h1 h2, h2 still reaches h3" lab_ping h2 h3
+assert_contains "status lists the cut" "h1<->h2" "$(lab status)"
+lab heal
+assert_ok "after heal, h1 reaches h2 again" lab_ping h1 h2
+assert_ok "after heal, h2 reaches h1 again" lab_ping h2 h1
+assert_contains "status lists no cut after heal" "cuts: none" "$(lab status)"
+
+note "bad requests are refused and change nothing"
+assert_fails "cut of a host with itself is refused" lab cut h1 h1
+assert_fails "cut of a host outside the lab is refused" lab cut h1 h9
+assert_fails "exec on a host outside the lab is refused" lab exec h4 true
+assert_fails "a second up on the same lab is refused" lab up 2
+assert_contains "the lab still has its three hosts" "h3 " "$(lab status)"
+
+note "daemons"
+if has_shoald; then
+	info_name() {
+		lab exec "$1" shoal info | sed -n 's/^ *Name: *//p'
+	}
+	answers() { info_name "$1" >/dev/null; }
+	for h in h1 h2 h3; do
+		assert_eq "shoal info inside $h answers from $h's shoald" "$h" \
+			"$(info_name "$h")"
+	done
+else
+	answers() { [ "$(lab_ask h1 "$1")" = "$1" ]; }
+	for h in h2 h3; do
+		assert_eq "h1 gets an answer from $h's daemon" "$h" \
+			"$(lab_ask h1 "$h")"
+	done
+fi
+old=$(lab pid h2)
+lab kill h2
+assert_fails "after kill h2, its daemon pid $old is gone" pid_alive "$old"
+assert_fails "after kill h2, h2's daemon no longer answers" answers h2
+assert_contains "status shows h2 stopped" "stopped" \
+	"$(lab status | grep '^h2 ')"
+assert_fails "kill of a stopped daemon is refused" lab kill h2
+lab start h2
+assert_eventually "after start h2, h2's daemon answers again" 10 answers h2
+assert_ok "h2 has a new daemon pid" test "$(lab pid h2)" != "$old"
+assert_fails "start of a running daemon is refused" lab start h2
+lab stop h3
+assert_fails "after stop h3, h3's daemon no longer answers" answers h3
+assert_ok "h1's daemon kept running through all of it" answers h1
+
+note "down leaves nothing behind"
+ns_ids=()
+for f in "$dir"/ns/*; do
+	ns_ids+=("$(basename "$f" | cut -d. -f2):[$(stat -L -c %i "$f")]")
+done
+pids=$(tagged_pids "$dir" | tr '\n' ' ')
+assert_ok "the lab's processes are found by their tag before down" \
+	test -n "$pids"
+"$LAB_SCRIPT" exec h3 sleep 300 2>/dev/null &
+exec_pid=$!
+disown "$exec_pid" # its death at down is expected, not news
+in_h3() {
+	[ "$(readlink "/proc/$exec_pid/ns/net")" = "${ns_ids[2]}" ]
+}
+wait_for 5 in_h3 || true
+lab down
+assert_eq "no process started by the lab survives down (a stray exec too)" \
+	"" "$(tagged_pids "$dir")"
+assert_eq "no mount under the lab dir remains" "" \
+	"$(grep -F " $dir" /proc/self/mountinfo || true)"
+left=""
+for id in "${ns_ids[@]}"; do
+	grep -qF "$id" /proc/self/mountinfo && left="$left $id"
+done
+assert_eq "no namespace file of the lab stays mounted" "" "$left"
+assert_eq "the machine's own network namespace has the links it had" \
+	"$links_before" "$(ip -o link show | awk -F': ' '{print $2}' | sort)"
+assert_fails "the lab dir is gone" test -e "$dir"
+assert_ok "a second down succeeds and does nothing" lab down
+
+note "down after an up killed halfway"
+SHOAL_LAB_DIR=$(mktemp -d "/run/shoal-lab-$t_name.XXXXXX")
+dir=$SHOAL_LAB_DIR
+"$LAB_SCRIPT" up 3 >/dev/null 2>&1 &
+up_pid=$!
+wait_for 5 test -e "$dir/ns/h1.mnt" || true
+kill -KILL "$up_pid" 2>/dev/null || true
+wait "$up_pid" 2>/dev/null || true
+sleep 0.5
+lab down
+assert_fails "the half-made lab dir is gone" test -e "$dir"
+assert_eq "no process of the half-made lab survives" "" \
+	"$(tagged_pids "$dir")"
+assert_eq "no mount of the half-made lab remains" "" \
+	"$(grep -F " $dir" /proc/self/mountinfo || true)"
+assert_eq "the machine's links are as before" \
+	"$links_before" "$(ip -o link show | awk -F': ' '{print $2}' | sort)"

@@ -1,0 +1,226 @@
+# shellcheck shell=bash
+# Harness for tests/cluster scenarios (sourced by each scenario's run.sh).
+#
+# A scenario calls lab_begin N to get a fresh lab of N hosts in a private
+# state directory; an EXIT trap always tears it down (`scripts/lab down`),
+# whether the scenario passed, failed an assertion, or died on an error, and
+# on failure first prints the lab's status and the tail of every host's log.
+# Assertions do not stop the scenario: each prints "ok - ..." or
+# "FAIL - ..." with what was expected and what came back, and the scenario's
+# exit status is the number of failures (capped). A scenario that cannot run
+# here (not root, no namespaces) exits 77, which ctest reports as skipped.
+#
+# Settings honoured: SHOAL_SOURCE_DIR (repository), SHOAL_BIN_DIR (build dir
+# with daemon/shoald and cli/shoal; when there is no shoald there, lab_begin
+# runs a stand-in daemon: busybox nc on TCP 7946 answering its hostname).
+
+set -euo pipefail
+
+SHOAL_SOURCE_DIR=${SHOAL_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SHOAL_BIN_DIR=${SHOAL_BIN_DIR:-$SHOAL_SOURCE_DIR/build/release}
+export SHOAL_SOURCE_DIR SHOAL_BIN_DIR
+
+LAB_SCRIPT=$SHOAL_SOURCE_DIR/scripts/lab
+STANDIN_PORT=7946
+t_passed=0
+t_failed=0
+t_name=$(basename "$(dirname "$(readlink -f "$0")")")
+
+lab() { "$LAB_SCRIPT" "$@"; }
+
+note() { echo "# $*"; }
+
+skip() {
+	echo "SKIP: $t_name: $*"
+	exit 77
+}
+
+# lab_require: skips unless this process may create namespaces and mounts.
+lab_require() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	unshare --net --mount true 2>/dev/null ||
+		skip "cannot create network and mount namespaces here"
+	local c
+	for c in ip nft nsenter findmnt setsid busybox; do
+		command -v "$c" >/dev/null ||
+			{ echo "FAIL - $c not installed (scripts/setup installs it)"; exit 1; }
+	done
+}
+
+# has_shoald: the build holds a real shoald (else the stand-in is used).
+has_shoald() { [ -x "$SHOAL_BIN_DIR/daemon/shoald" ]; }
+
+# lab_begin N: a fresh lab of N hosts in its own state dir, torn down at exit.
+lab_begin() {
+	local n=$1
+	lab_require
+	SHOAL_LAB_DIR=$(mktemp -d "/run/shoal-lab-$t_name.XXXXXX")
+	SHOAL_LAB_NAME="t-$t_name"
+	export SHOAL_LAB_DIR SHOAL_LAB_NAME
+	if ! has_shoald; then
+		note "no shoald in $SHOAL_BIN_DIR: using the stand-in daemon"
+		export SHOAL_LAB_DAEMON="exec busybox nc -ll -p $STANDIN_PORT -e hostname"
+	fi
+	trap lab_end EXIT
+	trap 'exit 130' INT TERM
+	lab up "$n"
+}
+
+lab_end() {
+	local rc=$? h log
+	trap - EXIT
+	if [ "$rc" -ne 0 ] || [ "$t_failed" -ne 0 ]; then
+		if [ -f "${SHOAL_LAB_DIR:-/nonexistent}/config" ]; then
+			lab status || true
+			for log in "$SHOAL_LAB_DIR"/h*/shoald.log; do
+				[ -f "$log" ] || continue
+				h=$(basename "$(dirname "$log")")
+				echo "--- last lines of $h's log"
+				tail -n 30 "$log" || true
+			done
+		fi
+	fi
+	if [ -n "${SHOAL_LAB_DIR:-}" ] && [ -d "$SHOAL_LAB_DIR" ]; then
+		lab down || echo "FAIL - lab down failed"
+	fi
+	lab_summary "$rc"
+}
+
+lab_summary() {
+	local rc=${1:-0}
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] ||
+		echo "FAIL - $t_name stopped early (exit $rc)"
+	echo "$t_name: $t_passed passed, $t_failed failed"
+	if [ "$rc" -eq 77 ]; then
+		exit 77
+	fi
+	if [ "$t_failed" -ne 0 ] || [ "$rc" -ne 0 ]; then
+		exit 1
+	fi
+	exit 0
+}
+
+pass() {
+	t_passed=$((t_passed + 1))
+	echo "ok - $1"
+}
+
+fail() {
+	t_failed=$((t_failed + 1))
+	echo "FAIL - $1"
+	shift
+	local line
+	for line in "$@"; do
+		echo "       $line"
+	done
+}
+
+# assert_ok DESC CMD...: CMD exits 0.
+assert_ok() {
+	local desc=$1 out rc=0
+	shift
+	out=$("$@" 2>&1) || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		pass "$desc"
+	else
+		fail "$desc" "command: $*" "exit $rc, output: $out"
+	fi
+}
+
+# assert_fails DESC CMD...: CMD exits non-zero.
+assert_fails() {
+	local desc=$1 out rc=0
+	shift
+	out=$("$@" 2>&1) || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		pass "$desc"
+	else
+		fail "$desc" "command: $*" "expected failure, got exit 0: $out"
+	fi
+}
+
+# assert_eq DESC EXPECTED ACTUAL
+assert_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "expected: $2" "actual:   $3"
+	fi
+}
+
+# assert_contains DESC NEEDLE HAYSTACK
+assert_contains() {
+	if [[ "$3" == *"$2"* ]]; then
+		pass "$1"
+	else
+		fail "$1" "expected to contain: $2" "actual: $3"
+	fi
+}
+
+# assert_not_contains DESC NEEDLE HAYSTACK
+assert_not_contains() {
+	if [[ "$3" != *"$2"* ]]; then
+		pass "$1"
+	else
+		fail "$1" "expected not to contain: $2" "actual: $3"
+	fi
+}
+
+# wait_for SECONDS CMD...: polls CMD (quietly) every 0.1 s until it exits 0;
+# returns 1 when it never did.
+wait_for() {
+	local secs=$1 end
+	shift
+	end=$((SECONDS + secs))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# assert_eventually DESC SECONDS CMD...: CMD succeeds within SECONDS.
+assert_eventually() {
+	local desc=$1 secs=$2 out rc=0
+	shift 2
+	if wait_for "$secs" "$@"; then
+		pass "$desc"
+	else
+		out=$("$@" 2>&1) || rc=$?
+		fail "$desc" "not true after ${secs}s: $*" "last exit $rc: $out"
+	fi
+}
+
+# Reachability inside the lab: one ICMP echo with a one-second wait.
+lab_ping() { lab exec "$1" busybox ping -c 1 -W 1 "$(lab addr "$2")"; }
+
+# lab_ask HOST PEER: what PEER's daemon answers HOST over the lab network
+# (the stand-in answers its hostname).
+lab_ask() {
+	lab exec "$1" busybox nc -w 2 "$(lab addr "$2")" "$STANDIN_PORT" </dev/null
+}
+
+# tagged_pids DIR: pids of live processes started by the lab in DIR inside
+# one of its hosts (the lab puts SHOAL_LAB_DIR and SHOAL_LAB_HOST in the
+# environment of everything it starts there; the tests export only the
+# first).
+tagged_pids() {
+	local f
+	# grep exits 2 for the files it may not read (pid 1's, say).
+	{ grep -lzxF "SHOAL_LAB_DIR=$1" /proc/[0-9]*/environ 2>/dev/null ||
+		true; } |
+		while read -r f; do
+			if grep -qz '^SHOAL_LAB_HOST=' "$f" 2>/dev/null; then
+				f=${f#/proc/}
+				echo "${f%/environ}"
+			fi
+		done
+}
+
+# pid_alive PID: PID runs (a zombie waiting for its reaper has died).
+pid_alive() {
+	local state
+	state=$({ sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
+		"/proc/$1/status"; } 2>/dev/null) || return 1
+	[ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
