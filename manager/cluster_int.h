@@ -1,0 +1,93 @@
+/*
+ * Internal to manager/: the manager's struct, shared by cluster.c (life
+ * cycle, store, control operations), cluster_node.c (node objects as
+ * JSON) and dispatcher.c (connections: joins and sessions). Not part of
+ * libshoal-manager's contract.
+ */
+#ifndef SHOAL_MANAGER_CLUSTER_INT_H
+#define SHOAL_MANAGER_CLUSTER_INT_H
+
+#include <jansson.h>
+
+#include "common/list.h"
+#include "manager/manager.h"
+#include "proto/channel.h"
+
+/* Most connections a manager serves at once; past it new ones close. */
+#define MGR_MAX_CONNS 1024
+
+struct mgr_conn {
+	struct list_node link;
+	struct mgr *m;
+	struct wire_chan *chan;
+	struct wire_peer peer;
+	bool session; /* a SessionRequest was answered */
+	char session_id[32];
+	char node_id[WIRE_ID_MAX + 1];
+	int64_t last_seen_ns; /* monotonic: the last heartbeat */
+};
+
+struct mgr {
+	uv_loop_t *loop;
+	const char *data_root;
+	struct swarm_state *st;
+	struct mgr_node_desc self;
+	void (*state_changed)(void *arg);
+	void *arg;
+	struct store *store;
+	uv_tcp_t *listener; /* own allocation: may outlive a failed start */
+	uv_timer_t timer;
+	int open_handles;
+	struct wire_chan_config chan_cfg;
+	struct list_node conns;
+	size_t nconns;
+	int64_t started_ns; /* monotonic; down detection waits a grace */
+	bool stopping;
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+/**
+ * mgr__propose() - apply the batch @b as the next change (the stand-in for
+ * a Raft proposal, see manager.h) and persist the store. Returns what
+ * store_apply() returns, with its message in @res, or a disk error.
+ */
+int mgr__propose(struct mgr *m, struct store_batch *b,
+		 struct store_result *res);
+
+/** mgr__maybe_done() - finish a stop once nothing is left open. */
+void mgr__maybe_done(struct mgr *m);
+
+/* Node objects (cluster_node.c). Spec and status are JSON, Docker's
+ * NodeSpec and {Description, Status, ManagerStatus}. */
+json_t *mgr__node_spec_new(enum wire_role role);
+json_t *mgr__node_status_new(const struct mgr_node_desc *d, const char *state,
+			     bool manager, const char *manager_addr);
+/** mgr__obj_json() - the spec or status bytes of @o parsed (owned). */
+json_t *mgr__obj_json(const uint8_t *data, size_t len);
+/** mgr__node_state() - "ready", "down", "unknown" of a node object. */
+const char *mgr__node_state(const struct store_object *o, char *buf,
+			    size_t cap);
+/** mgr__node_role() - the role the node's spec asks for. */
+enum wire_role mgr__node_role(const struct store_object *o);
+/**
+ * mgr__node_set_status() - propose @o's status with State @state and, when
+ * @d is not NULL, that description. 0 or a store/disk code.
+ */
+int mgr__node_set_status(struct mgr *m, const struct store_object *o,
+			 const char *state, const struct mgr_node_desc *d);
+/** mgr__validate_spec() - check a NodeSpec from a client; -EINVAL + @err. */
+int mgr__validate_spec(const json_t *spec, char *err, size_t errlen);
+
+/* Connections (dispatcher.c). */
+int mgr__listen(struct mgr *m, char *err, size_t errlen);
+/** mgr__listener_closed() - close callback of the listener. */
+void mgr__listener_closed(uv_handle_t *h);
+void mgr__close_conns(struct mgr *m);
+/** mgr__end_sessions() - end node @node_id's sessions with @why. */
+void mgr__end_sessions(struct mgr *m, const char *node_id, const char *why);
+/** mgr__check_down() - mark nodes without a live session down. */
+void mgr__check_down(struct mgr *m);
+int mgr__cert_check(void *arg, const struct wire_cert_info *info);
+
+#endif

@@ -1,0 +1,510 @@
+/*
+ * The dispatcher: the manager's listener and every connection on it.
+ *
+ * A connection is a secure channel (proto/channel.h). A joining host holds
+ * only a join token: its handshake proves the token's secret and the
+ * channel grants the token's role; it sends one JoinRequest with its new
+ * public key and gets a JoinResponse with its node id and certificate,
+ * after the node has been added to the store (so the certificate is good
+ * the moment the host holds it). Every other connection presents a
+ * certificate, which the channel checks against the root and then against
+ * the store through mgr__cert_check(): a node no longer in the store (node
+ * rm) is refused, which is how certificates are revoked.
+ *
+ * Sessions (Docker's dispatcher, without assignments yet): a certified node
+ * sends a SessionRequest with its description; the node is marked ready
+ * and the answer carries the heartbeat period and the managers' addresses.
+ * It then sends a Heartbeat every period. The timer (cluster.c) calls
+ * mgr__check_down() every half period: a node whose last heartbeat is older
+ * than SWARM_MISSED_HEARTBEATS periods is marked down and its session
+ * closed; its next session or heartbeat marks it ready again. Right after
+ * the manager starts, nodes get that long to reconnect before any is
+ * marked down.
+ *
+ * Outside input: every frame is decoded with the tracking allocator and
+ * checked; a malformed or unexpected message closes that connection with a
+ * warning and changes nothing.
+ */
+#define LOG_MODULE "dispatcher"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/error.h"
+#include "common/id.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "manager/cluster_int.h"
+#include "proto/swarm.pb-c.h"
+#include "proto/wire.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t period_ns(const struct mgr *m)
+{
+	return (int64_t)m->st->heartbeat_ms * NSEC_PER_MSEC;
+}
+
+static void send_env(struct mgr_conn *c, Swarm__Envelope *env)
+{
+	int rc = wire_chan_send_pb(c->chan, &env->base);
+	if (rc < 0) {
+		log_warn("peer=%s cannot answer: %s", wire_chan_name(c->chan),
+			 shoal_strerror(rc));
+		wire_chan_close(c->chan);
+	}
+}
+
+static void copy_field(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+	for (; src && src[i] && i + 1 < cap; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+static void desc_from_pb(struct mgr_node_desc *d,
+			 const Swarm__NodeDescription *pb)
+{
+	memset(d, 0, sizeof(*d));
+	if (!pb)
+		return;
+	copy_field(d->hostname, sizeof(d->hostname), pb->hostname);
+	copy_field(d->os, sizeof(d->os), pb->os);
+	copy_field(d->arch, sizeof(d->arch), pb->architecture);
+	copy_field(d->engine_version, sizeof(d->engine_version),
+		   pb->engine_version);
+	copy_field(d->addr, sizeof(d->addr), pb->addr);
+	d->nano_cpus = pb->nano_cpus > 0 ? pb->nano_cpus : 0;
+	d->memory_bytes = pb->memory_bytes > 0 ? pb->memory_bytes : 0;
+}
+
+static void fill_managers(struct mgr *m, char **out, size_t *n)
+{
+	for (size_t i = 0; i < m->st->nmanagers; i++)
+		out[i] = m->st->managers[i];
+	*n = m->st->nmanagers;
+}
+
+static void join_reply_error(struct mgr_conn *c, int code, const char *msg)
+{
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__JoinResponse jr = SWARM__JOIN_RESPONSE__INIT;
+	jr.code = code;
+	jr.error = (char *)msg;
+	env.body_case = SWARM__ENVELOPE__BODY_JOIN_RESPONSE;
+	env.join_response = &jr;
+	send_env(c, &env);
+}
+
+/* Add the node to the store, then hand it its certificate. */
+static void on_join(struct mgr_conn *c, const Swarm__JoinRequest *req)
+{
+	struct mgr *m = c->m;
+	if (!c->peer.joined || req->public_key.len != WIRE_PK_LEN) {
+		log_warn("peer=%s sent a join request %s",
+			 wire_chan_name(c->chan),
+			 c->peer.joined ? "without a valid public key"
+					: "on a certified connection");
+		wire_chan_close(c->chan);
+		return;
+	}
+	if (c->peer.role == WIRE_ROLE_MANAGER) {
+		log_warn("peer=%s refused: joining as a manager needs Raft "
+			 "replication, not in this build",
+			 wire_chan_name(c->chan));
+		join_reply_error(c, -ENOTSUP,
+				 "joining as a manager is not supported yet: "
+				 "this build has no replicated store (join "
+				 "with the worker token)");
+		return;
+	}
+	struct mgr_node_desc d;
+	desc_from_pb(&d, req->description);
+	char id[ID_SWARM_LEN + 1];
+	id_swarm(id);
+	uint8_t *cert;
+	size_t cert_len;
+	int rc = ca_issue(m->st, id, c->peer.role, req->public_key.data,
+			  time_real_ns() / NSEC_PER_SEC, &cert, &cert_len);
+	if (rc < 0) {
+		join_reply_error(c, rc, "cannot issue a certificate");
+		return;
+	}
+	if (m->state_changed)
+		m->state_changed(m->arg); /* the serial moved */
+	struct store_batch b;
+	store_batch_init(&b, time_real_ns());
+	json_t *spec = mgr__node_spec_new(c->peer.role);
+	json_t *status = mgr__node_status_new(&d, "unknown", false, "");
+	size_t slen = 0, tlen = 0;
+	char *s = spec ? jsonx_dump(spec, &slen) : NULL;
+	char *t = status ? jsonx_dump(status, &tlen) : NULL;
+	json_decref(spec);
+	json_decref(status);
+	rc = s && t ? store_batch_create(&b, STORE_NODES, id, NULL, s, slen, t,
+					 tlen)
+		    : -ENOMEM;
+	shoal_free(s);
+	shoal_free(t);
+	if (rc == 0)
+		rc = mgr__propose(m, &b, NULL);
+	store_batch_fini(&b);
+	if (rc < 0) {
+		shoal_free(cert);
+		join_reply_error(c, rc, "cannot record the node");
+		return;
+	}
+	log_info("node=%s (%s, %s) joined as %s", id, d.hostname, d.addr,
+		 wire_role_name(c->peer.role));
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__JoinResponse jr = SWARM__JOIN_RESPONSE__INIT;
+	char *mgrs[SWARM_MAX_MANAGERS];
+	jr.node_id = id;
+	jr.certificate.data = cert;
+	jr.certificate.len = cert_len;
+	jr.cluster_id = m->st->cluster_id;
+	jr.root_key.data = m->st->root_pk;
+	jr.root_key.len = WIRE_PK_LEN;
+	fill_managers(m, mgrs, &jr.n_managers);
+	jr.managers = mgrs;
+	jr.heartbeat_ms = m->st->heartbeat_ms;
+	env.body_case = SWARM__ENVELOPE__BODY_JOIN_RESPONSE;
+	env.join_response = &jr;
+	send_env(c, &env);
+	shoal_free(cert);
+}
+
+static const struct store_object *conn_node(struct mgr_conn *c)
+{
+	return store_get(c->m->store, STORE_NODES, c->node_id);
+}
+
+static void on_session(struct mgr_conn *c, const Swarm__SessionRequest *req)
+{
+	struct mgr *m = c->m;
+	const struct store_object *o = conn_node(c);
+	if (!o || c->session) {
+		log_warn("peer=%s node=%s %s", wire_chan_name(c->chan),
+			 c->node_id,
+			 o ? "asked for a second session" : "is not a node");
+		wire_chan_close(c->chan);
+		return;
+	}
+	struct mgr_node_desc d;
+	desc_from_pb(&d, req->description);
+	int rc = mgr__node_set_status(m, o, "ready", &d);
+	if (rc < 0) {
+		log_warn("node=%s cannot be marked ready: %s", c->node_id,
+			 shoal_strerror(rc));
+		wire_chan_close(c->chan);
+		return;
+	}
+	uint8_t rnd[8];
+	shoal_random(rnd, sizeof(rnd));
+	shoal_hex(rnd, sizeof(rnd), c->session_id);
+	c->session = true;
+	c->last_seen_ns = time_mono_ns();
+	log_info("node=%s (%s) session %s opened; ready", c->node_id,
+		 d.hostname, c->session_id);
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__SessionResponse sr = SWARM__SESSION_RESPONSE__INIT;
+	char *mgrs[SWARM_MAX_MANAGERS];
+	sr.session_id = c->session_id;
+	sr.heartbeat_ms = m->st->heartbeat_ms;
+	fill_managers(m, mgrs, &sr.n_managers);
+	sr.managers = mgrs;
+	env.body_case = SWARM__ENVELOPE__BODY_SESSION_RESPONSE;
+	env.session_response = &sr;
+	send_env(c, &env);
+}
+
+static void on_heartbeat(struct mgr_conn *c, const Swarm__Heartbeat *hb)
+{
+	struct mgr *m = c->m;
+	if (!c->session || !hb->session_id ||
+	    strcmp(hb->session_id, c->session_id) != 0) {
+		log_warn("peer=%s node=%s heartbeat outside its session",
+			 wire_chan_name(c->chan), c->node_id);
+		wire_chan_close(c->chan);
+		return;
+	}
+	c->last_seen_ns = time_mono_ns();
+	const struct store_object *o = conn_node(c);
+	char state[16];
+	if (o && strcmp(mgr__node_state(o, state, sizeof(state)), "ready")) {
+		if (mgr__node_set_status(m, o, "ready", NULL) == 0)
+			log_info("node=%s ready again", c->node_id);
+	}
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__HeartbeatResponse hr = SWARM__HEARTBEAT_RESPONSE__INIT;
+	char *mgrs[SWARM_MAX_MANAGERS];
+	hr.heartbeat_ms = m->st->heartbeat_ms;
+	fill_managers(m, mgrs, &hr.n_managers);
+	hr.managers = mgrs;
+	env.body_case = SWARM__ENVELOPE__BODY_HEARTBEAT_RESPONSE;
+	env.heartbeat_response = &hr;
+	send_env(c, &env);
+}
+
+static void on_frame(struct wire_chan *ch, const uint8_t *data, size_t len)
+{
+	struct mgr_conn *c = wire_chan_data(ch);
+	struct wire_pb_tracker t;
+	wire_pb_tracker_init(&t);
+	Swarm__Envelope *env = swarm__envelope__unpack(&t.alloc, len, data);
+	if (!env) {
+		log_warn("peer=%s sent %s", wire_chan_name(ch),
+			 t.failed ? "a message we had no memory for"
+				  : "a malformed message");
+		wire_chan_close(ch);
+		return;
+	}
+	switch (env->body_case) {
+	case SWARM__ENVELOPE__BODY_JOIN_REQUEST:
+		on_join(c, env->join_request);
+		break;
+	case SWARM__ENVELOPE__BODY_SESSION_REQUEST:
+		if (c->peer.joined)
+			wire_chan_close(ch);
+		else
+			on_session(c, env->session_request);
+		break;
+	case SWARM__ENVELOPE__BODY_HEARTBEAT:
+		on_heartbeat(c, env->heartbeat);
+		break;
+	default:
+		log_warn("peer=%s sent an unexpected message (%d)",
+			 wire_chan_name(ch), (int)env->body_case);
+		wire_chan_close(ch);
+		break;
+	}
+	swarm__envelope__free_unpacked(env, &t.alloc);
+}
+
+static void on_connected(struct wire_chan *ch, const struct wire_peer *peer)
+{
+	struct mgr_conn *c = wire_chan_data(ch);
+	c->peer = *peer;
+	if (!peer->joined)
+		snprintf(c->node_id, sizeof(c->node_id), "%s",
+			 peer->cert.node_id);
+}
+
+static void on_closed(struct wire_chan *ch, int reason)
+{
+	struct mgr_conn *c = wire_chan_data(ch);
+	struct mgr *m = c->m;
+	if (c->session)
+		log_info("node=%s session %s closed: %s", c->node_id,
+			 c->session_id,
+			 reason ? shoal_strerror(reason) : "by us");
+	list_remove(&c->link);
+	m->nconns--;
+	shoal_free(c);
+	mgr__maybe_done(m);
+}
+
+static const struct wire_chan_callbacks chan_cb = {
+	.connected = on_connected,
+	.frame = on_frame,
+	.closed = on_closed,
+};
+
+int mgr__cert_check(void *arg, const struct wire_cert_info *info)
+{
+	struct mgr *m = arg;
+	if (!store_get(m->store, STORE_NODES, info->node_id))
+		return SHOAL_ECERT;
+	return 0;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct mgr *m = server->data;
+	if (status < 0 || m->stopping) {
+		return;
+	}
+	struct mgr_conn *c = shoal_calloc(1, sizeof(*c));
+	if (!c) {
+		log_warn("connection not accepted: out of memory");
+		return;
+	}
+	c->m = m;
+	int rc = wire_chan_accept(m->loop, server, &m->chan_cfg, &chan_cb, c,
+				  &c->chan);
+	if (rc < 0) {
+		log_warn("cannot accept a connection: %s", shoal_strerror(rc));
+		shoal_free(c);
+		return;
+	}
+	list_push_back(&m->conns, &c->link);
+	if (++m->nconns > MGR_MAX_CONNS) {
+		log_warn("peer=%s refused: more than %d connections",
+			 wire_chan_name(c->chan), MGR_MAX_CONNS);
+		wire_chan_close(c->chan);
+	}
+}
+
+static int parse_addr(const char *s, struct sockaddr_storage *ss)
+{
+	char host[SWARM_ADDR_MAX];
+	snprintf(host, sizeof(host), "%s", s);
+	char *colon = strrchr(host, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return -EINVAL;
+	char *h = host;
+	if (h[0] == '[') {
+		h++;
+		char *e = strchr(h, ']');
+		if (!e)
+			return -EINVAL;
+		*e = '\0';
+		return uv_ip6_addr(h, (int)port, (struct sockaddr_in6 *)ss);
+	}
+	return uv_ip4_addr(h, (int)port, (struct sockaddr_in *)ss);
+}
+
+int mgr__listen(struct mgr *m, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	int rc = parse_addr(m->st->listen_addr, &ss);
+	if (rc < 0) {
+		snprintf(err, errlen, "invalid listen address \"%s\"",
+			 m->st->listen_addr);
+		return -EINVAL;
+	}
+	m->chan_cfg = (struct wire_chan_config){
+		.security = WIRE_SECURE,
+		.root_pk = m->st->root_pk,
+		.identity = &m->st->identity,
+		.cert = m->st->cert,
+		.cert_len = m->st->cert_len,
+		.join_lookup = ca_join_lookup,
+		.join_arg = m->st,
+		.cert_check = mgr__cert_check,
+		.cert_check_arg = m,
+	};
+	m->listener = shoal_calloc(1, sizeof(*m->listener));
+	if (!m->listener)
+		return -ENOMEM;
+	uv_tcp_init(m->loop, m->listener);
+	m->listener->data = m;
+	rc = uv_tcp_bind(m->listener, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)m->listener, 128, on_connection);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s",
+			 m->st->listen_addr, uv_strerror(rc));
+		/* Freed in its close callback; the manager is not told. */
+		m->listener->data = NULL;
+		uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
+		m->listener = NULL;
+		return rc;
+	}
+	m->open_handles++;
+	return 0;
+}
+
+void mgr__close_conns(struct mgr *m)
+{
+	struct list_node *p;
+	list_for_each(p, &m->conns)
+	{
+		wire_chan_close(list_entry(p, struct mgr_conn, link)->chan);
+	}
+}
+
+void mgr__end_sessions(struct mgr *m, const char *node_id, const char *why)
+{
+	struct list_node *p;
+	list_for_each(p, &m->conns)
+	{
+		struct mgr_conn *c = list_entry(p, struct mgr_conn, link);
+		if (strcmp(c->node_id, node_id) != 0)
+			continue;
+		Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+		Swarm__SessionEnd se = SWARM__SESSION_END__INIT;
+		se.code = SHOAL_ECERT;
+		se.error = (char *)why;
+		env.body_case = SWARM__ENVELOPE__BODY_SESSION_END;
+		env.session_end = &se;
+		wire_chan_send_pb(c->chan, &env.base);
+		c->session = false;
+		/* The node hears why before the close, as frames are in order
+		 * and close discards only what is unsent: give the write a
+		 * loop turn by closing on the peer's EOF instead. */
+	}
+}
+
+static bool alive(struct mgr *m, const char *node_id, int64_t now)
+{
+	struct list_node *p;
+	list_for_each(p, &m->conns)
+	{
+		struct mgr_conn *c = list_entry(p, struct mgr_conn, link);
+		if (c->session && strcmp(c->node_id, node_id) == 0 &&
+		    now - c->last_seen_ns <=
+			    SWARM_MISSED_HEARTBEATS * period_ns(m))
+			return true;
+	}
+	return false;
+}
+
+static void close_stale(struct mgr *m, int64_t now)
+{
+	struct list_node *p;
+	list_for_each(p, &m->conns)
+	{
+		struct mgr_conn *c = list_entry(p, struct mgr_conn, link);
+		if (c->session &&
+		    now - c->last_seen_ns >
+			    SWARM_MISSED_HEARTBEATS * period_ns(m)) {
+			log_info("node=%s missed %d heartbeats", c->node_id,
+				 SWARM_MISSED_HEARTBEATS);
+			c->session = false;
+			wire_chan_close(c->chan);
+		}
+	}
+}
+
+void mgr__check_down(struct mgr *m)
+{
+	int64_t now = time_mono_ns();
+	close_stale(m, now);
+	if (now - m->started_ns <= SWARM_MISSED_HEARTBEATS * period_ns(m))
+		return;
+	const struct store_object **all;
+	size_t n;
+	if (store_list(m->store, STORE_NODES, &all, &n) < 0)
+		return;
+	/* Collect first: each proposal invalidates the listing. */
+	char(*down)[WIRE_ID_MAX + 1] =
+		n ? shoal_calloc(n, sizeof(*down)) : NULL;
+	size_t ndown = 0;
+	for (size_t i = 0; down && i < n; i++) {
+		char state[16];
+		if (strcmp(mgr__node_state(all[i], state, sizeof(state)),
+			   "down") != 0 &&
+		    !alive(m, all[i]->id, now))
+			snprintf(down[ndown++], WIRE_ID_MAX + 1, "%s",
+				 all[i]->id);
+	}
+	shoal_free(all);
+	for (size_t i = 0; i < ndown; i++) {
+		const struct store_object *o =
+			store_get(m->store, STORE_NODES, down[i]);
+		if (o && mgr__node_set_status(m, o, "down", NULL) == 0)
+			log_info("node=%s down: no heartbeat for %d periods",
+				 down[i], SWARM_MISSED_HEARTBEATS);
+	}
+	shoal_free(down);
+}

@@ -1,0 +1,199 @@
+/*
+ * The swarm manager: this node's membership state on disk, the cluster's
+ * certificate authority and join tokens, and the manager process itself
+ * (store of nodes, listener speaking proto's secure channel, join handling,
+ * dispatcher sessions and heartbeats, control operations for the API).
+ *
+ * State on disk (swarm_state_*): <data-root>/certs/ (0700) holds node.key
+ * (this node's Ed25519 identity, 0600), node.crt (its certificate, 0644)
+ * and, on managers, root.key (the CA's signing key, 0600);
+ * <data-root>/swarm/ (0700) holds state.json (0600: cluster id, node id,
+ * role, token secrets on managers, addresses, settings) and, on managers,
+ * store.snap (the store). Every file is written to a temporary name,
+ * fsynced and renamed, so a crash leaves the old or the new file, never a
+ * torn one. A node is "in a swarm" exactly when state.json exists.
+ *
+ * The CA (ca_*) works on a struct swarm_state: it creates a cluster (ids,
+ * root key, tokens, the first manager's certificate), issues certificates
+ * for joining nodes, formats and rotates tokens, and answers the channel's
+ * join lookup. Rotation replaces a token's secret: joins with the old one
+ * are refused from then on; nodes already joined keep their certificates.
+ *
+ * The manager (mgr_*) runs on the daemon's loop. Until raft-io's node
+ * driver lands, changes to the store are applied locally and the store is
+ * persisted as a snapshot after each change (docs/swarm.md, "Replication");
+ * the proposal path (mgr__propose) is the one place that changes then.
+ * Removing a node from the store revokes its certificate: the channel's
+ * certificate check refuses any certificate whose node is not in the store.
+ */
+#ifndef SHOAL_MANAGER_MANAGER_H
+#define SHOAL_MANAGER_MANAGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "manager/store.h"
+#include "proto/cert.h"
+#include "proto/token.h"
+
+#define SWARM_ADDR_MAX 128
+#define SWARM_MAX_MANAGERS 16
+#define SWARM_DEFAULT_PORT 2377
+#define SWARM_DEFAULT_HEARTBEAT_MS 1000
+#define SWARM_DEFAULT_CERT_EXPIRY_S (90LL * 24 * 3600)
+#define SWARM_MISSED_HEARTBEATS 3
+
+/** This node's membership, as persisted. Plain value; wipe when done. */
+struct swarm_state {
+	char cluster_id[WIRE_ID_MAX + 1];
+	char node_id[WIRE_ID_MAX + 1];
+	enum wire_role role;
+	struct wire_keypair identity;
+	uint8_t cert[1024];
+	size_t cert_len;
+	uint8_t root_pk[WIRE_PK_LEN];
+	bool has_root_sk; /* managers only */
+	uint8_t root_sk[WIRE_SK_LEN];
+	bool has_tokens; /* managers only */
+	struct wire_token worker_token;
+	struct wire_token manager_token;
+	uint64_t next_serial;
+	char listen_addr[SWARM_ADDR_MAX];    /* ADDR:PORT we listen on */
+	char advertise_addr[SWARM_ADDR_MAX]; /* ADDR:PORT others use */
+	char managers[SWARM_MAX_MANAGERS][SWARM_ADDR_MAX];
+	size_t nmanagers;
+	uint32_t heartbeat_ms;
+	int64_t cert_expiry_s;
+	int64_t created_ns;
+};
+
+/* ------------------------------------------------------------- state */
+
+/**
+ * swarm_state_load() - read the state under @data_root into @st. Returns 0;
+ * -ENOENT when this node is in no swarm; SHOAL_ECORRUPT (with @err) for a
+ * file that does not parse or disagrees with the others; -errno.
+ */
+int swarm_state_load(const char *data_root, struct swarm_state *st, char *err,
+		     size_t errlen);
+
+/**
+ * swarm_state_save() - write @st under @data_root (files as above; the
+ * root key only when @st has it). Returns 0 or -errno with @err set.
+ */
+int swarm_state_save(const char *data_root, const struct swarm_state *st,
+		     char *err, size_t errlen);
+
+/** swarm_state_remove() - delete every swarm file; 0 or -errno. */
+int swarm_state_remove(const char *data_root);
+
+/** swarm_state_wipe() - zero the secrets in @st. */
+void swarm_state_wipe(struct swarm_state *st);
+
+/* ---------------------------------------------------------------- CA */
+
+/**
+ * ca_init_cluster() - a new cluster in @st: cluster and node ids, root
+ * key, both tokens, this node's identity and its manager certificate
+ * valid from @now for @st->cert_expiry_s (0: 90 days). Returns 0, -EINVAL,
+ * -ENOMEM.
+ */
+int ca_init_cluster(struct swarm_state *st, int64_t now);
+
+/**
+ * ca_issue() - a certificate for @node_id with @role and public key @pk,
+ * valid from @now (an hour of slack before, for clock skew), signed by the
+ * root in @st (which must hold it). *@out is owned (shoal_free). Returns
+ * 0, -EINVAL, -EPERM (no root key here), -ENOMEM.
+ */
+int ca_issue(struct swarm_state *st, const char *node_id, enum wire_role role,
+	     const uint8_t pk[WIRE_PK_LEN], int64_t now, uint8_t **out,
+	     size_t *out_len);
+
+/** ca_token() - the text of the token for @role into @out. */
+void ca_token(const struct swarm_state *st, enum wire_role role,
+	      char out[WIRE_TOKEN_LEN + 1]);
+
+/** ca_rotate() - a fresh secret for @role's token. */
+void ca_rotate(struct swarm_state *st, enum wire_role role);
+
+/** ca_join_lookup() - wire_join_lookup_fn over a struct swarm_state. */
+int ca_join_lookup(void *st, size_t index,
+		   uint8_t secret[WIRE_TOKEN_SECRET_LEN], enum wire_role *role);
+
+/* ----------------------------------------------------------- manager */
+
+struct mgr;
+
+/** Node facts reported by an agent or by the daemon for itself. */
+struct mgr_node_desc {
+	char hostname[256];
+	char os[32];
+	char arch[32];
+	int64_t nano_cpus;
+	int64_t memory_bytes;
+	char engine_version[32];
+	char addr[SWARM_ADDR_MAX];
+};
+
+struct mgr_config {
+	uv_loop_t *loop;
+	const char *data_root; /* borrowed for the manager's life */
+	/* Borrowed for the manager's life; the manager changes its tokens and
+	 * serial and calls @state_changed to have it saved. */
+	struct swarm_state *st;
+	const struct mgr_node_desc *self; /* copied */
+	void (*state_changed)(void *arg);
+	void *arg;
+};
+
+/**
+ * mgr_start() - open the store (creating this node's entry on a new
+ * cluster), listen on st->listen_addr, serve joins and sessions. Returns 0
+ * and *@out, or a negative code with @err set (nothing left running).
+ */
+int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
+	      size_t errlen);
+
+/** mgr_stop() - close everything; @done(@arg) runs once it is gone. */
+void mgr_stop(struct mgr *m, void (*done)(void *arg), void *arg);
+
+/** mgr_store() - the store, for reads (borrowed, valid until stop). */
+const struct store *mgr_store(const struct mgr *m);
+
+/** mgr_port() - the bound TCP port of the listener. */
+int mgr_port(const struct mgr *m);
+
+/** mgr_find_node() - a node by full id, unique id prefix or hostname. */
+const struct store_object *mgr_find_node(const struct mgr *m, const char *ref,
+					 int *rc);
+
+/**
+ * mgr_node_update() - replace the spec of node @id (a JSON NodeSpec:
+ * Role, Availability, Labels, Name) if its version is still @version.
+ * Returns 0; SHOAL_ESTALE ("update out of sequence"); SHOAL_ENOTFOUND;
+ * -EINVAL (with @err) for a spec that does not validate; -ENOMEM.
+ */
+int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
+		    const char *spec_json, size_t len, char *err,
+		    size_t errlen);
+
+/**
+ * mgr_node_remove() - remove node @id: its certificate is refused from now
+ * on and its session ends. Without @force a node that is not down is
+ * refused (SHOAL_ECONFLICT, Docker's text in @err), and a manager always
+ * is while it is one. Returns 0, SHOAL_ENOTFOUND, SHOAL_ECONFLICT, -ENOMEM.
+ */
+int mgr_node_remove(struct mgr *m, const char *id, bool force, char *err,
+		    size_t errlen);
+
+/** mgr_rotate_token() - rotate @role's token and save the state. */
+int mgr_rotate_token(struct mgr *m, enum wire_role role);
+
+/** mgr_node_ready() - whether node @id has a live session. */
+bool mgr_node_ready(const struct mgr *m, const char *id);
+
+#endif

@@ -1,0 +1,11 @@
+# swarm's part of libshoal-manager: the CA, this node's state on disk, the
+# manager's wiring and the dispatcher. Included from manager/CMakeLists.txt.
+target_sources(shoal-manager PRIVATE
+	${CMAKE_CURRENT_LIST_DIR}/ca.c
+	${CMAKE_CURRENT_LIST_DIR}/cluster.c
+	${CMAKE_CURRENT_LIST_DIR}/cluster_node.c
+	${CMAKE_CURRENT_LIST_DIR}/cluster_state.c
+	${CMAKE_CURRENT_LIST_DIR}/dispatcher.c
+)
+target_link_libraries(shoal-manager PUBLIC shoal-proto shoal-raft
+	PkgConfig::JANSSON PkgConfig::SODIUM PkgConfig::UV)

@@ -1,0 +1,605 @@
+/*
+ * Unit tests of the swarm manager and the agent: the CA and tokens, the
+ * state on disk, and a manager on a loopback port with real agents joining
+ * it, heartbeating, going down and coming back, and being removed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "manager/manager.h"
+#include "worker/worker.h"
+
+/* ---------------------------------------------------------------- CA */
+
+static void new_cluster(struct swarm_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->heartbeat_ms = 50;
+	snprintf(st->listen_addr, sizeof(st->listen_addr), "127.0.0.1:0");
+	assert_int_equal(ca_init_cluster(st, time_real_ns() / NSEC_PER_SEC), 0);
+}
+
+static void init_issues_a_manager_certificate_under_the_new_root(void **s)
+{
+	struct swarm_state st;
+	new_cluster(&st);
+	struct wire_cert_info info;
+	assert_int_equal(wire_cert_verify(st.cert, st.cert_len, st.root_pk,
+					  time_real_ns() / NSEC_PER_SEC, &info,
+					  NULL),
+			 0);
+	assert_string_equal(info.node_id, st.node_id);
+	assert_string_equal(info.cluster_id, st.cluster_id);
+	assert_int_equal(info.role, WIRE_ROLE_MANAGER);
+	assert_memory_equal(info.public_key, st.identity.pk, WIRE_PK_LEN);
+	swarm_state_wipe(&st);
+}
+
+static void tokens_name_the_root_and_differ_by_role(void **s)
+{
+	struct swarm_state st;
+	new_cluster(&st);
+	char w[WIRE_TOKEN_LEN + 1], m[WIRE_TOKEN_LEN + 1];
+	ca_token(&st, WIRE_ROLE_WORKER, w);
+	ca_token(&st, WIRE_ROLE_MANAGER, m);
+	assert_string_not_equal(w, m);
+	struct wire_token t;
+	assert_int_equal(wire_token_parse(w, &t, NULL), 0);
+	assert_true(wire_token_matches_root(&t, st.root_pk));
+	swarm_state_wipe(&st);
+}
+
+static void rotation_replaces_only_that_roles_secret(void **s)
+{
+	struct swarm_state st;
+	new_cluster(&st);
+	char w1[WIRE_TOKEN_LEN + 1], w2[WIRE_TOKEN_LEN + 1];
+	char m1[WIRE_TOKEN_LEN + 1], m2[WIRE_TOKEN_LEN + 1];
+	ca_token(&st, WIRE_ROLE_WORKER, w1);
+	ca_token(&st, WIRE_ROLE_MANAGER, m1);
+	ca_rotate(&st, WIRE_ROLE_WORKER);
+	ca_token(&st, WIRE_ROLE_WORKER, w2);
+	ca_token(&st, WIRE_ROLE_MANAGER, m2);
+	assert_string_not_equal(w1, w2);
+	assert_string_equal(m1, m2);
+	uint8_t secret[WIRE_TOKEN_SECRET_LEN];
+	enum wire_role role;
+	assert_int_equal(ca_join_lookup(&st, 0, secret, &role), 0);
+	assert_int_equal(role, WIRE_ROLE_WORKER);
+	assert_memory_equal(secret, st.worker_token.secret, sizeof(secret));
+	assert_int_equal(ca_join_lookup(&st, 2, secret, &role), -ENOENT);
+	swarm_state_wipe(&st);
+}
+
+/* ------------------------------------------------------------- state */
+
+static char tmpdir[256];
+
+static int rm_entry(const char *p, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	return remove(p);
+}
+
+static int setup_dir(void **s)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/shoal-mgr-test.XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	return 0;
+}
+
+static int teardown_dir(void **s)
+{
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static mode_t mode_of(const char *rel)
+{
+	char p[512];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s/%s", tmpdir, rel);
+	if (stat(p, &sb) < 0)
+		return 0;
+	return sb.st_mode & 07777;
+}
+
+static void state_round_trips_with_private_modes(void **s)
+{
+	struct swarm_state st, back;
+	char err[256];
+	new_cluster(&st);
+	st.nmanagers = 1;
+	snprintf(st.managers[0], SWARM_ADDR_MAX, "10.0.0.1:2377");
+	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)),
+			 -ENOENT);
+	assert_int_equal(swarm_state_save(tmpdir, &st, err, sizeof(err)), 0);
+	assert_int_equal(mode_of("certs"), 0700);
+	assert_int_equal(mode_of("swarm"), 0700);
+	assert_int_equal(mode_of("certs/node.key"), 0600);
+	assert_int_equal(mode_of("certs/root.key"), 0600);
+	assert_int_equal(mode_of("swarm/state.json"), 0600);
+	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.cluster_id, st.cluster_id);
+	assert_string_equal(back.node_id, st.node_id);
+	assert_int_equal(back.role, WIRE_ROLE_MANAGER);
+	assert_true(back.has_root_sk && back.has_tokens);
+	assert_memory_equal(back.root_sk, st.root_sk, WIRE_SK_LEN);
+	assert_memory_equal(back.identity.pk, st.identity.pk, WIRE_PK_LEN);
+	assert_memory_equal(back.worker_token.secret, st.worker_token.secret,
+			    WIRE_TOKEN_SECRET_LEN);
+	assert_string_equal(back.managers[0], "10.0.0.1:2377");
+	assert_int_equal(swarm_state_remove(tmpdir), 0);
+	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)),
+			 -ENOENT);
+	swarm_state_wipe(&st);
+}
+
+static void a_certificate_of_another_root_is_refused_at_load(void **s)
+{
+	struct swarm_state st, other, back;
+	char err[256];
+	new_cluster(&st);
+	new_cluster(&other);
+	memcpy(st.cert, other.cert, other.cert_len);
+	st.cert_len = other.cert_len;
+	assert_int_equal(swarm_state_save(tmpdir, &st, err, sizeof(err)), 0);
+	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)),
+			 SHOAL_ECORRUPT);
+	assert_non_null(strstr(err, "node.crt"));
+	swarm_state_wipe(&st);
+	swarm_state_wipe(&other);
+}
+
+static void a_truncated_state_file_is_reported_not_guessed(void **s)
+{
+	struct swarm_state st, back;
+	char err[256], p[512];
+	new_cluster(&st);
+	assert_int_equal(swarm_state_save(tmpdir, &st, err, sizeof(err)), 0);
+	snprintf(p, sizeof(p), "%s/swarm/state.json", tmpdir);
+	assert_int_equal(truncate(p, 20), 0);
+	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)),
+			 SHOAL_ECORRUPT);
+	assert_non_null(strstr(err, "state.json"));
+	swarm_state_wipe(&st);
+}
+
+/* ------------------------------------------- a manager on loopback */
+
+struct fx {
+	uv_loop_t loop;
+	struct swarm_state st;
+	struct mgr *m;
+	char addr[64];
+	int saves;
+	bool joined;
+	struct agent_join_result res;
+	struct wire_keypair id;
+	bool ended;
+	char ended_why[256];
+};
+
+static struct fx fx;
+
+static void saved(void *arg)
+{
+	struct fx *f = arg;
+	f->saves++;
+}
+
+static void timeout_cb(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/* Run the loop until @pred or 10 s; returns pred's last value. */
+static bool run_until(bool (*pred)(void))
+{
+	bool expired = false;
+	uv_timer_t t;
+	uv_timer_init(&fx.loop, &t);
+	t.data = &expired;
+	uv_timer_start(&t, timeout_cb, 10000, 0);
+	while (!pred() && !expired)
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&fx.loop, UV_RUN_NOWAIT);
+	return pred();
+}
+
+static bool never(void)
+{
+	return false;
+}
+
+static void run_for(uint64_t ms)
+{
+	bool expired = false;
+	uv_timer_t t;
+	uv_timer_init(&fx.loop, &t);
+	t.data = &expired;
+	uv_timer_start(&t, timeout_cb, ms, 0);
+	while (!expired && !never())
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&fx.loop, UV_RUN_NOWAIT);
+}
+
+static void fill_desc(struct agent_desc *d, const char *host)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->hostname, sizeof(d->hostname), "%s", host);
+	snprintf(d->os, sizeof(d->os), "linux");
+	snprintf(d->arch, sizeof(d->arch), "x86_64");
+	snprintf(d->addr, sizeof(d->addr), "127.0.0.1:0");
+	d->nano_cpus = 2000000000;
+	d->memory_bytes = 1 << 30;
+}
+
+static int setup_mgr(void **s)
+{
+	setup_dir(s);
+	memset(&fx, 0, sizeof(fx));
+	assert_int_equal(uv_loop_init(&fx.loop), 0);
+	new_cluster(&fx.st);
+	struct mgr_node_desc self = {0};
+	snprintf(self.hostname, sizeof(self.hostname), "mgr1");
+	snprintf(self.addr, sizeof(self.addr), "127.0.0.1:0");
+	char err[256];
+	char swarm[300];
+	snprintf(swarm, sizeof(swarm), "%s/swarm", tmpdir);
+	mkdir(swarm, 0700);
+	struct mgr_config cfg = {
+		.loop = &fx.loop,
+		.data_root = tmpdir,
+		.st = &fx.st,
+		.self = &self,
+		.state_changed = saved,
+		.arg = &fx,
+	};
+	assert_int_equal(mgr_start(&cfg, &fx.m, err, sizeof(err)), 0);
+	snprintf(fx.addr, sizeof(fx.addr), "127.0.0.1:%d", mgr_port(fx.m));
+	snprintf(fx.st.managers[0], SWARM_ADDR_MAX, "%s", fx.addr);
+	fx.st.nmanagers = 1;
+	return 0;
+}
+
+static void stopped(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static int teardown_mgr(void **s)
+{
+	bool done = false;
+	mgr_stop(fx.m, stopped, &done);
+	while (!done)
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	uv_run(&fx.loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&fx.loop), 0);
+	swarm_state_wipe(&fx.st);
+	teardown_dir(s);
+	return 0;
+}
+
+static void join_done(void *arg, const struct agent_join_result *r)
+{
+	fx.res = *r;
+	fx.joined = true;
+}
+
+static bool is_joined(void)
+{
+	return fx.joined;
+}
+
+/* Join with @token; returns the result's code. */
+static int join_with(const char *token, const char *host)
+{
+	struct agent_desc d;
+	fill_desc(&d, host);
+	char err[256];
+	fx.joined = false;
+	wire_keypair_generate(&fx.id);
+	int rc = agent_join(&fx.loop, token, fx.addr, &fx.id, &d, join_done,
+			    NULL, err, sizeof(err));
+	if (rc < 0)
+		return rc;
+	assert_true(run_until(is_joined));
+	return fx.res.rc;
+}
+
+static void a_worker_token_gets_a_worker_certificate_and_a_node(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 1);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	assert_int_equal(fx.res.role, WIRE_ROLE_WORKER);
+	assert_string_equal(fx.res.cluster_id, fx.st.cluster_id);
+	assert_memory_equal(fx.res.root_pk, fx.st.root_pk, WIRE_PK_LEN);
+	assert_int_equal(fx.res.nmanagers, 1);
+	assert_string_equal(fx.res.managers[0], fx.addr);
+	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 2);
+	const struct store_object *o =
+		store_get(mgr_store(fx.m), STORE_NODES, fx.res.node_id);
+	assert_non_null(o);
+	json_t *spec = NULL;
+	assert_int_equal(
+		jsonx_parse((const char *)o->spec, o->spec_len, &spec, NULL, 0),
+		0);
+	assert_string_equal(jsonx_str(spec, "Role", ""), "worker");
+	json_decref(spec);
+	assert_true(fx.saves > 0); /* the CA's serial moved */
+}
+
+static void bad_tokens_are_refused_and_add_no_node(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1];
+	struct swarm_state other;
+	new_cluster(&other);
+	/* Right cluster, wrong secret. */
+	struct wire_token t = fx.st.worker_token;
+	t.secret[0] ^= 1;
+	wire_token_format(&t, tok);
+	assert_int_equal(join_with(tok, "w1"), SHOAL_ETOKEN);
+	assert_non_null(strstr(fx.res.error, "valid join token"));
+	/* Another cluster's token. */
+	ca_token(&other, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), SHOAL_ETOKEN);
+	assert_non_null(strstr(fx.res.error, "root key"));
+	/* Malformed: refused before any connection. */
+	assert_int_equal(join_with("SWMTKN-1-nope", "w1"), SHOAL_ETOKEN);
+	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 1);
+	swarm_state_wipe(&other);
+}
+
+static void a_rotated_token_is_refused_and_the_new_one_works(void **s)
+{
+	char old[WIRE_TOKEN_LEN + 1], tok[WIRE_TOKEN_LEN + 1];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, old);
+	assert_int_equal(mgr_rotate_token(fx.m, WIRE_ROLE_WORKER), 0);
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(old, "w1"), SHOAL_ETOKEN);
+	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 1);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 2);
+}
+
+static void a_manager_token_is_refused_without_replication(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1];
+	ca_token(&fx.st, WIRE_ROLE_MANAGER, tok);
+	assert_int_equal(join_with(tok, "m2"), -ENOTSUP);
+	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 1);
+}
+
+static struct agent *agent;
+
+static void agent_ended(void *arg, const char *why)
+{
+	fx.ended = true;
+	snprintf(fx.ended_why, sizeof(fx.ended_why), "%s", why);
+}
+
+static void start_agent(void)
+{
+	struct agent_desc d;
+	fill_desc(&d, "w1");
+	struct agent_config cfg = {
+		.loop = &fx.loop,
+		.identity = &fx.id,
+		.cert = fx.res.cert,
+		.cert_len = fx.res.cert_len,
+		.root_pk = fx.res.root_pk,
+		.managers = fx.res.managers,
+		.nmanagers = fx.res.nmanagers,
+		.desc = &d,
+		.ended = agent_ended,
+	};
+	assert_int_equal(agent_start(&cfg, &agent), 0);
+}
+
+static void stop_agent(void)
+{
+	bool done = false;
+	agent_stop(agent, stopped, &done);
+	while (!done)
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	agent = NULL;
+}
+
+static const char *node_state(void)
+{
+	static char buf[16];
+	const struct store_object *o =
+		store_get(mgr_store(fx.m), STORE_NODES, fx.res.node_id);
+	if (!o)
+		return "gone";
+	json_t *st = NULL;
+	jsonx_parse((const char *)o->status, o->status_len, &st, NULL, 0);
+	snprintf(buf, sizeof(buf), "%s",
+		 jsonx_str(jsonx_obj(st, "Status"), "State", "?"));
+	json_decref(st);
+	return buf;
+}
+
+static bool is_ready(void)
+{
+	return strcmp(node_state(), "ready") == 0 && agent &&
+	       agent_heartbeats(agent) >= 2;
+}
+
+static bool is_down(void)
+{
+	return strcmp(node_state(), "down") == 0;
+}
+
+static bool has_ended(void)
+{
+	return fx.ended;
+}
+
+static void a_node_heartbeats_goes_down_and_comes_back(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	start_agent();
+	assert_true(run_until(is_ready));
+	assert_true(mgr_node_ready(fx.m, fx.res.node_id));
+	stop_agent();
+	assert_true(run_until(is_down));
+	start_agent();
+	assert_true(run_until(is_ready));
+	stop_agent();
+}
+
+static void a_stale_version_is_refused_as_out_of_sequence(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1], err[256];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	const struct store_object *o =
+		store_get(mgr_store(fx.m), STORE_NODES, fx.res.node_id);
+	uint64_t v = o->version;
+	const char *spec = "{\"Role\":\"worker\",\"Availability\":\"drain\","
+			   "\"Labels\":{\"zone\":\"a\"}}";
+	assert_int_equal(mgr_node_update(fx.m, fx.res.node_id, v, spec,
+					 strlen(spec), err, sizeof(err)),
+			 0);
+	assert_int_equal(mgr_node_update(fx.m, fx.res.node_id, v, spec,
+					 strlen(spec), err, sizeof(err)),
+			 SHOAL_ESTALE);
+	assert_string_equal(err, "update out of sequence");
+	const char *bad = "{\"Role\":\"worker\",\"Availability\":\"sleepy\"}";
+	o = store_get(mgr_store(fx.m), STORE_NODES, fx.res.node_id);
+	assert_int_equal(mgr_node_update(fx.m, fx.res.node_id, o->version, bad,
+					 strlen(bad), err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "availability"));
+}
+
+static void a_removed_node_is_told_and_its_certificate_refused(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1], err[256];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	start_agent();
+	assert_true(run_until(is_ready));
+	assert_int_equal(
+		mgr_node_remove(fx.m, fx.res.node_id, false, err, sizeof(err)),
+		SHOAL_ECONFLICT);
+	assert_non_null(strstr(err, "is not down"));
+	assert_int_equal(
+		mgr_node_remove(fx.m, fx.st.node_id, true, err, sizeof(err)),
+		SHOAL_ECONFLICT);
+	assert_non_null(strstr(err, "demoted"));
+	assert_int_equal(
+		mgr_node_remove(fx.m, fx.res.node_id, true, err, sizeof(err)),
+		0);
+	assert_true(run_until(has_ended));
+	assert_non_null(strstr(fx.ended_why, "removed"));
+	stop_agent();
+	/* The certificate no longer opens a session. */
+	fx.ended = false;
+	start_agent();
+	run_for(500); /* several attempts, each refused at the handshake */
+	assert_false(agent_in_session(agent));
+	assert_false(mgr_node_ready(fx.m, fx.res.node_id));
+	stop_agent();
+}
+
+static void the_store_survives_a_manager_restart(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1], err[256];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	bool done = false;
+	mgr_stop(fx.m, stopped, &done);
+	while (!done)
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	struct mgr_node_desc self = {0};
+	struct mgr_config cfg = {
+		.loop = &fx.loop,
+		.data_root = tmpdir,
+		.st = &fx.st,
+		.self = &self,
+	};
+	assert_int_equal(mgr_start(&cfg, &fx.m, err, sizeof(err)), 0);
+	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 2);
+	assert_non_null(
+		store_get(mgr_store(fx.m), STORE_NODES, fx.res.node_id));
+}
+
+static void quiet(enum log_level lvl, const char *module, const char *line,
+		  void *arg)
+{
+}
+
+int main(void)
+{
+	shoal_alloc_install();
+	shoal_crypto_init();
+	if (!getenv("SHOAL_TEST_VERBOSE"))
+		log_set_sink(quiet, NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			init_issues_a_manager_certificate_under_the_new_root),
+		cmocka_unit_test(tokens_name_the_root_and_differ_by_role),
+		cmocka_unit_test(rotation_replaces_only_that_roles_secret),
+		cmocka_unit_test_setup_teardown(
+			state_round_trips_with_private_modes, setup_dir,
+			teardown_dir),
+		cmocka_unit_test_setup_teardown(
+			a_certificate_of_another_root_is_refused_at_load,
+			setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(
+			a_truncated_state_file_is_reported_not_guessed,
+			setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(
+			a_worker_token_gets_a_worker_certificate_and_a_node,
+			setup_mgr, teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			bad_tokens_are_refused_and_add_no_node, setup_mgr,
+			teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_rotated_token_is_refused_and_the_new_one_works,
+			setup_mgr, teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_manager_token_is_refused_without_replication,
+			setup_mgr, teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_node_heartbeats_goes_down_and_comes_back, setup_mgr,
+			teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_stale_version_is_refused_as_out_of_sequence,
+			setup_mgr, teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_removed_node_is_told_and_its_certificate_refused,
+			setup_mgr, teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			the_store_survives_a_manager_restart, setup_mgr,
+			teardown_mgr),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

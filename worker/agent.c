@@ -1,0 +1,332 @@
+/*
+ * The agent's session with the managers (worker.h).
+ *
+ * States: IDLE (waiting out a back-off) -> CONNECTING (channel opening,
+ * handshake) -> SESSION (SessionRequest answered; heartbeats flow). One
+ * timer drives everything: in IDLE it fires the next connection attempt,
+ * in SESSION it sends the next heartbeat and checks that the manager
+ * answered within SWARM-style three periods; if not, the channel is closed
+ * and the next manager in the list is tried. A connection that fails in
+ * any way (refused, handshake, certificate refused, manager gone) ends in
+ * on_closed(), which schedules the next attempt; so the agent follows the
+ * managers through restarts and failovers with no other logic.
+ *
+ * Invariants: at most one channel at a time (a->chan); the timer is the
+ * only pending callback besides the channel's; agent_stop() closes both
+ * and frees the agent when their callbacks have run.
+ */
+#define LOG_MODULE "agent"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "proto/channel.h"
+#include "proto/swarm.pb-c.h"
+#include "proto/wire.h"
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MISSED 3
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+
+enum agent_state { AGENT_IDLE, AGENT_CONNECTING, AGENT_SESSION };
+
+struct agent {
+	uv_loop_t *loop;
+	struct wire_keypair identity;
+	uint8_t cert[1024];
+	size_t cert_len;
+	uint8_t root_pk[WIRE_PK_LEN];
+	char managers[AGENT_MAX_MANAGERS][AGENT_ADDR_MAX];
+	size_t nmanagers;
+	size_t next; /* index of the manager to try next */
+	struct agent_desc desc;
+	void (*ended)(void *arg, const char *why);
+	void *arg;
+	enum agent_state state;
+	struct wire_chan *chan;
+	char session_id[32];
+	uint32_t heartbeat_ms;
+	int64_t last_answer_ns;
+	uint64_t heartbeats;
+	uint64_t backoff_ms;
+	uv_timer_t timer;
+	bool timer_open;
+	bool stopping;
+	bool ended_for_good;
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+static void connect_next(struct agent *a);
+static void tick(uv_timer_t *t);
+
+static void maybe_free(struct agent *a)
+{
+	if (!a->stopping || a->chan || a->timer_open)
+		return;
+	void (*done)(void *) = a->done;
+	void *arg = a->done_arg;
+	wire_keypair_wipe(&a->identity);
+	shoal_free(a);
+	if (done)
+		done(arg);
+}
+
+static void send_env(struct agent *a, Swarm__Envelope *env)
+{
+	int rc = wire_chan_send_pb(a->chan, &env->base);
+	if (rc < 0) {
+		log_warn("cannot send to manager %s: %s",
+			 wire_chan_name(a->chan), shoal_strerror(rc));
+		wire_chan_close(a->chan);
+	}
+}
+
+static void schedule(struct agent *a, uint64_t ms)
+{
+	uv_timer_start(&a->timer, tick, ms, 0); /* replaces a pending one */
+}
+
+static void heartbeat(struct agent *a)
+{
+	int64_t now = time_mono_ns();
+	int64_t period = (int64_t)a->heartbeat_ms * NSEC_PER_MSEC;
+	if (now - a->last_answer_ns > MISSED * period) {
+		log_warn("manager %s missed %d heartbeat answers; moving on",
+			 wire_chan_name(a->chan), MISSED);
+		wire_chan_close(a->chan);
+		return;
+	}
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__Heartbeat hb = SWARM__HEARTBEAT__INIT;
+	hb.session_id = a->session_id;
+	env.body_case = SWARM__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	send_env(a, &env);
+	schedule(a, a->heartbeat_ms);
+}
+
+static void tick(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	if (a->stopping || a->ended_for_good)
+		return;
+	if (a->state == AGENT_IDLE)
+		connect_next(a);
+	else if (a->state == AGENT_SESSION)
+		heartbeat(a);
+}
+
+static void set_managers(struct agent *a, char **list, size_t n)
+{
+	if (n == 0)
+		return;
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < AGENT_MAX_MANAGERS; i++)
+		if (list[i] && *list[i] && strlen(list[i]) < AGENT_ADDR_MAX)
+			snprintf(a->managers[k++], AGENT_ADDR_MAX, "%s",
+				 list[i]);
+	if (k > 0) {
+		a->nmanagers = k;
+		a->next %= k;
+	}
+}
+
+static uint32_t sane_period(uint32_t ms)
+{
+	return ms < 10 ? 10 : ms > 3600000 ? 3600000 : ms;
+}
+
+static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
+{
+	struct agent *a = wire_chan_data(c);
+	struct wire_pb_tracker t;
+	wire_pb_tracker_init(&t);
+	Swarm__Envelope *env = swarm__envelope__unpack(&t.alloc, len, data);
+	if (!env) {
+		log_warn("manager %s sent a malformed message",
+			 wire_chan_name(c));
+		wire_chan_close(c);
+		return;
+	}
+	a->last_answer_ns = time_mono_ns();
+	if (env->body_case == SWARM__ENVELOPE__BODY_SESSION_RESPONSE &&
+	    a->state == AGENT_CONNECTING) {
+		const Swarm__SessionResponse *sr = env->session_response;
+		if (sr->code != 0 || !sr->session_id) {
+			log_warn("manager %s refused the session: %s",
+				 wire_chan_name(c),
+				 sr->error ? sr->error : "no reason");
+			wire_chan_close(c);
+		} else {
+			snprintf(a->session_id, sizeof(a->session_id), "%s",
+				 sr->session_id);
+			a->heartbeat_ms = sane_period(sr->heartbeat_ms);
+			set_managers(a, sr->managers, sr->n_managers);
+			a->state = AGENT_SESSION;
+			a->backoff_ms = BACKOFF_MIN_MS;
+			log_info("session %s with manager %s", a->session_id,
+				 wire_chan_name(c));
+			schedule(a, a->heartbeat_ms);
+		}
+	} else if (env->body_case == SWARM__ENVELOPE__BODY_HEARTBEAT_RESPONSE &&
+		   a->state == AGENT_SESSION) {
+		const Swarm__HeartbeatResponse *hr = env->heartbeat_response;
+		a->heartbeats++;
+		a->heartbeat_ms = sane_period(hr->heartbeat_ms);
+		set_managers(a, hr->managers, hr->n_managers);
+	} else if (env->body_case == SWARM__ENVELOPE__BODY_SESSION_END) {
+		const char *why = env->session_end->error
+					  ? env->session_end->error
+					  : "the manager ended the session";
+		log_warn("manager %s ended our session: %s", wire_chan_name(c),
+			 why);
+		a->ended_for_good = true;
+		if (a->ended)
+			a->ended(a->arg, why);
+		wire_chan_close(c);
+	} else {
+		log_warn("manager %s sent an unexpected message (%d)",
+			 wire_chan_name(c), (int)env->body_case);
+		wire_chan_close(c);
+	}
+	swarm__envelope__free_unpacked(env, &t.alloc);
+}
+
+static void on_connected(struct wire_chan *c, const struct wire_peer *peer)
+{
+	struct agent *a = wire_chan_data(c);
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__SessionRequest sr = SWARM__SESSION_REQUEST__INIT;
+	Swarm__NodeDescription d = SWARM__NODE_DESCRIPTION__INIT;
+	d.hostname = a->desc.hostname;
+	d.os = a->desc.os;
+	d.architecture = a->desc.arch;
+	d.nano_cpus = a->desc.nano_cpus;
+	d.memory_bytes = a->desc.memory_bytes;
+	d.engine_version = a->desc.engine_version;
+	d.addr = a->desc.addr;
+	sr.description = &d;
+	env.body_case = SWARM__ENVELOPE__BODY_SESSION_REQUEST;
+	env.session_request = &sr;
+	a->last_answer_ns = time_mono_ns();
+	send_env(a, &env);
+}
+
+static void on_closed(struct wire_chan *c, int reason)
+{
+	struct agent *a = wire_chan_data(c);
+	if (a->state == AGENT_SESSION && !a->stopping)
+		log_info("session %s with manager %s ended: %s", a->session_id,
+			 wire_chan_name(c),
+			 reason ? shoal_strerror(reason) : "closed by us");
+	a->chan = NULL;
+	a->state = AGENT_IDLE;
+	a->session_id[0] = '\0';
+	if (a->stopping) {
+		maybe_free(a);
+		return;
+	}
+	if (a->ended_for_good)
+		return;
+	schedule(a, a->backoff_ms);
+	a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+							   : a->backoff_ms * 2;
+}
+
+static const struct wire_chan_callbacks agent_cb = {
+	.connected = on_connected,
+	.frame = on_frame,
+	.closed = on_closed,
+};
+
+static void connect_next(struct agent *a)
+{
+	const char *addr = a->managers[a->next];
+	a->next = (a->next + 1) % a->nmanagers;
+	struct sockaddr_storage ss;
+	struct wire_chan_config cfg = {
+		.security = WIRE_SECURE,
+		.root_pk = a->root_pk,
+		.identity = &a->identity,
+		.cert = a->cert,
+		.cert_len = a->cert_len,
+		.peer_name = addr,
+		.handshake_timeout_ms = 5000,
+	};
+	int rc = agent_parse_addr(addr, &ss);
+	if (rc == 0)
+		rc = wire_chan_connect(a->loop, (struct sockaddr *)&ss, &cfg,
+				       &agent_cb, a, &a->chan);
+	if (rc < 0) {
+		log_warn("cannot connect to manager %s: %s", addr,
+			 shoal_strerror(rc));
+		a->chan = NULL;
+		schedule(a, BACKOFF_MAX_MS);
+		return;
+	}
+	a->state = AGENT_CONNECTING;
+}
+
+int agent_start(const struct agent_config *cfg, struct agent **out)
+{
+	if (cfg->nmanagers == 0 || cfg->nmanagers > AGENT_MAX_MANAGERS ||
+	    cfg->cert_len == 0 ||
+	    cfg->cert_len > sizeof(((struct agent *)0)->cert))
+		return -EINVAL;
+	struct agent *a = shoal_calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->loop = cfg->loop;
+	a->identity = *cfg->identity;
+	memcpy(a->cert, cfg->cert, cfg->cert_len);
+	a->cert_len = cfg->cert_len;
+	memcpy(a->root_pk, cfg->root_pk, WIRE_PK_LEN);
+	for (size_t i = 0; i < cfg->nmanagers; i++)
+		snprintf(a->managers[i], AGENT_ADDR_MAX, "%s",
+			 cfg->managers[i]);
+	a->nmanagers = cfg->nmanagers;
+	a->desc = *cfg->desc;
+	a->ended = cfg->ended;
+	a->arg = cfg->arg;
+	a->heartbeat_ms = 1000;
+	a->backoff_ms = BACKOFF_MIN_MS;
+	uv_timer_init(a->loop, &a->timer);
+	a->timer.data = a;
+	a->timer_open = true;
+	schedule(a, 0);
+	*out = a;
+	return 0;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct agent *a = h->data;
+	a->timer_open = false;
+	maybe_free(a);
+}
+
+void agent_stop(struct agent *a, void (*done)(void *arg), void *arg)
+{
+	a->stopping = true;
+	a->done = done;
+	a->done_arg = arg;
+	if (a->chan)
+		wire_chan_close(a->chan);
+	uv_close((uv_handle_t *)&a->timer, timer_closed);
+}
+
+bool agent_in_session(const struct agent *a)
+{
+	return a->state == AGENT_SESSION;
+}
+
+uint64_t agent_heartbeats(const struct agent *a)
+{
+	return a->heartbeats;
+}

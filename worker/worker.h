@@ -1,0 +1,106 @@
+/*
+ * libshoal-worker: the agent's side of the swarm. Two things for now:
+ *
+ * agent_join() runs the join handshake of DESIGN.md against one manager:
+ * the token's digest authenticates the cluster's root key, the token's
+ * secret is proven without being sent, and the manager answers with this
+ * node's id and a certificate for our identity key. The result is checked
+ * (the certificate must verify under the root key the token names, for
+ * our key and the granted role) before the caller sees it; the caller
+ * persists it.
+ *
+ * The agent (agent_start()) keeps one session with a manager using the
+ * node's certificate: it reports the node's description, heartbeats every
+ * period the manager announces, and when the connection fails or the
+ * manager stops answering for SWARM_MISSED_HEARTBEATS periods it moves to
+ * the next manager it knows of (the list comes with every answer), after
+ * a short back-off. A manager that ends the session for good (the node was
+ * removed) stops the agent and the ended() callback says why.
+ *
+ * Everything runs on the daemon's loop; libuv conventions for callbacks
+ * (a call that returns an error never calls back).
+ */
+#ifndef SHOAL_WORKER_WORKER_H
+#define SHOAL_WORKER_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "proto/cert.h"
+
+#define AGENT_ADDR_MAX 128
+#define AGENT_MAX_MANAGERS 16
+
+/** The node's description, reported at join and session start. */
+struct agent_desc {
+	char hostname[256];
+	char os[32];
+	char arch[32];
+	int64_t nano_cpus;
+	int64_t memory_bytes;
+	char engine_version[32];
+	char addr[AGENT_ADDR_MAX]; /* where managers reach this node */
+};
+
+struct agent_join_result {
+	int rc; /* 0 or the cause; @error says it for a user */
+	char error[256];
+	char node_id[WIRE_ID_MAX + 1];
+	char cluster_id[WIRE_ID_MAX + 1];
+	enum wire_role role;
+	uint8_t cert[1024];
+	size_t cert_len;
+	uint8_t root_pk[WIRE_PK_LEN];
+	char managers[AGENT_MAX_MANAGERS][AGENT_ADDR_MAX];
+	size_t nmanagers;
+	uint32_t heartbeat_ms;
+};
+
+typedef void agent_join_cb(void *arg, const struct agent_join_result *r);
+
+/**
+ * agent_join() - join the swarm through the manager at @addr (ADDR:PORT)
+ * with @token (text) for the identity @id (copied). @cb runs exactly once
+ * with the result. Returns 0, or SHOAL_ETOKEN/-EINVAL (with @err) for a
+ * token or address that does not parse, -ENOMEM; then no callback.
+ */
+int agent_join(uv_loop_t *loop, const char *token, const char *addr,
+	       const struct wire_keypair *id, const struct agent_desc *desc,
+	       agent_join_cb *cb, void *arg, char *err, size_t errlen);
+
+struct agent;
+
+struct agent_config {
+	uv_loop_t *loop;
+	const struct wire_keypair *identity; /* copied */
+	const uint8_t *cert;		     /* copied */
+	size_t cert_len;
+	const uint8_t *root_pk; /* copied */
+	const char (*managers)[AGENT_ADDR_MAX];
+	size_t nmanagers;
+	const struct agent_desc *desc; /* copied */
+	/* The manager ended the session for good; the agent has stopped
+	 * trying (agent_stop() is still needed to free it). Optional. */
+	void (*ended)(void *arg, const char *why);
+	void *arg;
+};
+
+/** agent_start() - start the session loop. 0, -EINVAL, -ENOMEM. */
+int agent_start(const struct agent_config *cfg, struct agent **out);
+
+/** agent_stop() - close the session; @done(@arg) once freed (may be NULL). */
+void agent_stop(struct agent *a, void (*done)(void *arg), void *arg);
+
+/** agent_in_session() - whether a manager answered our session. */
+bool agent_in_session(const struct agent *a);
+
+/** agent_heartbeats() - heartbeats answered so far (for tests). */
+uint64_t agent_heartbeats(const struct agent *a);
+
+/** agent_parse_addr() - "ADDR:PORT" (IPv4, or [IPv6]) into @ss. */
+int agent_parse_addr(const char *s, struct sockaddr_storage *ss);
+
+#endif
