@@ -54,6 +54,7 @@ struct api_services {
 	void (*counts)(void *arg, struct api_counts *out);
 	/* "inactive", "pending", "active", "error", "locked"; NULL: inactive */
 	const char *(*swarm_state)(void *arg);
+	const struct api_swarm_ops *swarm_ops; /* api/swarm.h; NULL: none */
 };
 
 struct api;
@@ -125,5 +126,7 @@ void api_add_common_headers(struct http_response *res);
 
 /* Route tables, one per file; listed in api/routes.c. */
 extern const struct api_route_table api_system_table;
+extern const struct api_route_table api_swarm_table;
+extern const struct api_route_table api_nodes_table;
 
 #endif

@@ -8,6 +8,8 @@
 
 const struct api_route_table *const api__tables[] = {
 	&api_system_table,
+	&api_swarm_table,
+	&api_nodes_table,
 };
 
 const size_t api__ntables = sizeof(api__tables) / sizeof(api__tables[0]);

@@ -35,6 +35,8 @@ static int api_start(struct daemon *d)
 		.engine_id = d->engine_id,
 		.debug = d->cfg.log_level == LOG_LEVEL_DEBUG,
 		.arg = d,
+		.swarm_state = daemon__swarm_state,
+		.swarm_ops = daemon__swarm_ops(),
 	};
 	int rc = api_new(&svc, &d->api);
 	if (rc < 0) {
@@ -86,6 +88,7 @@ static void api_stop(struct daemon *d, void (*done)(struct daemon *d))
  * A start function logs its own failure once and undoes what it did.
  */
 static const struct service services[] = {
+	{"swarm", daemon__swarm_start, daemon__swarm_stop},
 	{"api", api_start, api_stop},
 };
 #define NSERVICES ((int)(sizeof(services) / sizeof(services[0])))

@@ -35,6 +35,7 @@ struct daemon {
 	/* services */
 	struct api *api;
 	struct http_server *http;
+	struct daemon_swarm *swarm; /* swarm.c */
 	int started;  /* services started, in table order */
 	int stopping; /* index of the service being stopped, or -1 */
 	void (*stop_done)(struct daemon *d); /* of the service stopping */
@@ -56,5 +57,12 @@ void daemon_fini(struct daemon *d);
 int daemon__lock_roots(struct daemon *d);
 void daemon__unlock_roots(struct daemon *d);
 int daemon__engine_id(struct daemon *d);
+
+/* The swarm service (swarm.c). */
+struct api_swarm_ops;
+int daemon__swarm_start(struct daemon *d);
+void daemon__swarm_stop(struct daemon *d, void (*done)(struct daemon *d));
+const struct api_swarm_ops *daemon__swarm_ops(void);
+const char *daemon__swarm_state(void *daemon);
 
 #endif

@@ -1,0 +1,204 @@
+/*
+ * Node routes of the Docker Engine API (v1.45, "Node"): GET /nodes, GET
+ * /nodes/{id}, DELETE /nodes/{id}?force=, POST /nodes/{id}/update?version=.
+ * Nodes live in the manager's store with Docker-shaped JSON spec and
+ * status (manager/cluster_node.c), so an answer is the object's fields
+ * put together: ID, Version.Index (the store version), CreatedAt,
+ * UpdatedAt, Spec, Description, Status, ManagerStatus. A {id} may be a full
+ * id, a unique prefix or a hostname, as the docker CLI resolves them.
+ */
+#include "api/api.h"
+#include "api/swarm.h"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "manager/manager.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct mgr *manager_of(struct api_call *call)
+{
+	struct api_swarm_local l = {.state = "inactive", .error = ""};
+	if (call->svc->swarm_ops)
+		call->svc->swarm_ops->local(call->svc->arg, &l);
+	if (l.mgr)
+		return l.mgr;
+	if (l.st)
+		api_reply_error(
+			call, 503,
+			"This node is not a swarm manager. Worker nodes can't "
+			"be used to view or modify cluster state. Please run "
+			"this command on a manager node or promote the "
+			"current node to a manager.");
+	else
+		api_reply_error(
+			call, 503,
+			"This node is not a swarm manager. Use \"docker swarm "
+			"init\" or \"docker swarm join\" to connect this node "
+			"to swarm and try again.");
+	return NULL;
+}
+
+static json_t *parsed(const uint8_t *data, size_t len)
+{
+	json_t *v = NULL;
+	if (len && jsonx_parse((const char *)data, len, &v, NULL, 0) == 0)
+		return v;
+	return json_object();
+}
+
+static json_t *time_json(int64_t ns)
+{
+	char t[48];
+	time_format_rfc3339(ns, t, sizeof(t));
+	return json_string(t);
+}
+
+static json_t *node_json(const struct store_object *o)
+{
+	json_t *n = json_object();
+	json_t *status = parsed(o->status, o->status_len);
+	if (!n || !status) {
+		json_decref(n);
+		json_decref(status);
+		return NULL;
+	}
+	int rc = 0;
+	rc |= jsonx_set(n, "ID", json_string(o->id));
+	rc |= jsonx_set(n, "Version",
+			json_pack("{s:I}", "Index", (json_int_t)o->version));
+	rc |= jsonx_set(n, "CreatedAt", time_json(o->created_ns));
+	rc |= jsonx_set(n, "UpdatedAt", time_json(o->updated_ns));
+	rc |= jsonx_set(n, "Spec", parsed(o->spec, o->spec_len));
+	const char *keys[] = {"Description", "Status", "ManagerStatus"};
+	for (size_t i = 0; i < 3; i++) {
+		json_t *v = json_object_get(status, keys[i]);
+		if (v)
+			rc |= jsonx_set(n, keys[i], json_incref(v));
+	}
+	json_decref(status);
+	if (rc) {
+		json_decref(n);
+		return NULL;
+	}
+	return n;
+}
+
+static void node_list(struct api_call *call)
+{
+	struct mgr *m = manager_of(call);
+	if (!m)
+		return;
+	const struct store_object **all;
+	size_t n;
+	if (store_list(mgr_store(m), STORE_NODES, &all, &n) < 0) {
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, node_json(all[i])) < 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	shoal_free(all);
+	api_reply_json(call, 200, a);
+}
+
+/* The node named by {id}, or NULL after answering 404/500. */
+static const struct store_object *find(struct api_call *call, struct mgr *m)
+{
+	const char *ref = api_param(call, "id");
+	int rc;
+	const struct store_object *o = mgr_find_node(m, ref, &rc);
+	if (o)
+		return o;
+	if (rc == SHOAL_ECONFLICT)
+		api_reply_error(call, 404, "node %s is ambiguous (%s)", ref,
+				"more than one node matches");
+	else if (rc == -ENOMEM)
+		api_reply_error(call, 500, "out of memory");
+	else
+		api_reply_error(call, 404, "node %s not found", ref);
+	return NULL;
+}
+
+static void node_inspect(struct api_call *call)
+{
+	struct mgr *m = manager_of(call);
+	const struct store_object *o = m ? find(call, m) : NULL;
+	if (o)
+		api_reply_json(call, 200, node_json(o));
+}
+
+static bool force_param(const struct api_call *call)
+{
+	const char *v = http_request_query(call->req, "force");
+	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+}
+
+static void node_delete(struct api_call *call)
+{
+	struct mgr *m = manager_of(call);
+	const struct store_object *o = m ? find(call, m) : NULL;
+	if (!o)
+		return;
+	char id[STORE_ID_MAX + 1], err[400];
+	snprintf(id, sizeof(id), "%s", o->id);
+	int rc = mgr_node_remove(m, id, force_param(call), err, sizeof(err));
+	if (rc < 0) {
+		api_reply_error(call,
+				rc == SHOAL_ECONFLICT	? 400
+				: rc == SHOAL_ENOTFOUND ? 404
+							: 500,
+				"%s", err);
+		return;
+	}
+	http_response_send(call->res, 200, NULL, NULL, 0);
+}
+
+static void node_update(struct api_call *call)
+{
+	struct mgr *m = manager_of(call);
+	const struct store_object *o = m ? find(call, m) : NULL;
+	if (!o)
+		return;
+	uint64_t version;
+	if (api__version_param(call, &version) < 0)
+		return;
+	char id[STORE_ID_MAX + 1], err[400];
+	snprintf(id, sizeof(id), "%s", o->id);
+	int rc = mgr_node_update(m, id, version, call->req->body,
+				 call->req->body_len, err, sizeof(err));
+	if (rc == SHOAL_ESTALE) {
+		api_reply_error(call, 500,
+				"rpc error: code = Unknown desc = update out "
+				"of sequence");
+		return;
+	}
+	if (rc < 0) {
+		api_reply_error(call,
+				rc == -EINVAL	 ? 400
+				: rc == -ENOTSUP ? 501
+						 : 500,
+				"%s", err);
+		return;
+	}
+	http_response_send(call->res, 200, NULL, NULL, 0);
+}
+
+static const struct api_route routes[] = {
+	{"GET", "/nodes", node_list},
+	{"GET", "/nodes/{id}", node_inspect},
+	{"DELETE", "/nodes/{id}", node_delete},
+	{"POST", "/nodes/{id}/update", node_update},
+};
+
+const struct api_route_table api_nodes_table = {
+	.name = "nodes",
+	.routes = routes,
+	.nroutes = sizeof(routes) / sizeof(routes[0]),
+};

@@ -1,0 +1,419 @@
+/*
+ * Swarm routes of the Docker Engine API (v1.45, "Swarm"): GET /swarm,
+ * POST /swarm/init, /swarm/join, /swarm/leave, /swarm/update, GET
+ * /swarm/unlockkey, POST /swarm/unlock, and the Swarm section of GET
+ * /info. Requests are validated here (a bad body changes nothing and gets
+ * a 400 naming the field); the daemon (api/swarm.h) changes membership and
+ * the manager (manager/manager.h) the cluster object. Error texts are
+ * Docker's where the docker CLI shows them to users.
+ */
+#include "api/swarm.h"
+#include "api/api.h"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "manager/manager.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOT_IN_SWARM                                                           \
+	"This node is not a swarm manager. Use \"docker swarm init\" or "      \
+	"\"docker swarm join\" to connect this node to swarm and try again."
+#define NOT_MANAGER                                                            \
+	"This node is not a swarm manager. Worker nodes can't be used to "     \
+	"view or modify cluster state. Please run this command on a "          \
+	"manager node or promote the current node to a manager."
+#define ALREADY_IN_SWARM                                                       \
+	"This node is already part of a swarm. Use \"docker swarm leave\" to " \
+	"leave this swarm and join another one."
+
+static void local(const struct api_call *call, struct api_swarm_local *l)
+{
+	const struct api_swarm_ops *ops = call->svc->swarm_ops;
+	memset(l, 0, sizeof(*l));
+	l->state = "inactive";
+	l->error = "";
+	if (ops)
+		ops->local(call->svc->arg, l);
+}
+
+/* The manager, or NULL after answering Docker's 503. */
+static struct mgr *need_manager(struct api_call *call)
+{
+	struct api_swarm_local l;
+	local(call, &l);
+	if (l.mgr)
+		return l.mgr;
+	api_reply_error(call, 503, "%s", l.st ? NOT_MANAGER : NOT_IN_SWARM);
+	return NULL;
+}
+
+static json_t *time_json(int64_t ns)
+{
+	char t[48];
+	time_format_rfc3339(ns, t, sizeof(t));
+	return json_string(t);
+}
+
+static json_t *full_spec(const struct store_object *o)
+{
+	json_t *spec = NULL;
+	if (jsonx_parse((const char *)o->spec, o->spec_len, &spec, NULL, 0) < 0)
+		return NULL;
+	int rc = 0;
+	rc |= jsonx_set(spec, "Raft",
+			json_pack("{s:i, s:i, s:i, s:i, s:i}",
+				  "SnapshotInterval", 10000, "KeepOldSnapshots",
+				  0, "LogEntriesForSlowFollowers", 500,
+				  "ElectionTick", 10, "HeartbeatTick", 1));
+	rc |= jsonx_set(spec, "TaskDefaults", json_object());
+	rc |= jsonx_set(spec, "EncryptionConfig",
+			json_pack("{s:b}", "AutoLockManagers", 0));
+	if (rc) {
+		json_decref(spec);
+		return NULL;
+	}
+	return spec;
+}
+
+static json_t *tls_info(const struct swarm_state *st)
+{
+	char b64[sodium_base64_ENCODED_LEN(WIRE_PK_LEN,
+					   sodium_base64_VARIANT_ORIGINAL)];
+	sodium_bin2base64(b64, sizeof(b64), st->root_pk, WIRE_PK_LEN,
+			  sodium_base64_VARIANT_ORIGINAL);
+	return json_pack("{s:s, s:s, s:s}", "TrustRoot", "",
+			 "CertIssuerSubject", "", "CertIssuerPublicKey", b64);
+}
+
+/* Docker's ClusterInfo (plus JoinTokens for GET /swarm). */
+static json_t *cluster_json(struct mgr *m, const struct swarm_state *st,
+			    bool tokens)
+{
+	const struct store_object *o = mgr_cluster(m);
+	if (!o)
+		return NULL;
+	json_t *c = json_object();
+	if (!c)
+		return NULL;
+	int rc = 0;
+	rc |= jsonx_set(c, "ID", json_string(st->cluster_id));
+	rc |= jsonx_set(c, "Version",
+			json_pack("{s:I}", "Index", (json_int_t)o->version));
+	rc |= jsonx_set(c, "CreatedAt", time_json(o->created_ns));
+	rc |= jsonx_set(c, "UpdatedAt", time_json(o->updated_ns));
+	rc |= jsonx_set(c, "Spec", full_spec(o));
+	rc |= jsonx_set(c, "TLSInfo", tls_info(st));
+	rc |= jsonx_set(c, "RootRotationInProgress", json_false());
+	rc |= jsonx_set(c, "DefaultAddrPool", json_pack("[s]", "10.0.0.0/8"));
+	rc |= jsonx_set(c, "SubnetSize", json_integer(24));
+	rc |= jsonx_set(c, "DataPathPort", json_integer(4789));
+	if (tokens) {
+		char w[WIRE_TOKEN_LEN + 1], mt[WIRE_TOKEN_LEN + 1];
+		ca_token(st, WIRE_ROLE_WORKER, w);
+		ca_token(st, WIRE_ROLE_MANAGER, mt);
+		rc |= jsonx_set(
+			c, "JoinTokens",
+			json_pack("{s:s, s:s}", "Worker", w, "Manager", mt));
+	}
+	if (rc) {
+		json_decref(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void swarm_inspect(struct api_call *call)
+{
+	struct api_swarm_local l;
+	local(call, &l);
+	if (!need_manager(call))
+		return;
+	api_reply_json(call, 200, cluster_json(l.mgr, l.st, true));
+}
+
+static json_t *remote_managers(const struct swarm_state *st)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < st->nmanagers; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "NodeID", "",
+						   "Addr", st->managers[i]));
+	return a;
+}
+
+static void count_nodes(struct mgr *m, int *nodes, int *managers)
+{
+	const struct store_object **all;
+	size_t n;
+	*nodes = *managers = 0;
+	if (store_list(mgr_store(m), STORE_NODES, &all, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *spec = NULL;
+		jsonx_parse((const char *)all[i]->spec, all[i]->spec_len, &spec,
+			    NULL, 0);
+		if (strcmp(jsonx_str(spec, "Role", ""), "manager") == 0)
+			(*managers)++;
+		json_decref(spec);
+	}
+	*nodes = (int)n;
+	shoal_free(all);
+}
+
+json_t *api__swarm_info(const struct api_call *call)
+{
+	struct api_swarm_local l;
+	local(call, &l);
+	char addr[SWARM_ADDR_MAX] = "";
+	if (l.st) {
+		snprintf(addr, sizeof(addr), "%s", l.st->advertise_addr);
+		char *colon = strrchr(addr, ':');
+		if (colon)
+			*colon = '\0';
+	}
+	json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s}", "NodeID",
+			      l.st ? l.st->node_id : "", "NodeAddr", addr,
+			      "LocalNodeState", l.state, "ControlAvailable",
+			      l.mgr != NULL, "Error", l.error);
+	if (!o)
+		return NULL;
+	int rc = jsonx_set(o, "RemoteManagers",
+			   l.st ? remote_managers(l.st) : json_null());
+	if (l.mgr) {
+		int nodes, managers;
+		count_nodes(l.mgr, &nodes, &managers);
+		rc |= jsonx_set(o, "Nodes", json_integer(nodes));
+		rc |= jsonx_set(o, "Managers", json_integer(managers));
+		rc |= jsonx_set(o, "Cluster", cluster_json(l.mgr, l.st, false));
+	}
+	if (rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The body as an object, or NULL after answering 400. */
+static json_t *body_object(struct api_call *call)
+{
+	json_t *b = NULL;
+	char err[200];
+	int rc = jsonx_parse_object(call->req->body, call->req->body_len, &b,
+				    err, sizeof(err));
+	if (rc == -ENOMEM)
+		api_reply_error(call, 500, "out of memory");
+	else if (rc < 0)
+		api_reply_error(call, 400, "%s", err);
+	return rc < 0 ? NULL : b;
+}
+
+static int status_of(int rc)
+{
+	switch (rc) {
+	case -EINVAL:
+	case SHOAL_ETOKEN:
+		return 400;
+	case -EEXIST:
+		return 503;
+	case SHOAL_ENOTFOUND:
+		return 404;
+	case -ENOTSUP:
+		return 501;
+	default:
+		return 500;
+	}
+}
+
+static void swarm_init(struct api_call *call)
+{
+	const struct api_swarm_ops *ops = call->svc->swarm_ops;
+	if (!ops) {
+		api_reply_error(call, 501, "swarm mode is not available");
+		return;
+	}
+	json_t *b = body_object(call);
+	if (!b)
+		return;
+	const json_t *spec = jsonx_obj(b, "Spec");
+	struct api_swarm_init req = {
+		.listen_addr = jsonx_str(b, "ListenAddr", ""),
+		.advertise_addr = jsonx_str(b, "AdvertiseAddr", ""),
+		.heartbeat_ns = jsonx_int(jsonx_obj(spec, "Dispatcher"),
+					  "HeartbeatPeriod", 0),
+		.cert_expiry_ns = jsonx_int(jsonx_obj(spec, "CAConfig"),
+					    "NodeCertExpiry", 0),
+	};
+	char err[300];
+	int rc = jsonx_bool(b, "AutoLockManagers", false) ? -ENOTSUP : 0;
+	if (rc < 0)
+		snprintf(err, sizeof(err),
+			 "autolock is not supported by this daemon yet");
+	else
+		rc = ops->init(call->svc->arg, &req, err, sizeof(err));
+	json_decref(b);
+	if (rc < 0) {
+		api_reply_error(call, status_of(rc), "%s",
+				rc == -EEXIST ? ALREADY_IN_SWARM : err);
+		return;
+	}
+	struct api_swarm_local l;
+	local(call, &l);
+	api_reply_json(call, 200, json_string(l.st ? l.st->node_id : ""));
+}
+
+static void join_done(void *ctx, int rc, const char *msg)
+{
+	struct http_response *res = ctx;
+	if (rc < 0) {
+		http_response_send_error(res, status_of(rc), msg);
+		return;
+	}
+	http_response_send(res, 200, NULL, NULL, 0);
+}
+
+static void swarm_join(struct api_call *call)
+{
+	const struct api_swarm_ops *ops = call->svc->swarm_ops;
+	if (!ops) {
+		api_reply_error(call, 501, "swarm mode is not available");
+		return;
+	}
+	json_t *b = body_object(call);
+	if (!b)
+		return;
+	const json_t *remotes = json_object_get(b, "RemoteAddrs");
+	struct api_swarm_join req = {
+		.listen_addr = jsonx_str(b, "ListenAddr", ""),
+		.advertise_addr = jsonx_str(b, "AdvertiseAddr", ""),
+		.remote_addr = json_string_value(json_array_get(remotes, 0)),
+		.token = jsonx_str(b, "JoinToken", NULL),
+	};
+	char err[300];
+	int rc = 0;
+	if (!req.remote_addr) {
+		rc = -EINVAL;
+		snprintf(err, sizeof(err),
+			 "RemoteAddrs must name at least one manager");
+	} else if (!req.token) {
+		rc = -EINVAL;
+		snprintf(err, sizeof(err), "JoinToken is required");
+	} else {
+		rc = ops->join(call->svc->arg, &req, join_done, call->res, err,
+			       sizeof(err));
+	}
+	json_decref(b);
+	if (rc < 0)
+		api_reply_error(call, status_of(rc), "%s",
+				rc == -EEXIST ? ALREADY_IN_SWARM : err);
+	/* else join_done() answers */
+}
+
+static bool query_true(const struct api_call *call, const char *name)
+{
+	const char *v = http_request_query(call->req, name);
+	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
+		     strcmp(v, "True") == 0);
+}
+
+static void swarm_leave(struct api_call *call)
+{
+	const struct api_swarm_ops *ops = call->svc->swarm_ops;
+	struct api_swarm_local l;
+	local(call, &l);
+	if (!ops || !l.st) {
+		api_reply_error(call, 503, "This node is not part of a swarm");
+		return;
+	}
+	char err[400];
+	int rc = ops->leave(call->svc->arg, query_true(call, "force"), err,
+			    sizeof(err));
+	if (rc < 0) {
+		api_reply_error(call, rc == -EBUSY ? 503 : 500, "%s", err);
+		return;
+	}
+	http_response_send(call->res, 200, NULL, NULL, 0);
+}
+
+int api__version_param(struct api_call *call, uint64_t *out)
+{
+	const char *v = http_request_query(call->req, "version");
+	char *end;
+	if (!v || !*v) {
+		api_reply_error(call, 400, "invalid swarm version");
+		return -EINVAL;
+	}
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (*end || errno || v[0] == '-') {
+		api_reply_error(call, 400, "invalid swarm version '%s'", v);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+static void swarm_update(struct api_call *call)
+{
+	struct mgr *m = need_manager(call);
+	if (!m)
+		return;
+	struct api_swarm_local l;
+	local(call, &l);
+	uint64_t version;
+	if (api__version_param(call, &version) < 0)
+		return;
+	char err[300];
+	int rc = mgr_swarm_update(m, version, call->req->body,
+				  call->req->body_len, err, sizeof(err));
+	if (rc == SHOAL_ESTALE) {
+		api_reply_error(call, 500,
+				"rpc error: code = Unknown desc = update out "
+				"of sequence");
+		return;
+	}
+	if (rc < 0) {
+		api_reply_error(call, rc == -ENOMEM ? 500 : 400, "%s", err);
+		return;
+	}
+	if (query_true(call, "rotateWorkerToken"))
+		mgr_rotate_token(m, WIRE_ROLE_WORKER);
+	if (query_true(call, "rotateManagerToken"))
+		mgr_rotate_token(m, WIRE_ROLE_MANAGER);
+	if (call->svc->swarm_ops && call->svc->swarm_ops->saved)
+		call->svc->swarm_ops->saved(call->svc->arg);
+	http_response_send(call->res, 200, NULL, NULL, 0);
+}
+
+static void swarm_unlockkey(struct api_call *call)
+{
+	if (!need_manager(call))
+		return;
+	api_reply_json(call, 200, json_pack("{s:s}", "UnlockKey", ""));
+}
+
+static void swarm_unlock(struct api_call *call)
+{
+	api_reply_error(call, 503,
+			"swarm is not locked: autolock is not enabled");
+}
+
+static const struct api_route routes[] = {
+	{"GET", "/swarm", swarm_inspect},
+	{"POST", "/swarm/init", swarm_init},
+	{"POST", "/swarm/join", swarm_join},
+	{"POST", "/swarm/leave", swarm_leave},
+	{"POST", "/swarm/update", swarm_update},
+	{"GET", "/swarm/unlockkey", swarm_unlockkey},
+	{"POST", "/swarm/unlock", swarm_unlock},
+};
+
+const struct api_route_table api_swarm_table = {
+	.name = "swarm",
+	.routes = routes,
+	.nroutes = sizeof(routes) / sizeof(routes[0]),
+};

@@ -1,0 +1,69 @@
+/*
+ * What the daemon lends the swarm and node routes (api/swarm.c,
+ * api/nodes.c): this node's membership and the actions that change it.
+ * The daemon (daemon/swarm.c) owns the state, the manager and the agent;
+ * the routes shape requests and answers in the Engine API's JSON. Reads
+ * of cluster state go straight to the manager (manager/manager.h) when
+ * this node is one.
+ */
+#ifndef SHOAL_API_SWARM_H
+#define SHOAL_API_SWARM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+
+struct mgr;
+struct swarm_state;
+
+struct api_swarm_init {
+	const char *listen_addr;    /* "" or NULL: the daemon's default */
+	const char *advertise_addr; /* "" or NULL: guessed */
+	int64_t heartbeat_ns;	    /* 0: default */
+	int64_t cert_expiry_ns;	    /* 0: default */
+};
+
+struct api_swarm_join {
+	const char *listen_addr;
+	const char *advertise_addr;
+	const char *remote_addr; /* the manager to join through */
+	const char *token;
+};
+
+/* This node's membership, borrowed until the next call into the daemon. */
+struct api_swarm_local {
+	const char *state;	      /* inactive, pending, active, error */
+	const char *error;	      /* "" unless state is error */
+	const struct swarm_state *st; /* NULL unless active */
+	struct mgr *mgr;	      /* NULL unless a running manager */
+};
+
+typedef void api_swarm_done_fn(void *ctx, int rc, const char *msg);
+
+struct api_swarm_ops {
+	void (*local)(void *arg, struct api_swarm_local *out);
+	/* 0 with this node a manager of a new swarm, or a code + @err. */
+	int (*init)(void *arg, const struct api_swarm_init *req, char *err,
+		    size_t errlen);
+	/* 0 and later @done exactly once, or a code + @err (no callback). */
+	int (*join)(void *arg, const struct api_swarm_join *req,
+		    api_swarm_done_fn *done, void *ctx, char *err,
+		    size_t errlen);
+	int (*leave)(void *arg, bool force, char *err, size_t errlen);
+	/* The swarm's settings changed (heartbeat period...): save them. */
+	void (*saved)(void *arg);
+};
+
+/** api__swarm_info() - the Swarm section of GET /info (owned). */
+json_t *api__swarm_info(const struct api_call *call);
+
+/**
+ * api__version_param() - ?version= as Docker reads it (required, a whole
+ * number); on failure the 400 is sent and -EINVAL returned.
+ */
+int api__version_param(struct api_call *call, uint64_t *out);
+
+#endif

@@ -1,0 +1,483 @@
+/*
+ * shoald's swarm membership: the "swarm" service of daemon.c. It owns this
+ * node's struct swarm_state (manager/manager.h) and the two things that
+ * run from it: the manager (on managers) and the agent (on every node, the
+ * managers included, each keeping its session with a manager). The API
+ * reaches it through struct api_swarm_ops (api/swarm.h).
+ *
+ * States: inactive (no state on disk), pending (a join in flight), active,
+ * error (state on disk that does not load, or the node was removed: the
+ * reason is kept for /info). Init and join write the state only once it is
+ * complete and start the parts after; a failure undoes both, so a node is
+ * never half-joined. Leave stops the parts and deletes the state.
+ *
+ * Addresses: the listen address comes from the request, else --listen-addr,
+ * else 0.0.0.0:2377. The advertised address comes from the request, else
+ * the listen address when it names one interface, else the first
+ * non-loopback IPv4 address of the host (Docker refuses to guess when
+ * there are several; Shoal takes the first and logs which).
+ */
+#define LOG_MODULE "swarm"
+#include "api/swarm.h"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "daemon/daemon.h"
+#include "manager/manager.h"
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define DEFAULT_LISTEN "0.0.0.0:2377"
+
+struct daemon_swarm {
+	struct daemon *d;
+	const char *state; /* static: inactive, pending, active, error */
+	char error[320];
+	struct swarm_state st;
+	bool have_state;
+	struct mgr *mgr;
+	struct agent *agent;
+	int pending_parts; /* stopped parts whose callback is due */
+	void (*after)(struct daemon_swarm *s);
+	void (*stopped)(struct daemon *d); /* the service's done */
+};
+
+/* --- helpers ------------------------------------------------------------- */
+
+static int port_of(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	return colon ? atoi(colon + 1) : SWARM_DEFAULT_PORT;
+}
+
+/* The first non-loopback IPv4 address, or 127.0.0.1. */
+static void guess_ip(char *out, size_t cap)
+{
+	uv_interface_address_t *ifs;
+	int n;
+	snprintf(out, cap, "127.0.0.1");
+	if (uv_interface_addresses(&ifs, &n) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (ifs[i].is_internal ||
+		    ifs[i].address.address4.sin_family != AF_INET)
+			continue;
+		uv_ip4_name(&ifs[i].address.address4, out, cap);
+		break;
+	}
+	uv_free_interface_addresses(ifs, n);
+}
+
+static void pick_addrs(const char *listen_req, const char *adv_req,
+		       const char *cfg_listen, struct swarm_state *st)
+{
+	const char *listen = listen_req && *listen_req ? listen_req
+			     : *cfg_listen	       ? cfg_listen
+						       : DEFAULT_LISTEN;
+	if (!strchr(listen, ':'))
+		snprintf(st->listen_addr, sizeof(st->listen_addr), "%s:%d",
+			 listen, SWARM_DEFAULT_PORT);
+	else
+		snprintf(st->listen_addr, sizeof(st->listen_addr), "%s",
+			 listen);
+	int port = port_of(st->listen_addr);
+	if (adv_req && *adv_req) {
+		if (strchr(adv_req, ':'))
+			snprintf(st->advertise_addr, sizeof(st->advertise_addr),
+				 "%s", adv_req);
+		else
+			snprintf(st->advertise_addr, sizeof(st->advertise_addr),
+				 "%s:%d", adv_req, port);
+		return;
+	}
+	char ip[SWARM_ADDR_MAX - 8];
+	snprintf(ip, sizeof(ip), "%.110s", st->listen_addr);
+	*strrchr(ip, ':') = '\0';
+	if (strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "[::]") == 0)
+		guess_ip(ip, sizeof(ip));
+	snprintf(st->advertise_addr, sizeof(st->advertise_addr), "%s:%d", ip,
+		 port);
+}
+
+static void describe(const struct swarm_state *st, struct agent_desc *d)
+{
+	struct utsname u;
+	struct sysinfo si;
+	memset(d, 0, sizeof(*d));
+	if (gethostname(d->hostname, sizeof(d->hostname) - 1) < 0)
+		snprintf(d->hostname, sizeof(d->hostname), "unknown");
+	snprintf(d->os, sizeof(d->os), "linux");
+	if (uname(&u) == 0)
+		snprintf(d->arch, sizeof(d->arch), "%.31s", u.machine);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	d->nano_cpus = (ncpu > 0 ? ncpu : 1) * 1000000000LL;
+	if (sysinfo(&si) == 0)
+		d->memory_bytes = (int64_t)si.totalram * si.mem_unit;
+	snprintf(d->engine_version, sizeof(d->engine_version), "%s",
+		 SHOAL_VERSION);
+	snprintf(d->addr, sizeof(d->addr), "%s", st->advertise_addr);
+}
+
+static void save(void *arg)
+{
+	struct daemon_swarm *s = arg;
+	char err[256];
+	int rc =
+		swarm_state_save(s->d->cfg.data_root, &s->st, err, sizeof(err));
+	if (rc < 0)
+		log_error("cannot save the swarm state: %s", err);
+}
+
+/* --- parts: manager and agent -------------------------------------------- */
+
+static void stop_parts(struct daemon_swarm *s);
+
+static void agent_ended(void *arg, const char *why)
+{
+	struct daemon_swarm *s = arg;
+	s->state = "error";
+	snprintf(s->error, sizeof(s->error), "%s", why);
+	log_error("swarm session ended for good: %s", why);
+}
+
+static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
+{
+	struct agent_desc d;
+	describe(&s->st, &d);
+	if (s->st.role == WIRE_ROLE_MANAGER && s->st.has_root_sk) {
+		struct mgr_node_desc md;
+		_Static_assert(sizeof(md) == sizeof(d), "same description");
+		memcpy(&md, &d, sizeof(md));
+		struct mgr_config mc = {
+			.loop = &s->d->loop,
+			.data_root = s->d->cfg.data_root,
+			.st = &s->st,
+			.self = &md,
+			.state_changed = save,
+			.arg = s,
+		};
+		int rc = mgr_start(&mc, &s->mgr, err, errlen);
+		if (rc < 0)
+			return rc;
+		log_info("manager listening on %s (advertised %s)",
+			 s->st.listen_addr, s->st.advertise_addr);
+	}
+	struct agent_config ac = {
+		.loop = &s->d->loop,
+		.identity = &s->st.identity,
+		.cert = s->st.cert,
+		.cert_len = s->st.cert_len,
+		.root_pk = s->st.root_pk,
+		.managers = (const char(*)[AGENT_ADDR_MAX])s->st.managers,
+		.nmanagers = s->st.nmanagers,
+		.desc = &d,
+		.ended = agent_ended,
+		.arg = s,
+	};
+	_Static_assert(SWARM_ADDR_MAX == AGENT_ADDR_MAX, "same address size");
+	int rc = agent_start(&ac, &s->agent);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start the agent: %s",
+			 shoal_strerror(rc));
+		stop_parts(s);
+		return rc;
+	}
+	s->state = "active";
+	s->error[0] = '\0';
+	return 0;
+}
+
+/* Parts still closing; @after runs once none is, if set. */
+static void part_stopped(void *arg)
+{
+	struct daemon_swarm *s = arg;
+	if (--s->pending_parts > 0 || !s->after)
+		return;
+	void (*after)(struct daemon_swarm *) = s->after;
+	s->after = NULL;
+	after(s);
+}
+
+static void stop_parts(struct daemon_swarm *s)
+{
+	if (s->agent) {
+		s->pending_parts++;
+		agent_stop(s->agent, part_stopped, s);
+		s->agent = NULL;
+	}
+	if (s->mgr) {
+		s->pending_parts++;
+		mgr_stop(s->mgr, part_stopped, s);
+		s->mgr = NULL;
+	}
+}
+
+/* --- API operations ------------------------------------------------------ */
+
+static void op_local(void *arg, struct api_swarm_local *out)
+{
+	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
+	out->state = s->state;
+	out->error = s->error;
+	out->st = s->have_state && strcmp(s->state, "active") == 0 ? &s->st
+								   : NULL;
+	out->mgr = s->mgr;
+}
+
+static int op_init(void *arg, const struct api_swarm_init *req, char *err,
+		   size_t errlen)
+{
+	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
+	if (s->have_state || strcmp(s->state, "pending") == 0)
+		return -EEXIST;
+	memset(&s->st, 0, sizeof(s->st));
+	pick_addrs(req->listen_addr, req->advertise_addr, s->d->cfg.listen_addr,
+		   &s->st);
+	s->st.heartbeat_ms = req->heartbeat_ns > 0
+				     ? (uint32_t)(req->heartbeat_ns / 1000000)
+				     : SWARM_DEFAULT_HEARTBEAT_MS;
+	if (s->st.heartbeat_ms < 10) {
+		snprintf(err, errlen, "heartbeat period must be at least 10ms");
+		return -EINVAL;
+	}
+	s->st.cert_expiry_s = req->cert_expiry_ns / 1000000000;
+	s->st.created_ns = time_real_ns();
+	snprintf(s->st.managers[0], SWARM_ADDR_MAX, "%s", s->st.advertise_addr);
+	s->st.nmanagers = 1;
+	int rc = ca_init_cluster(&s->st, time_real_ns() / NSEC_PER_SEC);
+	if (rc == 0)
+		rc = swarm_state_save(s->d->cfg.data_root, &s->st, err, errlen);
+	else
+		snprintf(err, errlen, "cannot create the cluster: %s",
+			 shoal_strerror(rc));
+	if (rc == 0)
+		rc = start_parts(s, err, errlen);
+	if (rc < 0) {
+		swarm_state_remove(s->d->cfg.data_root);
+		swarm_state_wipe(&s->st);
+		s->state = "inactive";
+		return rc;
+	}
+	s->have_state = true;
+	log_info("swarm %s initialized; node=%s is its first manager",
+		 s->st.cluster_id, s->st.node_id);
+	return 0;
+}
+
+struct join_ctx {
+	struct daemon_swarm *s;
+	api_swarm_done_fn *done;
+	void *ctx;
+	char listen[SWARM_ADDR_MAX];
+	char advertise[SWARM_ADDR_MAX];
+	struct wire_keypair id;
+};
+
+static void joined(void *arg, const struct agent_join_result *r)
+{
+	struct join_ctx *j = arg;
+	struct daemon_swarm *s = j->s;
+	char err[300];
+	int rc = r->rc;
+	snprintf(err, sizeof(err), "%s", r->error);
+	if (rc == 0) {
+		struct swarm_state *st = &s->st;
+		memset(st, 0, sizeof(*st));
+		snprintf(st->listen_addr, sizeof(st->listen_addr), "%s",
+			 j->listen);
+		snprintf(st->advertise_addr, sizeof(st->advertise_addr), "%s",
+			 j->advertise);
+		snprintf(st->cluster_id, sizeof(st->cluster_id), "%s",
+			 r->cluster_id);
+		snprintf(st->node_id, sizeof(st->node_id), "%s", r->node_id);
+		st->role = r->role;
+		st->identity = j->id;
+		memcpy(st->cert, r->cert, r->cert_len);
+		st->cert_len = r->cert_len;
+		memcpy(st->root_pk, r->root_pk, WIRE_PK_LEN);
+		for (size_t i = 0; i < r->nmanagers; i++)
+			snprintf(st->managers[i], SWARM_ADDR_MAX, "%s",
+				 r->managers[i]);
+		st->nmanagers = r->nmanagers;
+		st->heartbeat_ms = r->heartbeat_ms ? r->heartbeat_ms
+						   : SWARM_DEFAULT_HEARTBEAT_MS;
+		st->created_ns = time_real_ns();
+		rc = st->nmanagers ? 0 : -EPROTO;
+		if (rc < 0)
+			snprintf(err, sizeof(err),
+				 "the manager named no managers");
+		if (rc == 0)
+			rc = swarm_state_save(s->d->cfg.data_root, st, err,
+					      sizeof(err));
+		if (rc == 0)
+			rc = start_parts(s, err, sizeof(err));
+		if (rc < 0) {
+			swarm_state_remove(s->d->cfg.data_root);
+			swarm_state_wipe(st);
+		} else {
+			s->have_state = true;
+			log_info("joined swarm %s as %s node=%s", r->cluster_id,
+				 wire_role_name(r->role), r->node_id);
+		}
+	}
+	if (rc < 0) {
+		s->state = "inactive";
+		log_warn("join failed: %s", err);
+	}
+	wire_keypair_wipe(&j->id);
+	j->done(j->ctx, rc, err);
+	shoal_free(j);
+}
+
+static int op_join(void *arg, const struct api_swarm_join *req,
+		   api_swarm_done_fn *done, void *ctx, char *err, size_t errlen)
+{
+	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
+	if (s->have_state || strcmp(s->state, "pending") == 0)
+		return -EEXIST;
+	struct join_ctx *j = shoal_calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	struct swarm_state tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	pick_addrs(req->listen_addr, req->advertise_addr, s->d->cfg.listen_addr,
+		   &tmp);
+	snprintf(j->listen, sizeof(j->listen), "%s", tmp.listen_addr);
+	snprintf(j->advertise, sizeof(j->advertise), "%s", tmp.advertise_addr);
+	j->s = s;
+	j->done = done;
+	j->ctx = ctx;
+	wire_keypair_generate(&j->id);
+	struct agent_desc d;
+	describe(&tmp, &d);
+	int rc = agent_join(&s->d->loop, req->token, req->remote_addr, &j->id,
+			    &d, joined, j, err, errlen);
+	if (rc < 0) {
+		wire_keypair_wipe(&j->id);
+		shoal_free(j);
+		return rc;
+	}
+	s->state = "pending";
+	return 0;
+}
+
+static int op_leave(void *arg, bool force, char *err, size_t errlen)
+{
+	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
+	if (s->st.role == WIRE_ROLE_MANAGER && !force) {
+		snprintf(err, errlen,
+			 "You are attempting to leave the swarm on a node that "
+			 "is participating as a manager. Removing the last "
+			 "manager erases all current state of the swarm. Use "
+			 "`--force` to ignore this message.");
+		return -EBUSY;
+	}
+	stop_parts(s);
+	int rc = swarm_state_remove(s->d->cfg.data_root);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot remove the swarm state: %s",
+			 shoal_strerror(rc));
+		log_error("%s", err);
+	}
+	log_info("left swarm %s", s->st.cluster_id);
+	swarm_state_wipe(&s->st);
+	s->have_state = false;
+	s->state = "inactive";
+	s->error[0] = '\0';
+	return rc;
+}
+
+static void op_saved(void *arg)
+{
+	save(((struct daemon *)arg)->swarm);
+}
+
+static const struct api_swarm_ops ops = {
+	.local = op_local,
+	.init = op_init,
+	.join = op_join,
+	.leave = op_leave,
+	.saved = op_saved,
+};
+
+const struct api_swarm_ops *daemon__swarm_ops(void)
+{
+	return &ops;
+}
+
+const char *daemon__swarm_state(void *arg)
+{
+	struct daemon *d = arg;
+	struct daemon_swarm *s = d->swarm;
+	if (!s)
+		return "inactive";
+	if (strcmp(s->state, "active") == 0 && s->have_state)
+		return s->st.role == WIRE_ROLE_MANAGER ? "active/manager"
+						       : "active/worker";
+	return s->state;
+}
+
+/* --- the service --------------------------------------------------------- */
+
+int daemon__swarm_start(struct daemon *d)
+{
+	struct daemon_swarm *s = shoal_calloc(1, sizeof(*s));
+	if (!s) {
+		log_error("cannot start swarm: out of memory");
+		return -ENOMEM;
+	}
+	s->d = d;
+	s->state = "inactive";
+	d->swarm = s;
+	char err[300];
+	int rc = swarm_state_load(d->cfg.data_root, &s->st, err, sizeof(err));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		/* Keep serving the API so the operator can see and leave. */
+		s->state = "error";
+		snprintf(s->error, sizeof(s->error), "%s", err);
+		log_error("swarm state does not load: %s", err);
+		return 0;
+	}
+	s->have_state = true;
+	rc = start_parts(s, err, sizeof(err));
+	if (rc < 0) {
+		s->state = "error";
+		snprintf(s->error, sizeof(s->error), "%s", err);
+		log_error("cannot resume swarm %s: %s", s->st.cluster_id, err);
+		return 0;
+	}
+	log_info("resumed swarm %s as %s node=%s", s->st.cluster_id,
+		 wire_role_name(s->st.role), s->st.node_id);
+	return 0;
+}
+
+static void free_swarm(struct daemon_swarm *s)
+{
+	struct daemon *d = s->d;
+	void (*done)(struct daemon *) = s->stopped;
+	swarm_state_wipe(&s->st);
+	shoal_free(s);
+	d->swarm = NULL;
+	done(d);
+}
+
+void daemon__swarm_stop(struct daemon *d, void (*done)(struct daemon *d))
+{
+	struct daemon_swarm *s = d->swarm;
+	s->stopped = done;
+	stop_parts(s);
+	if (s->pending_parts == 0)
+		free_swarm(s);
+	else
+		s->after = free_swarm;
+}
