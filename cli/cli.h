@@ -75,5 +75,7 @@ int cli_format_flag(const char *cmd, int argc, char **argv, bool *json);
 /* Subcommands. */
 int cli_cmd_version(struct cli *cli, int argc, char **argv);
 int cli_cmd_info(struct cli *cli, int argc, char **argv);
+int cli_cmd_node(struct cli *cli, int argc, char **argv);
+int cli_cmd_swarm(struct cli *cli, int argc, char **argv);
 
 #endif

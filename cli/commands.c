@@ -6,6 +6,8 @@
 
 const struct cli_command cli_commands[] = {
 	{"info", cli_cmd_info, "Display system-wide information"},
+	{"node", cli_cmd_node, "Manage Swarm nodes"},
+	{"swarm", cli_cmd_swarm, "Manage Swarm"},
 	{"version", cli_cmd_version, "Show the Shoal version information"},
 };
 

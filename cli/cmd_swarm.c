@@ -1,0 +1,314 @@
+/*
+ * shoal swarm init|join|join-token|leave|inspect|update: docker's swarm
+ * commands over the Engine API, with docker's texts, naming shoal where
+ * docker's text names docker.
+ */
+#include "cli/swarm_call.h"
+#include "common/clock.h"
+#include "common/jsonx.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage_error(const char *cmd, const char *arg)
+{
+	fprintf(stderr,
+		"shoal swarm %s: unknown argument: %s\nSee 'shoal swarm %s "
+		"--help'.\n",
+		cmd, arg, cmd);
+	return 1;
+}
+
+static int parse_duration(const char *flag, const char *v, int64_t *out)
+{
+	if (time_parse_duration(v, out) < 0 || *out <= 0) {
+		fprintf(stderr,
+			"invalid argument \"%s\" for \"%s\" flag: expected a "
+			"duration such as 5s or 2h45m\n",
+			v, flag);
+		return -1;
+	}
+	return 0;
+}
+
+/* The join command for @role printed as docker prints it. */
+static int print_join_command(struct cli *cli, const char *role, bool quiet)
+{
+	json_t *sw = NULL, *info = NULL;
+	if (cli__call(cli, "GET", "/swarm", NULL, &sw) < 0)
+		return 1;
+	const char *tok = jsonx_str(
+		jsonx_obj(sw, "JoinTokens"),
+		strcmp(role, "manager") == 0 ? "Manager" : "Worker", "");
+	if (quiet) {
+		printf("%s\n", tok);
+		json_decref(sw);
+		return 0;
+	}
+	if (cli__call(cli, "GET", "/info", NULL, &info) < 0) {
+		json_decref(sw);
+		return 1;
+	}
+	const json_t *rm =
+		json_object_get(jsonx_obj(info, "Swarm"), "RemoteManagers");
+	const char *addr = jsonx_str(json_array_get(rm, 0), "Addr", "");
+	printf("To add a %s to this swarm, run the following command:\n\n"
+	       "    shoal swarm join --token %s %s\n\n",
+	       role, tok, addr);
+	json_decref(sw);
+	json_decref(info);
+	return 0;
+}
+
+static int swarm_init(struct cli *cli, int argc, char **argv)
+{
+	const char *listen = "", *adv = "", *v;
+	int64_t hb = 0, expiry = 0, hist = -1;
+	bool autolock = false;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if ((r = cli__opt(argc, argv, &i, "--listen-addr", &listen)))
+			;
+		else if ((r = cli__opt(argc, argv, &i, "--advertise-addr",
+				       &adv)))
+			;
+		else if ((r = cli__opt(argc, argv, &i, "--dispatcher-heartbeat",
+				       &v)) == 1)
+			r = parse_duration("--dispatcher-heartbeat", v, &hb);
+		else if ((r = cli__opt(argc, argv, &i, "--cert-expiry", &v)) ==
+			 1)
+			r = parse_duration("--cert-expiry", v, &expiry);
+		else if ((r = cli__opt(argc, argv, &i, "--task-history-limit",
+				       &v)) == 1)
+			hist = atoll(v);
+		else if (strcmp(argv[i], "--autolock") == 0)
+			autolock = true;
+		else
+			return usage_error("init", argv[i]);
+		if (r < 0)
+			return 1;
+	}
+	json_t *body = json_pack(
+		"{s:s, s:s, s:b, s:{s:{s:I}, s:{s:I}, s:{s:I}}}", "ListenAddr",
+		*listen ? listen : "0.0.0.0:2377", "AdvertiseAddr", adv,
+		"AutoLockManagers", autolock, "Spec", "Dispatcher",
+		"HeartbeatPeriod", (json_int_t)hb, "CAConfig", "NodeCertExpiry",
+		(json_int_t)expiry, "Orchestration",
+		"TaskHistoryRetentionLimit", (json_int_t)(hist < 0 ? 5 : hist));
+	json_t *id = NULL;
+	int rc = cli__call(cli, "POST", "/swarm/init", body, &id);
+	json_decref(body);
+	if (rc < 0)
+		return 1;
+	printf("Swarm initialized: current node (%s) is now a manager.\n\n",
+	       json_is_string(id) ? json_string_value(id) : "?");
+	json_decref(id);
+	if (print_join_command(cli, "worker", false))
+		return 1;
+	printf("To add a manager to this swarm, run 'shoal swarm join-token "
+	       "manager' and follow the instructions.\n");
+	return 0;
+}
+
+static int swarm_join(struct cli *cli, int argc, char **argv)
+{
+	const char *token = NULL, *listen = "", *adv = "", *remote = NULL;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if ((r = cli__opt(argc, argv, &i, "--token", &token)))
+			;
+		else if ((r = cli__opt(argc, argv, &i, "--listen-addr",
+				       &listen)))
+			;
+		else if ((r = cli__opt(argc, argv, &i, "--advertise-addr",
+				       &adv)))
+			;
+		else if (argv[i][0] != '-' && !remote)
+			remote = argv[i];
+		else
+			return usage_error("join", argv[i]);
+		if (r < 0)
+			return 1;
+	}
+	if (!remote || !token) {
+		fprintf(stderr,
+			"\"shoal swarm join\" requires exactly 1 "
+			"argument and --token.\n"
+			"Usage:  shoal swarm join [OPTIONS] HOST:PORT\n");
+		return 1;
+	}
+	json_t *body =
+		json_pack("{s:s, s:s, s:s, s:[s]}", "JoinToken", token,
+			  "ListenAddr", *listen ? listen : "0.0.0.0:2377",
+			  "AdvertiseAddr", adv, "RemoteAddrs", remote);
+	int rc = cli__call(cli, "POST", "/swarm/join", body, NULL);
+	json_decref(body);
+	if (rc < 0)
+		return 1;
+	json_t *info = NULL;
+	bool mgr = false;
+	if (cli__call(cli, "GET", "/info", NULL, &info) == 0)
+		mgr = jsonx_bool(jsonx_obj(info, "Swarm"), "ControlAvailable",
+				 false);
+	json_decref(info);
+	printf("This node joined a swarm as a %s.\n",
+	       mgr ? "manager" : "worker");
+	return 0;
+}
+
+static int rotate(struct cli *cli, const char *role)
+{
+	json_t *sw = NULL;
+	if (cli__call(cli, "GET", "/swarm", NULL, &sw) < 0)
+		return -1;
+	char path[160];
+	snprintf(path, sizeof(path), "/swarm/update?version=%lld&%s=true",
+		 (long long)jsonx_int(jsonx_obj(sw, "Version"), "Index", 0),
+		 strcmp(role, "manager") == 0 ? "rotateManagerToken"
+					      : "rotateWorkerToken");
+	int rc = cli__call(cli, "POST", path, jsonx_obj(sw, "Spec"), NULL);
+	json_decref(sw);
+	return rc;
+}
+
+int cli__swarm_join_token(struct cli *cli, int argc, char **argv)
+{
+	bool quiet = false, rot = false;
+	const char *role = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (cli__flag(argv[i], "--quiet", "-q"))
+			quiet = true;
+		else if (strcmp(argv[i], "--rotate") == 0)
+			rot = true;
+		else if (argv[i][0] != '-' && !role)
+			role = argv[i];
+		else
+			return usage_error("join-token", argv[i]);
+	}
+	if (!role || (strcmp(role, "worker") && strcmp(role, "manager"))) {
+		fprintf(stderr, "Usage:  shoal swarm join-token [OPTIONS] "
+				"(worker|manager)\n");
+		return 1;
+	}
+	if (rot) {
+		if (rotate(cli, role) < 0)
+			return 1;
+		if (!quiet)
+			printf("Successfully rotated %s join token.\n\n", role);
+	}
+	return print_join_command(cli, role, quiet);
+}
+
+static int swarm_leave(struct cli *cli, int argc, char **argv)
+{
+	bool force = false;
+	for (int i = 1; i < argc; i++) {
+		if (cli__flag(argv[i], "--force", "-f"))
+			force = true;
+		else
+			return usage_error("leave", argv[i]);
+	}
+	if (cli__call(cli, "POST",
+		      force ? "/swarm/leave?force=1" : "/swarm/leave", NULL,
+		      NULL) < 0)
+		return 1;
+	printf("Node left the swarm.\n");
+	return 0;
+}
+
+static int swarm_inspect(struct cli *cli, int argc, char **argv)
+{
+	if (argc > 1)
+		return usage_error("inspect", argv[1]);
+	json_t *sw = NULL;
+	if (cli__call(cli, "GET", "/swarm", NULL, &sw) < 0)
+		return 1;
+	json_t *a = json_array();
+	json_array_append_new(a, sw);
+	cli_print_json(a);
+	json_decref(a);
+	return 0;
+}
+
+static int set_spec(json_t *spec, const char *group, const char *key,
+		    json_int_t v)
+{
+	json_t *g = json_object_get(spec, group);
+	if (!json_is_object(g)) {
+		g = json_object();
+		json_object_set_new(spec, group, g);
+	}
+	return json_object_set_new(g, key, json_integer(v));
+}
+
+static int swarm_update(struct cli *cli, int argc, char **argv)
+{
+	json_t *sw = NULL;
+	if (cli__call(cli, "GET", "/swarm", NULL, &sw) < 0)
+		return 1;
+	json_t *spec = jsonx_obj(sw, "Spec");
+	int rc = 0;
+	for (int i = 1; i < argc && rc == 0; i++) {
+		const char *v;
+		int64_t ns;
+		int r;
+		if ((r = cli__opt(argc, argv, &i, "--dispatcher-heartbeat",
+				  &v)) == 1) {
+			rc = parse_duration("--dispatcher-heartbeat", v, &ns);
+			if (rc == 0)
+				set_spec(spec, "Dispatcher", "HeartbeatPeriod",
+					 ns);
+		} else if ((r = cli__opt(argc, argv, &i, "--cert-expiry",
+					 &v)) == 1) {
+			rc = parse_duration("--cert-expiry", v, &ns);
+			if (rc == 0)
+				set_spec(spec, "CAConfig", "NodeCertExpiry",
+					 ns);
+		} else if ((r = cli__opt(argc, argv, &i, "--task-history-limit",
+					 &v)) == 1) {
+			set_spec(spec, "Orchestration",
+				 "TaskHistoryRetentionLimit", atoll(v));
+		} else if (r == 0) {
+			json_decref(sw);
+			return usage_error("update", argv[i]);
+		}
+		if (r < 0)
+			rc = -1;
+	}
+	char path[96];
+	snprintf(path, sizeof(path), "/swarm/update?version=%lld",
+		 (long long)jsonx_int(jsonx_obj(sw, "Version"), "Index", 0));
+	if (rc == 0)
+		rc = cli__call(cli, "POST", path, spec, NULL);
+	json_decref(sw);
+	if (rc < 0)
+		return 1;
+	printf("Swarm updated.\n");
+	return 0;
+}
+
+static int swarm_unlock_key(struct cli *cli, int argc, char **argv)
+{
+	fprintf(stderr, "Error: autolock is not supported by this daemon "
+			"yet; there is no unlock key\n");
+	return 1;
+}
+
+static const struct cli_command swarm_cmds[] = {
+	{"init", swarm_init, "Initialize a swarm"},
+	{"inspect", swarm_inspect, "Display the swarm's settings (JSON)"},
+	{"join", swarm_join, "Join a swarm as a node and/or manager"},
+	{"join-token", cli__swarm_join_token, "Manage join tokens"},
+	{"leave", swarm_leave, "Leave the swarm"},
+	{"unlock-key", swarm_unlock_key, "Manage the unlock key"},
+	{"update", swarm_update, "Update the swarm"},
+};
+
+int cli_cmd_swarm(struct cli *cli, int argc, char **argv)
+{
+	return cli_dispatch(cli, "shoal swarm", swarm_cmds,
+			    sizeof(swarm_cmds) / sizeof(swarm_cmds[0]),
+			    argc - 1, argv + 1);
+}
