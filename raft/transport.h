@@ -72,13 +72,17 @@ struct raft_tcp_stats {
 int raft_tcp_new(uv_loop_t *loop, const struct raft_tcp_options *o,
 		 struct raft_transport **out);
 
+/** raft_tcp_port() - the port we listen on (useful after ":0"), or -errno. */
+int raft_tcp_port(struct raft_transport *t);
+
 /** raft_tcp_set_peer() - add or change a peer's address (NULL: forget). */
 int raft_tcp_set_peer(struct raft_transport *t, uint64_t id, const char *addr);
 
 void raft_tcp_stats(struct raft_transport *t, struct raft_tcp_stats *out);
 
 /**
- * raft_addr_parse() - "host:port" or "[v6]:port" into @out; -EINVAL.
+ * raft_addr_parse() - "host:port" or "[v6]:port" into @out; -EINVAL. Port
+ * 0 (any) is accepted: peers on it are simply unreachable.
  */
 int raft_addr_parse(const char *s, struct sockaddr_storage *out);
 

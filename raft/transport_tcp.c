@@ -81,7 +81,7 @@ int raft_addr_parse(const char *s, struct sockaddr_storage *out)
 		return -EINVAL;
 	char *end;
 	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (*end || !colon[1] || port == 0 || port > 65535)
+	if (*end || !colon[1] || port > 65535)
 		return -EINVAL;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = 0;
@@ -388,6 +388,21 @@ int raft_tcp_set_peer(struct raft_transport *pub, uint64_t id, const char *addr)
 void raft_tcp_stats(struct raft_transport *pub, struct raft_tcp_stats *out)
 {
 	*out = ((struct tcp *)pub->impl)->stats;
+}
+
+int raft_tcp_port(struct raft_transport *pub)
+{
+	struct tcp *t = pub->impl;
+	struct sockaddr_storage sa;
+	int len = sizeof(sa);
+	if (!t->listening)
+		return -ENOTCONN;
+	int rc = uv_tcp_getsockname(&t->listener, (struct sockaddr *)&sa, &len);
+	if (rc)
+		return rc;
+	if (sa.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
 }
 
 static int tcp_listen(struct tcp *t, const char *addr)
