@@ -254,6 +254,8 @@ struct member {
 	enum raft_role role;
 	int applied; /* normal entries applied */
 	uint64_t last_applied;
+	uint64_t hash; /* of every normal entry applied, in order */
+	int restores;  /* snapshots loaded */
 };
 
 struct cluster {
@@ -261,6 +263,7 @@ struct cluster {
 	char dir[64];
 	struct member m[N];
 	struct raft_conf conf;
+	bool snapshots;
 	int acks;
 	int ack_status;
 	int reads;
@@ -269,9 +272,38 @@ struct cluster {
 static void on_apply(void *arg, const struct raft_entry *e)
 {
 	struct member *m = arg;
-	if (e->type == RAFT_ENTRY_NORMAL)
+	if (e->type == RAFT_ENTRY_NORMAL) {
 		m->applied++;
+		for (uint32_t i = 0; i < e->len; i++)
+			m->hash = m->hash * 31 + ((uint8_t *)e->data)[i];
+	}
 	m->last_applied = e->index;
+}
+
+/* The state machine is (applied count, hash): 16 bytes. */
+static int on_snapshot_take(void *arg, void **data, size_t *len)
+{
+	struct member *m = arg;
+	uint64_t *p = shoal_malloc(16);
+	if (!p)
+		return -ENOMEM;
+	p[0] = (uint64_t)m->applied;
+	p[1] = m->hash;
+	*data = p;
+	*len = 16;
+	return 0;
+}
+
+static int on_snapshot_restore(void *arg, const void *data, size_t len)
+{
+	struct member *m = arg;
+	const uint64_t *p = data;
+	if (len != 16)
+		return -EINVAL;
+	m->applied = (int)p[0];
+	m->hash = p[1];
+	m->restores++;
+	return 0;
 }
 
 static void on_role(void *arg, enum raft_role role, uint64_t leader,
@@ -290,17 +322,27 @@ static void start_member(struct cluster *c, int i)
 	raft_options_init(&ro);
 	ro.election_timeout_ms = 150;
 	ro.heartbeat_ms = 30;
+	struct raft_disk_options disk = {.segment_bytes = 4096};
+	if (c->snapshots) {
+		ro.snapshot_threshold = 20;
+		ro.snapshot_trailing = 5;
+	}
 	struct raft_node_options o = {
 		.id = m->id,
 		.dir = dir,
 		.bootstrap = &c->conf,
 		.raft = &ro,
 		.transport = m->t,
-		.cb = {.apply = on_apply, .role = on_role},
+		.cb = {.apply = on_apply,
+		       .role = on_role,
+		       .snapshot_take = on_snapshot_take,
+		       .snapshot_restore = on_snapshot_restore},
 		.cb_arg = m,
+		.disk = &disk,
 	};
 	m->role = RAFT_FOLLOWER;
 	m->applied = 0;
+	m->hash = 0;
 	assert_int_equal(raft_node_start(&c->loop, &o, &m->node), 0);
 }
 
@@ -383,9 +425,10 @@ static int rm_one(const char *p, const struct stat *st, int flag,
 	return remove(p);
 }
 
-static void cluster_elects_commits_and_survives_losing_its_leader(void **state)
+static struct cluster *cluster_new(bool snapshots)
 {
 	struct cluster *c = calloc(1, sizeof(*c));
+	c->snapshots = snapshots;
 	uv_loop_init(&c->loop);
 	strcpy(c->dir, "/tmp/shoal-raft-io-XXXXXX");
 	assert_non_null(mkdtemp(c->dir));
@@ -404,7 +447,26 @@ static void cluster_elects_commits_and_survives_losing_its_leader(void **state)
 				set_peer(c->m[i].t, c->m[j].id, c->m[j].t);
 	for (int i = 0; i < N; i++)
 		start_member(c, i);
+	return c;
+}
 
+static void cluster_free(struct cluster *c)
+{
+	for (int i = 0; i < N; i++) {
+		if (c->m[i].node)
+			stop_member(c, i);
+		close_transport(&c->loop, c->m[i].t);
+	}
+	uv_run(&c->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&c->loop), 0);
+	nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	log_set_level(LOG_LEVEL_INFO);
+	free(c);
+}
+
+static void cluster_elects_commits_and_survives_losing_its_leader(void **state)
+{
+	struct cluster *c = cluster_new(false);
 	int l = wait_leader(c, -1);
 	propose(c, l, 20);
 	for (int i = 0; i < N; i++)
@@ -433,16 +495,32 @@ static void cluster_elects_commits_and_survives_losing_its_leader(void **state)
 	struct raft_status st;
 	raft_node_status(c->m[l].node, &st);
 	assert_int_equal(st.role, RAFT_FOLLOWER);
+	cluster_free(c);
+}
 
-	for (int i = 0; i < N; i++) {
-		stop_member(c, i);
-		close_transport(&c->loop, c->m[i].t);
-	}
-	uv_run(&c->loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&c->loop), 0);
-	nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	log_set_level(LOG_LEVEL_INFO);
-	free(c);
+static void lagging_node_catches_up_from_a_snapshot(void **state)
+{
+	struct cluster *c = cluster_new(true);
+	int l = wait_leader(c, -1);
+	int f = (l + 1) % N;
+	stop_member(c, f);
+	for (int round = 0; round < 10; round++)
+		propose(c, l, 10);
+	struct raft_status st;
+	raft_node_status(c->m[l].node, &st);
+	assert_true(st.snapshot_index >= 20);
+	/* The leader's log no longer holds what f lacks: it gets a snapshot,
+	 * then the rest, and ends in the same state. */
+	start_member(c, f);
+	wait_applied(c, f, 100);
+	assert_true(c->m[f].restores >= 1);
+	assert_int_equal(c->m[f].hash, c->m[l].hash);
+	/* It restarts from its own snapshot and log. */
+	stop_member(c, f);
+	start_member(c, f);
+	wait_applied(c, f, 100);
+	assert_int_equal(c->m[f].hash, c->m[l].hash);
+	cluster_free(c);
 }
 
 int main(void)
@@ -455,6 +533,7 @@ int main(void)
 		cmocka_unit_test(peer_sending_garbage_is_disconnected),
 		cmocka_unit_test(
 			cluster_elects_commits_and_survives_losing_its_leader),
+		cmocka_unit_test(lagging_node_catches_up_from_a_snapshot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
