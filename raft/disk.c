@@ -266,8 +266,8 @@ static int load_segment(struct raft_disk *d, uint64_t first, bool is_last)
 
 static int load_segments(struct raft_disk *d)
 {
-	uint64_t *firsts;
-	size_t n;
+	uint64_t *firsts = NULL;
+	size_t n = 0;
 	int rc = list_segments(d, &firsts, &n);
 	if (rc)
 		return rc;

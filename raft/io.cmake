@@ -6,6 +6,9 @@ target_sources(shoal-raft PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/disk_format.c
 	${CMAKE_CURRENT_LIST_DIR}/disk_meta.c
 	${CMAKE_CURRENT_LIST_DIR}/disk_writer.c
+	${CMAKE_CURRENT_LIST_DIR}/node_uv.c
+	${CMAKE_CURRENT_LIST_DIR}/transport_codec.c
+	${CMAKE_CURRENT_LIST_DIR}/transport_tcp.c
 )
-target_link_libraries(shoal-raft PUBLIC shoal-common PkgConfig::UV
+target_link_libraries(shoal-raft PUBLIC shoal-proto shoal-common PkgConfig::UV
 	Threads::Threads)
