@@ -588,12 +588,9 @@ int store_apply(struct store *s, const void *data, size_t len, uint64_t index,
 			      "entry %llu is not after applied entry %llu",
 			      (unsigned long long)index,
 			      (unsigned long long)s->applied);
-	struct store_op *ops;
-	uint32_t n;
-	int64_t time_ns;
+	struct store_decoded d;
 	char err[160];
-	int rc = store_batch_decode(data, len, &time_ns, &ops, &n, err,
-				    sizeof(err));
+	int rc = store_batch_decode(data, len, &d, err, sizeof(err));
 	if (rc == -EINVAL) {
 		s->applied = index;
 		return refuse(res, -1, rc, "malformed batch: %s", err);
@@ -601,15 +598,16 @@ int store_apply(struct store *s, const void *data, size_t len, uint64_t index,
 	if (rc)
 		return rc;
 
+	uint32_t n = d.nops;
 	struct pending *ps = shoal_calloc(n, sizeof(*ps));
 	struct hmap names = HMAP_INIT;
 	if (!ps) {
 		rc = -ENOMEM;
-		goto err_free_ops;
+		goto err_free_decoded;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		ps[i].op = &ops[i];
-		rc = check_op(s, &ps[i], (int)i, &names, index, time_ns, res);
+		ps[i].op = &d.ops[i];
+		rc = check_op(s, &ps[i], (int)i, &names, index, d.time_ns, res);
 		if (rc)
 			goto err_free_pending;
 	}
@@ -620,7 +618,7 @@ int store_apply(struct store *s, const void *data, size_t len, uint64_t index,
 	s->applied = index;
 	free_pending(ps, n);
 	hmap_fini(&names);
-	shoal_free(ops);
+	store_decoded_fini(&d);
 	notify_all(s);
 	return 0;
 
@@ -629,8 +627,8 @@ err_free_pending:
 	hmap_fini(&names);
 	if (rc != -ENOMEM)
 		s->applied = index;
-err_free_ops:
-	shoal_free(ops);
+err_free_decoded:
+	store_decoded_fini(&d);
 	return rc;
 }
 
