@@ -67,6 +67,10 @@ if has_shoald; then
 		assert_eq "shoal info inside $h answers from $h's shoald" "$h" \
 			"$(info_name "$h")"
 	done
+	if command -v docker >/dev/null; then
+		assert_eq "docker info inside h3 answers from h3's shoald" h3 \
+			"$(lab exec h3 docker info --format '{{.Name}}')"
+	fi
 else
 	answers() { [ "$(lab_ask h1 "$1")" = "$1" ]; }
 	for h in h2 h3; do
