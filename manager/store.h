@@ -241,6 +241,16 @@ struct store_result {
 int store_apply(struct store *s, const void *data, size_t len, uint64_t index,
 		struct store_result *res);
 
+/**
+ * store_check() - what store_apply() of @data as the next entry would
+ * return, without changing anything: 0, a refusal (SHOAL_ESTALE, ...,
+ * -EINVAL) with its message in @res, or -ENOMEM. For the leader, to answer
+ * a stale update at once instead of proposing it; apply still decides,
+ * since other entries may come first.
+ */
+int store_check(const struct store *s, const void *data, size_t len,
+		struct store_result *res);
+
 /** store_applied_index() - the index of the last entry applied. */
 uint64_t store_applied_index(const struct store *s);
 

@@ -434,6 +434,36 @@ static void entry_not_after_the_applied_index_is_refused_untouched(void **state)
 	store_free(s);
 }
 
+static void check_predicts_apply_without_changing_anything(void **state)
+{
+	struct store *s = two_objects();
+	struct store *before = copy_of(s);
+	struct store_result res;
+	struct store_batch b;
+	store_batch_init(&b, T0);
+	store_batch_update(&b, STORE_SERVICES, "s1", 1, "x", 1, NULL, 0);
+	struct bytes stale = finish(&b);
+	store_batch_init(&b, T0);
+	store_batch_update(&b, STORE_SERVICES, "s1", 2, "x", 1, NULL, 0);
+	struct bytes fresh = finish(&b);
+	static const uint8_t junk[] = {0xff, 0xff};
+
+	assert_int_equal(store_check(s, stale.p, stale.n, &res), SHOAL_ESTALE);
+	assert_non_null(strstr(res.msg, "update out of sequence"));
+	assert_int_equal(store_check(s, fresh.p, fresh.n, &res), 0);
+	assert_int_equal(store_check(s, junk, sizeof(junk), &res), -EINVAL);
+	assert_int_equal(store_applied_index(s), 2);
+	assert_same_objects(s, before);
+	/* And apply agrees. */
+	assert_int_equal(store_apply(s, stale.p, stale.n, 3, NULL),
+			 SHOAL_ESTALE);
+	assert_int_equal(store_apply(s, fresh.p, fresh.n, 4, NULL), 0);
+	bytes_fini(&stale);
+	bytes_fini(&fresh);
+	store_free(before);
+	store_free(s);
+}
+
 static void builder_refuses_bad_input(void **state)
 {
 	struct store_batch b;
@@ -941,6 +971,8 @@ int main(void)
 			malformed_batches_are_refused_and_consume_their_index),
 		cmocka_unit_test(
 			entry_not_after_the_applied_index_is_refused_untouched),
+		cmocka_unit_test(
+			check_predicts_apply_without_changing_anything),
 		cmocka_unit_test(builder_refuses_bad_input),
 		cmocka_unit_test(decoded_batch_encodes_back_to_the_same_bytes),
 		cmocka_unit_test(
