@@ -93,6 +93,23 @@ lab stop h3
 assert_fails "after stop h3, h3's daemon no longer answers" answers h3
 assert_ok "h1's daemon kept running through all of it" answers h1
 
+note "a second lab beside the first"
+other=$(lab_other b)
+lab_other_dirs=("$other") # this shell's copy; lab_other ran in a subshell
+SHOAL_LAB_DIR=$other SHOAL_LAB_NAME=t-other SHOAL_LAB_DAEMON=none lab up 2
+in_b() { SHOAL_LAB_DIR=$other "$LAB_SCRIPT" "$@"; }
+assert_eq "the second lab has its own h1" h1 "$(in_b exec h1 hostname)"
+assert_contains "at the same address as the first lab's h1" \
+	"inet $(lab addr h1)/24" "$(in_b exec h1 ip -4 -o addr show dev eth0)"
+in_b cut h1 h2
+assert_fails "a cut in the second lab holds there" \
+	in_b exec h1 busybox ping -c 1 -W 1 "$(lab addr h2)"
+assert_ok "and does not reach the first lab" lab_ping h1 h2
+in_b down
+assert_ok "the first lab still works after the second is down" \
+	lab_ping h2 h1
+assert_contains "the first lab's status is whole" "h3 " "$(lab status)"
+
 note "down leaves nothing behind"
 ns_ids=()
 for f in "$dir"/ns/*; do
