@@ -101,6 +101,8 @@ in_b() { SHOAL_LAB_DIR=$other "$LAB_SCRIPT" "$@"; }
 assert_eq "the second lab has its own h1" h1 "$(in_b exec h1 hostname)"
 assert_contains "at the same address as the first lab's h1" \
 	"inet $(lab addr h1)/24" "$(in_b exec h1 ip -4 -o addr show dev eth0)"
+assert_eq "the second lab's hosts hold no namespace file (none of the first's)" \
+	0 "$(in_b exec h2 grep -c ' - nsfs ' /proc/self/mountinfo || true)"
 in_b cut h1 h2
 assert_fails "a cut in the second lab holds there" \
 	in_b exec h1 busybox ping -c 1 -W 1 "$(lab addr h2)"
