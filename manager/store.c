@@ -576,62 +576,99 @@ static void commit(struct store *s, struct pending *ps, uint32_t n,
 	}
 }
 
-int store_apply(struct store *s, const void *data, size_t len, uint64_t index,
-		struct store_result *res)
+/* A batch decoded and checked against the store, ready to commit. */
+struct prepared {
+	struct store_decoded d;
+	struct pending *ps;
+	struct hmap names; /* unique names created by the batch */
+};
+
+static void prepared_fini(struct prepared *p)
+{
+	if (p->ps)
+		free_pending(p->ps, p->d.nops);
+	hmap_fini(&p->names);
+	store_decoded_fini(&p->d);
+}
+
+/*
+ * prepare: step 1 for the whole batch. Returns 0 (then release @p with
+ * prepared_fini), -ENOMEM, or a refusal (-EINVAL for a malformed batch).
+ */
+static int prepare(const struct store *s, const void *data, size_t len,
+		   uint64_t index, struct prepared *p, struct store_result *res)
+{
+	char err[160];
+	memset(p, 0, sizeof(*p));
+	int rc = store_batch_decode(data, len, &p->d, err, sizeof(err));
+	if (rc == -EINVAL)
+		return refuse(res, -1, rc, "malformed batch: %s", err);
+	if (rc)
+		return rc;
+	p->ps = shoal_calloc(p->d.nops, sizeof(*p->ps));
+	if (!p->ps) {
+		rc = -ENOMEM;
+		goto err_fini;
+	}
+	for (uint32_t i = 0; i < p->d.nops; i++) {
+		p->ps[i].op = &p->d.ops[i];
+		rc = check_op(s, &p->ps[i], (int)i, &p->names, index,
+			      p->d.time_ns, res);
+		if (rc)
+			goto err_fini;
+	}
+	return 0;
+
+err_fini:
+	prepared_fini(p);
+	return rc;
+}
+
+static void result_init(struct store_result *res)
 {
 	if (res) {
 		res->failed_op = -1;
 		res->msg[0] = '\0';
 	}
+}
+
+int store_check(const struct store *s, const void *data, size_t len,
+		struct store_result *res)
+{
+	struct prepared p;
+	result_init(res);
+	int rc = prepare(s, data, len, s->applied + 1, &p, res);
+	if (!rc)
+		prepared_fini(&p);
+	return rc;
+}
+
+int store_apply(struct store *s, const void *data, size_t len, uint64_t index,
+		struct store_result *res)
+{
+	struct prepared p;
+	result_init(res);
 	if (index <= s->applied)
 		return refuse(res, -1, -EALREADY,
 			      "entry %llu is not after applied entry %llu",
 			      (unsigned long long)index,
 			      (unsigned long long)s->applied);
-	struct store_op *ops;
-	uint32_t n;
-	int64_t time_ns;
-	char err[160];
-	int rc = store_batch_decode(data, len, &time_ns, &ops, &n, err,
-				    sizeof(err));
-	if (rc == -EINVAL) {
-		s->applied = index;
-		return refuse(res, -1, rc, "malformed batch: %s", err);
-	}
-	if (rc)
+	int rc = prepare(s, data, len, index, &p, res);
+	if (rc) {
+		if (rc != -ENOMEM)
+			s->applied = index; /* refused: consumed all the same */
 		return rc;
-
-	struct pending *ps = shoal_calloc(n, sizeof(*ps));
-	struct hmap names = HMAP_INIT;
-	if (!ps) {
-		rc = -ENOMEM;
-		goto err_free_ops;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		ps[i].op = &ops[i];
-		rc = check_op(s, &ps[i], (int)i, &names, index, time_ns, res);
-		if (rc)
-			goto err_free_pending;
+	rc = insert_created(s, p.ps, p.d.nops);
+	if (rc) {
+		prepared_fini(&p);
+		return rc;
 	}
-	rc = insert_created(s, ps, n);
-	if (rc)
-		goto err_free_pending;
-	commit(s, ps, n, index);
+	commit(s, p.ps, p.d.nops, index);
 	s->applied = index;
-	free_pending(ps, n);
-	hmap_fini(&names);
-	shoal_free(ops);
+	prepared_fini(&p);
 	notify_all(s);
 	return 0;
-
-err_free_pending:
-	free_pending(ps, n);
-	hmap_fini(&names);
-	if (rc != -ENOMEM)
-		s->applied = index;
-err_free_ops:
-	shoal_free(ops);
-	return rc;
 }
 
 /* ------------------------------------------------------------- restore */
@@ -642,10 +679,7 @@ int store_restore(struct store *s, const void *data, size_t len,
 	struct store_tab tabs[STORE_TABLE_COUNT];
 	uint64_t applied = 0;
 	char err[160] = "";
-	if (res) {
-		res->failed_op = -1;
-		res->msg[0] = '\0';
-	}
+	result_init(res);
 	memset(tabs, 0, sizeof(tabs));
 	int rc = store__snapshot_decode(data, len, tabs, &applied, err,
 					sizeof(err));

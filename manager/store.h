@@ -18,7 +18,7 @@
  *
  * Changes. A change is a batch of operations (create, update with the
  * expected version, delete with the expected version) built with
- * store_batch_*, encoded as bytes (docs/store.md, "Batch encoding"),
+ * store_batch_*, encoded as a store.Batch protobuf (proto/store.proto),
  * proposed through Raft, and applied on every manager by store_apply() with
  * the entry's index. Apply is deterministic: no clock (the batch carries its
  * timestamp), no randomness, no dependence on hash order, so every manager
@@ -28,8 +28,9 @@
  * consumes its index, like an applied one, since every manager refuses it
  * alike.
  *
- * Snapshots. store_snapshot() serialises the whole store canonically
- * (tables in order, objects sorted by id) and store_restore() rebuilds it
+ * Snapshots. store_snapshot() serialises the whole store canonically as a
+ * store.Snapshot (tables in order, objects sorted by id) and
+ * store_restore() rebuilds it
  * exactly, so snapshot(restore(x)) == x for any x that restores.
  *
  * Watchers. A watcher gets an event for each object change after the batch
@@ -111,26 +112,50 @@ enum store_op_kind {
 };
 
 /**
- * struct store_batch - a batch being built for proposal. Operations are
- * encoded as they are added; the bytes are final after store_batch_finish().
+ * struct store_op - one operation. In a decoded batch the pointers borrow
+ * the decoded message (strings are not NUL-terminated; use the lengths);
+ * has_* tell which optional fields the op carries.
+ */
+struct store_op {
+	enum store_op_kind kind;
+	enum store_table table;
+	uint64_t version;
+	const char *id;
+	size_t id_len;
+	const char *name;
+	size_t name_len;
+	const uint8_t *spec;
+	size_t spec_len;
+	const uint8_t *status;
+	size_t status_len;
+	bool has_spec;
+	bool has_status;
+};
+
+/**
+ * struct store_batch - a batch being built for proposal: the operations
+ * (with copies of their bytes) until store_batch_finish() encodes them.
  */
 struct store_batch {
-	struct buf out;
+	int64_t time_ns;
+	struct store_op *ops;
 	uint32_t nops;
+	uint32_t cap;
+	size_t bytes; /* data held, to refuse batches past STORE_BATCH_MAX */
 	int err; /* first error of an add; store_batch_finish() returns it */
 };
 
 /** store_batch_init() - an empty batch stamped with @time_ns. */
 void store_batch_init(struct store_batch *b, int64_t time_ns);
-/** store_batch_fini() - free the batch's bytes (if not taken). */
+/** store_batch_fini() - free the batch's operations. */
 void store_batch_fini(struct store_batch *b);
 
 /**
  * store_batch_create() - add "create @id in @t". @name may be NULL or "" (no
  * name). @spec is required (may be empty); @status may be NULL (empty).
- * The bytes are copied. Returns 0, -EINVAL (bad id, name, length, or too
- * many ops; the message is the op's) or -ENOMEM/-ENOBUFS; after an error
- * the batch is poisoned and store_batch_finish() returns that error.
+ * The bytes are copied. Returns 0, -EINVAL (bad table, id, name, length,
+ * or too many ops or bytes) or -ENOMEM; after an error the batch is
+ * poisoned and store_batch_finish() returns that error.
  */
 int store_batch_create(struct store_batch *b, enum store_table t,
 		       const char *id, const char *name, const void *spec,
@@ -150,44 +175,37 @@ int store_batch_delete(struct store_batch *b, enum store_table t,
 		       const char *id, uint64_t version);
 
 /**
- * store_batch_finish() - the encoded batch, owned by the caller (free with
- * shoal_free); the batch is left empty. Returns 0, the first error of an
- * earlier add, or -EINVAL for a batch without operations.
+ * store_batch_finish() - the encoded batch (a store.Batch protobuf, see
+ * proto/store.proto), owned by the caller (free with shoal_free); the batch
+ * is freed. Returns 0, the first error of an earlier add, -EINVAL for a
+ * batch without operations, or -ENOMEM.
  */
 int store_batch_finish(struct store_batch *b, uint8_t **out, size_t *len);
 
 /**
- * struct store_op - one decoded operation; pointers borrow the batch's
- * bytes (strings are not NUL-terminated). has_* tell which optional fields
- * the op carries.
+ * struct store_decoded - a decoded batch: @nops operations in @ops, which
+ * borrow @msg (the decoded protobuf). Release with store_decoded_fini().
  */
-struct store_op {
-	enum store_op_kind kind;
-	enum store_table table;
-	uint64_t version;
-	const char *id;
-	size_t id_len;
-	const char *name;
-	size_t name_len;
-	const uint8_t *spec;
-	size_t spec_len;
-	const uint8_t *status;
-	size_t status_len;
-	bool has_spec;
-	bool has_status;
+struct store_decoded {
+	int64_t time_ns;
+	uint32_t nops;
+	struct store_op *ops;
+	void *msg;
 };
 
 /**
- * store_batch_decode() - check @data as an encoded batch and decode it.
- * On success *@ops (owned, free with shoal_free; borrows @data) holds
- * *@nops operations. Validation is strict (every field, limit and flag;
- * no trailing bytes; one object at most once per batch), so anything that
- * decodes re-encodes to the same bytes. Returns 0, -EINVAL with a message
- * in @err (at least 128 bytes, may be NULL), or -ENOMEM.
+ * store_batch_decode() - check @data as an encoded batch and decode it
+ * into @out. Validation is strict (the canonical protobuf encoding only, no
+ * unknown fields, every kind, table, id, name and limit checked, one object
+ * at most once per batch), so anything that decodes re-encodes to the same
+ * bytes. Returns 0, -EINVAL with a message in @err (may be NULL), or
+ * -ENOMEM.
  */
-int store_batch_decode(const void *data, size_t len, int64_t *time_ns,
-		       struct store_op **ops, uint32_t *nops, char *err,
-		       size_t err_cap);
+int store_batch_decode(const void *data, size_t len, struct store_decoded *out,
+		       char *err, size_t err_cap);
+
+/** store_decoded_fini() - free what store_batch_decode() made. */
+void store_decoded_fini(struct store_decoded *d);
 
 /* --------------------------------------------------------------- store */
 
@@ -221,6 +239,16 @@ struct store_result {
  * NULL.
  */
 int store_apply(struct store *s, const void *data, size_t len, uint64_t index,
+		struct store_result *res);
+
+/**
+ * store_check() - what store_apply() of @data as the next entry would
+ * return, without changing anything: 0, a refusal (SHOAL_ESTALE, ...,
+ * -EINVAL) with its message in @res, or -ENOMEM. For the leader, to answer
+ * a stale update at once instead of proposing it; apply still decides,
+ * since other entries may come first.
+ */
+int store_check(const struct store *s, const void *data, size_t len,
 		struct store_result *res);
 
 /** store_applied_index() - the index of the last entry applied. */

@@ -1,18 +1,20 @@
 /*
- * The store's two encodings: batches (what is proposed through Raft) and
- * snapshots (the whole store). Both are documented byte for byte in
- * docs/store.md; they are the interim wire format until the store's
- * messages move to proto/, and they stay what the fuzz targets exercise.
+ * The store's two encodings, as protobuf messages of proto/store.proto:
+ * batches (store.Batch, the payload of one Raft entry) and snapshots
+ * (store.Snapshot, the whole store).
  *
- * Integers are big-endian and fixed width; strings and blobs are length
- * prefixed. Both decoders are strict: every length is bounded before it is
- * used, every flag and kind must be known, ids and names must follow the
- * character rules, nothing may trail the last field, and the snapshot's
- * objects must come sorted by id. Strictness makes the encodings canonical
- * (decode then encode gives back the same bytes), which is what lets two
- * managers compare stores by comparing snapshot bytes, and is what the
- * fuzz targets check. A decoder never trusts a count to size an
- * allocation: arrays grow only as data actually arrives.
+ * Both decoders are strict. Beyond protobuf's own checks they refuse
+ * unknown fields and any encoding other than the canonical one (the bytes
+ * protobuf-c itself packs: fields in number order, zero scalars omitted, no
+ * repeated scalar fields): the decoded message is packed again into a
+ * comparing sink (no allocation) and must give back the input. Then every
+ * field is checked against the store's rules (kinds, tables, ids, names,
+ * versions, sizes; snapshots sorted by id). Strictness makes decode then
+ * encode the identity, which is what lets two managers compare stores by
+ * comparing snapshot bytes, and what the fuzz targets check. protobuf-c
+ * allocates through wire_pb_allocator, so decodes count toward leak checks
+ * and fail under allocation injection, reported as -ENOMEM, not as
+ * malformed input.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -24,6 +26,8 @@
 #include "common/map.h"
 #include "manager/store.h"
 #include "manager/store_int.h"
+#include "proto/store.pb-c.h"
+#include "proto/wire.h"
 
 static int fail(char *err, size_t cap, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -39,189 +43,148 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* ------------------------------------------------------ readers, writers */
+/* ------------------------------------------------------------ canonical */
 
-bool store__rd_bytes(struct store_rd *r, size_t n, const uint8_t **p)
-{
-	if (r->left < n)
-		return false;
-	*p = r->p;
-	r->p += n;
-	r->left -= n;
-	return true;
-}
+/* A ProtobufCBuffer that compares what is packed with expected bytes. */
+struct cmp_sink {
+	ProtobufCBuffer base;
+	const uint8_t *data;
+	size_t len;
+	size_t off;
+	bool same;
+};
 
-static bool rd_be(struct store_rd *r, size_t n, uint64_t *v)
+static void cmp_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data)
 {
-	const uint8_t *p;
-	if (!store__rd_bytes(r, n, &p))
-		return false;
-	uint64_t x = 0;
-	for (size_t i = 0; i < n; i++)
-		x = (x << 8) | p[i];
-	*v = x;
-	return true;
-}
-
-bool store__rd_u8(struct store_rd *r, uint8_t *v)
-{
-	uint64_t x;
-	if (!rd_be(r, 1, &x))
-		return false;
-	*v = (uint8_t)x;
-	return true;
-}
-
-bool store__rd_u16(struct store_rd *r, uint16_t *v)
-{
-	uint64_t x;
-	if (!rd_be(r, 2, &x))
-		return false;
-	*v = (uint16_t)x;
-	return true;
-}
-
-bool store__rd_u32(struct store_rd *r, uint32_t *v)
-{
-	uint64_t x;
-	if (!rd_be(r, 4, &x))
-		return false;
-	*v = (uint32_t)x;
-	return true;
-}
-
-bool store__rd_u64(struct store_rd *r, uint64_t *v)
-{
-	return rd_be(r, 8, v);
-}
-
-static int wr_be(struct buf *b, uint64_t v, size_t n)
-{
-	uint8_t tmp[8];
-	for (size_t i = 0; i < n; i++)
-		tmp[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-	return buf_append(b, tmp, n);
-}
-
-int store__wr_u8(struct buf *b, uint8_t v)
-{
-	return wr_be(b, v, 1);
-}
-
-int store__wr_u16(struct buf *b, uint16_t v)
-{
-	return wr_be(b, v, 2);
-}
-
-int store__wr_u32(struct buf *b, uint32_t v)
-{
-	return wr_be(b, v, 4);
-}
-
-int store__wr_u64(struct buf *b, uint64_t v)
-{
-	return wr_be(b, v, 8);
-}
-
-static int wr_str16(struct buf *b, const char *s, size_t len)
-{
-	int rc = store__wr_u16(b, (uint16_t)len);
-	return rc ? rc : buf_append(b, s, len);
-}
-
-static int wr_blob32(struct buf *b, const void *p, size_t len)
-{
-	int rc = store__wr_u32(b, (uint32_t)len);
-	return rc ? rc : buf_append(b, p, len);
-}
-
-static bool rd_str16(struct store_rd *r, size_t max, const char **s,
-		     size_t *len)
-{
-	uint16_t n;
-	const uint8_t *p;
-	struct store_rd save = *r;
-	if (!store__rd_u16(r, &n) || n > max || !store__rd_bytes(r, n, &p)) {
-		*r = save;
-		return false;
+	struct cmp_sink *c = (struct cmp_sink *)buffer;
+	if (!c->same)
+		return;
+	if (len > c->len - c->off || memcmp(c->data + c->off, data, len)) {
+		c->same = false;
+		return;
 	}
-	*s = (const char *)p;
-	*len = n;
-	return true;
+	c->off += len;
 }
 
-static bool rd_blob32(struct store_rd *r, const uint8_t **p, size_t *len)
+/* canonical: packing @m gives exactly @data. */
+static bool canonical(const ProtobufCMessage *m, const uint8_t *data,
+		      size_t len)
 {
-	uint32_t n;
-	struct store_rd save = *r;
-	if (!store__rd_u32(r, &n) || n > STORE_BLOB_MAX ||
-	    !store__rd_bytes(r, n, p)) {
-		*r = save;
-		return false;
-	}
-	*len = n;
-	return true;
+	struct cmp_sink c = {
+		.base = {.append = cmp_append},
+		.data = data,
+		.len = len,
+		.off = 0,
+		.same = true,
+	};
+	protobuf_c_message_pack_to_buffer(m, &c.base);
+	return c.same && c.off == len;
 }
 
 /* ------------------------------------------------------------- batches */
 
-#define BATCH_HEADER_LEN (STORE_MAGIC_LEN + 8 + 4)
-
 void store_batch_init(struct store_batch *b, int64_t time_ns)
 {
-	buf_init(&b->out, STORE_BATCH_MAX);
-	b->nops = 0;
-	b->err = buf_append(&b->out, STORE_BATCH_MAGIC, STORE_MAGIC_LEN);
-	if (!b->err)
-		b->err = store__wr_u64(&b->out, (uint64_t)time_ns);
-	if (!b->err)
-		b->err = store__wr_u32(&b->out, 0); /* patched at finish */
+	memset(b, 0, sizeof(*b));
+	b->time_ns = time_ns;
+}
+
+static void op_free_copies(struct store_op *op)
+{
+	shoal_free((void *)op->id);
+	shoal_free((void *)op->name);
+	shoal_free((void *)op->spec);
+	shoal_free((void *)op->status);
 }
 
 void store_batch_fini(struct store_batch *b)
 {
-	buf_fini(&b->out);
+	for (uint32_t i = 0; i < b->nops; i++)
+		op_free_copies(&b->ops[i]);
+	shoal_free(b->ops);
+	b->ops = NULL;
 	b->nops = 0;
+	b->cap = 0;
+	b->bytes = 0;
 }
 
-static int batch_op_head(struct store_batch *b, enum store_op_kind kind,
-			 enum store_table t, uint8_t flags, uint64_t version,
-			 const char *id)
+/* copy_blob: an owned copy of @p (NULL stays NULL: absent). */
+static int copy_blob(const void *p, size_t len, const uint8_t **out)
+{
+	*out = NULL;
+	if (!p)
+		return 0;
+	*out = shoal_malloc(len ? len : 1);
+	if (!*out)
+		return -ENOMEM;
+	if (len)
+		memcpy((void *)*out, p, len);
+	return 0;
+}
+
+/* add_op: checks what every op shares, then appends a copy of @in. */
+static int add_op(struct store_batch *b, const struct store_op *in)
 {
 	if (b->err)
 		return b->err;
-	if ((unsigned)t >= STORE_TABLE_COUNT || !id ||
-	    !store__valid_id(id, strlen(id)) || b->nops >= STORE_BATCH_OPS_MAX)
+	size_t size =
+		in->id_len + in->name_len + in->spec_len + in->status_len + 32;
+	if ((unsigned)in->table >= STORE_TABLE_COUNT ||
+	    !store__valid_id(in->id, in->id_len) ||
+	    b->nops >= STORE_BATCH_OPS_MAX || in->spec_len > STORE_BLOB_MAX ||
+	    in->status_len > STORE_BLOB_MAX ||
+	    size > STORE_BATCH_MAX - b->bytes)
 		return b->err = -EINVAL;
-	int rc = store__wr_u8(&b->out, (uint8_t)kind);
+	if (b->nops == b->cap) {
+		uint32_t ncap = b->cap ? b->cap * 2 : 8;
+		struct store_op *n =
+			shoal_realloc(b->ops, ncap * sizeof(*b->ops));
+		if (!n)
+			return b->err = -ENOMEM;
+		b->ops = n;
+		b->cap = ncap;
+	}
+	struct store_op *op = &b->ops[b->nops];
+	*op = *in;
+	op->id = shoal_strndup(in->id, in->id_len);
+	op->name = in->name_len ? shoal_strndup(in->name, in->name_len) : NULL;
+	op->spec = NULL;
+	op->status = NULL;
+	int rc = (!op->id || (in->name_len && !op->name)) ? -ENOMEM : 0;
 	if (!rc)
-		rc = store__wr_u8(&b->out, (uint8_t)t);
+		rc = copy_blob(in->has_spec ? in->spec : NULL, in->spec_len,
+			       &op->spec);
 	if (!rc)
-		rc = store__wr_u8(&b->out, flags);
-	if (!rc)
-		rc = store__wr_u64(&b->out, version);
-	if (!rc)
-		rc = wr_str16(&b->out, id, strlen(id));
-	return b->err = rc;
+		rc = copy_blob(in->has_status ? in->status : NULL,
+			       in->status_len, &op->status);
+	if (rc) {
+		op_free_copies(op);
+		return b->err = rc;
+	}
+	b->nops++;
+	b->bytes += size;
+	return 0;
 }
 
-static int batch_blobs(struct store_batch *b, const void *spec, size_t spec_len,
-		       const void *status, size_t status_len)
+static struct store_op make_op(enum store_op_kind kind, enum store_table t,
+			       const char *id, uint64_t version,
+			       const void *spec, size_t spec_len,
+			       const void *status, size_t status_len)
 {
-	int rc = 0;
-	if (spec)
-		rc = wr_blob32(&b->out, spec, spec_len);
-	if (!rc && status)
-		rc = wr_blob32(&b->out, status, status_len);
-	if (!rc)
-		b->nops++;
-	return b->err = rc;
-}
-
-static uint8_t blob_flags(const void *spec, const void *status)
-{
-	return (uint8_t)((spec ? STORE_OPF_SPEC : 0) |
-			 (status ? STORE_OPF_STATUS : 0));
+	struct store_op op = {
+		.kind = kind,
+		.table = t,
+		.version = version,
+		.id = id,
+		.id_len = strlen(id),
+		.spec = spec,
+		.spec_len = spec ? spec_len : 0,
+		.status = status,
+		.status_len = status ? status_len : 0,
+		.has_spec = spec != NULL,
+		.has_status = status != NULL,
+	};
+	return op;
 }
 
 int store_batch_create(struct store_batch *b, enum store_table t,
@@ -229,37 +192,94 @@ int store_batch_create(struct store_batch *b, enum store_table t,
 		       size_t spec_len, const void *status, size_t status_len)
 {
 	size_t nlen = name ? strlen(name) : 0;
-	if (!b->err && (!spec || spec_len > STORE_BLOB_MAX ||
-			(status && status_len > STORE_BLOB_MAX) ||
-			(nlen && !store__valid_name(name, nlen))))
+	if (!b->err &&
+	    (!id || !spec || (nlen && !store__valid_name(name, nlen))))
 		b->err = -EINVAL;
-	int rc = batch_op_head(b, STORE_OP_CREATE, t, blob_flags(spec, status),
-			       0, id);
-	if (!rc)
-		rc = b->err = wr_str16(&b->out, name ? name : "", nlen);
-	return rc ? rc : batch_blobs(b, spec, spec_len, status, status_len);
+	if (b->err)
+		return b->err;
+	struct store_op op = make_op(STORE_OP_CREATE, t, id, 0, spec, spec_len,
+				     status, status_len);
+	op.name = name;
+	op.name_len = nlen;
+	return add_op(b, &op);
 }
 
 int store_batch_update(struct store_batch *b, enum store_table t,
 		       const char *id, uint64_t version, const void *spec,
 		       size_t spec_len, const void *status, size_t status_len)
 {
-	if (!b->err && ((!spec && !status) || version == 0 ||
-			(spec && spec_len > STORE_BLOB_MAX) ||
-			(status && status_len > STORE_BLOB_MAX)))
+	if (!b->err && (!id || (!spec && !status) || version == 0))
 		b->err = -EINVAL;
-	int rc = batch_op_head(b, STORE_OP_UPDATE, t, blob_flags(spec, status),
-			       version, id);
-	return rc ? rc : batch_blobs(b, spec, spec_len, status, status_len);
+	if (b->err)
+		return b->err;
+	struct store_op op = make_op(STORE_OP_UPDATE, t, id, version, spec,
+				     spec_len, status, status_len);
+	return add_op(b, &op);
 }
 
 int store_batch_delete(struct store_batch *b, enum store_table t,
 		       const char *id, uint64_t version)
 {
-	if (!b->err && version == 0)
+	if (!b->err && (!id || version == 0))
 		b->err = -EINVAL;
-	int rc = batch_op_head(b, STORE_OP_DELETE, t, 0, version, id);
-	return rc ? rc : batch_blobs(b, NULL, 0, NULL, 0);
+	if (b->err)
+		return b->err;
+	struct store_op op =
+		make_op(STORE_OP_DELETE, t, id, version, NULL, 0, NULL, 0);
+	return add_op(b, &op);
+}
+
+/*
+ * pack_batch: the protobuf of @b's ops, packed into *@out. The messages
+ * point into @b's copies; their structs live in one scratch block.
+ */
+static int pack_batch(const struct store_batch *b, uint8_t **out, size_t *len)
+{
+	size_t each = sizeof(Store__Op) + sizeof(Store__Op *) +
+		      2 * sizeof(Store__Blob);
+	char *scratch = shoal_malloc(b->nops * each);
+	if (!scratch)
+		return -ENOMEM;
+	Store__Op *ops = (Store__Op *)scratch;
+	Store__Blob *blobs = (Store__Blob *)(ops + b->nops);
+	Store__Op **ptrs = (Store__Op **)(blobs + 2 * (size_t)b->nops);
+	for (uint32_t i = 0; i < b->nops; i++) {
+		const struct store_op *op = &b->ops[i];
+		Store__Op *o = &ops[i];
+		store__op__init(o);
+		o->kind = (Store__OpKind)op->kind;
+		o->table = (uint32_t)op->table;
+		o->version = op->version;
+		o->id = (char *)op->id;
+		o->name = op->name ? (char *)op->name : (char *)"";
+		if (op->has_spec) {
+			store__blob__init(&blobs[2 * i]);
+			blobs[2 * i].data.data = (uint8_t *)op->spec;
+			blobs[2 * i].data.len = op->spec_len;
+			o->spec = &blobs[2 * i];
+		}
+		if (op->has_status) {
+			store__blob__init(&blobs[2 * i + 1]);
+			blobs[2 * i + 1].data.data = (uint8_t *)op->status;
+			blobs[2 * i + 1].data.len = op->status_len;
+			o->status = &blobs[2 * i + 1];
+		}
+		ptrs[i] = o;
+	}
+	Store__Batch m = STORE__BATCH__INIT;
+	m.time_ns = b->time_ns;
+	m.n_ops = b->nops;
+	m.ops = ptrs;
+	int rc = 0;
+	*len = store__batch__get_packed_size(&m);
+	if (*len > STORE_BATCH_MAX)
+		rc = -EINVAL;
+	else if (!(*out = shoal_malloc(*len ? *len : 1)))
+		rc = -ENOMEM;
+	else
+		store__batch__pack(&m, *out);
+	shoal_free(scratch);
+	return rc;
 }
 
 int store_batch_finish(struct store_batch *b, uint8_t **out, size_t *len)
@@ -267,16 +287,11 @@ int store_batch_finish(struct store_batch *b, uint8_t **out, size_t *len)
 	int rc = b->err;
 	if (!rc && b->nops == 0)
 		rc = -EINVAL;
-	if (rc) {
-		store_batch_fini(b);
-		return rc;
-	}
-	uint8_t *p = (uint8_t *)b->out.data + STORE_MAGIC_LEN + 8;
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(b->nops >> (8 * (3 - i)));
-	*out = (uint8_t *)buf_take(&b->out, len);
-	b->nops = 0;
-	return 0;
+	if (!rc)
+		rc = pack_batch(b, out, len);
+	store_batch_fini(b);
+	b->err = 0;
+	return rc;
 }
 
 /* The key that detects one object twice in a batch: table byte + id. */
@@ -290,240 +305,264 @@ static int seen_once(struct hmap *seen, const struct store_op *op)
 	return hmap_put(seen, key, 1 + op->id_len, NULL, NULL);
 }
 
-static int decode_op(struct store_rd *r, struct store_op *op, char *err,
+static bool blob_ok(const Store__Blob *b)
+{
+	return !b ||
+	       (b->base.n_unknown_fields == 0 && b->data.len <= STORE_BLOB_MAX);
+}
+
+/* decode_op: the checks of one operation, into @op (borrowing @o). */
+static int decode_op(const Store__Op *o, struct store_op *op, char *err,
 		     size_t cap)
 {
-	uint8_t kind, table, flags;
 	memset(op, 0, sizeof(*op));
-	if (!store__rd_u8(r, &kind) || !store__rd_u8(r, &table) ||
-	    !store__rd_u8(r, &flags) || !store__rd_u64(r, &op->version))
-		return fail(err, cap, "truncated operation header");
+	if (o->base.n_unknown_fields || !blob_ok(o->spec) ||
+	    !blob_ok(o->status))
+		return fail(err, cap, "unknown fields or oversized data");
+	int kind = (int)o->kind;
 	if (kind < STORE_OP_CREATE || kind > STORE_OP_DELETE)
-		return fail(err, cap, "unknown operation kind %u", kind);
-	if (table >= STORE_TABLE_COUNT)
-		return fail(err, cap, "unknown table %u", table);
-	if (flags & ~(STORE_OPF_SPEC | STORE_OPF_STATUS))
-		return fail(err, cap, "unknown operation flags 0x%02x", flags);
-	op->kind = kind;
-	op->table = table;
-	op->has_spec = flags & STORE_OPF_SPEC;
-	op->has_status = flags & STORE_OPF_STATUS;
-	if (!rd_str16(r, STORE_ID_MAX, &op->id, &op->id_len) ||
-	    !store__valid_id(op->id, op->id_len))
+		return fail(err, cap, "unknown operation kind %d", kind);
+	if (o->table >= STORE_TABLE_COUNT)
+		return fail(err, cap, "unknown table %u", o->table);
+	op->kind = (enum store_op_kind)kind;
+	op->table = (enum store_table)o->table;
+	op->version = o->version;
+	op->id = o->id;
+	op->id_len = strlen(o->id);
+	op->name = o->name;
+	op->name_len = strlen(o->name);
+	op->has_spec = o->spec != NULL;
+	op->has_status = o->status != NULL;
+	/* A present but empty blob gets a non-NULL pointer, as callers of
+	 * store_batch_create/update pass one. */
+	if (o->spec) {
+		op->spec = o->spec->data.len ? o->spec->data.data
+					     : (const uint8_t *)"";
+		op->spec_len = o->spec->data.len;
+	}
+	if (o->status) {
+		op->status = o->status->data.len ? o->status->data.data
+						 : (const uint8_t *)"";
+		op->status_len = o->status->data.len;
+	}
+	if (!store__valid_id(op->id, op->id_len))
 		return fail(err, cap, "missing or invalid object id");
-	if (kind == STORE_OP_CREATE) {
+	int id_len = (int)op->id_len;
+	if (op->kind == STORE_OP_CREATE) {
 		if (op->version != 0 || !op->has_spec)
 			return fail(err, cap,
 				    "create of %.*s needs a spec "
 				    "and no version",
-				    (int)op->id_len, op->id);
-		if (!rd_str16(r, STORE_NAME_MAX, &op->name, &op->name_len) ||
-		    (op->name_len &&
-		     !store__valid_name(op->name, op->name_len)))
-			return fail(err, cap, "invalid name for %.*s",
-				    (int)op->id_len, op->id);
-	} else if (op->version == 0) {
-		return fail(err, cap, "%s of %.*s needs a version",
-			    kind == STORE_OP_UPDATE ? "update" : "delete",
-			    (int)op->id_len, op->id);
+				    id_len, op->id);
+		if (op->name_len && !store__valid_name(op->name, op->name_len))
+			return fail(err, cap, "invalid name for %.*s", id_len,
+				    op->id);
+		return 0;
 	}
-	if (kind == STORE_OP_UPDATE && !flags)
-		return fail(err, cap, "update of %.*s changes nothing",
-			    (int)op->id_len, op->id);
-	if (kind == STORE_OP_DELETE && flags)
-		return fail(err, cap, "delete of %.*s carries data",
-			    (int)op->id_len, op->id);
-	if (op->has_spec && !rd_blob32(r, &op->spec, &op->spec_len))
-		return fail(err, cap, "truncated or oversized spec");
-	if (op->has_status && !rd_blob32(r, &op->status, &op->status_len))
-		return fail(err, cap, "truncated or oversized status");
+	const char *what = op->kind == STORE_OP_UPDATE ? "update" : "delete";
+	if (op->version == 0 || op->name_len)
+		return fail(err, cap, "%s of %.*s needs a version and no name",
+			    what, id_len, op->id);
+	if (op->kind == STORE_OP_UPDATE && !op->has_spec && !op->has_status)
+		return fail(err, cap, "update of %.*s changes nothing", id_len,
+			    op->id);
+	if (op->kind == STORE_OP_DELETE && (op->has_spec || op->has_status))
+		return fail(err, cap, "delete of %.*s carries data", id_len,
+			    op->id);
 	return 0;
 }
 
-int store_batch_decode(const void *data, size_t len, int64_t *time_ns,
-		       struct store_op **ops, uint32_t *nops, char *err,
-		       size_t err_cap)
+void store_decoded_fini(struct store_decoded *d)
 {
-	struct store_rd r = {data, len};
-	const uint8_t *magic;
-	uint64_t t;
-	uint32_t n;
+	shoal_free(d->ops);
+	if (d->msg)
+		store__batch__free_unpacked(d->msg, &wire_pb_allocator);
+	memset(d, 0, sizeof(*d));
+}
+
+static int decode_ops(const Store__Batch *m, struct store_decoded *out,
+		      char *err, size_t cap)
+{
+	struct hmap seen = HMAP_INIT;
+	int rc = 0;
+	out->ops = shoal_calloc(m->n_ops, sizeof(*out->ops));
+	if (!out->ops)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_ops && !rc; i++) {
+		struct store_op *op = &out->ops[i];
+		rc = decode_op(m->ops[i], op, err, cap);
+		if (!rc)
+			rc = seen_once(&seen, op);
+		if (rc == -EEXIST)
+			rc = fail(err, cap, "%.*s appears twice in batch",
+				  (int)op->id_len, op->id);
+	}
+	hmap_fini(&seen);
+	return rc;
+}
+
+int store_batch_decode(const void *data, size_t len, struct store_decoded *out,
+		       char *err, size_t err_cap)
+{
+	struct wire_pb_tracker t;
+	memset(out, 0, sizeof(*out));
 	if (len > STORE_BATCH_MAX)
 		return fail(err, err_cap, "batch of %zu bytes over the limit",
 			    len);
-	if (!store__rd_bytes(&r, STORE_MAGIC_LEN, &magic) ||
-	    memcmp(magic, STORE_BATCH_MAGIC, STORE_MAGIC_LEN) != 0)
-		return fail(err, err_cap, "not a store batch");
-	if (!store__rd_u64(&r, &t) || !store__rd_u32(&r, &n))
-		return fail(err, err_cap, "truncated batch header");
-	if (n == 0 || n > STORE_BATCH_OPS_MAX)
-		return fail(err, err_cap, "batch of %u operations", n);
-
-	struct hmap seen = HMAP_INIT;
-	struct store_op *arr = NULL;
-	uint32_t got = 0, cap = 0;
+	wire_pb_tracker_init(&t);
+	Store__Batch *m = store__batch__unpack(&t.alloc, len, data);
+	if (!m)
+		return t.failed ? -ENOMEM
+				: fail(err, err_cap, "not a store batch");
+	out->msg = m;
 	int rc = 0;
-	while (got < n) {
-		if (got == cap) {
-			uint32_t ncap = cap ? cap * 2 : 8;
-			struct store_op *na =
-				shoal_realloc(arr, ncap * sizeof(*arr));
-			if (!na) {
-				rc = -ENOMEM;
-				goto err_free;
-			}
-			arr = na;
-			cap = ncap;
-		}
-		rc = decode_op(&r, &arr[got], err, err_cap);
-		if (rc)
-			goto err_free;
-		rc = seen_once(&seen, &arr[got]);
-		if (rc == -EEXIST)
-			rc = fail(err, err_cap, "%.*s appears twice in batch",
-				  (int)arr[got].id_len, arr[got].id);
-		if (rc)
-			goto err_free;
-		got++;
+	if (m->base.n_unknown_fields || !canonical(&m->base, data, len))
+		rc = fail(err, err_cap, "not a canonical store batch");
+	else if (m->n_ops == 0 || m->n_ops > STORE_BATCH_OPS_MAX)
+		rc = fail(err, err_cap, "batch of %zu operations", m->n_ops);
+	else
+		rc = decode_ops(m, out, err, err_cap);
+	if (rc) {
+		store_decoded_fini(out);
+		return rc;
 	}
-	if (r.left) {
-		rc = fail(err, err_cap, "%zu bytes after the last operation",
-			  r.left);
-		goto err_free;
-	}
-	hmap_fini(&seen);
-	*time_ns = (int64_t)t;
-	*ops = arr;
-	*nops = n;
+	out->time_ns = m->time_ns;
+	out->nops = (uint32_t)m->n_ops;
 	return 0;
-
-err_free:
-	hmap_fini(&seen);
-	shoal_free(arr);
-	return rc;
 }
 
 /* ----------------------------------------------------------- snapshots */
 
-static int snapshot_object(struct buf *out, const struct store_object *o)
+static void fill_object(Store__Object *p, const struct store_object *o)
 {
-	int rc = wr_str16(out, o->id, strlen(o->id));
-	if (!rc)
-		rc = wr_str16(out, o->name, strlen(o->name));
-	if (!rc)
-		rc = store__wr_u64(out, o->version);
-	if (!rc)
-		rc = store__wr_u64(out, (uint64_t)o->created_ns);
-	if (!rc)
-		rc = store__wr_u64(out, (uint64_t)o->updated_ns);
-	if (!rc)
-		rc = wr_blob32(out, o->spec, o->spec_len);
-	if (!rc)
-		rc = wr_blob32(out, o->status, o->status_len);
-	return rc;
+	store__object__init(p);
+	p->id = (char *)o->id;
+	p->name = (char *)o->name;
+	p->version = o->version;
+	p->created_ns = o->created_ns;
+	p->updated_ns = o->updated_ns;
+	p->spec.data = (uint8_t *)o->spec;
+	p->spec.len = o->spec_len;
+	p->status.data = (uint8_t *)o->status;
+	p->status.len = o->status_len;
+}
+
+/* One table's message: the objects sorted by id, pointing into the store. */
+struct snap_table {
+	Store__Table msg;
+	Store__Object *objs;
+	Store__Object **ptrs;
+};
+
+static int snap_table_fill(struct snap_table *st, const struct store_tab *tab)
+{
+	const struct store_object **sorted;
+	size_t n;
+	store__table__init(&st->msg);
+	int rc = store__sorted(tab, &sorted, &n);
+	if (rc)
+		return rc;
+	st->objs = shoal_calloc(n ? n : 1, sizeof(*st->objs));
+	st->ptrs = shoal_calloc(n ? n : 1, sizeof(*st->ptrs));
+	if (!st->objs || !st->ptrs) {
+		shoal_free(sorted);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		fill_object(&st->objs[i], sorted[i]);
+		st->ptrs[i] = &st->objs[i];
+	}
+	shoal_free(sorted);
+	st->msg.n_objects = n;
+	st->msg.objects = st->ptrs;
+	return 0;
 }
 
 int store_snapshot(const struct store *s, struct buf *out)
 {
-	int rc = buf_append(out, STORE_SNAP_MAGIC, STORE_MAGIC_LEN);
-	if (!rc)
-		rc = store__wr_u64(out, s->applied);
-	if (!rc)
-		rc = store__wr_u8(out, STORE_TABLE_COUNT);
-	for (int t = 0; !rc && t < STORE_TABLE_COUNT; t++) {
-		const struct store_object **objs;
-		size_t n;
-		rc = store__sorted(&s->tabs[t], &objs, &n);
-		if (rc)
-			break;
-		rc = store__wr_u32(out, (uint32_t)n);
-		for (size_t i = 0; !rc && i < n; i++)
-			rc = snapshot_object(out, objs[i]);
-		shoal_free(objs);
+	struct snap_table st[STORE_TABLE_COUNT];
+	Store__Table *tabs[STORE_TABLE_COUNT];
+	int rc = 0;
+	memset(st, 0, sizeof(st));
+	for (int t = 0; t < STORE_TABLE_COUNT && !rc; t++) {
+		rc = snap_table_fill(&st[t], &s->tabs[t]);
+		tabs[t] = &st[t].msg;
+	}
+	if (!rc) {
+		Store__Snapshot m = STORE__SNAPSHOT__INIT;
+		m.applied_index = s->applied;
+		m.n_tables = STORE_TABLE_COUNT;
+		m.tables = tabs;
+		size_t size = store__snapshot__get_packed_size(&m);
+		rc = buf_reserve(out, size);
+		if (!rc) {
+			store__snapshot__pack(&m,
+					      (uint8_t *)out->data + out->len);
+			out->len += size;
+			out->data[out->len] = '\0';
+		}
+	}
+	for (int t = 0; t < STORE_TABLE_COUNT; t++) {
+		shoal_free(st[t].objs);
+		shoal_free(st[t].ptrs);
 	}
 	return rc;
 }
 
-/* Bytewise order of ids, shorter first on a common prefix (as strcmp). */
-static int id_cmp(const char *a, size_t alen, const char *b, size_t blen)
+static int check_snap_obj(const Store__Object *o, enum store_table t,
+			  uint64_t applied, const char *prev, char *err,
+			  size_t cap)
 {
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-	if (c)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
-
-struct snap_obj {
-	const char *id, *name;
-	size_t id_len, name_len;
-	uint64_t version, created, updated;
-	const uint8_t *spec, *status;
-	size_t spec_len, status_len;
-};
-
-static int decode_snap_obj(struct store_rd *r, struct snap_obj *o,
-			   uint64_t applied, char *err, size_t cap)
-{
-	if (!rd_str16(r, STORE_ID_MAX, &o->id, &o->id_len) ||
-	    !store__valid_id(o->id, o->id_len))
-		return fail(err, cap, "missing or invalid object id");
-	if (!rd_str16(r, STORE_NAME_MAX, &o->name, &o->name_len) ||
-	    (o->name_len && !store__valid_name(o->name, o->name_len)))
-		return fail(err, cap, "invalid name for %.*s", (int)o->id_len,
-			    o->id);
-	if (!store__rd_u64(r, &o->version) || !store__rd_u64(r, &o->created) ||
-	    !store__rd_u64(r, &o->updated))
-		return fail(err, cap, "truncated object %.*s", (int)o->id_len,
-			    o->id);
+	const char *tn = store_table_name(t);
+	if (o->base.n_unknown_fields)
+		return fail(err, cap, "%s: unknown fields", tn);
+	if (!store__valid_id(o->id, strlen(o->id)))
+		return fail(err, cap, "%s: missing or invalid object id", tn);
+	if (prev && strcmp(prev, o->id) >= 0)
+		return fail(err, cap, "%s: %s out of order", tn, o->id);
+	if (o->name[0] && !store__valid_name(o->name, strlen(o->name)))
+		return fail(err, cap, "%s: invalid name for %s", tn, o->id);
 	if (o->version == 0 || o->version > applied)
 		return fail(err, cap,
-			    "object %.*s has version %llu beyond "
-			    "index %llu",
-			    (int)o->id_len, o->id,
-			    (unsigned long long)o->version,
+			    "%s: %s has version %llu beyond index %llu", tn,
+			    o->id, (unsigned long long)o->version,
 			    (unsigned long long)applied);
-	if (!rd_blob32(r, &o->spec, &o->spec_len) ||
-	    !rd_blob32(r, &o->status, &o->status_len))
-		return fail(err, cap, "truncated or oversized data in %.*s",
-			    (int)o->id_len, o->id);
+	if (o->spec.len > STORE_BLOB_MAX || o->status.len > STORE_BLOB_MAX)
+		return fail(err, cap, "%s: oversized data in %s", tn, o->id);
 	return 0;
 }
 
-static int decode_table(struct store_rd *r, enum store_table t,
-			struct store_tab *tab, uint64_t applied, char *err,
-			size_t cap)
+static int restore_table(const Store__Table *m, enum store_table t,
+			 struct store_tab *tab, uint64_t applied, char *err,
+			 size_t cap)
 {
-	uint32_t n;
-	struct snap_obj prev = {0}, o;
-	if (!store__rd_u32(r, &n))
-		return fail(err, cap, "truncated table %s",
+	if (m->base.n_unknown_fields)
+		return fail(err, cap, "%s: unknown fields",
 			    store_table_name(t));
-	for (uint32_t i = 0; i < n; i++) {
-		int rc = decode_snap_obj(r, &o, applied, err, cap);
+	for (size_t i = 0; i < m->n_objects; i++) {
+		const Store__Object *o = m->objects[i];
+		int rc = check_snap_obj(o, t, applied,
+					i ? m->objects[i - 1]->id : NULL, err,
+					cap);
 		if (rc)
 			return rc;
-		if (i && id_cmp(prev.id, prev.id_len, o.id, o.id_len) >= 0)
-			return fail(err, cap, "%s: %.*s out of order",
-				    store_table_name(t), (int)o.id_len, o.id);
 		struct store_object *obj = store__object_new(
-			t, o.id, o.id_len, o.name, o.name_len, o.spec,
-			o.spec_len, o.status, o.status_len);
+			t, o->id, strlen(o->id), o->name, strlen(o->name),
+			o->spec.data, o->spec.len, o->status.data,
+			o->status.len);
 		if (!obj)
 			return -ENOMEM;
-		obj->version = o.version;
-		obj->created_ns = (int64_t)o.created;
-		obj->updated_ns = (int64_t)o.updated;
+		obj->version = o->version;
+		obj->created_ns = o->created_ns;
+		obj->updated_ns = o->updated_ns;
 		rc = store__tab_insert(tab, obj);
 		if (rc) {
 			store_object_unref(obj);
 			if (rc == -EEXIST)
-				return fail(err, cap,
-					    "%s: name %.*s taken twice",
-					    store_table_name(t),
-					    (int)o.name_len, o.name);
+				return fail(err, cap, "%s: name %s taken twice",
+					    store_table_name(t), o->name);
 			return rc;
 		}
-		prev = o;
 	}
 	return 0;
 }
@@ -532,24 +571,22 @@ int store__snapshot_decode(const uint8_t *data, size_t len,
 			   struct store_tab *tabs, uint64_t *applied, char *err,
 			   size_t err_cap)
 {
-	struct store_rd r = {data, len};
-	const uint8_t *magic;
-	uint8_t ntab;
-	if (!store__rd_bytes(&r, STORE_MAGIC_LEN, &magic) ||
-	    memcmp(magic, STORE_SNAP_MAGIC, STORE_MAGIC_LEN) != 0)
-		return fail(err, err_cap, "not a store snapshot");
-	if (!store__rd_u64(&r, applied) || !store__rd_u8(&r, &ntab))
-		return fail(err, err_cap, "truncated snapshot header");
-	if (ntab != STORE_TABLE_COUNT)
-		return fail(err, err_cap, "snapshot of %u tables, expected %u",
-			    ntab, STORE_TABLE_COUNT);
-	for (int t = 0; t < STORE_TABLE_COUNT; t++) {
-		int rc = decode_table(&r, t, &tabs[t], *applied, err, err_cap);
-		if (rc)
-			return rc;
-	}
-	if (r.left)
-		return fail(err, err_cap, "%zu bytes after the last table",
-			    r.left);
-	return 0;
+	struct wire_pb_tracker t;
+	wire_pb_tracker_init(&t);
+	Store__Snapshot *m = store__snapshot__unpack(&t.alloc, len, data);
+	if (!m)
+		return t.failed ? -ENOMEM
+				: fail(err, err_cap, "not a store snapshot");
+	int rc = 0;
+	if (m->base.n_unknown_fields || !canonical(&m->base, data, len))
+		rc = fail(err, err_cap, "not a canonical store snapshot");
+	else if (m->n_tables != STORE_TABLE_COUNT)
+		rc = fail(err, err_cap, "snapshot of %zu tables, expected %d",
+			  m->n_tables, STORE_TABLE_COUNT);
+	*applied = m->applied_index;
+	for (int i = 0; !rc && i < STORE_TABLE_COUNT; i++)
+		rc = restore_table(m->tables[i], i, &tabs[i], *applied, err,
+				   err_cap);
+	store__snapshot__free_unpacked(m, &wire_pb_allocator);
+	return rc;
 }

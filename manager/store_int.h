@@ -1,7 +1,7 @@
 /*
  * Internal to the store (store.c, store_codec.c): the tables, the object
- * allocator and the byte readers and writers of the encodings. Nothing
- * outside manager/store*.c includes this header.
+ * allocator and the snapshot decoder. Nothing outside manager/store*.c
+ * includes this header.
  */
 #ifndef SHOAL_MANAGER_STORE_INT_H
 #define SHOAL_MANAGER_STORE_INT_H
@@ -14,14 +14,6 @@
 #include "common/list.h"
 #include "common/map.h"
 #include "manager/store.h"
-
-#define STORE_BATCH_MAGIC "SHB1"
-#define STORE_SNAP_MAGIC "SHS1"
-#define STORE_MAGIC_LEN 4
-
-/* Op flags in the batch encoding. */
-#define STORE_OPF_SPEC 0x01u
-#define STORE_OPF_STATUS 0x02u
 
 /*
  * One table: @by_id owns one reference to each object; @by_name (tables
@@ -64,24 +56,6 @@ bool store__valid_name(const char *s, size_t len);
 /* store__sorted() - @tab's objects sorted by id (owned array, borrowed). */
 int store__sorted(const struct store_tab *tab, const struct store_object ***out,
 		  size_t *n);
-
-/* Readers: each fails (false) past the end and then leaves @r unchanged. */
-struct store_rd {
-	const uint8_t *p;
-	size_t left;
-};
-
-bool store__rd_u8(struct store_rd *r, uint8_t *v);
-bool store__rd_u16(struct store_rd *r, uint16_t *v);
-bool store__rd_u32(struct store_rd *r, uint32_t *v);
-bool store__rd_u64(struct store_rd *r, uint64_t *v);
-bool store__rd_bytes(struct store_rd *r, size_t n, const uint8_t **p);
-
-/* Writers: 0, -ENOBUFS or -ENOMEM (then @b holds a partial tail). */
-int store__wr_u8(struct buf *b, uint8_t v);
-int store__wr_u16(struct buf *b, uint16_t v);
-int store__wr_u32(struct buf *b, uint32_t v);
-int store__wr_u64(struct buf *b, uint64_t v);
 
 /* store__snapshot_decode() - fill the empty @tabs and *@applied from @data;
  * 0, -EINVAL (message in @err) or -ENOMEM; on error @tabs hold what was

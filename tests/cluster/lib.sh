@@ -22,6 +22,7 @@ export SHOAL_SOURCE_DIR SHOAL_BIN_DIR
 
 LAB_SCRIPT=$SHOAL_SOURCE_DIR/scripts/lab
 STANDIN_PORT=7946
+lab_other_dirs=() # more labs a scenario made (lab_other), also torn down
 t_passed=0
 t_failed=0
 t_name=$(basename "$(dirname "$(readlink -f "$0")")")
@@ -66,8 +67,18 @@ lab_begin() {
 	lab up "$n"
 }
 
+# lab_other NAME: prints the state dir of a second lab, for a scenario
+# that runs two side by side (use it as SHOAL_LAB_DIR=...; torn down at
+# exit like the first).
+lab_other() {
+	local dir
+	dir=$(mktemp -d "/run/shoal-lab-$t_name-$1.XXXXXX")
+	lab_other_dirs+=("$dir")
+	echo "$dir"
+}
+
 lab_end() {
-	local rc=$? h log
+	local rc=$? h log dir
 	trap - EXIT
 	if [ "$rc" -ne 0 ] || [ "$t_failed" -ne 0 ]; then
 		if [ -f "${SHOAL_LAB_DIR:-/nonexistent}/config" ]; then
@@ -83,6 +94,10 @@ lab_end() {
 	if [ -n "${SHOAL_LAB_DIR:-}" ] && [ -d "$SHOAL_LAB_DIR" ]; then
 		lab down || echo "FAIL - lab down failed"
 	fi
+	for dir in "${lab_other_dirs[@]}"; do
+		[ -d "$dir" ] || continue
+		SHOAL_LAB_DIR=$dir lab down || echo "FAIL - lab down of $dir failed"
+	done
 	lab_summary "$rc"
 }
 

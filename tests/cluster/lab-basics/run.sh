@@ -67,6 +67,10 @@ if has_shoald; then
 		assert_eq "shoal info inside $h answers from $h's shoald" "$h" \
 			"$(info_name "$h")"
 	done
+	if command -v docker >/dev/null; then
+		assert_eq "docker info inside h3 answers from h3's shoald" h3 \
+			"$(lab exec h3 docker info --format '{{.Name}}')"
+	fi
 else
 	answers() { [ "$(lab_ask h1 "$1")" = "$1" ]; }
 	for h in h2 h3; do
@@ -88,6 +92,25 @@ assert_fails "start of a running daemon is refused" lab start h2
 lab stop h3
 assert_fails "after stop h3, h3's daemon no longer answers" answers h3
 assert_ok "h1's daemon kept running through all of it" answers h1
+
+note "a second lab beside the first"
+other=$(lab_other b)
+lab_other_dirs=("$other") # this shell's copy; lab_other ran in a subshell
+SHOAL_LAB_DIR=$other SHOAL_LAB_NAME=t-other SHOAL_LAB_DAEMON=none lab up 2
+in_b() { SHOAL_LAB_DIR=$other "$LAB_SCRIPT" "$@"; }
+assert_eq "the second lab has its own h1" h1 "$(in_b exec h1 hostname)"
+assert_contains "at the same address as the first lab's h1" \
+	"inet $(lab addr h1)/24" "$(in_b exec h1 ip -4 -o addr show dev eth0)"
+assert_eq "the second lab's hosts hold no namespace file (none of the first's)" \
+	0 "$(in_b exec h2 grep -c ' - nsfs ' /proc/self/mountinfo || true)"
+in_b cut h1 h2
+assert_fails "a cut in the second lab holds there" \
+	in_b exec h1 busybox ping -c 1 -W 1 "$(lab addr h2)"
+assert_ok "and does not reach the first lab" lab_ping h1 h2
+in_b down
+assert_ok "the first lab still works after the second is down" \
+	lab_ping h2 h1
+assert_contains "the first lab's status is whole" "h3 " "$(lab status)"
 
 note "down leaves nothing behind"
 ns_ids=()

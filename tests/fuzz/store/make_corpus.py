@@ -1,54 +1,74 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the store's fuzz targets from the encodings
-documented in docs/store.md (an independent writer of the same format, so
-the seeds also check that the documentation and the code agree).
+"""Writes the seed corpora of the store's fuzz targets: canonical encodings
+of proto/store.proto's Batch and Snapshot messages (and a few broken ones),
+made by a small independent protobuf writer, so the seeds also check that
+the documented format and the code agree.
 
     tests/fuzz/store/make_corpus.py   # rewrites corpus/batch, corpus/snapshot
 """
 import os
-import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODES, CLUSTERS, SERVICES, TASKS, NETWORKS, SECRETS, CONFIGS = range(7)
 CREATE, UPDATE, DELETE = 1, 2, 3
 
 
-def s16(b):
-    return struct.pack(">H", len(b)) + b
+def varint(n):
+    n &= (1 << 64) - 1  # int64 negatives are 10-byte two's complement
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
 
 
-def b32(b):
-    return struct.pack(">I", len(b)) + b
+def vfield(num, n):
+    """A varint field, omitted when zero (proto3 canonical form)."""
+    return varint(num << 3) + varint(n) if n else b""
 
 
-def op(kind, table, ident, version=0, name=None, spec=None, status=None):
-    flags = (1 if spec is not None else 0) | (2 if status is not None else 0)
-    out = struct.pack(">BBBQ", kind, table, flags, version) + s16(ident)
-    if kind == CREATE:
-        out += s16(name or b"")
+def lfield(num, data, always=False):
+    """A length-delimited field; empty strings/bytes are omitted unless
+    the field is a message whose presence matters."""
+    if not data and not always:
+        return b""
+    return varint(num << 3 | 2) + varint(len(data)) + data
+
+
+def blob(data):
+    return lfield(1, data)
+
+
+def op(kind, table, ident, version=0, name=b"", spec=None, status=None):
+    out = vfield(1, kind) + vfield(2, table) + vfield(3, version)
+    out += lfield(4, ident) + lfield(5, name)
     if spec is not None:
-        out += b32(spec)
+        out += lfield(6, blob(spec), always=True)
     if status is not None:
-        out += b32(status)
+        out += lfield(7, blob(status), always=True)
     return out
 
 
 def batch(time_ns, ops):
-    return b"SHB1" + struct.pack(">qI", time_ns, len(ops)) + b"".join(ops)
+    return vfield(1, time_ns) + b"".join(lfield(2, o, always=True)
+                                         for o in ops)
 
 
 def obj(ident, name, version, created, updated, spec, status):
-    return (s16(ident) + s16(name) +
-            struct.pack(">Qqq", version, created, updated) +
-            b32(spec) + b32(status))
+    return (lfield(1, ident) + lfield(2, name) + vfield(3, version) +
+            vfield(4, created) + vfield(5, updated) + lfield(6, spec) +
+            lfield(7, status))
 
 
 def snapshot(applied, tables):
-    out = b"SHS1" + struct.pack(">QB", applied, 7)
+    out = vfield(1, applied)
     for t in range(7):
         objs = sorted(tables.get(t, []), key=lambda o: o[0])
-        out += struct.pack(">I", len(objs))
-        out += b"".join(obj(*o) for o in objs)
+        out += lfield(2, b"".join(lfield(1, obj(*o), always=True)
+                                  for o in objs), always=True)
     return out
 
 
@@ -60,7 +80,7 @@ BATCHES = {
                                           status=b'{"State":"down"}')]),
     "delete-service": batch(T + 2, [op(DELETE, SERVICES, b"s1", 1)]),
     "stale-update": batch(T, [op(UPDATE, SERVICES, b"s1", 7, spec=b"{}")]),
-    "mixed": batch(T, [
+    "mixed": batch(-1, [
         op(CREATE, NETWORKS, b"net1", name=b"ingress", spec=b"{}",
            status=b""),
         op(UPDATE, CLUSTERS, b"c1", 1, spec=b'{"Name":"default"}',

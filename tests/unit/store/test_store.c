@@ -19,6 +19,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "manager/store.h"
+#include "proto/store.pb-c.h"
 
 #define T0 1700000000000000000LL
 
@@ -96,6 +97,67 @@ static struct store *new_store(void)
 	return s;
 }
 
+/* copy_of: a store restored from @s's snapshot. */
+static struct store *copy_of(const struct store *s)
+{
+	struct buf b = snap(s);
+	struct store *c = new_store();
+	assert_int_equal(store_restore(c, b.data, b.len, NULL), 0);
+	buf_fini(&b);
+	return c;
+}
+
+/* assert_same_objects: every object equal, whatever the applied index. */
+static void assert_same_objects(const struct store *a, const struct store *b)
+{
+	for (int t = 0; t < STORE_TABLE_COUNT; t++) {
+		const struct store_object **x, **y;
+		size_t nx, ny;
+		assert_int_equal(store_list(a, t, &x, &nx), 0);
+		assert_int_equal(store_list(b, t, &y, &ny), 0);
+		assert_int_equal(nx, ny);
+		for (size_t i = 0; i < nx; i++) {
+			assert_string_equal(x[i]->id, y[i]->id);
+			assert_string_equal(x[i]->name, y[i]->name);
+			assert_int_equal(x[i]->version, y[i]->version);
+			assert_int_equal(x[i]->created_ns, y[i]->created_ns);
+			assert_int_equal(x[i]->updated_ns, y[i]->updated_ns);
+			assert_int_equal(x[i]->spec_len, y[i]->spec_len);
+			assert_memory_equal(x[i]->spec, y[i]->spec,
+					    x[i]->spec_len);
+			assert_int_equal(x[i]->status_len, y[i]->status_len);
+			assert_memory_equal(x[i]->status, y[i]->status,
+					    x[i]->status_len);
+		}
+		shoal_free(x);
+		shoal_free(y);
+	}
+}
+
+/* raw_batch: one op packed as given, bypassing the builder's checks. */
+static struct bytes raw_batch(int kind, uint32_t table, const char *id,
+			      uint64_t version, const char *name,
+			      bool with_spec)
+{
+	Store__Blob spec = STORE__BLOB__INIT;
+	Store__Op op = STORE__OP__INIT, *ops[1] = {&op};
+	Store__Batch m = STORE__BATCH__INIT;
+	op.kind = (Store__OpKind)kind;
+	op.table = table;
+	op.id = (char *)id;
+	op.version = version;
+	op.name = (char *)name;
+	op.spec = with_spec ? &spec : NULL;
+	m.time_ns = T0;
+	m.n_ops = 1;
+	m.ops = ops;
+	struct bytes out;
+	out.n = store__batch__get_packed_size(&m);
+	out.p = shoal_malloc(out.n);
+	store__batch__pack(&m, out.p);
+	return out;
+}
+
 static void assert_spec(const struct store_object *o, const char *spec)
 {
 	assert_non_null(o);
@@ -164,7 +226,7 @@ static void stale_update_is_refused_as_out_of_sequence(void **state)
 	struct store *s = two_objects();
 	struct store_batch b;
 	struct store_result res;
-	struct buf before = snap(s);
+	struct store *before = copy_of(s);
 
 	store_batch_init(&b, T0);
 	store_batch_update(&b, STORE_SERVICES, "s1", 1, "x", 1, NULL, 0);
@@ -180,12 +242,9 @@ static void stale_update_is_refused_as_out_of_sequence(void **state)
 	assert_non_null(store_get(s, STORE_SERVICES, "s1"));
 
 	/* Only the consumed index differs from the state before. */
-	struct buf after = snap(s);
-	assert_int_equal(before.len, after.len);
-	assert_memory_equal(before.data + 12, after.data + 12, before.len - 12);
+	assert_same_objects(s, before);
 	assert_int_equal(store_applied_index(s), 4);
-	buf_fini(&before);
-	buf_fini(&after);
+	store_free(before);
 	store_free(s);
 }
 
@@ -295,9 +354,9 @@ static void one_object_twice_in_a_batch_is_malformed(void **state)
 static void malformed_batches_are_refused_and_consume_their_index(void **state)
 {
 	struct store *s = two_objects();
+	struct store *before = copy_of(s);
 	struct store_batch b;
 	struct store_result res;
-	struct buf before = snap(s);
 	store_batch_init(&b, T0);
 	store_batch_create(&b, STORE_NODES, "n7", "h7", "spec", 4, "st", 2);
 	struct bytes good = finish(&b);
@@ -315,26 +374,51 @@ static void malformed_batches_are_refused_and_consume_their_index(void **state)
 	longer[good.n] = 0;
 	assert_int_equal(store_apply(s, longer, good.n + 1, index++, &res),
 			 -EINVAL);
-	assert_non_null(strstr(res.msg, "after the last operation"));
-	/* An unknown kind, an unknown table, a bad id character. */
-	size_t kind_at = 4 + 8 + 4, table_at = kind_at + 1;
-	size_t id_at = kind_at + 3 + 8 + 2;
-	size_t offsets[] = {kind_at, table_at, id_at};
-	uint8_t values[] = {9, 42, ' '};
-	for (int i = 0; i < 3; i++) {
-		memcpy(longer, good.p, good.n);
-		longer[offsets[i]] = values[i];
-		assert_int_equal(store_apply(s, longer, good.n, index++, &res),
-				 -EINVAL);
-	}
 	shoal_free(longer);
 
-	struct buf after = snap(s);
-	assert_memory_equal(before.data + 12, after.data + 12, before.len - 12);
-	assert_int_equal(store_count(s, STORE_NODES), 1);
+	/* Well-formed protobuf, broken rules. */
+	struct bytes bad[] = {
+		raw_batch(9, STORE_NODES, "n8", 0, "", true),  /* kind */
+		raw_batch(1, 42, "n8", 0, "", true),	       /* table */
+		raw_batch(1, STORE_NODES, "n 8", 0, "", true), /* id */
+		raw_batch(1, STORE_NODES, "", 0, "", true),    /* no id */
+		raw_batch(1, STORE_NODES, "n8", 3, "", true),  /* version */
+		raw_batch(1, STORE_NODES, "n8", 0, "", false), /* no spec */
+		raw_batch(1, STORE_SERVICES, "n8", 0, "a b", true), /* name */
+		raw_batch(2, STORE_NODES, "n1", 1, "", false),	    /* no-op */
+		raw_batch(3, STORE_NODES, "n1", 0, "", false), /* version */
+		raw_batch(3, STORE_NODES, "n1", 1, "", true),  /* data */
+		raw_batch(2, STORE_NODES, "n1", 1, "x", true), /* name */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+			store_apply(s, bad[i].p, bad[i].n, index++, &res),
+			-EINVAL);
+		assert_non_null(strstr(res.msg, "malformed batch"));
+		bytes_fini(&bad[i]);
+	}
+
+	/* The same create, encoded canonically then not: fields out of
+	 * order, and an unknown field. */
+	static const uint8_t canon[] = {0x12, 0x08, 0x08, 0x01, 0x22,
+					0x02, 'n',  '9',  0x32, 0x00};
+	static const uint8_t reordered[] = {0x12, 0x08, 0x22, 0x02, 'n',
+					    '9',  0x08, 0x01, 0x32, 0x00};
+	static const uint8_t unknown[] = {0x12, 0x0a, 0x08, 0x01, 0x22, 0x02,
+					  'n',	'9',  0x32, 0x00, 0x78, 0x01};
+	assert_int_equal(
+		store_apply(s, reordered, sizeof(reordered), index++, &res),
+		-EINVAL);
+	assert_int_equal(
+		store_apply(s, unknown, sizeof(unknown), index++, &res),
+		-EINVAL);
+	assert_same_objects(s, before);
+	assert_int_equal(store_apply(s, canon, sizeof(canon), index, &res), 0);
+	assert_non_null(store_get(s, STORE_NODES, "n9"));
+	assert_int_equal(store_applied_index(s), index);
+
 	bytes_fini(&good);
-	buf_fini(&before);
-	buf_fini(&after);
+	store_free(before);
 	store_free(s);
 }
 
@@ -347,6 +431,36 @@ static void entry_not_after_the_applied_index_is_refused_untouched(void **state)
 		-EALREADY);
 	assert_int_equal(store_applied_index(s), 2);
 	assert_null(store_get(s, STORE_NODES, "n5"));
+	store_free(s);
+}
+
+static void check_predicts_apply_without_changing_anything(void **state)
+{
+	struct store *s = two_objects();
+	struct store *before = copy_of(s);
+	struct store_result res;
+	struct store_batch b;
+	store_batch_init(&b, T0);
+	store_batch_update(&b, STORE_SERVICES, "s1", 1, "x", 1, NULL, 0);
+	struct bytes stale = finish(&b);
+	store_batch_init(&b, T0);
+	store_batch_update(&b, STORE_SERVICES, "s1", 2, "x", 1, NULL, 0);
+	struct bytes fresh = finish(&b);
+	static const uint8_t junk[] = {0xff, 0xff};
+
+	assert_int_equal(store_check(s, stale.p, stale.n, &res), SHOAL_ESTALE);
+	assert_non_null(strstr(res.msg, "update out of sequence"));
+	assert_int_equal(store_check(s, fresh.p, fresh.n, &res), 0);
+	assert_int_equal(store_check(s, junk, sizeof(junk), &res), -EINVAL);
+	assert_int_equal(store_applied_index(s), 2);
+	assert_same_objects(s, before);
+	/* And apply agrees. */
+	assert_int_equal(store_apply(s, stale.p, stale.n, 3, NULL),
+			 SHOAL_ESTALE);
+	assert_int_equal(store_apply(s, fresh.p, fresh.n, 4, NULL), 0);
+	bytes_fini(&stale);
+	bytes_fini(&fresh);
+	store_free(before);
 	store_free(s);
 }
 
@@ -403,15 +517,13 @@ static void decoded_batch_encodes_back_to_the_same_bytes(void **state)
 	store_batch_delete(&b, STORE_TASKS, "t_1", 3);
 	struct bytes enc = finish(&b);
 
-	int64_t t;
-	struct store_op *ops;
-	uint32_t n;
+	struct store_decoded d;
 	char err[128];
-	assert_int_equal(store_batch_decode(enc.p, enc.n, &t, &ops, &n, err,
-					    sizeof(err)),
+	assert_int_equal(store_batch_decode(enc.p, enc.n, &d, err, sizeof(err)),
 			 0);
-	assert_int_equal(t, -5);
-	assert_int_equal(n, 3);
+	struct store_op *ops = d.ops;
+	assert_int_equal(d.time_ns, -5);
+	assert_int_equal(d.nops, 3);
 	assert_int_equal(ops[0].kind, STORE_OP_CREATE);
 	assert_true(ops[0].has_status);
 	assert_int_equal(ops[0].status_len, 0);
@@ -419,16 +531,18 @@ static void decoded_batch_encodes_back_to_the_same_bytes(void **state)
 	assert_int_equal(ops[1].version, 99);
 	assert_int_equal(ops[2].table, STORE_TASKS);
 
-	store_batch_init(&b, t);
+	store_batch_init(&b, d.time_ns);
 	store_batch_create(&b, ops[0].table, "x1", "pw", ops[0].spec,
-			   ops[0].spec_len, ops[0].status, ops[0].status_len);
+			   ops[0].spec_len,
+			   ops[0].status ? ops[0].status : (const uint8_t *)"",
+			   ops[0].status_len);
 	store_batch_update(&b, ops[1].table, "n.1", ops[1].version, NULL, 0,
 			   ops[1].status, ops[1].status_len);
 	store_batch_delete(&b, ops[2].table, "t_1", ops[2].version);
 	struct bytes again = finish(&b);
 	assert_int_equal(again.n, enc.n);
 	assert_memory_equal(again.p, enc.p, enc.n);
-	shoal_free(ops);
+	store_decoded_fini(&d);
 	bytes_fini(&enc);
 	bytes_fini(&again);
 }
@@ -605,26 +719,76 @@ static void corrupt_snapshot_is_refused_and_changes_nothing(void **state)
 	struct buf before = snap(r);
 	for (size_t n = 0; n < good.len; n++)
 		assert_int_equal(store_restore(r, good.data, n, &res), -EINVAL);
-	/* Objects out of order: a table of two ids, swapped. */
-	struct store *two = new_store();
-	apply_ok(two, one_create(STORE_NODES, "b", "", "{}", T0), 1);
-	apply_ok(two, one_create(STORE_NODES, "c", "", "{}", T0), 2);
-	struct buf sorted = snap(two);
-	/* header 13, count 4, id length 2; each object 39 bytes here */
-	char *pb = sorted.data + 19, *pc = sorted.data + 19 + 39;
-	assert_int_equal(*pb, 'b');
-	assert_int_equal(*pc, 'c');
-	*pb = 'c';
-	*pc = 'b';
-	assert_int_equal(store_restore(r, sorted.data, sorted.len, &res),
-			 -EINVAL);
-	assert_non_null(strstr(res.msg, "out of order"));
-	/* A version beyond the snapshot's index. */
-	sorted.data[11] = 1; /* applied index 2 -> 1 */
-	*pb = 'b';
-	*pc = 'c';
-	assert_int_equal(store_restore(r, sorted.data, sorted.len, &res),
-			 -EINVAL);
+	/* Well-formed protobuf, broken rules; the first one is fine. */
+	struct {
+		uint64_t applied;
+		size_t ntables;
+		uint32_t table;
+		const char *ids[2], *names[2];
+		uint64_t versions[2];
+		const char *why;
+	} cases[] = {
+		{2, 7, STORE_SERVICES, {"a", "b"}, {"x", "y"}, {1, 2}, NULL},
+		{2,
+		 7,
+		 STORE_NODES,
+		 {"b", "a"},
+		 {"", ""},
+		 {1, 2},
+		 "out of order"},
+		{2,
+		 7,
+		 STORE_NODES,
+		 {"a", "a"},
+		 {"", ""},
+		 {1, 2},
+		 "out of order"},
+		{2, 7, STORE_NODES, {"a", "b"}, {"", ""}, {1, 5}, "beyond"},
+		{2, 7, STORE_NODES, {"a", "b"}, {"", ""}, {0, 1}, "beyond"},
+		{2, 7, STORE_SERVICES, {"a", "b"}, {"w", "w"}, {1, 2}, "twice"},
+		{2, 7, STORE_NODES, {"a", "b/c"}, {"", ""}, {1, 2}, "invalid"},
+		{2, 7, STORE_NODES, {"a", "b"}, {"", "x y"}, {1, 2}, "name"},
+		{2, 6, STORE_NODES, {"a", "b"}, {"", ""}, {1, 2}, "tables"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Store__Object objs[2], *optr[2] = {&objs[0], &objs[1]};
+		Store__Table tabs[7], *tptr[7];
+		Store__Snapshot m = STORE__SNAPSHOT__INIT;
+		for (int k = 0; k < 2; k++) {
+			store__object__init(&objs[k]);
+			objs[k].id = (char *)cases[i].ids[k];
+			objs[k].name = (char *)cases[i].names[k];
+			objs[k].version = cases[i].versions[k];
+		}
+		for (int t = 0; t < 7; t++) {
+			store__table__init(&tabs[t]);
+			tptr[t] = &tabs[t];
+		}
+		tabs[cases[i].table].n_objects = 2;
+		tabs[cases[i].table].objects = optr;
+		m.applied_index = cases[i].applied;
+		m.n_tables = cases[i].ntables;
+		m.tables = tptr;
+		size_t n = store__snapshot__get_packed_size(&m);
+		uint8_t *p = shoal_malloc(n);
+		store__snapshot__pack(&m, p);
+		struct store *fresh = new_store();
+		int want = cases[i].why ? -EINVAL : 0;
+		assert_int_equal(store_restore(fresh, p, n, &res), want);
+		if (cases[i].why)
+			assert_non_null(strstr(res.msg, cases[i].why));
+		else
+			assert_int_equal(store_count(fresh, cases[i].table), 2);
+		assert_int_equal(store_restore(r, p, n, &res), want ? want : 0);
+		if (!want) {
+			/* Put r back as it was for the checks below. */
+			assert_int_equal(
+				store_restore(r, before.data, before.len, NULL),
+				0);
+		}
+		store_free(fresh);
+		shoal_free(p);
+	}
 
 	struct buf after = snap(r);
 	assert_int_equal(after.len, before.len);
@@ -632,10 +796,8 @@ static void corrupt_snapshot_is_refused_and_changes_nothing(void **state)
 	buf_fini(&good);
 	buf_fini(&before);
 	buf_fini(&after);
-	buf_fini(&sorted);
 	store_free(s);
 	store_free(r);
-	store_free(two);
 }
 
 static void list_returns_objects_sorted_by_id(void **state)
@@ -809,6 +971,8 @@ int main(void)
 			malformed_batches_are_refused_and_consume_their_index),
 		cmocka_unit_test(
 			entry_not_after_the_applied_index_is_refused_untouched),
+		cmocka_unit_test(
+			check_predicts_apply_without_changing_anything),
 		cmocka_unit_test(builder_refuses_bad_input),
 		cmocka_unit_test(decoded_batch_encodes_back_to_the_same_bytes),
 		cmocka_unit_test(
