@@ -437,3 +437,126 @@ bool mgr_node_ready(const struct mgr *m, const char *id)
 	}
 	return false;
 }
+
+const struct store_object *mgr_cluster(const struct mgr *m)
+{
+	return store_get(m->store, STORE_CLUSTERS, m->st->cluster_id);
+}
+
+/* Durations in a SwarmSpec are Go nanoseconds; 0 or absent keeps ours. */
+static int take_duration(const json_t *obj, const char *key, int64_t min_ns,
+			 int64_t *out, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		snprintf(err, errlen, "%s must be a duration in nanoseconds",
+			 key);
+		return -EINVAL;
+	}
+	int64_t ns = json_integer_value(v);
+	if (ns == 0)
+		return 0;
+	if (ns < min_ns) {
+		snprintf(err, errlen, "%s is too short", key);
+		return -EINVAL;
+	}
+	*out = ns;
+	return 0;
+}
+
+static int parse_swarm_spec(const json_t *spec, int64_t *hb_ns,
+			    int64_t *expiry_ns, json_t **labels, int64_t *hist,
+			    char *err, size_t errlen)
+{
+	int rc = take_duration(jsonx_obj(spec, "Dispatcher"),
+			       "HeartbeatPeriod", 10 * NSEC_PER_MSEC, hb_ns,
+			       err, errlen);
+	if (rc == 0)
+		rc = take_duration(jsonx_obj(spec, "CAConfig"),
+				   "NodeCertExpiry", 3600 * NSEC_PER_SEC,
+				   expiry_ns, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (*hb_ns > 3600 * NSEC_PER_SEC) {
+		snprintf(err, errlen, "HeartbeatPeriod is too long");
+		return -EINVAL;
+	}
+	*hist = jsonx_int(jsonx_obj(spec, "Orchestration"),
+			  "TaskHistoryRetentionLimit", *hist);
+	if (*hist < 0 || *hist > 1000) {
+		snprintf(err, errlen, "TaskHistoryRetentionLimit must be "
+				      "between 0 and 1000");
+		return -EINVAL;
+	}
+	json_t *l = json_object_get(spec, "Labels");
+	if (l && !json_is_null(l) && !json_is_object(l)) {
+		snprintf(err, errlen, "Labels must be an object");
+		return -EINVAL;
+	}
+	*labels = l && json_is_object(l) ? json_incref(l) : json_object();
+	return *labels ? 0 : -ENOMEM;
+}
+
+int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
+		     size_t len, char *err, size_t errlen)
+{
+	const struct store_object *o = mgr_cluster(m);
+	if (!o) {
+		snprintf(err, errlen, "the cluster object is missing");
+		return SHOAL_ENOTFOUND;
+	}
+	json_t *spec, *labels = NULL;
+	int rc = jsonx_parse_object(spec_json, len, &spec, err, errlen);
+	if (rc < 0)
+		return rc;
+	int64_t hb_ns = (int64_t)m->st->heartbeat_ms * NSEC_PER_MSEC;
+	int64_t expiry_ns = (m->st->cert_expiry_s > 0
+				     ? m->st->cert_expiry_s
+				     : SWARM_DEFAULT_CERT_EXPIRY_S) *
+			    NSEC_PER_SEC;
+	json_t *old = mgr__obj_json(o->spec, o->spec_len);
+	int64_t hist = jsonx_int(jsonx_obj(old, "Orchestration"),
+				 "TaskHistoryRetentionLimit", 5);
+	json_decref(old);
+	rc = parse_swarm_spec(spec, &hb_ns, &expiry_ns, &labels, &hist, err,
+			      errlen);
+	json_decref(spec);
+	if (rc < 0)
+		return rc;
+	json_t *next = json_pack("{s:s, s:o, s:{s:I}, s:{s:I}, s:{s:I}}",
+				 "Name", "default", "Labels", labels,
+				 "Dispatcher", "HeartbeatPeriod",
+				 (json_int_t)hb_ns, "CAConfig",
+				 "NodeCertExpiry", (json_int_t)expiry_ns,
+				 "Orchestration", "TaskHistoryRetentionLimit",
+				 (json_int_t)hist);
+	size_t slen;
+	char *s = next ? jsonx_dump(next, &slen) : NULL;
+	json_decref(next);
+	if (!s)
+		return -ENOMEM;
+	struct store_batch b;
+	store_batch_init(&b, time_real_ns());
+	store_batch_update(&b, STORE_CLUSTERS, o->id, version, s, slen, NULL,
+			   0);
+	shoal_free(s);
+	struct store_result res = {0};
+	rc = mgr__propose(m, &b, &res);
+	store_batch_fini(&b);
+	if (rc == SHOAL_ESTALE) {
+		snprintf(err, errlen, "update out of sequence");
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s",
+			 res.msg[0] ? res.msg : shoal_strerror(rc));
+		return rc;
+	}
+	m->st->heartbeat_ms = (uint32_t)(hb_ns / NSEC_PER_MSEC);
+	m->st->cert_expiry_s = expiry_ns / NSEC_PER_SEC;
+	if (m->state_changed)
+		m->state_changed(m->arg);
+	return 0;
+}

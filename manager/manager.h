@@ -193,6 +193,20 @@ int mgr_node_remove(struct mgr *m, const char *id, bool force, char *err,
 /** mgr_rotate_token() - rotate @role's token and save the state. */
 int mgr_rotate_token(struct mgr *m, enum wire_role role);
 
+/** mgr_cluster() - the cluster object (borrowed as store_get()). */
+const struct store_object *mgr_cluster(const struct mgr *m);
+
+/**
+ * mgr_swarm_update() - apply Docker's SwarmSpec @spec_json to the cluster
+ * object if its version is still @version: the dispatcher's heartbeat
+ * period, the certificate expiry, the task history limit and labels are
+ * kept (other fields are accepted and ignored). The heartbeat period
+ * reaches agents with their next answer. Returns 0, SHOAL_ESTALE,
+ * -EINVAL with @err, -ENOMEM.
+ */
+int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
+		     size_t len, char *err, size_t errlen);
+
 /** mgr_node_ready() - whether node @id has a live session. */
 bool mgr_node_ready(const struct mgr *m, const char *id);
 
