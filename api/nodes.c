@@ -57,7 +57,20 @@ static json_t *time_json(int64_t ns)
 	return json_string(t);
 }
 
-static json_t *node_json(const struct store_object *o)
+/* ManagerStatus with what only the running managers know: who leads. */
+static json_t *manager_status(struct mgr *m, const struct store_object *o,
+			      const json_t *stored, const json_t *status)
+{
+	bool ready = strcmp(jsonx_str(jsonx_obj(status, "Status"), "State", ""),
+			    "ready") == 0;
+	return json_pack("{s:b, s:s, s:s}", "Leader",
+			 mgr_node_is_leader(m, o->id), "Reachability",
+			 ready || mgr_node_is_leader(m, o->id) ? "reachable"
+							       : "unreachable",
+			 "Addr", jsonx_str(stored, "Addr", ""));
+}
+
+static json_t *node_json(struct mgr *m, const struct store_object *o)
 {
 	json_t *n = json_object();
 	json_t *status = parsed(o->status, o->status_len);
@@ -73,12 +86,16 @@ static json_t *node_json(const struct store_object *o)
 	rc |= jsonx_set(n, "CreatedAt", time_json(o->created_ns));
 	rc |= jsonx_set(n, "UpdatedAt", time_json(o->updated_ns));
 	rc |= jsonx_set(n, "Spec", parsed(o->spec, o->spec_len));
-	const char *keys[] = {"Description", "Status", "ManagerStatus"};
-	for (size_t i = 0; i < 3; i++) {
+	const char *keys[] = {"Description", "Status"};
+	for (size_t i = 0; i < 2; i++) {
 		json_t *v = json_object_get(status, keys[i]);
 		if (v)
 			rc |= jsonx_set(n, keys[i], json_incref(v));
 	}
+	json_t *ms = json_object_get(status, "ManagerStatus");
+	if (ms)
+		rc |= jsonx_set(n, "ManagerStatus",
+				manager_status(m, o, ms, status));
 	json_decref(status);
 	if (rc) {
 		json_decref(n);
@@ -100,7 +117,7 @@ static void node_list(struct api_call *call)
 	}
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, node_json(all[i])) < 0) {
+		if (json_array_append_new(a, node_json(m, all[i])) < 0) {
 			json_decref(a);
 			a = NULL;
 		}
@@ -131,7 +148,7 @@ static void node_inspect(struct api_call *call)
 	struct mgr *m = manager_of(call);
 	const struct store_object *o = m ? find(call, m) : NULL;
 	if (o)
-		api_reply_json(call, 200, node_json(o));
+		api_reply_json(call, 200, node_json(m, o));
 }
 
 static bool force_param(const struct api_call *call)
@@ -148,16 +165,16 @@ static void node_delete(struct api_call *call)
 		return;
 	char id[STORE_ID_MAX + 1], err[400];
 	snprintf(id, sizeof(id), "%s", o->id);
-	int rc = mgr_node_remove(m, id, force_param(call), err, sizeof(err));
+	struct api__wait *w = api__wait_new(call);
+	int rc = w ? mgr_node_remove(m, id, force_param(call), api__wait_done,
+				     w, err, sizeof(err))
+		   : -ENOMEM;
 	if (rc < 0) {
-		api_reply_error(call,
-				rc == SHOAL_ECONFLICT	? 400
-				: rc == SHOAL_ENOTFOUND ? 404
-							: 500,
-				"%s", err);
-		return;
+		if (w)
+			api__wait_cancel(w);
+		api_reply_error(call, api__status_of(rc), "%s",
+				rc == -ENOMEM ? "out of memory" : err);
 	}
-	http_response_send(call->res, 200, NULL, NULL, 0);
 }
 
 static void node_update(struct api_call *call)
@@ -171,23 +188,17 @@ static void node_update(struct api_call *call)
 		return;
 	char id[STORE_ID_MAX + 1], err[400];
 	snprintf(id, sizeof(id), "%s", o->id);
-	int rc = mgr_node_update(m, id, version, call->req->body,
-				 call->req->body_len, err, sizeof(err));
-	if (rc == SHOAL_ESTALE) {
-		api_reply_error(call, 500,
-				"rpc error: code = Unknown desc = update out "
-				"of sequence");
-		return;
-	}
+	struct api__wait *w = api__wait_new(call);
+	int rc = w ? mgr_node_update(m, id, version, call->req->body,
+				     call->req->body_len, api__wait_done, w,
+				     err, sizeof(err))
+		   : -ENOMEM;
 	if (rc < 0) {
-		api_reply_error(call,
-				rc == -EINVAL	 ? 400
-				: rc == -ENOTSUP ? 501
-						 : 500,
-				"%s", err);
-		return;
+		if (w)
+			api__wait_cancel(w);
+		api_reply_error(call, api__status_of(rc), "%s",
+				rc == -ENOMEM ? "out of memory" : err);
 	}
-	http_response_send(call->res, 200, NULL, NULL, 0);
 }
 
 static const struct api_route routes[] = {

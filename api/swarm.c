@@ -212,21 +212,9 @@ static json_t *body_object(struct api_call *call)
 	return rc < 0 ? NULL : b;
 }
 
-static int status_of(int rc)
+static void init_done(void *w, int rc, const char *msg)
 {
-	switch (rc) {
-	case -EINVAL:
-	case SHOAL_ETOKEN:
-		return 400;
-	case -EEXIST:
-		return 503;
-	case SHOAL_ENOTFOUND:
-		return 404;
-	case -ENOTSUP:
-		return 501;
-	default:
-		return 500;
-	}
+	api__wait_done(w, rc, msg);
 }
 
 static void swarm_init(struct api_call *call)
@@ -250,30 +238,27 @@ static void swarm_init(struct api_call *call)
 	};
 	char err[300];
 	int rc = jsonx_bool(b, "AutoLockManagers", false) ? -ENOTSUP : 0;
+	struct api__wait *w = rc == 0 ? api__wait_new(call) : NULL;
 	if (rc < 0)
 		snprintf(err, sizeof(err),
 			 "autolock is not supported by this daemon yet");
+	else if (!w)
+		rc = -ENOMEM, snprintf(err, sizeof(err), "out of memory");
 	else
-		rc = ops->init(call->svc->arg, &req, err, sizeof(err));
+		rc = ops->init(call->svc->arg, &req, init_done, w, err,
+			       sizeof(err));
 	json_decref(b);
 	if (rc < 0) {
-		api_reply_error(call, status_of(rc), "%s",
+		if (w)
+			api__wait_cancel(w);
+		api_reply_error(call, api__status_of(rc), "%s",
 				rc == -EEXIST ? ALREADY_IN_SWARM : err);
 		return;
 	}
+	/* init_done() answers with the node id once the store is ready. */
 	struct api_swarm_local l;
 	local(call, &l);
-	api_reply_json(call, 200, json_string(l.st ? l.st->node_id : ""));
-}
-
-static void join_done(void *ctx, int rc, const char *msg)
-{
-	struct http_response *res = ctx;
-	if (rc < 0) {
-		http_response_send_error(res, status_of(rc), msg);
-		return;
-	}
-	http_response_send(res, 200, NULL, NULL, 0);
+	api__wait_set_body(w, json_string(l.st ? l.st->node_id : ""));
 }
 
 static void swarm_join(struct api_call *call)
@@ -303,14 +288,18 @@ static void swarm_join(struct api_call *call)
 		rc = -EINVAL;
 		snprintf(err, sizeof(err), "JoinToken is required");
 	} else {
-		rc = ops->join(call->svc->arg, &req, join_done, call->res, err,
-			       sizeof(err));
+		struct api__wait *w = api__wait_new(call);
+		rc = w ? ops->join(call->svc->arg, &req, api__wait_done, w, err,
+				   sizeof(err))
+		       : -ENOMEM;
+		if (rc < 0 && w)
+			api__wait_cancel(w);
 	}
 	json_decref(b);
 	if (rc < 0)
-		api_reply_error(call, status_of(rc), "%s",
+		api_reply_error(call, api__status_of(rc), "%s",
 				rc == -EEXIST ? ALREADY_IN_SWARM : err);
-	/* else join_done() answers */
+	/* else api__wait_done() answers */
 }
 
 static bool query_true(const struct api_call *call, const char *name)
@@ -368,25 +357,19 @@ static void swarm_update(struct api_call *call)
 	if (api__version_param(call, &version) < 0)
 		return;
 	char err[300];
-	int rc = mgr_swarm_update(m, version, call->req->body,
-				  call->req->body_len, err, sizeof(err));
-	if (rc == SHOAL_ESTALE) {
-		api_reply_error(call, 500,
-				"rpc error: code = Unknown desc = update out "
-				"of sequence");
-		return;
-	}
+	struct api__wait *w = api__wait_new(call);
+	int rc = w ? mgr_swarm_update(m, version, call->req->body,
+				      call->req->body_len,
+				      query_true(call, "rotateWorkerToken"),
+				      query_true(call, "rotateManagerToken"),
+				      api__wait_done, w, err, sizeof(err))
+		   : -ENOMEM;
 	if (rc < 0) {
-		api_reply_error(call, rc == -ENOMEM ? 500 : 400, "%s", err);
-		return;
+		if (w)
+			api__wait_cancel(w);
+		api_reply_error(call, api__status_of(rc), "%s",
+				rc == -ENOMEM ? "out of memory" : err);
 	}
-	if (query_true(call, "rotateWorkerToken"))
-		mgr_rotate_token(m, WIRE_ROLE_WORKER);
-	if (query_true(call, "rotateManagerToken"))
-		mgr_rotate_token(m, WIRE_ROLE_MANAGER);
-	if (call->svc->swarm_ops && call->svc->swarm_ops->saved)
-		call->svc->swarm_ops->saved(call->svc->arg);
-	http_response_send(call->res, 200, NULL, NULL, 0);
 }
 
 static void swarm_unlockkey(struct api_call *call)

@@ -26,6 +26,8 @@ struct api_swarm_init {
 	int64_t cert_expiry_ns;	    /* 0: default */
 };
 
+typedef void api_swarm_done_fn(void *ctx, int rc, const char *msg);
+
 struct api_swarm_join {
 	const char *listen_addr;
 	const char *advertise_addr;
@@ -41,12 +43,12 @@ struct api_swarm_local {
 	struct mgr *mgr;	      /* NULL unless a running manager */
 };
 
-typedef void api_swarm_done_fn(void *ctx, int rc, const char *msg);
-
 struct api_swarm_ops {
 	void (*local)(void *arg, struct api_swarm_local *out);
-	/* 0 with this node a manager of a new swarm, or a code + @err. */
-	int (*init)(void *arg, const struct api_swarm_init *req, char *err,
+	/* 0 and later @done once the new swarm's store is ready, or a code
+	 * + @err (no callback). */
+	int (*init)(void *arg, const struct api_swarm_init *req,
+		    api_swarm_done_fn *done, void *ctx, char *err,
 		    size_t errlen);
 	/* 0 and later @done exactly once, or a code + @err (no callback). */
 	int (*join)(void *arg, const struct api_swarm_join *req,
@@ -56,6 +58,22 @@ struct api_swarm_ops {
 	/* The swarm's settings changed (heartbeat period...): save them. */
 	void (*saved)(void *arg);
 };
+
+/**
+ * struct api__wait - an API answer waiting for an asynchronous change.
+ * api__wait_new() keeps @res and notices if its client leaves;
+ * api__wait_done() is the mgr_done_fn / api_swarm_done_fn that answers
+ * (200 empty, or Docker's error) and frees it.
+ */
+struct api__wait;
+struct api__wait *api__wait_new(struct api_call *call);
+void api__wait_done(void *wait, int rc, const char *msg);
+/** api__wait_set_body() - answer success with @body (stolen). */
+void api__wait_set_body(struct api__wait *w, json_t *body);
+/** api__wait_cancel() - the change never started: free @w, no answer. */
+void api__wait_cancel(struct api__wait *w);
+/** api__status_of() - the HTTP status Docker uses for @rc. */
+int api__status_of(int rc);
 
 /** api__swarm_info() - the Swarm section of GET /info (owned). */
 json_t *api__swarm_info(const struct api_call *call);

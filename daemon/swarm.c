@@ -45,7 +45,9 @@ struct daemon_swarm {
 	bool have_state;
 	struct mgr *mgr;
 	struct agent *agent;
-	int pending_parts; /* stopped parts whose callback is due */
+	int pending_parts;	      /* stopped parts whose callback is due */
+	api_swarm_done_fn *init_done; /* an init waiting for the store */
+	void *init_ctx;
 	void (*after)(struct daemon_swarm *s);
 	void (*stopped)(struct daemon *d); /* the service's done */
 };
@@ -148,6 +150,16 @@ static void agent_ended(void *arg, const char *why)
 	log_error("swarm session ended for good: %s", why);
 }
 
+/* The store holds the cluster object: an init in flight is done. */
+static void mgr_ready(void *arg)
+{
+	struct daemon_swarm *s = arg;
+	api_swarm_done_fn *done = s->init_done;
+	s->init_done = NULL;
+	if (done)
+		done(s->init_ctx, 0, "");
+}
+
 static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 {
 	struct agent_desc d;
@@ -161,6 +173,8 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 			.data_root = s->d->cfg.data_root,
 			.st = &s->st,
 			.self = &md,
+			.founder = s->st.founder,
+			.ready = mgr_ready,
 			.state_changed = save,
 			.arg = s,
 		};
@@ -232,8 +246,8 @@ static void op_local(void *arg, struct api_swarm_local *out)
 	out->mgr = s->mgr;
 }
 
-static int op_init(void *arg, const struct api_swarm_init *req, char *err,
-		   size_t errlen)
+static int op_init(void *arg, const struct api_swarm_init *req,
+		   api_swarm_done_fn *done, void *ctx, char *err, size_t errlen)
 {
 	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
 	if (s->have_state || strcmp(s->state, "pending") == 0)
@@ -250,6 +264,7 @@ static int op_init(void *arg, const struct api_swarm_init *req, char *err,
 	}
 	s->st.cert_expiry_s = req->cert_expiry_ns / 1000000000;
 	s->st.created_ns = time_real_ns();
+	s->st.founder = true;
 	snprintf(s->st.managers[0], SWARM_ADDR_MAX, "%s", s->st.advertise_addr);
 	s->st.nmanagers = 1;
 	int rc = ca_init_cluster(&s->st, time_real_ns() / NSEC_PER_SEC);
@@ -258,9 +273,13 @@ static int op_init(void *arg, const struct api_swarm_init *req, char *err,
 	else
 		snprintf(err, errlen, "cannot create the cluster: %s",
 			 shoal_strerror(rc));
-	if (rc == 0)
+	if (rc == 0) {
+		s->init_done = done;
+		s->init_ctx = ctx;
 		rc = start_parts(s, err, errlen);
+	}
 	if (rc < 0) {
+		s->init_done = NULL;
 		swarm_state_remove(s->d->cfg.data_root);
 		swarm_state_wipe(&s->st);
 		s->state = "inactive";
@@ -303,6 +322,10 @@ static void joined(void *arg, const struct agent_join_result *r)
 		memcpy(st->cert, r->cert, r->cert_len);
 		st->cert_len = r->cert_len;
 		memcpy(st->root_pk, r->root_pk, WIRE_PK_LEN);
+		if (r->has_root_sk) {
+			memcpy(st->root_sk, r->root_sk, WIRE_SK_LEN);
+			st->has_root_sk = true;
+		}
 		for (size_t i = 0; i < r->nmanagers; i++)
 			snprintf(st->managers[i], SWARM_ADDR_MAX, "%s",
 				 r->managers[i]);
@@ -379,6 +402,11 @@ static int op_leave(void *arg, bool force, char *err, size_t errlen)
 			 "manager erases all current state of the swarm. Use "
 			 "`--force` to ignore this message.");
 		return -EBUSY;
+	}
+	if (s->init_done) {
+		s->init_done(s->init_ctx, -ECANCELED,
+			     "the node left the swarm");
+		s->init_done = NULL;
 	}
 	stop_parts(s);
 	int rc = swarm_state_remove(s->d->cfg.data_root);
@@ -475,6 +503,10 @@ void daemon__swarm_stop(struct daemon *d, void (*done)(struct daemon *d))
 {
 	struct daemon_swarm *s = d->swarm;
 	s->stopped = done;
+	if (s->init_done) {
+		s->init_done(s->init_ctx, -ECANCELED, "shoald is stopping");
+		s->init_done = NULL;
+	}
 	stop_parts(s);
 	if (s->pending_parts == 0)
 		free_swarm(s);

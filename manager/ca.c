@@ -43,7 +43,7 @@ int ca_issue(struct swarm_state *st, const char *node_id, enum wire_role role,
 	memcpy(info.public_key, pk, WIRE_PK_LEN);
 	info.not_before = now - CLOCK_SLACK_S;
 	info.not_after = now + expiry(st);
-	info.serial = ++st->next_serial;
+	info.serial = shoal_random_u64(); /* unique across managers */
 	return wire_cert_issue(&info, st->root_sk, out, out_len);
 }
 

@@ -1,142 +1,358 @@
 /*
- * The manager's wiring (manager.h): the store and its persistence, the
- * listener and dispatcher (dispatcher.c), the down-detection timer, and the
- * control operations the API calls.
+ * The manager's wiring (manager.h): the store replicated through Raft
+ * (raft/node_uv.h over raft/transport.h), the listener and dispatcher
+ * (dispatcher.c), the leader's housekeeping timer.
  *
- * Replication. Every change goes through mgr__propose(). Until raft-io's
- * libuv node driver exists, the manager is the only member of its Raft
- * group: a proposal is applied at once with the next index and the whole
- * store is written to <data-root>/swarm/store.snap (atomically, fsynced)
- * before the caller hears of success. The store is small (nodes and the
- * cluster object), so this costs one small write per change; it blocks
- * the loop for the fsync, which the Raft disk log's writer thread will
- * take over. Nothing else in the manager knows how a change is made
- * durable.
+ * Replication. Every change is a store batch proposed with
+ * mgr__propose(); raft_node applies committed entries in order on every
+ * manager through apply(), which feeds store_apply() and remembers the
+ * result so that the proposer's callback (which node_uv runs right after
+ * its entry's apply) can report it. Snapshots are store_snapshot() bytes.
+ * Raft ids are derived from node ids (the first 8 bytes of their SHA-256),
+ * so every manager computes the same id for a node without a table.
  *
- * Start: load store.snap (or create the cluster object and this node on a
- * new cluster), listen, start the timer. Stop: close the listener, the
- * timer and every connection; done() runs when the last handle is closed.
+ * Raft traffic uses its own listener, at the swarm port plus one, over
+ * proto's secure channel with the node certificates; the certificate check
+ * there admits managers only. Peers' addresses come from the store: every
+ * manager node's ManagerStatus.Addr, with the port plus one. After each
+ * apply the transport's peer table is brought up to date.
+ *
+ * The founding manager bootstraps a one-voter group; once it leads with an
+ * empty store it proposes the cluster object (with the token secrets) and
+ * its own node. A manager that joins later starts with an empty log and
+ * waits: the leader's timer adds every manager node of the store that is
+ * missing from the configuration as a learner and promotes learners, which
+ * the core does only once they have caught up (one change at a time;
+ * refusals are retried on the next tick).
+ *
+ * Stop: the Raft node (pending proposals get -ECANCELED), then the
+ * transport, listener, timer and connections; done() runs when all are
+ * closed.
  */
 #define LOG_MODULE "manager"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "manager/cluster_int.h"
+#include "raft/node_uv.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
-#define SNAP_MAX (64u << 20)
+#define RAFT_HEARTBEAT_MS 100
+#define RAFT_ELECTION_MS 500
 
-static void snap_path(const struct mgr *m, char *out, size_t cap)
+uint64_t mgr__raft_id(const char *node_id)
 {
-	snprintf(out, cap, "%s/swarm/store.snap", m->data_root);
+	uint8_t d[SHA256_BYTES];
+	shoal_sha256(node_id, strlen(node_id), d);
+	uint64_t id = 0;
+	for (int i = 0; i < 8; i++)
+		id = id << 8 | d[i];
+	return id ? id : 1;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+/* "10.0.0.1:2377" -> "10.0.0.1:2378" */
+static int raft_addr(const char *swarm_addr, char *out, size_t cap)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
+	const char *colon = strrchr(swarm_addr, ':');
+	if (!colon)
+		return -EINVAL;
+	long port = strtol(colon + 1, NULL, 10);
+	if (port < 0 || port >= 65535)
+		return -EINVAL;
+	/* Port 0 (tests): any port for Raft as well. */
+	snprintf(out, cap, "%.*s:%ld", (int)(colon - swarm_addr), swarm_addr,
+		 port ? port + 1 : 0);
 	return 0;
 }
 
-static int persist(struct mgr *m)
+/* --- proposals ----------------------------------------------------------- */
+
+struct prop {
+	struct mgr *m;
+	mgr_done_fn *done;
+	void *arg;
+};
+
+static void prop_done(void *arg, int status)
 {
-	char path[4200], tmp[4210];
-	int fd;
-	struct buf b;
-	buf_init(&b, SNAP_MAX);
-	snap_path(m, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int rc = store_snapshot(m->store, &b);
-	if (rc < 0)
-		goto err_buf;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		goto err_buf;
+	struct prop *p = arg;
+	struct mgr *m = p->m;
+	if (p->done) {
+		if (status == 0)
+			p->done(p->arg, m->last_rc,
+				m->last_rc ? m->last_res.msg : "");
+		else
+			p->done(p->arg, status,
+				status == SHOAL_ENOTLEADER
+					? "leadership changed before the "
+					  "change was committed"
+					: shoal_strerror(status));
 	}
-	rc = write_all(fd, (const uint8_t *)b.data, b.len);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-err_buf:
-	buf_fini(&b);
-	return rc;
+	shoal_free(p);
 }
 
-int mgr__propose(struct mgr *m, struct store_batch *b, struct store_result *res)
+int mgr__propose(struct mgr *m, struct store_batch *b, mgr_done_fn *done,
+		 void *arg)
 {
+	if (!m->rn || !m->leader)
+		return SHOAL_ENOTLEADER;
 	uint8_t *data;
 	size_t len;
 	int rc = store_batch_finish(b, &data, &len);
 	if (rc < 0)
 		return rc;
-	uint64_t index = store_applied_index(m->store) + 1;
-	rc = store_apply(m->store, data, len, index, res);
+	struct prop *p = shoal_calloc(1, sizeof(*p));
+	if (!p) {
+		shoal_free(data);
+		return -ENOMEM;
+	}
+	p->m = m;
+	p->done = done;
+	p->arg = arg;
+	rc = raft_node_propose(m->rn, data, len, prop_done, p);
 	shoal_free(data);
 	if (rc < 0)
-		return rc;
-	rc = persist(m);
-	if (rc < 0)
-		log_error("cannot write the store at index %llu: %s",
-			  (unsigned long long)index, shoal_strerror(rc));
+		shoal_free(p);
 	return rc;
 }
 
-/* Load store.snap; -ENOENT when there is none. */
-static int load_store(struct mgr *m, char *err, size_t errlen)
+const char *mgr_leader_addr(const struct mgr *m, char *buf, size_t cap)
 {
-	char path[4200];
-	snap_path(m, path, sizeof(path));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct buf b;
-	buf_init(&b, SNAP_MAX);
-	int rc = 0;
-	for (;;) {
-		rc = buf_reserve(&b, 65536);
-		if (rc < 0)
-			break;
-		ssize_t n = read(fd, (uint8_t *)b.data + b.len, 65536);
-		if (n < 0 && errno == EINTR)
+	buf[0] = '\0';
+	const struct store_object **all;
+	size_t n;
+	if (!m->leader_id || store_list(m->store, STORE_NODES, &all, &n) < 0)
+		return buf;
+	for (size_t i = 0; i < n; i++) {
+		if (mgr__raft_id(all[i]->id) != m->leader_id)
 			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : 0;
-			break;
-		}
-		b.len += (size_t)n;
+		json_t *st = mgr__obj_json(all[i]->status, all[i]->status_len);
+		snprintf(buf, cap, "%s",
+			 jsonx_str(jsonx_obj(st, "ManagerStatus"), "Addr", ""));
+		json_decref(st);
 	}
-	close(fd);
-	struct store_result res = {0};
-	if (rc == 0)
-		rc = store_restore(m->store, b.data, b.len, &res);
-	buf_fini(&b);
-	if (rc < 0)
-		snprintf(err, errlen, "%s: %s", path,
-			 res.msg[0] ? res.msg : shoal_strerror(rc));
-	return rc < 0 && rc != -ENOMEM ? SHOAL_ECORRUPT : rc;
+	shoal_free(all);
+	return buf;
 }
 
-static json_t *cluster_spec(const struct swarm_state *st)
+int mgr__not_leader(const struct mgr *m, char *err, size_t errlen)
+{
+	char addr[SWARM_ADDR_MAX];
+	mgr_leader_addr(m, addr, sizeof(addr));
+	snprintf(err, errlen, "this manager is not the raft leader; %s%s",
+		 *addr ? "the leader is at " : "no leader is elected yet",
+		 addr);
+	return SHOAL_ENOTLEADER;
+}
+
+bool mgr_is_leader(const struct mgr *m)
+{
+	return m->leader;
+}
+
+bool mgr_node_is_leader(const struct mgr *m, const char *id)
+{
+	return m->leader_id && mgr__raft_id(id) == m->leader_id;
+}
+
+bool mgr_node_raft_member(const struct mgr *m, const char *id)
+{
+	if (!m->rn)
+		return false;
+	struct raft_status s;
+	raft_node_status(m->rn, &s);
+	return raft_conf_find(&s.conf, mgr__raft_id(id)) != NULL;
+}
+
+/* --- state machine ------------------------------------------------------- */
+
+/* Token secrets from the cluster object's status into our state. */
+static void sync_tokens(struct mgr *m)
+{
+	const struct store_object *o = mgr_cluster(m);
+	json_t *st = o ? mgr__obj_json(o->status, o->status_len) : NULL;
+	const char *w = jsonx_str(st, "WorkerSecret", NULL);
+	const char *k = jsonx_str(st, "ManagerSecret", NULL);
+	struct wire_token wt = m->st->worker_token, mt = m->st->manager_token;
+	if (w && k && strlen(w) == 2 * WIRE_TOKEN_SECRET_LEN &&
+	    strlen(k) == 2 * WIRE_TOKEN_SECRET_LEN &&
+	    shoal_unhex(w, wt.secret, WIRE_TOKEN_SECRET_LEN) == 0 &&
+	    shoal_unhex(k, mt.secret, WIRE_TOKEN_SECRET_LEN) == 0) {
+		bool changed = !m->st->has_tokens ||
+			       memcmp(&wt, &m->st->worker_token, sizeof(wt)) ||
+			       memcmp(&mt, &m->st->manager_token, sizeof(mt));
+		shoal_sha256(m->st->root_pk, WIRE_PK_LEN, wt.root_digest);
+		memcpy(mt.root_digest, wt.root_digest, sizeof(mt.root_digest));
+		m->st->worker_token = wt;
+		m->st->manager_token = mt;
+		m->st->has_tokens = true;
+		if (changed && m->state_changed)
+			m->state_changed(m->arg);
+	}
+	json_decref(st);
+}
+
+/*
+ * Raft peers: every manager node of the store but us; and the list of
+ * managers' swarm addresses that agents are given (kept in our state so
+ * that our own agent finds them after a restart).
+ */
+static void sync_peers(struct mgr *m)
+{
+	const struct store_object **all;
+	size_t n, k = 0;
+	char addrs[SWARM_MAX_MANAGERS][SWARM_ADDR_MAX];
+	if (store_list(m->store, STORE_NODES, &all, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (mgr__node_role(all[i]) != WIRE_ROLE_MANAGER)
+			continue;
+		json_t *st = mgr__obj_json(all[i]->status, all[i]->status_len);
+		const char *a =
+			jsonx_str(jsonx_obj(st, "ManagerStatus"), "Addr", "");
+		uint64_t id = mgr__raft_id(all[i]->id);
+		char addr[SWARM_ADDR_MAX + 8];
+		if (*a && k < SWARM_MAX_MANAGERS && strlen(a) < SWARM_ADDR_MAX)
+			snprintf(addrs[k++], SWARM_ADDR_MAX, "%s", a);
+		if (m->rt && id != m->raft_id &&
+		    raft_addr(a, addr, sizeof(addr)) == 0)
+			raft_tcp_set_peer(m->rt, id, addr);
+		json_decref(st);
+	}
+	shoal_free(all);
+	if (k == 0)
+		return;
+	bool changed = k != m->st->nmanagers;
+	for (size_t i = 0; i < k && !changed; i++)
+		changed = strcmp(addrs[i], m->st->managers[i]) != 0;
+	if (!changed)
+		return;
+	memcpy(m->st->managers, addrs, sizeof(addrs[0]) * k);
+	m->st->nmanagers = k;
+	if (m->state_changed)
+		m->state_changed(m->arg);
+}
+
+/* The dispatcher's period and cert expiry from the cluster object. */
+static void sync_settings(struct mgr *m)
+{
+	const struct store_object *o = mgr_cluster(m);
+	json_t *sp = o ? mgr__obj_json(o->spec, o->spec_len) : NULL;
+	int64_t hb =
+		jsonx_int(jsonx_obj(sp, "Dispatcher"), "HeartbeatPeriod", 0);
+	int64_t ex = jsonx_int(jsonx_obj(sp, "CAConfig"), "NodeCertExpiry", 0);
+	json_decref(sp);
+	uint32_t ms = (uint32_t)(hb / NSEC_PER_MSEC);
+	bool changed = false;
+	if (ms >= 10 && ms != m->st->heartbeat_ms) {
+		m->st->heartbeat_ms = ms;
+		changed = true;
+	}
+	if (ex >= NSEC_PER_SEC && ex / NSEC_PER_SEC != m->st->cert_expiry_s) {
+		m->st->cert_expiry_s = ex / NSEC_PER_SEC;
+		changed = true;
+	}
+	if (changed && m->state_changed)
+		m->state_changed(m->arg);
+}
+
+static void after_change(struct mgr *m)
+{
+	sync_tokens(m);
+	sync_settings(m);
+	sync_peers(m);
+	if (!m->ready_sent && mgr_cluster(m)) {
+		m->ready_sent = true;
+		if (m->ready)
+			m->ready(m->arg);
+	}
+}
+
+static void on_apply(void *arg, const struct raft_entry *e)
+{
+	struct mgr *m = arg;
+	if (e->type != RAFT_ENTRY_NORMAL)
+		return;
+	memset(&m->last_res, 0, sizeof(m->last_res));
+	m->last_rc =
+		store_apply(m->store, e->data, e->len, e->index, &m->last_res);
+	if (m->last_rc == -EALREADY)
+		m->last_rc = 0;
+	else if (m->last_rc == -ENOMEM)
+		log_error("entry %" PRIu64 " not applied: out of memory",
+			  e->index);
+	after_change(m);
+}
+
+static int on_snapshot_take(void *arg, void **data, size_t *len)
+{
+	struct mgr *m = arg;
+	struct buf b;
+	buf_init(&b, STORE_BATCH_MAX * 4);
+	int rc = store_snapshot(m->store, &b);
+	if (rc < 0) {
+		buf_fini(&b);
+		return rc;
+	}
+	*data = buf_take(&b, len);
+	return *data ? 0 : -ENOMEM;
+}
+
+static int on_snapshot_restore(void *arg, const void *data, size_t len)
+{
+	struct mgr *m = arg;
+	struct store_result res = {0};
+	int rc = store_restore(m->store, data, len, &res);
+	if (rc < 0)
+		log_error("snapshot not restored: %s", res.msg);
+	else
+		after_change(m);
+	return rc;
+}
+
+static void bootstrap(struct mgr *m);
+
+static void on_role(void *arg, enum raft_role role, uint64_t leader,
+		    uint64_t term)
+{
+	struct mgr *m = arg;
+	bool was = m->leader;
+	m->leader = role == RAFT_LEADER;
+	m->leader_id = leader;
+	if (m->leader && !was) {
+		log_info("node=%s leads the managers (term %" PRIu64 ")",
+			 m->st->node_id, term);
+		m->started_ns = time_mono_ns(); /* grace for sessions */
+		if (!mgr_cluster(m))
+			bootstrap(m);
+	} else if (was && !m->leader) {
+		log_info("node=%s no longer leads (term %" PRIu64 ")",
+			 m->st->node_id, term);
+		mgr__close_conns(m); /* sessions move to the new leader */
+	}
+}
+
+static void on_error(void *arg, int err)
+{
+	struct mgr *m = arg;
+	log_error("node=%s raft stopped: %s", m->st->node_id,
+		  shoal_strerror(err));
+	m->leader = false;
+}
+
+/* --- bootstrap ----------------------------------------------------------- */
+
+json_t *mgr__cluster_spec(const struct swarm_state *st)
 {
 	return json_pack("{s:s, s:{}, s:{s:I}, s:{s:I}, s:{s:i}}", "Name",
 			 "default", "Labels", "Dispatcher", "HeartbeatPeriod",
@@ -149,8 +365,8 @@ static json_t *cluster_spec(const struct swarm_state *st)
 			 "Orchestration", "TaskHistoryRetentionLimit", 5);
 }
 
-static int add_json(struct store_batch *b, enum store_table t, const char *id,
-		    const char *name, json_t *spec, json_t *status)
+int mgr__add_json(struct store_batch *b, enum store_table t, const char *id,
+		  const char *name, json_t *spec, json_t *status)
 {
 	size_t slen = 0, tlen = 0;
 	char *s = spec ? jsonx_dump(spec, &slen) : NULL;
@@ -165,27 +381,89 @@ static int add_json(struct store_batch *b, enum store_table t, const char *id,
 	return rc;
 }
 
-/* A new cluster: the cluster object and this node, in one batch. */
-static int bootstrap(struct mgr *m)
+static json_t *secrets_json(const struct swarm_state *st)
+{
+	char w[2 * WIRE_TOKEN_SECRET_LEN + 1], k[2 * WIRE_TOKEN_SECRET_LEN + 1];
+	shoal_hex(st->worker_token.secret, WIRE_TOKEN_SECRET_LEN, w);
+	shoal_hex(st->manager_token.secret, WIRE_TOKEN_SECRET_LEN, k);
+	return json_pack("{s:s, s:s}", "WorkerSecret", w, "ManagerSecret", k);
+}
+
+static void bootstrapped(void *arg, int rc, const char *msg)
+{
+	const struct mgr *m = arg;
+	if (rc < 0)
+		log_error("swarm=%s: cannot create the cluster object: %s",
+			  m->st->cluster_id, *msg ? msg : shoal_strerror(rc));
+}
+
+/* A new swarm: the cluster object and this node, in one batch. */
+static void bootstrap(struct mgr *m)
 {
 	struct store_batch b;
 	store_batch_init(&b, time_real_ns());
-	int rc = add_json(&b, STORE_CLUSTERS, m->st->cluster_id, "default",
-			  cluster_spec(m->st), NULL);
+	int rc = mgr__add_json(&b, STORE_CLUSTERS, m->st->cluster_id, "default",
+			       mgr__cluster_spec(m->st), secrets_json(m->st));
 	if (rc == 0)
-		rc = add_json(&b, STORE_NODES, m->st->node_id, NULL,
-			      mgr__node_spec_new(WIRE_ROLE_MANAGER),
-			      mgr__node_status_new(&m->self, "ready", true,
-						   m->st->advertise_addr));
+		rc = mgr__add_json(&b, STORE_NODES, m->st->node_id, NULL,
+				   mgr__node_spec_new(WIRE_ROLE_MANAGER),
+				   mgr__node_status_new(&m->self, "ready", true,
+							m->st->advertise_addr));
 	if (rc == 0)
-		rc = mgr__propose(m, &b, NULL);
+		rc = mgr__propose(m, &b, bootstrapped, m);
 	store_batch_fini(&b);
-	return rc;
+	if (rc < 0)
+		log_error("cannot propose the cluster object: %s",
+			  shoal_strerror(rc));
 }
+
+/* --- leader housekeeping ------------------------------------------------- */
+
+/* Add manager nodes missing from the configuration; promote learners. */
+static void grow_raft(struct mgr *m)
+{
+	struct raft_status s;
+	raft_node_status(m->rn, &s);
+	const struct store_object **all;
+	size_t n;
+	if (store_list(m->store, STORE_NODES, &all, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (mgr__node_role(all[i]) != WIRE_ROLE_MANAGER)
+			continue;
+		uint64_t id = mgr__raft_id(all[i]->id);
+		const struct raft_server *sv = raft_conf_find(&s.conf, id);
+		int rc = 0;
+		if (!sv)
+			rc = raft_node_add_learner(m->rn, id);
+		else if (sv->role == RAFT_LEARNER)
+			rc = raft_node_promote(m->rn, id);
+		else
+			continue;
+		if (rc == 0)
+			log_info("node=%s %s", all[i]->id,
+				 sv ? "promoted to raft voter"
+				    : "added to raft as a learner");
+		break; /* one membership change at a time */
+	}
+	shoal_free(all);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct mgr *m = t->data;
+	if (!m->leader)
+		return;
+	mgr__check_down(m);
+	grow_raft(m);
+}
+
+/* --- life cycle ---------------------------------------------------------- */
 
 void mgr__maybe_done(struct mgr *m)
 {
-	if (!m->stopping || m->open_handles > 0 || !list_empty(&m->conns))
+	if (!m->stopping || m->open_handles > 0 || m->closing > 0 ||
+	    !list_empty(&m->conns))
 		return;
 	store_free(m->store);
 	void (*done)(void *) = m->done;
@@ -212,11 +490,6 @@ void mgr__listener_closed(uv_handle_t *h)
 	}
 }
 
-static void on_timer(uv_timer_t *t)
-{
-	mgr__check_down(t->data);
-}
-
 static void start_timer(struct mgr *m)
 {
 	uint64_t period = m->st->heartbeat_ms / 2 ? m->st->heartbeat_ms / 2 : 1;
@@ -224,6 +497,91 @@ static void start_timer(struct mgr *m)
 	m->timer.data = m;
 	m->open_handles++;
 	uv_timer_start(&m->timer, on_timer, period, period);
+}
+
+static int cert_is_manager(void *arg, const struct wire_cert_info *info)
+{
+	return info->role == WIRE_ROLE_MANAGER ? 0 : SHOAL_ECERT;
+}
+
+static int start_transport(struct mgr *m, char *err, size_t errlen)
+{
+	char addr[SWARM_ADDR_MAX + 8];
+	int rc = raft_addr(m->st->listen_addr, addr, sizeof(addr));
+	if (rc < 0) {
+		snprintf(err, errlen, "invalid listen address \"%s\"",
+			 m->st->listen_addr);
+		return rc;
+	}
+	m->raft_chan = m->chan_cfg;
+	m->raft_chan.join_lookup = NULL;
+	m->raft_chan.cert_check = cert_is_manager;
+	m->raft_chan.cert_check_arg = m;
+	struct raft_tcp_options o = {
+		.id = m->raft_id,
+		.listen_addr = addr,
+		.chan = &m->raft_chan,
+	};
+	rc = raft_tcp_new(m->loop, &o, &m->rt);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot listen for raft on %s: %s", addr,
+			 shoal_strerror(rc));
+	return rc;
+}
+
+static int start_raft(struct mgr *m, char *err, size_t errlen)
+{
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/raft", m->data_root);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int rc = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", dir,
+			 shoal_strerror(rc));
+		return rc;
+	}
+	struct raft_options ro;
+	raft_options_init(&ro);
+	ro.heartbeat_ms = RAFT_HEARTBEAT_MS;
+	ro.election_timeout_ms = RAFT_ELECTION_MS;
+	struct raft_conf conf = {.n = 1};
+	conf.servers[0].id = m->raft_id;
+	conf.servers[0].role = RAFT_VOTER;
+	struct raft_node_options o = {
+		.id = m->raft_id,
+		.dir = dir,
+		.bootstrap = m->founder ? &conf : NULL,
+		.raft = &ro,
+		.transport = m->rt,
+		.cb = {.apply = on_apply,
+		       .role = on_role,
+		       .snapshot_take = on_snapshot_take,
+		       .snapshot_restore = on_snapshot_restore,
+		       .error = on_error},
+		.cb_arg = m,
+	};
+	int rc = raft_node_start(m->loop, &o, &m->rn);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot start raft in %s: %s", dir,
+			 shoal_strerror(rc));
+	return rc;
+}
+
+static void transport_closed(void *arg)
+{
+	struct mgr *m = arg;
+	m->closing--;
+	mgr__maybe_done(m);
+}
+
+static void raft_stopped(void *arg)
+{
+	struct mgr *m = arg;
+	m->rn = NULL;
+	if (m->rt)
+		m->rt->close(m->rt->impl, transport_closed, m);
+	else
+		m->closing--;
+	m->rt = NULL;
 }
 
 int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
@@ -236,28 +594,35 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	m->data_root = cfg->data_root;
 	m->st = cfg->st;
 	m->self = *cfg->self;
+	m->founder = cfg->founder;
+	m->ready = cfg->ready;
 	m->state_changed = cfg->state_changed;
 	m->arg = cfg->arg;
 	m->started_ns = time_mono_ns();
+	m->raft_id = mgr__raft_id(m->st->node_id);
 	list_init(&m->conns);
 	int rc = store_new(&m->store);
 	if (rc < 0)
 		goto err_free;
-	rc = load_store(m, err, errlen);
-	if (rc == -ENOENT) {
-		rc = bootstrap(m);
-		if (rc < 0)
-			snprintf(err, errlen, "cannot create the store: %s",
-				 shoal_strerror(rc));
-	}
-	if (rc < 0)
-		goto err_store;
 	rc = mgr__listen(m, err, errlen);
 	if (rc < 0)
 		goto err_store;
+	rc = start_transport(m, err, errlen);
+	if (rc < 0)
+		goto err_listener;
+	rc = start_raft(m, err, errlen);
+	if (rc < 0)
+		goto err_transport;
 	start_timer(m);
+	sync_peers(m);
 	*out = m;
 	return 0;
+err_transport:
+	m->rt->close(m->rt->impl, NULL, NULL);
+err_listener:
+	/* The listener's close callback must not reach the freed manager. */
+	m->listener->data = NULL;
+	uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
 err_store:
 	store_free(m->store);
 err_free:
@@ -270,9 +635,11 @@ void mgr_stop(struct mgr *m, void (*done)(void *arg), void *arg)
 	m->stopping = true;
 	m->done = done;
 	m->done_arg = arg;
+	m->closing = 1;
 	uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
 	uv_close((uv_handle_t *)&m->timer, handle_closed);
 	mgr__close_conns(m);
+	raft_node_stop(m->rn, raft_stopped, m);
 }
 
 const struct store *mgr_store(const struct mgr *m)
@@ -292,138 +659,9 @@ int mgr_port(const struct mgr *m)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-const struct store_object *mgr_find_node(const struct mgr *m, const char *ref,
-					 int *rc)
+const struct store_object *mgr_cluster(const struct mgr *m)
 {
-	*rc = 0;
-	const struct store_object *o = store_get(m->store, STORE_NODES, ref);
-	if (o)
-		return o;
-	const struct store_object **all;
-	size_t n;
-	if ((*rc = store_list(m->store, STORE_NODES, &all, &n)) < 0)
-		return NULL;
-	const struct store_object *found = NULL;
-	size_t matches = 0, rlen = strlen(ref);
-	for (size_t i = 0; i < n && rlen; i++) {
-		json_t *st = mgr__obj_json(all[i]->status, all[i]->status_len);
-		const char *host =
-			jsonx_str(jsonx_obj(st, "Description"), "Hostname", "");
-		bool by_host = strcmp(host, ref) == 0;
-		json_decref(st);
-		if (by_host || strncmp(all[i]->id, ref, rlen) == 0) {
-			found = all[i];
-			matches++;
-		}
-	}
-	shoal_free(all);
-	if (matches == 1)
-		return found;
-	*rc = matches ? SHOAL_ECONFLICT : SHOAL_ENOTFOUND;
-	return NULL;
-}
-
-int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
-		    const char *spec_json, size_t len, char *err, size_t errlen)
-{
-	const struct store_object *o = store_get(m->store, STORE_NODES, id);
-	if (!o) {
-		snprintf(err, errlen, "node %s not found", id);
-		return SHOAL_ENOTFOUND;
-	}
-	json_t *spec;
-	int rc = jsonx_parse_object(spec_json, len, &spec, err, errlen);
-	if (rc < 0)
-		return rc;
-	rc = mgr__validate_spec(spec, err, errlen);
-	if (rc == 0 && mgr__node_role(o) == WIRE_ROLE_MANAGER &&
-	    strcmp(jsonx_str(spec, "Role", ""), "worker") == 0) {
-		snprintf(err, errlen,
-			 "demoting a manager needs the replicated store's "
-			 "membership changes, which this build lacks");
-		rc = -ENOTSUP;
-	}
-	if (rc == 0 && mgr__node_role(o) == WIRE_ROLE_WORKER &&
-	    strcmp(jsonx_str(spec, "Role", ""), "manager") == 0) {
-		snprintf(err, errlen,
-			 "promoting a worker needs the replicated store's "
-			 "membership changes, which this build lacks");
-		rc = -ENOTSUP;
-	}
-	size_t slen;
-	char *s = rc == 0 ? jsonx_dump(spec, &slen) : NULL;
-	json_decref(spec);
-	if (rc < 0)
-		return rc;
-	if (!s)
-		return -ENOMEM;
-	struct store_batch b;
-	store_batch_init(&b, time_real_ns());
-	store_batch_update(&b, STORE_NODES, id, version, s, slen, NULL, 0);
-	shoal_free(s);
-	struct store_result res = {0};
-	rc = mgr__propose(m, &b, &res);
-	store_batch_fini(&b);
-	if (rc == SHOAL_ESTALE)
-		snprintf(err, errlen, "update out of sequence");
-	else if (rc < 0)
-		snprintf(err, errlen, "%s",
-			 res.msg[0] ? res.msg : shoal_strerror(rc));
-	return rc;
-}
-
-int mgr_node_remove(struct mgr *m, const char *id, bool force, char *err,
-		    size_t errlen)
-{
-	const struct store_object *o = store_get(m->store, STORE_NODES, id);
-	if (!o) {
-		snprintf(err, errlen, "node %s not found", id);
-		return SHOAL_ENOTFOUND;
-	}
-	if (mgr__node_role(o) == WIRE_ROLE_MANAGER) {
-		snprintf(err, errlen,
-			 "rpc error: code = FailedPrecondition desc = node %s "
-			 "is a cluster manager and is a member of the raft "
-			 "cluster. It must be demoted to worker before "
-			 "removal",
-			 id);
-		return SHOAL_ECONFLICT;
-	}
-	char state[16];
-	if (!force &&
-	    strcmp(mgr__node_state(o, state, sizeof(state)), "down") != 0) {
-		snprintf(err, errlen,
-			 "rpc error: code = FailedPrecondition desc = node %s "
-			 "is not down and can't be removed",
-			 id);
-		return SHOAL_ECONFLICT;
-	}
-	char nid[WIRE_ID_MAX + 1];
-	snprintf(nid, sizeof(nid), "%s", id);
-	struct store_batch b;
-	store_batch_init(&b, time_real_ns());
-	store_batch_delete(&b, STORE_NODES, nid, o->version);
-	struct store_result res = {0};
-	int rc = mgr__propose(m, &b, &res);
-	store_batch_fini(&b);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s",
-			 res.msg[0] ? res.msg : shoal_strerror(rc));
-		return rc;
-	}
-	log_info("node=%s removed; its certificate is refused from now on",
-		 nid);
-	mgr__end_sessions(m, nid, "this node was removed from the swarm");
-	return 0;
-}
-
-int mgr_rotate_token(struct mgr *m, enum wire_role role)
-{
-	ca_rotate(m->st, role);
-	log_info("%s join token rotated", wire_role_name(role));
-	if (m->state_changed)
-		m->state_changed(m->arg);
-	return 0;
+	return store_get(m->store, STORE_CLUSTERS, m->st->cluster_id);
 }
 
 bool mgr_node_ready(const struct mgr *m, const char *id)
@@ -432,131 +670,8 @@ bool mgr_node_ready(const struct mgr *m, const char *id)
 	list_for_each(p, &m->conns)
 	{
 		struct mgr_conn *c = list_entry(p, struct mgr_conn, link);
-		if (c->session && strcmp(c->node_id, id) == 0)
+		if (c->session && !c->closed && strcmp(c->node_id, id) == 0)
 			return true;
 	}
 	return false;
-}
-
-const struct store_object *mgr_cluster(const struct mgr *m)
-{
-	return store_get(m->store, STORE_CLUSTERS, m->st->cluster_id);
-}
-
-/* Durations in a SwarmSpec are Go nanoseconds; 0 or absent keeps ours. */
-static int take_duration(const json_t *obj, const char *key, int64_t min_ns,
-			 int64_t *out, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(obj, key);
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		snprintf(err, errlen, "%s must be a duration in nanoseconds",
-			 key);
-		return -EINVAL;
-	}
-	int64_t ns = json_integer_value(v);
-	if (ns == 0)
-		return 0;
-	if (ns < min_ns) {
-		snprintf(err, errlen, "%s is too short", key);
-		return -EINVAL;
-	}
-	*out = ns;
-	return 0;
-}
-
-static int parse_swarm_spec(const json_t *spec, int64_t *hb_ns,
-			    int64_t *expiry_ns, json_t **labels, int64_t *hist,
-			    char *err, size_t errlen)
-{
-	int rc = take_duration(jsonx_obj(spec, "Dispatcher"),
-			       "HeartbeatPeriod", 10 * NSEC_PER_MSEC, hb_ns,
-			       err, errlen);
-	if (rc == 0)
-		rc = take_duration(jsonx_obj(spec, "CAConfig"),
-				   "NodeCertExpiry", 3600 * NSEC_PER_SEC,
-				   expiry_ns, err, errlen);
-	if (rc < 0)
-		return rc;
-	if (*hb_ns > 3600 * NSEC_PER_SEC) {
-		snprintf(err, errlen, "HeartbeatPeriod is too long");
-		return -EINVAL;
-	}
-	*hist = jsonx_int(jsonx_obj(spec, "Orchestration"),
-			  "TaskHistoryRetentionLimit", *hist);
-	if (*hist < 0 || *hist > 1000) {
-		snprintf(err, errlen, "TaskHistoryRetentionLimit must be "
-				      "between 0 and 1000");
-		return -EINVAL;
-	}
-	json_t *l = json_object_get(spec, "Labels");
-	if (l && !json_is_null(l) && !json_is_object(l)) {
-		snprintf(err, errlen, "Labels must be an object");
-		return -EINVAL;
-	}
-	*labels = l && json_is_object(l) ? json_incref(l) : json_object();
-	return *labels ? 0 : -ENOMEM;
-}
-
-int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
-		     size_t len, char *err, size_t errlen)
-{
-	const struct store_object *o = mgr_cluster(m);
-	if (!o) {
-		snprintf(err, errlen, "the cluster object is missing");
-		return SHOAL_ENOTFOUND;
-	}
-	json_t *spec, *labels = NULL;
-	int rc = jsonx_parse_object(spec_json, len, &spec, err, errlen);
-	if (rc < 0)
-		return rc;
-	int64_t hb_ns = (int64_t)m->st->heartbeat_ms * NSEC_PER_MSEC;
-	int64_t expiry_ns = (m->st->cert_expiry_s > 0
-				     ? m->st->cert_expiry_s
-				     : SWARM_DEFAULT_CERT_EXPIRY_S) *
-			    NSEC_PER_SEC;
-	json_t *old = mgr__obj_json(o->spec, o->spec_len);
-	int64_t hist = jsonx_int(jsonx_obj(old, "Orchestration"),
-				 "TaskHistoryRetentionLimit", 5);
-	json_decref(old);
-	rc = parse_swarm_spec(spec, &hb_ns, &expiry_ns, &labels, &hist, err,
-			      errlen);
-	json_decref(spec);
-	if (rc < 0)
-		return rc;
-	json_t *next = json_pack("{s:s, s:o, s:{s:I}, s:{s:I}, s:{s:I}}",
-				 "Name", "default", "Labels", labels,
-				 "Dispatcher", "HeartbeatPeriod",
-				 (json_int_t)hb_ns, "CAConfig",
-				 "NodeCertExpiry", (json_int_t)expiry_ns,
-				 "Orchestration", "TaskHistoryRetentionLimit",
-				 (json_int_t)hist);
-	size_t slen;
-	char *s = next ? jsonx_dump(next, &slen) : NULL;
-	json_decref(next);
-	if (!s)
-		return -ENOMEM;
-	struct store_batch b;
-	store_batch_init(&b, time_real_ns());
-	store_batch_update(&b, STORE_CLUSTERS, o->id, version, s, slen, NULL,
-			   0);
-	shoal_free(s);
-	struct store_result res = {0};
-	rc = mgr__propose(m, &b, &res);
-	store_batch_fini(&b);
-	if (rc == SHOAL_ESTALE) {
-		snprintf(err, errlen, "update out of sequence");
-		return rc;
-	}
-	if (rc < 0) {
-		snprintf(err, errlen, "%s",
-			 res.msg[0] ? res.msg : shoal_strerror(rc));
-		return rc;
-	}
-	m->st->heartbeat_ms = (uint32_t)(hb_ns / NSEC_PER_MSEC);
-	m->st->cert_expiry_s = expiry_ns / NSEC_PER_SEC;
-	if (m->state_changed)
-		m->state_changed(m->arg);
-	return 0;
 }

@@ -19,6 +19,8 @@
 struct mgr_conn {
 	struct list_node link;
 	struct mgr *m;
+	int pending; /* proposals whose answer goes to this connection */
+	bool closed; /* the channel is gone; freed when pending drops to 0 */
 	struct wire_chan *chan;
 	struct wire_peer peer;
 	bool session; /* a SessionRequest was answered */
@@ -35,10 +37,22 @@ struct mgr {
 	void (*state_changed)(void *arg);
 	void *arg;
 	struct store *store;
+	struct raft_transport *rt;
+	struct raft_node *rn;
+	uint64_t raft_id;
+	uint64_t leader_id;
+	bool leader;
+	bool ready_sent;
+	void (*ready)(void *arg);
+	bool founder;
+	int last_rc; /* of the last entry applied, for its proposer */
+	struct store_result last_res;
+	int closing;	    /* raft node and transport still closing */
 	uv_tcp_t *listener; /* own allocation: may outlive a failed start */
 	uv_timer_t timer;
 	int open_handles;
 	struct wire_chan_config chan_cfg;
+	struct wire_chan_config raft_chan; /* admits managers only */
 	struct list_node conns;
 	size_t nconns;
 	int64_t started_ns; /* monotonic; down detection waits a grace */
@@ -48,12 +62,22 @@ struct mgr {
 };
 
 /**
- * mgr__propose() - apply the batch @b as the next change (the stand-in for
- * a Raft proposal, see manager.h) and persist the store. Returns what
- * store_apply() returns, with its message in @res, or a disk error.
+ * mgr__propose() - propose the batch @b (finished here) through Raft.
+ * Returns 0 and later @done(@arg, rc, msg) with store_apply()'s result on
+ * this manager, or SHOAL_ENOTLEADER / -ECANCELED when the entry was lost;
+ * or a negative code now (no callback). @done may be NULL.
  */
-int mgr__propose(struct mgr *m, struct store_batch *b,
-		 struct store_result *res);
+int mgr__propose(struct mgr *m, struct store_batch *b, mgr_done_fn *done,
+		 void *arg);
+
+/** mgr__raft_id() - the Raft id of node @node_id (never 0). */
+uint64_t mgr__raft_id(const char *node_id);
+
+/** mgr__not_leader() - SHOAL_ENOTLEADER with the leader named in @err. */
+int mgr__not_leader(const struct mgr *m, char *err, size_t errlen);
+
+/** mgr__cluster_spec() - the cluster object's spec for a new swarm. */
+json_t *mgr__cluster_spec(const struct swarm_state *st);
 
 /** mgr__maybe_done() - finish a stop once nothing is left open. */
 void mgr__maybe_done(struct mgr *m);
@@ -76,6 +100,9 @@ enum wire_role mgr__node_role(const struct store_object *o);
  */
 int mgr__node_set_status(struct mgr *m, const struct store_object *o,
 			 const char *state, const struct mgr_node_desc *d);
+/** mgr__add_json() - add "create @id" with JSON spec/status (stolen). */
+int mgr__add_json(struct store_batch *b, enum store_table t, const char *id,
+		  const char *name, json_t *spec, json_t *status);
 /** mgr__validate_spec() - check a NodeSpec from a client; -EINVAL + @err. */
 int mgr__validate_spec(const json_t *spec, char *err, size_t errlen);
 
@@ -89,5 +116,7 @@ void mgr__end_sessions(struct mgr *m, const char *node_id, const char *why);
 /** mgr__check_down() - mark nodes without a live session down. */
 void mgr__check_down(struct mgr *m);
 int mgr__cert_check(void *arg, const struct wire_cert_info *info);
+/** mgr__conn_release() - a proposal for @c finished; free it if closed. */
+void mgr__conn_release(struct mgr_conn *c);
 
 #endif

@@ -53,7 +53,7 @@ json_t *mgr__node_status_new(const struct mgr_node_desc *d, const char *state,
 			      "Status", "State", state, "Addr", host);
 	if (o && manager)
 		jsonx_set(o, "ManagerStatus",
-			  json_pack("{s:b, s:s, s:s}", "Leader", 1,
+			  json_pack("{s:b, s:s, s:s}", "Leader", 0,
 				    "Reachability", "reachable", "Addr",
 				    manager_addr));
 	return o;
@@ -124,7 +124,7 @@ int mgr__node_set_status(struct mgr *m, const struct store_object *o,
 	store_batch_update(&b, STORE_NODES, o->id, o->version, NULL, 0, text,
 			   len);
 	shoal_free(text);
-	rc = mgr__propose(m, &b, NULL);
+	rc = mgr__propose(m, &b, NULL, NULL);
 	store_batch_fini(&b);
 	return rc;
 }

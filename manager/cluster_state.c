@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -186,6 +187,7 @@ static json_t *state_json(const struct swarm_state *st)
 	rc |= jsonx_set(o, "CertExpirySeconds",
 			json_integer(st->cert_expiry_s));
 	rc |= jsonx_set(o, "CreatedNs", json_integer(st->created_ns));
+	rc |= jsonx_set(o, "Founder", json_boolean(st->founder));
 	if (rc) {
 		json_decref(o);
 		return NULL;
@@ -294,6 +296,7 @@ static int parse_state(const json_t *o, struct swarm_state *st)
 	st->next_serial = (uint64_t)jsonx_int(o, "NextSerial", 0);
 	st->cert_expiry_s = jsonx_int(o, "CertExpirySeconds", 0);
 	st->created_ns = jsonx_int(o, "CreatedNs", 0);
+	st->founder = jsonx_bool(o, "Founder", false);
 	return 0;
 }
 
@@ -412,6 +415,12 @@ int swarm_state_load(const char *data_root, struct swarm_state *st, char *err,
 	return rc;
 }
 
+static int rm_entry(const char *p, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	return remove(p) < 0 && errno != ENOENT ? -1 : 0;
+}
+
 int swarm_state_remove(const char *data_root)
 {
 	static const char *const files[] = {
@@ -429,6 +438,10 @@ int swarm_state_remove(const char *data_root)
 		if (unlink(path) < 0 && errno != ENOENT && rc == 0)
 			rc = -errno;
 	}
+	snprintf(path, sizeof(path), "%s/raft", data_root);
+	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
+	    errno != ENOENT && rc == 0)
+		rc = -errno;
 	return rc;
 }
 

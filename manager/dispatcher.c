@@ -81,6 +81,7 @@ static void desc_from_pb(struct mgr_node_desc *d,
 	d->memory_bytes = pb->memory_bytes > 0 ? pb->memory_bytes : 0;
 }
 
+/* Every manager's address, as the store knows them (see sync_peers). */
 static void fill_managers(struct mgr *m, char **out, size_t *n)
 {
 	for (size_t i = 0; i < m->st->nmanagers; i++)
@@ -99,6 +100,76 @@ static void join_reply_error(struct mgr_conn *c, int code, const char *msg)
 	send_env(c, &env);
 }
 
+static void leader_hint(struct mgr *m, char *buf, size_t cap, char **list,
+			size_t *n)
+{
+	mgr_leader_addr(m, buf, cap);
+	list[0] = buf;
+	*n = *buf ? 1 : 0;
+}
+
+/* A follower's answer to a join: try the leader, named in managers. */
+static void join_redirect(struct mgr_conn *c)
+{
+	char addr[SWARM_ADDR_MAX], *list[1];
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__JoinResponse jr = SWARM__JOIN_RESPONSE__INIT;
+	jr.code = SHOAL_ENOTLEADER;
+	jr.error = (char *)"this manager is not the leader";
+	leader_hint(c->m, addr, sizeof(addr), list, &jr.n_managers);
+	jr.managers = list;
+	env.body_case = SWARM__ENVELOPE__BODY_JOIN_RESPONSE;
+	env.join_response = &jr;
+	send_env(c, &env);
+}
+
+struct join_wait {
+	struct mgr_conn *c;
+	char id[ID_SWARM_LEN + 1];
+	enum wire_role role;
+	uint8_t *cert;
+	size_t cert_len;
+};
+
+static void join_committed(void *arg, int rc, const char *msg)
+{
+	struct join_wait *w = arg;
+	struct mgr_conn *c = w->c;
+	struct mgr *m = c->m;
+	if (c->closed) {
+		/* The joiner left: its node stays, Down, until removed. */
+	} else if (rc < 0) {
+		join_reply_error(c, rc, *msg ? msg : "cannot record the node");
+	} else {
+		log_info("node=%s joined as %s", w->id,
+			 wire_role_name(w->role));
+		Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+		Swarm__JoinResponse jr = SWARM__JOIN_RESPONSE__INIT;
+		char *mgrs[SWARM_MAX_MANAGERS];
+		jr.node_id = w->id;
+		jr.certificate.data = w->cert;
+		jr.certificate.len = w->cert_len;
+		jr.cluster_id = m->st->cluster_id;
+		jr.root_key.data = m->st->root_pk;
+		jr.root_key.len = WIRE_PK_LEN;
+		if (w->role == WIRE_ROLE_MANAGER) {
+			/* The CA's key goes to managers only, encrypted by
+			 * the channel. */
+			jr.root_sk.data = m->st->root_sk;
+			jr.root_sk.len = WIRE_SK_LEN;
+		}
+		fill_managers(m, mgrs, &jr.n_managers);
+		jr.managers = mgrs;
+		jr.heartbeat_ms = m->st->heartbeat_ms;
+		env.body_case = SWARM__ENVELOPE__BODY_JOIN_RESPONSE;
+		env.join_response = &jr;
+		send_env(c, &env);
+	}
+	shoal_free(w->cert);
+	shoal_free(w);
+	mgr__conn_release(c);
+}
+
 /* Add the node to the store, then hand it its certificate. */
 static void on_join(struct mgr_conn *c, const Swarm__JoinRequest *req)
 {
@@ -111,70 +182,44 @@ static void on_join(struct mgr_conn *c, const Swarm__JoinRequest *req)
 		wire_chan_close(c->chan);
 		return;
 	}
-	if (c->peer.role == WIRE_ROLE_MANAGER) {
-		log_warn("peer=%s refused: joining as a manager needs Raft "
-			 "replication, not in this build",
-			 wire_chan_name(c->chan));
-		join_reply_error(c, -ENOTSUP,
-				 "joining as a manager is not supported yet: "
-				 "this build has no replicated store (join "
-				 "with the worker token)");
+	if (!m->leader) {
+		join_redirect(c);
 		return;
 	}
 	struct mgr_node_desc d;
 	desc_from_pb(&d, req->description);
-	char id[ID_SWARM_LEN + 1];
-	id_swarm(id);
-	uint8_t *cert;
-	size_t cert_len;
-	int rc = ca_issue(m->st, id, c->peer.role, req->public_key.data,
-			  time_real_ns() / NSEC_PER_SEC, &cert, &cert_len);
+	struct join_wait *w = shoal_calloc(1, sizeof(*w));
+	if (!w) {
+		join_reply_error(c, -ENOMEM, "out of memory");
+		return;
+	}
+	w->c = c;
+	w->role = c->peer.role;
+	id_swarm(w->id);
+	int rc =
+		ca_issue(m->st, w->id, w->role, req->public_key.data,
+			 time_real_ns() / NSEC_PER_SEC, &w->cert, &w->cert_len);
 	if (rc < 0) {
+		shoal_free(w);
 		join_reply_error(c, rc, "cannot issue a certificate");
 		return;
 	}
-	if (m->state_changed)
-		m->state_changed(m->arg); /* the serial moved */
+	bool mgr = w->role == WIRE_ROLE_MANAGER;
 	struct store_batch b;
 	store_batch_init(&b, time_real_ns());
-	json_t *spec = mgr__node_spec_new(c->peer.role);
-	json_t *status = mgr__node_status_new(&d, "unknown", false, "");
-	size_t slen = 0, tlen = 0;
-	char *s = spec ? jsonx_dump(spec, &slen) : NULL;
-	char *t = status ? jsonx_dump(status, &tlen) : NULL;
-	json_decref(spec);
-	json_decref(status);
-	rc = s && t ? store_batch_create(&b, STORE_NODES, id, NULL, s, slen, t,
-					 tlen)
-		    : -ENOMEM;
-	shoal_free(s);
-	shoal_free(t);
+	rc = mgr__add_json(&b, STORE_NODES, w->id, NULL,
+			   mgr__node_spec_new(w->role),
+			   mgr__node_status_new(&d, "unknown", mgr, d.addr));
 	if (rc == 0)
-		rc = mgr__propose(m, &b, NULL);
+		rc = mgr__propose(m, &b, join_committed, w);
 	store_batch_fini(&b);
 	if (rc < 0) {
-		shoal_free(cert);
+		shoal_free(w->cert);
+		shoal_free(w);
 		join_reply_error(c, rc, "cannot record the node");
 		return;
 	}
-	log_info("node=%s (%s, %s) joined as %s", id, d.hostname, d.addr,
-		 wire_role_name(c->peer.role));
-	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
-	Swarm__JoinResponse jr = SWARM__JOIN_RESPONSE__INIT;
-	char *mgrs[SWARM_MAX_MANAGERS];
-	jr.node_id = id;
-	jr.certificate.data = cert;
-	jr.certificate.len = cert_len;
-	jr.cluster_id = m->st->cluster_id;
-	jr.root_key.data = m->st->root_pk;
-	jr.root_key.len = WIRE_PK_LEN;
-	fill_managers(m, mgrs, &jr.n_managers);
-	jr.managers = mgrs;
-	jr.heartbeat_ms = m->st->heartbeat_ms;
-	env.body_case = SWARM__ENVELOPE__BODY_JOIN_RESPONSE;
-	env.join_response = &jr;
-	send_env(c, &env);
-	shoal_free(cert);
+	c->pending++;
 }
 
 static const struct store_object *conn_node(struct mgr_conn *c)
@@ -185,6 +230,19 @@ static const struct store_object *conn_node(struct mgr_conn *c)
 static void on_session(struct mgr_conn *c, const Swarm__SessionRequest *req)
 {
 	struct mgr *m = c->m;
+	if (!m->leader) {
+		char addr[SWARM_ADDR_MAX], *list[1];
+		Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+		Swarm__SessionResponse sr = SWARM__SESSION_RESPONSE__INIT;
+		sr.code = SHOAL_ENOTLEADER;
+		sr.error = (char *)"this manager is not the leader";
+		leader_hint(m, addr, sizeof(addr), list, &sr.n_managers);
+		sr.managers = list;
+		env.body_case = SWARM__ENVELOPE__BODY_SESSION_RESPONSE;
+		env.session_response = &sr;
+		send_env(c, &env);
+		return;
+	}
 	const struct store_object *o = conn_node(c);
 	if (!o || c->session) {
 		log_warn("peer=%s node=%s %s", wire_chan_name(c->chan),
@@ -224,7 +282,7 @@ static void on_session(struct mgr_conn *c, const Swarm__SessionRequest *req)
 static void on_heartbeat(struct mgr_conn *c, const Swarm__Heartbeat *hb)
 {
 	struct mgr *m = c->m;
-	if (!c->session || !hb->session_id ||
+	if (!m->leader || !c->session || !hb->session_id ||
 	    strcmp(hb->session_id, c->session_id) != 0) {
 		log_warn("peer=%s node=%s heartbeat outside its session",
 			 wire_chan_name(c->chan), c->node_id);
@@ -301,6 +359,21 @@ static void on_closed(struct wire_chan *ch, int reason)
 		log_info("node=%s session %s closed: %s", c->node_id,
 			 c->session_id,
 			 reason ? shoal_strerror(reason) : "by us");
+	c->closed = true;
+	c->session = false;
+	if (c->pending > 0)
+		return; /* freed by the last mgr__conn_release() */
+	list_remove(&c->link);
+	m->nconns--;
+	shoal_free(c);
+	mgr__maybe_done(m);
+}
+
+void mgr__conn_release(struct mgr_conn *c)
+{
+	struct mgr *m = c->m;
+	if (--c->pending > 0 || !c->closed)
+		return;
 	list_remove(&c->link);
 	m->nconns--;
 	shoal_free(c);
@@ -419,7 +492,9 @@ void mgr__close_conns(struct mgr *m)
 	struct list_node *p;
 	list_for_each(p, &m->conns)
 	{
-		wire_chan_close(list_entry(p, struct mgr_conn, link)->chan);
+		struct mgr_conn *c = list_entry(p, struct mgr_conn, link);
+		if (!c->closed)
+			wire_chan_close(c->chan);
 	}
 }
 
@@ -429,7 +504,7 @@ void mgr__end_sessions(struct mgr *m, const char *node_id, const char *why)
 	list_for_each(p, &m->conns)
 	{
 		struct mgr_conn *c = list_entry(p, struct mgr_conn, link);
-		if (strcmp(c->node_id, node_id) != 0)
+		if (c->closed || strcmp(c->node_id, node_id) != 0)
 			continue;
 		Swarm__Envelope env = SWARM__ENVELOPE__INIT;
 		Swarm__SessionEnd se = SWARM__SESSION_END__INIT;

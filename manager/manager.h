@@ -19,10 +19,12 @@
  * join lookup. Rotation replaces a token's secret: joins with the old one
  * are refused from then on; nodes already joined keep their certificates.
  *
- * The manager (mgr_*) runs on the daemon's loop. Until raft-io's node
- * driver lands, changes to the store are applied locally and the store is
- * persisted as a snapshot after each change (docs/swarm.md, "Replication");
- * the proposal path (mgr__propose) is the one place that changes then.
+ * The manager (mgr_*) runs on the daemon's loop. Every change to the
+ * store is a Raft proposal (raft/node_uv.h) applied on every manager; the
+ * leader alone accepts changes, runs the dispatcher and admits joins, and
+ * followers answer reads from their copy and refuse writes naming the
+ * leader. The cluster object carries the join tokens' secrets, so every
+ * manager admits the same tokens and a rotation is one replicated change.
  * Removing a node from the store revokes its certificate: the channel's
  * certificate check refuses any certificate whose node is not in the store.
  */
@@ -68,6 +70,7 @@ struct swarm_state {
 	uint32_t heartbeat_ms;
 	int64_t cert_expiry_s;
 	int64_t created_ns;
+	bool founder; /* this manager created the swarm */
 };
 
 /* ------------------------------------------------------------- state */
@@ -117,7 +120,7 @@ int ca_issue(struct swarm_state *st, const char *node_id, enum wire_role role,
 void ca_token(const struct swarm_state *st, enum wire_role role,
 	      char out[WIRE_TOKEN_LEN + 1]);
 
-/** ca_rotate() - a fresh secret for @role's token. */
+/** ca_rotate() - a fresh secret for @role's token (local only). */
 void ca_rotate(struct swarm_state *st, enum wire_role role);
 
 /** ca_join_lookup() - wire_join_lookup_fn over a struct swarm_state. */
@@ -142,18 +145,24 @@ struct mgr_node_desc {
 struct mgr_config {
 	uv_loop_t *loop;
 	const char *data_root; /* borrowed for the manager's life */
-	/* Borrowed for the manager's life; the manager changes its tokens and
-	 * serial and calls @state_changed to have it saved. */
+	/* Borrowed for the manager's life; the manager changes its tokens
+	 * (from the store) and calls @state_changed to have it saved. */
 	struct swarm_state *st;
 	const struct mgr_node_desc *self; /* copied */
+	/* The founding manager: bootstraps a one-voter Raft group when its
+	 * log is empty. Others wait to be added by the leader. */
+	bool founder;
+	/* The cluster object exists in the store (once; optional). */
+	void (*ready)(void *arg);
 	void (*state_changed)(void *arg);
 	void *arg;
 };
 
 /**
- * mgr_start() - open the store (creating this node's entry on a new
- * cluster), listen on st->listen_addr, serve joins and sessions. Returns 0
- * and *@out, or a negative code with @err set (nothing left running).
+ * mgr_start() - open the Raft log under <data-root>/raft, listen on
+ * st->listen_addr (joins, sessions) and on the next port (Raft), and serve.
+ * Returns 0 and *@out, or a negative code with @err set (nothing left
+ * running).
  */
 int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	      size_t errlen);
@@ -167,47 +176,68 @@ const struct store *mgr_store(const struct mgr *m);
 /** mgr_port() - the bound TCP port of the listener. */
 int mgr_port(const struct mgr *m);
 
+/** mgr_is_leader() - whether this manager leads the Raft group now. */
+bool mgr_is_leader(const struct mgr *m);
+
+/** mgr_leader_addr() - the leader's swarm address, "" when unknown. */
+const char *mgr_leader_addr(const struct mgr *m, char *buf, size_t cap);
+
+/**
+ * mgr_node_is_leader() - whether node @id is the current Raft leader;
+ * mgr_node_raft_member() - whether it is in the Raft configuration.
+ */
+bool mgr_node_is_leader(const struct mgr *m, const char *id);
+bool mgr_node_raft_member(const struct mgr *m, const char *id);
+
 /** mgr_find_node() - a node by full id, unique id prefix or hostname. */
 const struct store_object *mgr_find_node(const struct mgr *m, const char *ref,
 					 int *rc);
 
-/**
- * mgr_node_update() - replace the spec of node @id (a JSON NodeSpec:
- * Role, Availability, Labels, Name) if its version is still @version.
- * Returns 0; SHOAL_ESTALE ("update out of sequence"); SHOAL_ENOTFOUND;
- * -EINVAL (with @err) for a spec that does not validate; -ENOMEM.
+/** The result of an asynchronous change: @rc 0 or a code, @msg why. */
+typedef void mgr_done_fn(void *arg, int rc, const char *msg);
+
+/*
+ * Changes. Each returns 0 and later calls @done exactly once with the
+ * outcome once the change is committed (or lost), or returns a negative
+ * code with @err set and never calls @done: SHOAL_ENOTLEADER (this
+ * manager is a follower; @err names the leader), SHOAL_ENOTFOUND, -EINVAL
+ * for input that does not validate, -ENOMEM. A stale version comes back
+ * through @done as SHOAL_ESTALE ("update out of sequence").
  */
+
+/** mgr_node_update() - replace node @id's spec (JSON NodeSpec). */
 int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
-		    const char *spec_json, size_t len, char *err,
-		    size_t errlen);
+		    const char *spec_json, size_t len, mgr_done_fn *done,
+		    void *arg, char *err, size_t errlen);
 
 /**
  * mgr_node_remove() - remove node @id: its certificate is refused from now
  * on and its session ends. Without @force a node that is not down is
  * refused (SHOAL_ECONFLICT, Docker's text in @err), and a manager always
- * is while it is one. Returns 0, SHOAL_ENOTFOUND, SHOAL_ECONFLICT, -ENOMEM.
+ * is while it is one.
  */
-int mgr_node_remove(struct mgr *m, const char *id, bool force, char *err,
-		    size_t errlen);
+int mgr_node_remove(struct mgr *m, const char *id, bool force,
+		    mgr_done_fn *done, void *arg, char *err, size_t errlen);
 
-/** mgr_rotate_token() - rotate @role's token and save the state. */
-int mgr_rotate_token(struct mgr *m, enum wire_role role);
+/** mgr_rotate_token() - a new secret for @role's token, replicated. */
+int mgr_rotate_token(struct mgr *m, enum wire_role role, mgr_done_fn *done,
+		     void *arg, char *err, size_t errlen);
 
 /** mgr_cluster() - the cluster object (borrowed as store_get()). */
 const struct store_object *mgr_cluster(const struct mgr *m);
 
 /**
  * mgr_swarm_update() - apply Docker's SwarmSpec @spec_json to the cluster
- * object if its version is still @version: the dispatcher's heartbeat
- * period, the certificate expiry, the task history limit and labels are
- * kept (other fields are accepted and ignored). The heartbeat period
- * reaches agents with their next answer. Returns 0, SHOAL_ESTALE,
- * -EINVAL with @err, -ENOMEM.
+ * object at @version: the dispatcher's heartbeat period, the certificate
+ * expiry, the task history limit and labels are kept (other fields are
+ * accepted and ignored), and @rotate_worker / @rotate_manager replace
+ * those tokens in the same change.
  */
 int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
-		     size_t len, char *err, size_t errlen);
+		     size_t len, bool rotate_worker, bool rotate_manager,
+		     mgr_done_fn *done, void *arg, char *err, size_t errlen);
 
-/** mgr_node_ready() - whether node @id has a live session. */
+/** mgr_node_ready() - whether node @id has a live session here. */
 bool mgr_node_ready(const struct mgr *m, const char *id);
 
 #endif

@@ -137,6 +137,27 @@ static void set_managers(struct agent *a, char **list, size_t n)
 	}
 }
 
+/* A follower named the leader: try it next, keeping the others. */
+static void follow_hint(struct agent *a, char **list, size_t n)
+{
+	a->backoff_ms = BACKOFF_MIN_MS;
+	if (n == 0 || !list[0] || !*list[0] ||
+	    strlen(list[0]) >= AGENT_ADDR_MAX)
+		return;
+	for (size_t i = 0; i < a->nmanagers; i++) {
+		if (strcmp(a->managers[i], list[0]) == 0) {
+			a->next = i;
+			return;
+		}
+	}
+	if (a->nmanagers < AGENT_MAX_MANAGERS)
+		a->nmanagers++;
+	memmove(a->managers[1], a->managers[0],
+		(a->nmanagers - 1) * sizeof(a->managers[0]));
+	snprintf(a->managers[0], AGENT_ADDR_MAX, "%s", list[0]);
+	a->next = 0;
+}
+
 static uint32_t sane_period(uint32_t ms)
 {
 	return ms < 10 ? 10 : ms > 3600000 ? 3600000 : ms;
@@ -158,7 +179,10 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 	if (env->body_case == SWARM__ENVELOPE__BODY_SESSION_RESPONSE &&
 	    a->state == AGENT_CONNECTING) {
 		const Swarm__SessionResponse *sr = env->session_response;
-		if (sr->code != 0 || !sr->session_id) {
+		if (sr->code == SHOAL_ENOTLEADER) {
+			follow_hint(a, sr->managers, sr->n_managers);
+			wire_chan_close(c);
+		} else if (sr->code != 0 || !sr->session_id) {
 			log_warn("manager %s refused the session: %s",
 				 wire_chan_name(c),
 				 sr->error ? sr->error : "no reason");

@@ -14,6 +14,7 @@
 #define LOG_MODULE "join"
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "proto/channel.h"
@@ -38,6 +39,8 @@ struct join {
 	void *arg;
 	bool connected;
 	bool answered;
+	bool redirected; /* already followed a leader hint */
+	char redirect[AGENT_ADDR_MAX];
 	struct agent_join_result res;
 };
 
@@ -57,6 +60,13 @@ static void set_error(struct join *j, int rc, const char *msg)
 static void check_answer(struct join *j, const Swarm__JoinResponse *jr)
 {
 	struct agent_join_result *r = &j->res;
+	if (jr->code == SHOAL_ENOTLEADER && !j->redirected &&
+	    jr->n_managers > 0 && jr->managers[0] &&
+	    strlen(jr->managers[0]) < sizeof(j->redirect)) {
+		snprintf(j->redirect, sizeof(j->redirect), "%s",
+			 jr->managers[0]);
+		return;
+	}
 	if (jr->code != 0) {
 		set_error(j, jr->code < 0 ? jr->code : -EPROTO,
 			  jr->error ? jr->error
@@ -89,6 +99,15 @@ static void check_answer(struct join *j, const Swarm__JoinResponse *jr)
 		set_error(j, SHOAL_ECERT,
 			  "the manager's certificate is not for this node");
 		return;
+	}
+	if (info.role == WIRE_ROLE_MANAGER) {
+		if (jr->root_sk.len != WIRE_SK_LEN) {
+			set_error(j, -EPROTO,
+				  "the manager sent no CA key to a manager");
+			return;
+		}
+		memcpy(r->root_sk, jr->root_sk.data, WIRE_SK_LEN);
+		r->has_root_sk = true;
 	}
 	memcpy(r->cert, jr->certificate.data, jr->certificate.len);
 	r->cert_len = jr->certificate.len;
@@ -149,9 +168,22 @@ static void on_connected(struct wire_chan *c, const struct wire_peer *peer)
 	}
 }
 
+static int dial(struct join *j, const char *addr);
+
 static void on_closed(struct wire_chan *c, int reason)
 {
 	struct join *j = wire_chan_data(c);
+	if (j->redirect[0] && !j->redirected && j->res.rc == 0) {
+		char addr[AGENT_ADDR_MAX];
+		snprintf(addr, sizeof(addr), "%s", j->redirect);
+		j->redirected = true;
+		j->connected = false;
+		log_info("joining through the leader at %s", addr);
+		int rc = dial(j, addr);
+		if (rc == 0)
+			return;
+		set_error(j, rc, "cannot reach the leader");
+	}
 	if (!j->answered) {
 		if (reason == SHOAL_ETOKEN)
 			set_error(j, SHOAL_ETOKEN,
@@ -179,6 +211,7 @@ static void on_closed(struct wire_chan *c, int reason)
 		set_error(j, -EPROTO, "no answer");
 	j->cb(j->arg, &j->res);
 	wire_keypair_wipe(&j->id);
+	shoal_wipe(&j->res, sizeof(j->res));
 	shoal_free(j);
 }
 
@@ -198,8 +231,8 @@ int agent_join(uv_loop_t *loop, const char *token, const char *addr,
 		snprintf(err, errlen, "invalid join token: %s", why);
 		return SHOAL_ETOKEN;
 	}
-	struct sockaddr_storage ss;
-	if (agent_parse_addr(addr, &ss) < 0) {
+	struct sockaddr_storage probe;
+	if (agent_parse_addr(addr, &probe) < 0) {
 		snprintf(err, errlen,
 			 "invalid manager address \"%s\": expected ADDR:PORT "
 			 "with a numeric address",
@@ -217,15 +250,7 @@ int agent_join(uv_loop_t *loop, const char *token, const char *addr,
 	j->desc = *desc;
 	j->cb = cb;
 	j->arg = arg;
-	struct wire_chan_config cfg = {
-		.security = WIRE_SECURE,
-		.token = &j->token,
-		.peer_name = addr,
-		.handshake_timeout_ms = JOIN_TIMEOUT_MS,
-	};
-	struct wire_chan *c;
-	int rc = wire_chan_connect(loop, (struct sockaddr *)&ss, &cfg, &join_cb,
-				   j, &c);
+	int rc = dial(j, addr);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot connect to %s: %s", addr,
 			 shoal_strerror(rc));
@@ -233,6 +258,22 @@ int agent_join(uv_loop_t *loop, const char *token, const char *addr,
 		shoal_free(j);
 	}
 	return rc;
+}
+
+static int dial(struct join *j, const char *addr)
+{
+	struct sockaddr_storage ss;
+	if (agent_parse_addr(addr, &ss) < 0)
+		return -EINVAL;
+	struct wire_chan_config cfg = {
+		.security = WIRE_SECURE,
+		.token = &j->token,
+		.peer_name = addr,
+		.handshake_timeout_ms = JOIN_TIMEOUT_MS,
+	};
+	struct wire_chan *c;
+	return wire_chan_connect(j->loop, (struct sockaddr *)&ss, &cfg,
+				 &join_cb, j, &c);
 }
 
 int agent_parse_addr(const char *s, struct sockaddr_storage *ss)

@@ -7,7 +7,8 @@
  * node's id and a certificate for our identity key. The result is checked
  * (the certificate must verify under the root key the token names, for
  * our key and the granted role) before the caller sees it; the caller
- * persists it.
+ * persists it. A manager that is not the leader answers with the leader's
+ * address, and the join is tried there once.
  *
  * The agent (agent_start()) keeps one session with a manager using the
  * node's certificate: it reports the node's description, heartbeats every
@@ -54,6 +55,8 @@ struct agent_join_result {
 	uint8_t cert[1024];
 	size_t cert_len;
 	uint8_t root_pk[WIRE_PK_LEN];
+	bool has_root_sk; /* a manager gets the CA's key */
+	uint8_t root_sk[WIRE_SK_LEN];
 	char managers[AGENT_MAX_MANAGERS][AGENT_ADDR_MAX];
 	size_t nmanagers;
 	uint32_t heartbeat_ms;

@@ -200,6 +200,37 @@ struct fx {
 
 static struct fx fx;
 
+static bool ready_flag;
+static int op_rc;
+static bool op_finished;
+
+static void on_ready(void *arg)
+{
+	ready_flag = true;
+}
+
+static bool is_ready_mgr(void)
+{
+	return ready_flag;
+}
+
+static void op_done(void *arg, int rc, const char *msg)
+{
+	op_rc = rc;
+	op_finished = true;
+}
+
+static bool op_is_done(void)
+{
+	return op_finished;
+}
+
+static void op_begin(void)
+{
+	op_finished = false;
+	op_rc = 1;
+}
+
 static void saved(void *arg)
 {
 	struct fx *f = arg;
@@ -273,10 +304,14 @@ static int setup_mgr(void **s)
 		.data_root = tmpdir,
 		.st = &fx.st,
 		.self = &self,
+		.founder = true,
+		.ready = on_ready,
 		.state_changed = saved,
 		.arg = &fx,
 	};
+	ready_flag = false;
 	assert_int_equal(mgr_start(&cfg, &fx.m, err, sizeof(err)), 0);
+	assert_true(run_until(is_ready_mgr));
 	snprintf(fx.addr, sizeof(fx.addr), "127.0.0.1:%d", mgr_port(fx.m));
 	snprintf(fx.st.managers[0], SWARM_ADDR_MAX, "%s", fx.addr);
 	fx.st.nmanagers = 1;
@@ -376,8 +411,14 @@ static void bad_tokens_are_refused_and_add_no_node(void **s)
 static void a_rotated_token_is_refused_and_the_new_one_works(void **s)
 {
 	char old[WIRE_TOKEN_LEN + 1], tok[WIRE_TOKEN_LEN + 1];
+	char err[256];
 	ca_token(&fx.st, WIRE_ROLE_WORKER, old);
-	assert_int_equal(mgr_rotate_token(fx.m, WIRE_ROLE_WORKER), 0);
+	op_begin();
+	assert_int_equal(mgr_rotate_token(fx.m, WIRE_ROLE_WORKER, op_done, NULL,
+					  err, sizeof(err)),
+			 0);
+	assert_true(run_until(op_is_done));
+	assert_int_equal(op_rc, 0);
 	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
 	assert_int_equal(join_with(old, "w1"), SHOAL_ETOKEN);
 	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 1);
@@ -385,12 +426,15 @@ static void a_rotated_token_is_refused_and_the_new_one_works(void **s)
 	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 2);
 }
 
-static void a_manager_token_is_refused_without_replication(void **s)
+static void a_manager_token_gets_a_manager_certificate_and_the_ca_key(void **s)
 {
 	char tok[WIRE_TOKEN_LEN + 1];
 	ca_token(&fx.st, WIRE_ROLE_MANAGER, tok);
-	assert_int_equal(join_with(tok, "m2"), -ENOTSUP);
-	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 1);
+	assert_int_equal(join_with(tok, "m2"), 0);
+	assert_int_equal(fx.res.role, WIRE_ROLE_MANAGER);
+	assert_true(fx.res.has_root_sk);
+	assert_memory_equal(fx.res.root_sk, fx.st.root_sk, WIRE_SK_LEN);
+	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 2);
 }
 
 static struct agent *agent;
@@ -484,17 +528,25 @@ static void a_stale_version_is_refused_as_out_of_sequence(void **s)
 	uint64_t v = o->version;
 	const char *spec = "{\"Role\":\"worker\",\"Availability\":\"drain\","
 			   "\"Labels\":{\"zone\":\"a\"}}";
+	op_begin();
 	assert_int_equal(mgr_node_update(fx.m, fx.res.node_id, v, spec,
-					 strlen(spec), err, sizeof(err)),
+					 strlen(spec), op_done, NULL, err,
+					 sizeof(err)),
 			 0);
+	assert_true(run_until(op_is_done));
+	assert_int_equal(op_rc, 0);
+	op_begin();
 	assert_int_equal(mgr_node_update(fx.m, fx.res.node_id, v, spec,
-					 strlen(spec), err, sizeof(err)),
-			 SHOAL_ESTALE);
-	assert_string_equal(err, "update out of sequence");
+					 strlen(spec), op_done, NULL, err,
+					 sizeof(err)),
+			 0);
+	assert_true(run_until(op_is_done));
+	assert_int_equal(op_rc, SHOAL_ESTALE);
 	const char *bad = "{\"Role\":\"worker\",\"Availability\":\"sleepy\"}";
 	o = store_get(mgr_store(fx.m), STORE_NODES, fx.res.node_id);
 	assert_int_equal(mgr_node_update(fx.m, fx.res.node_id, o->version, bad,
-					 strlen(bad), err, sizeof(err)),
+					 strlen(bad), op_done, NULL, err,
+					 sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "availability"));
 }
@@ -506,17 +558,20 @@ static void a_removed_node_is_told_and_its_certificate_refused(void **s)
 	assert_int_equal(join_with(tok, "w1"), 0);
 	start_agent();
 	assert_true(run_until(is_ready));
-	assert_int_equal(
-		mgr_node_remove(fx.m, fx.res.node_id, false, err, sizeof(err)),
-		SHOAL_ECONFLICT);
+	assert_int_equal(mgr_node_remove(fx.m, fx.res.node_id, false, op_done,
+					 NULL, err, sizeof(err)),
+			 SHOAL_ECONFLICT);
 	assert_non_null(strstr(err, "is not down"));
-	assert_int_equal(
-		mgr_node_remove(fx.m, fx.st.node_id, true, err, sizeof(err)),
-		SHOAL_ECONFLICT);
+	assert_int_equal(mgr_node_remove(fx.m, fx.st.node_id, true, op_done,
+					 NULL, err, sizeof(err)),
+			 SHOAL_ECONFLICT);
 	assert_non_null(strstr(err, "demoted"));
-	assert_int_equal(
-		mgr_node_remove(fx.m, fx.res.node_id, true, err, sizeof(err)),
-		0);
+	op_begin();
+	assert_int_equal(mgr_node_remove(fx.m, fx.res.node_id, true, op_done,
+					 NULL, err, sizeof(err)),
+			 0);
+	assert_true(run_until(op_is_done));
+	assert_int_equal(op_rc, 0);
 	assert_true(run_until(has_ended));
 	assert_non_null(strstr(fx.ended_why, "removed"));
 	stop_agent();
@@ -527,6 +582,11 @@ static void a_removed_node_is_told_and_its_certificate_refused(void **s)
 	assert_false(agent_in_session(agent));
 	assert_false(mgr_node_ready(fx.m, fx.res.node_id));
 	stop_agent();
+}
+
+static bool has_two_nodes(void)
+{
+	return store_count(mgr_store(fx.m), STORE_NODES) == 2;
 }
 
 static void the_store_survives_a_manager_restart(void **s)
@@ -544,8 +604,13 @@ static void the_store_survives_a_manager_restart(void **s)
 		.data_root = tmpdir,
 		.st = &fx.st,
 		.self = &self,
+		.founder = true,
+		.ready = on_ready,
 	};
+	ready_flag = false;
 	assert_int_equal(mgr_start(&cfg, &fx.m, err, sizeof(err)), 0);
+	assert_true(run_until(is_ready_mgr));
+	assert_true(run_until(has_two_nodes));
 	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 2);
 	assert_non_null(
 		store_get(mgr_store(fx.m), STORE_NODES, fx.res.node_id));
@@ -586,7 +651,7 @@ int main(void)
 			a_rotated_token_is_refused_and_the_new_one_works,
 			setup_mgr, teardown_mgr),
 		cmocka_unit_test_setup_teardown(
-			a_manager_token_is_refused_without_replication,
+			a_manager_token_gets_a_manager_certificate_and_the_ca_key,
 			setup_mgr, teardown_mgr),
 		cmocka_unit_test_setup_teardown(
 			a_node_heartbeats_goes_down_and_comes_back, setup_mgr,

@@ -1,0 +1,338 @@
+/*
+ * The manager's control operations (manager.h, "Changes"): node lookup,
+ * node update and removal, token rotation and swarm update. Each checks
+ * what it can locally (leadership, existence, the request's shape, Docker's
+ * preconditions) and refuses at once with a message; what only the
+ * ordered log can decide (the expected version) comes back through the
+ * proposal's callback.
+ */
+#define LOG_MODULE "manager"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "manager/cluster_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+const struct store_object *mgr_find_node(const struct mgr *m, const char *ref,
+					 int *rc)
+{
+	*rc = 0;
+	const struct store_object *o = store_get(m->store, STORE_NODES, ref);
+	if (o)
+		return o;
+	const struct store_object **all;
+	size_t n;
+	if ((*rc = store_list(m->store, STORE_NODES, &all, &n)) < 0)
+		return NULL;
+	const struct store_object *found = NULL;
+	size_t matches = 0, rlen = strlen(ref);
+	for (size_t i = 0; i < n && rlen; i++) {
+		json_t *st = mgr__obj_json(all[i]->status, all[i]->status_len);
+		const char *host =
+			jsonx_str(jsonx_obj(st, "Description"), "Hostname", "");
+		bool by_host = strcmp(host, ref) == 0;
+		json_decref(st);
+		if (by_host || strncmp(all[i]->id, ref, rlen) == 0) {
+			found = all[i];
+			matches++;
+		}
+	}
+	shoal_free(all);
+	if (matches == 1)
+		return found;
+	*rc = matches ? SHOAL_ECONFLICT : SHOAL_ENOTFOUND;
+	return NULL;
+}
+
+static int role_change(const struct store_object *o, const json_t *spec,
+		       char *err, size_t errlen)
+{
+	enum wire_role now = mgr__node_role(o);
+	const char *want = jsonx_str(spec, "Role", "");
+	if (now == WIRE_ROLE_MANAGER && strcmp(want, "worker") == 0) {
+		snprintf(err, errlen,
+			 "demoting a manager is not supported yet");
+		return -ENOTSUP;
+	}
+	if (now == WIRE_ROLE_WORKER && strcmp(want, "manager") == 0) {
+		snprintf(err, errlen,
+			 "promoting a worker is not supported yet: join the "
+			 "node with the manager token instead");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
+		    const char *spec_json, size_t len, mgr_done_fn *done,
+		    void *arg, char *err, size_t errlen)
+{
+	if (!m->leader)
+		return mgr__not_leader(m, err, errlen);
+	const struct store_object *o = store_get(m->store, STORE_NODES, id);
+	if (!o) {
+		snprintf(err, errlen, "node %s not found", id);
+		return SHOAL_ENOTFOUND;
+	}
+	json_t *spec;
+	int rc = jsonx_parse_object(spec_json, len, &spec, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = mgr__validate_spec(spec, err, errlen);
+	if (rc == 0)
+		rc = role_change(o, spec, err, errlen);
+	size_t slen;
+	char *s = rc == 0 ? jsonx_dump(spec, &slen) : NULL;
+	json_decref(spec);
+	if (rc < 0)
+		return rc;
+	if (!s)
+		return -ENOMEM;
+	struct store_batch b;
+	store_batch_init(&b, time_real_ns());
+	store_batch_update(&b, STORE_NODES, id, version, s, slen, NULL, 0);
+	shoal_free(s);
+	rc = mgr__propose(m, &b, done, arg);
+	store_batch_fini(&b);
+	if (rc < 0)
+		snprintf(err, errlen, "%s", shoal_strerror(rc));
+	return rc;
+}
+
+struct removal {
+	struct mgr *m;
+	char id[STORE_ID_MAX + 1];
+	mgr_done_fn *done;
+	void *arg;
+};
+
+static void removed(void *arg, int rc, const char *msg)
+{
+	struct removal *r = arg;
+	if (rc == 0) {
+		log_info("node=%s removed; its certificate is refused from "
+			 "now on",
+			 r->id);
+		mgr__end_sessions(r->m, r->id,
+				  "this node was removed from the swarm");
+	}
+	r->done(r->arg, rc, msg);
+	shoal_free(r);
+}
+
+int mgr_node_remove(struct mgr *m, const char *id, bool force,
+		    mgr_done_fn *done, void *arg, char *err, size_t errlen)
+{
+	if (!m->leader)
+		return mgr__not_leader(m, err, errlen);
+	const struct store_object *o = store_get(m->store, STORE_NODES, id);
+	if (!o) {
+		snprintf(err, errlen, "node %s not found", id);
+		return SHOAL_ENOTFOUND;
+	}
+	if (mgr__node_role(o) == WIRE_ROLE_MANAGER) {
+		snprintf(err, errlen,
+			 "rpc error: code = FailedPrecondition desc = node %s "
+			 "is a cluster manager and is a member of the raft "
+			 "cluster. It must be demoted to worker before "
+			 "removal",
+			 id);
+		return SHOAL_ECONFLICT;
+	}
+	char state[16];
+	if (!force &&
+	    strcmp(mgr__node_state(o, state, sizeof(state)), "down") != 0) {
+		snprintf(err, errlen,
+			 "rpc error: code = FailedPrecondition desc = node %s "
+			 "is not down and can't be removed",
+			 id);
+		return SHOAL_ECONFLICT;
+	}
+	struct removal *r = shoal_calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->m = m;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->done = done;
+	r->arg = arg;
+	struct store_batch b;
+	store_batch_init(&b, time_real_ns());
+	store_batch_delete(&b, STORE_NODES, r->id, o->version);
+	int rc = mgr__propose(m, &b, removed, r);
+	store_batch_fini(&b);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", shoal_strerror(rc));
+		shoal_free(r);
+	}
+	return rc;
+}
+
+/* The cluster status with fresh secrets for the roles asked. */
+static char *rotated_status(const struct store_object *o, bool worker,
+			    bool manager, size_t *len)
+{
+	json_t *st = mgr__obj_json(o->status, o->status_len);
+	if (!st)
+		st = json_object();
+	const char *keys[2] = {"WorkerSecret", "ManagerSecret"};
+	bool want[2] = {worker, manager};
+	for (int i = 0; st && i < 2; i++) {
+		if (!want[i])
+			continue;
+		uint8_t secret[WIRE_TOKEN_SECRET_LEN];
+		char hex[2 * WIRE_TOKEN_SECRET_LEN + 1];
+		shoal_random(secret, sizeof(secret));
+		shoal_hex(secret, sizeof(secret), hex);
+		jsonx_set(st, keys[i], json_string(hex));
+	}
+	char *s = st ? jsonx_dump(st, len) : NULL;
+	json_decref(st);
+	return s;
+}
+
+int mgr_rotate_token(struct mgr *m, enum wire_role role, mgr_done_fn *done,
+		     void *arg, char *err, size_t errlen)
+{
+	if (!m->leader)
+		return mgr__not_leader(m, err, errlen);
+	const struct store_object *o = mgr_cluster(m);
+	if (!o) {
+		snprintf(err, errlen, "the cluster object is missing");
+		return SHOAL_ENOTFOUND;
+	}
+	size_t len;
+	char *s = rotated_status(o, role == WIRE_ROLE_WORKER,
+				 role == WIRE_ROLE_MANAGER, &len);
+	if (!s)
+		return -ENOMEM;
+	struct store_batch b;
+	store_batch_init(&b, time_real_ns());
+	store_batch_update(&b, STORE_CLUSTERS, o->id, o->version, NULL, 0, s,
+			   len);
+	shoal_wipe(s, len);
+	shoal_free(s);
+	int rc = mgr__propose(m, &b, done, arg);
+	store_batch_fini(&b);
+	if (rc < 0)
+		snprintf(err, errlen, "%s", shoal_strerror(rc));
+	else
+		log_info("%s join token rotation proposed",
+			 wire_role_name(role));
+	return rc;
+}
+
+/* Durations in a SwarmSpec are Go nanoseconds; 0 or absent keeps ours. */
+static int take_duration(const json_t *obj, const char *key, int64_t min_ns,
+			 int64_t *out, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		snprintf(err, errlen, "%s must be a duration in nanoseconds",
+			 key);
+		return -EINVAL;
+	}
+	int64_t ns = json_integer_value(v);
+	if (ns == 0)
+		return 0;
+	if (ns < min_ns) {
+		snprintf(err, errlen, "%s is too short", key);
+		return -EINVAL;
+	}
+	*out = ns;
+	return 0;
+}
+
+static json_t *next_spec(const struct store_object *o, const json_t *spec,
+			 char *err, size_t errlen)
+{
+	json_t *old = mgr__obj_json(o->spec, o->spec_len);
+	int64_t hb = jsonx_int(jsonx_obj(old, "Dispatcher"), "HeartbeatPeriod",
+			       SWARM_DEFAULT_HEARTBEAT_MS * NSEC_PER_MSEC);
+	int64_t ex = jsonx_int(jsonx_obj(old, "CAConfig"), "NodeCertExpiry",
+			       SWARM_DEFAULT_CERT_EXPIRY_S * NSEC_PER_SEC);
+	int64_t hist = jsonx_int(jsonx_obj(old, "Orchestration"),
+				 "TaskHistoryRetentionLimit", 5);
+	json_decref(old);
+	if (take_duration(jsonx_obj(spec, "Dispatcher"), "HeartbeatPeriod",
+			  10 * NSEC_PER_MSEC, &hb, err, errlen) < 0 ||
+	    take_duration(jsonx_obj(spec, "CAConfig"), "NodeCertExpiry",
+			  3600 * NSEC_PER_SEC, &ex, err, errlen) < 0)
+		return NULL;
+	if (hb > 3600 * NSEC_PER_SEC) {
+		snprintf(err, errlen, "HeartbeatPeriod is too long");
+		return NULL;
+	}
+	hist = jsonx_int(jsonx_obj(spec, "Orchestration"),
+			 "TaskHistoryRetentionLimit", hist);
+	if (hist < 0 || hist > 1000) {
+		snprintf(err, errlen,
+			 "TaskHistoryRetentionLimit must be "
+			 "between 0 and 1000");
+		return NULL;
+	}
+	json_t *l = json_object_get(spec, "Labels");
+	if (l && !json_is_null(l) && !json_is_object(l)) {
+		snprintf(err, errlen, "Labels must be an object");
+		return NULL;
+	}
+	return json_pack(
+		"{s:s, s:O, s:{s:I}, s:{s:I}, s:{s:I}}", "Name", "default",
+		"Labels", l && json_is_object(l) ? l : json_object(),
+		"Dispatcher", "HeartbeatPeriod", (json_int_t)hb, "CAConfig",
+		"NodeCertExpiry", (json_int_t)ex, "Orchestration",
+		"TaskHistoryRetentionLimit", (json_int_t)hist);
+}
+
+int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
+		     size_t len, bool rotate_worker, bool rotate_manager,
+		     mgr_done_fn *done, void *arg, char *err, size_t errlen)
+{
+	if (!m->leader)
+		return mgr__not_leader(m, err, errlen);
+	const struct store_object *o = mgr_cluster(m);
+	if (!o) {
+		snprintf(err, errlen, "the cluster object is missing");
+		return SHOAL_ENOTFOUND;
+	}
+	json_t *spec;
+	int rc = jsonx_parse_object(spec_json, len, &spec, err, errlen);
+	if (rc < 0)
+		return rc;
+	json_t *next = next_spec(o, spec, err, errlen);
+	json_decref(spec);
+	if (!next)
+		return *err ? -EINVAL : -ENOMEM;
+	size_t slen, tlen = 0;
+	char *s = jsonx_dump(next, &slen);
+	json_decref(next);
+	char *t = rotate_worker || rotate_manager
+			  ? rotated_status(o, rotate_worker, rotate_manager,
+					   &tlen)
+			  : NULL;
+	if (!s || ((rotate_worker || rotate_manager) && !t)) {
+		shoal_free(s);
+		shoal_free(t);
+		return -ENOMEM;
+	}
+	struct store_batch b;
+	store_batch_init(&b, time_real_ns());
+	store_batch_update(&b, STORE_CLUSTERS, o->id, version, s, slen, t,
+			   tlen);
+	shoal_free(s);
+	if (t)
+		shoal_wipe(t, tlen);
+	shoal_free(t);
+	rc = mgr__propose(m, &b, done, arg);
+	store_batch_fini(&b);
+	if (rc < 0)
+		snprintf(err, errlen, "%s", shoal_strerror(rc));
+	return rc;
+}
