@@ -176,6 +176,10 @@ json_t *api__swarm_info(const struct api_call *call)
 		if (colon)
 			*colon = '\0';
 	}
+	/* A manager still catching up has no cluster object to show yet;
+	 * the docker CLI reads Cluster whenever ControlAvailable is true. */
+	if (l.mgr && !mgr_cluster(l.mgr))
+		l.mgr = NULL;
 	json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s}", "NodeID",
 			      l.st ? l.st->node_id : "", "NodeAddr", addr,
 			      "LocalNodeState", l.state, "ControlAvailable",

@@ -266,6 +266,7 @@ static int op_init(void *arg, const struct api_swarm_init *req,
 	s->st.created_ns = time_real_ns();
 	s->st.founder = true;
 	snprintf(s->st.managers[0], SWARM_ADDR_MAX, "%s", s->st.advertise_addr);
+	/* node_id is set by ca_init_cluster() below. */
 	s->st.nmanagers = 1;
 	int rc = ca_init_cluster(&s->st, time_real_ns() / NSEC_PER_SEC);
 	if (rc == 0)
@@ -326,9 +327,12 @@ static void joined(void *arg, const struct agent_join_result *r)
 			memcpy(st->root_sk, r->root_sk, WIRE_SK_LEN);
 			st->has_root_sk = true;
 		}
-		for (size_t i = 0; i < r->nmanagers; i++)
+		for (size_t i = 0; i < r->nmanagers; i++) {
 			snprintf(st->managers[i], SWARM_ADDR_MAX, "%s",
 				 r->managers[i]);
+			snprintf(st->manager_ids[i], WIRE_ID_MAX + 1, "%s",
+				 r->manager_ids[i]);
+		}
 		st->nmanagers = r->nmanagers;
 		st->heartbeat_ms = r->heartbeat_ms ? r->heartbeat_ms
 						   : SWARM_DEFAULT_HEARTBEAT_MS;
@@ -356,7 +360,14 @@ static void joined(void *arg, const struct agent_join_result *r)
 		log_warn("join failed: %s", err);
 	}
 	wire_keypair_wipe(&j->id);
-	j->done(j->ctx, rc, err);
+	if (rc == 0 && s->mgr && !mgr_cluster(s->mgr)) {
+		/* A new manager answers once its store has caught up, so
+		 * that it can serve what the caller does next. */
+		s->init_done = j->done;
+		s->init_ctx = j->ctx;
+	} else {
+		j->done(j->ctx, rc, err);
+	}
 	shoal_free(j);
 }
 

@@ -202,6 +202,29 @@ static void sync_tokens(struct mgr *m)
 	json_decref(st);
 }
 
+/* Tell the transport a peer's address once (setting it again drops the
+ * connection). */
+static void set_peer(struct mgr *m, uint64_t id, const char *addr)
+{
+	size_t i = 0;
+	for (; i < m->npeers; i++)
+		if (m->peers[i].id == id)
+			break;
+	if (i < m->npeers && strcmp(m->peers[i].addr, addr) == 0)
+		return;
+	if (i == m->npeers) {
+		if (m->npeers == SWARM_MAX_MANAGERS)
+			return;
+		m->npeers++;
+	}
+	m->peers[i].id = id;
+	snprintf(m->peers[i].addr, sizeof(m->peers[i].addr), "%s", addr);
+	int rc = raft_tcp_set_peer(m->rt, id, addr);
+	if (rc < 0)
+		log_warn("raft peer %" PRIx64 " at %s not usable: %s", id, addr,
+			 shoal_strerror(rc));
+}
+
 /*
  * Raft peers: every manager node of the store but us; and the list of
  * managers' swarm addresses that agents are given (kept in our state so
@@ -212,6 +235,7 @@ static void sync_peers(struct mgr *m)
 	const struct store_object **all;
 	size_t n, k = 0;
 	char addrs[SWARM_MAX_MANAGERS][SWARM_ADDR_MAX];
+	char ids[SWARM_MAX_MANAGERS][WIRE_ID_MAX + 1];
 	if (store_list(m->store, STORE_NODES, &all, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -222,11 +246,14 @@ static void sync_peers(struct mgr *m)
 			jsonx_str(jsonx_obj(st, "ManagerStatus"), "Addr", "");
 		uint64_t id = mgr__raft_id(all[i]->id);
 		char addr[SWARM_ADDR_MAX + 8];
-		if (*a && k < SWARM_MAX_MANAGERS && strlen(a) < SWARM_ADDR_MAX)
+		if (*a && k < SWARM_MAX_MANAGERS &&
+		    strlen(a) < SWARM_ADDR_MAX) {
+			snprintf(ids[k], sizeof(ids[k]), "%s", all[i]->id);
 			snprintf(addrs[k++], SWARM_ADDR_MAX, "%s", a);
+		}
 		if (m->rt && id != m->raft_id &&
 		    raft_addr(a, addr, sizeof(addr)) == 0)
-			raft_tcp_set_peer(m->rt, id, addr);
+			set_peer(m, id, addr);
 		json_decref(st);
 	}
 	shoal_free(all);
@@ -234,10 +261,12 @@ static void sync_peers(struct mgr *m)
 		return;
 	bool changed = k != m->st->nmanagers;
 	for (size_t i = 0; i < k && !changed; i++)
-		changed = strcmp(addrs[i], m->st->managers[i]) != 0;
+		changed = strcmp(addrs[i], m->st->managers[i]) != 0 ||
+			  strcmp(ids[i], m->st->manager_ids[i]) != 0;
 	if (!changed)
 		return;
 	memcpy(m->st->managers, addrs, sizeof(addrs[0]) * k);
+	memcpy(m->st->manager_ids, ids, sizeof(ids[0]) * k);
 	m->st->nmanagers = k;
 	if (m->state_changed)
 		m->state_changed(m->arg);
@@ -264,6 +293,19 @@ static void sync_settings(struct mgr *m)
 	}
 	if (changed && m->state_changed)
 		m->state_changed(m->arg);
+}
+
+/* Peers known from our state, before the store has them. */
+static void seed_peers(struct mgr *m)
+{
+	for (size_t i = 0; i < m->st->nmanagers; i++) {
+		char addr[SWARM_ADDR_MAX + 8];
+		if (!m->st->manager_ids[i][0] ||
+		    strcmp(m->st->manager_ids[i], m->st->node_id) == 0 ||
+		    raft_addr(m->st->managers[i], addr, sizeof(addr)) < 0)
+			continue;
+		set_peer(m, mgr__raft_id(m->st->manager_ids[i]), addr);
+	}
 }
 
 static void after_change(struct mgr *m)
@@ -543,6 +585,11 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 	raft_options_init(&ro);
 	ro.heartbeat_ms = RAFT_HEARTBEAT_MS;
 	ro.election_timeout_ms = RAFT_ELECTION_MS;
+	/* Promote a learner only once it acknowledged (nearly) the whole
+	 * log: with the default margin a learner that never answered would
+	 * count as caught up on a young, short log and could take the
+	 * quorum away. */
+	ro.catchup_margin = 1;
 	struct raft_conf conf = {.n = 1};
 	conf.servers[0].id = m->raft_id;
 	conf.servers[0].role = RAFT_VOTER;
@@ -614,6 +661,7 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	if (rc < 0)
 		goto err_transport;
 	start_timer(m);
+	seed_peers(m);
 	sync_peers(m);
 	*out = m;
 	return 0;

@@ -39,6 +39,11 @@ struct mgr {
 	struct store *store;
 	struct raft_transport *rt;
 	struct raft_node *rn;
+	struct {
+		uint64_t id;
+		char addr[SWARM_ADDR_MAX + 8];
+	} peers[SWARM_MAX_MANAGERS]; /* as given to the transport */
+	size_t npeers;
 	uint64_t raft_id;
 	uint64_t leader_id;
 	bool leader;

@@ -164,8 +164,13 @@ static json_t *state_json(const struct swarm_state *st)
 		return NULL;
 	}
 	int rc = 0;
-	for (size_t i = 0; i < st->nmanagers; i++)
+	json_t *ids = json_array();
+	for (size_t i = 0; i < st->nmanagers; i++) {
 		rc |= json_array_append_new(mgrs, json_string(st->managers[i]));
+		rc |= json_array_append_new(ids,
+					    json_string(st->manager_ids[i]));
+	}
+	rc |= jsonx_set(o, "ManagerIDs", ids);
 	rc |= jsonx_set(o, "ClusterID", json_string(st->cluster_id));
 	rc |= jsonx_set(o, "NodeID", json_string(st->node_id));
 	rc |= jsonx_set(o, "Role", json_string(wire_role_name(st->role)));
@@ -289,6 +294,12 @@ static int parse_state(const json_t *o, struct swarm_state *st)
 		snprintf(st->managers[i], SWARM_ADDR_MAX, "%s", a);
 	}
 	st->nmanagers = json_array_size(m);
+	const json_t *ids = json_object_get(o, "ManagerIDs");
+	for (size_t i = 0; i < json_array_size(ids) && i < st->nmanagers; i++) {
+		const char *id = json_string_value(json_array_get(ids, i));
+		if (id && strlen(id) <= WIRE_ID_MAX)
+			snprintf(st->manager_ids[i], WIRE_ID_MAX + 1, "%s", id);
+	}
 	int64_t hb = jsonx_int(o, "HeartbeatMs", SWARM_DEFAULT_HEARTBEAT_MS);
 	if (hb < 10 || hb > 3600 * 1000)
 		return -EINVAL;

@@ -89,6 +89,13 @@ static void fill_managers(struct mgr *m, char **out, size_t *n)
 	*n = m->st->nmanagers;
 }
 
+static void fill_manager_ids(struct mgr *m, char **out, size_t *n)
+{
+	for (size_t i = 0; i < m->st->nmanagers; i++)
+		out[i] = m->st->manager_ids[i];
+	*n = m->st->nmanagers;
+}
+
 static void join_reply_error(struct mgr_conn *c, int code, const char *msg)
 {
 	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
@@ -145,7 +152,7 @@ static void join_committed(void *arg, int rc, const char *msg)
 			 wire_role_name(w->role));
 		Swarm__Envelope env = SWARM__ENVELOPE__INIT;
 		Swarm__JoinResponse jr = SWARM__JOIN_RESPONSE__INIT;
-		char *mgrs[SWARM_MAX_MANAGERS];
+		char *mgrs[SWARM_MAX_MANAGERS], *ids[SWARM_MAX_MANAGERS];
 		jr.node_id = w->id;
 		jr.certificate.data = w->cert;
 		jr.certificate.len = w->cert_len;
@@ -160,6 +167,8 @@ static void join_committed(void *arg, int rc, const char *msg)
 		}
 		fill_managers(m, mgrs, &jr.n_managers);
 		jr.managers = mgrs;
+		fill_manager_ids(m, ids, &jr.n_manager_ids);
+		jr.manager_ids = ids;
 		jr.heartbeat_ms = m->st->heartbeat_ms;
 		env.body_case = SWARM__ENVELOPE__BODY_JOIN_RESPONSE;
 		env.join_response = &jr;

@@ -66,6 +66,9 @@ struct swarm_state {
 	char listen_addr[SWARM_ADDR_MAX];    /* ADDR:PORT we listen on */
 	char advertise_addr[SWARM_ADDR_MAX]; /* ADDR:PORT others use */
 	char managers[SWARM_MAX_MANAGERS][SWARM_ADDR_MAX];
+	/* Their node ids when known ("" otherwise): a manager that has not
+	 * caught up yet reaches its Raft peers through them. */
+	char manager_ids[SWARM_MAX_MANAGERS][WIRE_ID_MAX + 1];
 	size_t nmanagers;
 	uint32_t heartbeat_ms;
 	int64_t cert_expiry_s;

@@ -115,9 +115,15 @@ static void check_answer(struct join *j, const Swarm__JoinResponse *jr)
 	copy_str(r->cluster_id, sizeof(r->cluster_id), info.cluster_id);
 	r->role = info.role;
 	r->heartbeat_ms = jr->heartbeat_ms;
-	for (size_t i = 0; i < jr->n_managers && i < AGENT_MAX_MANAGERS; i++)
-		copy_str(r->managers[r->nmanagers++], AGENT_ADDR_MAX,
+	for (size_t i = 0; i < jr->n_managers && i < AGENT_MAX_MANAGERS; i++) {
+		copy_str(r->managers[r->nmanagers], AGENT_ADDR_MAX,
 			 jr->managers[i]);
+		if (i < jr->n_manager_ids && jr->manager_ids[i] &&
+		    strlen(jr->manager_ids[i]) <= WIRE_ID_MAX)
+			copy_str(r->manager_ids[r->nmanagers], WIRE_ID_MAX + 1,
+				 jr->manager_ids[i]);
+		r->nmanagers++;
+	}
 	j->answered = true;
 }
 

@@ -58,6 +58,7 @@ struct agent_join_result {
 	bool has_root_sk; /* a manager gets the CA's key */
 	uint8_t root_sk[WIRE_SK_LEN];
 	char managers[AGENT_MAX_MANAGERS][AGENT_ADDR_MAX];
+	char manager_ids[AGENT_MAX_MANAGERS][WIRE_ID_MAX + 1]; /* or "" */
 	size_t nmanagers;
 	uint32_t heartbeat_ms;
 };
