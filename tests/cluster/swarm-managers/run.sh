@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Three managers and two workers on five lab hosts: the managers' store is
+# replicated through Raft, so every manager answers node ls; writes at a
+# follower are refused naming the leader; kill -9 of the leader elects a
+# new one, every survivor answers again and the workers' sessions follow;
+# a minority cut off refuses writes and catches up after the heal; every
+# acknowledged update is still there at the end.
+# shellcheck source=tests/cluster/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+has_shoald || skip "needs shoald in $SHOAL_BIN_DIR"
+lab_begin 5
+m="$(lab addr h1):2377"
+
+count() { # HOST STATE: how many nodes HOST's node ls shows in STATE
+	lab exec "$1" shoal node ls 2>/dev/null | grep -c " $2 " || true
+}
+lists() { [ "$(count "$1" "$2")" -eq "$3" ]; }
+leader_host() { # HOST: the hostname HOST's node ls shows as Leader
+	lab exec "$1" shoal node ls 2>/dev/null | awk '/ Leader /{for (i = 1; i <= NF; i++) if ($i ~ /^h[0-9]$/) print $i}'
+}
+has_leader_other_than() { # HOST OLD
+	local l
+	l=$(leader_host "$1")
+	[ -n "$l" ] && [ "$l" != "$2" ]
+}
+id_of() { lab exec "$1" shoal node ls | awk -v h="$2" '{for (i = 1; i <= NF; i++) if ($i == h) print $1}'; }
+
+note "init and joins"
+assert_ok "h1 initialises the swarm" lab exec h1 shoal swarm init --listen-addr "$m"
+mt=$(lab exec h1 shoal swarm join-token -q manager)
+wt=$(lab exec h1 shoal swarm join-token -q worker)
+assert_eq "h2 joins as a manager" "This node joined a swarm as a manager." \
+	"$(lab exec h2 shoal swarm join --token "$mt" "$m" 2>&1)"
+assert_eq "h3 joins as a manager" "This node joined a swarm as a manager." \
+	"$(lab exec h3 shoal swarm join --token "$mt" "$m" 2>&1)"
+assert_ok "h4 joins as a worker" lab exec h4 shoal swarm join --token "$wt" "$m"
+assert_ok "h5 joins through a follower (redirected to the leader)" \
+	lab exec h5 shoal swarm join --token "$wt" "$(lab addr h3):2377"
+for h in h1 h2 h3; do
+	assert_eventually "$h lists five Ready nodes" 20 lists "$h" Ready 5
+done
+assert_eq "h1 leads" "h1" "$(leader_host h2)"
+assert_eq "node ls shows three managers" 3 \
+	"$(lab exec h1 shoal node ls | grep -cE ' (Leader|Reachable) ')"
+
+note "writes: the leader accepts, followers name it"
+id4=$(id_of h1 h4)
+assert_ok "an update at the leader is accepted" \
+	lab exec h1 shoal node update --label-add zone=one "$id4"
+out=$(lab exec h2 shoal node update --label-add zone=two "$id4" 2>&1 || true)
+assert_contains "a follower refuses a write naming the leader" \
+	"the leader is at $m" "$out"
+assert_eventually "the update is visible on h3" 5 \
+	sh -c "$(printf %q "$SHOAL_SOURCE_DIR/scripts/lab") exec h3 shoal node inspect $id4 | grep -q '\"zone\": \"one\"'"
+
+note "kill -9 of the leader"
+lab kill h1
+assert_eventually "h2 sees a new leader" 15 has_leader_other_than h2 h1
+assert_eventually "h3 sees a new leader" 15 has_leader_other_than h3 h1
+new=$(leader_host h2)
+assert_eventually "h1 is shown Down" 15 lists "$new" Down 1
+assert_eventually "both workers are Ready with the new leader" 15 \
+	lists "$new" Ready 4
+assert_ok "the new leader accepts a write" \
+	lab exec "$new" shoal node update --label-add after=kill "$id4"
+lab start h1
+assert_eventually "h1 is back, Ready, as a follower" 20 lists "$new" Ready 5
+assert_eventually "h1 has the write made while it was dead" 15 \
+	sh -c "$(printf %q "$SHOAL_SOURCE_DIR/scripts/lab") exec h1 shoal node inspect $id4 | grep -q '\"after\": \"kill\"'"
+
+note "a cut-off minority refuses writes, then catches up"
+lone=$(for h in h1 h2 h3; do [ "$h" != "$new" ] && echo "$h"; done | head -1)
+lab cut "$lone" "$new"
+third=$(for h in h1 h2 h3; do [ "$h" != "$new" ] && [ "$h" != "$lone" ] && echo "$h"; done)
+lab cut "$lone" "$third"
+sleep 2
+out=$(lab exec "$lone" shoal node update --label-add minority=yes "$id4" 2>&1 || true)
+assert_contains "the minority manager refuses the write" "not the raft leader" "$out"
+assert_ok "the majority accepts a write" \
+	lab exec "$new" shoal node update --label-add majority=yes "$id4"
+lab heal
+assert_eventually "after heal the minority has the majority's write" 20 \
+	sh -c "$(printf %q "$SHOAL_SOURCE_DIR/scripts/lab") exec $lone shoal node inspect $id4 | grep -q '\"majority\": \"yes\"'"
+assert_not_contains "the refused write never appears" "minority" \
+	"$(lab exec "$new" shoal node inspect "$id4")"
+labels=$(lab exec "$lone" shoal node inspect "$id4")
+for l in '"zone": "one"' '"after": "kill"' '"majority": "yes"'; do
+	assert_contains "every acknowledged update is kept: $l" "$l" "$labels"
+done
