@@ -21,6 +21,7 @@
 #include "api/swarm.h"
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
@@ -150,6 +151,65 @@ static void agent_ended(void *arg, const char *why)
 	log_error("swarm session ended for good: %s", why);
 }
 
+static int start_parts(struct daemon_swarm *s, char *err, size_t errlen);
+
+/* The parts have stopped after a role change: start them in the new one. */
+static void restart_parts(struct daemon_swarm *s)
+{
+	char err[320];
+	if (s->st.role == WIRE_ROLE_WORKER)
+		swarm_state_remove_raft(s->d->cfg.data_root);
+	int rc = start_parts(s, err, sizeof(err));
+	if (rc < 0) {
+		s->state = "error";
+		snprintf(s->error, sizeof(s->error), "%s", err);
+		log_error("cannot restart as %s: %s",
+			  wire_role_name(s->st.role), err);
+	}
+}
+
+/* Promoted or demoted: keep the new certificate, restart in that role. */
+static void agent_renewed(void *arg, const struct agent_renewal *r)
+{
+	struct daemon_swarm *s = arg;
+	struct swarm_state *st = &s->st;
+	st->role = r->role;
+	memcpy(st->cert, r->cert, r->cert_len);
+	st->cert_len = r->cert_len;
+	st->has_root_sk = r->has_root_sk;
+	if (r->has_root_sk)
+		memcpy(st->root_sk, r->root_sk, WIRE_SK_LEN);
+	else
+		shoal_wipe(st->root_sk, WIRE_SK_LEN);
+	if (r->role == WIRE_ROLE_WORKER) {
+		st->has_tokens = false;
+		shoal_wipe(&st->worker_token, sizeof(st->worker_token));
+		shoal_wipe(&st->manager_token, sizeof(st->manager_token));
+	}
+	st->founder = false;
+	for (size_t i = 0; i < r->nmanagers; i++) {
+		snprintf(st->managers[i], SWARM_ADDR_MAX, "%s", r->managers[i]);
+		snprintf(st->manager_ids[i], WIRE_ID_MAX + 1, "%s",
+			 r->manager_ids[i]);
+	}
+	if (r->nmanagers)
+		st->nmanagers = r->nmanagers;
+	char err[320];
+	if (swarm_state_save(s->d->cfg.data_root, st, err, sizeof(err)) < 0) {
+		log_error("cannot save the new %s certificate: %s",
+			  wire_role_name(r->role), err);
+		return;
+	}
+	log_info("node=%s is now a %s; restarting its swarm parts", st->node_id,
+		 wire_role_name(r->role));
+	s->after = restart_parts;
+	stop_parts(s);
+	if (s->pending_parts == 0) {
+		s->after = NULL;
+		restart_parts(s);
+	}
+}
+
 /* The store holds the cluster object: an init in flight is done. */
 static void mgr_ready(void *arg)
 {
@@ -194,6 +254,7 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 		.nmanagers = s->st.nmanagers,
 		.desc = &d,
 		.ended = agent_ended,
+		.renewed = agent_renewed,
 		.arg = s,
 	};
 	_Static_assert(SWARM_ADDR_MAX == AGENT_ADDR_MAX, "same address size");

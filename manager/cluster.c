@@ -461,11 +461,41 @@ static void bootstrap(struct mgr *m)
 
 /* --- leader housekeeping ------------------------------------------------- */
 
-/* Add manager nodes missing from the configuration; promote learners. */
+/* Remove from Raft a server whose node is no longer a manager. */
+static bool shrink_raft(struct mgr *m, const struct raft_status *s)
+{
+	for (uint32_t i = 0; i < s->conf.n; i++) {
+		uint64_t id = s->conf.servers[i].id;
+		if (id == m->raft_id)
+			continue;
+		const struct store_object **all;
+		size_t n;
+		bool manager = false;
+		if (store_list(m->store, STORE_NODES, &all, &n) < 0)
+			return false;
+		for (size_t k = 0; k < n && !manager; k++)
+			manager = mgr__raft_id(all[k]->id) == id &&
+				  mgr__node_role(all[k]) == WIRE_ROLE_MANAGER;
+		shoal_free(all);
+		if (manager)
+			continue;
+		if (raft_node_remove(m->rn, id) == 0)
+			log_info("raft server %" PRIx64
+				 " removed: its node is no longer a manager",
+				 id);
+		return true; /* one membership change at a time */
+	}
+	return false;
+}
+
+/* Add manager nodes missing from the configuration and promote learners
+ * (after removing servers whose node was demoted or removed). */
 static void grow_raft(struct mgr *m)
 {
 	struct raft_status s;
 	raft_node_status(m->rn, &s);
+	if (shrink_raft(m, &s))
+		return;
 	const struct store_object **all;
 	size_t n;
 	if (store_list(m->store, STORE_NODES, &all, &n) < 0)

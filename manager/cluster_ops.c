@@ -50,23 +50,65 @@ const struct store_object *mgr_find_node(const struct mgr *m, const char *ref,
 	return NULL;
 }
 
-static int role_change(const struct store_object *o, const json_t *spec,
+static size_t count_managers(const struct mgr *m)
+{
+	const struct store_object **all;
+	size_t n, k = 0;
+	if (store_list(m->store, STORE_NODES, &all, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		k += mgr__node_role(all[i]) == WIRE_ROLE_MANAGER;
+	shoal_free(all);
+	return k;
+}
+
+/*
+ * A role change: the node's status gains or loses ManagerStatus in the same
+ * change (*@status, owned, or NULL when the role stays). The node learns it
+ * from its next heartbeat answer and asks for a certificate of its new role;
+ * the leader's timer then adds it to Raft or removes it.
+ */
+static int role_change(const struct mgr *m, const struct store_object *o,
+		       const json_t *spec, char **status, size_t *len,
 		       char *err, size_t errlen)
 {
 	enum wire_role now = mgr__node_role(o);
 	const char *want = jsonx_str(spec, "Role", "");
-	if (now == WIRE_ROLE_MANAGER && strcmp(want, "worker") == 0) {
+	*status = NULL;
+	if (strcmp(want, wire_role_name(now)) == 0)
+		return 0;
+	if (now == WIRE_ROLE_MANAGER && mgr_node_is_leader(m, o->id)) {
 		snprintf(err, errlen,
-			 "demoting a manager is not supported yet");
-		return -ENOTSUP;
+			 "node %s leads the managers and cannot demote itself; "
+			 "demote it from another manager once another one "
+			 "leads",
+			 o->id);
+		return SHOAL_ECONFLICT;
 	}
-	if (now == WIRE_ROLE_WORKER && strcmp(want, "manager") == 0) {
-		snprintf(err, errlen,
-			 "promoting a worker is not supported yet: join the "
-			 "node with the manager token instead");
-		return -ENOTSUP;
+	if (now == WIRE_ROLE_MANAGER && count_managers(m) <= 1) {
+		snprintf(
+			err, errlen,
+			"rpc error: code = FailedPrecondition desc = attempting "
+			"to demote the last manager of the swarm");
+		return SHOAL_ECONFLICT;
 	}
-	return 0;
+	json_t *st = mgr__obj_json(o->status, o->status_len);
+	if (!st)
+		return -ENOMEM;
+	if (now == WIRE_ROLE_MANAGER) {
+		json_object_del(st, "ManagerStatus");
+	} else {
+		char addr[SWARM_ADDR_MAX + 8];
+		snprintf(addr, sizeof(addr), "%.*s:%d", SWARM_ADDR_MAX - 8,
+			 jsonx_str(jsonx_obj(st, "Status"), "Addr", ""),
+			 SWARM_DEFAULT_PORT);
+		jsonx_set(st, "ManagerStatus",
+			  json_pack("{s:b, s:s, s:s}", "Leader", 0,
+				    "Reachability", "unknown", "Addr", addr));
+	}
+	*status = jsonx_dump(st, len);
+	json_decref(st);
+	return *status ? 0 : -ENOMEM;
 }
 
 int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
@@ -84,20 +126,25 @@ int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
 	int rc = jsonx_parse_object(spec_json, len, &spec, err, errlen);
 	if (rc < 0)
 		return rc;
+	char *status = NULL;
+	size_t tlen = 0;
 	rc = mgr__validate_spec(spec, err, errlen);
 	if (rc == 0)
-		rc = role_change(o, spec, err, errlen);
+		rc = role_change(m, o, spec, &status, &tlen, err, errlen);
 	size_t slen;
 	char *s = rc == 0 ? jsonx_dump(spec, &slen) : NULL;
 	json_decref(spec);
 	if (rc < 0)
 		return rc;
-	if (!s)
+	if (!s) {
+		shoal_free(status);
 		return -ENOMEM;
+	}
 	struct store_batch b;
 	store_batch_init(&b, time_real_ns());
-	store_batch_update(&b, STORE_NODES, id, version, s, slen, NULL, 0);
+	store_batch_update(&b, STORE_NODES, id, version, s, slen, status, tlen);
 	shoal_free(s);
+	shoal_free(status);
 	rc = mgr__propose(m, &b, done, arg);
 	store_batch_fini(&b);
 	if (rc < 0)

@@ -215,9 +215,16 @@ int swarm_state_save(const char *data_root, const struct swarm_state *st,
 	if (rc == 0)
 		rc = write_file(certs, "node.crt", st->cert, st->cert_len,
 				0644);
-	if (rc == 0 && st->has_root_sk)
+	if (rc == 0 && st->has_root_sk) {
 		rc = write_file(certs, "root.key", st->root_sk, WIRE_SK_LEN,
 				0600);
+	} else if (rc == 0) {
+		/* A demoted manager keeps no CA key. */
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/root.key", certs);
+		if (unlink(path) < 0 && errno != ENOENT)
+			rc = -errno;
+	}
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot write %s: %s", certs,
 			    shoal_strerror(rc));
@@ -449,11 +456,18 @@ int swarm_state_remove(const char *data_root)
 		if (unlink(path) < 0 && errno != ENOENT && rc == 0)
 			rc = -errno;
 	}
+	int r = swarm_state_remove_raft(data_root);
+	return rc ? rc : r;
+}
+
+int swarm_state_remove_raft(const char *data_root)
+{
+	char path[4200];
 	snprintf(path, sizeof(path), "%s/raft", data_root);
 	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
-	    errno != ENOENT && rc == 0)
-		rc = -errno;
-	return rc;
+	    errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 void swarm_state_wipe(struct swarm_state *st)

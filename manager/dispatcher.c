@@ -311,9 +311,53 @@ static void on_heartbeat(struct mgr_conn *c, const Swarm__Heartbeat *hb)
 	hr.heartbeat_ms = m->st->heartbeat_ms;
 	fill_managers(m, mgrs, &hr.n_managers);
 	hr.managers = mgrs;
+	if (o)
+		hr.role = mgr__node_role(o) == WIRE_ROLE_MANAGER
+				  ? SWARM__ROLE__ROLE_MANAGER
+				  : SWARM__ROLE__ROLE_WORKER;
 	env.body_case = SWARM__ENVELOPE__BODY_HEARTBEAT_RESPONSE;
 	env.heartbeat_response = &hr;
 	send_env(c, &env);
+}
+
+/* A certificate for the role the node's spec now asks for, same key. */
+static void on_renew(struct mgr_conn *c)
+{
+	struct mgr *m = c->m;
+	const struct store_object *o = conn_node(c);
+	if (!m->leader || !c->session || !o) {
+		wire_chan_close(c->chan);
+		return;
+	}
+	enum wire_role role = mgr__node_role(o);
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__RenewResponse rr = SWARM__RENEW_RESPONSE__INIT;
+	char *mgrs[SWARM_MAX_MANAGERS], *ids[SWARM_MAX_MANAGERS];
+	uint8_t *cert = NULL;
+	size_t cert_len = 0;
+	int rc = ca_issue(m->st, c->node_id, role, c->peer.cert.public_key,
+			  time_real_ns() / NSEC_PER_SEC, &cert, &cert_len);
+	if (rc < 0) {
+		rr.code = rc;
+		rr.error = (char *)"cannot issue a certificate";
+	} else {
+		rr.certificate.data = cert;
+		rr.certificate.len = cert_len;
+		if (role == WIRE_ROLE_MANAGER) {
+			rr.root_sk.data = m->st->root_sk;
+			rr.root_sk.len = WIRE_SK_LEN;
+		}
+		fill_managers(m, mgrs, &rr.n_managers);
+		rr.managers = mgrs;
+		fill_manager_ids(m, ids, &rr.n_manager_ids);
+		rr.manager_ids = ids;
+		log_info("node=%s gets a %s certificate", c->node_id,
+			 wire_role_name(role));
+	}
+	env.body_case = SWARM__ENVELOPE__BODY_RENEW_RESPONSE;
+	env.renew_response = &rr;
+	send_env(c, &env);
+	shoal_free(cert);
 }
 
 static void on_frame(struct wire_chan *ch, const uint8_t *data, size_t len)
@@ -341,6 +385,12 @@ static void on_frame(struct wire_chan *ch, const uint8_t *data, size_t len)
 		break;
 	case SWARM__ENVELOPE__BODY_HEARTBEAT:
 		on_heartbeat(c, env->heartbeat);
+		break;
+	case SWARM__ENVELOPE__BODY_RENEW_REQUEST:
+		if (c->peer.joined)
+			wire_chan_close(ch);
+		else
+			on_renew(c);
 		break;
 	default:
 		log_warn("peer=%s sent an unexpected message (%d)",

@@ -18,6 +18,7 @@
 #define LOG_MODULE "agent"
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "proto/channel.h"
@@ -46,7 +47,10 @@ struct agent {
 	size_t next; /* index of the manager to try next */
 	struct agent_desc desc;
 	void (*ended)(void *arg, const char *why);
+	void (*renewed)(void *arg, const struct agent_renewal *r);
 	void *arg;
+	enum wire_role role; /* our certificate's */
+	bool renewing;
 	enum agent_state state;
 	struct wire_chan *chan;
 	char session_id[32];
@@ -158,6 +162,76 @@ static void follow_hint(struct agent *a, char **list, size_t n)
 	a->next = 0;
 }
 
+static void ask_renewal(struct agent *a, int pb_role)
+{
+	enum wire_role want =
+		pb_role == SWARM__ROLE__ROLE_MANAGER  ? WIRE_ROLE_MANAGER
+		: pb_role == SWARM__ROLE__ROLE_WORKER ? WIRE_ROLE_WORKER
+						      : WIRE_ROLE_NONE;
+	if (want == WIRE_ROLE_NONE || want == a->role || a->renewing)
+		return;
+	log_info("the managers made this node a %s; asking for its "
+		 "certificate",
+		 wire_role_name(want));
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__RenewRequest rq = SWARM__RENEW_REQUEST__INIT;
+	env.body_case = SWARM__ENVELOPE__BODY_RENEW_REQUEST;
+	env.renew_request = &rq;
+	a->renewing = true;
+	send_env(a, &env);
+}
+
+static void on_renewal(struct agent *a, const Swarm__RenewResponse *rr)
+{
+	struct agent_renewal r;
+	struct wire_cert_info info;
+	const char *why = "too large";
+	a->renewing = false;
+	memset(&r, 0, sizeof(r));
+	if (rr->code != 0) {
+		log_warn("certificate renewal refused: %s",
+			 rr->error ? rr->error : shoal_strerror(rr->code));
+		return;
+	}
+	if (rr->certificate.len > sizeof(r.cert) ||
+	    wire_cert_verify(rr->certificate.data, rr->certificate.len,
+			     a->root_pk, time_real_ns() / NSEC_PER_SEC, &info,
+			     &why) < 0 ||
+	    memcmp(info.public_key, a->identity.pk, WIRE_PK_LEN) != 0 ||
+	    (info.role == WIRE_ROLE_MANAGER &&
+	     rr->root_sk.len != WIRE_SK_LEN)) {
+		log_warn("the manager sent an unusable certificate: %s",
+			 why ? why : "not for this node");
+		return;
+	}
+	r.role = info.role;
+	memcpy(r.cert, rr->certificate.data, rr->certificate.len);
+	r.cert_len = rr->certificate.len;
+	if (info.role == WIRE_ROLE_MANAGER) {
+		memcpy(r.root_sk, rr->root_sk.data, WIRE_SK_LEN);
+		r.has_root_sk = true;
+	}
+	for (size_t i = 0;
+	     i < rr->n_managers && r.nmanagers < AGENT_MAX_MANAGERS; i++) {
+		if (!rr->managers[i] ||
+		    strlen(rr->managers[i]) >= AGENT_ADDR_MAX)
+			continue;
+		snprintf(r.managers[r.nmanagers], AGENT_ADDR_MAX, "%s",
+			 rr->managers[i]);
+		if (i < rr->n_manager_ids && rr->manager_ids[i] &&
+		    strlen(rr->manager_ids[i]) <= WIRE_ID_MAX)
+			snprintf(r.manager_ids[r.nmanagers], WIRE_ID_MAX + 1,
+				 "%s", rr->manager_ids[i]);
+		r.nmanagers++;
+	}
+	memcpy(a->cert, r.cert, r.cert_len);
+	a->cert_len = r.cert_len;
+	a->role = r.role;
+	if (a->renewed)
+		a->renewed(a->arg, &r);
+	shoal_wipe(&r, sizeof(r));
+}
+
 static uint32_t sane_period(uint32_t ms)
 {
 	return ms < 10 ? 10 : ms > 3600000 ? 3600000 : ms;
@@ -204,6 +278,10 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 		a->heartbeats++;
 		a->heartbeat_ms = sane_period(hr->heartbeat_ms);
 		set_managers(a, hr->managers, hr->n_managers);
+		ask_renewal(a, hr->role);
+	} else if (env->body_case == SWARM__ENVELOPE__BODY_RENEW_RESPONSE &&
+		   a->state == AGENT_SESSION && a->renewing) {
+		on_renewal(a, env->renew_response);
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_SESSION_END) {
 		const char *why = env->session_end->error
 					  ? env->session_end->error
@@ -250,6 +328,7 @@ static void on_closed(struct wire_chan *c, int reason)
 			 wire_chan_name(c),
 			 reason ? shoal_strerror(reason) : "closed by us");
 	a->chan = NULL;
+	a->renewing = false;
 	a->state = AGENT_IDLE;
 	a->session_id[0] = '\0';
 	if (a->stopping) {
@@ -317,7 +396,14 @@ int agent_start(const struct agent_config *cfg, struct agent **out)
 	a->nmanagers = cfg->nmanagers;
 	a->desc = *cfg->desc;
 	a->ended = cfg->ended;
+	a->renewed = cfg->renewed;
 	a->arg = cfg->arg;
+	struct wire_cert_info info;
+	if (wire_cert_decode(a->cert, a->cert_len, &info) < 0) {
+		shoal_free(a);
+		return -EINVAL;
+	}
+	a->role = info.role;
 	a->heartbeat_ms = 1000;
 	a->backoff_ms = BACKOFF_MIN_MS;
 	uv_timer_init(a->loop, &a->timer);

@@ -16,7 +16,10 @@
  * manager stops answering for SWARM_MISSED_HEARTBEATS periods it moves to
  * the next manager it knows of (the list comes with every answer), after
  * a short back-off. A manager that ends the session for good (the node was
- * removed) stops the agent and the ended() callback says why.
+ * removed) stops the agent and the ended() callback says why. When the
+ * heartbeat answers name a role other than our certificate's (node
+ * promote/demote), the agent asks for a certificate of that role for the
+ * same key, checks it, and hands it over through renewed().
  *
  * Everything runs on the daemon's loop; libuv conventions for callbacks
  * (a call that returns an error never calls back).
@@ -77,6 +80,18 @@ int agent_join(uv_loop_t *loop, const char *token, const char *addr,
 
 struct agent;
 
+/* A new certificate after a role change (promote or demote). */
+struct agent_renewal {
+	enum wire_role role;
+	uint8_t cert[1024];
+	size_t cert_len;
+	bool has_root_sk;
+	uint8_t root_sk[WIRE_SK_LEN];
+	char managers[AGENT_MAX_MANAGERS][AGENT_ADDR_MAX];
+	char manager_ids[AGENT_MAX_MANAGERS][WIRE_ID_MAX + 1];
+	size_t nmanagers;
+};
+
 struct agent_config {
 	uv_loop_t *loop;
 	const struct wire_keypair *identity; /* copied */
@@ -89,6 +104,9 @@ struct agent_config {
 	/* The manager ended the session for good; the agent has stopped
 	 * trying (agent_stop() is still needed to free it). Optional. */
 	void (*ended)(void *arg, const char *why);
+	/* The manager changed our role and issued a certificate for it
+	 * (verified); @r is borrowed for the call. Optional. */
+	void (*renewed)(void *arg, const struct agent_renewal *r);
 	void *arg;
 };
 

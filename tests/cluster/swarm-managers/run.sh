@@ -70,9 +70,17 @@ assert_eventually "h1 has the write made while it was dead" 15 \
 	sh -c "$(printf %q "$SHOAL_SOURCE_DIR/scripts/lab") exec h1 shoal node inspect $id4 | grep -q '\"after\": \"kill\"'"
 
 note "a cut-off minority refuses writes, then catches up"
-lone=$(for h in h1 h2 h3; do [ "$h" != "$new" ] && echo "$h"; done | head -1)
+others() { # HOST...: the managers h1..h3 other than these
+	local h x skip
+	for h in h1 h2 h3; do
+		skip=0
+		for x in "$@"; do [ "$h" = "$x" ] && skip=1; done
+		[ "$skip" -eq 1 ] || echo "$h"
+	done
+}
+lone=$(others "$new" | sed -n 1p)
 lab cut "$lone" "$new"
-third=$(for h in h1 h2 h3; do [ "$h" != "$new" ] && [ "$h" != "$lone" ] && echo "$h"; done)
+third=$(others "$new" "$lone")
 lab cut "$lone" "$third"
 sleep 2
 out=$(lab exec "$lone" shoal node update --label-add minority=yes "$id4" 2>&1 || true)
@@ -88,3 +96,20 @@ labels=$(lab exec "$lone" shoal node inspect "$id4")
 for l in '"zone": "one"' '"after": "kill"' '"majority": "yes"'; do
 	assert_contains "every acknowledged update is kept: $l" "$l" "$labels"
 done
+
+note "promote and demote"
+leader=$(leader_host h2)
+demotee=$(others "$leader" | sed -n 1p)
+out=$(lab exec "$leader" shoal node demote "$leader" 2>&1 || true)
+assert_contains "the leader does not demote itself" "cannot demote itself" "$out"
+assert_ok "h4 is promoted" lab exec "$leader" shoal node promote h4
+assert_eventually "h4 answers node ls as a manager" 20 lists h4 Ready 5
+assert_ok "$demotee is demoted" lab exec "$leader" shoal node demote "$demotee"
+refuses() { ! lab exec "$1" shoal node ls >/dev/null 2>&1; }
+assert_eventually "$demotee refuses node ls as a worker" 20 refuses "$demotee"
+assert_eventually "$demotee drops its CA key and Raft log" 10 \
+	sh -c "! $(printf %q "$SHOAL_SOURCE_DIR/scripts/lab") exec $demotee test -e /var/lib/shoal/certs/root.key"
+managers() { [ "$(lab exec "$leader" shoal node ls | grep -cE ' (Leader|Reachable|Unreachable) ')" -eq 3 ]; }
+assert_eventually "three managers again" 10 managers
+assert_ok "the swarm still accepts writes" \
+	lab exec "$leader" shoal node update --label-add end=yes "$id4"
