@@ -678,6 +678,7 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	m->started_ns = time_mono_ns();
 	m->raft_id = mgr__raft_id(m->st->node_id);
 	list_init(&m->conns);
+	list_init(&m->fwd_reqs);
 	int rc = store_new(&m->store);
 	if (rc < 0)
 		goto err_free;
@@ -717,6 +718,7 @@ void mgr_stop(struct mgr *m, void (*done)(void *arg), void *arg)
 	uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
 	uv_close((uv_handle_t *)&m->timer, handle_closed);
 	mgr__close_conns(m);
+	mgr__forward_stop(m);
 	raft_node_stop(m->rn, raft_stopped, m);
 }
 

@@ -12,6 +12,7 @@
 #include "common/list.h"
 #include "manager/manager.h"
 #include "proto/channel.h"
+#include "proto/swarm.pb-c.h"
 
 /* Most connections a manager serves at once; past it new ones close. */
 #define MGR_MAX_CONNS 1024
@@ -52,7 +53,14 @@ struct mgr {
 	bool founder;
 	int last_rc; /* of the last entry applied, for its proposer */
 	struct store_result last_res;
-	int closing;	    /* raft node and transport still closing */
+	int closing; /* raft node and transport still closing */
+	/* Writes forwarded to the leader (cluster_forward.c). */
+	struct wire_chan *fwd_chan;
+	bool fwd_connected;
+	char fwd_addr[SWARM_ADDR_MAX];
+	struct list_node fwd_reqs;
+	size_t fwd_nreqs;
+	uint64_t fwd_next_id;
 	uv_tcp_t *listener; /* own allocation: may outlive a failed start */
 	uv_timer_t timer;
 	int open_handles;
@@ -83,6 +91,17 @@ int mgr__not_leader(const struct mgr *m, char *err, size_t errlen);
 
 /** mgr__cluster_spec() - the cluster object's spec for a new swarm. */
 json_t *mgr__cluster_spec(const struct swarm_state *st);
+
+/**
+ * mgr__forward() - send @req (its id is set here) to the leader and call
+ * @done with its answer. Same returns as the operations of manager.h.
+ */
+int mgr__forward(struct mgr *m, Swarm__ControlRequest *req, mgr_done_fn *done,
+		 void *arg, char *err, size_t errlen);
+/** mgr__forward_stop() - close the channel to the leader (at stop). */
+void mgr__forward_stop(struct mgr *m);
+/** mgr__parse_addr() - "ADDR:PORT" (IPv4 or [IPv6]) into @ss. */
+int mgr__parse_addr(const char *s, struct sockaddr_storage *ss);
 
 /** mgr__maybe_done() - finish a stop once nothing is left open. */
 void mgr__maybe_done(struct mgr *m);

@@ -111,12 +111,36 @@ static int role_change(const struct mgr *m, const struct store_object *o,
 	return *status ? 0 : -ENOMEM;
 }
 
+/* A NUL-terminated copy of a body for forwarding; NULL without memory. */
+static char *body_copy(const char *data, size_t len)
+{
+	char *s = shoal_malloc(len + 1);
+	if (s) {
+		memcpy(s, data, len);
+		s[len] = '\0';
+	}
+	return s;
+}
+
 int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
 		    const char *spec_json, size_t len, mgr_done_fn *done,
 		    void *arg, char *err, size_t errlen)
 {
-	if (!m->leader)
-		return mgr__not_leader(m, err, errlen);
+	if (!m->leader) {
+		Swarm__ControlRequest req = SWARM__CONTROL_REQUEST__INIT;
+		Swarm__NodeUpdateOp op = SWARM__NODE_UPDATE_OP__INIT;
+		char *body = body_copy(spec_json, len);
+		if (!body)
+			return -ENOMEM;
+		op.node_id = (char *)id;
+		op.version = version;
+		op.spec_json = body;
+		req.op_case = SWARM__CONTROL_REQUEST__OP_NODE_UPDATE;
+		req.node_update = &op;
+		int rc = mgr__forward(m, &req, done, arg, err, errlen);
+		shoal_free(body);
+		return rc;
+	}
 	const struct store_object *o = store_get(m->store, STORE_NODES, id);
 	if (!o) {
 		snprintf(err, errlen, "node %s not found", id);
@@ -176,8 +200,15 @@ static void removed(void *arg, int rc, const char *msg)
 int mgr_node_remove(struct mgr *m, const char *id, bool force,
 		    mgr_done_fn *done, void *arg, char *err, size_t errlen)
 {
-	if (!m->leader)
-		return mgr__not_leader(m, err, errlen);
+	if (!m->leader) {
+		Swarm__ControlRequest req = SWARM__CONTROL_REQUEST__INIT;
+		Swarm__NodeRemoveOp op = SWARM__NODE_REMOVE_OP__INIT;
+		op.node_id = (char *)id;
+		op.force = force;
+		req.op_case = SWARM__CONTROL_REQUEST__OP_NODE_REMOVE;
+		req.node_remove = &op;
+		return mgr__forward(m, &req, done, arg, err, errlen);
+	}
 	const struct store_object *o = store_get(m->store, STORE_NODES, id);
 	if (!o) {
 		snprintf(err, errlen, "node %s not found", id);
@@ -342,8 +373,22 @@ int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
 		     size_t len, bool rotate_worker, bool rotate_manager,
 		     mgr_done_fn *done, void *arg, char *err, size_t errlen)
 {
-	if (!m->leader)
-		return mgr__not_leader(m, err, errlen);
+	if (!m->leader) {
+		Swarm__ControlRequest req = SWARM__CONTROL_REQUEST__INIT;
+		Swarm__SwarmUpdateOp op = SWARM__SWARM_UPDATE_OP__INIT;
+		char *body = body_copy(spec_json, len);
+		if (!body)
+			return -ENOMEM;
+		op.version = version;
+		op.spec_json = body;
+		op.rotate_worker = rotate_worker;
+		op.rotate_manager = rotate_manager;
+		req.op_case = SWARM__CONTROL_REQUEST__OP_SWARM_UPDATE;
+		req.swarm_update = &op;
+		int rc = mgr__forward(m, &req, done, arg, err, errlen);
+		shoal_free(body);
+		return rc;
+	}
 	const struct store_object *o = mgr_cluster(m);
 	if (!o) {
 		snprintf(err, errlen, "the cluster object is missing");

@@ -360,6 +360,92 @@ static void on_renew(struct mgr_conn *c)
 	shoal_free(cert);
 }
 
+struct control_wait {
+	struct mgr_conn *c;
+	uint64_t id;
+};
+
+static void control_answer(struct mgr_conn *c, uint64_t id, int code,
+			   const char *msg)
+{
+	if (c->closed)
+		return;
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__ControlResponse cr = SWARM__CONTROL_RESPONSE__INIT;
+	cr.id = id;
+	cr.code = code;
+	cr.message = (char *)(msg ? msg : "");
+	env.body_case = SWARM__ENVELOPE__BODY_CONTROL_RESPONSE;
+	env.control_response = &cr;
+	send_env(c, &env);
+}
+
+static void control_done(void *arg, int rc, const char *msg)
+{
+	struct control_wait *w = arg;
+	control_answer(w->c, w->id, rc, msg);
+	mgr__conn_release(w->c);
+	shoal_free(w);
+}
+
+/* A write forwarded by a follower manager: run it as our own client's. */
+static void on_control(struct mgr_conn *c, const Swarm__ControlRequest *req)
+{
+	struct mgr *m = c->m;
+	if (c->peer.joined || c->peer.role != WIRE_ROLE_MANAGER) {
+		log_warn("peer=%s node=%s forwarded a write without a manager "
+			 "certificate",
+			 wire_chan_name(c->chan), c->node_id);
+		wire_chan_close(c->chan);
+		return;
+	}
+	struct control_wait *w = shoal_calloc(1, sizeof(*w));
+	char err[400] = "";
+	int rc = -ENOMEM;
+	if (!w) {
+		control_answer(c, req->id, rc, "out of memory");
+		return;
+	}
+	w->c = c;
+	w->id = req->id;
+	const char *empty = "";
+	switch (req->op_case) {
+	case SWARM__CONTROL_REQUEST__OP_NODE_UPDATE: {
+		const Swarm__NodeUpdateOp *op = req->node_update;
+		const char *spec = op->spec_json ? op->spec_json : empty;
+		rc = mgr_node_update(m, op->node_id ? op->node_id : empty,
+				     op->version, spec, strlen(spec),
+				     control_done, w, err, sizeof(err));
+		break;
+	}
+	case SWARM__CONTROL_REQUEST__OP_NODE_REMOVE: {
+		const Swarm__NodeRemoveOp *op = req->node_remove;
+		rc = mgr_node_remove(m, op->node_id ? op->node_id : empty,
+				     op->force, control_done, w, err,
+				     sizeof(err));
+		break;
+	}
+	case SWARM__CONTROL_REQUEST__OP_SWARM_UPDATE: {
+		const Swarm__SwarmUpdateOp *op = req->swarm_update;
+		const char *spec = op->spec_json ? op->spec_json : empty;
+		rc = mgr_swarm_update(m, op->version, spec, strlen(spec),
+				      op->rotate_worker, op->rotate_manager,
+				      control_done, w, err, sizeof(err));
+		break;
+	}
+	default:
+		rc = -EPROTO;
+		snprintf(err, sizeof(err), "unknown control operation");
+		break;
+	}
+	if (rc < 0) {
+		control_answer(c, req->id, rc, err);
+		shoal_free(w);
+		return;
+	}
+	c->pending++;
+}
+
 static void on_frame(struct wire_chan *ch, const uint8_t *data, size_t len)
 {
 	struct mgr_conn *c = wire_chan_data(ch);
@@ -385,6 +471,9 @@ static void on_frame(struct wire_chan *ch, const uint8_t *data, size_t len)
 		break;
 	case SWARM__ENVELOPE__BODY_HEARTBEAT:
 		on_heartbeat(c, env->heartbeat);
+		break;
+	case SWARM__ENVELOPE__BODY_CONTROL_REQUEST:
+		on_control(c, env->control_request);
 		break;
 	case SWARM__ENVELOPE__BODY_RENEW_REQUEST:
 		if (c->peer.joined)
@@ -480,7 +569,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 }
 
-static int parse_addr(const char *s, struct sockaddr_storage *ss)
+int mgr__parse_addr(const char *s, struct sockaddr_storage *ss)
 {
 	char host[SWARM_ADDR_MAX];
 	snprintf(host, sizeof(host), "%s", s);
@@ -508,7 +597,7 @@ int mgr__listen(struct mgr *m, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof(ss));
-	int rc = parse_addr(m->st->listen_addr, &ss);
+	int rc = mgr__parse_addr(m->st->listen_addr, &ss);
 	if (rc < 0) {
 		snprintf(err, errlen, "invalid listen address \"%s\"",
 			 m->st->listen_addr);

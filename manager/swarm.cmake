@@ -3,6 +3,7 @@
 target_sources(shoal-manager PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/ca.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster.c
+	${CMAKE_CURRENT_LIST_DIR}/cluster_forward.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster_node.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster_ops.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster_state.c
