@@ -25,6 +25,7 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "manager/manager.h"
+#include "proto/channel.h"
 #include "worker/worker.h"
 
 /* ---------------------------------------------------------------- CA */
@@ -616,6 +617,93 @@ static void the_store_survives_a_manager_restart(void **s)
 		store_get(mgr_store(fx.m), STORE_NODES, fx.res.node_id));
 }
 
+/* --- a peer that misbehaves ------------------------------------------- */
+
+struct raw {
+	const uint8_t *bytes;
+	size_t len;
+	bool closed;
+	int reason;
+};
+
+static void raw_connected(struct wire_chan *c, const struct wire_peer *peer)
+{
+	struct raw *r = wire_chan_data(c);
+	wire_chan_send(c, r->bytes, r->len);
+}
+
+static void raw_frame(struct wire_chan *c, const uint8_t *data, size_t len)
+{
+}
+
+static struct raw *raw_now;
+
+static void raw_closed(struct wire_chan *c, int reason)
+{
+	struct raw *r = wire_chan_data(c);
+	r->closed = true;
+	r->reason = reason;
+}
+
+static bool raw_is_closed(void)
+{
+	return raw_now->closed;
+}
+
+static const struct wire_chan_callbacks raw_cb = {
+	.connected = raw_connected,
+	.frame = raw_frame,
+	.closed = raw_closed,
+};
+
+/* Send @len bytes as one frame on a certified connection; wait for the
+ * manager to close it. */
+static void send_raw(const void *bytes, size_t len)
+{
+	struct raw r = {.bytes = bytes, .len = len};
+	struct sockaddr_storage ss;
+	assert_int_equal(agent_parse_addr(fx.addr, &ss), 0);
+	struct wire_chan_config cfg = {
+		.security = WIRE_SECURE,
+		.root_pk = fx.res.root_pk,
+		.identity = &fx.id,
+		.cert = fx.res.cert,
+		.cert_len = fx.res.cert_len,
+	};
+	struct wire_chan *c;
+	raw_now = &r;
+	assert_int_equal(wire_chan_connect(&fx.loop, (struct sockaddr *)&ss,
+					   &cfg, &raw_cb, &r, &c),
+			 0);
+	assert_true(run_until(raw_is_closed));
+}
+
+static void malformed_or_misplaced_messages_close_only_that_connection(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	uint64_t version =
+		store_get(mgr_store(fx.m), STORE_NODES, fx.res.node_id)
+			->version;
+	static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0x07, 0x01};
+	send_raw(garbage, sizeof(garbage));
+	/* A join request on a certified connection. */
+	static const uint8_t join[] = {0x0a, 0x00};
+	send_raw(join, sizeof(join));
+	/* A heartbeat outside any session. */
+	static const uint8_t hb[] = {0x2a, 0x03, 0x0a, 0x01, 0x78};
+	send_raw(hb, sizeof(hb));
+	assert_int_equal(store_count(mgr_store(fx.m), STORE_NODES), 2);
+	assert_int_equal(store_get(mgr_store(fx.m), STORE_NODES, fx.res.node_id)
+				 ->version,
+			 version);
+	/* The manager still serves a well-behaved agent. */
+	start_agent();
+	assert_true(run_until(is_ready));
+	stop_agent();
+}
+
 static void quiet(enum log_level lvl, const char *module, const char *line,
 		  void *arg)
 {
@@ -665,6 +753,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			the_store_survives_a_manager_restart, setup_mgr,
 			teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			malformed_or_misplaced_messages_close_only_that_connection,
+			setup_mgr, teardown_mgr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
