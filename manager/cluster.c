@@ -382,6 +382,8 @@ static void on_role(void *arg, enum raft_role role, uint64_t leader,
 			 m->st->node_id, term);
 		mgr__close_conns(m); /* sessions move to the new leader */
 	}
+	if (!m->leader && leader)
+		mgr__handoff_resume(m);
 }
 
 static void on_error(void *arg, int err)
@@ -524,6 +526,7 @@ static void grow_raft(struct mgr *m)
 static void on_timer(uv_timer_t *t)
 {
 	struct mgr *m = t->data;
+	mgr__handoff_check(m);
 	if (!m->leader)
 		return;
 	mgr__check_down(m);
@@ -719,6 +722,7 @@ void mgr_stop(struct mgr *m, void (*done)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&m->timer, handle_closed);
 	mgr__close_conns(m);
 	mgr__forward_stop(m);
+	mgr__handoff_check(m); /* stopping: ends a pending one */
 	raft_node_stop(m->rn, raft_stopped, m);
 }
 

@@ -61,6 +61,8 @@ struct mgr {
 	struct list_node fwd_reqs;
 	size_t fwd_nreqs;
 	uint64_t fwd_next_id;
+	/* The leader demoting itself: the update waits for the handover. */
+	struct mgr_handoff *handoff;
 	uv_tcp_t *listener; /* own allocation: may outlive a failed start */
 	uv_timer_t timer;
 	int open_handles;
@@ -100,6 +102,14 @@ int mgr__forward(struct mgr *m, Swarm__ControlRequest *req, mgr_done_fn *done,
 		 void *arg, char *err, size_t errlen);
 /** mgr__forward_stop() - close the channel to the leader (at stop). */
 void mgr__forward_stop(struct mgr *m);
+/**
+ * mgr__handoff_resume() - after losing leadership, send a pending
+ * self-demotion to the new leader; mgr__handoff_check() - give up on it
+ * past its deadline. Both do nothing without one.
+ */
+void mgr__handoff_resume(struct mgr *m);
+void mgr__handoff_check(struct mgr *m);
+
 /** mgr__parse_addr() - "ADDR:PORT" (IPv4 or [IPv6]) into @ss. */
 int mgr__parse_addr(const char *s, struct sockaddr_storage *ss);
 

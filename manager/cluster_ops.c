@@ -14,6 +14,7 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "manager/cluster_int.h"
+#include "raft/node_uv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -77,14 +78,6 @@ static int role_change(const struct mgr *m, const struct store_object *o,
 	*status = NULL;
 	if (strcmp(want, wire_role_name(now)) == 0)
 		return 0;
-	if (now == WIRE_ROLE_MANAGER && mgr_node_is_leader(m, o->id)) {
-		snprintf(err, errlen,
-			 "node %s leads the managers and cannot demote itself; "
-			 "demote it from another manager once another one "
-			 "leads",
-			 o->id);
-		return SHOAL_ECONFLICT;
-	}
 	if (now == WIRE_ROLE_MANAGER && count_managers(m) <= 1) {
 		snprintf(
 			err, errlen,
@@ -122,6 +115,86 @@ static char *body_copy(const char *data, size_t len)
 	return s;
 }
 
+#define HANDOFF_TIMEOUT_NS (5 * NSEC_PER_SEC)
+
+struct mgr_handoff {
+	char id[STORE_ID_MAX + 1];
+	uint64_t version;
+	char *spec; /* NUL-terminated */
+	size_t len;
+	mgr_done_fn *done;
+	void *arg;
+	int64_t deadline_ns;
+};
+
+static void handoff_free(struct mgr *m)
+{
+	shoal_free(m->handoff->spec);
+	shoal_free(m->handoff);
+	m->handoff = NULL;
+}
+
+static char *body_copy(const char *data, size_t len);
+
+static int handoff_start(struct mgr *m, const char *id, uint64_t version,
+			 const char *spec, size_t len, mgr_done_fn *done,
+			 void *arg, char *err, size_t errlen)
+{
+	if (m->handoff) {
+		snprintf(err, errlen, "a leadership handover is in progress");
+		return -EBUSY;
+	}
+	struct mgr_handoff *h = shoal_calloc(1, sizeof(*h));
+	if (!h || !(h->spec = body_copy(spec, len))) {
+		shoal_free(h);
+		return -ENOMEM;
+	}
+	int rc = raft_node_transfer(m->rn, 0);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot hand leadership over: %s",
+			 shoal_strerror(rc));
+		shoal_free(h->spec);
+		shoal_free(h);
+		return rc;
+	}
+	snprintf(h->id, sizeof(h->id), "%s", id);
+	h->version = version;
+	h->len = len;
+	h->done = done;
+	h->arg = arg;
+	h->deadline_ns = time_mono_ns() + HANDOFF_TIMEOUT_NS;
+	m->handoff = h;
+	log_info("node=%s hands leadership over before its demotion", id);
+	return 0;
+}
+
+void mgr__handoff_resume(struct mgr *m)
+{
+	struct mgr_handoff *h = m->handoff;
+	if (!h || m->leader)
+		return;
+	char err[400];
+	m->handoff = NULL;
+	int rc = mgr_node_update(m, h->id, h->version, h->spec, h->len, h->done,
+				 h->arg, err, sizeof(err));
+	if (rc < 0)
+		h->done(h->arg, rc, err);
+	shoal_free(h->spec);
+	shoal_free(h);
+}
+
+void mgr__handoff_check(struct mgr *m)
+{
+	struct mgr_handoff *h = m->handoff;
+	if (!h || (!m->stopping && time_mono_ns() < h->deadline_ns))
+		return;
+	h->done(h->arg, m->stopping ? -ECANCELED : -ETIMEDOUT,
+		m->stopping ? "the manager is stopping"
+			    : "leadership was not handed over in time; the "
+			      "node is still a manager");
+	handoff_free(m);
+}
+
 int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
 		    const char *spec_json, size_t len, mgr_done_fn *done,
 		    void *arg, char *err, size_t errlen)
@@ -155,6 +228,15 @@ int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
 	rc = mgr__validate_spec(spec, err, errlen);
 	if (rc == 0)
 		rc = role_change(m, o, spec, &status, &tlen, err, errlen);
+	if (rc == 0 && status && mgr__node_role(o) == WIRE_ROLE_MANAGER &&
+	    mgr_node_is_leader(m, id)) {
+		/* Demoting ourselves: hand leadership over first, then let
+		 * the new leader make the change. */
+		shoal_free(status);
+		json_decref(spec);
+		return handoff_start(m, id, version, spec_json, len, done, arg,
+				     err, errlen);
+	}
 	size_t slen;
 	char *s = rc == 0 ? jsonx_dump(spec, &slen) : NULL;
 	json_decref(spec);
