@@ -744,7 +744,8 @@ static void complete(struct raft_disk *d, struct disk_req *r)
 	}
 	if (!r->status) {
 		d->stats.writes++;
-		if (r->kind != DISK_REQ_COMPACT && r->seq >= d->trunc_seq)
+		if ((r->kind == DISK_REQ_WRITE || r->kind == DISK_REQ_RESET) &&
+		    r->seq >= d->trunc_seq)
 			d->durable_index = r->end;
 		if (r->kind == DISK_REQ_COMPACT &&
 		    r->new_first > d->first_index) {

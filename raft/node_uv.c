@@ -815,8 +815,13 @@ int raft_node_start(uv_loop_t *loop, const struct raft_node_options *o,
 	if (o->disk)
 		dopt = *o->disk;
 	dopt.dir = o->dir;
+	/* The core bounds what it hands out (uncommitted bytes, in-flight
+	 * messages); the queue must never refuse it. The core keeps its own
+	 * window of entries, so the disk's only needs what is in flight. */
 	if (!dopt.queue_bytes)
 		dopt.queue_bytes = 512u << 20;
+	if (!dopt.cache_bytes)
+		dopt.cache_bytes = 4u << 20;
 	int rc = raft_disk_open(loop, &dopt, &n->disk);
 	if (rc)
 		goto err_free;

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,60 @@ static void messages_reach_their_peer_over_tcp(void **state)
 	close_transport(&loop, b);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void slow_peer_cannot_make_the_sender_buffer_without_limit(void **state)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	/* A "peer" that accepts connections and never reads. */
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_storage sa;
+	assert_int_equal(raft_addr_parse("127.0.0.1:0", &sa), 0);
+	assert_int_equal(
+		bind(lfd, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)),
+		0);
+	assert_int_equal(listen(lfd, 4), 0);
+	socklen_t slen = sizeof(sa);
+	getsockname(lfd, (struct sockaddr *)&sa, &slen);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d",
+		 ntohs(((struct sockaddr_in *)&sa)->sin_port));
+	struct wire_chan_config cfg = {.security = WIRE_PLAIN,
+				       .max_frame = 64 << 10,
+				       .max_write_buffer = 128 << 10};
+	struct raft_tcp_peer peer = {2, addr};
+	struct raft_tcp_options o = {
+		.id = 1, .n_peers = 1, .peers = &peer, .chan = &cfg};
+	struct raft_transport *a;
+	assert_int_equal(raft_tcp_new(&loop, &o, &a), 0);
+	static char payload[8192];
+	struct raft_entry e = {1, 1, RAFT_ENTRY_NORMAL, sizeof(payload),
+			       payload};
+	struct raft_msg m = {
+		.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1};
+	m.append = (struct raft_msg_append){0, 0, 0, 1, &e};
+	struct raft_tcp_stats s;
+	uint64_t max_queued = 0;
+	int busy = 0;
+	for (int i = 0; i < 20000 && busy < 1000; i++) {
+		if (a->send(a->impl, &m) == -ENOBUFS)
+			busy++;
+		raft_tcp_stats(a, &s);
+		if (s.queued > max_queued)
+			max_queued = s.queued;
+		if (i % 64 == 0)
+			run_for(&loop, 1);
+	}
+	/* It filled up (kernel buffers included), then dropped. */
+	assert_int_equal(busy, 1000);
+	raft_tcp_stats(a, &s);
+	assert_true(s.dropped >= 1000);
+	assert_true(max_queued <= 128 << 10);
+	close_transport(&loop, a);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	close(lfd);
 }
 
 static void peer_sending_garbage_is_disconnected(void **state)
@@ -530,6 +585,8 @@ int main(void)
 		cmocka_unit_test(snapshot_chunk_survives_encoding),
 		cmocka_unit_test(invalid_messages_are_refused),
 		cmocka_unit_test(messages_reach_their_peer_over_tcp),
+		cmocka_unit_test(
+			slow_peer_cannot_make_the_sender_buffer_without_limit),
 		cmocka_unit_test(peer_sending_garbage_is_disconnected),
 		cmocka_unit_test(
 			cluster_elects_commits_and_survives_losing_its_leader),
