@@ -16,17 +16,20 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "proto/cert.h"
 #include "raft/node_uv.h"
 #include "raft/transport.h"
 #include "raft/transport_codec.h"
@@ -309,8 +312,12 @@ struct member {
 	enum raft_role role;
 	int applied; /* normal entries applied */
 	uint64_t last_applied;
-	uint64_t hash; /* of every normal entry applied, in order */
-	int restores;  /* snapshots loaded */
+	uint64_t hash;		 /* of every normal entry applied, in order */
+	int restores;		 /* snapshots loaded */
+	struct wire_keypair key; /* secure clusters */
+	uint8_t *cert;
+	size_t cert_len;
+	struct wire_chan_config chan;
 };
 
 struct cluster {
@@ -319,6 +326,7 @@ struct cluster {
 	struct member m[N];
 	struct raft_conf conf;
 	bool snapshots;
+	struct wire_keypair root; /* secure clusters */
 	int acks;
 	int ack_status;
 	int reads;
@@ -480,10 +488,36 @@ static int rm_one(const char *p, const struct stat *st, int flag,
 	return remove(p);
 }
 
-static struct cluster *cluster_new(bool snapshots)
+/* A certificate from the cluster root and a secure channel setup. */
+static void secure_member(struct cluster *c, struct member *m)
+{
+	struct wire_cert_info i = {0};
+	wire_keypair_generate(&m->key);
+	snprintf(i.cluster_id, sizeof(i.cluster_id), "test-cluster");
+	snprintf(i.node_id, sizeof(i.node_id), "manager-%" PRIu64, m->id);
+	i.role = WIRE_ROLE_MANAGER;
+	memcpy(i.public_key, m->key.pk, WIRE_PK_LEN);
+	i.not_before = time(NULL) - 60;
+	i.not_after = time(NULL) + 3600;
+	i.serial = m->id;
+	assert_int_equal(
+		wire_cert_issue(&i, c->root.sk, &m->cert, &m->cert_len), 0);
+	m->chan = (struct wire_chan_config){.security = WIRE_SECURE,
+					    .root_pk = c->root.pk,
+					    .identity = &m->key,
+					    .cert = m->cert,
+					    .cert_len = m->cert_len};
+	struct raft_tcp_options o = {
+		.id = m->id, .listen_addr = "127.0.0.1:0", .chan = &m->chan};
+	assert_int_equal(raft_tcp_new(&c->loop, &o, &m->t), 0);
+}
+
+static struct cluster *cluster_new(bool snapshots, bool secure)
 {
 	struct cluster *c = calloc(1, sizeof(*c));
 	c->snapshots = snapshots;
+	if (secure)
+		wire_keypair_generate(&c->root);
 	uv_loop_init(&c->loop);
 	strcpy(c->dir, "/tmp/shoal-raft-io-XXXXXX");
 	assert_non_null(mkdtemp(c->dir));
@@ -494,7 +528,10 @@ static struct cluster *cluster_new(bool snapshots)
 		c->m[i].id = (uint64_t)i + 1;
 		c->conf.servers[i] =
 			(struct raft_server){c->m[i].id, RAFT_VOTER};
-		c->m[i].t = transport(&c->loop, c->m[i].id);
+		if (secure)
+			secure_member(c, &c->m[i]);
+		else
+			c->m[i].t = transport(&c->loop, c->m[i].id);
 	}
 	for (int i = 0; i < N; i++)
 		for (int j = 0; j < N; j++)
@@ -516,12 +553,14 @@ static void cluster_free(struct cluster *c)
 	assert_int_equal(uv_loop_close(&c->loop), 0);
 	nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	log_set_level(LOG_LEVEL_INFO);
+	for (int i = 0; i < N; i++)
+		shoal_free(c->m[i].cert);
 	free(c);
 }
 
 static void cluster_elects_commits_and_survives_losing_its_leader(void **state)
 {
-	struct cluster *c = cluster_new(false);
+	struct cluster *c = cluster_new(false, false);
 	int l = wait_leader(c, -1);
 	propose(c, l, 20);
 	for (int i = 0; i < N; i++)
@@ -555,7 +594,7 @@ static void cluster_elects_commits_and_survives_losing_its_leader(void **state)
 
 static void lagging_node_catches_up_from_a_snapshot(void **state)
 {
-	struct cluster *c = cluster_new(true);
+	struct cluster *c = cluster_new(true, false);
 	int l = wait_leader(c, -1);
 	int f = (l + 1) % N;
 	stop_member(c, f);
@@ -578,6 +617,16 @@ static void lagging_node_catches_up_from_a_snapshot(void **state)
 	cluster_free(c);
 }
 
+static void secure_cluster_commits_over_encrypted_channels(void **state)
+{
+	struct cluster *c = cluster_new(false, true);
+	int l = wait_leader(c, -1);
+	propose(c, l, 20);
+	for (int i = 0; i < N; i++)
+		wait_applied(c, i, 20);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -591,6 +640,8 @@ int main(void)
 		cmocka_unit_test(
 			cluster_elects_commits_and_survives_losing_its_leader),
 		cmocka_unit_test(lagging_node_catches_up_from_a_snapshot),
+		cmocka_unit_test(
+			secure_cluster_commits_over_encrypted_channels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
