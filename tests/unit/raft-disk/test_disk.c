@@ -719,6 +719,43 @@ static void second_open_of_the_same_directory_is_refused(void **state)
 	close_log(f, d);
 }
 
+static void allocation_failures_are_reported_and_leak_nothing(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t acked = 0;
+	for (int k = 0; k < 80; k++) {
+		int64_t live = shoal_alloc_live();
+		struct raft_disk_options o = {.dir = f->dir};
+		struct raft_disk *d = NULL;
+		struct done dn = {0};
+		shoal_alloc_fail_after(k);
+		int rc = raft_disk_open(&f->loop, &o, &d);
+		if (!rc) {
+			struct raft_disk_state st;
+			raft_disk_state(d, &st);
+			assert_int_equal(st.last_index, acked);
+			rc = submit(d, acked + 1, acked + 5, 1, 0, &dn);
+			if (!rc) {
+				run_until(f, &dn, 1);
+				rc = dn.status;
+			}
+			if (!rc)
+				acked += 5;
+			raft_disk_close(d, NULL, NULL);
+		}
+		uv_run(&f->loop, UV_RUN_DEFAULT);
+		shoal_alloc_fail_after(-1);
+		assert_true(rc == 0 || rc == -ENOMEM);
+		assert_int_equal(shoal_alloc_live(), live);
+	}
+	assert_true(acked > 0);
+	struct raft_disk *d = open_log(f);
+	check_range(d, 1, acked);
+	for (uint64_t i = 1; i <= acked; i++)
+		check_entry(d, i, 1);
+	close_log(f, d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -740,6 +777,7 @@ int main(void)
 		T(snapshot_round_trips_and_only_the_last_two_are_kept),
 		T(reset_after_snapshot_install_starts_the_log_there),
 		T(second_open_of_the_same_directory_is_refused),
+		T(allocation_failures_are_reported_and_leak_nothing),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
