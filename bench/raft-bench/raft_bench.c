@@ -559,7 +559,7 @@ int main(int argc, char **argv)
 			     .election_ms = 1000,
 			     .jitter_ms = -1,
 			     .kills = 5};
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
 			usage();
@@ -579,7 +579,6 @@ int main(int argc, char **argv)
 			cfg.kills = atoi(v);
 		else
 			usage();
-		i++;
 	}
 	if (cfg.election_ms < 10 || cfg.n < 0 || cfg.inflight < 0 ||
 	    cfg.kills < 1)
