@@ -269,7 +269,7 @@ static void learner_never_campaigns(void **state)
 	one_fini(&f);
 }
 
-static void learner_vote_is_not_counted(void **state)
+static void learner_does_not_vote(void **state)
 {
 	struct one f;
 	struct raft_status st;
@@ -325,7 +325,73 @@ static void split_vote_is_retried_with_a_new_term(void **state)
 	one_fini(&f);
 }
 
+static void heartbeats_keep_followers_from_campaigning(void **state)
+{
+	struct cluster *c = fx_cluster(3);
+
+	assert_int_equal(fx_wait_leader(c, 1000), 1);
+	fx_run(c, 10000);
+	assert_int_equal(cluster_leader(c), 1);
+	for (uint64_t id = 1; id <= 3; id++)
+		assert_int_equal(fx_term(c, id), 1);
+	cluster_free(c);
+}
+
+static void leader_steps_down_on_higher_term_response(void **state)
+{
+	struct raft_status st;
+	struct one f;
+
+	one_init(&f, 1, 3, 0, false);
+	one_elect(&f);
+	assert_int_equal(one_step(&f,
+				  (struct raft_msg){
+					  .type = RAFT_MSG_APPEND_RESP,
+					  .from = 3,
+					  .term = 4,
+					  .append_resp = {.reject = true},
+				  }),
+			 0);
+	raft_status(f.r, &st);
+	assert_int_equal(st.role, RAFT_FOLLOWER);
+	assert_int_equal(st.term, 4);
+	assert_int_equal(st.vote, 0);
+	one_fini(&f);
+}
+
+static void new_leader_appends_a_noop_of_its_term(void **state)
+{
+	static const uint64_t terms[] = {1, 1, 2};
+	struct one f;
+
+	one_init_log(&f, 1, 3, terms, 3, 2);
+	one_tick(&f, 100);
+	assert_true(one_update(&f));
+	one_persist(&f);
+	assert_int_equal(one_step(&f,
+				  (struct raft_msg){
+					  .type = RAFT_MSG_VOTE_RESP,
+					  .from = 3,
+					  .term = 3,
+					  .vote_resp = {.granted = true},
+				  }),
+			 0);
+	assert_true(one_update(&f));
+	assert_int_equal(f.u.n_entries, 1);
+	assert_int_equal(f.u.entries[0].index, 4);
+	assert_int_equal(f.u.entries[0].term, 3);
+	assert_int_equal(f.u.entries[0].type, RAFT_ENTRY_NOOP);
+	assert_true(f.u.role_changed);
+	assert_int_equal(f.u.role, RAFT_LEADER);
+	assert_non_null(one_msg(&f, RAFT_MSG_APPEND, 2, NULL));
+	assert_non_null(one_msg(&f, RAFT_MSG_APPEND, 3, NULL));
+	one_fini(&f);
+}
+
 const struct CMUnitTest raft_election_tests[] = {
+	cmocka_unit_test(heartbeats_keep_followers_from_campaigning),
+	cmocka_unit_test(leader_steps_down_on_higher_term_response),
+	cmocka_unit_test(new_leader_appends_a_noop_of_its_term),
 	cmocka_unit_test(first_election_ends_at_306_ms),
 	cmocka_unit_test(election_completes_in_one_round_after_leader_crash),
 	cmocka_unit_test(prevote_does_not_disrupt_stable_leader),
@@ -338,7 +404,7 @@ const struct CMUnitTest raft_election_tests[] = {
 	cmocka_unit_test(prevote_does_not_change_the_voters_term),
 	cmocka_unit_test(leader_steps_down_without_quorum),
 	cmocka_unit_test(learner_never_campaigns),
-	cmocka_unit_test(learner_vote_is_not_counted),
+	cmocka_unit_test(learner_does_not_vote),
 	cmocka_unit_test(split_vote_is_retried_with_a_new_term),
 };
 const size_t raft_election_count =

@@ -367,7 +367,50 @@ static void lagging_follower_reads_old_entries_back_from_disk(void **state)
 	cluster_free(c);
 }
 
+static void follower_rejects_append_from_older_term(void **state)
+{
+	struct raft_entry e = ent(1, 1);
+	const struct raft_msg *m;
+	struct raft_status st;
+	struct one f;
+
+	one_init(&f, 1, 3, 0, false);
+	assert_int_equal(append(&f, 3, 0, 0, 0, NULL, 0), 0);
+	while (one_update(&f))
+		;
+	assert_int_equal(append(&f, 2, 0, 0, 0, &e, 1), 0);
+	assert_true(one_update(&f));
+	assert_int_equal(f.u.n_entries, 0);
+	m = one_msg(&f, RAFT_MSG_APPEND_RESP, 2, NULL);
+	assert_non_null(m);
+	assert_true(m->append_resp.reject);
+	assert_int_equal(m->term, 3);
+	raft_status(f.r, &st);
+	assert_int_equal(st.last_index, 0);
+	one_fini(&f);
+}
+
+static void follower_applies_only_entries_it_has_persisted(void **state)
+{
+	struct raft_entry e[2] = {ent(1, 1), ent(2, 1)};
+	struct one f;
+
+	one_init(&f, 1, 3, 0, false);
+	assert_int_equal(append(&f, 1, 0, 0, 2, e, 2), 0);
+	assert_true(one_update(&f));
+	assert_int_equal(f.u.hard.commit, 2);
+	assert_int_equal(f.u.n_committed, 0);
+	one_persist(&f);
+	assert_true(one_update(&f));
+	assert_int_equal(f.u.n_committed, 2);
+	assert_int_equal(f.u.committed[0].index, 1);
+	assert_int_equal(f.u.committed[1].index, 2);
+	one_fini(&f);
+}
+
 const struct CMUnitTest raft_replication_tests[] = {
+	cmocka_unit_test(follower_rejects_append_from_older_term),
+	cmocka_unit_test(follower_applies_only_entries_it_has_persisted),
 	cmocka_unit_test(follower_rejects_append_with_mismatched_prev_term),
 	cmocka_unit_test(follower_rejects_append_beyond_its_log),
 	cmocka_unit_test(follower_truncates_conflicting_suffix),
