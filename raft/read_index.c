@@ -30,6 +30,8 @@ static bool committed_in_term(const struct raft *r)
 
 static void drop_front(struct raft *r, size_t k)
 {
+	if (!k)
+		return;
 	memmove(r->reads, r->reads + k, (r->n_reads - k) * sizeof(*r->reads));
 	r->n_reads -= k;
 }

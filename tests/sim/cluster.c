@@ -515,6 +515,8 @@ static void check_leader(struct cluster *c, struct node *nd)
 	}
 	c->leader_of_term[t] = nd->id;
 	c->leader_since = c->now;
+	if (c->o.on_leader)
+		c->o.on_leader(c->o.on_leader_arg, nd->id, t, c->now);
 	/* Leader completeness: every applied entry is in the new leader's
 	 * log (entries covered by its snapshot are in its state). */
 	for (uint64_t i = 1; i <= c->applied_max; i++) {
@@ -1396,6 +1398,11 @@ uint64_t cluster_now(const struct cluster *c)
 	return c->now;
 }
 
+uint64_t cluster_next_time(const struct cluster *c)
+{
+	return c->n_heap ? c->heap[0].t : UINT64_MAX;
+}
+
 uint64_t cluster_events(const struct cluster *c)
 {
 	return c->events;
@@ -1559,6 +1566,23 @@ int cluster_check_converged(struct cluster *c)
 	if (c->failed)
 		return -EIO;
 	if (!l) {
+		for (uint32_t i = 1; i <= c->o.n && c->o.trace; i++) {
+			if (!c->nodes[i].up)
+				continue;
+			raft_status(c->nodes[i].r, &st);
+			printf("n%u: %s term %" PRIu64 " last %" PRIu64
+			       "/%" PRIu64 " commit %" PRIu64 " conf@%" PRIu64
+			       ":",
+			       i, raft_role_name(st.role), st.term,
+			       st.last_index, st.last_term, st.commit,
+			       st.conf_index);
+			for (uint32_t j = 0; j < st.conf.n; j++)
+				printf(" %" PRIu64 "%s", st.conf.servers[j].id,
+				       st.conf.servers[j].role == RAFT_VOTER
+					       ? "v"
+					       : "l");
+			printf("\n");
+		}
 		fail(c, "liveness: no leader after the faults healed");
 		return -EIO;
 	}
