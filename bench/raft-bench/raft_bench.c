@@ -14,6 +14,8 @@
  *              (--jitter; see docs/raft-disk.md for why)
  *   open       time to open a 1 GiB log of 128-byte entries (page
  *              cache warm: the bench does not drop the machine's caches)
+ *   disk       one-entry writes through the disk log, one at a time,
+ *              against raw pwrite + fdatasync (the floor of "seq")
  *
  * The parent forks three children ("--node I"), which report events as
  * lines on a pipe ("LEADER <ns>", "COMMIT <ns>", "RESULT <json>"), with
@@ -23,6 +25,7 @@
 #define LOG_MODULE "raft-bench"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -518,10 +521,64 @@ static int run_open(struct config *cfg)
 	return 0;
 }
 
+/* One-entry writes through the disk log, one at a time, against raw
+ * pwrite + fdatasync on a file of the same directory. */
+static int run_disk(struct config *cfg)
+{
+	uv_loop_t loop;
+	struct raft_disk *d;
+	char dir[4096], raw[4200];
+	int n = cfg->n ? cfg->n : 2000;
+	double *lat = calloc((size_t)n, sizeof(double));
+	double *rlat = calloc((size_t)n, sizeof(double));
+	snprintf(dir, sizeof(dir), "%s/disk", cfg->dir);
+	snprintf(raw, sizeof(raw), "%s/raw", cfg->dir);
+	struct raft_disk_options o = {.dir = dir};
+	uv_loop_init(&loop);
+	if (!lat || !rlat || raft_disk_open(&loop, &o, &d))
+		return 1;
+	static char data[ENTRY_LEN];
+	int fd = open(raw, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 1;
+	/* Interleaved, so both see the same load on the shared disk. */
+	for (int i = 0; i < n; i++) {
+		struct raft_disk_entry e = {(uint64_t)i + 1, 1, 1, sizeof(data),
+					    data};
+		struct raft_disk_write w = {.entries = &e, .n = 1};
+		int left = 1;
+		int64_t t0 = time_mono_ns();
+		if (raft_disk_write(d, &w, on_written, &left))
+			return 1;
+		while (left)
+			uv_run(&loop, UV_RUN_ONCE);
+		lat[i] = (double)(time_mono_ns() - t0) / 1e6;
+		t0 = time_mono_ns();
+		if (pwrite(fd, data, sizeof(data), (off_t)i * ENTRY_LEN) < 0 ||
+		    fdatasync(fd) < 0)
+			return 1;
+		rlat[i] = (double)(time_mono_ns() - t0) / 1e6;
+	}
+	close(fd);
+	raft_disk_close(d, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	qsort(lat, (size_t)n, sizeof(double), cmp_double);
+	qsort(rlat, (size_t)n, sizeof(double), cmp_double);
+	printf("{\"test\":\"disk_write\",\"n\":%d,\"p50_ms\":%.3f,"
+	       "\"p99_ms\":%.3f,\"raw_fdatasync_p50_ms\":%.3f,"
+	       "\"raw_fdatasync_p99_ms\":%.3f}\n",
+	       n, pct(lat, n, 0.5), pct(lat, n, 0.99), pct(rlat, n, 0.5),
+	       pct(rlat, n, 0.99));
+	free(lat);
+	free(rlat);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: raft-bench [--test seq|pipelined|failover|open|all]\n"
+		"usage: raft-bench [--test seq|pipelined|failover|open|disk|all]\n"
 		"       [--election-timeout MS] [--jitter MS] [--dir PATH]\n"
 		"       [--n N] [--inflight K] [--kills K]\n");
 	exit(2);
@@ -544,6 +601,8 @@ static int run(struct config *cfg, const char *test)
 		c.inflight = 1;
 	} else if (!strcmp(test, "open")) {
 		return run_open(&c);
+	} else if (!strcmp(test, "disk")) {
+		return run_disk(&c);
 	} else {
 		usage();
 	}
