@@ -264,6 +264,70 @@ static void slow_peer_cannot_make_the_sender_buffer_without_limit(void **state)
 	close(lfd);
 }
 
+static int unused_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void sender_reconnects_once_the_peer_comes_up(void **state)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	log_set_level(LOG_LEVEL_FATAL);
+	int port = unused_port();
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	struct raft_tcp_peer peer = {2, addr};
+	struct raft_tcp_options o = {.id = 1, .n_peers = 1, .peers = &peer};
+	struct raft_transport *a, *b;
+	assert_int_equal(raft_tcp_new(&loop, &o, &a), 0);
+	struct raft_msg m = {
+		.type = RAFT_MSG_TIMEOUT_NOW, .from = 1, .to = 2, .term = 1};
+	/* Nobody listens: connects fail and are retried with back-off. */
+	run_for(&loop, 200);
+	assert_int_equal(a->send(a->impl, &m), -ENOTCONN);
+	struct raft_tcp_stats s;
+	raft_tcp_stats(a, &s);
+	assert_int_equal(s.connects, 0);
+	struct raft_tcp_options ob = {.id = 2, .listen_addr = addr};
+	assert_int_equal(raft_tcp_new(&loop, &ob, &b), 0);
+	struct inbox in = {0};
+	b->set_recv(b->impl, on_msg, &in);
+	for (int i = 0; i < 3000 && !in.count; i++) {
+		a->send(a->impl, &m);
+		run_for(&loop, 1);
+	}
+	assert_true(in.count > 0);
+	assert_int_equal(in.last.type, RAFT_MSG_TIMEOUT_NOW);
+	raft_tcp_stats(a, &s);
+	assert_int_equal(s.connects, 1);
+	/* The peer goes away and comes back: the sender reconnects. */
+	close_transport(&loop, b);
+	run_for(&loop, 50);
+	assert_int_equal(raft_tcp_new(&loop, &ob, &b), 0);
+	in.count = 0;
+	b->set_recv(b->impl, on_msg, &in);
+	for (int i = 0; i < 3000 && !in.count; i++) {
+		a->send(a->impl, &m);
+		run_for(&loop, 1);
+	}
+	assert_true(in.count > 0);
+	raft_tcp_stats(a, &s);
+	assert_int_equal(s.connects, 2);
+	close_transport(&loop, a);
+	close_transport(&loop, b);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	log_set_level(LOG_LEVEL_INFO);
+}
+
 static void peer_sending_garbage_is_disconnected(void **state)
 {
 	uv_loop_t loop;
@@ -636,6 +700,7 @@ int main(void)
 		cmocka_unit_test(messages_reach_their_peer_over_tcp),
 		cmocka_unit_test(
 			slow_peer_cannot_make_the_sender_buffer_without_limit),
+		cmocka_unit_test(sender_reconnects_once_the_peer_comes_up),
 		cmocka_unit_test(peer_sending_garbage_is_disconnected),
 		cmocka_unit_test(
 			cluster_elects_commits_and_survives_losing_its_leader),
