@@ -135,6 +135,9 @@ int disk__seg_sparse_add(struct disk_seg *s, uint64_t index, uint64_t off);
 void disk__seg_free(struct disk_seg *s);
 int disk__fsync_dir(struct raft_disk *d);
 
+/* disk_open.c: scan every segment into d->segs (see its essay). */
+int disk__load_segments(struct raft_disk *d);
+
 /* disk_writer.c */
 int disk__writer_start(struct raft_disk *d);
 void disk__writer_stop(struct raft_disk *d);
