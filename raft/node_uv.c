@@ -2,10 +2,10 @@
  * The libuv node (contract in node_uv.h): the shell around the pure core.
  *
  * Flow of one core update (raft.h, struct raft_update):
- *   1. persistence goes to the disk log in order: reset, then one write
- *      (hard state, truncation, entries), then snapshot chunks as ordered
- *      calls on the writer thread; the last of them carries a struct
- *      persist whose completion calls raft_persisted() and sends the
+ *   1. persistence goes to the disk log in order: reset, snapshot chunks
+ *      (ordered calls on the writer thread, node_uv_snapshot.c), then one
+ *      write (hard state, truncation, entries) carrying a struct persist
+ *      whose completion calls raft_persisted() and sends the
  *      update's msgs_durable (deep-copied, since the update is released at
  *      once). Disk completions arrive in submission order, which is the
  *      order the core requires.
