@@ -121,6 +121,7 @@ struct raft_disk {
 	/* [writer] */
 	int hs_fd;
 	uint64_t hs_seq;
+	struct raft_disk_hard_state hs_disk; /* what the file holds */
 	int werror;
 
 	pthread_t thread;

@@ -489,6 +489,39 @@ static void hard_state_survives_reopen(void **state)
 	close_log(f, d);
 }
 
+static void
+commit_index_alone_is_not_synced_but_rides_with_the_term(void **state)
+{
+	struct fixture *f = *state;
+	struct raft_disk *d = open_log(f);
+	struct done dn = {0};
+	int calls = 0;
+	for (uint64_t c = 1; c <= 50; c++) {
+		struct raft_disk_hard_state hs = {3, 2, c};
+		struct raft_disk_write w = {.hs = &hs};
+		assert_int_equal(raft_disk_write(d, &w, on_done, &dn), 0);
+		run_until(f, &dn, ++calls);
+		assert_int_equal(dn.status, 0);
+	}
+	close_log(f, d);
+	d = open_log(f);
+	struct raft_disk_state st;
+	raft_disk_state(d, &st);
+	assert_int_equal(st.hs.term, 3);
+	assert_int_equal(st.hs.vote, 2);
+	assert_int_equal(st.hs.commit, 1);
+	struct raft_disk_hard_state next = {4, 0, 60};
+	struct raft_disk_write w = {.hs = &next};
+	assert_int_equal(raft_disk_write(d, &w, on_done, &dn), 0);
+	run_until(f, &dn, ++calls);
+	close_log(f, d);
+	d = open_log(f);
+	raft_disk_state(d, &st);
+	assert_int_equal(st.hs.term, 4);
+	assert_int_equal(st.hs.commit, 60);
+	close_log(f, d);
+}
+
 static void torn_hard_state_update_falls_back_to_the_previous_one(void **state)
 {
 	struct fixture *f = *state;
@@ -769,6 +802,7 @@ int main(void)
 		T(real_full_tmpfs_reports_enospc_and_keeps_acked_entries),
 		T(reopen_after_many_segments_reads_every_entry),
 		T(hard_state_survives_reopen),
+		T(commit_index_alone_is_not_synced_but_rides_with_the_term),
 		T(torn_hard_state_update_falls_back_to_the_previous_one),
 		T(conflicting_suffix_is_replaced_and_survives_reopen),
 		T(compaction_drops_old_segments_and_keeps_the_rest),
