@@ -72,6 +72,8 @@ struct config {
 struct child {
 	struct config *cfg;
 	uv_loop_t loop;
+	uv_timer_t retry; /* proposals refused with -EBUSY are retried */
+	int deficit;	  /* how many */
 	struct raft_node *node;
 	bool leader;
 	bool working;
@@ -109,6 +111,15 @@ static double pct(double *v, int n, double p)
 }
 
 static void submit(struct child *c);
+
+static void on_retry(uv_timer_t *t)
+{
+	struct child *c = t->data;
+	int n = c->deficit;
+	c->deficit = 0;
+	while (n--)
+		submit(c);
+}
 
 static void on_ack(void *arg, int status)
 {
@@ -168,10 +179,25 @@ static void submit(struct child *c)
 		c->sent_at[i] = time_mono_ns();
 	memcpy(c->payload, &i, sizeof(i));
 	int rc = raft_node_propose(c->node, c->payload, ENTRY_LEN, on_ack, c);
+	if (rc == -EBUSY) {
+		/* E.g. a new leader whose log holds many entries of older
+		 * terms not yet committed: a client retries. */
+		c->deficit++;
+		uv_timer_start(&c->retry, on_retry, 1, 0);
+		return;
+	}
 	if (rc) {
-		log_error("node=%d: propose failed: %s", c->cfg->node,
-			  shoal_strerror(rc));
+		struct raft_status st;
+		raft_node_status(c->node, &st);
+		log_error("node=%d: propose failed: %s (role=%s term=%" PRIu64
+			  " commit=%" PRIu64 " last=%" PRIu64
+			  " persisted=%" PRIu64 " applied=%" PRIu64 ")",
+			  c->cfg->node, shoal_strerror(rc),
+			  raft_role_name(st.role), st.term, st.commit,
+			  st.last_index, st.persisted, st.applied);
 		c->working = false;
+		if (strcmp(c->cfg->test, "failover"))
+			say("FAILED %s", shoal_strerror(rc));
 		return;
 	}
 	if (!c->warmup)
@@ -209,6 +235,8 @@ static int child_main(struct config *cfg)
 	c.lat_ms = calloc((size_t)cfg->n + 1, sizeof(*c.lat_ms));
 	memset(c.payload, 'x', sizeof(c.payload));
 	uv_loop_init(&c.loop);
+	uv_timer_init(&c.loop, &c.retry);
+	c.retry.data = &c;
 
 	char listen[64], addrs[NODES][64], dir[4096];
 	struct raft_tcp_peer peers[NODES - 1];
@@ -264,6 +292,13 @@ static int child_main(struct config *cfg)
 }
 
 /* ---- parent ---- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = 1;
+}
 
 struct proc {
 	pid_t pid;
@@ -344,6 +379,8 @@ static int next_line(struct proc *ps, char *line, size_t cap, int ms)
 			return i;
 		}
 		int64_t left = (until - time_mono_ns()) / NSEC_PER_MSEC;
+		if (interrupted)
+			return -2;
 		if (left <= 0)
 			return -1;
 		struct pollfd fds[NODES];
@@ -441,6 +478,15 @@ static int run_failover(struct config *cfg, struct proc *ps)
 static int run_cluster(struct config *cfg)
 {
 	struct proc ps[NODES] = {0};
+	/* Each run is a fresh cluster in its own directory. */
+	static int runs;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/run%d", cfg->dir, ++runs);
+	if (mkdir(dir, 0700) < 0) {
+		fprintf(stderr, "raft-bench: %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	cfg->dir = dir;
 	for (int i = 0; i < NODES; i++)
 		cfg->ports[i] = free_port();
 	for (int i = 0; i < NODES; i++)
@@ -453,6 +499,8 @@ static int run_cluster(struct config *cfg)
 		int64_t until = time_mono_ns() + 600 * NSEC_PER_SEC;
 		while (time_mono_ns() < until) {
 			int i = next_line(ps, line, sizeof(line), 1000);
+			if (i == -2 || (i >= 0 && !strncmp(line, "FAILED", 6)))
+				break;
 			if (i >= 0 && !strncmp(line, "RESULT ", 7)) {
 				printf("%s\n", line + 7);
 				fflush(stdout);
@@ -676,6 +724,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cfg.dir = dir;
+	/* Interrupted: stop the children and remove the run directory. */
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	int rc = 0;
 	if (!strcmp(cfg.test, "all")) {
 		const char *all[] = {"seq", "pipelined", "failover", "open"};
