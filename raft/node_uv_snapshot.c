@@ -149,11 +149,11 @@ static void on_chunk(void *arg, int status)
 	struct chunk_job *j = arg;
 	struct raft_node *n = j->n;
 	n->pending_jobs--;
+	/* The core counts the chunk as received: a chunk that could not be
+	 * written would leave the install hanging, so it stops the node like
+	 * any other disk error. */
 	if (status)
-		log_warn("node=%" PRIu64 " snapshot=%" PRIu64 " offset=%" PRIu64
-			 ": chunk not written: %s",
-			 n->id, j->ch.meta.index, j->ch.offset,
-			 shoal_strerror(status));
+		node__fatal(n, status, "writing a received snapshot chunk");
 	else if (j->ch.last && !n->err && !n->stopping) {
 		raft_tick(n->r, node__now_ms());
 		install_loaded(n, &j->ch);
