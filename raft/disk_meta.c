@@ -439,9 +439,14 @@ int raft_disk_snapshot_commit(struct raft_disk_snap_writer *w)
 	close(w->fd);
 	shoal_free(w);
 	pthread_mutex_lock(&d->seg_mu);
-	disk__snap_meta_free(&d->snap);
-	d->snap = m;
-	d->has_snap = true;
+	/* Two writers (a save and an install) may finish out of order. */
+	if (!d->has_snap || m.index >= d->snap.index) {
+		disk__snap_meta_free(&d->snap);
+		d->snap = m;
+		d->has_snap = true;
+	} else {
+		disk__snap_meta_free(&m);
+	}
 	pthread_mutex_unlock(&d->seg_mu);
 	snap_prune(d);
 	return 0;
