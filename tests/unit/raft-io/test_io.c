@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -382,6 +383,8 @@ struct member {
 	uint8_t *cert;
 	size_t cert_len;
 	struct wire_chan_config chan;
+	bool disk_full; /* its disk answers ENOSPC from now on */
+	int error;	/* reported through the error callback */
 };
 
 struct cluster {
@@ -440,6 +443,23 @@ static void on_role(void *arg, enum raft_role role, uint64_t leader,
 	m->role = role;
 }
 
+static void on_node_error(void *arg, int err)
+{
+	struct member *m = arg;
+	m->error = err;
+}
+
+static ssize_t member_pwritev(int fd, const struct iovec *iov, int n, off_t off,
+			      void *arg)
+{
+	struct member *m = arg;
+	if (m->disk_full) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return pwritev(fd, iov, n, off);
+}
+
 static void start_member(struct cluster *c, int i)
 {
 	struct member *m = &c->m[i];
@@ -449,7 +469,9 @@ static void start_member(struct cluster *c, int i)
 	raft_options_init(&ro);
 	ro.election_timeout_ms = 150;
 	ro.heartbeat_ms = 30;
-	struct raft_disk_options disk = {.segment_bytes = 4096};
+	struct raft_disk_options disk = {.segment_bytes = 4096,
+					 .pwritev_hook = member_pwritev,
+					 .hook_arg = m};
 	if (c->snapshots) {
 		ro.snapshot_threshold = 20;
 		ro.snapshot_trailing = 5;
@@ -462,6 +484,7 @@ static void start_member(struct cluster *c, int i)
 		.transport = m->t,
 		.cb = {.apply = on_apply,
 		       .role = on_role,
+		       .error = on_node_error,
 		       .snapshot_take = on_snapshot_take,
 		       .snapshot_restore = on_snapshot_restore},
 		.cb_arg = m,
@@ -681,6 +704,29 @@ static void lagging_node_catches_up_from_a_snapshot(void **state)
 	cluster_free(c);
 }
 
+static void follower_with_a_full_disk_stops_and_the_others_go_on(void **state)
+{
+	struct cluster *c = cluster_new(false, false);
+	int l = wait_leader(c, -1);
+	propose(c, l, 5);
+	int f = (l + 1) % N;
+	log_set_level(LOG_LEVEL_FATAL);
+	c->m[f].disk_full = true;
+	propose(c, l, 10);
+	for (int k = 0; k < 5000 && !c->m[f].error; k++)
+		run_for(&c->loop, 2);
+	assert_int_equal(c->m[f].error, -ENOSPC);
+	/* It refuses work from now on; it applied nothing past its disk. */
+	assert_int_equal(raft_node_read(c->m[f].node, on_read, c), -ENOSPC);
+	assert_int_equal(c->m[f].applied, 5);
+	/* Restarted on a disk with room, it catches up from its log. */
+	stop_member(c, f);
+	c->m[f].disk_full = false;
+	start_member(c, f);
+	wait_applied(c, f, 15);
+	cluster_free(c);
+}
+
 static void secure_cluster_commits_over_encrypted_channels(void **state)
 {
 	struct cluster *c = cluster_new(false, true);
@@ -705,6 +751,8 @@ int main(void)
 		cmocka_unit_test(
 			cluster_elects_commits_and_survives_losing_its_leader),
 		cmocka_unit_test(lagging_node_catches_up_from_a_snapshot),
+		cmocka_unit_test(
+			follower_with_a_full_disk_stops_and_the_others_go_on),
 		cmocka_unit_test(
 			secure_cluster_commits_over_encrypted_channels),
 	};
