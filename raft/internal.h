@@ -42,6 +42,7 @@ enum raft_planted {
 	RAFT_BUG_COMMIT_OLD_TERM = 2,	   /* count replicas of old terms */
 	RAFT_BUG_KEEP_CONFLICT_SUFFIX = 3, /* don't truncate on conflict */
 	RAFT_BUG_VOTE_NOT_DURABLE = 4,	   /* reply before the vote is saved */
+	RAFT_BUG_READ_NO_ROUND = 5,	   /* serve reads without a heartbeat */
 };
 #ifdef RAFT_PLANTED_BUGS
 extern int raft__planted;

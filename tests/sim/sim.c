@@ -103,9 +103,11 @@ struct schedule {
 	struct rng *rng;
 	uint64_t next;
 	bool fault_leader;
+	uint64_t cut_leader; /* a leader cut off and not yet healed */
 };
 
-static void chaos_action(struct cluster *c, struct rng *r, uint32_t n)
+static void chaos_action(struct cluster *c, struct rng *r, uint32_t n,
+			 struct schedule *s)
 {
 	uint64_t roll = rnd(r) % 1000, id = any_node(r, n);
 	uint64_t leader = cluster_leader(c);
@@ -117,7 +119,12 @@ static void chaos_action(struct cluster *c, struct rng *r, uint32_t n)
 		for (uint64_t i = 0; i < k; i++)
 			cluster_propose(c, leader ? leader : id, NULL);
 	} else if (roll < 650) {
-		cluster_read(c, leader ? leader : id);
+		/* Half the reads go to any node: a deposed leader that does not
+		 * know it yet must not serve them. */
+		if (s->cut_leader && (rnd(r) & 1))
+			cluster_read(c, s->cut_leader); /* deposed? */
+		else
+			cluster_read(c, leader && (rnd(r) & 1) ? leader : id);
 	} else if (roll < 690) {
 		cluster_crash(c, id, rnd(r) & 1);
 	} else if (roll < 770) {
@@ -128,6 +135,7 @@ static void chaos_action(struct cluster *c, struct rng *r, uint32_t n)
 		cluster_block(c, id, any_node(r, n), true);
 	} else if (roll < 860) {
 		cluster_heal(c);
+		s->cut_leader = 0;
 	} else if (roll < 875) {
 		cluster_set_disk(c, id, 20, 200);
 	} else if (roll < 890) {
@@ -147,6 +155,7 @@ static void chaos_action(struct cluster *c, struct rng *r, uint32_t n)
 	} else if (leader) {
 		/* Cut the leader off with its uncommitted tail (Figure 8). */
 		cluster_isolate(c, leader);
+		s->cut_leader = leader;
 	}
 }
 
@@ -186,7 +195,7 @@ static void on_leader(void *arg, uint64_t id, uint64_t term, uint64_t now)
 		s->next = now + between(s->rng, 1, 25);
 }
 
-static void fault_leader(struct cluster *c, struct rng *r)
+static void fault_leader(struct cluster *c, struct rng *r, struct schedule *s)
 {
 	uint64_t leader = cluster_leader(c);
 
@@ -196,6 +205,7 @@ static void fault_leader(struct cluster *c, struct rng *r)
 		cluster_crash(c, leader, rnd(r) & 1);
 	else
 		cluster_isolate(c, leader);
+	s->cut_leader = leader;
 }
 
 static int chaos(struct cluster *c, struct rng *r, struct schedule *s,
@@ -211,9 +221,9 @@ static int chaos(struct cluster *c, struct rng *r, struct schedule *s,
 		rc = cluster_run_until(c, s->next);
 		if (s->fault_leader) {
 			s->fault_leader = false;
-			fault_leader(c, r);
+			fault_leader(c, r, s);
 		} else {
-			chaos_action(c, r, a->nodes);
+			chaos_action(c, r, a->nodes, s);
 		}
 		s->next = cluster_now(c) + between(r, 5, 120);
 	}
@@ -225,7 +235,7 @@ static int run(const struct args *a, uint64_t seed)
 	struct cluster_opts o;
 	struct cluster *c;
 	struct rng r = {seed * 0x9e3779b97f4a7c15ULL + a->nodes};
-	struct schedule sched = {&r, 0, false};
+	struct schedule sched = {&r, 0, false, 0};
 	int rc;
 
 	cluster_opts_init(&o, a->nodes);
@@ -337,7 +347,7 @@ static int parse(int argc, char **argv, struct args *a)
 				return -EINVAL;
 			i++;
 		} else if (!strcmp(arg, "--bug")) {
-			if (parse_u64(val, &v) || v > 4)
+			if (parse_u64(val, &v) || v > 5)
 				return -EINVAL;
 			a->bug = (int)v;
 			i++;

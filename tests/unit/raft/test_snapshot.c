@@ -186,7 +186,87 @@ static void take_snapshot_is_asked_after_threshold_applied(void **state)
 	one_fini(&f);
 }
 
+static struct raft_msg chunk(uint64_t offset, uint32_t len, bool last)
+{
+	static char bytes[100];
+
+	return (struct raft_msg){
+		.type = RAFT_MSG_SNAPSHOT,
+		.from = 2,
+		.term = 3,
+		.snapshot = {.meta = {.index = 50,
+				      .term = 2,
+				      .conf = {3,
+					       {{1, RAFT_VOTER},
+						{2, RAFT_VOTER},
+						{3, RAFT_VOTER}}}},
+			     .offset = offset,
+			     .size = 100,
+			     .last = last,
+			     .len = len,
+			     .data = bytes},
+	};
+}
+
+static void follower_installs_snapshot_only_once_it_is_loaded(void **state)
+{
+	const struct raft_msg *m;
+	struct raft_status st;
+	bool durable = false;
+	struct one f;
+
+	one_init(&f, 1, 3, 0, false);
+	assert_int_equal(one_step(&f, chunk(0, 60, false)), 0);
+	assert_true(one_update(&f));
+	assert_int_equal(f.u.n_chunks, 1);
+	assert_false(f.u.chunks[0].last);
+	m = one_msg(&f, RAFT_MSG_SNAPSHOT_RESP, 2, NULL);
+	assert_int_equal(m->snapshot_resp.next_offset, 60);
+	assert_int_equal(one_step(&f, chunk(60, 40, true)), 0);
+	assert_true(one_update(&f));
+	assert_true(f.u.chunks[0].last);
+	/* Nothing moves until the shell says the snapshot is loaded. */
+	raft_status(f.r, &st);
+	assert_int_equal(st.snapshot_index, 0);
+	assert_int_equal(st.commit, 0);
+	assert_int_equal(raft_snapshot_installed(f.r, 50, 1), -EINVAL);
+	assert_int_equal(raft_snapshot_installed(f.r, 50, 2), 0);
+	assert_true(one_update(&f));
+	assert_true(f.u.log_reset);
+	assert_int_equal(f.u.log_reset_index, 50);
+	m = one_msg(&f, RAFT_MSG_APPEND_RESP, 2, &durable);
+	assert_non_null(m);
+	assert_true(durable);
+	assert_int_equal(m->append_resp.index, 50);
+	raft_status(f.r, &st);
+	assert_int_equal(st.snapshot_index, 50);
+	assert_int_equal(st.commit, 50);
+	assert_int_equal(st.applied, 50);
+	assert_int_equal(st.last_index, 50);
+	one_fini(&f);
+}
+
+static void out_of_order_chunk_asks_for_the_expected_offset(void **state)
+{
+	const struct raft_msg *m;
+	struct one f;
+
+	one_init(&f, 1, 3, 0, false);
+	assert_int_equal(one_step(&f, chunk(60, 40, true)), 0);
+	assert_true(one_update(&f));
+	assert_int_equal(f.u.n_chunks, 0);
+	m = one_msg(&f, RAFT_MSG_SNAPSHOT_RESP, 2, NULL);
+	assert_int_equal(m->snapshot_resp.next_offset, 0);
+	assert_int_equal(one_step(&f, chunk(0, 60, false)), 0);
+	assert_int_equal(one_step(&f, chunk(0, 60, false)), 0); /* dup */
+	assert_true(one_update(&f));
+	assert_int_equal(f.u.n_chunks, 1);
+	one_fini(&f);
+}
+
 const struct CMUnitTest raft_snapshot_tests[] = {
+	cmocka_unit_test(follower_installs_snapshot_only_once_it_is_loaded),
+	cmocka_unit_test(out_of_order_chunk_asks_for_the_expected_offset),
 	cmocka_unit_test(snapshot_installed_in_chunks_on_lagging_follower),
 	cmocka_unit_test(snapshot_transfer_resumes_after_a_lost_chunk),
 	cmocka_unit_test(restart_from_snapshot_restores_the_state_machine),
