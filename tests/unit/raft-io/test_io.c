@@ -390,7 +390,7 @@ struct member {
 struct cluster {
 	uv_loop_t loop;
 	char dir[64];
-	struct member m[N];
+	struct member m[N + 1]; /* the last one joins later, if at all */
 	struct raft_conf conf;
 	bool snapshots;
 	struct wire_keypair root; /* secure clusters */
@@ -479,7 +479,7 @@ static void start_member(struct cluster *c, int i)
 	struct raft_node_options o = {
 		.id = m->id,
 		.dir = dir,
-		.bootstrap = &c->conf,
+		.bootstrap = i < N ? &c->conf : NULL,
 		.raft = &ro,
 		.transport = m->t,
 		.cb = {.apply = on_apply,
@@ -498,7 +498,7 @@ static void start_member(struct cluster *c, int i)
 
 static int leader(struct cluster *c)
 {
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i <= N; i++)
 		if (c->m[i].node && c->m[i].role == RAFT_LEADER)
 			return i;
 	return -1;
@@ -631,16 +631,17 @@ static struct cluster *cluster_new(bool snapshots, bool secure)
 
 static void cluster_free(struct cluster *c)
 {
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i <= N; i++) {
 		if (c->m[i].node)
 			stop_member(c, i);
-		close_transport(&c->loop, c->m[i].t);
+		if (c->m[i].t)
+			close_transport(&c->loop, c->m[i].t);
 	}
 	uv_run(&c->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&c->loop), 0);
 	nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	log_set_level(LOG_LEVEL_INFO);
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i <= N; i++)
 		shoal_free(c->m[i].cert);
 	free(c);
 }
@@ -727,6 +728,46 @@ static void follower_with_a_full_disk_stops_and_the_others_go_on(void **state)
 	cluster_free(c);
 }
 
+static void new_server_joins_as_learner_then_votes(void **state)
+{
+	struct cluster *c = cluster_new(false, false);
+	int l = wait_leader(c, -1);
+	propose(c, l, 10);
+	struct member *x = &c->m[N];
+	x->c = c;
+	x->id = N + 1;
+	x->t = transport(&c->loop, x->id);
+	for (int i = 0; i < N; i++) {
+		set_peer(c->m[i].t, x->id, x->t);
+		set_peer(x->t, c->m[i].id, c->m[i].t);
+	}
+	start_member(c, N); /* no bootstrap: waits to be added */
+	assert_int_equal(raft_node_add_learner(c->m[l].node, x->id), 0);
+	wait_applied(c, N, 10);
+	int rc = -EAGAIN;
+	for (int k = 0; k < 5000 && rc; k++) {
+		rc = raft_node_promote(c->m[l].node, x->id);
+		if (rc)
+			assert_true(rc == -EAGAIN || rc == -EBUSY);
+		run_for(&c->loop, 2);
+	}
+	assert_int_equal(rc, 0);
+	propose(c, l, 5);
+	struct raft_status st;
+	raft_node_status(c->m[l].node, &st);
+	assert_int_equal(st.conf.n, N + 1);
+	const struct raft_server *srv = raft_conf_find(&st.conf, x->id);
+	assert_non_null(srv);
+	assert_int_equal(srv->role, RAFT_VOTER);
+	wait_applied(c, N, 15);
+	/* Four voters: losing the leader leaves three, a majority. */
+	stop_member(c, l);
+	int l2 = wait_leader(c, l);
+	propose(c, l2, 5);
+	wait_applied(c, N, 20);
+	cluster_free(c);
+}
+
 static void secure_cluster_commits_over_encrypted_channels(void **state)
 {
 	struct cluster *c = cluster_new(false, true);
@@ -753,6 +794,7 @@ int main(void)
 		cmocka_unit_test(lagging_node_catches_up_from_a_snapshot),
 		cmocka_unit_test(
 			follower_with_a_full_disk_stops_and_the_others_go_on),
+		cmocka_unit_test(new_server_joins_as_learner_then_votes),
 		cmocka_unit_test(
 			secure_cluster_commits_over_encrypted_channels),
 	};
