@@ -711,6 +711,7 @@ static void follower_with_a_full_disk_stops_and_the_others_go_on(void **state)
 	int l = wait_leader(c, -1);
 	propose(c, l, 5);
 	int f = (l + 1) % N;
+	wait_applied(c, f, 5);
 	log_set_level(LOG_LEVEL_FATAL);
 	c->m[f].disk_full = true;
 	propose(c, l, 10);
