@@ -441,6 +441,90 @@ static void real_full_tmpfs_reports_enospc_and_keeps_acked_entries(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A crash at any byte of a batch: the hook writes a prefix of the batch,
+ * copies the directory as the crash left it, then fails the write. */
+struct crash {
+	int call;      /* which pwritev call crashes */
+	size_t cut;    /* bytes of it that reach the disk */
+	char src[128]; /* the log directory */
+	char img[128]; /* the copy: the disk after the crash */
+	size_t batch;  /* bytes the crashing call wanted */
+};
+
+static void copy_dir(const char *from, const char *to)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, from,
+		 to);
+	assert_int_equal(system(cmd), 0);
+}
+
+static ssize_t crashing(int fd, const struct iovec *iov, int n, off_t off,
+			void *arg)
+{
+	struct crash *c = arg;
+	if (c->call-- != 0)
+		return pwritev(fd, iov, n, off);
+	size_t left = c->cut, done = 0;
+	c->batch = 0;
+	for (int i = 0; i < n; i++)
+		c->batch += iov[i].iov_len;
+	for (int i = 0; i < n && left; i++) {
+		size_t k = iov[i].iov_len < left ? iov[i].iov_len : left;
+		assert_int_equal(
+			pwrite(fd, iov[i].iov_base, k, off + (off_t)done),
+			(ssize_t)k);
+		done += k;
+		left -= k;
+	}
+	copy_dir(c->src, c->img);
+	errno = EIO;
+	return -1;
+}
+
+static void crash_at_any_byte_of_a_batch_keeps_every_acked_entry(void **state)
+{
+	struct fixture *f = *state;
+	/* Cut points: none, inside the first header, between records,
+	 * inside a payload, right before the mark, inside the mark. */
+	size_t cuts[] = {0, 1, 31, 32, 33, 100, 200, 3000};
+	for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]) + 3; k++) {
+		struct crash c = {.call = 3};
+		snprintf(c.src, sizeof(c.src), "%s/log%zu", f->dir, k);
+		snprintf(c.img, sizeof(c.img), "%s/img%zu", f->dir, k);
+		struct raft_disk_options o = {
+			.dir = c.src, .pwritev_hook = crashing, .hook_arg = &c};
+		/* The last three: the batch's size minus 33, 32 and 1. */
+		c.cut = k < 8 ? cuts[k] : (size_t)-1;
+		struct raft_disk *d;
+		assert_int_equal(raft_disk_open(&f->loop, &o, &d), 0);
+		append(f, d, 1, 10, 1);
+		append(f, d, 11, 20, 1);
+		if (k >= 8) {
+			size_t batch = DISK_REC_HDR; /* the mark */
+			uint8_t buf[301];
+			for (uint64_t i = 21; i <= 50; i++)
+				batch += disk__rec_size(payload(i, buf));
+			c.cut = batch - (k == 8 ? 33 : k == 9 ? 32 : 1);
+		}
+		struct done dn = {0};
+		assert_int_equal(submit(d, 21, 50, 2, 0, &dn), 0);
+		run_until(f, &dn, 1);
+		assert_int_equal(dn.status, -EIO);
+		assert_true(c.cut < c.batch);
+		close_log(f, d);
+		/* The disk as the crash left it opens with the 20 acked
+		 * entries; the torn batch was never acknowledged. */
+		o = (struct raft_disk_options){.dir = c.img};
+		assert_int_equal(raft_disk_open(&f->loop, &o, &d), 0);
+		check_range(d, 1, 20);
+		for (uint64_t i = 1; i <= 20; i++)
+			check_entry(d, i, 1);
+		append(f, d, 21, 22, 3);
+		close_log(f, d);
+	}
+}
+
 static void reopen_after_many_segments_reads_every_entry(void **state)
 {
 	struct fixture *f = *state;
@@ -800,6 +884,7 @@ int main(void)
 		T(unsynced_batch_without_commit_mark_is_dropped_at_reopen),
 		T(full_disk_reports_enospc_and_leaves_the_log_intact),
 		T(real_full_tmpfs_reports_enospc_and_keeps_acked_entries),
+		T(crash_at_any_byte_of_a_batch_keeps_every_acked_entry),
 		T(reopen_after_many_segments_reads_every_entry),
 		T(hard_state_survives_reopen),
 		T(commit_index_alone_is_not_synced_but_rides_with_the_term),
