@@ -120,6 +120,7 @@ struct progress {
 	bool active;	      /* heard from since the last quorum check */
 	uint64_t progress_ms; /* last time match advanced */
 	uint64_t read_ctx;    /* highest read-index round acknowledged */
+	uint64_t commit_sent; /* highest commit index it was told */
 	/* in-flight appends: last index of each, oldest first */
 	uint64_t *inflight;
 	uint32_t in_head, in_n, in_cap;

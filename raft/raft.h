@@ -276,7 +276,8 @@ struct raft_options {
 	uint32_t heartbeat_ms;	      /* default 100 */
 	uint32_t election_timeout_ms; /* minimum; default 1000 */
 	/* Extra random part added to each election timeout, in
-	 * [0, election_jitter_ms). Negative (the default): election_timeout_ms.
+	 * [0, election_jitter_ms). Negative (the default): half of
+	 * election_timeout_ms, so a failover takes about 1.2 timeouts.
 	 * 0 disables randomization (tests with fixed timeouts). The minimum,
 	 * election_timeout_ms, is also the leader lease: use the same value on
 	 * every node. */
