@@ -599,6 +599,19 @@ static void secure_member(struct cluster *c, struct member *m)
 	assert_int_equal(raft_tcp_new(&c->loop, &o, &m->t), 0);
 }
 
+/* The directory of the running cluster test, removed by the teardown
+ * even when an assertion failed half-way. */
+static char cluster_dir[64];
+
+static int remove_cluster_dir(void **state)
+{
+	if (cluster_dir[0])
+		nftw(cluster_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	cluster_dir[0] = 0;
+	log_set_level(LOG_LEVEL_INFO);
+	return 0;
+}
+
 static struct cluster *cluster_new(bool snapshots, bool secure)
 {
 	struct cluster *c = calloc(1, sizeof(*c));
@@ -608,6 +621,7 @@ static struct cluster *cluster_new(bool snapshots, bool secure)
 	uv_loop_init(&c->loop);
 	strcpy(c->dir, "/tmp/shoal-raft-io-XXXXXX");
 	assert_non_null(mkdtemp(c->dir));
+	snprintf(cluster_dir, sizeof(cluster_dir), "%s", c->dir);
 	log_set_level(LOG_LEVEL_ERROR);
 	c->conf.n = N;
 	for (int i = 0; i < N; i++) {
@@ -790,14 +804,21 @@ int main(void)
 			slow_peer_cannot_make_the_sender_buffer_without_limit),
 		cmocka_unit_test(sender_reconnects_once_the_peer_comes_up),
 		cmocka_unit_test(peer_sending_garbage_is_disconnected),
-		cmocka_unit_test(
-			cluster_elects_commits_and_survives_losing_its_leader),
-		cmocka_unit_test(lagging_node_catches_up_from_a_snapshot),
-		cmocka_unit_test(
-			follower_with_a_full_disk_stops_and_the_others_go_on),
-		cmocka_unit_test(new_server_joins_as_learner_then_votes),
-		cmocka_unit_test(
-			secure_cluster_commits_over_encrypted_channels),
+		cmocka_unit_test_teardown(
+			cluster_elects_commits_and_survives_losing_its_leader,
+			remove_cluster_dir),
+		cmocka_unit_test_teardown(
+			lagging_node_catches_up_from_a_snapshot,
+			remove_cluster_dir),
+		cmocka_unit_test_teardown(
+			follower_with_a_full_disk_stops_and_the_others_go_on,
+			remove_cluster_dir),
+		cmocka_unit_test_teardown(
+			new_server_joins_as_learner_then_votes,
+			remove_cluster_dir),
+		cmocka_unit_test_teardown(
+			secure_cluster_commits_over_encrypted_channels,
+			remove_cluster_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
