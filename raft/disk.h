@@ -47,8 +47,10 @@ struct raft_disk_entry {
 
 struct raft_disk_hard_state {
 	uint64_t term;
-	uint64_t vote;	 /* 0: none */
-	uint64_t commit; /* a hint: known committed, may lag */
+	uint64_t vote; /* 0: none */
+	/* A hint: written only along with a change of term or vote, so it
+	 * may lag after a reopen (Raft's commit index is volatile). */
+	uint64_t commit;
 };
 
 struct raft_disk_snapshot_meta {

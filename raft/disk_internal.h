@@ -121,6 +121,7 @@ struct raft_disk {
 	/* [writer] */
 	int hs_fd;
 	uint64_t hs_seq;
+	struct raft_disk_hard_state hs_disk; /* what the file holds */
 	int werror;
 
 	pthread_t thread;
@@ -134,6 +135,9 @@ int disk__seg_path(const struct raft_disk *d, uint64_t first, char *out,
 int disk__seg_sparse_add(struct disk_seg *s, uint64_t index, uint64_t off);
 void disk__seg_free(struct disk_seg *s);
 int disk__fsync_dir(struct raft_disk *d);
+
+/* disk_open.c: scan every segment into d->segs (see its essay). */
+int disk__load_segments(struct raft_disk *d);
 
 /* disk_writer.c */
 int disk__writer_start(struct raft_disk *d);

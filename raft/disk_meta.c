@@ -6,7 +6,8 @@
  * a CRC32C. An update goes to the slot not holding the newest value, then
  * fdatasync: a torn update damages only that slot, and open picks the
  * valid slot with the highest sequence, so the change is atomic. Both
- * slots invalid on a file that was once written is corruption.
+ * slots invalid on a file that was once written is corruption. The commit
+ * index is a hint: it is written only along with a term or vote change.
  *
  * A snapshot is "snap-<index>-<term>" (20 digits each): a 64-byte header
  * (magic, index, term, sizes, CRC32C of the configuration and of the data,
@@ -105,11 +106,17 @@ static int hs_put(struct raft_disk *d, uint64_t seq,
 	if (fdatasync(d->hs_fd) < 0)
 		return -errno;
 	d->hs_seq = seq;
+	d->hs_disk = *hs;
 	return 0;
 }
 
 int disk__hs_write(struct raft_disk *d, const struct raft_disk_hard_state *hs)
 {
+	/* The commit index is only a hint (Raft keeps it volatile): a change
+	 * of it alone costs no fsync; it rides along with the next term or
+	 * vote change. */
+	if (hs->term == d->hs_disk.term && hs->vote == d->hs_disk.vote)
+		return 0;
 	return hs_put(d, d->hs_seq + 1, hs);
 }
 
@@ -132,7 +139,7 @@ int disk__hs_open(struct raft_disk *d)
 	bool va = hs_decode(a, &sa, &ha), vb = hs_decode(b, &sb, &hb);
 	if (va || vb) {
 		bool take_a = va && (!vb || sa > sb);
-		d->hs = take_a ? ha : hb;
+		d->hs = d->hs_disk = take_a ? ha : hb;
 		d->hs_seq = take_a ? sa : sb;
 		return 0;
 	}
@@ -432,9 +439,14 @@ int raft_disk_snapshot_commit(struct raft_disk_snap_writer *w)
 	close(w->fd);
 	shoal_free(w);
 	pthread_mutex_lock(&d->seg_mu);
-	disk__snap_meta_free(&d->snap);
-	d->snap = m;
-	d->has_snap = true;
+	/* Two writers (a save and an install) may finish out of order. */
+	if (!d->has_snap || m.index >= d->snap.index) {
+		disk__snap_meta_free(&d->snap);
+		d->snap = m;
+		d->has_snap = true;
+	} else {
+		disk__snap_meta_free(&m);
+	}
 	pthread_mutex_unlock(&d->seg_mu);
 	snap_prune(d);
 	return 0;

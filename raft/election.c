@@ -96,9 +96,25 @@ static void send_votes(struct raft *r, bool prevote, bool transfer)
 	}
 }
 
+/*
+ * §4.2.2: a server campaigns if it is a voter of its latest configuration,
+ * or of the previous one while the latest is uncommitted (the change that
+ * removes it may never commit, and the cluster may need it until then). It
+ * counts its own vote only if it is a voter of its latest configuration.
+ */
+static bool can_campaign(const struct raft *r)
+{
+	if (raft__is_voter(raft__conf(r), r->id))
+		return true;
+	return r->n_confs > 1 && raft__conf_index(r) > r->commit &&
+	       raft__is_voter(&r->confs[r->n_confs - 2].conf, r->id);
+}
+
 void raft__campaign(struct raft *r, bool prevote, bool transfer)
 {
-	if (!raft__is_voter(raft__conf(r), r->id))
+	bool self = raft__is_voter(raft__conf(r), r->id);
+
+	if (!can_campaign(r))
 		return;
 	if (prevote) {
 		set_role(r, RAFT_PRECANDIDATE, RAFT_ID_NONE);
@@ -108,11 +124,11 @@ void raft__campaign(struct raft *r, bool prevote, bool transfer)
 		r->vote = r->id;
 	}
 	r->transfer_campaign = transfer;
-	r->n_for = 1;
+	r->n_for = self ? 1 : 0;
 	r->n_against = 0;
 	r->votes_for[0] = r->id;
 	raft__reset_election_timer(r);
-	if (raft__quorum(r) <= 1) {
+	if (self && raft__quorum(r) <= 1) {
 		if (prevote)
 			raft__campaign(r, false, transfer);
 		else
@@ -129,7 +145,7 @@ void raft__tick_election(struct raft *r)
 {
 	if (r->now < r->election_deadline)
 		return;
-	if (!raft__is_voter(raft__conf(r), r->id) || r->recv.pending) {
+	if (!can_campaign(r) || r->recv.pending) {
 		raft__reset_election_timer(r);
 		return;
 	}

@@ -42,6 +42,7 @@ enum raft_planted {
 	RAFT_BUG_COMMIT_OLD_TERM = 2,	   /* count replicas of old terms */
 	RAFT_BUG_KEEP_CONFLICT_SUFFIX = 3, /* don't truncate on conflict */
 	RAFT_BUG_VOTE_NOT_DURABLE = 4,	   /* reply before the vote is saved */
+	RAFT_BUG_READ_NO_ROUND = 5,	   /* serve reads without a heartbeat */
 };
 #ifdef RAFT_PLANTED_BUGS
 extern int raft__planted;
@@ -119,6 +120,7 @@ struct progress {
 	bool active;	      /* heard from since the last quorum check */
 	uint64_t progress_ms; /* last time match advanced */
 	uint64_t read_ctx;    /* highest read-index round acknowledged */
+	uint64_t commit_sent; /* highest commit index it was told */
 	/* in-flight appends: last index of each, oldest first */
 	uint64_t *inflight;
 	uint32_t in_head, in_n, in_cap;

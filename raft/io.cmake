@@ -5,8 +5,10 @@ target_sources(shoal-raft PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/disk_crc.c
 	${CMAKE_CURRENT_LIST_DIR}/disk_format.c
 	${CMAKE_CURRENT_LIST_DIR}/disk_meta.c
+	${CMAKE_CURRENT_LIST_DIR}/disk_open.c
 	${CMAKE_CURRENT_LIST_DIR}/disk_writer.c
 	${CMAKE_CURRENT_LIST_DIR}/node_uv.c
+	${CMAKE_CURRENT_LIST_DIR}/node_uv_snapshot.c
 	${CMAKE_CURRENT_LIST_DIR}/transport_codec.c
 	${CMAKE_CURRENT_LIST_DIR}/transport_tcp.c
 )

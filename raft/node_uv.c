@@ -2,10 +2,10 @@
  * The libuv node (contract in node_uv.h): the shell around the pure core.
  *
  * Flow of one core update (raft.h, struct raft_update):
- *   1. persistence goes to the disk log in order: reset, then one write
- *      (hard state, truncation, entries), then snapshot chunks as ordered
- *      calls on the writer thread; the last of them carries a struct
- *      persist whose completion calls raft_persisted() and sends the
+ *   1. persistence goes to the disk log in order: reset, snapshot chunks
+ *      (ordered calls on the writer thread, node_uv_snapshot.c), then one
+ *      write (hard state, truncation, entries) carrying a struct persist
+ *      whose completion calls raft_persisted() and sends the
  *      update's msgs_durable (deep-copied, since the update is released at
  *      once). Disk completions arrive in submission order, which is the
  *      order the core requires.
@@ -30,72 +30,14 @@
 #include "common/error.h"
 #include "common/list.h"
 #include "common/log.h"
+#include "raft/node_uv_internal.h"
 
-/* Snapshot files carry the raft metadata in their "conf" blob. */
-#define META_HDR 16
-
-struct waiter {
-	struct list_node link;
-	uint64_t index; /* proposal: its index; read: the read index */
-	uint64_t term;
-	uint64_t token; /* reads */
-	bool granted;	/* reads: index known */
-	raft_node_cb *cb;
-	void *arg;
-};
-
-struct persist {
-	struct raft_node *n;
-	uint64_t index; /* raft_persisted() with these, if index */
-	uint64_t term;
-	struct raft_msg *msgs; /* deep copies */
-	size_t n_msgs;
-};
-
-struct chunk_job {
-	struct raft_node *n;
-	struct raft_snapshot_chunk ch; /* data owned */
-	int status;
-};
-
-struct snap_job {
-	struct raft_node *n;
-	struct raft_snapshot_meta meta;
-	void *data;
-	uint8_t *blob;
-};
-
-struct raft_node {
-	uv_loop_t *loop;
-	uint64_t id;
-	struct raft *r;
-	struct raft_disk *disk;
-	struct raft_transport *tr;
-	struct raft_node_callbacks cb;
-	void *cb_arg;
-	uv_timer_t timer;
-	int err;
-	bool stopping;
-	int pending_jobs; /* snapshot saves and disk callbacks in flight */
-	void (*stop_cb)(void *arg);
-	void *stop_arg;
-	struct list_node proposals; /* by index */
-	struct list_node reads;	    /* by token, then by index */
-	uint64_t next_token;
-	uint64_t applied;
-	uint64_t snap_durable;	  /* newest snapshot index on disk */
-	uint64_t compact_pending; /* compaction waiting for it */
-	bool snap_saving;
-	struct raft_disk_snap_writer *snap_w; /* [writer thread] */
-	uint64_t snap_w_off;		      /* [writer thread] */
-};
-
-static uint64_t now_ms(void)
+uint64_t node__now_ms(void)
 {
 	return (uint64_t)(time_mono_ns() / NSEC_PER_MSEC);
 }
 
-static void fatal(struct raft_node *n, int err, const char *what)
+void node__fatal(struct raft_node *n, int err, const char *what)
 {
 	if (n->err)
 		return;
@@ -105,36 +47,6 @@ static void fatal(struct raft_node *n, int err, const char *what)
 	uv_timer_stop(&n->timer);
 	if (n->cb.error)
 		n->cb.error(n->cb_arg, err);
-}
-
-/* ---- snapshot metadata in the disk's conf blob ---- */
-
-static uint8_t *meta_encode(const struct raft_snapshot_meta *m, uint32_t *len)
-{
-	size_t clen = raft_conf_encoded_len(&m->conf);
-	uint8_t *p = shoal_malloc(META_HDR + clen);
-	if (!p)
-		return NULL;
-	memcpy(p, &m->conf_index, 8);
-	memset(p + 8, 0, 8);
-	raft_conf_encode(&m->conf, p + META_HDR, clen);
-	*len = (uint32_t)(META_HDR + clen);
-	return p;
-}
-
-static int meta_decode(const struct raft_disk_snapshot_meta *d,
-		       struct raft_snapshot_meta *m)
-{
-	if (d->conf_len < META_HDR)
-		return SHOAL_ECORRUPT;
-	memset(m, 0, sizeof(*m));
-	m->index = d->index;
-	m->term = d->term;
-	memcpy(&m->conf_index, d->conf, 8);
-	return raft_conf_decode(d->conf + META_HDR, d->conf_len - META_HDR,
-				&m->conf)
-		       ? SHOAL_ECORRUPT
-		       : 0;
 }
 
 /* ---- readers for the core ---- */
@@ -172,25 +84,9 @@ static int log_term(void *arg, uint64_t index, uint64_t *term)
 	return raft_disk_term(nd->disk, index, term);
 }
 
-static int snap_read(void *arg, uint64_t index, uint64_t offset, void *buf,
-		     size_t len, size_t *n, uint64_t *size)
-{
-	struct raft_node *nd = arg;
-	struct raft_disk_state st;
-	raft_disk_state(nd->disk, &st);
-	if (!st.has_snapshot || st.snapshot.index != index)
-		return -ENOENT;
-	ssize_t got = raft_disk_snapshot_read(nd->disk, offset, buf, len);
-	if (got < 0)
-		return (int)got;
-	*n = (size_t)got;
-	*size = st.snapshot.size;
-	return 0;
-}
-
 /* ---- waiters ---- */
 
-static void finish_waiters(struct list_node *head, int status)
+void node__finish_waiters(struct list_node *head, int status)
 {
 	while (!list_empty(head)) {
 		struct waiter *w =
@@ -303,137 +199,28 @@ static void persist_free(struct persist *p)
 	shoal_free(p);
 }
 
-static void process(struct raft_node *n);
-static void maybe_stopped(struct raft_node *n);
-
 static void on_persisted(void *arg, int status)
 {
 	struct persist *p = arg;
 	struct raft_node *n = p->n;
 	n->pending_jobs--;
 	if (status)
-		fatal(n, status, "disk write");
+		node__fatal(n, status, "disk write");
 	if (!n->err && !n->stopping) {
-		raft_tick(n->r, now_ms());
+		raft_tick(n->r, node__now_ms());
 		if (p->index)
 			raft_persisted(n->r, p->index, p->term);
 		for (size_t i = 0; i < p->n_msgs; i++)
 			n->tr->send(n->tr->impl, &p->msgs[i]);
-		process(n);
+		node__process(n);
 	}
 	persist_free(p);
-	maybe_stopped(n);
+	node__maybe_stopped(n);
 }
 
 /* Only to sequence a persist behind earlier writes. */
 static int nothing(void *arg)
 {
-	return 0;
-}
-
-static int chunk_write(void *arg)
-{
-	struct chunk_job *j = arg;
-	struct raft_node *n = j->n;
-	const struct raft_snapshot_chunk *ch = &j->ch;
-	int rc = 0;
-	if (ch->offset == 0) {
-		struct raft_disk_snapshot_meta dm = {.index = ch->meta.index,
-						     .term = ch->meta.term};
-		if (n->snap_w)
-			raft_disk_snapshot_abort(n->snap_w);
-		n->snap_w = NULL;
-		dm.conf = meta_encode(&ch->meta, &dm.conf_len);
-		rc = dm.conf ? raft_disk_snapshot_begin(n->disk, &dm,
-							&n->snap_w)
-			     : -ENOMEM;
-		shoal_free(dm.conf);
-		n->snap_w_off = 0;
-	}
-	if (!rc && (!n->snap_w || ch->offset != n->snap_w_off))
-		rc = -EINVAL;
-	if (!rc)
-		rc = raft_disk_snapshot_chunk(n->snap_w, ch->data, ch->len);
-	if (!rc)
-		n->snap_w_off += ch->len;
-	if (!rc && ch->last) {
-		rc = raft_disk_snapshot_commit(n->snap_w);
-		n->snap_w = NULL;
-	}
-	return rc;
-}
-
-static void install_loaded(struct raft_node *n,
-			   const struct raft_snapshot_chunk *ch)
-{
-	struct raft_disk_snapshot_meta dm;
-	void *data;
-	size_t len;
-	int rc = raft_disk_snapshot_load(n->disk, &dm, &data, &len);
-	if (rc) {
-		fatal(n, rc, "loading a received snapshot");
-		return;
-	}
-	if (n->cb.snapshot_restore)
-		rc = n->cb.snapshot_restore(n->cb_arg, data, len);
-	shoal_free(data);
-	shoal_free(dm.conf);
-	if (rc) {
-		fatal(n, rc, "restoring a received snapshot");
-		return;
-	}
-	n->snap_durable = ch->meta.index;
-	n->applied = ch->meta.index;
-	finish_waiters(&n->proposals, SHOAL_ENOTLEADER);
-	rc = raft_snapshot_installed(n->r, ch->meta.index, ch->meta.term);
-	if (rc)
-		log_warn("node=%" PRIu64 " snapshot=%" PRIu64
-			 ": install refused by the core: %s",
-			 n->id, ch->meta.index, shoal_strerror(rc));
-}
-
-static void on_chunk(void *arg, int status)
-{
-	struct chunk_job *j = arg;
-	struct raft_node *n = j->n;
-	n->pending_jobs--;
-	if (status)
-		log_warn("node=%" PRIu64 " snapshot=%" PRIu64 " offset=%" PRIu64
-			 ": chunk not written: %s",
-			 n->id, j->ch.meta.index, j->ch.offset,
-			 shoal_strerror(status));
-	else if (j->ch.last && !n->err && !n->stopping) {
-		raft_tick(n->r, now_ms());
-		install_loaded(n, &j->ch);
-		process(n);
-	}
-	shoal_free(j->ch.data);
-	shoal_free(j);
-	maybe_stopped(n);
-}
-
-static int persist_chunks(struct raft_node *n, const struct raft_update *u)
-{
-	for (size_t i = 0; i < u->n_chunks; i++) {
-		struct chunk_job *j = shoal_calloc(1, sizeof(*j));
-		if (!j)
-			return -ENOMEM;
-		j->n = n;
-		j->ch = u->chunks[i];
-		j->ch.data = u->chunks[i].len ? shoal_memdup(u->chunks[i].data,
-							     u->chunks[i].len)
-					      : NULL;
-		int rc = u->chunks[i].len && !j->ch.data ? -ENOMEM : 0;
-		if (!rc)
-			rc = raft_disk_run(n->disk, chunk_write, j, on_chunk,
-					   j);
-		if (rc) {
-			shoal_free(j->ch.data);
-			shoal_free(j);
-			return rc;
-		}
-		n->pending_jobs++;
-	}
 	return 0;
 }
 
@@ -467,8 +254,8 @@ static void on_reset(void *arg, int status)
 	struct raft_node *n = arg;
 	n->pending_jobs--;
 	if (status)
-		fatal(n, status, "log reset");
-	maybe_stopped(n);
+		node__fatal(n, status, "log reset");
+	node__maybe_stopped(n);
 }
 
 static int persist(struct raft_node *n, const struct raft_update *u)
@@ -506,7 +293,7 @@ static int persist(struct raft_node *n, const struct raft_update *u)
 		p->term = u->entries[u->n_entries - 1].term;
 	}
 	if (!rc)
-		rc = persist_chunks(n, u);
+		rc = node__persist_chunks(n, u);
 	if (!rc)
 		rc = writes ? persist_entries(n, u, p)
 			    : raft_disk_run(n->disk, nothing, NULL,
@@ -517,73 +304,6 @@ static int persist(struct raft_node *n, const struct raft_update *u)
 	}
 	n->pending_jobs++;
 	return 0;
-}
-
-/* ---- snapshots and compaction ---- */
-
-static void compact(struct raft_node *n, uint64_t upto)
-{
-	if (upto > n->compact_pending)
-		n->compact_pending = upto;
-	uint64_t can = n->compact_pending < n->snap_durable ? n->compact_pending
-							    : n->snap_durable;
-	if (!can)
-		return;
-	if (raft_disk_compact(n->disk, can, NULL, NULL) == 0 &&
-	    can == n->compact_pending)
-		n->compact_pending = 0;
-}
-
-static void on_snap_saved(void *arg, int status)
-{
-	struct snap_job *j = arg;
-	struct raft_node *n = j->n;
-	n->pending_jobs--;
-	n->snap_saving = false;
-	if (status)
-		log_warn("node=%" PRIu64 " snapshot=%" PRIu64 ": not saved: %s",
-			 n->id, j->meta.index, shoal_strerror(status));
-	else if (j->meta.index > n->snap_durable)
-		n->snap_durable = j->meta.index;
-	if (!status && !n->err && !n->stopping)
-		compact(n, 0);
-	shoal_free(j->data);
-	shoal_free(j->blob);
-	shoal_free(j);
-	maybe_stopped(n);
-}
-
-static void take_snapshot(struct raft_node *n)
-{
-	void *data = NULL;
-	size_t len = 0;
-	if (!n->cb.snapshot_take || n->snap_saving)
-		return;
-	int rc = n->cb.snapshot_take(n->cb_arg, &data, &len);
-	if (!rc)
-		rc = raft_snapshot_done(n->r, n->applied);
-	struct snap_job *j = rc ? NULL : shoal_calloc(1, sizeof(*j));
-	if (j) {
-		j->n = n;
-		j->data = data;
-		raft_snapshot_meta(n->r, &j->meta);
-		struct raft_disk_snapshot_meta dm = {.index = j->meta.index,
-						     .term = j->meta.term};
-		j->blob = dm.conf = meta_encode(&j->meta, &dm.conf_len);
-		rc = j->blob ? raft_disk_snapshot_save(n->disk, &dm, data, len,
-						       on_snap_saved, j)
-			     : -ENOMEM;
-		if (!rc) {
-			n->snap_saving = true;
-			n->pending_jobs++;
-			return;
-		}
-		shoal_free(j->blob);
-		shoal_free(j);
-	}
-	shoal_free(data);
-	log_warn("node=%" PRIu64 ": snapshot not taken: %s", n->id,
-		 shoal_strerror(rc ? rc : -ENOMEM));
 }
 
 /* ---- the update loop ---- */
@@ -603,7 +323,7 @@ static void handle(struct raft_node *n, const struct raft_update *u)
 {
 	int rc = persist(n, u);
 	if (rc) {
-		fatal(n, rc, "queueing a disk write");
+		node__fatal(n, rc, "queueing a disk write");
 		return;
 	}
 	for (size_t i = 0; i < u->n_msgs; i++)
@@ -611,25 +331,25 @@ static void handle(struct raft_node *n, const struct raft_update *u)
 	apply(n, u);
 	reads_granted(n, u);
 	if (u->compact_upto)
-		compact(n, u->compact_upto);
+		node__compact(n, u->compact_upto);
 	if (u->role_changed && n->cb.role)
 		n->cb.role(n->cb_arg, u->role, u->leader, u->term);
 	if (u->take_snapshot)
-		take_snapshot(n);
+		node__take_snapshot(n);
 }
 
 static void on_timer(uv_timer_t *t);
 
 static void schedule(struct raft_node *n)
 {
-	uint64_t now = now_ms(), at = raft_next_deadline(n->r);
+	uint64_t now = node__now_ms(), at = raft_next_deadline(n->r);
 	uint64_t wait = at > now ? at - now : 0;
 	if (wait > 1000)
 		wait = 1000;
 	uv_timer_start(&n->timer, on_timer, wait, 0);
 }
 
-static void process(struct raft_node *n)
+void node__process(struct raft_node *n)
 {
 	for (int guard = 0;
 	     guard < 1000 && !n->err && !n->stopping && raft_has_update(n->r);
@@ -647,8 +367,8 @@ static void process(struct raft_node *n)
 static void on_timer(uv_timer_t *t)
 {
 	struct raft_node *n = t->data;
-	raft_tick(n->r, now_ms());
-	process(n);
+	raft_tick(n->r, node__now_ms());
+	node__process(n);
 }
 
 static void on_recv(void *arg, const struct raft_msg *m)
@@ -656,11 +376,11 @@ static void on_recv(void *arg, const struct raft_msg *m)
 	struct raft_node *n = arg;
 	if (n->err || n->stopping)
 		return;
-	raft_tick(n->r, now_ms());
+	raft_tick(n->r, node__now_ms());
 	int rc = raft_step(n->r, m);
 	if (rc == -ENOMEM)
-		fatal(n, rc, "handling a message");
-	process(n);
+		node__fatal(n, rc, "handling a message");
+	node__process(n);
 }
 
 /* ---- client requests ---- */
@@ -681,7 +401,7 @@ int raft_node_propose(struct raft_node *n, const void *data, size_t len,
 	struct waiter *w = shoal_calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	raft_tick(n->r, now_ms());
+	raft_tick(n->r, node__now_ms());
 	rc = raft_propose(n->r, data, len, &w->index, &w->term);
 	if (rc) {
 		shoal_free(w);
@@ -690,7 +410,7 @@ int raft_node_propose(struct raft_node *n, const void *data, size_t len,
 	w->cb = cb;
 	w->arg = arg;
 	list_push_back(&n->proposals, &w->link);
-	process(n);
+	node__process(n);
 	return 0;
 }
 
@@ -703,7 +423,7 @@ int raft_node_read(struct raft_node *n, raft_node_cb *cb, void *arg)
 	if (!w)
 		return -ENOMEM;
 	w->token = ++n->next_token;
-	raft_tick(n->r, now_ms());
+	raft_tick(n->r, node__now_ms());
 	rc = raft_read_index(n->r, w->token);
 	if (rc) {
 		shoal_free(w);
@@ -712,7 +432,7 @@ int raft_node_read(struct raft_node *n, raft_node_cb *cb, void *arg)
 	w->cb = cb;
 	w->arg = arg;
 	list_push_back(&n->reads, &w->link);
-	process(n);
+	node__process(n);
 	return 0;
 }
 
@@ -724,7 +444,7 @@ int raft_node_read(struct raft_node *n, raft_node_cb *cb, void *arg)
 		if (!rc)                                                       \
 			rc = call(n->r, id, &index);                           \
 		if (!rc)                                                       \
-			process(n);                                            \
+			node__process(n);                                      \
 		return rc;                                                     \
 	}
 MEMBERSHIP(add_learner, raft_add_learner)
@@ -738,7 +458,7 @@ int raft_node_transfer(struct raft_node *n, uint64_t to)
 	if (!rc)
 		rc = raft_transfer_leadership(n->r, to);
 	if (!rc)
-		process(n);
+		node__process(n);
 	return rc;
 }
 
@@ -749,32 +469,12 @@ void raft_node_status(const struct raft_node *n, struct raft_status *out)
 
 /* ---- start and stop ---- */
 
-static int restore_snapshot(struct raft_node *n, struct raft_restore *rs)
-{
-	struct raft_disk_snapshot_meta dm;
-	void *data;
-	size_t len;
-	int rc = raft_disk_snapshot_load(n->disk, &dm, &data, &len);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
-		return rc;
-	rc = meta_decode(&dm, &rs->snapshot);
-	if (!rc && n->cb.snapshot_restore)
-		rc = n->cb.snapshot_restore(n->cb_arg, data, len);
-	shoal_free(data);
-	shoal_free(dm.conf);
-	if (!rc)
-		n->applied = n->snap_durable = rs->snapshot.index;
-	return rc;
-}
-
 static int open_core(struct raft_node *n, const struct raft_node_options *o)
 {
 	struct raft_options ro;
 	struct raft_restore rs = {0};
 	struct raft_disk_state st;
-	int rc = restore_snapshot(n, &rs);
+	int rc = node__restore_snapshot(n, &rs);
 	if (rc)
 		return rc;
 	raft_disk_state(n->disk, &st);
@@ -792,7 +492,7 @@ static int open_core(struct raft_node *n, const struct raft_node_options *o)
 	ro.id = o->id;
 	ro.seed ^= (uint64_t)time_mono_ns() ^ (o->id * 0x9e3779b97f4a7c15ull);
 	ro.log = (struct raft_log_reader){n, log_read, log_term};
-	ro.snapshot = (struct raft_snapshot_reader){n, snap_read};
+	ro.snapshot = (struct raft_snapshot_reader){n, node__snap_read};
 	return raft_new(&ro, &rs, &n->r);
 }
 
@@ -815,8 +515,13 @@ int raft_node_start(uv_loop_t *loop, const struct raft_node_options *o,
 	if (o->disk)
 		dopt = *o->disk;
 	dopt.dir = o->dir;
+	/* The core bounds what it hands out (uncommitted bytes, in-flight
+	 * messages); the queue must never refuse it. The core keeps its own
+	 * window of entries, so the disk's only needs what is in flight. */
 	if (!dopt.queue_bytes)
 		dopt.queue_bytes = 512u << 20;
+	if (!dopt.cache_bytes)
+		dopt.cache_bytes = 4u << 20;
 	int rc = raft_disk_open(loop, &dopt, &n->disk);
 	if (rc)
 		goto err_free;
@@ -826,8 +531,8 @@ int raft_node_start(uv_loop_t *loop, const struct raft_node_options *o,
 	uv_timer_init(loop, &n->timer);
 	n->timer.data = n;
 	n->tr->set_recv(n->tr->impl, on_recv, n);
-	raft_tick(n->r, now_ms());
-	process(n);
+	raft_tick(n->r, node__now_ms());
+	node__process(n);
 	*out = n;
 	return 0;
 err_close_disk:
@@ -857,7 +562,7 @@ static void on_timer_closed(uv_handle_t *h)
 	raft_disk_close(n->disk, on_disk_closed, n);
 }
 
-static void maybe_stopped(struct raft_node *n)
+void node__maybe_stopped(struct raft_node *n)
 {
 	if (!n->stopping || n->pending_jobs ||
 	    uv_is_closing((uv_handle_t *)&n->timer))
@@ -874,7 +579,7 @@ void raft_node_stop(struct raft_node *n, void (*cb)(void *arg), void *arg)
 	n->stop_arg = arg;
 	n->tr->set_recv(n->tr->impl, NULL, NULL);
 	uv_timer_stop(&n->timer);
-	finish_waiters(&n->proposals, -ECANCELED);
-	finish_waiters(&n->reads, -ECANCELED);
-	maybe_stopped(n);
+	node__finish_waiters(&n->proposals, -ECANCELED);
+	node__finish_waiters(&n->reads, -ECANCELED);
+	node__maybe_stopped(n);
 }

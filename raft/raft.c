@@ -200,7 +200,7 @@ int raft_new(const struct raft_options *options,
 		return -ENOMEM;
 	r->o = *options;
 	if (r->o.election_jitter_ms < 0)
-		r->o.election_jitter_ms = r->o.election_timeout_ms;
+		r->o.election_jitter_ms = r->o.election_timeout_ms / 2;
 	r->id = options->id;
 	r->rng = options->seed ^ (options->id * 0x2545f4914f6cdd1dULL);
 	r->snap = state->snapshot;

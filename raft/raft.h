@@ -276,8 +276,11 @@ struct raft_options {
 	uint32_t heartbeat_ms;	      /* default 100 */
 	uint32_t election_timeout_ms; /* minimum; default 1000 */
 	/* Extra random part added to each election timeout, in
-	 * [0, election_jitter_ms). Default: election_timeout_ms. 0 disables
-	 * randomization (tests with fixed timeouts). */
+	 * [0, election_jitter_ms). Negative (the default): half of
+	 * election_timeout_ms, so a failover takes about 1.2 timeouts.
+	 * 0 disables randomization (tests with fixed timeouts). The minimum,
+	 * election_timeout_ms, is also the leader lease: use the same value on
+	 * every node. */
 	int64_t election_jitter_ms;
 
 	bool prevote;	   /* default true (use raft_options_init()) */
@@ -424,11 +427,13 @@ int raft_transfer_leadership(struct raft *r, uint64_t to);
 /**
  * Membership, one server at a time (§4.1, §4.2.1): each call appends a conf
  * entry (its index in *@index) and returns -EBUSY while an earlier one is
- * not committed. raft_add_learner(): SHOAL_ECONFLICT if @id is already a
- * member. raft_promote(): -EINVAL unless @id is a learner, -EAGAIN while its
- * log is more than catchup_margin behind (§4.2.1). raft_remove(): -EINVAL if
- * not a member, or if it would leave no voter; removing the leader itself is
- * allowed (§4.2.2): it steps down once the change commits.
+ * not committed or a leadership transfer runs, SHOAL_ENOTLEADER off the
+ * leader. raft_add_learner(): SHOAL_ECONFLICT if @id is already a member,
+ * -ENOSPC past RAFT_CONF_MAX. raft_promote(): -EINVAL unless @id is a learner,
+ * -EAGAIN while its log is more than catchup_margin behind (§4.2.1).
+ * raft_remove(): -EINVAL if not a member, or if it would leave no voter;
+ * removing the leader itself is allowed (§4.2.2): it steps down once the change
+ * commits.
  */
 int raft_add_learner(struct raft *r, uint64_t id, uint64_t *index);
 int raft_promote(struct raft *r, uint64_t id, uint64_t *index);

@@ -30,6 +30,8 @@ static bool committed_in_term(const struct raft *r)
 
 static void drop_front(struct raft *r, size_t k)
 {
+	if (!k)
+		return;
 	memmove(r->reads, r->reads + k, (r->n_reads - k) * sizeof(*r->reads));
 	r->n_reads -= k;
 }
@@ -49,7 +51,7 @@ void raft__reads_check(struct raft *r)
 		for (uint32_t i = 0; i < r->n_prs; i++)
 			if (r->prs[i].voter && r->prs[i].read_ctx >= rd->ctx)
 				acks++;
-		if (acks < quorum)
+		if (acks < quorum && !PLANTED(RAFT_BUG_READ_NO_ROUND))
 			break;
 		if (raft__read_out(r, rd->token, rd->index, 0))
 			break;

@@ -134,6 +134,7 @@ bool raft__send_append(struct raft *r, struct progress *p, bool empty_ok)
 	m->append.prev_index = prev;
 	m->append.prev_term = prev_term;
 	m->append.commit = r->commit;
+	p->commit_sent = r->commit;
 	m->append.entries = ents;
 	m->append.n_entries = n;
 	if (p->state == PR_REPLICATE && n) {

@@ -61,6 +61,7 @@ struct raft_tcp_stats {
 	uint64_t received;
 	uint64_t rejected; /* malformed or invalid messages */
 	uint64_t connects; /* outgoing connections established */
+	uint64_t queued;   /* bytes now waiting in send buffers, all peers */
 };
 
 /**

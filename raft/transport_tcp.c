@@ -387,7 +387,12 @@ int raft_tcp_set_peer(struct raft_transport *pub, uint64_t id, const char *addr)
 
 void raft_tcp_stats(struct raft_transport *pub, struct raft_tcp_stats *out)
 {
-	*out = ((struct tcp *)pub->impl)->stats;
+	struct tcp *t = pub->impl;
+	*out = t->stats;
+	out->queued = 0;
+	for (size_t i = 0; i < t->n_peers; i++)
+		if (t->peers[i]->chan)
+			out->queued += wire_chan_queued(t->peers[i]->chan);
 }
 
 int raft_tcp_port(struct raft_transport *pub)

@@ -123,9 +123,12 @@ static void flush_leader(struct raft *r)
 			       raft__send_append(r, p, false))
 				if (p->state != PR_REPLICATE)
 					break;
-		/* Nothing new to send: still tell it the commit index. */
+		/* Nothing new to send: still tell it the commit index it can
+		 * apply (at most its match), so its state machine keeps up
+		 * without waiting for a heartbeat. */
 		if (r->pend.n_msgs == before && p->state == PR_REPLICATE &&
-		    p->match < r->commit && !pr_inflight_full(p) &&
+		    p->commit_sent <
+			    (p->match < r->commit ? p->match : r->commit) &&
 		    p->next > r->log.last)
 			raft__send_append(r, p, true);
 	}

@@ -12,8 +12,11 @@
  *              first commit; median of 5 kills. Election timeouts are
  *              drawn from [T, T + jitter), jitter T/4 by default
  *              (--jitter; see docs/raft-disk.md for why)
- *   open       time to open a 1 GiB log of 128-byte entries (page
- *              cache warm: the bench does not drop the machine's caches)
+ *   open       time to open a 1 GiB log of 128-byte entries, cold (its
+ *              files evicted from the page cache with posix_fadvise) and
+ *              warm
+ *   disk       one-entry writes through the disk log, one at a time,
+ *              against raw pwrite + fdatasync (the floor of "seq")
  *
  * The parent forks three children ("--node I"), which report events as
  * lines on a pipe ("LEADER <ns>", "COMMIT <ns>", "RESULT <json>"), with
@@ -22,7 +25,9 @@
  */
 #define LOG_MODULE "raft-bench"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -67,6 +72,8 @@ struct config {
 struct child {
 	struct config *cfg;
 	uv_loop_t loop;
+	uv_timer_t retry; /* proposals refused with -EBUSY are retried */
+	int deficit;	  /* how many */
 	struct raft_node *node;
 	bool leader;
 	bool working;
@@ -104,6 +111,15 @@ static double pct(double *v, int n, double p)
 }
 
 static void submit(struct child *c);
+
+static void on_retry(uv_timer_t *t)
+{
+	struct child *c = t->data;
+	int n = c->deficit;
+	c->deficit = 0;
+	while (n--)
+		submit(c);
+}
 
 static void on_ack(void *arg, int status)
 {
@@ -163,10 +179,25 @@ static void submit(struct child *c)
 		c->sent_at[i] = time_mono_ns();
 	memcpy(c->payload, &i, sizeof(i));
 	int rc = raft_node_propose(c->node, c->payload, ENTRY_LEN, on_ack, c);
+	if (rc == -EBUSY) {
+		/* E.g. a new leader whose log holds many entries of older
+		 * terms not yet committed: a client retries. */
+		c->deficit++;
+		uv_timer_start(&c->retry, on_retry, 1, 0);
+		return;
+	}
 	if (rc) {
-		log_error("node=%d: propose failed: %s", c->cfg->node,
-			  shoal_strerror(rc));
+		struct raft_status st;
+		raft_node_status(c->node, &st);
+		log_error("node=%d: propose failed: %s (role=%s term=%" PRIu64
+			  " commit=%" PRIu64 " last=%" PRIu64
+			  " persisted=%" PRIu64 " applied=%" PRIu64 ")",
+			  c->cfg->node, shoal_strerror(rc),
+			  raft_role_name(st.role), st.term, st.commit,
+			  st.last_index, st.persisted, st.applied);
 		c->working = false;
+		if (strcmp(c->cfg->test, "failover"))
+			say("FAILED %s", shoal_strerror(rc));
 		return;
 	}
 	if (!c->warmup)
@@ -204,6 +235,8 @@ static int child_main(struct config *cfg)
 	c.lat_ms = calloc((size_t)cfg->n + 1, sizeof(*c.lat_ms));
 	memset(c.payload, 'x', sizeof(c.payload));
 	uv_loop_init(&c.loop);
+	uv_timer_init(&c.loop, &c.retry);
+	c.retry.data = &c;
 
 	char listen[64], addrs[NODES][64], dir[4096];
 	struct raft_tcp_peer peers[NODES - 1];
@@ -259,6 +292,13 @@ static int child_main(struct config *cfg)
 }
 
 /* ---- parent ---- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = 1;
+}
 
 struct proc {
 	pid_t pid;
@@ -339,6 +379,8 @@ static int next_line(struct proc *ps, char *line, size_t cap, int ms)
 			return i;
 		}
 		int64_t left = (until - time_mono_ns()) / NSEC_PER_MSEC;
+		if (interrupted)
+			return -2;
 		if (left <= 0)
 			return -1;
 		struct pollfd fds[NODES];
@@ -436,6 +478,15 @@ static int run_failover(struct config *cfg, struct proc *ps)
 static int run_cluster(struct config *cfg)
 {
 	struct proc ps[NODES] = {0};
+	/* Each run is a fresh cluster in its own directory. */
+	static int runs;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/run%d", cfg->dir, ++runs);
+	if (mkdir(dir, 0700) < 0) {
+		fprintf(stderr, "raft-bench: %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	cfg->dir = dir;
 	for (int i = 0; i < NODES; i++)
 		cfg->ports[i] = free_port();
 	for (int i = 0; i < NODES; i++)
@@ -448,6 +499,8 @@ static int run_cluster(struct config *cfg)
 		int64_t until = time_mono_ns() + 600 * NSEC_PER_SEC;
 		while (time_mono_ns() < until) {
 			int i = next_line(ps, line, sizeof(line), 1000);
+			if (i == -2 || (i >= 0 && !strncmp(line, "FAILED", 6)))
+				break;
 			if (i >= 0 && !strncmp(line, "RESULT ", 7)) {
 				printf("%s\n", line + 7);
 				fflush(stdout);
@@ -472,6 +525,22 @@ static void on_written(void *arg, int status)
 		exit(1);
 	}
 	(*left)--;
+}
+
+static void evict_dir(const char *dir)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *e;
+	while (dh && (e = readdir(dh))) {
+		int fd = openat(dirfd(dh), e->d_name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		fdatasync(fd);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+	if (dh)
+		closedir(dh);
 }
 
 static int run_open(struct config *cfg)
@@ -503,25 +572,88 @@ static int run_open(struct config *cfg)
 		uv_run(&loop, UV_RUN_ONCE);
 	raft_disk_close(d, NULL, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	/* Cold: evict our own files from the page cache (not the machine's). */
+	evict_dir(dir);
 	int64_t t0 = time_mono_ns();
 	if (raft_disk_open(&loop, &o, &d))
 		return 1;
-	int64_t t1 = time_mono_ns();
+	int64_t cold = time_mono_ns() - t0;
 	struct raft_disk_state st;
 	raft_disk_state(d, &st);
+	raft_disk_close(d, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	t0 = time_mono_ns();
+	if (raft_disk_open(&loop, &o, &d))
+		return 1;
+	int64_t warm = time_mono_ns() - t0;
 	printf("{\"test\":\"disk_open\",\"bytes\":%" PRIu64
-	       ",\"entries\":%" PRIu64 ",\"open_ms\":%.1f}\n",
-	       bytes, st.last_index, (t1 - t0) / 1e6);
+	       ",\"entries\":%" PRIu64 ",\"open_cold_ms\":%.1f,"
+	       "\"open_warm_ms\":%.1f}\n",
+	       bytes, st.last_index, cold / 1e6, warm / 1e6);
 	raft_disk_close(d, NULL, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	return 0;
 }
 
+/* One-entry writes through the disk log, one at a time, against raw
+ * pwrite + fdatasync on a file of the same directory. */
+static int run_disk(struct config *cfg)
+{
+	uv_loop_t loop;
+	struct raft_disk *d;
+	char dir[4096], raw[4200];
+	int n = cfg->n ? cfg->n : 2000;
+	double *lat = calloc((size_t)n, sizeof(double));
+	double *rlat = calloc((size_t)n, sizeof(double));
+	snprintf(dir, sizeof(dir), "%s/disk", cfg->dir);
+	snprintf(raw, sizeof(raw), "%s/raw", cfg->dir);
+	struct raft_disk_options o = {.dir = dir};
+	uv_loop_init(&loop);
+	if (!lat || !rlat || raft_disk_open(&loop, &o, &d))
+		return 1;
+	static char data[ENTRY_LEN];
+	int fd = open(raw, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 1;
+	/* Interleaved, so both see the same load on the shared disk. */
+	for (int i = 0; i < n; i++) {
+		struct raft_disk_entry e = {(uint64_t)i + 1, 1, 1, sizeof(data),
+					    data};
+		struct raft_disk_write w = {.entries = &e, .n = 1};
+		int left = 1;
+		int64_t t0 = time_mono_ns();
+		if (raft_disk_write(d, &w, on_written, &left))
+			return 1;
+		while (left)
+			uv_run(&loop, UV_RUN_ONCE);
+		lat[i] = (double)(time_mono_ns() - t0) / 1e6;
+		t0 = time_mono_ns();
+		if (pwrite(fd, data, sizeof(data), (off_t)i * ENTRY_LEN) < 0 ||
+		    fdatasync(fd) < 0)
+			return 1;
+		rlat[i] = (double)(time_mono_ns() - t0) / 1e6;
+	}
+	close(fd);
+	raft_disk_close(d, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	qsort(lat, (size_t)n, sizeof(double), cmp_double);
+	qsort(rlat, (size_t)n, sizeof(double), cmp_double);
+	printf("{\"test\":\"disk_write\",\"n\":%d,\"p50_ms\":%.3f,"
+	       "\"p99_ms\":%.3f,\"raw_fdatasync_p50_ms\":%.3f,"
+	       "\"raw_fdatasync_p99_ms\":%.3f}\n",
+	       n, pct(lat, n, 0.5), pct(lat, n, 0.99), pct(rlat, n, 0.5),
+	       pct(rlat, n, 0.99));
+	free(lat);
+	free(rlat);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: raft-bench [--test seq|pipelined|failover|open|all]\n"
+		"usage: raft-bench [--test seq|pipelined|failover|open|disk|all]\n"
 		"       [--election-timeout MS] [--jitter MS] [--dir PATH]\n"
 		"       [--n N] [--inflight K] [--kills K]\n");
 	exit(2);
@@ -544,6 +676,8 @@ static int run(struct config *cfg, const char *test)
 		c.inflight = 1;
 	} else if (!strcmp(test, "open")) {
 		return run_open(&c);
+	} else if (!strcmp(test, "disk")) {
+		return run_disk(&c);
 	} else {
 		usage();
 	}
@@ -559,7 +693,7 @@ int main(int argc, char **argv)
 			     .election_ms = 1000,
 			     .jitter_ms = -1,
 			     .kills = 5};
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
 			usage();
@@ -579,7 +713,6 @@ int main(int argc, char **argv)
 			cfg.kills = atoi(v);
 		else
 			usage();
-		i++;
 	}
 	if (cfg.election_ms < 10 || cfg.n < 0 || cfg.inflight < 0 ||
 	    cfg.kills < 1)
@@ -591,6 +724,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cfg.dir = dir;
+	/* Interrupted: stop the children and remove the run directory. */
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	int rc = 0;
 	if (!strcmp(cfg.test, "all")) {
 		const char *all[] = {"seq", "pipelined", "failover", "open"};

@@ -51,6 +51,9 @@ struct cluster_opts {
 	/* Called for each message sent; returning false drops it. */
 	bool (*filter)(void *arg, const struct raft_msg *m);
 	void *filter_arg;
+	/* Called when a node becomes leader (for fault schedules). */
+	void (*on_leader)(void *arg, uint64_t id, uint64_t term, uint64_t now);
+	void *on_leader_arg;
 	bool trace; /* print every event to stdout */
 };
 
@@ -67,6 +70,8 @@ int cluster_step(struct cluster *c);
 /** Run every event scheduled at or before @t, then set the time to @t. */
 int cluster_run_until(struct cluster *c, uint64_t t);
 uint64_t cluster_now(const struct cluster *c);
+/** Time of the next scheduled event, UINT64_MAX if none. */
+uint64_t cluster_next_time(const struct cluster *c);
 uint64_t cluster_events(const struct cluster *c);
 const char *cluster_violation(const struct cluster *c);
 

@@ -93,7 +93,21 @@ static int transfer(struct raft *r, void *arg)
 	return raft_transfer_leadership(r, 0);
 }
 
-static void chaos_action(struct cluster *c, struct rng *r, uint32_t n)
+/*
+ * Short-lived leaders: a quarter of new leaders are crashed or cut off a
+ * few ms after winning, before their no-op is everywhere. This is the
+ * interleaving of the thesis' Figure 3.7 (the paper's Figure 8), where
+ * committing an older term's entry by counting replicas loses it.
+ */
+struct schedule {
+	struct rng *rng;
+	uint64_t next;
+	bool fault_leader;
+	uint64_t cut_leader; /* a leader cut off and not yet healed */
+};
+
+static void chaos_action(struct cluster *c, struct rng *r, uint32_t n,
+			 struct schedule *s)
 {
 	uint64_t roll = rnd(r) % 1000, id = any_node(r, n);
 	uint64_t leader = cluster_leader(c);
@@ -105,7 +119,12 @@ static void chaos_action(struct cluster *c, struct rng *r, uint32_t n)
 		for (uint64_t i = 0; i < k; i++)
 			cluster_propose(c, leader ? leader : id, NULL);
 	} else if (roll < 650) {
-		cluster_read(c, leader ? leader : id);
+		/* Half the reads go to any node: a deposed leader that does not
+		 * know it yet must not serve them. */
+		if (s->cut_leader && (rnd(r) & 1))
+			cluster_read(c, s->cut_leader); /* deposed? */
+		else
+			cluster_read(c, leader && (rnd(r) & 1) ? leader : id);
 	} else if (roll < 690) {
 		cluster_crash(c, id, rnd(r) & 1);
 	} else if (roll < 770) {
@@ -116,6 +135,7 @@ static void chaos_action(struct cluster *c, struct rng *r, uint32_t n)
 		cluster_block(c, id, any_node(r, n), true);
 	} else if (roll < 860) {
 		cluster_heal(c);
+		s->cut_leader = 0;
 	} else if (roll < 875) {
 		cluster_set_disk(c, id, 20, 200);
 	} else if (roll < 890) {
@@ -129,17 +149,23 @@ static void chaos_action(struct cluster *c, struct rng *r, uint32_t n)
 	} else if (roll < 960) {
 		cluster_set_loss(c, (uint32_t)between(r, 0, 100000),
 				 (uint32_t)between(r, 0, 20000));
-	} else if (leader) {
+	} else if (leader && roll < 980) {
 		/* Crash the leader: the most interesting fault. */
 		cluster_crash(c, leader, rnd(r) & 1);
+	} else if (leader) {
+		/* Cut the leader off with its uncommitted tail (Figure 8). */
+		cluster_isolate(c, leader);
+		s->cut_leader = leader;
 	}
 }
 
-static int heal_and_check(struct cluster *c, uint32_t n)
+static int heal_and_check(struct cluster *c, uint32_t n, struct schedule *s)
 {
 	uint64_t t;
 	int rc;
 
+	s->next = UINT64_MAX; /* no more leader faults */
+	s->rng = NULL;
 	cluster_heal(c);
 	cluster_set_loss(c, 0, 0);
 	for (uint64_t id = 1; id <= n; id++) {
@@ -158,12 +184,58 @@ static int heal_and_check(struct cluster *c, uint32_t n)
 	return cluster_check_converged(c);
 }
 
+static void on_leader(void *arg, uint64_t id, uint64_t term, uint64_t now)
+{
+	struct schedule *s = arg;
+
+	if (!s->rng || rnd(s->rng) % 4)
+		return;
+	s->fault_leader = true;
+	if (s->next > now + 25)
+		s->next = now + between(s->rng, 1, 25);
+}
+
+static void fault_leader(struct cluster *c, struct rng *r, struct schedule *s)
+{
+	uint64_t leader = cluster_leader(c);
+
+	if (!leader)
+		return;
+	if (rnd(r) & 1)
+		cluster_crash(c, leader, rnd(r) & 1);
+	else
+		cluster_isolate(c, leader);
+	s->cut_leader = leader;
+}
+
+static int chaos(struct cluster *c, struct rng *r, struct schedule *s,
+		 const struct args *a)
+{
+	int rc = 0;
+
+	while (!rc && cluster_events(c) < a->events) {
+		while (!rc && cluster_next_time(c) <= s->next)
+			rc = cluster_step(c);
+		if (rc)
+			break;
+		rc = cluster_run_until(c, s->next);
+		if (s->fault_leader) {
+			s->fault_leader = false;
+			fault_leader(c, r, s);
+		} else {
+			chaos_action(c, r, a->nodes, s);
+		}
+		s->next = cluster_now(c) + between(r, 5, 120);
+	}
+	return rc;
+}
+
 static int run(const struct args *a, uint64_t seed)
 {
 	struct cluster_opts o;
 	struct cluster *c;
 	struct rng r = {seed * 0x9e3779b97f4a7c15ULL + a->nodes};
-	uint64_t next;
+	struct schedule sched = {&r, 0, false, 0};
 	int rc;
 
 	cluster_opts_init(&o, a->nodes);
@@ -176,23 +248,30 @@ static int run(const struct args *a, uint64_t seed)
 	o.disk_max_ms = (uint32_t)between(&r, 1, 10);
 	o.raft.snapshot_threshold = between(&r, 20, 200);
 	o.raft.snapshot_trailing = between(&r, 0, 20);
+	o.raft.max_msg_entries = (uint32_t)between(&r, 1, 16);
+	o.raft.max_inflight_msgs = (uint32_t)between(&r, 1, 16);
+	if (rnd(&r) % 4 == 0) {
+		/* One entry per message, one message in flight: the leader's
+		 * no-op trails its older entries (Figure 3.7 needs this). */
+		o.raft.max_msg_entries = 1;
+		o.raft.max_inflight_msgs = 1;
+	}
 	o.trace = a->verbose;
+	o.on_leader = on_leader;
+	o.on_leader_arg = &sched;
+	sched.next = UINT64_MAX;
 	rc = cluster_new(&o, &c);
 	if (rc) {
 		fprintf(stderr, "sim: seed %" PRIu64 ": cannot start: %s\n",
 			seed, shoal_strerror(rc));
 		return -1;
 	}
-	next = between(&r, 10, 100);
-	while (cluster_events(c) < a->events) {
-		rc = cluster_run_until(c, next);
-		if (rc)
-			break;
-		chaos_action(c, &r, a->nodes);
-		next = cluster_now(c) + between(&r, 5, 120);
-	}
+	sched.next = between(&r, 10, 100);
+	sched.fault_leader = false;
+	rc = chaos(c, &r, &sched, a);
+	o.on_leader = NULL;
 	if (!rc)
-		rc = heal_and_check(c, a->nodes);
+		rc = heal_and_check(c, a->nodes, &sched);
 	if (rc) {
 		printf("sim: seed %" PRIu64 " nodes %u: VIOLATION %s\n", seed,
 		       a->nodes, cluster_violation(c));
@@ -268,7 +347,7 @@ static int parse(int argc, char **argv, struct args *a)
 				return -EINVAL;
 			i++;
 		} else if (!strcmp(arg, "--bug")) {
-			if (parse_u64(val, &v) || v > 4)
+			if (parse_u64(val, &v) || v > 5)
 				return -EINVAL;
 			a->bug = (int)v;
 			i++;

@@ -441,6 +441,90 @@ static void real_full_tmpfs_reports_enospc_and_keeps_acked_entries(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A crash at any byte of a batch: the hook writes a prefix of the batch,
+ * copies the directory as the crash left it, then fails the write. */
+struct crash {
+	int call;      /* which pwritev call crashes */
+	size_t cut;    /* bytes of it that reach the disk */
+	char src[128]; /* the log directory */
+	char img[128]; /* the copy: the disk after the crash */
+	size_t batch;  /* bytes the crashing call wanted */
+};
+
+static void copy_dir(const char *from, const char *to)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, from,
+		 to);
+	assert_int_equal(system(cmd), 0);
+}
+
+static ssize_t crashing(int fd, const struct iovec *iov, int n, off_t off,
+			void *arg)
+{
+	struct crash *c = arg;
+	if (c->call-- != 0)
+		return pwritev(fd, iov, n, off);
+	size_t left = c->cut, done = 0;
+	c->batch = 0;
+	for (int i = 0; i < n; i++)
+		c->batch += iov[i].iov_len;
+	for (int i = 0; i < n && left; i++) {
+		size_t k = iov[i].iov_len < left ? iov[i].iov_len : left;
+		assert_int_equal(
+			pwrite(fd, iov[i].iov_base, k, off + (off_t)done),
+			(ssize_t)k);
+		done += k;
+		left -= k;
+	}
+	copy_dir(c->src, c->img);
+	errno = EIO;
+	return -1;
+}
+
+static void crash_at_any_byte_of_a_batch_keeps_every_acked_entry(void **state)
+{
+	struct fixture *f = *state;
+	/* Cut points: none, inside the first header, between records,
+	 * inside a payload, right before the mark, inside the mark. */
+	size_t cuts[] = {0, 1, 31, 32, 33, 100, 200, 3000};
+	for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]) + 3; k++) {
+		struct crash c = {.call = 3};
+		snprintf(c.src, sizeof(c.src), "%s/log%zu", f->dir, k);
+		snprintf(c.img, sizeof(c.img), "%s/img%zu", f->dir, k);
+		struct raft_disk_options o = {
+			.dir = c.src, .pwritev_hook = crashing, .hook_arg = &c};
+		/* The last three: the batch's size minus 33, 32 and 1. */
+		c.cut = k < 8 ? cuts[k] : (size_t)-1;
+		struct raft_disk *d;
+		assert_int_equal(raft_disk_open(&f->loop, &o, &d), 0);
+		append(f, d, 1, 10, 1);
+		append(f, d, 11, 20, 1);
+		if (k >= 8) {
+			size_t batch = DISK_REC_HDR; /* the mark */
+			uint8_t buf[301];
+			for (uint64_t i = 21; i <= 50; i++)
+				batch += disk__rec_size(payload(i, buf));
+			c.cut = batch - (k == 8 ? 33 : k == 9 ? 32 : 1);
+		}
+		struct done dn = {0};
+		assert_int_equal(submit(d, 21, 50, 2, 0, &dn), 0);
+		run_until(f, &dn, 1);
+		assert_int_equal(dn.status, -EIO);
+		assert_true(c.cut < c.batch);
+		close_log(f, d);
+		/* The disk as the crash left it opens with the 20 acked
+		 * entries; the torn batch was never acknowledged. */
+		o = (struct raft_disk_options){.dir = c.img};
+		assert_int_equal(raft_disk_open(&f->loop, &o, &d), 0);
+		check_range(d, 1, 20);
+		for (uint64_t i = 1; i <= 20; i++)
+			check_entry(d, i, 1);
+		append(f, d, 21, 22, 3);
+		close_log(f, d);
+	}
+}
+
 static void reopen_after_many_segments_reads_every_entry(void **state)
 {
 	struct fixture *f = *state;
@@ -486,6 +570,39 @@ static void hard_state_survives_reopen(void **state)
 	assert_int_equal(st.hs.term, 5);
 	assert_int_equal(st.hs.vote, 2);
 	assert_int_equal(st.hs.commit, 50);
+	close_log(f, d);
+}
+
+static void
+commit_index_alone_is_not_synced_but_rides_with_the_term(void **state)
+{
+	struct fixture *f = *state;
+	struct raft_disk *d = open_log(f);
+	struct done dn = {0};
+	int calls = 0;
+	for (uint64_t c = 1; c <= 50; c++) {
+		struct raft_disk_hard_state hs = {3, 2, c};
+		struct raft_disk_write w = {.hs = &hs};
+		assert_int_equal(raft_disk_write(d, &w, on_done, &dn), 0);
+		run_until(f, &dn, ++calls);
+		assert_int_equal(dn.status, 0);
+	}
+	close_log(f, d);
+	d = open_log(f);
+	struct raft_disk_state st;
+	raft_disk_state(d, &st);
+	assert_int_equal(st.hs.term, 3);
+	assert_int_equal(st.hs.vote, 2);
+	assert_int_equal(st.hs.commit, 1);
+	struct raft_disk_hard_state next = {4, 0, 60};
+	struct raft_disk_write w = {.hs = &next};
+	assert_int_equal(raft_disk_write(d, &w, on_done, &dn), 0);
+	run_until(f, &dn, ++calls);
+	close_log(f, d);
+	d = open_log(f);
+	raft_disk_state(d, &st);
+	assert_int_equal(st.hs.term, 4);
+	assert_int_equal(st.hs.commit, 60);
 	close_log(f, d);
 }
 
@@ -719,6 +836,43 @@ static void second_open_of_the_same_directory_is_refused(void **state)
 	close_log(f, d);
 }
 
+static void allocation_failures_are_reported_and_leak_nothing(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t acked = 0;
+	for (int k = 0; k < 80; k++) {
+		int64_t live = shoal_alloc_live();
+		struct raft_disk_options o = {.dir = f->dir};
+		struct raft_disk *d = NULL;
+		struct done dn = {0};
+		shoal_alloc_fail_after(k);
+		int rc = raft_disk_open(&f->loop, &o, &d);
+		if (!rc) {
+			struct raft_disk_state st;
+			raft_disk_state(d, &st);
+			assert_int_equal(st.last_index, acked);
+			rc = submit(d, acked + 1, acked + 5, 1, 0, &dn);
+			if (!rc) {
+				run_until(f, &dn, 1);
+				rc = dn.status;
+			}
+			if (!rc)
+				acked += 5;
+			raft_disk_close(d, NULL, NULL);
+		}
+		uv_run(&f->loop, UV_RUN_DEFAULT);
+		shoal_alloc_fail_after(-1);
+		assert_true(rc == 0 || rc == -ENOMEM);
+		assert_int_equal(shoal_alloc_live(), live);
+	}
+	assert_true(acked > 0);
+	struct raft_disk *d = open_log(f);
+	check_range(d, 1, acked);
+	for (uint64_t i = 1; i <= acked; i++)
+		check_entry(d, i, 1);
+	close_log(f, d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,8 +884,10 @@ int main(void)
 		T(unsynced_batch_without_commit_mark_is_dropped_at_reopen),
 		T(full_disk_reports_enospc_and_leaves_the_log_intact),
 		T(real_full_tmpfs_reports_enospc_and_keeps_acked_entries),
+		T(crash_at_any_byte_of_a_batch_keeps_every_acked_entry),
 		T(reopen_after_many_segments_reads_every_entry),
 		T(hard_state_survives_reopen),
+		T(commit_index_alone_is_not_synced_but_rides_with_the_term),
 		T(torn_hard_state_update_falls_back_to_the_previous_one),
 		T(conflicting_suffix_is_replaced_and_survives_reopen),
 		T(compaction_drops_old_segments_and_keeps_the_rest),
@@ -740,6 +896,7 @@ int main(void)
 		T(snapshot_round_trips_and_only_the_last_two_are_kept),
 		T(reset_after_snapshot_install_starts_the_log_there),
 		T(second_open_of_the_same_directory_is_refused),
+		T(allocation_failures_are_reported_and_leak_nothing),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
