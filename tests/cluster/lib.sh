@@ -206,6 +206,17 @@ assert_eventually() {
 	fi
 }
 
+# lab_partition "A..." "B...": cut every host of the first group from every
+# host of the second (a minority from the rest, say); `lab heal` undoes it.
+lab_partition() {
+	local a b
+	for a in $1; do
+		for b in $2; do
+			lab cut "$a" "$b"
+		done
+	done
+}
+
 # Reachability inside the lab: one ICMP echo with a one-second wait.
 lab_ping() { lab exec "$1" busybox ping -c 1 -W 1 "$(lab addr "$2")"; }
 

@@ -50,6 +50,16 @@ assert_ok "after heal, h1 reaches h2 again" lab_ping h1 h2
 assert_ok "after heal, h2 reaches h1 again" lab_ping h2 h1
 assert_contains "status lists no cut after heal" "cuts: none" "$(lab status)"
 
+lab_partition "h1" "h2 h3"
+assert_fails "after partitioning h1 from h2 h3, h1 no longer reaches h3" \
+	lab_ping h1 h3
+assert_ok "while h2 and h3 still reach each other" lab_ping h2 h3
+lab heal h1 h3
+assert_ok "after heal h1 h3 alone, h1 reaches h3" lab_ping h1 h3
+assert_fails "and h1 still does not reach h2" lab_ping h1 h2
+lab heal
+assert_ok "after heal, h1 reaches h2 once more" lab_ping h1 h2
+
 note "bad requests are refused and change nothing"
 assert_fails "cut of a host with itself is refused" lab cut h1 h1
 assert_fails "cut of a host outside the lab is refused" lab cut h1 h9
