@@ -11,6 +11,13 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#ifndef SHOAL_GIT_COMMIT
+#define SHOAL_GIT_COMMIT "unknown"
+#endif
+#ifndef SHOAL_BUILD_TIME
+#define SHOAL_BUILD_TIME "unknown"
+#endif
+
 #ifdef __clang__
 #define CLI_COMPILER "n/a (C, clang " __clang_version__ ")"
 #else
@@ -31,12 +38,11 @@ static const char *goarch(void)
 
 static json_t *client_json(void)
 {
-	char osarch[64];
-	snprintf(osarch, sizeof(osarch), "linux/%s", goarch());
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Version",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Version",
 			 SHOAL_VERSION, "ApiVersion", &CLI_API_PREFIX[2],
-			 "GoVersion", CLI_COMPILER, "Os", "linux", "Arch",
-			 goarch(), "Context", "default");
+			 "GoVersion", CLI_COMPILER, "GitCommit",
+			 SHOAL_GIT_COMMIT, "BuildTime", SHOAL_BUILD_TIME, "Os",
+			 "linux", "Arch", goarch(), "Context", "default");
 }
 
 static void print_client(const json_t *c)
@@ -45,6 +51,8 @@ static void print_client(const json_t *c)
 	printf(" Version:           %s\n", jsonx_str(c, "Version", ""));
 	printf(" API version:       %s\n", jsonx_str(c, "ApiVersion", ""));
 	printf(" Go version:        %s\n", jsonx_str(c, "GoVersion", ""));
+	printf(" Git commit:        %s\n", jsonx_str(c, "GitCommit", ""));
+	printf(" Built:             %s\n", jsonx_str(c, "BuildTime", ""));
 	printf(" OS/Arch:           %s/%s\n", jsonx_str(c, "Os", ""),
 	       jsonx_str(c, "Arch", ""));
 	printf(" Context:           %s\n", jsonx_str(c, "Context", ""));

@@ -30,11 +30,16 @@
  *
  * If the connection dies before the response is finished (client gone,
  * server shutting down) the close callback set with http_response_on_close()
- * runs once; after it returns @res and the request are freed and must not be
+ * runs once. A client that closes its sending side (EOF) before its answer
+ * is finished counts as gone, as Go's server cancels the request; once
+ * hijacked, EOF is only the end of the client's input. After the
+ * callback returns, @res and the request are freed and must not be
  * touched. A handler that finishes its response never sees the close
  * callback. Everything here runs on the loop's thread; nothing is
  * thread-safe. The process must ignore SIGPIPE (libuv writes with write(2)),
- * or a client that leaves mid-answer kills it.
+ * or a client that leaves mid-answer kills it. Allocation failures are
+ * answered (500 or 503) or close the one connection concerned, except where
+ * libuv itself aborts (growing its table of fd watchers).
  */
 #ifndef SHOAL_COMMON_HTTP_H
 #define SHOAL_COMMON_HTTP_H

@@ -12,8 +12,8 @@
  * the slow-request timeout while one arrives; it is off while a handler
  * owns the connection.
  *
- * Closing: conn_close() stops everything and uv_close()s both handles; the
- * connection is freed in the last close callback, after the response's
+ * Closing: http__conn_close() stops everything and uv_close()s both handles;
+ * the connection is freed in the last close callback, after the response's
  * close callback ran (if the handler still held it). Writes that are in
  * flight when a response asks for the connection to close are drained
  * first with uv_shutdown(). A socketless connection (http__server_feed,
@@ -24,6 +24,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/http.h"
+#include "common/http_conn.h"
 #include "common/http_internal.h"
 #include "common/list.h"
 #include "common/log.h"
@@ -40,308 +41,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define READ_CHUNK (64 * 1024)
-#define MAX_HEADERS 128
-
-enum res_state {
-	RES_IDLE,      /* no request being answered */
-	RES_PENDING,   /* handler owns it, nothing sent */
-	RES_STREAMING, /* head sent, chunks follow */
-	RES_HIJACKED,  /* raw bytes both ways */
-};
-
-struct http_response {
-	enum res_state state;
-	struct http_request req;
-	struct buf extra; /* "Name: value\r\n" lines */
-	bool chunked;
-	bool need_drain;
-	void (*close_cb)(struct http_response *, void *);
-	void *close_arg;
-	void (*drain_cb)(struct http_response *, void *);
-	void *drain_arg;
-	http_hijack_read_fn *on_read;
-	void *read_arg;
-};
-
-struct conn {
-	struct http_server *srv;
-	struct list_node link;
-	union {
-		uv_handle_t handle;
-		uv_stream_t stream;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} h;
-	uv_timer_t timer;
-	uv_shutdown_t shutdown;
-	bool socketless;
-	struct buf *sink; /* socketless output */
-	int handles;	  /* open uv handles */
-	http_parser parser;
-	struct buf in;
-	size_t in_off;
-	/* the request being read */
-	struct buf raw; /* url NUL, then name NUL value NUL ... */
-	size_t hoff[MAX_HEADERS];
-	size_t nh;
-	int last; /* 0 none, 1 field, 2 value */
-	struct buf body;
-	char *dec; /* decoded path and query strings */
-	bool in_request;
-	bool complete;
-	int fail_status;
-	const char *fail_msg;
-	/* the response */
-	struct http_response res;
-	bool keep_alive;
-	bool flushing; /* response done, writes in flight */
-	bool reading;
-	bool pumping;
-	bool closing;
-	bool shutting; /* uv_shutdown in flight; closes when done */
-	bool eof;
-	size_t queued;
-};
-
-struct http_server {
-	uv_loop_t *loop;
-	struct http_server_opts o;
-	http_handler_fn *handler;
-	void *arg;
-	uv_pipe_t upipe;
-	uv_tcp_t tcp;
-	bool has_unix, has_tcp;
-	char *unix_path;
-	struct list_node conns;
-	unsigned nconns;
-	bool closing;
-	int pending; /* handles still closing */
-	uv_timer_t grace;
-	bool grace_init;
-	void (*close_cb)(void *);
-	void *close_arg;
-};
-
-struct wreq {
-	uv_write_t req;
-	struct conn *c;
-	size_t len;
-	char data[];
-};
-
 static const http_parser_settings settings;
 static void on_srv_closed(uv_handle_t *h);
 static void conn_pump(struct conn *c);
-static void conn_close(struct conn *c);
 static void server_maybe_done(struct http_server *srv);
-
-/* --- small helpers ------------------------------------------------------- */
-
-const char *http_status_text(int status)
-{
-	switch (status) {
-	case 100:
-		return "Continue";
-	case 101:
-		return "Switching Protocols";
-	case 200:
-		return "OK";
-	case 201:
-		return "Created";
-	case 204:
-		return "No Content";
-	case 304:
-		return "Not Modified";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 406:
-		return "Not Acceptable";
-	case 408:
-		return "Request Timeout";
-	case 409:
-		return "Conflict";
-	case 411:
-		return "Length Required";
-	case 413:
-		return "Payload Too Large";
-	case 415:
-		return "Unsupported Media Type";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Unknown";
-	}
-}
-
-int http__json_escape(struct buf *b, const char *s)
-{
-	int rc = buf_append(b, "\"", 1);
-	for (; rc == 0 && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			rc = buf_printf(b, "\\%c", ch);
-		else if (ch < 0x20)
-			rc = buf_printf(b, "\\u%04x", ch);
-		else
-			rc = buf_append(b, s, 1);
-	}
-	return rc ? rc : buf_append(b, "\"", 1);
-}
-
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-int http__pct_decode(char *s, bool plus)
-{
-	char *w = s;
-	for (const char *r = s; *r; r++) {
-		if (*r == '%') {
-			int hi = hexval(r[1]);
-			int lo = hi < 0 ? -1 : hexval(r[2]);
-			if (lo < 0 || (hi == 0 && lo == 0))
-				return -EINVAL;
-			*w++ = (char)(hi * 16 + lo);
-			r += 2;
-		} else if (plus && *r == '+') {
-			*w++ = ' ';
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-	return (int)(w - s);
-}
-
-const char *http_request_header(const struct http_request *req,
-				const char *name)
-{
-	for (size_t i = 0; i < req->nheaders; i++)
-		if (strcasecmp(req->headers[i].name, name) == 0)
-			return req->headers[i].value;
-	return NULL;
-}
-
-const char *http_request_query(const struct http_request *req, const char *name)
-{
-	for (size_t i = 0; i < req->nquery; i++)
-		if (strcmp(req->query[i].name, name) == 0)
-			return req->query[i].value;
-	return NULL;
-}
-
-static struct conn *res_conn(struct http_response *res)
-{
-	return container_of(res, struct conn, res);
-}
-
-struct http_request *http_response_request(struct http_response *res)
-{
-	return &res->req;
-}
-
-/* --- writing ------------------------------------------------------------- */
-
-static void conn_flushed(struct conn *c);
-
-static void on_write(uv_write_t *req, int status)
-{
-	struct wreq *w = container_of(req, struct wreq, req);
-	struct conn *c = w->c;
-	c->queued -= w->len;
-	shoal_free(w);
-	if (status < 0) {
-		conn_close(c);
-		return;
-	}
-	if (c->res.need_drain && c->queued <= c->srv->o.max_queued_bytes / 2) {
-		c->res.need_drain = false;
-		if (c->res.drain_cb && !c->closing)
-			c->res.drain_cb(&c->res, c->res.drain_arg);
-	}
-	if (c->queued == 0 && c->flushing)
-		conn_flushed(c);
-}
-
-/* Queue @n pieces as one write; 0, -ECONNRESET or -ENOMEM. */
-static int conn_write(struct conn *c, const uv_buf_t *bufs, int n)
-{
-	if (c->closing)
-		return -ECONNRESET;
-	size_t len = 0;
-	for (int i = 0; i < n; i++)
-		len += bufs[i].len;
-	if (c->socketless) {
-		for (int i = 0; c->sink && i < n; i++)
-			(void)buf_append(c->sink, bufs[i].base, bufs[i].len);
-		return 0;
-	}
-	struct wreq *w = shoal_malloc(sizeof(*w) + len);
-	if (!w)
-		return -ENOMEM;
-	w->c = c;
-	w->len = len;
-	size_t off = 0;
-	for (int i = 0; i < n; i++) {
-		memcpy(w->data + off, bufs[i].base, bufs[i].len);
-		off += bufs[i].len;
-	}
-	uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-	int rc = uv_write(&w->req, &c->h.stream, &b, 1, on_write);
-	if (rc < 0) {
-		shoal_free(w);
-		return rc;
-	}
-	c->queued += len;
-	return 0;
-}
-
-static int build_head(struct conn *c, struct buf *b, int status,
-		      const char *ctype, long long clen, bool chunked)
-{
-	char date[64];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	int rc = buf_printf(b, "HTTP/1.1 %d %s\r\n", status,
-			    http_status_text(status));
-	if (!rc && ctype)
-		rc = buf_printf(b, "Content-Type: %s\r\n", ctype);
-	if (!rc && clen >= 0)
-		rc = buf_printf(b, "Content-Length: %lld\r\n", clen);
-	if (!rc && chunked)
-		rc = buf_append_str(b, "Transfer-Encoding: chunked\r\n");
-	if (!rc)
-		rc = buf_printf(b, "Date: %s\r\n", date);
-	if (!rc && !c->keep_alive && status != 101)
-		rc = buf_append_str(b, "Connection: close\r\n");
-	if (!rc && c->res.extra.len)
-		rc = buf_append(b, c->res.extra.data, c->res.extra.len);
-	return rc ? rc : buf_append_str(b, "\r\n");
-}
 
 /* --- request state ------------------------------------------------------- */
 
@@ -367,24 +70,21 @@ static void request_reset(struct conn *c)
 	c->fail_msg = NULL;
 }
 
-static void timer_set(struct conn *c, uint64_t ms);
-static void timer_stop(struct conn *c);
-
 /* The response is finished: once its bytes are out, go on or close. */
-static void response_done(struct conn *c)
+void http__response_done(struct conn *c)
 {
 	c->res.state = RES_IDLE;
 	c->flushing = true;
 	if (c->closing || c->queued == 0 || c->socketless)
-		conn_flushed(c);
+		http__conn_flushed(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
-	conn_close(container_of(req, struct conn, shutdown));
+	http__conn_close(container_of(req, struct conn, shutdown));
 }
 
-static void conn_flushed(struct conn *c)
+void http__conn_flushed(struct conn *c)
 {
 	c->flushing = false;
 	if (c->closing)
@@ -392,218 +92,16 @@ static void conn_flushed(struct conn *c)
 	if (!c->keep_alive || c->srv->closing) {
 		if (c->socketless || c->eof ||
 		    uv_shutdown(&c->shutdown, &c->h.stream, on_shutdown) < 0) {
-			conn_close(c);
+			http__conn_close(c);
 			return;
 		}
 		c->shutting = true;
-		timer_set(c, c->srv->o.request_timeout_ms);
+		http__timer_set(c, c->srv->o.request_timeout_ms);
 		return;
 	}
 	request_reset(c);
-	timer_set(c, c->srv->o.idle_timeout_ms);
+	http__timer_set(c, c->srv->o.idle_timeout_ms);
 	conn_pump(c);
-}
-
-/* --- responses ----------------------------------------------------------- */
-
-int http_response_header(struct http_response *res, const char *name,
-			 const char *value)
-{
-	if (res->state != RES_PENDING)
-		return -EALREADY;
-	if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n") || !*name)
-		return -EINVAL;
-	return buf_printf(&res->extra, "%s: %s\r\n", name, value);
-}
-
-int http_response_send(struct http_response *res, int status,
-		       const char *content_type, const void *body, size_t len)
-{
-	struct conn *c = res_conn(res);
-	if (res->state != RES_PENDING)
-		return -EALREADY;
-	bool head = strcmp(res->req.method, "HEAD") == 0;
-	bool nobody = status == 204 || status == 304;
-	struct buf b;
-	buf_init(&b, 0);
-	int rc = build_head(c, &b, status, content_type,
-			    nobody ? -1 : (long long)len, false);
-	if (rc == 0) {
-		uv_buf_t v[2] = {uv_buf_init(b.data, (unsigned)b.len),
-				 uv_buf_init((char *)body, (unsigned)len)};
-		rc = conn_write(c, v, head || nobody || !len ? 1 : 2);
-	}
-	buf_fini(&b);
-	if (rc < 0)
-		c->keep_alive = false;
-	if (rc < 0 && rc != -ECONNRESET)
-		conn_close(c);
-	response_done(c);
-	return rc == -ECONNRESET ? 0 : rc;
-}
-
-int http_response_send_error(struct http_response *res, int status,
-			     const char *message)
-{
-	struct buf b;
-	buf_init(&b, 0);
-	int rc = buf_append_str(&b, "{\"message\":");
-	if (!rc)
-		rc = http__json_escape(&b, message);
-	if (!rc)
-		rc = buf_append_str(&b, "}\n");
-	if (rc) {
-		buf_fini(&b);
-		/* Still finish the response: an empty body beats none. */
-		return http_response_send(res, status, NULL, NULL, 0);
-	}
-	rc = http_response_send(res, status, "application/json", b.data, b.len);
-	buf_fini(&b);
-	return rc;
-}
-
-int http_response_begin(struct http_response *res, int status,
-			const char *content_type)
-{
-	struct conn *c = res_conn(res);
-	if (res->state != RES_PENDING)
-		return -EALREADY;
-	bool chunked = res->req.http_major == 1 && res->req.http_minor >= 1;
-	if (!chunked)
-		c->keep_alive = false;
-	struct buf b;
-	buf_init(&b, 0);
-	int rc = build_head(c, &b, status, content_type, -1, chunked);
-	if (rc == 0) {
-		uv_buf_t v = uv_buf_init(b.data, (unsigned)b.len);
-		rc = conn_write(c, &v, 1);
-	}
-	buf_fini(&b);
-	if (rc == 0) {
-		res->state = RES_STREAMING;
-		res->chunked = chunked;
-	}
-	return rc;
-}
-
-static int stream_write(struct conn *c, const void *data, size_t len,
-			bool chunk)
-{
-	if (c->closing)
-		return -ECONNRESET;
-	if (len == 0)
-		return 0;
-	if (c->queued > c->srv->o.max_queued_bytes) {
-		c->res.need_drain = true;
-		return -ENOBUFS;
-	}
-	char pre[32];
-	int n = snprintf(pre, sizeof(pre), "%zx\r\n", len);
-	uv_buf_t v[3] = {uv_buf_init(pre, (unsigned)n),
-			 uv_buf_init((char *)data, (unsigned)len),
-			 uv_buf_init((char *)"\r\n", 2)};
-	return chunk ? conn_write(c, v, 3) : conn_write(c, v + 1, 1);
-}
-
-int http_response_write(struct http_response *res, const void *data, size_t len)
-{
-	if (res->state != RES_STREAMING)
-		return -EINVAL;
-	return stream_write(res_conn(res), data, len, res->chunked);
-}
-
-int http_response_end(struct http_response *res)
-{
-	struct conn *c = res_conn(res);
-	if (res->state != RES_STREAMING)
-		return -EINVAL;
-	int rc = 0;
-	if (res->chunked) {
-		uv_buf_t v = uv_buf_init((char *)"0\r\n\r\n", 5);
-		rc = conn_write(c, &v, 1);
-	}
-	if (rc == -ENOMEM) {
-		c->keep_alive = false;
-		conn_close(c);
-	}
-	response_done(c);
-	return rc == -ECONNRESET ? 0 : rc;
-}
-
-void http_response_on_close(struct http_response *res,
-			    void (*cb)(struct http_response *res, void *arg),
-			    void *arg)
-{
-	res->close_cb = cb;
-	res->close_arg = arg;
-}
-
-void http_response_on_drain(struct http_response *res,
-			    void (*cb)(struct http_response *res, void *arg),
-			    void *arg)
-{
-	res->drain_cb = cb;
-	res->drain_arg = arg;
-}
-
-int http_response_hijack(struct http_response *res, int status,
-			 const char *content_type, http_hijack_read_fn *on_read,
-			 void *arg)
-{
-	struct conn *c = res_conn(res);
-	if (res->state != RES_PENDING)
-		return -EALREADY;
-	if (c->socketless)
-		return -ENOTSUP;
-	int rc = 0;
-	if (status == 101) {
-		rc = http_response_header(res, "Connection", "Upgrade");
-		if (!rc)
-			rc = http_response_header(res, "Upgrade", "tcp");
-	}
-	struct buf b;
-	buf_init(&b, 0);
-	bool keep = c->keep_alive;
-	c->keep_alive = true; /* no "Connection: close" in the head */
-	timer_stop(c);
-	if (!rc)
-		rc = build_head(c, &b, status, content_type, -1, false);
-	c->keep_alive = keep;
-	if (!rc) {
-		uv_buf_t v = uv_buf_init(b.data, (unsigned)b.len);
-		rc = conn_write(c, &v, 1);
-	}
-	buf_fini(&b);
-	if (rc)
-		return rc;
-	res->state = RES_HIJACKED;
-	res->on_read = on_read;
-	res->read_arg = arg;
-	c->keep_alive = false;
-	/* Leftover bytes and reading resume from the loop, not from here. */
-	timer_set(c, 0);
-	return 0;
-}
-
-int http_response_hijack_write(struct http_response *res, const void *data,
-			       size_t len)
-{
-	if (res->state != RES_HIJACKED)
-		return -EINVAL;
-	return stream_write(res_conn(res), data, len, false);
-}
-
-void http_response_hijack_close(struct http_response *res)
-{
-	struct conn *c = res_conn(res);
-	if (res->state != RES_HIJACKED)
-		return;
-	c->keep_alive = false;
-	if (c->reading) {
-		uv_read_stop(&c->h.stream);
-		c->reading = false;
-	}
-	response_done(c);
 }
 
 /* --- parser callbacks ---------------------------------------------------- */
@@ -626,7 +124,7 @@ static int on_message_begin(http_parser *p)
 {
 	struct conn *c = pconn(p);
 	c->in_request = true;
-	timer_set(c, c->srv->o.request_timeout_ms);
+	http__timer_set(c, c->srv->o.request_timeout_ms);
 	return 0;
 }
 
@@ -649,7 +147,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = pconn(p);
 	if (c->last != 1) {
-		if (c->nh == MAX_HEADERS)
+		if (c->nh == HTTP_MAX_HEADERS)
 			return fail(c, 431, "too many request header fields");
 		if (raw_add(c, "", 1)) /* ends the url or the last value */
 			return -1;
@@ -694,7 +192,7 @@ static int on_headers_complete(http_parser *p)
 	if (expect && strcasecmp(expect, "100-continue") == 0) {
 		uv_buf_t v = uv_buf_init(
 			(char *)"HTTP/1.1 100 Continue\r\n\r\n", 25);
-		(void)conn_write(c, &v, 1);
+		(void)http__conn_write(c, &v, 1);
 	}
 	return 0;
 }
@@ -805,7 +303,7 @@ static void dispatch(struct conn *c)
 {
 	c->keep_alive = http_should_keep_alive(&c->parser) &&
 			!c->parser.upgrade && !c->srv->closing;
-	timer_stop(c);
+	http__timer_stop(c);
 	c->res.state = RES_PENDING;
 	int rc = build_request(c);
 	if (rc == -EINVAL) {
@@ -877,7 +375,7 @@ static void conn_pump(struct conn *c)
 	    c->res.state != RES_IDLE || c->flushing)
 		return;
 	if (c->eof) {
-		conn_close(c); /* nothing more will come */
+		http__conn_close(c); /* nothing more will come */
 		return;
 	}
 	if (!c->reading && uv_read_start(&c->h.stream, on_alloc, on_read) == 0)
@@ -888,13 +386,13 @@ static void conn_pump(struct conn *c)
 
 static void on_timer(uv_timer_t *t);
 
-static void timer_set(struct conn *c, uint64_t ms)
+void http__timer_set(struct conn *c, uint64_t ms)
 {
 	if (!c->socketless && !c->closing)
 		uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
-static void timer_stop(struct conn *c)
+void http__timer_stop(struct conn *c)
 {
 	if (!c->socketless && !c->closing)
 		uv_timer_stop(&c->timer);
@@ -926,20 +424,20 @@ static void on_timer(uv_timer_t *t)
 	}
 	if (c->shutting || c->flushing || c->res.state != RES_IDLE) {
 		/* A shutdown that never completed, or a stalled reader. */
-		conn_close(c);
+		http__conn_close(c);
 		return;
 	}
 	if (c->in_request) {
 		conn_fail(c, 408, "request timed out");
 		return;
 	}
-	conn_close(c);
+	http__conn_close(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
-	b->base = shoal_malloc(READ_CHUNK);
-	b->len = b->base ? READ_CHUNK : 0;
+	b->base = shoal_malloc(HTTP_READ_CHUNK);
+	b->len = b->base ? HTTP_READ_CHUNK : 0;
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -959,14 +457,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 			       c->res.read_arg);
 		shoal_free(b->base);
 		if (n < 0 && n != UV_EOF)
-			conn_close(c);
+			http__conn_close(c);
 		return;
 	}
 	if (n < 0) {
 		shoal_free(b->base);
 		c->eof = true;
 		if (c->shutting) {
-			conn_close(c);
+			http__conn_close(c);
 			return;
 		}
 		/*
@@ -975,7 +473,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		 * are still flushed.
 		 */
 		if (!c->flushing)
-			conn_close(c);
+			http__conn_close(c);
 		else if (c->reading) {
 			uv_read_stop(s);
 			c->reading = false;
@@ -985,7 +483,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	int rc = buf_append(&c->in, b->base, (size_t)n);
 	shoal_free(b->base);
 	if (rc < 0) {
-		conn_close(c);
+		http__conn_close(c);
 		return;
 	}
 	if (c->res.state != RES_IDLE || c->flushing || c->shutting) {
@@ -1008,7 +506,7 @@ static int conn_init(struct http_server *srv, struct conn *c)
 	list_init(&c->link);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	buf_init(&c->in, srv->o.max_header_bytes + srv->o.max_body_bytes +
-				 2 * READ_CHUNK);
+				 2 * HTTP_READ_CHUNK);
 	buf_init(&c->res.extra, srv->o.max_header_bytes);
 	request_reset(c);
 	return 0;
@@ -1038,7 +536,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
 	server_maybe_done(srv);
 }
 
-static void conn_close(struct conn *c)
+void http__conn_close(struct conn *c)
 {
 	if (c->closing)
 		return;
@@ -1052,35 +550,56 @@ static void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
 
-static void reject_closed(uv_handle_t *h)
+static void reject(struct http_server *srv, uv_stream_t *server,
+		   const char *why);
+
+static void spare_closed(uv_handle_t *h)
 {
-	shoal_free(h);
+	struct http_server *srv = h->data;
+	srv->spare_busy = false;
+	srv->pending--;
+	uv_stream_t *server = srv->reject_pending;
+	srv->reject_pending = NULL;
+	if (server && !srv->closing)
+		reject(srv, server, "shoald is busy");
+	server_maybe_done(srv);
 }
 
-/* Past max_conns: accept, say why, and close. */
-static void reject(struct http_server *srv, uv_stream_t *server)
+/*
+ * Accept a connection we will not serve, say why, and close it. libuv
+ * stops accepting until the pending connection is taken, so this must never
+ * fail for want of memory: it uses the server's one spare handle, and a
+ * second refusal while the spare closes waits for spare_closed().
+ */
+static void reject(struct http_server *srv, uv_stream_t *server,
+		   const char *why)
 {
-	static const char msg[] =
-		"HTTP/1.1 503 Service Unavailable\r\n"
-		"Content-Type: application/json\r\nContent-Length: 44\r\n"
-		"Connection: close\r\n\r\n"
-		"{\"message\":\"too many connections to shoald\"}";
-	uv_stream_t *s = shoal_malloc(sizeof(union {
-		uv_tcp_t t;
-		uv_pipe_t p;
-	}));
-	if (!s)
+	if (srv->spare_busy) {
+		srv->reject_pending = server;
 		return;
+	}
+	char msg[256];
+	int blen = (int)strlen(why) + 15;
+	int n = snprintf(msg, sizeof(msg),
+			 "HTTP/1.1 503 Service Unavailable\r\n"
+			 "Content-Type: application/json\r\n"
+			 "Content-Length: %d\r\nConnection: close\r\n\r\n"
+			 "{\"message\":\"%s\"}\n",
+			 blen, why);
+	uv_stream_t *s = &srv->spare.stream;
 	if (server->type == UV_TCP)
-		uv_tcp_init(srv->loop, (uv_tcp_t *)s);
+		uv_tcp_init(srv->loop, &srv->spare.tcp);
 	else
-		uv_pipe_init(srv->loop, (uv_pipe_t *)s, 0);
+		uv_pipe_init(srv->loop, &srv->spare.pipe, 0);
+	s->data = srv;
+	srv->spare_busy = true;
 	if (uv_accept(server, s) == 0) {
-		uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);
+		uv_buf_t b = uv_buf_init(msg, (unsigned)n);
 		(void)uv_try_write(s, &b, 1);
 	}
-	uv_close((uv_handle_t *)s, reject_closed);
-	log_warn("connection refused: %u connections open (max_conns)",
+	srv->pending++;
+	uv_close((uv_handle_t *)s, spare_closed);
+	log_warn("connection refused (%s): %u connections open", why,
 		 srv->nconns);
 }
 
@@ -1090,12 +609,12 @@ static void on_connection(uv_stream_t *server, int status)
 	if (status < 0 || srv->closing)
 		return;
 	if (srv->nconns >= srv->o.max_conns) {
-		reject(srv, server);
+		reject(srv, server, "too many connections to shoald");
 		return;
 	}
 	struct conn *c = shoal_calloc(1, sizeof(*c));
 	if (!c) {
-		reject(srv, server);
+		reject(srv, server, "shoald is out of memory");
 		return;
 	}
 	conn_init(srv, c);
@@ -1111,11 +630,11 @@ static void on_connection(uv_stream_t *server, int status)
 	srv->nconns++;
 	if (uv_accept(server, &c->h.stream) < 0 ||
 	    uv_read_start(&c->h.stream, on_alloc, on_read) < 0) {
-		conn_close(c);
+		http__conn_close(c);
 		return;
 	}
 	c->reading = true;
-	timer_set(c, srv->o.idle_timeout_ms);
+	http__timer_set(c, srv->o.idle_timeout_ms);
 }
 
 /* --- the server ---------------------------------------------------------- */
@@ -1275,7 +794,7 @@ static void on_grace(uv_timer_t *t)
 	struct list_node *pos, *tmp;
 	list_for_each_safe(pos, tmp, &srv->conns)
 	{
-		conn_close(list_entry(pos, struct conn, link));
+		http__conn_close(list_entry(pos, struct conn, link));
 	}
 	server_maybe_done(srv);
 }
@@ -1306,7 +825,7 @@ void http_server_close(struct http_server *srv, void (*cb)(void *arg),
 	{
 		struct conn *c = list_entry(pos, struct conn, link);
 		if (c->res.state == RES_IDLE && !c->flushing)
-			conn_close(c);
+			http__conn_close(c);
 		else
 			c->keep_alive = false;
 	}
@@ -1343,7 +862,7 @@ int http__server_feed(struct http_server *srv, const void *data, size_t len,
 			break;
 		conn_pump(c);
 	}
-	conn_close(c);
+	http__conn_close(c);
 	conn_free(c);
 	return 0;
 }

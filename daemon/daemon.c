@@ -37,12 +37,17 @@ static int api_start(struct daemon *d)
 		.arg = d,
 	};
 	int rc = api_new(&svc, &d->api);
-	if (rc < 0)
+	if (rc < 0) {
+		log_error("cannot create the API: %s", shoal_strerror(rc));
 		return rc;
+	}
 	rc = http_server_new(&d->loop, NULL, api_http_handler, d->api,
 			     &d->http);
-	if (rc < 0)
+	if (rc < 0) {
+		log_error("cannot create the HTTP server: %s",
+			  shoal_strerror(rc));
 		goto err_api;
+	}
 	rc = http_server_listen_unix(d->http, d->cfg.socket_path, SOCKET_MODE);
 	if (rc < 0) {
 		log_error("cannot listen on unix://%s: %s", d->cfg.socket_path,
@@ -61,24 +66,25 @@ err_api:
 	return rc;
 }
 
-static void (*api_done)(struct daemon *d);
-
 static void api_closed(void *arg)
 {
 	struct daemon *d = arg;
 	d->http = NULL;
 	api_free(d->api);
 	d->api = NULL;
-	api_done(d);
+	d->stop_done(d);
 }
 
 static void api_stop(struct daemon *d, void (*done)(struct daemon *d))
 {
-	api_done = done;
+	d->stop_done = done;
 	http_server_close(d->http, api_closed, d);
 }
 
-/* In start order; stopped in reverse. Later: runtime, manager, worker. */
+/*
+ * In start order; stopped in reverse. Later: runtime, manager, worker.
+ * A start function logs its own failure once and undoes what it did.
+ */
 static const struct service services[] = {
 	{"api", api_start, api_stop},
 };
@@ -189,9 +195,7 @@ int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 	for (; d->started < NSERVICES; d->started++) {
 		rc = services[d->started].start(d);
 		if (rc < 0) {
-			log_error("service %s failed to start: %s",
-				  services[d->started].name,
-				  shoal_strerror(rc));
+			/* The service logged why; say nothing twice. */
 			/* Stop what started, then let daemon_run drain. */
 			d->stopping = d->started;
 			stop_next(d);

@@ -37,6 +37,7 @@ struct daemon {
 	struct http_server *http;
 	int started;  /* services started, in table order */
 	int stopping; /* index of the service being stopped, or -1 */
+	void (*stop_done)(struct daemon *d); /* of the service stopping */
 };
 
 /**

@@ -258,6 +258,18 @@ static void second_daemon_on_the_same_roots_is_refused(void **state)
 	read_err(&b, err, sizeof(err));
 	assert_int_equal(wait_exit(&b, 10), 1);
 	assert_non_null(strstr(err, "data-root"));
+	/* Other roots, but the first one's socket: refused, left alone. */
+	char d3[160], e3[160];
+	snprintf(d3, sizeof(d3), "%s/data3", r.dir);
+	snprintf(e3, sizeof(e3), "%s/exec3", r.dir);
+	snprintf(host, sizeof(host), "unix://%s", r.sock);
+	const char *args3[] = {"--data-root", d3,   "--exec-root", e3,
+			       "--host",      host, NULL};
+	b = spawn(args3);
+	read_err(&b, err, sizeof(err));
+	assert_int_equal(wait_exit(&b, 10), 1);
+	if (!strstr(err, "another daemon answers there"))
+		fail_msg("'%s' lacks the reason", err);
 	/* The first one never noticed. */
 	int fd = connect_to(r.sock);
 	assert_true(fd >= 0);
