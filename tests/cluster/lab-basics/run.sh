@@ -66,6 +66,16 @@ assert_fails "cut of a host outside the lab is refused" lab cut h1 h9
 assert_fails "exec on a host outside the lab is refused" lab exec h4 true
 assert_fails "a second up on the same lab is refused" lab up 2
 assert_contains "the lab still has its three hosts" "h3 " "$(lab status)"
+junk=$(mktemp -d /tmp/shoal-lab-junk.XXXXXX)
+touch "$junk/keep"
+assert_fails "up in a directory that is not empty is refused" \
+	env SHOAL_LAB_DIR="$junk" "$LAB_SCRIPT" up 1
+assert_fails "down of a directory that holds no lab is refused" \
+	env SHOAL_LAB_DIR="$junk" "$LAB_SCRIPT" down
+assert_eq "and the directory is left as it was" "keep" "$(ls -A "$junk")"
+rm -rf "$junk"
+assert_fails "a relative or odd SHOAL_LAB_DIR is refused" \
+	env SHOAL_LAB_DIR=../x "$LAB_SCRIPT" down
 
 note "daemons"
 if has_shoald; then
