@@ -116,8 +116,12 @@ assert_ok "h1's daemon kept running through all of it" answers h1
 note "a second lab beside the first"
 other=$(lab_other b)
 lab_other_dirs=("$other") # this shell's copy; lab_other ran in a subshell
-SHOAL_LAB_DIR=$other SHOAL_LAB_NAME=t-other SHOAL_LAB_DAEMON=none lab up 2
+SHOAL_LAB_DIR=$other SHOAL_LAB_NAME=t-other \
+	SHOAL_LAB_DAEMON="exec env SELF={host}@{addr} $SHOAL_LAB_DAEMON_STANDIN" \
+	lab up 2
 in_b() { SHOAL_LAB_DIR=$other "$LAB_SCRIPT" "$@"; }
+assert_ok "{host} and {addr} in the daemon's command become h2's own" \
+	grep -qzx "SELF=h2@$(lab addr h2)" "/proc/$(in_b pid h2)/environ"
 assert_eq "the second lab has its own h1" h1 "$(in_b exec h1 hostname)"
 assert_contains "at the same address as the first lab's h1" \
 	"inet $(lab addr h1)/24" "$(in_b exec h1 ip -4 -o addr show dev eth0)"
