@@ -30,8 +30,8 @@
  *
  * Snapshots. store_snapshot() serialises the whole store canonically as a
  * store.Snapshot (tables in order, objects sorted by id) and
- * store_restore() rebuilds it
- * exactly, so snapshot(restore(x)) == x for any x that restores.
+ * store_restore() rebuilds it exactly, so snapshot(restore(x)) == x for
+ * any x that restores.
  *
  * Watchers. A watcher gets an event for each object change after the batch
  * that made it is applied, in apply order, through a bounded queue. If a

@@ -22,6 +22,8 @@ export SHOAL_SOURCE_DIR SHOAL_BIN_DIR
 
 LAB_SCRIPT=$SHOAL_SOURCE_DIR/scripts/lab
 STANDIN_PORT=7946
+# A daemon that answers its hostname on TCP $STANDIN_PORT.
+SHOAL_LAB_DAEMON_STANDIN="busybox nc -ll -p $STANDIN_PORT -e hostname"
 lab_other_dirs=() # more labs a scenario made (lab_other), also torn down
 t_passed=0
 t_failed=0
@@ -60,7 +62,7 @@ lab_begin() {
 	export SHOAL_LAB_DIR SHOAL_LAB_NAME
 	if ! has_shoald; then
 		note "no shoald in $SHOAL_BIN_DIR: using the stand-in daemon"
-		export SHOAL_LAB_DAEMON="exec busybox nc -ll -p $STANDIN_PORT -e hostname"
+		export SHOAL_LAB_DAEMON="exec $SHOAL_LAB_DAEMON_STANDIN"
 	fi
 	trap lab_end EXIT
 	trap 'exit 130' INT TERM
@@ -204,6 +206,17 @@ assert_eventually() {
 		out=$("$@" 2>&1) || rc=$?
 		fail "$desc" "not true after ${secs}s: $*" "last exit $rc: $out"
 	fi
+}
+
+# lab_partition "A..." "B...": cut every host of the first group from every
+# host of the second (a minority from the rest, say); `lab heal` undoes it.
+lab_partition() {
+	local a b
+	for a in $1; do
+		for b in $2; do
+			lab cut "$a" "$b"
+		done
+	done
 }
 
 # Reachability inside the lab: one ICMP echo with a one-second wait.

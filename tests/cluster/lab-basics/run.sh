@@ -50,12 +50,32 @@ assert_ok "after heal, h1 reaches h2 again" lab_ping h1 h2
 assert_ok "after heal, h2 reaches h1 again" lab_ping h2 h1
 assert_contains "status lists no cut after heal" "cuts: none" "$(lab status)"
 
+lab_partition "h1" "h2 h3"
+assert_fails "after partitioning h1 from h2 h3, h1 no longer reaches h3" \
+	lab_ping h1 h3
+assert_ok "while h2 and h3 still reach each other" lab_ping h2 h3
+lab heal h1 h3
+assert_ok "after heal h1 h3 alone, h1 reaches h3" lab_ping h1 h3
+assert_fails "and h1 still does not reach h2" lab_ping h1 h2
+lab heal
+assert_ok "after heal, h1 reaches h2 once more" lab_ping h1 h2
+
 note "bad requests are refused and change nothing"
 assert_fails "cut of a host with itself is refused" lab cut h1 h1
 assert_fails "cut of a host outside the lab is refused" lab cut h1 h9
 assert_fails "exec on a host outside the lab is refused" lab exec h4 true
 assert_fails "a second up on the same lab is refused" lab up 2
 assert_contains "the lab still has its three hosts" "h3 " "$(lab status)"
+junk=$(mktemp -d /tmp/shoal-lab-junk.XXXXXX)
+touch "$junk/keep"
+assert_fails "up in a directory that is not empty is refused" \
+	env SHOAL_LAB_DIR="$junk" "$LAB_SCRIPT" up 1
+assert_fails "down of a directory that holds no lab is refused" \
+	env SHOAL_LAB_DIR="$junk" "$LAB_SCRIPT" down
+assert_eq "and the directory is left as it was" "keep" "$(ls -A "$junk")"
+rm -rf "$junk"
+assert_fails "a relative or odd SHOAL_LAB_DIR is refused" \
+	env SHOAL_LAB_DIR=../x "$LAB_SCRIPT" down
 
 note "daemons"
 if has_shoald; then
@@ -96,8 +116,12 @@ assert_ok "h1's daemon kept running through all of it" answers h1
 note "a second lab beside the first"
 other=$(lab_other b)
 lab_other_dirs=("$other") # this shell's copy; lab_other ran in a subshell
-SHOAL_LAB_DIR=$other SHOAL_LAB_NAME=t-other SHOAL_LAB_DAEMON=none lab up 2
+SHOAL_LAB_DIR=$other SHOAL_LAB_NAME=t-other \
+	SHOAL_LAB_DAEMON="exec env SELF={host}@{addr} $SHOAL_LAB_DAEMON_STANDIN" \
+	lab up 2
 in_b() { SHOAL_LAB_DIR=$other "$LAB_SCRIPT" "$@"; }
+assert_ok "{host} and {addr} in the daemon's command become h2's own" \
+	grep -qzx "SELF=h2@$(lab addr h2)" "/proc/$(in_b pid h2)/environ"
 assert_eq "the second lab has its own h1" h1 "$(in_b exec h1 hostname)"
 assert_contains "at the same address as the first lab's h1" \
 	"inet $(lab addr h1)/24" "$(in_b exec h1 ip -4 -o addr show dev eth0)"

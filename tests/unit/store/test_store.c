@@ -665,6 +665,49 @@ static void failed_allocations_leave_the_store_untouched(void **state)
 	assert_int_equal(shoal_alloc_live(), live); /* nothing leaked */
 }
 
+/*
+ * An allocation failure while decoding must never look like a malformed
+ * batch: apply would consume the index on one manager only and diverge.
+ */
+static void out_of_memory_in_decoders_is_never_taken_for_bad_input(void **state)
+{
+	int64_t live = shoal_alloc_live();
+	struct store *s = two_objects();
+	struct buf good = snap(s);
+	struct store_batch b;
+	store_batch_init(&b, T0);
+	store_batch_create(&b, STORE_TASKS, "t1", NULL, "{}", 2, "", 0);
+	store_batch_update(&b, STORE_NODES, "n1", 1, NULL, 0, "up", 2);
+	struct bytes enc = finish(&b);
+	int rc = -ENOMEM;
+	for (int64_t k = 0; rc == -ENOMEM; k++) {
+		struct store_decoded d;
+		shoal_alloc_fail_after(k);
+		rc = store_batch_decode(enc.p, enc.n, &d, NULL, 0);
+		shoal_alloc_fail_after(-1);
+		assert_true(rc == 0 || rc == -ENOMEM);
+		if (rc == 0)
+			store_decoded_fini(&d);
+	}
+	rc = -ENOMEM;
+	for (int64_t k = 0; rc == -ENOMEM; k++) {
+		struct store *r = new_store();
+		shoal_alloc_fail_after(k);
+		rc = store_restore(r, good.data, good.len, NULL);
+		shoal_alloc_fail_after(-1);
+		assert_true(rc == 0 || rc == -ENOMEM);
+		if (rc == -ENOMEM) {
+			assert_int_equal(store_applied_index(r), 0);
+			assert_int_equal(store_count(r, STORE_NODES), 0);
+		}
+		store_free(r);
+	}
+	bytes_fini(&enc);
+	buf_fini(&good);
+	store_free(s);
+	assert_int_equal(shoal_alloc_live(), live);
+}
+
 /* ----------------------------------------------------------- snapshots */
 
 static void snapshot_restores_exactly(void **state)
@@ -978,6 +1021,8 @@ int main(void)
 		cmocka_unit_test(
 			stores_fed_the_same_batches_have_identical_snapshots),
 		cmocka_unit_test(failed_allocations_leave_the_store_untouched),
+		cmocka_unit_test(
+			out_of_memory_in_decoders_is_never_taken_for_bad_input),
 		cmocka_unit_test(snapshot_restores_exactly),
 		cmocka_unit_test(
 			corrupt_snapshot_is_refused_and_changes_nothing),
