@@ -104,7 +104,7 @@ static json_t *node_json(struct mgr *m, const struct store_object *o)
 	return n;
 }
 
-static void node_list(struct api_call *call)
+static void node_list_now(struct api_call *call)
 {
 	struct mgr *m = manager_of(call);
 	if (!m)
@@ -143,12 +143,27 @@ static const struct store_object *find(struct api_call *call, struct mgr *m)
 	return NULL;
 }
 
-static void node_inspect(struct api_call *call)
+static void node_inspect_now(struct api_call *call)
 {
 	struct mgr *m = manager_of(call);
 	const struct store_object *o = m ? find(call, m) : NULL;
 	if (o)
 		api_reply_json(call, 200, node_json(m, o));
+}
+
+/* Reads see every write committed before them, wherever it was made. */
+static void node_list(struct api_call *call)
+{
+	struct mgr *m = manager_of(call);
+	if (m)
+		api__after_sync(call, m, node_list_now);
+}
+
+static void node_inspect(struct api_call *call)
+{
+	struct mgr *m = manager_of(call);
+	if (m)
+		api__after_sync(call, m, node_inspect_now);
 }
 
 static bool force_param(const struct api_call *call)

@@ -128,13 +128,26 @@ static json_t *cluster_json(struct mgr *m, const struct swarm_state *st,
 	return c;
 }
 
-static void swarm_inspect(struct api_call *call)
+static void swarm_inspect_now(struct api_call *call)
 {
 	struct api_swarm_local l;
 	local(call, &l);
 	if (!need_manager(call))
 		return;
+	if (!mgr_cluster(l.mgr)) {
+		api_reply_error(call, 503,
+				"this manager has not caught up with the swarm "
+				"yet; try again in a moment");
+		return;
+	}
 	api_reply_json(call, 200, cluster_json(l.mgr, l.st, true));
+}
+
+static void swarm_inspect(struct api_call *call)
+{
+	struct mgr *m = need_manager(call);
+	if (m)
+		api__after_sync(call, m, swarm_inspect_now);
 }
 
 static json_t *remote_managers(const struct swarm_state *st)

@@ -72,6 +72,13 @@ void api__wait_done(void *wait, int rc, const char *msg);
 void api__wait_set_body(struct api__wait *w, json_t *body);
 /** api__wait_cancel() - the change never started: free @w, no answer. */
 void api__wait_cancel(struct api__wait *w);
+/**
+ * api__after_sync() - run @fn with (a copy of) @call once manager @m has
+ * applied everything committed so far (mgr_sync()), or at once from the
+ * local copy when that cannot be known. @fn answers the call.
+ */
+void api__after_sync(struct api_call *call, struct mgr *m, api_handler_fn *fn);
+
 /** api__status_of() - the HTTP status Docker uses for @rc. */
 int api__status_of(int rc);
 

@@ -11,8 +11,10 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "common/jsonx.h"
+#include "manager/manager.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 struct api__wait {
@@ -101,4 +103,78 @@ void api__wait_done(void *arg, int rc, const char *msg)
 	}
 	json_decref(w->body);
 	shoal_free(w);
+}
+
+/* --- reads after a sync ---------------------------------------------------
+ *
+ * A read at a follower first asks the leader how far the log was committed
+ * and waits until this manager has applied that far (mgr_sync()), so a
+ * client sees its own writes whichever manager it asks. The handler then
+ * runs on a copy of the call (path parameters copied: the router's buffer
+ * is gone by then). If the sync fails (no leader reachable: a partition, a
+ * dead leader not yet replaced) the read is served from the local copy
+ * rather than refused: possibly stale, but the cluster stays observable.
+ */
+struct deferred {
+	struct api_call call;
+	char names[API_MAX_PARAMS][32]; /* the router's live on its stack */
+	char *values[API_MAX_PARAMS];
+	api_handler_fn *fn;
+	bool gone;
+};
+
+static void deferred_free(struct deferred *d)
+{
+	for (size_t i = 0; i < d->call.nparams; i++)
+		shoal_free(d->values[i]);
+	shoal_free(d);
+}
+
+static void deferred_gone(struct http_response *res, void *arg)
+{
+	struct deferred *d = arg;
+	d->gone = true;
+}
+
+static void synced(void *arg, int rc, const char *msg)
+{
+	struct deferred *d = arg;
+	if (!d->gone) {
+		http_response_on_close(d->call.res, NULL, NULL);
+		d->fn(&d->call);
+	}
+	deferred_free(d);
+}
+
+void api__after_sync(struct api_call *call, struct mgr *m, api_handler_fn *fn)
+{
+	struct deferred *d = shoal_calloc(1, sizeof(*d));
+	bool ok = d != NULL;
+	for (size_t i = 0; ok && i < call->nparams; i++) {
+		ok = (d->values[i] = shoal_strdup(call->param_values[i])) !=
+		     NULL;
+		snprintf(d->names[i], sizeof(d->names[i]), "%s",
+			 call->param_names[i]);
+	}
+	if (!ok) {
+		if (d) {
+			d->call.nparams = call->nparams;
+			deferred_free(d);
+		}
+		fn(call); /* no memory to wait: answer from here */
+		return;
+	}
+	d->call = *call;
+	for (size_t i = 0; i < call->nparams; i++) {
+		d->call.param_names[i] = d->names[i];
+		d->call.param_values[i] = d->values[i];
+	}
+	d->fn = fn;
+	http_response_on_close(call->res, deferred_gone, d);
+	char err[200];
+	if (mgr_sync(m, synced, d, err, sizeof(err)) < 0) {
+		http_response_on_close(call->res, NULL, NULL);
+		deferred_free(d);
+		fn(call);
+	}
 }

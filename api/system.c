@@ -172,8 +172,9 @@ static json_t *info_json(struct api_call *call, const struct api__host *h)
 	rc |= jsonx_set(o, "Runtimes",
 			json_pack("{s:{s:s}}", "shoal", "path", "shoald"));
 	rc |= jsonx_set(o, "DefaultRuntime", json_string("shoal"));
-	rc |= jsonx_set(o, "Swarm", s->swarm_ops ? api__swarm_info(call)
-					       : info_swarm(swarm));
+	rc |= jsonx_set(o, "Swarm",
+			s->swarm_ops ? api__swarm_info(call)
+				     : info_swarm(swarm));
 	rc |= jsonx_set(o, "LiveRestoreEnabled", json_false());
 	rc |= jsonx_set(o, "Isolation", json_string(""));
 	rc |= jsonx_set(o, "InitBinary", json_string(""));

@@ -308,23 +308,56 @@ static void seed_peers(struct mgr *m)
 	}
 }
 
+/*
+ * Ready: the store holds the cluster object and, for a manager that joined,
+ * this manager votes (so that "joined as a manager" means it counts for the
+ * quorum, as Docker's join returns once the node is a Raft member).
+ */
+static void check_ready(struct mgr *m)
+{
+	if (m->ready_sent || !m->rn || !mgr_cluster(m))
+		return;
+	if (!m->founder) {
+		struct raft_status s;
+		raft_node_status(m->rn, &s);
+		const struct raft_server *sv =
+			raft_conf_find(&s.conf, m->raft_id);
+		if (!sv || sv->role != RAFT_VOTER)
+			return;
+	}
+	m->ready_sent = true;
+	if (m->ready)
+		m->ready(m->arg);
+}
+
 static void after_change(struct mgr *m)
 {
+	mgr__sync_check(m, false);
 	sync_tokens(m);
 	sync_settings(m);
 	sync_peers(m);
-	if (!m->ready_sent && mgr_cluster(m)) {
-		m->ready_sent = true;
-		if (m->ready)
-			m->ready(m->arg);
-	}
+	check_ready(m);
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* The leader's housekeeping runs every half heartbeat period, and right
+ * after each applied entry so that membership changes follow each other
+ * without waiting a period. */
+static uint64_t timer_period(const struct mgr *m)
+{
+	return m->st->heartbeat_ms / 2 ? m->st->heartbeat_ms / 2 : 1;
 }
 
 static void on_apply(void *arg, const struct raft_entry *e)
 {
 	struct mgr *m = arg;
-	if (e->type != RAFT_ENTRY_NORMAL)
+	if (m->leader && m->timer_on)
+		uv_timer_start(&m->timer, on_timer, 0, timer_period(m));
+	if (e->type != RAFT_ENTRY_NORMAL) {
+		check_ready(m); /* a configuration: maybe we vote now */
 		return;
+	}
 	memset(&m->last_res, 0, sizeof(m->last_res));
 	m->last_rc =
 		store_apply(m->store, e->data, e->len, e->index, &m->last_res);
@@ -567,11 +600,11 @@ void mgr__listener_closed(uv_handle_t *h)
 
 static void start_timer(struct mgr *m)
 {
-	uint64_t period = m->st->heartbeat_ms / 2 ? m->st->heartbeat_ms / 2 : 1;
 	uv_timer_init(m->loop, &m->timer);
 	m->timer.data = m;
 	m->open_handles++;
-	uv_timer_start(&m->timer, on_timer, period, period);
+	m->timer_on = true;
+	uv_timer_start(&m->timer, on_timer, timer_period(m), timer_period(m));
 }
 
 static int cert_is_manager(void *arg, const struct wire_cert_info *info)
@@ -682,6 +715,7 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	m->raft_id = mgr__raft_id(m->st->node_id);
 	list_init(&m->conns);
 	list_init(&m->fwd_reqs);
+	list_init(&m->sync_waiters);
 	int rc = store_new(&m->store);
 	if (rc < 0)
 		goto err_free;
@@ -719,10 +753,12 @@ void mgr_stop(struct mgr *m, void (*done)(void *arg), void *arg)
 	m->done_arg = arg;
 	m->closing = 1;
 	uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
+	m->timer_on = false;
 	uv_close((uv_handle_t *)&m->timer, handle_closed);
 	mgr__close_conns(m);
 	mgr__forward_stop(m);
 	mgr__handoff_check(m); /* stopping: ends a pending one */
+	mgr__sync_check(m, true);
 	raft_node_stop(m->rn, raft_stopped, m);
 }
 

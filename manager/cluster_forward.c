@@ -24,6 +24,7 @@
 #include "manager/cluster_int.h"
 #include "proto/swarm.pb-c.h"
 #include "proto/wire.h"
+#include "raft/node_uv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 struct fwd_req {
 	struct list_node link;
 	uint64_t id;
+	bool read_index; /* wait for the answered index before done */
 	mgr_done_fn *done;
 	void *arg;
 	uint8_t *frame; /* the packed Envelope, until sent */
@@ -103,8 +105,14 @@ static void fwd_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 			continue;
 		list_remove(&r->link);
 		m->fwd_nreqs--;
-		r->done(r->arg, cr->code > 0 ? -EPROTO : cr->code,
-			cr->message ? cr->message : "");
+		int rc = cr->code > 0 ? -EPROTO : cr->code;
+		if (rc == 0 && r->read_index)
+			rc = mgr__sync_wait(m, cr->index, r->done, r->arg);
+		if (rc < 0 || !r->read_index)
+			r->done(r->arg, rc,
+				rc == -ENOMEM ? "out of memory"
+				: cr->message ? cr->message
+					      : "");
 		shoal_free(r);
 		break;
 	}
@@ -189,6 +197,7 @@ int mgr__forward(struct mgr *m, Swarm__ControlRequest *req, mgr_done_fn *done,
 	protobuf_c_message_pack(&env.base, r->frame);
 	r->done = done;
 	r->arg = arg;
+	r->read_index = req->op_case == SWARM__CONTROL_REQUEST__OP_READ_INDEX;
 	int rc = 0;
 	if (!m->fwd_chan || strcmp(m->fwd_addr, leader) != 0) {
 		if (m->fwd_chan) {
@@ -214,6 +223,134 @@ int mgr__forward(struct mgr *m, Swarm__ControlRequest *req, mgr_done_fn *done,
 	if (m->fwd_connected)
 		send_queued(m);
 	return 0;
+}
+
+/* --- read index ---------------------------------------------------------- */
+
+#define SYNC_MAX_WAITERS 1024
+
+struct sync_waiter {
+	struct list_node link;
+	uint64_t index;
+	mgr_done_fn *done;
+	void *arg;
+};
+
+int mgr__sync_wait(struct mgr *m, uint64_t index, mgr_done_fn *done, void *arg)
+{
+	if (store_applied_index(m->store) >= index) {
+		done(arg, 0, "");
+		return 0;
+	}
+	if (m->nsync >= SYNC_MAX_WAITERS)
+		return -EBUSY;
+	struct sync_waiter *w = shoal_calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->index = index;
+	w->done = done;
+	w->arg = arg;
+	list_push_back(&m->sync_waiters, &w->link);
+	m->nsync++;
+	return 0;
+}
+
+void mgr__sync_check(struct mgr *m, bool cancel)
+{
+	uint64_t applied = store_applied_index(m->store);
+	struct list_node *p, *tmp;
+	list_for_each_safe(p, tmp, &m->sync_waiters)
+	{
+		struct sync_waiter *w = list_entry(p, struct sync_waiter, link);
+		if (!cancel && w->index > applied)
+			continue;
+		list_remove(&w->link);
+		m->nsync--;
+		w->done(w->arg, cancel ? -ECANCELED : 0,
+			cancel ? "the manager is stopping" : "");
+		shoal_free(w);
+	}
+}
+
+struct leader_read {
+	struct mgr *m;
+	mgr_done_fn *done;
+	void *arg;
+};
+
+static void leader_read_done(void *arg, int status)
+{
+	struct leader_read *r = arg;
+	r->done(r->arg, status,
+		status == 0 ? ""
+		: status == SHOAL_ENOTLEADER
+			? "leadership changed during the read"
+			: shoal_strerror(status));
+	shoal_free(r);
+}
+
+/* On the leader: a linearizable read index (raft_node_read). */
+static int leader_read(struct mgr *m, mgr_done_fn *done, void *arg)
+{
+	struct leader_read *r = shoal_calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->m = m;
+	r->done = done;
+	r->arg = arg;
+	int rc = raft_node_read(m->rn, leader_read_done, r);
+	if (rc < 0)
+		shoal_free(r);
+	return rc;
+}
+
+int mgr_sync(struct mgr *m, mgr_done_fn *done, void *arg, char *err,
+	     size_t errlen)
+{
+	if (m->leader) {
+		int rc = leader_read(m, done, arg);
+		if (rc < 0)
+			snprintf(err, errlen, "%s", shoal_strerror(rc));
+		return rc;
+	}
+	Swarm__ControlRequest req = SWARM__CONTROL_REQUEST__INIT;
+	Swarm__ReadIndexOp op = SWARM__READ_INDEX_OP__INIT;
+	req.op_case = SWARM__CONTROL_REQUEST__OP_READ_INDEX;
+	req.read_index = &op;
+	return mgr__forward(m, &req, done, arg, err, errlen);
+}
+
+/* The leader's side of a follower's read index: answer our applied index
+ * once a read index round confirms we still lead. */
+struct remote_read {
+	void (*answer)(void *ctx, int rc, uint64_t index);
+	void *ctx;
+	struct mgr *m;
+};
+
+static void remote_read_done(void *arg, int rc, const char *msg)
+{
+	struct remote_read *r = arg;
+	r->answer(r->ctx, rc, store_applied_index(r->m->store));
+	shoal_free(r);
+}
+
+int mgr__read_index(struct mgr *m,
+		    void (*answer)(void *ctx, int rc, uint64_t index),
+		    void *ctx)
+{
+	if (!m->leader)
+		return SHOAL_ENOTLEADER;
+	struct remote_read *r = shoal_calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->answer = answer;
+	r->ctx = ctx;
+	r->m = m;
+	int rc = leader_read(m, remote_read_done, r);
+	if (rc < 0)
+		shoal_free(r);
+	return rc;
 }
 
 void mgr__forward_stop(struct mgr *m)

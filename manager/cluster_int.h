@@ -49,6 +49,7 @@ struct mgr {
 	uint64_t leader_id;
 	bool leader;
 	bool ready_sent;
+	bool timer_on; /* m->timer initialised and not closing */
 	void (*ready)(void *arg);
 	bool founder;
 	int last_rc; /* of the last entry applied, for its proposer */
@@ -61,6 +62,9 @@ struct mgr {
 	struct list_node fwd_reqs;
 	size_t fwd_nreqs;
 	uint64_t fwd_next_id;
+	/* Reads waiting for the store to reach an index (mgr_sync). */
+	struct list_node sync_waiters;
+	size_t nsync;
 	/* The leader demoting itself: the update waits for the handover. */
 	struct mgr_handoff *handoff;
 	uv_tcp_t *listener; /* own allocation: may outlive a failed start */
@@ -96,10 +100,25 @@ json_t *mgr__cluster_spec(const struct swarm_state *st);
 
 /**
  * mgr__forward() - send @req (its id is set here) to the leader and call
- * @done with its answer. Same returns as the operations of manager.h.
+ * @done with its answer. Same returns as the operations of manager.h. For a
+ * read_index request, @done runs once the store has applied the index the
+ * leader answered.
  */
 int mgr__forward(struct mgr *m, Swarm__ControlRequest *req, mgr_done_fn *done,
 		 void *arg, char *err, size_t errlen);
+/**
+ * mgr__read_index() - on the leader, for a follower's read: @answer runs
+ * once with our applied index after a read index round (or an error).
+ * Returns 0 or a code (no callback).
+ */
+int mgr__read_index(struct mgr *m,
+		    void (*answer)(void *ctx, int rc, uint64_t index),
+		    void *ctx);
+/** mgr__sync_wait() - @done once the store applied @index (queued). */
+int mgr__sync_wait(struct mgr *m, uint64_t index, mgr_done_fn *done, void *arg);
+/** mgr__sync_check() - run the waiters the store has caught up with;
+ * with @cancel, end them all with -ECANCELED. */
+void mgr__sync_check(struct mgr *m, bool cancel);
 /** mgr__forward_stop() - close the channel to the leader (at stop). */
 void mgr__forward_stop(struct mgr *m);
 /**

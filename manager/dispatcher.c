@@ -380,6 +380,25 @@ static void control_answer(struct mgr_conn *c, uint64_t id, int code,
 	send_env(c, &env);
 }
 
+static void read_index_answer(void *ctx, int rc, uint64_t index)
+{
+	struct control_wait *w = ctx;
+	struct mgr_conn *c = w->c;
+	if (!c->closed) {
+		Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+		Swarm__ControlResponse cr = SWARM__CONTROL_RESPONSE__INIT;
+		cr.id = w->id;
+		cr.code = rc;
+		cr.index = index;
+		cr.message = (char *)(rc ? shoal_strerror(rc) : "");
+		env.body_case = SWARM__ENVELOPE__BODY_CONTROL_RESPONSE;
+		env.control_response = &cr;
+		send_env(c, &env);
+	}
+	mgr__conn_release(c);
+	shoal_free(w);
+}
+
 static void control_done(void *arg, int rc, const char *msg)
 {
 	struct control_wait *w = arg;
@@ -433,6 +452,11 @@ static void on_control(struct mgr_conn *c, const Swarm__ControlRequest *req)
 				      control_done, w, err, sizeof(err));
 		break;
 	}
+	case SWARM__CONTROL_REQUEST__OP_READ_INDEX:
+		rc = mgr__read_index(m, read_index_answer, w);
+		if (rc < 0)
+			snprintf(err, sizeof(err), "%s", shoal_strerror(rc));
+		break;
 	default:
 		rc = -EPROTO;
 		snprintf(err, sizeof(err), "unknown control operation");

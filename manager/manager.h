@@ -243,6 +243,15 @@ int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
 		     size_t len, bool rotate_worker, bool rotate_manager,
 		     mgr_done_fn *done, void *arg, char *err, size_t errlen);
 
+/**
+ * mgr_sync() - wait until this manager's store reflects every change
+ * committed before the call (Raft's read index, asked of the leader by a
+ * follower), so that a read served after @done(0) sees the latest writes
+ * wherever they were made. Returns as the changes above.
+ */
+int mgr_sync(struct mgr *m, mgr_done_fn *done, void *arg, char *err,
+	     size_t errlen);
+
 /** mgr_node_ready() - whether node @id has a live session here. */
 bool mgr_node_ready(const struct mgr *m, const char *id);
 
