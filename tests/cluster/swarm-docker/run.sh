@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The real docker CLI drives swarm membership through shoald on two lab
-# hosts: docker swarm init, join-token, join, node ls, info. Skipped when
-# docker is not installed.
+# The real docker CLI drives swarm membership through shoald on three lab
+# hosts: docker swarm init, join-token, join as a worker and as a manager,
+# node ls (also at the second manager), node update through a follower,
+# info. Skipped when docker is not installed.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 has_shoald || skip "needs shoald in $SHOAL_BIN_DIR"
 command -v docker >/dev/null || skip "the docker CLI is not installed"
-lab_begin 2
+lab_begin 3
 m="$(lab addr h1):2377"
 
 out=$(lab exec h1 docker swarm init --listen-addr "$m" 2>&1)
@@ -28,3 +29,13 @@ assert_contains "docker info reports the manager" "Is Manager: true" \
 out=$(lab exec h2 docker node ls 2>&1 || true)
 assert_contains "docker node ls on the worker is refused" \
 	"This node is not a swarm manager" "$out"
+mt=$(lab exec h1 docker swarm join-token -q manager)
+out=$(lab exec h3 docker swarm join --token "$mt" "$m" 2>&1)
+assert_contains "docker swarm join with the manager token makes a manager" \
+	"This node joined a swarm as a manager." "$out"
+three() { [ "$(lab exec h3 docker node ls | grep -c ' Ready ')" -eq 3 ]; }
+assert_eventually "docker node ls at the second manager lists three nodes" 10 three
+assert_ok "docker node update at the second manager (forwarded)" \
+	lab exec h3 docker node update --label-add via=docker h2
+assert_contains "the label is visible at the leader" "via=docker" \
+	"$(lab exec h1 docker node inspect --format '{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}}{{end}}' h2)"
