@@ -173,6 +173,16 @@ static void agent_renewed(void *arg, const struct agent_renewal *r)
 {
 	struct daemon_swarm *s = arg;
 	struct swarm_state *st = &s->st;
+	if (r->role == st->role) {
+		/* Renewed before expiry: same role, nothing to restart. */
+		memcpy(st->cert, r->cert, r->cert_len);
+		st->cert_len = r->cert_len;
+		if (s->mgr)
+			mgr_cert_renewed(s->mgr);
+		save(s);
+		log_info("node=%s certificate renewed", st->node_id);
+		return;
+	}
 	st->role = r->role;
 	memcpy(st->cert, r->cert, r->cert_len);
 	st->cert_len = r->cert_len;

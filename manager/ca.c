@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* worker.h's AGENT_CERT_SLACK_S must match: agents compute a
+ * certificate's life from it to renew in time. */
 #define CLOCK_SLACK_S 3600
 
 static int64_t expiry(const struct swarm_state *st)

@@ -795,3 +795,11 @@ bool mgr_node_ready(const struct mgr *m, const char *id)
 	}
 	return false;
 }
+
+void mgr_cert_renewed(struct mgr *m)
+{
+	/* The channel configurations point into st->cert; only the length
+	 * was copied. */
+	m->chan_cfg.cert_len = m->st->cert_len;
+	m->raft_chan.cert_len = m->st->cert_len;
+}

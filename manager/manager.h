@@ -252,6 +252,12 @@ int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
 int mgr_sync(struct mgr *m, mgr_done_fn *done, void *arg, char *err,
 	     size_t errlen);
 
+/**
+ * mgr_cert_renewed() - st->cert was replaced (renewal): present the new one
+ * on every later connection, Raft's included.
+ */
+void mgr_cert_renewed(struct mgr *m);
+
 /** mgr_node_ready() - whether node @id has a live session here. */
 bool mgr_node_ready(const struct mgr *m, const char *id);
 

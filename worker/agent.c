@@ -162,17 +162,40 @@ static void follow_hint(struct agent *a, char **list, size_t n)
 	a->next = 0;
 }
 
+/*
+ * Renewal is due once two thirds of the certificate's life have passed.
+ * Its life is counted from issue: the CA dates certificates back by
+ * AGENT_CERT_SLACK_S for clock skew (manager/ca.c), which is not life.
+ */
+static bool cert_due(const struct agent *a)
+{
+	struct wire_cert_info info;
+	if (wire_cert_decode(a->cert, a->cert_len, &info) < 0)
+		return false;
+	int64_t life = info.not_after - info.not_before - AGENT_CERT_SLACK_S;
+	if (life <= 0)
+		life = info.not_after - info.not_before;
+	int64_t now = time_real_ns() / NSEC_PER_SEC;
+	return now >= info.not_after - life / 3;
+}
+
 static void ask_renewal(struct agent *a, int pb_role)
 {
 	enum wire_role want =
 		pb_role == SWARM__ROLE__ROLE_MANAGER  ? WIRE_ROLE_MANAGER
 		: pb_role == SWARM__ROLE__ROLE_WORKER ? WIRE_ROLE_WORKER
 						      : WIRE_ROLE_NONE;
-	if (want == WIRE_ROLE_NONE || want == a->role || a->renewing)
+	if (a->renewing)
 		return;
-	log_info("the managers made this node a %s; asking for its "
-		 "certificate",
-		 wire_role_name(want));
+	if (want != WIRE_ROLE_NONE && want != a->role)
+		log_info("the managers made this node a %s; asking for its "
+			 "certificate",
+			 wire_role_name(want));
+	else if (cert_due(a))
+		log_info("the certificate is two thirds through its life; "
+			 "asking for a new one");
+	else
+		return;
 	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
 	Swarm__RenewRequest rq = SWARM__RENEW_REQUEST__INIT;
 	env.body_case = SWARM__ENVELOPE__BODY_RENEW_REQUEST;

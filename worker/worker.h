@@ -18,8 +18,9 @@
  * a short back-off. A manager that ends the session for good (the node was
  * removed) stops the agent and the ended() callback says why. When the
  * heartbeat answers name a role other than our certificate's (node
- * promote/demote), the agent asks for a certificate of that role for the
- * same key, checks it, and hands it over through renewed().
+ * promote/demote), or once two thirds of the certificate's life have
+ * passed, the agent asks for a certificate of that role for the same key,
+ * checks it, and hands it over through renewed().
  *
  * Everything runs on the daemon's loop; libuv conventions for callbacks
  * (a call that returns an error never calls back).
@@ -36,6 +37,8 @@
 #include "proto/cert.h"
 
 #define AGENT_ADDR_MAX 128
+/* How far the CA dates certificates back for clock skew (manager/ca.c). */
+#define AGENT_CERT_SLACK_S 3600
 #define AGENT_MAX_MANAGERS 16
 
 /** The node's description, reported at join and session start. */

@@ -446,6 +446,20 @@ static void agent_ended(void *arg, const char *why)
 	snprintf(fx.ended_why, sizeof(fx.ended_why), "%s", why);
 }
 
+static int renewals;
+static struct agent_renewal renewal;
+
+static void agent_renewed(void *arg, const struct agent_renewal *r)
+{
+	renewals++;
+	renewal = *r;
+}
+
+static bool has_renewed(void)
+{
+	return renewals > 0;
+}
+
 static void start_agent(void)
 {
 	struct agent_desc d;
@@ -460,6 +474,7 @@ static void start_agent(void)
 		.nmanagers = fx.res.nmanagers,
 		.desc = &d,
 		.ended = agent_ended,
+		.renewed = agent_renewed,
 	};
 	assert_int_equal(agent_start(&cfg, &agent), 0);
 }
@@ -704,6 +719,47 @@ static void malformed_or_misplaced_messages_close_only_that_connection(void **s)
 	stop_agent();
 }
 
+static bool in_session(void)
+{
+	return agent && agent_in_session(agent);
+}
+
+static void certificates_are_renewed_before_they_expire(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1];
+	/* Certificates of three seconds' life: renewal due after two. */
+	fx.st.cert_expiry_s = 3;
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	renewals = 0;
+	start_agent();
+	assert_true(run_until(is_ready));
+	assert_true(run_until(has_renewed));
+	stop_agent();
+	struct wire_cert_info old, fresh;
+	assert_int_equal(wire_cert_decode(fx.res.cert, fx.res.cert_len, &old),
+			 0);
+	assert_int_equal(
+		wire_cert_decode(renewal.cert, renewal.cert_len, &fresh), 0);
+	assert_true(fresh.not_after > old.not_after);
+	assert_string_equal(fresh.node_id, fx.res.node_id);
+	assert_int_equal(fresh.role, WIRE_ROLE_WORKER);
+	assert_memory_equal(fresh.public_key, fx.id.pk, WIRE_PK_LEN);
+	/* Once the first certificate has expired it opens nothing... */
+	run_for(1000 *
+		(uint64_t)(old.not_after - time_real_ns() / NSEC_PER_SEC + 1));
+	start_agent();
+	run_for(500);
+	assert_false(agent_in_session(agent));
+	stop_agent();
+	/* ...and the renewed one does. */
+	memcpy(fx.res.cert, renewal.cert, renewal.cert_len);
+	fx.res.cert_len = renewal.cert_len;
+	start_agent();
+	assert_true(run_until(in_session));
+	stop_agent();
+}
+
 static void quiet(enum log_level lvl, const char *module, const char *line,
 		  void *arg)
 {
@@ -756,6 +812,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			malformed_or_misplaced_messages_close_only_that_connection,
 			setup_mgr, teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			certificates_are_renewed_before_they_expire, setup_mgr,
+			teardown_mgr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
