@@ -317,12 +317,18 @@ static void op_local(void *arg, struct api_swarm_local *out)
 	out->mgr = s->mgr;
 }
 
+static int still_leaving(const struct daemon_swarm *s, char *err,
+			 size_t errlen);
+
 static int op_init(void *arg, const struct api_swarm_init *req,
 		   api_swarm_done_fn *done, void *ctx, char *err, size_t errlen)
 {
 	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
 	if (s->have_state || strcmp(s->state, "pending") == 0)
 		return -EEXIST;
+	int busy = still_leaving(s, err, errlen);
+	if (busy < 0)
+		return busy;
 	memset(&s->st, 0, sizeof(s->st));
 	pick_addrs(req->listen_addr, req->advertise_addr, s->d->cfg.listen_addr,
 		   &s->st);
@@ -346,6 +352,8 @@ static int op_init(void *arg, const struct api_swarm_init *req,
 		snprintf(err, errlen, "cannot create the cluster: %s",
 			 shoal_strerror(rc));
 	if (rc == 0) {
+		/* A Raft log left by an earlier swarm is not this one's. */
+		swarm_state_remove_raft(s->d->cfg.data_root);
 		s->init_done = done;
 		s->init_ctx = ctx;
 		rc = start_parts(s, err, errlen);
@@ -415,8 +423,10 @@ static void joined(void *arg, const struct agent_join_result *r)
 		if (rc == 0)
 			rc = swarm_state_save(s->d->cfg.data_root, st, err,
 					      sizeof(err));
-		if (rc == 0)
+		if (rc == 0) {
+			swarm_state_remove_raft(s->d->cfg.data_root);
 			rc = start_parts(s, err, sizeof(err));
+		}
 		if (rc < 0) {
 			swarm_state_remove(s->d->cfg.data_root);
 			swarm_state_wipe(st);
@@ -448,6 +458,9 @@ static int op_join(void *arg, const struct api_swarm_join *req,
 	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
 	if (s->have_state || strcmp(s->state, "pending") == 0)
 		return -EEXIST;
+	int busy = still_leaving(s, err, errlen);
+	if (busy < 0)
+		return busy;
 	struct join_ctx *j = shoal_calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
@@ -474,6 +487,25 @@ static int op_join(void *arg, const struct api_swarm_join *req,
 	return 0;
 }
 
+static void drop_raft_log(struct daemon_swarm *s)
+{
+	int rc = swarm_state_remove_raft(s->d->cfg.data_root);
+	if (rc < 0)
+		log_error("cannot remove the raft log of the swarm left: %s",
+			  shoal_strerror(rc));
+}
+
+/* A swarm left a moment ago may still be closing its parts. */
+static int still_leaving(const struct daemon_swarm *s, char *err, size_t errlen)
+{
+	if (s->pending_parts == 0)
+		return 0;
+	snprintf(err, errlen,
+		 "this node is still leaving its previous swarm; "
+		 "try again in a moment");
+	return -EAGAIN;
+}
+
 static int op_leave(void *arg, bool force, char *err, size_t errlen)
 {
 	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
@@ -491,7 +523,12 @@ static int op_leave(void *arg, bool force, char *err, size_t errlen)
 		s->init_done = NULL;
 	}
 	stop_parts(s);
-	int rc = swarm_state_remove(s->d->cfg.data_root);
+	/* The Raft log goes once the manager has stopped writing it. */
+	int rc = swarm_state_remove_files(s->d->cfg.data_root);
+	if (s->pending_parts == 0)
+		swarm_state_remove_raft(s->d->cfg.data_root);
+	else
+		s->after = drop_raft_log;
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot remove the swarm state: %s",
 			 shoal_strerror(rc));

@@ -441,6 +441,13 @@ static int rm_entry(const char *p, const struct stat *sb, int flag,
 
 int swarm_state_remove(const char *data_root)
 {
+	int rc = swarm_state_remove_files(data_root);
+	int r = swarm_state_remove_raft(data_root);
+	return rc ? rc : r;
+}
+
+int swarm_state_remove_files(const char *data_root)
+{
 	static const char *const files[] = {
 		"certs/node.key",   "certs/node.crt",	"certs/root.key",
 		"swarm/state.json", "swarm/store.snap",
@@ -456,8 +463,7 @@ int swarm_state_remove(const char *data_root)
 		if (unlink(path) < 0 && errno != ENOENT && rc == 0)
 			rc = -errno;
 	}
-	int r = swarm_state_remove_raft(data_root);
-	return rc ? rc : r;
+	return rc;
 }
 
 int swarm_state_remove_raft(const char *data_root)

@@ -96,6 +96,9 @@ int swarm_state_save(const char *data_root, const struct swarm_state *st,
 /** swarm_state_remove() - delete every swarm file; 0 or -errno. */
 int swarm_state_remove(const char *data_root);
 
+/** swarm_state_remove_files() - the state files but not the Raft log. */
+int swarm_state_remove_files(const char *data_root);
+
 /** swarm_state_remove_raft() - delete the Raft log (a demoted manager). */
 int swarm_state_remove_raft(const char *data_root);
 
