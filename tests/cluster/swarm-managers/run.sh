@@ -3,8 +3,10 @@
 # replicated through Raft, so every manager answers node ls; writes at a
 # follower are forwarded to the leader; kill -9 of the leader elects a
 # new one, every survivor answers again and the workers' sessions follow;
-# a minority cut off refuses writes and catches up after the heal; every
-# acknowledged update is still there at the end.
+# a minority cut off refuses writes and catches up after the heal; nodes
+# are promoted and demoted (the leader too); and every update a background
+# writer saw acknowledged through any manager during all of it is still
+# there at the end.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
@@ -62,6 +64,28 @@ assert_contains "a stale version forwarded from a follower is out of sequence" \
 	"update out of sequence" "$out"
 assert_eventually "the leader's update is visible on h3" 5 \
 	sh -c "$(printf %q "$SHOAL_SOURCE_DIR/scripts/lab") exec h3 shoal node inspect $id4 | grep -q '\"zone\": \"one\"'"
+
+note "a writer keeps updating h5's labels through every manager from here on"
+id5=$(id_of h1 h5)
+acked=$SHOAL_LAB_DIR/acked
+: >"$acked"
+writer() {
+	local i=0 h
+	while :; do
+		i=$((i + 1))
+		for h in h2 h3 h1 h4; do
+			if lab exec "$h" shoal node update --label-add "w$i=$i" \
+				"$id5" >/dev/null 2>&1; then
+				echo "$i" >>"$acked"
+				break
+			fi
+		done
+		sleep 0.05
+	done
+}
+writer &
+wpid=$!
+trap 'rc=$?; kill "$wpid" 2>/dev/null || true; wait "$wpid" 2>/dev/null || true; (exit "$rc"); lab_end' EXIT
 
 note "kill -9 of the leader"
 lab kill h1
@@ -127,3 +151,16 @@ two() { [ "$(lab exec "$survivor" shoal node ls | grep -cE ' (Leader|Reachable|U
 assert_eventually "two managers remain" 10 two
 assert_ok "the swarm still accepts writes" \
 	lab exec "$survivor" shoal node update --label-add end=yes "$id4"
+
+note "every update the writer saw acknowledged is there"
+kill "$wpid" 2>/dev/null || true
+wait "$wpid" 2>/dev/null || true
+final=$(lab exec "$survivor" shoal node inspect "$id5")
+n=0 missing=""
+while read -r i; do
+	n=$((n + 1))
+	[[ "$final" == *"\"w$i\": \"$i\""* ]] || missing="$missing w$i"
+done <"$acked"
+note "$n updates were acknowledged during kills, cuts, promotions and demotions"
+assert_ok "the writer got updates acknowledged" test "$n" -gt 10
+assert_eq "no acknowledged update is missing" "" "$missing"
