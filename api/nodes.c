@@ -104,24 +104,128 @@ static json_t *node_json(struct mgr *m, const struct store_object *o)
 	return n;
 }
 
+/*
+ * ?filters= as Docker's node list reads it: {"role":["manager"]} or
+ * {"role":{"manager":true}}; a node passes when, for every key, one of
+ * the values matches: id and name (hostname) by prefix, role exactly,
+ * node.label "k" or "k=v" against Spec.Labels, membership "accepted" (every
+ * node here is). Engine labels (label) match nothing: nodes report none.
+ */
+static bool value_matches(const json_t *node, const char *key, const char *v)
+{
+	const json_t *spec = jsonx_obj(node, "Spec");
+	if (strcmp(key, "id") == 0)
+		return strncmp(jsonx_str(node, "ID", ""), v, strlen(v)) == 0;
+	if (strcmp(key, "name") == 0)
+		return strncmp(jsonx_str(jsonx_obj(node, "Description"),
+					 "Hostname", ""),
+			       v, strlen(v)) == 0;
+	if (strcmp(key, "role") == 0)
+		return strcmp(jsonx_str(spec, "Role", ""), v) == 0;
+	if (strcmp(key, "membership") == 0)
+		return strcmp(v, "accepted") == 0;
+	if (strcmp(key, "node.label") == 0) {
+		char k[256];
+		const char *eq = strchr(v, '=');
+		snprintf(k, sizeof(k), "%.*s",
+			 (int)(eq ? (size_t)(eq - v) : strlen(v)), v);
+		const char *have =
+			jsonx_str(jsonx_obj(spec, "Labels"), k, NULL);
+		return have && (!eq || strcmp(have, eq + 1) == 0);
+	}
+	return false; /* label: no engine labels */
+}
+
+static bool passes(const json_t *node, const json_t *filters)
+{
+	const char *key;
+	json_t *vals;
+	json_object_foreach((json_t *)filters, key, vals)
+	{
+		bool any = false;
+		if (json_is_array(vals)) {
+			size_t i;
+			json_t *v;
+			json_array_foreach(vals, i, v)
+			{
+				any = any ||
+				      (json_is_string(v) &&
+				       value_matches(node, key,
+						     json_string_value(v)));
+			}
+		} else {
+			const char *v;
+			json_t *on;
+			json_object_foreach(vals, v, on)
+			{
+				any = any || value_matches(node, key, v);
+			}
+		}
+		if (!any)
+			return false;
+	}
+	return true;
+}
+
+/* The filters of the request, or NULL (none); -EINVAL answered. */
+static int read_filters(struct api_call *call, json_t **out)
+{
+	static const char *const known[] = {"id",   "label", "membership",
+					    "name", "role",  "node.label"};
+	const char *text = http_request_query(call->req, "filters");
+	*out = NULL;
+	if (!text || !*text)
+		return 0;
+	char err[200];
+	if (jsonx_parse_object(text, strlen(text), out, err, sizeof(err)) < 0) {
+		api_reply_error(call, 400, "invalid filters: %s", err);
+		return -EINVAL;
+	}
+	const char *key;
+	json_t *vals;
+	json_object_foreach(*out, key, vals)
+	{
+		bool ok = json_is_array(vals) || json_is_object(vals);
+		bool found = false;
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			found = found || strcmp(key, known[i]) == 0;
+		if (!ok || !found) {
+			api_reply_error(call, 400, "invalid filter '%s'", key);
+			json_decref(*out);
+			*out = NULL;
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static void node_list_now(struct api_call *call)
 {
 	struct mgr *m = manager_of(call);
-	if (!m)
+	json_t *filters;
+	if (!m || read_filters(call, &filters) < 0)
 		return;
 	const struct store_object **all;
 	size_t n;
 	if (store_list(mgr_store(m), STORE_NODES, &all, &n) < 0) {
+		json_decref(filters);
 		api_reply_error(call, 500, "out of memory");
 		return;
 	}
 	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, node_json(m, all[i])) < 0) {
+	for (size_t i = 0; a && i < n; i++) {
+		json_t *node = node_json(m, all[i]);
+		if (node && filters && !passes(node, filters)) {
+			json_decref(node);
+			continue;
+		}
+		if (json_array_append_new(a, node) < 0) {
 			json_decref(a);
 			a = NULL;
 		}
+	}
 	shoal_free(all);
+	json_decref(filters);
 	api_reply_json(call, 200, a);
 }
 

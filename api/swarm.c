@@ -154,8 +154,9 @@ static json_t *remote_managers(const struct swarm_state *st)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < st->nmanagers; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s}", "NodeID", "",
-						   "Addr", st->managers[i]));
+		json_array_append_new(a, json_pack("{s:s, s:s}", "NodeID",
+						   st->manager_ids[i], "Addr",
+						   st->managers[i]));
 	return a;
 }
 

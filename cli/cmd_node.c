@@ -113,23 +113,88 @@ static int print_table(json_t *nodes, const char *self, bool quiet)
 	return 0;
 }
 
+/* -f KEY=VALUE into Docker's filters object {"KEY":{"VALUE":true}}. */
+static int add_filter(json_t *filters, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq || eq == kv) {
+		fprintf(stderr, "invalid filter '%s': expected KEY=VALUE\n",
+			kv);
+		return -1;
+	}
+	char key[64];
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+	json_t *vals = json_object_get(filters, key);
+	if (!vals) {
+		vals = json_object();
+		json_object_set_new(filters, key, vals);
+	}
+	return json_object_set_new(vals, eq + 1, json_true());
+}
+
+/* "/nodes?filters=<percent-encoded JSON>" into @out. */
+static void nodes_path(const json_t *filters, char *out, size_t cap)
+{
+	snprintf(out, cap, "/nodes");
+	if (json_object_size(filters) == 0)
+		return;
+	char *text = json_dumps(filters, JSON_COMPACT);
+	if (!text)
+		return;
+	size_t n = strlen(out);
+	n += (size_t)snprintf(out + n, cap - n, "?filters=");
+	for (const char *p = text; *p && n + 4 < cap; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
+			out[n++] = (char)ch;
+		else
+			n += (size_t)snprintf(out + n, cap - n, "%%%02X", ch);
+	}
+	out[n] = '\0';
+	free(text);
+}
+
 static int node_ls(struct cli *cli, int argc, char **argv)
 {
 	bool quiet = false, json = false;
+	json_t *filters = json_object();
+	if (!filters)
+		return 1;
 	for (int i = 1; i < argc; i++) {
-		const char *v;
-		int r = cli__opt(argc, argv, &i, "--format", &v);
-		if (r < 0)
-			return 1;
-		if (r == 1 && strcmp(v, "json") == 0)
-			json = true;
-		else if (cli__flag(argv[i], "--quiet", "-q"))
+		const char *fmt = NULL, *flt = NULL;
+		int r = cli__opt(argc, argv, &i, "--format", &fmt);
+		if (r == 0)
+			r = cli__opt(argc, argv, &i, "--filter", &flt);
+		if (r == 0)
+			r = cli__opt(argc, argv, &i, "-f", &flt);
+		if (r == 0 && cli__flag(argv[i], "--quiet", "-q")) {
 			quiet = true;
-		else
+			continue;
+		}
+		if (r == 0) {
+			json_decref(filters);
 			return usage_error("ls", argv[i]);
+		}
+		if (r == 1 && fmt && strcmp(fmt, "json") != 0) {
+			fprintf(stderr, "shoal node ls: only --format json is "
+					"supported\n");
+			r = -1;
+		} else if (r == 1 && fmt) {
+			json = true;
+		} else if (r == 1) {
+			r = add_filter(filters, flt);
+		}
+		if (r < 0) {
+			json_decref(filters);
+			return 1;
+		}
 	}
+	char path[1024];
+	nodes_path(filters, path, sizeof(path));
+	json_decref(filters);
 	json_t *nodes = NULL;
-	if (cli__call(cli, "GET", "/nodes", NULL, &nodes) < 0)
+	if (cli__call(cli, "GET", path, NULL, &nodes) < 0)
 		return 1;
 	int rc = 0;
 	if (json) {

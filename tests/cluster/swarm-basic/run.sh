@@ -62,6 +62,12 @@ assert_contains "node ls prints docker's header" \
 	"$ls"
 assert_contains "node ls marks the current node and its leadership" \
 	" *   h1         Ready     Active         Leader" "$ls"
+assert_eq "node ls -f role=manager lists the manager only" "h1" \
+	"$(lab exec h1 shoal node ls -q -f role=manager | while read -r id; do lab exec h1 shoal node inspect "$id" | sed -n 's/.*"Hostname": "\(.*\)".*/\1/p'; done)"
+assert_eq "node ls -f role=worker lists both workers" 2 \
+	"$(lab exec h1 shoal node ls -q --filter role=worker | wc -l)"
+out=$(lab exec h1 shoal node ls -f colour=blue 2>&1 || true)
+assert_contains "an unknown filter is refused" "invalid filter 'colour'" "$out"
 out=$(lab exec h2 shoal node ls 2>&1 || true)
 assert_contains "a worker refuses node ls as docker does" \
 	"This node is not a swarm manager. Worker nodes can't be used" "$out"

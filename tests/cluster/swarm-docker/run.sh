@@ -22,6 +22,8 @@ out=$(lab exec h2 docker swarm join --token "$tok" "$m" 2>&1)
 assert_contains "docker swarm join succeeds" "This node joined a swarm as a worker." "$out"
 ready() { [ "$(lab exec h1 docker node ls | grep -c ' Ready ')" -eq 2 ]; }
 assert_eventually "docker node ls lists both nodes Ready" 10 ready
+assert_eq "docker node ls -f role=worker lists the worker" 1 \
+	"$(lab exec h1 docker node ls -q -f role=worker | wc -l)"
 assert_contains "docker node ls marks the leader" "Leader" \
 	"$(lab exec h1 docker node ls)"
 assert_contains "docker info reports the manager" "Is Manager: true" \
