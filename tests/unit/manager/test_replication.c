@@ -13,11 +13,14 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -172,12 +175,36 @@ static bool has_leader(void *arg)
 	return l >= 0 && l != old;
 }
 
+/* Whether the 2*N ports from @base are free on 127.0.0.1 now. */
+static bool ports_free(int base)
+{
+	int fds[2 * N];
+	int n = 0;
+	bool ok = true;
+	for (; n < 2 * N && ok; n++) {
+		struct sockaddr_in sa = {
+			.sin_family = AF_INET,
+			.sin_port = htons((uint16_t)(base + n)),
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		fds[n] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ok = fds[n] >= 0 &&
+		     bind(fds[n], (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	}
+	while (n-- > 0)
+		if (fds[n] >= 0)
+			close(fds[n]);
+	return ok;
+}
+
 static int setup(void **state)
 {
 	memset(mb, 0, sizeof(mb));
 	assert_int_equal(uv_loop_init(&loop), 0);
 	for (int attempt = 0; attempt < 5; attempt++) {
-		base_port = 20000 + (int)(shoal_random_u64() % 20000) * 2;
+		do
+			base_port =
+				20000 + (int)(shoal_random_u64() % 20000) * 2;
+		while (!ports_free(base_port));
 		for (int i = 0; i < N; i++) {
 			snprintf(mb[i].dir, sizeof(mb[i].dir),
 				 "/tmp/shoal-repl-test.XXXXXX");
