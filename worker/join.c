@@ -42,6 +42,8 @@ struct join {
 	bool redirected; /* already followed a leader hint */
 	char redirect[AGENT_ADDR_MAX];
 	struct agent_join_result res;
+	struct wire_chan *chan; /* the current attempt */
+	uv_timer_t timer;	/* the whole join's deadline */
 };
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -176,6 +178,23 @@ static void on_connected(struct wire_chan *c, const struct wire_peer *peer)
 
 static int dial(struct join *j, const char *addr);
 
+static void timer_closed(uv_handle_t *h)
+{
+	shoal_free(h->data);
+}
+
+/* No answer in time (a manager without quorum cannot commit the node):
+ * give up, so that the node can try again. */
+static void deadline(uv_timer_t *t)
+{
+	struct join *j = t->data;
+	set_error(j, -ETIMEDOUT,
+		  "timed out waiting for the manager to admit this node (has "
+		  "the swarm lost its quorum?)");
+	if (j->chan)
+		wire_chan_close(j->chan);
+}
+
 static void on_closed(struct wire_chan *c, int reason)
 {
 	struct join *j = wire_chan_data(c);
@@ -215,10 +234,11 @@ static void on_closed(struct wire_chan *c, int reason)
 	}
 	if (j->res.rc == 0 && !j->answered)
 		set_error(j, -EPROTO, "no answer");
+	j->chan = NULL;
 	j->cb(j->arg, &j->res);
 	wire_keypair_wipe(&j->id);
 	shoal_wipe(&j->res, sizeof(j->res));
-	shoal_free(j);
+	uv_close((uv_handle_t *)&j->timer, timer_closed);
 }
 
 static const struct wire_chan_callbacks join_cb = {
@@ -256,14 +276,18 @@ int agent_join(uv_loop_t *loop, const char *token, const char *addr,
 	j->desc = *desc;
 	j->cb = cb;
 	j->arg = arg;
+	uv_timer_init(loop, &j->timer);
+	j->timer.data = j;
 	int rc = dial(j, addr);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot connect to %s: %s", addr,
 			 shoal_strerror(rc));
 		wire_keypair_wipe(&j->id);
-		shoal_free(j);
+		uv_close((uv_handle_t *)&j->timer, timer_closed);
+		return rc;
 	}
-	return rc;
+	uv_timer_start(&j->timer, deadline, JOIN_TIMEOUT_MS, 0);
+	return 0;
 }
 
 static int dial(struct join *j, const char *addr)
@@ -277,9 +301,8 @@ static int dial(struct join *j, const char *addr)
 		.peer_name = addr,
 		.handshake_timeout_ms = JOIN_TIMEOUT_MS,
 	};
-	struct wire_chan *c;
 	return wire_chan_connect(j->loop, (struct sockaddr *)&ss, &cfg,
-				 &join_cb, j, &c);
+				 &join_cb, j, &j->chan);
 }
 
 int agent_parse_addr(const char *s, struct sockaddr_storage *ss)
