@@ -154,6 +154,23 @@ static void state_round_trips_with_private_modes(void **s)
 	swarm_state_wipe(&st);
 }
 
+static void a_demoted_state_keeps_no_ca_key_on_disk(void **s)
+{
+	struct swarm_state st, back;
+	char err[256];
+	new_cluster(&st);
+	assert_int_equal(swarm_state_save(tmpdir, &st, err, sizeof(err)), 0);
+	assert_int_equal(mode_of("certs/root.key"), 0600);
+	st.has_root_sk = false;
+	shoal_wipe(st.root_sk, sizeof(st.root_sk));
+	assert_int_equal(swarm_state_save(tmpdir, &st, err, sizeof(err)), 0);
+	assert_int_equal(mode_of("certs/root.key"), 0); /* gone */
+	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)), 0);
+	assert_false(back.has_root_sk);
+	swarm_state_wipe(&back);
+	swarm_state_wipe(&st);
+}
+
 static void a_certificate_of_another_root_is_refused_at_load(void **s)
 {
 	struct swarm_state st, other, back;
@@ -778,6 +795,9 @@ int main(void)
 		cmocka_unit_test(rotation_replaces_only_that_roles_secret),
 		cmocka_unit_test_setup_teardown(
 			state_round_trips_with_private_modes, setup_dir,
+			teardown_dir),
+		cmocka_unit_test_setup_teardown(
+			a_demoted_state_keeps_no_ca_key_on_disk, setup_dir,
 			teardown_dir),
 		cmocka_unit_test_setup_teardown(
 			a_certificate_of_another_root_is_refused_at_load,
