@@ -303,7 +303,7 @@ static void node_update(struct api_call *call)
 	if (!o)
 		return;
 	uint64_t version;
-	if (api__version_param(call, &version) < 0)
+	if (api__version_param(call, "node", &version) < 0)
 		return;
 	char id[STORE_ID_MAX + 1], err[400];
 	snprintf(id, sizeof(id), "%s", o->id);

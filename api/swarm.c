@@ -346,18 +346,18 @@ static void swarm_leave(struct api_call *call)
 	http_response_send(call->res, 200, NULL, NULL, 0);
 }
 
-int api__version_param(struct api_call *call, uint64_t *out)
+int api__version_param(struct api_call *call, const char *what, uint64_t *out)
 {
 	const char *v = http_request_query(call->req, "version");
 	char *end;
 	if (!v || !*v) {
-		api_reply_error(call, 400, "invalid swarm version");
+		api_reply_error(call, 400, "invalid %s version", what);
 		return -EINVAL;
 	}
 	errno = 0;
 	unsigned long long n = strtoull(v, &end, 10);
 	if (*end || errno || v[0] == '-') {
-		api_reply_error(call, 400, "invalid swarm version '%s'", v);
+		api_reply_error(call, 400, "invalid %s version '%s'", what, v);
 		return -EINVAL;
 	}
 	*out = n;
@@ -372,7 +372,7 @@ static void swarm_update(struct api_call *call)
 	struct api_swarm_local l;
 	local(call, &l);
 	uint64_t version;
-	if (api__version_param(call, &version) < 0)
+	if (api__version_param(call, "swarm", &version) < 0)
 		return;
 	char err[300];
 	struct api__wait *w = api__wait_new(call);

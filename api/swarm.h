@@ -87,8 +87,9 @@ json_t *api__swarm_info(const struct api_call *call);
 
 /**
  * api__version_param() - ?version= as Docker reads it (required, a whole
- * number); on failure the 400 is sent and -EINVAL returned.
+ * number) of a @what ("node", "swarm"); on failure the 400 is sent and
+ * -EINVAL returned.
  */
-int api__version_param(struct api_call *call, uint64_t *out);
+int api__version_param(struct api_call *call, const char *what, uint64_t *out);
 
 #endif
