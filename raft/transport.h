@@ -1,0 +1,90 @@
+/*
+ * The raft transport: how a node's messages reach its peers. The node
+ * driver (raft/node_uv.h) only sees struct raft_transport, a small table
+ * of functions, so tests and the simulator can put anything behind it.
+ * raft_tcp_new() builds the real one: protobuf-c messages
+ * (proto/raft.proto) in frames of proto's channel (plain or secure) over
+ * libuv TCP.
+ *
+ * Delivery is best effort, as Raft expects: a message for a peer that is
+ * not connected, or whose bounded send buffer is full (a slow or stalled
+ * peer), is dropped and counted; Raft retransmits. Outgoing connections
+ * are made on demand and re-made with exponential back-off (50 ms doubling
+ * to 2 s, reset once connected). Incoming connections only carry messages
+ * to us; a peer that sends a malformed or invalid message is disconnected
+ * with one logged line. Everything runs on the loop thread.
+ */
+#ifndef SHOAL_RAFT_TRANSPORT_H
+#define SHOAL_RAFT_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "proto/channel.h"
+#include "raft/raft.h"
+
+/* Called for each valid message received; @m is borrowed for the call. */
+typedef void raft_transport_recv_fn(void *arg, const struct raft_msg *m);
+
+struct raft_transport {
+	void *impl;
+	/* Queue @m for m->to; 0 if queued, -ENOTCONN / -ENOBUFS if dropped,
+	 * -ENOENT for an unknown peer, -ENOMEM. Never blocks. */
+	int (*send)(void *impl, const struct raft_msg *m);
+	/* Where to deliver received messages (set once by the node). */
+	void (*set_recv)(void *impl, raft_transport_recv_fn *fn, void *arg);
+	/* Stop and free; @cb (may be NULL) runs once all handles closed. */
+	void (*close)(void *impl, void (*cb)(void *arg), void *arg);
+};
+
+struct raft_tcp_peer {
+	uint64_t id;
+	const char *addr; /* "127.0.0.1:7001", "[::1]:7001" */
+};
+
+struct raft_tcp_options {
+	uint64_t id;		 /* this node */
+	const char *listen_addr; /* NULL: do not listen */
+	size_t n_peers;
+	const struct raft_tcp_peer *peers;
+	/* Channel configuration (security, keys, frame limit). NULL: plain.
+	 * Borrowed for the transport's lifetime. max_write_buffer is the
+	 * per-peer bound on queued bytes. */
+	const struct wire_chan_config *chan;
+};
+
+struct raft_tcp_stats {
+	uint64_t sent;
+	uint64_t dropped;
+	uint64_t received;
+	uint64_t rejected; /* malformed or invalid messages */
+	uint64_t connects; /* outgoing connections established */
+	uint64_t queued;   /* bytes now waiting in send buffers, all peers */
+};
+
+/**
+ * raft_tcp_new() - a TCP transport on @loop, listening on
+ * @o->listen_addr. Fills @out (the struct raft_transport is owned by the
+ * transport; release with its close()). Returns 0, -EINVAL (bad address,
+ * peer id 0 or our own), -ENOMEM, or a libuv code (bind, listen).
+ */
+int raft_tcp_new(uv_loop_t *loop, const struct raft_tcp_options *o,
+		 struct raft_transport **out);
+
+/** raft_tcp_port() - the port we listen on (useful after ":0"), or -errno. */
+int raft_tcp_port(struct raft_transport *t);
+
+/** raft_tcp_set_peer() - add or change a peer's address (NULL: forget). */
+int raft_tcp_set_peer(struct raft_transport *t, uint64_t id, const char *addr);
+
+void raft_tcp_stats(struct raft_transport *t, struct raft_tcp_stats *out);
+
+/**
+ * raft_addr_parse() - "host:port" or "[v6]:port" into @out; -EINVAL. Port
+ * 0 (any) is accepted: peers on it are simply unreachable.
+ */
+int raft_addr_parse(const char *s, struct sockaddr_storage *out);
+
+#endif
