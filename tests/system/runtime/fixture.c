@@ -120,11 +120,15 @@ void fx_teardown(struct fx *fx)
 	fx->rt = NULL;
 	/* The parent cgroups we made, then the temp tree. */
 	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-		 "for c in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do "
-		 "[ -d \"$c%s\" ] && rmdir \"$c%s\" 2>/dev/null; done; true",
-		 fx->cgroup_parent, fx->cgroup_parent);
-	(void)!system(cmd);
+	DIR *d = opendir("/sys/fs/cgroup");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		snprintf(cmd, sizeof(cmd), "/sys/fs/cgroup/%s/%s", e->d_name,
+			 fx->cgroup_parent);
+		rmdir(cmd);
+	}
+	if (d)
+		closedir(d);
 	if (fx->root[0] && strncmp(fx->root, "/tmp/shoal-rt-", 14) == 0 &&
 	    !getenv("FX_KEEP")) {
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->root);
@@ -216,4 +220,40 @@ int fx_cgroup_dirs(const char *parent, const char *id)
 	if (stat(path, &st) == 0)
 		n++;
 	return n;
+}
+
+int fx_cgroup_children(const char *parent)
+{
+	char path[512];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/%s", parent);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (e->d_type == DT_DIR && e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+bool fx_gone(int pid)
+{
+	for (int i = 0; i < 200; i++) {
+		char path[64], buf[512], *p;
+		FILE *f;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		f = fopen(path, "r");
+		if (!f)
+			return true;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		if (p && p[2] == 'Z')
+			return true;
+		usleep(10000);
+	}
+	return false;
 }

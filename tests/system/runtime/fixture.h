@@ -46,4 +46,10 @@ int fx_mounts_mentioning(const char *needle);
 /** fx_cgroup_dirs() - cgroup dirs named @id under any controller. */
 int fx_cgroup_dirs(const char *parent, const char *id);
 
+/** fx_cgroup_children() - container cgroups under @parent (memory). */
+int fx_cgroup_children(const char *parent);
+/** fx_gone() - whether @pid has exited (gone or a zombie), waiting up to
+ * two seconds for an orphan's reaper. */
+bool fx_gone(int pid);
+
 #endif
