@@ -1,0 +1,1 @@
+/* img_save(): see image.h; written below. */
