@@ -250,6 +250,15 @@ static int resolve_links(struct load *l, struct img_err *err)
 	(void)err;
 }
 
+/* Whether @p holds @n lowercase hex digits (it need not end there). */
+static bool hex_n(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789abcdef", p[i]) || !p[i])
+			return false;
+	return true;
+}
+
 /* Files whose name is a digest must hash to it. */
 static int check_named_digests(struct load *l, struct img_err *err)
 {
@@ -264,7 +273,7 @@ static int check_named_digests(struct load *l, struct img_err *err)
 			want = p + 13;
 		else if (kl == 64 + 5 && !strncmp(p + 64, ".json", 5))
 			want = p;
-		if (want && id_is_hex(want, 64) && strncmp(want, v, 64))
+		if (want && hex_n(want, 64) && strncmp(want, v, 64))
 			return img__fail(err, SHOAL_ECORRUPT,
 					 "%.*s does not match its digest "
 					 "(content is sha256:%s)",
@@ -604,9 +613,9 @@ static int stage_layer(struct img_store *s, const char *stage,
 			 err);
 	if (rc == 0 && strcmp(res.diff_hex, want_diff))
 		rc = img__fail(err, SHOAL_ECORRUPT,
-			       "layer %.12s does not match the config: its "
-			       "DiffID is sha256:%s, the config says sha256:%s",
-			       blob_hex, res.diff_hex, want_diff);
+			       "its DiffID sha256:%s does not match the "
+			       "config (sha256:%s)",
+			       res.diff_hex, want_diff);
 	if (rc == 0 && !exists && rename(tmp, staged) < 0)
 		rc = img__fail(err, -errno, "staging layer: %s",
 			       strerror(errno));
@@ -687,6 +696,10 @@ int img__stage_and_commit(struct img_store *s, const char *stage,
 			rc = stage_layer(s, stage, pl->layers[j].blob_hex, want,
 					 &done[i][j], progress, arg, &p, err);
 			p.layers_done++;
+			if (rc == 0 && progress) {
+				p.current = p.total;
+				progress(&p, arg);
+			}
 		}
 		json_decref(cfg);
 	}

@@ -198,9 +198,15 @@ static int read_index(struct img_store *s, struct img_err *err)
 	int rc = img__read_file(path, 256u << 20, &data, &len);
 	shoal_free(path);
 	if (rc == -ENOENT) {
+		/* A new store: its index exists from the start. */
 		s->index = json_pack("{s:i,s:{},s:{}}", "version", 1, "images",
 				     "tags");
-		return s->index ? 0 : -ENOMEM;
+		if (!s->index)
+			return -ENOMEM;
+		rc = img__save_index(s, s->index);
+		return rc < 0 ? img__fail(err, rc, "writing %s/index.json: %s",
+					  s->root, strerror(-rc))
+			      : 0;
 	}
 	if (rc < 0)
 		return img__fail(err, rc, "reading %s/index.json: %s", s->root,
