@@ -352,3 +352,34 @@ char *fx_listing(const char *dir)
 	listing = NULL;
 	return out;
 }
+
+int fx_copy_without(const char *in, const char *out, const char *skip)
+{
+	struct archive *r = archive_read_new();
+	archive_read_support_format_tar(r);
+	if (archive_read_open_filename(r, in, 65536) != ARCHIVE_OK) {
+		archive_read_free(r);
+		return -1;
+	}
+	struct archive *w = open_writer(out, FX_PLAIN);
+	struct archive_entry *e;
+	int rc = w ? 0 : -1;
+	char buf[65536];
+	while (rc == 0 && archive_read_next_header(r, &e) == ARCHIVE_OK) {
+		if (!strcmp(archive_entry_pathname(e), skip))
+			continue;
+		if (archive_write_header(w, e) != ARCHIVE_OK)
+			rc = -1;
+		la_ssize_t n;
+		while (rc == 0 &&
+		       (n = archive_read_data(r, buf, sizeof(buf))) > 0)
+			if (archive_write_data(w, buf, (size_t)n) != n)
+				rc = -1;
+	}
+	if (w) {
+		archive_write_close(w);
+		archive_write_free(w);
+	}
+	archive_read_free(r);
+	return rc;
+}

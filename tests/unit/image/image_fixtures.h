@@ -63,6 +63,9 @@ void fx_fill_config(char *out, size_t cap, const char *fmt, const char *d1,
 int fx_oci_layout(const char *work, const char *out, const struct fx_entry *l,
 		  size_t n, const char *name, char *id);
 
+/* Copies tar @in to @out leaving out the entry named @skip. */
+int fx_copy_without(const char *in, const char *out, const char *skip);
+
 /* Every path under @dir with its type and size, sorted, one per line
  * (malloc'd). Two equal listings mean nothing was added or removed. */
 char *fx_listing(const char *dir);

@@ -854,6 +854,80 @@ static void async_jobs_complete_on_the_loop_with_progress(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Save ------------------------------------------------------------------ */
+
+static void saved_images_load_back_identically_elsewhere(void **state)
+{
+	struct env *e = *state;
+	char *save = wpath(e, "in.tar"), *tar = wpath(e, "rootfs.tar");
+	char cid[65], id2[DIGEST_STR_LEN];
+	assert_int_equal(fx_docker_save(e->work, save, fx_base_layer,
+					fx_base_layer_n, fx_upper_layer,
+					fx_upper_layer_n, fx_config_fmt, "rt:1",
+					cid),
+			 0);
+	assert_int_equal(load_file(e, save, NULL), 0);
+	assert_int_equal(fx_write_tar(tar, rootfs, 7, FX_GZIP), 0);
+	struct img_import_opts o = {.reference = "rt:2"};
+	assert_int_equal(import_file(e, tar, &o, id2), 0);
+
+	char *out = wpath(e, "out.tar");
+	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	const char *refs[] = {"rt:1", id2};
+	assert_int_equal(img_save(e->s, refs, 2, fd, &e->err), 0);
+	close(fd);
+	const char *missing[] = {"nope:1"};
+	fd = open(wpath(e, "none.tar"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(img_save(e->s, missing, 1, fd, &e->err),
+			 SHOAL_ENOTFOUND);
+	close(fd);
+
+	char other[128];
+	snprintf(other, sizeof(other), "%s/other", e->root);
+	struct img_store *s2;
+	assert_int_equal(img_store_open(other, &s2, &e->err), 0);
+	fd = open(out, O_RDONLY);
+	json_t *loaded;
+	assert_int_equal(img_load(s2, fd, NULL, NULL, &loaded, &e->err), 0);
+	close(fd);
+	assert_int_equal(json_array_size(loaded), 2);
+	assert_string_equal(json_string_value(json_array_get(loaded, 0)),
+			    "rt:1");
+	/* Saved by id: loaded without a tag, under its id. */
+	assert_string_equal(json_string_value(json_array_get(loaded, 1)), id2);
+	json_decref(loaded);
+	struct img_image *a, *b;
+	assert_int_equal(img_resolve(s2, "rt:1", &a, &e->err), 0);
+	assert_int_equal(strcmp(a->id + 7, cid), 0);
+	assert_int_equal(a->n_layers, 2);
+	assert_file(a->layer_dirs[1], "bin/sh", "#!upper shell\n");
+	assert_file(a->layer_dirs[0], "etc/passwd",
+		    "root:x:0:0:root:/root:/bin/sh\n");
+	assert_int_equal(img_resolve(s2, id2, &b, &e->err), 0);
+	assert_null(b->repo_tags[0]);
+	assert_file(b->layer_dirs[0], "bin/busybox", "#!fake busybox\n");
+	img_image_free(a);
+	img_image_free(b);
+
+	/* Without manifest.json the archive is an OCI layout: same images,
+	 * the tag taken from index.json's annotations. */
+	assert_int_equal(img_remove(s2, "rt:1", 0, NULL, &e->err), 0);
+	assert_int_equal(img_remove(s2, id2, 0, NULL, &e->err), 0);
+	char *oci = wpath(e, "oci-only.tar");
+	assert_int_equal(fx_copy_without(out, oci, "manifest.json"), 0);
+	fd = open(oci, O_RDONLY);
+	assert_int_equal(img_load(s2, fd, NULL, NULL, &loaded, &e->err), 0);
+	close(fd);
+	assert_string_equal(json_string_value(json_array_get(loaded, 0)),
+			    "rt:1");
+	assert_string_equal(json_string_value(json_array_get(loaded, 1)), id2);
+	json_decref(loaded);
+	assert_int_equal(img_resolve(s2, "rt:1", &a, &e->err), 0);
+	assert_int_equal(strcmp(a->id + 7, cid), 0);
+	img_image_free(a);
+	img_store_close(s2);
+}
+
 /* Leaks ----------------------------------------------------------------- */
 
 static void store_operations_leak_nothing(void **state)
@@ -885,6 +959,10 @@ static void store_operations_leak_nothing(void **state)
 	assert_int_equal(img_list_json(e->s, &j, &e->err), 0);
 	json_decref(j);
 	assert_int_equal(img_use(e->s, "leak:1", "c1"), SHOAL_ENOTFOUND);
+	const char *refs[] = {"leak:1", "leak:2"};
+	int fd = open(wpath(e, "saved.tar"), O_WRONLY | O_CREAT, 0600);
+	assert_int_equal(img_save(e->s, refs, 2, fd, &e->err), 0);
+	close(fd);
 	assert_int_equal(img_tag(e->s, "leak:1", "leak:3", &e->err), 0);
 	assert_int_equal(img_remove(e->s, "leak:1", 0, &j, &e->err), 0);
 	json_decref(j);
@@ -931,6 +1009,9 @@ int main(void)
 		cmocka_unit_test(references_normalize_like_docker),
 		cmocka_unit_test_setup_teardown(
 			async_jobs_complete_on_the_loop_with_progress, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			saved_images_load_back_identically_elsewhere, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(store_operations_leak_nothing,
 						setup, teardown),
