@@ -172,8 +172,8 @@ int img_inspect_json(struct img_store *s, const char *ref, json_t **out,
 /**
  * img_list_json() - Docker's GET /images/json array (Id, ParentId,
  * RepoTags, RepoDigests, Created, Size, SharedSize, VirtualSize, Labels,
- * Containers), newest first. Without @all, images with no tag that another
- * image does not hide are still listed (Shoal has no intermediate images).
+ * Containers), newest first; untagged images included (Shoal has no
+ * intermediate images to hide). *@out is owned.
  */
 int img_list_json(struct img_store *s, json_t **out, struct img_err *err);
 

@@ -124,6 +124,19 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int img__write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = write_all(fd, data, len);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(path);
+	return rc;
+}
+
 int img__write_atomic(const char *path, const void *data, size_t len)
 {
 	char tmp[4096];

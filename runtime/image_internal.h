@@ -47,6 +47,9 @@ int img__mkdirs(const char *path, mode_t mode);
 int img__rmrf(const char *path);
 int img__fsync_dir(const char *path);
 int img__write_atomic(const char *path, const void *data, size_t len);
+/* img__write_file() - a plain write, for staging (made durable by the
+ * commit's syncfs). */
+int img__write_file(const char *path, const void *data, size_t len);
 int img__read_file(const char *path, size_t max, char **out, size_t *len);
 bool img__exists(const char *path);
 char *img__path(const char *a, const char *b, const char *c);

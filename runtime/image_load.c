@@ -827,7 +827,7 @@ static int write_config(struct load *l, json_t *cfg, char *hex)
 	shoal_sha256_str(data, strlen(data), d);
 	memcpy(hex, d + 7, SHA256_HEX_LEN + 1);
 	char *path = img__path(l->stage, "blobs", hex);
-	int rc = path ? img__write_atomic(path, data, strlen(data)) : -ENOMEM;
+	int rc = path ? img__write_file(path, data, strlen(data)) : -ENOMEM;
 	shoal_free(path);
 	shoal_free(data);
 	return rc;

@@ -492,10 +492,25 @@ int img_remove(struct img_store *s, const char *ref, unsigned flags,
 
 /* Commit ---------------------------------------------------------------- */
 
+/* Paths a commit created, deleted again if the commit fails. */
 struct created {
-	char *paths[2 * IMG_LAYERS_MAX + 1];
-	size_t n;
+	char **paths;
+	size_t n, cap;
 };
+
+static int remember(struct created *c, const char *path)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		char **p = shoal_realloc(c->paths, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		c->paths = p;
+		c->cap = cap;
+	}
+	c->paths[c->n] = shoal_strdup(path);
+	return c->paths[c->n++] ? 0 : -ENOMEM;
+}
 
 /* Moves @from to @to unless @to exists; records what it created. */
 static int place(const char *stage, const char *sub, const char *hex,
@@ -506,8 +521,15 @@ static int place(const char *stage, const char *sub, const char *hex,
 	char *from = img__path(stage, sub, hex);
 	if (!from)
 		return -ENOMEM;
-	int rc = rename(from, to) < 0 ? -errno : 0;
+	/* Room in the undo list first, so that a rename is never lost. */
+	int rc = remember(c, to);
+	if (rc == 0 && rename(from, to) < 0)
+		rc = -errno;
 	shoal_free(from);
+	if (rc < 0 && c->n > 0 && c->paths[c->n - 1] &&
+	    !strcmp(c->paths[c->n - 1], to)) {
+		shoal_free(c->paths[--c->n]);
+	}
 	if (rc == -ENOENT)
 		return img__fail(err, -EAGAIN,
 				 "%s %.12s was removed while loading; retry",
@@ -515,8 +537,6 @@ static int place(const char *stage, const char *sub, const char *hex,
 	if (rc < 0)
 		return img__fail(err, rc, "moving %s %.12s into the store: %s",
 				 sub, hex, strerror(-rc));
-	if (c->n < sizeof(c->paths) / sizeof(*c->paths))
-		c->paths[c->n++] = shoal_strdup(to);
 	return 0;
 }
 
@@ -584,7 +604,9 @@ static void undo_created(struct created *c, bool remove)
 			img__rmrf(c->paths[i]);
 		shoal_free(c->paths[i]);
 	}
-	c->n = 0;
+	shoal_free(c->paths);
+	c->paths = NULL;
+	c->n = c->cap = 0;
 }
 
 int img__commit(struct img_store *s, const char *stage,

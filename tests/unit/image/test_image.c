@@ -39,7 +39,9 @@ struct env {
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	snprintf(e->root, sizeof(e->root), "/tmp/shoal-img-unit.XXXXXX");
+	/* tmpfs when there is one: many small files come and go here. */
+	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(e->root, sizeof(e->root), "%s/shoal-img-unit.XXXXXX", tmp);
 	if (!mkdtemp(e->root))
 		return -1;
 	snprintf(e->work, sizeof(e->work), "%s/work", e->root);
@@ -928,6 +930,71 @@ static void saved_images_load_back_identically_elsewhere(void **state)
 	img_store_close(s2);
 }
 
+/* Allocation failures --------------------------------------------------- */
+
+/* Runs @op with the Nth allocation failing, for N = 0, 1, ... until it
+ * succeeds; every failure must leave the store and the heap as they were. */
+static void fail_each_allocation(struct env *e, int (*op)(struct env *))
+{
+	char *before = store_listing(e);
+	int64_t live = shoal_alloc_live();
+	int n;
+	for (n = 0; n < 20000; n++) {
+		shoal_alloc_fail_after(n);
+		int rc = op(e);
+		shoal_alloc_fail_after(-1);
+		if (rc == 0)
+			break;
+		char *after = store_listing(e);
+		if (strcmp(before, after) || shoal_alloc_live() != live)
+			fail_msg("allocation %d failed: rc=%d (%s), store "
+				 "changed=%d, leaked=%lld",
+				 n, rc, e->err.msg, strcmp(before, after) != 0,
+				 (long long)(shoal_alloc_live() - live));
+		free(after);
+	}
+	print_message("succeeded once %d allocations could\n", n);
+	assert_true(n > 10 && n < 20000);
+	free(before);
+}
+
+static int import_once(struct env *e)
+{
+	const char *changes[] = {"CMD [\"sh\"]", "ENV A=1 B=2", "EXPOSE 80",
+				 "LABEL a=b"};
+	struct img_import_opts o = {
+		.reference = "fail:1", .changes = changes, .n_changes = 4};
+	char id[DIGEST_STR_LEN];
+	return import_file(e, wpath(e, "rootfs.tar.gz"), &o, id);
+}
+
+static int load_once(struct env *e)
+{
+	json_t *loaded = NULL;
+	int rc = load_file(e, wpath(e, "save.tar"), &loaded);
+	json_decref(loaded);
+	return rc;
+}
+
+static void import_and_load_survive_every_allocation_failure(void **state)
+{
+	struct env *e = *state;
+	assert_int_equal(
+		fx_write_tar(wpath(e, "rootfs.tar.gz"), rootfs, 7, FX_GZIP), 0);
+	assert_int_equal(fx_docker_save(e->work, wpath(e, "save.tar"),
+					fx_base_layer, fx_base_layer_n,
+					fx_upper_layer, fx_upper_layer_n,
+					fx_config_fmt, "fail:2", NULL),
+			 0);
+	fail_each_allocation(e, import_once);
+	fail_each_allocation(e, load_once);
+	struct img_image *img;
+	assert_int_equal(img_resolve(e->s, "fail:1", &img, &e->err), 0);
+	img_image_free(img);
+	assert_int_equal(img_resolve(e->s, "fail:2", &img, &e->err), 0);
+	img_image_free(img);
+}
+
 /* Leaks ----------------------------------------------------------------- */
 
 static void store_operations_leak_nothing(void **state)
@@ -1012,6 +1079,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			saved_images_load_back_identically_elsewhere, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			import_and_load_survive_every_allocation_failure, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(store_operations_leak_nothing,
 						setup, teardown),
