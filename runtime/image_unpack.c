@@ -23,8 +23,9 @@
  * not set trusted.* xattrs (overlayfs's "userxattr" mounts read that one).
  *
  * Ownership is applied when running as root; otherwise files belong to the
- * caller. Xattrs: user.* always, security.capability as root; trusted.* and
- * the rest never (a layer must not forge overlay metadata). Device nodes
+ * caller. Xattrs: user.* (but user.overlay.*) always, security.capability
+ * as root; trusted.* and the rest never (a layer must not forge overlay
+ * metadata). Device nodes
  * need root and are skipped otherwise. Folders get their mode and mtime in
  * a last pass, once their children exist.
  */
@@ -190,8 +191,9 @@ static int clear_leaf(struct unpack *u, int dfd, const char *leaf,
 
 static bool xattr_allowed(const struct unpack *u, const char *name)
 {
+	/* user.overlay.* is overlay metadata on "userxattr" mounts. */
 	if (strncmp(name, "user.", 5) == 0)
-		return true;
+		return strncmp(name, "user.overlay.", 13) != 0;
 	return u->privileged && strcmp(name, "security.capability") == 0;
 }
 

@@ -90,6 +90,17 @@ int fx_write_tar(const char *path, const struct fx_entry *e, size_t n,
 			archive_entry_set_filetype(en, AE_IFREG);
 			archive_entry_set_hardlink(en, e[i].data);
 			break;
+		case 'X':
+			/* A folder whose tar entry carries xattrs: one a layer
+			 * may set, one it must never forge. */
+			archive_entry_set_filetype(en, AE_IFDIR);
+			archive_entry_xattr_add_entry(en, "user.shoal.test",
+						      "yes", 3);
+			archive_entry_xattr_add_entry(
+				en, "trusted.overlay.opaque", "y", 1);
+			archive_entry_xattr_add_entry(en, "user.overlay.opaque",
+						      "y", 1);
+			break;
 		case 'c':
 			archive_entry_set_filetype(en, AE_IFCHR);
 			archive_entry_set_rdev(en, 0);

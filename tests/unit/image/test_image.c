@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -338,6 +339,36 @@ static void a_layer_shared_by_two_images_is_unpacked_once(void **state)
 	assert_int_equal(stat(a->layer_dirs[0], &st), 0);
 	assert_int_equal(stat(a->layer_dirs[1], &st), 0);
 	img_image_free(a);
+}
+
+static void layer_xattrs_are_kept_but_never_overlay_metadata(void **state)
+{
+	struct env *e = *state;
+	const struct fx_entry layer[] = {
+		{"x/", 'X', NULL, 0755},
+		{"x/file", 'f', "f\n", 0644},
+	};
+	char *out = wpath(e, "oci.tar");
+	assert_int_equal(fx_oci_layout(e->work, out, layer, 2, "xattr:1", NULL),
+			 0);
+	assert_int_equal(load_file(e, out, NULL), 0);
+	struct img_image *img;
+	assert_int_equal(img_resolve(e->s, "xattr:1", &img, &e->err), 0);
+	char p[512], val[16] = "";
+	snprintf(p, sizeof(p), "%s/x", img->layer_dirs[0]);
+	ssize_t n = lgetxattr(p, "user.shoal.test", val, sizeof(val));
+	if (n < 0 && errno == ENOTSUP) {
+		print_message("file system without user xattrs: not checked\n");
+	} else {
+		assert_int_equal(n, 3);
+		assert_memory_equal(val, "yes", 3);
+	}
+	/* A layer cannot make a folder opaque except by .wh..wh..opq. */
+	assert_int_equal(
+		lgetxattr(p, "trusted.overlay.opaque", val, sizeof(val)), -1);
+	assert_int_equal(lgetxattr(p, "user.overlay.opaque", val, sizeof(val)),
+			 -1);
+	img_image_free(img);
 }
 
 static void oci_layout_archive_loads_with_its_annotated_name(void **state)
@@ -1059,6 +1090,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			oci_layout_archive_loads_with_its_annotated_name, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			layer_xattrs_are_kept_but_never_overlay_metadata, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			store_keeps_images_across_reopen_and_sweeps_leftovers,
