@@ -394,3 +394,154 @@ int fx_copy_without(const char *in, const char *out, const char *skip)
 	archive_read_free(r);
 	return rc;
 }
+
+static void add_text_blob(struct fx_file *f, size_t *n, const char *text,
+			  char *hex)
+{
+	fx_sha256(text, strlen(text), hex);
+	char name[80];
+	snprintf(name, sizeof(name), "blobs/sha256/%s", hex);
+	f[(*n)++] = file_text(name, text);
+}
+
+static void manifest_for(char *out, size_t cap, const char *chex, size_t clen,
+			 const char *lhex, long long llen)
+{
+	snprintf(out, cap,
+		 "{\"schemaVersion\":2,\"mediaType\":\"application/"
+		 "vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":"
+		 "\"application/vnd.oci.image.config.v1+json\",\"digest\":"
+		 "\"sha256:%s\",\"size\":%zu},\"layers\":[{\"mediaType\":"
+		 "\"application/vnd.oci.image.layer.v1.tar\",\"digest\":"
+		 "\"sha256:%s\",\"size\":%lld}]}",
+		 chex, clen, lhex, llen);
+}
+
+int fx_oci_multiarch(const char *work, const char *out,
+		     const struct fx_entry *l, size_t n, const char *name,
+		     char *id)
+{
+	char p[512], diff[65];
+	snprintf(p, sizeof(p), "%s/multi-layer.tar", work);
+	if (fx_write_tar(p, l, n, FX_PLAIN) || fx_sha256_file(p, diff))
+		return -1;
+	struct fx_file f[10];
+	size_t nf = 0;
+	f[nf] = file_from("", p);
+	free(f[nf].name);
+	char lname[80];
+	snprintf(lname, sizeof(lname), "blobs/sha256/%s", diff);
+	f[nf].name = strdup(lname);
+	long long llen = (long long)f[nf].len;
+	nf++;
+	/* Two platforms sharing the layer, and an attestation. */
+	const char *arches[] = {"arm64", "amd64"};
+	char cfg[2][512], chex[2][65], man[3][1024], mhex[3][65];
+	for (int i = 0; i < 2; i++) {
+		snprintf(cfg[i], sizeof(cfg[i]),
+			 "{\"architecture\":\"%s\",\"os\":\"linux\","
+			 "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":"
+			 "[\"sha256:%s\"]}}",
+			 arches[i], diff);
+		add_text_blob(f, &nf, cfg[i], chex[i]);
+		manifest_for(man[i], sizeof(man[i]), chex[i], strlen(cfg[i]),
+			     diff, llen);
+		add_text_blob(f, &nf, man[i], mhex[i]);
+	}
+	manifest_for(man[2], sizeof(man[2]), chex[0], strlen(cfg[0]), diff,
+		     llen);
+	/* Same content as man[0] would dedupe; make it distinct. */
+	strcat(man[2], " ");
+	add_text_blob(f, &nf, man[2], mhex[2]);
+	char nested[2048], nhex[65], index[1024];
+	snprintf(
+		nested, sizeof(nested),
+		"{\"schemaVersion\":2,\"mediaType\":\"application/"
+		"vnd.oci.image.index.v1+json\",\"manifests\":["
+		"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+		"\"digest\":\"sha256:%s\",\"size\":%zu,\"platform\":"
+		"{\"architecture\":\"unknown\",\"os\":\"unknown\"},"
+		"\"annotations\":{\"vnd.docker.reference.type\":"
+		"\"attestation-manifest\"}},"
+		"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+		"\"digest\":\"sha256:%s\",\"size\":%zu,\"platform\":"
+		"{\"architecture\":\"arm64\",\"os\":\"linux\"}},"
+		"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+		"\"digest\":\"sha256:%s\",\"size\":%zu,\"platform\":"
+		"{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
+		mhex[2], strlen(man[2]), mhex[0], strlen(man[0]), mhex[1],
+		strlen(man[1]));
+	add_text_blob(f, &nf, nested, nhex);
+	snprintf(index, sizeof(index),
+		 "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+		 "\"application/vnd.oci.image.index.v1+json\",\"digest\":"
+		 "\"sha256:%s\",\"size\":%zu,\"annotations\":{"
+		 "\"org.opencontainers.image.ref.name\":\"%s\"}}]}",
+		 nhex, strlen(nested), name);
+	f[nf++] = file_text("index.json", index);
+	f[nf++] = file_text("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
+	int rc = fx_write_files(out, f, nf, FX_GZIP);
+	files_free(f, nf);
+	if (id)
+		memcpy(id, chex[1], 65);
+	return rc;
+}
+
+int fx_docker_save_legacy(const char *work, const char *out,
+			  const struct fx_entry *l, size_t n, const char *tag,
+			  char *id)
+{
+	/* Docker before 25 wrote one folder per layer and, for a layer
+	 * used twice, a symbolic link to the first copy. */
+	char p[512], diff[65];
+	snprintf(p, sizeof(p), "%s/legacy-layer.tar", work);
+	if (fx_write_tar(p, l, n, FX_PLAIN) || fx_sha256_file(p, diff))
+		return -1;
+	char config[1024], cid[65], cname[80], manifest[512];
+	snprintf(config, sizeof(config),
+		 "{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":"
+		 "{\"type\":\"layers\",\"diff_ids\":[\"sha256:%s\","
+		 "\"sha256:%s\"]}}",
+		 diff, diff);
+	fx_sha256(config, strlen(config), cid);
+	snprintf(cname, sizeof(cname), "%s.json", cid);
+	snprintf(manifest, sizeof(manifest),
+		 "[{\"Config\":\"%s\",\"RepoTags\":[\"%s\"],\"Layers\":"
+		 "[\"aaaa/layer.tar\",\"bbbb/layer.tar\"]}]",
+		 cname, tag);
+	struct archive *a = open_writer(out, FX_PLAIN);
+	if (!a)
+		return -1;
+	struct fx_file f[] = {
+		file_text("manifest.json", manifest),
+		file_text(cname, config),
+		file_from("aaaa/layer.tar", p),
+	};
+	int rc = 0;
+	for (size_t i = 0; i < 3 && rc == 0; i++) {
+		struct archive_entry *en = archive_entry_new();
+		archive_entry_set_pathname(en, f[i].name);
+		archive_entry_set_filetype(en, AE_IFREG);
+		archive_entry_set_perm(en, 0644);
+		archive_entry_set_size(en, (la_int64_t)f[i].len);
+		if (archive_write_header(a, en) != ARCHIVE_OK ||
+		    archive_write_data(a, f[i].data, f[i].len) !=
+			    (la_ssize_t)f[i].len)
+			rc = -1;
+		archive_entry_free(en);
+	}
+	struct archive_entry *en = archive_entry_new();
+	archive_entry_set_pathname(en, "bbbb/layer.tar");
+	archive_entry_set_filetype(en, AE_IFLNK);
+	archive_entry_set_perm(en, 0777);
+	archive_entry_set_symlink(en, "../aaaa/layer.tar");
+	if (rc == 0 && archive_write_header(a, en) != ARCHIVE_OK)
+		rc = -1;
+	archive_entry_free(en);
+	archive_write_close(a);
+	archive_write_free(a);
+	files_free(f, 3);
+	if (id)
+		memcpy(id, cid, 65);
+	return rc;
+}

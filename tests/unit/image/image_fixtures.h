@@ -65,6 +65,19 @@ void fx_fill_config(char *out, size_t cap, const char *fmt, const char *d1,
 int fx_oci_layout(const char *work, const char *out, const struct fx_entry *l,
 		  size_t n, const char *name, char *id);
 
+/* A gzip-compressed OCI layout whose index.json names (ref.name @name)
+ * a nested index of an attestation, an arm64 and an amd64 manifest; the
+ * amd64 config's hex id goes to @id. */
+int fx_oci_multiarch(const char *work, const char *out,
+		     const struct fx_entry *l, size_t n, const char *name,
+		     char *id);
+
+/* A pre-25 docker save: layer folders, the second layer a symbolic link
+ * to the first (the same layer used twice). */
+int fx_docker_save_legacy(const char *work, const char *out,
+			  const struct fx_entry *l, size_t n, const char *tag,
+			  char *id);
+
 /* Copies tar @in to @out leaving out the entry named @skip. */
 int fx_copy_without(const char *in, const char *out, const char *skip);
 

@@ -393,6 +393,47 @@ static void oci_layout_archive_loads_with_its_annotated_name(void **state)
 	img_image_free(img);
 }
 
+static void multi_platform_index_loads_the_host_platform(void **state)
+{
+	struct env *e = *state;
+	char *out = wpath(e, "multi.tar.gz");
+	char amd64[65];
+	assert_int_equal(fx_oci_multiarch(e->work, out, rootfs, 7,
+					  "example.com/multi:3", amd64),
+			 0);
+	json_t *loaded;
+	assert_int_equal(load_file(e, out, &loaded), 0);
+	assert_int_equal(json_array_size(loaded), 1);
+	json_decref(loaded);
+	struct img_image *img;
+	assert_int_equal(
+		img_resolve(e->s, "example.com/multi:3", &img, &e->err), 0);
+#if defined(__x86_64__)
+	assert_int_equal(strcmp(img->id + 7, amd64), 0);
+	assert_string_equal(img->architecture, "amd64");
+#endif
+	img_image_free(img);
+}
+
+static void legacy_docker_save_with_a_linked_layer_loads(void **state)
+{
+	struct env *e = *state;
+	char *out = wpath(e, "legacy.tar");
+	char cid[65];
+	assert_int_equal(
+		fx_docker_save_legacy(e->work, out, rootfs, 7, "legacy:1", cid),
+		0);
+	if (load_file(e, out, NULL) < 0)
+		fail_msg("load: %s", e->err.msg);
+	struct img_image *img;
+	assert_int_equal(img_resolve(e->s, "legacy:1", &img, &e->err), 0);
+	assert_int_equal(img->n_layers, 2);
+	assert_string_equal(img->layer_dirs[0], img->layer_dirs[1]);
+	assert_file(img->layer_dirs[1], "etc/passwd",
+		    "root:x:0:0::/root:/bin/sh\n");
+	img_image_free(img);
+}
+
 static void store_keeps_images_across_reopen_and_sweeps_leftovers(void **state)
 {
 	struct env *e = *state;
@@ -1093,6 +1134,12 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			layer_xattrs_are_kept_but_never_overlay_metadata, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			multi_platform_index_loads_the_host_platform, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			legacy_docker_save_with_a_linked_layer_loads, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			store_keeps_images_across_reopen_and_sweeps_leftovers,
