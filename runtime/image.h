@@ -161,6 +161,13 @@ int img_resolve(struct img_store *s, const char *ref, struct img_image **out,
 void img_image_free(struct img_image *img);
 
 /**
+ * img_lowerdir() - the overlayfs "lowerdir=" value for @img: its layer
+ * folders topmost first, joined with ':'. Owned; free with shoal_free().
+ * NULL when out of memory.
+ */
+char *img_lowerdir(const struct img_image *img);
+
+/**
  * img_inspect_json() - Docker's GET /images/{name}/json object for @ref
  * (Id, RepoTags, RepoDigests, Parent, Comment, Created, Author, Config,
  * Architecture, Variant, Os, Size, VirtualSize, GraphDriver, RootFS,

@@ -219,7 +219,8 @@ static int read_entry(struct load *l, struct archive *a,
 	}
 	if (type != AE_IFREG)
 		return 0;
-	report_progress(l, "Reading archive", path, 0, 0);
+	report_progress(l, "Reading archive", "",
+			(uint64_t)archive_filter_bytes(a, -1), 0);
 	int rc = stage_blob(l, a, hex, err);
 	return rc < 0 ? rc : put_name(&l->names, path, hex);
 }

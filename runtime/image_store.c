@@ -593,6 +593,22 @@ void img_image_free(struct img_image *img)
 	shoal_free(img);
 }
 
+char *img_lowerdir(const struct img_image *img)
+{
+	size_t n = 1;
+	for (size_t i = 0; i < img->n_layers; i++)
+		n += strlen(img->layer_dirs[i]) + 1;
+	char *out = shoal_malloc(n);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = img->n_layers; i-- > 0;)
+		o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ":" : "",
+				      img->layer_dirs[i]);
+	return out;
+}
+
 int img_resolve(struct img_store *s, const char *ref, struct img_image **out,
 		struct img_err *err)
 {

@@ -77,7 +77,7 @@ static void report(struct unpack *u, bool force)
 {
 	if (!u->progress)
 		return;
-	uint64_t done = (uint64_t)archive_filter_bytes(u->outer, 0);
+	uint64_t done = (uint64_t)archive_filter_bytes(u->outer, -1);
 	if (!force && done < u->next_report)
 		return;
 	u->next_report = done + PROGRESS_STEP;

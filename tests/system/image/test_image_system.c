@@ -166,12 +166,11 @@ static void overlay_mount_of_the_layers_shows_the_merged_tree(void **state)
 		skip();
 	}
 	struct img_image *img = load_fixture(e);
-	char lower[2048], at[256];
-	snprintf(lower, sizeof(lower), "%s:%s", img->layer_dirs[1],
-		 img->layer_dirs[0]);
+	char *lower = img_lowerdir(img), at[256];
 	snprintf(at, sizeof(at), "%s/merged", e->work);
 	mkdir(at, 0755);
 	assert_int_equal(check_merged(lower, at), 0);
+	shoal_free(lower);
 	img_image_free(img);
 }
 

@@ -256,6 +256,10 @@ static void docker_save_archive_loads_with_layers_in_order(void **state)
 	assert_string_equal(img->id, want);
 	assert_int_equal(img->n_layers, 2);
 	const char *low = img->layer_dirs[0], *up = img->layer_dirs[1];
+	char *lower = img_lowerdir(img), want_lower[1024];
+	snprintf(want_lower, sizeof(want_lower), "%s:%s", up, low);
+	assert_string_equal(lower, want_lower);
+	shoal_free(lower);
 	assert_file(low, "bin/sh", "#!base shell\n");
 	assert_file(up, "bin/sh", "#!upper shell\n");
 	assert_file(low, "etc/old", "to be deleted\n");
