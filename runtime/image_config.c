@@ -28,9 +28,9 @@ static bool is_str_array(const json_t *v)
 {
 	if (!json_is_array(v))
 		return false;
-	size_t i;
-	json_t *x;
-	json_array_foreach(v, i, x) if (!json_is_string(x)) return false;
+	for (size_t i = 0; i < json_array_size(v); i++)
+		if (!json_is_string(json_array_get(v, i)))
+			return false;
 	return true;
 }
 
@@ -40,8 +40,10 @@ static bool is_str_object(const json_t *v)
 		return false;
 	const char *k;
 	json_t *x;
-	json_object_foreach((json_t *)v, k,
-			    x) if (!json_is_string(x)) return false;
+	for (void *it = img__first((json_t *)v, &k, &x); it;
+	     it = img__next((json_t *)v, it, &k, &x))
+		if (!json_is_string(x))
+			return false;
 	return true;
 }
 
@@ -123,15 +125,14 @@ int img__config_check(const json_t *cfg, struct img_err *err)
 		return img__fail(err, -EINVAL,
 				 "image config: more than %d layers",
 				 IMG_LAYERS_MAX);
-	size_t i;
-	json_t *x;
-	json_array_foreach(ids, i, x) if (
-		!json_is_string(x) ||
-		!digest_ok(json_string_value(
-			x))) return img__fail(err, -EINVAL,
-					      "image config: diff_ids[%zu] is not "
-					      "a sha256 digest",
-					      i);
+	for (size_t i = 0; i < json_array_size(ids); i++) {
+		json_t *x = json_array_get(ids, i);
+		if (!json_is_string(x) || !digest_ok(json_string_value(x)))
+			return img__fail(err, -EINVAL,
+					 "image config: diff_ids[%zu] is not "
+					 "a sha256 digest",
+					 i);
+	}
 	return (int)json_array_size(ids);
 }
 
@@ -182,8 +183,7 @@ static int dup_array(const json_t *v, char ***out)
 		return -ENOMEM;
 	size_t i;
 	json_t *x;
-	json_array_foreach(v, i, x)
-	{
+	for (i = 0; i < json_array_size(v) && (x = json_array_get(v, i)); i++) {
 		a[i] = shoal_strdup(json_string_value(x));
 		if (!a[i]) {
 			free_strv(a);
@@ -205,8 +205,8 @@ static int dup_keys(const json_t *v, char ***out)
 	size_t i = 0;
 	const char *k;
 	json_t *x;
-	json_object_foreach((json_t *)v, k, x)
-	{
+	for (void *it = img__first((json_t *)v, &k, &x); it;
+	     it = img__next((json_t *)v, it, &k, &x)) {
 		a[i] = shoal_strdup(k);
 		if (!a[i++]) {
 			free_strv(a);
@@ -226,8 +226,8 @@ static int dup_labels(const json_t *v, struct img_config *c)
 		return -ENOMEM;
 	const char *k;
 	json_t *x;
-	json_object_foreach((json_t *)v, k, x)
-	{
+	for (void *it = img__first((json_t *)v, &k, &x); it;
+	     it = img__next((json_t *)v, it, &k, &x)) {
 		struct img_kv *kv = &c->labels[c->n_labels];
 		kv->key = shoal_strdup(k);
 		kv->value = shoal_strdup(json_string_value(x));
@@ -379,8 +379,8 @@ static int set_env(json_t *env, const char *key, const char *value)
 		return -EINVAL; /* not UTF-8 */
 	size_t i;
 	json_t *x;
-	json_array_foreach(env, i, x)
-	{
+	for (i = 0; i < json_array_size(env) && (x = json_array_get(env, i));
+	     i++) {
 		const char *e = json_string_value(x);
 		if (strncmp(e, key, klen) == 0 && e[klen] == '=')
 			return json_array_set_new(env, i, s) ? -ENOMEM : 0;
@@ -489,10 +489,10 @@ static int words_into_set(json_t *set, const char *rest, bool ports,
 {
 	json_t *arr = ports ? NULL : exec_form(rest);
 	if (arr) {
-		size_t i;
-		json_t *x;
-		json_array_foreach(arr, i, x) json_object_set_new(
-			set, json_string_value(x), json_object());
+		for (size_t i = 0; i < json_array_size(arr); i++)
+			json_object_set_new(
+				set, json_string_value(json_array_get(arr, i)),
+				json_object());
 		json_decref(arr);
 		return 0;
 	}

@@ -38,6 +38,32 @@ struct img_store {
 	void *in_use_arg;
 };
 
+/*
+ * Iteration over a jansson object. Jansson's foreach macros are not used:
+ * clang-format cannot lay them out. Usage:
+ *   for (void *it = img__first(o, &k, &v); it; it = img__next(o, it, &k, &v))
+ * To delete the current key, fetch the next iterator first.
+ */
+static inline void *img__first(json_t *o, const char **k, json_t **v)
+{
+	void *it = json_object_iter(o);
+	if (it) {
+		*k = json_object_iter_key(it);
+		*v = json_object_iter_value(it);
+	}
+	return it;
+}
+
+static inline void *img__next(json_t *o, void *it, const char **k, json_t **v)
+{
+	it = json_object_iter_next(o, it);
+	if (it) {
+		*k = json_object_iter_key(it);
+		*v = json_object_iter_value(it);
+	}
+	return it;
+}
+
 /* Errors. */
 int img__fail(struct img_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -59,8 +59,8 @@ static int strv_from(const json_t *arr, size_t max, char ***out, size_t *n)
 		return -ENOMEM;
 	size_t i;
 	json_t *x;
-	json_array_foreach(arr, i, x)
-	{
+	for (i = 0; i < json_array_size(arr) && (x = json_array_get(arr, i));
+	     i++) {
 		if (!json_is_string(x) ||
 		    !(v[i] = shoal_strdup(json_string_value(x)))) {
 			free_strv(v, i);
@@ -103,8 +103,8 @@ int img__dmanifest_parse(const char *data, size_t len,
 		goto out;
 	size_t i;
 	json_t *x;
-	json_array_foreach(root, i, x)
-	{
+	for (i = 0; i < json_array_size(root) && (x = json_array_get(root, i));
+	     i++) {
 		struct img__dmanifest_item *it = &out->items[i];
 		json_t *cfg = json_object_get(x, "Config");
 		out->n = i + 1;
@@ -246,8 +246,8 @@ static int desc_array(const json_t *arr, size_t max, const char *what,
 		return -ENOMEM;
 	size_t i;
 	json_t *x;
-	json_array_foreach(arr, i, x)
-	{
+	for (i = 0; i < json_array_size(arr) && (x = json_array_get(arr, i));
+	     i++) {
 		int rc = desc_parse(x, &out->d[i], what, err);
 		if (rc < 0) {
 			img__desc_list_clear(out);

@@ -75,10 +75,10 @@ static json_t *lower_dirs(struct img_store *s, json_t *layers)
 static json_t *diff_ids(json_t *layers)
 {
 	json_t *arr = json_array();
-	size_t i;
-	json_t *l;
-	json_array_foreach(layers, i, l)
-		json_array_append(arr, json_object_get(l, "diff_id"));
+	for (size_t i = 0; i < json_array_size(layers); i++)
+		json_array_append(
+			arr,
+			json_object_get(json_array_get(layers, i), "diff_id"));
 	return arr;
 }
 
@@ -175,8 +175,8 @@ int img_list_json(struct img_store *s, json_t **out, struct img_err *err)
 	json_t *v;
 	if (!items || !arr)
 		rc = -ENOMEM;
-	json_object_foreach(images, k, v)
-	{
+	for (void *it = img__first(images, &k, &v); it;
+	     it = img__next(images, it, &k, &v)) {
 		if (rc < 0)
 			break;
 		if (!(items[i++] = summary(s, k)))
@@ -344,14 +344,17 @@ static int untag_all(json_t *next, const char *hex, json_t *report)
 {
 	const char *k;
 	json_t *v;
-	void *tmp;
-	json_object_foreach_safe(tags_of(next), tmp, k, v)
-	{
-		if (strcmp(json_string_value(v) + 7, hex))
+	json_t *tags = tags_of(next);
+	void *it = img__first(tags, &k, &v);
+	while (it) {
+		const char *cur = k;
+		bool match = !strcmp(json_string_value(v) + 7, hex);
+		it = img__next(tags, it, &k, &v);
+		if (!match)
 			continue;
-		if (report_add(report, "Untagged", k) < 0)
+		if (report_add(report, "Untagged", cur) < 0)
 			return -ENOMEM;
-		json_object_del(tags_of(next), k);
+		json_object_del(tags, cur);
 	}
 	return 0;
 }
@@ -367,8 +370,9 @@ static void discard_files(struct img_store *s, json_t *old, json_t *next,
 	char *p, *t;
 	size_t i;
 	json_t *l;
-	json_array_foreach(json_object_get(rec, "layers"), i, l)
-	{
+	for (i = 0; i < json_array_size(json_object_get(rec, "layers")) &&
+		    (l = json_array_get(json_object_get(rec, "layers"), i));
+	     i++) {
 		const char *d =
 			json_string_value(json_object_get(l, "diff_id"));
 		const char *b = json_string_value(json_object_get(l, "blob"));

@@ -140,8 +140,9 @@ static int add_image(struct img_store *s, struct save *sv, const char *hex,
 	json_t *cfg = rc == 0 ? descriptor(MT_CONFIG, hex, size) : NULL;
 	size_t i;
 	json_t *l;
-	json_array_foreach(json_object_get(rec, "layers"), i, l)
-	{
+	for (i = 0; i < json_array_size(json_object_get(rec, "layers")) &&
+		    (l = json_array_get(json_object_get(rec, "layers"), i));
+	     i++) {
 		const char *b = json_string_value(json_object_get(l, "blob"));
 		if (rc == 0)
 			rc = stored_blob(s, sv, b + 7, &size, magic);

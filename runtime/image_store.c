@@ -159,15 +159,16 @@ static bool index_shape_ok(json_t *index)
 		return false;
 	const char *k;
 	json_t *v;
-	json_object_foreach(images, k, v)
-	{
+	for (void *it = img__first(images, &k, &v); it;
+	     it = img__next(images, it, &k, &v)) {
 		json_t *layers = json_object_get(v, "layers");
 		if (!id_is_hex(k, 64) || !json_is_array(layers))
 			return false;
 		size_t i;
 		json_t *l;
-		json_array_foreach(layers, i, l)
-		{
+		for (i = 0; i < json_array_size(layers) &&
+			    (l = json_array_get(layers, i));
+		     i++) {
 			const char *d = json_string_value(
 				json_object_get(l, "diff_id"));
 			const char *b =
@@ -178,8 +179,8 @@ static bool index_shape_ok(json_t *index)
 				return false;
 		}
 	}
-	json_object_foreach(tags, k, v)
-	{
+	for (void *it = img__first(tags, &k, &v); it;
+	     it = img__next(tags, it, &k, &v)) {
 		const char *id = json_string_value(v);
 		if (!id || strncmp(id, "sha256:", 7) ||
 		    !json_object_get(images, id + 7))
@@ -221,37 +222,65 @@ static int read_index(struct img_store *s, struct img_err *err)
 	return 0;
 }
 
+static bool layers_present(struct img_store *s, json_t *rec)
+{
+	json_t *layers = json_object_get(rec, "layers");
+	for (size_t i = 0; i < json_array_size(layers); i++) {
+		const char *d = json_string_value(
+			json_object_get(json_array_get(layers, i), "diff_id"));
+		char *p = img__path(s->root, "layers", d + 7);
+		struct stat st;
+		bool ok = p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+		shoal_free(p);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 /* Loads every image's config; drops (with a warning) images whose config
- * blob is gone or unreadable, and the tags pointing at them. */
+ * blob or a layer folder is gone, and the tags pointing at them. */
 static int load_configs(struct img_store *s)
 {
 	json_t *images = images_of(s->index);
 	const char *k;
 	json_t *v;
-	void *tmp;
 	bool dropped = false;
-	json_object_foreach_safe(images, tmp, k, v)
-	{
+	void *it = img__first(images, &k, &v);
+	while (it) {
+		const char *cur = k;
+		json_t *rec = v;
+		it = img__next(images, it, &k, &v);
 		json_t *cfg;
-		int rc = img__load_config(s, k, &cfg);
+		int rc = img__load_config(s, cur, &cfg);
 		if (rc == -ENOMEM)
 			return rc;
+		if (rc == 0 && !layers_present(s, rec)) {
+			json_decref(cfg);
+			rc = -ENOENT;
+		}
 		if (rc < 0) {
-			log_warn("image=%.12s dropped: config blob: %s", k,
-				 shoal_strerror(rc));
-			json_object_del(images, k);
+			log_warn("image=%.12s dropped: config or layer "
+				 "missing: %s",
+				 cur, shoal_strerror(rc));
+			json_object_del(images, cur);
 			dropped = true;
 			continue;
 		}
-		json_object_set_new(s->configs, k, cfg);
+		json_object_set_new(s->configs, cur, cfg);
 	}
 	if (!dropped)
 		return 0;
 	json_t *tags = tags_of(s->index);
-	json_object_foreach_safe(
-		tags, tmp, k,
-		v) if (!json_object_get(images, json_string_value(v) + 7))
-		json_object_del(tags, k);
+	it = img__first(tags, &k, &v);
+	while (it) {
+		const char *cur = k;
+		bool orphan =
+			!json_object_get(images, json_string_value(v) + 7);
+		it = img__next(tags, it, &k, &v);
+		if (orphan)
+			json_object_del(tags, cur);
+	}
 	return img__save_index(s, s->index);
 }
 
@@ -259,16 +288,17 @@ bool img__blob_used(json_t *index, const char *hex)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach(images_of(index), k, v)
-	{
+	for (void *it = img__first(images_of(index), &k, &v); it;
+	     it = img__next(images_of(index), it, &k, &v)) {
 		if (!strcmp(k, hex))
 			return true;
-		size_t i;
-		json_t *l;
-		json_array_foreach(json_object_get(v, "layers"), i, l) if (
-			!strcmp(json_string_value(json_object_get(l, "blob")) +
-					7,
-				hex)) return true;
+		json_t *layers = json_object_get(v, "layers");
+		for (size_t i = 0; i < json_array_size(layers); i++) {
+			json_t *b = json_object_get(json_array_get(layers, i),
+						    "blob");
+			if (!strcmp(json_string_value(b) + 7, hex))
+				return true;
+		}
 	}
 	return false;
 }
@@ -277,15 +307,15 @@ bool img__layer_used(json_t *index, const char *hex)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach(images_of(index), k, v)
-	{
-		size_t i;
-		json_t *l;
-		json_array_foreach(json_object_get(v, "layers"), i, l) if (
-			!strcmp(json_string_value(
-					json_object_get(l, "diff_id")) +
-					7,
-				hex)) return true;
+	for (void *it = img__first(images_of(index), &k, &v); it;
+	     it = img__next(images_of(index), it, &k, &v)) {
+		json_t *layers = json_object_get(v, "layers");
+		for (size_t i = 0; i < json_array_size(layers); i++) {
+			json_t *d = json_object_get(json_array_get(layers, i),
+						    "diff_id");
+			if (!strcmp(json_string_value(d) + 7, hex))
+				return true;
+		}
 	}
 	return false;
 }
@@ -401,8 +431,8 @@ static int by_prefix(struct img_store *s, const char *ref, const char *prefix,
 	const char *found = NULL;
 	const char *k;
 	json_t *v;
-	json_object_foreach(images_of(s->index), k, v)
-	{
+	for (void *it = img__first(images_of(s->index), &k, &v); it;
+	     it = img__next(images_of(s->index), it, &k, &v)) {
 		if (strncmp(k, prefix, n) != 0)
 			continue;
 		if (found)
@@ -466,9 +496,11 @@ json_t *img__tags_for(struct img_store *s, const char *hex)
 	size_t n = 0;
 	const char *k;
 	json_t *v;
-	json_object_foreach(tags_of(s->index), k,
-			    v) if (n < 1024 && !strcmp(json_string_value(v) + 7,
-						       hex)) names[n++] = k;
+	json_t *tags = tags_of(s->index);
+	for (void *it = img__first(tags, &k, &v); it;
+	     it = img__next(tags, it, &k, &v))
+		if (n < 1024 && !strcmp(json_string_value(v) + 7, hex))
+			names[n++] = k;
 	qsort(names, n, sizeof(*names), cmp_str);
 	json_t *arr = json_array();
 	for (size_t i = 0; arr && i < n; i++)
@@ -511,8 +543,8 @@ static char **strv_from_json(json_t *arr)
 		return NULL;
 	size_t i;
 	json_t *x;
-	json_array_foreach(arr, i, x)
-	{
+	for (i = 0; i < json_array_size(arr) && (x = json_array_get(arr, i));
+	     i++) {
 		if (!(v[i] = shoal_strdup(json_string_value(x)))) {
 			while (i-- > 0)
 				shoal_free(v[i]);
@@ -550,8 +582,9 @@ static int make_image(struct img_store *s, const char *hex,
 		goto err_free;
 	size_t i;
 	json_t *l;
-	json_array_foreach(layers, i, l)
-	{
+	for (i = 0;
+	     i < json_array_size(layers) && (l = json_array_get(layers, i));
+	     i++) {
 		const char *d =
 			json_string_value(json_object_get(l, "diff_id"));
 		img->layer_dirs[i] = img__path(s->root, "layers", d + 7);

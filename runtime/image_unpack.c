@@ -469,6 +469,9 @@ static int do_entry(struct unpack *u, struct archive_entry *e,
 		return img__fail(err, -EINVAL, "layer entry without a name");
 	u->entry = raw;
 	int rc = img__clean_path(raw, path, sizeof(path));
+	if (rc == -ENAMETOOLONG)
+		return img__fail(err, -EINVAL,
+				 "layer entry %.200s...: path too long", raw);
 	if (rc < 0)
 		return img__fail(err, -EINVAL,
 				 "layer entry %s: path leaves the layer "

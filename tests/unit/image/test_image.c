@@ -467,7 +467,14 @@ static void store_keeps_images_across_reopen_and_sweeps_leftovers(void **state)
 	assert_int_equal(img_resolve(e->s, "keep:1", &img, &e->err), 0);
 	assert_string_equal(img->id, id);
 	assert_file(img->layer_dirs[0], "bin/busybox", "#!fake busybox\n");
+
+	/* An image whose layer folder vanished is dropped, not served. */
+	img_store_close(e->s);
+	img__rmrf(img->layer_dirs[0]);
 	img_image_free(img);
+	assert_int_equal(img_store_open(e->root, &e->s, &e->err), 0);
+	assert_int_equal(img_resolve(e->s, "keep:1", &img, &e->err),
+			 SHOAL_ENOTFOUND);
 }
 
 /* Tags and removal ------------------------------------------------------ */
