@@ -30,8 +30,8 @@
 #include <string.h>
 #include <strings.h>
 
-int api__resolve(struct api_call *call, struct api__state *st,
-		 const char *ref, char id[RT_ID_LEN + 1])
+int api__resolve(struct api_call *call, struct api__state *st, const char *ref,
+		 char id[RT_ID_LEN + 1])
 {
 	int rc = rt_container_resolve(st->rt, ref, id);
 	if (rc == 0)
@@ -65,16 +65,16 @@ static const struct {
 	const char *name;
 	int sig;
 } signals[] = {
-	{"HUP", SIGHUP},   {"INT", SIGINT},	{"QUIT", SIGQUIT},
-	{"ILL", SIGILL},   {"TRAP", SIGTRAP},	{"ABRT", SIGABRT},
-	{"BUS", SIGBUS},   {"FPE", SIGFPE},	{"KILL", SIGKILL},
-	{"USR1", SIGUSR1}, {"SEGV", SIGSEGV},	{"USR2", SIGUSR2},
-	{"PIPE", SIGPIPE}, {"ALRM", SIGALRM},	{"TERM", SIGTERM},
-	{"CHLD", SIGCHLD}, {"CONT", SIGCONT},	{"STOP", SIGSTOP},
-	{"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},	{"TTOU", SIGTTOU},
-	{"URG", SIGURG},   {"XCPU", SIGXCPU},	{"XFSZ", SIGXFSZ},
+	{"HUP", SIGHUP},       {"INT", SIGINT},	  {"QUIT", SIGQUIT},
+	{"ILL", SIGILL},       {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},
+	{"BUS", SIGBUS},       {"FPE", SIGFPE},	  {"KILL", SIGKILL},
+	{"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+	{"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+	{"CHLD", SIGCHLD},     {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+	{"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+	{"URG", SIGURG},       {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
 	{"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
-	{"IO", SIGIO},	   {"PWR", SIGPWR},	{"SYS", SIGSYS},
+	{"IO", SIGIO},	       {"PWR", SIGPWR},	  {"SYS", SIGSYS},
 };
 
 /* "SIGTERM", "TERM", "15" (case-insensitive); -EINVAL. */
@@ -188,9 +188,9 @@ static void stop_done(struct api__waiter *w, int code, bool removed)
 		struct rt_err e = {""};
 		int rc = start_now(op->st, w->id, &e);
 		if (rc < 0)
-			http_response_send_error(
-				op->res, 500,
-				e.msg[0] ? e.msg : shoal_strerror(rc));
+			http_response_send_error(op->res, 500,
+						 e.msg[0] ? e.msg
+							  : shoal_strerror(rc));
 		else
 			http_response_send(op->res, 204, NULL, NULL, 0);
 	} else if (op->res) {
@@ -271,8 +271,7 @@ static void stop_or_restart(struct api_call *call, bool restart)
 		log_warn("container=%s: stop signal failed: %s", id,
 			 shoal_strerror(rc));
 	if (t >= 0)
-		uv_timer_start(&op->timer, stop_timeout, (uint64_t)t * 1000,
-			       0);
+		uv_timer_start(&op->timer, stop_timeout, (uint64_t)t * 1000, 0);
 	log_info("container=%s stopping (signal %d, grace %llds)", id, sig,
 		 (long long)t);
 }
@@ -433,7 +432,8 @@ static void wait_(struct api_call *call)
 		return;
 	}
 	struct wait_op *op = shoal_calloc(1, sizeof(*op));
-	if (!op || http_response_begin(call->res, 200, "application/json") < 0) {
+	if (!op ||
+	    http_response_begin(call->res, 200, "application/json") < 0) {
 		shoal_free(op);
 		api_reply_error(call, 500, "out of memory");
 		return;
@@ -486,8 +486,8 @@ static void delete_(struct api_call *call)
 		return;
 	}
 	if (rc < 0) {
-		api_reply_error(call, 500, "cannot remove container %s: %s",
-				id, shoal_strerror(rc));
+		api_reply_error(call, 500, "cannot remove container %s: %s", id,
+				shoal_strerror(rc));
 		return;
 	}
 	log_info("container=%s removed", id);

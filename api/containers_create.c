@@ -69,6 +69,7 @@ struct create_req {
 	struct arena arena;
 	struct rt_spec spec;
 	const char **argv;
+	json_t *ep_json, *cmd_json, *env_json; /* resolved, for docker.json */
 	char seccomp_tmp[256];
 	int status; /* the HTTP status of an error */
 	char err[600];
@@ -95,8 +96,8 @@ static int strv(struct create_req *r, const json_t *o, const char *key,
 	if (!a || json_is_null(a))
 		return 0;
 	if (json_is_string(a)) { /* Docker accepts "Cmd": "sh" too */
-		const char **v = arena_add(&r->arena,
-					   shoal_calloc(2, sizeof(char *)));
+		const char **v =
+			arena_add(&r->arena, shoal_calloc(2, sizeof(char *)));
 		if (!v)
 			return fail(r, 500, "out of memory");
 		v[0] = json_string_value(a);
@@ -162,8 +163,8 @@ static int build_argv(struct create_req *r)
 		c = cmd;
 	}
 	size_t ne = vlen(e), nc = vlen(c);
-	r->argv = arena_add(&r->arena,
-			    shoal_calloc(ne + nc + 1, sizeof(char *)));
+	r->argv =
+		arena_add(&r->arena, shoal_calloc(ne + nc + 1, sizeof(char *)));
 	if (!r->argv)
 		return fail(r, 500, "out of memory");
 	for (size_t i = 0; i < ne; i++)
@@ -178,10 +179,15 @@ static int build_argv(struct create_req *r)
 		json_array_append_new(je, json_string(e[i]));
 	for (size_t i = 0; jc && i < nc; i++)
 		json_array_append_new(jc, json_string(c[i]));
-	jsonx_set(r->body, "Entrypoint", ne ? je : json_null());
+	if (!je || !jc) {
+		json_decref(je);
+		json_decref(jc);
+		return fail(r, 500, "out of memory");
+	}
+	r->ep_json = ne ? je : json_null();
 	if (!ne)
 		json_decref(je);
-	jsonx_set(r->body, "Cmd", nc ? jc : json_null());
+	r->cmd_json = nc ? jc : json_null();
 	if (!nc)
 		json_decref(jc);
 	return 0;
@@ -218,8 +224,8 @@ static int build_env(struct create_req *r)
 	json_t *je = json_array();
 	for (size_t i = 0; je && i < n; i++)
 		json_array_append_new(je, json_string(v[i]));
-	return jsonx_set(r->body, "Env", je) < 0 ? fail(r, 500, "out of memory")
-						  : 0;
+	r->env_json = je;
+	return je ? 0 : fail(r, 500, "out of memory");
 }
 
 static int build_labels(struct create_req *r)
@@ -231,8 +237,9 @@ static int build_labels(struct create_req *r)
 	if (!m)
 		return fail(r, 500, "out of memory");
 	for (size_t i = 0; i < r->img->config.n_labels; i++)
-		json_object_set_new(m, r->img->config.labels[i].key,
-				    json_string(r->img->config.labels[i].value));
+		json_object_set_new(
+			m, r->img->config.labels[i].key,
+			json_string(r->img->config.labels[i].value));
 	if (json_is_object(l)) {
 		const char *k;
 		json_t *v;
@@ -261,10 +268,10 @@ static int build_mounts(struct create_req *r, const char **binds,
 	size_t nm = json_is_array(mounts) ? json_array_size(mounts) : 0;
 	size_t nt = json_is_object(tm) ? json_object_size(tm) : 0;
 	size_t nb = vlen(binds), nv = 0, ntf = 0;
-	const char **v = arena_add(&r->arena,
-				   shoal_calloc(nb + nm + 1, sizeof(char *)));
-	const char **t = arena_add(&r->arena,
-				   shoal_calloc(nt + nm + 1, sizeof(char *)));
+	const char **v =
+		arena_add(&r->arena, shoal_calloc(nb + nm + 1, sizeof(char *)));
+	const char **t =
+		arena_add(&r->arena, shoal_calloc(nt + nm + 1, sizeof(char *)));
 	struct buf b;
 	buf_init(&b, 1 << 20);
 	if (!v || !t)
@@ -310,7 +317,8 @@ static int build_mounts(struct create_req *r, const char **binds,
 	void *it = json_is_object(tm) ? json_object_iter((json_t *)tm) : NULL;
 	for (; it; it = json_object_iter_next((json_t *)tm, it)) {
 		const char *path = json_object_iter_key(it);
-		const char *opts = json_string_value(json_object_iter_value(it));
+		const char *opts =
+			json_string_value(json_object_iter_value(it));
 		if (nofs == 64) {
 			buf_fini(&b);
 			return fail(r, 400, "too many mounts");
@@ -377,7 +385,8 @@ static int build_security(struct create_req *r)
 			   (klen == 5 && !strncmp(o, "label", klen))) {
 			continue; /* no AppArmor or SELinux here: ignored */
 		} else {
-			return fail(r, 400, "invalid --security-opt: \"%s\"", o);
+			return fail(r, 400, "invalid --security-opt: \"%s\"",
+				    o);
 		}
 	}
 	return 0;
@@ -521,6 +530,9 @@ static json_t *meta(struct create_req *r, const char *id, const char *name)
 	const char *image = jsonx_str(r->body, "Image", "");
 	int rc = 0;
 	rc |= jsonx_set(cfg, "Image", json_string(image));
+	rc |= jsonx_set(cfg, "Entrypoint", json_incref(r->ep_json));
+	rc |= jsonx_set(cfg, "Cmd", json_incref(r->cmd_json));
+	rc |= jsonx_set(cfg, "Env", json_incref(r->env_json));
 	rc |= jsonx_set(cfg, "WorkingDir",
 			json_string(r->spec.workdir ? r->spec.workdir : ""));
 	rc |= jsonx_set(cfg, "User",
@@ -617,6 +629,9 @@ void api__container_create(struct api_call *call)
 	if (r.seccomp_tmp[0])
 		unlink(r.seccomp_tmp);
 	img_image_free(r.img);
+	json_decref(r.ep_json);
+	json_decref(r.cmd_json);
+	json_decref(r.env_json);
 	json_decref(r.body);
 	arena_free(&r.arena);
 }

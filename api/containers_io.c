@@ -345,6 +345,28 @@ static void ls_done(struct api__logstream *ls, int rc)
 	attach_finish(ls->arg);
 }
 
+/*
+ * A tty attach made before the start: what the container wrote before the
+ * socket was connected is only in the log; send it first (raw bytes).
+ */
+static void replay_before(struct attach_op *op, int64_t t)
+{
+	struct rt_info i;
+	struct rt_log_options o = {
+		.tail = -1, .stdout_on = true, .stderr_on = true};
+	struct rt_log_reader *r;
+	struct rt_log_entry e;
+	if (!op->res || rt_container_inspect(op->st->rt, op->id, &i) < 0)
+		return;
+	o.since_ns = i.started_ns;
+	rt_info_fini(&i);
+	if (rt_log_open(op->st->rt, op->id, &o, &r) < 0)
+		return;
+	while (rt_log_next(r, &e) == 0 && e.time_ns < t)
+		http_response_hijack_write(op->res, e.line, e.len);
+	rt_log_close(r);
+}
+
 /* The container is running now: connect output and input. */
 static void attach_connect(struct attach_op *op, bool from_log)
 {
@@ -353,9 +375,8 @@ static void attach_connect(struct attach_op *op, bool from_log)
 	op->sock_out = !from_log;
 	if (from_log) {
 		struct rt_info i;
-		struct rt_log_options o = {.tail = -1,
-					   .stdout_on = true,
-					   .stderr_on = true};
+		struct rt_log_options o = {
+			.tail = -1, .stdout_on = true, .stderr_on = true};
 		if (rt_container_inspect(op->st->rt, op->id, &i) == 0) {
 			o.since_ns = i.started_ns;
 			rt_info_fini(&i);
@@ -381,12 +402,12 @@ static void attach_connect(struct attach_op *op, bool from_log)
 	} else {
 		http_response_on_drain(op->res, on_drain, op);
 	}
+	int64_t t = time_real_ns();
 	rc = connect_sock(op);
-	if (rc < 0 && op->sock_out) {
-		log_warn("container=%s attach failed: %s", op->id,
-			 shoal_strerror(rc));
+	if (!from_log)
+		replay_before(op, t);
+	if (rc < 0 && op->sock_out)
 		attach_finish(op);
-	}
 }
 
 void api__attach_started(struct api__state *st, const char *id)
@@ -465,8 +486,8 @@ static void resize(struct api_call *call)
 				h ? h : "", w ? w : "");
 		return;
 	}
-	int rc = rt_container_resize(st->rt, id, (unsigned)rows,
-				     (unsigned)cols);
+	int rc =
+		rt_container_resize(st->rt, id, (unsigned)rows, (unsigned)cols);
 	if (rc < 0 && rc != -ESRCH && rc != -ENOTTY && rc != -ENOENT &&
 	    rc != -ECONNREFUSED) {
 		api_reply_error(call, 500, "cannot resize: %s",

@@ -50,10 +50,9 @@ static json_t *state_json(const struct rt_info *i)
 	rc |= jsonx_set(o, "OOMKilled", json_boolean(i->oom_killed));
 	rc |= jsonx_set(o, "Dead", json_false());
 	rc |= jsonx_set(o, "Pid", json_integer(i->pid));
-	rc |= jsonx_set(o, "ExitCode",
-			json_integer(i->status == RT_STATUS_EXITED
-					     ? i->exit_code
-					     : 0));
+	rc |= jsonx_set(
+		o, "ExitCode",
+		json_integer(i->status == RT_STATUS_EXITED ? i->exit_code : 0));
 	rc |= jsonx_set(o, "Error", json_string(i->error ? i->error : ""));
 	rc |= jsonx_set(o, "StartedAt", time_str(i->started_ns));
 	rc |= jsonx_set(o, "FinishedAt", time_str(i->finished_ns));
@@ -82,8 +81,8 @@ static json_t *mounts_json(const json_t *rcfg)
 		json_t *o = json_pack(
 			"{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", type,
 			"Source", jsonx_str(m, "source", ""), "Destination",
-			jsonx_str(m, "target", ""), "Mode", "",
-			"RW", !jsonx_bool(m, "readonly", false), "Propagation",
+			jsonx_str(m, "target", ""), "Mode", "", "RW",
+			!jsonx_bool(m, "readonly", false), "Propagation",
 			!strcmp(type, "bind") ? "rprivate" : "");
 		const char *vol = jsonx_str(m, "volume", NULL);
 		if (o && vol) {
@@ -121,7 +120,7 @@ static json_t *host_config(const json_t *m)
 		json_object_set_new(hc, "RestartPolicy",
 				    json_pack("{s:s, s:i}", "Name", "no",
 					      "MaximumRetryCount", 0));
-	const char *keys[] = {"Memory",	  "NanoCpus",	"CpuShares",
+	const char *keys[] = {"Memory",	   "NanoCpus",	 "CpuShares",
 			      "PidsLimit", "Privileged", "AutoRemove"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!json_object_get(hc, keys[i]))
@@ -164,11 +163,9 @@ json_t *api__container_json(struct api__state *st, const char *id)
 	rc |= jsonx_set(o, "Id", json_string(i.id));
 	rc |= jsonx_set(o, "Created", time_str(i.created_ns));
 	rc |= jsonx_set(o, "Path", json_string(jsonx_str(m, "Path", "")));
-	rc |= jsonx_set(o, "Args",
-			args ? json_deep_copy(args) : json_array());
+	rc |= jsonx_set(o, "Args", args ? json_deep_copy(args) : json_array());
 	rc |= jsonx_set(o, "State", state_json(&i));
-	rc |= jsonx_set(o, "Image",
-			json_string(jsonx_str(m, "ImageID", "")));
+	rc |= jsonx_set(o, "Image", json_string(jsonx_str(m, "ImageID", "")));
 	snprintf(run, sizeof(run), "%s/containers/%s/", st->data_root, i.id);
 	rc |= jsonx_set(o, "ResolvConfPath",
 			json_pack("s++", run, "resolv.conf", ""));
@@ -278,8 +275,7 @@ static bool pass(const json_t *f, const json_t *o)
 	ok = n == 0;
 	const char *name = jsonx_str(o, "Name", "/");
 	for (size_t i = 0; i < n && !ok; i++)
-		ok = strstr(name + 1, v[i][0] == '/' ? v[i] + 1 : v[i]) !=
-		     NULL;
+		ok = strstr(name + 1, v[i][0] == '/' ? v[i] + 1 : v[i]) != NULL;
 	if (!ok)
 		return false;
 	values(f, "id", v, 32, &n);
@@ -312,17 +308,17 @@ static int check_filters(const json_t *f, char *err, size_t cap)
 			return -1;
 		}
 		if (values(f, k, v, 32, &n) < 0) {
-			snprintf(err, cap, "invalid filter '%s': bad value",
-				 k);
+			snprintf(err, cap, "invalid filter '%s': bad value", k);
 			return -1;
 		}
 		for (size_t i = 0; !strcmp(k, "status") && i < n; i++)
-			if (strcmp(v[i], "created") && strcmp(v[i], "running") &&
-			    strcmp(v[i], "paused") && strcmp(v[i], "exited") &&
+			if (strcmp(v[i], "created") &&
+			    strcmp(v[i], "running") && strcmp(v[i], "paused") &&
+			    strcmp(v[i], "exited") &&
 			    strcmp(v[i], "restarting") &&
 			    strcmp(v[i], "removing") && strcmp(v[i], "dead")) {
-				snprintf(err, cap,
-					 "invalid filter 'status=%s'", v[i]);
+				snprintf(err, cap, "invalid filter 'status=%s'",
+					 v[i]);
 				return -1;
 			}
 	}
@@ -337,11 +333,10 @@ static json_t *command_of(const json_t *o)
 	const char *path = jsonx_str(o, "Path", "");
 	len += (size_t)snprintf(cmd, sizeof(cmd), "%s", path);
 	const json_t *args = json_object_get(o, "Args");
-	for (size_t i = 0; i < json_array_size(args) && len < sizeof(cmd);
-	     i++)
-		len += (size_t)snprintf(cmd + len, sizeof(cmd) - len, " %s",
-					json_string_value(
-						json_array_get(args, i)));
+	for (size_t i = 0; i < json_array_size(args) && len < sizeof(cmd); i++)
+		len += (size_t)snprintf(
+			cmd + len, sizeof(cmd) - len, " %s",
+			json_string_value(json_array_get(args, i)));
 	return json_string(cmd);
 }
 
@@ -376,8 +371,7 @@ static json_t *summary(struct api__state *st, const json_t *o, int64_t created)
 			json_pack("{s:s}", "NetworkMode",
 				  jsonx_str(jsonx_obj(o, "HostConfig"),
 					    "NetworkMode", "none")));
-	rc |= jsonx_set(s, "NetworkSettings",
-			json_pack("{s:{}}", "Networks"));
+	rc |= jsonx_set(s, "NetworkSettings", json_pack("{s:{}}", "Networks"));
 	rc |= jsonx_set(s, "Mounts",
 			json_deep_copy(json_object_get(o, "Mounts")));
 	if (rc) {

@@ -23,13 +23,13 @@
 
 static json_t *cpu_json(const struct rt_stats *s)
 {
-	return json_pack("{s:{s:I, s:I, s:I}, s:I, s:i, s:{s:i, s:i, s:i}}",
-			 "cpu_usage", "total_usage", (json_int_t)s->cpu_total_ns,
-			 "usage_in_kernelmode", (json_int_t)0,
-			 "usage_in_usermode", (json_int_t)0, "system_cpu_usage",
-			 (json_int_t)s->system_cpu_ns, "online_cpus",
-			 (int)s->online_cpus, "throttling_data", "periods", 0,
-			 "throttled_periods", 0, "throttled_time", 0);
+	return json_pack(
+		"{s:{s:I, s:I, s:I}, s:I, s:i, s:{s:i, s:i, s:i}}", "cpu_usage",
+		"total_usage", (json_int_t)s->cpu_total_ns,
+		"usage_in_kernelmode", (json_int_t)0, "usage_in_usermode",
+		(json_int_t)0, "system_cpu_usage", (json_int_t)s->system_cpu_ns,
+		"online_cpus", (int)s->online_cpus, "throttling_data",
+		"periods", 0, "throttled_periods", 0, "throttled_time", 0);
 }
 
 static json_t *time_json(int64_t ns)
@@ -54,15 +54,13 @@ static json_t *stats_json(const char *id, const char *name,
 	rc |= jsonx_set(o, "preread", time_json(pre->read_ns));
 	rc |= jsonx_set(o, "pids_stats",
 			json_pack("{s:I}", "current", (json_int_t)s->pids));
-	rc |= jsonx_set(o, "blkio_stats",
-			json_pack("{s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n}",
-				  "io_service_bytes_recursive",
-				  "io_serviced_recursive",
-				  "io_queue_recursive",
-				  "io_service_time_recursive",
-				  "io_wait_time_recursive",
-				  "io_merged_recursive", "io_time_recursive",
-				  "sectors_recursive"));
+	rc |= jsonx_set(
+		o, "blkio_stats",
+		json_pack("{s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n}",
+			  "io_service_bytes_recursive", "io_serviced_recursive",
+			  "io_queue_recursive", "io_service_time_recursive",
+			  "io_wait_time_recursive", "io_merged_recursive",
+			  "io_time_recursive", "sectors_recursive"));
 	rc |= jsonx_set(o, "num_procs", json_integer(0));
 	rc |= jsonx_set(o, "storage_stats", json_object());
 	rc |= jsonx_set(o, "cpu_stats", cpu_json(s));
@@ -76,8 +74,8 @@ static json_t *stats_json(const char *id, const char *name,
 		json_pack("{s:{s:I, s:i, s:i, s:i, s:I, s:i, s:i, s:i}}",
 			  "eth0", "rx_bytes", (json_int_t)s->net_rx_bytes,
 			  "rx_packets", 0, "rx_errors", 0, "rx_dropped", 0,
-			  "tx_bytes", (json_int_t)s->net_tx_bytes,
-			  "tx_packets", 0, "tx_errors", 0, "tx_dropped", 0));
+			  "tx_bytes", (json_int_t)s->net_tx_bytes, "tx_packets",
+			  0, "tx_errors", 0, "tx_dropped", 0));
 	if (rc) {
 		json_decref(o);
 		return NULL;
@@ -219,23 +217,21 @@ static void top(struct api_call *call)
 	for (size_t k = 0; procs && k < n; k++) {
 		char uid[32], pid[16], ppid[16];
 		struct passwd *pw = getpwuid(rows[k].uid);
-		snprintf(uid, sizeof(uid), "%s",
-			 pw ? pw->pw_name : "");
+		snprintf(uid, sizeof(uid), "%s", pw ? pw->pw_name : "");
 		if (!pw)
-			snprintf(uid, sizeof(uid), "%u",
-				 (unsigned)rows[k].uid);
+			snprintf(uid, sizeof(uid), "%u", (unsigned)rows[k].uid);
 		snprintf(pid, sizeof(pid), "%d", (int)rows[k].pid);
 		snprintf(ppid, sizeof(ppid), "%d", (int)rows[k].ppid);
-		json_array_append_new(
-			procs, json_pack("[s, s, s, s, s, s, s, s]", uid, pid,
-					 ppid, "0", "", "?", "00:00:00",
-					 rows[k].cmd));
+		json_array_append_new(procs,
+				      json_pack("[s, s, s, s, s, s, s, s]", uid,
+						pid, ppid, "0", "", "?",
+						"00:00:00", rows[k].cmd));
 	}
 	shoal_free(rows);
 	api_reply_json(call, 200,
-		       json_pack("{s:[s, s, s, s, s, s, s, s], s:o}",
-				 "Titles", "UID", "PID", "PPID", "C", "STIME",
-				 "TTY", "TIME", "CMD", "Processes", procs));
+		       json_pack("{s:[s, s, s, s, s, s, s, s], s:o}", "Titles",
+				 "UID", "PID", "PPID", "C", "STIME", "TTY",
+				 "TIME", "CMD", "Processes", procs));
 }
 
 static const struct api_route routes[] = {

@@ -118,7 +118,7 @@ static bool auto_remove(struct api__state *st, const char *id)
 }
 
 static void exit_seen(struct rt_exit_watch *w, const char *cid, int code,
-		    bool oom, void *arg)
+		      bool oom, void *arg)
 {
 	struct api__watch *aw = arg;
 	struct api__state *st = aw->st;
@@ -150,7 +150,8 @@ int api__watch(struct api__state *st, const char *id)
 		return -ENOMEM;
 	aw->st = st;
 	snprintf(aw->id, sizeof(aw->id), "%s", id);
-	int rc = rt_exit_watch_start(st->rt, st->loop, id, exit_seen, aw, &aw->w);
+	int rc = rt_exit_watch_start(st->rt, st->loop, id, exit_seen, aw,
+				     &aw->w);
 	if (rc == 0)
 		rc = hmap_put_str(&st->watches, aw->id, aw, NULL);
 	if (rc < 0) {
@@ -256,8 +257,7 @@ err_free:
 
 /* --- removal -------------------------------------------------------------- */
 
-int api__remove(struct api__state *st, const char *id, bool force,
-		bool volumes)
+int api__remove(struct api__state *st, const char *id, bool force, bool volumes)
 {
 	json_t *m = NULL;
 	struct rt_info info;

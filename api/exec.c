@@ -135,8 +135,8 @@ static void exec_create(struct api_call *call)
 	if (!st || api__resolve(call, st, api_param(call, "id"), cid) < 0)
 		return;
 	json_t *body = NULL;
-	if (jsonx_parse_object(call->req->body, call->req->body_len, &body,
-			       err, sizeof(err)) < 0) {
+	if (jsonx_parse_object(call->req->body, call->req->body_len, &body, err,
+			       sizeof(err)) < 0) {
 		api_reply_error(call, 400, "%s", err);
 		return;
 	}
@@ -254,9 +254,14 @@ static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		return;
 	if (!e->tty) {
 		uint32_t len = (uint32_t)n;
-		unsigned char h[8] = {is_err ? 2 : 1, 0,	0,
-				      0,	  len >> 24, len >> 16 & 0xff,
-				      len >> 8 & 0xff, len & 0xff};
+		unsigned char h[8] = {is_err ? 2 : 1,
+				      0,
+				      0,
+				      0,
+				      len >> 24,
+				      len >> 16 & 0xff,
+				      len >> 8 & 0xff,
+				      len & 0xff};
 		http_response_hijack_write(e->res, h, 8);
 	}
 	if (http_response_hijack_write(e->res, b->base, (size_t)n) ==
@@ -281,11 +286,6 @@ static void written(uv_write_t *w, int status)
 	shoal_free(container_of(w, struct wreq, req));
 }
 
-static void shut(uv_shutdown_t *s, int status)
-{
-	shoal_free(s);
-}
-
 static void on_input(struct http_response *res, const char *d, ssize_t n,
 		     void *arg)
 {
@@ -293,9 +293,8 @@ static void on_input(struct http_response *res, const char *d, ssize_t n,
 	if (!e->in_open)
 		return;
 	if (n == UV_EOF && !e->tty) {
-		uv_shutdown_t *s = shoal_malloc(sizeof(*s));
-		if (s && uv_shutdown(s, (uv_stream_t *)&e->in, shut) < 0)
-			shoal_free(s);
+		/* A pipe has no half-close: closing it is the EOF. */
+		close_handle(e, (uv_handle_t *)&e->in, &e->in_open);
 		return;
 	}
 	if (n <= 0)
@@ -391,8 +390,8 @@ static void exec_start(struct api_call *call)
 	json_t *body = NULL;
 	char err[256];
 	if (call->req->body_len &&
-	    jsonx_parse_object(call->req->body, call->req->body_len, &body,
-			       err, sizeof(err)) < 0) {
+	    jsonx_parse_object(call->req->body, call->req->body_len, &body, err,
+			       sizeof(err)) < 0) {
 		api_reply_error(call, 400, "%s", err);
 		return;
 	}
@@ -418,7 +417,8 @@ static void exec_start(struct api_call *call)
 	if (rc < 0) {
 		e->exited = true;
 		e->exit_code = rc == -ENOENT ? 127 : 126;
-		api_reply_error(call, rc == -ENOENT || rc == -EINVAL ? 400 : 500,
+		api_reply_error(call,
+				rc == -ENOENT || rc == -EINVAL ? 400 : 500,
 				"OCI runtime exec failed: %s",
 				re.msg[0] ? re.msg : shoal_strerror(rc));
 		return;
@@ -432,8 +432,8 @@ static void exec_start(struct api_call *call)
 	}
 	const char *ct = e->tty ? "application/vnd.docker.raw-stream"
 				: "application/vnd.docker.multiplexed-stream";
-	rc = http_response_hijack(call->res, call->req->upgrade ? 101 : 200,
-				  ct, on_input, e);
+	rc = http_response_hijack(call->res, call->req->upgrade ? 101 : 200, ct,
+				  on_input, e);
 	if (rc < 0) {
 		api_reply_error(call, 500, "cannot hijack: %s",
 				shoal_strerror(rc));
@@ -462,15 +462,15 @@ static void exec_inspect(struct api_call *call)
 	json_t *args = json_array();
 	for (size_t i = 1; args && i < json_array_size(cmd); i++)
 		json_array_append(args, json_array_get(cmd, i));
-	json_t *pc = json_pack(
-		"{s:b, s:s, s:o, s:b, s:s}", "tty",
-		jsonx_bool(e->cfg, "Tty", false), "entrypoint",
-		json_string_value(json_array_get(cmd, 0)), "arguments", args,
-		"privileged", jsonx_bool(e->cfg, "Privileged", false), "user",
-		jsonx_str(e->cfg, "User", ""));
+	json_t *pc = json_pack("{s:b, s:s, s:o, s:b, s:s}", "tty",
+			       jsonx_bool(e->cfg, "Tty", false), "entrypoint",
+			       json_string_value(json_array_get(cmd, 0)),
+			       "arguments", args, "privileged",
+			       jsonx_bool(e->cfg, "Privileged", false), "user",
+			       jsonx_str(e->cfg, "User", ""));
 	json_t *o = json_pack(
-		"{s:s, s:b, s:o, s:o, s:b, s:b, s:b, s:b, s:s, s:s, s:i}",
-		"ID", e->id, "Running", e->running, "ExitCode",
+		"{s:s, s:b, s:o, s:o, s:b, s:b, s:b, s:b, s:s, s:s, s:i}", "ID",
+		e->id, "Running", e->running, "ExitCode",
 		e->exited ? json_integer(e->exit_code) : json_null(),
 		"ProcessConfig", pc, "OpenStdin",
 		jsonx_bool(e->cfg, "AttachStdin", false), "OpenStderr",

@@ -65,11 +65,11 @@ static int body_fd(const struct http_request *req)
 
 static int status_of(int rc)
 {
-	return rc == SHOAL_ENOTFOUND	? 404
-	       : rc == SHOAL_ECONFLICT	? 409
-	       : rc == -EINVAL		? 400
-	       : rc == SHOAL_ECORRUPT ? 400
-				      : 500;
+	return rc == SHOAL_ENOTFOUND   ? 404
+	       : rc == SHOAL_ECONFLICT ? 409
+	       : rc == -EINVAL	       ? 400
+	       : rc == SHOAL_ECORRUPT  ? 400
+				       : 500;
 }
 
 /* Docker's progress line: {"status":..,"progressDetail":..,"id":..} */
@@ -114,15 +114,15 @@ static void import_done(int status, const char *errmsg, json_t *result,
 	if (j->res) {
 		http_response_on_close(j->res, NULL, NULL);
 		if (status < 0) {
-			http_response_send_error(j->res, status_of(status),
-						 errmsg ? errmsg
-							: shoal_strerror(status));
+			http_response_send_error(
+				j->res, status_of(status),
+				errmsg ? errmsg : shoal_strerror(status));
 		} else {
-			json_t *o = json_pack(
-				"{s:s}", "status",
-				json_string_value(result)
-					? json_string_value(result)
-					: "");
+			json_t *o =
+				json_pack("{s:s}", "status",
+					  json_string_value(result)
+						  ? json_string_value(result)
+						  : "");
 			size_t len;
 			char *s = o ? jsonx_dump(o, &len) : NULL;
 			json_decref(o);
@@ -229,15 +229,13 @@ static void load_progress(const struct img_progress *p, void *arg)
 			 (unsigned long long)p->current,
 			 (unsigned long long)p->total);
 	json_line(j->res,
-		  json_pack("{s:s, s:{s:I, s:I}, s:s, s:s}", "status",
-			    p->phase, "progressDetail", "current",
-			    (json_int_t)p->current, "total",
-			    (json_int_t)p->total, "progress", bar, "id",
-			    p->id));
+		  json_pack("{s:s, s:{s:I, s:I}, s:s, s:s}", "status", p->phase,
+			    "progressDetail", "current", (json_int_t)p->current,
+			    "total", (json_int_t)p->total, "progress", bar,
+			    "id", p->id));
 }
 
-static void load_done(int status, const char *errmsg, json_t *result,
-		      void *arg)
+static void load_done(int status, const char *errmsg, json_t *result, void *arg)
 {
 	struct job *j = arg;
 	close(j->fd);
@@ -247,8 +245,8 @@ static void load_done(int status, const char *errmsg, json_t *result,
 	}
 	http_response_on_close(j->res, NULL, NULL);
 	if (status < 0) {
-		json_line(j->res, error_line(errmsg ? errmsg
-						    : shoal_strerror(status)));
+		json_line(j->res,
+			  error_line(errmsg ? errmsg : shoal_strerror(status)));
 	} else {
 		for (size_t i = 0; i < json_array_size(result); i++) {
 			const char *r =
@@ -363,8 +361,8 @@ static void remove_(struct api_call *call)
 		return;
 	json_t *report = NULL;
 	struct img_err e = {""};
-	unsigned flags = api__query_bool(call, "force", false) ? IMG_RM_FORCE
-							       : 0;
+	unsigned flags =
+		api__query_bool(call, "force", false) ? IMG_RM_FORCE : 0;
 	int rc = img_remove(s, image_name(call, name, sizeof(name)), flags,
 			    &report, &e);
 	if (rc < 0) {
@@ -384,8 +382,9 @@ static void tag(struct api_call *call)
 	const char *repo = http_request_query(call->req, "repo");
 	const char *t = http_request_query(call->req, "tag");
 	if (!repo || !*repo) {
-		api_reply_error(call, 400, "repository name must have at least "
-					   "one component");
+		api_reply_error(call, 400,
+				"repository name must have at least "
+				"one component");
 		return;
 	}
 	snprintf(ref, sizeof(ref), "%s%s%s", repo, t && *t ? ":" : "",
@@ -400,8 +399,7 @@ static void tag(struct api_call *call)
 	http_response_send(call->res, 201, NULL, NULL, 0);
 }
 
-static void save_refs(struct api_call *call, const char *const *refs,
-		      size_t n)
+static void save_refs(struct api_call *call, const char *const *refs, size_t n)
 {
 	struct img_store *s = api__state_of(call)->img;
 	int fd = memfd_create("shoal-save", MFD_CLOEXEC);
@@ -412,17 +410,16 @@ static void save_refs(struct api_call *call, const char *const *refs,
 	struct img_err e = {""};
 	int rc = img_save(s, refs, n, fd, &e);
 	off_t len = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
-	void *p = len > 0 ? mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE,
-				 fd, 0)
-			  : MAP_FAILED;
+	void *p =
+		len > 0 ? mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0)
+			: MAP_FAILED;
 	close(fd);
 	if (rc < 0 || p == MAP_FAILED) {
 		api_reply_error(call, rc < 0 ? status_of(rc) : 500, "%s",
 				e.msg[0] ? e.msg : "cannot save the images");
 		return;
 	}
-	http_response_send(call->res, 200, "application/x-tar", p,
-			   (size_t)len);
+	http_response_send(call->res, 200, "application/x-tar", p, (size_t)len);
 	munmap(p, (size_t)len);
 }
 

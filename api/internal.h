@@ -131,7 +131,7 @@ void api__container_create(struct api_call *call);
 json_t *api__container_json(struct api__state *st, const char *id);
 
 /** api__resolve() - the full id of @ref, or answer 404 and return -1. */
-int api__resolve(struct api_call *call, struct api__state *st,
-		 const char *ref, char id[RT_ID_LEN + 1]);
+int api__resolve(struct api_call *call, struct api__state *st, const char *ref,
+		 char id[RT_ID_LEN + 1]);
 
 #endif

@@ -54,8 +54,13 @@ static int frame(struct api__logstream *ls, const struct rt_log_entry *e)
 	}
 	if (!ls->tty) {
 		uint32_t n = (uint32_t)(e->len + tl);
-		unsigned char h[8] = {(unsigned char)e->stream, 0, 0, 0,
-				      n >> 24, n >> 16 & 0xff, n >> 8 & 0xff,
+		unsigned char h[8] = {(unsigned char)e->stream,
+				      0,
+				      0,
+				      0,
+				      n >> 24,
+				      n >> 16 & 0xff,
+				      n >> 8 & 0xff,
 				      n & 0xff};
 		if (buf_append(&ls->pending, h, 8) < 0)
 			return -ENOMEM;

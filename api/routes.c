@@ -7,12 +7,9 @@
 #include "api/internal.h"
 
 const struct api_route_table *const api__tables[] = {
-	&api_system_table,
-	&api_containers_table,
-	&api_containers_io_table,
-	&api_containers_stats_table,
-	&api_exec_table,
-	&api_images_table,
+	&api_system_table,	  &api_containers_table,
+	&api_containers_io_table, &api_containers_stats_table,
+	&api_exec_table,	  &api_images_table,
 	&api_volumes_table,
 };
 

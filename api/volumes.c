@@ -37,8 +37,8 @@ static void create(struct api_call *call)
 	json_t *body = NULL;
 	char err[256];
 	if (call->req->body_len &&
-	    jsonx_parse_object(call->req->body, call->req->body_len, &body,
-			       err, sizeof(err)) < 0) {
+	    jsonx_parse_object(call->req->body, call->req->body_len, &body, err,
+			       sizeof(err)) < 0) {
 		api_reply_error(call, 400, "%s", err);
 		return;
 	}
