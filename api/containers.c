@@ -135,6 +135,19 @@ static void reply_start_error(struct api_call *call, int rc,
 			e->msg[0] ? e->msg : shoal_strerror(rc));
 }
 
+/* A container with AutoRemove that fails to start goes, as in Docker (the
+ * docker CLI waits for its removal after a failed start with --rm). */
+static void remove_if_auto(struct api__state *st, const char *id)
+{
+	json_t *m = NULL;
+	if (api__meta_load(st, id, &m) < 0)
+		return;
+	bool ar = jsonx_bool(jsonx_obj(m, "HostConfig"), "AutoRemove", false);
+	json_decref(m);
+	if (ar)
+		api__remove(st, id, true, true);
+}
+
 static void start(struct api_call *call)
 {
 	char id[65];
@@ -152,6 +165,7 @@ static void start(struct api_call *call)
 	int rc = start_now(st, id, &e);
 	if (rc < 0) {
 		reply_start_error(call, rc, &e);
+		remove_if_auto(st, id);
 		return;
 	}
 	http_response_send(call->res, 204, NULL, NULL, 0);

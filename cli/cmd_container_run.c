@@ -365,28 +365,17 @@ int cli_ctr_run(struct cli *cli, int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "/containers/%s/start", id);
 	struct http_result r;
-	rc = cli_call(cli, "POST", path, NULL, 0, NULL, &r, 400);
-	if (rc == 400 || rc == -1) {
-		/* The message was printed for -1; for 400 fetch it again by
-		 * inspecting State.Error, which the runtime recorded. */
-		char msg[1024] = "";
-		if (rc == 400) {
-			json_t *c = NULL;
-			snprintf(path, sizeof(path), "/containers/%s/json", id);
-			if (cli_call_json(cli, "GET", path, NULL, &c) == 0)
-				snprintf(msg, sizeof(msg), "%s",
-					 jsonx_str(jsonx_obj(c, "State"),
-						   "Error", ""));
-			json_decref(c);
-			fprintf(stderr, "Error response from daemon: %s\n",
-				msg[0] ? msg : "failed to start the container");
-		}
+	rc = cli_call(cli, "POST", path, NULL, 0, NULL, &r, 0);
+	if (rc < 0) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", cli_last_error());
 		cli_conn_close(&att);
 		cli_conn_close(&wait);
-		if (o.rm) {
+		if (o.rm) { /* the daemon removes it too; 404 is fine */
 			snprintf(path, sizeof(path),
 				 "/containers/%s?force=1&v=1", id);
-			cli_call(cli, "DELETE", path, NULL, 0, NULL, NULL, 0);
+			cli_call(cli, "DELETE", path, NULL, 0, NULL, NULL,
+				 404);
 		}
 		return msg[0] ? start_failed(msg) : 125;
 	}

@@ -63,6 +63,9 @@ int cli_call(struct cli *cli, const char *method, const char *path,
 	     const void *body, size_t len, const char *content_type,
 	     struct http_result *out, int quiet_status);
 
+/** cli_last_error() - the daemon's message of the last failed cli_call(). */
+const char *cli_last_error(void);
+
 /** cli_call_json() - cli_call() whose answer is parsed into *@out. */
 int cli_call_json(struct cli *cli, const char *method, const char *path,
 		  const json_t *body, json_t **out);

@@ -189,6 +189,13 @@ const char *cli_error_message(const struct http_result *r, char *buf,
 	return buf;
 }
 
+static char last_error[1024];
+
+const char *cli_last_error(void)
+{
+	return last_error;
+}
+
 int cli_call(struct cli *cli, const char *method, const char *path,
 	     const void *body, size_t len, const char *content_type,
 	     struct http_result *out, int quiet_status)
@@ -212,11 +219,10 @@ int cli_call(struct cli *cli, const char *method, const char *path,
 	}
 	if (r.status >= 400) {
 		int st = r.status;
-		if (st != quiet_status) {
-			char msg[1024];
+		cli_error_message(&r, last_error, sizeof(last_error));
+		if (st != quiet_status)
 			fprintf(stderr, "Error response from daemon: %s\n",
-				cli_error_message(&r, msg, sizeof(msg)));
-		}
+				last_error);
 		http_result_fini(&r);
 		return st == quiet_status ? st : -1;
 	}
