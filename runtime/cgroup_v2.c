@@ -30,7 +30,9 @@ static int put(const char *dir, const char *file, const char *val)
 {
 	char path[1024];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
 	return rt__write_str(path, val);
 }
 

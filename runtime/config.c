@@ -386,6 +386,8 @@ int rt__state_load(const char *dir, struct rt__state *st)
 	st->oom_killed = json_is_true(json_object_get(o, "oom_killed"));
 	st->started_ns = get_int(o, "started");
 	st->finished_ns = get_int(o, "finished");
+	st->monitor_maxrss_kb = get_int(o, "monitor_maxrss_kb");
+	st->init_maxrss_kb = get_int(o, "init_maxrss_kb");
 	error = json_string_value(json_object_get(o, "error"));
 	if (error)
 		snprintf(st->error, sizeof(st->error), "%s", error);
@@ -399,13 +401,16 @@ int rt__state_save(const char *dir, const struct rt__state *st)
 	json_t *o;
 	int rc;
 
-	o = json_pack("{s:s,s:i,s:i,s:I,s:i,s:b,s:I,s:I,s:s}", "status",
+	o = json_pack("{s:s,s:i,s:i,s:I,s:i,s:b,s:I,s:I,s:I,s:I,s:s}",
+		      "status",
 		      rt_status_name(st->status), "pid", (int)st->pid,
 		      "monitor_pid", (int)st->monitor_pid, "monitor_start",
 		      (json_int_t)st->monitor_start, "exit_code", st->exit_code,
 		      "oom_killed", st->oom_killed, "started",
 		      (json_int_t)st->started_ns, "finished",
-		      (json_int_t)st->finished_ns, "error", st->error);
+		      (json_int_t)st->finished_ns, "monitor_maxrss_kb",
+		      (json_int_t)st->monitor_maxrss_kb, "init_maxrss_kb",
+		      (json_int_t)st->init_maxrss_kb, "error", st->error);
 	if (!o)
 		return -ENOMEM;
 	text = dump(o, 0);

@@ -656,6 +656,8 @@ int rt_container_inspect(struct rt *rt, const char *ref, struct rt_info *out)
 	out->created_ns = k->c->created_ns;
 	out->started_ns = st.started_ns;
 	out->finished_ns = st.finished_ns;
+	out->monitor_maxrss_kb = st.monitor_maxrss_kb;
+	out->init_maxrss_kb = st.init_maxrss_kb;
 	out->name = k->c->name ? shoal_strdup(k->c->name) : NULL;
 	out->error = st.error[0] ? shoal_strdup(st.error) : NULL;
 	out->log_path = rt__log_path(k->c);

@@ -78,6 +78,8 @@ struct rt__state {
 	bool oom_killed;
 	int64_t started_ns;
 	int64_t finished_ns;
+	int64_t monitor_maxrss_kb; /* peak RSS of the monitor itself */
+	int64_t init_maxrss_kb;	   /* and of the container's init */
 	char error[512];
 };
 int rt__state_load(const char *dir, struct rt__state *st);

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -303,6 +304,8 @@ static void unlink_sockets(struct mon *m)
 
 static void finish(struct mon *m)
 {
+	struct rusage ru;
+
 	if (m->out >= 0)
 		close_stream(m, &m->out, 1);
 	if (m->err >= 0)
@@ -316,6 +319,10 @@ static void finish(struct mon *m)
 	m->st.exit_code = WIFEXITED(m->status) ? WEXITSTATUS(m->status)
 					       : 128 + WTERMSIG(m->status);
 	m->st.finished_ns = time_real_ns();
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		m->st.monitor_maxrss_kb = ru.ru_maxrss;
+	if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+		m->st.init_maxrss_kb = ru.ru_maxrss;
 	rt__state_save(m->c->dir, &m->st);
 	unlink_sockets(m);
 }

@@ -209,6 +209,8 @@ struct rt_info {
 	char *log_path;	   /* the json-file log */
 	char *rootfs;	   /* merged rootfs as seen via /proc/<pid>/root */
 	char *config_json; /* the container's normalised config.json */
+	int64_t monitor_maxrss_kb; /* peak RSS of its monitor (after exit) */
+	int64_t init_maxrss_kb;	   /* peak RSS of its init (after exit) */
 };
 /** rt_info_fini() - free the strings of @info. */
 void rt_info_fini(struct rt_info *info);
