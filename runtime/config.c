@@ -401,8 +401,7 @@ int rt__state_save(const char *dir, const struct rt__state *st)
 	json_t *o;
 	int rc;
 
-	o = json_pack("{s:s,s:i,s:i,s:I,s:i,s:b,s:I,s:I,s:I,s:I,s:s}",
-		      "status",
+	o = json_pack("{s:s,s:i,s:i,s:I,s:i,s:b,s:I,s:I,s:I,s:I,s:s}", "status",
 		      rt_status_name(st->status), "pid", (int)st->pid,
 		      "monitor_pid", (int)st->monitor_pid, "monitor_start",
 		      (json_int_t)st->monitor_start, "exit_code", st->exit_code,

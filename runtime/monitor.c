@@ -73,6 +73,9 @@ struct mon {
 	int status;
 };
 
+static void trace(const char *what);
+static int setup_loop(struct mon *m);
+
 enum {
 	TAG_SIG = -1,
 	TAG_OUT = -2,
@@ -283,9 +286,20 @@ static void on_signal(struct mon *m)
 		;
 	while ((p = waitpid(-1, &status, WNOHANG)) > 0)
 		if (p == m->pid) {
+			trace("init exited");
 			m->exited = true;
 			m->status = status;
 		}
+}
+
+static bool tracing;
+
+/* SHOAL_MONITOR_TRACE=1: phase timestamps (µs) into monitor.log. */
+static void trace(const char *what)
+{
+	if (tracing)
+		fprintf(stderr, "%lld %s\n", (long long)(time_mono_ns() / 1000),
+			what);
 }
 
 static void unlink_sockets(struct mon *m)
@@ -313,8 +327,10 @@ static void finish(struct mon *m)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (m->clients[i] >= 0)
 			drop_client(m, i);
+	trace("drained");
 	m->st.oom_killed = rt__cgroup_oom_killed(&m->cg, m->c);
 	rt__cgroup_destroy(&m->cg, m->c);
+	trace("cgroup removed");
 	m->st.status = RT_STATUS_EXITED;
 	m->st.exit_code = WIFEXITED(m->status) ? WEXITSTATUS(m->status)
 					       : 128 + WTERMSIG(m->status);
@@ -444,6 +460,7 @@ static int spawn(struct mon *m, struct rt_err *err)
 		a.sync_fd = sp[1];
 		rt__child_main(&a);
 	}
+	trace("cloned");
 	close(sp[1]);
 	if (!c->tty) {
 		close(pin[0]);
@@ -457,12 +474,20 @@ static int spawn(struct mon *m, struct rt_err *err)
 	if (rc < 0)
 		rt__err(err, "cannot write the user namespace maps: %s",
 			strerror(-rc));
+	if (rc == 0 && c->userns_size && write(sp[0], "U", 1) != 1)
+		rc = -EPIPE;
+	/* The init builds its rootfs meanwhile; it waits for "G" only
+	 * before its exec. */
+	if (rc == 0 && (rc = setup_loop(m)) < 0)
+		rt__err(err, "monitor set-up failed: %s", strerror(-rc));
 	if (rc == 0)
 		rc = rt__cgroup_create(&m->cg, c, m->pid, err);
+	trace("cgroup made");
 	if (rc == 0 && write(sp[0], "G", 1) != 1)
 		rc = -EPIPE;
 	if (rc == 0)
 		rc = rt__wait_sync(sp[0], &master, err);
+	trace("exec'd");
 	close(sp[0]);
 	if (rc < 0) {
 		kill(m->pid, SIGKILL);
@@ -483,17 +508,22 @@ static int spawn(struct mon *m, struct rt_err *err)
 	return 0;
 }
 
+static void monitor_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+/* After the clone, while the init builds its rootfs. */
 static int setup_loop(struct mon *m)
 {
 	char *path;
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	monitor_signals(&set);
 	m->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	m->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (m->sfd < 0 || m->ep < 0)
@@ -525,6 +555,7 @@ static int setup_loop(struct mon *m)
 static int run(struct mon *m, int result_fd)
 {
 	struct rt_err err = {""};
+	sigset_t set;
 	int rc;
 
 	rc = rt__mkdir_p(m->c->run_dir, 0700);
@@ -534,12 +565,9 @@ static int run(struct mon *m, int result_fd)
 		rt__err(&err, "no usable cgroup hierarchy");
 		goto fail;
 	}
-	rc = setup_loop(m);
-	if (rc < 0) {
-		rt__err(&err, "monitor set-up failed: %s", strerror(-rc));
-		goto fail;
-	}
 	/* SIGCHLD is blocked before the clone: no exit can be missed. */
+	monitor_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	rc = spawn(m, &err);
 	if (rc < 0)
 		goto fail;
@@ -577,6 +605,8 @@ int rt__monitor_main(int argc, char **argv)
 
 	if (argc != 4)
 		return 2;
+	tracing = getenv("SHOAL_MONITOR_TRACE") != NULL;
+	trace("exec");
 	result_fd = atoi(argv[3]);
 	/* Only the reply fd survives: nothing else of the daemon's stays
 	 * open in the monitor or leaks into the container. */

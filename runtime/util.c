@@ -56,6 +56,10 @@ int rt__mkdir_p(const char *path, mode_t mode)
 
 	if (len == 0 || len >= sizeof(tmp))
 		return -ENAMETOOLONG;
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0; /* the common case: the parent exists */
+	if (errno != ENOENT)
+		return -errno;
 	memcpy(tmp, path, len + 1);
 	for (char *p = tmp + 1; *p; p++) {
 		if (*p != '/')
