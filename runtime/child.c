@@ -316,13 +316,21 @@ void rt__child_main(struct rt__child_args *a)
 	char go;
 	int rc;
 
-	/* In a user namespace nothing works before the maps are written. */
-	if (c->userns_size && (read(a->sync_fd, &go, 1) != 1 || go != 'U'))
-		_exit(126);
 	/* Read now: after pivot_root the host's file is out of sight. */
 	if ((rc = rt__seccomp_read(c->seccomp, &bpf)) < 0) {
 		rt__err(&err, "cannot read seccomp filter %s: %s", c->seccomp,
 			strerror(-rc));
+		goto fail;
+	}
+	/* In a user namespace nothing works before the maps are written. */
+	if (c->userns_size && (read(a->sync_fd, &go, 1) != 1 || go != 'U'))
+		_exit(126);
+	/* Our kuid is still the host's root, unmapped here: become the
+	 * namespace's root, so files we make belong to the mapped range. */
+	if (c->userns_size &&
+	    (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+		rt__err(&err, "cannot become root in the user namespace: %s",
+			strerror(errno));
 		goto fail;
 	}
 	if (!c->tty) {

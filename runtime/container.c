@@ -297,8 +297,11 @@ int rt_open(const struct rt_config *cfg, struct rt **out, struct rt_err *err)
 		if (rc < 0)
 			goto err_dirs;
 	}
+	/* 0711: a container's root in a user namespace must traverse it. */
+	rc = rt__mkdir_p(rt->exec_root, 0711);
 	p = rt__path("%s/seccomp", rt->exec_root);
-	rc = p ? rt__mkdir_p(p, 0700) : -ENOMEM;
+	if (rc == 0)
+		rc = p ? rt__mkdir_p(p, 0700) : -ENOMEM;
 	shoal_free(p);
 	if (rc < 0)
 		goto err_dirs;

@@ -394,21 +394,25 @@ static int write_files(const struct rt_spec *s, const struct rt__config *c,
 	return rc;
 }
 
+/* With a user namespace, the container's root (a host uid without
+ * rights on our files) must traverse the folders (0711) and own the
+ * overlay's upper and work dirs. */
 static int make_dirs(const struct rt__config *c)
 {
+	bool userns = c->userns_size > 0;
 	char *p;
-	int rc = rt__mkdir_p(c->dir, 0710);
+	int rc = rt__mkdir_p(c->dir, userns ? 0711 : 0710);
 
 	if (rc == 0)
-		rc = rt__mkdir_p(c->run_dir, 0700);
-	p = rt__path("%s/upper", c->dir);
-	if (rc == 0)
-		rc = p ? rt__mkdir_p(p, 0755) : -ENOMEM;
-	shoal_free(p);
-	p = rt__path("%s/work", c->dir);
-	if (rc == 0)
-		rc = p ? rt__mkdir_p(p, 0700) : -ENOMEM;
-	shoal_free(p);
+		rc = rt__mkdir_p(c->run_dir, userns ? 0711 : 0700);
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		p = rt__path("%s/%s", c->dir, i ? "work" : "upper");
+		rc = p ? rt__mkdir_p(p, i ? 0700 : 0755) : -ENOMEM;
+		if (rc == 0 && userns &&
+		    chown(p, c->userns_host_id, c->userns_host_id) < 0)
+			rc = -errno;
+		shoal_free(p);
+	}
 	return rc;
 }
 

@@ -483,10 +483,16 @@ static int spawn(struct mon *m, struct rt_err *err)
 	if (rc == 0)
 		rc = rt__cgroup_create(&m->cg, c, m->pid, err);
 	trace("cgroup made");
-	if (rc == 0 && write(sp[0], "G", 1) != 1)
-		rc = -EPIPE;
-	if (rc == 0)
+	if (rc == 0) {
+		/* If the init already failed, "G" finds it gone; its reason
+		 * is still queued on the socket, so read it either way. */
+		bool sent = write(sp[0], "G", 1) == 1;
 		rc = rt__wait_sync(sp[0], &master, err);
+		if (rc == 0 && !sent) {
+			rt__err(err, "the container's init died during set-up");
+			rc = -EPIPE;
+		}
+	}
 	trace("exec'd");
 	close(sp[0]);
 	if (rc < 0) {

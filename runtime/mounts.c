@@ -148,8 +148,11 @@ static int mount_overlay(const struct rt__config *c, const char *rootfs,
 			goto too_long;
 		o += (size_t)n;
 	}
+	/* In a user namespace trusted.* xattrs are out of reach: overlay
+	 * keeps its metadata in user.* instead. */
 	n = snprintf(opts + o, sizeof(opts) - o,
-		     ",upperdir=%s/upper,workdir=%s/work", c->dir, c->dir);
+		     ",upperdir=%s/upper,workdir=%s/work%s", c->dir, c->dir,
+		     c->userns_size ? ",userxattr" : "");
 	if (n < 0 || (size_t)n >= sizeof(opts) - o)
 		goto too_long;
 	return do_mount("overlay", rootfs, "overlay", 0, opts, err);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stdarg.h>
@@ -254,6 +255,136 @@ static void pids_limit_stops_a_fork_bomb(void **state)
 	assert_non_null(strstr(out, "err=EAGAIN"));
 }
 
+static void user_namespace_maps_root_to_a_host_range(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c",
+			      "cat /proc/self/uid_map; id -u; "
+			      "touch /made && echo wrote",
+			      NULL};
+	char out[4096], path[512];
+	struct rt_spec s;
+	struct stat st;
+
+	/* The mapped root must reach the layer, and own it: without
+	 * idmapped mounts, layers for a user namespace are shifted. */
+	chmod(fx->root, 0755);
+	snprintf(path, sizeof(path), "chown -R -h 100000:100000 %s", fx->layer);
+	assert_int_equal(system(path), 0);
+	fx_spec(fx, &s, argv);
+	s.userns_host_id = 100000;
+	s.userns_size = 65536;
+	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "0     100000      65536\n"));
+	assert_non_null(strstr(out, "\n0\nwrote\n"));
+	/* On the host, the file belongs to the mapped uid. */
+	char **ids;
+	size_t n;
+	assert_int_equal(rt_container_list(fx->rt, &ids, &n), 0);
+	assert_int_equal(n, 1);
+	snprintf(path, sizeof(path), "%s/containers/%s/upper/made",
+		 fx->data_root, ids[0]);
+	rt_list_free(ids, n);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 100000);
+}
+
+static void privileged_gets_all_caps_devices_and_no_filter(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c",
+			      "grep CapEff /proc/self/status; "
+			      "probe syscalls | cut -d' ' -f3; "
+			      "ls /dev | grep -c . ; "
+			      "wc -c < /proc/keys | grep -qv '^0$' "
+			      "&& echo unmasked",
+			      NULL};
+	struct rt_spec s;
+	char out[4096];
+	int ndev = 0;
+
+	fx_spec(fx, &s, argv);
+	s.privileged = true;
+	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
+	/* Every capability this host lets us hold (a sandbox may have
+	 * dropped some from our bounding set). */
+	char bnd[64] = "", line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapBnd: %63s", bnd) == 1)
+			break;
+	if (f)
+		fclose(f);
+	snprintf(line, sizeof(line), "CapEff:\t%s\n", bnd);
+	assert_non_null(strstr(out, line));
+	assert_non_null(strstr(out, "keyctl=OK") ? strstr(out, "keyctl=OK")
+						 : strstr(out, "keyctl=OTHER"));
+	assert_int_equal(sscanf(strstr(out, "\n") + 1, "%*s %d", &ndev), 1);
+	assert_true(ndev > 14); /* more than the minimal /dev */
+	assert_non_null(strstr(out, "unmasked"));
+}
+
+static void readonly_rootfs_and_rlimits_apply(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c",
+			      "(touch /x) 2>/dev/null || echo ro; "
+			      "touch /tmp/../etc/hostname && "
+			      "echo etc-ok; ulimit -n",
+			      NULL};
+	struct rt_rlimit rl;
+	struct rt_spec s;
+	char out[4096];
+
+	fx_spec(fx, &s, argv);
+	s.readonly_rootfs = true;
+	assert_int_equal(rt_parse_ulimit("nofile=123:456", &rl), 0);
+	s.rlimits = &rl;
+	s.rlimit_count = 1;
+	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
+	assert_string_equal(out, "ro\netc-ok\n123\n");
+}
+
+static void cpu_and_memory_limits_reach_the_cgroup(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c",
+			      "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
+			      "2>/dev/null; cat /proc/self/cgroup "
+			      "| grep memory",
+			      NULL};
+	char id[RT_ID_LEN + 1], path[512], buf[64];
+	struct rt_err err = {""};
+	struct rt_spec s;
+	FILE *f;
+
+	fx_spec(fx, &s, (const char *const[]){"sleep", "1000", NULL});
+	assert_int_equal(rt_parse_cpus("0.5", &s.nano_cpus), 0);
+	assert_int_equal(rt_parse_memory("64m", &s.memory), 0);
+	assert_int_equal(rt_parse_memory("32m", &s.memory_reservation), 0);
+	s.cpu_shares = 512;
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+	static const char *const files[][2] = {
+		{"cpu", "cpu.cfs_quota_us"},
+		{"cpu", "cpu.shares"},
+		{"memory", "memory.limit_in_bytes"},
+		{"memory", "memory.soft_limit_in_bytes"},
+	};
+	static const char *const want[] = {"50000\n", "512\n", "67108864\n",
+					   "33554432\n"};
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/%s/%s/%s",
+			 files[i][0], fx->cgroup_parent, id, files[i][1]);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		assert_non_null(fgets(buf, sizeof(buf), f));
+		fclose(f);
+		assert_string_equal(buf, want[i]);
+	}
+	(void)argv;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +402,10 @@ int main(void)
 		T(dev_is_minimal),
 		T(memory_limit_kills_and_reports_oom),
 		T(pids_limit_stops_a_fork_bomb),
+		T(user_namespace_maps_root_to_a_host_range),
+		T(privileged_gets_all_caps_devices_and_no_filter),
+		T(readonly_rootfs_and_rlimits_apply),
+		T(cpu_and_memory_limits_reach_the_cgroup),
 	};
 
 	fx_skip_unless_root();
