@@ -238,6 +238,11 @@ int rt_log_fd(struct rt_log_reader *r)
 
 int rt_log_next(struct rt_log_reader *r, struct rt_log_entry *e)
 {
+	char ev[4096];
+
+	/* Drain the growth notifications: the caller polls for new ones. */
+	while (r->ino >= 0 && read(r->ino, ev, sizeof(ev)) > 0)
+		;
 	for (;;) {
 		char *nl = memchr(r->buf ? r->buf : "", '\n', r->len);
 		json_t *o;

@@ -351,7 +351,9 @@ int rt_log_open(struct rt *rt, const char *id, const struct rt_log_options *opt,
  * SHOAL_ECLOSED at the end of a container that has exited.
  */
 int rt_log_next(struct rt_log_reader *r, struct rt_log_entry *e);
-/** rt_log_fd() - an inotify fd that turns readable when the log grows. */
+/** rt_log_fd() - an inotify fd that turns readable when the log grows
+ * (rt_log_next() drains it). It does not signal the container's exit:
+ * pair it with rt_exit_watch_start() or a timeout. */
 int rt_log_fd(struct rt_log_reader *r);
 void rt_log_close(struct rt_log_reader *r);
 

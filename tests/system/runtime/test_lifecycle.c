@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,6 +399,79 @@ static void names_are_unique_and_resolve(void **state)
 	assert_string_equal(got, id);
 }
 
+static void logs_follow_a_running_container(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c", "echo one; sleep 0.3; echo two",
+			      NULL};
+	struct rt_log_options opt = {
+		.tail = -1, .stdout_on = true, .stderr_on = true};
+	char id[RT_ID_LEN + 1], got[64] = "";
+	struct rt_log_reader *r;
+	struct rt_log_entry e;
+	struct rt_err err = {""};
+	struct rt_spec s;
+	int rc, again = 0;
+
+	fx_spec(fx, &s, argv);
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+	assert_int_equal(rt_log_open(fx->rt, id, &opt, &r), 0);
+	assert_true(rt_log_fd(r) >= 0);
+	for (int i = 0; i < 500; i++) {
+		rc = rt_log_next(r, &e);
+		if (rc == 0) {
+			strncat(got, e.line, sizeof(got) - strlen(got) - 1);
+			continue;
+		}
+		if (rc != -EAGAIN)
+			break;
+		again++;
+		struct pollfd p = {.fd = rt_log_fd(r), .events = POLLIN};
+		poll(&p, 1, 20);
+	}
+	assert_int_equal(rc, SHOAL_ECLOSED);
+	assert_true(again > 0); /* it did wait for "two" while running */
+	assert_string_equal(got, "one\ntwo\n");
+	rt_log_close(r);
+}
+
+static void a_paused_container_can_be_stopped(void **state)
+{
+	struct fx *fx = *state;
+	char id[RT_ID_LEN + 1];
+	int code = -1;
+
+	start_sleeper(fx, id);
+	assert_int_equal(rt_container_pause(fx->rt, id), 0);
+	assert_int_equal(rt_container_stop(fx->rt, id, SIGTERM, 100), 0);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(code, 128 + SIGKILL);
+}
+
+static void an_exited_container_starts_again(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c", "echo run >> /count; wc -l < /count",
+			      NULL};
+	char id[RT_ID_LEN + 1], out[256];
+	struct rt_err err = {""};
+	struct rt_spec s;
+	int code = -1;
+
+	fx_spec(fx, &s, argv);
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+		assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code),
+				 0);
+		assert_int_equal(code, 0);
+	}
+	/* The writable layer persists; the log keeps both runs. */
+	fx_log(fx, id, out, sizeof(out));
+	assert_string_equal(out, "1\n2\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +487,9 @@ int main(void)
 		T(bad_input_is_refused_and_creates_nothing),
 		T(missing_executable_fails_start_and_leaves_nothing_running),
 		T(names_are_unique_and_resolve),
+		T(logs_follow_a_running_container),
+		T(a_paused_container_can_be_stopped),
+		T(an_exited_container_starts_again),
 	};
 
 	fx_skip_unless_root();
