@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "common/alloc.h"
-#include "common/id.h"
 #include "runtime/internal.h"
 
 #define CONFIG_MAX (1 << 20)
@@ -60,9 +59,15 @@ static char *dump(json_t *o, size_t flags)
 	return s;
 }
 
+/* A local check: the monitor links no more of common/ than it needs. */
 static bool id_ok(const char *id)
 {
-	return id && strlen(id) == RT_ID_LEN && id_is_hex(id, RT_ID_LEN);
+	if (!id || strlen(id) != RT_ID_LEN)
+		return false;
+	for (size_t i = 0; i < RT_ID_LEN; i++)
+		if (!strchr("0123456789abcdef", id[i]))
+			return false;
+	return true;
 }
 
 static json_t *strv_json(char **v, size_t n)

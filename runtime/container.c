@@ -345,14 +345,14 @@ enum rt_cgroup_layout rt_cgroup_layout(const struct rt *rt)
 /* -------------------------------------------------------------- start */
 
 static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
-			 struct rt_err *err)
+			 int *gfd, struct rt_err *err)
 {
-	char *argv[] = {rt->monitor, (char *)"run", k->c->dir, (char *)"3",
-			NULL};
+	char *argv[] = {rt->monitor, (char *)"run", k->c->dir,
+			(char *)"3", (char *)"4",   NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, def;
-	int pfd[2], rc;
+	int pfd[2], go[2], rc;
 
 	if (access(rt->monitor, X_OK) < 0) {
 		rt__err(err, "monitor %s not found: %s", rt->monitor,
@@ -361,11 +361,18 @@ static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
 	}
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		rc = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return rc;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
 	posix_spawn_file_actions_adddup2(&fa, 0, 1);
 	posix_spawn_file_actions_adddup2(&fa, 0, 2);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 3);
+	posix_spawn_file_actions_adddup2(&fa, go[0], 4);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	sigfillset(&def);
@@ -378,13 +385,16 @@ static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(pfd[1]);
+	close(go[0]);
 	if (rc != 0) {
 		close(pfd[0]);
+		close(go[1]);
 		rt__err(err, "cannot run the monitor %s: %s", rt->monitor,
 			strerror(rc));
 		return -rc;
 	}
 	*rfd = pfd[0];
+	*gfd = go[1];
 	return 0;
 }
 
@@ -395,7 +405,7 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 	char reply[1024];
 	size_t got = 0;
 	pid_t mon;
-	int rc, rfd;
+	int rc, rfd = -1, gfd = -1, cg_rc;
 
 	rt__err(err, "%s", "");
 	if (!k) {
@@ -407,9 +417,15 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 		return rc;
 	if (st.status == RT_STATUS_RUNNING)
 		return 0; /* Docker: 304, nothing to do */
-	rc = spawn_monitor(rt, k, &mon, &rfd, err);
+	rc = spawn_monitor(rt, k, &mon, &rfd, &gfd, err);
 	if (rc < 0)
 		return rc;
+	/* Make the cgroup while the monitor starts up and clones the init
+	 * (it waits for "G" on fd 4 before moving the init in). */
+	cg_rc = rt__cgroup_create(&rt->cg, k->c, 0, err);
+	if (write(gfd, cg_rc == 0 ? "G" : "E", 1) != 1 && cg_rc == 0)
+		cg_rc = -EPIPE;
+	close(gfd);
 	while (waitpid(mon, NULL, 0) < 0 && errno == EINTR)
 		;
 	for (;;) {
@@ -425,6 +441,9 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 	reply[strcspn(reply, "\n")] = '\0';
 	if (!strncmp(reply, "OK ", 3))
 		return 0;
+	rt__cgroup_destroy(&rt->cg, k->c);
+	if (cg_rc < 0)
+		return cg_rc; /* @err says why */
 	if (!strncmp(reply, "ERR ", 4)) {
 		rt__err(err, "%s", reply + 4);
 		return strstr(reply, "not found") ? -ENOENT : -EINVAL;

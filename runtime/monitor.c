@@ -1,8 +1,9 @@
 /*
  * The monitor: one small process per running container, conmon's role.
  *
- * `shoal-monitor run <container-dir> <fd>` is spawned by
- * rt_container_start(). It forks once more and the first process exits, so
+ * `shoal-monitor run <container-dir> <reply-fd> <go-fd>` is spawned by
+ * rt_container_start(), which makes the cgroup meanwhile and says "G" on
+ * <go-fd> when it is ready. It forks once more and the first process exits, so
  * the monitor is never the daemon's child and survives it (it also calls
  * setsid(), ignores SIGTERM/SIGINT/SIGHUP and keeps no fd of the daemon's).
  * It then clones the container's init (child.c), puts it into its cgroup,
@@ -414,6 +415,27 @@ static void reply(int fd, const char *fmt, ...)
 		return;
 }
 
+/* The daemon makes the cgroup while we start (fd 4 says "G" when it is
+ * there); we only move the init in. */
+static int enter_cgroup(struct mon *m, struct rt_err *err)
+{
+	char go = 0;
+	int rc;
+
+	while (read(4, &go, 1) < 0 && errno == EINTR)
+		;
+	close(4);
+	if (go != 'G') {
+		rt__err(err, "the daemon could not make the cgroup");
+		return -EIO;
+	}
+	rc = rt__cgroup_enter(&m->cg, m->c, m->pid);
+	if (rc < 0)
+		rt__err(err, "cannot move pid %d into its cgroup: %s",
+			(int)m->pid, strerror(-rc));
+	return rc;
+}
+
 /* Clone the init and see it to its exec. 0, or -errno with @err. */
 static int spawn(struct mon *m, struct rt_err *err)
 {
@@ -481,8 +503,8 @@ static int spawn(struct mon *m, struct rt_err *err)
 	if (rc == 0 && (rc = setup_loop(m)) < 0)
 		rt__err(err, "monitor set-up failed: %s", strerror(-rc));
 	if (rc == 0)
-		rc = rt__cgroup_create(&m->cg, c, m->pid, err);
-	trace("cgroup made");
+		rc = enter_cgroup(m, err);
+	trace("in cgroup");
 	if (rc == 0) {
 		/* If the init already failed, "G" finds it gone; its reason
 		 * is still queued on the socket, so read it either way. */
@@ -609,7 +631,7 @@ int rt__monitor_main(int argc, char **argv)
 	char *logp;
 	pid_t p;
 
-	if (argc != 4)
+	if (argc != 5)
 		return 2;
 	tracing = getenv("SHOAL_MONITOR_TRACE") != NULL;
 	trace("exec");
@@ -620,7 +642,10 @@ int rt__monitor_main(int argc, char **argv)
 		return 1;
 	result_fd = 3;
 	fcntl(result_fd, F_SETFD, FD_CLOEXEC);
-	syscall(SYS_close_range, 4U, ~0U, 0U);
+	if (atoi(argv[4]) != 4 && dup2(atoi(argv[4]), 4) < 0)
+		return 1;
+	fcntl(4, F_SETFD, FD_CLOEXEC);
+	syscall(SYS_close_range, 5U, ~0U, 0U);
 	if (rt__config_load(argv[2], &m.c, &err) < 0) {
 		reply(result_fd, "ERR %s\n", err.msg);
 		return 1;

@@ -182,6 +182,26 @@ static void bench_shoal(const char *layer, int runs)
 				rss = info.init_maxrss_kb;
 			rt_info_fini(&info);
 		}
+		if (getenv("SHOAL_MONITOR_TRACE")) {
+			/* Phase timestamps, relative to our t0, to stderr. */
+			char line[512];
+			snprintf(line, sizeof(line), "%s/%s/monitor.log", run,
+				 id);
+			FILE *f = fopen(line, "r");
+			while (f && fgets(line, sizeof(line), f)) {
+				long long us;
+				char what[64];
+				if (sscanf(line, "%lld %63[^\n]", &us, what) ==
+				    2)
+					fprintf(stderr, "%8.2f %s\n",
+						(double)(us - t0 / 1000) / 1e3,
+						what);
+			}
+			if (f)
+				fclose(f);
+			fprintf(stderr, "%8.2f exit seen\n",
+				(double)(time_mono_ns() - t0) / 1e6);
+		}
 		rt_container_remove(rt, id, true, true);
 	}
 	rt_close(rt);
