@@ -296,7 +296,6 @@ bool rt__container_running(struct rt *rt, const char *id);
 
 /* fd passing */
 int rt__send_fd(int sock, int fd);
-int rt__recv_fd(int sock, int *fd);
 /** rt__recv_msg() - one datagram into @buf and, if it carried one, an fd
  * (else -1); the byte count, 0 at EOF, or -errno. */
 ssize_t rt__recv_msg(int sock, char *buf, size_t cap, int *fd);

@@ -313,38 +313,6 @@ int rt__send_fd(int sock, int fd)
 	return 0;
 }
 
-int rt__recv_fd(int sock, int *fd)
-{
-	char dummy;
-	struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = u.buf,
-		.msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return -EPIPE;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS ||
-	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -EPROTO;
-	memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	return 0;
-}
-
 ssize_t rt__recv_msg(int sock, char *buf, size_t cap, int *fd)
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = cap};

@@ -385,6 +385,35 @@ static void cpu_and_memory_limits_reach_the_cgroup(void **state)
 	(void)argv;
 }
 
+static void custom_profile_file_and_no_new_privileges_apply(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c",
+			      "grep NoNewPrivs /proc/self/status; "
+			      "mkdir /x 2>&1; probe clone3",
+			      NULL};
+	char out[4096], prof[512];
+	struct rt_spec s;
+	FILE *f;
+
+	snprintf(prof, sizeof(prof), "%s/profile.json", fx->root);
+	f = fopen(prof, "w");
+	assert_non_null(f);
+	fputs("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": ["
+	      "{\"names\": [\"mkdir\", \"mkdirat\"], \"action\": "
+	      "\"SCMP_ACT_ERRNO\", \"errnoRet\": 13}]}",
+	      f);
+	fclose(f);
+	fx_spec(fx, &s, argv);
+	s.seccomp = prof;
+	s.no_new_privileges = true;
+	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
+	/* The custom profile replaces Docker's: clone3 is allowed again. */
+	assert_string_equal(out, "NoNewPrivs:\t1\n"
+				 "mkdir: can't create directory '/x': "
+				 "Permission denied\nclone3=OK\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +435,7 @@ int main(void)
 		T(privileged_gets_all_caps_devices_and_no_filter),
 		T(readonly_rootfs_and_rlimits_apply),
 		T(cpu_and_memory_limits_reach_the_cgroup),
+		T(custom_profile_file_and_no_new_privileges_apply),
 	};
 
 	fx_skip_unless_root();
