@@ -330,6 +330,44 @@ static void anonymous_volume_and_tmpfs_are_mounted(void **state)
 	assert_int_equal(removed, 0); /* still used */
 }
 
+static void image_symlinks_cannot_steer_mounts_out_of_the_rootfs(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c",
+			      "grep ' /t ' /proc/self/mounts | "
+			      "cut -d' ' -f2,3",
+			      NULL};
+	char link[600], host_dir[512], out[4096], vol[600], id[RT_ID_LEN + 1];
+	const char *vols[2] = {vol, NULL}, *tmpfs[] = {"/outside/t", NULL};
+	struct rt_err err = {""};
+	struct rt_spec s;
+	struct stat st;
+
+	/* The image links /evil to a host path, absolute, and /outside
+	 * to a chain of "..". */
+	snprintf(host_dir, sizeof(host_dir), "%s/hostside", fx->root);
+	mkdir(host_dir, 0755);
+	snprintf(link, sizeof(link), "%s/evil", fx->layer);
+	assert_int_equal(symlink(host_dir, link), 0);
+	snprintf(link, sizeof(link), "%s/outside", fx->layer);
+	assert_int_equal(symlink("../../../../../../../..", link), 0);
+	/* /evil resolves inside the rootfs, where its target does not
+	 * exist: a clear refusal, and nothing made on the host. */
+	snprintf(vol, sizeof(vol), "%s:/evil/x", fx->root);
+	fx_spec(fx, &s, argv);
+	s.volumes = vols;
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_not_equal(rt_container_start(fx->rt, id, &err), 0);
+	assert_non_null(strstr(err.msg, "cannot create mount point"));
+	snprintf(link, sizeof(link), "%s/x", host_dir);
+	assert_int_equal(stat(link, &st), -1);
+	/* ".." stops at the container's root: /outside/t is /t. */
+	fx_spec(fx, &s, argv);
+	s.tmpfs = tmpfs;
+	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
+	assert_string_equal(out, "/t tmpfs\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +381,7 @@ int main(void)
 		T(bind_mounts_honour_read_only),
 		T(named_volume_persists_and_is_protected_while_used),
 		T(anonymous_volume_and_tmpfs_are_mounted),
+		T(image_symlinks_cannot_steer_mounts_out_of_the_rootfs),
 	};
 
 	fx_skip_unless_root();
