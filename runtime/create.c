@@ -11,6 +11,7 @@
  * Limits follow Docker's checks and messages: memory at least 6 MB, a
  * reservation not above the limit, --cpus within the host's CPUs.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +51,41 @@ static bool valid_hostname(const char *s)
 		if (!isalnum((unsigned char)s[i]) && !strchr("-.", s[i]))
 			return false;
 	return true;
+}
+
+static bool valid_ip(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	       inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* --dns and --add-host end up in files the container reads: no line
+ * breaks or junk may slip in. */
+static int check_names(const struct rt_spec *s, struct rt_err *err)
+{
+	for (size_t i = 0; s->dns && s->dns[i]; i++)
+		if (!valid_ip(s->dns[i])) {
+			rt__err(err, "%s is not an ip address", s->dns[i]);
+			return -EINVAL;
+		}
+	for (size_t i = 0; s->extra_hosts && s->extra_hosts[i]; i++) {
+		const char *h = s->extra_hosts[i], *colon = strchr(h, ':');
+		char name[256];
+		if (!colon || (size_t)(colon - h) >= sizeof(name))
+			goto bad;
+		memcpy(name, h, (size_t)(colon - h));
+		name[colon - h] = '\0';
+		if (!valid_hostname(name) || !valid_ip(colon + 1))
+			goto bad;
+		continue;
+	bad:
+		rt__err(err, "invalid argument \"%s\" for \"--add-host\" flag",
+			h);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int check_limits(const struct rt_spec *s, struct rt_err *err)
@@ -186,6 +222,8 @@ static int check_spec(struct rt *rt, const struct rt_spec *s,
 			return -EINVAL;
 		}
 	rc = check_limits(s, err);
+	if (rc == 0)
+		rc = check_names(s, err);
 	if (rc == 0)
 		rc = check_lowers(s, err);
 	return rc;

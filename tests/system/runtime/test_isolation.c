@@ -107,6 +107,25 @@ static void hostname_is_its_own(void **state)
 	assert_string_not_equal(host, "shoal-box");
 }
 
+static void etc_files_carry_dns_and_extra_hosts(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c",
+			      "grep db /etc/hosts; "
+			      "cat /etc/resolv.conf",
+			      NULL};
+	const char *dns[] = {"10.0.0.53", NULL},
+		   *hosts[] = {"db:10.0.0.7", NULL};
+	struct rt_spec s;
+	char out[4096];
+
+	fx_spec(fx, &s, argv);
+	s.dns = dns;
+	s.extra_hosts = hosts;
+	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
+	assert_string_equal(out, "10.0.0.7\tdb\nnameserver 10.0.0.53\n");
+}
+
 static void default_profile_refuses_mount_unshare_keyctl_reboot(void **state)
 {
 	struct fx *fx = *state;
@@ -422,6 +441,7 @@ int main(void)
 		T(cannot_see_host_mounts),
 		T(cannot_see_host_interfaces),
 		T(hostname_is_its_own),
+		T(etc_files_carry_dns_and_extra_hosts),
 		T(default_profile_refuses_mount_unshare_keyctl_reboot),
 		T(clone3_gets_enosys_under_the_default_profile),
 		T(unconfined_lets_keyctl_through),

@@ -343,6 +343,16 @@ static void bad_input_is_refused_and_creates_nothing(void **state)
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "invalid seccomp profile"));
 	s.seccomp = NULL;
+	const char *dns[] = {"1.2.3.4\nnameserver 6.6.6.6", NULL};
+	const char *hosts[] = {"db:not-an-ip", NULL};
+	s.dns = dns;
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), -EINVAL);
+	s.dns = NULL;
+	s.extra_hosts = hosts;
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), -EINVAL);
+	assert_string_equal(err.msg, "invalid argument \"db:not-an-ip\" for "
+				     "\"--add-host\" flag");
+	s.extra_hosts = NULL;
 	s.name = "bad name!";
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), -EINVAL);
 	assert_true(nothing_created(fx));
