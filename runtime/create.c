@@ -483,8 +483,11 @@ static int make_volumes(struct rt *rt, struct rt__config *c, char **made,
 			return rc;
 		if (!existed) {
 			made[*n_made] = shoal_strdup(vi.name);
-			if (made[*n_made])
-				(*n_made)++;
+			if (!made[*n_made]) {
+				rt__volume_drop(rt, vi.name);
+				return -ENOMEM;
+			}
+			(*n_made)++;
 		}
 		if (!m->volume && !(m->volume = shoal_strdup(vi.name)))
 			return -ENOMEM;
@@ -559,7 +562,7 @@ err_undo:
 	rt__rm_rf(c->dir);
 	rt__rm_rf(c->run_dir);
 	for (size_t i = 0; i < n_made; i++)
-		rt_volume_remove(rt, made[i]);
+		rt__volume_drop(rt, made[i]);
 	shoal_free(json);
 	shoal_free(path);
 	rt__strv_free(made, n_made);

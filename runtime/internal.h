@@ -116,6 +116,8 @@ struct rt {
 };
 
 int rt__register(struct rt *rt, struct rt__config *c);
+/** rt__volume_drop() - remove a volume's folder, allocating nothing. */
+int rt__volume_drop(struct rt *rt, const char *name);
 /** rt__seccomp_cached() - the BPF file of Docker's profile for @caps,
  * compiled on first use in this process; owned path. */
 int rt__seccomp_cached(struct rt *rt, uint64_t caps, char **out,

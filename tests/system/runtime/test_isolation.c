@@ -367,14 +367,10 @@ static void readonly_rootfs_and_rlimits_apply(void **state)
 static void cpu_and_memory_limits_reach_the_cgroup(void **state)
 {
 	struct fx *fx = *state;
-	const char *argv[] = {"sh", "-c",
-			      "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
-			      "2>/dev/null; cat /proc/self/cgroup "
-			      "| grep memory",
-			      NULL};
 	char id[RT_ID_LEN + 1], path[512], buf[64];
 	struct rt_err err = {""};
 	struct rt_spec s;
+	bool v2 = rt_cgroup_layout(fx->rt) == RT_CGROUP_V2;
 	FILE *f;
 
 	fx_spec(fx, &s, (const char *const[]){"sleep", "1000", NULL});
@@ -384,24 +380,29 @@ static void cpu_and_memory_limits_reach_the_cgroup(void **state)
 	s.cpu_shares = 512;
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
 	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
-	static const char *const files[][2] = {
-		{"cpu", "cpu.cfs_quota_us"},
-		{"cpu", "cpu.shares"},
-		{"memory", "memory.limit_in_bytes"},
-		{"memory", "memory.soft_limit_in_bytes"},
+	/* The files of this host's layout and what they must hold. */
+	static const char *const v1[][3] = {
+		{"cpu", "cpu.cfs_quota_us", "50000\n"},
+		{"cpu", "cpu.shares", "512\n"},
+		{"memory", "memory.limit_in_bytes", "67108864\n"},
+		{"memory", "memory.soft_limit_in_bytes", "33554432\n"},
 	};
-	static const char *const want[] = {"50000\n", "512\n", "67108864\n",
-					   "33554432\n"};
+	static const char *const v2f[][3] = {
+		{"", "cpu.max", "50000 100000\n"},
+		{"", "cpu.weight", "20\n"},
+		{"", "memory.max", "67108864\n"},
+		{"", "memory.low", "33554432\n"},
+	};
 	for (int i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/%s/%s/%s",
-			 files[i][0], fx->cgroup_parent, id, files[i][1]);
+		const char *const *e = v2 ? v2f[i] : v1[i];
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s%s/%s/%s",
+			 e[0], e[0][0] ? "/" : "", fx->cgroup_parent, id, e[1]);
 		f = fopen(path, "r");
 		assert_non_null(f);
 		assert_non_null(fgets(buf, sizeof(buf), f));
 		fclose(f);
-		assert_string_equal(buf, want[i]);
+		assert_string_equal(buf, e[2]);
 	}
-	(void)argv;
 }
 
 static void custom_profile_file_and_no_new_privileges_apply(void **state)

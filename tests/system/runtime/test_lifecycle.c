@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/error.h"
 #include "fixture.h"
 
@@ -482,6 +483,45 @@ static void an_exited_container_starts_again(void **state)
 	assert_string_equal(out, "1\n2\n");
 }
 
+static void create_under_allocation_failures_leaves_nothing(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"true", NULL},
+		   *vols[] = {"/anon", "named:/n", NULL};
+	char id[RT_ID_LEN + 1];
+	struct rt_err err = {""};
+	struct rt_spec s;
+	bool created = false;
+	int64_t live;
+
+	fx_spec(fx, &s, argv);
+	s.volumes = vols;
+	s.name = "alloc";
+	/* Warm the seccomp cache (it lives as long as the runtime). */
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_equal(rt_container_remove(fx->rt, id, false, true), 0);
+	assert_int_equal(rt_volume_remove(fx->rt, "named"), 0);
+	live = shoal_alloc_live();
+	for (int64_t n = 0; n < 400 && !created; n++) {
+		int rc;
+		shoal_alloc_fail_after(n);
+		rc = rt_container_create(fx->rt, &s, id, &err);
+		shoal_alloc_fail_after(-1);
+		if (rc == 0) {
+			created = true;
+			break;
+		}
+		if (!nothing_created(fx))
+			fail_msg("allocation %lld failed (%s): left things",
+				 (long long)n, err.msg);
+		if (shoal_alloc_live() != live)
+			fail_msg("allocation %lld failed (%s): leaked %lld",
+				 (long long)n, err.msg,
+				 (long long)(shoal_alloc_live() - live));
+	}
+	assert_true(created);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +540,7 @@ int main(void)
 		T(logs_follow_a_running_container),
 		T(a_paused_container_can_be_stopped),
 		T(an_exited_container_starts_again),
+		T(create_under_allocation_failures_leaves_nothing),
 	};
 
 	fx_skip_unless_root();
