@@ -344,6 +344,30 @@ enum rt_cgroup_layout rt_cgroup_layout(const struct rt *rt)
 
 /* -------------------------------------------------------------- start */
 
+/* The default filter lives in the exec-root, which a reboot empties while
+ * created containers wait on disk: compile it again if it is gone. */
+static int ensure_filter(struct rt *rt, const struct rt__config *c,
+			 struct rt_err *err)
+{
+	char prefix[4096], *path = NULL;
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "%s/seccomp/default-", rt->exec_root);
+	if (strncmp(c->seccomp, prefix, strlen(prefix)) ||
+	    access(c->seccomp, R_OK) == 0)
+		return 0;
+	for (size_t i = 0; i < rt->n_sc; i++)
+		if (rt->sc_cache[i].caps == c->caps)
+			rt->sc_cache[i].caps = ~0ULL; /* stale: recompile */
+	rc = rt__seccomp_cached(rt, c->caps, &path, err);
+	if (rc == 0 && strcmp(path, c->seccomp)) {
+		rt__err(err, "seccomp filter %s cannot be rebuilt", c->seccomp);
+		rc = -ENOENT;
+	}
+	shoal_free(path);
+	return rc;
+}
+
 static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
 			 int *gfd, struct rt_err *err)
 {
@@ -417,6 +441,9 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 		return rc;
 	if (st.status == RT_STATUS_RUNNING)
 		return 0; /* Docker: 304, nothing to do */
+	rc = ensure_filter(rt, k->c, err);
+	if (rc < 0)
+		return rc;
 	rc = spawn_monitor(rt, k, &mon, &rfd, &gfd, err);
 	if (rc < 0)
 		return rc;

@@ -522,6 +522,28 @@ static void create_under_allocation_failures_leaves_nothing(void **state)
 	assert_true(created);
 }
 
+static void
+a_created_container_starts_after_its_exec_root_was_wiped(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"true", NULL};
+	char id[RT_ID_LEN + 1], cmd[600];
+	struct rt_err err = {""};
+	struct rt_spec s;
+	int code = -1;
+
+	fx_spec(fx, &s, argv);
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	/* A reboot empties the exec-root (a tmpfs such as /run). */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/*", fx->exec_root);
+	assert_int_equal(system(cmd), 0);
+	fx_reopen(fx);
+	if (rt_container_start(fx->rt, id, &err) < 0)
+		fail_msg("start: %s", err.msg);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(code, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +563,7 @@ int main(void)
 		T(a_paused_container_can_be_stopped),
 		T(an_exited_container_starts_again),
 		T(create_under_allocation_failures_leaves_nothing),
+		T(a_created_container_starts_after_its_exec_root_was_wiped),
 	};
 
 	fx_skip_unless_root();
