@@ -430,7 +430,10 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 	size_t got = 0;
 	pid_t mon;
 	int rc, rfd = -1, gfd = -1, cg_rc;
+	struct rt_err local;
 
+	if (!err)
+		err = &local;
 	rt__err(err, "%s", "");
 	if (!k) {
 		rt__err(err, "No such container: %s", ref);

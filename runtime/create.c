@@ -505,8 +505,11 @@ int rt_container_create(struct rt *rt, const struct rt_spec *s,
 	char **made = NULL, *json = NULL, *path = NULL;
 	size_t n_made = 0, bpf_len = 0;
 	void *bpf = NULL;
+	struct rt_err local;
 	int rc;
 
+	if (!err)
+		err = &local;
 	rt__err(err, "%s", "");
 	rc = check_spec(rt, s, err);
 	if (rc < 0)

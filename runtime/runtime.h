@@ -6,10 +6,11 @@
  * cached) seccomp filter and writes everything the container needs into
  * <data-root>/containers/<id>/ (config.json, hostname, hosts, resolv.conf,
  * the overlay upper/work dirs). Nothing runs yet. rt_container_start() then
- * spawns a monitor (the `shoal-monitor` executable, see docs/runtime.md),
- * which detaches from the caller (double fork + setsid), makes the cgroup,
- * clones the container's init into new namespaces, relays its output into
- * a json-file log and records its exit in state.json. The monitor outlives
+ * makes the cgroup while it spawns a monitor (the `shoal-monitor`
+ * executable, see docs/runtime.md), which detaches from the caller (double
+ * fork + setsid), clones the container's init into new namespaces, moves it
+ * into the cgroup, relays its output into a json-file log and records its
+ * exit in state.json. The monitor outlives
  * the daemon: a new struct rt opened on the same roots finds the running
  * containers again (rt_open() re-reads every state folder).
  *
@@ -23,8 +24,9 @@
  * Return codes follow the house rule: 0 or a negative errno, or a SHOAL_E*
  * code (SHOAL_ENOTFOUND: no such container or volume; SHOAL_ECONFLICT: a
  * name in use, a running container removed without force, a volume in
- * use). Calls that can fail on user input take a struct rt_err and fill it
- * with one sentence a user can act on ("invalid mount spec \"x\": ...").
+ * use). Calls that can fail on user input take a struct rt_err (NULL
+ * allowed) and fill it with one sentence a user can act on ("invalid volume
+ * specification: '/a:b'").
  */
 #ifndef SHOAL_RUNTIME_RUNTIME_H
 #define SHOAL_RUNTIME_RUNTIME_H
