@@ -385,6 +385,7 @@ int rt__state_load(const char *dir, struct rt__state *st)
 	else
 		st->status = RT_STATUS_CREATED;
 	st->pid = (pid_t)get_int(o, "pid");
+	st->pid_start = (uint64_t)get_int(o, "pid_start");
 	st->monitor_pid = (pid_t)get_int(o, "monitor_pid");
 	st->monitor_start = (uint64_t)get_int(o, "monitor_start");
 	st->exit_code = (int)get_int(o, "exit_code");
@@ -406,9 +407,10 @@ int rt__state_save(const char *dir, const struct rt__state *st)
 	json_t *o;
 	int rc;
 
-	o = json_pack("{s:s,s:i,s:i,s:I,s:i,s:b,s:I,s:I,s:I,s:I,s:s}", "status",
-		      rt_status_name(st->status), "pid", (int)st->pid,
-		      "monitor_pid", (int)st->monitor_pid, "monitor_start",
+	o = json_pack("{s:s,s:i,s:I,s:i,s:I,s:i,s:b,s:I,s:I,s:I,s:I,s:s}",
+		      "status", rt_status_name(st->status), "pid", (int)st->pid,
+		      "pid_start", (json_int_t)st->pid_start, "monitor_pid",
+		      (int)st->monitor_pid, "monitor_start",
 		      (json_int_t)st->monitor_start, "exit_code", st->exit_code,
 		      "oom_killed", st->oom_killed, "started",
 		      (json_int_t)st->started_ns, "finished",

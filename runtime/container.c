@@ -150,8 +150,8 @@ static int state_of(struct rt *rt, struct rt__ctr *k, struct rt__state *st)
 	if (st->status == RT_STATUS_RUNNING && !monitor_alive(st)) {
 		rt__state_load(k->c->dir, st); /* it may just have exited */
 		if (st->status == RT_STATUS_RUNNING && !monitor_alive(st)) {
-			if (st->pid > 0 && kill(st->pid, 0) == 0 &&
-			    rt__proc_start_time(st->pid) != 0)
+			if (st->pid > 0 && st->pid_start &&
+			    rt__proc_start_time(st->pid) == st->pid_start)
 				return 0; /* init orphaned but alive */
 			st->status = RT_STATUS_EXITED;
 			st->exit_code = 255;
@@ -521,9 +521,9 @@ int rt_container_kill(struct rt *rt, const char *ref, int sig)
 		return rc;
 	if (st.status != RT_STATUS_RUNNING || st.pid <= 0)
 		return -ESRCH;
-	pfd = (int)syscall(SYS_pidfd_open, st.pid, 0);
-	if (pfd < 0)
-		return -errno;
+	rc = rt__pidfd_open_checked(st.pid, st.pid_start, &pfd);
+	if (rc < 0)
+		return rc;
 	rc = syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0 ? -errno : 0;
 	close(pfd);
 	/* A frozen init would never see it (Docker thaws on kill too). */
@@ -598,7 +598,9 @@ int rt_container_stop(struct rt *rt, const char *ref, int sig,
 	if (rc < 0 || st.status != RT_STATUS_RUNNING)
 		return rc;
 	rc = monitor_pidfd(&st, &fd);
-	if (rc < 0)
+	/* No monitor but a live init (the monitor was killed): wait for the
+	 * init itself. */
+	if (rc < 0 && rt__pidfd_open_checked(st.pid, st.pid_start, &fd) < 0)
 		return 0;
 	rc = rt_container_kill(rt, ref, sig ? sig : SIGTERM);
 	if (rc == 0 || rc == -ESRCH)

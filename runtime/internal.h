@@ -72,6 +72,7 @@ struct rt__config {
 struct rt__state {
 	enum rt_status status; /* created, running or exited */
 	pid_t pid;
+	uint64_t pid_start; /* the init's start time: pids get reused */
 	pid_t monitor_pid;
 	uint64_t monitor_start; /* /proc/<pid>/stat starttime */
 	int exit_code;

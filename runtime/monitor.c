@@ -604,6 +604,7 @@ static int run(struct mon *m, int result_fd)
 		goto fail;
 	m->st.status = RT_STATUS_RUNNING;
 	m->st.pid = m->pid;
+	m->st.pid_start = rt__proc_start_time(m->pid);
 	m->st.monitor_pid = getpid();
 	m->st.monitor_start = rt__proc_start_time(getpid());
 	m->st.started_ns = time_real_ns();

@@ -544,6 +544,28 @@ a_created_container_starts_after_its_exec_root_was_wiped(void **state)
 	assert_int_equal(code, 0);
 }
 
+static void a_container_whose_monitor_was_killed_can_be_removed(void **state)
+{
+	struct fx *fx = *state;
+	char id[RT_ID_LEN + 1];
+	struct rt_info info;
+	pid_t pid;
+
+	start_sleeper(fx, id);
+	assert_int_equal(rt_container_inspect(fx->rt, id, &info), 0);
+	pid = info.pid;
+	assert_int_equal(kill(info.monitor_pid, SIGKILL), 0);
+	assert_true(fx_gone(info.monitor_pid));
+	rt_info_fini(&info);
+	/* The init lives on, orphaned: still running, and removable. */
+	assert_int_equal(rt_container_inspect(fx->rt, id, &info), 0);
+	assert_int_equal(info.status, RT_STATUS_RUNNING);
+	rt_info_fini(&info);
+	assert_int_equal(rt_container_remove(fx->rt, id, true, true), 0);
+	assert_true(fx_gone(pid));
+	assert_int_equal(fx_cgroup_dirs(fx->cgroup_parent, id), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +586,7 @@ int main(void)
 		T(an_exited_container_starts_again),
 		T(create_under_allocation_failures_leaves_nothing),
 		T(a_created_container_starts_after_its_exec_root_was_wiped),
+		T(a_container_whose_monitor_was_killed_can_be_removed),
 	};
 
 	fx_skip_unless_root();
