@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,7 +54,9 @@ static int syscalls(void)
 	printf("keyctl=%s ", ename(r < 0 ? errno : 0));
 	/* A harmless reboot command: CAD off. */
 	r = reboot(RB_DISABLE_CAD);
-	printf("reboot=%s\n", ename(r < 0 ? errno : 0));
+	printf("reboot=%s ", ename(r < 0 ? errno : 0));
+	r = socket(40 /* AF_VSOCK */, SOCK_STREAM, 0);
+	printf("vsock=%s\n", ename(r < 0 ? errno : 0));
 	return 0;
 }
 

@@ -182,6 +182,50 @@ static void attach_relays_stdin_and_stdout(void **state)
 	assert_string_equal(out, "ping\n");
 }
 
+/* Read from @fd until @want shows up (or 10 s pass). */
+static bool read_until(int fd, const char *want, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	while (!strstr(buf, want)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t got;
+		if (poll(&p, 1, 10000) <= 0 || n + 1 >= cap)
+			return false;
+		got = read(fd, buf + n, cap - n - 1);
+		if (got <= 0)
+			return false;
+		n += (size_t)got;
+		buf[n] = '\0';
+	}
+	return true;
+}
+
+static void interactive_tty_container_is_driven_through_attach(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", NULL};
+	char id[RT_ID_LEN + 1], buf[8192];
+	struct rt_spec s;
+	int fd, code = -1;
+
+	fx_spec(fx, &s, argv);
+	s.tty = true;
+	s.open_stdin = true;
+	start(fx, &s, id);
+	assert_int_equal(rt_container_attach(fx->rt, id, &fd), 0);
+	assert_int_equal(rt_container_resize(fx->rt, id, 33, 120), 0);
+	const char *cmd = "stty size; echo mark$((40+2))\n";
+	assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+	assert_true(read_until(fd, "mark42", buf, sizeof(buf)));
+	assert_non_null(strstr(buf, "33 120"));
+	assert_int_equal(write(fd, "exit 3\n", 7), 7);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(code, 3);
+	close(fd);
+}
+
 static void tty_container_writes_through_its_pty(void **state)
 {
 	struct fx *fx = *state;
@@ -377,6 +421,7 @@ int main(void)
 		T(exec_of_a_missing_command_says_so),
 		T(attach_relays_stdin_and_stdout),
 		T(tty_container_writes_through_its_pty),
+		T(interactive_tty_container_is_driven_through_attach),
 		T(user_workdir_and_env_apply),
 		T(bind_mounts_honour_read_only),
 		T(named_volume_persists_and_is_protected_while_used),

@@ -136,7 +136,7 @@ static void default_profile_refuses_mount_unshare_keyctl_reboot(void **state)
 	fx_spec(fx, &s, argv);
 	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
 	assert_string_equal(out, "mount=EPERM unshare=EPERM keyctl=EPERM "
-				 "reboot=EPERM\n");
+				 "reboot=EPERM vsock=EPERM\n");
 }
 
 static void clone3_gets_enosys_under_the_default_profile(void **state)
@@ -162,6 +162,7 @@ static void unconfined_lets_keyctl_through(void **state)
 	s.seccomp = "unconfined";
 	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
 	assert_null(strstr(out, "keyctl=EPERM"));
+	assert_null(strstr(out, "vsock=EPERM"));
 	/* Capabilities still refuse mount without CAP_SYS_ADMIN. */
 	assert_non_null(strstr(out, "mount=EPERM"));
 }
