@@ -261,6 +261,9 @@ bool rt__cgv2_oom(const struct rt__cgroups *cg, const struct rt__config *c);
 int rt__cgv2_stats(const struct rt__cgroups *cg, const struct rt__config *c,
 		   struct rt_stats *st);
 char *rt__cgv2_dir(const struct rt__cgroups *cg, const struct rt__config *c);
+/** rt__cgv2_devices() - attach Docker's device allow list as a BPF
+ * program to the cgroup folder @dir. */
+int rt__cgv2_devices(const char *dir);
 
 /* mounts.c: in the container's init, in its new mount namespace. */
 /** rt__rootfs_setup() - overlay, volumes, /proc, /sys, /dev, the /etc

@@ -11,6 +11,8 @@
 #include <cmocka.h>
 // clang-format on
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,10 +80,59 @@ static void v2_cgroup_holds_freezes_and_goes(void **state)
 	assert_int_equal(rmdir(want), 0);
 }
 
+static void v2_device_program_allows_only_dockers_list(void **state)
+{
+	struct rt__config c;
+	struct rt_err err = {""};
+	char parent[64], *dir;
+	int status;
+	pid_t pid;
+	int sync[2];
+
+	memset(&c, 0, sizeof(c));
+	memset(c.id, 'd', RT_ID_LEN);
+	snprintf(parent, sizeof(parent), "shoal-v2dev-%d", (int)getpid());
+	c.cgroup_parent = parent;
+	assert_int_equal(rt__cgv2_create(&cg, &c, false, &err), 0);
+	dir = rt__cgv2_dir(&cg, &c);
+	assert_int_equal(rt__cgv2_devices(dir), 0);
+	assert_int_equal(pipe(sync), 0);
+	pid = fork();
+	if (pid == 0) {
+		char go;
+		int bits = 0, fd;
+		close(sync[1]);
+		if (read(sync[0], &go, 1) != 1)
+			_exit(100);
+		fd = open("/dev/null", O_RDONLY);
+		bits |= fd >= 0 ? 1 : 0;
+		if (fd >= 0)
+			close(fd);
+		fd = open("/dev/kmsg", O_RDONLY);
+		bits |= fd < 0 && errno == EPERM ? 2 : 0;
+		if (fd >= 0)
+			close(fd);
+		_exit(bits);
+	}
+	close(sync[0]);
+	assert_int_equal(rt__cgv2_enter(&cg, &c, pid), 0);
+	assert_int_equal(write(sync[1], "g", 1), 1);
+	close(sync[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 3); /* null ok, kmsg refused */
+	assert_int_equal(rt__cgv2_destroy(&cg, &c), 0);
+	shoal_free(dir);
+	char path[700];
+	snprintf(path, sizeof(path), "%s/%s", cg.v2_root, parent);
+	assert_int_equal(rmdir(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(v2_cgroup_holds_freezes_and_goes),
+		cmocka_unit_test(v2_device_program_allows_only_dockers_list),
 	};
 
 	if (geteuid() != 0) {
