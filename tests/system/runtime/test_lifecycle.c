@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -173,6 +174,76 @@ static void container_outlives_the_daemon_and_is_reattached(void **state)
 	rt_info_fini(&b);
 }
 
+struct watch_result {
+	bool called;
+	int code;
+};
+
+static void on_exit_cb(struct rt_exit_watch *w, const char *id, int code,
+		       bool oom, void *arg)
+{
+	struct watch_result *r = arg;
+
+	r->called = true;
+	r->code = code;
+	rt_exit_watch_close(w);
+}
+
+/* A "daemon" in another process starts a container and dies; a new one
+ * finds it running, watches it on a loop and stops it. */
+static void container_outlives_a_daemon_process_that_exits(void **state)
+{
+	struct fx *fx = *state;
+	struct watch_result res = {false, -1};
+	char id[RT_ID_LEN + 1] = "";
+	struct rt_exit_watch *w;
+	struct rt_info info;
+	int pfd[2], status;
+	uv_loop_t loop;
+	pid_t daemon;
+
+	assert_int_equal(pipe(pfd), 0);
+	rt_close(fx->rt); /* this process is not the daemon for a while */
+	fx->rt = NULL;
+	daemon = fork();
+	if (daemon == 0) {
+		struct rt_err err = {""};
+		const char *argv[] = {"sleep", "1000", NULL};
+		struct rt_spec s;
+		struct rt *rt;
+		close(pfd[0]);
+		if (rt_open(&fx->cfg, &rt, &err) < 0)
+			_exit(1);
+		fx->rt = rt;
+		fx_spec(fx, &s, argv);
+		if (rt_container_create(rt, &s, id, &err) < 0 ||
+		    rt_container_start(rt, id, &err) < 0 ||
+		    write(pfd[1], id, RT_ID_LEN) != RT_ID_LEN)
+			_exit(2);
+		rt_close(rt);
+		_exit(0); /* the daemon dies, its container must not */
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], id, RT_ID_LEN), RT_ID_LEN);
+	close(pfd[0]);
+	assert_int_equal(waitpid(daemon, &status, 0), daemon);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fx_reopen(fx);
+	assert_int_equal(rt_container_inspect(fx->rt, id, &info), 0);
+	assert_int_equal(info.status, RT_STATUS_RUNNING);
+	assert_int_equal(kill(info.pid, 0), 0);
+	rt_info_fini(&info);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(
+		rt_exit_watch_start(fx->rt, &loop, id, on_exit_cb, &res, &w),
+		0);
+	assert_int_equal(rt_container_kill(fx->rt, id, SIGKILL), 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(res.called);
+	assert_int_equal(res.code, 128 + SIGKILL);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void kill_delivers_the_signal(void **state)
 {
 	struct fx *fx = *state;
@@ -231,21 +302,6 @@ static void stats_and_top_see_the_container(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(rows[0].cmd, "sleep 1000");
 	free(rows);
-}
-
-struct watch_result {
-	bool called;
-	int code;
-};
-
-static void on_exit_cb(struct rt_exit_watch *w, const char *id, int code,
-		       bool oom, void *arg)
-{
-	struct watch_result *r = arg;
-
-	r->called = true;
-	r->code = code;
-	rt_exit_watch_close(w);
 }
 
 static void exit_watch_reports_on_the_loop(void **state)
@@ -573,6 +629,7 @@ int main(void)
 		T(exit_code_passes_through),
 		T(logs_keep_streams_and_survive_a_daemon_restart),
 		T(container_outlives_the_daemon_and_is_reattached),
+		T(container_outlives_a_daemon_process_that_exits),
 		T(kill_delivers_the_signal),
 		T(pause_freezes_and_unpause_thaws),
 		T(stats_and_top_see_the_container),
