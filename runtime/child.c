@@ -313,6 +313,7 @@ void rt__child_main(struct rt__child_args *a)
 	const struct rt__config *c = a->c;
 	struct rt_err err = {""};
 	struct rt__bpf bpf;
+	int layers[RT_MAX_LOWER], n_layers = 0;
 	char go;
 	int rc;
 
@@ -322,9 +323,20 @@ void rt__child_main(struct rt__child_args *a)
 			strerror(-rc));
 		goto fail;
 	}
-	/* In a user namespace nothing works before the maps are written. */
-	if (c->userns_size && (read(a->sync_fd, &go, 1) != 1 || go != 'U'))
-		_exit(126);
+	/* In a user namespace nothing works before the maps are written;
+	 * the monitor first sends idmapped mounts of the layers, if it
+	 * could make them, then "U". */
+	while (c->userns_size) {
+		char msg[8];
+		int fd;
+		ssize_t n = rt__recv_msg(a->sync_fd, msg, sizeof(msg), &fd);
+		if (n <= 0)
+			_exit(126);
+		if (fd >= 0 && n_layers < RT_MAX_LOWER)
+			layers[n_layers++] = fd;
+		else if (fd < 0 && msg[0] == 'U')
+			break;
+	}
 	/* Our kuid is still the host's root, unmapped here: become the
 	 * namespace's root, so files we make belong to the mapped range. */
 	if (c->userns_size &&
@@ -349,7 +361,8 @@ void rt__child_main(struct rt__child_args *a)
 		goto fail;
 	}
 	umask(022);
-	if (rt__rootfs_setup(c, &err) < 0)
+	if (rt__rootfs_setup(c, n_layers == (int)c->n_lower ? layers : NULL,
+			     &err) < 0)
 		goto fail;
 	if (c->tty && setup_tty(a->sync_fd, &err) < 0)
 		goto fail;

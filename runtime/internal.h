@@ -267,8 +267,11 @@ int rt__cgv2_devices(const char *dir);
 
 /* mounts.c: in the container's init, in its new mount namespace. */
 /** rt__rootfs_setup() - overlay, volumes, /proc, /sys, /dev, the /etc
- * files, pivot_root, masked and read-only paths. -errno with @err. */
-int rt__rootfs_setup(const struct rt__config *c, struct rt_err *err);
+ * files, pivot_root, masked and read-only paths. -errno with @err.
+ * @layers: with a user namespace, detached idmapped mounts of the lower
+ * dirs (one per layer, lowest first) made by the monitor, or NULL. */
+int rt__rootfs_setup(const struct rt__config *c, const int *layers,
+		     struct rt_err *err);
 
 /* child.c */
 struct rt__child_args {

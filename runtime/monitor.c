@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -415,6 +416,48 @@ static void reply(int fd, const char *fmt, ...)
 		return;
 }
 
+/*
+ * With a user namespace, the image's layers (owned by the host's root) are
+ * handed to the init as idmapped mounts: host ids shifted into the
+ * container's range, so its root owns /bin as it should. Made here, where
+ * we are privileged over the host's mounts; the init attaches them in its
+ * own mount namespace. Without idmapped mount support the init gets none
+ * and uses the layers as they are (then they must be shifted on disk).
+ */
+static void send_idmapped_layers(struct mon *m, int sock)
+{
+	const struct rt__config *c = m->c;
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
+	char path[4096];
+	int ns;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)m->pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		return;
+	attr.userns_fd = (uint64_t)ns;
+	for (size_t i = 0; i < c->n_lower; i++) {
+		int fd = open_tree(AT_FDCWD, c->lower[i],
+				   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+					   AT_RECURSIVE);
+		snprintf(path, sizeof(path), "%s/lower%zu", c->run_dir, i);
+		if (fd < 0 || (mkdir(path, 0755) < 0 && errno != EEXIST) ||
+		    mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) <
+			    0 ||
+		    rt__send_fd(sock, fd) < 0) {
+			fprintf(stderr,
+				"idmapped layer %s unavailable (%s): "
+				"layers are used as they are\n",
+				c->lower[i], strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		close(fd);
+	}
+	close(ns);
+}
+
 /* The daemon makes the cgroup while we start (fd 4 says "G" when it is
  * there); we only move the init in. */
 static int enter_cgroup(struct mon *m, struct rt_err *err)
@@ -496,8 +539,11 @@ static int spawn(struct mon *m, struct rt_err *err)
 	if (rc < 0)
 		rt__err(err, "cannot write the user namespace maps: %s",
 			strerror(-rc));
-	if (rc == 0 && c->userns_size && write(sp[0], "U", 1) != 1)
-		rc = -EPIPE;
+	if (rc == 0 && c->userns_size) {
+		send_idmapped_layers(m, sp[0]);
+		if (write(sp[0], "U", 1) != 1)
+			rc = -EPIPE;
+	}
 	/* The init builds its rootfs meanwhile; it waits for "G" only
 	 * before its exec. */
 	if (rc == 0 && (rc = setup_loop(m)) < 0)

@@ -279,18 +279,37 @@ static int bind_mount(const char *src, const char *dst, bool ro,
 	return rc;
 }
 
-static int mount_overlay(const struct rt__config *c, const char *rootfs,
+/* Attach the monitor's idmapped layer mounts at <run-dir>/lower<i>. */
+static int attach_layers(const struct rt__config *c, const int *layers,
 			 struct rt_err *err)
 {
-	char opts[4096];
+	char path[PATH_BUF];
+
+	for (size_t i = 0; i < c->n_lower; i++) {
+		pathf(path, "%s/lower%zu", c->run_dir, i);
+		if (move_mount(layers[i], "", AT_FDCWD, path,
+			       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return fail(err, -errno, "attach idmapped layer", path);
+	}
+	return 0;
+}
+
+static int mount_overlay(const struct rt__config *c, const char *rootfs,
+			 const int *layers, struct rt_err *err)
+{
+	char opts[4096], lower[PATH_BUF];
 	size_t o = 0;
 	int n;
 
+	if (layers && attach_layers(c, layers, err) < 0)
+		return -EIO;
 	n = snprintf(opts, sizeof(opts), "lowerdir=");
 	o = (size_t)n;
 	for (size_t i = c->n_lower; i-- > 0;) {
-		n = snprintf(opts + o, sizeof(opts) - o, "%s%s", c->lower[i],
-			     i ? ":" : "");
+		if (layers)
+			pathf(lower, "%s/lower%zu", c->run_dir, i);
+		n = snprintf(opts + o, sizeof(opts) - o, "%s%s",
+			     layers ? lower : c->lower[i], i ? ":" : "");
 		if (n < 0 || (size_t)n >= sizeof(opts) - o)
 			goto too_long;
 		o += (size_t)n;
@@ -537,7 +556,8 @@ static int mask_paths(struct rt_err *err)
 	return 0;
 }
 
-int rt__rootfs_setup(const struct rt__config *c, struct rt_err *err)
+int rt__rootfs_setup(const struct rt__config *c, const int *layers,
+		     struct rt_err *err)
 {
 	char rootfs[4096];
 	int rc;
@@ -545,7 +565,7 @@ int rt__rootfs_setup(const struct rt__config *c, struct rt_err *err)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return fail(err, -errno, "make rprivate", "/");
 	pathf(rootfs, "%s/rootfs", c->run_dir);
-	rc = mount_overlay(c, rootfs, err);
+	rc = mount_overlay(c, rootfs, layers, err);
 	if (rc == 0)
 		rc = mount_volumes(c, rootfs, err);
 	if (rc == 0)
