@@ -225,7 +225,8 @@ struct img_import_opts {
 
 /**
  * img_import() - `docker import`: make a one-layer image from the rootfs
- * tarball read from @fd (plain, gzip, xz, bzip2 or zstd), applying the
+ * tarball read from @fd to its end (plain, gzip, xz, bzip2 or zstd; a
+ * non-blocking @fd is switched to blocking mode), applying the
  * --change lines. Blocks (worker thread). On success 0 and the new image's
  * id in @id. On failure nothing is left in the store. -EINVAL for a bad
  * change line or reference, SHOAL_ECORRUPT for a damaged archive.
@@ -235,7 +236,8 @@ int img_import(struct img_store *s, int fd, const struct img_import_opts *o,
 
 /**
  * img_load() - `docker load`: every image of a `docker save` archive or an
- * OCI image layout archive read from @fd (optionally compressed). Blocks.
+ * OCI image layout archive read from @fd (optionally compressed; made
+ * blocking like img_import()'s). Blocks.
  * On success 0 and *@loaded (owned; may be NULL): an array of strings, the
  * tags loaded, or "sha256:<id>" for images without a tag. All or nothing:
  * on failure no blob, layer or tag of the archive stays.

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +229,68 @@ static void import_refuses_a_bad_change_and_leaves_nothing(void **state)
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
+}
+
+struct feeder {
+	int fd;
+	char *data;
+	size_t len;
+};
+
+static void *feed(void *arg)
+{
+	struct feeder *f = arg;
+	for (size_t off = 0; off < f->len;) {
+		ssize_t n = write(f->fd, f->data + off, f->len - off);
+		if (n < 0 && errno == EAGAIN) {
+			usleep(1000);
+			continue;
+		}
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(f->fd);
+	return NULL;
+}
+
+static void import_and_load_read_from_nonblocking_pipes(void **state)
+{
+	struct env *e = *state;
+	char *tar = wpath(e, "rootfs.tar.gz"), *save = wpath(e, "save.tar");
+	assert_int_equal(fx_write_tar(tar, rootfs, 7, FX_GZIP), 0);
+	assert_int_equal(fx_docker_save(e->work, save, fx_base_layer,
+					fx_base_layer_n, fx_upper_layer,
+					fx_upper_layer_n, fx_config_fmt,
+					"piped:2", NULL),
+			 0);
+	for (int round = 0; round < 2; round++) {
+		int p[2];
+		assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+		struct feeder f = {p[1], NULL, 0};
+		f.data = fx_read(round ? save : tar, &f.len);
+		pthread_t t;
+		assert_int_equal(pthread_create(&t, NULL, feed, &f), 0);
+		int rc;
+		if (round == 0) {
+			struct img_import_opts o = {.reference = "piped:1"};
+			char id[DIGEST_STR_LEN];
+			rc = img_import(e->s, p[0], &o, id, &e->err);
+		} else {
+			rc = img_load(e->s, p[0], NULL, NULL, NULL, &e->err);
+		}
+		pthread_join(t, NULL);
+		close(p[0]);
+		free(f.data);
+		if (rc < 0)
+			fail_msg("round %d: %s", round, e->err.msg);
+	}
+	struct img_image *img;
+	assert_int_equal(img_resolve(e->s, "piped:1", &img, &e->err), 0);
+	assert_string_equal(img->comment, "Imported from -");
+	img_image_free(img);
+	assert_int_equal(img_resolve(e->s, "piped:2", &img, &e->err), 0);
+	img_image_free(img);
 }
 
 /* Load ------------------------------------------------------------------ */
@@ -1133,6 +1196,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			import_refuses_a_bad_change_and_leaves_nothing, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			import_and_load_read_from_nonblocking_pipes, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			docker_save_archive_loads_with_layers_in_order, setup,
