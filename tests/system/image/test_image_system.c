@@ -1,6 +1,7 @@
 /*
  * System tests of the image store, as root: whiteouts become the 0/0
- * character devices and trusted.overlay.opaque xattrs overlayfs reads; an
+ * character devices and trusted.overlay.opaque xattrs overlayfs reads;
+ * owners and set-id bits survive unpacking; an
  * overlay mount of an image's layer folders shows the merged tree a
  * container will see; and the busybox image scripts/mkimage-busybox builds
  * imports and runs. Mounts happen in a private mount namespace of a child
@@ -105,6 +106,34 @@ static void whiteouts_become_overlay_whiteouts(void **state)
 	assert_int_equal(lstat(p, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_uid, 0);
+	img_image_free(img);
+}
+
+static void ownership_and_set_id_bits_survive_unpacking(void **state)
+{
+	struct env *e = *state;
+	const struct fx_entry layer[] = {
+		{"bin/", 'd', NULL, 0755},
+		{"bin/su", 'u', "#!fake su\n", 04755},
+	};
+	char out[256];
+	snprintf(out, sizeof(out), "%s/owned.tar", e->work);
+	assert_int_equal(fx_oci_layout(e->work, out, layer, 2, "owned:1", NULL),
+			 0);
+	int fd = open(out, O_RDONLY);
+	int rc = img_load(e->s, fd, NULL, NULL, NULL, &e->err);
+	close(fd);
+	if (rc < 0)
+		fail_msg("load: %s", e->err.msg);
+	struct img_image *img;
+	assert_int_equal(img_resolve(e->s, "owned:1", &img, &e->err), 0);
+	char p[512];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/bin/su", img->layer_dirs[0]);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(st.st_gid, 5678);
+	assert_int_equal(st.st_mode & 07777, 04755);
 	img_image_free(img);
 }
 
@@ -244,6 +273,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			whiteouts_become_overlay_whiteouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			ownership_and_set_id_bits_survive_unpacking, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			overlay_mount_of_the_layers_shows_the_merged_tree,
 			setup, teardown),

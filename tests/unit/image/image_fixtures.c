@@ -90,6 +90,14 @@ int fx_write_tar(const char *path, const struct fx_entry *e, size_t n,
 			archive_entry_set_filetype(en, AE_IFREG);
 			archive_entry_set_hardlink(en, e[i].data);
 			break;
+		case 'u':
+			/* A set-uid file owned by 1234:5678. */
+			archive_entry_set_filetype(en, AE_IFREG);
+			archive_entry_set_uid(en, 1234);
+			archive_entry_set_gid(en, 5678);
+			len = strlen(e[i].data);
+			archive_entry_set_size(en, (la_int64_t)len);
+			break;
 		case 'X':
 			/* A folder whose tar entry carries xattrs: one a layer
 			 * may set, one it must never forge. */
