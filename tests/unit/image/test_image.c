@@ -293,6 +293,31 @@ static void import_and_load_read_from_nonblocking_pipes(void **state)
 	img_image_free(img);
 }
 
+static void implied_folders_are_0755_whatever_the_umask(void **state)
+{
+	struct env *e = *state;
+	const struct fx_entry layer[] = {{"a/b/c/file", 'f', "x\n", 0644}};
+	char *tar = wpath(e, "implied.tar");
+	assert_int_equal(fx_write_tar(tar, layer, 1, FX_PLAIN), 0);
+	mode_t old = umask(077);
+	struct img_import_opts o = {.reference = "implied:1"};
+	char id[DIGEST_STR_LEN];
+	int rc = import_file(e, tar, &o, id);
+	umask(old);
+	assert_int_equal(rc, 0);
+	struct img_image *img;
+	assert_int_equal(img_resolve(e->s, "implied:1", &img, &e->err), 0);
+	const char *dirs[] = {"", "/a", "/a/b", "/a/b/c"};
+	for (int i = 0; i < 4; i++) {
+		char p[512];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s%s", img->layer_dirs[0], dirs[i]);
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0755);
+	}
+	img_image_free(img);
+}
+
 /* Load ------------------------------------------------------------------ */
 
 static void docker_save_archive_loads_with_layers_in_order(void **state)
@@ -1199,6 +1224,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			import_and_load_read_from_nonblocking_pipes, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			implied_folders_are_0755_whatever_the_umask, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			docker_save_archive_loads_with_layers_in_order, setup,
