@@ -544,49 +544,72 @@ static int place(const char *stage, const char *sub, const char *hex,
 	return 0;
 }
 
-static int commit_one(struct img_store *s, json_t *next, const char *stage,
-		      const struct img__plan *p,
-		      const struct img__layer_done *done, struct created *c,
-		      json_t *loaded, struct img_err *err)
+/* Moves the files of plan @p into place and returns its index record. */
+static json_t *place_image(struct img_store *s, const char *stage,
+			   const struct img__plan *p,
+			   const struct img__layer_done *done,
+			   struct created *c, int *rc, struct img_err *err)
 {
 	char *to = img__path(s->root, "blobs/sha256", p->config_hex);
-	int rc =
-		to ? place(stage, "blobs", p->config_hex, to, c, err) : -ENOMEM;
+	*rc = to ? place(stage, "blobs", p->config_hex, to, c, err) : -ENOMEM;
 	shoal_free(to);
 	json_t *layers = json_array();
 	uint64_t size = 0;
 	char d[DIGEST_STR_LEN], b[DIGEST_STR_LEN];
-	for (size_t i = 0; rc == 0 && i < p->n_layers; i++) {
+	for (size_t i = 0; *rc == 0 && i < p->n_layers; i++) {
 		const struct img__layer_plan *lp = &p->layers[i];
 		to = img__path(s->root, "blobs/sha256", lp->blob_hex);
-		rc = to ? place(stage, "blobs", lp->blob_hex, to, c, err)
-			: -ENOMEM;
+		*rc = to ? place(stage, "blobs", lp->blob_hex, to, c, err)
+			 : -ENOMEM;
 		shoal_free(to);
 		to = img__path(s->root, "layers", done[i].diff_hex);
-		if (rc == 0)
-			rc = to ? place(stage, "layers", done[i].diff_hex, to,
-					c, err)
-				: -ENOMEM;
+		if (*rc == 0)
+			*rc = to ? place(stage, "layers", done[i].diff_hex, to,
+					 c, err)
+				 : -ENOMEM;
 		shoal_free(to);
 		snprintf(d, sizeof(d), "sha256:%s", done[i].diff_hex);
 		snprintf(b, sizeof(b), "sha256:%s", lp->blob_hex);
 		size += done[i].size;
-		if (rc == 0 &&
+		if (*rc == 0 &&
 		    json_array_append_new(
 			    layers,
 			    json_pack("{s:s,s:s,s:s?,s:I}", "diff_id", d,
 				      "blob", b, "media_type", lp->media_type,
 				      "size", (json_int_t)done[i].size)))
-			rc = -ENOMEM;
+			*rc = -ENOMEM;
 	}
-	if (rc < 0) {
+	if (*rc < 0) {
 		json_decref(layers);
-		return rc;
+		return NULL;
 	}
+	/* "o" takes @layers, on failure too. */
 	json_t *rec = json_pack("{s:o,s:I}", "layers", layers, "size",
 				(json_int_t)size);
-	if (!rec || json_object_set_new(images_of(next), p->config_hex, rec))
-		return -ENOMEM;
+	if (!rec)
+		*rc = -ENOMEM;
+	return rec;
+}
+
+/*
+ * Records plan @p in @next: its files and record unless the store already
+ * has the image (then only its tags change, and the blobs it has stay the
+ * ones it is made of).
+ */
+static int commit_one(struct img_store *s, json_t *next, const char *stage,
+		      const struct img__plan *p,
+		      const struct img__layer_done *done, struct created *c,
+		      json_t *loaded, struct img_err *err)
+{
+	int rc = 0;
+	json_t *rec = json_object_get(images_of(next), p->config_hex);
+	if (!rec) {
+		rec = place_image(s, stage, p, done, c, &rc, err);
+		if (rc < 0)
+			return rc;
+		if (json_object_set_new(images_of(next), p->config_hex, rec))
+			return -ENOMEM;
+	}
 	char id[DIGEST_STR_LEN];
 	snprintf(id, sizeof(id), "sha256:%s", p->config_hex);
 	for (size_t i = 0; i < p->n_tags; i++) {

@@ -526,6 +526,71 @@ static void legacy_docker_save_with_a_linked_layer_loads(void **state)
 	img_image_free(img);
 }
 
+/* Removes the line of @listing that starts with @prefix. */
+static void drop_line(char *listing, const char *prefix)
+{
+	char *at = strstr(listing, prefix);
+	if (!at)
+		return;
+	char *end = strchr(at, '\n');
+	memmove(at, end + 1, strlen(end + 1) + 1);
+}
+
+static void loading_a_present_image_only_adds_its_tags(void **state)
+{
+	struct env *e = *state;
+	char *oci = wpath(e, "oci-img.tar");
+	char cid[65];
+	assert_int_equal(fx_oci_layout(e->work, oci, rootfs, 7, "same:1", cid),
+			 0);
+	assert_int_equal(load_file(e, oci, NULL), 0);
+	char *before = store_listing(e);
+	/* The same image as docker save would write it: same config, the
+	 * layer uncompressed (so another blob digest). */
+	char cfgpath[256], man[512], cname[80], lhex[65];
+	snprintf(cfgpath, sizeof(cfgpath), "%s/images/blobs/sha256/%s", e->root,
+		 cid);
+	snprintf(cname, sizeof(cname), "%s.json", cid);
+	snprintf(man, sizeof(man),
+		 "[{\"Config\":\"%s\",\"RepoTags\":[\"same:2\"],"
+		 "\"Layers\":[\"l/layer.tar\"]}]",
+		 cname);
+	size_t nc, nl;
+	struct fx_file f[] = {
+		{(char *)"manifest.json", man, strlen(man)},
+		{cname, fx_read(cfgpath, &nc), 0},
+		{(char *)"l/layer.tar", fx_read(wpath(e, "oci.tar"), &nl), 0},
+	};
+	f[1].len = nc;
+	f[2].len = nl;
+	fx_sha256(f[2].data, nl, lhex);
+	char *save = wpath(e, "same.tar");
+	assert_int_equal(fx_write_files(save, f, 3, FX_PLAIN), 0);
+	free(f[1].data);
+	free(f[2].data);
+	json_t *loaded;
+	assert_int_equal(load_file(e, save, &loaded), 0);
+	assert_string_equal(json_string_value(json_array_get(loaded, 0)),
+			    "same:2");
+	json_decref(loaded);
+	struct img_image *a, *b;
+	assert_int_equal(img_resolve(e->s, "same:1", &a, &e->err), 0);
+	assert_int_equal(img_resolve(e->s, "same:2", &b, &e->err), 0);
+	assert_string_equal(a->id, b->id);
+	img_image_free(a);
+	img_image_free(b);
+	/* No new blob or layer: only index.json changed (its size). */
+	char *after = store_listing(e);
+	char p[256];
+	snprintf(p, sizeof(p), "/blobs/sha256/%s", lhex);
+	assert_null(strstr(after, p));
+	drop_line(before, "/index.json ");
+	drop_line(after, "/index.json ");
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
 static void store_keeps_images_across_reopen_and_sweeps_leftovers(void **state)
 {
 	struct env *e = *state;
@@ -1242,6 +1307,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			multi_platform_index_loads_the_host_platform, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			loading_a_present_image_only_adds_its_tags, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			legacy_docker_save_with_a_linked_layer_loads, setup,
