@@ -679,8 +679,11 @@ int img__commit(struct img_store *s, const char *stage,
 				  shoal_strerror(rc));
 		goto err_free;
 	}
-	for (size_t i = 0; i < n_plans; i++)
-		json_object_set(s->configs, plans[i].config_hex, cfgs[i]);
+	/* Handed over under the lock: nothing shared is released after it. */
+	for (size_t i = 0; i < n_plans; i++) {
+		json_object_set_new(s->configs, plans[i].config_hex, cfgs[i]);
+		cfgs[i] = NULL;
+	}
 	json_decref(s->index);
 	s->index = next;
 	pthread_mutex_unlock(&s->lock);

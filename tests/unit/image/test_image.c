@@ -591,6 +591,73 @@ static void loading_a_present_image_only_adds_its_tags(void **state)
 	free(after);
 }
 
+struct loader {
+	struct env *e;
+	const char *path;
+	int rc;
+	struct img_err err;
+};
+
+static void *load_thread(void *arg)
+{
+	struct loader *l = arg;
+	int fd = open(l->path, O_RDONLY);
+	l->rc = img_load(l->e->s, fd, NULL, NULL, NULL, &l->err);
+	close(fd);
+	return NULL;
+}
+
+static void concurrent_loads_sharing_a_layer_both_succeed(void **state)
+{
+	struct env *e = *state;
+	char *one = wpath(e, "one.tar"), *two = wpath(e, "two.tar");
+	const struct fx_entry other[] = {{"other", 'f', "x\n", 0644}};
+	assert_int_equal(fx_docker_save(e->work, one, fx_base_layer,
+					fx_base_layer_n, fx_upper_layer,
+					fx_upper_layer_n, fx_config_fmt,
+					"one:1", NULL),
+			 0);
+	assert_int_equal(fx_docker_save(e->work, two, fx_base_layer,
+					fx_base_layer_n, other, 1,
+					fx_config_fmt, "two:1", NULL),
+			 0);
+	char *empty = store_listing(e);
+	for (int round = 0; round < 4; round++) {
+		struct loader l[3] = {{e, one, 0, {""}},
+				      {e, two, 0, {""}},
+				      {e, one, 0, {""}}};
+		pthread_t t[3];
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(
+				pthread_create(&t[i], NULL, load_thread, &l[i]),
+				0);
+		for (int i = 0; i < 3; i++) {
+			pthread_join(t[i], NULL);
+			if (l[i].rc < 0)
+				fail_msg("round %d loader %d: %s", round, i,
+					 l[i].err.msg);
+		}
+		struct img_image *a, *b;
+		assert_int_equal(img_resolve(e->s, "one:1", &a, &e->err), 0);
+		assert_int_equal(img_resolve(e->s, "two:1", &b, &e->err), 0);
+		assert_string_equal(a->layer_dirs[0], b->layer_dirs[0]);
+		img_image_free(a);
+		img_image_free(b);
+		assert_int_equal(img_remove(e->s, "one:1", 0, NULL, &e->err),
+				 0);
+		assert_int_equal(img_remove(e->s, "two:1", 0, NULL, &e->err),
+				 0);
+		char *now = store_listing(e);
+		drop_line(now, "/index.json ");
+		char *want = strdup(empty);
+		drop_line(want, "/index.json ");
+		assert_string_equal(now, want);
+		free(now);
+		free(want);
+	}
+	free(empty);
+}
+
 static void store_keeps_images_across_reopen_and_sweeps_leftovers(void **state)
 {
 	struct env *e = *state;
@@ -1310,6 +1377,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			loading_a_present_image_only_adds_its_tags, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			concurrent_loads_sharing_a_layer_both_succeed, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			legacy_docker_save_with_a_linked_layer_loads, setup,
