@@ -88,10 +88,12 @@ static json_t *inspect(struct img_store *s, const char *hex)
 	json_t *rec = json_object_get(images_of(s->index), hex);
 	json_t *layers = json_object_get(rec, "layers");
 	json_t *cc = json_object_get(cfg, "config");
+	json_int_t size = json_integer_value(json_object_get(rec, "size"));
 	char id[DIGEST_STR_LEN];
 	snprintf(id, sizeof(id), "sha256:%s", hex);
+	/* Copies only: the result outlives the store's lock. */
 	json_t *o = json_pack(
-		"{s:s,s:o,s:[],s:s,s:o,s:o,s:o,s:o,s:O,s:o,s:o,s:O,s:O,"
+		"{s:s,s:o,s:[],s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,"
 		"s:{s:s,s:{s:o}},s:{s:s,s:o},s:{s:o}}",
 		"Id", id, "RepoTags", img__tags_for(s, hex), "RepoDigests",
 		"Parent", "", "Comment",
@@ -99,17 +101,17 @@ static json_t *inspect(struct img_store *s, const char *hex)
 		str_or_empty(json_object_get(cfg, "created")), "DockerVersion",
 		str_or_empty(json_object_get(cfg, "docker_version")), "Author",
 		str_or_empty(json_object_get(cfg, "author")), "Config",
-		cc ? cc : json_null(), "Architecture",
+		cc ? json_deep_copy(cc) : json_null(), "Architecture",
 		str_or_empty(json_object_get(cfg, "architecture")), "Os",
-		str_or_empty(json_object_get(cfg, "os")), "Size",
-		json_object_get(rec, "size"), "VirtualSize",
-		json_object_get(rec, "size"), "GraphDriver", "Name", "overlay2",
-		"Data", "LowerDir", lower_dirs(s, layers), "RootFS", "Type",
-		"layers", "Layers", diff_ids(layers), "Metadata", "LastTagTime",
+		str_or_empty(json_object_get(cfg, "os")), "Size", size,
+		"VirtualSize", size, "GraphDriver", "Name", "overlay2", "Data",
+		"LowerDir", lower_dirs(s, layers), "RootFS", "Type", "layers",
+		"Layers", diff_ids(layers), "Metadata", "LastTagTime",
 		str_or_empty(json_object_get(rec, "last_tag_time")));
 	json_t *variant = json_object_get(cfg, "variant");
 	if (o && json_is_string(variant))
-		json_object_set(o, "Variant", variant);
+		json_object_set_new(o, "Variant",
+				    json_string(json_string_value(variant)));
 	return o;
 }
 
@@ -152,12 +154,12 @@ static json_t *summary(struct img_store *s, const char *hex)
 	snprintf(id, sizeof(id), "sha256:%s", hex);
 	int64_t created = img__parse_time(
 		json_string_value(json_object_get(cfg, "created")));
+	json_int_t size = json_integer_value(json_object_get(rec, "size"));
 	return json_pack(
-		"{s:s,s:s,s:o,s:[],s:I,s:O,s:i,s:O,s:o,s:I}", "Id", id,
+		"{s:s,s:s,s:o,s:[],s:I,s:I,s:i,s:I,s:o,s:I}", "Id", id,
 		"ParentId", "", "RepoTags", img__tags_for(s, hex),
 		"RepoDigests", "Created", (json_int_t)(created / NSEC_PER_SEC),
-		"Size", json_object_get(rec, "size"), "SharedSize", -1,
-		"VirtualSize", json_object_get(rec, "size"), "Labels",
+		"Size", size, "SharedSize", -1, "VirtualSize", size, "Labels",
 		json_is_object(labels) ? json_deep_copy(labels) : json_object(),
 		"Containers", (json_int_t)json_object_size(users));
 }
