@@ -75,10 +75,11 @@ static json_t *lower_dirs(struct img_store *s, json_t *layers)
 static json_t *diff_ids(json_t *layers)
 {
 	json_t *arr = json_array();
-	for (size_t i = 0; i < json_array_size(layers); i++)
-		json_array_append(
-			arr,
-			json_object_get(json_array_get(layers, i), "diff_id"));
+	for (size_t i = 0; arr && i < json_array_size(layers); i++) {
+		json_t *d =
+			json_object_get(json_array_get(layers, i), "diff_id");
+		json_array_append_new(arr, json_string(json_string_value(d)));
+	}
 	return arr;
 }
 
