@@ -12,6 +12,7 @@
  *   index.json           images (config digest, layer list, sizes) and tags,
  *                        replaced atomically (temp file, fsync, rename)
  *   tmp/                 staging for imports and loads in progress
+ *   lock                 flock()ed by the process that has the store open
  *
  * Invariants: the index only names blobs and layers that are complete on
  * disk; a blob's name is the sha256 of its bytes; a layer folder's name is
@@ -122,8 +123,10 @@ typedef bool img_in_use_fn(const char *image_id, char container_id[65],
 /**
  * img_store_open() - open (creating when absent) the store under
  * @data_root/images. Cleans up what a crash left: tmp/ and unreferenced
- * blobs and layers. Returns 0 and *@out (free with img_store_close()),
- * -errno on I/O failure, SHOAL_ECORRUPT when the index cannot be read.
+ * blobs and layers. One process at a time: the store is flock()ed until
+ * img_store_close(). Returns 0 and *@out (free with img_store_close()),
+ * -EBUSY when another open store holds the lock, -errno on I/O failure,
+ * SHOAL_ECORRUPT when the index cannot be read.
  */
 int img_store_open(const char *data_root, struct img_store **out,
 		   struct img_err *err);

@@ -677,6 +677,11 @@ static void store_keeps_images_across_reopen_and_sweeps_leftovers(void **state)
 	snprintf(p, sizeof(p), "%s/images/tmp/stage.abc", e->root);
 	mkdir(p, 0700);
 	assert_int_equal(img_store_open(e->root, &e->s, &e->err), 0);
+	/* A second opener (another daemon on the same data root) is
+	 * refused and changes nothing. */
+	struct img_store *other;
+	assert_int_equal(img_store_open(e->root, &other, &e->err), -EBUSY);
+	assert_non_null(strstr(e->err.msg, "in use by another process"));
 	struct stat st;
 	assert_int_not_equal(stat(p, &st), 0);
 	snprintf(p, sizeof(p), "%s/images/layers/%064d", e->root, 1);
