@@ -22,8 +22,9 @@
  * store deletes tmp/ and anything the index does not name.
  *
  * Threads: every function here is thread-safe (one mutex guards the index).
- * img_import() and img_load() block on disk and CPU: call them from a worker
- * thread, or use img_import_async()/img_load_async() from the libuv loop.
+ * img_import(), img_load() and img_save() block on disk and CPU: call them
+ * from a worker thread, or use img_import_async()/img_load_async() from the
+ * libuv loop.
  * Everything else is quick (in-memory), except img_remove(), which deletes
  * folders: run it on a worker when layers can be large.
  *
@@ -249,9 +250,13 @@ int img_load(struct img_store *s, int fd, img_progress_fn *progress,
 	     void *progress_arg, json_t **loaded, struct img_err *err);
 
 /**
- * img_save() - `docker save`: write the images @refs name as a docker-save
- * archive (manifest.json, repositories, configs, layer blobs as stored,
- * and the OCI index.json / oci-layout so OCI tools read it too) to @fd.
+ * img_save() - `docker save`: write the images @refs name to @fd as one
+ * archive that is both a docker-save archive (manifest.json) and an OCI
+ * layout (oci-layout, index.json, blobs/sha256/: configs, layer blobs as
+ * stored, generated manifests). A reference by name saves that tag; by
+ * id, the image untagged. Blocks (worker thread) without holding the
+ * store. SHOAL_ENOTFOUND / -EINVAL for a bad reference (nothing written),
+ * -errno when writing fails.
  */
 int img_save(struct img_store *s, const char *const *refs, size_t n_refs,
 	     int fd, struct img_err *err);
@@ -263,11 +268,18 @@ int img_save(struct img_store *s, const char *const *refs, size_t n_refs,
  * The store must outlive the job. @fd is borrowed until @done.
  */
 
-/* @result: the image id for an import, the "loaded" array for a load. */
+/*
+ * @result: the image id (a JSON string) for an import, the "loaded" array
+ * for a load; NULL on failure, when @errmsg says why. Both are borrowed for
+ * the call (json_incref() @result to keep it).
+ */
 typedef void img_done_fn(int status, const char *errmsg, json_t *result,
 			 void *arg);
 
-/** img_import_async() - img_import() on a worker; @o's strings are copied. */
+/**
+ * img_import_async() - img_import() on a worker; @o's strings are copied,
+ * and @o->progress runs on the loop thread with @o->progress_arg.
+ */
 int img_import_async(uv_loop_t *loop, struct img_store *s, int fd,
 		     const struct img_import_opts *o, img_done_fn *done,
 		     void *arg);
