@@ -401,6 +401,32 @@ static void discard_files(struct img_store *s, json_t *old, json_t *next,
 	img__fsync_dir(s->root);
 }
 
+/* Docker's reasons to refuse an unforced removal, in its words. */
+static int refusal(const char *ref, const char *hex, bool by_tag, bool last,
+		   bool used, const char *cid, size_t n_tags,
+		   struct img_err *err)
+{
+	if (by_tag && last && used)
+		return img__fail(err, SHOAL_ECONFLICT,
+				 "conflict: unable to remove repository "
+				 "reference \"%s\" (must force) - container "
+				 "%.12s is using its referenced image %.12s",
+				 ref, cid, hex);
+	if (!by_tag && used)
+		return img__fail(err, SHOAL_ECONFLICT,
+				 "conflict: unable to delete %.12s (must be "
+				 "forced) - image is being used by container "
+				 "%.12s",
+				 hex, cid);
+	if (!by_tag && n_tags > 1)
+		return img__fail(err, SHOAL_ECONFLICT,
+				 "conflict: unable to delete %.12s (must be "
+				 "forced) - image is referenced in multiple "
+				 "repositories",
+				 hex);
+	return 0;
+}
+
 static int remove_locked(struct img_store *s, const char *ref, bool force,
 			 json_t *report, char **trash, struct img_err *err)
 {
@@ -419,24 +445,11 @@ static int remove_locked(struct img_store *s, const char *ref, bool force,
 	char cid[65] = "";
 	bool used = used_by(s, hex, cid);
 	bool last = !by_tag || n_tags <= 1;
-	if (by_tag && last && used && !force)
-		return img__fail(err, SHOAL_ECONFLICT,
-				 "conflict: unable to remove repository "
-				 "reference \"%s\" (must force) - container "
-				 "%.12s is using its referenced image %.12s",
-				 ref, cid, hex);
-	if (!by_tag && used && !force)
-		return img__fail(err, SHOAL_ECONFLICT,
-				 "conflict: unable to delete %.12s (must be "
-				 "forced) - image is being used by container "
-				 "%.12s",
-				 hex, cid);
-	if (!by_tag && n_tags > 1 && !force)
-		return img__fail(err, SHOAL_ECONFLICT,
-				 "conflict: unable to delete %.12s (must be "
-				 "forced) - image is referenced in multiple "
-				 "repositories",
-				 hex);
+	if (!force) {
+		rc = refusal(ref, hex, by_tag, last, used, cid, n_tags, err);
+		if (rc < 0)
+			return rc;
+	}
 	json_t *next = json_deep_copy(s->index);
 	if (!next)
 		return -ENOMEM;
