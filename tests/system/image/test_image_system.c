@@ -36,16 +36,20 @@
 #include "tests/unit/image/image_fixtures.h"
 
 struct env {
-	char root[64];
+	char root[80];
 	char work[128];
 	struct img_store *s;
 	struct img_err err;
 };
 
+/* Every test's folder lives in one folder per run, removed by main()
+ * even when a failed test skipped its teardown. */
+static char run_root[40];
+
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	snprintf(e->root, sizeof(e->root), "/tmp/shoal-img-sys.XXXXXX");
+	snprintf(e->root, sizeof(e->root), "%s/t.XXXXXX", run_root);
 	if (!mkdtemp(e->root))
 		return -1;
 	snprintf(e->work, sizeof(e->work), "%s/work", e->root);
@@ -283,5 +287,10 @@ int main(void)
 			busybox_image_from_mkimage_imports_and_runs, setup,
 			teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(run_root, sizeof(run_root), "/tmp/shoal-img-sys.XXXXXX");
+	if (!mkdtemp(run_root))
+		return 1;
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	img__rmrf(run_root);
+	return failed;
 }

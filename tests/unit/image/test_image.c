@@ -32,18 +32,20 @@
 #include "tests/unit/image/image_fixtures.h"
 
 struct env {
-	char root[64];
+	char root[80];
 	char work[128];
 	struct img_store *s;
 	struct img_err err;
 };
 
+/* Every test's folder lives in one folder per run, removed by main()
+ * even when a failed test skipped its teardown. */
+static char run_root[40];
+
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	/* tmpfs when there is one: many small files come and go here. */
-	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	snprintf(e->root, sizeof(e->root), "%s/shoal-img-unit.XXXXXX", tmp);
+	snprintf(e->root, sizeof(e->root), "%s/t.XXXXXX", run_root);
 	if (!mkdtemp(e->root))
 		return -1;
 	snprintf(e->work, sizeof(e->work), "%s/work", e->root);
@@ -1453,5 +1455,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store_operations_leak_nothing,
 						setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* tmpfs when there is one: many small files come and go here. */
+	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(run_root, sizeof(run_root), "%s/shoal-img-unit.XXXXXX", tmp);
+	if (!mkdtemp(run_root))
+		return 1;
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	img__rmrf(run_root);
+	return failed;
 }
