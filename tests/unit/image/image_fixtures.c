@@ -56,6 +56,13 @@ static struct archive *open_writer(const char *path, enum fx_filter filter)
 		archive_write_add_filter_gzip(a);
 	else if (filter == FX_XZ)
 		archive_write_add_filter_xz(a);
+	else if (filter == FX_BZIP2)
+		archive_write_add_filter_bzip2(a);
+	else if (filter == FX_ZSTD &&
+		 archive_write_add_filter_zstd(a) != ARCHIVE_OK) {
+		archive_write_free(a);
+		return NULL; /* libarchive built without zstd */
+	}
 	if (archive_write_open_filename(a, path) != ARCHIVE_OK) {
 		archive_write_free(a);
 		return NULL;

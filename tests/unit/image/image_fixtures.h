@@ -25,6 +25,8 @@ enum fx_filter {
 	FX_PLAIN,
 	FX_GZIP,
 	FX_XZ,
+	FX_BZIP2,
+	FX_ZSTD,
 };
 
 /* Writes a tar of @n entries to @path; returns 0 or -1. */

@@ -204,6 +204,38 @@ static void imported_rootfs_resolves_to_its_layer_and_config(void **state)
 	assert_string_equal(e->err.msg, "No such image: example/rootfs:latest");
 }
 
+static void import_accepts_every_compression(void **state)
+{
+	struct env *e = *state;
+	const enum fx_filter filters[] = {FX_PLAIN, FX_GZIP, FX_BZIP2, FX_XZ,
+					  FX_ZSTD};
+	const char *names[] = {"plain", "gzip", "bzip2", "xz", "zstd"};
+	char first[512] = "";
+	for (int i = 0; i < 5; i++) {
+		char *tar = wpath(e, names[i]);
+		if (fx_write_tar(tar, rootfs, 7, filters[i]) < 0) {
+			print_message("%s: cannot write it here; skipped\n",
+				      names[i]);
+			continue;
+		}
+		char ref[64], id[DIGEST_STR_LEN];
+		snprintf(ref, sizeof(ref), "comp:%s", names[i]);
+		struct img_import_opts o = {.reference = ref};
+		if (import_file(e, tar, &o, id) < 0)
+			fail_msg("%s: %s", names[i], e->err.msg);
+		struct img_image *img;
+		assert_int_equal(img_resolve(e->s, ref, &img, &e->err), 0);
+		assert_file(img->layer_dirs[0], "bin/busybox",
+			    "#!fake busybox\n");
+		/* Every compression of one tar has one DiffID: one folder. */
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s",
+				 img->layer_dirs[0]);
+		assert_string_equal(img->layer_dirs[0], first);
+		img_image_free(img);
+	}
+}
+
 static void import_refuses_a_bad_change_and_leaves_nothing(void **state)
 {
 	struct env *e = *state;
@@ -1396,6 +1428,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			imported_rootfs_resolves_to_its_layer_and_config, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			import_accepts_every_compression, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			import_refuses_a_bad_change_and_leaves_nothing, setup,
 			teardown),
