@@ -25,8 +25,9 @@
  * img_import(), img_load() and img_save() block on disk and CPU: call them
  * from a worker thread, or use img_import_async()/img_load_async() from the
  * libuv loop.
- * Everything else is quick (in-memory), except img_remove(), which deletes
- * folders: run it on a worker when layers can be large.
+ * Resolving, listing and inspecting are in-memory. img_tag() and
+ * img_untag() rewrite the index (one small fsync); img_remove() does too
+ * and deletes folders: run it on a worker when layers can be large.
  *
  * Errors: functions return 0 or a negative code (common/error.h) and, when
  * @err is non-NULL, put a one-line message in it, worded like Docker's where
