@@ -179,6 +179,12 @@ int rt__caps_apply(uint64_t caps)
 	};
 	struct __user_cap_data_struct data[2];
 
+	/* Never ask for more than we hold: a host (or a sandbox around
+	 * the daemon) may have dropped some from its bounding set, and
+	 * "all capabilities" then means all of those left. */
+	if (syscall(SYS_capget, &hdr, data) == 0)
+		caps &= (uint64_t)data[0].permitted |
+			((uint64_t)data[1].permitted << 32);
 	memset(data, 0, sizeof(data));
 	data[0].effective = data[0].permitted = data[0].inheritable =
 		(uint32_t)caps;

@@ -15,8 +15,9 @@
  * default), as Docker's cgroupfs driver does; it is NOT nested below the
  * daemon's own cgroup, because the daemon may sit in a leaf (a memory
  * cgroup owned by a supervisor, here /process_api/...) whose limits and
- * lifetime are not the container's. The monitor creates it and moves the
- * container's init into it before the init unshares its cgroup namespace;
+ * lifetime are not the container's. rt_container_start() creates it while
+ * the monitor starts; the monitor moves the container's init into it before
+ * the init unshares its cgroup namespace;
  * the monitor removes it when the container exits and rt_container_remove()
  * removes whatever is left.
  */

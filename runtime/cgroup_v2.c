@@ -6,8 +6,8 @@
  *   memory.swap.max = limit (Docker's default of swap = 2 x memory total),
  *   cpu.weight (from shares: 1 + (shares - 2) * 9999 / 262142, runc's
  *   formula), cpu.max "quota 100000", pids.max, cgroup.freeze; OOM kills
- *   are read from memory.events. Device access is not restricted on v2
- *   (that needs a BPF device program; see docs/runtime.md).
+ *   are read from memory.events. Device access is Docker's allow list as a
+ *   BPF program (cgroup_v2_devices.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +30,9 @@ static int put(const char *dir, const char *file, const char *val)
 {
 	char path[1024];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
 	return rt__write_str(path, val);
 }
 
@@ -126,6 +128,8 @@ int rt__cgv2_create(const struct rt__cgroups *cg, const struct rt__config *c,
 		snprintf(val, sizeof(val), "%lld", (long long)c->pids_limit);
 		rc = put(dir, "pids.max", val);
 	}
+	if (limits && rc == 0 && !c->privileged)
+		rc = rt__cgv2_devices(dir);
 	if (rc < 0) {
 		rt__err(err, "cannot set cgroup limits in %s: %s", dir,
 			strerror(-rc));

@@ -3,11 +3,12 @@
  * namespaces the monitor asked for, as a fresh copy of the single-threaded
  * monitor, so it may allocate and use stdio freely.
  *
- * Handshake with the monitor over a SOCK_SEQPACKET pair: wait for "G" (the
- * monitor has written uid/gid maps and put us into our cgroup), unshare the
- * cgroup namespace (so its root is our own cgroup), join or set up the
- * network, set the hostname, build the rootfs, make the tty and send its
- * master ("T" + fd), then become the user and exec. A failure is sent as
+ * Handshake with the monitor over a SOCK_SEQPACKET pair. In a user
+ * namespace, first wait for "U" (uid/gid maps written). Then join or set up
+ * the network, set the hostname, build the rootfs, make the tty and send
+ * its master (an fd), all while the monitor makes our cgroup in parallel;
+ * wait for "G" (we are in the cgroup), unshare the cgroup namespace (so
+ * its root is our own cgroup), become the user and exec. A failure is sent as
  * "E" + one sentence; success is the socket closing on exec (CLOEXEC).
  *
  * Seccomp goes last when no_new_privs is set; without it, loading a filter
@@ -312,26 +313,42 @@ void rt__child_main(struct rt__child_args *a)
 	const struct rt__config *c = a->c;
 	struct rt_err err = {""};
 	struct rt__bpf bpf;
+	int layers[RT_MAX_LOWER], n_layers = 0;
 	char go;
 	int rc;
 
-	if (read(a->sync_fd, &go, 1) != 1 || go != 'G')
-		_exit(126);
 	/* Read now: after pivot_root the host's file is out of sight. */
 	if ((rc = rt__seccomp_read(c->seccomp, &bpf)) < 0) {
 		rt__err(&err, "cannot read seccomp filter %s: %s", c->seccomp,
 			strerror(-rc));
 		goto fail;
 	}
+	/* In a user namespace nothing works before the maps are written;
+	 * the monitor first sends idmapped mounts of the layers, if it
+	 * could make them, then "U". */
+	while (c->userns_size) {
+		char msg[8];
+		int fd;
+		ssize_t n = rt__recv_msg(a->sync_fd, msg, sizeof(msg), &fd);
+		if (n <= 0)
+			_exit(126);
+		if (fd >= 0 && n_layers < RT_MAX_LOWER)
+			layers[n_layers++] = fd;
+		else if (fd < 0 && msg[0] == 'U')
+			break;
+	}
+	/* Our kuid is still the host's root, unmapped here: become the
+	 * namespace's root, so files we make belong to the mapped range. */
+	if (c->userns_size &&
+	    (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+		rt__err(&err, "cannot become root in the user namespace: %s",
+			strerror(errno));
+		goto fail;
+	}
 	if (!c->tty) {
 		for (int i = 0; i < 3; i++)
 			if (dup2(a->stdio[i], i) < 0)
 				_exit(126);
-	}
-	if (unshare(CLONE_NEWCGROUP) < 0 && errno != EINVAL) {
-		rt__err(&err, "cannot unshare the cgroup namespace: %s",
-			strerror(errno));
-		goto fail;
 	}
 	if (!strncmp(c->network, "/", 1) && join_netns(c->network, &err) < 0)
 		goto fail;
@@ -344,10 +361,20 @@ void rt__child_main(struct rt__child_args *a)
 		goto fail;
 	}
 	umask(022);
-	if (rt__rootfs_setup(c, &err) < 0)
+	if (rt__rootfs_setup(c, n_layers == (int)c->n_lower ? layers : NULL,
+			     &err) < 0)
 		goto fail;
 	if (c->tty && setup_tty(a->sync_fd, &err) < 0)
 		goto fail;
+	/* The monitor made our cgroup meanwhile; once we are in it, our
+	 * cgroup namespace can be rooted there. */
+	if (read(a->sync_fd, &go, 1) != 1 || go != 'G')
+		_exit(126);
+	if (unshare(CLONE_NEWCGROUP) < 0 && errno != EINVAL) {
+		rt__err(&err, "cannot unshare the cgroup namespace: %s",
+			strerror(errno));
+		goto fail;
+	}
 	rt__finish_process(c, c->argv, NULL, c->user, c->workdir, c->privileged,
 			   &bpf, &err);
 fail:

@@ -150,8 +150,8 @@ static int state_of(struct rt *rt, struct rt__ctr *k, struct rt__state *st)
 	if (st->status == RT_STATUS_RUNNING && !monitor_alive(st)) {
 		rt__state_load(k->c->dir, st); /* it may just have exited */
 		if (st->status == RT_STATUS_RUNNING && !monitor_alive(st)) {
-			if (st->pid > 0 && kill(st->pid, 0) == 0 &&
-			    rt__proc_start_time(st->pid) != 0)
+			if (st->pid > 0 && st->pid_start &&
+			    rt__proc_start_time(st->pid) == st->pid_start)
 				return 0; /* init orphaned but alive */
 			st->status = RT_STATUS_EXITED;
 			st->exit_code = 255;
@@ -297,8 +297,11 @@ int rt_open(const struct rt_config *cfg, struct rt **out, struct rt_err *err)
 		if (rc < 0)
 			goto err_dirs;
 	}
+	/* 0711: a container's root in a user namespace must traverse it. */
+	rc = rt__mkdir_p(rt->exec_root, 0711);
 	p = rt__path("%s/seccomp", rt->exec_root);
-	rc = p ? rt__mkdir_p(p, 0700) : -ENOMEM;
+	if (rc == 0)
+		rc = p ? rt__mkdir_p(p, 0700) : -ENOMEM;
 	shoal_free(p);
 	if (rc < 0)
 		goto err_dirs;
@@ -341,15 +344,39 @@ enum rt_cgroup_layout rt_cgroup_layout(const struct rt *rt)
 
 /* -------------------------------------------------------------- start */
 
-static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
+/* The default filter lives in the exec-root, which a reboot empties while
+ * created containers wait on disk: compile it again if it is gone. */
+static int ensure_filter(struct rt *rt, const struct rt__config *c,
 			 struct rt_err *err)
 {
-	char *argv[] = {rt->monitor, (char *)"run", k->c->dir, (char *)"3",
-			NULL};
+	char prefix[4096], *path = NULL;
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "%s/seccomp/default-", rt->exec_root);
+	if (strncmp(c->seccomp, prefix, strlen(prefix)) ||
+	    access(c->seccomp, R_OK) == 0)
+		return 0;
+	for (size_t i = 0; i < rt->n_sc; i++)
+		if (rt->sc_cache[i].caps == c->caps)
+			rt->sc_cache[i].caps = ~0ULL; /* stale: recompile */
+	rc = rt__seccomp_cached(rt, c->caps, &path, err);
+	if (rc == 0 && strcmp(path, c->seccomp)) {
+		rt__err(err, "seccomp filter %s cannot be rebuilt", c->seccomp);
+		rc = -ENOENT;
+	}
+	shoal_free(path);
+	return rc;
+}
+
+static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
+			 int *gfd, struct rt_err *err)
+{
+	char *argv[] = {rt->monitor, (char *)"run", k->c->dir,
+			(char *)"3", (char *)"4",   NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, def;
-	int pfd[2], rc;
+	int pfd[2], go[2], rc;
 
 	if (access(rt->monitor, X_OK) < 0) {
 		rt__err(err, "monitor %s not found: %s", rt->monitor,
@@ -358,11 +385,18 @@ static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
 	}
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		rc = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return rc;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
 	posix_spawn_file_actions_adddup2(&fa, 0, 1);
 	posix_spawn_file_actions_adddup2(&fa, 0, 2);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 3);
+	posix_spawn_file_actions_adddup2(&fa, go[0], 4);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	sigfillset(&def);
@@ -375,13 +409,16 @@ static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(pfd[1]);
+	close(go[0]);
 	if (rc != 0) {
 		close(pfd[0]);
+		close(go[1]);
 		rt__err(err, "cannot run the monitor %s: %s", rt->monitor,
 			strerror(rc));
 		return -rc;
 	}
 	*rfd = pfd[0];
+	*gfd = go[1];
 	return 0;
 }
 
@@ -392,8 +429,11 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 	char reply[1024];
 	size_t got = 0;
 	pid_t mon;
-	int rc, rfd;
+	int rc, rfd = -1, gfd = -1, cg_rc;
+	struct rt_err local;
 
+	if (!err)
+		err = &local;
 	rt__err(err, "%s", "");
 	if (!k) {
 		rt__err(err, "No such container: %s", ref);
@@ -404,9 +444,18 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 		return rc;
 	if (st.status == RT_STATUS_RUNNING)
 		return 0; /* Docker: 304, nothing to do */
-	rc = spawn_monitor(rt, k, &mon, &rfd, err);
+	rc = ensure_filter(rt, k->c, err);
 	if (rc < 0)
 		return rc;
+	rc = spawn_monitor(rt, k, &mon, &rfd, &gfd, err);
+	if (rc < 0)
+		return rc;
+	/* Make the cgroup while the monitor starts up and clones the init
+	 * (it waits for "G" on fd 4 before moving the init in). */
+	cg_rc = rt__cgroup_create(&rt->cg, k->c, 0, err);
+	if (write(gfd, cg_rc == 0 ? "G" : "E", 1) != 1 && cg_rc == 0)
+		cg_rc = -EPIPE;
+	close(gfd);
 	while (waitpid(mon, NULL, 0) < 0 && errno == EINTR)
 		;
 	for (;;) {
@@ -422,6 +471,9 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 	reply[strcspn(reply, "\n")] = '\0';
 	if (!strncmp(reply, "OK ", 3))
 		return 0;
+	rt__cgroup_destroy(&rt->cg, k->c);
+	if (cg_rc < 0)
+		return cg_rc; /* @err says why */
 	if (!strncmp(reply, "ERR ", 4)) {
 		rt__err(err, "%s", reply + 4);
 		return strstr(reply, "not found") ? -ENOENT : -EINVAL;
@@ -469,9 +521,9 @@ int rt_container_kill(struct rt *rt, const char *ref, int sig)
 		return rc;
 	if (st.status != RT_STATUS_RUNNING || st.pid <= 0)
 		return -ESRCH;
-	pfd = (int)syscall(SYS_pidfd_open, st.pid, 0);
-	if (pfd < 0)
-		return -errno;
+	rc = rt__pidfd_open_checked(st.pid, st.pid_start, &pfd);
+	if (rc < 0)
+		return rc;
 	rc = syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0 ? -errno : 0;
 	close(pfd);
 	/* A frozen init would never see it (Docker thaws on kill too). */
@@ -546,7 +598,9 @@ int rt_container_stop(struct rt *rt, const char *ref, int sig,
 	if (rc < 0 || st.status != RT_STATUS_RUNNING)
 		return rc;
 	rc = monitor_pidfd(&st, &fd);
-	if (rc < 0)
+	/* No monitor but a live init (the monitor was killed): wait for the
+	 * init itself. */
+	if (rc < 0 && rt__pidfd_open_checked(st.pid, st.pid_start, &fd) < 0)
 		return 0;
 	rc = rt_container_kill(rt, ref, sig ? sig : SIGTERM);
 	if (rc == 0 || rc == -ESRCH)
@@ -656,6 +710,8 @@ int rt_container_inspect(struct rt *rt, const char *ref, struct rt_info *out)
 	out->created_ns = k->c->created_ns;
 	out->started_ns = st.started_ns;
 	out->finished_ns = st.finished_ns;
+	out->monitor_maxrss_kb = st.monitor_maxrss_kb;
+	out->init_maxrss_kb = st.init_maxrss_kb;
 	out->name = k->c->name ? shoal_strdup(k->c->name) : NULL;
 	out->error = st.error[0] ? shoal_strdup(st.error) : NULL;
 	out->log_path = rt__log_path(k->c);

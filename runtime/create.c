@@ -11,6 +11,7 @@
  * Limits follow Docker's checks and messages: memory at least 6 MB, a
  * reservation not above the limit, --cpus within the host's CPUs.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +51,41 @@ static bool valid_hostname(const char *s)
 		if (!isalnum((unsigned char)s[i]) && !strchr("-.", s[i]))
 			return false;
 	return true;
+}
+
+static bool valid_ip(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	       inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* --dns and --add-host end up in files the container reads: no line
+ * breaks or junk may slip in. */
+static int check_names(const struct rt_spec *s, struct rt_err *err)
+{
+	for (size_t i = 0; s->dns && s->dns[i]; i++)
+		if (!valid_ip(s->dns[i])) {
+			rt__err(err, "%s is not an ip address", s->dns[i]);
+			return -EINVAL;
+		}
+	for (size_t i = 0; s->extra_hosts && s->extra_hosts[i]; i++) {
+		const char *h = s->extra_hosts[i], *colon = strchr(h, ':');
+		char name[256];
+		if (!colon || (size_t)(colon - h) >= sizeof(name))
+			goto bad;
+		memcpy(name, h, (size_t)(colon - h));
+		name[colon - h] = '\0';
+		if (!valid_hostname(name) || !valid_ip(colon + 1))
+			goto bad;
+		continue;
+	bad:
+		rt__err(err, "invalid argument \"%s\" for \"--add-host\" flag",
+			h);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int check_limits(const struct rt_spec *s, struct rt_err *err)
@@ -186,6 +222,8 @@ static int check_spec(struct rt *rt, const struct rt_spec *s,
 			return -EINVAL;
 		}
 	rc = check_limits(s, err);
+	if (rc == 0)
+		rc = check_names(s, err);
 	if (rc == 0)
 		rc = check_lowers(s, err);
 	return rc;
@@ -394,21 +432,25 @@ static int write_files(const struct rt_spec *s, const struct rt__config *c,
 	return rc;
 }
 
+/* With a user namespace, the container's root (a host uid without
+ * rights on our files) must traverse the folders (0711) and own the
+ * overlay's upper and work dirs. */
 static int make_dirs(const struct rt__config *c)
 {
+	bool userns = c->userns_size > 0;
 	char *p;
-	int rc = rt__mkdir_p(c->dir, 0710);
+	int rc = rt__mkdir_p(c->dir, userns ? 0711 : 0710);
 
 	if (rc == 0)
-		rc = rt__mkdir_p(c->run_dir, 0700);
-	p = rt__path("%s/upper", c->dir);
-	if (rc == 0)
-		rc = p ? rt__mkdir_p(p, 0755) : -ENOMEM;
-	shoal_free(p);
-	p = rt__path("%s/work", c->dir);
-	if (rc == 0)
-		rc = p ? rt__mkdir_p(p, 0700) : -ENOMEM;
-	shoal_free(p);
+		rc = rt__mkdir_p(c->run_dir, userns ? 0711 : 0700);
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		p = rt__path("%s/%s", c->dir, i ? "work" : "upper");
+		rc = p ? rt__mkdir_p(p, i ? 0700 : 0755) : -ENOMEM;
+		if (rc == 0 && userns &&
+		    chown(p, c->userns_host_id, c->userns_host_id) < 0)
+			rc = -errno;
+		shoal_free(p);
+	}
 	return rc;
 }
 
@@ -441,8 +483,11 @@ static int make_volumes(struct rt *rt, struct rt__config *c, char **made,
 			return rc;
 		if (!existed) {
 			made[*n_made] = shoal_strdup(vi.name);
-			if (made[*n_made])
-				(*n_made)++;
+			if (!made[*n_made]) {
+				rt__volume_drop(rt, vi.name);
+				return -ENOMEM;
+			}
+			(*n_made)++;
 		}
 		if (!m->volume && !(m->volume = shoal_strdup(vi.name)))
 			return -ENOMEM;
@@ -460,8 +505,11 @@ int rt_container_create(struct rt *rt, const struct rt_spec *s,
 	char **made = NULL, *json = NULL, *path = NULL;
 	size_t n_made = 0, bpf_len = 0;
 	void *bpf = NULL;
+	struct rt_err local;
 	int rc;
 
+	if (!err)
+		err = &local;
 	rt__err(err, "%s", "");
 	rc = check_spec(rt, s, err);
 	if (rc < 0)
@@ -517,7 +565,7 @@ err_undo:
 	rt__rm_rf(c->dir);
 	rt__rm_rf(c->run_dir);
 	for (size_t i = 0; i < n_made; i++)
-		rt_volume_remove(rt, made[i]);
+		rt__volume_drop(rt, made[i]);
 	shoal_free(json);
 	shoal_free(path);
 	rt__strv_free(made, n_made);

@@ -107,8 +107,11 @@ int rt_exec_start(struct rt *rt, const char *ref,
 	int in[2] = {-1, -1}, o[2] = {-1, -1}, e[2] = {-1, -1}, sp[2];
 	char pidbuf[16], *json, *argv[6];
 	posix_spawn_file_actions_t fa;
+	struct rt_err local;
 	int rc, master = -1;
 
+	if (!err)
+		err = &local;
 	rt__err(err, "%s", "");
 	if ((rc = check_exec_spec(spec, err)) < 0)
 		return rc;

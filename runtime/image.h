@@ -12,6 +12,7 @@
  *   index.json           images (config digest, layer list, sizes) and tags,
  *                        replaced atomically (temp file, fsync, rename)
  *   tmp/                 staging for imports and loads in progress
+ *   lock                 flock()ed by the process that has the store open
  *
  * Invariants: the index only names blobs and layers that are complete on
  * disk; a blob's name is the sha256 of its bytes; a layer folder's name is
@@ -21,10 +22,12 @@
  * store deletes tmp/ and anything the index does not name.
  *
  * Threads: every function here is thread-safe (one mutex guards the index).
- * img_import() and img_load() block on disk and CPU: call them from a worker
- * thread, or use img_import_async()/img_load_async() from the libuv loop.
- * Everything else is quick (in-memory), except img_remove(), which deletes
- * folders: run it on a worker when layers can be large.
+ * img_import(), img_load() and img_save() block on disk and CPU: call them
+ * from a worker thread, or use img_import_async()/img_load_async() from the
+ * libuv loop.
+ * Resolving, listing and inspecting are in-memory. img_tag() and
+ * img_untag() rewrite the index (one small fsync); img_remove() does too
+ * and deletes folders: run it on a worker when layers can be large.
  *
  * Errors: functions return 0 or a negative code (common/error.h) and, when
  * @err is non-NULL, put a one-line message in it, worded like Docker's where
@@ -122,8 +125,10 @@ typedef bool img_in_use_fn(const char *image_id, char container_id[65],
 /**
  * img_store_open() - open (creating when absent) the store under
  * @data_root/images. Cleans up what a crash left: tmp/ and unreferenced
- * blobs and layers. Returns 0 and *@out (free with img_store_close()),
- * -errno on I/O failure, SHOAL_ECORRUPT when the index cannot be read.
+ * blobs and layers. One process at a time: the store is flock()ed until
+ * img_store_close(). Returns 0 and *@out (free with img_store_close()),
+ * -EBUSY when another open store holds the lock, -errno on I/O failure,
+ * SHOAL_ECORRUPT when the index cannot be read.
  */
 int img_store_open(const char *data_root, struct img_store **out,
 		   struct img_err *err);
@@ -225,7 +230,8 @@ struct img_import_opts {
 
 /**
  * img_import() - `docker import`: make a one-layer image from the rootfs
- * tarball read from @fd (plain, gzip, xz, bzip2 or zstd), applying the
+ * tarball read from @fd to its end (plain, gzip, xz, bzip2 or zstd; a
+ * non-blocking @fd is switched to blocking mode), applying the
  * --change lines. Blocks (worker thread). On success 0 and the new image's
  * id in @id. On failure nothing is left in the store. -EINVAL for a bad
  * change line or reference, SHOAL_ECORRUPT for a damaged archive.
@@ -235,7 +241,8 @@ int img_import(struct img_store *s, int fd, const struct img_import_opts *o,
 
 /**
  * img_load() - `docker load`: every image of a `docker save` archive or an
- * OCI image layout archive read from @fd (optionally compressed). Blocks.
+ * OCI image layout archive read from @fd (optionally compressed; made
+ * blocking like img_import()'s). Blocks.
  * On success 0 and *@loaded (owned; may be NULL): an array of strings, the
  * tags loaded, or "sha256:<id>" for images without a tag. All or nothing:
  * on failure no blob, layer or tag of the archive stays.
@@ -244,9 +251,13 @@ int img_load(struct img_store *s, int fd, img_progress_fn *progress,
 	     void *progress_arg, json_t **loaded, struct img_err *err);
 
 /**
- * img_save() - `docker save`: write the images @refs name as a docker-save
- * archive (manifest.json, repositories, configs, layer blobs as stored,
- * and the OCI index.json / oci-layout so OCI tools read it too) to @fd.
+ * img_save() - `docker save`: write the images @refs name to @fd as one
+ * archive that is both a docker-save archive (manifest.json) and an OCI
+ * layout (oci-layout, index.json, blobs/sha256/: configs, layer blobs as
+ * stored, generated manifests). A reference by name saves that tag; by
+ * id, the image untagged. Blocks (worker thread) without holding the
+ * store. SHOAL_ENOTFOUND / -EINVAL for a bad reference (nothing written),
+ * -errno when writing fails.
  */
 int img_save(struct img_store *s, const char *const *refs, size_t n_refs,
 	     int fd, struct img_err *err);
@@ -258,11 +269,18 @@ int img_save(struct img_store *s, const char *const *refs, size_t n_refs,
  * The store must outlive the job. @fd is borrowed until @done.
  */
 
-/* @result: the image id for an import, the "loaded" array for a load. */
+/*
+ * @result: the image id (a JSON string) for an import, the "loaded" array
+ * for a load; NULL on failure, when @errmsg says why. Both are borrowed for
+ * the call (json_incref() @result to keep it).
+ */
 typedef void img_done_fn(int status, const char *errmsg, json_t *result,
 			 void *arg);
 
-/** img_import_async() - img_import() on a worker; @o's strings are copied. */
+/**
+ * img_import_async() - img_import() on a worker; @o's strings are copied,
+ * and @o->progress runs on the loop thread with @o->progress_arg.
+ */
 int img_import_async(uv_loop_t *loop, struct img_store *s, int fd,
 		     const struct img_import_opts *o, img_done_fn *done,
 		     void *arg);

@@ -540,83 +540,140 @@ static int workdir(json_t *cc, const char *rest, json_t **out)
 	return *out ? 0 : -EINVAL;
 }
 
-int img__change_apply(json_t *cc, const char *line, struct img_err *err)
+/*
+ * One --change instruction: the config member it sets and how the new
+ * value is made from the argument (and, for the accumulating ones, from
+ * the member's current value, copied so that a failure changes nothing).
+ */
+struct change;
+typedef int make_fn(json_t *cc, const struct change *c, const char *arg,
+		    json_t **val, struct img_err *err);
+
+struct change {
+	const char *inst;
+	const char *key;
+	make_fn *make;
+	bool may_be_empty;
+};
+
+static int make_command(json_t *cc, const struct change *c, const char *arg,
+			json_t **val, struct img_err *err)
+{
+	*val = arg[0] ? command(arg) : json_null();
+	return 0;
+}
+
+static int make_key_values(json_t *cc, const struct change *c, const char *arg,
+			   json_t **val, struct img_err *err)
+{
+	bool env = !strcmp(c->key, "Env");
+	*val = member_copy(cc, c->key, env);
+	return *val ? key_values(*val, env, arg, c->inst, err) : -ENOMEM;
+}
+
+static int make_set(json_t *cc, const struct change *c, const char *arg,
+		    json_t **val, struct img_err *err)
+{
+	*val = member_copy(cc, c->key, false);
+	return *val ? words_into_set(*val, arg, !strcmp(c->key, "ExposedPorts"),
+				     err)
+		    : -ENOMEM;
+}
+
+static int make_workdir(json_t *cc, const struct change *c, const char *arg,
+			json_t **val, struct img_err *err)
+{
+	return workdir(cc, arg, val);
+}
+
+static int make_word(json_t *cc, const struct change *c, const char *arg,
+		     json_t **val, struct img_err *err)
+{
+	if (strpbrk(arg, " \t"))
+		return img__fail(err, -EINVAL,
+				 "%s requires exactly one argument", c->inst);
+	*val = json_string(arg);
+	return 0;
+}
+
+static int make_onbuild(json_t *cc, const struct change *c, const char *arg,
+			json_t **val, struct img_err *err)
+{
+	*val = member_copy(cc, c->key, true);
+	if (!*val)
+		return -ENOMEM;
+	return json_array_append_new(*val, json_string(arg)) ? -EINVAL : 0;
+}
+
+static const struct change changes[] = {
+	{"CMD", "Cmd", make_command, true},
+	{"ENTRYPOINT", "Entrypoint", make_command, true},
+	{"ENV", "Env", make_key_values, false},
+	{"LABEL", "Labels", make_key_values, false},
+	{"EXPOSE", "ExposedPorts", make_set, false},
+	{"VOLUME", "Volumes", make_set, false},
+	{"WORKDIR", "WorkingDir", make_workdir, false},
+	{"USER", "User", make_word, false},
+	{"STOPSIGNAL", "StopSignal", make_word, false},
+	{"ONBUILD", "OnBuild", make_onbuild, false},
+};
+
+/* The instruction of @line, upper-cased, and where its argument starts. */
+static const struct change *instruction(const char *line, const char **rest,
+					struct img_err *err)
 {
 	while (isspace((unsigned char)*line))
 		line++;
 	size_t kw = strcspn(line, " \t");
 	char inst[16];
-	if (kw == 0 || kw >= sizeof(inst))
-		return img__fail(err, -EINVAL,
-				 "%.*s is not a valid change "
-				 "command",
-				 (int)(kw < 32 ? kw : 32), line);
+	if (kw == 0 || kw >= sizeof(inst)) {
+		img__fail(err, -EINVAL, "%.*s is not a valid change command",
+			  (int)(kw < 32 ? kw : 32), line);
+		return NULL;
+	}
 	for (size_t i = 0; i < kw; i++)
 		inst[i] = (char)toupper((unsigned char)line[i]);
 	inst[kw] = '\0';
-	const char *rest = line + kw;
-	while (isspace((unsigned char)*rest))
-		rest++;
+	for (size_t i = 0; i < sizeof(changes) / sizeof(*changes); i++) {
+		if (!strcmp(inst, changes[i].inst)) {
+			for (*rest = line + kw; isspace((unsigned char)**rest);)
+				(*rest)++;
+			return &changes[i];
+		}
+	}
+	for (char *p = inst; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	img__fail(err, -EINVAL, "%s is not a valid change command", inst);
+	return NULL;
+}
+
+int img__change_apply(json_t *cc, const char *line, struct img_err *err)
+{
+	const char *rest;
+	const struct change *c = instruction(line, &rest, err);
+	if (!c)
+		return -EINVAL;
 	char *arg = shoal_strdup(rest);
 	if (!arg)
 		return -ENOMEM;
 	for (size_t n = strlen(arg);
 	     n > 0 && isspace((unsigned char)arg[n - 1]);)
 		arg[--n] = '\0';
-
-	const char *key = NULL;
 	json_t *val = NULL;
 	int rc = 0;
-	if (!arg[0] && strcmp(inst, "CMD") && strcmp(inst, "ENTRYPOINT")) {
+	if (!arg[0] && !c->may_be_empty)
 		rc = img__fail(err, -EINVAL,
-			       "%s requires at least one argument", inst);
-	} else if (!strcmp(inst, "CMD") || !strcmp(inst, "ENTRYPOINT")) {
-		key = inst[0] == 'C' ? "Cmd" : "Entrypoint";
-		val = arg[0] ? command(arg) : json_null();
-	} else if (!strcmp(inst, "ENV") || !strcmp(inst, "LABEL")) {
-		bool env = inst[0] == 'E';
-		key = env ? "Env" : "Labels";
-		val = member_copy(cc, key, env);
-		if (val)
-			rc = key_values(val, env, arg, inst, err);
-	} else if (!strcmp(inst, "EXPOSE") || !strcmp(inst, "VOLUME")) {
-		bool ports = inst[0] == 'E';
-		key = ports ? "ExposedPorts" : "Volumes";
-		val = member_copy(cc, key, false);
-		if (val)
-			rc = words_into_set(val, arg, ports, err);
-	} else if (!strcmp(inst, "WORKDIR")) {
-		key = "WorkingDir";
-		rc = workdir(cc, arg, &val);
-	} else if (!strcmp(inst, "USER") || !strcmp(inst, "STOPSIGNAL")) {
-		key = inst[0] == 'U' ? "User" : "StopSignal";
-		if (strpbrk(arg, " \t"))
-			rc = img__fail(err, -EINVAL,
-				       "%s requires exactly one argument",
-				       inst);
-		else
-			val = json_string(arg);
-	} else if (!strcmp(inst, "ONBUILD")) {
-		key = "OnBuild";
-		val = member_copy(cc, key, true);
-		if (val && json_array_append_new(val, json_string(arg)))
-			rc = -EINVAL;
-	} else {
-		for (char *p = inst; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		rc = img__fail(err, -EINVAL, "%s is not a valid change command",
-			       inst);
-	}
+			       "%s requires at least one argument", c->inst);
+	if (rc == 0)
+		rc = c->make(cc, c, arg, &val, err);
 	if (rc == 0 && !val)
 		rc = img__fail(err, -EINVAL,
-			       "%s: invalid argument (not UTF-8?)", inst);
-	if (rc == 0 && json_object_set_new(cc, key, val)) {
-		val = NULL;
-		rc = -ENOMEM;
-	} else if (rc == 0) {
-		val = NULL;
-	}
-	json_decref(val);
+			       "%s: invalid argument (not UTF-8?)", c->inst);
 	shoal_free(arg);
-	return rc;
+	if (rc < 0) {
+		json_decref(val);
+		return rc;
+	}
+	/* set_new takes @val, on failure too. */
+	return json_object_set_new(cc, c->key, val) ? -ENOMEM : 0;
 }

@@ -24,7 +24,8 @@
 #define IMG_INDEX_DEPTH_MAX 4	/* nested OCI indexes */
 
 struct img_store {
-	char *root; /* <data-root>/images */
+	char *root;  /* <data-root>/images */
+	int lock_fd; /* <root>/lock, flock()ed while open */
 	pthread_mutex_t lock;
 	/*
 	 * {"version":1,"images":{hex:{"layers":[{"diff_id","blob",

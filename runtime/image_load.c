@@ -578,6 +578,23 @@ static int plan_oci(struct load *l, struct img_err *err)
 	return rc;
 }
 
+/*
+ * The archive is read from a worker thread that may block: a descriptor
+ * handed over in non-blocking mode (a libuv pipe) is switched to blocking
+ * (O_NONBLOCK belongs to this end's open file description only).
+ */
+static int make_blocking(int fd, struct img_err *err)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return img__fail(err, -errno, "reading the archive: %s",
+				 strerror(errno));
+	if ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return img__fail(err, -errno, "reading the archive: %s",
+				 strerror(errno));
+	return 0;
+}
+
 /* Unpacking and commit -------------------------------------------------- */
 
 static int layer_blob_path(struct img_store *s, const char *stage,
@@ -720,7 +737,10 @@ int img_load(struct img_store *s, int fd, img_progress_fn *progress_fn,
 		err = &local;
 	err->msg[0] = '\0';
 	struct load l = {.s = s, .progress = progress_fn, .arg = progress_arg};
-	int rc = img__stage_create(s, &l.stage);
+	int rc = make_blocking(fd, err);
+	if (rc < 0)
+		return rc;
+	rc = img__stage_create(s, &l.stage);
 	if (rc < 0)
 		return img__fail(err, rc, "creating a staging folder: %s",
 				 strerror(-rc));
@@ -807,12 +827,12 @@ static json_t *import_config(const struct img_import_opts *o,
 	char now[64], diff[DIGEST_STR_LEN];
 	time_format_rfc3339(time_real_ns(), now, sizeof(now));
 	snprintf(diff, sizeof(diff), "sha256:%s", diff_hex);
-	json_t *cfg = json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:[s]},s:[{s:s,s:s}]}",
-				"architecture", HOST_ARCH, "os", "linux",
-				"created", now, "config", cc, "rootfs", "type",
-				"layers", "diff_ids", diff, "history",
-				"created", now, "comment",
-				o->message ? o->message : "Imported from -");
+	const char *msg = o->message ? o->message : "Imported from -";
+	json_t *cfg = json_pack(
+		"{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:[s]},s:[{s:s,s:s}]}",
+		"architecture", HOST_ARCH, "os", "linux", "created", now,
+		"comment", msg, "config", cc, "rootfs", "type", "layers",
+		"diff_ids", diff, "history", "created", now, "comment", msg);
 	if (!cfg)
 		*rc = img__fail(err, -EINVAL,
 				"import: message is not valid UTF-8");
@@ -913,6 +933,9 @@ int img_import(struct img_store *s, int fd, const struct img_import_opts *o,
 		return rc;
 	struct load l = {
 		.s = s, .progress = o->progress, .arg = o->progress_arg};
+	rc = make_blocking(fd, err);
+	if (rc < 0)
+		return rc;
 	rc = img__stage_create(s, &l.stage);
 	if (rc < 0)
 		return img__fail(err, rc, "creating a staging folder: %s",

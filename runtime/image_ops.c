@@ -75,10 +75,11 @@ static json_t *lower_dirs(struct img_store *s, json_t *layers)
 static json_t *diff_ids(json_t *layers)
 {
 	json_t *arr = json_array();
-	for (size_t i = 0; i < json_array_size(layers); i++)
-		json_array_append(
-			arr,
-			json_object_get(json_array_get(layers, i), "diff_id"));
+	for (size_t i = 0; arr && i < json_array_size(layers); i++) {
+		json_t *d =
+			json_object_get(json_array_get(layers, i), "diff_id");
+		json_array_append_new(arr, json_string(json_string_value(d)));
+	}
 	return arr;
 }
 
@@ -88,10 +89,12 @@ static json_t *inspect(struct img_store *s, const char *hex)
 	json_t *rec = json_object_get(images_of(s->index), hex);
 	json_t *layers = json_object_get(rec, "layers");
 	json_t *cc = json_object_get(cfg, "config");
+	json_int_t size = json_integer_value(json_object_get(rec, "size"));
 	char id[DIGEST_STR_LEN];
 	snprintf(id, sizeof(id), "sha256:%s", hex);
+	/* Copies only: the result outlives the store's lock. */
 	json_t *o = json_pack(
-		"{s:s,s:o,s:[],s:s,s:o,s:o,s:o,s:o,s:O,s:o,s:o,s:O,s:O,"
+		"{s:s,s:o,s:[],s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,"
 		"s:{s:s,s:{s:o}},s:{s:s,s:o},s:{s:o}}",
 		"Id", id, "RepoTags", img__tags_for(s, hex), "RepoDigests",
 		"Parent", "", "Comment",
@@ -99,17 +102,17 @@ static json_t *inspect(struct img_store *s, const char *hex)
 		str_or_empty(json_object_get(cfg, "created")), "DockerVersion",
 		str_or_empty(json_object_get(cfg, "docker_version")), "Author",
 		str_or_empty(json_object_get(cfg, "author")), "Config",
-		cc ? cc : json_null(), "Architecture",
+		cc ? json_deep_copy(cc) : json_null(), "Architecture",
 		str_or_empty(json_object_get(cfg, "architecture")), "Os",
-		str_or_empty(json_object_get(cfg, "os")), "Size",
-		json_object_get(rec, "size"), "VirtualSize",
-		json_object_get(rec, "size"), "GraphDriver", "Name", "overlay2",
-		"Data", "LowerDir", lower_dirs(s, layers), "RootFS", "Type",
-		"layers", "Layers", diff_ids(layers), "Metadata", "LastTagTime",
+		str_or_empty(json_object_get(cfg, "os")), "Size", size,
+		"VirtualSize", size, "GraphDriver", "Name", "overlay2", "Data",
+		"LowerDir", lower_dirs(s, layers), "RootFS", "Type", "layers",
+		"Layers", diff_ids(layers), "Metadata", "LastTagTime",
 		str_or_empty(json_object_get(rec, "last_tag_time")));
 	json_t *variant = json_object_get(cfg, "variant");
 	if (o && json_is_string(variant))
-		json_object_set(o, "Variant", variant);
+		json_object_set_new(o, "Variant",
+				    json_string(json_string_value(variant)));
 	return o;
 }
 
@@ -152,12 +155,12 @@ static json_t *summary(struct img_store *s, const char *hex)
 	snprintf(id, sizeof(id), "sha256:%s", hex);
 	int64_t created = img__parse_time(
 		json_string_value(json_object_get(cfg, "created")));
+	json_int_t size = json_integer_value(json_object_get(rec, "size"));
 	return json_pack(
-		"{s:s,s:s,s:o,s:[],s:I,s:O,s:i,s:O,s:o,s:I}", "Id", id,
+		"{s:s,s:s,s:o,s:[],s:I,s:I,s:i,s:I,s:o,s:I}", "Id", id,
 		"ParentId", "", "RepoTags", img__tags_for(s, hex),
 		"RepoDigests", "Created", (json_int_t)(created / NSEC_PER_SEC),
-		"Size", json_object_get(rec, "size"), "SharedSize", -1,
-		"VirtualSize", json_object_get(rec, "size"), "Labels",
+		"Size", size, "SharedSize", -1, "VirtualSize", size, "Labels",
 		json_is_object(labels) ? json_deep_copy(labels) : json_object(),
 		"Containers", (json_int_t)json_object_size(users));
 }
@@ -398,6 +401,32 @@ static void discard_files(struct img_store *s, json_t *old, json_t *next,
 	img__fsync_dir(s->root);
 }
 
+/* Docker's reasons to refuse an unforced removal, in its words. */
+static int refusal(const char *ref, const char *hex, bool by_tag, bool last,
+		   bool used, const char *cid, size_t n_tags,
+		   struct img_err *err)
+{
+	if (by_tag && last && used)
+		return img__fail(err, SHOAL_ECONFLICT,
+				 "conflict: unable to remove repository "
+				 "reference \"%s\" (must force) - container "
+				 "%.12s is using its referenced image %.12s",
+				 ref, cid, hex);
+	if (!by_tag && used)
+		return img__fail(err, SHOAL_ECONFLICT,
+				 "conflict: unable to delete %.12s (must be "
+				 "forced) - image is being used by container "
+				 "%.12s",
+				 hex, cid);
+	if (!by_tag && n_tags > 1)
+		return img__fail(err, SHOAL_ECONFLICT,
+				 "conflict: unable to delete %.12s (must be "
+				 "forced) - image is referenced in multiple "
+				 "repositories",
+				 hex);
+	return 0;
+}
+
 static int remove_locked(struct img_store *s, const char *ref, bool force,
 			 json_t *report, char **trash, struct img_err *err)
 {
@@ -416,24 +445,11 @@ static int remove_locked(struct img_store *s, const char *ref, bool force,
 	char cid[65] = "";
 	bool used = used_by(s, hex, cid);
 	bool last = !by_tag || n_tags <= 1;
-	if (by_tag && last && used && !force)
-		return img__fail(err, SHOAL_ECONFLICT,
-				 "conflict: unable to remove repository "
-				 "reference \"%s\" (must force) - container "
-				 "%.12s is using its referenced image %.12s",
-				 ref, cid, hex);
-	if (!by_tag && used && !force)
-		return img__fail(err, SHOAL_ECONFLICT,
-				 "conflict: unable to delete %.12s (must be "
-				 "forced) - image is being used by container "
-				 "%.12s",
-				 hex, cid);
-	if (!by_tag && n_tags > 1 && !force)
-		return img__fail(err, SHOAL_ECONFLICT,
-				 "conflict: unable to delete %.12s (must be "
-				 "forced) - image is referenced in multiple "
-				 "repositories",
-				 hex);
+	if (!force) {
+		rc = refusal(ref, hex, by_tag, last, used, cid, n_tags, err);
+		if (rc < 0)
+			return rc;
+	}
 	json_t *next = json_deep_copy(s->index);
 	if (!next)
 		return -ENOMEM;
@@ -544,49 +560,72 @@ static int place(const char *stage, const char *sub, const char *hex,
 	return 0;
 }
 
-static int commit_one(struct img_store *s, json_t *next, const char *stage,
-		      const struct img__plan *p,
-		      const struct img__layer_done *done, struct created *c,
-		      json_t *loaded, struct img_err *err)
+/* Moves the files of plan @p into place and returns its index record. */
+static json_t *place_image(struct img_store *s, const char *stage,
+			   const struct img__plan *p,
+			   const struct img__layer_done *done,
+			   struct created *c, int *rc, struct img_err *err)
 {
 	char *to = img__path(s->root, "blobs/sha256", p->config_hex);
-	int rc =
-		to ? place(stage, "blobs", p->config_hex, to, c, err) : -ENOMEM;
+	*rc = to ? place(stage, "blobs", p->config_hex, to, c, err) : -ENOMEM;
 	shoal_free(to);
 	json_t *layers = json_array();
 	uint64_t size = 0;
 	char d[DIGEST_STR_LEN], b[DIGEST_STR_LEN];
-	for (size_t i = 0; rc == 0 && i < p->n_layers; i++) {
+	for (size_t i = 0; *rc == 0 && i < p->n_layers; i++) {
 		const struct img__layer_plan *lp = &p->layers[i];
 		to = img__path(s->root, "blobs/sha256", lp->blob_hex);
-		rc = to ? place(stage, "blobs", lp->blob_hex, to, c, err)
-			: -ENOMEM;
+		*rc = to ? place(stage, "blobs", lp->blob_hex, to, c, err)
+			 : -ENOMEM;
 		shoal_free(to);
 		to = img__path(s->root, "layers", done[i].diff_hex);
-		if (rc == 0)
-			rc = to ? place(stage, "layers", done[i].diff_hex, to,
-					c, err)
-				: -ENOMEM;
+		if (*rc == 0)
+			*rc = to ? place(stage, "layers", done[i].diff_hex, to,
+					 c, err)
+				 : -ENOMEM;
 		shoal_free(to);
 		snprintf(d, sizeof(d), "sha256:%s", done[i].diff_hex);
 		snprintf(b, sizeof(b), "sha256:%s", lp->blob_hex);
 		size += done[i].size;
-		if (rc == 0 &&
+		if (*rc == 0 &&
 		    json_array_append_new(
 			    layers,
 			    json_pack("{s:s,s:s,s:s?,s:I}", "diff_id", d,
 				      "blob", b, "media_type", lp->media_type,
 				      "size", (json_int_t)done[i].size)))
-			rc = -ENOMEM;
+			*rc = -ENOMEM;
 	}
-	if (rc < 0) {
+	if (*rc < 0) {
 		json_decref(layers);
-		return rc;
+		return NULL;
 	}
+	/* "o" takes @layers, on failure too. */
 	json_t *rec = json_pack("{s:o,s:I}", "layers", layers, "size",
 				(json_int_t)size);
-	if (!rec || json_object_set_new(images_of(next), p->config_hex, rec))
-		return -ENOMEM;
+	if (!rec)
+		*rc = -ENOMEM;
+	return rec;
+}
+
+/*
+ * Records plan @p in @next: its files and record unless the store already
+ * has the image (then only its tags change, and the blobs it has stay the
+ * ones it is made of).
+ */
+static int commit_one(struct img_store *s, json_t *next, const char *stage,
+		      const struct img__plan *p,
+		      const struct img__layer_done *done, struct created *c,
+		      json_t *loaded, struct img_err *err)
+{
+	int rc = 0;
+	json_t *rec = json_object_get(images_of(next), p->config_hex);
+	if (!rec) {
+		rec = place_image(s, stage, p, done, c, &rc, err);
+		if (rc < 0)
+			return rc;
+		if (json_object_set_new(images_of(next), p->config_hex, rec))
+			return -ENOMEM;
+	}
 	char id[DIGEST_STR_LEN];
 	snprintf(id, sizeof(id), "sha256:%s", p->config_hex);
 	for (size_t i = 0; i < p->n_tags; i++) {
@@ -656,8 +695,11 @@ int img__commit(struct img_store *s, const char *stage,
 				  shoal_strerror(rc));
 		goto err_free;
 	}
-	for (size_t i = 0; i < n_plans; i++)
-		json_object_set(s->configs, plans[i].config_hex, cfgs[i]);
+	/* Handed over under the lock: nothing shared is released after it. */
+	for (size_t i = 0; i < n_plans; i++) {
+		json_object_set_new(s->configs, plans[i].config_hex, cfgs[i]);
+		cfgs[i] = NULL;
+	}
 	json_decref(s->index);
 	s->index = next;
 	pthread_mutex_unlock(&s->lock);

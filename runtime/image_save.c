@@ -128,86 +128,107 @@ static char *blob_name(const char *hex)
 	return img__path("blobs/sha256", hex, NULL);
 }
 
+/* Opens the layer blobs of record @rec: OCI descriptors and archive paths
+ * of each. Lock held. */
+static int layer_list(struct img_store *s, struct save *sv, json_t *rec,
+		      json_t *descs, json_t *paths)
+{
+	json_t *layers = json_object_get(rec, "layers");
+	for (size_t i = 0; i < json_array_size(layers); i++) {
+		json_t *l = json_array_get(layers, i);
+		const char *b = json_string_value(json_object_get(l, "blob"));
+		int64_t size;
+		unsigned char magic[4];
+		int rc = stored_blob(s, sv, b + 7, &size, magic);
+		if (rc < 0)
+			return rc;
+		char *name = blob_name(b + 7);
+		rc = name &&
+				     !json_array_append_new(
+					     descs,
+					     descriptor(layer_type(l, magic),
+							b + 7, size)) &&
+				     !json_array_append_new(paths,
+							    json_string(name))
+			     ? 0
+			     : -ENOMEM;
+		shoal_free(name);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Adds the OCI image manifest of config @cfg and @layers (both taken) as
+ * a generated blob; its digest goes to @mhex, its size to @msize. */
+static int add_manifest(struct save *sv, json_t *cfg, json_t *layers,
+			char mhex[DIGEST_STR_LEN], int64_t *msize)
+{
+	/* "o" takes both references, on failure too. */
+	json_t *man =
+		json_pack("{s:i,s:s,s:o,s:o}", "schemaVersion", 2, "mediaType",
+			  MT_MANIFEST, "config", cfg, "layers", layers);
+	char *text = man ? json_dumps(man, JSON_COMPACT) : NULL;
+	json_decref(man);
+	if (!text)
+		return -ENOMEM;
+	shoal_sha256_str(text, strlen(text), mhex);
+	struct save_blob *mb = add_blob(sv, mhex + 7);
+	if (!mb) {
+		shoal_free(text);
+		return -ENOMEM;
+	}
+	if (!mb->data) {
+		mb->data = text;
+		mb->size = (int64_t)strlen(text);
+	} else {
+		shoal_free(text);
+	}
+	*msize = mb->size;
+	return 0;
+}
+
 /* Adds image @hex (saved under @tag, or untagged) to @sv; lock held. */
 static int add_image(struct img_store *s, struct save *sv, const char *hex,
 		     const char *tag)
 {
 	json_t *rec = json_object_get(json_object_get(s->index, "images"), hex);
-	json_t *layers = json_array(), *paths = json_array();
+	json_t *descs = json_array(), *paths = json_array();
 	int64_t size;
-	unsigned char magic[4];
-	int rc = stored_blob(s, sv, hex, &size, NULL);
-	json_t *cfg = rc == 0 ? descriptor(MT_CONFIG, hex, size) : NULL;
-	size_t i;
-	json_t *l;
-	for (i = 0; i < json_array_size(json_object_get(rec, "layers")) &&
-		    (l = json_array_get(json_object_get(rec, "layers"), i));
-	     i++) {
-		const char *b = json_string_value(json_object_get(l, "blob"));
-		if (rc == 0)
-			rc = stored_blob(s, sv, b + 7, &size, magic);
-		char *name = blob_name(b + 7);
-		if (rc == 0 &&
-		    (!name ||
-		     json_array_append_new(
-			     layers,
-			     descriptor(layer_type(l, magic), b + 7, size)) ||
-		     json_array_append_new(paths, json_string(name))))
-			rc = -ENOMEM;
-		shoal_free(name);
-	}
-	json_t *man = NULL;
-	if (rc == 0) {
-		/* "o" takes both references, on failure too. */
-		man = json_pack("{s:i,s:s,s:o,s:o}", "schemaVersion", 2,
-				"mediaType", MT_MANIFEST, "config", cfg,
-				"layers", layers);
-		cfg = layers = NULL;
-	}
-	char *text = man ? json_dumps(man, JSON_COMPACT) : NULL;
-	json_decref(man);
 	char mhex[DIGEST_STR_LEN];
-	struct save_blob *mb = NULL;
-	if (text) {
-		shoal_sha256_str(text, strlen(text), mhex);
-		mb = add_blob(sv, mhex + 7);
-	}
-	if (rc == 0 && (!text || !mb))
-		rc = -ENOMEM;
-	if (rc == 0 && !mb->data) {
-		mb->data = text;
-		mb->size = (int64_t)strlen(text);
-		text = NULL;
-	}
-	shoal_free(text);
-	char *cname = blob_name(hex);
-	json_t *entry =
-		rc == 0 ? descriptor(MT_MANIFEST, mhex + 7, mb->size) : NULL;
-	if (entry && tag) {
-		json_t *ann =
-			json_pack("{s:s,s:s}", "io.containerd.image.name", tag,
-				  "org.opencontainers.image.ref.name",
-				  strrchr(tag, ':') + 1);
-		json_object_set_new(entry, "annotations", ann);
-	}
+	int rc =
+		descs && paths ? stored_blob(s, sv, hex, &size, NULL) : -ENOMEM;
+	if (rc == 0)
+		rc = layer_list(s, sv, rec, descs, paths);
+	if (rc == 0)
+		rc = add_manifest(sv, descriptor(MT_CONFIG, hex, size),
+				  json_incref(descs), mhex, &size);
+	json_decref(descs);
+	char *cname = rc == 0 ? blob_name(hex) : NULL;
+	json_t *entry = cname ? descriptor(MT_MANIFEST, mhex + 7, size) : NULL;
 	json_t *item = cname ? json_pack("{s:s,s:[],s:O}", "Config", cname,
 					 "RepoTags", "Layers", paths)
 			     : NULL;
-	if (item && tag)
-		json_array_append_new(json_object_get(item, "RepoTags"),
-				      json_string(tag));
+	shoal_free(cname);
+	json_decref(paths);
+	if (rc == 0 && (!entry || !item))
+		rc = -ENOMEM;
+	if (rc == 0 && tag &&
+	    (json_object_set_new(entry, "annotations",
+				 json_pack("{s:s,s:s}",
+					   "io.containerd.image.name", tag,
+					   "org.opencontainers.image.ref.name",
+					   strrchr(tag, ':') + 1)) ||
+	     json_array_append_new(json_object_get(item, "RepoTags"),
+				   json_string(tag))))
+		rc = -ENOMEM;
 	if (rc == 0 &&
-	    (!entry || !item ||
-	     json_array_append(json_object_get(sv->index, "manifests"),
+	    (json_array_append(json_object_get(sv->index, "manifests"),
 			       entry) ||
 	     json_array_append(sv->docker, item)))
 		rc = -ENOMEM;
 	json_decref(entry);
 	json_decref(item);
-	json_decref(paths);
-	json_decref(cfg);
-	json_decref(layers);
-	shoal_free(cname);
 	return rc;
 }
 

@@ -19,9 +19,11 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -364,6 +366,33 @@ static int make_dirs(struct img_store *s)
 	return rc;
 }
 
+/*
+ * One process per store: staging folders and crash sweeps assume nobody
+ * else writes here. The lock dies with its process, so a crash never
+ * leaves the store locked.
+ */
+static int lock_store(struct img_store *s, struct img_err *err)
+{
+	int rc = img__mkdirs(s->root, 0700);
+	if (rc < 0)
+		return img__fail(err, rc, "creating %s: %s", s->root,
+				 strerror(-rc));
+	char *path = img__path(s->root, "lock", NULL);
+	if (!path)
+		return -ENOMEM;
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	shoal_free(path);
+	if (s->lock_fd < 0)
+		return img__fail(err, -errno, "opening %s/lock: %s", s->root,
+				 strerror(errno));
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return img__fail(err, errno == EWOULDBLOCK ? -EBUSY : -errno,
+				 "image store %s is in use by another "
+				 "process",
+				 s->root);
+	return 0;
+}
+
 int img_store_open(const char *data_root, struct img_store **out,
 		   struct img_err *err)
 {
@@ -374,7 +403,11 @@ int img_store_open(const char *data_root, struct img_store **out,
 	s->root = img__path(data_root, "images", NULL);
 	s->configs = json_object();
 	s->users = json_object();
+	s->lock_fd = -1;
 	if (!s->root || !s->configs || !s->users)
+		goto err_free;
+	rc = lock_store(s, err);
+	if (rc < 0)
 		goto err_free;
 	rc = make_dirs(s);
 	if (rc < 0) {
@@ -396,6 +429,8 @@ int img_store_open(const char *data_root, struct img_store **out,
 	*out = s;
 	return 0;
 err_free:
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	json_decref(s->index);
 	json_decref(s->configs);
 	json_decref(s->users);
@@ -409,6 +444,7 @@ void img_store_close(struct img_store *s)
 	if (!s)
 		return;
 	pthread_mutex_destroy(&s->lock);
+	close(s->lock_fd);
 	json_decref(s->index);
 	json_decref(s->configs);
 	json_decref(s->users);

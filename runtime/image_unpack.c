@@ -159,7 +159,12 @@ static int open_parent(struct unpack *u, char *path, bool create, int *dfd,
 		int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 		int next = openat(fd, comp, flags);
 		if (next < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, comp, 0755) == 0 || errno == EEXIST)
+			/* A folder the tar implies: 0755 whatever the umask. */
+			int made = mkdirat(fd, comp, 0755);
+			if (made == 0 && fchmodat(fd, comp, 0755, 0) < 0)
+				log_debug("layer folder %s: %s", comp,
+					  strerror(errno));
+			if (made == 0 || errno == EEXIST)
 				next = openat(fd, comp, flags);
 		}
 		int saved = errno;
@@ -594,7 +599,7 @@ int img__unpack(const char *blob, const char *dest,
 	if (rc < 0)
 		goto err_free;
 	if (dest) {
-		if (mkdir(dest, 0755) < 0) {
+		if (mkdir(dest, 0755) < 0 || chmod(dest, 0755) < 0) {
 			rc = img__fail(err, -errno, "creating %s: %s", dest,
 				       strerror(errno));
 			goto err_free;

@@ -72,12 +72,15 @@ struct rt__config {
 struct rt__state {
 	enum rt_status status; /* created, running or exited */
 	pid_t pid;
+	uint64_t pid_start; /* the init's start time: pids get reused */
 	pid_t monitor_pid;
 	uint64_t monitor_start; /* /proc/<pid>/stat starttime */
 	int exit_code;
 	bool oom_killed;
 	int64_t started_ns;
 	int64_t finished_ns;
+	int64_t monitor_maxrss_kb; /* peak RSS of the monitor itself */
+	int64_t init_maxrss_kb;	   /* and of the container's init */
 	char error[512];
 };
 int rt__state_load(const char *dir, struct rt__state *st);
@@ -114,6 +117,8 @@ struct rt {
 };
 
 int rt__register(struct rt *rt, struct rt__config *c);
+/** rt__volume_drop() - remove a volume's folder, allocating nothing. */
+int rt__volume_drop(struct rt *rt, const char *name);
 /** rt__seccomp_cached() - the BPF file of Docker's profile for @caps,
  * compiled on first use in this process; owned path. */
 int rt__seccomp_cached(struct rt *rt, uint64_t caps, char **out,
@@ -256,11 +261,17 @@ bool rt__cgv2_oom(const struct rt__cgroups *cg, const struct rt__config *c);
 int rt__cgv2_stats(const struct rt__cgroups *cg, const struct rt__config *c,
 		   struct rt_stats *st);
 char *rt__cgv2_dir(const struct rt__cgroups *cg, const struct rt__config *c);
+/** rt__cgv2_devices() - attach Docker's device allow list as a BPF
+ * program to the cgroup folder @dir. */
+int rt__cgv2_devices(const char *dir);
 
 /* mounts.c: in the container's init, in its new mount namespace. */
 /** rt__rootfs_setup() - overlay, volumes, /proc, /sys, /dev, the /etc
- * files, pivot_root, masked and read-only paths. -errno with @err. */
-int rt__rootfs_setup(const struct rt__config *c, struct rt_err *err);
+ * files, pivot_root, masked and read-only paths. -errno with @err.
+ * @layers: with a user namespace, detached idmapped mounts of the lower
+ * dirs (one per layer, lowest first) made by the monitor, or NULL. */
+int rt__rootfs_setup(const struct rt__config *c, const int *layers,
+		     struct rt_err *err);
 
 /* child.c */
 struct rt__child_args {
@@ -294,7 +305,6 @@ bool rt__container_running(struct rt *rt, const char *id);
 
 /* fd passing */
 int rt__send_fd(int sock, int fd);
-int rt__recv_fd(int sock, int *fd);
 /** rt__recv_msg() - one datagram into @buf and, if it carried one, an fd
  * (else -1); the byte count, 0 at EOF, or -errno. */
 ssize_t rt__recv_msg(int sock, char *buf, size_t cap, int *fd);

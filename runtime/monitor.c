@@ -1,8 +1,9 @@
 /*
  * The monitor: one small process per running container, conmon's role.
  *
- * `shoal-monitor run <container-dir> <fd>` is spawned by
- * rt_container_start(). It forks once more and the first process exits, so
+ * `shoal-monitor run <container-dir> <reply-fd> <go-fd>` is spawned by
+ * rt_container_start(), which makes the cgroup meanwhile and says "G" on
+ * <go-fd> when it is ready. It forks once more and the first process exits, so
  * the monitor is never the daemon's child and survives it (it also calls
  * setsid(), ignores SIGTERM/SIGINT/SIGHUP and keeps no fd of the daemon's).
  * It then clones the container's init (child.c), puts it into its cgroup,
@@ -32,6 +33,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -71,6 +74,9 @@ struct mon {
 	bool exited;
 	int status;
 };
+
+static void trace(const char *what);
+static int setup_loop(struct mon *m);
 
 enum {
 	TAG_SIG = -1,
@@ -282,9 +288,20 @@ static void on_signal(struct mon *m)
 		;
 	while ((p = waitpid(-1, &status, WNOHANG)) > 0)
 		if (p == m->pid) {
+			trace("init exited");
 			m->exited = true;
 			m->status = status;
 		}
+}
+
+static bool tracing;
+
+/* SHOAL_MONITOR_TRACE=1: phase timestamps (µs) into monitor.log. */
+static void trace(const char *what)
+{
+	if (tracing)
+		fprintf(stderr, "%lld %s\n", (long long)(time_mono_ns() / 1000),
+			what);
 }
 
 static void unlink_sockets(struct mon *m)
@@ -303,6 +320,8 @@ static void unlink_sockets(struct mon *m)
 
 static void finish(struct mon *m)
 {
+	struct rusage ru;
+
 	if (m->out >= 0)
 		close_stream(m, &m->out, 1);
 	if (m->err >= 0)
@@ -310,12 +329,18 @@ static void finish(struct mon *m)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (m->clients[i] >= 0)
 			drop_client(m, i);
+	trace("drained");
 	m->st.oom_killed = rt__cgroup_oom_killed(&m->cg, m->c);
 	rt__cgroup_destroy(&m->cg, m->c);
+	trace("cgroup removed");
 	m->st.status = RT_STATUS_EXITED;
 	m->st.exit_code = WIFEXITED(m->status) ? WEXITSTATUS(m->status)
 					       : 128 + WTERMSIG(m->status);
 	m->st.finished_ns = time_real_ns();
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		m->st.monitor_maxrss_kb = ru.ru_maxrss;
+	if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+		m->st.init_maxrss_kb = ru.ru_maxrss;
 	rt__state_save(m->c->dir, &m->st);
 	unlink_sockets(m);
 }
@@ -391,6 +416,69 @@ static void reply(int fd, const char *fmt, ...)
 		return;
 }
 
+/*
+ * With a user namespace, the image's layers (owned by the host's root) are
+ * handed to the init as idmapped mounts: host ids shifted into the
+ * container's range, so its root owns /bin as it should. Made here, where
+ * we are privileged over the host's mounts; the init attaches them in its
+ * own mount namespace. Without idmapped mount support the init gets none
+ * and uses the layers as they are (then they must be shifted on disk).
+ */
+static void send_idmapped_layers(struct mon *m, int sock)
+{
+	const struct rt__config *c = m->c;
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
+	char path[4096];
+	int ns;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)m->pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		return;
+	attr.userns_fd = (uint64_t)ns;
+	for (size_t i = 0; i < c->n_lower; i++) {
+		int fd = open_tree(AT_FDCWD, c->lower[i],
+				   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+					   AT_RECURSIVE);
+		snprintf(path, sizeof(path), "%s/lower%zu", c->run_dir, i);
+		if (fd < 0 || (mkdir(path, 0755) < 0 && errno != EEXIST) ||
+		    mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) <
+			    0 ||
+		    rt__send_fd(sock, fd) < 0) {
+			fprintf(stderr,
+				"idmapped layer %s unavailable (%s): "
+				"layers are used as they are\n",
+				c->lower[i], strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		close(fd);
+	}
+	close(ns);
+}
+
+/* The daemon makes the cgroup while we start (fd 4 says "G" when it is
+ * there); we only move the init in. */
+static int enter_cgroup(struct mon *m, struct rt_err *err)
+{
+	char go = 0;
+	int rc;
+
+	while (read(4, &go, 1) < 0 && errno == EINTR)
+		;
+	close(4);
+	if (go != 'G') {
+		rt__err(err, "the daemon could not make the cgroup");
+		return -EIO;
+	}
+	rc = rt__cgroup_enter(&m->cg, m->c, m->pid);
+	if (rc < 0)
+		rt__err(err, "cannot move pid %d into its cgroup: %s",
+			(int)m->pid, strerror(-rc));
+	return rc;
+}
+
 /* Clone the init and see it to its exec. 0, or -errno with @err. */
 static int spawn(struct mon *m, struct rt_err *err)
 {
@@ -437,6 +525,7 @@ static int spawn(struct mon *m, struct rt_err *err)
 		a.sync_fd = sp[1];
 		rt__child_main(&a);
 	}
+	trace("cloned");
 	close(sp[1]);
 	if (!c->tty) {
 		close(pin[0]);
@@ -450,12 +539,29 @@ static int spawn(struct mon *m, struct rt_err *err)
 	if (rc < 0)
 		rt__err(err, "cannot write the user namespace maps: %s",
 			strerror(-rc));
+	if (rc == 0 && c->userns_size) {
+		send_idmapped_layers(m, sp[0]);
+		if (write(sp[0], "U", 1) != 1)
+			rc = -EPIPE;
+	}
+	/* The init builds its rootfs meanwhile; it waits for "G" only
+	 * before its exec. */
+	if (rc == 0 && (rc = setup_loop(m)) < 0)
+		rt__err(err, "monitor set-up failed: %s", strerror(-rc));
 	if (rc == 0)
-		rc = rt__cgroup_create(&m->cg, c, m->pid, err);
-	if (rc == 0 && write(sp[0], "G", 1) != 1)
-		rc = -EPIPE;
-	if (rc == 0)
+		rc = enter_cgroup(m, err);
+	trace("in cgroup");
+	if (rc == 0) {
+		/* If the init already failed, "G" finds it gone; its reason
+		 * is still queued on the socket, so read it either way. */
+		bool sent = write(sp[0], "G", 1) == 1;
 		rc = rt__wait_sync(sp[0], &master, err);
+		if (rc == 0 && !sent) {
+			rt__err(err, "the container's init died during set-up");
+			rc = -EPIPE;
+		}
+	}
+	trace("exec'd");
 	close(sp[0]);
 	if (rc < 0) {
 		kill(m->pid, SIGKILL);
@@ -476,17 +582,22 @@ static int spawn(struct mon *m, struct rt_err *err)
 	return 0;
 }
 
+static void monitor_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+/* After the clone, while the init builds its rootfs. */
 static int setup_loop(struct mon *m)
 {
 	char *path;
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	monitor_signals(&set);
 	m->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	m->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (m->sfd < 0 || m->ep < 0)
@@ -518,6 +629,7 @@ static int setup_loop(struct mon *m)
 static int run(struct mon *m, int result_fd)
 {
 	struct rt_err err = {""};
+	sigset_t set;
 	int rc;
 
 	rc = rt__mkdir_p(m->c->run_dir, 0700);
@@ -527,12 +639,9 @@ static int run(struct mon *m, int result_fd)
 		rt__err(&err, "no usable cgroup hierarchy");
 		goto fail;
 	}
-	rc = setup_loop(m);
-	if (rc < 0) {
-		rt__err(&err, "monitor set-up failed: %s", strerror(-rc));
-		goto fail;
-	}
 	/* SIGCHLD is blocked before the clone: no exit can be missed. */
+	monitor_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	rc = spawn(m, &err);
 	if (rc < 0)
 		goto fail;
@@ -541,6 +650,7 @@ static int run(struct mon *m, int result_fd)
 		goto fail;
 	m->st.status = RT_STATUS_RUNNING;
 	m->st.pid = m->pid;
+	m->st.pid_start = rt__proc_start_time(m->pid);
 	m->st.monitor_pid = getpid();
 	m->st.monitor_start = rt__proc_start_time(getpid());
 	m->st.started_ns = time_real_ns();
@@ -568,8 +678,10 @@ int rt__monitor_main(int argc, char **argv)
 	char *logp;
 	pid_t p;
 
-	if (argc != 4)
+	if (argc != 5)
 		return 2;
+	tracing = getenv("SHOAL_MONITOR_TRACE") != NULL;
+	trace("exec");
 	result_fd = atoi(argv[3]);
 	/* Only the reply fd survives: nothing else of the daemon's stays
 	 * open in the monitor or leaks into the container. */
@@ -577,7 +689,10 @@ int rt__monitor_main(int argc, char **argv)
 		return 1;
 	result_fd = 3;
 	fcntl(result_fd, F_SETFD, FD_CLOEXEC);
-	syscall(SYS_close_range, 4U, ~0U, 0U);
+	if (atoi(argv[4]) != 4 && dup2(atoi(argv[4]), 4) < 0)
+		return 1;
+	fcntl(4, F_SETFD, FD_CLOEXEC);
+	syscall(SYS_close_range, 5U, ~0U, 0U);
 	if (rt__config_load(argv[2], &m.c, &err) < 0) {
 		reply(result_fd, "ERR %s\n", err.msg);
 		return 1;

@@ -11,12 +11,13 @@
 
 int main(int argc, char **argv)
 {
-	shoal_alloc_install();
+	/* No shoal_alloc_install(): the monitor stays small and links
+	 * only libc and jansson (see CMakeLists.txt). */
 	if (argc >= 2 && !strcmp(argv[1], "run"))
 		return rt__monitor_main(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "exec"))
 		return rt__exec_helper_main(argc, argv);
-	fprintf(stderr, "usage: shoal-monitor run <container-dir> <fd> | "
+	fprintf(stderr, "usage: shoal-monitor run <container-dir> <fd> <fd> | "
 			"exec <container-dir> <pid> <spec>\n");
 	return 2;
 }

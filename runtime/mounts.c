@@ -13,12 +13,14 @@
  * /dev/null, dirs by an empty read-only tmpfs) and read-only /proc paths.
  * A privileged container skips the masks and gets the host's devices.
  *
- * Targets are created inside the rootfs with O_NOFOLLOW on the last
- * component; see docs/runtime.md for the remaining symlink caveat.
+ * Mount points for volumes, tmpfs and the /etc files are resolved with
+ * openat2(RESOLVE_IN_ROOT) and mounted through /proc/self/fd, so symlinks
+ * in the image cannot place a mount outside the rootfs (open_target()).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -113,6 +115,151 @@ static int make_target(const char *path, bool file)
 	return 0;
 }
 
+/* /proc, /sys, /dev: real directories of the rootfs, never an image's
+ * symlink pointing elsewhere (it is replaced in the upper layer). */
+static int top_dir(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		if (unlink(path) < 0)
+			return -errno;
+	}
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Open (making what is missing) the mount point @rel, an absolute path in
+ * the container, without ever leaving @rootfs: every prefix is resolved
+ * with openat2(RESOLVE_IN_ROOT), so a symlink in the image (even an
+ * absolute one, or "..") resolves inside the rootfs as it would in the
+ * container. Missing parts are made in the already-resolved parent; a
+ * symlink in the last place of a file (resolv.conf often is one) is
+ * replaced. Returns an O_PATH fd to mount on through /proc/self/fd.
+ */
+static int open_target(const char *rootfs, const char *rel, bool file)
+{
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+			       .resolve =
+				       RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	char prefix[PATH_BUF];
+	int root, parent, fd = -1, rc = 0;
+	size_t len = strlen(rel), at = 0;
+
+	if (len >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	parent = fcntl(root, F_DUPFD_CLOEXEC, 3);
+	while (rc == 0 && at < len) {
+		size_t start, n;
+		bool last;
+		while (at < len && rel[at] == '/')
+			at++;
+		start = at;
+		while (at < len && rel[at] != '/')
+			at++;
+		n = at - start;
+		if (n == 0)
+			break;
+		last = rel[at + strspn(rel + at, "/")] == '\0';
+		memcpy(prefix, rel, at);
+		prefix[at] = '\0';
+		char name[256];
+		if (n >= sizeof(name)) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(name, rel + start, n);
+		name[n] = '\0';
+		fd = (int)syscall(SYS_openat2, root, prefix, &how, sizeof(how));
+		if (fd < 0 && errno == ENOENT) {
+			if (last && file) {
+				int f = openat(parent, name,
+					       O_WRONLY | O_CREAT | O_NOFOLLOW |
+						       O_CLOEXEC,
+					       0644);
+				if (f < 0 && errno == ELOOP &&
+				    unlinkat(parent, name, 0) == 0)
+					f = openat(parent, name,
+						   O_WRONLY | O_CREAT |
+							   O_NOFOLLOW |
+							   O_CLOEXEC,
+						   0644);
+				if (f >= 0)
+					close(f);
+			} else if (mkdirat(parent, name, 0755) < 0 &&
+				   errno != EEXIST) {
+				rc = -errno;
+				break;
+			}
+			fd = (int)syscall(SYS_openat2, root, prefix, &how,
+					  sizeof(how));
+		}
+		if (fd < 0) {
+			rc = -errno;
+			break;
+		}
+		close(parent);
+		parent = fd;
+		fd = -1;
+	}
+	close(root);
+	if (rc < 0) {
+		close(parent);
+		return rc;
+	}
+	return parent;
+}
+
+/* Mount onto @rel inside @rootfs, through open_target(). */
+static int mount_in_root(const char *rootfs, const char *rel, bool file,
+			 const char *src, const char *type, unsigned long flags,
+			 const char *data, struct rt_err *err)
+{
+	char via[64], shown[PATH_BUF];
+	int fd = open_target(rootfs, rel, file), rc = 0;
+
+	pathf(shown, "%s%s", rootfs, rel);
+	if (fd < 0)
+		return fail(err, fd, "cannot create mount point", shown);
+	snprintf(via, sizeof(via), "/proc/self/fd/%d", fd);
+	if (mount(src, via, type, flags, data) < 0)
+		rc = fail(err, -errno, type ? type : "mount", shown);
+	close(fd);
+	if (rc < 0 || !(flags & MS_BIND) || !(flags & MS_RDONLY))
+		return rc;
+	/* A read-only bind needs a remount of the new mount itself: the
+	 * fd above is the mount point under it, so open the target again. */
+	fd = open_target(rootfs, rel, file);
+	if (fd < 0)
+		return fail(err, fd, "read-only remount", shown);
+	snprintf(via, sizeof(via), "/proc/self/fd/%d", fd);
+	if (mount(NULL, via, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC,
+		  NULL) < 0)
+		rc = fail(err, -errno, "read-only remount", shown);
+	close(fd);
+	return rc;
+}
+
+/* A host path bound at @rel in the rootfs. */
+static int bind_in_root(const char *src, const char *rootfs, const char *rel,
+			bool ro, struct rt_err *err)
+{
+	struct stat st;
+
+	if (stat(src, &st) < 0)
+		return fail(err, -errno, "bind mount source", src);
+	return mount_in_root(rootfs, rel, !S_ISDIR(st.st_mode), src, NULL,
+			     MS_BIND | MS_REC | (ro ? MS_RDONLY : 0), NULL,
+			     err);
+}
+
 static int bind_mount(const char *src, const char *dst, bool ro,
 		      struct rt_err *err)
 {
@@ -132,24 +279,46 @@ static int bind_mount(const char *src, const char *dst, bool ro,
 	return rc;
 }
 
-static int mount_overlay(const struct rt__config *c, const char *rootfs,
+/* Attach the monitor's idmapped layer mounts at <run-dir>/lower<i>. */
+static int attach_layers(const struct rt__config *c, const int *layers,
 			 struct rt_err *err)
 {
-	char opts[4096];
+	char path[PATH_BUF];
+
+	for (size_t i = 0; i < c->n_lower; i++) {
+		pathf(path, "%s/lower%zu", c->run_dir, i);
+		if (move_mount(layers[i], "", AT_FDCWD, path,
+			       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return fail(err, -errno, "attach idmapped layer", path);
+	}
+	return 0;
+}
+
+static int mount_overlay(const struct rt__config *c, const char *rootfs,
+			 const int *layers, struct rt_err *err)
+{
+	char opts[4096], lower[PATH_BUF];
 	size_t o = 0;
 	int n;
 
+	if (layers && attach_layers(c, layers, err) < 0)
+		return -EIO;
 	n = snprintf(opts, sizeof(opts), "lowerdir=");
 	o = (size_t)n;
 	for (size_t i = c->n_lower; i-- > 0;) {
-		n = snprintf(opts + o, sizeof(opts) - o, "%s%s", c->lower[i],
-			     i ? ":" : "");
+		if (layers)
+			pathf(lower, "%s/lower%zu", c->run_dir, i);
+		n = snprintf(opts + o, sizeof(opts) - o, "%s%s",
+			     layers ? lower : c->lower[i], i ? ":" : "");
 		if (n < 0 || (size_t)n >= sizeof(opts) - o)
 			goto too_long;
 		o += (size_t)n;
 	}
+	/* In a user namespace trusted.* xattrs are out of reach: overlay
+	 * keeps its metadata in user.* instead. */
 	n = snprintf(opts + o, sizeof(opts) - o,
-		     ",upperdir=%s/upper,workdir=%s/work", c->dir, c->dir);
+		     ",upperdir=%s/upper,workdir=%s/work%s", c->dir, c->dir,
+		     c->userns_size ? ",userxattr" : "");
 	if (n < 0 || (size_t)n >= sizeof(opts) - o)
 		goto too_long;
 	return do_mount("overlay", rootfs, "overlay", 0, opts, err);
@@ -159,13 +328,12 @@ too_long:
 }
 
 /* tmpfs options: flags out of the data string, as mount(8) does. */
-static int mount_tmpfs(const struct rt__mount *m, const char *dst,
+static int mount_tmpfs(const struct rt__mount *m, const char *rootfs,
 		       struct rt_err *err)
 {
 	unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	char data[512] = "", opts[512];
 	size_t d = 0;
-	int rc;
 
 	snprintf(opts, sizeof(opts), "%s", m->options ? m->options : "");
 	for (char *o = strtok(opts, ","); o; o = strtok(NULL, ",")) {
@@ -189,25 +357,22 @@ static int mount_tmpfs(const struct rt__mount *m, const char *dst,
 			d += (size_t)snprintf(data + d, sizeof(data) - d,
 					      "%s%s", d ? "," : "", o);
 	}
-	rc = make_target(dst, false);
-	if (rc < 0)
-		return fail(err, rc, "cannot create mount point", dst);
-	return do_mount("tmpfs", dst, "tmpfs", flags, data, err);
+	return mount_in_root(rootfs, m->target, false, "tmpfs", "tmpfs", flags,
+			     data, err);
 }
 
 static int mount_volumes(const struct rt__config *c, const char *rootfs,
 			 struct rt_err *err)
 {
-	char dst[4096];
 	int rc = 0;
 
 	for (size_t i = 0; i < c->n_mounts && rc == 0; i++) {
 		const struct rt__mount *m = &c->mounts[i];
-		pathf(dst, "%s%s", rootfs, m->target);
 		if (m->kind == RT_MOUNT_TMPFS)
-			rc = mount_tmpfs(m, dst, err);
+			rc = mount_tmpfs(m, rootfs, err);
 		else
-			rc = bind_mount(m->source, dst, m->readonly, err);
+			rc = bind_in_root(m->source, rootfs, m->target,
+					  m->readonly, err);
 	}
 	return rc;
 }
@@ -271,7 +436,7 @@ static int mount_dev(const struct rt__config *c, const char *rootfs,
 	int rc;
 
 	pathf(dev, "%s/dev", rootfs);
-	rc = make_target(dev, false);
+	rc = top_dir(dev);
 	if (rc == 0)
 		rc = do_mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME,
 			      "mode=755,size=65536k", err);
@@ -315,14 +480,14 @@ static int mount_proc_sys(const struct rt__config *c, const char *rootfs,
 	int rc;
 
 	pathf(path, "%s/proc", rootfs);
-	rc = make_target(path, false);
+	rc = top_dir(path);
 	if (rc == 0)
 		rc = do_mount("proc", path, "proc",
 			      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err);
 	if (rc < 0)
 		return rc;
 	pathf(path, "%s/sys", rootfs);
-	rc = make_target(path, false);
+	rc = top_dir(path);
 	if (rc < 0)
 		return fail(err, rc, "cannot create", path);
 	if (mount("sysfs", path, "sysfs",
@@ -339,13 +504,13 @@ static int bind_etc(const struct rt__config *c, const char *rootfs,
 		    struct rt_err *err)
 {
 	static const char *const files[] = {"hostname", "hosts", "resolv.conf"};
-	char src[4096], dst[4096];
+	char src[4096], dst[64];
 	int rc = 0;
 
 	for (size_t i = 0; i < 3 && rc == 0; i++) {
 		pathf(src, "%s/%s", c->dir, files[i]);
-		pathf(dst, "%s/etc/%s", rootfs, files[i]);
-		rc = bind_mount(src, dst, false, err);
+		snprintf(dst, sizeof(dst), "/etc/%s", files[i]);
+		rc = bind_in_root(src, rootfs, dst, false, err);
 	}
 	return rc;
 }
@@ -391,7 +556,8 @@ static int mask_paths(struct rt_err *err)
 	return 0;
 }
 
-int rt__rootfs_setup(const struct rt__config *c, struct rt_err *err)
+int rt__rootfs_setup(const struct rt__config *c, const int *layers,
+		     struct rt_err *err)
 {
 	char rootfs[4096];
 	int rc;
@@ -399,7 +565,7 @@ int rt__rootfs_setup(const struct rt__config *c, struct rt_err *err)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return fail(err, -errno, "make rprivate", "/");
 	pathf(rootfs, "%s/rootfs", c->run_dir);
-	rc = mount_overlay(c, rootfs, err);
+	rc = mount_overlay(c, rootfs, layers, err);
 	if (rc == 0)
 		rc = mount_volumes(c, rootfs, err);
 	if (rc == 0)

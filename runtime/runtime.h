@@ -6,10 +6,11 @@
  * cached) seccomp filter and writes everything the container needs into
  * <data-root>/containers/<id>/ (config.json, hostname, hosts, resolv.conf,
  * the overlay upper/work dirs). Nothing runs yet. rt_container_start() then
- * spawns a monitor (the `shoal-monitor` executable, see docs/runtime.md),
- * which detaches from the caller (double fork + setsid), makes the cgroup,
- * clones the container's init into new namespaces, relays its output into
- * a json-file log and records its exit in state.json. The monitor outlives
+ * makes the cgroup while it spawns a monitor (the `shoal-monitor`
+ * executable, see docs/runtime.md), which detaches from the caller (double
+ * fork + setsid), clones the container's init into new namespaces, moves it
+ * into the cgroup, relays its output into a json-file log and records its
+ * exit in state.json. The monitor outlives
  * the daemon: a new struct rt opened on the same roots finds the running
  * containers again (rt_open() re-reads every state folder).
  *
@@ -23,8 +24,9 @@
  * Return codes follow the house rule: 0 or a negative errno, or a SHOAL_E*
  * code (SHOAL_ENOTFOUND: no such container or volume; SHOAL_ECONFLICT: a
  * name in use, a running container removed without force, a volume in
- * use). Calls that can fail on user input take a struct rt_err and fill it
- * with one sentence a user can act on ("invalid mount spec \"x\": ...").
+ * use). Calls that can fail on user input take a struct rt_err (NULL
+ * allowed) and fill it with one sentence a user can act on ("invalid volume
+ * specification: '/a:b'").
  */
 #ifndef SHOAL_RUNTIME_RUNTIME_H
 #define SHOAL_RUNTIME_RUNTIME_H
@@ -209,6 +211,8 @@ struct rt_info {
 	char *log_path;	   /* the json-file log */
 	char *rootfs;	   /* merged rootfs as seen via /proc/<pid>/root */
 	char *config_json; /* the container's normalised config.json */
+	int64_t monitor_maxrss_kb; /* peak RSS of its monitor (after exit) */
+	int64_t init_maxrss_kb;	   /* peak RSS of its init (after exit) */
 };
 /** rt_info_fini() - free the strings of @info. */
 void rt_info_fini(struct rt_info *info);
@@ -349,7 +353,9 @@ int rt_log_open(struct rt *rt, const char *id, const struct rt_log_options *opt,
  * SHOAL_ECLOSED at the end of a container that has exited.
  */
 int rt_log_next(struct rt_log_reader *r, struct rt_log_entry *e);
-/** rt_log_fd() - an inotify fd that turns readable when the log grows. */
+/** rt_log_fd() - an inotify fd that turns readable when the log grows
+ * (rt_log_next() drains it). It does not signal the container's exit:
+ * pair it with rt_exit_watch_start() or a timeout. */
 int rt_log_fd(struct rt_log_reader *r);
 void rt_log_close(struct rt_log_reader *r);
 

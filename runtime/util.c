@@ -56,6 +56,10 @@ int rt__mkdir_p(const char *path, mode_t mode)
 
 	if (len == 0 || len >= sizeof(tmp))
 		return -ENAMETOOLONG;
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0; /* the common case: the parent exists */
+	if (errno != ENOENT)
+		return -errno;
 	memcpy(tmp, path, len + 1);
 	for (char *p = tmp + 1; *p; p++) {
 		if (*p != '/')
@@ -306,38 +310,6 @@ int rt__send_fd(int sock, int fd)
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
 		return -errno;
-	return 0;
-}
-
-int rt__recv_fd(int sock, int *fd)
-{
-	char dummy;
-	struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = u.buf,
-		.msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return -EPIPE;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS ||
-	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -EPROTO;
-	memcpy(fd, CMSG_DATA(cm), sizeof(int));
 	return 0;
 }
 

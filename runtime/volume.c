@@ -31,6 +31,18 @@ static bool valid_name(const char *s)
 	return true;
 }
 
+/* Remove a volume's folder; allocates nothing, so undo paths can use it
+ * when memory has run out. */
+int rt__volume_drop(struct rt *rt, const char *name)
+{
+	char dir[4096];
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/volumes/%s", rt->data_root,
+			     name) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	return rt__rm_rf(dir);
+}
+
 static size_t ref_count(struct rt *rt, const char *name)
 {
 	size_t pos = 0, klen, n = 0;
@@ -117,19 +129,18 @@ int rt_volume_create(struct rt *rt, const char *name,
 	if (rc < 0) {
 		rt__err(err, "cannot create volume %s: %s", name,
 			strerror(-rc));
-		dir = rt__path("%s/volumes/%s", rt->data_root, name);
-		if (dir)
-			rt__rm_rf(dir);
-		shoal_free(dir);
+		rt__volume_drop(rt, name);
 		return rc;
 	}
-	return fill_info(rt, name, out);
+	rc = fill_info(rt, name, out);
+	if (rc < 0)
+		rt__volume_drop(rt, name); /* all or nothing */
+	return rc;
 }
 
 int rt_volume_remove(struct rt *rt, const char *name)
 {
 	struct rt_volume_info vi;
-	char *dir;
 	int rc;
 
 	rc = rt_volume_inspect(rt, name, &vi);
@@ -137,12 +148,7 @@ int rt_volume_remove(struct rt *rt, const char *name)
 		return rc;
 	if (vi.ref_count > 0)
 		return SHOAL_ECONFLICT;
-	dir = rt__path("%s/volumes/%s", rt->data_root, name);
-	if (!dir)
-		return -ENOMEM;
-	rc = rt__rm_rf(dir);
-	shoal_free(dir);
-	return rc;
+	return rt__volume_drop(rt, name);
 }
 
 int rt_volume_list(struct rt *rt, struct rt_volume_info **vols, size_t *count)

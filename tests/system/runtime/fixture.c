@@ -231,6 +231,10 @@ int fx_cgroup_children(const char *parent)
 
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/%s", parent);
 	d = opendir(path);
+	if (!d) { /* cgroup v2 */
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", parent);
+		d = opendir(path);
+	}
 	if (!d)
 		return 0;
 	while ((e = readdir(d)))

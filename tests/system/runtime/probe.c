@@ -16,8 +16,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+char *hoard[4096]; /* 4 GiB of 1 MiB chunks at most */
 
 static const char *ename(int e)
 {
@@ -51,7 +54,9 @@ static int syscalls(void)
 	printf("keyctl=%s ", ename(r < 0 ? errno : 0));
 	/* A harmless reboot command: CAD off. */
 	r = reboot(RB_DISABLE_CAD);
-	printf("reboot=%s\n", ename(r < 0 ? errno : 0));
+	printf("reboot=%s ", ename(r < 0 ? errno : 0));
+	r = socket(40 /* AF_VSOCK */, SOCK_STREAM, 0);
+	printf("vsock=%s\n", ename(r < 0 ? errno : 0));
 	return 0;
 }
 
@@ -69,14 +74,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 2 && !strcmp(argv[1], "hog")) {
-		for (size_t total = 0;; total += 1 << 20) {
-			char *p = malloc(1 << 20);
+		/* Kept in a global and written through volatile, so no
+		 * compiler may elide the allocations. */
+		for (size_t n = 0; n < sizeof(hoard) / sizeof(hoard[0]); n++) {
+			volatile char *p = malloc(1 << 20);
 			if (!p)
 				return 3;
-			memset(p, 1, 1 << 20);
-			if (total > (size_t)4 << 30)
-				return 4;
+			for (size_t i = 0; i < 1 << 20; i += 4096)
+				p[i] = 1;
+			hoard[n] = (char *)p;
 		}
+		return 4;
 	}
 	if (argc >= 3 && !strcmp(argv[1], "forks")) {
 		int n = atoi(argv[2]), ok = 0, err = 0;

@@ -182,6 +182,50 @@ static void attach_relays_stdin_and_stdout(void **state)
 	assert_string_equal(out, "ping\n");
 }
 
+/* Read from @fd until @want shows up (or 10 s pass). */
+static bool read_until(int fd, const char *want, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	while (!strstr(buf, want)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t got;
+		if (poll(&p, 1, 10000) <= 0 || n + 1 >= cap)
+			return false;
+		got = read(fd, buf + n, cap - n - 1);
+		if (got <= 0)
+			return false;
+		n += (size_t)got;
+		buf[n] = '\0';
+	}
+	return true;
+}
+
+static void interactive_tty_container_is_driven_through_attach(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", NULL};
+	char id[RT_ID_LEN + 1], buf[8192];
+	struct rt_spec s;
+	int fd, code = -1;
+
+	fx_spec(fx, &s, argv);
+	s.tty = true;
+	s.open_stdin = true;
+	start(fx, &s, id);
+	assert_int_equal(rt_container_attach(fx->rt, id, &fd), 0);
+	assert_int_equal(rt_container_resize(fx->rt, id, 33, 120), 0);
+	const char *cmd = "stty size; echo mark$((40+2))\n";
+	assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+	assert_true(read_until(fd, "mark42", buf, sizeof(buf)));
+	assert_non_null(strstr(buf, "33 120"));
+	assert_int_equal(write(fd, "exit 3\n", 7), 7);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(code, 3);
+	close(fd);
+}
+
 static void tty_container_writes_through_its_pty(void **state)
 {
 	struct fx *fx = *state;
@@ -330,6 +374,44 @@ static void anonymous_volume_and_tmpfs_are_mounted(void **state)
 	assert_int_equal(removed, 0); /* still used */
 }
 
+static void image_symlinks_cannot_steer_mounts_out_of_the_rootfs(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c",
+			      "grep ' /t ' /proc/self/mounts | "
+			      "cut -d' ' -f2,3",
+			      NULL};
+	char link[600], host_dir[512], out[4096], vol[600], id[RT_ID_LEN + 1];
+	const char *vols[2] = {vol, NULL}, *tmpfs[] = {"/outside/t", NULL};
+	struct rt_err err = {""};
+	struct rt_spec s;
+	struct stat st;
+
+	/* The image links /evil to a host path, absolute, and /outside
+	 * to a chain of "..". */
+	snprintf(host_dir, sizeof(host_dir), "%s/hostside", fx->root);
+	mkdir(host_dir, 0755);
+	snprintf(link, sizeof(link), "%s/evil", fx->layer);
+	assert_int_equal(symlink(host_dir, link), 0);
+	snprintf(link, sizeof(link), "%s/outside", fx->layer);
+	assert_int_equal(symlink("../../../../../../../..", link), 0);
+	/* /evil resolves inside the rootfs, where its target does not
+	 * exist: a clear refusal, and nothing made on the host. */
+	snprintf(vol, sizeof(vol), "%s:/evil/x", fx->root);
+	fx_spec(fx, &s, argv);
+	s.volumes = vols;
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_not_equal(rt_container_start(fx->rt, id, &err), 0);
+	assert_non_null(strstr(err.msg, "cannot create mount point"));
+	snprintf(link, sizeof(link), "%s/x", host_dir);
+	assert_int_equal(stat(link, &st), -1);
+	/* ".." stops at the container's root: /outside/t is /t. */
+	fx_spec(fx, &s, argv);
+	s.tmpfs = tmpfs;
+	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
+	assert_string_equal(out, "/t tmpfs\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,10 +421,12 @@ int main(void)
 		T(exec_of_a_missing_command_says_so),
 		T(attach_relays_stdin_and_stdout),
 		T(tty_container_writes_through_its_pty),
+		T(interactive_tty_container_is_driven_through_attach),
 		T(user_workdir_and_env_apply),
 		T(bind_mounts_honour_read_only),
 		T(named_volume_persists_and_is_protected_while_used),
 		T(anonymous_volume_and_tmpfs_are_mounted),
+		T(image_symlinks_cannot_steer_mounts_out_of_the_rootfs),
 	};
 
 	fx_skip_unless_root();

@@ -13,13 +13,16 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/error.h"
 #include "fixture.h"
 
@@ -171,6 +174,76 @@ static void container_outlives_the_daemon_and_is_reattached(void **state)
 	rt_info_fini(&b);
 }
 
+struct watch_result {
+	bool called;
+	int code;
+};
+
+static void on_exit_cb(struct rt_exit_watch *w, const char *id, int code,
+		       bool oom, void *arg)
+{
+	struct watch_result *r = arg;
+
+	r->called = true;
+	r->code = code;
+	rt_exit_watch_close(w);
+}
+
+/* A "daemon" in another process starts a container and dies; a new one
+ * finds it running, watches it on a loop and stops it. */
+static void container_outlives_a_daemon_process_that_exits(void **state)
+{
+	struct fx *fx = *state;
+	struct watch_result res = {false, -1};
+	char id[RT_ID_LEN + 1] = "";
+	struct rt_exit_watch *w;
+	struct rt_info info;
+	int pfd[2], status;
+	uv_loop_t loop;
+	pid_t daemon;
+
+	assert_int_equal(pipe(pfd), 0);
+	rt_close(fx->rt); /* this process is not the daemon for a while */
+	fx->rt = NULL;
+	daemon = fork();
+	if (daemon == 0) {
+		struct rt_err err = {""};
+		const char *argv[] = {"sleep", "1000", NULL};
+		struct rt_spec s;
+		struct rt *rt;
+		close(pfd[0]);
+		if (rt_open(&fx->cfg, &rt, &err) < 0)
+			_exit(1);
+		fx->rt = rt;
+		fx_spec(fx, &s, argv);
+		if (rt_container_create(rt, &s, id, &err) < 0 ||
+		    rt_container_start(rt, id, &err) < 0 ||
+		    write(pfd[1], id, RT_ID_LEN) != RT_ID_LEN)
+			_exit(2);
+		rt_close(rt);
+		_exit(0); /* the daemon dies, its container must not */
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], id, RT_ID_LEN), RT_ID_LEN);
+	close(pfd[0]);
+	assert_int_equal(waitpid(daemon, &status, 0), daemon);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fx_reopen(fx);
+	assert_int_equal(rt_container_inspect(fx->rt, id, &info), 0);
+	assert_int_equal(info.status, RT_STATUS_RUNNING);
+	assert_int_equal(kill(info.pid, 0), 0);
+	rt_info_fini(&info);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(
+		rt_exit_watch_start(fx->rt, &loop, id, on_exit_cb, &res, &w),
+		0);
+	assert_int_equal(rt_container_kill(fx->rt, id, SIGKILL), 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(res.called);
+	assert_int_equal(res.code, 128 + SIGKILL);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void kill_delivers_the_signal(void **state)
 {
 	struct fx *fx = *state;
@@ -229,21 +302,6 @@ static void stats_and_top_see_the_container(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(rows[0].cmd, "sleep 1000");
 	free(rows);
-}
-
-struct watch_result {
-	bool called;
-	int code;
-};
-
-static void on_exit_cb(struct rt_exit_watch *w, const char *id, int code,
-		       bool oom, void *arg)
-{
-	struct watch_result *r = arg;
-
-	r->called = true;
-	r->code = code;
-	rt_exit_watch_close(w);
 }
 
 static void exit_watch_reports_on_the_loop(void **state)
@@ -342,6 +400,16 @@ static void bad_input_is_refused_and_creates_nothing(void **state)
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "invalid seccomp profile"));
 	s.seccomp = NULL;
+	const char *dns[] = {"1.2.3.4\nnameserver 6.6.6.6", NULL};
+	const char *hosts[] = {"db:not-an-ip", NULL};
+	s.dns = dns;
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), -EINVAL);
+	s.dns = NULL;
+	s.extra_hosts = hosts;
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), -EINVAL);
+	assert_string_equal(err.msg, "invalid argument \"db:not-an-ip\" for "
+				     "\"--add-host\" flag");
+	s.extra_hosts = NULL;
 	s.name = "bad name!";
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), -EINVAL);
 	assert_true(nothing_created(fx));
@@ -398,6 +466,162 @@ static void names_are_unique_and_resolve(void **state)
 	assert_string_equal(got, id);
 }
 
+static void logs_follow_a_running_container(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c", "echo one; sleep 0.3; echo two",
+			      NULL};
+	struct rt_log_options opt = {
+		.tail = -1, .stdout_on = true, .stderr_on = true};
+	char id[RT_ID_LEN + 1], got[64] = "";
+	struct rt_log_reader *r;
+	struct rt_log_entry e;
+	struct rt_err err = {""};
+	struct rt_spec s;
+	int rc, again = 0;
+
+	fx_spec(fx, &s, argv);
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+	assert_int_equal(rt_log_open(fx->rt, id, &opt, &r), 0);
+	assert_true(rt_log_fd(r) >= 0);
+	for (int i = 0; i < 500; i++) {
+		rc = rt_log_next(r, &e);
+		if (rc == 0) {
+			strncat(got, e.line, sizeof(got) - strlen(got) - 1);
+			continue;
+		}
+		if (rc != -EAGAIN)
+			break;
+		again++;
+		struct pollfd p = {.fd = rt_log_fd(r), .events = POLLIN};
+		poll(&p, 1, 20);
+	}
+	assert_int_equal(rc, SHOAL_ECLOSED);
+	assert_true(again > 0); /* it did wait for "two" while running */
+	assert_string_equal(got, "one\ntwo\n");
+	rt_log_close(r);
+}
+
+static void a_paused_container_can_be_stopped(void **state)
+{
+	struct fx *fx = *state;
+	char id[RT_ID_LEN + 1];
+	int code = -1;
+
+	start_sleeper(fx, id);
+	assert_int_equal(rt_container_pause(fx->rt, id), 0);
+	assert_int_equal(rt_container_stop(fx->rt, id, SIGTERM, 100), 0);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(code, 128 + SIGKILL);
+}
+
+static void an_exited_container_starts_again(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c", "echo run >> /count; wc -l < /count",
+			      NULL};
+	char id[RT_ID_LEN + 1], out[256];
+	struct rt_err err = {""};
+	struct rt_spec s;
+	int code = -1;
+
+	fx_spec(fx, &s, argv);
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+		assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code),
+				 0);
+		assert_int_equal(code, 0);
+	}
+	/* The writable layer persists; the log keeps both runs. */
+	fx_log(fx, id, out, sizeof(out));
+	assert_string_equal(out, "1\n2\n");
+}
+
+static void create_under_allocation_failures_leaves_nothing(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"true", NULL},
+		   *vols[] = {"/anon", "named:/n", NULL};
+	char id[RT_ID_LEN + 1];
+	struct rt_err err = {""};
+	struct rt_spec s;
+	bool created = false;
+	int64_t live;
+
+	fx_spec(fx, &s, argv);
+	s.volumes = vols;
+	s.name = "alloc";
+	/* Warm the seccomp cache (it lives as long as the runtime). */
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_equal(rt_container_remove(fx->rt, id, false, true), 0);
+	assert_int_equal(rt_volume_remove(fx->rt, "named"), 0);
+	live = shoal_alloc_live();
+	for (int64_t n = 0; n < 400 && !created; n++) {
+		int rc;
+		shoal_alloc_fail_after(n);
+		rc = rt_container_create(fx->rt, &s, id, &err);
+		shoal_alloc_fail_after(-1);
+		if (rc == 0) {
+			created = true;
+			break;
+		}
+		if (!nothing_created(fx))
+			fail_msg("allocation %lld failed (%s): left things",
+				 (long long)n, err.msg);
+		if (shoal_alloc_live() != live)
+			fail_msg("allocation %lld failed (%s): leaked %lld",
+				 (long long)n, err.msg,
+				 (long long)(shoal_alloc_live() - live));
+	}
+	assert_true(created);
+}
+
+static void
+a_created_container_starts_after_its_exec_root_was_wiped(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"true", NULL};
+	char id[RT_ID_LEN + 1], cmd[600];
+	struct rt_err err = {""};
+	struct rt_spec s;
+	int code = -1;
+
+	fx_spec(fx, &s, argv);
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	/* A reboot empties the exec-root (a tmpfs such as /run). */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/*", fx->exec_root);
+	assert_int_equal(system(cmd), 0);
+	fx_reopen(fx);
+	if (rt_container_start(fx->rt, id, &err) < 0)
+		fail_msg("start: %s", err.msg);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(code, 0);
+}
+
+static void a_container_whose_monitor_was_killed_can_be_removed(void **state)
+{
+	struct fx *fx = *state;
+	char id[RT_ID_LEN + 1];
+	struct rt_info info;
+	pid_t pid;
+
+	start_sleeper(fx, id);
+	assert_int_equal(rt_container_inspect(fx->rt, id, &info), 0);
+	pid = info.pid;
+	assert_int_equal(kill(info.monitor_pid, SIGKILL), 0);
+	assert_true(fx_gone(info.monitor_pid));
+	rt_info_fini(&info);
+	/* The init lives on, orphaned: still running, and removable. */
+	assert_int_equal(rt_container_inspect(fx->rt, id, &info), 0);
+	assert_int_equal(info.status, RT_STATUS_RUNNING);
+	rt_info_fini(&info);
+	assert_int_equal(rt_container_remove(fx->rt, id, true, true), 0);
+	assert_true(fx_gone(pid));
+	assert_int_equal(fx_cgroup_dirs(fx->cgroup_parent, id), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +629,7 @@ int main(void)
 		T(exit_code_passes_through),
 		T(logs_keep_streams_and_survive_a_daemon_restart),
 		T(container_outlives_the_daemon_and_is_reattached),
+		T(container_outlives_a_daemon_process_that_exits),
 		T(kill_delivers_the_signal),
 		T(pause_freezes_and_unpause_thaws),
 		T(stats_and_top_see_the_container),
@@ -413,6 +638,12 @@ int main(void)
 		T(bad_input_is_refused_and_creates_nothing),
 		T(missing_executable_fails_start_and_leaves_nothing_running),
 		T(names_are_unique_and_resolve),
+		T(logs_follow_a_running_container),
+		T(a_paused_container_can_be_stopped),
+		T(an_exited_container_starts_again),
+		T(create_under_allocation_failures_leaves_nothing),
+		T(a_created_container_starts_after_its_exec_root_was_wiped),
+		T(a_container_whose_monitor_was_killed_can_be_removed),
 	};
 
 	fx_skip_unless_root();

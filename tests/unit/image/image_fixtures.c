@@ -56,6 +56,13 @@ static struct archive *open_writer(const char *path, enum fx_filter filter)
 		archive_write_add_filter_gzip(a);
 	else if (filter == FX_XZ)
 		archive_write_add_filter_xz(a);
+	else if (filter == FX_BZIP2)
+		archive_write_add_filter_bzip2(a);
+	else if (filter == FX_ZSTD &&
+		 archive_write_add_filter_zstd(a) != ARCHIVE_OK) {
+		archive_write_free(a);
+		return NULL; /* libarchive built without zstd */
+	}
 	if (archive_write_open_filename(a, path) != ARCHIVE_OK) {
 		archive_write_free(a);
 		return NULL;
@@ -89,6 +96,14 @@ int fx_write_tar(const char *path, const struct fx_entry *e, size_t n,
 		case 'h':
 			archive_entry_set_filetype(en, AE_IFREG);
 			archive_entry_set_hardlink(en, e[i].data);
+			break;
+		case 'u':
+			/* A set-uid file owned by 1234:5678. */
+			archive_entry_set_filetype(en, AE_IFREG);
+			archive_entry_set_uid(en, 1234);
+			archive_entry_set_gid(en, 5678);
+			len = strlen(e[i].data);
+			archive_entry_set_size(en, (la_int64_t)len);
 			break;
 		case 'X':
 			/* A folder whose tar entry carries xattrs: one a layer

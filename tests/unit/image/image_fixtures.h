@@ -11,9 +11,9 @@
 #include <stddef.h>
 
 /* One tar entry. type: 'f' file, 'd' folder, 'l' symlink, 'h' hard link,
- * 'c' character device 0/0, 'X' folder with the xattrs user.shoal.test=yes
- * and the forged trusted.overlay.opaque=y and user.overlay.opaque=y. @data is
- * the content (files) or the target. */
+ * 'c' character device 0/0, 'u' file owned by 1234:5678, 'X' folder with the
+ * xattrs user.shoal.test=yes and the forged trusted.overlay.opaque=y and
+ * user.overlay.opaque=y. @data is the content (files) or the target. */
 struct fx_entry {
 	const char *path;
 	char type;
@@ -25,6 +25,8 @@ enum fx_filter {
 	FX_PLAIN,
 	FX_GZIP,
 	FX_XZ,
+	FX_BZIP2,
+	FX_ZSTD,
 };
 
 /* Writes a tar of @n entries to @path; returns 0 or -1. */

@@ -328,6 +328,37 @@ static void log_records_are_dockers_json_lines(void **state)
 	shoal_free(text);
 }
 
+static void config_parsing_survives_allocation_failures(void **state)
+{
+	const char *text =
+		"{\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaa\",\"lower\":[\"/l\"],\"argv\":[\"sh\",\"-c\"],"
+		"\"env\":[\"A=1\"],\"hostname\":\"h\",\"workdir\":\"/\","
+		"\"mounts\":[{\"kind\":\"tmpfs\",\"target\":\"/t\"}],"
+		"\"seccomp\":\"unconfined\",\"network\":\"none\","
+		"\"rlimits\":[],\"cgroup_parent\":\"shoal\",\"dir\":\"/d\","
+		"\"run_dir\":\"/r\"}";
+	int64_t live = shoal_alloc_live();
+	bool succeeded = false;
+
+	for (int64_t n = 0; n < 200 && !succeeded; n++) {
+		struct rt__config *c = NULL;
+		struct rt_err err = {""};
+		int rc;
+		shoal_alloc_fail_after(n);
+		rc = rt__config_from_json(text, &c, &err);
+		shoal_alloc_fail_after(-1);
+		if (rc == 0) {
+			succeeded = true;
+			rt__config_free(c);
+		} else {
+			assert_true(rc == -ENOMEM || rc == -EINVAL);
+		}
+		assert_int_equal(shoal_alloc_live(), live); /* no leak */
+	}
+	assert_true(succeeded);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +372,7 @@ int main(void)
 		cmocka_unit_test(users_resolve_from_the_rootfs_files),
 		cmocka_unit_test(config_round_trips_through_json),
 		cmocka_unit_test(log_records_are_dockers_json_lines),
+		cmocka_unit_test(config_parsing_survives_allocation_failures),
 	};
 
 	shoal_alloc_install();
