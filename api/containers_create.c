@@ -437,7 +437,7 @@ static int build_limits(struct create_req *r)
 static int build_spec(struct create_req *r)
 {
 	struct rt_spec *s = &r->spec;
-	const char **binds, **vols, **tmpfs;
+	const char **binds = NULL, **vols = NULL, **tmpfs = NULL;
 	int rc = build_argv(r);
 	if (rc == 0)
 		rc = build_env(r);
