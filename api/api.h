@@ -137,6 +137,7 @@ extern const struct api_route_table api_system_table;
 extern const struct api_route_table api_containers_table;
 extern const struct api_route_table api_containers_io_table;
 extern const struct api_route_table api_containers_stats_table;
+extern const struct api_route_table api_containers_archive_table;
 extern const struct api_route_table api_exec_table;
 extern const struct api_route_table api_images_table;
 extern const struct api_route_table api_volumes_table;

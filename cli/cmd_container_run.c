@@ -374,8 +374,7 @@ int cli_ctr_run(struct cli *cli, int argc, char **argv)
 		if (o.rm) { /* the daemon removes it too; 404 is fine */
 			snprintf(path, sizeof(path),
 				 "/containers/%s?force=1&v=1", id);
-			cli_call(cli, "DELETE", path, NULL, 0, NULL, NULL,
-				 404);
+			cli_call(cli, "DELETE", path, NULL, 0, NULL, NULL, 404);
 		}
 		return msg[0] ? start_failed(msg) : 125;
 	}
@@ -552,11 +551,4 @@ int cli_ctr_logs(struct cli *cli, int argc, char **argv)
 	cli_relay(&conn, tty, false);
 	cli_conn_close(&conn);
 	return 0;
-}
-
-int cli_ctr_cp(struct cli *cli, int argc, char **argv)
-{
-	fprintf(stderr, "shoal cp: not available yet in this build; use "
-			"`docker cp` against shoald\n");
-	return 1;
 }

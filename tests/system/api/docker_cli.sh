@@ -31,6 +31,9 @@ check "docker logs shows its output" \
 	bash -c "'$D' logs det | grep -q det-out"
 check "docker exec runs in it with the exit code" \
 	bash -c "test \"\$('$D' exec det cat /etc/hostname)\" = '${id:0:12}'; '$D' exec det sh -c 'exit 4'; test \$? = 4"
+echo docker-cp >"$work/local.txt"
+check "docker cp copies a file in and out" \
+	bash -c "'$D' cp '$work/local.txt' det:/tmp/x.txt && '$D' cp det:/tmp/x.txt '$work/back.txt' && test \"\$(cat '$work/back.txt')\" = docker-cp"
 check "docker inspect reports it running" \
 	bash -c "test \"\$('$D' inspect -f '{{.State.Running}}' det)\" = true"
 check "docker stop stops it" \

@@ -37,6 +37,11 @@ check "exec sees the container's pid namespace" \
 check "exec passes the exit code through" test $? = 5
 check "exec -i feeds stdin" \
 	bash -c "test \"\$(echo piped | '$S' exec -i bg cat)\" = piped"
+echo cp-data >"$work/local.txt"
+check "cp copies a file into the container" \
+	bash -c "'$S' cp '$work/local.txt' bg:/tmp/in.txt && test \"\$('$S' exec bg cat /tmp/in.txt)\" = cp-data"
+check "cp copies a folder out of the container" \
+	bash -c "'$S' cp bg:/etc '$work/etc-out' && test -f '$work/etc-out/passwd'"
 
 daemon_stop
 daemon_start
