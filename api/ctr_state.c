@@ -53,30 +53,6 @@ int api__state_new(const struct api_services *svc, struct api__state **out)
 	return 0;
 }
 
-void api__state_free(struct api__state *st)
-{
-	if (!st)
-		return;
-	size_t pos = 0, klen;
-	const void *key;
-	void *val;
-	while (hmap_next(&st->watches, &pos, &key, &klen, &val)) {
-		struct api__watch *aw = val;
-		rt_exit_watch_close(aw->w);
-		shoal_free(aw);
-	}
-	hmap_fini(&st->watches);
-	api__exec_free_all(st);
-	hmap_fini(&st->execs);
-	/* Waiters belong to responses, which the HTTP server has closed. */
-	struct list_node *n, *t;
-	list_for_each_safe(n, t, &st->waiters)
-	{
-		list_remove(n);
-	}
-	shoal_free(st);
-}
-
 /* Move the waiters on @id (of @kind, or all when @all) to @out. */
 static void take_waiters(struct api__state *st, const char *id, bool all,
 			 int code, struct list_node *out)
@@ -105,6 +81,37 @@ static void run_waiters(struct list_node *l, int code, bool removed)
 		int c = removed && w->last_code >= 0 ? w->last_code : code;
 		w->fn(w, c, removed);
 	}
+}
+
+void api__state_free(struct api__state *st)
+{
+	if (!st)
+		return;
+	size_t pos = 0, klen;
+	const void *key;
+	void *val;
+	while (hmap_next(&st->watches, &pos, &key, &klen, &val)) {
+		struct api__watch *aw = val;
+		rt_exit_watch_close(aw->w);
+		shoal_free(aw);
+	}
+	hmap_fini(&st->watches);
+	api__exec_free_all(st);
+	hmap_fini(&st->execs);
+	/*
+	 * The HTTP server has closed every response by now, so the waiters
+	 * left are stops and restarts whose client went away: wake them as
+	 * if their container were gone so they release their timers.
+	 */
+	struct list_node l;
+	list_init(&l);
+	while (!list_empty(&st->waiters)) {
+		struct list_node *n = list_front(&st->waiters);
+		list_remove(n);
+		list_push_back(&l, n);
+	}
+	run_waiters(&l, -1, true);
+	shoal_free(st);
 }
 
 static bool auto_remove(struct api__state *st, const char *id)

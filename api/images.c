@@ -308,18 +308,60 @@ static void load(struct api_call *call)
 
 /* --- list, inspect, remove, tag, save ------------------------------------- */
 
+/* Whether tag "repo:tag" matches a reference filter "repo" or
+ * "repo:tag" (Docker also accepts "library/" forms, which the store
+ * already folds). */
+static bool ref_match(const char *tag, const char *want)
+{
+	size_t n = strlen(want);
+	if (!strcmp(tag, want))
+		return true;
+	return !strchr(want, ':') && !strncmp(tag, want, n) && tag[n] == ':';
+}
+
+static bool image_wanted(const json_t *im, const json_t *refs)
+{
+	if (!json_array_size(refs))
+		return true;
+	const json_t *tags = json_object_get(im, "RepoTags");
+	for (size_t i = 0; i < json_array_size(tags); i++)
+		for (size_t j = 0; j < json_array_size(refs); j++) {
+			const char *t =
+				json_string_value(json_array_get(tags, i));
+			const char *w =
+				json_string_value(json_array_get(refs, j));
+			if (t && w && ref_match(t, w))
+				return true;
+		}
+	return false;
+}
+
 static void list(struct api_call *call)
 {
 	struct img_store *s = need_images(call);
 	if (!s)
 		return;
+	const char *fq = http_request_query(call->req, "filters");
+	json_t *f = NULL;
+	char err[256];
+	if (fq && *fq &&
+	    jsonx_parse_object(fq, strlen(fq), &f, err, sizeof(err)) < 0) {
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
 	json_t *l = NULL;
 	struct img_err e = {""};
 	int rc = img_list_json(s, &l, &e);
 	if (rc < 0) {
+		json_decref(f);
 		api_reply_error(call, 500, "%s", e.msg);
 		return;
 	}
+	const json_t *refs = json_object_get(f, "reference");
+	for (size_t i = json_array_size(l); i-- > 0;)
+		if (!image_wanted(json_array_get(l, i), refs))
+			json_array_remove(l, i);
+	json_decref(f);
 	api_reply_json(call, 200, l);
 }
 

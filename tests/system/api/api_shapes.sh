@@ -57,6 +57,14 @@ api POST /containers/web/start
 expect "start answers 204" 204
 api POST /containers/web/start
 expect "starting a running container is a 304" 304
+api GET /info
+expect "/info counts the running container" 200 '"ContainersRunning":1'
+expect "/info counts the image" 200 '"Images":1'
+api GET '/images/json?filters=%7B%22reference%22%3A%5B%22nosuch%22%5D%7D'
+expect "the reference filter of the image list leaves other images out" 200 '[]'
+api GET '/images/json?filters=%7B%22reference%22%3A%5B%22busybox%22%5D%7D'
+expect "the reference filter of the image list finds busybox" 200 'busybox:latest'
+
 sleep 0.3
 api GET '/containers/json?filters=%7B%22label%22%3A%5B%22tier%3Dfront%22%5D%7D'
 expect "the label filter finds the container" 200 '"Names":["/web"]'

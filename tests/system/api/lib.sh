@@ -92,6 +92,11 @@ all_ids() { "$SHOAL" ps -aq --no-trunc; }
 
 finish() {
 	if ! leftovers; then fails=$((fails + 1)); fi
+	daemon_stop
+	if grep -q "Sanitizer" "$work/shoald.log"; then
+		echo "FAIL - shoald reported a sanitizer error or a leak"
+		fails=$((fails + 1))
+	fi
 	if [ "$fails" -ne 0 ]; then
 		echo "$fails check(s) failed; shoald's log:"
 		cat "$work/shoald.log"
