@@ -20,6 +20,7 @@
 #include "api/internal.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/crypto.h"
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/log.h"
@@ -496,6 +497,53 @@ static int build_spec(struct create_req *r)
 	return 0;
 }
 
+/*
+ * A name for a container created without one, in Docker's style
+ * ("adjective_scientist"); a number is appended after a few collisions.
+ */
+static const char *const adjectives[] = {
+	"agile",   "bold",   "brave",  "calm",	  "clever", "eager",
+	"fervent", "gentle", "happy",  "jolly",	  "keen",   "lucid",
+	"modest",  "nimble", "quiet",  "serene",  "sharp",  "steady",
+	"swift",   "tender", "upbeat", "vibrant", "wise",   "zealous",
+};
+static const char *const scientists[] = {
+	"babbage", "bohr",     "curie",	  "darwin",  "dijkstra", "euler",
+	"faraday", "franklin", "galileo", "gauss",   "hopper",	 "kepler",
+	"lamarr",  "lovelace", "maxwell", "meitner", "newton",	 "noether",
+	"pasteur", "ritchie",  "shannon", "tesla",   "thompson", "turing",
+};
+
+static bool name_free(struct api__state *st, const char *n)
+{
+	char id[RT_ID_LEN + 1];
+	struct rt_info info;
+	if (rt_container_resolve(st->rt, n, id) < 0 ||
+	    rt_container_inspect(st->rt, id, &info) < 0)
+		return true;
+	bool same = info.name && !strcmp(info.name, n);
+	rt_info_fini(&info);
+	return !same;
+}
+
+static void random_name(struct api__state *st, char *out, size_t cap)
+{
+	for (int i = 0; i < 16; i++) {
+		uint64_t r = shoal_random_u64();
+		size_t a = r % (sizeof(adjectives) / sizeof(adjectives[0]));
+		size_t b = (r >> 16) %
+			   (sizeof(scientists) / sizeof(scientists[0]));
+		if (i < 8)
+			snprintf(out, cap, "%s_%s", adjectives[a],
+				 scientists[b]);
+		else
+			snprintf(out, cap, "%s_%s%u", adjectives[a],
+				 scientists[b], (unsigned)(r >> 32) % 100);
+		if (name_free(st, out))
+			return;
+	}
+}
+
 /* Docker's answer for a taken name. */
 static int name_taken(struct create_req *r, const char *name)
 {
@@ -576,6 +624,8 @@ static int run(struct create_req *r)
 	if (rc < 0)
 		return fail(r, 400, "%s", err);
 	r->hc = json_object_get(r->body, "HostConfig");
+	if (r->hc && !json_is_object(r->hc) && !json_is_null(r->hc))
+		return fail(r, 400, "HostConfig must be an object");
 	if (!json_is_object(r->hc)) {
 		r->hc = json_object();
 		if (!r->hc || json_object_set_new(r->body, "HostConfig", r->hc))
@@ -584,8 +634,13 @@ static int run(struct create_req *r)
 	const char *image = jsonx_str(r->body, "Image", "");
 	if (!*image)
 		return fail(r, 400, "no image specified");
+	char gen[64];
 	if (name && (rc = name_taken(r, name)) < 0)
 		return rc;
+	if (!name) {
+		random_name(r->st, gen, sizeof(gen));
+		name = gen;
+	}
 	struct img_err ie = {""};
 	rc = img_resolve(r->st->img, image, &r->img, &ie);
 	if (rc < 0)
