@@ -223,12 +223,7 @@ static int each(struct cli *cli, const char *cmd, int argc, char **argv,
 
 int cli_ctr_start(struct cli *cli, int argc, char **argv)
 {
-	bool attach = false, in = false;
-	const struct cli_flag flags[] = {
-		{"attach", 'a', CLI_FLAG_BOOL, &attach},
-		{"interactive", 'i', CLI_FLAG_BOOL, &in},
-	};
-	int i = cli_flags("start", flags, NFLAGS(flags), argc, argv, true);
+	int i = cli_flags("start", NULL, 0, argc, argv, true);
 	if (i == -2)
 		return usage("start", "[OPTIONS] CONTAINER [CONTAINER...]");
 	if (i < 0)

@@ -326,6 +326,20 @@ static int start_failed(const char *msg)
 	return 125;
 }
 
+struct winch_arg {
+	struct cli *cli;
+	const char *kind;
+	const char *id;
+};
+
+static void resize(struct cli *cli, const char *kind, const char *id);
+
+static void on_winch(void *arg)
+{
+	struct winch_arg *w = arg;
+	resize(w->cli, w->kind, w->id);
+}
+
 static void resize(struct cli *cli, const char *kind, const char *id)
 {
 	unsigned rows, cols;
@@ -383,9 +397,10 @@ int cli_ctr_run(struct cli *cli, int argc, char **argv)
 		printf("%s\n", id);
 		return 0;
 	}
+	struct winch_arg w = {cli, "containers", id};
 	if (o.tty)
 		resize(cli, "containers", id);
-	cli_relay(&att, o.tty, o.interactive);
+	cli_relay(&att, o.tty, o.interactive, on_winch, &w);
 	cli_conn_close(&att);
 	int code = cli_wait_status(&wait);
 	cli_conn_close(&wait);
@@ -460,9 +475,10 @@ int cli_ctr_exec(struct cli *cli, int argc, char **argv)
 		cli_conn_close(&c);
 		return start_failed(c.msg) == 127 ? 127 : 126;
 	}
+	struct winch_arg w = {cli, "exec", id};
 	if (tty)
 		resize(cli, "exec", id);
-	cli_relay(&c, tty, in);
+	cli_relay(&c, tty, in, on_winch, &w);
 	cli_conn_close(&c);
 	snprintf(path, sizeof(path), "/exec/%s/json", id);
 	if (cli_call_json(cli, "GET", path, NULL, &r) < 0)
@@ -548,7 +564,7 @@ int cli_ctr_logs(struct cli *cli, int argc, char **argv)
 		cli_conn_close(&conn);
 		return 1;
 	}
-	cli_relay(&conn, tty, false);
+	cli_relay(&conn, tty, false, NULL, NULL);
 	cli_conn_close(&conn);
 	return 0;
 }

@@ -109,9 +109,11 @@ int cli_wait_status(struct cli_conn *c);
  * cli_relay() - copy the stream of @c to stdout/stderr (demultiplexing
  * Docker's frames unless @tty) and, when @in, stdin to @c (its EOF half-
  * closes the socket), until the stream ends. A tty stdin is put in raw
- * mode for the duration.
+ * mode for the duration; with a tty, @winch (may be NULL) runs on every
+ * SIGWINCH so the caller can send the new size.
  */
-int cli_relay(struct cli_conn *c, bool tty, bool in);
+int cli_relay(struct cli_conn *c, bool tty, bool in, void (*winch)(void *arg),
+	      void *arg);
 
 /** cli_term_size() - rows and cols of stdout's terminal; false if none. */
 bool cli_term_size(unsigned *rows, unsigned *cols);

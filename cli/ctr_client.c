@@ -18,10 +18,12 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -517,17 +519,33 @@ static void output(struct demux *d, bool tty, const char *p, size_t n)
 		demux(d, p, n);
 }
 
-int cli_relay(struct cli_conn *c, bool tty, bool in)
+int cli_relay(struct cli_conn *c, bool tty, bool in, void (*winch)(void *arg),
+	      void *arg)
 {
 	struct demux d = {0};
 	char buf[65536];
+	int sfd = -1;
+	sigset_t set, old;
 	if (tty && in)
 		raw_term();
+	if (tty && winch) {
+		/* The terminal's size follows the window, as docker's. */
+		sigemptyset(&set);
+		sigaddset(&set, SIGWINCH);
+		sigprocmask(SIG_BLOCK, &set, &old);
+		sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	}
 	output(&d, tty, c->left, c->nleft);
-	struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
-			      {.fd = in ? STDIN_FILENO : -1, .events = POLLIN}};
+	struct pollfd p[3] = {{.fd = c->fd, .events = POLLIN},
+			      {.fd = in ? STDIN_FILENO : -1, .events = POLLIN},
+			      {.fd = sfd, .events = POLLIN}};
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		if (p[2].fd >= 0 && p[2].revents) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) > 0)
+				winch(arg);
+		}
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -552,6 +570,10 @@ int cli_relay(struct cli_conn *c, bool tty, bool in)
 			if (write_all(c->fd, buf, (size_t)r) < 0)
 				p[1].fd = -1;
 		}
+	}
+	if (sfd >= 0) {
+		close(sfd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	restore_term();
 	return 0;
