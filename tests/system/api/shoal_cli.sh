@@ -37,6 +37,19 @@ check "exec sees the container's pid namespace" \
 check "exec passes the exit code through" test $? = 5
 check "exec -i feeds stdin" \
 	bash -c "test \"\$(echo piped | '$S' exec -i bg cat)\" = piped"
+fid=$("$S" run -d --name follow busybox sh -c 'echo one; sleep 0.5; echo two; sleep 0.5; echo three')
+track "$fid"
+out=$(timeout 10 "$S" logs -f follow)
+check "logs -f follows the output and ends when the container exits" \
+	test "$(echo $out)" = "one two three"
+check "restart runs the container again" \
+	bash -c "'$S' restart -t 1 follow >/dev/null && sleep 1.5 && test \"\$('$S' logs follow | grep -c one)\" = 2"
+check "pause and unpause show in ps" \
+	bash -c "'$S' pause bg >/dev/null && '$S' ps | grep bg | grep -q '(Paused)' && '$S' unpause bg >/dev/null && ! '$S' ps | grep bg | grep -q Paused"
+check "wait prints the exit code" \
+	bash -c "test \"\$('$S' wait follow)\" = 0"
+"$S" rm follow >/dev/null
+
 echo cp-data >"$work/local.txt"
 check "cp copies a file into the container" \
 	bash -c "'$S' cp '$work/local.txt' bg:/tmp/in.txt && test \"\$('$S' exec bg cat /tmp/in.txt)\" = cp-data"
