@@ -316,7 +316,16 @@ int api_containers_restore(struct api *api)
 			continue;
 		bool running = info.status == RT_STATUS_RUNNING ||
 			       info.status == RT_STATUS_PAUSED;
+		bool exited = info.status == RT_STATUS_EXITED;
 		rt_info_fini(&info);
+		/* An --rm container that exited while shoald was away. */
+		if (exited && auto_remove(st, ids[i])) {
+			log_info("container=%s exited while shoald was "
+				 "stopped; auto-removing it",
+				 ids[i]);
+			api__remove(st, ids[i], false, true);
+			continue;
+		}
 		if (running && (rc = api__watch(st, ids[i])) < 0)
 			log_warn("container=%s: cannot watch its exit: %s",
 				 ids[i], shoal_strerror(rc));

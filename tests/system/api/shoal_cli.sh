@@ -56,8 +56,13 @@ check "cp copies a file into the container" \
 check "cp copies a folder out of the container" \
 	bash -c "'$S' cp bg:/etc '$work/etc-out' && test -f '$work/etc-out/passwd'"
 
+rmid=$("$S" run -d --rm busybox sleep 1)
+track "$rmid"
 daemon_stop
+sleep 1.5
 daemon_start
+check "an --rm container that exited while shoald was stopped is removed" \
+	bash -c "! '$S' ps -aq --no-trunc | grep -q '$rmid'"
 check "a detached container survives a shoald restart and is listed Up" \
 	bash -c "'$S' ps | grep bg | grep -q ' Up '"
 check "logs of an exited container survive a shoald restart" \
