@@ -435,12 +435,6 @@ static void attach(struct api_call *call)
 	enum rt_status s = i.status;
 	rt_info_fini(&i);
 	bool tty = container_tty(st, id);
-	if (s == RT_STATUS_EXITED) {
-		api_reply_error(call, 409,
-				"You cannot attach to a stopped container, "
-				"start it first");
-		return;
-	}
 	struct attach_op *op = shoal_calloc(1, sizeof(*op));
 	if (!op) {
 		api_reply_error(call, 500, "out of memory");
@@ -465,7 +459,8 @@ static void attach(struct api_call *call)
 		return;
 	}
 	http_response_on_close(call->res, attach_gone, op);
-	if (s == RT_STATUS_CREATED)
+	/* Not running: wait for the start (docker run, docker start -a). */
+	if (s == RT_STATUS_CREATED || s == RT_STATUS_EXITED)
 		list_push_back(&st->attaches, &op->node);
 	else
 		attach_connect(op, false);
