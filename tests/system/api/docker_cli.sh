@@ -22,6 +22,16 @@ check "docker run passes the exit code through" test "$rc" = 7
 check "docker run --rm removes the container after it exits" \
 	bash -c "'$D' run --rm --name gone busybox true && ! '$D' ps -a | grep -q gone"
 
+check "docker run -i feeds stdin to the container" \
+	bash -c "test \"\$(echo piped | '$D' run -i --rm busybox cat)\" = piped"
+"$D" create --name sa busybox sh -c 'echo attached; exit 6' >/dev/null
+track "$("$D" inspect -f '{{.Id}}' sa 2>/dev/null)"
+out=$("$D" start -a sa 2>&1)
+rc=$?
+check "docker start -a prints the output and passes the exit code" \
+	bash -c "test '$out' = attached && test '$rc' = 6"
+"$D" rm sa >/dev/null
+
 id=$("$D" run -d --name det busybox sh -c 'echo det-out; while true; do sleep 1; done')
 track "$id"
 sleep 0.3
