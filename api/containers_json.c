@@ -9,8 +9,9 @@
  *
  * List filters (the `filters` query: a JSON map of lists, or the older map
  * of maps): status, name (substring, as Docker's regular expression of a
- * plain name), id (prefix), label ("key" or "key=value"). Unknown filter
- * names are a 400, as in Docker. The list is newest first.
+ * plain name), id (prefix), label ("key" or "key=value"), exited (exit
+ * code), ancestor (image reference as created, or image id prefix). Unknown
+ * filter names are a 400, as in Docker. The list is newest first.
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -284,6 +285,27 @@ static bool pass(const json_t *f, const json_t *o)
 		ok = !strncmp(jsonx_str(o, "Id", ""), v[i], strlen(v[i]));
 	if (!ok)
 		return false;
+	values(f, "exited", v, 32, &n);
+	ok = n == 0;
+	for (size_t i = 0; i < n && !ok; i++)
+		ok = !strcmp(jsonx_str(state, "Status", ""), "exited") &&
+		     jsonx_int(state, "ExitCode", -1) == atoi(v[i]);
+	if (!ok)
+		return false;
+	values(f, "ancestor", v, 32, &n);
+	ok = n == 0;
+	const char *image = jsonx_str(jsonx_obj(o, "Config"), "Image", "");
+	const char *image_id = jsonx_str(o, "Image", "");
+	for (size_t i = 0; i < n && !ok; i++) {
+		size_t l = strlen(v[i]);
+		ok = !strcmp(image, v[i]) ||
+		     (!strchr(v[i], ':') && !strncmp(image, v[i], l) &&
+		      image[l] == ':') ||
+		     (l >= 4 && (!strncmp(image_id, v[i], l) ||
+				 !strncmp(image_id + 7, v[i], l)));
+	}
+	if (!ok)
+		return false;
 	values(f, "label", v, 32, &n);
 	const json_t *labels = jsonx_obj(jsonx_obj(o, "Config"), "Labels");
 	for (size_t i = 0; i < n; i++)
@@ -294,14 +316,15 @@ static bool pass(const json_t *f, const json_t *o)
 
 static int check_filters(const json_t *f, char *err, size_t cap)
 {
-	static const char *const known[] = {"status", "name", "id", "label"};
+	static const char *const known[] = {"status", "name",	"id",
+					    "label",  "exited", "ancestor"};
 	void *it = json_object_iter((json_t *)f);
 	for (; it; it = json_object_iter_next((json_t *)f, it)) {
 		const char *k = json_object_iter_key(it);
 		const char *v[32];
 		size_t n;
 		bool ok = false;
-		for (size_t i = 0; i < 4 && !ok; i++)
+		for (size_t i = 0; i < 6 && !ok; i++)
 			ok = !strcmp(k, known[i]);
 		if (!ok) {
 			snprintf(err, cap, "invalid filter '%s'", k);

@@ -19,6 +19,8 @@ rc=$?
 track "$("$D" inspect -f '{{.Id}}' att 2>/dev/null)"
 check "docker run prints the output" test "$out" = hello-docker
 check "docker run passes the exit code through" test "$rc" = 7
+check "docker ps filters by exit code and by image" \
+	bash -c "test \"\$('$D' ps -a --filter exited=7 --format '{{.Names}}')\" = att && test \"\$('$D' ps -a --filter ancestor=nosuch -q)\" = '' && test \"\$('$D' ps -a --filter ancestor=busybox --format '{{.Names}}')\" = att"
 check "docker run --rm removes the container after it exits" \
 	bash -c "'$D' run --rm --name gone busybox true && ! '$D' ps -a | grep -q gone"
 
