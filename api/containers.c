@@ -508,11 +508,42 @@ static void delete_(struct api_call *call)
 	http_response_send(call->res, 204, NULL, NULL, 0);
 }
 
+/* POST /containers/prune: every container that is not running. */
+static void prune(struct api_call *call)
+{
+	struct api__state *st = api__need(call);
+	if (!st)
+		return;
+	char **ids;
+	size_t n;
+	if (rt_container_list(st->rt, &ids, &n) < 0) {
+		api_reply_error(call, 500, "cannot list containers");
+		return;
+	}
+	json_t *gone = json_array();
+	for (size_t i = 0; gone && i < n; i++) {
+		struct rt_info info;
+		if (rt_container_inspect(st->rt, ids[i], &info) < 0)
+			continue;
+		bool stopped = info.status == RT_STATUS_CREATED ||
+			       info.status == RT_STATUS_EXITED;
+		rt_info_fini(&info);
+		if (stopped && api__remove(st, ids[i], false, false) == 0)
+			json_array_append_new(gone, json_string(ids[i]));
+	}
+	rt_list_free(ids, n);
+	api_reply_json(call, 200,
+		       gone ? json_pack("{s:o, s:i}", "ContainersDeleted", gone,
+					"SpaceReclaimed", 0)
+			    : NULL);
+}
+
 void api__container_list(struct api_call *call);
 void api__container_inspect(struct api_call *call);
 
 static const struct api_route routes[] = {
 	{"POST", "/containers/create", api__container_create},
+	{"POST", "/containers/prune", prune},
 	{"GET", "/containers/json", api__container_list},
 	{"GET", "/containers/{id}/json", api__container_inspect},
 	{"POST", "/containers/{id}/start", start},

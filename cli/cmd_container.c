@@ -573,6 +573,45 @@ int cli_ctr_stats(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* ---- prune ---- */
+
+static int prune(struct cli *cli, int argc, char **argv)
+{
+	bool force = false;
+	const struct cli_flag flags[] = {
+		{"force", 'f', CLI_FLAG_BOOL, &force},
+	};
+	int i = cli_flags("container prune", flags, NFLAGS(flags), argc, argv,
+			  true);
+	if (i == -2)
+		return usage("container prune", "[OPTIONS]");
+	if (i < 0)
+		return 1;
+	if (!force) {
+		printf("WARNING! This will remove all stopped containers.\n"
+		       "Are you sure you want to continue? [y/N] ");
+		fflush(stdout);
+		char ans[16] = "";
+		if (!fgets(ans, sizeof(ans), stdin) ||
+		    (ans[0] != 'y' && ans[0] != 'Y'))
+			return 0;
+	}
+	json_t *o;
+	if (cli_call_json(cli, "POST", "/containers/prune", NULL, &o) < 0)
+		return 1;
+	const json_t *gone = json_object_get(o, "ContainersDeleted");
+	if (json_array_size(gone)) {
+		printf("Deleted Containers:\n");
+		for (size_t k = 0; k < json_array_size(gone); k++)
+			printf("%s\n",
+			       json_string_value(json_array_get(gone, k)));
+		printf("\n");
+	}
+	printf("Total reclaimed space: 0B\n");
+	json_decref(o);
+	return 0;
+}
+
 /* ---- the table ---- */
 
 static const struct cli_command cmds[] = {
@@ -588,6 +627,7 @@ static const struct cli_command cmds[] = {
 	{"ls", cli_ctr_ps, "List containers"},
 	{"pause", cli_ctr_pause,
 	 "Pause all processes within one or more containers"},
+	{"prune", prune, "Remove all stopped containers"},
 	{"ps", cli_ctr_ps, "List containers"},
 	{"restart", cli_ctr_restart, "Restart one or more containers"},
 	{"rm", cli_ctr_rm, "Remove one or more containers"},

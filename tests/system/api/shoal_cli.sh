@@ -74,6 +74,11 @@ check "stop stops the re-attached container" \
 check "rm removes both containers" \
 	bash -c "'$S' rm hello bg >/dev/null && test -z \"\$('$S' ps -aq)\""
 
+"$S" run --name p1 busybox true
+track "$("$S" inspect p1 | sed -n 's/.*"Id": "\([0-9a-f]*\)".*/\1/p' | head -1)"
+check "container prune removes stopped containers" \
+	bash -c "'$S' container prune -f | grep -q 'Deleted Containers' && test -z \"\$('$S' ps -aq)\""
+
 check "volume create, ls, rm" \
 	bash -c "'$S' volume create data1 >/dev/null && '$S' volume ls | grep -q data1 && '$S' volume rm data1 >/dev/null && ! '$S' volume ls | grep -q data1"
 
