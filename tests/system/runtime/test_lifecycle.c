@@ -248,7 +248,7 @@ static void kill_delivers_the_signal(void **state)
 {
 	struct fx *fx = *state;
 	const char *argv[] = {"sh", "-c",
-			      "trap 'exit 7' USR1; "
+			      "trap 'exit 7' USR1; echo ready; "
 			      "while true; do sleep 0.05; done",
 			      NULL};
 	char id[RT_ID_LEN + 1];
@@ -259,7 +259,13 @@ static void kill_delivers_the_signal(void **state)
 	fx_spec(fx, &s, argv);
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
 	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
-	usleep(200 * 1000); /* let sh install its trap */
+	/* Once "ready" is logged, the trap is in place. */
+	char out[64] = "";
+	for (int i = 0; i < 1000 && !strstr(out, "ready"); i++) {
+		usleep(10 * 1000);
+		fx_log(fx, id, out, sizeof(out));
+	}
+	assert_string_equal(out, "ready\n");
 	assert_int_equal(rt_container_kill(fx->rt, id, SIGUSR1), 0);
 	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
 	assert_int_equal(code, 7);
@@ -469,23 +475,32 @@ static void names_are_unique_and_resolve(void **state)
 static void logs_follow_a_running_container(void **state)
 {
 	struct fx *fx = *state;
-	const char *argv[] = {"sh", "-c", "echo one; sleep 0.3; echo two",
+	/* "two" waits for a gate the test opens through a bind mount. */
+	const char *argv[] = {"sh", "-c",
+			      "echo one; until [ -e /gate/go ]; do sleep 0.02; "
+			      "done; echo two",
 			      NULL};
 	struct rt_log_options opt = {
 		.tail = -1, .stdout_on = true, .stderr_on = true};
-	char id[RT_ID_LEN + 1], got[64] = "";
+	char id[RT_ID_LEN + 1], got[64] = "", gate[600], vol[700];
+	const char *vols[] = {vol, NULL};
 	struct rt_log_reader *r;
 	struct rt_log_entry e;
 	struct rt_err err = {""};
 	struct rt_spec s;
-	int rc, again = 0;
+	int rc = 0;
+	bool opened = false;
 
+	snprintf(gate, sizeof(gate), "%s/gate", fx->root);
+	mkdir(gate, 0755);
+	snprintf(vol, sizeof(vol), "%s:/gate", gate);
 	fx_spec(fx, &s, argv);
+	s.volumes = vols;
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
 	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
 	assert_int_equal(rt_log_open(fx->rt, id, &opt, &r), 0);
 	assert_true(rt_log_fd(r) >= 0);
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 1000; i++) {
 		rc = rt_log_next(r, &e);
 		if (rc == 0) {
 			strncat(got, e.line, sizeof(got) - strlen(got) - 1);
@@ -493,12 +508,19 @@ static void logs_follow_a_running_container(void **state)
 		}
 		if (rc != -EAGAIN)
 			break;
-		again++;
+		/* At the end while it runs: once "one" is in, open the
+		 * gate and follow on. */
+		if (!opened && !strcmp(got, "one\n")) {
+			char go[700];
+			snprintf(go, sizeof(go), "%s/go", gate);
+			fclose(fopen(go, "w"));
+			opened = true;
+		}
 		struct pollfd p = {.fd = rt_log_fd(r), .events = POLLIN};
 		poll(&p, 1, 20);
 	}
 	assert_int_equal(rc, SHOAL_ECLOSED);
-	assert_true(again > 0); /* it did wait for "two" while running */
+	assert_true(opened); /* it waited at the end while running */
 	assert_string_equal(got, "one\ntwo\n");
 	rt_log_close(r);
 }
