@@ -54,6 +54,18 @@ static void start_sleeper(struct fx *fx, char id[RT_ID_LEN + 1])
 		fail_msg("%s", err.msg);
 }
 
+/* Wait until the container logged "ready" (its trap is in place). */
+static void wait_ready(struct fx *fx, const char *id)
+{
+	char out[64] = "";
+
+	for (int i = 0; i < 1000 && !strstr(out, "ready"); i++) {
+		usleep(10 * 1000);
+		fx_log(fx, id, out, sizeof(out));
+	}
+	assert_string_equal(out, "ready\n");
+}
+
 static size_t count_entries(const char *dir)
 {
 	struct dirent *e;
@@ -259,13 +271,7 @@ static void kill_delivers_the_signal(void **state)
 	fx_spec(fx, &s, argv);
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
 	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
-	/* Once "ready" is logged, the trap is in place. */
-	char out[64] = "";
-	for (int i = 0; i < 1000 && !strstr(out, "ready"); i++) {
-		usleep(10 * 1000);
-		fx_log(fx, id, out, sizeof(out));
-	}
-	assert_string_equal(out, "ready\n");
+	wait_ready(fx, id);
 	assert_int_equal(rt_container_kill(fx->rt, id, SIGUSR1), 0);
 	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
 	assert_int_equal(code, 7);
@@ -313,7 +319,10 @@ static void stats_and_top_see_the_container(void **state)
 static void exit_watch_reports_on_the_loop(void **state)
 {
 	struct fx *fx = *state;
-	const char *argv[] = {"sh", "-c", "sleep 0.2; exit 3", NULL};
+	const char *argv[] = {"sh", "-c",
+			      "trap 'exit 3' USR1; echo ready; "
+			      "while true; do sleep 0.05; done",
+			      NULL};
 	struct watch_result res = {false, -1};
 	struct rt_exit_watch *w;
 	char id[RT_ID_LEN + 1];
@@ -329,6 +338,8 @@ static void exit_watch_reports_on_the_loop(void **state)
 		rt_exit_watch_start(fx->rt, &loop, id, on_exit_cb, &res, &w),
 		0);
 	assert_false(res.called);
+	wait_ready(fx, id);
+	assert_int_equal(rt_container_kill(fx->rt, id, SIGUSR1), 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_true(res.called);
 	assert_int_equal(res.code, 3);
