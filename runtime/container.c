@@ -684,6 +684,7 @@ void rt_info_fini(struct rt_info *info)
 	shoal_free(info->log_path);
 	shoal_free(info->rootfs);
 	shoal_free(info->config_json);
+	shoal_free(info->annotations);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -718,6 +719,8 @@ int rt_container_inspect(struct rt *rt, const char *ref, struct rt_info *out)
 	out->rootfs =
 		out->pid ? rt__path("/proc/%d/root", (int)out->pid) : NULL;
 	out->config_json = rt__config_to_json(k->c);
+	out->annotations =
+		k->c->annotations ? shoal_strdup(k->c->annotations) : NULL;
 	if (!out->log_path || !out->config_json) {
 		rt_info_fini(out);
 		return -ENOMEM;

@@ -63,8 +63,9 @@ struct rt__config {
 	struct rt_rlimit *rlimits;
 	size_t n_rlimits;
 	char *cgroup_parent;
-	char *dir;     /* <data-root>/containers/<id> */
-	char *run_dir; /* <exec-root>/<id> */
+	char *dir;	   /* <data-root>/containers/<id> */
+	char *run_dir;	   /* <exec-root>/<id> */
+	char *annotations; /* opaque, the caller's */
 	int64_t created_ns;
 };
 

@@ -136,6 +136,10 @@ struct rt_spec {
 	 * (NULL: copy the host's, minus loopback servers). */
 	const char *const *extra_hosts;
 	const char *const *dns;
+	/* Opaque text the caller wants kept with the container and handed
+	 * back by rt_container_inspect() (e.g. the Docker create body: image,
+	 * labels, ...); at most 256 KiB; NULL: none. */
+	const char *annotations;
 };
 
 /* -------------------------------------------------------------- parsers */
@@ -211,6 +215,7 @@ struct rt_info {
 	char *log_path;	   /* the json-file log */
 	char *rootfs;	   /* merged rootfs as seen via /proc/<pid>/root */
 	char *config_json; /* the container's normalised config.json */
+	char *annotations; /* rt_spec.annotations as given, or NULL */
 	int64_t monitor_maxrss_kb; /* peak RSS of its monitor (after exit) */
 	int64_t init_maxrss_kb;	   /* peak RSS of its init (after exit) */
 };

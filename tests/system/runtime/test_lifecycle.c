@@ -467,6 +467,7 @@ static void names_are_unique_and_resolve(void **state)
 
 	fx_spec(fx, &s, argv);
 	s.name = "web";
+	s.annotations = "{\"Image\":\"busybox\",\"Labels\":{\"a\":\"b\"}}";
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
 	assert_int_equal(rt_container_create(fx->rt, &s, got, &err),
 			 SHOAL_ECONFLICT);
@@ -481,6 +482,13 @@ static void names_are_unique_and_resolve(void **state)
 	fx_reopen(fx);
 	assert_int_equal(rt_container_resolve(fx->rt, "/web", got), 0);
 	assert_string_equal(got, id);
+	/* What the caller stored comes back after the restart. */
+	struct rt_info info;
+	assert_int_equal(rt_container_inspect(fx->rt, "web", &info), 0);
+	assert_string_equal(info.name, "web");
+	assert_string_equal(info.annotations,
+			    "{\"Image\":\"busybox\",\"Labels\":{\"a\":\"b\"}}");
+	rt_info_fini(&info);
 }
 
 static void logs_follow_a_running_container(void **state)
