@@ -261,9 +261,14 @@ int rt_open(const struct rt_config *cfg, struct rt **out, struct rt_err *err)
 	char *p;
 
 	rt__err(err, "%s", "");
+	/* ',' and ':' separate overlay options; the socket paths must fit
+	 * a sockaddr_un (exec-root + 1 + 64 + "/attach.sock"). */
 	if (!cfg->data_root || !cfg->exec_root || cfg->data_root[0] != '/' ||
-	    cfg->exec_root[0] != '/') {
-		rt__err(err, "data-root and exec-root must be absolute paths");
+	    cfg->exec_root[0] != '/' || strpbrk(cfg->data_root, ",:") ||
+	    strpbrk(cfg->exec_root, ",:") || strlen(cfg->exec_root) > 30) {
+		rt__err(err, "data-root and exec-root must be absolute paths "
+			     "without ',' or ':', the exec-root at most 30 "
+			     "characters");
 		return -EINVAL;
 	}
 	rt = shoal_calloc(1, sizeof(*rt));
