@@ -13,7 +13,9 @@
  * While the container runs, one epoll loop: stdout/stderr pipes (or the pty
  * master) go line by line into the json-file log and raw (tty) or framed
  * (Docker's 8-byte stream header) to attach clients on
- * <exec-root>/<id>/attach.sock, whose input feeds the container's stdin;
+ * <exec-root>/<id>/attach.sock, whose input feeds the container's stdin
+ * (with open_stdin, what came out before the first attach is kept, up to
+ * 64 KiB, and given to that first client);
  * <exec-root>/<id>/ctl.sock takes "resize <rows> <cols>". A client that
  * cannot keep up is dropped, so a stuck reader never blocks the log.
  *
@@ -50,6 +52,7 @@
 
 #define MAX_CLIENTS 16
 #define LINE_MAX_BYTES 16384
+#define EARLY_MAX 65536
 
 struct linebuf {
 	char data[LINE_MAX_BYTES];
@@ -71,6 +74,11 @@ struct mon {
 	int log;
 	int clients[MAX_CLIENTS];
 	struct linebuf lb[3];
+	/* Interactive containers: output made before the first attach,
+	 * already framed, handed to that first client (bounded). */
+	char early[EARLY_MAX];
+	size_t early_len;
+	bool attached_once;
 	bool exited;
 	int status;
 };
@@ -175,6 +183,15 @@ static void fan_out(struct mon *m, int stream, const char *p, size_t n)
 				(unsigned char)n};
 	struct iovec iov[2] = {{hdr, 8}, {(void *)p, n}};
 
+	if (!m->attached_once && m->c->open_stdin) {
+		size_t h = m->c->tty ? 0 : 8;
+		if (m->early_len + h + n <= EARLY_MAX) {
+			memcpy(m->early + m->early_len, hdr, h);
+			memcpy(m->early + m->early_len + h, p, n);
+			m->early_len += h + n;
+		}
+		return;
+	}
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct msghdr msg = {.msg_iov = m->c->tty ? iov + 1 : iov,
 				     .msg_iovlen = m->c->tty ? 1 : 2};
@@ -246,8 +263,18 @@ static void on_accept(struct mon *m)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (m->clients[i] < 0) {
 			m->clients[i] = fd;
-			if (ep_add(m->ep, fd, i) < 0)
+			if (ep_add(m->ep, fd, i) < 0) {
 				drop_client(m, i);
+				return;
+			}
+			/* `docker run -i` attaches right after start: what
+			 * came out before is not lost to it. */
+			if (!m->attached_once && m->early_len &&
+			    send(fd, m->early, m->early_len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL) !=
+				    (ssize_t)m->early_len)
+				drop_client(m, i);
+			m->attached_once = true;
 			return;
 		}
 	close(fd); /* full: bounded */
