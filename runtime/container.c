@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -42,6 +43,8 @@
 #include "runtime/internal.h"
 
 extern char **environ;
+
+static bool merged_mounted(const struct rt__config *c);
 
 static int sc_default_path(struct rt *rt, uint64_t caps, char **out,
 			   struct rt_err *err)
@@ -449,6 +452,11 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 		return rc;
 	if (st.status == RT_STATUS_RUNNING)
 		return 0; /* Docker: 304, nothing to do */
+	if (merged_mounted(k->c)) {
+		rt__err(err, "the container's files are mounted for copying; "
+			     "release them first");
+		return SHOAL_ECONFLICT;
+	}
 	rc = ensure_filter(rt, k->c, err);
 	if (rc < 0)
 		return rc;
@@ -663,6 +671,7 @@ int rt_container_remove(struct rt *rt, const char *ref, bool force,
 		if (rc < 0)
 			return rc;
 	}
+	rt_container_rootfs_release(rt, ref);
 	rc = rt__cgroup_destroy(&rt->cg, k->c);
 	if (rc < 0)
 		log_warn("container=%s cgroup removal: %s", k->c->id,
@@ -839,4 +848,79 @@ const struct rt__config *rt__config_of(struct rt *rt, const char *ref,
 	if (!k || state_of(rt, k, st) < 0)
 		return NULL;
 	return k->c;
+}
+
+/* --------------------------------------------------------- file access */
+
+static char *merged_path(const struct rt__config *c)
+{
+	return rt__path("%s/merged", c->run_dir);
+}
+
+static bool merged_mounted(const struct rt__config *c)
+{
+	char *path = merged_path(c), *parent;
+	struct stat a, b;
+	bool mounted = false;
+
+	parent = path ? rt__path("%s/..", path) : NULL;
+	if (parent && stat(path, &a) == 0 && stat(parent, &b) == 0)
+		mounted = a.st_dev != b.st_dev;
+	shoal_free(parent);
+	shoal_free(path);
+	return mounted;
+}
+
+int rt_container_rootfs(struct rt *rt, const char *ref, char **path)
+{
+	struct rt__ctr *k = lookup(rt, ref);
+	struct rt_err err = {""};
+	struct rt__state st;
+	int rc;
+
+	*path = NULL;
+	if (!k)
+		return SHOAL_ENOTFOUND;
+	rc = state_of(rt, k, &st);
+	if (rc < 0)
+		return rc;
+	if (st.status == RT_STATUS_RUNNING) {
+		*path = rt__path("/proc/%d/root", (int)st.pid);
+		return *path ? 0 : -ENOMEM;
+	}
+	*path = merged_path(k->c);
+	if (!*path)
+		return -ENOMEM;
+	if (merged_mounted(k->c))
+		return 0;
+	rc = rt__mkdir_p(*path, 0755);
+	if (rc == 0)
+		rc = rt__overlay_mount(k->c, *path, &err);
+	if (rc < 0) {
+		log_warn("container=%s rootfs mount: %s", k->c->id, err.msg);
+		shoal_free(*path);
+		*path = NULL;
+	}
+	return rc;
+}
+
+int rt_container_rootfs_release(struct rt *rt, const char *ref)
+{
+	struct rt__ctr *k = lookup(rt, ref);
+	char *path;
+	int rc = 0;
+
+	if (!k)
+		return SHOAL_ENOTFOUND;
+	if (!merged_mounted(k->c))
+		return 0;
+	path = merged_path(k->c);
+	if (!path)
+		return -ENOMEM;
+	if (umount2(path, MNT_DETACH) < 0)
+		rc = -errno;
+	else
+		rmdir(path);
+	shoal_free(path);
+	return rc;
 }

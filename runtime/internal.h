@@ -273,6 +273,9 @@ int rt__cgv2_devices(const char *dir);
  * dirs (one per layer, lowest first) made by the monitor, or NULL. */
 int rt__rootfs_setup(const struct rt__config *c, const int *layers,
 		     struct rt_err *err);
+/** rt__overlay_mount() - the container's overlay at @target, as is. */
+int rt__overlay_mount(const struct rt__config *c, const char *target,
+		      struct rt_err *err);
 
 /* child.c */
 struct rt__child_args {

@@ -329,6 +329,22 @@ int rt_container_attach(struct rt *rt, const char *id, int *fd);
 int rt_container_resize(struct rt *rt, const char *id, unsigned rows,
 			unsigned cols);
 
+/* --------------------------------------------------------- file access */
+
+/**
+ * rt_container_rootfs() - a path through which the caller reads and
+ * writes the container's files (docker cp): /proc/<pid>/root while it
+ * runs; for a stopped container its overlay is mounted (read-write, in the
+ * caller's mount namespace) at <exec-root>/<id>/merged, and
+ * rt_container_rootfs_release() must unmount it before the container is
+ * started again (start refuses with SHOAL_ECONFLICT meanwhile). Volumes
+ * of a stopped container are not mounted there. *@path owned (shoal_free).
+ */
+int rt_container_rootfs(struct rt *rt, const char *id, char **path);
+/** rt_container_rootfs_release() - undo rt_container_rootfs() (no-op for
+ * a running container or when nothing is mounted). */
+int rt_container_rootfs_release(struct rt *rt, const char *id);
+
 /* ----------------------------------------------------------------- logs */
 
 struct rt_log_reader;

@@ -663,6 +663,51 @@ static void a_container_whose_monitor_was_killed_can_be_removed(void **state)
 	assert_int_equal(fx_cgroup_dirs(fx->cgroup_parent, id), 0);
 }
 
+static void a_stopped_containers_files_can_be_reached_and_released(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c", "echo inside > /note", NULL};
+	char id[RT_ID_LEN + 1], *path, file[600], line[64];
+	struct rt_err err = {""};
+	struct rt_spec s;
+	int code = -1;
+	FILE *f;
+
+	fx_spec(fx, &s, argv);
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(rt_container_rootfs(fx->rt, id, &path), 0);
+	snprintf(file, sizeof(file), "%s/note", path);
+	f = fopen(file, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_string_equal(line, "inside\n");
+	snprintf(file, sizeof(file), "%s/bin/busybox", path);
+	assert_int_equal(access(file, X_OK), 0); /* the image's files too */
+	snprintf(file, sizeof(file), "%s/copied-in", path);
+	f = fopen(file, "w"); /* docker cp into a stopped container */
+	assert_non_null(f);
+	fclose(f);
+	/* Start waits for the release. */
+	assert_int_equal(rt_container_start(fx->rt, id, &err), SHOAL_ECONFLICT);
+	assert_int_equal(rt_container_rootfs_release(fx->rt, id), 0);
+	assert_int_equal(fx_mounts_mentioning(id), 0);
+	shoal_free(path);
+	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(code, 0);
+	/* What was copied in stayed in the writable layer; mounted again
+	 * and then removed: removal releases the mount. */
+	assert_int_equal(rt_container_rootfs(fx->rt, id, &path), 0);
+	snprintf(file, sizeof(file), "%s/copied-in", path);
+	assert_int_equal(access(file, F_OK), 0);
+	shoal_free(path);
+	assert_int_equal(rt_container_remove(fx->rt, id, false, true), 0);
+	assert_int_equal(fx_mounts_mentioning(id), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +730,7 @@ int main(void)
 		T(create_under_allocation_failures_leaves_nothing),
 		T(a_created_container_starts_after_its_exec_root_was_wiped),
 		T(a_container_whose_monitor_was_killed_can_be_removed),
+		T(a_stopped_containers_files_can_be_reached_and_released),
 	};
 
 	fx_skip_unless_root();
