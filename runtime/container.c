@@ -231,6 +231,8 @@ static void load_containers(struct rt *rt)
 				 "memory",
 				 e->d_name);
 			rt__config_free(c);
+		} else if (rt_container_rootfs_release(rt, c->id), false) {
+			/* a copy mount left by a daemon that died: gone */
 		} else if (state_of(rt, find(rt, c->id), &st) == 0 &&
 			   st.status == RT_STATUS_RUNNING) {
 			log_info("container=%s re-attached (monitor pid %d)",
