@@ -205,41 +205,43 @@ int rt__register(struct rt *rt, struct rt__config *c)
 	return rc;
 }
 
+/* One folder of <data-root>/containers: register it, drop a copy mount a
+ * dead daemon left, and say whether it still runs. */
+static void load_one(struct rt *rt, const char *dir, const char *name)
+{
+	struct rt_err err = {""};
+	struct rt__config *c;
+	struct rt__state st;
+	char *sub = rt__path("%s/%s", dir, name);
+
+	if (!sub)
+		return;
+	if (rt__config_load(sub, &c, &err) < 0) {
+		log_warn("container=%s skipped: %s", name, err.msg);
+	} else if (strcmp(c->id, name) || rt__register(rt, c) < 0) {
+		log_warn("container=%s skipped: id mismatch or no memory",
+			 name);
+		rt__config_free(c);
+	} else {
+		rt_container_rootfs_release(rt, c->id);
+		if (state_of(rt, find(rt, c->id), &st) == 0 &&
+		    st.status == RT_STATUS_RUNNING)
+			log_info("container=%s re-attached (monitor pid %d)",
+				 c->id, (int)st.monitor_pid);
+	}
+	shoal_free(sub);
+}
+
 static void load_containers(struct rt *rt)
 {
 	char *dir = rt__path("%s/containers", rt->data_root);
 	struct dirent *e;
 	DIR *d = dir ? opendir(dir) : NULL;
 
-	while (d && (e = readdir(d))) {
-		struct rt_err err = {""};
-		struct rt__config *c;
-		struct rt__state st;
-		char *sub;
-		if (!id_is_hex(e->d_name, RT_ID_LEN) ||
-		    strlen(e->d_name) != RT_ID_LEN)
-			continue;
-		sub = rt__path("%s/%s", dir, e->d_name);
-		if (!sub)
-			break;
-		if (rt__config_load(sub, &c, &err) < 0) {
-			log_warn("container=%s skipped: %s", e->d_name,
-				 err.msg);
-		} else if (strcmp(c->id, e->d_name) ||
-			   rt__register(rt, c) < 0) {
-			log_warn("container=%s skipped: id mismatch or no "
-				 "memory",
-				 e->d_name);
-			rt__config_free(c);
-		} else if (rt_container_rootfs_release(rt, c->id), false) {
-			/* a copy mount left by a daemon that died: gone */
-		} else if (state_of(rt, find(rt, c->id), &st) == 0 &&
-			   st.status == RT_STATUS_RUNNING) {
-			log_info("container=%s re-attached (monitor pid %d)",
-				 c->id, (int)st.monitor_pid);
-		}
-		shoal_free(sub);
-	}
+	while (d && (e = readdir(d)))
+		if (strlen(e->d_name) == RT_ID_LEN &&
+		    id_is_hex(e->d_name, RT_ID_LEN))
+			load_one(rt, dir, e->d_name);
 	if (d)
 		closedir(d);
 	shoal_free(dir);
