@@ -42,6 +42,7 @@ void rt__config_free(struct rt__config *c)
 	shoal_free(c->cgroup_parent);
 	shoal_free(c->dir);
 	shoal_free(c->run_dir);
+	shoal_free(c->annotations);
 	shoal_free(c);
 }
 
@@ -144,6 +145,7 @@ char *rt__config_to_json(const struct rt__config *c)
 	json_object_set_new(o, "dir", json_string(c->dir));
 	json_object_set_new(o, "run_dir", json_string(c->run_dir));
 	json_object_set_new(o, "created", json_integer(c->created_ns));
+	json_object_set_new(o, "annotations", str_or_null(c->annotations));
 	text = dump(o, JSON_INDENT(1));
 	json_decref(o);
 	return text;
@@ -291,7 +293,8 @@ int rt__config_from_json(const char *text, struct rt__config **out,
 	    (rc = get_rlimits(o, c)) < 0 ||
 	    (rc = get_str(o, "cgroup_parent", false, &c->cgroup_parent)) < 0 ||
 	    (rc = get_str(o, "dir", false, &c->dir)) < 0 ||
-	    (rc = get_str(o, "run_dir", false, &c->run_dir)) < 0)
+	    (rc = get_str(o, "run_dir", false, &c->run_dir)) < 0 ||
+	    (rc = get_str(o, "annotations", true, &c->annotations)) < 0)
 		goto err_free;
 	if (c->argc == 0 || c->n_lower == 0) {
 		rc = -EINVAL;

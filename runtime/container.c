@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -42,6 +43,8 @@
 #include "runtime/internal.h"
 
 extern char **environ;
+
+static bool merged_mounted(const struct rt__config *c);
 
 static int sc_default_path(struct rt *rt, uint64_t caps, char **out,
 			   struct rt_err *err)
@@ -202,39 +205,43 @@ int rt__register(struct rt *rt, struct rt__config *c)
 	return rc;
 }
 
+/* One folder of <data-root>/containers: register it, drop a copy mount a
+ * dead daemon left, and say whether it still runs. */
+static void load_one(struct rt *rt, const char *dir, const char *name)
+{
+	struct rt_err err = {""};
+	struct rt__config *c;
+	struct rt__state st;
+	char *sub = rt__path("%s/%s", dir, name);
+
+	if (!sub)
+		return;
+	if (rt__config_load(sub, &c, &err) < 0) {
+		log_warn("container=%s skipped: %s", name, err.msg);
+	} else if (strcmp(c->id, name) || rt__register(rt, c) < 0) {
+		log_warn("container=%s skipped: id mismatch or no memory",
+			 name);
+		rt__config_free(c);
+	} else {
+		rt_container_rootfs_release(rt, c->id);
+		if (state_of(rt, find(rt, c->id), &st) == 0 &&
+		    st.status == RT_STATUS_RUNNING)
+			log_info("container=%s re-attached (monitor pid %d)",
+				 c->id, (int)st.monitor_pid);
+	}
+	shoal_free(sub);
+}
+
 static void load_containers(struct rt *rt)
 {
 	char *dir = rt__path("%s/containers", rt->data_root);
 	struct dirent *e;
 	DIR *d = dir ? opendir(dir) : NULL;
 
-	while (d && (e = readdir(d))) {
-		struct rt_err err = {""};
-		struct rt__config *c;
-		struct rt__state st;
-		char *sub;
-		if (!id_is_hex(e->d_name, RT_ID_LEN) ||
-		    strlen(e->d_name) != RT_ID_LEN)
-			continue;
-		sub = rt__path("%s/%s", dir, e->d_name);
-		if (!sub)
-			break;
-		if (rt__config_load(sub, &c, &err) < 0) {
-			log_warn("container=%s skipped: %s", e->d_name,
-				 err.msg);
-		} else if (strcmp(c->id, e->d_name) ||
-			   rt__register(rt, c) < 0) {
-			log_warn("container=%s skipped: id mismatch or no "
-				 "memory",
-				 e->d_name);
-			rt__config_free(c);
-		} else if (state_of(rt, find(rt, c->id), &st) == 0 &&
-			   st.status == RT_STATUS_RUNNING) {
-			log_info("container=%s re-attached (monitor pid %d)",
-				 c->id, (int)st.monitor_pid);
-		}
-		shoal_free(sub);
-	}
+	while (d && (e = readdir(d)))
+		if (strlen(e->d_name) == RT_ID_LEN &&
+		    id_is_hex(e->d_name, RT_ID_LEN))
+			load_one(rt, dir, e->d_name);
 	if (d)
 		closedir(d);
 	shoal_free(dir);
@@ -261,9 +268,14 @@ int rt_open(const struct rt_config *cfg, struct rt **out, struct rt_err *err)
 	char *p;
 
 	rt__err(err, "%s", "");
+	/* ',' and ':' separate overlay options; the socket paths must fit
+	 * a sockaddr_un (exec-root + 1 + 64 + "/attach.sock"). */
 	if (!cfg->data_root || !cfg->exec_root || cfg->data_root[0] != '/' ||
-	    cfg->exec_root[0] != '/') {
-		rt__err(err, "data-root and exec-root must be absolute paths");
+	    cfg->exec_root[0] != '/' || strpbrk(cfg->data_root, ",:") ||
+	    strpbrk(cfg->exec_root, ",:") || strlen(cfg->exec_root) > 30) {
+		rt__err(err, "data-root and exec-root must be absolute paths "
+			     "without ',' or ':', the exec-root at most 30 "
+			     "characters");
 		return -EINVAL;
 	}
 	rt = shoal_calloc(1, sizeof(*rt));
@@ -444,6 +456,11 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 		return rc;
 	if (st.status == RT_STATUS_RUNNING)
 		return 0; /* Docker: 304, nothing to do */
+	if (merged_mounted(k->c)) {
+		rt__err(err, "the container's files are mounted for copying; "
+			     "release them first");
+		return SHOAL_ECONFLICT;
+	}
 	rc = ensure_filter(rt, k->c, err);
 	if (rc < 0)
 		return rc;
@@ -658,6 +675,7 @@ int rt_container_remove(struct rt *rt, const char *ref, bool force,
 		if (rc < 0)
 			return rc;
 	}
+	rt_container_rootfs_release(rt, ref);
 	rc = rt__cgroup_destroy(&rt->cg, k->c);
 	if (rc < 0)
 		log_warn("container=%s cgroup removal: %s", k->c->id,
@@ -684,6 +702,7 @@ void rt_info_fini(struct rt_info *info)
 	shoal_free(info->log_path);
 	shoal_free(info->rootfs);
 	shoal_free(info->config_json);
+	shoal_free(info->annotations);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -718,6 +737,8 @@ int rt_container_inspect(struct rt *rt, const char *ref, struct rt_info *out)
 	out->rootfs =
 		out->pid ? rt__path("/proc/%d/root", (int)out->pid) : NULL;
 	out->config_json = rt__config_to_json(k->c);
+	out->annotations =
+		k->c->annotations ? shoal_strdup(k->c->annotations) : NULL;
 	if (!out->log_path || !out->config_json) {
 		rt_info_fini(out);
 		return -ENOMEM;
@@ -831,4 +852,79 @@ const struct rt__config *rt__config_of(struct rt *rt, const char *ref,
 	if (!k || state_of(rt, k, st) < 0)
 		return NULL;
 	return k->c;
+}
+
+/* --------------------------------------------------------- file access */
+
+static char *merged_path(const struct rt__config *c)
+{
+	return rt__path("%s/merged", c->run_dir);
+}
+
+static bool merged_mounted(const struct rt__config *c)
+{
+	char *path = merged_path(c), *parent;
+	struct stat a, b;
+	bool mounted = false;
+
+	parent = path ? rt__path("%s/..", path) : NULL;
+	if (parent && stat(path, &a) == 0 && stat(parent, &b) == 0)
+		mounted = a.st_dev != b.st_dev;
+	shoal_free(parent);
+	shoal_free(path);
+	return mounted;
+}
+
+int rt_container_rootfs(struct rt *rt, const char *ref, char **path)
+{
+	struct rt__ctr *k = lookup(rt, ref);
+	struct rt_err err = {""};
+	struct rt__state st;
+	int rc;
+
+	*path = NULL;
+	if (!k)
+		return SHOAL_ENOTFOUND;
+	rc = state_of(rt, k, &st);
+	if (rc < 0)
+		return rc;
+	if (st.status == RT_STATUS_RUNNING) {
+		*path = rt__path("/proc/%d/root", (int)st.pid);
+		return *path ? 0 : -ENOMEM;
+	}
+	*path = merged_path(k->c);
+	if (!*path)
+		return -ENOMEM;
+	if (merged_mounted(k->c))
+		return 0;
+	rc = rt__mkdir_p(*path, 0755);
+	if (rc == 0)
+		rc = rt__overlay_mount(k->c, *path, &err);
+	if (rc < 0) {
+		log_warn("container=%s rootfs mount: %s", k->c->id, err.msg);
+		shoal_free(*path);
+		*path = NULL;
+	}
+	return rc;
+}
+
+int rt_container_rootfs_release(struct rt *rt, const char *ref)
+{
+	struct rt__ctr *k = lookup(rt, ref);
+	char *path;
+	int rc = 0;
+
+	if (!k)
+		return SHOAL_ENOTFOUND;
+	if (!merged_mounted(k->c))
+		return 0;
+	path = merged_path(k->c);
+	if (!path)
+		return -ENOMEM;
+	if (umount2(path, MNT_DETACH) < 0)
+		rc = -errno;
+	else
+		rmdir(path);
+	shoal_free(path);
+	return rc;
 }

@@ -193,6 +193,10 @@ static int check_spec(struct rt *rt, const struct rt_spec *s,
 		rt__err(err, "invalid user \"%s\"", s->user);
 		return -EINVAL;
 	}
+	if (s->annotations && strlen(s->annotations) > 256 * 1024) {
+		rt__err(err, "annotations too large (256 KiB at most)");
+		return -EINVAL;
+	}
 	if (s->workdir && s->workdir[0] != '/') {
 		rt__err(err,
 			"the working directory '%s' is invalid, it needs "
@@ -321,11 +325,12 @@ static int copy_fields(struct rt *rt, const struct rt_spec *s,
 	c->cgroup_parent = shoal_strdup(rt->cgroup_parent);
 	c->dir = rt__path("%s/containers/%s", rt->data_root, c->id);
 	c->run_dir = rt__path("%s/%s", rt->exec_root, c->id);
+	c->annotations = s->annotations ? shoal_strdup(s->annotations) : NULL;
 	c->rlimits = shoal_calloc(s->rlimit_count + 1, sizeof(*c->rlimits));
 	if ((s->name && !c->name) || !c->lower || !c->argv || !c->env ||
 	    !c->hostname || (s->user && !c->user) || !c->workdir ||
 	    !c->network || !c->cgroup_parent || !c->dir || !c->run_dir ||
-	    !c->rlimits)
+	    !c->rlimits || (s->annotations && !c->annotations))
 		return -ENOMEM;
 	if (s->rlimit_count)
 		memcpy(c->rlimits, s->rlimits,

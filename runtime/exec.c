@@ -97,49 +97,40 @@ static void close_pair(int p[2])
 		close(p[1]);
 }
 
-int rt_exec_start(struct rt *rt, const char *ref,
-		  const struct rt_exec_spec *spec, struct rt_exec **out,
-		  struct rt_err *err)
-{
-	const struct rt__config *c;
-	struct rt__state st;
-	struct rt_exec *ex;
-	int in[2] = {-1, -1}, o[2] = {-1, -1}, e[2] = {-1, -1}, sp[2];
-	char pidbuf[16], *json, *argv[6];
-	posix_spawn_file_actions_t fa;
-	struct rt_err local;
-	int rc, master = -1;
+/* The pipes and sync socket of one exec; [0] read ends, [1] write ends. */
+struct exec_fds {
+	int in[2], out[2], err[2], sync[2];
+};
 
-	if (!err)
-		err = &local;
-	rt__err(err, "%s", "");
-	if ((rc = check_exec_spec(spec, err)) < 0)
-		return rc;
-	c = rt__config_of(rt, ref, &st);
-	if (!c) {
-		rt__err(err, "No such container: %s", ref);
-		return SHOAL_ENOTFOUND;
-	}
-	if (st.status != RT_STATUS_RUNNING) {
-		rt__err(err, "Container %s is not running", c->id);
-		return SHOAL_ECONFLICT;
-	}
-	json = spec_json(spec);
-	ex = shoal_calloc(1, sizeof(*ex));
-	if (!json || !ex) {
-		shoal_free(json);
-		shoal_free(ex);
-		return -ENOMEM;
-	}
-	ex->pty = ex->stdin_fd = ex->stdout_fd = ex->stderr_fd = ex->pidfd = -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
-	    (!spec->tty &&
-	     (pipe2(in, O_CLOEXEC) < 0 || pipe2(o, O_CLOEXEC) < 0 ||
-	      pipe2(e, O_CLOEXEC) < 0))) {
-		rc = -errno;
-		goto err_fds;
-	}
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)st.pid);
+static void exec_fds_close(struct exec_fds *f)
+{
+	close_pair(f->in);
+	close_pair(f->out);
+	close_pair(f->err);
+	close_pair(f->sync);
+}
+
+static int exec_fds_open(struct exec_fds *f, bool tty)
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, f->sync) < 0)
+		return -errno;
+	if (tty)
+		return 0;
+	if (pipe2(f->in, O_CLOEXEC) < 0 || pipe2(f->out, O_CLOEXEC) < 0 ||
+	    pipe2(f->err, O_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}
+
+/* `shoal-monitor exec <dir> <pid> <spec>` with its stdio and fd 3. */
+static int spawn_helper(struct rt *rt, const struct rt__config *c, pid_t pid,
+			char *json, bool tty, struct exec_fds *f, pid_t *helper)
+{
+	char pidbuf[16], *argv[6];
+	posix_spawn_file_actions_t fa;
+	int rc;
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
 	argv[0] = rt->monitor;
 	argv[1] = (char *)"exec";
 	argv[2] = c->dir;
@@ -147,57 +138,101 @@ int rt_exec_start(struct rt *rt, const char *ref,
 	argv[4] = json;
 	argv[5] = NULL;
 	posix_spawn_file_actions_init(&fa);
-	if (spec->tty) {
+	if (tty) {
 		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR,
 						 0);
 		posix_spawn_file_actions_adddup2(&fa, 0, 1);
 		posix_spawn_file_actions_adddup2(&fa, 0, 2);
 	} else {
-		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-		posix_spawn_file_actions_adddup2(&fa, o[1], 1);
-		posix_spawn_file_actions_adddup2(&fa, e[1], 2);
+		posix_spawn_file_actions_adddup2(&fa, f->in[0], 0);
+		posix_spawn_file_actions_adddup2(&fa, f->out[1], 1);
+		posix_spawn_file_actions_adddup2(&fa, f->err[1], 2);
 	}
-	posix_spawn_file_actions_adddup2(&fa, sp[1], 3);
-	rc = -posix_spawn(&ex->pid, rt->monitor, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_adddup2(&fa, f->sync[1], 3);
+	rc = -posix_spawn(helper, rt->monitor, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	close(sp[1]);
-	sp[1] = -1;
+	return rc;
+}
+
+/* Hand the caller's ends of the stdio to @ex; close the helper's. */
+static void take_stdio(struct rt_exec *ex, struct exec_fds *f, bool tty,
+		       int master)
+{
+	if (tty) {
+		ex->pty = master;
+		return;
+	}
+	ex->stdin_fd = f->in[1];
+	ex->stdout_fd = f->out[0];
+	ex->stderr_fd = f->err[0];
+	f->in[1] = f->out[0] = f->err[0] = -1;
+}
+
+static const struct rt__config *running(struct rt *rt, const char *ref,
+					struct rt__state *st, int *rc,
+					struct rt_err *err)
+{
+	const struct rt__config *c = rt__config_of(rt, ref, st);
+
+	*rc = 0;
+	if (!c) {
+		rt__err(err, "No such container: %s", ref);
+		*rc = SHOAL_ENOTFOUND;
+	} else if (st->status != RT_STATUS_RUNNING) {
+		rt__err(err, "Container %s is not running", c->id);
+		*rc = SHOAL_ECONFLICT;
+		c = NULL;
+	}
+	return c;
+}
+
+int rt_exec_start(struct rt *rt, const char *ref,
+		  const struct rt_exec_spec *spec, struct rt_exec **out,
+		  struct rt_err *err)
+{
+	struct exec_fds f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
+	const struct rt__config *c;
+	struct rt__state st;
+	struct rt_err local;
+	struct rt_exec *ex;
+	int rc, master = -1;
+	char *json;
+
+	if (!err)
+		err = &local;
+	rt__err(err, "%s", "");
+	if ((rc = check_exec_spec(spec, err)) < 0)
+		return rc;
+	if (!(c = running(rt, ref, &st, &rc, err)))
+		return rc;
+	json = spec_json(spec);
+	ex = shoal_calloc(1, sizeof(*ex));
+	rc = json && ex ? exec_fds_open(&f, spec->tty) : -ENOMEM;
+	if (rc < 0)
+		goto err_free;
+	ex->pty = ex->stdin_fd = ex->stdout_fd = ex->stderr_fd = -1;
+	rc = spawn_helper(rt, c, st.pid, json, spec->tty, &f, &ex->pid);
+	close(f.sync[1]);
+	f.sync[1] = -1;
 	if (rc < 0) {
 		rt__err(err, "cannot run %s: %s", rt->monitor, strerror(-rc));
-		goto err_fds;
+		goto err_free;
 	}
 	ex->pidfd = (int)syscall(SYS_pidfd_open, ex->pid, 0);
-	rc = rt__wait_sync(sp[0], &master, err);
-	close(sp[0]);
+	rc = rt__wait_sync(f.sync[0], &master, err);
 	if (rc < 0) {
 		rt_exec_wait(ex, -1, NULL);
-		close_pair(in);
-		close_pair(o);
-		close_pair(e);
 		if (ex->pidfd >= 0)
 			close(ex->pidfd);
-		shoal_free(ex);
-		shoal_free(json);
-		return rc;
+		goto err_free;
 	}
-	if (spec->tty) {
-		ex->pty = master;
-	} else {
-		close(in[0]);
-		close(o[1]);
-		close(e[1]);
-		ex->stdin_fd = in[1];
-		ex->stdout_fd = o[0];
-		ex->stderr_fd = e[0];
-	}
+	take_stdio(ex, &f, spec->tty, master);
+	exec_fds_close(&f);
 	shoal_free(json);
 	*out = ex;
 	return 0;
-err_fds:
-	close_pair(sp);
-	close_pair(in);
-	close_pair(o);
-	close_pair(e);
+err_free:
+	exec_fds_close(&f);
 	shoal_free(ex);
 	shoal_free(json);
 	if (!err->msg[0])

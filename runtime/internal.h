@@ -63,8 +63,9 @@ struct rt__config {
 	struct rt_rlimit *rlimits;
 	size_t n_rlimits;
 	char *cgroup_parent;
-	char *dir;     /* <data-root>/containers/<id> */
-	char *run_dir; /* <exec-root>/<id> */
+	char *dir;	   /* <data-root>/containers/<id> */
+	char *run_dir;	   /* <exec-root>/<id> */
+	char *annotations; /* opaque, the caller's */
 	int64_t created_ns;
 };
 
@@ -272,6 +273,9 @@ int rt__cgv2_devices(const char *dir);
  * dirs (one per layer, lowest first) made by the monitor, or NULL. */
 int rt__rootfs_setup(const struct rt__config *c, const int *layers,
 		     struct rt_err *err);
+/** rt__overlay_mount() - the container's overlay at @target, as is. */
+int rt__overlay_mount(const struct rt__config *c, const char *target,
+		      struct rt_err *err);
 
 /* child.c */
 struct rt__child_args {

@@ -13,7 +13,9 @@
  * While the container runs, one epoll loop: stdout/stderr pipes (or the pty
  * master) go line by line into the json-file log and raw (tty) or framed
  * (Docker's 8-byte stream header) to attach clients on
- * <exec-root>/<id>/attach.sock, whose input feeds the container's stdin;
+ * <exec-root>/<id>/attach.sock, whose input feeds the container's stdin
+ * (with open_stdin, what came out before the first attach is kept, up to
+ * 64 KiB, and given to that first client);
  * <exec-root>/<id>/ctl.sock takes "resize <rows> <cols>". A client that
  * cannot keep up is dropped, so a stuck reader never blocks the log.
  *
@@ -50,6 +52,7 @@
 
 #define MAX_CLIENTS 16
 #define LINE_MAX_BYTES 16384
+#define EARLY_MAX 65536
 
 struct linebuf {
 	char data[LINE_MAX_BYTES];
@@ -71,6 +74,11 @@ struct mon {
 	int log;
 	int clients[MAX_CLIENTS];
 	struct linebuf lb[3];
+	/* Interactive containers: output made before the first attach,
+	 * already framed, handed to that first client (bounded). */
+	char early[EARLY_MAX];
+	size_t early_len;
+	bool attached_once;
 	bool exited;
 	int status;
 };
@@ -175,6 +183,15 @@ static void fan_out(struct mon *m, int stream, const char *p, size_t n)
 				(unsigned char)n};
 	struct iovec iov[2] = {{hdr, 8}, {(void *)p, n}};
 
+	if (!m->attached_once && m->c->open_stdin) {
+		size_t h = m->c->tty ? 0 : 8;
+		if (m->early_len + h + n <= EARLY_MAX) {
+			memcpy(m->early + m->early_len, hdr, h);
+			memcpy(m->early + m->early_len + h, p, n);
+			m->early_len += h + n;
+		}
+		return;
+	}
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct msghdr msg = {.msg_iov = m->c->tty ? iov + 1 : iov,
 				     .msg_iovlen = m->c->tty ? 1 : 2};
@@ -246,8 +263,18 @@ static void on_accept(struct mon *m)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (m->clients[i] < 0) {
 			m->clients[i] = fd;
-			if (ep_add(m->ep, fd, i) < 0)
+			if (ep_add(m->ep, fd, i) < 0) {
 				drop_client(m, i);
+				return;
+			}
+			/* `docker run -i` attaches right after start: what
+			 * came out before is not lost to it. */
+			if (!m->attached_once && m->early_len &&
+			    send(fd, m->early, m->early_len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL) !=
+				    (ssize_t)m->early_len)
+				drop_client(m, i);
+			m->attached_once = true;
 			return;
 		}
 	close(fd); /* full: bounded */
@@ -479,41 +506,51 @@ static int enter_cgroup(struct mon *m, struct rt_err *err)
 	return rc;
 }
 
-/* Clone the init and see it to its exec. 0, or -errno with @err. */
-static int spawn(struct mon *m, struct rt_err *err)
+/* The init's stdio without a tty: pipes for its output and, with
+ * open_stdin, its input (else /dev/null). Our ends land in @m. */
+static int make_stdio(struct mon *m, struct rt__child_args *a, int child[3])
 {
-	struct rt__child_args a = {.c = m->c};
+	int pout[2], perr[2], pin[2] = {-1, -1};
+
+	if (pipe2(pout, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(perr, O_CLOEXEC) < 0)
+		return -errno;
+	if (m->c->open_stdin
+		    ? pipe2(pin, O_CLOEXEC) < 0
+		    : (pin[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	a->stdio[0] = child[0] = pin[0];
+	a->stdio[1] = child[1] = pout[1];
+	a->stdio[2] = child[2] = perr[1];
+	m->out = pout[0];
+	m->err = perr[0];
+	m->in = pin[1];
+	return 0;
+}
+
+static int clone_init(struct mon *m, struct rt__child_args *a, int sp[2],
+		      struct rt_err *err)
+{
 	const struct rt__config *c = m->c;
-	int sp[2], pout[2] = {-1, -1}, perr[2] = {-1, -1}, pin[2] = {-1, -1};
 	unsigned long flags =
 		CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
-	int rc, master = -1;
-	char *rootfs;
+	int child[3] = {-1, -1, -1}, rc;
+	char path[4096];
 
 	if (!strcmp(c->network, "none"))
 		flags |= CLONE_NEWNET;
 	if (c->userns_size)
 		flags |= CLONE_NEWUSER;
-	rootfs = rt__path("%s/rootfs", c->run_dir);
-	if (!rootfs || rt__mkdir_p(rootfs, 0755) < 0) {
-		shoal_free(rootfs);
-		rt__err(err, "cannot create %s/rootfs", c->run_dir);
+	snprintf(path, sizeof(path), "%s/rootfs", c->run_dir);
+	if (rt__mkdir_p(path, 0755) < 0) {
+		rt__err(err, "cannot create %s", path);
 		return -EIO;
 	}
-	shoal_free(rootfs);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -errno;
-	if (!c->tty) {
-		if (pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0)
-			return -errno;
-		if (c->open_stdin ? pipe2(pin, O_CLOEXEC) < 0
-				  : (pin[0] = open("/dev/null",
-						   O_RDONLY | O_CLOEXEC)) < 0)
-			return -errno;
-		a.stdio[0] = pin[0];
-		a.stdio[1] = pout[1];
-		a.stdio[2] = perr[1];
-	}
+	if (!c->tty && (rc = make_stdio(m, a, child)) < 0)
+		return rc;
 	m->pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
 	if (m->pid < 0) {
 		rc = -errno;
@@ -522,46 +559,68 @@ static int spawn(struct mon *m, struct rt_err *err)
 	}
 	if (m->pid == 0) {
 		close(sp[0]);
-		a.sync_fd = sp[1];
-		rt__child_main(&a);
+		a->sync_fd = sp[1];
+		rt__child_main(a);
 	}
 	trace("cloned");
 	close(sp[1]);
-	if (!c->tty) {
-		close(pin[0]);
-		close(pout[1]);
-		close(perr[1]);
-		m->out = pout[0];
-		m->err = perr[0];
-		m->in = pin[1];
-	}
-	rc = c->userns_size ? write_maps(c, m->pid) : 0;
-	if (rc < 0)
+	for (int i = 0; i < 3; i++)
+		if (child[i] >= 0)
+			close(child[i]);
+	return 0;
+}
+
+/* Maps and layers (user namespace), our loop, the cgroup, then "G" and
+ * the init's answer: EOF once it has exec'd, or its reason. */
+static int handshake(struct mon *m, int sock, int *master, struct rt_err *err)
+{
+	const struct rt__config *c = m->c;
+	int rc = c->userns_size ? write_maps(c, m->pid) : 0;
+	bool sent;
+
+	if (rc < 0) {
 		rt__err(err, "cannot write the user namespace maps: %s",
 			strerror(-rc));
-	if (rc == 0 && c->userns_size) {
-		send_idmapped_layers(m, sp[0]);
-		if (write(sp[0], "U", 1) != 1)
-			rc = -EPIPE;
+		return rc;
+	}
+	if (c->userns_size) {
+		send_idmapped_layers(m, sock);
+		if (write(sock, "U", 1) != 1)
+			return -EPIPE;
 	}
 	/* The init builds its rootfs meanwhile; it waits for "G" only
 	 * before its exec. */
-	if (rc == 0 && (rc = setup_loop(m)) < 0)
+	if ((rc = setup_loop(m)) < 0) {
 		rt__err(err, "monitor set-up failed: %s", strerror(-rc));
-	if (rc == 0)
-		rc = enter_cgroup(m, err);
+		return rc;
+	}
+	rc = enter_cgroup(m, err);
 	trace("in cgroup");
-	if (rc == 0) {
-		/* If the init already failed, "G" finds it gone; its reason
-		 * is still queued on the socket, so read it either way. */
-		bool sent = write(sp[0], "G", 1) == 1;
-		rc = rt__wait_sync(sp[0], &master, err);
-		if (rc == 0 && !sent) {
-			rt__err(err, "the container's init died during set-up");
-			rc = -EPIPE;
-		}
+	if (rc < 0)
+		return rc;
+	/* If the init already failed, "G" finds it gone; its reason is
+	 * still queued on the socket, so read it either way. */
+	sent = write(sock, "G", 1) == 1;
+	rc = rt__wait_sync(sock, master, err);
+	if (rc == 0 && !sent) {
+		rt__err(err, "the container's init died during set-up");
+		rc = -EPIPE;
 	}
 	trace("exec'd");
+	return rc;
+}
+
+/* Clone the init and see it to its exec. 0, or -errno with @err. */
+static int spawn(struct mon *m, struct rt_err *err)
+{
+	struct rt__child_args a = {.c = m->c};
+	const struct rt__config *c = m->c;
+	int sp[2], rc, master = -1;
+
+	rc = clone_init(m, &a, sp, err);
+	if (rc < 0)
+		return rc;
+	rc = handshake(m, sp[0], &master, err);
 	close(sp[0]);
 	if (rc < 0) {
 		kill(m->pid, SIGKILL);

@@ -556,6 +556,12 @@ static int mask_paths(struct rt_err *err)
 	return 0;
 }
 
+int rt__overlay_mount(const struct rt__config *c, const char *target,
+		      struct rt_err *err)
+{
+	return mount_overlay(c, target, NULL, err);
+}
+
 int rt__rootfs_setup(const struct rt__config *c, const int *layers,
 		     struct rt_err *err)
 {

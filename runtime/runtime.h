@@ -136,6 +136,10 @@ struct rt_spec {
 	 * (NULL: copy the host's, minus loopback servers). */
 	const char *const *extra_hosts;
 	const char *const *dns;
+	/* Opaque text the caller wants kept with the container and handed
+	 * back by rt_container_inspect() (e.g. the Docker create body: image,
+	 * labels, ...); at most 256 KiB; NULL: none. */
+	const char *annotations;
 };
 
 /* -------------------------------------------------------------- parsers */
@@ -211,6 +215,7 @@ struct rt_info {
 	char *log_path;	   /* the json-file log */
 	char *rootfs;	   /* merged rootfs as seen via /proc/<pid>/root */
 	char *config_json; /* the container's normalised config.json */
+	char *annotations; /* rt_spec.annotations as given, or NULL */
 	int64_t monitor_maxrss_kb; /* peak RSS of its monitor (after exit) */
 	int64_t init_maxrss_kb;	   /* peak RSS of its init (after exit) */
 };
@@ -323,6 +328,22 @@ int rt_container_attach(struct rt *rt, const char *id, int *fd);
 /** rt_container_resize() - set the pty size of a tty container. */
 int rt_container_resize(struct rt *rt, const char *id, unsigned rows,
 			unsigned cols);
+
+/* --------------------------------------------------------- file access */
+
+/**
+ * rt_container_rootfs() - a path through which the caller reads and
+ * writes the container's files (docker cp): /proc/<pid>/root while it
+ * runs; for a stopped container its overlay is mounted (read-write, in the
+ * caller's mount namespace) at <exec-root>/<id>/merged, and
+ * rt_container_rootfs_release() must unmount it before the container is
+ * started again (start refuses with SHOAL_ECONFLICT meanwhile). Volumes
+ * of a stopped container are not mounted there. *@path owned (shoal_free).
+ */
+int rt_container_rootfs(struct rt *rt, const char *id, char **path);
+/** rt_container_rootfs_release() - undo rt_container_rootfs() (no-op for
+ * a running container or when nothing is mounted). */
+int rt_container_rootfs_release(struct rt *rt, const char *id);
 
 /* ----------------------------------------------------------------- logs */
 

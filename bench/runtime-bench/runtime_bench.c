@@ -375,6 +375,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	shoal_alloc_install();
+	/* A reader that goes away (| head) must not cut the clean-up. */
+	signal(SIGPIPE, SIG_IGN);
 	if (!mkdtemp(tmp))
 		return 1;
 	snprintf(layer, sizeof(layer), "%s/layer", tmp);

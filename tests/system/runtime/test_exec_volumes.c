@@ -205,8 +205,8 @@ static bool read_until(int fd, const char *want, char *buf, size_t cap)
 static void interactive_tty_container_is_driven_through_attach(void **state)
 {
 	struct fx *fx = *state;
-	const char *argv[] = {"sh", NULL};
-	char id[RT_ID_LEN + 1], buf[8192];
+	const char *argv[] = {"sh", "-c", "echo hello-first; exec sh", NULL};
+	char id[RT_ID_LEN + 1], buf[8192] = "";
 	struct rt_spec s;
 	int fd, code = -1;
 
@@ -214,7 +214,15 @@ static void interactive_tty_container_is_driven_through_attach(void **state)
 	s.tty = true;
 	s.open_stdin = true;
 	start(fx, &s, id);
+	/* The greeting is out (it is in the log) before we attach... */
+	for (int i = 0; i < 1000 && !strstr(buf, "hello-first"); i++) {
+		usleep(10 * 1000);
+		fx_log(fx, id, buf, sizeof(buf));
+	}
+	assert_non_null(strstr(buf, "hello-first"));
+	/* ...and the first attach still gets it. */
 	assert_int_equal(rt_container_attach(fx->rt, id, &fd), 0);
+	assert_true(read_until(fd, "hello-first", buf, sizeof(buf)));
 	assert_int_equal(rt_container_resize(fx->rt, id, 33, 120), 0);
 	const char *cmd = "stty size; echo mark$((40+2))\n";
 	assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));

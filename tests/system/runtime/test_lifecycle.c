@@ -54,6 +54,18 @@ static void start_sleeper(struct fx *fx, char id[RT_ID_LEN + 1])
 		fail_msg("%s", err.msg);
 }
 
+/* Wait until the container logged "ready" (its trap is in place). */
+static void wait_ready(struct fx *fx, const char *id)
+{
+	char out[64] = "";
+
+	for (int i = 0; i < 1000 && !strstr(out, "ready"); i++) {
+		usleep(10 * 1000);
+		fx_log(fx, id, out, sizeof(out));
+	}
+	assert_string_equal(out, "ready\n");
+}
+
 static size_t count_entries(const char *dir)
 {
 	struct dirent *e;
@@ -248,7 +260,7 @@ static void kill_delivers_the_signal(void **state)
 {
 	struct fx *fx = *state;
 	const char *argv[] = {"sh", "-c",
-			      "trap 'exit 7' USR1; "
+			      "trap 'exit 7' USR1; echo ready; "
 			      "while true; do sleep 0.05; done",
 			      NULL};
 	char id[RT_ID_LEN + 1];
@@ -259,7 +271,7 @@ static void kill_delivers_the_signal(void **state)
 	fx_spec(fx, &s, argv);
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
 	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
-	usleep(200 * 1000); /* let sh install its trap */
+	wait_ready(fx, id);
 	assert_int_equal(rt_container_kill(fx->rt, id, SIGUSR1), 0);
 	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
 	assert_int_equal(code, 7);
@@ -307,7 +319,10 @@ static void stats_and_top_see_the_container(void **state)
 static void exit_watch_reports_on_the_loop(void **state)
 {
 	struct fx *fx = *state;
-	const char *argv[] = {"sh", "-c", "sleep 0.2; exit 3", NULL};
+	const char *argv[] = {"sh", "-c",
+			      "trap 'exit 3' USR1; echo ready; "
+			      "while true; do sleep 0.05; done",
+			      NULL};
 	struct watch_result res = {false, -1};
 	struct rt_exit_watch *w;
 	char id[RT_ID_LEN + 1];
@@ -323,6 +338,8 @@ static void exit_watch_reports_on_the_loop(void **state)
 		rt_exit_watch_start(fx->rt, &loop, id, on_exit_cb, &res, &w),
 		0);
 	assert_false(res.called);
+	wait_ready(fx, id);
+	assert_int_equal(rt_container_kill(fx->rt, id, SIGUSR1), 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_true(res.called);
 	assert_int_equal(res.code, 3);
@@ -450,6 +467,7 @@ static void names_are_unique_and_resolve(void **state)
 
 	fx_spec(fx, &s, argv);
 	s.name = "web";
+	s.annotations = "{\"Image\":\"busybox\",\"Labels\":{\"a\":\"b\"}}";
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
 	assert_int_equal(rt_container_create(fx->rt, &s, got, &err),
 			 SHOAL_ECONFLICT);
@@ -464,28 +482,44 @@ static void names_are_unique_and_resolve(void **state)
 	fx_reopen(fx);
 	assert_int_equal(rt_container_resolve(fx->rt, "/web", got), 0);
 	assert_string_equal(got, id);
+	/* What the caller stored comes back after the restart. */
+	struct rt_info info;
+	assert_int_equal(rt_container_inspect(fx->rt, "web", &info), 0);
+	assert_string_equal(info.name, "web");
+	assert_string_equal(info.annotations,
+			    "{\"Image\":\"busybox\",\"Labels\":{\"a\":\"b\"}}");
+	rt_info_fini(&info);
 }
 
 static void logs_follow_a_running_container(void **state)
 {
 	struct fx *fx = *state;
-	const char *argv[] = {"sh", "-c", "echo one; sleep 0.3; echo two",
+	/* "two" waits for a gate the test opens through a bind mount. */
+	const char *argv[] = {"sh", "-c",
+			      "echo one; until [ -e /gate/go ]; do sleep 0.02; "
+			      "done; echo two",
 			      NULL};
 	struct rt_log_options opt = {
 		.tail = -1, .stdout_on = true, .stderr_on = true};
-	char id[RT_ID_LEN + 1], got[64] = "";
+	char id[RT_ID_LEN + 1], got[64] = "", gate[600], vol[700];
+	const char *vols[] = {vol, NULL};
 	struct rt_log_reader *r;
 	struct rt_log_entry e;
 	struct rt_err err = {""};
 	struct rt_spec s;
-	int rc, again = 0;
+	int rc = 0;
+	bool opened = false;
 
+	snprintf(gate, sizeof(gate), "%s/gate", fx->root);
+	mkdir(gate, 0755);
+	snprintf(vol, sizeof(vol), "%s:/gate", gate);
 	fx_spec(fx, &s, argv);
+	s.volumes = vols;
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
 	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
 	assert_int_equal(rt_log_open(fx->rt, id, &opt, &r), 0);
 	assert_true(rt_log_fd(r) >= 0);
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 1000; i++) {
 		rc = rt_log_next(r, &e);
 		if (rc == 0) {
 			strncat(got, e.line, sizeof(got) - strlen(got) - 1);
@@ -493,12 +527,19 @@ static void logs_follow_a_running_container(void **state)
 		}
 		if (rc != -EAGAIN)
 			break;
-		again++;
+		/* At the end while it runs: once "one" is in, open the
+		 * gate and follow on. */
+		if (!opened && !strcmp(got, "one\n")) {
+			char go[700];
+			snprintf(go, sizeof(go), "%s/go", gate);
+			fclose(fopen(go, "w"));
+			opened = true;
+		}
 		struct pollfd p = {.fd = rt_log_fd(r), .events = POLLIN};
 		poll(&p, 1, 20);
 	}
 	assert_int_equal(rc, SHOAL_ECLOSED);
-	assert_true(again > 0); /* it did wait for "two" while running */
+	assert_true(opened); /* it waited at the end while running */
 	assert_string_equal(got, "one\ntwo\n");
 	rt_log_close(r);
 }
@@ -622,6 +663,51 @@ static void a_container_whose_monitor_was_killed_can_be_removed(void **state)
 	assert_int_equal(fx_cgroup_dirs(fx->cgroup_parent, id), 0);
 }
 
+static void a_stopped_containers_files_can_be_reached_and_released(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c", "echo inside > /note", NULL};
+	char id[RT_ID_LEN + 1], *path, file[600], line[64];
+	struct rt_err err = {""};
+	struct rt_spec s;
+	int code = -1;
+	FILE *f;
+
+	fx_spec(fx, &s, argv);
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(rt_container_rootfs(fx->rt, id, &path), 0);
+	snprintf(file, sizeof(file), "%s/note", path);
+	f = fopen(file, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_string_equal(line, "inside\n");
+	snprintf(file, sizeof(file), "%s/bin/busybox", path);
+	assert_int_equal(access(file, X_OK), 0); /* the image's files too */
+	snprintf(file, sizeof(file), "%s/copied-in", path);
+	f = fopen(file, "w"); /* docker cp into a stopped container */
+	assert_non_null(f);
+	fclose(f);
+	/* Start waits for the release. */
+	assert_int_equal(rt_container_start(fx->rt, id, &err), SHOAL_ECONFLICT);
+	assert_int_equal(rt_container_rootfs_release(fx->rt, id), 0);
+	assert_int_equal(fx_mounts_mentioning(id), 0);
+	shoal_free(path);
+	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(code, 0);
+	/* What was copied in stayed in the writable layer; mounted again
+	 * and then removed: removal releases the mount. */
+	assert_int_equal(rt_container_rootfs(fx->rt, id, &path), 0);
+	snprintf(file, sizeof(file), "%s/copied-in", path);
+	assert_int_equal(access(file, F_OK), 0);
+	shoal_free(path);
+	assert_int_equal(rt_container_remove(fx->rt, id, false, true), 0);
+	assert_int_equal(fx_mounts_mentioning(id), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +730,7 @@ int main(void)
 		T(create_under_allocation_failures_leaves_nothing),
 		T(a_created_container_starts_after_its_exec_root_was_wiped),
 		T(a_container_whose_monitor_was_killed_can_be_removed),
+		T(a_stopped_containers_files_can_be_reached_and_released),
 	};
 
 	fx_skip_unless_root();

@@ -359,6 +359,26 @@ static void config_parsing_survives_allocation_failures(void **state)
 	assert_true(succeeded);
 }
 
+static void runtime_roots_are_checked_before_anything_is_made(void **state)
+{
+	static const struct rt_config bad[] = {
+		{.data_root = "relative", .exec_root = "/run/x"},
+		{.data_root = "/var/lib/a:b", .exec_root = "/run/x"},
+		{.data_root = "/var/lib/x", .exec_root = "/run/a,b"},
+		{.data_root = "/var/lib/x",
+		 .exec_root = "/run/a-very-long-exec-root-for-sockets"},
+		{.data_root = NULL, .exec_root = "/run/x"},
+	};
+	struct rt_err err = {""};
+	struct rt *rt = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(rt_open(&bad[i], &rt, &err), -EINVAL);
+		assert_null(rt);
+		assert_non_null(strstr(err.msg, "data-root and exec-root"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +393,8 @@ int main(void)
 		cmocka_unit_test(config_round_trips_through_json),
 		cmocka_unit_test(log_records_are_dockers_json_lines),
 		cmocka_unit_test(config_parsing_survives_allocation_failures),
+		cmocka_unit_test(
+			runtime_roots_are_checked_before_anything_is_made),
 	};
 
 	shoal_alloc_install();
