@@ -10,9 +10,11 @@
  * base64 of {"name","size","mode","mtime","linkTarget"}, mode in Go's
  * os.FileMode bits, as the docker CLI decodes it.
  *
- * The container must be running (its merged root only exists then);
- * a stopped one is a 409. The child runs synchronously: archives of small
- * trees, as docker cp is used for, take milliseconds.
+ * The root comes from rt_container_rootfs(): /proc/<pid>/root while the
+ * container runs; for a stopped one the runtime mounts its overlay for
+ * the duration of the call (its volumes are not there). The child runs
+ * synchronously: archives of small trees, as docker cp is used for, take
+ * milliseconds.
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -20,6 +22,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/jsonx.h"
+#include "common/log.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -200,10 +203,8 @@ struct job {
 };
 
 /* Run @op ('g' get, 's' stat, 'p' put) in a chrooted child. */
-static int run_child(pid_t pid, char op, const char *path, struct job *j)
+static int run_child(const char *root, char op, const char *path, struct job *j)
 {
-	char root[64];
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
 	pid_t c = fork();
 	if (c < 0)
 		return -errno;
@@ -249,32 +250,41 @@ static void job_close(struct job *j)
 		close(j->err_fd);
 }
 
-/* The running container's init pid, or an answer sent and 0. */
-static pid_t target(struct api_call *call, struct api__state **stp, char id[65],
+/*
+ * The container's root as the runtime lends it (/proc/<pid>/root while it
+ * runs, its overlay mounted for a stopped one), or an answer sent and
+ * NULL. Release with put_root().
+ */
+static char *target(struct api_call *call, struct api__state **stp, char id[65],
 		    const char **path)
 {
 	struct api__state *st = api__need(call);
 	*stp = st;
 	if (!st || api__resolve(call, st, api_param(call, "id"), id) < 0)
-		return 0;
+		return NULL;
 	*path = http_request_query(call->req, "path");
 	if (!*path || !**path) {
 		api_reply_error(call, 400, "Bad parameters: path is required");
-		return 0;
+		return NULL;
 	}
-	struct rt_info i;
-	if (rt_container_inspect(st->rt, id, &i) < 0) {
-		api_reply_error(call, 404, "No such container: %s", id);
-		return 0;
+	char *root = NULL;
+	int rc = rt_container_rootfs(st->rt, id, &root);
+	if (rc < 0) {
+		api_reply_error(call, rc == SHOAL_ENOTFOUND ? 404 : 500,
+				"cannot reach the files of container %s: %s",
+				id, shoal_strerror(rc));
+		return NULL;
 	}
-	pid_t pid = i.pid;
-	rt_info_fini(&i);
-	if (pid <= 0)
-		api_reply_error(call, 409,
-				"container %s is not running: Shoal copies "
-				"files only from and to running containers",
-				id);
-	return pid;
+	return root;
+}
+
+static void put_root(struct api__state *st, const char *id, char *root)
+{
+	int rc = rt_container_rootfs_release(st->rt, id);
+	if (rc < 0)
+		log_warn("container=%s: cannot release its root: %s", id,
+			 shoal_strerror(rc));
+	shoal_free(root);
 }
 
 static void get_or_head(struct api_call *call, bool body)
@@ -282,18 +292,20 @@ static void get_or_head(struct api_call *call, bool body)
 	struct api__state *st;
 	char id[65];
 	const char *path;
-	pid_t pid = target(call, &st, id, &path);
-	if (!pid)
+	char *root = target(call, &st, id, &path);
+	if (!root)
 		return;
 	struct job j = {memfd_create("stat", MFD_CLOEXEC),
 			memfd_create("tar", MFD_CLOEXEC),
 			memfd_create("err", MFD_CLOEXEC)};
 	if (j.stat_fd < 0 || j.tar_fd < 0 || j.err_fd < 0) {
 		job_close(&j);
+		put_root(st, id, root);
 		api_reply_error(call, 500, "cannot copy: %s", strerror(errno));
 		return;
 	}
-	int rc = run_child(pid, body ? 'g' : 's', path, &j);
+	int rc = run_child(root, body ? 'g' : 's', path, &j);
+	put_root(st, id, root);
 	size_t slen = 0, tlen = 0;
 	char *stat = rc == CHILD_OK ? fd_text(j.stat_fd, &slen) : NULL;
 	if (rc == CHILD_NOTFOUND)
@@ -336,8 +348,8 @@ static void archive_put(struct api_call *call)
 	struct api__state *st;
 	char id[65];
 	const char *path;
-	pid_t pid = target(call, &st, id, &path);
-	if (!pid)
+	char *root = target(call, &st, id, &path);
+	if (!root)
 		return;
 	struct job j = {-1, memfd_create("tar", MFD_CLOEXEC),
 			memfd_create("err", MFD_CLOEXEC)};
@@ -345,11 +357,13 @@ static void archive_put(struct api_call *call)
 	    write(j.tar_fd, call->req->body, call->req->body_len) !=
 		    (ssize_t)call->req->body_len) {
 		job_close(&j);
+		put_root(st, id, root);
 		api_reply_error(call, 500, "cannot stage the archive");
 		return;
 	}
 	lseek(j.tar_fd, 0, SEEK_SET);
-	int rc = run_child(pid, 'p', path, &j);
+	int rc = run_child(root, 'p', path, &j);
+	put_root(st, id, root);
 	size_t elen = 0;
 	char *err = fd_text(j.err_fd, &elen);
 	job_close(&j);

@@ -14,8 +14,9 @@
  * that has not started yet (docker run attaches first, then starts) waits
  * in st->attaches; at start the output comes from the log (which holds
  * every byte from the first instant) when there is no tty, or from the
- * socket with a tty (interactive; output written in the instant between
- * the start and the connection can be missed, see docs/containers-api.md).
+ * socket with a tty: an interactive container's monitor keeps what came
+ * out before the first attach and hands it over; for a tty without stdin
+ * the lines logged before the connection are replayed from the log.
  * Stdin bytes sent before the start are kept (up to 1 MiB) and delivered
  * once connected. The hijacked connection is closed when the output ends
  * (the container exited) or the client leaves.
@@ -37,15 +38,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static bool container_tty(struct api__state *st, const char *id)
+static bool config_flag(struct api__state *st, const char *id, const char *key)
 {
 	json_t *m = NULL;
-	bool tty = false;
+	bool v = false;
 	if (api__meta_load(st, id, &m) == 0) {
-		tty = jsonx_bool(jsonx_obj(m, "Config"), "Tty", false);
+		v = jsonx_bool(jsonx_obj(m, "Config"), key, false);
 		json_decref(m);
 	}
-	return tty;
+	return v;
+}
+
+static bool container_tty(struct api__state *st, const char *id)
+{
+	return config_flag(st, id, "Tty");
 }
 
 /* "1700000000", "1700000000.5", or an RFC 3339 time we do not parse. */
@@ -402,9 +408,11 @@ static void attach_connect(struct attach_op *op, bool from_log)
 	} else {
 		http_response_on_drain(op->res, on_drain, op);
 	}
+	/* With open_stdin the monitor keeps the early output for the first
+	 * attach itself; otherwise it is only in the log. */
 	int64_t t = time_real_ns();
 	rc = connect_sock(op);
-	if (!from_log)
+	if (!from_log && !config_flag(op->st, op->id, "OpenStdin"))
 		replay_before(op, t);
 	if (rc < 0 && op->sock_out)
 		attach_finish(op);

@@ -50,6 +50,8 @@ check "docker inspect reports it running" \
 	bash -c "test \"\$('$D' inspect -f '{{.State.Running}}' det)\" = true"
 check "docker stop stops it" \
 	bash -c "'$D' stop -t 1 det >/dev/null && test \"\$('$D' inspect -f '{{.State.Status}}' det)\" = exited"
+check "docker cp works on a stopped container" \
+	bash -c "'$D' cp det:/tmp/x.txt '$work/back2.txt' && test \"\$(cat '$work/back2.txt')\" = docker-cp"
 check "docker rm removes both" \
 	bash -c "'$D' rm att det >/dev/null && test -z \"\$('$D' ps -aq)\""
 
