@@ -69,7 +69,8 @@ struct rt_config {
  */
 int rt_open(const struct rt_config *cfg, struct rt **out, struct rt_err *err);
 
-/** rt_close() - free @rt; running containers and their monitors go on. */
+/** rt_close() - free @rt; running containers and their monitors go on.
+ * Close every rt_exit_watch and rt_log_reader of @rt first. */
 void rt_close(struct rt *rt);
 
 /** The cgroup layout detected by rt_open(). */

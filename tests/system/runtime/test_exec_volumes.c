@@ -114,6 +114,42 @@ static void exec_sees_the_container_filesystem_and_pids(void **state)
 	assert_string_equal(out, "1000\n");
 }
 
+static void exec_takes_env_workdir_stdin_and_the_containers_limits(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sleep", "1000", NULL};
+	const char *sh[] = {"sh", "-c",
+			    "pwd; echo $EXTRA; read line; echo got $line; "
+			    "grep CapEff /proc/self/status; "
+			    "grep memory /proc/self/cgroup | cut -d: -f3; "
+			    "echo oops >&2; exit 4",
+			    NULL};
+	const char *env[] = {"EXTRA=yes", NULL};
+	struct rt_exec_spec es = {.argv = sh, .env = env, .workdir = "/tmp"};
+	char id[RT_ID_LEN + 1], out[4096], errout[256];
+	struct rt_err err = {""};
+	struct rt_exec *ex;
+	struct rt_spec s;
+	int code = -1;
+
+	fx_spec(fx, &s, argv);
+	start(fx, &s, id);
+	assert_int_equal(rt_exec_start(fx->rt, id, &es, &ex, &err), 0);
+	assert_int_equal(write(ex->stdin_fd, "hi\n", 3), 3);
+	close(ex->stdin_fd);
+	ex->stdin_fd = -1;
+	drain(ex->stdout_fd, out, sizeof(out));
+	drain(ex->stderr_fd, errout, sizeof(errout));
+	assert_int_equal(rt_exec_wait(ex, 10000, &code), 0);
+	assert_int_equal(code, 4);
+	rt_exec_free(ex);
+	/* Same capabilities as the container; inside its cgroup namespace,
+	 * whose root is the container's own cgroup. */
+	assert_string_equal(out, "/tmp\nyes\ngot hi\n"
+				 "CapEff:\t00000000a80425fb\n/\n");
+	assert_string_equal(errout, "oops\n");
+}
+
 static void exec_with_a_tty_gets_a_pty(void **state)
 {
 	struct fx *fx = *state;
@@ -425,6 +461,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(exec_sees_the_container_filesystem_and_pids),
+		T(exec_takes_env_workdir_stdin_and_the_containers_limits),
 		T(exec_with_a_tty_gets_a_pty),
 		T(exec_of_a_missing_command_says_so),
 		T(attach_relays_stdin_and_stdout),

@@ -298,22 +298,39 @@ static void pause_freezes_and_unpause_thaws(void **state)
 static void stats_and_top_see_the_container(void **state)
 {
 	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c",
+			      "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); "
+			      "done; echo ready; exec sleep 1000",
+			      NULL};
+	struct rt_top_row *rows = NULL;
 	char id[RT_ID_LEN + 1];
-	struct rt_top_row *rows;
+	struct rt_err err = {""};
+	struct rt_spec s;
 	struct rt_stats st;
-	size_t n;
+	size_t n = 0;
 
-	start_sleeper(fx, id);
+	fx_spec(fx, &s, argv);
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+	wait_ready(fx, id); /* it has burnt some CPU by now */
+	for (int i = 0; i < 500; i++) {
+		free(rows);
+		assert_int_equal(rt_container_top(fx->rt, id, &rows, &n), 0);
+		if (n == 1 && !strcmp(rows[0].cmd, "sleep 1000"))
+			break;
+		usleep(10 * 1000);
+	}
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].cmd, "sleep 1000");
+	assert_int_equal(rows[0].uid, 0);
+	free(rows);
 	assert_int_equal(rt_container_stats(fx->rt, id, &st), 0);
 	assert_int_equal(st.pids, 1);
 	assert_true(st.mem_usage > 0);
 	assert_true(st.mem_limit > 0);
 	assert_true(st.cpu_total_ns > 0);
 	assert_true(st.system_cpu_ns > 0);
-	assert_int_equal(rt_container_top(fx->rt, id, &rows, &n), 0);
-	assert_int_equal(n, 1);
-	assert_string_equal(rows[0].cmd, "sleep 1000");
-	free(rows);
+	assert_true(st.online_cpus >= 1);
 }
 
 static void exit_watch_reports_on_the_loop(void **state)
