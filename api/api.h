@@ -36,6 +36,9 @@
 #define API_MIN_MINOR 24
 #define API_MAX_PARAMS 4
 
+struct rt;
+struct img_store;
+
 struct api_counts {
 	int containers_running;
 	int containers_paused;
@@ -55,6 +58,12 @@ struct api_services {
 	/* "inactive", "pending", "active", "error", "locked"; NULL: inactive */
 	const char *(*swarm_state)(void *arg);
 	const struct api_swarm_ops *swarm_ops; /* api/swarm.h; NULL: none */
+	/* The container runtime, the image store and the loop they run on;
+	 * NULL when the daemon runs without them (the container, image and
+	 * volume routes then answer 501). Borrowed for the api's life. */
+	struct rt *rt;
+	struct img_store *images;
+	uv_loop_t *loop;
 };
 
 struct api;
@@ -128,5 +137,25 @@ void api_add_common_headers(struct http_response *res);
 extern const struct api_route_table api_system_table;
 extern const struct api_route_table api_swarm_table;
 extern const struct api_route_table api_nodes_table;
+extern const struct api_route_table api_containers_table;
+extern const struct api_route_table api_containers_io_table;
+extern const struct api_route_table api_containers_stats_table;
+extern const struct api_route_table api_containers_archive_table;
+extern const struct api_route_table api_exec_table;
+extern const struct api_route_table api_images_table;
+extern const struct api_route_table api_volumes_table;
+
+/**
+ * api_containers_restore() - after api_new(): register every container's
+ * image as in use and watch the running ones (auto-remove, waiters). Call
+ * once at start-up, on the loop thread. Returns 0 or a negative code.
+ */
+int api_containers_restore(struct api *api);
+
+/**
+ * api_counts_fill() - container and image counts from the runtime and the
+ * image store lent to @api (zeros when absent).
+ */
+void api_counts_fill(struct api *api, struct api_counts *out);
 
 #endif

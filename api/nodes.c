@@ -284,13 +284,13 @@ static void node_delete(struct api_call *call)
 		return;
 	char id[STORE_ID_MAX + 1], err[400];
 	snprintf(id, sizeof(id), "%s", o->id);
-	struct api__wait *w = api__wait_new(call);
-	int rc = w ? mgr_node_remove(m, id, force_param(call), api__wait_done,
+	struct api__answer *w = api__answer_new(call);
+	int rc = w ? mgr_node_remove(m, id, force_param(call), api__answer_done,
 				     w, err, sizeof(err))
 		   : -ENOMEM;
 	if (rc < 0) {
 		if (w)
-			api__wait_cancel(w);
+			api__answer_cancel(w);
 		api_reply_error(call, api__status_of(rc), "%s",
 				rc == -ENOMEM ? "out of memory" : err);
 	}
@@ -307,14 +307,14 @@ static void node_update(struct api_call *call)
 		return;
 	char id[STORE_ID_MAX + 1], err[400];
 	snprintf(id, sizeof(id), "%s", o->id);
-	struct api__wait *w = api__wait_new(call);
+	struct api__answer *w = api__answer_new(call);
 	int rc = w ? mgr_node_update(m, id, version, call->req->body,
-				     call->req->body_len, api__wait_done, w,
+				     call->req->body_len, api__answer_done, w,
 				     err, sizeof(err))
 		   : -ENOMEM;
 	if (rc < 0) {
 		if (w)
-			api__wait_cancel(w);
+			api__answer_cancel(w);
 		api_reply_error(call, api__status_of(rc), "%s",
 				rc == -ENOMEM ? "out of memory" : err);
 	}

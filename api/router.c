@@ -24,7 +24,18 @@ struct api {
 	struct api_services svc;
 	const struct api_route_table *tables[MAX_TABLES];
 	size_t ntables;
+	struct api__state *st; /* NULL without a runtime */
 };
+
+struct api__state *api__state_of(const struct api_call *call)
+{
+	return call->api->st;
+}
+
+struct api__state *api__state_for(struct api *api)
+{
+	return api->st;
+}
 
 int api_new(const struct api_services *svc, struct api **out)
 {
@@ -32,9 +43,14 @@ int api_new(const struct api_services *svc, struct api **out)
 	if (!api)
 		return -ENOMEM;
 	api->svc = *svc;
+	if (svc->rt && svc->loop && api__state_new(svc, &api->st) < 0) {
+		shoal_free(api);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < api__ntables; i++) {
 		int rc = api_add_routes(api, api__tables[i]);
 		if (rc < 0) {
+			api__state_free(api->st);
 			shoal_free(api);
 			return rc;
 		}
@@ -45,6 +61,9 @@ int api_new(const struct api_services *svc, struct api **out)
 
 void api_free(struct api *api)
 {
+	if (!api)
+		return;
+	api__state_free(api->st);
 	shoal_free(api);
 }
 

@@ -232,7 +232,7 @@ static json_t *body_object(struct api_call *call)
 
 static void init_done(void *w, int rc, const char *msg)
 {
-	api__wait_done(w, rc, msg);
+	api__answer_done(w, rc, msg);
 }
 
 static void swarm_init(struct api_call *call)
@@ -256,7 +256,7 @@ static void swarm_init(struct api_call *call)
 	};
 	char err[300];
 	int rc = jsonx_bool(b, "AutoLockManagers", false) ? -ENOTSUP : 0;
-	struct api__wait *w = rc == 0 ? api__wait_new(call) : NULL;
+	struct api__answer *w = rc == 0 ? api__answer_new(call) : NULL;
 	if (rc < 0)
 		snprintf(err, sizeof(err),
 			 "autolock is not supported by this daemon yet");
@@ -268,7 +268,7 @@ static void swarm_init(struct api_call *call)
 	json_decref(b);
 	if (rc < 0) {
 		if (w)
-			api__wait_cancel(w);
+			api__answer_cancel(w);
 		api_reply_error(call, api__status_of(rc), "%s",
 				rc == -EEXIST ? ALREADY_IN_SWARM : err);
 		return;
@@ -276,7 +276,7 @@ static void swarm_init(struct api_call *call)
 	/* init_done() answers with the node id once the store is ready. */
 	struct api_swarm_local l;
 	local(call, &l);
-	api__wait_set_body(w, json_string(l.st ? l.st->node_id : ""));
+	api__answer_set_body(w, json_string(l.st ? l.st->node_id : ""));
 }
 
 static void swarm_join(struct api_call *call)
@@ -306,18 +306,18 @@ static void swarm_join(struct api_call *call)
 		rc = -EINVAL;
 		snprintf(err, sizeof(err), "JoinToken is required");
 	} else {
-		struct api__wait *w = api__wait_new(call);
-		rc = w ? ops->join(call->svc->arg, &req, api__wait_done, w, err,
-				   sizeof(err))
+		struct api__answer *w = api__answer_new(call);
+		rc = w ? ops->join(call->svc->arg, &req, api__answer_done, w,
+				   err, sizeof(err))
 		       : -ENOMEM;
 		if (rc < 0 && w)
-			api__wait_cancel(w);
+			api__answer_cancel(w);
 	}
 	json_decref(b);
 	if (rc < 0)
 		api_reply_error(call, api__status_of(rc), "%s",
 				rc == -EEXIST ? ALREADY_IN_SWARM : err);
-	/* else api__wait_done() answers */
+	/* else api__answer_done() answers */
 }
 
 static bool query_true(const struct api_call *call, const char *name)
@@ -375,16 +375,16 @@ static void swarm_update(struct api_call *call)
 	if (api__version_param(call, "swarm", &version) < 0)
 		return;
 	char err[300];
-	struct api__wait *w = api__wait_new(call);
+	struct api__answer *w = api__answer_new(call);
 	int rc = w ? mgr_swarm_update(m, version, call->req->body,
 				      call->req->body_len,
 				      query_true(call, "rotateWorkerToken"),
 				      query_true(call, "rotateManagerToken"),
-				      api__wait_done, w, err, sizeof(err))
+				      api__answer_done, w, err, sizeof(err))
 		   : -ENOMEM;
 	if (rc < 0) {
 		if (w)
-			api__wait_cancel(w);
+			api__answer_cancel(w);
 		api_reply_error(call, api__status_of(rc), "%s",
 				rc == -ENOMEM ? "out of memory" : err);
 	}

@@ -60,18 +60,18 @@ struct api_swarm_ops {
 };
 
 /**
- * struct api__wait - an API answer waiting for an asynchronous change.
- * api__wait_new() keeps @res and notices if its client leaves;
- * api__wait_done() is the mgr_done_fn / api_swarm_done_fn that answers
+ * struct api__answer - an API answer waiting for an asynchronous change.
+ * api__answer_new() keeps @res and notices if its client leaves;
+ * api__answer_done() is the mgr_done_fn / api_swarm_done_fn that answers
  * (200 empty, or Docker's error) and frees it.
  */
-struct api__wait;
-struct api__wait *api__wait_new(struct api_call *call);
-void api__wait_done(void *wait, int rc, const char *msg);
-/** api__wait_set_body() - answer success with @body (stolen). */
-void api__wait_set_body(struct api__wait *w, json_t *body);
-/** api__wait_cancel() - the change never started: free @w, no answer. */
-void api__wait_cancel(struct api__wait *w);
+struct api__answer;
+struct api__answer *api__answer_new(struct api_call *call);
+void api__answer_done(void *wait, int rc, const char *msg);
+/** api__answer_set_body() - answer success with @body (stolen). */
+void api__answer_set_body(struct api__answer *w, json_t *body);
+/** api__answer_cancel() - the change never started: free @w, no answer. */
+void api__answer_cancel(struct api__answer *w);
 /**
  * api__after_sync() - run @fn with (a copy of) @call once manager @m has
  * applied everything committed so far (mgr_sync()), or at once from the

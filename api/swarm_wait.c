@@ -1,5 +1,5 @@
 /*
- * Answers that wait for the managers (api/swarm.h, struct api__wait): a
+ * Answers that wait for the managers (api/swarm.h, struct api__answer): a
  * swarm or node change is committed through Raft some milliseconds after
  * the request, so the handler keeps the response and this answers it when
  * the change's callback runs. If the client leaves first (or the server
@@ -17,20 +17,20 @@
 #include <stdio.h>
 #include <string.h>
 
-struct api__wait {
+struct api__answer {
 	struct http_response *res; /* NULL once the client is gone */
 	json_t *body;		   /* success body; NULL: empty 200 */
 };
 
 static void client_gone(struct http_response *res, void *arg)
 {
-	struct api__wait *w = arg;
+	struct api__answer *w = arg;
 	w->res = NULL;
 }
 
-struct api__wait *api__wait_new(struct api_call *call)
+struct api__answer *api__answer_new(struct api_call *call)
 {
-	struct api__wait *w = shoal_calloc(1, sizeof(*w));
+	struct api__answer *w = shoal_calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
 	w->res = call->res;
@@ -38,13 +38,13 @@ struct api__wait *api__wait_new(struct api_call *call)
 	return w;
 }
 
-void api__wait_set_body(struct api__wait *w, json_t *body)
+void api__answer_set_body(struct api__answer *w, json_t *body)
 {
 	json_decref(w->body);
 	w->body = body;
 }
 
-void api__wait_cancel(struct api__wait *w)
+void api__answer_cancel(struct api__answer *w)
 {
 	if (w->res)
 		http_response_on_close(w->res, NULL, NULL);
@@ -73,9 +73,9 @@ int api__status_of(int rc)
 	}
 }
 
-void api__wait_done(void *arg, int rc, const char *msg)
+void api__answer_done(void *arg, int rc, const char *msg)
 {
-	struct api__wait *w = arg;
+	struct api__answer *w = arg;
 	if (w->res) {
 		http_response_on_close(w->res, NULL, NULL);
 		if (rc == SHOAL_ESTALE) {

@@ -3,12 +3,48 @@
  * `shoal --help` prints it in this order.
  */
 #include "cli/cli.h"
+#include "cli/ctr.h"
 
 const struct cli_command cli_commands[] = {
+	{"container", cli_cmd_container, "Manage containers"},
+	{"cp", cli_ctr_cp,
+	 "Copy files/folders between a container and the "
+	 "local filesystem"},
+	{"create", cli_ctr_create, "Create a new container"},
+	{"exec", cli_ctr_exec, "Execute a command in a running container"},
+	{"image", cli_cmd_image, "Manage images"},
+	{"images", cli_img_ls, "List images"},
+	{"import", cli_img_import,
+	 "Import the contents from a tarball to create a filesystem image"},
 	{"info", cli_cmd_info, "Display system-wide information"},
+	{"inspect", cli_inspect_any,
+	 "Return low-level information on Shoal objects"},
+	{"kill", cli_ctr_kill, "Kill one or more running containers"},
+	{"load", cli_img_load, "Load an image from a tar archive or STDIN"},
+	{"logs", cli_ctr_logs, "Fetch the logs of a container"},
 	{"node", cli_cmd_node, "Manage Swarm nodes"},
+	{"pause", cli_ctr_pause,
+	 "Pause all processes within one or more containers"},
+	{"ps", cli_ctr_ps, "List containers"},
+	{"restart", cli_ctr_restart, "Restart one or more containers"},
+	{"rm", cli_ctr_rm, "Remove one or more containers"},
+	{"rmi", cli_img_rm, "Remove one or more images"},
+	{"run", cli_ctr_run, "Create and run a new container from an image"},
+	{"start", cli_ctr_start, "Start one or more stopped containers"},
+	{"stats", cli_ctr_stats,
+	 "Display a live stream of container(s) resource usage statistics"},
+	{"stop", cli_ctr_stop, "Stop one or more running containers"},
 	{"swarm", cli_cmd_swarm, "Manage Swarm"},
+	{"tag", cli_img_tag,
+	 "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+	{"top", cli_ctr_top, "Display the running processes of a container"},
+	{"unpause", cli_ctr_unpause,
+	 "Unpause all processes within one or more containers"},
 	{"version", cli_cmd_version, "Show the Shoal version information"},
+	{"volume", cli_cmd_volume, "Manage volumes"},
+	{"wait", cli_ctr_wait,
+	 "Block until one or more containers stop, then print their exit "
+	 "codes"},
 };
 
 const size_t cli_ncommands = sizeof(cli_commands) / sizeof(cli_commands[0]);

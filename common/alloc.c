@@ -20,8 +20,8 @@ static atomic_int_fast64_t failures;
 
 static int should_fail(void)
 {
-	int_fast64_t n = atomic_load_explicit(&fail_countdown,
-					      memory_order_relaxed);
+	int_fast64_t n =
+		atomic_load_explicit(&fail_countdown, memory_order_relaxed);
 	if (n < 0)
 		return 0;
 	if (n == 0) {
@@ -116,8 +116,8 @@ static void *json_malloc_hook(size_t size)
 int shoal_alloc_install(void)
 {
 	json_set_alloc_funcs(json_malloc_hook, shoal_free);
-	int rc = uv_replace_allocator(shoal_malloc, shoal_realloc,
-				      shoal_calloc, shoal_free);
+	int rc = uv_replace_allocator(shoal_malloc, shoal_realloc, shoal_calloc,
+				      shoal_free);
 	return rc;
 }
 

@@ -17,8 +17,7 @@ void shoal_sha256(const void *data, size_t len, uint8_t out[SHA256_BYTES])
 	crypto_hash_sha256(out, data, len);
 }
 
-void shoal_sha256_str(const void *data, size_t len,
-		      char out[DIGEST_STR_LEN])
+void shoal_sha256_str(const void *data, size_t len, char out[DIGEST_STR_LEN])
 {
 	uint8_t d[SHA256_BYTES];
 	shoal_sha256(data, len, d);

@@ -22,8 +22,7 @@ int shoal_crypto_init(void);
 
 void shoal_sha256(const void *data, size_t len, uint8_t out[SHA256_BYTES]);
 /** shoal_sha256_str() - "sha256:<hex>" of @data into @out. */
-void shoal_sha256_str(const void *data, size_t len,
-		      char out[DIGEST_STR_LEN]);
+void shoal_sha256_str(const void *data, size_t len, char out[DIGEST_STR_LEN]);
 
 /** shoal_hex() - @len bytes as lowercase hex into @out (2*len+1 bytes). */
 void shoal_hex(const uint8_t *in, size_t len, char *out);

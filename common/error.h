@@ -10,21 +10,22 @@
 #define SHOAL_ERRNO_BASE 10000
 
 #define SHOAL_ERROR_TABLE(X)                                                   \
-	X(SHOAL_ENOTLEADER, 1, "this manager is not the raft leader")         \
-	X(SHOAL_ENOQUORUM, 2, "the managers have no quorum")                  \
-	X(SHOAL_ESTALE, 3, "update out of sequence")                          \
-	X(SHOAL_EFRAME, 4, "malformed or oversized frame")                    \
-	X(SHOAL_EAUTH, 5, "authentication failed")                            \
-	X(SHOAL_ECERT, 6, "certificate invalid, expired or of another cluster") \
-	X(SHOAL_ETOKEN, 7, "join token invalid or rotated")                   \
-	X(SHOAL_EREPLAY, 8, "replayed or reordered frame")                    \
-	X(SHOAL_ECORRUPT, 9, "corrupt data on disk")                          \
-	X(SHOAL_ENOTSWARM, 10, "this node is not part of a swarm")            \
-	X(SHOAL_ENOTMANAGER, 11, "this node is not a swarm manager")          \
-	X(SHOAL_EHTTP, 12, "malformed HTTP request")                          \
-	X(SHOAL_ECLOSED, 13, "connection closed")                             \
-	X(SHOAL_ENOTFOUND, 14, "no such object")                              \
-	X(SHOAL_ECONFLICT, 15, "object already exists or is in use")          \
+	X(SHOAL_ENOTLEADER, 1, "this manager is not the raft leader")          \
+	X(SHOAL_ENOQUORUM, 2, "the managers have no quorum")                   \
+	X(SHOAL_ESTALE, 3, "update out of sequence")                           \
+	X(SHOAL_EFRAME, 4, "malformed or oversized frame")                     \
+	X(SHOAL_EAUTH, 5, "authentication failed")                             \
+	X(SHOAL_ECERT, 6,                                                      \
+	  "certificate invalid, expired or of another cluster")                \
+	X(SHOAL_ETOKEN, 7, "join token invalid or rotated")                    \
+	X(SHOAL_EREPLAY, 8, "replayed or reordered frame")                     \
+	X(SHOAL_ECORRUPT, 9, "corrupt data on disk")                           \
+	X(SHOAL_ENOTSWARM, 10, "this node is not part of a swarm")             \
+	X(SHOAL_ENOTMANAGER, 11, "this node is not a swarm manager")           \
+	X(SHOAL_EHTTP, 12, "malformed HTTP request")                           \
+	X(SHOAL_ECLOSED, 13, "connection closed")                              \
+	X(SHOAL_ENOTFOUND, 14, "no such object")                               \
+	X(SHOAL_ECONFLICT, 15, "object already exists or is in use")           \
 	X(SHOAL_ELOCKED, 16, "swarm is encrypted and needs to be unlocked")
 
 enum shoal_error {

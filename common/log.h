@@ -44,8 +44,8 @@ typedef void log_sink_fn(enum log_level level, const char *module,
 			 const char *msg, void *arg);
 void log_set_sink(log_sink_fn *fn, void *arg);
 
-void log_write(enum log_level level, const char *module, const char *fmt,
-	       ...) __attribute__((format(printf, 3, 4)));
+void log_write(enum log_level level, const char *module, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void log_vwrite(enum log_level level, const char *module, const char *fmt,
 		va_list ap) __attribute__((format(printf, 3, 0)));
 

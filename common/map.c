@@ -100,7 +100,8 @@ int hmap_put(struct hmap *m, const void *key, size_t klen, void *val,
 	void *kcopy = shoal_memdup(key, klen);
 	if (!kcopy)
 		return -ENOMEM;
-	struct hmap_slot s = {.hash = h, .key = kcopy, .klen = klen, .val = val};
+	struct hmap_slot s = {
+		.hash = h, .key = kcopy, .klen = klen, .val = val};
 	place(m->slots, m->cap, s);
 	m->len++;
 	if (old)

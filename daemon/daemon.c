@@ -9,15 +9,23 @@
 #include "common/error.h"
 #include "common/http.h"
 #include "common/log.h"
+#include "runtime/image.h"
+#include "runtime/runtime.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define SOCKET_MODE 0660
+/* Image archives come whole in a request body (docker import / load). */
+#define MAX_BODY_BYTES (1024u << 20)
+#define REQUEST_TIMEOUT_MS (10 * 60 * 1000)
 
 /* --- services ------------------------------------------------------------ */
 
@@ -26,6 +34,72 @@ struct service {
 	int (*start)(struct daemon *d);
 	void (*stop)(struct daemon *d, void (*done)(struct daemon *d));
 };
+
+/*
+ * The monitor executable: $SHOAL_MONITOR, else beside shoald, else where
+ * the build tree puts it (build/<preset>/runtime/shoal-monitor next to
+ * build/<preset>/daemon/shoald). NULL lets the runtime decide.
+ */
+static const char *monitor_path(char *buf, size_t cap)
+{
+	char exe[PATH_MAX];
+	const char *env = getenv("SHOAL_MONITOR");
+	if (env && *env)
+		return NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	const char *dir = dirname(exe);
+	snprintf(buf, cap, "%s/shoal-monitor", dir);
+	if (access(buf, X_OK) == 0)
+		return buf;
+	snprintf(buf, cap, "%s/../runtime/shoal-monitor", dir);
+	return access(buf, X_OK) == 0 ? buf : NULL;
+}
+
+static int runtime_start(struct daemon *d)
+{
+	char mon[PATH_MAX + 32];
+	struct rt_config rc_cfg = {
+		.data_root = d->cfg.data_root,
+		.exec_root = d->cfg.exec_root,
+		.monitor_path = monitor_path(mon, sizeof(mon)),
+	};
+	struct rt_err rerr = {""};
+	int rc = rt_open(&rc_cfg, &d->rt, &rerr);
+	if (rc < 0) {
+		log_error("cannot open the container runtime: %s",
+			  rerr.msg[0] ? rerr.msg : shoal_strerror(rc));
+		return rc;
+	}
+	struct img_err ierr = {""};
+	rc = img_store_open(d->cfg.data_root, &d->images, &ierr);
+	if (rc < 0) {
+		log_error("cannot open the image store: %s",
+			  ierr.msg[0] ? ierr.msg : shoal_strerror(rc));
+		rt_close(d->rt);
+		d->rt = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+static void runtime_stop(struct daemon *d, void (*done)(struct daemon *d))
+{
+	/* Containers and their monitors go on running (DESIGN.md). */
+	img_store_close(d->images);
+	d->images = NULL;
+	rt_close(d->rt);
+	d->rt = NULL;
+	done(d);
+}
+
+static void counts(void *arg, struct api_counts *out)
+{
+	struct daemon *d = arg;
+	api_counts_fill(d->api, out);
+}
 
 static int api_start(struct daemon *d)
 {
@@ -37,13 +111,25 @@ static int api_start(struct daemon *d)
 		.arg = d,
 		.swarm_state = daemon__swarm_state,
 		.swarm_ops = daemon__swarm_ops(),
+		.counts = counts,
+		.rt = d->rt,
+		.images = d->images,
+		.loop = &d->loop,
+	};
+	struct http_server_opts opts = {
+		.max_body_bytes = MAX_BODY_BYTES,
+		.request_timeout_ms = REQUEST_TIMEOUT_MS,
 	};
 	int rc = api_new(&svc, &d->api);
 	if (rc < 0) {
 		log_error("cannot create the API: %s", shoal_strerror(rc));
 		return rc;
 	}
-	rc = http_server_new(&d->loop, NULL, api_http_handler, d->api,
+	rc = api_containers_restore(d->api);
+	if (rc < 0)
+		log_warn("cannot restore the containers' watches: %s",
+			 shoal_strerror(rc));
+	rc = http_server_new(&d->loop, &opts, api_http_handler, d->api,
 			     &d->http);
 	if (rc < 0) {
 		log_error("cannot create the HTTP server: %s",
@@ -88,6 +174,7 @@ static void api_stop(struct daemon *d, void (*done)(struct daemon *d))
  * A start function logs its own failure once and undoes what it did.
  */
 static const struct service services[] = {
+	{"runtime", runtime_start, runtime_stop},
 	{"swarm", daemon__swarm_start, daemon__swarm_stop},
 	{"api", api_start, api_stop},
 };

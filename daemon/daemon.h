@@ -20,6 +20,8 @@
 
 struct api;
 struct http_server;
+struct rt;
+struct img_store;
 
 struct daemon {
 	struct daemon_config cfg;
@@ -33,6 +35,8 @@ struct daemon {
 	char pid_path[DAEMON_PATH_MAX + 16];
 	char engine_id[64];
 	/* services */
+	struct rt *rt;
+	struct img_store *images;
 	struct api *api;
 	struct http_server *http;
 	struct daemon_swarm *swarm; /* swarm.c */

@@ -10,7 +10,8 @@ if [ ! -x "$docker" ]; then
 	echo "SKIP: $docker not found"
 	exit 77
 fi
-work=$(mktemp -d /tmp/shoal-docker-cli.XXXXXX)
+# Short: the runtime takes an exec-root of at most 30 characters.
+work=$(mktemp -d /tmp/sdc.XXXXXX)
 sock="$work/exec/shoald.sock"
 pid=""
 cleanup() {

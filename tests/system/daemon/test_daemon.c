@@ -43,7 +43,7 @@ static char shoald[PATH_MAX];
 
 static void roots_make(struct roots *r)
 {
-	strcpy(r->dir, "/tmp/shoal-daemon-test.XXXXXX");
+	strcpy(r->dir, "/tmp/sdt.XXXXXX" /* short: exec-root <= 30 */);
 	assert_non_null(mkdtemp(r->dir));
 	snprintf(r->data, sizeof(r->data), "%s/data", r->dir);
 	snprintf(r->exec, sizeof(r->exec), "%s/exec", r->dir);

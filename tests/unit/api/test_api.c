@@ -180,8 +180,8 @@ static void rename_(struct api_call *call)
 }
 
 static const struct api_route test_routes[] = {
-	{"POST", "/containers/{id}/start", start},
-	{"POST", "/containers/{id}/rename", rename_},
+	{"POST", "/widgets/{id}/start", start},
+	{"POST", "/widgets/{id}/rename", rename_},
 };
 static const struct api_route_table test_table = {"test", test_routes, 2};
 static const struct api_route dup_routes[] = {{"GET", "/info", start}};
@@ -192,18 +192,18 @@ static void patterns_capture_path_parameters(void **state)
 	assert_int_equal(api_add_routes(A, &test_table), 0);
 	assert_int_equal(api_add_routes(A, &dup_table), -EEXIST);
 	struct reply r;
-	ask("POST", "/v1.44/containers/abc123/rename?name=web%201", &r);
+	ask("POST", "/v1.44/widgets/abc123/rename?name=web%201", &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(jsonx_str(r.json, "id", ""), "abc123");
 	assert_string_equal(jsonx_str(r.json, "name", ""), "web 1");
 	reply_fini(&r);
-	ask("POST", "/containers/abc/start", &r);
+	ask("POST", "/widgets/abc/start", &r);
 	assert_int_equal(r.status, 204);
 	reply_fini(&r);
-	ask("POST", "/containers//start", &r); /* empty segment */
+	ask("POST", "/widgets//start", &r); /* empty segment */
 	assert_int_equal(r.status, 404);
 	reply_fini(&r);
-	ask("POST", "/containers/a/b/start", &r);
+	ask("POST", "/widgets/a/b/start", &r);
 	assert_int_equal(r.status, 404);
 	reply_fini(&r);
 }

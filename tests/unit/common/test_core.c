@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <errno.h>
@@ -156,7 +157,8 @@ int main(void)
 		cmocka_unit_test(failed_allocation_is_reported_and_counted),
 		cmocka_unit_test(buffer_refuses_to_grow_past_its_limit),
 		cmocka_unit_test(buffer_survives_allocation_failure_unchanged),
-		cmocka_unit_test(map_keeps_every_key_through_growth_and_deletes),
+		cmocka_unit_test(
+			map_keeps_every_key_through_growth_and_deletes),
 		cmocka_unit_test(ids_have_docker_shapes),
 		cmocka_unit_test(durations_parse_like_go),
 		cmocka_unit_test(sha256_digest_matches_known_vector),

@@ -1,0 +1,513 @@
+/*
+ * A container's output and input over the API (Docker Engine API v1.45):
+ * GET /containers/{id}/logs (follow, tail, since, until, timestamps,
+ * stdout, stderr) and POST /containers/{id}/attach (hijacked, Docker's
+ * 101 Upgrade: tcp), plus POST /containers/{id}/resize.
+ *
+ * Logs come from the json-file log through logstream.c: multiplexed with
+ * Docker's 8-byte headers unless the container has a tty.
+ *
+ * Attach to a running container connects to the monitor's attach socket:
+ * its output (already framed by the monitor when there is no tty) goes to
+ * the client as is, and the client's bytes go to the container's stdin;
+ * the client's EOF closes the container's stdin. Attach to a container
+ * that has not started yet (docker run attaches first, then starts) waits
+ * in st->attaches; at start the output comes from the log (which holds
+ * every byte from the first instant) when there is no tty, or from the
+ * socket with a tty: an interactive container's monitor keeps what came
+ * out before the first attach and hands it over; for a tty without stdin
+ * the lines logged before the connection are replayed from the log.
+ * Stdin bytes sent before the start are kept (up to 1 MiB) and delivered
+ * once connected. The hijacked connection is closed when the output ends
+ * (the container exited) or the client leaves.
+ */
+#define LOG_MODULE "api"
+#include "api/internal.h"
+#include "api/logstream.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static bool config_flag(struct api__state *st, const char *id, const char *key)
+{
+	json_t *m = NULL;
+	bool v = false;
+	if (api__meta_load(st, id, &m) == 0) {
+		v = jsonx_bool(jsonx_obj(m, "Config"), key, false);
+		json_decref(m);
+	}
+	return v;
+}
+
+static bool container_tty(struct api__state *st, const char *id)
+{
+	return config_flag(st, id, "Tty");
+}
+
+/* "1700000000", "1700000000.5", or an RFC 3339 time we do not parse. */
+static int parse_time(const char *s, int64_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || *end)
+		return -EINVAL;
+	*out = (int64_t)(v * 1e9);
+	return 0;
+}
+
+/* --- logs ----------------------------------------------------------------- */
+
+struct logs_op {
+	struct api__logstream ls;
+};
+
+static void logs_freed(struct api__logstream *ls)
+{
+	shoal_free(ls->arg);
+}
+
+static void logs_done(struct api__logstream *ls, int rc)
+{
+	http_response_on_close(ls->res, NULL, NULL);
+	http_response_end(ls->res);
+	api__logstream_close(ls);
+}
+
+static void logs_gone(struct http_response *res, void *arg)
+{
+	struct logs_op *op = arg;
+	api__logstream_close(&op->ls);
+}
+
+static void logs(struct api_call *call)
+{
+	struct api__state *st = api__need(call);
+	char id[65];
+	if (!st || api__resolve(call, st, api_param(call, "id"), id) < 0)
+		return;
+	struct rt_log_options o = {
+		.tail = -1,
+		.stdout_on = api__query_bool(call, "stdout", false),
+		.stderr_on = api__query_bool(call, "stderr", false),
+	};
+	if (!o.stdout_on && !o.stderr_on) {
+		api_reply_error(call, 400,
+				"Bad parameters: you must choose at least one "
+				"stream");
+		return;
+	}
+	const char *tail = http_request_query(call->req, "tail");
+	if (tail && *tail && strcmp(tail, "all") != 0) {
+		char *end;
+		o.tail = strtoll(tail, &end, 10);
+		if (*end || o.tail < 0) {
+			api_reply_error(call, 400, "invalid tail value: %s",
+					tail);
+			return;
+		}
+	}
+	int64_t until = 0;
+	const char *since = http_request_query(call->req, "since");
+	const char *untilq = http_request_query(call->req, "until");
+	if ((since && *since && parse_time(since, &o.since_ns) < 0) ||
+	    (untilq && *untilq && parse_time(untilq, &until) < 0)) {
+		api_reply_error(call, 400,
+				"invalid since or until value: expected unix "
+				"seconds");
+		return;
+	}
+	struct logs_op *op = shoal_calloc(1, sizeof(*op));
+	if (!op) {
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	int rc = rt_log_open(st->rt, id, &o, &op->ls.r);
+	if (rc < 0) {
+		shoal_free(op);
+		api_reply_error(call, 500, "cannot read the logs: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	op->ls.tty = container_tty(st, id);
+	op->ls.res = call->res;
+	op->ls.timestamps = api__query_bool(call, "timestamps", false);
+	op->ls.follow = api__query_bool(call, "follow", false);
+	op->ls.until_ns = until;
+	op->ls.done = logs_done;
+	op->ls.freed = logs_freed;
+	op->ls.arg = op;
+	const char *ct = op->ls.tty ? "application/vnd.docker.raw-stream"
+				    : "application/vnd.docker.multiplexed-"
+				      "stream";
+	if (http_response_begin(call->res, 200, ct) < 0) {
+		rt_log_close(op->ls.r);
+		shoal_free(op);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	http_response_on_close(call->res, logs_gone, op);
+	api__logstream_start(&op->ls, st->loop);
+}
+
+/* --- attach --------------------------------------------------------------- */
+
+struct attach_op {
+	struct list_node node; /* in st->attaches while waiting */
+	struct api__state *st;
+	struct http_response *res; /* NULL once finished or gone */
+	char id[65];
+	bool tty, want_in;
+	bool sock_open, sock_out; /* output comes from the socket */
+	bool client_eof;
+	bool ended; /* the response is finished or gone */
+	uv_pipe_t sock;
+	struct api__logstream *ls;
+	struct buf in; /* stdin before the connection */
+	int handles;
+};
+
+struct wreq {
+	uv_write_t req;
+	char data[];
+};
+
+static void op_release(struct attach_op *op)
+{
+	if (op->handles > 0 || !op->ended)
+		return;
+	buf_fini(&op->in);
+	shoal_free(op);
+}
+
+static void sock_closed(uv_handle_t *h)
+{
+	struct attach_op *op = h->data;
+	op->handles--;
+	op_release(op);
+}
+
+static void ls_freed(struct api__logstream *ls)
+{
+	struct attach_op *op = ls->arg;
+	shoal_free(ls);
+	op->handles--;
+	op_release(op);
+}
+
+/* Tear everything down; @res already finished or gone. */
+static void attach_end(struct attach_op *op)
+{
+	list_remove(&op->node);
+	op->res = NULL;
+	op->ended = true;
+	if (op->sock_open) {
+		op->sock_open = false;
+		uv_close((uv_handle_t *)&op->sock, sock_closed);
+	}
+	if (op->ls) {
+		api__logstream_close(op->ls);
+		op->ls = NULL;
+	}
+	op_release(op);
+}
+
+static void attach_finish(struct attach_op *op)
+{
+	if (op->res) {
+		http_response_on_close(op->res, NULL, NULL);
+		http_response_hijack_close(op->res);
+	}
+	attach_end(op);
+}
+
+static void attach_gone(struct http_response *res, void *arg)
+{
+	attach_end(arg);
+}
+
+static void written(uv_write_t *w, int status)
+{
+	shoal_free(container_of(w, struct wreq, req));
+}
+
+static void shut(uv_shutdown_t *s, int status)
+{
+	shoal_free(s);
+}
+
+static void to_container(struct attach_op *op, const char *d, size_t n)
+{
+	struct wreq *w = shoal_malloc(sizeof(*w) + n);
+	if (!w)
+		return;
+	memcpy(w->data, d, n);
+	uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
+	if (uv_write(&w->req, (uv_stream_t *)&op->sock, &b, 1, written) < 0)
+		shoal_free(w);
+}
+
+static void close_stdin(struct attach_op *op)
+{
+	uv_shutdown_t *s = shoal_malloc(sizeof(*s));
+	if (s && uv_shutdown(s, (uv_stream_t *)&op->sock, shut) < 0)
+		shoal_free(s);
+}
+
+static void from_client(struct http_response *res, const char *d, ssize_t n,
+			void *arg)
+{
+	struct attach_op *op = arg;
+	if (n == UV_EOF) {
+		op->client_eof = true;
+		if (op->sock_open && op->want_in)
+			close_stdin(op);
+		return;
+	}
+	if (n <= 0 || !op->want_in)
+		return;
+	if (op->sock_open)
+		to_container(op, d, (size_t)n);
+	else
+		buf_append(&op->in, d, (size_t)n); /* bounded: dropped past */
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	static char space[65536];
+	*b = uv_buf_init(space, sizeof(space));
+}
+
+static void from_container(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct attach_op *op = s->data;
+	if (n < 0) {
+		if (op->sock_out)
+			attach_finish(op);
+		else
+			uv_read_stop(s);
+		return;
+	}
+	if (n == 0 || !op->sock_out || !op->res)
+		return;
+	int rc = http_response_hijack_write(op->res, b->base, (size_t)n);
+	if (rc == -ENOBUFS)
+		uv_read_stop(s);
+}
+
+static void on_drain(struct http_response *res, void *arg)
+{
+	struct attach_op *op = arg;
+	if (op->sock_open)
+		uv_read_start((uv_stream_t *)&op->sock, alloc_cb,
+			      from_container);
+}
+
+static int connect_sock(struct attach_op *op)
+{
+	int fd, rc = rt_container_attach(op->st->rt, op->id, &fd);
+	if (rc < 0)
+		return rc;
+	rc = uv_pipe_init(op->st->loop, &op->sock, 0);
+	if (rc == 0) {
+		op->sock.data = op;
+		rc = uv_pipe_open(&op->sock, fd);
+		op->sock_open = true;
+		op->handles++;
+		if (rc < 0) {
+			close(fd);
+			return rc;
+		}
+	} else {
+		close(fd);
+		return rc;
+	}
+	if (op->in.len)
+		to_container(op, op->in.data, op->in.len);
+	buf_reset(&op->in);
+	if (op->client_eof && op->want_in)
+		close_stdin(op);
+	if (!op->want_in && !op->sock_out) {
+		/* Only the log is wanted; the socket is not needed. */
+		uv_close((uv_handle_t *)&op->sock, sock_closed);
+		op->sock_open = false;
+		return 0;
+	}
+	return uv_read_start((uv_stream_t *)&op->sock, alloc_cb,
+			     from_container);
+}
+
+static void ls_done(struct api__logstream *ls, int rc)
+{
+	attach_finish(ls->arg);
+}
+
+/*
+ * A tty attach made before the start: what the container wrote before the
+ * socket was connected is only in the log; send it first (raw bytes).
+ */
+static void replay_before(struct attach_op *op, int64_t t)
+{
+	struct rt_info i;
+	struct rt_log_options o = {
+		.tail = -1, .stdout_on = true, .stderr_on = true};
+	struct rt_log_reader *r;
+	struct rt_log_entry e;
+	if (!op->res || rt_container_inspect(op->st->rt, op->id, &i) < 0)
+		return;
+	o.since_ns = i.started_ns;
+	rt_info_fini(&i);
+	if (rt_log_open(op->st->rt, op->id, &o, &r) < 0)
+		return;
+	while (rt_log_next(r, &e) == 0 && e.time_ns < t)
+		http_response_hijack_write(op->res, e.line, e.len);
+	rt_log_close(r);
+}
+
+/* The container is running now: connect output and input. */
+static void attach_connect(struct attach_op *op, bool from_log)
+{
+	int rc = 0;
+	list_remove(&op->node);
+	op->sock_out = !from_log;
+	if (from_log) {
+		struct rt_info i;
+		struct rt_log_options o = {
+			.tail = -1, .stdout_on = true, .stderr_on = true};
+		if (rt_container_inspect(op->st->rt, op->id, &i) == 0) {
+			o.since_ns = i.started_ns;
+			rt_info_fini(&i);
+		}
+		struct api__logstream *ls = shoal_calloc(1, sizeof(*ls));
+		rc = ls ? rt_log_open(op->st->rt, op->id, &o, &ls->r) : -ENOMEM;
+		if (rc < 0) {
+			shoal_free(ls);
+			attach_finish(op);
+			return;
+		}
+		ls->res = op->res;
+		ls->hijacked = true;
+		ls->follow = true;
+		ls->done = ls_done;
+		ls->freed = ls_freed;
+		ls->arg = op;
+		op->ls = ls;
+		op->handles++;
+		api__logstream_start(ls, op->st->loop);
+		if (!op->res)
+			return; /* finished already */
+	} else {
+		http_response_on_drain(op->res, on_drain, op);
+	}
+	/* With open_stdin the monitor keeps the early output for the first
+	 * attach itself; otherwise it is only in the log. */
+	int64_t t = time_real_ns();
+	rc = connect_sock(op);
+	if (!from_log && !config_flag(op->st, op->id, "OpenStdin"))
+		replay_before(op, t);
+	if (rc < 0 && op->sock_out)
+		attach_finish(op);
+}
+
+void api__attach_started(struct api__state *st, const char *id)
+{
+	struct list_node *n, *t;
+	list_for_each_safe(n, t, &st->attaches)
+	{
+		struct attach_op *op = list_entry(n, struct attach_op, node);
+		if (!strcmp(op->id, id))
+			attach_connect(op, !op->tty);
+	}
+}
+
+static void attach(struct api_call *call)
+{
+	struct api__state *st = api__need(call);
+	char id[65];
+	if (!st || api__resolve(call, st, api_param(call, "id"), id) < 0)
+		return;
+	struct rt_info i;
+	if (rt_container_inspect(st->rt, id, &i) < 0) {
+		api_reply_error(call, 404, "No such container: %s", id);
+		return;
+	}
+	enum rt_status s = i.status;
+	rt_info_fini(&i);
+	bool tty = container_tty(st, id);
+	struct attach_op *op = shoal_calloc(1, sizeof(*op));
+	if (!op) {
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	op->st = st;
+	op->res = call->res;
+	op->tty = tty;
+	op->want_in = api__query_bool(call, "stdin", false);
+	memcpy(op->id, id, sizeof(op->id));
+	buf_init(&op->in, 1 << 20);
+	list_init(&op->node);
+	const char *ct = tty ? "application/vnd.docker.raw-stream"
+			     : "application/vnd.docker.multiplexed-stream";
+	int rc = http_response_hijack(call->res, call->req->upgrade ? 101 : 200,
+				      ct, from_client, op);
+	if (rc < 0) {
+		buf_fini(&op->in);
+		shoal_free(op);
+		api_reply_error(call, 500, "cannot attach: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, attach_gone, op);
+	/* Not running: wait for the start (docker run, docker start -a). */
+	if (s == RT_STATUS_CREATED || s == RT_STATUS_EXITED)
+		list_push_back(&st->attaches, &op->node);
+	else
+		attach_connect(op, false);
+}
+
+static void resize(struct api_call *call)
+{
+	struct api__state *st = api__need(call);
+	char id[65];
+	if (!st || api__resolve(call, st, api_param(call, "id"), id) < 0)
+		return;
+	const char *h = http_request_query(call->req, "h");
+	const char *w = http_request_query(call->req, "w");
+	long rows = h ? strtol(h, NULL, 10) : 0;
+	long cols = w ? strtol(w, NULL, 10) : 0;
+	if (rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535) {
+		api_reply_error(call, 400, "invalid tty size: h=%s w=%s",
+				h ? h : "", w ? w : "");
+		return;
+	}
+	int rc =
+		rt_container_resize(st->rt, id, (unsigned)rows, (unsigned)cols);
+	if (rc < 0 && rc != -ESRCH && rc != -ENOTTY && rc != -ENOENT &&
+	    rc != -ECONNREFUSED) {
+		api_reply_error(call, 500, "cannot resize: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_send(call->res, 200, NULL, NULL, 0);
+}
+
+static const struct api_route routes[] = {
+	{"GET", "/containers/{id}/logs", logs},
+	{"POST", "/containers/{id}/attach", attach},
+	{"POST", "/containers/{id}/resize", resize},
+};
+
+const struct api_route_table api_containers_io_table = {
+	.name = "containers-io",
+	.routes = routes,
+	.nroutes = sizeof(routes) / sizeof(routes[0]),
+};

@@ -1,0 +1,512 @@
+/*
+ * Image routes of the Docker Engine API v1.45 over the image store
+ * (runtime/image.h): POST /images/create?fromSrc=- (docker import), POST
+ * /images/load (docker load, with progress as JSON messages), GET
+ * /images/json, GET /images/{name}/json, DELETE /images/{name}, POST
+ * /images/{name}/tag, and GET /images/{name}/get and /images/get (docker
+ * save). Names with one slash ("library/busybox") have routes of their
+ * own, since the router captures one path segment per parameter.
+ *
+ * Bodies arrive whole (the HTTP server bounds them; shoald raises the
+ * bound for image archives) and are handed to the store's workers through
+ * a memfd, so the loop never blocks on unpacking. A client that leaves
+ * while a job runs does not stop it; the job's result is then only
+ * logged. There is no registry: fromImage (docker pull, and the pull that
+ * docker run tries for an unknown image) answers 404 with a message that
+ * says how to get an image instead.
+ */
+#define LOG_MODULE "api"
+#include "api/internal.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "runtime/image.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MAX_CHANGES 64
+
+static struct img_store *need_images(struct api_call *call)
+{
+	struct api__state *st = api__need(call);
+	if (st && !st->img) {
+		api_reply_error(call, 501, "this daemon has no image store");
+		return NULL;
+	}
+	return st ? st->img : NULL;
+}
+
+/* The request body in a memfd, at offset 0; -errno. */
+static int body_fd(const struct http_request *req)
+{
+	int fd = memfd_create("shoal-image", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t off = 0;
+	while (off < req->body_len) {
+		ssize_t n = write(fd, req->body + off, req->body_len - off);
+		if (n < 0) {
+			int rc = -errno;
+			close(fd);
+			return rc;
+		}
+		off += (size_t)n;
+	}
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static int status_of(int rc)
+{
+	return rc == SHOAL_ENOTFOUND   ? 404
+	       : rc == SHOAL_ECONFLICT ? 409
+	       : rc == -EINVAL	       ? 400
+	       : rc == SHOAL_ECORRUPT  ? 400
+				       : 500;
+}
+
+/* Docker's progress line: {"status":..,"progressDetail":..,"id":..} */
+static void json_line(struct http_response *res, json_t *o)
+{
+	size_t len;
+	char *s = o ? jsonx_dump(o, &len) : NULL;
+	json_decref(o);
+	if (s)
+		http_response_write(res, s, len);
+	shoal_free(s);
+}
+
+static json_t *error_line(const char *msg)
+{
+	return json_pack("{s:{s:s}, s:s}", "errorDetail", "message", msg,
+			 "error", msg);
+}
+
+/* --- import --------------------------------------------------------------- */
+
+struct job {
+	struct http_response *res; /* NULL once the client left */
+	int fd;
+	bool quiet;
+	bool streaming;
+};
+
+static void job_gone(struct http_response *res, void *arg)
+{
+	struct job *j = arg;
+	j->res = NULL;
+}
+
+static void import_done(int status, const char *errmsg, json_t *result,
+			void *arg)
+{
+	struct job *j = arg;
+	close(j->fd);
+	if (status < 0)
+		log_info("image import failed: %s", errmsg ? errmsg : "");
+	if (j->res) {
+		http_response_on_close(j->res, NULL, NULL);
+		if (status < 0) {
+			http_response_send_error(
+				j->res, status_of(status),
+				errmsg ? errmsg : shoal_strerror(status));
+		} else {
+			json_t *o =
+				json_pack("{s:s}", "status",
+					  json_string_value(result)
+						  ? json_string_value(result)
+						  : "");
+			size_t len;
+			char *s = o ? jsonx_dump(o, &len) : NULL;
+			json_decref(o);
+			if (s)
+				http_response_send(j->res, 200,
+						   "application/json", s, len);
+			else
+				http_response_send_error(j->res, 500,
+							 "out of memory");
+			shoal_free(s);
+		}
+	}
+	shoal_free(j);
+}
+
+static void create(struct api_call *call)
+{
+	struct img_store *s = need_images(call);
+	if (!s)
+		return;
+	const char *src = http_request_query(call->req, "fromSrc");
+	const char *from = http_request_query(call->req, "fromImage");
+	if (!src || !*src) {
+		api_reply_error(call, 404,
+				"pull access denied for %s: Shoal has no "
+				"registry; use `shoal image import` or "
+				"`shoal image load` (docker import / docker "
+				"load)",
+				from && *from ? from : "(none)");
+		return;
+	}
+	if (strcmp(src, "-") != 0) {
+		api_reply_error(call, 400,
+				"importing from a URL (%s) is not supported: "
+				"send the archive in the request body",
+				src);
+		return;
+	}
+	const char *repo = http_request_query(call->req, "repo");
+	const char *tag = http_request_query(call->req, "tag");
+	char ref[512] = "";
+	if (repo && *repo) {
+		int n = snprintf(ref, sizeof(ref), "%s%s%s", repo,
+				 tag && *tag ? ":" : "", tag ? tag : "");
+		if (n < 0 || (size_t)n >= sizeof(ref)) {
+			api_reply_error(call, 400, "reference too long");
+			return;
+		}
+	}
+	const char *changes[MAX_CHANGES];
+	size_t nc = 0;
+	for (size_t i = 0; i < call->req->nquery; i++) {
+		if (strcmp(call->req->query[i].name, "changes") != 0 ||
+		    !*call->req->query[i].value)
+			continue;
+		if (nc == MAX_CHANGES) {
+			api_reply_error(call, 400, "too many changes");
+			return;
+		}
+		changes[nc++] = call->req->query[i].value;
+	}
+	const char *msg = http_request_query(call->req, "message");
+	struct job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	j->fd = body_fd(call->req);
+	if (j->fd < 0) {
+		api_reply_error(call, 500, "cannot stage the archive: %s",
+				shoal_strerror(j->fd));
+		shoal_free(j);
+		return;
+	}
+	struct img_import_opts o = {
+		.reference = ref[0] ? ref : NULL,
+		.changes = changes,
+		.n_changes = nc,
+		.message = msg && *msg ? msg : NULL,
+	};
+	j->res = call->res;
+	int rc = img_import_async(api__state_of(call)->loop, s, j->fd, &o,
+				  import_done, j);
+	if (rc < 0) {
+		close(j->fd);
+		shoal_free(j);
+		api_reply_error(call, status_of(rc), "cannot import: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, job_gone, j);
+}
+
+/* --- load ----------------------------------------------------------------- */
+
+static void load_progress(const struct img_progress *p, void *arg)
+{
+	struct job *j = arg;
+	if (!j->res || j->quiet)
+		return;
+	char bar[80] = "";
+	if (p->total)
+		snprintf(bar, sizeof(bar), "%llu/%llu",
+			 (unsigned long long)p->current,
+			 (unsigned long long)p->total);
+	json_line(j->res,
+		  json_pack("{s:s, s:{s:I, s:I}, s:s, s:s}", "status", p->phase,
+			    "progressDetail", "current", (json_int_t)p->current,
+			    "total", (json_int_t)p->total, "progress", bar,
+			    "id", p->id));
+}
+
+static void load_done(int status, const char *errmsg, json_t *result, void *arg)
+{
+	struct job *j = arg;
+	close(j->fd);
+	if (!j->res) {
+		shoal_free(j);
+		return;
+	}
+	http_response_on_close(j->res, NULL, NULL);
+	if (status < 0) {
+		json_line(j->res,
+			  error_line(errmsg ? errmsg : shoal_strerror(status)));
+	} else {
+		for (size_t i = 0; i < json_array_size(result); i++) {
+			const char *r =
+				json_string_value(json_array_get(result, i));
+			char line[600];
+			if (!r)
+				continue;
+			snprintf(line, sizeof(line), "Loaded image%s: %s\n",
+				 strncmp(r, "sha256:", 7) ? "" : " ID", r);
+			json_line(j->res, json_pack("{s:s}", "stream", line));
+		}
+	}
+	http_response_end(j->res);
+	shoal_free(j);
+}
+
+static void load(struct api_call *call)
+{
+	struct img_store *s = need_images(call);
+	if (!s)
+		return;
+	if (call->req->body_len == 0) {
+		api_reply_error(call, 400,
+				"requested load from stdin, but stdin is "
+				"empty");
+		return;
+	}
+	struct job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	j->quiet = api__query_bool(call, "quiet", false);
+	j->fd = body_fd(call->req);
+	if (j->fd < 0) {
+		api_reply_error(call, 500, "cannot stage the archive: %s",
+				shoal_strerror(j->fd));
+		shoal_free(j);
+		return;
+	}
+	if (http_response_begin(call->res, 200, "application/json") < 0) {
+		close(j->fd);
+		shoal_free(j);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	j->res = call->res;
+	int rc = img_load_async(api__state_of(call)->loop, s, j->fd,
+				load_progress, load_done, j);
+	if (rc < 0) {
+		json_line(call->res, error_line(shoal_strerror(rc)));
+		http_response_end(call->res);
+		close(j->fd);
+		shoal_free(j);
+		return;
+	}
+	http_response_on_close(call->res, job_gone, j);
+}
+
+/* --- list, inspect, remove, tag, save ------------------------------------- */
+
+/* Whether tag "repo:tag" matches a reference filter "repo" or
+ * "repo:tag" (Docker also accepts "library/" forms, which the store
+ * already folds). */
+static bool ref_match(const char *tag, const char *want)
+{
+	size_t n = strlen(want);
+	if (!strcmp(tag, want))
+		return true;
+	return !strchr(want, ':') && !strncmp(tag, want, n) && tag[n] == ':';
+}
+
+static bool image_wanted(const json_t *im, const json_t *refs)
+{
+	if (!json_array_size(refs))
+		return true;
+	const json_t *tags = json_object_get(im, "RepoTags");
+	for (size_t i = 0; i < json_array_size(tags); i++)
+		for (size_t j = 0; j < json_array_size(refs); j++) {
+			const char *t =
+				json_string_value(json_array_get(tags, i));
+			const char *w =
+				json_string_value(json_array_get(refs, j));
+			if (t && w && ref_match(t, w))
+				return true;
+		}
+	return false;
+}
+
+static void list(struct api_call *call)
+{
+	struct img_store *s = need_images(call);
+	if (!s)
+		return;
+	const char *fq = http_request_query(call->req, "filters");
+	json_t *f = NULL;
+	char err[256];
+	if (fq && *fq &&
+	    jsonx_parse_object(fq, strlen(fq), &f, err, sizeof(err)) < 0) {
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	json_t *l = NULL;
+	struct img_err e = {""};
+	int rc = img_list_json(s, &l, &e);
+	if (rc < 0) {
+		json_decref(f);
+		api_reply_error(call, 500, "%s", e.msg);
+		return;
+	}
+	const json_t *refs = json_object_get(f, "reference");
+	for (size_t i = json_array_size(l); i-- > 0;)
+		if (!image_wanted(json_array_get(l, i), refs))
+			json_array_remove(l, i);
+	json_decref(f);
+	api_reply_json(call, 200, l);
+}
+
+/* {name} or {repo}/{name}, into @out. */
+static const char *image_name(struct api_call *call, char *out, size_t cap)
+{
+	const char *repo = api_param(call, "repo");
+	const char *name = api_param(call, "name");
+	if (repo)
+		snprintf(out, cap, "%s/%s", repo, name);
+	else
+		snprintf(out, cap, "%s", name);
+	return out;
+}
+
+static void inspect(struct api_call *call)
+{
+	struct img_store *s = need_images(call);
+	char name[512];
+	if (!s)
+		return;
+	json_t *o = NULL;
+	struct img_err e = {""};
+	int rc = img_inspect_json(s, image_name(call, name, sizeof(name)), &o,
+				  &e);
+	if (rc < 0) {
+		api_reply_error(call, status_of(rc), "%s",
+				e.msg[0] ? e.msg : shoal_strerror(rc));
+		return;
+	}
+	api_reply_json(call, 200, o);
+}
+
+static void remove_(struct api_call *call)
+{
+	struct img_store *s = need_images(call);
+	char name[512];
+	if (!s)
+		return;
+	json_t *report = NULL;
+	struct img_err e = {""};
+	unsigned flags =
+		api__query_bool(call, "force", false) ? IMG_RM_FORCE : 0;
+	int rc = img_remove(s, image_name(call, name, sizeof(name)), flags,
+			    &report, &e);
+	if (rc < 0) {
+		api_reply_error(call, status_of(rc), "%s",
+				e.msg[0] ? e.msg : shoal_strerror(rc));
+		return;
+	}
+	api_reply_json(call, 200, report ? report : json_array());
+}
+
+static void tag(struct api_call *call)
+{
+	struct img_store *s = need_images(call);
+	char name[512], ref[512];
+	if (!s)
+		return;
+	const char *repo = http_request_query(call->req, "repo");
+	const char *t = http_request_query(call->req, "tag");
+	if (!repo || !*repo) {
+		api_reply_error(call, 400,
+				"repository name must have at least "
+				"one component");
+		return;
+	}
+	snprintf(ref, sizeof(ref), "%s%s%s", repo, t && *t ? ":" : "",
+		 t ? t : "");
+	struct img_err e = {""};
+	int rc = img_tag(s, image_name(call, name, sizeof(name)), ref, &e);
+	if (rc < 0) {
+		api_reply_error(call, status_of(rc), "%s",
+				e.msg[0] ? e.msg : shoal_strerror(rc));
+		return;
+	}
+	http_response_send(call->res, 201, NULL, NULL, 0);
+}
+
+static void save_refs(struct api_call *call, const char *const *refs, size_t n)
+{
+	struct img_store *s = api__state_of(call)->img;
+	int fd = memfd_create("shoal-save", MFD_CLOEXEC);
+	if (fd < 0) {
+		api_reply_error(call, 500, "cannot save: %s", strerror(errno));
+		return;
+	}
+	struct img_err e = {""};
+	int rc = img_save(s, refs, n, fd, &e);
+	off_t len = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
+	void *p =
+		len > 0 ? mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0)
+			: MAP_FAILED;
+	close(fd);
+	if (rc < 0 || p == MAP_FAILED) {
+		api_reply_error(call, rc < 0 ? status_of(rc) : 500, "%s",
+				e.msg[0] ? e.msg : "cannot save the images");
+		return;
+	}
+	http_response_send(call->res, 200, "application/x-tar", p, (size_t)len);
+	munmap(p, (size_t)len);
+}
+
+static void save_one(struct api_call *call)
+{
+	char name[512];
+	if (!need_images(call))
+		return;
+	const char *refs[1] = {image_name(call, name, sizeof(name))};
+	save_refs(call, refs, 1);
+}
+
+static void save_many(struct api_call *call)
+{
+	const char *refs[64];
+	size_t n = 0;
+	if (!need_images(call))
+		return;
+	for (size_t i = 0; i < call->req->nquery && n < 64; i++)
+		if (!strcmp(call->req->query[i].name, "names"))
+			refs[n++] = call->req->query[i].value;
+	if (!n) {
+		api_reply_error(call, 400, "no image names given");
+		return;
+	}
+	save_refs(call, refs, n);
+}
+
+static const struct api_route routes[] = {
+	{"POST", "/images/create", create},
+	{"POST", "/images/load", load},
+	{"GET", "/images/json", list},
+	{"GET", "/images/get", save_many},
+	{"GET", "/images/{name}/json", inspect},
+	{"GET", "/images/{repo}/{name}/json", inspect},
+	{"GET", "/images/{name}/get", save_one},
+	{"GET", "/images/{repo}/{name}/get", save_one},
+	{"DELETE", "/images/{name}", remove_},
+	{"DELETE", "/images/{repo}/{name}", remove_},
+	{"POST", "/images/{name}/tag", tag},
+	{"POST", "/images/{repo}/{name}/tag", tag},
+};
+
+const struct api_route_table api_images_table = {
+	.name = "images",
+	.routes = routes,
+	.nroutes = sizeof(routes) / sizeof(routes[0]),
+};

@@ -1,0 +1,319 @@
+/*
+ * Internal to libshoal-runtime (and the shoal-monitor executable): the
+ * normalised container configuration that rt_container_create() writes to
+ * config.json and the monitor reads back, and the helpers the files of this
+ * module share. Nothing here is part of the public contract.
+ */
+#ifndef SHOAL_RUNTIME_INTERNAL_H
+#define SHOAL_RUNTIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/map.h"
+#include "runtime/runtime.h"
+
+#define RT_CONFIG_FILE "config.json"
+#define RT_STATE_FILE "state.json"
+#define RT_MAX_LOWER 128
+#define RT_MAX_ITEMS 1024 /* env, argv, mounts: a bound on any list */
+
+/** A mount resolved at create time (host paths absolute). */
+struct rt__mount {
+	enum rt_mount_kind kind;
+	char *source;  /* host path; NULL for tmpfs */
+	char *target;  /* absolute inside the container */
+	char *volume;  /* volume name for named/anonymous volumes */
+	char *options; /* tmpfs data */
+	bool readonly;
+};
+
+/** The container's normalised configuration (everything owned). */
+struct rt__config {
+	char id[RT_ID_LEN + 1];
+	char *name;
+	char **lower;
+	size_t n_lower;
+	char **argv;
+	size_t argc;
+	char **env;
+	size_t n_env;
+	char *hostname;
+	char *user;
+	char *workdir;
+	bool tty;
+	bool open_stdin;
+	bool privileged;
+	bool no_new_privs;
+	bool readonly_rootfs;
+	struct rt__mount *mounts;
+	size_t n_mounts;
+	uint64_t caps; /* bounding = permitted = effective */
+	char *seccomp; /* "unconfined" or a BPF file path */
+	char *network; /* "none", "host" or a netns path */
+	uint32_t userns_host_id;
+	uint32_t userns_size;
+	int64_t memory;
+	int64_t memory_reservation;
+	int64_t cpu_shares;
+	int64_t nano_cpus;
+	int64_t pids_limit;
+	struct rt_rlimit *rlimits;
+	size_t n_rlimits;
+	char *cgroup_parent;
+	char *dir;	   /* <data-root>/containers/<id> */
+	char *run_dir;	   /* <exec-root>/<id> */
+	char *annotations; /* opaque, the caller's */
+	int64_t created_ns;
+};
+
+/** What the monitor records in state.json. */
+struct rt__state {
+	enum rt_status status; /* created, running or exited */
+	pid_t pid;
+	uint64_t pid_start; /* the init's start time: pids get reused */
+	pid_t monitor_pid;
+	uint64_t monitor_start; /* /proc/<pid>/stat starttime */
+	int exit_code;
+	bool oom_killed;
+	int64_t started_ns;
+	int64_t finished_ns;
+	int64_t monitor_maxrss_kb; /* peak RSS of the monitor itself */
+	int64_t init_maxrss_kb;	   /* and of the container's init */
+	char error[512];
+};
+int rt__state_load(const char *dir, struct rt__state *st);
+int rt__state_save(const char *dir, const struct rt__state *st);
+
+/* cgroup layout, see cgroup.c */
+struct rt__cgroups {
+	enum rt_cgroup_layout layout;
+	char v2_root[512]; /* unified mount ("" if none) */
+	char v1_root[512]; /* /sys/fs/cgroup */
+	unsigned v1_mask;  /* controllers present (RT__CG_*) */
+};
+
+/** One known container: its config; state is always read from disk. */
+struct rt__ctr {
+	struct rt__config *c;
+};
+
+#define RT__SC_CACHE 8
+
+struct rt {
+	char *data_root;
+	char *exec_root;
+	char *cgroup_parent;
+	char *monitor;
+	struct rt__cgroups cg;
+	struct hmap by_id;   /* id -> struct rt__ctr */
+	struct hmap by_name; /* name -> the same */
+	struct {
+		uint64_t caps;
+		char *path;
+	} sc_cache[RT__SC_CACHE]; /* compiled default profiles */
+	size_t n_sc;
+};
+
+int rt__register(struct rt *rt, struct rt__config *c);
+/** rt__volume_drop() - remove a volume's folder, allocating nothing. */
+int rt__volume_drop(struct rt *rt, const char *name);
+/** rt__seccomp_cached() - the BPF file of Docker's profile for @caps,
+ * compiled on first use in this process; owned path. */
+int rt__seccomp_cached(struct rt *rt, uint64_t caps, char **out,
+		       struct rt_err *err);
+/** rt__config_of() - the config (borrowed) and fresh state of @ref. */
+const struct rt__config *rt__config_of(struct rt *rt, const char *ref,
+				       struct rt__state *st);
+
+void rt__config_free(struct rt__config *c);
+/** rt__config_to_json() - serialise; owned string (shoal_free). */
+char *rt__config_to_json(const struct rt__config *c);
+/** rt__config_from_json() - parse what rt__config_to_json() wrote;
+ * -EINVAL with @err on anything malformed. */
+int rt__config_from_json(const char *text, struct rt__config **out,
+			 struct rt_err *err);
+int rt__config_load(const char *dir, struct rt__config **out,
+		    struct rt_err *err);
+
+/* util.c */
+void rt__err(struct rt_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+char *rt__path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int rt__mkdir_p(const char *path, mode_t mode);
+int rt__rm_rf(const char *path);
+int rt__write_file(const char *path, const void *data, size_t len, mode_t mode);
+/** rt__write_atomic() - write to path.tmp, fsync-free rename over path. */
+int rt__write_atomic(const char *path, const void *data, size_t len);
+/** rt__read_file() - the whole file (at most @max bytes), NUL-terminated,
+ * owned; -EFBIG past @max. */
+int rt__read_file(const char *path, size_t max, char **out, size_t *len);
+int rt__write_str(const char *path, const char *s);
+/** rt__proc_start_time() - field 22 of /proc/<pid>/stat; 0 if gone. */
+uint64_t rt__proc_start_time(pid_t pid);
+/** rt__pidfd_open_checked() - pidfd of @pid if its start time matches. */
+int rt__pidfd_open_checked(pid_t pid, uint64_t start, int *fd);
+size_t rt__strv_len(const char *const *v);
+char **rt__strv_dup(const char *const *v, size_t *n);
+void rt__strv_free(char **v, size_t n);
+
+/* caps.c */
+#define RT_CAP_LAST 40 /* CAP_CHECKPOINT_RESTORE */
+uint64_t rt__caps_default(void);
+uint64_t rt__caps_all(void);
+/** rt__cap_from_name() - "NET_ADMIN"/"CAP_NET_ADMIN" (any case); -1. */
+int rt__cap_from_name(const char *name);
+const char *rt__cap_name(int cap);
+int rt__caps_compute(const char *const *add, const char *const *drop,
+		     bool privileged, uint64_t *out, struct rt_err *err);
+/** rt__caps_bound() - drop what is not in @caps from the bounding set and
+ * clear the ambient set; needs CAP_SETPCAP, so before switching user. */
+int rt__caps_bound(uint64_t caps);
+/** rt__caps_apply() - permitted = effective = inheritable = @caps. */
+int rt__caps_apply(uint64_t caps);
+
+/* seccomp.c */
+/**
+ * rt__seccomp_compile() - compile a profile in Docker's JSON format for a
+ * container holding @caps into classic BPF (owned, shoal_free). -EINVAL
+ * with @err when the profile is malformed.
+ */
+int rt__seccomp_compile(const char *json, size_t len, uint64_t caps, void **bpf,
+			size_t *bpf_len, struct rt_err *err);
+extern const char rt__seccomp_default_profile[];
+/** A compiled filter, read into memory before pivot_root hides the file. */
+struct rt__bpf {
+	void *data;
+	size_t len;
+};
+/** rt__seccomp_read() - read the BPF file @path ("unconfined": empty). */
+int rt__seccomp_read(const char *path, struct rt__bpf *out);
+/** rt__seccomp_install() - install @bpf (no-op when empty). */
+int rt__seccomp_install(const struct rt__bpf *bpf);
+
+/* user.c */
+/** rt__user_resolve() - resolve a -u spec against the rootfs's
+ * /etc/passwd and /etc/group (@root: "/" inside the container). */
+int rt__user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
+		     gid_t *groups, size_t *n_groups, char *home,
+		     size_t home_len, struct rt_err *err);
+
+/* cgroup*.c */
+enum {
+	RT__CG_MEMORY = 1 << 0,
+	RT__CG_CPU = 1 << 1,
+	RT__CG_CPUACCT = 1 << 2,
+	RT__CG_PIDS = 1 << 3,
+	RT__CG_FREEZER = 1 << 4,
+	RT__CG_DEVICES = 1 << 5,
+	RT__CG_CPUSET = 1 << 6,
+	RT__CG_BLKIO = 1 << 7,
+};
+int rt__cgroup_detect(struct rt__cgroups *cg);
+/** rt__cgroup_create() - make the container's cgroup(s), set limits, put
+ * @pid in (0: nothing to move). -EINVAL with @err on a rejected value. */
+int rt__cgroup_create(const struct rt__cgroups *cg, const struct rt__config *c,
+		      pid_t pid, struct rt_err *err);
+int rt__cgroup_enter(const struct rt__cgroups *cg, const struct rt__config *c,
+		     pid_t pid);
+int rt__cgroup_destroy(const struct rt__cgroups *cg,
+		       const struct rt__config *c);
+int rt__cgroup_freeze(const struct rt__cgroups *cg, const struct rt__config *c,
+		      bool frozen);
+bool rt__cgroup_frozen(const struct rt__cgroups *cg,
+		       const struct rt__config *c);
+bool rt__cgroup_oom_killed(const struct rt__cgroups *cg,
+			   const struct rt__config *c);
+int rt__cgroup_stats(const struct rt__cgroups *cg, const struct rt__config *c,
+		     struct rt_stats *st);
+/** rt__cgroup_pids() - pids in the container's cgroup; owned array. */
+int rt__cgroup_pids(const struct rt__cgroups *cg, const struct rt__config *c,
+		    pid_t **pids, size_t *n);
+/** rt__cgroup_exists() - whether any of the container's cgroup dirs is
+ * still there (tests, removal checks). */
+bool rt__cgroup_exists(const struct rt__cgroups *cg,
+		       const struct rt__config *c);
+
+/* v1 and v2 back-ends: paths are the container's dir in one hierarchy. */
+int rt__cgv1_create(const struct rt__cgroups *cg, const struct rt__config *c,
+		    struct rt_err *err);
+int rt__cgv1_enter(const struct rt__cgroups *cg, const struct rt__config *c,
+		   pid_t pid);
+int rt__cgv1_destroy(const struct rt__cgroups *cg, const struct rt__config *c);
+int rt__cgv1_freeze(const struct rt__cgroups *cg, const struct rt__config *c,
+		    bool frozen);
+bool rt__cgv1_frozen(const struct rt__cgroups *cg, const struct rt__config *c);
+bool rt__cgv1_oom(const struct rt__cgroups *cg, const struct rt__config *c);
+int rt__cgv1_stats(const struct rt__cgroups *cg, const struct rt__config *c,
+		   struct rt_stats *st);
+char *rt__cgv1_dir(const struct rt__cgroups *cg, const char *ctl,
+		   const struct rt__config *c);
+int rt__cgv2_create(const struct rt__cgroups *cg, const struct rt__config *c,
+		    bool limits, struct rt_err *err);
+int rt__cgv2_enter(const struct rt__cgroups *cg, const struct rt__config *c,
+		   pid_t pid);
+int rt__cgv2_destroy(const struct rt__cgroups *cg, const struct rt__config *c);
+int rt__cgv2_freeze(const struct rt__cgroups *cg, const struct rt__config *c,
+		    bool frozen);
+bool rt__cgv2_frozen(const struct rt__cgroups *cg, const struct rt__config *c);
+bool rt__cgv2_oom(const struct rt__cgroups *cg, const struct rt__config *c);
+int rt__cgv2_stats(const struct rt__cgroups *cg, const struct rt__config *c,
+		   struct rt_stats *st);
+char *rt__cgv2_dir(const struct rt__cgroups *cg, const struct rt__config *c);
+/** rt__cgv2_devices() - attach Docker's device allow list as a BPF
+ * program to the cgroup folder @dir. */
+int rt__cgv2_devices(const char *dir);
+
+/* mounts.c: in the container's init, in its new mount namespace. */
+/** rt__rootfs_setup() - overlay, volumes, /proc, /sys, /dev, the /etc
+ * files, pivot_root, masked and read-only paths. -errno with @err.
+ * @layers: with a user namespace, detached idmapped mounts of the lower
+ * dirs (one per layer, lowest first) made by the monitor, or NULL. */
+int rt__rootfs_setup(const struct rt__config *c, const int *layers,
+		     struct rt_err *err);
+/** rt__overlay_mount() - the container's overlay at @target, as is. */
+int rt__overlay_mount(const struct rt__config *c, const char *target,
+		      struct rt_err *err);
+
+/* child.c */
+struct rt__child_args {
+	const struct rt__config *c;
+	int sync_fd;  /* SOCK_SEQPACKET to the monitor */
+	int stdio[3]; /* no tty: the ends for 0, 1, 2 */
+};
+/** rt__child_main() - the container's init after clone(); never returns. */
+__attribute__((noreturn)) void rt__child_main(struct rt__child_args *a);
+/** rt__finish_process() - user, cwd, rlimits, caps, no_new_privs,
+ * seccomp, exec: the tail shared with exec. Returns only on failure. */
+int rt__finish_process(const struct rt__config *c, char *const *argv,
+		       char *const *env, const char *user, const char *cwd,
+		       bool privileged, const struct rt__bpf *bpf,
+		       struct rt_err *err);
+
+/* monitor.c */
+int rt__monitor_main(int argc, char **argv);
+int rt__exec_helper_main(int argc, char **argv);
+
+/* logs.c */
+/** rt__log_append() - one json-file record for @len bytes of @stream. */
+int rt__log_append(int fd, int stream, const char *data, size_t len,
+		   int64_t ns);
+char *rt__log_path(const struct rt__config *c);
+int rt__log_open_path(struct rt *rt, const char *id, const char *path,
+		      const struct rt_log_options *opt,
+		      struct rt_log_reader **out);
+/* container.c: whether @id's monitor is alive (for log follow). */
+bool rt__container_running(struct rt *rt, const char *id);
+
+/* fd passing */
+int rt__send_fd(int sock, int fd);
+/** rt__recv_msg() - one datagram into @buf and, if it carried one, an fd
+ * (else -1); the byte count, 0 at EOF, or -errno. */
+ssize_t rt__recv_msg(int sock, char *buf, size_t cap, int *fd);
+/** rt__wait_sync() - read the child's handshake until EOF (success) or an
+ * "E" message (its text into @err); a passed fd lands in *@fd. */
+int rt__wait_sync(int sock, int *fd, struct rt_err *err);
+
+#endif

@@ -1,0 +1,402 @@
+/*
+ * Parsers for the flags users type: memory sizes ("512m", as Docker's
+ * go-units RAMInBytes: binary multiples, an optional "b"/"ib"), --cpus,
+ * --ulimit, -v and --tmpfs mount specs and -u user specs. They accept what
+ * the docker CLI accepts and reject the rest with a sentence; they touch no
+ * files and allocate nothing, so unit tests and the API layer share them.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "runtime/internal.h"
+
+int rt_parse_memory(const char *s, int64_t *out)
+{
+	const char *p = s;
+	double mant = 0, frac_div = 1;
+	long double mult = 1;
+	bool digits = false;
+
+	if (!s)
+		return -EINVAL;
+	while (isdigit((unsigned char)*p)) {
+		mant = mant * 10 + (*p++ - '0');
+		digits = true;
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		while (isdigit((unsigned char)*p)) {
+			frac_div *= 10;
+			mant += (*p++ - '0') / frac_div;
+		}
+	}
+	if (!digits)
+		return -EINVAL;
+	if (*p == ' ')
+		p++;
+	switch (tolower((unsigned char)*p)) {
+	case 'k':
+		mult = 1024.0L;
+		break;
+	case 'm':
+		mult = 1024.0L * 1024;
+		break;
+	case 'g':
+		mult = 1024.0L * 1024 * 1024;
+		break;
+	case 't':
+		mult = 1024.0L * 1024 * 1024 * 1024;
+		break;
+	case 'p':
+		mult = 1024.0L * 1024 * 1024 * 1024 * 1024;
+		break;
+	default:
+		break;
+	}
+	if (mult > 1) {
+		p++;
+		if (tolower((unsigned char)*p) == 'i')
+			p++;
+	}
+	if (tolower((unsigned char)*p) == 'b')
+		p++;
+	if (*p)
+		return -EINVAL;
+	if ((long double)mant * mult >= 9.2e18L)
+		return -ERANGE;
+	*out = (int64_t)((long double)mant * mult);
+	return 0;
+}
+
+int rt_parse_cpus(const char *s, int64_t *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s || isspace((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < 0 || v > 1e6)
+		return -EINVAL;
+	*out = (int64_t)llround(v * 1e9);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int res;
+} ulimits[] = {
+	{"core", RLIMIT_CORE},	       {"cpu", RLIMIT_CPU},
+	{"data", RLIMIT_DATA},	       {"fsize", RLIMIT_FSIZE},
+	{"locks", RLIMIT_LOCKS},       {"memlock", RLIMIT_MEMLOCK},
+	{"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+	{"nofile", RLIMIT_NOFILE},     {"nproc", RLIMIT_NPROC},
+	{"rss", RLIMIT_RSS},	       {"rtprio", RLIMIT_RTPRIO},
+	{"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
+	{"stack", RLIMIT_STACK},       {"as", RLIMIT_AS},
+};
+
+static int parse_u64(const char *s, const char *end, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s == end)
+		return -EINVAL;
+	if (end - s == 2 && !strncmp(s, "-1", 2)) {
+		*out = RLIM_INFINITY;
+		return 0;
+	}
+	for (; s < end; s++) {
+		if (!isdigit((unsigned char)*s) || v > UINT64_MAX / 10 - 9)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int rt_parse_ulimit(const char *s, struct rt_rlimit *out)
+{
+	const char *eq, *colon, *end;
+	size_t i;
+
+	if (!s || !(eq = strchr(s, '=')))
+		return -EINVAL;
+	for (i = 0; i < sizeof(ulimits) / sizeof(ulimits[0]); i++)
+		if (strlen(ulimits[i].name) == (size_t)(eq - s) &&
+		    !strncmp(s, ulimits[i].name, (size_t)(eq - s)))
+			break;
+	if (i == sizeof(ulimits) / sizeof(ulimits[0]))
+		return -EINVAL;
+	end = eq + strlen(eq);
+	colon = strchr(eq + 1, ':');
+	if (parse_u64(eq + 1, colon ? colon : end, &out->soft) < 0)
+		return -EINVAL;
+	if (!colon)
+		out->hard = out->soft;
+	else if (parse_u64(colon + 1, end, &out->hard) < 0)
+		return -EINVAL;
+	if (out->soft > out->hard)
+		return -EINVAL;
+	out->resource = ulimits[i].res;
+	return 0;
+}
+
+/* Lexical cleaning of an absolute path into @out: no "//", ".", "..". */
+static int clean_abs_path(const char *in, size_t len, char *out, size_t cap)
+{
+	size_t o = 0, i = 0;
+
+	if (len == 0 || in[0] != '/')
+		return -EINVAL;
+	while (i < len) {
+		size_t start, seg;
+		while (i < len && in[i] == '/')
+			i++;
+		start = i;
+		while (i < len && in[i] != '/')
+			i++;
+		seg = i - start;
+		if (seg == 0 || (seg == 1 && in[start] == '.'))
+			continue;
+		if (seg == 2 && in[start] == '.' && in[start + 1] == '.') {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+			continue;
+		}
+		if (o + seg + 2 > cap)
+			return -ENAMETOOLONG;
+		out[o++] = '/';
+		memcpy(out + o, in + start, seg);
+		o += seg;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	return 0;
+}
+
+static bool valid_volume_name(const char *s, size_t len)
+{
+	if (len < 2 || len > 255 || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+/* Docker's -v modes: ro|rw, SELinux z|Z, nocopy, propagation modes. */
+static int parse_mode(const char *s, size_t len, bool *readonly)
+{
+	static const char *const ok[] = {
+		"rw",	  "z",	     "Z",     "nocopy", "private", "rprivate",
+		"shared", "rshared", "slave", "rslave", NULL};
+	const char *end = s + len;
+	bool seen_rw = false;
+
+	if (len == 0)
+		return -EINVAL;
+	while (s < end) {
+		const char *c = memchr(s, ',', (size_t)(end - s));
+		size_t n = (size_t)((c ? c : end) - s);
+		bool known = false;
+		if (n == 2 && !strncmp(s, "ro", 2)) {
+			if (seen_rw)
+				return -EINVAL;
+			*readonly = true;
+			seen_rw = known = true;
+		}
+		for (size_t i = 0; ok[i] && !known; i++)
+			if (strlen(ok[i]) == n && !strncmp(s, ok[i], n)) {
+				if (i == 0 && seen_rw)
+					return -EINVAL;
+				seen_rw |= i == 0;
+				known = true;
+			}
+		if (!known)
+			return -EINVAL;
+		s += n + (c ? 1 : 0);
+		if (c && s == end)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int rt_parse_volume(const char *s, struct rt_mount_spec *out,
+		    struct rt_err *err)
+{
+	const char *parts[3] = {0};
+	size_t lens[3] = {0}, n = 0, used = 0;
+	const char *p = s;
+	bool ro = false;
+
+	memset(out, 0, sizeof(*out));
+	if (!s || !*s || strlen(s) >= sizeof(out->buf) / 2)
+		goto invalid;
+	for (;;) {
+		const char *c = strchr(p, ':');
+		if (n == 3)
+			goto invalid;
+		parts[n] = p;
+		lens[n] = c ? (size_t)(c - p) : strlen(p);
+		n++;
+		if (!c)
+			break;
+		p = c + 1;
+	}
+	if (n == 2 && parts[0][0] == '/' &&
+	    parse_mode(parts[1], lens[1], &ro) == 0) {
+		n = 1; /* "/ctr:ro": an anonymous volume with a mode */
+	} else if (n == 3 && parse_mode(parts[2], lens[2], &ro) < 0) {
+		goto invalid;
+	}
+	if (n == 1) {
+		out->kind = RT_MOUNT_ANONYMOUS;
+		if (clean_abs_path(parts[0], lens[0], out->buf,
+				   sizeof(out->buf)) < 0)
+			goto invalid;
+		out->target = out->buf;
+	} else {
+		if (lens[0] == 0)
+			goto invalid;
+		if (parts[0][0] == '/') {
+			out->kind = RT_MOUNT_BIND;
+			if (clean_abs_path(parts[0], lens[0], out->buf,
+					   sizeof(out->buf) / 2) < 0)
+				goto invalid;
+		} else {
+			if (!valid_volume_name(parts[0], lens[0]))
+				goto invalid;
+			out->kind = RT_MOUNT_VOLUME;
+			memcpy(out->buf, parts[0], lens[0]);
+			out->buf[lens[0]] = '\0';
+		}
+		out->source = out->buf;
+		used = strlen(out->buf) + 1;
+		if (clean_abs_path(parts[1], lens[1], out->buf + used,
+				   sizeof(out->buf) - used) < 0)
+			goto invalid;
+		out->target = out->buf + used;
+	}
+	if (!strcmp(out->target, "/")) {
+		rt__err(err,
+			"invalid volume specification: '%s': destination "
+			"can't be '/'",
+			s);
+		return -EINVAL;
+	}
+	out->readonly = ro;
+	return 0;
+invalid:
+	rt__err(err, "invalid volume specification: '%s'", s ? s : "");
+	return -EINVAL;
+}
+
+static bool valid_tmpfs_opt(const char *o, size_t n)
+{
+	static const char *const flags[] = {
+		"ro",	   "rw",       "exec",	      "noexec", "suid",
+		"nosuid",  "dev",      "nodev",	      "sync",	"async",
+		"noatime", "relatime", "strictatime", NULL};
+	static const char *const keyed[] = {
+		"size=",      "mode=",	    "uid=", "gid=",
+		"nr_inodes=", "nr_blocks=", NULL};
+
+	for (size_t i = 0; flags[i]; i++)
+		if (strlen(flags[i]) == n && !strncmp(o, flags[i], n))
+			return true;
+	for (size_t i = 0; keyed[i]; i++) {
+		size_t k = strlen(keyed[i]);
+		if (n > k && !strncmp(o, keyed[i], k)) {
+			for (size_t j = k; j < n; j++)
+				if (!isalnum((unsigned char)o[j]))
+					return false;
+			return true;
+		}
+	}
+	return false;
+}
+
+int rt_parse_tmpfs(const char *s, struct rt_mount_spec *out, struct rt_err *err)
+{
+	const char *colon, *o, *end;
+	size_t used;
+
+	memset(out, 0, sizeof(*out));
+	if (!s || !*s || strlen(s) >= sizeof(out->buf) / 2)
+		goto invalid;
+	colon = strchr(s, ':');
+	if (clean_abs_path(s, colon ? (size_t)(colon - s) : strlen(s), out->buf,
+			   sizeof(out->buf) / 2) < 0 ||
+	    !strcmp(out->buf, "/"))
+		goto invalid;
+	out->kind = RT_MOUNT_TMPFS;
+	out->target = out->buf;
+	used = strlen(out->buf) + 1;
+	out->options = out->buf + used;
+	if (!colon)
+		return 0;
+	o = colon + 1;
+	end = o + strlen(o);
+	if (o == end)
+		goto invalid;
+	while (o < end) {
+		const char *c = memchr(o, ',', (size_t)(end - o));
+		size_t n = (size_t)((c ? c : end) - o);
+		if (!valid_tmpfs_opt(o, n))
+			goto invalid;
+		if (n == 2 && !strncmp(o, "ro", 2))
+			out->readonly = true;
+		o += n + (c ? 1 : 0);
+		if (c && o == end)
+			goto invalid;
+	}
+	memcpy(out->buf + used, colon + 1, strlen(colon + 1) + 1);
+	return 0;
+invalid:
+	rt__err(err, "invalid tmpfs specification: '%s'", s ? s : "");
+	return -EINVAL;
+}
+
+static bool valid_user_part(const char *s, size_t n)
+{
+	if (n == 0 || n >= 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return s[0] != '-';
+}
+
+int rt_parse_user(const char *s, struct rt_user_spec *out)
+{
+	const char *colon;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return -EINVAL;
+	colon = strchr(s, ':');
+	n = colon ? (size_t)(colon - s) : strlen(s);
+	if (!valid_user_part(s, n))
+		return -EINVAL;
+	memcpy(out->user, s, n);
+	if (!colon)
+		return 0;
+	if (!valid_user_part(colon + 1, strlen(colon + 1)))
+		return -EINVAL;
+	strcpy(out->group, colon + 1);
+	out->has_group = true;
+	return 0;
+}

@@ -1,0 +1,475 @@
+/*
+ * Shoal's container runtime: the whole public contract of libshoal-runtime.
+ *
+ * A container is made in two steps, as in Docker: rt_container_create()
+ * validates a struct rt_spec, resolves volumes, compiles (or reuses the
+ * cached) seccomp filter and writes everything the container needs into
+ * <data-root>/containers/<id>/ (config.json, hostname, hosts, resolv.conf,
+ * the overlay upper/work dirs). Nothing runs yet. rt_container_start() then
+ * makes the cgroup while it spawns a monitor (the `shoal-monitor`
+ * executable, see docs/runtime.md), which detaches from the caller (double
+ * fork + setsid), clones the container's init into new namespaces, moves it
+ * into the cgroup, relays its output into a json-file log and records its
+ * exit in state.json. The monitor outlives
+ * the daemon: a new struct rt opened on the same roots finds the running
+ * containers again (rt_open() re-reads every state folder).
+ *
+ * Everything here is synchronous and short, except where a comment says it
+ * waits (rt_container_stop(), rt_container_wait()). A libuv daemon learns of
+ * exits without blocking through rt_exit_watch_start(), which polls the
+ * monitor's pidfd on its loop; the quick calls (create, start: a few ms)
+ * may run on the loop or, strictly, in uv_queue_work. A struct rt is not
+ * thread-safe: use it from one thread at a time.
+ *
+ * Return codes follow the house rule: 0 or a negative errno, or a SHOAL_E*
+ * code (SHOAL_ENOTFOUND: no such container or volume; SHOAL_ECONFLICT: a
+ * name in use, a running container removed without force, a volume in
+ * use). Calls that can fail on user input take a struct rt_err (NULL
+ * allowed) and fill it with one sentence a user can act on ("invalid volume
+ * specification: '/a:b'").
+ */
+#ifndef SHOAL_RUNTIME_RUNTIME_H
+#define SHOAL_RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#define RT_ID_LEN 64
+
+struct rt;
+
+/** An error sentence for the user; empty when the call succeeded. */
+struct rt_err {
+	char msg[512];
+};
+
+/** Configuration of one runtime instance (all strings borrowed). */
+struct rt_config {
+	/* containers/<id>/ and volumes/<name>/_data live here. Required. */
+	const char *data_root;
+	/* Sockets and runtime state (<exec-root>/<id>/). Required. */
+	const char *exec_root;
+	/* cgroup parent below each controller's root; NULL: "shoal". */
+	const char *cgroup_parent;
+	/* The monitor executable; NULL: shoal-monitor beside /proc/self/exe,
+	 * or $SHOAL_MONITOR when set. */
+	const char *monitor_path;
+};
+
+/**
+ * rt_open() - open a runtime on its roots: make the folders, detect the
+ * cgroup layout (v1, v2 or hybrid), load every container found under
+ * <data-root>/containers (re-attaching to running ones: their monitors are
+ * found by pid and start time) and every volume. Returns 0 and *@out (free
+ * with rt_close()), or a negative code with @err filled.
+ */
+int rt_open(const struct rt_config *cfg, struct rt **out, struct rt_err *err);
+
+/** rt_close() - free @rt; running containers and their monitors go on.
+ * Close every rt_exit_watch and rt_log_reader of @rt first. */
+void rt_close(struct rt *rt);
+
+/** The cgroup layout detected by rt_open(). */
+enum rt_cgroup_layout {
+	RT_CGROUP_V1,
+	RT_CGROUP_V2,
+	RT_CGROUP_HYBRID,
+};
+enum rt_cgroup_layout rt_cgroup_layout(const struct rt *rt);
+
+/* ---------------------------------------------------------------- spec */
+
+/** A resource limit: RLIMIT_* number, soft and hard values. */
+struct rt_rlimit {
+	int resource;
+	uint64_t soft;
+	uint64_t hard;
+};
+
+/**
+ * What to run. Every pointer is borrowed for the duration of
+ * rt_container_create(); string arrays are NULL-terminated (NULL: empty).
+ * Zero means "unset" for numbers.
+ */
+struct rt_spec {
+	const char *name;	       /* unique; NULL: none */
+	const char *const *lower_dirs; /* image layers, lowest first */
+	const char *const *argv;       /* entrypoint + cmd, already joined */
+	const char *const *env;	       /* "K=V"; PATH defaulted when absent */
+	const char *hostname;	       /* NULL: first 12 hex digits of the id */
+	const char *user;	       /* "uid[:gid]" or names; NULL: root */
+	const char *workdir;	       /* absolute; NULL: "/" */
+	bool tty;		       /* a pty for stdio (docker -t) */
+	bool open_stdin; /* stdin open, fed by attach (docker -i) */
+	bool privileged; /* all caps, no seccomp, no masks, all devs */
+	bool no_new_privileges;
+	bool readonly_rootfs;
+	/* Docker -v: "/host:/ctr[:ro|rw]", "name:/ctr[:ro]", "/ctr" (an
+	 * anonymous volume). */
+	const char *const *volumes;
+	/* Docker --tmpfs: "/ctr[:opts]" (opts: size=64m,mode=1777,ro,...). */
+	const char *const *tmpfs;
+	const char *const *cap_add; /* "NET_ADMIN", "CAP_SYS_TIME", "ALL" */
+	const char *const *cap_drop;
+	/* NULL or "default": Docker's profile; "unconfined"; or the path of
+	 * a JSON profile in Docker's format. */
+	const char *seccomp;
+	/* NULL or "none": a new net namespace with lo up; "host": share
+	 * the host's; "ns:/path": join the namespace bound at /path. */
+	const char *network;
+	/* A user namespace mapping container 0..userns_size-1 to host
+	 * userns_host_id.. (uid and gid alike); 0 size: none. */
+	uint32_t userns_host_id;
+	uint32_t userns_size;
+	/* cgroup limits (0: none) */
+	int64_t memory;		    /* bytes (docker --memory) */
+	int64_t memory_reservation; /* bytes, soft limit */
+	int64_t cpu_shares;	    /* relative weight, 2..262144 */
+	int64_t nano_cpus;	    /* --cpus * 1e9 */
+	int64_t pids_limit;	    /* > 0 */
+	const struct rt_rlimit *rlimits;
+	size_t rlimit_count;
+	/* Extra "host:ip" lines for /etc/hosts; DNS servers for resolv.conf
+	 * (NULL: copy the host's, minus loopback servers). */
+	const char *const *extra_hosts;
+	const char *const *dns;
+	/* Opaque text the caller wants kept with the container and handed
+	 * back by rt_container_inspect() (e.g. the Docker create body: image,
+	 * labels, ...); at most 256 KiB; NULL: none. */
+	const char *annotations;
+};
+
+/* -------------------------------------------------------------- parsers */
+
+/** rt_parse_memory() - "512m", "1g", "1024", "1.5g" into bytes; -EINVAL. */
+int rt_parse_memory(const char *s, int64_t *out);
+/** rt_parse_cpus() - "1.5" into nano CPUs (1500000000); -EINVAL. */
+int rt_parse_cpus(const char *s, int64_t *out);
+/**
+ * rt_parse_ulimit() - Docker --ulimit "nofile=1024[:2048]" into @out;
+ * -EINVAL (unknown name, soft above hard, junk).
+ */
+int rt_parse_ulimit(const char *s, struct rt_rlimit *out);
+
+enum rt_mount_kind {
+	RT_MOUNT_BIND,	    /* a host path */
+	RT_MOUNT_VOLUME,    /* a named volume */
+	RT_MOUNT_ANONYMOUS, /* an anonymous volume made for the container */
+	RT_MOUNT_TMPFS,
+};
+
+/** A parsed -v or --tmpfs spec; strings point into @buf of the parser. */
+struct rt_mount_spec {
+	enum rt_mount_kind kind;
+	const char *source; /* host path or volume name; NULL otherwise */
+	const char *target; /* absolute, cleaned */
+	bool readonly;
+	const char *options; /* tmpfs data ("size=65536k,mode=1777") */
+	char buf[1024];
+};
+
+/** rt_parse_volume() - a Docker -v spec; -EINVAL with @err filled. */
+int rt_parse_volume(const char *s, struct rt_mount_spec *out,
+		    struct rt_err *err);
+/** rt_parse_tmpfs() - a Docker --tmpfs spec; -EINVAL with @err filled. */
+int rt_parse_tmpfs(const char *s, struct rt_mount_spec *out,
+		   struct rt_err *err);
+
+/** A parsed -u spec: each half is a number or a name. */
+struct rt_user_spec {
+	char user[64];
+	char group[64]; /* "" when absent */
+	bool has_group;
+};
+/** rt_parse_user() - "uid", "name", "uid:gid", "name:group"; -EINVAL. */
+int rt_parse_user(const char *s, struct rt_user_spec *out);
+
+/* ----------------------------------------------------------- lifecycle */
+
+enum rt_status {
+	RT_STATUS_CREATED,
+	RT_STATUS_RUNNING,
+	RT_STATUS_PAUSED,
+	RT_STATUS_EXITED,
+};
+
+/** rt_status_name() - "created", "running", "paused", "exited". */
+const char *rt_status_name(enum rt_status s);
+
+/** What rt_container_inspect() reports (a snapshot; strings owned). */
+struct rt_info {
+	char id[RT_ID_LEN + 1];
+	char *name; /* or NULL */
+	enum rt_status status;
+	pid_t pid; /* the container's init, host pid; 0 if none */
+	pid_t monitor_pid;
+	int exit_code; /* valid when exited */
+	bool oom_killed;
+	char *error;	    /* why the last start failed, or NULL */
+	int64_t created_ns; /* wall clock */
+	int64_t started_ns;
+	int64_t finished_ns;
+	char *log_path;	   /* the json-file log */
+	char *rootfs;	   /* merged rootfs as seen via /proc/<pid>/root */
+	char *config_json; /* the container's normalised config.json */
+	char *annotations; /* rt_spec.annotations as given, or NULL */
+	int64_t monitor_maxrss_kb; /* peak RSS of its monitor (after exit) */
+	int64_t init_maxrss_kb;	   /* peak RSS of its init (after exit) */
+};
+/** rt_info_fini() - free the strings of @info. */
+void rt_info_fini(struct rt_info *info);
+
+/**
+ * rt_container_create() - validate @spec and make the container on disk
+ * (state "created"). Writes its id into @id. On failure nothing is left
+ * behind (no folder, no volume, no cgroup) and @err says why.
+ */
+int rt_container_create(struct rt *rt, const struct rt_spec *spec,
+			char id[RT_ID_LEN + 1], struct rt_err *err);
+
+/**
+ * rt_container_start() - start a created (or exited) container: spawn its
+ * monitor and wait until the container's command has been exec'd (a few
+ * ms) or failed. On failure (e.g. the command is not found) no process,
+ * cgroup or mount is left and @err says why, in Docker's words.
+ */
+int rt_container_start(struct rt *rt, const char *id, struct rt_err *err);
+
+/** rt_container_kill() - send @sig to the container's init; -ESRCH when
+ * it is not running. */
+int rt_container_kill(struct rt *rt, const char *id, int sig);
+
+/**
+ * rt_container_stop() - send @sig (0: SIGTERM), wait up to @timeout_ms for
+ * the exit, then SIGKILL and wait for it. BLOCKS: run it in uv_queue_work.
+ * 0 also when the container was not running.
+ */
+int rt_container_stop(struct rt *rt, const char *id, int sig,
+		      int64_t timeout_ms);
+
+/**
+ * rt_container_wait() - block until the container has exited (up to
+ * @timeout_ms; -1 forever) and give its exit code; -ETIMEDOUT.
+ */
+int rt_container_wait(struct rt *rt, const char *id, int64_t timeout_ms,
+		      int *exit_code);
+
+/** rt_container_pause() / rt_container_unpause() - freeze or thaw every
+ * process of the container (v1 freezer, or cgroup.freeze on v2). */
+int rt_container_pause(struct rt *rt, const char *id);
+int rt_container_unpause(struct rt *rt, const char *id);
+
+/**
+ * rt_container_remove() - remove a container: its folders, cgroups and
+ * (with @volumes) its anonymous volumes. A running one is refused with
+ * SHOAL_ECONFLICT unless @force, which kills it first (and waits).
+ */
+int rt_container_remove(struct rt *rt, const char *id, bool force,
+			bool volumes);
+
+/** rt_container_inspect() - a snapshot of one container, fresh from disk.
+ * @ref is an id, a unique id prefix or a name. */
+int rt_container_inspect(struct rt *rt, const char *ref, struct rt_info *out);
+
+/**
+ * rt_container_resolve() - the full id of @ref (id, unique prefix or
+ * name) into @id; SHOAL_ENOTFOUND, or -EINVAL when a prefix is ambiguous.
+ */
+int rt_container_resolve(struct rt *rt, const char *ref,
+			 char id[RT_ID_LEN + 1]);
+
+/**
+ * rt_container_list() - the ids of every container into a new array of
+ * *@count strings (free with rt_list_free()).
+ */
+int rt_container_list(struct rt *rt, char ***ids, size_t *count);
+void rt_list_free(char **ids, size_t count);
+
+/* ---------------------------------------------------------- exit watch */
+
+/**
+ * rt_container_exit_fd() - a new pidfd of the container's monitor (owned
+ * by the caller, close it): it turns readable when the container has
+ * exited and its exit status is on disk. -ESRCH when not running.
+ */
+int rt_container_exit_fd(struct rt *rt, const char *id, int *fd);
+
+struct rt_exit_watch;
+/** Called once on the loop thread when the container has exited. */
+typedef void rt_exit_cb(struct rt_exit_watch *w, const char *id, int exit_code,
+			bool oom_killed, void *arg);
+
+/**
+ * rt_exit_watch_start() - call @cb on @loop once the container @id exits.
+ * Never blocks the loop. If the call fails @cb never runs; otherwise it
+ * runs exactly once unless the watch is closed first. The watch must be
+ * closed with rt_exit_watch_close() (also after @cb ran); its memory is
+ * released in libuv's close callback.
+ */
+int rt_exit_watch_start(struct rt *rt, uv_loop_t *loop, const char *id,
+			rt_exit_cb *cb, void *arg, struct rt_exit_watch **out);
+void rt_exit_watch_close(struct rt_exit_watch *w);
+
+/* --------------------------------------------------------------- attach */
+
+/**
+ * rt_container_attach() - connect to the monitor's attach socket and hand
+ * back the connected fd (owned by the caller). Reading gives the output
+ * from now on: raw bytes with a tty, else Docker's multiplexed stream
+ * (8-byte header: stream 1|2, 0, 0, 0, big-endian length). Writing feeds
+ * the container's stdin when it was created with open_stdin. The output
+ * of a container that exits ends with EOF.
+ */
+int rt_container_attach(struct rt *rt, const char *id, int *fd);
+
+/** rt_container_resize() - set the pty size of a tty container. */
+int rt_container_resize(struct rt *rt, const char *id, unsigned rows,
+			unsigned cols);
+
+/* --------------------------------------------------------- file access */
+
+/**
+ * rt_container_rootfs() - a path through which the caller reads and
+ * writes the container's files (docker cp): /proc/<pid>/root while it
+ * runs; for a stopped container its overlay is mounted (read-write, in the
+ * caller's mount namespace) at <exec-root>/<id>/merged, and
+ * rt_container_rootfs_release() must unmount it before the container is
+ * started again (start refuses with SHOAL_ECONFLICT meanwhile). Volumes
+ * of a stopped container are not mounted there. *@path owned (shoal_free).
+ */
+int rt_container_rootfs(struct rt *rt, const char *id, char **path);
+/** rt_container_rootfs_release() - undo rt_container_rootfs() (no-op for
+ * a running container or when nothing is mounted). */
+int rt_container_rootfs_release(struct rt *rt, const char *id);
+
+/* ----------------------------------------------------------------- logs */
+
+struct rt_log_reader;
+
+struct rt_log_options {
+	int64_t tail;	  /* last N lines; -1: all */
+	int64_t since_ns; /* wall clock; 0: from the start */
+	bool stdout_on;
+	bool stderr_on;
+};
+
+/** One log record; @line borrowed until the next read. */
+struct rt_log_entry {
+	int stream; /* 1 stdout, 2 stderr */
+	int64_t time_ns;
+	const char *line; /* includes its trailing "\n" when it had one */
+	size_t len;
+};
+
+/** rt_log_open() - read the container's json-file log. Free with
+ * rt_log_close(). */
+int rt_log_open(struct rt *rt, const char *id, const struct rt_log_options *opt,
+		struct rt_log_reader **out);
+/**
+ * rt_log_next() - the next entry: 0 and @e; -EAGAIN at the current end
+ * while the container runs (follow: poll rt_log_fd() or retry later);
+ * SHOAL_ECLOSED at the end of a container that has exited.
+ */
+int rt_log_next(struct rt_log_reader *r, struct rt_log_entry *e);
+/** rt_log_fd() - an inotify fd that turns readable when the log grows
+ * (rt_log_next() drains it). It does not signal the container's exit:
+ * pair it with rt_exit_watch_start() or a timeout. */
+int rt_log_fd(struct rt_log_reader *r);
+void rt_log_close(struct rt_log_reader *r);
+
+/* ----------------------------------------------------------------- exec */
+
+struct rt_exec_spec {
+	const char *const *argv; /* required */
+	const char *const *env;	 /* added to the container's */
+	const char *user;	 /* NULL: the container's */
+	const char *workdir;	 /* NULL: the container's */
+	bool tty;
+	bool privileged;
+};
+
+/** A running exec: stdio fds owned by it (-1 when not applicable). */
+struct rt_exec {
+	pid_t pid;     /* the exec helper, a child of the caller */
+	int pidfd;     /* readable when it exited; reaped by rt_exec_wait */
+	int pty;       /* tty: the pty master */
+	int stdin_fd;  /* no tty: write end of the process's stdin */
+	int stdout_fd; /* no tty: read ends */
+	int stderr_fd;
+};
+
+/**
+ * rt_exec_start() - run a process inside a running container: its
+ * namespaces, cgroup, capabilities, seccomp filter, user and env. Returns
+ * once it has been exec'd, or fails with @err filled (e.g. not found).
+ */
+int rt_exec_start(struct rt *rt, const char *id,
+		  const struct rt_exec_spec *spec, struct rt_exec **out,
+		  struct rt_err *err);
+/** rt_exec_wait() - wait (up to @timeout_ms; -1 forever) for the exit
+ * code; -ETIMEDOUT. Reaps the helper. */
+int rt_exec_wait(struct rt_exec *ex, int64_t timeout_ms, int *exit_code);
+/** rt_exec_free() - close the fds; kills the process if still running. */
+void rt_exec_free(struct rt_exec *ex);
+
+/* ----------------------------------------------------------- stats, top */
+
+/** Raw counters, as `docker stats` reads them. */
+struct rt_stats {
+	int64_t read_ns;	/* wall clock of the sample */
+	uint64_t cpu_total_ns;	/* container CPU time */
+	uint64_t system_cpu_ns; /* host CPU time (/proc/stat) */
+	uint32_t online_cpus;
+	uint64_t mem_usage; /* minus inactive file, as docker */
+	uint64_t mem_limit; /* limit, or host memory */
+	uint64_t pids;
+	uint64_t net_rx_bytes;
+	uint64_t net_tx_bytes;
+};
+/** rt_container_stats() - sample a running container. */
+int rt_container_stats(struct rt *rt, const char *id, struct rt_stats *out);
+/** rt_stats_cpu_percent() - docker's CPU % between two samples. */
+double rt_stats_cpu_percent(const struct rt_stats *prev,
+			    const struct rt_stats *cur);
+
+struct rt_top_row {
+	pid_t pid;
+	pid_t ppid;
+	uid_t uid;
+	char cmd[256];
+};
+/** rt_container_top() - the processes in the container's cgroup; *@rows
+ * owned (shoal_free). */
+int rt_container_top(struct rt *rt, const char *id, struct rt_top_row **rows,
+		     size_t *count);
+
+/* -------------------------------------------------------------- volumes */
+
+struct rt_volume_info {
+	char name[256];
+	char mountpoint[4096]; /* <data-root>/volumes/<name>/_data */
+	int64_t created_ns;
+	bool anonymous;
+	size_t ref_count; /* containers that mount it */
+};
+
+/** rt_volume_create() - make a named volume (NULL: an anonymous one with
+ * a random 64-hex name); an existing name is returned as is (docker). */
+int rt_volume_create(struct rt *rt, const char *name,
+		     struct rt_volume_info *out, struct rt_err *err);
+int rt_volume_inspect(struct rt *rt, const char *name,
+		      struct rt_volume_info *out);
+/** rt_volume_list() - every volume; *@vols owned (shoal_free). */
+int rt_volume_list(struct rt *rt, struct rt_volume_info **vols, size_t *count);
+/** rt_volume_remove() - SHOAL_ECONFLICT while a container mounts it
+ * (even a stopped one), SHOAL_ENOTFOUND. */
+int rt_volume_remove(struct rt *rt, const char *name);
+/** rt_volume_prune() - remove every unused anonymous volume (@all: every
+ * unused volume); the number removed into @removed. */
+int rt_volume_prune(struct rt *rt, bool all, size_t *removed);
+
+#endif

@@ -1,0 +1,106 @@
+# Shared set-up of the container API system tests: private roots, a
+# shoald on them, the busybox image from scripts/mkimage-busybox, and a
+# clean-up that removes every container, checks nothing is left behind
+# (monitors, mounts, cgroups) and stops the daemon. Sourced by the tests.
+#   SHOALD SHOAL SRC: paths given by ctest.
+set -u
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (containers need namespaces and cgroups)"
+
+# Short: the monitor's sockets live at <exec-root>/<64-hex id>/attach.sock
+# and a unix socket path has at most 107 characters.
+work=$(mktemp -d /tmp/sa.XXXXXX)
+sock="$work/x/shoald.sock"
+export SHOAL_HOST="unix://$sock"
+export DOCKER_HOST="unix://$sock" DOCKER_CONFIG="$work/docker-config"
+pid=""
+fails=0
+ids_file="$work/ids"
+: >"$ids_file"
+
+daemon_start() {
+	"$SHOALD" --data-root "$work/data" --exec-root "$work/x" \
+		--host "unix://$sock" --log-level info 2>>"$work/shoald.log" &
+	pid=$!
+	for _ in $(seq 100); do
+		[ -S "$sock" ] && curl -sf --unix-socket "$sock" \
+			http://x/_ping >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "shoald did not start:"; cat "$work/shoald.log"; exit 1
+}
+
+daemon_stop() {
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	pid=""
+}
+
+# Remember a container id so the final check can look for its leftovers.
+track() { echo "$1" >>"$ids_file"; }
+
+leftovers() {
+	local id bad=0
+	while read -r id; do
+		[ -n "$id" ] || continue
+		if grep -q "$id" /proc/self/mountinfo; then
+			echo "LEFTOVER mount of $id"; bad=1
+		fi
+		if ls -d /sys/fs/cgroup/*/shoal/"$id" >/dev/null 2>&1; then
+			echo "LEFTOVER cgroup of $id"; bad=1
+		fi
+		if pgrep -f "$id" >/dev/null 2>&1; then
+			echo "LEFTOVER process of $id"; bad=1
+		fi
+	done <"$ids_file"
+	return $bad
+}
+
+cleanup() {
+	local rc=$?
+	if [ -n "$pid" ]; then
+		for c in $("$SHOAL" ps -aq --no-trunc 2>/dev/null); do
+			"$SHOAL" rm -f "$c" >/dev/null 2>&1
+		done
+	fi
+	daemon_stop
+	# Monitors outlive shoald by design: kill any that a failed test left.
+	while read -r id; do
+		[ -n "$id" ] && pkill -KILL -f "containers/$id" 2>/dev/null
+	done <"$ids_file"
+	rm -rf "$work"
+	exit $rc
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; }
+fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
+check() { # check "sentence" command...
+	local what=$1; shift
+	if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+make_image() {
+	"$SRC/scripts/mkimage-busybox" "$work/busybox.tar" >/dev/null ||
+		{ echo "cannot build the busybox image"; exit 1; }
+}
+
+# The containers left (all states), as ids.
+all_ids() { "$SHOAL" ps -aq --no-trunc; }
+
+finish() {
+	if ! leftovers; then fails=$((fails + 1)); fi
+	daemon_stop
+	if grep -q "Sanitizer" "$work/shoald.log"; then
+		echo "FAIL - shoald reported a sanitizer error or a leak"
+		fails=$((fails + 1))
+	fi
+	if [ "$fails" -ne 0 ]; then
+		echo "$fails check(s) failed; shoald's log:"
+		cat "$work/shoald.log"
+		exit 1
+	fi
+	echo "all checks passed"
+}
