@@ -133,15 +133,15 @@ static void deliver(struct tcp *t, struct wire_chan *c, const uint8_t *data,
 {
 	struct raft_msg_decoded d;
 	int rc = raft__msg_decode(data, len, &d);
-	if (!rc && d.msg.to != t->id)
+	if (!rc && d.msg.to != t->id) {
+		raft__msg_decoded_free(&d); /* decoded, but not for us */
 		rc = -EPROTO;
+	}
 	if (rc) {
 		t->stats.rejected++;
 		log_warn("node=%" PRIu64 " peer=%s: dropping the connection: "
 			 "invalid raft message (%s)",
 			 t->id, wire_chan_name(c), shoal_strerror(rc));
-		if (!rc)
-			raft__msg_decoded_free(&d);
 		wire_chan_close(c);
 		return;
 	}
