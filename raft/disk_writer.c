@@ -9,7 +9,9 @@
  *
  * Order on disk: a group's newest hard state is written (to its own file,
  * fdatasync) before any of the group's entries, so a term or vote is never
- * durable later than entries that depend on it. A truncation rewrites a
+ * durable later than entries that depend on it. Its commit hint is capped
+ * below the group's truncation points, since the suffix they drop is still
+ * on disk until they are done. A truncation rewrites a
  * commit mark right after the last kept entry, so the kept prefix stays
  * "acknowledged" for the next open.
  *
@@ -462,8 +464,23 @@ static void run_group(struct raft_disk *d, struct list_node *group)
 		if (r->has_hs)
 			hs = r;
 	}
-	if (!rc && hs)
-		rc = disk__hs_write(d, &hs->hs);
+	if (!rc && hs) {
+		/* The hard state goes first, before the group's truncations
+		 * are durable: its commit hint must not reach into a suffix
+		 * they drop, or after a crash the old entries would be taken
+		 * for committed ones. */
+		struct raft_disk_hard_state h = hs->hs;
+		list_for_each(n, group)
+		{
+			struct disk_req *r =
+				list_entry(n, struct disk_req, link);
+			if ((r->kind == DISK_REQ_WRITE ||
+			     r->kind == DISK_REQ_RESET) &&
+			    r->truncate_from && h.commit >= r->truncate_from)
+				h.commit = r->truncate_from - 1;
+		}
+		rc = disk__hs_write(d, &h);
+	}
 	list_for_each(n, group)
 	{
 		if (rc)
