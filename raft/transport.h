@@ -39,6 +39,14 @@ struct raft_transport {
 	void (*close)(void *impl, void (*cb)(void *arg), void *arg);
 };
 
+/*
+ * Incoming connections held at once: far more than the peers of one
+ * cluster open (one each, and one being re-made), few enough that
+ * strangers cannot make a node buffer without limit. Past it a new
+ * connection is closed at once.
+ */
+#define RAFT_TCP_MAX_INCOMING (4 * RAFT_CONF_MAX)
+
 struct raft_tcp_peer {
 	uint64_t id;
 	const char *addr; /* "127.0.0.1:7001", "[::1]:7001" */

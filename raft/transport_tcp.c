@@ -64,6 +64,7 @@ struct tcp {
 	struct tcp_peer *peers[RAFT_CONF_MAX];
 	size_t n_peers;
 	struct list_node incoming;
+	size_t n_incoming;
 	raft_transport_recv_fn *recv;
 	void *recv_arg;
 	struct raft_tcp_stats stats;
@@ -166,6 +167,7 @@ static void in_closed(struct wire_chan *c, int reason)
 	struct tcp_in *in = wire_chan_data(c);
 	struct tcp *t = in->t;
 	list_remove(&in->link);
+	t->n_incoming--;
 	shoal_free(in);
 	handle_gone(t);
 }
@@ -176,11 +178,41 @@ static const struct wire_chan_callbacks in_cbs = {
 	.closed = in_closed,
 };
 
+static void refused_closed(uv_handle_t *h)
+{
+	struct tcp *t = h->data;
+	shoal_free(h);
+	handle_gone(t);
+}
+
+/* Accept a connection only to close it at once. */
+static void refuse(struct tcp *t, uv_stream_t *server)
+{
+	uv_tcp_t *h = shoal_malloc(sizeof(*h));
+	if (!h)
+		return;
+	uv_tcp_init(t->loop, h);
+	h->data = t;
+	t->handles++;
+	(void)uv_accept(server, (uv_stream_t *)h);
+	uv_close((uv_handle_t *)h, refused_closed);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct tcp *t = server->data;
 	if (status < 0 || t->closing)
 		return;
+	if (t->n_incoming >= RAFT_TCP_MAX_INCOMING) {
+		/* Each connection may hold a read buffer and a frame of up
+		 * to max_frame bytes: strangers must not open them without
+		 * limit. */
+		log_warn("node=%" PRIu64 ": refusing a connection: already "
+			 "%d incoming",
+			 t->id, RAFT_TCP_MAX_INCOMING);
+		refuse(t, server);
+		return;
+	}
 	struct tcp_in *in = shoal_calloc(1, sizeof(*in));
 	if (!in)
 		return; /* the connection waits in the backlog */
@@ -196,6 +228,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	list_push_back(&t->incoming, &in->link);
+	t->n_incoming++;
 	t->handles++;
 }
 
