@@ -65,6 +65,9 @@ struct tcp {
 	size_t n_peers;
 	struct list_node incoming;
 	size_t n_incoming;
+	uv_tcp_t spare; /* to refuse a connection without allocating */
+	bool spare_busy;
+	bool refuse_pending; /* one waits for the spare to close */
 	raft_transport_recv_fn *recv;
 	void *recv_arg;
 	struct raft_tcp_stats stats;
@@ -178,19 +181,39 @@ static const struct wire_chan_callbacks in_cbs = {
 	.closed = in_closed,
 };
 
+static void refuse(struct tcp *t, uv_stream_t *server);
+
 static void refused_closed(uv_handle_t *h)
 {
 	struct tcp *t = h->data;
-	shoal_free(h);
+	if (h == (uv_handle_t *)&t->spare) {
+		t->spare_busy = false;
+		if (t->refuse_pending && !t->closing) {
+			t->refuse_pending = false;
+			refuse(t, (uv_stream_t *)&t->listener);
+		}
+	} else {
+		shoal_free(h);
+	}
 	handle_gone(t);
 }
 
-/* Accept a connection only to close it at once. */
+/*
+ * Accept a connection only to close it at once. A connection callback
+ * must end in uv_accept(): until then libuv stops accepting on the
+ * listener. Without memory the embedded spare handle serves, when free.
+ */
 static void refuse(struct tcp *t, uv_stream_t *server)
 {
 	uv_tcp_t *h = shoal_malloc(sizeof(*h));
-	if (!h)
+	if (!h && t->spare_busy) {
+		t->refuse_pending = true; /* refused once the spare closed */
 		return;
+	}
+	if (!h) {
+		h = &t->spare;
+		t->spare_busy = true;
+	}
 	uv_tcp_init(t->loop, h);
 	h->data = t;
 	t->handles++;
@@ -214,8 +237,10 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	struct tcp_in *in = shoal_calloc(1, sizeof(*in));
-	if (!in)
-		return; /* the connection waits in the backlog */
+	if (!in) {
+		refuse(t, server);
+		return;
+	}
 	in->t = t;
 	struct wire_chan_config cfg = t->cfg;
 	cfg.peer_name = "incoming";
@@ -225,6 +250,7 @@ static void on_connection(uv_stream_t *server, int status)
 		log_warn("node=%" PRIu64 ": cannot accept a connection: %s",
 			 t->id, shoal_strerror(rc));
 		shoal_free(in);
+		refuse(t, server); /* if the channel did not take it */
 		return;
 	}
 	list_push_back(&t->incoming, &in->link);

@@ -4,7 +4,9 @@
  * and a frame of up to max_frame bytes, so a stranger opening connections
  * without end must not make the node allocate without end. Connections
  * past the bound are closed at once; those within it stay open, and a
- * slot freed by a closing connection is usable again.
+ * slot freed by a closing connection is usable again. And a connection
+ * that cannot be taken (out of memory) must not stop the listener: libuv
+ * stops accepting until uv_accept() is called.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,7 +27,9 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "proto/wire.h"
 #include "raft/transport.h"
+#include "raft/transport_codec.h"
 
 #define EXTRA 8
 
@@ -104,10 +108,71 @@ static void connections_beyond_the_bound_are_closed(void **state)
 	assert_int_equal(shoal_alloc_live(), live);
 }
 
+static void on_msg(void *arg, const struct raft_msg *m)
+{
+	(*(int *)arg)++;
+}
+
+/* A heartbeat from node 1 to node 2, framed for a plain channel. */
+static void send_heartbeat(int fd)
+{
+	struct raft_msg m = {.type = RAFT_MSG_HEARTBEAT,
+			     .from = 1,
+			     .to = 2,
+			     .term = 1,
+			     .heartbeat = {.commit = 0, .ctx = 1}};
+	struct raft_msg_pb pb;
+	assert_int_equal(raft__msg_encode(&m, &pb), 0);
+	size_t n = raft__message__get_packed_size(&pb.msg);
+	uint8_t buf[256];
+	assert_true(WIRE_HEADER_LEN + n <= sizeof(buf));
+	wire_put_header(buf, (uint32_t)n);
+	raft__message__pack(&pb.msg, buf + WIRE_HEADER_LEN);
+	raft__msg_pb_fini(&pb);
+	assert_int_equal(write(fd, buf, WIRE_HEADER_LEN + n),
+			 (ssize_t)(WIRE_HEADER_LEN + n));
+}
+
+static void listener_survives_a_failed_accept(void **state)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct raft_tcp_options o = {.id = 2, .listen_addr = "127.0.0.1:0"};
+	struct raft_transport *t;
+	assert_int_equal(raft_tcp_new(&loop, &o, &t), 0);
+	int delivered = 0;
+	t->set_recv(t->impl, on_msg, &delivered);
+	log_set_level(LOG_LEVEL_FATAL);
+	struct sockaddr_storage sa;
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", raft_tcp_port(t));
+	assert_int_equal(raft_addr_parse(addr, &sa), 0);
+
+	/* Out of memory when the first connection arrives. */
+	shoal_alloc_fail_after(0);
+	int a = dial(&sa);
+	run_for(&loop, 50);
+	shoal_alloc_fail_after(-1);
+	/* Memory is back: the next peer must get through. */
+	int b = dial(&sa);
+	send_heartbeat(b);
+	for (int i = 0; i < 500 && !delivered; i++)
+		run_for(&loop, 2);
+	assert_int_equal(delivered, 1);
+
+	close(a);
+	close(b);
+	t->close(t->impl, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	log_set_level(LOG_LEVEL_INFO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(connections_beyond_the_bound_are_closed),
+		cmocka_unit_test(listener_survives_a_failed_accept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
