@@ -12,7 +12,9 @@
  * are made on demand and re-made with exponential back-off (50 ms doubling
  * to 2 s, reset once connected). Incoming connections only carry messages
  * to us; a peer that sends a malformed or invalid message is disconnected
- * with one logged line. Everything runs on the loop thread.
+ * with one logged line. Over secure channels only peers with a manager
+ * certificate are kept (either direction); others are disconnected with one
+ * logged line. Everything runs on the loop thread.
  */
 #ifndef SHOAL_RAFT_TRANSPORT_H
 #define SHOAL_RAFT_TRANSPORT_H

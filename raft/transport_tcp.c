@@ -155,8 +155,33 @@ static void deliver(struct tcp *t, struct wire_chan *c, const uint8_t *data,
 	raft__msg_decoded_free(&d);
 }
 
+/*
+ * Only managers take part in Raft. Over a secure channel a worker's
+ * certificate, or a host that only proved a join token, authenticates to
+ * the cluster but must not send or receive Raft messages: one message with
+ * a high term and a made-up log deposes the leader and overwrites
+ * uncommitted entries. Plain channels (tests, benchmarks) carry no
+ * identity to check.
+ */
+static bool may_speak_raft(const struct tcp *t, struct wire_chan *c,
+			   const struct wire_peer *peer)
+{
+	if (t->cfg.security != WIRE_SECURE ||
+	    (peer->authenticated && !peer->joined &&
+	     peer->role == WIRE_ROLE_MANAGER))
+		return true;
+	log_warn("node=%" PRIu64 " peer=%s: dropping the connection: %s "
+		 "is not a manager",
+		 t->id, wire_chan_name(c),
+		 peer->joined ? "a joining host" : wire_role_name(peer->role));
+	wire_chan_close(c);
+	return false;
+}
+
 static void in_connected(struct wire_chan *c, const struct wire_peer *peer)
 {
+	struct tcp_in *in = wire_chan_data(c);
+	may_speak_raft(in->t, c, peer);
 }
 
 static void in_frame(struct wire_chan *c, const uint8_t *data, size_t len)
@@ -282,6 +307,8 @@ static void schedule_retry(struct tcp_peer *p)
 static void out_connected(struct wire_chan *c, const struct wire_peer *peer)
 {
 	struct tcp_peer *p = wire_chan_data(c);
+	if (!may_speak_raft(p->t, c, peer))
+		return; /* out_closed() schedules a retry */
 	p->connected = true;
 	p->backoff_ms = BACKOFF_MIN_MS;
 	p->t->stats.connects++;
