@@ -290,7 +290,9 @@ struct http_client_cbs {
 /**
  * http_client_start() - send @req to @addr on @loop (one request, then the
  * connection closes). @req and its strings are copied. Returns 0 (then
- * on_done runs exactly once) or a negative code (then no callback runs).
+ * on_done runs exactly once) or a negative code (then no callback runs,
+ * though handles opened before the failure still close, and are freed, on
+ * @loop's next run).
  */
 int http_client_start(uv_loop_t *loop, const struct http_addr *addr,
 		      const struct http_client_req *req,

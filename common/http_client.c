@@ -413,10 +413,11 @@ int http_client_fetch(const char *host, const struct http_client_req *req,
 		.arg = &f,
 	};
 	rc = http_client_start(&loop, &addr, req, &cbs);
-	if (rc == 0) {
-		uv_run(&loop, UV_RUN_DEFAULT);
+	/* Also when the start failed: a failed connect closes the handles
+	 * it opened, and only the loop finishes closing (and freeing) them. */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (rc == 0)
 		rc = f.rc;
-	}
 	uv_loop_close(&loop);
 	if (rc < 0)
 		http_result_fini(out);

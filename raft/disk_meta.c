@@ -143,13 +143,18 @@ int disk__hs_open(struct raft_disk *d)
 		d->hs_seq = take_a ? sa : sb;
 		return 0;
 	}
-	if (ra == (ssize_t)sizeof(a) || rb > 0) {
+	if (rb > 0) {
 		log_error("file=%s offset=0: both hard state slots fail their "
 			  "checksum; refusing to open (%s)",
 			  path, shoal_strerror(SHOAL_ECORRUPT));
 		return SHOAL_ECORRUPT;
 	}
-	/* New (or its very first write was torn): term 0, no vote. */
+	/* New, or its very first write (of term 0, no vote: the second slot
+	 * is written by the first term change) was torn: term 0, no vote. */
+	if (ra > 0)
+		log_warn("file=%s: the first hard state write was torn; "
+			 "starting from term 0",
+			 path);
 	d->hs = (struct raft_disk_hard_state){0, 0, 0};
 	int rc = hs_put(d, 2, &d->hs);
 	return rc ? rc : disk__fsync_dir(d);

@@ -54,6 +54,13 @@ static int list_segments(struct raft_disk *d, uint64_t **out, size_t *n)
 	int rc = 0;
 	while ((e = readdir(dir))) {
 		char *end;
+		if (!strncmp(e->d_name, "seg-", 4) && strlen(e->d_name) == 28 &&
+		    !strcmp(e->d_name + 24, ".tmp")) {
+			/* A truncation's rewrite that a crash interrupted:
+			 * the segment itself is still whole. */
+			unlinkat(d->dirfd, e->d_name, 0);
+			continue;
+		}
 		if (strncmp(e->d_name, "seg-", 4) || strlen(e->d_name) != 24)
 			continue;
 		uint64_t first = strtoull(e->d_name + 4, &end, 10);

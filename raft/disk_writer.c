@@ -9,7 +9,9 @@
  *
  * Order on disk: a group's newest hard state is written (to its own file,
  * fdatasync) before any of the group's entries, so a term or vote is never
- * durable later than entries that depend on it. A truncation rewrites a
+ * durable later than entries that depend on it. Its commit hint is capped
+ * below the group's truncation points, since the suffix they drop is still
+ * on disk until they are done. A truncation rewrites a
  * commit mark right after the last kept entry, so the kept prefix stays
  * "acknowledged" for the next open.
  *
@@ -25,7 +27,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -253,7 +257,54 @@ static int drop_segment(struct raft_disk *d, size_t i)
 	return 0;
 }
 
-/* Drop entries from @t on; the kept prefix gets a fresh commit mark. */
+/*
+ * Write bytes [0, @off) of @s and then @mark into a new file @tmp,
+ * fdatasync'd; its descriptor into *@out. On failure @tmp is removed.
+ */
+static int copy_prefix(struct raft_disk *d, const struct disk_seg *s,
+		       uint64_t off, uint8_t *mark, const char *tmp, int *out)
+{
+	uint8_t *buf = shoal_malloc(64 * 1024);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = !buf ? -ENOMEM : fd < 0 ? -errno : 0;
+	for (uint64_t at = 0; !rc && at < off;) {
+		size_t want = off - at < 64 * 1024 ? off - at : 64 * 1024;
+		ssize_t got = pread(s->fd, buf, want, (off_t)at);
+		if (got <= 0) {
+			rc = got < 0 ? -errno : -EIO;
+			break;
+		}
+		struct iovec iov = {buf, (size_t)got};
+		rc = write_all(d, fd, &iov, 1, at);
+		at += (uint64_t)got;
+	}
+	struct iovec iov = {mark, DISK_REC_HDR};
+	if (!rc)
+		rc = write_all(d, fd, &iov, 1, off);
+	if (!rc && fdatasync(fd) < 0)
+		rc = -errno;
+	shoal_free(buf);
+	if (rc && fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	if (!rc)
+		*out = fd;
+	return rc;
+}
+
+/*
+ * Drop entries from @t on; the kept prefix gets a fresh commit mark.
+ *
+ * When @t lies inside the tail segment, entries below @t may share a
+ * batch (and so the commit mark after it) with entries from @t: cutting
+ * the file in place and then writing the new mark leaves, should the
+ * cut reach the disk before the mark, kept entries that no mark covers,
+ * which the next open drops although they were acknowledged. So the kept
+ * prefix and its mark are written to "<segment>.tmp", synced, and renamed
+ * over the segment (then the directory is synced): a crash leaves either
+ * the old segment or the new one.
+ */
 static int do_truncate(struct raft_disk *d, uint64_t t)
 {
 	int rc = 0;
@@ -278,17 +329,40 @@ static int do_truncate(struct raft_disk *d, uint64_t t)
 		term = rec.term;
 	}
 	uint8_t mark[DISK_REC_HDR];
-	struct iovec iov = {mark, sizeof(mark)};
 	disk__rec_encode(mark, DISK_REC_MARK, t - 1, term, 0, NULL, 0);
-	if (ftruncate(s->fd, (off_t)off) < 0)
-		return -errno;
-	if (t > s->first)
-		rc = write_all(d, s->fd, &iov, 1, off);
-	if (!rc && fdatasync(s->fd) < 0)
-		rc = -errno;
-	if (rc)
+	int fd = -1;
+	if (t > s->first) {
+		char path[4096], tmp[4096 + 8];
+		rc = disk__seg_path(d, s->first, path, sizeof(path));
+		if (rc)
+			return rc;
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		rc = copy_prefix(d, s, off, mark, tmp, &fd);
+		if (rc)
+			return rc;
+		if (rename(tmp, path) < 0) {
+			rc = -errno;
+			close(fd);
+			unlink(tmp);
+			return rc;
+		}
+		rc = disk__fsync_dir(d);
+	} else {
+		/* Nothing kept here: either state of the cut is whole. */
+		if (ftruncate(s->fd, (off_t)off) < 0)
+			return -errno;
+		if (fdatasync(s->fd) < 0)
+			rc = -errno;
+	}
+	if (rc && fd < 0)
 		return rc;
+	/* With a renamed file, it is the segment now even if the directory
+	 * sync failed (that error is sticky anyway). */
 	pthread_mutex_lock(&d->seg_mu);
+	if (fd >= 0) {
+		close(s->fd);
+		s->fd = fd;
+	}
 	s->last = t - 1;
 	s->last_term = term;
 	s->size = t > s->first ? off + DISK_REC_HDR : DISK_SEG_HDR;
@@ -296,7 +370,7 @@ static int do_truncate(struct raft_disk *d, uint64_t t)
 	if (s->nsparse > keep)
 		s->nsparse = keep;
 	pthread_mutex_unlock(&d->seg_mu);
-	return 0;
+	return rc;
 }
 
 static int do_compact(struct raft_disk *d, struct disk_req *r)
@@ -390,8 +464,23 @@ static void run_group(struct raft_disk *d, struct list_node *group)
 		if (r->has_hs)
 			hs = r;
 	}
-	if (!rc && hs)
-		rc = disk__hs_write(d, &hs->hs);
+	if (!rc && hs) {
+		/* The hard state goes first, before the group's truncations
+		 * are durable: its commit hint must not reach into a suffix
+		 * they drop, or after a crash the old entries would be taken
+		 * for committed ones. */
+		struct raft_disk_hard_state h = hs->hs;
+		list_for_each(n, group)
+		{
+			struct disk_req *r =
+				list_entry(n, struct disk_req, link);
+			if ((r->kind == DISK_REQ_WRITE ||
+			     r->kind == DISK_REQ_RESET) &&
+			    r->truncate_from && h.commit >= r->truncate_from)
+				h.commit = r->truncate_from - 1;
+		}
+		rc = disk__hs_write(d, &h);
+	}
 	list_for_each(n, group)
 	{
 		if (rc)

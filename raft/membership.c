@@ -7,7 +7,8 @@
  *    log, committed or not (§4.1); if the entry is truncated away the
  *    previous one is back in effect (raft__confs_truncate()).
  *  - A leader appends a new configuration only once the previous one is
- *    committed (-EBUSY otherwise).
+ *    committed and it has committed an entry of its own term (-EBUSY
+ *    otherwise).
  *  - New servers join as learners (§4.2.1): they receive the log but never
  *    vote or count towards a majority. raft_promote() makes one a voter
  *    only when its log is within catchup_margin entries of the leader's,
@@ -149,6 +150,12 @@ static int change_check(struct raft *r)
 	if (r->role != RAFT_LEADER)
 		return SHOAL_ENOTLEADER;
 	if (raft__conf_index(r) > r->commit || r->transfer_to)
+		return -EBUSY;
+	/* Not before an entry of our term (the no-op) commits: until then
+	 * an uncommitted change of an earlier leader that our log lacks may
+	 * still win, and two one-server changes from different bases need
+	 * not share a majority (Ongaro, raft-dev 2015). */
+	if (rlog_term_or0(&r->log, r->commit) != r->term)
 		return -EBUSY;
 	return 0;
 }

@@ -427,7 +427,8 @@ int raft_transfer_leadership(struct raft *r, uint64_t to);
 /**
  * Membership, one server at a time (§4.1, §4.2.1): each call appends a conf
  * entry (its index in *@index) and returns -EBUSY while an earlier one is
- * not committed or a leadership transfer runs, SHOAL_ENOTLEADER off the
+ * not committed, before the leader committed an entry of its own term (its
+ * no-op), or while a leadership transfer runs, SHOAL_ENOTLEADER off the
  * leader. raft_add_learner(): SHOAL_ECONFLICT if @id is already a member,
  * -ENOSPC past RAFT_CONF_MAX. raft_promote(): -EINVAL unless @id is a learner,
  * -EAGAIN while its log is more than catchup_margin behind (§4.2.1).

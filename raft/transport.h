@@ -12,7 +12,9 @@
  * are made on demand and re-made with exponential back-off (50 ms doubling
  * to 2 s, reset once connected). Incoming connections only carry messages
  * to us; a peer that sends a malformed or invalid message is disconnected
- * with one logged line. Everything runs on the loop thread.
+ * with one logged line. Over secure channels only peers with a manager
+ * certificate are kept (either direction); others are disconnected with one
+ * logged line. Everything runs on the loop thread.
  */
 #ifndef SHOAL_RAFT_TRANSPORT_H
 #define SHOAL_RAFT_TRANSPORT_H
@@ -38,6 +40,14 @@ struct raft_transport {
 	/* Stop and free; @cb (may be NULL) runs once all handles closed. */
 	void (*close)(void *impl, void (*cb)(void *arg), void *arg);
 };
+
+/*
+ * Incoming connections held at once: far more than the peers of one
+ * cluster open (one each, and one being re-made), few enough that
+ * strangers cannot make a node buffer without limit. Past it a new
+ * connection is closed at once.
+ */
+#define RAFT_TCP_MAX_INCOMING (4 * RAFT_CONF_MAX)
 
 struct raft_tcp_peer {
 	uint64_t id;

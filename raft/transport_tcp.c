@@ -64,6 +64,10 @@ struct tcp {
 	struct tcp_peer *peers[RAFT_CONF_MAX];
 	size_t n_peers;
 	struct list_node incoming;
+	size_t n_incoming;
+	uv_tcp_t spare; /* to refuse a connection without allocating */
+	bool spare_busy;
+	bool refuse_pending; /* one waits for the spare to close */
 	raft_transport_recv_fn *recv;
 	void *recv_arg;
 	struct raft_tcp_stats stats;
@@ -133,15 +137,15 @@ static void deliver(struct tcp *t, struct wire_chan *c, const uint8_t *data,
 {
 	struct raft_msg_decoded d;
 	int rc = raft__msg_decode(data, len, &d);
-	if (!rc && d.msg.to != t->id)
+	if (!rc && d.msg.to != t->id) {
+		raft__msg_decoded_free(&d); /* decoded, but not for us */
 		rc = -EPROTO;
+	}
 	if (rc) {
 		t->stats.rejected++;
 		log_warn("node=%" PRIu64 " peer=%s: dropping the connection: "
 			 "invalid raft message (%s)",
 			 t->id, wire_chan_name(c), shoal_strerror(rc));
-		if (!rc)
-			raft__msg_decoded_free(&d);
 		wire_chan_close(c);
 		return;
 	}
@@ -151,8 +155,33 @@ static void deliver(struct tcp *t, struct wire_chan *c, const uint8_t *data,
 	raft__msg_decoded_free(&d);
 }
 
+/*
+ * Only managers take part in Raft. Over a secure channel a worker's
+ * certificate, or a host that only proved a join token, authenticates to
+ * the cluster but must not send or receive Raft messages: one message with
+ * a high term and a made-up log deposes the leader and overwrites
+ * uncommitted entries. Plain channels (tests, benchmarks) carry no
+ * identity to check.
+ */
+static bool may_speak_raft(const struct tcp *t, struct wire_chan *c,
+			   const struct wire_peer *peer)
+{
+	if (t->cfg.security != WIRE_SECURE ||
+	    (peer->authenticated && !peer->joined &&
+	     peer->role == WIRE_ROLE_MANAGER))
+		return true;
+	log_warn("node=%" PRIu64 " peer=%s: dropping the connection: %s "
+		 "is not a manager",
+		 t->id, wire_chan_name(c),
+		 peer->joined ? "a joining host" : wire_role_name(peer->role));
+	wire_chan_close(c);
+	return false;
+}
+
 static void in_connected(struct wire_chan *c, const struct wire_peer *peer)
 {
+	struct tcp_in *in = wire_chan_data(c);
+	may_speak_raft(in->t, c, peer);
 }
 
 static void in_frame(struct wire_chan *c, const uint8_t *data, size_t len)
@@ -166,6 +195,7 @@ static void in_closed(struct wire_chan *c, int reason)
 	struct tcp_in *in = wire_chan_data(c);
 	struct tcp *t = in->t;
 	list_remove(&in->link);
+	t->n_incoming--;
 	shoal_free(in);
 	handle_gone(t);
 }
@@ -176,14 +206,66 @@ static const struct wire_chan_callbacks in_cbs = {
 	.closed = in_closed,
 };
 
+static void refuse(struct tcp *t, uv_stream_t *server);
+
+static void refused_closed(uv_handle_t *h)
+{
+	struct tcp *t = h->data;
+	if (h == (uv_handle_t *)&t->spare) {
+		t->spare_busy = false;
+		if (t->refuse_pending && !t->closing) {
+			t->refuse_pending = false;
+			refuse(t, (uv_stream_t *)&t->listener);
+		}
+	} else {
+		shoal_free(h);
+	}
+	handle_gone(t);
+}
+
+/*
+ * Accept a connection only to close it at once. A connection callback
+ * must end in uv_accept(): until then libuv stops accepting on the
+ * listener. Without memory the embedded spare handle serves, when free.
+ */
+static void refuse(struct tcp *t, uv_stream_t *server)
+{
+	uv_tcp_t *h = shoal_malloc(sizeof(*h));
+	if (!h && t->spare_busy) {
+		t->refuse_pending = true; /* refused once the spare closed */
+		return;
+	}
+	if (!h) {
+		h = &t->spare;
+		t->spare_busy = true;
+	}
+	uv_tcp_init(t->loop, h);
+	h->data = t;
+	t->handles++;
+	(void)uv_accept(server, (uv_stream_t *)h);
+	uv_close((uv_handle_t *)h, refused_closed);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct tcp *t = server->data;
 	if (status < 0 || t->closing)
 		return;
+	if (t->n_incoming >= RAFT_TCP_MAX_INCOMING) {
+		/* Each connection may hold a read buffer and a frame of up
+		 * to max_frame bytes: strangers must not open them without
+		 * limit. */
+		log_warn("node=%" PRIu64 ": refusing a connection: already "
+			 "%d incoming",
+			 t->id, RAFT_TCP_MAX_INCOMING);
+		refuse(t, server);
+		return;
+	}
 	struct tcp_in *in = shoal_calloc(1, sizeof(*in));
-	if (!in)
-		return; /* the connection waits in the backlog */
+	if (!in) {
+		refuse(t, server);
+		return;
+	}
 	in->t = t;
 	struct wire_chan_config cfg = t->cfg;
 	cfg.peer_name = "incoming";
@@ -193,9 +275,11 @@ static void on_connection(uv_stream_t *server, int status)
 		log_warn("node=%" PRIu64 ": cannot accept a connection: %s",
 			 t->id, shoal_strerror(rc));
 		shoal_free(in);
+		refuse(t, server); /* if the channel did not take it */
 		return;
 	}
 	list_push_back(&t->incoming, &in->link);
+	t->n_incoming++;
 	t->handles++;
 }
 
@@ -223,6 +307,8 @@ static void schedule_retry(struct tcp_peer *p)
 static void out_connected(struct wire_chan *c, const struct wire_peer *peer)
 {
 	struct tcp_peer *p = wire_chan_data(c);
+	if (!may_speak_raft(p->t, c, peer))
+		return; /* out_closed() schedules a retry */
 	p->connected = true;
 	p->backoff_ms = BACKOFF_MIN_MS;
 	p->t->stats.connects++;
