@@ -220,6 +220,32 @@ static void agent_renewed(void *arg, const struct agent_renewal *r)
 	}
 }
 
+/* A worker keeps the managers' addresses it hears of, so that it finds
+ * them after a restart even if those it joined through are gone. (A
+ * manager's list comes from its store, see manager/cluster.c.) */
+static void agent_managers(void *arg, const char (*list)[AGENT_ADDR_MAX],
+			   size_t n)
+{
+	struct daemon_swarm *s = arg;
+	struct swarm_state *st = &s->st;
+	if (s->mgr || n == 0 || n > SWARM_MAX_MANAGERS)
+		return;
+	char ids[SWARM_MAX_MANAGERS][WIRE_ID_MAX + 1];
+	for (size_t i = 0; i < n; i++) {
+		ids[i][0] = '\0';
+		for (size_t k = 0; k < st->nmanagers; k++)
+			if (strcmp(st->managers[k], list[i]) == 0)
+				snprintf(ids[i], sizeof(ids[i]), "%s",
+					 st->manager_ids[k]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(st->managers[i], SWARM_ADDR_MAX, "%s", list[i]);
+		snprintf(st->manager_ids[i], WIRE_ID_MAX + 1, "%s", ids[i]);
+	}
+	st->nmanagers = n;
+	save(s);
+}
+
 /* The store holds the cluster object: an init in flight is done. */
 static void mgr_ready(void *arg)
 {
@@ -265,6 +291,7 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 		.desc = &d,
 		.ended = agent_ended,
 		.renewed = agent_renewed,
+		.managers_changed = agent_managers,
 		.arg = s,
 	};
 	_Static_assert(SWARM_ADDR_MAX == AGENT_ADDR_MAX, "same address size");

@@ -48,6 +48,8 @@ struct agent {
 	struct agent_desc desc;
 	void (*ended)(void *arg, const char *why);
 	void (*renewed)(void *arg, const struct agent_renewal *r);
+	void (*managers_changed)(void *arg, const char (*list)[AGENT_ADDR_MAX],
+				 size_t n);
 	void *arg;
 	enum wire_role role; /* our certificate's */
 	bool renewing;
@@ -131,14 +133,24 @@ static void set_managers(struct agent *a, char **list, size_t n)
 	if (n == 0)
 		return;
 	size_t k = 0;
+	char next[AGENT_MAX_MANAGERS][AGENT_ADDR_MAX];
 	for (size_t i = 0; i < n && k < AGENT_MAX_MANAGERS; i++)
 		if (list[i] && *list[i] && strlen(list[i]) < AGENT_ADDR_MAX)
-			snprintf(a->managers[k++], AGENT_ADDR_MAX, "%s",
-				 list[i]);
-	if (k > 0) {
-		a->nmanagers = k;
-		a->next %= k;
-	}
+			snprintf(next[k++], AGENT_ADDR_MAX, "%s", list[i]);
+	if (k == 0)
+		return;
+	bool changed = k != a->nmanagers;
+	for (size_t i = 0; i < k && !changed; i++)
+		changed = strcmp(next[i], a->managers[i]) != 0;
+	if (!changed)
+		return;
+	memcpy(a->managers, next, sizeof(next[0]) * k);
+	a->nmanagers = k;
+	a->next %= k;
+	if (a->managers_changed)
+		a->managers_changed(a->arg,
+				    (const char(*)[AGENT_ADDR_MAX])a->managers,
+				    a->nmanagers);
 }
 
 /* A follower named the leader: try it next, keeping the others. */
@@ -420,6 +432,7 @@ int agent_start(const struct agent_config *cfg, struct agent **out)
 	a->desc = *cfg->desc;
 	a->ended = cfg->ended;
 	a->renewed = cfg->renewed;
+	a->managers_changed = cfg->managers_changed;
 	a->arg = cfg->arg;
 	struct wire_cert_info info;
 	if (wire_cert_decode(a->cert, a->cert_len, &info) < 0) {

@@ -110,6 +110,10 @@ struct agent_config {
 	/* The manager changed our role and issued a certificate for it
 	 * (verified); @r is borrowed for the call. Optional. */
 	void (*renewed)(void *arg, const struct agent_renewal *r);
+	/* The managers' addresses changed (the managers' answers name them
+	 * all), for the caller to keep across restarts. Optional. */
+	void (*managers_changed)(void *arg, const char (*list)[AGENT_ADDR_MAX],
+				 size_t n);
 	void *arg;
 };
 

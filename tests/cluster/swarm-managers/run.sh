@@ -135,6 +135,8 @@ leader=$(leader_host h2)
 demotee=$(others "$leader" | sed -n 1p)
 assert_ok "h4 is promoted" lab exec "$leader" shoal node promote h4
 assert_eventually "h4 answers node ls as a manager" 20 lists h4 Ready 5
+knows_h4() { lab exec h5 grep -q "\"$(lab addr h4):2377\"" /var/lib/shoal/swarm/state.json; }
+assert_eventually "the worker h5 keeps the new manager's address on disk" 10 knows_h4
 assert_ok "$demotee is demoted" lab exec "$leader" shoal node demote "$demotee"
 refuses() { ! lab exec "$1" shoal node ls >/dev/null 2>&1; }
 assert_eventually "$demotee refuses node ls as a worker" 20 refuses "$demotee"
