@@ -373,7 +373,9 @@ static int server_check_proof(struct wire_hs *hs, const ProtobufCBinaryData *p,
 			break;
 		join_proof(secret, th, want);
 		shoal_wipe(secret, sizeof(secret));
-		if (shoal_equal_ct(want, p->data, PROOF_LEN)) {
+		bool match = shoal_equal_ct(want, p->data, PROOF_LEN);
+		shoal_wipe(want, sizeof(want));
+		if (match) {
 			hs->peer.joined = true;
 			hs->peer.role = role;
 			return 0;

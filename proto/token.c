@@ -101,10 +101,13 @@ int wire_token_parse(const char *s, struct wire_token *out, const char **why)
 	if (rc == 0)
 		rc = decode36(secret, WIRE_TOKEN_SECRET_CHARS, t.secret,
 			      sizeof(t.secret));
-	if (rc == -1)
-		return bad(why, "join token has a character outside [0-9a-z]");
-	if (rc < 0)
-		return bad(why, "join token value out of range");
+	if (rc < 0) {
+		/* A partly decoded secret is still a secret. */
+		shoal_wipe(&t, sizeof(t));
+		return bad(why, rc == -1 ? "join token has a character outside "
+					   "[0-9a-z]"
+					 : "join token value out of range");
+	}
 	*out = t;
 	shoal_wipe(&t, sizeof(t));
 	return 0;

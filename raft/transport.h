@@ -9,8 +9,8 @@
  * Delivery is best effort, as Raft expects: a message for a peer that is
  * not connected, or whose bounded send buffer is full (a slow or stalled
  * peer), is dropped and counted; Raft retransmits. Outgoing connections
- * are made on demand and re-made with exponential back-off (50 ms doubling
- * to 2 s, reset once connected). Incoming connections only carry messages
+ * are made on demand and re-made with exponential back-off (25 ms doubling
+ * to 1 s, reset once connected). Incoming connections only carry messages
  * to us; a peer that sends a malformed or invalid message is disconnected
  * with one logged line. Over secure channels only peers with a manager
  * certificate are kept (either direction); others are disconnected with one
