@@ -8,6 +8,7 @@
 #include "common/http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,8 @@ static const char usage[] =
 	"                            unix://<exec-root>/shoald.sock)\n"
 	"      --listen-addr ADDR:PORT  Swarm listen address (default\n"
 	"                            0.0.0.0:2377 when a swarm starts)\n"
+	"      --cgroup-parent NAME  Parent cgroup of the containers\n"
+	"                            (default shoal)\n"
 	"      --log-level LEVEL     debug, info, warn, error or fatal\n"
 	"                            (default info)\n"
 	"      --log-format FORMAT   text or json (default text)\n"
@@ -109,6 +112,18 @@ static int set_host(struct daemon_config *cfg, const char *v, char *err,
 	return 0;
 }
 
+/* A cgroup parent is a relative path below each controller's root. */
+static bool valid_cgroup_name(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n >= 128 || v[0] == '/' || strstr(v, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && !strchr("._-/", v[i]))
+			return false;
+	return true;
+}
+
 static int apply(struct daemon_config *cfg, const char *flag, const char *v,
 		 char *err, size_t errlen)
 {
@@ -128,6 +143,17 @@ static int apply(struct daemon_config *cfg, const char *flag, const char *v,
 				   "address and a port 1-65535",
 				   v, flag);
 		snprintf(cfg->listen_addr, sizeof(cfg->listen_addr), "%s", v);
+		return 0;
+	}
+	if (strcmp(flag, "--cgroup-parent") == 0) {
+		if (!valid_cgroup_name(v))
+			return bad(err, errlen,
+				   "invalid value \"%s\" for %s: expected a "
+				   "relative cgroup path of letters, digits, "
+				   "'.', '_', '-' and '/', without \"..\"",
+				   v, flag);
+		snprintf(cfg->cgroup_parent, sizeof(cfg->cgroup_parent), "%s",
+			 v);
 		return 0;
 	}
 	if (strcmp(flag, "--log-level") == 0) {
@@ -153,8 +179,9 @@ static int apply(struct daemon_config *cfg, const char *flag, const char *v,
 static bool takes_value(const char *flag)
 {
 	static const char *const flags[] = {
-		"--data-root",	 "--exec-root", "--host",	"-H",
-		"--listen-addr", "--log-level", "--log-format",
+		"--data-root",	"--exec-root",	   "--host",
+		"-H",		"--listen-addr",   "--log-level",
+		"--log-format", "--cgroup-parent",
 	};
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (strcmp(flag, flags[i]) == 0)

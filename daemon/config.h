@@ -16,8 +16,9 @@
 struct daemon_config {
 	char data_root[DAEMON_PATH_MAX];
 	char exec_root[DAEMON_PATH_MAX];
-	char socket_path[108]; /* from --host unix://PATH */
-	char listen_addr[128]; /* ADDR:PORT for the swarm; "" when unset */
+	char socket_path[108];	 /* from --host unix://PATH */
+	char listen_addr[128];	 /* ADDR:PORT for the swarm; "" when unset */
+	char cgroup_parent[128]; /* containers' cgroup parent; "" = "shoal" */
 	enum log_level log_level;
 	enum log_format log_format;
 };

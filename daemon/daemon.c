@@ -64,6 +64,8 @@ static int runtime_start(struct daemon *d)
 	struct rt_config rc_cfg = {
 		.data_root = d->cfg.data_root,
 		.exec_root = d->cfg.exec_root,
+		.cgroup_parent =
+			d->cfg.cgroup_parent[0] ? d->cfg.cgroup_parent : NULL,
 		.monitor_path = monitor_path(mon, sizeof(mon)),
 	};
 	struct rt_err rerr = {""};

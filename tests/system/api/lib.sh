@@ -16,11 +16,14 @@ export DOCKER_HOST="unix://$sock" DOCKER_CONFIG="$work/docker-config"
 pid=""
 fails=0
 ids_file="$work/ids"
+# The test's own cgroup parent, removed at the end (shoald's default is
+# "shoal", which a test must not leave behind).
+cgparent="shoal-test-$$"
 : >"$ids_file"
 
 daemon_start() {
 	"$SHOALD" --data-root "$work/data" --exec-root "$work/x" \
-		--host "unix://$sock" --log-level info 2>>"$work/shoald.log" &
+		--host "unix://$sock" --cgroup-parent "$cgparent" --log-level info 2>>"$work/shoald.log" &
 	pid=$!
 	for _ in $(seq 100); do
 		[ -S "$sock" ] && curl -sf --unix-socket "$sock" \
@@ -48,7 +51,7 @@ leftovers() {
 		if grep -q "$id" /proc/self/mountinfo; then
 			echo "LEFTOVER mount of $id"; bad=1
 		fi
-		if ls -d /sys/fs/cgroup/*/shoal/"$id" >/dev/null 2>&1; then
+		if ls -d /sys/fs/cgroup/*/"$cgparent"/"$id" >/dev/null 2>&1; then
 			echo "LEFTOVER cgroup of $id"; bad=1
 		fi
 		if pgrep -f "$id" >/dev/null 2>&1; then
@@ -70,6 +73,7 @@ cleanup() {
 	while read -r id; do
 		[ -n "$id" ] && pkill -KILL -f "containers/$id" 2>/dev/null
 	done <"$ids_file"
+	rmdir /sys/fs/cgroup/*/"$cgparent" 2>/dev/null
 	rm -rf "$work"
 	exit $rc
 }
