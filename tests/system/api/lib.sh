@@ -78,8 +78,11 @@ timed_wrapper() { # timed_wrapper name real
 	mkdir -p "$work/bin"
 	cat >"$work/bin/$1" <<-EOF
 	#!/usr/bin/env bash
+	# On a terminal (run -it under script(1)) the command must stay in
+	# the terminal's foreground process group, or reading it stops it.
+	fg=; [ -t 0 ] && fg=--foreground
 	rc=0
-	timeout -k 5 "\${SHOAL_TEST_CMD_TIMEOUT:-30}" "$2" "\$@" || rc=\$?
+	timeout \$fg -k 5 "\${SHOAL_TEST_CMD_TIMEOUT:-30}" "$2" "\$@" || rc=\$?
 	if [ "\$rc" = 124 ] || [ "\$rc" = 137 ]; then
 		echo "TIMEOUT: $1 \$*" >&2
 		echo "TIMEOUT: $1 \$*" >>"$work/timeouts"
