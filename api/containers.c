@@ -459,8 +459,13 @@ static void wait_(struct api_call *call)
 	memcpy(op->w.id, id, sizeof(op->w.id));
 	api__wait_add(st, &op->w);
 	http_response_on_close(call->res, wait_gone, op);
-	if (s == RT_STATUS_RUNNING || s == RT_STATUS_PAUSED)
-		api__watch(st, id);
+	/* A watch that cannot start would leave the client waiting forever:
+	 * answer with what is known instead. */
+	if ((s == RT_STATUS_RUNNING || s == RT_STATUS_PAUSED) &&
+	    api__watch(st, id) < 0) {
+		api__wait_cancel(&op->w);
+		wait_done(&op->w, code, false);
+	}
 }
 
 /* --- delete --------------------------------------------------------------- */

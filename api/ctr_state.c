@@ -3,7 +3,9 @@
  * internal.h): exit watches, waiters, Docker's per-container metadata.
  *
  * Invariants: a running container started or re-attached by this daemon
- * has exactly one exit watch in st->watches; a waiter is in st->waiters
+ * has exactly one exit watch in st->watches, also when it exited before
+ * the watch could start (the runtime then reports that exit on the next
+ * loop turn, see runtime/watch.c); a waiter is in st->waiters
  * until its callback runs or its owner cancels it, and its callback runs at
  * most once. When a watch fires, the waiters on that container are moved
  * to a private list before any callback runs, so a callback may start the
@@ -145,7 +147,23 @@ static void exit_seen(struct rt_exit_watch *w, const char *cid, int code,
 		if (rc < 0 && rc != SHOAL_ENOTFOUND)
 			log_warn("container=%s auto-remove failed: %s", id,
 				 shoal_strerror(rc));
+		return;
 	}
+	/*
+	 * An exit seen late (the watch's timer) may be reported after the
+	 * container was started again by a request handled meanwhile, whose
+	 * api__watch() found this watch still armed: watch the new run.
+	 */
+	struct rt_info info;
+	if (rt_container_inspect(st->rt, id, &info) < 0)
+		return;
+	bool running = info.status == RT_STATUS_RUNNING ||
+		       info.status == RT_STATUS_PAUSED;
+	rt_info_fini(&info);
+	int rc;
+	if (running && (rc = api__watch(st, id)) < 0)
+		log_warn("container=%s: cannot watch its exit: %s", id,
+			 shoal_strerror(rc));
 }
 
 int api__watch(struct api__state *st, const char *id)

@@ -305,7 +305,10 @@ typedef void rt_exit_cb(struct rt_exit_watch *w, const char *id, int exit_code,
 
 /**
  * rt_exit_watch_start() - call @cb on @loop once the container @id exits.
- * Never blocks the loop. If the call fails @cb never runs; otherwise it
+ * Never blocks the loop and never calls @cb from inside the call. A
+ * container that has already run and exited (a short command can be gone
+ * before its watch starts) is reported on the next loop turn; one that
+ * never ran fails with -ESRCH. If the call fails @cb never runs; otherwise it
  * runs exactly once unless the watch is closed first. The watch must be
  * closed with rt_exit_watch_close() (also after @cb ran); its memory is
  * released in libuv's close callback.

@@ -8,13 +8,15 @@ command -v curl >/dev/null || { echo "SKIP: curl missing"; exit 77; }
 . "$(dirname "$0")/lib.sh"
 make_image
 daemon_start
-S=$SHOAL
+# Every shoal command under its own timeout (a hang is a failure with
+# shoald's log, not a ctest timeout).
+S=$(timed_wrapper shoal "$SHOAL")
 "$S" image import --change 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null
 
 # api METHOD PATH [BODY] -> status in $st, body in $body
 api() {
 	local out
-	out=$(curl -s --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
+	out=$(curl -s -m "${SHOAL_TEST_CMD_TIMEOUT:-30}" --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
 		-H 'Content-Type: application/json' ${3:+--data "$3"} \
 		"http://x/v1.45$2")
 	st=${out##*$'\n'}

@@ -6,6 +6,9 @@ SHOALD=$1 SHOAL=$2 SRC=$3
 D=/usr/local/bin/docker
 [ -x "$D" ] || { echo "SKIP: no docker CLI at $D"; exit 77; }
 . "$(dirname "$0")/lib.sh"
+# Every docker command under its own timeout: a hang is a failure with
+# shoald's log, not a ctest timeout.
+D=$(timed_wrapper docker "$D")
 make_image
 daemon_start
 

@@ -23,7 +23,8 @@ cgparent="shoal-test-$$"
 
 daemon_start() {
 	"$SHOALD" --data-root "$work/data" --exec-root "$work/x" \
-		--host "unix://$sock" --cgroup-parent "$cgparent" --log-level info 2>>"$work/shoald.log" &
+		--host "unix://$sock" --cgroup-parent "$cgparent" \
+		--log-level "${SHOAL_TEST_LOG_LEVEL:-info}" 2>>"$work/shoald.log" &
 	pid=$!
 	for _ in $(seq 100); do
 		[ -S "$sock" ] && curl -sf --unix-socket "$sock" \
@@ -61,8 +62,53 @@ leftovers() {
 	return $bad
 }
 
+# A client command that hangs becomes a failure with diagnostics (rc 124)
+# instead of a ctest timeout: every client call goes through timed().
+timed() {
+	local rc
+	timeout -k 5 "${SHOAL_TEST_CMD_TIMEOUT:-30}" "$@"
+	rc=$?
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "TIMEOUT after ${SHOAL_TEST_CMD_TIMEOUT:-30}s: $*" >&2
+		echo "TIMEOUT: $*" >>"$work/timeouts"
+	fi
+	return $rc
+}
+
+# A wrapper script around @real at $work/bin/@name that runs it under
+# timed(), for commands run from `bash -c` strings; prints its path.
+timed_wrapper() { # timed_wrapper name real
+	mkdir -p "$work/bin"
+	cat >"$work/bin/$1" <<-EOF
+	#!/usr/bin/env bash
+	# On a terminal (run -it under script(1)) the command must stay in
+	# the terminal's foreground process group, or reading it stops it.
+	fg=; [ -t 0 ] && fg=--foreground
+	rc=0
+	timeout \$fg -k 5 "\${SHOAL_TEST_CMD_TIMEOUT:-30}" "$2" "\$@" || rc=\$?
+	if [ "\$rc" = 124 ] || [ "\$rc" = 137 ]; then
+		echo "TIMEOUT: $1 \$*" >&2
+		echo "TIMEOUT: $1 \$*" >>"$work/timeouts"
+	fi
+	exit \$rc
+	EOF
+	chmod +x "$work/bin/$1"
+	echo "$work/bin/$1"
+}
+
+# The daemon's log, on any failure or unexpected exit.
+dump_log() {
+	[ -f "$work/shoald.log" ] || return 0
+	echo "----- shoald's log -----"
+	cat "$work/shoald.log"
+	echo "----- end of shoald's log -----"
+}
+
 cleanup() {
 	local rc=$?
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ -z "${log_dumped:-}" ]; then
+		dump_log
+	fi
 	if [ -n "$pid" ]; then
 		for c in $("$SHOAL" ps -aq --no-trunc 2>/dev/null); do
 			"$SHOAL" rm -f "$c" >/dev/null 2>&1
@@ -101,9 +147,14 @@ finish() {
 		echo "FAIL - shoald reported a sanitizer error or a leak"
 		fails=$((fails + 1))
 	fi
+	if [ -s "$work/timeouts" ]; then
+		cat "$work/timeouts"
+		fails=$((fails + 1))
+	fi
 	if [ "$fails" -ne 0 ]; then
-		echo "$fails check(s) failed; shoald's log:"
-		cat "$work/shoald.log"
+		echo "$fails check(s) failed"
+		dump_log
+		log_dumped=1
 		exit 1
 	fi
 	echo "all checks passed"

@@ -7,7 +7,9 @@ SHOALD=$1 SHOAL=$2 SRC=$3
 . "$(dirname "$0")/lib.sh"
 make_image
 daemon_start
-S=$SHOAL
+# Every shoal command under its own timeout (a hang is a failure with
+# shoald's log, not a ctest timeout).
+S=$(timed_wrapper shoal "$SHOAL")
 
 check "import makes an image listed by shoal images" \
 	bash -c "'$S' image import --change 'CMD [\"sh\"]' '$work/busybox.tar' busybox:latest >/dev/null && '$S' images | grep -q '^busybox *latest'"

@@ -363,6 +363,53 @@ static void exit_watch_reports_on_the_loop(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * The race behind a hang of `docker run` under load: a short command exits
+ * before the daemon's exit watch opens its monitor's pidfd. The watch must
+ * still report that exit, once, on the loop (not inside the call); and a
+ * container that never ran has no exit to report.
+ */
+static void exit_watch_reports_an_exit_that_came_before_it(void **state)
+{
+	struct fx *fx = *state;
+	const char *argv[] = {"sh", "-c", "exit 5", NULL};
+	struct watch_result res = {false, -1};
+	struct rt_exit_watch *w = NULL;
+	char id[RT_ID_LEN + 1], idle[RT_ID_LEN + 1];
+	struct rt_err err = {""};
+	struct rt_spec s;
+	uv_loop_t loop;
+	int code = -1;
+
+	fx_spec(fx, &s, argv);
+	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
+	assert_int_equal(rt_container_create(fx->rt, &s, idle, &err), 0);
+	assert_int_equal(rt_container_start(fx->rt, id, &err), 0);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(code, 5);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(
+		rt_exit_watch_start(fx->rt, &loop, idle, on_exit_cb, &res, &w),
+		-ESRCH);
+	assert_int_equal(
+		rt_exit_watch_start(fx->rt, &loop, id, on_exit_cb, &res, &w),
+		0);
+	assert_false(res.called);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(res.called);
+	assert_int_equal(res.code, 5);
+
+	/* Closed before the loop runs: no report, nothing left open. */
+	res.called = false;
+	assert_int_equal(
+		rt_exit_watch_start(fx->rt, &loop, id, on_exit_cb, &res, &w),
+		0);
+	rt_exit_watch_close(w);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_false(res.called);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void removal_leaves_no_mounts_cgroups_or_processes(void **state)
 {
 	struct fx *fx = *state;
@@ -737,6 +784,7 @@ int main(void)
 		T(pause_freezes_and_unpause_thaws),
 		T(stats_and_top_see_the_container),
 		T(exit_watch_reports_on_the_loop),
+		T(exit_watch_reports_an_exit_that_came_before_it),
 		T(removal_leaves_no_mounts_cgroups_or_processes),
 		T(bad_input_is_refused_and_creates_nothing),
 		T(missing_executable_fails_start_and_leaves_nothing_running),
