@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/jsonx.h"
+#include "manager/lock.h"
 #include "manager/manager.h"
 
 #include <errno.h>
@@ -60,7 +61,7 @@ static json_t *time_json(int64_t ns)
 	return json_string(t);
 }
 
-static json_t *full_spec(const struct store_object *o)
+static json_t *full_spec(const struct store_object *o, bool autolock)
 {
 	json_t *spec = NULL;
 	if (jsonx_parse((const char *)o->spec, o->spec_len, &spec, NULL, 0) < 0)
@@ -73,7 +74,7 @@ static json_t *full_spec(const struct store_object *o)
 				  "ElectionTick", 10, "HeartbeatTick", 1));
 	rc |= jsonx_set(spec, "TaskDefaults", json_object());
 	rc |= jsonx_set(spec, "EncryptionConfig",
-			json_pack("{s:b}", "AutoLockManagers", 0));
+			json_pack("{s:b}", "AutoLockManagers", autolock));
 	if (rc) {
 		json_decref(spec);
 		return NULL;
@@ -107,7 +108,7 @@ static json_t *cluster_json(struct mgr *m, const struct swarm_state *st,
 			json_pack("{s:I}", "Index", (json_int_t)o->version));
 	rc |= jsonx_set(c, "CreatedAt", time_json(o->created_ns));
 	rc |= jsonx_set(c, "UpdatedAt", time_json(o->updated_ns));
-	rc |= jsonx_set(c, "Spec", full_spec(o));
+	rc |= jsonx_set(c, "Spec", full_spec(o, st->autolock));
 	rc |= jsonx_set(c, "TLSInfo", tls_info(st));
 	rc |= jsonx_set(c, "RootRotationInProgress", json_false());
 	rc |= jsonx_set(c, "DefaultAddrPool", json_pack("[s]", "10.0.0.0/8"));
@@ -254,13 +255,11 @@ static void swarm_init(struct api_call *call)
 		.cert_expiry_ns = jsonx_int(jsonx_obj(spec, "CAConfig"),
 					    "NodeCertExpiry", 0),
 	};
+	req.autolock = jsonx_bool(b, "AutoLockManagers", false);
 	char err[300];
-	int rc = jsonx_bool(b, "AutoLockManagers", false) ? -ENOTSUP : 0;
-	struct api__answer *w = rc == 0 ? api__answer_new(call) : NULL;
-	if (rc < 0)
-		snprintf(err, sizeof(err),
-			 "autolock is not supported by this daemon yet");
-	else if (!w)
+	int rc = 0;
+	struct api__answer *w = api__answer_new(call);
+	if (!w)
 		rc = -ENOMEM, snprintf(err, sizeof(err), "out of memory");
 	else
 		rc = ops->init(call->svc->arg, &req, init_done, w, err,
@@ -332,7 +331,7 @@ static void swarm_leave(struct api_call *call)
 	const struct api_swarm_ops *ops = call->svc->swarm_ops;
 	struct api_swarm_local l;
 	local(call, &l);
-	if (!ops || !l.st) {
+	if (!ops || (!l.st && strcmp(l.state, "locked") != 0)) {
 		api_reply_error(call, 503, "This node is not part of a swarm");
 		return;
 	}
@@ -364,6 +363,35 @@ int api__version_param(struct api_call *call, const char *what, uint64_t *out)
 	return 0;
 }
 
+/* Spec.EncryptionConfig.AutoLockManagers and ?rotateManagerUnlockKey=:
+ * applied (and saved) before the rest of the spec, only when @version is
+ * current so that a stale update changes nothing. 0, or an error answered. */
+static int update_autolock(struct api_call *call, struct mgr *m,
+			   const struct swarm_state *st, uint64_t version)
+{
+	const struct api_swarm_ops *ops = call->svc->swarm_ops;
+	bool rotate = query_true(call, "rotateManagerUnlockKey");
+	json_t *spec = NULL;
+	if (jsonx_parse(call->req->body, call->req->body_len, &spec, NULL, 0) <
+	    0)
+		return 0; /* mgr_swarm_update() explains the bad body */
+	const json_t *ec = jsonx_obj(spec, "EncryptionConfig");
+	const json_t *al = ec ? json_object_get(ec, "AutoLockManagers") : NULL;
+	bool on = al && json_is_boolean(al) ? json_is_true(al) : st->autolock;
+	json_decref(spec);
+	if (on == st->autolock && !rotate)
+		return 0;
+	const struct store_object *o = mgr_cluster(m);
+	if (!o || o->version != version)
+		return 0; /* mgr_swarm_update() refuses it */
+	char err[300];
+	int rc =
+		ops->set_autolock(call->svc->arg, on, rotate, err, sizeof(err));
+	if (rc < 0)
+		api_reply_error(call, api__status_of(rc), "%s", err);
+	return rc;
+}
+
 static void swarm_update(struct api_call *call)
 {
 	struct mgr *m = need_manager(call);
@@ -373,6 +401,8 @@ static void swarm_update(struct api_call *call)
 	local(call, &l);
 	uint64_t version;
 	if (api__version_param(call, "swarm", &version) < 0)
+		return;
+	if (update_autolock(call, m, l.st, version) < 0)
 		return;
 	char err[300];
 	struct api__answer *w = api__answer_new(call);
@@ -394,13 +424,37 @@ static void swarm_unlockkey(struct api_call *call)
 {
 	if (!need_manager(call))
 		return;
-	api_reply_json(call, 200, json_pack("{s:s}", "UnlockKey", ""));
+	struct api_swarm_local l;
+	local(call, &l);
+	char key[SWARM_UNLOCK_KEY_MAX] = "";
+	if (l.st && l.st->autolock)
+		swarm_lock_key_format(l.st->kek, key);
+	api_reply_json(call, 200, json_pack("{s:s}", "UnlockKey", key));
+	sodium_memzero(key, sizeof(key));
 }
 
 static void swarm_unlock(struct api_call *call)
 {
-	api_reply_error(call, 503,
-			"swarm is not locked: autolock is not enabled");
+	const struct api_swarm_ops *ops = call->svc->swarm_ops;
+	struct api_swarm_local l;
+	local(call, &l);
+	if (!ops || strcmp(l.state, "locked") != 0) {
+		api_reply_error(call, 503, "swarm is not locked");
+		return;
+	}
+	json_t *b = body_object(call);
+	if (!b)
+		return;
+	char err[300];
+	int rc = ops->unlock(call->svc->arg, jsonx_str(b, "UnlockKey", ""), err,
+			     sizeof(err));
+	json_decref(b);
+	if (rc < 0) {
+		api_reply_error(call, rc == -EAGAIN ? 503 : api__status_of(rc),
+				"%s", err);
+		return;
+	}
+	http_response_send(call->res, 200, NULL, NULL, 0);
 }
 
 static const struct api_route routes[] = {

@@ -659,9 +659,13 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 	struct raft_conf conf = {.n = 1};
 	conf.servers[0].id = m->raft_id;
 	conf.servers[0].role = RAFT_VOTER;
+	/* The log is encrypted at rest with the node's DEK (lock.h). */
+	struct raft_disk_options dopt = {.key = m->st->has_dek ? m->st->dek
+							       : NULL};
 	struct raft_node_options o = {
 		.id = m->raft_id,
 		.dir = dir,
+		.disk = &dopt,
 		.bootstrap = m->founder ? &conf : NULL,
 		.raft = &ro,
 		.transport = m->rt,
