@@ -363,33 +363,33 @@ int api__version_param(struct api_call *call, const char *what, uint64_t *out)
 	return 0;
 }
 
-/* Spec.EncryptionConfig.AutoLockManagers and ?rotateManagerUnlockKey=:
- * applied (and saved) before the rest of the spec, only when @version is
- * current so that a stale update changes nothing. 0, or an error answered. */
-static int update_autolock(struct api_call *call, struct mgr *m,
-			   const struct swarm_state *st, uint64_t version)
+/*
+ * The body for mgr_swarm_update(): the SwarmSpec as given, with
+ * ?rotateManagerUnlockKey= carried as EncryptionConfig.RotateUnlockKey so
+ * that it survives a forward to the leader. Owned (shoal_free), or NULL
+ * for the body unchanged (or not JSON: mgr_swarm_update() explains).
+ */
+static char *update_body(struct api_call *call, size_t *len)
 {
-	const struct api_swarm_ops *ops = call->svc->swarm_ops;
-	bool rotate = query_true(call, "rotateManagerUnlockKey");
+	if (!query_true(call, "rotateManagerUnlockKey"))
+		return NULL;
 	json_t *spec = NULL;
 	if (jsonx_parse(call->req->body, call->req->body_len, &spec, NULL, 0) <
-	    0)
-		return 0; /* mgr_swarm_update() explains the bad body */
-	const json_t *ec = jsonx_obj(spec, "EncryptionConfig");
-	const json_t *al = ec ? json_object_get(ec, "AutoLockManagers") : NULL;
-	bool on = al && json_is_boolean(al) ? json_is_true(al) : st->autolock;
+		    0 ||
+	    !json_is_object(spec)) {
+		json_decref(spec);
+		return NULL;
+	}
+	json_t *ec = json_object_get(spec, "EncryptionConfig");
+	if (!json_is_object(ec)) {
+		ec = json_object();
+		jsonx_set(spec, "EncryptionConfig", ec);
+	}
+	char *s = NULL;
+	if (ec && jsonx_set(ec, "RotateUnlockKey", json_true()) == 0)
+		s = jsonx_dump(spec, len);
 	json_decref(spec);
-	if (on == st->autolock && !rotate)
-		return 0;
-	const struct store_object *o = mgr_cluster(m);
-	if (!o || o->version != version)
-		return 0; /* mgr_swarm_update() refuses it */
-	char err[300];
-	int rc =
-		ops->set_autolock(call->svc->arg, on, rotate, err, sizeof(err));
-	if (rc < 0)
-		api_reply_error(call, api__status_of(rc), "%s", err);
-	return rc;
+	return s;
 }
 
 static void swarm_update(struct api_call *call)
@@ -402,16 +402,17 @@ static void swarm_update(struct api_call *call)
 	uint64_t version;
 	if (api__version_param(call, "swarm", &version) < 0)
 		return;
-	if (update_autolock(call, m, l.st, version) < 0)
-		return;
+	size_t blen = 0;
+	char *body = update_body(call, &blen);
 	char err[300];
 	struct api__answer *w = api__answer_new(call);
-	int rc = w ? mgr_swarm_update(m, version, call->req->body,
-				      call->req->body_len,
+	int rc = w ? mgr_swarm_update(m, version, body ? body : call->req->body,
+				      body ? blen : call->req->body_len,
 				      query_true(call, "rotateWorkerToken"),
 				      query_true(call, "rotateManagerToken"),
 				      api__answer_done, w, err, sizeof(err))
 		   : -ENOMEM;
+	shoal_free(body);
 	if (rc < 0) {
 		if (w)
 			api__answer_cancel(w);
@@ -420,10 +421,8 @@ static void swarm_update(struct api_call *call)
 	}
 }
 
-static void swarm_unlockkey(struct api_call *call)
+static void swarm_unlockkey_now(struct api_call *call)
 {
-	if (!need_manager(call))
-		return;
 	struct api_swarm_local l;
 	local(call, &l);
 	char key[SWARM_UNLOCK_KEY_MAX] = "";
@@ -431,6 +430,14 @@ static void swarm_unlockkey(struct api_call *call)
 		swarm_lock_key_format(l.st->kek, key);
 	api_reply_json(call, 200, json_pack("{s:s}", "UnlockKey", key));
 	sodium_memzero(key, sizeof(key));
+}
+
+/* After a sync, so that a key rotated through another manager shows. */
+static void swarm_unlockkey(struct api_call *call)
+{
+	struct mgr *m = need_manager(call);
+	if (m)
+		api__after_sync(call, m, swarm_unlockkey_now);
 }
 
 static void swarm_unlock(struct api_call *call)

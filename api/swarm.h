@@ -63,10 +63,6 @@ struct api_swarm_ops {
 	 * malformed or not this node's; -EAGAIN when the node is not locked;
 	 * nothing changes on failure. (manager/lock.h) */
 	int (*unlock)(void *arg, const char *key, char *err, size_t errlen);
-	/* Turn autolock on or off (@on), or give it a new unlock key
-	 * (@rotate), and save. 0 or a code with @err; unchanged on failure. */
-	int (*set_autolock)(void *arg, bool on, bool rotate, char *err,
-			    size_t errlen);
 };
 
 /**

@@ -625,47 +625,6 @@ static int op_unlock(void *arg, const char *key, char *err, size_t errlen)
 	return 0;
 }
 
-static int op_set_autolock(void *arg, bool on, bool rotate, char *err,
-			   size_t errlen)
-{
-	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
-	struct swarm_state *st = &s->st;
-	if (!s->mgr) {
-		snprintf(err, errlen, "This node is not a swarm manager.");
-		return -EINVAL;
-	}
-	bool had_dek = st->has_dek, was = st->autolock;
-	uint8_t old_kek[SWARM_KEY_LEN], old_dek[SWARM_KEY_LEN];
-	memcpy(old_kek, st->kek, sizeof(old_kek));
-	memcpy(old_dek, st->dek, sizeof(old_dek));
-	if (!st->has_dek) {
-		/* A node from before encryption at rest: its Raft log stays
-		 * readable (entries in the clear still read) and new
-		 * writes are encrypted from the manager's next start. */
-		shoal_random(st->dek, sizeof(st->dek));
-		st->has_dek = true;
-	}
-	if (on && (!was || rotate))
-		shoal_random(st->kek, sizeof(st->kek));
-	st->autolock = on;
-	if (!on)
-		shoal_wipe(st->kek, sizeof(st->kek));
-	int rc = swarm_state_save(s->d->cfg.data_root, st, err, errlen);
-	if (rc < 0) {
-		st->has_dek = had_dek;
-		st->autolock = was;
-		memcpy(st->kek, old_kek, sizeof(old_kek));
-		memcpy(st->dek, old_dek, sizeof(old_dek));
-	} else {
-		log_info("swarm %s autolock %s%s", st->cluster_id,
-			 on ? "on" : "off",
-			 on && rotate ? ", key rotated" : "");
-	}
-	shoal_wipe(old_kek, sizeof(old_kek));
-	shoal_wipe(old_dek, sizeof(old_dek));
-	return rc;
-}
-
 static const struct api_swarm_ops ops = {
 	.local = op_local,
 	.init = op_init,
@@ -673,7 +632,6 @@ static const struct api_swarm_ops ops = {
 	.leave = op_leave,
 	.saved = op_saved,
 	.unlock = op_unlock,
-	.set_autolock = op_set_autolock,
 };
 
 const struct api_swarm_ops *daemon__swarm_ops(void)

@@ -5,25 +5,29 @@
 # back locked and serves nothing of the swarm; a wrong key is refused with
 # "invalid key" and changes nothing; the right key unlocks it with its data
 # intact; after unlock-key --rotate only the new key unlocks; autolock off
-# restarts unlocked.
+# restarts unlocked. A second manager shares the swarm's key: it gets it
+# when it joins and after a rotation, and unlocks with it after a restart.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 has_shoald || skip "needs shoald in $SHOAL_BIN_DIR"
-lab_begin 1
+lab_begin 2
 a1=$(lab addr h1)
 m="$a1:2377"
 marker="autolock-plaintext-marker-$$"
 
-state_is() { # STATE: h1's info reports it
-	lab exec h1 shoal info | grep -q "Swarm: $1"
+state_is() { # STATE [HOST]: the host's info reports it
+	lab exec "${2:-h1}" shoal info | grep -q "Swarm: $1"
 }
-restart() {
-	lab stop h1
-	lab start h1
+restart() { # [HOST]
+	lab stop "${1:-h1}"
+	lab start "${1:-h1}"
 }
-unlock_with() { # KEY: shoal swarm unlock reading KEY from stdin
-	echo "$1" | lab exec h1 shoal swarm unlock 2>&1
+unlock_with() { # KEY [HOST]: shoal swarm unlock reading KEY from stdin
+	echo "$1" | lab exec "${2:-h1}" shoal swarm unlock 2>&1
+}
+key_on() { # HOST KEY: the host's unlock-key -q prints KEY
+	[ "$(lab exec "$1" shoal swarm unlock-key -q 2>/dev/null)" = "$2" ]
 }
 self_id() { lab exec h1 shoal node ls -q | head -n1; }
 has_label() {
@@ -75,6 +79,12 @@ assert_eventually "the label written before the restart is there" 10 has_label
 out=$(unlock_with "$key" || true)
 assert_contains "unlocking an unlocked node is refused" "not locked" "$out"
 
+note "a second manager shares the key"
+mt=$(lab exec h1 shoal swarm join-token -q manager)
+assert_ok "h2 joins as a manager" \
+	lab exec h2 shoal swarm join --token "$mt" "$m"
+assert_eventually "h2 shows the swarm's unlock key" 20 key_on h2 "$key"
+
 note "rotation"
 out=$(lab exec h1 shoal swarm unlock-key --rotate 2>&1)
 assert_contains "rotation reports success" \
@@ -90,11 +100,29 @@ assert_ok "h1 is still locked" state_is locked
 assert_ok "the new key unlocks" unlock_with "$new"
 assert_eventually "h1 is active" 10 state_is active
 assert_eventually "the label is still there" 10 has_label
+assert_eventually "h2 got the rotated key" 10 key_on h2 "$new"
+restart h2
+assert_eventually "h2 is locked after restart" 10 state_is locked h2
+out=$(unlock_with "$key" h2 || true)
+assert_contains "h2 refuses the old key" "invalid key" "$out"
+assert_ok "h2 unlocks with the rotated key" unlock_with "$new" h2
+assert_eventually "h2 is active" 10 state_is active h2
+assert_fails "h2's Raft log holds no plaintext of the label" \
+	lab exec h2 grep -rqa "$marker" /var/lib/shoal/raft
 
 note "autolock off"
+has_leader() { lab exec h1 shoal node ls | grep -q Leader; }
+assert_eventually "the managers have a leader again" 20 has_leader
 assert_ok "update --autolock=false" lab exec h1 shoal swarm update --autolock=false
 out=$(lab exec h1 shoal swarm unlock-key 2>&1 || true)
 assert_contains "no unlock key is set any more" "no unlock key is set" "$out"
+no_key_on() { # HOST
+	local out
+	out=$(lab exec "$1" shoal swarm unlock-key 2>&1 || true)
+	echo "$out"
+	grep -q "no unlock key is set" <<<"$out"
+}
+assert_eventually "h2 has no unlock key either" 10 no_key_on h2
 restart
 assert_eventually "h1 restarts active without a key" 15 state_is active
 assert_eventually "the label is still there" 10 has_label
