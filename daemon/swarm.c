@@ -170,6 +170,17 @@ static void restart_parts(struct daemon_swarm *s)
 	}
 }
 
+/* A new node's data-encryption key, and with @autolock the unlock key that
+ * seals it (manager/lock.h). */
+static void new_keys(struct swarm_state *st, bool autolock)
+{
+	shoal_random(st->dek, sizeof(st->dek));
+	st->has_dek = true;
+	st->autolock = autolock;
+	if (autolock)
+		shoal_random(st->kek, sizeof(st->kek));
+}
+
 /* Promoted or demoted: keep the new certificate, restart in that role. */
 static void agent_renewed(void *arg, const struct agent_renewal *r)
 {
@@ -193,7 +204,15 @@ static void agent_renewed(void *arg, const struct agent_renewal *r)
 		memcpy(st->root_sk, r->root_sk, WIRE_SK_LEN);
 	else
 		shoal_wipe(st->root_sk, WIRE_SK_LEN);
+	/* Managers encrypt their data at rest; workers keep none of the
+	 * swarm's secrets and, as in Docker, are never locked
+	 * (docs/autolock.md). */
+	if (r->role == WIRE_ROLE_MANAGER && !st->has_dek)
+		new_keys(st, false);
 	if (r->role == WIRE_ROLE_WORKER) {
+		st->has_dek = st->autolock = false;
+		shoal_wipe(st->dek, sizeof(st->dek));
+		shoal_wipe(st->kek, sizeof(st->kek));
 		st->has_tokens = false;
 		shoal_wipe(&st->worker_token, sizeof(st->worker_token));
 		shoal_wipe(&st->manager_token, sizeof(st->manager_token));
@@ -349,17 +368,6 @@ static void op_local(void *arg, struct api_swarm_local *out)
 static int still_leaving(const struct daemon_swarm *s, char *err,
 			 size_t errlen);
 
-/* A new node's data-encryption key, and with @autolock the unlock key that
- * seals it (manager/lock.h). */
-static void new_keys(struct swarm_state *st, bool autolock)
-{
-	shoal_random(st->dek, sizeof(st->dek));
-	st->has_dek = true;
-	st->autolock = autolock;
-	if (autolock)
-		shoal_random(st->kek, sizeof(st->kek));
-}
-
 static int op_init(void *arg, const struct api_swarm_init *req,
 		   api_swarm_done_fn *done, void *ctx, char *err, size_t errlen)
 {
@@ -432,7 +440,8 @@ static void joined(void *arg, const struct agent_join_result *r)
 	if (rc == 0) {
 		struct swarm_state *st = &s->st;
 		memset(st, 0, sizeof(*st));
-		new_keys(st, false);
+		if (r->role == WIRE_ROLE_MANAGER)
+			new_keys(st, false);
 		snprintf(st->listen_addr, sizeof(st->listen_addr), "%s",
 			 j->listen);
 		snprintf(st->advertise_addr, sizeof(st->advertise_addr), "%s",

@@ -282,6 +282,15 @@ int swarm_state_save(const char *data_root, const struct swarm_state *st,
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot write %s/state.json: %s",
 			    swarm, shoal_strerror(rc));
+	/* No DEK (a worker): the files above are in the clear now, so a
+	 * DEK file left from when this node was a manager goes last. */
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/dek", swarm);
+	if (!st->has_dek && unlink(path) < 0 && errno != ENOENT) {
+		rc = -errno;
+		return fail(err, errlen, rc, "cannot remove %s: %s", path,
+			    shoal_strerror(rc));
+	}
 	return 0;
 }
 

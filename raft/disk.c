@@ -681,6 +681,10 @@ static int read_payload(struct raft_disk *d, const struct disk_seg *s,
 	    disk__rec_crc(hdr, data, rec->len) == rec->crc) {
 		rc = open_payload(d, rec, data);
 		if (!rc) {
+			if (!rec->len) { /* an empty entry, once opened */
+				shoal_free(data);
+				data = NULL;
+			}
 			*out = data;
 			return 0;
 		}

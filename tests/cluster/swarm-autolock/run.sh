@@ -111,9 +111,9 @@ assert_fails "h2's Raft log holds no plaintext of the label" \
 	lab exec h2 grep -rqa "$marker" /var/lib/shoal/raft
 
 note "autolock off"
-has_leader() { lab exec h1 shoal node ls | grep -q Leader; }
-assert_eventually "the managers have a leader again" 20 has_leader
-assert_ok "update --autolock=false" lab exec h1 shoal swarm update --autolock=false
+# Right after both restarts the managers may still be electing a leader.
+assert_eventually "update --autolock=false" 30 \
+	lab exec h1 shoal swarm update --autolock=false
 out=$(lab exec h1 shoal swarm unlock-key 2>&1 || true)
 assert_contains "no unlock key is set any more" "no unlock key is set" "$out"
 no_key_on() { # HOST

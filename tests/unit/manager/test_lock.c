@@ -169,6 +169,23 @@ static void without_autolock_the_node_loads_without_a_key(void **s)
 	assert_false(file_has("certs/node.key", st.identity.sk, WIRE_SK_LEN));
 }
 
+static void a_demoted_node_keeps_its_files_in_the_clear(void **s)
+{
+	struct swarm_state st, back;
+	char err[256], path[256];
+	new_cluster(&st, true);
+	assert_int_equal(swarm_state_save(tmpdir, &st, err, sizeof(err)), 0);
+	st.has_dek = st.autolock = false; /* what a demotion does */
+	st.has_root_sk = false;
+	assert_int_equal(swarm_state_save(tmpdir, &st, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/swarm/dek", tmpdir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_true(file_has("certs/node.key", st.identity.sk, WIRE_SK_LEN));
+	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)), 0);
+	assert_false(back.has_dek);
+	assert_memory_equal(back.identity.sk, st.identity.sk, WIRE_SK_LEN);
+}
+
 static void a_damaged_dek_file_or_sealed_file_is_corruption(void **s)
 {
 	struct swarm_state st, back;
@@ -206,6 +223,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			without_autolock_the_node_loads_without_a_key, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_demoted_node_keeps_its_files_in_the_clear, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			a_damaged_dek_file_or_sealed_file_is_corruption, setup,

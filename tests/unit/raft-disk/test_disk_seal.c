@@ -254,6 +254,28 @@ static void clear_log_still_reads_once_a_key_is_set(void **state)
 	close_log(f, d);
 }
 
+static void an_empty_entry_reads_back_empty(void **state)
+{
+	struct fixture *f = *state;
+	struct raft_disk *d = open_log(f, f->key);
+	struct raft_disk_entry e = {.index = 1, .term = 2, .type = 3};
+	struct raft_disk_write w = {.entries = &e, .n = 1};
+	int st[2] = {0};
+	assert_int_equal(raft_disk_write(d, &w, on_done, st), 0);
+	while (!st[0])
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_int_equal(st[1], 0);
+	close_log(f, d);
+	d = open_log(f, f->key);
+	struct raft_disk_entry back;
+	assert_int_equal(raft_disk_read(d, 1, &back), 0);
+	assert_int_equal(back.len, 0);
+	assert_null(back.data);
+	assert_int_equal(back.type, 3);
+	assert_int_equal(back.term, 2);
+	close_log(f, d);
+}
+
 static void an_entry_claiming_the_sealed_type_bit_is_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -285,6 +307,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			clear_log_still_reads_once_a_key_is_set, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(an_empty_entry_reads_back_empty,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			an_entry_claiming_the_sealed_type_bit_is_refused, setup,
 			teardown),
