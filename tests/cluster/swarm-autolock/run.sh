@@ -128,3 +128,27 @@ assert_eventually "h1 restarts active without a key" 15 state_is active
 assert_eventually "the label is still there" 10 has_label
 assert_fails "the log is still encrypted at rest" \
 	lab exec h1 grep -rqa "$marker" /var/lib/shoal/raft
+
+if command -v docker >/dev/null; then
+	note "the docker CLI"
+	# h1 just restarted: wait until updates are accepted again.
+	assert_eventually "a no-op update is accepted" 30 \
+		lab exec h1 shoal swarm update
+	out=$(lab exec h1 docker swarm update --autolock=true 2>&1 || true)
+	assert_contains "docker swarm update --autolock=true prints the key" \
+		"SWMKEY-1-" "$out"
+	dkey=$(lab exec h1 docker swarm unlock-key -q)
+	assert_contains "docker swarm unlock-key -q prints a key" "SWMKEY-1-" \
+		"$dkey"
+	assert_contains "docker printed the key unlock-key shows" "$dkey" "$out"
+	restart
+	dinfo() { lab exec h1 docker info 2>/dev/null | grep -q "Swarm: locked"; }
+	assert_eventually "docker info reports the node locked" 10 dinfo
+	out=$(echo "$key" | lab exec h1 docker swarm unlock 2>&1 || true)
+	assert_contains "docker swarm unlock refuses a stale key" "invalid key" "$out"
+	assert_ok "docker swarm unlock with the key" \
+		sh -c "echo '$dkey' | $(printf %q "$LAB_SCRIPT") exec h1 docker swarm unlock"
+	assert_eventually "h1 is active after docker's unlock" 10 state_is active
+else
+	note "the docker CLI is not installed: its part is skipped"
+fi
