@@ -691,6 +691,15 @@ int daemon__swarm_start(struct daemon *d)
 		return 0;
 	}
 	s->have_state = true;
+	if (s->st.role == WIRE_ROLE_MANAGER && !s->st.has_dek) {
+		/* A manager from before encryption at rest: its files are
+		 * sealed from now on, its Raft log's new entries encrypted
+		 * (older ones still read). */
+		new_keys(&s->st, false);
+		save(s);
+		log_info("node=%s: data at rest is encrypted from now on",
+			 s->st.node_id);
+	}
 	rc = start_parts(s, err, sizeof(err));
 	if (rc < 0) {
 		s->state = "error";
