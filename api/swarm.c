@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/jsonx.h"
+#include "manager/lock.h"
 #include "manager/manager.h"
 
 #include <errno.h>
@@ -60,7 +61,7 @@ static json_t *time_json(int64_t ns)
 	return json_string(t);
 }
 
-static json_t *full_spec(const struct store_object *o)
+static json_t *full_spec(const struct store_object *o, bool autolock)
 {
 	json_t *spec = NULL;
 	if (jsonx_parse((const char *)o->spec, o->spec_len, &spec, NULL, 0) < 0)
@@ -73,7 +74,7 @@ static json_t *full_spec(const struct store_object *o)
 				  "ElectionTick", 10, "HeartbeatTick", 1));
 	rc |= jsonx_set(spec, "TaskDefaults", json_object());
 	rc |= jsonx_set(spec, "EncryptionConfig",
-			json_pack("{s:b}", "AutoLockManagers", 0));
+			json_pack("{s:b}", "AutoLockManagers", autolock));
 	if (rc) {
 		json_decref(spec);
 		return NULL;
@@ -107,7 +108,7 @@ static json_t *cluster_json(struct mgr *m, const struct swarm_state *st,
 			json_pack("{s:I}", "Index", (json_int_t)o->version));
 	rc |= jsonx_set(c, "CreatedAt", time_json(o->created_ns));
 	rc |= jsonx_set(c, "UpdatedAt", time_json(o->updated_ns));
-	rc |= jsonx_set(c, "Spec", full_spec(o));
+	rc |= jsonx_set(c, "Spec", full_spec(o, st->autolock));
 	rc |= jsonx_set(c, "TLSInfo", tls_info(st));
 	rc |= jsonx_set(c, "RootRotationInProgress", json_false());
 	rc |= jsonx_set(c, "DefaultAddrPool", json_pack("[s]", "10.0.0.0/8"));
@@ -254,13 +255,11 @@ static void swarm_init(struct api_call *call)
 		.cert_expiry_ns = jsonx_int(jsonx_obj(spec, "CAConfig"),
 					    "NodeCertExpiry", 0),
 	};
+	req.autolock = jsonx_bool(b, "AutoLockManagers", false);
 	char err[300];
-	int rc = jsonx_bool(b, "AutoLockManagers", false) ? -ENOTSUP : 0;
-	struct api__answer *w = rc == 0 ? api__answer_new(call) : NULL;
-	if (rc < 0)
-		snprintf(err, sizeof(err),
-			 "autolock is not supported by this daemon yet");
-	else if (!w)
+	int rc = 0;
+	struct api__answer *w = api__answer_new(call);
+	if (!w)
 		rc = -ENOMEM, snprintf(err, sizeof(err), "out of memory");
 	else
 		rc = ops->init(call->svc->arg, &req, init_done, w, err,
@@ -332,7 +331,7 @@ static void swarm_leave(struct api_call *call)
 	const struct api_swarm_ops *ops = call->svc->swarm_ops;
 	struct api_swarm_local l;
 	local(call, &l);
-	if (!ops || !l.st) {
+	if (!ops || (!l.st && strcmp(l.state, "locked") != 0)) {
 		api_reply_error(call, 503, "This node is not part of a swarm");
 		return;
 	}
@@ -364,6 +363,35 @@ int api__version_param(struct api_call *call, const char *what, uint64_t *out)
 	return 0;
 }
 
+/*
+ * The body for mgr_swarm_update(): the SwarmSpec as given, with
+ * ?rotateManagerUnlockKey= carried as EncryptionConfig.RotateUnlockKey so
+ * that it survives a forward to the leader. Owned (shoal_free), or NULL
+ * for the body unchanged (or not JSON: mgr_swarm_update() explains).
+ */
+static char *update_body(struct api_call *call, size_t *len)
+{
+	if (!query_true(call, "rotateManagerUnlockKey"))
+		return NULL;
+	json_t *spec = NULL;
+	if (jsonx_parse(call->req->body, call->req->body_len, &spec, NULL, 0) <
+		    0 ||
+	    !json_is_object(spec)) {
+		json_decref(spec);
+		return NULL;
+	}
+	json_t *ec = json_object_get(spec, "EncryptionConfig");
+	if (!json_is_object(ec)) {
+		ec = json_object();
+		jsonx_set(spec, "EncryptionConfig", ec);
+	}
+	char *s = NULL;
+	if (ec && jsonx_set(ec, "RotateUnlockKey", json_true()) == 0)
+		s = jsonx_dump(spec, len);
+	json_decref(spec);
+	return s;
+}
+
 static void swarm_update(struct api_call *call)
 {
 	struct mgr *m = need_manager(call);
@@ -374,14 +402,17 @@ static void swarm_update(struct api_call *call)
 	uint64_t version;
 	if (api__version_param(call, "swarm", &version) < 0)
 		return;
+	size_t blen = 0;
+	char *body = update_body(call, &blen);
 	char err[300];
 	struct api__answer *w = api__answer_new(call);
-	int rc = w ? mgr_swarm_update(m, version, call->req->body,
-				      call->req->body_len,
+	int rc = w ? mgr_swarm_update(m, version, body ? body : call->req->body,
+				      body ? blen : call->req->body_len,
 				      query_true(call, "rotateWorkerToken"),
 				      query_true(call, "rotateManagerToken"),
 				      api__answer_done, w, err, sizeof(err))
 		   : -ENOMEM;
+	shoal_free(body);
 	if (rc < 0) {
 		if (w)
 			api__answer_cancel(w);
@@ -390,17 +421,47 @@ static void swarm_update(struct api_call *call)
 	}
 }
 
+static void swarm_unlockkey_now(struct api_call *call)
+{
+	struct api_swarm_local l;
+	local(call, &l);
+	char key[SWARM_UNLOCK_KEY_MAX] = "";
+	if (l.st && l.st->autolock)
+		swarm_lock_key_format(l.st->kek, key);
+	api_reply_json(call, 200, json_pack("{s:s}", "UnlockKey", key));
+	sodium_memzero(key, sizeof(key));
+}
+
+/* After a sync, so that a key rotated through another manager shows. */
 static void swarm_unlockkey(struct api_call *call)
 {
-	if (!need_manager(call))
-		return;
-	api_reply_json(call, 200, json_pack("{s:s}", "UnlockKey", ""));
+	struct mgr *m = need_manager(call);
+	if (m)
+		api__after_sync(call, m, swarm_unlockkey_now);
 }
 
 static void swarm_unlock(struct api_call *call)
 {
-	api_reply_error(call, 503,
-			"swarm is not locked: autolock is not enabled");
+	const struct api_swarm_ops *ops = call->svc->swarm_ops;
+	struct api_swarm_local l;
+	local(call, &l);
+	if (!ops || strcmp(l.state, "locked") != 0) {
+		api_reply_error(call, 503, "swarm is not locked");
+		return;
+	}
+	json_t *b = body_object(call);
+	if (!b)
+		return;
+	char err[300];
+	int rc = ops->unlock(call->svc->arg, jsonx_str(b, "UnlockKey", ""), err,
+			     sizeof(err));
+	json_decref(b);
+	if (rc < 0) {
+		api_reply_error(call, rc == -EAGAIN ? 503 : api__status_of(rc),
+				"%s", err);
+		return;
+	}
+	http_response_send(call->res, 200, NULL, NULL, 0);
 }
 
 static const struct api_route routes[] = {

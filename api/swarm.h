@@ -24,6 +24,7 @@ struct api_swarm_init {
 	const char *advertise_addr; /* "" or NULL: guessed */
 	int64_t heartbeat_ns;	    /* 0: default */
 	int64_t cert_expiry_ns;	    /* 0: default */
+	bool autolock;		    /* seal the DEK with a new unlock key */
 };
 
 typedef void api_swarm_done_fn(void *ctx, int rc, const char *msg);
@@ -57,6 +58,11 @@ struct api_swarm_ops {
 	int (*leave)(void *arg, bool force, char *err, size_t errlen);
 	/* The swarm's settings changed (heartbeat period...): save them. */
 	void (*saved)(void *arg);
+	/* A locked node: unlock with the text of @key and start its swarm
+	 * parts. -EINVAL with @err "invalid key..." for a key that is
+	 * malformed or not this node's; -EAGAIN when the node is not locked;
+	 * nothing changes on failure. (manager/lock.h) */
+	int (*unlock)(void *arg, const char *key, char *err, size_t errlen);
 };
 
 /**

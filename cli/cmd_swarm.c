@@ -109,6 +109,10 @@ static int swarm_init(struct cli *cli, int argc, char **argv)
 		return 1;
 	printf("To add a manager to this swarm, run 'shoal swarm join-token "
 	       "manager' and follow the instructions.\n");
+	if (autolock) {
+		printf("\n");
+		return cli__print_unlock_key_of(cli);
+	}
 	return 0;
 }
 
@@ -243,8 +247,27 @@ static int set_spec(json_t *spec, const char *group, const char *key,
 	return json_object_set_new(g, key, json_integer(v));
 }
 
+/* --autolock[=true|false] into the spec's EncryptionConfig. */
+static int set_autolock(json_t *spec, const char *arg, int *on)
+{
+	const char *eq = strchr(arg, '=');
+	const char *v = eq ? eq + 1 : "true";
+	if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+		fprintf(stderr,
+			"invalid argument \"%s\" for \"--autolock\" flag: "
+			"expected true or false\n",
+			v);
+		return -1;
+	}
+	*on = strcmp(v, "true") == 0;
+	json_object_set_new(spec, "EncryptionConfig",
+			    json_pack("{s:b}", "AutoLockManagers", *on));
+	return 0;
+}
+
 static int swarm_update(struct cli *cli, int argc, char **argv)
 {
+	int lock_on = -1;
 	json_t *sw = NULL;
 	if (cli__call(cli, "GET", "/swarm", NULL, &sw) < 0)
 		return 1;
@@ -270,6 +293,11 @@ static int swarm_update(struct cli *cli, int argc, char **argv)
 					 &v)) == 1) {
 			set_spec(spec, "Orchestration",
 				 "TaskHistoryRetentionLimit", atoll(v));
+		} else if (strcmp(argv[i], "--autolock") == 0 ||
+			   (r = cli__opt(argc, argv, &i, "--autolock", &v)) ==
+				   1) {
+			r = 1;
+			rc = set_autolock(spec, argv[i], &lock_on);
 		} else if (r == 0) {
 			json_decref(sw);
 			return usage_error("update", argv[i]);
@@ -286,14 +314,11 @@ static int swarm_update(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return 1;
 	printf("Swarm updated.\n");
+	if (lock_on == 1) {
+		printf("\n");
+		return cli__print_unlock_key_of(cli);
+	}
 	return 0;
-}
-
-static int swarm_unlock_key(struct cli *cli, int argc, char **argv)
-{
-	fprintf(stderr, "Error: autolock is not supported by this daemon "
-			"yet; there is no unlock key\n");
-	return 1;
 }
 
 static const struct cli_command swarm_cmds[] = {
@@ -302,7 +327,8 @@ static const struct cli_command swarm_cmds[] = {
 	{"join", swarm_join, "Join a swarm as a node and/or manager"},
 	{"join-token", cli__swarm_join_token, "Manage join tokens"},
 	{"leave", swarm_leave, "Leave the swarm"},
-	{"unlock-key", swarm_unlock_key, "Manage the unlock key"},
+	{"unlock", cli__swarm_unlock, "Unlock swarm"},
+	{"unlock-key", cli__swarm_unlock_key, "Manage the unlock key"},
 	{"update", swarm_update, "Update the swarm"},
 };
 

@@ -36,5 +36,14 @@ void cli__capitalize(const char *s, char *out, size_t cap);
 
 /* Subcommand tables. */
 int cli__swarm_join_token(struct cli *cli, int argc, char **argv);
+int cli__swarm_unlock(struct cli *cli, int argc, char **argv);
+int cli__swarm_unlock_key(struct cli *cli, int argc, char **argv);
+
+/** cli__print_unlock_key() - docker's paragraph with @key ("": none). */
+void cli__print_unlock_key(const char *key);
+
+/** cli__print_unlock_key_of() - fetch the unlock key and print it so;
+ * 1 (printed) when there is none. */
+int cli__print_unlock_key_of(struct cli *cli);
 
 #endif

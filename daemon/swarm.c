@@ -25,6 +25,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "manager/lock.h"
 #include "manager/manager.h"
 #include "worker/worker.h"
 
@@ -40,7 +41,8 @@
 
 struct daemon_swarm {
 	struct daemon *d;
-	const char *state; /* static: inactive, pending, active, error */
+	const char *state; /* static: inactive, pending, active, error,
+			    * locked (autolock: waiting for the key) */
 	char error[320];
 	struct swarm_state st;
 	bool have_state;
@@ -168,6 +170,17 @@ static void restart_parts(struct daemon_swarm *s)
 	}
 }
 
+/* A new node's data-encryption key, and with @autolock the unlock key that
+ * seals it (manager/lock.h). */
+static void new_keys(struct swarm_state *st, bool autolock)
+{
+	shoal_random(st->dek, sizeof(st->dek));
+	st->has_dek = true;
+	st->autolock = autolock;
+	if (autolock)
+		shoal_random(st->kek, sizeof(st->kek));
+}
+
 /* Promoted or demoted: keep the new certificate, restart in that role. */
 static void agent_renewed(void *arg, const struct agent_renewal *r)
 {
@@ -191,7 +204,15 @@ static void agent_renewed(void *arg, const struct agent_renewal *r)
 		memcpy(st->root_sk, r->root_sk, WIRE_SK_LEN);
 	else
 		shoal_wipe(st->root_sk, WIRE_SK_LEN);
+	/* Managers encrypt their data at rest; workers keep none of the
+	 * swarm's secrets and, as in Docker, are never locked
+	 * (docs/autolock.md). */
+	if (r->role == WIRE_ROLE_MANAGER && !st->has_dek)
+		new_keys(st, false);
 	if (r->role == WIRE_ROLE_WORKER) {
+		st->has_dek = st->autolock = false;
+		shoal_wipe(st->dek, sizeof(st->dek));
+		shoal_wipe(st->kek, sizeof(st->kek));
 		st->has_tokens = false;
 		shoal_wipe(&st->worker_token, sizeof(st->worker_token));
 		shoal_wipe(&st->manager_token, sizeof(st->manager_token));
@@ -351,12 +372,14 @@ static int op_init(void *arg, const struct api_swarm_init *req,
 		   api_swarm_done_fn *done, void *ctx, char *err, size_t errlen)
 {
 	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
-	if (s->have_state || strcmp(s->state, "pending") == 0)
+	if (s->have_state || strcmp(s->state, "pending") == 0 ||
+	    strcmp(s->state, "locked") == 0)
 		return -EEXIST;
 	int busy = still_leaving(s, err, errlen);
 	if (busy < 0)
 		return busy;
 	memset(&s->st, 0, sizeof(s->st));
+	new_keys(&s->st, req->autolock);
 	pick_addrs(req->listen_addr, req->advertise_addr, s->d->cfg.listen_addr,
 		   &s->st);
 	s->st.heartbeat_ms = req->heartbeat_ns > 0
@@ -417,6 +440,8 @@ static void joined(void *arg, const struct agent_join_result *r)
 	if (rc == 0) {
 		struct swarm_state *st = &s->st;
 		memset(st, 0, sizeof(*st));
+		if (r->role == WIRE_ROLE_MANAGER)
+			new_keys(st, false);
 		snprintf(st->listen_addr, sizeof(st->listen_addr), "%s",
 			 j->listen);
 		snprintf(st->advertise_addr, sizeof(st->advertise_addr), "%s",
@@ -483,7 +508,8 @@ static int op_join(void *arg, const struct api_swarm_join *req,
 		   api_swarm_done_fn *done, void *ctx, char *err, size_t errlen)
 {
 	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
-	if (s->have_state || strcmp(s->state, "pending") == 0)
+	if (s->have_state || strcmp(s->state, "pending") == 0 ||
+	    strcmp(s->state, "locked") == 0)
 		return -EEXIST;
 	int busy = still_leaving(s, err, errlen);
 	if (busy < 0)
@@ -536,7 +562,8 @@ static int still_leaving(const struct daemon_swarm *s, char *err, size_t errlen)
 static int op_leave(void *arg, bool force, char *err, size_t errlen)
 {
 	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
-	if (s->st.role == WIRE_ROLE_MANAGER && !force) {
+	bool locked = strcmp(s->state, "locked") == 0; /* a manager */
+	if ((locked || s->st.role == WIRE_ROLE_MANAGER) && !force) {
 		snprintf(err, errlen,
 			 "You are attempting to leave the swarm on a node that "
 			 "is participating as a manager. Removing the last "
@@ -574,12 +601,46 @@ static void op_saved(void *arg)
 	save(((struct daemon *)arg)->swarm);
 }
 
+static int op_unlock(void *arg, const char *key, char *err, size_t errlen)
+{
+	struct daemon_swarm *s = ((struct daemon *)arg)->swarm;
+	if (strcmp(s->state, "locked") != 0) {
+		snprintf(err, errlen, "swarm is not locked");
+		return -EAGAIN;
+	}
+	uint8_t kek[SWARM_KEY_LEN];
+	int rc = swarm_lock_key_parse(key, kek);
+	if (rc == 0)
+		rc = swarm_state_unlock(s->d->cfg.data_root, kek, &s->st, err,
+					errlen);
+	shoal_wipe(kek, sizeof(kek));
+	if (rc == -EINVAL || rc == -EKEYREJECTED) {
+		log_warn("swarm unlock refused: invalid key");
+		snprintf(err, errlen,
+			 "swarm could not be unlocked: invalid key provided");
+		return -EINVAL;
+	}
+	if (rc < 0)
+		return rc;
+	s->have_state = true;
+	rc = start_parts(s, err, errlen);
+	if (rc < 0) {
+		s->state = "error";
+		snprintf(s->error, sizeof(s->error), "%s", err);
+		return rc;
+	}
+	log_info("swarm %s unlocked; node=%s resumes as %s", s->st.cluster_id,
+		 s->st.node_id, wire_role_name(s->st.role));
+	return 0;
+}
+
 static const struct api_swarm_ops ops = {
 	.local = op_local,
 	.init = op_init,
 	.join = op_join,
 	.leave = op_leave,
 	.saved = op_saved,
+	.unlock = op_unlock,
 };
 
 const struct api_swarm_ops *daemon__swarm_ops(void)
@@ -615,6 +676,13 @@ int daemon__swarm_start(struct daemon *d)
 	int rc = swarm_state_load(d->cfg.data_root, &s->st, err, sizeof(err));
 	if (rc == -ENOENT)
 		return 0;
+	if (rc == -ENOKEY) {
+		/* Autolock: nothing of the swarm runs until `swarm unlock`. */
+		s->state = "locked";
+		log_info("swarm is locked: run `shoal swarm unlock` with the "
+			 "unlock key");
+		return 0;
+	}
 	if (rc < 0) {
 		/* Keep serving the API so the operator can see and leave. */
 		s->state = "error";
@@ -623,6 +691,15 @@ int daemon__swarm_start(struct daemon *d)
 		return 0;
 	}
 	s->have_state = true;
+	if (s->st.role == WIRE_ROLE_MANAGER && !s->st.has_dek) {
+		/* A manager from before encryption at rest: its files are
+		 * sealed from now on, its Raft log's new entries encrypted
+		 * (older ones still read). */
+		new_keys(&s->st, false);
+		save(s);
+		log_info("node=%s: data at rest is encrypted from now on",
+			 s->st.node_id);
+	}
 	rc = start_parts(s, err, sizeof(err));
 	if (rc < 0) {
 		s->state = "error";

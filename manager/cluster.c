@@ -202,6 +202,45 @@ static void sync_tokens(struct mgr *m)
 	json_decref(st);
 }
 
+/*
+ * Autolock is the swarm's, as in Docker: the cluster object's status holds
+ * the unlock key (KEK) while autolock is on, and every manager re-wraps
+ * its own DEK with it when it changes (lock.h). The Raft log that carries
+ * the KEK is itself encrypted with the DEK the KEK seals.
+ */
+static void sync_lock(struct mgr *m)
+{
+	const struct store_object *o = mgr_cluster(m);
+	if (!o || !m->lock_live)
+		return;
+	json_t *st = mgr__obj_json(o->status, o->status_len);
+	const char *u = jsonx_str(st, "UnlockKey", NULL);
+	uint8_t kek[sizeof(m->st->kek)];
+	bool on = u && strlen(u) == 2 * sizeof(kek) &&
+		  shoal_unhex(u, kek, sizeof(kek)) == 0;
+	json_decref(st);
+	bool changed = on != m->st->autolock ||
+		       (on && !shoal_equal_ct(kek, m->st->kek, sizeof(kek)));
+	if (changed) {
+		if (!m->st->has_dek) {
+			/* A node from before encryption at rest: new
+			 * writes are encrypted from its next start. */
+			shoal_random(m->st->dek, sizeof(m->st->dek));
+			m->st->has_dek = true;
+		}
+		m->st->autolock = on;
+		if (on)
+			memcpy(m->st->kek, kek, sizeof(kek));
+		else
+			shoal_wipe(m->st->kek, sizeof(m->st->kek));
+		log_info("swarm=%s autolock %s; the data key is re-wrapped",
+			 m->st->cluster_id, on ? "on (key set)" : "off");
+		if (m->state_changed)
+			m->state_changed(m->arg);
+	}
+	shoal_wipe(kek, sizeof(kek));
+}
+
 /* Tell the transport a peer's address once (setting it again drops the
  * connection). */
 static void set_peer(struct mgr *m, uint64_t id, const char *addr)
@@ -334,6 +373,7 @@ static void after_change(struct mgr *m)
 {
 	mgr__sync_check(m, false);
 	sync_tokens(m);
+	sync_lock(m);
 	sync_settings(m);
 	sync_peers(m);
 	check_ready(m);
@@ -354,6 +394,8 @@ static void on_apply(void *arg, const struct raft_entry *e)
 	struct mgr *m = arg;
 	if (m->leader && m->timer_on)
 		uv_timer_start(&m->timer, on_timer, 0, timer_period(m));
+	if (e->index >= m->replay_upto)
+		m->lock_live = true;
 	if (e->type != RAFT_ENTRY_NORMAL) {
 		check_ready(m); /* a configuration: maybe we vote now */
 		return;
@@ -463,7 +505,17 @@ static json_t *secrets_json(const struct swarm_state *st)
 	char w[2 * WIRE_TOKEN_SECRET_LEN + 1], k[2 * WIRE_TOKEN_SECRET_LEN + 1];
 	shoal_hex(st->worker_token.secret, WIRE_TOKEN_SECRET_LEN, w);
 	shoal_hex(st->manager_token.secret, WIRE_TOKEN_SECRET_LEN, k);
-	return json_pack("{s:s, s:s}", "WorkerSecret", w, "ManagerSecret", k);
+	json_t *o =
+		json_pack("{s:s, s:s}", "WorkerSecret", w, "ManagerSecret", k);
+	if (o && st->autolock) {
+		char u[2 * sizeof(st->kek) + 1];
+		shoal_hex(st->kek, sizeof(st->kek), u);
+		jsonx_set(o, "UnlockKey", json_string(u));
+		shoal_wipe(u, sizeof(u));
+	}
+	shoal_wipe(w, sizeof(w));
+	shoal_wipe(k, sizeof(k));
+	return o;
 }
 
 static void bootstrapped(void *arg, int rc, const char *msg)
@@ -659,9 +711,13 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 	struct raft_conf conf = {.n = 1};
 	conf.servers[0].id = m->raft_id;
 	conf.servers[0].role = RAFT_VOTER;
+	/* The log is encrypted at rest with the node's DEK (lock.h). */
+	struct raft_disk_options dopt = {.key = m->st->has_dek ? m->st->dek
+							       : NULL};
 	struct raft_node_options o = {
 		.id = m->raft_id,
 		.dir = dir,
+		.disk = &dopt,
 		.bootstrap = m->founder ? &conf : NULL,
 		.raft = &ro,
 		.transport = m->rt,
@@ -673,10 +729,16 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 		.cb_arg = m,
 	};
 	int rc = raft_node_start(m->loop, &o, &m->rn);
-	if (rc < 0)
+	if (rc < 0) {
 		snprintf(err, errlen, "cannot start raft in %s: %s", dir,
 			 shoal_strerror(rc));
-	return rc;
+		return rc;
+	}
+	struct raft_status s;
+	raft_node_status(m->rn, &s);
+	m->replay_upto = s.last_index;
+	m->lock_live = s.last_index == 0;
+	return 0;
 }
 
 static void transport_closed(void *arg)

@@ -49,6 +49,10 @@ struct mgr {
 	uint64_t leader_id;
 	bool leader;
 	bool ready_sent;
+	/* Entries up to here were on disk at start: replaying them must not
+	 * re-wrap the DEK with an unlock key of the past (sync_lock). */
+	uint64_t replay_upto;
+	bool lock_live;
 	bool timer_on; /* m->timer initialised and not closing */
 	void (*ready)(void *arg);
 	bool founder;

@@ -451,6 +451,68 @@ static json_t *next_spec(const struct store_object *o, const json_t *spec,
 		"TaskHistoryRetentionLimit", (json_int_t)hist);
 }
 
+/*
+ * Autolock from the spec into the status @t (owned JSON text, may be NULL:
+ * then from @o's status): EncryptionConfig.AutoLockManagers turns it on (a
+ * new unlock key) or off (no key); RotateUnlockKey (how the API carries
+ * ?rotateManagerUnlockKey= through a forward) gives it a new key. Returns
+ * 0 with *@t replaced when anything changed, or -ENOMEM/-EINVAL.
+ */
+static int lock_status(const struct store_object *o, const json_t *spec,
+		       char **t, size_t *tlen, char *err, size_t errlen)
+{
+	const json_t *ec = jsonx_obj(spec, "EncryptionConfig");
+	const json_t *al = json_object_get(ec, "AutoLockManagers");
+	const json_t *rot = json_object_get(ec, "RotateUnlockKey");
+	if ((al && !json_is_boolean(al)) || (rot && !json_is_boolean(rot))) {
+		snprintf(err, errlen,
+			 "EncryptionConfig.AutoLockManagers must be a boolean");
+		return -EINVAL;
+	}
+	json_t *st = *t ? mgr__obj_json((const uint8_t *)*t, *tlen)
+			: mgr__obj_json(o->status, o->status_len);
+	if (!st)
+		st = json_object();
+	if (!st)
+		return -ENOMEM;
+	bool was = json_object_get(st, "UnlockKey") != NULL;
+	bool on = al ? json_is_true(al) : was;
+	bool rotate = rot && json_is_true(rot);
+	if (rotate && !on) {
+		json_decref(st);
+		snprintf(err, errlen,
+			 "Cannot rotate because autolock is not turned on");
+		return -EINVAL;
+	}
+	if (on == was && !rotate) {
+		json_decref(st);
+		return 0;
+	}
+	if (on) {
+		uint8_t k[32];
+		char hex[65];
+		shoal_random(k, sizeof(k));
+		shoal_hex(k, sizeof(k), hex);
+		jsonx_set(st, "UnlockKey", json_string(hex));
+		shoal_wipe(k, sizeof(k));
+		shoal_wipe(hex, sizeof(hex));
+	} else {
+		json_object_del(st, "UnlockKey");
+	}
+	size_t n;
+	char *s = jsonx_dump(st, &n);
+	json_decref(st);
+	if (!s)
+		return -ENOMEM;
+	if (*t) {
+		shoal_wipe(*t, *tlen);
+		shoal_free(*t);
+	}
+	*t = s;
+	*tlen = n;
+	return 0;
+}
+
 int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
 		     size_t len, bool rotate_worker, bool rotate_manager,
 		     mgr_done_fn *done, void *arg, char *err, size_t errlen)
@@ -480,10 +542,12 @@ int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
 	int rc = jsonx_parse_object(spec_json, len, &spec, err, errlen);
 	if (rc < 0)
 		return rc;
+	*err = '\0';
 	json_t *next = next_spec(o, spec, err, errlen);
-	json_decref(spec);
-	if (!next)
+	if (!next) {
+		json_decref(spec);
 		return *err ? -EINVAL : -ENOMEM;
+	}
 	size_t slen, tlen = 0;
 	char *s = jsonx_dump(next, &slen);
 	json_decref(next);
@@ -492,9 +556,19 @@ int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
 					   &tlen)
 			  : NULL;
 	if (!s || ((rotate_worker || rotate_manager) && !t)) {
+		json_decref(spec);
 		shoal_free(s);
 		shoal_free(t);
 		return -ENOMEM;
+	}
+	rc = lock_status(o, spec, &t, &tlen, err, errlen);
+	json_decref(spec);
+	if (rc < 0) {
+		shoal_free(s);
+		if (t)
+			shoal_wipe(t, tlen);
+		shoal_free(t);
+		return rc;
 	}
 	struct store_batch b;
 	store_batch_init(&b, time_real_ns());

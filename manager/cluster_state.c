@@ -14,6 +14,7 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/jsonx.h"
+#include "manager/lock.h"
 #include "manager/manager.h"
 
 #include <errno.h>
@@ -200,6 +201,40 @@ static json_t *state_json(const struct swarm_state *st)
 	return o;
 }
 
+/* write_file(), sealed with the DEK when the node has one. */
+static int put_file(const struct swarm_state *st, const char *dir,
+		    const char *name, const void *data, size_t len, mode_t mode)
+{
+	if (!st->has_dek)
+		return write_file(dir, name, data, len, mode);
+	uint8_t *c;
+	size_t clen;
+	int rc = swarm_lock_seal(st->dek, data, len, &c, &clen);
+	if (rc)
+		return rc;
+	rc = write_file(dir, name, c, clen, mode);
+	shoal_free(c);
+	return rc;
+}
+
+/* read_file(), opening a sealed file with @st's DEK. A file in the clear
+ * is still read: it was written before the node had a DEK. */
+static int get_file(const struct swarm_state *st, const char *dir,
+		    const char *name, uint8_t **out, size_t *len)
+{
+	int rc = read_file(dir, name, out, len);
+	if (rc || !swarm_lock_is_sealed(*out, *len))
+		return rc;
+	rc = st->has_dek ? swarm_lock_open(st->dek, *out, *len, len)
+			 : SHOAL_ECORRUPT;
+	if (rc) {
+		shoal_free(*out);
+		return rc;
+	}
+	(*out)[*len] = '\0';
+	return 0;
+}
+
 int swarm_state_save(const char *data_root, const struct swarm_state *st,
 		     char *err, size_t errlen)
 {
@@ -211,13 +246,20 @@ int swarm_state_save(const char *data_root, const struct swarm_state *st,
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot create %s: %s", certs,
 			    shoal_strerror(rc));
-	rc = write_file(certs, "node.key", st->identity.sk, WIRE_SK_LEN, 0600);
+	if (rc == 0 && st->has_dek)
+		rc = swarm_lock_dek_write(data_root, st->dek,
+					  st->autolock ? st->kek : NULL);
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot write %s/dek: %s", swarm,
+			    shoal_strerror(rc));
+	rc = put_file(st, certs, "node.key", st->identity.sk, WIRE_SK_LEN,
+		      0600);
 	if (rc == 0)
 		rc = write_file(certs, "node.crt", st->cert, st->cert_len,
 				0644);
 	if (rc == 0 && st->has_root_sk) {
-		rc = write_file(certs, "root.key", st->root_sk, WIRE_SK_LEN,
-				0600);
+		rc = put_file(st, certs, "root.key", st->root_sk, WIRE_SK_LEN,
+			      0600);
 	} else if (rc == 0) {
 		/* A demoted manager keeps no CA key. */
 		char path[4200];
@@ -234,12 +276,21 @@ int swarm_state_save(const char *data_root, const struct swarm_state *st,
 	json_decref(o);
 	if (!text)
 		return fail(err, errlen, -ENOMEM, "out of memory");
-	rc = write_file(swarm, "state.json", text, len, 0600);
+	rc = put_file(st, swarm, "state.json", text, len, 0600);
 	shoal_wipe(text, len);
 	shoal_free(text);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot write %s/state.json: %s",
 			    swarm, shoal_strerror(rc));
+	/* No DEK (a worker): the files above are in the clear now, so a
+	 * DEK file left from when this node was a manager goes last. */
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/dek", swarm);
+	if (!st->has_dek && unlink(path) < 0 && errno != ENOENT) {
+		rc = -errno;
+		return fail(err, errlen, rc, "cannot remove %s: %s", path,
+			    shoal_strerror(rc));
+	}
 	return 0;
 }
 
@@ -349,7 +400,7 @@ static int load_keys(const char *certs, struct swarm_state *st, char *err,
 {
 	uint8_t *data;
 	size_t len;
-	int rc = read_file(certs, "node.key", &data, &len);
+	int rc = get_file(st, certs, "node.key", &data, &len);
 	if (rc < 0)
 		return fail(err, errlen, rc == -ENOENT ? SHOAL_ECORRUPT : rc,
 			    "cannot read %s/node.key: %s", certs,
@@ -373,7 +424,7 @@ static int load_keys(const char *certs, struct swarm_state *st, char *err,
 	if (len == 0 || len > sizeof(st->cert))
 		return fail(err, errlen, SHOAL_ECORRUPT,
 			    "%s/node.crt: wrong size", certs);
-	rc = read_file(certs, "root.key", &data, &len);
+	rc = get_file(st, certs, "root.key", &data, &len);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0)
@@ -391,8 +442,36 @@ static int load_keys(const char *certs, struct swarm_state *st, char *err,
 	return 0;
 }
 
+/* The DEK (and the KEK that opened it) into @st, if the node has one. */
+static int load_dek(const char *data_root, const uint8_t *kek,
+		    struct swarm_state *st, char *err, size_t errlen)
+{
+	bool locked = false;
+	int rc = swarm_lock_dek_read(data_root, kek, st->dek, &locked);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == -ENOKEY)
+		return fail(err, errlen, rc, "swarm is locked");
+	if (rc == -EKEYREJECTED)
+		return fail(err, errlen, rc, "invalid key");
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot read %s/swarm/dek: %s",
+			    data_root, shoal_strerror(rc));
+	st->has_dek = true;
+	st->autolock = locked;
+	if (locked)
+		memcpy(st->kek, kek, SWARM_KEY_LEN);
+	return 0;
+}
+
 int swarm_state_load(const char *data_root, struct swarm_state *st, char *err,
 		     size_t errlen)
+{
+	return swarm_state_unlock(data_root, NULL, st, err, errlen);
+}
+
+int swarm_state_unlock(const char *data_root, const uint8_t *kek,
+		       struct swarm_state *st, char *err, size_t errlen)
 {
 	char certs[4150], swarm[4150];
 	dirs(data_root, certs, swarm, sizeof(certs));
@@ -402,6 +481,16 @@ int swarm_state_load(const char *data_root, struct swarm_state *st, char *err,
 	int rc = read_file(swarm, "state.json", &text, &len);
 	if (rc == -ENOENT)
 		return -ENOENT;
+	if (rc == 0) {
+		shoal_wipe(text, len);
+		shoal_free(text);
+		rc = load_dek(data_root, kek, st, err, errlen);
+		if (rc < 0) {
+			swarm_state_wipe(st);
+			return rc;
+		}
+		rc = get_file(st, swarm, "state.json", &text, &len);
+	}
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot read %s/state.json: %s",
 			    swarm, shoal_strerror(rc));
@@ -450,7 +539,7 @@ int swarm_state_remove_files(const char *data_root)
 {
 	static const char *const files[] = {
 		"certs/node.key",   "certs/node.crt",	"certs/root.key",
-		"swarm/state.json", "swarm/store.snap",
+		"swarm/state.json", "swarm/store.snap", "swarm/dek",
 	};
 	char path[4200];
 	int rc = 0;

@@ -74,6 +74,13 @@ struct swarm_state {
 	int64_t cert_expiry_s;
 	int64_t created_ns;
 	bool founder; /* this manager created the swarm */
+	/* At rest (manager/lock.h): with @has_dek the key files, this state
+	 * and the Raft log are encrypted with @dek; with @autolock the DEK
+	 * file is sealed with @kek, the operator's unlock key. */
+	bool has_dek;
+	uint8_t dek[32];
+	bool autolock;
+	uint8_t kek[32];
 };
 
 /* ------------------------------------------------------------- state */
@@ -87,8 +94,21 @@ int swarm_state_load(const char *data_root, struct swarm_state *st, char *err,
 		     size_t errlen);
 
 /**
+ * swarm_state_unlock() - swarm_state_load() with the unlock key @kek
+ * (NULL: none) for a node whose DEK is sealed (autolock). Beyond
+ * swarm_state_load()'s codes: -ENOKEY (locked and no key given) and
+ * -EKEYREJECTED (not this node's key; @err says "invalid key"). Nothing
+ * changes on disk.
+ */
+int swarm_state_unlock(const char *data_root, const uint8_t *kek,
+		       struct swarm_state *st, char *err, size_t errlen);
+
+/**
  * swarm_state_save() - write @st under @data_root (files as above; the
- * root key only when @st has it). Returns 0 or -errno with @err set.
+ * root key only when @st has it). With @st->has_dek the DEK file is
+ * written first (sealed with @st->kek when @st->autolock), then the key
+ * files and the state sealed with the DEK. Returns 0 or -errno with @err
+ * set.
  */
 int swarm_state_save(const char *data_root, const struct swarm_state *st,
 		     char *err, size_t errlen);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "raft/disk_internal.h"
@@ -133,6 +134,7 @@ static void disk_free(struct raft_disk *d)
 	pthread_mutex_destroy(&d->seg_mu);
 	pthread_cond_destroy(&d->cv);
 	shoal_free(d->dir);
+	shoal_wipe(d->key, sizeof(d->key));
 	shoal_free(d);
 }
 
@@ -153,6 +155,11 @@ int raft_disk_open(uv_loop_t *loop, const struct raft_disk_options *o,
 		return -ENOMEM;
 	d->loop = loop;
 	d->opt = *o;
+	d->opt.key = NULL;
+	if (o->key) {
+		memcpy(d->key, o->key, DISK_KEY_LEN);
+		d->sealed = true;
+	}
 	d->dirfd = d->lockfd = d->hs_fd = -1;
 	if (!d->opt.segment_bytes)
 		d->opt.segment_bytes = DEFAULT_SEGMENT_BYTES;
@@ -292,22 +299,46 @@ static void req_free(struct disk_req *r)
 static int check_entries(const struct raft_disk *d, uint64_t last,
 			 uint64_t last_term, const struct raft_disk_write *w)
 {
+	uint32_t max = DISK_MAX_ENTRY - (d->sealed ? DISK_SEAL_OVERHEAD : 0);
 	for (size_t i = 0; i < w->n; i++) {
 		const struct raft_disk_entry *e = &w->entries[i];
 		if (e->index != last + 1 + i || e->term < last_term ||
-		    e->term == 0 || e->len > DISK_MAX_ENTRY ||
-		    (e->len && !e->data))
+		    e->term == 0 || e->len > max || (e->len && !e->data) ||
+		    (e->type & DISK_TYPE_SEALED))
 			return -EINVAL;
 		last_term = e->term;
 	}
 	return 0;
 }
 
-static int encode_entries(struct disk_req *r, const struct raft_disk_write *w)
+/* One record, its payload sealed with the DEK when the log has one. */
+static int encode_entry(const struct raft_disk *d, uint8_t *out,
+			const struct raft_disk_entry *e)
+{
+	if (!d->sealed) {
+		disk__rec_encode(out, DISK_REC_ENTRY, e->index, e->term,
+				 e->type, e->data, e->len);
+		return 0;
+	}
+	uint8_t *c;
+	int rc = disk__seal(d->key, e->index, e->term, e->type, e->data, e->len,
+			    &c);
+	if (rc)
+		return rc;
+	disk__rec_encode(out, DISK_REC_ENTRY, e->index, e->term,
+			 e->type | DISK_TYPE_SEALED, c,
+			 e->len + DISK_SEAL_OVERHEAD);
+	shoal_free(c);
+	return 0;
+}
+
+static int encode_entries(const struct raft_disk *d, struct disk_req *r,
+			  const struct raft_disk_write *w)
 {
 	size_t len = 0;
+	uint32_t extra = d->sealed ? DISK_SEAL_OVERHEAD : 0;
 	for (size_t i = 0; i < w->n; i++) {
-		len += disk__rec_size(w->entries[i].len);
+		len += disk__rec_size(w->entries[i].len + extra);
 		if (len > (1ull << 30))
 			return -E2BIG;
 	}
@@ -319,9 +350,10 @@ static int encode_entries(struct disk_req *r, const struct raft_disk_write *w)
 	for (size_t i = 0; i < w->n; i++) {
 		const struct raft_disk_entry *e = &w->entries[i];
 		r->offs[i] = off;
-		disk__rec_encode(r->buf + off, DISK_REC_ENTRY, e->index,
-				 e->term, e->type, e->data, e->len);
-		off += disk__rec_size(e->len);
+		int rc = encode_entry(d, r->buf + off, e);
+		if (rc)
+			return rc;
+		off += disk__rec_size(e->len + extra);
 	}
 	r->len = len;
 	if (w->n) {
@@ -408,7 +440,7 @@ int raft_disk_write(struct raft_disk *d, const struct raft_disk_write *w,
 		r->has_hs = true;
 		r->hs = *w->hs;
 	}
-	rc = encode_entries(r, w);
+	rc = encode_entries(d, r, w);
 	if (!rc)
 		rc = disk__admit(d, r->len);
 	if (!rc)
@@ -615,8 +647,25 @@ static struct disk_seg *seg_find(struct raft_disk *d, uint64_t index)
 	return s;
 }
 
+/* Decrypt a sealed payload in place; -ENOKEY when the log has no key. */
+static int open_payload(struct raft_disk *d, struct disk_rec *rec, void *data)
+{
+	if (!(rec->type & DISK_TYPE_SEALED))
+		return 0;
+	if (!d->sealed)
+		return -ENOKEY;
+	uint32_t n;
+	int rc = disk__unseal(d->key, rec->index, rec->term, rec->type, data,
+			      rec->len, &n);
+	if (rc)
+		return rc;
+	rec->type &= ~DISK_TYPE_SEALED;
+	rec->len = n;
+	return 0;
+}
+
 static int read_payload(struct raft_disk *d, const struct disk_seg *s,
-			uint64_t off, const struct disk_rec *rec, void **out)
+			uint64_t off, struct disk_rec *rec, void **out)
 {
 	uint8_t hdr[DISK_REC_HDR];
 	void *data = rec->len ? shoal_malloc(rec->len) : NULL;
@@ -627,12 +676,19 @@ static int read_payload(struct raft_disk *d, const struct disk_seg *s,
 		got = rec->len ? pread(s->fd, data, rec->len,
 				       (off_t)(off + DISK_REC_HDR))
 			       : 0;
+	int rc = got < 0 ? -errno : SHOAL_ECORRUPT;
 	if (got == (ssize_t)rec->len &&
 	    disk__rec_crc(hdr, data, rec->len) == rec->crc) {
-		*out = data;
-		return 0;
+		rc = open_payload(d, rec, data);
+		if (!rc) {
+			if (!rec->len) { /* an empty entry, once opened */
+				shoal_free(data);
+				data = NULL;
+			}
+			*out = data;
+			return 0;
+		}
 	}
-	int rc = got < 0 ? -errno : SHOAL_ECORRUPT;
 	char path[4096];
 	disk__seg_path(d, s->first, path, sizeof(path));
 	log_error("file=%s offset=%" PRIu64 " index=%" PRIu64
@@ -657,7 +713,7 @@ static int read_disk(struct raft_disk *d, uint64_t index,
 	if (!rc) {
 		out->index = rec.index;
 		out->term = rec.term;
-		out->type = rec.type;
+		out->type = rec.type & ~DISK_TYPE_SEALED;
 		out->len = rec.len;
 	}
 	pthread_mutex_unlock(&d->seg_mu);

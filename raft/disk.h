@@ -76,6 +76,11 @@ struct raft_disk_options {
 	unsigned snapshots_kept; /* 0: 2 */
 	raft_disk_pwritev_fn *pwritev_hook;
 	void *hook_arg;
+	/* Encryption at rest (docs/autolock.md): a 32-byte data-encryption
+	 * key, copied at open; entry payloads and snapshot data are written
+	 * encrypted with it. NULL: written in the clear. Either way entries
+	 * already written in the clear still read. */
+	const uint8_t *key;
 };
 
 /**
@@ -85,7 +90,9 @@ struct raft_disk_options {
  * from a work thread. Fills @out with a handle to release with
  * raft_disk_close(). Returns 0, SHOAL_ECORRUPT (acknowledged data damaged;
  * the file and offset are logged), -EBUSY (another process holds the
- * directory), -EINVAL, -ENOMEM or another -errno.
+ * directory), -EINVAL, -ENOMEM or another -errno. Payloads are decrypted
+ * only when read: a wrong @o->key shows as SHOAL_ECORRUPT on the first
+ * read of an encrypted entry or snapshot, -ENOKEY when no key is set.
  */
 int raft_disk_open(uv_loop_t *loop, const struct raft_disk_options *o,
 		   struct raft_disk **out);

@@ -16,6 +16,7 @@
 #include "common/list.h"
 #include "raft/disk.h"
 #include "raft/disk_format.h"
+#include "raft/disk_seal.h"
 
 /* One sparse index slot per this many entries of a segment. */
 #define DISK_SPARSE 16
@@ -71,7 +72,9 @@ struct disk_cache_ent {
 
 struct raft_disk {
 	uv_loop_t *loop;
-	struct raft_disk_options opt;
+	struct raft_disk_options opt; /* opt.key is NULL: see below */
+	bool sealed;		      /* payloads are written encrypted */
+	uint8_t key[DISK_KEY_LEN];    /* the DEK, wiped at free */
 	char *dir;
 	int dirfd;
 	int lockfd;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "raft/disk_crc.h"
@@ -176,9 +177,32 @@ static int snap_path(const struct raft_disk *d, uint64_t index, uint64_t term,
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+/* How a snapshot's data is stored: its CRC, and whether it is encrypted
+ * (header bytes 48..59: the key check, 0 in the clear, then the stream
+ * nonce; see disk_seal.h). */
+struct snap_data {
+	uint32_t crc;
+	bool sealed;
+	uint32_t check;
+	uint8_t nonce[DISK_SNAP_NONCE];
+};
+
+/* Can this log read the data described by @sd? 0, -ENOKEY (no key) or
+ * SHOAL_ECORRUPT (a different key). */
+static int snap_key_ok(const struct raft_disk *d, const struct snap_data *sd)
+{
+	if (!sd->sealed)
+		return 0;
+	if (!d->sealed)
+		return -ENOKEY;
+	return disk__snap_check(d->key, sd->nonce) == sd->check
+		       ? 0
+		       : SHOAL_ECORRUPT;
+}
+
 /* Read and check a snapshot's header and configuration. */
 static int snap_read_meta(int fd, struct raft_disk_snapshot_meta *m,
-			  uint32_t *data_crc)
+			  struct snap_data *sd)
 {
 	uint8_t h[SNAP_HDR];
 	struct stat st;
@@ -192,7 +216,10 @@ static int snap_read_meta(int fd, struct raft_disk_snapshot_meta *m,
 	m->term = get64(h + 24);
 	m->size = get64(h + 32);
 	m->conf_len = get32(h + 12);
-	*data_crc = get32(h + 40);
+	sd->crc = get32(h + 40);
+	sd->check = get32(h + 48);
+	sd->sealed = sd->check != 0;
+	memcpy(sd->nonce, h + 52, DISK_SNAP_NONCE);
 	if (m->conf_len > SNAP_MAX_CONF ||
 	    (uint64_t)st.st_size != SNAP_HDR + m->conf_len + m->size)
 		return SHOAL_ECORRUPT;
@@ -277,7 +304,7 @@ int disk__snap_scan(struct raft_disk *d)
 		return rc;
 	for (size_t i = 0; i < n && !d->has_snap; i++) {
 		char path[4096];
-		uint32_t crc;
+		struct snap_data crc;
 		rc = snap_path(d, v[i].index, v[i].term, "", path,
 			       sizeof(path));
 		int fd = rc ? -1 : open(path, O_RDONLY | O_CLOEXEC);
@@ -326,6 +353,7 @@ struct raft_disk_snap_writer {
 	int fd;
 	uint64_t off;
 	uint32_t crc;
+	uint8_t nonce[DISK_SNAP_NONCE];
 	char tmp[4096];
 };
 
@@ -343,6 +371,8 @@ int raft_disk_snapshot_begin(struct raft_disk *d,
 	w->m = *m;
 	w->m.size = 0;
 	w->off = SNAP_HDR + m->conf_len;
+	if (d->sealed)
+		shoal_random(w->nonce, sizeof(w->nonce));
 	int rc =
 		snap_path(d, m->index, m->term, ".tmp", w->tmp, sizeof(w->tmp));
 	if (rc)
@@ -368,21 +398,52 @@ err_free:
 	return rc;
 }
 
-int raft_disk_snapshot_chunk(struct raft_disk_snap_writer *w, const void *p,
-			     size_t len)
+static int pwrite_all(int fd, const uint8_t *c, size_t len, uint64_t off)
 {
-	const uint8_t *c = p;
 	size_t done = 0;
 	while (done < len) {
-		ssize_t n = pwrite(w->fd, c + done, len - done,
-				   (off_t)(w->off + done));
+		ssize_t n =
+			pwrite(fd, c + done, len - done, (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
 		done += (size_t)n;
 	}
-	w->crc = disk__crc32c(w->crc, p, len);
+	return 0;
+}
+
+/* Encrypt and write @len bytes in pieces through a bounded buffer. */
+static int write_sealed(struct raft_disk_snap_writer *w, const uint8_t *p,
+			size_t len)
+{
+	uint8_t buf[16384];
+	int rc = 0;
+	for (size_t done = 0; !rc && done < len;) {
+		size_t k = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		memcpy(buf, p + done, k);
+		disk__snap_xor(w->d->key, w->nonce, w->m.index, w->m.term,
+			       w->m.size + done, buf, k);
+		rc = pwrite_all(w->fd, buf, k, w->off + done);
+		w->crc = disk__crc32c(w->crc, buf, k);
+		done += k;
+	}
+	shoal_wipe(buf, sizeof(buf));
+	return rc;
+}
+
+int raft_disk_snapshot_chunk(struct raft_disk_snap_writer *w, const void *p,
+			     size_t len)
+{
+	int rc;
+	if (w->d->sealed) {
+		rc = write_sealed(w, p, len);
+	} else {
+		rc = pwrite_all(w->fd, p, len, w->off);
+		w->crc = disk__crc32c(w->crc, p, len);
+	}
+	if (rc)
+		return rc;
 	w->off += len;
 	w->m.size += len;
 	return 0;
@@ -406,6 +467,10 @@ static int snap_write_header(struct raft_disk_snap_writer *w, uint32_t conf_crc)
 	put64(h + 32, w->m.size);
 	put32(h + 40, w->crc);
 	put32(h + 44, conf_crc);
+	if (w->d->sealed) {
+		put32(h + 48, disk__snap_check(w->d->key, w->nonce));
+		memcpy(h + 52, w->nonce, DISK_SNAP_NONCE);
+	}
 	put32(h + 60, disk__crc32c(0, h, 60));
 	if (pwrite(w->fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		return errno ? -errno : -EIO;
@@ -417,7 +482,7 @@ int raft_disk_snapshot_commit(struct raft_disk_snap_writer *w)
 	struct raft_disk *d = w->d;
 	char path[4096];
 	struct raft_disk_snapshot_meta m = {0};
-	uint32_t crc;
+	struct snap_data crc;
 	int rc = snap_path(d, w->m.index, w->m.term, "", path, sizeof(path));
 	uint8_t *conf = NULL;
 	if (!rc && w->m.conf_len) {
@@ -504,29 +569,45 @@ ssize_t raft_disk_snapshot_read(struct raft_disk *d, uint64_t off, void *buf,
 	int fd = snap_open_latest(d, &m);
 	if (fd < 0)
 		return fd;
+	struct raft_disk_snapshot_meta full = {0};
+	struct snap_data sd;
+	ssize_t n = snap_read_meta(fd, &full, &sd);
+	disk__snap_meta_free(&full);
+	if (!n)
+		n = snap_key_ok(d, &sd);
+	if (n)
+		goto out_close;
 	if (off >= m.size)
 		len = 0;
 	else if (len > m.size - off)
 		len = (size_t)(m.size - off);
-	ssize_t n =
-		len ? pread(fd, buf, len, (off_t)(SNAP_HDR + m.conf_len + off))
-		    : 0;
+	n = len ? pread(fd, buf, len, (off_t)(SNAP_HDR + m.conf_len + off)) : 0;
 	if (n < 0)
 		n = -errno;
+	else if (n > 0 && sd.sealed)
+		disk__snap_xor(d->key, sd.nonce, m.index, m.term, off, buf,
+			       (size_t)n);
+out_close:
 	close(fd);
 	return n;
 }
 
 /* The data of the open snapshot @fd described by @m, CRC checked. */
 static int snap_read_data(struct raft_disk *d, int fd,
-			  const struct raft_disk_snapshot_meta *m, uint32_t crc,
-			  void **data)
+			  const struct raft_disk_snapshot_meta *m,
+			  const struct snap_data *sd, void **data)
 {
+	int rc = snap_key_ok(d, sd);
+	if (rc)
+		return rc;
 	uint8_t *p = shoal_malloc(m->size ? m->size : 1);
 	if (!p)
 		return -ENOMEM;
 	ssize_t n = pread(fd, p, m->size, SNAP_HDR + m->conf_len);
-	if (n == (ssize_t)m->size && disk__crc32c(0, p, m->size) == crc) {
+	if (n == (ssize_t)m->size && disk__crc32c(0, p, m->size) == sd->crc) {
+		if (sd->sealed)
+			disk__snap_xor(d->key, sd->nonce, m->index, m->term, 0,
+				       p, m->size);
 		*data = p;
 		return 0;
 	}
@@ -544,10 +625,10 @@ int raft_disk_snapshot_load(struct raft_disk *d,
 	int fd = snap_open_latest(d, out);
 	if (fd < 0)
 		return fd;
-	uint32_t crc;
-	int rc = snap_read_meta(fd, out, &crc);
+	struct snap_data sd;
+	int rc = snap_read_meta(fd, out, &sd);
 	if (!rc) {
-		rc = snap_read_data(d, fd, out, crc, data);
+		rc = snap_read_data(d, fd, out, &sd, data);
 		if (rc)
 			disk__snap_meta_free(out);
 		else

@@ -6,6 +6,7 @@ target_sources(shoal-raft PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/disk_format.c
 	${CMAKE_CURRENT_LIST_DIR}/disk_meta.c
 	${CMAKE_CURRENT_LIST_DIR}/disk_open.c
+	${CMAKE_CURRENT_LIST_DIR}/disk_seal.c
 	${CMAKE_CURRENT_LIST_DIR}/disk_writer.c
 	${CMAKE_CURRENT_LIST_DIR}/node_uv.c
 	${CMAKE_CURRENT_LIST_DIR}/node_uv_snapshot.c

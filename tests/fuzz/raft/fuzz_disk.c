@@ -2,7 +2,8 @@
  * Fuzz target for the raft disk log's reader: the input is one segment
  * file. It is scanned in memory (disk__scan), then written as "seg-1" (and
  * the first 48 bytes again as the hard state) into a fresh directory that
- * the full open path reads: every entry the log then claims is read back.
+ * the full open path reads: every entry the log then claims is read back,
+ * without a key and with one (records marked encrypted are opened).
  * Whatever the bytes, nothing may crash, hang or leak; open may only
  * succeed or fail with a code.
  */
@@ -39,11 +40,11 @@ static void put_file(const char *dir, const char *name, const uint8_t *p,
 	fclose(f);
 }
 
-static void open_and_read(const char *dir)
+static void open_and_read(const char *dir, const uint8_t *key)
 {
 	uv_loop_t loop;
 	struct raft_disk *d;
-	struct raft_disk_options o = {.dir = dir};
+	struct raft_disk_options o = {.dir = dir, .key = key};
 	uv_loop_init(&loop);
 	if (raft_disk_open(&loop, &o, &d) == 0) {
 		struct raft_disk_state st;
@@ -74,7 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	put_file(dir, "seg-00000000000000000001", data, size);
 	put_file(dir, "hardstate", data, size < 48 ? size : 48);
-	open_and_read(dir);
+	static const uint8_t key[32] = {7};
+	open_and_read(dir, NULL);
+	open_and_read(dir, key);
 	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }

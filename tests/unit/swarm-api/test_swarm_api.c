@@ -40,7 +40,8 @@ static struct http_server *S;
 static const char *state = "inactive";
 static struct swarm_state worker_st;
 static bool in_swarm;
-static int inits, joins, leaves;
+static int inits, joins, leaves, unlocks;
+static bool init_autolock;
 
 static void fake_local(void *arg, struct api_swarm_local *out)
 {
@@ -55,8 +56,22 @@ static int fake_init(void *arg, const struct api_swarm_init *req,
 		     size_t errlen)
 {
 	inits++;
+	init_autolock = req->autolock;
 	snprintf(err, errlen, "refused by the fake");
 	return -EINVAL;
+}
+
+/* The daemon's side of unlock: one good key; counts the attempts. */
+static int fake_unlock(void *arg, const char *key, char *err, size_t errlen)
+{
+	unlocks++;
+	if (strcmp(key, "SWMKEY-1-good") != 0) {
+		snprintf(err, errlen,
+			 "swarm could not be unlocked: invalid key provided");
+		return -EINVAL;
+	}
+	state = "active";
+	return 0;
 }
 
 static int fake_join(void *arg, const struct api_swarm_join *req,
@@ -84,6 +99,7 @@ static const struct api_swarm_ops ops = {
 	.init = fake_init,
 	.join = fake_join,
 	.leave = fake_leave,
+	.unlock = fake_unlock,
 };
 
 static int setup(void **s)
@@ -97,7 +113,8 @@ static int setup(void **s)
 	};
 	in_swarm = false;
 	state = "inactive";
-	inits = joins = leaves = 0;
+	inits = joins = leaves = unlocks = 0;
+	init_autolock = false;
 	memset(&worker_st, 0, sizeof(worker_st));
 	snprintf(worker_st.node_id, sizeof(worker_st.node_id), "node1");
 	snprintf(worker_st.advertise_addr, sizeof(worker_st.advertise_addr),
@@ -224,11 +241,11 @@ static void bad_init_and_join_requests_change_nothing(void **s)
 	ask("POST", "/v1.45/swarm/init", "not json", &r);
 	assert_int_equal(r.status, 400);
 	reply_fini(&r);
-	ask("POST", "/v1.45/swarm/init", "{\"AutoLockManagers\":true}", &r);
-	assert_int_equal(r.status, 501);
-	assert_non_null(strstr(message(&r), "autolock"));
-	reply_fini(&r);
 	assert_int_equal(inits, 0);
+	ask("POST", "/v1.45/swarm/init", "{\"AutoLockManagers\":true}", &r);
+	assert_int_equal(inits, 1);
+	assert_true(init_autolock); /* the daemon is asked for autolock */
+	reply_fini(&r);
 	ask("POST", "/v1.45/swarm/join", "{\"JoinToken\":\"SWMTKN-1-x\"}", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(message(&r), "RemoteAddrs"));
@@ -248,6 +265,39 @@ static void bad_init_and_join_requests_change_nothing(void **s)
 	reply_fini(&r);
 }
 
+static void unlock_answers_by_the_nodes_state_and_key(void **s)
+{
+	struct reply r;
+	ask("POST", "/v1.45/swarm/unlock", "{\"UnlockKey\":\"SWMKEY-1-good\"}",
+	    &r);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(message(&r), "not locked"));
+	reply_fini(&r);
+	assert_int_equal(unlocks, 0);
+
+	state = "locked";
+	ask("GET", "/v1.45/info", NULL, &r);
+	assert_string_equal(
+		jsonx_str(jsonx_obj(r.json, "Swarm"), "LocalNodeState", ""),
+		"locked");
+	reply_fini(&r);
+	ask("POST", "/v1.45/swarm/unlock", "not json", &r);
+	assert_int_equal(r.status, 400);
+	reply_fini(&r);
+	ask("POST", "/v1.45/swarm/unlock", "{\"UnlockKey\":\"SWMKEY-1-bad\"}",
+	    &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(message(&r), "invalid key"));
+	reply_fini(&r);
+	assert_string_equal(state, "locked");
+	ask("POST", "/v1.45/swarm/unlock", "{\"UnlockKey\":\"SWMKEY-1-good\"}",
+	    &r);
+	assert_int_equal(r.status, 200);
+	reply_fini(&r);
+	assert_int_equal(unlocks, 2);
+	assert_string_equal(state, "active");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +306,9 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_worker_refuses_cluster_state_with_dockers_text, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			unlock_answers_by_the_nodes_state_and_key, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(info_reports_the_swarm_section,
 						setup, teardown),
