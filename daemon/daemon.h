@@ -40,7 +40,7 @@ struct daemon {
 	struct api *api;
 	struct http_server *http;
 	struct daemon_swarm *swarm; /* swarm.c */
-	int started;  /* services started, in table order */
+	int started;		    /* services started, in table order */
 	int stopping; /* index of the service being stopped, or -1 */
 	void (*stop_done)(struct daemon *d); /* of the service stopping */
 };
