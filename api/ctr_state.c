@@ -404,34 +404,6 @@ bool api__query_bool(const struct api_call *call, const char *name, bool def)
 	       strcasecmp(v, "yes") == 0;
 }
 
-void api__human_duration(int64_t ns, char *out, size_t cap)
-{
-	int64_t s = ns / 1000000000;
-	int64_t m = s / 60, h = m / 60;
-	if (s < 1)
-		snprintf(out, cap, "Less than a second");
-	else if (s == 1)
-		snprintf(out, cap, "1 second");
-	else if (s < 60)
-		snprintf(out, cap, "%lld seconds", (long long)s);
-	else if (m == 1)
-		snprintf(out, cap, "About a minute");
-	else if (m < 60)
-		snprintf(out, cap, "%lld minutes", (long long)m);
-	else if (h == 1)
-		snprintf(out, cap, "About an hour");
-	else if (h < 48)
-		snprintf(out, cap, "%lld hours", (long long)h);
-	else if (h < 24 * 7 * 2)
-		snprintf(out, cap, "%lld days", (long long)(h / 24));
-	else if (h < 24 * 30 * 2)
-		snprintf(out, cap, "%lld weeks", (long long)(h / 24 / 7));
-	else if (h < 24 * 365 * 2)
-		snprintf(out, cap, "%lld months", (long long)(h / 24 / 30));
-	else
-		snprintf(out, cap, "%lld years", (long long)(h / 24 / 365));
-}
-
 void api__status_text(const struct rt_info *info, char *out, size_t cap)
 {
 	char d[64];
@@ -439,7 +411,8 @@ void api__status_text(const struct rt_info *info, char *out, size_t cap)
 	switch (info->status) {
 	case RT_STATUS_RUNNING:
 	case RT_STATUS_PAUSED:
-		api__human_duration(now - info->started_ns, d, sizeof(d));
+		time_format_human((now - info->started_ns) / NSEC_PER_SEC, d,
+				  sizeof(d));
 		snprintf(out, cap, "Up %s%s", d,
 			 info->status == RT_STATUS_PAUSED ? " (Paused)" : "");
 		break;
@@ -448,7 +421,8 @@ void api__status_text(const struct rt_info *info, char *out, size_t cap)
 			snprintf(out, cap, "Exited (%d)", info->exit_code);
 			break;
 		}
-		api__human_duration(now - info->finished_ns, d, sizeof(d));
+		time_format_human((now - info->finished_ns) / NSEC_PER_SEC, d,
+				  sizeof(d));
 		snprintf(out, cap, "Exited (%d) %s ago", info->exit_code, d);
 		break;
 	default:

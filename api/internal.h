@@ -121,9 +121,6 @@ void api__attach_started(struct api__state *st, const char *id);
  * ago" / "Created" into @out. */
 void api__status_text(const struct rt_info *info, char *out, size_t cap);
 
-/** api__human_duration() - Docker's units.HumanDuration. */
-void api__human_duration(int64_t ns, char *out, size_t cap);
-
 /* Handlers shared between route files. */
 void api__container_create(struct api_call *call);
 

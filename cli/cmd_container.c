@@ -8,6 +8,7 @@
 #include "cli/ctr.h"
 #include "cli/table.h"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/jsonx.h"
 
 #include <stdio.h>
@@ -54,7 +55,7 @@ static void names_cell(const json_t *c, char *out, size_t cap)
 static void ago(int64_t unix_s, char *out, size_t cap)
 {
 	char d[64];
-	cli_human_duration((int64_t)time(NULL) - unix_s, d, sizeof(d));
+	time_format_human((int64_t)time(NULL) - unix_s, d, sizeof(d));
 	snprintf(out, cap, "%s ago", d);
 }
 

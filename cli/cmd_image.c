@@ -8,6 +8,7 @@
 #include "cli/table.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/jsonx.h"
 
 #include <errno.h>
@@ -223,9 +224,9 @@ int cli_img_ls(struct cli *cli, int argc, char **argv)
 								: full + 7));
 		if (!notrunc)
 			id[12] = '\0';
-		cli_human_duration((int64_t)time(NULL) -
-					   jsonx_int(im, "Created", 0),
-				   d, sizeof(d));
+		time_format_human((int64_t)time(NULL) -
+					  jsonx_int(im, "Created", 0),
+				  d, sizeof(d));
 		snprintf(created, sizeof(created), "%s ago", d);
 		cli_human_size((double)jsonx_int(im, "Size", 0), size,
 			       sizeof(size));

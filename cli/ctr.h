@@ -120,8 +120,6 @@ bool cli_term_size(unsigned *rows, unsigned *cols);
 
 /* ---- formatting ---- */
 
-/** Docker's units.HumanDuration ("3 seconds", "About a minute"). */
-void cli_human_duration(int64_t secs, char *out, size_t cap);
 /** Docker's units.HumanSize: decimal units, 3 significant digits. */
 void cli_human_size(double bytes, char *out, size_t cap);
 /** @s cut to @max code points with "…" as the last one. */

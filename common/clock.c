@@ -83,3 +83,30 @@ int time_parse_duration(const char *s, int64_t *out_ns)
 	*out_ns = total;
 	return 0;
 }
+
+void time_format_human(int64_t s, char *out, size_t cap)
+{
+	int64_t m = s / 60, h = m / 60;
+	if (s < 1)
+		snprintf(out, cap, "Less than a second");
+	else if (s == 1)
+		snprintf(out, cap, "1 second");
+	else if (s < 60)
+		snprintf(out, cap, "%lld seconds", (long long)s);
+	else if (m == 1)
+		snprintf(out, cap, "About a minute");
+	else if (m < 60)
+		snprintf(out, cap, "%lld minutes", (long long)m);
+	else if (h == 1)
+		snprintf(out, cap, "About an hour");
+	else if (h < 48)
+		snprintf(out, cap, "%lld hours", (long long)h);
+	else if (h < 24 * 7 * 2)
+		snprintf(out, cap, "%lld days", (long long)(h / 24));
+	else if (h < 24 * 30 * 2)
+		snprintf(out, cap, "%lld weeks", (long long)(h / 24 / 7));
+	else if (h < 24 * 365 * 2)
+		snprintf(out, cap, "%lld months", (long long)(h / 24 / 30));
+	else
+		snprintf(out, cap, "%lld years", (long long)(h / 24 / 365));
+}

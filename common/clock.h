@@ -21,6 +21,11 @@ int64_t time_real_ns(void);
  */
 size_t time_format_rfc3339(int64_t ns, char *out, size_t cap);
 /**
+ * time_format_human() - @secs as Docker's units.HumanDuration ("Less than a
+ * second", "About a minute", "3 hours", "2 weeks") into @out.
+ */
+void time_format_human(int64_t secs, char *out, size_t cap);
+/**
  * time_parse_duration() - Go-style durations ("1s", "500ms", "2h45m",
  * "90d" is not Go's but accepted as days) into nanoseconds; -EINVAL.
  */

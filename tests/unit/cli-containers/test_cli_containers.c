@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/ctr.h"
+#include "common/clock.h"
 
 /* argv arrays are writable in C; string literals are not (-Wwrite-strings). */
 static char pool[32][64];
@@ -114,23 +115,23 @@ static void sizes_parse_as_docker_memory_flags(void **state)
 static void durations_read_like_docker_ps(void **state)
 {
 	char b[64];
-	cli_human_duration(0, b, sizeof(b));
+	time_format_human(0, b, sizeof(b));
 	assert_string_equal(b, "Less than a second");
-	cli_human_duration(1, b, sizeof(b));
+	time_format_human(1, b, sizeof(b));
 	assert_string_equal(b, "1 second");
-	cli_human_duration(3, b, sizeof(b));
+	time_format_human(3, b, sizeof(b));
 	assert_string_equal(b, "3 seconds");
-	cli_human_duration(60, b, sizeof(b));
+	time_format_human(60, b, sizeof(b));
 	assert_string_equal(b, "About a minute");
-	cli_human_duration(600, b, sizeof(b));
+	time_format_human(600, b, sizeof(b));
 	assert_string_equal(b, "10 minutes");
-	cli_human_duration(3600, b, sizeof(b));
+	time_format_human(3600, b, sizeof(b));
 	assert_string_equal(b, "About an hour");
-	cli_human_duration(5 * 3600, b, sizeof(b));
+	time_format_human(5 * 3600, b, sizeof(b));
 	assert_string_equal(b, "5 hours");
-	cli_human_duration(3 * 86400, b, sizeof(b));
+	time_format_human(3 * 86400, b, sizeof(b));
 	assert_string_equal(b, "3 days");
-	cli_human_duration(21 * 86400, b, sizeof(b));
+	time_format_human(21 * 86400, b, sizeof(b));
 	assert_string_equal(b, "3 weeks");
 }
 
