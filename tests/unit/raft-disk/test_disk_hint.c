@@ -30,83 +30,11 @@
 #include "common/log.h"
 #include "raft/disk.h"
 
-struct crash {
-	int call;      /* which pwritev call crashes (0 = the first) */
-	char src[128]; /* the log directory */
-	char img[128]; /* the copy: the disk as the crash left it */
-	bool crashed;
-};
-
-struct fixture {
-	char dir[64];
-	uv_loop_t loop;
-	struct crash c;
-};
-
-static void quiet(enum log_level level, const char *module, const char *msg,
-		  void *arg)
-{
-}
+#include "crash_fixture.h"
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	strcpy(f->dir, "/tmp/shoal-raft-hint-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(uv_loop_init(&f->loop), 0);
-	log_set_sink(quiet, NULL);
-	*state = f;
-	return 0;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	log_set_sink(NULL, NULL);
-	for (int i = 0; i < 100 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
-		usleep(1000);
-	uv_loop_close(&f->loop);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
-
-static ssize_t crashing(int fd, const struct iovec *iov, int n, off_t off,
-			void *arg)
-{
-	struct crash *c = arg;
-	char cmd[512];
-	if (c->call-- != 0)
-		return pwritev(fd, iov, n, off);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", c->img,
-		 c->src, c->img);
-	assert_int_equal(system(cmd), 0);
-	c->crashed = true;
-	errno = EIO;
-	return -1;
-}
-
-struct done {
-	int calls;
-	int status;
-};
-
-static void on_done(void *arg, int status)
-{
-	struct done *dn = arg;
-	dn->calls++;
-	dn->status = status;
-}
-
-static uint8_t byte_of(uint64_t index, uint64_t term)
-{
-	return (uint8_t)(index * 7 + term);
+	return crash_fixture_setup(state, "/tmp/shoal-raft-hint-XXXXXX");
 }
 
 /* Write entries [from, to] of @term (after truncating from @truncate when
@@ -120,7 +48,7 @@ static int write_wait(struct fixture *f, struct raft_disk *d, uint64_t from,
 	size_t n = to - from + 1;
 	assert_true(n <= 16);
 	for (size_t i = 0; i < n; i++) {
-		memset(data[i], byte_of(from + i, term), sizeof(data[i]));
+		memset(data[i], crash_byte_of(from + i, term), sizeof(data[i]));
 		e[i] = (struct raft_disk_entry){.index = from + i,
 						.term = term,
 						.type = 1,
@@ -130,18 +58,12 @@ static int write_wait(struct fixture *f, struct raft_disk *d, uint64_t from,
 	struct raft_disk_write w = {
 		.hs = hs, .entries = e, .n = n, .truncate_from = truncate};
 	struct done dn = {0};
-	int rc = raft_disk_write(d, &w, on_done, &dn);
+	int rc = raft_disk_write(d, &w, crash_on_done, &dn);
 	if (rc)
 		return rc;
 	while (!dn.calls)
 		uv_run(&f->loop, UV_RUN_ONCE);
 	return dn.status;
-}
-
-static void close_log(struct fixture *f, struct raft_disk *d)
-{
-	raft_disk_close(d, NULL, NULL);
-	uv_run(&f->loop, UV_RUN_DEFAULT);
 }
 
 static void
@@ -156,7 +78,7 @@ crash_before_truncation_leaves_no_commit_hint_over_the_old_suffix(void **state)
 	 * the truncation's first write (the hard state is not a pwritev). */
 	c->call = 2;
 	struct raft_disk_options o = {
-		.dir = c->src, .pwritev_hook = crashing, .hook_arg = c};
+		.dir = c->src, .pwritev_hook = crash_pwritev, .hook_arg = c};
 	struct raft_disk *d;
 	assert_int_equal(raft_disk_open(&f->loop, &o, &d), 0);
 	assert_int_equal(write_wait(f, d, 1, 10, 1, 0, NULL), 0);
@@ -165,7 +87,7 @@ crash_before_truncation_leaves_no_commit_hint_over_the_old_suffix(void **state)
 	struct raft_disk_hard_state hs = {.term = 2, .vote = 0, .commit = 8};
 	assert_int_equal(write_wait(f, d, 6, 8, 2, 6, &hs), -EIO);
 	assert_true(c->crashed);
-	close_log(f, d);
+	crash_close_log(f, d);
 
 	o = (struct raft_disk_options){.dir = c->img};
 	assert_int_equal(raft_disk_open(&f->loop, &o, &d), 0);
@@ -180,7 +102,7 @@ crash_before_truncation_leaves_no_commit_hint_over_the_old_suffix(void **state)
 		assert_int_equal(e.term, i <= 5 ? 1 : 2);
 		shoal_free(e.data);
 	}
-	close_log(f, d);
+	crash_close_log(f, d);
 }
 
 static void commit_hint_without_truncation_is_kept(void **state)
@@ -192,20 +114,21 @@ static void commit_hint_without_truncation_is_kept(void **state)
 	assert_int_equal(write_wait(f, d, 1, 10, 1, 0, NULL), 0);
 	struct raft_disk_hard_state hs = {.term = 2, .vote = 3, .commit = 9};
 	assert_int_equal(write_wait(f, d, 11, 12, 2, 0, &hs), 0);
-	close_log(f, d);
+	crash_close_log(f, d);
 	assert_int_equal(raft_disk_open(&f->loop, &o, &d), 0);
 	struct raft_disk_state st;
 	raft_disk_state(d, &st);
 	assert_int_equal(st.hs.term, 2);
 	assert_int_equal(st.hs.vote, 3);
 	assert_int_equal(st.hs.commit, 9);
-	close_log(f, d);
+	crash_close_log(f, d);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name)                                                                \
+	cmocka_unit_test_setup_teardown(name, setup, crash_fixture_teardown)
 		T(crash_before_truncation_leaves_no_commit_hint_over_the_old_suffix),
 		T(commit_hint_without_truncation_is_kept),
 #undef T

@@ -28,83 +28,11 @@
 #include "common/log.h"
 #include "raft/disk.h"
 
-struct crash {
-	int call;      /* which pwritev call crashes (0 = the first) */
-	char src[128]; /* the log directory */
-	char img[128]; /* the copy: the disk as the crash left it */
-	bool crashed;
-};
-
-struct fixture {
-	char dir[64];
-	uv_loop_t loop;
-	struct crash c;
-};
-
-static void quiet(enum log_level level, const char *module, const char *msg,
-		  void *arg)
-{
-}
+#include "crash_fixture.h"
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	strcpy(f->dir, "/tmp/shoal-raft-trunc-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(uv_loop_init(&f->loop), 0);
-	log_set_sink(quiet, NULL);
-	*state = f;
-	return 0;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	log_set_sink(NULL, NULL);
-	for (int i = 0; i < 100 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
-		usleep(1000);
-	uv_loop_close(&f->loop);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
-
-static ssize_t crashing(int fd, const struct iovec *iov, int n, off_t off,
-			void *arg)
-{
-	struct crash *c = arg;
-	char cmd[512];
-	if (c->call-- != 0)
-		return pwritev(fd, iov, n, off);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", c->img,
-		 c->src, c->img);
-	assert_int_equal(system(cmd), 0);
-	c->crashed = true;
-	errno = EIO;
-	return -1;
-}
-
-struct done {
-	int calls;
-	int status;
-};
-
-static void on_done(void *arg, int status)
-{
-	struct done *dn = arg;
-	dn->calls++;
-	dn->status = status;
-}
-
-static uint8_t byte_of(uint64_t index, uint64_t term)
-{
-	return (uint8_t)(index * 7 + term);
+	return crash_fixture_setup(state, "/tmp/shoal-raft-trunc-XXXXXX");
 }
 
 /* Write entries [from, to] of @term (after truncating from @truncate when
@@ -117,7 +45,7 @@ static int write_wait(struct fixture *f, struct raft_disk *d, uint64_t from,
 	size_t n = to - from + 1;
 	assert_true(n <= 16);
 	for (size_t i = 0; i < n; i++) {
-		memset(data[i], byte_of(from + i, term), sizeof(data[i]));
+		memset(data[i], crash_byte_of(from + i, term), sizeof(data[i]));
 		e[i] = (struct raft_disk_entry){.index = from + i,
 						.term = term,
 						.type = 1,
@@ -127,18 +55,12 @@ static int write_wait(struct fixture *f, struct raft_disk *d, uint64_t from,
 	struct raft_disk_write w = {
 		.entries = e, .n = n, .truncate_from = truncate};
 	struct done dn = {0};
-	int rc = raft_disk_write(d, &w, on_done, &dn);
+	int rc = raft_disk_write(d, &w, crash_on_done, &dn);
 	if (rc)
 		return rc;
 	while (!dn.calls)
 		uv_run(&f->loop, UV_RUN_ONCE);
 	return dn.status;
-}
-
-static void close_log(struct fixture *f, struct raft_disk *d)
-{
-	raft_disk_close(d, NULL, NULL);
-	uv_run(&f->loop, UV_RUN_DEFAULT);
 }
 
 static void crash_during_truncation_keeps_the_acknowledged_prefix(void **state)
@@ -152,7 +74,7 @@ static void crash_during_truncation_keeps_the_acknowledged_prefix(void **state)
 	 * whatever the truncation writes. */
 	c->call = 2;
 	struct raft_disk_options o = {
-		.dir = c->src, .pwritev_hook = crashing, .hook_arg = c};
+		.dir = c->src, .pwritev_hook = crash_pwritev, .hook_arg = c};
 	struct raft_disk *d;
 	assert_int_equal(raft_disk_open(&f->loop, &o, &d), 0);
 	/* One batch, one commit mark after entry 10: all ten acknowledged. */
@@ -160,7 +82,7 @@ static void crash_during_truncation_keeps_the_acknowledged_prefix(void **state)
 	/* A new leader replaces 6..10; the node crashes meanwhile. */
 	assert_int_equal(write_wait(f, d, 6, 8, 2, 6), -EIO);
 	assert_true(c->crashed);
-	close_log(f, d);
+	crash_close_log(f, d);
 
 	o = (struct raft_disk_options){.dir = c->img};
 	assert_int_equal(raft_disk_open(&f->loop, &o, &d), 0);
@@ -172,10 +94,10 @@ static void crash_during_truncation_keeps_the_acknowledged_prefix(void **state)
 		assert_int_equal(raft_disk_read(d, i, &e), 0);
 		assert_int_equal(e.term, 1);
 		assert_int_equal(e.len, 8);
-		assert_int_equal(((uint8_t *)e.data)[0], byte_of(i, 1));
+		assert_int_equal(((uint8_t *)e.data)[0], crash_byte_of(i, 1));
 		shoal_free(e.data);
 	}
-	close_log(f, d);
+	crash_close_log(f, d);
 	/* Nothing half-written is left behind by the open. */
 	char tmp[256];
 	snprintf(tmp, sizeof(tmp), "%s/seg-%020d.tmp", c->img, 1);
@@ -191,7 +113,7 @@ static void truncation_then_reopen_holds_the_new_suffix(void **state)
 	assert_int_equal(write_wait(f, d, 1, 10, 1, 0), 0);
 	assert_int_equal(write_wait(f, d, 6, 8, 2, 6), 0);
 	assert_int_equal(write_wait(f, d, 9, 9, 2, 0), 0);
-	close_log(f, d);
+	crash_close_log(f, d);
 	assert_int_equal(raft_disk_open(&f->loop, &o, &d), 0);
 	struct raft_disk_state st;
 	raft_disk_state(d, &st);
@@ -202,16 +124,18 @@ static void truncation_then_reopen_holds_the_new_suffix(void **state)
 		uint64_t term = i <= 5 ? 1 : 2;
 		assert_int_equal(raft_disk_read(d, i, &e), 0);
 		assert_int_equal(e.term, term);
-		assert_int_equal(((uint8_t *)e.data)[0], byte_of(i, term));
+		assert_int_equal(((uint8_t *)e.data)[0],
+				 crash_byte_of(i, term));
 		shoal_free(e.data);
 	}
-	close_log(f, d);
+	crash_close_log(f, d);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name)                                                                \
+	cmocka_unit_test_setup_teardown(name, setup, crash_fixture_teardown)
 		T(crash_during_truncation_keeps_the_acknowledged_prefix),
 		T(truncation_then_reopen_holds_the_new_suffix),
 #undef T
