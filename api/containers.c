@@ -61,6 +61,19 @@ static struct api__state *target(struct api_call *call, char id[65],
 	return st;
 }
 
+/* target() for handlers that need only the container's status. */
+static struct api__state *target_status(struct api_call *call, char id[65],
+					enum rt_status *status)
+{
+	struct rt_info info;
+	struct api__state *st = target(call, id, &info);
+	if (st) {
+		*status = info.status;
+		rt_info_fini(&info);
+	}
+	return st;
+}
+
 static const struct {
 	const char *name;
 	int sig;
@@ -151,12 +164,10 @@ static void remove_if_auto(struct api__state *st, const char *id)
 static void start(struct api_call *call)
 {
 	char id[65];
-	struct rt_info info;
-	struct api__state *st = target(call, id, &info);
+	enum rt_status s;
+	struct api__state *st = target_status(call, id, &s);
 	if (!st)
 		return;
-	enum rt_status s = info.status;
-	rt_info_fini(&info);
 	if (s == RT_STATUS_RUNNING || s == RT_STATUS_PAUSED) {
 		http_response_send(call->res, 304, NULL, NULL, 0);
 		return;
@@ -226,12 +237,10 @@ static void stop_timeout(uv_timer_t *t)
 static void stop_or_restart(struct api_call *call, bool restart)
 {
 	char id[65];
-	struct rt_info info;
-	struct api__state *st = target(call, id, &info);
+	enum rt_status s;
+	struct api__state *st = target_status(call, id, &s);
 	if (!st)
 		return;
-	enum rt_status s = info.status;
-	rt_info_fini(&info);
 	int sig;
 	int64_t t;
 	stop_defaults(st, id, &sig, &t);
@@ -305,12 +314,10 @@ static void restart(struct api_call *call)
 static void kill_(struct api_call *call)
 {
 	char id[65];
-	struct rt_info info;
-	struct api__state *st = target(call, id, &info);
+	enum rt_status s;
+	struct api__state *st = target_status(call, id, &s);
 	if (!st)
 		return;
-	enum rt_status s = info.status;
-	rt_info_fini(&info);
 	const char *qs = http_request_query(call->req, "signal");
 	int sig = qs && *qs ? parse_signal(qs) : SIGKILL;
 	if (sig < 0) {
@@ -343,12 +350,10 @@ static void kill_(struct api_call *call)
 static void pause_or_unpause(struct api_call *call, bool pause)
 {
 	char id[65];
-	struct rt_info info;
-	struct api__state *st = target(call, id, &info);
+	enum rt_status s;
+	struct api__state *st = target_status(call, id, &s);
 	if (!st)
 		return;
-	enum rt_status s = info.status;
-	rt_info_fini(&info);
 	if (s != RT_STATUS_RUNNING && s != RT_STATUS_PAUSED) {
 		api_reply_error(call, 409, "Container %s is not running", id);
 		return;
@@ -473,12 +478,10 @@ static void wait_(struct api_call *call)
 static void delete_(struct api_call *call)
 {
 	char id[65];
-	struct rt_info info;
-	struct api__state *st = target(call, id, &info);
+	enum rt_status s;
+	struct api__state *st = target_status(call, id, &s);
 	if (!st)
 		return;
-	enum rt_status s = info.status;
-	rt_info_fini(&info);
 	bool force = api__query_bool(call, "force", false);
 	bool vols = api__query_bool(call, "v", false);
 	if ((s == RT_STATUS_RUNNING || s == RT_STATUS_PAUSED) && !force) {
