@@ -588,27 +588,13 @@ static int prune(struct cli *cli, int argc, char **argv)
 		return usage("container prune", "[OPTIONS]");
 	if (i < 0)
 		return 1;
-	if (!force) {
-		printf("WARNING! This will remove all stopped containers.\n"
-		       "Are you sure you want to continue? [y/N] ");
-		fflush(stdout);
-		char ans[16] = "";
-		if (!fgets(ans, sizeof(ans), stdin) ||
-		    (ans[0] != 'y' && ans[0] != 'Y'))
-			return 0;
-	}
+	if (!force &&
+	    !cli_confirm("WARNING! This will remove all stopped containers."))
+		return 0;
 	json_t *o;
 	if (cli_call_json(cli, "POST", "/containers/prune", NULL, &o) < 0)
 		return 1;
-	const json_t *gone = json_object_get(o, "ContainersDeleted");
-	if (json_array_size(gone)) {
-		printf("Deleted Containers:\n");
-		for (size_t k = 0; k < json_array_size(gone); k++)
-			printf("%s\n",
-			       json_string_value(json_array_get(gone, k)));
-		printf("\n");
-	}
-	printf("Total reclaimed space: 0B\n");
+	cli_print_prune(o, "ContainersDeleted", "Deleted Containers");
 	json_decref(o);
 	return 0;
 }

@@ -176,19 +176,13 @@ static int vol_prune(struct cli *cli, int argc, char **argv)
 	}
 	if (i < 0)
 		return 1;
-	if (!force) {
-		printf("WARNING! This will remove %s.\nAre you sure you want "
-		       "to continue? [y/N] ",
-		       all ? "all local volumes not used by at least one "
-			     "container"
-			   : "anonymous local volumes not used by at least "
-			     "one container");
-		fflush(stdout);
-		char ans[16] = "";
-		if (!fgets(ans, sizeof(ans), stdin) ||
-		    (ans[0] != 'y' && ans[0] != 'Y'))
-			return 0;
-	}
+	if (!force && !cli_confirm(all ? "WARNING! This will remove all local "
+					 "volumes not used by at least one "
+					 "container."
+				       : "WARNING! This will remove anonymous "
+					 "local volumes not used by at least "
+					 "one container."))
+		return 0;
 	json_t *o;
 	if (cli_call_json(cli, "POST",
 			  all ? "/volumes/prune?filters=%7B%22all%22%3A%5B%"
@@ -196,15 +190,7 @@ static int vol_prune(struct cli *cli, int argc, char **argv)
 			      : "/volumes/prune",
 			  NULL, &o) < 0)
 		return 1;
-	const json_t *gone = json_object_get(o, "VolumesDeleted");
-	if (json_array_size(gone)) {
-		printf("Deleted Volumes:\n");
-		for (size_t k = 0; k < json_array_size(gone); k++)
-			printf("%s\n",
-			       json_string_value(json_array_get(gone, k)));
-		printf("\n");
-	}
-	printf("Total reclaimed space: 0B\n");
+	cli_print_prune(o, "VolumesDeleted", "Deleted Volumes");
 	json_decref(o);
 	return 0;
 }

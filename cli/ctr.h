@@ -120,6 +120,17 @@ bool cli_term_size(unsigned *rows, unsigned *cols);
 
 /* ---- formatting ---- */
 
+/**
+ * cli_confirm() - print @warning and "Are you sure you want to continue?
+ * [y/N] "; true when the answer starts with y or Y.
+ */
+bool cli_confirm(const char *warning);
+/**
+ * cli_print_prune() - a prune answer as docker prints it: "@title:" and
+ * the ids of array @key, then "Total reclaimed space: " from the
+ * answer's SpaceReclaimed.
+ */
+void cli_print_prune(const json_t *answer, const char *key, const char *title);
 /** Docker's units.HumanSize: decimal units, 3 significant digits. */
 void cli_human_size(double bytes, char *out, size_t cap);
 /** @s cut to @max code points with "…" as the last one. */

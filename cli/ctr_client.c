@@ -581,6 +581,32 @@ int cli_relay(struct cli_conn *c, bool tty, bool in, void (*winch)(void *arg),
 
 /* ---- formatting ---- */
 
+bool cli_confirm(const char *warning)
+{
+	char ans[16] = "";
+	printf("%s\nAre you sure you want to continue? [y/N] ", warning);
+	fflush(stdout);
+	return fgets(ans, sizeof(ans), stdin) &&
+	       (ans[0] == 'y' || ans[0] == 'Y');
+}
+
+void cli_print_prune(const json_t *answer, const char *key, const char *title)
+{
+	const json_t *gone = json_object_get(answer, key);
+	char size[32];
+	if (json_array_size(gone)) {
+		printf("%s:\n", title);
+		for (size_t k = 0; k < json_array_size(gone); k++)
+			printf("%s\n",
+			       json_string_value(json_array_get(gone, k)));
+		printf("\n");
+	}
+	cli_human_size((double)json_integer_value(
+			       json_object_get(answer, "SpaceReclaimed")),
+		       size, sizeof(size));
+	printf("Total reclaimed space: %s\n", size);
+}
+
 void cli_human_size(double b, char *out, size_t cap)
 {
 	static const char *const u[] = {"B", "kB", "MB", "GB", "TB", "PB"};

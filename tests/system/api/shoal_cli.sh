@@ -79,7 +79,7 @@ check "rm removes both containers" \
 "$S" run --name p1 busybox true
 track "$("$S" inspect p1 | sed -n 's/.*"Id": "\([0-9a-f]*\)".*/\1/p' | head -1)"
 check "container prune removes stopped containers" \
-	bash -c "'$S' container prune -f | grep -q 'Deleted Containers' && test -z \"\$('$S' ps -aq)\""
+	bash -c "'$S' container prune -f | grep -q 'Deleted Containers' && '$S' container prune -f | grep -qx 'Total reclaimed space: 0B' && test -z \"\$('$S' ps -aq)\""
 
 check "volume create, ls, rm" \
 	bash -c "'$S' volume create data1 >/dev/null && '$S' volume ls | grep -q data1 && '$S' volume rm data1 >/dev/null && ! '$S' volume ls | grep -q data1"
