@@ -4,8 +4,8 @@
  * " *" on the current node, HOSTNAME, STATUS, AVAILABILITY, MANAGER
  * STATUS, ENGINE VERSION), sorted by hostname then id as docker does.
  * Updates read the node, change its spec and send it back with the
- * version read, so a concurrent change is refused ("update out of
- * sequence") rather than overwritten.
+ * version read, so a concurrent change is never overwritten: on "update
+ * out of sequence" the node is read and edited again (a few times).
  */
 #include "cli/swarm_call.h"
 #include "cli/table.h"
@@ -304,23 +304,43 @@ static int node_inspect(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-/* GET the node, let @edit change its spec, POST it back at its version. */
+/*
+ * GET the node, let @edit change its spec, POST it back at its version.
+ * The edits are relative (a label added, a role set), so when the node
+ * changed between the read and the write (its status moves its version
+ * too) the read and the edit are simply done again, a few times at most;
+ * nothing another client wrote is overwritten.
+ */
+#define UPDATE_TRIES 5
+
 static int update_spec(struct cli *cli, const char *ref,
 		       int (*edit)(json_t *spec, void *arg), void *arg)
 {
-	json_t *n = get_node(cli, ref);
-	if (!n)
-		return -1;
-	json_t *spec = jsonx_obj(n, "Spec");
-	int rc = spec ? edit(spec, arg) : -1;
-	char path[300];
-	snprintf(path, sizeof(path), "/nodes/%s/update?version=%lld",
-		 jsonx_str(n, "ID", ref),
-		 (long long)jsonx_int(jsonx_obj(n, "Version"), "Index", 0));
-	if (rc == 0)
-		rc = cli__call(cli, "POST", path, spec, NULL);
-	json_decref(n);
-	return rc;
+	char err[1024] = "";
+	for (int attempt = 1;; attempt++) {
+		json_t *n = get_node(cli, ref);
+		if (!n)
+			return -1;
+		json_t *spec = jsonx_obj(n, "Spec");
+		int rc = spec ? edit(spec, arg) : -1;
+		char path[300];
+		snprintf(path, sizeof(path), "/nodes/%s/update?version=%lld",
+			 jsonx_str(n, "ID", ref),
+			 (long long)jsonx_int(jsonx_obj(n, "Version"), "Index",
+					      0));
+		err[0] = '\0';
+		if (rc == 0)
+			rc = cli__call_err(cli, "POST", path, spec, NULL, err,
+					   sizeof(err));
+		json_decref(n);
+		if (rc == 0 || !err[0])
+			return rc;
+		if (!strstr(err, "update out of sequence") ||
+		    attempt == UPDATE_TRIES) {
+			fprintf(stderr, "Error response from daemon: %s\n", err);
+			return rc;
+		}
+	}
 }
 
 struct edits {

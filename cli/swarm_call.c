@@ -23,6 +23,12 @@ static bool unreachable(int rc)
 int cli__call(struct cli *cli, const char *method, const char *path,
 	      const json_t *body, json_t **out)
 {
+	return cli__call_err(cli, method, path, body, out, NULL, 0);
+}
+
+int cli__call_err(struct cli *cli, const char *method, const char *path,
+		  const json_t *body, json_t **out, char *err, size_t cap)
+{
 	char full[1024];
 	snprintf(full, sizeof(full), "%s%s", CLI_API_PREFIX, path);
 	char *text = NULL;
@@ -58,8 +64,11 @@ int cli__call(struct cli *cli, const char *method, const char *path,
 		v = json_loadb(r.body, r.body_len, JSON_DECODE_ANY, NULL);
 	if (r.status >= 400) {
 		const char *msg = v ? jsonx_str(v, "message", NULL) : NULL;
-		fprintf(stderr, "Error response from daemon: %s\n",
-			msg ? msg : r.body);
+		if (err)
+			snprintf(err, cap, "%s", msg ? msg : r.body);
+		else
+			fprintf(stderr, "Error response from daemon: %s\n",
+				msg ? msg : r.body);
 		json_decref(v);
 		http_result_fini(&r);
 		return -1;

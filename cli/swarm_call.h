@@ -22,6 +22,14 @@ int cli__call(struct cli *cli, const char *method, const char *path,
 	      const json_t *body, json_t **out);
 
 /**
+ * cli__call_err() - cli__call(), except that an error answer from the
+ * daemon is copied into @err (@cap bytes) instead of printed, for callers
+ * that may retry. Failures to reach the daemon are still printed.
+ */
+int cli__call_err(struct cli *cli, const char *method, const char *path,
+		  const json_t *body, json_t **out, char *err, size_t cap);
+
+/**
  * cli__opt() - whether argv[*i] is the option @name ("--name v" or
  * "--name=v"): 1 with *@val set (and *@i moved past a separate value), 0
  * when it is not, -1 (printed) when the value is missing.
