@@ -81,9 +81,9 @@ void *shoal_memdup(const void *p, size_t n)
 	return d;
 }
 
-char *shoal_strndup(const char *s, size_t n)
+/* @len bytes of @s and a NUL. */
+static char *shoal_memdup_str(const char *s, size_t len)
 {
-	size_t len = strnlen(s, n);
 	char *d = shoal_malloc(len + 1);
 	if (!d)
 		return NULL;
@@ -92,9 +92,17 @@ char *shoal_strndup(const char *s, size_t n)
 	return d;
 }
 
+char *shoal_strndup(const char *s, size_t n)
+{
+	return shoal_memdup_str(s, strnlen(s, n));
+}
+
 char *shoal_strdup(const char *s)
 {
-	return shoal_strndup(s, SIZE_MAX);
+	/* Not shoal_strndup(s, SIZE_MAX): inlined at -O3, gcc reads the
+	 * bound as the size of @s and warns (stringop-overread). */
+	size_t len = strlen(s);
+	return shoal_memdup_str(s, len);
 }
 
 void *shoal_xmalloc(size_t size)

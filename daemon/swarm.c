@@ -251,17 +251,15 @@ static void agent_managers(void *arg, const char (*list)[AGENT_ADDR_MAX],
 	struct swarm_state *st = &s->st;
 	if (s->mgr || n == 0 || n > SWARM_MAX_MANAGERS)
 		return;
-	char ids[SWARM_MAX_MANAGERS][WIRE_ID_MAX + 1];
-	for (size_t i = 0; i < n; i++) {
-		ids[i][0] = '\0';
+	char ids[SWARM_MAX_MANAGERS][WIRE_ID_MAX + 1] = {{0}};
+	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < st->nmanagers; k++)
 			if (strcmp(st->managers[k], list[i]) == 0)
-				snprintf(ids[i], sizeof(ids[i]), "%s",
-					 st->manager_ids[k]);
-	}
+				memcpy(ids[i], st->manager_ids[k],
+				       sizeof(ids[i]));
 	for (size_t i = 0; i < n; i++) {
 		snprintf(st->managers[i], SWARM_ADDR_MAX, "%s", list[i]);
-		snprintf(st->manager_ids[i], WIRE_ID_MAX + 1, "%s", ids[i]);
+		memcpy(st->manager_ids[i], ids[i], sizeof(ids[i]));
 	}
 	st->nmanagers = n;
 	save(s);
