@@ -149,7 +149,7 @@ static int drain(struct unpack *u, struct img_err *err)
 static int open_parent(struct unpack *u, char *path, bool create, int *dfd,
 		       const char **leaf)
 {
-	int fd = dup(u->root_fd);
+	int fd = fcntl(u->root_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	char *comp = path;
