@@ -171,7 +171,7 @@ int rt__caps_compute(const char *const *add, const char *const *drop,
 /** rt__caps_bound() - drop what is not in @caps from the bounding set and
  * clear the ambient set; needs CAP_SETPCAP, so before switching user. */
 int rt__caps_bound(uint64_t caps);
-/** rt__caps_apply() - permitted = effective = inheritable = @caps. */
+/** rt__caps_apply() - permitted = effective = @caps, inheritable empty. */
 int rt__caps_apply(uint64_t caps);
 
 /* seccomp.c */

@@ -9,6 +9,8 @@
  *   probe forks N     fork N sleeping children; print how many succeeded
  *   probe fds         "fds: 0 1 2": its open descriptors, those above 2
  *                     with what they point to ("7=/")
+ *   probe caps        the Cap* lines of its /proc/self/status (copied with
+ *                     file capabilities, it shows what an exec gained)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -93,10 +95,26 @@ static int fds(void)
 	return 0;
 }
 
+static int caps(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return 1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Cap", 3))
+			fputs(line, stdout);
+	fclose(f);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "fds"))
 		return fds();
+	if (argc >= 2 && !strcmp(argv[1], "caps"))
+		return caps();
 	if (argc >= 2 && !strcmp(argv[1], "syscalls"))
 		return syscalls();
 	if (argc >= 2 && !strcmp(argv[1], "clone3")) {
@@ -139,6 +157,6 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		return 0;
 	}
-	fprintf(stderr, "usage: probe syscalls|clone3|hog|forks N|fds\n");
+	fprintf(stderr, "usage: probe syscalls|clone3|hog|forks N|fds|caps\n");
 	return 2;
 }

@@ -6,7 +6,12 @@
  *    descriptors of the host's "/", as a shell's `exec 7</` leaves one to
  *    the daemon it starts; neither a container's init nor an exec'd
  *    process, with or without a tty, may see anything but 0-2 (the class
- *    of runc's CVE-2024-21626, where such a folder was a way out).
+ *    of runc's CVE-2024-21626, where such a folder was a way out);
+ *  - capabilities: the inheritable and ambient sets are empty, bounding =
+ *    permitted = effective = the configured set for root and permitted =
+ *    effective = empty for a user, in the init and in exec (Docker since
+ *    20.10.14); and a user running a file with inheritable file
+ *    capabilities gains none (the CVE-2022-24769 analog).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,10 +21,12 @@
 // clang-format on
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -29,6 +36,19 @@
 #define HOST_ROOT_PATH_FD 8
 
 #define NO_FDS "fds: 0 1 2"
+
+#define CAPS_ROOT                                                              \
+	"CapInh:\t0000000000000000\n"                                          \
+	"CapPrm:\t00000000a80425fb\n"                                          \
+	"CapEff:\t00000000a80425fb\n"                                          \
+	"CapBnd:\t00000000a80425fb\n"                                          \
+	"CapAmb:\t0000000000000000\n"
+#define CAPS_USER                                                              \
+	"CapInh:\t0000000000000000\n"                                          \
+	"CapPrm:\t0000000000000000\n"                                          \
+	"CapEff:\t0000000000000000\n"                                          \
+	"CapBnd:\t00000000a80425fb\n"                                          \
+	"CapAmb:\t0000000000000000\n"
 
 static int setup(void **state)
 {
@@ -172,12 +192,80 @@ static void inherited_descriptors_reach_no_process_in_a_container(void **st)
 	assert_string_equal(out, NO_FDS "\n");
 }
 
+static void inheritable_and_ambient_capabilities_are_empty(void **st)
+{
+	struct fx *fx = *st;
+	const char *caps[] = {"probe", "caps", NULL};
+	const char *sleeper[] = {"sleep", "1000", NULL};
+	char id[RT_ID_LEN + 1], out[4096];
+	struct rt_spec s;
+
+	fx_spec(fx, &s, caps);
+	run_output(fx, &s, out, sizeof(out));
+	assert_string_equal(out, CAPS_ROOT);
+	s.user = "alice";
+	run_output(fx, &s, out, sizeof(out));
+	assert_string_equal(out, CAPS_USER);
+
+	fx_spec(fx, &s, sleeper);
+	start(fx, &s, id);
+	exec_output(fx, id, caps, NULL, false, out, sizeof(out));
+	assert_string_equal(out, CAPS_ROOT);
+	exec_output(fx, id, caps, "alice", false, out, sizeof(out));
+	assert_string_equal(out, CAPS_USER);
+}
+
+/* /bin/capprobe: the probe with every default capability in its file's
+ * inheritable set and the effective bit, as `setcap
+ * cap_chown,...+ie` would leave it. */
+static void add_capprobe(struct fx *fx)
+{
+	struct vfs_cap_data cap = {
+		.magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE,
+		.data = {{.permitted = 0, .inheritable = 0xa80425fb}},
+	};
+	char cmd[1024], path[512];
+
+	snprintf(path, sizeof(path), "%s/bin/capprobe", fx->layer);
+	snprintf(cmd, sizeof(cmd), "cp %s/bin/probe %s", fx->layer, path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(
+		setxattr(path, "security.capability", &cap, XATTR_CAPS_SZ_2, 0),
+		0);
+}
+
+static void file_inheritable_capabilities_give_a_user_nothing(void **st)
+{
+	struct fx *fx = *st;
+	const char *caps[] = {"capprobe", "caps", NULL};
+	const char *sleeper[] = {"sleep", "1000", NULL};
+	char id[RT_ID_LEN + 1], out[4096];
+	struct rt_spec s;
+
+	add_capprobe(fx);
+	fx_spec(fx, &s, caps);
+	s.user = "alice";
+	run_output(fx, &s, out, sizeof(out));
+	assert_string_equal(out, CAPS_USER);
+
+	fx_spec(fx, &s, sleeper);
+	start(fx, &s, id);
+	exec_output(fx, id, caps, "alice", false, out, sizeof(out));
+	assert_string_equal(out, CAPS_USER);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			inherited_descriptors_reach_no_process_in_a_container,
 			setup_host_root_fds, teardown_host_root_fds),
+		cmocka_unit_test_setup_teardown(
+			inheritable_and_ambient_capabilities_are_empty, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			file_inheritable_capabilities_give_a_user_nothing,
+			setup, teardown),
 	};
 
 	fx_skip_unless_root();
