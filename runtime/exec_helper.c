@@ -129,16 +129,20 @@ int rt__exec_helper_main(int argc, char **argv)
 	const char *user, *cwd;
 	char **pargv, **penv;
 	bool tty, priv;
-	int status;
+	int status, rc;
 	pid_t pid, child;
 
 	if (argc != 5)
 		return 2;
 	/* Only stdio and the sync socket: nothing else of the caller's
 	 * comes along into the container's namespaces. */
-	if (fd_close_from(SYNC_FD + 1, NULL, 0) < 0)
-		return 126;
 	fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC);
+	rc = fd_close_from(SYNC_FD + 1, NULL, 0);
+	if (rc < 0) {
+		rt__err(&err, "exec: cannot close inherited descriptors: %s",
+			strerror(-rc));
+		goto fail;
+	}
 	pid = (pid_t)atoi(argv[3]);
 	spec = json_loads(argv[4], 0, NULL);
 	if (!spec || !json_array_size(json_object_get(spec, "argv"))) {
