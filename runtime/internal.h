@@ -312,7 +312,7 @@ bool rt__container_running(struct rt *rt, const char *id);
 /* fd passing */
 /** rt__stdio_dup() - make @fds[i] descriptor i for i in 0-2, inheritable
  * even where it already was i (dup2() onto itself keeps close-on-exec).
- * The sources stay open. 0 or -errno. */
+ * Each source is its own slot or above 2; they stay open. 0 or -errno. */
 int rt__stdio_dup(const int fds[3]);
 int rt__send_fd(int sock, int fd);
 /** rt__recv_msg() - one datagram into @buf and, if it carried one, an fd
