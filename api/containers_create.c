@@ -28,6 +28,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,7 +368,7 @@ static int build_security(struct create_req *r)
 			}
 			snprintf(r->seccomp_tmp, sizeof(r->seccomp_tmp),
 				 "/tmp/shoal-seccomp-XXXXXX");
-			int fd = mkstemp(r->seccomp_tmp);
+			int fd = mkostemp(r->seccomp_tmp, O_CLOEXEC);
 			if (fd < 0) {
 				r->seccomp_tmp[0] = '\0';
 				return fail(r, 500,

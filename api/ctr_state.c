@@ -228,8 +228,12 @@ int api__meta_load(struct api__state *st, const char *id, json_t **out)
 	int rc = meta_path(st, id, "", path, sizeof(path));
 	if (rc < 0)
 		return rc;
+	/* json_load_file() would fopen() without close-on-exec. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	json_error_t e;
-	json_t *m = json_load_file(path, 0, &e);
+	json_t *m = fd < 0 ? NULL : json_loadfd(fd, 0, &e);
+	if (fd >= 0)
+		close(fd);
 	if (!m)
 		return access(path, F_OK) == 0 ? SHOAL_ECORRUPT : -ENOENT;
 	if (!json_is_object(m)) {

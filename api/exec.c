@@ -28,6 +28,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,7 +337,7 @@ static int wire(struct api__exec *e, bool attached)
 	struct rt_exec *x = e->ex;
 	int rc = 0;
 	if (e->tty) {
-		int dupfd = attached ? dup(x->pty) : -1;
+		int dupfd = attached ? fcntl(x->pty, F_DUPFD_CLOEXEC, 0) : -1;
 		if (attached && dupfd < 0)
 			return -errno;
 		rc = adopt(e, &e->out, &dupfd, &e->out_open);

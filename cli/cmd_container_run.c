@@ -59,7 +59,7 @@ static int security_opts(const struct cli_list *l, json_t *out)
 			json_array_append_new(out, json_string(o));
 			continue;
 		}
-		FILE *f = fopen(o + 8, "r");
+		FILE *f = fopen(o + 8, "re");
 		if (!f) {
 			fprintf(stderr,
 				"opening seccomp profile (%s) failed: %s\n",

@@ -1,6 +1,10 @@
 /*
  * Capabilities without libcap: names, Docker's default set, --cap-add and
- * --cap-drop, and applying a set with prctl(2) and capset(2) directly.
+ * --cap-drop, and applying a set with prctl(2) and capset(2) directly:
+ * bounding = permitted = effective = the set, inheritable and ambient
+ * empty. For a non-root user exec then leaves permitted and effective
+ * empty (capabilities(7)), unless a file's own permitted capabilities
+ * grant some within the bounding set, as with Docker.
  *
  * Docker's default set (moby's oci/caps/defaults.go): CHOWN, DAC_OVERRIDE,
  * FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP,
@@ -185,11 +189,12 @@ int rt__caps_apply(uint64_t caps)
 	if (syscall(SYS_capget, &hdr, data) == 0)
 		caps &= (uint64_t)data[0].permitted |
 			((uint64_t)data[1].permitted << 32);
+	/* Inheritable stays empty (Docker since 20.10.14): with it, a user
+	 * would gain, through any file with inheritable file capabilities,
+	 * what exec otherwise takes from it (CVE-2022-24769). */
 	memset(data, 0, sizeof(data));
-	data[0].effective = data[0].permitted = data[0].inheritable =
-		(uint32_t)caps;
-	data[1].effective = data[1].permitted = data[1].inheritable =
-		(uint32_t)(caps >> 32);
+	data[0].effective = data[0].permitted = (uint32_t)caps;
+	data[1].effective = data[1].permitted = (uint32_t)(caps >> 32);
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return -errno;
 	return 0;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/fd.h"
 #include "runtime/internal.h"
 
 #define MAX_GROUPS 64
@@ -77,7 +78,7 @@ static int join_netns(const char *path, struct rt_err *err)
  * controlling terminal and /dev/console, the master to the monitor. */
 static int setup_tty(int sync_fd, struct rt_err *err)
 {
-	int master, slave, unlock = 0, n;
+	int master, slave, unlock = 0, n, rc;
 	char path[64];
 
 	master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -87,7 +88,7 @@ static int setup_tty(int sync_fd, struct rt_err *err)
 		return -errno;
 	}
 	snprintf(path, sizeof(path), "/dev/pts/%d", n);
-	slave = open(path, O_RDWR | O_NOCTTY);
+	slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0) {
 		rt__err(err, "cannot open %s: %s", path, strerror(errno));
 		return -errno;
@@ -107,12 +108,10 @@ static int setup_tty(int sync_fd, struct rt_err *err)
 			strerror(errno));
 		return -errno;
 	}
-	for (int i = 0; i < 3; i++)
-		if (dup2(slave, i) < 0)
-			return -errno;
+	rc = rt__stdio_dup((int[3]){slave, slave, slave});
 	if (slave > 2)
 		close(slave);
-	return 0;
+	return rc;
 }
 
 static const char *env_get(char *const *env, const char *key)
@@ -248,9 +247,27 @@ static char **build_env(const struct rt__config *c, char *const *extra,
 	return env;
 }
 
+/*
+ * Nothing but stdio reaches the program: a descriptor inherited from
+ * whoever started the daemon, or one a path here forgot to mark, could
+ * be a folder of the host (runc's CVE-2024-21626). The sync socket stays
+ * open for the error report should execve() fail, and closes on exec.
+ */
+static int close_inherited(int sync_fd, struct rt_err *err)
+{
+	int rc = fd_close_from(3, &sync_fd, 1);
+
+	if (rc == 0 && fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0)
+		rc = -errno;
+	if (rc < 0)
+		rt__err(err, "cannot close inherited descriptors: %s",
+			strerror(-rc));
+	return rc;
+}
+
 int rt__finish_process(const struct rt__config *c, char *const *argv,
 		       char *const *env, const char *user, const char *cwd,
-		       bool privileged, const struct rt__bpf *bpf,
+		       bool privileged, const struct rt__bpf *bpf, int sync_fd,
 		       struct rt_err *err)
 {
 	uint64_t caps = privileged ? rt__caps_all() : c->caps;
@@ -284,6 +301,10 @@ int rt__finish_process(const struct rt__config *c, char *const *argv,
 	if (!full_env)
 		return -ENOMEM;
 	if ((rc = find_exec(argv[0], full_env, exe, sizeof(exe), err)) < 0)
+		return rc;
+	/* Before the last filter: a custom profile may refuse close_range
+	 * (the fallback then lists /proc/self/fd). */
+	if ((rc = close_inherited(sync_fd, err)) < 0)
 		return rc;
 	if (c->no_new_privs && (rc = load_seccomp(bpf, privileged, err)) < 0)
 		return rc;
@@ -345,11 +366,8 @@ void rt__child_main(struct rt__child_args *a)
 			strerror(errno));
 		goto fail;
 	}
-	if (!c->tty) {
-		for (int i = 0; i < 3; i++)
-			if (dup2(a->stdio[i], i) < 0)
-				_exit(126);
-	}
+	if (!c->tty && rt__stdio_dup(a->stdio) < 0)
+		_exit(126);
 	if (!strncmp(c->network, "/", 1) && join_netns(c->network, &err) < 0)
 		goto fail;
 	if (!strcmp(c->network, "none") && (rc = lo_up()) < 0) {
@@ -376,7 +394,7 @@ void rt__child_main(struct rt__child_args *a)
 		goto fail;
 	}
 	rt__finish_process(c, c->argv, NULL, c->user, c->workdir, c->privileged,
-			   &bpf, &err);
+			   &bpf, a->sync_fd, &err);
 fail:
 	report(a->sync_fd, &err);
 	_exit(127);

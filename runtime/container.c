@@ -409,6 +409,8 @@ static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
 	posix_spawn_file_actions_adddup2(&fa, 0, 2);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 3);
 	posix_spawn_file_actions_adddup2(&fa, go[0], 4);
+	/* Whatever the caller left inheritable stays behind. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 5);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	sigfillset(&def);

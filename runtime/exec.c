@@ -2,9 +2,10 @@
  * rt_exec_start(): the daemon's side of exec. It spawns
  * `shoal-monitor exec` (exec_helper.c) as its own child with the process's
  * stdio (pipes, or /dev/null when a tty is made inside the container) and a
- * SOCK_SEQPACKET sync socket as fd 3, then waits for the exec: EOF on the
- * socket means success, an "E" message carries the reason, and a passed fd
- * is the pty master. The helper's exit status is the process's.
+ * SOCK_SEQPACKET sync socket as fd 3, and no other descriptor of ours,
+ * then waits for the exec: EOF on the socket means success, an "E" message
+ * carries the reason, and a passed fd is the pty master. The helper's exit
+ * status is the process's.
  *
  * Exec sessions do not survive the daemon (as in Docker): the helper is
  * the caller's child, reaped by rt_exec_wait() through its pidfd.
@@ -149,6 +150,8 @@ static int spawn_helper(struct rt *rt, const struct rt__config *c, pid_t pid,
 		posix_spawn_file_actions_adddup2(&fa, f->err[1], 2);
 	}
 	posix_spawn_file_actions_adddup2(&fa, f->sync[1], 3);
+	/* Whatever the caller left inheritable stays behind. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
 	rc = -posix_spawn(helper, rt->monitor, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	return rc;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/fd.h"
 #include "runtime/internal.h"
 
 #define SYNC_FD 3
@@ -79,7 +80,7 @@ static int join_namespaces(pid_t pid, bool userns, struct rt_err *err)
 
 static int open_tty(struct rt_err *err)
 {
-	int master, slave, unlock = 0, n;
+	int master, slave, unlock = 0, n, rc;
 	char path[64];
 
 	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -89,7 +90,7 @@ static int open_tty(struct rt_err *err)
 		return -errno;
 	}
 	snprintf(path, sizeof(path), "/dev/pts/%d", n);
-	slave = open(path, O_RDWR | O_NOCTTY);
+	slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0 || rt__send_fd(SYNC_FD, master) < 0) {
 		rt__err(err, "cannot open %s: %s", path, strerror(errno));
 		return -EIO;
@@ -97,11 +98,12 @@ static int open_tty(struct rt_err *err)
 	close(master);
 	setsid();
 	ioctl(slave, TIOCSCTTY, 0);
-	for (int i = 0; i < 3; i++)
-		dup2(slave, i);
+	rc = rt__stdio_dup((int[3]){slave, slave, slave});
 	if (slave > 2)
 		close(slave);
-	return 0;
+	if (rc < 0)
+		rt__err(err, "cannot make the pty stdio: %s", strerror(-rc));
+	return rc;
 }
 
 static char **strv_of(json_t *a)
@@ -127,12 +129,20 @@ int rt__exec_helper_main(int argc, char **argv)
 	const char *user, *cwd;
 	char **pargv, **penv;
 	bool tty, priv;
-	int status;
+	int status, rc;
 	pid_t pid, child;
 
 	if (argc != 5)
 		return 2;
+	/* Only stdio and the sync socket: nothing else of the caller's
+	 * comes along into the container's namespaces. */
 	fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC);
+	rc = fd_close_from(SYNC_FD + 1, NULL, 0);
+	if (rc < 0) {
+		rt__err(&err, "exec: cannot close inherited descriptors: %s",
+			strerror(-rc));
+		goto fail;
+	}
 	pid = (pid_t)atoi(argv[3]);
 	spec = json_loads(argv[4], 0, NULL);
 	if (!spec || !json_array_size(json_object_get(spec, "argv"))) {
@@ -168,7 +178,7 @@ int rt__exec_helper_main(int argc, char **argv)
 			goto fail;
 		rt__finish_process(c, pargv, penv, user ? user : c->user,
 				   cwd ? cwd : c->workdir,
-				   priv || c->privileged, &bpf, &err);
+				   priv || c->privileged, &bpf, SYNC_FD, &err);
 		goto fail;
 	}
 	close(SYNC_FD);

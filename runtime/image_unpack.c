@@ -22,6 +22,14 @@
  * trusted.overlay.opaque=y, or user.overlay.opaque=y when the process may
  * not set trusted.* xattrs (overlayfs's "userxattr" mounts read that one).
  *
+ * Names are checked before anything is written (check_name()): beyond one
+ * leading "./", no "." or ".." component; a whiteout's target is never
+ * empty, "." or ".." (".wh..." once made the unpacker remove the folder
+ * holding the layer's); whiteouts and the opaque marker are files, never
+ * folders, nor folders on an entry's way. aufs's own ".wh..wh.<x>" folders
+ * (".wh..wh.plnk", hard link targets of old layers) stay allowed. A
+ * refused name fails the whole layer, its entry named in the error.
+ *
  * Ownership is applied when running as root; otherwise files belong to the
  * caller. Xattrs: user.* (but user.overlay.*) always, security.capability
  * as root; trusted.* and the rest never (a layer must not forge overlay
@@ -33,6 +41,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -149,7 +158,7 @@ static int drain(struct unpack *u, struct img_err *err)
 static int open_parent(struct unpack *u, char *path, bool create, int *dfd,
 		       const char **leaf)
 {
-	int fd = dup(u->root_fd);
+	int fd = fcntl(u->root_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	char *comp = path;
@@ -351,6 +360,73 @@ static int do_file(struct unpack *u, int dfd, const char *leaf,
 	return rc;
 }
 
+#define WH_PREFIX ".wh."
+#define WH_META ".wh..wh."
+#define WH_OPAQUE ".wh..wh..opq"
+
+static bool is_dot_or_dotdot(const char *s, size_t n)
+{
+	return (n == 1 && s[0] == '.') ||
+	       (n == 2 && s[0] == '.' && s[1] == '.');
+}
+
+/* One ".wh."-prefixed component of @n bytes: NULL when fine, else why. */
+static const char *check_whiteout(const char *c, size_t n, bool last, bool dir)
+{
+	bool opaque = n == strlen(WH_OPAQUE) && !strncmp(c, WH_OPAQUE, n);
+	const char *target = c + strlen(WH_PREFIX);
+	size_t tn = n - strlen(WH_PREFIX);
+
+	if (opaque)
+		return !last || dir ? "the opaque whiteout is a file, not a "
+				      "folder"
+				    : NULL;
+	if (n >= strlen(WH_META) && !strncmp(c, WH_META, strlen(WH_META)))
+		return NULL; /* aufs bookkeeping, folders included */
+	if (!last || dir)
+		return "a whiteout is a file, not a folder";
+	if (tn == 0)
+		return "empty whiteout";
+	if (is_dot_or_dotdot(target, tn))
+		return tn == 1 ? "whiteout of \".\" names no file"
+			       : "whiteout of \"..\" names no file";
+	return NULL;
+}
+
+/*
+ * What img__clean_path() lets through but a layer must not use; see the
+ * head of the file. NULL when @raw is fine, else the reason (static).
+ * @dir: the entry is a folder.
+ */
+static const char *check_name(const char *raw, bool dir)
+{
+	const char *p = raw;
+
+	if (p[0] == '.' && (p[1] == '/' || !p[1]))
+		p++;
+	while (*p) {
+		size_t n;
+		const char *next, *why;
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (!n)
+			break;
+		next = p + n + strspn(p + n, "/");
+		if (is_dot_or_dotdot(p, n))
+			return n == 1 ? "a \".\" component beyond a leading "
+					"\"./\""
+				      : "a \"..\" component";
+		why = !strncmp(p, WH_PREFIX, strlen(WH_PREFIX))
+			      ? check_whiteout(p, n, !*next, dir)
+			      : NULL;
+		if (why)
+			return why;
+		p = next;
+	}
+	return NULL;
+}
+
 static int do_hardlink(struct unpack *u, int dfd, const char *leaf,
 		       const char *path, const char *target,
 		       struct img_err *err)
@@ -361,6 +437,11 @@ static int do_hardlink(struct unpack *u, int dfd, const char *leaf,
 				 "layer entry %s: hard link target %s is "
 				 "outside the layer",
 				 path, target);
+	const char *why = check_name(target, false);
+	if (why)
+		return img__fail(err, -EINVAL,
+				 "layer entry %s: hard link target %s: %s",
+				 path, target, why);
 	int tdfd;
 	const char *tleaf;
 	int rc = open_parent(u, tpath, false, &tdfd, &tleaf);
@@ -434,7 +515,7 @@ static int do_special(struct unpack *u, int dfd, const char *leaf,
 static int do_whiteout(struct unpack *u, int dfd, const char *leaf,
 		       const char *path, struct img_err *err)
 {
-	if (strcmp(leaf, ".wh..wh..opq") == 0) {
+	if (strcmp(leaf, WH_OPAQUE) == 0) {
 		if (fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) == 0)
 			return 0;
 		if (errno == EPERM &&
@@ -445,12 +526,12 @@ static int do_whiteout(struct unpack *u, int dfd, const char *leaf,
 				 "%s",
 				 path, strerror(errno));
 	}
-	if (strncmp(leaf, ".wh..wh.", 8) == 0)
+	if (strncmp(leaf, WH_META, strlen(WH_META)) == 0)
 		return 0; /* aufs bookkeeping (.wh..wh.plnk), not a whiteout */
-	const char *name = leaf + 4;
-	if (!name[0])
-		return img__fail(err, -EINVAL, "layer entry %s: empty whiteout",
-				 path);
+	const char *name = leaf + strlen(WH_PREFIX);
+	/* check_name() refused the rest: "" would be the folder itself,
+	 * "." too, and ".." its parent. */
+	assert(name[0] && strcmp(name, ".") && strcmp(name, ".."));
 	char victim[4096];
 	snprintf(victim, sizeof(victim), "%.*s%s", (int)(leaf - path), path,
 		 name);
@@ -482,6 +563,10 @@ static int do_entry(struct unpack *u, struct archive_entry *e,
 				 "layer entry %s: path leaves the layer "
 				 "(absolute or with \"..\")",
 				 raw);
+	const char *why =
+		check_name(raw, archive_entry_filetype(e) == AE_IFDIR);
+	if (why)
+		return img__fail(err, -EINVAL, "layer entry %s: %s", raw, why);
 	if (!path[0])
 		return 0; /* the layer's root itself */
 	int dfd;
@@ -496,7 +581,7 @@ static int do_entry(struct unpack *u, struct archive_entry *e,
 	err->msg[0] = '\0';
 	const char *hl = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
-	if (strncmp(leaf, ".wh.", 4) == 0)
+	if (strncmp(leaf, WH_PREFIX, strlen(WH_PREFIX)) == 0)
 		rc = do_whiteout(u, dfd, leaf, path, err);
 	else if (hl)
 		rc = do_hardlink(u, dfd, leaf, path, hl, err);

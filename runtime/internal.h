@@ -171,7 +171,7 @@ int rt__caps_compute(const char *const *add, const char *const *drop,
 /** rt__caps_bound() - drop what is not in @caps from the bounding set and
  * clear the ambient set; needs CAP_SETPCAP, so before switching user. */
 int rt__caps_bound(uint64_t caps);
-/** rt__caps_apply() - permitted = effective = inheritable = @caps. */
+/** rt__caps_apply() - permitted = effective = @caps, inheritable empty. */
 int rt__caps_apply(uint64_t caps);
 
 /* seccomp.c */
@@ -286,10 +286,12 @@ struct rt__child_args {
 /** rt__child_main() - the container's init after clone(); never returns. */
 __attribute__((noreturn)) void rt__child_main(struct rt__child_args *a);
 /** rt__finish_process() - user, cwd, rlimits, caps, no_new_privs,
- * seccomp, exec: the tail shared with exec. Returns only on failure. */
+ * seccomp, exec: the tail shared with exec. Every descriptor but 0-2 and
+ * @sync_fd is closed before the exec, and @sync_fd (kept to report a
+ * failed exec) is made close-on-exec. Returns only on failure. */
 int rt__finish_process(const struct rt__config *c, char *const *argv,
 		       char *const *env, const char *user, const char *cwd,
-		       bool privileged, const struct rt__bpf *bpf,
+		       bool privileged, const struct rt__bpf *bpf, int sync_fd,
 		       struct rt_err *err);
 
 /* monitor.c */
@@ -308,6 +310,10 @@ int rt__log_open_path(struct rt *rt, const char *id, const char *path,
 bool rt__container_running(struct rt *rt, const char *id);
 
 /* fd passing */
+/** rt__stdio_dup() - make @fds[i] descriptor i for i in 0-2, inheritable
+ * even where it already was i (dup2() onto itself keeps close-on-exec).
+ * Each source is its own slot or above 2; they stay open. 0 or -errno. */
+int rt__stdio_dup(const int fds[3]);
 int rt__send_fd(int sock, int fd);
 /** rt__recv_msg() - one datagram into @buf and, if it carried one, an fd
  * (else -1); the byte count, 0 at EOF, or -errno. */

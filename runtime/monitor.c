@@ -48,6 +48,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/fd.h"
 #include "runtime/internal.h"
 
 #define MAX_CLIENTS 16
@@ -733,7 +734,7 @@ int rt__monitor_main(int argc, char **argv)
 {
 	struct mon m = {.out = -1, .err = -1, .in = -1, .log = -1};
 	struct rt_err err = {""};
-	int result_fd, null_fd;
+	int result_fd, null_fd, rc;
 	char *logp;
 	pid_t p;
 
@@ -751,7 +752,13 @@ int rt__monitor_main(int argc, char **argv)
 	if (atoi(argv[4]) != 4 && dup2(atoi(argv[4]), 4) < 0)
 		return 1;
 	fcntl(4, F_SETFD, FD_CLOEXEC);
-	syscall(SYS_close_range, 5U, ~0U, 0U);
+	rc = fd_close_from(5, NULL, 0);
+	if (rc < 0) {
+		reply(result_fd,
+		      "ERR monitor: cannot close inherited descriptors: %s\n",
+		      strerror(-rc));
+		return 1;
+	}
 	if (rt__config_load(argv[2], &m.c, &err) < 0) {
 		reply(result_fd, "ERR %s\n", err.msg);
 		return 1;

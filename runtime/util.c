@@ -286,6 +286,16 @@ char **rt__strv_dup(const char *const *v, size_t *n)
 	return out;
 }
 
+int rt__stdio_dup(const int fds[3])
+{
+	for (int i = 0; i < 3; i++) {
+		int rc = fds[i] == i ? fcntl(i, F_SETFD, 0) : dup2(fds[i], i);
+		if (rc < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 int rt__send_fd(int sock, int fd)
 {
 	char dummy = 'F';

@@ -7,8 +7,13 @@
  *   probe clone3      the errno of a raw clone3
  *   probe hog         allocate and touch memory until killed
  *   probe forks N     fork N sleeping children; print how many succeeded
+ *   probe fds         "fds: 0 1 2": its open descriptors, those above 2
+ *                     with what they point to ("7=/")
+ *   probe caps        the Cap* lines of its /proc/self/status (copied with
+ *                     file capabilities, it shows what an exec gained)
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -60,8 +65,56 @@ static int syscalls(void)
 	return 0;
 }
 
+static int fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int fd[256], n = 0;
+
+	if (!d) {
+		printf("fds: no /proc/self/fd\n");
+		return 1;
+	}
+	while ((e = readdir(d)) && n < 256)
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+			fd[n++] = atoi(e->d_name);
+	closedir(d);
+	printf("fds:");
+	for (int i = 0; i < n; i++) {
+		char path[64], target[256];
+		ssize_t len;
+		printf(" %d", fd[i]);
+		if (fd[i] < 3)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd[i]);
+		len = readlink(path, target, sizeof(target) - 1);
+		target[len > 0 ? len : 0] = '\0';
+		printf("=%s", target);
+	}
+	printf("\n");
+	return 0;
+}
+
+static int caps(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return 1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Cap", 3))
+			fputs(line, stdout);
+	fclose(f);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "fds"))
+		return fds();
+	if (argc >= 2 && !strcmp(argv[1], "caps"))
+		return caps();
 	if (argc >= 2 && !strcmp(argv[1], "syscalls"))
 		return syscalls();
 	if (argc >= 2 && !strcmp(argv[1], "clone3")) {
@@ -104,6 +157,6 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		return 0;
 	}
-	fprintf(stderr, "usage: probe syscalls|clone3|hog|forks N\n");
+	fprintf(stderr, "usage: probe syscalls|clone3|hog|forks N|fds|caps\n");
 	return 2;
 }
