@@ -151,3 +151,17 @@ void log_write(enum log_level level, const char *module, const char *fmt, ...)
 	log_vwrite(level, module, fmt, ap);
 	va_end(ap);
 }
+
+bool log_ratelimit_pass(struct log_ratelimit *rl, int64_t now_ns,
+		       unsigned long *held)
+{
+	if (rl->started && now_ns - rl->last_ns < rl->interval_ns) {
+		rl->held++;
+		return false;
+	}
+	*held = rl->held;
+	rl->held = 0;
+	rl->last_ns = now_ns;
+	rl->started = true;
+	return true;
+}

@@ -11,6 +11,8 @@
 #define SHOAL_COMMON_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LEVEL_DEBUG,
@@ -48,6 +50,27 @@ void log_write(enum log_level level, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void log_vwrite(enum log_level level, const char *module, const char *fmt,
 		va_list ap) __attribute__((format(printf, 3, 0)));
+
+/*
+ * A rate limit for a line that outsiders can cause (a refused connection):
+ * at most one line per @interval_ns, each saying how many were held back
+ * since the last. Zero-initialise it with the interval set; not
+ * thread-safe (one per loop).
+ */
+struct log_ratelimit {
+	int64_t interval_ns;
+	int64_t last_ns;     /* monotonic time of the last line written */
+	unsigned long held;  /* lines held back since */
+	bool started;
+};
+
+/**
+ * log_ratelimit_pass() - whether a line may be written at monotonic time
+ * @now_ns; when it may, *@held gets the number held back since the last
+ * one (the caller adds it to its line) and the count restarts.
+ */
+bool log_ratelimit_pass(struct log_ratelimit *rl, int64_t now_ns,
+		       unsigned long *held);
 
 #ifndef LOG_MODULE
 #define LOG_MODULE "shoal"

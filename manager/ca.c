@@ -30,8 +30,8 @@ static int64_t expiry(const struct swarm_state *st)
 }
 
 int ca_issue(struct swarm_state *st, const char *node_id, enum wire_role role,
-	     const uint8_t pk[WIRE_PK_LEN], int64_t now, uint8_t **out,
-	     size_t *out_len)
+	     const uint8_t pk[WIRE_PK_LEN], int64_t now, uint64_t epoch,
+	     uint8_t **out, size_t *out_len)
 {
 	if (!st->has_root_sk)
 		return -EPERM;
@@ -46,6 +46,7 @@ int ca_issue(struct swarm_state *st, const char *node_id, enum wire_role role,
 	info.not_before = now - CLOCK_SLACK_S;
 	info.not_after = now + expiry(st);
 	info.serial = shoal_random_u64(); /* unique across managers */
+	info.epoch = epoch;
 	return wire_cert_issue(&info, st->root_sk, out, out_len);
 }
 
@@ -72,7 +73,7 @@ int ca_init_cluster(struct swarm_state *st, int64_t now)
 	uint8_t *cert;
 	size_t len;
 	int rc = ca_issue(st, st->node_id, WIRE_ROLE_MANAGER, st->identity.pk,
-			  now, &cert, &len);
+			  now, 0, &cert, &len);
 	if (rc < 0)
 		return rc;
 	if (len > sizeof(st->cert)) {

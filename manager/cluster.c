@@ -265,6 +265,33 @@ static void set_peer(struct mgr *m, uint64_t id, const char *addr)
 }
 
 /*
+ * Forget the Raft peers that are no longer managers in the store (@all,
+ * its @n nodes): the transport stops redialling them and closes their
+ * connections. Only once the store holds the cluster (a manager that is
+ * still catching up keeps the peers it was told of when it joined).
+ */
+static void drop_peers(struct mgr *m, const struct store_object **all,
+		       size_t n)
+{
+	for (size_t i = 0; i < m->npeers;) {
+		bool keep = false;
+		for (size_t j = 0; j < n && !keep; j++)
+			keep = mgr__node_role(all[j]) == WIRE_ROLE_MANAGER &&
+			       mgr__raft_id(all[j]->id) == m->peers[i].id;
+		if (keep) {
+			i++;
+			continue;
+		}
+		log_info("raft peer %" PRIx64 " at %s is no longer a manager: "
+			 "dropped",
+			 m->peers[i].id, m->peers[i].addr);
+		if (m->rt)
+			raft_tcp_set_peer(m->rt, m->peers[i].id, NULL);
+		m->peers[i] = m->peers[--m->npeers];
+	}
+}
+
+/*
  * Raft peers: every manager node of the store but us; and the list of
  * managers' swarm addresses that agents are given (kept in our state so
  * that our own agent finds them after a restart).
@@ -277,6 +304,8 @@ static void sync_peers(struct mgr *m)
 	char ids[SWARM_MAX_MANAGERS][WIRE_ID_MAX + 1];
 	if (store_list(m->store, STORE_NODES, &all, &n) < 0)
 		return;
+	if (mgr_cluster(m))
+		drop_peers(m, all, n);
 	for (size_t i = 0; i < n; i++) {
 		if (mgr__node_role(all[i]) != WIRE_ROLE_MANAGER)
 			continue;
@@ -371,6 +400,12 @@ static void check_ready(struct mgr *m)
 
 static void after_change(struct mgr *m)
 {
+	/* Revocations and removals take effect on live connections now,
+	 * not at the certificates' expiry. */
+	mgr__revoked_refresh(m);
+	if (m->rt)
+		raft_tcp_recheck(m->rt);
+	mgr__conns_recheck(m);
 	mgr__sync_check(m, false);
 	sync_tokens(m);
 	sync_lock(m);
@@ -396,6 +431,7 @@ static void on_apply(void *arg, const struct raft_entry *e)
 		uv_timer_start(&m->timer, on_timer, 0, timer_period(m));
 	if (e->index >= m->replay_upto)
 		m->lock_live = true;
+	m->applied = e->index;
 	if (e->type != RAFT_ENTRY_NORMAL) {
 		check_ready(m); /* a configuration: maybe we vote now */
 		return;
@@ -626,6 +662,7 @@ void mgr__maybe_done(struct mgr *m)
 	    !list_empty(&m->conns))
 		return;
 	store_free(m->store);
+	json_decref(m->revoked);
 	void (*done)(void *) = m->done;
 	void *arg = m->done_arg;
 	shoal_free(m);
@@ -659,11 +696,6 @@ static void start_timer(struct mgr *m)
 	uv_timer_start(&m->timer, on_timer, timer_period(m), timer_period(m));
 }
 
-static int cert_is_manager(void *arg, const struct wire_cert_info *info)
-{
-	return info->role == WIRE_ROLE_MANAGER ? 0 : SHOAL_ECERT;
-}
-
 static int start_transport(struct mgr *m, char *err, size_t errlen)
 {
 	char addr[SWARM_ADDR_MAX + 8];
@@ -675,12 +707,14 @@ static int start_transport(struct mgr *m, char *err, size_t errlen)
 	}
 	m->raft_chan = m->chan_cfg;
 	m->raft_chan.join_lookup = NULL;
-	m->raft_chan.cert_check = cert_is_manager;
+	m->raft_chan.cert_check = mgr__manager_cert_check;
 	m->raft_chan.cert_check_arg = m;
 	struct raft_tcp_options o = {
 		.id = m->raft_id,
 		.listen_addr = addr,
 		.chan = &m->raft_chan,
+		.identify = mgr__raft_identify,
+		.identify_arg = m,
 	};
 	rc = raft_tcp_new(m->loop, &o, &m->rt);
 	if (rc < 0)

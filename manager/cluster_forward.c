@@ -138,11 +138,6 @@ static const struct wire_chan_callbacks fwd_cb = {
 	.closed = fwd_closed,
 };
 
-static int manager_cert(void *arg, const struct wire_cert_info *info)
-{
-	return info->role == WIRE_ROLE_MANAGER ? 0 : SHOAL_ECERT;
-}
-
 static int dial(struct mgr *m, const char *addr)
 {
 	struct sockaddr_storage ss;
@@ -155,7 +150,10 @@ static int dial(struct mgr *m, const char *addr)
 		.identity = &m->st->identity,
 		.cert = m->st->cert,
 		.cert_len = m->st->cert_len,
-		.cert_check = manager_cert,
+		/* The leader's certificate, checked against our store as
+		 * the leader checks ours. */
+		.cert_check = mgr__manager_cert_check,
+		.cert_check_arg = m,
 		.peer_name = addr,
 		.handshake_timeout_ms = 5000,
 	};

@@ -25,6 +25,7 @@ struct mgr_conn {
 	struct wire_chan *chan;
 	struct wire_peer peer;
 	bool session; /* a SessionRequest was answered */
+	bool revoked; /* the node was removed: closed at its next frame */
 	char session_id[32];
 	char node_id[WIRE_ID_MAX + 1];
 	int64_t last_seen_ns; /* monotonic: the last heartbeat */
@@ -46,6 +47,11 @@ struct mgr {
 	} peers[SWARM_MAX_MANAGERS]; /* as given to the transport */
 	size_t npeers;
 	uint64_t raft_id;
+	uint64_t applied; /* index of the last entry applied to the store */
+	/* The cluster object's "Revoked" list (revoke.c), cached per version
+	 * of the object. */
+	json_t *revoked;
+	uint64_t revoked_version;
 	uint64_t leader_id;
 	bool leader;
 	bool ready_sent;
@@ -173,6 +179,40 @@ void mgr__end_sessions(struct mgr *m, const char *node_id, const char *why);
 /** mgr__check_down() - mark nodes without a live session down. */
 void mgr__check_down(struct mgr *m);
 int mgr__cert_check(void *arg, const struct wire_cert_info *info);
+/** mgr__conns_recheck() - after a change: close the connections of nodes
+ * gone from the store or revoked, take manager rights from demoted ones. */
+void mgr__conns_recheck(struct mgr *m);
+
+/* --- revocation (revoke.c) ------------------------------------------- */
+
+/** mgr__revoked_refresh() - re-read the revocation list after a change. */
+void mgr__revoked_refresh(struct mgr *m);
+/**
+ * mgr__cert_rights() - what the certificate @info may still do: 0 with
+ * *@role its effective role (a demoted node's manager certificate counts
+ * as a worker's, *@why saying so), or SHOAL_ECERT with *@why when the
+ * node was removed. @why gets static text.
+ */
+int mgr__cert_rights(const struct mgr *m, const struct wire_cert_info *info,
+		     enum wire_role *role, const char **why);
+/** mgr__may_manage() - whether @info holds manager rights now (Raft,
+ * forwarded writes); *@why says why not. */
+bool mgr__may_manage(const struct mgr *m, const struct wire_cert_info *info,
+		     const char **why);
+/** mgr__manager_cert_check() - mgr__may_manage() as a channel's
+ * certificate check (@arg is the manager). */
+int mgr__manager_cert_check(void *arg, const struct wire_cert_info *info);
+/** mgr__raft_identify() - the Raft transport's identify callback. */
+uint64_t mgr__raft_identify(void *arg, const struct wire_peer *peer,
+			    const char **why);
+/**
+ * mgr__revoke() - add to @b the cluster-object change that revokes node
+ * @node_id's manager certificates issued so far, and with @all every
+ * certificate of it. Returns 0, -ENOSPC (list full, @err says so),
+ * SHOAL_ENOTFOUND, -ENOMEM.
+ */
+int mgr__revoke(struct mgr *m, struct store_batch *b, const char *node_id,
+		bool all, char *err, size_t errlen);
 /** mgr__conn_release() - a proposal for @c finished; free it if closed. */
 void mgr__conn_release(struct mgr_conn *c);
 

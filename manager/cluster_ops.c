@@ -249,8 +249,16 @@ int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
 	struct store_batch b;
 	store_batch_init(&b, time_real_ns());
 	store_batch_update(&b, STORE_NODES, id, version, s, slen, status, tlen);
+	/* A demotion revokes the node's manager certificates in the same
+	 * change (revoke.c). */
+	if (status && mgr__node_role(o) == WIRE_ROLE_MANAGER)
+		rc = mgr__revoke(m, &b, id, false, err, errlen);
 	shoal_free(s);
 	shoal_free(status);
+	if (rc < 0) {
+		store_batch_fini(&b);
+		return rc;
+	}
 	rc = mgr__propose(m, &b, done, arg);
 	store_batch_fini(&b);
 	if (rc < 0)
@@ -269,11 +277,11 @@ static void removed(void *arg, int rc, const char *msg)
 {
 	struct removal *r = arg;
 	if (rc == 0) {
+		/* Its sessions heard why when the change was applied
+		 * (mgr__conns_recheck()). */
 		log_info("node=%s removed; its certificate is refused from "
 			 "now on",
 			 r->id);
-		mgr__end_sessions(r->m, r->id,
-				  "this node was removed from the swarm");
 	}
 	r->done(r->arg, rc, msg);
 	shoal_free(r);
@@ -324,7 +332,13 @@ int mgr_node_remove(struct mgr *m, const char *id, bool force,
 	struct store_batch b;
 	store_batch_init(&b, time_real_ns());
 	store_batch_delete(&b, STORE_NODES, r->id, o->version);
-	int rc = mgr__propose(m, &b, removed, r);
+	int rc = mgr__revoke(m, &b, r->id, true, err, errlen);
+	if (rc < 0) {
+		store_batch_fini(&b);
+		shoal_free(r);
+		return rc;
+	}
+	rc = mgr__propose(m, &b, removed, r);
 	store_batch_fini(&b);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", shoal_strerror(rc));

@@ -207,7 +207,8 @@ static void on_join(struct mgr_conn *c, const Swarm__JoinRequest *req)
 	id_swarm(w->id);
 	int rc =
 		ca_issue(m->st, w->id, w->role, req->public_key.data,
-			 time_real_ns() / NSEC_PER_SEC, &w->cert, &w->cert_len);
+			 time_real_ns() / NSEC_PER_SEC, m->applied, &w->cert,
+			 &w->cert_len);
 	if (rc < 0) {
 		shoal_free(w);
 		join_reply_error(c, rc, "cannot issue a certificate");
@@ -336,7 +337,8 @@ static void on_renew(struct mgr_conn *c)
 	uint8_t *cert = NULL;
 	size_t cert_len = 0;
 	int rc = ca_issue(m->st, c->node_id, role, c->peer.cert.public_key,
-			  time_real_ns() / NSEC_PER_SEC, &cert, &cert_len);
+			  time_real_ns() / NSEC_PER_SEC, m->applied, &cert,
+			  &cert_len);
 	if (rc < 0) {
 		rr.code = rc;
 		rr.error = (char *)"cannot issue a certificate";
@@ -411,10 +413,15 @@ static void control_done(void *arg, int rc, const char *msg)
 static void on_control(struct mgr_conn *c, const Swarm__ControlRequest *req)
 {
 	struct mgr *m = c->m;
-	if (c->peer.joined || c->peer.role != WIRE_ROLE_MANAGER) {
-		log_warn("peer=%s node=%s forwarded a write without a manager "
-			 "certificate",
-			 wire_chan_name(c->chan), c->node_id);
+	const char *why = "a joining host has no certificate";
+	if (c->peer.joined || c->peer.role != WIRE_ROLE_MANAGER ||
+	    !mgr__may_manage(m, &c->peer.cert, &why)) {
+		log_warn("peer=%s node=%s forwarded a write without manager "
+			 "rights: %s",
+			 wire_chan_name(c->chan), c->node_id,
+			 c->peer.role != WIRE_ROLE_MANAGER
+				 ? "not a manager now"
+				 : why);
 		wire_chan_close(c->chan);
 		return;
 	}
@@ -473,6 +480,10 @@ static void on_control(struct mgr_conn *c, const Swarm__ControlRequest *req)
 static void on_frame(struct wire_chan *ch, const uint8_t *data, size_t len)
 {
 	struct mgr_conn *c = wire_chan_data(ch);
+	if (c->revoked) {
+		wire_chan_close(ch); /* its node was removed */
+		return;
+	}
 	struct wire_pb_tracker t;
 	wire_pb_tracker_init(&t);
 	Swarm__Envelope *env = swarm__envelope__unpack(&t.alloc, len, data);
@@ -514,13 +525,18 @@ static void on_frame(struct wire_chan *ch, const uint8_t *data, size_t len)
 	swarm__envelope__free_unpacked(env, &t.alloc);
 }
 
+static bool limit_rights(struct mgr_conn *c);
+
 static void on_connected(struct wire_chan *ch, const struct wire_peer *peer)
 {
 	struct mgr_conn *c = wire_chan_data(ch);
 	c->peer = *peer;
-	if (!peer->joined)
+	if (!peer->joined) {
 		snprintf(c->node_id, sizeof(c->node_id), "%s",
 			 peer->cert.node_id);
+		if (!limit_rights(c))
+			wire_chan_close(ch);
+	}
 }
 
 static void on_closed(struct wire_chan *ch, int reason)
@@ -558,12 +574,66 @@ static const struct wire_chan_callbacks chan_cb = {
 	.closed = on_closed,
 };
 
+/*
+ * The swarm port admits a certificate whose node is in the store and was
+ * not removed (revoke.c); a demoted node's manager certificate is admitted
+ * with a worker's rights only (on_connected), so that the node can still
+ * learn its role and fetch a worker certificate.
+ */
 int mgr__cert_check(void *arg, const struct wire_cert_info *info)
 {
 	struct mgr *m = arg;
+	enum wire_role role;
+	const char *why = "";
 	if (!store_get(m->store, STORE_NODES, info->node_id))
 		return SHOAL_ECERT;
-	return 0;
+	return mgr__cert_rights(m, info, &role, &why);
+}
+
+/*
+ * Apply to @c what its certificate may still do; false when nothing (its
+ * node was removed). A demoted node's manager certificate keeps a
+ * worker's rights.
+ */
+static bool limit_rights(struct mgr_conn *c)
+{
+	enum wire_role role;
+	const char *why = "";
+	if (c->peer.joined || !c->peer.authenticated)
+		return true;
+	if (!store_get(c->m->store, STORE_NODES, c->node_id) ||
+	    mgr__cert_rights(c->m, &c->peer.cert, &role, &why) < 0)
+		return false;
+	if (role != c->peer.role) {
+		log_info("peer=%s node=%s keeps a %s's rights only: %s",
+			 wire_chan_name(c->chan), c->node_id,
+			 wire_role_name(role), why);
+		c->peer.role = role;
+	}
+	return true;
+}
+
+void mgr__conns_recheck(struct mgr *m)
+{
+	struct list_node *p;
+	list_for_each(p, &m->conns)
+	{
+		struct mgr_conn *c = list_entry(p, struct mgr_conn, link);
+		if (c->closed || c->revoked || limit_rights(c))
+			continue;
+		/* Removed: the node hears why (as mgr__end_sessions() tells
+		 * it) and any further frame closes the connection. */
+		log_info("peer=%s node=%s: certificate revoked, the node was "
+			 "removed",
+			 wire_chan_name(c->chan), c->node_id);
+		c->revoked = true;
+		if (!c->session) {
+			wire_chan_close(c->chan);
+			continue;
+		}
+		mgr__end_sessions(m, c->node_id,
+				  "this node was removed from the swarm");
+	}
 }
 
 static void on_connection(uv_stream_t *server, int status)

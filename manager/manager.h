@@ -25,8 +25,10 @@
  * followers answer reads from their copy and refuse writes naming the
  * leader. The cluster object carries the join tokens' secrets, so every
  * manager admits the same tokens and a rotation is one replicated change.
- * Removing a node from the store revokes its certificate: the channel's
- * certificate check refuses any certificate whose node is not in the store.
+ * Revocation (revoke.c): the cluster object lists, per node, the epoch
+ * up to which its manager certificates are revoked (set by demotion) and
+ * whether all its certificates are (node rm). Every port checks it at each
+ * handshake, and again on live connections after every applied change.
  */
 #ifndef SHOAL_MANAGER_MANAGER_H
 #define SHOAL_MANAGER_MANAGER_H
@@ -138,12 +140,14 @@ int ca_init_cluster(struct swarm_state *st, int64_t now);
 /**
  * ca_issue() - a certificate for @node_id with @role and public key @pk,
  * valid from @now (an hour of slack before, for clock skew), signed by the
- * root in @st (which must hold it). *@out is owned (shoal_free). Returns
- * 0, -EINVAL, -EPERM (no root key here), -ENOMEM.
+ * root in @st (which must hold it). @epoch is the issuing leader's applied
+ * Raft index, which revocations are measured against (revoke.c). *@out is
+ * owned (shoal_free). Returns 0, -EINVAL, -EPERM (no root key here),
+ * -ENOMEM.
  */
 int ca_issue(struct swarm_state *st, const char *node_id, enum wire_role role,
-	     const uint8_t pk[WIRE_PK_LEN], int64_t now, uint8_t **out,
-	     size_t *out_len);
+	     const uint8_t pk[WIRE_PK_LEN], int64_t now, uint64_t epoch,
+	     uint8_t **out, size_t *out_len);
 
 /** ca_token() - the text of the token for @role into @out. */
 void ca_token(const struct swarm_state *st, enum wire_role role,

@@ -9,6 +9,7 @@ target_sources(shoal-manager PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/cluster_state.c
 	${CMAKE_CURRENT_LIST_DIR}/dispatcher.c
 	${CMAKE_CURRENT_LIST_DIR}/lock.c
+	${CMAKE_CURRENT_LIST_DIR}/revoke.c
 )
 target_link_libraries(shoal-manager PUBLIC shoal-proto shoal-raft
 	PkgConfig::JANSSON PkgConfig::SODIUM PkgConfig::UV)

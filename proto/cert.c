@@ -84,6 +84,7 @@ int wire_cert_issue(const struct wire_cert_info *info,
 	body.not_before = info->not_before;
 	body.not_after = info->not_after;
 	body.serial = info->serial;
+	body.epoch = info->epoch;
 
 	uint8_t enc[CERT_BODY_MAX];
 	size_t blen = wire__certificate_body__get_packed_size(&body);
@@ -150,6 +151,7 @@ static int decode_body(const uint8_t *data, size_t len,
 		out->not_before = b->not_before;
 		out->not_after = b->not_after;
 		out->serial = b->serial;
+		out->epoch = b->epoch;
 	}
 	wire__certificate_body__free_unpacked(b, &t.alloc);
 	return rc;

@@ -57,6 +57,8 @@ struct wire_cert_info {
 	int64_t not_before; /* seconds since the epoch */
 	int64_t not_after;
 	uint64_t serial;
+	/* The issuing leader's applied Raft index (manager/revoke.c). */
+	uint64_t epoch;
 };
 
 /**

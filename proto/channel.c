@@ -137,6 +137,8 @@ fail(struct wire_chan *c, int rc, enum log_level level, const char *fmt, ...)
 {
 	if (c->closing)
 		return;
+	if (c->cfg.quiet_handshake && !c->connected)
+		level = LOG_LEVEL_DEBUG;
 	char why[256];
 	va_list ap;
 	va_start(ap, fmt);
@@ -301,6 +303,16 @@ void *wire_chan_data(const struct wire_chan *c)
 const char *wire_chan_name(const struct wire_chan *c)
 {
 	return c->name;
+}
+
+int wire_chan_peer_addr(const struct wire_chan *c,
+			struct sockaddr_storage *out)
+{
+	if (!c->io_ready || c->io.handle.type != UV_TCP)
+		return -ENOTCONN;
+	int len = sizeof(*out);
+	memset(out, 0, sizeof(*out));
+	return uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)out, &len);
 }
 
 size_t wire_chan_queued(const struct wire_chan *c)

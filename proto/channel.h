@@ -93,6 +93,10 @@ struct wire_chan_config {
 	/* For log lines, e.g. "10.0.0.2:2377"; copied. NULL: "?". */
 	const char *peer_name;
 	uint64_t handshake_timeout_ms; /* 0: 10 s */
+	/* Failures before the handshake completes are logged at debug level
+	 * only: the owner hears of them through closed(@reason) and logs
+	 * them itself, rate-limited (a port that strangers can reach). */
+	bool quiet_handshake;
 	size_t max_frame;	       /* payload bytes; 0: 16 MiB */
 	size_t max_write_buffer;       /* 0: max_frame + 64 KiB */
 };
@@ -180,6 +184,13 @@ void wire_chan_close(struct wire_chan *c);
 void *wire_chan_data(const struct wire_chan *c);
 /** wire_chan_name() - the peer name for logs; valid until closed(). */
 const char *wire_chan_name(const struct wire_chan *c);
+/**
+ * wire_chan_peer_addr() - the address of the other end of a TCP channel
+ * into @out. Returns 0, -ENOTCONN before the stream is connected or for a
+ * channel over another kind of socket, or a libuv code.
+ */
+int wire_chan_peer_addr(const struct wire_chan *c,
+			struct sockaddr_storage *out);
 /** wire_chan_queued() - bytes queued or in flight on the write side. */
 size_t wire_chan_queued(const struct wire_chan *c);
 /** wire_chan_max_payload() - largest payload wire_chan_send() takes. */

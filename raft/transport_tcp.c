@@ -10,6 +10,13 @@
  * message is dropped. A peer that is down costs nothing but a reconnect
  * timer with exponential back-off.
  *
+ * Identity: an incoming channel is "handshaking" until its connected()
+ * callback; then, over secure channels, it carries the Raft id the owner's
+ * identify callback gave it (peer_id) and every frame on it must name that
+ * id as its sender (deliver()). An outgoing channel is bound to its peer's
+ * id from the start and must reach exactly that node. The authenticated
+ * peer is kept (struct wire_peer) so raft_tcp_recheck() can ask again.
+ *
  * Life cycle: every libuv handle (listener, one timer per peer) and every
  * channel counts in t->handles; close() closes them all and frees the
  * transport from the last close callback.
@@ -20,11 +27,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/list.h"
 #include "common/log.h"
@@ -42,6 +51,7 @@ struct tcp_peer {
 	struct sockaddr_storage addr;
 	struct wire_chan *chan; /* outgoing, or NULL */
 	bool connected;
+	struct wire_peer peer; /* when connected */
 	uv_timer_t timer;
 	uint64_t backoff_ms;
 	bool removed;
@@ -52,6 +62,11 @@ struct tcp_in {
 	struct list_node link;
 	struct tcp *t;
 	struct wire_chan *chan;
+	bool handshaking; /* until connected() */
+	bool has_src;
+	struct sockaddr_storage src;
+	uint64_t peer_id; /* secure and connected: the id it speaks as */
+	struct wire_peer peer;
 };
 
 struct tcp {
@@ -65,6 +80,10 @@ struct tcp {
 	size_t n_peers;
 	struct list_node incoming;
 	size_t n_incoming;
+	size_t n_handshaking;
+	raft_tcp_identify_fn *identify;
+	void *identify_arg;
+	struct log_ratelimit refuse_rl;
 	uv_tcp_t spare; /* to refuse a connection without allocating */
 	bool spare_busy;
 	bool refuse_pending; /* one waits for the spare to close */
@@ -132,14 +151,36 @@ static void peer_release(struct tcp_peer *p)
 
 /* ---- receiving ---- */
 
-static void deliver(struct tcp *t, struct wire_chan *c, const uint8_t *data,
-		    size_t len)
+static bool secure(const struct tcp *t)
+{
+	return t->cfg.security == WIRE_SECURE;
+}
+
+/*
+ * @from: the id the channel's certificate speaks for (0 on plain
+ * channels, which carry no identity). A message that claims another
+ * sender is a forgery: one Raft message with a borrowed id and a high
+ * term deposes a leader, and an AppendEntries in the leader's name writes
+ * the store. The connection goes, with one logged reason.
+ */
+static void deliver(struct tcp *t, struct wire_chan *c, uint64_t from,
+		    const uint8_t *data, size_t len)
 {
 	struct raft_msg_decoded d;
 	int rc = raft__msg_decode(data, len, &d);
 	if (!rc && d.msg.to != t->id) {
 		raft__msg_decoded_free(&d); /* decoded, but not for us */
 		rc = -EPROTO;
+	}
+	if (!rc && from && d.msg.from != from) {
+		t->stats.rejected++;
+		log_warn("node=%" PRIu64 " peer=%s: dropping the connection: "
+			 "a message claims to come from %" PRIx64
+			 " but the certificate is node %" PRIx64 "'s",
+			 t->id, wire_chan_name(c), d.msg.from, from);
+		raft__msg_decoded_free(&d);
+		wire_chan_close(c);
+		return;
 	}
 	if (rc) {
 		t->stats.rejected++;
@@ -155,45 +196,106 @@ static void deliver(struct tcp *t, struct wire_chan *c, const uint8_t *data,
 	raft__msg_decoded_free(&d);
 }
 
-/*
- * Only managers take part in Raft. Over a secure channel a worker's
- * certificate, or a host that only proved a join token, authenticates to
- * the cluster but must not send or receive Raft messages: one message with
- * a high term and a made-up log deposes the leader and overwrites
- * uncommitted entries. Plain channels (tests, benchmarks) carry no
- * identity to check.
- */
-static bool may_speak_raft(const struct tcp *t, struct wire_chan *c,
-			   const struct wire_peer *peer)
+/* A line about a stranger: at most one per RAFT_TCP_LOG_INTERVAL_MS. */
+__attribute__((format(printf, 2, 3))) static void
+log_refusal(struct tcp *t, const char *fmt, ...)
 {
-	if (t->cfg.security != WIRE_SECURE ||
-	    (peer->authenticated && !peer->joined &&
-	     peer->role == WIRE_ROLE_MANAGER))
-		return true;
-	log_warn("node=%" PRIu64 " peer=%s: dropping the connection: %s "
-		 "is not a manager",
-		 t->id, wire_chan_name(c),
-		 peer->joined ? "a joining host" : wire_role_name(peer->role));
-	wire_chan_close(c);
-	return false;
+	unsigned long held;
+	if (!log_ratelimit_pass(&t->refuse_rl, time_mono_ns(), &held))
+		return;
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (held)
+		log_warn("node=%" PRIu64 ": %s (and %lu more refusals or "
+			 "failed handshakes since the last such line)",
+			 t->id, msg, held);
+	else
+		log_warn("node=%" PRIu64 ": %s", t->id, msg);
+}
+
+static void addr_name(const struct sockaddr_storage *ss, char *out,
+		      size_t cap)
+{
+	if (ss->ss_family == AF_INET6)
+		uv_ip6_name((const struct sockaddr_in6 *)ss, out, cap);
+	else if (ss->ss_family == AF_INET)
+		uv_ip4_name((const struct sockaddr_in *)ss, out, cap);
+	else
+		snprintf(out, cap, "?");
+}
+
+/*
+ * The Raft id a secure peer speaks as, from the owner's identify
+ * callback (which checks its certificate against the cluster's
+ * membership); 0, logged, when it may not speak Raft at all.
+ */
+static uint64_t identify(struct tcp *t, struct wire_chan *c,
+			 const struct wire_peer *peer)
+{
+	const char *why = "not a manager";
+	uint64_t id = 0;
+	if (peer->authenticated && !peer->joined)
+		id = t->identify(t->identify_arg, peer, &why);
+	else if (peer->joined)
+		why = "a joining host has no certificate";
+	if (!id)
+		log_warn("node=%" PRIu64 " peer=%s node=%s: dropping the "
+			 "connection: %s",
+			 t->id, wire_chan_name(c),
+			 peer->joined ? "-" : peer->cert.node_id, why);
+	return id;
 }
 
 static void in_connected(struct wire_chan *c, const struct wire_peer *peer)
 {
 	struct tcp_in *in = wire_chan_data(c);
-	may_speak_raft(in->t, c, peer);
+	struct tcp *t = in->t;
+	in->handshaking = false;
+	t->n_handshaking--;
+	if (!secure(t))
+		return;
+	uint64_t id = identify(t, c, peer);
+	if (!id) {
+		t->stats.refused++;
+		wire_chan_close(c);
+		return;
+	}
+	in->peer_id = id;
+	in->peer = *peer;
+	/* One incoming connection per peer: a reconnect replaces the old
+	 * one, and a peer cannot pile up connections. */
+	struct list_node *n;
+	list_for_each(n, &t->incoming)
+	{
+		struct tcp_in *o = list_entry(n, struct tcp_in, link);
+		if (o != in && o->peer_id == id)
+			wire_chan_close(o->chan);
+	}
 }
 
 static void in_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 {
 	struct tcp_in *in = wire_chan_data(c);
-	deliver(in->t, c, data, len);
+	deliver(in->t, c, in->peer_id, data, len);
 }
 
 static void in_closed(struct wire_chan *c, int reason)
 {
 	struct tcp_in *in = wire_chan_data(c);
 	struct tcp *t = in->t;
+	if (in->handshaking) {
+		t->n_handshaking--;
+		if (reason && !t->closing) {
+			char a[64] = "?";
+			if (in->has_src)
+				addr_name(&in->src, a, sizeof(a));
+			log_refusal(t, "handshake from %s failed: %s", a,
+				    shoal_strerror(reason));
+		}
+	}
 	list_remove(&in->link);
 	t->n_incoming--;
 	shoal_free(in);
@@ -246,6 +348,64 @@ static void refuse(struct tcp *t, uv_stream_t *server)
 	uv_close((uv_handle_t *)h, refused_closed);
 }
 
+static bool same_host(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr,
+		      sizeof(struct in6_addr)) == 0;
+}
+
+/* Connections from @src still in their handshake, @self aside. */
+static size_t handshaking_from(struct tcp *t, const struct tcp_in *self,
+			       const struct sockaddr_storage *src)
+{
+	size_t k = 0;
+	struct list_node *n;
+	list_for_each(n, &t->incoming)
+	{
+		struct tcp_in *o = list_entry(n, struct tcp_in, link);
+		k += o != self && o->handshaking && o->has_src &&
+		     same_host(&o->src, src);
+	}
+	return k;
+}
+
+/* Whether @src is the address of one of our peers (a known manager). */
+static bool known_source(const struct tcp *t,
+			 const struct sockaddr_storage *src)
+{
+	for (size_t i = 0; i < t->n_peers; i++)
+		if (same_host(&t->peers[i]->addr, src))
+			return true;
+	return false;
+}
+
+/*
+ * Admit an accepted connection into its handshake, or say why not. The
+ * per-source and total limits on handshakes keep most slots for peers
+ * that authenticate, whatever strangers open; the addresses of known
+ * peers are not held to them (only to the incoming bound), so strangers
+ * elsewhere cannot keep a manager out.
+ */
+static const char *admit(struct tcp *t, struct tcp_in *in)
+{
+	if (in->has_src && known_source(t, &in->src))
+		return NULL;
+	if (t->n_handshaking >= RAFT_TCP_MAX_HANDSHAKING)
+		return "too many connections in their handshake";
+	if (in->has_src && handshaking_from(t, in, &in->src) >=
+				   RAFT_TCP_MAX_HANDSHAKING_PER_SOURCE)
+		return "too many connections in their handshake from that "
+		       "address";
+	return NULL;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct tcp *t = server->data;
@@ -255,9 +415,9 @@ static void on_connection(uv_stream_t *server, int status)
 		/* Each connection may hold a read buffer and a frame of up
 		 * to max_frame bytes: strangers must not open them without
 		 * limit. */
-		log_warn("node=%" PRIu64 ": refusing a connection: already "
-			 "%d incoming",
-			 t->id, RAFT_TCP_MAX_INCOMING);
+		t->stats.refused++;
+		log_refusal(t, "refusing a connection: already %d incoming",
+			    RAFT_TCP_MAX_INCOMING);
 		refuse(t, server);
 		return;
 	}
@@ -269,6 +429,7 @@ static void on_connection(uv_stream_t *server, int status)
 	in->t = t;
 	struct wire_chan_config cfg = t->cfg;
 	cfg.peer_name = "incoming";
+	cfg.quiet_handshake = true;
 	int rc =
 		wire_chan_accept(t->loop, server, &cfg, &in_cbs, in, &in->chan);
 	if (rc) {
@@ -281,6 +442,22 @@ static void on_connection(uv_stream_t *server, int status)
 	list_push_back(&t->incoming, &in->link);
 	t->n_incoming++;
 	t->handles++;
+	in->handshaking = true;
+	in->has_src = wire_chan_peer_addr(in->chan, &in->src) == 0;
+	/* Plain channels (tests, benchmarks) have no handshake to wait
+	 * for: only the incoming bound applies. */
+	const char *why = secure(t) ? admit(t, in) : NULL;
+	t->n_handshaking++;
+	if (why) {
+		char a[64] = "?";
+		if (in->has_src)
+			addr_name(&in->src, a, sizeof(a));
+		t->stats.refused++;
+		log_refusal(t, "refusing a connection from %s: %s", a, why);
+		in->handshaking = false; /* refused: not a failed handshake */
+		t->n_handshaking--;
+		wire_chan_close(in->chan);
+	}
 }
 
 /* ---- sending ---- */
@@ -307,8 +484,23 @@ static void schedule_retry(struct tcp_peer *p)
 static void out_connected(struct wire_chan *c, const struct wire_peer *peer)
 {
 	struct tcp_peer *p = wire_chan_data(c);
-	if (!may_speak_raft(p->t, c, peer))
-		return; /* out_closed() schedules a retry */
+	struct tcp *t = p->t;
+	if (secure(t)) {
+		/* The address may now belong to another node (or to a
+		 * removed one): talk only to the node we meant. */
+		uint64_t id = identify(t, c, peer);
+		if (id != p->id) {
+			if (id)
+				log_warn("node=%" PRIu64 " peer=%s: dropping "
+					 "the connection: reached node %" PRIx64
+					 " instead",
+					 t->id, wire_chan_name(c), id);
+			t->stats.refused++;
+			wire_chan_close(c);
+			return; /* out_closed() schedules a retry */
+		}
+		p->peer = *peer;
+	}
 	p->connected = true;
 	p->backoff_ms = BACKOFF_MIN_MS;
 	p->t->stats.connects++;
@@ -317,7 +509,7 @@ static void out_connected(struct wire_chan *c, const struct wire_peer *peer)
 static void out_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 {
 	struct tcp_peer *p = wire_chan_data(c);
-	deliver(p->t, c, data, len);
+	deliver(p->t, c, secure(p->t) ? p->id : 0, data, len);
 }
 
 static void out_closed(struct wire_chan *c, int reason)
@@ -471,6 +663,31 @@ int raft_tcp_set_peer(struct raft_transport *pub, uint64_t id, const char *addr)
 	return addr ? peer_add(t, id, addr) : 0;
 }
 
+void raft_tcp_recheck(struct raft_transport *pub)
+{
+	struct tcp *t = pub->impl;
+	if (!secure(t) || t->closing)
+		return;
+	struct list_node *n;
+	list_for_each(n, &t->incoming)
+	{
+		struct tcp_in *in = list_entry(n, struct tcp_in, link);
+		if (!in->peer_id)
+			continue; /* handshaking, or already refused */
+		if (identify(t, in->chan, &in->peer) != in->peer_id) {
+			in->peer_id = 0;
+			wire_chan_close(in->chan);
+		}
+	}
+	for (size_t i = 0; i < t->n_peers; i++) {
+		struct tcp_peer *p = t->peers[i];
+		if (p->connected && identify(t, p->chan, &p->peer) != p->id) {
+			p->connected = false;
+			wire_chan_close(p->chan);
+		}
+	}
+}
+
 void raft_tcp_stats(struct raft_transport *pub, struct raft_tcp_stats *out)
 {
 	struct tcp *t = pub->impl;
@@ -529,6 +746,16 @@ int raft_tcp_new(uv_loop_t *loop, const struct raft_tcp_options *o,
 		t->cfg = *o->chan;
 	else
 		t->cfg.security = WIRE_PLAIN;
+	if (secure(t) && !o->identify) {
+		shoal_free(t);
+		return -EINVAL;
+	}
+	if (!t->cfg.handshake_timeout_ms)
+		t->cfg.handshake_timeout_ms = RAFT_TCP_HANDSHAKE_TIMEOUT_MS;
+	t->identify = o->identify;
+	t->identify_arg = o->identify_arg;
+	t->refuse_rl.interval_ns =
+		(int64_t)RAFT_TCP_LOG_INTERVAL_MS * NSEC_PER_MSEC;
 	t->pub = (struct raft_transport){t, tcp_send, tcp_set_recv, tcp_close};
 	int rc = o->listen_addr ? tcp_listen(t, o->listen_addr) : 0;
 	for (size_t i = 0; i < o->n_peers && !rc; i++)

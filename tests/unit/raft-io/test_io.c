@@ -575,6 +575,16 @@ static int rm_one(const char *p, const struct stat *st, int flag,
 	return remove(p);
 }
 
+/* Members are "manager-N", Raft id N. */
+static uint64_t member_identify(void *arg, const struct wire_peer *p,
+				const char **why)
+{
+	unsigned long long n = 0;
+	if (sscanf(p->cert.node_id, "manager-%llu", &n) != 1)
+		*why = "not a member";
+	return n;
+}
+
 /* A certificate from the cluster root and a secure channel setup. */
 static void secure_member(struct cluster *c, struct member *m)
 {
@@ -594,8 +604,10 @@ static void secure_member(struct cluster *c, struct member *m)
 					    .identity = &m->key,
 					    .cert = m->cert,
 					    .cert_len = m->cert_len};
-	struct raft_tcp_options o = {
-		.id = m->id, .listen_addr = "127.0.0.1:0", .chan = &m->chan};
+	struct raft_tcp_options o = {.id = m->id,
+				     .listen_addr = "127.0.0.1:0",
+				     .chan = &m->chan,
+				     .identify = member_identify};
 	assert_int_equal(raft_tcp_new(&c->loop, &o, &m->t), 0);
 }
 
