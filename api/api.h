@@ -15,6 +15,14 @@
  * Route tables. Each route file defines one const struct api_route_table
  * and api/routes.c lists the tables; adding a file is one line there.
  *
+ * Request bodies are JSON, held in memory up to API_JSON_BODY_MAX, except
+ * on the routes api/routes.c lists as taking archives (docker cp, import,
+ * load): those are spooled by the HTTP server into an unlinked file, up to
+ * API_ARCHIVE_BODY_MAX, and read by the handler from req->body_fd.
+ * api_body_policy() applies this to the HTTP server, so a connection never
+ * holds more than a JSON body in memory. The list is kept in one place
+ * because it is what an audit of the server's memory bound reads.
+ *
  * Services. struct api_services holds what the daemon lends the routes: its
  * roots, its id, and callbacks into the modules (container and image counts
  * for now). api/ never includes daemon/ headers.
@@ -27,6 +35,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/http.h"
 
@@ -35,6 +44,9 @@
 #define API_MAX_MINOR 47
 #define API_MIN_MINOR 24
 #define API_MAX_PARAMS 4
+/* Body limits: JSON bodies in memory, archives spooled to disk. */
+#define API_JSON_BODY_MAX ((uint64_t)4 << 20)
+#define API_ARCHIVE_BODY_MAX ((uint64_t)32 << 30)
 
 struct rt;
 struct img_store;
@@ -116,6 +128,15 @@ int api_add_routes(struct api *api, const struct api_route_table *table);
 /** api_http_handler() - the http_handler_fn to give http_server_new(). */
 void api_http_handler(struct http_request *req, struct http_response *res,
 		      void *api);
+
+/**
+ * api_body_policy() - the http_body_policy_fn to give the HTTP server
+ * (with the api as its argument): the limit and place of a request's body
+ * from its route (see "Request bodies" above). Unknown routes get the JSON
+ * limit.
+ */
+void api_body_policy(const struct http_request *req,
+		     struct http_body_policy *policy, void *api);
 
 /** api_param() - a {name} captured from the path (borrowed), or NULL. */
 const char *api_param(const struct api_call *call, const char *name);

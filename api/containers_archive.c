@@ -351,17 +351,17 @@ static void archive_put(struct api_call *call)
 	char *root = target(call, &st, id, &path);
 	if (!root)
 		return;
-	struct job j = {-1, memfd_create("tar", MFD_CLOEXEC),
+	char spooled[64];
+	snprintf(spooled, sizeof(spooled), "/proc/self/fd/%d",
+		 call->req->body_fd);
+	struct job j = {-1, open(spooled, O_RDONLY | O_CLOEXEC),
 			memfd_create("err", MFD_CLOEXEC)};
-	if (j.tar_fd < 0 || j.err_fd < 0 ||
-	    write(j.tar_fd, call->req->body, call->req->body_len) !=
-		    (ssize_t)call->req->body_len) {
+	if (j.tar_fd < 0 || j.err_fd < 0) {
 		job_close(&j);
 		put_root(st, id, root);
 		api_reply_error(call, 500, "cannot stage the archive");
 		return;
 	}
-	lseek(j.tar_fd, 0, SEEK_SET);
 	int rc = run_child(root, 'p', path, &j);
 	put_root(st, id, root);
 	size_t elen = 0;

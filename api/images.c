@@ -7,13 +7,13 @@
  * save). Names with one slash ("library/busybox") have routes of their
  * own, since the router captures one path segment per parameter.
  *
- * Bodies arrive whole (the HTTP server bounds them; shoald raises the
- * bound for image archives) and are handed to the store's workers through
- * a memfd, so the loop never blocks on unpacking. A client that leaves
- * while a job runs does not stop it; the job's result is then only
- * logged. There is no registry: fromImage (docker pull, and the pull that
- * docker run tries for an unknown image) answers 404 with a message that
- * says how to get an image instead.
+ * Archive bodies are spooled to a file by the HTTP server (api/routes.c
+ * lists these routes as taking archives) and handed to the store's workers as
+ * their own open file of it, so neither the body nor its unpacking ever sits on
+ * the loop or in the daemon's memory. A client that leaves while a job runs
+ * does not stop it; the job's result is then only logged. There is no registry:
+ * fromImage (docker pull, and the pull that docker run tries for an unknown
+ * image) answers 404 with a message that says how to get an image instead.
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -25,6 +25,7 @@
 #include "runtime/image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,19 @@ static struct img_store *need_images(struct api_call *call)
 	return st ? st->img : NULL;
 }
 
-/* The request body in a memfd, at offset 0; -errno. */
+/*
+ * The request body as a file at offset 0, owned by the caller: its own
+ * open file of the spooled body (the server closes its descriptor with the
+ * response, and a job may outlive that), else a memfd copy; -errno.
+ */
 static int body_fd(const struct http_request *req)
 {
+	if (req->body_fd >= 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", req->body_fd);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		return fd >= 0 ? fd : -errno;
+	}
 	int fd = memfd_create("shoal-image", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -16,6 +16,14 @@
 extern const struct api_route_table *const api__tables[];
 extern const size_t api__ntables;
 
+/* A route (method and pattern, as in its table) whose body is an archive. */
+struct api__archive_route {
+	const char *method;
+	const char *pattern;
+};
+extern const struct api__archive_route api__archive_routes[];
+extern const size_t api__narchive_routes;
+
 /* Facts about this host, read from uname, sysinfo, /etc and /sys. */
 struct api__host {
 	char hostname[256];

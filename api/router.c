@@ -222,6 +222,33 @@ static void cut_values(struct match *m)
 	}
 }
 
+void api_body_policy(const struct http_request *req,
+		     struct http_body_policy *policy, void *arg)
+{
+	struct api *api = arg;
+	char err[256];
+	int minor;
+	policy->max_bytes = API_JSON_BODY_MAX;
+	policy->spool = false;
+	const char *rest = strip_version(req->path, &minor, err, sizeof(err));
+	char *scratch = rest ? shoal_malloc(strlen(rest) + 1) : NULL;
+	if (!scratch)
+		return; /* answered 400 (or 500) once the body is in */
+	struct match m;
+	bool known;
+	const struct api_route *r =
+		route(api, req->method, rest, scratch, &m, &known);
+	if (!r && strcmp(req->method, "HEAD") == 0)
+		r = route(api, "GET", rest, scratch, &m, &known);
+	shoal_free(scratch);
+	for (size_t i = 0; r && i < api__narchive_routes; i++)
+		if (!strcmp(api__archive_routes[i].method, r->method) &&
+		    !strcmp(api__archive_routes[i].pattern, r->pattern)) {
+			policy->max_bytes = API_ARCHIVE_BODY_MAX;
+			policy->spool = true;
+		}
+}
+
 void api_http_handler(struct http_request *req, struct http_response *res,
 		      void *arg)
 {

@@ -1,7 +1,9 @@
 /*
  * The list of route tables the API serves. A new route file (containers.c,
  * images.c, swarm.c, nodes.c, ...) defines its table and adds one line here
- * and one declaration in api.h.
+ * and one declaration in api.h. Below it, the routes whose request bodies
+ * are archives (spooled to disk): a new route that takes a tar body, or
+ * anything past API_JSON_BODY_MAX, is added there too.
  */
 #include "api/api.h"
 #include "api/internal.h"
@@ -22,3 +24,12 @@ const struct api_route_table *const api__tables[] = {
 };
 
 const size_t api__ntables = sizeof(api__tables) / sizeof(api__tables[0]);
+
+const struct api__archive_route api__archive_routes[] = {
+	{"PUT", "/containers/{id}/archive"}, /* docker cp into a container */
+	{"POST", "/images/create"},	     /* docker import (fromSrc=-) */
+	{"POST", "/images/load"},	     /* docker load */
+};
+
+const size_t api__narchive_routes =
+	sizeof(api__archive_routes) / sizeof(api__archive_routes[0]);

@@ -14,6 +14,17 @@
  * JSON message and is closed). A malformed request gets a 400 with a JSON
  * message and its connection is closed; no other connection notices.
  *
+ * Bodies. When a request's head is complete, the body policy callback (if
+ * any) sees the request without its body and decides two things for it: the
+ * body's limit (past it: 413 naming the limit, connection closed; a
+ * Content-Length over it is refused before a byte of the body is read) and
+ * where the body goes: into memory (req->body), or spooled into an
+ * unlinked temporary file in opts.spool_dir (req->body_fd), so that large
+ * uploads (image archives, docker cp) never sit in the daemon's memory.
+ * The server knows nothing of routes: the application's policy does. Spool
+ * writes are plain buffered write(2)s on the loop's thread, without fsync,
+ * as nginx writes its client body files: the page cache absorbs them.
+ *
  * Handlers. The server calls the handler once per request with a request
  * (borrowed) and a response object. The handler finishes the response in
  * exactly one of four ways, at once or later from any callback on the
@@ -70,8 +81,14 @@ struct http_request {
 	size_t nquery;
 	struct http_header *headers; /* as sent (names keep their case) */
 	size_t nheaders;
-	const char *body; /* NUL-terminated; "" when there is none */
-	size_t body_len;
+	/* In memory: NUL-terminated; "" when there is none or when the body
+	 * was spooled (then see @body_fd). */
+	const char *body;
+	size_t body_len; /* bytes of the body, in memory or spooled */
+	/* Spooled: an unlinked file (O_RDWR, O_CLOEXEC) holding the body, at
+	 * offset 0 when the handler is called; -1 otherwise. Owned by the
+	 * server, closed when the response is finished: dup() it to keep it. */
+	int body_fd;
 	unsigned short http_major;
 	unsigned short http_minor;
 	bool upgrade; /* the client asked for "Connection: Upgrade" */
@@ -92,10 +109,36 @@ const char *http_request_query(const struct http_request *req,
 typedef void http_handler_fn(struct http_request *req,
 			     struct http_response *res, void *arg);
 
+/*
+ * What the server does with one request's body. The policy callback gets
+ * it filled with the server's defaults (max_body_bytes, in memory).
+ */
+struct http_body_policy {
+	uint64_t max_bytes; /* past it: 413; 0 means the server's default */
+	bool spool;	    /* into an unlinked file in spool_dir, not memory */
+};
+
+/**
+ * http_body_policy_fn - decide the body policy of @req, called once per
+ * request on the loop's thread when its head is complete: method, url,
+ * path, query and headers are set, the body is not (body_len 0). @req is
+ * borrowed for the call; @arg is the handler's. Must not block. Not called
+ * for a request whose target cannot be decoded (it gets a 400 anyway).
+ */
+typedef void http_body_policy_fn(const struct http_request *req,
+				 struct http_body_policy *policy, void *arg);
+
 struct http_server_opts {
-	size_t max_header_bytes;  /* request line + headers; default 64 KiB */
-	size_t max_body_bytes;	  /* default 16 MiB */
-	uint64_t idle_timeout_ms; /* between requests; default 60 s */
+	size_t max_header_bytes; /* request line + headers; default 64 KiB */
+	/* The body limit when no policy says otherwise; default 16 MiB. */
+	size_t max_body_bytes;
+	/* Per-request body policy; NULL: every body in memory up to
+	 * max_body_bytes. */
+	http_body_policy_fn *body_policy;
+	/* Folder of spooled bodies (copied; files there are unlinked at
+	 * once). NULL: a policy asking to spool gets its request a 500. */
+	const char *spool_dir;
+	uint64_t idle_timeout_ms;    /* between requests; default 60 s */
 	uint64_t request_timeout_ms; /* first byte to last; default 30 s */
 	unsigned max_conns;	     /* default 1024 */
 	size_t max_queued_bytes;     /* per stream response; default 4 MiB */
@@ -189,6 +232,14 @@ int http_response_write(struct http_response *res, const void *data,
  * whatever it returns (0 or -ENOMEM: then the connection is closed).
  */
 int http_response_end(struct http_response *res);
+
+/**
+ * http_response_abort() - end a streamed response that failed midway: the
+ * connection is closed (after what is queued) without the last chunk, so
+ * a client sees a truncated body rather than a complete one, as with
+ * Docker's server. @res is finished. Returns 0 or -EINVAL (not streaming).
+ */
+int http_response_abort(struct http_response *res);
 
 /**
  * http_response_on_close() - @cb runs once if the connection closes before

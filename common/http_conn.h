@@ -63,13 +63,19 @@ struct conn {
 	struct buf raw; /* url NUL, then name NUL value NUL ... */
 	size_t hoff[HTTP_MAX_HEADERS];
 	size_t nh;
-	int last; /* 0 none, 1 field, 2 value */
-	struct buf body;
-	char *dec; /* decoded path and query strings */
+	int last;	    /* 0 none, 1 field, 2 value */
+	struct buf body;    /* an in-memory body */
+	int spool_fd;	    /* a spooled body's file, or -1 */
+	uint64_t body_max;  /* this request's body limit */
+	uint64_t body_seen; /* body bytes received so far */
+	char *dec;	    /* decoded path and query strings */
 	bool in_request;
+	bool headers_done; /* later header callbacks are trailers */
+	int build_rc;	   /* of build_request() at the end of the head */
 	bool complete;
 	int fail_status;
 	const char *fail_msg;
+	char fail_text[96]; /* a fail_msg made for this request */
 	/* the response */
 	struct http_response res;
 	bool keep_alive;
@@ -87,6 +93,7 @@ struct http_server {
 	struct http_server_opts o;
 	http_handler_fn *handler;
 	void *arg;
+	char *spool_dir; /* owned copy of o.spool_dir, or NULL */
 	uv_pipe_t upipe;
 	uv_tcp_t tcp;
 	bool has_unix, has_tcp;

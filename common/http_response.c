@@ -348,6 +348,16 @@ int http_response_end(struct http_response *res)
 	return rc == -ECONNRESET ? 0 : rc;
 }
 
+int http_response_abort(struct http_response *res)
+{
+	struct conn *c = res_conn(res);
+	if (res->state != RES_STREAMING)
+		return -EINVAL;
+	c->keep_alive = false; /* no last chunk: closing says "truncated" */
+	http__response_done(c);
+	return 0;
+}
+
 void http_response_on_close(struct http_response *res,
 			    void (*cb)(struct http_response *res, void *arg),
 			    void *arg)

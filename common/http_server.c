@@ -12,6 +12,12 @@
  * the slow-request timeout while one arrives; it is off while a handler
  * owns the connection.
  *
+ * The request (method, path, query, headers) is built when its head is
+ * complete, so that the body policy can see it; header callbacks after
+ * that are trailers of a chunked body, and are dropped. A spooled body is
+ * written to its unlinked file as it arrives (the file is closed with the
+ * request); an in-memory one grows a buffer bounded by the same limit.
+ *
  * Closing: http__conn_close() stops everything and uv_close()s both handles;
  * the connection is freed in the last close callback, after the response's
  * close callback ran (if the handler still held it). Writes that are in
@@ -31,8 +37,11 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <http_parser.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -57,14 +66,23 @@ static void request_reset(struct conn *c)
 	c->dec = NULL;
 	buf_fini(&r->extra);
 	memset(r, 0, sizeof(*r));
+	r->req.body = "";
+	r->req.body_fd = -1;
 	buf_init(&r->extra, c->srv->o.max_header_bytes);
 	buf_fini(&c->raw);
 	buf_init(&c->raw, c->srv->o.max_header_bytes);
 	buf_fini(&c->body);
 	buf_init(&c->body, c->srv->o.max_body_bytes);
+	if (c->spool_fd >= 0)
+		close(c->spool_fd);
+	c->spool_fd = -1;
+	c->body_max = c->srv->o.max_body_bytes;
+	c->body_seen = 0;
 	c->nh = 0;
 	c->last = 0;
 	c->in_request = false;
+	c->headers_done = false;
+	c->build_rc = 0;
 	c->complete = false;
 	c->fail_status = 0;
 	c->fail_msg = NULL;
@@ -146,6 +164,8 @@ static int on_url(http_parser *p, const char *at, size_t len)
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = pconn(p);
+	if (c->headers_done)
+		return 0; /* a trailer: the request is already built */
 	if (c->last != 1) {
 		if (c->nh == HTTP_MAX_HEADERS)
 			return fail(c, 431, "too many request header fields");
@@ -160,6 +180,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = pconn(p);
+	if (c->headers_done)
+		return 0;
 	if (c->last != 2) {
 		if (raw_add(c, "", 1))
 			return -1;
@@ -178,16 +200,76 @@ static const char *raw_header(struct conn *c, const char *name)
 	return NULL;
 }
 
+/* "4 MiB", "1 GiB", "1000 bytes": a limit as a person reads it. */
+static void human_bytes(uint64_t n, char *out, size_t cap)
+{
+	static const char *const units[] = {"GiB", "MiB", "KiB"};
+	for (int i = 0; i < 3; i++) {
+		uint64_t unit = (uint64_t)1 << (30 - 10 * i);
+		if (n >= unit && n % unit == 0) {
+			snprintf(out, cap, "%" PRIu64 " %s", n / unit,
+				 units[i]);
+			return;
+		}
+	}
+	snprintf(out, cap, "%" PRIu64 " bytes", n);
+}
+
+static int too_large(struct conn *c)
+{
+	char limit[32];
+	human_bytes(c->body_max, limit, sizeof(limit));
+	snprintf(c->fail_text, sizeof(c->fail_text),
+		 "request body too large: the limit is %s", limit);
+	return fail(c, 413, c->fail_text);
+}
+
+/* An unlinked file in the spool folder for this request's body. */
+static int spool_open(struct conn *c)
+{
+	const char *dir = c->srv->spool_dir;
+	if (!dir)
+		return -ENOTSUP;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+		/* A file system without O_TMPFILE: name it, then unlink. */
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/body-XXXXXX", dir);
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(path);
+	}
+	if (fd < 0)
+		return -errno;
+	c->spool_fd = fd;
+	return 0;
+}
+
+static int build_request(struct conn *c);
+
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = pconn(p);
+	struct http_server *srv = c->srv;
 	if (raw_add(c, "", 1))
 		return -1;
 	if (c->last == 1 && raw_add(c, "", 1)) /* a field without value */
 		return -1;
-	if ((p->flags & F_CONTENTLENGTH) &&
-	    p->content_length > c->srv->o.max_body_bytes)
-		return fail(c, 413, "request body too large");
+	c->headers_done = true;
+	c->build_rc = build_request(c);
+	struct http_body_policy pol = {.max_bytes = srv->o.max_body_bytes};
+	if (c->build_rc == 0 && srv->o.body_policy)
+		srv->o.body_policy(&c->res.req, &pol, srv->arg);
+	c->body_max = pol.max_bytes ? pol.max_bytes : srv->o.max_body_bytes;
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->body_max)
+		return too_large(c);
+	if (pol.spool && spool_open(c) < 0)
+		return fail(c, 500, "cannot store the request body");
+	if (!pol.spool) {
+		buf_fini(&c->body);
+		buf_init(&c->body, c->body_max < SIZE_MAX ? (size_t)c->body_max
+							  : SIZE_MAX);
+	}
 	const char *expect = raw_header(c, "Expect");
 	if (expect && strcasecmp(expect, "100-continue") == 0) {
 		uv_buf_t v = uv_buf_init(
@@ -197,12 +279,35 @@ static int on_headers_complete(http_parser *p)
 	return 0;
 }
 
+static int spool_write(struct conn *c, const char *at, size_t len)
+{
+	while (len) {
+		ssize_t n = write(c->spool_fd, at, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_warn("cannot spool a request body into %s: %s",
+				 c->srv->spool_dir,
+				 n < 0 ? strerror(errno) : "short write");
+			return fail(c, 500, "cannot store the request body");
+		}
+		at += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int on_body(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = pconn(p);
+	if (len > c->body_max - c->body_seen)
+		return too_large(c);
+	c->body_seen += len;
+	if (c->spool_fd >= 0)
+		return spool_write(c, at, len);
 	int rc = buf_append(&c->body, at, len);
 	if (rc == -ENOBUFS)
-		return fail(c, 413, "request body too large");
+		return too_large(c);
 	if (rc)
 		return fail(c, 500, "out of memory");
 	return 0;
@@ -236,7 +341,11 @@ static size_t count_params(const char *q)
 	return n;
 }
 
-/* Fill c->res.req from the raw buffer; -ENOMEM or -EINVAL. */
+/*
+ * Fill c->res.req, but for the body, from the raw buffer once the head is
+ * complete; -ENOMEM or -EINVAL. Nothing is added to c->raw afterwards
+ * (trailers are dropped), so the pointers into it stay valid.
+ */
 static int build_request(struct conn *c)
 {
 	struct http_request *r = &c->res.req;
@@ -244,7 +353,6 @@ static int build_request(struct conn *c)
 	r->method = http_method_str(c->parser.method);
 	r->url = url;
 	r->path = "";
-	r->body = "";
 	struct http_parser_url u;
 	http_parser_url_init(&u);
 	if (http_parser_parse_url(url, strlen(url), 0, &u) ||
@@ -291,8 +399,6 @@ static int build_request(struct conn *c)
 	}
 	r->nheaders = c->nh;
 	r->path = path;
-	r->body = c->body.data ? c->body.data : "";
-	r->body_len = c->body.len;
 	r->http_major = c->parser.http_major;
 	r->http_minor = c->parser.http_minor;
 	r->upgrade = c->parser.upgrade;
@@ -305,7 +411,9 @@ static void dispatch(struct conn *c)
 			!c->parser.upgrade && !c->srv->closing;
 	http__timer_stop(c);
 	c->res.state = RES_PENDING;
-	int rc = build_request(c);
+	int rc = c->build_rc;
+	if (rc == 0 && c->spool_fd >= 0 && lseek(c->spool_fd, 0, SEEK_SET) < 0)
+		rc = -errno;
 	if (rc == -EINVAL) {
 		c->keep_alive = false;
 		http_response_send_error(&c->res, 400,
@@ -314,10 +422,17 @@ static void dispatch(struct conn *c)
 	}
 	if (rc < 0) {
 		c->keep_alive = false;
-		http_response_send_error(&c->res, 500, "out of memory");
+		http_response_send_error(&c->res, 500,
+					 rc == -ENOMEM
+						 ? "out of memory"
+						 : "cannot read the body");
 		return;
 	}
-	c->srv->handler(&c->res.req, &c->res, c->srv->arg);
+	struct http_request *r = &c->res.req;
+	r->body = c->body.data ? c->body.data : "";
+	r->body_len = c->spool_fd >= 0 ? c->body_seen : c->body.len;
+	r->body_fd = c->spool_fd;
+	c->srv->handler(r, &c->res, c->srv->arg);
 }
 
 /* Answer a request the parser refused, then close. */
@@ -503,6 +618,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 static int conn_init(struct http_server *srv, struct conn *c)
 {
 	c->srv = srv;
+	c->spool_fd = -1;
 	list_init(&c->link);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	buf_init(&c->in, srv->o.max_header_bytes + srv->o.max_body_bytes +
@@ -649,6 +765,11 @@ int http_server_new(uv_loop_t *loop, const struct http_server_opts *opts,
 	if (opts)
 		srv->o = *opts;
 	struct http_server_opts *o = &srv->o;
+	if (o->spool_dir && !(srv->spool_dir = shoal_strdup(o->spool_dir))) {
+		shoal_free(srv);
+		return -ENOMEM;
+	}
+	o->spool_dir = srv->spool_dir;
 	o->max_header_bytes = o->max_header_bytes ?: 64 * 1024;
 	o->max_body_bytes = o->max_body_bytes ?: 16 * 1024 * 1024;
 	o->idle_timeout_ms = o->idle_timeout_ms ?: 60 * 1000;
@@ -783,6 +904,7 @@ static void server_maybe_done(struct http_server *srv)
 		return;
 	void (*cb)(void *) = srv->close_cb;
 	void *arg = srv->close_arg;
+	shoal_free(srv->spool_dir);
 	shoal_free(srv);
 	if (cb)
 		cb(arg);

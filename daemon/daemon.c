@@ -1,6 +1,10 @@
 /*
  * shoald's wiring: see daemon.h. The service table below is the one place
  * where modules are started and stopped; today it holds the API server.
+ *
+ * Request bodies: the API decides each body's limit and whether it is
+ * spooled (api_body_policy()); spooled bodies are unlinked files in
+ * <data-root>/tmp, on disk rather than in the exec-root's tmpfs.
  */
 #define LOG_MODULE "daemon"
 #include "daemon/daemon.h"
@@ -12,6 +16,7 @@
 #include "runtime/image.h"
 #include "runtime/runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -23,8 +28,7 @@
 #include <unistd.h>
 
 #define SOCKET_MODE 0660
-/* Image archives come whole in a request body (docker import / load). */
-#define MAX_BODY_BYTES (1024u << 20)
+/* Image archives (docker import / load, docker cp) take minutes. */
 #define REQUEST_TIMEOUT_MS (10 * 60 * 1000)
 
 /* --- services ------------------------------------------------------------ */
@@ -103,6 +107,28 @@ static void counts(void *arg, struct api_counts *out)
 	api_counts_fill(d->api, out);
 }
 
+/*
+ * <data-root>/tmp, where spooled request bodies live (unlinked at once);
+ * named files a crash left there (the mkostemp fallback) are removed.
+ */
+static int spool_dir(struct daemon *d, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/tmp", d->cfg.data_root);
+	if (mkdir(out, 0700) < 0 && errno != EEXIST) {
+		int rc = -errno;
+		log_error("cannot create %s: %s", out, strerror(errno));
+		return rc;
+	}
+	DIR *dir = opendir(out);
+	struct dirent *e;
+	while (dir && (e = readdir(dir)))
+		if (!strncmp(e->d_name, "body-", 5))
+			unlinkat(dirfd(dir), e->d_name, 0);
+	if (dir)
+		closedir(dir);
+	return 0;
+}
+
 static int api_start(struct daemon *d)
 {
 	struct api_services svc = {
@@ -118,11 +144,17 @@ static int api_start(struct daemon *d)
 		.images = d->images,
 		.loop = &d->loop,
 	};
+	char spool[DAEMON_PATH_MAX + 8];
 	struct http_server_opts opts = {
-		.max_body_bytes = MAX_BODY_BYTES,
+		.max_body_bytes = API_JSON_BODY_MAX,
+		.body_policy = api_body_policy,
+		.spool_dir = spool,
 		.request_timeout_ms = REQUEST_TIMEOUT_MS,
 	};
-	int rc = api_new(&svc, &d->api);
+	int rc = spool_dir(d, spool, sizeof(spool));
+	if (rc < 0)
+		return rc;
+	rc = api_new(&svc, &d->api);
 	if (rc < 0) {
 		log_error("cannot create the API: %s", shoal_strerror(rc));
 		return rc;

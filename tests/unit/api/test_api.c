@@ -255,6 +255,46 @@ static void info_reports_the_host_and_the_services(void **state)
 	reply_fini(&r);
 }
 
+/* The body policy the HTTP server gets for @method @path. */
+static struct http_body_policy policy_of(const char *method, const char *path)
+{
+	struct http_request req = {
+		.method = method, .path = path, .body = "", .body_fd = -1};
+	struct http_body_policy p = {.max_bytes = 1};
+	api_body_policy(&req, &p, A);
+	return p;
+}
+
+static void
+archive_routes_spool_their_bodies_and_json_ones_stay_small(void **state)
+{
+	static const char *const archives[][2] = {
+		{"PUT", "/v1.45/containers/abc/archive"},
+		{"PUT", "/containers/abc/archive"},
+		{"POST", "/v1.44/images/load"},
+		{"POST", "/images/create"},
+	};
+	static const char *const json[][2] = {
+		{"POST", "/v1.45/containers/create"},
+		{"GET", "/containers/abc/archive"},
+		{"POST", "/swarm/init"},
+		{"POST", "/no/such/route"},
+		{"PUT", "/v1.2/containers/abc/archive"}, /* refused version */
+	};
+	for (size_t i = 0; i < sizeof(archives) / sizeof(archives[0]); i++) {
+		struct http_body_policy p =
+			policy_of(archives[i][0], archives[i][1]);
+		assert_true(p.spool);
+		assert_true(p.max_bytes == API_ARCHIVE_BODY_MAX);
+	}
+	for (size_t i = 0; i < sizeof(json) / sizeof(json[0]); i++) {
+		struct http_body_policy p = policy_of(json[i][0], json[i][1]);
+		assert_false(p.spool);
+		assert_true(p.max_bytes == API_JSON_BODY_MAX);
+	}
+	assert_true(API_JSON_BODY_MAX <= 4u << 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +305,8 @@ int main(void)
 		cmocka_unit_test(patterns_capture_path_parameters),
 		cmocka_unit_test(version_has_dockers_shape),
 		cmocka_unit_test(info_reports_the_host_and_the_services),
+		cmocka_unit_test(
+			archive_routes_spool_their_bodies_and_json_ones_stay_small),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -85,6 +85,41 @@ static void hijack_read(struct http_response *res, const char *data, ssize_t n,
 	http_response_hijack_write(res, up, len);
 }
 
+/* What a spooled body looked like to its handler: "fd=1 len=N sum=S
+ * mem=M" (S: the byte sum read back from the file, M: req->body's length). */
+static void spooled_reply(struct http_request *req, struct http_response *res)
+{
+	char out[128], chunk[4096];
+	uint64_t sum = 0, got = 0;
+	ssize_t n;
+	while (req->body_fd >= 0 &&
+	       (n = read(req->body_fd, chunk, sizeof(chunk))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			sum += (unsigned char)chunk[i];
+		got += (uint64_t)n;
+	}
+	int len = snprintf(out, sizeof(out),
+			   "fd=%d len=%zu got=%llu sum=%llu "
+			   "mem=%zu",
+			   req->body_fd >= 0, req->body_len,
+			   (unsigned long long)got, (unsigned long long)sum,
+			   strlen(req->body));
+	http_response_send(res, 200, "text/plain", out, (size_t)len);
+}
+
+/* The tests' body policy: /spooled bodies go to a file (up to 8 MiB),
+ * /small ones are limited to 100 bytes, others get the defaults. */
+static void policy(const struct http_request *req, struct http_body_policy *p,
+		   void *arg)
+{
+	if (strcmp(req->path, "/spooled") == 0) {
+		p->spool = true;
+		p->max_bytes = 8u << 20;
+	} else if (strcmp(req->path, "/small") == 0) {
+		p->max_bytes = 100;
+	}
+}
+
 static void handler(struct http_request *req, struct http_response *res,
 		    void *arg)
 {
@@ -126,6 +161,12 @@ static void handler(struct http_request *req, struct http_response *res,
 			http_response_send_error(res, 500, "hijack failed");
 	} else if (strcmp(req->path, "/nothing") == 0) {
 		http_response_send(res, 204, NULL, NULL, 0);
+	} else if (strcmp(req->path, "/spooled") == 0) {
+		spooled_reply(req, res);
+	} else if (strcmp(req->path, "/broken") == 0) {
+		http_response_begin(res, 200, "text/plain");
+		http_response_write(res, "partial", 7);
+		http_response_abort(res);
 	} else {
 		http_response_send(res, 200, "text/plain", "ok", 2);
 	}
@@ -777,6 +818,115 @@ static void socketless_feed_answers_like_a_connection(void **state)
 	assert_int_equal(shoal_alloc_live(), live);
 }
 
+/* A server with the policy above, spooling into its own folder. */
+static void server_start_with_policy(void)
+{
+	static char spool[64];
+	strcpy(spool, "/tmp/shoal-http-spool.XXXXXX");
+	assert_non_null(mkdtemp(spool));
+	struct http_server_opts o = {.max_body_bytes = 1000,
+				     .body_policy = policy,
+				     .spool_dir = spool};
+	server_start(&o);
+}
+
+static bool spool_dir_empty(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s)\"", S.opts.spool_dir);
+	return system(cmd) == 0;
+}
+
+static void body_policy_sets_each_requests_limit_and_names_it(void **state)
+{
+	server_start_with_policy();
+	struct tc t;
+	assert_int_equal(tc_open(&t), 0);
+	tc_sends(&t, "POST /small HTTP/1.1\r\nContent-Length: 101\r\n\r\n");
+	assert_int_equal(tc_read(&t), 413); /* before any body byte */
+	assert_non_null(strstr(t.body, "the limit is 100 bytes"));
+	assert_true(tc_closed(&t));
+	tc_close(&t);
+
+	/* A chunked body learns it only when it gets there. */
+	assert_int_equal(tc_open(&t), 0);
+	tc_sends(&t, "POST /other HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+		     "\r\n3e9\r\n");
+	char big[1001];
+	memset(big, 'x', sizeof(big));
+	tc_send(&t, big, sizeof(big));
+	assert_int_equal(tc_read(&t), 413);
+	assert_non_null(strstr(t.body, "the limit is 1000 bytes"));
+	tc_close(&t);
+
+	/* Under the limits, both answer on a kept-alive connection. */
+	assert_int_equal(tc_open(&t), 0);
+	tc_sends(&t, "POST /small HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+	assert_int_equal(tc_read(&t), 200);
+	tc_sends(&t, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+	assert_int_equal(tc_read(&t), 200);
+	assert_string_equal(t.body, "POST /echo i=- body=abc");
+	tc_close(&t);
+	server_stop();
+	rmdir(S.opts.spool_dir);
+}
+
+static void spooled_bodies_reach_the_handler_as_an_unlinked_file(void **state)
+{
+	server_start_with_policy();
+	struct tc t;
+	/* 5 MiB: far past the in-memory limit of 1000 bytes. */
+	size_t len = 5u << 20;
+	char *body = malloc(len);
+	unsigned long long sum = 0;
+	for (size_t i = 0; i < len; i++) {
+		body[i] = (char)(i * 7);
+		sum += (unsigned char)body[i];
+	}
+	char head[128], want[160];
+	assert_int_equal(tc_open(&t), 0);
+	snprintf(head, sizeof(head),
+		 "POST /spooled HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", len);
+	tc_sends(&t, head);
+	tc_send(&t, body, len);
+	assert_int_equal(tc_read(&t), 200);
+	snprintf(want, sizeof(want), "fd=1 len=%zu got=%zu sum=%llu mem=0", len,
+		 len, sum);
+	assert_string_equal(t.body, want);
+	assert_true(spool_dir_empty()); /* unlinked from the start */
+
+	/* Chunked, with a trailer, on the same connection. */
+	tc_sends(&t, "POST /spooled HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+		     "\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n");
+	assert_int_equal(tc_read(&t), 200);
+	snprintf(want, sizeof(want), "fd=1 len=5 got=5 sum=%d mem=0",
+		 'a' + 'b' + 'c' + 'd' + 'e');
+	assert_string_equal(t.body, want);
+
+	/* Past the spooled limit: 413 naming it. */
+	tc_sends(&t,
+		 "POST /spooled HTTP/1.1\r\nContent-Length: 9000000\r\n\r\n");
+	assert_int_equal(tc_read(&t), 413);
+	assert_non_null(strstr(t.body, "the limit is 8 MiB"));
+	tc_close(&t);
+	free(body);
+	server_stop();
+	assert_true(spool_dir_empty());
+	rmdir(S.opts.spool_dir);
+}
+
+static void aborted_stream_ends_without_its_last_chunk(void **state)
+{
+	server_start(NULL);
+	struct tc t;
+	assert_int_equal(tc_open(&t), 0);
+	tc_sends(&t, "GET /broken HTTP/1.1\r\n\r\n");
+	assert_int_equal(tc_read(&t), -1); /* the connection ended first */
+	assert_string_equal(t.body, "partial");
+	tc_close(&t);
+	server_stop();
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* as shoald does: see http.h */
@@ -805,6 +955,11 @@ int main(void)
 		cmocka_unit_test(
 			client_fetches_whole_streamed_and_timed_out_answers),
 		cmocka_unit_test(tcp_listener_serves_on_loopback),
+		cmocka_unit_test(
+			body_policy_sets_each_requests_limit_and_names_it),
+		cmocka_unit_test(
+			spooled_bodies_reach_the_handler_as_an_unlinked_file),
+		cmocka_unit_test(aborted_stream_ends_without_its_last_chunk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
