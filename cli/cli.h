@@ -56,6 +56,14 @@ int cli_dispatch(struct cli *cli, const char *prog,
  */
 int cli_api_get(struct cli *cli, const char *path, json_t **out);
 
+/**
+ * cli_unreachable() - whether the error @rc of a request means the daemon
+ * could not be reached at all (no socket, refused, reset before an
+ * answer), as opposed to a daemon that answered or timed out. Every
+ * command prints "Cannot connect to the Shoal daemon ..." for these.
+ */
+bool cli_unreachable(int rc);
+
 /** cli_print_json() - @v indented, on stdout. */
 void cli_print_json(const json_t *v);
 

@@ -13,12 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool unreachable(int rc)
+bool cli_unreachable(int rc)
 {
 	return rc == -ENOENT || rc == -ECONNREFUSED || rc == -EACCES ||
-	       rc == -ENOTSOCK || rc == -ENOTDIR || rc == -ETIMEDOUT ||
-	       rc == -EHOSTUNREACH || rc == -ENETUNREACH ||
-	       rc == SHOAL_ECLOSED || rc == -ECONNRESET;
+	       rc == -ENOTSOCK || rc == -ENOTDIR || rc == -EHOSTUNREACH ||
+	       rc == -ENETUNREACH || rc == SHOAL_ECLOSED || rc == -ECONNRESET;
 }
 
 int cli_api_get(struct cli *cli, const char *path, json_t **out)
@@ -33,7 +32,7 @@ int cli_api_get(struct cli *cli, const char *path, json_t **out)
 	struct http_result r;
 	int rc = http_client_fetch(cli->host, &req, &r);
 	if (rc < 0) {
-		if (unreachable(rc))
+		if (cli_unreachable(rc))
 			fprintf(stderr,
 				"Cannot connect to the Shoal daemon at %s. Is "
 				"shoald running?\n",

@@ -14,6 +14,7 @@
 #include "cli/ctr.h"
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/fd.h"
 #include "common/jsonx.h"
 
 #include <errno.h>
@@ -157,16 +158,9 @@ int cli_flags(const char *cmd, const struct cli_flag *flags, size_t n, int argc,
 
 /* ---- requests ---- */
 
-static bool unreachable(int rc)
-{
-	return rc == -ENOENT || rc == -ECONNREFUSED || rc == -EACCES ||
-	       rc == -ENOTSOCK || rc == -ENOTDIR || rc == -EHOSTUNREACH ||
-	       rc == -ENETUNREACH || rc == SHOAL_ECLOSED || rc == -ECONNRESET;
-}
-
 static void cannot_connect(struct cli *cli, int rc)
 {
-	if (unreachable(rc))
+	if (cli_unreachable(rc))
 		fprintf(stderr,
 			"Cannot connect to the Shoal daemon at %s. Is shoald "
 			"running?\n",
@@ -309,20 +303,6 @@ static int dial(struct cli *cli)
 	return fd;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int conn_fail(struct cli *cli, struct cli_conn *c)
 {
 	fprintf(stderr, "Error: the daemon at %s closed the connection\n",
@@ -354,8 +334,8 @@ int cli_conn_open(struct cli *cli, const char *method, const char *path,
 			 mode == CLI_CONN_STREAM ? 0 : 1, SHOAL_VERSION, blen,
 			 upgrade ? "Connection: Upgrade\r\nUpgrade: tcp\r\n"
 				 : "");
-	if (write_all(c->fd, head, (size_t)n) < 0 ||
-	    (blen && write_all(c->fd, body, blen) < 0))
+	if (fd_write_all(c->fd, head, (size_t)n) < 0 ||
+	    (blen && fd_write_all(c->fd, body, blen) < 0))
 		return conn_fail(cli, c);
 	char buf[16384];
 	size_t got = 0;
@@ -504,7 +484,7 @@ static void demux(struct demux *d, const char *p, size_t n)
 			continue;
 		}
 		size_t k = d->left < n ? d->left : n;
-		write_all(d->stream == 2 ? STDERR_FILENO : STDOUT_FILENO, p, k);
+		fd_write_all(d->stream == 2 ? STDERR_FILENO : STDOUT_FILENO, p, k);
 		d->left -= k;
 		p += k;
 		n -= k;
@@ -514,7 +494,7 @@ static void demux(struct demux *d, const char *p, size_t n)
 static void output(struct demux *d, bool tty, const char *p, size_t n)
 {
 	if (tty)
-		write_all(STDOUT_FILENO, p, n);
+		fd_write_all(STDOUT_FILENO, p, n);
 	else
 		demux(d, p, n);
 }
@@ -567,7 +547,7 @@ int cli_relay(struct cli_conn *c, bool tty, bool in, void (*winch)(void *arg),
 				shutdown(c->fd, SHUT_WR);
 				continue;
 			}
-			if (write_all(c->fd, buf, (size_t)r) < 0)
+			if (fd_write_all(c->fd, buf, (size_t)r) < 0)
 				p[1].fd = -1;
 		}
 	}

@@ -13,13 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool unreachable(int rc)
-{
-	return rc == -ENOENT || rc == -ECONNREFUSED || rc == -EACCES ||
-	       rc == -ENOTSOCK || rc == -ENOTDIR || rc == -ETIMEDOUT ||
-	       rc == -ECONNRESET || rc == SHOAL_ECLOSED;
-}
-
 int cli__call(struct cli *cli, const char *method, const char *path,
 	      const json_t *body, json_t **out)
 {
@@ -48,7 +41,7 @@ int cli__call_err(struct cli *cli, const char *method, const char *path,
 	int rc = http_client_fetch(cli->host, &req, &r);
 	shoal_free(text);
 	if (rc < 0) {
-		if (unreachable(rc))
+		if (cli_unreachable(rc))
 			fprintf(stderr,
 				"Cannot connect to the Shoal daemon at %s. Is "
 				"shoald running?\n",

@@ -14,7 +14,8 @@
  * filter that refuses it), to walking /proc/self/fd and, without /proc, to
  * every number below the descriptor limit. They allocate only inside
  * opendir() and are meant for single-threaded processes (a child after
- * fork() or clone(), or a daemon before it starts its threads).
+ * fork() or clone(), or a daemon before it starts its threads). And the
+ * one loop that writes a whole buffer despite short writes and EINTR.
  */
 #ifndef SHOAL_COMMON_FD_H
 #define SHOAL_COMMON_FD_H
@@ -34,5 +35,11 @@ int fd_close_from(int first, const int *keep, size_t n_keep);
  * close-on-exec, leaving it open for this process. Returns 0 or -errno.
  */
 int fd_cloexec_from(int first);
+
+/**
+ * fd_write_all() - write all @len bytes of @data to @fd, resuming after
+ * short writes and EINTR. Returns 0 or -errno (-EIO if write returned 0).
+ */
+int fd_write_all(int fd, const void *data, size_t len);
 
 #endif

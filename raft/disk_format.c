@@ -8,6 +8,7 @@
  * increase by exactly one from the header's first index; terms never
  * decrease; a mark repeats the index and term of the entry before it.
  */
+#include "common/bytes.h"
 #include "raft/disk_format.h"
 
 #include <endian.h>
@@ -15,48 +16,22 @@
 
 #include "raft/disk_crc.h"
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
 void disk__seg_header(uint8_t out[DISK_SEG_HDR], uint64_t first)
 {
 	memset(out, 0, DISK_SEG_HDR);
-	put64(out, DISK_SEG_MAGIC);
-	put32(out + 8, DISK_SEG_VERSION);
-	put64(out + 16, first);
-	put32(out + 28, disk__crc32c(0, out, 28));
+	put_le64(out, DISK_SEG_MAGIC);
+	put_le32(out + 8, DISK_SEG_VERSION);
+	put_le64(out + 16, first);
+	put_le32(out + 28, disk__crc32c(0, out, 28));
 }
 
 static bool seg_header_ok(const uint8_t *p, uint64_t *first)
 {
-	if (get64(p) != DISK_SEG_MAGIC || get32(p + 8) != DISK_SEG_VERSION)
+	if (get_le64(p) != DISK_SEG_MAGIC || get_le32(p + 8) != DISK_SEG_VERSION)
 		return false;
-	if (get32(p + 28) != disk__crc32c(0, p, 28))
+	if (get_le32(p + 28) != disk__crc32c(0, p, 28))
 		return false;
-	*first = get64(p + 16);
+	*first = get_le64(p + 16);
 	return *first > 0;
 }
 
@@ -70,25 +45,25 @@ void disk__rec_encode(uint8_t *out, uint32_t magic, uint64_t index,
 		      uint64_t term, uint32_t type, const void *payload,
 		      uint32_t len)
 {
-	put32(out, magic);
-	put32(out + 4, len);
-	put64(out + 8, index);
-	put64(out + 16, term);
-	put32(out + 24, type);
+	put_le32(out, magic);
+	put_le32(out + 4, len);
+	put_le64(out + 8, index);
+	put_le64(out + 16, term);
+	put_le32(out + 24, type);
 	if (len)
 		memcpy(out + DISK_REC_HDR, payload, len);
 	memset(out + DISK_REC_HDR + len, 0, disk__pad8(len) - len);
-	put32(out + 28, disk__rec_crc(out, out + DISK_REC_HDR, len));
+	put_le32(out + 28, disk__rec_crc(out, out + DISK_REC_HDR, len));
 }
 
 void disk__rec_decode_hdr(const uint8_t *p, struct disk_rec *r)
 {
-	r->magic = get32(p);
-	r->len = get32(p + 4);
-	r->index = get64(p + 8);
-	r->term = get64(p + 16);
-	r->type = get32(p + 24);
-	r->crc = get32(p + 28);
+	r->magic = get_le32(p);
+	r->len = get_le32(p + 4);
+	r->index = get_le64(p + 8);
+	r->term = get_le64(p + 16);
+	r->type = get_le32(p + 24);
+	r->crc = get_le32(p + 28);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -105,9 +80,9 @@ static bool find_mark(const uint8_t *buf, uint64_t len, uint64_t from,
 {
 	for (uint64_t off = disk__pad8(from); off + DISK_REC_HDR <= len;
 	     off += 8) {
-		if (get32(buf + off) != DISK_REC_MARK || get32(buf + off + 4))
+		if (get_le32(buf + off) != DISK_REC_MARK || get_le32(buf + off + 4))
 			continue;
-		if (get32(buf + off + 28) ==
+		if (get_le32(buf + off + 28) ==
 		    disk__rec_crc(buf + off, NULL, 0)) {
 			*at = off;
 			return true;

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/alloc.h"
 #include "common/crypto.h"
 #include "common/error.h"
@@ -44,46 +45,18 @@
 #define SNAP_HDR 64u
 #define SNAP_MAX_CONF (64u << 20)
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* ---- hard state ---- */
 
 static bool hs_decode(const uint8_t *p, uint64_t *seq,
 		      struct raft_disk_hard_state *hs)
 {
-	if (get32(p) != HS_MAGIC || get32(p + 4) != 1 ||
-	    get32(p + 40) != disk__crc32c(0, p, 40))
+	if (get_le32(p) != HS_MAGIC || get_le32(p + 4) != 1 ||
+	    get_le32(p + 40) != disk__crc32c(0, p, 40))
 		return false;
-	*seq = get64(p + 8);
-	hs->term = get64(p + 16);
-	hs->vote = get64(p + 24);
-	hs->commit = get64(p + 32);
+	*seq = get_le64(p + 8);
+	hs->term = get_le64(p + 16);
+	hs->vote = get_le64(p + 24);
+	hs->commit = get_le64(p + 32);
 	return true;
 }
 
@@ -91,13 +64,13 @@ static int hs_put(struct raft_disk *d, uint64_t seq,
 		  const struct raft_disk_hard_state *hs)
 {
 	uint8_t p[HS_SLOT_LEN] = {0};
-	put32(p, HS_MAGIC);
-	put32(p + 4, 1);
-	put64(p + 8, seq);
-	put64(p + 16, hs->term);
-	put64(p + 24, hs->vote);
-	put64(p + 32, hs->commit);
-	put32(p + 40, disk__crc32c(0, p, 40));
+	put_le32(p, HS_MAGIC);
+	put_le32(p + 4, 1);
+	put_le64(p + 8, seq);
+	put_le64(p + 16, hs->term);
+	put_le64(p + 24, hs->vote);
+	put_le64(p + 32, hs->commit);
+	put_le32(p + 40, disk__crc32c(0, p, 40));
 	off_t off = (off_t)(seq & 1) * HS_SLOT_STRIDE;
 	ssize_t w = pwrite(d->hs_fd, p, sizeof(p), off);
 	if (w < 0)
@@ -209,15 +182,15 @@ static int snap_read_meta(int fd, struct raft_disk_snapshot_meta *m,
 	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    fstat(fd, &st) < 0)
 		return SHOAL_ECORRUPT;
-	if (get64(h) != SNAP_MAGIC || get32(h + 8) != 1 ||
-	    get32(h + 60) != disk__crc32c(0, h, 60))
+	if (get_le64(h) != SNAP_MAGIC || get_le32(h + 8) != 1 ||
+	    get_le32(h + 60) != disk__crc32c(0, h, 60))
 		return SHOAL_ECORRUPT;
-	m->index = get64(h + 16);
-	m->term = get64(h + 24);
-	m->size = get64(h + 32);
-	m->conf_len = get32(h + 12);
-	sd->crc = get32(h + 40);
-	sd->check = get32(h + 48);
+	m->index = get_le64(h + 16);
+	m->term = get_le64(h + 24);
+	m->size = get_le64(h + 32);
+	m->conf_len = get_le32(h + 12);
+	sd->crc = get_le32(h + 40);
+	sd->check = get_le32(h + 48);
 	sd->sealed = sd->check != 0;
 	memcpy(sd->nonce, h + 52, DISK_SNAP_NONCE);
 	if (m->conf_len > SNAP_MAX_CONF ||
@@ -227,7 +200,7 @@ static int snap_read_meta(int fd, struct raft_disk_snapshot_meta *m,
 	if (!m->conf)
 		return -ENOMEM;
 	if (pread(fd, m->conf, m->conf_len, SNAP_HDR) != (ssize_t)m->conf_len ||
-	    disk__crc32c(0, m->conf, m->conf_len) != get32(h + 44)) {
+	    disk__crc32c(0, m->conf, m->conf_len) != get_le32(h + 44)) {
 		disk__snap_meta_free(m);
 		return SHOAL_ECORRUPT;
 	}
@@ -459,19 +432,19 @@ void raft_disk_snapshot_abort(struct raft_disk_snap_writer *w)
 static int snap_write_header(struct raft_disk_snap_writer *w, uint32_t conf_crc)
 {
 	uint8_t h[SNAP_HDR] = {0};
-	put64(h, SNAP_MAGIC);
-	put32(h + 8, 1);
-	put32(h + 12, w->m.conf_len);
-	put64(h + 16, w->m.index);
-	put64(h + 24, w->m.term);
-	put64(h + 32, w->m.size);
-	put32(h + 40, w->crc);
-	put32(h + 44, conf_crc);
+	put_le64(h, SNAP_MAGIC);
+	put_le32(h + 8, 1);
+	put_le32(h + 12, w->m.conf_len);
+	put_le64(h + 16, w->m.index);
+	put_le64(h + 24, w->m.term);
+	put_le64(h + 32, w->m.size);
+	put_le32(h + 40, w->crc);
+	put_le32(h + 44, conf_crc);
 	if (w->d->sealed) {
-		put32(h + 48, disk__snap_check(w->d->key, w->nonce));
+		put_le32(h + 48, disk__snap_check(w->d->key, w->nonce));
 		memcpy(h + 52, w->nonce, DISK_SNAP_NONCE);
 	}
-	put32(h + 60, disk__crc32c(0, h, 60));
+	put_le32(h + 60, disk__crc32c(0, h, 60));
 	if (pwrite(w->fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		return errno ? -errno : -EIO;
 	return fdatasync(w->fd) < 0 ? -errno : 0;
