@@ -4,8 +4,10 @@
  * State.Running), through shoald's Engine API on a unix socket, with a
  * busybox image (scripts/mkimage-busybox) imported into private roots.
  * Each run's container is removed (DELETE ?force=1) outside the timing.
- * Prints one JSON line: runs, median and p90 in milliseconds. Needs root.
+ * Prints one JSON line: runs, median and p90 (nearest rank,
+ * bench/common/stats.h), min and max in milliseconds. Needs root.
  */
+#include "bench/common/stats.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/http.h"
@@ -33,12 +35,6 @@ static int call(const char *method, const char *path, const char *body,
 		.timeout_ms = 60000,
 	};
 	return http_client_fetch(host, &req, r);
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -143,11 +139,12 @@ int main(int argc, char **argv)
 		if (one_run(&ms[done]) < 0)
 			break;
 	if (done == runs) {
-		qsort(ms, (size_t)runs, sizeof(double), cmp);
+		bench_sort(ms, (size_t)runs);
 		printf("{\"bench\":\"api-create-to-running\",\"runs\":%d,"
 		       "\"median_ms\":%.2f,\"p90_ms\":%.2f,\"min_ms\":%.2f,"
 		       "\"max_ms\":%.2f}\n",
-		       runs, ms[runs / 2], ms[(runs * 9) / 10], ms[0],
+		       runs, bench_median(ms, (size_t)runs),
+		       bench_percentile(ms, (size_t)runs, 90), ms[0],
 		       ms[runs - 1]);
 		rc = 0;
 	} else {

@@ -7,6 +7,8 @@
  * a majority. One JSON line per result on stdout:
  *
  *   seq        one proposal in flight, n = 5000: commits/s, p50, p99
+ *              (every percentile and median here is nearest rank,
+ *              bench/common/stats.h)
  *   pipelined  64 in flight, n = 50000
  *   failover   kill -9 of the leader; time to a new leader and to its
  *              first commit; median of 5 kills. Election timeouts are
@@ -43,6 +45,7 @@
 
 #include <netinet/in.h>
 
+#include "bench/common/stats.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -98,18 +101,6 @@ static void say(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p)
-{
-	int i = (int)(p * (n - 1) + 0.5);
-	return v[i];
-}
-
 static void submit(struct child *c);
 
 static void on_retry(uv_timer_t *t)
@@ -154,13 +145,13 @@ static void on_ack(void *arg, int status)
 	c->lat_ms[i] = (double)(now - c->sent_at[i]) / 1e6;
 	if (c->done == c->cfg->n) {
 		double secs = (double)(now - c->t_start) / 1e9;
-		qsort(c->lat_ms, (size_t)c->done, sizeof(double), cmp_double);
+		bench_sort(c->lat_ms, (size_t)c->done);
 		say("RESULT {\"test\":\"%s\",\"n\":%d,\"inflight\":%d,"
 		    "\"commits_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f}",
 		    !strcmp(c->cfg->test, "seq") ? "sequential" : "pipelined",
 		    c->cfg->n, c->cfg->inflight, c->cfg->n / secs,
-		    pct(c->lat_ms, c->done, 0.5),
-		    pct(c->lat_ms, c->done, 0.99));
+		    bench_percentile(c->lat_ms, (size_t)c->done, 50),
+		    bench_percentile(c->lat_ms, (size_t)c->done, 99));
 		c->working = false;
 		return;
 	}
@@ -409,12 +400,6 @@ static int rm_one(const char *p, const struct stat *st, int flag,
 	return remove(p);
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Wait for a leader and its first commit; returns its index or -1. */
 static int wait_leader(struct proc *ps, int not, int64_t *t_leader,
 		       int64_t *t_commit, int ms)
@@ -440,7 +425,8 @@ static int wait_leader(struct proc *ps, int not, int64_t *t_leader,
 
 static int run_failover(struct config *cfg, struct proc *ps)
 {
-	int64_t tl, tc, lead[16], first[16];
+	int64_t tl, tc;
+	double lead[16], first[16]; /* ms */
 	int kills = cfg->kills > 16 ? 16 : cfg->kills;
 	int l = wait_leader(ps, -1, &tl, &tc, 30000);
 	for (int k = 0; k < kills; k++) {
@@ -459,18 +445,19 @@ static int run_failover(struct config *cfg, struct proc *ps)
 				k + 1, l + 1);
 			return 1;
 		}
-		lead[k] = tl - t0;
-		first[k] = tc - t0;
+		lead[k] = (double)(tl - t0) / 1e6;
+		first[k] = (double)(tc - t0) / 1e6;
 		spawn(cfg, &ps[l], l + 1); /* back to three voters */
 		l = l2;
 	}
-	qsort(lead, (size_t)kills, sizeof(int64_t), cmp_i64);
-	qsort(first, (size_t)kills, sizeof(int64_t), cmp_i64);
+	bench_sort(lead, (size_t)kills);
+	bench_sort(first, (size_t)kills);
 	printf("{\"test\":\"failover\",\"election_timeout_ms\":%d,"
 	       "\"jitter_ms\":%d,\"kills\":%d,\"new_leader_ms\":%.1f,"
 	       "\"first_commit_ms\":%.1f}\n",
-	       cfg->election_ms, cfg->jitter_ms, kills, lead[kills / 2] / 1e6,
-	       first[kills / 2] / 1e6);
+	       cfg->election_ms, cfg->jitter_ms, kills,
+	       bench_median(lead, (size_t)kills),
+	       bench_median(first, (size_t)kills));
 	fflush(stdout);
 	return 0;
 }
@@ -638,13 +625,15 @@ static int run_disk(struct config *cfg)
 	raft_disk_close(d, NULL, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
-	qsort(lat, (size_t)n, sizeof(double), cmp_double);
-	qsort(rlat, (size_t)n, sizeof(double), cmp_double);
+	bench_sort(lat, (size_t)n);
+	bench_sort(rlat, (size_t)n);
 	printf("{\"test\":\"disk_write\",\"n\":%d,\"p50_ms\":%.3f,"
 	       "\"p99_ms\":%.3f,\"raw_fdatasync_p50_ms\":%.3f,"
 	       "\"raw_fdatasync_p99_ms\":%.3f}\n",
-	       n, pct(lat, n, 0.5), pct(lat, n, 0.99), pct(rlat, n, 0.5),
-	       pct(rlat, n, 0.99));
+	       n, bench_percentile(lat, (size_t)n, 50),
+	       bench_percentile(lat, (size_t)n, 99),
+	       bench_percentile(rlat, (size_t)n, 50),
+	       bench_percentile(rlat, (size_t)n, 99));
 	free(lat);
 	free(rlat);
 	return 0;

@@ -1,21 +1,43 @@
 /*
- * runtime-bench: start-to-exit of /bin/true in a busybox container with
- * the default seccomp profile, cgroups and a new network namespace, 50
- * runs (after 3 warm-ups), median and p90, side by side in the same run
- * with `runc run` on the same rootfs (a bundle made with `runc spec`, its
- * seccomp set to the same Docker profile resolved for the default
- * capabilities) and crun when present; plus a bare `unshare` as the floor.
- * One JSON line per result on stdout.
+ * runtime-bench: what it costs to run one short command in a container,
+ * Shoal's runtime against runc and crun on the same rootfs and profile.
  *
- * Shoal is timed from before rt_container_create() to the return of
- * rt_container_wait() (create + start + exit as a daemon would do them;
- * removal is outside the window, as runc's delete is inside runc run).
- * Peak memory of the runtime path: for runc, wait4()'s ru_maxrss over runc
- * and its descendants; for Shoal, the largest peak RSS of the monitor and
- * of the container's init, which the monitor records at exit.
+ * What it compares, one JSON line per runtime: start-to-exit of
+ * `/bin/echo shoal-bench` in a busybox rootfs, with Docker's default
+ * seccomp profile and capabilities, cgroups and new namespaces (network
+ * included), 50 runs after 3 warm-ups by default:
+ *
+ *   shoal         rt_container_create() + rt_container_start() +
+ *                 rt_container_wait(), as the daemon does them (removal is
+ *                 outside the window); also create-to-running on its own;
+ *   runc          `runc run` of a bundle made by `runc spec` on a copy of
+ *                 the same rootfs, its seccomp set to the same Docker
+ *                 profile resolved for the default capabilities (runc's
+ *                 delete is inside `run`);
+ *   crun          `crun run` of the same bundle, where crun is installed
+ *                 and can run: Debian's crun 1.8 refuses hybrid cgroup
+ *                 layouts (this machine's), and then the line is
+ *                 {"skipped":"crun: <crun's own words>"};
+ *   bare-unshare  `unshare` of the namespaces around /bin/true: the floor
+ *                 (no rootfs, cgroup or seccomp), not a runtime.
+ *
+ * A runtime counts only if it really ran the container. Before its timed
+ * runs each one runs a probe, `sh -c 'echo probe; exit 7'`, and must hand
+ * back both the exit status 7 and the output "probe" (Shoal: in the
+ * container's json log; runc and crun: on their stdout); a runtime that
+ * is missing or fails its probe prints {"skipped":"<runtime>: <why>"}.
+ * Every timed run must then exit 0 and print "shoal-bench"; one that does
+ * not prints {"error":...} instead of figures and the benchmark exits 1.
+ *
+ * Figures: median, p90 and min in ms, nearest rank on the sorted runs
+ * (bench/common/stats.h, docs/bench.md). Peak memory of the runtime path:
+ * for runc and crun, wait4()'s ru_maxrss over the runtime and its
+ * descendants; for Shoal, the largest peak RSS of the monitor and of the
+ * container's init, which the monitor records at exit.
  *
  *   runtime-bench [runs]      (root only; SHOAL_MONITOR overrides the
- *                              monitor's path)
+ *                              monitor's path; SHOAL_MONITOR_TRACE=1
+ *                              prints each start's phases on stderr)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,13 +54,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/common/stats.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "runtime/internal.h"
 
 #define WARMUP 3
+#define MARK "shoal-bench"
+#define PROBE_SCRIPT "echo probe; exit 7"
+#define PROBE_EXIT 7
 
 static char tmp[] = "/tmp/shoal-bench-XXXXXX";
+static int exit_status; /* 1 once a runtime failed after its probe */
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
@@ -52,33 +79,58 @@ static int sh(const char *fmt, ...)
 	return system(cmd);
 }
 
-static int cmp_double(const void *a, const void *b)
+/* @s as a JSON string body: quotes, backslashes and controls escaped. */
+static const char *json_text(const char *s, char *buf, size_t cap)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
+	size_t o = 0;
+
+	for (; *s && o + 7 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			o += (size_t)snprintf(buf + o, cap - o, "\\%c", ch);
+		else if (ch < 0x20)
+			o += (size_t)snprintf(buf + o, cap - o, "\\u%04x", ch);
+		else
+			buf[o++] = (char)ch;
+	}
+	buf[o] = '\0';
+	return buf;
 }
 
 static void report(const char *runtime, double *ms, int n, long rss_kb,
 		   const char *extra)
 {
-	double med, p90;
-
-	qsort(ms, (size_t)n, sizeof(double), cmp_double);
-	med = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
-	p90 = ms[(int)((n * 9 + 9) / 10) - 1];
+	bench_sort(ms, (size_t)n);
 	printf("{\"bench\":\"runtime-start-to-exit\",\"runtime\":\"%s\","
-	       "\"available\":true,\"runs\":%d,\"median_ms\":%.2f,"
-	       "\"p90_ms\":%.2f,\"min_ms\":%.2f,\"peak_rss_kb\":%ld%s}\n",
-	       runtime, n, med, p90, ms[0], rss_kb, extra ? extra : "");
+	       "\"runs\":%d,\"median_ms\":%.2f,\"p90_ms\":%.2f,"
+	       "\"min_ms\":%.2f,\"peak_rss_kb\":%ld%s}\n",
+	       runtime, n, bench_median(ms, (size_t)n),
+	       bench_percentile(ms, (size_t)n, 90), ms[0], rss_kb,
+	       extra ? extra : "");
 	fflush(stdout);
 }
 
-static void unavailable(const char *runtime, const char *why)
+/* The runtime cannot run here: why, in its own words where it gave some. */
+static void skipped(const char *runtime, const char *why)
 {
+	char buf[1024];
+
 	printf("{\"bench\":\"runtime-start-to-exit\",\"runtime\":\"%s\","
-	       "\"available\":false,\"reason\":\"%s\"}\n",
-	       runtime, why);
+	       "\"skipped\":\"%s: %s\"}\n",
+	       runtime, runtime, json_text(why, buf, sizeof(buf)));
 	fflush(stdout);
+}
+
+/* The runtime passed its probe, then a timed run did not run: no figure. */
+static void failed(const char *runtime, int run, const char *why)
+{
+	char buf[1024];
+
+	printf("{\"bench\":\"runtime-start-to-exit\",\"runtime\":\"%s\","
+	       "\"error\":\"run %d: %s\"}\n",
+	       runtime, run, json_text(why, buf, sizeof(buf)));
+	fflush(stdout);
+	exit_status = 1;
 }
 
 static void make_layer(const char *layer)
@@ -96,24 +148,87 @@ static void make_layer(const char *layer)
 	}
 }
 
-/* Time a command run to exit; its peak RSS (with descendants) too. */
+/* The first @cap - 1 bytes of @path, NUL-terminated ("" if unreadable). */
+static char *slurp(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? 0 : read(fd, buf, cap - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+/* The last non-empty line of @s, trimmed, in place. */
+static const char *last_line(char *s)
+{
+	char *end = s + strlen(s), *start;
+
+	while (end > s && (end[-1] == '\n' || end[-1] == ' '))
+		*--end = '\0';
+	start = strrchr(s, '\n');
+	return start ? start + 1 : s;
+}
+
+/*
+ * Times @argv to its exit, stdout into <tmp>/out, stderr into <tmp>/err;
+ * its peak RSS (with descendants) and wait status too.
+ */
 static double run_cmd(char *const argv[], long *rss_kb, int *status)
 {
 	struct rusage ru;
-	int64_t t0 = time_mono_ns();
-	pid_t pid = fork();
+	char out[320], err[320];
+	int64_t t0;
+	pid_t pid;
 
+	snprintf(out, sizeof(out), "%s/out", tmp);
+	snprintf(err, sizeof(err), "%s/err", tmp);
+	t0 = time_mono_ns();
+	pid = fork();
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
+		int in = open("/dev/null", O_RDONLY);
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (in < 0 || o < 0 || e < 0 || dup2(in, 0) < 0 ||
+		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(126);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
-	wait4(pid, status, 0, &ru);
+	*status = -1;
+	if (pid < 0 || wait4(pid, status, 0, &ru) < 0)
+		return -1;
 	*rss_kb = ru.ru_maxrss;
 	return (double)(time_mono_ns() - t0) / 1e6;
+}
+
+/* After run_cmd(): NULL when it exited @code having printed exactly
+ * @want on a line, else why not (in @buf). */
+static const char *check_run(int status, int code, const char *want, char *buf,
+			     size_t cap)
+{
+	char out[256], err[512], path[320];
+
+	snprintf(path, sizeof(path), "%s/out", tmp);
+	slurp(path, out, sizeof(out));
+	snprintf(path, sizeof(path), "%s/err", tmp);
+	slurp(path, err, sizeof(err));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != code) {
+		snprintf(buf, cap, "wanted exit %d, got %s %d: %s", code,
+			 WIFEXITED(status) ? "exit" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status)
+					   : WTERMSIG(status),
+			 *err ? last_line(err) : "(no stderr)");
+		return buf;
+	}
+	if (strncmp(out, want, strlen(want)) != 0 ||
+	    strcmp(out + strlen(want), "\n") != 0) {
+		snprintf(buf, cap, "exit %d but output '%s', not '%s'", code,
+			 last_line(out), want);
+		return buf;
+	}
+	return NULL;
 }
 
 static char *find_monitor(void)
@@ -132,97 +247,164 @@ static char *find_monitor(void)
 	return path;
 }
 
-static void bench_shoal(const char *layer, int runs)
+/* Phase timestamps of one start, relative to @t0, on stderr. */
+static void trace_monitor(const char *run, const char *id, int64_t t0)
 {
-	char data[300], run[300], id[RT_ID_LEN + 1];
-	const char *lowers[] = {layer, NULL}, *argv[] = {"/bin/true", NULL};
-	char *monitor = find_monitor();
-	struct rt_config cfg = {.data_root = data,
-				.exec_root = run,
-				.cgroup_parent = "shoal-bench",
-				.monitor_path = monitor};
+	char line[512];
+	FILE *f;
+
+	snprintf(line, sizeof(line), "%s/%s/monitor.log", run, id);
+	f = fopen(line, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		long long us;
+		char what[64];
+		if (sscanf(line, "%lld %63[^\n]", &us, what) == 2)
+			fprintf(stderr, "%8.2f %s\n",
+				(double)(us - t0 / 1000) / 1e3, what);
+	}
+	if (f)
+		fclose(f);
+	fprintf(stderr, "%8.2f exit seen\n",
+		(double)(time_mono_ns() - t0) / 1e6);
+}
+
+struct shoal {
+	struct rt *rt;
+	const char *layer;
+	char data[300], run[300];
+	long rss_kb; /* largest peak RSS of a monitor or init */
+};
+
+/*
+ * One Shoal container of @argv to its exit, timed into @t (before create,
+ * after create, after start, after the exit); NULL when it exited @code
+ * and its log holds the stdout line @want, else why not (in @buf).
+ */
+static const char *shoal_once(struct shoal *sb, const char *const *argv,
+			      int code, const char *want, int64_t t[4],
+			      char *buf, size_t cap)
+{
+	const char *lowers[] = {sb->layer, NULL};
 	struct rt_spec s = {.lower_dirs = lowers, .argv = argv};
+	char id[RT_ID_LEN + 1], path[512], log[2048], line[128];
+	struct rt_err err = {""};
+	struct rt_info info;
+	const char *why = NULL;
+	int got = -1;
+
+	t[0] = time_mono_ns();
+	if (rt_container_create(sb->rt, &s, id, &err) < 0) {
+		snprintf(buf, cap, "create: %s", err.msg);
+		return buf;
+	}
+	t[1] = time_mono_ns();
+	if (rt_container_start(sb->rt, id, &err) < 0) {
+		snprintf(buf, cap, "start: %s", err.msg);
+		why = buf;
+		goto remove;
+	}
+	t[2] = time_mono_ns();
+	if (rt_container_wait(sb->rt, id, 10000, &got) < 0)
+		got = -1;
+	t[3] = time_mono_ns();
+	if (getenv("SHOAL_MONITOR_TRACE"))
+		trace_monitor(sb->run, id, t[0]);
+	snprintf(path, sizeof(path), "%s/containers/%s/%s-json.log", sb->data,
+		 id, id);
+	slurp(path, log, sizeof(log));
+	snprintf(line, sizeof(line), "\"log\":\"%s\\n\",\"stream\":\"stdout\"",
+		 want);
+	if (got != code) {
+		snprintf(buf, cap, "wanted exit %d, got %d", code, got);
+		why = buf;
+	} else if (!strstr(log, line)) {
+		snprintf(buf, cap, "exit %d but no stdout line '%s' in its log",
+			 code, want);
+		why = buf;
+	}
+	if (rt_container_inspect(sb->rt, id, &info) == 0) {
+		if (info.monitor_maxrss_kb > sb->rss_kb)
+			sb->rss_kb = info.monitor_maxrss_kb;
+		if (info.init_maxrss_kb > sb->rss_kb)
+			sb->rss_kb = info.init_maxrss_kb;
+		rt_info_fini(&info);
+	}
+remove:
+	rt_container_remove(sb->rt, id, true, true);
+	return why;
+}
+
+static void shoal_runs(struct shoal *sb, int runs)
+{
+	const char *probe[] = {"/bin/sh", "-c", PROBE_SCRIPT, NULL};
+	const char *timed[] = {"/bin/echo", MARK, NULL};
 	double *ms = calloc((size_t)runs, sizeof(double)),
 	       *cr = calloc((size_t)runs, sizeof(double)),
 	       *cc = calloc((size_t)runs, sizeof(double));
-	struct rt_err err = {""};
-	long rss = 0;
-	struct rt *rt;
+	char why[600];
+	int64_t t[4];
 
-	snprintf(data, sizeof(data), "%s/data", tmp);
-	snprintf(run, sizeof(run), "%s/run", tmp);
-	if (rt_open(&cfg, &rt, &err) < 0) {
-		unavailable("shoal", err.msg);
-		return;
+	if (!ms || !cr || !cc)
+		goto out;
+	if (shoal_once(sb, probe, PROBE_EXIT, "probe", t, why, sizeof(why))) {
+		skipped("shoal", why);
+		goto out;
 	}
 	for (int i = -WARMUP; i < runs; i++) {
-		struct rt_info info;
-		int64_t t0 = time_mono_ns(), t1, tc;
-		int code = -1;
-		int rc = rt_container_create(rt, &s, id, &err);
-		tc = time_mono_ns();
-		if (rc < 0 || rt_container_start(rt, id, &err) < 0) {
-			unavailable("shoal", err.msg);
-			rt_close(rt);
-			return;
+		if (shoal_once(sb, timed, 0, MARK, t, why, sizeof(why))) {
+			failed("shoal", i + WARMUP + 1, why);
+			goto out;
 		}
-		t1 = time_mono_ns();
-		rt_container_wait(rt, id, 10000, &code);
-		if (i >= 0) {
-			ms[i] = (double)(time_mono_ns() - t0) / 1e6;
-			cr[i] = (double)(t1 - t0) / 1e6;
-			cc[i] = (double)(tc - t0) / 1e6;
-		}
-		if (code != 0)
-			fprintf(stderr, "runtime-bench: shoal exit %d\n", code);
-		if (rt_container_inspect(rt, id, &info) == 0) {
-			if (info.monitor_maxrss_kb > rss)
-				rss = info.monitor_maxrss_kb;
-			if (info.init_maxrss_kb > rss)
-				rss = info.init_maxrss_kb;
-			rt_info_fini(&info);
-		}
-		if (getenv("SHOAL_MONITOR_TRACE")) {
-			/* Phase timestamps, relative to our t0, to stderr. */
-			char line[512];
-			snprintf(line, sizeof(line), "%s/%s/monitor.log", run,
-				 id);
-			FILE *f = fopen(line, "r");
-			while (f && fgets(line, sizeof(line), f)) {
-				long long us;
-				char what[64];
-				if (sscanf(line, "%lld %63[^\n]", &us, what) ==
-				    2)
-					fprintf(stderr, "%8.2f %s\n",
-						(double)(us - t0 / 1000) / 1e3,
-						what);
-			}
-			if (f)
-				fclose(f);
-			fprintf(stderr, "%8.2f exit seen\n",
-				(double)(time_mono_ns() - t0) / 1e6);
-		}
-		rt_container_remove(rt, id, true, true);
+		if (i < 0)
+			continue;
+		ms[i] = (double)(t[3] - t[0]) / 1e6;
+		cr[i] = (double)(t[2] - t[0]) / 1e6;
+		cc[i] = (double)(t[1] - t[0]) / 1e6;
 	}
-	rt_close(rt);
-	report("shoal", ms, runs, rss, NULL);
-	qsort(cr, (size_t)runs, sizeof(double), cmp_double);
-	qsort(cc, (size_t)runs, sizeof(double), cmp_double);
+	report("shoal", ms, runs, sb->rss_kb, NULL);
+	bench_sort(cr, (size_t)runs);
+	bench_sort(cc, (size_t)runs);
 	printf("{\"bench\":\"runtime-create-to-running\",\"runtime\":\"shoal\","
 	       "\"runs\":%d,\"median_ms\":%.2f,\"p90_ms\":%.2f,"
 	       "\"create_median_ms\":%.2f}\n",
-	       runs, cr[runs / 2], cr[(runs * 9 + 9) / 10 - 1], cc[runs / 2]);
-	free(cc);
-	for (int i = 0; i < 8; i++) {
-		char path[128];
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/shoal-bench",
-			 (const char *[]){"memory", "cpu", "cpuacct", "pids",
-					  "freezer", "devices", "blkio",
-					  "cpuset"}[i]);
-		rmdir(path);
-	}
+	       runs, bench_median(cr, (size_t)runs),
+	       bench_percentile(cr, (size_t)runs, 90),
+	       bench_median(cc, (size_t)runs));
+	fflush(stdout);
+out:
 	free(ms);
 	free(cr);
+	free(cc);
+}
+
+static void bench_shoal(const char *layer, int runs)
+{
+	static const char *const ctls[] = {"memory", "cpu",	"cpuacct",
+					   "pids",   "freezer", "devices",
+					   "blkio",  "cpuset"};
+	char *monitor = find_monitor();
+	struct shoal sb = {.layer = layer};
+	struct rt_config cfg = {.data_root = sb.data,
+				.exec_root = sb.run,
+				.cgroup_parent = "shoal-bench",
+				.monitor_path = monitor};
+	struct rt_err err = {""};
+
+	snprintf(sb.data, sizeof(sb.data), "%s/data", tmp);
+	snprintf(sb.run, sizeof(sb.run), "%s/run", tmp);
+	if (rt_open(&cfg, &sb.rt, &err) < 0) {
+		skipped("shoal", err.msg);
+		free(monitor);
+		return;
+	}
+	shoal_runs(&sb, runs);
+	rt_close(sb.rt);
+	for (size_t i = 0; i < sizeof(ctls) / sizeof(ctls[0]); i++) {
+		char path[128];
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/shoal-bench",
+			 ctls[i]);
+		rmdir(path);
+	}
 	free(monitor);
 }
 
@@ -274,71 +456,136 @@ static json_t *oci_seccomp(void)
 	return out;
 }
 
-static int make_bundle(const char *layer, const char *bundle)
+/* An installed executable among the usual places, or NULL. */
+static const char *find_exe(const char *name, char *buf, size_t cap)
 {
-	char path[512];
-	json_t *cfg, *process;
+	static const char *const dirs[] = {"/usr/local/sbin", "/usr/local/bin",
+					   "/usr/sbin",	      "/usr/bin",
+					   "/sbin",	      "/bin"};
 
-	if (sh("mkdir -p %s && cp -a %s %s/rootfs && cd %s && "
-	       "runc spec >/dev/null 2>&1",
-	       bundle, layer, bundle, bundle) != 0)
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(buf, cap, "%s/%s", dirs[i], name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
+/*
+ * An OCI bundle in <tmp>/<name> running @args, on the shared copy of the
+ * rootfs at <tmp>/oci-rootfs, from the default spec of @spec_tool (runc or
+ * crun; the two write the same config shape).
+ */
+static int make_bundle(const char *spec_tool, const char *name, json_t *args)
+{
+	char dir[320], path[400], rootfs[320];
+	json_t *cfg, *process;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/%s", tmp, name);
+	snprintf(rootfs, sizeof(rootfs), "%s/oci-rootfs", tmp);
+	if (sh("mkdir -p %s && cd %s && %s spec >/dev/null 2>&1", dir, dir,
+	       spec_tool) != 0) {
+		json_decref(args);
 		return -1;
-	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	}
+	snprintf(path, sizeof(path), "%s/config.json", dir);
 	cfg = json_load_file(path, 0, NULL);
-	if (!cfg)
+	if (!cfg) {
+		json_decref(args);
 		return -1;
+	}
 	process = json_object_get(cfg, "process");
 	json_object_set_new(process, "terminal", json_false());
-	json_object_set_new(process, "args", json_pack("[s]", "/bin/true"));
+	json_object_set_new(process, "args", args);
+	json_object_set_new(json_object_get(cfg, "root"), "path",
+			    json_string(rootfs));
 	json_object_set_new(json_object_get(cfg, "root"), "readonly",
 			    json_false());
 	json_object_set_new(json_object_get(cfg, "linux"), "seccomp",
 			    oci_seccomp());
-	json_dump_file(cfg, path, JSON_INDENT(1));
+	rc = json_dump_file(cfg, path, JSON_INDENT(1));
 	json_decref(cfg);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
-static void bench_runc(const char *layer, int runs)
+/* Bundles "probe" and "timed" for the OCI runtimes; NULL or why not. */
+static const char *make_bundles(const char *layer)
 {
-	char bundle[300], state[300], name[64];
+	char tool[PATH_MAX];
+	const char *spec = find_exe("runc", tool, sizeof(tool));
+
+	if (!spec)
+		spec = find_exe("crun", tool, sizeof(tool));
+	if (!spec)
+		return "not installed";
+	if (sh("cp -a %s %s/oci-rootfs", layer, tmp) != 0 ||
+	    make_bundle(spec, "probe",
+			json_pack("[s,s,s]", "/bin/sh", "-c", PROBE_SCRIPT)) <
+		    0 ||
+	    make_bundle(spec, "timed", json_pack("[s,s]", "/bin/echo", MARK)) <
+		    0)
+		return "cannot make a bundle with `spec`";
+	return NULL;
+}
+
+/* `<runtime> --root <tmp>/<name>-state run --bundle <tmp>/<bundle> <id>`. */
+static double oci_run(const char *exe, const char *name, const char *bundle,
+		      int n, long *rss, int *status)
+{
+	char root[320], dir[320], id[64];
+	char *argv[] = {(char *)exe,
+			(char *)"--root",
+			root,
+			(char *)"run",
+			(char *)"--bundle",
+			dir,
+			id,
+			NULL};
+
+	snprintf(root, sizeof(root), "%s/%s-state", tmp, name);
+	snprintf(dir, sizeof(dir), "%s/%s", tmp, bundle);
+	snprintf(id, sizeof(id), "shoal-bench-%s-%d-%d", bundle, (int)getpid(),
+		 n);
+	return run_cmd(argv, rss, status);
+}
+
+/* runc or crun: the probe, then the timed runs. */
+static void bench_oci(const char *name, const char *bundles_why, int runs)
+{
 	double *ms = calloc((size_t)runs, sizeof(double));
-	long rss = 0, r;
+	char exe[PATH_MAX], why[600];
+	long rss = 0, r = 0;
 	int status;
 
-	if (access("/usr/sbin/runc", X_OK) != 0) {
-		unavailable("runc", "/usr/sbin/runc not installed");
+	if (!ms)
 		return;
+	if (!find_exe(name, exe, sizeof(exe))) {
+		skipped(name, "not installed");
+		goto out;
 	}
-	snprintf(bundle, sizeof(bundle), "%s/bundle", tmp);
-	snprintf(state, sizeof(state), "%s/runc-state", tmp);
-	if (make_bundle(layer, bundle) < 0) {
-		unavailable("runc", "cannot make a bundle with runc spec");
-		return;
+	if (bundles_why) {
+		skipped(name, bundles_why);
+		goto out;
+	}
+	oci_run(exe, name, "probe", 0, &r, &status);
+	if (check_run(status, PROBE_EXIT, "probe", why, sizeof(why))) {
+		skipped(name, why);
+		goto out;
 	}
 	for (int i = -WARMUP; i < runs; i++) {
-		snprintf(name, sizeof(name), "shoal-bench-%d-%d", (int)getpid(),
-			 i + WARMUP);
-		char *argv[] = {(char *)"/usr/sbin/runc",
-				(char *)"--root",
-				state,
-				(char *)"run",
-				(char *)"--bundle",
-				bundle,
-				name,
-				NULL};
-		double t = run_cmd(argv, &r, &status);
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			unavailable("runc", "runc run failed on this host");
-			free(ms);
-			return;
+		double t = oci_run(exe, name, "timed", i + WARMUP, &r, &status);
+		if (check_run(status, 0, MARK, why, sizeof(why))) {
+			failed(name, i + WARMUP + 1, why);
+			goto out;
 		}
 		if (i >= 0) {
 			ms[i] = t;
 			rss = r > rss ? r : rss;
 		}
 	}
-	report("runc", ms, runs, rss, NULL);
+	report(name, ms, runs, rss, NULL);
+out:
 	free(ms);
 }
 
@@ -351,8 +598,14 @@ static void bench_unshare(int runs)
 	long rss = 0, r;
 	int status;
 
-	for (int i = -WARMUP; i < runs; i++) {
+	for (int i = -WARMUP; ms && i < runs; i++) {
 		double t = run_cmd(argv, &r, &status);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			failed("bare-unshare", i + WARMUP + 1,
+			       "unshare did not exit 0");
+			free(ms);
+			return;
+		}
 		if (i >= 0) {
 			ms[i] = t;
 			rss = r > rss ? r : rss;
@@ -366,12 +619,13 @@ static void bench_unshare(int runs)
 int main(int argc, char **argv)
 {
 	int runs = argc > 1 ? atoi(argv[1]) : 50;
+	const char *bundles_why;
 	char layer[300];
 
 	if (runs < 2)
 		runs = 2;
 	if (geteuid() != 0) {
-		unavailable("shoal", "needs root");
+		skipped("shoal", "needs root");
 		return 0;
 	}
 	shoal_alloc_install();
@@ -382,14 +636,10 @@ int main(int argc, char **argv)
 	snprintf(layer, sizeof(layer), "%s/layer", tmp);
 	make_layer(layer);
 	bench_shoal(layer, runs);
-	bench_runc(layer, runs);
-	if (sh("command -v crun >/dev/null 2>&1") == 0)
-		unavailable("crun", "present but not benchmarked: it refuses "
-				    "this host's hybrid cgroup layout");
-	else
-		unavailable("crun", "not installed; crun refuses hybrid "
-				    "cgroups (this host)");
+	bundles_why = make_bundles(layer);
+	bench_oci("runc", bundles_why, runs);
+	bench_oci("crun", bundles_why, runs);
 	bench_unshare(runs);
 	sh("rm -rf %s", tmp);
-	return 0;
+	return exit_status;
 }

@@ -245,6 +245,57 @@ tagged_pids() {
 		done
 }
 
+# proc_start PID: field 22 of /proc/PID/stat (start time), which tells a
+# process from a later one that reused its pid.
+proc_start() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $stat
+	echo "${20}"
+}
+
+# same_process PID START: the process PID that started at START still runs.
+same_process() {
+	pid_alive "$1" && [ "$(proc_start "$1" || true)" = "$2" ]
+}
+
+# cgroup_dirs_named NAME: cgroup directories called NAME anywhere in the
+# machine's cgroup hierarchies (a container's cgroup is named by its id).
+cgroup_dirs_named() {
+	find /sys/fs/cgroup -maxdepth 6 -type d -name "$1" 2>/dev/null || true
+}
+
+# mount_holders TEXT: pids whose mount table names TEXT (a container's
+# rootfs overlay names its id in upperdir=); one per mount namespace is
+# enough to keep the mount alive.
+mount_holders() {
+	{ grep -lF "$1" /proc/[0-9]*/mountinfo 2>/dev/null || true; } |
+		sed 's|^/proc/\([0-9]*\)/.*|\1|'
+}
+
+# lab_busybox HOST: imports a busybox image (scripts/mkimage-busybox) into
+# HOST's shoald as busybox:latest.
+lab_busybox() {
+	local tar
+	tar=$(mktemp /tmp/shoal-lab-busybox.XXXXXX)
+	if ! "$SHOAL_SOURCE_DIR/scripts/mkimage-busybox" "$tar" ||
+		! lab exec "$1" shoal image import "$tar" busybox >/dev/null; then
+		rm -f "$tar"
+		return 1
+	fi
+	rm -f "$tar"
+}
+
+# container_pid HOST ID: the host pid of the container's init (State.Pid).
+container_pid() {
+	lab exec "$1" shoal inspect "$2" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print((d[0] if isinstance(d, list) else d)["State"]["Pid"])'
+}
+
 # pid_alive PID: PID runs (a zombie waiting for its reaper has died).
 pid_alive() {
 	local state

@@ -166,9 +166,8 @@ static void take_snapshot(struct cluster *c, struct node *nd)
 	data = sim_sm_serialize(c, nd, &len);
 	if (raft_snapshot_done(nd->r, nd->applied)) {
 		shoal_free(data);
-		sim_fail(c,
-			 "snapshot: node %" PRIu64 " refused its own snapshot",
-			 nd->id);
+		sim_fail(c, CLUSTER_INV_CORE_CONTRACT,
+			 "node %" PRIu64 " refused its own snapshot", nd->id);
 		return;
 	}
 	raft_snapshot_meta(nd->r, &meta);
@@ -195,6 +194,8 @@ static void handle_update(struct cluster *c, struct node *nd,
 			      u->term);
 		nd->role = u->role;
 	}
+	if (nd->role == RAFT_LEADER && u->role_changed)
+		sim_check_election(c, nd);
 	sim_update_view(c, nd, u);
 	if (nd->role == RAFT_LEADER && u->role_changed)
 		sim_check_leader(c, nd);
@@ -224,9 +225,8 @@ static void drain(struct cluster *c, struct node *nd)
 
 	while (nd->up && raft_has_update(nd->r) && guard++ < 1000) {
 		if (raft_update_get(nd->r, &u)) {
-			sim_fail(c,
-				 "update: node %" PRIu64
-				 " cannot hand its update",
+			sim_fail(c, CLUSTER_INV_CORE_CONTRACT,
+				 "node %" PRIu64 " cannot hand its update",
 				 nd->id);
 			return;
 		}
@@ -429,8 +429,9 @@ int cluster_restart(struct cluster *c, uint64_t id)
 	TRACE(c, "n%" PRIu64 " restarts", id);
 	rc = node_start(c, nd);
 	if (rc)
-		sim_fail(c, "restart: node %" PRIu64 " cannot restart: %d", id,
-			 rc);
+		sim_fail(c, CLUSTER_INV_CORE_CONTRACT,
+			 "node %" PRIu64 " cannot restart from its disk: %d",
+			 id, rc);
 	return rc;
 }
 
@@ -497,8 +498,9 @@ static void run_event(struct cluster *c, struct ev *e)
 		raft_tick(nd->r, c->now);
 		rc = raft_step(nd->r, e->msg);
 		if (rc)
-			sim_fail(c, "step: node %" PRIu64 " rejected a %s: %d",
-				 nd->id, raft_msg_type_name(e->msg->type), rc);
+			sim_fail(c, CLUSTER_INV_CORE_CONTRACT,
+				 "node %" PRIu64 " rejected a %s: %d", nd->id,
+				 raft_msg_type_name(e->msg->type), rc);
 		drain(c, nd);
 		break;
 	case EV_TICK:
@@ -559,6 +561,11 @@ uint64_t cluster_next_time(const struct cluster *c)
 uint64_t cluster_events(const struct cluster *c)
 {
 	return c->events;
+}
+
+enum cluster_invariant cluster_violated(const struct cluster *c)
+{
+	return c->failed ? c->violated : CLUSTER_INV_NONE;
 }
 
 const char *cluster_violation(const struct cluster *c)
@@ -736,13 +743,14 @@ int cluster_check_converged(struct cluster *c)
 					       : "l");
 			printf("\n");
 		}
-		sim_fail(c, "liveness: no leader after the faults healed");
+		sim_fail(c, CLUSTER_INV_LIVENESS,
+			 "no leader after the faults healed");
 		return -EIO;
 	}
 	raft_status(c->nodes[l].r, &st);
 	if (st.commit < c->max_acked) {
-		sim_fail(c,
-			 "durability: leader %" PRIu64 " commit %" PRIu64
+		sim_fail(c, CLUSTER_INV_DURABILITY,
+			 "leader %" PRIu64 " commit %" PRIu64
 			 " below acknowledged write %" PRIu64,
 			 l, st.commit, c->max_acked);
 		return -EIO;
@@ -753,8 +761,8 @@ int cluster_check_converged(struct cluster *c)
 		if (id > c->o.n || !c->nodes[id].up)
 			continue;
 		if (c->nodes[id].applied < st.commit) {
-			sim_fail(c,
-				 "liveness: node %" PRIu64 " applied %" PRIu64
+			sim_fail(c, CLUSTER_INV_LIVENESS,
+				 "node %" PRIu64 " applied %" PRIu64
 				 " of commit %" PRIu64 " after healing",
 				 id, c->nodes[id].applied, st.commit);
 			return -EIO;

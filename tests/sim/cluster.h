@@ -8,21 +8,33 @@
  *
  * Used by the unit tests (fixed delays, no random faults, exact times) and
  * by the simulator (tests/sim/sim.c, random faults from a seed). After
- * every event the invariants of the Raft paper are checked:
+ * every event the invariants of the Raft paper are checked, each under the
+ * name a test uses to expect it (enum cluster_invariant):
  *
- *   election safety       at most one leader per term;
- *   log matching          same index and term => same entry and same
- *                         predecessor term (so, by induction, same prefix);
- *   leader completeness   a new leader holds every entry applied anywhere;
- *   state machine safety  no two nodes apply different entries at an index;
+ *   election-safety       at most one leader per term;
+ *   log-matching          same index and term => same entry and same
+ *                         predecessor term (so, by induction, same prefix),
+ *                         and terms never decrease along a log;
+ *   leader-completeness   a new leader holds every entry applied anywhere;
+ *   state-machine-safety  no two nodes apply different entries at an index,
+ *                         and an installed snapshot is the state applied at
+ *                         its index;
  *   durability            an acknowledged proposal is applied everywhere
  *                         at its index (checked when applied, and at the
  *                         end by cluster_check_converged());
- *   linearizable reads    a read is served on a state at least as new as
- *                         every write acknowledged before it started.
+ *   linearizability       a read is served on a state at least as new as
+ *                         every write acknowledged before it started;
+ *   liveness              after the faults are healed a leader exists and
+ *                         every member applies the commit index
+ *                         (cluster_check_converged() only);
+ *   core-contract         the core keeps its interface: entries handed in
+ *                         index order with no gap, messages and snapshots
+ *                         it made accepted, a restart from its own disk
+ *                         succeeds.
  *
- * The first violation is kept in cluster_violation() and every later call
- * returns -EIO. Single-threaded; all memory through common/alloc.h.
+ * The first violation is kept (cluster_violated(), cluster_violation()) and
+ * every later call returns -EIO. Single-threaded; all memory through
+ * common/alloc.h.
  */
 #ifndef SHOAL_TESTS_SIM_CLUSTER_H
 #define SHOAL_TESTS_SIM_CLUSTER_H
@@ -33,6 +45,28 @@
 #include "raft/raft.h"
 
 #define CLUSTER_MAX 5
+
+/* The invariants, by the name tests and the simulator's command line use. */
+enum cluster_invariant {
+	CLUSTER_INV_NONE = 0,
+	CLUSTER_INV_ELECTION_SAFETY,
+	CLUSTER_INV_LOG_MATCHING,
+	CLUSTER_INV_LEADER_COMPLETENESS,
+	CLUSTER_INV_STATE_MACHINE_SAFETY,
+	CLUSTER_INV_DURABILITY,
+	CLUSTER_INV_LINEARIZABILITY,
+	CLUSTER_INV_LIVENESS,
+	CLUSTER_INV_CORE_CONTRACT,
+	CLUSTER_INV_COUNT
+};
+
+/** cluster_invariant_name() - "election-safety", ...; "none" for
+ * CLUSTER_INV_NONE. Static storage. */
+const char *cluster_invariant_name(enum cluster_invariant inv);
+
+/** cluster_invariant_parse() - the invariant called @name, or
+ * CLUSTER_INV_NONE when no invariant has that name. */
+enum cluster_invariant cluster_invariant_parse(const char *name);
 
 struct cluster_opts {
 	uint32_t n; /* nodes, ids 1..n, all founding voters */
@@ -73,6 +107,10 @@ uint64_t cluster_now(const struct cluster *c);
 /** Time of the next scheduled event, UINT64_MAX if none. */
 uint64_t cluster_next_time(const struct cluster *c);
 uint64_t cluster_events(const struct cluster *c);
+/** The invariant the first violation broke; CLUSTER_INV_NONE if none. */
+enum cluster_invariant cluster_violated(const struct cluster *c);
+/** "<invariant>: <what happened>" for the first violation, or NULL;
+ * valid until cluster_free(). */
 const char *cluster_violation(const struct cluster *c);
 
 struct raft *cluster_raft(struct cluster *c, uint64_t id); /* NULL if down */

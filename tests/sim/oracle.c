@@ -6,8 +6,16 @@
  * machine's hash after it (state machine safety, also for installed
  * snapshots); the leader of each term (election safety); and acknowledged
  * writes and reads (durability, linearizability). The first violation is
- * kept; everything after it is moot.
+ * kept, with the invariant it broke; everything after it is moot.
+ *
+ * Each invariant has a name (the table below), which is what a planted-bug
+ * test expects (`sim-planted --bug N --expect-violation NAME`): a bug that
+ * is caught by the wrong check shows the checker is not testing what the
+ * test says it does. Where one event could break two invariants, the more
+ * specific one is checked first: a second leader of a term is election
+ * safety, checked before its no-op entry meets the log-matching oracle.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -18,15 +26,48 @@
 #include "common/alloc.h"
 #include "tests/sim/sim_internal.h"
 
-void sim_fail(struct cluster *c, const char *fmt, ...)
+static const char *const invariant_names[CLUSTER_INV_COUNT] = {
+	[CLUSTER_INV_NONE] = "none",
+	[CLUSTER_INV_ELECTION_SAFETY] = "election-safety",
+	[CLUSTER_INV_LOG_MATCHING] = "log-matching",
+	[CLUSTER_INV_LEADER_COMPLETENESS] = "leader-completeness",
+	[CLUSTER_INV_STATE_MACHINE_SAFETY] = "state-machine-safety",
+	[CLUSTER_INV_DURABILITY] = "durability",
+	[CLUSTER_INV_LINEARIZABILITY] = "linearizability",
+	[CLUSTER_INV_LIVENESS] = "liveness",
+	[CLUSTER_INV_CORE_CONTRACT] = "core-contract",
+};
+
+const char *cluster_invariant_name(enum cluster_invariant inv)
+{
+	if ((unsigned)inv >= CLUSTER_INV_COUNT)
+		return "unknown";
+	return invariant_names[inv];
+}
+
+enum cluster_invariant cluster_invariant_parse(const char *name)
+{
+	for (int i = CLUSTER_INV_NONE + 1; i < CLUSTER_INV_COUNT; i++)
+		if (!strcmp(name, invariant_names[i]))
+			return (enum cluster_invariant)i;
+	return CLUSTER_INV_NONE;
+}
+
+void sim_fail(struct cluster *c, enum cluster_invariant inv, const char *fmt,
+	      ...)
 {
 	va_list ap;
+	int n;
 
+	assert(inv > CLUSTER_INV_NONE && inv < CLUSTER_INV_COUNT);
 	if (c->failed)
 		return;
 	c->failed = true;
+	c->violated = inv;
+	n = snprintf(c->violation, sizeof(c->violation),
+		     "%s: ", cluster_invariant_name(inv));
 	va_start(ap, fmt);
-	vsnprintf(c->violation, sizeof(c->violation), fmt, ap);
+	vsnprintf(c->violation + n, sizeof(c->violation) - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (c->o.trace)
 		printf("%8" PRIu64 " VIOLATION %s\n", c->now, c->violation);
@@ -46,9 +87,9 @@ static void oracle_append(struct cluster *c, struct node *nd, uint64_t index,
 	struct oslot *s;
 
 	if (index > 1 && prev > term)
-		sim_fail(c,
-			 "log matching: node %" PRIu64 " index %" PRIu64
-			 " has term %" PRIu64 " after term %" PRIu64,
+		sim_fail(c, CLUSTER_INV_LOG_MATCHING,
+			 "node %" PRIu64 " index %" PRIu64 " has term %" PRIu64
+			 " after term %" PRIu64,
 			 nd->id, index, term, prev);
 	if (index >= c->appended_cap) {
 		size_t old = c->appended_cap;
@@ -65,13 +106,13 @@ static void oracle_append(struct cluster *c, struct node *nd, uint64_t index,
 		if (k->term != term)
 			continue;
 		if (k->hash != hash)
-			sim_fail(c,
-				 "log matching: two entries at index %" PRIu64
+			sim_fail(c, CLUSTER_INV_LOG_MATCHING,
+				 "two entries at index %" PRIu64
 				 " term %" PRIu64 " differ (node %" PRIu64 ")",
 				 index, term, nd->id);
 		if (prev && k->prev_term && k->prev_term != prev)
-			sim_fail(c,
-				 "log matching: index %" PRIu64 " term %" PRIu64
+			sim_fail(c, CLUSTER_INV_LOG_MATCHING,
+				 "index %" PRIu64 " term %" PRIu64
 				 " follows term %" PRIu64 " on node %" PRIu64
 				 " but term %" PRIu64 " elsewhere",
 				 index, term, prev, nd->id, k->prev_term);
@@ -125,15 +166,15 @@ void sim_check_apply(struct cluster *c, struct node *nd, uint64_t index,
 		if (index > c->applied_max)
 			c->applied_max = index;
 	} else if (a->term != term || a->hash != hash || a->sm != sm) {
-		sim_fail(c,
-			 "state machine safety: node %" PRIu64
-			 " applied term %" PRIu64 " at index %" PRIu64
+		sim_fail(c, CLUSTER_INV_STATE_MACHINE_SAFETY,
+			 "node %" PRIu64 " applied term %" PRIu64
+			 " at index %" PRIu64
 			 ", another node applied term %" PRIu64,
 			 nd->id, term, index, a->term);
 	}
 }
 
-void sim_check_leader(struct cluster *c, struct node *nd)
+void sim_check_election(struct cluster *c, struct node *nd)
 {
 	uint64_t t = nd->term;
 
@@ -146,13 +187,21 @@ void sim_check_leader(struct cluster *c, struct node *nd)
 		       (c->lot_cap - old) * sizeof(uint64_t));
 	}
 	if (c->leader_of_term[t] && c->leader_of_term[t] != nd->id) {
-		sim_fail(c,
-			 "election safety: nodes %" PRIu64 " and %" PRIu64
+		sim_fail(c, CLUSTER_INV_ELECTION_SAFETY,
+			 "nodes %" PRIu64 " and %" PRIu64
 			 " both lead term %" PRIu64,
 			 c->leader_of_term[t], nd->id, t);
 		return;
 	}
 	c->leader_of_term[t] = nd->id;
+}
+
+void sim_check_leader(struct cluster *c, struct node *nd)
+{
+	uint64_t t = nd->term;
+
+	if (c->failed)
+		return;
 	c->leader_since = c->now;
 	if (c->o.on_leader)
 		c->o.on_leader(c->o.on_leader_arg, nd->id, t, c->now);
@@ -165,9 +214,8 @@ void sim_check_leader(struct cluster *c, struct node *nd)
 			continue;
 		if (i > nd->view_last || nd->view[i].term != a->term ||
 		    nd->view[i].hash != a->hash) {
-			sim_fail(c,
-				 "leader completeness: leader %" PRIu64
-				 " of term %" PRIu64
+			sim_fail(c, CLUSTER_INV_LEADER_COMPLETENESS,
+				 "leader %" PRIu64 " of term %" PRIu64
 				 " lacks applied index %" PRIu64
 				 " (has term %" PRIu64 ", applied term %" PRIu64
 				 ", last %" PRIu64 ")",
@@ -177,10 +225,9 @@ void sim_check_leader(struct cluster *c, struct node *nd)
 		}
 	}
 	if (nd->view_last < c->applied_max)
-		sim_fail(c,
-			 "leader completeness: leader %" PRIu64
-			 " of term %" PRIu64 " has last index %" PRIu64
-			 " < applied %" PRIu64,
+		sim_fail(c, CLUSTER_INV_LEADER_COMPLETENESS,
+			 "leader %" PRIu64 " of term %" PRIu64
+			 " has last index %" PRIu64 " < applied %" PRIu64,
 			 nd->id, t, nd->view_last, c->applied_max);
 }
 
@@ -198,8 +245,8 @@ static void ack_props(struct cluster *c, struct node *nd, uint64_t index,
 		}
 		if (p->index == index && p->term == term) {
 			if (p->hash != hash)
-				sim_fail(c,
-					 "durability: index %" PRIu64
+				sim_fail(c, CLUSTER_INV_DURABILITY,
+					 "index %" PRIu64
 					 " applied with another payload",
 					 index);
 			c->acked++;
@@ -218,9 +265,9 @@ void sim_apply_entries(struct cluster *c, struct node *nd,
 		uint64_t h = sim_entry_hash(e);
 
 		if (e->index != nd->applied + 1) {
-			sim_fail(c,
-				 "apply order: node %" PRIu64
-				 " applied %" PRIu64 " then %" PRIu64,
+			sim_fail(c, CLUSTER_INV_CORE_CONTRACT,
+				 "node %" PRIu64 " applied %" PRIu64
+				 " then %" PRIu64,
 				 nd->id, nd->applied, e->index);
 			return;
 		}
@@ -246,8 +293,8 @@ void sim_serve_reads(struct cluster *c, struct node *nd)
 			continue;
 		}
 		if (nd->applied < rd->min_applied)
-			sim_fail(c,
-				 "linearizability: node %" PRIu64
+			sim_fail(c, CLUSTER_INV_LINEARIZABILITY,
+				 "node %" PRIu64
 				 " served a read at applied %" PRIu64
 				 " missing acknowledged write %" PRIu64,
 				 nd->id, nd->applied, rd->min_applied);
@@ -295,8 +342,8 @@ void sim_update_view(struct cluster *c, struct node *nd,
 		const struct raft_entry *e = &u->entries[i];
 
 		if (e->index != nd->view_last + 1) {
-			sim_fail(c,
-				 "update: node %" PRIu64 " appends %" PRIu64
+			sim_fail(c, CLUSTER_INV_CORE_CONTRACT,
+				 "node %" PRIu64 " appends %" PRIu64
 				 " after %" PRIu64,
 				 nd->id, e->index, nd->view_last);
 			return;

@@ -15,9 +15,13 @@
  * The invariants of tests/sim/cluster.h are checked after every event.
  *
  * Exit status: 0 all runs passed; 1 a run violated an invariant (the line
- * names it and the seed); 2 usage. With --expect-violation (the planted-bug
- * build, --bug N) the meaning flips: 0 when some seed of the range caught
- * the bug, 1 when none did.
+ * names it and the seed); 2 usage. With --expect-violation NAME (the
+ * planted-bug build, --bug N) the meaning flips: the run stops at the first
+ * seed that violates anything, and exits 0 only if what it violated is the
+ * invariant NAME; 1 when another invariant was violated (the bug was caught
+ * by the wrong check, or something else is broken) or when no seed of the
+ * range caught anything. `sim --list-invariants` prints the names
+ * (tests/sim/cluster.h says what each one means).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,7 +40,8 @@ struct args {
 	uint64_t events;
 	bool verbose;
 	int bug;
-	bool expect_violation;
+	enum cluster_invariant expect; /* CLUSTER_INV_NONE: expect none */
+	bool list;
 };
 
 struct rng {
@@ -230,6 +235,8 @@ static int chaos(struct cluster *c, struct rng *r, struct schedule *s,
 	return rc;
 }
 
+/* One seed: 0 when it passed, the invariant it violated, -1 when it could
+ * not start. */
 static int run(const struct args *a, uint64_t seed)
 {
 	struct cluster_opts o;
@@ -284,15 +291,24 @@ static int run(const struct args *a, uint64_t seed)
 		       cluster_acked_count(c), cluster_reads_served(c),
 		       cluster_snapshots_installed(c));
 	}
+	rc = rc ? (int)cluster_violated(c) : 0;
 	cluster_free(c);
-	return rc ? 1 : 0;
+	return rc;
 }
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: sim (--seed N | --seeds A:B) [--nodes 3|5] [--events N] [-v]\n"
-		"           [--bug N --expect-violation]   (sim-planted only)\n");
+		"           [--bug N --expect-violation INVARIANT]   (sim-planted only)\n"
+		"       sim --list-invariants\n");
+}
+
+static void list_invariants(void)
+{
+	for (int i = CLUSTER_INV_NONE + 1; i < CLUSTER_INV_COUNT; i++)
+		printf("%s\n",
+		       cluster_invariant_name((enum cluster_invariant)i));
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -317,10 +333,20 @@ static int parse(int argc, char **argv, struct args *a)
 
 		if (!strcmp(arg, "-v")) {
 			a->verbose = true;
-		} else if (!strcmp(arg, "--expect-violation")) {
-			a->expect_violation = true;
+		} else if (!strcmp(arg, "--list-invariants")) {
+			a->list = true;
 		} else if (!val) {
 			return -EINVAL;
+		} else if (!strcmp(arg, "--expect-violation")) {
+			a->expect = cluster_invariant_parse(val);
+			if (a->expect == CLUSTER_INV_NONE) {
+				fprintf(stderr,
+					"sim: no invariant called '%s'; "
+					"sim --list-invariants names them\n",
+					val);
+				return -EINVAL;
+			}
+			i++;
 		} else if (!strcmp(arg, "--seed")) {
 			if (parse_u64(val, &a->seed_lo))
 				return -EINVAL;
@@ -358,14 +384,44 @@ static int parse(int argc, char **argv, struct args *a)
 	return 0;
 }
 
+/* --expect-violation: 0 when the first violating seed broke the expected
+ * invariant, 1 otherwise. */
+static int report_expected(const struct args *a, uint64_t seed, int got)
+{
+	const char *want = cluster_invariant_name(a->expect);
+
+	if (!got) {
+		printf("sim: planted bug %d NOT caught in seeds %" PRIu64
+		       "..%" PRIu64 " (expected %s)\n",
+		       a->bug, a->seed_lo, a->seed_hi, want);
+		return 1;
+	}
+	if (got != (int)a->expect) {
+		printf("sim: planted bug %d: seed %" PRIu64 " violated %s, "
+		       "not the expected %s\n",
+		       a->bug, seed,
+		       cluster_invariant_name((enum cluster_invariant)got),
+		       want);
+		return 1;
+	}
+	printf("sim: planted bug %d caught by seed %" PRIu64 " as %s\n", a->bug,
+	       seed, want);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
 	uint64_t failed = 0, first_failed = 0;
+	int first_rc = 0;
 
 	if (parse(argc, argv, &a)) {
 		usage();
 		return 2;
+	}
+	if (a.list) {
+		list_invariants();
+		return 0;
 	}
 	log_set_level(a.verbose ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR);
 #ifdef RAFT_PLANTED_BUGS
@@ -381,23 +437,15 @@ int main(int argc, char **argv)
 
 		if (rc < 0)
 			return 2;
-		if (rc && !failed++)
+		if (rc && !failed++) {
 			first_failed = s;
-		if (rc && a.expect_violation)
+			first_rc = rc;
+		}
+		if (rc && a.expect)
 			break;
 	}
-	if (a.expect_violation) {
-		if (failed) {
-			printf("sim: planted bug %d caught by seed %" PRIu64
-			       "\n",
-			       a.bug, first_failed);
-			return 0;
-		}
-		printf("sim: planted bug %d NOT caught in seeds %" PRIu64
-		       "..%" PRIu64 "\n",
-		       a.bug, a.seed_lo, a.seed_hi);
-		return 1;
-	}
+	if (a.expect)
+		return report_expected(&a, first_failed, first_rc);
 	if (a.seed_lo != a.seed_hi)
 		printf("sim: %" PRIu64 " seeds, %" PRIu64 " failed\n",
 		       a.seed_hi - a.seed_lo + 1, failed);

@@ -140,6 +140,7 @@ struct cluster {
 	struct raft_conf boot;
 	char violation[512];
 	bool failed;
+	enum cluster_invariant violated;
 	/* oracle */
 	struct oslot *appended;
 	size_t appended_cap;
@@ -242,8 +243,9 @@ static inline void *xgrow(void *p, size_t *cap, size_t need, size_t size)
 		}                                                              \
 	} while (0)
 
-void sim_fail(struct cluster *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Records the first violation: @inv broken, then what happened. */
+void sim_fail(struct cluster *c, enum cluster_invariant inv, const char *fmt,
+	      ...) __attribute__((format(printf, 3, 4)));
 
 uint64_t sim_entry_hash(const struct raft_entry *e);
 void sim_view_set(struct cluster *c, struct node *nd, uint64_t index,
@@ -251,6 +253,10 @@ void sim_view_set(struct cluster *c, struct node *nd, uint64_t index,
 void sim_view_reset(struct node *nd, uint64_t index);
 void sim_check_apply(struct cluster *c, struct node *nd, uint64_t index,
 		     uint64_t term, uint64_t hash, uint64_t sm);
+/* A node became leader: election safety before its first entries are
+ * seen (a second leader of a term is named as such, not as the log
+ * mismatch its no-op makes), leader completeness after. */
+void sim_check_election(struct cluster *c, struct node *nd);
 void sim_check_leader(struct cluster *c, struct node *nd);
 void sim_apply_entries(struct cluster *c, struct node *nd,
 		       const struct raft_update *u);

@@ -275,9 +275,10 @@ void sim_complete_chunks(struct cluster *c, struct node *nd,
 		if (ch->offset == 0)
 			d->in_len = 0;
 		if (ch->offset != d->in_len) {
-			sim_fail(c,
-				 "snapshot: node %" PRIu64
-				 " got chunk at %" PRIu64 " after %zu bytes",
+			sim_fail(c, CLUSTER_INV_CORE_CONTRACT,
+				 "node %" PRIu64
+				 " got snapshot chunk at %" PRIu64
+				 " after %zu bytes",
 				 nd->id, ch->offset, d->in_len);
 			return;
 		}
@@ -289,9 +290,8 @@ void sim_complete_chunks(struct cluster *c, struct node *nd,
 			continue;
 		if (!sim_sm_load(c, nd, d->in_data, d->in_len,
 				 ch->meta.index)) {
-			sim_fail(c,
-				 "snapshot: node %" PRIu64
-				 " received a corrupt snapshot",
+			sim_fail(c, CLUSTER_INV_CORE_CONTRACT,
+				 "node %" PRIu64 " received a corrupt snapshot",
 				 nd->id);
 			return;
 		}
@@ -299,8 +299,8 @@ void sim_complete_chunks(struct cluster *c, struct node *nd,
 		    c->applied[ch->meta.index].set &&
 		    c->applied[ch->meta.index].sm != nd->sm_hash)
 			sim_fail(
-				c,
-				"snapshot: node %" PRIu64 " installed a state"
+				c, CLUSTER_INV_STATE_MACHINE_SAFETY,
+				"node %" PRIu64 " installed a snapshot state"
 				" that differs from the one applied at %" PRIu64,
 				nd->id, ch->meta.index);
 		shoal_free(d->snap_data);
@@ -311,9 +311,9 @@ void sim_complete_chunks(struct cluster *c, struct node *nd,
 		rc = raft_snapshot_installed(nd->r, ch->meta.index,
 					     ch->meta.term);
 		if (rc)
-			sim_fail(c,
-				 "snapshot: node %" PRIu64
-				 " install refused: %d",
+			sim_fail(c, CLUSTER_INV_CORE_CONTRACT,
+				 "node %" PRIu64
+				 " refused a snapshot install: %d",
 				 nd->id, rc);
 		c->installs++;
 		TRACE(c, "n%" PRIu64 " installed snapshot %" PRIu64, nd->id,

@@ -3,6 +3,7 @@
 # address, /run/shoal and /var/lib/shoal), a network between them that
 # `cut` and `heal` control pair by pair, daemons that `kill`, `stop` and
 # `start` control host by host, and a `down` that leaves nothing behind,
+# not even the containers running inside a host (one of them paused),
 # even after an `up` that was killed halfway.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -76,6 +77,12 @@ assert_eq "and the directory is left as it was" "keep" "$(ls -A "$junk")"
 rm -rf "$junk"
 assert_fails "a relative or odd SHOAL_LAB_DIR is refused" \
 	env SHOAL_LAB_DIR=../x "$LAB_SCRIPT" down
+junk=$(mktemp -d /run/shoal-lab-junk.XXXXXX)
+assert_fails "up with its own --cgroup-parent in SHOAL_LAB_DAEMON_ARGS is refused" \
+	env SHOAL_LAB_DIR="$junk" SHOAL_LAB_DAEMON_ARGS="--cgroup-parent x" \
+	"$LAB_SCRIPT" up 1
+assert_fails "and leaves no lab behind" test -e "$junk/config"
+SHOAL_LAB_DIR=$junk lab down >/dev/null 2>&1 || rmdir "$junk" 2>/dev/null || true
 
 note "daemons"
 if has_shoald; then
@@ -117,11 +124,14 @@ note "a second lab beside the first"
 other=$(lab_other b)
 lab_other_dirs=("$other") # this shell's copy; lab_other ran in a subshell
 SHOAL_LAB_DIR=$other SHOAL_LAB_NAME=t-other \
-	SHOAL_LAB_DAEMON="exec env SELF={host}@{addr} $SHOAL_LAB_DAEMON_STANDIN" \
+	SHOAL_LAB_DAEMON="exec env SELF={host}@{addr}@{cgroup} $SHOAL_LAB_DAEMON_STANDIN" \
 	lab up 2
 in_b() { SHOAL_LAB_DIR=$other "$LAB_SCRIPT" "$@"; }
-assert_ok "{host} and {addr} in the daemon's command become h2's own" \
-	grep -qzx "SELF=h2@$(lab addr h2)" "/proc/$(in_b pid h2)/environ"
+b_cgroup=$(in_b status | sed -n "s/^containers' cgroups: \(.*\)\/hN .*/\1/p")
+assert_ok "{host}, {addr} and {cgroup} in the daemon's command become h2's own" \
+	grep -qzx "SELF=h2@$(lab addr h2)@$b_cgroup/h2" "/proc/$(in_b pid h2)/environ"
+assert_not_contains "each lab has a cgroup parent of its own" "$b_cgroup" \
+	"$(lab status)"
 assert_eq "the second lab has its own h1" h1 "$(in_b exec h1 hostname)"
 assert_contains "at the same address as the first lab's h1" \
 	"inet $(lab addr h1)/24" "$(in_b exec h1 ip -4 -o addr show dev eth0)"
@@ -135,6 +145,38 @@ in_b down
 assert_ok "the first lab still works after the second is down" \
 	lab_ping h2 h1
 assert_contains "the first lab's status is whole" "h3 " "$(lab status)"
+
+# Containers inside a host live in namespaces of their own, out of the
+# lab's: down must end them by their cgroups (its own per host) and
+# recorded pids, or they outlive the lab as orphans.
+ctr_ids=()
+ctr_pids=()
+ctr_starts=()
+if has_shoald; then
+	note "containers inside a host"
+	assert_ok "a busybox image is imported into h1" lab_busybox h1
+	ctr_ids+=("$(lab exec h1 shoal run -d busybox sleep 1000 || true)")
+	ctr_ids+=("$(lab exec h1 shoal run -d busybox \
+		sh -c 'sleep 1000 & exec sleep 1001' || true)")
+	assert_ok "the second container is paused" \
+		lab exec h1 shoal pause "${ctr_ids[1]:-none}"
+	for c in "${ctr_ids[@]}"; do
+		pid=$(container_pid h1 "$c" 2>/dev/null || echo 0)
+		ctr_pids+=("$pid")
+		ctr_starts+=("$(proc_start "$pid" || echo none)")
+		assert_ok "container ${c:0:12} runs in h1 (pid $pid)" \
+			same_process "$pid" "${ctr_starts[-1]}"
+		assert_ok "container ${c:0:12} has cgroup directories" \
+			test -n "$(cgroup_dirs_named "$c")"
+		assert_ok "container ${c:0:12} has its rootfs mounted" \
+			test -n "$(mount_holders "$c")"
+	done
+	ctr_parent_dirs=$(for c in "${ctr_ids[@]}"; do
+		cgroup_dirs_named "$c" | xargs -r -n1 dirname
+	done | sort -u)
+	assert_eq "h1's containers are in a cgroup parent of h1's own, not the machine's default" \
+		"" "$(echo "$ctr_parent_dirs" | grep -v '/h1$' || true)"
+fi
 
 note "down leaves nothing behind"
 ns_ids=()
@@ -154,6 +196,22 @@ wait_for 5 in_h3 || true
 lab down
 assert_eq "no process started by the lab survives down (a stray exec too)" \
 	"" "$(tagged_pids "$dir")"
+for i in "${!ctr_ids[@]}"; do
+	c=${ctr_ids[$i]}
+	assert_fails "no process of container ${c:0:12} survives down (pid ${ctr_pids[$i]})" \
+		same_process "${ctr_pids[$i]}" "${ctr_starts[$i]}"
+	assert_eq "no cgroup directory of container ${c:0:12} remains" "" \
+		"$(cgroup_dirs_named "$c")"
+	assert_eq "no mount of container ${c:0:12} remains in any namespace" "" \
+		"$(mount_holders "$c")"
+done
+if [ ${#ctr_ids[@]} -gt 0 ]; then
+	left=""
+	for d in $ctr_parent_dirs; do
+		[ -e "$d" ] && left="$left $d"
+	done
+	assert_eq "no cgroup of h1 (the containers' parent) remains" "" "$left"
+fi
 assert_eq "no mount under the lab dir remains" "" \
 	"$(grep -F " $dir" /proc/self/mountinfo || true)"
 left=""
