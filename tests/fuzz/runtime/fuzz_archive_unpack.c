@@ -83,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mkdir(dest, 0755) < 0)
 		abort();
 	fd = memfd_create("archive", MFD_CLOEXEC);
-	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size ||
+	    lseek(fd, 0, SEEK_SET) != 0)
 		abort();
 	rc = rt__archive_unpack(fd, dest, &o, &err);
 	close(fd);
