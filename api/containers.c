@@ -143,7 +143,9 @@ static int start_now(struct api__state *st, const char *id, struct rt_err *e)
 static void reply_start_error(struct api_call *call, int rc,
 			      const struct rt_err *e)
 {
-	int status = rc == -ENOENT || rc == -EINVAL ? 400 : 500;
+	int status = rc == -ENOENT || rc == -EINVAL ? 400
+		     : rc == SHOAL_ECONFLICT	    ? 409
+						    : 500;
 	api_reply_error(call, status, "%s",
 			e->msg[0] ? e->msg : shoal_strerror(rc));
 }
@@ -176,7 +178,8 @@ static void start(struct api_call *call)
 	int rc = start_now(st, id, &e);
 	if (rc < 0) {
 		reply_start_error(call, rc, &e);
-		remove_if_auto(st, id);
+		if (rc != SHOAL_ECONFLICT) /* busy: it may start later */
+			remove_if_auto(st, id);
 		return;
 	}
 	http_response_send(call->res, 204, NULL, NULL, 0);

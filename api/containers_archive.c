@@ -1,20 +1,24 @@
 /*
  * GET, HEAD and PUT /containers/{id}/archive (Docker Engine API v1.45,
  * "ContainerArchive", "ContainerArchiveInfo", "PutContainerArchive"): what
- * `docker cp` uses. The path is resolved inside the container by a child
- * process that chroot()s into /proc/<pid>/root, so symbolic links in the
- * container's tree can never lead to the host's files; the child writes
- * the tar stream (libarchive) or unpacks the uploaded one (with
- * libarchive's secure-extraction flags) and reports through memfds. The
- * path's stat goes back in the X-Docker-Container-Path-Stat header:
- * base64 of {"name","size","mode","mtime","linkTarget"}, mode in Go's
- * os.FileMode bits, as the docker CLI decodes it.
+ * `docker cp` uses. A thin route over rt_archive_* (runtime.h): the
+ * runtime runs a helper confined to the container (its namespaces, a few
+ * capabilities, seccomp; see docs/archive.md) and this file only turns
+ * its results into HTTP.
  *
- * The root comes from rt_container_rootfs(): /proc/<pid>/root while the
- * container runs; for a stopped one the runtime mounts its overlay for
- * the duration of the call (its volumes are not there). The child runs
- * synchronously: archives of small trees, as docker cp is used for, take
- * milliseconds.
+ * The path's stat goes back in the X-Docker-Container-Path-Stat header:
+ * base64 of {"name","size","mode","mtime","linkTarget"}, mode in Go's
+ * os.FileMode bits, as the docker CLI decodes it. GET streams the tar as
+ * it comes out of the helper (chunked): a piece the connection cannot
+ * take (http_response_write() says -ENOBUFS) is kept, the helper paused
+ * until the drain callback, so the daemon holds at most the server's
+ * queue plus one piece per transfer, whatever the size of the tree. A
+ * failure after the head is sent ends the stream without its last chunk
+ * (http_response_abort()), so the client sees a truncated archive, never
+ * a complete one. PUT hands the helper the spooled request body (the
+ * route takes archives: api/routes.c). A client that leaves kills the
+ * helper; a helper killed by anyone is an error answer, never the
+ * daemon's problem.
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -24,25 +28,25 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define GO_MODE_DIR (1u << 31)
 #define GO_MODE_SYMLINK (1u << 27)
 
-enum { CHILD_OK = 0, CHILD_FAIL = 1, CHILD_NOTFOUND = 2, CHILD_NOTDIR = 3 };
+struct xfer {
+	struct http_response *res;
+	struct rt_archive *ar;
+	char id[RT_ID_LEN + 1];
+	char *ref;  /* as the client named the container */
+	char *path; /* as the client named the file */
+	bool head;
+	bool began; /* the 200 head went out */
+	char *held; /* a piece the connection could not take yet */
+	size_t held_len;
+};
 
 static void b64(const unsigned char *in, size_t n, char *out, size_t cap)
 {
@@ -64,322 +68,204 @@ static void b64(const unsigned char *in, size_t n, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-static void msg_to(int fd, const char *msg)
+/* The X-Docker-Container-Path-Stat header of @st. */
+static int stat_header(struct http_response *res, const struct rt_path_stat *st)
 {
-	if (msg && write(fd, msg, strlen(msg)) < 0)
-		return;
-}
-
-/* --- in the child (chrooted) ---------------------------------------------- */
-
-static struct archive *tar_out;
-static size_t strip; /* bytes of the parent folder to drop from names */
-static int child_err_fd;
-
-static int add_one(const char *path, const struct stat *st, int flag,
-		   struct FTW *ftw)
-{
-	struct archive_entry *e = archive_entry_new();
-	if (!e)
-		return -1;
-	archive_entry_copy_stat(e, st);
-	archive_entry_copy_pathname(e, path + strip);
-	if (S_ISLNK(st->st_mode)) {
-		char target[PATH_MAX];
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		target[n > 0 ? n : 0] = '\0';
-		archive_entry_copy_symlink(e, target);
-	}
-	if (archive_write_header(tar_out, e) != ARCHIVE_OK) {
-		archive_entry_free(e);
-		return -1;
-	}
-	if (S_ISREG(st->st_mode)) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		char buf[65536];
-		ssize_t n;
-		while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-			archive_write_data(tar_out, buf, (size_t)n);
-		if (fd >= 0)
-			close(fd);
-	}
-	archive_entry_free(e);
-	return 0;
-}
-
-static int child_get(const char *path, int stat_fd, int tar_fd, bool tar)
-{
-	struct stat st;
-	char copy[PATH_MAX], name[PATH_MAX], target[PATH_MAX] = "", mt[48];
-	if (lstat(path, &st) < 0)
-		return CHILD_NOTFOUND;
-	snprintf(copy, sizeof(copy), "%s", path);
-	snprintf(name, sizeof(name), "%s", basename(copy));
-	if (S_ISLNK(st.st_mode)) {
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		target[n > 0 ? n : 0] = '\0';
-	}
-	unsigned mode = st.st_mode & 0777;
-	if (S_ISDIR(st.st_mode))
+	char mt[48], hdr[8192];
+	unsigned mode = st->mode & 0777;
+	if (S_ISDIR(st->mode))
 		mode |= GO_MODE_DIR;
-	if (S_ISLNK(st.st_mode))
+	if (S_ISLNK(st->mode))
 		mode |= GO_MODE_SYMLINK;
-	time_format_rfc3339((int64_t)st.st_mtime * 1000000000, mt, sizeof(mt));
-	json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:s}", "name", name, "size",
-			      (json_int_t)st.st_size, "mode", (json_int_t)mode,
-			      "mtime", mt, "linkTarget", target);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (s && write(stat_fd, s, strlen(s)) < 0)
-		return CHILD_FAIL;
-	if (!tar)
-		return CHILD_OK;
-	tar_out = archive_write_new();
-	if (!tar_out || archive_write_set_format_pax_restricted(tar_out) ||
-	    archive_write_open_fd(tar_out, tar_fd) != ARCHIVE_OK)
-		return CHILD_FAIL;
-	/* Names start at the path's last component, as docker's. */
-	snprintf(copy, sizeof(copy), "%s", path);
-	size_t len = strlen(copy);
-	while (len > 1 && copy[len - 1] == '/')
-		copy[--len] = '\0';
-	strip = (size_t)(strrchr(copy, '/') - copy) + 1;
-	int rc = nftw(copy, add_one, 32, FTW_PHYS);
-	archive_write_close(tar_out);
-	archive_write_free(tar_out);
-	return rc == 0 ? CHILD_OK : CHILD_FAIL;
+	time_format_rfc3339(st->mtime_ns, mt, sizeof(mt));
+	json_t *o =
+		json_pack("{s:s, s:I, s:I, s:s, s:s}", "name", st->name, "size",
+			  (json_int_t)st->size, "mode", (json_int_t)mode,
+			  "mtime", mt, "linkTarget", st->link_target);
+	size_t len = 0;
+	char *s = o ? jsonx_dump(o, &len) : NULL;
+	json_decref(o);
+	if (!s)
+		return -ENOMEM;
+	b64((const unsigned char *)s, len, hdr, sizeof(hdr));
+	shoal_free(s);
+	return http_response_header(res, "X-Docker-Container-Path-Stat", hdr);
 }
 
-static int child_put(const char *path, int tar_fd)
+static void xfer_free(struct xfer *x)
 {
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return CHILD_NOTFOUND;
-	if (!S_ISDIR(st.st_mode))
-		return CHILD_NOTDIR;
-	if (chdir(path) < 0)
-		return CHILD_FAIL;
-	struct archive *in = archive_read_new();
-	struct archive *out = archive_write_disk_new();
-	if (!in || !out)
-		return CHILD_FAIL;
-	archive_read_support_format_tar(in);
-	archive_read_support_filter_all(in);
-	archive_write_disk_set_options(
-		out, ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-			     ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-			     ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-			     ARCHIVE_EXTRACT_OWNER);
-	if (archive_read_open_fd(in, tar_fd, 65536) != ARCHIVE_OK) {
-		msg_to(child_err_fd, archive_error_string(in));
-		return CHILD_FAIL;
-	}
-	struct archive_entry *e;
-	int r;
-	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		if (archive_write_header(out, e) != ARCHIVE_OK) {
-			msg_to(child_err_fd, archive_error_string(out));
-			return CHILD_FAIL;
-		}
-		const void *buf;
-		size_t size;
-		la_int64_t off;
-		while (archive_read_data_block(in, &buf, &size, &off) ==
-		       ARCHIVE_OK)
-			archive_write_data_block(out, buf, size, off);
-		archive_write_finish_entry(out);
-	}
-	if (r != ARCHIVE_EOF) {
-		msg_to(child_err_fd, archive_error_string(in));
-		return CHILD_FAIL;
-	}
-	archive_write_close(out);
-	return CHILD_OK;
+	rt_archive_close(x->ar);
+	shoal_free(x->held);
+	shoal_free(x->ref);
+	shoal_free(x->path);
+	shoal_free(x);
 }
 
-/* --- in the daemon -------------------------------------------------------- */
-
-struct job {
-	int stat_fd, tar_fd, err_fd;
-};
-
-/* Run @op ('g' get, 's' stat, 'p' put) in a chrooted child. */
-static int run_child(const char *root, char op, const char *path, struct job *j)
+/* The client left: stop the helper, forget the transfer. */
+static void on_gone(struct http_response *res, void *arg)
 {
-	pid_t c = fork();
-	if (c < 0)
-		return -errno;
-	if (c == 0) {
-		child_err_fd = j->err_fd;
-		if (chroot(root) < 0 || chdir("/") < 0)
-			_exit(CHILD_FAIL);
-		int rc = op == 'p' ? child_put(path, j->tar_fd)
-				   : child_get(path, j->stat_fd, j->tar_fd,
-					       op == 'g');
-		_exit(rc);
-	}
-	int status;
-	while (waitpid(c, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : CHILD_FAIL;
+	xfer_free(arg);
 }
 
-static char *fd_text(int fd, size_t *len)
+/* Docker's status for a failure before any byte of the answer. */
+static void reply_failure(struct xfer *x, int rc, const char *msg)
 {
-	off_t n = lseek(fd, 0, SEEK_END);
-	if (n < 0)
-		return NULL;
-	char *s = shoal_malloc((size_t)n + 1);
-	if (s && pread(fd, s, (size_t)n, 0) != n) {
-		shoal_free(s);
-		return NULL;
-	}
-	if (s)
-		s[n] = '\0';
-	*len = (size_t)n;
-	return s;
+	struct http_response *res = x->res;
+	int status = rc == SHOAL_ENOTFOUND	       ? 404
+		     : rc == -ENOTDIR || rc == -EINVAL ? 400
+		     : rc == -EEXIST		       ? 400
+		     : rc == -EROFS || rc == -EACCES   ? 403
+		     : rc == SHOAL_ECONFLICT	       ? 409
+						       : 500;
+	char text[768];
+	if (rc == SHOAL_ENOTFOUND)
+		snprintf(text, sizeof(text),
+			 "Could not find the file %s in container %s", x->path,
+			 x->ref);
+	else
+		snprintf(text, sizeof(text), "%s", msg);
+	if (status == 500)
+		log_warn("container=%s archive of %s: %s", x->id, x->path, msg);
+	http_response_send_error(res, status, text);
 }
 
-static void job_close(struct job *j)
+static void on_stat(struct rt_archive *a, const struct rt_path_stat *st,
+		    void *arg)
 {
-	if (j->stat_fd >= 0)
-		close(j->stat_fd);
-	if (j->tar_fd >= 0)
-		close(j->tar_fd);
-	if (j->err_fd >= 0)
-		close(j->err_fd);
+	struct xfer *x = arg;
+	int rc = stat_header(x->res, st);
+	if (rc == 0 && !x->head) {
+		rc = http_response_begin(x->res, 200, "application/x-tar");
+		x->began = rc == 0;
+	}
+	if (rc < 0) {
+		/* Answered now; the helper is stopped by xfer_free. */
+		http_response_on_close(x->res, NULL, NULL);
+		http_response_send_error(x->res, 500, "out of memory");
+		xfer_free(x);
+	}
 }
 
-/*
- * The container's root as the runtime lends it (/proc/<pid>/root while it
- * runs, its overlay mounted for a stopped one), or an answer sent and
- * NULL. Release with put_root().
- */
-static char *target(struct api_call *call, struct api__state **stp, char id[65],
-		    const char **path)
+static void on_data(struct rt_archive *a, const char *data, size_t len,
+		    void *arg)
+{
+	struct xfer *x = arg;
+	int rc = http_response_write(x->res, data, len);
+	if (rc != -ENOBUFS)
+		return; /* sent, or the close callback is on its way */
+	x->held = shoal_malloc(len);
+	if (!x->held) {
+		http_response_on_close(x->res, NULL, NULL);
+		http_response_on_drain(x->res, NULL, NULL);
+		http_response_abort(x->res);
+		xfer_free(x);
+		return;
+	}
+	memcpy(x->held, data, len);
+	x->held_len = len;
+	rt_archive_pause(x->ar);
+}
+
+static void on_drain(struct http_response *res, void *arg)
+{
+	struct xfer *x = arg;
+	if (!x->held)
+		return;
+	int rc = http_response_write(res, x->held, x->held_len);
+	if (rc == -ENOBUFS)
+		return; /* wait for the next drain */
+	shoal_free(x->held);
+	x->held = NULL;
+	rt_archive_resume(x->ar);
+}
+
+static void on_done(struct rt_archive *a, int rc, const char *msg, void *arg)
+{
+	struct xfer *x = arg;
+	http_response_on_close(x->res, NULL, NULL);
+	http_response_on_drain(x->res, NULL, NULL);
+	if (x->began && rc == 0) {
+		http_response_end(x->res);
+	} else if (x->began) {
+		log_warn("container=%s archive of %s failed midway: %s", x->id,
+			 x->path, msg);
+		http_response_abort(x->res);
+	} else if (rc < 0) {
+		reply_failure(x, rc, msg);
+	} else {
+		/* HEAD (stat) and PUT: the header, or nothing, and 200. */
+		http_response_send(x->res, 200, NULL, NULL, 0);
+	}
+	xfer_free(x);
+}
+
+static void start(struct api_call *call, enum rt_archive_op op)
 {
 	struct api__state *st = api__need(call);
-	*stp = st;
+	char id[RT_ID_LEN + 1];
 	if (!st || api__resolve(call, st, api_param(call, "id"), id) < 0)
-		return NULL;
-	*path = http_request_query(call->req, "path");
-	if (!*path || !**path) {
+		return;
+	const char *path = http_request_query(call->req, "path");
+	if (!path || !*path) {
 		api_reply_error(call, 400, "Bad parameters: path is required");
-		return NULL;
-	}
-	char *root = NULL;
-	int rc = rt_container_rootfs(st->rt, id, &root);
-	if (rc < 0) {
-		api_reply_error(call, rc == SHOAL_ENOTFOUND ? 404 : 500,
-				"cannot reach the files of container %s: %s",
-				id, shoal_strerror(rc));
-		return NULL;
-	}
-	return root;
-}
-
-static void put_root(struct api__state *st, const char *id, char *root)
-{
-	int rc = rt_container_rootfs_release(st->rt, id);
-	if (rc < 0)
-		log_warn("container=%s: cannot release its root: %s", id,
-			 shoal_strerror(rc));
-	shoal_free(root);
-}
-
-static void get_or_head(struct api_call *call, bool body)
-{
-	struct api__state *st;
-	char id[65];
-	const char *path;
-	char *root = target(call, &st, id, &path);
-	if (!root)
-		return;
-	struct job j = {memfd_create("stat", MFD_CLOEXEC),
-			memfd_create("tar", MFD_CLOEXEC),
-			memfd_create("err", MFD_CLOEXEC)};
-	if (j.stat_fd < 0 || j.tar_fd < 0 || j.err_fd < 0) {
-		job_close(&j);
-		put_root(st, id, root);
-		api_reply_error(call, 500, "cannot copy: %s", strerror(errno));
 		return;
 	}
-	int rc = run_child(root, body ? 'g' : 's', path, &j);
-	put_root(st, id, root);
-	size_t slen = 0, tlen = 0;
-	char *stat = rc == CHILD_OK ? fd_text(j.stat_fd, &slen) : NULL;
-	if (rc == CHILD_NOTFOUND)
-		api_reply_error(call, 404,
-				"Could not find the file %s in container %s",
-				path, api_param(call, "id"));
-	else if (!stat)
-		api_reply_error(call, 500, "cannot read %s in container %s",
-				path, id);
-	if (!stat) {
-		job_close(&j);
+	struct rt_archive_req req = {
+		.op = op,
+		.path = path,
+		.input_fd = call->req->body_fd,
+		.no_overwrite_dir_non_dir =
+			api__query_bool(call, "noOverwriteDirNonDir", false),
+		.copy_uid_gid = api__query_bool(call, "copyUIDGID", false),
+	};
+	if (op == RT_ARCHIVE_PUT && req.input_fd < 0) {
+		api_reply_error(call, 500, "the archive was not spooled");
 		return;
 	}
-	char hdr[4096];
-	b64((const unsigned char *)stat, slen, hdr, sizeof(hdr));
-	shoal_free(stat);
-	http_response_header(call->res, "X-Docker-Container-Path-Stat", hdr);
-	char *tar = body ? fd_text(j.tar_fd, &tlen) : NULL;
-	job_close(&j);
-	if (body && !tar) {
+	struct xfer *x = shoal_calloc(1, sizeof(*x));
+	if (x) {
+		x->ref = shoal_strdup(api_param(call, "id"));
+		x->path = shoal_strdup(path);
+	}
+	if (!x || !x->ref || !x->path) {
+		if (x)
+			xfer_free(x);
 		api_reply_error(call, 500, "out of memory");
 		return;
 	}
-	http_response_send(call->res, 200, "application/x-tar", tar, tlen);
-	shoal_free(tar);
+	memcpy(x->id, id, sizeof(id));
+	x->res = call->res;
+	x->head = op == RT_ARCHIVE_STAT;
+	struct rt_archive_cbs cbs = {on_stat, on_data, on_done, x};
+	struct rt_err err = {""};
+	int rc = rt_archive_start(st->rt, st->loop, id, &req, &cbs, &x->ar,
+				  &err);
+	if (rc == SHOAL_ENOTFOUND) /* the container itself, just removed */
+		api_reply_error(call, 404, "No such container: %s", x->ref);
+	else if (rc < 0)
+		reply_failure(x, rc, err.msg);
+	if (rc < 0) {
+		xfer_free(x);
+		return;
+	}
+	http_response_on_close(call->res, on_gone, x);
+	http_response_on_drain(call->res, on_drain, x);
 }
 
 static void archive_get(struct api_call *call)
 {
-	get_or_head(call, strcmp(call->req->method, "HEAD") != 0);
+	start(call, strcmp(call->req->method, "HEAD") ? RT_ARCHIVE_GET
+						      : RT_ARCHIVE_STAT);
 }
 
 static void archive_head(struct api_call *call)
 {
-	get_or_head(call, false);
+	start(call, RT_ARCHIVE_STAT);
 }
 
 static void archive_put(struct api_call *call)
 {
-	struct api__state *st;
-	char id[65];
-	const char *path;
-	char *root = target(call, &st, id, &path);
-	if (!root)
-		return;
-	char spooled[64];
-	snprintf(spooled, sizeof(spooled), "/proc/self/fd/%d",
-		 call->req->body_fd);
-	struct job j = {-1, open(spooled, O_RDONLY | O_CLOEXEC),
-			memfd_create("err", MFD_CLOEXEC)};
-	if (j.tar_fd < 0 || j.err_fd < 0) {
-		job_close(&j);
-		put_root(st, id, root);
-		api_reply_error(call, 500, "cannot stage the archive");
-		return;
-	}
-	int rc = run_child(root, 'p', path, &j);
-	put_root(st, id, root);
-	size_t elen = 0;
-	char *err = fd_text(j.err_fd, &elen);
-	job_close(&j);
-	if (rc == CHILD_NOTFOUND)
-		api_reply_error(call, 404,
-				"Could not find the file %s in container %s",
-				path, api_param(call, "id"));
-	else if (rc == CHILD_NOTDIR)
-		api_reply_error(call, 400,
-				"extraction point is not a directory");
-	else if (rc != CHILD_OK)
-		api_reply_error(call, 400, "cannot extract the archive: %s",
-				err && *err ? err : "failed");
-	else
-		http_response_send(call->res, 200, NULL, NULL, 0);
-	shoal_free(err);
+	start(call, RT_ARCHIVE_PUT);
 }
 
 static const struct api_route routes[] = {

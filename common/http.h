@@ -251,7 +251,8 @@ void http_response_on_close(struct http_response *res,
 
 /**
  * http_response_on_drain() - @cb runs when a stream's unsent bytes fall back
- * under half of max_queued_bytes after a write returned -ENOBUFS.
+ * under half of max_queued_bytes after a write returned -ENOBUFS, never
+ * once the response is finished.
  */
 void http_response_on_drain(struct http_response *res,
 			    void (*cb)(struct http_response *res, void *arg),

@@ -156,7 +156,10 @@ static void on_write(uv_write_t *req, int status)
 	}
 	if (c->res.need_drain && c->queued <= c->srv->o.max_queued_bytes / 2) {
 		c->res.need_drain = false;
-		if (c->res.drain_cb && !c->closing)
+		/* Not once the response is finished: its owner may be gone. */
+		if (c->res.drain_cb && !c->closing &&
+		    (c->res.state == RES_STREAMING ||
+		     c->res.state == RES_HIJACKED))
 			c->res.drain_cb(&c->res, c->res.drain_arg);
 	}
 	if (c->queued == 0 && c->flushing)

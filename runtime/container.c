@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -261,6 +262,22 @@ static char *default_monitor(void)
 	return rt__path("%s/shoal-monitor", dirname(exe));
 }
 
+/* shoal-archive: $SHOAL_ARCHIVE_HELPER, else beside the monitor. */
+static char *archive_helper(const char *monitor)
+{
+	const char *env = getenv("SHOAL_ARCHIVE_HELPER");
+	char *copy, *path;
+
+	if (env && *env)
+		return shoal_strdup(env);
+	if (!strchr(monitor, '/'))
+		return shoal_strdup("shoal-archive");
+	copy = shoal_strdup(monitor);
+	path = copy ? rt__path("%s/shoal-archive", dirname(copy)) : NULL;
+	shoal_free(copy);
+	return path;
+}
+
 int rt_open(const struct rt_config *cfg, struct rt **out, struct rt_err *err)
 {
 	struct rt *rt;
@@ -287,8 +304,9 @@ int rt_open(const struct rt_config *cfg, struct rt **out, struct rt_err *err)
 		shoal_strdup(cfg->cgroup_parent ? cfg->cgroup_parent : "shoal");
 	rt->monitor = cfg->monitor_path ? shoal_strdup(cfg->monitor_path)
 					: default_monitor();
+	rt->archive_helper = rt->monitor ? archive_helper(rt->monitor) : NULL;
 	if (!rt->data_root || !rt->exec_root || !rt->cgroup_parent ||
-	    !rt->monitor)
+	    !rt->monitor || !rt->archive_helper)
 		goto err_free;
 	if (!rt->cgroup_parent[0] || rt->cgroup_parent[0] == '/' ||
 	    strstr(rt->cgroup_parent, "..")) {
@@ -346,6 +364,7 @@ void rt_close(struct rt *rt)
 	shoal_free(rt->exec_root);
 	shoal_free(rt->cgroup_parent);
 	shoal_free(rt->monitor);
+	shoal_free(rt->archive_helper);
 	shoal_free(rt);
 }
 
@@ -436,15 +455,29 @@ static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
 	return 0;
 }
 
+int rt__ctr_lock(const struct rt__config *c, int *fd)
+{
+	int lfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (lfd < 0)
+		return -errno;
+	if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		int rc = errno == EWOULDBLOCK ? SHOAL_ECONFLICT : -errno;
+		close(lfd);
+		return rc;
+	}
+	*fd = lfd;
+	return 0;
+}
+
+static int start_monitor(struct rt *rt, struct rt__ctr *k, struct rt_err *err);
+
 int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 {
 	struct rt__ctr *k = lookup(rt, ref);
 	struct rt__state st;
-	char reply[1024];
-	size_t got = 0;
-	pid_t mon;
-	int rc, rfd = -1, gfd = -1, cg_rc;
 	struct rt_err local;
+	int rc, lock;
 
 	if (!err)
 		err = &local;
@@ -463,6 +496,26 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 			     "release them first");
 		return SHOAL_ECONFLICT;
 	}
+	/* A copy (docker cp) of the stopped container has its overlay
+	 * mounted: two overlays on one upper folder must never coexist. */
+	rc = rt__ctr_lock(k->c, &lock);
+	if (rc < 0) {
+		rt__err(err, "the container's files are being copied (docker "
+			     "cp); try again once the copy ends");
+		return rc;
+	}
+	rc = start_monitor(rt, k, err);
+	close(lock);
+	return rc;
+}
+
+static int start_monitor(struct rt *rt, struct rt__ctr *k, struct rt_err *err)
+{
+	char reply[1024];
+	size_t got = 0;
+	pid_t mon;
+	int rc, rfd = -1, gfd = -1, cg_rc;
+
 	rc = ensure_filter(rt, k->c, err);
 	if (rc < 0)
 		return rc;
@@ -663,7 +716,7 @@ int rt_container_remove(struct rt *rt, const char *ref, bool force,
 {
 	struct rt__ctr *k = lookup(rt, ref);
 	struct rt__state st;
-	int rc;
+	int rc, lock;
 
 	if (!k)
 		return SHOAL_ENOTFOUND;
@@ -677,6 +730,12 @@ int rt_container_remove(struct rt *rt, const char *ref, bool force,
 		if (rc < 0)
 			return rc;
 	}
+	/* Not while a copy has its overlay mounted; the lock goes with
+	 * the folder. */
+	rc = rt__ctr_lock(k->c, &lock);
+	if (rc < 0)
+		return rc;
+	close(lock);
 	rt_container_rootfs_release(rt, ref);
 	rc = rt__cgroup_destroy(&rt->cg, k->c);
 	if (rc < 0)

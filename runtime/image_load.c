@@ -21,6 +21,7 @@
  * a history entry) and commits it the same way.
  */
 #include "runtime/image_internal.h"
+#include "runtime/internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -288,9 +289,14 @@ static int read_archive(struct load *l, int fd, struct img_err *err)
 	struct archive *a = archive_read_new();
 	if (!a)
 		return -ENOMEM;
-	archive_read_support_filter_all(a);
+	/* In-process decompressors only: never an external program. */
+	struct rt_err rerr;
+	int rc = rt__archive_builtin_filters(a, true, &rerr);
+	if (rc < 0) {
+		rc = img__fail(err, rc, "%s", rerr.msg);
+		goto out;
+	}
 	archive_read_support_format_tar(a);
-	int rc = 0;
 	if (archive_read_open_fd(a, fd, COPY_BLOCK) != ARCHIVE_OK) {
 		rc = img__fail(err, SHOAL_ECORRUPT,
 			       "archive is not a tar archive: %s",
@@ -302,13 +308,15 @@ static int read_archive(struct load *l, int fd, struct img_err *err)
 		int r = archive_read_next_header(a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN || n >= IMG_ENTRIES_MAX) {
+		if (r < ARCHIVE_WARN || n >= IMG_ENTRIES_MAX ||
+		    !rt__archive_filters_ok(a)) {
 			rc = img__fail(err, SHOAL_ECORRUPT,
 				       "archive is damaged or not a tar "
 				       "archive: %s",
-				       n >= IMG_ENTRIES_MAX
-					       ? "too many entries"
-					       : archive_error_string(a));
+				       n >= IMG_ENTRIES_MAX ? "too many entries"
+				       : r < ARCHIVE_WARN
+					       ? archive_error_string(a)
+					       : "unsupported compression");
 			goto out;
 		}
 		rc = read_entry(l, a, e, err);

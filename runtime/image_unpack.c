@@ -3,7 +3,9 @@
  * DiffID (the sha256 of the uncompressed tar stream) in the same pass.
  *
  * Two libarchive readers are chained: the outer one only decompresses
- * (format "raw", every filter), the inner one reads tar from the outer's
+ * (format "raw"; gzip, bzip2, xz or zstd, in-process only: libarchive
+ * would run an external program, lzop say, for a filter it has no library
+ * for), the inner one reads tar from the outer's
  * output through a callback that also feeds the hash. So a gzip layer is
  * read once, and the DiffID covers exactly the bytes the tar reader saw
  * plus the padding after its end marker.
@@ -38,6 +40,7 @@
  * a last pass, once their children exist.
  */
 #include "runtime/image_internal.h"
+#include "runtime/internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -122,14 +125,18 @@ static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
 static int open_outer(struct unpack *u, const char *blob, struct img_err *err)
 {
 	struct archive_entry *e;
+	struct rt_err rerr;
 	u->outer = archive_read_new();
 	if (!u->outer)
 		return -ENOMEM;
-	archive_read_support_filter_all(u->outer);
+	/* In-process decompressors only: never an external program. */
+	if (rt__archive_builtin_filters(u->outer, true, &rerr) < 0)
+		return img__fail(err, -ENOTSUP, "%s", rerr.msg);
 	archive_read_support_format_raw(u->outer);
 	if (archive_read_open_filename(u->outer, blob, READ_BLOCK) !=
 		    ARCHIVE_OK ||
-	    archive_read_next_header(u->outer, &e) != ARCHIVE_OK) {
+	    archive_read_next_header(u->outer, &e) != ARCHIVE_OK ||
+	    !rt__archive_filters_ok(u->outer)) {
 		const char *m = archive_error_string(u->outer);
 		return img__fail(err, SHOAL_ECORRUPT, "cannot read layer: %s",
 				 m ? m : "empty file");

@@ -107,6 +107,7 @@ struct rt {
 	char *exec_root;
 	char *cgroup_parent;
 	char *monitor;
+	char *archive_helper; /* shoal-archive */
 	struct rt__cgroups cg;
 	struct hmap by_id;   /* id -> struct rt__ctr */
 	struct hmap by_name; /* name -> the same */
@@ -192,6 +193,14 @@ struct rt__bpf {
 int rt__seccomp_read(const char *path, struct rt__bpf *out);
 /** rt__seccomp_install() - install @bpf (no-op when empty). */
 int rt__seccomp_install(const struct rt__bpf *bpf);
+/**
+ * rt__seccomp_no_spawn() - stack a filter that refuses (EPERM) execve,
+ * execveat, fork, vfork, clone and clone3, and every syscall of another
+ * ABI than the native one: the process can neither run a program nor
+ * start a process or thread. Needs no_new_privs (or CAP_SYS_ADMIN).
+ * -ENOTSUP on an architecture it does not know.
+ */
+int rt__seccomp_no_spawn(void);
 
 /* user.c */
 /** rt__user_resolve() - resolve a -u spec against the rootfs's
@@ -276,6 +285,9 @@ int rt__rootfs_setup(const struct rt__config *c, const int *layers,
 /** rt__overlay_mount() - the container's overlay at @target, as is. */
 int rt__overlay_mount(const struct rt__config *c, const char *target,
 		      struct rt_err *err);
+/** rt__pivot_root() - make the mount at @rootfs the root and detach the
+ * old one; the caller's mount namespace must be private. */
+int rt__pivot_root(const char *rootfs, struct rt_err *err);
 
 /* child.c */
 struct rt__child_args {
@@ -308,6 +320,62 @@ int rt__log_open_path(struct rt *rt, const char *id, const char *path,
 		      struct rt_log_reader **out);
 /* container.c: whether @id's monitor is alive (for log follow). */
 bool rt__container_running(struct rt *rt, const char *id);
+
+/* archive*.c: docker cp (see runtime.h and docs/archive.md) */
+/* The archive helper's capabilities (CAP_* bits): reading needs only to
+ * override permission checks; writing also to own, chown, keep set-id
+ * bits and make device nodes. Never CAP_DAC_READ_SEARCH
+ * (open_by_handle_at), CAP_SYS_ADMIN, CAP_SYS_PTRACE or CAP_KILL. */
+#define RT__ARCHIVE_READ_CAPS (1ULL << 1) /* DAC_OVERRIDE */
+#define RT__ARCHIVE_WRITE_CAPS                                                 \
+	(RT__ARCHIVE_READ_CAPS | (1ULL << 0) /* CHOWN */ |                     \
+	 (1ULL << 3) /* FOWNER */ | (1ULL << 4) /* FSETID */ |                 \
+	 (1ULL << 27) /* MKNOD */)
+/* The helper's file descriptors besides 0 (PUT: the archive), 1 (GET:
+ * the tar stream) and 2. */
+#define RT__ARCHIVE_REPORT_FD 3 /* SOCK_SEQPACKET to the caller */
+#define RT__ARCHIVE_TARGET_FD 4 /* the init's pidfd, or the locked dir */
+/* Reports (one datagram each): 'S' + struct rt_path_stat, or 'E' + an
+ * int32 code + a sentence. Success is the helper's exit status 0. */
+#define RT__ARCHIVE_MSG_MAX (1 + sizeof(struct rt_path_stat))
+
+struct rt__unpack_opts {
+	bool no_overwrite_dir_non_dir;
+	bool copy_uid_gid;
+};
+/** rt__archive_stat() - lstat @path into @out; SHOAL_ENOTFOUND. */
+int rt__archive_stat(const char *path, struct rt_path_stat *out);
+/**
+ * rt__archive_pack() - a tar stream of @path (named from its last
+ * component) into @out_fd, never descending into kernel filesystems.
+ * Runs in the process's root; single-threaded. -errno with @err.
+ */
+int rt__archive_pack(const char *path, int out_fd, struct rt_err *err);
+/**
+ * rt__archive_unpack() - unpack the tar stream read from @in_fd (plain,
+ * gzip, bzip2 or xz) into the folder @dir, with libarchive's secure
+ * extraction (no "..", no absolute names, nothing through a symlink).
+ * Changes the working folder meanwhile. SHOAL_ENOTFOUND, -ENOTDIR,
+ * -EINVAL (refused or damaged archive), -EEXIST, disk errors; @err says.
+ */
+int rt__archive_unpack(int in_fd, const char *dir,
+		       const struct rt__unpack_opts *o, struct rt_err *err);
+struct archive;
+/**
+ * rt__archive_builtin_filters() - register gzip, bzip2 and xz (and zstd
+ * when @zstd) decompression on @a, refusing with -ENOTSUP when libarchive
+ * would run an external program for any of them instead of a library.
+ */
+int rt__archive_builtin_filters(struct archive *a, bool zstd,
+				struct rt_err *err);
+/** rt__archive_filters_ok() - after the first header: every filter @a
+ * applies is one of the built-in decompressors. */
+bool rt__archive_filters_ok(struct archive *a);
+int rt__archive_helper_main(int argc, char **argv);
+/** rt__ctr_lock() - flock the container's folder (non-blocking): held by
+ * the archive helper of a stopped container, whose overlay it mounts, and
+ * by start and remove. SHOAL_ECONFLICT when taken; *@fd owned. */
+int rt__ctr_lock(const struct rt__config *c, int *fd);
 
 /* fd passing */
 /** rt__stdio_dup() - make @fds[i] descriptor i for i in 0-2, inheritable

@@ -562,6 +562,11 @@ int rt__overlay_mount(const struct rt__config *c, const char *target,
 	return mount_overlay(c, target, NULL, err);
 }
 
+int rt__pivot_root(const char *rootfs, struct rt_err *err)
+{
+	return do_pivot(rootfs, err);
+}
+
 int rt__rootfs_setup(const struct rt__config *c, const int *layers,
 		     struct rt_err *err)
 {

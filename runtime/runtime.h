@@ -335,9 +335,104 @@ int rt_container_resize(struct rt *rt, const char *id, unsigned rows,
 
 /* --------------------------------------------------------- file access */
 
+/*
+ * Archives of a container's files (docker cp): GET, HEAD and PUT
+ * /containers/{id}/archive. Each call runs `shoal-archive` (beside the
+ * monitor; $SHOAL_ARCHIVE_HELPER overrides), a fresh executable and not a
+ * fork of the caller, confined to the container before it reads a byte:
+ * the container's user (if any), pid, mount, network, UTS, IPC and cgroup
+ * namespaces (a new private copy of its mount namespace, with /proc, /sys
+ * and /dev detached and every mount nodev, read-only unless it writes);
+ * for a stopped container, new namespaces of its own with only the
+ * container's overlay as root. Then: the capabilities writing files needs
+ * (reading: CAP_DAC_OVERRIDE alone) in every set including the bounding
+ * set, no_new_privs, not dumpable, Docker's default seccomp profile, and a
+ * filter that refuses exec and every way to start a process. Archives are
+ * tar, uncompressed or compressed with gzip, bzip2 or xz, decoded
+ * in-process; nothing else is accepted and no program is ever run. See
+ * docs/archive.md.
+ *
+ * Data never passes through the caller's memory in bulk: a GET's tar
+ * stream comes out of a pipe in pieces handed to on_data, with
+ * rt_archive_pause()/rt_archive_resume() for back-pressure; a PUT reads
+ * the archive from a file the caller gives. Everything happens on the
+ * caller's loop; the helper's death by any signal is an error result.
+ */
+
+/** What a container path is, as GET and HEAD report it (from lstat). */
+struct rt_path_stat {
+	char name[256]; /* last component; "/" for the root */
+	int64_t size;
+	uint32_t mode;		/* st_mode */
+	int64_t mtime_ns;	/* wall clock */
+	char link_target[4096]; /* a symlink's target, else "" */
+};
+
+enum rt_archive_op {
+	RT_ARCHIVE_STAT, /* the path's stat only (HEAD) */
+	RT_ARCHIVE_GET,	 /* the stat, then a tar stream of the path */
+	RT_ARCHIVE_PUT,	 /* unpack a tar stream into the path (a folder) */
+};
+
+struct rt_archive_req {
+	enum rt_archive_op op;
+	const char *path; /* in the container; relative ones from "/" */
+	/* PUT: the archive, a regular file read from its start (borrowed:
+	 * the helper gets its own read-only open file of it). */
+	int input_fd;
+	bool no_overwrite_dir_non_dir; /* PUT: Docker's noOverwriteDirNonDir */
+	bool copy_uid_gid; /* PUT: keep the archive's owners, else root's */
+};
+
+struct rt_archive;
+
+/* Callbacks, on the loop's thread; none runs from inside a call. */
+struct rt_archive_cbs {
+	/* GET, STAT: once, before any data, when the path exists. */
+	void (*on_stat)(struct rt_archive *a, const struct rt_path_stat *st,
+			void *arg);
+	/* GET: a piece of the tar stream (borrowed for the call). */
+	void (*on_data)(struct rt_archive *a, const char *data, size_t len,
+			void *arg);
+	/*
+	 * Once, last: 0, or SHOAL_ENOTFOUND (no such path), -ENOTDIR (PUT
+	 * into a non-folder), -EINVAL (an archive refused or damaged, or a
+	 * path on a kernel filesystem), -EEXIST (noOverwriteDirNonDir),
+	 * -EROFS, -ENOSPC, -EACCES, -EINTR (the helper was killed), -EIO,
+	 * -EPROTO; @msg (borrowed for the call) says it in a sentence.
+	 */
+	void (*on_done)(struct rt_archive *a, int rc, const char *msg,
+			void *arg);
+	void *arg;
+};
+
+/**
+ * rt_archive_start() - start @req on container @ref on @loop. Returns 0
+ * and *@out, then the callbacks run as described until rt_archive_close();
+ * or SHOAL_ENOTFOUND (no such container), SHOAL_ECONFLICT (a stopped
+ * container that is starting, being removed or copied from meanwhile),
+ * -EINVAL, -ENOMEM, ... with @err filled, and no callback ever runs.
+ */
+int rt_archive_start(struct rt *rt, uv_loop_t *loop, const char *ref,
+		     const struct rt_archive_req *req,
+		     const struct rt_archive_cbs *cbs, struct rt_archive **out,
+		     struct rt_err *err);
+/** rt_archive_pause() / rt_archive_resume() - stop and restart on_data. */
+void rt_archive_pause(struct rt_archive *a);
+void rt_archive_resume(struct rt_archive *a);
+/**
+ * rt_archive_close() - no callback runs after this (it may be called from
+ * one, on_done included). A helper still running is killed. The memory is
+ * released once the helper is reaped and libuv's handles are closed, on
+ * later turns of the loop; @a must not be used after the call. @rt is
+ * not touched after rt_archive_start(), so it may be closed before that.
+ */
+void rt_archive_close(struct rt_archive *a);
+
 /**
  * rt_container_rootfs() - a path through which the caller reads and
- * writes the container's files (docker cp): /proc/<pid>/root while it
+ * writes the container's files, unconfined (tests; the API uses
+ * rt_archive_*): /proc/<pid>/root while it
  * runs; for a stopped container its overlay is mounted (read-write, in the
  * caller's mount namespace) at <exec-root>/<id>/merged, and
  * rt_container_rootfs_release() must unmount it before the container is

@@ -236,6 +236,51 @@ static void import_accepts_every_compression(void **state)
 	}
 }
 
+/*
+ * An archive that starts like lzop's output, with a fake lzop (and lrzip,
+ * grzip) first on PATH that leaves a marker: import and load refuse it and
+ * the program never runs. libarchive's "every filter" ran such programs.
+ */
+static void compressions_without_a_library_are_refused_never_run(void **state)
+{
+	struct env *e = *state;
+	static const char *const progs[] = {"lzop", "lrzip", "grzip",
+					    "lz4",  "lzip",  "zstd"};
+	char bin[256], marker[256], prog[300], path[1024];
+	snprintf(bin, sizeof(bin), "%s/bin", e->work);
+	snprintf(marker, sizeof(marker), "%s/ran", e->work);
+	assert_int_equal(mkdir(bin, 0755), 0);
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		snprintf(prog, sizeof(prog), "%s/%s", bin, progs[i]);
+		FILE *f = fopen(prog, "w");
+		assert_non_null(f);
+		fprintf(f, "#!/bin/sh\necho %s >>%s\ncat >/dev/null\n",
+			progs[i], marker);
+		fclose(f);
+		chmod(prog, 0755);
+	}
+	const char *old = getenv("PATH");
+	char *saved = old ? strdup(old) : NULL;
+	snprintf(path, sizeof(path), "%s:%s", bin, old ? old : "/usr/bin");
+	setenv("PATH", path, 1);
+	char *lzo = wpath(e, "x.tar.lzo");
+	FILE *f = fopen(lzo, "w");
+	assert_non_null(f);
+	fwrite("\x89LZO\x00\r\n\x1a\n\x10\x30\x20\xa0", 1, 13, f);
+	for (int i = 0; i < 4096; i++)
+		fputc(i * 7, f);
+	fclose(f);
+	char id[DIGEST_STR_LEN];
+	struct img_import_opts o = {.reference = "lzo:x"};
+	assert_true(import_file(e, lzo, &o, id) < 0);
+	assert_true(load_file(e, lzo, NULL) < 0);
+	if (saved)
+		setenv("PATH", saved, 1);
+	free(saved);
+	struct stat st;
+	assert_int_not_equal(stat(marker, &st), 0); /* nothing ran */
+}
+
 static void import_refuses_a_bad_change_and_leaves_nothing(void **state)
 {
 	struct env *e = *state;
@@ -1433,6 +1478,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			import_refuses_a_bad_change_and_leaves_nothing, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			compressions_without_a_library_are_refused_never_run,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			import_and_load_read_from_nonblocking_pipes, setup,
 			teardown),
