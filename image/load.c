@@ -20,7 +20,7 @@
  * it, writes an image config (host platform, the --change lines applied,
  * a history entry) and commits it the same way.
  */
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>

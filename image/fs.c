@@ -10,7 +10,7 @@
  * folder at a time with O_NOFOLLOW, so a symbolic link planted by an
  * earlier entry cannot redirect a later one.
  */
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

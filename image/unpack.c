@@ -37,7 +37,7 @@
  * need root and are skipped otherwise. Folders get their mode and mtime in
  * a last pass, once their children exist.
  */
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>
