@@ -24,7 +24,7 @@
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/log.h"
-#include "runtime/image.h"
+#include "image/image.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -23,7 +23,7 @@
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/log.h"
-#include "runtime/image.h"
+#include "image/image.h"
 
 #include <errno.h>
 #include <fcntl.h>

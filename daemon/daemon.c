@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "common/http.h"
 #include "common/log.h"
-#include "runtime/image.h"
+#include "image/image.h"
 #include "runtime/runtime.h"
 
 #include <dirent.h>

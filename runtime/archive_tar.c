@@ -11,9 +11,9 @@
  * through libarchive's in-process decompressors: libarchive would run an
  * external program (lzop, lrzip, grzip, ...) for a filter it lacks a
  * library for, found on the PATH of whatever root it runs in, which for
- * docker cp is the container's. rt__archive_builtin_filters() registers
- * nothing that libarchive says it would run a program for, and
- * rt__archive_filters_ok() checks what was actually used; other archives
+ * docker cp is the container's. tarx_builtin_filters() (common/tarx.h)
+ * registers nothing that libarchive says it would run a program for, and
+ * tarx_filters_ok() checks what was actually used; other archives
  * are refused with a sentence naming them (lzop, zstd, zip, ...).
  *
  * Unpacking uses libarchive's disk writer with its secure flags: no "..",
@@ -50,58 +50,13 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/tarx.h"
 #include "runtime/internal.h"
 
 #define BLOCK (64 * 1024)
 #define MAX_DEPTH 256 /* folder descriptors held by a walk */
 
 /* --- formats ------------------------------------------------------------- */
-
-int rt__archive_builtin_filters(struct archive *a, bool zstd,
-				struct rt_err *err)
-{
-	static const struct {
-		const char *name;
-		int (*add)(struct archive *);
-	} filters[] = {
-		{"gzip", archive_read_support_filter_gzip},
-		{"bzip2", archive_read_support_filter_bzip2},
-		{"xz", archive_read_support_filter_xz},
-		{"zstd", archive_read_support_filter_zstd},
-	};
-	size_t n = zstd ? 4 : 3;
-
-	for (size_t i = 0; i < n; i++) {
-		/* ARCHIVE_WARN: "using external program" (no library). */
-		if (filters[i].add(a) != ARCHIVE_OK) {
-			rt__err(err,
-				"this build of libarchive has no built-in %s "
-				"decompressor",
-				filters[i].name);
-			return -ENOTSUP;
-		}
-	}
-	return 0;
-}
-
-bool rt__archive_filters_ok(struct archive *a)
-{
-	int n = archive_filter_count(a);
-
-	for (int i = 0; i < n; i++) {
-		switch (archive_filter_code(a, i)) {
-		case ARCHIVE_FILTER_NONE:
-		case ARCHIVE_FILTER_GZIP:
-		case ARCHIVE_FILTER_BZIP2:
-		case ARCHIVE_FILTER_XZ:
-		case ARCHIVE_FILTER_ZSTD:
-			break;
-		default:
-			return false;
-		}
-	}
-	return true;
-}
 
 /* What an archive libarchive did not recognise is, for a better message. */
 static const char *refused_kind(int fd)
@@ -586,7 +541,7 @@ static int unpack_all(int in_fd, struct archive *in, struct archive *out,
 		if (r < ARCHIVE_WARN)
 			return first ? refuse(in_fd, in, err)
 				     : unpack_fail(in, NULL, err);
-		if (first && (!rt__archive_filters_ok(in) ||
+		if (first && (!tarx_filters_ok(in) ||
 			      (archive_format(in) & ARCHIVE_FORMAT_BASE_MASK) !=
 				      ARCHIVE_FORMAT_TAR))
 			return refuse(in_fd, in, err);
@@ -646,7 +601,8 @@ int rt__archive_unpack(int in_fd, const char *dir,
 			archive_read_support_format_empty(in) != ARCHIVE_OK))
 		rc = -ENOTSUP;
 	if (rc == 0)
-		rc = rt__archive_builtin_filters(in, false, err);
+		rc = tarx_builtin_filters(in, false, err ? err->msg : NULL,
+					  err ? sizeof(err->msg) : 0);
 	if (rc < 0)
 		goto out;
 	/* No archive_write_disk_set_standard_lookup(): ids stay numbers. */

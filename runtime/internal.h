@@ -360,17 +360,6 @@ int rt__archive_pack(const char *path, int out_fd, struct rt_err *err);
  */
 int rt__archive_unpack(int in_fd, const char *dir,
 		       const struct rt__unpack_opts *o, struct rt_err *err);
-struct archive;
-/**
- * rt__archive_builtin_filters() - register gzip, bzip2 and xz (and zstd
- * when @zstd) decompression on @a, refusing with -ENOTSUP when libarchive
- * would run an external program for any of them instead of a library.
- */
-int rt__archive_builtin_filters(struct archive *a, bool zstd,
-				struct rt_err *err);
-/** rt__archive_filters_ok() - after the first header: every filter @a
- * applies is one of the built-in decompressors. */
-bool rt__archive_filters_ok(struct archive *a);
 int rt__archive_helper_main(int argc, char **argv);
 /** rt__ctr_lock() - flock the container's folder (non-blocking): held by
  * the archive helper of a stopped container, whose overlay it mounts, and

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

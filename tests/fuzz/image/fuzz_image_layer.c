@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 #define SENTINEL_TEXT "outside the layer\n"
 

@@ -31,8 +31,8 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
-#include "runtime/image.h"
-#include "runtime/image_internal.h"
+#include "image/image.h"
+#include "image/internal.h"
 #include "tests/unit/image/image_fixtures.h"
 
 struct env {

@@ -27,8 +27,8 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "runtime/image.h"
-#include "runtime/image_internal.h"
+#include "image/image.h"
+#include "image/internal.h"
 #include "tests/unit/image/image_fixtures.h"
 
 struct env {

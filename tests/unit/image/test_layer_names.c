@@ -27,7 +27,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 #include "tests/unit/image/image_fixtures.h"
 
 /* One folder per run, removed by main() even after a failed test. */

@@ -1,11 +1,11 @@
 /*
- * Internal to the image store (runtime/image*.c): the store's in-memory
+ * Internal to the image store (image/): the store's in-memory
  * state, the staging area, the parsers the fuzz targets drive, and small
- * file-system helpers. Not for use outside runtime/image*.c and the image
+ * file-system helpers. Not for use outside image/ and the image
  * tests.
  */
-#ifndef SHOAL_RUNTIME_IMAGE_INTERNAL_H
-#define SHOAL_RUNTIME_IMAGE_INTERNAL_H
+#ifndef SHOAL_IMAGE_INTERNAL_H
+#define SHOAL_IMAGE_INTERNAL_H
 
 #include <jansson.h>
 #include <pthread.h>
@@ -13,7 +13,7 @@
 #include <stdarg.h>
 
 #include "common/error.h"
-#include "runtime/image.h"
+#include "image/image.h"
 
 /* Bounds on what an archive may make us hold in memory. */
 #define IMG_JSON_MAX (4u << 20) /* manifest, index, config files */

@@ -33,8 +33,8 @@
  * @err is non-NULL, put a one-line message in it, worded like Docker's where
  * Docker has a wording ("No such image: busybox:latest").
  */
-#ifndef SHOAL_RUNTIME_IMAGE_H
-#define SHOAL_RUNTIME_IMAGE_H
+#ifndef SHOAL_IMAGE_IMAGE_H
+#define SHOAL_IMAGE_IMAGE_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -13,7 +13,7 @@
  * take key=value words with Dockerfile quoting, or the legacy "KEY value"
  * form. Variables ($FOO) are not expanded (docs/images.md).
  */
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 #include <ctype.h>
 #include <errno.h>

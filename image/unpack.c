@@ -39,8 +39,8 @@
  * need root and are skipped otherwise. Folders get their mode and mtime in
  * a last pass, once their children exist.
  */
-#include "runtime/image_internal.h"
-#include "runtime/internal.h"
+#include "common/tarx.h"
+#include "image/internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -125,18 +125,18 @@ static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
 static int open_outer(struct unpack *u, const char *blob, struct img_err *err)
 {
 	struct archive_entry *e;
-	struct rt_err rerr;
+	char why[256];
 	u->outer = archive_read_new();
 	if (!u->outer)
 		return -ENOMEM;
 	/* In-process decompressors only: never an external program. */
-	if (rt__archive_builtin_filters(u->outer, true, &rerr) < 0)
-		return img__fail(err, -ENOTSUP, "%s", rerr.msg);
+	if (tarx_builtin_filters(u->outer, true, why, sizeof(why)) < 0)
+		return img__fail(err, -ENOTSUP, "%s", why);
 	archive_read_support_format_raw(u->outer);
 	if (archive_read_open_filename(u->outer, blob, READ_BLOCK) !=
 		    ARCHIVE_OK ||
 	    archive_read_next_header(u->outer, &e) != ARCHIVE_OK ||
-	    !rt__archive_filters_ok(u->outer)) {
+	    !tarx_filters_ok(u->outer)) {
 		const char *m = archive_error_string(u->outer);
 		return img__fail(err, SHOAL_ECORRUPT, "cannot read layer: %s",
 				 m ? m : "empty file");

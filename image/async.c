@@ -9,7 +9,7 @@
  * job's memory is released in the async handle's close callback, as libuv
  * requires.
  */
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 #include <errno.h>
 #include <string.h>

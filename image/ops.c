@@ -13,7 +13,7 @@
  * that has other tags is only untagged; the last tag or the id deletes the
  * image; an image a container uses is refused with Docker's wording.
  */
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

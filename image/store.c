@@ -14,7 +14,7 @@
  * under the mutex: a load that found a layer present may rely on it
  * staying until its commit, which checks again.
  */
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -20,8 +20,8 @@
  * it, writes an image config (host platform, the --change lines applied,
  * a history entry) and commits it the same way.
  */
-#include "runtime/image_internal.h"
-#include "runtime/internal.h"
+#include "common/tarx.h"
+#include "image/internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -290,10 +290,10 @@ static int read_archive(struct load *l, int fd, struct img_err *err)
 	if (!a)
 		return -ENOMEM;
 	/* In-process decompressors only: never an external program. */
-	struct rt_err rerr;
-	int rc = rt__archive_builtin_filters(a, true, &rerr);
+	char why[256];
+	int rc = tarx_builtin_filters(a, true, why, sizeof(why));
 	if (rc < 0) {
-		rc = img__fail(err, rc, "%s", rerr.msg);
+		rc = img__fail(err, rc, "%s", why);
 		goto out;
 	}
 	archive_read_support_format_tar(a);
@@ -309,7 +309,7 @@ static int read_archive(struct load *l, int fd, struct img_err *err)
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN || n >= IMG_ENTRIES_MAX ||
-		    !rt__archive_filters_ok(a)) {
+		    !tarx_filters_ok(a)) {
 			rc = img__fail(err, SHOAL_ECORRUPT,
 				       "archive is damaged or not a tar "
 				       "archive: %s",

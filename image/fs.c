@@ -10,7 +10,8 @@
  * folder at a time with O_NOFOLLOW, so a symbolic link planted by an
  * earlier entry cannot redirect a later one.
  */
-#include "runtime/image_internal.h"
+#include "common/fd.h"
+#include "image/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,28 +109,12 @@ int img__fsync_dir(const char *path)
 	return rc;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int img__write_file(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int rc = write_all(fd, data, len);
+	int rc = fd_write_all(fd, data, len);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc < 0)
@@ -145,7 +130,7 @@ int img__write_atomic(const char *path, const void *data, size_t len)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int rc = write_all(fd, data, len);
+	int rc = fd_write_all(fd, data, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)

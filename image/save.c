@@ -17,7 +17,7 @@
  * the store, and a concurrent removal cannot pull a file out from under
  * the writer: an open file outlives its unlink.
  */
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -12,7 +12,7 @@
  * type is checked and every count is bounded; the fuzz target
  * tests/fuzz/image/fuzz_image_manifest.c drives these functions.
  */
-#include "runtime/image_internal.h"
+#include "image/internal.h"
 
 #include <errno.h>
 #include <string.h>
