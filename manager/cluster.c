@@ -1,7 +1,7 @@
 /*
  * The manager's wiring (manager.h): the store replicated through Raft
- * (raft/node_uv.h over raft/transport.h), the listener and dispatcher
- * (dispatcher.c), the leader's housekeeping timer.
+ * (raft/node_uv.h over raft/transport.h), the swarm port (listener.c and
+ * the roles it routes to), the leader's housekeeping timer.
  *
  * Replication. Every change is a store batch proposed with
  * mgr__propose(); raft_node applies committed entries in order on every
@@ -37,7 +37,7 @@
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/log.h"
-#include "manager/cluster_int.h"
+#include "manager/internal.h"
 #include "raft/node_uv.h"
 
 #include <errno.h>
@@ -485,7 +485,7 @@ static void on_role(void *arg, enum raft_role role, uint64_t leader,
 	if (m->leader && !was) {
 		log_info("node=%s leads the managers (term %" PRIu64 ")",
 			 m->st->node_id, term);
-		m->started_ns = time_mono_ns(); /* grace for sessions */
+		mgr__dispatcher_lead(m); /* a grace for sessions */
 		if (!mgr_cluster(m))
 			bootstrap(m);
 	} else if (was && !m->leader) {
@@ -807,7 +807,7 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	m->ready = cfg->ready;
 	m->state_changed = cfg->state_changed;
 	m->arg = cfg->arg;
-	m->started_ns = time_mono_ns();
+	mgr__dispatcher_init(m);
 	m->raft_id = mgr__raft_id(m->st->node_id);
 	list_init(&m->conns);
 	list_init(&m->fwd_reqs);
@@ -878,18 +878,6 @@ int mgr_port(const struct mgr *m)
 const struct store_object *mgr_cluster(const struct mgr *m)
 {
 	return store_get(m->store, STORE_CLUSTERS, m->st->cluster_id);
-}
-
-bool mgr_node_ready(const struct mgr *m, const char *id)
-{
-	struct list_node *p;
-	list_for_each(p, &m->conns)
-	{
-		struct mgr_conn *c = list_entry(p, struct mgr_conn, link);
-		if (c->session && !c->closed && strcmp(c->node_id, id) == 0)
-			return true;
-	}
-	return false;
 }
 
 void mgr_cert_renewed(struct mgr *m)

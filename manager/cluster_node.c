@@ -10,7 +10,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/jsonx.h"
-#include "manager/cluster_int.h"
+#include "manager/internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -8,8 +8,11 @@ target_sources(shoal-manager PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/cluster_ops.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster_state.c
 	${CMAKE_CURRENT_LIST_DIR}/dispatcher.c
+	${CMAKE_CURRENT_LIST_DIR}/join.c
+	${CMAKE_CURRENT_LIST_DIR}/listener.c
 	${CMAKE_CURRENT_LIST_DIR}/lock.c
 	${CMAKE_CURRENT_LIST_DIR}/revoke.c
+	${CMAKE_CURRENT_LIST_DIR}/write.c
 )
 target_link_libraries(shoal-manager PUBLIC shoal-proto shoal-raft
 	PkgConfig::JANSSON PkgConfig::SODIUM PkgConfig::UV)

@@ -1,11 +1,21 @@
 /*
- * Internal to manager/: the manager's struct, shared by cluster.c (life
- * cycle, store, control operations), cluster_node.c (node objects as
- * JSON) and dispatcher.c (connections: joins and sessions). Not part of
- * libshoal-manager's contract.
+ * Internal to manager/: the manager's struct and the functions its files
+ * share. Not part of libshoal-manager's contract. Who holds what:
+ *
+ *   cluster.c     life cycle, Raft wiring, apply, the leader's timer
+ *   listener.c    the swarm port: accept, certificate checks, connection
+ *                 lifetime, each frame routed to its role
+ *   join.c        joins: a certificate for a token holder
+ *   dispatcher.c  node sessions, heartbeats, renewals, Down detection
+ *   write.c       control requests forwarded by followers
+ *   cluster_ops.c the changes behind the API (node update and removal,
+ *                 token rotation, swarm update)
+ *   cluster_forward.c  the follower's channel to the leader, read index
+ *   cluster_node.c node objects as JSON
+ *   revoke.c      what a certificate may still do
  */
-#ifndef SHOAL_MANAGER_CLUSTER_INT_H
-#define SHOAL_MANAGER_CLUSTER_INT_H
+#ifndef SHOAL_MANAGER_INTERNAL_H
+#define SHOAL_MANAGER_INTERNAL_H
 
 #include <jansson.h>
 
@@ -17,18 +27,26 @@
 /* Most connections a manager serves at once; past it new ones close. */
 #define MGR_MAX_CONNS 1024
 
+struct mgr_session;
+
+/* A connection on the swarm port (listener.c). */
 struct mgr_conn {
 	struct list_node link;
 	struct mgr *m;
 	int pending; /* proposals whose answer goes to this connection */
 	bool closed; /* the channel is gone; freed when pending drops to 0 */
+	bool revoked; /* the node was removed: closed at its next frame */
 	struct wire_chan *chan;
 	struct wire_peer peer;
-	bool session; /* a SessionRequest was answered */
-	bool revoked; /* the node was removed: closed at its next frame */
-	char session_id[32];
 	char node_id[WIRE_ID_MAX + 1];
-	int64_t last_seen_ns; /* monotonic: the last heartbeat */
+	struct mgr_session *session; /* dispatcher.c's, NULL outside one */
+};
+
+/* The dispatcher's state (dispatcher.c): node sessions, leader only. */
+struct mgr_dispatcher {
+	struct list_node sessions;
+	size_t nsessions;
+	int64_t grace_from_ns; /* monotonic; no node Down before a grace */
 };
 
 struct mgr {
@@ -84,7 +102,7 @@ struct mgr {
 	struct wire_chan_config raft_chan; /* admits managers only */
 	struct list_node conns;
 	size_t nconns;
-	int64_t started_ns; /* monotonic; down detection waits a grace */
+	struct mgr_dispatcher disp;
 	bool stopping;
 	void (*done)(void *arg);
 	void *done_arg;
@@ -169,19 +187,59 @@ int mgr__add_json(struct store_batch *b, enum store_table t, const char *id,
 /** mgr__validate_spec() - check a NodeSpec from a client; -EINVAL + @err. */
 int mgr__validate_spec(const json_t *spec, char *err, size_t errlen);
 
-/* Connections (dispatcher.c). */
+/* --- the swarm port (listener.c) ------------------------------------ */
+
 int mgr__listen(struct mgr *m, char *err, size_t errlen);
 /** mgr__listener_closed() - close callback of the listener. */
 void mgr__listener_closed(uv_handle_t *h);
+/** mgr__close_conns() - close every connection (leadership lost, stop). */
 void mgr__close_conns(struct mgr *m);
-/** mgr__end_sessions() - end node @node_id's sessions with @why. */
-void mgr__end_sessions(struct mgr *m, const char *node_id, const char *why);
-/** mgr__check_down() - mark nodes without a live session down. */
-void mgr__check_down(struct mgr *m);
 int mgr__cert_check(void *arg, const struct wire_cert_info *info);
 /** mgr__conns_recheck() - after a change: close the connections of nodes
  * gone from the store or revoked, take manager rights from demoted ones. */
 void mgr__conns_recheck(struct mgr *m);
+/** mgr__conn_release() - a proposal for @c finished; free it if closed. */
+void mgr__conn_release(struct mgr_conn *c);
+/** mgr__send() - send @env on @c; a failure closes @c (logged). */
+void mgr__send(struct mgr_conn *c, Swarm__Envelope *env);
+/** mgr__fill_managers() - every manager's address (or id) from our state,
+ * pointers into it, for an answer. */
+void mgr__fill_managers(struct mgr *m, char **out, size_t *n);
+void mgr__fill_manager_ids(struct mgr *m, char **out, size_t *n);
+/** mgr__leader_hint() - the leader's address as a one-element list in
+ * @list (pointing into @buf), *@n 0 when unknown. */
+void mgr__leader_hint(struct mgr *m, char *buf, size_t cap, char **list,
+		      size_t *n);
+/** mgr__desc_from_pb() - a node description from the wire, with every
+ * string made printable and bounded. */
+void mgr__desc_from_pb(struct mgr_node_desc *d,
+		       const Swarm__NodeDescription *pb);
+
+/* --- joins (join.c) -------------------------------------------------- */
+
+/** mgr__on_join() - a token holder's JoinRequest on @c. */
+void mgr__on_join(struct mgr_conn *c, const Swarm__JoinRequest *req);
+
+/* --- sessions (dispatcher.c) ------------------------------------------ */
+
+void mgr__dispatcher_init(struct mgr *m);
+/** mgr__dispatcher_lead() - this manager leads from now: nodes get a
+ * grace of SWARM_MISSED_HEARTBEATS periods to open their sessions. */
+void mgr__dispatcher_lead(struct mgr *m);
+void mgr__on_session(struct mgr_conn *c, const Swarm__SessionRequest *req);
+void mgr__on_heartbeat(struct mgr_conn *c, const Swarm__Heartbeat *hb);
+void mgr__on_renew(struct mgr_conn *c);
+/** mgr__session_closed() - @c's channel closed: drop its session. */
+void mgr__session_closed(struct mgr_conn *c, int reason);
+/** mgr__end_sessions() - end node @node_id's sessions with @why. */
+void mgr__end_sessions(struct mgr *m, const char *node_id, const char *why);
+/** mgr__check_down() - mark nodes without a live session down. */
+void mgr__check_down(struct mgr *m);
+
+/* --- control requests (write.c) --------------------------------------- */
+
+/** mgr__on_control() - a write or read index forwarded by a follower. */
+void mgr__on_control(struct mgr_conn *c, const Swarm__ControlRequest *req);
 
 /* --- revocation (revoke.c) ------------------------------------------- */
 
@@ -213,7 +271,4 @@ uint64_t mgr__raft_identify(void *arg, const struct wire_peer *peer,
  */
 int mgr__revoke(struct mgr *m, struct store_batch *b, const char *node_id,
 		bool all, char *err, size_t errlen);
-/** mgr__conn_release() - a proposal for @c finished; free it if closed. */
-void mgr__conn_release(struct mgr_conn *c);
-
 #endif
