@@ -7,9 +7,10 @@
  *                 lifetime, each frame routed to its role
  *   join.c        joins: a certificate for a token holder
  *   dispatcher.c  node sessions, heartbeats, renewals, Down detection
- *   write.c       control requests forwarded by followers
- *   cluster_ops.c the changes behind the API (node update and removal,
- *                 token rotation, swarm update)
+ *   write.c       the one path of every write: check, forward to the
+ *                 leader or build and propose, answer; its table of ops
+ *   ops_node.c    node update (promote, demote, handoff), node remove
+ *   ops_swarm.c   token rotation, swarm update
  *   cluster_forward.c  the follower's channel to the leader, read index
  *   cluster_node.c node objects as JSON
  *   revoke.c      what a certificate may still do
@@ -149,13 +150,6 @@ int mgr__sync_wait(struct mgr *m, uint64_t index, mgr_done_fn *done, void *arg);
 void mgr__sync_check(struct mgr *m, bool cancel);
 /** mgr__forward_stop() - close the channel to the leader (at stop). */
 void mgr__forward_stop(struct mgr *m);
-/**
- * mgr__handoff_resume() - after losing leadership, send a pending
- * self-demotion to the new leader; mgr__handoff_check() - give up on it
- * past its deadline. Both do nothing without one.
- */
-void mgr__handoff_resume(struct mgr *m);
-void mgr__handoff_check(struct mgr *m);
 
 /** mgr__parse_addr() - "ADDR:PORT" (IPv4 or [IPv6]) into @ss. */
 int mgr__parse_addr(const char *s, struct sockaddr_storage *ss);
@@ -236,10 +230,60 @@ void mgr__end_sessions(struct mgr *m, const char *node_id, const char *why);
 /** mgr__check_down() - mark nodes without a live session down. */
 void mgr__check_down(struct mgr *m);
 
-/* --- control requests (write.c) --------------------------------------- */
+/* --- writes (write.c) -------------------------------------------------- */
+
+/** What an operation's build sees of one write, on the leader. */
+struct mgr__write_ctx {
+	struct mgr *m;
+	const struct mgr_write_req *req; /* id is never NULL here */
+	json_t *body;			 /* parsed, for ops with want_body */
+	struct store_batch *b;		 /* the change goes here */
+	/* For a build that answers the write itself (MGR__WRITE_TAKEN). */
+	mgr_done_fn *done;
+	void *arg;
+};
+
+/* A build's "I answer this write myself, later, through done". */
+#define MGR__WRITE_TAKEN 1
+
+/*
+ * struct mgr__write_op - one kind of write. A new write is one of these
+ * in write.c's table and its build function.
+ *
+ * @check: the body alone (shape, ranges), on the manager the client
+ * asked, before any forwarding, and again on the leader; optional.
+ * @build: on the leader, against the store: 0 with the change added to
+ * the batch (the write path proposes it and answers when it commits),
+ * MGR__WRITE_TAKEN, or a code with @err.
+ * @committed: on the leader once the change was applied or refused, before
+ * the client hears; optional.
+ */
+struct mgr__write_op {
+	const char *name;
+	bool want_body; /* the body is a JSON object */
+	int (*check)(const json_t *body, const struct mgr_write_req *req,
+		     char *err, size_t errlen);
+	int (*build)(struct mgr__write_ctx *w, char *err, size_t errlen);
+	void (*committed)(struct mgr *m, const char *id, int rc);
+};
+
+/** The operations of ops_node.c and ops_swarm.c, for write.c's table. */
+extern const struct mgr__write_op mgr__op_node_update;
+extern const struct mgr__write_op mgr__op_node_remove;
+extern const struct mgr__write_op mgr__op_token_rotate;
+extern const struct mgr__write_op mgr__op_swarm_update;
 
 /** mgr__on_control() - a write or read index forwarded by a follower. */
 void mgr__on_control(struct mgr_conn *c, const Swarm__ControlRequest *req);
+
+/* The leader demoting itself (ops_node.c). */
+/**
+ * mgr__handoff_resume() - after losing leadership, send a pending
+ * self-demotion to the new leader; mgr__handoff_check() - give up on it
+ * past its deadline. Both do nothing without one.
+ */
+void mgr__handoff_resume(struct mgr *m);
+void mgr__handoff_check(struct mgr *m);
 
 /* --- revocation (revoke.c) ------------------------------------------- */
 

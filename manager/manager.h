@@ -232,11 +232,34 @@ typedef void mgr_done_fn(void *arg, int rc, const char *msg);
 /*
  * Changes. Each returns 0 and later calls @done exactly once with the
  * outcome once the change is committed (or lost), or returns a negative
- * code with @err set and never calls @done: SHOAL_ENOTLEADER (this
- * manager is a follower; @err names the leader), SHOAL_ENOTFOUND, -EINVAL
- * for input that does not validate, -ENOMEM. A stale version comes back
- * through @done as SHOAL_ESTALE ("update out of sequence").
+ * code with @err set and never calls @done: SHOAL_ENOTLEADER (no leader
+ * known, or the leader could not be reached; @err names the leader),
+ * SHOAL_ENOTFOUND, -EINVAL for input that does not validate, -ENOMEM. A
+ * stale version comes back through @done as SHOAL_ESTALE ("update out of
+ * sequence"). Any manager takes any change: a follower checks what it
+ * can and forwards the rest to the leader (docs/swarm.md, "Writes").
  */
+
+/** A write as a client asks it (mgr_write()); borrowed for the call. */
+struct mgr_write_req {
+	const char *id;	  /* the object written, "" or NULL when none */
+	uint64_t version; /* the version the client read, 0 when none */
+	const char *body; /* the request's JSON body, or NULL */
+	size_t body_len;
+	uint32_t flags; /* MGR_WRITE_*, by operation */
+};
+
+#define MGR_WRITE_FORCE (1u << 0)	    /* node-remove */
+#define MGR_WRITE_ROTATE_WORKER (1u << 1)  /* swarm-update, token-rotate */
+#define MGR_WRITE_ROTATE_MANAGER (1u << 2) /* swarm-update, token-rotate */
+
+/**
+ * mgr_write() - the write named @op ("node-update", "node-remove",
+ * "token-rotate", "swarm-update"; manager/write.c holds the table) with
+ * @req. Returns as the changes above; -EINVAL for an unknown @op.
+ */
+int mgr_write(struct mgr *m, const char *op, const struct mgr_write_req *req,
+	      mgr_done_fn *done, void *arg, char *err, size_t errlen);
 
 /** mgr_node_update() - replace node @id's spec (JSON NodeSpec). */
 int mgr_node_update(struct mgr *m, const char *id, uint64_t version,

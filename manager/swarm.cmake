@@ -5,12 +5,13 @@ target_sources(shoal-manager PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/cluster.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster_forward.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster_node.c
-	${CMAKE_CURRENT_LIST_DIR}/cluster_ops.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster_state.c
 	${CMAKE_CURRENT_LIST_DIR}/dispatcher.c
 	${CMAKE_CURRENT_LIST_DIR}/join.c
 	${CMAKE_CURRENT_LIST_DIR}/listener.c
 	${CMAKE_CURRENT_LIST_DIR}/lock.c
+	${CMAKE_CURRENT_LIST_DIR}/ops_node.c
+	${CMAKE_CURRENT_LIST_DIR}/ops_swarm.c
 	${CMAKE_CURRENT_LIST_DIR}/revoke.c
 	${CMAKE_CURRENT_LIST_DIR}/write.c
 )

@@ -2,7 +2,8 @@
  * Three managers in one process on loopback, their store replicated
  * through Raft: a manager joins with the manager token and answers ready
  * only once it votes; a write at a follower is forwarded to the leader;
- * a read after mgr_sync() at any manager sees every committed write; when
+ * a read after mgr_sync() at any manager sees every committed write (a
+ * token rotation, which travels as a generic WriteOp, included); when
  * the leader stops, another is elected and takes writes. No root needed
  * (the cluster tests cover the same across network namespaces).
  */
@@ -347,6 +348,26 @@ static void managers_replicate_forward_and_fail_over(void **state)
 			 0);
 	assert_true(run_until(op_finished, &o, 10000));
 	assert_int_equal(o.rc, SHOAL_ESTALE);
+
+	/* A write with no typed op of its own travels as a WriteOp: a
+	 * token rotation asked at a follower reaches every manager. */
+	uint8_t before[WIRE_TOKEN_SECRET_LEN];
+	memcpy(before, mb[0].st.worker_token.secret, sizeof(before));
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(mgr_rotate_token(mb[1].m, WIRE_ROLE_WORKER, op_done,
+					  &o, err, sizeof(err)),
+			 0);
+	assert_true(run_until(op_finished, &o, 10000));
+	assert_int_equal(o.rc, 0);
+	assert_memory_not_equal(before, mb[0].st.worker_token.secret,
+				sizeof(before));
+	sync_member(2);
+	assert_memory_equal(mb[0].st.worker_token.secret,
+			    mb[2].st.worker_token.secret, sizeof(before));
+	struct mgr_write_req none = {0};
+	assert_int_equal(mgr_write(mb[1].m, "no-such-write", &none, op_done,
+				   &o, err, sizeof(err)),
+			 -EINVAL);
 
 	/* The leader stops: another is elected and takes writes. */
 	bool done = false;
