@@ -412,6 +412,7 @@ static void after_change(struct mgr *m)
 	sync_settings(m);
 	sync_peers(m);
 	check_ready(m);
+	mgr__components_changed(m);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -486,11 +487,13 @@ static void on_role(void *arg, enum raft_role role, uint64_t leader,
 		log_info("node=%s leads the managers (term %" PRIu64 ")",
 			 m->st->node_id, term);
 		mgr__dispatcher_lead(m); /* a grace for sessions */
+		mgr__components_lead(m);
 		if (!mgr_cluster(m))
 			bootstrap(m);
 	} else if (was && !m->leader) {
 		log_info("node=%s no longer leads (term %" PRIu64 ")",
 			 m->st->node_id, term);
+		mgr__components_follow(m);
 		mgr__close_conns(m); /* sessions move to the new leader */
 	}
 	if (!m->leader && leader)
@@ -503,6 +506,7 @@ static void on_error(void *arg, int err)
 	log_error("node=%s raft stopped: %s", m->st->node_id,
 		  shoal_strerror(err));
 	m->leader = false;
+	mgr__components_follow(m);
 }
 
 /* --- bootstrap ----------------------------------------------------------- */
@@ -652,6 +656,7 @@ static void on_timer(uv_timer_t *t)
 		return;
 	mgr__check_down(m);
 	grow_raft(m);
+	mgr__components_tick(m);
 }
 
 /* --- life cycle ---------------------------------------------------------- */
@@ -670,7 +675,7 @@ void mgr__maybe_done(struct mgr *m)
 		done(arg);
 }
 
-static void handle_closed(uv_handle_t *h)
+void mgr__handle_closed(uv_handle_t *h)
 {
 	struct mgr *m = h->data;
 	m->open_handles--;
@@ -815,6 +820,12 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	int rc = store_new(&m->store);
 	if (rc < 0)
 		goto err_free;
+	rc = mgr__components_init(m, cfg);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot register the components: %s",
+			 shoal_strerror(rc));
+		goto err_store;
+	}
 	rc = mgr__listen(m, err, errlen);
 	if (rc < 0)
 		goto err_store;
@@ -825,6 +836,7 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	if (rc < 0)
 		goto err_transport;
 	start_timer(m);
+	mgr__components_open(m);
 	seed_peers(m);
 	sync_peers(m);
 	*out = m;
@@ -847,10 +859,11 @@ void mgr_stop(struct mgr *m, void (*done)(void *arg), void *arg)
 	m->stopping = true;
 	m->done = done;
 	m->done_arg = arg;
+	mgr__components_close(m);
 	m->closing = 1;
 	uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
 	m->timer_on = false;
-	uv_close((uv_handle_t *)&m->timer, handle_closed);
+	uv_close((uv_handle_t *)&m->timer, mgr__handle_closed);
 	mgr__close_conns(m);
 	mgr__forward_stop(m);
 	mgr__handoff_check(m); /* stopping: ends a pending one */

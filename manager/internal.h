@@ -14,6 +14,8 @@
  *   cluster_forward.c  the follower's channel to the leader, read index
  *   cluster_node.c node objects as JSON
  *   revoke.c      what a certificate may still do
+ *   component.c   leader-only components: started and stopped with
+ *                 leadership, fed by store watchers
  */
 #ifndef SHOAL_MANAGER_INTERNAL_H
 #define SHOAL_MANAGER_INTERNAL_H
@@ -41,6 +43,28 @@ struct mgr_conn {
 	struct wire_peer peer;
 	char node_id[WIRE_ID_MAX + 1];
 	struct mgr_session *session; /* dispatcher.c's, NULL outside one */
+};
+
+/* A registered component (component.c). */
+struct mgr_comp {
+	struct mgr *m;
+	struct mgr_component c;
+	struct store_watcher *w; /* while running */
+	bool running;
+	bool notified; /* events queued since changed() last ran */
+	bool failed;   /* start() failed: the timer retries it */
+	bool warned;   /* ...and that was logged, once a leadership */
+};
+
+/* The components' state (component.c). */
+struct mgr_comps {
+	struct mgr_comp all[MGR_MAX_COMPONENTS];
+	size_t n;
+	uint64_t gen;	    /* leadership generation, for the barrier */
+	bool barrier;	    /* a read index for the current one is out */
+	bool current;	    /* leading with a current store */
+	bool idle_on;	    /* @idle initialised and not closing */
+	uv_idle_t idle;	    /* a loop turn for start() and changed() */
 };
 
 /* The dispatcher's state (dispatcher.c): node sessions, leader only. */
@@ -104,6 +128,7 @@ struct mgr {
 	struct list_node conns;
 	size_t nconns;
 	struct mgr_dispatcher disp;
+	struct mgr_comps comps;
 	bool stopping;
 	void (*done)(void *arg);
 	void *done_arg;
@@ -156,6 +181,9 @@ int mgr__parse_addr(const char *s, struct sockaddr_storage *ss);
 
 /** mgr__maybe_done() - finish a stop once nothing is left open. */
 void mgr__maybe_done(struct mgr *m);
+/** mgr__handle_closed() - close callback of a handle in struct mgr
+ * counted in open_handles (its data is the manager). */
+void mgr__handle_closed(uv_handle_t *h);
 
 /* Node objects (cluster_node.c). Spec and status are JSON, Docker's
  * NodeSpec and {Description, Status, ManagerStatus}. */
@@ -229,6 +257,26 @@ void mgr__session_closed(struct mgr_conn *c, int reason);
 void mgr__end_sessions(struct mgr *m, const char *node_id, const char *why);
 /** mgr__check_down() - mark nodes without a live session down. */
 void mgr__check_down(struct mgr *m);
+
+/* --- components (component.c) ----------------------------------------- */
+
+/** mgr__components_init() - register @cfg's components; 0 or a code. */
+int mgr__components_init(struct mgr *m, const struct mgr_config *cfg);
+/** mgr__components_open() - their loop handle, once the manager runs. */
+void mgr__components_open(struct mgr *m);
+/** mgr__components_lead() - leadership won: confirm the store is current
+ * (a read index), then start them. */
+void mgr__components_lead(struct mgr *m);
+/** mgr__components_follow() - leadership lost (or Raft failed): stop
+ * them now. */
+void mgr__components_follow(struct mgr *m);
+/** mgr__components_tick() - the leader's timer: retry what failed. */
+void mgr__components_tick(struct mgr *m);
+/** mgr__components_changed() - after each applied change: the cluster
+ * object may exist now. */
+void mgr__components_changed(struct mgr *m);
+/** mgr__components_close() - at stop: stop them, close the handle. */
+void mgr__components_close(struct mgr *m);
 
 /* --- writes (write.c) -------------------------------------------------- */
 

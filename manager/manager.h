@@ -175,6 +175,8 @@ struct mgr_node_desc {
 	char addr[SWARM_ADDR_MAX];
 };
 
+struct mgr_component;
+
 struct mgr_config {
 	uv_loop_t *loop;
 	const char *data_root; /* borrowed for the manager's life */
@@ -189,6 +191,10 @@ struct mgr_config {
 	void (*ready)(void *arg);
 	void (*state_changed)(void *arg);
 	void *arg;
+	/* Leader-only components, registered before anything runs (as with
+	 * mgr_component_add()); the array is copied. */
+	const struct mgr_component *components;
+	size_t ncomponents;
 };
 
 /**
@@ -310,5 +316,54 @@ void mgr_cert_renewed(struct mgr *m);
 
 /** mgr_node_ready() - whether node @id has a live session here. */
 bool mgr_node_ready(const struct mgr *m, const char *id);
+
+/* -------------------------------------------------------- components */
+
+/*
+ * Leader-only components (the orchestrator, scheduler and allocator) run
+ * on the manager that leads, and there only while it leads. A component
+ * is started once this manager leads and its store is current (a read
+ * index confirmed it holds every entry committed before its term, and the
+ * cluster object exists), and stopped when it loses leadership, when Raft
+ * fails, and when the manager stops. Each run gets a fresh store watcher
+ * on the component's tables, created just before start(): read the store
+ * in start(), then follow the events, and nothing is missed.
+ *
+ * Callbacks run on the manager's loop. start() and changed() run from a
+ * loop turn of their own, never inside a Raft or store callback, so they
+ * may propose changes; stop() runs where leadership was lost, at once, and
+ * must neither propose nor block. A component whose start() fails is
+ * retried at every run of the leader's timer (half a heartbeat period).
+ */
+struct mgr_component {
+	const char *name; /* for logs; borrowed for the manager's life */
+	uint32_t tables;  /* STORE_TABLE_BIT() mask of the tables watched */
+	size_t queue;	  /* the watcher's queue; 0: MGR_COMPONENT_QUEUE */
+	/* Begin leading. @w (owned by the manager, valid until stop())
+	 * holds every change from now on. 0, or a code: not started. */
+	int (*start)(void *arg, struct mgr *m, struct store_watcher *w);
+	/* Events are waiting on @w: take them with store_watch_next() until
+	 * -EAGAIN (-ENOBUFS: the queue overflowed, re-read the store).
+	 * Called again only for later changes. Optional. */
+	void (*changed)(void *arg, struct store_watcher *w);
+	/* Stop leading now; the watcher is freed right after. */
+	void (*stop)(void *arg);
+	void *arg;
+};
+
+#define MGR_MAX_COMPONENTS 16
+#define MGR_COMPONENT_QUEUE 4096
+
+/**
+ * mgr_component_add() - register @c (copied; its name and arg are
+ * borrowed for the manager's life). If this manager leads already, @c
+ * starts in the next loop turn. Returns 0, -EINVAL (no start or stop, no
+ * tables) or -ENOSPC (MGR_MAX_COMPONENTS registered).
+ */
+int mgr_component_add(struct mgr *m, const struct mgr_component *c);
+
+/** mgr_components_running() - whether this manager runs its components
+ * now (it leads and its store is current). */
+bool mgr_components_running(const struct mgr *m);
 
 #endif

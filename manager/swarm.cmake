@@ -6,6 +6,7 @@ target_sources(shoal-manager PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/cluster_forward.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster_node.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster_state.c
+	${CMAKE_CURRENT_LIST_DIR}/component.c
 	${CMAKE_CURRENT_LIST_DIR}/dispatcher.c
 	${CMAKE_CURRENT_LIST_DIR}/join.c
 	${CMAKE_CURRENT_LIST_DIR}/listener.c

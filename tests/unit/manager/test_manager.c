@@ -344,8 +344,9 @@ static void stopped(void *arg)
 static int teardown_mgr(void **s)
 {
 	bool done = false;
-	mgr_stop(fx.m, stopped, &done);
-	while (!done)
+	if (fx.m)
+		mgr_stop(fx.m, stopped, &done);
+	while (fx.m && !done)
 		uv_run(&fx.loop, UV_RUN_ONCE);
 	uv_run(&fx.loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&fx.loop), 0);
@@ -777,6 +778,135 @@ static void certificates_are_renewed_before_they_expire(void **s)
 	stop_agent();
 }
 
+/* --- a leader-only component ------------------------------------------ */
+
+struct probe {
+	int started, stopped;
+	int fail_starts; /* start() fails this many times first */
+	bool running;
+	bool cluster_at_start;
+	size_t nodes_at_start;
+	int node_events;
+};
+
+static struct probe probe, late;
+
+static int probe_start(void *arg, struct mgr *m, struct store_watcher *w)
+{
+	struct probe *p = arg;
+	if (p->fail_starts > 0) {
+		p->fail_starts--;
+		return -EIO;
+	}
+	p->started++;
+	p->running = true;
+	p->cluster_at_start = mgr_cluster(m) != NULL;
+	p->nodes_at_start = store_count(mgr_store(m), STORE_NODES);
+	return 0;
+}
+
+static void probe_changed(void *arg, struct store_watcher *w)
+{
+	struct probe *p = arg;
+	struct store_event ev;
+	int rc;
+	assert_true(p->running);
+	while ((rc = store_watch_next(w, &ev)) != -EAGAIN) {
+		assert_int_equal(rc, 0);
+		if (ev.table == STORE_NODES)
+			p->node_events++;
+		store_event_fini(&ev);
+	}
+}
+
+static void probe_stop(void *arg)
+{
+	struct probe *p = arg;
+	p->stopped++;
+	p->running = false;
+}
+
+static bool probe_started(void)
+{
+	return probe.started == 1;
+}
+
+static bool late_started(void)
+{
+	return late.started == 1;
+}
+
+static int events_seen;
+
+static bool probe_saw_more(void)
+{
+	return probe.node_events > events_seen;
+}
+
+static void a_component_runs_while_its_manager_leads(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1], err[256];
+	bool done = false;
+	mgr_stop(fx.m, stopped, &done);
+	while (!done)
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	memset(&probe, 0, sizeof(probe));
+	memset(&late, 0, sizeof(late));
+	struct mgr_component c = {
+		.name = "probe",
+		.tables = STORE_TABLE_BIT(STORE_NODES),
+		.start = probe_start,
+		.changed = probe_changed,
+		.stop = probe_stop,
+		.arg = &probe,
+	};
+	struct mgr_node_desc self = {0};
+	struct mgr_config cfg = {
+		.loop = &fx.loop,
+		.data_root = tmpdir,
+		.st = &fx.st,
+		.self = &self,
+		.founder = true,
+		.ready = on_ready,
+		.components = &c,
+		.ncomponents = 1,
+	};
+	ready_flag = false;
+	assert_int_equal(mgr_start(&cfg, &fx.m, err, sizeof(err)), 0);
+	assert_int_equal(probe.started, 0); /* not before it leads */
+	assert_true(run_until(probe_started));
+	/* Started with the store current: the cluster object and the
+	 * manager's own node were there. */
+	assert_true(probe.cluster_at_start);
+	assert_true(probe.nodes_at_start >= 1);
+	assert_true(mgr_components_running(fx.m));
+	/* Changes reach it through its watcher. */
+	events_seen = probe.node_events;
+	snprintf(fx.addr, sizeof(fx.addr), "127.0.0.1:%d", mgr_port(fx.m));
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	assert_true(run_until(probe_saw_more));
+	/* One added while the manager leads starts in a loop turn; one
+	 * whose start fails is retried by the leader's timer. */
+	late.fail_starts = 2;
+	c.name = "late";
+	c.arg = &late;
+	assert_int_equal(mgr_component_add(fx.m, &c), 0);
+	assert_true(run_until(late_started));
+	assert_int_equal(late.fail_starts, 0);
+	c.start = NULL;
+	assert_int_equal(mgr_component_add(fx.m, &c), -EINVAL);
+	/* Stopping the manager stops them, once each. */
+	done = false;
+	mgr_stop(fx.m, stopped, &done);
+	while (!done)
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	fx.m = NULL;
+	assert_int_equal(probe.stopped, 1);
+	assert_int_equal(late.stopped, 1);
+	assert_false(probe.running);
+}
+
 static void quiet(enum log_level lvl, const char *module, const char *line,
 		  void *arg)
 {
@@ -834,6 +964,9 @@ int main(void)
 			setup_mgr, teardown_mgr),
 		cmocka_unit_test_setup_teardown(
 			certificates_are_renewed_before_they_expire, setup_mgr,
+			teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_component_runs_while_its_manager_leads, setup_mgr,
 			teardown_mgr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
  * only once it votes; a write at a follower is forwarded to the leader;
  * a read after mgr_sync() at any manager sees every committed write (a
  * token rotation, which travels as a generic WriteOp, included); when
- * the leader stops, another is elected and takes writes. No root needed
+ * the leader stops, another is elected and takes writes; leader-only
+ * components run on the leader alone and follow a handover. No root needed
  * (the cluster tests cover the same across network namespaces).
  */
 #include <setjmp.h>
@@ -385,6 +386,114 @@ static void managers_replicate_forward_and_fail_over(void **state)
 	assert_int_equal(store_count(mgr_store(mb[other].m), STORE_NODES), 3);
 }
 
+/* --- leader-only components follow leadership ---------------------------- */
+
+struct probe {
+	int started, stopped, node_events;
+	bool running;
+};
+
+static struct probe probes[N];
+
+static int probe_start(void *arg, struct mgr *m, struct store_watcher *w)
+{
+	struct probe *p = arg;
+	p->started++;
+	p->running = true;
+	return 0;
+}
+
+static void probe_changed(void *arg, struct store_watcher *w)
+{
+	struct probe *p = arg;
+	struct store_event ev;
+	while (store_watch_next(w, &ev) != -EAGAIN) {
+		if (ev.table == STORE_NODES)
+			p->node_events++;
+		store_event_fini(&ev);
+	}
+}
+
+static void probe_stop(void *arg)
+{
+	struct probe *p = arg;
+	p->stopped++;
+	p->running = false;
+}
+
+static bool runs_on(void *arg)
+{
+	int i = *(int *)arg;
+	return i >= 0 && probes[i].running;
+}
+
+static bool leads_elsewhere(void *arg)
+{
+	int l = leader();
+	return l >= 0 && l != *(int *)arg && probes[l].running;
+}
+
+static bool saw_events(void *arg)
+{
+	struct probe *p = arg;
+	return p->node_events > 0;
+}
+
+static void components_run_on_the_leader_only(void **state)
+{
+	join_member(1);
+	join_member(2);
+	memset(probes, 0, sizeof(probes));
+	for (int i = 0; i < N; i++) {
+		struct mgr_component c = {
+			.name = "probe",
+			.tables = STORE_TABLE_BIT(STORE_NODES),
+			.start = probe_start,
+			.changed = probe_changed,
+			.stop = probe_stop,
+			.arg = &probes[i],
+		};
+		assert_int_equal(mgr_component_add(mb[i].m, &c), 0);
+	}
+	int l = leader();
+	assert_int_equal(l, 0);
+	assert_true(run_until(runs_on, &l, 5000));
+	for (int i = 1; i < N; i++)
+		assert_int_equal(probes[i].started, 0);
+
+	/* The leader demotes itself: it hands leadership over, so its
+	 * component stops while its manager still runs, and the new
+	 * leader's starts. */
+	char err[256], spec[] = "{\"Role\":\"worker\","
+				"\"Availability\":\"active\"}";
+	const struct store_object *o =
+		store_get(mgr_store(mb[0].m), STORE_NODES, mb[0].st.node_id);
+	struct op op = {0};
+	assert_int_equal(mgr_node_update(mb[0].m, mb[0].st.node_id, o->version,
+					 spec, strlen(spec), op_done, &op, err,
+					 sizeof(err)),
+			 0);
+	int old = 0;
+	assert_true(run_until(leads_elsewhere, &old, 10000));
+	assert_true(run_until(op_finished, &op, 10000));
+	assert_int_equal(op.rc, 0);
+	assert_int_equal(probes[0].started, 1);
+	assert_int_equal(probes[0].stopped, 1);
+	assert_false(probes[0].running);
+	assert_false(mgr_components_running(mb[0].m));
+	l = leader();
+	int other = l == 1 ? 2 : 1;
+	assert_int_equal(probes[l].started, 1);
+	assert_int_equal(probes[other].started, 0);
+
+	/* The new leader's component hears the changes made from then on. */
+	probes[l].node_events = 0;
+	assert_int_equal(label(other, mb[other].st.node_id, "after", "handoff"),
+			 0);
+	assert_true(run_until(saw_events, &probes[l], 5000));
+	assert_int_equal(probes[other].node_events, 0);
+}
+
 static void quiet(enum log_level lvl, const char *module, const char *line,
 		  void *arg)
 {
@@ -400,6 +509,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			managers_replicate_forward_and_fail_over, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			components_run_on_the_leader_only, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
