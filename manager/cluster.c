@@ -494,6 +494,7 @@ static void on_role(void *arg, enum raft_role role, uint64_t leader,
 		log_info("node=%s no longer leads (term %" PRIu64 ")",
 			 m->st->node_id, term);
 		mgr__components_follow(m);
+		mgr__dispatcher_follow(m);
 		mgr__close_conns(m); /* sessions move to the new leader */
 	}
 	if (!m->leader && leader)
@@ -507,6 +508,7 @@ static void on_error(void *arg, int err)
 		  shoal_strerror(err));
 	m->leader = false;
 	mgr__components_follow(m);
+	mgr__dispatcher_follow(m);
 }
 
 /* --- bootstrap ----------------------------------------------------------- */
@@ -666,6 +668,7 @@ void mgr__maybe_done(struct mgr *m)
 	if (!m->stopping || m->open_handles > 0 || m->closing > 0 ||
 	    !list_empty(&m->conns))
 		return;
+	mgr__dispatcher_follow(m);
 	store_free(m->store);
 	json_decref(m->revoked);
 	void (*done)(void *) = m->done;

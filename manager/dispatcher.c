@@ -1,6 +1,6 @@
 /*
- * The dispatcher (Docker's, without assignments yet): the leader's node
- * sessions and their heartbeats.
+ * The dispatcher (Docker's): the leader's node sessions, their heartbeats,
+ * and the place where each node's assignments are pushed.
  *
  * A certified node (listener.c) sends a SessionRequest with its
  * description; the node is marked ready and the answer carries the
@@ -17,6 +17,16 @@
  * session is marked down; its next session or heartbeat marks it ready
  * again. Right after this manager starts leading, nodes get that long to
  * move their sessions here before any is marked down.
+ *
+ * Assignments: the leader's components give the dispatcher each node's
+ * whole set of assignments (mgr_assign(); opaque items for now, tasks
+ * once the orchestrator exists). The latest set per node is kept and sent
+ * in an Assignments message when the node's session opens and each time
+ * the set changes, with a generation that grows with every push, so the
+ * node knows which set is newest. Sets are the leader's memory only: they
+ * are dropped when it stops leading, and the next leader's components
+ * compute and push their own. Bounded per node (MGR_ASSIGN_MAX_ITEMS,
+ * _BYTES) and in nodes (MGR_ASSIGN_MAX_NODES).
  *
  * Invariants: a session belongs to exactly one open connection
  * (c->session) and is freed with it, or earlier when the dispatcher ends
@@ -53,10 +63,127 @@ static int64_t silence_ns(const struct mgr *m)
 	return SWARM_MISSED_HEARTBEATS * period_ns(m);
 }
 
+struct mgr_assign_set {
+	struct list_node link;
+	char node_id[WIRE_ID_MAX + 1];
+	uint64_t generation;
+	size_t n;
+	ProtobufCBinaryData *items; /* pointing into @bytes */
+	uint8_t *bytes;
+	size_t nbytes;
+};
+
 void mgr__dispatcher_init(struct mgr *m)
 {
 	list_init(&m->disp.sessions);
+	list_init(&m->disp.sets);
 	m->disp.grace_from_ns = time_mono_ns();
+}
+
+static void set_free(struct mgr *m, struct mgr_assign_set *a)
+{
+	list_remove(&a->link);
+	m->disp.nsets--;
+	shoal_free(a->items);
+	shoal_free(a->bytes);
+	shoal_free(a);
+}
+
+void mgr__dispatcher_follow(struct mgr *m)
+{
+	while (!list_empty(&m->disp.sets))
+		set_free(m, list_entry(list_front(&m->disp.sets),
+				       struct mgr_assign_set, link));
+}
+
+static struct mgr_assign_set *set_of(struct mgr *m, const char *node_id)
+{
+	struct list_node *p;
+	list_for_each(p, &m->disp.sets)
+	{
+		struct mgr_assign_set *a =
+			list_entry(p, struct mgr_assign_set, link);
+		if (strcmp(a->node_id, node_id) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+static void send_set(struct mgr_conn *c, const struct mgr_assign_set *a)
+{
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__Assignments as = SWARM__ASSIGNMENTS__INIT;
+	as.generation = a->generation;
+	as.n_items = a->n;
+	as.items = a->items;
+	env.body_case = SWARM__ENVELOPE__BODY_ASSIGNMENTS;
+	env.assignments = &as;
+	mgr__send(c, &env);
+}
+
+/* A copy of @items in one allocation, bounded. */
+static int set_fill(struct mgr_assign_set *a, const struct mgr_item *items,
+		    size_t n)
+{
+	size_t total = 0;
+	if (n > MGR_ASSIGN_MAX_ITEMS)
+		return -ENOBUFS;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].len > MGR_ASSIGN_MAX_BYTES - total)
+			return -ENOBUFS;
+		total += items[i].len;
+	}
+	a->items = shoal_calloc(n ? n : 1, sizeof(*a->items));
+	a->bytes = shoal_malloc(total ? total : 1);
+	if (!a->items || !a->bytes)
+		return -ENOMEM;
+	for (size_t i = 0, off = 0; i < n; off += items[i].len, i++) {
+		if (items[i].len)
+			memcpy(a->bytes + off, items[i].data, items[i].len);
+		a->items[i].data = a->bytes + off;
+		a->items[i].len = items[i].len;
+	}
+	a->n = n;
+	a->nbytes = total;
+	return 0;
+}
+
+int mgr_assign(struct mgr *m, const char *node_id,
+	       const struct mgr_item *items, size_t n, uint64_t *gen)
+{
+	if (!m->leader)
+		return SHOAL_ENOTLEADER;
+	if (!store_get(m->store, STORE_NODES, node_id))
+		return SHOAL_ENOTFOUND;
+	struct mgr_assign_set *old = set_of(m, node_id);
+	if (!old && m->disp.nsets >= MGR_ASSIGN_MAX_NODES)
+		return -ENOBUFS;
+	struct mgr_assign_set *a = shoal_calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	int rc = set_fill(a, items, n);
+	if (rc < 0) {
+		shoal_free(a->items);
+		shoal_free(a->bytes);
+		shoal_free(a);
+		return rc;
+	}
+	snprintf(a->node_id, sizeof(a->node_id), "%s", node_id);
+	a->generation = ++m->disp.generation;
+	if (old)
+		set_free(m, old);
+	list_push_back(&m->disp.sets, &a->link);
+	m->disp.nsets++;
+	if (gen)
+		*gen = a->generation;
+	struct list_node *p;
+	list_for_each(p, &m->disp.sessions)
+	{
+		struct mgr_session *s = list_entry(p, struct mgr_session, link);
+		if (!s->c->closed && strcmp(s->c->node_id, node_id) == 0)
+			send_set(s->c, a);
+	}
+	return 0;
 }
 
 void mgr__dispatcher_lead(struct mgr *m)
@@ -144,6 +271,9 @@ void mgr__on_session(struct mgr_conn *c, const Swarm__SessionRequest *req)
 	log_info("node=%s (%s) session %s opened; ready", c->node_id,
 		 d.hostname, s->id);
 	session_answer(c);
+	const struct mgr_assign_set *a = set_of(m, c->node_id);
+	if (a)
+		send_set(c, a);
 }
 
 void mgr__on_heartbeat(struct mgr_conn *c, const Swarm__Heartbeat *hb)

@@ -67,11 +67,15 @@ struct mgr_comps {
 	uv_idle_t idle;	    /* a loop turn for start() and changed() */
 };
 
-/* The dispatcher's state (dispatcher.c): node sessions, leader only. */
+/* The dispatcher's state (dispatcher.c): node sessions and assignment
+ * sets, leader only. */
 struct mgr_dispatcher {
 	struct list_node sessions;
 	size_t nsessions;
 	int64_t grace_from_ns; /* monotonic; no node Down before a grace */
+	struct list_node sets; /* struct mgr_assign_set, one per node */
+	size_t nsets;
+	uint64_t generation; /* of the last set pushed */
 };
 
 struct mgr {
@@ -248,6 +252,9 @@ void mgr__dispatcher_init(struct mgr *m);
 /** mgr__dispatcher_lead() - this manager leads from now: nodes get a
  * grace of SWARM_MISSED_HEARTBEATS periods to open their sessions. */
 void mgr__dispatcher_lead(struct mgr *m);
+/** mgr__dispatcher_follow() - leadership lost, or the manager is gone:
+ * drop the assignment sets. */
+void mgr__dispatcher_follow(struct mgr *m);
 void mgr__on_session(struct mgr_conn *c, const Swarm__SessionRequest *req);
 void mgr__on_heartbeat(struct mgr_conn *c, const Swarm__Heartbeat *hb);
 void mgr__on_renew(struct mgr_conn *c);

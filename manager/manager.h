@@ -317,6 +317,29 @@ void mgr_cert_renewed(struct mgr *m);
 /** mgr_node_ready() - whether node @id has a live session here. */
 bool mgr_node_ready(const struct mgr *m, const char *id);
 
+/** One opaque assignment (a task, later a secret or config it uses). */
+struct mgr_item {
+	const void *data;
+	size_t len;
+};
+
+#define MGR_ASSIGN_MAX_ITEMS 4096
+#define MGR_ASSIGN_MAX_BYTES (4u << 20) /* per node */
+#define MGR_ASSIGN_MAX_NODES 65536
+
+/**
+ * mgr_assign() - set node @node_id's whole set of assignments to @n
+ * @items (copied), replacing the set before; the dispatcher sends it in
+ * the node's session now, or when its session opens. For the leader's
+ * components: sets live in the leader's memory only and are dropped when
+ * it stops leading (the next leader's components push theirs). *@gen
+ * (may be NULL) gets the set's generation. Returns 0, SHOAL_ENOTLEADER,
+ * SHOAL_ENOTFOUND (no such node), -ENOBUFS (past MGR_ASSIGN_MAX_*),
+ * -ENOMEM.
+ */
+int mgr_assign(struct mgr *m, const char *node_id,
+	       const struct mgr_item *items, size_t n, uint64_t *gen);
+
 /* -------------------------------------------------------- components */
 
 /*

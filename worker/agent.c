@@ -50,7 +50,10 @@ struct agent {
 	void (*renewed)(void *arg, const struct agent_renewal *r);
 	void (*managers_changed)(void *arg, const char (*list)[AGENT_ADDR_MAX],
 				 size_t n);
+	void (*assigned)(void *arg, uint64_t generation,
+			 const struct agent_item *items, size_t n);
 	void *arg;
+	uint64_t generation; /* of the last set of assignments this session */
 	enum wire_role role; /* our certificate's */
 	bool renewing;
 	enum agent_state state;
@@ -267,6 +270,36 @@ static void on_renewal(struct agent *a, const Swarm__RenewResponse *rr)
 	shoal_wipe(&r, sizeof(r));
 }
 
+/* The session's newest set of assignments, to the caller. An older set
+ * (reordered behind a newer one) is ignored. */
+static void on_assignments(struct agent *a, const Swarm__Assignments *as)
+{
+	if (as->n_items > AGENT_MAX_ITEMS) {
+		log_warn("manager %s sent %zu assignments, more than %d",
+			 wire_chan_name(a->chan), as->n_items, AGENT_MAX_ITEMS);
+		wire_chan_close(a->chan);
+		return;
+	}
+	if (as->generation <= a->generation)
+		return;
+	a->generation = as->generation;
+	if (!a->assigned)
+		return;
+	struct agent_item *items =
+		shoal_calloc(as->n_items ? as->n_items : 1, sizeof(*items));
+	if (!items) {
+		log_warn("assignments dropped: out of memory");
+		a->generation = 0; /* the next set is taken whatever it is */
+		return;
+	}
+	for (size_t i = 0; i < as->n_items; i++) {
+		items[i].data = as->items[i].data;
+		items[i].len = as->items[i].len;
+	}
+	a->assigned(a->arg, as->generation, items, as->n_items);
+	shoal_free(items);
+}
+
 static uint32_t sane_period(uint32_t ms)
 {
 	return ms < 10 ? 10 : ms > 3600000 ? 3600000 : ms;
@@ -302,6 +335,7 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 			a->heartbeat_ms = sane_period(sr->heartbeat_ms);
 			set_managers(a, sr->managers, sr->n_managers);
 			a->state = AGENT_SESSION;
+			a->generation = 0;
 			a->backoff_ms = BACKOFF_MIN_MS;
 			log_info("session %s with manager %s", a->session_id,
 				 wire_chan_name(c));
@@ -317,6 +351,9 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_RENEW_RESPONSE &&
 		   a->state == AGENT_SESSION && a->renewing) {
 		on_renewal(a, env->renew_response);
+	} else if (env->body_case == SWARM__ENVELOPE__BODY_ASSIGNMENTS &&
+		   a->state == AGENT_SESSION) {
+		on_assignments(a, env->assignments);
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_SESSION_END) {
 		const char *why = env->session_end->error
 					  ? env->session_end->error
@@ -433,6 +470,7 @@ int agent_start(const struct agent_config *cfg, struct agent **out)
 	a->ended = cfg->ended;
 	a->renewed = cfg->renewed;
 	a->managers_changed = cfg->managers_changed;
+	a->assigned = cfg->assigned;
 	a->arg = cfg->arg;
 	struct wire_cert_info info;
 	if (wire_cert_decode(a->cert, a->cert_len, &info) < 0) {

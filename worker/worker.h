@@ -20,7 +20,10 @@
  * heartbeat answers name a role other than our certificate's (node
  * promote/demote), or once two thirds of the certificate's life have
  * passed, the agent asks for a certificate of that role for the same key,
- * checks it, and hands it over through renewed().
+ * checks it, and hands it over through renewed(). The leader's
+ * dispatcher pushes the node's whole set of assignments in the session
+ * (opaque items until tasks exist); the agent hands the newest set of
+ * each session over through assigned().
  *
  * Everything runs on the daemon's loop; libuv conventions for callbacks
  * (a call that returns an error never calls back).
@@ -95,6 +98,14 @@ struct agent_renewal {
 	size_t nmanagers;
 };
 
+/* One assignment as the manager sent it. */
+struct agent_item {
+	const uint8_t *data;
+	size_t len;
+};
+
+#define AGENT_MAX_ITEMS 4096
+
 struct agent_config {
 	uv_loop_t *loop;
 	const struct wire_keypair *identity; /* copied */
@@ -114,6 +125,11 @@ struct agent_config {
 	 * all), for the caller to keep across restarts. Optional. */
 	void (*managers_changed)(void *arg, const char (*list)[AGENT_ADDR_MAX],
 				 size_t n);
+	/* The leader sent this node's whole set of assignments (@n items,
+	 * borrowed for the call), replacing the set before; @generation
+	 * grows within a session. Optional. */
+	void (*assigned)(void *arg, uint64_t generation,
+			 const struct agent_item *items, size_t n);
 	void *arg;
 };
 

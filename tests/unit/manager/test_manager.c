@@ -1,7 +1,8 @@
 /*
  * Unit tests of the swarm manager and the agent: the CA and tokens, the
  * state on disk, and a manager on a loopback port with real agents joining
- * it, heartbeating, going down and coming back, and being removed.
+ * it, heartbeating, going down and coming back, and being removed;
+ * assignment sets pushed to an agent; leader-only components.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -478,6 +479,19 @@ static bool has_renewed(void)
 	return renewals > 0;
 }
 
+static uint64_t assigned_gen;
+static size_t assigned_n;
+static char assigned_first[32];
+
+static void agent_assigned(void *arg, uint64_t gen,
+			   const struct agent_item *items, size_t n)
+{
+	assigned_gen = gen;
+	assigned_n = n;
+	snprintf(assigned_first, sizeof(assigned_first), "%.*s",
+		 n ? (int)items[0].len : 0, n ? (const char *)items[0].data : "");
+}
+
 static void start_agent(void)
 {
 	struct agent_desc d;
@@ -493,6 +507,7 @@ static void start_agent(void)
 		.desc = &d,
 		.ended = agent_ended,
 		.renewed = agent_renewed,
+		.assigned = agent_assigned,
 	};
 	assert_int_equal(agent_start(&cfg, &agent), 0);
 }
@@ -778,6 +793,49 @@ static void certificates_are_renewed_before_they_expire(void **s)
 	stop_agent();
 }
 
+/* --- assignments ------------------------------------------------------- */
+
+static uint64_t want_gen;
+
+static bool got_gen(void)
+{
+	return assigned_gen == want_gen;
+}
+
+static void a_nodes_assignment_set_reaches_its_agent(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	/* A set pushed before the session opens is sent when it does. */
+	struct mgr_item items[2] = {{"task-a", 6}, {"task-b", 6}};
+	assigned_gen = 0;
+	assert_int_equal(mgr_assign(fx.m, fx.res.node_id, items, 2, &want_gen),
+			 0);
+	start_agent();
+	assert_true(run_until(got_gen));
+	assert_int_equal(assigned_n, 2);
+	assert_string_equal(assigned_first, "task-a");
+	/* A new set replaces it in the live session. */
+	assert_int_equal(mgr_assign(fx.m, fx.res.node_id, items + 1, 1,
+				    &want_gen),
+			 0);
+	assert_true(run_until(got_gen));
+	assert_int_equal(assigned_n, 1);
+	assert_string_equal(assigned_first, "task-b");
+	assert_int_equal(mgr_assign(fx.m, fx.res.node_id, NULL, 0, &want_gen),
+			 0);
+	assert_true(run_until(got_gen));
+	assert_int_equal(assigned_n, 0);
+	stop_agent();
+	/* Refused: an unknown node, a set past the bounds. */
+	assert_int_equal(mgr_assign(fx.m, "nope", items, 1, NULL),
+			 SHOAL_ENOTFOUND);
+	struct mgr_item big = {"x", MGR_ASSIGN_MAX_BYTES + 1};
+	assert_int_equal(mgr_assign(fx.m, fx.res.node_id, &big, 1, NULL),
+			 -ENOBUFS);
+}
+
 /* --- a leader-only component ------------------------------------------ */
 
 struct probe {
@@ -967,6 +1025,9 @@ int main(void)
 			teardown_mgr),
 		cmocka_unit_test_setup_teardown(
 			a_component_runs_while_its_manager_leads, setup_mgr,
+			teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_nodes_assignment_set_reaches_its_agent, setup_mgr,
 			teardown_mgr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
