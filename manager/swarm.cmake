@@ -14,6 +14,7 @@ target_sources(shoal-manager PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/ops_node.c
 	${CMAKE_CURRENT_LIST_DIR}/ops_swarm.c
 	${CMAKE_CURRENT_LIST_DIR}/revoke.c
+	${CMAKE_CURRENT_LIST_DIR}/swarm_spec.c
 	${CMAKE_CURRENT_LIST_DIR}/write.c
 )
 target_link_libraries(shoal-manager PUBLIC shoal-proto shoal-raft
