@@ -47,9 +47,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define RAFT_HEARTBEAT_MS 100
-#define RAFT_ELECTION_MS 500
-
 uint64_t mgr__raft_id(const char *node_id)
 {
 	uint8_t d[SHA256_BYTES];
@@ -340,26 +337,38 @@ static void sync_peers(struct mgr *m)
 		m->state_changed(m->arg);
 }
 
-/* The dispatcher's period and cert expiry from the cluster object. */
+/*
+ * The swarm's settings from the cluster object's spec into our state: the
+ * dispatcher's period and the certificate expiry apply at once, Raft's at
+ * this manager's next start (raft_node has no way to change them while it
+ * runs), which the log says once per change. Also the forced certificate
+ * rotation's epoch from the status (dispatcher.c).
+ */
 static void sync_settings(struct mgr *m)
 {
 	const struct store_object *o = mgr_cluster(m);
-	json_t *sp = o ? mgr__obj_json(o->spec, o->spec_len) : NULL;
-	int64_t hb =
-		jsonx_int(jsonx_obj(sp, "Dispatcher"), "HeartbeatPeriod", 0);
-	int64_t ex = jsonx_int(jsonx_obj(sp, "CAConfig"), "NodeCertExpiry", 0);
+	if (!o)
+		return;
+	json_t *sp = swarm_spec_read(o->spec, o->spec_len);
+	bool changed = sp && swarm_spec_to_state(sp, m->st);
 	json_decref(sp);
-	uint32_t ms = (uint32_t)(hb / NSEC_PER_MSEC);
-	bool changed = false;
-	if (ms >= 10 && ms != m->st->heartbeat_ms) {
-		m->st->heartbeat_ms = ms;
-		changed = true;
+	json_t *st = mgr__obj_json(o->status, o->status_len);
+	m->rotate_epoch = (uint64_t)jsonx_int(jsonx_obj(st, "CertRotation"),
+					      "Epoch", 0);
+	json_decref(st);
+	if (!changed)
+		return;
+	struct swarm_raft now = m->st->raft;
+	swarm_raft_normalize(&now);
+	if (memcmp(&now, &m->raft_running, sizeof(now)) != 0) {
+		uint32_t hb, el;
+		swarm_raft_timing(&m->st->raft, &hb, &el);
+		log_info("swarm=%s raft settings changed (heartbeat %u ms, "
+			 "election timeout %u ms): they apply at this "
+			 "manager's next start",
+			 m->st->cluster_id, hb, el);
 	}
-	if (ex >= NSEC_PER_SEC && ex / NSEC_PER_SEC != m->st->cert_expiry_s) {
-		m->st->cert_expiry_s = ex / NSEC_PER_SEC;
-		changed = true;
-	}
-	if (changed && m->state_changed)
+	if (m->state_changed)
 		m->state_changed(m->arg);
 }
 
@@ -513,19 +522,6 @@ static void on_error(void *arg, int err)
 
 /* --- bootstrap ----------------------------------------------------------- */
 
-json_t *mgr__cluster_spec(const struct swarm_state *st)
-{
-	return json_pack("{s:s, s:{}, s:{s:I}, s:{s:I}, s:{s:i}}", "Name",
-			 "default", "Labels", "Dispatcher", "HeartbeatPeriod",
-			 (json_int_t)st->heartbeat_ms * 1000000, "CAConfig",
-			 "NodeCertExpiry",
-			 (json_int_t)(st->cert_expiry_s > 0
-					      ? st->cert_expiry_s
-					      : SWARM_DEFAULT_CERT_EXPIRY_S) *
-				 1000000000,
-			 "Orchestration", "TaskHistoryRetentionLimit", 5);
-}
-
 int mgr__add_json(struct store_batch *b, enum store_table t, const char *id,
 		  const char *name, json_t *spec, json_t *status)
 {
@@ -568,16 +564,33 @@ static void bootstrapped(void *arg, int rc, const char *msg)
 			  m->st->cluster_id, *msg ? msg : shoal_strerror(rc));
 }
 
-/* A new swarm: the cluster object and this node, in one batch. */
+/* The founder's node spec: a manager, with the availability init asked. */
+static json_t *founder_spec(const struct mgr *m)
+{
+	json_t *spec = mgr__node_spec_new(WIRE_ROLE_MANAGER);
+	if (spec && *m->init_availability)
+		jsonx_set(spec, "Availability",
+			  json_string(m->init_availability));
+	return spec;
+}
+
+/*
+ * A new swarm: the cluster object and this node, in one batch. The spec is
+ * the one init was given when this process ran it, else (a founder that
+ * restarted before this commit) the one its state holds, which lacks only
+ * init's labels.
+ */
 static void bootstrap(struct mgr *m)
 {
 	struct store_batch b;
 	store_batch_init(&b, time_real_ns());
+	json_t *spec = m->init_spec ? json_incref(m->init_spec)
+				    : swarm_spec_from_state(m->st);
 	int rc = mgr__add_json(&b, STORE_CLUSTERS, m->st->cluster_id, "default",
-			       mgr__cluster_spec(m->st), secrets_json(m->st));
+			       spec, secrets_json(m->st));
 	if (rc == 0)
 		rc = mgr__add_json(&b, STORE_NODES, m->st->node_id, NULL,
-				   mgr__node_spec_new(WIRE_ROLE_MANAGER),
+				   founder_spec(m),
 				   mgr__node_status_new(&m->self, "ready", true,
 							m->st->advertise_addr));
 	if (rc == 0)
@@ -671,6 +684,7 @@ void mgr__maybe_done(struct mgr *m)
 	mgr__dispatcher_follow(m);
 	store_free(m->store);
 	json_decref(m->revoked);
+	json_decref(m->init_spec);
 	void (*done)(void *) = m->done;
 	void *arg = m->done_arg;
 	shoal_free(m);
@@ -742,9 +756,15 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 		return rc;
 	}
 	struct raft_options ro;
+	const struct swarm_raft *sr = &m->st->raft;
 	raft_options_init(&ro);
-	ro.heartbeat_ms = RAFT_HEARTBEAT_MS;
-	ro.election_timeout_ms = RAFT_ELECTION_MS;
+	swarm_raft_timing(sr, &ro.heartbeat_ms, &ro.election_timeout_ms);
+	ro.snapshot_threshold = sr->snapshot_interval
+					? sr->snapshot_interval
+					: SWARM_DEFAULT_SNAPSHOT_INTERVAL;
+	ro.snapshot_trailing = sr->log_entries_for_slow_followers
+				       ? sr->log_entries_for_slow_followers
+				       : SWARM_DEFAULT_SLOW_FOLLOWERS;
 	/* Promote a learner only once it acknowledged (nearly) the whole
 	 * log: with the default margin a learner that never answered would
 	 * count as caught up on a young, short log and could take the
@@ -753,9 +773,15 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 	struct raft_conf conf = {.n = 1};
 	conf.servers[0].id = m->raft_id;
 	conf.servers[0].role = RAFT_VOTER;
-	/* The log is encrypted at rest with the node's DEK (lock.h). */
-	struct raft_disk_options dopt = {.key = m->st->has_dek ? m->st->dek
-							       : NULL};
+	/* The log is encrypted at rest with the node's DEK (lock.h). It
+	 * always keeps one older snapshot, the fallback for a damaged newest
+	 * one (docs/raft-disk.md): KeepOldSnapshots N keeps max(N, 1). */
+	struct raft_disk_options dopt = {
+		.key = m->st->has_dek ? m->st->dek : NULL,
+		.snapshots_kept = 1 + (sr->keep_old_snapshots > 1
+					       ? (unsigned)sr->keep_old_snapshots
+					       : 1),
+	};
 	struct raft_node_options o = {
 		.id = m->raft_id,
 		.dir = dir,
@@ -780,6 +806,17 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 	raft_node_status(m->rn, &s);
 	m->replay_upto = s.last_index;
 	m->lock_live = s.last_index == 0;
+	m->raft_running = *sr;
+	swarm_raft_normalize(&m->raft_running);
+	log_info("raft: heartbeat %u ms, election timeout %u ms (ticks of %d "
+		 "ms: HeartbeatTick %u, ElectionTick %u); a snapshot every "
+		 "%" PRIu64 " entries, %" PRIu64
+		 " kept for slow followers, %u on disk",
+		 ro.heartbeat_ms, ro.election_timeout_ms, SWARM_RAFT_TICK_MS,
+		 ro.heartbeat_ms / SWARM_RAFT_TICK_MS,
+		 ro.election_timeout_ms / SWARM_RAFT_TICK_MS,
+		 ro.snapshot_threshold, ro.snapshot_trailing,
+		 dopt.snapshots_kept);
 	return 0;
 }
 
@@ -812,6 +849,10 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	m->st = cfg->st;
 	m->self = *cfg->self;
 	m->founder = cfg->founder;
+	m->init_spec = cfg->init_spec ? json_incref((json_t *)cfg->init_spec)
+				      : NULL;
+	snprintf(m->init_availability, sizeof(m->init_availability), "%s",
+		 cfg->init_availability ? cfg->init_availability : "");
 	m->ready = cfg->ready;
 	m->state_changed = cfg->state_changed;
 	m->arg = cfg->arg;
@@ -853,6 +894,7 @@ err_listener:
 err_store:
 	store_free(m->store);
 err_free:
+	json_decref(m->init_spec);
 	shoal_free(m);
 	return rc;
 }
@@ -889,6 +931,11 @@ int mgr_port(const struct mgr *m)
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+const struct swarm_raft *mgr_raft_running(const struct mgr *m)
+{
+	return &m->raft_running;
 }
 
 const struct store_object *mgr_cluster(const struct mgr *m)

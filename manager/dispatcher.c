@@ -7,8 +7,13 @@
  * heartbeat period and the managers' addresses. It then sends a Heartbeat
  * every period; each answer repeats the period and the managers, and
  * names the role the node's spec asks for, so that a promoted or demoted
- * node asks for a certificate of its new role (RenewRequest). Only the
- * leader holds sessions: a follower answers a SessionRequest with the
+ * node asks for a certificate of its new role (RenewRequest), and whether
+ * its certificate predates the last forced rotation (CAConfig.ForceRotate,
+ * ops_swarm.c): the session knows the epoch of the newest certificate the
+ * node holds, the one it connected with or the one it renewed since, and
+ * an older one than the rotation's gets "renew" until it is replaced.
+ * Renewals keep the node's identity key and follow its spec's role. Only
+ * the leader holds sessions: a follower answers a SessionRequest with the
  * leader's address.
  *
  * Down detection: the timer (cluster.c) calls mgr__check_down() every
@@ -51,6 +56,7 @@ struct mgr_session {
 	struct mgr_conn *c;
 	char id[32];
 	int64_t last_seen_ns; /* monotonic: the last heartbeat */
+	uint64_t cert_epoch;  /* of the newest certificate the node holds */
 };
 
 static int64_t period_ns(const struct mgr *m)
@@ -265,6 +271,7 @@ void mgr__on_session(struct mgr_conn *c, const Swarm__SessionRequest *req)
 	shoal_hex(rnd, sizeof(rnd), s->id);
 	s->c = c;
 	s->last_seen_ns = time_mono_ns();
+	s->cert_epoch = c->peer.cert.epoch;
 	list_push_back(&m->disp.sessions, &s->link);
 	m->disp.nsessions++;
 	c->session = s;
@@ -304,6 +311,7 @@ void mgr__on_heartbeat(struct mgr_conn *c, const Swarm__Heartbeat *hb)
 		hr.role = mgr__node_role(o) == WIRE_ROLE_MANAGER
 				  ? SWARM__ROLE__ROLE_MANAGER
 				  : SWARM__ROLE__ROLE_WORKER;
+	hr.renew = s->cert_epoch < m->rotate_epoch;
 	env.body_case = SWARM__ENVELOPE__BODY_HEARTBEAT_RESPONSE;
 	env.heartbeat_response = &hr;
 	mgr__send(c, &env);
@@ -321,6 +329,7 @@ void mgr__on_renew(struct mgr_conn *c)
 	enum wire_role role = mgr__node_role(o);
 	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
 	Swarm__RenewResponse rr = SWARM__RENEW_RESPONSE__INIT;
+	Swarm__RaftSettings raft;
 	char *mgrs[SWARM_MAX_MANAGERS], *ids[SWARM_MAX_MANAGERS];
 	uint8_t *cert = NULL;
 	size_t cert_len = 0;
@@ -336,7 +345,10 @@ void mgr__on_renew(struct mgr_conn *c)
 		if (role == WIRE_ROLE_MANAGER) {
 			rr.root_sk.data = m->st->root_sk;
 			rr.root_sk.len = WIRE_SK_LEN;
+			mgr__raft_settings_pb(m, &raft);
+			rr.raft = &raft;
 		}
+		c->session->cert_epoch = m->applied;
 		mgr__fill_managers(m, mgrs, &rr.n_managers);
 		rr.managers = mgrs;
 		mgr__fill_manager_ids(m, ids, &rr.n_manager_ids);

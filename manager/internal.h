@@ -109,6 +109,12 @@ struct mgr {
 	bool timer_on; /* m->timer initialised and not closing */
 	void (*ready)(void *arg);
 	bool founder;
+	json_t *init_spec;	    /* the spec init was given, or NULL */
+	char init_availability[16]; /* the founder's, "" for active */
+	struct swarm_raft raft_running; /* what Raft was started with */
+	/* Certificates of an epoch below this predate the last forced
+	 * rotation (CAConfig.ForceRotate): their nodes renew them. */
+	uint64_t rotate_epoch;
 	int last_rc; /* of the last entry applied, for its proposer */
 	struct store_result last_res;
 	int closing; /* raft node and transport still closing */
@@ -153,8 +159,6 @@ uint64_t mgr__raft_id(const char *node_id);
 /** mgr__not_leader() - SHOAL_ENOTLEADER with the leader named in @err. */
 int mgr__not_leader(const struct mgr *m, char *err, size_t errlen);
 
-/** mgr__cluster_spec() - the cluster object's spec for a new swarm. */
-json_t *mgr__cluster_spec(const struct swarm_state *st);
 
 /**
  * mgr__forward() - send @req (its id is set here) to the leader and call
@@ -236,6 +240,9 @@ void mgr__fill_manager_ids(struct mgr *m, char **out, size_t *n);
  * @list (pointing into @buf), *@n 0 when unknown. */
 void mgr__leader_hint(struct mgr *m, char *buf, size_t cap, char **list,
 		      size_t *n);
+/** mgr__raft_settings_pb() - the swarm's Raft settings for a manager's
+ * first start (join and renewal answers). */
+void mgr__raft_settings_pb(const struct mgr *m, Swarm__RaftSettings *out);
 /** mgr__desc_from_pb() - a node description from the wire, with every
  * string made printable and bounded. */
 void mgr__desc_from_pb(struct mgr_node_desc *d,

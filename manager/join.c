@@ -5,7 +5,8 @@
  * for the role the token grants, proposes the node's creation, and
  * answers with the certificate once the node is committed, so that the
  * certificate works the moment the host holds it. A manager also gets
- * the CA's key (encrypted by the channel) and the managers' ids.
+ * the CA's key (encrypted by the channel), the managers' ids and the
+ * swarm's Raft settings, which it starts with.
  *
  * A follower answers with the leader's address (code SHOAL_ENOTLEADER)
  * and the joiner retries there once. Failures (no memory, a proposal
@@ -65,6 +66,7 @@ static void join_answer(struct mgr_conn *c, const struct join_wait *w)
 	struct mgr *m = c->m;
 	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
 	Swarm__JoinResponse jr = SWARM__JOIN_RESPONSE__INIT;
+	Swarm__RaftSettings raft;
 	char *mgrs[SWARM_MAX_MANAGERS], *ids[SWARM_MAX_MANAGERS];
 	jr.node_id = (char *)w->id;
 	jr.certificate.data = w->cert;
@@ -77,6 +79,8 @@ static void join_answer(struct mgr_conn *c, const struct join_wait *w)
 		 * channel. */
 		jr.root_sk.data = m->st->root_sk;
 		jr.root_sk.len = WIRE_SK_LEN;
+		mgr__raft_settings_pb(m, &raft);
+		jr.raft = &raft;
 	}
 	mgr__fill_managers(m, mgrs, &jr.n_managers);
 	jr.managers = mgrs;

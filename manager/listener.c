@@ -77,6 +77,17 @@ void mgr__desc_from_pb(struct mgr_node_desc *d,
 	d->memory_bytes = pb->memory_bytes > 0 ? pb->memory_bytes : 0;
 }
 
+void mgr__raft_settings_pb(const struct mgr *m, Swarm__RaftSettings *out)
+{
+	const struct swarm_raft *r = &m->st->raft;
+	swarm__raft_settings__init(out);
+	out->election_tick = r->election_tick;
+	out->heartbeat_tick = r->heartbeat_tick;
+	out->snapshot_interval = r->snapshot_interval;
+	out->keep_old_snapshots = r->keep_old_snapshots;
+	out->log_entries_for_slow_followers = r->log_entries_for_slow_followers;
+}
+
 /* Every manager's address, as the store knows them (see sync_peers). */
 void mgr__fill_managers(struct mgr *m, char **out, size_t *n)
 {

@@ -1,12 +1,24 @@
 /*
  * Writes on the cluster object (write.c's "token-rotate" and
  * "swarm-update"): a new secret for a join token, and Docker's SwarmSpec
- * applied at a version, with token rotations and the autolock settings
- * in the same change.
+ * applied at a version (checked and merged by swarm_spec.c), with token
+ * rotations, the autolock settings and a forced certificate rotation in
+ * the same change.
  *
  * Token secrets and the unlock key live in the cluster object's status,
  * never in its spec, so that they are never shown; every manager takes
  * them from there after each applied change (cluster.c).
+ *
+ * Forced rotation (CAConfig.ForceRotate, Docker's `swarm ca --rotate`):
+ * a spec whose ForceRotate differs from the current one also writes
+ * CertRotation {ForceRotate, Epoch} into the status. Epoch is the index
+ * the change will have (the leader's last index plus one: raft_propose()
+ * appends at once, in this same loop turn); every certificate issued
+ * before it is applied carries a smaller epoch (certificates carry the
+ * issuing leader's applied index, revoke.c), every later one a larger or
+ * equal one. The dispatcher tells each node whose certificate predates
+ * the epoch to renew it (dispatcher.c). Older certificates stay valid
+ * until they expire, as in Docker.
  */
 #define LOG_MODULE "manager"
 #include "common/alloc.h"
@@ -16,33 +28,119 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "manager/internal.h"
+#include "raft/node_uv.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-/* The cluster status with fresh secrets for the roles asked. */
-static char *rotated_status(const struct store_object *o, bool worker,
-			    bool manager, size_t *len)
+/* Fresh secrets for the roles asked into the cluster status @st. */
+static int set_secrets(json_t *st, bool worker, bool manager)
 {
-	json_t *st = mgr__obj_json(o->status, o->status_len);
-	if (!st)
-		st = json_object();
 	const char *keys[2] = {"WorkerSecret", "ManagerSecret"};
 	bool want[2] = {worker, manager};
-	for (int i = 0; st && i < 2; i++) {
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < 2; i++) {
 		if (!want[i])
 			continue;
 		uint8_t secret[WIRE_TOKEN_SECRET_LEN];
 		char hex[2 * WIRE_TOKEN_SECRET_LEN + 1];
 		shoal_random(secret, sizeof(secret));
 		shoal_hex(secret, sizeof(secret), hex);
-		jsonx_set(st, keys[i], json_string(hex));
+		rc = jsonx_set(st, keys[i], json_string(hex));
+		shoal_wipe(secret, sizeof(secret));
+		shoal_wipe(hex, sizeof(hex));
 	}
-	char *s = st ? jsonx_dump(st, len) : NULL;
-	json_decref(st);
-	return s;
+	return rc;
 }
+
+/*
+ * Autolock from the spec into the status @st: EncryptionConfig.
+ * AutoLockManagers turns it on (a new unlock key) or off (no key);
+ * RotateUnlockKey (how the API carries ?rotateManagerUnlockKey= through a
+ * forward) gives it a new key. Sets *@changed when it did anything.
+ */
+static int set_lock(json_t *st, const json_t *spec, bool *changed, char *err,
+		    size_t errlen)
+{
+	const json_t *ec = jsonx_obj(spec, "EncryptionConfig");
+	const json_t *al = json_object_get(ec, "AutoLockManagers");
+	const json_t *rot = json_object_get(ec, "RotateUnlockKey");
+	bool was = json_object_get(st, "UnlockKey") != NULL;
+	bool on = json_is_boolean(al) ? json_is_true(al) : was;
+	bool rotate = json_is_true(rot);
+	if (rotate && !on) {
+		snprintf(err, errlen,
+			 "Cannot rotate because autolock is not turned on");
+		return -EINVAL;
+	}
+	if (on == was && !rotate)
+		return 0;
+	*changed = true;
+	if (!on)
+		return json_object_del(st, "UnlockKey") ? -ENOMEM : 0;
+	uint8_t k[32];
+	char hex[65];
+	shoal_random(k, sizeof(k));
+	shoal_hex(k, sizeof(k), hex);
+	int rc = jsonx_set(st, "UnlockKey", json_string(hex));
+	shoal_wipe(k, sizeof(k));
+	shoal_wipe(hex, sizeof(hex));
+	return rc;
+}
+
+static uint64_t force_rotate_of(const json_t *spec)
+{
+	return (uint64_t)jsonx_int(jsonx_obj(spec, "CAConfig"), "ForceRotate",
+				   0);
+}
+
+/* A changed CAConfig.ForceRotate: every certificate issued so far gets
+ * replaced (see the top of this file). */
+static int set_rotation(struct mgr *m, json_t *st, const json_t *cur,
+			const json_t *next, bool *changed)
+{
+	uint64_t n = force_rotate_of(next);
+	if (n == force_rotate_of(cur))
+		return 0;
+	struct raft_status rs;
+	raft_node_status(m->rn, &rs);
+	*changed = true;
+	log_info("swarm=%s ForceRotate %" PRIu64 ": every node gets a new "
+		 "certificate",
+		 m->st->cluster_id, n);
+	return jsonx_set(st, "CertRotation",
+			 json_pack("{s:I, s:I}", "ForceRotate", (json_int_t)n,
+				   "Epoch", (json_int_t)(rs.last_index + 1)));
+}
+
+/* The cluster object's status (owned), an empty object when it has none. */
+static json_t *status_of(const struct store_object *o)
+{
+	json_t *st = mgr__obj_json(o->status, o->status_len);
+	return st ? st : json_object();
+}
+
+/* Add "update @o with @spec (may be NULL: kept) and @st" to @b. */
+static int update_cluster(struct store_batch *b, const struct store_object *o,
+			  uint64_t version, const json_t *spec, const json_t *st)
+{
+	size_t slen = 0, tlen = 0;
+	char *s = spec ? jsonx_dump(spec, &slen) : NULL;
+	char *t = st ? jsonx_dump(st, &tlen) : NULL;
+	int rc = (spec && !s) || (st && !t)
+			 ? -ENOMEM
+			 : store_batch_update(b, STORE_CLUSTERS, o->id, version,
+					      s, slen, t, tlen);
+	shoal_free(s);
+	if (t)
+		shoal_wipe(t, tlen); /* the status holds the secrets */
+	shoal_free(t);
+	return rc;
+}
+
+/* --- token-rotate --------------------------------------------------------- */
 
 static int token_rotate_build(struct mgr__write_ctx *w, char *err,
 			      size_t errlen)
@@ -53,15 +151,13 @@ static int token_rotate_build(struct mgr__write_ctx *w, char *err,
 		snprintf(err, errlen, "the cluster object is missing");
 		return SHOAL_ENOTFOUND;
 	}
-	size_t len;
-	char *s = rotated_status(o, f & MGR_WRITE_ROTATE_WORKER,
-				 f & MGR_WRITE_ROTATE_MANAGER, &len);
-	if (!s)
-		return -ENOMEM;
-	int rc = store_batch_update(w->b, STORE_CLUSTERS, o->id, o->version,
-				    NULL, 0, s, len);
-	shoal_wipe(s, len);
-	shoal_free(s);
+	json_t *st = status_of(o);
+	int rc = st ? set_secrets(st, f & MGR_WRITE_ROTATE_WORKER,
+				  f & MGR_WRITE_ROTATE_MANAGER)
+		    : -ENOMEM;
+	if (rc == 0)
+		rc = update_cluster(w->b, o, o->version, NULL, st);
+	json_decref(st);
 	return rc;
 }
 
@@ -87,165 +183,62 @@ int mgr_rotate_token(struct mgr *m, enum wire_role role, mgr_done_fn *done,
 			 errlen);
 }
 
-/* Durations in a SwarmSpec are Go nanoseconds; 0 or absent keeps ours. */
-static int take_duration(const json_t *obj, const char *key, int64_t min_ns,
-			 int64_t *out, char *err, size_t errlen)
+/* --- swarm-update --------------------------------------------------------- */
+
+static int swarm_update_check(const json_t *body, const struct mgr_write_req *r,
+			      char *err, size_t errlen)
 {
-	const json_t *v = json_object_get(obj, key);
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		snprintf(err, errlen, "%s must be a duration in nanoseconds",
-			 key);
-		return -EINVAL;
-	}
-	int64_t ns = json_integer_value(v);
-	if (ns == 0)
-		return 0;
-	if (ns < min_ns) {
-		snprintf(err, errlen, "%s is too short", key);
-		return -EINVAL;
-	}
-	*out = ns;
-	return 0;
+	return swarm_spec_check(body, err, errlen);
 }
 
-static json_t *next_spec(const struct store_object *o, const json_t *spec,
-			 char *err, size_t errlen)
+/* The new status into *@out (owned), or NULL when nothing changes. */
+static int next_status(struct mgr__write_ctx *w, const struct store_object *o,
+		       const json_t *cur, const json_t *next, json_t **out,
+		       char *err, size_t errlen)
 {
-	json_t *old = mgr__obj_json(o->spec, o->spec_len);
-	int64_t hb = jsonx_int(jsonx_obj(old, "Dispatcher"), "HeartbeatPeriod",
-			       SWARM_DEFAULT_HEARTBEAT_MS * NSEC_PER_MSEC);
-	int64_t ex = jsonx_int(jsonx_obj(old, "CAConfig"), "NodeCertExpiry",
-			       SWARM_DEFAULT_CERT_EXPIRY_S * NSEC_PER_SEC);
-	int64_t hist = jsonx_int(jsonx_obj(old, "Orchestration"),
-				 "TaskHistoryRetentionLimit", 5);
-	json_decref(old);
-	if (take_duration(jsonx_obj(spec, "Dispatcher"), "HeartbeatPeriod",
-			  10 * NSEC_PER_MSEC, &hb, err, errlen) < 0 ||
-	    take_duration(jsonx_obj(spec, "CAConfig"), "NodeCertExpiry",
-			  3600 * NSEC_PER_SEC, &ex, err, errlen) < 0)
-		return NULL;
-	if (hb > 3600 * NSEC_PER_SEC) {
-		snprintf(err, errlen, "HeartbeatPeriod is too long");
-		return NULL;
-	}
-	hist = jsonx_int(jsonx_obj(spec, "Orchestration"),
-			 "TaskHistoryRetentionLimit", hist);
-	if (hist < 0 || hist > 1000) {
-		snprintf(err, errlen,
-			 "TaskHistoryRetentionLimit must be "
-			 "between 0 and 1000");
-		return NULL;
-	}
-	json_t *l = json_object_get(spec, "Labels");
-	if (l && !json_is_null(l) && !json_is_object(l)) {
-		snprintf(err, errlen, "Labels must be an object");
-		return NULL;
-	}
-	return json_pack(
-		"{s:s, s:O, s:{s:I}, s:{s:I}, s:{s:I}}", "Name", "default",
-		"Labels", l && json_is_object(l) ? l : json_object(),
-		"Dispatcher", "HeartbeatPeriod", (json_int_t)hb, "CAConfig",
-		"NodeCertExpiry", (json_int_t)ex, "Orchestration",
-		"TaskHistoryRetentionLimit", (json_int_t)hist);
-}
-
-/*
- * Autolock from the spec into the status @t (owned JSON text, may be NULL:
- * then from @o's status): EncryptionConfig.AutoLockManagers turns it on (a
- * new unlock key) or off (no key); RotateUnlockKey (how the API carries
- * ?rotateManagerUnlockKey= through a forward) gives it a new key. Returns
- * 0 with *@t replaced when anything changed, or -ENOMEM/-EINVAL.
- */
-static int lock_status(const struct store_object *o, const json_t *spec,
-		       char **t, size_t *tlen, char *err, size_t errlen)
-{
-	const json_t *ec = jsonx_obj(spec, "EncryptionConfig");
-	const json_t *al = json_object_get(ec, "AutoLockManagers");
-	const json_t *rot = json_object_get(ec, "RotateUnlockKey");
-	if ((al && !json_is_boolean(al)) || (rot && !json_is_boolean(rot))) {
-		snprintf(err, errlen,
-			 "EncryptionConfig.AutoLockManagers must be a boolean");
-		return -EINVAL;
-	}
-	json_t *st = *t ? mgr__obj_json((const uint8_t *)*t, *tlen)
-			: mgr__obj_json(o->status, o->status_len);
-	if (!st)
-		st = json_object();
-	if (!st)
-		return -ENOMEM;
-	bool was = json_object_get(st, "UnlockKey") != NULL;
-	bool on = al ? json_is_true(al) : was;
-	bool rotate = rot && json_is_true(rot);
-	if (rotate && !on) {
+	uint32_t f = w->req->flags;
+	bool rw = f & MGR_WRITE_ROTATE_WORKER, rm = f & MGR_WRITE_ROTATE_MANAGER;
+	bool changed = rw || rm;
+	json_t *st = status_of(o);
+	int rc = st ? set_secrets(st, rw, rm) : -ENOMEM;
+	if (rc == 0)
+		rc = set_lock(st, w->body, &changed, err, errlen);
+	if (rc == 0)
+		rc = set_rotation(w->m, st, cur, next, &changed);
+	if (rc < 0 || !changed) {
 		json_decref(st);
-		snprintf(err, errlen,
-			 "Cannot rotate because autolock is not turned on");
-		return -EINVAL;
+		st = NULL;
 	}
-	if (on == was && !rotate) {
-		json_decref(st);
-		return 0;
-	}
-	if (on) {
-		uint8_t k[32];
-		char hex[65];
-		shoal_random(k, sizeof(k));
-		shoal_hex(k, sizeof(k), hex);
-		jsonx_set(st, "UnlockKey", json_string(hex));
-		shoal_wipe(k, sizeof(k));
-		shoal_wipe(hex, sizeof(hex));
-	} else {
-		json_object_del(st, "UnlockKey");
-	}
-	size_t n;
-	char *s = jsonx_dump(st, &n);
-	json_decref(st);
-	if (!s)
-		return -ENOMEM;
-	if (*t) {
-		shoal_wipe(*t, *tlen);
-		shoal_free(*t);
-	}
-	*t = s;
-	*tlen = n;
-	return 0;
+	*out = st;
+	return rc;
 }
 
 static int swarm_update_build(struct mgr__write_ctx *w, char *err,
 			      size_t errlen)
 {
 	const struct store_object *o = mgr_cluster(w->m);
-	uint32_t f = w->req->flags;
-	bool rw = f & MGR_WRITE_ROTATE_WORKER, rm = f & MGR_WRITE_ROTATE_MANAGER;
 	if (!o) {
 		snprintf(err, errlen, "the cluster object is missing");
 		return SHOAL_ENOTFOUND;
 	}
-	json_t *next = next_spec(o, w->body, err, errlen);
-	if (!next)
-		return *err ? -EINVAL : -ENOMEM;
-	size_t slen, tlen = 0;
-	char *s = jsonx_dump(next, &slen);
+	json_t *cur = swarm_spec_read(o->spec, o->spec_len), *next = NULL,
+	       *st = NULL;
+	int rc = cur ? swarm_spec_merge(cur, w->body, &next, err, errlen)
+		     : -ENOMEM;
+	if (rc == 0)
+		rc = next_status(w, o, cur, next, &st, err, errlen);
+	if (rc == 0)
+		rc = update_cluster(w->b, o, w->req->version, next, st);
+	json_decref(cur);
 	json_decref(next);
-	char *t = rw || rm ? rotated_status(o, rw, rm, &tlen) : NULL;
-	int rc = !s || ((rw || rm) && !t) ? -ENOMEM : 0;
-	if (rc == 0)
-		rc = lock_status(o, w->body, &t, &tlen, err, errlen);
-	if (rc == 0)
-		rc = store_batch_update(w->b, STORE_CLUSTERS, o->id,
-					w->req->version, s, slen, t, tlen);
-	shoal_free(s);
-	if (t)
-		shoal_wipe(t, tlen);
-	shoal_free(t);
+	json_decref(st);
 	return rc;
 }
 
 const struct mgr__write_op mgr__op_swarm_update = {
 	.name = "swarm-update",
 	.want_body = true,
+	.check = swarm_update_check,
 	.build = swarm_update_build,
 };
 

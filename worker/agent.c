@@ -24,7 +24,7 @@
 #include "proto/channel.h"
 #include "proto/swarm.pb-c.h"
 #include "proto/wire.h"
-#include "worker/worker.h"
+#include "worker/internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -194,7 +194,22 @@ static bool cert_due(const struct agent *a)
 	return now >= info.not_after - life / 3;
 }
 
-static void ask_renewal(struct agent *a, int pb_role)
+bool agent__raft_from_pb(const Swarm__RaftSettings *pb,
+			 struct agent_raft *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!pb)
+		return false;
+	out->election_tick = pb->election_tick;
+	out->heartbeat_tick = pb->heartbeat_tick;
+	out->snapshot_interval = pb->snapshot_interval;
+	out->keep_old_snapshots = pb->keep_old_snapshots;
+	out->log_entries_for_slow_followers =
+		pb->log_entries_for_slow_followers;
+	return true;
+}
+
+static void ask_renewal(struct agent *a, int pb_role, bool rotate)
 {
 	enum wire_role want =
 		pb_role == SWARM__ROLE__ROLE_MANAGER  ? WIRE_ROLE_MANAGER
@@ -206,6 +221,9 @@ static void ask_renewal(struct agent *a, int pb_role)
 		log_info("the managers made this node a %s; asking for its "
 			 "certificate",
 			 wire_role_name(want));
+	else if (rotate)
+		log_info("the managers rotate every node's certificate; "
+			 "asking for a new one");
 	else if (cert_due(a))
 		log_info("the certificate is two thirds through its life; "
 			 "asking for a new one");
@@ -262,6 +280,8 @@ static void on_renewal(struct agent *a, const Swarm__RenewResponse *rr)
 				 "%s", rr->manager_ids[i]);
 		r.nmanagers++;
 	}
+	if (info.role == WIRE_ROLE_MANAGER)
+		r.has_raft = agent__raft_from_pb(rr->raft, &r.raft);
 	memcpy(a->cert, r.cert, r.cert_len);
 	a->cert_len = r.cert_len;
 	a->role = r.role;
@@ -347,7 +367,7 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 		a->heartbeats++;
 		a->heartbeat_ms = sane_period(hr->heartbeat_ms);
 		set_managers(a, hr->managers, hr->n_managers);
-		ask_renewal(a, hr->role);
+		ask_renewal(a, hr->role, hr->renew);
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_RENEW_RESPONSE &&
 		   a->state == AGENT_SESSION && a->renewing) {
 		on_renewal(a, env->renew_response);

@@ -2,7 +2,8 @@
  * Unit tests of the swarm manager and the agent: the CA and tokens, the
  * state on disk, and a manager on a loopback port with real agents joining
  * it, heartbeating, going down and coming back, and being removed;
- * assignment sets pushed to an agent; leader-only components.
+ * assignment sets pushed to an agent; leader-only components; swarm
+ * updates (Raft at the next start, refusals) and a forced rotation.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -131,6 +132,11 @@ static void state_round_trips_with_private_modes(void **s)
 	new_cluster(&st);
 	st.nmanagers = 1;
 	snprintf(st.managers[0], SWARM_ADDR_MAX, "10.0.0.1:2377");
+	st.raft = (struct swarm_raft){.election_tick = 20,
+				      .heartbeat_tick = 3,
+				      .snapshot_interval = 50,
+				      .keep_old_snapshots = 2,
+				      .log_entries_for_slow_followers = 20};
 	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)),
 			 -ENOENT);
 	assert_int_equal(swarm_state_save(tmpdir, &st, err, sizeof(err)), 0);
@@ -149,6 +155,8 @@ static void state_round_trips_with_private_modes(void **s)
 	assert_memory_equal(back.worker_token.secret, st.worker_token.secret,
 			    WIRE_TOKEN_SECRET_LEN);
 	assert_string_equal(back.managers[0], "10.0.0.1:2377");
+	/* The swarm's Raft settings, applied from the next start. */
+	assert_memory_equal(&back.raft, &st.raft, sizeof(st.raft));
 	assert_int_equal(swarm_state_remove(tmpdir), 0);
 	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)),
 			 -ENOENT);
@@ -793,6 +801,144 @@ static void certificates_are_renewed_before_they_expire(void **s)
 	stop_agent();
 }
 
+/* --- the swarm spec -------------------------------------------------- */
+
+/* Update the swarm with @spec at the cluster object's version; the
+ * outcome of the change (or the code it was refused with at once). */
+static int update_swarm(const char *spec, char *err, size_t errlen)
+{
+	op_begin();
+	int rc = mgr_swarm_update(fx.m, mgr_cluster(fx.m)->version, spec,
+				  strlen(spec), false, false, op_done, NULL,
+				  err, errlen);
+	if (rc < 0)
+		return rc;
+	assert_true(run_until(op_is_done));
+	return op_rc;
+}
+
+static void restart_mgr(void)
+{
+	char err[256];
+	bool done = false;
+	mgr_stop(fx.m, stopped, &done);
+	while (!done)
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	struct mgr_node_desc self = {0};
+	struct mgr_config cfg = {
+		.loop = &fx.loop,
+		.data_root = tmpdir,
+		.st = &fx.st,
+		.self = &self,
+		.founder = true,
+		.ready = on_ready,
+	};
+	ready_flag = false;
+	assert_int_equal(mgr_start(&cfg, &fx.m, err, sizeof(err)), 0);
+	assert_true(run_until(is_ready_mgr));
+	snprintf(fx.addr, sizeof(fx.addr), "127.0.0.1:%d", mgr_port(fx.m));
+}
+
+static void swarm_update_applies_the_spec_raft_at_the_next_start(void **s)
+{
+	char err[256], tok[WIRE_TOKEN_LEN + 1];
+	int saves = fx.saves;
+	assert_int_equal(update_swarm("{\"Raft\":{\"ElectionTick\":20,"
+				      "\"HeartbeatTick\":3,"
+				      "\"SnapshotInterval\":50},"
+				      "\"Dispatcher\":{\"HeartbeatPeriod\":"
+				      "60000000},\"CAConfig\":{"
+				      "\"NodeCertExpiry\":7200000000000}}",
+				      err, sizeof(err)),
+			 0);
+	/* The settings are the node's at once, and saved... */
+	assert_int_equal(fx.st.heartbeat_ms, 60);
+	assert_int_equal(fx.st.cert_expiry_s, 7200);
+	assert_int_equal(fx.st.raft.election_tick, 20);
+	assert_int_equal(fx.st.raft.heartbeat_tick, 3);
+	assert_int_equal(fx.st.raft.snapshot_interval, 50);
+	assert_true(fx.saves > saves);
+	/* ...but Raft runs with what it started with until it restarts. */
+	assert_int_not_equal(mgr_raft_running(fx.m)->election_tick, 20);
+	restart_mgr();
+	assert_int_equal(mgr_raft_running(fx.m)->election_tick, 20);
+	assert_int_equal(mgr_raft_running(fx.m)->heartbeat_tick, 3);
+	/* A manager that joins starts with the swarm's settings. */
+	ca_token(&fx.st, WIRE_ROLE_MANAGER, tok);
+	assert_int_equal(join_with(tok, "m2"), 0);
+	assert_true(fx.res.has_raft);
+	assert_int_equal(fx.res.raft.election_tick, 20);
+	assert_int_equal(fx.res.raft.snapshot_interval, 50);
+	/* Refused at once, naming the field; nothing changes. */
+	uint64_t v = mgr_cluster(fx.m)->version;
+	assert_int_equal(update_swarm("{\"Bogus\":1}", err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "\"Bogus\""));
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ExternalCAs\":[{"
+				      "\"URL\":\"https://ca\"}]}}",
+				      err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "CAConfig.ExternalCAs"));
+	assert_int_equal(update_swarm("{\"Raft\":{\"ElectionTick\":3}}", err,
+				      sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "HeartbeatTick"));
+	assert_int_equal(mgr_cluster(fx.m)->version, v);
+}
+
+static int renewals_seen;
+
+static bool renewed_again(void)
+{
+	return renewals > renewals_seen;
+}
+
+static void a_forced_rotation_renews_every_certificate_once(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1], err[256];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	renewals = 0;
+	start_agent();
+	assert_true(run_until(is_ready));
+	run_for(300); /* heartbeats: no renewal while nothing is forced */
+	assert_int_equal(renewals, 0);
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":1}}",
+				      err, sizeof(err)),
+			 0);
+	json_t *spec = swarm_spec_read(mgr_cluster(fx.m)->spec,
+				       mgr_cluster(fx.m)->spec_len);
+	assert_int_equal(
+		jsonx_int(jsonx_obj(spec, "CAConfig"), "ForceRotate", 0), 1);
+	json_decref(spec);
+	assert_true(run_until(has_renewed));
+	struct wire_cert_info old, fresh;
+	assert_int_equal(wire_cert_decode(fx.res.cert, fx.res.cert_len, &old),
+			 0);
+	assert_int_equal(
+		wire_cert_decode(renewal.cert, renewal.cert_len, &fresh), 0);
+	assert_int_equal(renewal.role, WIRE_ROLE_WORKER);
+	assert_string_equal(fresh.node_id, fx.res.node_id);
+	assert_memory_equal(fresh.public_key, fx.id.pk, WIRE_PK_LEN);
+	assert_true(fresh.serial != old.serial);
+	assert_true(fresh.epoch > old.epoch);
+	/* Once renewed, the node is not asked again. */
+	run_for(500);
+	assert_int_equal(renewals, 1);
+	/* The same value again rotates nothing; the next one does. */
+	renewals_seen = renewals;
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":1}}",
+				      err, sizeof(err)),
+			 0);
+	run_for(300);
+	assert_int_equal(renewals, 1);
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":2}}",
+				      err, sizeof(err)),
+			 0);
+	assert_true(run_until(renewed_again));
+	stop_agent();
+}
+
 /* --- assignments ------------------------------------------------------- */
 
 static uint64_t want_gen;
@@ -1029,6 +1175,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			a_nodes_assignment_set_reaches_its_agent, setup_mgr,
 			teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			swarm_update_applies_the_spec_raft_at_the_next_start,
+			setup_mgr, teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_forced_rotation_renews_every_certificate_once,
+			setup_mgr, teardown_mgr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

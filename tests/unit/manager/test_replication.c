@@ -370,6 +370,33 @@ static void managers_replicate_forward_and_fail_over(void **state)
 				   &o, err, sizeof(err)),
 			 -EINVAL);
 
+	/* A swarm update at a follower: checked there (a field Shoal cannot
+	 * honour never leaves it), applied everywhere once committed. */
+	const char *bogus = "{\"Bogus\":1}";
+	assert_int_equal(mgr_swarm_update(mb[2].m, 0, bogus, strlen(bogus),
+					  false, false, op_done, &o, err,
+					  sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "Bogus"));
+	sync_member(2);
+	const char *upd = "{\"Raft\":{\"ElectionTick\":16,"
+			  "\"SnapshotInterval\":200},\"Dispatcher\":{"
+			  "\"HeartbeatPeriod\":250000000}}";
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(mgr_swarm_update(mb[2].m,
+					  mgr_cluster(mb[2].m)->version, upd,
+					  strlen(upd), false, false, op_done,
+					  &o, err, sizeof(err)),
+			 0);
+	assert_true(run_until(op_finished, &o, 10000));
+	assert_int_equal(o.rc, 0);
+	for (int i = 0; i < N; i++) {
+		sync_member(i);
+		assert_int_equal(mb[i].st.raft.election_tick, 16);
+		assert_int_equal(mb[i].st.raft.snapshot_interval, 200);
+		assert_int_equal(mb[i].st.heartbeat_ms, 250);
+	}
+
 	/* The leader stops: another is elected and takes writes. */
 	bool done = false;
 	mgr_stop(mb[0].m, stopped, &done);
