@@ -3,6 +3,8 @@
  * share. Not part of libshoal-manager's contract. Who holds what:
  *
  *   cluster.c     life cycle, Raft wiring, apply, the leader's timer
+ *   follow.c      what every manager derives from the store after each
+ *                 change: tokens, autolock, settings, Raft peers
  *   listener.c    the swarm port: accept, certificate checks, connection
  *                 lifetime, each frame routed to its role
  *   join.c        joins: a certificate for a token holder
@@ -183,6 +185,18 @@ int mgr__sync_wait(struct mgr *m, uint64_t index, mgr_done_fn *done, void *arg);
 void mgr__sync_check(struct mgr *m, bool cancel);
 /** mgr__forward_stop() - close the channel to the leader (at stop). */
 void mgr__forward_stop(struct mgr *m);
+
+/* What every manager derives from the store (follow.c). */
+/** mgr__follow() - after each applied change: tokens, autolock, the
+ * swarm's settings, Raft peers. */
+void mgr__follow(struct mgr *m);
+/** mgr__seed_peers() - Raft peers from our state, before the store has
+ * them; mgr__sync_peers() - from the store. */
+void mgr__seed_peers(struct mgr *m);
+void mgr__sync_peers(struct mgr *m);
+/** mgr__raft_addr() - a manager's Raft address from its swarm address
+ * ("10.0.0.1:2377" -> "10.0.0.1:2378"; port 0 stays 0). */
+int mgr__raft_addr(const char *swarm_addr, char *out, size_t cap);
 
 /** mgr__parse_addr() - "ADDR:PORT" (IPv4 or [IPv6]) into @ss. */
 int mgr__parse_addr(const char *s, struct sockaddr_storage *ss);

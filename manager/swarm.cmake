@@ -1,5 +1,7 @@
 # swarm's part of libshoal-manager: the CA, this node's state on disk, the
-# manager's wiring and the dispatcher. Included from manager/CMakeLists.txt.
+# manager's wiring, the swarm port and its roles (listener, joins,
+# dispatcher, writes), the SwarmSpec and leader-only components. Included
+# from manager/CMakeLists.txt.
 target_sources(shoal-manager PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/ca.c
 	${CMAKE_CURRENT_LIST_DIR}/cluster.c
@@ -8,6 +10,7 @@ target_sources(shoal-manager PRIVATE
 	${CMAKE_CURRENT_LIST_DIR}/cluster_state.c
 	${CMAKE_CURRENT_LIST_DIR}/component.c
 	${CMAKE_CURRENT_LIST_DIR}/dispatcher.c
+	${CMAKE_CURRENT_LIST_DIR}/follow.c
 	${CMAKE_CURRENT_LIST_DIR}/join.c
 	${CMAKE_CURRENT_LIST_DIR}/listener.c
 	${CMAKE_CURRENT_LIST_DIR}/lock.c
