@@ -248,18 +248,17 @@ static bool default_pool(const json_t *pool)
 {
 	const char *first = json_string_value(json_array_get(pool, 0));
 	return !pool || json_is_null(pool) ||
-	       (json_is_array(pool) &&
-		(json_array_size(pool) == 0 ||
-		 (json_array_size(pool) == 1 && first &&
-		  strcmp(first, "10.0.0.0/8") == 0)));
+	       (json_is_array(pool) && (json_array_size(pool) == 0 ||
+					(json_array_size(pool) == 1 && first &&
+					 strcmp(first, "10.0.0.0/8") == 0)));
 }
 
 /* Absent, null, 0 or @dflt. */
 static bool default_int(const json_t *v, json_int_t dflt)
 {
 	return !v || json_is_null(v) ||
-	       (json_is_integer(v) && (json_integer_value(v) == 0 ||
-				       json_integer_value(v) == dflt));
+	       (json_is_integer(v) &&
+		(json_integer_value(v) == 0 || json_integer_value(v) == dflt));
 }
 
 static int check_init_extras(const json_t *b, char *err, size_t errlen)
@@ -280,8 +279,9 @@ static int check_init_extras(const json_t *b, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (*jsonx_str(b, "DataPathAddr", "")) {
-		snprintf(err, errlen, "DataPathAddr cannot be set yet: there "
-				      "are no overlay networks; leave it out");
+		snprintf(err, errlen,
+			 "DataPathAddr cannot be set yet: there "
+			 "are no overlay networks; leave it out");
 		return -EINVAL;
 	}
 	if (jsonx_bool(b, "ForceNewCluster", false)) {
@@ -296,11 +296,17 @@ static int check_init_extras(const json_t *b, char *err, size_t errlen)
 static int check_init_fields(const json_t *b, const char **avail, char *err,
 			     size_t errlen)
 {
-	static const char *const known[] = {
-		"ListenAddr",	    "AdvertiseAddr",	"DataPathAddr",
-		"DataPathPort",	    "DefaultAddrPool", "ForceNewCluster",
-		"SubnetSize",	    "Spec",		"AutoLockManagers",
-		"Availability",	    NULL};
+	static const char *const known[] = {"ListenAddr",
+					    "AdvertiseAddr",
+					    "DataPathAddr",
+					    "DataPathPort",
+					    "DefaultAddrPool",
+					    "ForceNewCluster",
+					    "SubnetSize",
+					    "Spec",
+					    "AutoLockManagers",
+					    "Availability",
+					    NULL};
 	const char *k;
 	const json_t *v;
 	json_object_foreach((json_t *)b, k, v)
@@ -318,10 +324,11 @@ static int check_init_fields(const json_t *b, const char **avail, char *err,
 	*avail = jsonx_str(b, "Availability", "");
 	if (**avail && strcmp(*avail, "active") && strcmp(*avail, "pause") &&
 	    strcmp(*avail, "drain")) {
-		snprintf(err, errlen,
-			 "invalid Availability \"%.32s\": must be active, pause "
-			 "or drain",
-			 *avail);
+		snprintf(
+			err, errlen,
+			"invalid Availability \"%.32s\": must be active, pause "
+			"or drain",
+			*avail);
 		return -EINVAL;
 	}
 	return check_init_extras(b, err, errlen);

@@ -563,9 +563,10 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 	 * one (docs/raft-disk.md): KeepOldSnapshots N keeps max(N, 1). */
 	struct raft_disk_options dopt = {
 		.key = m->st->has_dek ? m->st->dek : NULL,
-		.snapshots_kept = 1 + (sr->keep_old_snapshots > 1
-					       ? (unsigned)sr->keep_old_snapshots
-					       : 1),
+		.snapshots_kept =
+			1 + (sr->keep_old_snapshots > 1
+				     ? (unsigned)sr->keep_old_snapshots
+				     : 1),
 	};
 	struct raft_node_options o = {
 		.id = m->raft_id,
@@ -634,8 +635,8 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	m->st = cfg->st;
 	m->self = *cfg->self;
 	m->founder = cfg->founder;
-	m->init_spec = cfg->init_spec ? json_incref((json_t *)cfg->init_spec)
-				      : NULL;
+	m->init_spec =
+		cfg->init_spec ? json_incref((json_t *)cfg->init_spec) : NULL;
 	snprintf(m->init_availability, sizeof(m->init_availability), "%s",
 		 cfg->init_availability ? cfg->init_availability : "");
 	m->ready = cfg->ready;

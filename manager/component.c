@@ -5,13 +5,13 @@
  * that leads, from a store that holds everything committed so far.
  *
  * Life of a leadership. on_role() (cluster.c) calls
- * mgr__components_lead(): the generation moves on and a read index is
- * asked of Raft. It completes once this leader has committed an entry of
- * its own term (Raft's no-op, thesis 6.4) and applied everything before
- * it, so the store is current. Then, once the cluster object exists too
- * (a new swarm's founder proposes it right after its first election),
- * every component gets a fresh watcher and its start() runs. A read index
- * that fails while we still lead is asked again by the leader's timer.
+ * mgr__components_lead(): the generation moves on and, in the next loop
+ * turn, a read index is asked of Raft. It completes once this leader has
+ * committed an entry of its own term (Raft's no-op, thesis 6.4) and applied
+ * everything before it, so the store is current. Then, once the cluster object
+ * exists too (a new swarm's founder proposes it right after its first
+ * election), every component gets a fresh watcher and its start() runs. A read
+ * index that fails while we still lead is asked again by the leader's timer.
  * Losing leadership, a Raft failure or the manager's stop calls stop()
  * at once, in the callback that noticed, so a component never acts on a
  * leadership that has ended; its watcher is freed right after.
@@ -93,10 +93,14 @@ static bool may_run(const struct mgr *m)
 	return m->comps.current && m->leader && !m->stopping && mgr_cluster(m);
 }
 
+static void ask_barrier(struct mgr *m);
+
 static void deliver(uv_idle_t *h)
 {
 	struct mgr *m = h->data;
 	uv_idle_stop(h);
+	if (m->leader)
+		ask_barrier(m);
 	for (size_t i = 0; i < m->comps.n && may_run(m); i++) {
 		struct mgr_comp *p = &m->comps.all[i];
 		if (!p->running && !p->failed)
@@ -193,7 +197,7 @@ void mgr__components_lead(struct mgr *m)
 	m->comps.gen++;
 	m->comps.barrier = false;
 	m->comps.current = false;
-	ask_barrier(m);
+	arm(m); /* the read index is asked there, out of Raft's callback */
 }
 
 void mgr__components_follow(struct mgr *m)

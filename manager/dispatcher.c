@@ -154,8 +154,8 @@ static int set_fill(struct mgr_assign_set *a, const struct mgr_item *items,
 	return 0;
 }
 
-int mgr_assign(struct mgr *m, const char *node_id,
-	       const struct mgr_item *items, size_t n, uint64_t *gen)
+int mgr_assign(struct mgr *m, const char *node_id, const struct mgr_item *items,
+	       size_t n, uint64_t *gen)
 {
 	if (!m->leader)
 		return SHOAL_ENOTLEADER;

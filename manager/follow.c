@@ -119,8 +119,7 @@ static void set_peer(struct mgr *m, uint64_t id, const char *addr)
  * connections. Only once the store holds the cluster (a manager that is
  * still catching up keeps the peers it was told of when it joined).
  */
-static void drop_peers(struct mgr *m, const struct store_object **all,
-		       size_t n)
+static void drop_peers(struct mgr *m, const struct store_object **all, size_t n)
 {
 	for (size_t i = 0; i < m->npeers;) {
 		bool keep = false;
@@ -205,8 +204,8 @@ static void sync_settings(struct mgr *m)
 	bool changed = sp && swarm_spec_to_state(sp, m->st);
 	json_decref(sp);
 	json_t *st = mgr__obj_json(o->status, o->status_len);
-	m->rotate_epoch = (uint64_t)jsonx_int(jsonx_obj(st, "CertRotation"),
-					      "Epoch", 0);
+	m->rotate_epoch =
+		(uint64_t)jsonx_int(jsonx_obj(st, "CertRotation"), "Epoch", 0);
 	json_decref(st);
 	if (!changed)
 		return;

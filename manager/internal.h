@@ -38,8 +38,8 @@ struct mgr_session;
 struct mgr_conn {
 	struct list_node link;
 	struct mgr *m;
-	int pending; /* proposals whose answer goes to this connection */
-	bool closed; /* the channel is gone; freed when pending drops to 0 */
+	int pending;  /* proposals whose answer goes to this connection */
+	bool closed;  /* the channel is gone; freed when pending drops to 0 */
 	bool revoked; /* the node was removed: closed at its next frame */
 	struct wire_chan *chan;
 	struct wire_peer peer;
@@ -62,11 +62,11 @@ struct mgr_comp {
 struct mgr_comps {
 	struct mgr_comp all[MGR_MAX_COMPONENTS];
 	size_t n;
-	uint64_t gen;	    /* leadership generation, for the barrier */
-	bool barrier;	    /* a read index for the current one is out */
-	bool current;	    /* leading with a current store */
-	bool idle_on;	    /* @idle initialised and not closing */
-	uv_idle_t idle;	    /* a loop turn for start() and changed() */
+	uint64_t gen;	/* leadership generation, for the barrier */
+	bool barrier;	/* a read index for the current one is out */
+	bool current;	/* leading with a current store */
+	bool idle_on;	/* @idle initialised and not closing */
+	uv_idle_t idle; /* a loop turn for start() and changed() */
 };
 
 /* The dispatcher's state (dispatcher.c): node sessions and assignment
@@ -111,8 +111,8 @@ struct mgr {
 	bool timer_on; /* m->timer initialised and not closing */
 	void (*ready)(void *arg);
 	bool founder;
-	json_t *init_spec;	    /* the spec init was given, or NULL */
-	char init_availability[16]; /* the founder's, "" for active */
+	json_t *init_spec;		/* the spec init was given, or NULL */
+	char init_availability[16];	/* the founder's, "" for active */
 	struct swarm_raft raft_running; /* what Raft was started with */
 	/* Certificates of an epoch below this predate the last forced
 	 * rotation (CAConfig.ForceRotate): their nodes renew them. */
@@ -160,7 +160,6 @@ uint64_t mgr__raft_id(const char *node_id);
 
 /** mgr__not_leader() - SHOAL_ENOTLEADER with the leader named in @err. */
 int mgr__not_leader(const struct mgr *m, char *err, size_t errlen);
-
 
 /**
  * mgr__forward() - send @req (its id is set here) to the leader and call

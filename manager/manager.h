@@ -344,7 +344,7 @@ struct mgr_write_req {
 	uint32_t flags; /* MGR_WRITE_*, by operation */
 };
 
-#define MGR_WRITE_FORCE (1u << 0)	    /* node-remove */
+#define MGR_WRITE_FORCE (1u << 0)	   /* node-remove */
 #define MGR_WRITE_ROTATE_WORKER (1u << 1)  /* swarm-update, token-rotate */
 #define MGR_WRITE_ROTATE_MANAGER (1u << 2) /* swarm-update, token-rotate */
 
@@ -437,8 +437,8 @@ struct mgr_item {
  * SHOAL_ENOTFOUND (no such node), -ENOBUFS (past MGR_ASSIGN_MAX_*),
  * -ENOMEM.
  */
-int mgr_assign(struct mgr *m, const char *node_id,
-	       const struct mgr_item *items, size_t n, uint64_t *gen);
+int mgr_assign(struct mgr *m, const char *node_id, const struct mgr_item *items,
+	       size_t n, uint64_t *gen);
 
 /* -------------------------------------------------------- components */
 

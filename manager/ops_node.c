@@ -172,8 +172,7 @@ static int node_update_check(const json_t *body, const struct mgr_write_req *r,
 	return mgr__validate_spec(body, err, errlen);
 }
 
-static int node_update_build(struct mgr__write_ctx *w, char *err,
-			     size_t errlen)
+static int node_update_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 {
 	struct mgr *m = w->m;
 	const char *id = w->req->id;
@@ -199,8 +198,8 @@ static int node_update_build(struct mgr__write_ctx *w, char *err,
 		shoal_free(status);
 		return -ENOMEM;
 	}
-	rc = store_batch_update(w->b, STORE_NODES, id, w->req->version, s,
-				slen, status, tlen);
+	rc = store_batch_update(w->b, STORE_NODES, id, w->req->version, s, slen,
+				status, tlen);
 	/* A demotion revokes the node's manager certificates in the same
 	 * change (revoke.c). */
 	if (rc == 0 && demotion)
@@ -221,16 +220,17 @@ int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
 		    const char *spec_json, size_t len, mgr_done_fn *done,
 		    void *arg, char *err, size_t errlen)
 {
-	struct mgr_write_req r = {
-		.id = id, .version = version, .body = spec_json, .body_len = len};
+	struct mgr_write_req r = {.id = id,
+				  .version = version,
+				  .body = spec_json,
+				  .body_len = len};
 	return mgr_write(m, mgr__op_node_update.name, &r, done, arg, err,
 			 errlen);
 }
 
 /* --- node-remove ---------------------------------------------------------- */
 
-static int node_remove_build(struct mgr__write_ctx *w, char *err,
-			     size_t errlen)
+static int node_remove_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 {
 	struct mgr *m = w->m;
 	const char *id = w->req->id;
@@ -280,8 +280,8 @@ const struct mgr__write_op mgr__op_node_remove = {
 int mgr_node_remove(struct mgr *m, const char *id, bool force,
 		    mgr_done_fn *done, void *arg, char *err, size_t errlen)
 {
-	struct mgr_write_req r = {.id = id, .flags = force ? MGR_WRITE_FORCE
-							    : 0};
+	struct mgr_write_req r = {.id = id,
+				  .flags = force ? MGR_WRITE_FORCE : 0};
 	return mgr_write(m, mgr__op_node_remove.name, &r, done, arg, err,
 			 errlen);
 }

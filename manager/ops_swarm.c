@@ -124,7 +124,8 @@ static json_t *status_of(const struct store_object *o)
 
 /* Add "update @o with @spec (may be NULL: kept) and @st" to @b. */
 static int update_cluster(struct store_batch *b, const struct store_object *o,
-			  uint64_t version, const json_t *spec, const json_t *st)
+			  uint64_t version, const json_t *spec,
+			  const json_t *st)
 {
 	size_t slen = 0, tlen = 0;
 	char *s = spec ? jsonx_dump(spec, &slen) : NULL;
@@ -176,8 +177,8 @@ const struct mgr__write_op mgr__op_token_rotate = {
 int mgr_rotate_token(struct mgr *m, enum wire_role role, mgr_done_fn *done,
 		     void *arg, char *err, size_t errlen)
 {
-	struct mgr_write_req r = {
-		.flags = role == WIRE_ROLE_MANAGER ? MGR_WRITE_ROTATE_MANAGER
+	struct mgr_write_req r = {.flags = role == WIRE_ROLE_MANAGER
+						   ? MGR_WRITE_ROTATE_MANAGER
 						   : MGR_WRITE_ROTATE_WORKER};
 	return mgr_write(m, mgr__op_token_rotate.name, &r, done, arg, err,
 			 errlen);
@@ -197,7 +198,8 @@ static int next_status(struct mgr__write_ctx *w, const struct store_object *o,
 		       char *err, size_t errlen)
 {
 	uint32_t f = w->req->flags;
-	bool rw = f & MGR_WRITE_ROTATE_WORKER, rm = f & MGR_WRITE_ROTATE_MANAGER;
+	bool rw = f & MGR_WRITE_ROTATE_WORKER,
+	     rm = f & MGR_WRITE_ROTATE_MANAGER;
 	bool changed = rw || rm;
 	json_t *st = status_of(o);
 	int rc = st ? set_secrets(st, rw, rm) : -ENOMEM;

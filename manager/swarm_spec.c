@@ -121,8 +121,8 @@ static int group_of(const json_t *in, const char *key, const json_t **out,
  * keeps *@out; so does 0 when @zero_keeps.
  */
 static int take_uint(const json_t *g, const char *group, const char *key,
-		     uint64_t min, uint64_t max, bool zero_keeps,
-		     uint64_t *out, char *err, size_t errlen)
+		     uint64_t min, uint64_t max, bool zero_keeps, uint64_t *out,
+		     char *err, size_t errlen)
 {
 	char what[64];
 	const json_t *v = g ? json_object_get(g, key) : NULL;
@@ -177,8 +177,9 @@ static int read_name_labels(const json_t *in, struct spec *s, char *err,
 	    (!json_is_string(name) ||
 	     (*json_string_value(name) &&
 	      strcmp(json_string_value(name), "default") != 0)))
-		return fail(err, errlen, "Name",
-			    "must be \"default\": a swarm's name cannot change");
+		return fail(
+			err, errlen, "Name",
+			"must be \"default\": a swarm's name cannot change");
 	const json_t *l = json_object_get(in, "Labels");
 	s->labels = NULL;
 	if (!l || json_is_null(l))
@@ -216,20 +217,21 @@ static int read_orchestration(const json_t *in, struct spec *s, char *err,
 	return rc;
 }
 
-static int read_raft(const json_t *in, struct spec *s, char *err,
-		     size_t errlen)
+static int read_raft(const json_t *in, struct spec *s, char *err, size_t errlen)
 {
-	static const char *const known[] = {
-		"SnapshotInterval", "KeepOldSnapshots",
-		"LogEntriesForSlowFollowers", "ElectionTick", "HeartbeatTick",
-		NULL};
+	static const char *const known[] = {"SnapshotInterval",
+					    "KeepOldSnapshots",
+					    "LogEntriesForSlowFollowers",
+					    "ElectionTick",
+					    "HeartbeatTick",
+					    NULL};
 	const json_t *g;
 	int rc = group_of(in, "Raft", &g, err, errlen);
 	if (rc || !g)
 		return rc;
 	if ((rc = known_keys(g, "Raft", known, err, errlen)) ||
-	    (rc = take_uint(g, "Raft", "SnapshotInterval", 1, MAX_ENTRIES,
-			    true, &s->snapshot_interval, err, errlen)) ||
+	    (rc = take_uint(g, "Raft", "SnapshotInterval", 1, MAX_ENTRIES, true,
+			    &s->snapshot_interval, err, errlen)) ||
 	    (rc = take_uint(g, "Raft", "KeepOldSnapshots", 0,
 			    SWARM_MAX_KEEP_OLD_SNAPSHOTS, false,
 			    &s->keep_old_snapshots, err, errlen)) ||
@@ -278,8 +280,8 @@ static int refuse_unless_empty(const json_t *g, const char *group,
 static int read_ca(const json_t *in, struct spec *s, char *err, size_t errlen)
 {
 	static const char *const known[] = {"NodeCertExpiry", "ExternalCAs",
-					    "SigningCACert", "SigningCAKey",
-					    "ForceRotate", NULL};
+					    "SigningCACert",  "SigningCAKey",
+					    "ForceRotate",    NULL};
 	const char *root = "the managers are the swarm's only certificate "
 			   "authority and its root cannot be replaced yet";
 	const json_t *g;
@@ -291,10 +293,10 @@ static int read_ca(const json_t *in, struct spec *s, char *err, size_t errlen)
 				      "the managers are the swarm's only "
 				      "certificate authority",
 				      err, errlen)) ||
-	    (rc = refuse_unless_empty(g, "CAConfig", "SigningCACert", root,
-				      err, errlen)) ||
-	    (rc = refuse_unless_empty(g, "CAConfig", "SigningCAKey", root,
-				      err, errlen)) ||
+	    (rc = refuse_unless_empty(g, "CAConfig", "SigningCACert", root, err,
+				      errlen)) ||
+	    (rc = refuse_unless_empty(g, "CAConfig", "SigningCAKey", root, err,
+				      errlen)) ||
 	    (rc = take_ns(g, "CAConfig", "NodeCertExpiry", MIN_EXPIRY_NS,
 			  MAX_EXPIRY_NS, &s->expiry_ns, err, errlen)))
 		return rc;
@@ -304,8 +306,8 @@ static int read_ca(const json_t *in, struct spec *s, char *err, size_t errlen)
 
 static int read_others(const json_t *in, char *err, size_t errlen)
 {
-	static const char *const enc[] = {"AutoLockManagers",
-					  "RotateUnlockKey", NULL};
+	static const char *const enc[] = {"AutoLockManagers", "RotateUnlockKey",
+					  NULL};
 	static const char *const td[] = {"LogDriver", NULL};
 	const json_t *g;
 	int rc = group_of(in, "EncryptionConfig", &g, err, errlen);
@@ -333,13 +335,12 @@ static int read_others(const json_t *in, char *err, size_t errlen)
 }
 
 /* Lay @in over @s, checking every field. */
-static int read_spec(const json_t *in, struct spec *s, char *err,
-		     size_t errlen)
+static int read_spec(const json_t *in, struct spec *s, char *err, size_t errlen)
 {
 	static const char *const known[] = {
-		"Name",	      "Labels",	    "Orchestration",
-		"Raft",	      "Dispatcher", "CAConfig",
-		"EncryptionConfig", "TaskDefaults", NULL};
+		"Name",	      "Labels",	  "Orchestration",    "Raft",
+		"Dispatcher", "CAConfig", "EncryptionConfig", "TaskDefaults",
+		NULL};
 	if (!json_is_object(in))
 		return fail(err, errlen, "the swarm spec", "must be an object");
 	int rc;
@@ -373,8 +374,8 @@ static json_t *to_json(const struct spec *s)
 		"{s:s, s:o, s:{s:I}, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I}, "
 		"s:{s:I, s:I}}",
 		"Name", "default", "Labels", labels, "Orchestration",
-		"TaskHistoryRetentionLimit", (json_int_t)s->task_history, "Raft",
-		"SnapshotInterval", (json_int_t)s->snapshot_interval,
+		"TaskHistoryRetentionLimit", (json_int_t)s->task_history,
+		"Raft", "SnapshotInterval", (json_int_t)s->snapshot_interval,
 		"KeepOldSnapshots", (json_int_t)s->keep_old_snapshots,
 		"LogEntriesForSlowFollowers", (json_int_t)s->slow_followers,
 		"ElectionTick", (json_int_t)s->election_tick, "HeartbeatTick",

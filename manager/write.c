@@ -185,8 +185,12 @@ static int propose(struct mgr *m, const struct mgr__write_op *op,
 	snprintf(w->id, sizeof(w->id), "%s", r->id);
 	struct store_batch b;
 	store_batch_init(&b, time_real_ns());
-	struct mgr__write_ctx ctx = {
-		.m = m, .req = r, .body = body, .b = &b, .done = done, .arg = arg};
+	struct mgr__write_ctx ctx = {.m = m,
+				     .req = r,
+				     .body = body,
+				     .b = &b,
+				     .done = done,
+				     .arg = arg};
 	int rc = op->build(&ctx, err, errlen);
 	if (rc == 0) {
 		rc = mgr__propose(m, &b, committed, w);
@@ -238,7 +242,8 @@ int mgr_write(struct mgr *m, const char *op, const struct mgr_write_req *req,
 	return run(m, (enum write_kind)k, req, true, done, arg, err, errlen);
 }
 
-/* --- the leader's side of a forwarded request ------------------------------ */
+/* --- the leader's side of a forwarded request ------------------------------
+ */
 
 struct control_wait {
 	struct mgr_conn *c;

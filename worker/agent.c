@@ -194,8 +194,7 @@ static bool cert_due(const struct agent *a)
 	return now >= info.not_after - life / 3;
 }
 
-bool agent__raft_from_pb(const Swarm__RaftSettings *pb,
-			 struct agent_raft *out)
+bool agent__raft_from_pb(const Swarm__RaftSettings *pb, struct agent_raft *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!pb)

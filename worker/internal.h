@@ -12,7 +12,6 @@
  * agent__raft_from_pb() - the Raft settings of a manager's answer into
  * @out; false when the answer carries none (a manager from before them).
  */
-bool agent__raft_from_pb(const Swarm__RaftSettings *pb,
-			 struct agent_raft *out);
+bool agent__raft_from_pb(const Swarm__RaftSettings *pb, struct agent_raft *out);
 
 #endif

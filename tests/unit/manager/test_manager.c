@@ -497,7 +497,8 @@ static void agent_assigned(void *arg, uint64_t gen,
 	assigned_gen = gen;
 	assigned_n = n;
 	snprintf(assigned_first, sizeof(assigned_first), "%.*s",
-		 n ? (int)items[0].len : 0, n ? (const char *)items[0].data : "");
+		 n ? (int)items[0].len : 0,
+		 n ? (const char *)items[0].data : "");
 }
 
 static void start_agent(void)
@@ -903,8 +904,8 @@ static void a_forced_rotation_renews_every_certificate_once(void **s)
 	assert_true(run_until(is_ready));
 	run_for(300); /* heartbeats: no renewal while nothing is forced */
 	assert_int_equal(renewals, 0);
-	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":1}}",
-				      err, sizeof(err)),
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":1}}", err,
+				      sizeof(err)),
 			 0);
 	json_t *spec = swarm_spec_read(mgr_cluster(fx.m)->spec,
 				       mgr_cluster(fx.m)->spec_len);
@@ -927,13 +928,13 @@ static void a_forced_rotation_renews_every_certificate_once(void **s)
 	assert_int_equal(renewals, 1);
 	/* The same value again rotates nothing; the next one does. */
 	renewals_seen = renewals;
-	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":1}}",
-				      err, sizeof(err)),
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":1}}", err,
+				      sizeof(err)),
 			 0);
 	run_for(300);
 	assert_int_equal(renewals, 1);
-	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":2}}",
-				      err, sizeof(err)),
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":2}}", err,
+				      sizeof(err)),
 			 0);
 	assert_true(run_until(renewed_again));
 	stop_agent();
@@ -963,9 +964,8 @@ static void a_nodes_assignment_set_reaches_its_agent(void **s)
 	assert_int_equal(assigned_n, 2);
 	assert_string_equal(assigned_first, "task-a");
 	/* A new set replaces it in the live session. */
-	assert_int_equal(mgr_assign(fx.m, fx.res.node_id, items + 1, 1,
-				    &want_gen),
-			 0);
+	assert_int_equal(
+		mgr_assign(fx.m, fx.res.node_id, items + 1, 1, &want_gen), 0);
 	assert_true(run_until(got_gen));
 	assert_int_equal(assigned_n, 1);
 	assert_string_equal(assigned_first, "task-b");

@@ -366,8 +366,8 @@ static void managers_replicate_forward_and_fail_over(void **state)
 	assert_memory_equal(mb[0].st.worker_token.secret,
 			    mb[2].st.worker_token.secret, sizeof(before));
 	struct mgr_write_req none = {0};
-	assert_int_equal(mgr_write(mb[1].m, "no-such-write", &none, op_done,
-				   &o, err, sizeof(err)),
+	assert_int_equal(mgr_write(mb[1].m, "no-such-write", &none, op_done, &o,
+				   err, sizeof(err)),
 			 -EINVAL);
 
 	/* A swarm update at a follower: checked there (a field Shoal cannot

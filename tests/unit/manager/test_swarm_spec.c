@@ -25,8 +25,7 @@ static json_t *parse(const char *text)
 	return j;
 }
 
-static json_int_t field(const json_t *spec, const char *group,
-			const char *key)
+static json_int_t field(const json_t *spec, const char *group, const char *key)
 {
 	const json_t *v = json_object_get(jsonx_obj(spec, group), key);
 	assert_non_null(v);
@@ -61,9 +60,8 @@ static void a_new_swarm_gets_dockers_shape_and_shoals_timing(void **s)
 	assert_int_equal(field(spec, "CAConfig", "NodeCertExpiry"),
 			 90LL * 24 * 3600 * 1000000000);
 	assert_int_equal(field(spec, "CAConfig", "ForceRotate"), 0);
-	assert_int_equal(field(spec, "Orchestration",
-			       "TaskHistoryRetentionLimit"),
-			 5);
+	assert_int_equal(
+		field(spec, "Orchestration", "TaskHistoryRetentionLimit"), 5);
 	/* Ticks of 50 ms: the 100 ms heartbeat and 500 ms election timeout
 	 * Shoal has always used. */
 	struct swarm_state st = {0};
@@ -96,9 +94,8 @@ static void what_the_docker_cli_sends_is_accepted(void **s)
 	char err[256];
 	for (size_t i = 0; i < 2; i++) {
 		json_t *spec;
-		assert_int_equal(merge(NULL, bodies[i], &spec, err,
-				       sizeof(err)),
-				 0);
+		assert_int_equal(
+			merge(NULL, bodies[i], &spec, err, sizeof(err)), 0);
 		json_decref(spec);
 	}
 	json_t *spec;
@@ -120,12 +117,13 @@ static void zeros_and_absent_fields_keep_the_base(void **s)
 {
 	json_t *base, *next;
 	char err[256];
-	assert_int_equal(merge(NULL,
-			       "{\"Raft\":{\"ElectionTick\":20,\"HeartbeatTick\":"
-			       "3,\"KeepOldSnapshots\":2},\"Labels\":{\"a\":"
-			       "\"b\"}}",
-			       &base, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		merge(NULL,
+		      "{\"Raft\":{\"ElectionTick\":20,\"HeartbeatTick\":"
+		      "3,\"KeepOldSnapshots\":2},\"Labels\":{\"a\":"
+		      "\"b\"}}",
+		      &base, err, sizeof(err)),
+		0);
 	assert_int_equal(merge(base,
 			       "{\"Raft\":{\"ElectionTick\":0},\"Dispatcher\":{"
 			       "\"HeartbeatPeriod\":2000000000}}",
@@ -147,9 +145,8 @@ static void zeros_and_absent_fields_keep_the_base(void **s)
 			       &next, err, sizeof(err)),
 			 0);
 	assert_int_equal(field(next, "Raft", "KeepOldSnapshots"), 0);
-	assert_int_equal(field(next, "Orchestration",
-			       "TaskHistoryRetentionLimit"),
-			 0);
+	assert_int_equal(
+		field(next, "Orchestration", "TaskHistoryRetentionLimit"), 0);
 	uint32_t hb, el;
 	struct swarm_state st = {0};
 	swarm_spec_to_state(next, &st);
@@ -221,7 +218,8 @@ static void values_out_of_range_are_refused(void **s)
 		   false);
 	refused("{\"Raft\":{\"ElectionTick\":1201}}", "Raft.ElectionTick");
 	refused("{\"Raft\":{\"ElectionTick\":-1}}", "Raft.ElectionTick");
-	refused("{\"Raft\":{\"KeepOldSnapshots\":65}}", "Raft.KeepOldSnapshots");
+	refused("{\"Raft\":{\"KeepOldSnapshots\":65}}",
+		"Raft.KeepOldSnapshots");
 	refused("{\"Dispatcher\":{\"HeartbeatPeriod\":1000000}}",
 		"Dispatcher.HeartbeatPeriod");
 	refused("{\"CAConfig\":{\"NodeCertExpiry\":1800000000000}}",
@@ -237,13 +235,14 @@ static void a_node_keeps_the_settings_it_applies(void **s)
 	json_t *spec;
 	char err[256];
 	struct swarm_state st = {0};
-	assert_int_equal(merge(NULL,
-			       "{\"Dispatcher\":{\"HeartbeatPeriod\":300000000},"
-			       "\"CAConfig\":{\"NodeCertExpiry\":"
-			       "172800000000000},\"Raft\":{\"SnapshotInterval\":"
-			       "50,\"LogEntriesForSlowFollowers\":20}}",
-			       &spec, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		merge(NULL,
+		      "{\"Dispatcher\":{\"HeartbeatPeriod\":300000000},"
+		      "\"CAConfig\":{\"NodeCertExpiry\":"
+		      "172800000000000},\"Raft\":{\"SnapshotInterval\":"
+		      "50,\"LogEntriesForSlowFollowers\":20}}",
+		      &spec, err, sizeof(err)),
+		0);
 	assert_true(swarm_spec_to_state(spec, &st));
 	assert_int_equal(st.heartbeat_ms, 300);
 	assert_int_equal(st.cert_expiry_s, 172800);
@@ -259,10 +258,11 @@ static void a_node_keeps_the_settings_it_applies(void **s)
 
 static void a_spec_stored_before_a_field_existed_gets_its_default(void **s)
 {
-	const char *old = "{\"Name\":\"default\",\"Labels\":{},\"Dispatcher\":{"
-			  "\"HeartbeatPeriod\":300000000},\"CAConfig\":{"
-			  "\"NodeCertExpiry\":7776000000000000},"
-			  "\"Orchestration\":{\"TaskHistoryRetentionLimit\":5}}";
+	const char *old =
+		"{\"Name\":\"default\",\"Labels\":{},\"Dispatcher\":{"
+		"\"HeartbeatPeriod\":300000000},\"CAConfig\":{"
+		"\"NodeCertExpiry\":7776000000000000},"
+		"\"Orchestration\":{\"TaskHistoryRetentionLimit\":5}}";
 	json_t *spec = swarm_spec_read((const uint8_t *)old, strlen(old));
 	assert_non_null(spec);
 	assert_int_equal(field(spec, "Dispatcher", "HeartbeatPeriod"),

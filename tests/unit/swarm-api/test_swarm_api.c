@@ -51,7 +51,7 @@ static int inits, joins, leaves, unlocks;
 static bool init_autolock;
 static json_t *init_spec;
 static char init_avail[16];
-static struct mgr *live_mgr;	     /* a real manager, for reads */
+static struct mgr *live_mgr;	    /* a real manager, for reads */
 static struct swarm_state *live_st; /* its state */
 
 static void fake_local(void *arg, struct api_swarm_local *out)
@@ -352,8 +352,7 @@ static void init_refuses_what_it_cannot_honour_by_name(void **s)
 		assert_int_equal(init_with(cases[i].body, msg, sizeof(msg)),
 				 400);
 		if (!strstr(msg, cases[i].name))
-			fail_msg("%s refused with \"%s\"", cases[i].body,
-				 msg);
+			fail_msg("%s refused with \"%s\"", cases[i].body, msg);
 	}
 	assert_int_equal(inits, 0); /* the daemon never saw them */
 }
@@ -512,13 +511,13 @@ static void info_shows_the_spec_and_no_allocator_fields(void **s)
 	const json_t *spec = jsonx_obj(c, "Spec");
 	assert_int_equal(jsonx_int(jsonx_obj(spec, "Raft"), "ElectionTick", 0),
 			 10);
+	assert_int_equal(jsonx_int(jsonx_obj(spec, "Raft"), "HeartbeatTick", 0),
+			 2);
 	assert_int_equal(
-		jsonx_int(jsonx_obj(spec, "Raft"), "HeartbeatTick", 0), 2);
-	assert_int_equal(jsonx_int(jsonx_obj(spec, "Dispatcher"),
-				   "HeartbeatPeriod", 0),
-			 200000000);
-	assert_non_null(json_object_get(jsonx_obj(spec, "CAConfig"),
-					"ForceRotate"));
+		jsonx_int(jsonx_obj(spec, "Dispatcher"), "HeartbeatPeriod", 0),
+		200000000);
+	assert_non_null(
+		json_object_get(jsonx_obj(spec, "CAConfig"), "ForceRotate"));
 	assert_true(json_is_object(json_object_get(spec, "TaskDefaults")));
 	assert_false(jsonx_bool(jsonx_obj(spec, "EncryptionConfig"),
 				"AutoLockManagers", true));
@@ -555,8 +554,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			init_hands_the_daemon_the_whole_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			info_shows_the_spec_and_no_allocator_fields,
-			setup_live, teardown_live),
+			info_shows_the_spec_and_no_allocator_fields, setup_live,
+			teardown_live),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
