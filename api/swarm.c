@@ -61,17 +61,14 @@ static json_t *time_json(int64_t ns)
 	return json_string(t);
 }
 
+/* The stored spec completed, plus what Docker shows beside it: autolock
+ * (kept in the cluster object's status) and the empty TaskDefaults. */
 static json_t *full_spec(const struct store_object *o, bool autolock)
 {
-	json_t *spec = NULL;
-	if (jsonx_parse((const char *)o->spec, o->spec_len, &spec, NULL, 0) < 0)
+	json_t *spec = swarm_spec_read(o->spec, o->spec_len);
+	if (!spec)
 		return NULL;
 	int rc = 0;
-	rc |= jsonx_set(spec, "Raft",
-			json_pack("{s:i, s:i, s:i, s:i, s:i}",
-				  "SnapshotInterval", 10000, "KeepOldSnapshots",
-				  0, "LogEntriesForSlowFollowers", 500,
-				  "ElectionTick", 10, "HeartbeatTick", 1));
 	rc |= jsonx_set(spec, "TaskDefaults", json_object());
 	rc |= jsonx_set(spec, "EncryptionConfig",
 			json_pack("{s:b}", "AutoLockManagers", autolock));
@@ -92,7 +89,12 @@ static json_t *tls_info(const struct swarm_state *st)
 			 "CertIssuerSubject", "", "CertIssuerPublicKey", b64);
 }
 
-/* Docker's ClusterInfo (plus JoinTokens for GET /swarm). */
+/*
+ * Docker's ClusterInfo (plus JoinTokens for GET /swarm). Without
+ * DefaultAddrPool, SubnetSize and DataPathPort: they describe the
+ * allocator's address space, and until the allocator exists there is none
+ * to report (docs/swarm.md, "Swarm settings").
+ */
 static json_t *cluster_json(struct mgr *m, const struct swarm_state *st,
 			    bool tokens)
 {
@@ -111,9 +113,6 @@ static json_t *cluster_json(struct mgr *m, const struct swarm_state *st,
 	rc |= jsonx_set(c, "Spec", full_spec(o, st->autolock));
 	rc |= jsonx_set(c, "TLSInfo", tls_info(st));
 	rc |= jsonx_set(c, "RootRotationInProgress", json_false());
-	rc |= jsonx_set(c, "DefaultAddrPool", json_pack("[s]", "10.0.0.0/8"));
-	rc |= jsonx_set(c, "SubnetSize", json_integer(24));
-	rc |= jsonx_set(c, "DataPathPort", json_integer(4789));
 	if (tokens) {
 		char w[WIRE_TOKEN_LEN + 1], mt[WIRE_TOKEN_LEN + 1];
 		ca_token(st, WIRE_ROLE_WORKER, w);
@@ -236,6 +235,136 @@ static void init_done(void *w, int rc, const char *msg)
 	api__answer_done(w, rc, msg);
 }
 
+/*
+ * The fields of Docker's SwarmInitRequest that Shoal cannot honour yet:
+ * accepted only at their defaults (what the docker CLI sends when the
+ * user did not set them), else refused by name. The address pool, the
+ * subnet size and the VXLAN port are the allocator's, which does not
+ * exist yet; DataPathAddr is the overlay's; ForceNewCluster is a
+ * recovery Shoal does not offer.
+ */
+/* Absent, null, [] or ["10.0.0.0/8"]. */
+static bool default_pool(const json_t *pool)
+{
+	const char *first = json_string_value(json_array_get(pool, 0));
+	return !pool || json_is_null(pool) ||
+	       (json_is_array(pool) && (json_array_size(pool) == 0 ||
+					(json_array_size(pool) == 1 && first &&
+					 strcmp(first, "10.0.0.0/8") == 0)));
+}
+
+/* Absent, null, 0 or @dflt. */
+static bool default_int(const json_t *v, json_int_t dflt)
+{
+	return !v || json_is_null(v) ||
+	       (json_is_integer(v) &&
+		(json_integer_value(v) == 0 || json_integer_value(v) == dflt));
+}
+
+static int check_init_extras(const json_t *b, char *err, size_t errlen)
+{
+	const char *why = NULL;
+	if (!default_pool(json_object_get(b, "DefaultAddrPool")))
+		why = "DefaultAddrPool";
+	else if (!default_int(json_object_get(b, "SubnetSize"), 24))
+		why = "SubnetSize";
+	else if (!default_int(json_object_get(b, "DataPathPort"), 4789))
+		why = "DataPathPort";
+	if (why) {
+		snprintf(err, errlen,
+			 "%s cannot be set yet: Shoal has no network allocator "
+			 "(its address pool will be 10.0.0.0/8 in /24 "
+			 "subnets, VXLAN on port 4789); leave it out",
+			 why);
+		return -EINVAL;
+	}
+	if (*jsonx_str(b, "DataPathAddr", "")) {
+		snprintf(err, errlen,
+			 "DataPathAddr cannot be set yet: there "
+			 "are no overlay networks; leave it out");
+		return -EINVAL;
+	}
+	if (jsonx_bool(b, "ForceNewCluster", false)) {
+		snprintf(err, errlen,
+			 "ForceNewCluster is not supported: Shoal cannot "
+			 "rebuild a swarm from one manager's state");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_init_fields(const json_t *b, const char **avail, char *err,
+			     size_t errlen)
+{
+	static const char *const known[] = {"ListenAddr",
+					    "AdvertiseAddr",
+					    "DataPathAddr",
+					    "DataPathPort",
+					    "DefaultAddrPool",
+					    "ForceNewCluster",
+					    "SubnetSize",
+					    "Spec",
+					    "AutoLockManagers",
+					    "Availability",
+					    NULL};
+	const char *k;
+	const json_t *v;
+	json_object_foreach((json_t *)b, k, v)
+	{
+		size_t i = 0;
+		while (known[i] && strcmp(known[i], k) != 0)
+			i++;
+		if (!known[i]) {
+			snprintf(err, errlen,
+				 "unknown field \"%.64s\" in the init request",
+				 k);
+			return -EINVAL;
+		}
+	}
+	*avail = jsonx_str(b, "Availability", "");
+	if (**avail && strcmp(*avail, "active") && strcmp(*avail, "pause") &&
+	    strcmp(*avail, "drain")) {
+		snprintf(
+			err, errlen,
+			"invalid Availability \"%.32s\": must be active, pause "
+			"or drain",
+			*avail);
+		return -EINVAL;
+	}
+	return check_init_extras(b, err, errlen);
+}
+
+/*
+ * Docker's SwarmInitRequest into @req: every field checked, the Spec
+ * completed (*@spec, owned). Autolock is asked either at the top
+ * (AutoLockManagers, as the docker CLI sends it) or in the spec.
+ */
+static int init_request(const json_t *b, struct api_swarm_init *req,
+			json_t **spec, char *err, size_t errlen)
+{
+	const char *avail;
+	int rc = check_init_fields(b, &avail, err, errlen);
+	const json_t *in = json_object_get(b, "Spec");
+	json_t *empty = NULL;
+	if (rc == 0 && (!in || json_is_null(in)))
+		in = empty = json_object();
+	if (rc == 0)
+		rc = swarm_spec_merge(NULL, in, spec, err, errlen);
+	json_decref(empty);
+	if (rc < 0)
+		return rc;
+	*req = (struct api_swarm_init){
+		.listen_addr = jsonx_str(b, "ListenAddr", ""),
+		.advertise_addr = jsonx_str(b, "AdvertiseAddr", ""),
+		.spec = *spec,
+		.availability = strcmp(avail, "active") ? avail : "",
+		.autolock = jsonx_bool(b, "AutoLockManagers", false) ||
+			    jsonx_bool(jsonx_obj(in, "EncryptionConfig"),
+				       "AutoLockManagers", false),
+	};
+	return 0;
+}
+
 static void swarm_init(struct api_call *call)
 {
 	const struct api_swarm_ops *ops = call->svc->swarm_ops;
@@ -246,24 +375,19 @@ static void swarm_init(struct api_call *call)
 	json_t *b = body_object(call);
 	if (!b)
 		return;
-	const json_t *spec = jsonx_obj(b, "Spec");
-	struct api_swarm_init req = {
-		.listen_addr = jsonx_str(b, "ListenAddr", ""),
-		.advertise_addr = jsonx_str(b, "AdvertiseAddr", ""),
-		.heartbeat_ns = jsonx_int(jsonx_obj(spec, "Dispatcher"),
-					  "HeartbeatPeriod", 0),
-		.cert_expiry_ns = jsonx_int(jsonx_obj(spec, "CAConfig"),
-					    "NodeCertExpiry", 0),
-	};
-	req.autolock = jsonx_bool(b, "AutoLockManagers", false);
+	struct api_swarm_init req;
+	json_t *spec = NULL;
 	char err[300];
-	int rc = 0;
-	struct api__answer *w = api__answer_new(call);
-	if (!w)
-		rc = -ENOMEM, snprintf(err, sizeof(err), "out of memory");
-	else
+	struct api__answer *w = NULL;
+	int rc = init_request(b, &req, &spec, err, sizeof(err));
+	if (rc == 0 && !(w = api__answer_new(call))) {
+		rc = -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+	}
+	if (rc == 0)
 		rc = ops->init(call->svc->arg, &req, init_done, w, err,
 			       sizeof(err));
+	json_decref(spec);
 	json_decref(b);
 	if (rc < 0) {
 		if (w)

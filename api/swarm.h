@@ -22,9 +22,11 @@ struct swarm_state;
 struct api_swarm_init {
 	const char *listen_addr;    /* "" or NULL: the daemon's default */
 	const char *advertise_addr; /* "" or NULL: guessed */
-	int64_t heartbeat_ns;	    /* 0: default */
-	int64_t cert_expiry_ns;	    /* 0: default */
-	bool autolock;		    /* seal the DEK with a new unlock key */
+	/* The new swarm's complete spec (swarm_spec_merge(), checked);
+	 * borrowed for the call. */
+	const json_t *spec;
+	const char *availability; /* the founder's: "" (active) or a value */
+	bool autolock;		  /* seal the DEK with a new unlock key */
 };
 
 typedef void api_swarm_done_fn(void *ctx, int rc, const char *msg);

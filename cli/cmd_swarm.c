@@ -1,5 +1,5 @@
 /*
- * shoal swarm init|join|join-token|leave|inspect|update: docker's swarm
+ * shoal swarm init|join|join-token|leave|inspect|update|ca: docker's swarm
  * commands over the Engine API, with docker's texts, naming shoal where
  * docker's text names docker.
  */
@@ -62,11 +62,76 @@ static int print_join_command(struct cli *cli, const char *role, bool quiet)
 	return 0;
 }
 
+/* A whole number for @flag into *@out; -1 (printed) when it is not. */
+static int parse_count(const char *flag, const char *v, int64_t *out)
+{
+	char *end;
+	long long n = strtoll(v, &end, 10);
+	if (!*v || *end || n < 0) {
+		fprintf(stderr,
+			"invalid argument \"%s\" for \"%s\" flag: expected a "
+			"whole number\n",
+			v, flag);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int set_spec(json_t *spec, const char *group, const char *key,
+		    json_int_t v)
+{
+	json_t *g = json_object_get(spec, group);
+	if (!json_is_object(g)) {
+		g = json_object();
+		json_object_set_new(spec, group, g);
+	}
+	return json_object_set_new(g, key, json_integer(v));
+}
+
+/*
+ * The flags init and update share, into @spec: 1 when argv[*i] was one of
+ * them, 0 when not, -1 (printed) for a bad value.
+ */
+static int spec_flag(int argc, char **argv, int *i, json_t *spec)
+{
+	static const struct {
+		const char *flag, *group, *key;
+		bool duration;
+	} flags[] = {
+		{"--dispatcher-heartbeat", "Dispatcher", "HeartbeatPeriod", 1},
+		{"--cert-expiry", "CAConfig", "NodeCertExpiry", 1},
+		{"--task-history-limit", "Orchestration",
+		 "TaskHistoryRetentionLimit", 0},
+		{"--max-snapshots", "Raft", "KeepOldSnapshots", 0},
+		{"--snapshot-interval", "Raft", "SnapshotInterval", 0},
+	};
+	for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++) {
+		const char *v;
+		int64_t n;
+		int r = cli__opt(argc, argv, i, flags[k].flag, &v);
+		if (r <= 0) {
+			if (r < 0)
+				return -1;
+			continue;
+		}
+		r = flags[k].duration ? parse_duration(flags[k].flag, v, &n)
+				      : parse_count(flags[k].flag, v, &n);
+		if (r < 0)
+			return -1;
+		set_spec(spec, flags[k].group, flags[k].key, n);
+		return 1;
+	}
+	return 0;
+}
+
 static int swarm_init(struct cli *cli, int argc, char **argv)
 {
-	const char *listen = "", *adv = "", *v;
-	int64_t hb = 0, expiry = 0, hist = -1;
+	const char *listen = "", *adv = "", *avail = "";
 	bool autolock = false;
+	json_t *spec = json_object();
+	if (!spec)
+		return 1;
 	for (int i = 1; i < argc; i++) {
 		int r;
 		if ((r = cli__opt(argc, argv, &i, "--listen-addr", &listen)))
@@ -74,29 +139,26 @@ static int swarm_init(struct cli *cli, int argc, char **argv)
 		else if ((r = cli__opt(argc, argv, &i, "--advertise-addr",
 				       &adv)))
 			;
-		else if ((r = cli__opt(argc, argv, &i, "--dispatcher-heartbeat",
-				       &v)) == 1)
-			r = parse_duration("--dispatcher-heartbeat", v, &hb);
-		else if ((r = cli__opt(argc, argv, &i, "--cert-expiry", &v)) ==
-			 1)
-			r = parse_duration("--cert-expiry", v, &expiry);
-		else if ((r = cli__opt(argc, argv, &i, "--task-history-limit",
-				       &v)) == 1)
-			hist = atoll(v);
+		else if ((r = cli__opt(argc, argv, &i, "--availability",
+				       &avail)))
+			;
+		else if ((r = spec_flag(argc, argv, &i, spec)))
+			;
 		else if (strcmp(argv[i], "--autolock") == 0)
 			autolock = true;
-		else
+		else {
+			json_decref(spec);
 			return usage_error("init", argv[i]);
-		if (r < 0)
+		}
+		if (r < 0) {
+			json_decref(spec);
 			return 1;
+		}
 	}
-	json_t *body = json_pack(
-		"{s:s, s:s, s:b, s:{s:{s:I}, s:{s:I}, s:{s:I}}}", "ListenAddr",
-		*listen ? listen : "0.0.0.0:2377", "AdvertiseAddr", adv,
-		"AutoLockManagers", autolock, "Spec", "Dispatcher",
-		"HeartbeatPeriod", (json_int_t)hb, "CAConfig", "NodeCertExpiry",
-		(json_int_t)expiry, "Orchestration",
-		"TaskHistoryRetentionLimit", (json_int_t)(hist < 0 ? 5 : hist));
+	json_t *body = json_pack("{s:s, s:s, s:b, s:s, s:o}", "ListenAddr",
+				 *listen ? listen : "0.0.0.0:2377",
+				 "AdvertiseAddr", adv, "AutoLockManagers",
+				 autolock, "Availability", avail, "Spec", spec);
 	json_t *id = NULL;
 	int rc = cli__call(cli, "POST", "/swarm/init", body, &id);
 	json_decref(body);
@@ -236,17 +298,6 @@ static int swarm_inspect(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static int set_spec(json_t *spec, const char *group, const char *key,
-		    json_int_t v)
-{
-	json_t *g = json_object_get(spec, group);
-	if (!json_is_object(g)) {
-		g = json_object();
-		json_object_set_new(spec, group, g);
-	}
-	return json_object_set_new(g, key, json_integer(v));
-}
-
 /* --autolock[=true|false] into the spec's EncryptionConfig. */
 static int set_autolock(json_t *spec, const char *arg, int *on)
 {
@@ -275,24 +326,9 @@ static int swarm_update(struct cli *cli, int argc, char **argv)
 	int rc = 0;
 	for (int i = 1; i < argc && rc == 0; i++) {
 		const char *v;
-		int64_t ns;
 		int r;
-		if ((r = cli__opt(argc, argv, &i, "--dispatcher-heartbeat",
-				  &v)) == 1) {
-			rc = parse_duration("--dispatcher-heartbeat", v, &ns);
-			if (rc == 0)
-				set_spec(spec, "Dispatcher", "HeartbeatPeriod",
-					 ns);
-		} else if ((r = cli__opt(argc, argv, &i, "--cert-expiry",
-					 &v)) == 1) {
-			rc = parse_duration("--cert-expiry", v, &ns);
-			if (rc == 0)
-				set_spec(spec, "CAConfig", "NodeCertExpiry",
-					 ns);
-		} else if ((r = cli__opt(argc, argv, &i, "--task-history-limit",
-					 &v)) == 1) {
-			set_spec(spec, "Orchestration",
-				 "TaskHistoryRetentionLimit", atoll(v));
+		if ((r = spec_flag(argc, argv, &i, spec)) != 0) {
+			;
 		} else if (strcmp(argv[i], "--autolock") == 0 ||
 			   (r = cli__opt(argc, argv, &i, "--autolock", &v)) ==
 				   1) {
@@ -321,7 +357,69 @@ static int swarm_update(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* The root public key, as GET /swarm's TLSInfo shows it. */
+static const char *root_key_of(const json_t *sw)
+{
+	return jsonx_str(jsonx_obj(sw, "TLSInfo"), "CertIssuerPublicKey", "");
+}
+
+/*
+ * shoal swarm ca [--rotate] [--cert-expiry D] [-q] [-d]: with --rotate,
+ * every node gets a new certificate (CAConfig.ForceRotate + 1), as
+ * docker's does without a new root. Shoal's root is an Ed25519 key, not a
+ * PEM certificate: its public key is what is printed.
+ */
+static int swarm_ca(struct cli *cli, int argc, char **argv)
+{
+	bool rot = false, quiet = false;
+	json_t *sw = NULL;
+	if (cli__call(cli, "GET", "/swarm", NULL, &sw) < 0)
+		return 1;
+	json_t *spec = jsonx_obj(sw, "Spec");
+	int rc = 0, changed = 0;
+	for (int i = 1; i < argc && rc == 0; i++) {
+		const char *v;
+		int64_t ns;
+		int r;
+		if (strcmp(argv[i], "--rotate") == 0)
+			rot = true;
+		else if (cli__flag(argv[i], "--quiet", "-q"))
+			quiet = true;
+		else if (cli__flag(argv[i], "--detach", "-d"))
+			; /* never waits: the rotation finishes by itself */
+		else if ((r = cli__opt(argc, argv, &i, "--cert-expiry", &v))) {
+			rc = r < 0 || parse_duration("--cert-expiry", v, &ns)
+				     ? -1
+				     : set_spec(spec, "CAConfig",
+						"NodeCertExpiry", ns);
+			changed = 1;
+		} else {
+			json_decref(sw);
+			return usage_error("ca", argv[i]);
+		}
+	}
+	json_int_t n = jsonx_int(jsonx_obj(spec, "CAConfig"), "ForceRotate", 0);
+	if (rc == 0 && rot)
+		rc = set_spec(spec, "CAConfig", "ForceRotate", n + 1);
+	if (rc == 0 && (rot || changed)) {
+		char path[96];
+		snprintf(path, sizeof(path), "/swarm/update?version=%lld",
+			 (long long)jsonx_int(jsonx_obj(sw, "Version"), "Index",
+					      0));
+		rc = cli__call(cli, "POST", path, spec, NULL);
+	}
+	if (rc == 0 && rot && !quiet)
+		printf("Rotating every node's certificate (ForceRotate %lld): "
+		       "each gets a new one at its next heartbeat.\n",
+		       (long long)n + 1);
+	if (rc == 0)
+		printf("%s\n", root_key_of(sw));
+	json_decref(sw);
+	return rc < 0 ? 1 : 0;
+}
+
 static const struct cli_command swarm_cmds[] = {
+	{"ca", swarm_ca, "Display and rotate the root CA"},
 	{"init", swarm_init, "Initialize a swarm"},
 	{"inspect", swarm_inspect, "Display the swarm's settings (JSON)"},
 	{"join", swarm_join, "Join a swarm as a node and/or manager"},

@@ -51,6 +51,8 @@ struct daemon_swarm {
 	int pending_parts;	      /* stopped parts whose callback is due */
 	api_swarm_done_fn *init_done; /* an init waiting for the store */
 	void *init_ctx;
+	json_t *init_spec; /* the spec of that init, for the bootstrap */
+	char init_availability[16];
 	void (*after)(struct daemon_swarm *s);
 	void (*stopped)(struct daemon *d); /* the service's done */
 };
@@ -131,6 +133,46 @@ static void describe(const struct swarm_state *st, struct agent_desc *d)
 	snprintf(d->addr, sizeof(d->addr), "%s", st->advertise_addr);
 }
 
+/* One line per certificate this node gets: the cluster test reads the
+ * lifetime (CAConfig.NodeCertExpiry) from it. */
+static void cert_note(const struct swarm_state *st, const char *how)
+{
+	struct wire_cert_info info;
+	char until[48];
+	if (wire_cert_decode(st->cert, st->cert_len, &info) < 0)
+		return;
+	time_format_rfc3339(info.not_after * NSEC_PER_SEC, until,
+			    sizeof(until));
+	log_info("node=%s %s a %s certificate valid until %s (lifetime %lld "
+		 "s)",
+		 st->node_id, how, wire_role_name(info.role), until,
+		 (long long)(info.not_after - info.not_before -
+			     AGENT_CERT_SLACK_S));
+}
+
+/* The swarm's Raft settings a manager's answer carried into @st. */
+static void take_raft(struct swarm_state *st, bool has,
+		      const struct agent_raft *r)
+{
+	if (!has)
+		return;
+	st->raft = (struct swarm_raft){
+		.election_tick = r->election_tick,
+		.heartbeat_tick = r->heartbeat_tick,
+		.snapshot_interval = r->snapshot_interval,
+		.keep_old_snapshots = r->keep_old_snapshots,
+		.log_entries_for_slow_followers =
+			r->log_entries_for_slow_followers,
+	};
+}
+
+static void init_forget(struct daemon_swarm *s)
+{
+	json_decref(s->init_spec);
+	s->init_spec = NULL;
+	s->init_availability[0] = '\0';
+}
+
 static void save(void *arg)
 {
 	struct daemon_swarm *s = arg;
@@ -193,7 +235,7 @@ static void agent_renewed(void *arg, const struct agent_renewal *r)
 		if (s->mgr)
 			mgr_cert_renewed(s->mgr);
 		save(s);
-		log_info("node=%s certificate renewed", st->node_id);
+		cert_note(st, "renewed its certificate:");
 		return;
 	}
 	st->role = r->role;
@@ -209,6 +251,8 @@ static void agent_renewed(void *arg, const struct agent_renewal *r)
 	 * (docs/autolock.md). */
 	if (r->role == WIRE_ROLE_MANAGER && !st->has_dek)
 		new_keys(st, false);
+	if (r->role == WIRE_ROLE_MANAGER)
+		take_raft(st, r->has_raft, &r->raft);
 	if (r->role == WIRE_ROLE_WORKER) {
 		st->has_dek = st->autolock = false;
 		shoal_wipe(st->dek, sizeof(st->dek));
@@ -233,6 +277,7 @@ static void agent_renewed(void *arg, const struct agent_renewal *r)
 	}
 	log_info("node=%s is now a %s; restarting its swarm parts", st->node_id,
 		 wire_role_name(r->role));
+	cert_note(st, "got");
 	s->after = restart_parts;
 	stop_parts(s);
 	if (s->pending_parts == 0) {
@@ -271,6 +316,7 @@ static void mgr_ready(void *arg)
 	struct daemon_swarm *s = arg;
 	api_swarm_done_fn *done = s->init_done;
 	s->init_done = NULL;
+	init_forget(s);
 	if (done)
 		done(s->init_ctx, 0, "");
 }
@@ -289,6 +335,8 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 			.st = &s->st,
 			.self = &md,
 			.founder = s->st.founder,
+			.init_spec = s->init_spec,
+			.init_availability = s->init_availability,
 			.ready = mgr_ready,
 			.state_changed = save,
 			.arg = s,
@@ -380,14 +428,12 @@ static int op_init(void *arg, const struct api_swarm_init *req,
 	new_keys(&s->st, req->autolock);
 	pick_addrs(req->listen_addr, req->advertise_addr, s->d->cfg.listen_addr,
 		   &s->st);
-	s->st.heartbeat_ms = req->heartbeat_ns > 0
-				     ? (uint32_t)(req->heartbeat_ns / 1000000)
-				     : SWARM_DEFAULT_HEARTBEAT_MS;
-	if (s->st.heartbeat_ms < 10) {
-		snprintf(err, errlen, "heartbeat period must be at least 10ms");
-		return -EINVAL;
-	}
-	s->st.cert_expiry_s = req->cert_expiry_ns / 1000000000;
+	/* Checked by the API; its settings are this node's from the start
+	 * (Raft's included), the rest goes into the cluster object. */
+	swarm_spec_to_state(req->spec, &s->st);
+	s->init_spec = json_incref((json_t *)req->spec);
+	snprintf(s->init_availability, sizeof(s->init_availability), "%s",
+		 req->availability ? req->availability : "");
 	s->st.created_ns = time_real_ns();
 	s->st.founder = true;
 	snprintf(s->st.managers[0], SWARM_ADDR_MAX, "%s", s->st.advertise_addr);
@@ -408,6 +454,7 @@ static int op_init(void *arg, const struct api_swarm_init *req,
 	}
 	if (rc < 0) {
 		s->init_done = NULL;
+		init_forget(s);
 		swarm_state_remove(s->d->cfg.data_root);
 		swarm_state_wipe(&s->st);
 		s->state = "inactive";
@@ -416,6 +463,7 @@ static int op_init(void *arg, const struct api_swarm_init *req,
 	s->have_state = true;
 	log_info("swarm %s initialized; node=%s is its first manager",
 		 s->st.cluster_id, s->st.node_id);
+	cert_note(&s->st, "holds");
 	return 0;
 }
 
@@ -465,6 +513,7 @@ static void joined(void *arg, const struct agent_join_result *r)
 		st->nmanagers = r->nmanagers;
 		st->heartbeat_ms = r->heartbeat_ms ? r->heartbeat_ms
 						   : SWARM_DEFAULT_HEARTBEAT_MS;
+		take_raft(st, r->has_raft, &r->raft);
 		st->created_ns = time_real_ns();
 		rc = st->nmanagers ? 0 : -EPROTO;
 		if (rc < 0)
@@ -484,6 +533,7 @@ static void joined(void *arg, const struct agent_join_result *r)
 			s->have_state = true;
 			log_info("joined swarm %s as %s node=%s", r->cluster_id,
 				 wire_role_name(r->role), r->node_id);
+			cert_note(st, "got");
 		}
 	}
 	if (rc < 0) {
@@ -574,6 +624,7 @@ static int op_leave(void *arg, bool force, char *err, size_t errlen)
 			     "the node left the swarm");
 		s->init_done = NULL;
 	}
+	init_forget(s);
 	stop_parts(s);
 	/* The Raft log goes once the manager has stopped writing it. */
 	int rc = swarm_state_remove_files(s->d->cfg.data_root);
@@ -728,6 +779,7 @@ void daemon__swarm_stop(struct daemon *d, void (*done)(struct daemon *d))
 		s->init_done(s->init_ctx, -ECANCELED, "shoald is stopping");
 		s->init_done = NULL;
 	}
+	init_forget(s);
 	stop_parts(s);
 	if (s->pending_parts == 0)
 		free_swarm(s);

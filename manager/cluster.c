@@ -1,7 +1,7 @@
 /*
  * The manager's wiring (manager.h): the store replicated through Raft
- * (raft/node_uv.h over raft/transport.h), the listener and dispatcher
- * (dispatcher.c), the leader's housekeeping timer.
+ * (raft/node_uv.h over raft/transport.h), the swarm port (listener.c and
+ * the roles it routes to), the leader's housekeeping timer.
  *
  * Replication. Every change is a store batch proposed with
  * mgr__propose(); raft_node applies committed entries in order on every
@@ -13,9 +13,9 @@
  *
  * Raft traffic uses its own listener, at the swarm port plus one, over
  * proto's secure channel with the node certificates; the certificate check
- * there admits managers only. Peers' addresses come from the store: every
- * manager node's ManagerStatus.Addr, with the port plus one. After each
- * apply the transport's peer table is brought up to date.
+ * there admits managers only. After each apply, what every manager derives
+ * from the store (tokens, autolock, settings, Raft peers) is brought up to
+ * date (follow.c).
  *
  * The founding manager bootstraps a one-voter group; once it leads with an
  * empty store it proposes the cluster object (with the token secrets) and
@@ -37,7 +37,7 @@
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/log.h"
-#include "manager/cluster_int.h"
+#include "manager/internal.h"
 #include "raft/node_uv.h"
 
 #include <errno.h>
@@ -46,9 +46,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#define RAFT_HEARTBEAT_MS 100
-#define RAFT_ELECTION_MS 500
 
 uint64_t mgr__raft_id(const char *node_id)
 {
@@ -61,7 +58,7 @@ uint64_t mgr__raft_id(const char *node_id)
 }
 
 /* "10.0.0.1:2377" -> "10.0.0.1:2378" */
-static int raft_addr(const char *swarm_addr, char *out, size_t cap)
+int mgr__raft_addr(const char *swarm_addr, char *out, size_t cap)
 {
 	const char *colon = strrchr(swarm_addr, ':');
 	if (!colon)
@@ -176,206 +173,6 @@ bool mgr_node_raft_member(const struct mgr *m, const char *id)
 
 /* --- state machine ------------------------------------------------------- */
 
-/* Token secrets from the cluster object's status into our state. */
-static void sync_tokens(struct mgr *m)
-{
-	const struct store_object *o = mgr_cluster(m);
-	json_t *st = o ? mgr__obj_json(o->status, o->status_len) : NULL;
-	const char *w = jsonx_str(st, "WorkerSecret", NULL);
-	const char *k = jsonx_str(st, "ManagerSecret", NULL);
-	struct wire_token wt = m->st->worker_token, mt = m->st->manager_token;
-	if (w && k && strlen(w) == 2 * WIRE_TOKEN_SECRET_LEN &&
-	    strlen(k) == 2 * WIRE_TOKEN_SECRET_LEN &&
-	    shoal_unhex(w, wt.secret, WIRE_TOKEN_SECRET_LEN) == 0 &&
-	    shoal_unhex(k, mt.secret, WIRE_TOKEN_SECRET_LEN) == 0) {
-		bool changed = !m->st->has_tokens ||
-			       memcmp(&wt, &m->st->worker_token, sizeof(wt)) ||
-			       memcmp(&mt, &m->st->manager_token, sizeof(mt));
-		shoal_sha256(m->st->root_pk, WIRE_PK_LEN, wt.root_digest);
-		memcpy(mt.root_digest, wt.root_digest, sizeof(mt.root_digest));
-		m->st->worker_token = wt;
-		m->st->manager_token = mt;
-		m->st->has_tokens = true;
-		if (changed && m->state_changed)
-			m->state_changed(m->arg);
-	}
-	json_decref(st);
-}
-
-/*
- * Autolock is the swarm's, as in Docker: the cluster object's status holds
- * the unlock key (KEK) while autolock is on, and every manager re-wraps
- * its own DEK with it when it changes (lock.h). The Raft log that carries
- * the KEK is itself encrypted with the DEK the KEK seals.
- */
-static void sync_lock(struct mgr *m)
-{
-	const struct store_object *o = mgr_cluster(m);
-	if (!o || !m->lock_live)
-		return;
-	json_t *st = mgr__obj_json(o->status, o->status_len);
-	const char *u = jsonx_str(st, "UnlockKey", NULL);
-	uint8_t kek[sizeof(m->st->kek)];
-	bool on = u && strlen(u) == 2 * sizeof(kek) &&
-		  shoal_unhex(u, kek, sizeof(kek)) == 0;
-	json_decref(st);
-	bool changed = on != m->st->autolock ||
-		       (on && !shoal_equal_ct(kek, m->st->kek, sizeof(kek)));
-	if (changed) {
-		if (!m->st->has_dek) {
-			/* A node from before encryption at rest: new
-			 * writes are encrypted from its next start. */
-			shoal_random(m->st->dek, sizeof(m->st->dek));
-			m->st->has_dek = true;
-		}
-		m->st->autolock = on;
-		if (on)
-			memcpy(m->st->kek, kek, sizeof(kek));
-		else
-			shoal_wipe(m->st->kek, sizeof(m->st->kek));
-		log_info("swarm=%s autolock %s; the data key is re-wrapped",
-			 m->st->cluster_id, on ? "on (key set)" : "off");
-		if (m->state_changed)
-			m->state_changed(m->arg);
-	}
-	shoal_wipe(kek, sizeof(kek));
-}
-
-/* Tell the transport a peer's address once (setting it again drops the
- * connection). */
-static void set_peer(struct mgr *m, uint64_t id, const char *addr)
-{
-	size_t i = 0;
-	for (; i < m->npeers; i++)
-		if (m->peers[i].id == id)
-			break;
-	if (i < m->npeers && strcmp(m->peers[i].addr, addr) == 0)
-		return;
-	if (i == m->npeers) {
-		if (m->npeers == SWARM_MAX_MANAGERS)
-			return;
-		m->npeers++;
-	}
-	m->peers[i].id = id;
-	snprintf(m->peers[i].addr, sizeof(m->peers[i].addr), "%s", addr);
-	int rc = raft_tcp_set_peer(m->rt, id, addr);
-	if (rc < 0)
-		log_warn("raft peer %" PRIx64 " at %s not usable: %s", id, addr,
-			 shoal_strerror(rc));
-}
-
-/*
- * Forget the Raft peers that are no longer managers in the store (@all,
- * its @n nodes): the transport stops redialling them and closes their
- * connections. Only once the store holds the cluster (a manager that is
- * still catching up keeps the peers it was told of when it joined).
- */
-static void drop_peers(struct mgr *m, const struct store_object **all,
-		       size_t n)
-{
-	for (size_t i = 0; i < m->npeers;) {
-		bool keep = false;
-		for (size_t j = 0; j < n && !keep; j++)
-			keep = mgr__node_role(all[j]) == WIRE_ROLE_MANAGER &&
-			       mgr__raft_id(all[j]->id) == m->peers[i].id;
-		if (keep) {
-			i++;
-			continue;
-		}
-		log_info("raft peer %" PRIx64 " at %s is no longer a manager: "
-			 "dropped",
-			 m->peers[i].id, m->peers[i].addr);
-		if (m->rt)
-			raft_tcp_set_peer(m->rt, m->peers[i].id, NULL);
-		m->peers[i] = m->peers[--m->npeers];
-	}
-}
-
-/*
- * Raft peers: every manager node of the store but us; and the list of
- * managers' swarm addresses that agents are given (kept in our state so
- * that our own agent finds them after a restart).
- */
-static void sync_peers(struct mgr *m)
-{
-	const struct store_object **all;
-	size_t n, k = 0;
-	char addrs[SWARM_MAX_MANAGERS][SWARM_ADDR_MAX];
-	char ids[SWARM_MAX_MANAGERS][WIRE_ID_MAX + 1];
-	if (store_list(m->store, STORE_NODES, &all, &n) < 0)
-		return;
-	if (mgr_cluster(m))
-		drop_peers(m, all, n);
-	for (size_t i = 0; i < n; i++) {
-		if (mgr__node_role(all[i]) != WIRE_ROLE_MANAGER)
-			continue;
-		json_t *st = mgr__obj_json(all[i]->status, all[i]->status_len);
-		const char *a =
-			jsonx_str(jsonx_obj(st, "ManagerStatus"), "Addr", "");
-		uint64_t id = mgr__raft_id(all[i]->id);
-		char addr[SWARM_ADDR_MAX + 8];
-		if (*a && k < SWARM_MAX_MANAGERS &&
-		    strlen(a) < SWARM_ADDR_MAX) {
-			snprintf(ids[k], sizeof(ids[k]), "%s", all[i]->id);
-			snprintf(addrs[k++], SWARM_ADDR_MAX, "%s", a);
-		}
-		if (m->rt && id != m->raft_id &&
-		    raft_addr(a, addr, sizeof(addr)) == 0)
-			set_peer(m, id, addr);
-		json_decref(st);
-	}
-	shoal_free(all);
-	if (k == 0)
-		return;
-	bool changed = k != m->st->nmanagers;
-	for (size_t i = 0; i < k && !changed; i++)
-		changed = strcmp(addrs[i], m->st->managers[i]) != 0 ||
-			  strcmp(ids[i], m->st->manager_ids[i]) != 0;
-	if (!changed)
-		return;
-	memcpy(m->st->managers, addrs, sizeof(addrs[0]) * k);
-	memcpy(m->st->manager_ids, ids, sizeof(ids[0]) * k);
-	m->st->nmanagers = k;
-	if (m->state_changed)
-		m->state_changed(m->arg);
-}
-
-/* The dispatcher's period and cert expiry from the cluster object. */
-static void sync_settings(struct mgr *m)
-{
-	const struct store_object *o = mgr_cluster(m);
-	json_t *sp = o ? mgr__obj_json(o->spec, o->spec_len) : NULL;
-	int64_t hb =
-		jsonx_int(jsonx_obj(sp, "Dispatcher"), "HeartbeatPeriod", 0);
-	int64_t ex = jsonx_int(jsonx_obj(sp, "CAConfig"), "NodeCertExpiry", 0);
-	json_decref(sp);
-	uint32_t ms = (uint32_t)(hb / NSEC_PER_MSEC);
-	bool changed = false;
-	if (ms >= 10 && ms != m->st->heartbeat_ms) {
-		m->st->heartbeat_ms = ms;
-		changed = true;
-	}
-	if (ex >= NSEC_PER_SEC && ex / NSEC_PER_SEC != m->st->cert_expiry_s) {
-		m->st->cert_expiry_s = ex / NSEC_PER_SEC;
-		changed = true;
-	}
-	if (changed && m->state_changed)
-		m->state_changed(m->arg);
-}
-
-/* Peers known from our state, before the store has them. */
-static void seed_peers(struct mgr *m)
-{
-	for (size_t i = 0; i < m->st->nmanagers; i++) {
-		char addr[SWARM_ADDR_MAX + 8];
-		if (!m->st->manager_ids[i][0] ||
-		    strcmp(m->st->manager_ids[i], m->st->node_id) == 0 ||
-		    raft_addr(m->st->managers[i], addr, sizeof(addr)) < 0)
-			continue;
-		set_peer(m, mgr__raft_id(m->st->manager_ids[i]), addr);
-	}
-}
-
 /*
  * Ready: the store holds the cluster object and, for a manager that joined,
  * this manager votes (so that "joined as a manager" means it counts for the
@@ -407,11 +204,9 @@ static void after_change(struct mgr *m)
 		raft_tcp_recheck(m->rt);
 	mgr__conns_recheck(m);
 	mgr__sync_check(m, false);
-	sync_tokens(m);
-	sync_lock(m);
-	sync_settings(m);
-	sync_peers(m);
+	mgr__follow(m);
 	check_ready(m);
+	mgr__components_changed(m);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -485,12 +280,15 @@ static void on_role(void *arg, enum raft_role role, uint64_t leader,
 	if (m->leader && !was) {
 		log_info("node=%s leads the managers (term %" PRIu64 ")",
 			 m->st->node_id, term);
-		m->started_ns = time_mono_ns(); /* grace for sessions */
+		mgr__dispatcher_lead(m); /* a grace for sessions */
+		mgr__components_lead(m);
 		if (!mgr_cluster(m))
 			bootstrap(m);
 	} else if (was && !m->leader) {
 		log_info("node=%s no longer leads (term %" PRIu64 ")",
 			 m->st->node_id, term);
+		mgr__components_follow(m);
+		mgr__dispatcher_follow(m);
 		mgr__close_conns(m); /* sessions move to the new leader */
 	}
 	if (!m->leader && leader)
@@ -503,22 +301,11 @@ static void on_error(void *arg, int err)
 	log_error("node=%s raft stopped: %s", m->st->node_id,
 		  shoal_strerror(err));
 	m->leader = false;
+	mgr__components_follow(m);
+	mgr__dispatcher_follow(m);
 }
 
 /* --- bootstrap ----------------------------------------------------------- */
-
-json_t *mgr__cluster_spec(const struct swarm_state *st)
-{
-	return json_pack("{s:s, s:{}, s:{s:I}, s:{s:I}, s:{s:i}}", "Name",
-			 "default", "Labels", "Dispatcher", "HeartbeatPeriod",
-			 (json_int_t)st->heartbeat_ms * 1000000, "CAConfig",
-			 "NodeCertExpiry",
-			 (json_int_t)(st->cert_expiry_s > 0
-					      ? st->cert_expiry_s
-					      : SWARM_DEFAULT_CERT_EXPIRY_S) *
-				 1000000000,
-			 "Orchestration", "TaskHistoryRetentionLimit", 5);
-}
 
 int mgr__add_json(struct store_batch *b, enum store_table t, const char *id,
 		  const char *name, json_t *spec, json_t *status)
@@ -562,16 +349,33 @@ static void bootstrapped(void *arg, int rc, const char *msg)
 			  m->st->cluster_id, *msg ? msg : shoal_strerror(rc));
 }
 
-/* A new swarm: the cluster object and this node, in one batch. */
+/* The founder's node spec: a manager, with the availability init asked. */
+static json_t *founder_spec(const struct mgr *m)
+{
+	json_t *spec = mgr__node_spec_new(WIRE_ROLE_MANAGER);
+	if (spec && *m->init_availability)
+		jsonx_set(spec, "Availability",
+			  json_string(m->init_availability));
+	return spec;
+}
+
+/*
+ * A new swarm: the cluster object and this node, in one batch. The spec is
+ * the one init was given when this process ran it, else (a founder that
+ * restarted before this commit) the one its state holds, which lacks only
+ * init's labels.
+ */
 static void bootstrap(struct mgr *m)
 {
 	struct store_batch b;
 	store_batch_init(&b, time_real_ns());
+	json_t *spec = m->init_spec ? json_incref(m->init_spec)
+				    : swarm_spec_from_state(m->st);
 	int rc = mgr__add_json(&b, STORE_CLUSTERS, m->st->cluster_id, "default",
-			       mgr__cluster_spec(m->st), secrets_json(m->st));
+			       spec, secrets_json(m->st));
 	if (rc == 0)
 		rc = mgr__add_json(&b, STORE_NODES, m->st->node_id, NULL,
-				   mgr__node_spec_new(WIRE_ROLE_MANAGER),
+				   founder_spec(m),
 				   mgr__node_status_new(&m->self, "ready", true,
 							m->st->advertise_addr));
 	if (rc == 0)
@@ -652,6 +456,7 @@ static void on_timer(uv_timer_t *t)
 		return;
 	mgr__check_down(m);
 	grow_raft(m);
+	mgr__components_tick(m);
 }
 
 /* --- life cycle ---------------------------------------------------------- */
@@ -661,8 +466,10 @@ void mgr__maybe_done(struct mgr *m)
 	if (!m->stopping || m->open_handles > 0 || m->closing > 0 ||
 	    !list_empty(&m->conns))
 		return;
+	mgr__dispatcher_follow(m);
 	store_free(m->store);
 	json_decref(m->revoked);
+	json_decref(m->init_spec);
 	void (*done)(void *) = m->done;
 	void *arg = m->done_arg;
 	shoal_free(m);
@@ -670,7 +477,7 @@ void mgr__maybe_done(struct mgr *m)
 		done(arg);
 }
 
-static void handle_closed(uv_handle_t *h)
+void mgr__handle_closed(uv_handle_t *h)
 {
 	struct mgr *m = h->data;
 	m->open_handles--;
@@ -699,7 +506,7 @@ static void start_timer(struct mgr *m)
 static int start_transport(struct mgr *m, char *err, size_t errlen)
 {
 	char addr[SWARM_ADDR_MAX + 8];
-	int rc = raft_addr(m->st->listen_addr, addr, sizeof(addr));
+	int rc = mgr__raft_addr(m->st->listen_addr, addr, sizeof(addr));
 	if (rc < 0) {
 		snprintf(err, errlen, "invalid listen address \"%s\"",
 			 m->st->listen_addr);
@@ -734,9 +541,15 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 		return rc;
 	}
 	struct raft_options ro;
+	const struct swarm_raft *sr = &m->st->raft;
 	raft_options_init(&ro);
-	ro.heartbeat_ms = RAFT_HEARTBEAT_MS;
-	ro.election_timeout_ms = RAFT_ELECTION_MS;
+	swarm_raft_timing(sr, &ro.heartbeat_ms, &ro.election_timeout_ms);
+	ro.snapshot_threshold = sr->snapshot_interval
+					? sr->snapshot_interval
+					: SWARM_DEFAULT_SNAPSHOT_INTERVAL;
+	ro.snapshot_trailing = sr->log_entries_for_slow_followers
+				       ? sr->log_entries_for_slow_followers
+				       : SWARM_DEFAULT_SLOW_FOLLOWERS;
 	/* Promote a learner only once it acknowledged (nearly) the whole
 	 * log: with the default margin a learner that never answered would
 	 * count as caught up on a young, short log and could take the
@@ -745,9 +558,16 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 	struct raft_conf conf = {.n = 1};
 	conf.servers[0].id = m->raft_id;
 	conf.servers[0].role = RAFT_VOTER;
-	/* The log is encrypted at rest with the node's DEK (lock.h). */
-	struct raft_disk_options dopt = {.key = m->st->has_dek ? m->st->dek
-							       : NULL};
+	/* The log is encrypted at rest with the node's DEK (lock.h). It
+	 * always keeps one older snapshot, the fallback for a damaged newest
+	 * one (docs/raft-disk.md): KeepOldSnapshots N keeps max(N, 1). */
+	struct raft_disk_options dopt = {
+		.key = m->st->has_dek ? m->st->dek : NULL,
+		.snapshots_kept =
+			1 + (sr->keep_old_snapshots > 1
+				     ? (unsigned)sr->keep_old_snapshots
+				     : 1),
+	};
 	struct raft_node_options o = {
 		.id = m->raft_id,
 		.dir = dir,
@@ -772,6 +592,17 @@ static int start_raft(struct mgr *m, char *err, size_t errlen)
 	raft_node_status(m->rn, &s);
 	m->replay_upto = s.last_index;
 	m->lock_live = s.last_index == 0;
+	m->raft_running = *sr;
+	swarm_raft_normalize(&m->raft_running);
+	log_info("raft: heartbeat %u ms, election timeout %u ms (ticks of %d "
+		 "ms: HeartbeatTick %u, ElectionTick %u); a snapshot every "
+		 "%" PRIu64 " entries, %" PRIu64
+		 " kept for slow followers, %u on disk",
+		 ro.heartbeat_ms, ro.election_timeout_ms, SWARM_RAFT_TICK_MS,
+		 ro.heartbeat_ms / SWARM_RAFT_TICK_MS,
+		 ro.election_timeout_ms / SWARM_RAFT_TICK_MS,
+		 ro.snapshot_threshold, ro.snapshot_trailing,
+		 dopt.snapshots_kept);
 	return 0;
 }
 
@@ -804,10 +635,14 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	m->st = cfg->st;
 	m->self = *cfg->self;
 	m->founder = cfg->founder;
+	m->init_spec =
+		cfg->init_spec ? json_incref((json_t *)cfg->init_spec) : NULL;
+	snprintf(m->init_availability, sizeof(m->init_availability), "%s",
+		 cfg->init_availability ? cfg->init_availability : "");
 	m->ready = cfg->ready;
 	m->state_changed = cfg->state_changed;
 	m->arg = cfg->arg;
-	m->started_ns = time_mono_ns();
+	mgr__dispatcher_init(m);
 	m->raft_id = mgr__raft_id(m->st->node_id);
 	list_init(&m->conns);
 	list_init(&m->fwd_reqs);
@@ -815,6 +650,12 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	int rc = store_new(&m->store);
 	if (rc < 0)
 		goto err_free;
+	rc = mgr__components_init(m, cfg);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot register the components: %s",
+			 shoal_strerror(rc));
+		goto err_store;
+	}
 	rc = mgr__listen(m, err, errlen);
 	if (rc < 0)
 		goto err_store;
@@ -825,8 +666,9 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	if (rc < 0)
 		goto err_transport;
 	start_timer(m);
-	seed_peers(m);
-	sync_peers(m);
+	mgr__components_open(m);
+	mgr__seed_peers(m);
+	mgr__sync_peers(m);
 	*out = m;
 	return 0;
 err_transport:
@@ -838,6 +680,7 @@ err_listener:
 err_store:
 	store_free(m->store);
 err_free:
+	json_decref(m->init_spec);
 	shoal_free(m);
 	return rc;
 }
@@ -847,10 +690,11 @@ void mgr_stop(struct mgr *m, void (*done)(void *arg), void *arg)
 	m->stopping = true;
 	m->done = done;
 	m->done_arg = arg;
+	mgr__components_close(m);
 	m->closing = 1;
 	uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
 	m->timer_on = false;
-	uv_close((uv_handle_t *)&m->timer, handle_closed);
+	uv_close((uv_handle_t *)&m->timer, mgr__handle_closed);
 	mgr__close_conns(m);
 	mgr__forward_stop(m);
 	mgr__handoff_check(m); /* stopping: ends a pending one */
@@ -875,21 +719,14 @@ int mgr_port(const struct mgr *m)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+const struct swarm_raft *mgr_raft_running(const struct mgr *m)
+{
+	return &m->raft_running;
+}
+
 const struct store_object *mgr_cluster(const struct mgr *m)
 {
 	return store_get(m->store, STORE_CLUSTERS, m->st->cluster_id);
-}
-
-bool mgr_node_ready(const struct mgr *m, const char *id)
-{
-	struct list_node *p;
-	list_for_each(p, &m->conns)
-	{
-		struct mgr_conn *c = list_entry(p, struct mgr_conn, link);
-		if (c->session && !c->closed && strcmp(c->node_id, id) == 0)
-			return true;
-	}
-	return false;
 }
 
 void mgr_cert_renewed(struct mgr *m)

@@ -21,7 +21,7 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "manager/cluster_int.h"
+#include "manager/internal.h"
 #include "proto/swarm.pb-c.h"
 #include "proto/wire.h"
 #include "raft/node_uv.h"

@@ -5,12 +5,14 @@
  * "ManagerStatus":{...}} in the Engine API's shapes, so the API layer
  * serves them without translation. The spec is the user's (changed only by
  * node update, with the version); the status is the managers' (changed by
- * joins and the dispatcher).
+ * joins and the dispatcher). mgr_find_node() resolves what a user types
+ * (a full id, a unique id prefix or a hostname), as Docker does.
  */
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/error.h"
 #include "common/jsonx.h"
-#include "manager/cluster_int.h"
+#include "manager/internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -185,4 +187,35 @@ int mgr__validate_spec(const json_t *spec, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return check_labels(json_object_get(spec, "Labels"), err, errlen);
+}
+
+const struct store_object *mgr_find_node(const struct mgr *m, const char *ref,
+					 int *rc)
+{
+	*rc = 0;
+	const struct store_object *o = store_get(m->store, STORE_NODES, ref);
+	if (o)
+		return o;
+	const struct store_object **all;
+	size_t n;
+	if ((*rc = store_list(m->store, STORE_NODES, &all, &n)) < 0)
+		return NULL;
+	const struct store_object *found = NULL;
+	size_t matches = 0, rlen = strlen(ref);
+	for (size_t i = 0; i < n && rlen; i++) {
+		json_t *st = mgr__obj_json(all[i]->status, all[i]->status_len);
+		const char *host =
+			jsonx_str(jsonx_obj(st, "Description"), "Hostname", "");
+		bool by_host = strcmp(host, ref) == 0;
+		json_decref(st);
+		if (by_host || strncmp(all[i]->id, ref, rlen) == 0) {
+			found = all[i];
+			matches++;
+		}
+	}
+	shoal_free(all);
+	if (matches == 1)
+		return found;
+	*rc = matches ? SHOAL_ECONFLICT : SHOAL_ENOTFOUND;
+	return NULL;
 }

@@ -155,6 +155,41 @@ static json_t *hexval(const uint8_t *p, size_t n)
 	return json_string(hex);
 }
 
+/* SwarmSpec.Raft as this node applies it at start (0: the default). */
+static json_t *raft_json(const struct swarm_raft *r)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "ElectionTick",
+			 (json_int_t)r->election_tick, "HeartbeatTick",
+			 (json_int_t)r->heartbeat_tick, "SnapshotInterval",
+			 (json_int_t)r->snapshot_interval, "KeepOldSnapshots",
+			 (json_int_t)r->keep_old_snapshots,
+			 "LogEntriesForSlowFollowers",
+			 (json_int_t)r->log_entries_for_slow_followers);
+}
+
+/* The Raft settings of a state file, checked as a spec's are; absent in
+ * files from before them: the defaults. */
+static int parse_raft(const json_t *o, struct swarm_raft *r)
+{
+	const json_t *raft = json_object_get(o, "Raft");
+	json_t *spec = NULL;
+	char err[160];
+	memset(r, 0, sizeof(*r));
+	if (!raft)
+		return 0;
+	json_t *in = json_pack("{s:O}", "Raft", raft);
+	int rc = in ? swarm_spec_merge(NULL, in, &spec, err, sizeof(err))
+		    : -ENOMEM;
+	json_decref(in);
+	if (rc < 0)
+		return -EINVAL;
+	struct swarm_state tmp = {0};
+	swarm_spec_to_state(spec, &tmp);
+	json_decref(spec);
+	*r = tmp.raft;
+	return 0;
+}
+
 static json_t *state_json(const struct swarm_state *st)
 {
 	json_t *o = json_object();
@@ -192,6 +227,7 @@ static json_t *state_json(const struct swarm_state *st)
 	rc |= jsonx_set(o, "HeartbeatMs", json_integer(st->heartbeat_ms));
 	rc |= jsonx_set(o, "CertExpirySeconds",
 			json_integer(st->cert_expiry_s));
+	rc |= jsonx_set(o, "Raft", raft_json(&st->raft));
 	rc |= jsonx_set(o, "CreatedNs", json_integer(st->created_ns));
 	rc |= jsonx_set(o, "Founder", json_boolean(st->founder));
 	if (rc) {
@@ -364,6 +400,8 @@ static int parse_state(const json_t *o, struct swarm_state *st)
 	st->heartbeat_ms = (uint32_t)hb;
 	st->next_serial = (uint64_t)jsonx_int(o, "NextSerial", 0);
 	st->cert_expiry_s = jsonx_int(o, "CertExpirySeconds", 0);
+	if (parse_raft(o, &st->raft) < 0)
+		return -EINVAL;
 	st->created_ns = jsonx_int(o, "CreatedNs", 0);
 	st->founder = jsonx_bool(o, "Founder", false);
 	return 0;

@@ -1,8 +1,9 @@
 /*
  * The swarm manager: this node's membership state on disk, the cluster's
- * certificate authority and join tokens, and the manager process itself
- * (store of nodes, listener speaking proto's secure channel, join handling,
- * dispatcher sessions and heartbeats, control operations for the API).
+ * certificate authority and join tokens, the swarm's settings (SwarmSpec),
+ * and the manager process itself (store of nodes, listener speaking
+ * proto's secure channel, join handling, dispatcher sessions and
+ * heartbeats, the write path for the API, leader-only components).
  *
  * State on disk (swarm_state_*): <data-root>/certs/ (0700) holds node.key
  * (this node's Ed25519 identity, 0600), node.crt (its certificate, 0644)
@@ -21,10 +22,11 @@
  *
  * The manager (mgr_*) runs on the daemon's loop. Every change to the
  * store is a Raft proposal (raft/node_uv.h) applied on every manager; the
- * leader alone accepts changes, runs the dispatcher and admits joins, and
- * followers answer reads from their copy and refuse writes naming the
- * leader. The cluster object carries the join tokens' secrets, so every
- * manager admits the same tokens and a rotation is one replicated change.
+ * leader alone proposes changes, runs the dispatcher, admits joins and
+ * runs the leader-only components; followers answer reads from their copy
+ * and forward writes to the leader (mgr_write()). The cluster object
+ * carries the join tokens' secrets, so every manager admits the same
+ * tokens and a rotation is one replicated change.
  * Revocation (revoke.c): the cluster object lists, per node, the epoch
  * up to which its manager certificates are revoked (set by demotion) and
  * whether all its certificates are (node rm). Every port checks it at each
@@ -37,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "manager/store.h"
@@ -49,6 +52,32 @@
 #define SWARM_DEFAULT_HEARTBEAT_MS 1000
 #define SWARM_DEFAULT_CERT_EXPIRY_S (90LL * 24 * 3600)
 #define SWARM_MISSED_HEARTBEATS 3
+
+/*
+ * Raft timing in Docker's units (SwarmSpec.Raft): swarmkit counts ticks of
+ * one second (ElectionTick 10, HeartbeatTick 1); Shoal's tick is 50 ms and
+ * its defaults, ElectionTick 10 and HeartbeatTick 2, are the 500 ms
+ * election timeout and 100 ms heartbeat it has always run with
+ * (docs/swarm.md, "Swarm settings").
+ */
+#define SWARM_RAFT_TICK_MS 50
+#define SWARM_DEFAULT_ELECTION_TICK 10
+#define SWARM_DEFAULT_HEARTBEAT_TICK 2
+#define SWARM_MAX_ELECTION_TICK 1200 /* 60 s */
+#define SWARM_DEFAULT_SNAPSHOT_INTERVAL 10000
+#define SWARM_DEFAULT_SLOW_FOLLOWERS 500
+#define SWARM_MAX_KEEP_OLD_SNAPSHOTS 64
+#define SWARM_DEFAULT_TASK_HISTORY 5
+
+/* SwarmSpec.Raft as a manager applies it when it starts; 0 is the
+ * default everywhere but in @keep_old_snapshots. */
+struct swarm_raft {
+	uint32_t election_tick;
+	uint32_t heartbeat_tick;
+	uint64_t snapshot_interval;
+	uint64_t keep_old_snapshots;
+	uint64_t log_entries_for_slow_followers;
+};
 
 /** This node's membership, as persisted. Plain value; wipe when done. */
 struct swarm_state {
@@ -74,6 +103,7 @@ struct swarm_state {
 	size_t nmanagers;
 	uint32_t heartbeat_ms;
 	int64_t cert_expiry_s;
+	struct swarm_raft raft; /* the swarm's, from its spec */
 	int64_t created_ns;
 	bool founder; /* this manager created the swarm */
 	/* At rest (manager/lock.h): with @has_dek the key files, this state
@@ -127,6 +157,59 @@ int swarm_state_remove_raft(const char *data_root);
 /** swarm_state_wipe() - zero the secrets in @st. */
 void swarm_state_wipe(struct swarm_state *st);
 
+/* --------------------------------------------------------- SwarmSpec */
+
+/*
+ * Docker's SwarmSpec (Engine API, "SwarmSpec") as Shoal keeps it in the
+ * cluster object: every field present, in Docker's names and units
+ * (durations in nanoseconds). Fields Shoal cannot honour yet are refused
+ * by name, as are unknown ones (docs/swarm.md, "Swarm settings").
+ */
+
+/**
+ * swarm_spec_merge() - check the SwarmSpec @in (a JSON object, the body
+ * of POST /swarm/update or the Spec of /swarm/init) and lay it over @base
+ * (a spec this function made, or NULL for the defaults) into *@out
+ * (owned). Absent, null and zero fields keep @base's value (an explicit
+ * KeepOldSnapshots or TaskHistoryRetentionLimit of 0 sets 0); Labels are
+ * replaced whole. Returns 0, -EINVAL with @err naming the field, or
+ * -ENOMEM.
+ */
+int swarm_spec_merge(const json_t *base, const json_t *in, json_t **out,
+		     char *err, size_t errlen);
+
+/**
+ * swarm_spec_check() - the checks of swarm_spec_merge() that need no base
+ * (names, types, ranges), for a manager that forwards an update. Returns
+ * 0 or -EINVAL with @err.
+ */
+int swarm_spec_check(const json_t *in, char *err, size_t errlen);
+
+/**
+ * swarm_spec_read() - the cluster object's spec bytes as a complete spec
+ * (owned): a spec stored before some field existed gets its default. NULL
+ * only without memory.
+ */
+json_t *swarm_spec_read(const uint8_t *data, size_t len);
+
+/** swarm_spec_from_state() - the spec of a new swarm with @st's
+ * settings (owned, NULL without memory). */
+json_t *swarm_spec_from_state(const struct swarm_state *st);
+
+/**
+ * swarm_spec_to_state() - the settings a node keeps in its state (the
+ * dispatcher's period, the certificate expiry, Raft) from the complete
+ * @spec into @st. Returns whether any changed.
+ */
+bool swarm_spec_to_state(const json_t *spec, struct swarm_state *st);
+
+/** swarm_raft_normalize() - @r with every default made explicit. */
+void swarm_raft_normalize(struct swarm_raft *r);
+
+/** swarm_raft_timing() - @r's heartbeat and election timeout in ms. */
+void swarm_raft_timing(const struct swarm_raft *r, uint32_t *heartbeat_ms,
+		       uint32_t *election_ms);
+
 /* ---------------------------------------------------------------- CA */
 
 /**
@@ -175,6 +258,8 @@ struct mgr_node_desc {
 	char addr[SWARM_ADDR_MAX];
 };
 
+struct mgr_component;
+
 struct mgr_config {
 	uv_loop_t *loop;
 	const char *data_root; /* borrowed for the manager's life */
@@ -189,6 +274,16 @@ struct mgr_config {
 	void (*ready)(void *arg);
 	void (*state_changed)(void *arg);
 	void *arg;
+	/* The founder only, when init runs in this process: the swarm's
+	 * complete spec (swarm_spec_merge(); borrowed for the call) and the
+	 * founder node's Availability ("" or NULL: active). Otherwise the
+	 * new swarm's spec comes from @st. */
+	const json_t *init_spec;
+	const char *init_availability;
+	/* Leader-only components, registered before anything runs (as with
+	 * mgr_component_add()); the array is copied. */
+	const struct mgr_component *components;
+	size_t ncomponents;
 };
 
 /**
@@ -232,11 +327,34 @@ typedef void mgr_done_fn(void *arg, int rc, const char *msg);
 /*
  * Changes. Each returns 0 and later calls @done exactly once with the
  * outcome once the change is committed (or lost), or returns a negative
- * code with @err set and never calls @done: SHOAL_ENOTLEADER (this
- * manager is a follower; @err names the leader), SHOAL_ENOTFOUND, -EINVAL
- * for input that does not validate, -ENOMEM. A stale version comes back
- * through @done as SHOAL_ESTALE ("update out of sequence").
+ * code with @err set and never calls @done: SHOAL_ENOTLEADER (no leader
+ * known, or the leader could not be reached; @err names the leader),
+ * SHOAL_ENOTFOUND, -EINVAL for input that does not validate, -ENOMEM. A
+ * stale version comes back through @done as SHOAL_ESTALE ("update out of
+ * sequence"). Any manager takes any change: a follower checks what it
+ * can and forwards the rest to the leader (docs/swarm.md, "Writes").
  */
+
+/** A write as a client asks it (mgr_write()); borrowed for the call. */
+struct mgr_write_req {
+	const char *id;	  /* the object written, "" or NULL when none */
+	uint64_t version; /* the version the client read, 0 when none */
+	const char *body; /* the request's JSON body, or NULL */
+	size_t body_len;
+	uint32_t flags; /* MGR_WRITE_*, by operation */
+};
+
+#define MGR_WRITE_FORCE (1u << 0)	   /* node-remove */
+#define MGR_WRITE_ROTATE_WORKER (1u << 1)  /* swarm-update, token-rotate */
+#define MGR_WRITE_ROTATE_MANAGER (1u << 2) /* swarm-update, token-rotate */
+
+/**
+ * mgr_write() - the write named @op ("node-update", "node-remove",
+ * "token-rotate", "swarm-update"; manager/write.c holds the table) with
+ * @req. Returns as the changes above; -EINVAL for an unknown @op.
+ */
+int mgr_write(struct mgr *m, const char *op, const struct mgr_write_req *req,
+	      mgr_done_fn *done, void *arg, char *err, size_t errlen);
 
 /** mgr_node_update() - replace node @id's spec (JSON NodeSpec). */
 int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
@@ -252,7 +370,8 @@ int mgr_node_update(struct mgr *m, const char *id, uint64_t version,
 int mgr_node_remove(struct mgr *m, const char *id, bool force,
 		    mgr_done_fn *done, void *arg, char *err, size_t errlen);
 
-/** mgr_rotate_token() - a new secret for @role's token, replicated. */
+/** mgr_rotate_token() - a new secret for @role's token, replicated
+ * ("token-rotate"). */
 int mgr_rotate_token(struct mgr *m, enum wire_role role, mgr_done_fn *done,
 		     void *arg, char *err, size_t errlen);
 
@@ -261,10 +380,13 @@ const struct store_object *mgr_cluster(const struct mgr *m);
 
 /**
  * mgr_swarm_update() - apply Docker's SwarmSpec @spec_json to the cluster
- * object at @version: the dispatcher's heartbeat period, the certificate
- * expiry, the task history limit and labels are kept (other fields are
- * accepted and ignored), and @rotate_worker / @rotate_manager replace
- * those tokens in the same change.
+ * object at @version (swarm_spec_merge() over the current spec: zeros
+ * keep, unknown fields and those Shoal cannot honour are refused with
+ * -EINVAL naming them); @rotate_worker / @rotate_manager replace those
+ * tokens, EncryptionConfig turns autolock on or off, and a changed
+ * CAConfig.ForceRotate gives every node a new certificate, all in the
+ * same change. The dispatcher's period and the certificate expiry apply
+ * at once; Raft's settings at each manager's next start.
  */
 int mgr_swarm_update(struct mgr *m, uint64_t version, const char *spec_json,
 		     size_t len, bool rotate_worker, bool rotate_manager,
@@ -285,7 +407,86 @@ int mgr_sync(struct mgr *m, mgr_done_fn *done, void *arg, char *err,
  */
 void mgr_cert_renewed(struct mgr *m);
 
+/**
+ * mgr_raft_running() - the Raft settings this manager started with
+ * (borrowed, valid until stop); the swarm's current ones are in
+ * st->raft and apply from the next start.
+ */
+const struct swarm_raft *mgr_raft_running(const struct mgr *m);
+
 /** mgr_node_ready() - whether node @id has a live session here. */
 bool mgr_node_ready(const struct mgr *m, const char *id);
+
+/** One opaque assignment (a task, later a secret or config it uses). */
+struct mgr_item {
+	const void *data;
+	size_t len;
+};
+
+#define MGR_ASSIGN_MAX_ITEMS 4096
+#define MGR_ASSIGN_MAX_BYTES (4u << 20) /* per node */
+#define MGR_ASSIGN_MAX_NODES 65536
+
+/**
+ * mgr_assign() - set node @node_id's whole set of assignments to @n
+ * @items (copied), replacing the set before; the dispatcher sends it in
+ * the node's session now, or when its session opens. For the leader's
+ * components: sets live in the leader's memory only and are dropped when
+ * it stops leading (the next leader's components push theirs). *@gen
+ * (may be NULL) gets the set's generation. Returns 0, SHOAL_ENOTLEADER,
+ * SHOAL_ENOTFOUND (no such node), -ENOBUFS (past MGR_ASSIGN_MAX_*),
+ * -ENOMEM.
+ */
+int mgr_assign(struct mgr *m, const char *node_id, const struct mgr_item *items,
+	       size_t n, uint64_t *gen);
+
+/* -------------------------------------------------------- components */
+
+/*
+ * Leader-only components (the orchestrator, scheduler and allocator) run
+ * on the manager that leads, and there only while it leads. A component
+ * is started once this manager leads and its store is current (a read
+ * index confirmed it holds every entry committed before its term, and the
+ * cluster object exists), and stopped when it loses leadership, when Raft
+ * fails, and when the manager stops. Each run gets a fresh store watcher
+ * on the component's tables, created just before start(): read the store
+ * in start(), then follow the events, and nothing is missed.
+ *
+ * Callbacks run on the manager's loop. start() and changed() run from a
+ * loop turn of their own, never inside a Raft or store callback, so they
+ * may propose changes; stop() runs where leadership was lost, at once, and
+ * must neither propose nor block. A component whose start() fails is
+ * retried at every run of the leader's timer (half a heartbeat period).
+ */
+struct mgr_component {
+	const char *name; /* for logs; borrowed for the manager's life */
+	uint32_t tables;  /* STORE_TABLE_BIT() mask of the tables watched */
+	size_t queue;	  /* the watcher's queue; 0: MGR_COMPONENT_QUEUE */
+	/* Begin leading. @w (owned by the manager, valid until stop())
+	 * holds every change from now on. 0, or a code: not started. */
+	int (*start)(void *arg, struct mgr *m, struct store_watcher *w);
+	/* Events are waiting on @w: take them with store_watch_next() until
+	 * -EAGAIN (-ENOBUFS: the queue overflowed, re-read the store).
+	 * Called again only for later changes. Optional. */
+	void (*changed)(void *arg, struct store_watcher *w);
+	/* Stop leading now; the watcher is freed right after. */
+	void (*stop)(void *arg);
+	void *arg;
+};
+
+#define MGR_MAX_COMPONENTS 16
+#define MGR_COMPONENT_QUEUE 4096
+
+/**
+ * mgr_component_add() - register @c (copied; its name and arg are
+ * borrowed for the manager's life). If this manager leads already, @c
+ * starts in the next loop turn. Returns 0, -EINVAL (no start or stop, no
+ * tables) or -ENOSPC (MGR_MAX_COMPONENTS registered).
+ */
+int mgr_component_add(struct mgr *m, const struct mgr_component *c);
+
+/** mgr_components_running() - whether this manager runs its components
+ * now (it leads and its store is current). */
+bool mgr_components_running(const struct mgr *m);
 
 #endif

@@ -44,7 +44,7 @@
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/log.h"
-#include "manager/cluster_int.h"
+#include "manager/internal.h"
 #include "raft/node_uv.h"
 
 #include <errno.h>

@@ -24,7 +24,7 @@
 #include "proto/channel.h"
 #include "proto/swarm.pb-c.h"
 #include "proto/wire.h"
-#include "worker/worker.h"
+#include "worker/internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,7 +50,10 @@ struct agent {
 	void (*renewed)(void *arg, const struct agent_renewal *r);
 	void (*managers_changed)(void *arg, const char (*list)[AGENT_ADDR_MAX],
 				 size_t n);
+	void (*assigned)(void *arg, uint64_t generation,
+			 const struct agent_item *items, size_t n);
 	void *arg;
+	uint64_t generation; /* of the last set of assignments this session */
 	enum wire_role role; /* our certificate's */
 	bool renewing;
 	enum agent_state state;
@@ -191,7 +194,21 @@ static bool cert_due(const struct agent *a)
 	return now >= info.not_after - life / 3;
 }
 
-static void ask_renewal(struct agent *a, int pb_role)
+bool agent__raft_from_pb(const Swarm__RaftSettings *pb, struct agent_raft *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!pb)
+		return false;
+	out->election_tick = pb->election_tick;
+	out->heartbeat_tick = pb->heartbeat_tick;
+	out->snapshot_interval = pb->snapshot_interval;
+	out->keep_old_snapshots = pb->keep_old_snapshots;
+	out->log_entries_for_slow_followers =
+		pb->log_entries_for_slow_followers;
+	return true;
+}
+
+static void ask_renewal(struct agent *a, int pb_role, bool rotate)
 {
 	enum wire_role want =
 		pb_role == SWARM__ROLE__ROLE_MANAGER  ? WIRE_ROLE_MANAGER
@@ -203,6 +220,9 @@ static void ask_renewal(struct agent *a, int pb_role)
 		log_info("the managers made this node a %s; asking for its "
 			 "certificate",
 			 wire_role_name(want));
+	else if (rotate)
+		log_info("the managers rotate every node's certificate; "
+			 "asking for a new one");
 	else if (cert_due(a))
 		log_info("the certificate is two thirds through its life; "
 			 "asking for a new one");
@@ -259,12 +279,44 @@ static void on_renewal(struct agent *a, const Swarm__RenewResponse *rr)
 				 "%s", rr->manager_ids[i]);
 		r.nmanagers++;
 	}
+	if (info.role == WIRE_ROLE_MANAGER)
+		r.has_raft = agent__raft_from_pb(rr->raft, &r.raft);
 	memcpy(a->cert, r.cert, r.cert_len);
 	a->cert_len = r.cert_len;
 	a->role = r.role;
 	if (a->renewed)
 		a->renewed(a->arg, &r);
 	shoal_wipe(&r, sizeof(r));
+}
+
+/* The session's newest set of assignments, to the caller. An older set
+ * (reordered behind a newer one) is ignored. */
+static void on_assignments(struct agent *a, const Swarm__Assignments *as)
+{
+	if (as->n_items > AGENT_MAX_ITEMS) {
+		log_warn("manager %s sent %zu assignments, more than %d",
+			 wire_chan_name(a->chan), as->n_items, AGENT_MAX_ITEMS);
+		wire_chan_close(a->chan);
+		return;
+	}
+	if (as->generation <= a->generation)
+		return;
+	a->generation = as->generation;
+	if (!a->assigned)
+		return;
+	struct agent_item *items =
+		shoal_calloc(as->n_items ? as->n_items : 1, sizeof(*items));
+	if (!items) {
+		log_warn("assignments dropped: out of memory");
+		a->generation = 0; /* the next set is taken whatever it is */
+		return;
+	}
+	for (size_t i = 0; i < as->n_items; i++) {
+		items[i].data = as->items[i].data;
+		items[i].len = as->items[i].len;
+	}
+	a->assigned(a->arg, as->generation, items, as->n_items);
+	shoal_free(items);
 }
 
 static uint32_t sane_period(uint32_t ms)
@@ -302,6 +354,7 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 			a->heartbeat_ms = sane_period(sr->heartbeat_ms);
 			set_managers(a, sr->managers, sr->n_managers);
 			a->state = AGENT_SESSION;
+			a->generation = 0;
 			a->backoff_ms = BACKOFF_MIN_MS;
 			log_info("session %s with manager %s", a->session_id,
 				 wire_chan_name(c));
@@ -313,10 +366,13 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 		a->heartbeats++;
 		a->heartbeat_ms = sane_period(hr->heartbeat_ms);
 		set_managers(a, hr->managers, hr->n_managers);
-		ask_renewal(a, hr->role);
+		ask_renewal(a, hr->role, hr->renew);
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_RENEW_RESPONSE &&
 		   a->state == AGENT_SESSION && a->renewing) {
 		on_renewal(a, env->renew_response);
+	} else if (env->body_case == SWARM__ENVELOPE__BODY_ASSIGNMENTS &&
+		   a->state == AGENT_SESSION) {
+		on_assignments(a, env->assignments);
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_SESSION_END) {
 		const char *why = env->session_end->error
 					  ? env->session_end->error
@@ -433,6 +489,7 @@ int agent_start(const struct agent_config *cfg, struct agent **out)
 	a->ended = cfg->ended;
 	a->renewed = cfg->renewed;
 	a->managers_changed = cfg->managers_changed;
+	a->assigned = cfg->assigned;
 	a->arg = cfg->arg;
 	struct wire_cert_info info;
 	if (wire_cert_decode(a->cert, a->cert_len, &info) < 0) {

@@ -21,7 +21,7 @@
 #include "proto/swarm.pb-c.h"
 #include "proto/token.h"
 #include "proto/wire.h"
-#include "worker/worker.h"
+#include "worker/internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -110,6 +110,7 @@ static void check_answer(struct join *j, const Swarm__JoinResponse *jr)
 		}
 		memcpy(r->root_sk, jr->root_sk.data, WIRE_SK_LEN);
 		r->has_root_sk = true;
+		r->has_raft = agent__raft_from_pb(jr->raft, &r->raft);
 	}
 	memcpy(r->cert, jr->certificate.data, jr->certificate.len);
 	r->cert_len = jr->certificate.len;

@@ -18,9 +18,13 @@
  * a short back-off. A manager that ends the session for good (the node was
  * removed) stops the agent and the ended() callback says why. When the
  * heartbeat answers name a role other than our certificate's (node
- * promote/demote), or once two thirds of the certificate's life have
+ * promote/demote), or say the certificate predates a forced rotation
+ * (swarm ca --rotate), or once two thirds of the certificate's life have
  * passed, the agent asks for a certificate of that role for the same key,
- * checks it, and hands it over through renewed().
+ * checks it, and hands it over through renewed(). The leader's
+ * dispatcher pushes the node's whole set of assignments in the session
+ * (opaque items until tasks exist); the agent hands the newest set of
+ * each session over through assigned().
  *
  * Everything runs on the daemon's loop; libuv conventions for callbacks
  * (a call that returns an error never calls back).
@@ -52,6 +56,15 @@ struct agent_desc {
 	char addr[AGENT_ADDR_MAX]; /* where managers reach this node */
 };
 
+/* The swarm's Raft settings for a manager's first start (0: default). */
+struct agent_raft {
+	uint32_t election_tick;
+	uint32_t heartbeat_tick;
+	uint64_t snapshot_interval;
+	uint64_t keep_old_snapshots;
+	uint64_t log_entries_for_slow_followers;
+};
+
 struct agent_join_result {
 	int rc; /* 0 or the cause; @error says it for a user */
 	char error[256];
@@ -67,6 +80,8 @@ struct agent_join_result {
 	char manager_ids[AGENT_MAX_MANAGERS][WIRE_ID_MAX + 1]; /* or "" */
 	size_t nmanagers;
 	uint32_t heartbeat_ms;
+	bool has_raft; /* a manager's, from a manager that sends them */
+	struct agent_raft raft;
 };
 
 typedef void agent_join_cb(void *arg, const struct agent_join_result *r);
@@ -93,7 +108,17 @@ struct agent_renewal {
 	char managers[AGENT_MAX_MANAGERS][AGENT_ADDR_MAX];
 	char manager_ids[AGENT_MAX_MANAGERS][WIRE_ID_MAX + 1];
 	size_t nmanagers;
+	bool has_raft; /* a manager's, as in struct agent_join_result */
+	struct agent_raft raft;
 };
+
+/* One assignment as the manager sent it. */
+struct agent_item {
+	const uint8_t *data;
+	size_t len;
+};
+
+#define AGENT_MAX_ITEMS 4096
 
 struct agent_config {
 	uv_loop_t *loop;
@@ -114,6 +139,11 @@ struct agent_config {
 	 * all), for the caller to keep across restarts. Optional. */
 	void (*managers_changed)(void *arg, const char (*list)[AGENT_ADDR_MAX],
 				 size_t n);
+	/* The leader sent this node's whole set of assignments (@n items,
+	 * borrowed for the call), replacing the set before; @generation
+	 * grows within a session. Optional. */
+	void (*assigned)(void *arg, uint64_t generation,
+			 const struct agent_item *items, size_t n);
 	void *arg;
 };
 

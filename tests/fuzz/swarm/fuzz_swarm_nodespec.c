@@ -4,7 +4,7 @@
  * accepted as a spec with a valid role, availability and string labels.
  */
 #include "common/jsonx.h"
-#include "manager/cluster_int.h"
+#include "manager/internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,9 @@
 /*
  * Unit tests of the swarm manager and the agent: the CA and tokens, the
  * state on disk, and a manager on a loopback port with real agents joining
- * it, heartbeating, going down and coming back, and being removed.
+ * it, heartbeating, going down and coming back, and being removed;
+ * assignment sets pushed to an agent; leader-only components; swarm
+ * updates (Raft at the next start, refusals) and a forced rotation.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,6 +132,11 @@ static void state_round_trips_with_private_modes(void **s)
 	new_cluster(&st);
 	st.nmanagers = 1;
 	snprintf(st.managers[0], SWARM_ADDR_MAX, "10.0.0.1:2377");
+	st.raft = (struct swarm_raft){.election_tick = 20,
+				      .heartbeat_tick = 3,
+				      .snapshot_interval = 50,
+				      .keep_old_snapshots = 2,
+				      .log_entries_for_slow_followers = 20};
 	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)),
 			 -ENOENT);
 	assert_int_equal(swarm_state_save(tmpdir, &st, err, sizeof(err)), 0);
@@ -148,6 +155,8 @@ static void state_round_trips_with_private_modes(void **s)
 	assert_memory_equal(back.worker_token.secret, st.worker_token.secret,
 			    WIRE_TOKEN_SECRET_LEN);
 	assert_string_equal(back.managers[0], "10.0.0.1:2377");
+	/* The swarm's Raft settings, applied from the next start. */
+	assert_memory_equal(&back.raft, &st.raft, sizeof(st.raft));
 	assert_int_equal(swarm_state_remove(tmpdir), 0);
 	assert_int_equal(swarm_state_load(tmpdir, &back, err, sizeof(err)),
 			 -ENOENT);
@@ -344,8 +353,9 @@ static void stopped(void *arg)
 static int teardown_mgr(void **s)
 {
 	bool done = false;
-	mgr_stop(fx.m, stopped, &done);
-	while (!done)
+	if (fx.m)
+		mgr_stop(fx.m, stopped, &done);
+	while (fx.m && !done)
 		uv_run(&fx.loop, UV_RUN_ONCE);
 	uv_run(&fx.loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&fx.loop), 0);
@@ -477,6 +487,20 @@ static bool has_renewed(void)
 	return renewals > 0;
 }
 
+static uint64_t assigned_gen;
+static size_t assigned_n;
+static char assigned_first[32];
+
+static void agent_assigned(void *arg, uint64_t gen,
+			   const struct agent_item *items, size_t n)
+{
+	assigned_gen = gen;
+	assigned_n = n;
+	snprintf(assigned_first, sizeof(assigned_first), "%.*s",
+		 n ? (int)items[0].len : 0,
+		 n ? (const char *)items[0].data : "");
+}
+
 static void start_agent(void)
 {
 	struct agent_desc d;
@@ -492,6 +516,7 @@ static void start_agent(void)
 		.desc = &d,
 		.ended = agent_ended,
 		.renewed = agent_renewed,
+		.assigned = agent_assigned,
 	};
 	assert_int_equal(agent_start(&cfg, &agent), 0);
 }
@@ -777,6 +802,315 @@ static void certificates_are_renewed_before_they_expire(void **s)
 	stop_agent();
 }
 
+/* --- the swarm spec -------------------------------------------------- */
+
+/* Update the swarm with @spec at the cluster object's version; the
+ * outcome of the change (or the code it was refused with at once). */
+static int update_swarm(const char *spec, char *err, size_t errlen)
+{
+	op_begin();
+	int rc = mgr_swarm_update(fx.m, mgr_cluster(fx.m)->version, spec,
+				  strlen(spec), false, false, op_done, NULL,
+				  err, errlen);
+	if (rc < 0)
+		return rc;
+	assert_true(run_until(op_is_done));
+	return op_rc;
+}
+
+static void restart_mgr(void)
+{
+	char err[256];
+	bool done = false;
+	mgr_stop(fx.m, stopped, &done);
+	while (!done)
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	struct mgr_node_desc self = {0};
+	struct mgr_config cfg = {
+		.loop = &fx.loop,
+		.data_root = tmpdir,
+		.st = &fx.st,
+		.self = &self,
+		.founder = true,
+		.ready = on_ready,
+	};
+	ready_flag = false;
+	assert_int_equal(mgr_start(&cfg, &fx.m, err, sizeof(err)), 0);
+	assert_true(run_until(is_ready_mgr));
+	snprintf(fx.addr, sizeof(fx.addr), "127.0.0.1:%d", mgr_port(fx.m));
+}
+
+static void swarm_update_applies_the_spec_raft_at_the_next_start(void **s)
+{
+	char err[256], tok[WIRE_TOKEN_LEN + 1];
+	int saves = fx.saves;
+	assert_int_equal(update_swarm("{\"Raft\":{\"ElectionTick\":20,"
+				      "\"HeartbeatTick\":3,"
+				      "\"SnapshotInterval\":50},"
+				      "\"Dispatcher\":{\"HeartbeatPeriod\":"
+				      "60000000},\"CAConfig\":{"
+				      "\"NodeCertExpiry\":7200000000000}}",
+				      err, sizeof(err)),
+			 0);
+	/* The settings are the node's at once, and saved... */
+	assert_int_equal(fx.st.heartbeat_ms, 60);
+	assert_int_equal(fx.st.cert_expiry_s, 7200);
+	assert_int_equal(fx.st.raft.election_tick, 20);
+	assert_int_equal(fx.st.raft.heartbeat_tick, 3);
+	assert_int_equal(fx.st.raft.snapshot_interval, 50);
+	assert_true(fx.saves > saves);
+	/* ...but Raft runs with what it started with until it restarts. */
+	assert_int_not_equal(mgr_raft_running(fx.m)->election_tick, 20);
+	restart_mgr();
+	assert_int_equal(mgr_raft_running(fx.m)->election_tick, 20);
+	assert_int_equal(mgr_raft_running(fx.m)->heartbeat_tick, 3);
+	/* A manager that joins starts with the swarm's settings. */
+	ca_token(&fx.st, WIRE_ROLE_MANAGER, tok);
+	assert_int_equal(join_with(tok, "m2"), 0);
+	assert_true(fx.res.has_raft);
+	assert_int_equal(fx.res.raft.election_tick, 20);
+	assert_int_equal(fx.res.raft.snapshot_interval, 50);
+	/* Refused at once, naming the field; nothing changes. */
+	uint64_t v = mgr_cluster(fx.m)->version;
+	assert_int_equal(update_swarm("{\"Bogus\":1}", err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "\"Bogus\""));
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ExternalCAs\":[{"
+				      "\"URL\":\"https://ca\"}]}}",
+				      err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "CAConfig.ExternalCAs"));
+	assert_int_equal(update_swarm("{\"Raft\":{\"ElectionTick\":3}}", err,
+				      sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "HeartbeatTick"));
+	assert_int_equal(mgr_cluster(fx.m)->version, v);
+}
+
+static int renewals_seen;
+
+static bool renewed_again(void)
+{
+	return renewals > renewals_seen;
+}
+
+static void a_forced_rotation_renews_every_certificate_once(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1], err[256];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	renewals = 0;
+	start_agent();
+	assert_true(run_until(is_ready));
+	run_for(300); /* heartbeats: no renewal while nothing is forced */
+	assert_int_equal(renewals, 0);
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":1}}", err,
+				      sizeof(err)),
+			 0);
+	json_t *spec = swarm_spec_read(mgr_cluster(fx.m)->spec,
+				       mgr_cluster(fx.m)->spec_len);
+	assert_int_equal(
+		jsonx_int(jsonx_obj(spec, "CAConfig"), "ForceRotate", 0), 1);
+	json_decref(spec);
+	assert_true(run_until(has_renewed));
+	struct wire_cert_info old, fresh;
+	assert_int_equal(wire_cert_decode(fx.res.cert, fx.res.cert_len, &old),
+			 0);
+	assert_int_equal(
+		wire_cert_decode(renewal.cert, renewal.cert_len, &fresh), 0);
+	assert_int_equal(renewal.role, WIRE_ROLE_WORKER);
+	assert_string_equal(fresh.node_id, fx.res.node_id);
+	assert_memory_equal(fresh.public_key, fx.id.pk, WIRE_PK_LEN);
+	assert_true(fresh.serial != old.serial);
+	assert_true(fresh.epoch > old.epoch);
+	/* Once renewed, the node is not asked again. */
+	run_for(500);
+	assert_int_equal(renewals, 1);
+	/* The same value again rotates nothing; the next one does. */
+	renewals_seen = renewals;
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":1}}", err,
+				      sizeof(err)),
+			 0);
+	run_for(300);
+	assert_int_equal(renewals, 1);
+	assert_int_equal(update_swarm("{\"CAConfig\":{\"ForceRotate\":2}}", err,
+				      sizeof(err)),
+			 0);
+	assert_true(run_until(renewed_again));
+	stop_agent();
+}
+
+/* --- assignments ------------------------------------------------------- */
+
+static uint64_t want_gen;
+
+static bool got_gen(void)
+{
+	return assigned_gen == want_gen;
+}
+
+static void a_nodes_assignment_set_reaches_its_agent(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1];
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	/* A set pushed before the session opens is sent when it does. */
+	struct mgr_item items[2] = {{"task-a", 6}, {"task-b", 6}};
+	assigned_gen = 0;
+	assert_int_equal(mgr_assign(fx.m, fx.res.node_id, items, 2, &want_gen),
+			 0);
+	start_agent();
+	assert_true(run_until(got_gen));
+	assert_int_equal(assigned_n, 2);
+	assert_string_equal(assigned_first, "task-a");
+	/* A new set replaces it in the live session. */
+	assert_int_equal(
+		mgr_assign(fx.m, fx.res.node_id, items + 1, 1, &want_gen), 0);
+	assert_true(run_until(got_gen));
+	assert_int_equal(assigned_n, 1);
+	assert_string_equal(assigned_first, "task-b");
+	assert_int_equal(mgr_assign(fx.m, fx.res.node_id, NULL, 0, &want_gen),
+			 0);
+	assert_true(run_until(got_gen));
+	assert_int_equal(assigned_n, 0);
+	stop_agent();
+	/* Refused: an unknown node, a set past the bounds. */
+	assert_int_equal(mgr_assign(fx.m, "nope", items, 1, NULL),
+			 SHOAL_ENOTFOUND);
+	struct mgr_item big = {"x", MGR_ASSIGN_MAX_BYTES + 1};
+	assert_int_equal(mgr_assign(fx.m, fx.res.node_id, &big, 1, NULL),
+			 -ENOBUFS);
+}
+
+/* --- a leader-only component ------------------------------------------ */
+
+struct probe {
+	int started, stopped;
+	int fail_starts; /* start() fails this many times first */
+	bool running;
+	bool cluster_at_start;
+	size_t nodes_at_start;
+	int node_events;
+};
+
+static struct probe probe, late;
+
+static int probe_start(void *arg, struct mgr *m, struct store_watcher *w)
+{
+	struct probe *p = arg;
+	if (p->fail_starts > 0) {
+		p->fail_starts--;
+		return -EIO;
+	}
+	p->started++;
+	p->running = true;
+	p->cluster_at_start = mgr_cluster(m) != NULL;
+	p->nodes_at_start = store_count(mgr_store(m), STORE_NODES);
+	return 0;
+}
+
+static void probe_changed(void *arg, struct store_watcher *w)
+{
+	struct probe *p = arg;
+	struct store_event ev;
+	int rc;
+	assert_true(p->running);
+	while ((rc = store_watch_next(w, &ev)) != -EAGAIN) {
+		assert_int_equal(rc, 0);
+		if (ev.table == STORE_NODES)
+			p->node_events++;
+		store_event_fini(&ev);
+	}
+}
+
+static void probe_stop(void *arg)
+{
+	struct probe *p = arg;
+	p->stopped++;
+	p->running = false;
+}
+
+static bool probe_started(void)
+{
+	return probe.started == 1;
+}
+
+static bool late_started(void)
+{
+	return late.started == 1;
+}
+
+static int events_seen;
+
+static bool probe_saw_more(void)
+{
+	return probe.node_events > events_seen;
+}
+
+static void a_component_runs_while_its_manager_leads(void **s)
+{
+	char tok[WIRE_TOKEN_LEN + 1], err[256];
+	bool done = false;
+	mgr_stop(fx.m, stopped, &done);
+	while (!done)
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	memset(&probe, 0, sizeof(probe));
+	memset(&late, 0, sizeof(late));
+	struct mgr_component c = {
+		.name = "probe",
+		.tables = STORE_TABLE_BIT(STORE_NODES),
+		.start = probe_start,
+		.changed = probe_changed,
+		.stop = probe_stop,
+		.arg = &probe,
+	};
+	struct mgr_node_desc self = {0};
+	struct mgr_config cfg = {
+		.loop = &fx.loop,
+		.data_root = tmpdir,
+		.st = &fx.st,
+		.self = &self,
+		.founder = true,
+		.ready = on_ready,
+		.components = &c,
+		.ncomponents = 1,
+	};
+	ready_flag = false;
+	assert_int_equal(mgr_start(&cfg, &fx.m, err, sizeof(err)), 0);
+	assert_int_equal(probe.started, 0); /* not before it leads */
+	assert_true(run_until(probe_started));
+	/* Started with the store current: the cluster object and the
+	 * manager's own node were there. */
+	assert_true(probe.cluster_at_start);
+	assert_true(probe.nodes_at_start >= 1);
+	assert_true(mgr_components_running(fx.m));
+	/* Changes reach it through its watcher. */
+	events_seen = probe.node_events;
+	snprintf(fx.addr, sizeof(fx.addr), "127.0.0.1:%d", mgr_port(fx.m));
+	ca_token(&fx.st, WIRE_ROLE_WORKER, tok);
+	assert_int_equal(join_with(tok, "w1"), 0);
+	assert_true(run_until(probe_saw_more));
+	/* One added while the manager leads starts in a loop turn; one
+	 * whose start fails is retried by the leader's timer. */
+	late.fail_starts = 2;
+	c.name = "late";
+	c.arg = &late;
+	assert_int_equal(mgr_component_add(fx.m, &c), 0);
+	assert_true(run_until(late_started));
+	assert_int_equal(late.fail_starts, 0);
+	c.start = NULL;
+	assert_int_equal(mgr_component_add(fx.m, &c), -EINVAL);
+	/* Stopping the manager stops them, once each. */
+	done = false;
+	mgr_stop(fx.m, stopped, &done);
+	while (!done)
+		uv_run(&fx.loop, UV_RUN_ONCE);
+	fx.m = NULL;
+	assert_int_equal(probe.stopped, 1);
+	assert_int_equal(late.stopped, 1);
+	assert_false(probe.running);
+}
+
 static void quiet(enum log_level lvl, const char *module, const char *line,
 		  void *arg)
 {
@@ -835,6 +1169,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			certificates_are_renewed_before_they_expire, setup_mgr,
 			teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_component_runs_while_its_manager_leads, setup_mgr,
+			teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_nodes_assignment_set_reaches_its_agent, setup_mgr,
+			teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			swarm_update_applies_the_spec_raft_at_the_next_start,
+			setup_mgr, teardown_mgr),
+		cmocka_unit_test_setup_teardown(
+			a_forced_rotation_renews_every_certificate_once,
+			setup_mgr, teardown_mgr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,10 @@
  * Three managers in one process on loopback, their store replicated
  * through Raft: a manager joins with the manager token and answers ready
  * only once it votes; a write at a follower is forwarded to the leader;
- * a read after mgr_sync() at any manager sees every committed write; when
- * the leader stops, another is elected and takes writes. No root needed
+ * a read after mgr_sync() at any manager sees every committed write (a
+ * token rotation, which travels as a generic WriteOp, included); when
+ * the leader stops, another is elected and takes writes; leader-only
+ * components run on the leader alone and follow a handover. No root needed
  * (the cluster tests cover the same across network namespaces).
  */
 #include <setjmp.h>
@@ -348,6 +350,53 @@ static void managers_replicate_forward_and_fail_over(void **state)
 	assert_true(run_until(op_finished, &o, 10000));
 	assert_int_equal(o.rc, SHOAL_ESTALE);
 
+	/* A write with no typed op of its own travels as a WriteOp: a
+	 * token rotation asked at a follower reaches every manager. */
+	uint8_t before[WIRE_TOKEN_SECRET_LEN];
+	memcpy(before, mb[0].st.worker_token.secret, sizeof(before));
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(mgr_rotate_token(mb[1].m, WIRE_ROLE_WORKER, op_done,
+					  &o, err, sizeof(err)),
+			 0);
+	assert_true(run_until(op_finished, &o, 10000));
+	assert_int_equal(o.rc, 0);
+	assert_memory_not_equal(before, mb[0].st.worker_token.secret,
+				sizeof(before));
+	sync_member(2);
+	assert_memory_equal(mb[0].st.worker_token.secret,
+			    mb[2].st.worker_token.secret, sizeof(before));
+	struct mgr_write_req none = {0};
+	assert_int_equal(mgr_write(mb[1].m, "no-such-write", &none, op_done, &o,
+				   err, sizeof(err)),
+			 -EINVAL);
+
+	/* A swarm update at a follower: checked there (a field Shoal cannot
+	 * honour never leaves it), applied everywhere once committed. */
+	const char *bogus = "{\"Bogus\":1}";
+	assert_int_equal(mgr_swarm_update(mb[2].m, 0, bogus, strlen(bogus),
+					  false, false, op_done, &o, err,
+					  sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "Bogus"));
+	sync_member(2);
+	const char *upd = "{\"Raft\":{\"ElectionTick\":16,"
+			  "\"SnapshotInterval\":200},\"Dispatcher\":{"
+			  "\"HeartbeatPeriod\":250000000}}";
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(mgr_swarm_update(mb[2].m,
+					  mgr_cluster(mb[2].m)->version, upd,
+					  strlen(upd), false, false, op_done,
+					  &o, err, sizeof(err)),
+			 0);
+	assert_true(run_until(op_finished, &o, 10000));
+	assert_int_equal(o.rc, 0);
+	for (int i = 0; i < N; i++) {
+		sync_member(i);
+		assert_int_equal(mb[i].st.raft.election_tick, 16);
+		assert_int_equal(mb[i].st.raft.snapshot_interval, 200);
+		assert_int_equal(mb[i].st.heartbeat_ms, 250);
+	}
+
 	/* The leader stops: another is elected and takes writes. */
 	bool done = false;
 	mgr_stop(mb[0].m, stopped, &done);
@@ -362,6 +411,114 @@ static void managers_replicate_forward_and_fail_over(void **state)
 	assert_true(sees_label(l, id, "after", "failover"));
 	assert_true(sees_label(other, id, "after", "failover"));
 	assert_int_equal(store_count(mgr_store(mb[other].m), STORE_NODES), 3);
+}
+
+/* --- leader-only components follow leadership ---------------------------- */
+
+struct probe {
+	int started, stopped, node_events;
+	bool running;
+};
+
+static struct probe probes[N];
+
+static int probe_start(void *arg, struct mgr *m, struct store_watcher *w)
+{
+	struct probe *p = arg;
+	p->started++;
+	p->running = true;
+	return 0;
+}
+
+static void probe_changed(void *arg, struct store_watcher *w)
+{
+	struct probe *p = arg;
+	struct store_event ev;
+	while (store_watch_next(w, &ev) != -EAGAIN) {
+		if (ev.table == STORE_NODES)
+			p->node_events++;
+		store_event_fini(&ev);
+	}
+}
+
+static void probe_stop(void *arg)
+{
+	struct probe *p = arg;
+	p->stopped++;
+	p->running = false;
+}
+
+static bool runs_on(void *arg)
+{
+	int i = *(int *)arg;
+	return i >= 0 && probes[i].running;
+}
+
+static bool leads_elsewhere(void *arg)
+{
+	int l = leader();
+	return l >= 0 && l != *(int *)arg && probes[l].running;
+}
+
+static bool saw_events(void *arg)
+{
+	struct probe *p = arg;
+	return p->node_events > 0;
+}
+
+static void components_run_on_the_leader_only(void **state)
+{
+	join_member(1);
+	join_member(2);
+	memset(probes, 0, sizeof(probes));
+	for (int i = 0; i < N; i++) {
+		struct mgr_component c = {
+			.name = "probe",
+			.tables = STORE_TABLE_BIT(STORE_NODES),
+			.start = probe_start,
+			.changed = probe_changed,
+			.stop = probe_stop,
+			.arg = &probes[i],
+		};
+		assert_int_equal(mgr_component_add(mb[i].m, &c), 0);
+	}
+	int l = leader();
+	assert_int_equal(l, 0);
+	assert_true(run_until(runs_on, &l, 5000));
+	for (int i = 1; i < N; i++)
+		assert_int_equal(probes[i].started, 0);
+
+	/* The leader demotes itself: it hands leadership over, so its
+	 * component stops while its manager still runs, and the new
+	 * leader's starts. */
+	char err[256], spec[] = "{\"Role\":\"worker\","
+				"\"Availability\":\"active\"}";
+	const struct store_object *o =
+		store_get(mgr_store(mb[0].m), STORE_NODES, mb[0].st.node_id);
+	struct op op = {0};
+	assert_int_equal(mgr_node_update(mb[0].m, mb[0].st.node_id, o->version,
+					 spec, strlen(spec), op_done, &op, err,
+					 sizeof(err)),
+			 0);
+	int old = 0;
+	assert_true(run_until(leads_elsewhere, &old, 10000));
+	assert_true(run_until(op_finished, &op, 10000));
+	assert_int_equal(op.rc, 0);
+	assert_int_equal(probes[0].started, 1);
+	assert_int_equal(probes[0].stopped, 1);
+	assert_false(probes[0].running);
+	assert_false(mgr_components_running(mb[0].m));
+	l = leader();
+	int other = l == 1 ? 2 : 1;
+	assert_int_equal(probes[l].started, 1);
+	assert_int_equal(probes[other].started, 0);
+
+	/* The new leader's component hears the changes made from then on. */
+	probes[l].node_events = 0;
+	assert_int_equal(label(other, mb[other].st.node_id, "after", "handoff"),
+			 0);
+	assert_true(run_until(saw_events, &probes[l], 5000));
+	assert_int_equal(probes[other].node_events, 0);
 }
 
 static void quiet(enum log_level lvl, const char *module, const char *line,
@@ -379,6 +536,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			managers_replicate_forward_and_fail_over, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			components_run_on_the_leader_only, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
