@@ -21,8 +21,10 @@
 #include <sodium.h>
 
 #include "common/alloc.h"
+#include "common/bytes.h"
 #include "common/crypto.h"
 #include "common/error.h"
+#include "common/fd.h"
 
 #define KEY_PREFIX "SWMKEY-1-"
 #define DEK_MAGIC "SHOALDEK"
@@ -82,20 +84,6 @@ static void dek_path(const char *data_root, char *out, size_t cap)
 	snprintf(out, cap, "%s/swarm/dek", data_root);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Replace @path with @len bytes of @p: tmp file, fsync, rename, dir fsync. */
 static int replace_file(const char *data_root, const char *path,
 			const uint8_t *p, size_t len)
@@ -105,7 +93,7 @@ static int replace_file(const char *data_root, const char *path,
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int rc = write_all(fd, p, len);
+	int rc = fd_write_all(fd, p, len);
 	if (!rc && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
 		rc = -errno;
 	close(fd);
@@ -124,18 +112,6 @@ static int replace_file(const char *data_root, const char *path,
 	return rc;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 int swarm_lock_dek_write(const char *data_root,
 			 const uint8_t dek[SWARM_KEY_LEN], const uint8_t *kek)
 {
@@ -143,8 +119,8 @@ int swarm_lock_dek_write(const char *data_root,
 	size_t len = kek ? DEK_SEALED_LEN : DEK_CLEAR_LEN;
 	char path[4200];
 	memcpy(f, DEK_MAGIC, 8);
-	put32(f + 8, 1);
-	put32(f + 12, kek ? 1 : 0);
+	put_le32(f + 8, 1);
+	put_le32(f + 12, kek ? 1 : 0);
 	if (kek) {
 		randombytes_buf(f + DEK_HDR, NONCE);
 		crypto_secretbox_easy(f + DEK_HDR + NONCE, dek, SWARM_KEY_LEN,
@@ -171,9 +147,9 @@ static ssize_t read_dek_file(const char *data_root, uint8_t *f, size_t cap)
 	close(fd);
 	if (rc)
 		return rc;
-	if (n < DEK_HDR || memcmp(f, DEK_MAGIC, 8) != 0 || get32(f + 8) != 1 ||
-	    get32(f + 12) > 1 ||
-	    (size_t)n != (get32(f + 12) ? DEK_SEALED_LEN : DEK_CLEAR_LEN))
+	if (n < DEK_HDR || memcmp(f, DEK_MAGIC, 8) != 0 || get_le32(f + 8) != 1 ||
+	    get_le32(f + 12) > 1 ||
+	    (size_t)n != (get_le32(f + 12) ? DEK_SEALED_LEN : DEK_CLEAR_LEN))
 		return SHOAL_ECORRUPT;
 	return n;
 }
@@ -185,7 +161,7 @@ int swarm_lock_dek_read(const char *data_root, const uint8_t *kek,
 	ssize_t n = read_dek_file(data_root, f, sizeof(f));
 	if (n < 0)
 		return (int)n;
-	bool sealed = get32(f + 12) == 1;
+	bool sealed = get_le32(f + 12) == 1;
 	if (locked)
 		*locked = sealed;
 	int rc = 0;
@@ -205,7 +181,7 @@ bool swarm_lock_is_locked(const char *data_root)
 {
 	uint8_t f[DEK_SEALED_LEN + 1];
 	ssize_t n = read_dek_file(data_root, f, sizeof(f));
-	bool sealed = n > 0 && get32(f + 12) == 1;
+	bool sealed = n > 0 && get_le32(f + 12) == 1;
 	sodium_memzero(f, sizeof(f));
 	return sealed;
 }
