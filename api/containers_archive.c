@@ -111,12 +111,12 @@ static void on_gone(struct http_response *res, void *arg)
 static void reply_failure(struct xfer *x, int rc, const char *msg)
 {
 	struct http_response *res = x->res;
-	int status = rc == SHOAL_ENOTFOUND	       ? 404
-		     : rc == -ENOTDIR || rc == -EINVAL ? 400
-		     : rc == -EEXIST		       ? 400
-		     : rc == -EROFS || rc == -EACCES   ? 403
-		     : rc == SHOAL_ECONFLICT	       ? 409
-						       : 500;
+	int status = rc == SHOAL_ENOTFOUND		     ? 404
+		     : rc == -ENOTDIR || rc == -EINVAL	     ? 400
+		     : rc == -EEXIST			     ? 400
+		     : rc == -EROFS || rc == -EACCES	     ? 403
+		     : rc == SHOAL_ECONFLICT || rc == -ESRCH ? 409
+							     : 500;
 	char text[768];
 	if (rc == SHOAL_ENOTFOUND)
 		snprintf(text, sizeof(text),

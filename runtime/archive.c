@@ -322,7 +322,6 @@ struct fds {
 	int child[5];
 	int report; /* our end */
 	int data;   /* GET: our end */
-	int lock;   /* stopped: the container's lock */
 	int devnull;
 };
 
@@ -555,6 +554,76 @@ static void close_handles(struct rt_archive *a)
 		close_handle(a, (uv_handle_t *)&a->exit_poll);
 }
 
+static int check_req(const struct rt_archive_req *req,
+		     const struct rt_archive_cbs *cbs, struct rt_err *err)
+{
+	if ((unsigned)req->op > RT_ARCHIVE_PUT || !req->path || !*req->path ||
+	    (req->op == RT_ARCHIVE_PUT && req->input_fd < 0) || !cbs->on_done ||
+	    (req->op == RT_ARCHIVE_GET && !cbs->on_data)) {
+		rt__err(err, "invalid archive request");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* What the helper needs made: the seccomp filter for its capabilities
+ * (*@bpf, owned) and a stopped container's mount point. */
+static int prepare(struct rt *rt, const struct rt__config *c,
+		   enum rt_archive_op op, char **bpf, struct rt_err *err)
+{
+	char *dir;
+	int rc;
+
+	rc = rt__seccomp_cached(rt,
+				op == RT_ARCHIVE_PUT ? RT__ARCHIVE_WRITE_CAPS
+						     : RT__ARCHIVE_READ_CAPS,
+				bpf, err);
+	if (rc < 0)
+		return rc;
+	dir = rt__path("%s/copy", c->run_dir);
+	rc = dir ? rt__mkdir_p(dir, 0700) : -ENOMEM;
+	if (rc < 0) {
+		rt__err(err, "cannot make %s/copy: %s", c->run_dir,
+			strerror(-rc));
+		shoal_free(*bpf);
+		*bpf = NULL;
+	}
+	shoal_free(dir);
+	return rc;
+}
+
+/* The pidfd of the helper just spawned (our unreaped child: its pid
+ * cannot be reused meanwhile); on failure it is killed and reaped. */
+static int open_pidfd(struct rt_archive *a)
+{
+	int rc;
+
+	a->pidfd = (int)syscall(SYS_pidfd_open, a->pid, 0);
+	if (a->pidfd >= 0)
+		return 0;
+	rc = -errno;
+	kill(a->pid, SIGKILL);
+	waitpid(a->pid, NULL, 0);
+	return rc;
+}
+
+/* watch() failed (libuv out of memory): kill and reap at once; the
+ * handles made close and free @a, or it goes now. */
+static void abandon(struct rt_archive *a)
+{
+	syscall(SYS_pidfd_send_signal, a->pidfd, SIGKILL, NULL, 0);
+	waitpid(a->pid, NULL, 0);
+	a->exited = a->closed = true;
+	if (a->handles > 0) {
+		close_handles(a);
+		return;
+	}
+	close(a->pidfd);
+	if (a->report_fd >= 0)
+		close(a->report_fd);
+	shoal_free(a);
+}
+
 int rt_archive_start(struct rt *rt, uv_loop_t *loop, const char *ref,
 		     const struct rt_archive_req *req,
 		     const struct rt_archive_cbs *cbs, struct rt_archive **out,
@@ -565,39 +634,22 @@ int rt_archive_start(struct rt *rt, uv_loop_t *loop, const char *ref,
 	struct rt_archive *a;
 	struct rt_err local;
 	struct fds f;
-	char *bpf = NULL, *copy_dir = NULL;
+	char *bpf = NULL;
 	bool running;
 	int rc, tfd = -1;
 
 	if (!err)
 		err = &local;
 	rt__err(err, "%s", "");
-	if ((unsigned)req->op > RT_ARCHIVE_PUT || !req->path || !*req->path ||
-	    (req->op == RT_ARCHIVE_PUT && req->input_fd < 0) || !cbs->on_done ||
-	    (req->op == RT_ARCHIVE_GET && !cbs->on_data)) {
-		rt__err(err, "invalid archive request");
-		return -EINVAL;
-	}
+	if ((rc = check_req(req, cbs, err)) < 0)
+		return rc;
 	c = rt__config_of(rt, ref, &st);
 	if (!c) {
 		rt__err(err, "No such container: %s", ref);
 		return SHOAL_ENOTFOUND;
 	}
-	rc = rt__seccomp_cached(rt,
-				req->op == RT_ARCHIVE_PUT
-					? RT__ARCHIVE_WRITE_CAPS
-					: RT__ARCHIVE_READ_CAPS,
-				&bpf, err);
-	if (rc < 0)
+	if ((rc = prepare(rt, c, req->op, &bpf, err)) < 0)
 		return rc;
-	copy_dir = rt__path("%s/copy", c->run_dir);
-	rc = copy_dir ? rt__mkdir_p(copy_dir, 0700) : -ENOMEM;
-	shoal_free(copy_dir);
-	if (rc < 0) {
-		rt__err(err, "cannot make %s/copy: %s", c->run_dir,
-			strerror(-rc));
-		goto err_bpf;
-	}
 	rc = target(rt, ref, &c, &tfd, &running, err);
 	if (rc < 0)
 		goto err_bpf;
@@ -609,48 +661,28 @@ int rt_archive_start(struct rt *rt, uv_loop_t *loop, const char *ref,
 	a->loop = loop;
 	a->op = req->op;
 	a->cbs = *cbs;
-	a->pidfd = -1;
-	a->report_fd = -1;
+	a->pidfd = a->report_fd = -1;
 	rc = open_fds(req, tfd, &f);
 	tfd = -1; /* f.child[4] now, or closed */
 	if (rc == 0)
 		rc = spawn(rt, c, req, running, bpf, &f, &a->pid, err);
+	if (rc == 0)
+		rc = open_pidfd(a);
 	if (rc < 0)
 		goto err_fds;
-	a->pidfd = (int)syscall(SYS_pidfd_open, a->pid, 0);
-	if (a->pidfd < 0) {
-		rc = -errno;
-		kill(a->pid, SIGKILL);
-		waitpid(a->pid, NULL, 0);
-		goto err_fds;
-	}
 	rc = watch(a, &f);
 	fds_close(&f);
 	shoal_free(bpf);
 	if (rc < 0) {
-		/* Practically never (libuv out of memory): kill and reap at
-		 * once; the handles made close and free @a, or it goes now. */
 		rt__err(err, "cannot watch the archive helper: %s",
 			uv_strerror(rc));
-		syscall(SYS_pidfd_send_signal, a->pidfd, SIGKILL, NULL, 0);
-		waitpid(a->pid, NULL, 0);
-		a->exited = a->closed = true;
-		if (a->handles == 0) {
-			close(a->pidfd);
-			if (a->report_fd >= 0)
-				close(a->report_fd);
-			shoal_free(a);
-		} else {
-			close_handles(a);
-		}
+		abandon(a);
 		return rc;
 	}
 	*out = a;
 	return 0;
 err_fds:
 	fds_close(&f);
-	if (a->pidfd >= 0)
-		close(a->pidfd);
 	shoal_free(a);
 err_target:
 	if (tfd >= 0)

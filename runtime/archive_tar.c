@@ -238,6 +238,11 @@ static int pack_one(struct pack *p, int dfd, const char *name,
 		fd = openat(dfd, name,
 			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 				    O_CLOEXEC);
+		if (fd < 0 && errno != ENOENT && errno != ELOOP) {
+			rt__err(p->err, "cannot read %s: %s", p->name.data,
+				strerror(errno));
+			return -errno;
+		}
 		if (fd < 0 || fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode)) {
 			/* Gone or replaced meanwhile: as if never there. */
 			if (fd >= 0)

@@ -18,13 +18,16 @@
  * waits (rt_container_stop(), rt_container_wait()). A libuv daemon learns of
  * exits without blocking through rt_exit_watch_start(), which polls the
  * monitor's pidfd on its loop; the quick calls (create, start: a few ms)
- * may run on the loop or, strictly, in uv_queue_work. A struct rt is not
- * thread-safe: use it from one thread at a time.
+ * may run on the loop or, strictly, in uv_queue_work. docker cp's
+ * archives (rt_archive_*) run in a confined helper process followed on the
+ * caller's loop. A struct rt is not thread-safe: use it from one thread at
+ * a time.
  *
  * Return codes follow the house rule: 0 or a negative errno, or a SHOAL_E*
  * code (SHOAL_ENOTFOUND: no such container or volume; SHOAL_ECONFLICT: a
  * name in use, a running container removed without force, a volume in
- * use). Calls that can fail on user input take a struct rt_err (NULL
+ * use, a stopped container started or removed while docker cp copies its
+ * files). Calls that can fail on user input take a struct rt_err (NULL
  * allowed) and fill it with one sentence a user can act on ("invalid volume
  * specification: '/a:b'").
  */
