@@ -408,17 +408,14 @@ static void attach_connect(struct attach_op *op, bool from_log)
 	} else {
 		http_response_on_drain(op->res, on_drain, op);
 	}
-	/* With open_stdin the monitor keeps the early output for the first
-	 * attach itself; otherwise it is only in the log. A container that
+	/* Only tty attaches come here without the log: the monitor keeps a
+	 * tty's early output for the first attach itself. A container that
 	 * is already gone (a short command on a loaded machine exits before
 	 * we connect) has no monitor left to connect to: all it wrote is in
 	 * the log, send that. */
-	int64_t t = time_real_ns();
 	rc = connect_sock(op);
 	if (!from_log && rc < 0)
 		replay_before(op, INT64_MAX);
-	else if (!from_log && !config_flag(op->st, op->id, "OpenStdin"))
-		replay_before(op, t);
 	if (rc < 0 && op->sock_out)
 		attach_finish(op);
 }
