@@ -81,6 +81,34 @@ enum rt_cgroup_layout {
 };
 enum rt_cgroup_layout rt_cgroup_layout(const struct rt *rt);
 
+/**
+ * What the host's cgroups can limit, in the words of Docker's GET /info.
+ * Each field says which file or v2 controller it rests on.
+ */
+struct rt_cgroup_caps {
+	enum rt_cgroup_layout layout; /* hybrid is answered from v1 */
+
+	bool memory_limit;	 /* v1 memory controller; v2 "memory" */
+	bool swap_limit;	 /* memory.memsw.limit_in_bytes; v2 swap.max */
+	bool memory_reservation; /* memory.soft_limit_in_bytes; v2 "memory" */
+	bool kernel_memory_tcp;	 /* memory.kmem.tcp.limit_in_bytes; never v2 */
+	bool oom_kill_disable;	 /* memory.oom_control; never on v2 */
+	bool cpu_shares;	 /* cpu.shares; v2 "cpu" (cpu.weight) */
+	bool cpu_cfs_period;	 /* cpu.cfs_period_us; v2 "cpu" (cpu.max) */
+	bool cpu_cfs_quota;	 /* cpu.cfs_quota_us; v2 "cpu" (cpu.max) */
+	bool cpuset;		 /* cpuset.cpus and .mems; v2 "cpuset" */
+	bool pids_limit;	 /* v1 pids controller; v2 "pids" */
+};
+
+/**
+ * rt_cgroup_probe() - read what the cgroup tree under @root (normally
+ * "/sys/fs/cgroup") offers into @out, from its files only, so any folder
+ * shaped like one can be given. 0, or -ENOENT when @root holds no cgroup
+ * hierarchy (@out is then all false, layout v1). Never allocates; a few
+ * stat(2)s, safe on a loop thread.
+ */
+int rt_cgroup_probe(const char *root, struct rt_cgroup_caps *out);
+
 /* ---------------------------------------------------------------- spec */
 
 /** A resource limit: RLIMIT_* number, soft and hard values. */
