@@ -61,4 +61,36 @@ expect_eq "/info names only drivers that exist (no network driver yet)" \
 check "docker info prints an empty network plugin list and no error" \
 	bash -c "'$D' info 2>&1 | grep -qx '  Network: ' && '$D' info >/dev/null 2>&1"
 
+# --- a command that cannot be run --------------------------------------------
+
+id=$("$D" run -d --name box busybox sleep 1000); track "$id"
+out=$("$D" exec box nosuchcmd 2>&1); rc=$?; out=${out//$'\r'/}
+expect_eq "docker exec of a missing command exits 126" 126 "$rc"
+expect_eq "docker exec of a missing command prints Docker's sentence" \
+	'OCI runtime exec failed: exec failed: unable to start container process: exec: "nosuchcmd": executable file not found in $PATH: unknown' \
+	"$out"
+out=$("$D" exec box /etc/passwd 2>&1); rc=$?; out=${out//$'\r'/}
+expect_eq "docker exec of a file that is not executable exits 126" 126 "$rc"
+expect_eq "docker exec of a file that is not executable says permission denied" \
+	'OCI runtime exec failed: exec failed: unable to start container process: exec: "/etc/passwd": permission denied: unknown' \
+	"$out"
+expect_eq "the failed exec's sentence comes on stdout, as Docker writes it" \
+	"" "$("$D" exec box nosuchcmd 2>&1 >/dev/null)"
+
+out=$("$D" run --name nobin busybox nosuchbinary 2>&1); rc=$?
+track "$("$D" inspect -f '{{.Id}}' nobin 2>/dev/null)"
+expect_eq "docker run of a missing command exits 127" 127 "$rc"
+check "docker run of a missing command prints Docker's sentence" grep -qxF \
+	'docker: Error response from daemon: OCI runtime create failed: unable to start container process: exec: "nosuchbinary": executable file not found in $PATH: unknown' \
+	<<<"$out"
+expect_eq "the container of a failed start stays created, as in Docker" \
+	created "$("$D" inspect -f '{{.State.Status}}' nobin 2>&1)"
+out=$("$D" run --rm busybox /etc/passwd 2>&1); rc=$?
+expect_eq "docker run of a file that is not executable exits 126" 126 "$rc"
+check "docker run of a file that is not executable says permission denied" \
+	grep -qF 'exec: "/etc/passwd": permission denied: unknown' <<<"$out"
+out=$("$D" run --rm busybox /tmp 2>&1); rc=$?
+expect_eq "docker run of a folder exits 126 (is a directory)" 126 "$rc"
+"$D" rm -f box nobin >/dev/null
+
 finish
