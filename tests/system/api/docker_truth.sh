@@ -93,4 +93,37 @@ out=$("$D" run --rm busybox /tmp 2>&1); rc=$?
 expect_eq "docker run of a folder exits 126 (is a directory)" 126 "$rc"
 "$D" rm -f box nobin >/dev/null
 
+# --- a user's groups -----------------------------------------------------------
+
+# An image whose /etc/group lists alice in staff and audio (not in video).
+mkdir -p "$work/users"
+tar -xf "$work/busybox.tar" -C "$work/users"
+echo 'alice:x:1000:1000:alice:/home/alice:/bin/sh' >>"$work/users/etc/passwd"
+printf 'alice:x:1000:\nstaff:x:50:alice\naudio:x:29:bob,alice\nvideo:x:44:bob\n' \
+	>>"$work/users/etc/group"
+tar -cf "$work/users.tar" -C "$work/users" .
+"$D" import "$work/users.tar" users:latest >/dev/null
+groups_of() { # groups_of ARGS... -> the supplementary gids, sorted
+	"$D" "$@" grep ^Groups: /proc/self/status 2>&1 | cut -f2 |
+		tr ' ' '\n' | sort -n | xargs
+}
+expect_eq "--user alice gets her primary group and those listing her" \
+	"29 50 1000" "$(groups_of run --rm --user alice users)"
+expect_eq "--user 1000 finds alice by uid, with the same groups" \
+	"29 50 1000" "$(groups_of run --rm --user 1000 users)"
+expect_eq "--user alice:video gets only the group named" \
+	"44" "$(groups_of run --rm --user alice:video users)"
+expect_eq "--user 4242 (no passwd entry) gets group 0" \
+	"0" "$(groups_of run --rm --user 4242 users)"
+expect_eq "root gets its primary group" "0" "$(groups_of run --rm users)"
+id=$("$D" run -d --name ubox users sleep 1000); track "$id"
+expect_eq "docker exec --user alice gets the same groups" \
+	"29 50 1000" "$(groups_of exec --user alice ubox)"
+"$D" rm -f ubox >/dev/null
+out=$("$D" run --rm --user nosuchuser users true 2>&1); rc=$?
+expect_eq "an unknown user fails as Docker says it (125)" 125 "$rc"
+check "an unknown user's message is Docker's, unwrapped" grep -qxF \
+	'docker: Error response from daemon: unable to find user nosuchuser: no matching entries in passwd file' \
+	<<<"$out"
+
 finish

@@ -219,19 +219,39 @@ static void users_resolve_from_the_rootfs_files(void **state)
 			 0);
 	assert_int_equal(uid, 1000);
 	assert_int_equal(gid, 1000);
-	assert_int_equal(ng, 1);
-	assert_int_equal(groups[0], 50);
+	/* Docker's: the primary group, then the groups listing alice. */
+	assert_int_equal(ng, 2);
+	assert_int_equal(groups[0], 1000);
+	assert_int_equal(groups[1], 50);
 	assert_string_equal(home, "/home/alice");
+	/* By uid: the same user, the same groups. */
+	assert_int_equal(rt__user_resolve(root, "1000", &uid, &gid, groups, &ng,
+					  home, sizeof(home), &err),
+			 0);
+	assert_int_equal(ng, 2);
+	assert_int_equal(groups[1], 50);
+	/* A named group is the only one (runc's explicit form). */
+	assert_int_equal(rt__user_resolve(root, "alice:root", &uid, &gid,
+					  groups, &ng, home, sizeof(home),
+					  &err),
+			 0);
+	assert_int_equal(gid, 0);
+	assert_int_equal(ng, 1);
+	assert_int_equal(groups[0], 0);
 	assert_int_equal(rt__user_resolve(root, "1000:staff", &uid, &gid,
 					  groups, &ng, home, sizeof(home),
 					  &err),
 			 0);
 	assert_int_equal(gid, 50);
+	assert_int_equal(ng, 1);
+	assert_int_equal(groups[0], 50);
 	assert_int_equal(rt__user_resolve(root, "4242", &uid, &gid, groups, &ng,
 					  home, sizeof(home), &err),
 			 0);
 	assert_int_equal(uid, 4242);
 	assert_int_equal(gid, 0);
+	assert_int_equal(ng, 1);
+	assert_int_equal(groups[0], 0);
 	assert_int_equal(rt__user_resolve(root, "nobody", &uid, &gid, groups,
 					  &ng, home, sizeof(home), &err),
 			 -ENOENT);
