@@ -544,6 +544,16 @@ void rt_exec_free(struct rt_exec *ex);
 
 /* ----------------------------------------------------------- stats, top */
 
+/** One network interface of a container, as its /proc/<pid>/net/dev
+ * counts it (Docker's "networks" entry). */
+struct rt_net_stats {
+	char name[16]; /* IFNAMSIZ */
+	uint64_t rx_bytes, rx_packets, rx_errors, rx_dropped;
+	uint64_t tx_bytes, tx_packets, tx_errors, tx_dropped;
+};
+
+#define RT_STATS_MAX_NETS 16
+
 /** Raw counters, as `docker stats` reads them. */
 struct rt_stats {
 	int64_t read_ns;	/* wall clock of the sample */
@@ -553,8 +563,11 @@ struct rt_stats {
 	uint64_t mem_usage; /* minus inactive file, as docker */
 	uint64_t mem_limit; /* limit, or host memory */
 	uint64_t pids;
-	uint64_t net_rx_bytes;
-	uint64_t net_tx_bytes;
+	/* The interfaces of the container's own network namespace but lo,
+	 * the first RT_STATS_MAX_NETS of them; none for a container on the
+	 * host's network (its interfaces are not the container's). */
+	size_t n_nets;
+	struct rt_net_stats nets[RT_STATS_MAX_NETS];
 };
 /** rt_container_stats() - sample a running container. */
 int rt_container_stats(struct rt *rt, const char *id, struct rt_stats *out);
@@ -562,14 +575,18 @@ int rt_container_stats(struct rt *rt, const char *id, struct rt_stats *out);
 double rt_stats_cpu_percent(const struct rt_stats *prev,
 			    const struct rt_stats *cur);
 
+/** One process, with what `ps -ef` prints of it (from /proc/<pid>). */
 struct rt_top_row {
-	pid_t pid;
+	pid_t pid; /* as the host sees it, as in Docker */
 	pid_t ppid;
-	uid_t uid;
-	char cmd[256];
+	uid_t uid;	  /* effective */
+	int64_t start_ns; /* wall clock (boot time + start ticks) */
+	uint64_t cpu_ns;  /* user + system time */
+	char tty[32];	  /* "pts/0", "tty1", or "?" */
+	char cmd[256];	  /* the arguments, "[comm]" when there are none */
 };
-/** rt_container_top() - the processes in the container's cgroup; *@rows
- * owned (shoal_free). */
+/** rt_container_top() - the processes in the container's cgroup, by pid;
+ * *@rows owned (shoal_free). */
 int rt_container_top(struct rt *rt, const char *id, struct rt_top_row **rows,
 		     size_t *count);
 

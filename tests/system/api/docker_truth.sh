@@ -126,4 +126,57 @@ check "an unknown user's message is Docker's, unwrapped" grep -qxF \
 	'docker: Error response from daemon: unable to find user nosuchuser: no matching entries in passwd file' \
 	<<<"$out"
 
+# --- stats: only interfaces that exist -----------------------------------------
+
+api_json() { curl -s -m 30 --unix-socket "$sock" "http://x/v1.45$1"; }
+id=$("$D" run -d --name net busybox sleep 1000); track "$id"
+stats=$(api_json /containers/net/stats?stream=0\&one-shot=1)
+check "stats omit networks when the container has only lo" \
+	bash -c "grep -q '\"pids_stats\"' <<<'$stats' && ! grep -q '\"networks\"' <<<'$stats'"
+check "docker stats shows no network traffic for it" \
+	bash -c "'$D' stats --no-stream --format '{{.NetIO}}' net | grep -qx '0B / 0B'"
+if command -v nsenter >/dev/null && command -v ip >/dev/null; then
+	# Give the container a veth pair of its own (both ends inside its
+	# namespace, no IPv6 chatter) and send ARP requests through it.
+	cpid=$("$D" inspect -f '{{.State.Pid}}' net)
+	nsenter -t "$cpid" -n sh -c 'sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && ip link add eth0 type veth peer name peer0 && ip addr add 10.99.0.1/24 dev eth0 && ip link set eth0 up && ip link set peer0 up'
+	"$D" exec net ping -c 2 -W 1 10.99.0.2 >/dev/null 2>&1
+	sleep 0.2
+	stats=$(api_json /containers/net/stats?stream=0\&one-shot=1)
+	want=$(awk -F'[: ]+' '$2 == "eth0" {print $3, $4, $11, $12}' /proc/"$cpid"/net/dev)
+	got=$(python3 -c 'import json,sys; n=json.load(sys.stdin)["networks"]; e=n["eth0"]; print(e["rx_bytes"], e["rx_packets"], e["tx_bytes"], e["tx_packets"]) if "lo" not in n and "peer0" in n else print("lo listed or peer0 missing")' <<<"$stats" 2>&1)
+	expect_eq "stats list every interface but lo with its real counters" "$want" "$got"
+	check "ARP requests went out of eth0" test "$(cut -d' ' -f4 <<<"$got")" -ge 2
+	check "docker stats adds the traffic up" \
+		bash -c "! '$D' stats --no-stream --format '{{.NetIO}}' net | grep -qx '0B / 0B'"
+else
+	echo "# nsenter or ip missing: interface counters not checked"
+fi
+"$D" rm -f net >/dev/null
+
+# --- top: ps -ef's columns -------------------------------------------------------
+
+# What ps on the host prints for @pids, in docker top's column order.
+ps_rows() {
+	ps -o user=,pid=,ppid=,c=,stime=,tty=,time=,args= -p "$1" |
+		sed 's/^ *//; s/  */ /g'
+}
+top_rows() { "$D" top "$1" | tail -n +2 | sed 's/  */ /g'; }
+id=$("$D" run -d --name top1 busybox sh -c 'sleep 1000 & sleep 1001 & wait'); track "$id"
+sleep 0.3
+pids=$("$D" top top1 | awk 'NR > 1 {print $2}' | paste -sd,)
+expect_eq "docker top lists the container's three processes" 3 \
+	"$(tr ',' '\n' <<<"$pids" | wc -l)"
+expect_eq "docker top fills every column as ps -ef does" \
+	"$(ps_rows "$pids")" "$(top_rows top1)"
+id=$("$D" run -dt --name top2 busybox sh); track "$id"
+sleep 0.3
+pids=$("$D" top top2 | awk 'NR > 1 {print $2}' | paste -sd,)
+expect_eq "a tty container's process shows its tty" pts/0 \
+	"$("$D" top top2 | awk 'NR == 2 {print $6}')"
+expect_eq "... and every other column as ps -ef prints it" \
+	"$(ps_rows "$pids" | cut -d' ' -f1-5,7-)" \
+	"$(top_rows top2 | cut -d' ' -f1-5,7-)"
+"$D" rm -f top1 top2 >/dev/null
+
 finish
