@@ -406,12 +406,29 @@ static void inspect(struct api_call *call)
 	api_reply_json(call, 200, o);
 }
 
+/* img_running_fn: whether container @cid is running (or paused). */
+static bool container_running(const char *cid, void *arg)
+{
+	struct api__state *st = arg;
+	struct rt_info info;
+	if (rt_container_inspect(st->rt, cid, &info) < 0)
+		return false;
+	bool up = info.status == RT_STATUS_RUNNING ||
+		  info.status == RT_STATUS_PAUSED;
+	rt_info_fini(&info);
+	return up;
+}
+
 static void remove_(struct api_call *call)
 {
 	struct img_store *s = need_images(call);
 	char name[512];
 	if (!s)
 		return;
+	/* The store asks the runtime, through us, which of an image's users
+	 * run: a running one refuses a removal by id even when forced. Set
+	 * here, where it is needed, since the state is the API's. */
+	img_store_set_running(s, container_running, api__state_of(call));
 	json_t *report = NULL;
 	struct img_err e = {""};
 	unsigned flags =

@@ -179,4 +179,34 @@ expect_eq "... and every other column as ps -ef prints it" \
 	"$(top_rows top2 | cut -d' ' -f1-5,7-)"
 "$D" rm -f top1 top2 >/dev/null
 
+# --- rmi of an image in use -------------------------------------------------------
+
+"$D" import "$work/busybox.tar" rmtest:latest >/dev/null
+img=$("$D" inspect -f '{{.Id}}' rmtest | cut -c8-19)
+id=$("$D" run -d --name rmc rmtest sleep 1000); track "$id"
+c=${id:0:12}
+out=$("$D" rmi "$img" 2>&1); rc=$?
+expect_eq "rmi by id of an image a running container uses is refused" \
+	"1 Error response from daemon: conflict: unable to delete $img (cannot be forced) - image is being used by running container $c" \
+	"$rc $out"
+out=$("$D" rmi -f "$img" 2>&1); rc=$?
+expect_eq "... and -f cannot force it" \
+	"1 Error response from daemon: conflict: unable to delete $img (cannot be forced) - image is being used by running container $c" \
+	"$rc $out"
+out=$("$D" rmi rmtest 2>&1); rc=$?
+expect_eq "rmi by name of the last tag of a used image must be forced" \
+	"1 Error response from daemon: conflict: unable to remove repository reference \"rmtest\" (must force) - container $c is using its referenced image $img" \
+	"$rc $out"
+"$D" stop -t 0 rmc >/dev/null
+out=$("$D" rmi "$img" 2>&1); rc=$?
+expect_eq "rmi by id of an image a stopped container uses must be forced" \
+	"1 Error response from daemon: conflict: unable to delete $img (must be forced) - image is being used by stopped container $c" \
+	"$rc $out"
+out=$("$D" rmi -f "$img" 2>&1); rc=$?
+expect_eq "rmi -f of it untags it" "0 Untagged: rmtest:latest" "$rc $out"
+check "the stopped container still starts from the untagged image" \
+	bash -c "'$D' start rmc >/dev/null && '$D' rm -f rmc >/dev/null"
+check "once no container uses it, rmi deletes it" \
+	bash -c "'$D' rmi '$img' | grep -q '^Deleted: sha256:' && ! '$D' inspect '$img' >/dev/null 2>&1"
+
 finish

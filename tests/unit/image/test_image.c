@@ -892,6 +892,78 @@ static void removal_is_refused_while_a_container_uses_the_image(void **state)
 	assert_int_equal(img_remove(e->s, id, 0, NULL, &e->err), 0);
 }
 
+/* img_running_fn of the test: the container named in @arg runs. */
+static bool fake_running(const char *cid, void *arg)
+{
+	return strcmp(cid, arg) == 0;
+}
+
+static void
+removal_by_id_follows_dockers_running_and_stopped_rules(void **state)
+{
+	struct env *e = *state;
+	char *tar = wpath(e, "rootfs.tar");
+	assert_int_equal(fx_write_tar(tar, rootfs, 7, FX_PLAIN), 0);
+	struct img_import_opts o = {.reference = "used:1"};
+	char id[DIGEST_STR_LEN], want[256];
+	assert_int_equal(import_file(e, tar, &o, id), 0);
+	const char *up = "1111110000000000000000000000000000000000000000000"
+			 "000000000000000",
+		   *down = "2222220000000000000000000000000000000000000000000"
+			   "000000000000000";
+	img_store_set_running(e->s, fake_running, (void *)up);
+	assert_int_equal(img_use(e->s, id, down), 0);
+	assert_int_equal(img_use(e->s, id, up), 0);
+
+	/* A running user: refused by id, forced or not ("cannot be forced"). */
+	snprintf(want, sizeof(want),
+		 "conflict: unable to delete %.12s (cannot be forced) - image "
+		 "is being used by running container 111111000000",
+		 id + 7);
+	assert_int_equal(img_remove(e->s, id, 0, NULL, &e->err),
+			 SHOAL_ECONFLICT);
+	assert_string_equal(e->err.msg, want);
+	assert_int_equal(img_remove(e->s, id, IMG_RM_FORCE, NULL, &e->err),
+			 SHOAL_ECONFLICT);
+	assert_string_equal(e->err.msg, want);
+	/* By name, forced: Docker untags it and keeps the image quietly. */
+	assert_int_equal(img_tag(e->s, id, "used:2", &e->err), 0);
+	json_t *report;
+	assert_int_equal(
+		img_remove(e->s, "used:2", IMG_RM_FORCE, &report, &e->err), 0);
+	assert_int_equal(json_array_size(report), 1);
+	json_decref(report);
+
+	/* Only a stopped user left: refused unless forced ("must be"). */
+	assert_int_equal(img_unuse(e->s, id, up), 0);
+	snprintf(want, sizeof(want),
+		 "conflict: unable to delete %.12s (must be forced) - image is "
+		 "being used by stopped container 222222000000",
+		 id + 7);
+	assert_int_equal(img_remove(e->s, id, 0, NULL, &e->err),
+			 SHOAL_ECONFLICT);
+	assert_string_equal(e->err.msg, want);
+	/* Several tags come before a stopped user in Docker's order. */
+	assert_int_equal(img_tag(e->s, id, "used:3", &e->err), 0);
+	assert_int_equal(img_remove(e->s, id, 0, NULL, &e->err),
+			 SHOAL_ECONFLICT);
+	assert_non_null(strstr(e->err.msg, "(must be forced) - image is "
+					   "referenced in multiple "
+					   "repositories"));
+	/* Forced: untagged, kept for the stopped container's layers. */
+	assert_int_equal(img_remove(e->s, id, IMG_RM_FORCE, &report, &e->err),
+			 0);
+	assert_int_equal(json_array_size(report), 2);
+	json_decref(report);
+	struct img_image *img;
+	assert_int_equal(img_resolve(e->s, id, &img, &e->err), 0);
+	assert_null(img->repo_tags[0]);
+	img_image_free(img);
+	assert_int_equal(img_unuse(e->s, id, down), 0);
+	img_store_set_running(e->s, NULL, NULL);
+	assert_int_equal(img_remove(e->s, id, 0, NULL, &e->err), 0);
+}
+
 /* Damaged archives ------------------------------------------------------ */
 
 /* Loads @path and checks it fails with @expect, leaving the store as it
@@ -1518,6 +1590,9 @@ int main(void)
 			removing_tags_follows_docker_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			removal_is_refused_while_a_container_uses_the_image,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			removal_by_id_follows_dockers_running_and_stopped_rules,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			damaged_archives_are_rejected_leaving_nothing, setup,
