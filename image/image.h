@@ -265,9 +265,12 @@ int img_import(struct img_store *s, int fd, const struct img_import_opts *o,
  * img_load() - `docker load`: every image of a `docker save` archive or an
  * OCI image layout archive read from @fd (optionally compressed; made
  * blocking like img_import()'s). Blocks.
- * On success 0 and *@loaded (owned; may be NULL): an array of strings, the
- * tags loaded, or "sha256:<id>" for images without a tag. All or nothing:
- * on failure no blob, layer or tag of the archive stays.
+ * On success 0 and *@loaded (owned; may be NULL): an array of objects,
+ * one per tag loaded ({"ref": "busybox:latest"}) or per image without a
+ * tag ({"ref": "sha256:<id>"}); a tag that named another image moves, and
+ * its entry says which ("replaced": "sha256:<old id>"; that image stays,
+ * untagged if it was its last tag, as with Docker). All or nothing: on
+ * failure no blob, layer or tag of the archive stays.
  */
 int img_load(struct img_store *s, int fd, img_progress_fn *progress,
 	     void *progress_arg, json_t **loaded, struct img_err *err);

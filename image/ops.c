@@ -669,13 +669,25 @@ static int commit_one(struct img_store *s, json_t *next, const char *stage,
 	char id[DIGEST_STR_LEN];
 	snprintf(id, sizeof(id), "sha256:%s", p->config_hex);
 	for (size_t i = 0; i < p->n_tags; i++) {
-		if (json_object_set_new(tags_of(next), p->tags[i],
-					json_string(id)) ||
-		    json_array_append_new(loaded, json_string(p->tags[i])))
+		/* A tag that named another image moves; that one stays,
+		 * untagged if this was its last tag (as Docker's load). */
+		const char *was = json_string_value(
+			json_object_get(tags_of(next), p->tags[i]));
+		json_t *entry = json_pack("{s:s}", "ref", p->tags[i]);
+		if (!entry || (was && strcmp(was, id) != 0 &&
+			       json_object_set_new(entry, "replaced",
+						   json_string(was)))) {
+			json_decref(entry);
+			return -ENOMEM;
+		}
+		if (json_array_append_new(loaded, entry) ||
+		    json_object_set_new(tags_of(next), p->tags[i],
+					json_string(id)))
 			return -ENOMEM;
 		json_object_set_new(rec, "last_tag_time", now_str());
 	}
-	if (p->n_tags == 0 && json_array_append_new(loaded, json_string(id)))
+	if (p->n_tags == 0 &&
+	    json_array_append_new(loaded, json_pack("{s:s}", "ref", id)))
 		return -ENOMEM;
 	return 0;
 }

@@ -209,4 +209,34 @@ check "the stopped container still starts from the untagged image" \
 check "once no container uses it, rmi deletes it" \
 	bash -c "'$D' rmi '$img' | grep -q '^Deleted: sha256:' && ! '$D' inspect '$img' >/dev/null 2>&1"
 
+# --- load: a tag that moves -------------------------------------------------------
+
+"$D" import "$work/busybox.tar" ld:latest >/dev/null
+a=$("$D" inspect -f '{{.Id}}' ld)
+"$D" save -o "$work/ld.tar" ld:latest
+out=$("$D" load -i "$work/ld.tar" 2>&1)
+expect_eq "loading an image already present adds nothing and says only that" \
+	"Loaded image: ld:latest" "$out"
+expect_eq "... and leaves no dangling image" "" \
+	"$("$D" images -q -f dangling=true)"
+"$D" import "$work/busybox.tar" ld:latest >/dev/null
+b=$("$D" inspect -f '{{.Id}}' ld)
+out=$("$D" load -i "$work/ld.tar" 2>&1)
+expect_eq "loading a tag that names another image says it moves, as Docker" \
+	"The image ld:latest already exists, renaming the old one with ID $b to empty string
+Loaded image: ld:latest" "$out"
+expect_eq "the tag is the loaded image's again" "$a" \
+	"$("$D" inspect -f '{{.Id}}' ld)"
+expect_eq "the other image stays, untagged (Docker's dangling image)" \
+	"${b:7:12}" "$("$D" images -q -f dangling=true)"
+expect_eq "docker images -f dangling=false lists the tagged ones" \
+	"$(printf '%s\n' busybox ld users | sort)" \
+	"$("$D" images -f dangling=false --format '{{.Repository}}' | sort)"
+expect_eq "docker images NAME lists only that repository" busybox \
+	"$("$D" images --format '{{.Repository}}' busybox)"
+out=$("$D" images -f bogus=1 2>&1); rc=$?
+expect_eq "an unknown image filter is refused as Docker does" \
+	"1 Error response from daemon: invalid filter 'bogus'" "$rc $out"
+"$D" rmi "$b" ld >/dev/null
+
 finish
