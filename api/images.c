@@ -149,6 +149,27 @@ static void import_done(int status, const char *errmsg, json_t *result,
 	shoal_free(j);
 }
 
+/*
+ * There is no registry: a pull (docker pull, and the one docker run tries
+ * after "Unable to find image 'x:latest' locally") fails the way Docker's
+ * does for a repository that does not exist, 404 and "pull access denied
+ * for <familiar name>, repository does not exist", followed by the truth
+ * about why and what to do instead.
+ */
+static void pull_refused(struct api_call *call, const char *from)
+{
+	const char *name = from && *from ? from : "(none)";
+	if (!strncmp(name, "docker.io/library/", 18))
+		name += 18;
+	else if (!strncmp(name, "docker.io/", 10))
+		name += 10;
+	api_reply_error(call, 404,
+			"pull access denied for %s, repository does not "
+			"exist: Shoal has no registry; load or import the "
+			"image instead (docker load, docker import)",
+			name);
+}
+
 static void create(struct api_call *call)
 {
 	struct img_store *s = need_images(call);
@@ -157,12 +178,7 @@ static void create(struct api_call *call)
 	const char *src = http_request_query(call->req, "fromSrc");
 	const char *from = http_request_query(call->req, "fromImage");
 	if (!src || !*src) {
-		api_reply_error(call, 404,
-				"pull access denied for %s: Shoal has no "
-				"registry; use `shoal image import` or "
-				"`shoal image load` (docker import / docker "
-				"load)",
-				from && *from ? from : "(none)");
+		pull_refused(call, from);
 		return;
 	}
 	if (strcmp(src, "-") != 0) {

@@ -608,6 +608,12 @@ int rt_volume_inspect(struct rt *rt, const char *name,
 		      struct rt_volume_info *out);
 /** rt_volume_list() - every volume; *@vols owned (shoal_free). */
 int rt_volume_list(struct rt *rt, struct rt_volume_info **vols, size_t *count);
+/**
+ * rt_volume_users() - the ids of the containers that mount volume @name,
+ * joined by ", " into @out (as many whole ids as fit in @cap); returns how
+ * many there are (0: none). For Docker's "volume is in use - [ids]".
+ */
+int rt_volume_users(struct rt *rt, const char *name, char *out, size_t cap);
 /** rt_volume_remove() - SHOAL_ECONFLICT while a container mounts it
  * (even a stopped one), SHOAL_ENOTFOUND. */
 int rt_volume_remove(struct rt *rt, const char *name);

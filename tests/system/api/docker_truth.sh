@@ -239,4 +239,55 @@ expect_eq "an unknown image filter is refused as Docker does" \
 	"1 Error response from daemon: invalid filter 'bogus'" "$rc $out"
 "$D" rmi "$b" ld >/dev/null
 
+# --- volume specs, a volume in use, an unknown image -------------------------------
+
+# run_err SPEC: what docker run -v SPEC prints, with its exit code first.
+run_err() {
+	local out rc
+	out=$("$D" run --rm -v "$1" busybox true 2>&1); rc=$?
+	echo "$rc $(head -1 <<<"$out")"
+}
+expect_eq "-v bad::spec is refused by the docker CLI itself, as with Docker" \
+	"125 docker: invalid spec: bad::spec: empty section between colons" \
+	"$(run_err bad::spec)"
+expect_eq "a relative target gets Docker's sentence" \
+	"125 docker: Error response from daemon: invalid volume specification: '/x:relative': invalid mount config for type \"bind\": invalid mount path: 'relative' mount path must be absolute" \
+	"$(run_err /x:relative)"
+expect_eq "a bad mode gets Docker's sentence" \
+	"125 docker: Error response from daemon: invalid mode: bogus" \
+	"$(run_err /x:/y:bogus)"
+expect_eq "too many parts get Docker's sentence" \
+	"125 docker: Error response from daemon: invalid volume specification: 'a:b:c:d'" \
+	"$(run_err a:b:c:d)"
+expect_eq "a bad volume name gets the local driver's sentence" \
+	"125 docker: Error response from daemon: create n@me: \"n@me\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path" \
+	"$(run_err n@me:/data)"
+check "no container is left by the refused specs" test -z "$(all_ids)"
+
+"$D" volume create busy >/dev/null
+id=$("$D" create --name vol1 -v busy:/data busybox true); track "$id"
+id2=$("$D" run -d --name vol2 -v busy:/data busybox sleep 1000); track "$id2"
+out=$("$D" volume rm busy 2>&1); rc=$?
+got=$(sed -n 's/.*volume is in use - \[\(.*\)\]$/\1/p' <<<"$out" |
+	tr -d ' ' | tr ',' '\n' | sort | xargs)
+expect_eq "removing a volume in use names every container using it" \
+	"1 Error response from daemon: remove busy: volume is in use - [" \
+	"$rc ${out%%\[*}["
+expect_eq "... by full id, running or not" \
+	"$(printf '%s\n' "$id" "$id2" | sort | xargs)" "$got"
+"$D" rm -f vol1 vol2 >/dev/null
+"$D" volume rm busy >/dev/null
+
+out=$("$D" run --rm nosuchimage 2>&1); rc=$?
+expect_eq "an unknown image: exit 125" 125 "$rc"
+expect_eq "... the docker CLI says it is not here, then why it cannot pull it" \
+	"Unable to find image 'nosuchimage:latest' locally
+docker: Error response from daemon: pull access denied for nosuchimage, repository does not exist: Shoal has no registry; load or import the image instead (docker load, docker import)" \
+	"$(head -2 <<<"$out")"
+out=$(curl -s --unix-socket "$sock" -w '\n%{http_code}' \
+	-H 'Content-Type: application/json' -d '{"Image":"nosuchimage"}' \
+	http://x/v1.45/containers/create)
+expect_eq "create answers Docker's 404 for it" \
+	'{"message":"No such image: nosuchimage:latest"} 404' "$(tr '\n' ' ' <<<"$out" | sed 's/ *$//; s/  */ /g')"
+
 finish
