@@ -7,6 +7,11 @@
  * second sample unless one-shot=true; stream=true writes one object per
  * second until the client leaves or the container stops. Memory usage is
  * already net of inactive file pages, so memory_stats.stats is empty.
+ * "networks" lists the interfaces the runtime found in the container's
+ * network namespace, lo aside, and is left out when there is none (a
+ * container has only lo today), as Docker leaves it out for --network
+ * none. Top answers `ps -ef`'s columns, computed as procps does from what
+ * the runtime read in /proc; ps_args is not supported (always -ef).
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -18,6 +23,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define INTERVAL_MS 1000
 
@@ -30,6 +36,29 @@ static json_t *cpu_json(const struct rt_stats *s)
 		(json_int_t)0, "system_cpu_usage", (json_int_t)s->system_cpu_ns,
 		"online_cpus", (int)s->online_cpus, "throttling_data",
 		"periods", 0, "throttled_periods", 0, "throttled_time", 0);
+}
+
+static json_t *networks_json(const struct rt_stats *s)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; o && i < s->n_nets; i++) {
+		const struct rt_net_stats *n = &s->nets[i];
+		json_t *c =
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				  "rx_bytes", (json_int_t)n->rx_bytes,
+				  "rx_packets", (json_int_t)n->rx_packets,
+				  "rx_errors", (json_int_t)n->rx_errors,
+				  "rx_dropped", (json_int_t)n->rx_dropped,
+				  "tx_bytes", (json_int_t)n->tx_bytes,
+				  "tx_packets", (json_int_t)n->tx_packets,
+				  "tx_errors", (json_int_t)n->tx_errors,
+				  "tx_dropped", (json_int_t)n->tx_dropped);
+		if (jsonx_set(o, n->name, c)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 static json_t *time_json(int64_t ns)
@@ -69,13 +98,9 @@ static json_t *stats_json(const char *id, const char *name,
 			json_pack("{s:I, s:{}, s:I}", "usage",
 				  (json_int_t)s->mem_usage, "stats", "limit",
 				  (json_int_t)s->mem_limit));
-	rc |= jsonx_set(
-		o, "networks",
-		json_pack("{s:{s:I, s:i, s:i, s:i, s:I, s:i, s:i, s:i}}",
-			  "eth0", "rx_bytes", (json_int_t)s->net_rx_bytes,
-			  "rx_packets", 0, "rx_errors", 0, "rx_dropped", 0,
-			  "tx_bytes", (json_int_t)s->net_tx_bytes, "tx_packets",
-			  0, "tx_errors", 0, "tx_dropped", 0));
+	if (s->n_nets >
+	    0) /* none: omitted, as Docker does for --network none */
+		rc |= jsonx_set(o, "networks", networks_json(s));
 	if (rc) {
 		json_decref(o);
 		return NULL;
@@ -195,6 +220,70 @@ static void stats(struct api_call *call)
 
 /* --- top ------------------------------------------------------------------ */
 
+/* ps's C: CPU time over the process's life, in percent, at most 99. */
+static unsigned ps_c(const struct rt_top_row *r, int64_t now_ns)
+{
+	int64_t life = (now_ns - r->start_ns) / NSEC_PER_SEC;
+	uint64_t pcpu =
+		life > 0 ? r->cpu_ns / (NSEC_PER_SEC / 100) / (uint64_t)life
+			 : 0;
+	return pcpu > 99 ? 99 : (unsigned)pcpu;
+}
+
+/* ps's STIME: HH:MM today, MonDD this year, else the year (local time). */
+static void ps_stime(int64_t start_ns, time_t now, char *out, size_t cap)
+{
+	time_t t = (time_t)(start_ns / NSEC_PER_SEC);
+	struct tm st, nt;
+	size_t n;
+
+	if (!localtime_r(&t, &st) || !localtime_r(&now, &nt))
+		n = 0;
+	else if (nt.tm_year != st.tm_year)
+		n = strftime(out, cap, "%Y", &st);
+	else if (nt.tm_yday != st.tm_yday)
+		n = strftime(out, cap, "%b%d", &st);
+	else
+		n = strftime(out, cap, "%H:%M", &st);
+	if (n == 0)
+		snprintf(out, cap, "?");
+}
+
+/* ps's TIME: [DD-]HH:MM:SS of CPU time. */
+static void ps_time(uint64_t cpu_ns, char *out, size_t cap)
+{
+	uint64_t t = cpu_ns / NSEC_PER_SEC;
+	unsigned ss = t % 60, mm = t / 60 % 60, hh = t / 3600 % 24;
+	unsigned long long dd = t / 86400;
+
+	if (dd)
+		snprintf(out, cap, "%llu-%02u:%02u:%02u", dd, hh, mm, ss);
+	else
+		snprintf(out, cap, "%02u:%02u:%02u", hh, mm, ss);
+}
+
+/* One row of `ps -ef` (the user named from the host's passwd, as ps on
+ * the host does, else the number). */
+static json_t *top_json(const struct rt_top_row *r, int64_t now_ns)
+{
+	char uid[64], pid[16], ppid[16], c[8], stime[32], tm[32];
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+
+	if (getpwuid_r(r->uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
+		snprintf(uid, sizeof(uid), "%s", res->pw_name);
+	else
+		snprintf(uid, sizeof(uid), "%u", (unsigned)r->uid);
+	snprintf(pid, sizeof(pid), "%d", (int)r->pid);
+	snprintf(ppid, sizeof(ppid), "%d", (int)r->ppid);
+	snprintf(c, sizeof(c), "%u", ps_c(r, now_ns));
+	ps_stime(r->start_ns, (time_t)(now_ns / NSEC_PER_SEC), stime,
+		 sizeof(stime));
+	ps_time(r->cpu_ns, tm, sizeof(tm));
+	return json_pack("[s, s, s, s, s, s, s, s]", uid, pid, ppid, c, stime,
+			 r->tty, tm, r->cmd);
+}
+
 static void top(struct api_call *call)
 {
 	struct api__state *st = api__need(call);
@@ -213,20 +302,10 @@ static void top(struct api_call *call)
 				shoal_strerror(rc));
 		return;
 	}
+	int64_t now = time_real_ns();
 	json_t *procs = json_array();
-	for (size_t k = 0; procs && k < n; k++) {
-		char uid[32], pid[16], ppid[16];
-		struct passwd *pw = getpwuid(rows[k].uid);
-		snprintf(uid, sizeof(uid), "%s", pw ? pw->pw_name : "");
-		if (!pw)
-			snprintf(uid, sizeof(uid), "%u", (unsigned)rows[k].uid);
-		snprintf(pid, sizeof(pid), "%d", (int)rows[k].pid);
-		snprintf(ppid, sizeof(ppid), "%d", (int)rows[k].ppid);
-		json_array_append_new(procs,
-				      json_pack("[s, s, s, s, s, s, s, s]", uid,
-						pid, ppid, "0", "", "?",
-						"00:00:00", rows[k].cmd));
-	}
+	for (size_t k = 0; procs && k < n; k++)
+		json_array_append_new(procs, top_json(&rows[k], now));
 	shoal_free(rows);
 	api_reply_json(call, 200,
 		       json_pack("{s:[s, s, s, s, s, s, s, s], s:o}", "Titles",

@@ -16,8 +16,10 @@
  * and its output is drained, so `docker exec` prints everything and then
  * reads the exit code from GET /exec/{id}/json.
  *
- * A start that fails (command not found) is answered with Docker's error
- * before any hijack, and the instance records exit code 126 or 127.
+ * A start that fails (command not found or not executable) records exit
+ * code 126 and, as Docker does, upgrades the connection anyway and writes
+ * Docker's sentence on the stdout stream before closing it: the docker CLI
+ * prints it and exits 126.
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -377,6 +379,60 @@ static int strv(const json_t *a, const char **v, size_t max)
 	return (int)n;
 }
 
+static const char *stream_type(bool tty)
+{
+	return tty ? "application/vnd.docker.raw-stream"
+		   : "application/vnd.docker.multiplexed-stream";
+}
+
+static void ignore_input(struct http_response *res, const char *d, ssize_t n,
+			 void *arg)
+{
+}
+
+/*
+ * The process could not be started (not found, not executable, ...).
+ * Docker records exit code 126 whatever the cause and, for an attached
+ * start, upgrades the connection first and writes its sentence on the
+ * stdout stream, then closes: the docker CLI prints it and exits with the
+ * exec's exit code. A detached start gets the sentence as an error answer.
+ */
+static void start_failed(struct api_call *call, struct api__exec *e, int rc,
+			 const struct rt_err *re, bool detach)
+{
+	char msg[sizeof(re->msg) + 128];
+	int n = snprintf(msg, sizeof(msg),
+			 "OCI runtime exec failed: exec failed: unable to "
+			 "start container process: %s: unknown\r\n",
+			 re->msg[0] ? re->msg : shoal_strerror(rc));
+	size_t len = n < 0		       ? 0
+		     : (size_t)n < sizeof(msg) ? (size_t)n
+					       : sizeof(msg) - 1;
+
+	e->exited = true;
+	e->exit_code = 126;
+	log_info("exec=%s in container=%s failed: %s", e->id, e->cid, re->msg);
+	if (detach) {
+		msg[len > 2 ? len - 2 : 0] = '\0'; /* no CR LF in JSON */
+		api_reply_error(call,
+				rc == -ENOENT || rc == -EINVAL ? 400 : 500,
+				"%s", msg);
+		return;
+	}
+	if (http_response_hijack(call->res, call->req->upgrade ? 101 : 200,
+				 stream_type(e->tty), ignore_input, e) < 0) {
+		api_reply_error(call, 500, "%s", msg);
+		return;
+	}
+	if (!e->tty) {
+		unsigned char h[8] = {1,	 0, 0, 0, 0, 0, len >> 8 & 0xff,
+				      len & 0xff};
+		http_response_hijack_write(call->res, h, sizeof(h));
+	}
+	http_response_hijack_write(call->res, msg, len);
+	http_response_hijack_close(call->res);
+}
+
 static void exec_start(struct api_call *call)
 {
 	struct api__state *st;
@@ -416,12 +472,7 @@ static void exec_start(struct api_call *call)
 	e->started = true;
 	int rc = rt_exec_start(st->rt, e->cid, &spec, &e->ex, &re);
 	if (rc < 0) {
-		e->exited = true;
-		e->exit_code = rc == -ENOENT ? 127 : 126;
-		api_reply_error(call,
-				rc == -ENOENT || rc == -EINVAL ? 400 : 500,
-				"OCI runtime exec failed: %s",
-				re.msg[0] ? re.msg : shoal_strerror(rc));
+		start_failed(call, e, rc, &re, detach);
 		return;
 	}
 	e->running = true;
@@ -431,10 +482,8 @@ static void exec_start(struct api_call *call)
 		http_response_send(call->res, 200, NULL, NULL, 0);
 		return;
 	}
-	const char *ct = e->tty ? "application/vnd.docker.raw-stream"
-				: "application/vnd.docker.multiplexed-stream";
-	rc = http_response_hijack(call->res, call->req->upgrade ? 101 : 200, ct,
-				  on_input, e);
+	rc = http_response_hijack(call->res, call->req->upgrade ? 101 : 200,
+				  stream_type(e->tty), on_input, e);
 	if (rc < 0) {
 		api_reply_error(call, 500, "cannot hijack: %s",
 				shoal_strerror(rc));

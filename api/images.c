@@ -149,6 +149,27 @@ static void import_done(int status, const char *errmsg, json_t *result,
 	shoal_free(j);
 }
 
+/*
+ * There is no registry: a pull (docker pull, and the one docker run tries
+ * after "Unable to find image 'x:latest' locally") fails the way Docker's
+ * does for a repository that does not exist, 404 and "pull access denied
+ * for <familiar name>, repository does not exist", followed by the truth
+ * about why and what to do instead.
+ */
+static void pull_refused(struct api_call *call, const char *from)
+{
+	const char *name = from && *from ? from : "(none)";
+	if (!strncmp(name, "docker.io/library/", 18))
+		name += 18;
+	else if (!strncmp(name, "docker.io/", 10))
+		name += 10;
+	api_reply_error(call, 404,
+			"pull access denied for %s, repository does not "
+			"exist: Shoal has no registry; load or import the "
+			"image instead (docker load, docker import)",
+			name);
+}
+
 static void create(struct api_call *call)
 {
 	struct img_store *s = need_images(call);
@@ -157,12 +178,7 @@ static void create(struct api_call *call)
 	const char *src = http_request_query(call->req, "fromSrc");
 	const char *from = http_request_query(call->req, "fromImage");
 	if (!src || !*src) {
-		api_reply_error(call, 404,
-				"pull access denied for %s: Shoal has no "
-				"registry; use `shoal image import` or "
-				"`shoal image load` (docker import / docker "
-				"load)",
-				from && *from ? from : "(none)");
+		pull_refused(call, from);
 		return;
 	}
 	if (strcmp(src, "-") != 0) {
@@ -246,6 +262,27 @@ static void load_progress(const struct img_progress *p, void *arg)
 			    "id", p->id));
 }
 
+/* Docker's lines for one loaded image or tag (image/tarexport/load.go),
+ * with its note when the tag moved from another image. */
+static void loaded_lines(struct http_response *res, const json_t *entry)
+{
+	const char *ref = jsonx_str(entry, "ref", NULL);
+	const char *was = jsonx_str(entry, "replaced", NULL);
+	char line[700];
+	if (!ref)
+		return;
+	if (was) {
+		snprintf(line, sizeof(line),
+			 "The image %s already exists, renaming the old one "
+			 "with ID %s to empty string\n",
+			 ref, was);
+		json_line(res, json_pack("{s:s}", "stream", line));
+	}
+	snprintf(line, sizeof(line), "Loaded image%s: %s\n",
+		 strncmp(ref, "sha256:", 7) ? "" : " ID", ref);
+	json_line(res, json_pack("{s:s}", "stream", line));
+}
+
 static void load_done(int status, const char *errmsg, json_t *result, void *arg)
 {
 	struct job *j = arg;
@@ -259,16 +296,8 @@ static void load_done(int status, const char *errmsg, json_t *result, void *arg)
 		json_line(j->res,
 			  error_line(errmsg ? errmsg : shoal_strerror(status)));
 	} else {
-		for (size_t i = 0; i < json_array_size(result); i++) {
-			const char *r =
-				json_string_value(json_array_get(result, i));
-			char line[600];
-			if (!r)
-				continue;
-			snprintf(line, sizeof(line), "Loaded image%s: %s\n",
-				 strncmp(r, "sha256:", 7) ? "" : " ID", r);
-			json_line(j->res, json_pack("{s:s}", "stream", line));
-		}
+		for (size_t i = 0; i < json_array_size(result); i++)
+			loaded_lines(j->res, json_array_get(result, i));
 	}
 	http_response_end(j->res);
 	shoal_free(j);
@@ -330,11 +359,32 @@ static bool ref_match(const char *tag, const char *want)
 	return !strchr(want, ':') && !strncmp(tag, want, n) && tag[n] == ':';
 }
 
-static bool image_wanted(const json_t *im, const json_t *refs)
+/* The values of filter @key as an array (owned; NULL when absent): the
+ * docker CLI sends {"k":{"v":true}}, other clients {"k":["v"]}. */
+static json_t *filter_values(const json_t *f, const char *key)
 {
+	json_t *v = json_object_get(f, key);
+	if (!json_is_object(v))
+		return json_incref(v);
+	json_t *a = json_array();
+	const char *k;
+	json_t *x;
+	json_object_foreach(v, k, x) json_array_append_new(a, json_string(k));
+	return a;
+}
+
+static bool image_wanted(const json_t *im, const json_t *refs,
+			 const json_t *dangling)
+{
+	const json_t *tags = json_object_get(im, "RepoTags");
+	for (size_t i = 0; i < json_array_size(dangling); i++) {
+		const char *d = json_string_value(json_array_get(dangling, i));
+		bool want = d && (!strcmp(d, "true") || !strcmp(d, "1"));
+		if (want != (json_array_size(tags) == 0))
+			return false;
+	}
 	if (!json_array_size(refs))
 		return true;
-	const json_t *tags = json_object_get(im, "RepoTags");
 	for (size_t i = 0; i < json_array_size(tags); i++)
 		for (size_t j = 0; j < json_array_size(refs); j++) {
 			const char *t =
@@ -360,6 +410,26 @@ static void list(struct api_call *call)
 		api_reply_error(call, 400, "%s", err);
 		return;
 	}
+	const char *key;
+	json_t *val;
+	json_object_foreach(f, key, val)
+	{
+		if (strcmp(key, "reference") && strcmp(key, "dangling")) {
+			/* Docker's others (label, before, since, until) are
+			 * not done: refused rather than silently ignored. */
+			bool docker = !strcmp(key, "label") ||
+				      !strcmp(key, "before") ||
+				      !strcmp(key, "since") ||
+				      !strcmp(key, "until");
+			api_reply_error(call, 400,
+					docker ? "the image filter '%s' is not "
+						 "supported by Shoal"
+					       : "invalid filter '%s'",
+					key);
+			json_decref(f);
+			return;
+		}
+	}
 	json_t *l = NULL;
 	struct img_err e = {""};
 	int rc = img_list_json(s, &l, &e);
@@ -368,10 +438,13 @@ static void list(struct api_call *call)
 		api_reply_error(call, 500, "%s", e.msg);
 		return;
 	}
-	const json_t *refs = json_object_get(f, "reference");
+	json_t *refs = filter_values(f, "reference");
+	json_t *dangling = filter_values(f, "dangling");
 	for (size_t i = json_array_size(l); i-- > 0;)
-		if (!image_wanted(json_array_get(l, i), refs))
+		if (!image_wanted(json_array_get(l, i), refs, dangling))
 			json_array_remove(l, i);
+	json_decref(refs);
+	json_decref(dangling);
 	json_decref(f);
 	api_reply_json(call, 200, l);
 }
@@ -406,12 +479,29 @@ static void inspect(struct api_call *call)
 	api_reply_json(call, 200, o);
 }
 
+/* img_running_fn: whether container @cid is running (or paused). */
+static bool container_running(const char *cid, void *arg)
+{
+	struct api__state *st = arg;
+	struct rt_info info;
+	if (rt_container_inspect(st->rt, cid, &info) < 0)
+		return false;
+	bool up = info.status == RT_STATUS_RUNNING ||
+		  info.status == RT_STATUS_PAUSED;
+	rt_info_fini(&info);
+	return up;
+}
+
 static void remove_(struct api_call *call)
 {
 	struct img_store *s = need_images(call);
 	char name[512];
 	if (!s)
 		return;
+	/* The store asks the runtime, through us, which of an image's users
+	 * run: a running one refuses a removal by id even when forced. Set
+	 * here, where it is needed, since the state is the API's. */
+	img_store_set_running(s, container_running, api__state_of(call));
 	json_t *report = NULL;
 	struct img_err e = {""};
 	unsigned flags =

@@ -4,7 +4,11 @@
  * fields the docker CLI prints in `docker version` and `docker info` are
  * filled with real values from the host and the daemon's services, and the
  * rest with Docker's neutral values (empty lists, false) so that clients
- * decoding them strictly do not fail.
+ * decoding them strictly do not fail. What /info says the host can limit
+ * (MemoryLimit, SwapLimit, CPUSet, ...) is read from the cgroup files at
+ * each request (rt_cgroup_probe()), never assumed, and each missing
+ * capability brings Docker's warning; Plugins names only drivers that
+ * exist.
  */
 #include "api/api.h"
 #include "api/internal.h"
@@ -12,8 +16,11 @@
 #include "common/clock.h"
 #include "common/jsonx.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
 
 #ifndef SHOAL_GIT_COMMIT
 #define SHOAL_GIT_COMMIT "unknown"
@@ -72,11 +79,51 @@ static void version(struct api_call *call)
 	api_reply_json(call, 200, version_json(&h));
 }
 
+/*
+ * Only drivers that exist: the runtime's one volume driver and one log
+ * driver, and no network driver yet (NetworkMode default/bridge/none all
+ * give a namespace with only lo, see docs/containers-api.md). The docker
+ * CLI prints an empty list as an empty "Network:" line.
+ */
 static json_t *info_plugins(void)
 {
-	return json_pack("{s:[s], s:[s, s, s, s], s:n, s:[s]}", "Volume",
-			 "local", "Network", "bridge", "host", "null",
-			 "overlay", "Authorization", "Log", "json-file");
+	return json_pack("{s:[s], s:[], s:n, s:[s]}", "Volume", "local",
+			 "Network", "Authorization", "Log", "json-file");
+}
+
+/* Docker's warnings (daemon/info_unix.go) for what the host cannot limit;
+ * the bridge and forwarding ones are left out: Shoal has no bridge yet. */
+static json_t *info_warnings(const struct rt_cgroup_caps *cg, bool v1)
+{
+	static const struct {
+		size_t off;
+		bool v1_only;
+		const char *text;
+	} w[] = {
+		{offsetof(struct rt_cgroup_caps, memory_limit), false,
+		 "WARNING: No memory limit support"},
+		{offsetof(struct rt_cgroup_caps, swap_limit), false,
+		 "WARNING: No swap limit support"},
+		{offsetof(struct rt_cgroup_caps, kernel_memory_tcp), true,
+		 "WARNING: No kernel memory TCP limit support"},
+		{offsetof(struct rt_cgroup_caps, oom_kill_disable), true,
+		 "WARNING: No oom kill disable support"},
+		{offsetof(struct rt_cgroup_caps, cpu_cfs_quota), false,
+		 "WARNING: No cpu cfs quota support"},
+		{offsetof(struct rt_cgroup_caps, cpu_cfs_period), false,
+		 "WARNING: No cpu cfs period support"},
+		{offsetof(struct rt_cgroup_caps, cpu_shares), false,
+		 "WARNING: No cpu shares support"},
+		{offsetof(struct rt_cgroup_caps, cpuset), false,
+		 "WARNING: No cpuset support"},
+	};
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < sizeof(w) / sizeof(w[0]); i++) {
+		bool has = *(const bool *)((const char *)cg + w[i].off);
+		if (!has && (v1 || !w[i].v1_only))
+			json_array_append_new(a, json_string(w[i].text));
+	}
+	return a;
 }
 
 static json_t *info_swarm(const char *state)
@@ -105,7 +152,8 @@ static json_t *commit(void)
 	return json_pack("{s:s}", "ID", "n/a");
 }
 
-static json_t *info_json(struct api_call *call, const struct api__host *h)
+static json_t *info_json(struct api_call *call, const struct api__host *h,
+			 const struct rt_cgroup_caps *cg)
 {
 	const struct api_services *s = call->svc;
 	struct api_counts c = {0};
@@ -131,14 +179,17 @@ static json_t *info_json(struct api_call *call, const struct api__host *h)
 	rc |= jsonx_set(o, "Driver", json_string("overlay2"));
 	rc |= jsonx_set(o, "DriverStatus", json_array());
 	rc |= jsonx_set(o, "Plugins", info_plugins());
-	rc |= jsonx_set(o, "MemoryLimit", json_true());
-	rc |= jsonx_set(o, "SwapLimit", json_true());
-	rc |= jsonx_set(o, "CpuCfsPeriod", json_true());
-	rc |= jsonx_set(o, "CpuCfsQuota", json_true());
-	rc |= jsonx_set(o, "CPUShares", json_true());
-	rc |= jsonx_set(o, "CPUSet", json_true());
-	rc |= jsonx_set(o, "PidsLimit", json_true());
-	rc |= jsonx_set(o, "OomKillDisable", json_false());
+	rc |= jsonx_set(o, "MemoryLimit", json_boolean(cg->memory_limit));
+	rc |= jsonx_set(o, "SwapLimit", json_boolean(cg->swap_limit));
+	if (cg->kernel_memory_tcp) /* Docker omits it when false */
+		rc |= jsonx_set(o, "KernelMemoryTCP", json_true());
+	rc |= jsonx_set(o, "CpuCfsPeriod", json_boolean(cg->cpu_cfs_period));
+	rc |= jsonx_set(o, "CpuCfsQuota", json_boolean(cg->cpu_cfs_quota));
+	rc |= jsonx_set(o, "CPUShares", json_boolean(cg->cpu_shares));
+	rc |= jsonx_set(o, "CPUSet", json_boolean(cg->cpuset));
+	rc |= jsonx_set(o, "PidsLimit", json_boolean(cg->pids_limit));
+	rc |= jsonx_set(o, "OomKillDisable",
+			json_boolean(cg->oom_kill_disable));
 	rc |= jsonx_set(o, "IPv4Forwarding", json_boolean(h->ipv4_forwarding));
 	rc |= jsonx_set(o, "Debug", json_boolean(s->debug));
 	rc |= jsonx_set(o, "NFd", json_integer(h->nfd));
@@ -175,14 +226,17 @@ static json_t *info_json(struct api_call *call, const struct api__host *h)
 	rc |= jsonx_set(o, "Swarm",
 			s->swarm_ops ? api__swarm_info(call)
 				     : info_swarm(swarm));
-	rc |= jsonx_set(o, "LiveRestoreEnabled", json_false());
+	/* Containers outlive shoald: their monitors stay, and a new shoald
+	 * finds them running (docs/runtime.md, "Re-attach"). */
+	rc |= jsonx_set(o, "LiveRestoreEnabled", json_true());
 	rc |= jsonx_set(o, "Isolation", json_string(""));
 	rc |= jsonx_set(o, "InitBinary", json_string(""));
 	rc |= jsonx_set(o, "ContainerdCommit", commit());
 	rc |= jsonx_set(o, "RuncCommit", commit());
 	rc |= jsonx_set(o, "InitCommit", commit());
 	rc |= jsonx_set(o, "SecurityOptions", security_options(h));
-	rc |= jsonx_set(o, "Warnings", json_array());
+	rc |= jsonx_set(o, "Warnings",
+			info_warnings(cg, strcmp(h->cgroup_version, "1") == 0));
 	if (rc) {
 		json_decref(o);
 		return NULL;
@@ -193,8 +247,10 @@ static json_t *info_json(struct api_call *call, const struct api__host *h)
 static void info(struct api_call *call)
 {
 	struct api__host h;
+	struct rt_cgroup_caps cg;
 	api__host_read(&h);
-	api_reply_json(call, 200, info_json(call, &h));
+	rt_cgroup_probe(CGROUP_ROOT, &cg); /* no cgroups: all false */
+	api_reply_json(call, 200, info_json(call, &h, &cg));
 }
 
 static const struct api_route routes[] = {

@@ -117,7 +117,10 @@ static void remove_(struct api_call *call)
 		return;
 	}
 	if (rc == SHOAL_ECONFLICT) {
-		api_reply_error(call, 409, "remove %s: volume is in use", name);
+		char users[1024];
+		rt_volume_users(st->rt, name, users, sizeof(users));
+		api_reply_error(call, 409, "remove %s: volume is in use - [%s]",
+				name, users);
 		return;
 	}
 	if (rc < 0) {

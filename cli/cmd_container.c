@@ -498,7 +498,15 @@ static int stats_row(struct cli *cli, const char *ref, struct cli_table *t)
 	const json_t *m = jsonx_obj(s, "memory_stats");
 	double use = (double)jsonx_int(m, "usage", 0),
 	       lim = (double)jsonx_int(m, "limit", 0);
-	const json_t *eth = jsonx_obj(jsonx_obj(s, "networks"), "eth0");
+	/* NET I/O sums every interface, as docker stats does (none: 0B). */
+	double rx = 0, tx = 0;
+	const char *ifname;
+	json_t *iface;
+	json_object_foreach(json_object_get(s, "networks"), ifname, iface)
+	{
+		rx += (double)jsonx_int(iface, "rx_bytes", 0);
+		tx += (double)jsonx_int(iface, "tx_bytes", 0);
+	}
 	char id[13], cpu[32], mem[128], mp[32], net[128], pids[32], a[32],
 		b[32];
 	snprintf(id, sizeof(id), "%s", jsonx_str(s, "id", ""));
@@ -507,8 +515,8 @@ static int stats_row(struct cli *cli, const char *ref, struct cli_table *t)
 	cli_bytes(lim, b, sizeof(b));
 	snprintf(mem, sizeof(mem), "%s / %s", a, b);
 	snprintf(mp, sizeof(mp), "%.2f%%", lim > 0 ? use / lim * 100 : 0.0);
-	cli_human_size((double)jsonx_int(eth, "rx_bytes", 0), a, sizeof(a));
-	cli_human_size((double)jsonx_int(eth, "tx_bytes", 0), b, sizeof(b));
+	cli_human_size(rx, a, sizeof(a));
+	cli_human_size(tx, b, sizeof(b));
 	snprintf(net, sizeof(net), "%s / %s", a, b);
 	snprintf(
 		pids, sizeof(pids), "%lld",

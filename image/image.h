@@ -123,6 +123,13 @@ typedef bool img_in_use_fn(const char *image_id, char container_id[65],
 			   void *arg);
 
 /**
+ * img_running_fn - whether container @container_id is running (a paused
+ * one counts, as in Docker). Called with the store's lock held: it must not
+ * call back into the store.
+ */
+typedef bool img_running_fn(const char *container_id, void *arg);
+
+/**
  * img_store_open() - open (creating when absent) the store under
  * @data_root/images. Cleans up what a crash left: tmp/ and unreferenced
  * blobs and layers. One process at a time: the store is flock()ed until
@@ -142,6 +149,13 @@ const char *img_store_path(const struct img_store *s);
  * this image?", consulted by img_remove() in addition to img_use() counts.
  */
 void img_store_set_in_use(struct img_store *s, img_in_use_fn *fn, void *arg);
+
+/**
+ * img_store_set_running() - how img_remove() tells a running user of an
+ * image (a conflict no force overrides) from a stopped one. Without it
+ * every user counts as stopped.
+ */
+void img_store_set_running(struct img_store *s, img_running_fn *fn, void *arg);
 
 /**
  * img_use() / img_unuse() - container @container_id starts or stops
@@ -206,14 +220,22 @@ int img_untag(struct img_store *s, const char *ref, struct img_err *err);
 #define IMG_RM_FORCE 0x1
 
 /**
- * img_remove() - Docker's DELETE /images/{name}: removing a tag of an image
- * that has others only untags it; removing the last tag, or the image by
- * id, deletes the image, its config blob, and the blobs and layers no other
- * image needs. Refused with SHOAL_ECONFLICT while a container uses the image
- * ("conflict: unable to remove repository reference ..."), or, by id, when
- * the image has several tags and @flags lacks IMG_RM_FORCE. With force, a
- * used image loses its tags but stays. *@report (may be NULL) gets Docker's
- * response array ([{"Untagged": ...}, {"Deleted": ...}]), owned.
+ * img_remove() - Docker's DELETE /images/{name} (its graph-driver rules,
+ * daemon/images/image_delete.go): removing a tag of an image that has
+ * others only untags it; removing the last tag, or the image by id,
+ * deletes the image, its config blob, and the blobs and layers no other
+ * image needs. Refused with SHOAL_ECONFLICT, in Docker's words:
+ *   - by name, the last tag of an image a container uses, unless forced
+ *     ("conflict: unable to remove repository reference ... (must force)");
+ *   - by id, an image a running container uses, even forced ("... (cannot
+ *     be forced) - image is being used by running container ...");
+ *   - by id, unless forced, an image with several tags ("... (must be
+ *     forced) - image is referenced in multiple repositories") or used by
+ *     a stopped container ("... image is being used by stopped container").
+ * A forced removal of an image in use takes its tags and keeps the image
+ * (its layers are a container's lower folders), where Docker would also
+ * delete the image record. *@report (may be NULL) gets Docker's response
+ * array ([{"Untagged": ...}, {"Deleted": ...}]), owned.
  */
 int img_remove(struct img_store *s, const char *ref, unsigned flags,
 	       json_t **report, struct img_err *err);
@@ -243,9 +265,12 @@ int img_import(struct img_store *s, int fd, const struct img_import_opts *o,
  * img_load() - `docker load`: every image of a `docker save` archive or an
  * OCI image layout archive read from @fd (optionally compressed; made
  * blocking like img_import()'s). Blocks.
- * On success 0 and *@loaded (owned; may be NULL): an array of strings, the
- * tags loaded, or "sha256:<id>" for images without a tag. All or nothing:
- * on failure no blob, layer or tag of the archive stays.
+ * On success 0 and *@loaded (owned; may be NULL): an array of objects,
+ * one per tag loaded ({"ref": "busybox:latest"}) or per image without a
+ * tag ({"ref": "sha256:<id>"}); a tag that named another image moves, and
+ * its entry says which ("replaced": "sha256:<old id>"; that image stays,
+ * untagged if it was its last tag, as with Docker). All or nothing: on
+ * failure no blob, layer or tag of the archive stays.
  */
 int img_load(struct img_store *s, int fd, img_progress_fn *progress,
 	     void *progress_arg, json_t **loaded, struct img_err *err);

@@ -37,6 +37,8 @@ struct img_store {
 	json_t *users;	 /* hex -> {container id: true} */
 	img_in_use_fn *in_use;
 	void *in_use_arg;
+	img_running_fn *running; /* NULL: every user counts as stopped */
+	void *running_arg;
 };
 
 /*

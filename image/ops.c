@@ -280,6 +280,14 @@ void img_store_set_in_use(struct img_store *s, img_in_use_fn *fn, void *arg)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void img_store_set_running(struct img_store *s, img_running_fn *fn, void *arg)
+{
+	pthread_mutex_lock(&s->lock);
+	s->running = fn;
+	s->running_arg = arg;
+	pthread_mutex_unlock(&s->lock);
+}
+
 static const char *image_hex(const char *image_id)
 {
 	return strncmp(image_id, "sha256:", 7) == 0 ? image_id + 7 : image_id;
@@ -319,19 +327,40 @@ int img_unuse(struct img_store *s, const char *image_id,
 	return rc;
 }
 
-/* Whether a container uses image @hex; its id into @cid. Lock held. */
-static bool used_by(struct img_store *s, const char *hex, char cid[65])
+/* The containers that use an image: one of each kind, "" when none. */
+struct users {
+	char any[65];
+	char running[65];
+	char stopped[65];
+};
+
+static void user_seen(struct img_store *s, const char *cid, struct users *u)
 {
-	json_t *u = json_object_get(s->users, hex);
-	if (u && json_object_size(u) > 0) {
-		void *it = json_object_iter(u);
-		snprintf(cid, 65, "%s", json_object_iter_key(it));
-		return true;
+	bool up = s->running && s->running(cid, s->running_arg);
+	char *slot = up ? u->running : u->stopped;
+
+	if (!u->any[0])
+		snprintf(u->any, sizeof(u->any), "%s", cid);
+	if (!slot[0])
+		snprintf(slot, sizeof(u->any), "%s", cid);
+}
+
+/* Who uses image @hex: img_use() registrations and the in-use callback.
+ * Lock held. */
+static void users_of(struct img_store *s, const char *hex, struct users *u)
+{
+	json_t *reg = json_object_get(s->users, hex);
+	const char *cid;
+	json_t *v;
+
+	memset(u, 0, sizeof(*u));
+	json_object_foreach(reg, cid, v) user_seen(s, cid, u);
+	if (s->in_use) {
+		char id[DIGEST_STR_LEN], other[65] = "";
+		snprintf(id, sizeof(id), "sha256:%s", hex);
+		if (s->in_use(id, other, s->in_use_arg) && other[0])
+			user_seen(s, other, u);
 	}
-	char id[DIGEST_STR_LEN];
-	snprintf(id, sizeof(id), "sha256:%s", hex);
-	cid[0] = '\0';
-	return s->in_use && s->in_use(id, cid, s->in_use_arg);
 }
 
 /* Removal --------------------------------------------------------------- */
@@ -401,29 +430,41 @@ static void discard_files(struct img_store *s, json_t *old, json_t *next,
 	img__fsync_dir(s->root);
 }
 
-/* Docker's reasons to refuse an unforced removal, in its words. */
+/* Docker's reasons to refuse a removal, in its words, in its order. */
 static int refusal(const char *ref, const char *hex, bool by_tag, bool last,
-		   bool used, const char *cid, size_t n_tags,
+		   bool force, const struct users *u, size_t n_tags,
 		   struct img_err *err)
 {
-	if (by_tag && last && used)
+	if (by_tag) {
+		if (!force && last && u->any[0])
+			return img__fail(err, SHOAL_ECONFLICT,
+					 "conflict: unable to remove "
+					 "repository reference \"%s\" (must "
+					 "force) - container %.12s is using "
+					 "its referenced image %.12s",
+					 ref, u->any, hex);
+		return 0;
+	}
+	if (u->running[0])
 		return img__fail(err, SHOAL_ECONFLICT,
-				 "conflict: unable to remove repository "
-				 "reference \"%s\" (must force) - container "
-				 "%.12s is using its referenced image %.12s",
-				 ref, cid, hex);
-	if (!by_tag && used)
-		return img__fail(err, SHOAL_ECONFLICT,
-				 "conflict: unable to delete %.12s (must be "
-				 "forced) - image is being used by container "
-				 "%.12s",
-				 hex, cid);
-	if (!by_tag && n_tags > 1)
+				 "conflict: unable to delete %.12s (cannot "
+				 "be forced) - image is being used by "
+				 "running container %.12s",
+				 hex, u->running);
+	if (force)
+		return 0;
+	if (n_tags > 1)
 		return img__fail(err, SHOAL_ECONFLICT,
 				 "conflict: unable to delete %.12s (must be "
 				 "forced) - image is referenced in multiple "
 				 "repositories",
 				 hex);
+	if (u->stopped[0])
+		return img__fail(err, SHOAL_ECONFLICT,
+				 "conflict: unable to delete %.12s (must be "
+				 "forced) - image is being used by stopped "
+				 "container %.12s",
+				 hex, u->stopped);
 	return 0;
 }
 
@@ -442,14 +483,13 @@ static int remove_locked(struct img_store *s, const char *ref, bool force,
 	json_t *tags = img__tags_for(s, hex);
 	size_t n_tags = json_array_size(tags);
 	json_decref(tags);
-	char cid[65] = "";
-	bool used = used_by(s, hex, cid);
+	struct users u;
+	users_of(s, hex, &u);
+	bool used = u.any[0] != '\0';
 	bool last = !by_tag || n_tags <= 1;
-	if (!force) {
-		rc = refusal(ref, hex, by_tag, last, used, cid, n_tags, err);
-		if (rc < 0)
-			return rc;
-	}
+	rc = refusal(ref, hex, by_tag, last, force, &u, n_tags, err);
+	if (rc < 0)
+		return rc;
 	json_t *next = json_deep_copy(s->index);
 	if (!next)
 		return -ENOMEM;
@@ -629,13 +669,25 @@ static int commit_one(struct img_store *s, json_t *next, const char *stage,
 	char id[DIGEST_STR_LEN];
 	snprintf(id, sizeof(id), "sha256:%s", p->config_hex);
 	for (size_t i = 0; i < p->n_tags; i++) {
-		if (json_object_set_new(tags_of(next), p->tags[i],
-					json_string(id)) ||
-		    json_array_append_new(loaded, json_string(p->tags[i])))
+		/* A tag that named another image moves; that one stays,
+		 * untagged if this was its last tag (as Docker's load). */
+		const char *was = json_string_value(
+			json_object_get(tags_of(next), p->tags[i]));
+		json_t *entry = json_pack("{s:s}", "ref", p->tags[i]);
+		if (!entry || (was && strcmp(was, id) != 0 &&
+			       json_object_set_new(entry, "replaced",
+						   json_string(was)))) {
+			json_decref(entry);
+			return -ENOMEM;
+		}
+		if (json_array_append_new(loaded, entry) ||
+		    json_object_set_new(tags_of(next), p->tags[i],
+					json_string(id)))
 			return -ENOMEM;
 		json_object_set_new(rec, "last_tag_time", now_str());
 	}
-	if (p->n_tags == 0 && json_array_append_new(loaded, json_string(id)))
+	if (p->n_tags == 0 &&
+	    json_array_append_new(loaded, json_pack("{s:s}", "ref", id)))
 		return -ENOMEM;
 	return 0;
 }

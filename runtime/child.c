@@ -39,6 +39,14 @@
 
 #define MAX_GROUPS 64
 
+/*
+ * Docker resolves -u in the daemon, before the OCI runtime runs: its
+ * "unable to find user ..." comes without the runtime's wrapping, which
+ * every other failure of the init gets (report()). Set once, in the init's
+ * own single-threaded process.
+ */
+static bool user_unresolved;
+
 static int lo_up(void)
 {
 	struct ifreq ifr;
@@ -124,26 +132,64 @@ static const char *env_get(char *const *env, const char *key)
 	return NULL;
 }
 
-/* argv[0] through the container's PATH, as Docker (and execvp) would. */
+/* strerror() in Go's words (syscall.Errno.Error() is lowercase): the
+ * docker CLI picks its exit code by searching for "permission denied". */
+static const char *go_strerror(int e, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", strerror(e));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
+/* Go's findExecutable(): 0, or -errno from stat, -EISDIR, -EACCES. */
+static int executable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EPERM)
+		return -errno;
+	return st.st_mode & 0111 ? 0 : -EACCES;
+}
+
+/*
+ * argv[0] through the container's PATH as runc finds it (Go's
+ * exec.LookPath), with its messages, which Docker passes on and whose
+ * words decide the docker CLI's exit code: 127 for "executable file not
+ * found" and "no such file or directory", 126 for "permission denied" and
+ * "is a directory".
+ */
 static int find_exec(const char *name, char *const *env, char *out, size_t cap,
 		     struct rt_err *err)
 {
 	const char *path = env_get(env, "PATH");
-	char buf[4096];
+	char buf[4096], why[128];
+	int rc;
 
 	if (strchr(name, '/')) {
 		snprintf(out, cap, "%s", name);
-		return 0;
+		rc = executable(name);
+		if (rc == -EISDIR || rc == -EACCES)
+			rt__err(err, "exec: \"%s\": %s", name,
+				go_strerror(-rc, why, sizeof(why)));
+		else if (rc < 0)
+			rt__err(err, "exec: \"%s\": stat %s: %s", name, name,
+				go_strerror(-rc, why, sizeof(why)));
+		return rc;
 	}
 	snprintf(buf, sizeof(buf), "%s",
 		 path ? path
 		      : "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
 			"/usr/bin:/sbin:/bin");
 	for (char *dir = strtok(buf, ":"); dir; dir = strtok(NULL, ":")) {
-		struct stat st;
 		snprintf(out, cap, "%s/%s", dir, name);
-		if (stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (st.st_mode & 0111))
+		if (executable(out) == 0)
 			return 0;
 	}
 	rt__err(err, "exec: \"%s\": executable file not found in $PATH", name);
@@ -188,8 +234,10 @@ static int switch_user(const char *user, uint64_t caps, char *home,
 
 	rc = rt__user_resolve("/", user, &uid, &gid, groups, &n_groups, home,
 			      home_len, err);
-	if (rc < 0)
+	if (rc < 0) {
+		user_unresolved = true;
 		return rc;
+	}
 	rc = rt__caps_bound(caps);
 	if (rc < 0) {
 		rt__err(err, "cannot drop capabilities: %s", strerror(-rc));
@@ -271,7 +319,7 @@ int rt__finish_process(const struct rt__config *c, char *const *argv,
 		       struct rt_err *err)
 {
 	uint64_t caps = privileged ? rt__caps_all() : c->caps;
-	char home[256], exe[4096];
+	char home[256], exe[4096], why[128];
 	char **full_env;
 	sigset_t all;
 	int rc;
@@ -313,19 +361,31 @@ int rt__finish_process(const struct rt__config *c, char *const *argv,
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	execve(exe, argv, full_env);
 	rc = -errno;
-	rt__err(err, "exec %s: %s", exe, strerror(errno));
+	rt__err(err, "exec %s: %s", exe, go_strerror(-rc, why, sizeof(why)));
 	return rc;
 }
 
+/*
+ * The init's failure, in the words Docker passes on from containerd and
+ * runc ("OCI runtime create failed: ...: unknown"), but for an unknown
+ * user, which Docker finds before the runtime runs: the sentence is what
+ * `docker run` prints and what decides its exit code (see find_exec()).
+ */
 static void report(int fd, const struct rt_err *err)
 {
 	char msg[sizeof(err->msg) + 1];
-	size_t len;
+	int len;
 
-	msg[0] = 'E';
-	len = strlen(err->msg);
-	memcpy(msg + 1, err->msg, len);
-	if (send(fd, msg, len + 1, MSG_NOSIGNAL) < 0)
+	if (user_unresolved)
+		len = snprintf(msg, sizeof(msg), "E%s", err->msg);
+	else
+		len = snprintf(msg, sizeof(msg),
+			       "EOCI runtime create failed: unable to start "
+			       "container process: %s: unknown",
+			       err->msg);
+	if (len < 0 || (size_t)len >= sizeof(msg))
+		len = (int)sizeof(msg) - 1;
+	if (send(fd, msg, (size_t)len, MSG_NOSIGNAL) < 0)
 		_exit(126);
 }
 

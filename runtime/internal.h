@@ -204,7 +204,9 @@ int rt__seccomp_no_spawn(void);
 
 /* user.c */
 /** rt__user_resolve() - resolve a -u spec against the rootfs's
- * /etc/passwd and /etc/group (@root: "/" inside the container). */
+ * /etc/passwd and /etc/group (@root: "/" inside the container). @groups
+ * (room for 64) gets Docker's supplementary groups: the primary group,
+ * then, unless the spec names a group, those that list the user. */
 int rt__user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 		     gid_t *groups, size_t *n_groups, char *home,
 		     size_t home_len, struct rt_err *err);

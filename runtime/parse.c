@@ -196,58 +196,95 @@ static bool valid_volume_name(const char *s, size_t len)
 	return true;
 }
 
-/* Docker's -v modes: ro|rw, SELinux z|Z, nocopy, propagation modes. */
+/*
+ * Docker's -v modes (volume/mounts/linux_parser.go linuxValidMountMode):
+ * comma-separated, at most one of each kind: ro|rw, SELinux z|Z, a
+ * propagation mode, nocopy, a consistency mode. "" is valid (rw).
+ */
 static int parse_mode(const char *s, size_t len, bool *readonly)
 {
-	static const char *const ok[] = {
-		"rw",	  "z",	     "Z",     "nocopy", "private", "rprivate",
-		"shared", "rshared", "slave", "rslave", NULL};
+	static const struct {
+		const char *name;
+		int kind;
+	} ok[] = {
+		{"rw", 0},     {"ro", 0},	 {"z", 1},
+		{"Z", 1},      {"private", 2},	 {"rprivate", 2},
+		{"shared", 2}, {"rshared", 2},	 {"slave", 2},
+		{"rslave", 2}, {"nocopy", 3},	 {"consistent", 4},
+		{"cached", 4}, {"delegated", 4},
+	};
 	const char *end = s + len;
-	bool seen_rw = false;
+	unsigned seen = 0;
 
-	if (len == 0)
-		return -EINVAL;
+	*readonly = false;
 	while (s < end) {
 		const char *c = memchr(s, ',', (size_t)(end - s));
-		size_t n = (size_t)((c ? c : end) - s);
-		bool known = false;
-		if (n == 2 && !strncmp(s, "ro", 2)) {
-			if (seen_rw)
-				return -EINVAL;
-			*readonly = true;
-			seen_rw = known = true;
-		}
-		for (size_t i = 0; ok[i] && !known; i++)
-			if (strlen(ok[i]) == n && !strncmp(s, ok[i], n)) {
-				if (i == 0 && seen_rw)
-					return -EINVAL;
-				seen_rw |= i == 0;
-				known = true;
-			}
-		if (!known)
+		size_t n = (size_t)((c ? c : end) - s), i;
+		for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+			if (strlen(ok[i].name) == n &&
+			    !strncmp(s, ok[i].name, n))
+				break;
+		if (i == sizeof(ok) / sizeof(ok[0]) || seen & 1u << ok[i].kind)
 			return -EINVAL;
+		seen |= 1u << ok[i].kind;
+		*readonly |= i == 1;
 		s += n + (c ? 1 : 0);
 		if (c && s == end)
-			return -EINVAL;
+			return -EINVAL; /* a trailing comma: an empty mode */
 	}
 	return 0;
 }
 
+/* Docker's ParseMountRaw() failure after the split: "invalid volume
+ * specification: '<spec>': invalid mount config for type "<t>": <why>". */
+static int bad_config(struct rt_err *err, const char *spec, bool bind,
+		      const char *why)
+{
+	rt__err(err,
+		"invalid volume specification: '%s': invalid mount config "
+		"for type \"%s\": %s",
+		spec, bind ? "bind" : "volume", why);
+	return -EINVAL;
+}
+
+/* Docker's local driver's rule for a volume's name, with its words (the
+ * create of the volume fails: "create <name>: ..."). */
+static int bad_volume_name(struct rt_err *err, const char *name, size_t len)
+{
+	if (len == 1)
+		rt__err(err,
+			"create %.*s: volume name is too short, names should "
+			"be at least two alphanumeric characters",
+			(int)len, name);
+	else
+		rt__err(err,
+			"create %.*s: \"%.*s\" includes invalid characters for "
+			"a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" "
+			"are allowed. If you intended to pass a host directory, "
+			"use absolute path",
+			(int)len, name, (int)len, name);
+	return -EINVAL;
+}
+
+/*
+ * A -v spec as Docker's daemon reads it (ParseMountRaw): "target",
+ * "source:target" or "source:target:mode", a source that is an absolute
+ * path being a bind and anything else a volume's name; "target:mode" is
+ * refused, as in Docker. Each refusal has Docker's sentence.
+ */
 int rt_parse_volume(const char *s, struct rt_mount_spec *out,
 		    struct rt_err *err)
 {
-	const char *parts[3] = {0};
-	size_t lens[3] = {0}, n = 0, used = 0;
-	const char *p = s;
-	bool ro = false;
+	const char *parts[4] = {0}, *p = s, *target;
+	size_t lens[4] = {0}, n = 0, used = 0, tlen;
+	bool ro = false, bind;
+	char why[300];
 
 	memset(out, 0, sizeof(*out));
-	if (!s || !*s || strlen(s) >= sizeof(out->buf) / 2)
+	if (!s || !*s || *s == ':' || strlen(s) >= sizeof(out->buf) / 2)
 		goto invalid;
 	for (;;) {
-		const char *c = strchr(p, ':');
-		if (n == 3)
-			goto invalid;
+		const char *c = n < 3 ? strchr(p, ':') : NULL;
 		parts[n] = p;
 		lens[n] = c ? (size_t)(c - p) : strlen(p);
 		n++;
@@ -255,47 +292,51 @@ int rt_parse_volume(const char *s, struct rt_mount_spec *out,
 			break;
 		p = c + 1;
 	}
-	if (n == 2 && parts[0][0] == '/' &&
-	    parse_mode(parts[1], lens[1], &ro) == 0) {
-		n = 1; /* "/ctr:ro": an anonymous volume with a mode */
-	} else if (n == 3 && parse_mode(parts[2], lens[2], &ro) < 0) {
+	if (n == 4 || (n == 2 && parse_mode(parts[1], lens[1], &ro) == 0))
 		goto invalid;
+	if (n == 3 && parse_mode(parts[2], lens[2], &ro) < 0) {
+		rt__err(err, "invalid mode: %.*s", (int)lens[2], parts[2]);
+		return -EINVAL;
+	}
+	bind = n > 1 && parts[0][0] == '/';
+	target = n == 1 ? parts[0] : parts[1];
+	tlen = n == 1 ? lens[0] : lens[1];
+	if (tlen == 0)
+		return bad_config(err, s, bind,
+				  "field Target must not be empty");
+	if (target[0] != '/') {
+		snprintf(why, sizeof(why),
+			 "invalid mount path: '%.*s' mount path must be "
+			 "absolute",
+			 (int)tlen, target);
+		return bad_config(err, s, bind, why);
 	}
 	if (n == 1) {
 		out->kind = RT_MOUNT_ANONYMOUS;
+	} else if (bind) {
+		out->kind = RT_MOUNT_BIND;
 		if (clean_abs_path(parts[0], lens[0], out->buf,
-				   sizeof(out->buf)) < 0)
+				   sizeof(out->buf) / 2) < 0)
 			goto invalid;
-		out->target = out->buf;
 	} else {
-		if (lens[0] == 0)
-			goto invalid;
-		if (parts[0][0] == '/') {
-			out->kind = RT_MOUNT_BIND;
-			if (clean_abs_path(parts[0], lens[0], out->buf,
-					   sizeof(out->buf) / 2) < 0)
-				goto invalid;
-		} else {
-			if (!valid_volume_name(parts[0], lens[0]))
-				goto invalid;
-			out->kind = RT_MOUNT_VOLUME;
-			memcpy(out->buf, parts[0], lens[0]);
-			out->buf[lens[0]] = '\0';
-		}
+		if (!valid_volume_name(parts[0], lens[0]))
+			return bad_volume_name(err, parts[0], lens[0]);
+		out->kind = RT_MOUNT_VOLUME;
+		memcpy(out->buf, parts[0], lens[0]);
+		out->buf[lens[0]] = '\0';
+	}
+	if (n > 1) {
 		out->source = out->buf;
 		used = strlen(out->buf) + 1;
-		if (clean_abs_path(parts[1], lens[1], out->buf + used,
-				   sizeof(out->buf) - used) < 0)
-			goto invalid;
-		out->target = out->buf + used;
 	}
-	if (!strcmp(out->target, "/")) {
-		rt__err(err,
-			"invalid volume specification: '%s': destination "
-			"can't be '/'",
-			s);
-		return -EINVAL;
-	}
+	if (clean_abs_path(target, tlen, out->buf + used,
+			   sizeof(out->buf) - used) < 0)
+		goto invalid;
+	out->target = out->buf + used;
+	if (!strcmp(out->target, "/"))
+		return bad_config(err, s, bind,
+				  "invalid specification: destination can't "
+				  "be '/'");
 	out->readonly = ro;
 	return 0;
 invalid:

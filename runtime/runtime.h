@@ -84,6 +84,34 @@ enum rt_cgroup_layout {
 };
 enum rt_cgroup_layout rt_cgroup_layout(const struct rt *rt);
 
+/**
+ * What the host's cgroups can limit, in the words of Docker's GET /info.
+ * Each field says which file or v2 controller it rests on.
+ */
+struct rt_cgroup_caps {
+	enum rt_cgroup_layout layout; /* hybrid is answered from v1 */
+
+	bool memory_limit;	 /* v1 memory controller; v2 "memory" */
+	bool swap_limit;	 /* memory.memsw.limit_in_bytes; v2 swap.max */
+	bool memory_reservation; /* memory.soft_limit_in_bytes; v2 "memory" */
+	bool kernel_memory_tcp;	 /* memory.kmem.tcp.limit_in_bytes; never v2 */
+	bool oom_kill_disable;	 /* memory.oom_control; never on v2 */
+	bool cpu_shares;	 /* cpu.shares; v2 "cpu" (cpu.weight) */
+	bool cpu_cfs_period;	 /* cpu.cfs_period_us; v2 "cpu" (cpu.max) */
+	bool cpu_cfs_quota;	 /* cpu.cfs_quota_us; v2 "cpu" (cpu.max) */
+	bool cpuset;		 /* cpuset.cpus and .mems; v2 "cpuset" */
+	bool pids_limit;	 /* v1 pids controller; v2 "pids" */
+};
+
+/**
+ * rt_cgroup_probe() - read what the cgroup tree under @root (normally
+ * "/sys/fs/cgroup") offers into @out, from its files only, so any folder
+ * shaped like one can be given. 0, or -ENOENT when @root holds no cgroup
+ * hierarchy (@out is then all false, layout v1). Never allocates; a few
+ * stat(2)s, safe on a loop thread.
+ */
+int rt_cgroup_probe(const char *root, struct rt_cgroup_caps *out);
+
 /* ---------------------------------------------------------------- spec */
 
 /** A resource limit: RLIMIT_* number, soft and hard values. */
@@ -519,6 +547,16 @@ void rt_exec_free(struct rt_exec *ex);
 
 /* ----------------------------------------------------------- stats, top */
 
+/** One network interface of a container, as its /proc/<pid>/net/dev
+ * counts it (Docker's "networks" entry). */
+struct rt_net_stats {
+	char name[16]; /* IFNAMSIZ */
+	uint64_t rx_bytes, rx_packets, rx_errors, rx_dropped;
+	uint64_t tx_bytes, tx_packets, tx_errors, tx_dropped;
+};
+
+#define RT_STATS_MAX_NETS 16
+
 /** Raw counters, as `docker stats` reads them. */
 struct rt_stats {
 	int64_t read_ns;	/* wall clock of the sample */
@@ -528,8 +566,11 @@ struct rt_stats {
 	uint64_t mem_usage; /* minus inactive file, as docker */
 	uint64_t mem_limit; /* limit, or host memory */
 	uint64_t pids;
-	uint64_t net_rx_bytes;
-	uint64_t net_tx_bytes;
+	/* The interfaces of the container's own network namespace but lo,
+	 * the first RT_STATS_MAX_NETS of them; none for a container on the
+	 * host's network (its interfaces are not the container's). */
+	size_t n_nets;
+	struct rt_net_stats nets[RT_STATS_MAX_NETS];
 };
 /** rt_container_stats() - sample a running container. */
 int rt_container_stats(struct rt *rt, const char *id, struct rt_stats *out);
@@ -537,14 +578,18 @@ int rt_container_stats(struct rt *rt, const char *id, struct rt_stats *out);
 double rt_stats_cpu_percent(const struct rt_stats *prev,
 			    const struct rt_stats *cur);
 
+/** One process, with what `ps -ef` prints of it (from /proc/<pid>). */
 struct rt_top_row {
-	pid_t pid;
+	pid_t pid; /* as the host sees it, as in Docker */
 	pid_t ppid;
-	uid_t uid;
-	char cmd[256];
+	uid_t uid;	  /* effective */
+	int64_t start_ns; /* wall clock (boot time + start ticks) */
+	uint64_t cpu_ns;  /* user + system time */
+	char tty[32];	  /* "pts/0", "tty1", or "?" */
+	char cmd[256];	  /* the arguments, "[comm]" when there are none */
 };
-/** rt_container_top() - the processes in the container's cgroup; *@rows
- * owned (shoal_free). */
+/** rt_container_top() - the processes in the container's cgroup, by pid;
+ * *@rows owned (shoal_free). */
 int rt_container_top(struct rt *rt, const char *id, struct rt_top_row **rows,
 		     size_t *count);
 
@@ -566,6 +611,12 @@ int rt_volume_inspect(struct rt *rt, const char *name,
 		      struct rt_volume_info *out);
 /** rt_volume_list() - every volume; *@vols owned (shoal_free). */
 int rt_volume_list(struct rt *rt, struct rt_volume_info **vols, size_t *count);
+/**
+ * rt_volume_users() - the ids of the containers that mount volume @name,
+ * joined by ", " into @out (as many whole ids as fit in @cap); returns how
+ * many there are (0: none). For Docker's "volume is in use - [ids]".
+ */
+int rt_volume_users(struct rt *rt, const char *name, char *out, size_t cap);
 /** rt_volume_remove() - SHOAL_ECONFLICT while a container mounts it
  * (even a stopped one), SHOAL_ENOTFOUND. */
 int rt_volume_remove(struct rt *rt, const char *name);

@@ -1,10 +1,12 @@
 /*
- * stats and top. Counters come from the container's cgroup (cgroup.c), the
- * host's CPU time from /proc/stat and the network bytes from
- * /proc/<init>/net/dev, which shows the init's network namespace; lo is
- * left out, as docker stats lists only the container's networks. The CPU
- * percentage is Docker's: container CPU delta over host CPU delta, times
- * the online CPUs, times 100.
+ * stats. Counters come from the container's cgroup (cgroup.c), the host's
+ * CPU time from /proc/stat and the network counters from
+ * /proc/<init>/net/dev, which shows the init's network namespace: every
+ * interface there but lo, as it is (today a container has only lo, so
+ * none; Docker omits lo too). A container on the host's network gets no
+ * interface: the host's are not its own (Docker reports none either). The
+ * CPU percentage is Docker's: container CPU delta over host CPU delta,
+ * times the online CPUs, times 100.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,29 +51,50 @@ static uint64_t host_mem(void)
 	return (uint64_t)kb * 1024;
 }
 
-static void net_bytes(pid_t pid, uint64_t *rx, uint64_t *tx)
+/*
+ * Every interface of the init's network namespace but lo, with its
+ * counters. A line of /proc/<pid>/net/dev after the two header lines:
+ *   name: rx bytes packets errs drop fifo frame compressed multicast
+ *         tx bytes packets errs drop fifo colls carrier compressed
+ */
+static void net_stats(pid_t pid, struct rt_stats *out)
 {
-	char path[64], line[512], name[64];
-	unsigned long long r, t, skip;
+	char path[64], line[512];
+	unsigned long long v[16];
 	FILE *f;
 
-	*rx = *tx = 0;
 	snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
 	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f)) {
+	while (f && fgets(line, sizeof(line), f) &&
+	       out->n_nets < RT_STATS_MAX_NETS) {
+		struct rt_net_stats *n = &out->nets[out->n_nets];
 		char *colon = strchr(line, ':');
+		char *name = line;
 		if (!colon)
 			continue;
-		*colon = ' ';
-		if (sscanf(line,
-			   " %63s %llu %llu %llu %llu %llu %llu %llu "
-			   "%llu %llu",
-			   name, &r, &skip, &skip, &skip, &skip, &skip, &skip,
-			   &skip, &t) != 10 ||
-		    !strcmp(name, "lo"))
+		*colon = '\0';
+		while (*name == ' ')
+			name++;
+		if (!strcmp(name, "lo") || !*name ||
+		    sscanf(colon + 1,
+			   "%llu %llu %llu %llu %llu %llu %llu %llu %llu "
+			   "%llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13],
+			   &v[14], &v[15]) != 16)
 			continue;
-		*rx += r;
-		*tx += t;
+		if (strlen(name) >= sizeof(n->name))
+			continue;
+		memcpy(n->name, name, strlen(name) + 1);
+		n->rx_bytes = v[0];
+		n->rx_packets = v[1];
+		n->rx_errors = v[2];
+		n->rx_dropped = v[3];
+		n->tx_bytes = v[8];
+		n->tx_packets = v[9];
+		n->tx_errors = v[10];
+		n->tx_dropped = v[11];
+		out->n_nets++;
 	}
 	if (f)
 		fclose(f);
@@ -97,7 +120,8 @@ int rt_container_stats(struct rt *rt, const char *ref, struct rt_stats *out)
 	out->online_cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
 	if (out->mem_limit == 0 || out->mem_limit > host_mem())
 		out->mem_limit = host_mem();
-	net_bytes(st.pid, &out->net_rx_bytes, &out->net_tx_bytes);
+	if (strcmp(c->network, "host") != 0)
+		net_stats(st.pid, out);
 	return 0;
 }
 
@@ -110,68 +134,4 @@ double rt_stats_cpu_percent(const struct rt_stats *prev,
 	if (cpu <= 0 || sys <= 0)
 		return 0.0;
 	return cpu / sys * cur->online_cpus * 100.0;
-}
-
-static void top_row(pid_t pid, struct rt_top_row *r)
-{
-	char path[64], buf[256], *p;
-	FILE *f;
-	size_t n;
-
-	memset(r, 0, sizeof(*r));
-	r->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	while (f && fgets(buf, sizeof(buf), f)) {
-		unsigned u;
-		int pp;
-		if (sscanf(buf, "PPid: %d", &pp) == 1)
-			r->ppid = pp;
-		else if (sscanf(buf, "Uid: %u", &u) == 1)
-			r->uid = u;
-	}
-	if (f)
-		fclose(f);
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	f = fopen(path, "re");
-	n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	if (f)
-		fclose(f);
-	for (size_t i = 0; i + 1 < n; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	buf[n] = '\0';
-	p = buf;
-	snprintf(r->cmd, sizeof(r->cmd), "%s", p);
-}
-
-int rt_container_top(struct rt *rt, const char *ref, struct rt_top_row **rows,
-		     size_t *count)
-{
-	const struct rt__config *c;
-	struct rt__state st;
-	pid_t *pids;
-	size_t n;
-	int rc;
-
-	*rows = NULL;
-	*count = 0;
-	c = rt__config_of(rt, ref, &st);
-	if (!c)
-		return SHOAL_ENOTFOUND;
-	if (st.status != RT_STATUS_RUNNING)
-		return -ESRCH;
-	rc = rt__cgroup_pids(&rt->cg, c, &pids, &n);
-	if (rc < 0)
-		return rc;
-	*rows = shoal_calloc(n + 1, sizeof(**rows));
-	if (!*rows) {
-		shoal_free(pids);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++)
-		top_row(pids[i], &(*rows)[i]);
-	*count = n;
-	shoal_free(pids);
-	return 0;
 }

@@ -2,8 +2,9 @@
  * -u resolution against the container's own /etc/passwd and /etc/group
  * (never the host's, never NSS): names map to ids, a bare uid takes the
  * primary group of its passwd entry (or 0 when there is none, as Docker),
- * and supplementary groups are the groups that list the user. Runs in the
- * container's init after pivot_root, so @root is normally "/".
+ * and the supplementary groups are Docker's: the primary group, then, when
+ * -u names no group, the groups of /etc/group that list the user. Runs in
+ * the container's init after pivot_root, so @root is normally "/".
  */
 #include <ctype.h>
 #include <errno.h>
@@ -160,7 +161,12 @@ int rt__user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 			return -ENOENT;
 		}
 	}
-	if (name[0])
+	/* Docker (daemon/oci_linux.go getUser): the primary group first, then
+	 * the groups that list the user, found only when no group was named
+	 * (runc's GetExecUser: "supplementary group ids only make sense if in
+	 * the implicit form"). */
+	groups[(*n_groups)++] = (gid_t)g;
+	if (name[0] && !us.has_group)
 		member_groups(root, name, groups, n_groups);
 	*uid = (uid_t)u;
 	*gid = (gid_t)g;

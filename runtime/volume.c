@@ -59,6 +59,31 @@ static size_t ref_count(struct rt *rt, const char *name)
 	return n;
 }
 
+int rt_volume_users(struct rt *rt, const char *name, char *out, size_t cap)
+{
+	size_t pos = 0, klen, len = 0, n = 0;
+	const void *key;
+	void *val;
+
+	if (cap)
+		out[0] = '\0';
+	while (hmap_next(&rt->by_id, &pos, &key, &klen, &val)) {
+		const struct rt__config *c = ((struct rt__ctr *)val)->c;
+		bool uses = false;
+		for (size_t i = 0; i < c->n_mounts && !uses; i++)
+			uses = c->mounts[i].volume &&
+			       !strcmp(c->mounts[i].volume, name);
+		if (!uses)
+			continue;
+		/* Whole ids only: a list cut short loses the last ones. */
+		if (len + (n ? 2 : 0) + RT_ID_LEN < cap)
+			len += (size_t)snprintf(out + len, cap - len, "%s%s",
+						n ? ", " : "", c->id);
+		n++;
+	}
+	return (int)n;
+}
+
 static int fill_info(struct rt *rt, const char *name,
 		     struct rt_volume_info *out)
 {

@@ -201,7 +201,7 @@ static void non_root_user_has_no_effective_capabilities(void **state)
 	s.user = "alice";
 	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
 	assert_string_equal(out, "uid=1000(alice) gid=1000(alice) "
-				 "groups=50(staff)\n"
+				 "groups=50(staff),1000(alice)\n"
 				 "CapEff:\t0000000000000000\n");
 }
 

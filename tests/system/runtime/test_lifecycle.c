@@ -510,8 +510,10 @@ missing_executable_fails_start_and_leaves_nothing_running(void **state)
 	fx_spec(fx, &s, argv);
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
 	assert_int_not_equal(rt_container_start(fx->rt, id, &err), 0);
-	assert_string_equal(err.msg, "exec: \"no-such-command\": executable "
-				     "file not found in $PATH");
+	assert_string_equal(err.msg, "OCI runtime create failed: unable to "
+				     "start container process: exec: "
+				     "\"no-such-command\": executable file "
+				     "not found in $PATH: unknown");
 	assert_int_equal(fx_cgroup_dirs(fx->cgroup_parent, id), 0);
 	assert_int_equal(rt_container_inspect(fx->rt, id, &info), 0);
 	assert_int_equal(info.status, RT_STATUS_CREATED);

@@ -76,6 +76,13 @@ static char *wpath(struct env *e, const char *name)
 	return p[i];
 }
 
+/* The "ref" of entry @i of img_load()'s report. */
+static const char *loaded_ref(const json_t *loaded, size_t i)
+{
+	return json_string_value(
+		json_object_get(json_array_get(loaded, i), "ref"));
+}
+
 static int load_file(struct env *e, const char *path, json_t **loaded)
 {
 	int fd = open(path, O_RDONLY);
@@ -412,8 +419,7 @@ static void docker_save_archive_loads_with_layers_in_order(void **state)
 	json_t *loaded = NULL;
 	assert_int_equal(load_file(e, out, &loaded), 0);
 	assert_int_equal(json_array_size(loaded), 1);
-	assert_string_equal(json_string_value(json_array_get(loaded, 0)),
-			    "busybox:latest");
+	assert_string_equal(loaded_ref(loaded, 0), "busybox:latest");
 	json_decref(loaded);
 
 	struct img_image *img;
@@ -552,8 +558,7 @@ static void oci_layout_archive_loads_with_its_annotated_name(void **state)
 			 0);
 	json_t *loaded = NULL;
 	assert_int_equal(load_file(e, out, &loaded), 0);
-	assert_string_equal(json_string_value(json_array_get(loaded, 0)),
-			    "oci-test:2");
+	assert_string_equal(loaded_ref(loaded, 0), "oci-test:2");
 	json_decref(loaded);
 	struct img_image *img;
 	assert_int_equal(img_resolve(e->s, "oci-test:2", &img, &e->err), 0);
@@ -649,8 +654,7 @@ static void loading_a_present_image_only_adds_its_tags(void **state)
 	free(f[2].data);
 	json_t *loaded;
 	assert_int_equal(load_file(e, save, &loaded), 0);
-	assert_string_equal(json_string_value(json_array_get(loaded, 0)),
-			    "same:2");
+	assert_string_equal(loaded_ref(loaded, 0), "same:2");
 	json_decref(loaded);
 	struct img_image *a, *b;
 	assert_int_equal(img_resolve(e->s, "same:1", &a, &e->err), 0);
@@ -668,6 +672,46 @@ static void loading_a_present_image_only_adds_its_tags(void **state)
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
+}
+
+/* Docker's load moves a tag that named another image and says so; the
+ * other image stays, untagged. */
+static void loading_a_tag_that_moves_reports_the_old_image(void **state)
+{
+	struct env *e = *state;
+	char *tar = wpath(e, "rootfs.tar"), *out = wpath(e, "a.tar");
+	char a[DIGEST_STR_LEN], b[DIGEST_STR_LEN];
+	struct img_import_opts o = {.reference = "moved:1"};
+	assert_int_equal(fx_write_tar(tar, rootfs, 7, FX_PLAIN), 0);
+	assert_int_equal(import_file(e, tar, &o, a), 0);
+	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	const char *refs[] = {"moved:1"};
+	assert_int_equal(img_save(e->s, refs, 1, fd, &e->err), 0);
+	close(fd);
+	o.message = "another";
+	assert_int_equal(import_file(e, tar, &o, b), 0);
+	assert_string_not_equal(a, b);
+
+	json_t *loaded;
+	assert_int_equal(load_file(e, out, &loaded), 0);
+	assert_int_equal(json_array_size(loaded), 1);
+	assert_string_equal(loaded_ref(loaded, 0), "moved:1");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(loaded, 0), "replaced")),
+			    b);
+	json_decref(loaded);
+	struct img_image *img;
+	assert_int_equal(img_resolve(e->s, "moved:1", &img, &e->err), 0);
+	assert_string_equal(img->id, a);
+	img_image_free(img);
+	assert_int_equal(img_resolve(e->s, b, &img, &e->err), 0);
+	assert_null(img->repo_tags[0]);
+	img_image_free(img);
+
+	/* Loading it again moves nothing and says nothing of it. */
+	assert_int_equal(load_file(e, out, &loaded), 0);
+	assert_null(json_object_get(json_array_get(loaded, 0), "replaced"));
+	json_decref(loaded);
 }
 
 struct loader {
@@ -889,6 +933,78 @@ static void removal_is_refused_while_a_container_uses_the_image(void **state)
 	assert_int_equal(stat(img->layer_dirs[0], &st), 0);
 	img_image_free(img);
 	img_store_set_in_use(e->s, NULL, NULL);
+	assert_int_equal(img_remove(e->s, id, 0, NULL, &e->err), 0);
+}
+
+/* img_running_fn of the test: the container named in @arg runs. */
+static bool fake_running(const char *cid, void *arg)
+{
+	return strcmp(cid, arg) == 0;
+}
+
+static void
+removal_by_id_follows_dockers_running_and_stopped_rules(void **state)
+{
+	struct env *e = *state;
+	char *tar = wpath(e, "rootfs.tar");
+	assert_int_equal(fx_write_tar(tar, rootfs, 7, FX_PLAIN), 0);
+	struct img_import_opts o = {.reference = "used:1"};
+	char id[DIGEST_STR_LEN], want[256];
+	assert_int_equal(import_file(e, tar, &o, id), 0);
+	const char *up = "1111110000000000000000000000000000000000000000000"
+			 "000000000000000",
+		   *down = "2222220000000000000000000000000000000000000000000"
+			   "000000000000000";
+	img_store_set_running(e->s, fake_running, (void *)up);
+	assert_int_equal(img_use(e->s, id, down), 0);
+	assert_int_equal(img_use(e->s, id, up), 0);
+
+	/* A running user: refused by id, forced or not ("cannot be forced"). */
+	snprintf(want, sizeof(want),
+		 "conflict: unable to delete %.12s (cannot be forced) - image "
+		 "is being used by running container 111111000000",
+		 id + 7);
+	assert_int_equal(img_remove(e->s, id, 0, NULL, &e->err),
+			 SHOAL_ECONFLICT);
+	assert_string_equal(e->err.msg, want);
+	assert_int_equal(img_remove(e->s, id, IMG_RM_FORCE, NULL, &e->err),
+			 SHOAL_ECONFLICT);
+	assert_string_equal(e->err.msg, want);
+	/* By name, forced: Docker untags it and keeps the image quietly. */
+	assert_int_equal(img_tag(e->s, id, "used:2", &e->err), 0);
+	json_t *report;
+	assert_int_equal(
+		img_remove(e->s, "used:2", IMG_RM_FORCE, &report, &e->err), 0);
+	assert_int_equal(json_array_size(report), 1);
+	json_decref(report);
+
+	/* Only a stopped user left: refused unless forced ("must be"). */
+	assert_int_equal(img_unuse(e->s, id, up), 0);
+	snprintf(want, sizeof(want),
+		 "conflict: unable to delete %.12s (must be forced) - image is "
+		 "being used by stopped container 222222000000",
+		 id + 7);
+	assert_int_equal(img_remove(e->s, id, 0, NULL, &e->err),
+			 SHOAL_ECONFLICT);
+	assert_string_equal(e->err.msg, want);
+	/* Several tags come before a stopped user in Docker's order. */
+	assert_int_equal(img_tag(e->s, id, "used:3", &e->err), 0);
+	assert_int_equal(img_remove(e->s, id, 0, NULL, &e->err),
+			 SHOAL_ECONFLICT);
+	assert_non_null(strstr(e->err.msg, "(must be forced) - image is "
+					   "referenced in multiple "
+					   "repositories"));
+	/* Forced: untagged, kept for the stopped container's layers. */
+	assert_int_equal(img_remove(e->s, id, IMG_RM_FORCE, &report, &e->err),
+			 0);
+	assert_int_equal(json_array_size(report), 2);
+	json_decref(report);
+	struct img_image *img;
+	assert_int_equal(img_resolve(e->s, id, &img, &e->err), 0);
+	assert_null(img->repo_tags[0]);
+	img_image_free(img);
+	assert_int_equal(img_unuse(e->s, id, down), 0);
+	img_store_set_running(e->s, NULL, NULL);
 	assert_int_equal(img_remove(e->s, id, 0, NULL, &e->err), 0);
 }
 
@@ -1191,8 +1307,7 @@ static void on_done(int status, const char *msg, json_t *result, void *arg)
 	if (status == 0 && json_is_string(result))
 		snprintf(r->id, sizeof(r->id), "%s", json_string_value(result));
 	if (status == 0 && json_is_array(result))
-		snprintf(r->id, sizeof(r->id), "%s",
-			 json_string_value(json_array_get(result, 0)));
+		snprintf(r->id, sizeof(r->id), "%s", loaded_ref(result, 0));
 }
 
 static void on_progress(const struct img_progress *p, void *arg)
@@ -1280,10 +1395,9 @@ static void saved_images_load_back_identically_elsewhere(void **state)
 	assert_int_equal(img_load(s2, fd, NULL, NULL, &loaded, &e->err), 0);
 	close(fd);
 	assert_int_equal(json_array_size(loaded), 2);
-	assert_string_equal(json_string_value(json_array_get(loaded, 0)),
-			    "rt:1");
+	assert_string_equal(loaded_ref(loaded, 0), "rt:1");
 	/* Saved by id: loaded without a tag, under its id. */
-	assert_string_equal(json_string_value(json_array_get(loaded, 1)), id2);
+	assert_string_equal(loaded_ref(loaded, 1), id2);
 	json_decref(loaded);
 	struct img_image *a, *b;
 	assert_int_equal(img_resolve(s2, "rt:1", &a, &e->err), 0);
@@ -1307,9 +1421,8 @@ static void saved_images_load_back_identically_elsewhere(void **state)
 	fd = open(oci, O_RDONLY);
 	assert_int_equal(img_load(s2, fd, NULL, NULL, &loaded, &e->err), 0);
 	close(fd);
-	assert_string_equal(json_string_value(json_array_get(loaded, 0)),
-			    "rt:1");
-	assert_string_equal(json_string_value(json_array_get(loaded, 1)), id2);
+	assert_string_equal(loaded_ref(loaded, 0), "rt:1");
+	assert_string_equal(loaded_ref(loaded, 1), id2);
 	json_decref(loaded);
 	assert_int_equal(img_resolve(s2, "rt:1", &a, &e->err), 0);
 	assert_int_equal(strcmp(a->id + 7, cid), 0);
@@ -1519,6 +1632,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			removal_is_refused_while_a_container_uses_the_image,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			removal_by_id_follows_dockers_running_and_stopped_rules,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			loading_a_tag_that_moves_reports_the_old_image, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			damaged_archives_are_rejected_leaving_nothing, setup,
 			teardown),

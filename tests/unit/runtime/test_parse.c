@@ -110,20 +110,52 @@ static void volume_specs_parse_like_docker(void **state)
 	assert_int_equal(rt_parse_volume("/anon", &m, &err), 0);
 	assert_int_equal(m.kind, RT_MOUNT_ANONYMOUS);
 	assert_null(m.source);
-	assert_int_equal(rt_parse_volume("/anon:ro", &m, &err), 0);
-	assert_int_equal(m.kind, RT_MOUNT_ANONYMOUS);
-	assert_true(m.readonly);
 	assert_int_equal(rt_parse_volume("/h:/c:rw,z", &m, &err), 0);
+	/* An empty mode is Docker's default (rw). */
+	assert_int_equal(rt_parse_volume("/h:/c:", &m, &err), 0);
+	assert_false(m.readonly);
+	assert_int_equal(rt_parse_volume("/h:/c:ro,rprivate,nocopy", &m, &err),
+			 0);
+	assert_true(m.readonly);
 
-	static const char *const bad[] = {
-		"",	"a:/c",	  "/h:rel",  "/h:/c:xx",    "/a:/b:/c:ro",
-		"/h:/", "rel",	  "n@me:/c", "/h:/c:ro,rw", "/h:/c:",
-		"::",	"/h::/c", NULL};
-	for (size_t i = 0; bad[i]; i++) {
+	/* Refused with the sentences of Docker's daemon. */
+	static const struct {
+		const char *spec, *msg;
+	} bad[] = {
+		{"", "invalid volume specification: ''"},
+		{"::", "invalid volume specification: '::'"},
+		{"/a:/b:/c:ro", "invalid volume specification: '/a:/b:/c:ro'"},
+		{"/anon:ro", "invalid volume specification: '/anon:ro'"},
+		{"/h:/c:xx", "invalid mode: xx"},
+		{"/h:/c:ro,rw", "invalid mode: ro,rw"},
+		{"/h:/c:ro,", "invalid mode: ro,"},
+		{"/h::/c", "invalid mode: /c"},
+		{"/h:rel",
+		 "invalid volume specification: '/h:rel': invalid mount config "
+		 "for type \"bind\": invalid mount path: 'rel' mount path "
+		 "must be absolute"},
+		{"rel", "invalid volume specification: 'rel': invalid mount "
+			"config for type \"volume\": invalid mount path: 'rel' "
+			"mount path must be absolute"},
+		{"/h:/", "invalid volume specification: '/h:/': invalid mount "
+			 "config for type \"bind\": invalid specification: "
+			 "destination can't be '/'"},
+		{"data:/", "invalid volume specification: 'data:/': invalid "
+			   "mount config for type \"volume\": invalid "
+			   "specification: destination can't be '/'"},
+		{"a:/c", "create a: volume name is too short, names should be "
+			 "at least two alphanumeric characters"},
+		{"n@me:/c",
+		 "create n@me: \"n@me\" includes invalid characters for a "
+		 "local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are "
+		 "allowed. If you intended to pass a host directory, use "
+		 "absolute path"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err.msg[0] = '\0';
-		assert_int_equal(rt_parse_volume(bad[i], &m, &err), -EINVAL);
-		assert_non_null(strstr(err.msg, "invalid volume "
-						"specification"));
+		assert_int_equal(rt_parse_volume(bad[i].spec, &m, &err),
+				 -EINVAL);
+		assert_string_equal(err.msg, bad[i].msg);
 	}
 }
 
@@ -219,19 +251,39 @@ static void users_resolve_from_the_rootfs_files(void **state)
 			 0);
 	assert_int_equal(uid, 1000);
 	assert_int_equal(gid, 1000);
-	assert_int_equal(ng, 1);
-	assert_int_equal(groups[0], 50);
+	/* Docker's: the primary group, then the groups listing alice. */
+	assert_int_equal(ng, 2);
+	assert_int_equal(groups[0], 1000);
+	assert_int_equal(groups[1], 50);
 	assert_string_equal(home, "/home/alice");
+	/* By uid: the same user, the same groups. */
+	assert_int_equal(rt__user_resolve(root, "1000", &uid, &gid, groups, &ng,
+					  home, sizeof(home), &err),
+			 0);
+	assert_int_equal(ng, 2);
+	assert_int_equal(groups[1], 50);
+	/* A named group is the only one (runc's explicit form). */
+	assert_int_equal(rt__user_resolve(root, "alice:root", &uid, &gid,
+					  groups, &ng, home, sizeof(home),
+					  &err),
+			 0);
+	assert_int_equal(gid, 0);
+	assert_int_equal(ng, 1);
+	assert_int_equal(groups[0], 0);
 	assert_int_equal(rt__user_resolve(root, "1000:staff", &uid, &gid,
 					  groups, &ng, home, sizeof(home),
 					  &err),
 			 0);
 	assert_int_equal(gid, 50);
+	assert_int_equal(ng, 1);
+	assert_int_equal(groups[0], 50);
 	assert_int_equal(rt__user_resolve(root, "4242", &uid, &gid, groups, &ng,
 					  home, sizeof(home), &err),
 			 0);
 	assert_int_equal(uid, 4242);
 	assert_int_equal(gid, 0);
+	assert_int_equal(ng, 1);
+	assert_int_equal(groups[0], 0);
 	assert_int_equal(rt__user_resolve(root, "nobody", &uid, &gid, groups,
 					  &ng, home, sizeof(home), &err),
 			 -ENOENT);
