@@ -12,7 +12,8 @@
  * the client as is, and the client's bytes go to the container's stdin;
  * the client's EOF closes the container's stdin. Attach to a container
  * that has not started yet (docker run attaches first, then starts) waits
- * in st->attaches; at start the output comes from the log (which holds
+ * in st->attaches; at its start (the engine's start event, also for a
+ * restart by the container's policy) the output comes from the log (which holds
  * every byte from the first instant) when there is no tty, or from the
  * socket with a tty: an interactive container's monitor keeps what came
  * out before the first attach and hands it over; for a tty without stdin
@@ -38,13 +39,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Tty or OpenStdin of container @id, from its record. */
 static bool config_flag(struct api__state *st, const char *id, const char *key)
 {
-	json_t *m = NULL;
+	struct eng_info i;
 	bool v = false;
-	if (api__meta_load(st, id, &m) == 0) {
-		v = jsonx_bool(jsonx_obj(m, "Config"), key, false);
-		json_decref(m);
+	if (eng_inspect(st->eng, id, &i) == 0) {
+		v = jsonx_bool(i.record, key, false);
+		eng_info_fini(&i);
 	}
 	return v;
 }
