@@ -21,20 +21,14 @@
 #include "api/internal.h"
 #include "common/alloc.h"
 #include "common/buf.h"
-#include "common/crypto.h"
 #include "common/error.h"
 #include "common/jsonx.h"
-#include "common/log.h"
-#include "image/image.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #define MAX_ALLOCS 32

@@ -491,6 +491,20 @@ static bool decide(struct eng *e, const char *id, const json_t *r, int code,
 	return true;
 }
 
+/* Whether @id runs (again) now. */
+static bool runs_now(struct eng *e, const char *id)
+{
+	struct rt_info info;
+	bool up;
+
+	if (rt_container_inspect(e->rt, id, &info) < 0)
+		return false;
+	up = info.status == RT_STATUS_RUNNING ||
+	     info.status == RT_STATUS_PAUSED;
+	rt_info_fini(&info);
+	return up;
+}
+
 void eng__on_exit(struct eng *e, const char *id, int code, bool oom)
 {
 	struct rt_info info;
@@ -513,7 +527,9 @@ void eng__on_exit(struct eng *e, const char *id, int code, bool oom)
 	json_decref(r);
 	eng__wake_exit(e, id, code);
 	eng__emit(e, ENG_EVENT_DIE, id, code, oom, restart, 0);
-	if (again) {
+	/* A waiter or subscriber may have started it again (docker
+	 * restart): then it is watched already, or now. */
+	if (again || runs_now(e, id)) {
 		if ((rc = eng__watch(e, id)) < 0)
 			log_warn("container=%s: cannot watch its exit: %s", id,
 				 shoal_strerror(rc));
