@@ -242,4 +242,25 @@ tmpfs_ok() { grep -q 'size=1024k' <<<"$out" && grep -q '^1770$' <<<"$out"; }
 check "a tmpfs mount's size and mode are applied" tmpfs_ok
 check "no volume is left by --rm" test -z "$(vls)"
 
+# --- the shoal CLI's flags for the same -----------------------------------------
+
+S=$(timed_wrapper shoal "$SHOAL")
+track "$("$S" run -d --name sof --restart on-failure:1 busybox sh -c 'exit 2')"
+sof_done() { [ "$(ins '{{.State.Status}} {{.RestartCount}}' sof)" = "exited 1" ]; }
+check "shoal run --restart on-failure:1 restarts once" until_true 20 sof_done
+out=$("$S" run --rm --restart always busybox true 2>&1)
+check "shoal run --rm --restart always is refused by the daemon" \
+	grep -q "conflicting options: cannot specify both --restart and --rm" <<<"$out"
+"$S" volume create --label team=x sv >/dev/null
+"$S" volume create other >/dev/null
+check "shoal volume ls --filter label=" test "$("$S" volume ls -q --filter label=team)" = sv
+"$S" container prune -f --filter label=nope >/dev/null
+check "shoal container prune --filter keeps what does not match" \
+	test "$("$S" ps -aq | wc -l)" = 1
+"$S" volume prune -f -a --filter label=team >/dev/null
+check "shoal volume prune -a --filter removes only the matching volume" \
+	test "$(vls)" = "other "
+"$S" rm -f sof >/dev/null
+"$S" volume rm other >/dev/null
+
 finish
