@@ -204,6 +204,65 @@ static void state_and_event_names_are_dockers(void **state)
 	assert_string_equal(eng_event_name(ENG_EVENT_DESTROY), "destroy");
 }
 
+/* Subscribers: a log of what each one saw, and what it does when called. */
+struct sub {
+	struct eng *e;
+	struct eng_sub *s;
+	struct sub *other; /* unsubscribed by this one's first call */
+	struct sub *add;   /* subscribed by this one's first call */
+	bool leave;	   /* unsubscribes itself on its first call */
+	int seen[8];
+	int n;
+};
+
+static void sub_fn(const struct eng_event *ev, void *arg)
+{
+	struct sub *x = arg;
+
+	x->seen[x->n++] = ev->type;
+	if (x->n > 1)
+		return;
+	if (x->other) {
+		eng_unsubscribe(x->other->s);
+		x->other->s = NULL;
+	}
+	if (x->add)
+		assert_int_equal(
+			eng_subscribe(x->e, sub_fn, x->add, &x->add->s), 0);
+	if (x->leave) {
+		eng_unsubscribe(x->s);
+		x->s = NULL;
+	}
+}
+
+static void
+subscribers_see_later_events_and_may_leave_from_callbacks(void **state)
+{
+	struct eng_config cfg = {.data_root = "/nonexistent"};
+	struct sub a = {0}, b = {0}, c = {0}, d = {0};
+	struct eng *e;
+
+	assert_int_equal(eng_open(&cfg, &e), 0);
+	a.e = b.e = c.e = d.e = e;
+	a.add = &d;	/* d joins during the first event: sees the second */
+	a.other = &c;	/* c leaves before it is called */
+	b.leave = true; /* b leaves from its own callback */
+	assert_int_equal(eng_subscribe(e, sub_fn, &a, &a.s), 0);
+	assert_int_equal(eng_subscribe(e, sub_fn, &b, &b.s), 0);
+	assert_int_equal(eng_subscribe(e, sub_fn, &c, &c.s), 0);
+	eng__emit(e, ENG_EVENT_START, "x", -1, false, false, 0);
+	eng__emit(e, ENG_EVENT_DIE, "x", 3, false, true, 0);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.seen[0], ENG_EVENT_START);
+	assert_int_equal(a.seen[1], ENG_EVENT_DIE);
+	assert_int_equal(b.n, 1);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.seen[0], ENG_EVENT_DIE);
+	eng_unsubscribe(a.s);
+	eng_close(e); /* frees d's subscription */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +280,8 @@ int main(void)
 		cmocka_unit_test(
 			create_warns_of_a_memory_limit_without_swap_accounting),
 		cmocka_unit_test(state_and_event_names_are_dockers),
+		cmocka_unit_test(
+			subscribers_see_later_events_and_may_leave_from_callbacks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
