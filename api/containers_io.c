@@ -13,11 +13,13 @@
  * the client's EOF closes the container's stdin. Attach to a container
  * that has not started yet (docker run attaches first, then starts) waits
  * in st->attaches; at its start (the engine's start event, also for a
- * restart by the container's policy) the output comes from the log (which holds
- * every byte from the first instant) when there is no tty, or from the
- * socket with a tty: an interactive container's monitor keeps what came
- * out before the first attach and hands it over; for a tty without stdin
- * the lines logged before the connection are replayed from the log.
+ * restart by the container's policy) the output comes from the log (which
+ * holds every byte from the first instant, raw for a tty) unless the
+ * client sends stdin to a tty: then from the socket both ways, and an
+ * interactive container's monitor keeps what came out before the first
+ * attach and hands it over. (A tty without stdin once read the socket and
+ * replayed the lines logged before connecting; output the monitor read
+ * between that moment and its accept() of the connection was lost.)
  * Stdin bytes sent before the start are kept (up to 1 MiB) and delivered
  * once connected. The hijacked connection is closed when the output ends
  * (the container exited) or the client leaves.
@@ -397,6 +399,7 @@ static void attach_connect(struct attach_op *op, bool from_log)
 			return;
 		}
 		ls->res = op->res;
+		ls->tty = op->tty;
 		ls->hijacked = true;
 		ls->follow = true;
 		ls->done = ls_done;
@@ -432,7 +435,7 @@ void api__attach_started(struct api__state *st, const char *id)
 	{
 		struct attach_op *op = list_entry(n, struct attach_op, node);
 		if (!strcmp(op->id, id))
-			attach_connect(op, !op->tty);
+			attach_connect(op, !op->tty || !op->want_in);
 	}
 }
 
