@@ -48,8 +48,7 @@
 #define API_JSON_BODY_MAX ((uint64_t)4 << 20)
 #define API_ARCHIVE_BODY_MAX ((uint64_t)32 << 30)
 
-struct rt;
-struct img_store;
+struct eng;
 
 struct api_counts {
 	int containers_running;
@@ -70,11 +69,12 @@ struct api_services {
 	/* "inactive", "pending", "active", "error", "locked"; NULL: inactive */
 	const char *(*swarm_state)(void *arg);
 	const struct api_swarm_ops *swarm_ops; /* api/swarm.h; NULL: none */
-	/* The container runtime, the image store and the loop they run on;
-	 * NULL when the daemon runs without them (the container, image and
-	 * volume routes then answer 501). Borrowed for the api's life. */
-	struct rt *rt;
-	struct img_store *images;
+	/* The engine (this node's containers, over the runtime and the
+	 * image store) and the loop it runs on; NULL when the daemon runs
+	 * without them (the container, image and volume routes then answer
+	 * 501). Borrowed for the api's life; the engine's restore is the
+	 * daemon's business. */
+	struct eng *engine;
 	uv_loop_t *loop;
 };
 
@@ -167,15 +167,8 @@ extern const struct api_route_table api_images_table;
 extern const struct api_route_table api_volumes_table;
 
 /**
- * api_containers_restore() - after api_new(): register every container's
- * image as in use and watch the running ones (auto-remove, waiters). Call
- * once at start-up, on the loop thread. Returns 0 or a negative code.
- */
-int api_containers_restore(struct api *api);
-
-/**
- * api_counts_fill() - container and image counts from the runtime and the
- * image store lent to @api (zeros when absent).
+ * api_counts_fill() - container and image counts from the engine lent to
+ * @api (zeros when absent).
  */
 void api_counts_fill(struct api *api, struct api_counts *out);
 

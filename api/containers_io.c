@@ -12,11 +12,14 @@
  * the client as is, and the client's bytes go to the container's stdin;
  * the client's EOF closes the container's stdin. Attach to a container
  * that has not started yet (docker run attaches first, then starts) waits
- * in st->attaches; at start the output comes from the log (which holds
- * every byte from the first instant) when there is no tty, or from the
- * socket with a tty: an interactive container's monitor keeps what came
- * out before the first attach and hands it over; for a tty without stdin
- * the lines logged before the connection are replayed from the log.
+ * in st->attaches; at its start (the engine's start event, also for a
+ * restart by the container's policy) the output comes from the log (which
+ * holds every byte from the first instant, raw for a tty) unless the
+ * client sends stdin to a tty: then from the socket both ways, and an
+ * interactive container's monitor keeps what came out before the first
+ * attach and hands it over. (A tty without stdin once read the socket and
+ * replayed the lines logged before connecting; output the monitor read
+ * between that moment and its accept() of the connection was lost.)
  * Stdin bytes sent before the start are kept (up to 1 MiB) and delivered
  * once connected. The hijacked connection is closed when the output ends
  * (the container exited) or the client leaves.
@@ -38,13 +41,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Tty or OpenStdin of container @id, from its record. */
 static bool config_flag(struct api__state *st, const char *id, const char *key)
 {
-	json_t *m = NULL;
+	struct eng_info i;
 	bool v = false;
-	if (api__meta_load(st, id, &m) == 0) {
-		v = jsonx_bool(jsonx_obj(m, "Config"), key, false);
-		json_decref(m);
+	if (eng_inspect(st->eng, id, &i) == 0) {
+		v = jsonx_bool(i.record, key, false);
+		eng_info_fini(&i);
 	}
 	return v;
 }
@@ -395,6 +399,7 @@ static void attach_connect(struct attach_op *op, bool from_log)
 			return;
 		}
 		ls->res = op->res;
+		ls->tty = op->tty;
 		ls->hijacked = true;
 		ls->follow = true;
 		ls->done = ls_done;
@@ -408,14 +413,17 @@ static void attach_connect(struct attach_op *op, bool from_log)
 	} else {
 		http_response_on_drain(op->res, on_drain, op);
 	}
-	/* Only tty attaches come here without the log: the monitor keeps a
-	 * tty's early output for the first attach itself. A container that
+	/* With open_stdin the monitor keeps the early output for the first
+	 * attach itself; otherwise it is only in the log. A container that
 	 * is already gone (a short command on a loaded machine exits before
 	 * we connect) has no monitor left to connect to: all it wrote is in
 	 * the log, send that. */
+	int64_t t = time_real_ns();
 	rc = connect_sock(op);
 	if (!from_log && rc < 0)
 		replay_before(op, INT64_MAX);
+	else if (!from_log && !config_flag(op->st, op->id, "OpenStdin"))
+		replay_before(op, t);
 	if (rc < 0 && op->sock_out)
 		attach_finish(op);
 }
@@ -427,7 +435,7 @@ void api__attach_started(struct api__state *st, const char *id)
 	{
 		struct attach_op *op = list_entry(n, struct attach_op, node);
 		if (!strcmp(op->id, id))
-			attach_connect(op, !op->tty);
+			attach_connect(op, !op->tty || !op->want_in);
 	}
 }
 

@@ -1,11 +1,12 @@
 /*
  * GET /containers/json and GET /containers/{id}/json (Docker Engine API
- * v1.45, "ContainerList" and "ContainerInspect"). The runtime's snapshot
- * (state, pid, times, exit code, its normalised config) and docker.json
- * (what the client asked for) are merged into Docker's shapes. Fields Shoal
- * has no notion of (ports, networks beyond the container's own namespace,
- * restart counts) carry Docker's neutral values so strict decoders are
- * content.
+ * v1.45, "ContainerList" and "ContainerInspect"). The engine's snapshot
+ * (the runtime's state, pid, times, exit code and normalised config; the
+ * record's resolved command, environment, labels, restart policy and
+ * count; Config and HostConfig as the client sent them) is merged into
+ * Docker's shapes. Fields Shoal has no notion of (ports, networks beyond
+ * the container's own namespace) carry Docker's neutral values so strict
+ * decoders are content.
  *
  * List filters (the `filters` query: a JSON map of lists, or the older map
  * of maps): status, name (substring, as Docker's regular expression of a
@@ -32,28 +33,23 @@ static json_t *time_str(int64_t ns)
 	return json_string(b);
 }
 
-static const char *state_name(enum rt_status s)
+static json_t *state_json(const struct eng_info *e)
 {
-	return rt_status_name(s);
-}
-
-static json_t *state_json(const struct rt_info *i)
-{
+	const struct rt_info *i = &e->rt;
 	json_t *o = json_object();
 	int rc = 0;
-	rc |= jsonx_set(o, "Status", json_string(state_name(i->status)));
-	rc |= jsonx_set(o, "Running",
-			json_boolean(i->status == RT_STATUS_RUNNING ||
-				     i->status == RT_STATUS_PAUSED));
+	bool ended = e->state == ENG_STATE_EXITED ||
+		     e->state == ENG_STATE_RESTARTING;
+	rc |= jsonx_set(o, "Status", json_string(eng_state_name(e->state)));
+	rc |= jsonx_set(o, "Running", json_boolean(e->running));
 	rc |= jsonx_set(o, "Paused",
-			json_boolean(i->status == RT_STATUS_PAUSED));
-	rc |= jsonx_set(o, "Restarting", json_false());
+			json_boolean(e->state == ENG_STATE_PAUSED));
+	rc |= jsonx_set(o, "Restarting",
+			json_boolean(e->state == ENG_STATE_RESTARTING));
 	rc |= jsonx_set(o, "OOMKilled", json_boolean(i->oom_killed));
 	rc |= jsonx_set(o, "Dead", json_false());
 	rc |= jsonx_set(o, "Pid", json_integer(i->pid));
-	rc |= jsonx_set(
-		o, "ExitCode",
-		json_integer(i->status == RT_STATUS_EXITED ? i->exit_code : 0));
+	rc |= jsonx_set(o, "ExitCode", json_integer(ended ? i->exit_code : 0));
 	rc |= jsonx_set(o, "Error", json_string(i->error ? i->error : ""));
 	rc |= jsonx_set(o, "StartedAt", time_str(i->started_ns));
 	rc |= jsonx_set(o, "FinishedAt", time_str(i->finished_ns));
@@ -104,9 +100,9 @@ static json_t *network_settings(void)
 			 "MacAddress", "", "Networks");
 }
 
-static json_t *host_config(const json_t *m)
+static json_t *host_config(const json_t *ann)
 {
-	json_t *hc = json_deep_copy(jsonx_obj(m, "HostConfig"));
+	json_t *hc = json_deep_copy(jsonx_obj(ann, "HostConfig"));
 	if (!hc)
 		hc = json_object();
 	if (!hc)
@@ -131,66 +127,84 @@ static json_t *host_config(const json_t *m)
 	return hc;
 }
 
-json_t *api__container_json(struct api__state *st, const char *id)
+/* Config as sent, with what the engine resolved over it. */
+static json_t *config_json(const json_t *r, const char *hostname)
 {
-	struct rt_info i;
-	json_t *m = NULL, *rcfg = NULL;
-	if (rt_container_inspect(st->rt, id, &i) < 0)
-		return NULL;
-	api__meta_load(st, id, &m);
-	if (!m)
-		m = json_object();
-	if (i.config_json)
-		rcfg = json_loads(i.config_json, 0, NULL);
-	json_t *o = json_object();
-	char name[300];
-	snprintf(name, sizeof(name), "/%s", i.name ? i.name : "");
-	json_t *cfg = json_deep_copy(jsonx_obj(m, "Config"));
+	static const char *const resolved[] = {
+		"Image",      "Entrypoint", "Cmd",    "Env",
+		"WorkingDir", "User",	    "Labels",
+	};
+	json_t *cfg = json_deep_copy(
+		jsonx_obj(jsonx_obj(r, "Annotations"), "Config"));
 	if (!cfg)
 		cfg = json_object();
-	const char *hn = jsonx_str(rcfg, "hostname", "");
-	if (cfg) {
-		json_object_set_new(cfg, "Hostname", json_string(hn));
-		if (!json_object_get(cfg, "Tty"))
-			json_object_set_new(cfg, "Tty", json_false());
-		if (!json_object_get(cfg, "OpenStdin"))
-			json_object_set_new(cfg, "OpenStdin", json_false());
-		if (!json_object_get(cfg, "Labels"))
-			json_object_set_new(cfg, "Labels", json_object());
+	if (!cfg)
+		return NULL;
+	for (size_t i = 0; i < sizeof(resolved) / sizeof(resolved[0]); i++) {
+		const json_t *v = json_object_get(r, resolved[i]);
+		if (v)
+			json_object_set_new(cfg, resolved[i],
+					    json_deep_copy(v));
 	}
-	const json_t *args = json_object_get(m, "Args");
+	json_object_set_new(cfg, "Hostname", json_string(hostname));
+	if (!json_object_get(cfg, "Tty"))
+		json_object_set_new(cfg, "Tty", json_false());
+	if (!json_object_get(cfg, "OpenStdin"))
+		json_object_set_new(cfg, "OpenStdin", json_false());
+	if (!json_is_object(json_object_get(cfg, "Labels")))
+		json_object_set_new(cfg, "Labels", json_object());
+	return cfg;
+}
+
+json_t *api__container_json(struct api__state *st, const char *id)
+{
+	struct eng_info e;
+	json_t *rcfg = NULL;
+	if (eng_inspect(st->eng, id, &e) < 0)
+		return NULL;
+	const struct rt_info *i = &e.rt;
+	const json_t *r = e.record;
+	if (i->config_json)
+		rcfg = json_loads(i->config_json, 0, NULL);
+	json_t *o = json_object();
+	char name[RT_NAME_MAX + 2];
+	snprintf(name, sizeof(name), "/%s", i->name ? i->name : "");
+	const json_t *args = json_object_get(r, "Args");
 	char run[4200];
 	int rc = 0;
-	rc |= jsonx_set(o, "Id", json_string(i.id));
-	rc |= jsonx_set(o, "Created", time_str(i.created_ns));
-	rc |= jsonx_set(o, "Path", json_string(jsonx_str(m, "Path", "")));
-	rc |= jsonx_set(o, "Args", args ? json_deep_copy(args) : json_array());
-	rc |= jsonx_set(o, "State", state_json(&i));
-	rc |= jsonx_set(o, "Image", json_string(jsonx_str(m, "ImageID", "")));
-	snprintf(run, sizeof(run), "%s/containers/%s/", st->data_root, i.id);
+	rc |= jsonx_set(o, "Id", json_string(i->id));
+	rc |= jsonx_set(o, "Created", time_str(i->created_ns));
+	rc |= jsonx_set(o, "Path", json_string(jsonx_str(r, "Path", "")));
+	rc |= jsonx_set(o, "Args",
+			json_is_array(args) ? json_deep_copy(args)
+					    : json_array());
+	rc |= jsonx_set(o, "State", state_json(&e));
+	rc |= jsonx_set(o, "Image", json_string(jsonx_str(r, "ImageID", "")));
+	snprintf(run, sizeof(run), "%s/containers/%s/", st->data_root, i->id);
 	rc |= jsonx_set(o, "ResolvConfPath",
 			json_pack("s++", run, "resolv.conf", ""));
 	rc |= jsonx_set(o, "HostnamePath",
 			json_pack("s++", run, "hostname", ""));
 	rc |= jsonx_set(o, "HostsPath", json_pack("s++", run, "hosts", ""));
-	rc |= jsonx_set(o, "LogPath", json_string(i.log_path));
+	rc |= jsonx_set(o, "LogPath", json_string(i->log_path));
 	rc |= jsonx_set(o, "Name", json_string(name));
-	rc |= jsonx_set(o, "RestartCount", json_integer(0));
+	rc |= jsonx_set(o, "RestartCount", json_integer(e.restart_count));
 	rc |= jsonx_set(o, "Driver", json_string("overlay2"));
 	rc |= jsonx_set(o, "Platform", json_string("linux"));
 	rc |= jsonx_set(o, "MountLabel", json_string(""));
 	rc |= jsonx_set(o, "ProcessLabel", json_string(""));
 	rc |= jsonx_set(o, "AppArmorProfile", json_string(""));
 	rc |= jsonx_set(o, "ExecIDs", json_null());
-	rc |= jsonx_set(o, "HostConfig", host_config(m));
+	rc |= jsonx_set(o, "HostConfig",
+			host_config(jsonx_obj(r, "Annotations")));
 	rc |= jsonx_set(o, "GraphDriver",
 			json_pack("{s:s, s:{}}", "Name", "overlay2", "Data"));
 	rc |= jsonx_set(o, "Mounts", mounts_json(rcfg));
-	rc |= jsonx_set(o, "Config", cfg);
+	rc |= jsonx_set(o, "Config",
+			config_json(r, jsonx_str(rcfg, "hostname", "")));
 	rc |= jsonx_set(o, "NetworkSettings", network_settings());
 	json_decref(rcfg);
-	json_decref(m);
-	rt_info_fini(&i);
+	eng_info_fini(&e);
 	if (rc) {
 		json_decref(o);
 		return NULL;
@@ -288,7 +302,8 @@ static bool pass(const json_t *f, const json_t *o)
 	values(f, "exited", v, 32, &n);
 	ok = n == 0;
 	for (size_t i = 0; i < n && !ok; i++)
-		ok = !strcmp(jsonx_str(state, "Status", ""), "exited") &&
+		ok = (!strcmp(jsonx_str(state, "Status", ""), "exited") ||
+		      !strcmp(jsonx_str(state, "Status", ""), "restarting")) &&
 		     jsonx_int(state, "ExitCode", -1) == atoi(v[i]);
 	if (!ok)
 		return false;
@@ -368,11 +383,11 @@ static json_t *summary(struct api__state *st, const json_t *o, int64_t created)
 {
 	const json_t *state = jsonx_obj(o, "State");
 	const json_t *cfg = jsonx_obj(o, "Config");
-	struct rt_info i;
+	struct eng_info i;
 	char status[128] = "";
-	if (rt_container_inspect(st->rt, jsonx_str(o, "Id", ""), &i) == 0) {
+	if (eng_inspect(st->eng, jsonx_str(o, "Id", ""), &i) == 0) {
 		api__status_text(&i, status, sizeof(status));
-		rt_info_fini(&i);
+		eng_info_fini(&i);
 	}
 	const json_t *labels = jsonx_obj(cfg, "Labels");
 	json_t *s = json_object();
@@ -436,7 +451,7 @@ void api__container_list(struct api_call *call)
 	}
 	char **ids;
 	size_t n;
-	if (rt_container_list(st->rt, &ids, &n) < 0) {
+	if (eng_list(st->eng, &ids, &n) < 0) {
 		json_decref(f);
 		api_reply_error(call, 500, "cannot list containers");
 		return;
@@ -444,13 +459,12 @@ void api__container_list(struct api_call *call)
 	struct row *rows = shoal_calloc(n + 1, sizeof(*rows));
 	size_t nr = 0;
 	for (size_t k = 0; rows && k < n; k++) {
-		struct rt_info i;
-		if (rt_container_inspect(st->rt, ids[k], &i) < 0)
+		struct eng_info i;
+		if (eng_inspect(st->eng, ids[k], &i) < 0)
 			continue;
-		bool up = i.status == RT_STATUS_RUNNING ||
-			  i.status == RT_STATUS_PAUSED;
-		int64_t created = i.created_ns;
-		rt_info_fini(&i);
+		bool up = i.running;
+		int64_t created = i.rt.created_ns;
+		eng_info_fini(&i);
 		if (!up && !all && !(f && json_object_get(f, "status")))
 			continue;
 		json_t *o = api__container_json(st, ids[k]);

@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "common/list.h"
 #include "common/map.h"
+#include "engine/engine.h"
 #include "runtime/runtime.h"
 
 extern const struct api_route_table *const api__tables[];
@@ -45,42 +46,24 @@ void api__host_read(struct api__host *h);
 /* --- containers: state shared by the container, exec and image routes --- */
 
 /*
- * What the API keeps beside the runtime: one exit watch per running
- * container (armed when a container starts or is found running at
- * start-up), the waiters on exits and removals (wait, stop, restart, attach
- * streams), and the exec instances. Docker's view of a container (Image,
- * Config, HostConfig as sent to create) lives in docker.json inside the
- * runtime's container folder, so it is removed with the container.
+ * What the API keeps beside the engine (engine/engine.h), which owns the
+ * containers, their records, exit watches, waiters and restart policies:
+ * the exec instances (transient, kept where they have always been) and
+ * the attach streams waiting for a start. @rt and @img are the engine's,
+ * for the routes that read or stream from the runtime directly (logs,
+ * attach, exec, stats, top, archive) and the image routes.
  */
 struct api__state {
+	struct eng *eng;
 	struct rt *rt;
 	struct img_store *img;
 	uv_loop_t *loop;
 	const char *data_root;
-	struct hmap watches;	   /* id -> struct api__watch */
-	struct list_node waiters;  /* struct api__waiter */
+	struct eng_sub *sub;	   /* engine events: starts connect attaches */
 	struct hmap execs;	   /* exec id -> struct api__exec */
 	struct list_node exec_lru; /* oldest first */
 	struct list_node attaches; /* attach streams waiting for a start */
 	size_t nexecs;
-};
-
-enum api__wait_kind {
-	API__WAIT_EXIT,	   /* the next exit (or the removal) */
-	API__WAIT_REMOVED, /* the removal */
-};
-
-struct api__waiter;
-/* @removed: the container is gone; @code: its last exit code (-1: none) */
-typedef void api__wait_fn(struct api__waiter *w, int code, bool removed);
-
-struct api__waiter {
-	struct list_node node;
-	char id[65];
-	enum api__wait_kind kind;
-	api__wait_fn *fn;
-	void *arg;
-	int last_code; /* the exit seen before a removal */
 };
 
 /** api__state() - the state behind @call, or NULL without a runtime. */
@@ -90,27 +73,6 @@ struct api__state *api__state_for(struct api *api);
 
 int api__state_new(const struct api_services *svc, struct api__state **out);
 void api__state_free(struct api__state *st);
-
-/** api__watch() - arm the exit watch of a running container (idempotent). */
-int api__watch(struct api__state *st, const char *id);
-/** api__wait_add() - queue @w (fields set by the caller). */
-void api__wait_add(struct api__state *st, struct api__waiter *w);
-/** api__wait_cancel() - unqueue @w if queued. */
-void api__wait_cancel(struct api__waiter *w);
-/** api__gone() - container @id was removed: wake every waiter on it. */
-void api__gone(struct api__state *st, const char *id, int code);
-
-/** api__meta_load() - docker.json of container @id; *@out owned. */
-int api__meta_load(struct api__state *st, const char *id, json_t **out);
-/** api__meta_save() - write docker.json (temp file and rename). */
-int api__meta_save(struct api__state *st, const char *id, const json_t *m);
-
-/**
- * api__remove() - remove container @id (killing it when @force), release
- * its image and wake its waiters. Returns 0 or a negative code.
- */
-int api__remove(struct api__state *st, const char *id, bool force,
-		bool volumes);
 
 /** api__no_runtime() - answer 501 when the daemon has no runtime. */
 struct api__state *api__need(struct api_call *call);
@@ -126,8 +88,8 @@ void api__exec_free_all(struct api__state *st);
 void api__attach_started(struct api__state *st, const char *id);
 
 /** api__status_text() - Docker's "Up 3 seconds" / "Exited (0) 2 seconds
- * ago" / "Created" into @out. */
-void api__status_text(const struct rt_info *info, char *out, size_t cap);
+ * ago" / "Restarting (1) 1 second ago" / "Created" into @out. */
+void api__status_text(const struct eng_info *info, char *out, size_t cap);
 
 /* Handlers shared between route files. */
 void api__container_create(struct api_call *call);
@@ -138,5 +100,35 @@ json_t *api__container_json(struct api__state *st, const char *id);
 /** api__resolve() - the full id of @ref, or answer 404 and return -1. */
 int api__resolve(struct api_call *call, struct api__state *st, const char *ref,
 		 char id[RT_ID_LEN + 1]);
+
+/* --- filters (filters.c) -------------------------------------------------- */
+
+#define API__FILTER_VALUES 64
+
+/**
+ * api__filters_parse() - Docker's `filters` query: a JSON object mapping
+ * a filter's name to a list of strings, or (older clients) to an object
+ * whose keys are the values. Names not in @known (NULL-terminated) are
+ * refused as Docker does ("invalid filter 'x'"). An absent or empty query
+ * gives an empty object. 0 and *@out (json_decref) or -EINVAL with @err.
+ */
+int api__filters_parse(const char *query, const char *const *known,
+		       json_t **out, char *err, size_t cap);
+
+/**
+ * api__filter_values() - the values of filter @name in @f (parsed above)
+ * into @out, NULL-terminated, at most API__FILTER_VALUES (borrowed from
+ * @f); NULL in out[0] when absent. Returns the count.
+ */
+size_t api__filter_values(const json_t *f, const char *name,
+			  const char *out[API__FILTER_VALUES + 1]);
+
+/**
+ * api__create_check() - refuse what POST /containers/create accepts but
+ * the engine does not apply: a Config or HostConfig field set to anything
+ * but its default names itself in a 400 ("HostConfig.CpusetCpus is not
+ * supported yet"). Pure. 0, or -EINVAL with @err.
+ */
+int api__create_check(const json_t *body, char *err, size_t cap);
 
 #endif

@@ -43,7 +43,7 @@ int api_new(const struct api_services *svc, struct api **out)
 	if (!api)
 		return -ENOMEM;
 	api->svc = *svc;
-	if (svc->rt && svc->loop && api__state_new(svc, &api->st) < 0) {
+	if (svc->engine && svc->loop && api__state_new(svc, &api->st) < 0) {
 		shoal_free(api);
 		return -ENOMEM;
 	}

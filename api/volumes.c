@@ -1,11 +1,15 @@
 /*
- * Volume routes of the Docker Engine API v1.45 over the runtime's volumes:
- * POST /volumes/create, GET /volumes, GET /volumes/{name}, DELETE
- * /volumes/{name}, POST /volumes/prune. Only the "local" driver exists;
- * another driver is a 400. Labels and driver options are not kept by the
- * runtime, so they are reported as sent only in create's answer. Prune
- * follows Docker since API 1.42: anonymous volumes only, unless the filter
- * all=true asks for every unused one.
+ * Volume routes of the Docker Engine API v1.45 over the engine's volumes
+ * (engine/engine.h): POST /volumes/create, GET /volumes, GET
+ * /volumes/{name}, DELETE /volumes/{name}, POST /volumes/prune. Only the
+ * "local" driver exists; another driver, or driver options, are a 400.
+ *
+ * Filters are Docker's. List: name (substring), driver, dangling
+ * (true/false/1/0), label (key or key=value). Prune: label, label!, all;
+ * what prune takes depends on the request's version, as in Docker (moby
+ * api/server/router/volume): below API 1.42 every unused volume, from
+ * 1.42 on anonymous ones only unless all=true. SpaceReclaimed is what the
+ * removed volumes' data used.
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -19,14 +23,44 @@
 #include <stdio.h>
 #include <string.h>
 
-static json_t *volume_json(const struct rt_volume_info *v)
+static json_t *volume_json(const struct eng_volume *v)
 {
 	char created[48];
-	time_format_rfc3339(v->created_ns, created, sizeof(created));
-	return json_pack("{s:s, s:s, s:s, s:s, s:{}, s:s, s:{}}", "Name",
-			 v->name, "Driver", "local", "Mountpoint",
-			 v->mountpoint, "CreatedAt", created, "Labels", "Scope",
-			 "local", "Options");
+	time_format_rfc3339(v->rt.created_ns, created, sizeof(created));
+	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:s, s:{}}", "Name",
+			 v->rt.name, "Driver", "local", "Mountpoint",
+			 v->rt.mountpoint, "CreatedAt", created, "Labels",
+			 v->labels, "Scope", "local", "Options");
+}
+
+/* Labels ({"k": "v"}) of a create body as "k=v" strings in @buf. */
+static int label_terms(const json_t *labels, char *buf, size_t cap,
+		       const char *out[API__FILTER_VALUES + 1], char *err,
+		       size_t errcap)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0, used = 0;
+
+	json_object_foreach((json_t *)labels, k, v)
+	{
+		int w;
+		if (!json_is_string(v)) {
+			snprintf(err, errcap, "label %s must be a string", k);
+			return -EINVAL;
+		}
+		w = snprintf(buf + used, cap - used, "%s=%s", k,
+			     json_string_value(v));
+		if (n == API__FILTER_VALUES || w < 0 ||
+		    (size_t)w >= cap - used) {
+			snprintf(err, errcap, "too many or too long labels");
+			return -EINVAL;
+		}
+		out[n++] = buf + used;
+		used += (size_t)w + 1;
+	}
+	out[n] = NULL;
+	return 0;
 }
 
 static void create(struct api_call *call)
@@ -52,38 +86,89 @@ static void create(struct api_call *call)
 		json_decref(body);
 		return;
 	}
-	struct rt_volume_info v;
-	struct rt_err e = {""};
-	int rc = rt_volume_create(st->rt, *name ? name : NULL, &v, &e);
-	if (rc < 0) {
-		api_reply_error(call, rc == -EINVAL ? 400 : 500, "%s",
-				e.msg[0] ? e.msg : shoal_strerror(rc));
+	const json_t *opts = json_object_get(body, "DriverOpts");
+	if (json_is_object(opts) && json_object_size(opts)) {
+		api_reply_error(call, 400, "DriverOpts is not supported yet");
 		json_decref(body);
 		return;
 	}
-	json_t *o = volume_json(&v);
-	const json_t *labels = jsonx_obj(body, "Labels");
-	if (o && labels)
-		json_object_set(o, "Labels", (json_t *)labels);
+	const char *terms[API__FILTER_VALUES + 1];
+	char buf[16384];
+	if (label_terms(jsonx_obj(body, "Labels"), buf, sizeof(buf), terms, err,
+			sizeof(err)) < 0) {
+		api_reply_error(call, 400, "%s", err);
+		json_decref(body);
+		return;
+	}
+	struct eng_volume v;
+	struct eng_err e = {""};
+	int rc = eng_volume_create(st->eng, *name ? name : NULL, terms, &v, &e);
 	json_decref(body);
-	api_reply_json(call, 201, o);
+	if (rc < 0) {
+		api_reply_error(call, rc == -EINVAL ? 400 : 500, "%s",
+				e.msg[0] ? e.msg : shoal_strerror(rc));
+		return;
+	}
+	api_reply_json(call, 201, volume_json(&v));
+	eng_volume_fini(&v);
+}
+
+/* dangling=true|1 / false|0 into -1 (absent), 1, 0; -EINVAL. */
+static int dangling_of(const char *const *v, int *out)
+{
+	*out = -1;
+	for (size_t i = 0; v[i]; i++) {
+		int d = !strcmp(v[i], "true") || !strcmp(v[i], "1")    ? 1
+			: !strcmp(v[i], "false") || !strcmp(v[i], "0") ? 0
+								       : -1;
+		if (d < 0 || (*out >= 0 && *out != d))
+			return -EINVAL;
+		*out = d;
+	}
+	return 0;
 }
 
 static void list(struct api_call *call)
 {
+	static const char *const known[] = {"name", "driver", "dangling",
+					    "label", NULL};
+	const char *names[API__FILTER_VALUES + 1];
+	const char *drivers[API__FILTER_VALUES + 1];
+	const char *dangling[API__FILTER_VALUES + 1];
+	const char *labels[API__FILTER_VALUES + 1];
 	struct api__state *st = api__need(call);
+	json_t *f;
+	char err[256];
 	if (!st)
 		return;
-	struct rt_volume_info *vols;
+	if (api__filters_parse(http_request_query(call->req, "filters"), known,
+			       &f, err, sizeof(err)) < 0) {
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	api__filter_values(f, "name", names);
+	api__filter_values(f, "driver", drivers);
+	api__filter_values(f, "dangling", dangling);
+	api__filter_values(f, "label", labels);
+	struct eng_volume_filter vf = {names, drivers, -1, {labels, NULL}};
+	if (dangling_of(dangling, &vf.dangling) < 0) {
+		api_reply_error(call, 400, "invalid filter 'dangling=%s'",
+				dangling[0]);
+		json_decref(f);
+		return;
+	}
+	struct eng_volume *vols;
 	size_t n;
-	if (rt_volume_list(st->rt, &vols, &n) < 0) {
+	int rc = eng_volume_list(st->eng, &vf, &vols, &n);
+	json_decref(f);
+	if (rc < 0) {
 		api_reply_error(call, 500, "cannot list volumes");
 		return;
 	}
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++)
 		json_array_append_new(a, volume_json(&vols[i]));
-	shoal_free(vols);
+	eng_volume_list_free(vols, n);
 	api_reply_json(call, 200,
 		       a ? json_pack("{s:o, s:[]}", "Volumes", a, "Warnings")
 			 : NULL);
@@ -94,13 +179,14 @@ static void inspect(struct api_call *call)
 	struct api__state *st = api__need(call);
 	if (!st)
 		return;
-	struct rt_volume_info v;
+	struct eng_volume v;
 	const char *name = api_param(call, "name");
-	if (rt_volume_inspect(st->rt, name, &v) < 0) {
+	if (eng_volume_inspect(st->eng, name, &v) < 0) {
 		api_reply_error(call, 404, "get %s: no such volume", name);
 		return;
 	}
 	api_reply_json(call, 200, volume_json(&v));
+	eng_volume_fini(&v);
 }
 
 static void remove_(struct api_call *call)
@@ -109,7 +195,7 @@ static void remove_(struct api_call *call)
 	if (!st)
 		return;
 	const char *name = api_param(call, "name");
-	int rc = rt_volume_remove(st->rt, name);
+	int rc = eng_volume_remove(st->eng, name);
 	if (rc == SHOAL_ENOTFOUND && api__query_bool(call, "force", false))
 		rc = 0;
 	if (rc == SHOAL_ENOTFOUND) {
@@ -131,55 +217,67 @@ static void remove_(struct api_call *call)
 	http_response_send(call->res, 204, NULL, NULL, 0);
 }
 
-static bool prune_all(struct api_call *call)
+/* The `all` filter: -1 absent, else 0 or 1; -EINVAL. */
+static int all_of(const char *const *v, int *out)
 {
-	const char *f = http_request_query(call->req, "filters");
-	json_t *o = NULL;
-	bool all = false;
-	if (f && *f && jsonx_parse_object(f, strlen(f), &o, NULL, 0) == 0) {
-		const json_t *v = json_object_get(o, "all");
-		const char *s = json_string_value(json_array_get(v, 0));
-		all = s && (!strcmp(s, "true") || !strcmp(s, "1"));
-		if (json_is_object(v))
-			all = json_object_get(v, "true") != NULL ||
-			      json_object_get(v, "1") != NULL;
-		json_decref(o);
+	*out = -1;
+	for (size_t i = 0; v[i]; i++) {
+		if (!strcmp(v[i], "true") || !strcmp(v[i], "1"))
+			*out = 1;
+		else if (!strcmp(v[i], "false") || !strcmp(v[i], "0"))
+			*out = *out < 0 ? 0 : *out;
+		else
+			return -EINVAL;
 	}
-	return all;
+	return 0;
 }
 
 static void prune(struct api_call *call)
 {
+	static const char *const known[] = {"label", "label!", "all", NULL};
+	const char *want[API__FILTER_VALUES + 1];
+	const char *reject[API__FILTER_VALUES + 1];
+	const char *allv[API__FILTER_VALUES + 1];
 	struct api__state *st = api__need(call);
+	json_t *f;
+	char err[256];
+	int all;
 	if (!st)
 		return;
-	struct rt_volume_info *before, *after;
-	size_t nb, na, removed;
-	if (rt_volume_list(st->rt, &before, &nb) < 0) {
-		api_reply_error(call, 500, "cannot list volumes");
+	if (api__filters_parse(http_request_query(call->req, "filters"), known,
+			       &f, err, sizeof(err)) < 0) {
+		api_reply_error(call, 400, "%s", err);
 		return;
 	}
-	int rc = rt_volume_prune(st->rt, prune_all(call), &removed);
-	if (rc < 0 || rt_volume_list(st->rt, &after, &na) < 0) {
-		shoal_free(before);
+	api__filter_values(f, "label", want);
+	api__filter_values(f, "label!", reject);
+	api__filter_values(f, "all", allv);
+	if (all_of(allv, &all) < 0) {
+		api_reply_error(call, 400, "invalid filter 'all=%s'", allv[0]);
+		json_decref(f);
+		return;
+	}
+	/* Before API 1.42 prune took every unused volume (Docker adds
+	 * all=true for such clients). */
+	if (call->version_minor < 42)
+		all = 1;
+	struct eng_label_filter lf = {want, reject};
+	struct eng_pruned p;
+	int rc = eng_volume_prune(st->eng, &lf, all == 1, &p);
+	json_decref(f);
+	if (rc < 0) {
 		api_reply_error(call, 500, "cannot prune volumes: %s",
 				shoal_strerror(rc));
 		return;
 	}
 	json_t *gone = json_array();
-	for (size_t i = 0; gone && i < nb; i++) {
-		bool still = false;
-		for (size_t j = 0; j < na && !still; j++)
-			still = !strcmp(before[i].name, after[j].name);
-		if (!still)
-			json_array_append_new(gone,
-					      json_string(before[i].name));
-	}
-	shoal_free(before);
-	shoal_free(after);
+	for (size_t i = 0; gone && i < p.n; i++)
+		json_array_append_new(gone, json_string(p.names[i]));
+	uint64_t space = p.space;
+	eng_pruned_fini(&p);
 	api_reply_json(call, 200,
-		       gone ? json_pack("{s:o, s:i}", "VolumesDeleted", gone,
-					"SpaceReclaimed", 0)
+		       gone ? json_pack("{s:o, s:I}", "VolumesDeleted", gone,
+					"SpaceReclaimed", (json_int_t)space)
 			    : NULL);
 }
 

@@ -94,40 +94,6 @@ static void ps_json_line(const json_t *c)
 	}
 }
 
-/* "-f status=running" into {"status":["running"]} */
-static int filters_json(const struct cli_list *f, char *out, size_t cap)
-{
-	json_t *o = json_object();
-	for (size_t i = 0; o && i < f->n; i++) {
-		const char *eq = strchr(f->v[i], '=');
-		if (!eq) {
-			fprintf(stderr,
-				"invalid argument \"%s\" for \"-f, --filter\" "
-				"flag: bad format of filter (expected "
-				"name=value)\n",
-				f->v[i]);
-			json_decref(o);
-			return -1;
-		}
-		char key[64];
-		snprintf(key, sizeof(key), "%.*s", (int)(eq - f->v[i]),
-			 f->v[i]);
-		json_t *a = json_object_get(o, key);
-		if (!a) {
-			a = json_array();
-			json_object_set_new(o, key, a);
-		}
-		json_array_append_new(a, json_string(eq + 1));
-	}
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	if (!s)
-		return -1;
-	cli_escape(s, out, cap);
-	free(s);
-	return 0;
-}
-
 int cli_ctr_ps(struct cli *cli, int argc, char **argv)
 {
 	bool all = false, quiet = false, notrunc = false;
@@ -150,7 +116,7 @@ int cli_ctr_ps(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	char path[4096], f[2048] = "";
-	if (filt.n && filters_json(&filt, f, sizeof(f)) < 0)
+	if (cli_filters_query(&filt, NULL, f, sizeof(f)) < 0)
 		return 1;
 	snprintf(path, sizeof(path), "/containers/json?all=%d%s%s", all ? 1 : 0,
 		 f[0] ? "&filters=" : "", f);
@@ -587,9 +553,12 @@ int cli_ctr_stats(struct cli *cli, int argc, char **argv)
 static int prune(struct cli *cli, int argc, char **argv)
 {
 	bool force = false;
+	struct cli_list filt = {0};
 	const struct cli_flag flags[] = {
 		{"force", 'f', CLI_FLAG_BOOL, &force},
+		{"filter", 0, CLI_FLAG_LIST, &filt},
 	};
+	char f[2048], path[2200];
 	int i = cli_flags("container prune", flags, NFLAGS(flags), argc, argv,
 			  true);
 	if (i == -2)
@@ -599,8 +568,12 @@ static int prune(struct cli *cli, int argc, char **argv)
 	if (!force &&
 	    !cli_confirm("WARNING! This will remove all stopped containers."))
 		return 0;
+	if (cli_filters_query(&filt, NULL, f, sizeof(f)) < 0)
+		return 1;
+	snprintf(path, sizeof(path), "/containers/prune%s%s",
+		 f[0] ? "?filters=" : "", f);
 	json_t *o;
-	if (cli_call_json(cli, "POST", "/containers/prune", NULL, &o) < 0)
+	if (cli_call_json(cli, "POST", path, NULL, &o) < 0)
 		return 1;
 	cli_print_prune(o, "ContainersDeleted", "Deleted Containers");
 	json_decref(o);

@@ -26,7 +26,8 @@
 struct run_opts {
 	bool detach, interactive, tty, rm, privileged, readonly;
 	const char *name, *workdir, *user, *memory, *memres, *cpus, *shares,
-		*pids, *hostname, *entrypoint, *network, *stopsig, *stoptime;
+		*pids, *hostname, *entrypoint, *network, *stopsig, *stoptime,
+		*restart;
 	const char *format;
 	struct cli_list env, vols, tmpfs, capadd, capdrop, secopt, labels,
 		ulimits, hosts, dns;
@@ -47,6 +48,33 @@ static int bad_flag(const char *val, const char *flag, const char *why)
 		"--help'.\n",
 		val, flag, why);
 	return -1;
+}
+
+/* --restart NAME[:MAX] as docker parses it; the daemon checks the name. */
+static json_t *restart_policy(const char *v)
+{
+	const char *colon = strchr(v, ':');
+	long max = 0;
+	char *end;
+
+	if (colon == v) {
+		bad_flag(v, "--restart",
+			 "invalid restart policy format: no policy provided "
+			 "before colon");
+		return NULL;
+	}
+	if (colon && colon[1]) {
+		max = strtol(colon + 1, &end, 10);
+		if (*end) {
+			bad_flag(v, "--restart",
+				 "invalid restart policy format: maximum "
+				 "retry count must be an integer");
+			return NULL;
+		}
+	}
+	return json_pack("{s:s#, s:i}", "Name", v,
+			 (int)(colon ? colon - v : (long)strlen(v)),
+			 "MaximumRetryCount", (int)max);
 }
 
 /* --security-opt seccomp=FILE: send the profile's text, as docker does. */
@@ -168,6 +196,12 @@ static json_t *host_config(const struct run_opts *o)
 	json_object_set_new(hc, "ExtraHosts", strarr(&o->hosts));
 	json_object_set_new(hc, "Dns", strarr(&o->dns));
 	json_object_set_new(hc, "AutoRemove", json_boolean(o->rm));
+	if (o->restart && *o->restart) {
+		json_t *p = restart_policy(o->restart);
+		if (!p)
+			goto err;
+		json_object_set_new(hc, "RestartPolicy", p);
+	}
 	json_object_set_new(hc, "Privileged", json_boolean(o->privileged));
 	json_object_set_new(hc, "ReadonlyRootfs", json_boolean(o->readonly));
 	json_object_set_new(hc, "NetworkMode",
@@ -252,6 +286,7 @@ static int parse_run(const char *cmd, struct run_opts *o, int argc, char **argv)
 		{"net", 0, CLI_FLAG_STR, &o->network},
 		{"stop-signal", 0, CLI_FLAG_STR, &o->stopsig},
 		{"stop-timeout", 0, CLI_FLAG_STR, &o->stoptime},
+		{"restart", 0, CLI_FLAG_STR, &o->restart},
 		{"env", 'e', CLI_FLAG_LIST, &o->env},
 		{"volume", 'v', CLI_FLAG_LIST, &o->vols},
 		{"tmpfs", 0, CLI_FLAG_LIST, &o->tmpfs},

@@ -58,10 +58,13 @@ static int vol_ls(struct cli *cli, int argc, char **argv)
 {
 	bool quiet = false;
 	const char *format = NULL;
+	struct cli_list filt = {0};
 	const struct cli_flag flags[] = {
 		{"quiet", 'q', CLI_FLAG_BOOL, &quiet},
 		{"format", 0, CLI_FLAG_STR, &format},
+		{"filter", 'f', CLI_FLAG_LIST, &filt},
 	};
+	char f[2048], path[2200];
 	int i = cli_flags("volume ls", flags, NFLAGS(flags), argc, argv, true);
 	if (i == -2) {
 		printf("Usage:  shoal volume ls [OPTIONS]\n");
@@ -69,8 +72,12 @@ static int vol_ls(struct cli *cli, int argc, char **argv)
 	}
 	if (i < 0)
 		return 1;
+	if (cli_filters_query(&filt, NULL, f, sizeof(f)) < 0)
+		return 1;
+	snprintf(path, sizeof(path), "/volumes%s%s", f[0] ? "?filters=" : "",
+		 f);
 	json_t *o;
-	if (cli_call_json(cli, "GET", "/volumes", NULL, &o) < 0)
+	if (cli_call_json(cli, "GET", path, NULL, &o) < 0)
 		return 1;
 	static const char *const h[] = {"DRIVER", "VOLUME NAME"};
 	struct cli_table *t = NULL;
@@ -164,10 +171,13 @@ static int vol_rm(struct cli *cli, int argc, char **argv)
 static int vol_prune(struct cli *cli, int argc, char **argv)
 {
 	bool force = false, all = false;
+	struct cli_list filt = {0};
 	const struct cli_flag flags[] = {
 		{"force", 'f', CLI_FLAG_BOOL, &force},
 		{"all", 'a', CLI_FLAG_BOOL, &all},
+		{"filter", 0, CLI_FLAG_LIST, &filt},
 	};
+	char f[2048], path[2200];
 	int i = cli_flags("volume prune", flags, NFLAGS(flags), argc, argv,
 			  true);
 	if (i == -2) {
@@ -183,12 +193,12 @@ static int vol_prune(struct cli *cli, int argc, char **argv)
 					 "local volumes not used by at least "
 					 "one container."))
 		return 0;
+	if (cli_filters_query(&filt, all ? "all=true" : NULL, f, sizeof(f)) < 0)
+		return 1;
+	snprintf(path, sizeof(path), "/volumes/prune%s%s",
+		 f[0] ? "?filters=" : "", f);
 	json_t *o;
-	if (cli_call_json(cli, "POST",
-			  all ? "/volumes/prune?filters=%7B%22all%22%3A%5B%"
-				"22true%22%5D%7D"
-			      : "/volumes/prune",
-			  NULL, &o) < 0)
+	if (cli_call_json(cli, "POST", path, NULL, &o) < 0)
 		return 1;
 	cli_print_prune(o, "VolumesDeleted", "Deleted Volumes");
 	json_decref(o);

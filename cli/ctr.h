@@ -77,6 +77,15 @@ const char *cli_error_message(const struct http_result *r, char *buf,
 /** cli_escape() - percent-encode @s for a query into @out. */
 void cli_escape(const char *s, char *out, size_t cap);
 
+/**
+ * cli_filters_query() - docker's `--filter name=value` flags (plus
+ * @extra, another "name=value" or NULL) as Docker's filters JSON
+ * ({"name":["value"]}), percent-encoded into @out; "" when there are
+ * none. -1 after printing docker's message for a flag without '='.
+ */
+int cli_filters_query(const struct cli_list *f, const char *extra, char *out,
+		      size_t cap);
+
 /* ---- hijacked streams ---- */
 
 struct cli_conn {

@@ -484,7 +484,8 @@ static void demux(struct demux *d, const char *p, size_t n)
 			continue;
 		}
 		size_t k = d->left < n ? d->left : n;
-		fd_write_all(d->stream == 2 ? STDERR_FILENO : STDOUT_FILENO, p, k);
+		fd_write_all(d->stream == 2 ? STDERR_FILENO : STDOUT_FILENO, p,
+			     k);
 		d->left -= k;
 		p += k;
 		n -= k;
@@ -568,6 +569,59 @@ bool cli_confirm(const char *warning)
 	fflush(stdout);
 	return fgets(ans, sizeof(ans), stdin) &&
 	       (ans[0] == 'y' || ans[0] == 'Y');
+}
+
+static int add_filter(json_t *o, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char key[64];
+	json_t *a;
+
+	if (!eq) {
+		fprintf(stderr,
+			"invalid argument \"%s\" for \"-f, --filter\" flag: "
+			"bad format of filter (expected name=value)\n",
+			kv);
+		return -1;
+	}
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+	a = json_object_get(o, key);
+	if (!a) {
+		a = json_array();
+		json_object_set_new(o, key, a);
+	}
+	return json_array_append_new(a, json_string(eq + 1));
+}
+
+int cli_filters_query(const struct cli_list *f, const char *extra, char *out,
+		      size_t cap)
+{
+	json_t *o = json_object();
+	char *s;
+
+	out[0] = '\0';
+	if (!o)
+		return -1;
+	for (size_t i = 0; i < f->n; i++)
+		if (add_filter(o, f->v[i]) < 0) {
+			json_decref(o);
+			return -1;
+		}
+	if (extra && add_filter(o, extra) < 0) {
+		json_decref(o);
+		return -1;
+	}
+	if (json_object_size(o) == 0) {
+		json_decref(o);
+		return 0;
+	}
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!s)
+		return -1;
+	cli_escape(s, out, cap);
+	free(s);
+	return 0;
 }
 
 void cli_print_prune(const json_t *answer, const char *key, const char *title)

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/http.h"
 #include "common/log.h"
+#include "engine/engine.h"
 #include "image/image.h"
 #include "runtime/runtime.h"
 
@@ -73,27 +74,49 @@ static int runtime_start(struct daemon *d)
 		.monitor_path = monitor_path(mon, sizeof(mon)),
 	};
 	struct rt_err rerr = {""};
+	struct img_err ierr = {""};
+	struct eng_config ecfg = {
+		.loop = &d->loop,
+		.data_root = d->cfg.data_root,
+	};
 	int rc = rt_open(&rc_cfg, &d->rt, &rerr);
 	if (rc < 0) {
 		log_error("cannot open the container runtime: %s",
 			  rerr.msg[0] ? rerr.msg : shoal_strerror(rc));
 		return rc;
 	}
-	struct img_err ierr = {""};
 	rc = img_store_open(d->cfg.data_root, &d->images, &ierr);
 	if (rc < 0) {
 		log_error("cannot open the image store: %s",
 			  ierr.msg[0] ? ierr.msg : shoal_strerror(rc));
-		rt_close(d->rt);
-		d->rt = NULL;
-		return rc;
+		goto err_rt;
 	}
+	ecfg.rt = d->rt;
+	ecfg.images = d->images;
+	rc = eng_open(&ecfg, &d->engine);
+	if (rc < 0) {
+		log_error("cannot open the engine: %s", shoal_strerror(rc));
+		goto err_images;
+	}
+	rc = eng_restore(d->engine);
+	if (rc < 0)
+		log_warn("cannot restore the containers: %s",
+			 shoal_strerror(rc));
 	return 0;
+err_images:
+	img_store_close(d->images);
+	d->images = NULL;
+err_rt:
+	rt_close(d->rt);
+	d->rt = NULL;
+	return rc;
 }
 
 static void runtime_stop(struct daemon *d, void (*done)(struct daemon *d))
 {
 	/* Containers and their monitors go on running (DESIGN.md). */
+	eng_close(d->engine);
+	d->engine = NULL;
 	img_store_close(d->images);
 	d->images = NULL;
 	rt_close(d->rt);
@@ -140,8 +163,7 @@ static int api_start(struct daemon *d)
 		.swarm_state = daemon__swarm_state,
 		.swarm_ops = daemon__swarm_ops(),
 		.counts = counts,
-		.rt = d->rt,
-		.images = d->images,
+		.engine = d->engine,
 		.loop = &d->loop,
 	};
 	char spool[DAEMON_PATH_MAX + 8];
@@ -159,10 +181,6 @@ static int api_start(struct daemon *d)
 		log_error("cannot create the API: %s", shoal_strerror(rc));
 		return rc;
 	}
-	rc = api_containers_restore(d->api);
-	if (rc < 0)
-		log_warn("cannot restore the containers' watches: %s",
-			 shoal_strerror(rc));
 	rc = http_server_new(&d->loop, &opts, api_http_handler, d->api,
 			     &d->http);
 	if (rc < 0) {

@@ -22,6 +22,7 @@ struct api;
 struct http_server;
 struct rt;
 struct img_store;
+struct eng;
 
 struct daemon {
 	struct daemon_config cfg;
@@ -37,6 +38,7 @@ struct daemon {
 	/* services */
 	struct rt *rt;
 	struct img_store *images;
+	struct eng *engine; /* over rt and images */
 	struct api *api;
 	struct http_server *http;
 	struct daemon_swarm *swarm; /* swarm.c */

@@ -29,11 +29,11 @@
 
 #define MIN_MEMORY (6 * 1024 * 1024)
 
-static bool valid_name(const char *s)
+bool rt_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n < 1 || n > 128 || !isalnum((unsigned char)s[0]))
+	if (n < 2 || n > RT_NAME_MAX || !isalnum((unsigned char)s[0]))
 		return false;
 	for (size_t i = 1; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
@@ -169,7 +169,7 @@ static int check_spec(struct rt *rt, const struct rt_spec *s,
 				s->env[i]);
 			return -EINVAL;
 		}
-	if (s->name && !valid_name(s->name[0] == '/' ? s->name + 1 : s->name)) {
+	if (s->name && !rt_name_valid(s->name[0] == '/' ? s->name + 1 : s->name)) {
 		rt__err(err,
 			"Invalid container name (%s), only "
 			"[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",

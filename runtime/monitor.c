@@ -14,11 +14,8 @@
  * master) go line by line into the json-file log and raw (tty) or framed
  * (Docker's 8-byte stream header) to attach clients on
  * <exec-root>/<id>/attach.sock, whose input feeds the container's stdin
- * (with open_stdin or a tty, what came out before the first attach is
- * kept, up to 64 KiB, and given to that first client: `docker run -t`
- * attaches before the start and connects right after it, and whatever
- * came out in between would otherwise reach it from neither the socket
- * nor, in time, the log);
+ * (with open_stdin, what came out before the first attach is kept, up to
+ * 64 KiB, and given to that first client);
  * <exec-root>/<id>/ctl.sock takes "resize <rows> <cols>". A client that
  * cannot keep up is dropped, so a stuck reader never blocks the log.
  *
@@ -187,7 +184,7 @@ static void fan_out(struct mon *m, int stream, const char *p, size_t n)
 				(unsigned char)n};
 	struct iovec iov[2] = {{hdr, 8}, {(void *)p, n}};
 
-	if (!m->attached_once && (m->c->open_stdin || m->c->tty)) {
+	if (!m->attached_once && m->c->open_stdin) {
 		size_t h = m->c->tty ? 0 : 8;
 		if (m->early_len + h + n <= EARLY_MAX) {
 			memcpy(m->early + m->early_len, hdr, h);

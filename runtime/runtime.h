@@ -42,6 +42,15 @@
 #include <uv.h>
 
 #define RT_ID_LEN 64
+/*
+ * Container names: Docker's rule, [a-zA-Z0-9][a-zA-Z0-9_.-]+ (two
+ * characters at least), without the leading '/' Docker shows. Docker sets
+ * no maximum; Shoal needs one for its fixed buffers and takes 128 bytes,
+ * the swarm store's STORE_NAME_MAX, so that a task's container name
+ * (<service>.<slot>.<task id>) always fits. The one definition: the
+ * engine and the API use it through rt_name_valid().
+ */
+#define RT_NAME_MAX 128
 
 struct rt;
 
@@ -111,6 +120,19 @@ struct rt_cgroup_caps {
  * stat(2)s, safe on a loop thread.
  */
 int rt_cgroup_probe(const char *root, struct rt_cgroup_caps *out);
+
+/* What the cgroups of this host can limit (rt_cgroup_features()). */
+enum rt_cgroup_feature {
+	RT_CG_SWAP = 1 << 0, /* swap accounting: memsw / memory.swap.max */
+	RT_CG_CPU = 1 << 1,  /* cpu shares and CFS quota */
+	RT_CG_PIDS = 1 << 2, /* pids.max */
+};
+/** rt_cgroup_features() - a mask of enum rt_cgroup_feature. */
+unsigned rt_cgroup_features(const struct rt *rt);
+
+/** rt_name_valid() - whether @name (without a leading '/') follows the
+ * rule of RT_NAME_MAX. */
+bool rt_name_valid(const char *name);
 
 /* ---------------------------------------------------------------- spec */
 
@@ -312,6 +334,13 @@ int rt_container_inspect(struct rt *rt, const char *ref, struct rt_info *out);
  */
 int rt_container_resolve(struct rt *rt, const char *ref,
 			 char id[RT_ID_LEN + 1]);
+
+/**
+ * rt_container_rw_size() - the bytes of the container's writable layer
+ * (Docker's SizeRw: every file of its overlay's upper folder, hard links
+ * once). Walks the folder: milliseconds for a small layer.
+ */
+int rt_container_rw_size(struct rt *rt, const char *id, uint64_t *bytes);
 
 /**
  * rt_container_list() - the ids of every container into a new array of
@@ -620,6 +649,9 @@ int rt_volume_users(struct rt *rt, const char *name, char *out, size_t cap);
 /** rt_volume_remove() - SHOAL_ECONFLICT while a container mounts it
  * (even a stopped one), SHOAL_ENOTFOUND. */
 int rt_volume_remove(struct rt *rt, const char *name);
+/** rt_volume_size() - the bytes of a volume's data, counted as
+ * rt_container_rw_size() does. */
+int rt_volume_size(struct rt *rt, const char *name, uint64_t *bytes);
 /** rt_volume_prune() - remove every unused anonymous volume (@all: every
  * unused volume); the number removed into @removed. */
 int rt_volume_prune(struct rt *rt, bool all, size_t *removed);

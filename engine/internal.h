@@ -1,0 +1,99 @@
+/*
+ * Internal to engine/: the engine object, the per-container live state
+ * (exit watch, policy restart timer, back-off) and the helpers the files
+ * share. Not part of libshoal-engine's contract (engine/engine.h is).
+ */
+#ifndef SHOAL_ENGINE_INTERNAL_H
+#define SHOAL_ENGINE_INTERNAL_H
+
+#include "common/list.h"
+#include "common/map.h"
+#include "engine/engine.h"
+
+/*
+ * What the engine keeps in memory for one container, only while there is
+ * something to keep: an exit watch, a pending policy restart, or the
+ * back-off of the last one (Docker keeps it in memory too). Found by id in
+ * eng->live; freed when it holds nothing (the timer's memory in its close
+ * callback).
+ */
+struct eng__ctr {
+	struct eng *e;
+	char id[RT_ID_LEN + 1];
+	struct rt_exit_watch *watch; /* NULL when not watched */
+	uv_timer_t *timer;	     /* the pending restart, or NULL */
+	uint64_t backoff_ms;	     /* the last restart's delay; 0: none */
+};
+
+struct eng {
+	struct rt *rt;
+	struct img_store *img;
+	uv_loop_t *loop;
+	char *data_root;
+	struct hmap live;	  /* id -> struct eng__ctr */
+	struct list_node waiters; /* struct eng_waiter */
+	struct list_node subs;	  /* struct eng_sub */
+	size_t nsubs;
+	uint64_t event_seq;   /* events delivered so far */
+	struct list_node ops; /* struct eng__op in flight */
+	bool closing;
+};
+
+/* engine.c: live state, watches, waiters, events */
+struct eng__ctr *eng__live(struct eng *e, const char *id, bool make);
+/** eng__live_put() - free @c if it holds nothing any more. */
+void eng__live_put(struct eng__ctr *c);
+/** eng__timer_freed() - close callback of a timer from shoal_malloc. */
+void eng__timer_freed(uv_handle_t *h);
+/** eng__watch() - arm the exit watch of a running container (idempotent). */
+int eng__watch(struct eng *e, const char *id);
+/** eng__restarting() - whether a policy restart of @id is pending. */
+bool eng__restarting(struct eng *e, const char *id);
+/** eng__cancel_restart() - drop a pending policy restart; true if one was. */
+bool eng__cancel_restart(struct eng *e, const char *id);
+/** eng__arm_restart() - start @id again after its back-off delay. */
+int eng__arm_restart(struct eng *e, const char *id, int64_t ran_ns);
+void eng__emit(struct eng *e, enum eng_event_type t, const char *id,
+	       int exit_code, bool oom, bool restarting, int sig);
+/** eng__wake_exit() - a run of @id ended: wake its ENG_WAIT_EXIT
+ * waiters with @code. */
+void eng__wake_exit(struct eng *e, const char *id, int code);
+/** eng__gone() - @id was removed: wake every waiter on it, drop its
+ * live state. */
+void eng__gone(struct eng *e, const char *id, int code);
+void eng__ops_close(struct eng *e);
+/** eng__on_exit() - a run of @id ended (lifecycle.c). */
+void eng__on_exit(struct eng *e, const char *id, int code, bool oom);
+
+/* record.c: the container record, <data-root>/containers/<id>/engine.json */
+int eng__record_load(struct eng *e, const char *id, json_t **out);
+int eng__record_save(struct eng *e, const char *id, const json_t *r);
+/** eng__record_update() - load, merge @changes (stolen; NULL gives
+ * -ENOMEM) into the record, save. */
+int eng__record_update(struct eng *e, const char *id, json_t *changes);
+/** eng__record_policy() - the restart policy a record holds. */
+void eng__record_policy(const json_t *r, struct eng_restart_policy *out);
+
+/* create.c */
+/** eng__create_warnings() - Docker's warnings for @s on a host whose
+ * cgroups offer @features (a mask of enum rt_cgroup_feature). Pure. */
+void eng__create_warnings(const struct eng_spec *s, unsigned features,
+			  enum rt_cgroup_layout layout,
+			  struct eng_created *out);
+
+/* lifecycle.c */
+/** eng__start() - start @id; @by_user resets the restart count. */
+int eng__start(struct eng *e, const char *id, bool by_user,
+	       struct eng_err *err);
+/** eng__mark_stopped() - record a stop or kill by the user. */
+void eng__mark_stopped(struct eng *e, const char *id);
+
+/* prune.c */
+/** eng__pruned_add() - append a copy of @name to @p and count @bytes. */
+int eng__pruned_add(struct eng_pruned *p, const char *name, uint64_t bytes);
+
+/* engine.c */
+void eng__err(struct eng_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

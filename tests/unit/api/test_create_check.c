@@ -1,0 +1,286 @@
+/*
+ * Unit tests of the create translation's refusals (api/create_check.c)
+ * and of Docker's `filters` query (api/filters.c): what the docker CLI
+ * sends by default passes, each field the engine does not apply is
+ * refused by name when set, and filters in both of Docker's shapes are
+ * read while unknown names are refused.
+ */
+/* cmocka needs these first */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/internal.h"
+
+/* What docker run (CLI v28) sends for `docker run busybox true`. */
+static const char *const docker_default =
+	"{\"Hostname\":\"\",\"Domainname\":\"\",\"User\":\"\","
+	"\"AttachStdin\":false,\"AttachStdout\":true,\"AttachStderr\":true,"
+	"\"Tty\":false,\"OpenStdin\":false,\"StdinOnce\":false,\"Env\":null,"
+	"\"Cmd\":[\"true\"],\"Image\":\"busybox\",\"Volumes\":{},"
+	"\"WorkingDir\":\"\",\"Entrypoint\":null,\"OnBuild\":null,"
+	"\"Labels\":{},\"HostConfig\":{\"Binds\":null,\"ContainerIDFile\":"
+	"\"\",\"LogConfig\":{\"Type\":\"\",\"Config\":{}},\"NetworkMode\":"
+	"\"default\",\"PortBindings\":{},\"RestartPolicy\":{\"Name\":\"no\","
+	"\"MaximumRetryCount\":0},\"AutoRemove\":false,\"VolumeDriver\":\"\","
+	"\"VolumesFrom\":null,\"ConsoleSize\":[0,0],\"CapAdd\":null,"
+	"\"CapDrop\":null,\"CgroupnsMode\":\"\",\"Dns\":[],\"DnsOptions\":[],"
+	"\"DnsSearch\":[],\"ExtraHosts\":null,\"GroupAdd\":null,\"IpcMode\":"
+	"\"\",\"Cgroup\":\"\",\"Links\":null,\"OomScoreAdj\":0,\"PidMode\":"
+	"\"\",\"Privileged\":false,\"PublishAllPorts\":false,"
+	"\"ReadonlyRootfs\":false,\"SecurityOpt\":null,\"UTSMode\":\"\","
+	"\"UsernsMode\":\"\",\"ShmSize\":0,\"Isolation\":\"\",\"CpuShares\":0,"
+	"\"Memory\":0,\"NanoCpus\":0,\"CgroupParent\":\"\",\"BlkioWeight\":0,"
+	"\"BlkioWeightDevice\":[],\"BlkioDeviceReadBps\":[],"
+	"\"BlkioDeviceWriteBps\":[],\"BlkioDeviceReadIOps\":[],"
+	"\"BlkioDeviceWriteIOps\":[],\"CpuPeriod\":0,\"CpuQuota\":0,"
+	"\"CpuRealtimePeriod\":0,\"CpuRealtimeRuntime\":0,\"CpusetCpus\":\"\","
+	"\"CpusetMems\":\"\",\"Devices\":[],\"DeviceCgroupRules\":null,"
+	"\"DeviceRequests\":null,\"MemoryReservation\":0,\"MemorySwap\":0,"
+	"\"MemorySwappiness\":-1,\"OomKillDisable\":false,\"PidsLimit\":0,"
+	"\"Ulimits\":[],\"CpuCount\":0,\"CpuPercent\":0,\"IOMaximumIOps\":0,"
+	"\"IOMaximumBandwidth\":0,\"MaskedPaths\":null,\"ReadonlyPaths\":"
+	"null},\"NetworkingConfig\":{\"EndpointsConfig\":{\"default\":{"
+	"\"IPAMConfig\":null,\"Links\":null,\"Aliases\":null,\"MacAddress\":"
+	"\"\",\"DriverOpts\":null,\"GwPriority\":0,\"NetworkID\":\"\","
+	"\"EndpointID\":\"\",\"Gateway\":\"\",\"IPAddress\":\"\","
+	"\"IPPrefixLen\":0,\"IPv6Gateway\":\"\",\"GlobalIPv6Address\":\"\","
+	"\"GlobalIPv6PrefixLen\":0,\"DNSNames\":null}}}}";
+
+static json_t *body_with(const char *path, json_t *v)
+{
+	json_t *b = json_loads(docker_default, 0, NULL);
+	json_t *o = b;
+	char key[128];
+	const char *dot;
+
+	assert_non_null(b);
+	while ((dot = strchr(path, '.'))) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+		o = json_object_get(o, key);
+		assert_non_null(o);
+		path = dot + 1;
+	}
+	json_object_set_new(o, path, v);
+	return b;
+}
+
+/* The check's answer for the default body with @path set to @v. */
+static int check_with(const char *path, json_t *v, char *err, size_t cap)
+{
+	json_t *b = body_with(path, v);
+	int rc;
+
+	err[0] = '\0';
+	rc = api__create_check(b, err, cap);
+	json_decref(b);
+	return rc;
+}
+
+static void dockers_default_body_passes(void **state)
+{
+	json_t *b = json_loads(docker_default, 0, NULL);
+	char err[256] = "";
+
+	assert_int_equal(api__create_check(b, err, sizeof(err)), 0);
+	json_decref(b);
+}
+
+static void fields_not_applied_are_refused_by_name(void **state)
+{
+	static const struct {
+		const char *path;
+		const char *json;
+		const char *msg;
+	} cases[] = {
+		{"HostConfig.CpusetCpus", "\"0\"",
+		 "HostConfig.CpusetCpus is not supported yet"},
+		{"HostConfig.CpuQuota", "50000",
+		 "HostConfig.CpuQuota is not supported yet"},
+		{"HostConfig.PortBindings",
+		 "{\"80/tcp\":[{\"HostPort\":\"80\"}]}",
+		 "HostConfig.PortBindings is not supported yet"},
+		{"HostConfig.Devices",
+		 "[{\"PathOnHost\":\"/dev/fuse\",\"PathInContainer\":"
+		 "\"/dev/fuse\",\"CgroupPermissions\":\"rwm\"}]",
+		 "HostConfig.Devices is not supported yet"},
+		{"HostConfig.Init", "true",
+		 "HostConfig.Init is not supported yet"},
+		{"HostConfig.OomKillDisable", "true",
+		 "HostConfig.OomKillDisable is not supported yet"},
+		{"HostConfig.Sysctls", "{\"net.ipv4.ip_forward\":\"1\"}",
+		 "HostConfig.Sysctls is not supported yet"},
+		{"HostConfig.ShmSize", "1048576",
+		 "HostConfig.ShmSize is not supported yet"},
+		{"HostConfig.MemorySwappiness", "10",
+		 "HostConfig.MemorySwappiness is not supported yet"},
+		{"HostConfig.MemorySwap", "-1",
+		 "HostConfig.MemorySwap is not supported yet"},
+		{"HostConfig.PidMode", "\"host\"",
+		 "HostConfig.PidMode is not supported yet"},
+		{"HostConfig.IpcMode", "\"host\"",
+		 "HostConfig.IpcMode is not supported yet"},
+		{"HostConfig.VolumeDriver", "\"nfs\"",
+		 "HostConfig.VolumeDriver is not supported yet"},
+		{"HostConfig.MaskedPaths", "[]",
+		 "HostConfig.MaskedPaths is not supported yet"},
+		{"HostConfig.LogConfig.Type", "\"syslog\"",
+		 "HostConfig.LogConfig.Type syslog is not supported yet (only "
+		 "json-file)"},
+		{"HostConfig.LogConfig.Config", "{\"max-size\":\"1m\"}",
+		 "HostConfig.LogConfig.Config is not supported yet"},
+		{"Domainname", "\"example.org\"",
+		 "Config.Domainname is not supported yet"},
+		{"Healthcheck", "{\"Test\":[\"CMD\",\"true\"]}",
+		 "Config.Healthcheck is not supported yet"},
+		{"NetworkingConfig.EndpointsConfig.default.Aliases",
+		 "[\"web\"]",
+		 "NetworkingConfig.EndpointsConfig.default.Aliases is not "
+		 "supported yet"},
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+		assert_non_null(v);
+		assert_int_equal(check_with(cases[i].path, v, err, sizeof(err)),
+				 -EINVAL);
+		assert_string_equal(err, cases[i].msg);
+	}
+}
+
+static void defaults_spelled_out_and_applied_values_pass(void **state)
+{
+	static const struct {
+		const char *path;
+		const char *json;
+	} cases[] = {
+		{"HostConfig.ShmSize", "67108864"},
+		{"HostConfig.IpcMode", "\"private\""},
+		{"HostConfig.IpcMode", "\"shareable\""},
+		{"HostConfig.CgroupnsMode", "\"private\""},
+		{"HostConfig.UsernsMode", "\"host\""},
+		{"HostConfig.Isolation", "\"default\""},
+		{"HostConfig.VolumeDriver", "\"local\""},
+		{"HostConfig.LogConfig.Type", "\"json-file\""},
+		{"HostConfig.Memory", "67108864"},
+		{"HostConfig.RestartPolicy",
+		 "{\"Name\":\"on-failure\",\"MaximumRetryCount\":2}"},
+		{"HostConfig.ConsoleSize", "[24,80]"},
+		{"HostConfig.ContainerIDFile", "\"/tmp/cid\""},
+		{"Healthcheck", "{\"Test\":[\"NONE\"]}"},
+		{"ExposedPorts", "{\"80/tcp\":{}}"},
+		{"Volumes", "{\"/data\":{}}"},
+		{"NetworkingConfig.EndpointsConfig.default.IPAMConfig",
+		 "{\"IPv4Address\":\"\"}"},
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+		assert_non_null(v);
+		if (check_with(cases[i].path, v, err, sizeof(err)) != 0)
+			fail_msg("%s=%s refused: %s", cases[i].path,
+				 cases[i].json, err);
+	}
+}
+
+static void memory_swap_of_twice_the_memory_is_what_is_applied(void **state)
+{
+	json_t *b = body_with("HostConfig.Memory", json_integer(64 << 20));
+	json_t *hc = json_object_get(b, "HostConfig");
+	char err[256];
+
+	json_object_set_new(hc, "MemorySwap", json_integer(128 << 20));
+	assert_int_equal(api__create_check(b, err, sizeof(err)), 0);
+	json_object_set_new(hc, "MemorySwap", json_integer(64 << 20));
+	assert_int_equal(api__create_check(b, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "HostConfig.MemorySwap is not supported yet");
+	json_decref(b);
+}
+
+static void mount_options_not_carried_are_refused(void **state)
+{
+	json_t *m = json_loads("[{\"Type\":\"bind\",\"Source\":\"/tmp\","
+			       "\"Target\":\"/t\",\"BindOptions\":{"
+			       "\"Propagation\":\"rshared\"}}]",
+			       0, NULL);
+	char err[256];
+
+	assert_int_equal(check_with("HostConfig.Mounts", m, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(
+		err, "HostConfig.Mounts.BindOptions is not supported yet");
+	m = json_loads(
+		"[{\"Type\":\"tmpfs\",\"Target\":\"/t\","
+		"\"TmpfsOptions\":{\"SizeBytes\":1048576,\"Mode\":448}}]",
+		0, NULL);
+	assert_int_equal(check_with("HostConfig.Mounts", m, err, sizeof(err)),
+			 0);
+}
+
+static void filters_read_both_shapes_and_refuse_unknown_names(void **state)
+{
+	static const char *const known[] = {"label", "until", NULL};
+	const char *v[API__FILTER_VALUES + 1];
+	char err[256];
+	json_t *f;
+
+	assert_int_equal(api__filters_parse("{\"label\":[\"a=1\",\"b\"]}",
+					    known, &f, err, sizeof(err)),
+			 0);
+	assert_int_equal(api__filter_values(f, "label", v), 2);
+	assert_string_equal(v[0], "a=1");
+	assert_string_equal(v[1], "b");
+	assert_null(v[2]);
+	assert_int_equal(api__filter_values(f, "until", v), 0);
+	assert_null(v[0]);
+	json_decref(f);
+
+	assert_int_equal(api__filters_parse("{\"label\":{\"a=1\":true}}", known,
+					    &f, err, sizeof(err)),
+			 0);
+	assert_int_equal(api__filter_values(f, "label", v), 1);
+	assert_string_equal(v[0], "a=1");
+	json_decref(f);
+
+	assert_int_equal(api__filters_parse(NULL, known, &f, err, sizeof(err)),
+			 0);
+	assert_int_equal(json_object_size(f), 0);
+	json_decref(f);
+
+	assert_int_equal(api__filters_parse("{\"colour\":[\"red\"]}", known, &f,
+					    err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "invalid filter 'colour'");
+	assert_int_equal(api__filters_parse("{\"label\":[1]}", known, &f, err,
+					    sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "invalid filter 'label': bad value");
+	assert_int_equal(
+		api__filters_parse("{\"label\":", known, &f, err, sizeof(err)),
+		-EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(dockers_default_body_passes),
+		cmocka_unit_test(fields_not_applied_are_refused_by_name),
+		cmocka_unit_test(defaults_spelled_out_and_applied_values_pass),
+		cmocka_unit_test(
+			memory_swap_of_twice_the_memory_is_what_is_applied),
+		cmocka_unit_test(mount_options_not_carried_are_refused),
+		cmocka_unit_test(
+			filters_read_both_shapes_and_refuse_unknown_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

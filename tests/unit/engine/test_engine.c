@@ -1,0 +1,287 @@
+/*
+ * Unit tests of engine/'s pure parts, no root and no clock: Docker's
+ * restart back-off, the restart decision, restart policy parsing with
+ * Docker's errors, signals, label filters (label and label!), `until`
+ * times, and the create warnings for a host without swap accounting.
+ */
+/* cmocka needs these first */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "engine/engine.h"
+#include "engine/internal.h"
+
+static void backoff_starts_at_100ms_and_doubles_up_to_a_minute(void **state)
+{
+	static const uint64_t want[] = {100,   200,   400,   800,   1600,
+					3200,  6400,  12800, 25600, 51200,
+					60000, 60000, 60000};
+	uint64_t d = 0;
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		d = eng_restart_delay(d, 0);
+		assert_int_equal(d, want[i]);
+	}
+}
+
+static void backoff_resets_after_a_run_of_ten_seconds(void **state)
+{
+	assert_int_equal(eng_restart_delay(60000, 10LL * 1000000000), 100);
+	assert_int_equal(eng_restart_delay(3200, 11LL * 1000000000), 100);
+	/* just under 10 s: still doubling */
+	assert_int_equal(eng_restart_delay(3200, 10LL * 1000000000 - 1), 6400);
+}
+
+static void on_failure_restarts_only_a_failure_and_at_most_n_times(void **state)
+{
+	struct eng_restart_policy p = {ENG_RESTART_ON_FAILURE, 2};
+
+	assert_false(eng_restart_wanted(&p, 0, false, 0));
+	assert_true(eng_restart_wanted(&p, 3, false, 0));
+	assert_true(eng_restart_wanted(&p, 3, false, 1));
+	assert_false(eng_restart_wanted(&p, 3, false, 2));
+	assert_false(eng_restart_wanted(&p, 137, true, 0));
+	p.max_retries = 0; /* no maximum */
+	assert_true(eng_restart_wanted(&p, 1, false, 1000));
+	assert_false(eng_restart_wanted(&p, 0, false, 1000));
+}
+
+static void
+always_and_unless_stopped_restart_any_exit_but_a_users_stop(void **state)
+{
+	struct eng_restart_policy a = {ENG_RESTART_ALWAYS, 0};
+	struct eng_restart_policy u = {ENG_RESTART_UNLESS_STOPPED, 0};
+	struct eng_restart_policy no = {ENG_RESTART_NO, 0};
+
+	assert_true(eng_restart_wanted(&a, 0, false, 50));
+	assert_true(eng_restart_wanted(&a, 1, false, 0));
+	assert_false(eng_restart_wanted(&a, 143, true, 0));
+	assert_true(eng_restart_wanted(&u, 0, false, 0));
+	assert_false(eng_restart_wanted(&u, 137, true, 0));
+	assert_false(eng_restart_wanted(&no, 1, false, 0));
+}
+
+static void restart_policies_parse_with_dockers_errors(void **state)
+{
+	struct eng_restart_policy p;
+	struct eng_err e = {""};
+
+	assert_int_equal(eng_restart_parse("on-failure", 3, &p, &e), 0);
+	assert_int_equal(p.kind, ENG_RESTART_ON_FAILURE);
+	assert_int_equal(p.max_retries, 3);
+	assert_int_equal(eng_restart_parse("", 5, &p, &e), 0);
+	assert_int_equal(p.kind, ENG_RESTART_NO);
+	assert_int_equal(eng_restart_parse("unless-stopped", 0, &p, &e), 0);
+	assert_int_equal(p.kind, ENG_RESTART_UNLESS_STOPPED);
+	assert_string_equal(eng_restart_name(p.kind), "unless-stopped");
+
+	assert_int_equal(eng_restart_parse("sometimes", 0, &p, &e), -EINVAL);
+	assert_string_equal(e.msg, "invalid restart policy: unknown policy "
+				   "'sometimes'; use one of 'no', 'always', "
+				   "'on-failure', or 'unless-stopped'");
+	assert_int_equal(eng_restart_parse("always", 2, &p, &e), -EINVAL);
+	assert_string_equal(e.msg, "invalid restart policy: maximum retry "
+				   "count can only be used with 'on-failure'");
+	assert_int_equal(eng_restart_parse("no", -1, &p, &e), -EINVAL);
+	assert_string_equal(e.msg, "invalid restart policy: maximum retry "
+				   "count can only be used with 'on-failure' "
+				   "and cannot be negative");
+	assert_int_equal(eng_restart_parse("on-failure", -1, &p, &e), -EINVAL);
+	assert_string_equal(e.msg, "invalid restart policy: maximum retry "
+				   "count cannot be negative");
+}
+
+static void signals_parse_by_name_and_number(void **state)
+{
+	assert_int_equal(eng_signal_parse("SIGTERM"), SIGTERM);
+	assert_int_equal(eng_signal_parse("term"), SIGTERM);
+	assert_int_equal(eng_signal_parse("9"), SIGKILL);
+	assert_int_equal(eng_signal_parse("SIGNOPE"), -EINVAL);
+	assert_int_equal(eng_signal_parse("0"), -EINVAL);
+	assert_int_equal(eng_signal_parse(""), -EINVAL);
+}
+
+static void label_terms_match_as_dockers_prune_does(void **state)
+{
+	json_t *l = json_pack("{s:s, s:s}", "tier", "a", "env", "prod");
+	const char *want_tier[] = {"tier", NULL};
+	const char *want_a_prod[] = {"tier=a", "env=prod", NULL};
+	const char *want_b[] = {"tier=b", NULL};
+	const char *rej_env[] = {"env", NULL};
+	const char *rej_both[] = {"env=prod", "tier=b", NULL};
+	struct eng_label_filter f = {0};
+
+	assert_true(eng_labels_match(&f, l));
+	assert_true(eng_labels_match(NULL, l));
+	f.want = want_tier;
+	assert_true(eng_labels_match(&f, l));
+	f.want = want_a_prod;
+	assert_true(eng_labels_match(&f, l));
+	f.want = want_b;
+	assert_false(eng_labels_match(&f, l));
+	f.want = NULL;
+	f.reject = rej_env;
+	assert_false(eng_labels_match(&f, l));
+	assert_true(eng_labels_match(&f, NULL)); /* no labels at all */
+	/* label! leaves out only what matches every term */
+	f.reject = rej_both;
+	assert_true(eng_labels_match(&f, l));
+	json_decref(l);
+}
+
+static void until_takes_durations_unix_times_and_dates(void **state)
+{
+	const int64_t now = 1700000000LL * NSEC_PER_SEC;
+	int64_t t;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	assert_int_equal(eng_parse_until("10m", now, &t), 0);
+	assert_true(t == now - 600LL * NSEC_PER_SEC);
+	assert_int_equal(eng_parse_until("1h30m", now, &t), 0);
+	assert_true(t == now - 5400LL * NSEC_PER_SEC);
+	assert_int_equal(eng_parse_until("1690000000", now, &t), 0);
+	assert_true(t == 1690000000LL * NSEC_PER_SEC);
+	assert_int_equal(eng_parse_until("1690000000.5", now, &t), 0);
+	assert_true(t == 1690000000LL * NSEC_PER_SEC + 500000000);
+	assert_int_equal(eng_parse_until("0", now, &t), 0);
+	assert_true(t == 0);
+	assert_int_equal(eng_parse_until("2023-11-14T22:13:20Z", now, &t), 0);
+	assert_true(t == now);
+	assert_int_equal(eng_parse_until("2023-11-15T00:13:20+02:00", now, &t),
+			 0);
+	assert_true(t == now);
+	assert_int_equal(eng_parse_until("2023-11-14", now, &t), 0);
+	assert_true(t == 1699920000LL * NSEC_PER_SEC);
+	assert_int_equal(eng_parse_until("2023-11-14T22:13", now, &t), 0);
+	assert_true(t == now - 20LL * NSEC_PER_SEC);
+	assert_int_equal(eng_parse_until("yesterday", now, &t), -EINVAL);
+	assert_int_equal(eng_parse_until("2023-13-01", now, &t), -EINVAL);
+	assert_int_equal(eng_parse_until("12abc", now, &t), -EINVAL);
+	assert_int_equal(eng_parse_until("", now, &t), -EINVAL);
+}
+
+static void create_warns_of_a_memory_limit_without_swap_accounting(void **state)
+{
+	struct eng_spec s = {.memory = 64 << 20, .cpu_shares = 512};
+	struct eng_created c;
+
+	eng__create_warnings(&s, RT_CG_SWAP | RT_CG_CPU | RT_CG_PIDS,
+			     RT_CGROUP_HYBRID, &c);
+	assert_int_equal(c.n_warnings, 0);
+	eng__create_warnings(&s, RT_CG_CPU | RT_CG_PIDS, RT_CGROUP_V2, &c);
+	assert_int_equal(c.n_warnings, 1);
+	assert_string_equal(c.warnings[0],
+			    "Your kernel does not support swap limit "
+			    "capabilities or the cgroup is not mounted. "
+			    "Memory limited without swap.");
+	eng__create_warnings(&s, RT_CG_SWAP, RT_CGROUP_V1, &c);
+	assert_int_equal(c.n_warnings, 1);
+	assert_non_null(strstr(c.warnings[0], "CPU shares"));
+	s.memory = 0;
+	s.cpu_shares = 0;
+	eng__create_warnings(&s, 0, RT_CGROUP_V1, &c);
+	assert_int_equal(c.n_warnings, 0);
+}
+
+static void state_and_event_names_are_dockers(void **state)
+{
+	assert_string_equal(eng_state_name(ENG_STATE_RESTARTING), "restarting");
+	assert_string_equal(eng_state_name(ENG_STATE_EXITED), "exited");
+	assert_string_equal(eng_event_name(ENG_EVENT_DIE), "die");
+	assert_string_equal(eng_event_name(ENG_EVENT_DESTROY), "destroy");
+}
+
+/* Subscribers: a log of what each one saw, and what it does when called. */
+struct sub {
+	struct eng *e;
+	struct eng_sub *s;
+	struct sub *other; /* unsubscribed by this one's first call */
+	struct sub *add;   /* subscribed by this one's first call */
+	bool leave;	   /* unsubscribes itself on its first call */
+	int seen[8];
+	int n;
+};
+
+static void sub_fn(const struct eng_event *ev, void *arg)
+{
+	struct sub *x = arg;
+
+	x->seen[x->n++] = ev->type;
+	if (x->n > 1)
+		return;
+	if (x->other) {
+		eng_unsubscribe(x->other->s);
+		x->other->s = NULL;
+	}
+	if (x->add)
+		assert_int_equal(
+			eng_subscribe(x->e, sub_fn, x->add, &x->add->s), 0);
+	if (x->leave) {
+		eng_unsubscribe(x->s);
+		x->s = NULL;
+	}
+}
+
+static void
+subscribers_see_later_events_and_may_leave_from_callbacks(void **state)
+{
+	struct eng_config cfg = {.data_root = "/nonexistent"};
+	struct sub a = {0}, b = {0}, c = {0}, d = {0};
+	struct eng *e;
+
+	assert_int_equal(eng_open(&cfg, &e), 0);
+	a.e = b.e = c.e = d.e = e;
+	a.add = &d;	/* d joins during the first event: sees the second */
+	a.other = &c;	/* c leaves before it is called */
+	b.leave = true; /* b leaves from its own callback */
+	assert_int_equal(eng_subscribe(e, sub_fn, &a, &a.s), 0);
+	assert_int_equal(eng_subscribe(e, sub_fn, &b, &b.s), 0);
+	assert_int_equal(eng_subscribe(e, sub_fn, &c, &c.s), 0);
+	eng__emit(e, ENG_EVENT_START, "x", -1, false, false, 0);
+	eng__emit(e, ENG_EVENT_DIE, "x", 3, false, true, 0);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.seen[0], ENG_EVENT_START);
+	assert_int_equal(a.seen[1], ENG_EVENT_DIE);
+	assert_int_equal(b.n, 1);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.seen[0], ENG_EVENT_DIE);
+	eng_unsubscribe(a.s);
+	eng_close(e); /* frees d's subscription */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			backoff_starts_at_100ms_and_doubles_up_to_a_minute),
+		cmocka_unit_test(backoff_resets_after_a_run_of_ten_seconds),
+		cmocka_unit_test(
+			on_failure_restarts_only_a_failure_and_at_most_n_times),
+		cmocka_unit_test(
+			always_and_unless_stopped_restart_any_exit_but_a_users_stop),
+		cmocka_unit_test(restart_policies_parse_with_dockers_errors),
+		cmocka_unit_test(signals_parse_by_name_and_number),
+		cmocka_unit_test(label_terms_match_as_dockers_prune_does),
+		cmocka_unit_test(until_takes_durations_unix_times_and_dates),
+		cmocka_unit_test(
+			create_warns_of_a_memory_limit_without_swap_accounting),
+		cmocka_unit_test(state_and_event_names_are_dockers),
+		cmocka_unit_test(
+			subscribers_see_later_events_and_may_leave_from_callbacks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
