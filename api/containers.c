@@ -74,7 +74,7 @@ static struct api__state *target_state(struct api_call *call, char id[65],
 }
 
 static void reply_start_error(struct api_call *call, int rc,
-			      const struct eng_err *e)
+			      const struct shoal_err *e)
 {
 	int status = rc == -ENOENT || rc == -EINVAL ? 400
 		     : rc == SHOAL_ECONFLICT	    ? 409
@@ -90,7 +90,7 @@ static void start(struct api_call *call)
 	struct api__state *st = target_state(call, id, &s);
 	if (!st)
 		return;
-	struct eng_err e = {""};
+	struct shoal_err e = {""};
 	int rc = eng_start(st->eng, id, &e);
 	if (rc == -EALREADY) {
 		http_response_send(call->res, 304, NULL, NULL, 0);

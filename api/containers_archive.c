@@ -237,7 +237,7 @@ static void start(struct api_call *call, enum rt_archive_op op)
 	x->res = call->res;
 	x->head = op == RT_ARCHIVE_STAT;
 	struct rt_archive_cbs cbs = {on_stat, on_data, on_done, x};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	int rc = rt_archive_start(st->rt, st->loop, id, &req, &cbs, &x->ar,
 				  &err);
 	if (rc == SHOAL_ENOTFOUND) /* the container itself, just removed */

@@ -359,7 +359,7 @@ static int build_lifecycle(struct create_req *r)
 	const json_t *t = json_object_get(r->body, "StopTimeout");
 	const json_t *cs = json_object_get(r->hc, "ConsoleSize");
 	const char *sig = jsonx_str(r->body, "StopSignal", "");
-	struct eng_err e = {""};
+	struct shoal_err e = {""};
 
 	if (eng_restart_parse(jsonx_str(p, "Name", ""),
 			      jsonx_int(p, "MaximumRetryCount", 0), &s->restart,
@@ -504,7 +504,7 @@ static int run(struct create_req *r)
 		return fail(r, 500, "out of memory");
 	r->spec.annotations = ann;
 	struct eng_created c;
-	struct eng_err e = {""};
+	struct shoal_err e = {""};
 	rc = eng_create(r->st->eng, &r->spec, &c, &e);
 	json_decref(ann);
 	if (rc < 0)

@@ -398,7 +398,7 @@ static void ignore_input(struct http_response *res, const char *d, ssize_t n,
  * exec's exit code. A detached start gets the sentence as an error answer.
  */
 static void start_failed(struct api_call *call, struct api__exec *e, int rc,
-			 const struct rt_err *re, bool detach)
+			 const struct shoal_err *re, bool detach)
 {
 	char msg[sizeof(re->msg) + 128];
 	int n = snprintf(msg, sizeof(msg),
@@ -468,7 +468,7 @@ static void exec_start(struct api_call *call)
 		.tty = e->tty,
 		.privileged = jsonx_bool(e->cfg, "Privileged", false),
 	};
-	struct rt_err re = {""};
+	struct shoal_err re = {""};
 	e->started = true;
 	int rc = rt_exec_start(st->rt, e->cid, &spec, &e->ex, &re);
 	if (rc < 0) {

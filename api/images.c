@@ -431,7 +431,7 @@ static void list(struct api_call *call)
 		}
 	}
 	json_t *l = NULL;
-	struct img_err e = {""};
+	struct shoal_err e = {""};
 	int rc = img_list_json(s, &l, &e);
 	if (rc < 0) {
 		json_decref(f);
@@ -468,7 +468,7 @@ static void inspect(struct api_call *call)
 	if (!s)
 		return;
 	json_t *o = NULL;
-	struct img_err e = {""};
+	struct shoal_err e = {""};
 	int rc = img_inspect_json(s, image_name(call, name, sizeof(name)), &o,
 				  &e);
 	if (rc < 0) {
@@ -503,7 +503,7 @@ static void remove_(struct api_call *call)
 	 * here, where it is needed, since the state is the API's. */
 	img_store_set_running(s, container_running, api__state_of(call));
 	json_t *report = NULL;
-	struct img_err e = {""};
+	struct shoal_err e = {""};
 	unsigned flags =
 		api__query_bool(call, "force", false) ? IMG_RM_FORCE : 0;
 	int rc = img_remove(s, image_name(call, name, sizeof(name)), flags,
@@ -532,7 +532,7 @@ static void tag(struct api_call *call)
 	}
 	snprintf(ref, sizeof(ref), "%s%s%s", repo, t && *t ? ":" : "",
 		 t ? t : "");
-	struct img_err e = {""};
+	struct shoal_err e = {""};
 	int rc = img_tag(s, image_name(call, name, sizeof(name)), ref, &e);
 	if (rc < 0) {
 		api_reply_error(call, status_of(rc), "%s",
@@ -550,7 +550,7 @@ static void save_refs(struct api_call *call, const char *const *refs, size_t n)
 		api_reply_error(call, 500, "cannot save: %s", strerror(errno));
 		return;
 	}
-	struct img_err e = {""};
+	struct shoal_err e = {""};
 	int rc = img_save(s, refs, n, fd, &e);
 	off_t len = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
 	void *p =

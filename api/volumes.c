@@ -101,7 +101,7 @@ static void create(struct api_call *call)
 		return;
 	}
 	struct eng_volume v;
-	struct eng_err e = {""};
+	struct shoal_err e = {""};
 	int rc = eng_volume_create(st->eng, *name ? name : NULL, terms, &v, &e);
 	json_decref(body);
 	if (rc < 0) {

@@ -42,6 +42,18 @@ enum shoal_error {
  */
 const char *shoal_strerror(int code);
 
+/*
+ * The error context of every module (runtime, image, engine, ...): one
+ * sentence for the user, in Docker's words where Docker has them, filled
+ * by the function that failed (empty when the call succeeded). Callers
+ * pass it down; a layer that adds context rewrites it once, where the
+ * error is handled, rather than logging at every level.
+ */
+#define SHOAL_ERR_MAX 600
+struct shoal_err {
+	char msg[SHOAL_ERR_MAX];
+};
+
 /**
  * shoal_errname() - the symbolic name of an error ("ENOENT",
  * "SHOAL_ENOTLEADER"), for logs and JSON; static, never NULL.

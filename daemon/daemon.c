@@ -73,8 +73,8 @@ static int runtime_start(struct daemon *d)
 			d->cfg.cgroup_parent[0] ? d->cfg.cgroup_parent : NULL,
 		.monitor_path = monitor_path(mon, sizeof(mon)),
 	};
-	struct rt_err rerr = {""};
-	struct img_err ierr = {""};
+	struct shoal_err rerr = {""};
+	struct shoal_err ierr = {""};
 	struct eng_config ecfg = {
 		.loop = &d->loop,
 		.data_root = d->cfg.data_root,

@@ -38,7 +38,7 @@
 struct create {
 	struct eng *e;
 	const struct eng_spec *spec;
-	struct eng_err *err;
+	struct shoal_err *err;
 	struct img_image *img;
 	struct rt_spec rs;
 	const char **argv;
@@ -452,8 +452,8 @@ static int rt_code(int rc)
 
 static int make(struct create *c, struct eng_created *out)
 {
-	struct img_err ie = {""};
-	struct rt_err re = {""};
+	struct shoal_err ie = {""};
+	struct shoal_err re = {""};
 	unsigned features = rt_cgroup_features(c->e->rt);
 	json_t *r;
 	int rc = check_spec(c, features);
@@ -495,7 +495,7 @@ static int make(struct create *c, struct eng_created *out)
 }
 
 int eng_create(struct eng *e, const struct eng_spec *spec,
-	       struct eng_created *out, struct eng_err *err)
+	       struct eng_created *out, struct shoal_err *err)
 {
 	struct create c = {.e = e, .spec = spec, .err = err};
 	int rc;

@@ -38,7 +38,7 @@ struct eng_sub {
 	uint64_t delivered; /* the last event it was given */
 };
 
-void eng__err(struct eng_err *err, const char *fmt, ...)
+void eng__err(struct shoal_err *err, const char *fmt, ...)
 {
 	va_list ap;
 

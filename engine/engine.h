@@ -25,7 +25,7 @@
  * Return codes: 0 or a negative errno, or SHOAL_ENOTFOUND (no such
  * container, image or volume), SHOAL_ECONFLICT (a name or volume in use, a
  * running container removed without force). Calls that fail on user input
- * fill a struct eng_err with one sentence the user can act on, in Docker's
+ * fill a struct shoal_err with one sentence the user can act on, in Docker's
  * words where Docker has them.
  */
 #ifndef SHOAL_ENGINE_ENGINE_H
@@ -38,16 +38,12 @@
 
 #include <uv.h>
 
+#include "common/error.h"
 #include "common/list.h"
 #include "runtime/runtime.h"
 
 struct eng;
 struct img_store;
-
-/** An error sentence for the user; empty when the call succeeded. */
-struct eng_err {
-	char msg[600];
-};
 
 /** What the engine runs on; every pointer borrowed for the engine's life. */
 struct eng_config {
@@ -113,7 +109,7 @@ struct eng_restart_policy {
  * a count with another policy than on-failure.
  */
 int eng_restart_parse(const char *name, int64_t max_retries,
-		      struct eng_restart_policy *out, struct eng_err *err);
+		      struct eng_restart_policy *out, struct shoal_err *err);
 
 /** eng_restart_name() - "no", "always", "on-failure", "unless-stopped". */
 const char *eng_restart_name(enum eng_restart kind);
@@ -215,7 +211,7 @@ struct eng_created {
  * it. Emits ENG_EVENT_CREATE.
  */
 int eng_create(struct eng *e, const struct eng_spec *spec,
-	       struct eng_created *out, struct eng_err *err);
+	       struct eng_created *out, struct shoal_err *err);
 
 /* ---------------------------------------------------------- inspect */
 
@@ -277,7 +273,7 @@ void eng_counts(struct eng *e, struct eng_counts *out);
  * after which a --rm container is removed (the docker CLI waits for
  * that). Emits ENG_EVENT_START.
  */
-int eng_start(struct eng *e, const char *id, struct eng_err *err);
+int eng_start(struct eng *e, const char *id, struct shoal_err *err);
 
 /**
  * eng_kill() - send @sig. A kill by the user: the policy will not restart
@@ -474,7 +470,7 @@ void eng_volume_fini(struct eng_volume *v);
  */
 int eng_volume_create(struct eng *e, const char *name,
 		      const char *const *labels, struct eng_volume *out,
-		      struct eng_err *err);
+		      struct shoal_err *err);
 int eng_volume_inspect(struct eng *e, const char *name, struct eng_volume *out);
 
 /** Filters of a volume listing; NULL-terminated lists, NULL: none. */

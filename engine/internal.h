@@ -84,7 +84,7 @@ void eng__create_warnings(const struct eng_spec *s, unsigned features,
 /* lifecycle.c */
 /** eng__start() - start @id; @by_user resets the restart count. */
 int eng__start(struct eng *e, const char *id, bool by_user,
-	       struct eng_err *err);
+	       struct shoal_err *err);
 /** eng__mark_stopped() - record a stop or kill by the user. */
 void eng__mark_stopped(struct eng *e, const char *id);
 
@@ -93,7 +93,7 @@ void eng__mark_stopped(struct eng *e, const char *id);
 int eng__pruned_add(struct eng_pruned *p, const char *name, uint64_t bytes);
 
 /* engine.c */
-void eng__err(struct eng_err *err, const char *fmt, ...)
+void eng__err(struct shoal_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #endif

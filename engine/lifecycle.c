@@ -43,7 +43,7 @@ struct eng__op {
 	eng_done_fn *cb;
 	void *arg;
 	int rc;
-	char msg[sizeof(((struct eng_err *)0)->msg)];
+	char msg[sizeof(((struct shoal_err *)0)->msg)];
 };
 
 static bool is_running(enum eng_state s)
@@ -64,9 +64,9 @@ static void apply_console_size(struct eng *e, const char *id, const json_t *r)
 		rt_container_resize(e->rt, id, (unsigned)rows, (unsigned)cols);
 }
 
-int eng__start(struct eng *e, const char *id, bool by_user, struct eng_err *err)
+int eng__start(struct eng *e, const char *id, bool by_user, struct shoal_err *err)
 {
-	struct rt_err re = {""};
+	struct shoal_err re = {""};
 	json_t *r = NULL, *changes;
 	int rc = rt_container_start(e->rt, id, &re);
 
@@ -99,7 +99,7 @@ int eng__start(struct eng *e, const char *id, bool by_user, struct eng_err *err)
 	return 0;
 }
 
-int eng_start(struct eng *e, const char *id, struct eng_err *err)
+int eng_start(struct eng *e, const char *id, struct shoal_err *err)
 {
 	struct eng_info info;
 	bool auto_remove;
@@ -240,7 +240,7 @@ static void op_defer(struct eng__op *op, int rc)
 /* Start @op's container now and finish on the next turn. */
 static void op_start_now(struct eng__op *op)
 {
-	struct eng_err err = {""};
+	struct shoal_err err = {""};
 	int rc = eng__start(op->e, op->id, true, &err);
 
 	snprintf(op->msg, sizeof(op->msg), "%s", err.msg);
@@ -427,7 +427,7 @@ static void restart_due(uv_timer_t *t)
 {
 	struct eng__ctr *c = t->data;
 	struct eng *e = c->e;
-	struct eng_err err = {""};
+	struct shoal_err err = {""};
 	char id[RT_ID_LEN + 1];
 	int rc;
 
@@ -565,7 +565,7 @@ static bool restore_start(const json_t *r)
 
 static void restore_one(struct eng *e, const char *id)
 {
-	struct eng_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_info info;
 	json_t *r = NULL;
 	const char *image;

@@ -33,7 +33,7 @@ const char *eng_restart_name(enum eng_restart kind)
 }
 
 int eng_restart_parse(const char *name, int64_t max_retries,
-		      struct eng_restart_policy *out, struct eng_err *err)
+		      struct eng_restart_policy *out, struct shoal_err *err)
 {
 	out->kind = ENG_RESTART_NO;
 	out->max_retries = 0;

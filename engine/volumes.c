@@ -94,7 +94,7 @@ void eng_volume_fini(struct eng_volume *v)
 	v->labels = NULL;
 }
 
-static json_t *labels_of(const char *const *terms, struct eng_err *err)
+static json_t *labels_of(const char *const *terms, struct shoal_err *err)
 {
 	json_t *o = json_object();
 	char key[512];
@@ -120,9 +120,9 @@ static json_t *labels_of(const char *const *terms, struct eng_err *err)
 
 int eng_volume_create(struct eng *e, const char *name,
 		      const char *const *labels, struct eng_volume *out,
-		      struct eng_err *err)
+		      struct shoal_err *err)
 {
-	struct rt_err re = {""};
+	struct shoal_err re = {""};
 	struct rt_volume_info old;
 	bool existed = name && rt_volume_inspect(e->rt, name, &old) == 0;
 	json_t *l = labels_of(labels, err);

@@ -35,7 +35,7 @@ struct job {
 	char phase[32];
 	bool pending;
 	int rc;
-	struct img_err err;
+	struct shoal_err err;
 	json_t *result;
 };
 

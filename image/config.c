@@ -52,7 +52,7 @@ static bool digest_ok(const char *s)
 	return strncmp(s, "sha256:", 7) == 0 && id_is_hex(s + 7, 64);
 }
 
-static int check_container_config(const json_t *cc, struct img_err *err)
+static int check_container_config(const json_t *cc, struct shoal_err *err)
 {
 	static const char *const arrays[] = {"Env", "Cmd", "Entrypoint",
 					     "OnBuild", "Shell"};
@@ -92,7 +92,7 @@ static int check_container_config(const json_t *cc, struct img_err *err)
 	return 0;
 }
 
-int img__config_check(const json_t *cfg, struct img_err *err)
+int img__config_check(const json_t *cfg, struct shoal_err *err)
 {
 	static const char *const strings[] = {"architecture", "os",
 					      "variant",      "created",
@@ -137,7 +137,7 @@ int img__config_check(const json_t *cfg, struct img_err *err)
 }
 
 int img__config_parse(const char *data, size_t len, json_t **out,
-		      struct img_err *err)
+		      struct shoal_err *err)
 {
 	json_error_t je;
 	if (len > IMG_JSON_MAX)
@@ -306,7 +306,7 @@ static void words_clear(struct words *w)
  * Dockerfile words: separated by blanks; '...' keeps everything literally,
  * "..." and bare text honour backslash escapes.
  */
-static int split_words(const char *s, struct words *w, struct img_err *err)
+static int split_words(const char *s, struct words *w, struct shoal_err *err)
 {
 	size_t len = strlen(s);
 	w->n = 0;
@@ -390,7 +390,7 @@ static int set_env(json_t *env, const char *key, const char *value)
 
 /* ENV and LABEL: "k=v k2=v2" or the legacy "k value with spaces". */
 static int key_values(json_t *dst, bool env, const char *rest, const char *what,
-		      struct img_err *err)
+		      struct shoal_err *err)
 {
 	struct words w;
 	int rc = split_words(rest, &w, err);
@@ -450,7 +450,7 @@ static int parse_port(const char *s, long *out)
 	return (int)(end - s);
 }
 
-static int expose_one(json_t *ports, const char *spec, struct img_err *err)
+static int expose_one(json_t *ports, const char *spec, struct shoal_err *err)
 {
 	const char *proto = "tcp";
 	const char *slash = strchr(spec, '/');
@@ -485,7 +485,7 @@ static int expose_one(json_t *ports, const char *spec, struct img_err *err)
 }
 
 static int words_into_set(json_t *set, const char *rest, bool ports,
-			  struct img_err *err)
+			  struct shoal_err *err)
 {
 	json_t *arr = ports ? NULL : exec_form(rest);
 	if (arr) {
@@ -547,7 +547,7 @@ static int workdir(json_t *cc, const char *rest, json_t **out)
  */
 struct change;
 typedef int make_fn(json_t *cc, const struct change *c, const char *arg,
-		    json_t **val, struct img_err *err);
+		    json_t **val, struct shoal_err *err);
 
 struct change {
 	const char *inst;
@@ -557,14 +557,14 @@ struct change {
 };
 
 static int make_command(json_t *cc, const struct change *c, const char *arg,
-			json_t **val, struct img_err *err)
+			json_t **val, struct shoal_err *err)
 {
 	*val = arg[0] ? command(arg) : json_null();
 	return 0;
 }
 
 static int make_key_values(json_t *cc, const struct change *c, const char *arg,
-			   json_t **val, struct img_err *err)
+			   json_t **val, struct shoal_err *err)
 {
 	bool env = !strcmp(c->key, "Env");
 	*val = member_copy(cc, c->key, env);
@@ -572,7 +572,7 @@ static int make_key_values(json_t *cc, const struct change *c, const char *arg,
 }
 
 static int make_set(json_t *cc, const struct change *c, const char *arg,
-		    json_t **val, struct img_err *err)
+		    json_t **val, struct shoal_err *err)
 {
 	*val = member_copy(cc, c->key, false);
 	return *val ? words_into_set(*val, arg, !strcmp(c->key, "ExposedPorts"),
@@ -581,13 +581,13 @@ static int make_set(json_t *cc, const struct change *c, const char *arg,
 }
 
 static int make_workdir(json_t *cc, const struct change *c, const char *arg,
-			json_t **val, struct img_err *err)
+			json_t **val, struct shoal_err *err)
 {
 	return workdir(cc, arg, val);
 }
 
 static int make_word(json_t *cc, const struct change *c, const char *arg,
-		     json_t **val, struct img_err *err)
+		     json_t **val, struct shoal_err *err)
 {
 	if (strpbrk(arg, " \t"))
 		return img__fail(err, -EINVAL,
@@ -597,7 +597,7 @@ static int make_word(json_t *cc, const struct change *c, const char *arg,
 }
 
 static int make_onbuild(json_t *cc, const struct change *c, const char *arg,
-			json_t **val, struct img_err *err)
+			json_t **val, struct shoal_err *err)
 {
 	*val = member_copy(cc, c->key, true);
 	if (!*val)
@@ -620,7 +620,7 @@ static const struct change changes[] = {
 
 /* The instruction of @line, upper-cased, and where its argument starts. */
 static const struct change *instruction(const char *line, const char **rest,
-					struct img_err *err)
+					struct shoal_err *err)
 {
 	while (isspace((unsigned char)*line))
 		line++;
@@ -647,7 +647,7 @@ static const struct change *instruction(const char *line, const char **rest,
 	return NULL;
 }
 
-int img__change_apply(json_t *cc, const char *line, struct img_err *err)
+int img__change_apply(json_t *cc, const char *line, struct shoal_err *err)
 {
 	const char *rest;
 	const struct change *c = instruction(line, &rest, err);

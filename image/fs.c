@@ -23,7 +23,7 @@
 
 #include "common/alloc.h"
 
-int img__fail(struct img_err *e, int code, const char *fmt, ...)
+int img__fail(struct shoal_err *e, int code, const char *fmt, ...)
 {
 	if (e) {
 		va_list ap;

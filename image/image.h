@@ -42,14 +42,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/error.h"
 #include "common/crypto.h"
 
 struct img_store;
-
-#define IMG_ERR_MAX 512
-struct img_err {
-	char msg[IMG_ERR_MAX];
-};
 
 /* A label or other key/value pair of an image config. */
 struct img_kv {
@@ -138,7 +134,7 @@ typedef bool img_running_fn(const char *container_id, void *arg);
  * SHOAL_ECORRUPT when the index cannot be read.
  */
 int img_store_open(const char *data_root, struct img_store **out,
-		   struct img_err *err);
+		   struct shoal_err *err);
 void img_store_close(struct img_store *s);
 
 /** img_store_path() - the store's folder (borrowed, valid until close). */
@@ -176,7 +172,7 @@ int img_unuse(struct img_store *s, const char *image_id,
  * ambiguous reference, -ENOMEM.
  */
 int img_resolve(struct img_store *s, const char *ref, struct img_image **out,
-		struct img_err *err);
+		struct shoal_err *err);
 void img_image_free(struct img_image *img);
 
 /**
@@ -193,7 +189,7 @@ char *img_lowerdir(const struct img_image *img);
  * Metadata). *@out is owned (json_decref()). Errors as img_resolve().
  */
 int img_inspect_json(struct img_store *s, const char *ref, json_t **out,
-		     struct img_err *err);
+		     struct shoal_err *err);
 
 /**
  * img_list_json() - Docker's GET /images/json array (Id, ParentId,
@@ -201,7 +197,7 @@ int img_inspect_json(struct img_store *s, const char *ref, json_t **out,
  * Containers), newest first; untagged images included (Shoal has no
  * intermediate images to hide). *@out is owned.
  */
-int img_list_json(struct img_store *s, json_t **out, struct img_err *err);
+int img_list_json(struct img_store *s, json_t **out, struct shoal_err *err);
 
 /**
  * img_tag() - add tag @new_ref ("name[:tag]") to the image @ref names,
@@ -209,13 +205,13 @@ int img_list_json(struct img_store *s, json_t **out, struct img_err *err);
  * invalid name, SHOAL_ENOTFOUND for an unknown @ref.
  */
 int img_tag(struct img_store *s, const char *ref, const char *new_ref,
-	    struct img_err *err);
+	    struct shoal_err *err);
 
 /**
  * img_untag() - remove tag @ref (never the image). SHOAL_ENOTFOUND when no
  * such tag exists.
  */
-int img_untag(struct img_store *s, const char *ref, struct img_err *err);
+int img_untag(struct img_store *s, const char *ref, struct shoal_err *err);
 
 #define IMG_RM_FORCE 0x1
 
@@ -238,7 +234,7 @@ int img_untag(struct img_store *s, const char *ref, struct img_err *err);
  * array ([{"Untagged": ...}, {"Deleted": ...}]), owned.
  */
 int img_remove(struct img_store *s, const char *ref, unsigned flags,
-	       json_t **report, struct img_err *err);
+	       json_t **report, struct shoal_err *err);
 
 /* Options of an import (docker import). */
 struct img_import_opts {
@@ -259,7 +255,7 @@ struct img_import_opts {
  * change line or reference, SHOAL_ECORRUPT for a damaged archive.
  */
 int img_import(struct img_store *s, int fd, const struct img_import_opts *o,
-	       char id[DIGEST_STR_LEN], struct img_err *err);
+	       char id[DIGEST_STR_LEN], struct shoal_err *err);
 
 /**
  * img_load() - `docker load`: every image of a `docker save` archive or an
@@ -273,7 +269,7 @@ int img_import(struct img_store *s, int fd, const struct img_import_opts *o,
  * failure no blob, layer or tag of the archive stays.
  */
 int img_load(struct img_store *s, int fd, img_progress_fn *progress,
-	     void *progress_arg, json_t **loaded, struct img_err *err);
+	     void *progress_arg, json_t **loaded, struct shoal_err *err);
 
 /**
  * img_save() - `docker save`: write the images @refs name to @fd as one
@@ -285,7 +281,7 @@ int img_load(struct img_store *s, int fd, img_progress_fn *progress,
  * -errno when writing fails.
  */
 int img_save(struct img_store *s, const char *const *refs, size_t n_refs,
-	     int fd, struct img_err *err);
+	     int fd, struct shoal_err *err);
 
 /*
  * Asynchronous variants for the libuv loop: the work runs on libuv's thread

@@ -68,7 +68,7 @@ static inline void *img__next(json_t *o, void *it, const char **k, json_t **v)
 }
 
 /* Errors. */
-int img__fail(struct img_err *e, int code, const char *fmt, ...)
+int img__fail(struct shoal_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* File-system helpers (image_fs.c). */
@@ -115,7 +115,7 @@ struct img__layer_result {
  */
 int img__unpack(const char *blob, const char *dest,
 		struct img__layer_result *res, img_progress_fn *progress,
-		void *arg, struct img_progress *p, struct img_err *err);
+		void *arg, struct img_progress *p, struct shoal_err *err);
 
 /* Image configs (image_config.c). */
 
@@ -125,10 +125,10 @@ int img__unpack(const char *blob, const char *dest,
  * as "sha256:<hex>" strings. Returns the number of diff_ids or a negative
  * code.
  */
-int img__config_check(const json_t *cfg, struct img_err *err);
+int img__config_check(const json_t *cfg, struct shoal_err *err);
 /* img__config_parse() - bytes to a checked config (owned json). */
 int img__config_parse(const char *data, size_t len, json_t **out,
-		      struct img_err *err);
+		      struct shoal_err *err);
 /* img__config_fill() - the struct img_config view of a checked config. */
 int img__config_fill(const json_t *cfg, struct img_config *out);
 void img__config_clear(struct img_config *c);
@@ -139,7 +139,7 @@ void img__config_clear(struct img_config *c);
  * ONBUILD) to the container config object @cc. -EINVAL with a message for
  * anything else; @cc is unchanged on failure.
  */
-int img__change_apply(json_t *cc, const char *line, struct img_err *err);
+int img__change_apply(json_t *cc, const char *line, struct shoal_err *err);
 
 /* References (image_store.c). */
 
@@ -152,7 +152,7 @@ int img__ref_normalize(const char *ref, char *out, size_t cap);
 
 /* Store internals shared by image_store.c and image_ops.c; lock held. */
 int img__find_image(struct img_store *s, const char *ref, const char **hex,
-		    bool *by_tag, char *norm, struct img_err *err);
+		    bool *by_tag, char *norm, struct shoal_err *err);
 json_t *img__tags_for(struct img_store *s, const char *hex);
 int img__save_index(struct img_store *s, json_t *index);
 int img__load_config(struct img_store *s, const char *hex, json_t **out);
@@ -191,7 +191,7 @@ struct img__dmanifest {
 	size_t n;
 };
 int img__dmanifest_parse(const char *data, size_t len,
-			 struct img__dmanifest *out, struct img_err *err);
+			 struct img__dmanifest *out, struct shoal_err *err);
 void img__dmanifest_clear(struct img__dmanifest *m);
 
 /* An OCI descriptor (index entry, config or layer). */
@@ -210,11 +210,11 @@ struct img__desc_list {
 };
 /* img__oci_index_parse() - index.json or a nested image index. */
 int img__oci_index_parse(const char *data, size_t len,
-			 struct img__desc_list *out, struct img_err *err);
+			 struct img__desc_list *out, struct shoal_err *err);
 /* img__oci_manifest_parse() - an image manifest: config then layers. */
 int img__oci_manifest_parse(const char *data, size_t len,
 			    struct img__desc *config,
-			    struct img__desc_list *layers, struct img_err *err);
+			    struct img__desc_list *layers, struct shoal_err *err);
 void img__desc_clear(struct img__desc *d);
 void img__desc_list_clear(struct img__desc_list *l);
 bool img__media_is_index(const char *mt);
@@ -232,12 +232,12 @@ struct img__layer_done {
 int img__commit(struct img_store *s, const char *stage,
 		const struct img__plan *plans, size_t n_plans,
 		struct img__layer_done *const *layers, json_t **loaded,
-		struct img_err *err);
+		struct shoal_err *err);
 
 /* Stage the plans' layers and commit (image_load.c); shared by import. */
 int img__stage_and_commit(struct img_store *s, const char *stage,
 			  const struct img__plan *plans, size_t n_plans,
 			  img_progress_fn *progress, void *arg, json_t **loaded,
-			  struct img_err *err);
+			  struct shoal_err *err);
 
 #endif

@@ -96,7 +96,7 @@ static void report_progress(struct load *l, const char *phase, const char *id,
 
 /* Copies the current entry's data into stage/blobs/<sha256>. */
 static int stage_blob(struct load *l, struct archive *a, char *hex,
-		      struct img_err *err)
+		      struct shoal_err *err)
 {
 	char *tmp = img__path(l->stage, "blobs", ".incoming");
 	if (!tmp)
@@ -188,7 +188,7 @@ static int link_path(const char *path, const char *target, char *out,
 }
 
 static int read_entry(struct load *l, struct archive *a,
-		      struct archive_entry *e, struct img_err *err)
+		      struct archive_entry *e, struct shoal_err *err)
 {
 	const char *raw = archive_entry_pathname(e);
 	char path[4096], hex[SHA256_HEX_LEN + 1];
@@ -227,7 +227,7 @@ static int read_entry(struct load *l, struct archive *a,
 }
 
 /* Gives each symlink the digest of what it points at. */
-static int resolve_links(struct load *l, struct img_err *err)
+static int resolve_links(struct load *l, struct shoal_err *err)
 {
 	size_t pos = 0;
 	const void *k;
@@ -262,7 +262,7 @@ static bool hex_n(const char *p, size_t n)
 }
 
 /* Files whose name is a digest must hash to it. */
-static int check_named_digests(struct load *l, struct img_err *err)
+static int check_named_digests(struct load *l, struct shoal_err *err)
 {
 	size_t pos = 0;
 	const void *k;
@@ -284,7 +284,7 @@ static int check_named_digests(struct load *l, struct img_err *err)
 	return 0;
 }
 
-static int read_archive(struct load *l, int fd, struct img_err *err)
+static int read_archive(struct load *l, int fd, struct shoal_err *err)
 {
 	struct archive *a = archive_read_new();
 	if (!a)
@@ -332,7 +332,7 @@ out:
 }
 
 static int read_named(struct load *l, const char *name, char **data,
-		      size_t *len, struct img_err *err)
+		      size_t *len, struct shoal_err *err)
 {
 	const char *hex = hmap_get_str(&l->names, name);
 	if (!hex)
@@ -368,9 +368,9 @@ static struct img__plan *plan_for(struct load *l, const char *cfg_hex)
 	return p;
 }
 
-static int plan_tag(struct img__plan *p, const char *tag, struct img_err *err)
+static int plan_tag(struct img__plan *p, const char *tag, struct shoal_err *err)
 {
-	char norm[IMG_ERR_MAX];
+	char norm[SHOAL_ERR_MAX];
 	if (img__ref_normalize(tag, norm, sizeof(norm)) < 0)
 		return img__fail(err, -EINVAL, "invalid tag in archive: %s",
 				 tag);
@@ -400,7 +400,7 @@ static int plan_layer(struct img__plan *p, const char *hex, const char *mt)
 	return mt && !lp->media_type ? -ENOMEM : 0;
 }
 
-static int plan_docker(struct load *l, struct img_err *err)
+static int plan_docker(struct load *l, struct shoal_err *err)
 {
 	char *data;
 	size_t len;
@@ -451,7 +451,7 @@ static int plan_docker(struct load *l, struct img_err *err)
 
 /* The staged blob of an OCI descriptor, checked against its size. */
 static int oci_blob(struct load *l, const struct img__desc *d, char **data,
-		    size_t *len, struct img_err *err)
+		    size_t *len, struct shoal_err *err)
 {
 	char name[13 + SHA256_HEX_LEN + 1];
 	snprintf(name, sizeof(name), "blobs/sha256/%s", d->hex);
@@ -488,11 +488,11 @@ static bool platform_ok(const struct img__desc *d)
 }
 
 static int plan_oci_desc(struct load *l, const struct img__desc *d,
-			 const char *name, int depth, struct img_err *err);
+			 const char *name, int depth, struct shoal_err *err);
 
 static int plan_oci_list(struct load *l, struct img__desc_list *list,
 			 const char *name, int depth, bool pick_one,
-			 struct img_err *err)
+			 struct shoal_err *err)
 {
 	int rc = 0;
 	bool any = false;
@@ -512,7 +512,7 @@ static int plan_oci_list(struct load *l, struct img__desc_list *list,
 }
 
 static int plan_oci_manifest(struct load *l, const char *data, size_t len,
-			     const char *name, struct img_err *err)
+			     const char *name, struct shoal_err *err)
 {
 	struct img__desc cfg;
 	struct img__desc_list layers;
@@ -536,7 +536,7 @@ static int plan_oci_manifest(struct load *l, const char *data, size_t len,
 }
 
 static int plan_oci_desc(struct load *l, const struct img__desc *d,
-			 const char *name, int depth, struct img_err *err)
+			 const char *name, int depth, struct shoal_err *err)
 {
 	if (depth > IMG_INDEX_DEPTH_MAX)
 		return img__fail(err, -EINVAL, "image indexes nest too deep");
@@ -558,7 +558,7 @@ static int plan_oci_desc(struct load *l, const struct img__desc *d,
 	return rc;
 }
 
-static int plan_oci(struct load *l, struct img_err *err)
+static int plan_oci(struct load *l, struct shoal_err *err)
 {
 	char *data;
 	size_t len;
@@ -591,7 +591,7 @@ static int plan_oci(struct load *l, struct img_err *err)
  * handed over in non-blocking mode (a libuv pipe) is switched to blocking
  * (O_NONBLOCK belongs to this end's open file description only).
  */
-static int make_blocking(int fd, struct img_err *err)
+static int make_blocking(int fd, struct shoal_err *err)
 {
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
@@ -620,7 +620,7 @@ static int layer_blob_path(struct img_store *s, const char *stage,
 static int stage_layer(struct img_store *s, const char *stage,
 		       const char *blob_hex, const char *want_diff,
 		       struct img__layer_done *done, img_progress_fn *progress,
-		       void *arg, struct img_progress *p, struct img_err *err)
+		       void *arg, struct img_progress *p, struct shoal_err *err)
 {
 	char *blob, *have = img__path(s->root, "layers", want_diff);
 	char *staged = img__path(stage, "layers", want_diff);
@@ -650,7 +650,7 @@ static int stage_layer(struct img_store *s, const char *stage,
 		done->size = res.size;
 	}
 	if (rc < 0) {
-		char msg[IMG_ERR_MAX];
+		char msg[SHOAL_ERR_MAX];
 		snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
 		img__fail(err, rc, "layer %.12s: %s", blob_hex, msg);
 	}
@@ -666,7 +666,7 @@ out:
 /* Reads the staged config of @p and checks it against the plan. */
 static int plan_config(struct img_store *s, const char *stage,
 		       const struct img__plan *p, json_t **cfg,
-		       struct img_err *err)
+		       struct shoal_err *err)
 {
 	char *path = img__path(stage, "blobs", p->config_hex);
 	char *data;
@@ -696,7 +696,7 @@ static int plan_config(struct img_store *s, const char *stage,
 int img__stage_and_commit(struct img_store *s, const char *stage,
 			  const struct img__plan *plans, size_t n_plans,
 			  img_progress_fn *progress, void *arg, json_t **loaded,
-			  struct img_err *err)
+			  struct shoal_err *err)
 {
 	struct img__layer_done **done =
 		shoal_calloc(n_plans + 1, sizeof(*done));
@@ -738,9 +738,9 @@ int img__stage_and_commit(struct img_store *s, const char *stage,
 }
 
 int img_load(struct img_store *s, int fd, img_progress_fn *progress_fn,
-	     void *progress_arg, json_t **loaded, struct img_err *err)
+	     void *progress_arg, json_t **loaded, struct shoal_err *err)
 {
-	struct img_err local;
+	struct shoal_err local;
 	if (!err)
 		err = &local;
 	err->msg[0] = '\0';
@@ -780,7 +780,7 @@ int img_load(struct img_store *s, int fd, img_progress_fn *progress_fn,
 /* Import ---------------------------------------------------------------- */
 
 static int stage_fd(struct load *l, int fd, char *hex, uint64_t *size,
-		    struct img_err *err)
+		    struct shoal_err *err)
 {
 	char *tmp = img__path(l->stage, "blobs", ".incoming");
 	char *buf = shoal_malloc(COPY_BLOCK);
@@ -822,7 +822,7 @@ static int stage_fd(struct load *l, int fd, char *hex, uint64_t *size,
 }
 
 static json_t *import_config(const struct img_import_opts *o,
-			     const char *diff_hex, struct img_err *err, int *rc)
+			     const char *diff_hex, struct shoal_err *err, int *rc)
 {
 	json_t *cc = json_object();
 	*rc = cc ? 0 : -ENOMEM;
@@ -864,7 +864,7 @@ static int write_config(struct load *l, json_t *cfg, char *hex)
 
 static int import_staged(struct load *l, int fd,
 			 const struct img_import_opts *o, const char *norm,
-			 char id[DIGEST_STR_LEN], struct img_err *err)
+			 char id[DIGEST_STR_LEN], struct shoal_err *err)
 {
 	struct img__plan plan = {0};
 	struct img__layer_plan layer = {0};
@@ -915,16 +915,16 @@ static int import_staged(struct load *l, int fd,
 }
 
 int img_import(struct img_store *s, int fd, const struct img_import_opts *o,
-	       char id[DIGEST_STR_LEN], struct img_err *err)
+	       char id[DIGEST_STR_LEN], struct shoal_err *err)
 {
 	static const struct img_import_opts none;
-	struct img_err local;
+	struct shoal_err local;
 	if (!err)
 		err = &local;
 	err->msg[0] = '\0';
 	if (!o)
 		o = &none;
-	char norm[IMG_ERR_MAX];
+	char norm[SHOAL_ERR_MAX];
 	if (o->reference &&
 	    img__ref_normalize(o->reference, norm, sizeof(norm)) < 0)
 		return img__fail(err, -EINVAL, "invalid reference format: %s",

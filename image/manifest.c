@@ -25,7 +25,7 @@
 	"application/vnd.docker.distribution.manifest.list.v2+json"
 
 static json_t *load_json(const char *data, size_t len, const char *what,
-			 struct img_err *err)
+			 struct shoal_err *err)
 {
 	json_error_t je;
 	if (len > IMG_JSON_MAX) {
@@ -86,7 +86,7 @@ void img__dmanifest_clear(struct img__dmanifest *m)
 }
 
 int img__dmanifest_parse(const char *data, size_t len,
-			 struct img__dmanifest *out, struct img_err *err)
+			 struct img__dmanifest *out, struct shoal_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	json_t *root = load_json(data, len, "manifest.json", err);
@@ -195,7 +195,7 @@ static int desc_name(const json_t *ann, char **out)
 }
 
 static int desc_parse(const json_t *v, struct img__desc *d, const char *what,
-		      struct img_err *err)
+		      struct shoal_err *err)
 {
 	memset(d, 0, sizeof(*d));
 	const char *digest = json_string_value(json_object_get(v, "digest"));
@@ -233,7 +233,7 @@ static int desc_parse(const json_t *v, struct img__desc *d, const char *what,
 }
 
 static int desc_array(const json_t *arr, size_t max, const char *what,
-		      struct img__desc_list *out, struct img_err *err)
+		      struct img__desc_list *out, struct shoal_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (!json_is_array(arr) || json_array_size(arr) > max)
@@ -259,7 +259,7 @@ static int desc_array(const json_t *arr, size_t max, const char *what,
 }
 
 int img__oci_index_parse(const char *data, size_t len,
-			 struct img__desc_list *out, struct img_err *err)
+			 struct img__desc_list *out, struct shoal_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	json_t *root = load_json(data, len, "index.json", err);
@@ -279,7 +279,7 @@ int img__oci_index_parse(const char *data, size_t len,
 
 int img__oci_manifest_parse(const char *data, size_t len,
 			    struct img__desc *config,
-			    struct img__desc_list *layers, struct img_err *err)
+			    struct img__desc_list *layers, struct shoal_err *err)
 {
 	memset(config, 0, sizeof(*config));
 	memset(layers, 0, sizeof(*layers));

@@ -117,7 +117,7 @@ static json_t *inspect(struct img_store *s, const char *hex)
 }
 
 int img_inspect_json(struct img_store *s, const char *ref, json_t **out,
-		     struct img_err *err)
+		     struct shoal_err *err)
 {
 	const char *hex;
 	pthread_mutex_lock(&s->lock);
@@ -165,7 +165,7 @@ static json_t *summary(struct img_store *s, const char *hex)
 		"Containers", (json_int_t)json_object_size(users));
 }
 
-int img_list_json(struct img_store *s, json_t **out, struct img_err *err)
+int img_list_json(struct img_store *s, json_t **out, struct shoal_err *err)
 {
 	pthread_mutex_lock(&s->lock);
 	json_t *images = images_of(s->index);
@@ -205,9 +205,9 @@ int img_list_json(struct img_store *s, json_t **out, struct img_err *err)
 /* Tags ------------------------------------------------------------------ */
 
 int img_tag(struct img_store *s, const char *ref, const char *new_ref,
-	    struct img_err *err)
+	    struct shoal_err *err)
 {
-	char norm[IMG_ERR_MAX];
+	char norm[SHOAL_ERR_MAX];
 	if (img__ref_normalize(new_ref, norm, sizeof(norm)) < 0)
 		return img__fail(err, -EINVAL, "invalid reference format: %s",
 				 new_ref);
@@ -240,9 +240,9 @@ out:
 	return rc;
 }
 
-int img_untag(struct img_store *s, const char *ref, struct img_err *err)
+int img_untag(struct img_store *s, const char *ref, struct shoal_err *err)
 {
-	char norm[IMG_ERR_MAX];
+	char norm[SHOAL_ERR_MAX];
 	if (img__ref_normalize(ref, norm, sizeof(norm)) < 0)
 		return img__fail(err, -EINVAL, "invalid reference format: %s",
 				 ref);
@@ -433,7 +433,7 @@ static void discard_files(struct img_store *s, json_t *old, json_t *next,
 /* Docker's reasons to refuse a removal, in its words, in its order. */
 static int refusal(const char *ref, const char *hex, bool by_tag, bool last,
 		   bool force, const struct users *u, size_t n_tags,
-		   struct img_err *err)
+		   struct shoal_err *err)
 {
 	if (by_tag) {
 		if (!force && last && u->any[0])
@@ -469,11 +469,11 @@ static int refusal(const char *ref, const char *hex, bool by_tag, bool last,
 }
 
 static int remove_locked(struct img_store *s, const char *ref, bool force,
-			 json_t *report, char **trash, struct img_err *err)
+			 json_t *report, char **trash, struct shoal_err *err)
 {
 	const char *hex;
 	bool by_tag;
-	char norm[IMG_ERR_MAX];
+	char norm[SHOAL_ERR_MAX];
 	int rc = img__find_image(s, ref, &hex, &by_tag, norm, err);
 	if (rc < 0)
 		return rc;
@@ -530,7 +530,7 @@ static int remove_locked(struct img_store *s, const char *ref, bool force,
 }
 
 int img_remove(struct img_store *s, const char *ref, unsigned flags,
-	       json_t **report, struct img_err *err)
+	       json_t **report, struct shoal_err *err)
 {
 	json_t *r = json_array();
 	if (!r)
@@ -574,7 +574,7 @@ static int remember(struct created *c, const char *path)
 
 /* Moves @from to @to unless @to exists; records what it created. */
 static int place(const char *stage, const char *sub, const char *hex,
-		 const char *to, struct created *c, struct img_err *err)
+		 const char *to, struct created *c, struct shoal_err *err)
 {
 	if (img__exists(to))
 		return 0;
@@ -604,7 +604,7 @@ static int place(const char *stage, const char *sub, const char *hex,
 static json_t *place_image(struct img_store *s, const char *stage,
 			   const struct img__plan *p,
 			   const struct img__layer_done *done,
-			   struct created *c, int *rc, struct img_err *err)
+			   struct created *c, int *rc, struct shoal_err *err)
 {
 	char *to = img__path(s->root, "blobs/sha256", p->config_hex);
 	*rc = to ? place(stage, "blobs", p->config_hex, to, c, err) : -ENOMEM;
@@ -655,7 +655,7 @@ static json_t *place_image(struct img_store *s, const char *stage,
 static int commit_one(struct img_store *s, json_t *next, const char *stage,
 		      const struct img__plan *p,
 		      const struct img__layer_done *done, struct created *c,
-		      json_t *loaded, struct img_err *err)
+		      json_t *loaded, struct shoal_err *err)
 {
 	int rc = 0;
 	json_t *rec = json_object_get(images_of(next), p->config_hex);
@@ -707,7 +707,7 @@ static void undo_created(struct created *c, bool remove)
 int img__commit(struct img_store *s, const char *stage,
 		const struct img__plan *plans, size_t n_plans,
 		struct img__layer_done *const *layers, json_t **loaded,
-		struct img_err *err)
+		struct shoal_err *err)
 {
 	if (err)
 		err->msg[0] = '\0';

@@ -287,7 +287,7 @@ static int write_blob(struct archive *a, struct save_blob *b, char *buf)
 	return rc;
 }
 
-static int write_archive(struct save *sv, int fd, struct img_err *err)
+static int write_archive(struct save *sv, int fd, struct shoal_err *err)
 {
 	struct archive *a = archive_write_new();
 	char *buf = shoal_malloc(SAVE_BLOCK);
@@ -319,7 +319,7 @@ static int write_archive(struct save *sv, int fd, struct img_err *err)
 }
 
 int img_save(struct img_store *s, const char *const *refs, size_t n_refs,
-	     int fd, struct img_err *err)
+	     int fd, struct shoal_err *err)
 {
 	struct save sv = {0};
 	sv.docker = json_array();
@@ -333,7 +333,7 @@ int img_save(struct img_store *s, const char *const *refs, size_t n_refs,
 	for (size_t i = 0; rc == 0 && i < n_refs; i++) {
 		const char *hex;
 		bool by_tag;
-		char norm[IMG_ERR_MAX];
+		char norm[SHOAL_ERR_MAX];
 		rc = img__find_image(s, refs[i], &hex, &by_tag, norm, err);
 		if (rc == 0)
 			rc = add_image(s, &sv, hex, by_tag ? norm : NULL);

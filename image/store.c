@@ -191,7 +191,7 @@ static bool index_shape_ok(json_t *index)
 	return true;
 }
 
-static int read_index(struct img_store *s, struct img_err *err)
+static int read_index(struct img_store *s, struct shoal_err *err)
 {
 	char *path = img__path(s->root, "index.json", NULL);
 	if (!path)
@@ -371,7 +371,7 @@ static int make_dirs(struct img_store *s)
  * else writes here. The lock dies with its process, so a crash never
  * leaves the store locked.
  */
-static int lock_store(struct img_store *s, struct img_err *err)
+static int lock_store(struct img_store *s, struct shoal_err *err)
 {
 	int rc = img__mkdirs(s->root, 0700);
 	if (rc < 0)
@@ -394,7 +394,7 @@ static int lock_store(struct img_store *s, struct img_err *err)
 }
 
 int img_store_open(const char *data_root, struct img_store **out,
-		   struct img_err *err)
+		   struct shoal_err *err)
 {
 	struct img_store *s = shoal_calloc(1, sizeof(*s));
 	if (!s)
@@ -461,7 +461,7 @@ const char *img_store_path(const struct img_store *s)
 
 /* The image whose id starts with @prefix; lock held. */
 static int by_prefix(struct img_store *s, const char *ref, const char *prefix,
-		     const char **hex, struct img_err *err)
+		     const char **hex, struct shoal_err *err)
 {
 	size_t n = strlen(prefix);
 	const char *found = NULL;
@@ -486,10 +486,10 @@ static int by_prefix(struct img_store *s, const char *ref, const char *prefix,
 /*
  * Finds the image @ref names; lock held. *@hex is borrowed from the index;
  * *@tag (may be NULL) is set to whether @ref named a tag, whose normalized
- * form goes to @norm (IMG_ERR_MAX bytes) then.
+ * form goes to @norm (SHOAL_ERR_MAX bytes) then.
  */
 int img__find_image(struct img_store *s, const char *ref, const char **hex,
-		    bool *by_tag, char *norm, struct img_err *err)
+		    bool *by_tag, char *norm, struct shoal_err *err)
 {
 	if (by_tag)
 		*by_tag = false;
@@ -500,10 +500,10 @@ int img__find_image(struct img_store *s, const char *ref, const char **hex,
 					 "invalid reference format: %s", ref);
 		return by_prefix(s, ref, ref + 7, hex, err);
 	}
-	char buf[IMG_ERR_MAX];
+	char buf[SHOAL_ERR_MAX];
 	if (!norm)
 		norm = buf;
-	if (img__ref_normalize(ref, norm, IMG_ERR_MAX) == 0) {
+	if (img__ref_normalize(ref, norm, SHOAL_ERR_MAX) == 0) {
 		json_t *id = json_object_get(tags_of(s->index), norm);
 		if (id) {
 			*hex = json_string_value(id) + 7;
@@ -514,7 +514,7 @@ int img__find_image(struct img_store *s, const char *ref, const char **hex,
 	}
 	if (n >= 1 && n <= 64 && id_is_hex(ref, n))
 		return by_prefix(s, ref, ref, hex, err);
-	if (img__ref_normalize(ref, norm, IMG_ERR_MAX) < 0)
+	if (img__ref_normalize(ref, norm, SHOAL_ERR_MAX) < 0)
 		return img__fail(err, -EINVAL, "invalid reference format: %s",
 				 ref);
 	return img__fail(err, SHOAL_ENOTFOUND, "No such image: %s", norm);
@@ -679,7 +679,7 @@ char *img_lowerdir(const struct img_image *img)
 }
 
 int img_resolve(struct img_store *s, const char *ref, struct img_image **out,
-		struct img_err *err)
+		struct shoal_err *err)
 {
 	const char *hex;
 	pthread_mutex_lock(&s->lock);

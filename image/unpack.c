@@ -122,7 +122,7 @@ static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
 	return n;
 }
 
-static int open_outer(struct unpack *u, const char *blob, struct img_err *err)
+static int open_outer(struct unpack *u, const char *blob, struct shoal_err *err)
 {
 	struct archive_entry *e;
 	char why[256];
@@ -145,7 +145,7 @@ static int open_outer(struct unpack *u, const char *blob, struct img_err *err)
 }
 
 /* Reads what is left of the stream into the hash (the tar's padding). */
-static int drain(struct unpack *u, struct img_err *err)
+static int drain(struct unpack *u, struct shoal_err *err)
 {
 	const void *b;
 	la_ssize_t n;
@@ -255,7 +255,7 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2])
 }
 
 static int copy_data(struct unpack *u, int fd, la_int64_t size,
-		     struct img_err *err)
+		     struct shoal_err *err)
 {
 	const void *block;
 	size_t len;
@@ -336,7 +336,7 @@ static int do_dir(struct unpack *u, int dfd, const char *leaf, const char *path,
 
 static int do_file(struct unpack *u, int dfd, const char *leaf,
 		   const char *path, struct archive_entry *e,
-		   struct img_err *err)
+		   struct shoal_err *err)
 {
 	int rc = clear_leaf(u, dfd, leaf, path);
 	if (rc < 0)
@@ -436,7 +436,7 @@ static const char *check_name(const char *raw, bool dir)
 
 static int do_hardlink(struct unpack *u, int dfd, const char *leaf,
 		       const char *path, const char *target,
-		       struct img_err *err)
+		       struct shoal_err *err)
 {
 	char tpath[4096];
 	if (img__clean_path(target, tpath, sizeof(tpath)) < 0 || !tpath[0])
@@ -520,7 +520,7 @@ static int do_special(struct unpack *u, int dfd, const char *leaf,
 }
 
 static int do_whiteout(struct unpack *u, int dfd, const char *leaf,
-		       const char *path, struct img_err *err)
+		       const char *path, struct shoal_err *err)
 {
 	if (strcmp(leaf, WH_OPAQUE) == 0) {
 		if (fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) == 0)
@@ -554,7 +554,7 @@ static int do_whiteout(struct unpack *u, int dfd, const char *leaf,
 }
 
 static int do_entry(struct unpack *u, struct archive_entry *e,
-		    struct img_err *err)
+		    struct shoal_err *err)
 {
 	const char *raw = archive_entry_pathname(e);
 	char path[4096];
@@ -630,7 +630,7 @@ static void fix_dirs(struct unpack *u)
 	}
 }
 
-static int extract(struct unpack *u, struct img_err *err)
+static int extract(struct unpack *u, struct shoal_err *err)
 {
 	u->in = archive_read_new();
 	if (!u->in)
@@ -673,9 +673,9 @@ static int extract(struct unpack *u, struct img_err *err)
 
 int img__unpack(const char *blob, const char *dest,
 		struct img__layer_result *res, img_progress_fn *progress,
-		void *arg, struct img_progress *p, struct img_err *err)
+		void *arg, struct img_progress *p, struct shoal_err *err)
 {
-	struct img_err local;
+	struct shoal_err local;
 	if (!err)
 		err = &local;
 	struct unpack *u = shoal_calloc(1, sizeof(*u));

@@ -339,7 +339,7 @@ static void fds_close(struct fds *f)
 /* The target: the init's pidfd (running) or the locked folder (stopped);
  * *@running says which. */
 static int target(struct rt *rt, const char *ref, const struct rt__config **c,
-		  int *fd, bool *running, struct rt_err *err)
+		  int *fd, bool *running, struct shoal_err *err)
 {
 	struct rt__state st;
 	int lock, rc;
@@ -442,7 +442,7 @@ static char **helper_env(char *buf[4])
 
 static int spawn(struct rt *rt, const struct rt__config *c,
 		 const struct rt_archive_req *req, bool running,
-		 const char *bpf, struct fds *f, pid_t *pid, struct rt_err *err)
+		 const char *bpf, struct fds *f, pid_t *pid, struct shoal_err *err)
 {
 	static const char *const ops[] = {"stat", "get", "put"};
 	posix_spawn_file_actions_t fa;
@@ -555,7 +555,7 @@ static void close_handles(struct rt_archive *a)
 }
 
 static int check_req(const struct rt_archive_req *req,
-		     const struct rt_archive_cbs *cbs, struct rt_err *err)
+		     const struct rt_archive_cbs *cbs, struct shoal_err *err)
 {
 	if ((unsigned)req->op > RT_ARCHIVE_PUT || !req->path || !*req->path ||
 	    (req->op == RT_ARCHIVE_PUT && req->input_fd < 0) || !cbs->on_done ||
@@ -569,7 +569,7 @@ static int check_req(const struct rt_archive_req *req,
 /* What the helper needs made: the seccomp filter for its capabilities
  * (*@bpf, owned) and a stopped container's mount point. */
 static int prepare(struct rt *rt, const struct rt__config *c,
-		   enum rt_archive_op op, char **bpf, struct rt_err *err)
+		   enum rt_archive_op op, char **bpf, struct shoal_err *err)
 {
 	char *dir;
 	int rc;
@@ -627,12 +627,12 @@ static void abandon(struct rt_archive *a)
 int rt_archive_start(struct rt *rt, uv_loop_t *loop, const char *ref,
 		     const struct rt_archive_req *req,
 		     const struct rt_archive_cbs *cbs, struct rt_archive **out,
-		     struct rt_err *err)
+		     struct shoal_err *err)
 {
 	const struct rt__config *c;
 	struct rt__state st;
 	struct rt_archive *a;
-	struct rt_err local;
+	struct shoal_err local;
 	struct fds f;
 	char *bpf = NULL;
 	bool running;

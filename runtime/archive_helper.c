@@ -83,7 +83,7 @@ struct job {
 	struct rt__bpf bpf;
 };
 
-static void report_error(int code, const struct rt_err *err)
+static void report_error(int code, const struct shoal_err *err)
 {
 	char msg[1 + sizeof(int32_t) + sizeof(err->msg)];
 	int32_t c = code;
@@ -95,13 +95,13 @@ static void report_error(int code, const struct rt_err *err)
 	(void)!send(REPORT, msg, 1 + sizeof(c) + len, MSG_NOSIGNAL);
 }
 
-static __attribute__((noreturn)) void die(int code, const struct rt_err *err)
+static __attribute__((noreturn)) void die(int code, const struct shoal_err *err)
 {
 	report_error(code, err);
 	_exit(1);
 }
 
-static int parse(int argc, char **argv, struct job *j, struct rt_err *err)
+static int parse(int argc, char **argv, struct job *j, struct shoal_err *err)
 {
 	if (argc != 8) {
 		rt__err(err, "archive helper: %d arguments, 7 expected",
@@ -148,7 +148,7 @@ static void preload_iconv(void)
 
 /* --- the worker ---------------------------------------------------------- */
 
-static int enter_running(const struct job *j, struct rt_err *err)
+static int enter_running(const struct job *j, struct shoal_err *err)
 {
 	int flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC |
 		    CLONE_NEWCGROUP;
@@ -187,7 +187,7 @@ static int enter_running(const struct job *j, struct rt_err *err)
 	return 0;
 }
 
-static int enter_stopped(const struct job *j, struct rt_err *err)
+static int enter_stopped(const struct job *j, struct shoal_err *err)
 {
 	char root[4096];
 	int rc;
@@ -207,7 +207,7 @@ static int enter_stopped(const struct job *j, struct rt_err *err)
  * when only reading (or when a stopped container's root is read-only, as
  * it would be running). One call over the whole tree, so nothing the
  * container renames meanwhile can slip past. */
-static int restrict_mounts(const struct job *j, struct rt_err *err)
+static int restrict_mounts(const struct job *j, struct shoal_err *err)
 {
 	bool ro = j->op != OP_PUT || (!j->running && j->c->readonly_rootfs);
 	struct mount_attr attr = {
@@ -223,7 +223,7 @@ static int restrict_mounts(const struct job *j, struct rt_err *err)
 	return chdir("/") < 0 ? -errno : 0;
 }
 
-static int drop_privileges(const struct job *j, struct rt_err *err)
+static int drop_privileges(const struct job *j, struct shoal_err *err)
 {
 	uint64_t caps = j->op == OP_PUT ? RT__ARCHIVE_WRITE_CAPS
 					: RT__ARCHIVE_READ_CAPS;
@@ -253,7 +253,7 @@ static int drop_privileges(const struct job *j, struct rt_err *err)
 	return rc;
 }
 
-static int work(const struct job *j, struct rt_err *err)
+static int work(const struct job *j, struct shoal_err *err)
 {
 	struct rt_path_stat st;
 	char msg[RT__ARCHIVE_MSG_MAX];
@@ -277,7 +277,7 @@ static int work(const struct job *j, struct rt_err *err)
 
 static __attribute__((noreturn)) void worker(struct job *j)
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	int rc, nul;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -333,7 +333,7 @@ int rt__archive_helper_main(int argc, char **argv)
 {
 	static const int faults[] = {SIGSEGV, SIGBUS,  SIGFPE, SIGILL,
 				     SIGABRT, SIGTRAP, SIGSYS};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct job j = {0};
 	sigset_t all, old;
 	int status, rc, stop;

@@ -90,7 +90,7 @@ static const char *refused_kind(int fd)
 	return NULL;
 }
 
-static int refuse(int fd, struct archive *a, struct rt_err *err)
+static int refuse(int fd, struct archive *a, struct shoal_err *err)
 {
 	const char *kind = refused_kind(fd);
 
@@ -193,7 +193,7 @@ struct pack {
 	struct archive_entry_linkresolver *links;
 	struct buf name; /* the entry's name in the archive */
 	char *data;	 /* BLOCK bytes */
-	struct rt_err *err;
+	struct shoal_err *err;
 };
 
 static int pack_fail(struct pack *p, const char *what)
@@ -400,7 +400,7 @@ static int pack_top(struct pack *p, const char *path)
 	return rc;
 }
 
-int rt__archive_pack(const char *path, int out_fd, struct rt_err *err)
+int rt__archive_pack(const char *path, int out_fd, struct shoal_err *err)
 {
 	struct pack p = {.err = err};
 	struct archive_entry *e = NULL, *spare = NULL;
@@ -454,7 +454,7 @@ static int unpack_errno(struct archive *a)
 	}
 }
 
-static int unpack_fail(struct archive *a, const char *name, struct rt_err *err)
+static int unpack_fail(struct archive *a, const char *name, struct shoal_err *err)
 {
 	const char *m = archive_error_string(a);
 
@@ -484,7 +484,7 @@ static int clean_names(struct archive_entry *e)
 
 /* Docker's noOverwriteDirNonDir: a folder never replaces a non-folder,
  * nor the reverse. */
-static int check_overwrite(struct archive_entry *e, struct rt_err *err)
+static int check_overwrite(struct archive_entry *e, struct shoal_err *err)
 {
 	const char *name = archive_entry_pathname(e);
 	bool dir = archive_entry_filetype(e) == AE_IFDIR;
@@ -501,7 +501,7 @@ static int check_overwrite(struct archive_entry *e, struct rt_err *err)
 
 static int unpack_entry(struct archive *in, struct archive *out,
 			struct archive_entry *e,
-			const struct rt__unpack_opts *o, struct rt_err *err)
+			const struct rt__unpack_opts *o, struct shoal_err *err)
 {
 	const void *block;
 	size_t size;
@@ -533,7 +533,7 @@ static int unpack_entry(struct archive *in, struct archive *out,
 }
 
 static int unpack_all(int in_fd, struct archive *in, struct archive *out,
-		      const struct rt__unpack_opts *o, struct rt_err *err)
+		      const struct rt__unpack_opts *o, struct shoal_err *err)
 {
 	struct archive_entry *e;
 	int r, rc = 0;
@@ -558,7 +558,7 @@ static int unpack_all(int in_fd, struct archive *in, struct archive *out,
 	return rc;
 }
 
-static int enter_dir(const char *dir, struct rt_err *err)
+static int enter_dir(const char *dir, struct shoal_err *err)
 {
 	struct stat st;
 	int fd, rc = 0;
@@ -589,7 +589,7 @@ static int enter_dir(const char *dir, struct rt_err *err)
 }
 
 int rt__archive_unpack(int in_fd, const char *dir,
-		       const struct rt__unpack_opts *o, struct rt_err *err)
+		       const struct rt__unpack_opts *o, struct shoal_err *err)
 {
 	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct archive *in = NULL, *out = NULL;

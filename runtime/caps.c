@@ -114,7 +114,7 @@ uint64_t rt__caps_all(void)
 }
 
 static int apply_list(const char *const *list, uint64_t *mask, bool add,
-		      struct rt_err *err)
+		      struct shoal_err *err)
 {
 	for (size_t i = 0; list && list[i]; i++) {
 		int cap;
@@ -136,7 +136,7 @@ static int apply_list(const char *const *list, uint64_t *mask, bool add,
 }
 
 int rt__caps_compute(const char *const *add, const char *const *drop,
-		     bool privileged, uint64_t *out, struct rt_err *err)
+		     bool privileged, uint64_t *out, struct shoal_err *err)
 {
 	uint64_t m = privileged ? rt__caps_all() : rt__caps_default();
 	int rc;

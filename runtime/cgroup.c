@@ -84,7 +84,7 @@ static bool v2(const struct rt__cgroups *cg)
 }
 
 int rt__cgroup_create(const struct rt__cgroups *cg, const struct rt__config *c,
-		      pid_t pid, struct rt_err *err)
+		      pid_t pid, struct shoal_err *err)
 {
 	int rc = v2(cg) ? rt__cgv2_create(cg, c, true, err)
 			: rt__cgv1_create(cg, c, err);

@@ -127,7 +127,7 @@ static bool has_memsw(const struct rt__cgroups *cg)
 }
 
 static int set_limits(const struct rt__cgroups *cg, const struct rt__config *c,
-		      struct rt_err *err)
+		      struct shoal_err *err)
 {
 	char *dir;
 	int rc = 0;
@@ -198,7 +198,7 @@ static int set_limits(const struct rt__cgroups *cg, const struct rt__config *c,
 }
 
 int rt__cgv1_create(const struct rt__cgroups *cg, const struct rt__config *c,
-		    struct rt_err *err)
+		    struct shoal_err *err)
 {
 	int rc = 0;
 

@@ -88,7 +88,7 @@ static int enable_controllers(const struct rt__cgroups *cg, const char *parent)
 }
 
 int rt__cgv2_create(const struct rt__cgroups *cg, const struct rt__config *c,
-		    bool limits, struct rt_err *err)
+		    bool limits, struct shoal_err *err)
 {
 	char *dir = rt__cgv2_dir(cg, c), val[64];
 	int rc;

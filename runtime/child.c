@@ -66,7 +66,7 @@ static int lo_up(void)
 	return rc;
 }
 
-static int join_netns(const char *path, struct rt_err *err)
+static int join_netns(const char *path, struct shoal_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -84,7 +84,7 @@ static int join_netns(const char *path, struct rt_err *err)
 
 /* The container's tty: a pty of its own devpts, the slave as stdio and
  * controlling terminal and /dev/console, the master to the monitor. */
-static int setup_tty(int sync_fd, struct rt_err *err)
+static int setup_tty(int sync_fd, struct shoal_err *err)
 {
 	int master, slave, unlock = 0, n, rc;
 	char path[64];
@@ -166,7 +166,7 @@ static int executable(const char *path)
  * "is a directory".
  */
 static int find_exec(const char *name, char *const *env, char *out, size_t cap,
-		     struct rt_err *err)
+		     struct shoal_err *err)
 {
 	const char *path = env_get(env, "PATH");
 	char buf[4096], why[128];
@@ -196,7 +196,7 @@ static int find_exec(const char *name, char *const *env, char *out, size_t cap,
 	return -ENOENT;
 }
 
-static int set_rlimits(const struct rt__config *c, struct rt_err *err)
+static int set_rlimits(const struct rt__config *c, struct shoal_err *err)
 {
 	for (size_t i = 0; i < c->n_rlimits; i++) {
 		struct rlimit rl = {c->rlimits[i].soft, c->rlimits[i].hard};
@@ -210,7 +210,7 @@ static int set_rlimits(const struct rt__config *c, struct rt_err *err)
 }
 
 static int load_seccomp(const struct rt__bpf *bpf, bool privileged,
-			struct rt_err *err)
+			struct shoal_err *err)
 {
 	int rc;
 
@@ -224,7 +224,7 @@ static int load_seccomp(const struct rt__bpf *bpf, bool privileged,
 }
 
 static int switch_user(const char *user, uint64_t caps, char *home,
-		       size_t home_len, struct rt_err *err)
+		       size_t home_len, struct shoal_err *err)
 {
 	gid_t groups[MAX_GROUPS];
 	size_t n_groups;
@@ -301,7 +301,7 @@ static char **build_env(const struct rt__config *c, char *const *extra,
  * be a folder of the host (runc's CVE-2024-21626). The sync socket stays
  * open for the error report should execve() fail, and closes on exec.
  */
-static int close_inherited(int sync_fd, struct rt_err *err)
+static int close_inherited(int sync_fd, struct shoal_err *err)
 {
 	int rc = fd_close_from(3, &sync_fd, 1);
 
@@ -316,7 +316,7 @@ static int close_inherited(int sync_fd, struct rt_err *err)
 int rt__finish_process(const struct rt__config *c, char *const *argv,
 		       char *const *env, const char *user, const char *cwd,
 		       bool privileged, const struct rt__bpf *bpf, int sync_fd,
-		       struct rt_err *err)
+		       struct shoal_err *err)
 {
 	uint64_t caps = privileged ? rt__caps_all() : c->caps;
 	char home[256], exe[4096], why[128];
@@ -371,7 +371,7 @@ int rt__finish_process(const struct rt__config *c, char *const *argv,
  * user, which Docker finds before the runtime runs: the sentence is what
  * `docker run` prints and what decides its exit code (see find_exec()).
  */
-static void report(int fd, const struct rt_err *err)
+static void report(int fd, const struct shoal_err *err)
 {
 	char msg[sizeof(err->msg) + 1];
 	int len;
@@ -392,7 +392,7 @@ static void report(int fd, const struct rt_err *err)
 void rt__child_main(struct rt__child_args *a)
 {
 	const struct rt__config *c = a->c;
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt__bpf bpf;
 	int layers[RT_MAX_LOWER], n_layers = 0;
 	char go;

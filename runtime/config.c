@@ -253,7 +253,7 @@ static int64_t get_int(json_t *o, const char *key)
 }
 
 int rt__config_from_json(const char *text, struct rt__config **out,
-			 struct rt_err *err)
+			 struct shoal_err *err)
 {
 	struct rt__config *c;
 	json_error_t jerr;
@@ -329,7 +329,7 @@ err_free:
 }
 
 int rt__config_load(const char *dir, struct rt__config **out,
-		    struct rt_err *err)
+		    struct shoal_err *err)
 {
 	char *path = rt__path("%s/%s", dir, RT_CONFIG_FILE), *text;
 	int rc;

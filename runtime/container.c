@@ -48,7 +48,7 @@ extern char **environ;
 static bool merged_mounted(const struct rt__config *c);
 
 static int sc_default_path(struct rt *rt, uint64_t caps, char **out,
-			   struct rt_err *err)
+			   struct shoal_err *err)
 {
 	void *bpf;
 	size_t len;
@@ -89,7 +89,7 @@ static int sc_default_path(struct rt *rt, uint64_t caps, char **out,
 }
 
 int rt__seccomp_cached(struct rt *rt, uint64_t caps, char **out,
-		       struct rt_err *err)
+		       struct shoal_err *err)
 {
 	return sc_default_path(rt, caps, out, err);
 }
@@ -210,7 +210,7 @@ int rt__register(struct rt *rt, struct rt__config *c)
  * dead daemon left, and say whether it still runs. */
 static void load_one(struct rt *rt, const char *dir, const char *name)
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt__config *c;
 	struct rt__state st;
 	char *sub = rt__path("%s/%s", dir, name);
@@ -278,7 +278,7 @@ static char *archive_helper(const char *monitor)
 	return path;
 }
 
-int rt_open(const struct rt_config *cfg, struct rt **out, struct rt_err *err)
+int rt_open(const struct rt_config *cfg, struct rt **out, struct shoal_err *err)
 {
 	struct rt *rt;
 	int rc = -ENOMEM;
@@ -378,7 +378,7 @@ enum rt_cgroup_layout rt_cgroup_layout(const struct rt *rt)
 /* The default filter lives in the exec-root, which a reboot empties while
  * created containers wait on disk: compile it again if it is gone. */
 static int ensure_filter(struct rt *rt, const struct rt__config *c,
-			 struct rt_err *err)
+			 struct shoal_err *err)
 {
 	char prefix[4096], *path = NULL;
 	int rc;
@@ -400,7 +400,7 @@ static int ensure_filter(struct rt *rt, const struct rt__config *c,
 }
 
 static int spawn_monitor(struct rt *rt, struct rt__ctr *k, pid_t *mon, int *rfd,
-			 int *gfd, struct rt_err *err)
+			 int *gfd, struct shoal_err *err)
 {
 	char *argv[] = {rt->monitor, (char *)"run", k->c->dir,
 			(char *)"3", (char *)"4",   NULL};
@@ -470,13 +470,13 @@ int rt__ctr_lock(const struct rt__config *c, int *fd)
 	return 0;
 }
 
-static int start_monitor(struct rt *rt, struct rt__ctr *k, struct rt_err *err);
+static int start_monitor(struct rt *rt, struct rt__ctr *k, struct shoal_err *err);
 
-int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
+int rt_container_start(struct rt *rt, const char *ref, struct shoal_err *err)
 {
 	struct rt__ctr *k = lookup(rt, ref);
 	struct rt__state st;
-	struct rt_err local;
+	struct shoal_err local;
 	int rc, lock;
 
 	if (!err)
@@ -509,7 +509,7 @@ int rt_container_start(struct rt *rt, const char *ref, struct rt_err *err)
 	return rc;
 }
 
-static int start_monitor(struct rt *rt, struct rt__ctr *k, struct rt_err *err)
+static int start_monitor(struct rt *rt, struct rt__ctr *k, struct shoal_err *err)
 {
 	char reply[1024];
 	size_t got = 0;
@@ -939,7 +939,7 @@ static bool merged_mounted(const struct rt__config *c)
 int rt_container_rootfs(struct rt *rt, const char *ref, char **path)
 {
 	struct rt__ctr *k = lookup(rt, ref);
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt__state st;
 	int rc;
 

@@ -63,7 +63,7 @@ static bool valid_ip(const char *s)
 
 /* --dns and --add-host end up in files the container reads: no line
  * breaks or junk may slip in. */
-static int check_names(const struct rt_spec *s, struct rt_err *err)
+static int check_names(const struct rt_spec *s, struct shoal_err *err)
 {
 	for (size_t i = 0; s->dns && s->dns[i]; i++)
 		if (!valid_ip(s->dns[i])) {
@@ -88,7 +88,7 @@ static int check_names(const struct rt_spec *s, struct rt_err *err)
 	return 0;
 }
 
-static int check_limits(const struct rt_spec *s, struct rt_err *err)
+static int check_limits(const struct rt_spec *s, struct shoal_err *err)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -124,7 +124,7 @@ static int check_limits(const struct rt_spec *s, struct rt_err *err)
 	return 0;
 }
 
-static int check_lowers(const struct rt_spec *s, struct rt_err *err)
+static int check_lowers(const struct rt_spec *s, struct shoal_err *err)
 {
 	size_t n = rt__strv_len(s->lower_dirs);
 	struct stat st;
@@ -149,7 +149,7 @@ static int check_lowers(const struct rt_spec *s, struct rt_err *err)
 }
 
 static int check_spec(struct rt *rt, const struct rt_spec *s,
-		      struct rt_err *err)
+		      struct shoal_err *err)
 {
 	struct rt_user_spec us;
 	int rc;
@@ -235,7 +235,7 @@ static int check_spec(struct rt *rt, const struct rt_spec *s,
 
 /* Mounts: parse all, reject duplicates; volumes are made in phase two. */
 static int parse_mounts(const struct rt_spec *s, struct rt__config *c,
-			struct rt_err *err)
+			struct shoal_err *err)
 {
 	size_t nv = rt__strv_len(s->volumes), nt = rt__strv_len(s->tmpfs);
 	struct rt_mount_spec ms;
@@ -280,7 +280,7 @@ static int parse_mounts(const struct rt_spec *s, struct rt__config *c,
 
 static int seccomp_for(struct rt *rt, const struct rt_spec *s,
 		       struct rt__config *c, void **bpf, size_t *len,
-		       struct rt_err *err)
+		       struct shoal_err *err)
 {
 	char *text;
 	size_t tlen;
@@ -462,7 +462,7 @@ static int make_dirs(const struct rt__config *c)
 /* Named and anonymous volumes, and missing bind sources (Docker makes
  * them). @made lists the volumes created here, for the undo. */
 static int make_volumes(struct rt *rt, struct rt__config *c, char **made,
-			size_t *n_made, struct rt_err *err)
+			size_t *n_made, struct shoal_err *err)
 {
 	for (size_t i = 0; i < c->n_mounts; i++) {
 		struct rt__mount *m = &c->mounts[i];
@@ -504,13 +504,13 @@ static int make_volumes(struct rt *rt, struct rt__config *c, char **made,
 }
 
 int rt_container_create(struct rt *rt, const struct rt_spec *s,
-			char id[RT_ID_LEN + 1], struct rt_err *err)
+			char id[RT_ID_LEN + 1], struct shoal_err *err)
 {
 	struct rt__config *c;
 	char **made = NULL, *json = NULL, *path = NULL;
 	size_t n_made = 0, bpf_len = 0;
 	void *bpf = NULL;
-	struct rt_err local;
+	struct shoal_err local;
 	int rc;
 
 	if (!err)

@@ -64,7 +64,7 @@ static char *spec_json(const struct rt_exec_spec *s)
 	return out;
 }
 
-static int check_exec_spec(const struct rt_exec_spec *s, struct rt_err *err)
+static int check_exec_spec(const struct rt_exec_spec *s, struct shoal_err *err)
 {
 	struct rt_user_spec us;
 
@@ -173,7 +173,7 @@ static void take_stdio(struct rt_exec *ex, struct exec_fds *f, bool tty,
 
 static const struct rt__config *running(struct rt *rt, const char *ref,
 					struct rt__state *st, int *rc,
-					struct rt_err *err)
+					struct shoal_err *err)
 {
 	const struct rt__config *c = rt__config_of(rt, ref, st);
 
@@ -191,12 +191,12 @@ static const struct rt__config *running(struct rt *rt, const char *ref,
 
 int rt_exec_start(struct rt *rt, const char *ref,
 		  const struct rt_exec_spec *spec, struct rt_exec **out,
-		  struct rt_err *err)
+		  struct shoal_err *err)
 {
 	struct exec_fds f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
 	const struct rt__config *c;
 	struct rt__state st;
-	struct rt_err local;
+	struct shoal_err local;
 	struct rt_exec *ex;
 	int rc, master = -1;
 	char *json;

@@ -32,7 +32,7 @@
 
 #define SYNC_FD 3
 
-static void fail_msg(const struct rt_err *err)
+static void fail_msg(const struct shoal_err *err)
 {
 	char msg[sizeof(err->msg) + 1] = "E";
 
@@ -40,7 +40,7 @@ static void fail_msg(const struct rt_err *err)
 	(void)!send(SYNC_FD, msg, strlen(msg), MSG_NOSIGNAL);
 }
 
-static int join_namespaces(pid_t pid, bool userns, struct rt_err *err)
+static int join_namespaces(pid_t pid, bool userns, struct shoal_err *err)
 {
 	static const struct {
 		const char *name;
@@ -78,7 +78,7 @@ static int join_namespaces(pid_t pid, bool userns, struct rt_err *err)
 	return 0;
 }
 
-static int open_tty(struct rt_err *err)
+static int open_tty(struct shoal_err *err)
 {
 	int master, slave, unlock = 0, n, rc;
 	char path[64];
@@ -121,7 +121,7 @@ static char **strv_of(json_t *a)
 
 int rt__exec_helper_main(int argc, char **argv)
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt__config *c;
 	struct rt__cgroups cg;
 	struct rt__bpf bpf;

@@ -82,7 +82,7 @@ struct rt__state {
 	int64_t finished_ns;
 	int64_t monitor_maxrss_kb; /* peak RSS of the monitor itself */
 	int64_t init_maxrss_kb;	   /* and of the container's init */
-	char error[512];
+	char error[SHOAL_ERR_MAX];
 };
 int rt__state_load(const char *dir, struct rt__state *st);
 int rt__state_save(const char *dir, const struct rt__state *st);
@@ -124,7 +124,7 @@ int rt__volume_drop(struct rt *rt, const char *name);
 /** rt__seccomp_cached() - the BPF file of Docker's profile for @caps,
  * compiled on first use in this process; owned path. */
 int rt__seccomp_cached(struct rt *rt, uint64_t caps, char **out,
-		       struct rt_err *err);
+		       struct shoal_err *err);
 /** rt__config_of() - the config (borrowed) and fresh state of @ref. */
 const struct rt__config *rt__config_of(struct rt *rt, const char *ref,
 				       struct rt__state *st);
@@ -135,12 +135,12 @@ char *rt__config_to_json(const struct rt__config *c);
 /** rt__config_from_json() - parse what rt__config_to_json() wrote;
  * -EINVAL with @err on anything malformed. */
 int rt__config_from_json(const char *text, struct rt__config **out,
-			 struct rt_err *err);
+			 struct shoal_err *err);
 int rt__config_load(const char *dir, struct rt__config **out,
-		    struct rt_err *err);
+		    struct shoal_err *err);
 
 /* util.c */
-void rt__err(struct rt_err *err, const char *fmt, ...)
+void rt__err(struct shoal_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 char *rt__path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int rt__mkdir_p(const char *path, mode_t mode);
@@ -168,7 +168,7 @@ uint64_t rt__caps_all(void);
 int rt__cap_from_name(const char *name);
 const char *rt__cap_name(int cap);
 int rt__caps_compute(const char *const *add, const char *const *drop,
-		     bool privileged, uint64_t *out, struct rt_err *err);
+		     bool privileged, uint64_t *out, struct shoal_err *err);
 /** rt__caps_bound() - drop what is not in @caps from the bounding set and
  * clear the ambient set; needs CAP_SETPCAP, so before switching user. */
 int rt__caps_bound(uint64_t caps);
@@ -182,7 +182,7 @@ int rt__caps_apply(uint64_t caps);
  * with @err when the profile is malformed.
  */
 int rt__seccomp_compile(const char *json, size_t len, uint64_t caps, void **bpf,
-			size_t *bpf_len, struct rt_err *err);
+			size_t *bpf_len, struct shoal_err *err);
 extern const char rt__seccomp_default_profile[];
 /** A compiled filter, read into memory before pivot_root hides the file. */
 struct rt__bpf {
@@ -209,7 +209,7 @@ int rt__seccomp_no_spawn(void);
  * then, unless the spec names a group, those that list the user. */
 int rt__user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 		     gid_t *groups, size_t *n_groups, char *home,
-		     size_t home_len, struct rt_err *err);
+		     size_t home_len, struct shoal_err *err);
 
 /* cgroup*.c */
 enum {
@@ -226,7 +226,7 @@ int rt__cgroup_detect(struct rt__cgroups *cg);
 /** rt__cgroup_create() - make the container's cgroup(s), set limits, put
  * @pid in (0: nothing to move). -EINVAL with @err on a rejected value. */
 int rt__cgroup_create(const struct rt__cgroups *cg, const struct rt__config *c,
-		      pid_t pid, struct rt_err *err);
+		      pid_t pid, struct shoal_err *err);
 int rt__cgroup_enter(const struct rt__cgroups *cg, const struct rt__config *c,
 		     pid_t pid);
 int rt__cgroup_destroy(const struct rt__cgroups *cg,
@@ -249,7 +249,7 @@ bool rt__cgroup_exists(const struct rt__cgroups *cg,
 
 /* v1 and v2 back-ends: paths are the container's dir in one hierarchy. */
 int rt__cgv1_create(const struct rt__cgroups *cg, const struct rt__config *c,
-		    struct rt_err *err);
+		    struct shoal_err *err);
 int rt__cgv1_enter(const struct rt__cgroups *cg, const struct rt__config *c,
 		   pid_t pid);
 int rt__cgv1_destroy(const struct rt__cgroups *cg, const struct rt__config *c);
@@ -262,7 +262,7 @@ int rt__cgv1_stats(const struct rt__cgroups *cg, const struct rt__config *c,
 char *rt__cgv1_dir(const struct rt__cgroups *cg, const char *ctl,
 		   const struct rt__config *c);
 int rt__cgv2_create(const struct rt__cgroups *cg, const struct rt__config *c,
-		    bool limits, struct rt_err *err);
+		    bool limits, struct shoal_err *err);
 int rt__cgv2_enter(const struct rt__cgroups *cg, const struct rt__config *c,
 		   pid_t pid);
 int rt__cgv2_destroy(const struct rt__cgroups *cg, const struct rt__config *c);
@@ -283,13 +283,13 @@ int rt__cgv2_devices(const char *dir);
  * @layers: with a user namespace, detached idmapped mounts of the lower
  * dirs (one per layer, lowest first) made by the monitor, or NULL. */
 int rt__rootfs_setup(const struct rt__config *c, const int *layers,
-		     struct rt_err *err);
+		     struct shoal_err *err);
 /** rt__overlay_mount() - the container's overlay at @target, as is. */
 int rt__overlay_mount(const struct rt__config *c, const char *target,
-		      struct rt_err *err);
+		      struct shoal_err *err);
 /** rt__pivot_root() - make the mount at @rootfs the root and detach the
  * old one; the caller's mount namespace must be private. */
-int rt__pivot_root(const char *rootfs, struct rt_err *err);
+int rt__pivot_root(const char *rootfs, struct shoal_err *err);
 
 /* child.c */
 struct rt__child_args {
@@ -306,7 +306,7 @@ __attribute__((noreturn)) void rt__child_main(struct rt__child_args *a);
 int rt__finish_process(const struct rt__config *c, char *const *argv,
 		       char *const *env, const char *user, const char *cwd,
 		       bool privileged, const struct rt__bpf *bpf, int sync_fd,
-		       struct rt_err *err);
+		       struct shoal_err *err);
 
 /* monitor.c */
 int rt__monitor_main(int argc, char **argv);
@@ -352,7 +352,7 @@ int rt__archive_stat(const char *path, struct rt_path_stat *out);
  * component) into @out_fd, never descending into kernel filesystems.
  * Runs in the process's root; single-threaded. -errno with @err.
  */
-int rt__archive_pack(const char *path, int out_fd, struct rt_err *err);
+int rt__archive_pack(const char *path, int out_fd, struct shoal_err *err);
 /**
  * rt__archive_unpack() - unpack the tar stream read from @in_fd (plain,
  * gzip, bzip2 or xz) into the folder @dir, with libarchive's secure
@@ -361,7 +361,7 @@ int rt__archive_pack(const char *path, int out_fd, struct rt_err *err);
  * -EINVAL (refused or damaged archive), -EEXIST, disk errors; @err says.
  */
 int rt__archive_unpack(int in_fd, const char *dir,
-		       const struct rt__unpack_opts *o, struct rt_err *err);
+		       const struct rt__unpack_opts *o, struct shoal_err *err);
 int rt__archive_helper_main(int argc, char **argv);
 /** rt__ctr_lock() - flock the container's folder (non-blocking): held by
  * the archive helper of a stopped container, whose overlay it mounts, and
@@ -379,6 +379,6 @@ int rt__send_fd(int sock, int fd);
 ssize_t rt__recv_msg(int sock, char *buf, size_t cap, int *fd);
 /** rt__wait_sync() - read the child's handshake until EOF (success) or an
  * "E" message (its text into @err); a passed fd lands in *@fd. */
-int rt__wait_sync(int sock, int *fd, struct rt_err *err);
+int rt__wait_sync(int sock, int *fd, struct shoal_err *err);
 
 #endif

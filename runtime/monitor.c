@@ -488,7 +488,7 @@ static void send_idmapped_layers(struct mon *m, int sock)
 
 /* The daemon makes the cgroup while we start (fd 4 says "G" when it is
  * there); we only move the init in. */
-static int enter_cgroup(struct mon *m, struct rt_err *err)
+static int enter_cgroup(struct mon *m, struct shoal_err *err)
 {
 	char go = 0;
 	int rc;
@@ -531,7 +531,7 @@ static int make_stdio(struct mon *m, struct rt__child_args *a, int child[3])
 }
 
 static int clone_init(struct mon *m, struct rt__child_args *a, int sp[2],
-		      struct rt_err *err)
+		      struct shoal_err *err)
 {
 	const struct rt__config *c = m->c;
 	unsigned long flags =
@@ -573,7 +573,7 @@ static int clone_init(struct mon *m, struct rt__child_args *a, int sp[2],
 
 /* Maps and layers (user namespace), our loop, the cgroup, then "G" and
  * the init's answer: EOF once it has exec'd, or its reason. */
-static int handshake(struct mon *m, int sock, int *master, struct rt_err *err)
+static int handshake(struct mon *m, int sock, int *master, struct shoal_err *err)
 {
 	const struct rt__config *c = m->c;
 	int rc = c->userns_size ? write_maps(c, m->pid) : 0;
@@ -612,7 +612,7 @@ static int handshake(struct mon *m, int sock, int *master, struct rt_err *err)
 }
 
 /* Clone the init and see it to its exec. 0, or -errno with @err. */
-static int spawn(struct mon *m, struct rt_err *err)
+static int spawn(struct mon *m, struct shoal_err *err)
 {
 	struct rt__child_args a = {.c = m->c};
 	const struct rt__config *c = m->c;
@@ -688,7 +688,7 @@ static int setup_loop(struct mon *m)
 
 static int run(struct mon *m, int result_fd)
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	sigset_t set;
 	int rc;
 
@@ -733,7 +733,7 @@ fail:
 int rt__monitor_main(int argc, char **argv)
 {
 	struct mon m = {.out = -1, .err = -1, .in = -1, .log = -1};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	int result_fd, null_fd, rc;
 	char *logp;
 	pid_t p;

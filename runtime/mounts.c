@@ -70,14 +70,14 @@ static const char *const readonly_paths[] = {
 	"/proc/sysrq-trigger", NULL,
 };
 
-static int fail(struct rt_err *err, int rc, const char *what, const char *path)
+static int fail(struct shoal_err *err, int rc, const char *what, const char *path)
 {
 	rt__err(err, "%s %s: %s", what, path, strerror(-rc));
 	return rc;
 }
 
 static int do_mount(const char *src, const char *dst, const char *type,
-		    unsigned long flags, const char *data, struct rt_err *err)
+		    unsigned long flags, const char *data, struct shoal_err *err)
 {
 	if (mount(src, dst, type, flags, data) < 0)
 		return fail(err, -errno, type ? type : "mount", dst);
@@ -220,7 +220,7 @@ static int open_target(const char *rootfs, const char *rel, bool file)
 /* Mount onto @rel inside @rootfs, through open_target(). */
 static int mount_in_root(const char *rootfs, const char *rel, bool file,
 			 const char *src, const char *type, unsigned long flags,
-			 const char *data, struct rt_err *err)
+			 const char *data, struct shoal_err *err)
 {
 	char via[64], shown[PATH_BUF];
 	int fd = open_target(rootfs, rel, file), rc = 0;
@@ -249,7 +249,7 @@ static int mount_in_root(const char *rootfs, const char *rel, bool file,
 
 /* A host path bound at @rel in the rootfs. */
 static int bind_in_root(const char *src, const char *rootfs, const char *rel,
-			bool ro, struct rt_err *err)
+			bool ro, struct shoal_err *err)
 {
 	struct stat st;
 
@@ -261,7 +261,7 @@ static int bind_in_root(const char *src, const char *rootfs, const char *rel,
 }
 
 static int bind_mount(const char *src, const char *dst, bool ro,
-		      struct rt_err *err)
+		      struct shoal_err *err)
 {
 	struct stat st;
 	int rc;
@@ -281,7 +281,7 @@ static int bind_mount(const char *src, const char *dst, bool ro,
 
 /* Attach the monitor's idmapped layer mounts at <run-dir>/lower<i>. */
 static int attach_layers(const struct rt__config *c, const int *layers,
-			 struct rt_err *err)
+			 struct shoal_err *err)
 {
 	char path[PATH_BUF];
 
@@ -295,7 +295,7 @@ static int attach_layers(const struct rt__config *c, const int *layers,
 }
 
 static int mount_overlay(const struct rt__config *c, const char *rootfs,
-			 const int *layers, struct rt_err *err)
+			 const int *layers, struct shoal_err *err)
 {
 	char opts[4096], lower[PATH_BUF];
 	size_t o = 0;
@@ -329,7 +329,7 @@ too_long:
 
 /* tmpfs options: flags out of the data string, as mount(8) does. */
 static int mount_tmpfs(const struct rt__mount *m, const char *rootfs,
-		       struct rt_err *err)
+		       struct shoal_err *err)
 {
 	unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	char data[512] = "", opts[512];
@@ -362,7 +362,7 @@ static int mount_tmpfs(const struct rt__mount *m, const char *rootfs,
 }
 
 static int mount_volumes(const struct rt__config *c, const char *rootfs,
-			 struct rt_err *err)
+			 struct shoal_err *err)
 {
 	int rc = 0;
 
@@ -379,7 +379,7 @@ static int mount_volumes(const struct rt__config *c, const char *rootfs,
 
 static int make_dev_node(const char *dev, const char *name, mode_t mode,
 			 unsigned maj, unsigned min, bool userns,
-			 struct rt_err *err)
+			 struct shoal_err *err)
 {
 	char path[4096], host[64];
 
@@ -417,7 +417,7 @@ static int copy_host_devices(const char *dev)
 }
 
 static int mount_dev(const struct rt__config *c, const char *rootfs,
-		     struct rt_err *err)
+		     struct shoal_err *err)
 {
 	static const struct {
 		const char *name;
@@ -474,7 +474,7 @@ static int mount_dev(const struct rt__config *c, const char *rootfs,
 }
 
 static int mount_proc_sys(const struct rt__config *c, const char *rootfs,
-			  struct rt_err *err)
+			  struct shoal_err *err)
 {
 	char path[4096];
 	int rc;
@@ -501,7 +501,7 @@ static int mount_proc_sys(const struct rt__config *c, const char *rootfs,
 }
 
 static int bind_etc(const struct rt__config *c, const char *rootfs,
-		    struct rt_err *err)
+		    struct shoal_err *err)
 {
 	static const char *const files[] = {"hostname", "hosts", "resolv.conf"};
 	char src[4096], dst[64];
@@ -515,7 +515,7 @@ static int bind_etc(const struct rt__config *c, const char *rootfs,
 	return rc;
 }
 
-static int do_pivot(const char *rootfs, struct rt_err *err)
+static int do_pivot(const char *rootfs, struct shoal_err *err)
 {
 	if (chdir(rootfs) < 0)
 		return fail(err, -errno, "chdir", rootfs);
@@ -529,7 +529,7 @@ static int do_pivot(const char *rootfs, struct rt_err *err)
 	return 0;
 }
 
-static int mask_paths(struct rt_err *err)
+static int mask_paths(struct shoal_err *err)
 {
 	struct stat st;
 
@@ -557,18 +557,18 @@ static int mask_paths(struct rt_err *err)
 }
 
 int rt__overlay_mount(const struct rt__config *c, const char *target,
-		      struct rt_err *err)
+		      struct shoal_err *err)
 {
 	return mount_overlay(c, target, NULL, err);
 }
 
-int rt__pivot_root(const char *rootfs, struct rt_err *err)
+int rt__pivot_root(const char *rootfs, struct shoal_err *err)
 {
 	return do_pivot(rootfs, err);
 }
 
 int rt__rootfs_setup(const struct rt__config *c, const int *layers,
-		     struct rt_err *err)
+		     struct shoal_err *err)
 {
 	char rootfs[4096];
 	int rc;

@@ -237,7 +237,7 @@ static int parse_mode(const char *s, size_t len, bool *readonly)
 
 /* Docker's ParseMountRaw() failure after the split: "invalid volume
  * specification: '<spec>': invalid mount config for type "<t>": <why>". */
-static int bad_config(struct rt_err *err, const char *spec, bool bind,
+static int bad_config(struct shoal_err *err, const char *spec, bool bind,
 		      const char *why)
 {
 	rt__err(err,
@@ -249,7 +249,7 @@ static int bad_config(struct rt_err *err, const char *spec, bool bind,
 
 /* Docker's local driver's rule for a volume's name, with its words (the
  * create of the volume fails: "create <name>: ..."). */
-static int bad_volume_name(struct rt_err *err, const char *name, size_t len)
+static int bad_volume_name(struct shoal_err *err, const char *name, size_t len)
 {
 	if (len == 1)
 		rt__err(err,
@@ -273,7 +273,7 @@ static int bad_volume_name(struct rt_err *err, const char *name, size_t len)
  * refused, as in Docker. Each refusal has Docker's sentence.
  */
 int rt_parse_volume(const char *s, struct rt_mount_spec *out,
-		    struct rt_err *err)
+		    struct shoal_err *err)
 {
 	const char *parts[4] = {0}, *p = s, *target;
 	size_t lens[4] = {0}, n = 0, used = 0, tlen;
@@ -369,7 +369,7 @@ static bool valid_tmpfs_opt(const char *o, size_t n)
 	return false;
 }
 
-int rt_parse_tmpfs(const char *s, struct rt_mount_spec *out, struct rt_err *err)
+int rt_parse_tmpfs(const char *s, struct rt_mount_spec *out, struct shoal_err *err)
 {
 	const char *colon, *o, *end;
 	size_t used;

@@ -27,7 +27,7 @@
  * code (SHOAL_ENOTFOUND: no such container or volume; SHOAL_ECONFLICT: a
  * name in use, a running container removed without force, a volume in
  * use, a stopped container started or removed while docker cp copies its
- * files). Calls that can fail on user input take a struct rt_err (NULL
+ * files). Calls that can fail on user input take a struct shoal_err (NULL
  * allowed) and fill it with one sentence a user can act on ("invalid volume
  * specification: '/a:b'").
  */
@@ -41,6 +41,8 @@
 
 #include <uv.h>
 
+#include "common/error.h"
+
 #define RT_ID_LEN 64
 /*
  * Container names: Docker's rule, [a-zA-Z0-9][a-zA-Z0-9_.-]+ (two
@@ -53,11 +55,6 @@
 #define RT_NAME_MAX 128
 
 struct rt;
-
-/** An error sentence for the user; empty when the call succeeded. */
-struct rt_err {
-	char msg[512];
-};
 
 /** Configuration of one runtime instance (all strings borrowed). */
 struct rt_config {
@@ -79,7 +76,7 @@ struct rt_config {
  * found by pid and start time) and every volume. Returns 0 and *@out (free
  * with rt_close()), or a negative code with @err filled.
  */
-int rt_open(const struct rt_config *cfg, struct rt **out, struct rt_err *err);
+int rt_open(const struct rt_config *cfg, struct rt **out, struct shoal_err *err);
 
 /** rt_close() - free @rt; running containers and their monitors go on.
  * Close every rt_exit_watch and rt_log_reader of @rt first. */
@@ -227,10 +224,10 @@ struct rt_mount_spec {
 
 /** rt_parse_volume() - a Docker -v spec; -EINVAL with @err filled. */
 int rt_parse_volume(const char *s, struct rt_mount_spec *out,
-		    struct rt_err *err);
+		    struct shoal_err *err);
 /** rt_parse_tmpfs() - a Docker --tmpfs spec; -EINVAL with @err filled. */
 int rt_parse_tmpfs(const char *s, struct rt_mount_spec *out,
-		   struct rt_err *err);
+		   struct shoal_err *err);
 
 /** A parsed -u spec: each half is a number or a name. */
 struct rt_user_spec {
@@ -282,7 +279,7 @@ void rt_info_fini(struct rt_info *info);
  * behind (no folder, no volume, no cgroup) and @err says why.
  */
 int rt_container_create(struct rt *rt, const struct rt_spec *spec,
-			char id[RT_ID_LEN + 1], struct rt_err *err);
+			char id[RT_ID_LEN + 1], struct shoal_err *err);
 
 /**
  * rt_container_start() - start a created (or exited) container: spawn its
@@ -290,7 +287,7 @@ int rt_container_create(struct rt *rt, const struct rt_spec *spec,
  * ms) or failed. On failure (e.g. the command is not found) no process,
  * cgroup or mount is left and @err says why, in Docker's words.
  */
-int rt_container_start(struct rt *rt, const char *id, struct rt_err *err);
+int rt_container_start(struct rt *rt, const char *id, struct shoal_err *err);
 
 /** rt_container_kill() - send @sig to the container's init; -ESRCH when
  * it is not running. */
@@ -476,7 +473,7 @@ struct rt_archive_cbs {
 int rt_archive_start(struct rt *rt, uv_loop_t *loop, const char *ref,
 		     const struct rt_archive_req *req,
 		     const struct rt_archive_cbs *cbs, struct rt_archive **out,
-		     struct rt_err *err);
+		     struct shoal_err *err);
 /** rt_archive_pause() / rt_archive_resume() - stop and restart on_data. */
 void rt_archive_pause(struct rt_archive *a);
 void rt_archive_resume(struct rt_archive *a);
@@ -567,7 +564,7 @@ struct rt_exec {
  */
 int rt_exec_start(struct rt *rt, const char *id,
 		  const struct rt_exec_spec *spec, struct rt_exec **out,
-		  struct rt_err *err);
+		  struct shoal_err *err);
 /** rt_exec_wait() - wait (up to @timeout_ms; -1 forever) for the exit
  * code; -ETIMEDOUT. Reaps the helper. */
 int rt_exec_wait(struct rt_exec *ex, int64_t timeout_ms, int *exit_code);
@@ -635,7 +632,7 @@ struct rt_volume_info {
 /** rt_volume_create() - make a named volume (NULL: an anonymous one with
  * a random 64-hex name); an existing name is returned as is (docker). */
 int rt_volume_create(struct rt *rt, const char *name,
-		     struct rt_volume_info *out, struct rt_err *err);
+		     struct rt_volume_info *out, struct shoal_err *err);
 int rt_volume_inspect(struct rt *rt, const char *name,
 		      struct rt_volume_info *out);
 /** rt_volume_list() - every volume; *@vols owned (shoal_free). */

@@ -106,10 +106,10 @@ struct ctx {
 	scmp_filter_ctx sc;
 	uint64_t caps;
 	uint32_t def_action;
-	struct rt_err *err;
+	struct shoal_err *err;
 };
 
-static int strings_of(json_t *arr, const char *what, struct rt_err *err)
+static int strings_of(json_t *arr, const char *what, struct shoal_err *err)
 {
 	size_t i;
 	json_t *v;
@@ -186,7 +186,7 @@ static int filter_matches(json_t *f, bool include, size_t idx,
 }
 
 static int parse_args(json_t *args, size_t idx, struct scmp_arg_cmp *cmp,
-		      size_t *n, bool *split, struct rt_err *err)
+		      size_t *n, bool *split, struct shoal_err *err)
 {
 	size_t i;
 	json_t *a;
@@ -431,7 +431,7 @@ err_close:
 }
 
 int rt__seccomp_compile(const char *json, size_t len, uint64_t caps, void **bpf,
-			size_t *bpf_len, struct rt_err *err)
+			size_t *bpf_len, struct shoal_err *err)
 {
 	struct ctx x = {.caps = caps, .err = err};
 	json_t *root, *def, *dret, *calls, *r;

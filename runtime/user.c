@@ -123,7 +123,7 @@ static void member_groups(const char *root, const char *user, gid_t *groups,
 
 int rt__user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 		     gid_t *groups, size_t *n_groups, char *home,
-		     size_t home_len, struct rt_err *err)
+		     size_t home_len, struct shoal_err *err)
 {
 	struct rt_user_spec us;
 	unsigned long u = 0, g = 0, id;

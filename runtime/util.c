@@ -18,7 +18,7 @@
 #include "common/alloc.h"
 #include "runtime/internal.h"
 
-void rt__err(struct rt_err *err, const char *fmt, ...)
+void rt__err(struct shoal_err *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -352,7 +352,7 @@ ssize_t rt__recv_msg(int sock, char *buf, size_t cap, int *fd)
 	return n;
 }
 
-int rt__wait_sync(int sock, int *fd, struct rt_err *err)
+int rt__wait_sync(int sock, int *fd, struct shoal_err *err)
 {
 	char buf[sizeof(err->msg) + 1];
 

@@ -125,7 +125,7 @@ int rt_volume_inspect(struct rt *rt, const char *name,
 }
 
 int rt_volume_create(struct rt *rt, const char *name,
-		     struct rt_volume_info *out, struct rt_err *err)
+		     struct rt_volume_info *out, struct shoal_err *err)
 {
 	char gen[ID_HEX_LEN + 1], meta[128], *dir, *path;
 	int rc;

@@ -287,7 +287,7 @@ static const char *shoal_once(struct shoal *sb, const char *const *argv,
 	const char *lowers[] = {sb->layer, NULL};
 	struct rt_spec s = {.lower_dirs = lowers, .argv = argv};
 	char id[RT_ID_LEN + 1], path[512], log[2048], line[128];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_info info;
 	const char *why = NULL;
 	int got = -1;
@@ -388,7 +388,7 @@ static void bench_shoal(const char *layer, int runs)
 				.exec_root = sb.run,
 				.cgroup_parent = "shoal-bench",
 				.monitor_path = monitor};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 
 	snprintf(sb.data, sizeof(sb.data), "%s/data", tmp);
 	snprintf(sb.run, sizeof(sb.run), "%s/run", tmp);

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct img_err err;
+	struct shoal_err err;
 	json_t *cfg;
 	if (img__config_parse((const char *)data, size, &cfg, &err) < 0)
 		return 0;

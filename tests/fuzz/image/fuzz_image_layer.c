@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fwrite(data, 1, size, f);
 	fclose(f);
 	struct img__layer_result res;
-	struct img_err err;
+	struct shoal_err err;
 	struct img_progress p = {0};
 	img__unpack(blob, dest, &res, NULL, NULL, &p, &err);
 	img__rmrf(dest);

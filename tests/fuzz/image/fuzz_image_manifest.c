@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *d = (const char *)data;
-	struct img_err err;
+	struct shoal_err err;
 	struct img__dmanifest m;
 	if (img__dmanifest_parse(d, size, &m, &err) == 0)
 		img__dmanifest_clear(&m);

@@ -67,7 +67,7 @@ static void check_nothing_escaped(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rt__unpack_opts o = {0};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	char dest[128];
 	int fd, rc;
 

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	void *bpf = NULL;
 	size_t len = 0;
 	int rc;

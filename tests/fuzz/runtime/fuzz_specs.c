@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rt_mount_spec m;
 	struct rt_user_spec u;
 	struct rt_rlimit r;
-	struct rt_err err;
+	struct shoal_err err;
 	struct rt__config *c;
 	char *s;
 	int64_t v;

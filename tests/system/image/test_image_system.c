@@ -39,7 +39,7 @@ struct env {
 	char root[80];
 	char work[128];
 	struct img_store *s;
-	struct img_err err;
+	struct shoal_err err;
 };
 
 /* Every test's folder lives in one folder per run, removed by main()

@@ -90,7 +90,7 @@ void fx_setup(struct fx *fx)
 	fx->cfg.exec_root = fx->exec_root;
 	fx->cfg.cgroup_parent = fx->cgroup_parent;
 	fx->cfg.monitor_path = shoal_strdup(mon);
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	int rc = rt_open(&fx->cfg, &fx->rt, &err);
 	if (rc < 0)
 		fail_msg("rt_open: %s", err.msg);
@@ -98,7 +98,7 @@ void fx_setup(struct fx *fx)
 
 void fx_reopen(struct fx *fx)
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 
 	rt_close(fx->rt);
 	fx->rt = NULL;
@@ -168,7 +168,7 @@ void fx_log(struct fx *fx, const char *id, char *out, size_t cap)
 
 int fx_run(struct fx *fx, struct rt_spec *spec, char *out, size_t cap)
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	char id[RT_ID_LEN + 1];
 	int code = -1, rc;
 

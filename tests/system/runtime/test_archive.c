@@ -95,7 +95,7 @@ static void xfer_begin(struct fx *fx, struct xfer *x, const char *id,
 		       const struct rt_archive_req *req)
 {
 	struct rt_archive_cbs cbs = {on_stat, on_data, on_done, x};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 
 	x->data = calloc(1, 1u << 20);
 	uv_loop_init(&x->loop);
@@ -175,7 +175,7 @@ static uid_t upper_uid(struct fx *fx, const char *id, const char *rel)
 
 static void start(struct fx *fx, struct rt_spec *s, char id[RT_ID_LEN + 1])
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 
 	if (rt_container_create(fx->rt, s, id, &err) < 0 ||
 	    rt_container_start(fx->rt, id, &err) < 0)
@@ -229,7 +229,7 @@ static void a_stopped_containers_copy_holds_it_until_done(void **state)
 	const char *argv[] = {"truncate", "-s", "64M", "/big", NULL};
 	struct rt_archive_req get = {.op = RT_ARCHIVE_GET, .path = "/big"};
 	char id[RT_ID_LEN + 1], out[256];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	struct xfer x = {.pause_at_first = true};
 	char **ids;

@@ -45,7 +45,7 @@ static bool in_cgroup(pid_t pid, const char *want)
 static void v2_cgroup_holds_freezes_and_goes(void **state)
 {
 	struct rt__config c;
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	char want[700], parent[64], *dir;
 	struct stat st;
 	int status;
@@ -83,7 +83,7 @@ static void v2_cgroup_holds_freezes_and_goes(void **state)
 static void v2_device_program_allows_only_dockers_list(void **state)
 {
 	struct rt__config c;
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	char parent[64], *dir;
 	int status;
 	pid_t pid;

@@ -39,7 +39,7 @@ static int teardown(void **state)
 
 static void start(struct fx *fx, struct rt_spec *s, char id[RT_ID_LEN + 1])
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 
 	if (rt_container_create(fx->rt, s, id, &err) < 0 ||
 	    rt_container_start(fx->rt, id, &err) < 0)
@@ -69,7 +69,7 @@ static int exec_capture(struct fx *fx, const char *id, const char *const *argv,
 			const char *user, char *out, size_t cap)
 {
 	struct rt_exec_spec es = {.argv = argv, .user = user};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_exec *ex;
 	int code = -1;
 
@@ -127,7 +127,7 @@ static void exec_takes_env_workdir_stdin_and_the_containers_limits(void **state)
 	const char *env[] = {"EXTRA=yes", NULL};
 	struct rt_exec_spec es = {.argv = sh, .env = env, .workdir = "/tmp"};
 	char id[RT_ID_LEN + 1], out[4096], errout[256];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_exec *ex;
 	struct rt_spec s;
 	int code = -1;
@@ -157,7 +157,7 @@ static void exec_with_a_tty_gets_a_pty(void **state)
 	const char *tty[] = {"sh", "-c", "tty; exit 5", NULL};
 	struct rt_exec_spec es = {.argv = tty, .tty = true};
 	char id[RT_ID_LEN + 1], out[4096];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_exec *ex;
 	struct rt_spec s;
 	int code = -1;
@@ -180,7 +180,7 @@ static void exec_of_a_missing_command_says_so(void **state)
 	const char *bad[] = {"nope", NULL};
 	struct rt_exec_spec es = {.argv = bad};
 	char id[RT_ID_LEN + 1];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_exec *ex;
 	struct rt_spec s;
 
@@ -301,7 +301,7 @@ static void user_workdir_and_env_apply(void **state)
 	assert_string_equal(out, "1000\n50\n/work/dir\nbar /home/alice\n");
 	s.user = "nosuchuser";
 	s.workdir = NULL;
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	char id[RT_ID_LEN + 1];
 	assert_int_equal(rt_container_create(fx->rt, &s, id, &err), 0);
 	assert_int_not_equal(rt_container_start(fx->rt, id, &err), 0);
@@ -354,7 +354,7 @@ static void named_volume_persists_and_is_protected_while_used(void **state)
 	const char *vols[] = {"data1:/v", NULL};
 	struct rt_volume_info vi, *list;
 	char id[RT_ID_LEN + 1], out[4096];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	size_t n, removed;
 	int code;
@@ -427,7 +427,7 @@ static void image_symlinks_cannot_steer_mounts_out_of_the_rootfs(void **state)
 			      NULL};
 	char link[600], host_dir[512], out[4096], vol[600], id[RT_ID_LEN + 1];
 	const char *vols[2] = {vol, NULL}, *tmpfs[] = {"/outside/t", NULL};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	struct stat st;
 

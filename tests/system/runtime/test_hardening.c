@@ -99,7 +99,7 @@ static int teardown_host_root_fds(void **state)
 
 static void start(struct fx *fx, struct rt_spec *s, char id[RT_ID_LEN + 1])
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 
 	if (rt_container_create(fx->rt, s, id, &err) < 0 ||
 	    rt_container_start(fx->rt, id, &err) < 0)
@@ -130,7 +130,7 @@ static void exec_output(struct fx *fx, const char *id, const char *const *argv,
 			const char *user, bool tty, char *out, size_t cap)
 {
 	struct rt_exec_spec es = {.argv = argv, .user = user, .tty = tty};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_exec *ex;
 	int code = -1;
 	char *w = out;

@@ -242,7 +242,7 @@ static void memory_limit_kills_and_reports_oom(void **state)
 	struct fx *fx = *state;
 	const char *argv[] = {"probe", "hog", NULL};
 	struct rt_info info;
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	char id[RT_ID_LEN + 1];
 	struct rt_spec s;
 	int code = -1;
@@ -370,7 +370,7 @@ static void cpu_and_memory_limits_reach_the_cgroup(void **state)
 {
 	struct fx *fx = *state;
 	char id[RT_ID_LEN + 1], path[512], buf[64];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	bool v2 = rt_cgroup_layout(fx->rt) == RT_CGROUP_V2;
 	FILE *f;

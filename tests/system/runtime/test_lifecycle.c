@@ -45,7 +45,7 @@ static int teardown(void **state)
 static void start_sleeper(struct fx *fx, char id[RT_ID_LEN + 1])
 {
 	const char *argv[] = {"sleep", "1000", NULL};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 
 	fx_spec(fx, &s, argv);
@@ -114,7 +114,7 @@ static void logs_keep_streams_and_survive_a_daemon_restart(void **state)
 	char id[RT_ID_LEN + 1], out[4096];
 	struct rt_log_reader *r;
 	struct rt_log_entry e;
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	int code;
 
@@ -219,7 +219,7 @@ static void container_outlives_a_daemon_process_that_exits(void **state)
 	fx->rt = NULL;
 	daemon = fork();
 	if (daemon == 0) {
-		struct rt_err err = {""};
+		struct shoal_err err = {""};
 		const char *argv[] = {"sleep", "1000", NULL};
 		struct rt_spec s;
 		struct rt *rt;
@@ -264,7 +264,7 @@ static void kill_delivers_the_signal(void **state)
 			      "while true; do sleep 0.05; done",
 			      NULL};
 	char id[RT_ID_LEN + 1];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	int code = -1;
 
@@ -304,7 +304,7 @@ static void stats_and_top_see_the_container(void **state)
 			      NULL};
 	struct rt_top_row *rows = NULL;
 	char id[RT_ID_LEN + 1];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	struct rt_stats st;
 	size_t n = 0;
@@ -343,7 +343,7 @@ static void exit_watch_reports_on_the_loop(void **state)
 	struct watch_result res = {false, -1};
 	struct rt_exit_watch *w;
 	char id[RT_ID_LEN + 1];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	uv_loop_t loop;
 
@@ -376,7 +376,7 @@ static void exit_watch_reports_an_exit_that_came_before_it(void **state)
 	struct watch_result res = {false, -1};
 	struct rt_exit_watch *w = NULL;
 	char id[RT_ID_LEN + 1], idle[RT_ID_LEN + 1];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	uv_loop_t loop;
 	int code = -1;
@@ -447,7 +447,7 @@ static void bad_input_is_refused_and_creates_nothing(void **state)
 	const char *bad_vol[] = {"/a:/b:/c:ro", NULL};
 	const char *rel_vol[] = {"/data:relative", NULL};
 	char id[RT_ID_LEN + 1], prof[512];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	FILE *f;
 
@@ -503,7 +503,7 @@ missing_executable_fails_start_and_leaves_nothing_running(void **state)
 	struct fx *fx = *state;
 	const char *argv[] = {"no-such-command", NULL};
 	char id[RT_ID_LEN + 1];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_info info;
 	struct rt_spec s;
 
@@ -528,7 +528,7 @@ static void names_are_unique_and_resolve(void **state)
 	struct fx *fx = *state;
 	const char *argv[] = {"true", NULL};
 	char id[RT_ID_LEN + 1], got[RT_ID_LEN + 1], prefix[13];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 
 	fx_spec(fx, &s, argv);
@@ -571,7 +571,7 @@ static void logs_follow_a_running_container(void **state)
 	const char *vols[] = {vol, NULL};
 	struct rt_log_reader *r;
 	struct rt_log_entry e;
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	int rc = 0;
 	bool opened = false;
@@ -629,7 +629,7 @@ static void an_exited_container_starts_again(void **state)
 	const char *argv[] = {"sh", "-c", "echo run >> /count; wc -l < /count",
 			      NULL};
 	char id[RT_ID_LEN + 1], out[256];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	int code = -1;
 
@@ -652,7 +652,7 @@ static void create_under_allocation_failures_leaves_nothing(void **state)
 	const char *argv[] = {"true", NULL},
 		   *vols[] = {"/anon", "named:/n", NULL};
 	char id[RT_ID_LEN + 1];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	bool created = false;
 	int64_t live;
@@ -691,7 +691,7 @@ a_created_container_starts_after_its_exec_root_was_wiped(void **state)
 	struct fx *fx = *state;
 	const char *argv[] = {"true", NULL};
 	char id[RT_ID_LEN + 1], cmd[600];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	int code = -1;
 
@@ -734,7 +734,7 @@ static void a_stopped_containers_files_can_be_reached_and_released(void **state)
 	struct fx *fx = *state;
 	const char *argv[] = {"sh", "-c", "echo inside > /note", NULL};
 	char id[RT_ID_LEN + 1], *path, file[600], line[64];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt_spec s;
 	int code = -1;
 	FILE *f;

@@ -76,7 +76,7 @@ always_and_unless_stopped_restart_any_exit_but_a_users_stop(void **state)
 static void restart_policies_parse_with_dockers_errors(void **state)
 {
 	struct eng_restart_policy p;
-	struct eng_err e = {""};
+	struct shoal_err e = {""};
 
 	assert_int_equal(eng_restart_parse("on-failure", 3, &p, &e), 0);
 	assert_int_equal(p.kind, ENG_RESTART_ON_FAILURE);

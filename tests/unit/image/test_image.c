@@ -35,7 +35,7 @@ struct env {
 	char root[80];
 	char work[128];
 	struct img_store *s;
-	struct img_err err;
+	struct shoal_err err;
 };
 
 /* Every test's folder lives in one folder per run, removed by main()
@@ -718,7 +718,7 @@ struct loader {
 	struct env *e;
 	const char *path;
 	int rc;
-	struct img_err err;
+	struct shoal_err err;
 };
 
 static void *load_thread(void *arg)
@@ -1199,7 +1199,7 @@ static void damaged_archives_are_rejected_leaving_nothing(void **state)
 
 /* --change -------------------------------------------------------------- */
 
-static json_t *changed(const char *line, int *rc, struct img_err *err)
+static json_t *changed(const char *line, int *rc, struct shoal_err *err)
 {
 	json_t *cc = json_object();
 	*rc = img__change_apply(cc, line, err);
@@ -1208,7 +1208,7 @@ static json_t *changed(const char *line, int *rc, struct img_err *err)
 
 static void change_lines_parse_like_dockerfile_instructions(void **state)
 {
-	struct img_err err;
+	struct shoal_err err;
 	int rc;
 	json_t *cc = changed("CMD [\"a\", \"b c\"]", &rc, &err);
 	assert_int_equal(rc, 0);

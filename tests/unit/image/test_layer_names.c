@@ -63,7 +63,7 @@ static void sandbox_make(struct sandbox *sb, const char *name)
 
 /* Unpacks @e into a fresh sandbox; 0 or the error, with @msg. */
 static int unpack(const char *name, const struct fx_entry *e, size_t n,
-		  struct sandbox *sb, char **before, struct img_err *err)
+		  struct sandbox *sb, char **before, struct shoal_err *err)
 {
 	struct img__layer_result res;
 	struct img_progress p = {0};
@@ -157,7 +157,7 @@ static void dot_names_are_refused_and_nothing_outside_changes(void **state)
 {
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		const struct refused *r = &refused[i];
-		struct img_err err;
+		struct shoal_err err;
 		struct sandbox sb;
 		char name[16], *before, *after;
 		bool same, said;
@@ -194,7 +194,7 @@ static void ordinary_names_with_dots_still_unpack(void **state)
 		{"a/..e", 'f', "e\n", 0644}, {"a/.f", 'f', "f\n", 0644},
 		{"a/...", 'f', "g\n", 0644},
 	};
-	struct img_err err;
+	struct shoal_err err;
 	struct sandbox sb;
 	char *before, *after, p[256];
 	struct stat st;

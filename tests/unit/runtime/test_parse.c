@@ -93,7 +93,7 @@ static void ulimits_parse_soft_and_hard(void **state)
 static void volume_specs_parse_like_docker(void **state)
 {
 	struct rt_mount_spec m;
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 
 	assert_int_equal(rt_parse_volume("/h:/c", &m, &err), 0);
 	assert_int_equal(m.kind, RT_MOUNT_BIND);
@@ -162,7 +162,7 @@ static void volume_specs_parse_like_docker(void **state)
 static void tmpfs_specs_parse_with_options(void **state)
 {
 	struct rt_mount_spec m;
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 
 	assert_int_equal(rt_parse_tmpfs("/run", &m, &err), 0);
 	assert_string_equal(m.target, "/run");
@@ -200,7 +200,7 @@ static void capabilities_follow_dockers_rules(void **state)
 {
 	const char *all[] = {"ALL", NULL}, *net[] = {"net_admin", NULL},
 		   *bad[] = {"CAP_FLY", NULL}, *chown[] = {"CAP_CHOWN", NULL};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	uint64_t m;
 
 	assert_int_equal(rt__caps_compute(NULL, NULL, false, &m, &err), 0);
@@ -231,7 +231,7 @@ static void write_file(const char *dir, const char *name, const char *text)
 static void users_resolve_from_the_rootfs_files(void **state)
 {
 	char root[] = "/tmp/shoal-unit-XXXXXX", etc[64], home[64];
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	gid_t groups[64], gid;
 	size_t ng;
 	uid_t uid;
@@ -303,7 +303,7 @@ static void config_round_trips_through_json(void **state)
 	struct rt__config *c = shoal_calloc(1, sizeof(*c)), *back;
 	const char *lower[] = {"/l1", "/l2", NULL},
 		   *argv[] = {"sh", "-c", "x", NULL};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	char *json;
 
 	memset(c->id, 'a', RT_ID_LEN);
@@ -395,7 +395,7 @@ static void config_parsing_survives_allocation_failures(void **state)
 
 	for (int64_t n = 0; n < 200 && !succeeded; n++) {
 		struct rt__config *c = NULL;
-		struct rt_err err = {""};
+		struct shoal_err err = {""};
 		int rc;
 		shoal_alloc_fail_after(n);
 		rc = rt__config_from_json(text, &c, &err);
@@ -421,7 +421,7 @@ static void runtime_roots_are_checked_before_anything_is_made(void **state)
 		 .exec_root = "/run/a-very-long-exec-root-for-sockets"},
 		{.data_root = NULL, .exec_root = "/run/x"},
 	};
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	struct rt *rt = NULL;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -80,7 +80,7 @@ static int probe_getppid(void)
 static void
 default_profile_compiles_and_refuses_what_docker_refuses(void **state)
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	void *bpf;
 	size_t len;
 
@@ -100,7 +100,7 @@ default_profile_compiles_and_refuses_what_docker_refuses(void **state)
 
 static void sys_admin_unlocks_the_admin_syscalls(void **state)
 {
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	void *bpf;
 	size_t len;
 
@@ -123,7 +123,7 @@ static void custom_profile_rules_and_errno_apply(void **state)
 	const char *p = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":"
 			"[{\"names\":[\"getppid\",\"no_such_call\"],"
 			"\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":33}]}";
-	struct rt_err err = {""};
+	struct shoal_err err = {""};
 	void *bpf;
 	size_t len;
 
@@ -165,7 +165,7 @@ static void malformed_profiles_fail_with_a_message(void **state)
 	size_t len;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct rt_err err = {""};
+		struct shoal_err err = {""};
 		assert_int_equal(rt__seccomp_compile(cases[i].json,
 						     strlen(cases[i].json), 0,
 						     &bpf, &len, &err),
