@@ -203,55 +203,19 @@ bool rt__cgroup_exists(const struct rt__cgroups *cg, const struct rt__config *c)
 	return found;
 }
 
-/* v2: whether the root's cgroup.controllers names @ctl. */
-static bool v2_has(const struct rt__cgroups *cg, const char *ctl)
-{
-	char path[600], *text = NULL;
-	bool found = false;
-
-	snprintf(path, sizeof(path), "%s/cgroup.controllers", cg->v2_root);
-	if (rt__read_file(path, 4096, &text, NULL) < 0)
-		return false;
-	for (char *tok = strtok(text, " \n"); tok && !found;
-	     tok = strtok(NULL, " \n"))
-		found = !strcmp(tok, ctl);
-	shoal_free(text);
-	return found;
-}
-
-/* v2: swap accounting shows as memory.swap.max in non-root cgroups; look
- * in the first child folder of the root that has memory files. */
-static bool v2_swap(const struct rt__cgroups *cg)
-{
-	static const char *const children[] = {"init.scope", "system.slice",
-					       "user.slice"};
-	char path[700];
-
-	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s/memory.swap.max",
-			 cg->v2_root, children[i]);
-		if (access(path, F_OK) == 0)
-			return true;
-	}
-	return false;
-}
-
 unsigned rt_cgroup_features(const struct rt *rt)
 {
+	/* One reading of the host's files for /info and for what the
+	 * engine may accept: rt_cgroup_probe() on this runtime's root. */
 	const struct rt__cgroups *cg = &rt->cg;
-	char path[600];
+	struct rt_cgroup_caps caps;
 	unsigned f = 0;
 
-	if (v2(cg)) {
-		f |= v2_has(cg, "cpu") ? RT_CG_CPU : 0;
-		f |= v2_has(cg, "pids") ? RT_CG_PIDS : 0;
-		f |= v2_swap(cg) ? RT_CG_SWAP : 0;
-		return f;
-	}
-	f |= cg->v1_mask & RT__CG_CPU ? RT_CG_CPU : 0;
-	f |= cg->v1_mask & RT__CG_PIDS ? RT_CG_PIDS : 0;
-	snprintf(path, sizeof(path), "%s/memory/memory.memsw.limit_in_bytes",
-		 cg->v1_root);
-	f |= access(path, F_OK) == 0 ? RT_CG_SWAP : 0;
+	if (rt_cgroup_probe(cg->v1_root[0] ? cg->v1_root : cg->v2_root,
+			    &caps) < 0)
+		return 0;
+	f |= caps.cpu_shares && caps.cpu_cfs_quota ? RT_CG_CPU : 0;
+	f |= caps.pids_limit ? RT_CG_PIDS : 0;
+	f |= caps.swap_limit ? RT_CG_SWAP : 0;
 	return f;
 }
