@@ -7,8 +7,11 @@
 #include "common/alloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int jsonx_parse(const char *data, size_t len, json_t **out, char *err,
 		size_t errlen)
@@ -138,4 +141,39 @@ char *jsonx_error_body(const char *message, size_t *len)
 	char *s = jsonx_dump(o, len);
 	json_decref(o);
 	return s;
+}
+
+int jsonx_load_file(const char *path, size_t max, json_t **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int rc = fstat(fd, &st) < 0 ? -errno : 0;
+	if (rc == 0 && (st.st_size < 0 || (uint64_t)st.st_size > max))
+		rc = -EFBIG;
+	size_t cap = rc == 0 ? (size_t)st.st_size + 1 : 0;
+	char *buf = rc == 0 ? shoal_malloc(cap) : NULL;
+	if (rc == 0 && !buf)
+		rc = -ENOMEM;
+	size_t len = 0;
+	while (rc == 0) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = -errno;
+		else if (n == 0)
+			break;
+		else if ((len += (size_t)n) == cap)
+			rc = -EFBIG; /* grew while we read it */
+	}
+	close(fd);
+	if (rc == 0) {
+		json_error_t je;
+		*out = json_loadb(buf, len, 0, &je);
+		rc = *out ? 0 : -EINVAL;
+	}
+	shoal_free(buf);
+	return rc;
 }

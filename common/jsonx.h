@@ -30,6 +30,15 @@ int jsonx_parse(const char *data, size_t len, json_t **out, char *err,
 int jsonx_parse_object(const char *data, size_t len, json_t **out, char *err,
 		       size_t errlen);
 
+/**
+ * jsonx_load_file() - the JSON document in the file @path (at most @max
+ * bytes) into *@out (owned). The file is read whole, then parsed: not
+ * json_loadfd(), which reads a descriptor one byte at a time. Opened
+ * close-on-exec. Returns 0, -errno from open/read, -EFBIG past @max,
+ * -EINVAL for invalid JSON, -ENOMEM.
+ */
+int jsonx_load_file(const char *path, size_t max, json_t **out);
+
 /** jsonx_str() - the string at @key of object @o, or @def (borrowed). */
 const char *jsonx_str(const json_t *o, const char *key, const char *def);
 /** jsonx_int() - the integer at @key, or @def if absent or not an integer. */

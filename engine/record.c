@@ -38,18 +38,19 @@ static int path_of(struct eng *e, const char *id, const char *file,
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+/* A record is small; 1 MiB bounds a damaged or hostile file. */
+#define RECORD_MAX (1u << 20)
+
 static int read_object(const char *path, json_t **out)
 {
-	json_error_t je;
-	/* json_load_file() would fopen() without close-on-exec. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	json_t *o;
+	int rc = jsonx_load_file(path, RECORD_MAX, &o);
 
-	if (fd < 0)
-		return -errno;
-	o = json_loadfd(fd, 0, &je);
-	close(fd);
-	if (!o || !json_is_object(o)) {
+	if (rc == -EINVAL || rc == -EFBIG)
+		return SHOAL_ECORRUPT;
+	if (rc < 0)
+		return rc;
+	if (!json_is_object(o)) {
 		json_decref(o);
 		return SHOAL_ECORRUPT;
 	}

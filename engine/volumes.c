@@ -42,16 +42,11 @@ static int labels_path(const struct rt_volume_info *v, char *out, size_t cap)
 static json_t *labels_load(const struct rt_volume_info *v)
 {
 	char path[4200];
-	json_error_t je;
 	json_t *o = NULL, *l;
-	int fd = labels_path(v, path, sizeof(path)) == 0
-			 ? open(path, O_RDONLY | O_CLOEXEC)
-			 : -1;
 
-	if (fd >= 0) {
-		o = json_loadfd(fd, 0, &je);
-		close(fd);
-	}
+	if (labels_path(v, path, sizeof(path)) == 0 &&
+	    jsonx_load_file(path, 1u << 20, &o) < 0)
+		o = NULL;
 	l = json_object_get(o, "Labels");
 	l = json_is_object(l) ? json_incref(l) : json_object();
 	json_decref(o);
