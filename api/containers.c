@@ -438,20 +438,7 @@ static void prune(struct api_call *call)
 	struct eng_pruned p;
 	int rc = eng_prune(st->eng, &lf, until_ns, &p);
 	json_decref(f);
-	if (rc < 0) {
-		api_reply_error(call, 500, "cannot prune containers: %s",
-				shoal_strerror(rc));
-		return;
-	}
-	json_t *gone = json_array();
-	for (size_t i = 0; gone && i < p.n; i++)
-		json_array_append_new(gone, json_string(p.names[i]));
-	uint64_t space = p.space;
-	eng_pruned_fini(&p);
-	api_reply_json(call, 200,
-		       gone ? json_pack("{s:o, s:I}", "ContainersDeleted", gone,
-					"SpaceReclaimed", (json_int_t)space)
-			    : NULL);
+	api__reply_pruned(call, rc, "containers", "ContainersDeleted", &p);
 }
 
 void api__container_list(struct api_call *call);

@@ -95,3 +95,22 @@ size_t api__filter_values(const json_t *f, const char *name,
 	out[n] = NULL;
 	return n;
 }
+
+void api__reply_pruned(struct api_call *call, int rc, const char *what,
+		       const char *key, struct eng_pruned *p)
+{
+	if (rc < 0) {
+		api_reply_error(call, 500, "cannot prune %s: %s", what,
+				shoal_strerror(rc));
+		return;
+	}
+	json_t *gone = json_array();
+	for (size_t i = 0; gone && i < p->n; i++)
+		json_array_append_new(gone, json_string(p->names[i]));
+	uint64_t space = p->space;
+	eng_pruned_fini(p);
+	api_reply_json(call, 200,
+		       gone ? json_pack("{s:o, s:I}", key, gone,
+					"SpaceReclaimed", (json_int_t)space)
+			    : NULL);
+}

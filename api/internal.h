@@ -131,4 +131,13 @@ size_t api__filter_values(const json_t *f, const char *name,
  */
 int api__create_check(const json_t *body, char *err, size_t cap);
 
+struct eng_pruned;
+/**
+ * api__reply_pruned() - answer a prune with @rc's error ("cannot prune
+ * @what: ...", 500) or with {@key: [names], "SpaceReclaimed": bytes};
+ * frees @p in both cases.
+ */
+void api__reply_pruned(struct api_call *call, int rc, const char *what,
+		       const char *key, struct eng_pruned *p);
+
 #endif

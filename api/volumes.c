@@ -265,20 +265,7 @@ static void prune(struct api_call *call)
 	struct eng_pruned p;
 	int rc = eng_volume_prune(st->eng, &lf, all == 1, &p);
 	json_decref(f);
-	if (rc < 0) {
-		api_reply_error(call, 500, "cannot prune volumes: %s",
-				shoal_strerror(rc));
-		return;
-	}
-	json_t *gone = json_array();
-	for (size_t i = 0; gone && i < p.n; i++)
-		json_array_append_new(gone, json_string(p.names[i]));
-	uint64_t space = p.space;
-	eng_pruned_fini(&p);
-	api_reply_json(call, 200,
-		       gone ? json_pack("{s:o, s:I}", "VolumesDeleted", gone,
-					"SpaceReclaimed", (json_int_t)space)
-			    : NULL);
+	api__reply_pruned(call, rc, "volumes", "VolumesDeleted", &p);
 }
 
 static const struct api_route routes[] = {

@@ -168,9 +168,12 @@ int eng_kill(struct eng *e, const char *id, int sig)
 	return 0;
 }
 
-int eng_pause(struct eng *e, const char *id)
+/* Pause (@pause) or unpause a container that is in the other state. */
+static int set_paused(struct eng *e, const char *id, bool pause)
 {
 	struct eng_info info;
+	enum eng_state from = pause ? ENG_STATE_RUNNING : ENG_STATE_PAUSED;
+	enum eng_state to = pause ? ENG_STATE_PAUSED : ENG_STATE_RUNNING;
 	enum eng_state s;
 	int rc = eng_inspect(e, id, &info);
 
@@ -178,34 +181,26 @@ int eng_pause(struct eng *e, const char *id)
 		return rc;
 	s = info.state;
 	eng_info_fini(&info);
-	if (s == ENG_STATE_PAUSED)
+	if (s == to)
 		return -EALREADY;
-	if (s != ENG_STATE_RUNNING)
+	if (s != from)
 		return -ESRCH;
-	rc = rt_container_pause(e->rt, id);
+	rc = pause ? rt_container_pause(e->rt, id)
+		   : rt_container_unpause(e->rt, id);
 	if (rc == 0)
-		eng__emit(e, ENG_EVENT_PAUSE, id, -1, false, false, 0);
+		eng__emit(e, pause ? ENG_EVENT_PAUSE : ENG_EVENT_UNPAUSE, id,
+			  -1, false, false, 0);
 	return rc;
+}
+
+int eng_pause(struct eng *e, const char *id)
+{
+	return set_paused(e, id, true);
 }
 
 int eng_unpause(struct eng *e, const char *id)
 {
-	struct eng_info info;
-	enum eng_state s;
-	int rc = eng_inspect(e, id, &info);
-
-	if (rc < 0)
-		return rc;
-	s = info.state;
-	eng_info_fini(&info);
-	if (s == ENG_STATE_RUNNING)
-		return -EALREADY;
-	if (s != ENG_STATE_PAUSED)
-		return -ESRCH;
-	rc = rt_container_unpause(e->rt, id);
-	if (rc == 0)
-		eng__emit(e, ENG_EVENT_UNPAUSE, id, -1, false, false, 0);
-	return rc;
+	return set_paused(e, id, false);
 }
 
 /* --- stop and restart ----------------------------------------------------- */

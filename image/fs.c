@@ -52,26 +52,6 @@ bool img__exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
-int img__mkdirs(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int open_up(const char *path, const struct stat *st, int flag,
 		   struct FTW *ftw)
 {

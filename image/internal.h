@@ -71,8 +71,6 @@ static inline void *img__next(json_t *o, void *it, const char **k, json_t **v)
 int img__fail(struct shoal_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* File-system helpers (image_fs.c). */
-int img__mkdirs(const char *path, mode_t mode);
 int img__rmrf(const char *path);
 int img__fsync_dir(const char *path);
 int img__write_atomic(const char *path, const void *data, size_t len);

@@ -14,6 +14,7 @@
  * under the mutex: a load that found a layer present may rely on it
  * staying until its commit, which checks again.
  */
+#include "common/path.h"
 #include "image/internal.h"
 
 #include <ctype.h>
@@ -360,7 +361,7 @@ static int make_dirs(struct img_store *s)
 	shoal_free(tmp);
 	for (size_t i = 0; rc == 0 && i < 3; i++) {
 		char *p = img__path(s->root, subs[i], NULL);
-		rc = p ? img__mkdirs(p, 0700) : -ENOMEM;
+		rc = p ? path_mkdir_p(p, 0700) : -ENOMEM;
 		shoal_free(p);
 	}
 	return rc;
@@ -373,7 +374,7 @@ static int make_dirs(struct img_store *s)
  */
 static int lock_store(struct img_store *s, struct shoal_err *err)
 {
-	int rc = img__mkdirs(s->root, 0700);
+	int rc = path_mkdir_p(s->root, 0700);
 	if (rc < 0)
 		return img__fail(err, rc, "creating %s: %s", s->root,
 				 strerror(-rc));

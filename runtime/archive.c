@@ -42,6 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/alloc.h"
 #include "common/error.h"
 #include "runtime/internal.h"
@@ -581,7 +582,7 @@ static int prepare(struct rt *rt, const struct rt__config *c,
 	if (rc < 0)
 		return rc;
 	dir = rt__path("%s/copy", c->run_dir);
-	rc = dir ? rt__mkdir_p(dir, 0700) : -ENOMEM;
+	rc = dir ? path_mkdir_p(dir, 0700) : -ENOMEM;
 	if (rc < 0) {
 		rt__err(err, "cannot make %s/copy: %s", c->run_dir,
 			strerror(-rc));

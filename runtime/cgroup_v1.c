@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/alloc.h"
 #include "runtime/internal.h"
 
@@ -210,7 +211,7 @@ int rt__cgv1_create(const struct rt__cgroups *cg, const struct rt__config *c,
 		if (!dir)
 			rc = -ENOMEM;
 		else
-			rc = rt__mkdir_p(dir, 0755);
+			rc = path_mkdir_p(dir, 0755);
 		shoal_free(dir);
 		if (rc < 0)
 			rt__err(err, "cannot create %s cgroup: %s",

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/alloc.h"
 #include "runtime/internal.h"
 
@@ -97,7 +98,7 @@ int rt__cgv2_create(const struct rt__cgroups *cg, const struct rt__config *c,
 		return -ENOMEM;
 	rc = enable_controllers(cg, c->cgroup_parent);
 	if (rc == 0)
-		rc = rt__mkdir_p(dir, 0755);
+		rc = path_mkdir_p(dir, 0755);
 	if (rc < 0) {
 		rt__err(err, "cannot create cgroup %s: %s", dir, strerror(-rc));
 		shoal_free(dir);

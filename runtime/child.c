@@ -33,6 +33,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/alloc.h"
 #include "common/fd.h"
 #include "runtime/internal.h"
@@ -328,7 +329,7 @@ int rt__finish_process(const struct rt__config *c, char *const *argv,
 		return rc;
 	/* Docker makes a missing working dir; on a read-only root this may
 	 * fail, and chdir() below reports it. */
-	(void)rt__mkdir_p(cwd, 0755);
+	(void)path_mkdir_p(cwd, 0755);
 	if (!c->no_new_privs && (rc = load_seccomp(bpf, privileged, err)) < 0)
 		return rc;
 	rc = switch_user(user, caps, home, sizeof(home), err);

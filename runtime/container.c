@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -322,16 +323,16 @@ int rt_open(const struct rt_config *cfg, struct rt **out, struct shoal_err *err)
 	static const char *const subdirs[] = {"containers", "volumes"};
 	for (size_t i = 0; i < 2; i++) {
 		p = rt__path("%s/%s", rt->data_root, subdirs[i]);
-		rc = p ? rt__mkdir_p(p, 0711) : -ENOMEM;
+		rc = p ? path_mkdir_p(p, 0711) : -ENOMEM;
 		shoal_free(p);
 		if (rc < 0)
 			goto err_dirs;
 	}
 	/* 0711: a container's root in a user namespace must traverse it. */
-	rc = rt__mkdir_p(rt->exec_root, 0711);
+	rc = path_mkdir_p(rt->exec_root, 0711);
 	p = rt__path("%s/seccomp", rt->exec_root);
 	if (rc == 0)
-		rc = p ? rt__mkdir_p(p, 0700) : -ENOMEM;
+		rc = p ? path_mkdir_p(p, 0700) : -ENOMEM;
 	shoal_free(p);
 	if (rc < 0)
 		goto err_dirs;
@@ -958,7 +959,7 @@ int rt_container_rootfs(struct rt *rt, const char *ref, char **path)
 		return -ENOMEM;
 	if (merged_mounted(k->c))
 		return 0;
-	rc = rt__mkdir_p(*path, 0755);
+	rc = path_mkdir_p(*path, 0755);
 	if (rc == 0)
 		rc = rt__overlay_mount(k->c, *path, &err);
 	if (rc < 0) {

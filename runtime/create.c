@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -444,13 +445,13 @@ static int make_dirs(const struct rt__config *c)
 {
 	bool userns = c->userns_size > 0;
 	char *p;
-	int rc = rt__mkdir_p(c->dir, userns ? 0711 : 0710);
+	int rc = path_mkdir_p(c->dir, userns ? 0711 : 0710);
 
 	if (rc == 0)
-		rc = rt__mkdir_p(c->run_dir, userns ? 0711 : 0700);
+		rc = path_mkdir_p(c->run_dir, userns ? 0711 : 0700);
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		p = rt__path("%s/%s", c->dir, i ? "work" : "upper");
-		rc = p ? rt__mkdir_p(p, i ? 0700 : 0755) : -ENOMEM;
+		rc = p ? path_mkdir_p(p, i ? 0700 : 0755) : -ENOMEM;
 		if (rc == 0 && userns &&
 		    chown(p, c->userns_host_id, c->userns_host_id) < 0)
 			rc = -errno;
@@ -472,7 +473,7 @@ static int make_volumes(struct rt *rt, struct rt__config *c, char **made,
 		if (m->kind == RT_MOUNT_BIND) {
 			struct stat st;
 			if (stat(m->source, &st) < 0 &&
-			    (rc = rt__mkdir_p(m->source, 0755)) < 0) {
+			    (rc = path_mkdir_p(m->source, 0755)) < 0) {
 				rt__err(err, "cannot create bind source %s: %s",
 					m->source, strerror(-rc));
 				return rc;

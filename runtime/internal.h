@@ -143,7 +143,6 @@ int rt__config_load(const char *dir, struct rt__config **out,
 void rt__err(struct shoal_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 char *rt__path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int rt__mkdir_p(const char *path, mode_t mode);
 int rt__rm_rf(const char *path);
 int rt__write_file(const char *path, const void *data, size_t len, mode_t mode);
 /** rt__write_atomic() - write to path.tmp, fsync-free rename over path. */

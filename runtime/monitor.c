@@ -46,6 +46,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/fd.h"
@@ -544,7 +545,7 @@ static int clone_init(struct mon *m, struct rt__child_args *a, int sp[2],
 	if (c->userns_size)
 		flags |= CLONE_NEWUSER;
 	snprintf(path, sizeof(path), "%s/rootfs", c->run_dir);
-	if (rt__mkdir_p(path, 0755) < 0) {
+	if (path_mkdir_p(path, 0755) < 0) {
 		rt__err(err, "cannot create %s", path);
 		return -EIO;
 	}
@@ -692,7 +693,7 @@ static int run(struct mon *m, int result_fd)
 	sigset_t set;
 	int rc;
 
-	rc = rt__mkdir_p(m->c->run_dir, 0700);
+	rc = path_mkdir_p(m->c->run_dir, 0700);
 	if (rc == 0)
 		rc = rt__cgroup_detect(&m->cg);
 	if (rc < 0) {

@@ -30,6 +30,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/alloc.h"
 #include "runtime/internal.h"
 
@@ -93,12 +94,12 @@ static int make_target(const char *path, bool file)
 	int fd;
 
 	if (!file)
-		return rt__mkdir_p(path, 0755);
+		return path_mkdir_p(path, 0755);
 	pathf(parent, "%s", path);
 	slash = strrchr(parent, '/');
 	if (slash && slash != parent) {
 		*slash = '\0';
-		if (rt__mkdir_p(parent, 0755) < 0)
+		if (path_mkdir_p(parent, 0755) < 0)
 			return -errno;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -49,31 +49,6 @@ char *rt__path(const char *fmt, ...)
 	return s;
 }
 
-int rt__mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	if (mkdir(path, mode) == 0 || errno == EEXIST)
-		return 0; /* the common case: the parent exists */
-	if (errno != ENOENT)
-		return -errno;
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int rm_one(const char *path, const struct stat *st, int flag,
 		  struct FTW *ftw)
 {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/path.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -144,7 +145,7 @@ int rt_volume_create(struct rt *rt, const char *name,
 		return 0; /* Docker: creating an existing volume is a no-op */
 	dir = rt__path("%s/volumes/%s/_data", rt->data_root, name);
 	path = rt__path("%s/volumes/%s/meta.json", rt->data_root, name);
-	rc = dir && path ? rt__mkdir_p(dir, 0755) : -ENOMEM;
+	rc = dir && path ? path_mkdir_p(dir, 0755) : -ENOMEM;
 	snprintf(meta, sizeof(meta), "{\"created\":%lld,\"anonymous\":%s}",
 		 (long long)time_real_ns(), name == gen ? "true" : "false");
 	if (rc == 0)
