@@ -478,7 +478,7 @@ int rt_container_start(struct rt *rt, const char *ref, struct shoal_err *err)
 	struct rt__ctr *k = lookup(rt, ref);
 	struct rt__state st;
 	struct shoal_err local;
-	int rc, lock;
+	int rc, lock = -1;
 
 	if (!err)
 		err = &local;
@@ -717,7 +717,7 @@ int rt_container_remove(struct rt *rt, const char *ref, bool force,
 {
 	struct rt__ctr *k = lookup(rt, ref);
 	struct rt__state st;
-	int rc, lock;
+	int rc, lock = -1;
 
 	if (!k)
 		return SHOAL_ENOTFOUND;
