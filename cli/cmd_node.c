@@ -337,7 +337,8 @@ static int update_spec(struct cli *cli, const char *ref,
 			return rc;
 		if (!strstr(err, "update out of sequence") ||
 		    attempt == UPDATE_TRIES) {
-			fprintf(stderr, "Error response from daemon: %s\n", err);
+			fprintf(stderr, "Error response from daemon: %s\n",
+				err);
 			return rc;
 		}
 	}

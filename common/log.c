@@ -153,7 +153,7 @@ void log_write(enum log_level level, const char *module, const char *fmt, ...)
 }
 
 bool log_ratelimit_pass(struct log_ratelimit *rl, int64_t now_ns,
-		       unsigned long *held)
+			unsigned long *held)
 {
 	if (rl->started && now_ns - rl->last_ns < rl->interval_ns) {
 		rl->held++;

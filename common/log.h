@@ -59,8 +59,8 @@ void log_vwrite(enum log_level level, const char *module, const char *fmt,
  */
 struct log_ratelimit {
 	int64_t interval_ns;
-	int64_t last_ns;     /* monotonic time of the last line written */
-	unsigned long held;  /* lines held back since */
+	int64_t last_ns;    /* monotonic time of the last line written */
+	unsigned long held; /* lines held back since */
 	bool started;
 };
 
@@ -70,7 +70,7 @@ struct log_ratelimit {
  * one (the caller adds it to its line) and the count restarts.
  */
 bool log_ratelimit_pass(struct log_ratelimit *rl, int64_t now_ns,
-		       unsigned long *held);
+			unsigned long *held);
 
 #ifndef LOG_MODULE
 #define LOG_MODULE "shoal"

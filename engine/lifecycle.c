@@ -64,7 +64,8 @@ static void apply_console_size(struct eng *e, const char *id, const json_t *r)
 		rt_container_resize(e->rt, id, (unsigned)rows, (unsigned)cols);
 }
 
-int eng__start(struct eng *e, const char *id, bool by_user, struct shoal_err *err)
+int eng__start(struct eng *e, const char *id, bool by_user,
+	       struct shoal_err *err)
 {
 	struct shoal_err re = {""};
 	json_t *r = NULL, *changes;

@@ -42,8 +42,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "common/error.h"
 #include "common/crypto.h"
+#include "common/error.h"
 
 struct img_store;
 

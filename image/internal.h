@@ -212,7 +212,8 @@ int img__oci_index_parse(const char *data, size_t len,
 /* img__oci_manifest_parse() - an image manifest: config then layers. */
 int img__oci_manifest_parse(const char *data, size_t len,
 			    struct img__desc *config,
-			    struct img__desc_list *layers, struct shoal_err *err);
+			    struct img__desc_list *layers,
+			    struct shoal_err *err);
 void img__desc_clear(struct img__desc *d);
 void img__desc_list_clear(struct img__desc_list *l);
 bool img__media_is_index(const char *mt);

@@ -822,7 +822,8 @@ static int stage_fd(struct load *l, int fd, char *hex, uint64_t *size,
 }
 
 static json_t *import_config(const struct img_import_opts *o,
-			     const char *diff_hex, struct shoal_err *err, int *rc)
+			     const char *diff_hex, struct shoal_err *err,
+			     int *rc)
 {
 	json_t *cc = json_object();
 	*rc = cc ? 0 : -ENOMEM;

@@ -279,7 +279,8 @@ int img__oci_index_parse(const char *data, size_t len,
 
 int img__oci_manifest_parse(const char *data, size_t len,
 			    struct img__desc *config,
-			    struct img__desc_list *layers, struct shoal_err *err)
+			    struct img__desc_list *layers,
+			    struct shoal_err *err)
 {
 	memset(config, 0, sizeof(*config));
 	memset(layers, 0, sizeof(*layers));

@@ -147,8 +147,8 @@ static ssize_t read_dek_file(const char *data_root, uint8_t *f, size_t cap)
 	close(fd);
 	if (rc)
 		return rc;
-	if (n < DEK_HDR || memcmp(f, DEK_MAGIC, 8) != 0 || get_le32(f + 8) != 1 ||
-	    get_le32(f + 12) > 1 ||
+	if (n < DEK_HDR || memcmp(f, DEK_MAGIC, 8) != 0 ||
+	    get_le32(f + 8) != 1 || get_le32(f + 12) > 1 ||
 	    (size_t)n != (get_le32(f + 12) ? DEK_SEALED_LEN : DEK_CLEAR_LEN))
 		return SHOAL_ECORRUPT;
 	return n;

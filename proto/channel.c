@@ -305,8 +305,7 @@ const char *wire_chan_name(const struct wire_chan *c)
 	return c->name;
 }
 
-int wire_chan_peer_addr(const struct wire_chan *c,
-			struct sockaddr_storage *out)
+int wire_chan_peer_addr(const struct wire_chan *c, struct sockaddr_storage *out)
 {
 	if (!c->io_ready || c->io.handle.type != UV_TCP)
 		return -ENOTCONN;

@@ -97,8 +97,8 @@ struct wire_chan_config {
 	 * only: the owner hears of them through closed(@reason) and logs
 	 * them itself, rate-limited (a port that strangers can reach). */
 	bool quiet_handshake;
-	size_t max_frame;	       /* payload bytes; 0: 16 MiB */
-	size_t max_write_buffer;       /* 0: max_frame + 64 KiB */
+	size_t max_frame;	 /* payload bytes; 0: 16 MiB */
+	size_t max_write_buffer; /* 0: max_frame + 64 KiB */
 };
 
 struct wire_chan;

@@ -8,8 +8,8 @@
  * increase by exactly one from the header's first index; terms never
  * decrease; a mark repeats the index and term of the entry before it.
  */
-#include "common/bytes.h"
 #include "raft/disk_format.h"
+#include "common/bytes.h"
 
 #include <endian.h>
 #include <string.h>
@@ -27,7 +27,8 @@ void disk__seg_header(uint8_t out[DISK_SEG_HDR], uint64_t first)
 
 static bool seg_header_ok(const uint8_t *p, uint64_t *first)
 {
-	if (get_le64(p) != DISK_SEG_MAGIC || get_le32(p + 8) != DISK_SEG_VERSION)
+	if (get_le64(p) != DISK_SEG_MAGIC ||
+	    get_le32(p + 8) != DISK_SEG_VERSION)
 		return false;
 	if (get_le32(p + 28) != disk__crc32c(0, p, 28))
 		return false;
@@ -80,7 +81,8 @@ static bool find_mark(const uint8_t *buf, uint64_t len, uint64_t from,
 {
 	for (uint64_t off = disk__pad8(from); off + DISK_REC_HDR <= len;
 	     off += 8) {
-		if (get_le32(buf + off) != DISK_REC_MARK || get_le32(buf + off + 4))
+		if (get_le32(buf + off) != DISK_REC_MARK ||
+		    get_le32(buf + off + 4))
 			continue;
 		if (get_le32(buf + off + 28) ==
 		    disk__rec_crc(buf + off, NULL, 0)) {

@@ -30,8 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/bytes.h"
 #include "common/alloc.h"
+#include "common/bytes.h"
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"

@@ -216,8 +216,7 @@ log_refusal(struct tcp *t, const char *fmt, ...)
 		log_warn("node=%" PRIu64 ": %s", t->id, msg);
 }
 
-static void addr_name(const struct sockaddr_storage *ss, char *out,
-		      size_t cap)
+static void addr_name(const struct sockaddr_storage *ss, char *out, size_t cap)
 {
 	if (ss->ss_family == AF_INET6)
 		uv_ip6_name((const struct sockaddr_in6 *)ss, out, cap);

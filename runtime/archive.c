@@ -42,9 +42,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/path.h"
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/path.h"
 #include "runtime/internal.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -443,7 +443,8 @@ static char **helper_env(char *buf[4])
 
 static int spawn(struct rt *rt, const struct rt__config *c,
 		 const struct rt_archive_req *req, bool running,
-		 const char *bpf, struct fds *f, pid_t *pid, struct shoal_err *err)
+		 const char *bpf, struct fds *f, pid_t *pid,
+		 struct shoal_err *err)
 {
 	static const char *const ops[] = {"stat", "get", "put"};
 	posix_spawn_file_actions_t fa;

@@ -454,7 +454,8 @@ static int unpack_errno(struct archive *a)
 	}
 }
 
-static int unpack_fail(struct archive *a, const char *name, struct shoal_err *err)
+static int unpack_fail(struct archive *a, const char *name,
+		       struct shoal_err *err)
 {
 	const char *m = archive_error_string(a);
 

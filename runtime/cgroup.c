@@ -211,8 +211,8 @@ unsigned rt_cgroup_features(const struct rt *rt)
 	struct rt_cgroup_caps caps;
 	unsigned f = 0;
 
-	if (rt_cgroup_probe(cg->v1_root[0] ? cg->v1_root : cg->v2_root,
-			    &caps) < 0)
+	if (rt_cgroup_probe(cg->v1_root[0] ? cg->v1_root : cg->v2_root, &caps) <
+	    0)
 		return 0;
 	f |= caps.cpu_shares && caps.cpu_cfs_quota ? RT_CG_CPU : 0;
 	f |= caps.pids_limit ? RT_CG_PIDS : 0;

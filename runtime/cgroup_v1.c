@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/path.h"
 #include "common/alloc.h"
+#include "common/path.h"
 #include "runtime/internal.h"
 
 static const struct {

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/path.h"
 #include "common/alloc.h"
+#include "common/path.h"
 #include "runtime/internal.h"
 
 char *rt__cgv2_dir(const struct rt__cgroups *cg, const struct rt__config *c)

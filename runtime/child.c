@@ -33,9 +33,9 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "common/path.h"
 #include "common/alloc.h"
 #include "common/fd.h"
+#include "common/path.h"
 #include "runtime/internal.h"
 
 #define MAX_GROUPS 64

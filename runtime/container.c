@@ -34,12 +34,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/path.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/id.h"
 #include "common/map.h"
+#include "common/path.h"
 #define LOG_MODULE "runtime"
 #include "common/log.h"
 #include "runtime/internal.h"
@@ -471,7 +471,8 @@ int rt__ctr_lock(const struct rt__config *c, int *fd)
 	return 0;
 }
 
-static int start_monitor(struct rt *rt, struct rt__ctr *k, struct shoal_err *err);
+static int start_monitor(struct rt *rt, struct rt__ctr *k,
+			 struct shoal_err *err);
 
 int rt_container_start(struct rt *rt, const char *ref, struct shoal_err *err)
 {
@@ -510,7 +511,8 @@ int rt_container_start(struct rt *rt, const char *ref, struct shoal_err *err)
 	return rc;
 }
 
-static int start_monitor(struct rt *rt, struct rt__ctr *k, struct shoal_err *err)
+static int start_monitor(struct rt *rt, struct rt__ctr *k,
+			 struct shoal_err *err)
 {
 	char reply[1024];
 	size_t got = 0;

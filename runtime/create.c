@@ -20,12 +20,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/path.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/id.h"
+#include "common/path.h"
 #include "runtime/internal.h"
 
 #define MIN_MEMORY (6 * 1024 * 1024)
@@ -170,7 +170,8 @@ static int check_spec(struct rt *rt, const struct rt_spec *s,
 				s->env[i]);
 			return -EINVAL;
 		}
-	if (s->name && !rt_name_valid(s->name[0] == '/' ? s->name + 1 : s->name)) {
+	if (s->name &&
+	    !rt_name_valid(s->name[0] == '/' ? s->name + 1 : s->name)) {
 		rt__err(err,
 			"Invalid container name (%s), only "
 			"[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",

@@ -46,10 +46,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "common/path.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/fd.h"
+#include "common/path.h"
 #include "runtime/internal.h"
 
 #define MAX_CLIENTS 16
@@ -574,7 +574,8 @@ static int clone_init(struct mon *m, struct rt__child_args *a, int sp[2],
 
 /* Maps and layers (user namespace), our loop, the cgroup, then "G" and
  * the init's answer: EOF once it has exec'd, or its reason. */
-static int handshake(struct mon *m, int sock, int *master, struct shoal_err *err)
+static int handshake(struct mon *m, int sock, int *master,
+		     struct shoal_err *err)
 {
 	const struct rt__config *c = m->c;
 	int rc = c->userns_size ? write_maps(c, m->pid) : 0;

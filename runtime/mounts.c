@@ -30,8 +30,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "common/path.h"
 #include "common/alloc.h"
+#include "common/path.h"
 #include "runtime/internal.h"
 
 #define PATH_BUF 4096
@@ -71,14 +71,16 @@ static const char *const readonly_paths[] = {
 	"/proc/sysrq-trigger", NULL,
 };
 
-static int fail(struct shoal_err *err, int rc, const char *what, const char *path)
+static int fail(struct shoal_err *err, int rc, const char *what,
+		const char *path)
 {
 	rt__err(err, "%s %s: %s", what, path, strerror(-rc));
 	return rc;
 }
 
 static int do_mount(const char *src, const char *dst, const char *type,
-		    unsigned long flags, const char *data, struct shoal_err *err)
+		    unsigned long flags, const char *data,
+		    struct shoal_err *err)
 {
 	if (mount(src, dst, type, flags, data) < 0)
 		return fail(err, -errno, type ? type : "mount", dst);

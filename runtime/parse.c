@@ -369,7 +369,8 @@ static bool valid_tmpfs_opt(const char *o, size_t n)
 	return false;
 }
 
-int rt_parse_tmpfs(const char *s, struct rt_mount_spec *out, struct shoal_err *err)
+int rt_parse_tmpfs(const char *s, struct rt_mount_spec *out,
+		   struct shoal_err *err)
 {
 	const char *colon, *o, *end;
 	size_t used;

@@ -76,7 +76,8 @@ struct rt_config {
  * found by pid and start time) and every volume. Returns 0 and *@out (free
  * with rt_close()), or a negative code with @err filled.
  */
-int rt_open(const struct rt_config *cfg, struct rt **out, struct shoal_err *err);
+int rt_open(const struct rt_config *cfg, struct rt **out,
+	    struct shoal_err *err);
 
 /** rt_close() - free @rt; running containers and their monitors go on.
  * Close every rt_exit_watch and rt_log_reader of @rt first. */

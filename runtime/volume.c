@@ -13,11 +13,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/path.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/id.h"
+#include "common/path.h"
 #include "runtime/internal.h"
 
 static bool valid_name(const char *s)

@@ -11,8 +11,8 @@
  * (the same with term 1, which every manager ignores: to show that a
  * certificate is accepted without disturbing anything) or "append" (an
  * AppendEntries whose one entry deletes node VICTIM, at its store
- * VERSION, from the store). FROM_NODE and TO_NODE are node ids; their Raft ids are
- * derived as the manager derives them (first 8 bytes of SHA-256).
+ * VERSION, from the store). FROM_NODE and TO_NODE are node ids; their Raft ids
+ * are derived as the manager derives them (first 8 bytes of SHA-256).
  *
  * Prints one line and exits: 0 "accepted" (the message went out and the
  * connection stayed up for a second), 3 "refused at handshake", 4
@@ -71,9 +71,8 @@ static void on_connected(struct wire_chan *c, const struct wire_peer *peer)
 	struct forge *f = wire_chan_data(c);
 	f->connected = true;
 	struct raft_msg m = {.from = f->from, .to = f->to, .term = f->term};
-	struct raft_entry e = {.term = f->term,
-			       .index = 1,
-			       .type = RAFT_ENTRY_NORMAL};
+	struct raft_entry e = {
+		.term = f->term, .index = 1, .type = RAFT_ENTRY_NORMAL};
 	uint8_t *data = NULL;
 	size_t len = 0;
 	if (strcmp(f->kind, "append") == 0) {

@@ -17,13 +17,13 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,8 +66,7 @@ static void ident_make(struct ident *id, const struct wire_keypair *root,
 /* manager-N is Raft id N unless bit N is set here. */
 static uint64_t revoked;
 
-static uint64_t identify(void *arg, const struct wire_peer *p,
-			 const char **why)
+static uint64_t identify(void *arg, const struct wire_peer *p, const char **why)
 {
 	unsigned long n;
 	if (p->role != WIRE_ROLE_MANAGER) {
@@ -292,8 +291,8 @@ static bool peer_connected(struct raft_transport *t)
 	return st.connects > 0;
 }
 
-static void an_outgoing_connection_must_reach_the_node_it_was_made_for(
-	void **state)
+static void
+an_outgoing_connection_must_reach_the_node_it_was_made_for(void **state)
 {
 	struct fixture f;
 	fixture_start(&f);
@@ -419,7 +418,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(raft_messages_are_taken_only_from_managers),
-		cmocka_unit_test(a_manager_cannot_speak_in_another_managers_name),
+		cmocka_unit_test(
+			a_manager_cannot_speak_in_another_managers_name),
 		cmocka_unit_test(a_revoked_manager_is_refused),
 		cmocka_unit_test(
 			a_recheck_drops_a_manager_revoked_while_connected),
