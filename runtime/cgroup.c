@@ -203,11 +203,10 @@ bool rt__cgroup_exists(const struct rt__cgroups *cg, const struct rt__config *c)
 	return found;
 }
 
-unsigned rt_cgroup_features(const struct rt *rt)
+/* What the controllers can limit does not change while we run: read once,
+ * at rt_open(), through rt_cgroup_probe() on this runtime's root. */
+unsigned rt__cgroup_features_read(const struct rt__cgroups *cg)
 {
-	/* One reading of the host's files for /info and for what the
-	 * engine may accept: rt_cgroup_probe() on this runtime's root. */
-	const struct rt__cgroups *cg = &rt->cg;
 	struct rt_cgroup_caps caps;
 	unsigned f = 0;
 
@@ -218,4 +217,9 @@ unsigned rt_cgroup_features(const struct rt *rt)
 	f |= caps.pids_limit ? RT_CG_PIDS : 0;
 	f |= caps.swap_limit ? RT_CG_SWAP : 0;
 	return f;
+}
+
+unsigned rt_cgroup_features(const struct rt *rt)
+{
+	return rt->cg_features;
 }

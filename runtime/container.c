@@ -320,6 +320,7 @@ int rt_open(const struct rt_config *cfg, struct rt **out, struct shoal_err *err)
 		rt__err(err, "no usable cgroup hierarchy under /sys/fs/cgroup");
 		goto err_free;
 	}
+	rt->cg_features = rt__cgroup_features_read(&rt->cg);
 	static const char *const subdirs[] = {"containers", "volumes"};
 	for (size_t i = 0; i < 2; i++) {
 		p = rt__path("%s/%s", rt->data_root, subdirs[i]);

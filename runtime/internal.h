@@ -109,6 +109,7 @@ struct rt {
 	char *monitor;
 	char *archive_helper; /* shoal-archive */
 	struct rt__cgroups cg;
+	unsigned cg_features; /* rt_cgroup_features(), read once at open */
 	struct hmap by_id;   /* id -> struct rt__ctr */
 	struct hmap by_name; /* name -> the same */
 	struct {
@@ -147,6 +148,12 @@ int rt__rm_rf(const char *path);
 int rt__write_file(const char *path, const void *data, size_t len, mode_t mode);
 /** rt__write_atomic() - write to path.tmp, fsync-free rename over path. */
 int rt__write_atomic(const char *path, const void *data, size_t len);
+/**
+ * rt__proc_scan() - the number after @key on the first line of @path that
+ * starts with it, or 0: "btime" of /proc/stat, "MemTotal:" (kB) of
+ * /proc/meminfo.
+ */
+unsigned long long rt__proc_scan(const char *path, const char *key);
 /** rt__read_file() - the whole file (at most @max bytes), NUL-terminated,
  * owned; -EFBIG past @max. */
 int rt__read_file(const char *path, size_t max, char **out, size_t *len);
@@ -221,6 +228,8 @@ enum {
 	RT__CG_CPUSET = 1 << 6,
 	RT__CG_BLKIO = 1 << 7,
 };
+/** rt__cgroup_features_read() - rt_cgroup_features() from the files. */
+unsigned rt__cgroup_features_read(const struct rt__cgroups *cg);
 int rt__cgroup_detect(struct rt__cgroups *cg);
 /** rt__cgroup_create() - make the container's cgroup(s), set limits, put
  * @pid in (0: nothing to move). -EINVAL with @err on a rejected value. */

@@ -125,7 +125,8 @@ enum rt_cgroup_feature {
 	RT_CG_CPU = 1 << 1,  /* cpu shares and CFS quota */
 	RT_CG_PIDS = 1 << 2, /* pids.max */
 };
-/** rt_cgroup_features() - a mask of enum rt_cgroup_feature. */
+/** rt_cgroup_features() - a mask of enum rt_cgroup_feature, read once at
+ * rt_open() (controllers do not change while shoald runs). */
 unsigned rt_cgroup_features(const struct rt *rt);
 
 /** rt_name_valid() - whether @name (without a leading '/') follows the

@@ -37,20 +37,6 @@ static uint64_t host_cpu_ns(void)
 	return hz > 0 ? sum * (uint64_t)(NSEC_PER_SEC / hz) : 0;
 }
 
-static uint64_t host_mem(void)
-{
-	unsigned long long kb = 0;
-	char line[256];
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return (uint64_t)kb * 1024;
-}
-
 /*
  * Every interface of the init's network namespace but lo, with its
  * counters. A line of /proc/<pid>/net/dev after the two header lines:
@@ -118,8 +104,10 @@ int rt_container_stats(struct rt *rt, const char *ref, struct rt_stats *out)
 		return rc;
 	out->system_cpu_ns = host_cpu_ns();
 	out->online_cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
-	if (out->mem_limit == 0 || out->mem_limit > host_mem())
-		out->mem_limit = host_mem();
+	uint64_t host_mem =
+		rt__proc_scan("/proc/meminfo", "MemTotal:") * 1024;
+	if (out->mem_limit == 0 || out->mem_limit > host_mem)
+		out->mem_limit = host_mem;
 	if (strcmp(c->network, "host") != 0)
 		net_stats(st.pid, out);
 	return 0;

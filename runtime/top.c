@@ -20,21 +20,6 @@
 #include "common/error.h"
 #include "runtime/internal.h"
 
-/* /proc/stat's btime: the boot time in seconds since the epoch. */
-static int64_t boot_time(void)
-{
-	unsigned long long bt = 0;
-	char line[256];
-	FILE *f = fopen("/proc/stat", "re");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "btime %llu", &bt) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return (int64_t)bt;
-}
-
 /* procps' names of a tty device number: pts/N, ttyN, ttySN, else "?". */
 static void tty_name(unsigned long nr, char *out, size_t cap)
 {
@@ -141,7 +126,8 @@ int rt_container_top(struct rt *rt, const char *ref, struct rt_top_row **rows,
 	const struct rt__config *c;
 	struct rt__state st;
 	long hz = sysconf(_SC_CLK_TCK);
-	int64_t btime = boot_time();
+	/* the boot time in seconds since the epoch */
+	int64_t btime = (int64_t)rt__proc_scan("/proc/stat", "btime");
 	pid_t *pids;
 	size_t n;
 	int rc;

@@ -355,3 +355,20 @@ int rt__wait_sync(int sock, int *fd, struct shoal_err *err)
 		}
 	}
 }
+
+unsigned long long rt__proc_scan(const char *path, const char *key)
+{
+	unsigned long long v = 0;
+	size_t klen = strlen(key);
+	char line[256];
+	FILE *f = fopen(path, "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, key, klen) == 0) {
+			v = strtoull(line + klen, NULL, 10);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return v;
+}
