@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,4 +261,31 @@ bool fx_gone(int pid)
 		usleep(10000);
 	}
 	return false;
+}
+
+void fx_start(struct fx *fx, struct rt_spec *s, char id[RT_ID_LEN + 1])
+{
+	struct shoal_err err = {""};
+
+	if (rt_container_create(fx->rt, s, id, &err) < 0 ||
+	    rt_container_start(fx->rt, id, &err) < 0)
+		fail_msg("%s", err.msg);
+}
+
+size_t fx_drain(int fd, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t got;
+		if (poll(&p, 1, 10000) <= 0)
+			break;
+		got = read(fd, out + n, cap - n - 1);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	out[n] = '\0';
+	return n;
 }

@@ -51,5 +51,11 @@ int fx_cgroup_children(const char *parent);
 /** fx_gone() - whether @pid has exited (gone or a zombie), waiting up to
  * two seconds for an orphan's reaper. */
 bool fx_gone(int pid);
+/* Create and start @s as *@id (failing the test with the runtime's
+ * message). */
+void fx_start(struct fx *fx, struct rt_spec *s, char id[RT_ID_LEN + 1]);
+/* Read @fd to EOF (or EIO for a pty, or 10 s of silence) into @out,
+ * NUL-terminated; the bytes read. */
+size_t fx_drain(int fd, char *out, size_t cap);
 
 #endif

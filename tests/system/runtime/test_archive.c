@@ -173,15 +173,6 @@ static uid_t upper_uid(struct fx *fx, const char *id, const char *rel)
 	return st.st_uid;
 }
 
-static void start(struct fx *fx, struct rt_spec *s, char id[RT_ID_LEN + 1])
-{
-	struct shoal_err err = {""};
-
-	if (rt_container_create(fx->rt, s, id, &err) < 0 ||
-	    rt_container_start(fx->rt, id, &err) < 0)
-		fail_msg("%s", err.msg);
-}
-
 static void copies_into_a_user_namespace_belong_to_its_root(void **state)
 {
 	struct fx *fx = *state;
@@ -197,7 +188,7 @@ static void copies_into_a_user_namespace_belong_to_its_root(void **state)
 	fx_spec(fx, &s, argv);
 	s.userns_host_id = 100000;
 	s.userns_size = 65536;
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	put_small(fx, id, false);
 	assert_int_equal(upper_uid(fx, id, "tmp/f"), 100000);
 	put_small(fx, id, true);
@@ -298,7 +289,7 @@ static void a_helper_killed_midway_is_an_error(void **state)
 	pid_t helper;
 
 	fx_spec(fx, &s, argv);
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	usleep(300000);
 	xfer_begin(fx, &x, id, &get);
 	xfer_run(&x, 30);

@@ -37,34 +37,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void start(struct fx *fx, struct rt_spec *s, char id[RT_ID_LEN + 1])
-{
-	struct shoal_err err = {""};
-
-	if (rt_container_create(fx->rt, s, id, &err) < 0 ||
-	    rt_container_start(fx->rt, id, &err) < 0)
-		fail_msg("%s", err.msg);
-}
-
-/* Read @fd to EOF (or EIO for a pty) into @out. */
-static size_t drain(int fd, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		ssize_t got;
-		if (poll(&p, 1, 10000) <= 0)
-			break;
-		got = read(fd, out + n, cap - n - 1);
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-	}
-	out[n] = '\0';
-	return n;
-}
-
 static int exec_capture(struct fx *fx, const char *id, const char *const *argv,
 			const char *user, char *out, size_t cap)
 {
@@ -77,7 +49,7 @@ static int exec_capture(struct fx *fx, const char *id, const char *const *argv,
 		fail_msg("exec: %s", err.msg);
 	close(ex->stdin_fd);
 	ex->stdin_fd = -1;
-	drain(ex->stdout_fd, out, cap);
+	fx_drain(ex->stdout_fd, out, cap);
 	assert_int_equal(rt_exec_wait(ex, 10000, &code), 0);
 	rt_exec_free(ex);
 	return code;
@@ -98,7 +70,7 @@ static void exec_sees_the_container_filesystem_and_pids(void **state)
 	struct rt_spec s;
 
 	fx_spec(fx, &s, argv);
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	for (int i = 0; i < 100; i++) {
 		if (exec_capture(fx, id, cat, NULL, out, sizeof(out)) == 0)
 			break;
@@ -133,13 +105,13 @@ static void exec_takes_env_workdir_stdin_and_the_containers_limits(void **state)
 	int code = -1;
 
 	fx_spec(fx, &s, argv);
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	assert_int_equal(rt_exec_start(fx->rt, id, &es, &ex, &err), 0);
 	assert_int_equal(write(ex->stdin_fd, "hi\n", 3), 3);
 	close(ex->stdin_fd);
 	ex->stdin_fd = -1;
-	drain(ex->stdout_fd, out, sizeof(out));
-	drain(ex->stderr_fd, errout, sizeof(errout));
+	fx_drain(ex->stdout_fd, out, sizeof(out));
+	fx_drain(ex->stderr_fd, errout, sizeof(errout));
 	assert_int_equal(rt_exec_wait(ex, 10000, &code), 0);
 	assert_int_equal(code, 4);
 	rt_exec_free(ex);
@@ -163,10 +135,10 @@ static void exec_with_a_tty_gets_a_pty(void **state)
 	int code = -1;
 
 	fx_spec(fx, &s, argv);
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	assert_int_equal(rt_exec_start(fx->rt, id, &es, &ex, &err), 0);
 	assert_true(ex->pty >= 0);
-	drain(ex->pty, out, sizeof(out));
+	fx_drain(ex->pty, out, sizeof(out));
 	assert_non_null(strstr(out, "/dev/pts/"));
 	assert_int_equal(rt_exec_wait(ex, 10000, &code), 0);
 	assert_int_equal(code, 5);
@@ -185,7 +157,7 @@ static void exec_of_a_missing_command_says_so(void **state)
 	struct rt_spec s;
 
 	fx_spec(fx, &s, argv);
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	assert_int_not_equal(rt_exec_start(fx->rt, id, &es, &ex, &err), 0);
 	assert_string_equal(err.msg, "exec: \"nope\": executable file not "
 				     "found in $PATH");
@@ -202,7 +174,7 @@ static void attach_relays_stdin_and_stdout(void **state)
 
 	fx_spec(fx, &s, argv);
 	s.open_stdin = true;
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	assert_int_equal(rt_container_attach(fx->rt, id, &fd), 0);
 	assert_int_equal(write(fd, "ping\n", 5), 5);
 	assert_int_equal(read(fd, hdr, 8), 8);
@@ -249,7 +221,7 @@ static void interactive_tty_container_is_driven_through_attach(void **state)
 	fx_spec(fx, &s, argv);
 	s.tty = true;
 	s.open_stdin = true;
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	/* The greeting is out (it is in the log) before we attach... */
 	for (int i = 0; i < 1000 && !strstr(buf, "hello-first"); i++) {
 		usleep(10 * 1000);

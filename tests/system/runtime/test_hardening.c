@@ -97,33 +97,6 @@ static int teardown_host_root_fds(void **state)
 	return teardown(state);
 }
 
-static void start(struct fx *fx, struct rt_spec *s, char id[RT_ID_LEN + 1])
-{
-	struct shoal_err err = {""};
-
-	if (rt_container_create(fx->rt, s, id, &err) < 0 ||
-	    rt_container_start(fx->rt, id, &err) < 0)
-		fail_msg("%s", err.msg);
-}
-
-/* Read @fd to EOF (or EIO for a pty) into @out. */
-static void drain(int fd, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		ssize_t got;
-		if (poll(&p, 1, 10000) <= 0)
-			break;
-		got = read(fd, out + n, cap - n - 1);
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-	}
-	out[n] = '\0';
-}
-
 /* The output of @argv exec'd in @id as @user (a tty when @tty), with
  * carriage returns dropped; asserts it exited 0. */
 static void exec_output(struct fx *fx, const char *id, const char *const *argv,
@@ -141,7 +114,7 @@ static void exec_output(struct fx *fx, const char *id, const char *const *argv,
 		close(ex->stdin_fd);
 		ex->stdin_fd = -1;
 	}
-	drain(tty ? ex->pty : ex->stdout_fd, out, cap);
+	fx_drain(tty ? ex->pty : ex->stdout_fd, out, cap);
 	assert_int_equal(rt_exec_wait(ex, 10000, &code), 0);
 	rt_exec_free(ex);
 	assert_int_equal(code, 0);
@@ -183,7 +156,7 @@ static void inherited_descriptors_reach_no_process_in_a_container(void **st)
 	assert_string_equal(out, NO_FDS "\n");
 
 	fx_spec(fx, &s, sleeper);
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	exec_output(fx, id, fds, NULL, false, out, sizeof(out));
 	assert_string_equal(out, NO_FDS "\n");
 	exec_output(fx, id, fds, "alice", false, out, sizeof(out));
@@ -208,7 +181,7 @@ static void inheritable_and_ambient_capabilities_are_empty(void **st)
 	assert_string_equal(out, CAPS_USER);
 
 	fx_spec(fx, &s, sleeper);
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	exec_output(fx, id, caps, NULL, false, out, sizeof(out));
 	assert_string_equal(out, CAPS_ROOT);
 	exec_output(fx, id, caps, "alice", false, out, sizeof(out));
@@ -249,7 +222,7 @@ static void file_inheritable_capabilities_give_a_user_nothing(void **st)
 	assert_string_equal(out, CAPS_USER);
 
 	fx_spec(fx, &s, sleeper);
-	start(fx, &s, id);
+	fx_start(fx, &s, id);
 	exec_output(fx, id, caps, "alice", false, out, sizeof(out));
 	assert_string_equal(out, CAPS_USER);
 }
