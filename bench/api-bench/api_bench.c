@@ -98,12 +98,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: api-bench [RUNS] (as root)\n");
 		return 2;
 	}
-	char dir[] = "/tmp/sb.XXXXXX", cmd[1024], tar[64], sock[64];
+	char dir[] = "/tmp/sb.XXXXXX", cmd[1024], tar[64], sock[64], cg[64];
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(tar, sizeof(tar), "%s/bb.tar", dir);
 	snprintf(sock, sizeof(sock), "%s/x/s.sock", dir);
 	snprintf(host, sizeof(host), "unix://%s", sock);
+	/* Its own cgroup parent, removed at the end: nothing left behind. */
+	snprintf(cg, sizeof(cg), "shoal-api-bench-%d", (int)getpid());
 	snprintf(cmd, sizeof(cmd), "%s/scripts/mkimage-busybox %s >/dev/null",
 		 SHOAL_SOURCE_DIR, tar);
 	if (system(cmd) != 0)
@@ -115,7 +117,8 @@ int main(int argc, char **argv)
 		snprintf(exec, sizeof(exec), "%s/x", dir);
 		snprintf(h, sizeof(h), "unix://%s", sock);
 		execl(SHOALD_PATH, "shoald", "--data-root", data, "--exec-root",
-		      exec, "--host", h, "--log-level", "error", (char *)NULL);
+		      exec, "--host", h, "--cgroup-parent", cg, "--log-level",
+		      "error", (char *)NULL);
 		_exit(127);
 	}
 	struct stat st;
@@ -155,7 +158,9 @@ out:
 	shoal_free(body);
 	kill(d, SIGTERM);
 	waitpid(d, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s; rmdir /sys/fs/cgroup/*/%s "
+		 "2>/dev/null; true",
+		 dir, cg);
 	if (system(cmd) != 0)
 		rc = 1;
 	return rc;
