@@ -110,8 +110,8 @@ struct rt {
 	char *archive_helper; /* shoal-archive */
 	struct rt__cgroups cg;
 	unsigned cg_features; /* rt_cgroup_features(), read once at open */
-	struct hmap by_id;   /* id -> struct rt__ctr */
-	struct hmap by_name; /* name -> the same */
+	struct hmap by_id;    /* id -> struct rt__ctr */
+	struct hmap by_name;  /* name -> the same */
 	struct {
 		uint64_t caps;
 		char *path;

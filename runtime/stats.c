@@ -104,8 +104,7 @@ int rt_container_stats(struct rt *rt, const char *ref, struct rt_stats *out)
 		return rc;
 	out->system_cpu_ns = host_cpu_ns();
 	out->online_cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
-	uint64_t host_mem =
-		rt__proc_scan("/proc/meminfo", "MemTotal:") * 1024;
+	uint64_t host_mem = rt__proc_scan("/proc/meminfo", "MemTotal:") * 1024;
 	if (out->mem_limit == 0 || out->mem_limit > host_mem)
 		out->mem_limit = host_mem;
 	if (strcmp(c->network, "host") != 0)

@@ -158,7 +158,8 @@ out:
 	shoal_free(body);
 	kill(d, SIGTERM);
 	waitpid(d, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s; rmdir /sys/fs/cgroup/*/%s "
+	snprintf(cmd, sizeof(cmd),
+		 "rm -rf %s; rmdir /sys/fs/cgroup/*/%s "
 		 "2>/dev/null; true",
 		 dir, cg);
 	if (system(cmd) != 0)
