@@ -79,10 +79,10 @@ struct net_resolver_config {
 	void *arg;			  /* passed to both callbacks */
 	/*
 	 * The upstream servers' file, read once at open (its "nameserver"
-	 * lines, IPv4 and IPv6, port 53, at most 3; 127.0.0.11 itself is
-	 * skipped). NULL means "/etc/resolv.conf" of the daemon's own mount
-	 * namespace. A missing file or one without nameserver lines is not an
-	 * error: forwarded queries are then answered SERVFAIL at once.
+	 * lines, IPv4 and IPv6, port 53, at most 3, as glibc). NULL means
+	 * "/etc/resolv.conf" of the daemon's own mount namespace. A missing
+	 * file or one without nameserver lines is not an error: forwarded
+	 * queries are then answered SERVFAIL at once.
 	 */
 	const char *resolv_conf;
 	/* Limits; 0 takes the default in brackets. */
