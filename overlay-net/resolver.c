@@ -269,9 +269,12 @@ int net_resolver_attach(struct net_resolver *r, const char *ctr_id,
 			struct shoal_err *err)
 {
 	struct rs_ctr *c;
+	struct shoal_err ignored;
 	const char *step;
 	int rc, udp_fd, tcp_fd;
 
+	if (!err)
+		err = &ignored;
 	err->msg[0] = 0;
 	if (!ctr_id || !*ctr_id || !netns_path || r->closing) {
 		snprintf(err->msg, sizeof(err->msg),

@@ -114,7 +114,8 @@ int net_resolver_open(const struct net_resolver_config *cfg,
  *
  * Returns 0; -EEXIST when @ctr_id is already attached; -EINVAL; a negative
  * errno of open/setns/socket/bind (e.g. -EADDRINUSE, -EPERM without
- * CAP_SYS_ADMIN), with @err saying which step failed and for which container.
+ * CAP_SYS_ADMIN), with @err (may be NULL) saying which step failed and for
+ * which container.
  */
 int net_resolver_attach(struct net_resolver *r, const char *ctr_id,
 			const char *netns_path, const char *const *search,

@@ -348,6 +348,8 @@ void rs__forward(struct rs_ctr *c, const struct rs_client *cl,
 	struct rs_fwd *f;
 	int n;
 
+	if (c->detached) /* detached by a lookup callback just now */
+		return;
 	if (r->n_upstream == 0) {
 		rs__reply_code(c, cl, q, DNS_RCODE_SERVFAIL);
 		return;

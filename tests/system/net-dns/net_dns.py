@@ -25,11 +25,12 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dnslib import (A, AAAA, ANY, FORMERR, MX, NOERROR, NXDOMAIN, PTR,  # noqa
+from dnslib import (A, AAAA, Answer, ANY, FORMERR, MX, NOERROR, NXDOMAIN, PTR,  # noqa
                     REFUSED, SERVFAIL, TC, FakeUpstream, query, recv_exact,
                     setns, tcp_ask, udp_ask)
 
 MAX_TCP = 4
+FWD_CAP = 64  # the resolver's default
 TIMEOUT_MS = 500
 
 
@@ -129,6 +130,29 @@ class Suite:
         dt = time.monotonic() - t0
         check(a.rcode == SERVFAIL, "silent: rcode %d" % a.rcode)
         check(dt >= TIMEOUT_MS / 1000 * 0.9, "answered before the timeout")
+
+    def t_forwarded_queries_are_capped_per_container(self):
+        # 70 queries upstream never answers: the 64 of the cap wait for the
+        # timeout, the other 6 get SERVFAIL at once.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(TIMEOUT_MS / 1000 / 2)
+            for i in range(FWD_CAP + 6):
+                s.sendto(query("silent.example.com", qid=i),
+                         ("127.0.0.11", 53))
+            early = []
+            try:
+                while True:
+                    early.append(Answer(s.recv(512)))
+            except socket.timeout:
+                pass
+            check(len(early) == 6 and
+                  all(a.rcode == SERVFAIL for a in early),
+                  "%d early answers" % len(early))
+            s.settimeout(3)
+            late = [Answer(s.recv(512)) for _ in range(FWD_CAP)]
+            check(all(a.rcode == SERVFAIL for a in late), "late SERVFAIL")
+            ids = {a.id for a in early + late}
+            check(ids == set(range(FWD_CAP + 6)), "every id answered once")
 
     def t_compression_loop_is_formerr(self):
         msg = struct.pack(">HHHHHH", 0xC00C, 0, 1, 0, 0, 0)
@@ -239,6 +263,48 @@ def not_from_the_host_namespace():
         return []
 
 
+def without_upstream(harness_path, ns_path, tmp):
+    """A second resolver on the same container (the first detached and
+    closed: the port is free again), with no nameserver configured."""
+    empty = os.path.join(tmp, "empty.conf")
+    with open(empty, "w") as f:
+        f.write("search example.org\n")
+    h = subprocess.Popen([harness_path, ns_path, empty],
+                         stdout=subprocess.PIPE, text=True)
+    failures = []
+    try:
+        if h.stdout.readline().strip() != "ready":
+            return ["reattach_after_detach"]
+        result = {}
+
+        def body():
+            setns(ns_path)
+            t0 = time.monotonic()
+            result["ext"] = udp_ask(query("ext.example.com")).rcode
+            result["dt"] = time.monotonic() - t0
+            result["web"] = udp_ask(query("web")).addrs()
+
+        t = threading.Thread(target=body)
+        t.start()
+        t.join()
+        if result.get("ext") != SERVFAIL or result.get("dt", 9) > 0.2:
+            failures.append("no_upstream_is_servfail_at_once %s" % result)
+        else:
+            print("ok   no_upstream_is_servfail_at_once")
+        if result.get("web") != ["10.0.0.2"]:
+            failures.append("reattach_after_detach %s" % result)
+        else:
+            print("ok   reattach_after_detach")
+        h.send_signal(signal.SIGTERM)
+        if h.wait(timeout=20) != 0:
+            failures.append("second harness exit %d" % h.returncode)
+    finally:
+        if h.poll() is None:
+            h.kill()
+            h.wait()
+    return failures
+
+
 def inner(harness_path):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     up = FakeUpstream()
@@ -269,6 +335,7 @@ def inner(harness_path):
         rc = h.wait(timeout=20)
         if rc != 0:
             failures.append("harness exit %d (leak or error)" % rc)
+        failures += without_upstream(harness_path, ns_path, tmp)
         if failures:
             print("FAILED: %s" % ", ".join(failures))
             return 1
