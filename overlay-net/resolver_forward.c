@@ -429,13 +429,18 @@ int rs__read_resolv_conf(struct net_resolver *r, const char *path)
 	char *line = NULL;
 	size_t cap = 0;
 	FILE *fp;
+	int rc;
 
 	fp = fopen(path, "re");
 	if (!fp)
 		return errno == ENOENT ? 0 : -errno;
+	errno = 0;
 	while (getline(&line, &cap, fp) >= 0)
 		parse_nameserver(r, line);
+	rc = ferror(fp) ? (errno ? -errno : -EIO) : 0;
 	free(line);
 	fclose(fp);
-	return 0;
+	if (rc < 0)
+		r->n_upstream = 0;
+	return rc;
 }
