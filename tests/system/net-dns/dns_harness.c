@@ -3,7 +3,7 @@
  * fixed table of names standing in for the daemon's networks: the program
  * the system test (net_dns.py) and the benchmark (bench/dns-bench) drive.
  *
- *   net-dns-harness NETNS_PATH RESOLV_CONF [TIMEOUT_MS [MAX_TCP]]
+ *   net-dns-harness NETNS_PATH RESOLV_CONF [TIMEOUT_MS [MAX_TCP [IDLE_MS]]]
  *
  * Names (container "ctr1", search domain "example.org"):
  *   web, web.testnet          -> 10.0.0.2
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
 	if (argc < 3) {
 		fprintf(stderr,
 			"usage: %s NETNS_PATH RESOLV_CONF "
-			"[TIMEOUT_MS [MAX_TCP]]\n",
+			"[TIMEOUT_MS [MAX_TCP [IDLE_MS]]]\n",
 			argv[0]);
 		return 2;
 	}
@@ -111,6 +111,7 @@ int main(int argc, char **argv)
 	cfg.resolv_conf = argv[2];
 	cfg.forward_timeout_ms = argc > 3 ? (unsigned)atoi(argv[3]) : 0;
 	cfg.max_tcp_per_ctr = argc > 4 ? (unsigned)atoi(argv[4]) : 0;
+	cfg.tcp_idle_ms = argc > 5 ? (unsigned)atoi(argv[5]) : 0;
 	rc = net_resolver_open(&cfg, &res);
 	if (rc < 0) {
 		fprintf(stderr, "net_resolver_open: %s\n", shoal_strerror(rc));

@@ -30,6 +30,7 @@ from dnslib import (A, AAAA, Answer, ANY, FORMERR, MX, NOERROR, NXDOMAIN, PTR,  
                     setns, tcp_ask, udp_ask)
 
 MAX_TCP = 4
+IDLE_MS = 300
 FWD_CAP = 64  # the resolver's default
 TIMEOUT_MS = 500
 
@@ -217,6 +218,36 @@ class Suite:
         time.sleep(0.1)
         check(tcp_ask(query("web")).addrs() == ["10.0.0.2"], "tcp after")
 
+    def t_tcp_pipelines_and_closes_idle_connections(self):
+        with socket.create_connection(("127.0.0.11", 53), timeout=2) as c:
+            frames = b""
+            names = ("web", "ext.example.com", "ghost.testnet")
+            for i, name in enumerate(names):
+                q = query(name, qid=100 + i)
+                frames += struct.pack(">H", len(q)) + q
+            c.sendall(frames)  # three queries in one write
+            got = {}
+            for _ in range(3):
+                n = struct.unpack(">H", recv_exact(c, 2))[0]
+                a = Answer(recv_exact(c, n))
+                got[a.id] = a
+            check(got[100].addrs() == ["10.0.0.2"] and
+                  got[101].addrs() == ["192.0.2.1"] and
+                  got[102].rcode == NXDOMAIN, "pipelined answers")
+            # Idle past the timeout: closed by the resolver.
+            c.settimeout(IDLE_MS / 1000 * 4)
+            t0 = time.monotonic()
+            check(c.recv(10) == b"", "idle connection closed")
+            check(time.monotonic() - t0 >= IDLE_MS / 1000 * 0.5,
+                  "closed only once idle")
+        # A client that leaves while its query is forwarded.
+        c = socket.create_connection(("127.0.0.11", 53), timeout=2)
+        q = query("silent.example.com")
+        c.sendall(struct.pack(">H", len(q)) + q)
+        c.close()
+        time.sleep(0.05)
+        check(tcp_ask(query("web")).addrs() == ["10.0.0.2"], "tcp after")
+
     def t_detach_closes_the_sockets(self):
         self.harness.send_signal(signal.SIGUSR1)
         check(self.harness.stdout.readline().strip() == "detached",
@@ -322,7 +353,7 @@ def inner(harness_path):
                 break
             time.sleep(0.01)
         h = subprocess.Popen([harness_path, ns_path, resolv,
-                              str(TIMEOUT_MS), str(MAX_TCP)],
+                              str(TIMEOUT_MS), str(MAX_TCP), str(IDLE_MS)],
                              stdout=subprocess.PIPE, text=True)
         procs.append(h)
         line = h.stdout.readline().strip()
