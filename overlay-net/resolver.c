@@ -97,15 +97,21 @@ int net_resolver_open(const struct net_resolver_config *cfg,
 	return 0;
 }
 
-static void ctr_free(struct rs_ctr *c)
+/* Free a container that never had handles (attach failed early). */
+static void ctr_free_unattached(struct rs_ctr *c)
 {
-	struct net_resolver *r = c->r;
-
 	for (char **s = c->search; s && *s; s++)
 		shoal_free(*s);
 	shoal_free(c->search);
 	shoal_free(c->id);
 	shoal_free(c);
+}
+
+static void ctr_free(struct rs_ctr *c)
+{
+	struct net_resolver *r = c->r;
+
+	ctr_free_unattached(c);
 	r->alive--;
 	if (r->closing && r->alive == 0) {
 		hmap_fini(&r->ctrs);
@@ -294,19 +300,24 @@ int net_resolver_attach(struct net_resolver *r, const char *ctr_id,
 	list_init(&c->fwds);
 	list_init(&c->conns);
 	c->id = shoal_strdup(ctr_id);
-	if (!c->id || copy_search(c, search) < 0 ||
-	    hmap_put_str(&r->ctrs, ctr_id, c, NULL) < 0)
-		goto err_free;
-	r->alive++;
+	if (!c->id || copy_search(c, search) < 0)
+		goto err_free_ctr;
 	rc = rs__ns_sockets(netns_path, &udp_fd, &tcp_fd, &step);
 	if (rc < 0) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "resolver for container %s: cannot %s (%s): %s",
-			 ctr_id, step, netns_path, shoal_strerror(rc));
-		hmap_del_str(&r->ctrs, ctr_id);
-		r->alive--;
-		goto err_free_rc;
+		snprintf(
+			err->msg, sizeof(err->msg),
+			"resolver for container %s: cannot %s (%s): %s; is the "
+			"container running?",
+			ctr_id, step, netns_path, shoal_strerror(rc));
+		ctr_free_unattached(c);
+		return rc;
 	}
+	if (hmap_put_str(&r->ctrs, ctr_id, c, NULL) < 0) {
+		close(udp_fd);
+		close(tcp_fd);
+		goto err_free_ctr;
+	}
+	r->alive++;
 	rc = ctr_start(c, udp_fd, tcp_fd, err);
 	if (rc < 0) {
 		hmap_del_str(&r->ctrs, ctr_id);
@@ -317,17 +328,8 @@ int net_resolver_attach(struct net_resolver *r, const char *ctr_id,
 	}
 	return 0;
 
-err_free:
-	rc = -ENOMEM;
-	hmap_del_str(&r->ctrs, ctr_id);
-err_free_rc:
-	for (char **s = c->search; s && *s; s++)
-		shoal_free(*s);
-	shoal_free(c->search);
-	shoal_free(c->id);
-	shoal_free(c);
-	if (rc != -ENOMEM)
-		return rc;
+err_free_ctr:
+	ctr_free_unattached(c);
 err_nomem:
 	snprintf(err->msg, sizeof(err->msg),
 		 "resolver for container %s: out of memory", ctr_id);

@@ -336,6 +336,24 @@ def without_upstream(harness_path, ns_path, tmp):
     return failures
 
 
+def attach_errors_name_the_step(harness_path, tmp):
+    """A path that is no network namespace: attach fails, saying why."""
+    conf = os.path.join(tmp, "resolv.conf")
+    failures = []
+    for path, words in (("/nonexistent/ns/net",
+                         "cannot open the network namespace"),
+                        ("/proc/self/ns/uts",
+                         "cannot enter the network namespace")):
+        r = subprocess.run([harness_path, path, conf], capture_output=True,
+                           text=True, timeout=20)
+        if r.returncode != 1 or words not in r.stderr:
+            failures.append("attach_error %s: rc %d %r" %
+                            (path, r.returncode, r.stderr))
+    if not failures:
+        print("ok   attach_errors_name_the_step")
+    return failures
+
+
 def inner(harness_path):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     up = FakeUpstream()
@@ -367,6 +385,7 @@ def inner(harness_path):
         if rc != 0:
             failures.append("harness exit %d (leak or error)" % rc)
         failures += without_upstream(harness_path, ns_path, tmp)
+        failures += attach_errors_name_the_step(harness_path, tmp)
         if failures:
             print("FAILED: %s" % ", ".join(failures))
             return 1

@@ -138,12 +138,30 @@ static void open_refuses_a_config_without_loop_or_lookup(void **state)
 	assert_int_equal(net_resolver_open(&cfg, &r), -EISDIR);
 }
 
+static void open_reports_a_failed_allocation(void **state)
+{
+	struct net_resolver_config cfg = {.lookup = lookup,
+					  .resolv_conf = "/nonexistent"};
+	struct net_resolver *r = NULL;
+	int64_t live = shoal_alloc_live();
+	uv_loop_t loop;
+
+	(void)state;
+	cfg.loop = &loop;
+	shoal_alloc_fail_after(0);
+	assert_int_equal(net_resolver_open(&cfg, &r), -ENOMEM);
+	shoal_alloc_fail_after(-1);
+	assert_null(r);
+	assert_int_equal(shoal_alloc_live(), live);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(nameserver_lines_give_the_upstream_servers),
 		cmocka_unit_test(a_missing_file_means_no_upstream),
 		cmocka_unit_test(open_refuses_a_config_without_loop_or_lookup),
+		cmocka_unit_test(open_reports_a_failed_allocation),
 	};
 
 	return cmocka_run_group_tests(tests, make_file, remove_file);
