@@ -361,6 +361,7 @@ static void finish(struct mon *m)
 	trace("drained");
 	m->st.oom_killed = rt__cgroup_oom_killed(&m->cg, m->c);
 	rt__cgroup_destroy(&m->cg, m->c);
+	rt__shm_release(m->c);
 	trace("cgroup removed");
 	m->st.status = RT_STATUS_EXITED;
 	m->st.exit_code = WIFEXITED(m->status) ? WEXITSTATUS(m->status)
@@ -544,6 +545,9 @@ static int clone_init(struct mon *m, struct rt__child_args *a, int sp[2],
 		flags |= CLONE_NEWNET;
 	if (c->userns_size)
 		flags |= CLONE_NEWUSER;
+	if ((rc = rt__ns_prepare(m->c, &flags, err)) < 0 ||
+	    (rc = rt__shm_prepare(c, err)) < 0)
+		return rc;
 	snprintf(path, sizeof(path), "%s/rootfs", c->run_dir);
 	if (path_mkdir_p(path, 0755) < 0) {
 		rt__err(err, "cannot create %s", path);
@@ -629,6 +633,7 @@ static int spawn(struct mon *m, struct shoal_err *err)
 		kill(m->pid, SIGKILL);
 		waitpid(m->pid, NULL, 0);
 		rt__cgroup_destroy(&m->cg, c);
+		rt__shm_release(c);
 		return rc;
 	}
 	if (c->tty) {

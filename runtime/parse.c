@@ -442,3 +442,36 @@ int rt_parse_user(const char *s, struct rt_user_spec *out)
 	out->has_group = true;
 	return 0;
 }
+
+/* One number of a cpuset list: digits only, below 65536. */
+static const char *cpuset_num(const char *p, long *v)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*p))
+		return NULL;
+	errno = 0;
+	*v = strtol(p, &end, 10);
+	return errno || *v > 65535 ? NULL : end;
+}
+
+int rt_parse_cpuset(const char *s)
+{
+	const char *p = s;
+	long a, b;
+
+	if (!s || !*s || strlen(s) > 512)
+		return -EINVAL;
+	for (;;) {
+		if (!(p = cpuset_num(p, &a)))
+			return -EINVAL;
+		if (*p == '-') {
+			if (!(p = cpuset_num(p + 1, &b)) || b < a)
+				return -EINVAL;
+		}
+		if (*p == '\0')
+			return 0;
+		if (*p++ != ',')
+			return -EINVAL;
+	}
+}
