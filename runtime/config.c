@@ -154,6 +154,8 @@ static int flags_to_json(const struct rt__config *c, json_t *o)
 				  json_integer(c->log_max_size));
 	rc |= json_object_set_new(o, "log_max_file",
 				  json_integer(c->log_max_file));
+	rc |= json_object_set_new(o, "log_compress",
+				  json_boolean(c->log_compress));
 	return rc ? -ENOMEM : 0;
 }
 
@@ -453,6 +455,7 @@ static int flags_from_json(json_t *o, struct rt__config *c)
 	c->cgroupns_host = json_is_true(json_object_get(o, "cgroupns_host"));
 	c->log_max_size = get_int(o, "log_max_size");
 	c->log_max_file = (int)get_int(o, "log_max_file");
+	c->log_compress = json_is_true(json_object_get(o, "log_compress"));
 	if (c->shm_size < 0 || c->log_max_size < 0 || c->log_max_file < 0 ||
 	    c->oom_score_adj < -1000 || c->oom_score_adj > 1000)
 		return -EINVAL;

@@ -920,10 +920,14 @@ int rt_log_open(struct rt *rt, const char *ref,
 
 	if (!k)
 		return SHOAL_ENOTFOUND;
+	/* Docker: the none driver keeps nothing to read (a 501). */
+	if (k->c->log_driver && !strcmp(k->c->log_driver, "none"))
+		return -ENOTSUP;
 	path = rt__log_path(k->c);
 	if (!path)
 		return -ENOMEM;
-	rc = rt__log_open_path(rt, k->c->id, path, opt, out);
+	rc = rt__log_open_path(rt, k->c->id, path, k->c->log_max_file, opt,
+			       out);
 	shoal_free(path);
 	return rc;
 }

@@ -544,12 +544,14 @@ static int copy_run_flags(struct rt *rt, const struct rt_spec *s,
 	c->log_driver = shoal_strdup(mode_or(s->log_driver, "json-file"));
 	c->log_max_size = s->log_max_size;
 	c->log_max_file = s->log_max_file;
+	c->log_compress = s->log_compress > 0;
 	if (!strcmp(c->log_driver ? c->log_driver : "", "local")) {
-		/* Docker's local driver: 20 MB x 5 files by default. */
+		/* Docker's local driver: 20 MB x 5 files, compressed. */
 		if (!c->log_max_size)
 			c->log_max_size = 20 << 20;
 		if (!c->log_max_file)
 			c->log_max_file = 5;
+		c->log_compress = s->log_compress >= 0;
 	}
 	if (!c->log_max_file)
 		c->log_max_file = 1;

@@ -103,6 +103,7 @@ struct rt__config {
 	char *log_driver; /* "json-file", "local", "none" */
 	int64_t log_max_size;
 	int log_max_file;
+	bool log_compress;
 };
 
 /** What the monitor records in state.json. */
@@ -395,13 +396,33 @@ int rt__finish_process(const struct rt__config *c, char *const *argv,
 int rt__monitor_main(int argc, char **argv);
 int rt__exec_helper_main(int argc, char **argv);
 
+/* log_rotate.c: the monitor's log writer (driver, size bound, rotation) */
+struct rt__log_writer {
+	int fd; /* -1: the "none" driver */
+	char *path;
+	int64_t size;
+	int64_t max_size; /* 0: unbounded */
+	int max_file;
+	bool compress;
+};
+int rt__logw_open(struct rt__log_writer *w, const struct rt__config *c);
+void rt__logw_close(struct rt__log_writer *w);
+/** rt__logw_append() - one record, rotating first when it would take
+ * the live file past max_size. */
+int rt__logw_append(struct rt__log_writer *w, int stream, const char *data,
+		    size_t len, int64_t ns);
+/** rt__log_format() - one json-file record (owned, shoal_free) and its
+ * length. */
+int rt__log_format(int stream, const char *data, size_t len, int64_t ns,
+		   char **out, size_t *n);
+
 /* logs.c */
 /** rt__log_append() - one json-file record for @len bytes of @stream. */
 int rt__log_append(int fd, int stream, const char *data, size_t len,
 		   int64_t ns);
 char *rt__log_path(const struct rt__config *c);
 int rt__log_open_path(struct rt *rt, const char *id, const char *path,
-		      const struct rt_log_options *opt,
+		      int max_file, const struct rt_log_options *opt,
 		      struct rt_log_reader **out);
 /* container.c: whether @id's monitor is alive (for log follow). */
 bool rt__container_running(struct rt *rt, const char *id);

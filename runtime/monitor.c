@@ -73,7 +73,7 @@ struct mon {
 	int in;	 /* container stdin (pipe write end or pty), or -1 */
 	int listen;
 	int ctl;
-	int log;
+	struct rt__log_writer log;
 	int clients[MAX_CLIENTS];
 	struct linebuf lb[3];
 	/* Interactive containers: output made before the first attach,
@@ -133,17 +133,17 @@ static void log_flush(struct mon *m, int stream, bool all)
 
 	for (size_t i = 0; i < b->len; i++)
 		if (b->data[i] == '\n') {
-			rt__log_append(m->log, stream, b->data + start,
-				       i + 1 - start, now);
+			rt__logw_append(&m->log, stream, b->data + start,
+					i + 1 - start, now);
 			start = i + 1;
 		}
 	if ((all || start == 0) && b->len == LINE_MAX_BYTES) {
-		rt__log_append(m->log, stream, b->data, b->len, now);
+		rt__logw_append(&m->log, stream, b->data, b->len, now);
 		start = b->len;
 	}
 	if (all && start < b->len) {
-		rt__log_append(m->log, stream, b->data + start, b->len - start,
-			       now);
+		rt__logw_append(&m->log, stream, b->data + start,
+				b->len - start, now);
 		start = b->len;
 	}
 	memmove(b->data, b->data + start, b->len - start);
@@ -663,6 +663,7 @@ static int setup_loop(struct mon *m)
 {
 	char *path;
 	sigset_t set;
+	int rc;
 
 	monitor_signals(&set);
 	m->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -677,13 +678,8 @@ static int setup_loop(struct mon *m)
 	shoal_free(path);
 	if (m->listen < 0 || m->ctl < 0)
 		return m->listen < 0 ? m->listen : m->ctl;
-	path = rt__log_path(m->c);
-	m->log = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			     0640)
-		      : -1;
-	shoal_free(path);
-	if (m->log < 0)
-		return -errno;
+	if ((rc = rt__logw_open(&m->log, m->c)) < 0)
+		return rc;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		m->clients[i] = -1;
 	if (ep_add(m->ep, m->sfd, TAG_SIG) < 0 ||
@@ -739,7 +735,7 @@ fail:
 
 int rt__monitor_main(int argc, char **argv)
 {
-	struct mon m = {.out = -1, .err = -1, .in = -1, .log = -1};
+	struct mon m = {.out = -1, .err = -1, .in = -1, .log = {.fd = -1}};
 	struct shoal_err err = {""};
 	int result_fd, null_fd, rc;
 	char *logp;

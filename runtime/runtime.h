@@ -222,10 +222,12 @@ struct rt_spec {
 	bool cgroupns_host;   /* --cgroupns host (default private) */
 	/* Logging: "json-file" (NULL), "local" or "none"; max_size bytes per
 	 * file (0: unbounded, local: 20 MiB), max_file files (0: 1, local:
-	 * 5); compress is refused (see docs/runtime.md). */
+	 * 5); log_compress gzips rotated files: 0 the driver's default (off,
+	 * local: on), 1 on, -1 off. */
 	const char *log_driver;
 	int64_t log_max_size;
 	int log_max_file;
+	int log_compress;
 };
 
 /* -------------------------------------------------------------- parsers */
@@ -580,8 +582,9 @@ struct rt_log_entry {
 	size_t len;
 };
 
-/** rt_log_open() - read the container's json-file log. Free with
- * rt_log_close(). */
+/** rt_log_open() - read the container's log (json-file or local, the
+ * rotated files first). Free with rt_log_close(). -ENOTSUP for a
+ * container whose log driver is "none". */
 int rt_log_open(struct rt *rt, const char *id, const struct rt_log_options *opt,
 		struct rt_log_reader **out);
 /**

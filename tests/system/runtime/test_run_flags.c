@@ -14,6 +14,7 @@
 #include <cmocka.h>
 // clang-format on
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,6 +391,123 @@ static void devices_are_made_and_allowed_exactly(void **state)
 	refused(fx, &s, "below /dev");
 }
 
+/* The container's log file @suffix ("-json.log.1.gz"): its size, or -1
+ * when it does not exist. */
+static long long log_file(struct fx *fx, const char *id, const char *suffix)
+{
+	char path[600];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/containers/%s/%s%s", fx->data_root, id,
+		 id, suffix);
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* 100 numbered lines of about 40 bytes: records of about 100 bytes. */
+#define LINES_SCRIPT "for i in $(seq 1 100); do echo line-$i; done"
+
+static void run_logged(struct fx *fx, struct rt_spec *s, char id[65])
+{
+	int code = -1;
+
+	fx_start(fx, s, id);
+	assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code), 0);
+	assert_int_equal(code, 0);
+}
+
+static void tail_of(struct fx *fx, const char *id, int64_t tail, char *out,
+		    size_t cap)
+{
+	struct rt_log_options opt = {
+		.tail = tail, .stdout_on = true, .stderr_on = true};
+	struct rt_log_reader *r;
+	struct rt_log_entry e;
+	size_t o = 0;
+
+	out[0] = '\0';
+	assert_int_equal(rt_log_open(fx->rt, id, &opt, &r), 0);
+	while (rt_log_next(r, &e) == 0 && o + e.len + 1 < cap) {
+		memcpy(out + o, e.line, e.len);
+		o += e.len;
+		out[o] = '\0';
+	}
+	rt_log_close(r);
+}
+
+static void json_file_logs_rotate_and_read_across_files(void **state)
+{
+	struct fx *fx = *state;
+	struct rt_spec s;
+	char out[OUT], id[RT_ID_LEN + 1];
+	long long sz;
+
+	fx_spec(fx, &s, sh(LINES_SCRIPT));
+	s.log_max_size = 1000;
+	s.log_max_file = 3;
+	run_logged(fx, &s, id);
+	for (int i = 0; i < 3; i++) {
+		sz = log_file(fx, id,
+			      (const char *[]){"-json.log", "-json.log.1",
+					       "-json.log.2"}[i]);
+		assert_true(sz > 0 && sz <= 1000);
+	}
+	assert_int_equal(log_file(fx, id, "-json.log.3"), -1);
+	/* All that is kept, in order, ends with the last line; --tail
+	 * reaches into the rotated files. */
+	tail_of(fx, id, -1, out, sizeof(out));
+	assert_non_null(strstr(out, "line-99\nline-100\n"));
+	assert_null(strstr(out, "line-1\n"));
+	tail_of(fx, id, 15, out, sizeof(out));
+	assert_true(!strncmp(out, "line-86\n", 8));
+	assert_non_null(strstr(out, "line-100\n"));
+	/* compress: the rotated files are gzipped, and still read. */
+	s.log_compress = 1;
+	run_logged(fx, &s, id);
+	assert_true(log_file(fx, id, "-json.log.1.gz") > 0);
+	assert_true(log_file(fx, id, "-json.log.2.gz") > 0);
+	assert_int_equal(log_file(fx, id, "-json.log.1"), -1);
+	tail_of(fx, id, 15, out, sizeof(out));
+	assert_true(!strncmp(out, "line-86\n", 8));
+	/* max-file 1: the one file is truncated, never grows past the
+	 * bound. */
+	s.log_compress = 0;
+	s.log_max_file = 1;
+	run_logged(fx, &s, id);
+	sz = log_file(fx, id, "-json.log");
+	assert_true(sz > 0 && sz <= 1000);
+	assert_int_equal(log_file(fx, id, "-json.log.1"), -1);
+	tail_of(fx, id, -1, out, sizeof(out));
+	assert_non_null(strstr(out, "line-100\n"));
+}
+
+static void local_and_none_log_drivers(void **state)
+{
+	struct fx *fx = *state;
+	struct rt_spec s;
+	struct rt_log_options opt = {.tail = -1, .stdout_on = true};
+	struct rt_log_reader *r;
+	char out[OUT], id[RT_ID_LEN + 1];
+
+	fx_spec(fx, &s, sh(LINES_SCRIPT));
+	s.log_driver = "local";
+	s.log_max_size = 1000;
+	run_logged(fx, &s, id);
+	/* local: compressed by default, five files at most. */
+	assert_true(log_file(fx, id, "-local.log") > 0);
+	assert_true(log_file(fx, id, "-local.log.1.gz") > 0);
+	assert_true(log_file(fx, id, "-local.log.4.gz") > 0);
+	assert_int_equal(log_file(fx, id, "-local.log.5.gz"), -1);
+	assert_int_equal(log_file(fx, id, "-json.log"), -1);
+	tail_of(fx, id, 3, out, sizeof(out));
+	assert_string_equal(out, "line-98\nline-99\nline-100\n");
+	s.log_driver = "none";
+	run_logged(fx, &s, id);
+	assert_int_equal(log_file(fx, id, "-json.log"), -1);
+	assert_int_equal(rt_log_open(fx->rt, id, &opt, &r), -ENOTSUP);
+	s.log_driver = "syslog";
+	refused(fx, &s, "no log driver named 'syslog' is registered");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +524,8 @@ int main(void)
 		T(host_namespaces_are_shared),
 		T(container_namespaces_are_joined),
 		T(devices_are_made_and_allowed_exactly),
+		T(json_file_logs_rotate_and_read_across_files),
+		T(local_and_none_log_drivers),
 #undef T
 	};
 
