@@ -136,6 +136,13 @@ static void logs(struct api_call *call)
 		return;
 	}
 	int rc = rt_log_open(st->rt, id, &o, &op->ls.r);
+	if (rc == -ENOTSUP) { /* --log-driver none: Docker's 501 */
+		shoal_free(op);
+		api_reply_error(call, 501,
+				"configured logging driver does not support "
+				"reading");
+		return;
+	}
 	if (rc < 0) {
 		shoal_free(op);
 		api_reply_error(call, 500, "cannot read the logs: %s",

@@ -817,7 +817,10 @@ int rt_container_inspect(struct rt *rt, const char *ref, struct rt_info *out)
 	out->init_maxrss_kb = st.init_maxrss_kb;
 	out->name = k->c->name ? shoal_strdup(k->c->name) : NULL;
 	out->error = st.error[0] ? shoal_strdup(st.error) : NULL;
-	out->log_path = rt__log_path(k->c);
+	/* Docker shows no path for the none driver. */
+	out->log_path = k->c->log_driver && !strcmp(k->c->log_driver, "none")
+				? shoal_strdup("")
+				: rt__log_path(k->c);
 	out->rootfs =
 		out->pid ? rt__path("/proc/%d/root", (int)out->pid) : NULL;
 	out->config_json = rt__config_to_json(k->c);

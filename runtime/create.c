@@ -297,9 +297,7 @@ static int check_run_flags(struct rt *rt, const struct rt_spec *s,
 	}
 	if (s->log_driver && strcmp(s->log_driver, "json-file") &&
 	    strcmp(s->log_driver, "local") && strcmp(s->log_driver, "none")) {
-		rt__err(err,
-			"failed to create logging driver: logger: no log "
-			"driver named '%s' is registered",
+		rt__err(err, "logger: no log driver named '%s' is registered",
 			s->log_driver);
 		return -EINVAL;
 	}
