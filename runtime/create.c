@@ -248,6 +248,35 @@ static int check_memory_flags(struct rt *rt, const struct rt_spec *s,
 	return 0;
 }
 
+/* Docker's check: the CPUs (memory nodes) asked for exist here. */
+static int cpuset_available(struct rt *rt, int mems, const char *want,
+			    struct shoal_err *err)
+{
+	char *path, *have = NULL;
+	int rc;
+
+	if (rt->cg.layout == RT_CGROUP_V2)
+		return 0; /* refused below */
+	path = rt__path("%s/cpuset/cpuset.effective_%s", rt->cg.v1_root,
+			mems ? "mems" : "cpus");
+	if (!path)
+		return -ENOMEM;
+	rc = rt__read_file(path, 4096, &have, NULL);
+	shoal_free(path);
+	if (rc < 0)
+		return 0; /* nothing to compare with: the kernel decides */
+	have[strcspn(have, "\n")] = '\0';
+	if (!rt__cpuset_within(want, have)) {
+		rt__err(err,
+			"Requested %s are not available - requested %s, "
+			"available: %s",
+			mems ? "memory nodes" : "CPUs", want, have);
+		rc = -EINVAL;
+	}
+	shoal_free(have);
+	return rc;
+}
+
 static int check_run_flags(struct rt *rt, const struct rt_spec *s,
 			   struct shoal_err *err)
 {
@@ -272,6 +301,8 @@ static int check_run_flags(struct rt *rt, const struct rt_spec *s,
 				i ? "mems" : "cpus");
 			return -EINVAL;
 		}
+		if (v && *v && (rc = cpuset_available(rt, i, v, err)) < 0)
+			return rc;
 	}
 	if (rt->cg.layout == RT_CGROUP_V2 &&
 	    ((s->cpuset_cpus && *s->cpuset_cpus) ||

@@ -329,6 +329,10 @@ char *rt__cgv2_dir(const struct rt__cgroups *cg, const struct rt__config *c);
  * program to the cgroup folder @dir. */
 int rt__cgv2_devices(const char *dir);
 
+/** rt__cpuset_within() - whether every CPU (node) of the list @want is
+ * in the list @have (a cpuset.effective_* file's text). parse.c. */
+bool rt__cpuset_within(const char *want, const char *have);
+
 /* devices.c, sysctl.c */
 /** rt__devices_resolve() - parse --device specs and stat each host node
  * into @c->devices. -EINVAL with @err. */

@@ -263,6 +263,8 @@ static void cpuset_reaches_the_cgroup(void **state)
 	has(out, "0\n0\nCpus_allowed_list:\t0\n");
 	s.cpuset_cpus = "1-0";
 	refused(fx, &s, "Invalid value 1-0 for cpuset cpus");
+	s.cpuset_cpus = "4095";
+	refused(fx, &s, "Requested CPUs are not available - requested 4095");
 }
 
 static void cgroup_fs_is_the_containers_own_and_read_only(void **state)

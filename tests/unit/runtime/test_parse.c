@@ -548,6 +548,10 @@ static void cpuset_lists_parse(void **state)
 	assert_int_equal(rt_parse_cpuset("a"), -EINVAL);
 	assert_int_equal(rt_parse_cpuset("-1"), -EINVAL);
 	assert_int_equal(rt_parse_cpuset("99999"), -EINVAL);
+	assert_true(rt__cpuset_within("0", "0-1\n"));
+	assert_true(rt__cpuset_within("1,3", "0-3"));
+	assert_false(rt__cpuset_within("2", "0-1"));
+	assert_false(rt__cpuset_within("0-2", "0-1"));
 }
 
 int main(void)
