@@ -147,6 +147,22 @@ same "--volumes-from an unknown container is a 404" \
 	"$(create '{"Image":"busybox","Cmd":["true"],"HostConfig":{"VolumesFrom":["nosuch"]}}')" 404
 has "with Docker's message" "$(cat "$work/out")" "No such container: nosuch"
 "$D" rm -f -v "$id" >/dev/null
+"$D" import --change 'VOLUME /vol' "$work/busybox.tar" withvol >/dev/null
+before=$("$D" volume ls -q | wc -l)
+id=$("$D" run -d withvol sh -c 'grep -c " /vol " /proc/mounts')
+track "$id"
+"$D" wait "$id" >/dev/null
+same "an image's VOLUME is mounted as an anonymous volume" \
+	"$("$D" logs "$id")" 1
+same "and that volume is made" "$("$D" volume ls -q | wc -l)" $((before + 1))
+"$D" rm -v "$id" >/dev/null
+id=$("$D" run -d -v /tmp:/vol withvol sh -c 'grep -c " /vol " /proc/mounts')
+track "$id"
+"$D" wait "$id" >/dev/null
+same "a -v at the image's VOLUME path replaces it" "$("$D" logs "$id")" 1
+same "and no anonymous volume is made for it" \
+	"$("$D" volume ls -q | wc -l)" "$before"
+"$D" rm -v "$id" >/dev/null
 
 # Logging: rotation, reading across files, drivers.
 lines='for i in $(seq 1 100); do echo line-$i; done'
@@ -201,6 +217,22 @@ same "an unknown volume driver is a 404" \
 	"$(create '{"Image":"busybox","Cmd":["true"],"HostConfig":{"VolumeDriver":"nfs","Binds":["v:/v"]}}')" 404
 has "with Docker's message" "$(cat "$work/out")" \
 	'error looking up volume plugin nfs: plugin \"nfs\" not found'
+
+# The same flags through shoal run.
+S=$(timed_wrapper shoal "$SHOAL")
+same "shoal run --init --shm-size --group-add --sysctl --oom-score-adj" \
+	"$("$S" run --rm --init --shm-size 32m --group-add 4321 --sysctl kernel.shmmax=4096 --oom-score-adj 11 busybox sh -c 'head -c 17 /proc/1/cmdline; echo; df -k /dev/shm | awk "NR==2 {print \$2}"; id -G; cat /proc/sys/kernel/shmmax /proc/self/oom_score_adj' 2>&1 | xargs)" \
+	"/sbin/docker-init 32768 0 4321 4096 11"
+same "shoal run --device, --pid host, --cgroupns host" \
+	"$("$S" run --rm --device /dev/loop-control:/dev/k:r --pid host --cgroupns host busybox sh -c "ls -l /dev/k | cut -c1; readlink /proc/self/ns/pid; grep -c ':memory:/$cgparent/' /proc/self/cgroup" 2>&1 | xargs)" \
+	"c $host_pid 1"
+id=$("$S" run -d --log-opt max-size=1k --log-opt max-file=2 busybox sh -c "$lines")
+track "$id"
+"$S" wait "$id" >/dev/null
+check "shoal run --log-opt rotates" \
+	test -f "$work/data/containers/$id/$id-json.log.1"
+same "shoal run -e NAME passes the client's value" \
+	"$(FOO=baz "$S" run --rm -e FOO busybox sh -c 'echo $FOO')" baz
 
 for c in $("$D" ps -aq); do "$D" rm -f -v "$c" >/dev/null; done
 finish
