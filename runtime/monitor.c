@@ -347,6 +347,25 @@ static void unlink_sockets(struct mon *m)
 	}
 }
 
+/*
+ * In a pid namespace of its own, the init's exit kills everything else
+ * of the container. With --pid host or container:X it does not: kill what
+ * is left in the container's cgroup, as runc does for a shared pid
+ * namespace, so the cgroup can go and nothing outlives its container.
+ */
+static void kill_leftovers(struct mon *m)
+{
+	pid_t *pids = NULL;
+	size_t n = 0;
+
+	if (!strcmp(m->c->pid_mode, "private") ||
+	    rt__cgroup_pids(&m->cg, m->c, &pids, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		kill(pids[i], SIGKILL);
+	shoal_free(pids);
+}
+
 static void finish(struct mon *m)
 {
 	struct rusage ru;
@@ -359,6 +378,7 @@ static void finish(struct mon *m)
 		if (m->clients[i] >= 0)
 			drop_client(m, i);
 	trace("drained");
+	kill_leftovers(m);
 	m->st.oom_killed = rt__cgroup_oom_killed(&m->cg, m->c);
 	rt__cgroup_destroy(&m->cg, m->c);
 	rt__shm_release(m->c);

@@ -314,6 +314,19 @@ static void host_namespaces_are_shared(void **state)
 	has(out, want);
 	s.hostname = "other";
 	refused(fx, &s, "Conflicting options: hostname and the UTS mode");
+	/* With the host's pid namespace the init's exit does not end the
+	 * rest: the monitor kills what is left in the container's cgroup. */
+	{
+		char id[RT_ID_LEN + 1];
+		int code = -1;
+		fx_spec(fx, &s, sh("sleep 300 & sleep 300 & exit 3"));
+		s.pid_mode = "host";
+		fx_start(fx, &s, id);
+		assert_int_equal(rt_container_wait(fx->rt, id, 10000, &code),
+				 0);
+		assert_int_equal(code, 3);
+		assert_int_equal(fx_cgroup_dirs(fx->cgroup_parent, id), 0);
+	}
 }
 
 static void container_namespaces_are_joined(void **state)
