@@ -197,6 +197,10 @@ static int write_profile(struct create *c)
 	return 0;
 }
 
+/* Mounts taken from one --volumes-from container at most (the arrays
+ * below are sized with it). */
+#define VOLUMES_FROM_MAX 64
+
 /* "container:NAME" into the runtime's "ctr:<id>"; other modes as they
  * are. */
 static int ns_mode(struct create *c, const char *mode, char *out, size_t cap,
@@ -244,7 +248,7 @@ static int volumes_of(struct create *c, const char *ref, const char *mode,
 	struct rt_info info;
 	json_t *cfg, *m;
 	size_t i;
-	int rc = 0;
+	int rc = 0, added = 0;
 
 	if (rt_container_resolve(c->e->rt, ref, id) < 0 ||
 	    rt_container_inspect(c->e->rt, id, &info) < 0) {
@@ -265,6 +269,13 @@ static int volumes_of(struct create *c, const char *ref, const char *mode,
 		if (!strcmp(kind, "tmpfs") || !*src || !*target ||
 		    target_taken(c->volumes, *n, target))
 			continue;
+		if (++added > VOLUMES_FROM_MAX) {
+			eng__err(c->err,
+				 "too many volumes from %s (%d at most)", ref,
+				 VOLUMES_FROM_MAX);
+			rc = -EINVAL;
+			break;
+		}
 		snprintf(spec, sizeof(spec), "%s:%s%s", src, target,
 			 ro ? ":ro" : "");
 		if ((rc = keep_text(c, shoal_strdup(spec))) < 0)
@@ -284,9 +295,13 @@ static int build_volumes(struct create *c)
 	char ref[RT_NAME_MAX + 8];
 	int rc;
 
-	/* Each container given may bring up to RT_MAX_ITEMS mounts. */
-	c->volumes = shoal_calloc(nv + nf * 64 + ni + 1, sizeof(char *));
-	c->vol_text = shoal_calloc(nf * 64 + ni + 1, sizeof(char *));
+	if (nf > 64) {
+		eng__err(c->err, "too many --volumes-from (64 at most)");
+		return -EINVAL;
+	}
+	c->volumes = shoal_calloc(nv + nf * VOLUMES_FROM_MAX + ni + 1,
+				  sizeof(char *));
+	c->vol_text = shoal_calloc(nf * VOLUMES_FROM_MAX + 1, sizeof(char *));
 	if (!c->volumes || !c->vol_text)
 		return -ENOMEM;
 	for (size_t i = 0; i < nv; i++)
@@ -294,6 +309,10 @@ static int build_volumes(struct create *c)
 	for (size_t i = 0; i < nf; i++) {
 		const char *f = s->volumes_from[i], *colon = strrchr(f, ':');
 		const char *mode = "";
+		if (strlen(f) >= sizeof(ref)) {
+			eng__err(c->err, "No such container: %.64s", f);
+			return SHOAL_ENOTFOUND;
+		}
 		snprintf(ref, sizeof(ref), "%s", f);
 		if (colon && (!strcmp(colon, ":ro") || !strcmp(colon, ":rw"))) {
 			ref[colon - f] = '\0';
@@ -303,13 +322,8 @@ static int build_volumes(struct create *c)
 				 f);
 			return -EINVAL;
 		}
-		size_t before = n;
 		if ((rc = volumes_of(c, ref, mode, &n)) < 0)
 			return rc;
-		if (n - before > 64) {
-			eng__err(c->err, "too many volumes from %s", ref);
-			return -EINVAL;
-		}
 	}
 	/* The image's VOLUMEs: an anonymous volume each, unless mounted. */
 	for (size_t i = 0; i < ni; i++)
