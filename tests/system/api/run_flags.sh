@@ -40,6 +40,13 @@ check "--init forwards docker stop's SIGTERM (exit 143, no kill after the grace 
 	bash -c "timeout 8 '$D' stop -t 30 '$id' >/dev/null && test \"\$('$D' inspect -f '{{.State.ExitCode}}' '$id')\" = 143"
 "$D" rm -f "$id" >/dev/null
 
+if command -v script >/dev/null; then
+	out=$(script -qec "'$D' run -it --rm --init busybox sh -c 'tty; ps -o pid,comm | grep -c docker-init; exit 4'" /dev/null </dev/null | tr -d '\r\0' | sed 's/\^@//g' | xargs)
+	rc=$(script -qec "'$D' run -it --rm --init busybox sh -c 'exit 4'" /dev/null </dev/null >/dev/null; echo $?)
+	same "--init with a tty: the command has the terminal, the exit code passes" \
+		"$out $rc" "/dev/pts/0 1 4"
+fi
+
 # --stop-timeout: the grace period docker stop uses.
 id=$("$D" run -d --stop-timeout 1 busybox sleep 600)
 track "$id"
