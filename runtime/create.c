@@ -192,10 +192,10 @@ static int check_namespaces(struct rt *rt, const struct rt_spec *s,
 /* Memory, swap, OOM: Docker's checks and words (daemon/daemon_unix.go
  * verifyPlatformContainerResources); what this kernel cannot do is
  * refused naming what is missing. */
-static int check_memory_flags(struct rt *rt, const struct rt_spec *s,
-			      struct shoal_err *err)
+int rt__check_host_flags(const struct rt_spec *s, unsigned features,
+			 enum rt_cgroup_layout layout, struct shoal_err *err)
 {
-	bool v2 = rt->cg.layout == RT_CGROUP_V2;
+	bool v2 = layout == RT_CGROUP_V2;
 
 	if (s->memory_swap != 0 && s->memory_swap != -1) {
 		if (s->memory == 0) {
@@ -209,7 +209,7 @@ static int check_memory_flags(struct rt *rt, const struct rt_spec *s,
 			return -EINVAL;
 		}
 	}
-	if (s->memory_swap != 0 && !(rt->cg_features & RT_CG_SWAP)) {
+	if (s->memory_swap != 0 && !(features & RT_CG_SWAP)) {
 		rt__err(err, "--memory-swap cannot be applied: this kernel "
 			     "does not account swap (no "
 			     "memory.memsw.limit_in_bytes; boot with "
@@ -243,6 +243,16 @@ static int check_memory_flags(struct rt *rt, const struct rt_spec *s,
 	}
 	if (s->shm_size < 0) {
 		rt__err(err, "SHM size can not be less than 0");
+		return -EINVAL;
+	}
+	if (v2 &&
+	    ((s->cpuset_cpus && *s->cpuset_cpus) ||
+	     (s->cpuset_mems && *s->cpuset_mems) || rt__strv_len(s->devices) ||
+	     rt__strv_len(s->device_cgroup_rules))) {
+		rt__err(err, "--cpuset-cpus/--cpuset-mems and --device/"
+			     "--device-cgroup-rule are applied on cgroup v1 "
+			     "(and hybrid) hosts only; this host is cgroup "
+			     "v2");
 		return -EINVAL;
 	}
 	return 0;
@@ -280,7 +290,7 @@ static int cpuset_available(struct rt *rt, int mems, const char *want,
 static int check_run_flags(struct rt *rt, const struct rt_spec *s,
 			   struct shoal_err *err)
 {
-	int rc = check_memory_flags(rt, s, err);
+	int rc = rt__check_host_flags(s, rt->cg_features, rt->cg.layout, err);
 
 	if (rc == 0)
 		rc = check_namespaces(rt, s, err);
@@ -303,16 +313,6 @@ static int check_run_flags(struct rt *rt, const struct rt_spec *s,
 		}
 		if (v && *v && (rc = cpuset_available(rt, i, v, err)) < 0)
 			return rc;
-	}
-	if (rt->cg.layout == RT_CGROUP_V2 &&
-	    ((s->cpuset_cpus && *s->cpuset_cpus) ||
-	     (s->cpuset_mems && *s->cpuset_mems) || rt__strv_len(s->devices) ||
-	     rt__strv_len(s->device_cgroup_rules))) {
-		rt__err(err, "--cpuset-cpus/--cpuset-mems and --device/"
-			     "--device-cgroup-rule are applied on cgroup v1 "
-			     "(and hybrid) hosts only; this host is cgroup "
-			     "v2");
-		return -EINVAL;
 	}
 	for (size_t i = 0; s->device_cgroup_rules && s->device_cgroup_rules[i];
 	     i++)

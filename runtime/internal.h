@@ -329,6 +329,11 @@ char *rt__cgv2_dir(const struct rt__cgroups *cg, const struct rt__config *c);
  * program to the cgroup folder @dir. */
 int rt__cgv2_devices(const char *dir);
 
+/** rt__check_host_flags() - the run flags' checks that depend on what the
+ * host's cgroups offer (@features: rt_cgroup_features(), @layout), with
+ * Docker's words; pure (create.c). 0 or -EINVAL with @err. */
+int rt__check_host_flags(const struct rt_spec *s, unsigned features,
+			 enum rt_cgroup_layout layout, struct shoal_err *err);
 /** rt__cpuset_within() - whether every CPU (node) of the list @want is
  * in the list @have (a cpuset.effective_* file's text). parse.c. */
 bool rt__cpuset_within(const char *want, const char *have);

@@ -554,6 +554,42 @@ static void cpuset_lists_parse(void **state)
 	assert_false(rt__cpuset_within("0-2", "0-1"));
 }
 
+static void what_the_host_cannot_do_is_refused_naming_it(void **state)
+{
+	unsigned all = RT_CG_SWAP | RT_CG_CPU | RT_CG_PIDS;
+	struct rt_spec s = {.memory = 64 << 20, .memory_swap = 128 << 20};
+	struct shoal_err err = {""};
+
+	(void)state;
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_HYBRID, &err),
+			 0);
+	/* No swap accounting: --memory-swap cannot be applied. */
+	assert_int_equal(
+		rt__check_host_flags(&s, RT_CG_CPU, RT_CGROUP_HYBRID, &err),
+		-EINVAL);
+	assert_non_null(strstr(err.msg, "--memory-swap cannot be applied: "
+					"this kernel does not account swap"));
+	s.memory_swap = 0;
+	s.memory_swappiness_set = true;
+	s.memory_swappiness = 10;
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_V1, &err), 0);
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_V2, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "--memory-swappiness cannot be "
+					"applied: cgroup v2"));
+	s.memory_swappiness_set = false;
+	s.oom_kill_disable = true;
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_V2, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "--oom-kill-disable"));
+	s.oom_kill_disable = false;
+	s.devices = (const char *const[]){"/dev/fuse", NULL};
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_V1, &err), 0);
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_V2, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "this host is cgroup v2"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +598,7 @@ int main(void)
 		cmocka_unit_test(device_cgroup_rules_follow_dockers_pattern),
 		cmocka_unit_test(only_namespaced_sysctls_are_allowed),
 		cmocka_unit_test(cpuset_lists_parse),
+		cmocka_unit_test(what_the_host_cannot_do_is_refused_naming_it),
 		cmocka_unit_test(cpus_parse_into_nano_cpus),
 		cmocka_unit_test(ulimits_parse_soft_and_hard),
 		cmocka_unit_test(volume_specs_parse_like_docker),
