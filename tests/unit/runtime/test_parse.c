@@ -376,6 +376,42 @@ static void config_round_trips_through_json(void **state)
 	assert_int_equal(back->caps, 0xa80425fb);
 	assert_true(back->tty);
 	rt__config_free(back);
+	/* A config.json written before the run flags existed still loads,
+	 * with Docker's defaults. */
+	{
+		static const char *const added[] = {
+			"devices",	     "init_path",
+			"shm_size",	     "memory_swap",
+			"memory_swappiness", "oom_kill_disable",
+			"oom_score_adj",     "cpuset_cpus",
+			"cpuset_mems",	     "group_add",
+			"sysctls",	     "device_rules",
+			"pid_mode",	     "ipc_mode",
+			"uts_mode",	     "cgroupns_host",
+			"log_driver",	     "log_max_size",
+			"log_max_file",	     "log_compress",
+		};
+		json_t *o = json_loads(json, 0, NULL);
+		json_free_t jfree;
+		char *old;
+		assert_non_null(o);
+		for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++)
+			assert_int_equal(json_object_del(o, added[i]), 0);
+		old = json_dumps(o, 0);
+		json_decref(o);
+		assert_int_equal(rt__config_from_json(old, &back, &err), 0);
+		json_get_alloc_funcs(NULL, &jfree);
+		jfree(old);
+		assert_string_equal(back->pid_mode, "private");
+		assert_string_equal(back->ipc_mode, "private");
+		assert_string_equal(back->log_driver, "json-file");
+		assert_int_equal(back->memory_swappiness, -1);
+		assert_false(back->oom_score_adj_set);
+		assert_int_equal(back->n_devices, 0);
+		assert_int_equal(back->n_sysctls, 0);
+		assert_null(back->init_path);
+		rt__config_free(back);
+	}
 	shoal_free(json);
 	rt__config_free(c);
 	assert_int_equal(rt__config_from_json("{", &back, &err), -EINVAL);
