@@ -173,6 +173,19 @@ static void drop_client(struct mon *m, int i)
 	m->clients[i] = -1;
 }
 
+static bool log_none(const struct mon *m)
+{
+	return m->c->log_driver && !strcmp(m->c->log_driver, "none");
+}
+
+/* Output made before the first attach is kept for it (bounded) when that
+ * attach cannot read it from the log: `docker run -i`, whose client
+ * reads the socket, and the none log driver, which keeps no log. */
+static bool keeps_early(const struct mon *m)
+{
+	return m->c->open_stdin || log_none(m);
+}
+
 static void fan_out(struct mon *m, int stream, const char *p, size_t n)
 {
 	unsigned char hdr[8] = {(unsigned char)stream,
@@ -185,7 +198,7 @@ static void fan_out(struct mon *m, int stream, const char *p, size_t n)
 				(unsigned char)n};
 	struct iovec iov[2] = {{hdr, 8}, {(void *)p, n}};
 
-	if (!m->attached_once && m->c->open_stdin) {
+	if (!m->attached_once && keeps_early(m)) {
 		size_t h = m->c->tty ? 0 : 8;
 		if (m->early_len + h + n <= EARLY_MAX) {
 			memcpy(m->early + m->early_len, hdr, h);
@@ -403,7 +416,13 @@ static void loop(struct mon *m)
 	for (;;) {
 		int timeout = -1, n;
 		if (m->exited) {
-			if (m->out < 0 && m->err < 0)
+			/* With no log, output nobody has seen yet waits a
+			 * moment for the attach of `docker run`, which
+			 * connects right after the start: a short command
+			 * can be gone by then. */
+			bool waiting = log_none(m) && !m->attached_once &&
+				       m->early_len > 0;
+			if (m->out < 0 && m->err < 0 && !waiting)
 				break;
 			if (!deadline)
 				deadline = time_mono_ns() + 2 * NSEC_PER_SEC;

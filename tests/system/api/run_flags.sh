@@ -194,6 +194,8 @@ track "$id"
 "$D" wait "$id" >/dev/null
 has "--log-driver none: docker logs answers Docker's error" \
 	"$("$D" logs "$id" 2>&1)" "configured logging driver does not support reading"
+same "--log-driver none: docker run still shows the output (attach)" \
+	"$(run --log-driver none busybox echo hi)" hi
 id=$("$D" run -d --log-driver local busybox echo hi)
 track "$id"
 "$D" wait "$id" >/dev/null
