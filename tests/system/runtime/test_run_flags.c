@@ -15,6 +15,7 @@
 // clang-format on
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "fixture.h"
 
 #define OUT 16384
@@ -495,6 +497,47 @@ static void json_file_logs_rotate_and_read_across_files(void **state)
 	assert_non_null(strstr(out, "line-100\n"));
 }
 
+/* Follow (docker logs -f) across rotations: a reader that keeps up sees
+ * every line once, in order, though the files it started on are renamed,
+ * gzipped and dropped meanwhile. */
+static void a_follower_reads_across_rotations(void **state)
+{
+	struct fx *fx = *state;
+	struct rt_spec s;
+	struct rt_log_options opt = {
+		.tail = -1, .stdout_on = true, .stderr_on = true};
+	struct rt_log_reader *r;
+	struct rt_log_entry e;
+	char id[RT_ID_LEN + 1], want[32];
+	int next = 1, rc;
+
+	fx_spec(fx, &s,
+		sh("for i in $(seq 1 60); do echo line-$i; sleep 0.02; done"));
+	s.log_max_size = 1000;
+	s.log_max_file = 2;
+	s.log_compress = 1;
+	fx_start(fx, &s, id);
+	assert_int_equal(rt_log_open(fx->rt, id, &opt, &r), 0);
+	for (;;) {
+		rc = rt_log_next(r, &e);
+		if (rc == -EAGAIN) {
+			struct pollfd p = {.fd = rt_log_fd(r),
+					   .events = POLLIN};
+			poll(&p, 1, 50);
+			continue;
+		}
+		if (rc != 0)
+			break;
+		snprintf(want, sizeof(want), "line-%d\n", next++);
+		assert_int_equal(e.len, strlen(want));
+		assert_memory_equal(e.line, want, e.len);
+	}
+	rt_log_close(r);
+	assert_int_equal(rc, SHOAL_ECLOSED);
+	assert_int_equal(next, 61);
+	assert_true(log_file(fx, id, "-json.log.1.gz") > 0);
+}
+
 static void local_and_none_log_drivers(void **state)
 {
 	struct fx *fx = *state;
@@ -540,6 +583,7 @@ int main(void)
 		T(container_namespaces_are_joined),
 		T(devices_are_made_and_allowed_exactly),
 		T(json_file_logs_rotate_and_read_across_files),
+		T(a_follower_reads_across_rotations),
 		T(local_and_none_log_drivers),
 #undef T
 	};
