@@ -35,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_ALLOCS 32
+#define MAX_ALLOCS 64
 
 /* Every array made for the spec, freed together. */
 struct arena {
@@ -385,7 +385,7 @@ static int build_lifecycle(struct create_req *r)
 	return 0;
 }
 
-/* {"k": "v"} as "k=v" strings (Sysctls). */
+/* {"k": "v"} as "k=v" strings (Sysctls), all in one allocation. */
 static int kv_strings(struct create_req *r, const char *key,
 		      const char *const **out)
 {
@@ -393,54 +393,71 @@ static int kv_strings(struct create_req *r, const char *key,
 	const char *k;
 	json_t *v;
 	size_t n = json_is_object(o) ? json_object_size(o) : 0, i = 0;
+	size_t total = 0, at = 0;
 	const char **a;
+	char *text;
 
 	*out = NULL;
 	if (o && !json_is_null(o) && !json_is_object(o))
 		return fail(r, 400, "HostConfig.%s must be an object", key);
+	if (n > 256)
+		return fail(r, 400, "too many HostConfig.%s (256 at most)",
+			    key);
+	json_object_foreach((json_t *)o, k, v)
+	{
+		if (!json_is_string(v))
+			return fail(r, 400, "HostConfig.%s.%s must be a string",
+				    key, k);
+		total += strlen(k) + json_string_length(v) + 2;
+	}
 	a = arena_add(&r->arena, shoal_calloc(n + 1, sizeof(char *)));
-	if (!a)
+	text = arena_add(&r->arena, shoal_malloc(total + 1));
+	if (!a || !text)
 		return fail(r, 500, "out of memory");
 	json_object_foreach((json_t *)o, k, v)
 	{
-		const char *val = json_string_value(v);
-		size_t len = strlen(k) + (val ? strlen(val) : 0) + 2;
-		char *kv = arena_add(&r->arena, shoal_malloc(len));
-		if (!val)
-			return fail(r, 400, "HostConfig.%s.%s must be a string",
-				    key, k);
-		if (!kv)
-			return fail(r, 500, "out of memory");
-		snprintf(kv, len, "%s=%s", k, val);
-		a[i++] = kv;
+		a[i++] = text + at;
+		at += (size_t)sprintf(text + at, "%s=%s", k,
+				      json_string_value(v)) +
+		      1;
 	}
 	*out = a;
 	return 0;
 }
 
 /* Devices: [{PathOnHost, PathInContainer, CgroupPermissions}] as
- * --device specs. */
+ * --device specs, all in one allocation. */
 static int build_devices(struct create_req *r)
 {
 	const json_t *d = json_object_get(r->hc, "Devices"), *x;
 	size_t n = json_is_array(d) ? json_array_size(d) : 0, i;
-	const char **a =
-		arena_add(&r->arena, shoal_calloc(n + 1, sizeof(char *)));
+	size_t total = 0, at = 0;
+	const char **a;
+	char *text;
 
-	if (!a)
+	if (n > 256)
+		return fail(r, 400,
+			    "too many HostConfig.Devices (256 at most)");
+	json_array_foreach(d, i, x)
+	{
+		total += strlen(jsonx_str(x, "PathOnHost", "")) * 2 +
+			 strlen(jsonx_str(x, "PathInContainer", "")) +
+			 strlen(jsonx_str(x, "CgroupPermissions", "")) + 6;
+	}
+	a = arena_add(&r->arena, shoal_calloc(n + 1, sizeof(char *)));
+	text = arena_add(&r->arena, shoal_malloc(total + 1));
+	if (!a || !text)
 		return fail(r, 500, "out of memory");
 	json_array_foreach(d, i, x)
 	{
 		const char *host = jsonx_str(x, "PathOnHost", "");
 		const char *ctr = jsonx_str(x, "PathInContainer", "");
 		const char *perms = jsonx_str(x, "CgroupPermissions", "");
-		size_t len = strlen(host) + strlen(ctr) + strlen(perms) + 3;
-		char *spec = arena_add(&r->arena, shoal_malloc(len));
-		if (!spec)
-			return fail(r, 500, "out of memory");
-		snprintf(spec, len, "%s:%s:%s", host, *ctr ? ctr : host,
-			 *perms ? perms : "rwm");
-		a[i] = spec;
+		a[i] = text + at;
+		at += (size_t)sprintf(text + at, "%s:%s:%s", host,
+				      *ctr ? ctr : host,
+				      *perms ? perms : "rwm") +
+		      1;
 	}
 	r->spec.devices = a;
 	return 0;

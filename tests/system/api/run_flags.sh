@@ -81,6 +81,11 @@ has "--oom-score-adj out of range is refused" \
 	"$(run --oom-score-adj 1001 busybox true)" \
 	"range for oom score adj is [-1000, 1000]"
 
+many=$(for i in $(seq 1 40); do printf '"net.x%d":"1",' "$i"; done)
+same "forty sysctls and devices in one create are fine (no arena limit)" \
+	"$(create "{\"Image\":\"busybox\",\"Cmd\":[\"true\"],\"HostConfig\":{\"Sysctls\":{${many%,}},\"Devices\":[$(for i in $(seq 1 40); do printf '{"PathOnHost":"/dev/null","PathInContainer":"/dev/n%d"},' "$i"; done | sed 's/,$//')]}}")" 201
+track "$(sed 's/.*"Id":"\([0-9a-f]*\)".*/\1/' "$work/out")"
+
 # cgroups, as the container sees them in its read-only /sys/fs/cgroup.
 out=$(run -m 64m --memory-swap 96m --memory-swappiness 7 --oom-kill-disable \
 	busybox sh -c 'cd /sys/fs/cgroup/memory && cat memory.memsw.limit_in_bytes memory.swappiness && grep oom_kill_disable memory.oom_control' | xargs)
