@@ -224,9 +224,9 @@ has "an unknown runtime is refused" "$(run --runtime kata busybox true)" \
 	"Unknown runtime specified kata"
 id=$("$D" create busybox true)
 track "$id"
-same "inspect shows HostConfig.Runtime" \
-	"$("$D" inspect -f '{{.HostConfig.Runtime}} {{.HostConfig.LogConfig.Type}}' "$id")" \
-	"runc json-file"
+same "inspect shows HostConfig.Runtime, the log driver and /dev/shm's size" \
+	"$("$D" inspect -f '{{.HostConfig.Runtime}} {{.HostConfig.LogConfig.Type}} {{.HostConfig.ShmSize}}' "$id")" \
+	"runc json-file 67108864"
 same "an unknown volume driver is a 404" \
 	"$(create '{"Image":"busybox","Cmd":["true"],"HostConfig":{"VolumeDriver":"nfs","Binds":["v:/v"]}}')" 404
 has "with Docker's message" "$(cat "$work/out")" \
