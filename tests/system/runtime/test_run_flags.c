@@ -120,9 +120,19 @@ static void init_reaps_orphaned_zombies(void **state)
 	struct rt_spec s;
 	char out[OUT];
 
-	/* The subshell's sleep is orphaned to pid 1 and exits; the init
-	 * must reap it, so no Z state is left in ps. */
-	fx_spec(fx, &s, sh("(sleep 0.1 &); sleep 0.6; ps -o stat,comm"));
+	/* The subshell's sleep is orphaned to pid 1 and exits. The command
+	 * execs a sleep, which never reaps: without an init that orphan
+	 * stays a zombie (Z in ps); the init reaps it. */
+	static const char script[] = "(sleep 0.1 &); "
+				     "(sleep 0.5; ps -o stat,comm) & "
+				     "exec sleep 1";
+	fx_spec(fx, &s, sh(script));
+	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
+	if (!strstr(out, "\nZ"))
+		fail_msg("no zombie without --init (the test proves "
+			 "nothing):\n%s",
+			 out);
+	fx_spec(fx, &s, sh(script));
 	s.init = true;
 	assert_int_equal(fx_run(fx, &s, out, sizeof(out)), 0);
 	if (strstr(out, "\nZ"))
