@@ -7,6 +7,10 @@
  * record as its annotations; inspect overlays what the engine resolved.
  *
  * Fields the engine does not apply are refused first (create_check.c).
+ * docker run's runtime flags (Init, ShmSize, MemorySwap/-Swappiness,
+ * OomKillDisable, OomScoreAdj, CpusetCpus/-Mems, GroupAdd, Sysctls,
+ * Devices, DeviceCgroupRules, PidMode, IpcMode, UTSMode, CgroupnsMode,
+ * VolumesFrom, LogConfig) go to the engine's block of that name.
  * Translation: Binds, Mounts (bind, volume, tmpfs with TmpfsOptions),
  * Tmpfs and Config.Volumes (anonymous volumes) become the runtime's -v and
  * --tmpfs specs; SecurityOpt's seccomp=, no-new-privileges; the limits;
@@ -31,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_ALLOCS 32
+#define MAX_ALLOCS 64
 
 /* Every array made for the spec, freed together. */
 struct arena {
@@ -381,6 +385,215 @@ static int build_lifecycle(struct create_req *r)
 	return 0;
 }
 
+/* {"k": "v"} as "k=v" strings (Sysctls), all in one allocation. */
+static int kv_strings(struct create_req *r, const char *key,
+		      const char *const **out)
+{
+	const json_t *o = json_object_get(r->hc, key);
+	const char *k;
+	json_t *v;
+	size_t n = json_is_object(o) ? json_object_size(o) : 0, i = 0;
+	size_t total = 0, at = 0;
+	const char **a;
+	char *text;
+
+	*out = NULL;
+	if (o && !json_is_null(o) && !json_is_object(o))
+		return fail(r, 400, "HostConfig.%s must be an object", key);
+	if (n > 256)
+		return fail(r, 400, "too many HostConfig.%s (256 at most)",
+			    key);
+	json_object_foreach((json_t *)o, k, v)
+	{
+		if (!json_is_string(v))
+			return fail(r, 400, "HostConfig.%s.%s must be a string",
+				    key, k);
+		total += strlen(k) + json_string_length(v) + 2;
+	}
+	a = arena_add(&r->arena, shoal_calloc(n + 1, sizeof(char *)));
+	text = arena_add(&r->arena, shoal_malloc(total + 1));
+	if (!a || !text)
+		return fail(r, 500, "out of memory");
+	json_object_foreach((json_t *)o, k, v)
+	{
+		a[i++] = text + at;
+		at += (size_t)sprintf(text + at, "%s=%s", k,
+				      json_string_value(v)) +
+		      1;
+	}
+	*out = a;
+	return 0;
+}
+
+/* Devices: [{PathOnHost, PathInContainer, CgroupPermissions}] as
+ * --device specs, all in one allocation. */
+static int build_devices(struct create_req *r)
+{
+	const json_t *d = json_object_get(r->hc, "Devices"), *x;
+	size_t n = json_is_array(d) ? json_array_size(d) : 0, i;
+	size_t total = 0, at = 0;
+	const char **a;
+	char *text;
+
+	if (n > 256)
+		return fail(r, 400,
+			    "too many HostConfig.Devices (256 at most)");
+	json_array_foreach(d, i, x)
+	{
+		total += strlen(jsonx_str(x, "PathOnHost", "")) * 2 +
+			 strlen(jsonx_str(x, "PathInContainer", "")) +
+			 strlen(jsonx_str(x, "CgroupPermissions", "")) + 6;
+	}
+	a = arena_add(&r->arena, shoal_calloc(n + 1, sizeof(char *)));
+	text = arena_add(&r->arena, shoal_malloc(total + 1));
+	if (!a || !text)
+		return fail(r, 500, "out of memory");
+	json_array_foreach(d, i, x)
+	{
+		const char *host = jsonx_str(x, "PathOnHost", "");
+		const char *ctr = jsonx_str(x, "PathInContainer", "");
+		const char *perms = jsonx_str(x, "CgroupPermissions", "");
+		a[i] = text + at;
+		at += (size_t)sprintf(text + at, "%s:%s:%s", host,
+				      *ctr ? ctr : host,
+				      *perms ? perms : "rwm") +
+		      1;
+	}
+	r->spec.devices = a;
+	return 0;
+}
+
+/* LogConfig: Type (empty: json-file, Docker's default) and the options
+ * of json-file and local; anything else in Docker's words. */
+static int build_log(struct create_req *r)
+{
+	json_t *lc = json_object_get(r->hc, "LogConfig");
+	const char *type = jsonx_str(lc, "Type", ""), *k;
+	json_t *v;
+	struct eng_spec *s = &r->spec;
+	bool bounded;
+
+	if (!*type)
+		type = "json-file";
+	if (strcmp(type, "json-file") && strcmp(type, "local") &&
+	    strcmp(type, "none"))
+		return fail(r, 400,
+			    "logger: no log driver named '%s' is registered",
+			    type);
+	s->log_driver = type;
+	json_object_foreach(json_object_get(lc, "Config"), k, v)
+	{
+		const char *val = json_string_value(v);
+		bounded = strcmp(type, "none") != 0;
+		if (!val)
+			return fail(r, 400, "log opt '%s' must be a string", k);
+		if (bounded && !strcmp(k, "max-size")) {
+			if (rt_parse_memory(val, &s->log_max_size) < 0 ||
+			    s->log_max_size <= 0)
+				return fail(r, 400, "invalid max-size: %s",
+					    val);
+		} else if (bounded && !strcmp(k, "max-file")) {
+			char *end;
+			long n = strtol(val, &end, 10);
+			if (*end || end == val || n < 1 || n > 64)
+				return fail(r, 400,
+					    "max-file must be a number from 1 "
+					    "to 64: %s",
+					    val);
+			s->log_max_file = (int)n;
+		} else if (bounded && !strcmp(k, "compress")) {
+			if (strcmp(val, "true") && strcmp(val, "false"))
+				return fail(r, 400,
+					    "invalid value for compress: %s",
+					    val);
+			s->log_compress = !strcmp(val, "true") ? 1 : -1;
+		} else {
+			return fail(r, 400,
+				    "unknown log opt '%s' for %s log driver", k,
+				    type);
+		}
+	}
+	if (!strcmp(type, "json-file") && s->log_compress > 0 &&
+	    s->log_max_file < 2)
+		return fail(r, 400,
+			    "compress cannot be true when max-file is "
+			    "less than 2");
+	return 0;
+}
+
+/* The namespace modes and cgroupns, in Docker's spellings. */
+static int build_modes(struct create_req *r)
+{
+	struct eng_spec *s = &r->spec;
+	const char *pid = jsonx_str(r->hc, "PidMode", "");
+	const char *ipc = jsonx_str(r->hc, "IpcMode", "");
+	const char *uts = jsonx_str(r->hc, "UTSMode", "");
+	const char *cg = jsonx_str(r->hc, "CgroupnsMode", "");
+
+	if (*pid && strcmp(pid, "host") && strncmp(pid, "container:", 10))
+		return fail(r, 400, "invalid PID mode: %s", pid);
+	if (*ipc && strcmp(ipc, "host") && strcmp(ipc, "private") &&
+	    strcmp(ipc, "shareable") && strncmp(ipc, "container:", 10))
+		return fail(r, 400,
+			    "invalid IPC mode: %s (Shoal applies private, "
+			    "shareable, host and container:<name|id>)",
+			    ipc);
+	if (*uts && strcmp(uts, "host"))
+		return fail(r, 400, "invalid UTS mode: %s", uts);
+	if (*cg && strcmp(cg, "host") && strcmp(cg, "private"))
+		return fail(r, 400, "invalid cgroup namespace mode: %s", cg);
+	s->pid_mode = pid;
+	s->ipc_mode = ipc;
+	s->uts_mode = uts;
+	s->cgroupns_host = !strcmp(cg, "host");
+	return 0;
+}
+
+/* docker run's runtime flags (engine.h's block of that name). */
+static int build_run_flags(struct create_req *r)
+{
+	struct eng_spec *s = &r->spec;
+	const json_t *sw = json_object_get(r->hc, "MemorySwappiness");
+	int rc;
+
+	s->init = jsonx_bool(r->hc, "Init", false);
+	s->shm_size = jsonx_int(r->hc, "ShmSize", 0);
+	s->memory_swap = jsonx_int(r->hc, "MemorySwap", 0);
+	/* null or -1: the parent's (Docker's default) */
+	if (json_is_integer(sw) && json_integer_value(sw) != -1) {
+		s->memory_swappiness_set = true;
+		s->memory_swappiness = json_integer_value(sw);
+	}
+	s->oom_kill_disable = jsonx_bool(r->hc, "OomKillDisable", false);
+	/* 0, Docker's default, leaves the daemon's value (0 too). */
+	int64_t adj = jsonx_int(r->hc, "OomScoreAdj", 0);
+	if (adj < -1000 || adj > 1000)
+		return fail(r, 400,
+			    "Invalid value %lld, range for oom score adj is "
+			    "[-1000, 1000]",
+			    (long long)adj);
+	s->oom_score_adj_set = adj != 0;
+	s->oom_score_adj = (int)adj;
+	s->cpuset_cpus = jsonx_str(r->hc, "CpusetCpus", "");
+	s->cpuset_mems = jsonx_str(r->hc, "CpusetMems", "");
+	rc = strv(r, r->hc, "GroupAdd", (const char ***)&s->group_add);
+	if (rc == 0)
+		rc = strv(r, r->hc, "DeviceCgroupRules",
+			  (const char ***)&s->device_cgroup_rules);
+	if (rc == 0)
+		rc = strv(r, r->hc, "VolumesFrom",
+			  (const char ***)&s->volumes_from);
+	if (rc == 0)
+		rc = kv_strings(r, "Sysctls", &s->sysctls);
+	if (rc == 0)
+		rc = build_devices(r);
+	if (rc == 0)
+		rc = build_modes(r);
+	if (rc == 0)
+		rc = build_log(r);
+	return rc;
+}
+
 static int build_spec(struct create_req *r)
 {
 	struct eng_spec *s = &r->spec;
@@ -411,6 +624,8 @@ static int build_spec(struct create_req *r)
 			  (const char ***)&s->extra_hosts);
 	if (rc == 0)
 		rc = strv(r, r->hc, "Dns", (const char ***)&s->dns);
+	if (rc == 0)
+		rc = build_run_flags(r);
 	if (rc < 0)
 		return rc;
 	s->image = jsonx_str(r->body, "Image", "");
@@ -434,12 +649,22 @@ static int build_spec(struct create_req *r)
 	return 0;
 }
 
-/* Config and HostConfig as sent: the record's annotations. */
+/* Config and HostConfig as sent: the record's annotations; what Docker
+ * fills in when empty (Runtime, LogConfig.Type) is filled in. */
 static json_t *annotations(struct create_req *r)
 {
 	json_t *cfg = json_deep_copy(r->body);
+	json_t *lc = json_object_get(r->hc, "LogConfig");
 	if (!cfg)
 		return NULL;
+	if (!*jsonx_str(r->hc, "Runtime", ""))
+		json_object_set_new(r->hc, "Runtime", json_string("runc"));
+	if (!json_is_object(lc)) {
+		lc = json_pack("{s:s, s:{}}", "Type", "json-file", "Config");
+		json_object_set_new(r->hc, "LogConfig", lc);
+	} else if (!*jsonx_str(lc, "Type", "")) {
+		json_object_set_new(lc, "Type", json_string("json-file"));
+	}
 	json_object_del(cfg, "HostConfig");
 	json_object_del(cfg, "NetworkingConfig");
 	return json_pack("{s:o, s:O}", "Config", cfg, "HostConfig", r->hc);
@@ -492,8 +717,8 @@ static int run(struct create_req *r)
 	}
 	if (!*jsonx_str(r->body, "Image", ""))
 		return fail(r, 400, "no image specified");
-	if (api__create_check(r->body, r->err, sizeof(r->err)) < 0) {
-		r->status = 400;
+	if ((rc = api__create_check(r->body, r->err, sizeof(r->err))) < 0) {
+		r->status = rc == SHOAL_ENOTFOUND ? 404 : 400;
 		return -EINVAL;
 	}
 	if ((rc = build_spec(r)) < 0)

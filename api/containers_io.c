@@ -53,6 +53,21 @@ static bool config_flag(struct api__state *st, const char *id, const char *key)
 	return v;
 }
 
+/* --log-driver none: no log to read an attach's output from. */
+static bool log_none(struct api__state *st, const char *id)
+{
+	struct eng_info i;
+	bool v = false;
+	if (eng_inspect(st->eng, id, &i) == 0) {
+		const json_t *hc = jsonx_obj(jsonx_obj(i.record, "Annotations"),
+					     "HostConfig");
+		v = !strcmp(jsonx_str(jsonx_obj(hc, "LogConfig"), "Type", ""),
+			    "none");
+		eng_info_fini(&i);
+	}
+	return v;
+}
+
 static bool container_tty(struct api__state *st, const char *id)
 {
 	return config_flag(st, id, "Tty");
@@ -136,6 +151,13 @@ static void logs(struct api_call *call)
 		return;
 	}
 	int rc = rt_log_open(st->rt, id, &o, &op->ls.r);
+	if (rc == -ENOTSUP) { /* --log-driver none: Docker's 501 */
+		shoal_free(op);
+		api_reply_error(call, 501,
+				"configured logging driver does not support "
+				"reading");
+		return;
+	}
 	if (rc < 0) {
 		shoal_free(op);
 		api_reply_error(call, 500, "cannot read the logs: %s",
@@ -434,8 +456,11 @@ void api__attach_started(struct api__state *st, const char *id)
 	list_for_each_safe(n, t, &st->attaches)
 	{
 		struct attach_op *op = list_entry(n, struct attach_op, node);
+		/* Without a log (driver none) the monitor keeps the early
+		 * output for this first attach instead. */
 		if (!strcmp(op->id, id))
-			attach_connect(op, !op->tty || !op->want_in);
+			attach_connect(op, (!op->tty || !op->want_in) &&
+						   !log_none(st, id));
 	}
 }
 

@@ -113,6 +113,11 @@ static json_t *host_config(const json_t *ann)
 		json_object_set_new(hc, "LogConfig",
 				    json_pack("{s:s, s:{}}", "Type",
 					      "json-file", "Config"));
+	if (!*jsonx_str(hc, "Runtime", ""))
+		json_object_set_new(hc, "Runtime", json_string("runc"));
+	/* What the runtime mounts when none was asked for, as Docker shows */
+	if (jsonx_int(hc, "ShmSize", 0) <= 0)
+		json_object_set_new(hc, "ShmSize", json_integer(64 << 20));
 	if (!json_object_get(hc, "RestartPolicy"))
 		json_object_set_new(hc, "RestartPolicy",
 				    json_pack("{s:s, s:i}", "Name", "no",

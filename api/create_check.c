@@ -7,6 +7,12 @@
  * been applied. The docker CLI sends most fields on every create, with
  * their defaults (0, "", false, null, [], {}), which pass.
  *
+ * Checked here with Docker's words and status: HostConfig.Runtime (Shoal
+ * is the one runtime: "", "runc" or "shoal"; else 400 "Unknown runtime
+ * specified x") and a volume driver other than "local" (404, as Docker
+ * answers for a plugin it cannot find). The log driver and its options
+ * are checked where they are parsed (containers_create.c).
+ *
  * Fields neither applied nor refused, and why:
  *   Config.AttachStdin/Stdout/Stderr, StdinOnce: what the client will do
  *     (attach), not container settings;
@@ -19,6 +25,7 @@
  * Pure: the unit tests feed it bodies.
  */
 #include "api/internal.h"
+#include "common/error.h"
 #include "common/jsonx.h"
 
 #include <errno.h>
@@ -78,46 +85,26 @@ static const struct rule host_rules[] = {
 	{.field = "BlkioDeviceWriteIOps"},
 	{.field = "CgroupParent"},
 	{.field = "Cgroup"},
-	{.field = "CgroupnsMode", .also = {"private"}},
 	{.field = "CpuCount"},
 	{.field = "CpuPercent"},
 	{.field = "CpuPeriod"},
 	{.field = "CpuQuota"},
 	{.field = "CpuRealtimePeriod"},
 	{.field = "CpuRealtimeRuntime"},
-	{.field = "CpusetCpus"},
-	{.field = "CpusetMems"},
-	{.field = "Devices"},
-	{.field = "DeviceCgroupRules"},
 	{.field = "DeviceRequests"},
 	{.field = "DnsOptions"},
 	{.field = "DnsSearch"},
-	{.field = "GroupAdd"},
-	{.field = "Init"},
 	{.field = "IOMaximumBandwidth"},
 	{.field = "IOMaximumIOps"},
-	{.field = "IpcMode", .also = {"private", "shareable"}},
 	{.field = "Isolation", .also = {"default"}},
 	{.field = "KernelMemory"},
 	{.field = "KernelMemoryTCP"},
 	{.field = "Links"},
-	{.field = "MemorySwappiness", .has_int = true, .also_int = -1},
-	{.field = "OomKillDisable"},
-	{.field = "OomScoreAdj"},
-	{.field = "PidMode"},
 	{.field = "PortBindings"},
 	{.field = "PublishAllPorts"},
-	{.field = "Runtime"},
-	{.field = "ShmSize",
-	 .has_int = true,
-	 .also_int = 64 << 20}, /* the runtime's /dev/shm */
 	{.field = "StorageOpt"},
-	{.field = "Sysctls"},
 	{.field = "Annotations"},
-	{.field = "UTSMode"},
 	{.field = "UsernsMode", .also = {"host"}},
-	{.field = "VolumeDriver", .also = {"local"}},
-	{.field = "VolumesFrom"},
 };
 
 static const struct rule config_rules[] = {
@@ -162,30 +149,35 @@ static int check_rules(const json_t *o, const struct rule *rules, size_t n,
 /* Fields applied only with some values. */
 static int check_special(const json_t *hc, char *err, size_t cap)
 {
-	const json_t *lc = json_object_get(hc, "LogConfig");
-	const char *type = jsonx_str(lc, "Type", "");
-	int64_t mem = jsonx_int(hc, "Memory", 0);
-	int64_t swap = jsonx_int(hc, "MemorySwap", 0);
-
-	if (*type && strcmp(type, "json-file") != 0) {
-		snprintf(err, cap,
-			 "HostConfig.LogConfig.Type %s is not supported yet "
-			 "(only json-file)",
-			 type);
-		return -EINVAL;
-	}
-	if (!is_default(json_object_get(lc, "Config")))
-		return refuse(err, cap, "HostConfig.", "LogConfig.Config");
-	/* The runtime limits memory+swap to twice the memory (Docker's
-	 * default), nothing else. */
-	if (swap != 0 && !(mem > 0 && swap == 2 * mem))
-		return refuse(err, cap, "HostConfig.", "MemorySwap");
 	/* [] would mean "mask nothing": only the default set is applied. */
 	if (json_is_array(json_object_get(hc, "MaskedPaths")))
 		return refuse(err, cap, "HostConfig.", "MaskedPaths");
 	if (json_is_array(json_object_get(hc, "ReadonlyPaths")))
 		return refuse(err, cap, "HostConfig.", "ReadonlyPaths");
 	return 0;
+}
+
+/* Docker's 404 for a volume driver that is not "local" (no plugins). */
+static int no_volume_driver(const char *drv, char *err, size_t cap)
+{
+	if (!*drv || !strcmp(drv, "local"))
+		return 0;
+	snprintf(err, cap,
+		 "error looking up volume plugin %s: plugin \"%s\" not found",
+		 drv, drv);
+	return SHOAL_ENOTFOUND;
+}
+
+/* HostConfig.Runtime: Shoal is the one runtime; "runc" (what Docker
+ * clients name by default) and "shoal" name it. */
+static int check_runtime(const json_t *hc, char *err, size_t cap)
+{
+	const char *rt = jsonx_str(hc, "Runtime", "");
+
+	if (!*rt || !strcmp(rt, "runc") || !strcmp(rt, "shoal"))
+		return 0;
+	snprintf(err, cap, "Unknown runtime specified %s", rt);
+	return -EINVAL;
 }
 
 /* HostConfig.Mounts: the options the translation does not carry. */
@@ -208,10 +200,11 @@ static int check_mounts(const json_t *hc, char *err, size_t cap)
 		if (!is_default(json_object_get(vo, "Subpath")))
 			return refuse(err, cap, "HostConfig.Mounts.",
 				      "VolumeOptions.Subpath");
-		if ((*drv && strcmp(drv, "local") != 0) ||
-		    !is_default(json_object_get(dc, "Options")))
+		if (no_volume_driver(drv, err, cap) < 0)
+			return SHOAL_ENOTFOUND;
+		if (!is_default(json_object_get(dc, "Options")))
 			return refuse(err, cap, "HostConfig.Mounts.",
-				      "VolumeOptions.DriverConfig");
+				      "VolumeOptions.DriverConfig.Options");
 	}
 	return 0;
 }
@@ -257,6 +250,11 @@ int api__create_check(const json_t *body, char *err, size_t cap)
 
 	if (rc == 0)
 		rc = check_special(hc, err, cap);
+	if (rc == 0)
+		rc = check_runtime(hc, err, cap);
+	if (rc == 0)
+		rc = no_volume_driver(jsonx_str(hc, "VolumeDriver", ""), err,
+				      cap);
 	if (rc == 0)
 		rc = check_mounts(hc, err, cap);
 	if (rc == 0)

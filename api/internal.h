@@ -126,8 +126,9 @@ size_t api__filter_values(const json_t *f, const char *name,
 /**
  * api__create_check() - refuse what POST /containers/create accepts but
  * the engine does not apply: a Config or HostConfig field set to anything
- * but its default names itself in a 400 ("HostConfig.CpusetCpus is not
- * supported yet"). Pure. 0, or -EINVAL with @err.
+ * but its default names itself in a 400 ("HostConfig.BlkioWeight is not
+ * supported yet"). Pure. 0, or -EINVAL with @err, or SHOAL_ENOTFOUND (a
+ * 404: a volume driver that is not "local").
  */
 int api__create_check(const json_t *body, char *err, size_t cap);
 

@@ -31,6 +31,13 @@ struct run_opts {
 	const char *format;
 	struct cli_list env, vols, tmpfs, capadd, capdrop, secopt, labels,
 		ulimits, hosts, dns;
+	/* docker run's runtime flags (run_flags()) */
+	bool init, oom_kill_disable;
+	const char *shm, *memswap, *swappiness, *oom_score, *cpuset_cpus,
+		*cpuset_mems, *pid, *ipc, *uts, *cgroupns, *log_driver,
+		*runtime;
+	struct cli_list devices, dev_rules, groups, sysctls, vols_from,
+		log_opts;
 };
 
 static json_t *strarr(const struct cli_list *l)
@@ -105,6 +112,147 @@ static int security_opts(const struct cli_list *l, json_t *out)
 		shoal_free(text);
 	}
 	return 0;
+}
+
+/* "k=v" items into an object of strings (--sysctl, --log-opt). */
+static json_t *kv_object(const struct cli_list *l, const char *flag)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < l->n; i++) {
+		const char *eq = strchr(l->v[i], '=');
+		char k[256];
+		if (!eq || eq == l->v[i]) {
+			bad_flag(l->v[i], flag, "expected key=value");
+			json_decref(o);
+			return NULL;
+		}
+		snprintf(k, sizeof(k), "%.*s", (int)(eq - l->v[i]), l->v[i]);
+		json_object_set_new(o, k, json_string(eq + 1));
+	}
+	return o;
+}
+
+static bool device_mode(const char *m)
+{
+	return *m && strlen(m) <= 3 && strspn(m, "rwm") == strlen(m);
+}
+
+/* --device HOST[:CTR][:MODE] as the docker CLI splits it. */
+static json_t *devices(const struct cli_list *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < l->n; i++) {
+		char buf[1024], *f[3] = {buf, NULL, NULL};
+		const char *ctr, *mode = "rwm";
+		snprintf(buf, sizeof(buf), "%s", l->v[i]);
+		for (int k = 1; k < 3 && f[k - 1]; k++)
+			if ((f[k] = strchr(f[k - 1], ':')))
+				*f[k]++ = '\0';
+		ctr = f[1] ? f[1] : buf;
+		if (f[2]) {
+			mode = f[2];
+		} else if (f[1] && device_mode(f[1])) {
+			mode = f[1];
+			ctr = buf;
+		}
+		if (!device_mode(mode)) {
+			bad_flag(l->v[i], "--device", "invalid device mode");
+			json_decref(a);
+			return NULL;
+		}
+		json_array_append_new(a,
+				      json_pack("{s:s, s:s, s:s}", "PathOnHost",
+						buf, "PathInContainer", ctr,
+						"CgroupPermissions", mode));
+	}
+	return a;
+}
+
+/* The runtime flags into HostConfig @hc; -1 after a message. */
+static int run_flags(const struct run_opts *o, json_t *hc)
+{
+	json_t *sys = kv_object(&o->sysctls, "--sysctl");
+	json_t *lo = kv_object(&o->log_opts, "--log-opt");
+	json_t *dev = devices(&o->devices);
+	int64_t v;
+
+	if (!sys || !lo || !dev)
+		goto err;
+	json_object_set_new(hc, "Sysctls", sys);
+	json_object_set_new(hc, "Devices", dev);
+	json_object_set_new(hc, "LogConfig",
+			    json_pack("{s:s, s:o}", "Type",
+				      o->log_driver ? o->log_driver : "",
+				      "Config", lo));
+	sys = lo = dev = NULL;
+	if (o->init)
+		json_object_set_new(hc, "Init", json_true());
+	json_object_set_new(hc, "OomKillDisable",
+			    json_boolean(o->oom_kill_disable));
+	if (o->shm) {
+		if ((v = cli_parse_size(o->shm)) < 0)
+			return bad_flag(o->shm, "--shm-size", "invalid size");
+		json_object_set_new(hc, "ShmSize", json_integer(v));
+	}
+	if (o->memswap) {
+		v = !strcmp(o->memswap, "-1") ? -1 : cli_parse_size(o->memswap);
+		if (v < 0 && strcmp(o->memswap, "-1"))
+			return bad_flag(o->memswap, "--memory-swap",
+					"invalid size");
+		json_object_set_new(hc, "MemorySwap", json_integer(v));
+	}
+	for (int k = 0; k < 2; k++) {
+		const char *val = k ? o->oom_score : o->swappiness;
+		char *end;
+		long n;
+		if (!val)
+			continue;
+		n = strtol(val, &end, 10);
+		if (*end || end == val)
+			return bad_flag(val,
+					k ? "--oom-score-adj"
+					  : "--memory-swappiness",
+					"strconv.ParseInt: invalid syntax");
+		json_object_set_new(hc, k ? "OomScoreAdj" : "MemorySwappiness",
+				    json_integer(n));
+	}
+	json_object_set_new(hc, "CpusetCpus",
+			    json_string(o->cpuset_cpus ? o->cpuset_cpus : ""));
+	json_object_set_new(hc, "CpusetMems",
+			    json_string(o->cpuset_mems ? o->cpuset_mems : ""));
+	json_object_set_new(hc, "PidMode", json_string(o->pid ? o->pid : ""));
+	json_object_set_new(hc, "IpcMode", json_string(o->ipc ? o->ipc : ""));
+	json_object_set_new(hc, "UTSMode", json_string(o->uts ? o->uts : ""));
+	json_object_set_new(hc, "CgroupnsMode",
+			    json_string(o->cgroupns ? o->cgroupns : ""));
+	json_object_set_new(hc, "Runtime",
+			    json_string(o->runtime ? o->runtime : ""));
+	json_object_set_new(hc, "GroupAdd", strarr(&o->groups));
+	json_object_set_new(hc, "DeviceCgroupRules", strarr(&o->dev_rules));
+	json_object_set_new(hc, "VolumesFrom", strarr(&o->vols_from));
+	return 0;
+err:
+	json_decref(sys);
+	json_decref(lo);
+	json_decref(dev);
+	return -1;
+}
+
+/* -e NAME: the client's value when it has one, as the docker CLI does;
+ * else NAME alone, which unsets it in the container. */
+static json_t *env_array(const struct cli_list *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < l->n; i++) {
+		const char *val = strchr(l->v[i], '=') ? NULL : getenv(l->v[i]);
+		json_array_append_new(a,
+				      val ? json_pack("s++", l->v[i], "=", val)
+					  : json_string(l->v[i]));
+	}
+	return a;
 }
 
 static json_t *host_config(const struct run_opts *o)
@@ -206,6 +354,8 @@ static json_t *host_config(const struct run_opts *o)
 	json_object_set_new(hc, "ReadonlyRootfs", json_boolean(o->readonly));
 	json_object_set_new(hc, "NetworkMode",
 			    json_string(o->network ? o->network : "default"));
+	if (run_flags(o, hc) < 0)
+		goto err;
 	return hc;
 err:
 	json_decref(hc);
@@ -229,7 +379,7 @@ static json_t *create_body(const struct run_opts *o, const char *image,
 	if (o->entrypoint)
 		json_object_set_new(b, "Entrypoint",
 				    json_pack("[s]", o->entrypoint));
-	json_object_set_new(b, "Env", strarr(&o->env));
+	json_object_set_new(b, "Env", env_array(&o->env));
 	json_object_set_new(b, "Hostname",
 			    json_string(o->hostname ? o->hostname : ""));
 	json_object_set_new(b, "User", json_string(o->user ? o->user : ""));
@@ -297,6 +447,26 @@ static int parse_run(const char *cmd, struct run_opts *o, int argc, char **argv)
 		{"ulimit", 0, CLI_FLAG_LIST, &o->ulimits},
 		{"add-host", 0, CLI_FLAG_LIST, &o->hosts},
 		{"dns", 0, CLI_FLAG_LIST, &o->dns},
+		{"init", 0, CLI_FLAG_BOOL, &o->init},
+		{"oom-kill-disable", 0, CLI_FLAG_BOOL, &o->oom_kill_disable},
+		{"shm-size", 0, CLI_FLAG_STR, &o->shm},
+		{"memory-swap", 0, CLI_FLAG_STR, &o->memswap},
+		{"memory-swappiness", 0, CLI_FLAG_STR, &o->swappiness},
+		{"oom-score-adj", 0, CLI_FLAG_STR, &o->oom_score},
+		{"cpuset-cpus", 0, CLI_FLAG_STR, &o->cpuset_cpus},
+		{"cpuset-mems", 0, CLI_FLAG_STR, &o->cpuset_mems},
+		{"pid", 0, CLI_FLAG_STR, &o->pid},
+		{"ipc", 0, CLI_FLAG_STR, &o->ipc},
+		{"uts", 0, CLI_FLAG_STR, &o->uts},
+		{"cgroupns", 0, CLI_FLAG_STR, &o->cgroupns},
+		{"log-driver", 0, CLI_FLAG_STR, &o->log_driver},
+		{"runtime", 0, CLI_FLAG_STR, &o->runtime},
+		{"device", 0, CLI_FLAG_LIST, &o->devices},
+		{"device-cgroup-rule", 0, CLI_FLAG_LIST, &o->dev_rules},
+		{"group-add", 0, CLI_FLAG_LIST, &o->groups},
+		{"sysctl", 0, CLI_FLAG_LIST, &o->sysctls},
+		{"volumes-from", 0, CLI_FLAG_LIST, &o->vols_from},
+		{"log-opt", 0, CLI_FLAG_LIST, &o->log_opts},
 	};
 	/* -h is --hostname for run, as in docker; --help still works. */
 	int i = cli_flags(cmd, flags, NFLAGS(flags), argc, argv, false);

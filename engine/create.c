@@ -46,6 +46,12 @@ struct create {
 	json_t *ep_json, *cmd_json, *env_json, *labels;
 	char name[ENG_NAME_MAX + 1];
 	char seccomp_tmp[64];
+	/* The runtime's -v list: the spec's, then --volumes-from's, then the
+	 * image's VOLUMEs not mounted otherwise (strings in @vol_text). */
+	const char **volumes;
+	char **vol_text;
+	size_t n_vol_text;
+	char pid_mode[RT_ID_LEN + 8], ipc_mode[RT_ID_LEN + 8];
 };
 
 static size_t vlen(const char *const *v)
@@ -119,6 +125,9 @@ static int build_env(struct create *c)
 	c->env = shoal_calloc(ni + nb + 1, sizeof(char *));
 	if (!c->env)
 		return -ENOMEM;
+	/* Docker (container/env.go ReplaceOrAppendEnvValues): an entry
+	 * without '=' unsets that variable (the client has already put in
+	 * the values it passes through). */
 	for (size_t i = 0; i < ni; i++) {
 		bool over = false;
 		for (size_t j = 0; j < nb && !over; j++)
@@ -127,7 +136,8 @@ static int build_env(struct create *c)
 			c->env[n++] = ienv[i];
 	}
 	for (size_t j = 0; j < nb; j++)
-		c->env[n++] = env[j];
+		if (strchr(env[j], '='))
+			c->env[n++] = env[j];
 	c->env_json = strv_json(c->env, n);
 	return c->env_json ? 0 : -ENOMEM;
 }
@@ -187,6 +197,169 @@ static int write_profile(struct create *c)
 	return 0;
 }
 
+/* Mounts taken from one --volumes-from container at most (the arrays
+ * below are sized with it). */
+#define VOLUMES_FROM_MAX 64
+
+/* "container:NAME" into the runtime's "ctr:<id>"; other modes as they
+ * are. */
+static int ns_mode(struct create *c, const char *mode, char *out, size_t cap,
+		   const char **res)
+{
+	char id[RT_ID_LEN + 1];
+
+	*res = mode && *mode ? mode : NULL;
+	if (!mode || strncmp(mode, "container:", 10))
+		return 0;
+	if (!mode[10] || rt_container_resolve(c->e->rt, mode + 10, id) < 0) {
+		eng__err(c->err, "No such container: %s", mode + 10);
+		return SHOAL_ENOTFOUND;
+	}
+	snprintf(out, cap, "ctr:%s", id);
+	*res = out;
+	return 0;
+}
+
+static int keep_text(struct create *c, char *t)
+{
+	if (!t)
+		return -ENOMEM;
+	c->vol_text[c->n_vol_text++] = t;
+	return 0;
+}
+
+static bool target_taken(const char *const *v, size_t n, const char *target)
+{
+	struct rt_mount_spec ms;
+
+	for (size_t i = 0; i < n; i++)
+		if (rt_parse_volume(v[i], &ms, NULL) == 0 &&
+		    !strcmp(ms.target, target))
+			return true;
+	return false;
+}
+
+/* The mounts of container @ref (binds and volumes, not tmpfs) as -v
+ * specs, in @mode ("", "ro" or "rw": Docker's --volumes-from suffix). */
+static int volumes_of(struct create *c, const char *ref, const char *mode,
+		      size_t *n)
+{
+	char id[RT_ID_LEN + 1], spec[4200];
+	struct rt_info info;
+	json_t *cfg, *m;
+	size_t i;
+	int rc = 0, added = 0;
+
+	if (rt_container_resolve(c->e->rt, ref, id) < 0 ||
+	    rt_container_inspect(c->e->rt, id, &info) < 0) {
+		eng__err(c->err, "No such container: %s", ref);
+		return SHOAL_ENOTFOUND;
+	}
+	cfg = info.config_json ? json_loads(info.config_json, 0, NULL) : NULL;
+	rt_info_fini(&info);
+	json_array_foreach(json_object_get(cfg, "mounts"), i, m)
+	{
+		const char *kind = jsonx_str(m, "kind", "");
+		const char *src = !strcmp(kind, "bind")
+					  ? jsonx_str(m, "source", "")
+					  : jsonx_str(m, "volume", "");
+		const char *target = jsonx_str(m, "target", "");
+		bool ro = *mode ? !strcmp(mode, "ro")
+				: jsonx_bool(m, "readonly", false);
+		if (!strcmp(kind, "tmpfs") || !*src || !*target ||
+		    target_taken(c->volumes, *n, target))
+			continue;
+		if (++added > VOLUMES_FROM_MAX) {
+			eng__err(c->err,
+				 "too many volumes from %s (%d at most)", ref,
+				 VOLUMES_FROM_MAX);
+			rc = -EINVAL;
+			break;
+		}
+		snprintf(spec, sizeof(spec), "%s:%s%s", src, target,
+			 ro ? ":ro" : "");
+		if ((rc = keep_text(c, shoal_strdup(spec))) < 0)
+			break;
+		c->volumes[(*n)++] = c->vol_text[c->n_vol_text - 1];
+	}
+	json_decref(cfg);
+	return rc;
+}
+
+static int build_volumes(struct create *c)
+{
+	const struct eng_spec *s = c->spec;
+	const struct img_config *ic = &c->img->config;
+	size_t nv = vlen(s->volumes), nf = vlen(s->volumes_from), n = 0;
+	size_t ni = vlen((const char *const *)ic->volumes);
+	char ref[RT_NAME_MAX + 8];
+	int rc;
+
+	if (nf > 64) {
+		eng__err(c->err, "too many --volumes-from (64 at most)");
+		return -EINVAL;
+	}
+	c->volumes = shoal_calloc(nv + nf * VOLUMES_FROM_MAX + ni + 1,
+				  sizeof(char *));
+	c->vol_text = shoal_calloc(nf * VOLUMES_FROM_MAX + 1, sizeof(char *));
+	if (!c->volumes || !c->vol_text)
+		return -ENOMEM;
+	for (size_t i = 0; i < nv; i++)
+		c->volumes[n++] = s->volumes[i];
+	for (size_t i = 0; i < nf; i++) {
+		const char *f = s->volumes_from[i], *colon = strrchr(f, ':');
+		const char *mode = "";
+		if (strlen(f) >= sizeof(ref)) {
+			eng__err(c->err, "No such container: %.64s", f);
+			return SHOAL_ENOTFOUND;
+		}
+		snprintf(ref, sizeof(ref), "%s", f);
+		if (colon && (!strcmp(colon, ":ro") || !strcmp(colon, ":rw"))) {
+			ref[colon - f] = '\0';
+			mode = colon + 1;
+		} else if (colon) {
+			eng__err(c->err, "invalid mode for volumes-from: %s",
+				 f);
+			return -EINVAL;
+		}
+		if ((rc = volumes_of(c, ref, mode, &n)) < 0)
+			return rc;
+	}
+	/* The image's VOLUMEs: an anonymous volume each, unless mounted. */
+	for (size_t i = 0; i < ni; i++)
+		if (ic->volumes[i][0] == '/' &&
+		    !target_taken(c->volumes, n, ic->volumes[i]))
+			c->volumes[n++] = ic->volumes[i];
+	return 0;
+}
+
+static void run_flags(struct create *c)
+{
+	const struct eng_spec *s = c->spec;
+	struct rt_spec *r = &c->rs;
+
+	r->init = s->init;
+	r->shm_size = s->shm_size;
+	r->memory_swap = s->memory_swap;
+	r->memory_swappiness_set = s->memory_swappiness_set;
+	r->memory_swappiness = s->memory_swappiness;
+	r->oom_kill_disable = s->oom_kill_disable;
+	r->oom_score_adj_set = s->oom_score_adj_set;
+	r->oom_score_adj = s->oom_score_adj;
+	r->cpuset_cpus = s->cpuset_cpus;
+	r->cpuset_mems = s->cpuset_mems;
+	r->group_add = s->group_add;
+	r->sysctls = s->sysctls;
+	r->devices = s->devices;
+	r->device_cgroup_rules = s->device_cgroup_rules;
+	r->uts_mode = s->uts_mode && *s->uts_mode ? s->uts_mode : NULL;
+	r->cgroupns_host = s->cgroupns_host;
+	r->log_driver = s->log_driver && *s->log_driver ? s->log_driver : NULL;
+	r->log_max_size = s->log_max_size;
+	r->log_max_file = s->log_max_file;
+	r->log_compress = s->log_compress;
+}
+
 static int build_spec(struct create *c)
 {
 	const struct eng_spec *s = c->spec;
@@ -223,7 +396,17 @@ static int build_spec(struct create *c)
 	r->privileged = s->privileged;
 	r->no_new_privileges = s->no_new_privileges;
 	r->readonly_rootfs = s->readonly_rootfs;
-	r->volumes = s->volumes;
+	rc = build_volumes(c);
+	if (rc == 0)
+		rc = ns_mode(c, s->pid_mode, c->pid_mode, sizeof(c->pid_mode),
+			     &r->pid_mode);
+	if (rc == 0)
+		rc = ns_mode(c, s->ipc_mode, c->ipc_mode, sizeof(c->ipc_mode),
+			     &r->ipc_mode);
+	if (rc < 0)
+		return rc;
+	run_flags(c);
+	r->volumes = c->volumes;
 	r->tmpfs = s->tmpfs;
 	r->cap_add = s->cap_add;
 	r->cap_drop = s->cap_drop;
@@ -401,6 +584,13 @@ void eng__create_warnings(const struct eng_spec *s, unsigned features,
 	    layout != RT_CGROUP_V2)
 		snprintf(out->warnings[out->n_warnings++],
 			 sizeof(out->warnings[0]), "%s", shares);
+	if (s->oom_kill_disable && s->memory == 0 &&
+	    out->n_warnings < ENG_MAX_WARNINGS)
+		snprintf(out->warnings[out->n_warnings++],
+			 sizeof(out->warnings[0]),
+			 "OOM killer is disabled for the container, but no "
+			 "memory limit is set, this can result in the system "
+			 "running out of resources.");
 }
 
 /* Refusals before anything is made. */
@@ -440,6 +630,10 @@ static void create_fini(struct create *c)
 	json_decref(c->labels);
 	shoal_free(c->argv);
 	shoal_free(c->env);
+	shoal_free(c->volumes);
+	for (size_t i = 0; i < c->n_vol_text; i++)
+		shoal_free(c->vol_text[i]);
+	shoal_free(c->vol_text);
 }
 
 /* The runtime's refusals are the user's to fix, except these. */

@@ -190,6 +190,34 @@ struct eng_spec {
 	/* The caller's own view, kept as is in the record (api/ keeps
 	 * Docker's Config and HostConfig as sent); NULL: none. */
 	const json_t *annotations;
+
+	/* --- docker run's runtime flags (rt_spec's block of that name);
+	 * the engine resolves names: "container:NAME" modes and
+	 * volumes_from to ids, the image's VOLUMEs to anonymous volumes. */
+	bool init;
+	int64_t shm_size;
+	int64_t memory_swap;
+	bool memory_swappiness_set;
+	int64_t memory_swappiness;
+	bool oom_kill_disable;
+	bool oom_score_adj_set;
+	int oom_score_adj;
+	const char *cpuset_cpus;
+	const char *cpuset_mems;
+	const char *const *group_add;
+	const char *const *sysctls; /* "key=value" */
+	const char *const *devices; /* --device specs */
+	const char *const *device_cgroup_rules;
+	const char *pid_mode; /* "", "host", "container:NAME|ID" */
+	const char *ipc_mode; /* "", "private", "shareable", "host",
+				 "container:NAME|ID" */
+	const char *uts_mode; /* "", "host" */
+	bool cgroupns_host;
+	const char *const *volumes_from; /* "CTR[:ro|rw]" */
+	const char *log_driver; /* "json-file" (NULL), "local", "none" */
+	int64_t log_max_size;
+	int log_max_file;
+	int log_compress; /* 0 default, 1 on, -1 off */
 };
 
 #define ENG_MAX_WARNINGS 4

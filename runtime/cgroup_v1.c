@@ -101,7 +101,7 @@ static int64_t read_key(const char *dir, const char *file, const char *key)
 	return v;
 }
 
-static int set_devices(const char *dir, bool privileged)
+static int set_devices(const char *dir, const struct rt__config *c)
 {
 	static const char *const allow[] = {
 		"c *:* m",   "b *:* m",	  "c 1:3 rwm",	 "c 1:5 rwm",
@@ -110,11 +110,111 @@ static int set_devices(const char *dir, bool privileged)
 	};
 	int rc;
 
-	if (privileged)
+	char rule[64];
+
+	if (c->privileged)
 		return write_in(dir, "devices.allow", "a");
 	rc = write_in(dir, "devices.deny", "a");
 	for (size_t i = 0; rc == 0 && i < sizeof(allow) / sizeof(allow[0]); i++)
 		rc = write_in(dir, "devices.allow", "%s", allow[i]);
+	/* --device: exactly its node; --device-cgroup-rule: as given. */
+	for (size_t i = 0; rc == 0 && i < c->n_devices; i++) {
+		rc = rt__devices_rule(&c->devices[i], rule, sizeof(rule));
+		if (rc == 0)
+			rc = write_in(dir, "devices.allow", "%s", rule);
+	}
+	for (size_t i = 0; rc == 0 && i < c->n_dev_rules; i++)
+		rc = write_in(dir, "devices.allow", "%s", c->dev_rules[i]);
+	return rc;
+}
+
+/* cpuset: a folder only for a container with --cpuset-*; a new v1
+ * cpuset folder starts with empty cpus and mems (no task can enter), so
+ * the parent is filled from the root first, as Docker does. */
+static int cpuset_fill(const char *dir, const char *from, const char *file,
+		       const char *want)
+{
+	char path[1024], *text = NULL;
+	int rc;
+
+	if (want)
+		return write_in(dir, file, "%s", want);
+	snprintf(path, sizeof(path), "%s/%s", from, file);
+	rc = rt__read_file(path, 4096, &text, NULL);
+	if (rc == 0) {
+		text[strcspn(text, "\n")] = '\0';
+		rc = *text ? write_in(dir, file, "%s", text) : -EINVAL;
+	}
+	shoal_free(text);
+	return rc;
+}
+
+static bool cpuset_used(const struct rt__cgroups *cg,
+			const struct rt__config *c)
+{
+	return (cg->v1_mask & RT__CG_CPUSET) &&
+	       (c->cpuset_cpus || c->cpuset_mems);
+}
+
+static int cpuset_create(const struct rt__cgroups *cg,
+			 const struct rt__config *c, struct shoal_err *err)
+{
+	char root[600], parent[1200], *dir = rt__cgv1_dir(cg, "cpuset", c);
+	int rc;
+
+	if (!dir)
+		return -ENOMEM;
+	snprintf(root, sizeof(root), "%s/cpuset", cg->v1_root);
+	snprintf(parent, sizeof(parent), "%s/%s", root, c->cgroup_parent);
+	rc = path_mkdir_p(dir, 0755);
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		const char *f = i ? "cpuset.mems" : "cpuset.cpus";
+		char path[1300], *cur = NULL;
+		snprintf(path, sizeof(path), "%s/%s", parent, f);
+		if (rt__read_file(path, 4096, &cur, NULL) == 0 &&
+		    strspn(cur, " \n") == strlen(cur))
+			rc = cpuset_fill(parent, root, f, NULL);
+		shoal_free(cur);
+		if (rc == 0)
+			rc = cpuset_fill(dir, parent, f,
+					 i ? c->cpuset_mems : c->cpuset_cpus);
+		if (rc < 0)
+			rt__err(err,
+				"cannot set %s to \"%s\": %s (the host "
+				"offers: see %s/%s)",
+				f, (i ? c->cpuset_mems : c->cpuset_cpus) ?: "",
+				strerror(-rc), root, f);
+	}
+	shoal_free(dir);
+	return rc;
+}
+
+static bool has_memsw(const struct rt__cgroups *cg);
+
+/* Swap, swappiness, the OOM killer (memory controller files). */
+static int set_memory_flags(const struct rt__cgroups *cg, const char *dir,
+			    const struct rt__config *c, struct shoal_err *err)
+{
+	int rc = 0;
+
+	if (c->memory > 0 && c->memory_swap != 0 && has_memsw(cg))
+		rc = write_in(dir, "memory.memsw.limit_in_bytes", "%lld",
+			      (long long)c->memory_swap);
+	if (rc < 0) {
+		rt__err(err, "cannot set memory.memsw.limit_in_bytes: %s",
+			strerror(-rc));
+		return rc;
+	}
+	if (c->memory_swappiness >= 0 &&
+	    (rc = write_in(dir, "memory.swappiness", "%lld",
+			   (long long)c->memory_swappiness)) < 0) {
+		rt__err(err, "cannot set memory.swappiness: %s", strerror(-rc));
+		return rc;
+	}
+	if (c->oom_kill_disable &&
+	    (rc = write_in(dir, "memory.oom_control", "1")) < 0)
+		rt__err(err, "cannot disable the OOM killer: %s",
+			strerror(-rc));
 	return rc;
 }
 
@@ -139,18 +239,22 @@ static int set_limits(const struct rt__cgroups *cg, const struct rt__config *c,
 	if (c->memory > 0) {
 		rc = write_in(dir, "memory.limit_in_bytes", "%lld",
 			      (long long)c->memory);
-		if (rc == 0 && has_memsw(cg))
+		if (rc == 0 && has_memsw(cg) && c->memory_swap == 0)
 			rc = write_in(dir, "memory.memsw.limit_in_bytes",
 				      "%lld", (long long)c->memory * 2);
 	}
 	if (rc == 0 && c->memory_reservation > 0)
 		rc = write_in(dir, "memory.soft_limit_in_bytes", "%lld",
 			      (long long)c->memory_reservation);
-	shoal_free(dir);
 	if (rc < 0) {
+		shoal_free(dir);
 		rt__err(err, "cannot set memory limit: %s", strerror(-rc));
 		return rc;
 	}
+	rc = set_memory_flags(cg, dir, c, err);
+	shoal_free(dir);
+	if (rc < 0)
+		return rc;
 	if ((cg->v1_mask & RT__CG_CPU) && (c->cpu_shares || c->nano_cpus)) {
 		dir = rt__cgv1_dir(cg, "cpu", c);
 		if (!dir)
@@ -189,7 +293,7 @@ static int set_limits(const struct rt__cgroups *cg, const struct rt__config *c,
 		dir = rt__cgv1_dir(cg, "devices", c);
 		if (!dir)
 			return -ENOMEM;
-		rc = set_devices(dir, c->privileged);
+		rc = set_devices(dir, c);
 		shoal_free(dir);
 		if (rc < 0)
 			rt__err(err, "cannot set device rules: %s",
@@ -217,6 +321,8 @@ int rt__cgv1_create(const struct rt__cgroups *cg, const struct rt__config *c,
 			rt__err(err, "cannot create %s cgroup: %s",
 				joined[i].name, strerror(-rc));
 	}
+	if (rc == 0 && cpuset_used(cg, c))
+		rc = cpuset_create(cg, c, err);
 	if (rc == 0)
 		rc = set_limits(cg, c, err);
 	if (rc < 0)
@@ -239,6 +345,26 @@ int rt__cgv1_enter(const struct rt__cgroups *cg, const struct rt__config *c,
 		shoal_free(dir);
 		if (rc < 0)
 			return rc;
+	}
+	if (cpuset_used(cg, c)) {
+		char *dir = rt__cgv1_dir(cg, "cpuset", c);
+		int rc = dir ? write_in(dir, "cgroup.procs", "%d", (int)pid)
+			     : -ENOMEM;
+		shoal_free(dir);
+		return rc;
+	}
+	return 0;
+}
+
+static int rmdir_retry(const char *dir)
+{
+	for (int tries = 0; rmdir(dir) < 0; tries++) {
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		if (errno == ENOENT)
+			return 0;
+		if (errno != EBUSY || tries == 500)
+			return -errno;
+		nanosleep(&ts, NULL);
 	}
 	return 0;
 }
@@ -268,6 +394,15 @@ int rt__cgv1_destroy(const struct rt__cgroups *cg, const struct rt__config *c)
 			nanosleep(&ts, NULL);
 		}
 		shoal_free(dir);
+	}
+	/* Any container may have had --cpuset-* (a later struct rt may
+	 * read an older config): try the folder whenever cpuset exists. */
+	if (cg->v1_mask & RT__CG_CPUSET) {
+		char *dir = rt__cgv1_dir(cg, "cpuset", c);
+		int rc = dir ? rmdir_retry(dir) : -ENOMEM;
+		shoal_free(dir);
+		if (rc < 0 && ret == 0)
+			ret = rc;
 	}
 	return ret;
 }

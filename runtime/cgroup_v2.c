@@ -107,6 +107,12 @@ int rt__cgv2_create(const struct rt__cgroups *cg, const struct rt__config *c,
 	if (limits && c->memory > 0) {
 		snprintf(val, sizeof(val), "%lld", (long long)c->memory);
 		rc = put(dir, "memory.max", val);
+		/* --memory-swap is memory + swap; v2 limits swap alone. */
+		if (c->memory_swap > 0)
+			snprintf(val, sizeof(val), "%lld",
+				 (long long)(c->memory_swap - c->memory));
+		else if (c->memory_swap < 0)
+			snprintf(val, sizeof(val), "max");
 		if (rc == 0)
 			put(dir, "memory.swap.max", val); /* absent: no swap */
 	}

@@ -224,8 +224,9 @@ static int load_seccomp(const struct rt__bpf *bpf, bool privileged,
 	return rc;
 }
 
-static int switch_user(const char *user, uint64_t caps, char *home,
-		       size_t home_len, struct shoal_err *err)
+static int switch_user(const struct rt__config *c, const char *user,
+		       uint64_t caps, char *home, size_t home_len,
+		       struct shoal_err *err)
 {
 	gid_t groups[MAX_GROUPS];
 	size_t n_groups;
@@ -235,6 +236,9 @@ static int switch_user(const char *user, uint64_t caps, char *home,
 
 	rc = rt__user_resolve("/", user, &uid, &gid, groups, &n_groups, home,
 			      home_len, err);
+	if (rc == 0)
+		rc = rt__group_add("/", c->group_add, c->n_group_add, groups,
+				   &n_groups, MAX_GROUPS, err);
 	if (rc < 0) {
 		user_unresolved = true;
 		return rc;
@@ -332,7 +336,7 @@ int rt__finish_process(const struct rt__config *c, char *const *argv,
 	(void)path_mkdir_p(cwd, 0755);
 	if (!c->no_new_privs && (rc = load_seccomp(bpf, privileged, err)) < 0)
 		return rc;
-	rc = switch_user(user, caps, home, sizeof(home), err);
+	rc = switch_user(c, user, caps, home, sizeof(home), err);
 	if (rc < 0)
 		return rc;
 	if (chdir(cwd) < 0) {
@@ -390,13 +394,48 @@ static void report(int fd, const struct shoal_err *err)
 		_exit(126);
 }
 
+/* --oom-score-adj, from the init so every process it starts inherits
+ * it. */
+static int set_oom_score_adj(const struct rt__config *c, struct shoal_err *err)
+{
+	char val[16];
+	int n = snprintf(val, sizeof(val), "%d", c->oom_score_adj);
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, val, (size_t)n) != n) {
+		int e = errno;
+		rt__err(err, "cannot set oom_score_adj to %d: %s",
+			c->oom_score_adj, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
+/* --init: /sbin/docker-init -- argv... (shoal-init, bound there by
+ * mounts.c), as Docker runs tini. */
+static char **init_argv(const struct rt__config *c)
+{
+	char **v = shoal_calloc(c->argc + 3, sizeof(char *));
+
+	if (!v)
+		return NULL;
+	v[0] = (char *)RT__INIT_TARGET;
+	v[1] = (char *)"--";
+	for (size_t i = 0; i < c->argc; i++)
+		v[i + 2] = c->argv[i];
+	return v;
+}
+
 void rt__child_main(struct rt__child_args *a)
 {
 	const struct rt__config *c = a->c;
 	struct shoal_err err = {""};
 	struct rt__bpf bpf;
 	int layers[RT_MAX_LOWER], n_layers = 0;
-	char go;
+	char **argv, go;
 	int rc;
 
 	/* Read now: after pivot_root the host's file is out of sight. */
@@ -435,7 +474,8 @@ void rt__child_main(struct rt__child_args *a)
 		rt__err(&err, "cannot bring up lo: %s", strerror(-rc));
 		goto fail;
 	}
-	if (sethostname(c->hostname, strlen(c->hostname)) < 0) {
+	if (strcmp(c->uts_mode, "host") &&
+	    sethostname(c->hostname, strlen(c->hostname)) < 0) {
 		rt__err(&err, "cannot set hostname: %s", strerror(errno));
 		goto fail;
 	}
@@ -449,12 +489,24 @@ void rt__child_main(struct rt__child_args *a)
 	 * cgroup namespace can be rooted there. */
 	if (read(a->sync_fd, &go, 1) != 1 || go != 'G')
 		_exit(126);
-	if (unshare(CLONE_NEWCGROUP) < 0 && errno != EINVAL) {
+	if (!c->cgroupns_host && unshare(CLONE_NEWCGROUP) < 0 &&
+	    errno != EINVAL) {
 		rt__err(&err, "cannot unshare the cgroup namespace: %s",
 			strerror(errno));
 		goto fail;
 	}
-	rt__finish_process(c, c->argv, NULL, c->user, c->workdir, c->privileged,
+	/* /sys/fs/cgroup as Docker shows it: the namespace's view, read-only
+	 * (mounted now, so that it is rooted at our own cgroup). */
+	if (!c->userns_size && rt__cgroup_mount(c, &err) < 0)
+		goto fail;
+	if (c->oom_score_adj_set && set_oom_score_adj(c, &err) < 0)
+		goto fail;
+	argv = c->init_path ? init_argv(c) : c->argv;
+	if (!argv) {
+		rt__err(&err, "out of memory");
+		goto fail;
+	}
+	rt__finish_process(c, argv, NULL, c->user, c->workdir, c->privileged,
 			   &bpf, a->sync_fd, &err);
 fail:
 	report(a->sync_fd, &err);

@@ -43,6 +43,17 @@ void rt__config_free(struct rt__config *c)
 	shoal_free(c->dir);
 	shoal_free(c->run_dir);
 	shoal_free(c->annotations);
+	shoal_free(c->init_path);
+	shoal_free(c->cpuset_cpus);
+	shoal_free(c->cpuset_mems);
+	rt__strv_free(c->group_add, c->n_group_add);
+	rt__strv_free(c->sysctls, c->n_sysctls);
+	rt__devices_free(c);
+	rt__strv_free(c->dev_rules, c->n_dev_rules);
+	shoal_free(c->pid_mode);
+	shoal_free(c->ipc_mode);
+	shoal_free(c->uts_mode);
+	shoal_free(c->log_driver);
 	shoal_free(c);
 }
 
@@ -83,6 +94,69 @@ static json_t *strv_json(char **v, size_t n)
 static json_t *str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
+}
+
+/* The block of docker run's runtime flags (struct rt__config). */
+static int flags_to_json(const struct rt__config *c, json_t *o)
+{
+	json_t *devs = json_array();
+	int rc = 0;
+
+	for (size_t i = 0; devs && i < c->n_devices; i++) {
+		const struct rt__device *d = &c->devices[i];
+		json_array_append_new(
+			devs,
+			json_pack("{s:s,s:s,s:s,s:s#,s:i,s:i,s:i,s:i,s:i}",
+				  "host", d->host, "path", d->path, "perms",
+				  d->perms, "type", &d->type, (size_t)1,
+				  "major", (int)d->major, "minor",
+				  (int)d->minor, "mode", (int)d->mode, "uid",
+				  (int)d->uid, "gid", (int)d->gid));
+	}
+	rc |= json_object_set_new(o, "devices", devs ? devs : json_array());
+	rc |= json_object_set_new(o, "init_path", str_or_null(c->init_path));
+	rc |= json_object_set_new(o, "shm_size", json_integer(c->shm_size));
+	rc |= json_object_set_new(o, "memory_swap",
+				  json_integer(c->memory_swap));
+	rc |= json_object_set_new(o, "memory_swappiness",
+				  json_integer(c->memory_swappiness));
+	rc |= json_object_set_new(o, "oom_kill_disable",
+				  json_boolean(c->oom_kill_disable));
+	rc |= json_object_set_new(o, "oom_score_adj",
+				  c->oom_score_adj_set
+					  ? json_integer(c->oom_score_adj)
+					  : json_null());
+	rc |= json_object_set_new(o, "cpuset_cpus",
+				  str_or_null(c->cpuset_cpus));
+	rc |= json_object_set_new(o, "cpuset_mems",
+				  str_or_null(c->cpuset_mems));
+	rc |= json_object_set_new(o, "group_add",
+				  strv_json(c->group_add, c->n_group_add));
+	rc |= json_object_set_new(o, "sysctls",
+				  strv_json(c->sysctls, c->n_sysctls));
+	rc |= json_object_set_new(o, "device_rules",
+				  strv_json(c->dev_rules, c->n_dev_rules));
+	rc |= json_object_set_new(
+		o, "pid_mode",
+		json_string(c->pid_mode ? c->pid_mode : "private"));
+	rc |= json_object_set_new(
+		o, "ipc_mode",
+		json_string(c->ipc_mode ? c->ipc_mode : "private"));
+	rc |= json_object_set_new(
+		o, "uts_mode",
+		json_string(c->uts_mode ? c->uts_mode : "private"));
+	rc |= json_object_set_new(o, "cgroupns_host",
+				  json_boolean(c->cgroupns_host));
+	rc |= json_object_set_new(
+		o, "log_driver",
+		json_string(c->log_driver ? c->log_driver : "json-file"));
+	rc |= json_object_set_new(o, "log_max_size",
+				  json_integer(c->log_max_size));
+	rc |= json_object_set_new(o, "log_max_file",
+				  json_integer(c->log_max_file));
+	rc |= json_object_set_new(o, "log_compress",
+				  json_boolean(c->log_compress));
+	return rc ? -ENOMEM : 0;
 }
 
 char *rt__config_to_json(const struct rt__config *c)
@@ -146,6 +220,10 @@ char *rt__config_to_json(const struct rt__config *c)
 	json_object_set_new(o, "run_dir", json_string(c->run_dir));
 	json_object_set_new(o, "created", json_integer(c->created_ns));
 	json_object_set_new(o, "annotations", str_or_null(c->annotations));
+	if (flags_to_json(c, o) < 0) {
+		json_decref(o);
+		return NULL;
+	}
 	text = dump(o, JSON_INDENT(1));
 	json_decref(o);
 	return text;
@@ -252,6 +330,138 @@ static int64_t get_int(json_t *o, const char *key)
 	return (int64_t)json_integer_value(json_object_get(o, key));
 }
 
+/* A string of @key that must be one of @allowed. */
+static int get_enum(json_t *o, const char *key, const char *const *allowed,
+		    char **out)
+{
+	json_t *j = json_object_get(o, key);
+	const char *v = j ? json_string_value(j) : allowed[0];
+
+	/* Absent: a config.json written before the field existed. */
+	for (size_t i = 0; v && allowed[i]; i++)
+		if (!strcmp(v, allowed[i]) ||
+		    (!strcmp(allowed[i], "ctr:") && !strncmp(v, "ctr:", 4) &&
+		     id_ok(v + 4))) {
+			*out = shoal_strdup(v);
+			return *out ? 0 : -ENOMEM;
+		}
+	return -EINVAL;
+}
+
+static int devices_from(json_t *a, struct rt__config *c);
+
+static int get_devices(json_t *o, struct rt__config *c)
+{
+	json_t *a = json_object_get(o, "devices");
+	int rc;
+
+	if (!a)
+		a = json_array(); /* written before --device existed */
+	else
+		json_incref(a);
+	if (!json_is_array(a) || json_array_size(a) > 256) {
+		json_decref(a);
+		return -EINVAL;
+	}
+	rc = devices_from(a, c);
+	json_decref(a);
+	return rc;
+}
+
+static int devices_from(json_t *a, struct rt__config *c)
+{
+	json_t *d;
+	size_t i;
+	int rc;
+
+	c->devices = shoal_calloc(json_array_size(a) + 1, sizeof(*c->devices));
+	if (!c->devices)
+		return -ENOMEM;
+	json_array_foreach(a, i, d)
+	{
+		struct rt__device *x = &c->devices[i];
+		const char *perms =
+			json_string_value(json_object_get(d, "perms"));
+		const char *type =
+			json_string_value(json_object_get(d, "type"));
+		c->n_devices = i + 1;
+		if ((rc = get_str(d, "host", false, &x->host)) < 0 ||
+		    (rc = get_str(d, "path", false, &x->path)) < 0)
+			return rc;
+		if (!perms || strlen(perms) > 3 || !type ||
+		    (strcmp(type, "c") && strcmp(type, "b")) ||
+		    strncmp(x->path, "/dev/", 5) || strstr(x->path, ".."))
+			return -EINVAL;
+		snprintf(x->perms, sizeof(x->perms), "%s", perms);
+		x->type = type[0];
+		x->major = (unsigned)get_int(d, "major");
+		x->minor = (unsigned)get_int(d, "minor");
+		x->mode = (unsigned)get_int(d, "mode") & 07777;
+		x->uid = (unsigned)get_int(d, "uid");
+		x->gid = (unsigned)get_int(d, "gid");
+	}
+	return 0;
+}
+
+/* get_strv() of a list added later: absent is empty. */
+static int get_strv_opt(json_t *o, const char *key, char ***out, size_t *n)
+{
+	if (json_object_get(o, key))
+		return get_strv(o, key, out, n);
+	*out = shoal_calloc(1, sizeof(char *));
+	return *out ? 0 : -ENOMEM;
+}
+
+static int flags_from_json(json_t *o, struct rt__config *c)
+{
+	static const char *const pid[] = {"private", "host", "ctr:", NULL};
+	static const char *const ipc[] = {"private", "shareable", "host",
+					  "ctr:", NULL};
+	static const char *const uts[] = {"private", "host", NULL};
+	static const char *const logd[] = {"json-file", "local", "none", NULL};
+	json_t *adj = json_object_get(o, "oom_score_adj");
+	int rc;
+
+	if ((rc = get_devices(o, c)) < 0 ||
+	    (rc = get_str(o, "init_path", true, &c->init_path)) < 0 ||
+	    (rc = get_str(o, "cpuset_cpus", true, &c->cpuset_cpus)) < 0 ||
+	    (rc = get_str(o, "cpuset_mems", true, &c->cpuset_mems)) < 0 ||
+	    (rc = get_strv_opt(o, "group_add", &c->group_add,
+			       &c->n_group_add)) < 0 ||
+	    (rc = get_strv_opt(o, "sysctls", &c->sysctls, &c->n_sysctls)) < 0 ||
+	    (rc = get_strv_opt(o, "device_rules", &c->dev_rules,
+			       &c->n_dev_rules)) < 0 ||
+	    (rc = get_enum(o, "pid_mode", pid, &c->pid_mode)) < 0 ||
+	    (rc = get_enum(o, "ipc_mode", ipc, &c->ipc_mode)) < 0 ||
+	    (rc = get_enum(o, "uts_mode", uts, &c->uts_mode)) < 0 ||
+	    (rc = get_enum(o, "log_driver", logd, &c->log_driver)) < 0)
+		return rc;
+	for (size_t i = 0; i < c->n_dev_rules; i++)
+		if (rt_parse_device_rule(c->dev_rules[i], NULL) < 0)
+			return -EINVAL;
+	for (size_t i = 0; i < c->n_sysctls; i++)
+		if (!strchr(c->sysctls[i], '=') ||
+		    strstr(c->sysctls[i], "..") || strchr(c->sysctls[i], '/'))
+			return -EINVAL;
+	c->shm_size = get_int(o, "shm_size");
+	c->memory_swap = get_int(o, "memory_swap");
+	c->memory_swappiness = json_object_get(o, "memory_swappiness")
+				       ? get_int(o, "memory_swappiness")
+				       : -1;
+	c->oom_kill_disable =
+		json_is_true(json_object_get(o, "oom_kill_disable"));
+	c->oom_score_adj_set = json_is_integer(adj);
+	c->oom_score_adj = (int)json_integer_value(adj);
+	c->cgroupns_host = json_is_true(json_object_get(o, "cgroupns_host"));
+	c->log_max_size = get_int(o, "log_max_size");
+	c->log_max_file = (int)get_int(o, "log_max_file");
+	c->log_compress = json_is_true(json_object_get(o, "log_compress"));
+	if (c->shm_size < 0 || c->log_max_size < 0 || c->log_max_file < 0 ||
+	    c->oom_score_adj < -1000 || c->oom_score_adj > 1000)
+		return -EINVAL;
+	return 0;
+}
+
 int rt__config_from_json(const char *text, struct rt__config **out,
 			 struct shoal_err *err)
 {
@@ -294,7 +504,8 @@ int rt__config_from_json(const char *text, struct rt__config **out,
 	    (rc = get_str(o, "cgroup_parent", false, &c->cgroup_parent)) < 0 ||
 	    (rc = get_str(o, "dir", false, &c->dir)) < 0 ||
 	    (rc = get_str(o, "run_dir", false, &c->run_dir)) < 0 ||
-	    (rc = get_str(o, "annotations", true, &c->annotations)) < 0)
+	    (rc = get_str(o, "annotations", true, &c->annotations)) < 0 ||
+	    (rc = flags_from_json(o, c)) < 0)
 		goto err_free;
 	if (c->argc == 0 || c->n_lower == 0) {
 		rc = -EINVAL;

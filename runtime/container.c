@@ -279,6 +279,22 @@ static char *archive_helper(const char *monitor)
 	return path;
 }
 
+/* shoal-init (--init): $SHOAL_INIT, else beside the monitor. */
+static char *init_path(const char *monitor)
+{
+	const char *env = getenv("SHOAL_INIT");
+	char *copy, *path;
+
+	if (env && *env)
+		return shoal_strdup(env);
+	if (!strchr(monitor, '/'))
+		return shoal_strdup("shoal-init");
+	copy = shoal_strdup(monitor);
+	path = copy ? rt__path("%s/shoal-init", dirname(copy)) : NULL;
+	shoal_free(copy);
+	return path;
+}
+
 int rt_open(const struct rt_config *cfg, struct rt **out, struct shoal_err *err)
 {
 	struct rt *rt;
@@ -306,8 +322,9 @@ int rt_open(const struct rt_config *cfg, struct rt **out, struct shoal_err *err)
 	rt->monitor = cfg->monitor_path ? shoal_strdup(cfg->monitor_path)
 					: default_monitor();
 	rt->archive_helper = rt->monitor ? archive_helper(rt->monitor) : NULL;
+	rt->init_path = rt->monitor ? init_path(rt->monitor) : NULL;
 	if (!rt->data_root || !rt->exec_root || !rt->cgroup_parent ||
-	    !rt->monitor || !rt->archive_helper)
+	    !rt->monitor || !rt->archive_helper || !rt->init_path)
 		goto err_free;
 	if (!rt->cgroup_parent[0] || rt->cgroup_parent[0] == '/' ||
 	    strstr(rt->cgroup_parent, "..")) {
@@ -366,6 +383,7 @@ void rt_close(struct rt *rt)
 	shoal_free(rt->exec_root);
 	shoal_free(rt->cgroup_parent);
 	shoal_free(rt->monitor);
+	shoal_free(rt->init_path);
 	shoal_free(rt->archive_helper);
 	shoal_free(rt);
 }
@@ -748,6 +766,7 @@ int rt_container_remove(struct rt *rt, const char *ref, bool force,
 	hmap_del_str(&rt->by_id, k->c->id);
 	if (k->c->name)
 		hmap_del_str(&rt->by_name, k->c->name);
+	rt__shm_release(k->c);
 	rt__rm_rf(k->c->run_dir);
 	rc = rt__rm_rf(k->c->dir);
 	if (volumes)
@@ -798,7 +817,10 @@ int rt_container_inspect(struct rt *rt, const char *ref, struct rt_info *out)
 	out->init_maxrss_kb = st.init_maxrss_kb;
 	out->name = k->c->name ? shoal_strdup(k->c->name) : NULL;
 	out->error = st.error[0] ? shoal_strdup(st.error) : NULL;
-	out->log_path = rt__log_path(k->c);
+	/* Docker shows no path for the none driver. */
+	out->log_path = k->c->log_driver && !strcmp(k->c->log_driver, "none")
+				? shoal_strdup("")
+				: rt__log_path(k->c);
 	out->rootfs =
 		out->pid ? rt__path("/proc/%d/root", (int)out->pid) : NULL;
 	out->config_json = rt__config_to_json(k->c);
@@ -901,10 +923,14 @@ int rt_log_open(struct rt *rt, const char *ref,
 
 	if (!k)
 		return SHOAL_ENOTFOUND;
+	/* Docker: the none driver keeps nothing to read (a 501). */
+	if (k->c->log_driver && !strcmp(k->c->log_driver, "none"))
+		return -ENOTSUP;
 	path = rt__log_path(k->c);
 	if (!path)
 		return -ENOMEM;
-	rc = rt__log_open_path(rt, k->c->id, path, opt, out);
+	rc = rt__log_open_path(rt, k->c->id, path, k->c->log_max_file, opt,
+			       out);
 	shoal_free(path);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,227 @@ static int check_limits(const struct rt_spec *s, struct shoal_err *err)
 	return 0;
 }
 
+/* "private" (NULL, "", "shareable" for ipc), "host", or "ctr:<id>" of
+ * a container this runtime knows. */
+static int check_ns_mode(struct rt *rt, const char *flag, const char *v,
+			 bool ctr_ok, bool shareable_ok, struct shoal_err *err)
+{
+	if (!v || !*v || !strcmp(v, "private") || !strcmp(v, "host") ||
+	    (shareable_ok && !strcmp(v, "shareable")))
+		return 0;
+	if (ctr_ok && !strncmp(v, "ctr:", 4) && strlen(v + 4) == RT_ID_LEN &&
+	    hmap_get_str(&rt->by_id, v + 4))
+		return 0;
+	if (ctr_ok && !strncmp(v, "ctr:", 4)) {
+		rt__err(err, "No such container: %s", v + 4);
+		return SHOAL_ENOTFOUND;
+	}
+	rt__err(err, "invalid %s mode: \"%s\"", flag, v);
+	return -EINVAL;
+}
+
+static bool is_host(const char *v)
+{
+	return v && !strcmp(v, "host");
+}
+
+static bool ns_shared(const char *v)
+{
+	return v && (!strcmp(v, "host") || !strncmp(v, "ctr:", 4));
+}
+
+static int check_namespaces(struct rt *rt, const struct rt_spec *s,
+			    struct shoal_err *err)
+{
+	int rc = check_ns_mode(rt, "PID", s->pid_mode, true, false, err);
+
+	if (rc == 0)
+		rc = check_ns_mode(rt, "IPC", s->ipc_mode, true, true, err);
+	if (rc == 0)
+		rc = check_ns_mode(rt, "UTS", s->uts_mode, false, false, err);
+	if (rc < 0)
+		return rc;
+	if (is_host(s->uts_mode) && s->hostname) {
+		rt__err(err, "Conflicting options: hostname and the UTS mode");
+		return -EINVAL;
+	}
+	if (s->userns_size &&
+	    (ns_shared(s->pid_mode) || ns_shared(s->ipc_mode) ||
+	     is_host(s->uts_mode) || s->cgroupns_host)) {
+		rt__err(err, "a user namespace cannot be combined with a "
+			     "shared pid, ipc, uts or cgroup namespace");
+		return -EINVAL;
+	}
+	for (size_t i = 0; s->sysctls && s->sysctls[i]; i++) {
+		struct rt_sysctl_ns ns = {
+			.host_net = s->network && !strcmp(s->network, "host"),
+			.host_ipc = ns_shared(s->ipc_mode),
+			.host_uts = is_host(s->uts_mode),
+		};
+		if ((rc = rt_sysctl_check(s->sysctls[i], &ns, err)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Memory, swap, OOM: Docker's checks and words (daemon/daemon_unix.go
+ * verifyPlatformContainerResources); what this kernel cannot do is
+ * refused naming what is missing. */
+int rt__check_host_flags(const struct rt_spec *s, unsigned features,
+			 enum rt_cgroup_layout layout, struct shoal_err *err)
+{
+	bool v2 = layout == RT_CGROUP_V2;
+
+	if (s->memory_swap != 0 && s->memory_swap != -1) {
+		if (s->memory == 0) {
+			rt__err(err, "You should always set the Memory limit "
+				     "when using Memoryswap limit, see usage");
+			return -EINVAL;
+		}
+		if (s->memory_swap < s->memory) {
+			rt__err(err, "Minimum memoryswap limit should be "
+				     "larger than memory limit, see usage");
+			return -EINVAL;
+		}
+	}
+	if (s->memory_swap != 0 && !(features & RT_CG_SWAP)) {
+		rt__err(err, "--memory-swap cannot be applied: this kernel "
+			     "does not account swap (no "
+			     "memory.memsw.limit_in_bytes; boot with "
+			     "swapaccount=1)");
+		return -EINVAL;
+	}
+	if (s->memory_swappiness_set &&
+	    (s->memory_swappiness < 0 || s->memory_swappiness > 100)) {
+		rt__err(err,
+			"Invalid value: %lld, valid memory swappiness range "
+			"is 0-100",
+			(long long)s->memory_swappiness);
+		return -EINVAL;
+	}
+	if (v2 && (s->memory_swappiness_set || s->oom_kill_disable)) {
+		rt__err(err,
+			"%s cannot be applied: cgroup v2 has no such "
+			"setting (memory.swappiness and "
+			"memory.oom_control are cgroup v1 files)",
+			s->oom_kill_disable ? "--oom-kill-disable"
+					    : "--memory-swappiness");
+		return -EINVAL;
+	}
+	if (s->oom_score_adj_set &&
+	    (s->oom_score_adj < -1000 || s->oom_score_adj > 1000)) {
+		rt__err(err,
+			"Invalid value %d, range for oom score adj is "
+			"[-1000, 1000]",
+			s->oom_score_adj);
+		return -EINVAL;
+	}
+	if (s->shm_size < 0) {
+		rt__err(err, "SHM size can not be less than 0");
+		return -EINVAL;
+	}
+	if (v2 &&
+	    ((s->cpuset_cpus && *s->cpuset_cpus) ||
+	     (s->cpuset_mems && *s->cpuset_mems) || rt__strv_len(s->devices) ||
+	     rt__strv_len(s->device_cgroup_rules))) {
+		rt__err(err, "--cpuset-cpus/--cpuset-mems and --device/"
+			     "--device-cgroup-rule are applied on cgroup v1 "
+			     "(and hybrid) hosts only; this host is cgroup "
+			     "v2");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Docker's check: the CPUs (memory nodes) asked for exist here. */
+static int cpuset_available(struct rt *rt, int mems, const char *want,
+			    struct shoal_err *err)
+{
+	char *path, *have = NULL;
+	int rc;
+
+	if (rt->cg.layout == RT_CGROUP_V2)
+		return 0; /* refused below */
+	path = rt__path("%s/cpuset/cpuset.effective_%s", rt->cg.v1_root,
+			mems ? "mems" : "cpus");
+	if (!path)
+		return -ENOMEM;
+	rc = rt__read_file(path, 4096, &have, NULL);
+	shoal_free(path);
+	if (rc < 0)
+		return 0; /* nothing to compare with: the kernel decides */
+	have[strcspn(have, "\n")] = '\0';
+	if (!rt__cpuset_within(want, have)) {
+		rt__err(err,
+			"Requested %s are not available - requested %s, "
+			"available: %s",
+			mems ? "memory nodes" : "CPUs", want, have);
+		rc = -EINVAL;
+	}
+	shoal_free(have);
+	return rc;
+}
+
+static int check_run_flags(struct rt *rt, const struct rt_spec *s,
+			   struct shoal_err *err)
+{
+	int rc = rt__check_host_flags(s, rt->cg_features, rt->cg.layout, err);
+
+	if (rc == 0)
+		rc = check_namespaces(rt, s, err);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < 2; i++) {
+		const char *v = i ? s->cpuset_mems : s->cpuset_cpus;
+		if (v && *v && rt_parse_cpuset(v) < 0) {
+			rt__err(err, "Invalid value %s for cpuset %s", v,
+				i ? "mems" : "cpus");
+			return -EINVAL;
+		}
+		if (v && *v && !(rt->cg.v1_mask & RT__CG_CPUSET) &&
+		    rt->cg.layout != RT_CGROUP_V2) {
+			rt__err(err,
+				"--cpuset-%s cannot be applied: the "
+				"cpuset cgroup controller is not mounted",
+				i ? "mems" : "cpus");
+			return -EINVAL;
+		}
+		if (v && *v && (rc = cpuset_available(rt, i, v, err)) < 0)
+			return rc;
+	}
+	for (size_t i = 0; s->device_cgroup_rules && s->device_cgroup_rules[i];
+	     i++)
+		if ((rc = rt_parse_device_rule(s->device_cgroup_rules[i],
+					       err)) < 0)
+			return rc;
+	for (size_t i = 0; s->group_add && s->group_add[i]; i++) {
+		const char *g = s->group_add[i];
+		if (!*g || strlen(g) > 63 || strpbrk(g, ":\n/")) {
+			rt__err(err, "invalid group \"%s\" for --group-add", g);
+			return -EINVAL;
+		}
+	}
+	if (s->log_driver && strcmp(s->log_driver, "json-file") &&
+	    strcmp(s->log_driver, "local") && strcmp(s->log_driver, "none")) {
+		rt__err(err, "logger: no log driver named '%s' is registered",
+			s->log_driver);
+		return -EINVAL;
+	}
+	if (s->log_max_size < 0 || s->log_max_file < 0) {
+		rt__err(err, "invalid log options: max-size and max-file "
+			     "must be positive");
+		return -EINVAL;
+	}
+	if (s->init && access(rt->init_path, X_OK) < 0) {
+		rt__err(err,
+			"--init: %s is missing (shoal-init is built and "
+			"installed beside shoal-monitor)",
+			rt->init_path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_lowers(const struct rt_spec *s, struct shoal_err *err)
 {
 	size_t n = rt__strv_len(s->lower_dirs);
@@ -164,6 +386,8 @@ static int check_spec(struct rt *rt, const struct rt_spec *s,
 		rt__err(err, "too many arguments or environment variables");
 		return -EINVAL;
 	}
+	/* A bare "NAME" (Docker's pass-through) is resolved by the caller,
+	 * which knows the client's environment; here every entry is set. */
 	for (size_t i = 0; s->env && s->env[i]; i++)
 		if (!strchr(s->env[i], '=') || s->env[i][0] == '=') {
 			rt__err(err, "invalid environment variable: \"%s\"",
@@ -228,6 +452,8 @@ static int check_spec(struct rt *rt, const struct rt_spec *s,
 			return -EINVAL;
 		}
 	rc = check_limits(s, err);
+	if (rc == 0)
+		rc = check_run_flags(rt, s, err);
 	if (rc == 0)
 		rc = check_names(s, err);
 	if (rc == 0)
@@ -306,6 +532,73 @@ static int seccomp_for(struct rt *rt, const struct rt_spec *s,
 	return rc;
 }
 
+static char *dup_or_null(const char *v, bool *oom)
+{
+	char *d;
+
+	if (!v || !*v)
+		return NULL;
+	d = shoal_strdup(v);
+	*oom |= !d;
+	return d;
+}
+
+static const char *mode_or(const char *v, const char *def)
+{
+	return v && *v ? v : def;
+}
+
+static int copy_run_flags(struct rt *rt, const struct rt_spec *s,
+			  struct rt__config *c)
+{
+	bool oom = false;
+
+	c->init_path = s->init ? dup_or_null(rt->init_path, &oom) : NULL;
+	c->shm_size = s->shm_size;
+	c->memory_swap = s->memory_swap;
+	c->memory_swappiness =
+		s->memory_swappiness_set ? s->memory_swappiness : -1;
+	c->oom_kill_disable = s->oom_kill_disable;
+	c->oom_score_adj_set = s->oom_score_adj_set;
+	c->oom_score_adj = s->oom_score_adj;
+	c->cpuset_cpus = dup_or_null(s->cpuset_cpus, &oom);
+	c->cpuset_mems = dup_or_null(s->cpuset_mems, &oom);
+	c->group_add = rt__strv_dup(s->group_add, &c->n_group_add);
+	c->sysctls = rt__strv_dup(s->sysctls, &c->n_sysctls);
+	c->dev_rules = rt__strv_dup(s->device_cgroup_rules, &c->n_dev_rules);
+	c->pid_mode = shoal_strdup(mode_or(s->pid_mode, "private"));
+	c->ipc_mode = shoal_strdup(mode_or(s->ipc_mode, "private"));
+	c->uts_mode = shoal_strdup(mode_or(s->uts_mode, "private"));
+	c->cgroupns_host = s->cgroupns_host;
+	c->log_driver = shoal_strdup(mode_or(s->log_driver, "json-file"));
+	c->log_max_size = s->log_max_size;
+	c->log_max_file = s->log_max_file;
+	c->log_compress = s->log_compress > 0;
+	if (!strcmp(c->log_driver ? c->log_driver : "", "local")) {
+		/* Docker's local driver: 20 MB x 5 files, compressed. */
+		if (!c->log_max_size)
+			c->log_max_size = 20 << 20;
+		if (!c->log_max_file)
+			c->log_max_file = 5;
+		c->log_compress = s->log_compress >= 0;
+	}
+	if (!c->log_max_file)
+		c->log_max_file = 1;
+	if (oom || !c->group_add || !c->sysctls || !c->dev_rules ||
+	    !c->pid_mode || !c->ipc_mode || !c->uts_mode || !c->log_driver)
+		return -ENOMEM;
+	if (is_host(s->uts_mode)) {
+		char host[HOST_NAME_MAX + 1] = "";
+		/* /etc/hostname shows the host's name, as in Docker. */
+		gethostname(host, sizeof(host) - 1);
+		shoal_free(c->hostname);
+		c->hostname = shoal_strdup(host);
+		if (!c->hostname)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int copy_fields(struct rt *rt, const struct rt_spec *s,
 		       struct rt__config *c)
 {
@@ -350,7 +643,7 @@ static int copy_fields(struct rt *rt, const struct rt_spec *s,
 	c->cpu_shares = s->cpu_shares;
 	c->nano_cpus = s->nano_cpus;
 	c->pids_limit = s->pids_limit;
-	return 0;
+	return copy_run_flags(rt, s, c);
 }
 
 static int write_hosts(const struct rt_spec *s, const struct rt__config *c)
@@ -528,6 +821,8 @@ int rt_container_create(struct rt *rt, const struct rt_spec *s,
 	rc = copy_fields(rt, s, c);
 	if (rc == 0)
 		rc = parse_mounts(s, c, err);
+	if (rc == 0)
+		rc = rt__devices_resolve(s->devices, c, err);
 	if (rc == 0)
 		rc = rt__caps_compute(s->cap_add, s->cap_drop, s->privileged,
 				      &c->caps, err);

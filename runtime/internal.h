@@ -30,6 +30,17 @@ struct rt__mount {
 	bool readonly;
 };
 
+/** A --device: the host node and where it appears in the container. */
+struct rt__device {
+	char *host;    /* absolute host path */
+	char *path;    /* absolute in the container, below /dev */
+	char perms[4]; /* subset of "rwm" */
+	char type;     /* 'c' or 'b' */
+	unsigned major, minor;
+	unsigned mode; /* permission bits of the host node */
+	unsigned uid, gid;
+};
+
 /** The container's normalised configuration (everything owned). */
 struct rt__config {
 	char id[RT_ID_LEN + 1];
@@ -67,6 +78,32 @@ struct rt__config {
 	char *run_dir;	   /* <exec-root>/<id> */
 	char *annotations; /* opaque, the caller's */
 	int64_t created_ns;
+	/* docker run's runtime flags (rt_spec's block of the same name) */
+	char *init_path; /* host path of shoal-init, or NULL: no --init */
+	int64_t shm_size;
+	int64_t memory_swap;
+	int64_t memory_swappiness; /* -1: unset */
+	bool oom_kill_disable;
+	bool oom_score_adj_set;
+	int oom_score_adj;
+	char *cpuset_cpus; /* or NULL */
+	char *cpuset_mems;
+	char **group_add; /* names or gids, resolved in the init */
+	size_t n_group_add;
+	char **sysctls; /* "key=value" */
+	size_t n_sysctls;
+	struct rt__device *devices;
+	size_t n_devices;
+	char **dev_rules; /* devices cgroup rules, checked */
+	size_t n_dev_rules;
+	char *pid_mode; /* "private", "host", "ctr:<id>" */
+	char *ipc_mode; /* "private", "shareable", "host", "ctr:<id>" */
+	char *uts_mode; /* "private", "host" */
+	bool cgroupns_host;
+	char *log_driver; /* "json-file", "local", "none" */
+	int64_t log_max_size;
+	int log_max_file;
+	bool log_compress;
 };
 
 /** What the monitor records in state.json. */
@@ -108,6 +145,7 @@ struct rt {
 	char *cgroup_parent;
 	char *monitor;
 	char *archive_helper; /* shoal-archive */
+	char *init_path;      /* shoal-init (--init) */
 	struct rt__cgroups cg;
 	unsigned cg_features; /* rt_cgroup_features(), read once at open */
 	struct hmap by_id;    /* id -> struct rt__ctr */
@@ -217,6 +255,12 @@ int rt__user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 		     gid_t *groups, size_t *n_groups, char *home,
 		     size_t home_len, struct shoal_err *err);
 
+/** rt__group_add() - append --group-add entries (gids or names of the
+ * rootfs's /etc/group) to @groups (room for @cap); -EINVAL with Docker's
+ * message for an unknown name. */
+int rt__group_add(const char *root, char *const *names, size_t n, gid_t *groups,
+		  size_t *n_groups, size_t cap, struct shoal_err *err);
+
 /* cgroup*.c */
 enum {
 	RT__CG_MEMORY = 1 << 0,
@@ -285,6 +329,43 @@ char *rt__cgv2_dir(const struct rt__cgroups *cg, const struct rt__config *c);
  * program to the cgroup folder @dir. */
 int rt__cgv2_devices(const char *dir);
 
+/** rt__check_host_flags() - the run flags' checks that depend on what the
+ * host's cgroups offer (@features: rt_cgroup_features(), @layout), with
+ * Docker's words; pure (create.c). 0 or -EINVAL with @err. */
+int rt__check_host_flags(const struct rt_spec *s, unsigned features,
+			 enum rt_cgroup_layout layout, struct shoal_err *err);
+/** rt__cpuset_within() - whether every CPU (node) of the list @want is
+ * in the list @have (a cpuset.effective_* file's text). parse.c. */
+bool rt__cpuset_within(const char *want, const char *have);
+
+/* devices.c, sysctl.c */
+/** rt__devices_resolve() - parse --device specs and stat each host node
+ * into @c->devices. -EINVAL with @err. */
+int rt__devices_resolve(const char *const *specs, struct rt__config *c,
+			struct shoal_err *err);
+void rt__devices_free(struct rt__config *c);
+/** rt__devices_rule() - "c 1:3 rwm" for a devices.allow of @d. */
+int rt__devices_rule(const struct rt__device *d, char *out, size_t cap);
+/** rt__sysctls_apply() - write @c's sysctls below /proc/sys (the init,
+ * after pivot_root, before /proc/sys turns read-only). */
+int rt__sysctls_apply(const struct rt__config *c, struct shoal_err *err);
+
+/** rt__ns_prepare() - the monitor, before the clone: drop from @flags the
+ * namespaces shared with the host, setns() into those of another
+ * container (ns_join.c). -ESRCH with Docker's words when it is not
+ * running. */
+int rt__ns_prepare(struct rt__config *c, unsigned long *flags,
+		   struct shoal_err *err);
+
+/** rt__shm_prepare() / rt__shm_release() - the host-side /dev/shm
+ * tmpfs of an --ipc shareable container (monitor; release also at
+ * remove). */
+int rt__shm_prepare(const struct rt__config *c, struct shoal_err *err);
+void rt__shm_release(const struct rt__config *c);
+
+/* Where --init's shoal-init appears in the container (Docker's path). */
+#define RT__INIT_TARGET "/sbin/docker-init"
+
 /* mounts.c: in the container's init, in its new mount namespace. */
 /** rt__rootfs_setup() - overlay, volumes, /proc, /sys, /dev, the /etc
  * files, pivot_root, masked and read-only paths. -errno with @err.
@@ -295,6 +376,10 @@ int rt__rootfs_setup(const struct rt__config *c, const int *layers,
 /** rt__overlay_mount() - the container's overlay at @target, as is. */
 int rt__overlay_mount(const struct rt__config *c, const char *target,
 		      struct shoal_err *err);
+/** rt__cgroup_mount() - /sys/fs/cgroup read-only in the container (the
+ * init, after pivot_root and the cgroup namespace's unshare); read-write
+ * for a privileged one. cgroup_mount.c. */
+int rt__cgroup_mount(const struct rt__config *c, struct shoal_err *err);
 /** rt__pivot_root() - make the mount at @rootfs the root and detach the
  * old one; the caller's mount namespace must be private. */
 int rt__pivot_root(const char *rootfs, struct shoal_err *err);
@@ -320,13 +405,33 @@ int rt__finish_process(const struct rt__config *c, char *const *argv,
 int rt__monitor_main(int argc, char **argv);
 int rt__exec_helper_main(int argc, char **argv);
 
+/* log_rotate.c: the monitor's log writer (driver, size bound, rotation) */
+struct rt__log_writer {
+	int fd; /* -1: the "none" driver */
+	char *path;
+	int64_t size;
+	int64_t max_size; /* 0: unbounded */
+	int max_file;
+	bool compress;
+};
+int rt__logw_open(struct rt__log_writer *w, const struct rt__config *c);
+void rt__logw_close(struct rt__log_writer *w);
+/** rt__logw_append() - one record, rotating first when it would take
+ * the live file past max_size. */
+int rt__logw_append(struct rt__log_writer *w, int stream, const char *data,
+		    size_t len, int64_t ns);
+/** rt__log_format() - one json-file record (owned, shoal_free) and its
+ * length. */
+int rt__log_format(int stream, const char *data, size_t len, int64_t ns,
+		   char **out, size_t *n);
+
 /* logs.c */
 /** rt__log_append() - one json-file record for @len bytes of @stream. */
 int rt__log_append(int fd, int stream, const char *data, size_t len,
 		   int64_t ns);
 char *rt__log_path(const struct rt__config *c);
 int rt__log_open_path(struct rt *rt, const char *id, const char *path,
-		      const struct rt_log_options *opt,
+		      int max_file, const struct rt_log_options *opt,
 		      struct rt_log_reader **out);
 /* container.c: whether @id's monitor is alive (for log follow). */
 bool rt__container_running(struct rt *rt, const char *id);

@@ -14,11 +14,6 @@
 #include "common/clock.h"
 #include "runtime/internal.h"
 
-char *rt__log_path(const struct rt__config *c)
-{
-	return rt__path("%s/%s-json.log", c->dir, c->id);
-}
-
 /* Length of the valid UTF-8 sequence at @p (0 if invalid). */
 static size_t utf8_len(const unsigned char *p, size_t n)
 {
@@ -84,11 +79,11 @@ static size_t escape(char *out, const char *in, size_t n)
 	return o;
 }
 
-int rt__log_append(int fd, int stream, const char *data, size_t len, int64_t ns)
+int rt__log_format(int stream, const char *data, size_t len, int64_t ns,
+		   char **out, size_t *n)
 {
 	char ts[48], *rec;
 	size_t o;
-	ssize_t w;
 
 	if (len > 16384)
 		return -EINVAL;
@@ -100,6 +95,20 @@ int rt__log_append(int fd, int stream, const char *data, size_t len, int64_t ns)
 	time_format_rfc3339(ns, ts, sizeof(ts));
 	o += (size_t)sprintf(rec + o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n",
 			     stream == 2 ? "stderr" : "stdout", ts);
+	*out = rec;
+	*n = o;
+	return 0;
+}
+
+int rt__log_append(int fd, int stream, const char *data, size_t len, int64_t ns)
+{
+	char *rec;
+	size_t o;
+	ssize_t w;
+	int rc = rt__log_format(stream, data, len, ns, &rec, &o);
+
+	if (rc < 0)
+		return rc;
 	w = write(fd, rec, o);
 	shoal_free(rec);
 	return w == (ssize_t)o ? 0 : -EIO;

@@ -73,7 +73,7 @@ struct mon {
 	int in;	 /* container stdin (pipe write end or pty), or -1 */
 	int listen;
 	int ctl;
-	int log;
+	struct rt__log_writer log;
 	int clients[MAX_CLIENTS];
 	struct linebuf lb[3];
 	/* Interactive containers: output made before the first attach,
@@ -133,17 +133,17 @@ static void log_flush(struct mon *m, int stream, bool all)
 
 	for (size_t i = 0; i < b->len; i++)
 		if (b->data[i] == '\n') {
-			rt__log_append(m->log, stream, b->data + start,
-				       i + 1 - start, now);
+			rt__logw_append(&m->log, stream, b->data + start,
+					i + 1 - start, now);
 			start = i + 1;
 		}
 	if ((all || start == 0) && b->len == LINE_MAX_BYTES) {
-		rt__log_append(m->log, stream, b->data, b->len, now);
+		rt__logw_append(&m->log, stream, b->data, b->len, now);
 		start = b->len;
 	}
 	if (all && start < b->len) {
-		rt__log_append(m->log, stream, b->data + start, b->len - start,
-			       now);
+		rt__logw_append(&m->log, stream, b->data + start,
+				b->len - start, now);
 		start = b->len;
 	}
 	memmove(b->data, b->data + start, b->len - start);
@@ -173,6 +173,19 @@ static void drop_client(struct mon *m, int i)
 	m->clients[i] = -1;
 }
 
+static bool log_none(const struct mon *m)
+{
+	return m->c->log_driver && !strcmp(m->c->log_driver, "none");
+}
+
+/* Output made before the first attach is kept for it (bounded) when that
+ * attach cannot read it from the log: `docker run -i`, whose client
+ * reads the socket, and the none log driver, which keeps no log. */
+static bool keeps_early(const struct mon *m)
+{
+	return m->c->open_stdin || log_none(m);
+}
+
 static void fan_out(struct mon *m, int stream, const char *p, size_t n)
 {
 	unsigned char hdr[8] = {(unsigned char)stream,
@@ -185,7 +198,7 @@ static void fan_out(struct mon *m, int stream, const char *p, size_t n)
 				(unsigned char)n};
 	struct iovec iov[2] = {{hdr, 8}, {(void *)p, n}};
 
-	if (!m->attached_once && m->c->open_stdin) {
+	if (!m->attached_once && keeps_early(m)) {
 		size_t h = m->c->tty ? 0 : 8;
 		if (m->early_len + h + n <= EARLY_MAX) {
 			memcpy(m->early + m->early_len, hdr, h);
@@ -347,6 +360,25 @@ static void unlink_sockets(struct mon *m)
 	}
 }
 
+/*
+ * In a pid namespace of its own, the init's exit kills everything else
+ * of the container. With --pid host or container:X it does not: kill what
+ * is left in the container's cgroup, as runc does for a shared pid
+ * namespace, so the cgroup can go and nothing outlives its container.
+ */
+static void kill_leftovers(struct mon *m)
+{
+	pid_t *pids = NULL;
+	size_t n = 0;
+
+	if (!strcmp(m->c->pid_mode, "private") ||
+	    rt__cgroup_pids(&m->cg, m->c, &pids, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		kill(pids[i], SIGKILL);
+	shoal_free(pids);
+}
+
 static void finish(struct mon *m)
 {
 	struct rusage ru;
@@ -359,8 +391,10 @@ static void finish(struct mon *m)
 		if (m->clients[i] >= 0)
 			drop_client(m, i);
 	trace("drained");
+	kill_leftovers(m);
 	m->st.oom_killed = rt__cgroup_oom_killed(&m->cg, m->c);
 	rt__cgroup_destroy(&m->cg, m->c);
+	rt__shm_release(m->c);
 	trace("cgroup removed");
 	m->st.status = RT_STATUS_EXITED;
 	m->st.exit_code = WIFEXITED(m->status) ? WEXITSTATUS(m->status)
@@ -382,7 +416,13 @@ static void loop(struct mon *m)
 	for (;;) {
 		int timeout = -1, n;
 		if (m->exited) {
-			if (m->out < 0 && m->err < 0)
+			/* With no log, output nobody has seen yet waits a
+			 * moment for the attach of `docker run`, which
+			 * connects right after the start: a short command
+			 * can be gone by then. */
+			bool waiting = log_none(m) && !m->attached_once &&
+				       m->early_len > 0;
+			if (m->out < 0 && m->err < 0 && !waiting)
 				break;
 			if (!deadline)
 				deadline = time_mono_ns() + 2 * NSEC_PER_SEC;
@@ -544,6 +584,9 @@ static int clone_init(struct mon *m, struct rt__child_args *a, int sp[2],
 		flags |= CLONE_NEWNET;
 	if (c->userns_size)
 		flags |= CLONE_NEWUSER;
+	if ((rc = rt__ns_prepare(m->c, &flags, err)) < 0 ||
+	    (rc = rt__shm_prepare(c, err)) < 0)
+		return rc;
 	snprintf(path, sizeof(path), "%s/rootfs", c->run_dir);
 	if (path_mkdir_p(path, 0755) < 0) {
 		rt__err(err, "cannot create %s", path);
@@ -629,6 +672,7 @@ static int spawn(struct mon *m, struct shoal_err *err)
 		kill(m->pid, SIGKILL);
 		waitpid(m->pid, NULL, 0);
 		rt__cgroup_destroy(&m->cg, c);
+		rt__shm_release(c);
 		return rc;
 	}
 	if (c->tty) {
@@ -658,6 +702,7 @@ static int setup_loop(struct mon *m)
 {
 	char *path;
 	sigset_t set;
+	int rc;
 
 	monitor_signals(&set);
 	m->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -672,13 +717,8 @@ static int setup_loop(struct mon *m)
 	shoal_free(path);
 	if (m->listen < 0 || m->ctl < 0)
 		return m->listen < 0 ? m->listen : m->ctl;
-	path = rt__log_path(m->c);
-	m->log = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			     0640)
-		      : -1;
-	shoal_free(path);
-	if (m->log < 0)
-		return -errno;
+	if ((rc = rt__logw_open(&m->log, m->c)) < 0)
+		return rc;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		m->clients[i] = -1;
 	if (ep_add(m->ep, m->sfd, TAG_SIG) < 0 ||
@@ -734,7 +774,7 @@ fail:
 
 int rt__monitor_main(int argc, char **argv)
 {
-	struct mon m = {.out = -1, .err = -1, .in = -1, .log = -1};
+	struct mon m = {.out = -1, .err = -1, .in = -1, .log = {.fd = -1}};
 	struct shoal_err err = {""};
 	int result_fd, null_fd, rc;
 	char *logp;

@@ -419,6 +419,70 @@ static int copy_host_devices(const char *dev)
 	return 0;
 }
 
+/*
+ * /dev/shm: a tmpfs of --shm-size (64 MiB by default); --ipc host binds
+ * the host's; --ipc shareable and container:X bind the host-side tmpfs
+ * of the shareable container (ns_join.c), never anything inside another
+ * container's rootfs.
+ */
+static int mount_shm(const struct rt__config *c, const char *path,
+		     struct shoal_err *err)
+{
+	char data[64], src[PATH_BUF];
+
+	if (!strcmp(c->ipc_mode, "host"))
+		return bind_mount("/dev/shm", path, false, err);
+	if (!strcmp(c->ipc_mode, "shareable") ||
+	    !strncmp(c->ipc_mode, "ctr:", 4)) {
+		/* Made by our monitor, or the donor's (ns_join.c). */
+		if (!strcmp(c->ipc_mode, "shareable"))
+			pathf(src, "%s/shm", c->run_dir);
+		else
+			pathf(src, "%s/../%s/shm", c->run_dir, c->ipc_mode + 4);
+		return do_mount(src, path, NULL, MS_BIND, NULL, err);
+	}
+	snprintf(data, sizeof(data), "mode=1777,size=%lldk",
+		 (long long)((c->shm_size > 0 ? c->shm_size : 64LL << 20) +
+			     1023) /
+			 1024);
+	return do_mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			data, err);
+}
+
+/* --device: each node made (or, in a user namespace, bound) at its path
+ * below the fresh /dev tmpfs, with the host node's mode and owner. */
+static int make_devices(const struct rt__config *c, const char *dev,
+			struct shoal_err *err)
+{
+	char path[PATH_BUF];
+	int rc;
+
+	for (size_t i = 0; i < c->n_devices; i++) {
+		const struct rt__device *d = &c->devices[i];
+		pathf(path, "%s/%s", dev, d->path + 5);
+		rc = make_target(path, true);
+		if (rc == 0)
+			unlink(path);
+		if (rc < 0)
+			return fail(err, rc, "cannot create device", d->path);
+		if (c->userns_size) {
+			rc = bind_mount(d->host, path, false, err);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (mknod(path,
+			  (d->type == 'b' ? S_IFBLK : S_IFCHR) |
+				  (d->mode & 0777),
+			  makedev(d->major, d->minor)) < 0 ||
+		    chmod(path, d->mode & 07777) < 0 ||
+		    chown(path, d->uid, d->gid) < 0)
+			return fail(err, -errno, "cannot create device",
+				    d->path);
+	}
+	return 0;
+}
+
 static int mount_dev(const struct rt__config *c, const char *rootfs,
 		     struct shoal_err *err)
 {
@@ -448,6 +512,9 @@ static int mount_dev(const struct rt__config *c, const char *rootfs,
 				   nodes[i].min, userns, err);
 	if (rc == 0 && c->privileged && !userns)
 		copy_host_devices(dev);
+	/* Before the links: no --device path may go through one. */
+	if (rc == 0)
+		rc = make_devices(c, dev, err);
 	for (size_t i = 0; rc == 0 && i < sizeof(links) / sizeof(links[0]);
 	     i++) {
 		pathf(path, "%s/%s", dev, links[i][1]);
@@ -465,9 +532,7 @@ static int mount_dev(const struct rt__config *c, const char *rootfs,
 	pathf(path, "%s/shm", dev);
 	mkdir(path, 01777);
 	if (rc == 0)
-		rc = do_mount("shm", path, "tmpfs",
-			      MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			      "mode=1777,size=65536k", err);
+		rc = mount_shm(c, path, err);
 	pathf(path, "%s/mqueue", dev);
 	mkdir(path, 0755);
 	if (rc == 0)
@@ -588,8 +653,14 @@ int rt__rootfs_setup(const struct rt__config *c, const int *layers,
 		rc = mount_dev(c, rootfs, err);
 	if (rc == 0)
 		rc = bind_etc(c, rootfs, err);
+	if (rc == 0 && c->init_path)
+		rc = bind_in_root(c->init_path, rootfs, RT__INIT_TARGET, true,
+				  err);
 	if (rc == 0)
 		rc = do_pivot(rootfs, err);
+	/* Before /proc/sys turns read-only. */
+	if (rc == 0)
+		rc = rt__sysctls_apply(c, err);
 	if (rc == 0 && !c->privileged)
 		rc = mask_paths(err);
 	/* Read-only last: the mount points above live in the upper layer. */

@@ -442,3 +442,75 @@ int rt_parse_user(const char *s, struct rt_user_spec *out)
 	out->has_group = true;
 	return 0;
 }
+
+/* One number of a cpuset list: digits only, below 65536. */
+static const char *cpuset_num(const char *p, long *v)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*p))
+		return NULL;
+	errno = 0;
+	*v = strtol(p, &end, 10);
+	return errno || *v > 65535 ? NULL : end;
+}
+
+int rt_parse_cpuset(const char *s)
+{
+	const char *p = s;
+	long a, b;
+
+	if (!s || !*s || strlen(s) > 512)
+		return -EINVAL;
+	for (;;) {
+		if (!(p = cpuset_num(p, &a)))
+			return -EINVAL;
+		if (*p == '-') {
+			if (!(p = cpuset_num(p + 1, &b)) || b < a)
+				return -EINVAL;
+		}
+		if (*p == '\0')
+			return 0;
+		if (*p++ != ',')
+			return -EINVAL;
+	}
+}
+
+#define CPUSET_BITS 4096
+
+/* Set the bits of a list rt_parse_cpuset() accepted; false past the
+ * bitmap (no host has that many CPUs or nodes). */
+static bool cpuset_bits(const char *s, uint64_t *bits)
+{
+	const char *p = s;
+	long a, b;
+
+	memset(bits, 0, CPUSET_BITS / 8);
+	while (*p && *p != '\n') {
+		if (!(p = cpuset_num(p, &a)))
+			return false;
+		b = a;
+		if (*p == '-' && !(p = cpuset_num(p + 1, &b)))
+			return false;
+		if (b >= CPUSET_BITS)
+			return false;
+		for (long i = a; i <= b; i++)
+			bits[i / 64] |= 1ULL << (i % 64);
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
+bool rt__cpuset_within(const char *want, const char *have)
+{
+	uint64_t w[CPUSET_BITS / 64], h[CPUSET_BITS / 64];
+
+	if (rt_parse_cpuset(want) < 0 || !cpuset_bits(want, w) ||
+	    !cpuset_bits(have, h))
+		return false;
+	for (size_t i = 0; i < CPUSET_BITS / 64; i++)
+		if (w[i] & ~h[i])
+			return false;
+	return true;
+}

@@ -193,6 +193,41 @@ struct rt_spec {
 	 * back by rt_container_inspect() (e.g. the Docker create body: image,
 	 * labels, ...); at most 256 KiB; NULL: none. */
 	const char *annotations;
+
+	/* --- docker run's runtime flags (docs/runtime.md, "Run flags") --- */
+	bool init;	  /* --init: shoal-init as pid 1 (/sbin/docker-init) */
+	int64_t shm_size; /* bytes of /dev/shm; 0: 64 MiB */
+	/* --memory-swap: memory + swap in bytes (> memory), -1 unlimited,
+	 * 0: Docker's default (twice the memory). Needs a memory limit. */
+	int64_t memory_swap;
+	bool memory_swappiness_set;
+	int64_t memory_swappiness; /* 0..100 (when set) */
+	bool oom_kill_disable;
+	bool oom_score_adj_set;
+	int oom_score_adj;	 /* -1000..1000 */
+	const char *cpuset_cpus; /* "0-1,3"; NULL: all */
+	const char *cpuset_mems;
+	const char *const *group_add; /* extra groups: names or gids */
+	const char *const *sysctls;   /* "key=value", namespaced ones */
+	/* --device "HOST[:CTR[:rwm]]": a node in /dev and its cgroup rule */
+	const char *const *devices;
+	/* --device-cgroup-rule "c|b|a MAJ|*:MIN|* [rwm]" */
+	const char *const *device_cgroup_rules;
+	/* Namespaces: NULL or "private" (new), "host", or "ctr:<id>" to join
+	 * another running container's (resolved at start); ipc also
+	 * "shareable" (the same as private here: joinable). */
+	const char *pid_mode;
+	const char *ipc_mode;
+	const char *uts_mode; /* NULL/"private" or "host" */
+	bool cgroupns_host;   /* --cgroupns host (default private) */
+	/* Logging: "json-file" (NULL), "local" or "none"; max_size bytes per
+	 * file (0: unbounded, local: 20 MiB), max_file files (0: 1, local:
+	 * 5); log_compress gzips rotated files: 0 the driver's default (off,
+	 * local: on), 1 on, -1 off. */
+	const char *log_driver;
+	int64_t log_max_size;
+	int log_max_file;
+	int log_compress;
 };
 
 /* -------------------------------------------------------------- parsers */
@@ -230,6 +265,31 @@ int rt_parse_volume(const char *s, struct rt_mount_spec *out,
 /** rt_parse_tmpfs() - a Docker --tmpfs spec; -EINVAL with @err filled. */
 int rt_parse_tmpfs(const char *s, struct rt_mount_spec *out,
 		   struct shoal_err *err);
+
+/** A parsed --device "HOST[:CTR[:rwm]]"; strings point into @buf. */
+struct rt_device_spec {
+	const char *host; /* absolute host path */
+	const char *path; /* in the container (below /dev); default host */
+	char perms[4];	  /* subset of "rwm"; default "rwm" */
+	char buf[512];
+};
+/** rt_parse_device() - a --device spec; -EINVAL with @err filled. */
+int rt_parse_device(const char *s, struct rt_device_spec *out,
+		    struct shoal_err *err);
+/** rt_parse_device_rule() - check a --device-cgroup-rule ("c 1:3 rwm",
+ * "b *:* m", "a *:* rwm"); 0 or -EINVAL with Docker's message. */
+int rt_parse_device_rule(const char *s, struct shoal_err *err);
+
+/** Which namespaces a container shares with the host (for --sysctl). */
+struct rt_sysctl_ns {
+	bool host_net, host_ipc, host_uts;
+};
+/** rt_sysctl_check() - whether "key=value" names a namespaced sysctl
+ * the container owns (runc's rule); -EINVAL with runc's words. */
+int rt_sysctl_check(const char *kv, const struct rt_sysctl_ns *ns,
+		    struct shoal_err *err);
+/** rt_parse_cpuset() - a cpuset list ("0-3,6"); -EINVAL. */
+int rt_parse_cpuset(const char *s);
 
 /** A parsed -u spec: each half is a number or a name. */
 struct rt_user_spec {
@@ -522,8 +582,9 @@ struct rt_log_entry {
 	size_t len;
 };
 
-/** rt_log_open() - read the container's json-file log. Free with
- * rt_log_close(). */
+/** rt_log_open() - read the container's log (json-file or local, the
+ * rotated files first). Free with rt_log_close(). -ENOTSUP for a
+ * container whose log driver is "none". */
 int rt_log_open(struct rt *rt, const char *id, const struct rt_log_options *opt,
 		struct rt_log_reader **out);
 /**

@@ -172,3 +172,25 @@ int rt__user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 	*gid = (gid_t)g;
 	return 0;
 }
+
+int rt__group_add(const char *root, char *const *names, size_t n, gid_t *groups,
+		  size_t *n_groups, size_t cap, struct shoal_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned long g;
+		if (!parse_id(names[i], &g) &&
+		    find_group(root, names[i], &g) < 0) {
+			rt__err(err,
+				"Unable to find group %s: no matching entries "
+				"in group file",
+				names[i]);
+			return -EINVAL;
+		}
+		if (*n_groups == cap) {
+			rt__err(err, "too many groups (%zu at most)", cap);
+			return -E2BIG;
+		}
+		groups[(*n_groups)++] = (gid_t)g;
+	}
+	return 0;
+}

@@ -1,8 +1,11 @@
 /*
  * Fuzz target: the flag parsers (-v, --tmpfs, -u, --memory, --cpus,
- * --ulimit) and config.json, all of which take text from outside. The
- * input is split at its first NUL-free line; parsers must reject or
- * accept without crashing, and accepted mount specs must be absolute.
+ * --ulimit, --device, --device-cgroup-rule, --sysctl, --cpuset-*) and
+ * config.json, all of which take text from outside. Parsers must reject
+ * or accept without crashing; accepted mount specs must be absolute, an
+ * accepted device path must stay below /dev without a ".." component,
+ * and an accepted sysctl key must be free of '/' (it becomes a path
+ * below /proc/sys).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rt_mount_spec m;
 	struct rt_user_spec u;
 	struct rt_rlimit r;
+	struct rt_device_spec d;
+	struct rt_sysctl_ns ns = {0};
 	struct shoal_err err;
 	struct rt__config *c;
 	char *s;
@@ -39,6 +44,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rt_parse_memory(s, &v);
 	rt_parse_cpus(s, &v);
 	rt_parse_ulimit(s, &r);
+	if (rt_parse_device(s, &d, &err) == 0 &&
+	    (strncmp(d.path, "/dev/", 5) || d.host[0] != '/' ||
+	     strstr(d.path, "/../") || !d.perms[0]))
+		abort();
+	rt_parse_device_rule(s, &err);
+	if (rt_sysctl_check(s, &ns, &err) == 0 &&
+	    memchr(s, '/', (size_t)(strchr(s, '=') - s)))
+		abort();
+	rt_parse_cpuset(s);
 	if (rt__config_from_json(s, &c, &err) == 0)
 		rt__config_free(c);
 	free(s);

@@ -219,17 +219,17 @@ expect "volume prune with a filter it does not know is a 400" 400 "invalid filte
 
 # --- create: fields refused or applied ---------------------------------------
 
-out=$("$D" run --cpuset-cpus 0 busybox true 2>&1)
+out=$("$D" run --blkio-weight 500 busybox true 2>&1)
 rc=$?
 refused() { [ "$rc" = 125 ] && grep -q "$1" <<<"$out"; }
-check "docker run --cpuset-cpus is refused naming the field" \
-	refused "HostConfig.CpusetCpus is not supported yet"
+check "docker run --blkio-weight is refused naming the field" \
+	refused "HostConfig.BlkioWeight is not supported yet"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}}'
 expect "PortBindings are refused naming the field" 400 "HostConfig.PortBindings is not supported yet"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "Healthcheck": {"Test": ["CMD", "true"]}}'
 expect "a health check is refused naming the field" 400 "Config.Healthcheck is not supported yet"
-api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}}}}'
-expect "log options are refused naming the field" 400 "HostConfig.LogConfig.Config is not supported yet"
+api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"labels": "a"}}}}'
+expect "log options not applied are refused naming the option" 400 "unknown log opt 'labels' for json-file log driver"
 check "nothing was created by the refused requests" test -z "$(all_ids)"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"ShmSize": 67108864, "MemorySwappiness": -1, "IpcMode": "private", "LogConfig": {"Type": "json-file", "Config": {}}}}'
 expect "defaults written out in full are accepted" 201 '"Warnings":[]'

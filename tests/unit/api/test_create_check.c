@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "common/error.h"
 
 /* What docker run (CLI v28) sends for `docker run busybox true`. */
 static const char *const docker_default =
@@ -101,42 +102,17 @@ static void fields_not_applied_are_refused_by_name(void **state)
 		const char *json;
 		const char *msg;
 	} cases[] = {
-		{"HostConfig.CpusetCpus", "\"0\"",
-		 "HostConfig.CpusetCpus is not supported yet"},
 		{"HostConfig.CpuQuota", "50000",
 		 "HostConfig.CpuQuota is not supported yet"},
 		{"HostConfig.PortBindings",
 		 "{\"80/tcp\":[{\"HostPort\":\"80\"}]}",
 		 "HostConfig.PortBindings is not supported yet"},
-		{"HostConfig.Devices",
-		 "[{\"PathOnHost\":\"/dev/fuse\",\"PathInContainer\":"
-		 "\"/dev/fuse\",\"CgroupPermissions\":\"rwm\"}]",
-		 "HostConfig.Devices is not supported yet"},
-		{"HostConfig.Init", "true",
-		 "HostConfig.Init is not supported yet"},
-		{"HostConfig.OomKillDisable", "true",
-		 "HostConfig.OomKillDisable is not supported yet"},
-		{"HostConfig.Sysctls", "{\"net.ipv4.ip_forward\":\"1\"}",
-		 "HostConfig.Sysctls is not supported yet"},
-		{"HostConfig.ShmSize", "1048576",
-		 "HostConfig.ShmSize is not supported yet"},
-		{"HostConfig.MemorySwappiness", "10",
-		 "HostConfig.MemorySwappiness is not supported yet"},
-		{"HostConfig.MemorySwap", "-1",
-		 "HostConfig.MemorySwap is not supported yet"},
-		{"HostConfig.PidMode", "\"host\"",
-		 "HostConfig.PidMode is not supported yet"},
-		{"HostConfig.IpcMode", "\"host\"",
-		 "HostConfig.IpcMode is not supported yet"},
-		{"HostConfig.VolumeDriver", "\"nfs\"",
-		 "HostConfig.VolumeDriver is not supported yet"},
+		{"HostConfig.BlkioWeight", "500",
+		 "HostConfig.BlkioWeight is not supported yet"},
+		{"HostConfig.Runtime", "\"kata\"",
+		 "Unknown runtime specified kata"},
 		{"HostConfig.MaskedPaths", "[]",
 		 "HostConfig.MaskedPaths is not supported yet"},
-		{"HostConfig.LogConfig.Type", "\"syslog\"",
-		 "HostConfig.LogConfig.Type syslog is not supported yet (only "
-		 "json-file)"},
-		{"HostConfig.LogConfig.Config", "{\"max-size\":\"1m\"}",
-		 "HostConfig.LogConfig.Config is not supported yet"},
 		{"Domainname", "\"example.org\"",
 		 "Config.Domainname is not supported yet"},
 		{"Healthcheck", "{\"Test\":[\"CMD\",\"true\"]}",
@@ -164,6 +140,24 @@ static void defaults_spelled_out_and_applied_values_pass(void **state)
 		const char *json;
 	} cases[] = {
 		{"HostConfig.ShmSize", "67108864"},
+		{"HostConfig.ShmSize", "1048576"},
+		{"HostConfig.Init", "true"},
+		{"HostConfig.CpusetCpus", "\"0\""},
+		{"HostConfig.Devices",
+		 "[{\"PathOnHost\":\"/dev/fuse\",\"PathInContainer\":"
+		 "\"/dev/fuse\",\"CgroupPermissions\":\"rwm\"}]"},
+		{"HostConfig.Sysctls", "{\"net.ipv4.ip_forward\":\"1\"}"},
+		{"HostConfig.MemorySwappiness", "10"},
+		{"HostConfig.MemorySwap", "-1"},
+		{"HostConfig.OomKillDisable", "true"},
+		{"HostConfig.PidMode", "\"host\""},
+		{"HostConfig.IpcMode", "\"host\""},
+		{"HostConfig.UTSMode", "\"host\""},
+		{"HostConfig.CgroupnsMode", "\"host\""},
+		{"HostConfig.VolumesFrom", "[\"other:ro\"]"},
+		{"HostConfig.Runtime", "\"runc\""},
+		{"HostConfig.LogConfig.Type", "\"local\""},
+		{"HostConfig.LogConfig.Config", "{\"max-size\":\"1m\"}"},
 		{"HostConfig.IpcMode", "\"private\""},
 		{"HostConfig.IpcMode", "\"shareable\""},
 		{"HostConfig.CgroupnsMode", "\"private\""},
@@ -193,18 +187,21 @@ static void defaults_spelled_out_and_applied_values_pass(void **state)
 	}
 }
 
-static void memory_swap_of_twice_the_memory_is_what_is_applied(void **state)
+static void an_unknown_volume_driver_is_a_404(void **state)
 {
-	json_t *b = body_with("HostConfig.Memory", json_integer(64 << 20));
-	json_t *hc = json_object_get(b, "HostConfig");
+	json_t *m = json_loads("[{\"Type\":\"volume\",\"Source\":\"v\","
+			       "\"Target\":\"/t\",\"VolumeOptions\":{"
+			       "\"DriverConfig\":{\"Name\":\"nfs\"}}}]",
+			       0, NULL);
 	char err[256];
 
-	json_object_set_new(hc, "MemorySwap", json_integer(128 << 20));
-	assert_int_equal(api__create_check(b, err, sizeof(err)), 0);
-	json_object_set_new(hc, "MemorySwap", json_integer(64 << 20));
-	assert_int_equal(api__create_check(b, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "HostConfig.MemorySwap is not supported yet");
-	json_decref(b);
+	assert_int_equal(check_with("HostConfig.VolumeDriver",
+				    json_string("nfs"), err, sizeof(err)),
+			 SHOAL_ENOTFOUND);
+	assert_string_equal(err, "error looking up volume plugin nfs: plugin "
+				 "\"nfs\" not found");
+	assert_int_equal(check_with("HostConfig.Mounts", m, err, sizeof(err)),
+			 SHOAL_ENOTFOUND);
 }
 
 static void mount_options_not_carried_are_refused(void **state)
@@ -276,8 +273,7 @@ int main(void)
 		cmocka_unit_test(dockers_default_body_passes),
 		cmocka_unit_test(fields_not_applied_are_refused_by_name),
 		cmocka_unit_test(defaults_spelled_out_and_applied_values_pass),
-		cmocka_unit_test(
-			memory_swap_of_twice_the_memory_is_what_is_applied),
+		cmocka_unit_test(an_unknown_volume_driver_is_a_404),
 		cmocka_unit_test(mount_options_not_carried_are_refused),
 		cmocka_unit_test(
 			filters_read_both_shapes_and_refuse_unknown_names),

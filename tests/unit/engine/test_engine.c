@@ -194,6 +194,17 @@ static void create_warns_of_a_memory_limit_without_swap_accounting(void **state)
 	s.cpu_shares = 0;
 	eng__create_warnings(&s, 0, RT_CGROUP_V1, &c);
 	assert_int_equal(c.n_warnings, 0);
+	/* --oom-kill-disable without a memory limit: Docker's warning. */
+	s.oom_kill_disable = true;
+	eng__create_warnings(&s, RT_CG_SWAP | RT_CG_CPU, RT_CGROUP_V1, &c);
+	assert_int_equal(c.n_warnings, 1);
+	assert_string_equal(c.warnings[0],
+			    "OOM killer is disabled for the container, but no "
+			    "memory limit is set, this can result in the "
+			    "system running out of resources.");
+	s.memory = 64 << 20;
+	eng__create_warnings(&s, RT_CG_SWAP | RT_CG_CPU, RT_CGROUP_V1, &c);
+	assert_int_equal(c.n_warnings, 0);
 }
 
 static void state_and_event_names_are_dockers(void **state)

@@ -329,6 +329,24 @@ static void config_round_trips_through_json(void **state)
 	c->memory = 64 << 20;
 	c->caps = 0xa80425fb;
 	c->tty = true;
+	c->shm_size = 1 << 20;
+	c->memory_swappiness = 0;
+	c->oom_score_adj_set = true;
+	c->oom_score_adj = -17;
+	c->ipc_mode = shoal_strdup("shareable");
+	c->sysctls = rt__strv_dup(
+		(const char *[]){"net.ipv4.ip_forward=1", NULL}, &c->n_sysctls);
+	c->devices = shoal_calloc(1, sizeof(*c->devices));
+	c->devices[0] = (struct rt__device){
+		.host = shoal_strdup("/dev/fuse"),
+		.path = shoal_strdup("/dev/f"),
+		.perms = "rw",
+		.type = 'c',
+		.major = 10,
+		.minor = 229,
+		.mode = 0600,
+	};
+	c->n_devices = 1;
 	json = rt__config_to_json(c);
 	assert_non_null(json);
 	assert_int_equal(rt__config_from_json(json, &back, &err), 0);
@@ -338,6 +356,19 @@ static void config_round_trips_through_json(void **state)
 	assert_string_equal(back->lower[1], "/l2");
 	assert_int_equal(back->argc, 3);
 	assert_int_equal(back->n_mounts, 1);
+	assert_int_equal(back->shm_size, 1 << 20);
+	assert_int_equal(back->memory_swappiness, 0);
+	assert_true(back->oom_score_adj_set);
+	assert_int_equal(back->oom_score_adj, -17);
+	assert_string_equal(back->ipc_mode, "shareable");
+	assert_string_equal(back->pid_mode, "private");
+	assert_string_equal(back->log_driver, "json-file");
+	assert_int_equal(back->n_sysctls, 1);
+	assert_int_equal(back->n_devices, 1);
+	assert_string_equal(back->devices[0].path, "/dev/f");
+	assert_string_equal(back->devices[0].perms, "rw");
+	assert_int_equal(back->devices[0].minor, 229);
+	assert_int_equal(back->devices[0].mode, 0600);
 	assert_int_equal(back->mounts[0].kind, RT_MOUNT_TMPFS);
 	assert_string_equal(back->mounts[0].options, "size=1m");
 	assert_int_equal(back->rlimits[0].hard, 20);
@@ -345,6 +376,42 @@ static void config_round_trips_through_json(void **state)
 	assert_int_equal(back->caps, 0xa80425fb);
 	assert_true(back->tty);
 	rt__config_free(back);
+	/* A config.json written before the run flags existed still loads,
+	 * with Docker's defaults. */
+	{
+		static const char *const added[] = {
+			"devices",	     "init_path",
+			"shm_size",	     "memory_swap",
+			"memory_swappiness", "oom_kill_disable",
+			"oom_score_adj",     "cpuset_cpus",
+			"cpuset_mems",	     "group_add",
+			"sysctls",	     "device_rules",
+			"pid_mode",	     "ipc_mode",
+			"uts_mode",	     "cgroupns_host",
+			"log_driver",	     "log_max_size",
+			"log_max_file",	     "log_compress",
+		};
+		json_t *o = json_loads(json, 0, NULL);
+		json_free_t jfree;
+		char *old;
+		assert_non_null(o);
+		for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++)
+			assert_int_equal(json_object_del(o, added[i]), 0);
+		old = json_dumps(o, 0);
+		json_decref(o);
+		assert_int_equal(rt__config_from_json(old, &back, &err), 0);
+		json_get_alloc_funcs(NULL, &jfree);
+		jfree(old);
+		assert_string_equal(back->pid_mode, "private");
+		assert_string_equal(back->ipc_mode, "private");
+		assert_string_equal(back->log_driver, "json-file");
+		assert_int_equal(back->memory_swappiness, -1);
+		assert_false(back->oom_score_adj_set);
+		assert_int_equal(back->n_devices, 0);
+		assert_int_equal(back->n_sysctls, 0);
+		assert_null(back->init_path);
+		rt__config_free(back);
+	}
 	shoal_free(json);
 	rt__config_free(c);
 	assert_int_equal(rt__config_from_json("{", &back, &err), -EINVAL);
@@ -431,10 +498,143 @@ static void runtime_roots_are_checked_before_anything_is_made(void **state)
 	}
 }
 
+static void device_specs_parse_like_docker(void **state)
+{
+	struct rt_device_spec d;
+	struct shoal_err err = {""};
+
+	(void)state;
+	assert_int_equal(rt_parse_device("/dev/fuse", &d, &err), 0);
+	assert_string_equal(d.host, "/dev/fuse");
+	assert_string_equal(d.path, "/dev/fuse");
+	assert_string_equal(d.perms, "rwm");
+	assert_int_equal(rt_parse_device("/dev/fuse:r", &d, &err), 0);
+	assert_string_equal(d.path, "/dev/fuse");
+	assert_string_equal(d.perms, "r");
+	assert_int_equal(rt_parse_device("/dev/sda:/dev/xvda:rw", &d, &err), 0);
+	assert_string_equal(d.host, "/dev/sda");
+	assert_string_equal(d.path, "/dev/xvda");
+	assert_string_equal(d.perms, "rw");
+	assert_int_equal(rt_parse_device("/dev/sda:/dev/xvda", &d, &err), 0);
+	assert_string_equal(d.path, "/dev/xvda");
+	assert_int_equal(rt_parse_device("/dev/sda:/dev/x:rwx", &d, &err),
+			 -EINVAL);
+	assert_string_equal(err.msg, "invalid device mode: rwx");
+	assert_int_equal(rt_parse_device("/dev/sda:/dev/x:rr", &d, &err),
+			 -EINVAL);
+	assert_int_equal(rt_parse_device("dev/sda", &d, &err), -EINVAL);
+	assert_int_equal(rt_parse_device("/dev/sda:/etc/x", &d, &err), -EINVAL);
+	assert_int_equal(rt_parse_device("/dev/sda:/dev/../etc", &d, &err),
+			 -EINVAL);
+	assert_int_equal(rt_parse_device("/dev/sda:/dev/", &d, &err), -EINVAL);
+}
+
+static void device_cgroup_rules_follow_dockers_pattern(void **state)
+{
+	(void)state;
+	assert_int_equal(rt_parse_device_rule("c 1:3 rwm", NULL), 0);
+	assert_int_equal(rt_parse_device_rule("b *:* m", NULL), 0);
+	assert_int_equal(rt_parse_device_rule("a 7:* r", NULL), 0);
+	assert_int_equal(rt_parse_device_rule("c 1:3", NULL), -EINVAL);
+	assert_int_equal(rt_parse_device_rule("x 1:3 r", NULL), -EINVAL);
+	assert_int_equal(rt_parse_device_rule("c 1:3 rwmr", NULL), -EINVAL);
+	assert_int_equal(rt_parse_device_rule("c :3 r", NULL), -EINVAL);
+	assert_int_equal(rt_parse_device_rule("c 1:3 r\na", NULL), -EINVAL);
+	assert_int_equal(rt_parse_device_rule("c 12345678901:3 r", NULL),
+			 -EINVAL);
+}
+
+static void only_namespaced_sysctls_are_allowed(void **state)
+{
+	struct rt_sysctl_ns own = {0}, host_net = {.host_net = true},
+			    host_ipc = {.host_ipc = true};
+	struct shoal_err err = {""};
+
+	(void)state;
+	assert_int_equal(rt_sysctl_check("kernel.shmmax=1", &own, &err), 0);
+	assert_int_equal(rt_sysctl_check("fs.mqueue.msg_max=20", &own, &err),
+			 0);
+	assert_int_equal(rt_sysctl_check("net.ipv4.ip_forward=1", &own, &err),
+			 0);
+	assert_int_equal(rt_sysctl_check("kernel.panic=1", &own, &err),
+			 -EINVAL);
+	assert_string_equal(err.msg, "sysctl \"kernel.panic\" is not in a "
+				     "separate kernel namespace");
+	assert_int_equal(
+		rt_sysctl_check("net.ipv4.ip_forward=1", &host_net, &err),
+		-EINVAL);
+	assert_string_equal(err.msg, "sysctl \"net.ipv4.ip_forward\" not "
+				     "allowed in host network namespace");
+	assert_int_equal(rt_sysctl_check("kernel.sem=1", &host_ipc, &err),
+			 -EINVAL);
+	assert_int_equal(rt_sysctl_check("net..x=1", &own, &err), -EINVAL);
+	assert_int_equal(rt_sysctl_check("net/x=1", &own, &err), -EINVAL);
+	assert_int_equal(rt_sysctl_check("net.x", &own, &err), -EINVAL);
+	assert_int_equal(rt_sysctl_check("net.x=1\n2", &own, &err), -EINVAL);
+}
+
+static void cpuset_lists_parse(void **state)
+{
+	(void)state;
+	assert_int_equal(rt_parse_cpuset("0"), 0);
+	assert_int_equal(rt_parse_cpuset("0-3,6,8-9"), 0);
+	assert_int_equal(rt_parse_cpuset(""), -EINVAL);
+	assert_int_equal(rt_parse_cpuset("3-1"), -EINVAL);
+	assert_int_equal(rt_parse_cpuset("1,"), -EINVAL);
+	assert_int_equal(rt_parse_cpuset("a"), -EINVAL);
+	assert_int_equal(rt_parse_cpuset("-1"), -EINVAL);
+	assert_int_equal(rt_parse_cpuset("99999"), -EINVAL);
+	assert_true(rt__cpuset_within("0", "0-1\n"));
+	assert_true(rt__cpuset_within("1,3", "0-3"));
+	assert_false(rt__cpuset_within("2", "0-1"));
+	assert_false(rt__cpuset_within("0-2", "0-1"));
+}
+
+static void what_the_host_cannot_do_is_refused_naming_it(void **state)
+{
+	unsigned all = RT_CG_SWAP | RT_CG_CPU | RT_CG_PIDS;
+	struct rt_spec s = {.memory = 64 << 20, .memory_swap = 128 << 20};
+	struct shoal_err err = {""};
+
+	(void)state;
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_HYBRID, &err),
+			 0);
+	/* No swap accounting: --memory-swap cannot be applied. */
+	assert_int_equal(
+		rt__check_host_flags(&s, RT_CG_CPU, RT_CGROUP_HYBRID, &err),
+		-EINVAL);
+	assert_non_null(strstr(err.msg, "--memory-swap cannot be applied: "
+					"this kernel does not account swap"));
+	s.memory_swap = 0;
+	s.memory_swappiness_set = true;
+	s.memory_swappiness = 10;
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_V1, &err), 0);
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_V2, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "--memory-swappiness cannot be "
+					"applied: cgroup v2"));
+	s.memory_swappiness_set = false;
+	s.oom_kill_disable = true;
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_V2, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "--oom-kill-disable"));
+	s.oom_kill_disable = false;
+	s.devices = (const char *const[]){"/dev/fuse", NULL};
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_V1, &err), 0);
+	assert_int_equal(rt__check_host_flags(&s, all, RT_CGROUP_V2, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "this host is cgroup v2"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(memory_sizes_parse_like_docker),
+		cmocka_unit_test(device_specs_parse_like_docker),
+		cmocka_unit_test(device_cgroup_rules_follow_dockers_pattern),
+		cmocka_unit_test(only_namespaced_sysctls_are_allowed),
+		cmocka_unit_test(cpuset_lists_parse),
+		cmocka_unit_test(what_the_host_cannot_do_is_refused_naming_it),
 		cmocka_unit_test(cpus_parse_into_nano_cpus),
 		cmocka_unit_test(ulimits_parse_soft_and_hard),
 		cmocka_unit_test(volume_specs_parse_like_docker),
