@@ -195,6 +195,83 @@ static void restart(struct api_call *call)
 
 /* --- kill, pause ---------------------------------------------------------- */
 
+/*
+ * A kill with SIGKILL answers once the container has exited, as Docker's
+ * daemon.Kill() does: an inspect right after shows it exited and a
+ * remove right after succeeds. The wait is bounded (KILL_WAIT_MS); past
+ * it the answer is sent anyway (a task stuck in the kernel).
+ */
+#define KILL_WAIT_MS 10000
+
+struct kill_op {
+	struct eng_waiter w;
+	struct http_response *res; /* NULL once answered or gone */
+	uv_timer_t timer;
+	bool waiting;
+};
+
+static void kill_timer_closed(uv_handle_t *h)
+{
+	shoal_free(h->data);
+}
+
+static void kill_finish(struct kill_op *op)
+{
+	if (op->waiting)
+		eng_wait_cancel(&op->w);
+	op->waiting = false;
+	if (op->res) {
+		http_response_on_close(op->res, NULL, NULL);
+		http_response_send(op->res, 204, NULL, NULL, 0);
+		op->res = NULL;
+	}
+	uv_close((uv_handle_t *)&op->timer, kill_timer_closed);
+}
+
+static void kill_exited(struct eng_waiter *w, int code, bool removed)
+{
+	struct kill_op *op = w->arg;
+	op->waiting = false;
+	kill_finish(op);
+}
+
+static void kill_timeout(uv_timer_t *t)
+{
+	struct kill_op *op = t->data;
+	log_warn("container=%s still running %d ms after SIGKILL", op->w.id,
+		 KILL_WAIT_MS);
+	kill_finish(op);
+}
+
+static void kill_gone(struct http_response *res, void *arg)
+{
+	struct kill_op *op = arg;
+	op->res = NULL;
+	kill_finish(op);
+}
+
+/* Queue the wait for the exit before the signal; NULL: do not wait. */
+static struct kill_op *kill_wait_prepare(struct api__state *st, const char *id)
+{
+	struct kill_op *op = shoal_calloc(1, sizeof(*op));
+	if (!op)
+		return NULL;
+	op->w.kind = ENG_WAIT_EXIT;
+	op->w.fn = kill_exited;
+	op->w.arg = op;
+	if (uv_timer_init(st->loop, &op->timer) < 0) {
+		shoal_free(op);
+		return NULL;
+	}
+	op->timer.data = op;
+	if (eng_wait_add(st->eng, id, &op->w) < 0) {
+		uv_close((uv_handle_t *)&op->timer, kill_timer_closed);
+		return NULL;
+	}
+	op->waiting = true;
+	return op;
+}
+
 static void kill_(struct api_call *call)
 {
 	char id[65];
@@ -208,7 +285,15 @@ static void kill_(struct api_call *call)
 		api_reply_error(call, 400, "Invalid signal: %s", qs);
 		return;
 	}
+	struct kill_op *op = NULL;
+	if (sig == SIGKILL && (s == ENG_STATE_RUNNING || s == ENG_STATE_PAUSED))
+		op = kill_wait_prepare(st, id);
 	int rc = eng_kill(st->eng, id, sig);
+	if (rc < 0 && op) {
+		op->res = NULL;
+		kill_finish(op);
+		op = NULL;
+	}
 	if (rc == -ESRCH) {
 		api_reply_error(call, 409,
 				"Cannot kill container: %s: container %s is "
@@ -221,7 +306,13 @@ static void kill_(struct api_call *call)
 				api_param(call, "id"), shoal_strerror(rc));
 		return;
 	}
-	http_response_send(call->res, 204, NULL, NULL, 0);
+	if (!op) {
+		http_response_send(call->res, 204, NULL, NULL, 0);
+		return;
+	}
+	op->res = call->res;
+	http_response_on_close(call->res, kill_gone, op);
+	uv_timer_start(&op->timer, kill_timeout, KILL_WAIT_MS, 0);
 }
 
 static void pause_or_unpause(struct api_call *call, bool pause)

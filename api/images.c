@@ -102,8 +102,33 @@ static json_t *error_line(const char *msg)
 
 /* --- import --------------------------------------------------------------- */
 
+/*
+ * Docker's image events (moby LogImageEvent): the actor is the image id,
+ * the attribute "name" the reference the operation named.
+ */
+static void image_event(struct eng *eng, const char *action, const char *id,
+			const char *name)
+{
+	if (eng && id && *id)
+		eng_event_post(eng, "image", action, id,
+			       json_pack("{s:s}", "name", name ? name : id));
+}
+
+/* image_event() with the id of @ref looked up in @s. */
+static void image_event_ref(struct eng *eng, struct img_store *s,
+			    const char *action, const char *ref)
+{
+	json_t *o = NULL;
+	if (img_inspect_json(s, ref, &o, NULL) == 0)
+		image_event(eng, action, jsonx_str(o, "Id", NULL), ref);
+	json_decref(o);
+}
+
 struct job {
 	struct http_response *res; /* NULL once the client left */
+	struct eng *eng;	   /* for the events */
+	struct img_store *s;
+	char ref[512]; /* import: the reference given, or "" */
 	int fd;
 	bool quiet;
 	bool streaming;
@@ -122,6 +147,12 @@ static void import_done(int status, const char *errmsg, json_t *result,
 	close(j->fd);
 	if (status < 0)
 		log_info("image import failed: %s", errmsg ? errmsg : "");
+	if (status >= 0) {
+		image_event(j->eng, "import", json_string_value(result), NULL);
+		if (j->ref[0])
+			image_event(j->eng, "tag", json_string_value(result),
+				    j->ref);
+	}
 	if (j->res) {
 		http_response_on_close(j->res, NULL, NULL);
 		if (status < 0) {
@@ -231,6 +262,9 @@ static void create(struct api_call *call)
 		.message = msg && *msg ? msg : NULL,
 	};
 	j->res = call->res;
+	j->eng = api__state_of(call) ? api__state_of(call)->eng : NULL;
+	j->s = s;
+	snprintf(j->ref, sizeof(j->ref), "%s", ref);
 	int rc = img_import_async(api__state_of(call)->loop, s, j->fd, &o,
 				  import_done, j);
 	if (rc < 0) {
@@ -287,6 +321,12 @@ static void load_done(int status, const char *errmsg, json_t *result, void *arg)
 {
 	struct job *j = arg;
 	close(j->fd);
+	for (size_t i = 0; status >= 0 && i < json_array_size(result); i++) {
+		const char *ref =
+			jsonx_str(json_array_get(result, i), "ref", NULL);
+		if (ref)
+			image_event_ref(j->eng, j->s, "load", ref);
+	}
 	if (!j->res) {
 		shoal_free(j);
 		return;
@@ -334,6 +374,8 @@ static void load(struct api_call *call)
 		return;
 	}
 	j->res = call->res;
+	j->eng = api__state_of(call) ? api__state_of(call)->eng : NULL;
+	j->s = s;
 	int rc = img_load_async(api__state_of(call)->loop, s, j->fd,
 				load_progress, load_done, j);
 	if (rc < 0) {
@@ -506,12 +548,29 @@ static void remove_(struct api_call *call)
 	struct shoal_err e = {""};
 	unsigned flags =
 		api__query_bool(call, "force", false) ? IMG_RM_FORCE : 0;
+	/* Docker's untag and delete events name the image by its id. */
+	char id[80] = "";
+	json_t *io = NULL;
+	if (img_inspect_json(s, image_name(call, name, sizeof(name)), &io,
+			     NULL) == 0)
+		snprintf(id, sizeof(id), "%s", jsonx_str(io, "Id", ""));
+	json_decref(io);
 	int rc = img_remove(s, image_name(call, name, sizeof(name)), flags,
 			    &report, &e);
 	if (rc < 0) {
 		api_reply_error(call, status_of(rc), "%s",
 				e.msg[0] ? e.msg : shoal_strerror(rc));
 		return;
+	}
+	struct api__state *st = api__state_of(call);
+	for (size_t i = 0; st && i < json_array_size(report); i++) {
+		const json_t *r = json_array_get(report, i);
+		const char *u = jsonx_str(r, "Untagged", NULL);
+		const char *d = jsonx_str(r, "Deleted", NULL);
+		if (u)
+			image_event(st->eng, "untag", id[0] ? id : u, NULL);
+		if (d)
+			image_event(st->eng, "delete", d, d);
 	}
 	api_reply_json(call, 200, report ? report : json_array());
 }
@@ -539,6 +598,8 @@ static void tag(struct api_call *call)
 				e.msg[0] ? e.msg : shoal_strerror(rc));
 		return;
 	}
+	if (api__state_of(call))
+		image_event_ref(api__state_of(call)->eng, s, "tag", ref);
 	http_response_send(call->res, 201, NULL, NULL, 0);
 }
 

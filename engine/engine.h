@@ -498,4 +498,74 @@ int eng_volume_remove(struct eng *e, const char *name);
 int eng_volume_prune(struct eng *e, const struct eng_label_filter *labels,
 		     bool all, struct eng_pruned *out);
 
+/* ---------------------------------------------- event log (events.c) */
+
+/*
+ * Docker's events (GET /events): every container event above, plus what
+ * other modules post (exec, attach, image, volume, later network and
+ * swarm events), each one JSON object in Docker's events.Message shape,
+ * kept in order in a ring of the last ENG_EVENT_RING for --since.
+ * In memory only: a restart of the daemon starts it empty.
+ */
+#define ENG_EVENT_RING 1024
+
+/** A recorded event (@msg borrowed for the call) at @time_ns. */
+typedef void eng_msg_fn(const json_t *msg, int64_t time_ns, void *arg);
+struct eng_listener;
+
+/**
+ * eng_event_post() - record and deliver an event of @type ("container",
+ * "image", "volume", "network", "service", "node", ...) and @action
+ * ("create", "tag", ...) whose actor is @actor_id with @attrs (an object
+ * of strings, stolen; NULL: none). Loop thread. 0 or -ENOMEM.
+ */
+int eng_event_post(struct eng *e, const char *type, const char *action,
+		   const char *actor_id, json_t *attrs);
+
+/**
+ * eng_event_post_container() - a container event with Docker's
+ * attributes (name, image, the container's labels) and @extra over them
+ * (stolen; NULL: none), e.g. exec_create, attach, rename, update.
+ */
+int eng_event_post_container(struct eng *e, const char *id, const char *action,
+			     json_t *extra);
+
+/**
+ * eng_event_replay() - call @fn for each recorded event at or after
+ * @since_ns and (@until_ns 0: any) at or before @until_ns, oldest first,
+ * from inside the call. Returns how many.
+ */
+size_t eng_event_replay(struct eng *e, int64_t since_ns, int64_t until_ns,
+			eng_msg_fn *fn, void *arg);
+
+/**
+ * eng_event_listen() - call @fn for every event recorded from now on, in
+ * order, on the loop thread. -EBUSY past ENG_MAX_SUBSCRIBERS, -ENOMEM.
+ * Stop with eng_event_unlisten() (also from inside @fn), before
+ * eng_close().
+ */
+int eng_event_listen(struct eng *e, eng_msg_fn *fn, void *arg,
+		     struct eng_listener **out);
+void eng_event_unlisten(struct eng_listener *l);
+
+/**
+ * Docker's events filters (NULL-terminated lists, NULL: none; borrowed).
+ * Values of one name are alternatives, names all apply: type (exact),
+ * container and volume (the actor's ID or name attribute, or a prefix),
+ * image (the actor's ID or image/name attribute, with or without tag),
+ * event (the action; exec_create, exec_start and health_status also
+ * match their "action: detail" forms), label (the attributes).
+ */
+struct eng_event_filter {
+	const char *const *type;
+	const char *const *container;
+	const char *const *image;
+	const char *const *volume;
+	const char *const *event;
+	struct eng_label_filter labels;
+};
+
+/** eng_event_match() - whether @msg (as recorded) passes @f. Pure. */
+bool eng_event_match(const struct eng_event_filter *f, const json_t *msg);
+
 #endif

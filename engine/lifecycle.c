@@ -405,6 +405,7 @@ int eng_remove(struct eng *e, const char *id, bool force, bool volumes)
 	if (rc < 0)
 		return rc;
 	eng__cancel_restart(e, id);
+	eng__events_doomed(e, id);
 	rc = rt_container_remove(e->rt, id, force, volumes);
 	if (rc < 0)
 		return rc;
