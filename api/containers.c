@@ -440,6 +440,30 @@ static void wait_(struct api_call *call)
 	http_response_on_close(call->res, wait_gone, op);
 }
 
+/* --- rename ------------------------------------------------------------ */
+
+static void rename_(struct api_call *call)
+{
+	char id[65];
+	enum eng_state s;
+	struct api__state *st = target_state(call, id, &s);
+	if (!st)
+		return;
+	struct shoal_err e = {""};
+	int rc = eng_rename(st->eng, id, http_request_query(call->req, "name"),
+			    &e);
+	if (rc == 0) {
+		http_response_send(call->res, 204, NULL, NULL, 0);
+		return;
+	}
+	int status = rc == -EINVAL	     ? 400
+		     : rc == SHOAL_ECONFLICT ? 409
+		     : rc == SHOAL_ENOTFOUND ? 404
+					     : 500;
+	api_reply_error(call, status, "%s",
+			e.msg[0] ? e.msg : shoal_strerror(rc));
+}
+
 /* --- delete, prune -------------------------------------------------------- */
 
 static void delete_(struct api_call *call)
@@ -547,6 +571,7 @@ static const struct api_route routes[] = {
 	{"POST", "/containers/{id}/pause", pause_},
 	{"POST", "/containers/{id}/unpause", unpause},
 	{"POST", "/containers/{id}/wait", wait_},
+	{"POST", "/containers/{id}/rename", rename_},
 	{"DELETE", "/containers/{id}", delete_},
 };
 

@@ -568,4 +568,15 @@ struct eng_event_filter {
 /** eng_event_match() - whether @msg (as recorded) passes @f. Pure. */
 bool eng_event_match(const struct eng_event_filter *f, const json_t *msg);
 
+/* ------------------------------------------------ rename (rename.c) */
+
+/**
+ * eng_rename() - docker rename: container @id (full id) is called @name
+ * from now on, running or not; emits the container's "rename" event
+ * with oldName. -EINVAL (invalid name, or the same name), SHOAL_ECONFLICT
+ * (taken), SHOAL_ENOTFOUND, with Docker's sentence in @err.
+ */
+int eng_rename(struct eng *e, const char *id, const char *name,
+	       struct shoal_err *err);
+
 #endif

@@ -316,6 +316,15 @@ int rt_container_pause(struct rt *rt, const char *id);
 int rt_container_unpause(struct rt *rt, const char *id);
 
 /**
+ * rt_container_rename() - give container @id (full id) the name @name (a
+ * leading '/' is dropped), running or not. -EINVAL (not a valid name),
+ * -EEXIST (another container has it), -ENOENT, with Docker's words in
+ * @err. (runtime/rename.c)
+ */
+int rt_container_rename(struct rt *rt, const char *id, const char *name,
+			struct shoal_err *err);
+
+/**
  * rt_container_remove() - remove a container: its folders, cgroups and
  * (with @volumes) its anonymous volumes. A running one is refused with
  * SHOAL_ECONFLICT unless @force, which kills it first (and waits).
