@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Issue 10's second half through the real docker CLI (and the raw API
+# where the CLI hides a detail): attach framing with and without a tty,
+# logs=1 replay, stream selection, detach keys (API and a pty), exec
+# framing by the start's Tty, exec -d/-u/--privileged, run -a, start -ai,
+# kill-then-rm at once, wait conditions, rename, and the event log
+# (order, filters, --since replay, --until, a live stream).
+SHOALD=$1 SHOAL=$2 SRC=$3
+[ -x /usr/local/bin/docker ] || { echo "SKIP: /usr/local/bin/docker missing"; exit 77; }
+command -v curl >/dev/null || { echo "SKIP: curl missing"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+H="$(dirname "$0")/hijack.py"
+make_image
+daemon_start
+D=$(timed_wrapper docker /usr/local/bin/docker)
+"$D" import "$work/busybox.tar" busybox:latest >/dev/null ||
+	{ echo "cannot import busybox"; exit 1; }
+
+field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$1"; }
+raw() { timed python3 "$H" raw "$sock" "$@"; }
+
+# --- attach ---------------------------------------------------------------
+id=$("$D" run -d --name att busybox sh -c 'sleep 2; for i in 1 2; do echo out$i; echo err$i >&2; done')
+track "$id"
+"$D" attach att >"$work/a.out" 2>"$work/a.err"
+rc=$?
+check "docker attach to a running container without a tty gets both streams, framed (no 'Unrecognized input header')" \
+	bash -c "[ $rc = 0 ] && ! grep -q Unrecognized '$work/a.err' && grep -qx out2 '$work/a.out' && grep -qx err2 '$work/a.err' && ! grep -q err '$work/a.out'"
+r=$(raw POST "/v1.45/containers/att/attach?logs=1&stdout=1&stderr=1")
+check "attach with logs=1 and no stream to an exited container returns at once" \
+	test "$(field closed <<<"$r")" = True
+check "the logs=1 replay is framed: stdout frames 1, stderr frames 2" \
+	bash -c "python3 '$H' frames $(field body <<<"$r") | grep -qx \"2:'err1\\\\\\\\n'\" && python3 '$H' frames $(field body <<<"$r") | grep -qx \"1:'out2\\\\\\\\n'\""
+r=$(raw POST "/v1.45/containers/att/attach?logs=1&stdout=1&stderr=0")
+check "stderr=0 leaves the stderr frames out" \
+	bash -c "! python3 '$H' frames $(field body <<<"$r") | grep -q '^2:' && python3 '$H' frames $(field body <<<"$r") | grep -q '^1:'"
+r=$(raw POST "/v1.45/containers/att/attach?stream=1&stdout=1&detachKeys=bogus-key")
+check "a bad detachKeys is Docker's 400" \
+	bash -c "grep -q ' 400 ' <<<'$(field status <<<"$r")'"
+
+id=$("$D" run -d --name live busybox sh -c 'while true; do echo o; echo e >&2; sleep 0.2; done')
+track "$id"
+r=$(raw POST "/v1.45/containers/live/attach?stream=1&stdout=1&stderr=0" --wait 1.5)
+b=$(field body <<<"$r")
+check "a live attach without a tty is a run of 8-byte frames, only stdout's when asked" \
+	bash -c "[ -n '$b' ] && python3 '$H' frames '$b' >'$work/f' && grep -q '^1:' '$work/f' && ! grep -q '^2:' '$work/f'"
+id=$("$D" run -d -t --name ttyc busybox sh -c 'while true; do echo tick; sleep 0.2; done')
+track "$id"
+r=$(raw POST "/v1.45/containers/ttyc/attach?stream=1&stdout=1&stderr=1" --wait 1.5)
+b=$(field body <<<"$r")
+check "a live attach to a tty container is raw (no frame header)" \
+	bash -c "[ -n '$b' ] && [ \"\${b:0:8}\" != 01000000 ] && grep -q 7469636b <<<'$b'"
+"$D" rm -f live ttyc >/dev/null
+
+# --- detach keys ----------------------------------------------------------
+id=$("$D" run -d -i --name dk busybox sh -c 'while true; do sleep 1; done')
+track "$id"
+r=$(raw POST "/v1.45/containers/dk/attach?stream=1&stdin=1&stdout=1" --send 1011 --wait 3)
+check "ctrl-p ctrl-q (the default keys) on stdin ends the attach" test "$(field closed <<<"$r")" = True
+r=$(raw POST "/v1.45/containers/dk/attach?stream=1&stdin=1&stdout=1" --send 6869 --wait 1)
+check "other bytes on stdin do not end it" test "$(field closed <<<"$r")" = False
+r=$(raw POST "/v1.45/containers/dk/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-x,y" --send 1879 --wait 3)
+check "custom detachKeys (ctrl-x,y) end the attach" test "$(field closed <<<"$r")" = True
+check "the container runs on after a detach" test "$("$D" inspect -f '{{.State.Running}}' dk)" = true
+"$D" rm -f dk >/dev/null
+r=$(timed python3 "$H" pty 15 1011 /usr/local/bin/docker run -it --name ptyc busybox sh)
+track "$("$D" inspect -f '{{.Id}}' ptyc)"
+check "docker run -it detaches on ctrl-p ctrl-q through a pty and the container runs on" \
+	bash -c "[ '$(field code <<<"$r")' = 0 ] && [ \"\$('$D' inspect -f '{{.State.Running}}' ptyc)\" = true ]"
+r=$(timed python3 "$H" pty 15 18 /usr/local/bin/docker attach --detach-keys ctrl-x ptyc)
+check "docker attach --detach-keys ctrl-x detaches through a pty" \
+	bash -c "grep -q \$(printf 'read escape sequence' | xxd -p) <<<'$(field out <<<"$r")' && [ \"\$('$D' inspect -f '{{.State.Running}}' ptyc)\" = true ]"
+"$D" rm -f ptyc >/dev/null
+
+# --- run -a, start -ai ----------------------------------------------------
+out=$("$D" run --rm -a stdout busybox sh -c 'echo OUT; echo ERR >&2' 2>"$work/e")
+check "run -a stdout gets stdout only" bash -c "[ '$out' = OUT ] && [ ! -s '$work/e' ]"
+out=$("$D" run --rm -a stderr busybox sh -c 'echo OUT; echo ERR >&2' 2>&1 >/dev/null)
+check "run -a stderr gets stderr only" test "$out" = ERR
+id=$("$D" create -i --name sai busybox cat)
+track "$id"
+check "start -ai passes stdin and prints the output" test "$(echo piped | "$D" start -ai sai)" = piped
+"$D" rm sai >/dev/null
+
+# --- exec -----------------------------------------------------------------
+id=$("$D" run -d --name ex busybox sleep 1000)
+track "$id"
+check "exec -u nobody runs as nobody" test "$("$D" exec -u nobody ex id -u)" = 65534
+plain=$("$D" exec ex sh -c 'grep CapEff /proc/self/status')
+priv=$("$D" exec --privileged ex sh -c 'grep CapEff /proc/self/status')
+check "exec --privileged gets CAP_SYS_ADMIN, a plain exec does not" \
+	python3 -c "import sys; p=int('${priv##*:}'.strip(),16); n=int('${plain##*:}'.strip(),16); sys.exit(0 if p & (1<<21) and not n & (1<<21) else 1)"
+"$D" exec -d ex sh -c 'sleep 0.5; echo done >/tmp/d'
+check "exec -d returns at once and the command runs" bash -c "sleep 1.5 && [ \"\$('$D' exec ex cat /tmp/d)\" = done ]"
+check "exec without -i gives the command an empty stdin" test "$("$D" exec ex cat </dev/null | wc -c)" = 0
+eid=$(curl -s --unix-socket "$sock" -H 'Content-Type: application/json' \
+	-d '{"Cmd":["echo","hello"],"Tty":true,"AttachStdout":true,"AttachStderr":true}' \
+	http://x/v1.45/containers/ex/exec | field Id)
+r=$(raw POST "/v1.45/exec/$eid/start" --body '{"Tty":false}')
+check "a tty exec started with Tty:false comes back framed (Docker follows the start)" \
+	bash -c "python3 '$H' frames $(field body <<<"$r") | grep -q \"^1:'hello\""
+eid=$(curl -s --unix-socket "$sock" -H 'Content-Type: application/json' \
+	-d '{"Cmd":["echo","hello"],"AttachStdout":true,"AttachStderr":true}' \
+	http://x/v1.45/containers/ex/exec | field Id)
+r=$(raw POST "/v1.45/exec/$eid/start" --body '{"Tty":true}')
+check "an exec without a tty started with Tty:true comes back raw" \
+	test "$(field body <<<"$r")" = "$(printf 'hello\n' | xxd -p)"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" -H 'Content-Type: application/json' \
+	-d '{"Cmd":["true"],"DetachKeys":"ctrl-"}' http://x/v1.45/containers/ex/exec)
+check "exec create with bad DetachKeys is a 400" test "$code" = 400
+
+# --- kill, wait -----------------------------------------------------------
+for i in 1 2 3; do
+	"$D" kill ex >/dev/null
+	st=$("$D" inspect -f '{{.State.Status}}' ex)
+	check "kill #$i: inspect right after shows exited" test "$st" = exited
+	check "kill #$i: rm right after succeeds" bash -c "'$D' rm ex >/dev/null"
+	[ $i -lt 3 ] && { id=$("$D" run -d --name ex busybox sleep 1000); track "$id"; }
+done
+id=$("$D" create --name wc busybox sh -c 'exit 4')
+track "$id"
+code=$(curl -s -m 5 -X POST --unix-socket "$sock" "http://x/v1.45/containers/wc/wait?condition=not-running")
+check "wait not-running on a created container answers at once" grep -q '"StatusCode":0' <<<"$code"
+curl -s -m 20 -X POST --unix-socket "$sock" "http://x/v1.45/containers/wc/wait?condition=next-exit" >"$work/w1" &
+w1=$!
+sleep 0.5
+"$D" start wc >/dev/null
+wait $w1
+check "wait next-exit answers the next run's exit code" grep -q '"StatusCode":4' "$work/w1"
+curl -s -m 20 -X POST --unix-socket "$sock" "http://x/v1.45/containers/wc/wait?condition=removed" >"$work/w2" &
+w2=$!
+sleep 0.5
+check "wait removed is still waiting while the container exists" kill -0 $w2
+"$D" rm wc >/dev/null
+wait $w2
+check "wait removed answers at the removal" grep -q '"StatusCode"' "$work/w2"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --unix-socket "$sock" "http://x/v1.45/containers/att/wait?condition=bogus")
+check "an unknown wait condition is a 400" test "$code" = 400
+
+# --- rename ---------------------------------------------------------------
+id=$("$D" run -d --name rn1 busybox sleep 1000)
+track "$id"
+"$D" create --name rn2 busybox true >/dev/null
+check "rename a running container" bash -c "'$D' rename rn1 rn3 && [ \"\$('$D' inspect -f '{{.Name}}' $id)\" = /rn3 ]"
+check "rename to a name in use is Docker's conflict" bash -c "'$D' rename rn3 rn2 2>&1 | grep -q 'is already in use'"
+check "rename to an invalid name is refused" bash -c "'$D' rename rn3 'a b' 2>&1 | grep -q 'Invalid container name'"
+daemon_stop
+daemon_start
+check "the new name survives a daemon restart" test "$("$D" ps --format '{{.Names}}' --filter id="$id")" = rn3
+"$D" rm -f rn3 rn2 >/dev/null
+
+# --- events ---------------------------------------------------------------
+t0=$(date +%s)
+"$D" events --filter type=container --filter container=evc --format '{{.Action}}' >"$work/live" 2>&1 &
+ev=$!
+sleep 0.5
+"$D" run --name evc -l team=blue busybox sh -c 'exit 3' >/dev/null
+"$D" rm evc >/dev/null
+"$D" tag busybox busybox:evtag
+"$D" rmi busybox:evtag >/dev/null
+sleep 1.2
+t1=$(date +%s)
+actions=$("$D" events --since "$t0" --until "$t1" --filter container=evc --format '{{.Action}}' | tr '\n' ' ')
+check "the events of a run come in Docker's order (create attach start die destroy)" \
+	test "$actions" = "create attach start die destroy "
+check "die carries exitCode and the container's labels" \
+	test "$("$D" events --since "$t0" --until "$t1" --filter event=die --filter label=team=blue --format '{{.Actor.Attributes.exitCode}} {{.Actor.Attributes.name}}')" = "3 evc"
+check "a label filter that does not hold leaves them out" \
+	test -z "$("$D" events --since "$t0" --until "$t1" --filter label=team=red)"
+check "image events: tag and untag" \
+	test "$("$D" events --since "$t0" --until "$t1" --filter type=image --format '{{.Action}}' | tr '\n' ' ')" = "tag untag "
+check "the image filter finds a container's events by its image" \
+	bash -c "'$D' events --since $t0 --until $t1 --filter image=busybox --filter event=start | grep -q evc"
+check "an events filter Shoal cannot apply is refused, naming it" \
+	bash -c "'$D' events --since $t0 --until $t1 --filter network=x 2>&1 | grep -q \"filter 'network' is not supported\""
+check "a bad --since is refused" bash -c "! '$D' events --since 'not a time' --until $t1 2>/dev/null"
+kill $ev 2>/dev/null; wait $ev 2>/dev/null
+check "a live docker events stream saw the same run" \
+	test "$(tr '\n' ' ' <"$work/live")" = "create attach start die destroy "
+start=$(date +%s)
+"$D" events --until "$(($(date +%s) + 2))" >/dev/null
+check "--until in the future ends the stream then" test $(($(date +%s) - start)) -ge 1
+check "--since replays from before the client came (a volume's create and destroy)" \
+	bash -c "'$D' volume create evv >/dev/null && '$D' volume rm evv >/dev/null && sleep 1.1 && [ \"\$('$D' events --since $t0 --until \$(date +%s) --filter type=volume --format '{{.Action}} {{.Actor.ID}}' | tr '\n' ' ')\" = 'create evv destroy evv ' ]"
+
+finish
