@@ -51,7 +51,7 @@ r=$(raw POST "/v1.45/containers/ttyc/attach?stream=1&stdout=1&stderr=1" --wait 1
 b=$(field body <<<"$r")
 check "a live attach to a tty container is raw (no frame header)" \
 	bash -c "[ -n '$b' ] && [ \"\${b:0:8}\" != 01000000 ] && grep -q 7469636b <<<'$b'"
-"$D" rm -f live ttyc >/dev/null
+"$D" rm -f att live ttyc >/dev/null
 
 # --- detach keys ----------------------------------------------------------
 id=$("$D" run -d -i --name dk busybox sh -c 'while true; do sleep 1; done')
@@ -120,6 +120,8 @@ for i in 1 2 3; do
 done
 id=$("$D" create --name wc busybox sh -c 'exit 4')
 track "$id"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --unix-socket "$sock" "http://x/v1.45/containers/wc/wait?condition=bogus")
+check "an unknown wait condition is a 400" test "$code" = 400
 code=$(curl -s -m 5 -X POST --unix-socket "$sock" "http://x/v1.45/containers/wc/wait?condition=not-running")
 check "wait not-running on a created container answers at once" grep -q '"StatusCode":0' <<<"$code"
 curl -s -m 20 -X POST --unix-socket "$sock" "http://x/v1.45/containers/wc/wait?condition=next-exit" >"$work/w1" &
@@ -135,8 +137,6 @@ check "wait removed is still waiting while the container exists" kill -0 $w2
 "$D" rm wc >/dev/null
 wait $w2
 check "wait removed answers at the removal" grep -q '"StatusCode"' "$work/w2"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --unix-socket "$sock" "http://x/v1.45/containers/att/wait?condition=bogus")
-check "an unknown wait condition is a 400" test "$code" = 400
 
 # --- rename ---------------------------------------------------------------
 id=$("$D" run -d --name rn1 busybox sleep 1000)
@@ -149,6 +149,30 @@ daemon_stop
 daemon_start
 check "the new name survives a daemon restart" test "$("$D" ps --format '{{.Names}}' --filter id="$id")" = rn3
 "$D" rm -f rn3 rn2 >/dev/null
+
+# --- ps filters and size --------------------------------------------------
+id=$("$D" run -d --name p1 -v pv:/data busybox sleep 1000); track "$id"
+sleep 1.1
+id=$("$D" run -d --name p2 --network host busybox sh -c 'dd if=/dev/zero of=/big bs=1k count=2048 2>/dev/null; sleep 1000'); track "$id"
+sleep 1.1
+id=$("$D" create --name p3 --network none busybox true); track "$id"
+sleep 0.5
+psf() { "$D" ps -a --filter "$1" --format '{{.Names}}' | tr '\n' ' '; }
+check "ps --filter before" test "$(psf before=p2)" = "p1 "
+check "ps --filter since" test "$(psf since=p1)" = "p3 p2 "
+check "ps --filter volume by name" test "$(psf volume=pv)" = "p1 "
+check "ps --filter volume by destination" test "$(psf volume=/data)" = "p1 "
+check "ps --filter network=host" test "$(psf network=host)" = "p2 "
+check "ps --filter network=none" test "$(psf network=none)" = "p3 "
+check "ps --filter health=none keeps all (no health checks)" test "$(psf health=none)" = "p3 p2 p1 "
+check "ps --filter health=healthy keeps none" test -z "$(psf health=healthy)"
+check "ps --filter is-task=true keeps none, false all" bash -c "[ -z \"\$('$D' ps -aq --filter is-task=true)\" ] && [ \$('$D' ps -aq --filter is-task=false | wc -l) = 3 ]"
+check "ps --filter with a bad health or an unknown container is refused" \
+	bash -c "'$D' ps --filter health=bogus 2>&1 | grep -q 'Unrecognised filter value for health: bogus' && '$D' ps --filter before=nosuch 2>&1 | grep -q 'No such container: nosuch'"
+sz=$(curl -s --unix-socket "$sock" 'http://x/v1.45/containers/json?size=1&filters=%7B%22name%22%3A%5B%22p2%22%5D%7D' | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["SizeRw"])')
+check "ps --size: SizeRw counts the 2 MiB the container wrote" test "$sz" -ge 2097152 -a "$sz" -lt 3000000
+"$D" rm -f p1 p2 p3 >/dev/null
+"$D" volume rm pv >/dev/null
 
 # --- events ---------------------------------------------------------------
 t0=$(date +%s)
@@ -182,6 +206,6 @@ start=$(date +%s)
 "$D" events --until "$(($(date +%s) + 2))" >/dev/null
 check "--until in the future ends the stream then" test $(($(date +%s) - start)) -ge 1
 check "--since replays from before the client came (a volume's create and destroy)" \
-	bash -c "'$D' volume create evv >/dev/null && '$D' volume rm evv >/dev/null && sleep 1.1 && [ \"\$('$D' events --since $t0 --until \$(date +%s) --filter type=volume --format '{{.Action}} {{.Actor.ID}}' | tr '\n' ' ')\" = 'create evv destroy evv ' ]"
+	bash -c "'$D' volume create evv >/dev/null && '$D' volume rm evv >/dev/null && sleep 1.1 && [ \"\$('$D' events --since $t0 --until \$(date +%s) --filter type=volume --filter volume=evv --format '{{.Action}} {{.Actor.ID}}' | tr '\n' ' ')\" = 'create evv destroy evv ' ]"
 
 finish
