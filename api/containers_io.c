@@ -59,15 +59,12 @@ static bool container_tty(struct api__state *st, const char *id)
 	return config_flag(st, id, "Tty");
 }
 
-/* "1700000000", "1700000000.5", or an RFC 3339 time we do not parse. */
+/* Docker's forms: unix seconds with a fraction (what the docker CLI
+ * sends), an RFC 3339 date or time, or a Go duration meaning that long
+ * ago. */
 static int parse_time(const char *s, int64_t *out)
 {
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || *end)
-		return -EINVAL;
-	*out = (int64_t)(v * 1e9);
-	return 0;
+	return eng_parse_until(s, time_real_ns(), out) < 0 ? -EINVAL : 0;
 }
 
 /* --- logs ----------------------------------------------------------------- */
@@ -128,7 +125,7 @@ static void logs(struct api_call *call)
 	    (untilq && *untilq && parse_time(untilq, &until) < 0)) {
 		api_reply_error(call, 400,
 				"invalid since or until value: expected unix "
-				"seconds");
+				"seconds, an RFC 3339 time or a duration");
 		return;
 	}
 	struct logs_op *op = shoal_calloc(1, sizeof(*op));

@@ -145,7 +145,7 @@ int eng_event_post(struct eng *e, const char *type, const char *action,
 static json_t *ctr_attrs(struct eng *e, const char *id)
 {
 	struct eng_info i;
-	if (eng_inspect(e, id, &i) < 0)
+	if (!e->rt || eng_inspect(e, id, &i) < 0)
 		return NULL;
 	json_t *a = json_object();
 	const json_t *labels = json_object_get(i.record, "Labels");

@@ -150,6 +150,16 @@ daemon_start
 check "the new name survives a daemon restart" test "$("$D" ps --format '{{.Names}}' --filter id="$id")" = rn3
 "$D" rm -f rn3 rn2 >/dev/null
 
+# --- logs --until ---------------------------------------------------------
+id=$("$D" run -d --name lu busybox sh -c 'echo early; sleep 2; echo late; sleep 1000'); track "$id"
+sleep 3
+check "logs --until 1s leaves out what came after" test "$("$D" logs --until 1s lu | tr '\n' ' ')" = "early "
+check "logs --until with -f ends at until" test "$("$D" logs -f --until 1s lu | tr '\n' ' ')" = "early "
+u=$(date -u -d @$(($(date +%s) - 1)) +%Y-%m-%dT%H:%M:%SZ)
+check "the API takes an RFC 3339 until too" \
+	bash -c "curl -s --unix-socket '$sock' 'http://x/v1.45/containers/lu/logs?stdout=1&until=$u' | grep -a -q late"
+"$D" rm -f lu >/dev/null
+
 # --- ps filters and size --------------------------------------------------
 id=$("$D" run -d --name p1 -v pv:/data busybox sleep 1000); track "$id"
 sleep 1.1
