@@ -464,6 +464,26 @@ static void rename_(struct api_call *call)
 			e.msg[0] ? e.msg : shoal_strerror(rc));
 }
 
+/* --- diff ---------------------------------------------------------------- */
+
+static void changes(struct api_call *call)
+{
+	char id[65];
+	enum eng_state s;
+	struct api__state *st = target_state(call, id, &s);
+	if (!st)
+		return;
+	json_t *out = NULL;
+	int rc = rt_container_changes(st->rt, id, &out);
+	if (rc < 0) {
+		api_reply_error(call, rc == SHOAL_ENOTFOUND ? 404 : 500,
+				"cannot read the changes of container %s: %s",
+				id, shoal_strerror(rc));
+		return;
+	}
+	api_reply_json(call, 200, out);
+}
+
 /* --- delete, prune -------------------------------------------------------- */
 
 static void delete_(struct api_call *call)
@@ -572,6 +592,7 @@ static const struct api_route routes[] = {
 	{"POST", "/containers/{id}/unpause", unpause},
 	{"POST", "/containers/{id}/wait", wait_},
 	{"POST", "/containers/{id}/rename", rename_},
+	{"GET", "/containers/{id}/changes", changes},
 	{"DELETE", "/containers/{id}", delete_},
 };
 

@@ -316,6 +316,15 @@ int rt_container_pause(struct rt *rt, const char *id);
 int rt_container_unpause(struct rt *rt, const char *id);
 
 /**
+ * rt_container_changes() - docker diff: what the container changed in its
+ * root filesystem, from its writable layer, as Docker's array of {"Path",
+ * "Kind"} (0 changed, 1 added, 2 deleted) in *@out (owned). -E2BIG past a
+ * million entries, SHOAL_ENOTFOUND, -ENOMEM. (runtime/diff.c)
+ */
+struct json_t;
+int rt_container_changes(struct rt *rt, const char *id, struct json_t **out);
+
+/**
  * rt_container_rename() - give container @id (full id) the name @name (a
  * leading '/' is dropped), running or not. -EINVAL (not a valid name),
  * -EEXIST (another container has it), -ENOENT, with Docker's words in
