@@ -464,6 +464,139 @@ static void rename_(struct api_call *call)
 			e.msg[0] ? e.msg : shoal_strerror(rc));
 }
 
+/* --- update -------------------------------------------------------------- */
+
+/*
+ * POST /containers/{id}/update: Memory, MemoryReservation, CpuShares,
+ * NanoCpus, PidsLimit (0 or -1: no limit; absent or null: unchanged) and
+ * RestartPolicy (an empty Name: unchanged) are applied; Docker's 0 means
+ * "unchanged" for the others as for these. Any other field set to what
+ * is not its default is refused, naming it, rather than ignored.
+ */
+static int update_refused(const json_t *b, char *msg, size_t cap)
+{
+	static const char *const zero[] = {
+		"BlkioWeight",	      "CpuPeriod",
+		"CpuQuota",	      "CpuRealtimePeriod",
+		"CpuRealtimeRuntime", "KernelMemory",
+		"KernelMemoryTCP",    "MemorySwap",
+		"CpuCount",	      "CpuPercent",
+		"IOMaximumIOps",      "IOMaximumBandwidth"};
+	static const char *const empty[] = {"CpusetCpus",
+					    "CpusetMems",
+					    "BlkioWeightDevice",
+					    "BlkioDeviceReadBps",
+					    "BlkioDeviceWriteBps",
+					    "BlkioDeviceReadIOps",
+					    "BlkioDeviceWriteIOps",
+					    "Devices",
+					    "DeviceCgroupRules",
+					    "DeviceRequests",
+					    "Ulimits"};
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+		const json_t *v = json_object_get(b, zero[i]);
+		if (v && !json_is_null(v) && json_integer_value(v) != 0) {
+			snprintf(
+				msg, cap,
+				"%s cannot be updated: Shoal does not apply it "
+				"yet",
+				zero[i]);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		const json_t *v = json_object_get(b, empty[i]);
+		if ((json_is_string(v) && *json_string_value(v)) ||
+		    (json_is_array(v) && json_array_size(v))) {
+			snprintf(
+				msg, cap,
+				"%s cannot be updated: Shoal does not apply it "
+				"yet",
+				empty[i]);
+			return -1;
+		}
+	}
+	const json_t *sw = json_object_get(b, "MemorySwappiness");
+	const json_t *oom = json_object_get(b, "OomKillDisable");
+	if ((sw && !json_is_null(sw) && json_integer_value(sw) != -1) ||
+	    json_is_true(oom)) {
+		snprintf(msg, cap,
+			 "%s cannot be updated: Shoal does not apply it yet",
+			 json_is_true(oom) ? "OomKillDisable"
+					   : "MemorySwappiness");
+		return -1;
+	}
+	return 0;
+}
+
+/* A positive field of @b into *@v and @hc, flagging it set. */
+static void update_field(const json_t *b, const char *key, int64_t *v,
+			 bool *set, json_t *hc)
+{
+	json_int_t x = json_integer_value(json_object_get(b, key));
+	if (x > 0) {
+		*v = x;
+		*set = true;
+		json_object_set_new(hc, key, json_integer(x));
+	}
+}
+
+static void update(struct api_call *call)
+{
+	char id[65], err[256];
+	enum eng_state s;
+	struct api__state *st = target_state(call, id, &s);
+	json_t *b = NULL;
+	if (!st)
+		return;
+	if (jsonx_parse_object(call->req->body, call->req->body_len, &b, err,
+			       sizeof(err)) < 0 ||
+	    update_refused(b, err, sizeof(err)) < 0) {
+		json_decref(b);
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	struct eng_update u = {0};
+	json_t *hc = json_object();
+	update_field(b, "Memory", &u.rt.memory, &u.rt.memory_set, hc);
+	update_field(b, "MemoryReservation", &u.rt.memory_reservation,
+		     &u.rt.memory_reservation_set, hc);
+	update_field(b, "CpuShares", &u.rt.cpu_shares, &u.rt.cpu_shares_set,
+		     hc);
+	update_field(b, "NanoCpus", &u.rt.nano_cpus, &u.rt.nano_cpus_set, hc);
+	const json_t *pl = json_object_get(b, "PidsLimit");
+	if (json_is_integer(pl)) {
+		u.rt.pids_limit = json_integer_value(pl);
+		u.rt.pids_limit_set = true;
+		json_object_set(hc, "PidsLimit", (json_t *)pl);
+	}
+	const json_t *rp = json_object_get(b, "RestartPolicy");
+	const char *rname = jsonx_str(rp, "Name", "");
+	struct shoal_err e = {""};
+	int rc = 0;
+	if (*rname) {
+		rc = eng_restart_parse(rname,
+				       jsonx_int(rp, "MaximumRetryCount", 0),
+				       &u.restart, &e);
+		u.restart_set = rc == 0;
+		json_object_set(hc, "RestartPolicy", (json_t *)rp);
+	}
+	u.host_config = hc;
+	if (rc == 0)
+		rc = eng_update(st->eng, id, &u, &e);
+	json_decref(hc);
+	json_decref(b);
+	if (rc < 0) {
+		api_reply_error(call,
+				rc == -EINVAL		? 400
+				: rc == SHOAL_ENOTFOUND ? 404
+							: 500,
+				"%s", e.msg[0] ? e.msg : shoal_strerror(rc));
+		return;
+	}
+	api_reply_json(call, 200, json_pack("{s:[]}", "Warnings"));
+}
+
 /* --- diff ---------------------------------------------------------------- */
 
 static void changes(struct api_call *call)
@@ -593,6 +726,7 @@ static const struct api_route routes[] = {
 	{"POST", "/containers/{id}/wait", wait_},
 	{"POST", "/containers/{id}/rename", rename_},
 	{"GET", "/containers/{id}/changes", changes},
+	{"POST", "/containers/{id}/update", update},
 	{"DELETE", "/containers/{id}", delete_},
 };
 

@@ -579,4 +579,26 @@ bool eng_event_match(const struct eng_event_filter *f, const json_t *msg);
 int eng_rename(struct eng *e, const char *id, const char *name,
 	       struct shoal_err *err);
 
+/* ------------------------------------------------ update (update.c) */
+
+/** What docker update changes. */
+struct eng_update {
+	struct rt_update rt; /* resources; see rt_container_update() */
+	bool restart_set;
+	struct eng_restart_policy restart;
+	/* Fields merged into the caller's HostConfig annotation (borrowed;
+	 * NULL: none), so that inspect shows the new values. */
+	const json_t *host_config;
+};
+
+/**
+ * eng_update() - docker update of container @id (full id), running or
+ * not: resources live and for later starts, the restart policy from the
+ * next exit on. -EINVAL (a restart policy for an --rm container, a bad
+ * limit), SHOAL_ENOTFOUND, or the runtime's error, with Docker's words in
+ * @err. Emits "update".
+ */
+int eng_update(struct eng *e, const char *id, const struct eng_update *u,
+	       struct shoal_err *err);
+
 #endif

@@ -161,6 +161,38 @@ check "the API takes an RFC 3339 until too" \
 	bash -c "curl -s --unix-socket '$sock' 'http://x/v1.45/containers/lu/logs?stdout=1&until=$u' >'$work/lu' && grep -a -q early '$work/lu' && ! grep -a -q late '$work/lu'"
 "$D" rm -f lu >/dev/null
 
+# --- update ---------------------------------------------------------------
+# cgfile CONTROLLER V1FILE V2FILE: the container's cgroup file on this host
+cgfile() {
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		cat "/sys/fs/cgroup/$cgparent/$id/$3"
+	else
+		cat "/sys/fs/cgroup/$1/$cgparent/$id/$2"
+	fi
+}
+id=$("$D" run -d --name up -m 64m busybox sleep 1000); track "$id"
+check "update: the memory limit starts at 64m" test "$(cgfile memory memory.limit_in_bytes memory.max)" = 67108864
+"$D" update --memory 128m --cpus 0.5 --pids-limit 50 --restart on-failure:3 up >/dev/null
+check "update --memory is live in the cgroup" test "$(cgfile memory memory.limit_in_bytes memory.max)" = 134217728
+check "update --cpus is live in the cgroup" bash -c "[ \"\$(cat /sys/fs/cgroup/cpu/$cgparent/$id/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/$cgparent/$id/cpu.max)\" = 50000 ]"
+check "update --pids-limit is live in the cgroup" test "$(cgfile pids pids.max pids.max)" = 50
+check "inspect shows the new values and restart policy" \
+	test "$("$D" inspect -f '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}' up)" = "134217728 500000000 50 on-failure:3"
+"$D" update --memory 32m --pids-limit -1 up >/dev/null
+check "update lowers memory and lifts the pids limit" \
+	bash -c "[ \"\$(cat /sys/fs/cgroup/memory/$cgparent/$id/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/$cgparent/$id/memory.max)\" = 33554432 ] && [ \"\$(cat /sys/fs/cgroup/pids/$cgparent/$id/pids.max 2>/dev/null || cat /sys/fs/cgroup/$cgparent/$id/pids.max)\" = max ]"
+check "update of a field Shoal does not apply is refused, naming it" \
+	bash -c "'$D' update --cpuset-cpus 0 up 2>&1 | grep -q 'CpusetCpus cannot be updated'"
+check "update below 6MB is refused with Docker's words" \
+	bash -c "'$D' update --memory 1m up 2>&1 | grep -q 'Minimum memory limit allowed is 6MB'"
+"$D" stop -t 0 up >/dev/null; "$D" start up >/dev/null
+check "the updated limits apply at the next start too" test "$(cgfile memory memory.limit_in_bytes memory.max)" = 33554432
+"$D" rm -f up >/dev/null
+id=$("$D" run -d --rm --name uprm busybox sleep 1000); track "$id"
+check "a restart policy for an --rm container is refused as Docker does" \
+	bash -c "'$D' update --restart always uprm 2>&1 | grep -q 'AutoRemove is enabled'"
+"$D" rm -f uprm >/dev/null
+
 # --- diff -----------------------------------------------------------------
 id=$("$D" run --name dif busybox sh -c 'echo x >/new; rm /etc/group; echo z >>/etc/passwd; mkdir -p /tmp/a; rm -rf /root; mkdir /root; touch /root/n'); track "$id"
 "$D" diff dif >"$work/diff"
@@ -210,6 +242,7 @@ sleep 0.5
 sleep 1.2
 t1=$(date +%s)
 actions=$("$D" events --since "$t0" --until "$t1" --filter container=evc --format '{{.Action}}' | tr '\n' ' ')
+check "update events were recorded" bash -c "'$D' events --since 1 --until \$(date +%s) --filter event=update --filter container=up | grep -q 'container update'"
 check "the events of a run come in Docker's order (create attach start die destroy)" \
 	test "$actions" = "create attach start die destroy "
 check "die carries exitCode and the container's labels" \
