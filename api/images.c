@@ -19,6 +19,7 @@
 #include "api/internal.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/log.h"
@@ -652,7 +653,113 @@ static void save_many(struct api_call *call)
 	save_refs(call, refs, n);
 }
 
+/*
+ * POST /images/prune (docker image prune [-a] [--filter]): images no
+ * container uses, untagged ones only unless dangling=false (-a), with
+ * Docker's filters dangling, until (created at or before) and label /
+ * label! (the image's labels); others are "invalid filter 'x'". Each is
+ * removed by id, forced so that all its tags go (it is unused); the
+ * answer is Docker's {"ImagesDeleted": [{"Untagged"}, {"Deleted"}],
+ * "SpaceReclaimed"}, the space being the removed images' sizes (a layer
+ * another image shares stays, and is counted: Shoal's store keeps one
+ * folder per image).
+ */
+int api__image_prune(struct api__state *st, const json_t *f, json_t **deleted,
+		     uint64_t *space, char *err, size_t cap)
+{
+	const char *dv[API__FILTER_VALUES + 1], *uv[API__FILTER_VALUES + 1];
+	const char *want[API__FILTER_VALUES + 1],
+		*reject[API__FILTER_VALUES + 1];
+	bool dangling = true;
+	int64_t until = 0;
+	json_t *list = NULL;
+	size_t nd = api__filter_values(f, "dangling", dv);
+	size_t nu = api__filter_values(f, "until", uv);
+	api__filter_values(f, "label", want);
+	api__filter_values(f, "label!", reject);
+	for (size_t i = 0; i < nd; i++) {
+		if (!strcmp(dv[i], "false") || !strcmp(dv[i], "0"))
+			dangling = false;
+		else if (strcmp(dv[i], "true") && strcmp(dv[i], "1")) {
+			snprintf(err, cap, "invalid filter 'dangling=%s'",
+				 dv[i]);
+			return -EINVAL;
+		}
+	}
+	if (nu > 1 ||
+	    (nu == 1 && eng_parse_until(uv[0], time_real_ns(), &until) < 0)) {
+		snprintf(err, cap,
+			 nu > 1 ? "more than one until filter specified"
+				: "failed to parse value as time or duration: "
+				  "\"%s\"",
+			 uv[0]);
+		return -EINVAL;
+	}
+	if (!st->img || img_list_json(st->img, &list, NULL) < 0) {
+		snprintf(err, cap, "cannot list the images");
+		return -EIO;
+	}
+	struct eng_label_filter lf = {want, reject};
+	*deleted = json_array();
+	*space = 0;
+	for (size_t i = 0; *deleted && i < json_array_size(list); i++) {
+		const json_t *im = json_array_get(list, i);
+		const char *id = jsonx_str(im, "Id", "");
+		json_t *report = NULL;
+		if (jsonx_int(im, "Containers", 0) > 0 ||
+		    (dangling &&
+		     json_array_size(json_object_get(im, "RepoTags"))) ||
+		    (until &&
+		     jsonx_int(im, "Created", 0) * 1000000000LL > until) ||
+		    !eng_labels_match(&lf, json_object_get(im, "Labels")))
+			continue;
+		if (img_remove(st->img, id, IMG_RM_FORCE, &report, NULL) < 0)
+			continue;
+		*space += (uint64_t)jsonx_int(im, "Size", 0);
+		for (size_t k = 0; k < json_array_size(report); k++) {
+			const json_t *r = json_array_get(report, k);
+			const char *u = jsonx_str(r, "Untagged", NULL);
+			const char *d = jsonx_str(r, "Deleted", NULL);
+			if (u)
+				image_event(st->eng, "untag", id, NULL);
+			if (d)
+				image_event(st->eng, "delete", d, d);
+			json_array_append(*deleted, (json_t *)r);
+		}
+		json_decref(report);
+	}
+	json_decref(list);
+	return *deleted ? 0 : -ENOMEM;
+}
+
+static void prune(struct api_call *call)
+{
+	static const char *const known[] = {"dangling", "until", "label",
+					    "label!", NULL};
+	struct api__state *st = api__need(call);
+	json_t *f = NULL, *deleted = NULL;
+	uint64_t space = 0;
+	char err[256];
+	if (!st)
+		return;
+	if (api__filters_parse(http_request_query(call->req, "filters"), known,
+			       &f, err, sizeof(err)) < 0) {
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	int rc = api__image_prune(st, f, &deleted, &space, err, sizeof(err));
+	json_decref(f);
+	if (rc < 0) {
+		api_reply_error(call, rc == -EINVAL ? 400 : 500, "%s", err);
+		return;
+	}
+	api_reply_json(call, 200,
+		       json_pack("{s:o, s:I}", "ImagesDeleted", deleted,
+				 "SpaceReclaimed", (json_int_t)space));
+}
+
 static const struct api_route routes[] = {
+	{"POST", "/images/prune", prune},
 	{"POST", "/images/create", create},
 	{"POST", "/images/load", load},
 	{"GET", "/images/json", list},

@@ -145,6 +145,14 @@ bool api__ps_filter_pass(struct api__state *st, const json_t *f,
 /** api__ps_size() - SizeRw and SizeRootFs into @summary (ps -s). */
 void api__ps_size(struct api__state *st, const json_t *o, json_t *summary);
 
+/**
+ * api__image_prune() - image prune with filters @f (dangling, until,
+ * label, label!; parsed): the report entries into *@deleted (owned), the
+ * bytes into *@space. -EINVAL with @err for a bad value. (images.c)
+ */
+int api__image_prune(struct api__state *st, const json_t *f, json_t **deleted,
+		     uint64_t *space, char *err, size_t cap);
+
 struct eng_pruned;
 /**
  * api__reply_pruned() - answer a prune with @rc's error ("cannot prune

@@ -21,6 +21,7 @@ const struct api_route_table *const api__tables[] = {
 	&api_images_table,
 	&api_volumes_table,
 	&api_events_table,
+	&api_system_df_table,
 	/* clang-format on */
 };
 

@@ -230,7 +230,41 @@ check "ps --size: SizeRw counts the 2 MiB the container wrote" test "$sz" -ge 20
 "$D" rm -f p1 p2 p3 >/dev/null
 "$D" volume rm pv >/dev/null
 
+# --- system df, image prune -----------------------------------------------
+id=$("$D" run -d --name sd -v sdv:/d busybox sh -c 'dd if=/dev/zero of=/d/f bs=1k count=1024 2>/dev/null; dd if=/dev/zero of=/g bs=1k count=3072 2>/dev/null; sleep 1000'); track "$id"
+sleep 1.5
+curl -s --unix-socket "$sock" http://x/v1.45/system/df >"$work/df"
+py() { python3 -c "import json,sys; d=json.load(open('$work/df')); $1"; }
+vol=$(find "$work/data/volumes/sdv/_data" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
+check "system df: the volume's size is its _data folder's (du)" \
+	test "$(py "print([v for v in d['Volumes'] if v['Name']=='sdv'][0]['UsageData']['Size'])")" = "$vol"
+check "system df: the volume's RefCount is the containers mounting it" \
+	test "$(py "print([v for v in d['Volumes'] if v['Name']=='sdv'][0]['UsageData']['RefCount'])")" = 1
+rw=$(py "print([c for c in d['Containers'] if c['Id']=='$id'][0]['SizeRw'])")
+check "system df: the container's SizeRw counts the 3 MiB it wrote" test "$rw" -ge 3145728 -a "$rw" -lt 3300000
+isz=$("$D" image inspect -f '{{.Size}}' busybox)
+check "system df: the image's size is the store's and LayersSize sums them" \
+	test "$(py "print(d['LayersSize'], [i['Size'] for i in d['Images'] if 'busybox:latest' in i['RepoTags']][0])")" = "$isz $isz"
+check "docker system df prints the table" bash -c "'$D' system df | grep -q '^Local Volumes *1 *1'"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" 'http://x/v1.45/system/df?type=bogus')
+check "system df with an unknown type is a 400" test "$code" = 400
+"$D" rm -f sd >/dev/null; "$D" volume rm sdv >/dev/null
+"$D" import --change 'LABEL keep=no' "$work/busybox.tar" pr:x >/dev/null
+"$D" import "$work/busybox.tar" >/dev/null
+out=$("$D" image prune -f)
+check "image prune removes the untagged image only" \
+	bash -c "grep -q '^deleted: sha256:' <<<'$out' && '$D' image inspect pr:x >/dev/null 2>&1 && [ \$('$D' images -q | wc -l) = 2 ]"
+id=$("$D" create --name prc pr:x true); track "$id"
+"$D" image prune -a -f --filter label=keep=no >/dev/null
+check "image prune -a keeps an image a container uses" bash -c "'$D' image inspect pr:x >/dev/null 2>&1"
+"$D" rm prc >/dev/null
+out=$("$D" image prune -a -f --filter label=keep=no)
+check "image prune -a --filter label removes the unused tagged image it matches, and only that" \
+	bash -c "grep -q 'untagged: pr:x' <<<'$out' && ! '$D' image inspect pr:x >/dev/null 2>&1 && '$D' image inspect busybox >/dev/null 2>&1"
+check "image prune with an unknown filter is refused" bash -c "'$D' image prune -f --filter bogus=1 2>&1 | grep -q \"invalid filter 'bogus'\""
+
 # --- events ---------------------------------------------------------------
+sleep 1 # nothing above falls in t0's second
 t0=$(date +%s)
 "$D" events --filter type=container --filter container=evc --format '{{.Action}}' >"$work/live" 2>&1 &
 ev=$!
