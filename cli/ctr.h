@@ -170,6 +170,13 @@ int cli_ctr_inspect(struct cli *cli, int argc, char **argv);
 int cli_ctr_top(struct cli *cli, int argc, char **argv);
 int cli_ctr_stats(struct cli *cli, int argc, char **argv);
 int cli_ctr_cp(struct cli *cli, int argc, char **argv);
+/* cmd_surface.c */
+int cli_ctr_rename(struct cli *cli, int argc, char **argv);
+int cli_ctr_diff(struct cli *cli, int argc, char **argv);
+int cli_ctr_update(struct cli *cli, int argc, char **argv);
+int cli_cmd_events(struct cli *cli, int argc, char **argv);
+int cli_cmd_system(struct cli *cli, int argc, char **argv);
+int cli_img_prune(struct cli *cli, int argc, char **argv);
 
 int cli_img_import(struct cli *cli, int argc, char **argv);
 int cli_img_load(struct cli *cli, int argc, char **argv);

@@ -630,9 +630,20 @@ void cli_print_prune(const json_t *answer, const char *key, const char *title)
 	char size[32];
 	if (json_array_size(gone)) {
 		printf("%s:\n", title);
-		for (size_t k = 0; k < json_array_size(gone); k++)
-			printf("%s\n",
-			       json_string_value(json_array_get(gone, k)));
+		for (size_t k = 0; k < json_array_size(gone); k++) {
+			const json_t *g = json_array_get(gone, k);
+			/* image prune: {"Untagged": x} / {"Deleted": x} */
+			if (json_is_object(g) && jsonx_str(g, "Untagged", NULL))
+				printf("untagged: %s\n",
+				       jsonx_str(g, "Untagged", ""));
+			else if (json_is_object(g))
+				printf("deleted: %s\n",
+				       jsonx_str(g, "Deleted", ""));
+			else
+				printf("%s\n", json_string_value(g)
+						       ? json_string_value(g)
+						       : "");
+		}
 		printf("\n");
 	}
 	cli_human_size((double)json_integer_value(

@@ -88,8 +88,8 @@ static int update_v1(const struct rt__cgroups *cg, const struct rt__config *c,
 	int rc = dir ? 0 : -ENOMEM;
 	long long m = c->memory > 0 ? c->memory : -1;
 	long long sw = m > 0 ? m * 2 : -1;
-	bool raise =
-		m < 0 || (old_memory > 0 && m > old_memory) || old_memory <= 0;
+	/* From no limit to one is a cut: memory first, then memsw. */
+	bool raise = m < 0 || (old_memory > 0 && m > old_memory);
 	if (rc == 0 && u->memory_set && raise)
 		rc = put(dir, "memory.memsw.limit_in_bytes", sw, false, err);
 	if (rc == 0 && u->memory_set)

@@ -299,4 +299,25 @@ check "--until in the future ends the stream then" test $(($(date +%s) - start))
 check "--since replays from before the client came (a volume's create and destroy)" \
 	bash -c "'$D' volume create evv >/dev/null && '$D' volume rm evv >/dev/null && sleep 1.1 && [ \"\$('$D' events --since $t0 --until \$(date +%s) --filter type=volume --filter volume=evv --format '{{.Action}} {{.Actor.ID}}' | tr '\n' ' ')\" = 'create evv destroy evv ' ]"
 
+# --- the same through shoal -----------------------------------------------
+S=$(timed_wrapper shoal "$SHOAL")
+t2=$(date +%s)
+id=$("$S" run -d --name sh1 busybox sh -c 'echo x >/y; sleep 1000'); track "$id"
+sleep 0.5
+check "shoal rename" bash -c "'$S' rename sh1 sh2 && [ \"\$('$D' inspect -f '{{.Name}}' $id)\" = /sh2 ]"
+check "shoal diff" test "$("$S" diff sh2)" = "A /y"
+check "shoal update --memory (no limit before) is live" \
+	bash -c "'$S' update --memory 100m sh2 >/dev/null && [ \"\$(cat /sys/fs/cgroup/memory/$cgparent/$id/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/$cgparent/$id/memory.max)\" = 104857600 ]"
+"$S" rm -f sh2 >/dev/null
+sleep 1.1
+check "shoal events --since/--until with a filter, in docker's line format" \
+	bash -c "'$S' events --since $t2 --until \$(date +%s) --filter container=$id | awk '{print \$3}' | tr '\\n' ' ' | grep -qx 'create start rename update kill die destroy '"
+check "shoal events --format json prints one object a line" \
+	bash -c "'$S' events --since $t2 --until \$(date +%s) --format json --filter event=rename | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]; print(\"ok\")' | grep -q ok"
+check "shoal system df" bash -c "'$S' system df | grep -q '^Images *1 *'"
+"$S" import "$work/busybox.tar" >/dev/null
+check "shoal image prune" bash -c "'$S' image prune -f | grep -q '^deleted: sha256:'"
+check "shoal system prune removes stopped containers and dangling images" \
+	bash -c "'$S' create busybox true >/dev/null && '$S' system prune -f | grep -q 'Deleted Containers' && [ -z \"\$('$S' ps -aq)\" ]"
+
 finish
