@@ -583,6 +583,9 @@ static int prune(struct cli *cli, int argc, char **argv)
 /* ---- the table ---- */
 
 static const struct cli_command cmds[] = {
+	{"attach", cli_ctr_attach,
+	 "Attach local standard input, output, and error streams to a "
+	 "running container"},
 	{"cp", cli_ctr_cp,
 	 "Copy files/folders between a container and the "
 	 "local filesystem"},

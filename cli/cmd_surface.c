@@ -446,3 +446,91 @@ int cli_cmd_system(struct cli *cli, int argc, char **argv)
 			    sizeof(system_cmds) / sizeof(system_cmds[0]),
 			    argc - 1, argv + 1);
 }
+
+/* ---- attach ---- */
+
+/*
+ * shoal attach [--no-stdin] [--detach-keys K] [--sig-proxy=false] C: the
+ * container's output (framed unless it has a tty) and, when it has
+ * OpenStdin, the terminal's input; the daemon watches for the detach keys
+ * (default ctrl-p,ctrl-q). shoal forwards no signals to the container, so
+ * --sig-proxy=true (docker's default) is refused when asked for.
+ */
+int cli_ctr_attach(struct cli *cli, int argc, char **argv)
+{
+	bool no_stdin = false;
+	const char *keys = NULL, *proxy = NULL;
+	const struct cli_flag flags[] = {
+		{"no-stdin", 0, CLI_FLAG_BOOL, &no_stdin},
+		{"detach-keys", 0, CLI_FLAG_STR, &keys},
+		{"sig-proxy", 0, CLI_FLAG_STR, &proxy},
+	};
+	int i = cli_flags("attach", flags, NFLAGS(flags), argc, argv, true);
+	char a[512], k[128] = "", path[1024];
+	json_t *o = NULL;
+	if (i == -2)
+		return usage("attach", "[OPTIONS] CONTAINER");
+	if (i < 0)
+		return 1;
+	if (argc - i != 1) {
+		fprintf(stderr, "\"shoal attach\" requires exactly 1 "
+				"argument.\n");
+		return 1;
+	}
+	if (proxy && strcmp(proxy, "false") != 0) {
+		fprintf(stderr,
+			"shoal attach: --sig-proxy=%s is not "
+			"supported: shoal forwards no signals; use "
+			"--sig-proxy=false or docker attach\n",
+			proxy);
+		return 1;
+	}
+	cli_escape(argv[i], a, sizeof(a));
+	snprintf(path, sizeof(path), "/containers/%s/json", a);
+	if (cli_call_json(cli, "GET", path, NULL, &o) < 0)
+		return 1;
+	const json_t *cfg = json_object_get(o, "Config");
+	bool tty = jsonx_bool(cfg, "Tty", false);
+	bool in = !no_stdin && jsonx_bool(cfg, "OpenStdin", false);
+	bool up = jsonx_bool(json_object_get(o, "State"), "Running", false);
+	char id[80];
+	snprintf(id, sizeof(id), "%s", jsonx_str(o, "Id", ""));
+	json_decref(o);
+	if (!up) {
+		fprintf(stderr, "You cannot attach to a stopped container, "
+				"start it first\n");
+		return 1;
+	}
+	if (keys) {
+		size_t n = (size_t)snprintf(k, sizeof(k), "&detachKeys=");
+		cli_escape(keys, k + n, sizeof(k) - n);
+	}
+	snprintf(path, sizeof(path),
+		 "/containers/%s/attach?stream=1&stdout=1&stderr=1%s%s", id,
+		 in ? "&stdin=1" : "", k);
+	struct cli_conn c;
+	if (cli_conn_open(cli, "POST", path, NULL, CLI_CONN_UPGRADE, &c) < 0)
+		return 1;
+	if (c.status >= 400) {
+		fprintf(stderr, "Error response from daemon: %s\n", c.msg);
+		cli_conn_close(&c);
+		return 1;
+	}
+	cli_relay(&c, tty, in, NULL, NULL);
+	cli_conn_close(&c);
+	/* The stream ended: the container exited, or the keys detached. */
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	for (int tries = 0; tries < 20; tries++) {
+		if (cli_call_json(cli, "GET", path, NULL, &o) < 0)
+			return 1;
+		const json_t *st = json_object_get(o, "State");
+		up = jsonx_bool(st, "Running", false);
+		int code = (int)jsonx_int(st, "ExitCode", 0);
+		json_decref(o);
+		if (!up)
+			return code;
+		usleep(100000);
+	}
+	printf("read escape sequence\n");
+	return 1;
+}

@@ -6,6 +6,9 @@
 #include "cli/ctr.h"
 
 const struct cli_command cli_commands[] = {
+	{"attach", cli_ctr_attach,
+	 "Attach local standard input, output, and error streams to a "
+	 "running container"},
 	{"container", cli_cmd_container, "Manage containers"},
 	{"cp", cli_ctr_cp,
 	 "Copy files/folders between a container and the "

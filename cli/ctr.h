@@ -177,6 +177,7 @@ int cli_ctr_update(struct cli *cli, int argc, char **argv);
 int cli_cmd_events(struct cli *cli, int argc, char **argv);
 int cli_cmd_system(struct cli *cli, int argc, char **argv);
 int cli_img_prune(struct cli *cli, int argc, char **argv);
+int cli_ctr_attach(struct cli *cli, int argc, char **argv);
 
 int cli_img_import(struct cli *cli, int argc, char **argv);
 int cli_img_load(struct cli *cli, int argc, char **argv);

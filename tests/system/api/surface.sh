@@ -319,5 +319,20 @@ check "shoal system df" bash -c "'$S' system df | grep -q '^Images *1 *'"
 check "shoal image prune" bash -c "'$S' image prune -f | grep -q '^deleted: sha256:'"
 check "shoal system prune removes stopped containers and dangling images" \
 	bash -c "'$S' create busybox true >/dev/null && '$S' system prune -f | grep -q 'Deleted Containers' && [ -z \"\$('$S' ps -aq)\" ]"
+out=$("$S" run --rm -a stdout busybox sh -c 'echo OUT; echo ERR >&2' 2>"$work/e")
+check "shoal run -a stdout gets stdout only" bash -c "[ '$out' = OUT ] && [ ! -s '$work/e' ]"
+check "shoal run -a with a bad stream is refused" bash -c "'$S' run -a bogus busybox true 2>&1 | grep -q 'valid streams are STDIN, STDOUT and STDERR'"
+r=$(timed python3 "$H" pty 15 1011 "$SHOAL" run -it --name shp busybox sh)
+track "$("$D" inspect -f '{{.Id}}' shp)"
+check "shoal run -it detaches on ctrl-p ctrl-q and the container runs on" \
+	bash -c "[ '$(field code <<<"$r")' = 0 ] && [ \"\$('$D' inspect -f '{{.State.Running}}' shp)\" = true ]"
+r=$(timed python3 "$H" pty 15 18 "$SHOAL" attach --detach-keys ctrl-x shp)
+check "shoal attach --detach-keys detaches" \
+	bash -c "grep -q \$(printf 'read escape sequence' | xxd -p) <<<'$(field out <<<"$r")' && [ \"\$('$D' inspect -f '{{.State.Running}}' shp)\" = true ]"
+r=$(timed python3 "$H" pty 15 "$(printf 'exit 4\n' | xxd -p)" "$SHOAL" attach shp)
+check "shoal attach passes stdin and returns the container's exit code" test "$(field code <<<"$r")" = 4
+check "shoal attach --sig-proxy=true is refused (no signal forwarding)" \
+	bash -c "'$S' attach --sig-proxy=true shp 2>&1 | grep -q 'not supported'"
+"$S" rm -f shp >/dev/null
 
 finish
