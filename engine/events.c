@@ -192,10 +192,49 @@ void eng__events_doomed(struct eng *e, const char *id)
 	snprintf(ev->doomed_id, sizeof(ev->doomed_id), "%s", id);
 }
 
+/*
+ * Docker's volume mount events at a start (before the container's start
+ * event) and unmount events at an exit (after its die event), one per
+ * named or anonymous volume the container's config mounts.
+ */
+static void volume_events(struct eng *e, const char *id, bool mount)
+{
+	struct rt_info i;
+	json_t *cfg;
+	if (!e->rt || rt_container_inspect(e->rt, id, &i) < 0)
+		return;
+	cfg = i.config_json ? json_loads(i.config_json, 0, NULL) : NULL;
+	rt_info_fini(&i);
+	const json_t *ms = json_object_get(cfg, "mounts");
+	for (size_t k = 0; k < json_array_size(ms); k++) {
+		const json_t *m = json_array_get(ms, k);
+		const char *kind = jsonx_str(m, "kind", "");
+		const char *vol = jsonx_str(m, "volume", NULL);
+		if (!vol ||
+		    (strcmp(kind, "volume") && strcmp(kind, "anonymous")))
+			continue;
+		json_t *a = mount ? json_pack("{s:s, s:s, s:s, s:s, s:s}",
+					      "container", id, "destination",
+					      jsonx_str(m, "target", ""),
+					      "driver", "local", "propagation",
+					      "", "read/write",
+					      jsonx_bool(m, "readonly", false)
+						      ? "false"
+						      : "true")
+				  : json_pack("{s:s, s:s}", "container", id,
+					      "driver", "local");
+		eng_event_post(e, "volume", mount ? "mount" : "unmount", vol,
+			       a);
+	}
+	json_decref(cfg);
+}
+
 void eng__events_container(struct eng *e, const struct eng_event *x)
 {
 	char num[24];
 	json_t *extra = NULL;
+	if (x->type == ENG_EVENT_START)
+		volume_events(e, x->id, true);
 	if (x->type == ENG_EVENT_DIE && x->oom_killed)
 		eng_event_post_container(e, x->id, "oom", NULL);
 	if (x->type == ENG_EVENT_DIE) {
@@ -210,6 +249,8 @@ void eng__events_container(struct eng *e, const struct eng_event *x)
 	if (rc < 0)
 		log_warn("event %s of container=%s lost: %s",
 			 eng_event_name(x->type), x->id, shoal_strerror(rc));
+	if (x->type == ENG_EVENT_DIE)
+		volume_events(e, x->id, false);
 	if (x->type == ENG_EVENT_DESTROY && e->events) {
 		json_decref(e->events->doomed);
 		e->events->doomed = NULL;
