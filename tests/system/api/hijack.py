@@ -111,5 +111,11 @@ def run_pty(argv):
 
 
 if __name__ == "__main__":
-    {"raw": raw, "frames": lambda a: frames(a[0]), "pty": run_pty}[
-        sys.argv[1]](sys.argv[2:])
+    try:
+        {"raw": raw, "frames": lambda a: frames(a[0]), "pty": run_pty}[
+            sys.argv[1]](sys.argv[2:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (grep -q) had what it wanted.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
