@@ -300,7 +300,7 @@ t3=$(date +%s)
 "$D" run --rm -v evm:/data busybox true
 sleep 1.1
 check "a volume's mount and unmount events bracket the run (destination, read/write)" \
-	test "$("$D" events --since "$t3" --until "$(date +%s)" --filter volume=evm --filter event=mount --filter event=unmount --format '{{.Action}} {{.Actor.Attributes.destination}} {{index .Actor.Attributes "read/write"}}' | tr '\n' ' ')" = "mount /data true unmount  <no value> "
+	test "$("$D" events --since "$t3" --until "$(date +%s)" --filter volume=evm --filter event=mount --filter event=unmount --format '{{.Action}} {{.Actor.Attributes.destination}} {{index .Actor.Attributes "read/write"}}' | tr '\n' ' ')" = "mount /data true unmount <no value>  "
 "$D" volume rm evm >/dev/null
 check "--since replays from before the client came (a volume's create and destroy)" \
 	bash -c "'$D' volume create evv >/dev/null && '$D' volume rm evv >/dev/null && sleep 1.1 && [ \"\$('$D' events --since $t0 --until \$(date +%s) --filter type=volume --filter volume=evv --format '{{.Action}} {{.Actor.ID}}' | tr '\n' ' ')\" = 'create evv destroy evv ' ]"
