@@ -30,7 +30,6 @@ struct events_op {
 	uv_timer_t timer;
 	json_t *filters; /* owns the strings the filter points at */
 	const char *vals[6][API__FILTER_VALUES + 1];
-	const char *reject[1];
 	struct eng_event_filter f;
 };
 
@@ -63,7 +62,6 @@ static void send_msg(const json_t *msg, int64_t t, void *arg)
 	if (!s)
 		return;
 	size_t n = strlen(s);
-	s[n] = '\0';
 	int rc = http_response_write(op->res, s, n);
 	if (rc == 0)
 		rc = http_response_write(op->res, "\n", 1);
@@ -165,6 +163,7 @@ static void events(struct api_call *call)
 	op->res = call->res;
 	uv_timer_init(st->loop, &op->timer);
 	op->timer.data = op;
+	http_response_on_close(call->res, client_gone, op);
 	if (has_since || has_until)
 		eng_event_replay(st->eng, has_since ? since : 0,
 				 has_until ? until : 0, send_msg, op);
@@ -177,12 +176,12 @@ static void events(struct api_call *call)
 	int rc = eng_event_listen(st->eng, on_live, op, &op->l);
 	if (rc < 0) {
 		log_warn("events: cannot listen: %s", shoal_strerror(rc));
+		http_response_on_close(op->res, NULL, NULL);
 		http_response_abort(op->res);
 		op->res = NULL;
 		op_end(op, true);
 		return;
 	}
-	http_response_on_close(call->res, client_gone, op);
 	if (has_until)
 		uv_timer_start(&op->timer, until_due,
 			       (uint64_t)(until - now) / 1000000 + 1, 0);
