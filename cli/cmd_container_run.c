@@ -520,9 +520,10 @@ int cli_ctr_run(struct cli *cli, int argc, char **argv)
 int cli_ctr_exec(struct cli *cli, int argc, char **argv)
 {
 	bool detach = false, in = false, tty = false, priv = false;
-	const char *user = NULL, *wd = NULL;
+	const char *user = NULL, *wd = NULL, *keys = NULL;
 	struct cli_list env = {0};
 	const struct cli_flag flags[] = {
+		{"detach-keys", 0, CLI_FLAG_STR, &keys},
 		{"detach", 'd', CLI_FLAG_BOOL, &detach},
 		{"interactive", 'i', CLI_FLAG_BOOL, &in},
 		{"tty", 't', CLI_FLAG_BOOL, &tty},
@@ -553,6 +554,8 @@ int cli_ctr_exec(struct cli *cli, int argc, char **argv)
 			  "AttachStderr", !detach, "Tty", tty, "Cmd", cmd,
 			  "Env", strarr(&env), "User", user ? user : "",
 			  "WorkingDir", wd ? wd : "", "Privileged", priv);
+	if (body && keys)
+		json_object_set_new(body, "DetachKeys", json_string(keys));
 	char path[512], esc[256];
 	cli_escape(argv[i], esc, sizeof(esc));
 	snprintf(path, sizeof(path), "/containers/%s/exec", esc);
@@ -592,8 +595,10 @@ int cli_ctr_exec(struct cli *cli, int argc, char **argv)
 	if (cli_call_json(cli, "GET", path, NULL, &r) < 0)
 		return 1;
 	int code = (int)jsonx_int(r, "ExitCode", 0);
+	/* Still running: the stream ended at the detach keys. */
+	bool detached = jsonx_bool(r, "Running", false);
 	json_decref(r);
-	return code;
+	return detached ? 0 : code;
 }
 
 /* ---- logs ---- */
