@@ -339,9 +339,11 @@ r=$(timed python3 "$H" pty 15 "$(printf 'exit 4\n' | xxd -p)" "$SHOAL" attach sh
 check "shoal attach passes stdin and returns the container's exit code" test "$(field code <<<"$r")" = 4
 check "shoal attach --sig-proxy=true is refused (no signal forwarding)" \
 	bash -c "'$S' attach --sig-proxy=true shp 2>&1 | grep -q 'not supported'"
-r=$(timed python3 "$H" pty 15 18 "$SHOAL" exec -it --detach-keys ctrl-x shp sh -c 'sleep 1000')
+"$S" rm -f shp >/dev/null
+id=$("$S" run -d --name shp busybox sleep 1000); track "$id"
+r=$(timed python3 "$H" pty 15 18 "$SHOAL" exec -it --detach-keys ctrl-x shp sh -c 'sleep 999')
 check "shoal exec --detach-keys leaves the exec running and exits 0" \
-	bash -c "[ '$(field code <<<"$r")' = 0 ] && '$S' exec shp ps | grep -q 'sleep 1000'"
+	bash -c "[ '$(field code <<<"$r")' = 0 ] && '$S' exec shp ps | grep -q 'sleep 999'"
 check "shoal exec with bad detach keys is refused" \
 	bash -c "'$S' exec --detach-keys bad shp true 2>&1 | grep -q 'Invalid escape keys (bad) provided'"
 "$S" rm -f shp >/dev/null
