@@ -34,6 +34,7 @@ struct run_opts {
 	struct cli_list env, vols, tmpfs, capadd, capdrop, secopt, labels,
 		ulimits, hosts, dns;
 	const char *detach_keys; /* --detach-keys, passed to the daemon */
+	const char *sig_proxy;	 /* --sig-proxy: "true" (default) or "false" */
 	struct cli_list attach;	 /* -a stdin|stdout|stderr */
 };
 
@@ -303,6 +304,7 @@ static int parse_run(const char *cmd, struct run_opts *o, int argc, char **argv)
 		{"dns", 0, CLI_FLAG_LIST, &o->dns},
 		{"attach", 'a', CLI_FLAG_LIST, &o->attach},
 		{"detach-keys", 0, CLI_FLAG_STR, &o->detach_keys},
+		{"sig-proxy", 0, CLI_FLAG_STR, &o->sig_proxy},
 	};
 	/* -h is --hostname for run, as in docker; --help still works. */
 	int i = cli_flags(cmd, flags, NFLAGS(flags), argc, argv, false);
@@ -425,6 +427,22 @@ static int attach_streams(const struct run_opts *o, bool *in, bool *out,
 	return 0;
 }
 
+/* --sig-proxy: a signal the CLI got goes to the container. */
+struct proxy_arg {
+	struct cli *cli;
+	const char *kind; /* "containers" */
+	const char *id;
+};
+
+static void proxy_signal(int signo, void *arg)
+{
+	struct proxy_arg *p = arg;
+	char path[160];
+	snprintf(path, sizeof(path), "/%s/%s/kill?signal=%d", p->kind, p->id,
+		 signo);
+	cli_call(p->cli, "POST", path, NULL, 0, NULL, NULL, 409);
+}
+
 /* Whether container @id still runs (the attach ended by a detach). */
 static bool still_running(struct cli *cli, const char *id)
 {
@@ -448,6 +466,14 @@ int cli_ctr_run(struct cli *cli, int argc, char **argv)
 		return i == -2 ? 0 : 125;
 	if (attach_streams(&o, &a_in, &a_out, &a_err) < 0)
 		return 125;
+	if (o.sig_proxy && strcmp(o.sig_proxy, "true") &&
+	    strcmp(o.sig_proxy, "false")) {
+		fprintf(stderr,
+			"invalid argument \"%s\" for \"--sig-proxy\" flag: "
+			"strconv.ParseBool: parsing \"%s\": invalid syntax\n",
+			o.sig_proxy, o.sig_proxy);
+		return 125;
+	}
 	if (o.attach.n)
 		o.interactive = o.interactive || a_in;
 	if (o.detach_keys) {
@@ -499,7 +525,11 @@ int cli_ctr_run(struct cli *cli, int argc, char **argv)
 	struct winch_arg w = {cli, "containers", id};
 	if (o.tty)
 		resize(cli, "containers", id);
+	struct proxy_arg pa = {cli, "containers", id};
+	if (!o.sig_proxy || !strcmp(o.sig_proxy, "true"))
+		cli_relay_set_proxy(proxy_signal, &pa);
 	cli_relay(&att, o.tty, o.interactive, on_winch, &w);
+	cli_relay_set_proxy(NULL, NULL);
 	cli_conn_close(&att);
 	/* The stream ends at the exit or at the detach keys; after a detach
 	 * the container runs on and no exit comes: leave it (docker's run). */

@@ -450,12 +450,21 @@ int cli_cmd_system(struct cli *cli, int argc, char **argv)
 /* ---- attach ---- */
 
 /*
- * shoal attach [--no-stdin] [--detach-keys K] [--sig-proxy=false] C: the
+ * shoal attach [--no-stdin] [--detach-keys K] [--sig-proxy=B] C: the
  * container's output (framed unless it has a tty) and, when it has
  * OpenStdin, the terminal's input; the daemon watches for the detach keys
- * (default ctrl-p,ctrl-q). shoal forwards no signals to the container, so
- * --sig-proxy=true (docker's default) is refused when asked for.
+ * (default ctrl-p,ctrl-q). Without a tty the signals the CLI gets go to
+ * the container unless --sig-proxy=false, as docker's.
  */
+static void attach_proxy(int signo, void *arg)
+{
+	void **a = arg;
+	char path[160];
+	snprintf(path, sizeof(path), "/containers/%s/kill?signal=%d",
+		 (const char *)a[1], signo);
+	cli_call(a[0], "POST", path, NULL, 0, NULL, NULL, 409);
+}
+
 int cli_ctr_attach(struct cli *cli, int argc, char **argv)
 {
 	bool no_stdin = false;
@@ -477,12 +486,11 @@ int cli_ctr_attach(struct cli *cli, int argc, char **argv)
 				"argument.\n");
 		return 1;
 	}
-	if (proxy && strcmp(proxy, "false") != 0) {
+	if (proxy && strcmp(proxy, "false") && strcmp(proxy, "true")) {
 		fprintf(stderr,
-			"shoal attach: --sig-proxy=%s is not "
-			"supported: shoal forwards no signals; use "
-			"--sig-proxy=false or docker attach\n",
-			proxy);
+			"invalid argument \"%s\" for \"--sig-proxy\" flag: "
+			"strconv.ParseBool: parsing \"%s\": invalid syntax\n",
+			proxy, proxy);
 		return 1;
 	}
 	cli_escape(argv[i], a, sizeof(a));
@@ -516,7 +524,11 @@ int cli_ctr_attach(struct cli *cli, int argc, char **argv)
 		cli_conn_close(&c);
 		return 1;
 	}
+	void *pa[2] = {cli, id};
+	if (!proxy || !strcmp(proxy, "true"))
+		cli_relay_set_proxy(attach_proxy, pa);
 	cli_relay(&c, tty, in, NULL, NULL);
+	cli_relay_set_proxy(NULL, NULL);
 	cli_conn_close(&c);
 	/* The stream ended: the container exited, or the keys detached. */
 	snprintf(path, sizeof(path), "/containers/%s/json", id);

@@ -337,8 +337,6 @@ check "shoal attach --detach-keys detaches" \
 	bash -c "grep -q \$(printf 'read escape sequence' | xxd -p) <<<'$(field out <<<"$r")' && [ \"\$('$D' inspect -f '{{.State.Running}}' shp)\" = true ]"
 r=$(timed python3 "$H" pty 15 "$(printf 'exit 4\n' | xxd -p)" "$SHOAL" attach shp)
 check "shoal attach passes stdin and returns the container's exit code" test "$(field code <<<"$r")" = 4
-check "shoal attach --sig-proxy=true is refused (no signal forwarding)" \
-	bash -c "'$S' attach --sig-proxy=true shp 2>&1 | grep -q 'not supported'"
 "$S" rm -f shp >/dev/null
 id=$("$S" run -d --name shp busybox sleep 1000); track "$id"
 r=$(timed python3 "$H" pty 15 18 "$SHOAL" exec -it --detach-keys ctrl-x shp sh -c 'sleep 999')
@@ -347,5 +345,34 @@ check "shoal exec --detach-keys leaves the exec running and exits 0" \
 check "shoal exec with bad detach keys is refused" \
 	bash -c "'$S' exec --detach-keys bad shp true 2>&1 | grep -q 'Invalid escape keys (bad) provided'"
 "$S" rm -f shp >/dev/null
+# --sig-proxy: without a tty a TERM to the CLI goes to the container
+trapper='trap "echo got-term; exit 3" TERM; while true; do sleep 0.1; done'
+"$SHOAL" run --name sg1 busybox sh -c "$trapper" >"$work/sg1" 2>&1 &
+p=$!
+sleep 1.5
+kill -TERM $p
+wait $p
+rc=$?
+track "$("$D" inspect -f '{{.Id}}' sg1)"
+check "shoal run passes a TERM to the container (--sig-proxy, the default)" \
+	bash -c "[ $rc = 3 ] && grep -q got-term '$work/sg1'"
+"$SHOAL" run --sig-proxy=false --name sg2 busybox sh -c "$trapper" >/dev/null 2>&1 &
+p=$!
+sleep 1.5
+kill -TERM $p
+wait $p
+track "$("$D" inspect -f '{{.Id}}' sg2)"
+check "shoal run --sig-proxy=false leaves the container alone" \
+	test "$("$D" inspect -f '{{.State.Running}}' sg2)" = true
+"$SHOAL" attach sg2 >"$work/sg2" 2>&1 &
+p=$!
+sleep 1
+kill -TERM $p
+wait $p
+rc=$?
+check "shoal attach passes a TERM on to the container" bash -c "[ $rc = 3 ] && grep -q got-term '$work/sg2'"
+check "a bad --sig-proxy value is refused" \
+	bash -c "'$S' attach --sig-proxy=maybe sg2 2>&1 | grep -q 'invalid argument \"maybe\" for \"--sig-proxy\"'"
+"$S" rm -f sg1 sg2 >/dev/null
 
 finish
