@@ -6,13 +6,13 @@
  * Query: since and until (unix seconds with an optional fraction, an RFC
  * 3339 date or time, or a Go duration meaning that long ago: Docker's
  * forms, read by eng_parse_until()), filters (type, container, image,
- * volume, event, label; the other names Docker knows are refused with a
- * 400 naming them, since Shoal posts no such events yet). Without since
- * or until only new events are sent; with either, the recorded events in
- * the range are replayed first (the ring keeps the last ENG_EVENT_RING of
- * this daemon's life). With until the stream ends there: at once when it
- * is not in the future, else by a timer. A client that does not read
- * (its queue past the server's limit) is dropped rather than buffered
+ * volume, event, label, network, node, service, secret, config, plugin,
+ * daemon, scope, applied as moby applies them: eng_event_match()).
+ * Without since or until only new events are sent; with either, the recorded
+ * events in the range are replayed first (the ring keeps the last
+ * ENG_EVENT_RING of this daemon's life). With until the stream ends there: at
+ * once when it is not in the future, else by a timer. A client that does not
+ * read (its queue past the server's limit) is dropped rather than buffered
  * without bound.
  */
 #define LOG_MODULE "api"
@@ -29,7 +29,7 @@ struct events_op {
 	struct eng_listener *l;
 	uv_timer_t timer;
 	json_t *filters; /* owns the strings the filter points at */
-	const char *vals[6][API__FILTER_VALUES + 1];
+	const char *vals[14][API__FILTER_VALUES + 1];
 	struct eng_event_filter f;
 };
 
@@ -107,11 +107,9 @@ static int parse_time(struct api_call *call, const char *name, int64_t now,
 static void events(struct api_call *call)
 {
 	static const char *const known[] = {
-		"type",	   "container", "image",  "volume", "event",
-		"label",   "network",	"daemon", "plugin", "node",
-		"service", "secret",	"config", "scope",  NULL};
-	static const char *const applied[] = {"type",	"container", "image",
-					      "volume", "event",     "label"};
+		"type",	  "container", "image",	 "volume",  "event",
+		"label",  "network",   "node",	 "service", "secret",
+		"config", "plugin",    "daemon", "scope",   NULL};
 	struct api__state *st = api__need(call);
 	char err[256];
 	int64_t now = time_real_ns(), since, until;
@@ -133,19 +131,8 @@ static void events(struct api_call *call)
 		api_reply_error(call, 400, "%s", err);
 		return;
 	}
-	for (size_t i = 0; known[i]; i++) {
-		if (i < 6 || !json_object_get(op->filters, known[i]))
-			continue;
-		json_decref(op->filters);
-		shoal_free(op);
-		api_reply_error(call, 400,
-				"the events filter '%s' is not supported: "
-				"Shoal records no %s events yet",
-				known[i], known[i]);
-		return;
-	}
-	for (size_t i = 0; i < 6; i++)
-		api__filter_values(op->filters, applied[i], op->vals[i]);
+	for (size_t i = 0; known[i]; i++)
+		api__filter_values(op->filters, known[i], op->vals[i]);
 	op->f = (struct eng_event_filter){
 		.type = op->vals[0],
 		.container = op->vals[1],
@@ -153,6 +140,14 @@ static void events(struct api_call *call)
 		.volume = op->vals[3],
 		.event = op->vals[4],
 		.labels = {.want = op->vals[5], .reject = NULL},
+		.network = op->vals[6],
+		.node = op->vals[7],
+		.service = op->vals[8],
+		.secret = op->vals[9],
+		.config = op->vals[10],
+		.plugin = op->vals[11],
+		.daemon = op->vals[12],
+		.scope = op->vals[13],
 	};
 	if (http_response_begin(call->res, 200, "application/json") < 0) {
 		json_decref(op->filters);

@@ -550,11 +550,13 @@ void eng_event_unlisten(struct eng_listener *l);
 
 /**
  * Docker's events filters (NULL-terminated lists, NULL: none; borrowed).
- * Values of one name are alternatives, names all apply: type (exact),
- * container and volume (the actor's ID or name attribute, or a prefix),
- * image (the actor's ID or image/name attribute, with or without tag),
- * event (the action; exec_create, exec_start and health_status also
- * match their "action: detail" forms), label (the attributes).
+ * Values of one name are alternatives, names all apply, each to every
+ * event as in moby's daemon/events/filter.go: type (exact), container,
+ * volume, network, node, service, secret, config, plugin and daemon (the
+ * actor's ID or name attribute, or a prefix of either), image (the
+ * actor's ID or image/name attribute, with or without tag), event (the
+ * action; exec_create, exec_start and health_status also match their
+ * "action: detail" forms), scope (exact), label (the attributes).
  */
 struct eng_event_filter {
 	const char *const *type;
@@ -563,6 +565,14 @@ struct eng_event_filter {
 	const char *const *volume;
 	const char *const *event;
 	struct eng_label_filter labels;
+	const char *const *network;
+	const char *const *node;
+	const char *const *service;
+	const char *const *secret;
+	const char *const *config;
+	const char *const *plugin;
+	const char *const *daemon;
+	const char *const *scope;
 };
 
 /** eng_event_match() - whether @msg (as recorded) passes @f. Pure. */

@@ -269,9 +269,14 @@ bool eng_event_match(const struct eng_event_filter *f, const json_t *msg)
 	const json_t *attrs = json_object_get(actor, "Attributes");
 	const char *name = jsonx_str(attrs, "name", NULL);
 
+	const char *const *by_name[] = {f->container, f->volume,  f->network,
+					f->node,      f->service, f->secret,
+					f->config,    f->plugin,  f->daemon};
+	for (size_t i = 0; i < sizeof(by_name) / sizeof(by_name[0]); i++)
+		if (!fuzzy(by_name[i], id) && !fuzzy(by_name[i], name))
+			return false;
 	return exact(f->type, type) && match_event(f->event, action) &&
-	       (fuzzy(f->container, id) || fuzzy(f->container, name)) &&
-	       (fuzzy(f->volume, id) || fuzzy(f->volume, name)) &&
+	       exact(f->scope, jsonx_str(msg, "scope", "local")) &&
 	       match_image(f->image, type, id, attrs) &&
 	       eng_labels_match(&f->labels, attrs);
 }

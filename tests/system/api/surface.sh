@@ -287,8 +287,12 @@ check "image events: tag and untag" \
 	test "$("$D" events --since "$t0" --until "$t1" --filter type=image --format '{{.Action}}' | tr '\n' ' ')" = "tag untag "
 check "the image filter finds a container's events by its image" \
 	bash -c "'$D' events --since $t0 --until $t1 --filter image=busybox --filter event=start | grep -q evc"
-check "an events filter Shoal cannot apply is refused, naming it" \
-	bash -c "'$D' events --since $t0 --until $t1 --filter network=x 2>&1 | grep -q \"filter 'network' is not supported\""
+check "a network filter applies to every event (none of these is on network x)" \
+	test -z "$("$D" events --since "$t0" --until "$t1" --filter network=x)"
+check "scope=local keeps them, scope=swarm none" \
+	bash -c "[ -n \"\$('$D' events --since $t0 --until $t1 --filter scope=local)\" ] && [ -z \"\$('$D' events --since $t0 --until $t1 --filter scope=swarm)\" ]"
+check "an unknown events filter is Docker's 400" \
+	bash -c "'$D' events --since $t0 --until $t1 --filter bogus=x 2>&1 | grep -q \"invalid filter 'bogus'\""
 check "a bad --since is refused" bash -c "! '$D' events --since 'not a time' --until $t1 2>/dev/null"
 kill $ev 2>/dev/null; wait $ev 2>/dev/null
 check "a live docker events stream saw the same run" \

@@ -408,6 +408,22 @@ static void event_filters_match_as_dockers_do(void **state)
 					   .event = die_ev,
 					   .labels = {.want = red}},
 		die));
+	/* network (and node, service, ...) apply to every event, by the
+	 * actor's id or name, as moby's; scope is exact */
+	const char *net[] = {"net1", NULL};
+	const char *local[] = {"local", NULL};
+	const char *swarm[] = {"swarm", NULL};
+	json_t *conn = msg("network", "connect", "net1abc", "net1", NULL);
+	assert_false(eng_event_match(&(struct eng_event_filter){.network = net},
+				     die));
+	assert_true(eng_event_match(&(struct eng_event_filter){.network = net},
+				    conn));
+	json_object_set_new(conn, "scope", json_string("local"));
+	assert_true(eng_event_match(&(struct eng_event_filter){.scope = local},
+				    conn));
+	assert_false(eng_event_match(&(struct eng_event_filter){.scope = swarm},
+				     conn));
+	json_decref(conn);
 	json_decref(die);
 	json_decref(exec);
 	json_decref(tag);
