@@ -52,7 +52,9 @@ static void detach(const uint8_t *data, size_t size)
 static void events(const uint8_t *data, size_t size)
 {
 	static const char *const known[] = {
-		"type", "container", "image", "volume", "event", "label", NULL};
+		"type",	  "container", "image",	 "volume",  "event",
+		"label",  "network",   "node",	 "service", "secret",
+		"config", "plugin",    "daemon", "scope",   NULL};
 	char *q = malloc(size + 1);
 	if (!q)
 		return;
@@ -61,8 +63,8 @@ static void events(const uint8_t *data, size_t size)
 	json_t *f = NULL;
 	char err[256];
 	if (api__filters_parse(q, known, &f, err, sizeof(err)) == 0) {
-		const char *v[6][API__FILTER_VALUES + 1];
-		for (size_t i = 0; i < 6; i++)
+		const char *v[14][API__FILTER_VALUES + 1];
+		for (size_t i = 0; i < 14; i++)
 			api__filter_values(f, known[i], v[i]);
 		struct eng_event_filter ef = {
 			.type = v[0],
@@ -71,6 +73,14 @@ static void events(const uint8_t *data, size_t size)
 			.volume = v[3],
 			.event = v[4],
 			.labels = {.want = v[5]},
+			.network = v[6],
+			.node = v[7],
+			.service = v[8],
+			.secret = v[9],
+			.config = v[10],
+			.plugin = v[11],
+			.daemon = v[12],
+			.scope = v[13],
 		};
 		json_t *msgs[] = {
 			json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}}}",
