@@ -195,6 +195,83 @@ static void restart(struct api_call *call)
 
 /* --- kill, pause ---------------------------------------------------------- */
 
+/*
+ * A kill with SIGKILL answers once the container has exited, as Docker's
+ * daemon.Kill() does: an inspect right after shows it exited and a
+ * remove right after succeeds. The wait is bounded (KILL_WAIT_MS); past
+ * it the answer is sent anyway (a task stuck in the kernel).
+ */
+#define KILL_WAIT_MS 10000
+
+struct kill_op {
+	struct eng_waiter w;
+	struct http_response *res; /* NULL once answered or gone */
+	uv_timer_t timer;
+	bool waiting;
+};
+
+static void kill_timer_closed(uv_handle_t *h)
+{
+	shoal_free(h->data);
+}
+
+static void kill_finish(struct kill_op *op)
+{
+	if (op->waiting)
+		eng_wait_cancel(&op->w);
+	op->waiting = false;
+	if (op->res) {
+		http_response_on_close(op->res, NULL, NULL);
+		http_response_send(op->res, 204, NULL, NULL, 0);
+		op->res = NULL;
+	}
+	uv_close((uv_handle_t *)&op->timer, kill_timer_closed);
+}
+
+static void kill_exited(struct eng_waiter *w, int code, bool removed)
+{
+	struct kill_op *op = w->arg;
+	op->waiting = false;
+	kill_finish(op);
+}
+
+static void kill_timeout(uv_timer_t *t)
+{
+	struct kill_op *op = t->data;
+	log_warn("container=%s still running %d ms after SIGKILL", op->w.id,
+		 KILL_WAIT_MS);
+	kill_finish(op);
+}
+
+static void kill_gone(struct http_response *res, void *arg)
+{
+	struct kill_op *op = arg;
+	op->res = NULL;
+	kill_finish(op);
+}
+
+/* Queue the wait for the exit before the signal; NULL: do not wait. */
+static struct kill_op *kill_wait_prepare(struct api__state *st, const char *id)
+{
+	struct kill_op *op = shoal_calloc(1, sizeof(*op));
+	if (!op)
+		return NULL;
+	op->w.kind = ENG_WAIT_EXIT;
+	op->w.fn = kill_exited;
+	op->w.arg = op;
+	if (uv_timer_init(st->loop, &op->timer) < 0) {
+		shoal_free(op);
+		return NULL;
+	}
+	op->timer.data = op;
+	if (eng_wait_add(st->eng, id, &op->w) < 0) {
+		uv_close((uv_handle_t *)&op->timer, kill_timer_closed);
+		return NULL;
+	}
+	op->waiting = true;
+	return op;
+}
+
 static void kill_(struct api_call *call)
 {
 	char id[65];
@@ -208,7 +285,15 @@ static void kill_(struct api_call *call)
 		api_reply_error(call, 400, "Invalid signal: %s", qs);
 		return;
 	}
+	struct kill_op *op = NULL;
+	if (sig == SIGKILL && (s == ENG_STATE_RUNNING || s == ENG_STATE_PAUSED))
+		op = kill_wait_prepare(st, id);
 	int rc = eng_kill(st->eng, id, sig);
+	if (rc < 0 && op) {
+		op->res = NULL;
+		kill_finish(op);
+		op = NULL;
+	}
 	if (rc == -ESRCH) {
 		api_reply_error(call, 409,
 				"Cannot kill container: %s: container %s is "
@@ -221,7 +306,13 @@ static void kill_(struct api_call *call)
 				api_param(call, "id"), shoal_strerror(rc));
 		return;
 	}
-	http_response_send(call->res, 204, NULL, NULL, 0);
+	if (!op) {
+		http_response_send(call->res, 204, NULL, NULL, 0);
+		return;
+	}
+	op->res = call->res;
+	http_response_on_close(call->res, kill_gone, op);
+	uv_timer_start(&op->timer, kill_timeout, KILL_WAIT_MS, 0);
 }
 
 static void pause_or_unpause(struct api_call *call, bool pause)
@@ -349,6 +440,183 @@ static void wait_(struct api_call *call)
 	http_response_on_close(call->res, wait_gone, op);
 }
 
+/* --- rename ------------------------------------------------------------ */
+
+static void rename_(struct api_call *call)
+{
+	char id[65];
+	enum eng_state s;
+	struct api__state *st = target_state(call, id, &s);
+	if (!st)
+		return;
+	struct shoal_err e = {""};
+	int rc = eng_rename(st->eng, id, http_request_query(call->req, "name"),
+			    &e);
+	if (rc == 0) {
+		http_response_send(call->res, 204, NULL, NULL, 0);
+		return;
+	}
+	int status = rc == -EINVAL	     ? 400
+		     : rc == SHOAL_ECONFLICT ? 409
+		     : rc == SHOAL_ENOTFOUND ? 404
+					     : 500;
+	api_reply_error(call, status, "%s",
+			e.msg[0] ? e.msg : shoal_strerror(rc));
+}
+
+/* --- update -------------------------------------------------------------- */
+
+/*
+ * POST /containers/{id}/update: Memory, MemoryReservation, CpuShares,
+ * NanoCpus, PidsLimit (0 or -1: no limit; absent or null: unchanged) and
+ * RestartPolicy (an empty Name: unchanged) are applied; Docker's 0 means
+ * "unchanged" for the others as for these. Any other field set to what
+ * is not its default is refused, naming it, rather than ignored.
+ */
+static int update_refused(const json_t *b, char *msg, size_t cap)
+{
+	static const char *const zero[] = {
+		"BlkioWeight",	      "CpuPeriod",
+		"CpuQuota",	      "CpuRealtimePeriod",
+		"CpuRealtimeRuntime", "KernelMemory",
+		"KernelMemoryTCP",    "MemorySwap",
+		"CpuCount",	      "CpuPercent",
+		"IOMaximumIOps",      "IOMaximumBandwidth"};
+	static const char *const empty[] = {"CpusetCpus",
+					    "CpusetMems",
+					    "BlkioWeightDevice",
+					    "BlkioDeviceReadBps",
+					    "BlkioDeviceWriteBps",
+					    "BlkioDeviceReadIOps",
+					    "BlkioDeviceWriteIOps",
+					    "Devices",
+					    "DeviceCgroupRules",
+					    "DeviceRequests",
+					    "Ulimits"};
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+		const json_t *v = json_object_get(b, zero[i]);
+		if (v && !json_is_null(v) && json_integer_value(v) != 0) {
+			snprintf(
+				msg, cap,
+				"%s cannot be updated: Shoal does not apply it "
+				"yet",
+				zero[i]);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		const json_t *v = json_object_get(b, empty[i]);
+		if ((json_is_string(v) && *json_string_value(v)) ||
+		    (json_is_array(v) && json_array_size(v))) {
+			snprintf(
+				msg, cap,
+				"%s cannot be updated: Shoal does not apply it "
+				"yet",
+				empty[i]);
+			return -1;
+		}
+	}
+	const json_t *sw = json_object_get(b, "MemorySwappiness");
+	const json_t *oom = json_object_get(b, "OomKillDisable");
+	if ((sw && !json_is_null(sw) && json_integer_value(sw) != -1) ||
+	    json_is_true(oom)) {
+		snprintf(msg, cap,
+			 "%s cannot be updated: Shoal does not apply it yet",
+			 json_is_true(oom) ? "OomKillDisable"
+					   : "MemorySwappiness");
+		return -1;
+	}
+	return 0;
+}
+
+/* A positive field of @b into *@v and @hc, flagging it set. */
+static void update_field(const json_t *b, const char *key, int64_t *v,
+			 bool *set, json_t *hc)
+{
+	json_int_t x = json_integer_value(json_object_get(b, key));
+	if (x > 0) {
+		*v = x;
+		*set = true;
+		json_object_set_new(hc, key, json_integer(x));
+	}
+}
+
+static void update(struct api_call *call)
+{
+	char id[65], err[256];
+	enum eng_state s;
+	struct api__state *st = target_state(call, id, &s);
+	json_t *b = NULL;
+	if (!st)
+		return;
+	if (jsonx_parse_object(call->req->body, call->req->body_len, &b, err,
+			       sizeof(err)) < 0 ||
+	    update_refused(b, err, sizeof(err)) < 0) {
+		json_decref(b);
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	struct eng_update u = {0};
+	json_t *hc = json_object();
+	update_field(b, "Memory", &u.rt.memory, &u.rt.memory_set, hc);
+	update_field(b, "MemoryReservation", &u.rt.memory_reservation,
+		     &u.rt.memory_reservation_set, hc);
+	update_field(b, "CpuShares", &u.rt.cpu_shares, &u.rt.cpu_shares_set,
+		     hc);
+	update_field(b, "NanoCpus", &u.rt.nano_cpus, &u.rt.nano_cpus_set, hc);
+	const json_t *pl = json_object_get(b, "PidsLimit");
+	if (json_is_integer(pl)) {
+		u.rt.pids_limit = json_integer_value(pl);
+		u.rt.pids_limit_set = true;
+		json_object_set(hc, "PidsLimit", (json_t *)pl);
+	}
+	const json_t *rp = json_object_get(b, "RestartPolicy");
+	const char *rname = jsonx_str(rp, "Name", "");
+	struct shoal_err e = {""};
+	int rc = 0;
+	if (*rname) {
+		rc = eng_restart_parse(rname,
+				       jsonx_int(rp, "MaximumRetryCount", 0),
+				       &u.restart, &e);
+		u.restart_set = rc == 0;
+		json_object_set(hc, "RestartPolicy", (json_t *)rp);
+	}
+	u.host_config = hc;
+	if (rc == 0)
+		rc = eng_update(st->eng, id, &u, &e);
+	json_decref(hc);
+	json_decref(b);
+	if (rc < 0) {
+		api_reply_error(call,
+				rc == -EINVAL		? 400
+				: rc == SHOAL_ENOTFOUND ? 404
+							: 500,
+				"%s", e.msg[0] ? e.msg : shoal_strerror(rc));
+		return;
+	}
+	api_reply_json(call, 200, json_pack("{s:[]}", "Warnings"));
+}
+
+/* --- diff ---------------------------------------------------------------- */
+
+static void changes(struct api_call *call)
+{
+	char id[65];
+	enum eng_state s;
+	struct api__state *st = target_state(call, id, &s);
+	if (!st)
+		return;
+	json_t *out = NULL;
+	int rc = rt_container_changes(st->rt, id, &out);
+	if (rc < 0) {
+		api_reply_error(call, rc == SHOAL_ENOTFOUND ? 404 : 500,
+				"cannot read the changes of container %s: %s",
+				id, shoal_strerror(rc));
+		return;
+	}
+	api_reply_json(call, 200, out);
+}
+
 /* --- delete, prune -------------------------------------------------------- */
 
 static void delete_(struct api_call *call)
@@ -456,6 +724,9 @@ static const struct api_route routes[] = {
 	{"POST", "/containers/{id}/pause", pause_},
 	{"POST", "/containers/{id}/unpause", unpause},
 	{"POST", "/containers/{id}/wait", wait_},
+	{"POST", "/containers/{id}/rename", rename_},
+	{"GET", "/containers/{id}/changes", changes},
+	{"POST", "/containers/{id}/update", update},
 	{"DELETE", "/containers/{id}", delete_},
 };
 

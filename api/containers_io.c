@@ -25,6 +25,7 @@
  * (the container exited) or the client leaves.
  */
 #define LOG_MODULE "api"
+#include "api/detach_keys.h"
 #include "api/internal.h"
 #include "api/logstream.h"
 #include "common/alloc.h"
@@ -73,15 +74,12 @@ static bool container_tty(struct api__state *st, const char *id)
 	return config_flag(st, id, "Tty");
 }
 
-/* "1700000000", "1700000000.5", or an RFC 3339 time we do not parse. */
+/* Docker's forms: unix seconds with a fraction (what the docker CLI
+ * sends), an RFC 3339 date or time, or a Go duration meaning that long
+ * ago. */
 static int parse_time(const char *s, int64_t *out)
 {
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || *end)
-		return -EINVAL;
-	*out = (int64_t)(v * 1e9);
-	return 0;
+	return eng_parse_until(s, time_real_ns(), out) < 0 ? -EINVAL : 0;
 }
 
 /* --- logs ----------------------------------------------------------------- */
@@ -142,7 +140,7 @@ static void logs(struct api_call *call)
 	    (untilq && *untilq && parse_time(untilq, &until) < 0)) {
 		api_reply_error(call, 400,
 				"invalid since or until value: expected unix "
-				"seconds");
+				"seconds, an RFC 3339 time or a duration");
 		return;
 	}
 	struct logs_op *op = shoal_calloc(1, sizeof(*op));
@@ -187,18 +185,32 @@ static void logs(struct api_call *call)
 
 /* --- attach --------------------------------------------------------------- */
 
+/*
+ * Docker's attach query: stream (live output and input), logs (replay the
+ * log first), stdin (used only when the container has OpenStdin, as
+ * Docker), stdout, stderr (which output streams are sent: a tty has only
+ * stdout), detachKeys (default ctrl-p,ctrl-q; a bad spec is a 400). The
+ * output is framed with Docker's 8-byte headers when the container has no
+ * tty and raw when it has one.
+ */
 struct attach_op {
 	struct list_node node; /* in st->attaches while waiting */
 	struct api__state *st;
 	struct http_response *res; /* NULL once finished or gone */
 	char id[65];
-	bool tty, want_in;
+	bool tty, want_in, want_out, want_err;
 	bool sock_open, sock_out; /* output comes from the socket */
 	bool client_eof;
 	bool ended; /* the response is finished or gone */
 	uv_pipe_t sock;
 	struct api__logstream *ls;
 	struct buf in; /* stdin before the connection */
+	struct api__detach keys;
+	/* The monitor's framed output, filtered by stream (no tty). */
+	unsigned char hdr[8];
+	size_t hdr_len;
+	uint32_t left; /* payload bytes of the current frame still to come */
+	bool pass;     /* the current frame's stream is wanted */
 	int handles;
 };
 
@@ -289,6 +301,14 @@ static void close_stdin(struct attach_op *op)
 		shoal_free(s);
 }
 
+static void feed_stdin(struct attach_op *op, const char *d, size_t n)
+{
+	if (op->sock_open)
+		to_container(op, d, n);
+	else
+		buf_append(&op->in, d, n); /* bounded: dropped past */
+}
+
 static void from_client(struct http_response *res, const char *d, ssize_t n,
 			void *arg)
 {
@@ -301,16 +321,75 @@ static void from_client(struct http_response *res, const char *d, ssize_t n,
 	}
 	if (n <= 0 || !op->want_in)
 		return;
-	if (op->sock_open)
-		to_container(op, d, (size_t)n);
-	else
-		buf_append(&op->in, d, (size_t)n); /* bounded: dropped past */
+	char out[4096 + API__DETACH_MAX];
+	while (n > 0 && !op->ended) {
+		size_t chunk = n > 4096 ? 4096 : (size_t)n, len;
+		bool detached =
+			api__detach_scan(&op->keys, d, chunk, out, &len);
+		if (len)
+			feed_stdin(op, out, len);
+		if (detached) {
+			log_debug("container=%s: attach detached by its keys",
+				  op->id);
+			attach_finish(op);
+			return;
+		}
+		d += chunk;
+		n -= (ssize_t)chunk;
+	}
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	static char space[65536];
 	*b = uv_buf_init(space, sizeof(space));
+}
+
+static int out_write(struct attach_op *op, const void *d, size_t n)
+{
+	return n ? http_response_hijack_write(op->res, d, n) : 0;
+}
+
+/*
+ * The monitor's output without a tty is a run of frames; pass those of
+ * the wanted streams whole, drop the others. Returns the last write's code.
+ */
+static int out_filtered(struct attach_op *op, const char *p, size_t n)
+{
+	int rc = 0;
+	if (op->tty)
+		return op->want_out ? out_write(op, p, n) : 0;
+	if (op->want_out && op->want_err)
+		return out_write(op, p, n);
+	while (n > 0) {
+		if (op->left == 0) {
+			size_t take = 8 - op->hdr_len;
+			if (take > n)
+				take = n;
+			memcpy(op->hdr + op->hdr_len, p, take);
+			op->hdr_len += take;
+			p += take;
+			n -= take;
+			if (op->hdr_len < 8)
+				break;
+			op->hdr_len = 0;
+			op->left = (uint32_t)op->hdr[4] << 24 |
+				   (uint32_t)op->hdr[5] << 16 |
+				   (uint32_t)op->hdr[6] << 8 | op->hdr[7];
+			op->pass =
+				op->hdr[0] == 2 ? op->want_err : op->want_out;
+			if (op->pass)
+				rc = out_write(op, op->hdr, 8);
+			continue;
+		}
+		size_t take = op->left < n ? op->left : n;
+		if (op->pass)
+			rc = out_write(op, p, take);
+		op->left -= (uint32_t)take;
+		p += take;
+		n -= take;
+	}
+	return rc;
 }
 
 static void from_container(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -325,8 +404,7 @@ static void from_container(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	if (n == 0 || !op->sock_out || !op->res)
 		return;
-	int rc = http_response_hijack_write(op->res, b->base, (size_t)n);
-	if (rc == -ENOBUFS)
+	if (out_filtered(op, b->base, (size_t)n) == -ENOBUFS)
 		uv_read_stop(s);
 }
 
@@ -378,41 +456,62 @@ static void ls_done(struct api__logstream *ls, int rc)
 }
 
 /*
- * A tty attach made before the start: what the container wrote before the
- * socket was connected is only in the log; send it first (raw bytes).
+ * Send the log entries written from @since_ns (0: all) and before
+ * @until_ns, framed unless the container has a tty, of the wanted
+ * streams: the replay of logs=1, and for a tty attach made before the
+ * start what the container wrote before the socket was connected.
  */
-static void replay_before(struct attach_op *op, int64_t t)
+static void replay_log(struct attach_op *op, int64_t since_ns, int64_t until_ns)
 {
-	struct rt_info i;
-	struct rt_log_options o = {
-		.tail = -1, .stdout_on = true, .stderr_on = true};
+	struct rt_log_options o = {.tail = -1,
+				   .since_ns = since_ns,
+				   .stdout_on = op->want_out,
+				   .stderr_on = op->want_err && !op->tty};
 	struct rt_log_reader *r;
 	struct rt_log_entry e;
-	if (!op->res || rt_container_inspect(op->st->rt, op->id, &i) < 0)
+	if (!op->res || (!o.stdout_on && !o.stderr_on) ||
+	    rt_log_open(op->st->rt, op->id, &o, &r) < 0)
 		return;
-	o.since_ns = i.started_ns;
-	rt_info_fini(&i);
-	if (rt_log_open(op->st->rt, op->id, &o, &r) < 0)
-		return;
-	while (rt_log_next(r, &e) == 0 && e.time_ns < t)
+	while (rt_log_next(r, &e) == 0 && e.time_ns < until_ns) {
+		if (!op->tty) {
+			uint32_t n = (uint32_t)e.len;
+			unsigned char h[8] = {(unsigned char)e.stream,
+					      0,
+					      0,
+					      0,
+					      n >> 24,
+					      n >> 16 & 0xff,
+					      n >> 8 & 0xff,
+					      n & 0xff};
+			http_response_hijack_write(op->res, h, 8);
+		}
 		http_response_hijack_write(op->res, e.line, e.len);
+	}
 	rt_log_close(r);
 }
 
-/* The container is running now: connect output and input. */
+static int64_t started_at(struct attach_op *op)
+{
+	struct rt_info i;
+	int64_t t = 0;
+	if (rt_container_inspect(op->st->rt, op->id, &i) == 0) {
+		t = i.started_ns;
+		rt_info_fini(&i);
+	}
+	return t;
+}
+
+/* The container has just started: connect output and input. */
 static void attach_connect(struct attach_op *op, bool from_log)
 {
 	int rc = 0;
 	list_remove(&op->node);
 	op->sock_out = !from_log;
 	if (from_log) {
-		struct rt_info i;
-		struct rt_log_options o = {
-			.tail = -1, .stdout_on = true, .stderr_on = true};
-		if (rt_container_inspect(op->st->rt, op->id, &i) == 0) {
-			o.since_ns = i.started_ns;
-			rt_info_fini(&i);
-		}
+		struct rt_log_options o = {.tail = -1,
+					   .since_ns = started_at(op),
+					   .stdout_on = op->want_out,
+					   .stderr_on = op->want_err};
 		struct api__logstream *ls = shoal_calloc(1, sizeof(*ls));
 		rc = ls ? rt_log_open(op->st->rt, op->id, &o, &ls->r) : -ENOMEM;
 		if (rc < 0) {
@@ -443,9 +542,9 @@ static void attach_connect(struct attach_op *op, bool from_log)
 	int64_t t = time_real_ns();
 	rc = connect_sock(op);
 	if (!from_log && rc < 0)
-		replay_before(op, INT64_MAX);
+		replay_log(op, started_at(op), INT64_MAX);
 	else if (!from_log && !config_flag(op->st, op->id, "OpenStdin"))
-		replay_before(op, t);
+		replay_log(op, started_at(op), t);
 	if (rc < 0 && op->sock_out)
 		attach_finish(op);
 }
@@ -464,6 +563,16 @@ void api__attach_started(struct api__state *st, const char *id)
 	}
 }
 
+/* Attach to a running container: its output from now on, from the
+ * monitor's socket (Docker does not replay without logs=1). */
+static void attach_live(struct attach_op *op)
+{
+	op->sock_out = true;
+	http_response_on_drain(op->res, on_drain, op);
+	if (connect_sock(op) < 0)
+		attach_finish(op); /* it exited meanwhile */
+}
+
 static void attach(struct api_call *call)
 {
 	struct api__state *st = api__need(call);
@@ -477,6 +586,13 @@ static void attach(struct api_call *call)
 	}
 	enum rt_status s = i.status;
 	rt_info_fini(&i);
+	struct api__detach keys;
+	const char *dk = http_request_query(call->req, "detachKeys");
+	if (api__detach_parse(dk, &keys) < 0) {
+		api_reply_error(call, 400, "Invalid detach keys (%s) provided",
+				dk);
+		return;
+	}
 	bool tty = container_tty(st, id);
 	struct attach_op *op = shoal_calloc(1, sizeof(*op));
 	if (!op) {
@@ -486,7 +602,13 @@ static void attach(struct api_call *call)
 	op->st = st;
 	op->res = call->res;
 	op->tty = tty;
-	op->want_in = api__query_bool(call, "stdin", false);
+	op->keys = keys;
+	op->want_in = api__query_bool(call, "stdin", false) &&
+		      config_flag(st, id, "OpenStdin");
+	op->want_out = api__query_bool(call, "stdout", false);
+	op->want_err = api__query_bool(call, "stderr", false);
+	bool stream = api__query_bool(call, "stream", false);
+	bool logs = api__query_bool(call, "logs", false);
 	memcpy(op->id, id, sizeof(op->id));
 	buf_init(&op->in, 1 << 20);
 	list_init(&op->node);
@@ -502,11 +624,16 @@ static void attach(struct api_call *call)
 		return;
 	}
 	http_response_on_close(call->res, attach_gone, op);
-	/* Not running: wait for the start (docker run, docker start -a). */
-	if (s == RT_STATUS_CREATED || s == RT_STATUS_EXITED)
+	eng_event_post_container(st->eng, id, "attach", NULL);
+	if (logs)
+		replay_log(op, 0, INT64_MAX);
+	if (!stream)
+		attach_finish(op); /* logs only: done at once */
+	else if (s == RT_STATUS_CREATED || s == RT_STATUS_EXITED)
+		/* Not running: wait for the start (docker run, start -a). */
 		list_push_back(&st->attaches, &op->node);
 	else
-		attach_connect(op, false);
+		attach_live(op);
 }
 
 static void resize(struct api_call *call)

@@ -346,6 +346,7 @@ static int check_filters(const json_t *f, char *err, size_t cap)
 		bool ok = false;
 		for (size_t i = 0; i < 6 && !ok; i++)
 			ok = !strcmp(k, known[i]);
+		ok = ok || api__ps_filter_known(k); /* ps_filters.c */
 		if (!ok) {
 			snprintf(err, cap, "invalid filter '%s'", k);
 			return -1;
@@ -442,6 +443,7 @@ void api__container_list(struct api_call *call)
 	if (!st)
 		return;
 	bool all = api__query_bool(call, "all", false);
+	bool size = api__query_bool(call, "size", false);
 	const char *fq = http_request_query(call->req, "filters");
 	const char *lq = http_request_query(call->req, "limit");
 	long limit = lq && *lq ? strtol(lq, NULL, 10) : -1;
@@ -449,7 +451,8 @@ void api__container_list(struct api_call *call)
 	char err[256];
 	if (fq && *fq &&
 	    (jsonx_parse_object(fq, strlen(fq), &f, err, sizeof(err)) < 0 ||
-	     check_filters(f, err, sizeof(err)) < 0)) {
+	     check_filters(f, err, sizeof(err)) < 0 ||
+	     api__ps_filter_check(st, f, err, sizeof(err)) < 0)) {
 		json_decref(f);
 		api_reply_error(call, 400, "%s", err);
 		return;
@@ -475,9 +478,11 @@ void api__container_list(struct api_call *call)
 		json_t *o = api__container_json(st, ids[k]);
 		if (!o)
 			continue;
-		if (pass(f, o)) {
+		if (pass(f, o) && api__ps_filter_pass(st, f, o)) {
 			rows[nr].created = created;
 			rows[nr].j = summary(st, o, created);
+			if (rows[nr].j && size)
+				api__ps_size(st, o, rows[nr].j);
 			if (rows[nr].j)
 				nr++;
 		}

@@ -22,6 +22,7 @@
  * prints it and exits 126.
  */
 #define LOG_MODULE "api"
+#include "api/detach_keys.h"
 #include "api/internal.h"
 #include "common/alloc.h"
 #include "common/error.h"
@@ -53,7 +54,11 @@ struct api__exec {
 	struct rt_exec *ex;
 	/* while running */
 	struct http_response *res; /* NULL: detached, finished or gone */
-	bool tty;
+	bool tty;		   /* the process has a pty (create's Tty) */
+	bool framed; /* 8-byte headers: start's Tty false, as Docker */
+	bool want_in, want_out, want_err; /* create's AttachStd* */
+	struct api__detach keys;
+	unsigned rows, cols; /* ConsoleSize; 0: none */
 	uv_pipe_t out, err, in;
 	bool out_open, err_open, in_open;
 	uv_poll_t exit_poll;
@@ -129,6 +134,28 @@ static void evict(struct api__state *st)
 	}
 }
 
+/*
+ * Docker's exec events on the container: "exec_create: CMD ARGS",
+ * "exec_start: CMD ARGS" and exec_die, with the exec's id (and exit
+ * code).
+ */
+static void exec_event(struct api__exec *e, const char *what, int code)
+{
+	char action[512];
+	size_t n = (size_t)snprintf(action, sizeof(action), "%s", what);
+	const json_t *cmd = json_object_get(e->cfg, "Cmd");
+	for (size_t i = 0;
+	     code < 0 && i < json_array_size(cmd) && n < sizeof(action); i++)
+		n += (size_t)snprintf(
+			action + n, sizeof(action) - n, "%s%s", i ? " " : ": ",
+			json_string_value(json_array_get(cmd, i)));
+	json_t *extra = json_pack("{s:s}", "execID", e->id);
+	if (extra && code >= 0)
+		json_object_set_new(extra, "exitCode",
+				    json_sprintf("%d", code));
+	eng_event_post_container(e->st->eng, e->cid, action, extra);
+}
+
 /* --- create --------------------------------------------------------------- */
 
 static void exec_create(struct api_call *call)
@@ -151,6 +178,14 @@ static void exec_create(struct api_call *call)
 	if (!ok) {
 		json_decref(body);
 		api_reply_error(call, 400, "No exec command specified");
+		return;
+	}
+	struct api__detach keys;
+	const char *dk = jsonx_str(body, "DetachKeys", "");
+	if (api__detach_parse(dk, &keys) < 0) {
+		api_reply_error(call, 400, "Invalid escape keys (%s) provided",
+				dk);
+		json_decref(body);
 		return;
 	}
 	struct rt_info info;
@@ -181,6 +216,7 @@ static void exec_create(struct api_call *call)
 	}
 	e->st = st;
 	e->cfg = body;
+	e->keys = keys;
 	memcpy(e->cid, cid, sizeof(e->cid));
 	id_hex(e->id);
 	list_init(&e->lru);
@@ -192,6 +228,7 @@ static void exec_create(struct api_call *call)
 	}
 	list_push_back(&st->exec_lru, &e->lru);
 	st->nexecs++;
+	exec_event(e, "exec_create", -1);
 	api_reply_json(call, 201, json_pack("{s:s}", "Id", e->id));
 }
 
@@ -234,6 +271,7 @@ static void on_exit_ready(uv_poll_t *p, int status, int events)
 	close_handle(e, (uv_handle_t *)&e->exit_poll, &e->poll_open);
 	log_debug("exec=%s in container=%s exited with %d", e->id, e->cid,
 		  code);
+	exec_event(e, "exec_die", code < 0 ? 0 : code);
 	maybe_finish(e);
 }
 
@@ -253,9 +291,9 @@ static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		maybe_finish(e);
 		return;
 	}
-	if (n == 0 || !e->res)
+	if (n == 0 || !e->res || !(is_err ? e->want_err : e->want_out))
 		return;
-	if (!e->tty) {
+	if (e->framed) {
 		uint32_t len = (uint32_t)n;
 		unsigned char h[8] = {is_err ? 2 : 1,
 				      0,
@@ -293,7 +331,7 @@ static void on_input(struct http_response *res, const char *d, ssize_t n,
 		     void *arg)
 {
 	struct api__exec *e = arg;
-	if (!e->in_open)
+	if (!e->in_open || !e->res)
 		return;
 	if (n == UV_EOF && !e->tty) {
 		/* A pipe has no half-close: closing it is the EOF. */
@@ -302,13 +340,22 @@ static void on_input(struct http_response *res, const char *d, ssize_t n,
 	}
 	if (n <= 0)
 		return;
-	struct wreq *w = shoal_malloc(sizeof(*w) + (size_t)n);
+	struct wreq *w = shoal_malloc(sizeof(*w) + (size_t)n + API__DETACH_MAX);
 	if (!w)
 		return;
-	memcpy(w->data, d, (size_t)n);
-	uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
-	if (uv_write(&w->req, (uv_stream_t *)&e->in, &b, 1, written) < 0)
+	size_t len;
+	bool detached = api__detach_scan(&e->keys, d, (size_t)n, w->data, &len);
+	uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+	if (!len ||
+	    uv_write(&w->req, (uv_stream_t *)&e->in, &b, 1, written) < 0)
 		shoal_free(w);
+	if (detached) {
+		/* The process goes on; the client leaves (Docker). */
+		log_debug("exec=%s detached by its keys", e->id);
+		http_response_on_close(e->res, NULL, NULL);
+		http_response_hijack_close(e->res);
+		e->res = NULL;
+	}
 }
 
 static void client_gone(struct http_response *res, void *arg)
@@ -334,6 +381,33 @@ static int adopt(struct api__exec *e, uv_pipe_t *p, int *fd, bool *open)
 	return rc;
 }
 
+/* The pty's size, through any handle on its master. */
+static void set_size(struct api__exec *e, uv_handle_t *h, unsigned rows,
+		     unsigned cols)
+{
+	int fd;
+	struct winsize ws = {.ws_row = (unsigned short)rows,
+			     .ws_col = (unsigned short)cols};
+	if (uv_fileno(h, &fd) == 0 && ioctl(fd, TIOCSWINSZ, &ws) < 0)
+		log_debug("exec=%s: cannot resize its tty: %s", e->id,
+			  strerror(errno));
+}
+
+/* ConsoleSize [rows, cols] of the start body, else of the create body. */
+static void console_size(const json_t *start, const json_t *cfg, unsigned *rows,
+			 unsigned *cols)
+{
+	const json_t *cs = json_object_get(start, "ConsoleSize");
+	if (!json_is_array(cs))
+		cs = json_object_get(cfg, "ConsoleSize");
+	json_int_t r = json_integer_value(json_array_get(cs, 0));
+	json_int_t c = json_integer_value(json_array_get(cs, 1));
+	if (r > 0 && c > 0 && r <= 65535 && c <= 65535) {
+		*rows = (unsigned)r;
+		*cols = (unsigned)c;
+	}
+}
+
 static int wire(struct api__exec *e, bool attached)
 {
 	struct rt_exec *x = e->ex;
@@ -343,13 +417,13 @@ static int wire(struct api__exec *e, bool attached)
 		if (attached && dupfd < 0)
 			return -errno;
 		rc = adopt(e, &e->out, &dupfd, &e->out_open);
-		if (rc == 0 && attached)
+		if (rc == 0 && attached && e->want_in)
 			rc = adopt(e, &e->in, &x->pty, &e->in_open);
 	} else if (attached) {
 		rc = adopt(e, &e->out, &x->stdout_fd, &e->out_open);
 		if (rc == 0)
 			rc = adopt(e, &e->err, &x->stderr_fd, &e->err_open);
-		if (rc == 0)
+		if (rc == 0 && e->want_in)
 			rc = adopt(e, &e->in, &x->stdin_fd, &e->in_open);
 	}
 	if (rc == 0)
@@ -360,6 +434,13 @@ static int wire(struct api__exec *e, bool attached)
 		e->handles++;
 		rc = uv_poll_start(&e->exit_poll, UV_READABLE, on_exit_ready);
 	}
+	if (!e->tty && x->stdin_fd >= 0) {
+		/* Not attached: the process reads EOF, as with Docker. */
+		close(x->stdin_fd);
+		x->stdin_fd = -1;
+	}
+	if (rc == 0 && e->tty && e->out_open && e->rows)
+		set_size(e, (uv_handle_t *)&e->out, e->rows, e->cols);
 	if (rc == 0 && e->out_open)
 		rc = uv_read_start((uv_stream_t *)&e->out, alloc_cb, on_output);
 	if (rc == 0 && e->err_open)
@@ -420,11 +501,12 @@ static void start_failed(struct api_call *call, struct api__exec *e, int rc,
 		return;
 	}
 	if (http_response_hijack(call->res, call->req->upgrade ? 101 : 200,
-				 stream_type(e->tty), ignore_input, e) < 0) {
+				 stream_type(!e->framed), ignore_input,
+				 e) < 0) {
 		api_reply_error(call, 500, "%s", msg);
 		return;
 	}
-	if (!e->tty) {
+	if (e->framed) {
 		unsigned char h[8] = {1,	 0, 0, 0, 0, 0, len >> 8 & 0xff,
 				      len & 0xff};
 		http_response_hijack_write(call->res, h, sizeof(h));
@@ -453,7 +535,13 @@ static void exec_start(struct api_call *call)
 		return;
 	}
 	bool detach = jsonx_bool(body, "Detach", false);
+	/* Docker frames the stream by the start's Tty, not the create's. */
+	e->framed = !jsonx_bool(body, "Tty", false);
+	console_size(body, e->cfg, &e->rows, &e->cols);
 	json_decref(body);
+	e->want_in = jsonx_bool(e->cfg, "AttachStdin", false);
+	e->want_out = jsonx_bool(e->cfg, "AttachStdout", false);
+	e->want_err = jsonx_bool(e->cfg, "AttachStderr", false);
 	const char *argv[MAX_ARGS], *env[MAX_ARGS];
 	strv(json_object_get(e->cfg, "Cmd"), argv, MAX_ARGS);
 	strv(json_object_get(e->cfg, "Env"), env, MAX_ARGS);
@@ -477,13 +565,14 @@ static void exec_start(struct api_call *call)
 	}
 	e->running = true;
 	e->pid = e->ex->pid;
+	exec_event(e, "exec_start", -1);
 	if (detach) {
 		rc = wire(e, false);
 		http_response_send(call->res, 200, NULL, NULL, 0);
 		return;
 	}
 	rc = http_response_hijack(call->res, call->req->upgrade ? 101 : 200,
-				  stream_type(e->tty), on_input, e);
+				  stream_type(!e->framed), on_input, e);
 	if (rc < 0) {
 		api_reply_error(call, 500, "cannot hijack: %s",
 				shoal_strerror(rc));
@@ -526,7 +615,8 @@ static void exec_inspect(struct api_call *call)
 		jsonx_bool(e->cfg, "AttachStdin", false), "OpenStderr",
 		jsonx_bool(e->cfg, "AttachStderr", false), "OpenStdout",
 		jsonx_bool(e->cfg, "AttachStdout", false), "CanRemove", 0,
-		"ContainerID", e->cid, "DetachKeys", "", "Pid", (int)e->pid);
+		"ContainerID", e->cid, "DetachKeys",
+		jsonx_str(e->cfg, "DetachKeys", ""), "Pid", (int)e->pid);
 	api_reply_json(call, 200, o);
 }
 
@@ -544,13 +634,9 @@ static void exec_resize(struct api_call *call)
 		api_reply_error(call, 400, "invalid tty size");
 		return;
 	}
-	if (e->tty && e->in_open) {
-		int fd;
-		struct winsize ws = {.ws_row = (unsigned short)rows,
-				     .ws_col = (unsigned short)cols};
-		if (uv_fileno((uv_handle_t *)&e->in, &fd) == 0)
-			ioctl(fd, TIOCSWINSZ, &ws);
-	}
+	if (e->tty && e->out_open)
+		set_size(e, (uv_handle_t *)&e->out, (unsigned)rows,
+			 (unsigned)cols);
 	http_response_send(call->res, 201, NULL, NULL, 0);
 }
 

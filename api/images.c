@@ -19,6 +19,7 @@
 #include "api/internal.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/log.h"
@@ -102,8 +103,33 @@ static json_t *error_line(const char *msg)
 
 /* --- import --------------------------------------------------------------- */
 
+/*
+ * Docker's image events (moby LogImageEvent): the actor is the image id,
+ * the attribute "name" the reference the operation named.
+ */
+static void image_event(struct eng *eng, const char *action, const char *id,
+			const char *name)
+{
+	if (eng && id && *id)
+		eng_event_post(eng, "image", action, id,
+			       json_pack("{s:s}", "name", name ? name : id));
+}
+
+/* image_event() with the id of @ref looked up in @s. */
+static void image_event_ref(struct eng *eng, struct img_store *s,
+			    const char *action, const char *ref)
+{
+	json_t *o = NULL;
+	if (img_inspect_json(s, ref, &o, NULL) == 0)
+		image_event(eng, action, jsonx_str(o, "Id", NULL), ref);
+	json_decref(o);
+}
+
 struct job {
 	struct http_response *res; /* NULL once the client left */
+	struct eng *eng;	   /* for the events */
+	struct img_store *s;
+	char ref[512]; /* import: the reference given, or "" */
 	int fd;
 	bool quiet;
 	bool streaming;
@@ -122,6 +148,12 @@ static void import_done(int status, const char *errmsg, json_t *result,
 	close(j->fd);
 	if (status < 0)
 		log_info("image import failed: %s", errmsg ? errmsg : "");
+	if (status >= 0) {
+		image_event(j->eng, "import", json_string_value(result), NULL);
+		if (j->ref[0])
+			image_event(j->eng, "tag", json_string_value(result),
+				    j->ref);
+	}
 	if (j->res) {
 		http_response_on_close(j->res, NULL, NULL);
 		if (status < 0) {
@@ -231,6 +263,9 @@ static void create(struct api_call *call)
 		.message = msg && *msg ? msg : NULL,
 	};
 	j->res = call->res;
+	j->eng = api__state_of(call) ? api__state_of(call)->eng : NULL;
+	j->s = s;
+	snprintf(j->ref, sizeof(j->ref), "%s", ref);
 	int rc = img_import_async(api__state_of(call)->loop, s, j->fd, &o,
 				  import_done, j);
 	if (rc < 0) {
@@ -287,6 +322,12 @@ static void load_done(int status, const char *errmsg, json_t *result, void *arg)
 {
 	struct job *j = arg;
 	close(j->fd);
+	for (size_t i = 0; status >= 0 && i < json_array_size(result); i++) {
+		const char *ref =
+			jsonx_str(json_array_get(result, i), "ref", NULL);
+		if (ref)
+			image_event_ref(j->eng, j->s, "load", ref);
+	}
 	if (!j->res) {
 		shoal_free(j);
 		return;
@@ -334,6 +375,8 @@ static void load(struct api_call *call)
 		return;
 	}
 	j->res = call->res;
+	j->eng = api__state_of(call) ? api__state_of(call)->eng : NULL;
+	j->s = s;
 	int rc = img_load_async(api__state_of(call)->loop, s, j->fd,
 				load_progress, load_done, j);
 	if (rc < 0) {
@@ -506,12 +549,29 @@ static void remove_(struct api_call *call)
 	struct shoal_err e = {""};
 	unsigned flags =
 		api__query_bool(call, "force", false) ? IMG_RM_FORCE : 0;
+	/* Docker's untag and delete events name the image by its id. */
+	char id[80] = "";
+	json_t *io = NULL;
+	if (img_inspect_json(s, image_name(call, name, sizeof(name)), &io,
+			     NULL) == 0)
+		snprintf(id, sizeof(id), "%s", jsonx_str(io, "Id", ""));
+	json_decref(io);
 	int rc = img_remove(s, image_name(call, name, sizeof(name)), flags,
 			    &report, &e);
 	if (rc < 0) {
 		api_reply_error(call, status_of(rc), "%s",
 				e.msg[0] ? e.msg : shoal_strerror(rc));
 		return;
+	}
+	struct api__state *st = api__state_of(call);
+	for (size_t i = 0; st && i < json_array_size(report); i++) {
+		const json_t *r = json_array_get(report, i);
+		const char *u = jsonx_str(r, "Untagged", NULL);
+		const char *d = jsonx_str(r, "Deleted", NULL);
+		if (u)
+			image_event(st->eng, "untag", id[0] ? id : u, NULL);
+		if (d)
+			image_event(st->eng, "delete", d, d);
 	}
 	api_reply_json(call, 200, report ? report : json_array());
 }
@@ -539,6 +599,8 @@ static void tag(struct api_call *call)
 				e.msg[0] ? e.msg : shoal_strerror(rc));
 		return;
 	}
+	if (api__state_of(call))
+		image_event_ref(api__state_of(call)->eng, s, "tag", ref);
 	http_response_send(call->res, 201, NULL, NULL, 0);
 }
 
@@ -591,7 +653,113 @@ static void save_many(struct api_call *call)
 	save_refs(call, refs, n);
 }
 
+/*
+ * POST /images/prune (docker image prune [-a] [--filter]): images no
+ * container uses, untagged ones only unless dangling=false (-a), with
+ * Docker's filters dangling, until (created at or before) and label /
+ * label! (the image's labels); others are "invalid filter 'x'". Each is
+ * removed by id, forced so that all its tags go (it is unused); the
+ * answer is Docker's {"ImagesDeleted": [{"Untagged"}, {"Deleted"}],
+ * "SpaceReclaimed"}, the space being the removed images' sizes (a layer
+ * another image shares stays, and is counted: Shoal's store keeps one
+ * folder per image).
+ */
+int api__image_prune(struct api__state *st, const json_t *f, json_t **deleted,
+		     uint64_t *space, char *err, size_t cap)
+{
+	const char *dv[API__FILTER_VALUES + 1], *uv[API__FILTER_VALUES + 1];
+	const char *want[API__FILTER_VALUES + 1],
+		*reject[API__FILTER_VALUES + 1];
+	bool dangling = true;
+	int64_t until = 0;
+	json_t *list = NULL;
+	size_t nd = api__filter_values(f, "dangling", dv);
+	size_t nu = api__filter_values(f, "until", uv);
+	api__filter_values(f, "label", want);
+	api__filter_values(f, "label!", reject);
+	for (size_t i = 0; i < nd; i++) {
+		if (!strcmp(dv[i], "false") || !strcmp(dv[i], "0"))
+			dangling = false;
+		else if (strcmp(dv[i], "true") && strcmp(dv[i], "1")) {
+			snprintf(err, cap, "invalid filter 'dangling=%s'",
+				 dv[i]);
+			return -EINVAL;
+		}
+	}
+	if (nu > 1 ||
+	    (nu == 1 && eng_parse_until(uv[0], time_real_ns(), &until) < 0)) {
+		snprintf(err, cap,
+			 nu > 1 ? "more than one until filter specified"
+				: "failed to parse value as time or duration: "
+				  "\"%s\"",
+			 uv[0]);
+		return -EINVAL;
+	}
+	if (!st->img || img_list_json(st->img, &list, NULL) < 0) {
+		snprintf(err, cap, "cannot list the images");
+		return -EIO;
+	}
+	struct eng_label_filter lf = {want, reject};
+	*deleted = json_array();
+	*space = 0;
+	for (size_t i = 0; *deleted && i < json_array_size(list); i++) {
+		const json_t *im = json_array_get(list, i);
+		const char *id = jsonx_str(im, "Id", "");
+		json_t *report = NULL;
+		if (jsonx_int(im, "Containers", 0) > 0 ||
+		    (dangling &&
+		     json_array_size(json_object_get(im, "RepoTags"))) ||
+		    (until &&
+		     jsonx_int(im, "Created", 0) * 1000000000LL > until) ||
+		    !eng_labels_match(&lf, json_object_get(im, "Labels")))
+			continue;
+		if (img_remove(st->img, id, IMG_RM_FORCE, &report, NULL) < 0)
+			continue;
+		*space += (uint64_t)jsonx_int(im, "Size", 0);
+		for (size_t k = 0; k < json_array_size(report); k++) {
+			const json_t *r = json_array_get(report, k);
+			const char *u = jsonx_str(r, "Untagged", NULL);
+			const char *d = jsonx_str(r, "Deleted", NULL);
+			if (u)
+				image_event(st->eng, "untag", id, NULL);
+			if (d)
+				image_event(st->eng, "delete", d, d);
+			json_array_append(*deleted, (json_t *)r);
+		}
+		json_decref(report);
+	}
+	json_decref(list);
+	return *deleted ? 0 : -ENOMEM;
+}
+
+static void prune(struct api_call *call)
+{
+	static const char *const known[] = {"dangling", "until", "label",
+					    "label!", NULL};
+	struct api__state *st = api__need(call);
+	json_t *f = NULL, *deleted = NULL;
+	uint64_t space = 0;
+	char err[256];
+	if (!st)
+		return;
+	if (api__filters_parse(http_request_query(call->req, "filters"), known,
+			       &f, err, sizeof(err)) < 0) {
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	int rc = api__image_prune(st, f, &deleted, &space, err, sizeof(err));
+	json_decref(f);
+	if (rc < 0) {
+		api_reply_error(call, rc == -EINVAL ? 400 : 500, "%s", err);
+		return;
+	}
+	api_reply_json(call, 200,
+		       json_pack("{s:o, s:I}", "ImagesDeleted", deleted,
+				 "SpaceReclaimed", (json_int_t)space));
+}
+
 static const struct api_route routes[] = {
+	{"POST", "/images/prune", prune},
 	{"POST", "/images/create", create},
 	{"POST", "/images/load", load},
 	{"GET", "/images/json", list},

@@ -132,6 +132,28 @@ size_t api__filter_values(const json_t *f, const char *name,
  */
 int api__create_check(const json_t *body, char *err, size_t cap);
 
+/* --- container list filters beyond containers_json.c's (ps_filters.c) --- */
+
+/** api__ps_filter_known() - before, since, volume, network, health,
+ * is-task. */
+bool api__ps_filter_known(const char *k);
+/** api__ps_filter_check() - refuse their bad values (400 with @err). */
+int api__ps_filter_check(struct api__state *st, const json_t *f, char *err,
+			 size_t cap);
+/** api__ps_filter_pass() - whether inspect object @o passes them. */
+bool api__ps_filter_pass(struct api__state *st, const json_t *f,
+			 const json_t *o);
+/** api__ps_size() - SizeRw and SizeRootFs into @summary (ps -s). */
+void api__ps_size(struct api__state *st, const json_t *o, json_t *summary);
+
+/**
+ * api__image_prune() - image prune with filters @f (dangling, until,
+ * label, label!; parsed): the report entries into *@deleted (owned), the
+ * bytes into *@space. -EINVAL with @err for a bad value. (images.c)
+ */
+int api__image_prune(struct api__state *st, const json_t *f, json_t **deleted,
+		     uint64_t *space, char *err, size_t cap);
+
 struct eng_pruned;
 /**
  * api__reply_pruned() - answer a prune with @rc's error ("cannot prune

@@ -235,8 +235,13 @@ static json_t *info_json(struct api_call *call, const struct api__host *h,
 	rc |= jsonx_set(o, "RuncCommit", commit());
 	rc |= jsonx_set(o, "InitCommit", commit());
 	rc |= jsonx_set(o, "SecurityOptions", security_options(h));
-	rc |= jsonx_set(o, "Warnings",
-			info_warnings(cg, strcmp(h->cgroup_version, "1") == 0));
+	json_t *warn = info_warnings(cg, strcmp(h->cgroup_version, "1") == 0);
+	/* Docker's daemon adds this one after the cgroups' (info_unix.go). */
+	if (warn && !h->ipv4_forwarding)
+		json_array_append_new(
+			warn,
+			json_string("WARNING: IPv4 forwarding is disabled"));
+	rc |= jsonx_set(o, "Warnings", warn);
 	if (rc) {
 		json_decref(o);
 		return NULL;

@@ -583,10 +583,16 @@ static int prune(struct cli *cli, int argc, char **argv)
 /* ---- the table ---- */
 
 static const struct cli_command cmds[] = {
+	{"attach", cli_ctr_attach,
+	 "Attach local standard input, output, and error streams to a "
+	 "running container"},
 	{"cp", cli_ctr_cp,
 	 "Copy files/folders between a container and the "
 	 "local filesystem"},
 	{"create", cli_ctr_create, "Create a new container"},
+	{"diff", cli_ctr_diff,
+	 "Inspect changes to files or directories on a container's "
+	 "filesystem"},
 	{"exec", cli_ctr_exec, "Execute a command in a running container"},
 	{"inspect", cli_ctr_inspect,
 	 "Display detailed information on one or more containers"},
@@ -597,6 +603,7 @@ static const struct cli_command cmds[] = {
 	 "Pause all processes within one or more containers"},
 	{"prune", prune, "Remove all stopped containers"},
 	{"ps", cli_ctr_ps, "List containers"},
+	{"rename", cli_ctr_rename, "Rename a container"},
 	{"restart", cli_ctr_restart, "Restart one or more containers"},
 	{"rm", cli_ctr_rm, "Remove one or more containers"},
 	{"run", cli_ctr_run, "Create and run a new container from an image"},
@@ -607,6 +614,8 @@ static const struct cli_command cmds[] = {
 	{"top", cli_ctr_top, "Display the running processes of a container"},
 	{"unpause", cli_ctr_unpause,
 	 "Unpause all processes within one or more containers"},
+	{"update", cli_ctr_update,
+	 "Update configuration of one or more containers"},
 	{"wait", cli_ctr_wait,
 	 "Block until one or more containers stop, then print their exit "
 	 "codes"},

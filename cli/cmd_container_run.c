@@ -15,9 +15,11 @@
 #include "common/jsonx.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +40,9 @@ struct run_opts {
 		*runtime;
 	struct cli_list devices, dev_rules, groups, sysctls, vols_from,
 		log_opts;
+	const char *detach_keys; /* --detach-keys, passed to the daemon */
+	const char *sig_proxy;	 /* --sig-proxy: "true" (default) or "false" */
+	struct cli_list attach;	 /* -a stdin|stdout|stderr */
 };
 
 static json_t *strarr(const struct cli_list *l)
@@ -467,6 +472,9 @@ static int parse_run(const char *cmd, struct run_opts *o, int argc, char **argv)
 		{"sysctl", 0, CLI_FLAG_LIST, &o->sysctls},
 		{"volumes-from", 0, CLI_FLAG_LIST, &o->vols_from},
 		{"log-opt", 0, CLI_FLAG_LIST, &o->log_opts},
+		{"attach", 'a', CLI_FLAG_LIST, &o->attach},
+		{"detach-keys", 0, CLI_FLAG_STR, &o->detach_keys},
+		{"sig-proxy", 0, CLI_FLAG_STR, &o->sig_proxy},
 	};
 	/* -h is --hostname for run, as in docker; --help still works. */
 	int i = cli_flags(cmd, flags, NFLAGS(flags), argc, argv, false);
@@ -556,21 +564,103 @@ static void resize(struct cli *cli, const char *kind, const char *id)
 	cli_call(cli, "POST", path, NULL, 0, NULL, NULL, 0);
 }
 
+/* -a: which streams (docker's spellings, any case); -1 after its error. */
+static int attach_streams(const struct run_opts *o, bool *in, bool *out,
+			  bool *err)
+{
+	if (!o->attach.n) {
+		*out = *err = true;
+		return 0;
+	}
+	*in = *out = *err = false;
+	for (size_t k = 0; k < o->attach.n; k++) {
+		const char *a = o->attach.v[k];
+		if (!strcasecmp(a, "stdin"))
+			*in = true;
+		else if (!strcasecmp(a, "stdout"))
+			*out = true;
+		else if (!strcasecmp(a, "stderr"))
+			*err = true;
+		else {
+			fprintf(stderr,
+				"invalid argument \"%s\" for \"-a, --attach\" "
+				"flag: valid streams are STDIN, STDOUT and "
+				"STDERR\n",
+				a);
+			return -1;
+		}
+	}
+	if (o->detach) {
+		fprintf(stderr, "Conflicting options: -a and -d\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* --sig-proxy: a signal the CLI got goes to the container. */
+struct proxy_arg {
+	struct cli *cli;
+	const char *kind; /* "containers" */
+	const char *id;
+};
+
+static void proxy_signal(int signo, void *arg)
+{
+	struct proxy_arg *p = arg;
+	char path[160];
+	snprintf(path, sizeof(path), "/%s/%s/kill?signal=%d", p->kind, p->id,
+		 signo);
+	cli_call(p->cli, "POST", path, NULL, 0, NULL, NULL, 409);
+}
+
+/* Whether container @id still runs (the attach ended by a detach). */
+static bool still_running(struct cli *cli, const char *id)
+{
+	char path[128];
+	json_t *o = NULL;
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	if (cli_call_json(cli, "GET", path, NULL, &o) < 0)
+		return false;
+	bool up = jsonx_bool(json_object_get(o, "State"), "Running", false);
+	json_decref(o);
+	return up;
+}
+
 int cli_ctr_run(struct cli *cli, int argc, char **argv)
 {
 	struct run_opts o = {0};
+	bool a_in = false, a_out = false, a_err = false;
+	char keys[128] = "";
 	int i = parse_run("run", &o, argc, argv);
 	if (i < 0)
 		return i == -2 ? 0 : 125;
+	if (attach_streams(&o, &a_in, &a_out, &a_err) < 0)
+		return 125;
+	if (o.sig_proxy && strcmp(o.sig_proxy, "true") &&
+	    strcmp(o.sig_proxy, "false")) {
+		fprintf(stderr,
+			"invalid argument \"%s\" for \"--sig-proxy\" flag: "
+			"strconv.ParseBool: parsing \"%s\": invalid syntax\n",
+			o.sig_proxy, o.sig_proxy);
+		return 125;
+	}
+	if (o.attach.n)
+		o.interactive = o.interactive || a_in;
+	if (o.detach_keys) {
+		size_t n = (size_t)snprintf(keys, sizeof(keys), "&detachKeys=");
+		cli_escape(o.detach_keys, keys + n, sizeof(keys) - n);
+	}
 	char id[65], path[256];
 	int rc = create(cli, &o, argv[i], argc - i - 1, argv + i + 1, id);
 	if (rc)
 		return rc;
 	struct cli_conn att = {.fd = -1}, wait = {.fd = -1};
 	if (!o.detach) {
-		snprintf(path, sizeof(path),
-			 "/containers/%s/attach?stream=1&stdout=1&stderr=1%s",
-			 id, o.interactive ? "&stdin=1" : "");
+		snprintf(
+			path, sizeof(path),
+			"/containers/%s/attach?stream=1&stdout=%d&stderr=%d%s%s",
+			id, a_out, a_err, o.interactive ? "&stdin=1" : "",
+			keys);
 		if (cli_conn_open(cli, "POST", path, NULL, CLI_CONN_UPGRADE,
 				  &att) < 0)
 			return 125;
@@ -605,8 +695,21 @@ int cli_ctr_run(struct cli *cli, int argc, char **argv)
 	struct winch_arg w = {cli, "containers", id};
 	if (o.tty)
 		resize(cli, "containers", id);
+	struct proxy_arg pa = {cli, "containers", id};
+	if (!o.sig_proxy || !strcmp(o.sig_proxy, "true"))
+		cli_relay_set_proxy(proxy_signal, &pa);
 	cli_relay(&att, o.tty, o.interactive, on_winch, &w);
+	cli_relay_set_proxy(NULL, NULL);
 	cli_conn_close(&att);
+	/* The stream ends at the exit or at the detach keys; after a detach
+	 * the container runs on and no exit comes: leave it (docker's run). */
+	if (o.interactive && !wait.nleft) {
+		struct pollfd pf = {.fd = wait.fd, .events = POLLIN};
+		if (poll(&pf, 1, 2000) == 0 && still_running(cli, id)) {
+			cli_conn_close(&wait);
+			return 0;
+		}
+	}
 	int code = cli_wait_status(&wait);
 	cli_conn_close(&wait);
 	return code < 0 ? 125 : code;
@@ -617,9 +720,10 @@ int cli_ctr_run(struct cli *cli, int argc, char **argv)
 int cli_ctr_exec(struct cli *cli, int argc, char **argv)
 {
 	bool detach = false, in = false, tty = false, priv = false;
-	const char *user = NULL, *wd = NULL;
+	const char *user = NULL, *wd = NULL, *keys = NULL;
 	struct cli_list env = {0};
 	const struct cli_flag flags[] = {
+		{"detach-keys", 0, CLI_FLAG_STR, &keys},
 		{"detach", 'd', CLI_FLAG_BOOL, &detach},
 		{"interactive", 'i', CLI_FLAG_BOOL, &in},
 		{"tty", 't', CLI_FLAG_BOOL, &tty},
@@ -650,6 +754,8 @@ int cli_ctr_exec(struct cli *cli, int argc, char **argv)
 			  "AttachStderr", !detach, "Tty", tty, "Cmd", cmd,
 			  "Env", strarr(&env), "User", user ? user : "",
 			  "WorkingDir", wd ? wd : "", "Privileged", priv);
+	if (body && keys)
+		json_object_set_new(body, "DetachKeys", json_string(keys));
 	char path[512], esc[256];
 	cli_escape(argv[i], esc, sizeof(esc));
 	snprintf(path, sizeof(path), "/containers/%s/exec", esc);
@@ -689,8 +795,10 @@ int cli_ctr_exec(struct cli *cli, int argc, char **argv)
 	if (cli_call_json(cli, "GET", path, NULL, &r) < 0)
 		return 1;
 	int code = (int)jsonx_int(r, "ExitCode", 0);
+	/* Still running: the stream ended at the detach keys. */
+	bool detached = jsonx_bool(r, "Running", false);
 	json_decref(r);
-	return code;
+	return detached ? 0 : code;
 }
 
 /* ---- logs ---- */

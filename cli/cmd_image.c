@@ -351,6 +351,7 @@ static const struct cli_command cmds[] = {
 	 "Display detailed information on one or more images"},
 	{"load", cli_img_load, "Load an image from a tar archive or STDIN"},
 	{"ls", cli_img_ls, "List images"},
+	{"prune", cli_img_prune, "Remove unused images"},
 	{"rm", cli_img_rm, "Remove one or more images"},
 	{"tag", cli_img_tag,
 	 "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},

@@ -6,11 +6,18 @@
 #include "cli/ctr.h"
 
 const struct cli_command cli_commands[] = {
+	{"attach", cli_ctr_attach,
+	 "Attach local standard input, output, and error streams to a "
+	 "running container"},
 	{"container", cli_cmd_container, "Manage containers"},
 	{"cp", cli_ctr_cp,
 	 "Copy files/folders between a container and the "
 	 "local filesystem"},
 	{"create", cli_ctr_create, "Create a new container"},
+	{"diff", cli_ctr_diff,
+	 "Inspect changes to files or directories on a container's "
+	 "filesystem"},
+	{"events", cli_cmd_events, "Get real time events from the server"},
 	{"exec", cli_ctr_exec, "Execute a command in a running container"},
 	{"image", cli_cmd_image, "Manage images"},
 	{"images", cli_img_ls, "List images"},
@@ -26,6 +33,7 @@ const struct cli_command cli_commands[] = {
 	{"pause", cli_ctr_pause,
 	 "Pause all processes within one or more containers"},
 	{"ps", cli_ctr_ps, "List containers"},
+	{"rename", cli_ctr_rename, "Rename a container"},
 	{"restart", cli_ctr_restart, "Restart one or more containers"},
 	{"rm", cli_ctr_rm, "Remove one or more containers"},
 	{"rmi", cli_img_rm, "Remove one or more images"},
@@ -35,11 +43,14 @@ const struct cli_command cli_commands[] = {
 	 "Display a live stream of container(s) resource usage statistics"},
 	{"stop", cli_ctr_stop, "Stop one or more running containers"},
 	{"swarm", cli_cmd_swarm, "Manage Swarm"},
+	{"system", cli_cmd_system, "Manage Shoal"},
 	{"tag", cli_img_tag,
 	 "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
 	{"top", cli_ctr_top, "Display the running processes of a container"},
 	{"unpause", cli_ctr_unpause,
 	 "Unpause all processes within one or more containers"},
+	{"update", cli_ctr_update,
+	 "Update configuration of one or more containers"},
 	{"version", cli_cmd_version, "Show the Shoal version information"},
 	{"volume", cli_cmd_volume, "Manage volumes"},
 	{"wait", cli_ctr_wait,

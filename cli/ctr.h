@@ -124,6 +124,14 @@ int cli_wait_status(struct cli_conn *c);
 int cli_relay(struct cli_conn *c, bool tty, bool in, void (*winch)(void *arg),
 	      void *arg);
 
+/**
+ * cli_relay_set_proxy() - docker's --sig-proxy: while cli_relay() relays
+ * a stream without a tty, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+ * SIGUSR2 and SIGALRM are caught and passed to @fn (which sends them to
+ * the container) instead of acting on the CLI. NULL @fn: off.
+ */
+void cli_relay_set_proxy(void (*fn)(int signo, void *arg), void *arg);
+
 /** cli_term_size() - rows and cols of stdout's terminal; false if none. */
 bool cli_term_size(unsigned *rows, unsigned *cols);
 
@@ -170,6 +178,14 @@ int cli_ctr_inspect(struct cli *cli, int argc, char **argv);
 int cli_ctr_top(struct cli *cli, int argc, char **argv);
 int cli_ctr_stats(struct cli *cli, int argc, char **argv);
 int cli_ctr_cp(struct cli *cli, int argc, char **argv);
+/* cmd_surface.c */
+int cli_ctr_rename(struct cli *cli, int argc, char **argv);
+int cli_ctr_diff(struct cli *cli, int argc, char **argv);
+int cli_ctr_update(struct cli *cli, int argc, char **argv);
+int cli_cmd_events(struct cli *cli, int argc, char **argv);
+int cli_cmd_system(struct cli *cli, int argc, char **argv);
+int cli_img_prune(struct cli *cli, int argc, char **argv);
+int cli_ctr_attach(struct cli *cli, int argc, char **argv);
 
 int cli_img_import(struct cli *cli, int argc, char **argv);
 int cli_img_load(struct cli *cli, int argc, char **argv);

@@ -500,19 +500,37 @@ static void output(struct demux *d, bool tty, const char *p, size_t n)
 		demux(d, p, n);
 }
 
+static void (*proxy_fn)(int signo, void *arg);
+static void *proxy_arg;
+
+void cli_relay_set_proxy(void (*fn)(int signo, void *arg), void *arg)
+{
+	proxy_fn = fn;
+	proxy_arg = arg;
+}
+
+/* The signals docker's --sig-proxy forwards that a terminal user sends. */
+static const int proxied[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
+			      SIGUSR1, SIGUSR2, SIGALRM};
+
 int cli_relay(struct cli_conn *c, bool tty, bool in, void (*winch)(void *arg),
 	      void *arg)
 {
 	struct demux d = {0};
 	char buf[65536];
 	int sfd = -1;
+	bool proxy = proxy_fn && !tty; /* docker: non-tty mode only */
 	sigset_t set, old;
 	if (tty && in)
 		raw_term();
-	if (tty && winch) {
+	sigemptyset(&set);
+	if (tty && winch)
 		/* The terminal's size follows the window, as docker's. */
-		sigemptyset(&set);
 		sigaddset(&set, SIGWINCH);
+	for (size_t k = 0; proxy && k < sizeof(proxied) / sizeof(proxied[0]);
+	     k++)
+		sigaddset(&set, proxied[k]);
+	if ((tty && winch) || proxy) {
 		sigprocmask(SIG_BLOCK, &set, &old);
 		sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	}
@@ -522,9 +540,14 @@ int cli_relay(struct cli_conn *c, bool tty, bool in, void (*winch)(void *arg),
 			      {.fd = sfd, .events = POLLIN}};
 	for (;;) {
 		if (p[2].fd >= 0 && p[2].revents) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) > 0)
+			struct signalfd_siginfo si = {0};
+			if (read(sfd, &si, sizeof(si)) <= 0)
+				si.ssi_signo = 0;
+			if (si.ssi_signo == SIGWINCH && winch)
 				winch(arg);
+			else if (proxy && si.ssi_signo &&
+				 si.ssi_signo != SIGWINCH)
+				proxy_fn((int)si.ssi_signo, proxy_arg);
 		}
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
@@ -630,9 +653,20 @@ void cli_print_prune(const json_t *answer, const char *key, const char *title)
 	char size[32];
 	if (json_array_size(gone)) {
 		printf("%s:\n", title);
-		for (size_t k = 0; k < json_array_size(gone); k++)
-			printf("%s\n",
-			       json_string_value(json_array_get(gone, k)));
+		for (size_t k = 0; k < json_array_size(gone); k++) {
+			const json_t *g = json_array_get(gone, k);
+			/* image prune: {"Untagged": x} / {"Deleted": x} */
+			if (json_is_object(g) && jsonx_str(g, "Untagged", NULL))
+				printf("untagged: %s\n",
+				       jsonx_str(g, "Untagged", ""));
+			else if (json_is_object(g))
+				printf("deleted: %s\n",
+				       jsonx_str(g, "Deleted", ""));
+			else
+				printf("%s\n", json_string_value(g)
+						       ? json_string_value(g)
+						       : "");
+		}
 		printf("\n");
 	}
 	cli_human_size((double)json_integer_value(

@@ -60,6 +60,11 @@ int eng_open(const struct eng_config *cfg, struct eng **out)
 		shoal_free(e);
 		return -ENOMEM;
 	}
+	if (eng__events_open(e) < 0) {
+		shoal_free(e->data_root);
+		shoal_free(e);
+		return -ENOMEM;
+	}
 	e->rt = cfg->rt;
 	e->img = cfg->images;
 	e->loop = cfg->loop;
@@ -284,6 +289,8 @@ void eng__emit(struct eng *e, enum eng_event_type t, const char *id,
 	uint64_t seq = ++e->event_seq;
 	struct list_node *n;
 
+	eng__events_container(e, &ev);
+
 again:
 	list_for_each(n, &e->subs)
 	{
@@ -376,6 +383,7 @@ void eng_close(struct eng *e)
 		list_remove(n);
 		shoal_free(list_entry(n, struct eng_sub, node));
 	}
+	eng__events_close(e);
 	shoal_free(e->data_root);
 	shoal_free(e);
 }

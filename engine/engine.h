@@ -526,4 +526,117 @@ int eng_volume_remove(struct eng *e, const char *name);
 int eng_volume_prune(struct eng *e, const struct eng_label_filter *labels,
 		     bool all, struct eng_pruned *out);
 
+/* ---------------------------------------------- event log (events.c) */
+
+/*
+ * Docker's events (GET /events): every container event above, plus what
+ * other modules post (exec, attach, image, volume, later network and
+ * swarm events), each one JSON object in Docker's events.Message shape,
+ * kept in order in a ring of the last ENG_EVENT_RING for --since.
+ * In memory only: a restart of the daemon starts it empty.
+ */
+#define ENG_EVENT_RING 1024
+
+/** A recorded event (@msg borrowed for the call) at @time_ns. */
+typedef void eng_msg_fn(const json_t *msg, int64_t time_ns, void *arg);
+struct eng_listener;
+
+/**
+ * eng_event_post() - record and deliver an event of @type ("container",
+ * "image", "volume", "network", "service", "node", ...) and @action
+ * ("create", "tag", ...) whose actor is @actor_id with @attrs (an object
+ * of strings, stolen; NULL: none). Loop thread. 0 or -ENOMEM.
+ */
+int eng_event_post(struct eng *e, const char *type, const char *action,
+		   const char *actor_id, json_t *attrs);
+
+/**
+ * eng_event_post_container() - a container event with Docker's
+ * attributes (name, image, the container's labels) and @extra over them
+ * (stolen; NULL: none), e.g. exec_create, attach, rename, update.
+ */
+int eng_event_post_container(struct eng *e, const char *id, const char *action,
+			     json_t *extra);
+
+/**
+ * eng_event_replay() - call @fn for each recorded event at or after
+ * @since_ns and (@until_ns 0: any) at or before @until_ns, oldest first,
+ * from inside the call. Returns how many.
+ */
+size_t eng_event_replay(struct eng *e, int64_t since_ns, int64_t until_ns,
+			eng_msg_fn *fn, void *arg);
+
+/**
+ * eng_event_listen() - call @fn for every event recorded from now on, in
+ * order, on the loop thread. -EBUSY past ENG_MAX_SUBSCRIBERS, -ENOMEM.
+ * Stop with eng_event_unlisten() (also from inside @fn), before
+ * eng_close().
+ */
+int eng_event_listen(struct eng *e, eng_msg_fn *fn, void *arg,
+		     struct eng_listener **out);
+void eng_event_unlisten(struct eng_listener *l);
+
+/**
+ * Docker's events filters (NULL-terminated lists, NULL: none; borrowed).
+ * Values of one name are alternatives, names all apply, each to every
+ * event as in moby's daemon/events/filter.go: type (exact), container,
+ * volume, network, node, service, secret, config, plugin and daemon (the
+ * actor's ID or name attribute, or a prefix of either), image (the
+ * actor's ID or image/name attribute, with or without tag), event (the
+ * action; exec_create, exec_start and health_status also match their
+ * "action: detail" forms), scope (exact), label (the attributes).
+ */
+struct eng_event_filter {
+	const char *const *type;
+	const char *const *container;
+	const char *const *image;
+	const char *const *volume;
+	const char *const *event;
+	struct eng_label_filter labels;
+	const char *const *network;
+	const char *const *node;
+	const char *const *service;
+	const char *const *secret;
+	const char *const *config;
+	const char *const *plugin;
+	const char *const *daemon;
+	const char *const *scope;
+};
+
+/** eng_event_match() - whether @msg (as recorded) passes @f. Pure. */
+bool eng_event_match(const struct eng_event_filter *f, const json_t *msg);
+
+/* ------------------------------------------------ rename (rename.c) */
+
+/**
+ * eng_rename() - docker rename: container @id (full id) is called @name
+ * from now on, running or not; emits the container's "rename" event
+ * with oldName. -EINVAL (invalid name, or the same name), SHOAL_ECONFLICT
+ * (taken), SHOAL_ENOTFOUND, with Docker's sentence in @err.
+ */
+int eng_rename(struct eng *e, const char *id, const char *name,
+	       struct shoal_err *err);
+
+/* ------------------------------------------------ update (update.c) */
+
+/** What docker update changes. */
+struct eng_update {
+	struct rt_update rt; /* resources; see rt_container_update() */
+	bool restart_set;
+	struct eng_restart_policy restart;
+	/* Fields merged into the caller's HostConfig annotation (borrowed;
+	 * NULL: none), so that inspect shows the new values. */
+	const json_t *host_config;
+};
+
+/**
+ * eng_update() - docker update of container @id (full id), running or
+ * not: resources live and for later starts, the restart policy from the
+ * next exit on. -EINVAL (a restart policy for an --rm container, a bad
+ * limit), SHOAL_ENOTFOUND, or the runtime's error, with Docker's words in
+ * @err. Emits "update".
+ */
+int eng_update(struct eng *e, const char *id, const struct eng_update *u,
+	       struct shoal_err *err);
+
 #endif

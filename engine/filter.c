@@ -16,6 +16,7 @@
  * must be unix seconds with an optional fraction.
  */
 #include "common/clock.h"
+#include "common/jsonx.h"
 #include "engine/internal.h"
 
 #include <ctype.h>
@@ -196,4 +197,86 @@ int eng_parse_until(const char *s, int64_t now_ns, int64_t *out_ns)
 	if (strchr(s, '-') && isdigit((unsigned char)s[0]))
 		return parse_date(s, out_ns);
 	return parse_unix(s, out_ns);
+}
+
+/* --- events filters ------------------------------------------------------- */
+
+/* Docker's Args.ExactMatch: no values, or one equal to @s. */
+static bool exact(const char *const *vals, const char *s)
+{
+	if (!vals || !vals[0])
+		return true;
+	for (; *vals; vals++)
+		if (s && !strcmp(*vals, s))
+			return true;
+	return false;
+}
+
+/* Docker's Args.FuzzyMatch: no values, or one equal to or a prefix of
+ * @s. */
+static bool fuzzy(const char *const *vals, const char *s)
+{
+	if (!vals || !vals[0])
+		return true;
+	for (; *vals; vals++)
+		if (s && !strncmp(s, *vals, strlen(*vals)))
+			return true;
+	return false;
+}
+
+/* @ref without its tag (not a port: only a ':' after the last '/'). */
+static void strip_tag(const char *ref, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s", ref ? ref : "");
+	char *colon = strrchr(out, ':'), *slash = strrchr(out, '/');
+	if (colon && (!slash || colon > slash) && strncmp(out, "sha256:", 7))
+		*colon = '\0';
+}
+
+static bool match_image(const char *const *vals, const char *type,
+			const char *id, const json_t *attrs)
+{
+	if (!vals || !vals[0])
+		return true;
+	const char *name = jsonx_str(
+		attrs, !strcmp(type, "image") ? "name" : "image", NULL);
+	char a[256], b[256];
+	strip_tag(id, a, sizeof(a));
+	strip_tag(name, b, sizeof(b));
+	return exact(vals, id) || exact(vals, name) || exact(vals, a) ||
+	       exact(vals, b);
+}
+
+static bool match_event(const char *const *vals, const char *action)
+{
+	static const char *const loose[] = {"exec_create", "exec_start",
+					    "health_status"};
+	if (!vals || !vals[0])
+		return true;
+	for (const char *const *v = vals; *v; v++)
+		for (size_t i = 0; i < sizeof(loose) / sizeof(loose[0]); i++)
+			if (!strcmp(*v, loose[i]))
+				return fuzzy(vals, action);
+	return exact(vals, action);
+}
+
+bool eng_event_match(const struct eng_event_filter *f, const json_t *msg)
+{
+	const char *type = jsonx_str(msg, "Type", "");
+	const char *action = jsonx_str(msg, "Action", "");
+	const json_t *actor = json_object_get(msg, "Actor");
+	const char *id = jsonx_str(actor, "ID", "");
+	const json_t *attrs = json_object_get(actor, "Attributes");
+	const char *name = jsonx_str(attrs, "name", NULL);
+
+	const char *const *by_name[] = {f->container, f->volume,  f->network,
+					f->node,      f->service, f->secret,
+					f->config,    f->plugin,  f->daemon};
+	for (size_t i = 0; i < sizeof(by_name) / sizeof(by_name[0]); i++)
+		if (!fuzzy(by_name[i], id) && !fuzzy(by_name[i], name))
+			return false;
+	return exact(f->type, type) && match_event(f->event, action) &&
+	       exact(f->scope, jsonx_str(msg, "scope", "local")) &&
+	       match_image(f->image, type, id, attrs) &&
+	       eng_labels_match(&f->labels, attrs);
 }

@@ -34,8 +34,9 @@ struct eng {
 	struct list_node waiters; /* struct eng_waiter */
 	struct list_node subs;	  /* struct eng_sub */
 	size_t nsubs;
-	uint64_t event_seq;   /* events delivered so far */
-	struct list_node ops; /* struct eng__op in flight */
+	uint64_t event_seq;	    /* events delivered so far */
+	struct list_node ops;	    /* struct eng__op in flight */
+	struct eng__events *events; /* the event log (events.c) */
 	bool closing;
 };
 
@@ -91,6 +92,15 @@ void eng__mark_stopped(struct eng *e, const char *id);
 /* prune.c */
 /** eng__pruned_add() - append a copy of @name to @p and count @bytes. */
 int eng__pruned_add(struct eng_pruned *p, const char *name, uint64_t bytes);
+
+/* events.c */
+int eng__events_open(struct eng *e);
+void eng__events_close(struct eng *e);
+/** eng__events_container() - record container event @x (eng__emit()). */
+void eng__events_container(struct eng *e, const struct eng_event *x);
+/** eng__events_doomed() - keep @id's attributes for its destroy event
+ * (called before its record is removed). */
+void eng__events_doomed(struct eng *e, const char *id);
 
 /* engine.c */
 void eng__err(struct shoal_err *err, const char *fmt, ...)

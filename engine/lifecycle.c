@@ -393,11 +393,14 @@ int eng_remove(struct eng *e, const char *id, bool force, bool volumes)
 {
 	struct eng_info info;
 	char image[128] = "";
+	bool live;
 	int code, rc = eng_inspect(e, id, &info);
 
 	if (rc < 0)
 		return rc;
 	code = info.rt.status == RT_STATUS_EXITED ? info.rt.exit_code : -1;
+	live = info.rt.status == RT_STATUS_RUNNING ||
+	       info.rt.status == RT_STATUS_PAUSED;
 	snprintf(image, sizeof(image), "%s",
 		 jsonx_str(info.record, "ImageID", ""));
 	rc = info.running && !force ? SHOAL_ECONFLICT : 0;
@@ -405,9 +408,16 @@ int eng_remove(struct eng *e, const char *id, bool force, bool volumes)
 	if (rc < 0)
 		return rc;
 	eng__cancel_restart(e, id);
+	eng__events_doomed(e, id);
+	/* Docker's events of rm -f of a running container: kill (9), die
+	 * (137), destroy. */
+	if (live)
+		eng__emit(e, ENG_EVENT_KILL, id, -1, false, false, SIGKILL);
 	rc = rt_container_remove(e->rt, id, force, volumes);
 	if (rc < 0)
 		return rc;
+	if (live)
+		eng__emit(e, ENG_EVENT_DIE, id, 137, false, false, 0);
 	if (*image && e->img)
 		img_unuse(e->img, image, id);
 	if (force && code < 0)

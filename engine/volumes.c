@@ -142,6 +142,9 @@ int eng_volume_create(struct eng *e, const char *name,
 		return rc;
 	}
 	json_decref(l);
+	if (!existed)
+		eng_event_post(e, "volume", "create", out->rt.name,
+			       json_pack("{s:s}", "driver", "local"));
 	out->labels = labels_load(&out->rt);
 	return out->labels ? 0 : -ENOMEM;
 }
@@ -244,7 +247,11 @@ int eng_volume_list(struct eng *e, const struct eng_volume_filter *f,
 
 int eng_volume_remove(struct eng *e, const char *name)
 {
-	return rt_volume_remove(e->rt, name);
+	int rc = rt_volume_remove(e->rt, name);
+	if (rc == 0)
+		eng_event_post(e, "volume", "destroy", name,
+			       json_pack("{s:s}", "driver", "local"));
+	return rc;
 }
 
 int eng_volume_prune(struct eng *e, const struct eng_label_filter *labels,
@@ -264,7 +271,7 @@ int eng_volume_prune(struct eng *e, const struct eng_label_filter *labels,
 			continue;
 		if (rt_volume_size(e->rt, v[i].rt.name, &bytes) < 0)
 			bytes = 0;
-		if (rt_volume_remove(e->rt, v[i].rt.name) == 0)
+		if (eng_volume_remove(e, v[i].rt.name) == 0)
 			rc = eng__pruned_add(out, v[i].rt.name, bytes);
 	}
 	eng_volume_list_free(v, n);

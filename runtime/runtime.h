@@ -375,6 +375,46 @@ int rt_container_wait(struct rt *rt, const char *id, int64_t timeout_ms,
 int rt_container_pause(struct rt *rt, const char *id);
 int rt_container_unpause(struct rt *rt, const char *id);
 
+/** What docker update changes; a field applies when its _set is true. */
+struct rt_update {
+	bool memory_set, memory_reservation_set, cpu_shares_set;
+	bool nano_cpus_set, pids_limit_set;
+	int64_t memory;		    /* bytes; 0: no limit */
+	int64_t memory_reservation; /* bytes; 0: none */
+	int64_t cpu_shares;	    /* 0: the default */
+	int64_t nano_cpus;	    /* 0: no limit */
+	int64_t pids_limit;	    /* <= 0: no limit */
+};
+
+/**
+ * rt_container_update() - new limits for container @id (full id): in its
+ * config (applied at every later start) and, while its cgroups exist, in
+ * their files at once. -EINVAL (Docker's checks: memory at least 6MB, a
+ * reservation above the limit, CPUs below 0.01), -ENOENT, or the error of
+ * a cgroup write the kernel refused; @err says it. Nothing changes on
+ * failure but the cgroup files written before it. (runtime/update.c)
+ */
+int rt_container_update(struct rt *rt, const char *id,
+			const struct rt_update *u, struct shoal_err *err);
+
+/**
+ * rt_container_changes() - docker diff: what the container changed in its
+ * root filesystem, from its writable layer, as Docker's array of {"Path",
+ * "Kind"} (0 changed, 1 added, 2 deleted) in *@out (owned). -E2BIG past a
+ * million entries, SHOAL_ENOTFOUND, -ENOMEM. (runtime/diff.c)
+ */
+struct json_t;
+int rt_container_changes(struct rt *rt, const char *id, struct json_t **out);
+
+/**
+ * rt_container_rename() - give container @id (full id) the name @name (a
+ * leading '/' is dropped), running or not. -EINVAL (not a valid name),
+ * -EEXIST (another container has it), -ENOENT, with Docker's words in
+ * @err. (runtime/rename.c)
+ */
+int rt_container_rename(struct rt *rt, const char *id, const char *name,
+			struct shoal_err *err);
+
 /**
  * rt_container_remove() - remove a container: its folders, cgroups and
  * (with @volumes) its anonymous volumes. A running one is refused with

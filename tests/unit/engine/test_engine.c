@@ -274,6 +274,172 @@ subscribers_see_later_events_and_may_leave_from_callbacks(void **state)
 	eng_close(e); /* frees d's subscription */
 }
 
+/* --- the event log ------------------------------------------------------- */
+
+struct seen {
+	char actions[ENG_EVENT_RING + 8][32];
+	int64_t times[ENG_EVENT_RING + 8];
+	size_t n;
+	struct eng_listener *l;
+	bool leave;
+};
+
+static void seen_fn(const json_t *msg, int64_t t, void *arg)
+{
+	struct seen *x = arg;
+	snprintf(x->actions[x->n], sizeof(x->actions[0]), "%s",
+		 json_string_value(json_object_get(msg, "Action")));
+	x->times[x->n++] = t;
+	if (x->leave) {
+		eng_event_unlisten(x->l);
+		x->l = NULL;
+	}
+}
+
+static void events_are_kept_in_order_in_a_bounded_ring(void **state)
+{
+	struct eng_config cfg = {.data_root = "/nonexistent"};
+	struct eng *e;
+	static struct seen all;
+	char name[32];
+
+	memset(&all, 0, sizeof(all));
+	assert_int_equal(eng_open(&cfg, &e), 0);
+	for (int i = 0; i < ENG_EVENT_RING + 5; i++) {
+		snprintf(name, sizeof(name), "a%d", i);
+		assert_int_equal(eng_event_post(e, "volume", name, "v", NULL),
+				 0);
+	}
+	/* The ring keeps the last ENG_EVENT_RING, oldest first. */
+	assert_int_equal(eng_event_replay(e, 0, 0, seen_fn, &all),
+			 ENG_EVENT_RING);
+	assert_string_equal(all.actions[0], "a5");
+	snprintf(name, sizeof(name), "a%d", ENG_EVENT_RING + 4);
+	assert_string_equal(all.actions[ENG_EVENT_RING - 1], name);
+	for (size_t i = 1; i < all.n; i++)
+		assert_true(all.times[i] >= all.times[i - 1]);
+	/* since / until select by time: nothing after the last event. */
+	all.n = 0;
+	assert_int_equal(eng_event_replay(e, all.times[ENG_EVENT_RING - 1] + 1,
+					  0, seen_fn, &all),
+			 0);
+	eng_close(e);
+}
+
+static void listeners_see_only_later_events_and_may_leave(void **state)
+{
+	struct eng_config cfg = {.data_root = "/nonexistent"};
+	struct eng *e;
+	static struct seen a, b;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(eng_open(&cfg, &e), 0);
+	assert_int_equal(eng_event_post(e, "image", "tag", "sha256:1", NULL),
+			 0);
+	assert_int_equal(eng_event_listen(e, seen_fn, &a, &a.l), 0);
+	b.leave = true;
+	assert_int_equal(eng_event_listen(e, seen_fn, &b, &b.l), 0);
+	assert_int_equal(eng_event_post(e, "image", "untag", "sha256:1", NULL),
+			 0);
+	assert_int_equal(eng_event_post(e, "image", "delete", "sha256:1", NULL),
+			 0);
+	assert_int_equal(a.n, 2);
+	assert_string_equal(a.actions[0], "untag");
+	assert_string_equal(a.actions[1], "delete");
+	assert_int_equal(b.n, 1);
+	assert_null(b.l);
+	eng_event_unlisten(a.l);
+	eng_close(e);
+}
+
+static json_t *msg(const char *type, const char *action, const char *id,
+		   const char *name, const char *image)
+{
+	json_t *a = json_pack("{s:s, s:s}", "name", name, "team", "blue");
+	if (image)
+		json_object_set_new(a, "image", json_string(image));
+	return json_pack("{s:s, s:s, s:{s:s, s:o}}", "Type", type, "Action",
+			 action, "Actor", "ID", id, "Attributes", a);
+}
+
+static void event_filters_match_as_dockers_do(void **state)
+{
+	json_t *die = msg("container", "die", "abcdef0123", "web", "busybox");
+	json_t *exec = msg("container", "exec_start: sh -c true", "abcdef0123",
+			   "web", "busybox:1.36");
+	json_t *tag = msg("image", "tag", "sha256:99", "busybox:latest", NULL);
+	const char *container[] = {"container", NULL};
+	const char *image_t[] = {"image", NULL};
+	const char *by_name[] = {"web", NULL};
+	const char *by_prefix[] = {"abc", NULL};
+	const char *other[] = {"db", NULL};
+	const char *die_ev[] = {"die", NULL};
+	const char *exec_ev[] = {"exec_start", NULL};
+	const char *busybox[] = {"busybox", NULL};
+	const char *blue[] = {"team=blue", NULL};
+	const char *red[] = {"team=red", NULL};
+	struct eng_event_filter none = {0};
+
+	assert_true(eng_event_match(&none, die));
+	assert_true(eng_event_match(
+		&(struct eng_event_filter){.type = container}, die));
+	assert_false(eng_event_match(
+		&(struct eng_event_filter){.type = image_t}, die));
+	/* container: the name or an id prefix */
+	assert_true(eng_event_match(
+		&(struct eng_event_filter){.container = by_name}, die));
+	assert_true(eng_event_match(
+		&(struct eng_event_filter){.container = by_prefix}, die));
+	assert_false(eng_event_match(
+		&(struct eng_event_filter){.container = other}, die));
+	/* event: exact, but exec_start also matches "exec_start: cmd" */
+	assert_true(eng_event_match(&(struct eng_event_filter){.event = die_ev},
+				    die));
+	assert_false(eng_event_match(
+		&(struct eng_event_filter){.event = die_ev}, exec));
+	assert_true(eng_event_match(
+		&(struct eng_event_filter){.event = exec_ev}, exec));
+	/* image: a container's image with or without its tag, an image's
+	 * name without its tag */
+	assert_true(eng_event_match(
+		&(struct eng_event_filter){.image = busybox}, die));
+	assert_true(eng_event_match(
+		&(struct eng_event_filter){.image = busybox}, exec));
+	assert_true(eng_event_match(
+		&(struct eng_event_filter){.image = busybox}, tag));
+	/* label: the attributes */
+	assert_true(eng_event_match(
+		&(struct eng_event_filter){.labels = {.want = blue}}, die));
+	assert_false(eng_event_match(
+		&(struct eng_event_filter){.labels = {.want = red}}, die));
+	/* names combine with AND */
+	assert_false(eng_event_match(
+		&(struct eng_event_filter){.type = container,
+					   .event = die_ev,
+					   .labels = {.want = red}},
+		die));
+	/* network (and node, service, ...) apply to every event, by the
+	 * actor's id or name, as moby's; scope is exact */
+	const char *net[] = {"net1", NULL};
+	const char *local[] = {"local", NULL};
+	const char *swarm[] = {"swarm", NULL};
+	json_t *conn = msg("network", "connect", "net1abc", "net1", NULL);
+	assert_false(eng_event_match(&(struct eng_event_filter){.network = net},
+				     die));
+	assert_true(eng_event_match(&(struct eng_event_filter){.network = net},
+				    conn));
+	json_object_set_new(conn, "scope", json_string("local"));
+	assert_true(eng_event_match(&(struct eng_event_filter){.scope = local},
+				    conn));
+	assert_false(eng_event_match(&(struct eng_event_filter){.scope = swarm},
+				     conn));
+	json_decref(conn);
+	json_decref(die);
+	json_decref(exec);
+	json_decref(tag);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +459,9 @@ int main(void)
 		cmocka_unit_test(state_and_event_names_are_dockers),
 		cmocka_unit_test(
 			subscribers_see_later_events_and_may_leave_from_callbacks),
+		cmocka_unit_test(events_are_kept_in_order_in_a_bounded_ring),
+		cmocka_unit_test(listeners_see_only_later_events_and_may_leave),
+		cmocka_unit_test(event_filters_match_as_dockers_do),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
