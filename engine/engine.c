@@ -302,6 +302,8 @@ static const char *const event_names[] = {
 	[ENG_EVENT_STOP] = "stop",	 [ENG_EVENT_RESTART] = "restart",
 	[ENG_EVENT_PAUSE] = "pause",	 [ENG_EVENT_UNPAUSE] = "unpause",
 	[ENG_EVENT_DESTROY] = "destroy",
+	[ENG_EVENT_HEALTH_HEALTHY] = "health_status: healthy",
+	[ENG_EVENT_HEALTH_UNHEALTHY] = "health_status: unhealthy",
 };
 
 const char *eng_event_name(enum eng_event_type t)

@@ -140,6 +140,21 @@ uint64_t eng_restart_delay(uint64_t prev_ms, int64_t ran_ns);
 /* --------------------------------------------------------------- spec */
 
 /**
+ * A health check (Docker's HealthConfig; engine/health.c). @test is
+ * Docker's Test: {"NONE"} disables the image's, {"CMD", argv...} runs
+ * argv, {"CMD-SHELL", cmd} runs /bin/sh -c cmd; NULL keeps the image's
+ * HEALTHCHECK. Durations in ns, 0: the image's value, else Docker's
+ * default (30 s interval, 30 s timeout, 0 start period, 3 retries).
+ */
+struct eng_health {
+	const char *const *test;
+	int64_t interval_ns;
+	int64_t timeout_ns;
+	int64_t start_period_ns;
+	int retries;
+};
+
+/**
  * What to create, borrowed for the call. String arrays are
  * NULL-terminated; NULL means "not given". Merging with the image follows
  * Docker: the image's Env comes first and @env overrides it by name; an
@@ -185,6 +200,7 @@ struct eng_spec {
 	bool stop_timeout_set;
 	int64_t stop_timeout_s; /* grace period of a stop; < 0: for ever */
 	struct eng_restart_policy restart;
+	struct eng_health health; /* engine/health.c */
 	bool auto_remove; /* --rm: refused with a restart policy */
 	unsigned console_rows, console_cols; /* tty size at start; 0: none */
 	/* The caller's own view, kept as is in the record (api/ keeps
@@ -381,6 +397,9 @@ enum eng_event_type {
 	ENG_EVENT_PAUSE,
 	ENG_EVENT_UNPAUSE,
 	ENG_EVENT_DESTROY, /* removed; @exit_code is its last (-1: none) */
+	/* Health check results (engine/health.c): "health_status: ..." */
+	ENG_EVENT_HEALTH_HEALTHY,
+	ENG_EVENT_HEALTH_UNHEALTHY,
 };
 
 /** eng_event_name() - Docker's action: "create", "start", "die", ... */

@@ -52,6 +52,7 @@ struct agent {
 				 size_t n);
 	void (*assigned)(void *arg, uint64_t generation,
 			 const struct agent_item *items, size_t n);
+	void (*session)(void *arg);
 	void *arg;
 	uint64_t generation; /* of the last set of assignments this session */
 	enum wire_role role; /* our certificate's */
@@ -359,6 +360,8 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 			log_info("session %s with manager %s", a->session_id,
 				 wire_chan_name(c));
 			schedule(a, a->heartbeat_ms);
+			if (a->session)
+				a->session(a->arg);
 		}
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_HEARTBEAT_RESPONSE &&
 		   a->state == AGENT_SESSION) {
@@ -490,6 +493,7 @@ int agent_start(const struct agent_config *cfg, struct agent **out)
 	a->renewed = cfg->renewed;
 	a->managers_changed = cfg->managers_changed;
 	a->assigned = cfg->assigned;
+	a->session = cfg->session;
 	a->arg = cfg->arg;
 	struct wire_cert_info info;
 	if (wire_cert_decode(a->cert, a->cert_len, &info) < 0) {
@@ -522,6 +526,36 @@ void agent_stop(struct agent *a, void (*done)(void *arg), void *arg)
 	if (a->chan)
 		wire_chan_close(a->chan);
 	uv_close((uv_handle_t *)&a->timer, timer_closed);
+}
+
+int agent_report(struct agent *a, const char *const *ids,
+		 const char *const *statuses, size_t n)
+{
+	if (a->state != AGENT_SESSION || !a->chan)
+		return -ENOTCONN;
+	Swarm__TaskStatusItem *items = shoal_calloc(n ? n : 1, sizeof(*items));
+	Swarm__TaskStatusItem **ptrs = shoal_calloc(n ? n : 1, sizeof(*ptrs));
+	if (!items || !ptrs) {
+		shoal_free(items);
+		shoal_free(ptrs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		swarm__task_status_item__init(&items[i]);
+		items[i].task_id = (char *)ids[i];
+		items[i].status_json = (char *)statuses[i];
+		ptrs[i] = &items[i];
+	}
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__TaskStatusReport rep = SWARM__TASK_STATUS_REPORT__INIT;
+	rep.n_items = n;
+	rep.items = ptrs;
+	env.body_case = SWARM__ENVELOPE__BODY_TASK_STATUS;
+	env.task_status = &rep;
+	send_env(a, &env);
+	shoal_free(ptrs);
+	shoal_free(items);
+	return 0;
 }
 
 bool agent_in_session(const struct agent *a)

@@ -144,6 +144,9 @@ struct agent_config {
 	 * grows within a session. Optional. */
 	void (*assigned)(void *arg, uint64_t generation,
 			 const struct agent_item *items, size_t n);
+	/* A session opened (the first, or after a failover): statuses sent
+	 * before may have been lost with the old one. Optional. */
+	void (*session)(void *arg);
 	void *arg;
 };
 
@@ -152,6 +155,14 @@ int agent_start(const struct agent_config *cfg, struct agent **out);
 
 /** agent_stop() - close the session; @done(@arg) once freed (may be NULL). */
 void agent_stop(struct agent *a, void (*done)(void *arg), void *arg);
+
+/**
+ * agent_report() - send @n task statuses (@ids[i], Docker's TaskStatus as
+ * JSON @statuses[i], borrowed) in one TaskStatusReport. 0, -ENOTCONN
+ * outside a session (the caller resends at the next session()), -ENOMEM.
+ */
+int agent_report(struct agent *a, const char *const *ids,
+		 const char *const *statuses, size_t n);
 
 /** agent_in_session() - whether a manager answered our session. */
 bool agent_in_session(const struct agent *a);
