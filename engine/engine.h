@@ -201,7 +201,7 @@ struct eng_spec {
 	int64_t stop_timeout_s; /* grace period of a stop; < 0: for ever */
 	struct eng_restart_policy restart;
 	struct eng_health health; /* engine/health.c */
-	bool auto_remove; /* --rm: refused with a restart policy */
+	bool auto_remove;	  /* --rm: refused with a restart policy */
 	unsigned console_rows, console_cols; /* tty size at start; 0: none */
 	/* The caller's own view, kept as is in the record (api/ keeps
 	 * Docker's Config and HostConfig as sent); NULL: none. */
@@ -259,6 +259,11 @@ struct eng_info {
 	bool stopped_by_user;
 	bool auto_remove;
 	json_t *record;
+	/* The health check's verdict (engine/health.c): "starting",
+	 * "healthy", "unhealthy" (static), and Docker's State.Health; NULL
+	 * for a container without a check since shoald started. */
+	const char *health_status;
+	json_t *health;
 };
 
 /** eng_inspect() - @ref is an id, a unique id prefix or a name. */
@@ -430,6 +435,19 @@ struct eng_sub;
 int eng_subscribe(struct eng *e, eng_event_fn *fn, void *arg,
 		  struct eng_sub **out);
 void eng_unsubscribe(struct eng_sub *s);
+
+/* ----------------------------------------------------------- health */
+
+/**
+ * eng_health_status() - "starting", "healthy" or "unhealthy" for a
+ * container whose health check has run since shoald started; NULL when
+ * it has none (static string).
+ */
+const char *eng_health_status(struct eng *e, const char *id);
+
+/** eng_health_json() - Docker's State.Health ({Status, FailingStreak,
+ * Log}) or NULL; owned. */
+json_t *eng_health_json(struct eng *e, const char *id);
 
 /* ---------------------------------------------------------- filters */
 

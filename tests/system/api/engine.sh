@@ -226,8 +226,8 @@ check "docker run --cpuset-cpus is refused naming the field" \
 	refused "HostConfig.CpusetCpus is not supported yet"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}}'
 expect "PortBindings are refused naming the field" 400 "HostConfig.PortBindings is not supported yet"
-api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "Healthcheck": {"Test": ["CMD", "true"]}}'
-expect "a health check is refused naming the field" 400 "Config.Healthcheck is not supported yet"
+api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "Healthcheck": {"Test": ["CMD", "true"], "StartInterval": 1000000000}}'
+expect "a health check's StartInterval is refused naming the field" 400 "Config.Healthcheck.StartInterval is not supported yet"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}}}}'
 expect "log options are refused naming the field" 400 "HostConfig.LogConfig.Config is not supported yet"
 check "nothing was created by the refused requests" test -z "$(all_ids)"
