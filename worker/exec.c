@@ -358,9 +358,10 @@ static void stopped(void *arg, int rc, const char *msg)
 		eng_info_fini(&info);
 	}
 	r->pid = 0;
-	if (r->unhealthy)
+	/* A task that left the set is forgotten without a report. */
+	if (!r->gone && r->unhealthy)
 		set_state(r, WT_FAILED, "unhealthy", "unhealthy container");
-	else
+	else if (!r->gone)
 		set_state(r, WT_SHUTDOWN, "shutdown", NULL);
 	reconcile(r);
 	maybe_free(x);
@@ -430,14 +431,14 @@ static void reconcile(struct run *r)
 {
 	if (r->stopping)
 		return;
-	if (r->gone || r->t->desired >= WT_REMOVE) {
+	if (r->gone) {
 		remove_container(r);
-		if (r->gone) {
-			run_free(r);
-			save(r->x);
-		}
+		run_free(r);
+		save(r->x);
 		return;
 	}
+	/* shutdown and remove alike: stopped and reported; the container
+	 * goes when the task leaves the set (docs/services.md). */
 	if (r->t->desired > WT_RUNNING) {
 		if (r->state == WT_RUNNING)
 			stop_container(r);
@@ -504,10 +505,12 @@ static void adopt(struct run *r)
 	const json_t *labels;
 	if (eng_inspect(r->x->eng, r->t->container_name, &info) < 0) {
 		r->cid[0] = '\0';
-		if (r->state == WT_RUNNING || r->state == WT_READY)
+		if (r->state == WT_RUNNING)
 			set_state(r, WT_FAILED, "failed",
 				  "the task's container was removed while "
 				  "shoald was stopped");
+		else if (r->state < WT_RUNNING)
+			r->state = WT_ASSIGNED; /* created from scratch */
 		return;
 	}
 	labels = json_object_get(info.record, "Labels");
@@ -711,9 +714,11 @@ void wexec_assign(struct wexec *x, const struct agent_item *items, size_t n)
 		wtask_state_parse(
 			jsonx_str(jsonx_obj(t->json, "Status"), "State", ""),
 			&r->state);
-		if (r->state > WT_ASSIGNED && !wtask_state_final(r->state))
-			r->state = WT_ASSIGNED; /* ours to drive from here */
 		list_push_back(&x->runs, &r->node);
+		/* Reported before by this node, whose set file is lost: its
+		 * container, if any, is found by name. */
+		if (r->state > WT_ASSIGNED && !wtask_state_final(r->state))
+			adopt(r);
 	}
 	if (x->sweep_due) {
 		x->sweep_due = false;
