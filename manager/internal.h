@@ -347,6 +347,10 @@ extern const struct mgr__write_op mgr__op_node_update;
 extern const struct mgr__write_op mgr__op_node_remove;
 extern const struct mgr__write_op mgr__op_token_rotate;
 extern const struct mgr__write_op mgr__op_swarm_update;
+/** The service writes (ops_service.c). */
+extern const struct mgr__write_op mgr__op_service_create;
+extern const struct mgr__write_op mgr__op_service_update;
+extern const struct mgr__write_op mgr__op_service_remove;
 
 /** mgr__on_control() - a write or read index forwarded by a follower. */
 void mgr__on_control(struct mgr_conn *c, const Swarm__ControlRequest *req);
