@@ -224,6 +224,8 @@ static void fold_reports(struct pass *p)
 		}
 		json_decref(again);
 	}
+	if (done == 0)
+		return;
 	/* Folded reports wait for the batch's outcome (orch_pass_done()). */
 	struct orch_report *fl =
 		done ? shoal_realloc(m->inflight,
@@ -259,10 +261,10 @@ static int by_service_slot(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* Services and nodes both start with their id (a char array). */
 static int by_id(const void *a, const void *b)
 {
-	return strcmp(**(const char *const *const *)a,
-		      **(const char *const *const *)b);
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* ------------------------------------------------------------- filters */
