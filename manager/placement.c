@@ -426,7 +426,8 @@ int placement_run(struct orch_model *m, struct orch_task **tasks, size_t n,
 		c.nodes[c.nn++] = nd;
 	}
 	qsort(c.nodes, c.nn, sizeof(*c.nodes), by_id);
-	memcpy(live, live_in, nlive * sizeof(*live));
+	if (nlive)
+		memcpy(live, live_in, nlive * sizeof(*live));
 	qsort(live, nlive, sizeof(*live), by_service);
 	for (size_t i = 0; i < nlive; i++) {
 		struct orch_node *nd = find_node(&c, live[i]->node_id);
