@@ -165,6 +165,8 @@ extern const struct api_route_table api_containers_archive_table;
 extern const struct api_route_table api_exec_table;
 extern const struct api_route_table api_images_table;
 extern const struct api_route_table api_volumes_table;
+extern const struct api_route_table api_services_table;
+extern const struct api_route_table api_tasks_table;
 
 /**
  * api_counts_fill() - container and image counts from the engine lent to

@@ -20,6 +20,8 @@ const struct api_route_table *const api__tables[] = {
 	&api_exec_table,
 	&api_images_table,
 	&api_volumes_table,
+	&api_services_table,
+	&api_tasks_table,
 	/* clang-format on */
 };
 
