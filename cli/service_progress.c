@@ -343,7 +343,9 @@ int cli__wait_converged(struct cli *cli, const char *id, const char *label,
 	memset(&c, 0, sizeof(c));
 	c.w.quiet = quiet;
 	c.w.tty = isatty(STDOUT_FILENO) && cli_term_size(&rows, &c.w.cols);
-	snprintf(path, sizeof(path), "/services/%s", id);
+	/* With the defaults filled in, the template compares equal to the
+	 * specs of the tasks made from it (current_tasks()). */
+	snprintf(path, sizeof(path), "/services/%s?insertDefaults=true", id);
 	for (;;) {
 		json_t *svc = NULL, *tasks = NULL, *nodes = NULL;
 		if (cli__call(cli, "GET", path, NULL, &svc) < 0)

@@ -432,9 +432,10 @@ static void reconcile(struct run *r)
 	if (r->stopping)
 		return;
 	if (r->gone) {
+		struct wexec *x = r->x;
 		remove_container(r);
 		run_free(r);
-		save(r->x);
+		save(x);
 		return;
 	}
 	/* shutdown and remove alike: stopped and reported; the container
