@@ -343,7 +343,10 @@ static void pretty_update(const json_t *u, const char *title,
 	const json_t *r = json_object_get(u, "MaxFailureRatio");
 	printf("\n Max failure ratio: %g",
 	       json_is_number(r) ? json_number_value(r) : 0.0);
-	printf("\n %s order:    %s", order_word, jsonx_str(u, "Order", ""));
+	/* docker's template aligns the two words differently */
+	printf("\n %s order:%s%s", order_word,
+	       strcmp(order_word, "Update") ? "    " : "      ",
+	       jsonx_str(u, "Order", ""));
 }
 
 static void print_strs(const json_t *a, const char *sep)

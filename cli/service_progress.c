@@ -383,8 +383,11 @@ int cli__wait_converged(struct cli *cli, const char *id, const char *label,
 			snprintf(msg, sizeof(msg), "Service %s converged",
 				 label);
 			put(&c.w, "verify", msg, 0, 0);
-			if (!strcmp(ust, "rollback_completed"))
-				message(&c.w, jsonx_str(us, "Message", ""));
+			if (!strcmp(ust, "rollback_completed") && !c.w.quiet) {
+				printf("rollback: %s\n",
+				       jsonx_str(us, "Message", ""));
+				fflush(stdout);
+			}
 			json_decref(svc);
 			return 0;
 		}

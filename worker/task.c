@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/jsonx.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -802,7 +803,24 @@ static bool id_ok(const char *s)
 	return true;
 }
 
-/* The task's identity; false: the item names no task. */
+/* Docker's service names: letters, digits, '-', '_' and '.', starting
+ * with a letter or digit, at most 63 characters. */
+static bool service_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63 || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * The task's identity. False: the item names no task (no valid ID), and
+ * nothing can be reported. Any other flaw (service or node id, name,
+ * desired state, slot) is a spec error: the task is rejected with it.
+ */
 static bool identity_from(struct wtask *t, const json_t *o,
 			  struct shoal_err *err)
 {
@@ -814,35 +832,30 @@ static bool identity_from(struct wtask *t, const json_t *o,
 	const char *want = jsonx_str(o, "DesiredState", "");
 	const json_t *slot = json_object_get(o, "Slot");
 	const json_t *ver = jsonx_obj(o, "Version");
-	if (!id_ok(id) || !id_ok(sid) || !id_ok(nid)) {
+	if (!id_ok(id)) {
 		snprintf(err->msg, sizeof(err->msg),
-			 "an assignment without a valid ID, ServiceID and "
-			 "NodeID");
-		return false;
-	}
-	if (!rt_name_valid(sname) || strlen(sname) > 63) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "task %s: invalid service name \"%.80s\"", id, sname);
-		return false;
-	}
-	if (wtask_state_parse(want, &t->desired) < 0) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "task %s: invalid DesiredState \"%.40s\"", id, want);
-		return false;
-	}
-	if (slot && !json_is_null(slot) &&
-	    (!json_is_integer(slot) || json_integer_value(slot) < 0 ||
-	     json_integer_value(slot) > 100000000)) {
-		snprintf(err->msg, sizeof(err->msg), "task %s: invalid Slot",
-			 id);
+			 "an assignment without a valid task ID");
 		return false;
 	}
 	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->desired = WT_RUNNING;
+	t->version = (uint64_t)jsonx_int(ver, "Index", 0);
+	if (!id_ok(sid) || !id_ok(nid))
+		bad(t, "task %s has no valid ServiceID and NodeID", id);
+	else if (!service_name_ok(sname))
+		bad(t, "task %s: invalid service name \"%.80s\"", id, sname);
+	else if (wtask_state_parse(want, &t->desired) < 0)
+		bad(t, "task %s: invalid DesiredState \"%.40s\"", id, want);
+	else if (slot && !json_is_null(slot) &&
+		 (!json_is_integer(slot) || json_integer_value(slot) < 0 ||
+		  json_integer_value(slot) > 100000000))
+		bad(t, "task %s: invalid Slot", id);
+	if (t->spec_error[0])
+		return true;
 	snprintf(t->service_id, sizeof(t->service_id), "%s", sid);
 	snprintf(t->node_id, sizeof(t->node_id), "%s", nid);
 	snprintf(t->service_name, sizeof(t->service_name), "%s", sname);
 	t->slot = slot ? json_integer_value(slot) : 0;
-	t->version = (uint64_t)jsonx_int(ver, "Index", 0);
 	if (t->slot)
 		snprintf(t->task_name, sizeof(t->task_name), "%s.%lld.%s",
 			 sname, (long long)t->slot, id);
@@ -851,6 +864,9 @@ static bool identity_from(struct wtask *t, const json_t *o,
 			 nid, id);
 	snprintf(t->container_name, sizeof(t->container_name), "%s",
 		 t->task_name);
+	if (!rt_name_valid(t->container_name))
+		bad(t, "task %s: invalid container name \"%.100s\"", id,
+		    t->container_name);
 	return true;
 }
 
@@ -879,7 +895,9 @@ int wtask_decode(const void *data, size_t len, const struct wtask_node *node,
 		wtask_free(t);
 		return -EINVAL;
 	}
-	rc = task_spec_from(t, node, json_object_get(o, "Spec"));
+	rc = t->spec_error[0]
+		     ? 0
+		     : task_spec_from(t, node, json_object_get(o, "Spec"));
 	if (rc == -ENOMEM) {
 		wtask_free(t);
 		return rc;

@@ -1,7 +1,8 @@
 /*
  * One assignment item as the agent decodes it (wtask_decode), then the
  * engine spec built from it. A decoded task has a valid id and container
- * name; one without a spec error has an image and NULL-terminated lists.
+ * id; one without a spec error has a valid container name, an image and
+ * NULL-terminated lists.
  */
 #include "worker/task.h"
 
@@ -19,10 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct eng_spec s;
 	if (wtask_decode(data, size, &node, &t, &err) < 0)
 		return 0;
-	if (!t->id[0] || !t->container_name[0] ||
-	    strlen(t->container_name) > RT_NAME_MAX)
+	if (!t->id[0] || strlen(t->container_name) > RT_NAME_MAX)
 		abort();
 	if (!t->spec_error[0]) {
+		if (!rt_name_valid(t->container_name))
+			abort(); /* accepted a name the runtime refuses */
 		wtask_eng_spec(t, &s);
 		if (!s.image || !*s.image || !s.labels)
 			abort();

@@ -248,15 +248,6 @@ static void an_item_that_names_no_task_is_refused_whole(void **state)
 		"{\"ID\":\"a/b\",\"ServiceID\":\"s\",\"NodeID\":\"n\","
 		"\"ServiceAnnotations\":{\"Name\":\"web\"},"
 		"\"DesiredState\":\"running\"}",
-		"{\"ID\":\"t\",\"ServiceID\":\"s\",\"NodeID\":\"n\","
-		"\"ServiceAnnotations\":{\"Name\":\"../x\"},"
-		"\"DesiredState\":\"running\"}",
-		"{\"ID\":\"t\",\"ServiceID\":\"s\",\"NodeID\":\"n\","
-		"\"ServiceAnnotations\":{\"Name\":\"web\"},"
-		"\"DesiredState\":\"dancing\"}",
-		"{\"ID\":\"t\",\"ServiceID\":\"s\",\"NodeID\":\"n\","
-		"\"ServiceAnnotations\":{\"Name\":\"web\"},"
-		"\"DesiredState\":\"running\",\"Slot\":-1}",
 	};
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
 		struct shoal_err err = {""};
@@ -267,6 +258,59 @@ static void an_item_that_names_no_task_is_refused_whole(void **state)
 		assert_null(t);
 		assert_true(err.msg[0] != '\0');
 	}
+}
+
+static void a_task_with_a_bad_identity_is_rejected_with_why(void **state)
+{
+	static const struct {
+		const char *item;
+		const char *why;
+	} cases[] = {
+		{"{\"ID\":\"t\",\"ServiceID\":\"s\",\"NodeID\":\"n\","
+		 "\"ServiceAnnotations\":{\"Name\":\"../x\"},"
+		 "\"DesiredState\":\"running\"}",
+		 "invalid service name"},
+		{"{\"ID\":\"t\",\"ServiceID\":\"s\",\"NodeID\":\"n\","
+		 "\"ServiceAnnotations\":{\"Name\":\"web\"},"
+		 "\"DesiredState\":\"dancing\"}",
+		 "invalid DesiredState"},
+		{"{\"ID\":\"t\",\"ServiceID\":\"s\",\"NodeID\":\"n\","
+		 "\"ServiceAnnotations\":{\"Name\":\"web\"},"
+		 "\"DesiredState\":\"running\",\"Slot\":-1}",
+		 "invalid Slot"},
+		{"{\"ID\":\"t\",\"ServiceID\":\"s/\",\"NodeID\":\"n\","
+		 "\"ServiceAnnotations\":{\"Name\":\"web\"},"
+		 "\"DesiredState\":\"running\"}",
+		 "no valid ServiceID"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct shoal_err err = {""};
+		struct wtask *t = NULL;
+		assert_int_equal(wtask_decode(cases[i].item,
+					      strlen(cases[i].item), &node, &t,
+					      &err),
+				 0);
+		assert_string_equal(t->id, "t");
+		if (!strstr(t->spec_error, cases[i].why))
+			fail_msg("%s: got \"%s\"", cases[i].item,
+				 t->spec_error);
+		wtask_free(t);
+	}
+}
+
+static void a_one_letter_service_runs(void **state)
+{
+	const char *item =
+		"{\"ID\":\"t9\",\"ServiceID\":\"s\",\"NodeID\":\"n\","
+		"\"ServiceAnnotations\":{\"Name\":\"g\"},\"Slot\":0,"
+		"\"DesiredState\":\"running\",\"Spec\":{\"ContainerSpec\":"
+		"{\"Image\":\"busybox\"}}}";
+	struct shoal_err err = {""};
+	struct wtask *t = NULL;
+	assert_int_equal(wtask_decode(item, strlen(item), &node, &t, &err), 0);
+	assert_string_equal(t->spec_error, "");
+	assert_string_equal(t->container_name, "g.n.t9");
+	wtask_free(t);
 }
 
 static void states_follow_dockers_order(void **state)
@@ -312,6 +356,9 @@ int main(void)
 			fields_not_applied_reject_the_task_naming_them),
 		cmocka_unit_test(defaults_spelled_out_are_accepted),
 		cmocka_unit_test(an_item_that_names_no_task_is_refused_whole),
+		cmocka_unit_test(
+			a_task_with_a_bad_identity_is_rejected_with_why),
+		cmocka_unit_test(a_one_letter_service_runs),
 		cmocka_unit_test(states_follow_dockers_order),
 		cmocka_unit_test(the_set_file_is_checked_before_use),
 	};
