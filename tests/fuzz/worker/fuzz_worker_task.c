@@ -1,8 +1,7 @@
 /*
  * One assignment item as the agent decodes it (wtask_decode), then the
- * engine spec built from it. A decoded task has a valid id and container
- * id; one without a spec error has a valid container name, an image and
- * NULL-terminated lists.
+ * engine spec built from it. A decoded task has a valid id; one without a spec
+ * error has a valid container name, an image and NULL-terminated lists.
  */
 #include "worker/task.h"
 
