@@ -28,6 +28,7 @@
 #include "manager/lock.h"
 #include "manager/manager.h"
 #include "worker/exec.h"
+#include "worker/logs.h"
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -50,6 +51,7 @@ struct daemon_swarm {
 	struct mgr *mgr;
 	struct agent *agent;
 	struct wexec *tasks;	      /* this node's tasks (worker/exec.h) */
+	struct wlogs *logs;	      /* their logs, for service logs */
 	int pending_parts;	      /* stopped parts whose callback is due */
 	api_swarm_done_fn *init_done; /* an init waiting for the store */
 	void *init_ctx;
@@ -336,8 +338,38 @@ static void tasks_assigned(void *arg, uint64_t generation,
 static void tasks_session(void *arg)
 {
 	struct daemon_swarm *s = arg;
+	if (s->logs)
+		wlogs_drop_all(s->logs); /* they were the old session's */
 	if (s->tasks)
 		wexec_resend(s->tasks);
+}
+
+static void logs_request(void *arg, const struct agent_logs_req *rq)
+{
+	struct daemon_swarm *s = arg;
+	if (s->logs)
+		wlogs_subscribe(s->logs, rq);
+	else if (s->agent)
+		agent_send_logs(s->agent, rq->sub_id, NULL, 0, true,
+				"this node serves no logs");
+}
+
+static void logs_control(void *arg, uint64_t sub_id, bool cancel,
+			 uint32_t credit)
+{
+	struct daemon_swarm *s = arg;
+	if (s->logs)
+		wlogs_control(s->logs, sub_id, cancel, credit);
+}
+
+static int logs_send(void *arg, uint64_t sub_id,
+		     const struct agent_log_line *lines, size_t n, bool done,
+		     const char *error)
+{
+	struct daemon_swarm *s = arg;
+	return s->agent ? agent_send_logs(s->agent, sub_id, lines, n, done,
+					  error)
+			: -ENOTCONN;
 }
 
 static void tasks_report(void *arg, const struct wexec_report *r, size_t n)
@@ -368,9 +400,25 @@ static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
 		.arg = s,
 	};
 	int rc = wexec_open(&xc, &s->tasks);
-	if (rc < 0)
+	if (rc < 0) {
 		snprintf(err, errlen, "cannot start the task executor: %s",
 			 shoal_strerror(rc));
+		return rc;
+	}
+	struct wlogs_config lc = {
+		.loop = &s->d->loop,
+		.eng = s->d->engine,
+		.tasks = s->tasks,
+		.send = logs_send,
+		.arg = s,
+	};
+	rc = wlogs_open(&lc, &s->logs);
+	if (rc < 0) {
+		wexec_close(s->tasks);
+		s->tasks = NULL;
+		snprintf(err, errlen, "cannot start the task logs: %s",
+			 shoal_strerror(rc));
+	}
 	return rc;
 }
 
@@ -421,6 +469,8 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 		.managers_changed = agent_managers,
 		.assigned = tasks_assigned,
 		.session = tasks_session,
+		.logs = logs_request,
+		.logs_control = logs_control,
 		.arg = s,
 	};
 	_Static_assert(SWARM_ADDR_MAX == AGENT_ADDR_MAX, "same address size");
@@ -449,6 +499,10 @@ static void part_stopped(void *arg)
 
 static void stop_parts(struct daemon_swarm *s)
 {
+	if (s->logs) {
+		wlogs_close(s->logs);
+		s->logs = NULL;
+	}
 	if (s->tasks) {
 		/* Task containers go on running; the next start adopts them. */
 		wexec_close(s->tasks);

@@ -696,6 +696,7 @@ void mgr_stop(struct mgr *m, void (*done)(void *arg), void *arg)
 	m->done = done;
 	m->done_arg = arg;
 	mgr__components_close(m);
+	mgr__logs_stop_all(m);
 	m->closing = 1;
 	uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
 	m->timer_on = false;

@@ -268,6 +268,13 @@ void mgr__desc_from_pb(struct mgr_node_desc *d,
 /** mgr__on_join() - a token holder's JoinRequest on @c. */
 void mgr__on_join(struct mgr_conn *c, const Swarm__JoinRequest *req);
 
+/* --- service logs (logs.c) -------------------------------------------- */
+
+/** mgr__on_logs_data() - a node's LogsData, for its subscription. */
+void mgr__on_logs_data(struct mgr_conn *c, const Swarm__LogsData *d);
+/** mgr__logs_stop_all() - end @m's log subscriptions (it stops). */
+void mgr__logs_stop_all(struct mgr *m);
+
 /* --- sessions (dispatcher.c) ------------------------------------------ */
 
 void mgr__dispatcher_init(struct mgr *m);

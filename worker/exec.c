@@ -794,6 +794,16 @@ void wexec_close(struct wexec *x)
 	uv_close((uv_handle_t *)&x->flush, flush_closed);
 }
 
+int wexec_container_of(const struct wexec *x, const char *task_id,
+		       char cid[RT_ID_LEN + 1])
+{
+	struct run *r = find((struct wexec *)x, task_id);
+	if (!r || !r->cid[0])
+		return -ENOENT;
+	memcpy(cid, r->cid, RT_ID_LEN + 1);
+	return 0;
+}
+
 size_t wexec_count(const struct wexec *x)
 {
 	return list_len(&x->runs);

@@ -85,6 +85,13 @@ void wexec_leave(struct wexec *x);
  */
 void wexec_close(struct wexec *x);
 
+/**
+ * wexec_container_of() - the container of task @task_id on this node into
+ * @cid; -ENOENT when the node holds none for it.
+ */
+int wexec_container_of(const struct wexec *x, const char *task_id,
+		       char cid[RT_ID_LEN + 1]);
+
 /** wexec_count() - tasks known (for tests). */
 size_t wexec_count(const struct wexec *x);
 
