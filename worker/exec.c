@@ -78,6 +78,12 @@ struct wexec {
 static void reconcile(struct run *r);
 static void save(struct wexec *x);
 
+/* Its container runs: "starting" (health check pending) or "running". */
+static bool up(const struct run *r)
+{
+	return r->state == WT_STARTING || r->state == WT_RUNNING;
+}
+
 /* -------------------------------------------------------------- reports */
 
 static json_t *status_json(const struct run *r)
@@ -420,11 +426,18 @@ static void start_task(struct run *r)
 		return;
 	}
 	struct eng_info info;
+	bool checked = false;
 	if (eng_inspect(x->eng, r->cid, &info) == 0) {
 		r->pid = info.rt.pid;
+		checked = info.health_status != NULL;
 		eng_info_fini(&info);
 	}
-	set_state(r, WT_RUNNING, "started", NULL);
+	/* As Docker: a task with a health check is "starting" until its
+	 * first healthy probe, then "running". */
+	if (checked)
+		set_state(r, WT_STARTING, "starting", NULL);
+	else
+		set_state(r, WT_RUNNING, "started", NULL);
 }
 
 static void reconcile(struct run *r)
@@ -441,13 +454,13 @@ static void reconcile(struct run *r)
 	/* shutdown and remove alike: stopped and reported; the container
 	 * goes when the task leaves the set (docs/services.md). */
 	if (r->t->desired > WT_RUNNING) {
-		if (r->state == WT_RUNNING)
+		if (up(r))
 			stop_container(r);
 		else if (r->state < WT_RUNNING)
 			set_state(r, WT_SHUTDOWN, "shutdown", NULL);
 		return;
 	}
-	if (r->state == WT_RUNNING || wtask_state_final(r->state))
+	if (up(r) || wtask_state_final(r->state))
 		return;
 	if (r->state < WT_ACCEPTED)
 		set_state(r, WT_ACCEPTED, "accepted", NULL);
@@ -484,15 +497,20 @@ static void on_event(const struct eng_event *ev, void *arg)
 				  "the task's container was removed");
 		return;
 	}
-	if (ev->type == ENG_EVENT_HEALTH_UNHEALTHY && !r->stopping &&
-	    r->state == WT_RUNNING && r->t->desired <= WT_RUNNING) {
+	if (ev->type == ENG_EVENT_HEALTH_HEALTHY && !r->stopping &&
+	    r->state == WT_STARTING) {
+		set_state(r, WT_RUNNING, "started", NULL);
+		return;
+	}
+	if (ev->type == ENG_EVENT_HEALTH_UNHEALTHY && !r->stopping && up(r) &&
+	    r->t->desired <= WT_RUNNING) {
 		log_warn("task=%s container %s is unhealthy; stopping it",
 			 r->t->id, r->cid);
 		r->unhealthy = true;
 		stop_container(r);
 		return;
 	}
-	if (ev->type != ENG_EVENT_DIE || r->stopping || r->state != WT_RUNNING)
+	if (ev->type != ENG_EVENT_DIE || r->stopping || !up(r))
 		return;
 	task_exited(r, ev->exit_code);
 }
@@ -506,7 +524,7 @@ static void adopt(struct run *r)
 	const json_t *labels;
 	if (eng_inspect(r->x->eng, r->t->container_name, &info) < 0) {
 		r->cid[0] = '\0';
-		if (r->state == WT_RUNNING)
+		if (up(r))
 			set_state(r, WT_FAILED, "failed",
 				  "the task's container was removed while "
 				  "shoald was stopped");
@@ -525,7 +543,7 @@ static void adopt(struct run *r)
 		return;
 	}
 	memcpy(r->cid, info.rt.id, sizeof(r->cid));
-	if (r->state == WT_RUNNING && !info.running)
+	if (up(r) && !info.running)
 		task_exited(r, info.rt.exit_code);
 	else if (info.running)
 		r->pid = info.rt.pid;
@@ -730,7 +748,7 @@ void wexec_assign(struct wexec *x, const struct agent_item *items, size_t n)
 		struct run *r = list_entry(p, struct run, node);
 		if (r->gone && r->stopping)
 			continue;
-		if (r->gone && r->state == WT_RUNNING) {
+		if (r->gone && up(r)) {
 			stop_container(r);
 			if (r->stopping)
 				continue;
