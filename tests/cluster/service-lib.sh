@@ -6,14 +6,15 @@
 # on each host: there is no registry), and helpers over `service ps`.
 # Sourced after ../lib.sh.
 
-# svc_lab N: the lab, the swarm, the image.
+# svc_lab N [HEARTBEAT]: the lab, the swarm (dispatcher heartbeat 300ms
+# unless given), the image.
 svc_lab() {
-	local n=$1 i tok
+	local n=$1 hb=${2:-300ms} i tok
 	has_shoald || skip "needs shoald in $SHOAL_BIN_DIR"
 	lab_begin "$n"
 	m="$(lab addr h1):2377"
 	lab exec h1 shoal swarm init --listen-addr "$m" \
-		--dispatcher-heartbeat 300ms >/dev/null
+		--dispatcher-heartbeat "$hb" >/dev/null
 	tok=$(lab exec h1 shoal swarm join-token -q worker)
 	for i in $(seq 2 "$n"); do
 		lab exec "h$i" shoal swarm join --token "$tok" "$m" >/dev/null
