@@ -788,6 +788,45 @@ static int task_spec_from(struct wtask *t, const struct wtask_node *node,
 	return container_from(t, node, spec);
 }
 
+/* ---------------------------------------------------------- annotations */
+
+static json_t *strv_json(char **v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* What `docker inspect` shows of a task container's Config and
+ * HostConfig, as Docker's executor sets them (api/ overlays what the
+ * engine resolved). NULL on allocation failure: inspect shows less. */
+static json_t *annotations_of(const struct wtask *t)
+{
+	json_t *hc = json_pack(
+		"{s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o, s:{s:s, s:i}}",
+		"Memory", (json_int_t)t->memory, "MemoryReservation",
+		(json_int_t)t->memory_reservation, "NanoCpus",
+		(json_int_t)t->nano_cpus, "PidsLimit",
+		(json_int_t)t->pids_limit, "ReadonlyRootfs", t->read_only,
+		"CapAdd", strv_json(t->cap_add), "CapDrop",
+		strv_json(t->cap_drop), "Dns", strv_json(t->dns), "ExtraHosts",
+		strv_json(t->extra_hosts), "RestartPolicy", "Name", "no",
+		"MaximumRetryCount", 0);
+	json_t *cfg = json_object();
+	const json_t *hcheck = json_object_get(
+		jsonx_obj(jsonx_obj(t->json, "Spec"), "ContainerSpec"),
+		"Healthcheck");
+	if (cfg && json_is_object(hcheck))
+		json_object_set_new(cfg, "Healthcheck", json_deep_copy(hcheck));
+	if (!hc || !cfg) {
+		json_decref(hc);
+		json_decref(cfg);
+		return NULL;
+	}
+	return json_pack("{s:o, s:o}", "Config", cfg, "HostConfig", hc);
+}
+
 /* ---------------------------------------------------------------- task */
 
 static bool id_ok(const char *s)
@@ -905,6 +944,8 @@ int wtask_decode(const void *data, size_t len, const struct wtask_node *node,
 	if (rc < 0 && !t->spec_error[0])
 		bad(t, "the task spec cannot be applied (%s)",
 		    shoal_strerror(rc));
+	if (!t->spec_error[0])
+		t->annotations = annotations_of(t);
 	*out = t;
 	return 0;
 }
@@ -914,6 +955,7 @@ void wtask_free(struct wtask *t)
 	if (!t)
 		return;
 	json_decref(t->json);
+	json_decref(t->annotations);
 	char **lists[] = {t->entrypoint,  t->cmd,   t->env,	   t->labels,
 			  t->volumes,	  t->tmpfs, t->cap_add,	   t->cap_drop,
 			  t->extra_hosts, t->dns,   t->health_test};
@@ -963,4 +1005,5 @@ void wtask_eng_spec(const struct wtask *t, struct eng_spec *s)
 	}
 	s->restart.kind = ENG_RESTART_NO;
 	s->health = t->health;
+	s->annotations = t->annotations;
 }

@@ -99,6 +99,9 @@ struct wtask {
 	bool stop_grace_set;
 	int64_t stop_grace_ns;
 	struct eng_health health;
+	/* Docker's Config and HostConfig of the container, kept in its record
+	 * for `docker inspect` (owned). */
+	json_t *annotations;
 };
 
 /** What templates may name besides the task itself. */
