@@ -159,7 +159,7 @@ struct orch_model {
 	size_t ninflight;
 	/* Reports refused in the last pass, for the shell's log line. */
 	size_t refused;
-	char refused_why[200];
+	char refused_why[256];
 };
 
 #define ORCH_MAX_REPORTS 65536
@@ -183,8 +183,8 @@ int orch_model_load(struct orch_model *m, const struct store *s);
 
 /**
  * orch_report_add() - queue the status node @node_id reported for task
- * @task_id (copied). A newer report for the same task replaces an older
- * one. -ENOBUFS past ORCH_MAX_REPORTS, -ENOMEM.
+ * @task_id (copied). A report for the same task replaces the queued one
+ * unless it names an earlier state (then it is dropped). -ENOBUFS past ORCH_MAX_REPORTS, -ENOMEM.
  */
 int orch_report_add(struct orch_model *m, const char *node_id,
 		    const char *task_id, const char *json, size_t len);

@@ -508,6 +508,18 @@ struct orch_service *orch_service_get(const struct orch_model *m,
 	return hmap_get_str(&m->services, id);
 }
 
+/* The State a report names (TASK_STATE_COUNT when it names none). */
+static enum task_state report_state(const char *json, size_t len)
+{
+	json_t *j = NULL;
+	enum task_state s = TASK_STATE_COUNT;
+	if (jsonx_parse(json, len, &j, NULL, 0) == 0 &&
+	    task_state_parse(jsonx_str(j, "State", ""), &s) < 0)
+		s = TASK_STATE_COUNT;
+	json_decref(j);
+	return s;
+}
+
 int orch_report_add(struct orch_model *m, const char *node_id,
 		    const char *task_id, const char *json, size_t len)
 {
@@ -515,6 +527,12 @@ int orch_report_add(struct orch_model *m, const char *node_id,
 		struct orch_report *r = &m->reports[i];
 		if (strcmp(r->task_id, task_id) == 0 &&
 		    strcmp(r->node_id, node_id) == 0) {
+			/* A report that arrives late (a resend, a duplicate)
+			 * never replaces a later state. */
+			enum task_state was = report_state(r->json, r->len);
+			if (was != TASK_STATE_COUNT &&
+			    report_state(json, len) < was)
+				return 0;
 			char *copy = shoal_memdup(json, len + 1);
 			if (!copy)
 				return -ENOMEM;

@@ -165,7 +165,8 @@ static void refuse(struct orch_model *m, const struct orch_report *r,
 {
 	m->refused++;
 	snprintf(m->refused_why, sizeof(m->refused_why),
-		 "task=%.64s from node=%.64s: %s", r->task_id, r->node_id, why);
+		 "task=%.64s from node=%.64s: %.60s", r->task_id, r->node_id,
+		 why);
 }
 
 static void fold_reports(struct pass *p)
