@@ -211,10 +211,13 @@ static int uint_of(const char *flag, const char *s, int64_t *out)
 	char *end;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || errno || v < 0)
-		return bad(flag, s,
-			   "strconv.ParseUint: parsing \"\": invalid "
-			   "syntax");
+	if (!*s || *end || errno || v < 0) {
+		fprintf(stderr,
+			"invalid argument \"%s\" for \"--%s\" flag: "
+			"strconv.ParseUint: parsing \"%s\": invalid syntax\n",
+			s, flag, s);
+		return -1;
+	}
 	*out = v;
 	return 0;
 }
