@@ -11,6 +11,7 @@
  * run, 127 when it is not found, else the container's own code.
  */
 #include "cli/ctr.h"
+#include "cli/service.h"
 #include "common/alloc.h"
 #include "common/jsonx.h"
 
@@ -29,6 +30,9 @@ struct run_opts {
 		*pids, *hostname, *entrypoint, *network, *stopsig, *stoptime,
 		*restart;
 	const char *format;
+	/* --health-* (cli__health_json()) */
+	const char *hcmd, *hint, *hto, *hret, *hstart;
+	bool nohc;
 	struct cli_list env, vols, tmpfs, capadd, capdrop, secopt, labels,
 		ulimits, hosts, dns;
 };
@@ -259,6 +263,15 @@ static json_t *create_body(const struct run_opts *o, const char *image,
 	if (o->stoptime)
 		json_object_set_new(b, "StopTimeout",
 				    json_integer(atoi(o->stoptime)));
+	json_t *health = NULL;
+	if (cli__health_json(o->hcmd, o->hint, o->hto, o->hret, o->hstart,
+			     o->nohc, &health) < 0) {
+		json_decref(hc);
+		json_decref(b);
+		return NULL;
+	}
+	if (health)
+		json_object_set_new(b, "Healthcheck", health);
 	json_object_set_new(b, "HostConfig", hc);
 	return b;
 }
@@ -297,6 +310,12 @@ static int parse_run(const char *cmd, struct run_opts *o, int argc, char **argv)
 		{"ulimit", 0, CLI_FLAG_LIST, &o->ulimits},
 		{"add-host", 0, CLI_FLAG_LIST, &o->hosts},
 		{"dns", 0, CLI_FLAG_LIST, &o->dns},
+		{"health-cmd", 0, CLI_FLAG_STR, &o->hcmd},
+		{"health-interval", 0, CLI_FLAG_STR, &o->hint},
+		{"health-timeout", 0, CLI_FLAG_STR, &o->hto},
+		{"health-retries", 0, CLI_FLAG_STR, &o->hret},
+		{"health-start-period", 0, CLI_FLAG_STR, &o->hstart},
+		{"no-healthcheck", 0, CLI_FLAG_BOOL, &o->nohc},
 	};
 	/* -h is --hostname for run, as in docker; --help still works. */
 	int i = cli_flags(cmd, flags, NFLAGS(flags), argc, argv, false);

@@ -23,6 +23,16 @@
 int cli__service_opts(const char *cmd, int argc, char **argv, bool update,
 		      json_t *spec, bool *detach, bool *quiet, bool *rollback);
 
+/**
+ * cli__health_json() - docker's --health-cmd, --health-interval,
+ * --health-timeout, --health-retries, --health-start-period and
+ * --no-healthcheck (NULL/false: not given) as a HealthConfig into *@out
+ * (owned; NULL when none was given). -1 after printing a bad value.
+ */
+int cli__health_json(const char *cmd, const char *interval, const char *timeout,
+		     const char *retries, const char *start_period, bool none,
+		     json_t **out);
+
 /** cli__go_duration() - @ns as Go's time.Duration String ("1m30s"). */
 void cli__go_duration(int64_t ns, char *out, size_t cap);
 

@@ -783,6 +783,29 @@ static int set_health(const struct sopts *o, json_t *cs)
 	return 0;
 }
 
+int cli__health_json(const char *cmd, const char *interval, const char *timeout,
+		     const char *retries, const char *start_period, bool none,
+		     json_t **out)
+{
+	struct sopts o;
+	json_t *cs = json_object();
+	memset(&o, 0, sizeof(o));
+	o.health_cmd = cmd;
+	o.health_interval = interval;
+	o.health_timeout = timeout;
+	o.health_retries = retries;
+	o.health_start_period = start_period;
+	o.no_healthcheck = none;
+	*out = NULL;
+	if (!cs || set_health(&o, cs) < 0) {
+		json_decref(cs);
+		return -1;
+	}
+	*out = json_incref(json_object_get(cs, "Healthcheck"));
+	json_decref(cs);
+	return 0;
+}
+
 static int ulimit_json(const char *flag, const char *s, json_t *a)
 {
 	char name[64];

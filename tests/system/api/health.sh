@@ -49,6 +49,18 @@ check "FailingStreak is 0 when healthy" \
 check "the Log keeps the probe's output and exit code" \
 	bash -c "'$D' inspect -f '{{range .State.Health.Log}}{{.ExitCode}}:{{.Output}}{{end}}' good | grep -q '0:probe-out'"
 
+# --- the shoal CLI's flags ------------------------------------------------------
+
+track "$("$SHOAL" run -d --name viashoal --health-cmd 'exit 0' \
+	--health-interval 200ms --health-retries 2 busybox sleep 60)"
+check "shoal run --health-* applies the check" \
+	until_true 10 health_is viashoal healthy
+check "shoal run sends the interval and retries" \
+	test "$(ins '{{.Config.Healthcheck.Interval}} {{.Config.Healthcheck.Retries}}' viashoal)" = "200ms 2"
+out=$("$SHOAL" run -d --health-interval soon busybox true 2>&1)
+check "shoal run refuses a bad --health-interval" \
+	grep -q 'invalid argument "soon" for "--health-interval"' <<<"$out"
+
 # --- a failing probe ----------------------------------------------------------
 
 run_d bad --health-cmd 'echo nope >&2; exit 3' --health-interval 100ms \
