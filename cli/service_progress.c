@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -342,7 +343,14 @@ int cli__wait_converged(struct cli *cli, const char *id, const char *label,
 	char path[400], msg[600];
 	memset(&c, 0, sizeof(c));
 	c.w.quiet = quiet;
-	c.w.tty = isatty(STDOUT_FILENO) && cli_term_size(&rows, &c.w.cols);
+	/* A terminal redraws in place; its width decides the bars. */
+	c.w.tty = isatty(STDOUT_FILENO);
+	if (c.w.tty && !cli_term_size(&rows, &c.w.cols)) {
+		struct winsize ws;
+		c.w.cols = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0
+				   ? ws.ws_col
+				   : 80;
+	}
 	/* With the defaults filled in, the template compares equal to the
 	 * specs of the tasks made from it (current_tasks()). */
 	snprintf(path, sizeof(path), "/services/%s?insertDefaults=true", id);
