@@ -22,9 +22,12 @@
  * (swarm ca --rotate), or once two thirds of the certificate's life have
  * passed, the agent asks for a certificate of that role for the same key,
  * checks it, and hands it over through renewed(). The leader's
- * dispatcher pushes the node's whole set of assignments in the session
- * (opaque items until tasks exist); the agent hands the newest set of
- * each session over through assigned().
+ * dispatcher pushes the node's whole set of assignments in the session;
+ * the agent hands the newest set of each session over through assigned()
+ * (the task executor, worker/exec.h, runs them), says when a session
+ * opens (session(): statuses are sent again), sends task statuses
+ * (agent_report()) and serves the leader's requests for task logs
+ * (logs(), agent_send_logs(); worker/logs.h).
  *
  * Everything runs on the daemon's loop; libuv conventions for callbacks
  * (a call that returns an error never calls back).
