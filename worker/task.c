@@ -7,7 +7,7 @@
  * TaskSpec as of API 1.44 are the reference.
  */
 #define LOG_MODULE "agent"
-#include "worker/task.h"
+#include "worker/task_internal.h"
 
 #include "common/alloc.h"
 #include "common/jsonx.h"
@@ -18,263 +18,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static const char *const state_names[] = {
-	"new",	  "pending",  "assigned", "accepted", "preparing",
-	"ready",  "starting", "running",  "complete", "shutdown",
-	"failed", "rejected", "remove",	  "orphaned",
-};
-
-const char *wtask_state_name(enum wtask_state s)
-{
-	if ((size_t)s >= sizeof(state_names) / sizeof(state_names[0]))
-		return "unknown";
-	return state_names[s];
-}
-
-int wtask_state_parse(const char *s, enum wtask_state *out)
-{
-	for (size_t i = 0; s && i < sizeof(state_names) / sizeof(*state_names);
-	     i++) {
-		if (strcmp(s, state_names[i]) == 0) {
-			*out = (enum wtask_state)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-bool wtask_state_final(enum wtask_state s)
-{
-	return s >= WT_COMPLETE;
-}
-
-/* ------------------------------------------------------------- helpers */
-
-static bool is_default(const json_t *v)
-{
-	if (!v || json_is_null(v) || json_is_false(v))
-		return true;
-	if (json_is_integer(v))
-		return json_integer_value(v) == 0;
-	if (json_is_string(v))
-		return json_string_length(v) == 0;
-	if (json_is_array(v))
-		return json_array_size(v) == 0;
-	if (json_is_object(v))
-		return json_object_size(v) == 0;
-	return false;
-}
-
-/* The first spec error wins; later ones are not looked for. */
-static int bad(struct wtask *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int bad(struct wtask *t, const char *fmt, ...)
-{
-	va_list ap;
-	if (t->spec_error[0])
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(t->spec_error, sizeof(t->spec_error), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static int unsupported(struct wtask *t, const char *field)
-{
-	return bad(t,
-		   "%s is not supported by Shoal's agent; remove it from the "
-		   "service",
-		   field);
-}
-
-static void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		shoal_free(v[i]);
-	shoal_free(v);
-}
-
-static int strv_push(char ***v, size_t *n, const char *s)
-{
-	if (*n >= WTASK_MAX_LIST)
-		return -E2BIG;
-	char **nv = shoal_realloc(*v, (*n + 2) * sizeof(char *));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[*n] = shoal_strdup(s);
-	if (!nv[*n])
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
-}
-
-/* A JSON array of strings into *@out (NULL when absent or null). */
-static int strv_from(struct wtask *t, const json_t *v, const char *field,
-		     char ***out)
-{
-	size_t i, n = 0;
-	json_t *e;
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_array(v))
-		return bad(t, "%s must be a list of strings", field);
-	if (json_array_size(v) > WTASK_MAX_LIST)
-		return bad(t, "%s has more than %d entries", field,
-			   WTASK_MAX_LIST);
-	char **r = shoal_calloc(1, sizeof(char *));
-	if (!r)
-		return -ENOMEM;
-	json_array_foreach(v, i, e)
-	{
-		if (!json_is_string(e)) {
-			strv_free(r);
-			return bad(t, "%s must be a list of strings", field);
-		}
-		int rc = strv_push(&r, &n, json_string_value(e));
-		if (rc < 0) {
-			strv_free(r);
-			return rc;
-		}
-	}
-	*out = r;
-	return 0;
-}
-
-static int str_from(struct wtask *t, const json_t *o, const char *key,
-		    const char *field, char **out)
-{
-	const json_t *v = json_object_get(o, key);
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return bad(t, "%s must be a string", field);
-	*out = shoal_strdup(json_string_value(v));
-	return *out ? 0 : -ENOMEM;
-}
-
-static int int_from(struct wtask *t, const json_t *o, const char *key,
-		    const char *field, int64_t *out)
-{
-	const json_t *v = json_object_get(o, key);
-	*out = 0;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return bad(t, "%s must be a non-negative integer", field);
-	*out = json_integer_value(v);
-	return 0;
-}
-
-static int bool_from(struct wtask *t, const json_t *o, const char *key,
-		     const char *field, bool *out)
-{
-	const json_t *v = json_object_get(o, key);
-	*out = false;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_boolean(v))
-		return bad(t, "%s must be true or false", field);
-	*out = json_is_true(v);
-	return 0;
-}
-
-/* -------------------------------------------------------------- templates */
-
-int wtask_expand(const struct wtask *t, const struct wtask_node *node,
-		 const char *in, char *out, size_t cap, struct shoal_err *err)
-{
-	size_t o = 0;
-	char slot[24];
-	snprintf(slot, sizeof(slot), "%lld", (long long)t->slot);
-	const struct {
-		const char *name;
-		const char *value;
-	} vars[] = {
-		{".Service.ID", t->service_id},
-		{".Service.Name", t->service_name},
-		{".Task.ID", t->id},
-		{".Task.Name", t->task_name},
-		{".Task.Slot", t->slot ? slot : t->node_id},
-		{".Node.ID", t->node_id},
-		{".Node.Hostname",
-		 node && node->hostname ? node->hostname : ""},
-		{".Node.Platform.OS",
-		 node && node->platform_os ? node->platform_os : ""},
-		{".Node.Platform.Architecture",
-		 node && node->platform_arch ? node->platform_arch : ""},
-	};
-	while (*in) {
-		const char *open = strstr(in, "{{");
-		size_t lit = open ? (size_t)(open - in) : strlen(in);
-		if (o + lit >= cap)
-			return -ENAMETOOLONG;
-		memcpy(out + o, in, lit);
-		o += lit;
-		in += lit;
-		if (!open)
-			break;
-		const char *close = strstr(open + 2, "}}");
-		if (!close) {
-			snprintf(err->msg, sizeof(err->msg),
-				 "template parsing error: unclosed action in "
-				 "\"%.100s\"",
-				 open);
-			return -EINVAL;
-		}
-		const char *b = open + 2, *e = close;
-		while (b < e && *b == ' ')
-			b++;
-		while (e > b && e[-1] == ' ')
-			e--;
-		const char *val = NULL;
-		for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-			if (strlen(vars[i].name) == (size_t)(e - b) &&
-			    memcmp(vars[i].name, b, (size_t)(e - b)) == 0)
-				val = vars[i].value;
-		if (!val) {
-			snprintf(err->msg, sizeof(err->msg),
-				 "template: unknown field %.*s (Shoal expands "
-				 ".Service.ID, .Service.Name, .Task.ID, "
-				 ".Task.Name, .Task.Slot, .Node.ID, "
-				 ".Node.Hostname, .Node.Platform.OS and "
-				 ".Node.Platform.Architecture)",
-				 (int)(e - b > 60 ? 60 : e - b), b);
-			return -EINVAL;
-		}
-		size_t vl = strlen(val);
-		if (o + vl >= cap)
-			return -ENAMETOOLONG;
-		memcpy(out + o, val, vl);
-		o += vl;
-		in = close + 2;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-static int expand_dup(struct wtask *t, const struct wtask_node *node,
-		      const char *field, char **s)
-{
-	struct shoal_err err = {""};
-	char buf[4096];
-	if (!*s || !strstr(*s, "{{"))
-		return 0;
-	int rc = wtask_expand(t, node, *s, buf, sizeof(buf), &err);
-	if (rc == -ENAMETOOLONG)
-		return bad(t, "%s is too long once expanded", field);
-	if (rc < 0)
-		return bad(t, "%s: %s", field, err.msg);
-	char *n = shoal_strdup(buf);
-	if (!n)
-		return -ENOMEM;
-	shoal_free(*s);
-	*s = n;
-	return 0;
-}
 
 /* ----------------------------------------------------------- container */
 
@@ -307,22 +50,25 @@ static int labels_from(struct wtask *t, const json_t *cs, size_t *n)
 	if (!l || json_is_null(l))
 		return 0;
 	if (!json_is_object(l))
-		return bad(t, "ContainerSpec.Labels must be an object");
+		return wtask__bad(t, "ContainerSpec.Labels must be an object");
 	json_object_foreach((json_t *)l, k, v)
 	{
 		if (!json_is_string(v))
-			return bad(t,
-				   "ContainerSpec.Labels.%.100s must be a "
-				   "string",
-				   k);
+			return wtask__bad(
+				t,
+				"ContainerSpec.Labels.%.100s must be a "
+				"string",
+				k);
 		if ((size_t)snprintf(kv, sizeof(kv), "%s=%s", k,
 				     json_string_value(v)) >= sizeof(kv))
-			return bad(t, "ContainerSpec.Labels.%.100s is too long",
-				   k);
-		int rc = strv_push(&t->labels, n, kv);
+			return wtask__bad(
+				t, "ContainerSpec.Labels.%.100s is too long",
+				k);
+		int rc = wtask__strv_push(&t->labels, n, kv);
 		if (rc == -E2BIG)
-			return bad(t, "ContainerSpec.Labels has too many "
-				      "entries");
+			return wtask__bad(t,
+					  "ContainerSpec.Labels has too many "
+					  "entries");
 		if (rc < 0)
 			return rc;
 	}
@@ -343,10 +89,11 @@ static int swarm_labels(struct wtask *t, size_t *n)
 	char kv[512];
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		snprintf(kv, sizeof(kv), "%s=%s", keys[i], vals[i]);
-		int rc = strv_push(&t->labels, n, kv);
+		int rc = wtask__strv_push(&t->labels, n, kv);
 		if (rc == -E2BIG)
-			return bad(t, "ContainerSpec.Labels has too many "
-				      "entries");
+			return wtask__bad(t,
+					  "ContainerSpec.Labels has too many "
+					  "entries");
 		if (rc < 0)
 			return rc;
 	}
@@ -368,57 +115,61 @@ static int mount_from(struct wtask *t, const struct wtask_node *node,
 	bool ro = jsonx_bool(m, "ReadOnly", false);
 	int rc;
 	if (!json_is_object(m))
-		return bad(t, "ContainerSpec.Mounts must be a list of objects");
+		return wtask__bad(
+			t, "ContainerSpec.Mounts must be a list of objects");
 	if (!abs_path(tgt))
-		return bad(t,
-			   "invalid mount target, must be an absolute path: "
-			   "%.200s",
-			   tgt);
-	if (!is_default(json_object_get(m, "Consistency")) &&
+		return wtask__bad(
+			t,
+			"invalid mount target, must be an absolute path: "
+			"%.200s",
+			tgt);
+	if (!wtask__is_default(json_object_get(m, "Consistency")) &&
 	    strcmp(jsonx_str(m, "Consistency", ""), "default") != 0)
-		return unsupported(t, "Mounts.Consistency");
-	rc = str_from(t, m, "Source", "Mounts.Source", &src);
+		return wtask__unsupported(t, "Mounts.Consistency");
+	rc = wtask__str_from(t, m, "Source", "Mounts.Source", &src);
 	if (rc == 0)
-		rc = expand_dup(t, node, "Mounts.Source", &src);
+		rc = wtask__expand_dup(t, node, "Mounts.Source", &src);
 	if (rc < 0)
 		goto out;
 	if (strcmp(type, "bind") == 0) {
 		const json_t *bo = json_object_get(m, "BindOptions");
 		const char *prop = jsonx_str(bo, "Propagation", "");
 		if (!abs_path(src)) {
-			rc = bad(t,
-				 "invalid bind mount source, must be an "
-				 "absolute path: %.200s",
-				 src ? src : "");
+			rc = wtask__bad(t,
+					"invalid bind mount source, must be an "
+					"absolute path: %.200s",
+					src ? src : "");
 			goto out;
 		}
 		if ((*prop && strcmp(prop, "rprivate")) ||
-		    !is_default(json_object_get(bo, "NonRecursive")) ||
-		    !is_default(json_object_get(bo, "CreateMountpoint"))) {
-			rc = unsupported(t, "Mounts.BindOptions");
+		    !wtask__is_default(json_object_get(bo, "NonRecursive")) ||
+		    !wtask__is_default(
+			    json_object_get(bo, "CreateMountpoint"))) {
+			rc = wtask__unsupported(t, "Mounts.BindOptions");
 			goto out;
 		}
 		snprintf(buf, sizeof(buf), "%s:%s%s", src, tgt,
 			 ro ? ":ro" : "");
-		rc = strv_push(&t->volumes, nv, buf);
+		rc = wtask__strv_push(&t->volumes, nv, buf);
 	} else if (strcmp(type, "volume") == 0) {
 		const json_t *vo = json_object_get(m, "VolumeOptions");
 		const json_t *dc = json_object_get(vo, "DriverConfig");
 		const char *drv = jsonx_str(dc, "Name", "");
-		if (!is_default(json_object_get(vo, "NoCopy")) ||
-		    !is_default(json_object_get(vo, "Labels")) ||
+		if (!wtask__is_default(json_object_get(vo, "NoCopy")) ||
+		    !wtask__is_default(json_object_get(vo, "Labels")) ||
 		    (*drv && strcmp(drv, "local")) ||
-		    !is_default(json_object_get(dc, "Options"))) {
-			rc = unsupported(t, "Mounts.VolumeOptions");
+		    !wtask__is_default(json_object_get(dc, "Options"))) {
+			rc = wtask__unsupported(t, "Mounts.VolumeOptions");
 			goto out;
 		}
 		if (src && *src && (strchr(src, ':') || strchr(src, '/'))) {
-			rc = bad(t, "invalid volume name: %.200s", src);
+			rc = wtask__bad(t, "invalid volume name: %.200s", src);
 			goto out;
 		}
 		if ((!src || !*src) && ro) {
-			rc = bad(t, "an anonymous volume cannot be read-only "
-				    "in Shoal; name the volume");
+			rc = wtask__bad(
+				t, "an anonymous volume cannot be read-only "
+				   "in Shoal; name the volume");
 			goto out;
 		}
 		if (src && *src)
@@ -426,7 +177,7 @@ static int mount_from(struct wtask *t, const struct wtask_node *node,
 				 ro ? ":ro" : "");
 		else
 			snprintf(buf, sizeof(buf), "%s", tgt);
-		rc = strv_push(&t->volumes, nv, buf);
+		rc = wtask__strv_push(&t->volumes, nv, buf);
 	} else if (strcmp(type, "tmpfs") == 0) {
 		const json_t *to = json_object_get(m, "TmpfsOptions");
 		int64_t size = jsonx_int(to, "SizeBytes", 0);
@@ -434,13 +185,14 @@ static int mount_from(struct wtask *t, const struct wtask_node *node,
 		int n = snprintf(buf, sizeof(buf), "%s", tgt);
 		const char *sep = ":";
 		if (src && *src) {
-			rc = bad(t, "invalid mount config for type \"tmpfs\": "
-				    "source must not be specified");
+			rc = wtask__bad(
+				t, "invalid mount config for type \"tmpfs\": "
+				   "source must not be specified");
 			goto out;
 		}
 		if (size < 0 || mode < 0 || mode > 07777 ||
-		    !is_default(json_object_get(to, "Options"))) {
-			rc = bad(t, "invalid Mounts.TmpfsOptions");
+		    !wtask__is_default(json_object_get(to, "Options"))) {
+			rc = wtask__bad(t, "invalid Mounts.TmpfsOptions");
 			goto out;
 		}
 		if (size) {
@@ -455,15 +207,16 @@ static int mount_from(struct wtask *t, const struct wtask_node *node,
 		}
 		if (ro)
 			snprintf(buf + n, sizeof(buf) - n, "%sro", sep);
-		rc = strv_push(&t->tmpfs, nt, buf);
+		rc = wtask__strv_push(&t->tmpfs, nt, buf);
 	} else {
-		rc = bad(t,
-			 "mount type \"%.40s\" is not supported; use bind, "
-			 "volume or tmpfs",
-			 type);
+		rc = wtask__bad(
+			t,
+			"mount type \"%.40s\" is not supported; use bind, "
+			"volume or tmpfs",
+			type);
 	}
 	if (rc == -E2BIG)
-		rc = bad(t, "ContainerSpec.Mounts has too many entries");
+		rc = wtask__bad(t, "ContainerSpec.Mounts has too many entries");
 out:
 	shoal_free(src);
 	return rc;
@@ -478,10 +231,11 @@ static int mounts_from(struct wtask *t, const struct wtask_node *node,
 	if (!ms || json_is_null(ms))
 		return 0;
 	if (!json_is_array(ms) || json_array_size(ms) > WTASK_MAX_LIST)
-		return bad(t,
-			   "ContainerSpec.Mounts must be a list of at most "
-			   "%d mounts",
-			   WTASK_MAX_LIST);
+		return wtask__bad(
+			t,
+			"ContainerSpec.Mounts must be a list of at most "
+			"%d mounts",
+			WTASK_MAX_LIST);
 	json_array_foreach(ms, i, m)
 	{
 		int rc = mount_from(t, node, m, &nv, &nt);
@@ -496,28 +250,29 @@ static int hosts_from(struct wtask *t, const json_t *cs)
 {
 	char **raw = NULL;
 	size_t n = 0;
-	int rc = strv_from(t, json_object_get(cs, "Hosts"),
-			   "ContainerSpec.Hosts", &raw);
+	int rc = wtask__strv_from(t, json_object_get(cs, "Hosts"),
+				  "ContainerSpec.Hosts", &raw);
 	for (size_t i = 0; rc == 0 && raw && raw[i]; i++) {
 		char *save = NULL, line[512], kv[600];
 		snprintf(line, sizeof(line), "%s", raw[i]);
 		char *ip = strtok_r(line, " \t", &save);
 		char *h = ip ? strtok_r(NULL, " \t", &save) : NULL;
 		if (!h) {
-			rc = bad(t,
-				 "invalid ContainerSpec.Hosts entry "
-				 "\"%.100s\": expected \"IP HOSTNAME...\"",
-				 raw[i]);
+			rc = wtask__bad(
+				t,
+				"invalid ContainerSpec.Hosts entry "
+				"\"%.100s\": expected \"IP HOSTNAME...\"",
+				raw[i]);
 			break;
 		}
 		for (; h && rc == 0; h = strtok_r(NULL, " \t", &save)) {
 			snprintf(kv, sizeof(kv), "%s:%s", h, ip);
-			rc = strv_push(&t->extra_hosts, &n, kv);
+			rc = wtask__strv_push(&t->extra_hosts, &n, kv);
 		}
 	}
 	if (rc == -E2BIG)
-		rc = bad(t, "ContainerSpec.Hosts has too many entries");
-	strv_free(raw);
+		rc = wtask__bad(t, "ContainerSpec.Hosts has too many entries");
+	wtask__strv_free(raw);
 	return rc;
 }
 
@@ -530,10 +285,11 @@ static int ulimits_from(struct wtask *t, const json_t *cs)
 	if (!ul || json_is_null(ul))
 		return 0;
 	if (!json_is_array(ul) || json_array_size(ul) > WTASK_MAX_RLIMITS)
-		return bad(t,
-			   "ContainerSpec.Ulimits must be a list of at most "
-			   "%d limits",
-			   WTASK_MAX_RLIMITS);
+		return wtask__bad(
+			t,
+			"ContainerSpec.Ulimits must be a list of at most "
+			"%d limits",
+			WTASK_MAX_RLIMITS);
 	json_array_foreach(ul, i, u)
 	{
 		const char *name = jsonx_str(u, "Name", "");
@@ -543,7 +299,7 @@ static int ulimits_from(struct wtask *t, const json_t *cs)
 			 (long long)hard);
 		if (soft < 0 || hard < 0 ||
 		    rt_parse_ulimit(s, &t->rlimits[t->rlimit_count]) < 0)
-			return bad(t, "invalid ulimit %.100s", s);
+			return wtask__bad(t, "invalid ulimit %.100s", s);
 		t->rlimit_count++;
 	}
 	return 0;
@@ -554,9 +310,10 @@ static int dur_from(struct wtask *t, const json_t *o, const char *key,
 {
 	char field[64];
 	snprintf(field, sizeof(field), "Healthcheck.%s", key);
-	int rc = int_from(t, o, key, field, out);
+	int rc = wtask__int_from(t, o, key, field, out);
 	if (rc == 0 && *out != 0 && *out < 1000000)
-		return bad(t, "%s in Healthcheck cannot be less than 1ms", key);
+		return wtask__bad(
+			t, "%s in Healthcheck cannot be less than 1ms", key);
 	return rc;
 }
 
@@ -568,36 +325,40 @@ static int health_from(struct wtask *t, const json_t *cs)
 	if (!hc || json_is_null(hc))
 		return 0;
 	if (!json_is_object(hc))
-		return bad(t, "ContainerSpec.Healthcheck must be an object");
-	rc = strv_from(t, json_object_get(hc, "Test"), "Healthcheck.Test",
-		       &t->health_test);
+		return wtask__bad(
+			t, "ContainerSpec.Healthcheck must be an object");
+	rc = wtask__strv_from(t, json_object_get(hc, "Test"),
+			      "Healthcheck.Test", &t->health_test);
 	if (rc < 0)
 		return rc;
 	if (t->health_test && t->health_test[0]) {
 		const char *k = t->health_test[0];
 		if (strcmp(k, "NONE") && strcmp(k, "CMD") &&
 		    strcmp(k, "CMD-SHELL"))
-			return bad(t,
-				   "Healthcheck.Test must start with NONE, "
-				   "CMD or CMD-SHELL, not %.40s",
-				   k);
+			return wtask__bad(
+				t,
+				"Healthcheck.Test must start with NONE, "
+				"CMD or CMD-SHELL, not %.40s",
+				k);
 		if (strcmp(k, "NONE") && !t->health_test[1])
-			return bad(t, "Healthcheck.Test %s needs a command", k);
+			return wtask__bad(
+				t, "Healthcheck.Test %s needs a command", k);
 	} else if (t->health_test) {
-		strv_free(t->health_test); /* [] inherits, as Docker */
+		wtask__strv_free(t->health_test); /* [] inherits, as Docker */
 		t->health_test = NULL;
 	}
 	if ((rc = dur_from(t, hc, "Interval", &t->health.interval_ns)) < 0 ||
 	    (rc = dur_from(t, hc, "Timeout", &t->health.timeout_ns)) < 0 ||
 	    (rc = dur_from(t, hc, "StartPeriod", &t->health.start_period_ns)) <
 		    0 ||
-	    (rc = int_from(t, hc, "Retries", "Healthcheck.Retries", &retries)) <
-		    0)
+	    (rc = wtask__int_from(t, hc, "Retries", "Healthcheck.Retries",
+				  &retries)) < 0)
 		return rc;
-	if (!is_default(json_object_get(hc, "StartInterval")))
-		return unsupported(t, "Healthcheck.StartInterval");
+	if (!wtask__is_default(json_object_get(hc, "StartInterval")))
+		return wtask__unsupported(t, "Healthcheck.StartInterval");
 	if (retries > 1000)
-		return bad(t, "Healthcheck.Retries must be at most 1000");
+		return wtask__bad(t,
+				  "Healthcheck.Retries must be at most 1000");
 	t->health.retries = (int)retries;
 	t->health.test = (const char *const *)t->health_test;
 	return 0;
@@ -611,24 +372,26 @@ static int privileges_from(struct wtask *t, const json_t *cs)
 	if (!p || json_is_null(p))
 		return 0;
 	if (!json_is_object(p))
-		return bad(t, "ContainerSpec.Privileges must be an object");
+		return wtask__bad(t,
+				  "ContainerSpec.Privileges must be an object");
 	json_object_foreach((json_t *)p, k, v)
 	{
 		const char *mode = jsonx_str(v, "Mode", "");
 		if (strcmp(k, "NoNewPrivileges") == 0) {
 			if (!json_is_boolean(v) && !json_is_null(v))
-				return bad(t, "Privileges.NoNewPrivileges must "
-					      "be true or false");
+				return wtask__bad(
+					t, "Privileges.NoNewPrivileges must "
+					   "be true or false");
 			t->no_new_privileges = json_is_true(v);
 		} else if ((strcmp(k, "Seccomp") == 0 ||
 			    strcmp(k, "AppArmor") == 0) &&
 			   json_is_object(v) && json_object_size(v) == 1 &&
 			   strcmp(mode, "default") == 0) {
 			continue;
-		} else if (!is_default(v)) {
+		} else if (!wtask__is_default(v)) {
 			char f[80];
 			snprintf(f, sizeof(f), "Privileges.%.40s", k);
-			return unsupported(t, f);
+			return wtask__unsupported(t, f);
 		}
 	}
 	return 0;
@@ -639,12 +402,12 @@ static int dns_from(struct wtask *t, const json_t *cs)
 	const json_t *d = json_object_get(cs, "DNSConfig");
 	if (!d || json_is_null(d))
 		return 0;
-	if (!is_default(json_object_get(d, "Search")))
-		return unsupported(t, "DNSConfig.Search");
-	if (!is_default(json_object_get(d, "Options")))
-		return unsupported(t, "DNSConfig.Options");
-	return strv_from(t, json_object_get(d, "Nameservers"),
-			 "DNSConfig.Nameservers", &t->dns);
+	if (!wtask__is_default(json_object_get(d, "Search")))
+		return wtask__unsupported(t, "DNSConfig.Search");
+	if (!wtask__is_default(json_object_get(d, "Options")))
+		return wtask__unsupported(t, "DNSConfig.Options");
+	return wtask__strv_from(t, json_object_get(d, "Nameservers"),
+				"DNSConfig.Nameservers", &t->dns);
 }
 
 static int resources_from(struct wtask *t, const json_t *spec)
@@ -654,19 +417,22 @@ static int resources_from(struct wtask *t, const json_t *spec)
 	const json_t *s = json_object_get(r, "Reservations");
 	int64_t ignored;
 	int rc;
-	if (!is_default(json_object_get(l, "GenericResources")) ||
-	    !is_default(json_object_get(s, "GenericResources")))
-		return unsupported(t, "Resources.GenericResources");
-	if ((rc = int_from(t, l, "NanoCPUs", "Limits.NanoCPUs",
-			   &t->nano_cpus)) < 0 ||
-	    (rc = int_from(t, l, "MemoryBytes", "Limits.MemoryBytes",
-			   &t->memory)) < 0 ||
-	    (rc = int_from(t, l, "Pids", "Limits.Pids", &t->pids_limit)) < 0 ||
-	    (rc = int_from(t, s, "MemoryBytes", "Reservations.MemoryBytes",
-			   &t->memory_reservation)) < 0)
+	if (!wtask__is_default(json_object_get(l, "GenericResources")) ||
+	    !wtask__is_default(json_object_get(s, "GenericResources")))
+		return wtask__unsupported(t, "Resources.GenericResources");
+	if ((rc = wtask__int_from(t, l, "NanoCPUs", "Limits.NanoCPUs",
+				  &t->nano_cpus)) < 0 ||
+	    (rc = wtask__int_from(t, l, "MemoryBytes", "Limits.MemoryBytes",
+				  &t->memory)) < 0 ||
+	    (rc = wtask__int_from(t, l, "Pids", "Limits.Pids",
+				  &t->pids_limit)) < 0 ||
+	    (rc = wtask__int_from(t, s, "MemoryBytes",
+				  "Reservations.MemoryBytes",
+				  &t->memory_reservation)) < 0)
 		return rc;
 	/* Reservations.NanoCPUs is the scheduler's, not a limit. */
-	return int_from(t, s, "NanoCPUs", "Reservations.NanoCPUs", &ignored);
+	return wtask__int_from(t, s, "NanoCPUs", "Reservations.NanoCPUs",
+			       &ignored);
 }
 
 static int container_from(struct wtask *t, const struct wtask_node *node,
@@ -679,76 +445,82 @@ static int container_from(struct wtask *t, const struct wtask_node *node,
 	int64_t grace = 0;
 	int rc;
 	if (!json_is_object(cs))
-		return bad(t, "the task has no ContainerSpec");
+		return wtask__bad(t, "the task has no ContainerSpec");
 	json_object_foreach((json_t *)cs, k, v)
 	{
 		if (!in_list(cs_applied,
 			     sizeof(cs_applied) / sizeof(*cs_applied), k) &&
-		    !is_default(v)) {
+		    !wtask__is_default(v)) {
 			char f[80];
 			snprintf(f, sizeof(f), "ContainerSpec.%.50s", k);
-			return unsupported(t, f);
+			return wtask__unsupported(t, f);
 		}
 	}
 	if (json_is_true(json_object_get(cs, "Init")))
-		return unsupported(t, "ContainerSpec.Init");
-	if (!is_default(json_object_get(cs, "Isolation")) &&
+		return wtask__unsupported(t, "ContainerSpec.Init");
+	if (!wtask__is_default(json_object_get(cs, "Isolation")) &&
 	    strcmp(jsonx_str(cs, "Isolation", ""), "default") != 0)
-		return unsupported(t, "ContainerSpec.Isolation");
-	if ((rc = str_from(t, cs, "Image", "ContainerSpec.Image", &t->image)) <
-	    0)
+		return wtask__unsupported(t, "ContainerSpec.Isolation");
+	if ((rc = wtask__str_from(t, cs, "Image", "ContainerSpec.Image",
+				  &t->image)) < 0)
 		return rc;
 	if (!t->image || !*t->image)
-		return bad(t, "the task's ContainerSpec has no Image");
-	if ((rc = strv_from(t, json_object_get(cs, "Command"),
-			    "ContainerSpec.Command", &t->entrypoint)) < 0 ||
-	    (rc = strv_from(t, json_object_get(cs, "Args"),
-			    "ContainerSpec.Args", &t->cmd)) < 0 ||
-	    (rc = strv_from(t, json_object_get(cs, "Env"), "ContainerSpec.Env",
-			    &t->env)) < 0 ||
-	    (rc = strv_from(t, json_object_get(cs, "CapabilityAdd"),
-			    "ContainerSpec.CapabilityAdd", &t->cap_add)) < 0 ||
-	    (rc = strv_from(t, json_object_get(cs, "CapabilityDrop"),
-			    "ContainerSpec.CapabilityDrop", &t->cap_drop)) <
+		return wtask__bad(t, "the task's ContainerSpec has no Image");
+	if ((rc = wtask__strv_from(t, json_object_get(cs, "Command"),
+				   "ContainerSpec.Command", &t->entrypoint)) <
 		    0 ||
-	    (rc = str_from(t, cs, "Hostname", "ContainerSpec.Hostname",
-			   &t->hostname)) < 0 ||
-	    (rc = str_from(t, cs, "Dir", "ContainerSpec.Dir", &t->workdir)) <
+	    (rc = wtask__strv_from(t, json_object_get(cs, "Args"),
+				   "ContainerSpec.Args", &t->cmd)) < 0 ||
+	    (rc = wtask__strv_from(t, json_object_get(cs, "Env"),
+				   "ContainerSpec.Env", &t->env)) < 0 ||
+	    (rc = wtask__strv_from(t, json_object_get(cs, "CapabilityAdd"),
+				   "ContainerSpec.CapabilityAdd",
+				   &t->cap_add)) < 0 ||
+	    (rc = wtask__strv_from(t, json_object_get(cs, "CapabilityDrop"),
+				   "ContainerSpec.CapabilityDrop",
+				   &t->cap_drop)) < 0 ||
+	    (rc = wtask__str_from(t, cs, "Hostname", "ContainerSpec.Hostname",
+				  &t->hostname)) < 0 ||
+	    (rc = wtask__str_from(t, cs, "Dir", "ContainerSpec.Dir",
+				  &t->workdir)) < 0 ||
+	    (rc = wtask__str_from(t, cs, "User", "ContainerSpec.User",
+				  &t->user)) < 0 ||
+	    (rc = wtask__str_from(t, cs, "StopSignal",
+				  "ContainerSpec.StopSignal",
+				  &t->stop_signal_name)) < 0 ||
+	    (rc = wtask__bool_from(t, cs, "TTY", "ContainerSpec.TTY",
+				   &t->tty)) < 0 ||
+	    (rc = wtask__bool_from(t, cs, "OpenStdin",
+				   "ContainerSpec.OpenStdin", &t->open_stdin)) <
 		    0 ||
-	    (rc = str_from(t, cs, "User", "ContainerSpec.User", &t->user)) <
-		    0 ||
-	    (rc = str_from(t, cs, "StopSignal", "ContainerSpec.StopSignal",
-			   &t->stop_signal_name)) < 0 ||
-	    (rc = bool_from(t, cs, "TTY", "ContainerSpec.TTY", &t->tty)) < 0 ||
-	    (rc = bool_from(t, cs, "OpenStdin", "ContainerSpec.OpenStdin",
-			    &t->open_stdin)) < 0 ||
-	    (rc = bool_from(t, cs, "ReadOnly", "ContainerSpec.ReadOnly",
-			    &t->read_only)) < 0 ||
-	    (rc = int_from(t, cs, "StopGracePeriod",
-			   "ContainerSpec.StopGracePeriod", &grace)) < 0)
+	    (rc = wtask__bool_from(t, cs, "ReadOnly", "ContainerSpec.ReadOnly",
+				   &t->read_only)) < 0 ||
+	    (rc = wtask__int_from(t, cs, "StopGracePeriod",
+				  "ContainerSpec.StopGracePeriod", &grace)) < 0)
 		return rc;
 	if (t->workdir && *t->workdir && t->workdir[0] != '/')
-		return bad(t,
-			   "the working directory '%.200s' is invalid, it "
-			   "needs to be an absolute path",
-			   t->workdir);
+		return wtask__bad(
+			t,
+			"the working directory '%.200s' is invalid, it "
+			"needs to be an absolute path",
+			t->workdir);
 	if (t->stop_signal_name && *t->stop_signal_name) {
 		t->stop_signal = eng_signal_parse(t->stop_signal_name);
 		if (t->stop_signal < 0)
-			return bad(t, "invalid signal: %.40s",
-				   t->stop_signal_name);
+			return wtask__bad(t, "invalid signal: %.40s",
+					  t->stop_signal_name);
 	}
 	if (json_object_get(cs, "StopGracePeriod") &&
 	    !json_is_null(json_object_get(cs, "StopGracePeriod"))) {
 		t->stop_grace_set = true;
 		t->stop_grace_ns = grace;
 	}
-	if ((rc = expand_dup(t, node, "ContainerSpec.Hostname", &t->hostname)) <
-	    0)
+	if ((rc = wtask__expand_dup(t, node, "ContainerSpec.Hostname",
+				    &t->hostname)) < 0)
 		return rc;
 	for (size_t i = 0; t->env && t->env[i]; i++)
-		if ((rc = expand_dup(t, node, "ContainerSpec.Env",
-				     &t->env[i])) < 0)
+		if ((rc = wtask__expand_dup(t, node, "ContainerSpec.Env",
+					    &t->env[i])) < 0)
 			return rc;
 	if ((rc = labels_from(t, cs, &nl)) < 0 ||
 	    (rc = swarm_labels(t, &nl)) < 0 ||
@@ -767,24 +539,27 @@ static int task_spec_from(struct wtask *t, const struct wtask_node *node,
 	const char *drv = jsonx_str(jsonx_obj(spec, "LogDriver"), "Name", "");
 	const char *runtime = jsonx_str(spec, "Runtime", "");
 	if (!json_is_object(spec))
-		return bad(t, "the task has no Spec");
-	if (!is_default(json_object_get(spec, "Networks")))
-		return unsupported(t, "TaskSpec.Networks (overlay networks "
-				      "for tasks)");
-	if (!is_default(json_object_get(spec, "PluginSpec")))
-		return unsupported(t, "TaskSpec.PluginSpec");
-	if (!is_default(json_object_get(spec, "NetworkAttachmentSpec")))
-		return unsupported(t, "TaskSpec.NetworkAttachmentSpec");
+		return wtask__bad(t, "the task has no Spec");
+	if (!wtask__is_default(json_object_get(spec, "Networks")))
+		return wtask__unsupported(t,
+					  "TaskSpec.Networks (overlay networks "
+					  "for tasks)");
+	if (!wtask__is_default(json_object_get(spec, "PluginSpec")))
+		return wtask__unsupported(t, "TaskSpec.PluginSpec");
+	if (!wtask__is_default(json_object_get(spec, "NetworkAttachmentSpec")))
+		return wtask__unsupported(t, "TaskSpec.NetworkAttachmentSpec");
 	if (*runtime && strcmp(runtime, "container"))
-		return unsupported(t, "TaskSpec.Runtime other than container");
+		return wtask__unsupported(
+			t, "TaskSpec.Runtime other than container");
 	if (*drv && strcmp(drv, "json-file"))
-		return bad(t,
-			   "log driver \"%.40s\" is not supported; Shoal "
-			   "logs with json-file",
-			   drv);
-	if (!is_default(
+		return wtask__bad(
+			t,
+			"log driver \"%.40s\" is not supported; Shoal "
+			"logs with json-file",
+			drv);
+	if (!wtask__is_default(
 		    json_object_get(jsonx_obj(spec, "LogDriver"), "Options")))
-		return unsupported(t, "TaskSpec.LogDriver.Options");
+		return wtask__unsupported(t, "TaskSpec.LogDriver.Options");
 	return container_from(t, node, spec);
 }
 
@@ -880,15 +655,17 @@ static bool identity_from(struct wtask *t, const json_t *o,
 	t->desired = WT_RUNNING;
 	t->version = (uint64_t)jsonx_int(ver, "Index", 0);
 	if (!id_ok(sid) || !id_ok(nid))
-		bad(t, "task %s has no valid ServiceID and NodeID", id);
+		wtask__bad(t, "task %s has no valid ServiceID and NodeID", id);
 	else if (!service_name_ok(sname))
-		bad(t, "task %s: invalid service name \"%.80s\"", id, sname);
+		wtask__bad(t, "task %s: invalid service name \"%.80s\"", id,
+			   sname);
 	else if (wtask_state_parse(want, &t->desired) < 0)
-		bad(t, "task %s: invalid DesiredState \"%.40s\"", id, want);
+		wtask__bad(t, "task %s: invalid DesiredState \"%.40s\"", id,
+			   want);
 	else if (slot && !json_is_null(slot) &&
 		 (!json_is_integer(slot) || json_integer_value(slot) < 0 ||
 		  json_integer_value(slot) > 100000000))
-		bad(t, "task %s: invalid Slot", id);
+		wtask__bad(t, "task %s: invalid Slot", id);
 	if (t->spec_error[0])
 		return true;
 	snprintf(t->service_id, sizeof(t->service_id), "%s", sid);
@@ -904,8 +681,8 @@ static bool identity_from(struct wtask *t, const json_t *o,
 	snprintf(t->container_name, sizeof(t->container_name), "%s",
 		 t->task_name);
 	if (!rt_name_valid(t->container_name))
-		bad(t, "task %s: invalid container name \"%.100s\"", id,
-		    t->container_name);
+		wtask__bad(t, "task %s: invalid container name \"%.100s\"", id,
+			   t->container_name);
 	return true;
 }
 
@@ -942,8 +719,8 @@ int wtask_decode(const void *data, size_t len, const struct wtask_node *node,
 		return rc;
 	}
 	if (rc < 0 && !t->spec_error[0])
-		bad(t, "the task spec cannot be applied (%s)",
-		    shoal_strerror(rc));
+		wtask__bad(t, "the task spec cannot be applied (%s)",
+			   shoal_strerror(rc));
 	if (!t->spec_error[0])
 		t->annotations = annotations_of(t);
 	*out = t;
@@ -960,7 +737,7 @@ void wtask_free(struct wtask *t)
 			  t->volumes,	  t->tmpfs, t->cap_add,	   t->cap_drop,
 			  t->extra_hosts, t->dns,   t->health_test};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-		strv_free(lists[i]);
+		wtask__strv_free(lists[i]);
 	char *strs[] = {t->image, t->hostname, t->user, t->workdir,
 			t->stop_signal_name};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
