@@ -137,6 +137,7 @@ static void task_line(struct pw *w, const char *id, const json_t *t,
 /* The tasks of @svc made from its current spec. */
 static json_t *current_tasks(struct cli *cli, const json_t *svc)
 {
+	static bool no_filter; /* the daemon refused it once: not again */
 	char f[300], esc[600], path[700], err[256];
 	json_t *tasks = NULL;
 	snprintf(f, sizeof(f),
@@ -145,9 +146,10 @@ static json_t *current_tasks(struct cli *cli, const json_t *svc)
 		 jsonx_str(svc, "ID", ""));
 	cli_escape(f, esc, sizeof(esc));
 	snprintf(path, sizeof(path), "/tasks?filters=%s", esc);
-	if (cli__call_err(cli, "GET", path, NULL, &tasks, err, sizeof(err)) ==
-	    0)
+	if (!no_filter && cli__call_err(cli, "GET", path, NULL, &tasks, err,
+					sizeof(err)) == 0)
 		return tasks;
+	no_filter = true;
 	/* A daemon without the _up-to-date filter: compare the specs. */
 	snprintf(f, sizeof(f), "{\"service\":{\"%s\":true}}",
 		 jsonx_str(svc, "ID", ""));
