@@ -184,7 +184,8 @@ int orch_model_load(struct orch_model *m, const struct store *s);
 /**
  * orch_report_add() - queue the status node @node_id reported for task
  * @task_id (copied). A report for the same task replaces the queued one
- * unless it names an earlier state (then it is dropped). -ENOBUFS past ORCH_MAX_REPORTS, -ENOMEM.
+ * unless it names an earlier state (then it is dropped). -ENOBUFS past
+ * ORCH_MAX_REPORTS, -ENOMEM.
  */
 int orch_report_add(struct orch_model *m, const char *node_id,
 		    const char *task_id, const char *json, size_t len);

@@ -441,12 +441,19 @@ static void group(struct pass *p, struct orch_service *s, struct orch_task **g,
 		return;
 	}
 	u->slots++;
-	/* start-first: once the newest live task runs, the older stop. */
+	/* start-first: an older live task serves until the newest runs;
+	 * only the latest older one that runs is worth keeping, so a slot
+	 * never holds more than two live tasks. */
 	if (nlive > 1) {
-		if (newest_live->state == TASK_RUNNING)
+		struct orch_task *keep = NULL;
+		if (newest_live->state != TASK_RUNNING)
 			for (size_t i = 0; i < n; i++)
-				if (g[i] != newest_live && live(g[i]))
-					set_desired(p, g[i], TASK_SHUTDOWN);
+				if (g[i] != newest_live && live(g[i]) &&
+				    g[i]->state == TASK_RUNNING)
+					keep = g[i];
+		for (size_t i = 0; i < n; i++)
+			if (g[i] != newest_live && g[i] != keep && live(g[i]))
+				set_desired(p, g[i], TASK_SHUTDOWN);
 		u->in_progress++;
 	}
 	bool job = s->mode == SERVICE_REPLICATED_JOB ||
@@ -655,7 +662,9 @@ static void supervise(struct pass *p, struct orch_service *s, struct upd *u)
 	}
 	for (size_t i = 0; i < u->noutdated && budget; i++) {
 		struct orch_task *old = u->outdated[i];
-		if (!s->start_first && !set_desired(p, old, TASK_SHUTDOWN))
+		/* start-first keeps the old task only while it serves. */
+		bool keep = s->start_first && old->state == TASK_RUNNING;
+		if (!keep && !set_desired(p, old, TASK_SHUTDOWN))
 			return;
 		size_t before = p->nfresh;
 		if (!create(p, s, old->slot,

@@ -85,8 +85,8 @@ struct local {
 struct node {
 	char id[16];
 	bool crashed, partitioned, slow, drained;
-	int down_at;	/* step at which the dispatcher marks it down */
-	int since;	/* step it became drained or down */
+	int down_at; /* step at which the dispatcher marks it down */
+	int since;   /* step it became drained or down */
 	bool marked_down;
 	struct local local[MAX_LOCAL];
 	size_t nlocal;
@@ -346,6 +346,12 @@ struct view {
 static struct view *views;
 static size_t nviews;
 
+static int by_view_id(const void *a, const void *b)
+{
+	return strcmp(((const struct view *)a)->id,
+		      ((const struct view *)b)->id);
+}
+
 static void decode_views(void)
 {
 	feed_truth();
@@ -367,6 +373,9 @@ static void decode_views(void)
 		v->stored = t->state;
 		v->desired = t->desired;
 	}
+	/* Hash order is per process (common/map.c): sort, so a seed replays
+	 * exactly. */
+	qsort(views, nviews, sizeof(*views), by_view_id);
 }
 
 /* Forget local tasks that left the node's set (the agent removes them). */
@@ -404,7 +413,7 @@ static void agent_step(int ni)
 				continue;
 			l->state = TASK_FAILED;
 		} else if (chance(60)) {
-			l->state = l->state < TASK_ACCEPTED   ? TASK_ACCEPTED
+			l->state = l->state < TASK_ACCEPTED    ? TASK_ACCEPTED
 				   : l->state < TASK_PREPARING ? TASK_PREPARING
 				   : l->state < TASK_STARTING  ? TASK_STARTING
 							       : TASK_RUNNING;
@@ -484,8 +493,8 @@ static void service_spec(char *out, size_t cap, size_t si, bool global,
 	if (global)
 		snprintf(mode, sizeof(mode), "{\"Global\":{}}");
 	else
-		snprintf(mode, sizeof(mode), "{\"Replicated\":{\"Replicas\":%u}}",
-			 replicas);
+		snprintf(mode, sizeof(mode),
+			 "{\"Replicated\":{\"Replicas\":%u}}", replicas);
 	snprintf(out, cap,
 		 "{\"Name\":\"svc%zu\",\"TaskTemplate\":{\"ContainerSpec\":{"
 		 "\"Image\":\"img:%u\"},\"RestartPolicy\":{\"Delay\":%d}},"
@@ -543,11 +552,11 @@ static void check(void)
 				task_state_name((enum task_state)(prev - 1)),
 				task_state_name(s));
 		if (prev != (uintptr_t)s + 1)
-			hmap_put_str(&S.seen, t->id,
-				     (void *)(uintptr_t)(s + 1), NULL);
+			hmap_put_str(&S.seen, t->id, (void *)(uintptr_t)(s + 1),
+				     NULL);
 		/* Tasks that run or may: desired running, not ended. */
-		bool want = t->desired == TASK_RUNNING &&
-			    !task_state_terminal(s);
+		bool want =
+			t->desired == TASK_RUNNING && !task_state_terminal(s);
 		for (size_t i = 0; want && i < MAX_SVC; i++)
 			if (strcmp(S.acks[i].id, t->service_id) == 0)
 				running[i]++;
@@ -588,6 +597,32 @@ static void check(void)
 					 ? sv->replicas
 					 : S.pass_replicas[i];
 		bool sf = S.acks[i].start_first || S.pass_replicas[i] == 0;
+		if (running[i] > (sf ? 2 * bound : bound) &&
+		    getenv("SIM_DEBUG")) {
+			size_t tp = 0, tkl;
+			const void *tk;
+			void *tv;
+			fprintf(stderr,
+				"step %d pass_step %d pass_replicas %llu spec %.*s\n",
+				S.step, S.pass_step,
+				(unsigned long long)S.pass_replicas[i],
+				(int)o->spec_len, (const char *)o->spec);
+			while (hmap_next(&S.truth.tasks, &tp, &tk, &tkl, &tv)) {
+				const struct orch_task *t = tv;
+				if (strcmp(t->service_id, sv->id) == 0)
+					fprintf(stderr,
+						"  %s slot %llu node %s desired %s "
+						"state %s current %d v%llu\n",
+						t->id,
+						(unsigned long long)t->slot,
+						t->node_id,
+						task_state_name(t->desired),
+						task_state_name(t->state),
+						strcmp(t->spec_text,
+						       sv->template_text) == 0,
+						(unsigned long long)t->version);
+			}
+		}
 		if (running[i] > (sf ? 2 * bound : bound))
 			violate("replicas",
 				"service %s: %zu tasks desired running for "
@@ -642,7 +677,8 @@ static void check_converged(void)
 					fprintf(stderr,
 						"  %s slot %llu node %s desired %s "
 						"state %s current %d err %s msg %s\n",
-						t->id, (unsigned long long)t->slot,
+						t->id,
+						(unsigned long long)t->slot,
 						t->node_id,
 						task_state_name(t->desired),
 						task_state_name(t->state),
@@ -732,8 +768,8 @@ static int run(uint64_t seed, int steps)
 	}
 	S.nsvc = MAX_SVC;
 	for (size_t i = 0; i < MAX_SVC; i++)
-		snprintf(S.acks[i].id, sizeof(S.acks[i].id),
-			 "service%020zu", i);
+		snprintf(S.acks[i].id, sizeof(S.acks[i].id), "service%020zu",
+			 i);
 	return 0;
 }
 
