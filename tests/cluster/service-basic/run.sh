@@ -78,6 +78,9 @@ dl=$(lab exec h1 docker service logs --tail 1 web 2>&1)
 assert_contains "docker service logs through shoald prints the prefix" "@h2    | hello" "$dl"
 fl=$(timeout 3 "$LAB_SCRIPT" exec h1 shoal service logs -f --tail 0 web || true)
 assert_contains "service logs -f streams new lines" "hello from" "$fl"
+sleep 2
+assert_eq "service logs --since 1s leaves the older lines out" 0 \
+	"$(lab exec h1 shoal service logs --since 1s web | grep -c 'hello' | awk '{print ($1 > 18)}')"
 tid=$(lab exec h1 shoal service ps -q web | head -1)
 assert_contains "service logs of one task" "hello from" \
 	"$(lab exec h1 shoal service logs --tail 1 "$tid")"

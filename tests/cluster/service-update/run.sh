@@ -45,6 +45,11 @@ assert_contains "rollback converges" "converged" "$out"
 prev() { [ "$(lab exec h1 shoal service ps -f desired-state=running web | awk 'NR>1 {print $3}' | sort -u)" = "busybox" ] && svc_count web 4; }
 assert_eventually "the previous image runs again" 30 prev
 
+out=$(lab exec h1 shoal service update --rollback web 2>&1 || true)
+assert_contains "update --rollback converges" "converged" "$out"
+v2again() { [ "$(lab exec h1 shoal service ps -f desired-state=running web | awk 'NR>1 {print $3}' | sort -u)" = "busybox:v2" ] && svc_count web 4; }
+assert_eventually "update --rollback goes back to the spec before (v2)" 30 v2again
+
 note "update through the docker CLI"
 assert_ok "docker service update -d --env-add" \
 	lab exec h1 docker service update -d --env-add COLOR=blue web
@@ -52,12 +57,14 @@ has_env() { lab exec h2 shoal inspect "$(svc_containers h2 web | cut -d' ' -f1)"
 assert_eventually "the new tasks carry the variable" 30 has_env
 
 note "an image no node has: the update fails and rolls back"
+imgs() { lab exec h1 shoal service ps -f desired-state=running web | awk 'NR>1 {print $3}' | sort -u; }
+before=$(imgs)
 out=$(lab exec h1 shoal service update --update-failure-action rollback \
 	--image nosuch:1 web 2>&1 || true)
 assert_contains "the progress reports the rollback" "rollback" "$out"
 st=$(lab exec h1 shoal service inspect web)
 assert_contains "UpdateStatus says the rollback completed" '"rollback_completed"' "$st"
-back() { [ "$(lab exec h1 shoal service ps -f desired-state=running web | awk 'NR>1 {print $3}' | sort -u)" = "busybox:latest" ] && svc_count web 4; }
+back() { [ "$(imgs)" = "$before" ] && svc_count web 4; }
 assert_eventually "the service runs the image of before again" 30 back
 assert_contains "the failed tasks say why" '"No such image: nosuch:1"' \
 	"$(lab exec h1 shoal service ps web)"
