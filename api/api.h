@@ -167,6 +167,9 @@ extern const struct api_route_table api_images_table;
 extern const struct api_route_table api_volumes_table;
 extern const struct api_route_table api_events_table;
 extern const struct api_route_table api_system_df_table;
+extern const struct api_route_table api_services_table;
+extern const struct api_route_table api_tasks_table;
+extern const struct api_route_table api_service_logs_table;
 
 /**
  * api_counts_fill() - container and image counts from the engine lent to

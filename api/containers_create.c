@@ -355,6 +355,45 @@ static int build_limits(struct create_req *r)
 	return 0;
 }
 
+/* Config.Healthcheck (Docker's HealthConfig), checked as the daemon does. */
+static int build_health(struct create_req *r)
+{
+	const json_t *hc = json_object_get(r->body, "Healthcheck");
+	struct eng_health *h = &r->spec.health;
+	const char *const keys[] = {"Interval", "Timeout", "StartPeriod"};
+	int64_t *vals[] = {&h->interval_ns, &h->timeout_ns,
+			   &h->start_period_ns};
+	int rc;
+
+	if (!hc || json_is_null(hc))
+		return 0;
+	if (!json_is_object(hc))
+		return fail(r, 400, "Healthcheck must be an object");
+	if ((rc = strv(r, hc, "Test", (const char ***)&h->test)) < 0)
+		return rc;
+	if (h->test && h->test[0] && strcmp(h->test[0], "NONE") &&
+	    strcmp(h->test[0], "CMD") && strcmp(h->test[0], "CMD-SHELL"))
+		return fail(r, 400, "Unknown healthcheck type '%s'",
+			    h->test[0]);
+	if (h->test && h->test[0] && strcmp(h->test[0], "NONE") && !h->test[1])
+		return fail(r, 400, "Healthcheck %s needs a command",
+			    h->test[0]);
+	for (size_t i = 0; i < 3; i++) {
+		json_int_t v = jsonx_int(hc, keys[i], 0);
+		if (v != 0 && v < 1000000)
+			return fail(r, 400,
+				    "%s in Healthcheck cannot be less than 1ms",
+				    keys[i]);
+		*vals[i] = v;
+	}
+	json_int_t retries = jsonx_int(hc, "Retries", 0);
+	if (retries < 0)
+		return fail(r, 400,
+			    "Retries in Healthcheck cannot be negative");
+	h->retries = retries > 1000000 ? 1000000 : (int)retries;
+	return 0;
+}
+
 /* RestartPolicy, AutoRemove, StopSignal, StopTimeout, ConsoleSize. */
 static int build_lifecycle(struct create_req *r)
 {
@@ -615,6 +654,8 @@ static int build_spec(struct create_req *r)
 		rc = build_limits(r);
 	if (rc == 0)
 		rc = build_lifecycle(r);
+	if (rc == 0)
+		rc = build_health(r);
 	if (rc == 0)
 		rc = strv(r, r->hc, "CapAdd", (const char ***)&s->cap_add);
 	if (rc == 0)

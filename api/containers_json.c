@@ -53,6 +53,8 @@ static json_t *state_json(const struct eng_info *e)
 	rc |= jsonx_set(o, "Error", json_string(i->error ? i->error : ""));
 	rc |= jsonx_set(o, "StartedAt", time_str(i->started_ns));
 	rc |= jsonx_set(o, "FinishedAt", time_str(i->finished_ns));
+	if (e->health)
+		rc |= jsonx_set(o, "Health", json_incref(e->health));
 	if (rc) {
 		json_decref(o);
 		return NULL;

@@ -113,8 +113,17 @@ void api__status_text(const struct eng_info *info, char *out, size_t cap)
 	case ENG_STATE_PAUSED:
 		time_format_human((now - i->started_ns) / NSEC_PER_SEC, d,
 				  sizeof(d));
-		snprintf(out, cap, "Up %s%s", d,
-			 info->state == ENG_STATE_PAUSED ? " (Paused)" : "");
+		snprintf(out, cap, "Up %s%s%s%s%s", d,
+			 info->health_status ? " (" : "",
+			 info->health_status && !strcmp(info->health_status,
+							"starting")
+				 ? "health: "
+				 : "",
+			 info->health_status ? info->health_status : "",
+			 info->health_status ? ")" : "");
+		if (info->state == ENG_STATE_PAUSED)
+			snprintf(out + strlen(out), cap - strlen(out),
+				 " (Paused)");
 		break;
 	case ENG_STATE_RESTARTING:
 	case ENG_STATE_EXITED:

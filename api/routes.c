@@ -22,6 +22,9 @@ const struct api_route_table *const api__tables[] = {
 	&api_volumes_table,
 	&api_events_table,
 	&api_system_df_table,
+	&api_services_table,
+	&api_tasks_table,
+	&api_service_logs_table,
 	/* clang-format on */
 };
 

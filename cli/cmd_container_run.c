@@ -11,6 +11,7 @@
  * run, 127 when it is not found, else the container's own code.
  */
 #include "cli/ctr.h"
+#include "cli/service.h"
 #include "common/alloc.h"
 #include "common/jsonx.h"
 
@@ -31,6 +32,9 @@ struct run_opts {
 		*pids, *hostname, *entrypoint, *network, *stopsig, *stoptime,
 		*restart;
 	const char *format;
+	/* --health-* (cli__health_json()) */
+	const char *hcmd, *hint, *hto, *hret, *hstart;
+	bool nohc;
 	struct cli_list env, vols, tmpfs, capadd, capdrop, secopt, labels,
 		ulimits, hosts, dns;
 	/* docker run's runtime flags (run_flags()) */
@@ -414,6 +418,15 @@ static json_t *create_body(const struct run_opts *o, const char *image,
 	if (o->stoptime)
 		json_object_set_new(b, "StopTimeout",
 				    json_integer(atoi(o->stoptime)));
+	json_t *health = NULL;
+	if (cli__health_json(o->hcmd, o->hint, o->hto, o->hret, o->hstart,
+			     o->nohc, &health) < 0) {
+		json_decref(hc);
+		json_decref(b);
+		return NULL;
+	}
+	if (health)
+		json_object_set_new(b, "Healthcheck", health);
 	json_object_set_new(b, "HostConfig", hc);
 	return b;
 }
@@ -475,6 +488,12 @@ static int parse_run(const char *cmd, struct run_opts *o, int argc, char **argv)
 		{"attach", 'a', CLI_FLAG_LIST, &o->attach},
 		{"detach-keys", 0, CLI_FLAG_STR, &o->detach_keys},
 		{"sig-proxy", 0, CLI_FLAG_STR, &o->sig_proxy},
+		{"health-cmd", 0, CLI_FLAG_STR, &o->hcmd},
+		{"health-interval", 0, CLI_FLAG_STR, &o->hint},
+		{"health-timeout", 0, CLI_FLAG_STR, &o->hto},
+		{"health-retries", 0, CLI_FLAG_STR, &o->hret},
+		{"health-start-period", 0, CLI_FLAG_STR, &o->hstart},
+		{"no-healthcheck", 0, CLI_FLAG_BOOL, &o->nohc},
 	};
 	/* -h is --hostname for run, as in docker; --help still works. */
 	int i = cli_flags(cmd, flags, NFLAGS(flags), argc, argv, false);

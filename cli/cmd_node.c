@@ -7,6 +7,7 @@
  * version read, so a concurrent change is never overwritten: on "update
  * out of sequence" the node is read and edited again (a few times).
  */
+#include "cli/service.h"
 #include "cli/swarm_call.h"
 #include "cli/table.h"
 #include "common/jsonx.h"
@@ -488,26 +489,10 @@ static int node_rm(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* node ps: the task table of service ps (service_tasks.c). */
 static int node_ps(struct cli *cli, int argc, char **argv)
 {
-	const char *ref = argc > 1 ? argv[1] : "self";
-	char *self = strcmp(ref, "self") == 0 ? self_id(cli) : NULL;
-	json_t *n = get_node(cli, self ? self : ref);
-	shoal_free(self);
-	if (!n)
-		return 1;
-	json_decref(n);
-	/* No tasks exist until services do: the header alone. */
-	static const char *const hdr[] = {
-		"ID",	 "NAME",	  "IMAGE",
-		"NODE",	 "DESIRED STATE", "CURRENT STATE",
-		"ERROR", "PORTS"};
-	struct cli_table *t;
-	if (cli_table_new(8, hdr, &t) < 0)
-		return 1;
-	cli_table_print(t, stdout);
-	cli_table_free(t);
-	return 0;
+	return cli__node_ps(cli, argc, argv);
 }
 
 static const struct cli_command node_cmds[] = {

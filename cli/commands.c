@@ -38,6 +38,7 @@ const struct cli_command cli_commands[] = {
 	{"rm", cli_ctr_rm, "Remove one or more containers"},
 	{"rmi", cli_img_rm, "Remove one or more images"},
 	{"run", cli_ctr_run, "Create and run a new container from an image"},
+	{"service", cli_cmd_service, "Manage Swarm services"},
 	{"start", cli_ctr_start, "Start one or more stopped containers"},
 	{"stats", cli_ctr_stats,
 	 "Display a live stream of container(s) resource usage statistics"},

@@ -27,6 +27,8 @@
 #include "daemon/daemon.h"
 #include "manager/lock.h"
 #include "manager/manager.h"
+#include "worker/exec.h"
+#include "worker/logs.h"
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -48,6 +50,8 @@ struct daemon_swarm {
 	bool have_state;
 	struct mgr *mgr;
 	struct agent *agent;
+	struct wexec *tasks;	      /* this node's tasks (worker/exec.h) */
+	struct wlogs *logs;	      /* their logs, for service logs */
 	int pending_parts;	      /* stopped parts whose callback is due */
 	api_swarm_done_fn *init_done; /* an init waiting for the store */
 	void *init_ctx;
@@ -321,10 +325,112 @@ static void mgr_ready(void *arg)
 		done(s->init_ctx, 0, "");
 }
 
+/* The agent's side of the tasks: assignments in, statuses out. */
+static void tasks_assigned(void *arg, uint64_t generation,
+			   const struct agent_item *items, size_t n)
+{
+	struct daemon_swarm *s = arg;
+	(void)generation;
+	if (s->tasks)
+		wexec_assign(s->tasks, items, n);
+}
+
+static void tasks_session(void *arg)
+{
+	struct daemon_swarm *s = arg;
+	if (s->logs)
+		wlogs_drop_all(s->logs); /* they were the old session's */
+	if (s->tasks)
+		wexec_resend(s->tasks);
+}
+
+static void logs_request(void *arg, const struct agent_logs_req *rq)
+{
+	struct daemon_swarm *s = arg;
+	if (s->logs)
+		wlogs_subscribe(s->logs, rq);
+	else if (s->agent)
+		agent_send_logs(s->agent, rq->sub_id, NULL, 0, true,
+				"this node serves no logs");
+}
+
+static void logs_control(void *arg, uint64_t sub_id, bool cancel,
+			 uint32_t credit)
+{
+	struct daemon_swarm *s = arg;
+	if (s->logs)
+		wlogs_control(s->logs, sub_id, cancel, credit);
+}
+
+static int logs_send(void *arg, uint64_t sub_id,
+		     const struct agent_log_line *lines, size_t n, bool done,
+		     const char *error)
+{
+	struct daemon_swarm *s = arg;
+	return s->agent ? agent_send_logs(s->agent, sub_id, lines, n, done,
+					  error)
+			: -ENOTCONN;
+}
+
+static void tasks_report(void *arg, const struct wexec_report *r, size_t n)
+{
+	struct daemon_swarm *s = arg;
+	const char *ids[64], *sts[64];
+	for (size_t i = 0; i < n && s->agent; i += 64) {
+		size_t k = n - i < 64 ? n - i : 64;
+		for (size_t j = 0; j < k; j++) {
+			ids[j] = r[i + j].task_id;
+			sts[j] = r[i + j].status_json;
+		}
+		/* Outside a session the statuses go at the next one. */
+		agent_report(s->agent, ids, sts, k);
+	}
+}
+
+static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
+		       char *err, size_t errlen)
+{
+	struct wexec_config xc = {
+		.loop = &s->d->loop,
+		.eng = s->d->engine,
+		.data_root = s->d->cfg.data_root,
+		.node_id = s->st.node_id,
+		.node = {d->hostname, d->os, d->arch},
+		.report = tasks_report,
+		.arg = s,
+	};
+	int rc = wexec_open(&xc, &s->tasks);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start the task executor: %s",
+			 shoal_strerror(rc));
+		return rc;
+	}
+	struct wlogs_config lc = {
+		.loop = &s->d->loop,
+		.eng = s->d->engine,
+		.tasks = s->tasks,
+		.send = logs_send,
+		.arg = s,
+	};
+	rc = wlogs_open(&lc, &s->logs);
+	if (rc < 0) {
+		wexec_close(s->tasks);
+		s->tasks = NULL;
+		snprintf(err, errlen, "cannot start the task logs: %s",
+			 shoal_strerror(rc));
+	}
+	return rc;
+}
+
 static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 {
 	struct agent_desc d;
 	describe(&s->st, &d);
+	if (!s->tasks && s->d->engine) {
+		int rc = start_tasks(s, &d, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
 	if (s->st.role == WIRE_ROLE_MANAGER && s->st.has_root_sk) {
 		struct mgr_node_desc md;
 		_Static_assert(sizeof(md) == sizeof(d), "same description");
@@ -342,8 +448,10 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 			.arg = s,
 		};
 		int rc = mgr_start(&mc, &s->mgr, err, errlen);
-		if (rc < 0)
+		if (rc < 0) {
+			stop_parts(s);
 			return rc;
+		}
 		log_info("manager listening on %s (advertised %s)",
 			 s->st.listen_addr, s->st.advertise_addr);
 	}
@@ -359,6 +467,10 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 		.ended = agent_ended,
 		.renewed = agent_renewed,
 		.managers_changed = agent_managers,
+		.assigned = tasks_assigned,
+		.session = tasks_session,
+		.logs = logs_request,
+		.logs_control = logs_control,
 		.arg = s,
 	};
 	_Static_assert(SWARM_ADDR_MAX == AGENT_ADDR_MAX, "same address size");
@@ -387,6 +499,15 @@ static void part_stopped(void *arg)
 
 static void stop_parts(struct daemon_swarm *s)
 {
+	if (s->logs) {
+		wlogs_close(s->logs);
+		s->logs = NULL;
+	}
+	if (s->tasks) {
+		/* Task containers go on running; the next start adopts them. */
+		wexec_close(s->tasks);
+		s->tasks = NULL;
+	}
 	if (s->agent) {
 		s->pending_parts++;
 		agent_stop(s->agent, part_stopped, s);
@@ -625,6 +746,8 @@ static int op_leave(void *arg, bool force, char *err, size_t errlen)
 		s->init_done = NULL;
 	}
 	init_forget(s);
+	if (s->tasks)
+		wexec_leave(s->tasks); /* Docker removes the task containers */
 	stop_parts(s);
 	/* The Raft log goes once the manager has stopped writing it. */
 	int rc = swarm_state_remove_files(s->d->cfg.data_root);

@@ -556,6 +556,9 @@ static json_t *record(struct create *c)
 	rc |= jsonx_set(r, "Annotations",
 			s->annotations ? json_deep_copy(s->annotations)
 				       : json_object());
+	json_t *hc = NULL;
+	rc |= eng__health_config(c->e, s, c->img->id, &hc);
+	rc |= jsonx_set(r, "Healthcheck", hc ? hc : json_null());
 	if (rc) {
 		json_decref(r);
 		return NULL;

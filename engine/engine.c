@@ -304,11 +304,17 @@ again:
 }
 
 static const char *const event_names[] = {
-	[ENG_EVENT_CREATE] = "create",	 [ENG_EVENT_START] = "start",
-	[ENG_EVENT_DIE] = "die",	 [ENG_EVENT_KILL] = "kill",
-	[ENG_EVENT_STOP] = "stop",	 [ENG_EVENT_RESTART] = "restart",
-	[ENG_EVENT_PAUSE] = "pause",	 [ENG_EVENT_UNPAUSE] = "unpause",
+	[ENG_EVENT_CREATE] = "create",
+	[ENG_EVENT_START] = "start",
+	[ENG_EVENT_DIE] = "die",
+	[ENG_EVENT_KILL] = "kill",
+	[ENG_EVENT_STOP] = "stop",
+	[ENG_EVENT_RESTART] = "restart",
+	[ENG_EVENT_PAUSE] = "pause",
+	[ENG_EVENT_UNPAUSE] = "unpause",
 	[ENG_EVENT_DESTROY] = "destroy",
+	[ENG_EVENT_HEALTH_HEALTHY] = "health_status: healthy",
+	[ENG_EVENT_HEALTH_UNHEALTHY] = "health_status: unhealthy",
 };
 
 const char *eng_event_name(enum eng_event_type t)
@@ -368,6 +374,7 @@ void eng_close(struct eng *e)
 		shoal_free(c);
 	}
 	hmap_fini(&e->live);
+	eng__health_close(e);
 	/* Waiters left are operations and waits whose clients went away or
 	 * are going: wake them as if their container were gone. */
 	list_init(&l);
@@ -442,6 +449,9 @@ int eng_inspect(struct eng *e, const char *ref, struct eng_info *out)
 		json_is_true(json_object_get(out->record, "StoppedByUser"));
 	out->auto_remove =
 		json_is_true(json_object_get(out->record, "AutoRemove"));
+	out->health_status = eng_health_status(e, out->rt.id);
+	out->health =
+		out->health_status ? eng_health_json(e, out->rt.id) : NULL;
 	return 0;
 }
 
@@ -450,6 +460,8 @@ void eng_info_fini(struct eng_info *info)
 	rt_info_fini(&info->rt);
 	json_decref(info->record);
 	info->record = NULL;
+	json_decref(info->health);
+	info->health = NULL;
 }
 
 int eng_resolve(struct eng *e, const char *ref, char id[RT_ID_LEN + 1])

@@ -140,6 +140,21 @@ uint64_t eng_restart_delay(uint64_t prev_ms, int64_t ran_ns);
 /* --------------------------------------------------------------- spec */
 
 /**
+ * A health check (Docker's HealthConfig; engine/health.c). @test is
+ * Docker's Test: {"NONE"} disables the image's, {"CMD", argv...} runs
+ * argv, {"CMD-SHELL", cmd} runs /bin/sh -c cmd; NULL keeps the image's
+ * HEALTHCHECK. Durations in ns, 0: the image's value, else Docker's
+ * default (30 s interval, 30 s timeout, 0 start period, 3 retries).
+ */
+struct eng_health {
+	const char *const *test;
+	int64_t interval_ns;
+	int64_t timeout_ns;
+	int64_t start_period_ns;
+	int retries;
+};
+
+/**
  * What to create, borrowed for the call. String arrays are
  * NULL-terminated; NULL means "not given". Merging with the image follows
  * Docker: the image's Env comes first and @env overrides it by name; an
@@ -185,7 +200,8 @@ struct eng_spec {
 	bool stop_timeout_set;
 	int64_t stop_timeout_s; /* grace period of a stop; < 0: for ever */
 	struct eng_restart_policy restart;
-	bool auto_remove; /* --rm: refused with a restart policy */
+	struct eng_health health; /* engine/health.c */
+	bool auto_remove;	  /* --rm: refused with a restart policy */
 	unsigned console_rows, console_cols; /* tty size at start; 0: none */
 	/* The caller's own view, kept as is in the record (api/ keeps
 	 * Docker's Config and HostConfig as sent); NULL: none. */
@@ -271,6 +287,11 @@ struct eng_info {
 	bool stopped_by_user;
 	bool auto_remove;
 	json_t *record;
+	/* The health check's verdict (engine/health.c): "starting",
+	 * "healthy", "unhealthy" (static), and Docker's State.Health; NULL
+	 * for a container without a check since shoald started. */
+	const char *health_status;
+	json_t *health;
 };
 
 /** eng_inspect() - @ref is an id, a unique id prefix or a name. */
@@ -409,6 +430,9 @@ enum eng_event_type {
 	ENG_EVENT_PAUSE,
 	ENG_EVENT_UNPAUSE,
 	ENG_EVENT_DESTROY, /* removed; @exit_code is its last (-1: none) */
+	/* Health check results (engine/health.c): "health_status: ..." */
+	ENG_EVENT_HEALTH_HEALTHY,
+	ENG_EVENT_HEALTH_UNHEALTHY,
 };
 
 /** eng_event_name() - Docker's action: "create", "start", "die", ... */
@@ -439,6 +463,19 @@ struct eng_sub;
 int eng_subscribe(struct eng *e, eng_event_fn *fn, void *arg,
 		  struct eng_sub **out);
 void eng_unsubscribe(struct eng_sub *s);
+
+/* ----------------------------------------------------------- health */
+
+/**
+ * eng_health_status() - "starting", "healthy" or "unhealthy" for a
+ * container whose health check has run since shoald started; NULL when
+ * it has none (static string).
+ */
+const char *eng_health_status(struct eng *e, const char *id);
+
+/** eng_health_json() - Docker's State.Health ({Status, FailingStreak,
+ * Log}) or NULL; owned. */
+json_t *eng_health_json(struct eng *e, const char *id);
 
 /* ---------------------------------------------------------- filters */
 

@@ -37,6 +37,7 @@ struct eng {
 	uint64_t event_seq;	    /* events delivered so far */
 	struct list_node ops;	    /* struct eng__op in flight */
 	struct eng__events *events; /* the event log (events.c) */
+	struct hmap health;	    /* id -> struct eng__health (health.c) */
 	bool closing;
 };
 
@@ -88,6 +89,16 @@ int eng__start(struct eng *e, const char *id, bool by_user,
 	       struct shoal_err *err);
 /** eng__mark_stopped() - record a stop or kill by the user. */
 void eng__mark_stopped(struct eng *e, const char *id);
+
+/* health.c: Docker's health checks */
+/** eng__health_config() - the check @s and image @image_id resolve to,
+ * for the record (*@out owned; NULL: none or disabled). */
+int eng__health_config(struct eng *e, const struct eng_spec *s,
+		       const char *image_id, json_t **out);
+void eng__health_start(struct eng *e, const char *id);
+void eng__health_exited(struct eng *e, const char *id);
+void eng__health_drop(struct eng *e, const char *id);
+void eng__health_close(struct eng *e);
 
 /* prune.c */
 /** eng__pruned_add() - append a copy of @name to @p and count @bytes. */

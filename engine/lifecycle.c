@@ -93,6 +93,7 @@ int eng__start(struct eng *e, const char *id, bool by_user,
 	if (rc < 0)
 		log_warn("container=%s: cannot watch its exit: %s", id,
 			 shoal_strerror(rc));
+	eng__health_start(e, id);
 	if (eng__record_load(e, id, &r) == 0)
 		apply_console_size(e, id, r);
 	json_decref(r);
@@ -424,6 +425,7 @@ int eng_remove(struct eng *e, const char *id, bool force, bool volumes)
 		code = 137;
 	log_info("container=%s removed", id);
 	eng__gone(e, id, code);
+	eng__health_drop(e, id);
 	return 0;
 }
 
@@ -527,8 +529,10 @@ void eng__on_exit(struct eng *e, const char *id, int code, bool oom)
 	if (eng__record_load(e, id, &r) < 0)
 		r = NULL;
 	auto_remove = jsonx_bool(r, "AutoRemove", false);
-	if (!again)
+	if (!again) {
+		eng__health_exited(e, id);
 		restart = decide(e, id, r, code, &info);
+	}
 	rt_info_fini(&info);
 	json_decref(r);
 	eng__wake_exit(e, id, code);
@@ -593,6 +597,7 @@ static void restore_one(struct eng *e, const char *id)
 		if ((rc = eng__watch(e, id)) < 0)
 			log_warn("container=%s: cannot watch its exit: %s", id,
 				 shoal_strerror(rc));
+		eng__health_start(e, id);
 	} else if (s == RT_STATUS_EXITED &&
 		   jsonx_bool(r, "AutoRemove", false)) {
 		log_info("container=%s exited while shoald was stopped; "

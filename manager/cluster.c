@@ -457,6 +457,7 @@ static void on_timer(uv_timer_t *t)
 	mgr__check_down(m);
 	grow_raft(m);
 	mgr__components_tick(m);
+	mgr__orch_tick(m);
 }
 
 /* --- life cycle ---------------------------------------------------------- */
@@ -467,6 +468,7 @@ void mgr__maybe_done(struct mgr *m)
 	    !list_empty(&m->conns))
 		return;
 	mgr__dispatcher_follow(m);
+	mgr__orch_free(m);
 	store_free(m->store);
 	json_decref(m->revoked);
 	json_decref(m->init_spec);
@@ -651,6 +653,8 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	if (rc < 0)
 		goto err_free;
 	rc = mgr__components_init(m, cfg);
+	if (rc == 0)
+		rc = mgr__orch_init(m);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot register the components: %s",
 			 shoal_strerror(rc));
@@ -678,6 +682,7 @@ err_listener:
 	m->listener->data = NULL;
 	uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
 err_store:
+	mgr__orch_free(m);
 	store_free(m->store);
 err_free:
 	json_decref(m->init_spec);
@@ -691,6 +696,7 @@ void mgr_stop(struct mgr *m, void (*done)(void *arg), void *arg)
 	m->done = done;
 	m->done_arg = arg;
 	mgr__components_close(m);
+	mgr__logs_stop_all(m);
 	m->closing = 1;
 	uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
 	m->timer_on = false;

@@ -317,6 +317,19 @@ void mgr__on_heartbeat(struct mgr_conn *c, const Swarm__Heartbeat *hb)
 	mgr__send(c, &env);
 }
 
+/* Reports of the session's node only: the certificate names the node,
+ * never the message (orch_component.c checks each task is that node's). */
+void mgr__on_task_status(struct mgr_conn *c, const Swarm__TaskStatusReport *r)
+{
+	if (!c->m->leader || !c->session) {
+		log_warn("peer=%s node=%s task status outside its session",
+			 wire_chan_name(c->chan), c->node_id);
+		wire_chan_close(c->chan);
+		return;
+	}
+	mgr__orch_reports(c->m, c->node_id, r);
+}
+
 /* A certificate for the role the node's spec now asks for, same key. */
 void mgr__on_renew(struct mgr_conn *c)
 {

@@ -33,6 +33,7 @@
 #define MGR_MAX_CONNS 1024
 
 struct mgr_session;
+struct mgr_orch;
 
 /* A connection on the swarm port (listener.c). */
 struct mgr_conn {
@@ -141,6 +142,7 @@ struct mgr {
 	size_t nconns;
 	struct mgr_dispatcher disp;
 	struct mgr_comps comps;
+	struct mgr_orch *orch; /* orch_component.c */
 	bool stopping;
 	void (*done)(void *arg);
 	void *done_arg;
@@ -266,6 +268,13 @@ void mgr__desc_from_pb(struct mgr_node_desc *d,
 /** mgr__on_join() - a token holder's JoinRequest on @c. */
 void mgr__on_join(struct mgr_conn *c, const Swarm__JoinRequest *req);
 
+/* --- service logs (logs.c) -------------------------------------------- */
+
+/** mgr__on_logs_data() - a node's LogsData, for its subscription. */
+void mgr__on_logs_data(struct mgr_conn *c, const Swarm__LogsData *d);
+/** mgr__logs_stop_all() - end @m's log subscriptions (it stops). */
+void mgr__logs_stop_all(struct mgr *m);
+
 /* --- sessions (dispatcher.c) ------------------------------------------ */
 
 void mgr__dispatcher_init(struct mgr *m);
@@ -284,6 +293,21 @@ void mgr__session_closed(struct mgr_conn *c, int reason);
 void mgr__end_sessions(struct mgr *m, const char *node_id, const char *why);
 /** mgr__check_down() - mark nodes without a live session down. */
 void mgr__check_down(struct mgr *m);
+
+/* --- the orchestrator's shell (orch_component.c) ------------------------ */
+
+/** mgr__orch_init() - register the built-in orchestrator component. */
+int mgr__orch_init(struct mgr *m);
+/** mgr__orch_free() - at the manager's end. */
+void mgr__orch_free(struct mgr *m);
+/** mgr__orch_tick() - the leader's timer: delayed decisions, retries. */
+void mgr__orch_tick(struct mgr *m);
+/** mgr__orch_reports() - task status reports from node @node_id (the
+ * session's certified node). */
+void mgr__orch_reports(struct mgr *m, const char *node_id,
+		       const Swarm__TaskStatusReport *r);
+/** mgr__on_task_status() - a TaskStatusReport on @c (dispatcher.c). */
+void mgr__on_task_status(struct mgr_conn *c, const Swarm__TaskStatusReport *r);
 
 /* --- components (component.c) ----------------------------------------- */
 
@@ -347,6 +371,10 @@ extern const struct mgr__write_op mgr__op_node_update;
 extern const struct mgr__write_op mgr__op_node_remove;
 extern const struct mgr__write_op mgr__op_token_rotate;
 extern const struct mgr__write_op mgr__op_swarm_update;
+/** The service writes (ops_service.c). */
+extern const struct mgr__write_op mgr__op_service_create;
+extern const struct mgr__write_op mgr__op_service_update;
+extern const struct mgr__write_op mgr__op_service_remove;
 
 /** mgr__on_control() - a write or read index forwarded by a follower. */
 void mgr__on_control(struct mgr_conn *c, const Swarm__ControlRequest *req);

@@ -160,6 +160,12 @@ static void on_frame(struct wire_chan *ch, const uint8_t *data, size_t len)
 	case SWARM__ENVELOPE__BODY_CONTROL_REQUEST:
 		mgr__on_control(c, env->control_request);
 		break;
+	case SWARM__ENVELOPE__BODY_TASK_STATUS:
+		mgr__on_task_status(c, env->task_status);
+		break;
+	case SWARM__ENVELOPE__BODY_LOGS_DATA:
+		mgr__on_logs_data(c, env->logs_data);
+		break;
 	default:
 		log_warn("peer=%s sent an unexpected message (%d)",
 			 wire_chan_name(ch), (int)env->body_case);

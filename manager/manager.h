@@ -347,11 +347,14 @@ struct mgr_write_req {
 #define MGR_WRITE_FORCE (1u << 0)	   /* node-remove */
 #define MGR_WRITE_ROTATE_WORKER (1u << 1)  /* swarm-update, token-rotate */
 #define MGR_WRITE_ROTATE_MANAGER (1u << 2) /* swarm-update, token-rotate */
+#define MGR_WRITE_ROLLBACK (1u << 3)	   /* service-update: PreviousSpec */
 
 /**
  * mgr_write() - the write named @op ("node-update", "node-remove",
- * "token-rotate", "swarm-update"; manager/write.c holds the table) with
- * @req. Returns as the changes above; -EINVAL for an unknown @op.
+ * "token-rotate", "swarm-update", "service-create" (@req->id: the new
+ * service's id, a fresh id_swarm()), "service-update", "service-remove";
+ * manager/write.c holds the table) with @req. Returns as the changes above;
+ * -EINVAL for an unknown @op.
  */
 int mgr_write(struct mgr *m, const char *op, const struct mgr_write_req *req,
 	      mgr_done_fn *done, void *arg, char *err, size_t errlen);

@@ -49,6 +49,9 @@ enum write_kind {
 	W_NODE_REMOVE,
 	W_TOKEN_ROTATE,
 	W_SWARM_UPDATE,
+	W_SERVICE_CREATE,
+	W_SERVICE_UPDATE,
+	W_SERVICE_REMOVE,
 	W_COUNT,
 };
 
@@ -57,6 +60,9 @@ static const struct mgr__write_op *const ops[W_COUNT] = {
 	[W_NODE_REMOVE] = &mgr__op_node_remove,
 	[W_TOKEN_ROTATE] = &mgr__op_token_rotate,
 	[W_SWARM_UPDATE] = &mgr__op_swarm_update,
+	[W_SERVICE_CREATE] = &mgr__op_service_create,
+	[W_SERVICE_UPDATE] = &mgr__op_service_update,
+	[W_SERVICE_REMOVE] = &mgr__op_service_remove,
 };
 
 static int kind_of(const char *name)

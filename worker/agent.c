@@ -52,6 +52,10 @@ struct agent {
 				 size_t n);
 	void (*assigned)(void *arg, uint64_t generation,
 			 const struct agent_item *items, size_t n);
+	void (*session)(void *arg);
+	void (*logs)(void *arg, const struct agent_logs_req *rq);
+	void (*logs_control)(void *arg, uint64_t sub_id, bool cancel,
+			     uint32_t credit);
 	void *arg;
 	uint64_t generation; /* of the last set of assignments this session */
 	enum wire_role role; /* our certificate's */
@@ -319,6 +323,30 @@ static void on_assignments(struct agent *a, const Swarm__Assignments *as)
 	shoal_free(items);
 }
 
+/* A request for task logs: checked for size, handed over. A request the
+ * agent cannot serve is answered done, with why. */
+static void on_logs(struct agent *a, const Swarm__LogsSubscribe *ls)
+{
+	if (!a->logs || ls->n_task_ids > AGENT_MAX_ITEMS) {
+		agent_send_logs(a, ls->sub_id, NULL, 0, true,
+				a->logs ? "too many tasks in one request"
+					: "this node serves no logs");
+		return;
+	}
+	struct agent_logs_req rq = {
+		.sub_id = ls->sub_id,
+		.task_ids = (const char *const *)ls->task_ids,
+		.n = ls->n_task_ids,
+		.follow = ls->follow,
+		.tail = ls->tail,
+		.since_ns = ls->since_ns,
+		.out = ls->stdout,
+		.err = ls->stderr,
+		.credit = ls->credit,
+	};
+	a->logs(a->arg, &rq);
+}
+
 static uint32_t sane_period(uint32_t ms)
 {
 	return ms < 10 ? 10 : ms > 3600000 ? 3600000 : ms;
@@ -359,6 +387,8 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 			log_info("session %s with manager %s", a->session_id,
 				 wire_chan_name(c));
 			schedule(a, a->heartbeat_ms);
+			if (a->session)
+				a->session(a->arg);
 		}
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_HEARTBEAT_RESPONSE &&
 		   a->state == AGENT_SESSION) {
@@ -373,6 +403,15 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_ASSIGNMENTS &&
 		   a->state == AGENT_SESSION) {
 		on_assignments(a, env->assignments);
+	} else if (env->body_case == SWARM__ENVELOPE__BODY_LOGS_SUBSCRIBE &&
+		   a->state == AGENT_SESSION) {
+		on_logs(a, env->logs_subscribe);
+	} else if (env->body_case == SWARM__ENVELOPE__BODY_LOGS_CONTROL &&
+		   a->state == AGENT_SESSION) {
+		if (a->logs_control)
+			a->logs_control(a->arg, env->logs_control->sub_id,
+					env->logs_control->cancel,
+					env->logs_control->credit);
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_SESSION_END) {
 		const char *why = env->session_end->error
 					  ? env->session_end->error
@@ -490,6 +529,9 @@ int agent_start(const struct agent_config *cfg, struct agent **out)
 	a->renewed = cfg->renewed;
 	a->managers_changed = cfg->managers_changed;
 	a->assigned = cfg->assigned;
+	a->session = cfg->session;
+	a->logs = cfg->logs;
+	a->logs_control = cfg->logs_control;
 	a->arg = cfg->arg;
 	struct wire_cert_info info;
 	if (wire_cert_decode(a->cert, a->cert_len, &info) < 0) {
@@ -522,6 +564,73 @@ void agent_stop(struct agent *a, void (*done)(void *arg), void *arg)
 	if (a->chan)
 		wire_chan_close(a->chan);
 	uv_close((uv_handle_t *)&a->timer, timer_closed);
+}
+
+int agent_report(struct agent *a, const char *const *ids,
+		 const char *const *statuses, size_t n)
+{
+	if (a->state != AGENT_SESSION || !a->chan)
+		return -ENOTCONN;
+	Swarm__TaskStatusItem *items = shoal_calloc(n ? n : 1, sizeof(*items));
+	Swarm__TaskStatusItem **ptrs = shoal_calloc(n ? n : 1, sizeof(*ptrs));
+	if (!items || !ptrs) {
+		shoal_free(items);
+		shoal_free(ptrs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		swarm__task_status_item__init(&items[i]);
+		items[i].task_id = (char *)ids[i];
+		items[i].status_json = (char *)statuses[i];
+		ptrs[i] = &items[i];
+	}
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__TaskStatusReport rep = SWARM__TASK_STATUS_REPORT__INIT;
+	rep.n_items = n;
+	rep.items = ptrs;
+	env.body_case = SWARM__ENVELOPE__BODY_TASK_STATUS;
+	env.task_status = &rep;
+	send_env(a, &env);
+	shoal_free(ptrs);
+	shoal_free(items);
+	return 0;
+}
+
+int agent_send_logs(struct agent *a, uint64_t sub_id,
+		    const struct agent_log_line *lines, size_t n, bool done,
+		    const char *error)
+{
+	if (a->state != AGENT_SESSION || !a->chan)
+		return -ENOTCONN;
+	Swarm__LogLine *ls = shoal_calloc(n ? n : 1, sizeof(*ls));
+	Swarm__LogLine **ptrs = shoal_calloc(n ? n : 1, sizeof(*ptrs));
+	if (!ls || !ptrs) {
+		shoal_free(ls);
+		shoal_free(ptrs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		swarm__log_line__init(&ls[i]);
+		ls[i].task_id = (char *)lines[i].task_id;
+		ls[i].stream = (uint32_t)lines[i].stream;
+		ls[i].time_ns = lines[i].time_ns;
+		ls[i].data.data = (uint8_t *)lines[i].data;
+		ls[i].data.len = lines[i].len;
+		ptrs[i] = &ls[i];
+	}
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__LogsData d = SWARM__LOGS_DATA__INIT;
+	d.sub_id = sub_id;
+	d.n_lines = n;
+	d.lines = ptrs;
+	d.done = done;
+	d.error = (char *)(error ? error : "");
+	env.body_case = SWARM__ENVELOPE__BODY_LOGS_DATA;
+	env.logs_data = &d;
+	send_env(a, &env);
+	shoal_free(ptrs);
+	shoal_free(ls);
+	return 0;
 }
 
 bool agent_in_session(const struct agent *a)

@@ -22,9 +22,12 @@
  * (swarm ca --rotate), or once two thirds of the certificate's life have
  * passed, the agent asks for a certificate of that role for the same key,
  * checks it, and hands it over through renewed(). The leader's
- * dispatcher pushes the node's whole set of assignments in the session
- * (opaque items until tasks exist); the agent hands the newest set of
- * each session over through assigned().
+ * dispatcher pushes the node's whole set of assignments in the session;
+ * the agent hands the newest set of each session over through assigned()
+ * (the task executor, worker/exec.h, runs them), says when a session
+ * opens (session(): statuses are sent again), sends task statuses
+ * (agent_report()) and serves the leader's requests for task logs
+ * (logs(), agent_send_logs(); worker/logs.h).
  *
  * Everything runs on the daemon's loop; libuv conventions for callbacks
  * (a call that returns an error never calls back).
@@ -120,6 +123,28 @@ struct agent_item {
 
 #define AGENT_MAX_ITEMS 4096
 
+/* A manager's request for the logs of some of this node's tasks (service
+ * logs); borrowed for the callback. */
+struct agent_logs_req {
+	uint64_t sub_id;
+	const char *const *task_ids;
+	size_t n;
+	bool follow;
+	int64_t tail; /* -1: all */
+	int64_t since_ns;
+	bool out, err; /* stdout, stderr */
+	uint32_t credit;
+};
+
+/* One log line for agent_send_logs(); borrowed. */
+struct agent_log_line {
+	const char *task_id;
+	int stream; /* 1 stdout, 2 stderr */
+	int64_t time_ns;
+	const void *data;
+	size_t len;
+};
+
 struct agent_config {
 	uv_loop_t *loop;
 	const struct wire_keypair *identity; /* copied */
@@ -144,6 +169,14 @@ struct agent_config {
 	 * grows within a session. Optional. */
 	void (*assigned)(void *arg, uint64_t generation,
 			 const struct agent_item *items, size_t n);
+	/* A session opened (the first, or after a failover): statuses sent
+	 * before may have been lost with the old one. Optional. */
+	void (*session)(void *arg);
+	/* The manager asks for task logs, or controls a subscription
+	 * (cancel, credit for more batches). Optional. */
+	void (*logs)(void *arg, const struct agent_logs_req *rq);
+	void (*logs_control)(void *arg, uint64_t sub_id, bool cancel,
+			     uint32_t credit);
 	void *arg;
 };
 
@@ -152,6 +185,23 @@ int agent_start(const struct agent_config *cfg, struct agent **out);
 
 /** agent_stop() - close the session; @done(@arg) once freed (may be NULL). */
 void agent_stop(struct agent *a, void (*done)(void *arg), void *arg);
+
+/**
+ * agent_report() - send @n task statuses (@ids[i], Docker's TaskStatus as
+ * JSON @statuses[i], borrowed) in one TaskStatusReport. 0, -ENOTCONN
+ * outside a session (the caller resends at the next session()), -ENOMEM.
+ */
+int agent_report(struct agent *a, const char *const *ids,
+		 const char *const *statuses, size_t n);
+
+/**
+ * agent_send_logs() - one batch of subscription @sub_id's lines (@n,
+ * borrowed), @done when it is the last, with @error when it ended early.
+ * 0, -ENOTCONN outside a session, -ENOMEM.
+ */
+int agent_send_logs(struct agent *a, uint64_t sub_id,
+		    const struct agent_log_line *lines, size_t n, bool done,
+		    const char *error);
 
 /** agent_in_session() - whether a manager answered our session. */
 bool agent_in_session(const struct agent *a);

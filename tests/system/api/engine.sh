@@ -226,8 +226,8 @@ check "docker run --blkio-weight is refused naming the field" \
 	refused "HostConfig.BlkioWeight is not supported yet"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}}'
 expect "PortBindings are refused naming the field" 400 "HostConfig.PortBindings is not supported yet"
-api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "Healthcheck": {"Test": ["CMD", "true"]}}'
-expect "a health check is refused naming the field" 400 "Config.Healthcheck is not supported yet"
+api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "Healthcheck": {"Test": ["CMD", "true"], "StartInterval": 1000000000}}'
+expect "a health check's StartInterval is refused naming the field" 400 "Config.Healthcheck.StartInterval is not supported yet"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"labels": "a"}}}}'
 expect "log options not applied are refused naming the option" 400 "unknown log opt 'labels' for json-file log driver"
 check "nothing was created by the refused requests" test -z "$(all_ids)"
