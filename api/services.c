@@ -132,6 +132,8 @@ int api__filters(struct api_call *call, const char *const *known, json_t **out)
 		} else {
 			ok = false;
 		}
+		if (!ok)
+			json_decref(list);
 		if (!ok || !f || json_object_set_new(f, key, list) < 0) {
 			if (ok)
 				api_reply_error(call, 500, "out of memory");
