@@ -100,6 +100,7 @@ struct orch_service {
 	char **prefs; /* spread descriptors, owned */
 	size_t nprefs;
 	json_t *platforms; /* borrowed from @spec; NULL: any */
+	uint32_t rank;	   /* scratch of a pass: index in id order */
 };
 
 #define ORCH_DIRTY_SPEC 1u
@@ -126,6 +127,11 @@ struct orch_task {
 	int64_t res_cpus, res_mem;
 	unsigned dirty; /* ORCH_* of this pass */
 	bool current;	/* Spec is the service's (set by a pass) */
+	/* Scratch of a pass: its service's rank in id order (UINT32_MAX:
+	 * no such service) and its node, so sorting and counting compare
+	 * numbers and pointers rather than ids. */
+	uint32_t rank;
+	struct orch_node *node;
 };
 
 /** What a pass needs from outside: the time and fresh ids. */
@@ -157,6 +163,9 @@ struct orch_model {
 	size_t nreports;
 	struct orch_report *inflight; /* folded into the batch in flight */
 	size_t ninflight;
+	/* The last task Spec made canonical (orch_model.c's cache). */
+	json_t *spec_json;
+	char *spec_text;
 	/* Reports refused in the last pass, for the shell's log line. */
 	size_t refused;
 	char refused_why[256];

@@ -125,6 +125,10 @@ void orch_model_clear(struct orch_model *m)
 	clear_map(&m->services, fr_service);
 	clear_map(&m->tasks, fr_task);
 	clear_map(&m->dirty_nodes, fr_none);
+	json_decref(m->spec_json);
+	shoal_free(m->spec_text);
+	m->spec_json = NULL;
+	m->spec_text = NULL;
 	m->all_dirty = true;
 }
 
@@ -351,8 +355,31 @@ static struct orch_service *service_decode(const struct store_object *o)
 
 /* ------------------------------------------------------------------ tasks */
 
-static int task_fill(struct orch_task *t, const struct store_object *o,
-		     const json_t *sp, const json_t *st)
+/*
+ * The canonical text of a task's Spec. Tasks of one service share their
+ * Spec, so the last one made canonical is kept (@m's cache): comparing
+ * the parsed Spec with it is cheaper than writing it out again.
+ */
+static char *spec_canon(struct orch_model *m, const json_t *spec)
+{
+	if (m->spec_json && m->spec_text && json_equal(m->spec_json, spec))
+		return shoal_strdup(m->spec_text);
+	char *text = canon(spec);
+	if (text) {
+		char *copy = shoal_strdup(text);
+		if (copy) {
+			json_decref(m->spec_json);
+			shoal_free(m->spec_text);
+			m->spec_json = json_deep_copy(spec);
+			m->spec_text = copy;
+		}
+	}
+	return text;
+}
+
+static int task_fill(struct orch_model *m, struct orch_task *t,
+		     const struct store_object *o, const json_t *sp,
+		     const json_t *st)
 {
 	snprintf(t->id, sizeof(t->id), "%s", o->id);
 	snprintf(t->service_id, sizeof(t->service_id), "%s",
@@ -382,7 +409,8 @@ static int task_fill(struct orch_task *t, const struct store_object *o,
 		jsonx_obj(jsonx_obj(spec, "Resources"), "Reservations");
 	t->res_cpus = jsonx_int(res, "NanoCPUs", 0);
 	t->res_mem = jsonx_int(res, "MemoryBytes", 0);
-	t->spec_text = canon(spec ? spec : json_object_get(sp, "Spec"));
+	t->spec_text =
+		spec ? spec_canon(m, spec) : canon(json_object_get(sp, "Spec"));
 	t->ann_text = canon(json_object_get(sp, "ServiceAnnotations"));
 	t->status_text = shoal_malloc(o->status_len + 1);
 	if (!t->spec_text || !t->ann_text || !t->status_text)
@@ -392,12 +420,13 @@ static int task_fill(struct orch_task *t, const struct store_object *o,
 	return 0;
 }
 
-static struct orch_task *task_decode(const struct store_object *o)
+static struct orch_task *task_decode(struct orch_model *m,
+				     const struct store_object *o)
 {
 	json_t *sp = parse(o->spec, o->spec_len);
 	json_t *st = parse(o->status, o->status_len);
 	struct orch_task *t = shoal_calloc(1, sizeof(*t));
-	if (!t || !sp || !st || task_fill(t, o, sp, st) < 0) {
+	if (!t || !sp || !st || task_fill(m, t, o, sp, st) < 0) {
 		task_free(t);
 		t = NULL;
 	}
@@ -443,7 +472,7 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 		return put(&m->services, s->id, s, fr_service);
 	}
 	case STORE_TASKS: {
-		struct orch_task *t = task_decode(o);
+		struct orch_task *t = task_decode(m, o);
 		if (!t)
 			return -EINVAL;
 		struct orch_task *old = hmap_get_str(&m->tasks, t->id);

@@ -250,8 +250,11 @@ static int by_service_slot(const void *a, const void *b)
 {
 	const struct orch_task *x = *(struct orch_task *const *)a;
 	const struct orch_task *y = *(struct orch_task *const *)b;
-	int c = strcmp(x->service_id, y->service_id);
-	if (c)
+	int c;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	if (x->rank == UINT32_MAX &&
+	    (c = strcmp(x->service_id, y->service_id)) != 0)
 		return c;
 	if (x->slot != y->slot)
 		return x->slot < y->slot ? -1 : 1;
@@ -680,7 +683,7 @@ static void supervise(struct pass *p, struct orch_service *s, struct upd *u)
 static size_t span(struct orch_task **all, size_t n, size_t i, bool by_node)
 {
 	size_t j = i + 1;
-	while (j < n && strcmp(all[j]->service_id, all[i]->service_id) == 0 &&
+	while (j < n && all[j]->rank == all[i]->rank &&
 	       all[j]->slot == all[i]->slot &&
 	       (!by_node || strcmp(all[j]->node_id, all[i]->node_id) == 0))
 		j++;
@@ -788,43 +791,31 @@ static void prune(struct pass *p, struct orch_task **g, size_t n)
 	}
 }
 
-static int run_services(struct pass *p, struct orch_task **all, size_t n)
+static int run_services(struct pass *p, struct orch_task **all, size_t n,
+			struct orch_service **svcs, size_t k)
 {
-	size_t ns = hmap_len(&p->m->services), nn = hmap_len(&p->m->nodes);
-	struct orch_service **svcs = shoal_calloc(ns + 1, sizeof(*svcs));
+	size_t nn = hmap_len(&p->m->nodes);
 	struct orch_node **nodes = shoal_calloc(nn + 1, sizeof(*nodes));
 	struct orch_task **outdated =
 		shoal_calloc(n + nn + 1, sizeof(*outdated));
-	if (!svcs || !nodes || !outdated) {
-		shoal_free(svcs);
+	if (!nodes || !outdated) {
 		shoal_free(nodes);
 		shoal_free(outdated);
 		return -ENOMEM;
 	}
-	size_t pos = 0, k = 0;
+	size_t pos = 0, kn = 0;
 	const void *key;
 	size_t kl;
 	void *v;
-	while (hmap_next(&p->m->services, &pos, &key, &kl, &v))
-		svcs[k++] = v;
-	qsort(svcs, k, sizeof(*svcs), by_id);
-	pos = 0;
-	size_t kn = 0;
 	while (hmap_next(&p->m->nodes, &pos, &key, &kl, &v))
 		nodes[kn++] = v;
 	qsort(nodes, kn, sizeof(*nodes), by_id);
+	/* Tasks are sorted by their service's rank; orphans come last. */
 	size_t i = 0;
-	for (size_t si = 0; si <= k; si++) {
-		struct orch_service *s = si < k ? svcs[si] : NULL;
-		/* tasks of services before @s are orphans */
+	for (size_t si = 0; si < k; si++) {
+		struct orch_service *s = svcs[si];
 		size_t j = i;
-		while (j < n && (!s || strcmp(all[j]->service_id, s->id) < 0))
-			j++;
-		orphans(p, all + i, j - i);
-		i = j;
-		if (!s)
-			break;
-		while (j < n && strcmp(all[j]->service_id, s->id) == 0)
+		while (j < n && all[j]->rank == si)
 			j++;
 		for (size_t x = i; x < j; x++)
 			all[x]->current = strcmp(all[x]->spec_text,
@@ -846,10 +837,35 @@ static int run_services(struct pass *p, struct orch_task **all, size_t n)
 		}
 		i = j;
 	}
-	shoal_free(svcs);
+	orphans(p, all + i, n - i);
 	shoal_free(nodes);
 	shoal_free(outdated);
 	return 0;
+}
+
+/* The services sorted by id, each given its rank, and every task its
+ * service's rank (UINT32_MAX for a removed service). */
+static struct orch_service **
+rank_services(struct orch_model *m, struct orch_task **all, size_t n, size_t *k)
+{
+	size_t ns = hmap_len(&m->services), pos = 0, kl;
+	const void *key;
+	void *v;
+	struct orch_service **svcs = shoal_calloc(ns + 1, sizeof(*svcs));
+	*k = 0;
+	if (!svcs)
+		return NULL;
+	while (hmap_next(&m->services, &pos, &key, &kl, &v))
+		svcs[(*k)++] = v;
+	qsort(svcs, *k, sizeof(*svcs), by_id);
+	for (size_t i = 0; i < *k; i++)
+		svcs[i]->rank = (uint32_t)i;
+	for (size_t i = 0; i < n; i++) {
+		struct orch_service *s =
+			hmap_get_str(&m->services, all[i]->service_id);
+		all[i]->rank = s ? s->rank : UINT32_MAX;
+	}
+	return svcs;
 }
 
 /* ------------------------------------------------------------ encoding */
@@ -911,8 +927,15 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 	void *v;
 	while (hmap_next(&m->tasks, &pos, &key, &kl, &v))
 		all[k++] = v;
+	size_t nsvc = 0;
+	struct orch_service **svcs = rank_services(m, all, k, &nsvc);
+	if (!svcs) {
+		shoal_free(all);
+		return -ENOMEM;
+	}
 	qsort(all, k, sizeof(*all), by_service_slot);
-	int rc = p.err ? p.err : run_services(&p, all, k);
+	int rc = p.err ? p.err : run_services(&p, all, k, svcs, nsvc);
+	shoal_free(svcs);
 	/* The scheduler: pending tasks, old and new. */
 	struct orch_task **pend = NULL, **lv = NULL;
 	size_t npend = 0, nlv = 0;
