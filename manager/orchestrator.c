@@ -678,6 +678,100 @@ static void supervise(struct pass *p, struct orch_service *s, struct upd *u)
 	}
 }
 
+/* ----------------------------------------------------------- rebalance */
+
+/* A node that would take a new task of @s now (the scheduler's filters
+ * but resources, which it checks when placing). */
+static bool may_take(const struct orch_service *s, const struct orch_node *n)
+{
+	if (!n->ready || n->avail != ORCH_ACTIVE)
+		return false;
+	for (size_t i = 0; i < s->ncons; i++)
+		if (!orch__constraint_ok(&s->cons[i], n))
+			return false;
+	return orch__platform_ok(s, n);
+}
+
+/*
+ * Beyond Docker: a replicated service whose status asks for "Rebalance"
+ * (POST /services/{id}/update?rebalance=true) is spread again over the
+ * nodes that may take its tasks: while the busiest such node holds two
+ * tasks more than the idlest, a task of the busiest moves (a new task in
+ * its slot, placed by the scheduler on the least loaded node; stop-first
+ * or start-first as the update order says), at most Parallelism at a time
+ * (0: all), after the previous moves run. Once balanced, the request is
+ * cleared. Nothing moves during an update.
+ */
+static void rebalance(struct pass *p, struct orch_service *s,
+		      struct orch_task **t, size_t n, struct upd *u)
+{
+	if (!jsonx_bool(s->status, "Rebalance", false))
+		return;
+	if (u->noutdated || u->in_progress)
+		return; /* an update first */
+	size_t pos = 0, kl, eligible = 0;
+	const void *k;
+	void *v;
+	while (hmap_next(&p->m->nodes, &pos, &k, &kl, &v))
+		((struct orch_node *)v)->nsvc = 0;
+	size_t moving = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!live(t[i]) || !*t[i]->node_id) {
+			moving += live(t[i]);
+			continue;
+		}
+		struct orch_node *nd =
+			hmap_get_str(&p->m->nodes, t[i]->node_id);
+		if (nd)
+			nd->nsvc++;
+		if (t[i]->state < TASK_RUNNING)
+			moving++;
+	}
+	uint32_t lo = UINT32_MAX, hi = 0;
+	struct orch_node *busiest = NULL;
+	pos = 0;
+	while (hmap_next(&p->m->nodes, &pos, &k, &kl, &v)) {
+		struct orch_node *nd = v;
+		if (!may_take(s, nd))
+			continue;
+		eligible++;
+		lo = nd->nsvc < lo ? nd->nsvc : lo;
+		if (nd->nsvc > hi || (nd->nsvc == hi && busiest &&
+				      strcmp(nd->id, busiest->id) < 0)) {
+			hi = nd->nsvc;
+			busiest = nd;
+		}
+	}
+	if (!eligible || hi <= lo + 1) {
+		json_t *st = touch_service(p, s);
+		if (st)
+			json_object_del(st, "Rebalance");
+		return;
+	}
+	if (moving)
+		return; /* the previous moves run first */
+	uint64_t budget = s->parallelism ? s->parallelism : UINT64_MAX;
+	/* Move from the busiest nodes, one task per node and pass, until
+	 * the busiest is no more than one above the average. */
+	for (size_t i = 0; i < n && budget; i++) {
+		struct orch_task *x = t[i];
+		if (!live(x) || !*x->node_id || x->state != TASK_RUNNING)
+			continue;
+		struct orch_node *nd = hmap_get_str(&p->m->nodes, x->node_id);
+		if (!nd || nd->nsvc < lo + 2)
+			continue;
+		if (!s->start_first && !set_desired(p, x, TASK_SHUTDOWN))
+			return;
+		size_t before = p->nfresh;
+		if (!create(p, s, x->slot, NULL))
+			return;
+		last_fresh_slot(p, before, x->slot);
+		nd->nsvc--;
+		lo++; /* the new task goes to an idle node */
+		budget--;
+	}
+}
+
 /* ------------------------------------------------------------ services */
 
 static size_t span(struct orch_task **all, size_t n, size_t i, bool by_node)
@@ -830,6 +924,8 @@ static int run_services(struct pass *p, struct orch_task **all, size_t n,
 			replicated(p, s, all + i, j - i, &u);
 		if (s->mode == SERVICE_REPLICATED || s->mode == SERVICE_GLOBAL)
 			supervise(p, s, &u);
+		if (s->mode == SERVICE_REPLICATED)
+			rebalance(p, s, all + i, j - i, &u);
 		for (size_t x = i; x < j;) {
 			size_t y = span(all, j, x, is_global);
 			prune(p, all + x, y - x);
