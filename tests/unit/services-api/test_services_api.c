@@ -356,6 +356,25 @@ static void services_are_created_placed_updated_and_removed(void **s)
 	}
 	assert_int_equal(r.status, 200);
 
+	/* the docker CLI's progress filter: tasks of the current spec */
+	ask("GET",
+	    "/v1.45/tasks?filters=%7B%22service%22:%7B%22web%22:true%7D,"
+	    "%22_up-to-date%22:%7B%22true%22:true%7D%7D",
+	    NULL, &r);
+	assert_int_equal(r.status, 200);
+	{
+		size_t i, up = 0;
+		json_t *t;
+		json_array_foreach(r.json, i, t)
+		{
+			up += strcmp(jsonx_str(t, "DesiredState", ""),
+				     "running") == 0;
+		}
+		assert_int_equal(up, 3);
+		assert_true(json_array_size(r.json) >= 3);
+	}
+	reply_fini(&r);
+
 	/* a task by id */
 	ask("GET", "/v1.45/tasks", NULL, &r);
 	const char *tid = jsonx_str(json_array_get(r.json, 0), "ID", "");
