@@ -160,7 +160,8 @@ struct orch_model {
 	struct hmap dirty_nodes;     /* node ids whose assignment set changed */
 	bool all_dirty;		     /* every node's set must be recomputed */
 	struct orch_report *reports; /* queued, bounded */
-	size_t nreports;
+	size_t nreports, capreports;
+	struct hmap report_idx; /* "NODE\0TASK" -> index + 1 in @reports */
 	struct orch_report *inflight; /* folded into the batch in flight */
 	size_t ninflight;
 	/* The last task Spec made canonical (orch_model.c's cache). */
@@ -252,6 +253,8 @@ bool orch_task_assigned(const struct orch_task *t);
 struct buf;
 /** orch__task_spec() - @t's spec JSON appended to @b; 0 or -ENOMEM. */
 int orch__task_spec(const struct orch_task *t, struct buf *b);
+/** orch__reports_reindex() - @m's report index after the queue moved. */
+int orch__reports_reindex(struct orch_model *m);
 /** orch__task_set_status() - a status the managers write (state, msg,
  * err of @t, stamped @now_ns) made @t's status text; 0 or -ENOMEM. */
 int orch__task_set_status(struct orch_task *t, int64_t now_ns);

@@ -139,19 +139,54 @@ void orch_model_fini(struct orch_model *m)
 		shoal_free(m->reports[i].json);
 	shoal_free(m->reports);
 	m->reports = NULL;
-	m->nreports = 0;
+	m->nreports = m->capreports = 0;
+	hmap_fini(&m->report_idx);
+	m->report_idx = (struct hmap)HMAP_INIT;
 	orch_pass_done(m, true);
 	shoal_free(m->inflight);
 	m->inflight = NULL;
+}
+
+/* The queue's key of a report: "NODE\0TASK" into @out. */
+static size_t report_key(const char *node, const char *task,
+			 char out[2 * STORE_ID_MAX + 2])
+{
+	size_t n = strnlen(node, STORE_ID_MAX), t = strnlen(task, STORE_ID_MAX);
+	memcpy(out, node, n);
+	out[n] = '\0';
+	memcpy(out + n + 1, task, t);
+	return n + 1 + t;
+}
+
+static struct orch_report *report_find(struct orch_model *m, const char *node,
+				       const char *task)
+{
+	char key[2 * STORE_ID_MAX + 2];
+	size_t kl = report_key(node, task, key);
+	uintptr_t i = (uintptr_t)hmap_get(&m->report_idx, key, kl);
+	return i ? &m->reports[i - 1] : NULL;
+}
+
+int orch__reports_reindex(struct orch_model *m)
+{
+	hmap_fini(&m->report_idx);
+	m->report_idx = (struct hmap)HMAP_INIT;
+	for (size_t i = 0; i < m->nreports; i++) {
+		char key[2 * STORE_ID_MAX + 2];
+		size_t kl = report_key(m->reports[i].node_id,
+				       m->reports[i].task_id, key);
+		if (hmap_put(&m->report_idx, key, kl, (void *)(i + 1), NULL) <
+		    0)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 void orch_pass_done(struct orch_model *m, bool applied)
 {
 	for (size_t i = 0; i < m->ninflight; i++) {
 		struct orch_report *r = &m->inflight[i];
-		bool newer = false;
-		for (size_t j = 0; j < m->nreports && !newer; j++)
-			newer = strcmp(m->reports[j].task_id, r->task_id) == 0;
+		bool newer = report_find(m, r->node_id, r->task_id) != NULL;
 		if (!applied && !newer)
 			orch_report_add(m, r->node_id, r->task_id, r->json,
 					r->len);
@@ -552,36 +587,37 @@ static enum task_state report_state(const char *json, size_t len)
 int orch_report_add(struct orch_model *m, const char *node_id,
 		    const char *task_id, const char *json, size_t len)
 {
-	for (size_t i = 0; i < m->nreports; i++) {
-		struct orch_report *r = &m->reports[i];
-		if (strcmp(r->task_id, task_id) == 0 &&
-		    strcmp(r->node_id, node_id) == 0) {
-			/* A report that arrives late (a resend, a duplicate)
-			 * never replaces a later state. */
-			enum task_state was = report_state(r->json, r->len);
-			if (was != TASK_STATE_COUNT &&
-			    report_state(json, len) < was)
-				return 0;
-			char *copy = shoal_memdup(json, len + 1);
-			if (!copy)
-				return -ENOMEM;
-			copy[len] = '\0';
-			shoal_free(r->json);
-			r->json = copy;
-			r->len = len;
+	if (strlen(task_id) > STORE_ID_MAX || strlen(node_id) > STORE_ID_MAX)
+		return -EINVAL;
+	struct orch_report *r = report_find(m, node_id, task_id);
+	if (r) {
+		/* A report that arrives late (a resend, a duplicate) never
+		 * replaces a later state. */
+		enum task_state was = report_state(r->json, r->len);
+		if (was != TASK_STATE_COUNT && report_state(json, len) < was)
 			return 0;
-		}
+		char *copy = shoal_malloc(len + 1);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, json, len);
+		copy[len] = '\0';
+		shoal_free(r->json);
+		r->json = copy;
+		r->len = len;
+		return 0;
 	}
 	if (m->nreports >= ORCH_MAX_REPORTS)
 		return -ENOBUFS;
-	if (strlen(task_id) > STORE_ID_MAX || strlen(node_id) > STORE_ID_MAX)
-		return -EINVAL;
-	struct orch_report *a = shoal_realloc(
-		m->reports, (m->nreports + 1) * sizeof(*m->reports));
-	if (!a)
-		return -ENOMEM;
-	m->reports = a;
-	struct orch_report *r = &a[m->nreports];
+	if (m->nreports == m->capreports) {
+		size_t cap = m->capreports ? 2 * m->capreports : 64;
+		struct orch_report *a =
+			shoal_realloc(m->reports, cap * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		m->reports = a;
+		m->capreports = cap;
+	}
+	r = &m->reports[m->nreports];
 	memset(r, 0, sizeof(*r));
 	snprintf(r->task_id, sizeof(r->task_id), "%s", task_id);
 	snprintf(r->node_id, sizeof(r->node_id), "%s", node_id);
@@ -591,6 +627,13 @@ int orch_report_add(struct orch_model *m, const char *node_id,
 	memcpy(r->json, json, len);
 	r->json[len] = '\0';
 	r->len = len;
+	char key[2 * STORE_ID_MAX + 2];
+	size_t kl = report_key(node_id, task_id, key);
+	if (hmap_put(&m->report_idx, key, kl, (void *)(m->nreports + 1), NULL) <
+	    0) {
+		shoal_free(r->json);
+		return -ENOMEM;
+	}
 	m->nreports++;
 	return 0;
 }

@@ -242,6 +242,8 @@ static void fold_reports(struct pass *p)
 	memmove(m->reports, m->reports + done,
 		(m->nreports - done) * sizeof(*m->reports));
 	m->nreports -= done;
+	if (orch__reports_reindex(m) < 0)
+		p->err = -ENOMEM;
 }
 
 /* ---------------------------------------------------------- task order */
