@@ -19,8 +19,8 @@
  *             after a grace), partitions (tasks run on, reports are lost,
  *             down after the grace), drains and reactivations
  *   clients   service create, update (new image: a rolling update,
- *             stop-first or start-first), scale, remove, at a version read
- *             before; an applied write is acknowledged
+ *             stop-first or start-first), scale, rebalance, remove, at a
+ *             version read before; an applied write is acknowledged
  *
  * Invariants, checked after every step:
  *   replicas    per replicated service, tasks desired running <= replicas
@@ -516,6 +516,19 @@ static void client_step(void)
 				     1 + below(6), below(3), chance(50));
 			client_write(si, spec, true);
 		}
+		return;
+	}
+	if (chance(8) && si != 0) { /* ask for a rebalance */
+		json_t *st = obj_json(o->status, o->status_len);
+		json_object_set_new(st, "Rebalance", json_true());
+		char *status = jsonx_dump(st, NULL);
+		json_decref(st);
+		struct store_batch b;
+		store_batch_init(&b, now_ns());
+		store_batch_update(&b, STORE_SERVICES, a->id, o->version, NULL,
+				   0, status, strlen(status));
+		shoal_free(status);
+		apply(&b);
 		return;
 	}
 	if (chance(10)) { /* remove */
