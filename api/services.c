@@ -3,7 +3,8 @@
  * /services (filters id, label, mode, name; ?status=true adds
  * ServiceStatus), POST /services/create (201 {"ID","Warnings"}), GET
  * /services/{id} (?insertDefaults), POST /services/{id}/update
- * (?version=, ?rollback=previous, ?registryAuthFrom=), DELETE
+ * (?version=, ?rollback=previous, ?registryAuthFrom=, and beyond Docker
+ * ?rebalance=true: spread the tasks again over the nodes), DELETE
  * /services/{id}. Translation only: the spec is checked by the managers
  * (manager/service_spec.c), every write goes through mgr_write() so a
  * follower forwards it, and reads run after mgr_sync() as the node routes'
@@ -132,6 +133,8 @@ int api__filters(struct api_call *call, const char *const *known, json_t **out)
 		} else {
 			ok = false;
 		}
+		if (!ok)
+			json_decref(list);
 		if (!ok || !f || json_object_set_new(f, key, list) < 0) {
 			if (ok)
 				api_reply_error(call, 500, "out of memory");
@@ -380,6 +383,12 @@ struct svc_answer {
 	struct http_response *res; /* NULL once the client left */
 	json_t *body;		   /* success body, or NULL (empty) */
 	int ok;			   /* success status */
+	/* A remove takes no version from the client: when the service
+	 * changed between our read and the commit (the orchestrator writes
+	 * its status), it is tried again at the new version. */
+	struct mgr *m;
+	char remove_id[STORE_ID_MAX + 1];
+	int retries;
 };
 
 static void client_gone(struct http_response *res, void *arg)
@@ -396,7 +405,7 @@ static struct svc_answer *answer_new(struct api_call *call, int ok,
 		json_decref(body);
 		return NULL;
 	}
-	*w = (struct svc_answer){call->res, body, ok};
+	*w = (struct svc_answer){.res = call->res, .body = body, .ok = ok};
 	http_response_on_close(call->res, client_gone, w);
 	return w;
 }
@@ -426,9 +435,23 @@ static int status_of(int rc)
 	}
 }
 
+static void answer_done(void *arg, int rc, const char *msg);
+
+static bool retry_remove(struct svc_answer *w)
+{
+	char err[300];
+	if (!w->m || !*w->remove_id || w->retries-- <= 0)
+		return false;
+	struct mgr_write_req req = {.id = w->remove_id};
+	return mgr_write(w->m, "service-remove", &req, answer_done, w, err,
+			 sizeof(err)) == 0;
+}
+
 static void answer_done(void *arg, int rc, const char *msg)
 {
 	struct svc_answer *w = arg;
+	if (rc == SHOAL_ESTALE && retry_remove(w))
+		return;
 	struct http_response *res = w->res;
 	if (res) {
 		http_response_on_close(res, NULL, NULL);
@@ -534,7 +557,10 @@ static void service_update(struct api_call *call)
 		.version = version,
 		.body = call->req->body,
 		.body_len = call->req->body_len,
-		.flags = rb && *rb ? MGR_WRITE_ROLLBACK : 0,
+		.flags = (rb && *rb ? MGR_WRITE_ROLLBACK : 0) |
+			 (api__query_bool(call, "rebalance", false)
+				  ? MGR_WRITE_REBALANCE
+				  : 0),
 	};
 	json_t *body = json_pack("{s:[]}", "Warnings");
 	write_now(call, m, "service-update", &req, answer_new(call, 200, body));
@@ -551,10 +577,14 @@ static void service_delete(struct api_call *call)
 		api_reply_error(call, 404, "service %s not found", ref);
 		return;
 	}
-	char id[STORE_ID_MAX + 1];
-	snprintf(id, sizeof(id), "%s", o->id);
-	struct mgr_write_req req = {.id = id};
-	write_now(call, m, "service-remove", &req, answer_new(call, 200, NULL));
+	struct svc_answer *w = answer_new(call, 200, NULL);
+	if (w) {
+		w->m = m;
+		w->retries = 10;
+		snprintf(w->remove_id, sizeof(w->remove_id), "%s", o->id);
+	}
+	struct mgr_write_req req = {.id = w ? w->remove_id : o->id};
+	write_now(call, m, "service-remove", &req, w);
 }
 
 static const struct api_route routes[] = {

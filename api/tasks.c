@@ -8,7 +8,8 @@
  *
  * Filters as Docker's: service by id, name or id prefix; node by id or
  * hostname; name by the task name SERVICE.SLOT (SERVICE.NODE for global
- * tasks) prefix; desired-state running, shutdown or accepted; label
+ * tasks) prefix; desired-state running, shutdown or accepted;
+ * _up-to-date (the docker CLI's progress: tasks of the current spec); label
  * against the task's own labels (the managers give tasks none, so a label
  * filter matches nothing, as on Docker).
  */
@@ -123,11 +124,31 @@ static bool f_label(const char *v, const void *arg)
 	return have && (!eq || strcmp(have, eq + 1) == 0);
 }
 
+/*
+ * "_up-to-date" (what the docker CLI's progress display asks for): tasks
+ * made from the service's current spec, the orchestrator's rule (the
+ * task's Spec is the service's TaskTemplate with its defaults).
+ */
+static bool f_uptodate(const char *v, const void *arg)
+{
+	const struct task_filter *f = arg;
+	bool want = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+	const struct store_object *svc = store_get(
+		f->s, STORE_SERVICES, jsonx_str(f->task, "ServiceID", ""));
+	json_t *sp = svc ? api__obj_parsed(svc->spec, svc->spec_len) : NULL;
+	json_t *full = sp ? service_spec_defaults(sp) : NULL;
+	bool current = full && json_equal(jsonx_obj(full, "TaskTemplate"),
+					  jsonx_obj(f->task, "Spec"));
+	json_decref(full);
+	json_decref(sp);
+	return current == want;
+}
+
 static void task_list_now(struct api_call *call)
 {
-	static const char *const known[] = {"id",   "name",	     "service",
-					    "node", "desired-state", "label",
-					    NULL};
+	static const char *const known[] = {
+		"id",	 "name",	"service", "node", "desired-state",
+		"label", "_up-to-date", NULL};
 	struct mgr *m = api__svc_manager(call);
 	json_t *f;
 	if (!m || api__filters(call, known, &f) < 0)
@@ -163,7 +184,8 @@ static void task_list_now(struct api_call *call)
 			api__filter_any(f, "node", f_node, &tf) &&
 			api__filter_any(f, "name", f_name, &tf) &&
 			api__filter_any(f, "desired-state", f_desired, &tf) &&
-			api__filter_any(f, "label", f_label, &tf);
+			api__filter_any(f, "label", f_label, &tf) &&
+			api__filter_any(f, "_up-to-date", f_uptodate, &tf);
 		if (!pass) {
 			json_decref(t);
 			continue;

@@ -88,6 +88,8 @@ void mgr__dispatcher_init(struct mgr *m)
 
 static void set_free(struct mgr *m, struct mgr_assign_set *a)
 {
+	if (hmap_get_str(&m->disp.sets_by_node, a->node_id) == a)
+		hmap_del_str(&m->disp.sets_by_node, a->node_id);
 	list_remove(&a->link);
 	m->disp.nsets--;
 	shoal_free(a->items);
@@ -100,19 +102,20 @@ void mgr__dispatcher_follow(struct mgr *m)
 	while (!list_empty(&m->disp.sets))
 		set_free(m, list_entry(list_front(&m->disp.sets),
 				       struct mgr_assign_set, link));
+	hmap_fini(&m->disp.sets_by_node);
+	m->disp.sets_by_node = (struct hmap)HMAP_INIT;
+	/* Sessions end with leadership (their connections close); the ones
+	 * still closing find nothing to remove. */
+	hmap_fini(&m->disp.sessions_by_node);
+	m->disp.sessions_by_node = (struct hmap)HMAP_INIT;
 }
 
+/* Sets and sessions are found by node id through hash maps: the
+ * orchestrator pushes many nodes' sets per change, and a walk of every
+ * node per push would make that quadratic in the swarm's size. */
 static struct mgr_assign_set *set_of(struct mgr *m, const char *node_id)
 {
-	struct list_node *p;
-	list_for_each(p, &m->disp.sets)
-	{
-		struct mgr_assign_set *a =
-			list_entry(p, struct mgr_assign_set, link);
-		if (strcmp(a->node_id, node_id) == 0)
-			return a;
-	}
-	return NULL;
+	return hmap_get_str(&m->disp.sets_by_node, node_id);
 }
 
 static void send_set(struct mgr_conn *c, const struct mgr_assign_set *a)
@@ -175,20 +178,28 @@ int mgr_assign(struct mgr *m, const char *node_id, const struct mgr_item *items,
 		return rc;
 	}
 	snprintf(a->node_id, sizeof(a->node_id), "%s", node_id);
+	if (hmap_put_str(&m->disp.sets_by_node, a->node_id, a, NULL) < 0) {
+		shoal_free(a->items);
+		shoal_free(a->bytes);
+		shoal_free(a);
+		return -ENOMEM;
+	}
 	a->generation = ++m->disp.generation;
-	if (old)
-		set_free(m, old);
+	if (old) {
+		list_remove(&old->link);
+		m->disp.nsets--;
+		shoal_free(old->items);
+		shoal_free(old->bytes);
+		shoal_free(old);
+	}
 	list_push_back(&m->disp.sets, &a->link);
 	m->disp.nsets++;
 	if (gen)
 		*gen = a->generation;
-	struct list_node *p;
-	list_for_each(p, &m->disp.sessions)
-	{
-		struct mgr_session *s = list_entry(p, struct mgr_session, link);
-		if (!s->c->closed && strcmp(s->c->node_id, node_id) == 0)
-			send_set(s->c, a);
-	}
+	struct mgr_session *s =
+		hmap_get_str(&m->disp.sessions_by_node, node_id);
+	if (s && !s->c->closed)
+		send_set(s->c, a);
 	return 0;
 }
 
@@ -200,6 +211,8 @@ void mgr__dispatcher_lead(struct mgr *m)
 static void session_free(struct mgr_session *s)
 {
 	struct mgr *m = s->c->m;
+	if (hmap_get_str(&m->disp.sessions_by_node, s->c->node_id) == s)
+		hmap_del_str(&m->disp.sessions_by_node, s->c->node_id);
 	s->c->session = NULL;
 	list_remove(&s->link);
 	m->disp.nsessions--;
@@ -272,6 +285,12 @@ void mgr__on_session(struct mgr_conn *c, const Swarm__SessionRequest *req)
 	s->c = c;
 	s->last_seen_ns = time_mono_ns();
 	s->cert_epoch = c->peer.cert.epoch;
+	if (hmap_put_str(&m->disp.sessions_by_node, c->node_id, s, NULL) < 0) {
+		log_warn("node=%s session refused: out of memory", c->node_id);
+		shoal_free(s);
+		wire_chan_close(c->chan);
+		return;
+	}
 	list_push_back(&m->disp.sessions, &s->link);
 	m->disp.nsessions++;
 	c->session = s;

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "common/list.h"
+#include "common/map.h"
 #include "manager/manager.h"
 #include "proto/channel.h"
 #include "proto/swarm.pb-c.h"
@@ -78,7 +79,9 @@ struct mgr_dispatcher {
 	int64_t grace_from_ns; /* monotonic; no node Down before a grace */
 	struct list_node sets; /* struct mgr_assign_set, one per node */
 	size_t nsets;
-	uint64_t generation; /* of the last set pushed */
+	struct hmap sets_by_node;     /* node id -> its set */
+	struct hmap sessions_by_node; /* node id -> its newest session */
+	uint64_t generation;	      /* of the last set pushed */
 };
 
 struct mgr {

@@ -348,6 +348,7 @@ struct mgr_write_req {
 #define MGR_WRITE_ROTATE_WORKER (1u << 1)  /* swarm-update, token-rotate */
 #define MGR_WRITE_ROTATE_MANAGER (1u << 2) /* swarm-update, token-rotate */
 #define MGR_WRITE_ROLLBACK (1u << 3)	   /* service-update: PreviousSpec */
+#define MGR_WRITE_REBALANCE (1u << 4)	   /* service-update: spread again */
 
 /**
  * mgr_write() - the write named @op ("node-update", "node-remove",

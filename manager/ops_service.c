@@ -13,7 +13,8 @@
  *           refusals); the old spec becomes PreviousSpec and the
  *           Generation grows; with MGR_WRITE_ROLLBACK the previous spec
  *           comes back instead (?rollback=previous) and the rollback
- *           starts at once.
+ *           starts at once; with MGR_WRITE_REBALANCE the status asks the
+ *           orchestrator to spread the tasks again (orchestrator.c).
  *   remove  the service object goes; the orchestrator stops and deletes
  *           its tasks.
  */
@@ -174,6 +175,18 @@ static int update_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 			json_integer(jsonx_int(status, "Generation", 1) + 1));
 		json_object_del(status, "UpdateStatus");
 		json_object_del(status, "UpdateStartedNs");
+	}
+	if (rc == 0 && (w->req->flags & MGR_WRITE_REBALANCE)) {
+		json_t *full = service_spec_defaults(spec);
+		if (!full || service_spec_mode(full) != SERVICE_REPLICATED) {
+			snprintf(err, errlen,
+				 "rebalance applies to replicated services "
+				 "only");
+			rc = full ? -EINVAL : -ENOMEM;
+		} else {
+			rc = jsonx_set(status, "Rebalance", json_true());
+		}
+		json_decref(full);
 	}
 	if (rc == 0 && rollback) {
 		char ts[48];

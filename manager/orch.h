@@ -100,6 +100,7 @@ struct orch_service {
 	char **prefs; /* spread descriptors, owned */
 	size_t nprefs;
 	json_t *platforms; /* borrowed from @spec; NULL: any */
+	uint32_t rank;	   /* scratch of a pass: index in id order */
 };
 
 #define ORCH_DIRTY_SPEC 1u
@@ -126,6 +127,11 @@ struct orch_task {
 	int64_t res_cpus, res_mem;
 	unsigned dirty; /* ORCH_* of this pass */
 	bool current;	/* Spec is the service's (set by a pass) */
+	/* Scratch of a pass: its service's rank in id order (UINT32_MAX:
+	 * no such service) and its node, so sorting and counting compare
+	 * numbers and pointers rather than ids. */
+	uint32_t rank;
+	struct orch_node *node;
 };
 
 /** What a pass needs from outside: the time and fresh ids. */
@@ -154,9 +160,13 @@ struct orch_model {
 	struct hmap dirty_nodes;     /* node ids whose assignment set changed */
 	bool all_dirty;		     /* every node's set must be recomputed */
 	struct orch_report *reports; /* queued, bounded */
-	size_t nreports;
+	size_t nreports, capreports;
+	struct hmap report_idx; /* "NODE\0TASK" -> index + 1 in @reports */
 	struct orch_report *inflight; /* folded into the batch in flight */
 	size_t ninflight;
+	/* The last task Spec made canonical (orch_model.c's cache). */
+	json_t *spec_json;
+	char *spec_text;
 	/* Reports refused in the last pass, for the shell's log line. */
 	size_t refused;
 	char refused_why[256];
@@ -243,6 +253,8 @@ bool orch_task_assigned(const struct orch_task *t);
 struct buf;
 /** orch__task_spec() - @t's spec JSON appended to @b; 0 or -ENOMEM. */
 int orch__task_spec(const struct orch_task *t, struct buf *b);
+/** orch__reports_reindex() - @m's report index after the queue moved. */
+int orch__reports_reindex(struct orch_model *m);
 /** orch__task_set_status() - a status the managers write (state, msg,
  * err of @t, stamped @now_ns) made @t's status text; 0 or -ENOMEM. */
 int orch__task_set_status(struct orch_task *t, int64_t now_ns);

@@ -125,6 +125,10 @@ void orch_model_clear(struct orch_model *m)
 	clear_map(&m->services, fr_service);
 	clear_map(&m->tasks, fr_task);
 	clear_map(&m->dirty_nodes, fr_none);
+	json_decref(m->spec_json);
+	shoal_free(m->spec_text);
+	m->spec_json = NULL;
+	m->spec_text = NULL;
 	m->all_dirty = true;
 }
 
@@ -135,19 +139,54 @@ void orch_model_fini(struct orch_model *m)
 		shoal_free(m->reports[i].json);
 	shoal_free(m->reports);
 	m->reports = NULL;
-	m->nreports = 0;
+	m->nreports = m->capreports = 0;
+	hmap_fini(&m->report_idx);
+	m->report_idx = (struct hmap)HMAP_INIT;
 	orch_pass_done(m, true);
 	shoal_free(m->inflight);
 	m->inflight = NULL;
+}
+
+/* The queue's key of a report: "NODE\0TASK" into @out. */
+static size_t report_key(const char *node, const char *task,
+			 char out[2 * STORE_ID_MAX + 2])
+{
+	size_t n = strnlen(node, STORE_ID_MAX), t = strnlen(task, STORE_ID_MAX);
+	memcpy(out, node, n);
+	out[n] = '\0';
+	memcpy(out + n + 1, task, t);
+	return n + 1 + t;
+}
+
+static struct orch_report *report_find(struct orch_model *m, const char *node,
+				       const char *task)
+{
+	char key[2 * STORE_ID_MAX + 2];
+	size_t kl = report_key(node, task, key);
+	uintptr_t i = (uintptr_t)hmap_get(&m->report_idx, key, kl);
+	return i ? &m->reports[i - 1] : NULL;
+}
+
+int orch__reports_reindex(struct orch_model *m)
+{
+	hmap_fini(&m->report_idx);
+	m->report_idx = (struct hmap)HMAP_INIT;
+	for (size_t i = 0; i < m->nreports; i++) {
+		char key[2 * STORE_ID_MAX + 2];
+		size_t kl = report_key(m->reports[i].node_id,
+				       m->reports[i].task_id, key);
+		if (hmap_put(&m->report_idx, key, kl, (void *)(i + 1), NULL) <
+		    0)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 void orch_pass_done(struct orch_model *m, bool applied)
 {
 	for (size_t i = 0; i < m->ninflight; i++) {
 		struct orch_report *r = &m->inflight[i];
-		bool newer = false;
-		for (size_t j = 0; j < m->nreports && !newer; j++)
-			newer = strcmp(m->reports[j].task_id, r->task_id) == 0;
+		bool newer = report_find(m, r->node_id, r->task_id) != NULL;
 		if (!applied && !newer)
 			orch_report_add(m, r->node_id, r->task_id, r->json,
 					r->len);
@@ -351,8 +390,31 @@ static struct orch_service *service_decode(const struct store_object *o)
 
 /* ------------------------------------------------------------------ tasks */
 
-static int task_fill(struct orch_task *t, const struct store_object *o,
-		     const json_t *sp, const json_t *st)
+/*
+ * The canonical text of a task's Spec. Tasks of one service share their
+ * Spec, so the last one made canonical is kept (@m's cache): comparing
+ * the parsed Spec with it is cheaper than writing it out again.
+ */
+static char *spec_canon(struct orch_model *m, const json_t *spec)
+{
+	if (m->spec_json && m->spec_text && json_equal(m->spec_json, spec))
+		return shoal_strdup(m->spec_text);
+	char *text = canon(spec);
+	if (text) {
+		char *copy = shoal_strdup(text);
+		if (copy) {
+			json_decref(m->spec_json);
+			shoal_free(m->spec_text);
+			m->spec_json = json_deep_copy(spec);
+			m->spec_text = copy;
+		}
+	}
+	return text;
+}
+
+static int task_fill(struct orch_model *m, struct orch_task *t,
+		     const struct store_object *o, const json_t *sp,
+		     const json_t *st)
 {
 	snprintf(t->id, sizeof(t->id), "%s", o->id);
 	snprintf(t->service_id, sizeof(t->service_id), "%s",
@@ -382,7 +444,8 @@ static int task_fill(struct orch_task *t, const struct store_object *o,
 		jsonx_obj(jsonx_obj(spec, "Resources"), "Reservations");
 	t->res_cpus = jsonx_int(res, "NanoCPUs", 0);
 	t->res_mem = jsonx_int(res, "MemoryBytes", 0);
-	t->spec_text = canon(spec ? spec : json_object_get(sp, "Spec"));
+	t->spec_text =
+		spec ? spec_canon(m, spec) : canon(json_object_get(sp, "Spec"));
 	t->ann_text = canon(json_object_get(sp, "ServiceAnnotations"));
 	t->status_text = shoal_malloc(o->status_len + 1);
 	if (!t->spec_text || !t->ann_text || !t->status_text)
@@ -392,12 +455,13 @@ static int task_fill(struct orch_task *t, const struct store_object *o,
 	return 0;
 }
 
-static struct orch_task *task_decode(const struct store_object *o)
+static struct orch_task *task_decode(struct orch_model *m,
+				     const struct store_object *o)
 {
 	json_t *sp = parse(o->spec, o->spec_len);
 	json_t *st = parse(o->status, o->status_len);
 	struct orch_task *t = shoal_calloc(1, sizeof(*t));
-	if (!t || !sp || !st || task_fill(t, o, sp, st) < 0) {
+	if (!t || !sp || !st || task_fill(m, t, o, sp, st) < 0) {
 		task_free(t);
 		t = NULL;
 	}
@@ -443,7 +507,7 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 		return put(&m->services, s->id, s, fr_service);
 	}
 	case STORE_TASKS: {
-		struct orch_task *t = task_decode(o);
+		struct orch_task *t = task_decode(m, o);
 		if (!t)
 			return -EINVAL;
 		struct orch_task *old = hmap_get_str(&m->tasks, t->id);
@@ -523,36 +587,37 @@ static enum task_state report_state(const char *json, size_t len)
 int orch_report_add(struct orch_model *m, const char *node_id,
 		    const char *task_id, const char *json, size_t len)
 {
-	for (size_t i = 0; i < m->nreports; i++) {
-		struct orch_report *r = &m->reports[i];
-		if (strcmp(r->task_id, task_id) == 0 &&
-		    strcmp(r->node_id, node_id) == 0) {
-			/* A report that arrives late (a resend, a duplicate)
-			 * never replaces a later state. */
-			enum task_state was = report_state(r->json, r->len);
-			if (was != TASK_STATE_COUNT &&
-			    report_state(json, len) < was)
-				return 0;
-			char *copy = shoal_memdup(json, len + 1);
-			if (!copy)
-				return -ENOMEM;
-			copy[len] = '\0';
-			shoal_free(r->json);
-			r->json = copy;
-			r->len = len;
+	if (strlen(task_id) > STORE_ID_MAX || strlen(node_id) > STORE_ID_MAX)
+		return -EINVAL;
+	struct orch_report *r = report_find(m, node_id, task_id);
+	if (r) {
+		/* A report that arrives late (a resend, a duplicate) never
+		 * replaces a later state. */
+		enum task_state was = report_state(r->json, r->len);
+		if (was != TASK_STATE_COUNT && report_state(json, len) < was)
 			return 0;
-		}
+		char *copy = shoal_malloc(len + 1);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, json, len);
+		copy[len] = '\0';
+		shoal_free(r->json);
+		r->json = copy;
+		r->len = len;
+		return 0;
 	}
 	if (m->nreports >= ORCH_MAX_REPORTS)
 		return -ENOBUFS;
-	if (strlen(task_id) > STORE_ID_MAX || strlen(node_id) > STORE_ID_MAX)
-		return -EINVAL;
-	struct orch_report *a = shoal_realloc(
-		m->reports, (m->nreports + 1) * sizeof(*m->reports));
-	if (!a)
-		return -ENOMEM;
-	m->reports = a;
-	struct orch_report *r = &a[m->nreports];
+	if (m->nreports == m->capreports) {
+		size_t cap = m->capreports ? 2 * m->capreports : 64;
+		struct orch_report *a =
+			shoal_realloc(m->reports, cap * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		m->reports = a;
+		m->capreports = cap;
+	}
+	r = &m->reports[m->nreports];
 	memset(r, 0, sizeof(*r));
 	snprintf(r->task_id, sizeof(r->task_id), "%s", task_id);
 	snprintf(r->node_id, sizeof(r->node_id), "%s", node_id);
@@ -562,6 +627,13 @@ int orch_report_add(struct orch_model *m, const char *node_id,
 	memcpy(r->json, json, len);
 	r->json[len] = '\0';
 	r->len = len;
+	char key[2 * STORE_ID_MAX + 2];
+	size_t kl = report_key(node_id, task_id, key);
+	if (hmap_put(&m->report_idx, key, kl, (void *)(m->nreports + 1), NULL) <
+	    0) {
+		shoal_free(r->json);
+		return -ENOMEM;
+	}
 	m->nreports++;
 	return 0;
 }

@@ -242,6 +242,8 @@ static void fold_reports(struct pass *p)
 	memmove(m->reports, m->reports + done,
 		(m->nreports - done) * sizeof(*m->reports));
 	m->nreports -= done;
+	if (orch__reports_reindex(m) < 0)
+		p->err = -ENOMEM;
 }
 
 /* ---------------------------------------------------------- task order */
@@ -250,8 +252,11 @@ static int by_service_slot(const void *a, const void *b)
 {
 	const struct orch_task *x = *(struct orch_task *const *)a;
 	const struct orch_task *y = *(struct orch_task *const *)b;
-	int c = strcmp(x->service_id, y->service_id);
-	if (c)
+	int c;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	if (x->rank == UINT32_MAX &&
+	    (c = strcmp(x->service_id, y->service_id)) != 0)
 		return c;
 	if (x->slot != y->slot)
 		return x->slot < y->slot ? -1 : 1;
@@ -675,12 +680,106 @@ static void supervise(struct pass *p, struct orch_service *s, struct upd *u)
 	}
 }
 
+/* ----------------------------------------------------------- rebalance */
+
+/* A node that would take a new task of @s now (the scheduler's filters
+ * but resources, which it checks when placing). */
+static bool may_take(const struct orch_service *s, const struct orch_node *n)
+{
+	if (!n->ready || n->avail != ORCH_ACTIVE)
+		return false;
+	for (size_t i = 0; i < s->ncons; i++)
+		if (!orch__constraint_ok(&s->cons[i], n))
+			return false;
+	return orch__platform_ok(s, n);
+}
+
+/*
+ * Beyond Docker: a replicated service whose status asks for "Rebalance"
+ * (POST /services/{id}/update?rebalance=true) is spread again over the
+ * nodes that may take its tasks: while the busiest such node holds two
+ * tasks more than the idlest, a task of the busiest moves (a new task in
+ * its slot, placed by the scheduler on the least loaded node; stop-first
+ * or start-first as the update order says), at most Parallelism at a time
+ * (0: all), after the previous moves run. Once balanced, the request is
+ * cleared. Nothing moves during an update.
+ */
+static void rebalance(struct pass *p, struct orch_service *s,
+		      struct orch_task **t, size_t n, struct upd *u)
+{
+	if (!jsonx_bool(s->status, "Rebalance", false))
+		return;
+	if (u->noutdated || u->in_progress)
+		return; /* an update first */
+	size_t pos = 0, kl, eligible = 0;
+	const void *k;
+	void *v;
+	while (hmap_next(&p->m->nodes, &pos, &k, &kl, &v))
+		((struct orch_node *)v)->nsvc = 0;
+	size_t moving = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!live(t[i]) || !*t[i]->node_id) {
+			moving += live(t[i]);
+			continue;
+		}
+		struct orch_node *nd =
+			hmap_get_str(&p->m->nodes, t[i]->node_id);
+		if (nd)
+			nd->nsvc++;
+		if (t[i]->state < TASK_RUNNING)
+			moving++;
+	}
+	uint32_t lo = UINT32_MAX, hi = 0;
+	struct orch_node *busiest = NULL;
+	pos = 0;
+	while (hmap_next(&p->m->nodes, &pos, &k, &kl, &v)) {
+		struct orch_node *nd = v;
+		if (!may_take(s, nd))
+			continue;
+		eligible++;
+		lo = nd->nsvc < lo ? nd->nsvc : lo;
+		if (nd->nsvc > hi || (nd->nsvc == hi && busiest &&
+				      strcmp(nd->id, busiest->id) < 0)) {
+			hi = nd->nsvc;
+			busiest = nd;
+		}
+	}
+	if (!eligible || hi <= lo + 1) {
+		json_t *st = touch_service(p, s);
+		if (st)
+			json_object_del(st, "Rebalance");
+		return;
+	}
+	if (moving)
+		return; /* the previous moves run first */
+	uint64_t budget = s->parallelism ? s->parallelism : UINT64_MAX;
+	/* Move from the busiest nodes, one task per node and pass, until
+	 * the busiest is no more than one above the average. */
+	for (size_t i = 0; i < n && budget; i++) {
+		struct orch_task *x = t[i];
+		if (!live(x) || !*x->node_id || x->state != TASK_RUNNING)
+			continue;
+		struct orch_node *nd = hmap_get_str(&p->m->nodes, x->node_id);
+		if (!nd || nd->nsvc < lo + 2)
+			continue;
+		if (!s->start_first && !set_desired(p, x, TASK_SHUTDOWN))
+			return;
+		size_t before = p->nfresh;
+		if (!create(p, s, x->slot, NULL))
+			return;
+		last_fresh_slot(p, before, x->slot);
+		nd->nsvc--;
+		lo++; /* the new task goes to an idle node */
+		budget--;
+	}
+}
+
 /* ------------------------------------------------------------ services */
 
 static size_t span(struct orch_task **all, size_t n, size_t i, bool by_node)
 {
 	size_t j = i + 1;
-	while (j < n && strcmp(all[j]->service_id, all[i]->service_id) == 0 &&
+	while (j < n && all[j]->rank == all[i]->rank &&
 	       all[j]->slot == all[i]->slot &&
 	       (!by_node || strcmp(all[j]->node_id, all[i]->node_id) == 0))
 		j++;
@@ -788,43 +887,31 @@ static void prune(struct pass *p, struct orch_task **g, size_t n)
 	}
 }
 
-static int run_services(struct pass *p, struct orch_task **all, size_t n)
+static int run_services(struct pass *p, struct orch_task **all, size_t n,
+			struct orch_service **svcs, size_t k)
 {
-	size_t ns = hmap_len(&p->m->services), nn = hmap_len(&p->m->nodes);
-	struct orch_service **svcs = shoal_calloc(ns + 1, sizeof(*svcs));
+	size_t nn = hmap_len(&p->m->nodes);
 	struct orch_node **nodes = shoal_calloc(nn + 1, sizeof(*nodes));
 	struct orch_task **outdated =
 		shoal_calloc(n + nn + 1, sizeof(*outdated));
-	if (!svcs || !nodes || !outdated) {
-		shoal_free(svcs);
+	if (!nodes || !outdated) {
 		shoal_free(nodes);
 		shoal_free(outdated);
 		return -ENOMEM;
 	}
-	size_t pos = 0, k = 0;
+	size_t pos = 0, kn = 0;
 	const void *key;
 	size_t kl;
 	void *v;
-	while (hmap_next(&p->m->services, &pos, &key, &kl, &v))
-		svcs[k++] = v;
-	qsort(svcs, k, sizeof(*svcs), by_id);
-	pos = 0;
-	size_t kn = 0;
 	while (hmap_next(&p->m->nodes, &pos, &key, &kl, &v))
 		nodes[kn++] = v;
 	qsort(nodes, kn, sizeof(*nodes), by_id);
+	/* Tasks are sorted by their service's rank; orphans come last. */
 	size_t i = 0;
-	for (size_t si = 0; si <= k; si++) {
-		struct orch_service *s = si < k ? svcs[si] : NULL;
-		/* tasks of services before @s are orphans */
+	for (size_t si = 0; si < k; si++) {
+		struct orch_service *s = svcs[si];
 		size_t j = i;
-		while (j < n && (!s || strcmp(all[j]->service_id, s->id) < 0))
-			j++;
-		orphans(p, all + i, j - i);
-		i = j;
-		if (!s)
-			break;
-		while (j < n && strcmp(all[j]->service_id, s->id) == 0)
+		while (j < n && all[j]->rank == si)
 			j++;
 		for (size_t x = i; x < j; x++)
 			all[x]->current = strcmp(all[x]->spec_text,
@@ -839,6 +926,8 @@ static int run_services(struct pass *p, struct orch_task **all, size_t n)
 			replicated(p, s, all + i, j - i, &u);
 		if (s->mode == SERVICE_REPLICATED || s->mode == SERVICE_GLOBAL)
 			supervise(p, s, &u);
+		if (s->mode == SERVICE_REPLICATED)
+			rebalance(p, s, all + i, j - i, &u);
 		for (size_t x = i; x < j;) {
 			size_t y = span(all, j, x, is_global);
 			prune(p, all + x, y - x);
@@ -846,10 +935,35 @@ static int run_services(struct pass *p, struct orch_task **all, size_t n)
 		}
 		i = j;
 	}
-	shoal_free(svcs);
+	orphans(p, all + i, n - i);
 	shoal_free(nodes);
 	shoal_free(outdated);
 	return 0;
+}
+
+/* The services sorted by id, each given its rank, and every task its
+ * service's rank (UINT32_MAX for a removed service). */
+static struct orch_service **
+rank_services(struct orch_model *m, struct orch_task **all, size_t n, size_t *k)
+{
+	size_t ns = hmap_len(&m->services), pos = 0, kl;
+	const void *key;
+	void *v;
+	struct orch_service **svcs = shoal_calloc(ns + 1, sizeof(*svcs));
+	*k = 0;
+	if (!svcs)
+		return NULL;
+	while (hmap_next(&m->services, &pos, &key, &kl, &v))
+		svcs[(*k)++] = v;
+	qsort(svcs, *k, sizeof(*svcs), by_id);
+	for (size_t i = 0; i < *k; i++)
+		svcs[i]->rank = (uint32_t)i;
+	for (size_t i = 0; i < n; i++) {
+		struct orch_service *s =
+			hmap_get_str(&m->services, all[i]->service_id);
+		all[i]->rank = s ? s->rank : UINT32_MAX;
+	}
+	return svcs;
 }
 
 /* ------------------------------------------------------------ encoding */
@@ -911,8 +1025,15 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 	void *v;
 	while (hmap_next(&m->tasks, &pos, &key, &kl, &v))
 		all[k++] = v;
+	size_t nsvc = 0;
+	struct orch_service **svcs = rank_services(m, all, k, &nsvc);
+	if (!svcs) {
+		shoal_free(all);
+		return -ENOMEM;
+	}
 	qsort(all, k, sizeof(*all), by_service_slot);
-	int rc = p.err ? p.err : run_services(&p, all, k);
+	int rc = p.err ? p.err : run_services(&p, all, k, svcs, nsvc);
+	shoal_free(svcs);
 	/* The scheduler: pending tasks, old and new. */
 	struct orch_task **pend = NULL, **lv = NULL;
 	size_t npend = 0, nlv = 0;

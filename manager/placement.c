@@ -374,32 +374,17 @@ static int by_group(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-static int by_service(const void *a, const void *b)
-{
-	return strcmp((*(struct orch_task *const *)a)->service_id,
-		      (*(struct orch_task *const *)b)->service_id);
-}
-
-/* Count the live tasks of @svc on each node (nodes' nsvc). */
+/* Count the live tasks of @svc on each node (nodes' nsvc); their nodes
+ * were resolved by placement_run(). */
 static void count_service(struct ctx *c, struct orch_task **live, size_t nl,
 			  const char *svc)
 {
 	for (size_t i = 0; i < c->nn; i++)
 		c->nodes[i]->nsvc = 0;
-	size_t lo = 0, hi = nl;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (strcmp(live[mid]->service_id, svc) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; i < nl && strcmp(live[i]->service_id, svc) == 0;
-	     i++) {
-		struct orch_node *n = find_node(c, live[i]->node_id);
-		if (n)
-			n->nsvc++;
-	}
+	for (size_t i = 0; i < nl; i++)
+		if (live[i]->node && live[i]->service_id[0] == svc[0] &&
+		    strcmp(live[i]->service_id, svc) == 0)
+			live[i]->node->nsvc++;
 }
 
 int placement_run(struct orch_model *m, struct orch_task **tasks, size_t n,
@@ -428,9 +413,10 @@ int placement_run(struct orch_model *m, struct orch_task **tasks, size_t n,
 	qsort(c.nodes, c.nn, sizeof(*c.nodes), by_id);
 	if (nlive)
 		memcpy(live, live_in, nlive * sizeof(*live));
-	qsort(live, nlive, sizeof(*live), by_service);
 	for (size_t i = 0; i < nlive; i++) {
-		struct orch_node *nd = find_node(&c, live[i]->node_id);
+		struct orch_node *nd =
+			hmap_get_str(&m->nodes, live[i]->node_id);
+		live[i]->node = nd;
 		if (!nd)
 			continue;
 		nd->ntasks++;

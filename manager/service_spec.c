@@ -38,11 +38,22 @@
 
 #define INVALID "rpc error: code = InvalidArgument desc = "
 
+/* null, [], "", 0, false, or an object of such values (a client's
+ * {"CredentialSpec":null,"SELinuxContext":null} asks for nothing). */
 static bool is_empty(const json_t *v)
 {
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *x;
+		json_object_foreach((json_t *)v, k, x)
+		{
+			if (!is_empty(x))
+				return false;
+		}
+		return true;
+	}
 	return !v || json_is_null(v) ||
 	       (json_is_array(v) && json_array_size(v) == 0) ||
-	       (json_is_object(v) && json_object_size(v) == 0) ||
 	       (json_is_string(v) && !*json_string_value(v)) ||
 	       (json_is_integer(v) && json_integer_value(v) == 0) ||
 	       json_is_false(v);

@@ -67,8 +67,9 @@ static int add_nodes(struct store *s, size_t n)
 				 "17179869184}},\"Status\":{\"State\":"
 				 "\"ready\"}}",
 				 i);
-			const char *sp = "{\"Role\":\"worker\",\"Availability\":"
-					 "\"active\",\"Labels\":{}}";
+			const char *sp =
+				"{\"Role\":\"worker\",\"Availability\":"
+				"\"active\",\"Labels\":{}}";
 			store_batch_create(&b, STORE_NODES, id, NULL, sp,
 					   strlen(sp), st, strlen(st));
 		}
@@ -190,8 +191,8 @@ static int pipeline(size_t nnodes, size_t ntasks, double *ms)
 				orch_model_put(&m, ev.obj);
 			store_event_fini(&ev);
 		}
-		struct orch_env env = {.now_ns = 1, .new_id = new_id,
-				       .history = 5};
+		struct orch_env env = {
+			.now_ns = 1, .new_id = new_id, .history = 5};
 		struct store_batch b;
 		bool more;
 		int64_t wake;

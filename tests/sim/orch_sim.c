@@ -19,13 +19,14 @@
  *             after a grace), partitions (tasks run on, reports are lost,
  *             down after the grace), drains and reactivations
  *   clients   service create, update (new image: a rolling update,
- *             stop-first or start-first), scale, remove, at a version read
- *             before; an applied write is acknowledged
+ *             stop-first or start-first), scale, rebalance, remove, at a
+ *             version read before; an applied write is acknowledged
  *
  * Invariants, checked after every step:
- *   replicas    per replicated service, tasks desired running <= replicas
- *               (the larger of the spec's and the one its last pass saw),
- *               plus one per slot with start-first
+ *   replicas    per replicated service, tasks desired running and not
+ *               ended: none in a slot past the replicas (the larger of
+ *               the spec's and the one its last pass saw), one per slot,
+ *               two while a start-first replacement runs
  *   drained     no task desired running on a node drained or down since
  *               before the last pass was computed
  *   lost-update no acknowledged service update is lost: the stored spec of
@@ -56,6 +57,7 @@
 #define MAX_NET 512
 #define MAX_LOCAL 256
 #define GRACE 3
+#define MAX_SLOT 63
 
 static uint64_t rng;
 
@@ -518,6 +520,19 @@ static void client_step(void)
 		}
 		return;
 	}
+	if (chance(8) && si != 0) { /* ask for a rebalance */
+		json_t *st = obj_json(o->status, o->status_len);
+		json_object_set_new(st, "Rebalance", json_true());
+		char *status = jsonx_dump(st, NULL);
+		json_decref(st);
+		struct store_batch b;
+		store_batch_init(&b, now_ns());
+		store_batch_update(&b, STORE_SERVICES, a->id, o->version, NULL,
+				   0, status, strlen(status));
+		shoal_free(status);
+		apply(&b);
+		return;
+	}
 	if (chance(10)) { /* remove */
 		struct store_batch b;
 		store_batch_init(&b, now_ns());
@@ -540,6 +555,9 @@ static void check(void)
 {
 	feed_truth();
 	size_t running[MAX_SVC] = {0};
+	/* live tasks per slot (slots past MAX_SLOT counted in the last) */
+	static uint8_t per_slot[MAX_SVC][MAX_SLOT + 1];
+	memset(per_slot, 0, sizeof(per_slot));
 	size_t pos = 0, kl;
 	const void *k;
 	void *v;
@@ -558,8 +576,13 @@ static void check(void)
 		bool want =
 			t->desired == TASK_RUNNING && !task_state_terminal(s);
 		for (size_t i = 0; want && i < MAX_SVC; i++)
-			if (strcmp(S.acks[i].id, t->service_id) == 0)
+			if (strcmp(S.acks[i].id, t->service_id) == 0) {
 				running[i]++;
+				uint64_t slot =
+					t->slot < MAX_SLOT ? t->slot : MAX_SLOT;
+				if (per_slot[i][slot] < UINT8_MAX)
+					per_slot[i][slot]++;
+			}
 		for (int i = 0; want && i < NODES; i++) {
 			struct node *nd = &S.nodes[i];
 			bool out = nd->drained || nd->marked_down;
@@ -622,6 +645,22 @@ static void check(void)
 						       sv->template_text) == 0,
 						(unsigned long long)t->version);
 			}
+		}
+		/* Per slot: nothing live past the replicas, one live task
+		 * (two while a start-first replacement runs). */
+		for (uint64_t slot = 1; slot <= MAX_SLOT; slot++) {
+			unsigned live = per_slot[i][slot];
+			if (live && slot > bound)
+				violate("replicas",
+					"service %s: slot %llu live past %llu "
+					"replicas",
+					sv->id, (unsigned long long)slot,
+					(unsigned long long)bound);
+			else if (live > (S.acks[i].start_first ? 2u : 1u))
+				violate("replicas",
+					"service %s: slot %llu has %u live "
+					"tasks",
+					sv->id, (unsigned long long)slot, live);
 		}
 		if (running[i] > (sf ? 2 * bound : bound))
 			violate("replicas",

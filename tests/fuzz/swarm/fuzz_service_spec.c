@@ -27,8 +27,9 @@ static void decodes(const json_t *spec)
 	store_batch_init(&b, 1);
 	uint8_t *enc = NULL;
 	size_t elen;
-	if (text && store_batch_create(&b, STORE_SERVICES, "svc", "web", text,
-				       len, "{}", 2) == 0 &&
+	if (text &&
+	    store_batch_create(&b, STORE_SERVICES, "svc", "web", text, len,
+			       "{}", 2) == 0 &&
 	    store_batch_finish(&b, &enc, &elen) == 0 &&
 	    store_apply(s, enc, elen, 1, NULL) == 0) {
 		struct orch_model m;
@@ -59,8 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		full = service_spec_defaults(out);
 		json_decref(again);
 		again = NULL;
-		if (!full || service_spec_check(full, &again, err,
-						sizeof(err)) != 0)
+		if (!full ||
+		    service_spec_check(full, &again, err, sizeof(err)) != 0)
 			abort(); /* the defaults break the rules */
 		decodes(out);
 	} else if (!*err) {

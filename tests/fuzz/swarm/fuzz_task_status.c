@@ -16,8 +16,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const allowed[] = {"Timestamp", "State", "Message", "Err",
-				      "ContainerStatus", "PortStatus", NULL};
+static const char *const allowed[] = {
+	"Timestamp",	   "State",	 "Message", "Err",
+	"ContainerStatus", "PortStatus", NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -33,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* refused without saying why */
 			continue;
 		}
-		if ((int)st < cur || task_state_terminal((enum task_state)cur) ||
+		if ((int)st < cur ||
+		    task_state_terminal((enum task_state)cur) ||
 		    st <= TASK_ASSIGNED)
 			abort(); /* a state moved back or a managers' one */
 		const char *k;

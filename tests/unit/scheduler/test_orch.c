@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include <stdlib.h>
+
 #include "harness.h"
 
 #define SPEC(mode, extra)                                                      \
@@ -495,6 +497,54 @@ static void history_is_bounded_per_slot(void **state)
 	h_fini(&h);
 }
 
+static void rebalance_spreads_again_one_move_at_a_time(void **state)
+{
+	struct h h;
+	struct h_task t[64];
+	h_init(&h);
+	three_nodes(&h);
+	h_service(&h, "s1", "web",
+		  SPEC("{\"Replicated\":{\"Replicas\":6}}", ""));
+	h_settle(&h);
+	h_run_all(&h);
+	h_node(&h, "n1", "{\"zone\":\"a\"}", "drain", "ready", 4000000000LL,
+	       1LL << 33);
+	h_settle(&h);
+	h_run_all(&h);
+	h_node(&h, "n1", "{\"zone\":\"a\"}", "active", "ready", 4000000000LL,
+	       1LL << 33);
+	h_settle(&h);
+	size_t n = h_tasks(&h, t, 64);
+	assert_int_equal(count(t, n, "n1", "running", NULL), 0);
+	/* ask for a rebalance, as ops_service.c does */
+	const struct store_object *o = store_get(h.s, STORE_SERVICES, "s1");
+	char *spec = strndup((const char *)o->spec, o->spec_len);
+	char *st = strndup((const char *)o->status, o->status_len);
+	char *end = strrchr(st, '}');
+	*end = '\0';
+	char status[2048];
+	snprintf(status, sizeof(status), "%s,\"Rebalance\":true}", st);
+	h_put(&h, STORE_SERVICES, "s1", NULL, spec, status);
+	free(spec);
+	free(st);
+	h_settle(&h);
+	n = h_tasks(&h, t, 64);
+	/* Parallelism 1: one task moves, the next once it runs */
+	assert_int_equal(count(t, n, "n1", "running", NULL), 1);
+	assert_int_equal(count(t, n, NULL, "running", NULL), 6);
+	h_run_all(&h);
+	h_settle(&h);
+	h_run_all(&h);
+	h_settle(&h);
+	n = h_tasks(&h, t, 64);
+	assert_int_equal(count(t, n, "n1", "running", NULL), 2);
+	assert_int_equal(count(t, n, "n2", "running", NULL), 2);
+	assert_int_equal(count(t, n, "n3", "running", NULL), 2);
+	o = store_get(h.s, STORE_SERVICES, "s1");
+	assert_false(has(o->status, o->status_len, "Rebalance"));
+	h_fini(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -517,6 +567,7 @@ int main(void)
 		cmocka_unit_test(
 			reports_only_move_forward_and_only_for_the_sender),
 		cmocka_unit_test(history_is_bounded_per_slot),
+		cmocka_unit_test(rebalance_spreads_again_one_move_at_a_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
