@@ -165,6 +165,7 @@ extern const struct api_route_table api_containers_archive_table;
 extern const struct api_route_table api_exec_table;
 extern const struct api_route_table api_images_table;
 extern const struct api_route_table api_volumes_table;
+extern const struct api_route_table api_networks_table;
 
 /**
  * api_counts_fill() - container and image counts from the engine lent to

@@ -20,6 +20,7 @@ const struct api_route_table *const api__tables[] = {
 	&api_exec_table,
 	&api_images_table,
 	&api_volumes_table,
+	&api_networks_table,
 	/* clang-format on */
 };
 

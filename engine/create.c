@@ -46,6 +46,7 @@ struct create {
 	json_t *ep_json, *cmd_json, *env_json, *labels;
 	char name[ENG_NAME_MAX + 1];
 	char seccomp_tmp[64];
+	struct net_ctr_result net;
 };
 
 static size_t vlen(const char *const *v)
@@ -472,8 +473,13 @@ static int make(struct create *c, struct eng_created *out)
 		eng__err(c->err, "out of memory");
 	if (rc < 0)
 		return rc;
+	rc = eng__net_prepare(c->e, c->spec, c->name, &c->net, c->err);
+	if (rc < 0)
+		return rc;
+	c->rs.network = c->net.network[0] ? c->net.network : NULL;
 	rc = rt_container_create(c->e->rt, &c->rs, out->id, &re);
 	if (rc < 0) {
+		eng__net_abandon(c->e, &c->net);
 		eng__err(c->err, "%s", re.msg[0] ? re.msg : shoal_strerror(rc));
 		return rt_code(rc);
 	}
@@ -481,9 +487,13 @@ static int make(struct create *c, struct eng_created *out)
 	rc = r ? eng__record_save(c->e, out->id, r) : -ENOMEM;
 	json_decref(r);
 	if (rc == 0)
+		rc = eng__net_created(c->e, out->id, c->spec, &c->net);
+	if (rc == 0)
 		rc = img_use(c->e->img, c->img->id, out->id);
 	if (rc < 0) {
 		rt_container_remove(c->e->rt, out->id, true, true);
+		eng__net_abandon(c->e, &c->net);
+		eng__net_removed(c->e, out->id);
 		eng__err(c->err, "cannot record the container: %s",
 			 shoal_strerror(rc));
 		return rc == -EINVAL ? -EIO : rc;

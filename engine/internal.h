@@ -28,6 +28,7 @@ struct eng__ctr {
 struct eng {
 	struct rt *rt;
 	struct img_store *img;
+	struct net *net; /* NULL: no networking of Shoal's */
 	uv_loop_t *loop;
 	char *data_root;
 	struct hmap live;	  /* id -> struct eng__ctr */
@@ -87,6 +88,20 @@ int eng__start(struct eng *e, const char *id, bool by_user,
 	       struct shoal_err *err);
 /** eng__mark_stopped() - record a stop or kill by the user. */
 void eng__mark_stopped(struct eng *e, const char *id);
+
+/* network.c: the container's network around create, start, remove */
+/** eng__net_prepare() - before the runtime's create: the namespace and
+ * endpoint for @s; @out->network is the runtime's network. */
+int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
+		     struct net_ctr_result *out, struct shoal_err *err);
+/** eng__net_created() - the container @id exists: bind its endpoints,
+ * write its hosts entry, record its mode. */
+int eng__net_created(struct eng *e, const char *id, const struct eng_spec *s,
+		     const struct net_ctr_result *r);
+void eng__net_abandon(struct eng *e, const struct net_ctr_result *r);
+int eng__net_start(struct eng *e, const char *id, struct shoal_err *err);
+void eng__net_removed(struct eng *e, const char *id);
+void eng__net_restore(struct eng *e, char **ids, size_t n);
 
 /* prune.c */
 /** eng__pruned_add() - append a copy of @name to @p and count @bytes. */

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Single-host networking through the real docker CLI, shoald in a network
+# namespace of the test's own: the default bridge (addresses, reach by
+# address only), user networks and their isolation, --internal, published
+# TCP and UDP ports from another host, from the host itself and from a
+# container, outbound masquerade, host/none/container: modes, connect and
+# disconnect on a running container, Docker's refusals, and nothing left
+# behind after rm -f.
+SHOALD=$1 SHOAL=$2 SRC=$3
+D=/usr/local/bin/docker
+[ -x "$D" ] || { echo "SKIP: no docker CLI at $D"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+D=$(timed_wrapper docker "$D")
+make_image
+daemon_start
+outside_up
+"$D" import "$work/busybox.tar" busybox:latest >/dev/null
+
+not() { ! "$@"; }
+ins() { "$D" inspect -f "$1" "$2" 2>/dev/null; }
+ex() { "$D" exec "$@" 2>&1; }
+# get CTR IP PORT: /www over HTTP from inside CTR (busybox nc; its wget
+# crashes in this image).
+get() { "$D" exec "$1" sh -c "printf 'GET /www HTTP/1.0\r\n\r\n' | nc -w 3 $2 $3" 2>&1; }
+run() { local id; id=$("$D" run -d "$@") || return 1; track "$id"; echo "$id"; }
+# err_has "sentence" "substring" command...: fails with a message holding
+# the substring.
+err_has() {
+	local what=$1 want=$2 out; shift 2
+	if out=$("$@" 2>&1); then fail "$what (succeeded: $out)"; return; fi
+	if grep -qF -- "$want" <<<"$out"; then ok "$what"; else fail "$what (got: $out)"; fi
+}
+
+# --- the default bridge -------------------------------------------------
+run --name ctra busybox sleep 1000 >/dev/null
+run --name ctrb busybox sleep 1000 >/dev/null
+ipa=$(ins '{{.NetworkSettings.IPAddress}}' ctra)
+ipb=$(ins '{{.NetworkSettings.IPAddress}}' ctrb)
+check "the first container gets 172.17.0.2 on the default bridge" [ "$ipa" = 172.17.0.2 ]
+check "the second one the next address" [ "$ipb" = 172.17.0.3 ]
+check "inspect shows the gateway" [ "$(ins '{{.NetworkSettings.Gateway}}' ctra)" = 172.17.0.1 ]
+check "inspect shows Docker's MAC for the address" [ "$(ins '{{.NetworkSettings.MacAddress}}' ctra)" = 02:42:ac:11:00:02 ]
+check "the host end of the veth is on shoal0" grep -q "master shoal0" <<<"$(inhost ip -o link show | grep "^[0-9]*: vs")"
+check "eth0 inside holds the address" grep -q "inet 172.17.0.2/16" <<<"$(ex ctra ip addr show eth0)"
+check "the default route goes through the bridge" grep -q "default via 172.17.0.1" <<<"$(ex ctra ip route)"
+check "/etc/hosts names the container's own address" grep -q "^172.17.0.2" <<<"$(ex ctra cat /etc/hosts)"
+check "containers on the default bridge reach each other by address" "$D" exec ctrb ping -c1 -W2 "$ipa"
+check "the default bridge has no name resolution" not "$D" exec ctrb ping -c1 -W1 a
+check "docker stats sees eth0's counters" grep -q "B / " <<<"$("$D" stats --no-stream --format '{{.NetIO}}' ctra)"
+
+# --- outbound ------------------------------------------------------------
+inout python3 "$(dirname "$0")/udp.py" tcp-once 7000 >"$work/seen" 2>&1 &
+seen_pid=$!
+sleep 0.5
+ex ctra sh -c 'echo hello | nc -w 2 10.99.0.2 7000' >/dev/null
+wait "$seen_pid"
+check "a container reaches the outside, masqueraded to the host's address" grep -q "^10.99.0.1 hello" "$work/seen"
+
+# --- user networks ----------------------------------------------------------
+"$D" network create n1 >/dev/null
+check "network ls lists n1 with the bridge driver" grep -q "n1 *bridge *local" <<<"$("$D" network ls)"
+check "n1 gets the next pool subnet" [ "$(ins '{{(index .IPAM.Config 0).Subnet}}' n1 2>/dev/null || "$D" network inspect -f '{{(index .IPAM.Config 0).Subnet}}' n1)" = 172.18.0.0/16 ]
+run --name ctrc --network n1 --network-alias cee busybox sleep 1000 >/dev/null
+run --name ctrd --network n1 --ip 172.18.0.50 busybox sleep 1000 >/dev/null
+ipc=$(ins '{{.NetworkSettings.Networks.n1.IPAddress}}' ctrc)
+check "a container on n1 gets an address of n1" [ "$ipc" = 172.18.0.2 ]
+check "--ip is applied" [ "$(ins '{{.NetworkSettings.Networks.n1.IPAddress}}' ctrd)" = 172.18.0.50 ]
+check "--network-alias is recorded" grep -q cee <<<"$(ins '{{.NetworkSettings.Networks.n1.Aliases}}' ctrc)"
+check "containers on n1 reach each other" "$D" exec ctrd ping -c1 -W2 "$ipc"
+check "the default bridge cannot reach n1" not "$D" exec ctra ping -c1 -W1 "$ipc"
+check "n1 cannot reach the default bridge" not "$D" exec ctrc ping -c1 -W1 "$ipa"
+check "network inspect lists the containers" grep -q '"ctrc"' <<<"$("$D" network inspect -f '{{json .Containers}}' n1)"
+
+# --- internal -------------------------------------------------------------
+"$D" network create --internal in1 >/dev/null
+run --name ctre --network in1 busybox sleep 1000 >/dev/null
+check "an internal network has no default route" not grep -q default <<<"$(ex ctre ip route)"
+check "an internal network does not reach the outside" not "$D" exec ctre sh -c 'echo x | nc -w 1 10.99.0.2 7001'
+
+# --- connect and disconnect -------------------------------------------------
+"$D" network connect --alias bee n1 ctrb
+check "connect gives a running container eth1 on n1" grep -q "inet 172.18" <<<"$(ex ctrb ip addr show eth1)"
+check "after connect it reaches n1" "$D" exec ctrb ping -c1 -W2 "$ipc"
+"$D" network disconnect n1 ctrb
+check "disconnect removes eth1" not "$D" exec ctrb ip addr show eth1
+check "after disconnect it no longer reaches n1" not "$D" exec ctrb ping -c1 -W1 "$ipc"
+
+# --- published ports ---------------------------------------------------------
+run --name web -p 8080:80 -p 5353:53/udp busybox sh -c \
+	'echo hi-from-web >/www; httpd -f -p 80 -h /' >/dev/null
+# The UDP server runs in the container's namespace (busybox has no UDP
+# server): the same network path.
+nsenter --net="$(ins '{{.NetworkSettings.SandboxKey}}' web)" \
+	python3 "$(dirname "$0")/udp.py" serve 53 &
+udp_pid=$!
+sleep 0.5
+check "docker port shows the binding" grep -q "0.0.0.0:8080" <<<"$("$D" port web 80/tcp)"
+check "a published TCP port answers another host" grep -q hi-from-web <<<"$(inout curl -s -m 3 http://10.99.0.1:8080/www)"
+check "a published TCP port answers the host itself on its address" grep -q hi-from-web <<<"$(inhost curl -s -m 3 http://10.99.0.1:8080/www)"
+check "a published TCP port answers the host on localhost" grep -q hi-from-web <<<"$(inhost curl -s -m 3 http://127.0.0.1:8080/www)"
+check "a published TCP port answers another container (hairpin)" grep -q hi-from-web <<<"$(get ctra 10.99.0.1 8080)"
+check "a published TCP port answers a container through the gateway" grep -q hi-from-web <<<"$(get ctra 172.17.0.1 8080)"
+check "a published TCP port answers the container itself" grep -q hi-from-web <<<"$(get web 10.99.0.1 8080)"
+check "a published UDP port answers another host" grep -q udp-ok <<<"$(inout python3 "$(dirname "$0")/udp.py" ask 10.99.0.1 5353)"
+check "a published UDP port answers the host on localhost" grep -q udp-ok <<<"$(inhost python3 "$(dirname "$0")/udp.py" ask 127.0.0.1 5353)"
+kill "$udp_pid" 2>/dev/null; wait "$udp_pid" 2>/dev/null
+err_has "a taken port is refused with Docker's words" "Bind for 0.0.0.0:8080 failed: port is already allocated" "$D" run -d -p 8080:80 busybox true
+run --name eph -p 80 busybox sleep 1000 >/dev/null
+hp=$("$D" port eph 80 | head -1 | sed 's/.*://')
+check "-p CTR gets an ephemeral host port" [ "${hp:-0}" -ge 32768 ]
+
+# --- modes ------------------------------------------------------------------
+check "--network none has only lo" [ "$("$D" run --rm --network none busybox sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "')" = lo ]
+check "--network host shares the host's interfaces" grep -q "sn-in-$$" <<<"$("$D" run --rm --network host busybox cat /proc/net/dev)"
+check "--network container: shares its address" grep -q "inet $ipa/" <<<"$("$D" run --rm --network container:ctra busybox ip addr show eth0)"
+
+# --- refusals -------------------------------------------------------------------
+err_has "an overlapping subnet is refused" "Pool overlaps with other one on this address space" "$D" network create --subnet 172.18.5.0/24 ov
+err_has "a malformed subnet is refused" "invalid CIDR address" "$D" network create --subnet 10.0.0.0/33 bad1
+err_has "a taken name is refused" "network with name n1 already exists" "$D" network create n1
+"$D" network create --subnet 10.50.0.0/30 tiny >/dev/null
+run --network tiny busybox sleep 1000 >/dev/null
+err_has "an exhausted subnet is refused" "no available IPv4 addresses" "$D" run -d --network tiny busybox true
+err_has "a network in use is not removed" "has active endpoints" "$D" network rm n1
+err_has "the default bridge is not removed" "pre-defined network" "$D" network rm bridge
+st=$(curl -s -o "$work/body" -w '%{http_code}' --unix-socket "$sock" -H 'Content-Type: application/json' \
+	-d '{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"nope"}}' http://x/v1.44/containers/create)
+check "an unknown network is refused with 404" [ "$st" = 404 ]
+check "... and Docker's words" grep -q "network nope not found" "$work/body"
+err_has "--ip on the default bridge is refused" "user specified IP address is supported on user defined networks only" "$D" run -d --ip 172.17.0.99 busybox true
+
+# --- nothing left --------------------------------------------------------------
+for c in $("$D" ps -aq); do "$D" rm -f "$c" >/dev/null; done
+"$D" network rm n1 in1 tiny >/dev/null
+check "no namespace of a removed container stays mounted" [ "$(netns_left)" = 0 ]
+links() { inhost ip -o link | awk -F': ' '{print $2}'; }
+check "no veth stays on the host" not grep -q "^vs" <<<"$(links)"
+check "the user bridges are gone" not grep -q "^br-" <<<"$(links)"
+check "the default bridge stays" grep -q "^shoal0" <<<"$(links)"
+check "no published port stays in the ruleset" not grep -q "dnat ip to" <<<"$(inhost nft list table inet shoal)"
+check "no other nftables table was made" [ "$(inhost nft list tables)" = "table inet shoal" ]
+finish
