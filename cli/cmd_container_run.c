@@ -31,6 +31,7 @@ struct run_opts {
 	const char *format;
 	struct cli_list env, vols, tmpfs, capadd, capdrop, secopt, labels,
 		ulimits, hosts, dns;
+	struct cli_net_opts net; /* cmd_network.c */
 };
 
 static json_t *strarr(const struct cli_list *l)
@@ -259,6 +260,13 @@ static json_t *create_body(const struct run_opts *o, const char *image,
 	if (o->stoptime)
 		json_object_set_new(b, "StopTimeout",
 				    json_integer(atoi(o->stoptime)));
+	struct cli_net_opts net = o->net;
+	net.network = o->network; /* the endpoint settings' network */
+	if (cli_net_run_flags(&net, b, hc) < 0) {
+		json_decref(hc);
+		json_decref(b);
+		return NULL;
+	}
 	json_object_set_new(b, "HostConfig", hc);
 	return b;
 }
@@ -297,6 +305,14 @@ static int parse_run(const char *cmd, struct run_opts *o, int argc, char **argv)
 		{"ulimit", 0, CLI_FLAG_LIST, &o->ulimits},
 		{"add-host", 0, CLI_FLAG_LIST, &o->hosts},
 		{"dns", 0, CLI_FLAG_LIST, &o->dns},
+		{"publish", 'p', CLI_FLAG_LIST, &o->net.publish},
+		{"publish-all", 'P', CLI_FLAG_BOOL, &o->net.publish_all},
+		{"network-alias", 0, CLI_FLAG_LIST, &o->net.aliases},
+		{"ip", 0, CLI_FLAG_STR, &o->net.ip},
+		{"mac-address", 0, CLI_FLAG_STR, &o->net.mac},
+		{"dns-search", 0, CLI_FLAG_LIST, &o->net.dns_search},
+		{"dns-option", 0, CLI_FLAG_LIST, &o->net.dns_opt},
+		{"link", 0, CLI_FLAG_LIST, &o->net.links},
 	};
 	/* -h is --hostname for run, as in docker; --help still works. */
 	int i = cli_flags(cmd, flags, NFLAGS(flags), argc, argv, false);

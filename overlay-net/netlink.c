@@ -12,7 +12,7 @@
  * (attach.c) and keeps the daemon's own for the bridges.
  *
  * Acknowledgements are outside bytes: they are checked for length, type
- * and sequence number before being believed (tests/fuzz/net covers the
+ * and sequence number before being believed (tests/fuzz/net-link covers the
  * reader).
  */
 #include "common/alloc.h"

@@ -6,7 +6,7 @@
  *
  * A record is written whole (temporary file, fsync, rename) before the
  * kernel is changed; a record that does not parse is refused at open with
- * its path named, never half believed (the fuzz target tests/fuzz/net
+ * its path named, never half believed (the fuzz target tests/fuzz/net-link
  * feeds net__load_record() arbitrary bytes). The kernel side of a network
  * is its bridge, made at create and at open when missing, and its place in
  * the nftables table.

@@ -129,7 +129,7 @@ check "an unknown user's message is Docker's, unwrapped" grep -qxF \
 # --- stats: only interfaces that exist -----------------------------------------
 
 api_json() { curl -s -m 30 --unix-socket "$sock" "http://x/v1.45$1"; }
-id=$("$D" run -d --name net busybox sleep 1000); track "$id"
+id=$("$D" run -d --name net --network none busybox sleep 1000); track "$id"
 stats=$(api_json /containers/net/stats?stream=0\&one-shot=1)
 check "stats omit networks when the container has only lo" \
 	bash -c "grep -q '\"pids_stats\"' <<<'$stats' && ! grep -q '\"networks\"' <<<'$stats'"

@@ -129,6 +129,11 @@ cleanup() {
 		[ -n "$id" ] && pkill -KILL -f "containers/$id" 2>/dev/null
 	done <"$ids_file"
 	rmdir /sys/fs/cgroup/*/"$cgparent" 2>/dev/null
+	# Container namespaces a failed test left bound (shoald unbinds
+	# them when it removes the containers), then shoald's own.
+	for m in "$work"/x/netns/*; do
+		[ -e "$m" ] && umount "$m" 2>/dev/null
+	done
 	[ -e "$work/netns" ] && umount "$work/netns" 2>/dev/null
 	rm -rf "$work"
 	exit $rc

@@ -129,6 +129,21 @@ check "an unknown network is refused with 404" [ "$st" = 404 ]
 check "... and Docker's words" grep -q "network nope not found" "$work/body"
 err_has "--ip on the default bridge is refused" "user specified IP address is supported on user defined networks only" "$D" run -d --ip 172.17.0.99 busybox true
 
+# --- the shoal CLI ----------------------------------------------------------------
+S=$(timed_wrapper shoal "$SHOAL")
+"$S" network create --subnet 10.60.0.0/24 --label team=a sn1 >/dev/null
+check "shoal network ls prints docker's table" grep -q "^NETWORK ID  *NAME  *DRIVER  *SCOPE" <<<"$("$S" network ls)"
+check "shoal network ls --filter label= finds it" [ "$("$S" network ls -q --filter label=team=a | wc -l)" = 1 ]
+id=$("$S" run -d --name sweb --network sn1 --network-alias sw --ip 10.60.0.9 -p 9090:80 busybox httpd -f -p 80 -h /); track "$id"
+check "shoal run --ip applies" [ "$(ins '{{.NetworkSettings.Networks.sn1.IPAddress}}' sweb)" = 10.60.0.9 ]
+check "shoal port prints the binding" [ "$("$S" port sweb 80)" = "0.0.0.0:9090" ]
+check "shoal port without a port lists all" [ "$("$S" port sweb)" = "80/tcp -> 0.0.0.0:9090" ]
+check "shoal run -p publishes" grep -q "^HTTP/1" <<<"$(inout curl -sI -m 3 http://10.99.0.1:9090/)"
+err_has "shoal run -p refuses a bad spec" "invalid port format" "$S" run -d -p 80:x busybox true
+err_has "shoal run --link is refused by the daemon, naming it" "HostConfig.Links is not supported yet" "$S" run -d --link sweb:w busybox true
+"$S" rm -f sweb >/dev/null
+check "shoal network rm removes it" [ "$("$S" network rm sn1)" = sn1 ]
+
 # --- nothing left --------------------------------------------------------------
 for c in $("$D" ps -aq); do "$D" rm -f "$c" >/dev/null; done
 "$D" network rm n1 in1 tiny >/dev/null
