@@ -461,7 +461,7 @@ int net_ctr_create(struct net *n, const struct net_ctr_spec *s,
 	snprintf(out->network, sizeof(out->network), "ns:%s", path);
 	memcpy(out->sandbox, sb, sizeof(sb));
 	net__ip_str(ep->ip, ip);
-	log_info("sandbox=%.12s on network=%s address=%s", sb, w->name, ip);
+	log_debug("sandbox=%.12s on network=%s address=%s", sb, w->name, ip);
 	snprintf(out->host_line, sizeof(out->host_line), "%s:%s",
 		 s->hostname && *s->hostname ? s->hostname : "", ip);
 	return 0;
@@ -569,7 +569,7 @@ void net_ctr_remove(struct net *n, const char *id)
 	if (!n->dry_run && net__netns_path(n, sb, path, sizeof(path)) == 0 &&
 	    access(path, F_OK) == 0)
 		ns_unbind(path);
-	log_info("sandbox=%.12s of container=%.12s released", sb, id);
+	log_debug("sandbox=%.12s of container=%.12s released", sb, id);
 }
 
 /* --- connect and disconnect ----------------------------------------------- */
