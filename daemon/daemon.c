@@ -73,6 +73,7 @@ static int net_start(struct daemon *d)
 		.exec_root = d->cfg.exec_root,
 		.bip = d->cfg.bip[0] ? d->cfg.bip : NULL,
 		.pools = pools,
+		.loop = &d->loop,
 	};
 	int rc;
 

@@ -47,6 +47,7 @@ struct create {
 	char name[ENG_NAME_MAX + 1];
 	char seccomp_tmp[64];
 	struct net_ctr_result net;
+	const char *dns_local[2];
 };
 
 static size_t vlen(const char *const *v)
@@ -477,6 +478,10 @@ static int make(struct create *c, struct eng_created *out)
 	if (rc < 0)
 		return rc;
 	c->rs.network = c->net.network[0] ? c->net.network : NULL;
+	if (c->net.dns[0]) { /* the resolver at 127.0.0.11 */
+		c->dns_local[0] = c->net.dns;
+		c->rs.dns = c->dns_local;
+	}
 	rc = rt_container_create(c->e->rt, &c->rs, out->id, &re);
 	if (rc < 0) {
 		eng__net_abandon(c->e, &c->net);

@@ -107,7 +107,18 @@ int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
 		if (rc < 0)
 			return rc;
 	}
-	return net_ctr_create(e->net, &ns, out, err);
+	rc = net_ctr_create(e->net, &ns, out, err);
+	if (rc == 0 && out->dns[0] && s->dns && s->dns[0]) {
+		/* The resolver forwards to the daemon's servers, not to
+		 * per-container ones: refused rather than ignored. */
+		net_ctr_abandon(e->net, out->sandbox);
+		eng__err(err, "--dns on a user-defined network is not "
+			      "supported yet: its containers resolve through "
+			      "127.0.0.11, which forwards to the daemon's "
+			      "servers");
+		return -EINVAL;
+	}
+	return rc;
 }
 
 /* The container's /etc/hosts gets "<address>\t<hostname>" (Docker's). */

@@ -22,6 +22,7 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "overlay-net/internal.h"
+#include "overlay-net/resolver.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -460,6 +461,8 @@ int net_ctr_create(struct net *n, const struct net_ctr_spec *s,
 		goto err_ns;
 	snprintf(out->network, sizeof(out->network), "ns:%s", path);
 	memcpy(out->sandbox, sb, sizeof(sb));
+	if (n->resolver && !w->predefined)
+		snprintf(out->dns, sizeof(out->dns), "127.0.0.11");
 	net__ip_str(ep->ip, ip);
 	log_debug("sandbox=%.12s on network=%s address=%s", sb, w->name, ip);
 	snprintf(out->host_line, sizeof(out->host_line), "%s:%s",
@@ -495,6 +498,7 @@ int net_ctr_bind(struct net *n, const char *sandbox, const char *id)
 		if (changed && (rc = net__save(n, w)) < 0)
 			return rc;
 	}
+	net__names_attach(n, id, sandbox);
 	return 0;
 }
 
@@ -535,11 +539,13 @@ int net_ctr_ensure(struct net *n, const char *id, struct shoal_err *err)
 			}
 		}
 	mnl_socket_close(cnl);
-	if (rc < 0)
+	if (rc < 0) {
 		ns_unbind(path);
-	else
-		log_info("container=%.12s: network namespace made again", id);
-	return rc;
+		return rc;
+	}
+	log_info("container=%.12s: network namespace made again", id);
+	net__names_attach(n, id, sb);
+	return 0;
 }
 
 void net_ctr_remove(struct net *n, const char *id)
@@ -550,6 +556,8 @@ void net_ctr_remove(struct net *n, const char *id)
 
 	if (!ctr_ifs(n, id, &next, sb))
 		return;
+	if (n->resolver)
+		net_resolver_detach(n->resolver, id);
 
 	for (size_t i = 0; i < n->n_nets; i++) {
 		struct net__net *w = n->nets[i];
@@ -581,6 +589,7 @@ int net_connect(struct net *n, const char *id, const char *name,
 	struct mnl_socket *cnl = NULL;
 	char path[PATH_MAX], sb[65];
 	int count, next, rc;
+	bool had_names;
 
 	if (!w) {
 		net__err(err, "network %s not found", req->network);
@@ -605,6 +614,7 @@ int net_connect(struct net *n, const char *id, const char *name,
 	if ((rc = net__netns_path(n, sb, path, sizeof(path))) < 0 ||
 	    (rc = net__kernel(n, err)) < 0)
 		return rc;
+	had_names = net__has_names(n, id);
 	rc = ep_new(n, w, id, sb, name, req, next, err);
 	if (rc < 0)
 		return rc;
@@ -627,6 +637,8 @@ int net_connect(struct net *n, const char *id, const char *name,
 		if (rc < 0)
 			goto err_ep;
 	}
+	if (!had_names && !n->dry_run && ns_bound(path))
+		net__names_attach(n, id, sb);
 	log_info("container=%.12s connected to network=%s", id, w->name);
 	return 0;
 err_ep:
@@ -665,6 +677,7 @@ int net_disconnect(struct net *n, const char *id, const char *ref,
 	ep_unplumb(n, ep);
 	ep_drop(w, id);
 	net__save(n, w);
+	net__names_detach(n, id);
 	if (ports)
 		net__nft_apply(n);
 	log_info("container=%.12s disconnected from network=%s", id, w->name);
@@ -688,6 +701,33 @@ static bool in(const char *const *ids, const char *id)
 		if (!strcmp(ids[i], id))
 			return true;
 	return false;
+}
+
+/* After a restart of shoald the resolver's sockets are gone: every
+ * container on a user network whose namespace is bound gets them again
+ * (once, at its first user-network endpoint). */
+static void reattach_names(struct net *n)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; n->resolver && i < n->n_nets; i++) {
+		struct net__net *w = n->nets[i];
+		if (w->predefined)
+			continue;
+		for (size_t j = 0; j < w->n_eps; j++) {
+			const struct net__ep *ep = &w->eps[j];
+			bool earlier = false;
+			for (size_t k = 0; k < i && !earlier; k++)
+				earlier = !n->nets[k]->predefined &&
+					  find_ep(n->nets[k], ep->ctr);
+			if (earlier ||
+			    net__netns_path(n, ep->sandbox, path,
+					    sizeof(path)) < 0 ||
+			    !ns_bound(path))
+				continue;
+			net__names_attach(n, ep->ctr, ep->sandbox);
+		}
+	}
 }
 
 int net_reconcile(struct net *n, const char *const *ids)
@@ -729,6 +769,7 @@ int net_reconcile(struct net *n, const char *const *ids)
 	}
 	if (d)
 		closedir(d);
+	reattach_names(n);
 	return net__nft_apply(n);
 }
 

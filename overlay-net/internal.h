@@ -10,6 +10,7 @@
 #include "overlay-net/net.h"
 
 #include <net/if.h>
+#include <netinet/in.h>
 
 /* An IPv4 prefix, host byte order. */
 struct net__prefix {
@@ -99,6 +100,7 @@ struct net {
 	bool kernel;	       /* the kernel side is set up (net__kernel()) */
 	struct mnl_socket *nl; /* this namespace's rtnetlink socket */
 	struct nft_ctx *nft;
+	struct net_resolver *resolver; /* NULL: no names (no loop given) */
 };
 
 /* network.c */
@@ -162,6 +164,18 @@ int net__nl_index(const char *name);
  * SHOAL_ECONFLICT with Docker's sentence when one is taken. */
 int net__ports_alloc(struct net *n, const struct net_port *req, size_t nreq,
 		     struct net__port **out, struct shoal_err *err);
+
+/* names.c: what the resolver answers, and who is attached to it */
+bool net__has_names(const struct net *n, const char *id);
+int net__lookup(void *arg, const char *ctr, const char *name,
+		struct in_addr *out, size_t cap);
+int net__reverse(void *arg, const char *ctr, struct in_addr addr, char *name,
+		 size_t cap);
+/** net__names_attach() - give @id the resolver in @sandbox's namespace,
+ * when it is on a user-defined network (again, if it was). */
+void net__names_attach(struct net *n, const char *id, const char *sandbox);
+/** net__names_detach() - take it away when it is on none any more. */
+void net__names_detach(struct net *n, const char *id);
 
 /* attach.c */
 int net__netns_path(struct net *n, const char *id, char *out, size_t cap);

@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "common/error.h"
 
 struct net;
@@ -52,6 +54,11 @@ struct net_config {
 	const char *const *pools;
 	/* Skip the kernel entirely (records only): unit tests. */
 	bool dry_run;
+	/* The loop the resolver at 127.0.0.11 runs on; NULL: containers on
+	 * user networks get no name resolution. */
+	uv_loop_t *loop;
+	/* The resolver's upstream servers; NULL: /etc/resolv.conf. */
+	const char *resolv_conf;
 };
 
 /**
@@ -154,7 +161,8 @@ struct net_ctr_result {
 	char network[PATH_MAX + 8];
 	/* "hostname:ip" for /etc/hosts, "" without an address. */
 	char host_line[320];
-	/* resolv.conf nameserver for the embedded resolver, or "". */
+	/* "127.0.0.11" when the container's resolv.conf must name the
+	 * resolver (a user-defined network), "" otherwise. */
 	char dns[16];
 };
 

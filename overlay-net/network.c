@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "overlay-net/internal.h"
+#include "overlay-net/resolver.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -683,6 +684,19 @@ int net_open(const struct net_config *cfg, struct net **out,
 		rc = predefined(n, "host", NET_KIND_HOST, NULL, err);
 	if (rc == 0)
 		rc = predefined(n, "none", NET_KIND_NULL, NULL, err);
+	if (rc == 0 && cfg->loop && !n->dry_run) {
+		struct net_resolver_config rcfg = {
+			.loop = cfg->loop,
+			.lookup = net__lookup,
+			.reverse = net__reverse,
+			.arg = n,
+			.resolv_conf = cfg->resolv_conf,
+		};
+		rc = net_resolver_open(&rcfg, &n->resolver);
+		if (rc < 0)
+			net__err(err, "cannot open the resolver: %s",
+				 shoal_strerror(rc));
+	}
 	if (rc < 0)
 		goto err_free;
 	*out = n;
@@ -721,6 +735,7 @@ void net_close(struct net *n)
 {
 	if (!n)
 		return;
+	net_resolver_close(n->resolver);
 	for (size_t i = 0; i < n->n_nets; i++)
 		net__net_free(n->nets[i]);
 	shoal_free(n->nets);

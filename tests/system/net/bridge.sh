@@ -69,6 +69,15 @@ check "--network-alias is recorded" grep -q cee <<<"$(ins '{{.NetworkSettings.Ne
 check "containers on n1 reach each other" "$D" exec ctrd ping -c1 -W2 "$ipc"
 check "the default bridge cannot reach n1" not "$D" exec ctra ping -c1 -W1 "$ipc"
 check "n1 cannot reach the default bridge" not "$D" exec ctrc ping -c1 -W1 "$ipa"
+# --- names on user networks (the resolver at 127.0.0.11) -----------------------
+check "a user network's container uses the resolver" grep -q "^nameserver 127.0.0.11" <<<"$(ex ctrc cat /etc/resolv.conf)"
+check "the default bridge's container does not" not grep -q "127.0.0.11" <<<"$(ex ctra cat /etc/resolv.conf)"
+check "containers on n1 reach each other by name" "$D" exec ctrd ping -c1 -W2 ctrc
+check "... by network alias" grep -q "$ipc" <<<"$(ex ctrd nslookup cee)"
+check "... by short id" grep -q "$ipc" <<<"$(ex ctrd nslookup "$(ins '{{.Id}}' ctrc | cut -c1-12)")"
+check "... as name.network" grep -q "$ipc" <<<"$(ex ctrd nslookup ctrc.n1)"
+check "a container of another network is not found by name" not "$D" exec ctrd ping -c1 -W1 ctra
+check "the address answers PTR with name.network" grep -q "ctrc.n1" <<<"$(ex ctrd nslookup "$ipc")"
 check "network inspect lists the containers" grep -q '"ctrc"' <<<"$("$D" network inspect -f '{{json .Containers}}' n1)"
 
 # --- internal -------------------------------------------------------------
@@ -81,6 +90,8 @@ check "an internal network does not reach the outside" not "$D" exec ctre sh -c 
 "$D" network connect --alias bee n1 ctrb
 check "connect gives a running container eth1 on n1" grep -q "inet 172.18" <<<"$(ex ctrb ip addr show eth1)"
 check "after connect it reaches n1" "$D" exec ctrb ping -c1 -W2 "$ipc"
+check "after connect it finds n1's containers by name" grep -q "$ipc" <<<"$(ex ctrb nslookup ctrc 127.0.0.11)"
+check "n1's containers find it by its connect alias" grep -q "172.18" <<<"$(ex ctrc nslookup bee)"
 "$D" network disconnect n1 ctrb
 check "disconnect removes eth1" not "$D" exec ctrb ip addr show eth1
 check "after disconnect it no longer reaches n1" not "$D" exec ctrb ping -c1 -W1 "$ipc"

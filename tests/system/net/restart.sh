@@ -25,6 +25,7 @@ web() { inout curl -s -m 3 http://10.99.0.1:8080/www; }
 run --name web --network n1 -p 8080:80 busybox sh -c \
 	'echo hi-from-web >/www; httpd -f -p 80 -h /' >/dev/null
 run --name keep busybox sleep 1000 >/dev/null
+run --name peer --network n1 busybox sleep 1000 >/dev/null
 run --name later busybox sleep 1000 >/dev/null
 ip_web=$(ins '{{.NetworkSettings.Networks.n1.IPAddress}}' web)
 ip_keep=$(ins '{{.NetworkSettings.IPAddress}}' keep)
@@ -38,6 +39,7 @@ daemon_start
 check "after a restart the address is the same" [ "$(ins '{{.NetworkSettings.Networks.n1.IPAddress}}' web)" = "$ip_web" ]
 check "after a restart the published port still answers" grep -q hi-from-web <<<"$(web)"
 check "after a restart containers still reach each other" "$D" exec keep ping -c1 -W2 "$ip_later"
+check "after a restart names still resolve" "$D" exec peer ping -c1 -W2 web
 
 # --- a crash ------------------------------------------------------------------
 "$D" stop -t 1 later >/dev/null
@@ -63,6 +65,7 @@ check "the stale namespace is unbound at start-up" not grep -q " $stale " /proc/
 check "... and its file removed" [ ! -e "$stale" ]
 check "after a crash the address is the same" [ "$(ins '{{.NetworkSettings.IPAddress}}' keep)" = "$ip_keep" ]
 check "after a crash the published port still answers" grep -q hi-from-web <<<"$(web)"
+check "after a crash names still resolve" "$D" exec peer ping -c1 -W2 web
 check "the stopped container's namespace is recorded" [ -n "$later_sb" ]
 umount "$work/x/netns/$later_sb" && rm -f "$work/x/netns/$later_sb"
 "$D" start later >/dev/null
