@@ -43,7 +43,11 @@ static int rm_entry(const char *p, const struct stat *sb, int flag,
 
 static struct net *open_net(const char *bip, const char *const *pools)
 {
-	struct net_config cfg = {root, root, bip, pools, true};
+	struct net_config cfg = {.data_root = root,
+				 .exec_root = root,
+				 .bip = bip,
+				 .pools = pools,
+				 .dry_run = true};
 	struct shoal_err err = {""};
 	struct net *n = NULL;
 
@@ -193,7 +197,10 @@ static void bip_sets_the_default_bridge(void **state)
 static void bad_bip_and_pools_are_refused(void **state)
 {
 	static const char *const pools[] = {"base=10.0.0.0/8,size=4", NULL};
-	struct net_config cfg = {root, root, "10.0.0.0/40", NULL, true};
+	struct net_config cfg = {.data_root = root,
+				 .exec_root = root,
+				 .bip = "10.0.0.0/40",
+				 .dry_run = true};
 	struct shoal_err err = {""};
 	struct net *n = NULL;
 
@@ -556,7 +563,8 @@ static void malformed_records_are_refused(void **state)
 static void a_corrupt_record_stops_the_open_naming_its_file(void **state)
 {
 	struct net *n = open_net(NULL, NULL);
-	struct net_config cfg = {root, root, NULL, NULL, true};
+	struct net_config cfg = {
+		.data_root = root, .exec_root = root, .dry_run = true};
 	struct shoal_err err = {""};
 	char path[PATH_MAX];
 	FILE *f;
@@ -570,6 +578,65 @@ static void a_corrupt_record_stops_the_open_naming_its_file(void **state)
 	assert_int_equal(net_open(&cfg, &n, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "bad.json"));
 	unlink(path);
+}
+
+/* --- names ---------------------------------------------------------------- */
+
+static const char *ctr_on(struct net *n, const char *mode, const char *name,
+			  const char *alias, char id[65])
+{
+	const char *al[] = {alias, NULL};
+	struct net_ep_req ep = {.network = mode, .aliases = al};
+	struct net_ctr_spec s = {
+		.name = name, .mode = mode, .eps = &ep, .n_eps = alias ? 1 : 0};
+	struct net_ctr_result r;
+	struct shoal_err err = {""};
+
+	assert_int_equal(net_ctr_create(n, &s, &r, &err), 0);
+	memcpy(id, r.sandbox, 65);
+	assert_int_equal(net_ctr_bind(n, r.sandbox, id), 0);
+	return id;
+}
+
+static void names_resolve_only_on_shared_user_networks(void **state)
+{
+	struct net *n = open_net(NULL, NULL);
+	struct net_create_opts o = {.name = "n1", .subnet = "10.5.0.0/24"};
+	struct net_create_opts o2 = {.name = "n2", .subnet = "10.6.0.0/24"};
+	struct shoal_err err = {""};
+	struct in_addr a[8];
+	char id[65], web[65], db[65], other[65], plain[65], name[256];
+
+	assert_int_equal(net_network_create(n, &o, id, &err), 0);
+	assert_int_equal(net_network_create(n, &o2, id, &err), 0);
+	ctr_on(n, "n1", "Web", "www", web);
+	ctr_on(n, "n1", "db", NULL, db);
+	ctr_on(n, "n2", "other", NULL, other);
+	ctr_on(n, "bridge", "plain", NULL, plain);
+	assert_int_equal(net__lookup(n, db, "web", a, 8), 1);
+	assert_int_equal(ntohl(a[0].s_addr), 0x0a050002);
+	assert_int_equal(net__lookup(n, db, "www", a, 8), 1);
+	assert_int_equal(net__lookup(n, db, "web.n1", a, 8), 1);
+	char shortid[13];
+	snprintf(shortid, sizeof(shortid), "%.12s", web);
+	assert_int_equal(net__lookup(n, db, shortid, a, 8), 1);
+	/* Another network's container: not ours, goes upstream. */
+	assert_int_equal(net__lookup(n, db, "other", a, 8), 0);
+	/* A name of the container's own network nobody has: NXDOMAIN. */
+	assert_int_equal(net__lookup(n, db, "ghost.n1", a, 8), SHOAL_ENOTFOUND);
+	/* The default bridge has no names. */
+	assert_int_equal(net__lookup(n, plain, "plain", a, 8), 0);
+	assert_false(net__has_names(n, plain));
+	assert_true(net__has_names(n, db));
+	struct in_addr q = {htonl(0x0a050002)};
+	assert_int_equal(net__reverse(n, db, q, name, sizeof(name)), 1);
+	assert_string_equal(name, "Web.n1");
+	q.s_addr = htonl(0x0a050063);
+	assert_int_equal(net__reverse(n, db, q, name, sizeof(name)),
+			 SHOAL_ENOTFOUND);
+	q.s_addr = htonl(0x0a060002);
+	assert_int_equal(net__reverse(n, db, q, name, sizeof(name)), 0);
+	net_close(n);
 }
 
 /* --- ruleset ------------------------------------------------------------- */
@@ -805,6 +872,9 @@ int main(void)
 		cmocka_unit_test(malformed_records_are_refused),
 		cmocka_unit_test_setup_teardown(
 			a_corrupt_record_stops_the_open_naming_its_file, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			names_resolve_only_on_shared_user_networks, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			the_ruleset_holds_ports_nat_and_isolation, setup,
