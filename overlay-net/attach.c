@@ -14,8 +14,9 @@
  * net_reconcile()) or a namespace file (unbound by net_reconcile()); the
  * veth pair dies with its namespace.
  *
- * Entering a namespace: setns() of the calling thread only, restored
- * before returning; nothing runs in between but the socket's creation.
+ * Entering a namespace: a short-lived thread makes or enters it and opens
+ * the socket there; the socket stays bound to that namespace after the
+ * thread is gone, and the loop's thread never changes namespace.
  */
 #define LOG_MODULE "net"
 #include "common/alloc.h"
@@ -28,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,55 +55,66 @@ static bool ns_bound(const char *path)
 	return statfs(path, &sf) == 0 && (unsigned)sf.f_type == NSFS_MAGIC_NUM;
 }
 
+struct ns_job {
+	const char *path;
+	bool make;
+	struct mnl_socket *nl;
+	int rc;
+};
+
+/* On a thread of its own, which dies in the container's namespace: the
+ * loop's thread never changes namespace. */
+static void *ns_thread(void *arg)
+{
+	struct ns_job *j = arg;
+	int fd;
+
+	if (j->make) {
+		if (unshare(CLONE_NEWNET) < 0 ||
+		    mount("/proc/thread-self/ns/net", j->path, "none", MS_BIND,
+			  NULL) < 0) {
+			j->rc = -errno;
+			return NULL;
+		}
+	} else {
+		fd = open(j->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+			j->rc = -errno;
+			if (fd >= 0)
+				close(fd);
+			return NULL;
+		}
+		close(fd);
+	}
+	j->rc = net__nl_open(&j->nl);
+	return NULL;
+}
+
 /* A socket inside the namespace at @path (made and bound there when
  * @make). */
 static int ns_socket(const char *path, bool make, struct mnl_socket **out)
 {
-	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	int fd = -1, rc = 0;
+	struct ns_job j = {.path = path, .make = make};
+	pthread_t t;
+	int rc;
 
-	if (self < 0)
-		return -errno;
 	if (make) {
 		int f = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
-		if (f < 0) {
-			rc = -errno;
-			goto err_self;
-		}
+		if (f < 0)
+			return -errno;
 		close(f);
-		if (unshare(CLONE_NEWNET) < 0) {
-			rc = -errno;
-			goto err_file;
-		}
-		if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND,
-			  NULL) < 0)
-			rc = -errno;
-	} else {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-			rc = -errno;
-			if (fd >= 0)
-				close(fd);
-			goto err_self;
-		}
-		close(fd);
+	}
+	rc = -pthread_create(&t, NULL, ns_thread, &j);
+	if (rc == 0) {
+		pthread_join(t, NULL);
+		rc = j.rc;
+	}
+	if (rc < 0 && make) {
+		umount2(path, MNT_DETACH);
+		unlink(path);
 	}
 	if (rc == 0)
-		rc = net__nl_open(out);
-	if (setns(self, CLONE_NEWNET) < 0) {
-		/* The thread would stay in the container's namespace. */
-		log_error("cannot return to the daemon's network namespace: "
-			  "%s",
-			  strerror(errno));
-		abort();
-	}
-	if (rc < 0 && make)
-		umount2(path, MNT_DETACH);
-err_file:
-	if (rc < 0 && make)
-		unlink(path);
-err_self:
-	close(self);
+		*out = j.nl;
 	return rc;
 }
 
