@@ -412,6 +412,12 @@ static int build_spec(struct create_req *r)
 			  (const char ***)&s->extra_hosts);
 	if (rc == 0)
 		rc = strv(r, r->hc, "Dns", (const char ***)&s->dns);
+	if (rc == 0)
+		rc = strv(r, r->hc, "DnsSearch",
+			  (const char ***)&s->dns_search);
+	if (rc == 0)
+		rc = strv(r, r->hc, "DnsOptions",
+			  (const char ***)&s->dns_options);
 	if (rc < 0)
 		return rc;
 	s->image = jsonx_str(r->body, "Image", "");

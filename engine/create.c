@@ -474,7 +474,9 @@ static int make(struct create *c, struct eng_created *out)
 		eng__err(c->err, "out of memory");
 	if (rc < 0)
 		return rc;
-	rc = eng__net_prepare(c->e, c->spec, c->name, &c->net, c->err);
+	rc = eng__dns_check(c->spec, c->err);
+	if (rc == 0)
+		rc = eng__net_prepare(c->e, c->spec, c->name, &c->net, c->err);
 	if (rc < 0)
 		return rc;
 	c->rs.network = c->net.network[0] ? c->net.network : NULL;

@@ -174,6 +174,10 @@ struct eng_spec {
 	const char *const *cap_drop;
 	const char *const *extra_hosts; /* "host:ip" */
 	const char *const *dns;
+	/* resolv.conf's search and options lines (Docker's --dns-search,
+	 * --dns-option); given, they replace the host's. */
+	const char *const *dns_search;
+	const char *const *dns_options;
 	/* NULL or "default", "unconfined", or the path of a profile... */
 	const char *seccomp;
 	/* ...or the text of a profile (Docker's JSON), written to a private

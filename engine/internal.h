@@ -99,6 +99,8 @@ int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
 int eng__net_created(struct eng *e, const char *id, const struct eng_spec *s,
 		     const struct net_ctr_result *r);
 void eng__net_abandon(struct eng *e, const struct net_ctr_result *r);
+/** eng__dns_check() - --dns-search and --dns-option words; -EINVAL. */
+int eng__dns_check(const struct eng_spec *s, struct shoal_err *err);
 int eng__net_start(struct eng *e, const char *id, struct shoal_err *err);
 void eng__net_removed(struct eng *e, const char *id);
 void eng__net_restore(struct eng *e, char **ids, size_t n);

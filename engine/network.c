@@ -145,15 +145,101 @@ static int hosts_entry(struct eng *e, const char *id, const char *hostname,
 	return rc;
 }
 
+/* A search domain or a resolver option: one word of a resolv.conf line
+ * (a newline or a space would add lines or words of its own). */
+static bool resolv_word(const char *w, bool option)
+{
+	size_t n = strlen(w);
+
+	if (!n || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((w[i] >= 'a' && w[i] <= 'z') ||
+		      (w[i] >= 'A' && w[i] <= 'Z') ||
+		      (w[i] >= '0' && w[i] <= '9') || w[i] == '.' ||
+		      w[i] == '-' || w[i] == '_' || (option && w[i] == ':')))
+			return false;
+	return true;
+}
+
+int eng__dns_check(const struct eng_spec *s, struct shoal_err *err)
+{
+	for (size_t i = 0; s->dns_search && s->dns_search[i]; i++)
+		if (!resolv_word(s->dns_search[i], false)) {
+			eng__err(err,
+				 "invalid --dns-search \"%.100s\": a domain "
+				 "name ([a-zA-Z0-9.-_])",
+				 s->dns_search[i]);
+			return -EINVAL;
+		}
+	for (size_t i = 0; s->dns_options && s->dns_options[i]; i++)
+		if (!resolv_word(s->dns_options[i], true)) {
+			eng__err(err,
+				 "invalid --dns-option \"%.100s\": one "
+				 "resolver option such as ndots:2",
+				 s->dns_options[i]);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* resolv.conf with the search and options lines of @s instead of those
+ * the runtime copied from the host. */
+static int resolv_lines(struct eng *e, const char *id, const struct eng_spec *s)
+{
+	bool search = s->dns_search && s->dns_search[0];
+	bool opts = s->dns_options && s->dns_options[0];
+	char path[PATH_MAX], tmp[PATH_MAX + 8], line[1024];
+	FILE *in, *out;
+	int rc = 0;
+
+	if (!search && !opts)
+		return 0;
+	snprintf(path, sizeof(path), "%s/containers/%s/resolv.conf",
+		 e->data_root, id);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	in = fopen(path, "re");
+	if (!in)
+		return -errno;
+	out = fopen(tmp, "wex");
+	if (!out) {
+		rc = -errno;
+		fclose(in);
+		return rc;
+	}
+	while (fgets(line, sizeof(line), in))
+		if (!(search && (!strncmp(line, "search", 6) ||
+				 !strncmp(line, "domain", 6))) &&
+		    !(opts && !strncmp(line, "options", 7)))
+			fputs(line, out);
+	fclose(in);
+	for (size_t i = 0; search && s->dns_search[i]; i++)
+		fprintf(out, "%s%s", i ? " " : "search ", s->dns_search[i]);
+	if (search)
+		fputc('\n', out);
+	for (size_t i = 0; opts && s->dns_options[i]; i++)
+		fprintf(out, "%s%s", i ? " " : "options ", s->dns_options[i]);
+	if (opts)
+		fputc('\n', out);
+	if (fflush(out) != 0 || ferror(out))
+		rc = -EIO;
+	fclose(out);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
 int eng__net_created(struct eng *e, const char *id, const struct eng_spec *s,
 		     const struct net_ctr_result *r)
 {
 	const char *mode = s->network_mode && *s->network_mode ? s->network_mode
 							       : "bridge";
-	int rc = 0;
+	int rc = resolv_lines(e, id, s);
 
-	if (!e->net)
-		return 0;
+	if (rc < 0 || !e->net)
+		return rc;
 	if (r->sandbox[0] && (rc = net_ctr_bind(e->net, r->sandbox, id)) < 0)
 		return rc;
 	if (r->host_line[0] &&

@@ -125,6 +125,14 @@ check "--network none has only lo" [ "$("$D" run --rm --network none busybox sh 
 check "--network host shares the host's interfaces" grep -q "sn-in-$$" <<<"$("$D" run --rm --network host busybox cat /proc/net/dev)"
 check "--network container: shares its address" grep -q "inet $ipa/" <<<"$("$D" run --rm --network container:ctra busybox ip addr show eth0)"
 
+# --- resolv.conf ----------------------------------------------------------------
+out=$("$D" run --rm --dns-search example.org --dns-option ndots:2 busybox cat /etc/resolv.conf)
+check "--dns-search writes the search line" grep -qx "search example.org" <<<"$out"
+check "--dns-option writes the options line" grep -qx "options ndots:2" <<<"$out"
+st=$(curl -s -o "$work/body" -w '%{http_code}' --unix-socket "$sock" -H 'Content-Type: application/json' \
+	-d '{"Image":"busybox","Cmd":["true"],"HostConfig":{"DnsSearch":["x\nnameserver 10.0.0.1"]}}' http://x/v1.44/containers/create)
+check "a search domain that would add a line is refused" [ "$st" = 400 ]
+
 # --- refusals -------------------------------------------------------------------
 err_has "an overlapping subnet is refused" "Pool overlaps with other one on this address space" "$D" network create --subnet 172.18.5.0/24 ov
 err_has "a malformed subnet is refused" "invalid CIDR address" "$D" network create --subnet 10.0.0.0/33 bad1
