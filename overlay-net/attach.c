@@ -8,11 +8,13 @@
  * request straight into the daemon's namespace, is put on the bridge by a
  * second batch. Published ports belong to the first endpoint.
  *
- * All or nothing: the records are written before the kernel is changed
- * and put back when the kernel refuses. A crash in between leaves a
- * record (the endpoint is made again by net_ctr_ensure() or released by
- * net_reconcile()) or a namespace file (unbound by net_reconcile()); the
- * veth pair dies with its namespace.
+ * All or nothing. A new container's endpoint is recorded when it is
+ * bound to the container (net_ctr_bind()); connect records before it
+ * changes the kernel and puts the record back when the kernel refuses. A
+ * crash in between leaves a record (the endpoint is made again by
+ * net_ctr_ensure() or released by net_reconcile()) or a namespace file no
+ * record names (unbound by net_reconcile()); the veth pair dies with its
+ * namespace.
  *
  * Entering a namespace: a short-lived thread makes or enters it and opens
  * the socket there; the socket stays bound to that namespace after the
@@ -454,10 +456,11 @@ int net_ctr_create(struct net *n, const struct net_ctr_spec *s,
 			goto err_ep;
 		ep->n_ports = s->n_ports;
 	}
-	if ((rc = net__netns_path(n, sb, path, sizeof(path))) < 0 ||
-	    (rc = net__save(n, w)) < 0) {
-		net__err(err, "cannot record the endpoint: %s",
-			 shoal_strerror(rc));
+	/* Recorded by net_ctr_bind(), once it belongs to a container: one
+	 * fsync per attach. A crash before leaves a bound namespace that no
+	 * record names, which net_reconcile() unbinds. */
+	if ((rc = net__netns_path(n, sb, path, sizeof(path))) < 0) {
+		net__err(err, "namespace path too long under %s", n->ns_dir);
 		goto err_ep;
 	}
 	if (!n->dry_run && (rc = ns_socket(path, true, &cnl)) < 0) {
@@ -486,7 +489,6 @@ err_ns:
 		ns_unbind(path);
 err_saved:
 	ep_drop(w, sb);
-	net__save(n, w);
 	if (s->n_ports)
 		net__nft_apply(n);
 	return rc;

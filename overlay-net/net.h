@@ -11,8 +11,9 @@
  * table `inet shoal`) is derived from the records under
  * <data-root>/network/: one JSON file per network, holding its endpoints
  * and their published ports, replaced whole (temporary file, fsync,
- * rename) before the kernel is changed, so a crash leaves a record that
- * the next net_open() + net_reconcile() makes the kernel agree with. The
+ * rename), so a crash leaves a record that the next net_open() +
+ * net_reconcile() makes the kernel agree with (docs/networking.md says
+ * in which order each change is written). The
  * nftables table is always rebuilt whole in one transaction and no other
  * table is touched. Everything happens in the network namespace the
  * process runs in: a shoald in a lab host manages only that host.
