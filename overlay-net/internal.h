@@ -109,6 +109,9 @@ struct net {
  * container changes nothing in its namespace. */
 int net__kernel(struct net *n, struct shoal_err *err);
 struct net__net *net__find(struct net *n, const char *ref);
+/** net__valid_ifname() - an interface name of [a-zA-Z0-9_.-], 1-15 long:
+ * what the kernel takes and the nftables text can quote. */
+bool net__valid_ifname(const char *s);
 /** net__find_is() - whether @ref (name, id, id prefix) names @w. */
 bool net__find_is(const struct net__net *w, const char *ref);
 int net__save(struct net *n, const struct net__net *w);

@@ -196,6 +196,8 @@ static int load_ep(const json_t *o, struct net__ep *ep)
 	    copy_str(o, "Name", ep->name, sizeof(ep->name), true) ||
 	    copy_str(o, "Ifname", ep->ifname, sizeof(ep->ifname), false) ||
 	    copy_str(o, "Veth", ep->veth, sizeof(ep->veth), false) ||
+	    !net__valid_ifname(ep->veth) || !net__valid_ifname(ep->ifname) ||
+	    strncmp(ep->ifname, "eth", 3) ||
 	    copy_str(o, "IP", ip, sizeof(ip), false) ||
 	    net__parse_ip(ip, &ep->ip) < 0 ||
 	    copy_str(o, "Mac", ep->mac, sizeof(ep->mac), false) ||
@@ -273,7 +275,7 @@ int net__load_record(const json_t *r, struct net__net **out,
 	w->internal = jsonx_bool(r, "Internal", false);
 	w->attachable = jsonx_bool(r, "Attachable", false);
 	if (w->kind == NET_KIND_BRIDGE &&
-	    (!w->bridge[0] || load_addrs(r, w) < 0 ||
+	    (!net__valid_ifname(w->bridge) || load_addrs(r, w) < 0 ||
 	     !net__contains(&w->subnet, w->gateway) ||
 	     !net__overlaps(&w->subnet, &w->range) ||
 	     w->range.len < w->subnet.len)) {
@@ -380,6 +382,17 @@ struct net__net *net__find(struct net *n, const char *ref)
 		hit = n->nets[i];
 	}
 	return hit;
+}
+
+bool net__valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	/* Also what the nftables text may quote. */
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789_.-") == n;
 }
 
 bool net__find_is(const struct net__net *w, const char *ref)
@@ -804,12 +817,10 @@ static int check_options(const struct net_create_opts *o, const char **br,
 			 k);
 		return -EINVAL;
 	}
-	if (*br && *br[0] &&
-	    (strlen(*br) >= IFNAMSIZ || strchr(*br, '/') || strchr(*br, ' ') ||
-	     !strcmp(*br, ".") || !strcmp(*br, ".."))) {
+	if (*br && *br[0] && !net__valid_ifname(*br)) {
 		net__err(err,
-			 "invalid bridge name %s: at most 15 characters, "
-			 "no '/' or space",
+			 "invalid bridge name \"%.40s\": at most 15 of "
+			 "[a-zA-Z0-9_.-], not . or ..",
 			 *br);
 		return -EINVAL;
 	}
@@ -918,8 +929,20 @@ int net_network_create(struct net *n, const struct net_create_opts *o,
 		return -ENOMEM;
 	w->internal = o->internal;
 	w->attachable = o->attachable;
-	if (json_is_object(o->labels))
+	if (json_is_object(o->labels)) {
+		const char *k;
+		json_t *v;
+		json_object_foreach((json_t *)o->labels, k, v)
+		{
+			if (!json_is_string(v)) {
+				net__err(err, "label %.100s must be a string",
+					 k);
+				net__net_free(w);
+				return -EINVAL;
+			}
+		}
 		json_object_update(w->labels, (json_t *)o->labels);
+	}
 	if (json_is_object(o->options))
 		json_object_update(w->options, (json_t *)o->options);
 	snprintf(w->bridge, sizeof(w->bridge), "%s", br && *br ? br : "br-");

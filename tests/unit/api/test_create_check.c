@@ -105,9 +105,6 @@ static void fields_not_applied_are_refused_by_name(void **state)
 		 "HostConfig.CpusetCpus is not supported yet"},
 		{"HostConfig.CpuQuota", "50000",
 		 "HostConfig.CpuQuota is not supported yet"},
-		{"HostConfig.PortBindings",
-		 "{\"80/tcp\":[{\"HostPort\":\"80\"}]}",
-		 "HostConfig.PortBindings is not supported yet"},
 		{"HostConfig.Devices",
 		 "[{\"PathOnHost\":\"/dev/fuse\",\"PathInContainer\":"
 		 "\"/dev/fuse\",\"CgroupPermissions\":\"rwm\"}]",
@@ -141,10 +138,12 @@ static void fields_not_applied_are_refused_by_name(void **state)
 		 "Config.Domainname is not supported yet"},
 		{"Healthcheck", "{\"Test\":[\"CMD\",\"true\"]}",
 		 "Config.Healthcheck is not supported yet"},
-		{"NetworkingConfig.EndpointsConfig.default.Aliases",
-		 "[\"web\"]",
-		 "NetworkingConfig.EndpointsConfig.default.Aliases is not "
+		{"NetworkingConfig.EndpointsConfig.default.DriverOpts",
+		 "{\"k\":\"v\"}",
+		 "NetworkingConfig.EndpointsConfig.default.DriverOpts is not "
 		 "supported yet"},
+		{"HostConfig.Links", "[\"a:b\"]",
+		 "HostConfig.Links is not supported yet"},
 	};
 	char err[256];
 
@@ -181,6 +180,14 @@ static void defaults_spelled_out_and_applied_values_pass(void **state)
 		{"Volumes", "{\"/data\":{}}"},
 		{"NetworkingConfig.EndpointsConfig.default.IPAMConfig",
 		 "{\"IPv4Address\":\"\"}"},
+		/* Applied by overlay-net (containers_net.c). */
+		{"NetworkingConfig.EndpointsConfig.default.Aliases",
+		 "[\"web\"]"},
+		{"HostConfig.PortBindings",
+		 "{\"80/tcp\":[{\"HostPort\":\"8080\"}]}"},
+		{"HostConfig.PublishAllPorts", "true"},
+		{"HostConfig.DnsSearch", "[\"example.org\"]"},
+		{"MacAddress", "\"02:42:ac:11:00:09\""},
 	};
 	char err[256];
 

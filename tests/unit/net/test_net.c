@@ -269,6 +269,17 @@ static void create_refuses_with_dockers_words(void **state)
 	assert_non_null(strstr(err.msg, "com.docker.network.driver.mtu"));
 	json_decref(opts);
 	o.options = NULL;
+	o.name = "n9";
+	o.subnet = "10.9.0.0/24";
+	o.bridge_name = "br\" drop";
+	assert_int_equal(net_network_create(n, &o, id, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "invalid bridge name"));
+	o.bridge_name = NULL;
+	json_t *lab = json_pack("{s:i}", "k", 1);
+	o.labels = lab;
+	assert_int_equal(net_network_create(n, &o, id, &err), -EINVAL);
+	json_decref(lab);
+	o.labels = NULL;
 	o.name = "bad name";
 	assert_int_equal(net_network_create(n, &o, id, &err), -EINVAL);
 	assert_int_equal(net_network_remove(n, "bridge", &err), -EPERM);
