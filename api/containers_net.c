@@ -18,6 +18,7 @@
  * (net_ctr_settings()); `docker port` reads its Ports.
  */
 #include "api/internal.h"
+#include "common/alloc.h"
 #include "common/jsonx.h"
 
 #include <errno.h>
@@ -95,7 +96,7 @@ int api__net_spec(const json_t *body, const json_t *hc,
 
 void api__net_spec_fini(struct api__net_spec *s)
 {
-	free(s->ports);
+	shoal_free(s->ports);
 	s->ports = NULL;
 }
 

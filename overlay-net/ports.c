@@ -86,7 +86,7 @@ static int push(struct net_port **v, size_t *n, const struct net_port *p)
 
 	if (*n >= 4096)
 		return -E2BIG;
-	x = realloc(*v, (*n + 1) * sizeof(*x));
+	x = shoal_realloc(*v, (*n + 1) * sizeof(*x));
 	if (!x)
 		return -ENOMEM;
 	*v = x;
@@ -169,7 +169,7 @@ int net_ports_parse(const json_t *bindings, const json_t *exposed,
 err_free:
 	if (rc == -E2BIG)
 		net__err(err, "too many published ports (at most 4096)");
-	free(*out);
+	shoal_free(*out);
 	*out = NULL;
 	*n = 0;
 	return rc == -E2BIG ? -EINVAL : rc;

@@ -46,7 +46,10 @@ check "the default route goes through the bridge" grep -q "default via 172.17.0.
 check "/etc/hosts names the container's own address" grep -q "^172.17.0.2" <<<"$(ex ctra cat /etc/hosts)"
 check "containers on the default bridge reach each other by address" "$D" exec ctrb ping -c1 -W2 "$ipa"
 check "the default bridge has no name resolution" not "$D" exec ctrb ping -c1 -W1 a
-check "docker stats sees eth0's counters" grep -q "B / " <<<"$("$D" stats --no-stream --format '{{.NetIO}}' ctra)"
+stats=$(curl -s -m 10 --unix-socket "$sock" "http://x/v1.45/containers/ctra/stats?stream=0&one-shot=1")
+eth0_rx() { python3 -c 'import json,sys; n=json.load(sys.stdin)["networks"]; print(n["eth0"]["rx_packets"] if "lo" not in n else -1)' <<<"$stats"; }
+check "stats report eth0's real counters (and not lo)" [ "$(eth0_rx)" -ge 1 ]
+check "docker stats shows traffic on it" not grep -qx "0B / 0B" <<<"$("$D" stats --no-stream --format '{{.NetIO}}' ctra)"
 
 # --- outbound ------------------------------------------------------------
 inout python3 "$(dirname "$0")/udp.py" tcp-once 7000 >"$work/seen" 2>&1 &

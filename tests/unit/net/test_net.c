@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/buf.h"
 #include "common/jsonx.h"
 #include "overlay-net/internal.h"
@@ -431,7 +432,7 @@ static void ports_parse_as_docker_sends_them(void **state)
 			assert_int_equal(p[i].host_lo, 0);
 		}
 	}
-	free(p);
+	shoal_free(p);
 	json_decref(b);
 	static const char *const bad[] = {
 		"{\"80/sctp\": []}",
