@@ -413,6 +413,8 @@ static int build_spec(struct create_req *r)
 	if (rc == 0)
 		rc = strv(r, r->hc, "Dns", (const char ***)&s->dns);
 	if (rc == 0)
+		rc = strv(r, r->hc, "Links", (const char ***)&s->links);
+	if (rc == 0)
 		rc = strv(r, r->hc, "DnsSearch",
 			  (const char ***)&s->dns_search);
 	if (rc == 0)

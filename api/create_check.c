@@ -98,7 +98,6 @@ static const struct rule host_rules[] = {
 	{.field = "Isolation", .also = {"default"}},
 	{.field = "KernelMemory"},
 	{.field = "KernelMemoryTCP"},
-	{.field = "Links"},
 	{.field = "MemorySwappiness", .has_int = true, .also_int = -1},
 	{.field = "OomKillDisable"},
 	{.field = "OomScoreAdj"},

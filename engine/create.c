@@ -48,6 +48,8 @@ struct create {
 	char seccomp_tmp[64];
 	struct net_ctr_result net;
 	const char *dns_local[2];
+	char **link_env;  /* eng__links() */
+	char *link_hosts; /* eng__links() */
 };
 
 static size_t vlen(const char *const *v)
@@ -118,9 +120,22 @@ static int build_env(struct create *c)
 	const char *const *env = c->spec->env;
 	size_t ni = vlen(ienv), nb = vlen(env), n = 0;
 
-	c->env = shoal_calloc(ni + nb + 1, sizeof(char *));
+	const char *const *lenv = (const char *const *)c->link_env;
+	size_t nl = vlen(lenv);
+
+	c->env = shoal_calloc(ni + nb + nl + 1, sizeof(char *));
 	if (!c->env)
 		return -ENOMEM;
+	/* Links' variables first; the image's and the spec's win. */
+	for (size_t i = 0; i < nl; i++) {
+		bool over = false;
+		for (size_t j = 0; j < nb && !over; j++)
+			over = same_key(lenv[i], env[j]);
+		for (size_t j = 0; j < ni && !over; j++)
+			over = same_key(lenv[i], ienv[j]);
+		if (!over)
+			c->env[n++] = lenv[i];
+	}
 	for (size_t i = 0; i < ni; i++) {
 		bool over = false;
 		for (size_t j = 0; j < nb && !over; j++)
@@ -442,6 +457,8 @@ static void create_fini(struct create *c)
 	json_decref(c->labels);
 	shoal_free(c->argv);
 	shoal_free(c->env);
+	eng__links_free(c->link_env);
+	shoal_free(c->link_hosts);
 }
 
 /* The runtime's refusals are the user's to fix, except these. */
@@ -462,6 +479,10 @@ static int make(struct create *c, struct eng_created *out)
 
 	if (rc == 0)
 		rc = pick_name(c);
+	if (rc < 0)
+		return rc;
+	rc = eng__links(c->e, c->spec, c->name, &c->link_env, &c->link_hosts,
+			c->err);
 	if (rc < 0)
 		return rc;
 	rc = img_resolve(c->e->img, c->spec->image, &c->img, &ie);
@@ -495,6 +516,8 @@ static int make(struct create *c, struct eng_created *out)
 	json_decref(r);
 	if (rc == 0)
 		rc = eng__net_created(c->e, out->id, c->spec, &c->net);
+	if (rc == 0)
+		rc = eng__links_hosts(c->e, out->id, c->link_hosts);
 	if (rc == 0)
 		rc = img_use(c->e->img, c->img->id, out->id);
 	if (rc < 0) {

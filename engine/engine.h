@@ -192,6 +192,8 @@ struct eng_spec {
 	size_t n_ports;
 	const struct net_ep_req *endpoints;
 	size_t n_endpoints;
+	/* Docker's legacy links, "name[:alias]" (default bridge only). */
+	const char *const *links;
 	int64_t memory;
 	int64_t memory_reservation;
 	int64_t cpu_shares;

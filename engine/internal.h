@@ -99,6 +99,13 @@ int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
 int eng__net_created(struct eng *e, const char *id, const struct eng_spec *s,
 		     const struct net_ctr_result *r);
 void eng__net_abandon(struct eng *e, const struct net_ctr_result *r);
+/** eng__links() - Docker's legacy links of @s for container @me: the
+ * environment (owned, eng__links_free()) and /etc/hosts lines (owned,
+ * shoal_free()); -EINVAL with Docker's sentence. */
+int eng__links(struct eng *e, const struct eng_spec *s, const char *me,
+	       char ***env, char **hosts, struct shoal_err *err);
+void eng__links_free(char **env);
+int eng__links_hosts(struct eng *e, const char *id, const char *hosts);
 /** eng__dns_check() - --dns-search and --dns-option words; -EINVAL. */
 int eng__dns_check(const struct eng_spec *s, struct shoal_err *err);
 int eng__net_start(struct eng *e, const char *id, struct shoal_err *err);

@@ -19,13 +19,17 @@
  */
 #define LOG_MODULE "engine"
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "engine/internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -283,4 +287,219 @@ void eng__net_restore(struct eng *e, char **ids, size_t n)
 		log_warn("cannot load the nftables table inet shoal: published "
 			 "ports and NAT are off");
 	shoal_free(v);
+}
+
+/* --- legacy links (--link NAME[:ALIAS]) ------------------------------------
+ */
+
+/*
+ * Docker's legacy links, on the default bridge only: for each linked
+ * container (running, on `bridge`) the new one gets Docker's environment
+ * (ALIAS_NAME=/me/alias, ALIAS_PORT, ALIAS_PORT_<p>_<PROTO>[_ADDR|_PORT|
+ * _PROTO] for its exposed ports, ALIAS_ENV_<var> for its environment but
+ * HOME, PATH and HOSTNAME) and an /etc/hosts line "ip alias name id12". The
+ * values are those at create; nothing follows the linked container later
+ * (its address does not change: it keeps it while it exists).
+ */
+
+struct links {
+	char **env; /* "K=V", NULL-terminated, owned */
+	size_t n;
+	struct buf hosts;
+};
+
+static int env_add(struct links *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int env_add(struct links *l, const char *fmt, ...)
+{
+	char **v;
+	char *s;
+	va_list ap;
+	int len;
+
+	if (l->n >= 4096)
+		return -E2BIG;
+	va_start(ap, fmt);
+	len = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return -ENOMEM;
+	v = shoal_realloc(l->env, (l->n + 2) * sizeof(*v));
+	if (!v) {
+		free(s);
+		return -ENOMEM;
+	}
+	l->env = v;
+	l->env[l->n] = shoal_strdup(s);
+	free(s);
+	if (!l->env[l->n])
+		return -ENOMEM;
+	l->env[++l->n] = NULL;
+	return 0;
+}
+
+void eng__links_free(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		shoal_free(env[i]);
+	shoal_free(env);
+}
+
+/* ALIAS as an environment prefix: upper case, [^A-Z0-9] as '_'. */
+static void env_prefix(const char *alias, char *out, size_t cap)
+{
+	size_t i = 0;
+
+	for (; alias[i] && i + 1 < cap; i++)
+		out[i] = isalnum((unsigned char)alias[i])
+				 ? (char)toupper((unsigned char)alias[i])
+				 : '_';
+	out[i] = '\0';
+}
+
+static int one_link(struct eng *e, const char *spec, const char *me,
+		    struct links *l, struct shoal_err *err)
+{
+	char name[ENG_NAME_MAX + 2], alias[ENG_NAME_MAX + 2], pre[300];
+	const char *colon = strchr(spec, ':');
+	struct eng_info info;
+	json_t *set = NULL, *ports;
+	const json_t *env, *x;
+	const char *ip, *k, *lowest = NULL;
+	size_t i;
+	int rc;
+
+	snprintf(name, sizeof(name), "%.*s",
+		 colon ? (int)(colon - spec) : (int)strlen(spec), spec);
+	snprintf(alias, sizeof(alias), "%s", colon ? colon + 1 : name);
+	if (name[0] == '/')
+		memmove(name, name + 1, strlen(name));
+	if (!*name || !*alias || strchr(alias, '/') || strchr(alias, ' ')) {
+		eng__err(err, "invalid link \"%s\": NAME or NAME:ALIAS", spec);
+		return -EINVAL;
+	}
+	rc = eng_inspect(e, name, &info);
+	if (rc < 0) {
+		eng__err(err, "could not get container for %s", name);
+		return rc == SHOAL_ENOTFOUND ? -EINVAL : rc;
+	}
+	if (info.rt.status != RT_STATUS_RUNNING) {
+		eng__err(err,
+			 "Cannot link to a non running container: /%s AS "
+			 "/%s/%s",
+			 name, me, alias);
+		rc = -EINVAL;
+		goto out;
+	}
+	set = net_ctr_settings(e->net, info.rt.id, "");
+	ip = jsonx_str(set, "IPAddress", "");
+	if (!*ip) {
+		eng__err(err,
+			 "Cannot link to /%s, as it does not belong to the "
+			 "default network",
+			 name);
+		rc = -EINVAL;
+		goto out;
+	}
+	env_prefix(alias, pre, sizeof(pre));
+	rc = env_add(l, "%s_NAME=/%s/%s", pre, me, alias);
+	ports = jsonx_obj(
+		jsonx_obj(jsonx_obj(info.record, "Annotations"), "Config"),
+		"ExposedPorts");
+	json_object_foreach(ports, k, x)
+	{
+		int p = atoi(k);
+		const char *proto = strchr(k, '/') ? strchr(k, '/') + 1 : "tcp";
+		char up[8];
+		env_prefix(proto, up, sizeof(up));
+		if (rc == 0 && (!lowest || p < atoi(lowest)))
+			lowest = k;
+		if (rc == 0)
+			rc = env_add(l, "%s_PORT_%d_%s=%s://%s:%d", pre, p, up,
+				     proto, ip, p);
+		if (rc == 0)
+			rc = env_add(l, "%s_PORT_%d_%s_ADDR=%s", pre, p, up,
+				     ip);
+		if (rc == 0)
+			rc = env_add(l, "%s_PORT_%d_%s_PORT=%d", pre, p, up, p);
+		if (rc == 0)
+			rc = env_add(l, "%s_PORT_%d_%s_PROTO=%s", pre, p, up,
+				     proto);
+	}
+	if (rc == 0 && lowest)
+		rc = env_add(l, "%s_PORT=%s://%s:%d", pre,
+			     strchr(lowest, '/') ? strchr(lowest, '/') + 1
+						 : "tcp",
+			     ip, atoi(lowest));
+	env = json_object_get(info.record, "Env");
+	json_array_foreach(env, i, x)
+	{
+		const char *v = json_string_value(x);
+		if (rc < 0 || !v || !strchr(v, '=') ||
+		    !strncmp(v, "HOME=", 5) || !strncmp(v, "PATH=", 5) ||
+		    !strncmp(v, "HOSTNAME=", 9))
+			continue;
+		rc = env_add(l, "%s_ENV_%s", pre, v);
+	}
+	if (rc == 0)
+		buf_printf(&l->hosts, "%s\t%s %s %.12s\n", ip, alias, name,
+			   info.rt.id);
+	if (rc == -E2BIG) {
+		eng__err(err, "too many link variables");
+		rc = -EINVAL;
+	}
+out:
+	json_decref(set);
+	eng_info_fini(&info);
+	return rc;
+}
+
+int eng__links(struct eng *e, const struct eng_spec *s, const char *me,
+	       char ***env, char **hosts, struct shoal_err *err)
+{
+	const char *m = s->network_mode ? s->network_mode : "";
+	struct links l = {0};
+	int rc = 0;
+
+	*env = NULL;
+	*hosts = NULL;
+	if (!s->links || !s->links[0])
+		return 0;
+	if (!e->net || (*m && strcmp(m, "default") && strcmp(m, "bridge"))) {
+		eng__err(err, "--link is supported on the default bridge "
+			      "network only: on a user-defined network, use "
+			      "names and --network-alias");
+		return -EINVAL;
+	}
+	buf_init(&l.hosts, 1 << 20);
+	for (size_t i = 0; rc == 0 && s->links[i]; i++)
+		rc = one_link(e, s->links[i], me, &l, err);
+	if (rc == 0 && !l.hosts.data)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		eng__links_free(l.env);
+		buf_fini(&l.hosts);
+		return rc;
+	}
+	*env = l.env;
+	*hosts = buf_take(&l.hosts, NULL);
+	return *hosts ? 0 : -ENOMEM;
+}
+
+int eng__links_hosts(struct eng *e, const char *id, const char *hosts)
+{
+	char path[PATH_MAX];
+	int fd, rc = 0;
+
+	if (!hosts || !*hosts)
+		return 0;
+	snprintf(path, sizeof(path), "%s/containers/%s/hosts", e->data_root,
+		 id);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, hosts, strlen(hosts)) != (ssize_t)strlen(hosts))
+		rc = -EIO;
+	close(fd);
+	return rc;
 }

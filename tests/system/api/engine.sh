@@ -224,8 +224,8 @@ rc=$?
 refused() { [ "$rc" = 125 ] && grep -q "$1" <<<"$out"; }
 check "docker run --cpuset-cpus is refused naming the field" \
 	refused "HostConfig.CpusetCpus is not supported yet"
-api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Links": ["a:b"]}}'
-expect "legacy links are refused naming the field" 400 "HostConfig.Links is not supported yet"
+api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"VolumesFrom": ["a"]}}'
+expect "VolumesFrom is refused naming the field" 400 "HostConfig.VolumesFrom is not supported yet"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "Healthcheck": {"Test": ["CMD", "true"]}}'
 expect "a health check is refused naming the field" 400 "Config.Healthcheck is not supported yet"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}}}}'

@@ -128,6 +128,20 @@ check "--network none has only lo" [ "$("$D" run --rm --network none busybox sh 
 check "--network host shares the host's interfaces" grep -q "sn-in-$$" <<<"$("$D" run --rm --network host busybox cat /proc/net/dev)"
 check "--network container: shares its address" grep -q "inet $ipa/" <<<"$("$D" run --rm --network container:ctra busybox ip addr show eth0)"
 
+# --- legacy links ---------------------------------------------------------------
+run --name ldb -e DB_USER=me --expose 5432 busybox sleep 1000 >/dev/null
+ipdb=$(ins '{{.NetworkSettings.IPAddress}}' ldb)
+out=$("$D" run --rm --link ldb:db busybox sh -c 'env; cat /etc/hosts')
+check "--link names the linked container in /etc/hosts" grep -q "^$ipdb	db ldb " <<<"$out"
+check "--link sets DB_NAME" grep -qx "DB_NAME=/[a-z_0-9]*/db" <<<"$out"
+check "--link sets the port variables" grep -qx "DB_PORT_5432_TCP=tcp://$ipdb:5432" <<<"$out"
+check "--link sets DB_PORT to the lowest port" grep -qx "DB_PORT=tcp://$ipdb:5432" <<<"$out"
+check "--link passes the linked container's environment" grep -qx "DB_ENV_DB_USER=me" <<<"$out"
+check "a linked container is reached by its alias" "$D" run --rm --link ldb:db busybox ping -c1 -W2 db
+err_has "--link to a missing container is refused" "could not get container for nope" "$D" run -d --link nope:x busybox true
+err_has "--link on a user network is refused (the CLI sends it as the endpoint's Links)" "EndpointsConfig.n1.Links is not supported yet" "$D" run -d --network n1 --link ldb:db busybox true
+"$D" rm -f ldb >/dev/null
+
 # --- resolv.conf ----------------------------------------------------------------
 out=$("$D" run --rm --dns-search example.org --dns-option ndots:2 busybox cat /etc/resolv.conf)
 check "--dns-search writes the search line" grep -qx "search example.org" <<<"$out"
@@ -162,7 +176,7 @@ check "shoal port prints the binding" [ "$("$S" port sweb 80)" = "0.0.0.0:9090" 
 check "shoal port without a port lists all" [ "$("$S" port sweb)" = "80/tcp -> 0.0.0.0:9090" ]
 check "shoal run -p publishes" grep -q "^HTTP/1" <<<"$(inout curl -sI -m 3 http://10.99.0.1:9090/)"
 err_has "shoal run -p refuses a bad spec" "invalid port format" "$S" run -d -p 80:x busybox true
-err_has "shoal run --link is refused by the daemon, naming it" "HostConfig.Links is not supported yet" "$S" run -d --link sweb:w busybox true
+err_has "shoal run --link to a user network's container is refused" "does not belong to the default network" "$S" run -d --link sweb:w busybox true
 "$S" rm -f sweb >/dev/null
 check "shoal network rm removes it" [ "$("$S" network rm sn1)" = sn1 ]
 

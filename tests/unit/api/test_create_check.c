@@ -142,8 +142,8 @@ static void fields_not_applied_are_refused_by_name(void **state)
 		 "{\"k\":\"v\"}",
 		 "NetworkingConfig.EndpointsConfig.default.DriverOpts is not "
 		 "supported yet"},
-		{"HostConfig.Links", "[\"a:b\"]",
-		 "HostConfig.Links is not supported yet"},
+		{"HostConfig.VolumesFrom", "[\"a\"]",
+		 "HostConfig.VolumesFrom is not supported yet"},
 	};
 	char err[256];
 
@@ -187,6 +187,7 @@ static void defaults_spelled_out_and_applied_values_pass(void **state)
 		 "{\"80/tcp\":[{\"HostPort\":\"8080\"}]}"},
 		{"HostConfig.PublishAllPorts", "true"},
 		{"HostConfig.DnsSearch", "[\"example.org\"]"},
+		{"HostConfig.Links", "[\"db:db\"]"},
 		{"MacAddress", "\"02:42:ac:11:00:09\""},
 	};
 	char err[256];
