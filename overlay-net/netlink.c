@@ -267,22 +267,26 @@ int net__nl_index(const char *name)
 	return i ? (int)i : -ENODEV;
 }
 
-/* Read acks for @b from @nl until all have come; the first error and its
- * request's position. */
 int net__nl_acks(const void *data, size_t len, uint32_t seq0, size_t count,
 		 size_t *got, int *first_err, size_t *failed)
 {
-	const struct nlmsghdr *nlh = data;
-	int n = (int)len;
+	const char *p = data;
+	size_t off = 0;
 
-	while (mnl_nlmsg_ok(nlh, n)) {
+	/* Bounds are checked here with sizes, not with mnl_nlmsg_ok(),
+	 * which compares a huge nlmsg_len as a negative int. */
+	while (off < len) {
+		const struct nlmsghdr *nlh = (const void *)(p + off);
 		const struct nlmsgerr *e;
 		uint32_t k;
 
+		if (len - off < NLMSG_HDRLEN || nlh->nlmsg_len < NLMSG_HDRLEN ||
+		    nlh->nlmsg_len > len - off)
+			return -EPROTO;
 		if (nlh->nlmsg_type != NLMSG_ERROR ||
 		    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*e))
 			return -EPROTO;
-		e = mnl_nlmsg_get_payload(nlh);
+		e = (const void *)(p + off + NLMSG_HDRLEN);
 		k = nlh->nlmsg_seq - seq0;
 		if (nlh->nlmsg_seq < seq0 || k >= count || e->error > 0 ||
 		    e->error < -4095)
@@ -292,9 +296,9 @@ int net__nl_acks(const void *data, size_t len, uint32_t seq0, size_t count,
 			*first_err = e->error;
 			*failed = k;
 		}
-		nlh = mnl_nlmsg_next(nlh, &n);
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
 	}
-	return n == 0 ? 0 : -EPROTO;
+	return 0;
 }
 
 int net__nl_send(struct mnl_socket *nl, struct net__batch *b, size_t *failed)
