@@ -103,7 +103,7 @@ struct net {
 	struct net_resolver *resolver; /* NULL: no names (no loop given) */
 };
 
-/* network.c */
+/* network.c and record.c */
 /** net__kernel() - set up the kernel side on first need: rtnetlink,
  * ip_forward, every bridge, the ruleset. A daemon that never networks a
  * container changes nothing in its namespace. */
@@ -120,6 +120,9 @@ int net__save(struct net *n, const struct net__net *w);
 int net__load_record(const json_t *r, struct net__net **out,
 		     struct shoal_err *err);
 json_t *net__record(const struct net__net *w);
+void net__unsave(struct net *n, const struct net__net *w);
+/** net__kind_name() - Docker's driver name: "bridge", "host", "null". */
+const char *net__kind_name(enum net__kind k);
 void net__net_free(struct net__net *w);
 void net__ep_fini(struct net__ep *ep);
 void net__err(struct shoal_err *err, const char *fmt, ...)
