@@ -439,6 +439,7 @@ static int build_spec(struct create_req *r)
 		s->network_mode = r->net.mode;
 		s->ports = r->net.ports;
 		s->n_ports = r->net.n_ports;
+		s->publish_all = jsonx_bool(r->hc, "PublishAllPorts", false);
 		s->endpoints = &r->net.ep;
 		s->n_endpoints = r->net.n_eps;
 		return rc;

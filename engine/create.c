@@ -497,7 +497,10 @@ static int make(struct create *c, struct eng_created *out)
 		return rc;
 	rc = eng__dns_check(c->spec, c->err);
 	if (rc == 0)
-		rc = eng__net_prepare(c->e, c->spec, c->name, &c->net, c->err);
+		rc = eng__net_prepare(
+			c->e, c->spec, c->name,
+			(const char *const *)c->img->config.exposed_ports,
+			&c->net, c->err);
 	if (rc < 0)
 		return rc;
 	c->rs.network = c->net.network[0] ? c->net.network : NULL;

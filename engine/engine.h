@@ -190,6 +190,7 @@ struct eng_spec {
 	const char *network_mode;
 	const struct net_port *ports;
 	size_t n_ports;
+	bool publish_all; /* -P: also the image's EXPOSE ports, ephemeral */
 	const struct net_ep_req *endpoints;
 	size_t n_endpoints;
 	/* Docker's legacy links, "name[:alias]" (default bridge only). */

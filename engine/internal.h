@@ -91,9 +91,11 @@ void eng__mark_stopped(struct eng *e, const char *id);
 
 /* network.c: the container's network around create, start, remove */
 /** eng__net_prepare() - before the runtime's create: the namespace and
- * endpoint for @s; @out->network is the runtime's network. */
+ * endpoint for @s (with -P, also the image's @exposed ports);
+ * @out->network is the runtime's network. */
 int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
-		     struct net_ctr_result *out, struct shoal_err *err);
+		     const char *const *exposed, struct net_ctr_result *out,
+		     struct shoal_err *err);
 /** eng__net_created() - the container @id exists: bind its endpoints,
  * write its hosts entry, record its mode. */
 int eng__net_created(struct eng *e, const char *id, const struct eng_spec *s,

@@ -74,8 +74,46 @@ static int join_other(struct eng *e, const struct eng_spec *s,
 	return 0;
 }
 
+/* -P: the spec's ports and, on ephemeral host ports, every port the
+ * image exposes that the spec does not list; *@out owned (shoal_free). */
+static int publish_all(const struct eng_spec *s, const char *const *exposed,
+		       struct net_port **out, size_t *n, struct shoal_err *err)
+{
+	json_t *o = json_object();
+	struct net_port *img = NULL, *v;
+	size_t ni = 0, k = 0;
+	int rc;
+
+	for (size_t i = 0; o && exposed && exposed[i]; i++)
+		json_object_set_new(o, exposed[i], json_object());
+	rc = o ? net_ports_parse(NULL, o, true, &img, &ni, err) : -ENOMEM;
+	json_decref(o);
+	if (rc < 0)
+		return rc;
+	v = shoal_calloc(s->n_ports + ni + 1, sizeof(*v));
+	if (!v) {
+		shoal_free(img);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->n_ports; i++)
+		v[k++] = s->ports[i];
+	for (size_t i = 0; i < ni; i++) {
+		bool listed = false;
+		for (size_t j = 0; j < s->n_ports && !listed; j++)
+			listed = s->ports[j].ctr_port == img[i].ctr_port &&
+				 !strcmp(s->ports[j].proto, img[i].proto);
+		if (!listed)
+			v[k++] = img[i];
+	}
+	shoal_free(img);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
-		     struct net_ctr_result *out, struct shoal_err *err)
+		     const char *const *exposed, struct net_ctr_result *out,
+		     struct shoal_err *err)
 {
 	struct net_ctr_spec ns = {
 		.name = name,
@@ -87,11 +125,13 @@ int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
 		.n_ports = s->n_ports,
 	};
 	char buf[PATH_MAX + 16];
+	struct net_port *all = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!e->net) {
-		if (s->network_mode || s->n_ports || s->n_endpoints) {
+		if (s->network_mode || s->n_ports || s->n_endpoints ||
+		    s->publish_all) {
 			eng__err(err, "networking is off in this daemon: "
 				      "NetworkMode, ports and endpoints are "
 				      "not applied");
@@ -111,7 +151,14 @@ int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
 		if (rc < 0)
 			return rc;
 	}
+	if (s->publish_all && exposed && exposed[0]) {
+		rc = publish_all(s, exposed, &all, &ns.n_ports, err);
+		if (rc < 0)
+			return rc;
+		ns.ports = all;
+	}
 	rc = net_ctr_create(e->net, &ns, out, err);
+	shoal_free(all);
 	if (rc == 0 && out->dns[0] && s->dns && s->dns[0]) {
 		/* The resolver forwards to the daemon's servers, not to
 		 * per-container ones: refused rather than ignored. */

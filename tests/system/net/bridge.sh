@@ -123,6 +123,11 @@ run --name eph -p 80 busybox sleep 1000 >/dev/null
 hp=$("$D" port eph 80 | head -1 | sed 's/.*://')
 check "-p CTR gets an ephemeral host port" [ "${hp:-0}" -ge 32768 ]
 
+"$D" import --change 'EXPOSE 7000' "$work/busybox.tar" bbexp >/dev/null
+run --name pall -P --expose 7001 bbexp sleep 1000 >/dev/null
+check "-P publishes the image's EXPOSE ports" grep -q "^0.0.0.0:3" <<<"$("$D" port pall 7000)"
+check "-P publishes --expose ports" grep -q "^0.0.0.0:3" <<<"$("$D" port pall 7001)"
+
 # --- modes ------------------------------------------------------------------
 check "--network none has only lo" [ "$("$D" run --rm --network none busybox sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "')" = lo ]
 check "--network host shares the host's interfaces" grep -q "sn-in-$$" <<<"$("$D" run --rm --network host busybox cat /proc/net/dev)"
