@@ -8,7 +8,9 @@
 #                    attach: the clock brackets the library calls). Goal:
 #                    under 5 ms. For scale, the same steps with `ip`
 #                    commands took ~110 ms here.
-#   tcp              iperf3 throughput (3 s, one stream) of
+#   tcp              iperf3 throughput (3 s, one stream; the median of
+#                    NET_BENCH_ROUNDS rounds, 3 by default, the paths in
+#                    turn) of
 #                      bare-veth: two namespaces joined by a bare veth pair
 #                        (no bridge, no nftables): the floor of the path;
 #                      container-to-container: two containers on shoal0;
@@ -41,7 +43,8 @@ if [ "${NET_BENCH_INNER:-}" != 1 ]; then
 	exec unshare --net --mount --propagation private -- "$0" "$@"
 fi
 
-. "@SHOAL_SOURCE_DIR@/bench/common/stats.sh" 2>/dev/null || true
+. "@SHOAL_SOURCE_DIR@/bench/common/stats.sh" ||
+	{ echo '{"error":"bench/common/stats.sh missing"}'; exit 1; }
 work=$(mktemp -d /tmp/net-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -103,25 +106,37 @@ hold "$work/ns-x"; ip link set bx netns "$holder"
 hold "$work/ns-y"; ip link set by netns "$holder"
 nsenter --net="$work/ns-x" sh -c 'ip addr add 10.97.0.1/24 dev bx && ip link set bx up'
 nsenter --net="$work/ns-y" sh -c 'ip addr add 10.97.0.2/24 dev by && ip link set by up'
-serve "$work/ns-x" 5201
-bare=$(gbps "$work/ns-y" 10.97.0.1 5201) || exit 1
-echo "{\"test\":\"tcp\",\"path\":\"bare-veth\",\"gbps\":$bare}"
 
-# Shoal's paths: two containers on shoal0, A publishing 15201 -> 5201.
+# Shoal's paths: two containers on shoal0, A publishing 15201 -> 5201;
+# and a namespace outside, joined to the host by a veth pair, reaching A
+# through the host's address and the published port.
 read -r ns_a ip_a ns_b ip_b < <("$attach_bin" setup "$work/s") || exit 1
 [ -n "$ip_b" ] || { echo '{"error":"setup gave no containers"}'; exit 1; }
-ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
-serve "$ns_a" 5201
-c2c=$(gbps "$ns_b" "$ip_a" 5201) || exit 1
-echo "{\"test\":\"tcp\",\"path\":\"container-to-container\",\"gbps\":$c2c,\"ratio_to_bare\":$(ratio "$c2c" "$bare")}"
-
-# From outside: a namespace joined to the host by a veth pair, through
-# the host's address and the published port.
 mkns o
 ip link add ho type veth peer name oo || exit 1
 hold "$work/ns-o"; ip link set oo netns "$holder"
 ip addr add 10.96.0.1/24 dev ho && ip link set ho up
 nsenter --net="$work/ns-o" sh -c 'ip addr add 10.96.0.2/24 dev oo && ip link set oo up && ip route add default via 10.96.0.1'
-serve "$ns_a" 5201
-pub=$(gbps "$work/ns-o" 10.96.0.1 15201) || exit 1
-echo "{\"test\":\"tcp\",\"path\":\"published-port\",\"gbps\":$pub,\"ratio_to_bare\":$(ratio "$pub" "$bare")}"
+
+# The three paths in turn, ROUNDS times (the machine is shared: one run
+# each would compare moments, not paths); each path's median.
+ROUNDS=${NET_BENCH_ROUNDS:-3}
+bare=() c2c=() pub=()
+for _ in $(seq "$ROUNDS"); do
+	serve "$work/ns-x" 5201
+	v=$(gbps "$work/ns-y" 10.97.0.1 5201) || exit 1
+	bare+=("$v")
+	serve "$ns_a" 5201
+	v=$(gbps "$ns_b" "$ip_a" 5201) || exit 1
+	c2c+=("$v")
+	serve "$ns_a" 5201
+	v=$(gbps "$work/ns-o" 10.96.0.1 15201) || exit 1
+	pub+=("$v")
+done
+ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
+mb=$(bench_median "${bare[@]}")
+mc=$(bench_median "${c2c[@]}")
+mp=$(bench_median "${pub[@]}")
+echo "{\"test\":\"tcp\",\"path\":\"bare-veth\",\"rounds\":$ROUNDS,\"gbps\":$mb}"
+echo "{\"test\":\"tcp\",\"path\":\"container-to-container\",\"rounds\":$ROUNDS,\"gbps\":$mc,\"ratio_to_bare\":$(ratio "$mc" "$mb")}"
+echo "{\"test\":\"tcp\",\"path\":\"published-port\",\"rounds\":$ROUNDS,\"gbps\":$mp,\"ratio_to_bare\":$(ratio "$mp" "$mb")}"
