@@ -145,6 +145,8 @@ check "--link passes the linked container's environment" grep -qx "DB_ENV_DB_USE
 check "a linked container is reached by its alias" "$D" run --rm --link ldb:db busybox ping -c1 -W2 db
 err_has "--link to a missing container is refused" "could not get container for nope" "$D" run -d --link nope:x busybox true
 err_has "--link on a user network is refused (the CLI sends it as the endpoint's Links)" "EndpointsConfig.n1.Links is not supported yet" "$D" run -d --network n1 --link ldb:db busybox true
+err_has "docker rm --link is refused, not read as a removal" "removing a legacy link (docker rm --link) is not supported yet" "$D" rm --link ldb
+check "... and the linked container is still there" "$D" inspect ldb
 "$D" rm -f ldb >/dev/null
 
 # --- resolv.conf ----------------------------------------------------------------
