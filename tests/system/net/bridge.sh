@@ -149,6 +149,15 @@ err_has "docker rm --link is refused, not read as a removal" "removing a legacy 
 check "... and the linked container is still there" "$D" inspect ldb
 "$D" rm -f ldb >/dev/null
 
+# --- per-container settings -------------------------------------------------------
+out=$("$D" run --rm --mac-address 02:00:00:00:00:aa --hostname hh --add-host foo:10.1.2.3 busybox sh -c 'cat /sys/class/net/eth0/address; cat /etc/hosts')
+check "--mac-address is eth0's address" grep -qx "02:00:00:00:00:aa" <<<"$out"
+check "--hostname is in /etc/hosts with the container's address" grep -q "^172\.17\.[0-9.]*	hh$" <<<"$out"
+check "--add-host is in /etc/hosts" grep -q "^10.1.2.3	foo" <<<"$out"
+"$D" network connect --ip 172.18.0.77 n1 ctra
+check "connect --ip is applied" grep -q "inet 172.18.0.77/" <<<"$(ex ctra ip addr show eth1)"
+"$D" network disconnect n1 ctra
+
 # --- resolv.conf ----------------------------------------------------------------
 out=$("$D" run --rm --dns-search example.org --dns-option ndots:2 busybox cat /etc/resolv.conf)
 check "--dns-search writes the search line" grep -qx "search example.org" <<<"$out"
