@@ -360,6 +360,51 @@ static void ep_unplumb(struct net *n, const struct net__ep *ep)
 	net__batch_free(b);
 }
 
+/*
+ * Deleting a veth waits for the kernel's RCU grace period (~30 ms here):
+ * when the container is gone, that wait runs on a detached thread of its
+ * own, so the loop goes on at once. The veth would die with its namespace
+ * anyway; deleting it keeps its address off the bridge even while a
+ * container that joined the namespace (container:) still holds it.
+ */
+static void *veth_del_thread(void *arg)
+{
+	struct mnl_socket *nl;
+	struct net__batch *b;
+
+	if (net__nl_open(&nl) == 0) {
+		if (net__batch_new(&b) == 0) {
+			if (net__nl_link_del(b, arg) == 0)
+				net__nl_send(nl, b, NULL);
+			net__batch_free(b);
+		}
+		mnl_socket_close(nl);
+	}
+	shoal_free(arg);
+	return NULL;
+}
+
+static void ep_unplumb_later(struct net *n, const struct net__ep *ep)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	char *name;
+	int rc = -1;
+
+	if (!n->kernel || net__nl_index(ep->veth) < 0)
+		return;
+	name = shoal_strdup(ep->veth);
+	if (name && pthread_attr_init(&a) == 0) {
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&t, &a, veth_del_thread, name);
+		pthread_attr_destroy(&a);
+	}
+	if (rc != 0) {
+		shoal_free(name);
+		ep_unplumb(n, ep);
+	}
+}
+
 /* --- create, ensure, remove ----------------------------------------------- */
 
 static const struct net_ep_req *req_for(const struct net_ctr_spec *s,
@@ -580,7 +625,7 @@ void net_ctr_remove(struct net *n, const char *id)
 		if (!ep)
 			continue;
 		ports = ports || ep->n_ports;
-		ep_unplumb(n, ep);
+		ep_unplumb_later(n, ep);
 		ep_drop(w, id);
 		if (net__save(n, w) < 0)
 			log_warn("network=%s: cannot record the removal of "
