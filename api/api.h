@@ -170,6 +170,7 @@ extern const struct api_route_table api_system_df_table;
 extern const struct api_route_table api_services_table;
 extern const struct api_route_table api_tasks_table;
 extern const struct api_route_table api_service_logs_table;
+extern const struct api_route_table api_networks_table;
 
 /**
  * api_counts_fill() - container and image counts from the engine lent to

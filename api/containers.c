@@ -623,6 +623,15 @@ static void delete_(struct api_call *call)
 {
 	char id[65];
 	enum eng_state s;
+	/* `docker rm --link /parent/alias`: removing a legacy link is not
+	 * done (docs/networking.md); never read as removing a container. */
+	if (api__query_bool(call, "link", false)) {
+		api_reply_error(call, 400,
+				"removing a legacy link (docker rm --link) is "
+				"not supported yet: remove and recreate the "
+				"container without the --link");
+		return;
+	}
 	struct api__state *st = target_state(call, id, &s);
 	if (!st)
 		return;

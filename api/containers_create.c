@@ -68,6 +68,7 @@ struct create_req {
 	json_t *hc; /* HostConfig, borrowed from body, or an empty object */
 	struct arena arena;
 	struct eng_spec spec;
+	struct api__net_spec net;
 	int status; /* the HTTP status of an error */
 	char err[600];
 };
@@ -667,6 +668,13 @@ static int build_spec(struct create_req *r)
 		rc = strv(r, r->hc, "Dns", (const char ***)&s->dns);
 	if (rc == 0)
 		rc = build_run_flags(r);
+		rc = strv(r, r->hc, "Links", (const char ***)&s->links);
+	if (rc == 0)
+		rc = strv(r, r->hc, "DnsSearch",
+			  (const char ***)&s->dns_search);
+	if (rc == 0)
+		rc = strv(r, r->hc, "DnsOptions",
+			  (const char ***)&s->dns_options);
 	if (rc < 0)
 		return rc;
 	s->image = jsonx_str(r->body, "Image", "");
@@ -680,6 +688,17 @@ static int build_spec(struct create_req *r)
 	s->privileged = jsonx_bool(r->hc, "Privileged", false);
 	s->readonly_rootfs = jsonx_bool(r->hc, "ReadonlyRootfs", false);
 	const char *net = jsonx_str(r->hc, "NetworkMode", "");
+	if (eng_net(r->st->eng)) {
+		rc = api__net_spec(r->body, r->hc, &r->net, &r->status, r->err,
+				   sizeof(r->err));
+		s->network_mode = r->net.mode;
+		s->ports = r->net.ports;
+		s->n_ports = r->net.n_ports;
+		s->publish_all = jsonx_bool(r->hc, "PublishAllPorts", false);
+		s->endpoints = &r->net.ep;
+		s->n_endpoints = r->net.n_eps;
+		return rc;
+	}
 	if (!strcmp(net, "host"))
 		s->network = "host";
 	else if (!*net || !strcmp(net, "default") || !strcmp(net, "none") ||
@@ -789,4 +808,5 @@ void api__container_create(struct api_call *call)
 		api_reply_error(call, r.status, "%s", r.err);
 	json_decref(r.body);
 	arena_free(&r.arena);
+	api__net_spec_fini(&r.net);
 }

@@ -209,7 +209,10 @@ json_t *api__container_json(struct api__state *st, const char *id)
 	rc |= jsonx_set(o, "Mounts", mounts_json(rcfg));
 	rc |= jsonx_set(o, "Config",
 			config_json(r, jsonx_str(rcfg, "hostname", "")));
-	rc |= jsonx_set(o, "NetworkSettings", network_settings());
+	json_t *ns = api__net_settings(
+		st, i->id,
+		jsonx_obj(jsonx_obj(r, "Annotations"), "HostConfig"));
+	rc |= jsonx_set(o, "NetworkSettings", ns ? ns : network_settings());
 	json_decref(rcfg);
 	eng_info_fini(&e);
 	if (rc) {
@@ -407,7 +410,8 @@ static json_t *summary(struct api__state *st, const json_t *o, int64_t created)
 	rc |= jsonx_set(s, "ImageID", json_string(jsonx_str(o, "Image", "")));
 	rc |= jsonx_set(s, "Command", command_of(o));
 	rc |= jsonx_set(s, "Created", json_integer(created / 1000000000));
-	rc |= jsonx_set(s, "Ports", json_array());
+	rc |= jsonx_set(s, "Ports",
+			api__net_ports_list(st, jsonx_str(o, "Id", "")));
 	rc |= jsonx_set(s, "Labels",
 			labels ? json_deep_copy(labels) : json_object());
 	rc |= jsonx_set(s, "State",
@@ -417,7 +421,10 @@ static json_t *summary(struct api__state *st, const json_t *o, int64_t created)
 			json_pack("{s:s}", "NetworkMode",
 				  jsonx_str(jsonx_obj(o, "HostConfig"),
 					    "NetworkMode", "none")));
-	rc |= jsonx_set(s, "NetworkSettings", json_pack("{s:{}}", "Networks"));
+	rc |= jsonx_set(s, "NetworkSettings",
+			json_pack("{s:O*}", "Networks",
+				  jsonx_obj(jsonx_obj(o, "NetworkSettings"),
+					    "Networks")));
 	rc |= jsonx_set(s, "Mounts",
 			json_deep_copy(json_object_get(o, "Mounts")));
 	if (rc) {

@@ -16,8 +16,8 @@
  * Fields neither applied nor refused, and why:
  *   Config.AttachStdin/Stdout/Stderr, StdinOnce: what the client will do
  *     (attach), not container settings;
- *   Config.ExposedPorts: metadata in Docker too (nothing is published
- *     without PortBindings, which are refused);
+ *   Config.ExposedPorts: metadata in Docker too, but for
+ *     PublishAllPorts (containers_net.c);
  *   Config.OnBuild, Shell, ArgsEscaped: build-time or Windows fields that
  *     Docker ignores on a container as well;
  *   HostConfig.ContainerIDFile: the docker CLI writes that file itself.
@@ -92,16 +92,11 @@ static const struct rule host_rules[] = {
 	{.field = "CpuRealtimePeriod"},
 	{.field = "CpuRealtimeRuntime"},
 	{.field = "DeviceRequests"},
-	{.field = "DnsOptions"},
-	{.field = "DnsSearch"},
 	{.field = "IOMaximumBandwidth"},
 	{.field = "IOMaximumIOps"},
 	{.field = "Isolation", .also = {"default"}},
 	{.field = "KernelMemory"},
 	{.field = "KernelMemoryTCP"},
-	{.field = "Links"},
-	{.field = "PortBindings"},
-	{.field = "PublishAllPorts"},
 	{.field = "StorageOpt"},
 	{.field = "Annotations"},
 	{.field = "UsernsMode", .also = {"host"}},
@@ -109,13 +104,12 @@ static const struct rule host_rules[] = {
 
 static const struct rule config_rules[] = {
 	{.field = "Domainname"},
-	{.field = "MacAddress"},
 };
 
 /* Endpoint settings of NetworkingConfig.EndpointsConfig.<network>. */
 static const struct rule endpoint_rules[] = {
-	{.field = "IPAMConfig"}, {.field = "Links"},	  {.field = "Aliases"},
-	{.field = "MacAddress"}, {.field = "DriverOpts"},
+	{.field = "Links"},
+	{.field = "DriverOpts"},
 };
 
 static bool allowed(const struct rule *r, const json_t *v)

@@ -153,6 +153,32 @@ void api__ps_size(struct api__state *st, const json_t *o, json_t *summary);
  */
 int api__image_prune(struct api__state *st, const json_t *f, json_t **deleted,
 		     uint64_t *space, char *err, size_t cap);
+/* --- container networking (containers_net.c) ------------------------------ */
+
+#define API__NET_ALIASES 32
+
+/** The networking of a create body; strings borrowed from the body. */
+struct api__net_spec {
+	const char *mode; /* HostConfig.NetworkMode */
+	struct net_port *ports;
+	size_t n_ports;
+	struct net_ep_req ep; /* NetworkingConfig's one endpoint */
+	size_t n_eps;
+	const char *aliases[API__NET_ALIASES + 1];
+};
+
+/** api__net_spec() - read it from @body; -EINVAL with @err and @status.
+ * Free with api__net_spec_fini(). */
+int api__net_spec(const json_t *body, const json_t *hc,
+		  struct api__net_spec *out, int *status, char *err,
+		  size_t cap);
+void api__net_spec_fini(struct api__net_spec *s);
+/** api__net_settings() - Docker's NetworkSettings of @id (owned), NULL
+ * without networking. */
+json_t *api__net_settings(struct api__state *st, const char *id,
+			  const json_t *hc);
+/** api__net_ports_list() - the Ports of a container list entry. */
+json_t *api__net_ports_list(struct api__state *st, const char *id);
 
 struct eng_pruned;
 /**

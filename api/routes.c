@@ -25,6 +25,7 @@ const struct api_route_table *const api__tables[] = {
 	&api_services_table,
 	&api_tasks_table,
 	&api_service_logs_table,
+	&api_networks_table,
 	/* clang-format on */
 };
 

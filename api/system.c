@@ -81,18 +81,19 @@ static void version(struct api_call *call)
 
 /*
  * Only drivers that exist: the runtime's one volume driver and one log
- * driver, and no network driver yet (NetworkMode default/bridge/none all
- * give a namespace with only lo, see docs/containers-api.md). The docker
- * CLI prints an empty list as an empty "Network:" line.
+ * driver, and overlay-net's bridge, host and null network drivers
+ * (docs/networking.md).
  */
 static json_t *info_plugins(void)
 {
-	return json_pack("{s:[s], s:[], s:n, s:[s]}", "Volume", "local",
-			 "Network", "Authorization", "Log", "json-file");
+	return json_pack("{s:[s], s:[sss], s:n, s:[s]}", "Volume", "local",
+			 "Network", "bridge", "host", "null", "Authorization",
+			 "Log", "json-file");
 }
 
 /* Docker's warnings (daemon/info_unix.go) for what the host cannot limit;
- * the bridge and forwarding ones are left out: Shoal has no bridge yet. */
+ * the bridge-nf ones are left out: Shoal's bridges do not go through
+ * br_netfilter (its rules hook routed traffic only, docs/networking.md). */
 static json_t *info_warnings(const struct rt_cgroup_caps *cg, bool v1)
 {
 	static const struct {

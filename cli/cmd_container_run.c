@@ -47,6 +47,7 @@ struct run_opts {
 	const char *detach_keys; /* --detach-keys, passed to the daemon */
 	const char *sig_proxy;	 /* --sig-proxy: "true" (default) or "false" */
 	struct cli_list attach;	 /* -a stdin|stdout|stderr */
+	struct cli_net_opts net; /* cmd_network.c */
 };
 
 static json_t *strarr(const struct cli_list *l)
@@ -421,6 +422,9 @@ static json_t *create_body(const struct run_opts *o, const char *image,
 	json_t *health = NULL;
 	if (cli__health_json(o->hcmd, o->hint, o->hto, o->hret, o->hstart,
 			     o->nohc, &health) < 0) {
+	struct cli_net_opts net = o->net;
+	net.network = o->network; /* the endpoint settings' network */
+	if (cli_net_run_flags(&net, b, hc) < 0) {
 		json_decref(hc);
 		json_decref(b);
 		return NULL;
@@ -494,6 +498,14 @@ static int parse_run(const char *cmd, struct run_opts *o, int argc, char **argv)
 		{"health-retries", 0, CLI_FLAG_STR, &o->hret},
 		{"health-start-period", 0, CLI_FLAG_STR, &o->hstart},
 		{"no-healthcheck", 0, CLI_FLAG_BOOL, &o->nohc},
+		{"publish", 'p', CLI_FLAG_LIST, &o->net.publish},
+		{"publish-all", 'P', CLI_FLAG_BOOL, &o->net.publish_all},
+		{"network-alias", 0, CLI_FLAG_LIST, &o->net.aliases},
+		{"ip", 0, CLI_FLAG_STR, &o->net.ip},
+		{"mac-address", 0, CLI_FLAG_STR, &o->net.mac},
+		{"dns-search", 0, CLI_FLAG_LIST, &o->net.dns_search},
+		{"dns-option", 0, CLI_FLAG_LIST, &o->net.dns_opt},
+		{"link", 0, CLI_FLAG_LIST, &o->net.links},
 	};
 	/* -h is --hostname for run, as in docker; --help still works. */
 	int i = cli_flags(cmd, flags, NFLAGS(flags), argc, argv, false);

@@ -160,6 +160,18 @@ int64_t cli_parse_size(const char *s);
 int cli_cmd_container(struct cli *cli, int argc, char **argv);
 int cli_cmd_image(struct cli *cli, int argc, char **argv);
 int cli_cmd_volume(struct cli *cli, int argc, char **argv);
+int cli_cmd_network(struct cli *cli, int argc, char **argv);
+int cli_ctr_port(struct cli *cli, int argc, char **argv);
+
+/** The networking flags of run/create (cmd_network.c). */
+struct cli_net_opts {
+	const char *network, *ip, *mac;
+	bool publish_all;
+	struct cli_list publish, aliases, dns_search, dns_opt, links;
+};
+/** cli_net_run_flags() - @o into the create @body and its @hc; -1 after
+ * printing docker's message for a bad -p. */
+int cli_net_run_flags(const struct cli_net_opts *o, json_t *body, json_t *hc);
 
 int cli_ctr_run(struct cli *cli, int argc, char **argv);
 int cli_ctr_create(struct cli *cli, int argc, char **argv);

@@ -30,6 +30,10 @@ static const char usage[] =
 	"                            0.0.0.0:2377 when a swarm starts)\n"
 	"      --cgroup-parent NAME  Parent cgroup of the containers\n"
 	"                            (default shoal)\n"
+	"      --bip CIDR            The default bridge's address and prefix\n"
+	"                            (default 172.17.0.1/16)\n"
+	"      --default-address-pool base=CIDR,size=N  A pool for the\n"
+	"                            subnets of new networks (repeatable)\n"
 	"      --log-level LEVEL     debug, info, warn, error or fatal\n"
 	"                            (default info)\n"
 	"      --log-format FORMAT   text or json (default text)\n"
@@ -156,6 +160,26 @@ static int apply(struct daemon_config *cfg, const char *flag, const char *v,
 			 v);
 		return 0;
 	}
+	if (strcmp(flag, "--bip") == 0) {
+		if (!*v || strlen(v) >= sizeof(cfg->bip) || !strchr(v, '/'))
+			return bad(err, errlen,
+				   "invalid value \"%s\" for %s: expected an "
+				   "address and prefix, e.g. 172.18.0.1/16",
+				   v, flag);
+		snprintf(cfg->bip, sizeof(cfg->bip), "%s", v);
+		return 0;
+	}
+	if (strcmp(flag, "--default-address-pool") == 0) {
+		if (cfg->n_pools == 8 || strlen(v) >= sizeof(cfg->pools[0]) ||
+		    strncmp(v, "base=", 5) || !strstr(v, ",size="))
+			return bad(err, errlen,
+				   "invalid value \"%s\" for %s: expected "
+				   "base=CIDR,size=N (at most 8 pools)",
+				   v, flag);
+		snprintf(cfg->pools[cfg->n_pools++], sizeof(cfg->pools[0]),
+			 "%s", v);
+		return 0;
+	}
 	if (strcmp(flag, "--log-level") == 0) {
 		if (log_parse_level(v, &cfg->log_level) < 0)
 			return bad(
@@ -179,9 +203,11 @@ static int apply(struct daemon_config *cfg, const char *flag, const char *v,
 static bool takes_value(const char *flag)
 {
 	static const char *const flags[] = {
-		"--data-root",	"--exec-root",	   "--host",
-		"-H",		"--listen-addr",   "--log-level",
-		"--log-format", "--cgroup-parent",
+		"--data-root",	 "--exec-root",
+		"--host",	 "-H",
+		"--listen-addr", "--log-level",
+		"--log-format",	 "--cgroup-parent",
+		"--bip",	 "--default-address-pool",
 	};
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (strcmp(flag, flags[i]) == 0)

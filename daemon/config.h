@@ -19,6 +19,9 @@ struct daemon_config {
 	char socket_path[108];	 /* from --host unix://PATH */
 	char listen_addr[128];	 /* ADDR:PORT for the swarm; "" when unset */
 	char cgroup_parent[128]; /* containers' cgroup parent; "" = "shoal" */
+	char bip[64];		 /* --bip; "" = 172.17.0.1/16 */
+	char pools[8][96];	 /* --default-address-pool, repeatable */
+	size_t n_pools;
 	enum log_level log_level;
 	enum log_format log_format;
 };

@@ -63,6 +63,29 @@ static const char *monitor_path(char *buf, size_t cap)
 	return access(buf, X_OK) == 0 ? buf : NULL;
 }
 
+/* Networking of the namespace shoald runs in (overlay-net/net.h). */
+static int net_start(struct daemon *d)
+{
+	const char *pools[9] = {NULL};
+	struct shoal_err err = {""};
+	struct net_config cfg = {
+		.data_root = d->cfg.data_root,
+		.exec_root = d->cfg.exec_root,
+		.bip = d->cfg.bip[0] ? d->cfg.bip : NULL,
+		.pools = pools,
+		.loop = &d->loop,
+	};
+	int rc;
+
+	for (size_t i = 0; i < d->cfg.n_pools; i++)
+		pools[i] = d->cfg.pools[i];
+	rc = net_open(&cfg, &d->net, &err);
+	if (rc < 0)
+		log_error("cannot open networking: %s",
+			  err.msg[0] ? err.msg : shoal_strerror(rc));
+	return rc;
+}
+
 static int runtime_start(struct daemon *d)
 {
 	char mon[PATH_MAX + 32];
@@ -91,18 +114,25 @@ static int runtime_start(struct daemon *d)
 			  ierr.msg[0] ? ierr.msg : shoal_strerror(rc));
 		goto err_rt;
 	}
+	rc = net_start(d);
+	if (rc < 0)
+		goto err_images;
 	ecfg.rt = d->rt;
 	ecfg.images = d->images;
+	ecfg.net = d->net;
 	rc = eng_open(&ecfg, &d->engine);
 	if (rc < 0) {
 		log_error("cannot open the engine: %s", shoal_strerror(rc));
-		goto err_images;
+		goto err_net;
 	}
 	rc = eng_restore(d->engine);
 	if (rc < 0)
 		log_warn("cannot restore the containers: %s",
 			 shoal_strerror(rc));
 	return 0;
+err_net:
+	net_close(d->net);
+	d->net = NULL;
 err_images:
 	img_store_close(d->images);
 	d->images = NULL;
@@ -117,6 +147,8 @@ static void runtime_stop(struct daemon *d, void (*done)(struct daemon *d))
 	/* Containers and their monitors go on running (DESIGN.md). */
 	eng_close(d->engine);
 	d->engine = NULL;
+	net_close(d->net);
+	d->net = NULL;
 	img_store_close(d->images);
 	d->images = NULL;
 	rt_close(d->rt);

@@ -23,6 +23,7 @@ struct http_server;
 struct rt;
 struct img_store;
 struct eng;
+struct net;
 
 struct daemon {
 	struct daemon_config cfg;
@@ -38,7 +39,8 @@ struct daemon {
 	/* services */
 	struct rt *rt;
 	struct img_store *images;
-	struct eng *engine; /* over rt and images */
+	struct net *net;    /* networking of this network namespace */
+	struct eng *engine; /* over rt, images and net */
 	struct api *api;
 	struct http_server *http;
 	struct daemon_swarm *swarm; /* swarm.c */

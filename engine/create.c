@@ -52,6 +52,10 @@ struct create {
 	char **vol_text;
 	size_t n_vol_text;
 	char pid_mode[RT_ID_LEN + 8], ipc_mode[RT_ID_LEN + 8];
+	struct net_ctr_result net;
+	const char *dns_local[2];
+	char **link_env;  /* eng__links() */
+	char *link_hosts; /* eng__links() */
 };
 
 static size_t vlen(const char *const *v)
@@ -122,9 +126,22 @@ static int build_env(struct create *c)
 	const char *const *env = c->spec->env;
 	size_t ni = vlen(ienv), nb = vlen(env), n = 0;
 
-	c->env = shoal_calloc(ni + nb + 1, sizeof(char *));
+	const char *const *lenv = (const char *const *)c->link_env;
+	size_t nl = vlen(lenv);
+
+	c->env = shoal_calloc(ni + nb + nl + 1, sizeof(char *));
 	if (!c->env)
 		return -ENOMEM;
+	/* Links' variables first; the image's and the spec's win. */
+	for (size_t i = 0; i < nl; i++) {
+		bool over = false;
+		for (size_t j = 0; j < nb && !over; j++)
+			over = same_key(lenv[i], env[j]);
+		for (size_t j = 0; j < ni && !over; j++)
+			over = same_key(lenv[i], ienv[j]);
+		if (!over)
+			c->env[n++] = lenv[i];
+	}
 	/* Docker (container/env.go ReplaceOrAppendEnvValues): an entry
 	 * without '=' unsets that variable (the client has already put in
 	 * the values it passes through). */
@@ -637,6 +654,8 @@ static void create_fini(struct create *c)
 	for (size_t i = 0; i < c->n_vol_text; i++)
 		shoal_free(c->vol_text[i]);
 	shoal_free(c->vol_text);
+	eng__links_free(c->link_env);
+	shoal_free(c->link_hosts);
 }
 
 /* The runtime's refusals are the user's to fix, except these. */
@@ -659,6 +678,10 @@ static int make(struct create *c, struct eng_created *out)
 		rc = pick_name(c);
 	if (rc < 0)
 		return rc;
+	rc = eng__links(c->e, c->spec, c->name, &c->link_env, &c->link_hosts,
+			c->err);
+	if (rc < 0)
+		return rc;
 	rc = img_resolve(c->e->img, c->spec->image, &c->img, &ie);
 	if (rc < 0) {
 		eng__err(c->err, "%s", ie.msg[0] ? ie.msg : shoal_strerror(rc));
@@ -669,8 +692,22 @@ static int make(struct create *c, struct eng_created *out)
 		eng__err(c->err, "out of memory");
 	if (rc < 0)
 		return rc;
+	rc = eng__dns_check(c->spec, c->err);
+	if (rc == 0)
+		rc = eng__net_prepare(
+			c->e, c->spec, c->name,
+			(const char *const *)c->img->config.exposed_ports,
+			&c->net, c->err);
+	if (rc < 0)
+		return rc;
+	c->rs.network = c->net.network[0] ? c->net.network : NULL;
+	if (c->net.dns[0]) { /* the resolver at 127.0.0.11 */
+		c->dns_local[0] = c->net.dns;
+		c->rs.dns = c->dns_local;
+	}
 	rc = rt_container_create(c->e->rt, &c->rs, out->id, &re);
 	if (rc < 0) {
+		eng__net_abandon(c->e, &c->net);
 		eng__err(c->err, "%s", re.msg[0] ? re.msg : shoal_strerror(rc));
 		return rt_code(rc);
 	}
@@ -678,9 +715,15 @@ static int make(struct create *c, struct eng_created *out)
 	rc = r ? eng__record_save(c->e, out->id, r) : -ENOMEM;
 	json_decref(r);
 	if (rc == 0)
+		rc = eng__net_created(c->e, out->id, c->spec, &c->net);
+	if (rc == 0)
+		rc = eng__links_hosts(c->e, out->id, c->link_hosts);
+	if (rc == 0)
 		rc = img_use(c->e->img, c->img->id, out->id);
 	if (rc < 0) {
 		rt_container_remove(c->e->rt, out->id, true, true);
+		eng__net_abandon(c->e, &c->net);
+		eng__net_removed(c->e, out->id);
 		eng__err(c->err, "cannot record the container: %s",
 			 shoal_strerror(rc));
 		return rc == -EINVAL ? -EIO : rc;

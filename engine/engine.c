@@ -67,6 +67,7 @@ int eng_open(const struct eng_config *cfg, struct eng **out)
 	}
 	e->rt = cfg->rt;
 	e->img = cfg->images;
+	e->net = cfg->net;
 	e->loop = cfg->loop;
 	list_init(&e->waiters);
 	list_init(&e->subs);

@@ -40,6 +40,7 @@
 
 #include "common/error.h"
 #include "common/list.h"
+#include "overlay-net/net.h"
 #include "runtime/runtime.h"
 
 struct eng;
@@ -51,6 +52,9 @@ struct eng_config {
 	struct img_store *images; /* required */
 	uv_loop_t *loop;	  /* required */
 	const char *data_root;	  /* the runtime's */
+	/* Networking (engine/network.c); NULL: eng_spec.network goes to the
+	 * runtime as it is and the network fields must be unset. */
+	struct net *net;
 };
 
 /**
@@ -78,8 +82,10 @@ void eng_close(struct eng *e);
  */
 int eng_restore(struct eng *e);
 
-/** eng_runtime() / eng_images() - what @e runs on (borrowed). */
+/** eng_runtime() / eng_images() / eng_net() - what @e runs on (borrowed;
+ * eng_net() is NULL without networking). */
 struct rt *eng_runtime(const struct eng *e);
+struct net *eng_net(const struct eng *e);
 struct img_store *eng_images(const struct eng *e);
 
 /* -------------------------------------------------------------- names */
@@ -183,12 +189,27 @@ struct eng_spec {
 	const char *const *cap_drop;
 	const char *const *extra_hosts; /* "host:ip" */
 	const char *const *dns;
+	/* resolv.conf's search and options lines (Docker's --dns-search,
+	 * --dns-option); given, they replace the host's. */
+	const char *const *dns_search;
+	const char *const *dns_options;
 	/* NULL or "default", "unconfined", or the path of a profile... */
 	const char *seccomp;
 	/* ...or the text of a profile (Docker's JSON), written to a private
 	 * temporary file for the runtime and removed after create. */
 	const char *seccomp_profile;
-	const char *network; /* as rt_spec.network */
+	const char *network; /* as rt_spec.network, without a net module */
+	/* With a net module: Docker's NetworkMode ("", "default", "bridge",
+	 * a network's name or id, "host", "none", "container:<ref>"), the
+	 * published ports and per-network endpoint settings. */
+	const char *network_mode;
+	const struct net_port *ports;
+	size_t n_ports;
+	bool publish_all; /* -P: also the image's EXPOSE ports, ephemeral */
+	const struct net_ep_req *endpoints;
+	size_t n_endpoints;
+	/* Docker's legacy links, "name[:alias]" (default bridge only). */
+	const char *const *links;
 	int64_t memory;
 	int64_t memory_reservation;
 	int64_t cpu_shares;

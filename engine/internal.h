@@ -28,6 +28,7 @@ struct eng__ctr {
 struct eng {
 	struct rt *rt;
 	struct img_store *img;
+	struct net *net; /* NULL: no networking of Shoal's */
 	uv_loop_t *loop;
 	char *data_root;
 	struct hmap live;	  /* id -> struct eng__ctr */
@@ -99,6 +100,30 @@ void eng__health_start(struct eng *e, const char *id);
 void eng__health_exited(struct eng *e, const char *id);
 void eng__health_drop(struct eng *e, const char *id);
 void eng__health_close(struct eng *e);
+/* network.c: the container's network around create, start, remove */
+/** eng__net_prepare() - before the runtime's create: the namespace and
+ * endpoint for @s (with -P, also the image's @exposed ports);
+ * @out->network is the runtime's network. */
+int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
+		     const char *const *exposed, struct net_ctr_result *out,
+		     struct shoal_err *err);
+/** eng__net_created() - the container @id exists: bind its endpoints,
+ * write its hosts entry, record its mode. */
+int eng__net_created(struct eng *e, const char *id, const struct eng_spec *s,
+		     const struct net_ctr_result *r);
+void eng__net_abandon(struct eng *e, const struct net_ctr_result *r);
+/** eng__links() - Docker's legacy links of @s for container @me: the
+ * environment (owned, eng__links_free()) and /etc/hosts lines (owned,
+ * shoal_free()); -EINVAL with Docker's sentence. */
+int eng__links(struct eng *e, const struct eng_spec *s, const char *me,
+	       char ***env, char **hosts, struct shoal_err *err);
+void eng__links_free(char **env);
+int eng__links_hosts(struct eng *e, const char *id, const char *hosts);
+/** eng__dns_check() - --dns-search and --dns-option words; -EINVAL. */
+int eng__dns_check(const struct eng_spec *s, struct shoal_err *err);
+int eng__net_start(struct eng *e, const char *id, struct shoal_err *err);
+void eng__net_removed(struct eng *e, const char *id);
+void eng__net_restore(struct eng *e, char **ids, size_t n);
 
 /* prune.c */
 /** eng__pruned_add() - append a copy of @name to @p and count @bytes. */

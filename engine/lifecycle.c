@@ -69,7 +69,11 @@ int eng__start(struct eng *e, const char *id, bool by_user,
 {
 	struct shoal_err re = {""};
 	json_t *r = NULL, *changes;
-	int rc = rt_container_start(e->rt, id, &re);
+	int rc = eng__net_start(e, id, err);
+
+	if (rc < 0)
+		return rc;
+	rc = rt_container_start(e->rt, id, &re);
 
 	if (rc < 0) {
 		eng__err(err, "%s", re.msg[0] ? re.msg : shoal_strerror(rc));
@@ -419,6 +423,7 @@ int eng_remove(struct eng *e, const char *id, bool force, bool volumes)
 		return rc;
 	if (live)
 		eng__emit(e, ENG_EVENT_DIE, id, 137, false, false, 0);
+	eng__net_removed(e, id);
 	if (*image && e->img)
 		img_unuse(e->img, image, id);
 	if (force && code < 0)
@@ -623,6 +628,7 @@ int eng_restore(struct eng *e)
 
 	if (rc < 0)
 		return rc;
+	eng__net_restore(e, ids, n);
 	for (size_t i = 0; i < n; i++)
 		restore_one(e, ids[i]);
 	rt_list_free(ids, n);

@@ -13,6 +13,7 @@
 #include "common/http.h"
 #include "common/jsonx.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,10 @@ int main(int argc, char **argv)
 		snprintf(data, sizeof(data), "%s/d", dir);
 		snprintf(exec, sizeof(exec), "%s/x", dir);
 		snprintf(h, sizeof(h), "unix://%s", sock);
+		/* A network namespace of its own: the containers' bridge and
+		 * nftables table never touch the machine's. */
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(126);
 		execl(SHOALD_PATH, "shoald", "--data-root", data, "--exec-root",
 		      exec, "--host", h, "--cgroup-parent", cg, "--log-level",
 		      "error", (char *)NULL);

@@ -55,11 +55,11 @@ expect_eq "/info's limits are what this host's cgroup files offer" \
 	"$info"
 expect_eq "/info says live restore: containers outlive shoald" true \
 	"$("$D" info --format '{{.LiveRestoreEnabled}}')"
-expect_eq "/info names only drivers that exist (no network driver yet)" \
-	'{"Volume":["local"],"Network":[],"Authorization":null,"Log":["json-file"]}' \
+expect_eq "/info names only drivers that exist" \
+	'{"Volume":["local"],"Network":["bridge","host","null"],"Authorization":null,"Log":["json-file"]}' \
 	"$("$D" info --format '{{json .Plugins}}')"
-check "docker info prints an empty network plugin list and no error" \
-	bash -c "'$D' info 2>&1 | grep -qx '  Network: ' && '$D' info >/dev/null 2>&1"
+check "docker info prints the network drivers and no error" \
+	bash -c "'$D' info 2>&1 | grep -qx '  Network: bridge host null' && '$D' info >/dev/null 2>&1"
 
 # --- a command that cannot be run --------------------------------------------
 
@@ -129,7 +129,7 @@ check "an unknown user's message is Docker's, unwrapped" grep -qxF \
 # --- stats: only interfaces that exist -----------------------------------------
 
 api_json() { curl -s -m 30 --unix-socket "$sock" "http://x/v1.45$1"; }
-id=$("$D" run -d --name net busybox sleep 1000); track "$id"
+id=$("$D" run -d --name net --network none busybox sleep 1000); track "$id"
 stats=$(api_json /containers/net/stats?stream=0\&one-shot=1)
 check "stats omit networks when the container has only lo" \
 	bash -c "grep -q '\"pids_stats\"' <<<'$stats' && ! grep -q '\"networks\"' <<<'$stats'"

@@ -224,8 +224,8 @@ rc=$?
 refused() { [ "$rc" = 125 ] && grep -q "$1" <<<"$out"; }
 check "docker run --blkio-weight is refused naming the field" \
 	refused "HostConfig.BlkioWeight is not supported yet"
-api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}}'
-expect "PortBindings are refused naming the field" 400 "HostConfig.PortBindings is not supported yet"
+api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "NetworkingConfig": {"EndpointsConfig": {"bridge": {"DriverOpts": {"k": "v"}}}}}'
+expect "endpoint DriverOpts are refused naming the field" 400 "NetworkingConfig.EndpointsConfig.bridge.DriverOpts is not supported yet"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "Healthcheck": {"Test": ["CMD", "true"], "StartInterval": 1000000000}}'
 expect "a health check's StartInterval is refused naming the field" 400 "Config.Healthcheck.StartInterval is not supported yet"
 api POST /v1.45/containers/create '{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"labels": "a"}}}}'

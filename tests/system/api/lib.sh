@@ -21,8 +21,17 @@ ids_file="$work/ids"
 cgparent="shoal-test-$$"
 : >"$ids_file"
 
+# shoald runs in a network namespace of the test's own, bound to
+# $work/netns (lo up), the same one across restarts: the containers'
+# bridge, veth pairs and nftables table never touch the machine's.
 daemon_start() {
-	"$SHOALD" --data-root "$work/data" --exec-root "$work/x" \
+	if [ ! -e "$work/netns" ]; then
+		touch "$work/netns"
+		unshare --net="$work/netns" ip link set lo up ||
+			{ echo "cannot make a network namespace"; exit 1; }
+	fi
+	nsenter --net="$work/netns" -- \
+		"$SHOALD" --data-root "$work/data" --exec-root "$work/x" \
 		--host "unix://$sock" --cgroup-parent "$cgparent" \
 		--log-level "${SHOAL_TEST_LOG_LEVEL:-info}" 2>>"$work/shoald.log" &
 	pid=$!
@@ -120,6 +129,12 @@ cleanup() {
 		[ -n "$id" ] && pkill -KILL -f "containers/$id" 2>/dev/null
 	done <"$ids_file"
 	rmdir /sys/fs/cgroup/*/"$cgparent" 2>/dev/null
+	# Container namespaces a failed test left bound (shoald unbinds
+	# them when it removes the containers), then shoald's own.
+	for m in "$work"/x/netns/*; do
+		[ -e "$m" ] && umount "$m" 2>/dev/null
+	done
+	[ -e "$work/netns" ] && umount "$work/netns" 2>/dev/null
 	rm -rf "$work"
 	exit $rc
 }

@@ -104,9 +104,6 @@ static void fields_not_applied_are_refused_by_name(void **state)
 	} cases[] = {
 		{"HostConfig.CpuQuota", "50000",
 		 "HostConfig.CpuQuota is not supported yet"},
-		{"HostConfig.PortBindings",
-		 "{\"80/tcp\":[{\"HostPort\":\"80\"}]}",
-		 "HostConfig.PortBindings is not supported yet"},
 		{"HostConfig.BlkioWeight", "500",
 		 "HostConfig.BlkioWeight is not supported yet"},
 		{"HostConfig.Runtime", "\"kata\"",
@@ -118,9 +115,9 @@ static void fields_not_applied_are_refused_by_name(void **state)
 		{"Healthcheck",
 		 "{\"Test\":[\"CMD\",\"true\"],\"StartInterval\":1000000}",
 		 "Config.Healthcheck.StartInterval is not supported yet"},
-		{"NetworkingConfig.EndpointsConfig.default.Aliases",
-		 "[\"web\"]",
-		 "NetworkingConfig.EndpointsConfig.default.Aliases is not "
+		{"NetworkingConfig.EndpointsConfig.default.DriverOpts",
+		 "{\"k\":\"v\"}",
+		 "NetworkingConfig.EndpointsConfig.default.DriverOpts is not "
 		 "supported yet"},
 	};
 	char err[256];
@@ -177,6 +174,15 @@ static void defaults_spelled_out_and_applied_values_pass(void **state)
 		{"Volumes", "{\"/data\":{}}"},
 		{"NetworkingConfig.EndpointsConfig.default.IPAMConfig",
 		 "{\"IPv4Address\":\"\"}"},
+		/* Applied by overlay-net (containers_net.c). */
+		{"NetworkingConfig.EndpointsConfig.default.Aliases",
+		 "[\"web\"]"},
+		{"HostConfig.PortBindings",
+		 "{\"80/tcp\":[{\"HostPort\":\"8080\"}]}"},
+		{"HostConfig.PublishAllPorts", "true"},
+		{"HostConfig.DnsSearch", "[\"example.org\"]"},
+		{"HostConfig.Links", "[\"db:db\"]"},
+		{"MacAddress", "\"02:42:ac:11:00:09\""},
 	};
 	char err[256];
 

@@ -1,0 +1,189 @@
+/*
+ * Internal to overlay-net/: the in-memory networks and endpoints, IPv4
+ * prefixes, the netlink batch and the ruleset text. Not part of
+ * libshoal-overlay's contract (overlay-net/net.h is).
+ */
+#ifndef SHOAL_OVERLAY_NET_INTERNAL_H
+#define SHOAL_OVERLAY_NET_INTERNAL_H
+
+#include "common/buf.h"
+#include "overlay-net/net.h"
+
+#include <net/if.h>
+#include <netinet/in.h>
+
+/* An IPv4 prefix, host byte order. */
+struct net__prefix {
+	uint32_t addr; /* the network address (host bits zero) */
+	int len;       /* 0..32 */
+};
+
+/* ipam.c (pure) */
+/** net__parse_cidr() - "a.b.c.d/len"; host bits must be zero unless
+ * @host_ok (then they are kept in *@addr and masked in @out). */
+int net__parse_cidr(const char *s, struct net__prefix *out, uint32_t *addr,
+		    bool host_ok);
+int net__parse_ip(const char *s, uint32_t *out);
+void net__ip_str(uint32_t ip, char out[16]);
+uint32_t net__mask(int len);
+bool net__contains(const struct net__prefix *p, uint32_t ip);
+bool net__overlaps(const struct net__prefix *a, const struct net__prefix *b);
+/** net__pool_next() - the first @size-long prefix inside @base that
+ * overlaps none of @used; -ENOSPC. */
+int net__pool_next(const struct net__prefix *base, int size,
+		   const struct net__prefix *used, size_t n_used,
+		   struct net__prefix *out);
+/** net__ip_next() - the next free address of @range after @last (wrapping,
+ * as Docker's allocator does), skipping the network and broadcast
+ * addresses of @subnet and those @taken says are used; -ENOSPC. */
+typedef bool net__taken_fn(uint32_t ip, void *arg);
+int net__ip_next(const struct net__prefix *subnet,
+		 const struct net__prefix *range, uint32_t last,
+		 net__taken_fn *taken, void *arg, uint32_t *out);
+/** net__mac_of() - Docker's MAC for an address: 02:42 and its 4 bytes. */
+void net__mac_of(uint32_t ip, char out[18]);
+int net__parse_mac(const char *s, uint8_t out[6]);
+
+struct net__port {
+	struct net_port p;
+	uint16_t host; /* the port allocated (of host_lo..host_hi) */
+};
+
+struct net__ep {
+	char ctr[65];
+	char sandbox[65]; /* the namespace's file: <exec-root>/netns/<sandbox>
+			   */
+	char name[256];
+	char ifname[IFNAMSIZ]; /* inside: eth0, eth1, ... */
+	char veth[IFNAMSIZ];   /* the host end */
+	uint32_t ip;
+	char mac[18];
+	char **aliases; /* NULL-terminated, owned */
+	char ep_id[65];
+	struct net__port *ports;
+	size_t n_ports;
+};
+
+enum net__kind {
+	NET_KIND_BRIDGE,
+	NET_KIND_HOST,
+	NET_KIND_NULL,
+};
+
+struct net__net {
+	char id[65];
+	char name[256];
+	enum net__kind kind;
+	bool predefined; /* bridge, host, none */
+	bool internal, attachable;
+	char bridge[IFNAMSIZ];
+	struct net__prefix subnet;
+	struct net__prefix range;
+	uint32_t gateway;
+	uint32_t last_ip;
+	char created[64];
+	json_t *labels;	 /* object, owned */
+	json_t *options; /* object, owned */
+	struct net__ep *eps;
+	size_t n_eps;
+};
+
+struct net {
+	char *dir;    /* <data-root>/network */
+	char *ns_dir; /* <exec-root>/netns */
+	bool dry_run;
+	struct net__net **nets;
+	size_t n_nets;
+	struct net__prefix pools[8];
+	int pool_size[8];
+	size_t n_pools;
+	bool kernel;	       /* the kernel side is set up (net__kernel()) */
+	struct mnl_socket *nl; /* this namespace's rtnetlink socket */
+	struct nft_ctx *nft;
+	struct net_resolver *resolver; /* NULL: no names (no loop given) */
+};
+
+/* network.c and record.c */
+/** net__kernel() - set up the kernel side on first need: rtnetlink,
+ * ip_forward, every bridge, the ruleset. A daemon that never networks a
+ * container changes nothing in its namespace. */
+int net__kernel(struct net *n, struct shoal_err *err);
+struct net__net *net__find(struct net *n, const char *ref);
+/** net__valid_ifname() - an interface name of [a-zA-Z0-9_.-], 1-15 long:
+ * what the kernel takes and the nftables text can quote. */
+bool net__valid_ifname(const char *s);
+/** net__find_is() - whether @ref (name, id, id prefix) names @w. */
+bool net__find_is(const struct net__net *w, const char *ref);
+int net__save(struct net *n, const struct net__net *w);
+/** net__load_record() - a network from its record (outside bytes: a file
+ * on disk); -EINVAL with @err for anything malformed. */
+int net__load_record(const json_t *r, struct net__net **out,
+		     struct shoal_err *err);
+json_t *net__record(const struct net__net *w);
+void net__unsave(struct net *n, const struct net__net *w);
+/** net__kind_name() - Docker's driver name: "bridge", "host", "null". */
+const char *net__kind_name(enum net__kind k);
+void net__net_free(struct net__net *w);
+void net__ep_fini(struct net__ep *ep);
+void net__err(struct shoal_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* nft.c */
+/** net__ruleset() - the whole `table inet shoal` as nft text, deleting
+ * the previous table in the same transaction. Pure. */
+int net__ruleset(struct net *n, struct buf *out);
+int net__nft_apply(struct net *n);
+void net__nft_flush(struct net *n);
+
+/* netlink.c: one batch of rtnetlink requests, sent in one sendmsg */
+struct net__batch;
+int net__batch_new(struct net__batch **out);
+void net__batch_free(struct net__batch *b);
+const void *net__batch_data(const struct net__batch *b, size_t *len);
+size_t net__batch_count(const struct net__batch *b);
+/** Link ops. */
+int net__nl_bridge_add(struct net__batch *b, const char *name,
+		       const uint8_t mac[6]);
+int net__nl_link_del(struct net__batch *b, const char *name);
+int net__nl_link_up(struct net__batch *b, int ifindex, const char *name);
+/** net__nl_veth_add() - in the namespace the batch is sent to: @inner
+ * (with index @inner_index, MAC @mac, up) whose peer @outer goes to the
+ * namespace @outer_nsfd, up. */
+int net__nl_veth_add(struct net__batch *b, const char *inner, int inner_index,
+		     const uint8_t mac[6], const char *outer, int outer_nsfd);
+int net__nl_master(struct net__batch *b, const char *name, int master);
+int net__nl_hairpin(struct net__batch *b, int ifindex);
+int net__nl_addr_add(struct net__batch *b, int ifindex, uint32_t ip, int len);
+int net__nl_route_default(struct net__batch *b, uint32_t gw);
+/** net__nl_send() - send @b on @nl and read every ack; the first error
+ * wins (its index into *@failed). */
+int net__nl_send(struct mnl_socket *nl, struct net__batch *b, size_t *failed);
+int net__nl_open(struct mnl_socket **out);
+/** net__nl_acks() - decode acknowledgements (outside bytes) of a batch
+ * numbered from @seq0 with @count requests; -EPROTO for anything else. */
+int net__nl_acks(const void *data, size_t len, uint32_t seq0, size_t count,
+		 size_t *got, int *first_err, size_t *failed);
+int net__nl_index(const char *name);
+
+/* ports.c */
+/** net__ports_alloc() - host ports for @req (owned array of @nreq);
+ * SHOAL_ECONFLICT with Docker's sentence when one is taken. */
+int net__ports_alloc(struct net *n, const struct net_port *req, size_t nreq,
+		     struct net__port **out, struct shoal_err *err);
+
+/* names.c: what the resolver answers, and who is attached to it */
+bool net__has_names(const struct net *n, const char *id);
+int net__lookup(void *arg, const char *ctr, const char *name,
+		struct in_addr *out, size_t cap);
+int net__reverse(void *arg, const char *ctr, struct in_addr addr, char *name,
+		 size_t cap);
+/** net__names_attach() - give @id the resolver in @sandbox's namespace,
+ * when it is on a user-defined network (again, if it was). */
+void net__names_attach(struct net *n, const char *id, const char *sandbox);
+/** net__names_detach() - take it away when it is on none any more. */
+void net__names_detach(struct net *n, const char *id);
+
+/* attach.c */
+int net__netns_path(struct net *n, const char *id, char *out, size_t cap);
+
+#endif
