@@ -668,6 +668,7 @@ static int build_spec(struct create_req *r)
 		rc = strv(r, r->hc, "Dns", (const char ***)&s->dns);
 	if (rc == 0)
 		rc = build_run_flags(r);
+	if (rc == 0)
 		rc = strv(r, r->hc, "Links", (const char ***)&s->links);
 	if (rc == 0)
 		rc = strv(r, r->hc, "DnsSearch",

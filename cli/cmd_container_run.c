@@ -422,6 +422,12 @@ static json_t *create_body(const struct run_opts *o, const char *image,
 	json_t *health = NULL;
 	if (cli__health_json(o->hcmd, o->hint, o->hto, o->hret, o->hstart,
 			     o->nohc, &health) < 0) {
+		json_decref(hc);
+		json_decref(b);
+		return NULL;
+	}
+	if (health)
+		json_object_set_new(b, "Healthcheck", health);
 	struct cli_net_opts net = o->net;
 	net.network = o->network; /* the endpoint settings' network */
 	if (cli_net_run_flags(&net, b, hc) < 0) {
@@ -429,8 +435,6 @@ static json_t *create_body(const struct run_opts *o, const char *image,
 		json_decref(b);
 		return NULL;
 	}
-	if (health)
-		json_object_set_new(b, "Healthcheck", health);
 	json_object_set_new(b, "HostConfig", hc);
 	return b;
 }
