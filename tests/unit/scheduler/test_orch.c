@@ -382,6 +382,76 @@ static void a_failing_update_rolls_back(void **state)
 	h_fini(&h);
 }
 
+/* POST /services/{id}/update?rollback=previous, as manager/ops_service.c
+ * writes it: the previous spec back, UpdateStatus "rollback_started". */
+static void h_rollback(struct h *h, const char *id)
+{
+	const struct store_object *o = store_get(h->s, STORE_SERVICES, id);
+	json_t *st = NULL, *cur = NULL;
+	assert_int_equal(jsonx_parse((const char *)o->status, o->status_len,
+				     &st, NULL, 0),
+			 0);
+	jsonx_parse((const char *)o->spec, o->spec_len, &cur, NULL, 0);
+	json_t *prev = json_incref(json_object_get(st, "PreviousSpec"));
+	assert_non_null(prev);
+	json_object_set_new(st, "PreviousSpec", cur);
+	json_object_set_new(st, "Generation",
+			    json_integer(jsonx_int(st, "Generation", 1) + 1));
+	json_object_set_new(st, "UpdateStatus",
+			    json_pack("{s:s, s:s, s:s}", "State",
+				      "rollback_started", "StartedAt",
+				      "2023-11-14T22:13:20Z", "Message",
+				      "manually requested rollback"));
+	json_object_set_new(st, "UpdateStartedNs", json_integer(h->now));
+	char *spec = jsonx_dump(prev, NULL), *text = jsonx_dump(st, NULL);
+	json_decref(prev);
+	json_decref(st);
+	h_put(h, STORE_SERVICES, id, NULL, spec, text);
+	shoal_free(spec);
+	shoal_free(text);
+}
+
+static void a_manual_rollback_completes(void **state)
+{
+	struct h h;
+	struct h_task t[64];
+	h_init(&h);
+	three_nodes(&h);
+	h_service(&h, "s1", "web",
+		  SPEC("{\"Replicated\":{\"Replicas\":3}}", ""));
+	h_settle(&h);
+	h_run_all(&h);
+	h.now += 6000000000LL;
+	h_settle(&h);
+	h_service(&h, "s1", NULL,
+		  "{\"Name\":\"web\",\"TaskTemplate\":{\"ContainerSpec\":{"
+		  "\"Image\":\"v2\"}},\"Mode\":{\"Replicated\":{\"Replicas\":"
+		  "3}}}");
+	for (int i = 0; i < 6; i++) {
+		h_settle(&h);
+		h_run_all(&h);
+		h.now += 6000000000LL;
+	}
+	h_settle(&h);
+	const struct store_object *o = store_get(h.s, STORE_SERVICES, "s1");
+	assert_true(has(o->status, o->status_len, "\"State\":\"completed\""));
+	h_rollback(&h, "s1");
+	for (int i = 0; i < 6; i++) {
+		h_settle(&h);
+		h_run_all(&h);
+		h.now += 6000000000LL;
+	}
+	h_settle(&h);
+	size_t n = h_tasks(&h, t, 64);
+	assert_int_equal(count(t, n, NULL, "running", "running"), 3);
+	o = store_get(h.s, STORE_SERVICES, "s1");
+	assert_true(has(o->spec, o->spec_len, "\"busybox\""));
+	assert_true(has(o->status, o->status_len,
+			"\"State\":\"rollback_completed\""));
+	assert_true(has(o->status, o->status_len, "CompletedAt"));
+	h_fini(&h);
+}
+
 static void a_job_runs_its_completions_and_stops(void **state)
 {
 	struct h h;
@@ -562,6 +632,7 @@ int main(void)
 		cmocka_unit_test(
 			a_rolling_update_replaces_parallelism_tasks_at_a_time),
 		cmocka_unit_test(a_failing_update_rolls_back),
+		cmocka_unit_test(a_manual_rollback_completes),
 		cmocka_unit_test(a_job_runs_its_completions_and_stops),
 		cmocka_unit_test(a_removed_service_loses_its_tasks),
 		cmocka_unit_test(
