@@ -2,18 +2,19 @@
 # `docker events` on a manager shows the swarm's events (scope "swarm"),
 # as Docker's does: a service's create, its updates with the changes
 # Docker names (replicas.old/new, image.old/new, updatestate.new), its
-# remove; a node's update (availability.old/new) — on the leader and on
+# remove; a node's update (availability.old/new), remove (a node that
+# left, removed) and create (it joins again) — on the leader and on
 # the other manager alike; and the filters type and scope apply.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/cluster/service-lib.sh
 . "$(dirname "$0")/../service-lib.sh"
 
-svc_lab 2
+svc_lab 3
 lab exec h1 shoal node promote h2 >/dev/null
 mgr2() { lab exec h2 shoal node ls >/dev/null 2>&1; }
 assert_eventually "h2 is a manager" 20 mgr2
-for h in h1 h2; do lab exec "$h" shoal tag busybox:latest busybox:v2; done
+for h in h1 h2 h3; do lab exec "$h" shoal tag busybox:latest busybox:v2; done
 t0=$(date +%s)
 sleep 1
 
@@ -24,6 +25,13 @@ lab exec h1 shoal service update --image busybox:v2 web >/dev/null
 lab exec h1 shoal node update --availability drain h2 >/dev/null
 lab exec h1 shoal node update --availability active h2 >/dev/null
 lab exec h1 shoal service rm web >/dev/null
+h3id=$(lab exec h3 docker info -f '{{.Swarm.NodeID}}')
+lab exec h3 shoal swarm leave >/dev/null
+down() { lab exec h1 shoal node ls | grep -q " h3 .* Down "; }
+wait_for 20 down || fail "h3 is Down after it left"
+lab exec h1 shoal node rm h3 >/dev/null
+lab exec h3 shoal swarm join --token "$(lab exec h1 shoal swarm join-token -q worker)" \
+	"$(lab addr h1):2377" >/dev/null
 sleep 1
 
 # evs HOST FILTER...: the events since t0, one JSON object a line.
@@ -65,6 +73,11 @@ assert_contains "a node update reports availability.old/new" \
 	'"availability.new":"drain","availability.old":"active"' "$nodes"
 assert_contains "a node event is named by the node's hostname" \
 	'"name":"h2"' "$nodes"
+assert_contains "a node that left and was removed: remove" \
+	"\"Action\":\"remove\",\"Actor\":{\"ID\":\"$h3id\"" "$nodes"
+assert_contains "a node that joins: create, named by its hostname" \
+	'"Action":"create","Actor":{"ID":"' "$nodes"
+assert_eq "... named h3" 1 "$(grep '"Action":"create"' <<<"$nodes" | grep -c '"name":"h3"')"
 assert_not_contains "the type filter applies" '"Type":"service"' "$nodes"
 assert_not_contains "scope=local leaves the swarm's events out" \
 	'"scope":"swarm"' "$(evs h1 --filter scope=local)"
