@@ -246,7 +246,9 @@ struct orch_service *orch_service_get(const struct orch_model *m,
  */
 char *orch_assignment_json(const struct orch_task *t, size_t *len);
 
-/** orch_task_assigned() - whether @t belongs in its node's set. */
+/** orch_task_assigned() - whether @t belongs in its node's set: placed
+ * (assigned or later) and not orphaned, finished or not (a finished
+ * task's container is kept while the task is in the store). */
 bool orch_task_assigned(const struct orch_task *t);
 
 /* Internal to the cores (orch_model.c, orchestrator.c, placement.c). */

@@ -472,8 +472,11 @@ static struct orch_task *task_decode(struct orch_model *m,
 
 bool orch_task_assigned(const struct orch_task *t)
 {
-	return *t->node_id && !task_state_terminal(t->state) &&
-	       t->state >= TASK_ASSIGNED;
+	/* A finished task stays in its node's set until the history limit
+	 * (or its service's removal) deletes it: the node keeps its
+	 * container, for `docker ps -a` and service logs, as Docker does. */
+	return *t->node_id && t->state >= TASK_ASSIGNED &&
+	       t->state != TASK_ORPHANED;
 }
 
 /* ------------------------------------------------------------ put, del */
