@@ -680,6 +680,21 @@ static void supervise(struct pass *p, struct orch_service *s, struct upd *u)
 	}
 }
 
+/* A job has no rolling update: its new spec's runs are made at once
+ * (group()), so an update or rollback written as started (a manual
+ * rollback, ?rollback=previous) is complete as soon as it is seen. */
+static void job_update_done(struct pass *p, struct orch_service *s)
+{
+	const char *state =
+		jsonx_str(jsonx_obj(s->status, "UpdateStatus"), "State", "");
+	if (strcmp(state, "rollback_started") == 0)
+		set_update_status(p, s, "rollback_completed",
+				  "rollback completed", false, true);
+	else if (strcmp(state, "updating") == 0)
+		set_update_status(p, s, "completed", "update completed", false,
+				  true);
+}
+
 /* ----------------------------------------------------------- rebalance */
 
 /* A node that would take a new task of @s now (the scheduler's filters
@@ -923,6 +938,8 @@ static int run_services(struct pass *p, struct orch_task **all, size_t n,
 			replicated(p, s, all + i, j - i, &u);
 		if (s->mode == SERVICE_REPLICATED || s->mode == SERVICE_GLOBAL)
 			supervise(p, s, &u);
+		else
+			job_update_done(p, s);
 		if (s->mode == SERVICE_REPLICATED)
 			rebalance(p, s, all + i, j - i, &u);
 		for (size_t x = i; x < j;) {

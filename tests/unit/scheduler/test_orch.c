@@ -454,6 +454,30 @@ static void a_manual_rollback_completes(void **state)
 
 /* The model fed by store events takes its own writes without decoding
  * them (orch_model_put()); it must equal a model decoded from the store. */
+static void a_manual_rollback_of_a_job_completes(void **state)
+{
+	struct h h;
+	h_init(&h);
+	three_nodes(&h);
+	h_service(&h, "j", "job",
+		  "{\"Name\":\"job\",\"TaskTemplate\":{\"ContainerSpec\":{"
+		  "\"Image\":\"x\"}},\"Mode\":{\"ReplicatedJob\":{"
+		  "\"MaxConcurrent\":1,\"TotalCompletions\":1}}}");
+	h_settle(&h);
+	h_service(&h, "j", NULL,
+		  "{\"Name\":\"job\",\"TaskTemplate\":{\"ContainerSpec\":{"
+		  "\"Image\":\"y\"}},\"Mode\":{\"ReplicatedJob\":{"
+		  "\"MaxConcurrent\":1,\"TotalCompletions\":1}}}");
+	h_settle(&h);
+	h_rollback(&h, "j");
+	h_settle(&h);
+	const struct store_object *o = store_get(h.s, STORE_SERVICES, "j");
+	assert_true(has(o->spec, o->spec_len, "\"x\""));
+	assert_true(has(o->status, o->status_len,
+			"\"State\":\"rollback_completed\""));
+	h_fini(&h);
+}
+
 static void own_writes_come_back_as_decoded(void **state)
 {
 	struct h h;
@@ -721,6 +745,7 @@ int main(void)
 		cmocka_unit_test(a_failing_update_rolls_back),
 		cmocka_unit_test(a_manual_rollback_completes),
 		cmocka_unit_test(own_writes_come_back_as_decoded),
+		cmocka_unit_test(a_manual_rollback_of_a_job_completes),
 		cmocka_unit_test(a_job_runs_its_completions_and_stops),
 		cmocka_unit_test(a_removed_service_loses_its_tasks),
 		cmocka_unit_test(
