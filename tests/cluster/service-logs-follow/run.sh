@@ -9,6 +9,7 @@
 . "$(dirname "$0")/../service-lib.sh"
 
 svc_lab 2
+# shellcheck disable=SC2016 # $SLOT is the task's, expanded in it
 lab exec h1 shoal service create --name web --replicas 1 \
 	--stop-grace-period 1s -e 'SLOT={{.Task.Slot}}' busybox \
 	sh -c 'echo "first-$SLOT"; while :; do echo "line-$SLOT"; sleep 0.3; done' \
