@@ -13,6 +13,9 @@
  * it gets its credit back only when the client has drained it; so a slow
  * client slows the nodes, and nothing is dropped.
  *
+ * With follow, a service's tasks started later (a scale-up, a restart)
+ * are followed as they start, until the service is removed.
+ *
  * Refused: a request with neither stdout nor stderr (Docker's 400), a tail
  * or since that does not parse, `until` (not applied). Lines appear in
  * the order batches arrive: interleaved between nodes, in order per task.
@@ -298,6 +301,8 @@ static void serve(struct api_call *call, bool of_task)
 	l->timestamps = api__query_bool(call, "timestamps", false);
 	l->details = api__query_bool(call, "details", false);
 	snprintf(l->service_id, sizeof(l->service_id), "%s", sid);
+	/* A followed service: its later tasks too (manager/logs.c). */
+	o.service_id = of_task ? NULL : sid;
 	rc = mgr_logs_start(m, ts, k, &o, &cb, l, &l->sub, err, sizeof(err));
 	if (rc < 0) {
 		api_reply_error(call, rc == SHOAL_ENOTLEADER ? 503 : 500, "%s",

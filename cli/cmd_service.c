@@ -178,7 +178,15 @@ static int svc_update(struct cli *cli, int argc, char **argv)
 		json_decref(spec);
 		spec = json_deep_copy(jsonx_obj(svc, "Spec"));
 	}
-	if (post_update(cli, svc, spec, rb ? "&rollback=previous" : NULL) < 0)
+	if (rb && cli__service_rebalance()) {
+		fprintf(stderr, "--rollback and --rebalance cannot be used "
+				"together: run them one after the other\n");
+		goto out;
+	}
+	if (post_update(cli, svc, spec,
+			rb			   ? "&rollback=previous"
+			: cli__service_rebalance() ? "&rebalance=true"
+						   : NULL) < 0)
 		goto out;
 	printf("%s\n", argv[argc - 1]);
 	fflush(stdout);

@@ -24,6 +24,12 @@ int cli__service_opts(const char *cmd, int argc, char **argv, bool update,
 		      json_t *spec, bool *detach, bool *quiet, bool *rollback);
 
 /**
+ * cli__service_rebalance() - whether the last cli__service_opts() of an
+ * update saw --rebalance (beyond docker: POST ...?rebalance=true).
+ */
+bool cli__service_rebalance(void);
+
+/**
  * cli__health_json() - docker's --health-cmd, --health-interval,
  * --health-timeout, --health-retries, --health-start-period and
  * --no-healthcheck (NULL/false: not given) as a HealthConfig into *@out

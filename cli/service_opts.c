@@ -23,7 +23,7 @@
 
 struct sopts {
 	bool detach, quiet, no_healthcheck, read_only, init, init_set, force,
-		rollback, tty, no_resolve;
+		rollback, tty, no_resolve, rebalance;
 	const char *name, *replicas, *mode, *max_concurrent, *max_per_node,
 		*entrypoint, *workdir, *user, *hostname, *limit_cpu,
 		*limit_memory, *limit_pids, *reserve_cpu, *reserve_memory,
@@ -147,6 +147,7 @@ static size_t update_flags(struct sopts *o, struct cli_flag *f)
 		S("args", 0, &o->args),
 		B("force", 0, &o->force),
 		B("rollback", 0, &o->rollback),
+		B("rebalance", 0, &o->rebalance),
 		L("env-add", 0, &o->env_add),
 		L("env-rm", 0, &o->env_rm),
 		L("label-add", 0, &o->label_add),
@@ -960,6 +961,13 @@ static void prune_empty(json_t *o)
 	}
 }
 
+static bool last_rebalance;
+
+bool cli__service_rebalance(void)
+{
+	return last_rebalance;
+}
+
 int cli__service_opts(const char *cmd, int argc, char **argv, bool update,
 		      json_t *spec, bool *detach, bool *quiet, bool *rollback)
 {
@@ -973,6 +981,7 @@ int cli__service_opts(const char *cmd, int argc, char **argv, bool update,
 	*detach = o.detach;
 	*quiet = o.quiet;
 	*rollback = o.rollback;
+	last_rebalance = o.rebalance;
 	if (o.name)
 		json_object_set_new(spec, "Name", json_string(o.name));
 	json_t *tt = obj(spec, "TaskTemplate");

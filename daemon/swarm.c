@@ -25,6 +25,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "daemon/swarm_events.h"
 #include "manager/lock.h"
 #include "manager/manager.h"
 #include "worker/exec.h"
@@ -49,6 +50,7 @@ struct daemon_swarm {
 	struct swarm_state st;
 	bool have_state;
 	struct mgr *mgr;
+	struct swarm_events *events; /* docker events of the swarm's objects */
 	struct agent *agent;
 	struct wexec *tasks;	      /* this node's tasks (worker/exec.h) */
 	struct wlogs *logs;	      /* their logs, for service logs */
@@ -454,6 +456,10 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 		}
 		log_info("manager listening on %s (advertised %s)",
 			 s->st.listen_addr, s->st.advertise_addr);
+		if (s->d->engine &&
+		    swarm_events_start(s->d->engine, s->mgr, &s->events) < 0)
+			log_warn("docker events will not show this swarm's "
+				 "services and nodes: out of memory");
 	}
 	struct agent_config ac = {
 		.loop = &s->d->loop,
@@ -513,6 +519,8 @@ static void stop_parts(struct daemon_swarm *s)
 		agent_stop(s->agent, part_stopped, s);
 		s->agent = NULL;
 	}
+	swarm_events_stop(s->events);
+	s->events = NULL;
 	if (s->mgr) {
 		s->pending_parts++;
 		mgr_stop(s->mgr, part_stopped, s);

@@ -609,6 +609,14 @@ int eng_event_post(struct eng *e, const char *type, const char *action,
 		   const char *actor_id, json_t *attrs);
 
 /**
+ * eng_event_post_scope() - eng_event_post() with Docker's @scope ("local"
+ * or "swarm": the events of a swarm's objects, posted on every manager).
+ */
+int eng_event_post_scope(struct eng *e, const char *type, const char *action,
+			 const char *actor_id, json_t *attrs,
+			 const char *scope);
+
+/**
  * eng_event_post_container() - a container event with Docker's
  * attributes (name, image, the container's labels) and @extra over them
  * (stolen; NULL: none), e.g. exec_create, attach, rename, update.

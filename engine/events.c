@@ -98,6 +98,12 @@ again:
 int eng_event_post(struct eng *e, const char *type, const char *action,
 		   const char *actor_id, json_t *attrs)
 {
+	return eng_event_post_scope(e, type, action, actor_id, attrs, "local");
+}
+
+int eng_event_post_scope(struct eng *e, const char *type, const char *action,
+			 const char *actor_id, json_t *attrs, const char *scope)
+{
 	struct eng__events *ev = e->events;
 	if (!attrs)
 		attrs = json_object();
@@ -114,7 +120,7 @@ int eng_event_post(struct eng *e, const char *type, const char *action,
 	json_t *msg = json_pack(
 		"{s:s, s:s, s:{s:s, s:o}, s:s, s:I, s:I}", "Type", type,
 		"Action", action, "Actor", "ID", actor_id ? actor_id : "",
-		"Attributes", attrs, "scope", "local", "time",
+		"Attributes", attrs, "scope", scope, "time",
 		(json_int_t)(t / 1000000000), "timeNano", (json_int_t)t);
 	if (!msg)
 		return -ENOMEM;

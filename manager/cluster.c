@@ -713,6 +713,12 @@ const struct store *mgr_store(const struct mgr *m)
 	return m->store;
 }
 
+int mgr_watch(struct mgr *m, uint32_t tables, size_t max_events,
+	      store_notify_fn *notify, void *arg, struct store_watcher **out)
+{
+	return store_watch(m->store, tables, max_events, notify, arg, out);
+}
+
 int mgr_port(const struct mgr *m)
 {
 	struct sockaddr_storage ss;

@@ -10,6 +10,16 @@
  * not ask is dropped (a subscription cancelled a moment ago), a line of a
  * task the node was not asked for is dropped with a rate-limited warning.
  *
+ * Following a service (opts.service_id): the tasks are not taken from
+ * the caller but from the store, at the start and at every check: each
+ * task of the service that has a node and has started a container (state
+ * starting or later) is asked once. Each wave of tasks is asked from its
+ * node under a sub id of its own (one lnode per wave and node), so a
+ * node's earlier readers are never disturbed; lnodes that are done are
+ * dropped at the next wave. Such a subscription ends when the service is
+ * removed (or its owner stops it), not when its tasks end: a restarted
+ * or added task shows up within a check.
+ *
  * Lifetime: the subscription is freed in its timer's close callback,
  * after done() ran or mgr_logs_stop(); once closing it sends nothing and
  * calls nothing. mgr__logs_stop_all() ends a stopping manager's.
@@ -20,9 +30,13 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/jsonx.h"
 #include "common/list.h"
 #include "common/log.h"
+#include "common/map.h"
 #include "manager/internal.h"
+#include "manager/service.h"
+#include "manager/store.h"
 #include "proto/swarm.pb-c.h"
 
 #include <errno.h>
@@ -32,9 +46,12 @@
 #define CHECK_MS 1000
 
 struct lnode {
+	uint64_t sub_id;
 	char id[WIRE_ID_MAX + 1];
 	char **tasks;
 	size_t ntasks;
+	uint32_t owed; /* batches the owner has not taken yet */
+	bool whole;    /* a task started after the start: all its lines */
 	bool done;
 };
 
@@ -46,7 +63,10 @@ struct mgr_logs {
 	struct mgr_logs_cb cb;
 	void *arg;
 	struct lnode *nodes;
-	size_t nnodes;
+	size_t nnodes, cap;
+	char svc[WIRE_ID_MAX + 1]; /* following this service; "" not */
+	struct hmap asked;	   /* task ids asked for (following) */
+	bool scanned;		   /* the first rescan() ran */
 	uv_timer_t timer;
 	bool closing;
 };
@@ -55,15 +75,20 @@ static struct list_node subs = {&subs, &subs};
 static uint64_t next_id = 1;
 static struct log_ratelimit warn_rl = {.interval_ns = 10 * NSEC_PER_SEC};
 
+static void lnode_fini(struct lnode *n)
+{
+	for (size_t k = 0; k < n->ntasks; k++)
+		shoal_free(n->tasks[k]);
+	shoal_free(n->tasks);
+}
+
 static void sub_freed(uv_handle_t *h)
 {
 	struct mgr_logs *l = h->data;
-	for (size_t i = 0; i < l->nnodes; i++) {
-		for (size_t k = 0; k < l->nodes[i].ntasks; k++)
-			shoal_free(l->nodes[i].tasks[k]);
-		shoal_free(l->nodes[i].tasks);
-	}
+	for (size_t i = 0; i < l->nnodes; i++)
+		lnode_fini(&l->nodes[i]);
 	shoal_free(l->nodes);
+	hmap_fini(&l->asked);
 	shoal_free(l);
 }
 
@@ -101,6 +126,8 @@ static void finish(struct mgr_logs *l, const char *error)
 
 static void check_done(struct mgr_logs *l)
 {
+	if (l->svc[0])
+		return; /* following a service: ends with the service */
 	for (size_t i = 0; i < l->nnodes; i++)
 		if (!l->nodes[i].done)
 			return;
@@ -115,7 +142,7 @@ static void control(struct mgr_logs *l, struct lnode *n, bool cancel,
 		return;
 	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
 	Swarm__LogsControl lc = SWARM__LOGS_CONTROL__INIT;
-	lc.sub_id = l->id;
+	lc.sub_id = n->sub_id;
 	lc.cancel = cancel;
 	lc.credit = credit;
 	env.body_case = SWARM__ENVELOPE__BODY_LOGS_CONTROL;
@@ -123,33 +150,36 @@ static void control(struct mgr_logs *l, struct lnode *n, bool cancel,
 	mgr__send(c, &env);
 }
 
-/* Nodes that lost their session are done. */
-static void on_check(uv_timer_t *t)
+/* The lnode of node @id asked in the current wave (from @from on). */
+static struct lnode *node_for_wave(struct mgr_logs *l, size_t from,
+				   const char *id)
 {
-	struct mgr_logs *l = t->data;
-	for (size_t i = 0; i < l->nnodes; i++)
-		if (!l->nodes[i].done && !session_of(l->m, l->nodes[i].id))
-			l->nodes[i].done = true;
-	check_done(l);
-}
-
-static struct lnode *node_for(struct mgr_logs *l, const char *id)
-{
-	for (size_t i = 0; i < l->nnodes; i++)
+	for (size_t i = from; i < l->nnodes; i++)
 		if (strcmp(l->nodes[i].id, id) == 0)
 			return &l->nodes[i];
 	return NULL;
 }
 
-static int add_task(struct mgr_logs *l, const struct mgr_logs_task *t)
+static int add_task(struct mgr_logs *l, size_t wave,
+		    const struct mgr_logs_task *t)
 {
 	if (!t->node_id || !*t->node_id || strlen(t->node_id) > WIRE_ID_MAX)
 		return 0; /* not placed: no logs anywhere */
-	struct lnode *n = node_for(l, t->node_id);
+	struct lnode *n = node_for_wave(l, wave, t->node_id);
 	if (!n) {
 		if (l->nnodes >= MGR_LOGS_MAX_NODES)
 			return -EINVAL;
+		if (l->nnodes == l->cap) {
+			size_t cap = l->cap ? 2 * l->cap : 8;
+			struct lnode *a =
+				shoal_realloc(l->nodes, cap * sizeof(*a));
+			if (!a)
+				return -ENOMEM;
+			l->nodes = a;
+			l->cap = cap;
+		}
 		n = &l->nodes[l->nnodes++];
+		*n = (struct lnode){.sub_id = next_id++};
 		snprintf(n->id, sizeof(n->id), "%s", t->node_id);
 	}
 	char **nt = shoal_realloc(n->tasks, (n->ntasks + 1) * sizeof(char *));
@@ -172,11 +202,11 @@ static void subscribe(struct mgr_logs *l, struct lnode *n)
 	}
 	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
 	Swarm__LogsSubscribe ls = SWARM__LOGS_SUBSCRIBE__INIT;
-	ls.sub_id = l->id;
+	ls.sub_id = n->sub_id;
 	ls.task_ids = n->tasks;
 	ls.n_task_ids = n->ntasks;
 	ls.follow = l->o.follow;
-	ls.tail = l->o.tail;
+	ls.tail = n->whole ? -1 : l->o.tail;
 	ls.since_ns = l->o.since_ns;
 	ls.stdout = l->o.out;
 	ls.stderr = l->o.err;
@@ -184,6 +214,101 @@ static void subscribe(struct mgr_logs *l, struct lnode *n)
 	env.body_case = SWARM__ENVELOPE__BODY_LOGS_SUBSCRIBE;
 	env.logs_subscribe = &ls;
 	mgr__send(c, &env);
+}
+
+/* Drop the lnodes that are done (their tasks stay in l->asked). */
+static void compact(struct mgr_logs *l)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < l->nnodes; i++) {
+		if (l->nodes[i].done)
+			lnode_fini(&l->nodes[i]);
+		else
+			l->nodes[k++] = l->nodes[i];
+	}
+	l->nnodes = k;
+}
+
+/* A task of l->svc worth asking its node for: placed, and its container
+ * started (a task still preparing is asked at a later check). */
+static bool task_has_logs(const struct mgr_logs *l,
+			  const struct store_object *o, char *node)
+{
+	char pat[WIRE_ID_MAX + 16];
+	snprintf(pat, sizeof(pat), "\"ServiceID\":\"%s\"", l->svc);
+	if (!memmem(o->spec, o->spec_len, pat, strlen(pat)))
+		return false;
+	json_t *sp = NULL, *st = NULL;
+	bool ok = false;
+	enum task_state ts;
+	if (jsonx_parse((const char *)o->spec, o->spec_len, &sp, NULL, 0) ==
+		    0 &&
+	    jsonx_parse((const char *)o->status, o->status_len, &st, NULL, 0) ==
+		    0 &&
+	    strcmp(jsonx_str(sp, "ServiceID", ""), l->svc) == 0 &&
+	    task_state_parse(jsonx_str(st, "State", ""), &ts) == 0 &&
+	    ts >= TASK_STARTING && strlen(jsonx_str(sp, "NodeID", "")) > 0 &&
+	    strlen(jsonx_str(sp, "NodeID", "")) <= WIRE_ID_MAX) {
+		snprintf(node, WIRE_ID_MAX + 1, "%s",
+			 jsonx_str(sp, "NodeID", ""));
+		ok = true;
+	}
+	json_decref(sp);
+	json_decref(st);
+	return ok;
+}
+
+/* Following a service: ask for its tasks not asked yet. */
+static int rescan(struct mgr_logs *l)
+{
+	const struct store *s = l->m->store;
+	const struct store_object **all;
+	size_t n, wave;
+	char node[WIRE_ID_MAX + 1];
+	int rc = 0;
+	if (store_list(s, STORE_TASKS, &all, &n) < 0)
+		return -ENOMEM;
+	compact(l);
+	wave = l->nnodes;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (hmap_has(&l->asked, all[i]->id, strlen(all[i]->id)) ||
+		    !task_has_logs(l, all[i], node))
+			continue;
+		struct mgr_logs_task t = {all[i]->id, node};
+		rc = add_task(l, wave, &t);
+		if (rc == 0)
+			rc = hmap_put_str(&l->asked, all[i]->id, NULL, NULL);
+	}
+	shoal_free(all);
+	for (size_t i = wave; i < l->nnodes; i++) {
+		l->nodes[i].whole = l->scanned;
+		subscribe(l, &l->nodes[i]);
+	}
+	l->scanned = true;
+	return rc;
+}
+
+/* Nodes that lost their session are done; a followed service's new tasks
+ * are asked for, and its removal ends the subscription. */
+static void on_check(uv_timer_t *t)
+{
+	struct mgr_logs *l = t->data;
+	for (size_t i = 0; i < l->nnodes; i++)
+		if (!l->nodes[i].done && !session_of(l->m, l->nodes[i].id))
+			l->nodes[i].done = true;
+	if (l->svc[0]) {
+		if (!store_get(l->m->store, STORE_SERVICES, l->svc)) {
+			finish(l, NULL);
+			return;
+		}
+		int rc = rescan(l);
+		if (rc < 0)
+			finish(l, rc == -EINVAL ? "the tasks span too many "
+						  "nodes"
+						: "out of memory");
+		return;
+	}
+	check_done(l);
 }
 
 int mgr_logs_start(struct mgr *m, const struct mgr_logs_task *tasks, size_t n,
@@ -197,20 +322,23 @@ int mgr_logs_start(struct mgr *m, const struct mgr_logs_task *tasks, size_t n,
 		return SHOAL_ENOTLEADER;
 	}
 	struct mgr_logs *l = shoal_calloc(1, sizeof(*l));
-	if (l)
-		l->nodes = shoal_calloc(n ? n : 1, sizeof(*l->nodes));
-	if (!l || !l->nodes) {
-		shoal_free(l);
+	if (!l) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	l->m = m;
 	l->id = next_id++;
 	l->o = *o;
+	l->o.service_id = NULL;
+	l->asked = (struct hmap)HMAP_INIT;
+	if (o->follow && o->service_id) {
+		snprintf(l->svc, sizeof(l->svc), "%s", o->service_id);
+		n = 0; /* from the store, by the first check */
+	}
 	l->cb = *cb;
 	l->arg = arg;
 	for (size_t i = 0; i < n; i++) {
-		int rc = add_task(l, &tasks[i]);
+		int rc = add_task(l, 0, &tasks[i]);
 		if (rc < 0) {
 			snprintf(err, errlen,
 				 rc == -EINVAL ? "the tasks span too many nodes"
@@ -237,9 +365,16 @@ int mgr_logs_start(struct mgr *m, const struct mgr_logs_task *tasks, size_t n,
 
 void mgr_logs_credit(struct mgr_logs *l, const char *node_id)
 {
-	struct lnode *n = l->closing ? NULL : node_for(l, node_id);
-	if (n && !n->done)
-		control(l, n, false, 1);
+	/* The credit goes back to the wave of that node that is owed it. */
+	for (size_t i = 0; !l->closing && i < l->nnodes; i++) {
+		struct lnode *n = &l->nodes[i];
+		if (n->owed && strcmp(n->id, node_id) == 0) {
+			n->owed--;
+			if (!n->done)
+				control(l, n, false, 1);
+			return;
+		}
+	}
 }
 
 void mgr_logs_stop(struct mgr_logs *l)
@@ -274,14 +409,18 @@ static bool owns(const struct lnode *n, const char *task_id)
 void mgr__on_logs_data(struct mgr_conn *c, const Swarm__LogsData *d)
 {
 	struct mgr_logs *l = NULL;
+	struct lnode *n = NULL;
 	struct list_node *p;
 	list_for_each(p, &subs)
 	{
 		struct mgr_logs *s = list_entry(p, struct mgr_logs, link);
-		if (s->id == d->sub_id && s->m == c->m)
-			l = s;
+		for (size_t i = 0; s->m == c->m && !n && i < s->nnodes; i++)
+			if (s->nodes[i].sub_id == d->sub_id &&
+			    strcmp(s->nodes[i].id, c->node_id) == 0) {
+				l = s;
+				n = &s->nodes[i];
+			}
 	}
-	struct lnode *n = l ? node_for(l, c->node_id) : NULL;
 	if (!n || n->done)
 		return; /* cancelled, or not asked: nothing to do */
 	struct mgr_log_line *lines =
@@ -324,4 +463,6 @@ void mgr__on_logs_data(struct mgr_conn *c, const Swarm__LogsData *d)
 	}
 	if (taken)
 		control(l, n, false, 1);
+	else
+		n->owed++;
 }

@@ -37,6 +37,11 @@ struct mgr_logs_opts {
 	int64_t tail; /* -1: all */
 	int64_t since_ns;
 	bool out, err;
+	/* Following a whole service (follow and non-NULL; copied): the tasks
+	 * it gets later are followed too, and the subscription lasts until
+	 * the service is removed or the owner stops it. NULL: the tasks
+	 * given, done when they are. */
+	const char *service_id;
 };
 
 /** One line from a node; borrowed for the call. */

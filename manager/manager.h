@@ -301,6 +301,15 @@ void mgr_stop(struct mgr *m, void (*done)(void *arg), void *arg);
 /** mgr_store() - the store, for reads (borrowed, valid until stop). */
 const struct store *mgr_store(const struct mgr *m);
 
+/**
+ * mgr_watch() - a store watcher (store_watch()) on this manager's store,
+ * leader or not, for observers outside the manager (the daemon's swarm
+ * events). Freed by store_unwatch() or with the store at mgr_stop(): call
+ * store_unwatch() before mgr_stop(), never after. 0, -EINVAL, -ENOMEM.
+ */
+int mgr_watch(struct mgr *m, uint32_t tables, size_t max_events,
+	      store_notify_fn *notify, void *arg, struct store_watcher **out);
+
 /** mgr_port() - the bound TCP port of the listener. */
 int mgr_port(const struct mgr *m);
 

@@ -125,6 +125,10 @@ struct orch_task {
 	char msg[128];	   /* Status.Message */
 	char err[256];	   /* Status.Err */
 	int64_t res_cpus, res_mem;
+	/* The stored spec's bytes: length and orch__hash(), to recognize
+	 * the task's own write when it comes back (orch_model_put()). */
+	size_t spec_len;
+	uint64_t spec_hash;
 	unsigned dirty; /* ORCH_* of this pass */
 	bool current;	/* Spec is the service's (set by a pass) */
 	/* Scratch of a pass: its service's rank in id order (UINT32_MAX:
@@ -132,6 +136,12 @@ struct orch_task {
 	 * numbers and pointers rather than ids. */
 	uint32_t rank;
 	struct orch_node *node;
+	/* Its node and service as last looked up (orch__node_of(),
+	 * orch__service_of()), valid while the model's generation of nodes
+	 * (services) is the one noted; 0: not looked up. */
+	struct orch_node *cnode;
+	struct orch_service *csvc;
+	uint64_t cnode_gen, csvc_gen;
 };
 
 /** What a pass needs from outside: the time and fresh ids. */
@@ -164,6 +174,13 @@ struct orch_model {
 	struct hmap report_idx; /* "NODE\0TASK" -> index + 1 in @reports */
 	struct orch_report *inflight; /* folded into the batch in flight */
 	size_t ninflight;
+	/* Tasks a pass wrote, by id -> struct orch__written: when the
+	 * write comes back from the store unchanged, the model takes it
+	 * without decoding its JSON again (orch_model_put()). */
+	struct hmap written;
+	/* Bumped by every change of the nodes (services): a task's cached
+	 * lookups of an older generation are looked up again. */
+	uint64_t nodes_gen, services_gen;
 	/* The last task Spec made canonical (orch_model.c's cache). */
 	json_t *spec_json;
 	char *spec_text;
@@ -246,11 +263,29 @@ struct orch_service *orch_service_get(const struct orch_model *m,
  */
 char *orch_assignment_json(const struct orch_task *t, size_t *len);
 
-/** orch_task_assigned() - whether @t belongs in its node's set. */
+/** orch_task_assigned() - whether @t belongs in its node's set: placed
+ * (assigned or later) and not orphaned, finished or not (a finished
+ * task's container is kept while the task is in the store). */
 bool orch_task_assigned(const struct orch_task *t);
 
 /* Internal to the cores (orch_model.c, orchestrator.c, placement.c). */
 struct buf;
+/** orch__node_of() - @t's node in @m (NULL: none, or no such node),
+ * looked up once per generation of @m's nodes. */
+struct orch_node *orch__node_of(struct orch_model *m, struct orch_task *t);
+/** orch__service_of() - @t's service in @m, or NULL; likewise cached. */
+struct orch_service *orch__service_of(struct orch_model *m,
+				      struct orch_task *t);
+/** orch__hash() - 64-bit FNV-1a of @len bytes at @p. */
+uint64_t orch__hash(const void *p, size_t len);
+/**
+ * orch__written() - a pass wrote task @t with spec bytes of @spec_len and
+ * @spec_hash and @t's status_text: remember it until its store event.
+ * @fresh: @t is a new task, taken (owned by @m from now on; freed if it
+ * never comes back). 0 or -ENOMEM (then @t is not taken).
+ */
+int orch__written(struct orch_model *m, struct orch_task *t, bool fresh,
+		  size_t spec_len, uint64_t spec_hash);
 /** orch__task_spec() - @t's spec JSON appended to @b; 0 or -ENOMEM. */
 int orch__task_spec(const struct orch_task *t, struct buf *b);
 /** orch__reports_reindex() - @m's report index after the queue moved. */

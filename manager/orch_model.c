@@ -87,6 +87,50 @@ static void task_free(struct orch_task *t)
 	shoal_free(t);
 }
 
+struct orch__written {
+	struct orch_task *fresh; /* a new task (owned), or NULL */
+	size_t spec_len;
+	uint64_t spec_hash;
+};
+
+static void fr_written(void *p)
+{
+	struct orch__written *w = p;
+	if (w)
+		task_free(w->fresh);
+	shoal_free(w);
+}
+
+struct orch_node *orch__node_of(struct orch_model *m, struct orch_task *t)
+{
+	if (t->cnode_gen != m->nodes_gen || !t->cnode_gen) {
+		t->cnode = *t->node_id ? hmap_get_str(&m->nodes, t->node_id)
+				       : NULL;
+		t->cnode_gen = m->nodes_gen;
+	}
+	return t->cnode;
+}
+
+struct orch_service *orch__service_of(struct orch_model *m, struct orch_task *t)
+{
+	if (t->csvc_gen != m->services_gen || !t->csvc_gen) {
+		t->csvc = hmap_get_str(&m->services, t->service_id);
+		t->csvc_gen = m->services_gen;
+	}
+	return t->csvc;
+}
+
+uint64_t orch__hash(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	uint64_t h = 14695981039346656037ULL;
+	for (size_t i = 0; i < len; i++) {
+		h ^= c[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 static void clear_map(struct hmap *h, void (*fr)(void *))
 {
 	size_t pos = 0;
@@ -123,8 +167,11 @@ void orch_model_clear(struct orch_model *m)
 {
 	clear_map(&m->nodes, fr_node);
 	clear_map(&m->services, fr_service);
+	m->nodes_gen++;
+	m->services_gen++;
 	clear_map(&m->tasks, fr_task);
 	clear_map(&m->dirty_nodes, fr_none);
+	clear_map(&m->written, fr_written);
 	json_decref(m->spec_json);
 	shoal_free(m->spec_text);
 	m->spec_json = NULL;
@@ -426,6 +473,8 @@ static int task_fill(struct orch_model *m, struct orch_task *t,
 	t->gen = jsonx_int(jsonx_obj(sp, "SpecVersion"), "Index", 0);
 	t->created_ns = o->created_ns;
 	t->updated_ns = o->updated_ns;
+	t->spec_len = o->spec_len;
+	t->spec_hash = orch__hash(o->spec, o->spec_len);
 	if (task_state_parse(jsonx_str(st, "State", ""), &t->state) < 0 ||
 	    task_state_parse(jsonx_str(sp, "DesiredState", ""), &t->desired) <
 		    0)
@@ -472,8 +521,11 @@ static struct orch_task *task_decode(struct orch_model *m,
 
 bool orch_task_assigned(const struct orch_task *t)
 {
-	return *t->node_id && !task_state_terminal(t->state) &&
-	       t->state >= TASK_ASSIGNED;
+	/* A finished task stays in its node's set until the history limit
+	 * (or its service's removal) deletes it: the node keeps its
+	 * container, for `docker ps -a` and service logs, as Docker does. */
+	return *t->node_id && t->state >= TASK_ASSIGNED &&
+	       t->state != TASK_ORPHANED;
 }
 
 /* ------------------------------------------------------------ put, del */
@@ -491,6 +543,55 @@ static int put(struct hmap *h, const char *id, void *v, void (*fr)(void *))
 	return 0;
 }
 
+int orch__written(struct orch_model *m, struct orch_task *t, bool fresh,
+		  size_t spec_len, uint64_t spec_hash)
+{
+	struct orch__written *w = shoal_calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct orch__written){fresh ? t : NULL, spec_len, spec_hash};
+	void *old = NULL;
+	if (hmap_put_str(&m->written, t->id, w, &old) < 0) {
+		shoal_free(w);
+		return -ENOMEM;
+	}
+	fr_written(old);
+	return 0;
+}
+
+/*
+ * @o is a task a pass wrote, exactly as written (same spec bytes, by
+ * length and hash, and same status bytes): the model's task (in place
+ * since the pass, or the new one kept) is it, but for what the store
+ * adds (version, times). NULL when it is not (a later write, another
+ * writer): then it is decoded as any other.
+ */
+static struct orch_task *own_write(struct orch_model *m,
+				   const struct store_object *o)
+{
+	struct orch__written *w = hmap_del_str(&m->written, o->id);
+	if (!w)
+		return NULL;
+	struct orch_task *t =
+		w->fresh ? w->fresh : hmap_get_str(&m->tasks, o->id);
+	size_t sl = t ? strlen(t->status_text) : 0;
+	bool same = t && w->spec_len == o->spec_len &&
+		    w->spec_hash == orch__hash(o->spec, o->spec_len) &&
+		    sl == o->status_len &&
+		    memcmp(o->status, t->status_text, sl) == 0;
+	if (!same) {
+		fr_written(w);
+		return NULL;
+	}
+	t->version = o->version;
+	t->created_ns = o->created_ns;
+	t->updated_ns = o->updated_ns;
+	t->spec_len = w->spec_len;
+	t->spec_hash = w->spec_hash;
+	shoal_free(w); /* a fresh task now belongs to the caller */
+	return t;
+}
+
 int orch_model_put(struct orch_model *m, const struct store_object *o)
 {
 	switch (o->table) {
@@ -498,19 +599,28 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 		struct orch_node *n = node_decode(o);
 		if (!n)
 			return -EINVAL;
+		m->nodes_gen++;
 		return put(&m->nodes, n->id, n, fr_node);
 	}
 	case STORE_SERVICES: {
 		struct orch_service *s = service_decode(o);
 		if (!s)
 			return -EINVAL;
+		m->services_gen++;
 		return put(&m->services, s->id, s, fr_service);
 	}
 	case STORE_TASKS: {
-		struct orch_task *t = task_decode(m, o);
+		struct orch_task *t =
+			hmap_len(&m->written) ? own_write(m, o) : NULL;
+		struct orch_task *old = hmap_get_str(&m->tasks, o->id);
+		if (t && t == old) {
+			mark_node(m, t->node_id);
+			return 0; /* already the model's */
+		}
+		if (!t)
+			t = task_decode(m, o);
 		if (!t)
 			return -EINVAL;
-		struct orch_task *old = hmap_get_str(&m->tasks, t->id);
 		if (old)
 			mark_node(m, old->node_id);
 		mark_node(m, t->node_id);
@@ -525,12 +635,15 @@ void orch_model_del(struct orch_model *m, enum store_table t, const char *id)
 {
 	switch (t) {
 	case STORE_NODES:
+		m->nodes_gen++;
 		node_free(hmap_del_str(&m->nodes, id));
 		break;
 	case STORE_SERVICES:
+		m->services_gen++;
 		service_free(hmap_del_str(&m->services, id));
 		break;
 	case STORE_TASKS: {
+		fr_written(hmap_del_str(&m->written, id));
 		struct orch_task *old = hmap_del_str(&m->tasks, id);
 		if (old)
 			mark_node(m, old->node_id);

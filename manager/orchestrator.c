@@ -351,7 +351,7 @@ static void node_loss(struct pass *p, struct orch_task *t)
 {
 	if (!*t->node_id || task_state_terminal(t->state))
 		return;
-	struct orch_node *n = hmap_get_str(&p->m->nodes, t->node_id);
+	struct orch_node *n = orch__node_of(p->m, t);
 	if (!n) {
 		if (set_desired(p, t, TASK_SHUTDOWN))
 			set_state(p, t, TASK_ORPHANED,
@@ -680,6 +680,21 @@ static void supervise(struct pass *p, struct orch_service *s, struct upd *u)
 	}
 }
 
+/* A job has no rolling update: its new spec's runs are made at once
+ * (group()), so an update or rollback written as started (a manual
+ * rollback, ?rollback=previous) is complete as soon as it is seen. */
+static void job_update_done(struct pass *p, struct orch_service *s)
+{
+	const char *state =
+		jsonx_str(jsonx_obj(s->status, "UpdateStatus"), "State", "");
+	if (strcmp(state, "rollback_started") == 0)
+		set_update_status(p, s, "rollback_completed",
+				  "rollback completed", false, true);
+	else if (strcmp(state, "updating") == 0)
+		set_update_status(p, s, "completed", "update completed", false,
+				  true);
+}
+
 /* ----------------------------------------------------------- rebalance */
 
 /* A node that would take a new task of @s now (the scheduler's filters
@@ -722,8 +737,7 @@ static void rebalance(struct pass *p, struct orch_service *s,
 			moving += live(t[i]);
 			continue;
 		}
-		struct orch_node *nd =
-			hmap_get_str(&p->m->nodes, t[i]->node_id);
+		struct orch_node *nd = orch__node_of(p->m, t[i]);
 		if (nd)
 			nd->nsvc++;
 		if (t[i]->state < TASK_RUNNING)
@@ -759,7 +773,7 @@ static void rebalance(struct pass *p, struct orch_service *s,
 		struct orch_task *x = t[i];
 		if (!live(x) || !*x->node_id || x->state != TASK_RUNNING)
 			continue;
-		struct orch_node *nd = hmap_get_str(&p->m->nodes, x->node_id);
+		struct orch_node *nd = orch__node_of(p->m, x);
 		if (!nd || nd->nsvc < lo + 2)
 			continue;
 		if (!s->start_first && !set_desired(p, x, TASK_SHUTDOWN))
@@ -859,9 +873,7 @@ static void orphans(struct pass *p, struct orch_task **t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct orch_task *x = t[i];
-		struct orch_node *nd =
-			*x->node_id ? hmap_get_str(&p->m->nodes, x->node_id)
-				    : NULL;
+		struct orch_node *nd = orch__node_of(p->m, x);
 		bool gone = task_state_terminal(x->state) ||
 			    x->state < TASK_ASSIGNED || !nd || nd->down;
 		if (gone) {
@@ -926,6 +938,8 @@ static int run_services(struct pass *p, struct orch_task **all, size_t n,
 			replicated(p, s, all + i, j - i, &u);
 		if (s->mode == SERVICE_REPLICATED || s->mode == SERVICE_GLOBAL)
 			supervise(p, s, &u);
+		else
+			job_update_done(p, s);
 		if (s->mode == SERVICE_REPLICATED)
 			rebalance(p, s, all + i, j - i, &u);
 		for (size_t x = i; x < j;) {
@@ -959,8 +973,7 @@ rank_services(struct orch_model *m, struct orch_task **all, size_t n, size_t *k)
 	for (size_t i = 0; i < *k; i++)
 		svcs[i]->rank = (uint32_t)i;
 	for (size_t i = 0; i < n; i++) {
-		struct orch_service *s =
-			hmap_get_str(&m->services, all[i]->service_id);
+		struct orch_service *s = orch__service_of(m, all[i]);
 		all[i]->rank = s ? s->rank : UINT32_MAX;
 	}
 	return svcs;
@@ -968,10 +981,17 @@ rank_services(struct orch_model *m, struct orch_task **all, size_t n, size_t *k)
 
 /* ------------------------------------------------------------ encoding */
 
-static int encode_task(struct store_batch *b, const struct orch_task *t)
+/*
+ * @t into the batch. The model remembers what it wrote (orch__written()),
+ * so that the store's event for it is taken without decoding; a fresh
+ * task is then the model's (*@taken), else the caller frees it.
+ */
+static int encode_task(struct orch_model *m, struct store_batch *b,
+		       struct orch_task *t, bool fresh, bool *taken)
 {
 	struct buf spec = BUF_INIT;
 	int rc = 0;
+	*taken = false;
 	if (t->dirty & ORCH_DELETE)
 		return t->version ? store_batch_delete(b, STORE_TASKS, t->id,
 						       t->version)
@@ -989,6 +1009,13 @@ static int encode_task(struct store_batch *b, const struct orch_task *t)
 			spec.len,
 			(t->dirty & ORCH_DIRTY_STATUS) ? t->status_text : NULL,
 			strlen(t->status_text));
+	bool wrote = t->dirty & (ORCH_NEW | ORCH_DIRTY_SPEC);
+	/* Not remembered (out of memory): the event is decoded instead. */
+	if (rc == 0 &&
+	    orch__written(m, t, fresh, wrote ? spec.len : t->spec_len,
+			  wrote ? orch__hash(spec.data, spec.len)
+				: t->spec_hash) == 0)
+		*taken = fresh;
 	buf_fini(&spec);
 	return rc;
 }
@@ -1069,13 +1096,18 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 	if (rc == 0)
 		rc = p.err;
 	size_t added = 0;
+	bool taken;
 	for (size_t i = 0; rc == 0 && i < k; i++)
 		if (all[i]->dirty) {
-			rc = encode_task(b, all[i]);
+			rc = encode_task(m, b, all[i], false, &taken);
 			added++;
 		}
 	for (size_t i = 0; rc == 0 && i < p.nfresh; i++) {
-		rc = encode_task(b, p.fresh[i]);
+		rc = encode_task(m, b, p.fresh[i], true, &taken);
+		if (taken) {
+			p.fresh[i]->dirty = 0;
+			p.fresh[i] = NULL;
+		}
 		added++;
 	}
 	for (size_t i = 0; rc == 0 && i < p.ntouched; i++) {
@@ -1084,11 +1116,14 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 	}
 	/* The model keeps the stored versions: a refused batch changes
 	 * nothing, and applied changes come back as events. Objects this
-	 * pass changed are re-decoded from those events. */
+	 * pass wrote are taken from those events without decoding them
+	 * again when they come back as written (orch_model_put()). */
 	for (size_t i = 0; i < k; i++)
 		all[i]->dirty = 0;
 	for (size_t i = 0; i < p.nfresh; i++) {
 		struct orch_task *t = p.fresh[i];
+		if (!t)
+			continue; /* the model's until its event */
 		shoal_free(t->spec_text);
 		shoal_free(t->ann_text);
 		shoal_free(t->status_text);

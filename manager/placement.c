@@ -159,6 +159,7 @@ static void heap_pop(struct heap *h)
 static void assign(struct orch_task *t, struct orch_node *n, int64_t now)
 {
 	snprintf(t->node_id, sizeof(t->node_id), "%s", n->id);
+	t->cnode = n; /* its node from now on, as the cache holds it */
 	t->state = TASK_ASSIGNED;
 	snprintf(t->msg, sizeof(t->msg), "scheduler assigned task to node");
 	t->err[0] = '\0';
@@ -414,8 +415,7 @@ int placement_run(struct orch_model *m, struct orch_task **tasks, size_t n,
 	if (nlive)
 		memcpy(live, live_in, nlive * sizeof(*live));
 	for (size_t i = 0; i < nlive; i++) {
-		struct orch_node *nd =
-			hmap_get_str(&m->nodes, live[i]->node_id);
+		struct orch_node *nd = orch__node_of(m, live[i]);
 		live[i]->node = nd;
 		if (!nd)
 			continue;

@@ -11,7 +11,12 @@
 svc_lab 4
 # h4 leaves, to join again later under the global service's eyes.
 lab exec h4 shoal swarm leave >/dev/null
-lab exec h1 shoal node rm --force h4 >/dev/null 2>&1 || true
+# Removed for sure before it joins again (else two nodes are named h4).
+h4_removed() {
+	lab exec h1 shoal node rm --force h4 >/dev/null 2>&1 || true
+	! lab exec h1 shoal node ls | grep -qw h4
+}
+wait_for 20 h4_removed || fail "h4 is removed from the swarm"
 
 note "global"
 out=$(lab exec h1 shoal service create --name agent --mode global \

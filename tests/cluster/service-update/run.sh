@@ -44,11 +44,19 @@ out=$(lab exec h1 shoal service rollback web 2>&1 || true)
 assert_contains "rollback converges" "converged" "$out"
 prev() { [ "$(lab exec h1 shoal service ps -f desired-state=running web | awk 'NR>1 {print $3}' | sort -u)" = "busybox" ] && svc_count web 4; }
 assert_eventually "the previous image runs again" 30 prev
+rb_done() { lab exec h1 shoal service inspect web | grep -q '"State": *"rollback_completed"'; }
+assert_eventually "a manual rollback ends rollback_completed" 15 rb_done
 
 out=$(lab exec h1 shoal service update --rollback web 2>&1 || true)
 assert_contains "update --rollback converges" "converged" "$out"
 v2again() { [ "$(lab exec h1 shoal service ps -f desired-state=running web | awk 'NR>1 {print $3}' | sort -u)" = "busybox:v2" ] && svc_count web 4; }
 assert_eventually "update --rollback goes back to the spec before (v2)" 30 v2again
+assert_eventually "update --rollback ends rollback_completed" 15 rb_done
+out=$(lab exec h1 docker service rollback web 2>&1 || true)
+assert_contains "docker service rollback converges" "converged" "$out"
+assert_eventually "docker service rollback ends rollback_completed" 15 rb_done
+assert_eq "docker service inspect shows it" "rollback_completed" \
+	"$(lab exec h1 docker service inspect -f '{{.UpdateStatus.State}}' web)"
 
 note "update through the docker CLI"
 assert_ok "docker service update -d --env-add" \

@@ -382,6 +382,187 @@ static void a_failing_update_rolls_back(void **state)
 	h_fini(&h);
 }
 
+/* POST /services/{id}/update?rollback=previous, as manager/ops_service.c
+ * writes it: the previous spec back, UpdateStatus "rollback_started". */
+static void h_rollback(struct h *h, const char *id)
+{
+	const struct store_object *o = store_get(h->s, STORE_SERVICES, id);
+	json_t *st = NULL, *cur = NULL;
+	assert_int_equal(jsonx_parse((const char *)o->status, o->status_len,
+				     &st, NULL, 0),
+			 0);
+	jsonx_parse((const char *)o->spec, o->spec_len, &cur, NULL, 0);
+	json_t *prev = json_incref(json_object_get(st, "PreviousSpec"));
+	assert_non_null(prev);
+	json_object_set_new(st, "PreviousSpec", cur);
+	json_object_set_new(st, "Generation",
+			    json_integer(jsonx_int(st, "Generation", 1) + 1));
+	json_object_set_new(st, "UpdateStatus",
+			    json_pack("{s:s, s:s, s:s}", "State",
+				      "rollback_started", "StartedAt",
+				      "2023-11-14T22:13:20Z", "Message",
+				      "manually requested rollback"));
+	json_object_set_new(st, "UpdateStartedNs", json_integer(h->now));
+	char *spec = jsonx_dump(prev, NULL), *text = jsonx_dump(st, NULL);
+	json_decref(prev);
+	json_decref(st);
+	h_put(h, STORE_SERVICES, id, NULL, spec, text);
+	shoal_free(spec);
+	shoal_free(text);
+}
+
+static void a_manual_rollback_completes(void **state)
+{
+	struct h h;
+	struct h_task t[64];
+	h_init(&h);
+	three_nodes(&h);
+	h_service(&h, "s1", "web",
+		  SPEC("{\"Replicated\":{\"Replicas\":3}}", ""));
+	h_settle(&h);
+	h_run_all(&h);
+	h.now += 6000000000LL;
+	h_settle(&h);
+	h_service(&h, "s1", NULL,
+		  "{\"Name\":\"web\",\"TaskTemplate\":{\"ContainerSpec\":{"
+		  "\"Image\":\"v2\"}},\"Mode\":{\"Replicated\":{\"Replicas\":"
+		  "3}}}");
+	for (int i = 0; i < 6; i++) {
+		h_settle(&h);
+		h_run_all(&h);
+		h.now += 6000000000LL;
+	}
+	h_settle(&h);
+	const struct store_object *o = store_get(h.s, STORE_SERVICES, "s1");
+	assert_true(has(o->status, o->status_len, "\"State\":\"completed\""));
+	h_rollback(&h, "s1");
+	for (int i = 0; i < 6; i++) {
+		h_settle(&h);
+		h_run_all(&h);
+		h.now += 6000000000LL;
+	}
+	h_settle(&h);
+	size_t n = h_tasks(&h, t, 64);
+	assert_int_equal(count(t, n, NULL, "running", "running"), 3);
+	o = store_get(h.s, STORE_SERVICES, "s1");
+	assert_true(has(o->spec, o->spec_len, "\"busybox\""));
+	assert_true(has(o->status, o->status_len,
+			"\"State\":\"rollback_completed\""));
+	assert_true(has(o->status, o->status_len, "CompletedAt"));
+	h_fini(&h);
+}
+
+/* The model fed by store events takes its own writes without decoding
+ * them (orch_model_put()); it must equal a model decoded from the store. */
+static void a_manual_rollback_of_a_job_completes(void **state)
+{
+	struct h h;
+	h_init(&h);
+	three_nodes(&h);
+	h_service(&h, "j", "job",
+		  "{\"Name\":\"job\",\"TaskTemplate\":{\"ContainerSpec\":{"
+		  "\"Image\":\"x\"}},\"Mode\":{\"ReplicatedJob\":{"
+		  "\"MaxConcurrent\":1,\"TotalCompletions\":1}}}");
+	h_settle(&h);
+	h_service(&h, "j", NULL,
+		  "{\"Name\":\"job\",\"TaskTemplate\":{\"ContainerSpec\":{"
+		  "\"Image\":\"y\"}},\"Mode\":{\"ReplicatedJob\":{"
+		  "\"MaxConcurrent\":1,\"TotalCompletions\":1}}}");
+	h_settle(&h);
+	h_rollback(&h, "j");
+	h_settle(&h);
+	const struct store_object *o = store_get(h.s, STORE_SERVICES, "j");
+	assert_true(has(o->spec, o->spec_len, "\"x\""));
+	assert_true(has(o->status, o->status_len,
+			"\"State\":\"rollback_completed\""));
+	h_fini(&h);
+}
+
+static void own_writes_come_back_as_decoded(void **state)
+{
+	struct h h;
+	struct store_watcher *w;
+	h_init(&h);
+	three_nodes(&h);
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	assert_int_equal(
+		store_watch(h.s, STORE_ALL_TABLES, 65536, NULL, NULL, &w), 0);
+	h_service(&h, "s1", "web",
+		  SPEC("{\"Replicated\":{\"Replicas\":7}}", ""));
+	for (int round = 0; round < 20; round++) {
+		struct store_event ev;
+		while (store_watch_next(w, &ev) == 0) {
+			if (ev.kind == STORE_EVENT_DELETE)
+				orch_model_del(&h.m, ev.table, ev.obj->id);
+			else if (ev.obj)
+				assert_int_equal(orch_model_put(&h.m, ev.obj),
+						 0);
+			store_event_fini(&ev);
+		}
+		if (round == 2) {
+			struct h_task t[16];
+			size_t nt = h_tasks(&h, t, 16);
+			for (size_t i = 0; i < nt; i++)
+				h_report(&h, t[i].node, t[i].id, "running", 0);
+		}
+		if (round == 3)
+			h_service(
+				&h, "s1", NULL,
+				SPEC("{\"Replicated\":{\"Replicas\":4}}", ""));
+		struct orch_env env = {.now_ns = h.now,
+				       .new_id = h_id,
+				       .arg = &h,
+				       .history = 5};
+		struct store_batch b;
+		bool more;
+		int64_t wake;
+		store_batch_init(&b, h.now);
+		int n = orch_pass(&h.m, &env, &b, &more, &wake);
+		assert_true(n >= 0);
+		if (n > 0)
+			h_apply(&h, &b);
+		else
+			store_batch_fini(&b);
+		orch_pass_done(&h.m, true);
+		h.now += 1000000000LL;
+	}
+	assert_int_equal(hmap_len(&h.m.written), 0);
+	struct orch_model fresh;
+	orch_model_init(&fresh);
+	assert_int_equal(orch_model_load(&fresh, h.s), 0);
+	assert_int_equal(hmap_len(&fresh.tasks), hmap_len(&h.m.tasks));
+	assert_int_equal(hmap_len(&fresh.tasks), 7);
+	size_t running = 0;
+	size_t pos = 0, kl;
+	const void *k;
+	void *v;
+	while (hmap_next(&fresh.tasks, &pos, &k, &kl, &v)) {
+		const struct orch_task *a = v;
+		const struct orch_task *b = hmap_get_str(&h.m.tasks, a->id);
+		assert_non_null(b);
+		assert_string_equal(a->node_id, b->node_id);
+		assert_string_equal(a->service_id, b->service_id);
+		assert_int_equal(a->slot, b->slot);
+		assert_int_equal(a->version, b->version);
+		assert_int_equal(a->state, b->state);
+		assert_int_equal(a->desired, b->desired);
+		assert_int_equal(a->created_ns, b->created_ns);
+		assert_int_equal(a->updated_ns, b->updated_ns);
+		assert_int_equal(a->gen, b->gen);
+		assert_string_equal(a->spec_text, b->spec_text);
+		assert_string_equal(a->ann_text, b->ann_text);
+		assert_string_equal(a->status_text, b->status_text);
+		assert_string_equal(a->msg, b->msg);
+		assert_string_equal(a->err, b->err);
+		assert_int_equal(a->spec_hash, b->spec_hash);
+		running += a->state == TASK_RUNNING;
+	}
+	assert_true(running >= 4);
+	orch_model_fini(&fresh);
+	store_unwatch(w);
+	h_fini(&h);
+}
+
 static void a_job_runs_its_completions_and_stops(void **state)
 {
 	struct h h;
@@ -562,6 +743,9 @@ int main(void)
 		cmocka_unit_test(
 			a_rolling_update_replaces_parallelism_tasks_at_a_time),
 		cmocka_unit_test(a_failing_update_rolls_back),
+		cmocka_unit_test(a_manual_rollback_completes),
+		cmocka_unit_test(own_writes_come_back_as_decoded),
+		cmocka_unit_test(a_manual_rollback_of_a_job_completes),
 		cmocka_unit_test(a_job_runs_its_completions_and_stops),
 		cmocka_unit_test(a_removed_service_loses_its_tasks),
 		cmocka_unit_test(
