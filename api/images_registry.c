@@ -30,6 +30,7 @@ struct pull_job {
 	struct eng *eng;
 	bool begun;
 	json_t *held; /* the first line, until a second one comes */
+	char name[600]; /* familiar repository name, for messages */
 	char certs[4096];
 };
 
@@ -135,10 +136,11 @@ static void on_msg(const struct img_pull_msg *m, void *arg)
 
 static int status_of(int rc)
 {
-	return rc == SHOAL_ENOTFOUND ? 404
-	       : rc == -EINVAL	     ? 400
-	       : rc == -EACCES	     ? 401
-				     : 500;
+	/* A refused pull is a 404, as moby's (distribution/errors.go): a 401
+	 * would make the docker CLI prompt for a login. */
+	return rc == SHOAL_ENOTFOUND || rc == -EACCES ? 404
+	       : rc == -EINVAL			      ? 400
+						      : 500;
 }
 
 static void status_line(struct http_response *res, const char *text)
@@ -158,8 +160,16 @@ static void pull_done(int status, const char *errmsg, json_t *result,
 			       json_pack("{s:s}", "name", ref ? ref : ""));
 	if (j->res) {
 		http_response_on_close(j->res, NULL, NULL);
+		char denied[SHOAL_ERR_MAX + 700];
 		const char *msg = errmsg && *errmsg ? errmsg
 						    : shoal_strerror(status);
+		if (status == -EACCES) {
+			snprintf(denied, sizeof(denied),
+				 "pull access denied for %s, repository does "
+				 "not exist or may require 'docker login': %s",
+				 j->name, msg);
+			msg = denied;
+		}
 		if (status < 0 && !j->begun) {
 			http_response_send_error(j->res, status_of(status),
 						 msg);
@@ -253,6 +263,7 @@ void api__images_pull(struct api_call *call, struct img_store *s,
 	o.certs_dir = j->certs;
 	j->res = call->res;
 	j->eng = st->eng;
+	img_ref_familiar(&parsed, j->name, sizeof(j->name));
 	int rc = img_pull_async(st->loop, s, &o, on_msg, pull_done, j);
 	json_decref(authj);
 	if (rc < 0) {

@@ -148,19 +148,18 @@ start_registry authreg 127.0.0.1:5001 "auth:
 A=127.0.0.1:5001
 push image http://$A busybox latest "$work/busybox.tar" alice:s3cret >/dev/null ||
 	{ echo "cannot push to the auth registry"; exit 1; }
-out=$("$D" pull $A/busybox:latest 2>&1)
-echo "$out" | tail -2
+out=$("$D" pull $A/busybox:latest 2>&1 </dev/null)
 check "a registry with auth refuses a pull without credentials" \
-	grep -qi "unauthorized\|authentication required" <<<"$out"
+	grep -q "pull access denied for $A/busybox.*unauthorized" <<<"$out"
 mkdir -p "$DOCKER_CONFIG"
 printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$A" \
 	"$(printf alice:wrong | base64)" >"$DOCKER_CONFIG/config.json"
-out=$("$D" pull $A/busybox:latest 2>&1)
+out=$("$D" pull $A/busybox:latest 2>&1 </dev/null)
 check "wrong credentials are refused" \
-	grep -qi "unauthorized\|authentication required" <<<"$out"
+	grep -q "pull access denied for $A/busybox.*unauthorized" <<<"$out"
 printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$A" \
 	"$(printf alice:s3cret | base64)" >"$DOCKER_CONFIG/config.json"
-out=$("$D" pull $A/busybox:latest 2>&1)
+out=$("$D" pull $A/busybox:latest 2>&1 </dev/null)
 check "the credentials of the docker CLI's config.json pull" \
 	grep -q "Status: .* for $A/busybox:latest" <<<"$out"
 
