@@ -29,7 +29,7 @@ struct pull_job {
 	struct http_response *res; /* NULL once the client left */
 	struct eng *eng;
 	bool begun;
-	json_t *held; /* the first line, until a second one comes */
+	json_t *held;	/* the first line, until a second one comes */
 	char name[600]; /* familiar repository name, for messages */
 	char certs[4096];
 };
@@ -92,7 +92,8 @@ static json_t *msg_json(const struct img_pull_msg *m)
 		json_t *d = json_object();
 		if (m->current || m->total) {
 			char b[128];
-			jsonx_set(d, "current", json_integer((json_int_t)m->current));
+			jsonx_set(d, "current",
+				  json_integer((json_int_t)m->current));
 			if (m->total)
 				jsonx_set(d, "total",
 					  json_integer((json_int_t)m->total));
@@ -150,8 +151,7 @@ static void status_line(struct http_response *res, const char *text)
 	json_decref(o);
 }
 
-static void pull_done(int status, const char *errmsg, json_t *result,
-		      void *arg)
+static void pull_done(int status, const char *errmsg, json_t *result, void *arg)
 {
 	struct pull_job *j = arg;
 	const char *ref = jsonx_str(result, "ref", NULL);
@@ -161,8 +161,8 @@ static void pull_done(int status, const char *errmsg, json_t *result,
 	if (j->res) {
 		http_response_on_close(j->res, NULL, NULL);
 		char denied[SHOAL_ERR_MAX + 700];
-		const char *msg = errmsg && *errmsg ? errmsg
-						    : shoal_strerror(status);
+		const char *msg =
+			errmsg && *errmsg ? errmsg : shoal_strerror(status);
 		if (status == -EACCES) {
 			snprintf(denied, sizeof(denied),
 				 "pull access denied for %s, repository does "
@@ -204,7 +204,8 @@ static int pull_reference(struct api_call *call, const char *from, char *out,
 	const char *tag = http_request_query(call->req, "tag");
 	const char *slash = strrchr(from, '/');
 	const char *colon = strrchr(from, ':');
-	bool has_tag = strchr(from, '@') || (colon && (!slash || colon > slash));
+	bool has_tag =
+		strchr(from, '@') || (colon && (!slash || colon > slash));
 	int n;
 	if (tag && *tag && has_tag) {
 		api_reply_error(call, 400,
@@ -275,7 +276,8 @@ void api__images_pull(struct api_call *call, struct img_store *s,
 	http_response_on_close(call->res, pull_gone, j);
 }
 
-/* --- what is not done ------------------------------------------------------ */
+/* --- what is not done ------------------------------------------------------
+ */
 
 static void push(struct api_call *call)
 {

@@ -365,9 +365,9 @@ static json_t *result_of(struct pull *p, const char *tag, bool fresh)
 		snprintf(ref, sizeof(ref), "%s", tag);
 	else
 		snprintf(ref, sizeof(ref), "%s@%s", fam, p->digest);
-	return json_pack("{s:s+, s:s, s:s, s:b}", "id", "sha256:",
-			 p->config.hex, "digest", p->digest, "ref", ref, "new",
-			 fresh);
+	return json_pack("{s:s+, s:s, s:s, s:b}", "id",
+			 "sha256:", p->config.hex, "digest", p->digest, "ref",
+			 ref, "new", fresh);
 }
 
 static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)

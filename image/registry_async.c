@@ -154,10 +154,10 @@ int img_pull_async(uv_loop_t *loop, struct img_store *s,
 		j->o.reference = keep(j, o->reference, &fail);
 		j->o.auth.username = keep(j, o->auth.username, &fail);
 		j->o.auth.password = keep(j, o->auth.password, &fail);
-		j->o.auth.identity_token = keep(j, o->auth.identity_token,
-						&fail);
-		j->o.auth.registry_token = keep(j, o->auth.registry_token,
-						&fail);
+		j->o.auth.identity_token =
+			keep(j, o->auth.identity_token, &fail);
+		j->o.auth.registry_token =
+			keep(j, o->auth.registry_token, &fail);
 		j->o.platform = keep(j, o->platform, &fail);
 		j->o.certs_dir = keep(j, o->certs_dir, &fail);
 		for (size_t i = 0; i < o->n_insecure; i++)

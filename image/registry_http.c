@@ -263,8 +263,8 @@ static const char *error_text(struct reg_sink *k, char *out, size_t cap)
 {
 	json_t *o;
 	out[0] = '\0';
-	if (k->mem.len && jsonx_parse_object(k->mem.data, k->mem.len, &o, NULL,
-					     0) == 0) {
+	if (k->mem.len &&
+	    jsonx_parse_object(k->mem.data, k->mem.len, &o, NULL, 0) == 0) {
 		json_t *e = json_array_get(json_object_get(o, "errors"), 0);
 		const char *m = jsonx_str(e, "message", NULL);
 		const char *c = jsonx_str(e, "code", NULL);
@@ -319,13 +319,12 @@ static int fetch_token(struct reg *r, const struct img_challenge *c)
 		rc = img__fail(r->err, -EACCES,
 			       "unauthorized: the registry %s refused the "
 			       "credentials%s%s; log in with docker login",
-			       r->host, *error_text(&k, msg, sizeof(msg)) ? ": "
-									  : "",
+			       r->host,
+			       *error_text(&k, msg, sizeof(msg)) ? ": " : "",
 			       msg);
 	else if (k.status != 200)
-		rc = img__fail(r->err, -EIO,
-			       "token service %s answered %ld", c->realm,
-			       k.status);
+		rc = img__fail(r->err, -EIO, "token service %s answered %ld",
+			       c->realm, k.status);
 	else if (img_token_parse(k.mem.data, k.mem.len, &saved) < 0)
 		rc = img__fail(r->err, -EPROTO,
 			       "token service %s sent no token", c->realm);
@@ -440,7 +439,8 @@ int reg__get(struct reg *r, const char *path, const char *accept,
 			return img__fail(r->err, -EACCES,
 					 "%s: access denied (%ld)%s%s", what,
 					 k->status, msg[0] ? ": " : "", msg);
-		return img__fail(r->err, -EIO, "%s: the registry answered %ld%s%s",
-				 what, k->status, msg[0] ? ": " : "", msg);
+		return img__fail(r->err, -EIO,
+				 "%s: the registry answered %ld%s%s", what,
+				 k->status, msg[0] ? ": " : "", msg);
 	}
 }

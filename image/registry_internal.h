@@ -16,12 +16,12 @@ struct reg {
 	const struct img_pull_opts *o;
 	struct img_ref ref;
 	struct shoal_err *err;
-	char host[256];	 /* "registry-1.docker.io", "127.0.0.1:5000" */
-	char base[300];	 /* "https://host" once the ping chose */
-	char ca[4096];	 /* certs.d CA file, or "" */
-	char *token;	 /* bearer token, owned */
-	bool basic;	 /* send the credentials as Basic */
-	bool insecure;	 /* HTTPS unverified, then HTTP */
+	char host[256]; /* "registry-1.docker.io", "127.0.0.1:5000" */
+	char base[300]; /* "https://host" once the ping chose */
+	char ca[4096];	/* certs.d CA file, or "" */
+	char *token;	/* bearer token, owned */
+	bool basic;	/* send the credentials as Basic */
+	bool insecure;	/* HTTPS unverified, then HTTP */
 };
 
 /* Where a GET's body goes: memory (bounded) or a file, hashed. */

@@ -22,8 +22,8 @@
 static bool path_component_ok(const char *p, size_t n)
 {
 	/* [a-z0-9]+ separated by '.', '_', '__' or '-'+ */
-	if (n == 0 || !(islower((unsigned char)p[0]) ||
-			isdigit((unsigned char)p[0])))
+	if (n == 0 ||
+	    !(islower((unsigned char)p[0]) || isdigit((unsigned char)p[0])))
 		return false;
 	if (!(islower((unsigned char)p[n - 1]) ||
 	      isdigit((unsigned char)p[n - 1])))
@@ -100,8 +100,8 @@ static int split_name(const char *name, struct img_ref *r)
 	if (!strcmp(r->domain, "index.docker.io"))
 		snprintf(r->domain, sizeof(r->domain), "docker.io");
 	bool lib = !strcmp(r->domain, "docker.io") && !strchr(path, '/');
-	int w = snprintf(r->path, sizeof(r->path), "%s%s", lib ? "library/" : "",
-			 path);
+	int w = snprintf(r->path, sizeof(r->path), "%s%s",
+			 lib ? "library/" : "", path);
 	if (w < 0 || (size_t)w >= sizeof(r->path))
 		return -EINVAL;
 	for (const char *p = path; *p;) {
@@ -237,8 +237,7 @@ int img_token_parse(const char *data, size_t len, char **out)
 {
 	json_t *o;
 	*out = NULL;
-	if (len > 1u << 20 ||
-	    jsonx_parse_object(data, len, &o, NULL, 0) < 0)
+	if (len > 1u << 20 || jsonx_parse_object(data, len, &o, NULL, 0) < 0)
 		return -EINVAL;
 	const char *t = jsonx_str(o, "token", NULL);
 	if (!t || !*t)

@@ -110,6 +110,15 @@ check "and resolves to the host's platform" test \
 	"$("$D" image inspect -f '{{.Id}}' $R/busybox:multi)" = \
 	"$("$D" image inspect -f '{{.Id}}' $R/busybox:latest)"
 
+out=$("$SHOAL" pull $R/busybox:decoy 2>&1)
+check "shoal pull prints the layers and the reference" \
+	bash -c "grep -q ': Pull complete' <<<'$out' && grep -qx '$R/busybox:decoy' <<<'$out'"
+out=$("$SHOAL" pull -a $R/busybox 2>&1)
+check "shoal pull --all-tags is refused" grep -q "all-tags is not supported" <<<"$out"
+out=$("$D" pull --platform linux/s390x $R/busybox:latest 2>&1)
+[ "$(uname -m)" = s390x ] ||
+	check "another platform is refused" grep -q "only the host's platform" <<<"$out"
+
 # --- errors -------------------------------------------------------------------
 out=$("$D" pull $R/busybox:nosuch 2>&1)
 check "an unknown tag fails with not found" grep -q "not found" <<<"$out"
