@@ -389,11 +389,12 @@ int reg__ping(struct reg *r)
 					 r->host, k.status);
 	}
 	if (cc != CURLE_OK)
-		return img__fail(r->err, -EIO,
-				 "Get \"%s\": %s (is the registry running? a "
-				 "registry without TLS must be an insecure "
-				 "registry)",
-				 url, curl_easy_strerror(cc));
+		return img__fail(r->err, -EIO, "Get \"%s\": %s%s", url,
+				 curl_easy_strerror(cc),
+				 cc == CURLE_SSL_CONNECT_ERROR
+					 ? " (a registry without TLS must be "
+					   "an insecure registry)"
+					 : "");
 	int rc = 0;
 	if (k.status == 401)
 		rc = authenticate(r, k.www_auth);

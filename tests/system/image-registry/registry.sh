@@ -5,7 +5,8 @@
 # missing image pulls it, a manifest list (the host's platform chosen), an
 # unknown tag, a tampered blob refused with the store unchanged, a registry
 # with htpasswd (Basic) auth with and without credentials in the docker
-# CLI's config.json, and a TLS registry trusted through
+# CLI's config.json, a blob download cut halfway resumed (through a
+# proxy that cuts it), and a TLS registry trusted through
 # <data-root>/certs.d/HOST:PORT/ca.crt (refused without it).
 SHOALD=$1 SHOAL=$2 SRC=$3
 D=/usr/local/bin/docker
@@ -48,7 +49,9 @@ start_registry() {
 	  addr: $addr
 	$extra
 	YML
-	in_ns "$REG" serve "$work/$name.yml" >>"$work/$name.log" 2>&1 &
+	# nsenter execs the registry: $! is the registry's own pid.
+	nsenter --net="$work/netns" -- "$REG" serve "$work/$name.yml" \
+		>>"$work/$name.log" 2>&1 &
 	regpids+=($!)
 	local scheme=http
 	case "$extra" in *tls:*) scheme=https ;; esac
@@ -147,6 +150,24 @@ check "and leaves the store unchanged" \
 	test "$before" = "$(ls "$work/data/images/blobs/sha256" | sort)"
 check "and leaves no image" \
 	bash -c "! '$D' image inspect $R/tampered:latest >/dev/null 2>&1"
+
+# --- an interrupted download resumes -----------------------------------------
+head -c 3000000 /dev/urandom >"$work/big"
+tar -C "$work" -cf "$work/big.tar" big
+push image http://$R resume latest "$work/big.tar" >/dev/null
+: >"$work/ranges"
+nsenter --net="$work/netns" -- python3 "$HERE/cutproxy.py" 5002 $R \
+	"$work/ranges" >>"$work/proxy.log" 2>&1 &
+regpids+=($!)
+for _ in $(seq 100); do
+	in_ns curl -s -o /dev/null http://127.0.0.1:5002/v2/ && break
+	sleep 0.05
+done
+out=$("$D" pull 127.0.0.1:5002/resume:latest 2>&1)
+check "a download cut halfway is resumed and the pull succeeds" \
+	grep -q "Status: Downloaded newer image for 127.0.0.1:5002/resume:latest" <<<"$out"
+check "by a Range request from where it stopped" \
+	grep -q "/blobs/sha256:.* bytes=[1-9][0-9]*-" "$work/ranges"
 
 # --- Basic auth (htpasswd) --------------------------------------------------
 htpasswd -Bbc "$work/htpasswd" alice s3cret >/dev/null 2>&1
