@@ -3,13 +3,14 @@
 (monolithic blob uploads, then the manifest), independent of Shoal.
 
   regpush.py image BASE REPO TAG ROOTFS.tar [USER:PASS]
-      one gzip layer made from ROOTFS.tar; prints the manifest digest
+      one gzip layer made from ROOTFS.tar (uncompressed with
+      REGPUSH_PLAIN=1); prints the manifest digest
   regpush.py list BASE REPO TAG DIGEST,OTHER [USER:PASS]
       a manifest list: OTHER for another architecture, then DIGEST for
       linux/<host arch>
 BASE is http://host:port or https://host:port (certificates not checked).
 """
-import base64, gzip, hashlib, json, platform, ssl, sys, urllib.request
+import base64, gzip, hashlib, json, os, platform, ssl, sys, urllib.request
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 CTX = ssl._create_unverified_context()
@@ -44,7 +45,8 @@ def main():
     auth = sys.argv[6] if len(sys.argv) > 6 else None
     if kind == "image":
         raw = open(arg, "rb").read()
-        gz = gzip.compress(raw, mtime=0)
+        plain = os.environ.get("REGPUSH_PLAIN") == "1"
+        gz = raw if plain else gzip.compress(raw, mtime=0)
         layer = blob(base, repo, gz, auth)
         cfg = json.dumps({
             "architecture": ARCH, "os": "linux",
@@ -56,7 +58,7 @@ def main():
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
             "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(cfg), "digest": c},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": len(gz), "digest": layer}]}).encode()
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar" + ("" if plain else ".gzip"), "size": len(gz), "digest": layer}]}).encode()
         print(manifest(base, repo, tag, m, "application/vnd.docker.distribution.manifest.v2+json", auth))
     else:
         arg, odig = arg.split(",")
