@@ -99,6 +99,8 @@ static int split_name(const char *name, struct img_ref *r)
 	}
 	if (!strcmp(r->domain, "index.docker.io"))
 		snprintf(r->domain, sizeof(r->domain), "docker.io");
+	if (!*path)
+		return -EINVAL;
 	bool lib = !strcmp(r->domain, "docker.io") && !strchr(path, '/');
 	int w = snprintf(r->path, sizeof(r->path), "%s%s",
 			 lib ? "library/" : "", path);
