@@ -223,6 +223,7 @@ static int fetch_blob(struct pull *p, const struct img__desc *d, bool layer)
 				       strerror(errno));
 	}
 	img__hash_init(&k.hash);
+	k.limit = (uint64_t)d->size;
 	snprintf(p->cur_id, sizeof(p->cur_id), "%.12s", d->hex);
 	p->last_report = 0;
 	if (layer) {

@@ -123,6 +123,10 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 		img__hash_init(&k->hash);
 		k->got = k->from = 0;
 	}
+	if (k->fd >= 0 && k->got + len > k->limit) {
+		k->too_big = true;
+		return 0;
+	}
 	if (k->fd >= 0) {
 		for (size_t off = 0; off < len;) {
 			ssize_t w = write(k->fd, p + off, len - off);
@@ -413,8 +417,13 @@ int reg__get(struct reg *r, const char *path, const char *accept,
 			return img__fail(r->err, -k->write_errno,
 					 "writing %s: %s", what,
 					 strerror(k->write_errno));
+		if (k->too_big && k->fd < 0)
+			return img__fail(r->err, -EFBIG,
+					 "%s is too large (over 4 MiB)", what);
 		if (k->too_big)
-			return img__fail(r->err, -EFBIG, "%s is too large",
+			return img__fail(r->err, SHOAL_ECORRUPT,
+					 "%s is larger than its descriptor "
+					 "says",
 					 what);
 		if (cc != CURLE_OK && k->fd >= 0 && k->got &&
 		    attempt < RESUMES && k->status / 100 == 2)

@@ -29,8 +29,9 @@ struct reg_sink {
 	struct buf mem; /* also the error body of a failed request */
 	int fd;		/* -1: memory */
 	struct img__hash hash;
-	uint64_t got;  /* body bytes kept */
-	uint64_t from; /* the Range start of the current request */
+	uint64_t got;	/* body bytes kept */
+	uint64_t from;	/* the Range start of the current request */
+	uint64_t limit; /* file sinks: the descriptor's size; more is refused */
 	long status;
 	int write_errno;
 	bool too_big;
