@@ -222,7 +222,8 @@ static int fetch_blob(struct pull *p, const struct img__desc *d, bool layer)
 			rc = img__fail(p->err, -errno, "staging blob: %s",
 				       strerror(errno));
 	}
-	img__hash_init(&k.hash);
+	if (rc == 0 && reg__hash_start(&k) < 0)
+		rc = -ENOMEM;
 	k.limit = (uint64_t)d->size;
 	snprintf(p->cur_id, sizeof(p->cur_id), "%.12s", d->hex);
 	p->last_report = 0;
@@ -238,7 +239,7 @@ static int fetch_blob(struct pull *p, const struct img__desc *d, bool layer)
 	if (rc == 0 && layer)
 		say(p, "Verifying Checksum", p->cur_id, 0, 0, true);
 	char hex[SHA256_HEX_LEN + 1];
-	img__hash_hex(&k.hash, hex);
+	reg__hash_hex(&k, hex);
 	if (rc == 0 && (strcmp(hex, d->hex) || k.got != (uint64_t)d->size))
 		rc = img__fail(p->err, SHOAL_ECORRUPT,
 			       "filesystem layer verification failed for "

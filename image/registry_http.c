@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/crypto.h"
 #include "common/jsonx.h"
 
 #define MEM_MAX IMG_JSON_MAX
@@ -120,7 +121,10 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 			k->write_errno = errno;
 			return 0;
 		}
-		img__hash_init(&k->hash);
+		if (!EVP_DigestInit_ex(k->hash, EVP_sha256(), NULL)) {
+			k->write_errno = ENOMEM;
+			return 0;
+		}
 		k->got = k->from = 0;
 	}
 	if (k->fd >= 0 && k->got + len > k->limit) {
@@ -136,7 +140,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 			}
 			off += (size_t)w;
 		}
-		img__hash_update(&k->hash, p, len);
+		EVP_DigestUpdate(k->hash, p, len);
 	} else if (buf_append(&k->mem, p, len) < 0) {
 		k->too_big = true;
 		return 0;
@@ -204,6 +208,25 @@ void reg__sink_mem(struct reg_sink *k)
 void reg__sink_fini(struct reg_sink *k)
 {
 	buf_fini(&k->mem);
+	EVP_MD_CTX_free(k->hash);
+	k->hash = NULL;
+}
+
+int reg__hash_start(struct reg_sink *k)
+{
+	k->hash = EVP_MD_CTX_new();
+	if (!k->hash || !EVP_DigestInit_ex(k->hash, EVP_sha256(), NULL))
+		return -ENOMEM;
+	return 0;
+}
+
+void reg__hash_hex(struct reg_sink *k, char hex[SHA256_HEX_LEN + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	hex[0] = '\0';
+	if (k->hash && EVP_DigestFinal_ex(k->hash, md, &n) && n == SHA256_BYTES)
+		shoal_hex(md, n, hex);
 }
 
 /* One GET --------------------------------------------------------------- */

@@ -6,6 +6,7 @@
 #define SHOAL_IMAGE_REGISTRY_INTERNAL_H
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include "common/buf.h"
 #include "image/internal.h"
@@ -26,11 +27,11 @@ struct reg {
 
 /* Where a GET's body goes: memory (bounded) or a file, hashed. */
 struct reg_sink {
-	struct buf mem; /* also the error body of a failed request */
-	int fd;		/* -1: memory */
-	struct img__hash hash;
-	uint64_t got;	/* body bytes kept */
-	uint64_t from;	/* the Range start of the current request */
+	struct buf mem;	  /* also the error body of a failed request */
+	int fd;		  /* -1: memory */
+	EVP_MD_CTX *hash; /* file sinks: sha256 of the body */
+	uint64_t got;	  /* body bytes kept */
+	uint64_t from;	  /* the Range start of the current request */
 	uint64_t limit; /* file sinks: the descriptor's size; more is refused */
 	long status;
 	int write_errno;
@@ -51,5 +52,11 @@ int reg__get(struct reg *r, const char *path, const char *accept,
 	     struct reg_sink *k, const char *what);
 void reg__sink_mem(struct reg_sink *k);
 void reg__sink_fini(struct reg_sink *k);
+/*
+ * Blob hashing: OpenSSL's sha256, which uses the CPU's SHA extensions
+ * (about five times libsodium's portable code here, docs/images.md).
+ */
+int reg__hash_start(struct reg_sink *k);
+void reg__hash_hex(struct reg_sink *k, char hex[SHA256_HEX_LEN + 1]);
 
 #endif
