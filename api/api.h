@@ -164,6 +164,7 @@ extern const struct api_route_table api_containers_stats_table;
 extern const struct api_route_table api_containers_archive_table;
 extern const struct api_route_table api_exec_table;
 extern const struct api_route_table api_images_table;
+extern const struct api_route_table api_images_registry_table;
 extern const struct api_route_table api_volumes_table;
 extern const struct api_route_table api_events_table;
 extern const struct api_route_table api_system_df_table;

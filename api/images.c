@@ -11,9 +11,8 @@
  * lists these routes as taking archives) and handed to the store's workers as
  * their own open file of it, so neither the body nor its unpacking ever sits on
  * the loop or in the daemon's memory. A client that leaves while a job runs
- * does not stop it; the job's result is then only logged. There is no registry:
- * fromImage (docker pull, and the pull that docker run tries for an unknown
- * image) answers 404 with a message that says how to get an image instead.
+ * does not stop it; the job's result is then only logged. fromImage (docker
+ * pull) is api/images_registry.c's.
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -181,27 +180,6 @@ static void import_done(int status, const char *errmsg, json_t *result,
 	shoal_free(j);
 }
 
-/*
- * There is no registry: a pull (docker pull, and the one docker run tries
- * after "Unable to find image 'x:latest' locally") fails the way Docker's
- * does for a repository that does not exist, 404 and "pull access denied
- * for <familiar name>, repository does not exist", followed by the truth
- * about why and what to do instead.
- */
-static void pull_refused(struct api_call *call, const char *from)
-{
-	const char *name = from && *from ? from : "(none)";
-	if (!strncmp(name, "docker.io/library/", 18))
-		name += 18;
-	else if (!strncmp(name, "docker.io/", 10))
-		name += 10;
-	api_reply_error(call, 404,
-			"pull access denied for %s, repository does not "
-			"exist: Shoal has no registry; load or import the "
-			"image instead (docker load, docker import)",
-			name);
-}
-
 static void create(struct api_call *call)
 {
 	struct img_store *s = need_images(call);
@@ -209,8 +187,14 @@ static void create(struct api_call *call)
 		return;
 	const char *src = http_request_query(call->req, "fromSrc");
 	const char *from = http_request_query(call->req, "fromImage");
+	if ((!src || !*src) && from && *from) {
+		api__images_pull(call, s, from);
+		return;
+	}
 	if (!src || !*src) {
-		pull_refused(call, from);
+		api_reply_error(call, 400,
+				"fromSrc or fromImage is required: give an "
+				"image to pull or an archive to import");
 		return;
 	}
 	if (strcmp(src, "-") != 0) {

@@ -101,6 +101,10 @@ json_t *api__container_json(struct api__state *st, const char *id);
 int api__resolve(struct api_call *call, struct api__state *st, const char *ref,
 		 char id[RT_ID_LEN + 1]);
 
+/** api__images_pull() - POST /images/create?fromImage= (images_registry.c). */
+void api__images_pull(struct api_call *call, struct img_store *s,
+		      const char *from);
+
 /* --- filters (filters.c) -------------------------------------------------- */
 
 #define API__FILTER_VALUES 64

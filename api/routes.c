@@ -19,6 +19,7 @@ const struct api_route_table *const api__tables[] = {
 	&api_containers_archive_table,
 	&api_exec_table,
 	&api_images_table,
+	&api_images_registry_table,
 	&api_volumes_table,
 	&api_events_table,
 	&api_system_df_table,

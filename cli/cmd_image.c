@@ -1,6 +1,6 @@
 /*
- * shoal image ...: import, load, ls (and `shoal images`), rm (and `shoal
- * rmi`), inspect, tag. Archives are read whole from a file or stdin and
+ * shoal image ...: import, load, pull, ls (and `shoal images`), rm (and
+ * `shoal rmi`), inspect, tag. Archives are read whole from a file or stdin and
  * sent as the request body; load prints the daemon's progress messages
  * ("Loaded image: busybox:latest") as docker does.
  */
@@ -184,6 +184,75 @@ int cli_img_load(struct cli *cli, int argc, char **argv)
 	return status;
 }
 
+/*
+ * shoal pull: the daemon's progress lines as the docker CLI prints them
+ * when its output is not a terminal ("<id>: <status>", byte counts left
+ * out). Anonymous only: a registry that needs credentials is pulled with
+ * the docker CLI, which sends them from its config.json.
+ */
+int cli_img_pull(struct cli *cli, int argc, char **argv)
+{
+	bool quiet = false, all = false;
+	const char *platform = "";
+	const struct cli_flag flags[] = {
+		{"quiet", 'q', CLI_FLAG_BOOL, &quiet},
+		{"all-tags", 'a', CLI_FLAG_BOOL, &all},
+		{"platform", 0, CLI_FLAG_STR, &platform},
+	};
+	int i = cli_flags("pull", flags, NFLAGS(flags), argc, argv, true);
+	if (i == -2) {
+		printf("Usage:  shoal pull [OPTIONS] NAME[:TAG|@DIGEST]\n");
+		return 0;
+	}
+	if (i < 0)
+		return 1;
+	if (i + 1 != argc) {
+		fprintf(stderr,
+			"\"shoal pull\" requires exactly 1 argument.\n");
+		return 1;
+	}
+	if (all) {
+		fprintf(stderr, "--all-tags is not supported: name a tag\n");
+		return 1;
+	}
+	char ref[512], er[1024], ep[256], path[1400];
+	snprintf(ref, sizeof(ref), "%s", argv[i]);
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strrchr(ref, ':');
+	bool tagged = strchr(ref, '@') || (colon && (!slash || colon > slash));
+	cli_escape(ref, er, sizeof(er));
+	cli_escape(platform, ep, sizeof(ep));
+	snprintf(path, sizeof(path),
+		 "/images/create?fromImage=%s%s&platform=%s", er,
+		 tagged ? "" : "&tag=latest", ep);
+	struct http_result r;
+	if (cli_call(cli, "POST", path, NULL, 0, NULL, &r, 0))
+		return 1;
+	int status = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(r.body, "\r\n", &save); line;
+	     line = strtok_r(NULL, "\r\n", &save)) {
+		json_t *v = NULL;
+		if (jsonx_parse(line, strlen(line), &v, NULL, 0) < 0)
+			continue;
+		const char *err = jsonx_str(v, "error", NULL);
+		const char *st = jsonx_str(v, "status", "");
+		const char *id = jsonx_str(v, "id", NULL);
+		if (err) {
+			fprintf(stderr, "%s\n", err);
+			status = 1;
+		} else if (!quiet && strcmp(st, "Downloading") &&
+			   strcmp(st, "Extracting")) {
+			printf("%s%s%s\n", id ? id : "", id ? ": " : "", st);
+		}
+		json_decref(v);
+	}
+	http_result_fini(&r);
+	if (status == 0)
+		printf("%s%s\n", ref, tagged ? "" : ":latest");
+	return status;
+}
+
 int cli_img_ls(struct cli *cli, int argc, char **argv)
 {
 	bool quiet = false, notrunc = false, all = false;
@@ -352,6 +421,7 @@ static const struct cli_command cmds[] = {
 	{"load", cli_img_load, "Load an image from a tar archive or STDIN"},
 	{"ls", cli_img_ls, "List images"},
 	{"prune", cli_img_prune, "Remove unused images"},
+	{"pull", cli_img_pull, "Download an image from a registry"},
 	{"rm", cli_img_rm, "Remove one or more images"},
 	{"tag", cli_img_tag,
 	 "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},

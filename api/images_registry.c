@@ -1,0 +1,323 @@
+/*
+ * Registry routes of the Docker Engine API v1.45: POST
+ * /images/create?fromImage= (docker pull, and the pull the docker CLI does
+ * itself for `docker run` of an image this node lacks), with Docker's
+ * progress JSON lines. Credentials come with each request in the
+ * X-Registry-Auth header and are never stored by the daemon.
+ *
+ * A pull that fails before the registry answered its manifest gets an HTTP
+ * error status (404 for an unknown repository or tag), as Docker's does: the
+ * first progress line ("Pulling from ...") is held back until the next one
+ * arrives. After that, errors are an {"error", "errorDetail"} line in the
+ * stream.
+ *
+ * Not done, each refused with a message saying so: push, search, login
+ * through the daemon (/auth), and /distribution/{name}/json.
+ */
+#define LOG_MODULE "api"
+#include "api/internal.h"
+#include "common/alloc.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "image/registry.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct pull_job {
+	struct http_response *res; /* NULL once the client left */
+	struct eng *eng;
+	bool begun;
+	json_t *held;	/* the first line, until a second one comes */
+	char name[600]; /* familiar repository name, for messages */
+	char certs[4096];
+};
+
+static void pull_gone(struct http_response *res, void *arg)
+{
+	struct pull_job *j = arg;
+	j->res = NULL;
+}
+
+static void write_line(struct http_response *res, json_t *o)
+{
+	size_t len;
+	char *s = o ? jsonx_dump(o, &len) : NULL;
+	if (s)
+		http_response_write(res, s, len);
+	shoal_free(s);
+}
+
+/* Docker's bar: "[=====>      ]  1.2MB/3.4MB" (pkg/jsonmessage). */
+static void human(uint64_t n, char *out, size_t cap)
+{
+	static const char *const u[] = {"B", "kB", "MB", "GB", "TB"};
+	double v = (double)n;
+	int i = 0;
+	while (v >= 1000 && i < 4) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(out, cap, i ? "%.3g%s" : "%.0f%s", v, u[i]);
+}
+
+static void bar(const struct img_pull_msg *m, char *out, size_t cap)
+{
+	char cur[32], tot[32];
+	human(m->current, cur, sizeof(cur));
+	if (!m->total) {
+		snprintf(out, cap, "%s", cur);
+		return;
+	}
+	human(m->total, tot, sizeof(tot));
+	unsigned w = m->current >= m->total
+			     ? 50
+			     : (unsigned)(50 * m->current / m->total);
+	char b[52];
+	memset(b, ' ', 50);
+	memset(b, '=', w);
+	if (w < 50)
+		b[w] = '>';
+	b[50] = '\0';
+	snprintf(out, cap, "[%s] %8s/%s", b, cur, tot);
+}
+
+static json_t *msg_json(const struct img_pull_msg *m)
+{
+	json_t *o = json_pack("{s:s}", "status", m->status);
+	if (!o)
+		return NULL;
+	if (m->detail) {
+		json_t *d = json_object();
+		if (m->current || m->total) {
+			char b[128];
+			jsonx_set(d, "current",
+				  json_integer((json_int_t)m->current));
+			if (m->total)
+				jsonx_set(d, "total",
+					  json_integer((json_int_t)m->total));
+			bar(m, b, sizeof(b));
+			jsonx_set(o, "progress", json_string(b));
+		}
+		jsonx_set(o, "progressDetail", d);
+	}
+	if (m->id[0])
+		jsonx_set(o, "id", json_string(m->id));
+	return o;
+}
+
+static int begin(struct pull_job *j)
+{
+	if (j->begun)
+		return 0;
+	j->begun = true;
+	int rc = http_response_begin(j->res, 200, "application/json");
+	if (rc == 0 && j->held)
+		write_line(j->res, j->held);
+	json_decref(j->held);
+	j->held = NULL;
+	return rc;
+}
+
+static void on_msg(const struct img_pull_msg *m, void *arg)
+{
+	struct pull_job *j = arg;
+	if (!j->res)
+		return;
+	json_t *o = msg_json(m);
+	if (!j->begun && !j->held) {
+		j->held = o;
+		return;
+	}
+	if (begin(j) == 0)
+		write_line(j->res, o);
+	json_decref(o);
+}
+
+static int status_of(int rc)
+{
+	/* A refused pull is a 404, as moby's (distribution/errors.go): a 401
+	 * would make the docker CLI prompt for a login. */
+	return rc == SHOAL_ENOTFOUND || rc == -EACCES ? 404
+	       : rc == -EINVAL			      ? 400
+						      : 500;
+}
+
+static void status_line(struct http_response *res, const char *text)
+{
+	json_t *o = json_pack("{s:s}", "status", text);
+	write_line(res, o);
+	json_decref(o);
+}
+
+static void pull_done(int status, const char *errmsg, json_t *result, void *arg)
+{
+	struct pull_job *j = arg;
+	const char *ref = jsonx_str(result, "ref", NULL);
+	if (status >= 0 && j->eng)
+		eng_event_post(j->eng, "image", "pull", ref ? ref : "",
+			       json_pack("{s:s}", "name", ref ? ref : ""));
+	if (j->res) {
+		http_response_on_close(j->res, NULL, NULL);
+		char denied[SHOAL_ERR_MAX + 700];
+		const char *msg =
+			errmsg && *errmsg ? errmsg : shoal_strerror(status);
+		if (status == -EACCES) {
+			snprintf(denied, sizeof(denied),
+				 "pull access denied for %s, repository does "
+				 "not exist or may require 'docker login': %s",
+				 j->name, msg);
+			msg = denied;
+		}
+		if (status < 0 && !j->begun) {
+			http_response_send_error(j->res, status_of(status),
+						 msg);
+		} else if (status < 0) {
+			json_t *o = json_pack("{s:{s:s}, s:s}", "errorDetail",
+					      "message", msg, "error", msg);
+			write_line(j->res, o);
+			json_decref(o);
+			http_response_end(j->res);
+		} else if (begin(j) == 0) {
+			char line[1024];
+			snprintf(line, sizeof(line), "Digest: %s",
+				 jsonx_str(result, "digest", ""));
+			status_line(j->res, line);
+			snprintf(line, sizeof(line), "Status: %s for %s",
+				 jsonx_bool(result, "new", false)
+					 ? "Downloaded newer image"
+					 : "Image is up to date",
+				 ref ? ref : "");
+			status_line(j->res, line);
+			http_response_end(j->res);
+		}
+	}
+	json_decref(j->held);
+	shoal_free(j);
+}
+
+/* fromImage and tag into one reference, as moby's postImagesCreate. */
+static int pull_reference(struct api_call *call, const char *from, char *out,
+			  size_t cap)
+{
+	const char *tag = http_request_query(call->req, "tag");
+	const char *slash = strrchr(from, '/');
+	const char *colon = strrchr(from, ':');
+	bool has_tag =
+		strchr(from, '@') || (colon && (!slash || colon > slash));
+	int n;
+	if (tag && *tag && has_tag) {
+		api_reply_error(call, 400,
+				"invalid reference: fromImage %s already has a "
+				"tag or digest and tag=%s was given",
+				from, tag);
+		return -1;
+	}
+	if (tag && *tag)
+		n = snprintf(out, cap, "%s%s%s", from,
+			     strncmp(tag, "sha256:", 7) ? ":" : "@", tag);
+	else if (has_tag)
+		n = snprintf(out, cap, "%s", from);
+	else {
+		api_reply_error(call, 501,
+				"pulling every tag of %s (docker pull "
+				"--all-tags) is not supported: name a tag",
+				from);
+		return -1;
+	}
+	if (n < 0 || (size_t)n >= cap) {
+		api_reply_error(call, 400, "reference too long");
+		return -1;
+	}
+	return 0;
+}
+
+void api__images_pull(struct api_call *call, struct img_store *s,
+		      const char *from)
+{
+	struct api__state *st = api__state_of(call);
+	char ref[600];
+	struct shoal_err err;
+	struct img_ref parsed;
+	if (pull_reference(call, from, ref, sizeof(ref)) < 0)
+		return;
+	if (img_ref_parse(ref, &parsed, &err) < 0) {
+		api_reply_error(call, 400, "%s", err.msg);
+		return;
+	}
+	json_t *authj = NULL;
+	struct img_pull_opts o = {.reference = ref};
+	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
+	if (img_auth_decode(hdr, &authj, &o.auth, &err) < 0) {
+		api_reply_error(call, 400, "%s", err.msg);
+		return;
+	}
+	o.platform = http_request_query(call->req, "platform");
+	struct pull_job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		json_decref(authj);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
+	o.certs_dir = j->certs;
+	j->res = call->res;
+	j->eng = st->eng;
+	img_ref_familiar(&parsed, j->name, sizeof(j->name));
+	int rc = img_pull_async(st->loop, s, &o, on_msg, pull_done, j);
+	json_decref(authj);
+	if (rc < 0) {
+		shoal_free(j);
+		api_reply_error(call, 500, "cannot start the pull: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, pull_gone, j);
+}
+
+/* --- what is not done ------------------------------------------------------
+ */
+
+static void push(struct api_call *call)
+{
+	api_reply_error(call, 501,
+			"docker push is not supported by Shoal yet: only pull "
+			"talks to registries");
+}
+
+static void search(struct api_call *call)
+{
+	api_reply_error(call, 501,
+			"docker search is not supported by Shoal yet");
+}
+
+static void auth(struct api_call *call)
+{
+	api_reply_error(call, 501,
+			"docker login through the daemon is not supported by "
+			"Shoal yet; the docker CLI stores credentials in its "
+			"config.json and sends them with each pull");
+}
+
+static void distribution(struct api_call *call)
+{
+	api_reply_error(call, 501,
+			"registry lookups of image digests "
+			"(/distribution/{name}/json) are not supported by "
+			"Shoal yet");
+}
+
+static const struct api_route routes[] = {
+	{"POST", "/images/{name}/push", push},
+	{"POST", "/images/{ns}/{name}/push", push},
+	{"GET", "/images/search", search},
+	{"POST", "/auth", auth},
+	{"GET", "/distribution/{name}/json", distribution},
+	{"GET", "/distribution/{ns}/{name}/json", distribution},
+};
+
+const struct api_route_table api_images_registry_table = {
+	.routes = routes,
+	.nroutes = sizeof(routes) / sizeof(routes[0]),
+};

@@ -1,0 +1,451 @@
+/*
+ * docker pull: resolve a reference at a registry, fetch its manifest
+ * (image manifest v2 schema 2 or OCI image manifest; through a manifest
+ * list or OCI index, the host's platform chosen), then its config and
+ * layer blobs into a staging folder of the store, each hashed as it
+ * streams and refused unless it matches its digest, and commit the image
+ * through the store's loader (layers unpacked by the confined unpacker,
+ * DiffIDs checked against the config, all or nothing).
+ *
+ * Layers are fetched one after another on this worker thread (Docker
+ * fetches three at a time; see docs/images.md). Messages follow Docker's
+ * pull progress: Pulling fs layer, Waiting, Downloading (bytes), Verifying
+ * Checksum, Download complete, Extracting (bytes), Pull complete, or
+ * Already exists for a layer blob the store holds.
+ */
+#define LOG_MODULE "image"
+#include "image/registry_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/id.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+
+#if defined(__x86_64__)
+#define HOST_ARCH "amd64"
+#elif defined(__aarch64__)
+#define HOST_ARCH "arm64"
+#elif defined(__arm__)
+#define HOST_ARCH "arm"
+#elif defined(__i386__)
+#define HOST_ARCH "386"
+#elif defined(__powerpc64__)
+#define HOST_ARCH "ppc64le"
+#elif defined(__s390x__)
+#define HOST_ARCH "s390x"
+#elif defined(__riscv)
+#define HOST_ARCH "riscv64"
+#else
+#define HOST_ARCH "unknown"
+#endif
+
+#define MT_SCHEMA1 "application/vnd.docker.distribution.manifest.v1"
+#define ACCEPT                                                                 \
+	"application/vnd.docker.distribution.manifest.v2+json, "               \
+	"application/vnd.docker.distribution.manifest.list.v2+json, "          \
+	"application/vnd.oci.image.manifest.v1+json, "                         \
+	"application/vnd.oci.image.index.v1+json"
+#define PROGRESS_STEP (512u * 1024)
+
+struct pull {
+	struct img_store *s;
+	struct reg r;
+	img_pull_msg_fn *msg;
+	void *arg;
+	struct shoal_err *err;
+	char *stage;
+	char digest[DIGEST_STR_LEN]; /* of the manifest the reference names */
+	struct img__desc config;
+	struct img__desc_list layers;
+	bool *present; /* per layer: its blob was in the store */
+	unsigned done_seen;
+	uint64_t last_report;
+	char cur_id[13];
+};
+
+static void say(struct pull *p, const char *status, const char *id,
+		uint64_t cur, uint64_t total, bool detail)
+{
+	struct img_pull_msg m = {status, id ? id : "", cur, total, detail};
+	if (p->msg)
+		p->msg(&m, p->arg);
+}
+
+static bool blob_present(struct img_store *s, const char *hex)
+{
+	char *path = img__path(s->root, "blobs/sha256", hex);
+	bool ok = path && img__exists(path);
+	shoal_free(path);
+	return ok;
+}
+
+/* Manifests --------------------------------------------------------------- */
+
+static int get_manifest(struct pull *p, const char *ref, struct reg_sink *k,
+			const char *want)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "/manifests/%s", ref);
+	reg__sink_mem(k);
+	int rc = reg__get(&p->r, path, ACCEPT, k, "manifest");
+	if (rc == SHOAL_ENOTFOUND) {
+		char fam[600];
+		img_ref_familiar(&p->r.ref, fam, sizeof(fam));
+		return img__fail(p->err, SHOAL_ENOTFOUND,
+				 "manifest for %s:%s not found: manifest "
+				 "unknown",
+				 fam, ref);
+	}
+	if (rc < 0)
+		return rc;
+	char d[DIGEST_STR_LEN];
+	shoal_sha256_str(k->mem.data, k->mem.len, d);
+	if (want && strcmp(d, want))
+		return img__fail(p->err, SHOAL_ECORRUPT,
+				 "manifest verification failed for digest "
+				 "%s: the registry sent %s",
+				 want, d);
+	if (!p->digest[0])
+		memcpy(p->digest, d, sizeof(d));
+	if (!strncmp(k->ctype, MT_SCHEMA1, strlen(MT_SCHEMA1)) ||
+	    strstr(k->mem.data ? k->mem.data : "", "\"schemaVersion\": 1") ||
+	    strstr(k->mem.data ? k->mem.data : "", "\"schemaVersion\":1"))
+		return img__fail(p->err, -EINVAL,
+				 "image manifest schema 1 is not supported "
+				 "(Docker removed it too): push the image "
+				 "again with a current client");
+	return 0;
+}
+
+static bool is_index(const struct reg_sink *k)
+{
+	if (img__media_is_index(k->ctype))
+		return true;
+	json_t *o = json_loadb(k->mem.data, k->mem.len, 0, NULL);
+	bool idx = img__media_is_index(jsonx_str(o, "mediaType", NULL)) ||
+		   (json_object_get(o, "manifests") &&
+		    !json_object_get(o, "layers"));
+	json_decref(o);
+	return idx;
+}
+
+static int want_platform(const char *platform, struct shoal_err *err)
+{
+	char host[64];
+	snprintf(host, sizeof(host), "linux/%s", HOST_ARCH);
+	if (!platform || !*platform || !strcmp(platform, host) ||
+	    !strcmp(platform, "linux"))
+		return 0;
+	return img__fail(err, -EINVAL,
+			 "platform %s cannot run on this %s node: only the "
+			 "host's platform can be pulled",
+			 platform, host);
+}
+
+static int pick_platform(struct pull *p, struct reg_sink *k, char *hex)
+{
+	struct img__desc_list l;
+	int rc = img__oci_index_parse(k->mem.data, k->mem.len, &l, p->err);
+	if (rc < 0)
+		return rc;
+	rc = img__fail(p->err, SHOAL_ENOTFOUND,
+		       "no matching manifest for linux/%s in the manifest "
+		       "list entries",
+		       HOST_ARCH);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct img__desc *d = &l.d[i];
+		if (d->attestation || !d->os || strcmp(d->os, "linux") ||
+		    !d->arch || strcmp(d->arch, HOST_ARCH) ||
+		    img__media_is_index(d->media_type))
+			continue;
+		memcpy(hex, d->hex, SHA256_HEX_LEN + 1);
+		p->err->msg[0] = '\0';
+		rc = 0;
+		break;
+	}
+	img__desc_list_clear(&l);
+	return rc;
+}
+
+static int resolve_manifest(struct pull *p)
+{
+	struct reg_sink k;
+	const char *ref = p->r.ref.digest[0] ? p->r.ref.digest : p->r.ref.tag;
+	int rc = get_manifest(p, ref, &k,
+			      p->r.ref.digest[0] ? p->r.ref.digest : NULL);
+	if (rc == 0 && is_index(&k)) {
+		char hex[SHA256_HEX_LEN + 1], d[DIGEST_STR_LEN];
+		rc = pick_platform(p, &k, hex);
+		reg__sink_fini(&k);
+		if (rc < 0)
+			return rc;
+		snprintf(d, sizeof(d), "sha256:%s", hex);
+		rc = get_manifest(p, d, &k, d);
+	}
+	if (rc == 0)
+		rc = img__oci_manifest_parse(k.mem.data, k.mem.len, &p->config,
+					     &p->layers, p->err);
+	reg__sink_fini(&k);
+	if (rc == 0 && p->layers.n == 0)
+		rc = img__fail(p->err, -EINVAL, "image manifest has no layers");
+	return rc;
+}
+
+/* Blobs ------------------------------------------------------------------- */
+
+static void dl_progress(struct reg_sink *k)
+{
+	struct pull *p = k->arg;
+	if (k->got < p->last_report + PROGRESS_STEP)
+		return;
+	p->last_report = k->got;
+	say(p, "Downloading", p->cur_id, k->got, 0, true);
+}
+
+static int fetch_blob(struct pull *p, const struct img__desc *d, bool layer)
+{
+	char *path = img__path(p->stage, "blobs", d->hex);
+	char *part = img__path(p->stage, "blobs", ".partial");
+	int rc = path && part ? 0 : -ENOMEM;
+	struct reg_sink k;
+	reg__sink_mem(&k);
+	k.arg = p;
+	if (rc == 0) {
+		k.fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			    0600);
+		if (k.fd < 0)
+			rc = img__fail(p->err, -errno, "staging blob: %s",
+				       strerror(errno));
+	}
+	if (rc == 0 && reg__hash_start(&k) < 0)
+		rc = -ENOMEM;
+	k.limit = (uint64_t)d->size;
+	snprintf(p->cur_id, sizeof(p->cur_id), "%.12s", d->hex);
+	p->last_report = 0;
+	if (layer) {
+		k.on_progress = dl_progress;
+		say(p, "Downloading", p->cur_id, 0, (uint64_t)d->size, true);
+	}
+	char url[100], what[120];
+	snprintf(url, sizeof(url), "/blobs/sha256:%s", d->hex);
+	snprintf(what, sizeof(what), "blob sha256:%.12s", d->hex);
+	if (rc == 0)
+		rc = reg__get(&p->r, url, NULL, &k, what);
+	if (rc == 0 && layer)
+		say(p, "Verifying Checksum", p->cur_id, 0, 0, true);
+	char hex[SHA256_HEX_LEN + 1];
+	reg__hash_hex(&k, hex);
+	if (rc == 0 && (strcmp(hex, d->hex) || k.got != (uint64_t)d->size))
+		rc = img__fail(p->err, SHOAL_ECORRUPT,
+			       "filesystem layer verification failed for "
+			       "digest sha256:%s: the registry sent %llu "
+			       "bytes hashing to sha256:%s",
+			       d->hex, (unsigned long long)k.got, hex);
+	if (k.fd >= 0 && close(k.fd) < 0 && rc == 0)
+		rc = img__fail(p->err, -errno, "staging blob: %s",
+			       strerror(errno));
+	if (rc == 0 && rename(part, path) < 0)
+		rc = img__fail(p->err, -errno, "staging blob: %s",
+			       strerror(errno));
+	if (rc < 0 && part)
+		unlink(part);
+	if (rc == 0 && layer)
+		say(p, "Download complete", p->cur_id, 0, 0, true);
+	reg__sink_fini(&k);
+	shoal_free(path);
+	shoal_free(part);
+	return rc;
+}
+
+static int fetch_layers(struct pull *p)
+{
+	p->present = shoal_calloc(p->layers.n + 1, sizeof(bool));
+	if (!p->present)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->layers.n; i++) {
+		char id[13];
+		snprintf(id, sizeof(id), "%.12s", p->layers.d[i].hex);
+		p->present[i] = blob_present(p->s, p->layers.d[i].hex);
+		say(p, p->present[i] ? "Already exists" : "Pulling fs layer",
+		    id, 0, 0, true);
+	}
+	bool first = true;
+	for (size_t i = 0; i < p->layers.n; i++) {
+		char id[13];
+		snprintf(id, sizeof(id), "%.12s", p->layers.d[i].hex);
+		if (!p->present[i] && !first)
+			say(p, "Waiting", id, 0, 0, true);
+		if (!p->present[i])
+			first = false;
+	}
+	int rc = fetch_blob(p, &p->config, false);
+	for (size_t i = 0; rc == 0 && i < p->layers.n; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i; j++)
+			dup |= !strcmp(p->layers.d[j].hex, p->layers.d[i].hex);
+		if (!p->present[i] && !dup)
+			rc = fetch_blob(p, &p->layers.d[i], true);
+	}
+	return rc;
+}
+
+/* Commit ------------------------------------------------------------------ */
+
+static void unpack_progress(const struct img_progress *ip, void *arg)
+{
+	struct pull *p = arg;
+	size_t i = ip->layers_done;
+	bool complete = ip->layers_done > p->done_seen;
+	if (complete)
+		i = ip->layers_done - 1;
+	if (i >= p->layers.n)
+		return;
+	bool present = p->present[i];
+	if (complete) {
+		p->done_seen = ip->layers_done;
+		if (!present)
+			say(p, "Pull complete", ip->id, 0, 0, true);
+		return;
+	}
+	if (!present)
+		say(p, "Extracting", ip->id, ip->current, ip->total, true);
+}
+
+static int commit(struct pull *p, const char *tag_ref, json_t **loaded)
+{
+	struct img__plan plan = {0};
+	memcpy(plan.config_hex, p->config.hex, sizeof(plan.config_hex));
+	plan.layers = shoal_calloc(p->layers.n, sizeof(*plan.layers));
+	plan.tags = shoal_calloc(2, sizeof(char *));
+	int rc = plan.layers && plan.tags ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < p->layers.n; i++) {
+		memcpy(plan.layers[i].blob_hex, p->layers.d[i].hex,
+		       SHA256_HEX_LEN + 1);
+		if (p->layers.d[i].media_type) {
+			plan.layers[i].media_type =
+				shoal_strdup(p->layers.d[i].media_type);
+			if (!plan.layers[i].media_type)
+				rc = -ENOMEM;
+		}
+		plan.n_layers = i + 1;
+	}
+	if (rc == 0 && tag_ref) {
+		plan.tags[0] = shoal_strdup(tag_ref);
+		rc = plan.tags[0] ? 0 : -ENOMEM;
+		plan.n_tags = 1;
+	}
+	if (rc == 0)
+		rc = img__stage_and_commit(p->s, p->stage, &plan, 1,
+					   unpack_progress, p, loaded, p->err);
+	img__plan_clear(&plan);
+	return rc;
+}
+
+static int tag_ref_of(struct pull *p, char *out, size_t cap)
+{
+	char fam[600], full[800];
+	if (p->r.ref.digest[0] && !p->r.ref.tag[0])
+		return 0;
+	img_ref_familiar(&p->r.ref, fam, sizeof(fam));
+	snprintf(full, sizeof(full), "%s:%s", fam, p->r.ref.tag);
+	if (img__ref_normalize(full, out, cap) < 0)
+		return img__fail(p->err, -EINVAL,
+				 "invalid reference format: %s", full);
+	return 1;
+}
+
+static json_t *result_of(struct pull *p, const char *tag, bool fresh)
+{
+	char fam[600], ref[900];
+	img_ref_familiar(&p->r.ref, fam, sizeof(fam));
+	if (tag)
+		snprintf(ref, sizeof(ref), "%s", tag);
+	else
+		snprintf(ref, sizeof(ref), "%s@%s", fam, p->digest);
+	return json_pack("{s:s+, s:s, s:s, s:b}", "id",
+			 "sha256:", p->config.hex, "digest", p->digest, "ref",
+			 ref, "new", fresh);
+}
+
+static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
+{
+	struct img_ref ref;
+	char tag[700], fam[600];
+	int rc = img_ref_parse(o->reference, &ref, p->err);
+	if (rc == 0)
+		rc = want_platform(o->platform, p->err);
+	if (rc == 0)
+		rc = reg__init(&p->r, o, &ref, p->err);
+	if (rc < 0)
+		return rc;
+	img_ref_familiar(&ref, fam, sizeof(fam));
+	char from[700];
+	snprintf(from, sizeof(from), "Pulling from %s", ref.path);
+	say(p, from, ref.tag[0] ? ref.tag : ref.digest, 0, 0, false);
+	rc = tag_ref_of(p, tag, sizeof(tag));
+	bool tagged = rc == 1;
+	if (rc >= 0)
+		rc = reg__ping(&p->r);
+	if (rc == 0)
+		rc = resolve_manifest(p);
+	if (rc < 0)
+		return rc;
+	char id[DIGEST_STR_LEN + 1];
+	snprintf(id, sizeof(id), "sha256:%s", p->config.hex);
+	struct img_image *have = NULL;
+	bool fresh = img_resolve(p->s, id, &have, NULL) != 0;
+	img_image_free(have);
+	if (!fresh) {
+		for (size_t i = 0; i < p->layers.n; i++) {
+			char lid[13];
+			snprintf(lid, sizeof(lid), "%.12s", p->layers.d[i].hex);
+			say(p, "Already exists", lid, 0, 0, true);
+		}
+		if (tagged)
+			rc = img_tag(p->s, id, tag, p->err);
+	} else {
+		rc = img__stage_create(p->s, &p->stage);
+		if (rc < 0)
+			return img__fail(p->err, rc,
+					 "creating a staging folder: %s",
+					 strerror(-rc));
+		rc = fetch_layers(p);
+		json_t *loaded = NULL;
+		if (rc == 0)
+			rc = commit(p, tagged ? tag : NULL, &loaded);
+		json_decref(loaded);
+	}
+	if (rc < 0)
+		return rc;
+	*result = result_of(p, tagged ? tag : NULL, fresh);
+	return *result ? 0 : -ENOMEM;
+}
+
+int img_pull(struct img_store *s, const struct img_pull_opts *o,
+	     img_pull_msg_fn *msg, void *arg, json_t **result,
+	     struct shoal_err *err)
+{
+	struct shoal_err local;
+	if (!err)
+		err = &local;
+	err->msg[0] = '\0';
+	*result = NULL;
+	struct pull p = {.s = s, .msg = msg, .arg = arg, .err = err};
+	int rc = run(&p, o, result);
+	if (rc < 0)
+		log_info("pull of %s failed: %s", o->reference, err->msg);
+	if (p.stage) {
+		img__rmrf(p.stage);
+		shoal_free(p.stage);
+	}
+	img__desc_clear(&p.config);
+	img__desc_list_clear(&p.layers);
+	shoal_free(p.present);
+	reg__fini(&p.r);
+	return rc;
+}

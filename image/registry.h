@@ -1,0 +1,134 @@
+/*
+ * Pulling images from a registry (Docker Registry HTTP API v2, the OCI
+ * distribution spec) into the image store, through libcurl.
+ *
+ * img_pull() blocks and belongs on a worker thread; img_pull_async() runs
+ * it on libuv's thread pool and delivers its messages on the loop thread.
+ * Every blob is hashed while it streams into the store's staging folder and
+ * refused unless it matches its digest; layers then go through the store's
+ * confined unpacker and commit (all or nothing), as a `docker load` does.
+ * Credentials are never stored: the caller passes them per pull (the API
+ * takes them from the X-Registry-Auth header).
+ */
+#ifndef SHOAL_IMAGE_REGISTRY_H
+#define SHOAL_IMAGE_REGISTRY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "image/image.h"
+
+/* A parsed reference: registry host, repository path, tag or digest. */
+struct img_ref {
+	char domain[256]; /* "docker.io", "127.0.0.1:5000" */
+	char path[256];	  /* "library/busybox" */
+	char tag[129];	  /* "latest"; "" with a digest */
+	char digest[72];  /* "sha256:<hex>" or "" */
+};
+
+/**
+ * img_ref_parse() - Docker's reference grammar (distribution/reference):
+ * an optional registry host (a first component with '.' or ':', or
+ * "localhost"), lowercase path components, ":tag" (default "latest" when no
+ * digest) and/or "@sha256:<64 hex>". docker.io names get "library/" when
+ * they have one component. -EINVAL with a message in @err.
+ */
+int img_ref_parse(const char *in, struct img_ref *out, struct shoal_err *err);
+
+/**
+ * img_ref_familiar() - the short name Docker shows ("busybox",
+ * "127.0.0.1:5000/x/y") into @out.
+ */
+void img_ref_familiar(const struct img_ref *r, char *out, size_t cap);
+
+/* Credentials for one pull (Docker's AuthConfig). Borrowed strings. */
+struct img_auth {
+	const char *username;
+	const char *password;
+	const char *identity_token; /* OAuth refresh token, or NULL */
+	const char *registry_token; /* bearer token used as is, or NULL */
+};
+
+/**
+ * img_auth_decode() - Docker's X-Registry-Auth header: base64url (padded
+ * or not) of a JSON AuthConfig. An empty header or "{}" gives no
+ * credentials. On success 0 and *@out (json_decref) whose strings back
+ * @auth. -EINVAL with a message otherwise.
+ */
+int img_auth_decode(const char *header, json_t **out, struct img_auth *auth,
+		    struct shoal_err *err);
+
+struct img_pull_opts {
+	const char *reference; /* "name[:tag][@digest]" */
+	struct img_auth auth;
+	/* "os/arch[/variant]"; NULL or "" for the host's. Only the host's
+	 * platform can run here: another is refused. */
+	const char *platform;
+	/* Registries reached over plain HTTP ("host:port"); loopback
+	 * registries always are, as in Docker. */
+	const char *const *insecure;
+	size_t n_insecure;
+	/* Docker's certs.d: <certs_dir>/<host:port>/ca.crt is trusted for
+	 * that registry. NULL: none. */
+	const char *certs_dir;
+};
+
+/*
+ * One line of Docker's pull progress: @status ("Pulling fs layer",
+ * "Downloading", ...) for layer @id ("" for the image), with byte counts
+ * when @total is not 0.
+ */
+struct img_pull_msg {
+	const char *status;
+	const char *id;
+	uint64_t current;
+	uint64_t total;
+	bool detail; /* carries progressDetail */
+};
+typedef void img_pull_msg_fn(const struct img_pull_msg *m, void *arg);
+
+/**
+ * img_pull() - fetch @o->reference and commit it to @s, tagged as pulled
+ * (by digest: untagged). Blocks. On success 0 and *@result (owned):
+ * {"id": "sha256:<image id>", "digest": "sha256:<manifest digest>",
+ * "ref": "<normalized name:tag or name@digest>", "new": bool}.
+ * SHOAL_ENOTFOUND for an unknown repository or tag, -EACCES when the
+ * registry refuses the credentials, SHOAL_ECORRUPT for a blob or manifest
+ * that does not match its digest, -EIO for transport failures; @err says
+ * which.
+ */
+int img_pull(struct img_store *s, const struct img_pull_opts *o,
+	     img_pull_msg_fn *msg, void *arg, json_t **result,
+	     struct shoal_err *err);
+
+/**
+ * img_pull_async() - img_pull() on libuv's thread pool. @o is copied.
+ * @msg runs on the loop thread, in order, every message delivered; @done
+ * once on the loop thread after the last one, unless this call fails.
+ */
+int img_pull_async(uv_loop_t *loop, struct img_store *s,
+		   const struct img_pull_opts *o, img_pull_msg_fn *msg,
+		   img_done_fn *done, void *arg);
+
+/* Parsers of registry bytes (exposed for the fuzz targets). */
+
+/* A WWW-Authenticate challenge. */
+struct img_challenge {
+	char scheme[16]; /* "bearer" or "basic" (lowercase) */
+	char realm[512];
+	char service[256];
+	char scope[512];
+};
+/** img_challenge_parse() - RFC 7235 challenge; -EINVAL when unusable. */
+int img_challenge_parse(const char *hdr, struct img_challenge *out);
+
+/**
+ * img_token_parse() - a token server's JSON answer ({"token"} or
+ * {"access_token"}) into @out (owned, shoal_free). -EINVAL otherwise.
+ */
+int img_token_parse(const char *data, size_t len, char **out);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * Internal to the registry client (image/registry*.c): the connection to
+ * one registry for one pull, and the sinks its GETs write into.
+ */
+#ifndef SHOAL_IMAGE_REGISTRY_INTERNAL_H
+#define SHOAL_IMAGE_REGISTRY_INTERNAL_H
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "common/buf.h"
+#include "image/internal.h"
+#include "image/registry.h"
+
+struct reg {
+	CURL *h;
+	const struct img_pull_opts *o;
+	struct img_ref ref;
+	struct shoal_err *err;
+	char host[256]; /* "registry-1.docker.io", "127.0.0.1:5000" */
+	char base[300]; /* "https://host" once the ping chose */
+	char ca[4096];	/* certs.d CA file, or "" */
+	char *token;	/* bearer token, owned */
+	bool basic;	/* send the credentials as Basic */
+	bool insecure;	/* HTTPS unverified, then HTTP */
+};
+
+/* Where a GET's body goes: memory (bounded) or a file, hashed. */
+struct reg_sink {
+	struct buf mem;	  /* also the error body of a failed request */
+	int fd;		  /* -1: memory */
+	EVP_MD_CTX *hash; /* file sinks: sha256 of the body */
+	uint64_t got;	  /* body bytes kept */
+	uint64_t from;	  /* the Range start of the current request */
+	uint64_t limit; /* file sinks: the descriptor's size; more is refused */
+	long status;
+	int write_errno;
+	bool too_big;
+	char www_auth[1024];
+	char ctype[256];
+	void (*on_progress)(struct reg_sink *k);
+	void *arg;
+};
+
+int reg__init(struct reg *r, const struct img_pull_opts *o,
+	      const struct img_ref *ref, struct shoal_err *err);
+void reg__fini(struct reg *r);
+/* reg__ping() - GET /v2/: choose the scheme, authenticate if asked. */
+int reg__ping(struct reg *r);
+/* reg__get() - GET /v2/<path>@path into @k, authenticating and resuming. */
+int reg__get(struct reg *r, const char *path, const char *accept,
+	     struct reg_sink *k, const char *what);
+void reg__sink_mem(struct reg_sink *k);
+void reg__sink_fini(struct reg_sink *k);
+/*
+ * Blob hashing: OpenSSL's sha256, which uses the CPU's SHA extensions
+ * (about five times libsodium's portable code here, docs/images.md).
+ */
+int reg__hash_start(struct reg_sink *k);
+void reg__hash_hex(struct reg_sink *k, char hex[SHA256_HEX_LEN + 1]);
+
+#endif

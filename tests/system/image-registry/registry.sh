@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# docker pull against Debian's docker-registry (Distribution 2.8), run in
+# the test's own network namespace beside shoald, with the real docker CLI:
+# pull by tag and by digest, up to date on a second pull, docker run of a
+# missing image pulls it, a manifest list (the host's platform chosen), an
+# unknown tag, a tampered blob refused with the store unchanged, a registry
+# with htpasswd (Basic) auth with and without credentials in the docker
+# CLI's config.json, a blob download cut halfway resumed (through a
+# proxy that cuts it), and a TLS registry trusted through
+# <data-root>/certs.d/HOST:PORT/ca.crt (refused without it).
+SHOALD=$1 SHOAL=$2 SRC=$3
+D=/usr/local/bin/docker
+REG=/usr/bin/docker-registry
+[ -x "$D" ] || { echo "SKIP: no docker CLI at $D"; exit 77; }
+[ -x "$REG" ] || { echo "SKIP: docker-registry missing (scripts/setup)"; exit 77; }
+for c in curl python3 htpasswd openssl; do
+	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
+done
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$SRC/tests/system/api/lib.sh"
+D=$(timed_wrapper docker "$D")
+regpids=()
+
+reg_cleanup() {
+	local rc=$?
+	for p in "${regpids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	(exit $rc)
+	cleanup
+}
+trap reg_cleanup EXIT
+
+in_ns() { nsenter --net="$work/netns" -- "$@"; }
+
+# start_registry NAME ADDR [extra yaml]
+start_registry() {
+	local name=$1 addr=$2 extra=${3:-}
+	mkdir -p "$work/$name"
+	cat >"$work/$name.yml" <<-YML
+	version: 0.1
+	log:
+	  level: error
+	storage:
+	  filesystem:
+	    rootdirectory: $work/$name
+	http:
+	  addr: $addr
+	$extra
+	YML
+	# nsenter execs the registry: $! is the registry's own pid.
+	nsenter --net="$work/netns" -- "$REG" serve "$work/$name.yml" \
+		>>"$work/$name.log" 2>&1 &
+	regpids+=($!)
+	local scheme=http
+	case "$extra" in *tls:*) scheme=https ;; esac
+	for _ in $(seq 100); do
+		in_ns curl -sk -o /dev/null "$scheme://$addr/v2/" && return 0
+		sleep 0.05
+	done
+	echo "registry $name did not start:"; cat "$work/$name.log"; exit 1
+}
+
+push() { in_ns python3 "$HERE/regpush.py" "$@"; }
+
+touch "$work/netns"
+unshare --net="$work/netns" ip link set lo up ||
+	{ echo "cannot make a network namespace"; exit 1; }
+make_image
+daemon_start
+start_registry reg 127.0.0.1:5000
+R=127.0.0.1:5000
+
+digest=$(push image http://$R busybox latest "$work/busybox.tar") ||
+	{ echo "cannot push the test image"; exit 1; }
+
+# --- pull by tag, up to date, by digest -----------------------------------
+out=$("$D" pull $R/busybox:latest 2>&1)
+check "docker pull of a tag reports Docker's lines" \
+	grep -q "Pull complete" <<<"$out"
+check "docker pull prints the manifest digest" \
+	grep -qx "Digest: $digest" <<<"$out"
+check "docker pull says the image is new" \
+	grep -q "Status: Downloaded newer image for $R/busybox:latest" <<<"$out"
+check "the pulled image is listed under its tag" \
+	bash -c "'$D' image ls --format '{{.Repository}}:{{.Tag}}' | grep -qx '$R/busybox:latest'"
+check "the pulled image runs" \
+	bash -c "'$D' run --rm $R/busybox echo pulled-and-ran | grep -qx pulled-and-ran"
+out=$("$D" pull $R/busybox 2>&1)
+check "a second pull is up to date" \
+	grep -q "Status: Image is up to date for $R/busybox:latest" <<<"$out"
+out=$("$D" pull $R/busybox@"$digest" 2>&1)
+check "a pull by digest works" grep -qx "Digest: $digest" <<<"$out"
+
+# --- docker run of a missing image pulls it -------------------------------
+"$D" rmi -f $R/busybox:latest >/dev/null
+out=$("$D" run --rm $R/busybox:latest echo auto 2>&1)
+check "docker run of a missing image pulls it as Docker does" \
+	grep -q "Unable to find image '$R/busybox:latest' locally" <<<"$out"
+check "and then runs it" grep -qx auto <<<"$out"
+
+# --- a manifest list --------------------------------------------------------
+echo decoy >"$work/decoy"
+tar -C "$work" -cf "$work/decoy.tar" decoy
+decoy=$(push image http://$R busybox decoy "$work/decoy.tar")
+push list http://$R busybox multi "$digest,$decoy" >/dev/null ||
+	{ echo "cannot push the manifest list"; exit 1; }
+out=$("$D" pull $R/busybox:multi 2>&1)
+check "a manifest list pulls" \
+	grep -q "Status: .* for $R/busybox:multi" <<<"$out"
+check "and resolves to the host's platform" test \
+	"$("$D" image inspect -f '{{.Id}}' $R/busybox:multi)" = \
+	"$("$D" image inspect -f '{{.Id}}' $R/busybox:latest)"
+
+out=$("$SHOAL" pull $R/busybox:decoy 2>&1)
+check "shoal pull prints the layers and the reference" \
+	bash -c "grep -q ': Pull complete' <<<'$out' && grep -qx '$R/busybox:decoy' <<<'$out'"
+out=$("$SHOAL" pull -a $R/busybox 2>&1)
+check "shoal pull --all-tags is refused" grep -q "all-tags is not supported" <<<"$out"
+out=$("$D" pull --platform linux/s390x $R/busybox:latest 2>&1)
+[ "$(uname -m)" = s390x ] ||
+	check "another platform is refused" grep -q "only the host's platform" <<<"$out"
+
+# --- errors -------------------------------------------------------------------
+out=$("$D" pull $R/busybox:nosuch 2>&1)
+check "an unknown tag fails with not found" grep -q "not found" <<<"$out"
+out=$("$D" pull $R/nosuch/repo:latest 2>&1)
+check "an unknown repository fails with not found" grep -q "not found" <<<"$out"
+
+# A tampered layer: push another image, then flip its layer blob's bytes.
+echo tampered >"$work/extra"
+tar -C "$work" -cf "$work/t.tar" extra
+tdigest=$(push image http://$R tampered latest "$work/t.tar")
+layer=$(in_ns curl -s -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+	http://$R/v2/tampered/manifests/latest |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"][7:])')
+data="$work/reg/docker/registry/v2/blobs/sha256/${layer:0:2}/$layer/data"
+python3 - "$data" <<-'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0xff
+open(p, "wb").write(bytes(b))
+PY
+before=$(ls "$work/data/images/blobs/sha256" | sort)
+out=$("$D" pull $R/tampered:latest 2>&1)
+check "a tampered blob is refused" grep -q "verification failed" <<<"$out"
+check "and leaves the store unchanged" \
+	test "$before" = "$(ls "$work/data/images/blobs/sha256" | sort)"
+check "and leaves no image" \
+	bash -c "! '$D' image inspect $R/tampered:latest >/dev/null 2>&1"
+
+# --- an interrupted download resumes -----------------------------------------
+head -c 3000000 /dev/urandom >"$work/big"
+tar -C "$work" -cf "$work/big.tar" big
+push image http://$R resume latest "$work/big.tar" >/dev/null
+: >"$work/ranges"
+nsenter --net="$work/netns" -- python3 "$HERE/cutproxy.py" 5002 $R \
+	"$work/ranges" >>"$work/proxy.log" 2>&1 &
+regpids+=($!)
+for _ in $(seq 100); do
+	in_ns curl -s -o /dev/null http://127.0.0.1:5002/v2/ && break
+	sleep 0.05
+done
+out=$("$D" pull 127.0.0.1:5002/resume:latest 2>&1)
+check "a download cut halfway is resumed and the pull succeeds" \
+	grep -q "Status: Downloaded newer image for 127.0.0.1:5002/resume:latest" <<<"$out"
+check "by a Range request from where it stopped" \
+	grep -q "/blobs/sha256:.* bytes=[1-9][0-9]*-" "$work/ranges"
+
+# --- Basic auth (htpasswd) --------------------------------------------------
+htpasswd -Bbc "$work/htpasswd" alice s3cret >/dev/null 2>&1
+start_registry authreg 127.0.0.1:5001 "auth:
+  htpasswd:
+    realm: shoal-test
+    path: $work/htpasswd"
+A=127.0.0.1:5001
+push image http://$A busybox latest "$work/busybox.tar" alice:s3cret >/dev/null ||
+	{ echo "cannot push to the auth registry"; exit 1; }
+out=$("$D" pull $A/busybox:latest 2>&1 </dev/null)
+check "a registry with auth refuses a pull without credentials" \
+	grep -q "pull access denied for $A/busybox.*unauthorized" <<<"$out"
+mkdir -p "$DOCKER_CONFIG"
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$A" \
+	"$(printf alice:wrong | base64)" >"$DOCKER_CONFIG/config.json"
+out=$("$D" pull $A/busybox:latest 2>&1 </dev/null)
+check "wrong credentials are refused" \
+	grep -q "pull access denied for $A/busybox.*unauthorized" <<<"$out"
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$A" \
+	"$(printf alice:s3cret | base64)" >"$DOCKER_CONFIG/config.json"
+out=$("$D" pull $A/busybox:latest 2>&1 </dev/null)
+check "the credentials of the docker CLI's config.json pull" \
+	grep -q "Status: .* for $A/busybox:latest" <<<"$out"
+
+# --- TLS with a CA in certs.d (an address that is not loopback) ---------------
+in_ns ip addr add 10.213.0.1/32 dev lo
+T=10.213.0.1:5443
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=shoal-test-ca \
+	-addext "subjectAltName=IP:10.213.0.1" \
+	-keyout "$work/tls.key" -out "$work/tls.crt" >/dev/null 2>&1
+start_registry tlsreg $T "  tls:
+    certificate: $work/tls.crt
+    key: $work/tls.key"
+push image https://$T busybox latest "$work/busybox.tar" >/dev/null ||
+	{ echo "cannot push to the TLS registry"; exit 1; }
+out=$("$D" pull $T/busybox:latest 2>&1)
+check "a TLS registry with an unknown CA is refused" \
+	grep -qi "certificate\|SSL" <<<"$out"
+mkdir -p "$work/data/certs.d/$T"
+cp "$work/tls.crt" "$work/data/certs.d/$T/ca.crt"
+out=$("$D" pull $T/busybox:latest 2>&1)
+check "a TLS registry trusted through certs.d pulls" \
+	grep -q "Status: .* for $T/busybox:latest" <<<"$out"
+
+finish
