@@ -26,6 +26,8 @@ const struct api_route_table *const api__tables[] = {
 	&api_tasks_table,
 	&api_service_logs_table,
 	&api_networks_table,
+	&api_commit_table,
+	&api_export_table,
 	/* clang-format on */
 };
 
