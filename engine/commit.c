@@ -228,8 +228,12 @@ int eng_commit_async(struct eng *e, const char *ref,
 	}
 	if (rc < 0)
 		return rc;
-	struct commit_job *j = shoal_calloc(1, sizeof(*j));
-	rc = j ? 0 : -ENOMEM;
+	/* Refused before the container is paused. */
+	for (size_t i = 0; rc == 0 && i < o->n_changes; i++)
+		rc = img_change_check(o->changes[i], err);
+	struct commit_job *j = rc == 0 ? shoal_calloc(1, sizeof(*j)) : NULL;
+	if (rc == 0 && !j)
+		rc = -ENOMEM;
 	if (rc == 0) {
 		j->e = e;
 		j->done = done;

@@ -335,6 +335,16 @@ int img_commit(struct img_store *s, const char *upper_dir,
 	return rc;
 }
 
+int img_change_check(const char *line, struct shoal_err *err)
+{
+	json_t *cc = json_object();
+	if (!cc)
+		return -ENOMEM;
+	int rc = img__change_apply(cc, line, err);
+	json_decref(cc);
+	return rc;
+}
+
 /* History ---------------------------------------------------------------- */
 
 static json_t *history_row(const json_t *h, const char *id, json_t *tags,

@@ -340,6 +340,13 @@ int img_commit(struct img_store *s, const char *upper_dir,
 	       struct shoal_err *err);
 
 /**
+ * img_change_check() - whether @line is a change img_commit() and
+ * img_import() take (-EINVAL with Docker's words in @err otherwise), so
+ * a caller can refuse it before doing anything. Pure.
+ */
+int img_change_check(const char *line, struct shoal_err *err);
+
+/**
  * img_history_json() - Docker's GET /images/{name}/history array for
  * @ref, newest first: Id (the image's for the top entry; below, the id
  * of a stored image that is this one up to that entry, else "<missing>"
