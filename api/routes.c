@@ -28,6 +28,7 @@ const struct api_route_table *const api__tables[] = {
 	&api_networks_table,
 	&api_commit_table,
 	&api_export_table,
+	&api_build_table,
 	/* clang-format on */
 };
 

@@ -8,7 +8,8 @@
 # the container is recorded, not followed; history lists the new layer
 # first with its command and comment; export streams the whole root
 # filesystem as a tar of relative names that docker import takes back;
-# bad input is refused with Docker's words and leaves no image behind.
+# bad input is refused with Docker's words and leaves no image behind;
+# docker build (classic) is refused with a 501 that says what to do.
 SHOALD=$1 SHOAL=$2 SRC=$3
 D=/usr/local/bin/docker
 [ -x "$D" ] || { echo "SKIP: no docker CLI at $D"; exit 77; }
@@ -123,6 +124,14 @@ check "shoal history" \
 "$SHOAL" export -o "$work/export3.tar" src
 check "shoal export -o" \
 	bash -c "tar -tf '$work/export3.tar' | grep -qx './data.txt'"
+
+# --- build: refused clearly until the builder lands ------------------------------
+
+mkdir -p "$work/ctx"
+printf 'FROM busybox\nRUN true\n' >"$work/ctx/Dockerfile"
+out=$(DOCKER_BUILDKIT=0 "$D" build -t built "$work/ctx" 2>&1)
+check "docker build (classic) is refused with what to do instead" \
+	bash -c "echo '$out' | grep -q 'docker build is not supported by Shoal yet'"
 
 "$D" rm -f src stopped >/dev/null
 finish
