@@ -78,15 +78,14 @@ static ssize_t on_write(struct archive *a, void *arg, const void *p, size_t n)
 
 static bool opaque(int dfd, const char *name)
 {
-	char path[64], v[2];
+	char v[2];
 	int fd = openat(dfd, name,
 			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ssize_t n = lgetxattr(path, "trusted.overlay.opaque", v, sizeof(v));
+	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
 	if (n != 1)
-		n = lgetxattr(path, "user.overlay.opaque", v, sizeof(v));
+		n = fgetxattr(fd, "user.overlay.opaque", v, sizeof(v));
 	close(fd);
 	return n == 1 && v[0] == 'y';
 }

@@ -25,7 +25,7 @@ n_images() { "$D" images -q | wc -l; }
 # --- commit -------------------------------------------------------------------
 
 c=$("$D" run -d --name src -e FOO=bar -w /tmp busybox sh -c \
-	'echo hello >/data.txt; mkdir -p /d/e; echo x >/d/e/f; rm /bin/true; ln -s /etc/shadow-outside /link; ln /data.txt /hard.txt; sleep 60')
+	'echo hello >/data.txt; mkdir -p /d/e; echo x >/d/e/f; rm /bin/true; ln -s /etc/shadow-outside /link; ln /data.txt /hard.txt; rm -rf /sbin; mkdir /sbin; echo n >/sbin/new; sleep 60')
 track "$c"
 for _ in $(seq 50); do
 	"$D" exec src test -e /hard.txt 2>/dev/null && break
@@ -44,6 +44,8 @@ check "the new image runs with the CMD of --change and the file" \
 	test "$out" = hello
 check "a file deleted in the container is deleted in the image" \
 	bash -c "! '$D' run --rm snap:v1 test -e /bin/true"
+check "a folder deleted and made again hides what was below (opaque)" \
+	test "$("$D" run --rm snap:v1 ls -A /sbin)" = new
 check "nested folders are kept" \
 	test "$("$D" run --rm snap:v1 cat /d/e/f)" = x
 check "a hard link stays a hard link" \
