@@ -38,6 +38,7 @@ const struct api__archive_route api__archive_routes[] = {
 	{"PUT", "/containers/{id}/archive"}, /* docker cp into a container */
 	{"POST", "/images/create"},	     /* docker import (fromSrc=-) */
 	{"POST", "/images/load"},	     /* docker load */
+	{"POST", "/build"},		     /* docker build's context */
 };
 
 const size_t api__narchive_routes =

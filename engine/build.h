@@ -29,6 +29,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "common/error.h"
 
 #define DF_MAX_BYTES (1u << 20)
@@ -104,5 +106,54 @@ const char *df_kind_name(enum df_kind k);
 
 /** df_flag() - the value of flag @name of @in, or NULL when absent. */
 const struct df_flag *df_flag(const struct df_instr *in, const char *name);
+
+/* df_lookup_fn - the value of variable @name, or NULL when unset. */
+typedef const char *df_lookup_fn(const char *name, void *arg);
+
+/**
+ * df_expand() - Docker's processing of one word (engine/build_words.c):
+ * variables expanded through @lookup, quotes removed, the escape
+ * character @esc applied. 0 and *@out (free with shoal_free()), or
+ * -EINVAL with Docker's words in @err ("unsupported modifier ..."),
+ * -E2BIG past DF_MAX_BYTES.
+ */
+int df_expand(const char *word, char esc, df_lookup_fn *lookup, void *arg,
+	      char **out, struct shoal_err *err);
+
+/* The classic builder (engine/build.c). */
+struct eng;
+struct eng_build;
+
+struct eng_build_opts {
+	const char *context;	/* the context tar's path (read at start) */
+	const char *dockerfile; /* in the context; NULL: "Dockerfile" */
+	const char *const *tags;
+	size_t n_tags;
+	const json_t *build_args; /* {"NAME": "value" | null}, or NULL */
+	const char *target;	  /* the stage to stop after, or NULL */
+	bool no_cache, quiet, rm, force_rm;
+};
+
+/* A line of the build's output (Docker's {"stream": ...}), borrowed. */
+typedef void eng_build_out_fn(const char *text, void *arg);
+/* The end: 0 and the image id, or a code and @msg; borrowed. */
+typedef void eng_build_done_fn(int rc, const char *msg, const char *image_id,
+			       void *arg);
+
+/**
+ * eng_build_start() - build on the engine's loop (Docker's POST /build,
+ * classic builder). @o is copied; the context file is read by a worker
+ * after the call (keep it until @done). 0 and *@b, then @out for each
+ * line and @done once, never from inside this call (unless
+ * eng_build_detach()); or a negative code with @err and no callback.
+ */
+int eng_build_start(struct eng *e, const struct eng_build_opts *o,
+		    eng_build_out_fn *out, eng_build_done_fn *done, void *arg,
+		    struct eng_build **b, struct shoal_err *err);
+
+/** eng_build_detach() - the client left: no callback runs any more, the
+ * build stops before its next step and removes what it made meanwhile
+ * (images already committed stay, as Docker's). */
+void eng_build_detach(struct eng_build *b);
 
 #endif

@@ -345,6 +345,88 @@ int img_change_check(const char *line, struct shoal_err *err)
 	return rc;
 }
 
+int img_unpack_tar(const char *path, const char *dest, struct shoal_err *err)
+{
+	struct img__layer_result res;
+	struct img_progress p = {.phase = "Extracting"};
+	if (err)
+		err->msg[0] = '\0';
+	return img__unpack(path, dest, &res, NULL, NULL, &p, err);
+}
+
+/* Build cache ----------------------------------------------------------- */
+
+static json_t *cache_read(struct img_store *s)
+{
+	char *path = img__path(s->root, "build-cache.json", NULL);
+	char *data = NULL;
+	size_t len;
+	json_t *c = NULL;
+	if (path && img__read_file(path, IMG_JSON_MAX, &data, &len) == 0)
+		c = json_loadb(data, len, 0, NULL);
+	shoal_free(data);
+	shoal_free(path);
+	if (!json_is_object(c)) {
+		json_decref(c);
+		c = json_object();
+	}
+	return c;
+}
+
+int img_cache_get(struct img_store *s, const char *key, char id[DIGEST_STR_LEN])
+{
+	pthread_mutex_lock(&s->lock);
+	json_t *c = cache_read(s);
+	const char *v = json_string_value(json_object_get(c, key));
+	int rc = SHOAL_ENOTFOUND;
+	if (v && strlen(v) == DIGEST_STR_LEN - 1 && !strncmp(v, "sha256:", 7) &&
+	    json_object_get(json_object_get(s->index, "images"), v + 7)) {
+		snprintf(id, DIGEST_STR_LEN, "%s", v);
+		rc = 0;
+	}
+	json_decref(c);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int img_cache_put(struct img_store *s, const char *key, const char *id)
+{
+	pthread_mutex_lock(&s->lock);
+	json_t *c = cache_read(s);
+	int rc = c ? 0 : -ENOMEM;
+	if (rc == 0 && json_object_size(c) >= IMG_CACHE_MAX) {
+		/* Drop entries whose image is gone, then any half. */
+		const char *k;
+		json_t *v;
+		size_t n = 0;
+		void *it = img__first(c, &k, &v);
+		while (it) {
+			void *next = img__next(c, it, &k, &v);
+			const char *iv =
+				json_string_value(json_object_iter_value(it));
+			bool gone = !iv || strlen(iv) < 8 ||
+				    !json_object_get(
+					    json_object_get(s->index, "images"),
+					    iv + 7);
+			if (gone || n++ % 2 == 0)
+				json_object_del(c, json_object_iter_key(it));
+			it = next;
+		}
+	}
+	if (rc == 0 && json_object_set_new(c, key, json_string(id)))
+		rc = -ENOMEM;
+	char *data = rc == 0 ? json_dumps(c, JSON_COMPACT) : NULL;
+	char *path = img__path(s->root, "build-cache.json", NULL);
+	if (rc == 0)
+		rc = data && path ? img__write_atomic(path, data, strlen(data))
+				  : -ENOMEM;
+	shoal_free(data);
+	shoal_free(path);
+	json_decref(c);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 /* History ---------------------------------------------------------------- */
 
 static json_t *history_row(const json_t *h, const char *id, json_t *tags,

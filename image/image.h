@@ -347,6 +347,28 @@ int img_commit(struct img_store *s, const char *upper_dir,
 int img_change_check(const char *line, struct shoal_err *err);
 
 /**
+ * img_unpack_tar() - unpack the tar at @path (maybe compressed) into the
+ * new folder @dest with the checks every layer gets (no absolute paths,
+ * no "..", nothing through a symbolic link, hard links inside): how the
+ * builder reads a build context and ADD's local archives. Blocks.
+ */
+int img_unpack_tar(const char *path, const char *dest, struct shoal_err *err);
+
+/*
+ * The classic builder's layer cache: a step's key (a digest of the parent
+ * image id, the instruction and, for COPY/ADD, the files' contents) to the
+ * image it made, in <store>/build-cache.json (at most IMG_CACHE_MAX
+ * entries; past it the oldest half goes). Thread-safe.
+ */
+#define IMG_CACHE_MAX 10000
+/** img_cache_get() - 0 and @id when @key is cached and its image is still
+ * in the store; SHOAL_ENOTFOUND otherwise. */
+int img_cache_get(struct img_store *s, const char *key,
+		  char id[DIGEST_STR_LEN]);
+/** img_cache_put() - remember @key -> @id (written atomically). */
+int img_cache_put(struct img_store *s, const char *key, const char *id);
+
+/**
  * img_history_json() - Docker's GET /images/{name}/history array for
  * @ref, newest first: Id (the image's for the top entry; below, the id
  * of a stored image that is this one up to that entry, else "<missing>"

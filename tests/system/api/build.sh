@@ -9,7 +9,9 @@
 # first with its command and comment; export streams the whole root
 # filesystem as a tar of relative names that docker import takes back;
 # bad input is refused with Docker's words and leaves no image behind;
-# docker build (classic) is refused with a 501 that says what to do.
+# docker build (classic): steps, RUN, COPY/ADD (--from, --chown, a local
+# tar, .dockerignore, links kept), ARG and --build-arg, --target, -f, the
+# cache and --no-cache, Docker's errors, refused flags.
 SHOALD=$1 SHOAL=$2 SRC=$3
 D=/usr/local/bin/docker
 [ -x "$D" ] || { echo "SKIP: no docker CLI at $D"; exit 77; }
@@ -127,13 +129,99 @@ check "shoal history" \
 check "shoal export -o" \
 	bash -c "tar -tf '$work/export3.tar' | grep -qx './data.txt'"
 
-# --- build: refused clearly until the builder lands ------------------------------
+# --- build (classic) ------------------------------------------------------------
 
-mkdir -p "$work/ctx"
-printf 'FROM busybox\nRUN true\n' >"$work/ctx/Dockerfile"
-out=$(DOCKER_BUILDKIT=0 "$D" build -t built "$work/ctx" 2>&1)
-check "docker build (classic) is refused with what to do instead" \
-	bash -c "echo '$out' | grep -q 'docker build is not supported by Shoal yet'"
+B() { DOCKER_BUILDKIT=0 "$D" build "$@" 2>&1; }
+ctx="$work/ctx"
+mkdir -p "$ctx/sub"
+echo hello >"$ctx/hello.txt"
+echo inner >"$ctx/sub/inner.txt"
+echo secret >"$ctx/ignored.txt"
+printf 'ignored.txt\n' >"$ctx/.dockerignore"
+mkdir -p "$work/tarsrc/t" && echo from-tar >"$work/tarsrc/t/in-tar.txt"
+tar -C "$work/tarsrc" -czf "$ctx/files.tar.gz" t
+ln -s /etc/shadow "$ctx/escape"
+cat >"$ctx/Dockerfile" <<'DF'
+ARG BASE=busybox
+FROM $BASE AS first
+ARG GREETING=hi
+ENV FOO=bar
+WORKDIR /app
+COPY hello.txt sub/ ./
+COPY --chown=1234:5678 hello.txt /owned.txt
+ADD files.tar.gz /unpacked/
+RUN echo "$GREETING $FOO" > /app/run.txt && cat /app/run.txt
+LABEL a=b
+EXPOSE 80
+HEALTHCHECK --interval=5s --retries=2 CMD true
+CMD ["cat", "/app/run.txt"]
+FROM busybox
+COPY --from=first /app/run.txt /copied.txt
+CMD ["cat", "/copied.txt"]
+DF
+out=$(B -t built:1 --build-arg GREETING=hello "$ctx")
+check "build prints Docker's steps" \
+	bash -c "echo '$out' | grep -q '^Step 2/16 : FROM \$BASE AS first'"
+check "build prints the RUN output and removes its container" \
+	bash -c "echo '$out' | grep -qx 'hello bar' &&
+		echo '$out' | grep -q '^Removing intermediate container'"
+check "build ends with Successfully built and tagged" \
+	bash -c "echo '$out' | grep -Eq '^Successfully built [0-9a-f]{12}$' &&
+		echo '$out' | grep -qx 'Successfully tagged built:1'"
+check "the built image runs its CMD (COPY --from a stage, a build arg)" \
+	test "$("$D" run --rm built:1)" = "hello bar"
+id1=$("$D" inspect -f '{{.Id}}' built:1)
+out2=$(B -t built:1 --build-arg GREETING=hello "$ctx")
+check "a second build is fully cached and gives the same image" \
+	bash -c "echo '$out2' | grep -q 'Using cache' &&
+		! echo '$out2' | grep -q 'Running in' &&
+		test \"\$('$D' inspect -f '{{.Id}}' built:1)\" = '$id1'"
+out3=$(B --no-cache -t built:1 --build-arg GREETING=hello "$ctx")
+check "--no-cache runs every step again" \
+	bash -c "echo '$out3' | grep -q 'Running in' &&
+		! echo '$out3' | grep -q 'Using cache'"
+B --target first -t first "$ctx" >/dev/null
+check "--target stops at the stage; an ARG's default applies" \
+	test "$("$D" run --rm first)" = "hi bar"
+check "COPY of a folder copies its contents; .dockerignore is applied" \
+	test "$("$D" run --rm first ls /app | tr '\n' ' ')" = \
+	"hello.txt inner.txt run.txt "
+check "COPY --chown sets the owner" \
+	test "$("$D" run --rm first stat -c %u:%g /owned.txt)" = 1234:5678
+check "ADD of a local tar unpacks it" \
+	test "$("$D" run --rm first cat /unpacked/t/in-tar.txt)" = from-tar
+check "ENV, WORKDIR, LABEL, EXPOSE and HEALTHCHECK reach the config" \
+	test "$("$D" inspect -f '{{.Config.Env}}|{{.Config.WorkingDir}}|{{.Config.Labels.a}}|{{.Config.ExposedPorts}}|{{.Config.Healthcheck.Test}} {{.Config.Healthcheck.Retries}}' first)" = \
+	"[FOO=bar]|/app|b|map[80/tcp:{}]|[CMD-SHELL true] 2"
+check "history shows the steps" \
+	bash -c "'$D' history --no-trunc first | grep -q '|1 GREETING=hi /bin/sh -c echo'"
+
+printf 'FROM busybox\nCOPY escape /x\nCMD ["cat", "/x"]\n' >"$ctx/Dockerfile.link"
+B -f "$ctx/Dockerfile.link" -t linked "$ctx" >/dev/null
+check "a symbolic link in the context is copied as a link, not followed" \
+	test "$("$D" run --rm --entrypoint readlink linked /x)" = /etc/shadow
+printf 'FROM busybox\nCOPY ../outside /x\n' >"$ctx/Dockerfile.out"
+check "a source outside the context is refused" \
+	bash -c "B() { DOCKER_BUILDKIT=0 '$D' build \"\$@\" 2>&1; };
+		B -f '$ctx/Dockerfile.out' '$ctx' | grep -q 'forbidden path outside the build context'"
+printf 'FROM busybox\nRUN echo failing; exit 3\n' >"$ctx/Dockerfile.fail"
+out=$(B -f "$ctx/Dockerfile.fail" "$ctx")
+has() { grep -q -- "$2" <<<"$1"; }
+check "a failing RUN stops the build with Docker's words" \
+	has "$out" "The command '/bin/sh -c echo failing; exit 3' returned a non-zero code: 3"
+printf 'FROM busybox\nFROBNICATE x\n' >"$ctx/Dockerfile.bad"
+check "an unknown instruction is refused with its line" \
+	bash -c "DOCKER_BUILDKIT=0 '$D' build -f '$ctx/Dockerfile.bad' '$ctx' 2>&1 |
+		grep -q 'dockerfile parse error on line 2: unknown instruction: FROBNICATE'"
+check "a build flag Shoal does not apply is refused by name" \
+	bash -c "DOCKER_BUILDKIT=0 '$D' build --memory 64m '$ctx' 2>&1 |
+		grep -q 'docker build --memory is not supported'"
+check "an image that is not here is named" \
+	bash -c "printf 'FROM nosuch:1\n' >'$ctx/Dockerfile.none';
+		DOCKER_BUILDKIT=0 '$D' build -f '$ctx/Dockerfile.none' '$ctx' 2>&1 |
+		grep -q 'No such image: nosuch:1'"
+check "no build container is left behind" \
+	test "$("$D" ps -aq --filter status=exited | wc -l)" -le 2
 
 "$D" rm -f src stopped >/dev/null
 finish
