@@ -232,6 +232,54 @@ static void bounds_are_kept(void **state)
 	free(many);
 }
 
+static const char *vars(const char *name, void *arg)
+{
+	if (!strcmp(name, "A"))
+		return "one";
+	if (!strcmp(name, "EMPTY"))
+		return "";
+	return NULL;
+}
+
+static void expands(const char *in, const char *want)
+{
+	char *out = NULL;
+	struct shoal_err err = {""};
+	if (df_expand(in, '\\', vars, NULL, &out, &err) != 0)
+		fail_msg("%s: %s", in, err.msg);
+	if (strcmp(out, want))
+		fail_msg("%s gave \"%s\", want \"%s\"", in, out, want);
+	shoal_free(out);
+}
+
+static void words_expand_and_unquote_as_dockers_lexer(void **state)
+{
+	int64_t live = shoal_alloc_live();
+	expands("$A", "one");
+	expands("${A}x", "onex");
+	expands("'$A'", "$A");
+	expands("\"$A b\"", "one b");
+	expands("\\$A", "$A");
+	expands("${NONE:-dflt}", "dflt");
+	expands("${EMPTY:-dflt}", "dflt");
+	expands("${EMPTY-dflt}", "");
+	expands("${A:+alt}", "alt");
+	expands("${NONE:+alt}", "");
+	expands("${NONE:-${A}}", "one");
+	expands("$NONE.$", ".$");
+	expands("a\\ b", "a b");
+	char *out;
+	struct shoal_err err = {""};
+	assert_int_equal(df_expand("${A?x}", '\\', vars, NULL, &out, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "unsupported modifier"));
+	assert_int_equal(df_expand("\"open", '\\', vars, NULL, &out, &err),
+			 -EINVAL);
+	assert_int_equal(df_expand("${A", '\\', vars, NULL, &out, &err),
+			 -EINVAL);
+	assert_int_equal(shoal_alloc_live(), live);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +290,7 @@ int main(void)
 		cmocka_unit_test(heredocs_are_refused_clearly),
 		cmocka_unit_test(onbuild_arg_and_volume_forms),
 		cmocka_unit_test(bounds_are_kept),
+		cmocka_unit_test(words_expand_and_unquote_as_dockers_lexer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
