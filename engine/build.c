@@ -105,6 +105,7 @@ struct eng_build {
 	/* RUN */
 	char ctr[RT_ID_LEN + 1];
 	struct eng_waiter waiter;
+	size_t cmd_off; /* the command in created_by, after the args */
 };
 
 static void next(struct eng_build *b);
@@ -721,9 +722,11 @@ static void run_exited(struct eng_waiter *w, int code, bool removed)
 		return;
 	}
 	if (code != 0 || removed) {
+		/* Docker's words name the command without the build args. */
+		const char *cmd = b->created_by + b->cmd_off;
 		snprintf(b->err.msg, sizeof(b->err.msg),
-			 "The command '%s' returned a non-zero code: %d",
-			 b->created_by, code);
+			 "The command '%s' returned a non-zero code: %d", cmd,
+			 code);
 		run_removed(b, false);
 		finish(b, -EINVAL, b->err.msg);
 		return;
@@ -812,6 +815,7 @@ static int run(struct eng_build *b)
 		return -ENOMEM;
 	}
 	strcpy(text, prefix);
+	b->cmd_off = strlen(prefix);
 	for (size_t i = 0; i < json_array_size(cmd); i++) {
 		if (i)
 			strcat(text, " ");
@@ -962,8 +966,11 @@ static void copy_sources(struct eng_build *b, int root, int dst,
 			 "no source files were specified");
 		b->rc = -ENOENT;
 	}
+	/* A destination ending in "/" or "." (WORKDIR's ".") is a folder. */
 	size_t dl = strlen(b->dest);
-	bool dir = dl && b->dest[dl - 1] == '/';
+	bool dir = dl && (b->dest[dl - 1] == '/' ||
+			  (b->dest[dl - 1] == '.' &&
+			   (dl == 1 || b->dest[dl - 2] == '/')));
 	if (b->rc == 0 && n_all > 1 && !dir) {
 		snprintf(b->err.msg, sizeof(b->err.msg),
 			 "When using %s with more than one source file, the "

@@ -148,6 +148,7 @@ ARG GREETING=hi
 ENV FOO=bar
 WORKDIR /app
 COPY hello.txt sub/ ./
+COPY hello.txt .
 COPY --chown=1234:5678 hello.txt /owned.txt
 ADD files.tar.gz /unpacked/
 RUN echo "$GREETING $FOO" > /app/run.txt && cat /app/run.txt
@@ -161,7 +162,7 @@ CMD ["cat", "/copied.txt"]
 DF
 out=$(B -t built:1 --build-arg GREETING=hello "$ctx")
 check "build prints Docker's steps" \
-	bash -c "echo '$out' | grep -q '^Step 2/16 : FROM \$BASE AS first'"
+	bash -c "echo '$out' | grep -q '^Step 2/17 : FROM \$BASE AS first'"
 check "build prints the RUN output and removes its container" \
 	bash -c "echo '$out' | grep -qx 'hello bar' &&
 		echo '$out' | grep -q '^Removing intermediate container'"
