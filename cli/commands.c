@@ -9,6 +9,7 @@ const struct cli_command cli_commands[] = {
 	{"attach", cli_ctr_attach,
 	 "Attach local standard input, output, and error streams to a "
 	 "running container"},
+	{"build", cli_build, "Build an image from a Dockerfile"},
 	{"commit", cli_commit, "Create a new image from a container's changes"},
 	{"container", cli_cmd_container, "Manage containers"},
 	{"cp", cli_ctr_cp,

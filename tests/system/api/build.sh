@@ -224,5 +224,12 @@ check "an image that is not here is named" \
 check "no build container is left behind" \
 	test "$("$D" ps -aq --filter status=exited | wc -l)" -le 2
 
+sb=$("$SHOAL" build -t viashoal --build-arg GREETING=shoal --target first "$ctx" 2>&1)
+check "shoal build" \
+	bash -c "echo '$sb' | grep -q '^Successfully tagged viashoal' &&
+		test \"\$('$D' run --rm viashoal)\" = 'shoal bar'"
+check "shoal build -q prints the id" \
+	bash -c "'$SHOAL' build -q --target first '$ctx' | grep -Eq '^sha256:[0-9a-f]{64}$'"
+
 "$D" rm -f src stopped >/dev/null
 finish
