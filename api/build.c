@@ -311,7 +311,8 @@ static void build(struct api_call *call)
 	if (http_response_begin(call->res, 200, "application/json") < 0) {
 		/* Nothing sent: the build runs on, unseen. */
 		c->res = NULL;
-		eng_build_detach(c->b);
+		eng_build_detach(c->b); /* no callback runs after this */
+		call_free(c);
 		api_reply_error(call, 500, "out of memory");
 		return;
 	}

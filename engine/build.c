@@ -34,6 +34,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1465,4 +1466,7 @@ int eng_build_start(struct eng *e, const struct eng_build_opts *o,
 void eng_build_detach(struct eng_build *b)
 {
 	b->detached = true;
+	/* A RUN in progress is not waited for: its exit ends the build. */
+	if (b->ctr[0])
+		eng_kill(b->e, b->ctr, SIGKILL);
 }
