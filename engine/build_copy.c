@@ -210,8 +210,10 @@ static int set_meta(struct copy *c, int dfd, const char *name,
 	    errno != EPERM)
 		return fail(c->err, -errno, "cannot set the owner of %s: %s",
 			    c->path, strerror(errno));
-	if (!S_ISLNK(st->st_mode))
-		fchmodat(dfd, name, st->st_mode & 07777, 0);
+	if (!S_ISLNK(st->st_mode) &&
+	    fchmodat(dfd, name, st->st_mode & 07777, 0) < 0)
+		return fail(c->err, -errno, "cannot set the mode of %s: %s",
+			    c->path, strerror(errno));
 	struct timespec t[2] = {st->st_atim, st->st_mtim};
 	utimensat(dfd, name, t, AT_SYMLINK_NOFOLLOW);
 	return 0;
@@ -346,8 +348,13 @@ static int mkdirs(int root, const char *rel, const struct bc_copy_opts *o)
 	snprintf(buf, sizeof(buf), "%s", rel);
 	int fd = dup(root);
 	for (char *p = strtok(buf, "/"); fd >= 0 && p; p = strtok(NULL, "/")) {
-		if (mkdirat(fd, p, 0755) == 0 && o->chown)
-			fchownat(fd, p, o->uid, o->gid, AT_SYMLINK_NOFOLLOW);
+		if (mkdirat(fd, p, 0755) == 0 && o->chown &&
+		    fchownat(fd, p, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno != EPERM) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
 		int sub = openat(
 			fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		int e = errno;
