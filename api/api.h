@@ -172,6 +172,9 @@ extern const struct api_route_table api_services_table;
 extern const struct api_route_table api_tasks_table;
 extern const struct api_route_table api_service_logs_table;
 extern const struct api_route_table api_networks_table;
+extern const struct api_route_table api_commit_table;
+extern const struct api_route_table api_export_table;
+extern const struct api_route_table api_build_table;
 
 /**
  * api_counts_fill() - container and image counts from the engine lent to

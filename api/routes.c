@@ -27,6 +27,9 @@ const struct api_route_table *const api__tables[] = {
 	&api_tasks_table,
 	&api_service_logs_table,
 	&api_networks_table,
+	&api_commit_table,
+	&api_export_table,
+	&api_build_table,
 	/* clang-format on */
 };
 
@@ -36,6 +39,7 @@ const struct api__archive_route api__archive_routes[] = {
 	{"PUT", "/containers/{id}/archive"}, /* docker cp into a container */
 	{"POST", "/images/create"},	     /* docker import (fromSrc=-) */
 	{"POST", "/images/load"},	     /* docker load */
+	{"POST", "/build"},		     /* docker build's context */
 };
 
 const size_t api__narchive_routes =

@@ -9,6 +9,8 @@ const struct cli_command cli_commands[] = {
 	{"attach", cli_ctr_attach,
 	 "Attach local standard input, output, and error streams to a "
 	 "running container"},
+	{"build", cli_build, "Build an image from a Dockerfile"},
+	{"commit", cli_commit, "Create a new image from a container's changes"},
 	{"container", cli_cmd_container, "Manage containers"},
 	{"cp", cli_ctr_cp,
 	 "Copy files/folders between a container and the "
@@ -19,6 +21,9 @@ const struct cli_command cli_commands[] = {
 	 "filesystem"},
 	{"events", cli_cmd_events, "Get real time events from the server"},
 	{"exec", cli_ctr_exec, "Execute a command in a running container"},
+	{"export", cli_export,
+	 "Export a container's filesystem as a tar archive"},
+	{"history", cli_history, "Show the history of an image"},
 	{"image", cli_cmd_image, "Manage images"},
 	{"images", cli_img_ls, "List images"},
 	{"import", cli_img_import,

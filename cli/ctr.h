@@ -198,6 +198,11 @@ int cli_cmd_events(struct cli *cli, int argc, char **argv);
 int cli_cmd_system(struct cli *cli, int argc, char **argv);
 int cli_img_prune(struct cli *cli, int argc, char **argv);
 int cli_ctr_attach(struct cli *cli, int argc, char **argv);
+/* cmd_build.c, cmd_commit.c */
+int cli_build(struct cli *cli, int argc, char **argv);
+int cli_commit(struct cli *cli, int argc, char **argv);
+int cli_history(struct cli *cli, int argc, char **argv);
+int cli_export(struct cli *cli, int argc, char **argv);
 
 int cli_img_import(struct cli *cli, int argc, char **argv);
 int cli_img_load(struct cli *cli, int argc, char **argv);

@@ -705,4 +705,32 @@ struct eng_update {
 int eng_update(struct eng *e, const char *id, const struct eng_update *u,
 	       struct shoal_err *err);
 
+/* docker commit (engine/commit.c). */
+struct eng_commit_opts {
+	const char *reference; /* "repo[:tag]" or NULL */
+	const char *comment;
+	const char *author;
+	const char *const *changes; /* Dockerfile lines (--change) */
+	size_t n_changes;
+	const json_t *config; /* Docker's Config from the request, over the
+			       * container's (non-empty keys); may be NULL */
+	bool pause;	      /* freeze a running container meanwhile */
+};
+
+/* @image_id ("sha256:...") on success, else @msg says why; both borrowed
+ * for the call. */
+typedef void eng_commit_fn(int rc, const char *msg, const char *image_id,
+			   void *arg);
+
+/**
+ * eng_commit_async() - make an image of container @ref's writable layer
+ * and config (Docker's POST /commit), on a worker of the loop's pool.
+ * Returns 0 and later calls @done once on the loop, or a negative code
+ * (SHOAL_ENOTFOUND "No such container: ...", -EINVAL) with @err filled
+ * and @done never called. @o is copied.
+ */
+int eng_commit_async(struct eng *e, const char *ref,
+		     const struct eng_commit_opts *o, eng_commit_fn *done,
+		     void *arg, struct shoal_err *err);
+
 #endif

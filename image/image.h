@@ -310,4 +310,72 @@ int img_import_async(uv_loop_t *loop, struct img_store *s, int fd,
 int img_load_async(uv_loop_t *loop, struct img_store *s, int fd,
 		   img_progress_fn *progress, img_done_fn *done, void *arg);
 
+/* Options of a commit (docker commit, and each step of a build). */
+struct img_commit_opts {
+	const char *parent;    /* image id or reference; NULL: scratch */
+	const char *reference; /* "repo[:tag]" to tag the result, or NULL */
+	const json_t *config;  /* Docker's container config object to
+				* record (borrowed); NULL: the parent's */
+	const char *const *changes; /* Dockerfile lines applied after @config */
+	size_t n_changes;
+	const char *comment; /* "comment" of the config and the history */
+	const char *author;
+	const char *created_by;	 /* the history entry's created_by */
+	const char *const *skip; /* relative paths left out of the layer */
+};
+
+/**
+ * img_commit() - make a new image from @parent plus the layer that folder
+ * @upper_dir (overlay upper form: 0:0 devices are whiteouts, opaque
+ * folders carry trusted.overlay.opaque or user.overlay.opaque) holds, as
+ * `docker commit` does with a container's writable layer. A folder with
+ * nothing in it adds no layer; the history entry then says
+ * "empty_layer". @upper_dir is walked without following a symbolic link.
+ * Blocks (worker thread). 0 and the new id in @id; on failure nothing is
+ * left in the store. -EINVAL for a bad change line or reference,
+ * SHOAL_ENOTFOUND for an unknown parent.
+ */
+int img_commit(struct img_store *s, const char *upper_dir,
+	       const struct img_commit_opts *o, char id[DIGEST_STR_LEN],
+	       struct shoal_err *err);
+
+/**
+ * img_change_check() - whether @line is a change img_commit() and
+ * img_import() take (-EINVAL with Docker's words in @err otherwise), so
+ * a caller can refuse it before doing anything. Pure.
+ */
+int img_change_check(const char *line, struct shoal_err *err);
+
+/**
+ * img_unpack_tar() - unpack the tar at @path (maybe compressed) into the
+ * new folder @dest with the checks every layer gets (no absolute paths,
+ * no "..", nothing through a symbolic link, hard links inside): how the
+ * builder reads a build context and ADD's local archives. Blocks.
+ */
+int img_unpack_tar(const char *path, const char *dest, struct shoal_err *err);
+
+/*
+ * The classic builder's layer cache: a step's key (a digest of the parent
+ * image id, the instruction and, for COPY/ADD, the files' contents) to the
+ * image it made, in <store>/build-cache.json (at most IMG_CACHE_MAX
+ * entries; past it the oldest half goes). Thread-safe.
+ */
+#define IMG_CACHE_MAX 10000
+/** img_cache_get() - 0 and @id when @key is cached and its image is still
+ * in the store; SHOAL_ENOTFOUND otherwise. */
+int img_cache_get(struct img_store *s, const char *key,
+		  char id[DIGEST_STR_LEN]);
+/** img_cache_put() - remember @key -> @id (written atomically). */
+int img_cache_put(struct img_store *s, const char *key, const char *id);
+
+/**
+ * img_history_json() - Docker's GET /images/{name}/history array for
+ * @ref, newest first: Id (the image's for the top entry; below, the id
+ * of a stored image that is this one up to that entry, else "<missing>"
+ * with its tags), Created (seconds), CreatedBy, Tags, Size (of the entry's
+ * layer, 0 for an empty one), Comment. *@out owned. Errors as img_resolve().
+ */
+int img_history_json(struct img_store *s, const char *ref, json_t **out,
+		     struct shoal_err *err);
+
 #endif
