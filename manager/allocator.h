@@ -63,6 +63,16 @@ int alloc_net_pick(const struct alloc_net *used, size_t n, const char *subnet,
 		   size_t errlen);
 
 /**
+ * alloc_addr_pick() - the lowest host address of @net's subnet that is
+ * neither its gateway nor one of the @n addresses in @used (host order,
+ * any order), for a task or a service VIP. Returns 0 with *@out, or
+ * -ENOSPC when the subnet is full. Pure; the leader component that will
+ * call it for tasks and VIPs is not written yet (docs/overlay.md).
+ */
+int alloc_addr_pick(const struct alloc_net *net, const uint32_t *used, size_t n,
+		    uint32_t *out);
+
+/**
  * alloc_net_apply() - write @a into the checked spec @spec (its VNI and
  * its IPAM config). 0 or -ENOMEM.
  */

@@ -21,6 +21,7 @@
  *   CheckDuplicate       accepted (names are always unique here)
  *   EnableIPv4           true or absent (IPv4 is all there is)
  */
+#include "common/alloc.h"
 #include "common/jsonx.h"
 #include "manager/allocator.h"
 
@@ -449,6 +450,39 @@ int alloc_net_pick(const struct alloc_net *used, size_t n, const char *subnet,
 	}
 	*out = a;
 	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int alloc_addr_pick(const struct alloc_net *net, const uint32_t *used, size_t n,
+		    uint32_t *out)
+{
+	uint32_t mask = mask_of(net->prefix), bcast = net->subnet | ~mask;
+	uint32_t *sorted = NULL;
+	if (n) {
+		sorted = shoal_malloc(n * sizeof(*sorted));
+		if (!sorted)
+			return -ENOMEM;
+		memcpy(sorted, used, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), cmp_u32);
+	}
+	/* One pass over the sorted used addresses: O(n log n). */
+	size_t i = 0;
+	for (uint32_t a = net->subnet + 1; a < bcast; a++) {
+		while (i < n && sorted[i] < a)
+			i++;
+		if (a != net->gateway && (i == n || sorted[i] != a)) {
+			shoal_free(sorted);
+			*out = a;
+			return 0;
+		}
+	}
+	shoal_free(sorted);
+	return -ENOSPC;
 }
 
 int alloc_net_apply(json_t *spec, const struct alloc_net *a)

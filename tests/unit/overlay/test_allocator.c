@@ -213,6 +213,30 @@ static void the_allocation_round_trips_through_the_spec(void **s)
 	json_decref(spec);
 }
 
+static void addresses_are_the_lowest_free_ones_never_the_gateway(void **s)
+{
+	struct alloc_net n = {.vni = 4096,
+			      .subnet = 0x0a000000,
+			      .prefix = 24,
+			      .gateway = 0x0a000001};
+	uint32_t a, used[5] = {0x0a000005, 0x0a000002, 0x0a000003};
+	assert_int_equal(alloc_addr_pick(&n, NULL, 0, &a), 0);
+	assert_string_equal(text(a), "10.0.0.2");
+	assert_int_equal(alloc_addr_pick(&n, used, 3, &a), 0);
+	assert_string_equal(text(a), "10.0.0.4"); /* in any order */
+	n.gateway = 0x0a0000fe;
+	assert_int_equal(alloc_addr_pick(&n, used, 3, &a), 0);
+	assert_string_equal(text(a), "10.0.0.1");
+	/* A /29 holds .1-.6: the gateway and five tasks fill it. */
+	struct alloc_net small = {
+		.subnet = 0x0a000100, .prefix = 29, .gateway = 0x0a000101};
+	uint32_t full[5] = {0x0a000102, 0x0a000103, 0x0a000104, 0x0a000105,
+			    0x0a000106};
+	assert_int_equal(alloc_addr_pick(&small, full, 4, &a), 0);
+	assert_string_equal(text(a), "10.0.1.6");
+	assert_int_equal(alloc_addr_pick(&small, full, 5, &a), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +246,8 @@ int main(void)
 		cmocka_unit_test(a_given_subnet_and_gateway_are_checked),
 		cmocka_unit_test(the_pool_runs_out_with_dockers_words),
 		cmocka_unit_test(the_allocation_round_trips_through_the_spec),
+		cmocka_unit_test(
+			addresses_are_the_lowest_free_ones_never_the_gateway),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
