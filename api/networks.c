@@ -186,12 +186,32 @@ static void swarm_write(struct api_call *call, struct mgr *m, const char *op,
 	}
 }
 
-static void swarm_create(struct api_call *call)
+/* Whether this daemon has a local network named exactly @name. */
+static bool local_named(struct api_call *call, const char *name)
+{
+	struct api__state *st = api__state_of(call);
+	struct net *n = st ? eng_net(st->eng) : NULL;
+	int rc;
+	json_t *r = n && *name ? net_network_inspect(n, name, &rc) : NULL;
+	bool same = r && !strcmp(jsonx_str(r, "Name", ""), name);
+	json_decref(r);
+	return same;
+}
+
+static void swarm_create(struct api_call *call, const json_t *body)
 {
 	struct mgr *m = api__svc_manager(call);
+	const char *name = jsonx_str(body, "Name", "");
 	char id[ID_SWARM_LEN + 1];
 	if (!m)
 		return;
+	/* Names are unique across scopes on the manager asked (the store
+	 * checks the swarm's; another node's local names are its own). */
+	if (local_named(call, name)) {
+		api_reply_error(call, 409,
+				"network with name %s already exists", name);
+		return;
+	}
 	id_swarm(id);
 	struct mgr_write_req req = {.id = id,
 				    .body = call->req->body,
@@ -389,11 +409,20 @@ static void create(struct api_call *call)
 		return;
 	}
 	if (wants_swarm(body)) {
+		swarm_create(call, body);
 		json_decref(body);
-		swarm_create(call);
 		return;
 	}
 	if (!(n = need_net(call, &st))) {
+		json_decref(body);
+		return;
+	}
+	struct mgr *m = swarm_mgr(call);
+	if (m && store_get_by_name(mgr_store(m), STORE_NETWORKS,
+				   jsonx_str(body, "Name", ""))) {
+		api_reply_error(call, 409,
+				"network with name %s already exists",
+				jsonx_str(body, "Name", ""));
 		json_decref(body);
 		return;
 	}

@@ -46,7 +46,8 @@ struct alloc_net {
  * Labels, Options (com.docker.network.driver.mtu only), IPAM {Driver
  * "default", Config [{Subnet, Gateway}] as asked, possibly empty}. Every
  * field Shoal does not apply is refused by name; "encrypted" says what
- * this kernel lacks. Returns 0, -EINVAL with @err, -ENOMEM.
+ * this kernel lacks. Returns 0, -EINVAL with @err, -EPERM with @err for
+ * the name of a predefined network (bridge, host, none), -ENOMEM.
  */
 int alloc_net_check(const json_t *req, json_t **out, char *err, size_t errlen);
 

@@ -5,7 +5,8 @@
  * same networks in give the same allocation out, on any manager.
  *
  * Fields of Docker's NetworkCreateRequest (Engine API 1.44):
- *   Name                 required, Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]*
+ *   Name                 required, Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]*;
+ *                        bridge, host and none refused (swarmkit's 403)
  *   Driver               "overlay"
  *   Scope                "" or "swarm"
  *   Internal, Labels     kept and shown by inspect
@@ -306,6 +307,17 @@ static int check_fields(const json_t *req, char *err, size_t errlen)
 		snprintf(err, errlen, PREFIX "driver must be overlay");
 		return -EINVAL;
 	}
+	static const char *const predefined[] = {"bridge", "host", "none",
+						 NULL};
+	for (size_t i = 0; predefined[i]; i++)
+		if (!strcmp(jsonx_str(req, "Name", ""), predefined[i])) {
+			snprintf(err, errlen,
+				 "rpc error: code = PermissionDenied desc = "
+				 "%s is a pre-defined network and cannot be "
+				 "created",
+				 predefined[i]);
+			return -EPERM;
+		}
 	if (!name_valid(jsonx_str(req, "Name", ""))) {
 		snprintf(err, errlen,
 			 PREFIX "invalid network name \"%.64s\": only "
@@ -319,8 +331,10 @@ static int check_fields(const json_t *req, char *err, size_t errlen)
 int alloc_net_check(const json_t *req, json_t **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	if (check_fields(req, err, errlen) < 0 ||
-	    check_labels(jsonx_obj(req, "Labels"), err, errlen) < 0 ||
+	int rc = check_fields(req, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (check_labels(jsonx_obj(req, "Labels"), err, errlen) < 0 ||
 	    check_options(jsonx_obj(req, "Options"), err, errlen) < 0 ||
 	    check_ipam(json_object_get(req, "IPAM"), err, errlen) < 0)
 		return -EINVAL;

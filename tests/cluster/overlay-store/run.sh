@@ -4,7 +4,8 @@
 # follower is forwarded to the leader; every manager lists and inspects
 # the network with its VNI and subnet; Docker's refusals (a name taken, an
 # overlapping subnet, -o encrypted naming what the kernel lacks,
-# --attachable); a worker answers Docker's 503; after kill -9 of the
+# --attachable, a predefined name, a local network's name on that manager
+# and the reverse); a worker answers Docker's 503; after kill -9 of the
 # leader the networks are still there and a new one gets the next VNI
 # and subnet (nothing given twice); rm on any manager removes it
 # everywhere.
@@ -71,7 +72,21 @@ assert_contains "--attachable is refused by name" "attachable" \
 	"$(lab exec h1 docker network create -d overlay --attachable x 2>&1 || true)"
 assert_contains "a worker answers Docker's 503" "not a swarm manager" \
 	"$(lab exec h4 docker network create -d overlay x 2>&1 || true)"
+# (h1's own predefined host network answers first: "already exists")
+assert_fails "a predefined name is refused" \
+	lab exec h1 docker network create -d overlay host
+nohost() { ! lists "$1" host; }
+assert_ok "no overlay named host" nohost h2
 assert_fails "no network x was made" lab exec h1 docker network inspect x
+assert_ok "a local bridge network on h1" lab exec h1 docker network create localnet
+assert_contains "an overlay of a local network's name on that manager is 409" \
+	"network with name localnet already exists" \
+	"$(lab exec h1 docker network create -d overlay localnet 2>&1 || true)"
+assert_contains "a local network of an overlay's name on a manager is 409" \
+	"network with name front already exists" \
+	"$(lab exec h3 docker network create front 2>&1 || true)"
+assert_eq "front is still the overlay" overlay "$(fmt h3 front '{{.Driver}}')"
+assert_ok "the local network goes" lab exec h1 docker network rm localnet
 
 note "kill -9 of the leader"
 lab kill h1 >/dev/null

@@ -98,6 +98,13 @@ static void what_is_not_applied_is_refused_by_name(void **s)
 	refused(",\"IPAM\":{\"Config\":[{\"Gateway\":\"10.1.0.1\"}]}",
 		"needs a subnet");
 	refused(",\"Labels\":{\"a\":1}", "label a");
+	char err[256];
+	json_t *spec;
+	assert_int_equal(check(",\"Name\":\"host\"", &spec, err, sizeof(err)),
+			 -EPERM);
+	assert_string_equal(err, "rpc error: code = PermissionDenied desc = "
+				 "host is a pre-defined network and cannot be "
+				 "created");
 }
 
 static struct alloc_net pick(const struct alloc_net *used, size_t n,
