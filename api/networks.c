@@ -14,7 +14,8 @@
  * ("network-create", forwarded to the leader by a follower), and list,
  * inspect and remove see the store's networks table beside the local
  * networks. A worker or a daemon outside a swarm answers Docker's 503 for
- * an overlay create. Prune removes local networks only.
+ * an overlay create. Prune on a manager removes the unused overlays too
+ * (as Docker does), one write each.
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -511,18 +512,101 @@ static bool keep(const json_t *r, void *arg)
 	return false;
 }
 
+/* A prune's overlays, removed one write at a time (each may be refused:
+ * a service uses it), then the answer. */
+struct prune_chain {
+	struct http_response *res; /* NULL once the client left */
+	struct mgr *m;
+	json_t *removed; /* names deleted, local ones first */
+	json_t *todo;	 /* [[id, name], ...] */
+	size_t next;
+};
+
+static void prune_client_gone(struct http_response *res, void *arg)
+{
+	struct prune_chain *c = arg;
+	c->res = NULL;
+}
+
+static void prune_next(struct prune_chain *c);
+
+static void prune_done(void *arg, int rc, const char *msg)
+{
+	struct prune_chain *c = arg;
+	if (rc == 0)
+		json_array_append(
+			c->removed,
+			json_array_get(json_array_get(c->todo, c->next), 1));
+	c->next++;
+	prune_next(c);
+}
+
+static void prune_next(struct prune_chain *c)
+{
+	char err[400];
+	while (c->next < json_array_size(c->todo)) {
+		json_t *t = json_array_get(c->todo, c->next);
+		struct mgr_write_req req = {
+			.id = json_string_value(json_array_get(t, 0))};
+		if (mgr_write(c->m, "network-remove", &req, prune_done, c, err,
+			      sizeof(err)) == 0)
+			return; /* prune_done() goes on */
+		c->next++;	/* refused at once: not deleted */
+	}
+	if (c->res) {
+		json_t *body =
+			json_pack("{s:O}", "NetworksDeleted", c->removed);
+		size_t len = 0;
+		char *text = body ? jsonx_dump(body, &len) : NULL;
+		http_response_on_close(c->res, NULL, NULL);
+		if (text)
+			http_response_send(c->res, 200, "application/json",
+					   text, len);
+		else
+			http_response_send_error(c->res, 500, "out of memory");
+		shoal_free(text);
+		json_decref(body);
+	}
+	json_decref(c->removed);
+	json_decref(c->todo);
+	shoal_free(c);
+}
+
+/* The overlays a prune with @pf removes: [[id, name], ...] (owned). */
+static json_t *prune_overlays(struct mgr *m, struct prune_filter *pf)
+{
+	const struct store_object **all;
+	size_t n;
+	json_t *todo = json_array();
+	if (!todo || !m ||
+	    store_list(mgr_store(m), STORE_NETWORKS, &all, &n) < 0)
+		return todo;
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = swarm_json(all[i]);
+		if (r && !keep(r, pf))
+			json_array_append_new(
+				todo,
+				json_pack("[s, s]", all[i]->id,
+					  all[i]->name ? all[i]->name : ""));
+		json_decref(r);
+	}
+	shoal_free(all);
+	return todo;
+}
+
 static void prune(struct api_call *call)
 {
 	static const char *const known[] = {"label", "label!", "until", NULL};
 	const char *want[API__FILTER_VALUES + 1];
 	const char *reject[API__FILTER_VALUES + 1];
 	const char *until[API__FILTER_VALUES + 1];
-	struct api__state *st;
-	struct net *n = need_net(call, &st);
+	struct api__state *st = api__state_of(call);
+	struct mgr *m = swarm_mgr(call);
+	struct net *n = st ? eng_net(st->eng) : NULL;
 	json_t *f, *removed;
 	char err[256];
 
-	if (!n)
+	if (!m && !(n = need_net(call, &st)))
 		return;
 	if (api__filters_parse(http_request_query(call->req, "filters"), known,
 			       &f, err, sizeof(err)) < 0) {
@@ -541,10 +625,23 @@ static void prune(struct api_call *call)
 	}
 	struct prune_filter pf = {want, reject};
 	removed = json_array();
-	net_network_prune(n, keep, &pf, removed);
+	if (n)
+		net_network_prune(n, keep, &pf, removed);
+	json_t *todo = prune_overlays(m, &pf);
 	json_decref(f);
-	api_reply_json(call, 200,
-		       json_pack("{s:o}", "NetworksDeleted", removed));
+	struct prune_chain *c = todo && json_array_size(todo)
+					? shoal_calloc(1, sizeof(*c))
+					: NULL;
+	if (!c) {
+		json_decref(todo);
+		api_reply_json(call, 200,
+			       json_pack("{s:o}", "NetworksDeleted", removed));
+		return;
+	}
+	*c = (struct prune_chain){
+		.res = call->res, .m = m, .removed = removed, .todo = todo};
+	http_response_on_close(call->res, prune_client_gone, c);
+	prune_next(c);
 }
 
 static void connect_(struct api_call *call)

@@ -8,7 +8,7 @@
 # and the reverse); a worker answers Docker's 503; after kill -9 of the
 # leader the networks are still there and a new one gets the next VNI
 # and subnet (nothing given twice); rm on any manager removes it
-# everywhere.
+# everywhere; prune on a follower removes the unused overlays.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
@@ -107,3 +107,10 @@ assert_eventually "front is gone on $new" 10 gone "$new"
 lab start h1 >/dev/null
 assert_eventually "front is gone on h1 once it is back" 20 gone h1
 assert_eventually "h1 lists back" 20 lists h1 back
+
+note "prune"
+out=$(lab exec "$other" docker network prune -f 2>&1)
+assert_contains "docker network prune on a follower removes back" back "$out"
+assert_contains "and third" third "$out"
+none() { [ -z "$(lab exec "$1" docker network ls -q --filter driver=overlay)" ]; }
+assert_eventually "no overlay is left on h1" 10 none h1

@@ -6,7 +6,8 @@
  * and driver filters), inspect by name, id and prefix; Docker's 409 for
  * a name taken and 403 for an overlapping subnet; encrypted and
  * attachable refused with 400 naming them; remove, after which the VNI
- * and subnet are given again; Docker's 503 outside a swarm.
+ * and subnet are given again; prune of the overlays a label selects;
+ * Docker's 503 outside a swarm.
  */
 /* clang-format off */
 #include <setjmp.h>
@@ -313,6 +314,34 @@ static void overlays_are_created_listed_inspected_and_removed(void **s)
 			  "com.docker.network.driver.overlay.vxlanid_list", ""),
 		"4096");
 	json_decref(n);
+
+	/* Prune removes the unused overlays its filter selects. */
+	ask("POST",
+	    "/v1.45/networks/prune?filters=%7B%22label%22:%5B%22team=b%22%5D%7D",
+	    NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(
+		json_array_size(json_object_get(r.json, "NetworksDeleted")), 0);
+	reply_fini(&r);
+	ask("POST",
+	    "/v1.45/networks/prune?filters=%7B%22label%22:%5B%22team=a%22%5D%7D",
+	    NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_t *del = json_object_get(r.json, "NetworksDeleted");
+	assert_int_equal(json_array_size(del), 2);
+	bool back = false, again = false;
+	size_t i;
+	json_t *v;
+	json_array_foreach(del, i, v)
+	{
+		back |= !strcmp(json_string_value(v), "back");
+		again |= !strcmp(json_string_value(v), "again");
+	}
+	assert_true(back && again);
+	reply_fini(&r);
+	ask("GET", "/v1.45/networks", NULL, &r);
+	assert_int_equal(json_array_size(r.json), 0);
+	reply_fini(&r);
 }
 
 static void a_worker_or_a_daemon_outside_a_swarm_gets_dockers_503(void **s)
