@@ -9,11 +9,11 @@
  *           on the manager the client asked and again on the leader; the
  *           leader refuses a name already taken and lets the allocator's
  *           core pick the VNI, subnet and gateway against every overlay
- *           in the store, and writes them into the network's spec in the
- *           same change: an allocation is never lost to a failover, and
- *           two creates cannot take the same VNI or subnet (the second
- *           one is built against a store holding the first, or refused
- *           by its name at apply).
+ *           in the store and those proposed and not applied yet (the
+ *           in-flight list below), and writes them into the network's
+ *           spec in the same change: an allocation is never lost to a
+ *           failover, and two creates cannot take the same VNI or subnet
+ *           even when the second is built before the first is applied.
  *   remove  refused while a service names the network (Docker's words);
  *           otherwise the object goes.
  *
@@ -23,6 +23,7 @@
  */
 #define LOG_MODULE "manager"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/id.h"
 #include "common/jsonx.h"
@@ -43,16 +44,62 @@ static int create_check(const json_t *body, const struct mgr_write_req *req,
 	return rc;
 }
 
-/* The allocations of every overlay in the store: *@out owned. */
-static int used_networks(const struct store *s, struct alloc_net **out,
-			 size_t *n)
+/*
+ * Allocations proposed but not applied yet. The leader builds a create
+ * against its store, and a second create may be built before the first
+ * is applied (proposals are pipelined): without these it would be given
+ * the same VNI and subnet. An entry leaves when its write is applied or
+ * refused (the committed hook), or after INFLIGHT_TTL_NS in case its
+ * proposal failed before Raft took it (the hook never runs then). The
+ * loop's thread only.
+ */
+#define INFLIGHT_MAX 64
+#define INFLIGHT_TTL_NS (60LL * 1000000000LL)
+
+static struct inflight {
+	const struct mgr *m;
+	char id[STORE_ID_MAX + 1];
+	struct alloc_net a;
+	int64_t at_ns;
+} inflight[INFLIGHT_MAX];
+static size_t ninflight;
+
+static void inflight_drop(size_t i)
+{
+	inflight[i] = inflight[--ninflight];
+}
+
+static void inflight_expire(void)
+{
+	int64_t now = time_mono_ns();
+	for (size_t i = 0; i < ninflight;)
+		if (now - inflight[i].at_ns > INFLIGHT_TTL_NS)
+			inflight_drop(i);
+		else
+			i++;
+}
+
+/* Append @m's allocations in flight to @used (room for ninflight more). */
+static size_t inflight_add_to(const struct mgr *m, struct alloc_net *used,
+			      size_t n)
+{
+	for (size_t i = 0; i < ninflight; i++)
+		if (inflight[i].m == m)
+			used[n++] = inflight[i].a;
+	return n;
+}
+
+/* The allocations of every overlay in the store and of those in flight
+ * on @m: *@out owned. */
+static int used_networks(const struct mgr *m, const struct store *s,
+			 struct alloc_net **out, size_t *n)
 {
 	const struct store_object **objs;
 	size_t count, k = 0;
 	int rc = store_list(s, STORE_NETWORKS, &objs, &count);
 	if (rc < 0)
 		return rc;
-	*out = shoal_calloc(count ? count : 1, sizeof(**out));
+	*out = shoal_calloc(count + ninflight + 1, sizeof(**out));
 	if (!*out) {
 		shoal_free(objs);
 		return -ENOMEM;
@@ -64,7 +111,7 @@ static int used_networks(const struct store *s, struct alloc_net **out,
 		json_decref(spec);
 	}
 	shoal_free(objs);
-	*n = k;
+	*n = inflight_add_to(m, *out, k);
 	return 0;
 }
 
@@ -102,8 +149,15 @@ static int create_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 			 name);
 		rc = SHOAL_ECONFLICT;
 	}
+	inflight_expire();
+	if (rc == 0 && ninflight == INFLIGHT_MAX) {
+		snprintf(err, errlen,
+			 "too many network creates in flight (%d); try again",
+			 INFLIGHT_MAX);
+		rc = -EBUSY;
+	}
 	if (rc == 0)
-		rc = used_networks(w->m->store, &used, &n);
+		rc = used_networks(w->m, w->m->store, &used, &n);
 	if (rc == 0)
 		rc = alloc_net_pick(used, n, jsonx_str(c, "Subnet", ""),
 				    jsonx_str(c, "Gateway", ""), &a, err,
@@ -112,6 +166,13 @@ static int create_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 		rc = alloc_net_apply(spec, &a);
 	if (rc == 0)
 		rc = add_network(w->b, id, name, spec);
+	if (rc == 0) {
+		struct inflight *f = &inflight[ninflight++];
+		f->m = w->m;
+		snprintf(f->id, sizeof(f->id), "%s", id);
+		f->a = a;
+		f->at_ns = time_mono_ns();
+	}
 	shoal_free(used);
 	json_decref(spec);
 	return rc;
@@ -176,6 +237,11 @@ static int remove_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 
 static void create_committed(struct mgr *m, const char *id, int rc)
 {
+	for (size_t i = 0; i < ninflight; i++)
+		if (inflight[i].m == m && !strcmp(inflight[i].id, id)) {
+			inflight_drop(i);
+			break;
+		}
 	if (rc == 0)
 		log_info("network=%s created", id);
 }

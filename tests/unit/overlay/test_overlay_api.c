@@ -7,6 +7,7 @@
  * a name taken and 403 for an overlapping subnet; encrypted and
  * attachable refused with 400 naming them; remove, after which the VNI
  * and subnet are given again; prune of the overlays a label selects;
+ * creates in flight together get distinct VNIs and subnets;
  * Docker's 503 outside a swarm.
  */
 /* clang-format off */
@@ -344,6 +345,61 @@ static void overlays_are_created_listed_inspected_and_removed(void **s)
 	reply_fini(&r);
 }
 
+/* Start a request; the loop runs it (on_done fills @r). */
+static void start(const char *method, const char *path, const char *body,
+		  struct reply *r)
+{
+	struct http_addr addr;
+	char host[200];
+	snprintf(host, sizeof(host), "unix://%s", sock);
+	assert_int_equal(http_addr_parse(host, &addr), 0);
+	memset(r, 0, sizeof(*r));
+	struct http_client_req req = {.method = method,
+				      .path = path,
+				      .body = body,
+				      .body_len = strlen(body),
+				      .timeout_ms = 10000};
+	struct http_client_cbs cbs = {.on_done = on_done, .arg = r};
+	assert_int_equal(http_client_start(&L, &addr, &req, &cbs), 0);
+}
+
+static void creates_in_flight_together_never_share_a_vni_or_subnet(void **s)
+{
+	enum { N = 6 };
+	struct reply r[N];
+	char bodies[N][512], vnis[N][16], subnets[N][32];
+	for (int i = 0; i < N; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "n%d", i);
+		snprintf(bodies[i], sizeof(bodies[i]), CREATE, name, "", "");
+		start("POST", "/v1.45/networks/create", bodies[i], &r[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		while (!r[i].done)
+			uv_run(&L, UV_RUN_ONCE);
+		assert_int_equal(r[i].status, 201);
+		reply_fini(&r[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		char name[16];
+		int status;
+		snprintf(name, sizeof(name), "n%d", i);
+		json_t *n = inspect(name, &status);
+		assert_int_equal(status, 200);
+		snprintf(vnis[i], sizeof(vnis[i]), "%s",
+			 jsonx_str(jsonx_obj(n, "Options"),
+				   "com.docker.network.driver.overlay."
+				   "vxlanid_list",
+				   ""));
+		snprintf(subnets[i], sizeof(subnets[i]), "%s", subnet_of(n));
+		json_decref(n);
+		for (int j = 0; j < i; j++) {
+			assert_string_not_equal(vnis[i], vnis[j]);
+			assert_string_not_equal(subnets[i], subnets[j]);
+		}
+	}
+}
+
 static void a_worker_or_a_daemon_outside_a_swarm_gets_dockers_503(void **s)
 {
 	struct api_services svc = {
@@ -383,6 +439,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			overlays_are_created_listed_inspected_and_removed,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			creates_in_flight_together_never_share_a_vni_or_subnet,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_worker_or_a_daemon_outside_a_swarm_gets_dockers_503,
