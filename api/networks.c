@@ -5,17 +5,237 @@
  * (eng_net()); container references are resolved by the engine.
  *
  * Filters of GET /networks: name (substring), id (prefix), driver, label
- * (key or key=value), type (custom or builtin), scope (local), dangling
- * (no containers). Prune: label, label!; `until` is refused by name.
+ * (key or key=value), type (custom or builtin), scope (local or swarm),
+ * dangling (no containers). Prune: label, label!; `until` is refused by
+ * name.
+ *
+ * Overlay networks (docs/overlay.md) are the swarm's: on a manager,
+ * `-d overlay` creates go through the manager's write path
+ * ("network-create", forwarded to the leader by a follower), and list,
+ * inspect and remove see the store's networks table beside the local
+ * networks. A worker or a daemon outside a swarm answers Docker's 503 for
+ * an overlay create. Prune on a manager removes the unused overlays too
+ * (as Docker does), one write each.
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
+#include "api/services_common.h"
+#include "api/swarm.h"
+#include "common/alloc.h"
+#include "common/error.h"
+#include "common/id.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "manager/allocator.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+/* --- overlay networks, from the swarm's store ------------------------------
+ */
+
+/* The running manager of this node, or NULL (no answer sent). */
+static struct mgr *swarm_mgr(struct api_call *call)
+{
+	struct api_swarm_local l = {.state = "inactive", .error = ""};
+	if (call->svc->swarm_ops)
+		call->svc->swarm_ops->local(call->svc->arg, &l);
+	return l.mgr;
+}
+
+/* The overlay @ref names: full id, name, or a unique id prefix. */
+static const struct store_object *swarm_find(const struct store *s,
+					     const char *ref)
+{
+	const struct store_object *o = store_get(s, STORE_NETWORKS, ref);
+	const struct store_object **all, *hit = NULL;
+	size_t n, len = strlen(ref), hits = 0;
+	if (o || (o = store_get_by_name(s, STORE_NETWORKS, ref)) || !len)
+		return o;
+	if (store_list(s, STORE_NETWORKS, &all, &n) < 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(all[i]->id, ref, len)) {
+			hit = all[i];
+			hits++;
+		}
+	shoal_free(all);
+	return hits == 1 ? hit : NULL;
+}
+
+/* Docker's network JSON for the overlay @o (owned, NULL without memory). */
+static json_t *swarm_json(const struct store_object *o)
+{
+	json_t *spec = api__obj_parsed(o->spec, o->spec_len);
+	json_t *opts = json_deep_copy(jsonx_obj(spec, "Options"));
+	json_t *ipam = json_deep_copy(jsonx_obj(spec, "IPAM"));
+	json_t *labels = json_deep_copy(jsonx_obj(spec, "Labels"));
+	char vni[16];
+	snprintf(vni, sizeof(vni), "%lld",
+		 (long long)jsonx_int(spec, "VNI", 0));
+	if (!opts)
+		opts = json_object();
+	json_object_set_new(opts,
+			    "com.docker.network.driver.overlay.vxlanid_list",
+			    json_string(vni));
+	if (ipam)
+		json_object_set_new(ipam, "Options", json_null());
+	json_t *r = json_pack(
+		"{s:s, s:s, s:o, s:s, s:s, s:b, s:o, s:b, s:b, s:b, s:{s:s}, "
+		"s:b, s:{}, s:o, s:o}",
+		"Name", o->name ? o->name : "", "Id", o->id, "Created",
+		api__time_json(o->created_ns), "Scope", "swarm", "Driver",
+		"overlay", "EnableIPv6", 0, "IPAM", ipam ? ipam : json_object(),
+		"Internal", jsonx_bool(spec, "Internal", false), "Attachable",
+		jsonx_bool(spec, "Attachable", false), "Ingress", 0,
+		"ConfigFrom", "Network", "", "ConfigOnly", 0, "Containers",
+		"Options", opts, "Labels", labels ? labels : json_object());
+	json_decref(spec);
+	return r;
+}
+
+/* The overlays as Docker's JSON, appended to @out. */
+static void swarm_list(struct mgr *m, json_t *out)
+{
+	const struct store_object **all;
+	size_t n;
+	if (!m || store_list(mgr_store(m), STORE_NETWORKS, &all, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = swarm_json(all[i]);
+		if (r)
+			json_array_append_new(out, r);
+	}
+	shoal_free(all);
+}
+
+/* A write answered once it commits (or is lost). */
+struct net_answer {
+	struct http_response *res; /* NULL once the client left */
+	json_t *body;		   /* success body, or NULL (empty) */
+	int ok;			   /* success status */
+};
+
+static void answer_client_gone(struct http_response *res, void *arg)
+{
+	struct net_answer *w = arg;
+	w->res = NULL;
+}
+
+static int swarm_status(int rc)
+{
+	switch (rc) {
+	case -EINVAL:
+		return 400;
+	case -EPERM:
+		return 403;
+	case SHOAL_ENOTFOUND:
+		return 404;
+	case SHOAL_ECONFLICT:
+		return 409;
+	case SHOAL_ENOTLEADER:
+	case -ECANCELED:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+static void answer_done(void *arg, int rc, const char *msg)
+{
+	struct net_answer *w = arg;
+	if (w->res) {
+		http_response_on_close(w->res, NULL, NULL);
+		if (rc < 0) {
+			http_response_send_error(
+				w->res, swarm_status(rc),
+				msg && *msg ? msg : shoal_strerror(rc));
+		} else {
+			size_t len = 0;
+			char *s = w->body ? jsonx_dump(w->body, &len) : NULL;
+			http_response_send(w->res, w->ok,
+					   s ? "application/json" : NULL, s,
+					   len);
+			shoal_free(s);
+		}
+	}
+	json_decref(w->body);
+	shoal_free(w);
+}
+
+static void swarm_write(struct api_call *call, struct mgr *m, const char *op,
+			const struct mgr_write_req *req, int ok, json_t *body)
+{
+	struct net_answer *w = shoal_calloc(1, sizeof(*w));
+	char err[400] = "";
+	int rc = -ENOMEM;
+	if (w) {
+		*w = (struct net_answer){
+			.res = call->res, .body = body, .ok = ok};
+		http_response_on_close(call->res, answer_client_gone, w);
+		rc = mgr_write(m, op, req, answer_done, w, err, sizeof(err));
+	}
+	if (rc < 0) {
+		if (w) {
+			http_response_on_close(call->res, NULL, NULL);
+			shoal_free(w);
+		}
+		json_decref(body);
+		api_reply_error(call, swarm_status(rc), "%s",
+				rc == -ENOMEM ? "out of memory" : err);
+	}
+}
+
+/* Whether this daemon has a local network named exactly @name. */
+static bool local_named(struct api_call *call, const char *name)
+{
+	struct api__state *st = api__state_of(call);
+	struct net *n = st ? eng_net(st->eng) : NULL;
+	int rc;
+	json_t *r = n && *name ? net_network_inspect(n, name, &rc) : NULL;
+	bool same = r && !strcmp(jsonx_str(r, "Name", ""), name);
+	json_decref(r);
+	return same;
+}
+
+static void swarm_create(struct api_call *call, const json_t *body)
+{
+	struct mgr *m = api__svc_manager(call);
+	const char *name = jsonx_str(body, "Name", "");
+	char id[ID_SWARM_LEN + 1];
+	if (!m)
+		return;
+	/* Names are unique across scopes on the manager asked (the store
+	 * checks the swarm's; another node's local names are its own). */
+	if (local_named(call, name)) {
+		api_reply_error(call, 409,
+				"network with name %s already exists", name);
+		return;
+	}
+	id_swarm(id);
+	struct mgr_write_req req = {.id = id,
+				    .body = call->req->body,
+				    .body_len = call->req->body_len};
+	swarm_write(call, m, "network-create", &req, 201,
+		    json_pack("{s:s, s:s}", "Id", id, "Warning", ""));
+}
+
+static void swarm_remove(struct api_call *call, struct mgr *m,
+			 const struct store_object *o)
+{
+	struct mgr_write_req req = {.id = o->id};
+	swarm_write(call, m, "network-remove", &req, 204, NULL);
+}
+
+/* Whether the create body asks for a swarm network. */
+static bool wants_swarm(const json_t *body)
+{
+	return !strcmp(jsonx_str(body, "Driver", ""), "overlay") ||
+	       !strcmp(jsonx_str(body, "Scope", ""), "swarm");
+}
+
+/* --- local networks and the routes ---------------------------------------- */
 
 static struct net *need_net(struct api_call *call, struct api__state **st)
 {
@@ -82,13 +302,14 @@ static void list(struct api_call *call)
 	const char *type[API__FILTER_VALUES + 1],
 		*scope[API__FILTER_VALUES + 1];
 	const char *dang[API__FILTER_VALUES + 1];
-	struct api__state *st;
-	struct net *n = need_net(call, &st);
+	struct api__state *st = api__state_of(call);
+	struct mgr *m = swarm_mgr(call);
+	struct net *n = st ? eng_net(st->eng) : NULL;
 	json_t *f, *all, *out, *r;
 	char err[256];
 	size_t i;
 
-	if (!n)
+	if (!m && !need_net(call, &st))
 		return;
 	if (api__filters_parse(http_request_query(call->req, "filters"), known,
 			       &f, err, sizeof(err)) < 0) {
@@ -118,7 +339,8 @@ static void list(struct api_call *call)
 			json_decref(f);
 			return;
 		}
-	all = net_network_list(n);
+	all = n ? net_network_list(n) : json_array();
+	swarm_list(m, all);
 	out = json_array();
 	json_array_foreach(all, i, r)
 	{
@@ -130,7 +352,8 @@ static void list(struct api_call *call)
 		    !any_match(ids, jsonx_str(r, "Id", ""), true, false) ||
 		    !any_match(drv, jsonx_str(r, "Driver", ""), false, false) ||
 		    !any_match(type, t, false, false) ||
-		    !any_match(scope, "local", false, false) ||
+		    !any_match(scope, jsonx_str(r, "Scope", "local"), false,
+			       false) ||
 		    !labels_match(lab, jsonx_obj(r, "Labels")) ||
 		    (dang[0] && (d ? used || builtin(r) : !used)))
 			continue;
@@ -146,12 +369,22 @@ static void list(struct api_call *call)
 static void inspect(struct api_call *call)
 {
 	struct api__state *st;
-	struct net *n = need_net(call, &st);
+	struct mgr *m = swarm_mgr(call);
 	const char *ref = api_param(call, "id");
+	const struct store_object *o = m ? swarm_find(mgr_store(m), ref) : NULL;
+	struct net *n;
 	int rc;
 	json_t *r;
 
-	if (!n)
+	if (o) {
+		r = swarm_json(o);
+		if (r)
+			api_reply_json(call, 200, r);
+		else
+			api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	if (!(n = need_net(call, &st)))
 		return;
 	r = net_network_inspect(n, ref, &rc);
 	if (!r) {
@@ -165,17 +398,33 @@ static void inspect(struct api_call *call)
 static void create(struct api_call *call)
 {
 	struct api__state *st;
-	struct net *n = need_net(call, &st);
+	struct net *n;
 	struct shoal_err e = {""};
 	json_t *body = NULL, *cfg;
 	char err[256], id[65];
 	int rc;
 
-	if (!n)
-		return;
 	if (jsonx_parse_object(call->req->body, call->req->body_len, &body, err,
 			       sizeof(err)) < 0) {
 		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	if (wants_swarm(body)) {
+		swarm_create(call, body);
+		json_decref(body);
+		return;
+	}
+	if (!(n = need_net(call, &st))) {
+		json_decref(body);
+		return;
+	}
+	struct mgr *m = swarm_mgr(call);
+	if (m && store_get_by_name(mgr_store(m), STORE_NETWORKS,
+				   jsonx_str(body, "Name", ""))) {
+		api_reply_error(call, 409,
+				"network with name %s already exists",
+				jsonx_str(body, "Name", ""));
+		json_decref(body);
 		return;
 	}
 	const json_t *ipam = jsonx_obj(body, "IPAM");
@@ -226,11 +475,18 @@ static void create(struct api_call *call)
 static void remove_(struct api_call *call)
 {
 	struct api__state *st;
-	struct net *n = need_net(call, &st);
+	struct mgr *m = swarm_mgr(call);
+	const struct store_object *o =
+		m ? swarm_find(mgr_store(m), api_param(call, "id")) : NULL;
+	struct net *n;
 	struct shoal_err e = {""};
 	int rc;
 
-	if (!n)
+	if (o) {
+		swarm_remove(call, m, o);
+		return;
+	}
+	if (!(n = need_net(call, &st)))
 		return;
 	rc = net_network_remove(n, api_param(call, "id"), &e);
 	if (rc < 0) {
@@ -256,18 +512,101 @@ static bool keep(const json_t *r, void *arg)
 	return false;
 }
 
+/* A prune's overlays, removed one write at a time (each may be refused:
+ * a service uses it), then the answer. */
+struct prune_chain {
+	struct http_response *res; /* NULL once the client left */
+	struct mgr *m;
+	json_t *removed; /* names deleted, local ones first */
+	json_t *todo;	 /* [[id, name], ...] */
+	size_t next;
+};
+
+static void prune_client_gone(struct http_response *res, void *arg)
+{
+	struct prune_chain *c = arg;
+	c->res = NULL;
+}
+
+static void prune_next(struct prune_chain *c);
+
+static void prune_done(void *arg, int rc, const char *msg)
+{
+	struct prune_chain *c = arg;
+	if (rc == 0)
+		json_array_append(
+			c->removed,
+			json_array_get(json_array_get(c->todo, c->next), 1));
+	c->next++;
+	prune_next(c);
+}
+
+static void prune_next(struct prune_chain *c)
+{
+	char err[400];
+	while (c->next < json_array_size(c->todo)) {
+		json_t *t = json_array_get(c->todo, c->next);
+		struct mgr_write_req req = {
+			.id = json_string_value(json_array_get(t, 0))};
+		if (mgr_write(c->m, "network-remove", &req, prune_done, c, err,
+			      sizeof(err)) == 0)
+			return; /* prune_done() goes on */
+		c->next++;	/* refused at once: not deleted */
+	}
+	if (c->res) {
+		json_t *body =
+			json_pack("{s:O}", "NetworksDeleted", c->removed);
+		size_t len = 0;
+		char *text = body ? jsonx_dump(body, &len) : NULL;
+		http_response_on_close(c->res, NULL, NULL);
+		if (text)
+			http_response_send(c->res, 200, "application/json",
+					   text, len);
+		else
+			http_response_send_error(c->res, 500, "out of memory");
+		shoal_free(text);
+		json_decref(body);
+	}
+	json_decref(c->removed);
+	json_decref(c->todo);
+	shoal_free(c);
+}
+
+/* The overlays a prune with @pf removes: [[id, name], ...] (owned). */
+static json_t *prune_overlays(struct mgr *m, struct prune_filter *pf)
+{
+	const struct store_object **all;
+	size_t n;
+	json_t *todo = json_array();
+	if (!todo || !m ||
+	    store_list(mgr_store(m), STORE_NETWORKS, &all, &n) < 0)
+		return todo;
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = swarm_json(all[i]);
+		if (r && !keep(r, pf))
+			json_array_append_new(
+				todo,
+				json_pack("[s, s]", all[i]->id,
+					  all[i]->name ? all[i]->name : ""));
+		json_decref(r);
+	}
+	shoal_free(all);
+	return todo;
+}
+
 static void prune(struct api_call *call)
 {
 	static const char *const known[] = {"label", "label!", "until", NULL};
 	const char *want[API__FILTER_VALUES + 1];
 	const char *reject[API__FILTER_VALUES + 1];
 	const char *until[API__FILTER_VALUES + 1];
-	struct api__state *st;
-	struct net *n = need_net(call, &st);
+	struct api__state *st = api__state_of(call);
+	struct mgr *m = swarm_mgr(call);
+	struct net *n = st ? eng_net(st->eng) : NULL;
 	json_t *f, *removed;
 	char err[256];
 
-	if (!n)
+	if (!m && !(n = need_net(call, &st)))
 		return;
 	if (api__filters_parse(http_request_query(call->req, "filters"), known,
 			       &f, err, sizeof(err)) < 0) {
@@ -286,10 +625,23 @@ static void prune(struct api_call *call)
 	}
 	struct prune_filter pf = {want, reject};
 	removed = json_array();
-	net_network_prune(n, keep, &pf, removed);
+	if (n)
+		net_network_prune(n, keep, &pf, removed);
+	json_t *todo = prune_overlays(m, &pf);
 	json_decref(f);
-	api_reply_json(call, 200,
-		       json_pack("{s:o}", "NetworksDeleted", removed));
+	struct prune_chain *c = todo && json_array_size(todo)
+					? shoal_calloc(1, sizeof(*c))
+					: NULL;
+	if (!c) {
+		json_decref(todo);
+		api_reply_json(call, 200,
+			       json_pack("{s:o}", "NetworksDeleted", removed));
+		return;
+	}
+	*c = (struct prune_chain){
+		.res = call->res, .m = m, .removed = removed, .todo = todo};
+	http_response_on_close(call->res, prune_client_gone, c);
+	prune_next(c);
 }
 
 static void connect_(struct api_call *call)

@@ -378,6 +378,9 @@ extern const struct mgr__write_op mgr__op_swarm_update;
 extern const struct mgr__write_op mgr__op_service_create;
 extern const struct mgr__write_op mgr__op_service_update;
 extern const struct mgr__write_op mgr__op_service_remove;
+/** The overlay network writes (ops_network.c). */
+extern const struct mgr__write_op mgr__op_network_create;
+extern const struct mgr__write_op mgr__op_network_remove;
 
 /** mgr__on_control() - a write or read index forwarded by a follower. */
 void mgr__on_control(struct mgr_conn *c, const Swarm__ControlRequest *req);

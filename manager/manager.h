@@ -362,7 +362,9 @@ struct mgr_write_req {
 /**
  * mgr_write() - the write named @op ("node-update", "node-remove",
  * "token-rotate", "swarm-update", "service-create" (@req->id: the new
- * service's id, a fresh id_swarm()), "service-update", "service-remove";
+ * service's id, a fresh id_swarm()), "service-update", "service-remove",
+ * "network-create" (@req->id: the new overlay's id, a fresh id_swarm()),
+ * "network-remove";
  * manager/write.c holds the table) with @req. Returns as the changes above;
  * -EINVAL for an unknown @op.
  */

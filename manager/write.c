@@ -52,6 +52,8 @@ enum write_kind {
 	W_SERVICE_CREATE,
 	W_SERVICE_UPDATE,
 	W_SERVICE_REMOVE,
+	W_NETWORK_CREATE,
+	W_NETWORK_REMOVE,
 	W_COUNT,
 };
 
@@ -63,6 +65,8 @@ static const struct mgr__write_op *const ops[W_COUNT] = {
 	[W_SERVICE_CREATE] = &mgr__op_service_create,
 	[W_SERVICE_UPDATE] = &mgr__op_service_update,
 	[W_SERVICE_REMOVE] = &mgr__op_service_remove,
+	[W_NETWORK_CREATE] = &mgr__op_network_create,
+	[W_NETWORK_REMOVE] = &mgr__op_network_remove,
 };
 
 static int kind_of(const char *name)

@@ -164,6 +164,14 @@ int net__nl_open(struct mnl_socket **out);
 int net__nl_acks(const void *data, size_t len, uint32_t seq0, size_t count,
 		 size_t *got, int *first_err, size_t *failed);
 int net__nl_index(const char *name);
+/** net__nl_msg() - a new request of @type at the end of @b with a
+ * family header of @hdr_len bytes (NLM_F_REQUEST|NLM_F_ACK|@flags); NULL
+ * when the batch is full. net__nl_done() closes it into the batch. For
+ * the request builders outside netlink.c (vxlan.c). */
+struct nlmsghdr;
+struct nlmsghdr *net__nl_msg(struct net__batch *b, uint16_t type,
+			     uint16_t flags, size_t hdr_len);
+int net__nl_done(struct net__batch *b, struct nlmsghdr *nlh);
 
 /* ports.c */
 /** net__ports_alloc() - host ports for @req (owned array of @nreq);

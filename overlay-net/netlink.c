@@ -92,6 +92,17 @@ static int done(struct net__batch *b, struct nlmsghdr *nlh)
 	return 0;
 }
 
+struct nlmsghdr *net__nl_msg(struct net__batch *b, uint16_t type,
+			     uint16_t flags, size_t hdr_len)
+{
+	return msg(b, type, flags, hdr_len);
+}
+
+int net__nl_done(struct net__batch *b, struct nlmsghdr *nlh)
+{
+	return done(b, nlh);
+}
+
 static struct ifinfomsg *ifi(struct nlmsghdr *nlh)
 {
 	return mnl_nlmsg_get_payload(nlh);

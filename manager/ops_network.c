@@ -1,0 +1,267 @@
+/*
+ * The overlay network writes of manager/write.c's table (docs/overlay.md):
+ * "network-create" and "network-remove", on the store's networks table.
+ *
+ *   create  the id comes with the request (the API draws it with
+ *           id_swarm(), so that it can answer {"Id": ...} once the change
+ *           commits, wherever the write was forwarded). The body is
+ *           Docker's NetworkCreateRequest, checked by alloc_net_check()
+ *           on the manager the client asked and again on the leader; the
+ *           leader refuses a name already taken and lets the allocator's
+ *           core pick the VNI, subnet and gateway against every overlay
+ *           in the store and those proposed and not applied yet (the
+ *           in-flight list below), and writes them into the network's
+ *           spec in the same change: an allocation is never lost to a
+ *           failover, and two creates cannot take the same VNI or subnet
+ *           even when the second is built before the first is applied.
+ *   remove  refused while a service names the network (Docker's words);
+ *           otherwise the object goes.
+ *
+ * Spec stored: {"Name", "Driver": "overlay", "Scope": "swarm", "Internal",
+ * "Attachable", "Labels", "Options", "IPAM": {"Driver": "default",
+ * "Config": [{"Subnet", "Gateway"}]}, "VNI"}; status {}.
+ */
+#define LOG_MODULE "manager"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/id.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "manager/allocator.h"
+#include "manager/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static int create_check(const json_t *body, const struct mgr_write_req *req,
+			char *err, size_t errlen)
+{
+	json_t *out = NULL;
+	int rc = alloc_net_check(body, &out, err, errlen);
+	json_decref(out);
+	return rc;
+}
+
+/*
+ * Allocations proposed but not applied yet. The leader builds a create
+ * against its store, and a second create may be built before the first
+ * is applied (proposals are pipelined): without these it would be given
+ * the same VNI and subnet. An entry leaves when its write is applied or
+ * refused (the committed hook), or after INFLIGHT_TTL_NS in case its
+ * proposal failed before Raft took it (the hook never runs then). The
+ * loop's thread only.
+ */
+#define INFLIGHT_MAX 64
+#define INFLIGHT_TTL_NS (60LL * 1000000000LL)
+
+static struct inflight {
+	const struct mgr *m;
+	char id[STORE_ID_MAX + 1];
+	struct alloc_net a;
+	int64_t at_ns;
+} inflight[INFLIGHT_MAX];
+static size_t ninflight;
+
+static void inflight_drop(size_t i)
+{
+	inflight[i] = inflight[--ninflight];
+}
+
+static void inflight_expire(void)
+{
+	int64_t now = time_mono_ns();
+	for (size_t i = 0; i < ninflight;)
+		if (now - inflight[i].at_ns > INFLIGHT_TTL_NS)
+			inflight_drop(i);
+		else
+			i++;
+}
+
+/* Append @m's allocations in flight to @used (room for ninflight more). */
+static size_t inflight_add_to(const struct mgr *m, struct alloc_net *used,
+			      size_t n)
+{
+	for (size_t i = 0; i < ninflight; i++)
+		if (inflight[i].m == m)
+			used[n++] = inflight[i].a;
+	return n;
+}
+
+/* The allocations of every overlay in the store and of those in flight
+ * on @m: *@out owned. */
+static int used_networks(const struct mgr *m, const struct store *s,
+			 struct alloc_net **out, size_t *n)
+{
+	const struct store_object **objs;
+	size_t count, k = 0;
+	int rc = store_list(s, STORE_NETWORKS, &objs, &count);
+	if (rc < 0)
+		return rc;
+	*out = shoal_calloc(count + ninflight + 1, sizeof(**out));
+	if (!*out) {
+		shoal_free(objs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < count; i++) {
+		json_t *spec = mgr__obj_json(objs[i]->spec, objs[i]->spec_len);
+		if (spec && alloc_net_read(spec, &(*out)[k]) == 0)
+			k++;
+		json_decref(spec);
+	}
+	shoal_free(objs);
+	*n = inflight_add_to(m, *out, k);
+	return 0;
+}
+
+static int add_network(struct store_batch *b, const char *id, const char *name,
+		       const json_t *spec)
+{
+	size_t len;
+	char *s = jsonx_dump(spec, &len);
+	int rc = s ? store_batch_create(b, STORE_NETWORKS, id, name, s, len,
+					"{}", 2)
+		   : -ENOMEM;
+	shoal_free(s);
+	return rc;
+}
+
+static int create_build(struct mgr__write_ctx *w, char *err, size_t errlen)
+{
+	const char *id = w->req->id;
+	struct alloc_net *used = NULL, a;
+	size_t n = 0;
+	json_t *spec = NULL;
+	if (!id_is_swarm(id)) {
+		snprintf(err, errlen, "invalid network id \"%.64s\"", id);
+		return -EINVAL;
+	}
+	int rc = alloc_net_check(w->body, &spec, err, errlen);
+	if (rc < 0)
+		return rc;
+	const char *name = jsonx_str(spec, "Name", "");
+	const json_t *c = json_array_get(
+		json_object_get(jsonx_obj(spec, "IPAM"), "Config"), 0);
+	if (store_get_by_name(w->m->store, STORE_NETWORKS, name) ||
+	    store_get(w->m->store, STORE_NETWORKS, id)) {
+		snprintf(err, errlen, "network with name %.128s already exists",
+			 name);
+		rc = SHOAL_ECONFLICT;
+	}
+	inflight_expire();
+	if (rc == 0 && ninflight == INFLIGHT_MAX) {
+		snprintf(err, errlen,
+			 "too many network creates in flight (%d); try again",
+			 INFLIGHT_MAX);
+		rc = -EBUSY;
+	}
+	if (rc == 0)
+		rc = used_networks(w->m, w->m->store, &used, &n);
+	if (rc == 0)
+		rc = alloc_net_pick(used, n, jsonx_str(c, "Subnet", ""),
+				    jsonx_str(c, "Gateway", ""), &a, err,
+				    errlen);
+	if (rc == 0)
+		rc = alloc_net_apply(spec, &a);
+	if (rc == 0)
+		rc = add_network(w->b, id, name, spec);
+	if (rc == 0) {
+		struct inflight *f = &inflight[ninflight++];
+		f->m = w->m;
+		snprintf(f->id, sizeof(f->id), "%s", id);
+		f->a = a;
+		f->at_ns = time_mono_ns();
+	}
+	shoal_free(used);
+	json_decref(spec);
+	return rc;
+}
+
+/* Whether the service spec @spec names network @id or @name in
+ * TaskTemplate.Networks or Networks (Target). */
+static bool names_network(const json_t *spec, const char *id, const char *name)
+{
+	const json_t *lists[2] = {
+		json_object_get(jsonx_obj(spec, "TaskTemplate"), "Networks"),
+		json_object_get(spec, "Networks")};
+	for (size_t l = 0; l < 2; l++) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(lists[l], i, v)
+		{
+			const char *t = jsonx_str(v, "Target", "");
+			if (!strcmp(t, id) || !strcmp(t, name))
+				return true;
+		}
+	}
+	return false;
+}
+
+static int in_use(const struct store *s, const struct store_object *net,
+		  char *err, size_t errlen)
+{
+	const struct store_object **objs;
+	size_t count;
+	int rc = store_list(s, STORE_SERVICES, &objs, &count);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		json_t *spec = mgr__obj_json(objs[i]->spec, objs[i]->spec_len);
+		if (spec && names_network(spec, net->id, net->name)) {
+			snprintf(err, errlen,
+				 "rpc error: code = FailedPrecondition desc = "
+				 "network %.64s is in use by service %.64s",
+				 net->id, objs[i]->id);
+			rc = -EPERM;
+		}
+		json_decref(spec);
+	}
+	shoal_free(objs);
+	return rc;
+}
+
+static int remove_build(struct mgr__write_ctx *w, char *err, size_t errlen)
+{
+	const struct store_object *o =
+		store_get(w->m->store, STORE_NETWORKS, w->req->id);
+	if (!o) {
+		snprintf(err, errlen, "network %.64s not found", w->req->id);
+		return SHOAL_ENOTFOUND;
+	}
+	int rc = in_use(w->m->store, o, err, errlen);
+	if (rc < 0)
+		return rc;
+	return store_batch_delete(w->b, STORE_NETWORKS, o->id, o->version);
+}
+
+static void create_committed(struct mgr *m, const char *id, int rc)
+{
+	for (size_t i = 0; i < ninflight; i++)
+		if (inflight[i].m == m && !strcmp(inflight[i].id, id)) {
+			inflight_drop(i);
+			break;
+		}
+	if (rc == 0)
+		log_info("network=%s created", id);
+}
+
+static void remove_committed(struct mgr *m, const char *id, int rc)
+{
+	if (rc == 0)
+		log_info("network=%s removed", id);
+}
+
+const struct mgr__write_op mgr__op_network_create = {
+	.name = "network-create",
+	.want_body = true,
+	.check = create_check,
+	.build = create_build,
+	.committed = create_committed,
+};
+
+const struct mgr__write_op mgr__op_network_remove = {
+	.name = "network-remove",
+	.build = remove_build,
+	.committed = remove_committed,
+};
