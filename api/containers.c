@@ -623,13 +623,14 @@ static void delete_(struct api_call *call)
 {
 	char id[65];
 	enum eng_state s;
-	/* `docker rm --link /parent/alias`: removing a legacy link is not
-	 * done (docs/networking.md); never read as removing a container. */
+	/* `docker rm --link NAME`: a name without a parent is a container's
+	 * own name, which Docker refuses to remove as a link. */
 	if (api__query_bool(call, "link", false)) {
+		if (!target_state(call, id, &s))
+			return;
 		api_reply_error(call, 400,
-				"removing a legacy link (docker rm --link) is "
-				"not supported yet: remove and recreate the "
-				"container without the --link");
+				"Conflict, cannot remove the default link name "
+				"of the container");
 		return;
 	}
 	struct api__state *st = target_state(call, id, &s);
@@ -667,6 +668,33 @@ static void delete_(struct api_call *call)
 	if (rc < 0) {
 		api_reply_error(call, 500, "cannot remove container %s: %s", id,
 				shoal_strerror(rc));
+		return;
+	}
+	http_response_send(call->res, 204, NULL, NULL, 0);
+}
+
+/*
+ * DELETE /containers/PARENT/ALIAS?link=1 (the CLI trims the leading '/' of
+ * `docker rm --link /PARENT/ALIAS`; the API form with it has an empty first
+ * segment): remove the legacy link ALIAS of PARENT, no container.
+ */
+static void delete_link(struct api_call *call)
+{
+	struct api__state *st = api__need(call);
+	struct shoal_err err = {""};
+	if (!st)
+		return;
+	if (!api__query_bool(call, "link", false)) {
+		api_reply_error(call, 404, "No such container: %s/%s",
+				api_param(call, "parent"),
+				api_param(call, "alias"));
+		return;
+	}
+	int rc = eng_link_remove(st->eng, api_param(call, "parent"),
+				 api_param(call, "alias"), &err);
+	if (rc < 0) {
+		api_reply_error(call, rc == SHOAL_ENOTFOUND ? 404 : 500, "%s",
+				err.msg);
 		return;
 	}
 	http_response_send(call->res, 204, NULL, NULL, 0);
@@ -737,6 +765,8 @@ static const struct api_route routes[] = {
 	{"GET", "/containers/{id}/changes", changes},
 	{"POST", "/containers/{id}/update", update},
 	{"DELETE", "/containers/{id}", delete_},
+	{"DELETE", "/containers/{parent}/{alias}", delete_link},
+	{"DELETE", "/containers//{parent}/{alias}", delete_link},
 };
 
 const struct api_route_table api_containers_table = {

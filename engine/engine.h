@@ -399,6 +399,18 @@ int eng_restart(struct eng *e, const char *id, const struct eng_stop_opts *o,
  */
 int eng_remove(struct eng *e, const char *id, bool force, bool volumes);
 
+/**
+ * eng_link_remove() - `docker rm --link /PARENT/ALIAS`: drop the legacy link
+ * named @alias from container @parent (name or id): its HostConfig.Links
+ * entry and its line in the parent's /etc/hosts (the engine's hosts file,
+ * rewritten in place). No container is removed; the variables the link set
+ * at create stay in the parent's environment (as in Docker). Returns
+ * SHOAL_ENOTFOUND for an unknown parent or alias, with @err in Docker's
+ * words.
+ */
+int eng_link_remove(struct eng *e, const char *parent, const char *alias,
+		    struct shoal_err *err);
+
 /** eng_signal_parse() - "SIGTERM", "TERM", "15" (any case); -EINVAL. */
 int eng_signal_parse(const char *s);
 

@@ -550,3 +550,120 @@ int eng__links_hosts(struct eng *e, const char *id, const char *hosts)
 	close(fd);
 	return rc;
 }
+
+/* The alias of a HostConfig.Links entry: "name", "name:alias" or Docker's
+ * "/name:/parent/alias". Sets @name (no leading '/'); NULL if malformed. */
+static const char *link_alias(const char *spec, char *name, size_t cap)
+{
+	const char *colon, *a;
+
+	if (spec[0] == '/')
+		spec++;
+	colon = strchr(spec, ':');
+	a = colon ? colon + 1 : spec;
+	snprintf(name, cap, "%.*s",
+		 colon ? (int)(colon - spec) : (int)strlen(spec), spec);
+	if (strrchr(a, '/'))
+		a = strrchr(a, '/') + 1;
+	return *a && *name ? a : NULL;
+}
+
+/* Drop the lines "IP\tALIAS NAME ..." from the hosts file of @id, in place
+ * (it is bind-mounted into the container: a rename would not be seen). */
+static int hosts_drop(struct eng *e, const char *id, const char *alias,
+		      const char *name)
+{
+	char path[PATH_MAX], *data, *line, *next, *w;
+	size_t cap = 1 << 20, want = strlen(alias) + strlen(name) + 2;
+	ssize_t n;
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/containers/%s/hosts", e->data_root,
+		 id);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	data = shoal_malloc(cap + 1);
+	if (!data) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = pread(fd, data, cap, 0);
+	if (n < 0 || (size_t)n == cap) {
+		rc = n < 0 ? -errno : -EFBIG;
+		goto out;
+	}
+	data[n] = '\0';
+	for (line = w = data; *line; line = next) {
+		char *tab = strchr(line, '\t');
+		next = strchrnul(line, '\n');
+		if (*next)
+			next++;
+		if (tab && tab < next && (size_t)(next - tab - 1) >= want &&
+		    !strncmp(tab + 1, alias, strlen(alias)) &&
+		    tab[1 + strlen(alias)] == ' ' &&
+		    !strncmp(tab + 2 + strlen(alias), name, strlen(name)) &&
+		    strchr(" \n", tab[2 + strlen(alias) + strlen(name)]))
+			continue;
+		memmove(w, line, (size_t)(next - line));
+		w += next - line;
+	}
+	if (w - data == n)
+		goto out;
+	if (ftruncate(fd, 0) < 0 ||
+	    pwrite(fd, data, (size_t)(w - data), 0) != w - data)
+		rc = -EIO;
+out:
+	shoal_free(data);
+	close(fd);
+	return rc;
+}
+
+int eng_link_remove(struct eng *e, const char *parent, const char *alias,
+		    struct shoal_err *err)
+{
+	char id[RT_ID_LEN + 1], name[ENG_NAME_MAX + 2];
+	json_t *r = NULL, *links;
+	const char *a = NULL;
+	size_t i;
+	int rc;
+
+	if (eng_resolve(e, parent, id) < 0 || eng__record_load(e, id, &r) < 0) {
+		eng__err(err, "Cannot get parent /%s for link name /%s/%s",
+			 parent, parent, alias);
+		return SHOAL_ENOTFOUND;
+	}
+	links = json_object_get(
+		jsonx_obj(jsonx_obj(r, "Annotations"), "HostConfig"), "Links");
+	for (i = 0; i < json_array_size(links); i++) {
+		const char *s = json_string_value(json_array_get(links, i));
+		a = s ? link_alias(s, name, sizeof(name)) : NULL;
+		if (a && !strcmp(a, alias))
+			break;
+	}
+	if (i == json_array_size(links)) {
+		json_decref(r);
+		eng__err(err, "No such container: /%s/%s", parent, alias);
+		return SHOAL_ENOTFOUND;
+	}
+	rc = hosts_drop(e, id, alias, name);
+	if (rc < 0) {
+		json_decref(r);
+		eng__err(err,
+			 "cannot remove the link /%s/%s from the hosts file "
+			 "of %s: %s",
+			 parent, alias, parent, shoal_strerror(rc));
+		return rc;
+	}
+	rc = json_array_remove(links, i) < 0 ? -ENOMEM
+					     : eng__record_save(e, id, r);
+	json_decref(r);
+	if (rc < 0) {
+		eng__err(err,
+			 "cannot record the removal of the link /%s/%s: %s",
+			 parent, alias, shoal_strerror(rc));
+		return rc;
+	}
+	log_info("container=%s link /%s/%s removed", id, parent, alias);
+	return 0;
+}
