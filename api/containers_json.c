@@ -102,6 +102,42 @@ static json_t *network_settings(void)
 			 "MacAddress", "", "Networks");
 }
 
+/*
+ * HostConfig.Links as Docker shows them, "/NAME:/ME/ALIAS" (NAME the linked
+ * container's current name): the record keeps what the client sent,
+ * "NAME[:ALIAS]".
+ */
+static void links_docker(struct api__state *st, json_t *hc, const char *me)
+{
+	json_t *links = json_object_get(hc, "Links"), *out, *v;
+	size_t i;
+	if (!json_is_array(links) || !(out = json_array()))
+		return;
+	json_array_foreach(links, i, v)
+	{
+		const char *s = json_string_value(v), *colon, *alias;
+		char name[RT_NAME_MAX + 2], text[3 * RT_NAME_MAX + 8];
+		struct eng_info li;
+		if (!s)
+			continue;
+		s += *s == '/';
+		colon = strchr(s, ':');
+		snprintf(name, sizeof(name), "%.*s",
+			 colon ? (int)(colon - s) : (int)strlen(s), s);
+		alias = colon ? colon + 1 : name;
+		if (strrchr(alias, '/'))
+			alias = strrchr(alias, '/') + 1;
+		if (eng_inspect(st->eng, name, &li) == 0) {
+			if (li.rt.name)
+				snprintf(name, sizeof(name), "%s", li.rt.name);
+			eng_info_fini(&li);
+		}
+		snprintf(text, sizeof(text), "/%s:%s/%s", name, me, alias);
+		json_array_append_new(out, json_string(text));
+	}
+	json_object_set_new(hc, "Links", out);
+}
+
 static json_t *host_config(const json_t *ann)
 {
 	json_t *hc = json_deep_copy(jsonx_obj(ann, "HostConfig"));
@@ -202,8 +238,9 @@ json_t *api__container_json(struct api__state *st, const char *id)
 	rc |= jsonx_set(o, "ProcessLabel", json_string(""));
 	rc |= jsonx_set(o, "AppArmorProfile", json_string(""));
 	rc |= jsonx_set(o, "ExecIDs", json_null());
-	rc |= jsonx_set(o, "HostConfig",
-			host_config(jsonx_obj(r, "Annotations")));
+	json_t *hc = host_config(jsonx_obj(r, "Annotations"));
+	links_docker(st, hc, name);
+	rc |= jsonx_set(o, "HostConfig", hc);
 	rc |= jsonx_set(o, "GraphDriver",
 			json_pack("{s:s, s:{}}", "Name", "overlay2", "Data"));
 	rc |= jsonx_set(o, "Mounts", mounts_json(rcfg));

@@ -145,9 +145,21 @@ check "--link passes the linked container's environment" grep -qx "DB_ENV_DB_USE
 check "a linked container is reached by its alias" "$D" run --rm --link ldb:db busybox ping -c1 -W2 db
 err_has "--link to a missing container is refused" "could not get container for nope" "$D" run -d --link nope:x busybox true
 err_has "--link on a user network is refused (the CLI sends it as the endpoint's Links)" "EndpointsConfig.n1.Links is not supported yet" "$D" run -d --network n1 --link ldb:db busybox true
-err_has "docker rm --link is refused, not read as a removal" "removing a legacy link (docker rm --link) is not supported yet" "$D" rm --link ldb
-check "... and the linked container is still there" "$D" inspect ldb
-"$D" rm -f ldb >/dev/null
+run --name lweb --link ldb:db --link ldb:db2 busybox sleep 1000 >/dev/null
+check "inspect lists the links in Docker's form" grep -qx '\["/ldb:/lweb/db","/ldb:/lweb/db2"\]' <<<"$(ins '{{json .HostConfig.Links}}' lweb)"
+check "the parent's /etc/hosts has the link" grep -q "	db ldb " <<<"$(ex lweb cat /etc/hosts)"
+err_has "rm --link of a container's own name is Docker's conflict" "Conflict, cannot remove the default link name of the container" "$D" rm --link ldb
+err_has "rm --link with an unknown parent is Docker's error" "Cannot get parent /nope for link name /nope/db" "$D" rm --link /nope/db
+err_has "rm --link of an unknown alias is refused" "No such container: /lweb/zz" "$D" rm --link /lweb/zz
+check "docker rm --link /PARENT/ALIAS succeeds" "$D" rm --link /lweb/db
+check "... the link is gone from HostConfig.Links" not grep -q "db " <<<"$(ins '{{range .HostConfig.Links}}{{.}} {{end}}' lweb)"
+check "... the other link stays" grep -qx '\["/ldb:/lweb/db2"\]' <<<"$(ins '{{json .HostConfig.Links}}' lweb)"
+hosts=$(ex lweb cat /etc/hosts)
+check "... its line left the parent's /etc/hosts" not grep -q "	db ldb " <<<"$hosts"
+check "... the other link's line stays" grep -q "	db2 ldb " <<<"$hosts"
+check "... and no container was removed" "$D" inspect ldb lweb
+err_has "rm --link of a removed link is refused" "No such container: /lweb/db" "$D" rm --link lweb/db
+"$D" rm -f lweb ldb >/dev/null
 
 # --- per-container settings -------------------------------------------------------
 out=$("$D" run --rm --mac-address 02:00:00:00:00:aa --hostname hh --add-host foo:10.1.2.3 busybox sh -c 'cat /sys/class/net/eth0/address; cat /etc/hosts')
