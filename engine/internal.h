@@ -119,6 +119,10 @@ int eng__links(struct eng *e, const struct eng_spec *s, const char *me,
 	       char ***env, char **hosts, struct shoal_err *err);
 void eng__links_free(char **env);
 int eng__links_hosts(struct eng *e, const char *id, const char *hosts);
+/* Remove from @data (@n bytes, any bytes: the container may write its hosts
+ * file) the lines "IP\tALIAS NAME[ ...]" of a legacy link; the new length. */
+size_t eng__hosts_drop_link(char *data, size_t n, const char *alias,
+			    const char *name);
 /** eng__dns_check() - --dns-search and --dns-option words; -EINVAL. */
 int eng__dns_check(const struct eng_spec *s, struct shoal_err *err);
 int eng__net_start(struct eng *e, const char *id, struct shoal_err *err);

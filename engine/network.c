@@ -568,13 +568,36 @@ static const char *link_alias(const char *spec, char *name, size_t cap)
 	return *a && *name ? a : NULL;
 }
 
-/* Drop the lines "IP\tALIAS NAME ..." from the hosts file of @id, in place
- * (it is bind-mounted into the container: a rename would not be seen). */
+size_t eng__hosts_drop_link(char *data, size_t n, const char *alias,
+			    const char *name)
+{
+	size_t al = strlen(alias), nl = strlen(name), w = 0;
+	const char *end = data + n, *line, *next, *nl_at, *tab, *after;
+
+	for (line = data; line < end; line = next) {
+		nl_at = memchr(line, '\n', (size_t)(end - line));
+		next = nl_at ? nl_at + 1 : end;
+		tab = memchr(line, '\t', (size_t)(next - line));
+		after = tab && (size_t)(next - tab) >= 2 + al + nl
+				? tab + 2 + al + nl
+				: NULL;
+		if (after && !memcmp(tab + 1, alias, al) &&
+		    tab[1 + al] == ' ' && !memcmp(tab + 2 + al, name, nl) &&
+		    (after == end || *after == ' ' || *after == '\n'))
+			continue;
+		memmove(data + w, line, (size_t)(next - line));
+		w += (size_t)(next - line);
+	}
+	return w;
+}
+
+/* Drop the link's lines from the hosts file of @id, in place (it is
+ * bind-mounted into the container: a rename would not be seen). */
 static int hosts_drop(struct eng *e, const char *id, const char *alias,
 		      const char *name)
 {
-	char path[PATH_MAX], *data, *line, *next, *w;
-	size_t cap = 1 << 20, want = strlen(alias) + strlen(name) + 2;
+	char path[PATH_MAX], *data;
+	size_t cap = 1 << 20, w;
 	ssize_t n;
 	int fd, rc = 0;
 
@@ -583,7 +606,7 @@ static int hosts_drop(struct eng *e, const char *id, const char *alias,
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	data = shoal_malloc(cap + 1);
+	data = shoal_malloc(cap);
 	if (!data) {
 		close(fd);
 		return -ENOMEM;
@@ -593,25 +616,10 @@ static int hosts_drop(struct eng *e, const char *id, const char *alias,
 		rc = n < 0 ? -errno : -EFBIG;
 		goto out;
 	}
-	data[n] = '\0';
-	for (line = w = data; *line; line = next) {
-		char *tab = strchr(line, '\t');
-		next = strchrnul(line, '\n');
-		if (*next)
-			next++;
-		if (tab && tab < next && (size_t)(next - tab - 1) >= want &&
-		    !strncmp(tab + 1, alias, strlen(alias)) &&
-		    tab[1 + strlen(alias)] == ' ' &&
-		    !strncmp(tab + 2 + strlen(alias), name, strlen(name)) &&
-		    strchr(" \n", tab[2 + strlen(alias) + strlen(name)]))
-			continue;
-		memmove(w, line, (size_t)(next - line));
-		w += next - line;
-	}
-	if (w - data == n)
+	w = eng__hosts_drop_link(data, (size_t)n, alias, name);
+	if (w == (size_t)n)
 		goto out;
-	if (ftruncate(fd, 0) < 0 ||
-	    pwrite(fd, data, (size_t)(w - data), 0) != w - data)
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, data, w, 0) != (ssize_t)w)
 		rc = -EIO;
 out:
 	shoal_free(data);
