@@ -30,7 +30,8 @@ static const char *const cs_applied[] = {
 	"Mounts",	 "StopSignal",	   "StopGracePeriod",
 	"Healthcheck",	 "Hosts",	   "DNSConfig",
 	"CapabilityAdd", "CapabilityDrop", "Ulimits",
-	"Isolation",	 "Init",
+	"Isolation",	 "Init",	   "Groups",
+	"Sysctls",
 };
 
 static bool in_list(const char *const *l, size_t n, const char *s)
@@ -402,12 +403,48 @@ static int dns_from(struct wtask *t, const json_t *cs)
 	const json_t *d = json_object_get(cs, "DNSConfig");
 	if (!d || json_is_null(d))
 		return 0;
-	if (!wtask__is_default(json_object_get(d, "Search")))
-		return wtask__unsupported(t, "DNSConfig.Search");
-	if (!wtask__is_default(json_object_get(d, "Options")))
-		return wtask__unsupported(t, "DNSConfig.Options");
-	return wtask__strv_from(t, json_object_get(d, "Nameservers"),
-				"DNSConfig.Nameservers", &t->dns);
+	int rc = wtask__strv_from(t, json_object_get(d, "Search"),
+				  "DNSConfig.Search", &t->dns_search);
+	if (rc == 0)
+		rc = wtask__strv_from(t, json_object_get(d, "Options"),
+				      "DNSConfig.Options", &t->dns_options);
+	if (rc == 0)
+		rc = wtask__strv_from(t, json_object_get(d, "Nameservers"),
+				      "DNSConfig.Nameservers", &t->dns);
+	return rc;
+}
+
+/* ContainerSpec.Sysctls ({"key": "value"}) as the engine's "key=value";
+ * which keys a container may set is the runtime's check (namespaced
+ * ones only), so a refused key rejects the task with its words. */
+static int sysctls_from(struct wtask *t, const json_t *cs)
+{
+	const json_t *m = json_object_get(cs, "Sysctls");
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+	if (!m || json_is_null(m))
+		return 0;
+	if (!json_is_object(m))
+		return wtask__bad(t, "ContainerSpec.Sysctls must be an object");
+	t->sysctls = shoal_calloc(json_object_size(m) + 1, sizeof(char *));
+	if (!t->sysctls)
+		return -ENOMEM;
+	json_object_foreach((json_t *)m, k, v)
+	{
+		if (!json_is_string(v) || !*k || strchr(k, '='))
+			return wtask__bad(t,
+					  "invalid ContainerSpec.Sysctls entry "
+					  "'%.60s'",
+					  k);
+		size_t len = strlen(k) + 1 + strlen(json_string_value(v)) + 1;
+		t->sysctls[n] = shoal_malloc(len);
+		if (!t->sysctls[n])
+			return -ENOMEM;
+		snprintf(t->sysctls[n++], len, "%s=%s", k,
+			 json_string_value(v));
+	}
+	return 0;
 }
 
 static int resources_from(struct wtask *t, const json_t *spec)
@@ -456,8 +493,7 @@ static int container_from(struct wtask *t, const struct wtask_node *node,
 			return wtask__unsupported(t, f);
 		}
 	}
-	if (json_is_true(json_object_get(cs, "Init")))
-		return wtask__unsupported(t, "ContainerSpec.Init");
+	t->init = json_is_true(json_object_get(cs, "Init"));
 	if (!wtask__is_default(json_object_get(cs, "Isolation")) &&
 	    strcmp(jsonx_str(cs, "Isolation", ""), "default") != 0)
 		return wtask__unsupported(t, "ContainerSpec.Isolation");
@@ -527,7 +563,10 @@ static int container_from(struct wtask *t, const struct wtask_node *node,
 	    (rc = mounts_from(t, node, cs)) < 0 ||
 	    (rc = hosts_from(t, cs)) < 0 || (rc = ulimits_from(t, cs)) < 0 ||
 	    (rc = health_from(t, cs)) < 0 ||
-	    (rc = privileges_from(t, cs)) < 0 || (rc = dns_from(t, cs)) < 0)
+	    (rc = privileges_from(t, cs)) < 0 || (rc = dns_from(t, cs)) < 0 ||
+	    (rc = sysctls_from(t, cs)) < 0 ||
+	    (rc = wtask__strv_from(t, json_object_get(cs, "Groups"),
+				   "ContainerSpec.Groups", &t->groups)) < 0)
 		return rc;
 	return resources_from(t, spec);
 }
@@ -733,9 +772,11 @@ void wtask_free(struct wtask *t)
 		return;
 	json_decref(t->json);
 	json_decref(t->annotations);
-	char **lists[] = {t->entrypoint,  t->cmd,   t->env,	   t->labels,
-			  t->volumes,	  t->tmpfs, t->cap_add,	   t->cap_drop,
-			  t->extra_hosts, t->dns,   t->health_test};
+	char **lists[] = {t->entrypoint,  t->cmd,	  t->env,
+			  t->labels,	  t->volumes,	  t->tmpfs,
+			  t->cap_add,	  t->cap_drop,	  t->extra_hosts,
+			  t->dns,	  t->health_test, t->dns_search,
+			  t->dns_options, t->groups,	  t->sysctls};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
 		wtask__strv_free(lists[i]);
 	char *strs[] = {t->image, t->hostname, t->user, t->workdir,
@@ -769,6 +810,11 @@ void wtask_eng_spec(const struct wtask *t, struct eng_spec *s)
 	s->cap_drop = CV(t->cap_drop);
 	s->extra_hosts = CV(t->extra_hosts);
 	s->dns = CV(t->dns);
+	s->dns_search = CV(t->dns_search);
+	s->dns_options = CV(t->dns_options);
+	s->group_add = CV(t->groups);
+	s->sysctls = CV(t->sysctls);
+	s->init = t->init;
 	s->memory = t->memory;
 	s->memory_reservation = t->memory_reservation;
 	s->nano_cpus = t->nano_cpus;

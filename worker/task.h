@@ -86,6 +86,11 @@ struct wtask {
 	char **cap_drop;
 	char **extra_hosts;
 	char **dns;
+	char **dns_search;
+	char **dns_options;
+	char **groups;	/* ContainerSpec.Groups: --group-add */
+	char **sysctls; /* ContainerSpec.Sysctls as "key=value" */
+	bool init;	/* ContainerSpec.Init: shoal-init as pid 1 */
 	char **health_test;
 	char *hostname;
 	char *user;

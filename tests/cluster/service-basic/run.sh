@@ -98,6 +98,22 @@ rejected() { lab exec h1 shoal service ps ghost | grep -q '"No such image: nosuc
 assert_eventually "a task without its image is rejected with Docker's sentence" 20 rejected
 assert_contains "service ps shows it Rejected" "Rejected" "$(lab exec h1 shoal service ps ghost)"
 
+note "run flags reach the task's container"
+lab exec h1 shoal service create -d --name flags --replicas 1 \
+	--constraint node.hostname==h2 --init \
+	--sysctl net.ipv4.ip_local_port_range="40000 50000" \
+	--dns-search example.org --dns-option ndots:3 busybox sleep 300 >/dev/null
+assert_eventually "the flags service runs" 20 svc_count flags 1
+fc=$(lab exec h2 shoal ps -q --filter label=com.docker.swarm.service.name=flags)
+assert_contains "--init: pid 1 is the init" "docker-init" \
+	"$(lab exec h2 shoal exec "$fc" cat /proc/1/cmdline | tr '\0' ' ')"
+assert_contains "--sysctl is set in the container" "40000" \
+	"$(lab exec h2 shoal exec "$fc" cat /proc/sys/net/ipv4/ip_local_port_range)"
+rc=$(lab exec h2 shoal exec "$fc" cat /etc/resolv.conf)
+assert_contains "--dns-search is in resolv.conf" "example.org" "$rc"
+assert_contains "--dns-option is in resolv.conf" "ndots:3" "$rc"
+lab exec h1 shoal service rm flags >/dev/null
+
 note "node ps"
 np=$(lab exec h1 shoal node ps h2)
 assert_contains "node ps h2 lists h2's tasks" " h2 " "$np"

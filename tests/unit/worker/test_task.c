@@ -178,17 +178,8 @@ static void fields_not_applied_reject_the_task_naming_them(void **state)
 		const char *spec;
 		const char *names;
 	} cases[] = {
-		{"{\"ContainerSpec\":{\"Image\":\"b\",\"Sysctls\":{\"a\":\"1\"}}}",
-		 "ContainerSpec.Sysctls"},
 		{"{\"ContainerSpec\":{\"Image\":\"b\",\"Secrets\":[{}]}}",
 		 "ContainerSpec.Secrets"},
-		{"{\"ContainerSpec\":{\"Image\":\"b\",\"Groups\":[\"x\"]}}",
-		 "ContainerSpec.Groups"},
-		{"{\"ContainerSpec\":{\"Image\":\"b\",\"Init\":true}}",
-		 "ContainerSpec.Init"},
-		{"{\"ContainerSpec\":{\"Image\":\"b\",\"DNSConfig\":"
-		 "{\"Search\":[\"x\"]}}}",
-		 "DNSConfig.Search"},
 		{"{\"ContainerSpec\":{\"Image\":\"b\"},\"Networks\":"
 		 "[{\"Target\":\"n\"}]}",
 		 "TaskSpec.Networks"},
@@ -211,6 +202,10 @@ static void fields_not_applied_reject_the_task_naming_them(void **state)
 		{"{\"ContainerSpec\":{\"Image\":\"b\",\"Mounts\":[{\"Type\":"
 		 "\"npipe\",\"Target\":\"/x\"}]}}",
 		 "mount type \"npipe\" is not supported"},
+		{"{\"ContainerSpec\":{\"Image\":\"b\",\"Sysctls\":[\"a\"]}}",
+		 "ContainerSpec.Sysctls must be an object"},
+		{"{\"ContainerSpec\":{\"Image\":\"b\",\"Sysctls\":{\"a\":1}}}",
+		 "invalid ContainerSpec.Sysctls entry 'a'"},
 		{"{\"ContainerSpec\":{\"Image\":\"b\",\"Env\":\"A=1\"}}",
 		 "ContainerSpec.Env must be a list of strings"},
 		{"{\"ContainerSpec\":{}}", "has no Image"},
@@ -223,6 +218,32 @@ static void fields_not_applied_reject_the_task_naming_them(void **state)
 				 t->spec_error);
 		wtask_free(t);
 	}
+}
+
+/* Init, Sysctls, Groups and DNSConfig's Search and Options reach the
+ * engine's spec (the engine applies them as for docker run). */
+static void init_sysctls_groups_and_dns_reach_the_engine(void **state)
+{
+	struct wtask *t = task_with(
+		"{\"ContainerSpec\":{\"Image\":\"b\",\"Init\":true,"
+		"\"Sysctls\":{\"net.ipv4.ip_forward\":\"1\"},"
+		"\"Groups\":[\"audio\",\"123\"],\"DNSConfig\":{"
+		"\"Nameservers\":[\"10.0.0.53\"],\"Search\":[\"example.org\"],"
+		"\"Options\":[\"ndots:2\"]}}}",
+		1);
+	struct eng_spec s;
+	assert_string_equal(t->spec_error, "");
+	wtask_eng_spec(t, &s);
+	assert_true(s.init);
+	assert_non_null(s.sysctls);
+	assert_string_equal(s.sysctls[0], "net.ipv4.ip_forward=1");
+	assert_null(s.sysctls[1]);
+	assert_string_equal(s.group_add[0], "audio");
+	assert_string_equal(s.group_add[1], "123");
+	assert_string_equal(s.dns[0], "10.0.0.53");
+	assert_string_equal(s.dns_search[0], "example.org");
+	assert_string_equal(s.dns_options[0], "ndots:2");
+	wtask_free(t);
 }
 
 static void defaults_spelled_out_are_accepted(void **state)
@@ -354,6 +375,7 @@ int main(void)
 		cmocka_unit_test(an_unknown_template_rejects_the_task_with_why),
 		cmocka_unit_test(
 			fields_not_applied_reject_the_task_naming_them),
+		cmocka_unit_test(init_sysctls_groups_and_dns_reach_the_engine),
 		cmocka_unit_test(defaults_spelled_out_are_accepted),
 		cmocka_unit_test(an_item_that_names_no_task_is_refused_whole),
 		cmocka_unit_test(
