@@ -58,7 +58,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 
-#define READ_BLOCK (64 * 1024)
+#define READ_BLOCK (1024 * 1024)
 #define PROGRESS_STEP (1u << 20)
 
 struct dir_fix {
