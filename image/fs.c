@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -230,19 +231,34 @@ int img__clean_path(const char *raw, char *out, size_t cap)
 	return 0;
 }
 
-void img__hash_init(struct img__hash *h)
+int img__hash_init(struct img__hash *h)
 {
-	crypto_hash_sha256_init(&h->st);
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL)) {
+		img__hash_free(h);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void img__hash_update(struct img__hash *h, const void *p, size_t n)
 {
-	crypto_hash_sha256_update(&h->st, p, n);
+	/* Cannot fail for sha256 on an initialised context. */
+	EVP_DigestUpdate(h->ctx, p, n);
 }
 
 void img__hash_hex(struct img__hash *h, char hex[SHA256_HEX_LEN + 1])
 {
-	uint8_t d[SHA256_BYTES];
-	crypto_hash_sha256_final(&h->st, d);
-	shoal_hex(d, sizeof(d), hex);
+	uint8_t d[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (!EVP_DigestFinal_ex(h->ctx, d, &n) || n != SHA256_BYTES)
+		abort(); /* a broken libcrypto: never a wrong digest */
+	shoal_hex(d, SHA256_BYTES, hex);
+	img__hash_free(h);
+}
+
+void img__hash_free(struct img__hash *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
 }

@@ -8,6 +8,7 @@
 #define SHOAL_IMAGE_INTERNAL_H
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -90,13 +91,20 @@ int img__stage_create(struct img_store *s, char **out);
  */
 int img__clean_path(const char *raw, char *out, size_t cap);
 
-/* Blobs: sha256 while copying into the staging area. */
+/*
+ * Blobs and layers: streaming sha256 with OpenSSL's EVP (SHA-NI / AVX2
+ * code, several times libsodium's portable one on big blobs).
+ * img__hash_init() is 0 or -ENOMEM; img__hash_hex() finishes and frees;
+ * img__hash_free() frees one not finished (idempotent, safe after a
+ * failed init or after img__hash_hex()).
+ */
 struct img__hash {
-	crypto_hash_sha256_state st;
+	EVP_MD_CTX *ctx;
 };
-void img__hash_init(struct img__hash *h);
+int img__hash_init(struct img__hash *h);
 void img__hash_update(struct img__hash *h, const void *p, size_t n);
 void img__hash_hex(struct img__hash *h, char hex[SHA256_HEX_LEN + 1]);
+void img__hash_free(struct img__hash *h);
 
 /* Layers (image_unpack.c). */
 struct img__layer_result {
@@ -114,6 +122,17 @@ struct img__layer_result {
 int img__unpack(const char *blob, const char *dest,
 		struct img__layer_result *res, img_progress_fn *progress,
 		void *arg, struct img_progress *p, struct shoal_err *err);
+
+/*
+ * img__unpack_known() - img__unpack() of a blob whose sha256 the caller has
+ * already verified (@blob_hex: the pull checked it while streaming, a load
+ * or the store named the file by it). When the blob is not compressed its
+ * tar stream is the blob itself, so the DiffID is @blob_hex and the stream
+ * is not hashed a second time; a compressed blob is hashed as usual.
+ */
+int img__unpack_known(const char *blob, const char *blob_hex, const char *dest,
+		      struct img__layer_result *res, img_progress_fn *progress,
+		      void *arg, struct img_progress *p, struct shoal_err *err);
 
 /* Image configs (image_config.c). */
 

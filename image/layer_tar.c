@@ -348,11 +348,10 @@ int img__layer_tar(const char *dir, const char *const *skip, int out_fd,
 	if (dfd < 0)
 		return img__fail(err, -errno, "cannot open %s: %s", dir,
 				 strerror(errno));
-	img__hash_init(&w.h);
 	buf_init(&w.name, 1 << 16);
 	w.block = shoal_malloc(COPY_BLOCK);
 	w.a = archive_write_new();
-	if (!w.block || !w.a)
+	if (img__hash_init(&w.h) < 0 || !w.block || !w.a)
 		goto err_free;
 	if (archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w.a, 1) != ARCHIVE_OK ||
@@ -376,6 +375,7 @@ err_free:
 		close(dfd);
 	if (w.a)
 		archive_write_free(w.a);
+	img__hash_free(&w.h);
 	shoal_free(w.block);
 	free_inodes(&w.inodes);
 	buf_fini(&w.name);

@@ -109,8 +109,7 @@ static int stage_blob(struct load *l, struct archive *a, char *hex,
 		return rc;
 	}
 	struct img__hash h;
-	img__hash_init(&h);
-	char *buf = shoal_malloc(COPY_BLOCK);
+	char *buf = img__hash_init(&h) == 0 ? shoal_malloc(COPY_BLOCK) : NULL;
 	la_ssize_t n = -1;
 	while (buf && (n = archive_read_data(a, buf, COPY_BLOCK)) > 0) {
 		img__hash_update(&h, buf, (size_t)n);
@@ -133,6 +132,7 @@ static int stage_blob(struct load *l, struct archive *a, char *hex,
 		rc = dst && rename(tmp, dst) == 0 ? 0 : -EIO;
 		shoal_free(dst);
 	}
+	img__hash_free(&h);
 	unlink(tmp);
 	shoal_free(tmp);
 	return rc;
@@ -635,8 +635,10 @@ static int stage_layer(struct img_store *s, const char *stage,
 	}
 	p->total = stat(blob, &st) == 0 ? (uint64_t)st.st_size : 0;
 	exists = img__exists(have) || img__exists(staged);
-	rc = img__unpack(blob, exists ? NULL : tmp, &res, progress, arg, p,
-			 err);
+	/* The blob was verified against @blob_hex when it was staged (pull:
+	 * while streaming; load: named by its hash) or stored. */
+	rc = img__unpack_known(blob, blob_hex, exists ? NULL : tmp, &res,
+			       progress, arg, p, err);
 	if (rc == 0 && strcmp(res.diff_hex, want_diff))
 		rc = img__fail(err, SHOAL_ECORRUPT,
 			       "its DiffID sha256:%s does not match the "
@@ -786,9 +788,8 @@ static int stage_fd(struct load *l, int fd, char *hex, uint64_t *size,
 	char *buf = shoal_malloc(COPY_BLOCK);
 	int out = tmp ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
 		      : -1;
-	int rc = buf && out >= 0 ? 0 : -ENOMEM;
-	struct img__hash h;
-	img__hash_init(&h);
+	struct img__hash h = {0};
+	int rc = buf && out >= 0 ? img__hash_init(&h) : -ENOMEM;
 	*size = 0;
 	while (rc == 0) {
 		ssize_t n = read(fd, buf, COPY_BLOCK);
@@ -817,6 +818,7 @@ static int stage_fd(struct load *l, int fd, char *hex, uint64_t *size,
 		rc = dst && rename(tmp, dst) == 0 ? 0 : -EIO;
 		shoal_free(dst);
 	}
+	img__hash_free(&h);
 	shoal_free(tmp);
 	return rc;
 }

@@ -213,12 +213,77 @@ static void ordinary_names_with_dots_still_unpack(void **state)
 	free(after);
 }
 
+/*
+ * The DiffID: a plain layer's is the sha256 of the blob, computed by
+ * OpenSSL in 1 MiB reads (checked against the fixtures' libsodium hash on
+ * a 3 MiB file); img__unpack_known() takes a verified digest as the DiffID
+ * of a plain blob without hashing it again (a stand-in digest proves it
+ * was not recomputed), and still hashes the tar stream of a gzip blob.
+ */
+static void diff_id_is_hashed_once_and_right(void **state)
+{
+	(void)state;
+	size_t big = 3u * 1024 * 1024 + 5;
+	char *data = malloc(big + 1);
+	assert_non_null(data);
+	for (size_t i = 0; i < big; i++)
+		data[i] = (char)('a' + (i * 7 + i / 4096) % 26);
+	data[big] = '\0';
+	const struct fx_entry e[] = {
+		{"big", 'f', data, 0644},
+		{"small", 'f', "s\n", 0644},
+	};
+	struct img__layer_result res, known;
+	struct img_progress p = {0};
+	struct shoal_err err = {0};
+	struct sandbox sb;
+	char blob_hex[65], layer2[200];
+	static const char stand_in[] = "0123456789abcdef0123456789abcdef"
+				       "0123456789abcdef0123456789abcdef";
+
+	sandbox_make(&sb, "diffid");
+	assert_int_equal(fx_write_tar(sb.blob, e, 2, FX_PLAIN), 0);
+	assert_int_equal(fx_sha256_file(sb.blob, blob_hex), 0);
+	assert_int_equal(img__unpack(sb.blob, NULL, &res, NULL, NULL, &p, &err),
+			 0);
+	assert_string_equal(res.diff_hex, blob_hex);
+	assert_int_equal(res.size, big + 2);
+	snprintf(layer2, sizeof(layer2), "%s/known", sb.dir);
+	assert_int_equal(img__unpack_known(sb.blob, stand_in, layer2, &known,
+					   NULL, NULL, &p, &err),
+			 0);
+	assert_string_equal(known.diff_hex, stand_in);
+	assert_int_equal(known.size, big + 2);
+	char path[260];
+	snprintf(path, sizeof(path), "%s/big", layer2);
+	size_t n;
+	char *got = fx_read(path, &n);
+	assert_non_null(got);
+	assert_int_equal(n, big);
+	assert_memory_equal(got, data, big);
+	free(got);
+
+	/* gzip: the blob's digest is not the DiffID; the stream is hashed. */
+	assert_int_equal(fx_write_tar(sb.blob, e, 2, FX_GZIP), 0);
+	assert_int_equal(fx_sha256_file(sb.blob, blob_hex), 0);
+	assert_int_equal(img__unpack(sb.blob, NULL, &res, NULL, NULL, &p, &err),
+			 0);
+	assert_int_equal(img__unpack_known(sb.blob, blob_hex, NULL, &known,
+					   NULL, NULL, &p, &err),
+			 0);
+	assert_string_not_equal(known.diff_hex, blob_hex);
+	assert_string_equal(known.diff_hex, res.diff_hex);
+	img__rmrf(sb.dir);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			dot_names_are_refused_and_nothing_outside_changes),
 		cmocka_unit_test(ordinary_names_with_dots_still_unpack),
+		cmocka_unit_test(diff_id_is_hashed_once_and_right),
 	};
 	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 	int failed;
