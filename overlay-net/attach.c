@@ -495,6 +495,11 @@ int net_ctr_create(struct net *n, const struct net_ctr_spec *s,
 	if (rc < 0)
 		return rc;
 	ep = find_ep(w, sb);
+	if (!w->predefined && n->resolver &&
+	    ((rc = net_resolver_check_servers(s->dns, NULL, NULL, err)) < 0 ||
+	     (rc = net__strv_dup(s->dns, &ep->dns)) < 0 ||
+	     (rc = net__strv_dup(s->dns_search, &ep->dns_search)) < 0))
+		goto err_ep;
 	if (s->n_ports) {
 		rc = net__ports_alloc(n, s->ports, s->n_ports, &ep->ports, err);
 		if (rc < 0)
