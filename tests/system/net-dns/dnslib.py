@@ -154,11 +154,12 @@ class FakeUpstream:
 
     def _reply(self, q, proto):
         qid = struct.unpack(">H", q[:2])[0]
-        name, _ = read_name(q, 12)
+        name, end = read_name(q, 12)
         self.seen.append((proto, qid, name))
         name = name.lower()
-        if name in self.names:
-            return answer_for(q, self.names[name])
+        if name in self.names:  # A records; no data of other types
+            qtype = struct.unpack(">H", q[end:end + 2])[0]
+            return answer_for(q, self.names[name] if qtype == A else [])
         if name == "ext.example.com":
             return answer_for(q, ["192.0.2.1"])
         if name == "big.example.com":
