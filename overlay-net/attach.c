@@ -683,6 +683,20 @@ int net_connect(struct net *n, const char *id, const char *name,
 	rc = ep_new(n, w, id, sb, name, req, next, err);
 	if (rc < 0)
 		return rc;
+	/* Its --dns and --dns-search go with every endpoint, so that they
+	 * outlive a disconnect from the network it was created on. */
+	for (size_t i = 0; i < n->n_nets && !w->predefined; i++) {
+		const struct net__ep *o = find_ep(n->nets[i], id);
+		struct net__ep *ep = find_ep(w, id);
+		if (n->nets[i] == w || !o || (!o->dns && !o->dns_search))
+			continue;
+		if ((rc = net__strv_dup((const char *const *)o->dns,
+					&ep->dns)) < 0 ||
+		    (rc = net__strv_dup((const char *const *)o->dns_search,
+					&ep->dns_search)) < 0)
+			goto err_ep;
+		break;
+	}
 	if ((rc = net__save(n, w)) < 0) {
 		net__err(err, "cannot record the endpoint: %s",
 			 shoal_strerror(rc));

@@ -87,7 +87,7 @@ check "network inspect lists the containers" grep -q '"ctrc"' <<<"$("$D" network
 # which alone knows own.example.com), not to the daemon's.
 ip netns exec "$outside" python3 "$(dirname "$0")/dns_upstream.py" 10.99.0.2 own.example.com=192.0.2.99 >"$work/dns-up" 2>&1 &
 dns_up_pid=$!
-for _ in $(seq 50); do grep -q ready "$work/dns-up" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs ready "$work/dns-up" && break; sleep 0.1; done
 out=$("$D" run --rm --network n1 --dns 10.99.0.2 --dns-search example.org busybox sh -c 'cat /etc/resolv.conf; nslookup own.example.com; nslookup ctrc.example.org' 2>&1)
 check "--dns on a user network keeps 127.0.0.11 in resolv.conf" grep -qx "nameserver 127.0.0.11" <<<"$out"
 check "... and no other nameserver" [ "$(grep -c '^nameserver' <<<"$out")" = 1 ]
