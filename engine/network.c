@@ -123,6 +123,8 @@ int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
 		.n_eps = s->n_endpoints,
 		.ports = s->ports,
 		.n_ports = s->n_ports,
+		.dns = s->dns,
+		.dns_search = s->dns_search,
 	};
 	char buf[PATH_MAX + 16];
 	struct net_port *all = NULL;
@@ -159,16 +161,8 @@ int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
 	}
 	rc = net_ctr_create(e->net, &ns, out, err);
 	shoal_free(all);
-	if (rc == 0 && out->dns[0] && s->dns && s->dns[0]) {
-		/* The resolver forwards to the daemon's servers, not to
-		 * per-container ones: refused rather than ignored. */
-		net_ctr_abandon(e->net, out->sandbox);
-		eng__err(err, "--dns on a user-defined network is not "
-			      "supported yet: its containers resolve through "
-			      "127.0.0.11, which forwards to the daemon's "
-			      "servers");
-		return -EINVAL;
-	}
+	/* On a user-defined network --dns and --dns-search went to the
+	 * resolver at 127.0.0.11 (checked there: at most 3 addresses). */
 	return rc;
 }
 

@@ -495,6 +495,11 @@ int net_ctr_create(struct net *n, const struct net_ctr_spec *s,
 	if (rc < 0)
 		return rc;
 	ep = find_ep(w, sb);
+	if (!w->predefined && n->resolver &&
+	    ((rc = net_resolver_check_servers(s->dns, NULL, NULL, err)) < 0 ||
+	     (rc = net__strv_dup(s->dns, &ep->dns)) < 0 ||
+	     (rc = net__strv_dup(s->dns_search, &ep->dns_search)) < 0))
+		goto err_ep;
 	if (s->n_ports) {
 		rc = net__ports_alloc(n, s->ports, s->n_ports, &ep->ports, err);
 		if (rc < 0)
@@ -678,6 +683,20 @@ int net_connect(struct net *n, const char *id, const char *name,
 	rc = ep_new(n, w, id, sb, name, req, next, err);
 	if (rc < 0)
 		return rc;
+	/* Its --dns and --dns-search go with every endpoint, so that they
+	 * outlive a disconnect from the network it was created on. */
+	for (size_t i = 0; i < n->n_nets && !w->predefined; i++) {
+		const struct net__ep *o = find_ep(n->nets[i], id);
+		struct net__ep *ep = find_ep(w, id);
+		if (n->nets[i] == w || !o || (!o->dns && !o->dns_search))
+			continue;
+		if ((rc = net__strv_dup((const char *const *)o->dns,
+					&ep->dns)) < 0 ||
+		    (rc = net__strv_dup((const char *const *)o->dns_search,
+					&ep->dns_search)) < 0)
+			goto err_ep;
+		break;
+	}
 	if ((rc = net__save(n, w)) < 0) {
 		net__err(err, "cannot record the endpoint: %s",
 			 shoal_strerror(rc));

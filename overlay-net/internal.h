@@ -62,6 +62,11 @@ struct net__ep {
 	char ep_id[65];
 	struct net__port *ports;
 	size_t n_ports;
+	/* The resolver's servers and search domains of the container
+	 * (NULL-terminated, owned, NULL: none), on the endpoint it was
+	 * created with. */
+	char **dns;
+	char **dns_search;
 };
 
 enum net__kind {
@@ -178,6 +183,12 @@ int net__nl_done(struct net__batch *b, struct nlmsghdr *nlh);
  * SHOAL_ECONFLICT with Docker's sentence when one is taken. */
 int net__ports_alloc(struct net *n, const struct net_port *req, size_t nreq,
 		     struct net__port **out, struct shoal_err *err);
+
+/* record.c */
+/** net__strv_dup() - an owned copy of @v in *@out (NULL when @v is NULL or
+ * empty); net__strv_free() frees one. */
+int net__strv_dup(const char *const *v, char ***out);
+void net__strv_free(char **v);
 
 /* names.c: what the resolver answers, and who is attached to it */
 bool net__has_names(const struct net *n, const char *id);

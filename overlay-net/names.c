@@ -117,14 +117,28 @@ int net__reverse(void *arg, const char *ctr, struct in_addr addr, char *name,
 void net__names_attach(struct net *n, const char *id, const char *sandbox)
 {
 	struct shoal_err err = {""};
+	const struct net__ep *dns = NULL;
 	char path[PATH_MAX];
 	int rc;
 
 	if (!n->resolver || !net__has_names(n, id) ||
 	    net__netns_path(n, sandbox, path, sizeof(path)) < 0)
 		return;
+	/* The servers and search domains it was created with (--dns,
+	 * --dns-search), on one of its endpoints. */
+	for (size_t i = 0; i < n->n_nets && !dns; i++) {
+		struct net__ep *ep = ep_of(n->nets[i], id);
+		if (ep && (ep->dns || ep->dns_search))
+			dns = ep;
+	}
 	net_resolver_detach(n->resolver, id);
-	rc = net_resolver_attach(n->resolver, id, path, NULL, &err);
+	rc = net_resolver_attach(
+		n->resolver, id, path,
+		dns ? (const char *const *)dns->dns_search : NULL, &err);
+	if (rc == 0 && dns && dns->dns &&
+	    (rc = net_resolver_set_servers(
+		     n->resolver, id, (const char *const *)dns->dns, &err)) < 0)
+		net_resolver_detach(n->resolver, id);
 	if (rc < 0)
 		log_warn("container=%.12s: no name resolution: %s", id,
 			 err.msg[0] ? err.msg : shoal_strerror(rc));

@@ -151,6 +151,12 @@ struct net_ctr_spec {
 	size_t n_eps;
 	const struct net_port *ports;
 	size_t n_ports;
+	/* On a user-defined network, what the resolver at 127.0.0.11 gets
+	 * (NULL-terminated or NULL): the servers it forwards to instead of
+	 * the daemon's (--dns, at most 3 addresses) and the search domains
+	 * (--dns-search). Recorded with the endpoint. */
+	const char *const *dns;
+	const char *const *dns_search;
 };
 
 /** What the runtime is told. */

@@ -13,6 +13,7 @@
 #include "common/id.h"
 #include "common/jsonx.h"
 #include "overlay-net/internal.h"
+#include "overlay-net/resolver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,8 +21,78 @@
 #include <string.h>
 #include <unistd.h>
 
+void net__strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		shoal_free(v[i]);
+	shoal_free(v);
+}
+
+int net__strv_dup(const char *const *v, char ***out)
+{
+	size_t k = 0;
+
+	*out = NULL;
+	while (v && v[k])
+		k++;
+	if (!k)
+		return 0;
+	*out = shoal_calloc(k + 1, sizeof(char *));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < k; i++)
+		if (!((*out)[i] = shoal_strdup(v[i]))) {
+			net__strv_free(*out);
+			*out = NULL;
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+static json_t *strv_json(char **v)
+{
+	json_t *a;
+
+	if (!v)
+		return NULL;
+	a = json_array();
+	for (size_t i = 0; a && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* An optional array of at most @max strings of at most @len bytes. */
+static int load_strv(const json_t *o, const char *key, size_t max, size_t len,
+		     char ***out)
+{
+	const json_t *a = json_object_get(o, key), *x;
+	size_t i;
+
+	*out = NULL;
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > max)
+		return -EINVAL;
+	if (!json_array_size(a))
+		return 0;
+	*out = shoal_calloc(json_array_size(a) + 1, sizeof(char *));
+	if (!*out)
+		return -ENOMEM;
+	json_array_foreach(a, i, x)
+	{
+		if (!json_is_string(x) || !json_string_length(x) ||
+		    json_string_length(x) > len ||
+		    strlen(json_string_value(x)) != json_string_length(x) ||
+		    !((*out)[i] = shoal_strdup(json_string_value(x))))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 void net__ep_fini(struct net__ep *ep)
 {
+	net__strv_free(ep->dns);
+	net__strv_free(ep->dns_search);
 	for (size_t i = 0; ep->aliases && ep->aliases[i]; i++)
 		shoal_free(ep->aliases[i]);
 	shoal_free(ep->aliases);
@@ -67,11 +138,13 @@ static json_t *ep_json(const struct net__ep *ep)
 				  "HostHi", p->p.host_hi, "Host", p->host));
 	}
 	net__ip_str(ep->ip, ip);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:o*}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:o*, "
+			 "s:o*, s:o*}",
 			 "Container", ep->ctr, "Sandbox", ep->sandbox, "Name",
 			 ep->name, "Ifname", ep->ifname, "Veth", ep->veth, "IP",
 			 ip, "Mac", ep->mac, "EndpointID", ep->ep_id, "Aliases",
-			 al, "Ports", ports);
+			 al, "Ports", ports, "Dns", strv_json(ep->dns),
+			 "DnsSearch", strv_json(ep->dns_search));
 }
 
 json_t *net__record(const struct net__net *w)
@@ -178,6 +251,11 @@ static int load_ep(const json_t *o, struct net__ep *ep)
 			return -EINVAL;
 		ep->n_ports++;
 	}
+	/* The servers are checked again (net_resolver_check_servers()) when
+	 * the resolver is given them. */
+	if (load_strv(o, "Dns", NET_RESOLVER_MAX_SERVERS, 45, &ep->dns) < 0 ||
+	    load_strv(o, "DnsSearch", 64, 253, &ep->dns_search) < 0)
+		return -EINVAL;
 	return 0;
 }
 

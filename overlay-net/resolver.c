@@ -14,6 +14,7 @@
  * container can cause are rate-limited (one per 10 s per resolver, with the
  * count held back).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -334,6 +335,74 @@ err_nomem:
 	snprintf(err->msg, sizeof(err->msg),
 		 "resolver for container %s: out of memory", ctr_id);
 	return -ENOMEM;
+}
+
+int net_resolver_check_servers(const char *const *servers,
+			       struct sockaddr_storage *out, unsigned *n,
+			       struct shoal_err *err)
+{
+	struct sockaddr_storage tmp[NET_RESOLVER_MAX_SERVERS];
+	unsigned k = 0;
+
+	if (!out)
+		out = tmp;
+	for (size_t i = 0; servers && servers[i]; i++) {
+		const char *s = servers[i];
+
+		if (k >= NET_RESOLVER_MAX_SERVERS) {
+			if (err)
+				snprintf(err->msg, sizeof(err->msg),
+					 "too many --dns servers: at most %d "
+					 "(as resolv.conf)",
+					 NET_RESOLVER_MAX_SERVERS);
+			return -EINVAL;
+		}
+		unsigned char raw[16];
+
+		memset(&out[k], 0, sizeof(out[k]));
+		/* inet_pton: no scope id, no port, nothing after. */
+		if ((inet_pton(AF_INET, s, raw) != 1 &&
+		     inet_pton(AF_INET6, s, raw) != 1) ||
+		    (uv_ip4_addr(s, 53, (struct sockaddr_in *)&out[k]) != 0 &&
+		     uv_ip6_addr(s, 53, (struct sockaddr_in6 *)&out[k]) != 0)) {
+			if (err)
+				snprintf(err->msg, sizeof(err->msg),
+					 "invalid --dns \"%.64s\": an IPv4 or "
+					 "IPv6 address such as 10.0.0.53",
+					 s);
+			return -EINVAL;
+		}
+		k++;
+	}
+	if (n)
+		*n = k;
+	return 0;
+}
+
+int net_resolver_set_servers(struct net_resolver *r, const char *ctr_id,
+			     const char *const *servers, struct shoal_err *err)
+{
+	struct sockaddr_storage up[NET_RESOLVER_MAX_SERVERS];
+	struct rs_ctr *c;
+	unsigned n = 0;
+	int rc;
+
+	if (err)
+		err->msg[0] = 0;
+	rc = net_resolver_check_servers(servers, up, &n, err);
+	if (rc < 0)
+		return rc;
+	c = ctr_id ? hmap_get_str(&r->ctrs, ctr_id) : NULL;
+	if (!c || c->detached) {
+		if (err)
+			snprintf(err->msg, sizeof(err->msg),
+				 "resolver: container %s is not attached",
+				 ctr_id ? ctr_id : "(none)");
+		return SHOAL_ENOTFOUND;
+	}
+	memcpy(c->upstream, up, sizeof(up));
+	c->n_upstream = n;
+	return 0;
 }
 
 /* Send @msg to @cl: a datagram at once or dropped, or a TCP frame. */

@@ -6,8 +6,10 @@
  * live on the daemon's libuv loop. A query for a name the daemon knows
  * (container name, alias, short id; later service names, tasks.NAME) is
  * answered from the lookup callback; an in-addr.arpa PTR query from the
- * reverse callback; anything else is forwarded to the nameservers of the
- * daemon's own resolv.conf, from the daemon's own network namespace, and the
+ * reverse callback; anything else is forwarded to the container's own
+ * servers when it has some (net_resolver_set_servers(), Docker's
+ * "ExtServers" from --dns), else to the nameservers of the daemon's own
+ * resolv.conf, always from the daemon's own network namespace, and the
  * answer relayed to the container with its original id.
  *
  * Everything a container sends is hostile input: queries are parsed
@@ -120,6 +122,31 @@ int net_resolver_open(const struct net_resolver_config *cfg,
 int net_resolver_attach(struct net_resolver *r, const char *ctr_id,
 			const char *netns_path, const char *const *search,
 			struct shoal_err *err);
+
+/* The most upstream servers of one container (as glibc's resolv.conf). */
+#define NET_RESOLVER_MAX_SERVERS 3
+
+/**
+ * net_resolver_check_servers() - parse @servers (NULL-terminated, may be
+ * NULL or empty), a container's own upstream servers (--dns): each an IPv4
+ * or IPv6 address without port (port 53 is used), at most
+ * NET_RESOLVER_MAX_SERVERS. Fills @out (may be NULL) and *@n (may be NULL).
+ * Returns 0, or -EINVAL with @err (may be NULL) naming the bad entry.
+ */
+int net_resolver_check_servers(const char *const *servers,
+			       struct sockaddr_storage *out, unsigned *n,
+			       struct shoal_err *err);
+
+/**
+ * net_resolver_set_servers() - forward the queries of attached container
+ * @ctr_id that the lookup does not answer to @servers (checked as
+ * net_resolver_check_servers()) instead of the daemon's servers; NULL or
+ * empty goes back to the daemon's. A query being forwarded moves to the new
+ * list at its next try. Every limit of the forwarder applies as before. Returns
+ * 0, -EINVAL with @err, or SHOAL_ENOTFOUND when @ctr_id is not attached.
+ */
+int net_resolver_set_servers(struct net_resolver *r, const char *ctr_id,
+			     const char *const *servers, struct shoal_err *err);
 
 /**
  * net_resolver_detach() - close the container's sockets and connections and

@@ -1,8 +1,9 @@
 /*
- * Forwarding: the queries the daemon cannot answer go to the nameservers of
- * its own resolv.conf, from its own network namespace (so a host's
- * 127.0.0.53 works), and their answers go back to the container with the
- * client's id.
+ * Forwarding: the queries the daemon cannot answer go to the container's own
+ * servers (--dns, net_resolver_set_servers()) when it has some, else to the
+ * nameservers of the daemon's own resolv.conf; always from the daemon's own
+ * network namespace (so a host's 127.0.0.53 works), and their answers go back
+ * to the container with the client's id.
  *
  * Each try is a fresh socket with a random 16-bit id (libsodium), connected
  * to one server: the kernel picks a random source port and drops datagrams
@@ -76,6 +77,18 @@ enum finish {
 };
 
 static void try_server(struct rs_fwd *f);
+
+/* The servers @c forwards to: its own, else the daemon's. */
+static const struct sockaddr_storage *servers_of(const struct rs_ctr *c,
+						 unsigned *n)
+{
+	if (c->n_upstream) {
+		*n = c->n_upstream;
+		return c->upstream;
+	}
+	*n = c->r->n_upstream;
+	return c->r->upstream;
+}
 
 static void fwd_unref(struct rs_fwd *f)
 {
@@ -159,8 +172,8 @@ static void next_server(struct rs_fwd *f)
 /* An answer from upstream over UDP (@tcp false) or TCP. */
 static void on_answer(struct rs_fwd *f, uint8_t *msg, size_t len, bool tcp)
 {
-	struct net_resolver *r = f->ctr->r;
 	struct dns_response resp;
+	unsigned n_up;
 
 	if (dns_parse_response(msg, len, &f->q.q, &resp) < 0 ||
 	    resp.id != f->id) {
@@ -176,7 +189,7 @@ static void on_answer(struct rs_fwd *f, uint8_t *msg, size_t len, bool tcp)
 	}
 	if ((resp.rcode == DNS_RCODE_SERVFAIL ||
 	     resp.rcode == DNS_RCODE_REFUSED) &&
-	    f->server + 1 < r->n_upstream) {
+	    servers_of(f->ctr, &n_up) && f->server + 1 < n_up) {
 		next_server(f);
 		return;
 	}
@@ -285,8 +298,9 @@ static int up_open_udp(struct rs_up *up, const struct sockaddr *server)
 static int up_open(struct rs_fwd *f)
 {
 	struct net_resolver *r = f->ctr->r;
+	unsigned n_up;
 	const struct sockaddr *server =
-		(const struct sockaddr *)&r->upstream[f->server];
+		(const struct sockaddr *)&servers_of(f->ctr, &n_up)[f->server];
 	struct rs_up *up;
 	int rc;
 
@@ -324,8 +338,10 @@ static void timed_out(uv_timer_t *t)
 static void try_server(struct rs_fwd *f)
 {
 	struct net_resolver *r = f->ctr->r;
+	unsigned n_up;
 
-	while (f->server < r->n_upstream) {
+	servers_of(f->ctr, &n_up);
+	while (f->server < n_up) {
 		up_close(f);
 		shoal_random(&f->id, sizeof(f->id));
 		f->qbuf[0] = (uint8_t)(f->id >> 8);
@@ -347,10 +363,11 @@ void rs__forward(struct rs_ctr *c, const struct rs_client *cl,
 	struct net_resolver *r = c->r;
 	struct rs_fwd *f;
 	int n;
+	unsigned n_up;
 
 	if (c->detached) /* detached by a lookup callback just now */
 		return;
-	if (r->n_upstream == 0) {
+	if (servers_of(c, &n_up) && n_up == 0) {
 		rs__reply_code(c, cl, q, DNS_RCODE_SERVFAIL);
 		return;
 	}

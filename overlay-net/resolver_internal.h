@@ -23,7 +23,7 @@
 #include "overlay-net/dns.h"
 #include "overlay-net/resolver.h"
 
-#define RS_MAX_UPSTREAM 3
+#define RS_MAX_UPSTREAM NET_RESOLVER_MAX_SERVERS
 #define RS_MAX_TCP_TOTAL 1024
 #define RS_TCP_WRITE_QUEUE_MAX (256 * 1024)
 
@@ -44,6 +44,9 @@ struct rs_ctr {
 	struct net_resolver *r;
 	char *id;
 	char **search; /* lower case, NULL-terminated */
+	/* The container's own servers (--dns); n_upstream 0: the daemon's. */
+	struct sockaddr_storage upstream[RS_MAX_UPSTREAM];
+	unsigned n_upstream;
 	uv_udp_t udp;
 	uv_tcp_t listener;
 	unsigned refs; /* handles not yet closed */

@@ -89,6 +89,19 @@ static void on_signal(uv_signal_t *s, int signum)
 	(void)s;
 }
 
+static int set_servers(const char *list, struct shoal_err *err)
+{
+	char buf[256], *save = NULL, *tok;
+	const char *v[8] = {0};
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok && n < 7;
+	     tok = strtok_r(NULL, ",", &save))
+		v[n++] = tok;
+	return net_resolver_set_servers(res, CTR, v, err);
+}
+
 int main(int argc, char **argv)
 {
 	const char *search[] = {"example.org", NULL};
@@ -119,6 +132,16 @@ int main(int argc, char **argv)
 	}
 	rc = net_resolver_attach(res, CTR, argv[1], search, &err);
 	if (rc < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		net_resolver_close(res);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		uv_loop_close(&loop);
+		return 1;
+	}
+	/* NET_DNS_SERVERS="a,b": the container's own upstream servers
+	 * (--dns), instead of RESOLV_CONF's. */
+	if (getenv("NET_DNS_SERVERS") &&
+	    (rc = set_servers(getenv("NET_DNS_SERVERS"), &err)) < 0) {
 		fprintf(stderr, "%s\n", err.msg);
 		net_resolver_close(res);
 		uv_run(&loop, UV_RUN_DEFAULT);

@@ -138,9 +138,10 @@ class FakeUpstream:
     """A nameserver on 127.0.0.1:53 of the current namespace:
     ext.example.com -> 192.0.2.1; big.example.com -> TC over UDP, 100
     records over TCP; servfail.example.com -> SERVFAIL; anything else is
-    never answered. Remembers what it received."""
+    never answered; @names adds more. Remembers what it received."""
 
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", names=None):
+        self.names = names or {}  # more qname -> [addrs]
         self.seen = []  # (proto, id, qname)
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind((host, 53))
@@ -153,9 +154,12 @@ class FakeUpstream:
 
     def _reply(self, q, proto):
         qid = struct.unpack(">H", q[:2])[0]
-        name, _ = read_name(q, 12)
+        name, end = read_name(q, 12)
         self.seen.append((proto, qid, name))
         name = name.lower()
+        if name in self.names:  # A records; no data of other types
+            qtype = struct.unpack(">H", q[end:end + 2])[0]
+            return answer_for(q, self.names[name] if qtype == A else [])
         if name == "ext.example.com":
             return answer_for(q, ["192.0.2.1"])
         if name == "big.example.com":

@@ -336,6 +336,67 @@ def without_upstream(harness_path, ns_path, tmp):
     return failures
 
 
+def with_own_servers(harness_path, ns_path, tmp, up):
+    """A container with servers of its own (--dns): names the daemon does
+    not know go to them, never to the daemon's upstream (127.0.0.1),
+    which does not know own.example.com and answers ext.example.com
+    otherwise; a list of 4 is refused."""
+    own = FakeUpstream("127.0.0.2", {"own.example.com": ["192.0.2.99"],
+                                     "ext.example.com": ["192.0.2.77"]})
+    conf = os.path.join(tmp, "resolv.conf")
+    env = dict(os.environ, NET_DNS_SERVERS="127.0.0.2")
+    h = subprocess.Popen([harness_path, ns_path, conf, str(TIMEOUT_MS)],
+                         stdout=subprocess.PIPE, text=True, env=env)
+    failures = []
+    try:
+        if h.stdout.readline().strip() != "ready":
+            return ["own_servers_harness_start"]
+        n_daemon = len(up.seen)
+        result = {}
+
+        def body():
+            setns(ns_path)
+            result["own"] = udp_ask(query("own.example.com")).addrs()
+            result["own_tcp"] = tcp_ask(query("own.example.com")).addrs()
+            result["ext"] = udp_ask(query("ext.example.com")).addrs()
+            result["web"] = udp_ask(query("web")).addrs()
+
+        t = threading.Thread(target=body)
+        t.start()
+        t.join()
+        if (result.get("own") != ["192.0.2.99"] or
+                result.get("own_tcp") != ["192.0.2.99"]):
+            failures.append("own_servers_answer %s" % result)
+        elif result.get("ext") != ["192.0.2.77"] or len(up.seen) != n_daemon:
+            failures.append("own_servers_replace_the_daemons %s %s" %
+                            (result, up.seen[n_daemon:]))
+        elif [x[2] for x in own.seen] != ["own.example.com"] * 2 + \
+                ["ext.example.com"]:
+            failures.append("own_servers_saw %s" % own.seen)
+        elif result.get("web") != ["10.0.0.2"]:
+            failures.append("own_servers_local_names %s" % result)
+        else:
+            print("ok   own_servers_replace_the_daemons")
+        h.send_signal(signal.SIGTERM)
+        if h.wait(timeout=20) != 0:
+            failures.append("own servers harness exit %d" % h.returncode)
+    finally:
+        if h.poll() is None:
+            h.kill()
+            h.wait()
+        own.udp.close()
+        own.tcp.close()
+    env["NET_DNS_SERVERS"] = "10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4"
+    r = subprocess.run([harness_path, ns_path, conf], capture_output=True,
+                       text=True, timeout=20, env=env)
+    if r.returncode != 1 or "at most 3" not in r.stderr:
+        failures.append("four_servers_refused rc %d %r" %
+                        (r.returncode, r.stderr))
+    else:
+        print("ok   four_servers_refused")
+    return failures
+
+
 def attach_errors_name_the_step(harness_path, tmp):
     """A path that is no network namespace: attach fails, saying why."""
     conf = os.path.join(tmp, "resolv.conf")
@@ -385,6 +446,7 @@ def inner(harness_path):
         if rc != 0:
             failures.append("harness exit %d (leak or error)" % rc)
         failures += without_upstream(harness_path, ns_path, tmp)
+        failures += with_own_servers(harness_path, ns_path, tmp, up)
         failures += attach_errors_name_the_step(harness_path, tmp)
         if failures:
             print("FAILED: %s" % ", ".join(failures))

@@ -82,6 +82,20 @@ check "... as name.network" grep -q "$ipc" <<<"$(ex ctrd nslookup ctrc.n1)"
 check "a container of another network is not found by name" not "$D" exec ctrd ping -c1 -W1 ctra
 check "the address answers PTR with name.network" grep -q "ctrc.n1" <<<"$(ex ctrd nslookup "$ipc")"
 check "network inspect lists the containers" grep -q '"ctrc"' <<<"$("$D" network inspect -f '{{json .Containers}}' n1)"
+# --dns on a user network: 127.0.0.11 stays in resolv.conf and forwards
+# what it does not know to the container's servers (a fake one outside,
+# which alone knows own.example.com), not to the daemon's.
+ip netns exec "$outside" python3 "$(dirname "$0")/dns_upstream.py" 10.99.0.2 own.example.com=192.0.2.99 >"$work/dns-up" 2>&1 &
+dns_up_pid=$!
+for _ in $(seq 50); do grep -qs ready "$work/dns-up" && break; sleep 0.1; done
+out=$("$D" run --rm --network n1 --dns 10.99.0.2 --dns-search example.org busybox sh -c 'cat /etc/resolv.conf; nslookup own.example.com; nslookup ctrc.example.org' 2>&1)
+check "--dns on a user network keeps 127.0.0.11 in resolv.conf" grep -qx "nameserver 127.0.0.11" <<<"$out"
+check "... and no other nameserver" [ "$(grep -c '^nameserver' <<<"$out")" = 1 ]
+check "... the resolver forwards to the container's --dns server" grep -q "192.0.2.99" <<<"$out"
+check "--dns-search reaches the resolver (ctrc.example.org is ctrc)" grep -q "$ipc" <<<"$out"
+check "a container without --dns does not reach that server" not grep -q "192.0.2.99" <<<"$(ex ctrd nslookup own.example.com)"
+err_has "more than 3 --dns servers on a user network are refused" "at most 3" "$D" run --rm --network n1 --dns 10.0.0.1 --dns 10.0.0.2 --dns 10.0.0.3 --dns 10.0.0.4 busybox true
+kill "$dns_up_pid"; wait "$dns_up_pid" 2>/dev/null; dns_up_pid=
 
 # --- internal -------------------------------------------------------------
 "$D" network create --internal in1 >/dev/null

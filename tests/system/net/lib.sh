@@ -31,6 +31,7 @@ outside_up() {
 }
 
 net_cleanup() {
+	[ -n "${dns_up_pid:-}" ] && kill "$dns_up_pid" 2>/dev/null
 	ip netns del "$outside" 2>/dev/null
 }
 trap 'rc=$?; net_cleanup; (exit $rc); cleanup' EXIT

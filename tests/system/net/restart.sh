@@ -27,6 +27,11 @@ run --name web --network n1 -p 8080:80 busybox sh -c \
 run --name keep busybox sleep 1000 >/dev/null
 run --name peer --network n1 busybox sleep 1000 >/dev/null
 run --name later busybox sleep 1000 >/dev/null
+# A container with servers of its own (--dns) keeps them across a restart
+# (the endpoint record): a fake nameserver outside alone knows the name.
+run --name dnsp --network n1 --dns 10.99.0.2 busybox sleep 1000 >/dev/null
+ip netns exec "$outside" python3 "$(dirname "$0")/dns_upstream.py" 10.99.0.2 own.example.com=192.0.2.99 >"$work/dns-up" 2>&1 &
+dns_up_pid=$!
 ip_web=$(ins '{{.NetworkSettings.Networks.n1.IPAddress}}' web)
 ip_keep=$(ins '{{.NetworkSettings.IPAddress}}' keep)
 ip_later=$(ins '{{.NetworkSettings.IPAddress}}' later)
@@ -40,6 +45,8 @@ check "after a restart the address is the same" [ "$(ins '{{.NetworkSettings.Net
 check "after a restart the published port still answers" grep -q hi-from-web <<<"$(web)"
 check "after a restart containers still reach each other" "$D" exec keep ping -c1 -W2 "$ip_later"
 check "after a restart names still resolve" "$D" exec peer ping -c1 -W2 web
+check "after a restart --dns still forwards to the container's server" grep -q 192.0.2.99 <<<"$("$D" exec dnsp nslookup own.example.com 2>&1)"
+kill "$dns_up_pid"; wait "$dns_up_pid" 2>/dev/null; dns_up_pid=
 
 # --- a crash ------------------------------------------------------------------
 "$D" stop -t 1 later >/dev/null
