@@ -15,47 +15,11 @@
 #include "common/jsonx.h"
 #include "manager/manager.h"
 
+#include "services_common.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static struct mgr *manager_of(struct api_call *call)
-{
-	struct api_swarm_local l = {.state = "inactive", .error = ""};
-	if (call->svc->swarm_ops)
-		call->svc->swarm_ops->local(call->svc->arg, &l);
-	if (l.mgr)
-		return l.mgr;
-	if (l.st)
-		api_reply_error(
-			call, 503,
-			"This node is not a swarm manager. Worker nodes can't "
-			"be used to view or modify cluster state. Please run "
-			"this command on a manager node or promote the "
-			"current node to a manager.");
-	else
-		api_reply_error(
-			call, 503,
-			"This node is not a swarm manager. Use \"docker swarm "
-			"init\" or \"docker swarm join\" to connect this node "
-			"to swarm and try again.");
-	return NULL;
-}
-
-static json_t *parsed(const uint8_t *data, size_t len)
-{
-	json_t *v = NULL;
-	if (len && jsonx_parse((const char *)data, len, &v, NULL, 0) == 0)
-		return v;
-	return json_object();
-}
-
-static json_t *time_json(int64_t ns)
-{
-	char t[48];
-	time_format_rfc3339(ns, t, sizeof(t));
-	return json_string(t);
-}
 
 /* ManagerStatus with what only the running managers know: who leads. */
 static json_t *manager_status(struct mgr *m, const struct store_object *o,
@@ -73,7 +37,7 @@ static json_t *manager_status(struct mgr *m, const struct store_object *o,
 static json_t *node_json(struct mgr *m, const struct store_object *o)
 {
 	json_t *n = json_object();
-	json_t *status = parsed(o->status, o->status_len);
+	json_t *status = api__obj_parsed(o->status, o->status_len);
 	if (!n || !status) {
 		json_decref(n);
 		json_decref(status);
@@ -83,9 +47,9 @@ static json_t *node_json(struct mgr *m, const struct store_object *o)
 	rc |= jsonx_set(n, "ID", json_string(o->id));
 	rc |= jsonx_set(n, "Version",
 			json_pack("{s:I}", "Index", (json_int_t)o->version));
-	rc |= jsonx_set(n, "CreatedAt", time_json(o->created_ns));
-	rc |= jsonx_set(n, "UpdatedAt", time_json(o->updated_ns));
-	rc |= jsonx_set(n, "Spec", parsed(o->spec, o->spec_len));
+	rc |= jsonx_set(n, "CreatedAt", api__time_json(o->created_ns));
+	rc |= jsonx_set(n, "UpdatedAt", api__time_json(o->updated_ns));
+	rc |= jsonx_set(n, "Spec", api__obj_parsed(o->spec, o->spec_len));
 	const char *keys[] = {"Description", "Status"};
 	for (size_t i = 0; i < 2; i++) {
 		json_t *v = json_object_get(status, keys[i]);
@@ -201,7 +165,7 @@ static int read_filters(struct api_call *call, json_t **out)
 
 static void node_list_now(struct api_call *call)
 {
-	struct mgr *m = manager_of(call);
+	struct mgr *m = api__svc_manager(call);
 	json_t *filters;
 	if (!m || read_filters(call, &filters) < 0)
 		return;
@@ -249,7 +213,7 @@ static const struct store_object *find(struct api_call *call, struct mgr *m)
 
 static void node_inspect_now(struct api_call *call)
 {
-	struct mgr *m = manager_of(call);
+	struct mgr *m = api__svc_manager(call);
 	const struct store_object *o = m ? find(call, m) : NULL;
 	if (o)
 		api_reply_json(call, 200, node_json(m, o));
@@ -258,14 +222,14 @@ static void node_inspect_now(struct api_call *call)
 /* Reads see every write committed before them, wherever it was made. */
 static void node_list(struct api_call *call)
 {
-	struct mgr *m = manager_of(call);
+	struct mgr *m = api__svc_manager(call);
 	if (m)
 		api__after_sync(call, m, node_list_now);
 }
 
 static void node_inspect(struct api_call *call)
 {
-	struct mgr *m = manager_of(call);
+	struct mgr *m = api__svc_manager(call);
 	if (m)
 		api__after_sync(call, m, node_inspect_now);
 }
@@ -278,7 +242,7 @@ static bool force_param(const struct api_call *call)
 
 static void node_delete(struct api_call *call)
 {
-	struct mgr *m = manager_of(call);
+	struct mgr *m = api__svc_manager(call);
 	const struct store_object *o = m ? find(call, m) : NULL;
 	if (!o)
 		return;
@@ -298,7 +262,7 @@ static void node_delete(struct api_call *call)
 
 static void node_update(struct api_call *call)
 {
-	struct mgr *m = manager_of(call);
+	struct mgr *m = api__svc_manager(call);
 	const struct store_object *o = m ? find(call, m) : NULL;
 	if (!o)
 		return;
