@@ -30,25 +30,8 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/platform.h"
 #include "image/commit_internal.h"
-
-#if defined(__x86_64__)
-#define HOST_ARCH "amd64"
-#elif defined(__aarch64__)
-#define HOST_ARCH "arm64"
-#elif defined(__arm__)
-#define HOST_ARCH "arm"
-#elif defined(__i386__)
-#define HOST_ARCH "386"
-#elif defined(__powerpc64__)
-#define HOST_ARCH "ppc64le"
-#elif defined(__s390x__)
-#define HOST_ARCH "s390x"
-#elif defined(__riscv)
-#define HOST_ARCH "riscv64"
-#else
-#define HOST_ARCH "unknown"
-#endif
 
 /* The parent's config and layers, copied under the lock. */
 struct parent {
@@ -154,8 +137,8 @@ static int make_config(const struct parent *par,
 	time_format_rfc3339(time_real_ns(), now, sizeof(now));
 	json_t *cfg = par->config ? json_deep_copy(par->config)
 				  : json_pack("{s:s,s:s,s:{s:s,s:[]}}",
-					      "architecture", HOST_ARCH, "os",
-					      "linux", "rootfs", "type",
+					      "architecture", SHOAL_HOST_ARCH,
+					      "os", "linux", "rootfs", "type",
 					      "layers", "diff_ids");
 	const json_t *src =
 		o->config ? o->config : json_object_get(par->config, "config");

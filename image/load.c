@@ -38,24 +38,7 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "common/map.h"
-
-#if defined(__x86_64__)
-#define HOST_ARCH "amd64"
-#elif defined(__aarch64__)
-#define HOST_ARCH "arm64"
-#elif defined(__arm__)
-#define HOST_ARCH "arm"
-#elif defined(__i386__)
-#define HOST_ARCH "386"
-#elif defined(__powerpc64__)
-#define HOST_ARCH "ppc64le"
-#elif defined(__s390x__)
-#define HOST_ARCH "s390x"
-#elif defined(__riscv)
-#define HOST_ARCH "riscv64"
-#else
-#define HOST_ARCH "unknown"
-#endif
+#include "common/platform.h"
 
 #define COPY_BLOCK (128 * 1024)
 
@@ -484,7 +467,7 @@ static bool platform_ok(const struct img__desc *d)
 		return false;
 	if (d->os && strcmp(d->os, "linux"))
 		return false;
-	return !d->arch || !strcmp(d->arch, HOST_ARCH);
+	return !d->arch || !strcmp(d->arch, SHOAL_HOST_ARCH);
 }
 
 static int plan_oci_desc(struct load *l, const struct img__desc *d,
@@ -507,7 +490,7 @@ static int plan_oci_list(struct load *l, struct img__desc_list *list,
 	if (rc == 0 && !any)
 		rc = img__fail(err, -EINVAL,
 			       "no image for platform linux/%s in the archive",
-			       HOST_ARCH);
+			       SHOAL_HOST_ARCH);
 	return rc;
 }
 
@@ -841,7 +824,7 @@ static json_t *import_config(const struct img_import_opts *o,
 	const char *msg = o->message ? o->message : "Imported from -";
 	json_t *cfg = json_pack(
 		"{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:[s]},s:[{s:s,s:s}]}",
-		"architecture", HOST_ARCH, "os", "linux", "created", now,
+		"architecture", SHOAL_HOST_ARCH, "os", "linux", "created", now,
 		"comment", msg, "config", cc, "rootfs", "type", "layers",
 		"diff_ids", diff, "history", "created", now, "comment", msg);
 	if (!cfg)

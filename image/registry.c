@@ -25,24 +25,7 @@
 #include "common/id.h"
 #include "common/jsonx.h"
 #include "common/log.h"
-
-#if defined(__x86_64__)
-#define HOST_ARCH "amd64"
-#elif defined(__aarch64__)
-#define HOST_ARCH "arm64"
-#elif defined(__arm__)
-#define HOST_ARCH "arm"
-#elif defined(__i386__)
-#define HOST_ARCH "386"
-#elif defined(__powerpc64__)
-#define HOST_ARCH "ppc64le"
-#elif defined(__s390x__)
-#define HOST_ARCH "s390x"
-#elif defined(__riscv)
-#define HOST_ARCH "riscv64"
-#else
-#define HOST_ARCH "unknown"
-#endif
+#include "common/platform.h"
 
 #define MT_SCHEMA1 "application/vnd.docker.distribution.manifest.v1"
 #define ACCEPT                                                                 \
@@ -137,7 +120,7 @@ static bool is_index(const struct reg_sink *k)
 static int want_platform(const char *platform, struct shoal_err *err)
 {
 	char host[64];
-	snprintf(host, sizeof(host), "linux/%s", HOST_ARCH);
+	snprintf(host, sizeof(host), "linux/%s", SHOAL_HOST_ARCH);
 	if (!platform || !*platform || !strcmp(platform, host) ||
 	    !strcmp(platform, "linux"))
 		return 0;
@@ -156,11 +139,11 @@ static int pick_platform(struct pull *p, struct reg_sink *k, char *hex)
 	rc = img__fail(p->err, SHOAL_ENOTFOUND,
 		       "no matching manifest for linux/%s in the manifest "
 		       "list entries",
-		       HOST_ARCH);
+		       SHOAL_HOST_ARCH);
 	for (size_t i = 0; i < l.n; i++) {
 		const struct img__desc *d = &l.d[i];
 		if (d->attestation || !d->os || strcmp(d->os, "linux") ||
-		    !d->arch || strcmp(d->arch, HOST_ARCH) ||
+		    !d->arch || strcmp(d->arch, SHOAL_HOST_ARCH) ||
 		    img__media_is_index(d->media_type))
 			continue;
 		memcpy(hex, d->hex, SHA256_HEX_LEN + 1);
