@@ -89,8 +89,8 @@ static void copies_stay_inside_the_context(void **state)
 	mkdirat(ctx, "dir", 0755);
 	put("dir/a.txt", "a\n");
 	put("f.txt", "f\n");
-	symlinkat("/etc", ctx, "hostetc");
-	symlinkat("/etc/passwd", ctx, "pw");
+	assert_int_equal(symlinkat("/etc", ctx, "hostetc"), 0);
+	assert_int_equal(symlinkat("/etc/passwd", ctx, "pw"), 0);
 	/* A folder's contents into the destination. */
 	assert_int_equal(
 		eng__build_copy(ctx, "dir", dst, "out", false, &o, h1, &err),

@@ -59,9 +59,9 @@ static int setup(void **state)
 	snprintf(p, sizeof(p), "%s/upper/a/file", root);
 	char q[512];
 	snprintf(q, sizeof(q), "%s/upper/a/hard", root);
-	link(p, q);
+	assert_int_equal(link(p, q), 0);
 	snprintf(q, sizeof(q), "%s/upper/a/link", root);
-	symlink("/etc/passwd", q);
+	assert_int_equal(symlink("/etc/passwd", q), 0);
 	snprintf(q, sizeof(q), "%s/upper/gone", root);
 	have_whiteout = mknod(q, S_IFCHR | 0600, makedev(0, 0)) == 0;
 	snprintf(q, sizeof(q), "%s/upper/opq", root);
