@@ -772,7 +772,7 @@ static int svc_ps(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	/* Each service by name or id; then one filter naming them all. */
-	json_t *f = json_object(), *ids = json_object();
+	json_t *f = json_object(), *ids = json_array();
 	int rc = 0;
 	for (int i = first; i < argc; i++) {
 		json_t *s = get_service(cli, argv[i]);
@@ -780,7 +780,7 @@ static int svc_ps(struct cli *cli, int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		json_object_set_new(ids, jsonx_str(s, "ID", ""), json_true());
+		json_array_append_new(ids, json_string(jsonx_str(s, "ID", "")));
 		json_decref(s);
 	}
 	if (rc) {
@@ -789,24 +789,11 @@ static int svc_ps(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	json_object_set_new(f, "service", ids);
-	for (size_t i = 0; i < filters.n; i++) {
-		const char *eq = strchr(filters.v[i], '=');
-		char k[128];
-		if (!eq) {
-			fprintf(stderr, "bad format of filter (expected "
-					"name=value)\n");
+	for (size_t i = 0; i < filters.n; i++)
+		if (cli_filter_add(f, filters.v[i]) < 0) {
 			json_decref(f);
 			return 1;
 		}
-		snprintf(k, sizeof(k), "%.*s", (int)(eq - filters.v[i]),
-			 filters.v[i]);
-		json_t *o = json_object_get(f, k);
-		if (!o) {
-			o = json_object();
-			json_object_set_new(f, k, o);
-		}
-		json_object_set_new(o, eq + 1, json_true());
-	}
 	char *text = json_dumps(f, JSON_COMPACT);
 	json_decref(f);
 	rc = text ? cli__print_tasks(cli, text, !no_trunc, quiet) : 1;

@@ -78,6 +78,13 @@ const char *cli_error_message(const struct http_result *r, char *buf,
 void cli_escape(const char *s, char *out, size_t cap);
 
 /**
+ * cli_filter_add() - one `--filter name=value` into Docker's filters
+ * object @o ({"name":["value",...]}). -1 after printing docker's message
+ * for a flag without '='.
+ */
+int cli_filter_add(json_t *o, const char *kv);
+
+/**
  * cli_filters_query() - docker's `--filter name=value` flags (plus
  * @extra, another "name=value" or NULL) as Docker's filters JSON
  * ({"name":["value"]}), percent-encoded into @out; "" when there are

@@ -594,7 +594,7 @@ bool cli_confirm(const char *warning)
 	       (ans[0] == 'y' || ans[0] == 'Y');
 }
 
-static int add_filter(json_t *o, const char *kv)
+int cli_filter_add(json_t *o, const char *kv)
 {
 	const char *eq = strchr(kv, '=');
 	char key[64];
@@ -626,11 +626,11 @@ int cli_filters_query(const struct cli_list *f, const char *extra, char *out,
 	if (!o)
 		return -1;
 	for (size_t i = 0; i < f->n; i++)
-		if (add_filter(o, f->v[i]) < 0) {
+		if (cli_filter_add(o, f->v[i]) < 0) {
 			json_decref(o);
 			return -1;
 		}
-	if (extra && add_filter(o, extra) < 0) {
+	if (extra && cli_filter_add(o, extra) < 0) {
 		json_decref(o);
 		return -1;
 	}

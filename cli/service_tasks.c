@@ -203,7 +203,7 @@ int cli__node_ps(struct cli *cli, int argc, char **argv)
 	}
 	if (first < 0)
 		return 1;
-	json_t *f = json_object(), *ids = json_object();
+	json_t *f = json_object(), *ids = json_array();
 	json_object_set_new(f, "node", ids);
 	for (int i = first; i < argc || i == first; i++) {
 		const char *ref = i < argc ? argv[i] : "self";
@@ -215,29 +215,16 @@ int cli__node_ps(struct cli *cli, int argc, char **argv)
 			json_decref(f);
 			return 1;
 		}
-		json_object_set_new(ids, jsonx_str(n, "ID", ""), json_true());
+		json_array_append_new(ids, json_string(jsonx_str(n, "ID", "")));
 		json_decref(n);
 		if (i >= argc)
 			break;
 	}
-	for (size_t i = 0; i < filters.n; i++) {
-		const char *eq = strchr(filters.v[i], '=');
-		char k[128];
-		if (!eq) {
-			fprintf(stderr, "bad format of filter (expected "
-					"name=value)\n");
+	for (size_t i = 0; i < filters.n; i++)
+		if (cli_filter_add(f, filters.v[i]) < 0) {
 			json_decref(f);
 			return 1;
 		}
-		snprintf(k, sizeof(k), "%.*s", (int)(eq - filters.v[i]),
-			 filters.v[i]);
-		json_t *o = json_object_get(f, k);
-		if (!o) {
-			o = json_object();
-			json_object_set_new(f, k, o);
-		}
-		json_object_set_new(o, eq + 1, json_true());
-	}
 	char *text = json_dumps(f, JSON_COMPACT);
 	json_decref(f);
 	int rc = text ? cli__print_tasks(cli, text, !no_trunc, quiet) : 1;
