@@ -269,18 +269,19 @@ static void on_client(struct mon *m, int i)
 	}
 }
 
-static void on_accept(struct mon *m)
+/* Accept one attach; false when none is pending. */
+static bool on_accept(struct mon *m)
 {
 	int fd = accept4(m->listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0)
-		return;
+		return false;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (m->clients[i] < 0) {
 			m->clients[i] = fd;
 			if (ep_add(m->ep, fd, i) < 0) {
 				drop_client(m, i);
-				return;
+				return true;
 			}
 			/* `docker run -i` attaches right after start: what
 			 * came out before is not lost to it. */
@@ -290,9 +291,10 @@ static void on_accept(struct mon *m)
 				    (ssize_t)m->early_len)
 				drop_client(m, i);
 			m->attached_once = true;
-			return;
+			return true;
 		}
 	close(fd); /* full: bounded */
+	return true;
 }
 
 static void on_ctl(struct mon *m)
@@ -382,7 +384,19 @@ static void kill_leftovers(struct mon *m)
 static void finish(struct mon *m)
 {
 	struct rusage ru;
+	char *path;
 
+	/* An attach that connected while the container was exiting waits in
+	 * the listen backlog: closing the socket would reset it and lose
+	 * the early output it came for. Remove the path first (a later
+	 * attach fails to connect and reads the log instead), then take
+	 * what is queued. */
+	if ((path = rt__path("%s/attach.sock", m->c->run_dir))) {
+		unlink(path);
+		shoal_free(path);
+	}
+	while (on_accept(m))
+		;
 	if (m->out >= 0)
 		close_stream(m, &m->out, 1);
 	if (m->err >= 0)
