@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,6 +620,111 @@ static void changes(struct api_call *call)
 
 /* --- delete, prune -------------------------------------------------------- */
 
+/*
+ * A stopped container's folder is locked while a copy (docker cp) or a
+ * start holds it. The copy's helper keeps the lock until it has unmounted
+ * the container's files and exited, which can be a moment after the client
+ * read the whole archive: `docker cp` then `docker rm` must not fail on
+ * that. A remove that finds the lock held retries every RM_RETRY_MS for
+ * up to RM_BUSY_WAIT_MS, then answers 409 naming what holds it.
+ */
+#define RM_RETRY_MS 20
+#define RM_BUSY_WAIT_MS 3000
+
+struct rm_op {
+	uv_timer_t timer;
+	struct api__state *st;
+	struct http_response *res; /* NULL once answered or gone */
+	char id[65], ref[256];
+	bool force, vols;
+	int64_t deadline_ns;
+};
+
+static void rm_closed(uv_handle_t *h)
+{
+	shoal_free(h->data);
+}
+
+static void rm_gone(struct http_response *res, void *arg)
+{
+	struct rm_op *op = arg;
+	op->res = NULL;
+	uv_timer_stop(&op->timer);
+	uv_close((uv_handle_t *)&op->timer, rm_closed);
+}
+
+static void rm_answer(struct rm_op *op, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void rm_answer(struct rm_op *op, int status, const char *fmt, ...)
+{
+	if (op->res) {
+		http_response_on_close(op->res, NULL, NULL);
+		if (status == 204) {
+			http_response_send(op->res, 204, NULL, NULL, 0);
+		} else {
+			char msg[1024];
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(msg, sizeof(msg), fmt, ap);
+			va_end(ap);
+			http_response_send_error(op->res, status, msg);
+		}
+		op->res = NULL;
+	}
+	uv_close((uv_handle_t *)&op->timer, rm_closed);
+}
+
+static void rm_try(struct rm_op *op);
+
+static void rm_retry(uv_timer_t *t)
+{
+	rm_try(t->data);
+}
+
+static void rm_try(struct rm_op *op)
+{
+	int rc = eng_remove(op->st->eng, op->id, op->force, op->vols);
+	if (rc == SHOAL_ENOTFOUND) {
+		rm_answer(op, 404, "No such container: %s", op->ref);
+		return;
+	}
+	if (rc == SHOAL_ECONFLICT) {
+		struct eng_info i;
+		int irc = eng_inspect(op->st->eng, op->id, &i);
+		if (irc == SHOAL_ENOTFOUND) {
+			rm_answer(op, 404, "No such container: %s", op->ref);
+			return;
+		}
+		bool running = irc == 0 && i.running;
+		if (irc == 0)
+			eng_info_fini(&i);
+		if (!running && time_mono_ns() < op->deadline_ns) {
+			uv_timer_start(&op->timer, rm_retry, RM_RETRY_MS, 0);
+			return;
+		}
+		if (running)
+			rm_answer(op, 409,
+				  "cannot remove container \"%s\": container "
+				  "is running: stop the container before "
+				  "removing or force remove",
+				  op->ref);
+		else
+			rm_answer(op, 409,
+				  "cannot remove container \"%s\": its files "
+				  "are in use (a copy or a start of it is in "
+				  "progress): try again when it ends",
+				  op->ref);
+		return;
+	}
+	if (rc < 0) {
+		rm_answer(op, 500, "cannot remove container %s: %s", op->id,
+			  shoal_strerror(rc));
+		return;
+	}
+	rm_answer(op, 204, "%s", "");
+}
+
 static void delete_(struct api_call *call)
 {
 	char id[65];
@@ -651,26 +757,26 @@ static void delete_(struct api_call *call)
 				api_param(call, "id"), what);
 		return;
 	}
-	int rc = eng_remove(st->eng, id, force, vols);
-	if (rc == SHOAL_ENOTFOUND) {
-		api_reply_error(call, 404, "No such container: %s",
-				api_param(call, "id"));
+	struct rm_op *op = shoal_calloc(1, sizeof(*op));
+	if (!op) {
+		api_reply_error(call, 500, "out of memory");
 		return;
 	}
-	if (rc == SHOAL_ECONFLICT) {
-		api_reply_error(call, 409,
-				"cannot remove container \"%s\": container is "
-				"running: stop the container before removing "
-				"or force remove",
-				api_param(call, "id"));
+	op->st = st;
+	op->res = call->res;
+	op->force = force;
+	op->vols = vols;
+	snprintf(op->id, sizeof(op->id), "%s", id);
+	snprintf(op->ref, sizeof(op->ref), "%s", api_param(call, "id"));
+	op->deadline_ns = time_mono_ns() + RM_BUSY_WAIT_MS * 1000000LL;
+	if (uv_timer_init(st->loop, &op->timer) < 0) {
+		shoal_free(op);
+		api_reply_error(call, 500, "out of memory");
 		return;
 	}
-	if (rc < 0) {
-		api_reply_error(call, 500, "cannot remove container %s: %s", id,
-				shoal_strerror(rc));
-		return;
-	}
-	http_response_send(call->res, 204, NULL, NULL, 0);
+	op->timer.data = op;
+	http_response_on_close(call->res, rm_gone, op);
+	rm_try(op);
 }
 
 /*

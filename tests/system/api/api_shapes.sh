@@ -122,6 +122,34 @@ expect "an unused volume is removed with 204" 204
 api GET /volumes/v1
 expect "a missing volume is a 404" 404 "no such volume"
 
+# A stopped container's folder is locked while a copy holds its files (the
+# copy's helper keeps it until it has unmounted and exited, a moment after
+# the client read the archive): a remove waits for it, up to 3 s, then
+# answers 409 naming the copy. The test holds that lock itself.
+held_dir() { find "$work/data" -maxdepth 4 -type d -path "*/containers/$1" | head -1; }
+api POST '/containers/create?name=held' '{"Image": "busybox", "Cmd": ["true"]}'
+held=$(sed -n 's/.*"Id":"\([0-9a-f]*\)".*/\1/p' <<<"$body"); track "$held"
+d=$(held_dir "$held")
+if [ -n "$d" ]; then
+	flock -o "$d" sleep 0.6 & fl=$!
+	sleep 0.2
+	api DELETE /containers/held
+	expect "a remove waits for a copy that still holds the container's files" 204
+	wait $fl
+	api POST '/containers/create?name=held' '{"Image": "busybox", "Cmd": ["true"]}'
+	held=$(sed -n 's/.*"Id":"\([0-9a-f]*\)".*/\1/p' <<<"$body"); track "$held"
+	d=$(held_dir "$held")
+	flock -o "$d" sleep 3.6 & fl=$!
+	sleep 0.2
+	api DELETE /containers/held
+	expect "a remove of files held longer than 3 s is a 409 naming the copy" 409 "its files are in use"
+	wait $fl
+	api DELETE /containers/held
+	expect "once the copy is done the remove succeeds" 204
+else
+	fail "cannot find the folder of container $held under $work/data"
+fi
+
 if command -v script >/dev/null; then
 	out=$(script -qec "'$S' run -it --rm busybox sh -c 'tty; exit 2'" /dev/null </dev/null)
 	rc=$?
