@@ -213,6 +213,12 @@ put cpw / "$work/small.tar"
 expect "a PUT still works after that" 200
 
 for who in helper worker; do
+	# The helper of the request before may still be exiting: find_helper
+	# must not take it for this one's.
+	for _ in $(seq 50); do
+		pgrep -P "$pid" -x shoal-archive >/dev/null || break
+		sleep 0.1
+	done
 	stalled_get cpw /big
 	if find_helper; then
 		kill -TERM "${!who}"
