@@ -71,6 +71,18 @@ int alloc_cidr_parse(const char *s, uint32_t *addr, uint8_t *prefix)
 	return 0;
 }
 
+int alloc_ip_parse(const char *s, uint32_t *addr)
+{
+	char buf[32];
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	return addr_parse(buf, addr);
+}
+
 void alloc_addr_format(uint32_t addr, char out[16])
 {
 	snprintf(out, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255,

@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "manager/allocator.h"
 #include "manager/internal.h"
+#include "manager/service.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -198,6 +199,69 @@ static bool names_network(const json_t *spec, const char *id, const char *name)
 	return false;
 }
 
+/* The overlay @ref names: full id, name, then a unique id prefix. */
+static const struct store_object *net_find(const struct store *s,
+					   const char *ref)
+{
+	const struct store_object *o = store_get(s, STORE_NETWORKS, ref);
+	if (!o)
+		o = store_get_by_name(s, STORE_NETWORKS, ref);
+	if (o)
+		return o;
+	const struct store_object **all;
+	size_t n, hits = 0;
+	if (store_list(s, STORE_NETWORKS, &all, &n) < 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(all[i]->id, ref, strlen(ref))) {
+			o = all[i];
+			hits++;
+		}
+	shoal_free(all);
+	return hits == 1 ? o : NULL;
+}
+
+int mgr__service_nets_resolve(const struct store *s, json_t *spec, char *err,
+			      size_t errlen)
+{
+	json_t *nets =
+		json_object_get(jsonx_obj(spec, "TaskTemplate"), "Networks");
+	size_t i;
+	json_t *x;
+	json_array_foreach(nets, i, x)
+	{
+		const char *t = jsonx_str(x, "Target", "");
+		const struct store_object *o = *t ? net_find(s, t) : NULL;
+		if (!o && (!strcmp(t, "bridge") || !strcmp(t, "host") ||
+			   !strcmp(t, "none"))) {
+			snprintf(err, errlen,
+				 "The network %.64s cannot be used with "
+				 "services. Only networks scoped to the swarm "
+				 "can be used, such as those created with the "
+				 "overlay driver.",
+				 t);
+			return -EINVAL;
+		}
+		if (!o) {
+			snprintf(err, errlen, "network %.64s not found", t);
+			return SHOAL_ENOTFOUND;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(o->id, jsonx_str(json_array_get(nets, j),
+						     "Target", ""))) {
+				snprintf(err, errlen,
+					 "rpc error: code = InvalidArgument "
+					 "desc = service cannot attach to "
+					 "network %.64s more than once",
+					 o->name);
+				return -EINVAL;
+			}
+		if (jsonx_set(x, "Target", json_string(o->id)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int in_use(const struct store *s, const struct store_object *net,
 		  char *err, size_t errlen)
 {
@@ -221,6 +285,50 @@ static int in_use(const struct store *s, const struct store_object *net,
 	return rc;
 }
 
+/* A task of a removed service may still hold an address on @net until
+ * it ended: removing the network under it is refused as well. */
+static int tasks_on(const struct store *s, const struct store_object *net,
+		    char *err, size_t errlen)
+{
+	const struct store_object **objs;
+	size_t count;
+	int rc = store_list(s, STORE_TASKS, &objs, &count);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		if (!memmem(objs[i]->spec, objs[i]->spec_len, net->id,
+			    strlen(net->id)))
+			continue; /* cheap: most tasks are not on it */
+		json_t *sp = mgr__obj_json(objs[i]->spec, objs[i]->spec_len);
+		json_t *st =
+			mgr__obj_json(objs[i]->status, objs[i]->status_len);
+		enum task_state state = TASK_NEW;
+		task_state_parse(jsonx_str(st, "State", ""), &state);
+		size_t j;
+		json_t *a;
+		json_array_foreach(json_object_get(sp, "NetworksAttachments"),
+				   j, a)
+		{
+			if (!task_state_terminal(state) &&
+			    !strcmp(jsonx_str(jsonx_obj(a, "Network"), "ID",
+					      ""),
+				    net->id)) {
+				snprintf(err, errlen,
+					 "rpc error: code = FailedPrecondition "
+					 "desc = network %.64s is in use by "
+					 "task %.64s",
+					 net->id, objs[i]->id);
+				rc = -EPERM;
+				break;
+			}
+		}
+		json_decref(sp);
+		json_decref(st);
+	}
+	shoal_free(objs);
+	return rc;
+}
+
 static int remove_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 {
 	const struct store_object *o =
@@ -230,6 +338,8 @@ static int remove_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 		return SHOAL_ENOTFOUND;
 	}
 	int rc = in_use(w->m->store, o, err, errlen);
+	if (rc == 0)
+		rc = tasks_on(w->m->store, o, err, errlen);
 	if (rc < 0)
 		return rc;
 	return store_batch_delete(w->b, STORE_NETWORKS, o->id, o->version);
