@@ -165,8 +165,9 @@ static json_t *services_json(struct orch_model *m, const struct orch_net *n,
 	return out;
 }
 
-static char *item_json(struct orch_model *m, const struct orch_net *n,
-		       const char *node_id, size_t *len)
+/* Network @n as node @node_id sees it (the item's fields but Kind). */
+static json_t *net_json(struct orch_model *m, const struct orch_net *n,
+			const char *node_id)
 {
 	size_t nt = 0, pos = 0, kl;
 	const void *k;
@@ -190,20 +191,151 @@ static char *item_json(struct orch_model *m, const struct orch_net *n,
 	alloc_addr_format(n->a.subnet, sub);
 	alloc_addr_format(n->a.gateway, gw);
 	snprintf(cidr, sizeof(cidr), "%s/%u", sub, n->a.prefix);
-	json_t *o = svcs ? json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, "
+	json_t *o = svcs ? json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, "
 				     "s:b, s:b, s:O, s:o}",
-				     "Kind", "network", "ID", n->id, "Name",
-				     n->name, "VNI", (json_int_t)n->a.vni,
-				     "Subnet", cidr, "Gateway", gw, "MTU",
-				     (json_int_t)n->mtu, "Internal",
-				     n->internal, "Attachable", n->attachable,
-				     "Peers", peers, "Services", svcs)
+				     "ID", n->id, "Name", n->name, "VNI",
+				     (json_int_t)n->a.vni, "Subnet", cidr,
+				     "Gateway", gw, "MTU", (json_int_t)n->mtu,
+				     "Internal", n->internal, "Attachable",
+				     n->attachable, "Peers", peers, "Services",
+				     svcs)
 			 : NULL;
-	char *text = o ? jsonx_dump(o, len) : NULL;
-	json_decref(o);
 	json_decref(peers);
 	shoal_free(tasks);
+	return o;
+}
+
+static char *item_json(struct orch_model *m, const struct orch_net *n,
+		       const char *node_id, size_t *len)
+{
+	json_t *o = net_json(m, n, node_id);
+	char *text = o && jsonx_set(o, "Kind", json_string("network")) == 0
+			     ? jsonx_dump(o, len)
+			     : NULL;
+	json_decref(o);
 	return text;
+}
+
+/* The Ready tasks of @s with an address on @in, as Backends. */
+static json_t *backends(struct orch_model *m, const struct orch_service *s,
+			const struct orch_net *in)
+{
+	json_t *out = json_array();
+	size_t pos = 0, kl;
+	const void *k;
+	void *v;
+	while (out && hmap_next(&m->tasks, &pos, &k, &kl, &v)) {
+		const struct orch_task *t = v;
+		uint32_t a = addr_on(t, in->id);
+		if (!a || strcmp(t->service_id, s->id) ||
+		    t->state != TASK_RUNNING || t->desired != TASK_RUNNING)
+			continue;
+		struct orch_node *n = hmap_get_str(&m->nodes, t->node_id);
+		json_array_append_new(out, json_pack("{s:o, s:s, s:s}", "Addr",
+						     ip_json(a), "NodeID",
+						     t->node_id, "VTEP",
+						     n ? n->addr : ""));
+	}
+	return out;
+}
+
+static int by_addr(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	return strcmp(jsonx_str(x, "Addr", ""), jsonx_str(y, "Addr", ""));
+}
+
+/* The published ingress ports of every service, in service id order. */
+static json_t *ingress_ports(struct orch_model *m, const struct orch_net *in)
+{
+	json_t *out = json_array();
+	size_t pos = 0, kl, ns = 0;
+	const void *k;
+	void *v;
+	char **ids = shoal_calloc(hmap_len(&m->services) + 1, sizeof(*ids));
+	if (!out || !ids) {
+		shoal_free(ids);
+		json_decref(out);
+		return NULL;
+	}
+	while (hmap_next(&m->services, &pos, &k, &kl, &v))
+		ids[ns++] = ((struct orch_service *)v)->id;
+	qsort(ids, ns, sizeof(*ids), cmp_str);
+	int rc = 0;
+	for (size_t i = 0; i < ns && rc == 0; i++) {
+		struct orch_service *s = hmap_get_str(&m->services, ids[i]);
+		size_t j;
+		json_t *p;
+		json_t *be = s->ingress ? backends(m, s, in) : NULL;
+		/* Sorted, so a node's set changes only when they do. */
+		size_t nb = json_array_size(be);
+		json_t **sorted = nb ? shoal_calloc(nb, sizeof(*sorted)) : NULL;
+		for (size_t b = 0; sorted && b < nb; b++)
+			sorted[b] = json_array_get(be, b);
+		if (sorted)
+			qsort(sorted, nb, sizeof(*sorted), by_addr);
+		json_t *bs = json_array();
+		for (size_t b = 0; sorted && bs && b < nb; b++)
+			json_array_append(bs, sorted[b]);
+		shoal_free(sorted);
+		json_decref(be);
+		json_array_foreach(s->ingress ? s->eports : NULL, j, p)
+		{
+			const char *mode = jsonx_str(p, "PublishMode", "");
+			if (strcmp(mode, "ingress") ||
+			    !jsonx_int(p, "PublishedPort", 0))
+				continue;
+			rc |= json_array_append_new(
+				out, json_pack("{s:s, s:I, s:I, s:s, s:s, s:O}",
+					       "Protocol",
+					       jsonx_str(p, "Protocol", "tcp"),
+					       "PublishedPort",
+					       (json_int_t)jsonx_int(
+						       p, "PublishedPort", 0),
+					       "TargetPort",
+					       (json_int_t)jsonx_int(
+						       p, "TargetPort", 0),
+					       "Service", s->name, "ServiceID",
+					       s->id, "Backends", bs));
+		}
+		json_decref(bs);
+	}
+	shoal_free(ids);
+	if (rc) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The "ingress" item, for every ready node while a port is published in
+ * ingress mode; 0 and *@text NULL when there is none. */
+static int ingress_item(struct orch_model *m, const char *node_id, char **text,
+			size_t *len)
+{
+	struct orch_node *nd = hmap_get_str(&m->nodes, node_id);
+	const struct orch_net *in = NULL;
+	size_t pos = 0, kl;
+	const void *k;
+	void *v;
+	*text = NULL;
+	while (!in && hmap_next(&m->networks, &pos, &k, &kl, &v))
+		if (((struct orch_net *)v)->ingress)
+			in = v;
+	if (!nd || !nd->ready || !in)
+		return 0;
+	json_t *ports = ingress_ports(m, in);
+	if (!ports)
+		return -ENOMEM;
+	if (!json_array_size(ports)) {
+		json_decref(ports);
+		return 0;
+	}
+	json_t *o = json_pack("{s:s, s:o, s:o}", "Kind", "ingress", "Network",
+			      net_json(m, in, node_id), "Ports", ports);
+	*text = o ? jsonx_dump(o, len) : NULL;
+	json_decref(o);
+	return *text ? 0 : -ENOMEM;
 }
 
 int alloc_items(struct orch_model *m, const char *node_id,
@@ -223,7 +355,7 @@ int alloc_items(struct orch_model *m, const char *node_id,
 		for (size_t i = 0; i < t->naddrs && rc == 0; i++) {
 			struct orch_net *n =
 				hmap_get_str(&m->networks, t->addrs[i].net_id);
-			if (n && !hmap_get_str(&seen, n->id))
+			if (n && !n->ingress && !hmap_get_str(&seen, n->id))
 				rc = hmap_put_str(&seen, n->id, n, NULL);
 		}
 	}
@@ -244,5 +376,11 @@ int alloc_items(struct orch_model *m, const char *node_id,
 	}
 	shoal_free(ids);
 	hmap_fini(&seen);
+	char *ing = NULL;
+	size_t len = 0;
+	if (rc == 0)
+		rc = ingress_item(m, node_id, &ing, &len);
+	if (rc == 0 && ing)
+		rc = emit(arg, ing, len);
 	return rc;
 }

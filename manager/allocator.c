@@ -88,14 +88,29 @@ struct orch_net *alloc__net_decode(const struct store_object *o)
 	return n;
 }
 
+/* Whether port @p (of a spec or an Endpoint) is in ingress mode. */
+static bool is_ingress(const json_t *p)
+{
+	const char *m = jsonx_str(p, "PublishMode", "");
+	return !*m || !strcmp(m, "ingress");
+}
+
 int alloc__service_fill(struct orch_service *s)
 {
 	const json_t *tmpl = jsonx_obj(s->spec, "TaskTemplate");
 	json_t *nets = json_object_get(tmpl, "Networks");
 	s->nets = json_is_array(nets) && json_array_size(nets) ? nets : NULL;
-	s->dnsrr = strcmp(jsonx_str(jsonx_obj(s->spec, "EndpointSpec"), "Mode",
-				    "vip"),
-			  "dnsrr") == 0;
+	const json_t *es = jsonx_obj(s->spec, "EndpointSpec");
+	s->dnsrr = strcmp(jsonx_str(es, "Mode", "vip"), "dnsrr") == 0;
+	json_t *ports = json_object_get(es, "Ports");
+	s->ports = json_array_size(ports) ? ports : NULL;
+	s->eports = json_object_get(jsonx_obj(s->status, "Endpoint"), "Ports");
+	size_t pi;
+	json_t *p;
+	json_array_foreach(s->ports, pi, p)
+	{
+		s->ingress |= is_ingress(p);
+	}
 	const json_t *v =
 		json_object_get(jsonx_obj(s->status, "Endpoint"), "VirtualIPs");
 	size_t k = json_array_size(v), i;
@@ -123,6 +138,9 @@ int alloc__task_fill(struct orch_task *t, const json_t *sp)
 	const json_t *na = json_object_get(sp, "NetworksAttachments");
 	size_t k = json_array_size(na), i;
 	json_t *x;
+	const json_t *ep = json_object_get(sp, "Endpoint");
+	if (json_is_object(ep) && !(t->ports_text = canon(ep)))
+		return -ENOMEM;
 	if (!na || json_is_null(na))
 		return 0;
 	if (!json_is_array(na))
@@ -150,7 +168,7 @@ int alloc__task_fill(struct orch_task *t, const json_t *sp)
 
 bool alloc_service_has_nets(const struct orch_service *s)
 {
-	return s->nets != NULL;
+	return s->nets || s->ports;
 }
 
 /* --- the in-use sets ----------------------------------------------------- */
@@ -242,16 +260,120 @@ static int pick(struct hmap *pools, struct orch_model *m, const char *net_id,
 	return rc < 0 ? rc : pool_push(p, *out);
 }
 
+/* --- published ports ---------------------------------------------------- */
+
+/* The ingress ports in use across the swarm, per protocol (tcp, udp). */
+struct ports {
+	uint8_t used[2][65536 / 8];
+};
+
+static int proto_ix(const json_t *p)
+{
+	return !strcmp(jsonx_str(p, "Protocol", "tcp"), "udp");
+}
+
+static bool port_used(const struct ports *u, int pr, int64_t port)
+{
+	return u->used[pr][port / 8] & (1u << (port % 8));
+}
+
+static void port_take(struct ports *u, int pr, int64_t port)
+{
+	if (port > 0 && port < 65536)
+		u->used[pr][port / 8] |= (uint8_t)(1u << (port % 8));
+}
+
+static void ports_fill(struct ports *u, const struct orch_service *s)
+{
+	const json_t *lists[2] = {s->ports, s->eports};
+	for (int l = 0; l < 2; l++) {
+		size_t i;
+		json_t *p;
+		json_array_foreach(lists[l], i, p)
+		{
+			if (is_ingress(p))
+				port_take(u, proto_ix(p),
+					  jsonx_int(p, "PublishedPort", 0));
+		}
+	}
+}
+
+/* The port @s had for its dynamic ingress port @p (0: none). */
+static int64_t port_before(const struct orch_service *s, const json_t *p,
+			   const json_t *done)
+{
+	size_t i, j;
+	json_t *q, *d;
+	json_array_foreach(s->eports, i, q)
+	{
+		int64_t pub = jsonx_int(q, "PublishedPort", 0);
+		bool taken = false;
+		json_array_foreach(done, j, d)
+		{
+			taken |= jsonx_int(d, "PublishedPort", 0) == pub &&
+				 proto_ix(d) == proto_ix(p);
+		}
+		if (is_ingress(q) && !taken && pub >= ALLOC_PORT_FIRST &&
+		    pub <= ALLOC_PORT_LAST && proto_ix(q) == proto_ix(p) &&
+		    jsonx_int(q, "TargetPort", 0) ==
+			    jsonx_int(p, "TargetPort", 0))
+			return pub;
+	}
+	return 0;
+}
+
+/* @s's ports as published: Docker's Endpoint.Ports, an ingress port
+ * without a number given the one it had or the lowest free one of
+ * ALLOC_PORT_FIRST..ALLOC_PORT_LAST. @host_only: the host-mode ones. */
+static json_t *ports_json(const struct orch_service *s, struct ports *u,
+			  bool host_only)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *p;
+	json_array_foreach(s->ports, i, p)
+	{
+		bool ing = is_ingress(p);
+		int pr = proto_ix(p);
+		int64_t pub = jsonx_int(p, "PublishedPort", 0);
+		if (!out || (host_only && ing))
+			continue;
+		if (ing && !pub && u) {
+			pub = port_before(s, p, out);
+			for (int64_t q = ALLOC_PORT_FIRST;
+			     !pub && q <= ALLOC_PORT_LAST; q++)
+				if (!port_used(u, pr, q))
+					pub = q;
+			port_take(u, pr, pub);
+		}
+		json_t *o = json_pack("{s:s, s:I, s:I, s:s}", "Protocol",
+				      pr ? "udp" : "tcp", "TargetPort",
+				      (json_int_t)jsonx_int(p, "TargetPort", 0),
+				      "PublishedPort", (json_int_t)pub,
+				      "PublishMode", ing ? "ingress" : "host");
+		if (o && *jsonx_str(p, "Name", ""))
+			jsonx_set(o, "Name",
+				  json_string(jsonx_str(p, "Name", "")));
+		if (!o || json_array_append_new(out, o) < 0) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	return out;
+}
+
 /* --- service VIPs -------------------------------------------------------- */
 
 static json_t *endpoint_json(const struct orch_service *s,
 			     const struct orch_addr *v, size_t n,
-			     struct orch_model *m)
+			     struct orch_model *m, struct ports *u)
 {
 	json_t *spec = json_deep_copy(jsonx_obj(s->spec, "EndpointSpec"));
 	json_t *e = json_pack("{s:o}", "Spec", spec ? spec : json_object());
 	json_t *vips = n ? json_array() : NULL;
 	int rc = e ? 0 : -ENOMEM;
+	if (s->ports && e)
+		rc |= jsonx_set(e, "Ports", ports_json(s, u, false));
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct orch_net *net = hmap_get_str(&m->networks, v[i].net_id);
 		rc = json_array_append_new(
@@ -268,8 +390,21 @@ static json_t *endpoint_json(const struct orch_service *s,
 	return e;
 }
 
-/* The networks @s wants, in its spec's order, each once (@out has room
- * for json_array_size(s->nets)). */
+/* The model's ingress network, or NULL. */
+static struct orch_net *ingress_of(struct orch_model *m)
+{
+	size_t pos = 0, kl;
+	const void *k;
+	void *v;
+	while (hmap_next(&m->networks, &pos, &k, &kl, &v))
+		if (((struct orch_net *)v)->ingress)
+			return v;
+	return NULL;
+}
+
+/* The networks @s wants, in its spec's order, each once, then the
+ * ingress network when it publishes a port there (@out has room for
+ * json_array_size(s->nets) + 1). */
 static size_t wanted(struct orch_model *m, const struct orch_service *s,
 		     struct orch_net **out)
 {
@@ -284,16 +419,20 @@ static size_t wanted(struct orch_model *m, const struct orch_service *s,
 		if (n && !dup)
 			out[k++] = n;
 	}
+	struct orch_net *in = s->ingress ? ingress_of(m) : NULL;
+	if (in)
+		out[k++] = in;
 	return k;
 }
 
 static int service_vips(struct orch_model *m, struct hmap *pools,
-			struct orch_service *s, const struct alloc_hooks *h)
+			struct ports *u, struct orch_service *s,
+			const struct alloc_hooks *h)
 {
 	json_t *cur = json_object_get(s->status, "Endpoint");
-	if (!s->nets && !cur)
+	if (!s->nets && !s->ports && !cur)
 		return 0; /* never on a network: nothing to show or free */
-	size_t cap = json_array_size(s->nets) + 1, k = 0;
+	size_t cap = json_array_size(s->nets) + 2, k = 0;
 	struct orch_net **nets = shoal_calloc(cap, sizeof(*nets));
 	struct orch_addr *nv = shoal_calloc(cap, sizeof(*nv));
 	int rc = nets && nv ? 0 : -ENOMEM;
@@ -315,7 +454,7 @@ static int service_vips(struct orch_model *m, struct hmap *pools,
 		else if (rc == 0)
 			k++;
 	}
-	json_t *e = rc == 0 ? endpoint_json(s, nv, k, m) : NULL;
+	json_t *e = rc == 0 ? endpoint_json(s, nv, k, m, u) : NULL;
 	if (rc == 0 && !e)
 		rc = -ENOMEM;
 	if (rc == 0 && !json_equal(cur, e)) {
@@ -323,6 +462,7 @@ static int service_vips(struct orch_model *m, struct hmap *pools,
 		if (st && jsonx_set(st, "Endpoint", json_incref(e)) < 0)
 			rc = -ENOMEM;
 		if (st && rc == 0) {
+			s->eports = json_object_get(e, "Ports");
 			shoal_free(s->vips);
 			s->vips = nv;
 			s->nvips = k;
@@ -380,6 +520,19 @@ static int set_err(struct orch_task *t, bool fresh, const struct alloc_hooks *h,
 	return orch__task_set_status(t, h->now_ns);
 }
 
+/* The task's Endpoint with @s's host-mode ports, which the agent
+ * publishes on the task's node (*@out NULL: none). 0 or -ENOMEM. */
+static int host_ports(const struct orch_service *s, char **out)
+{
+	json_t *hp = s->ports ? ports_json(s, NULL, true) : NULL;
+	json_t *ep =
+		json_array_size(hp) ? json_pack("{s:O}", "Ports", hp) : NULL;
+	*out = ep ? canon(ep) : NULL;
+	json_decref(hp);
+	json_decref(ep);
+	return ep && !*out ? -ENOMEM : 0;
+}
+
 static int task_alloc(struct orch_model *m, struct hmap *pools,
 		      struct orch_task *t, bool fresh,
 		      const struct alloc_hooks *h)
@@ -387,7 +540,7 @@ static int task_alloc(struct orch_model *m, struct hmap *pools,
 	struct orch_service *s = hmap_get_str(&m->services, t->service_id);
 	if (!s)
 		return 0; /* the orchestrator removes it */
-	size_t cap = json_array_size(s->nets) + 1, k = 0;
+	size_t cap = json_array_size(s->nets) + 2, k = 0;
 	struct orch_net **nets = shoal_calloc(cap, sizeof(*nets));
 	struct orch_addr *addrs = shoal_calloc(cap, sizeof(*addrs));
 	json_t *arr = json_array();
@@ -422,7 +575,7 @@ static int task_alloc(struct orch_model *m, struct hmap *pools,
 				  "Aliases", aliases_json(s, cfg));
 		rc = one ? json_array_append_new(arr, one) : -ENOMEM;
 	}
-	char *text = NULL;
+	char *text = NULL, *ptext = NULL;
 	if (rc == -ENOSPC) {
 		rc = set_err(t, fresh, h, why);
 		goto out;
@@ -430,13 +583,21 @@ static int task_alloc(struct orch_model *m, struct hmap *pools,
 	text = rc == 0 && k ? canon(arr) : NULL;
 	if (rc == 0 && k && !text)
 		rc = -ENOMEM;
-	if (rc == 0 && !fresh && !h->touch_task(h->arg, t)) {
+	if (rc == 0)
+		rc = host_ports(s, &ptext);
+	if (rc == 0 && !fresh && !h->touch_task(h->arg, t))
+		rc = 1; /* the batch is full: the next pass */
+	if (rc) {
 		shoal_free(text);
-		goto out; /* the batch is full: the next pass */
+		shoal_free(ptext);
+		rc = rc > 0 ? 0 : rc;
+		goto out;
 	}
 	if (rc == 0) {
 		shoal_free(t->nets_text);
 		shoal_free(t->addrs);
+		shoal_free(t->ports_text);
+		t->ports_text = ptext;
 		t->nets_text = text;
 		t->addrs = k ? addrs : NULL;
 		t->naddrs = k;
@@ -461,8 +622,9 @@ static int by_id(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* Every address in use: tasks that hold theirs, and the VIPs. */
-static int fill_pools(struct orch_model *m, struct hmap *pools,
+/* Every address in use (tasks that hold theirs, and the VIPs) and every
+ * ingress port. */
+static int fill_pools(struct orch_model *m, struct hmap *pools, struct ports *u,
 		      struct orch_task **all, size_t n)
 {
 	int rc = 0;
@@ -475,9 +637,63 @@ static int fill_pools(struct orch_model *m, struct hmap *pools,
 	void *v;
 	while (rc == 0 && hmap_next(&m->services, &pos, &k, &kl, &v)) {
 		struct orch_service *s = v;
+		ports_fill(u, s);
 		for (size_t j = 0; j < s->nvips && rc == 0; j++)
 			rc = use(pools, m, &s->vips[j]);
 	}
+	return rc;
+}
+
+/*
+ * The ingress network (docs/overlay.md, "Ingress"), made in this batch
+ * when a service first publishes a port in ingress mode, and put in the
+ * model at once so that this pass gives its tasks their addresses (a
+ * refused batch reloads the model). Not made while a network of its name
+ * or overlapping its subnet exists (then services get no ingress address
+ * and their ports are not routed; a create of "ingress" is refused, so
+ * only an older store holds one).
+ */
+static int make_ingress(struct orch_model *m, const struct alloc_hooks *h)
+{
+	size_t pos = 0, kl;
+	const void *k;
+	void *v;
+	while (hmap_next(&m->networks, &pos, &k, &kl, &v)) {
+		const struct orch_net *n = v;
+		uint8_t p = n->a.prefix < ALLOC_INGRESS_PREFIX
+				    ? n->a.prefix
+				    : ALLOC_INGRESS_PREFIX;
+		uint32_t mask = ~0u << (32 - p);
+		if (n->ingress || !strcmp(n->name, "ingress") ||
+		    (n->a.subnet & mask) == (ALLOC_INGRESS_SUBNET & mask))
+			return 0;
+	}
+	struct orch_net *n = shoal_calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->a = (struct alloc_net){ALLOC_INGRESS_VNI, ALLOC_INGRESS_SUBNET,
+				  ALLOC_INGRESS_PREFIX,
+				  ALLOC_INGRESS_SUBNET + 1};
+	n->mtu = DEFAULT_MTU;
+	n->ingress = true;
+	snprintf(n->name, sizeof(n->name), "ingress");
+	char spec[512];
+	snprintf(spec, sizeof(spec),
+		 "{\"Name\":\"ingress\",\"Driver\":\"overlay\",\"Scope\":"
+		 "\"swarm\",\"Internal\":false,\"Attachable\":false,"
+		 "\"Ingress\":true,\"Labels\":{},\"Options\":{},\"IPAM\":{"
+		 "\"Driver\":\"default\",\"Config\":[{\"Subnet\":"
+		 "\"10.255.0.0/16\",\"Gateway\":\"10.255.0.1\"}]},\"VNI\":%u}",
+		 ALLOC_INGRESS_VNI);
+	int rc = h->create_net(h->arg, n->id, "ingress", spec);
+	if (rc == -ENOBUFS) {
+		shoal_free(n);
+		return 0; /* the next pass */
+	}
+	if (rc == 0)
+		rc = hmap_put_str(&m->networks, n->id, n, NULL);
+	if (rc < 0)
+		shoal_free(n);
 	return rc;
 }
 
@@ -490,13 +706,19 @@ int alloc_pass(struct orch_model *m, struct orch_task **all, size_t n,
 	const void *key;
 	void *v;
 	struct orch_service **svcs = shoal_calloc(ns + 1, sizeof(*svcs));
-	int rc = svcs ? fill_pools(m, &pools, all, n) : -ENOMEM;
-	while (rc == 0 && hmap_next(&m->services, &pos, &key, &kl, &v))
+	struct ports *u = shoal_calloc(1, sizeof(*u));
+	bool ingress = false;
+	int rc = svcs && u ? fill_pools(m, &pools, u, all, n) : -ENOMEM;
+	while (rc == 0 && hmap_next(&m->services, &pos, &key, &kl, &v)) {
 		svcs[k++] = v;
+		ingress |= ((struct orch_service *)v)->ingress;
+	}
+	if (rc == 0 && ingress && !ingress_of(m))
+		rc = make_ingress(m, h);
 	if (rc == 0)
 		qsort(svcs, k, sizeof(*svcs), by_id);
 	for (size_t i = 0; i < k && rc == 0; i++)
-		rc = service_vips(m, &pools, svcs[i], h);
+		rc = service_vips(m, &pools, u, svcs[i], h);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if (all[i]->state == TASK_NEW &&
 		    all[i]->desired == TASK_RUNNING &&
@@ -510,5 +732,6 @@ int alloc_pass(struct orch_model *m, struct orch_task **all, size_t n,
 		pool_free(v);
 	hmap_fini(&pools);
 	shoal_free(svcs);
+	shoal_free(u);
 	return rc;
 }

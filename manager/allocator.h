@@ -31,6 +31,13 @@
 #define ALLOC_MTU_MIN 68
 #define ALLOC_MTU_MAX 9000
 #define ALLOC_MAX_NETWORKS 4096
+/* The ingress network (the routing mesh), made by the allocator. */
+#define ALLOC_INGRESS_VNI 4095u
+#define ALLOC_INGRESS_SUBNET 0x0aff0000u /* 10.255.0.0/16 */
+#define ALLOC_INGRESS_PREFIX 16
+/* Published ports given when a service asks for none (Docker's). */
+#define ALLOC_PORT_FIRST 30000
+#define ALLOC_PORT_LAST 32767
 
 /** An overlay's allocation; addresses in host byte order. */
 struct alloc_net {
@@ -82,7 +89,8 @@ int alloc_net_apply(json_t *spec, const struct alloc_net *a);
 
 /**
  * alloc_net_read() - the allocation stored in @spec (a spec
- * alloc_net_apply() completed). 0, or -EINVAL when it holds none.
+ * alloc_net_apply() completed, or the ingress network's with VNI
+ * ALLOC_INGRESS_VNI). 0, or -EINVAL when it holds none.
  */
 int alloc_net_read(const json_t *spec, struct alloc_net *a);
 
@@ -111,6 +119,10 @@ struct alloc_hooks {
 	bool (*touch_task)(void *arg, struct orch_task *t);
 	/* @s's status, to be written with the batch; NULL: no room. */
 	json_t *(*touch_service)(void *arg, struct orch_service *s);
+	/* A network object created in the batch (the ingress network):
+	 * a fresh id into @id (STORE_ID_MAX + 1 bytes); 0 or < 0. */
+	int (*create_net)(void *arg, char *id, const char *name,
+			  const char *spec);
 	void *arg;
 	int64_t now_ns;
 };

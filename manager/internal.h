@@ -389,6 +389,14 @@ extern const struct mgr__write_op mgr__op_network_remove;
  */
 int mgr__service_nets_resolve(const struct store *s, json_t *spec, char *err,
 			      size_t errlen);
+/**
+ * mgr__service_ports_check() - on the leader, the published ports of
+ * @spec (service @self) against every other service's (spec and
+ * allocated): an ingress port's number is the swarm's. 0, -EINVAL with
+ * Docker's words, -ENOMEM.
+ */
+int mgr__service_ports_check(const struct store *s, const char *self,
+			     const json_t *spec, char *err, size_t errlen);
 
 /** mgr__on_control() - a write or read index forwarded by a follower. */
 void mgr__on_control(struct mgr_conn *c, const Swarm__ControlRequest *req);

@@ -262,6 +262,80 @@ int mgr__service_nets_resolve(const struct store *s, json_t *spec, char *err,
 	return 0;
 }
 
+/* Whether @p publishes in ingress mode (the default). */
+static bool port_ingress(const json_t *p)
+{
+	const char *m = jsonx_str(p, "PublishMode", "");
+	return !*m || !strcmp(m, "ingress");
+}
+
+/* Whether published port @p of a new spec meets @q of another service:
+ * same protocol and number, one of them in ingress mode (an ingress port
+ * takes the number on every node). */
+static bool ports_meet(const json_t *p, const json_t *q)
+{
+	int64_t a = jsonx_int(p, "PublishedPort", 0);
+	return a && a == jsonx_int(q, "PublishedPort", 0) &&
+	       !strcmp(jsonx_str(p, "Protocol", "tcp"),
+		       jsonx_str(q, "Protocol", "tcp")) &&
+	       (port_ingress(p) || port_ingress(q));
+}
+
+static int port_conflict(const json_t *ports, const struct store_object *o,
+			 char *err, size_t errlen)
+{
+	json_t *sp = mgr__obj_json(o->spec, o->spec_len);
+	json_t *st = mgr__obj_json(o->status, o->status_len);
+	const json_t *theirs[2] = {
+		json_object_get(jsonx_obj(sp, "EndpointSpec"), "Ports"),
+		json_object_get(jsonx_obj(st, "Endpoint"), "Ports")};
+	int rc = 0;
+	size_t i, j;
+	json_t *p, *q;
+	json_array_foreach(ports, i, p)
+	{
+		for (int l = 0; l < 2 && rc == 0; l++)
+			json_array_foreach(theirs[l], j, q)
+			{
+				if (rc || !ports_meet(p, q))
+					continue;
+				snprintf(err, errlen,
+					 "rpc error: code = InvalidArgument "
+					 "desc = port '%lld' is already in use "
+					 "by service '%.64s' (%.64s) as %s",
+					 (long long)jsonx_int(
+						 p, "PublishedPort", 0),
+					 o->name, o->id,
+					 port_ingress(q)
+						 ? "an ingress port"
+						 : "a host-published port");
+				rc = -EINVAL;
+			}
+	}
+	json_decref(sp);
+	json_decref(st);
+	return rc;
+}
+
+int mgr__service_ports_check(const struct store *s, const char *self,
+			     const json_t *spec, char *err, size_t errlen)
+{
+	const json_t *ports =
+		json_object_get(jsonx_obj(spec, "EndpointSpec"), "Ports");
+	const struct store_object **objs;
+	size_t count;
+	if (!json_array_size(ports))
+		return 0;
+	int rc = store_list(s, STORE_SERVICES, &objs, &count);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < count; i++)
+		if (strcmp(objs[i]->id, self))
+			rc = port_conflict(ports, objs[i], err, errlen);
+	shoal_free(objs);
+	return rc;
+}
+
 static int in_use(const struct store *s, const struct store_object *net,
 		  char *err, size_t errlen)
 {
@@ -270,13 +344,33 @@ static int in_use(const struct store *s, const struct store_object *net,
 	int rc = store_list(s, STORE_SERVICES, &objs, &count);
 	if (rc < 0)
 		return rc;
+	json_t *ns = mgr__obj_json(net->spec, net->spec_len);
+	bool ingress = json_is_true(json_object_get(ns, "Ingress"));
+	json_decref(ns);
 	for (size_t i = 0; i < count && rc == 0; i++) {
 		json_t *spec = mgr__obj_json(objs[i]->spec, objs[i]->spec_len);
+		size_t j;
+		json_t *p;
+		bool mesh = false;
+		json_array_foreach(
+			json_object_get(jsonx_obj(spec, "EndpointSpec"),
+					"Ports"),
+			j, p)
+		{
+			mesh |= port_ingress(p);
+		}
 		if (spec && names_network(spec, net->id, net->name)) {
 			snprintf(err, errlen,
 				 "rpc error: code = FailedPrecondition desc = "
 				 "network %.64s is in use by service %.64s",
 				 net->id, objs[i]->id);
+			rc = -EPERM;
+		} else if (ingress && mesh) {
+			snprintf(err, errlen,
+				 "rpc error: code = FailedPrecondition desc = "
+				 "ingress network cannot be removed because "
+				 "service %.64s depends on it",
+				 objs[i]->id);
 			rc = -EPERM;
 		}
 		json_decref(spec);

@@ -73,6 +73,9 @@ static int create_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 	int rc = service_spec_check(w->body, &spec, err, errlen);
 	if (rc == 0)
 		rc = mgr__service_nets_resolve(w->m->store, spec, err, errlen);
+	if (rc == 0)
+		rc = mgr__service_ports_check(w->m->store, id, spec, err,
+					      errlen);
 	if (rc < 0) {
 		json_decref(spec);
 		return rc;
@@ -158,7 +161,9 @@ static int update_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 		goto out;
 	}
 	if ((rc = mgr__service_nets_resolve(w->m->store, spec, err, errlen)) <
-	    0)
+		    0 ||
+	    (rc = mgr__service_ports_check(w->m->store, o->id, spec, err,
+					   errlen)) < 0)
 		goto out;
 	name = jsonx_str(spec, "Name", "");
 	if (rc == 0 && *name && strcmp(name, o->name) != 0) {

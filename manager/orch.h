@@ -123,6 +123,9 @@ struct orch_service {
 	 * Endpoint.VirtualIPs in @status. */
 	json_t *nets;
 	bool dnsrr;
+	json_t *ports;		/* EndpointSpec.Ports (borrowed from @spec) */
+	json_t *eports;		/* Endpoint.Ports as allocated (from @status) */
+	bool ingress;		/* a port published in ingress mode */
 	struct orch_addr *vips; /* owned */
 	size_t nvips;
 };
@@ -150,9 +153,10 @@ struct orch_task {
 	char *nets_text;
 	struct orch_addr *addrs;
 	size_t naddrs;
-	char *mode;    /* "replicated", ... (static) */
-	char msg[128]; /* Status.Message */
-	char err[256]; /* Status.Err */
+	char *ports_text; /* Endpoint {"Ports": host-mode ports} or NULL */
+	char *mode;	  /* "replicated", ... (static) */
+	char msg[128];	  /* Status.Message */
+	char err[256];	  /* Status.Err */
 	int64_t res_cpus, res_mem;
 	/* The stored spec's bytes: length and orch__hash(), to recognize
 	 * the task's own write when it comes back (orch_model_put()). */

@@ -87,6 +87,7 @@ static void task_free(struct orch_task *t)
 	shoal_free(t->status_text);
 	shoal_free(t->nets_text);
 	shoal_free(t->addrs);
+	shoal_free(t->ports_text);
 	shoal_free(t);
 }
 
@@ -615,6 +616,8 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 		struct orch_node *was = hmap_get_str(&m->nodes, n->id);
 		if (!was || strcmp(was->addr, n->addr))
 			m->all_dirty = true; /* a VTEP in other nodes' items */
+		if (was && was->ready != n->ready)
+			mark_node(m, n->id); /* the ingress item */
 		m->nodes_gen++;
 		return put(&m->nodes, n->id, n, fr_node);
 	}
@@ -623,7 +626,8 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 		if (!s)
 			return -EINVAL;
 		struct orch_service *was = hmap_get_str(&m->services, s->id);
-		if (s->nets || s->nvips || (was && (was->nets || was->nvips)))
+		if (s->nets || s->nvips || s->ports ||
+		    (was && (was->nets || was->nvips || was->ports)))
 			m->all_dirty = true; /* in network items */
 		m->services_gen++;
 		return put(&m->services, s->id, s, fr_service);
@@ -814,6 +818,10 @@ int orch__task_spec(const struct orch_task *t, struct buf *b)
 	if (t->nets_text) {
 		rc |= buf_append_str(b, ",\"NetworksAttachments\":");
 		rc |= buf_append_str(b, t->nets_text);
+	}
+	if (t->ports_text) {
+		rc |= buf_append_str(b, ",\"Endpoint\":");
+		rc |= buf_append_str(b, t->ports_text);
 	}
 	rc |= buf_printf(b,
 			 ",\"DesiredState\":\"%s\",\"SpecVersion\":{\"Index\":"

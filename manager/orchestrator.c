@@ -58,6 +58,7 @@ struct pass {
 	struct orch_service **touched; /* services whose object changes */
 	size_t ntouched;
 	json_t **svc_spec; /* new spec per touched service, or NULL */
+	struct store_batch *b;
 };
 
 static void wake_at(struct pass *p, int64_t t)
@@ -991,6 +992,20 @@ static json_t *alloc_touch_service(void *arg, struct orch_service *s)
 	return touch_service(arg, s);
 }
 
+static int alloc_create_net(void *arg, char *id, const char *name,
+			    const char *spec)
+{
+	struct pass *p = arg;
+	if (p->ops + 1 > ORCH_BATCH_OPS) {
+		p->more = true;
+		return -ENOBUFS;
+	}
+	p->env->new_id(p->env->arg, id);
+	p->ops++;
+	return store_batch_create(p->b, STORE_NETWORKS, id, name, spec,
+				  strlen(spec), "{}", 2);
+}
+
 /* ------------------------------------------------------------ encoding */
 
 /*
@@ -1073,8 +1088,9 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 	qsort(all, k, sizeof(*all), by_service_slot);
 	int rc = p.err ? p.err : run_services(&p, all, k, svcs, nsvc);
 	shoal_free(svcs);
-	struct alloc_hooks ah = {alloc_touch_task, alloc_touch_service, &p,
-				 env->now_ns};
+	struct alloc_hooks ah = {alloc_touch_task, alloc_touch_service,
+				 alloc_create_net, &p, env->now_ns};
+	p.b = b;
 	if (rc == 0)
 		rc = alloc_pass(m, all, k, p.fresh, p.nfresh, &ah);
 	/* The scheduler: pending tasks, old and new. */
@@ -1147,6 +1163,7 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 		shoal_free(t->status_text);
 		shoal_free(t->nets_text);
 		shoal_free(t->addrs);
+		shoal_free(t->ports_text);
 		shoal_free(t);
 	}
 	for (size_t i = 0; i < p.ntouched; i++)

@@ -25,8 +25,13 @@
  *                                  the leader (ops_network.c)
  *   EndpointSpec.Mode              vip: a VIP per overlay; dnsrr: none
  *
+ *   EndpointSpec.Ports             the allocator: ingress ports (a
+ *                                  PublishedPort, or one of 30000-32767)
+ *                                  on every node; host ports on the
+ *                                  task's node (the agent)
+ *
  * Refused by name until the issue that brings them:
- * EndpointSpec.Ports, ContainerSpec.Secrets and Configs,
+ * ContainerSpec.Secrets and Configs,
  * Privileges, TaskTemplate.LogDriver, NetworkAttachmentSpec, PluginSpec,
  * GenericResources, a Runtime other than "container". Their empty forms
  * ([], {}, null, "") are accepted, as clients send them. Unknown fields
@@ -667,18 +672,106 @@ int service_spec_check_networks(const json_t *nets, const char *path, char *err,
 	return 0;
 }
 
+static int check_port(const json_t *p, char *err, size_t errlen)
+{
+	static const char *const known[] = {"Name",	   "Protocol",
+					    "TargetPort",  "PublishedPort",
+					    "PublishMode", NULL};
+	static const char *const protos[] = {"tcp", "udp", NULL};
+	static const char *const modes[] = {"ingress", "host", NULL};
+	const char *path = "EndpointSpec.Ports";
+	int rc = fields(p, path, known, NULL, "", err, errlen);
+	if (rc == 0 && !json_is_object(p)) {
+		snprintf(err, errlen, INVALID "%s: each port is an object",
+			 path);
+		rc = -EINVAL;
+	}
+	if (rc == 0 && !strcmp(jsonx_str(p, "Protocol", ""), "sctp")) {
+		snprintf(err, errlen,
+			 INVALID "%s: sctp ports are not supported: use tcp "
+				 "or udp",
+			 path);
+		return -EINVAL;
+	}
+	if (rc < 0 ||
+	    (rc = str_at(p, "Protocol", path, protos, err, errlen)) < 0 ||
+	    (rc = str_at(p, "PublishMode", path, modes, err, errlen)) < 0 ||
+	    (rc = str_at(p, "Name", path, NULL, err, errlen)) < 0 ||
+	    (rc = uint_at(p, "PublishedPort", path, 65535, err, errlen)) < 0 ||
+	    (rc = uint_at(p, "TargetPort", path, 65535, err, errlen)) < 0)
+		return rc;
+	if (jsonx_int(p, "TargetPort", 0) == 0) {
+		snprintf(err, errlen,
+			 INVALID "%s: TargetPort must be from 1 to 65535",
+			 path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Whether port @p is published in ingress mode (the default). */
+static bool ingress_port(const json_t *p)
+{
+	const char *m = jsonx_str(p, "PublishMode", "");
+	return !*m || !strcmp(m, "ingress");
+}
+
+static int check_ports(const json_t *ports, bool dnsrr, char *err,
+		       size_t errlen)
+{
+	size_t i;
+	json_t *p;
+	if (!ports || json_is_null(ports))
+		return 0;
+	if (!json_is_array(ports) ||
+	    json_array_size(ports) > SERVICE_MAX_PORTS) {
+		snprintf(err, errlen,
+			 INVALID "EndpointSpec.Ports must be a list of at most "
+				 "%d ports",
+			 SERVICE_MAX_PORTS);
+		return -EINVAL;
+	}
+	json_array_foreach(ports, i, p)
+	{
+		int rc = check_port(p, err, errlen);
+		if (rc < 0)
+			return rc;
+		if (dnsrr && ingress_port(p)) {
+			snprintf(err, errlen,
+				 INVALID "EndpointSpec: port published with "
+					 "ingress mode can't be used with "
+					 "dnsrr mode");
+			return -EINVAL;
+		}
+		int64_t pub = jsonx_int(p, "PublishedPort", 0);
+		const char *proto = jsonx_str(p, "Protocol", "tcp");
+		for (size_t j = 0; pub && j < i; j++) {
+			const json_t *q = json_array_get(ports, j);
+			if (jsonx_int(q, "PublishedPort", 0) == pub &&
+			    !strcmp(jsonx_str(q, "Protocol", "tcp"), proto) &&
+			    ingress_port(q) == ingress_port(p)) {
+				snprintf(err, errlen,
+					 INVALID "EndpointSpec: duplicate "
+						 "published ports provided");
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 static int check_endpoint(const json_t *e, char *err, size_t errlen)
 {
-	static const char *const known[] = {"Mode", NULL};
-	static const char *const later[] = {"Ports", NULL};
-	int rc = fields(e, "EndpointSpec", known, later,
-			"published ports come with the routing mesh in a "
-			"later release",
-			err, errlen);
+	static const char *const known[] = {"Mode", "Ports", NULL};
+	int rc = fields(e, "EndpointSpec", known, NULL, "", err, errlen);
 	if (rc < 0 || !e || json_is_null(e))
 		return rc;
 	static const char *const modes[] = {"vip", "dnsrr", NULL};
-	return str_at(e, "Mode", "EndpointSpec", modes, err, errlen);
+	if ((rc = str_at(e, "Mode", "EndpointSpec", modes, err, errlen)) < 0)
+		return rc;
+	return check_ports(json_object_get(e, "Ports"),
+			   !strcmp(jsonx_str(e, "Mode", ""), "dnsrr"), err,
+			   errlen);
 }
 
 /* The older top-level Networks becomes TaskTemplate.Networks (where

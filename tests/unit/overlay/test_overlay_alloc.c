@@ -456,6 +456,148 @@ static void network_items_list_peers_of_other_nodes_only(void **state)
 	h_fini(&h);
 }
 
+#define SVC_PORTS(name, replicas, ports)                                           \
+	"{\"Name\":\"" name "\",\"TaskTemplate\":{\"ContainerSpec\":{"             \
+	"\"Image\":\"busybox\"}},\"Mode\":{\"Replicated\":{\"Replicas\":" replicas \
+	"}},\"EndpointSpec\":{\"Ports\":" ports "}}"
+
+static json_t *eport(struct h *h, const char *svc, size_t i)
+{
+	json_t *st = obj(h, STORE_SERVICES, svc, true);
+	json_t *p = json_incref(json_array_get(
+		json_object_get(jsonx_obj(st, "Endpoint"), "Ports"), i));
+	json_decref(st);
+	return p;
+}
+
+static void ingress_ports_get_numbers_and_the_ingress_network(void **state)
+{
+	struct h h;
+	struct h_task t[16];
+	setup3(&h);
+	h_service(&h, "s1", "web",
+		  SVC_PORTS("web", "2",
+			    "[{\"TargetPort\":80,\"PublishedPort\":8080},"
+			    "{\"TargetPort\":53,\"Protocol\":\"udp\"}]"));
+	h_settle(&h);
+	/* The ingress network, made by the allocator. */
+	const struct store_object *in =
+		store_get_by_name(h.s, STORE_NETWORKS, "ingress");
+	assert_non_null(in);
+	json_t *ns = NULL;
+	assert_int_equal(
+		jsonx_parse((const char *)in->spec, in->spec_len, &ns, NULL, 0),
+		0);
+	assert_true(json_is_true(json_object_get(ns, "Ingress")));
+	assert_int_equal(jsonx_int(ns, "VNI", 0), 4095);
+	json_decref(ns);
+	json_t *p = eport(&h, "s1", 0);
+	assert_int_equal(jsonx_int(p, "PublishedPort", 0), 8080);
+	assert_string_equal(jsonx_str(p, "PublishMode", ""), "ingress");
+	assert_string_equal(jsonx_str(p, "Protocol", ""), "tcp");
+	json_decref(p);
+	p = eport(&h, "s1", 1);
+	assert_int_equal(jsonx_int(p, "PublishedPort", 0), 30000);
+	assert_string_equal(jsonx_str(p, "Protocol", ""), "udp");
+	json_decref(p);
+	/* Its tasks have an address on the ingress network, the service a
+	 * VIP there. */
+	char a[16][24];
+	assert_int_equal(addrs(&h, in->id, a, 16, false), 2);
+	no_duplicates(a, 2);
+	assert_int_equal(strncmp(a[0], "10.255.0.", 9), 0);
+	json_t *st = obj(&h, STORE_SERVICES, "s1", true);
+	json_t *v = json_array_get(
+		json_object_get(jsonx_obj(st, "Endpoint"), "VirtualIPs"), 0);
+	assert_string_equal(jsonx_str(v, "Addr", ""), "10.255.0.2/16");
+	json_decref(st);
+	/* Further dynamic ports: the next free per protocol; the ports
+	 * given stay across passes (each pass reloads from the store). */
+	h_service(&h, "s2", "api",
+		  SVC_PORTS("api", "1",
+			    "[{\"TargetPort\":81},{\"TargetPort\":54,"
+			    "\"Protocol\":\"udp\"}]"));
+	h_settle(&h);
+	p = eport(&h, "s2", 0);
+	assert_int_equal(jsonx_int(p, "PublishedPort", 0), 30000);
+	json_decref(p);
+	p = eport(&h, "s2", 1);
+	assert_int_equal(jsonx_int(p, "PublishedPort", 0), 30001);
+	json_decref(p);
+	p = eport(&h, "s1", 1);
+	assert_int_equal(jsonx_int(p, "PublishedPort", 0), 30000);
+	json_decref(p);
+	assert_int_equal(h_tasks(&h, t, 16), 3);
+
+	/* The ingress item: on every ready node, Backends the Ready tasks. */
+	size_t n = h_tasks(&h, t, 16);
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(t[i].svc, "s1")) {
+			h_report(&h, t[i].node, t[i].id, "running", 0);
+			break;
+		}
+	h_pass(&h);
+	node(&h, "n4", "192.168.100.14");
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	struct items it = {0};
+	assert_int_equal(alloc_items(&h.m, "n4", emit, &it), 0);
+	assert_int_equal(it.n, 1);
+	json_t *j = it.j[0];
+	assert_string_equal(jsonx_str(j, "Kind", ""), "ingress");
+	json_t *nw = jsonx_obj(j, "Network");
+	assert_string_equal(jsonx_str(nw, "Name", ""), "ingress");
+	assert_int_equal(jsonx_int(nw, "VNI", 0), 4095);
+	assert_string_equal(jsonx_str(nw, "Subnet", ""), "10.255.0.0/16");
+	assert_int_equal(json_array_size(json_object_get(nw, "Peers")), 3);
+	json_t *ports = json_object_get(j, "Ports");
+	assert_int_equal(json_array_size(ports), 4);
+	json_t *p0 = NULL;
+	size_t i;
+	json_array_foreach(ports, i, p)
+	{
+		if (jsonx_int(p, "PublishedPort", 0) == 8080)
+			p0 = p;
+	}
+	assert_non_null(p0);
+	assert_string_equal(jsonx_str(p0, "Service", ""), "web");
+	assert_int_equal(jsonx_int(p0, "TargetPort", 0), 80);
+	json_t *be = json_object_get(p0, "Backends");
+	assert_int_equal(json_array_size(be), 1);
+	assert_int_equal(strncmp(jsonx_str(json_array_get(be, 0), "Addr", ""),
+				 "10.255.", 7),
+			 0);
+	assert_string_not_equal(jsonx_str(json_array_get(be, 0), "VTEP", ""),
+				"");
+	json_decref(j);
+	h_fini(&h);
+}
+
+static void host_ports_ride_in_the_task(void **state)
+{
+	struct h h;
+	struct h_task t[4];
+	setup3(&h);
+	h_service(&h, "s1", "web",
+		  SVC_PORTS("web", "1",
+			    "[{\"TargetPort\":80,\"PublishedPort\":8081,"
+			    "\"PublishMode\":\"host\"}]"));
+	h_settle(&h);
+	assert_int_equal(h_tasks(&h, t, 4), 1);
+	assert_string_equal(t[0].state, "assigned");
+	json_t *sp = obj(&h, STORE_TASKS, t[0].id, false);
+	json_t *p = json_array_get(
+		json_object_get(jsonx_obj(sp, "Endpoint"), "Ports"), 0);
+	assert_int_equal(jsonx_int(p, "PublishedPort", 0), 8081);
+	assert_int_equal(jsonx_int(p, "TargetPort", 0), 80);
+	assert_string_equal(jsonx_str(p, "PublishMode", ""), "host");
+	assert_null(json_object_get(sp, "NetworksAttachments"));
+	json_decref(sp);
+	/* No ingress port: no ingress network. */
+	assert_null(store_get_by_name(h.s, STORE_NETWORKS, "ingress"));
+	h_fini(&h);
+}
+
 static void services_without_networks_are_unchanged(void **state)
 {
 	struct h h;
@@ -493,6 +635,9 @@ int main(void)
 			leaving_a_network_drops_the_vip_and_replaces_tasks),
 		cmocka_unit_test(network_items_list_peers_of_other_nodes_only),
 		cmocka_unit_test(services_without_networks_are_unchanged),
+		cmocka_unit_test(
+			ingress_ports_get_numbers_and_the_ingress_network),
+		cmocka_unit_test(host_ports_ride_in_the_task),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

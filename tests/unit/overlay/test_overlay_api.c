@@ -373,6 +373,71 @@ static void services_on_an_overlay_get_a_vip_and_task_addresses(void **s)
 				    "services"));
 }
 
+static int post_service(const char *body, char *msg)
+{
+	struct mgrfx_reply r;
+	mgrfx_ask("POST", "/v1.45/services/create", body, &r);
+	snprintf(msg, 512, "%s", jsonx_str(r.json, "message", ""));
+	mgrfx_reply_fini(&r);
+	return r.status;
+}
+
+#define SVC_PORT                                                               \
+	"{\"Name\":\"%s\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":"     \
+	"\"busybox\"}},\"EndpointSpec\":{%s\"Ports\":[{\"Protocol\":\"tcp\","  \
+	"\"TargetPort\":80,\"PublishedPort\":%d,\"PublishMode\":\"ingress\"}]}}"
+
+static void published_ports_are_the_swarms(void **s)
+{
+	char body[1024], msg[512];
+	snprintf(body, sizeof(body), SVC_PORT, "web", "", 8080);
+	assert_int_equal(post_service(body, msg), 201);
+	/* Another service asking for the same ingress port: Docker's 400. */
+	snprintf(body, sizeof(body), SVC_PORT, "api", "", 8080);
+	assert_int_equal(post_service(body, msg), 400);
+	assert_non_null(strstr(msg, "port '8080' is already in use by service "
+				    "'web'"));
+	assert_non_null(strstr(msg, "as an ingress port"));
+	/* dnsrr with an ingress port: Docker's words. */
+	snprintf(body, sizeof(body), SVC_PORT, "api", "\"Mode\":\"dnsrr\",",
+		 8081);
+	assert_int_equal(post_service(body, msg), 400);
+	assert_non_null(strstr(msg, "port published with ingress mode can't "
+				    "be used with dnsrr mode"));
+	/* Without a number: one of 30000-32767, shown by inspect. */
+	snprintf(body, sizeof(body), SVC_PORT, "api", "", 0);
+	assert_int_equal(post_service(body, msg), 201);
+	for (int i = 0; i < 100; i++) {
+		struct mgrfx_reply r;
+		mgrfx_ask("GET", "/v1.45/services/api", NULL, &r);
+		json_t *p = json_array_get(
+			json_object_get(jsonx_obj(r.json, "Endpoint"), "Ports"),
+			0);
+		int64_t port = jsonx_int(p, "PublishedPort", 0);
+		bool vip = json_array_size(json_object_get(
+				   jsonx_obj(r.json, "Endpoint"),
+				   "VirtualIPs")) == 1;
+		mgrfx_reply_fini(&r);
+		if (port) {
+			assert_int_equal(port, 30000);
+			assert_true(vip); /* on the ingress network */
+			break;
+		}
+		assert_true(i < 99);
+		mgrfx_spin(50);
+	}
+	/* The ingress network exists now and cannot go while used. */
+	struct mgrfx_reply r;
+	mgrfx_ask("DELETE", "/v1.45/networks/ingress", NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(jsonx_str(r.json, "message", ""),
+			       "ingress network cannot be removed because "
+			       "service"));
+	mgrfx_reply_fini(&r);
+	/* A network of that name cannot be made by hand. */
+	assert_int_equal(create("ingress", "", "", NULL, msg), 403);
+}
+
 static void quiet(enum log_level lvl, const char *module, const char *line,
 		  void *arg)
 {
@@ -395,6 +460,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			services_on_an_overlay_get_a_vip_and_task_addresses,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(published_ports_are_the_swarms,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,10 +66,28 @@ static void fields_not_applied_are_refused_by_name(void **state)
 	assert_non_null(strstr(err, "TaskTemplate.Networks.DriverOpts is not "
 				    "supported yet"));
 	assert_int_equal(check("{" BASE ",\"EndpointSpec\":{\"Ports\":[{"
-			       "\"TargetPort\":80}]}}",
+			       "\"TargetPort\":80,\"Protocol\":\"sctp\"}]}}",
 			       err, sizeof(err)),
 			 -EINVAL);
-	assert_non_null(strstr(err, "EndpointSpec.Ports is not supported"));
+	assert_non_null(strstr(err, "sctp ports are not supported"));
+	assert_int_equal(check("{" BASE ",\"EndpointSpec\":{\"Ports\":[{"
+			       "\"TargetPort\":80},{\"TargetPort\":81,"
+			       "\"PublishedPort\":8080},{\"TargetPort\":82,"
+			       "\"PublishedPort\":8080}]}}",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "duplicate published ports provided"));
+	assert_int_equal(check("{" BASE ",\"EndpointSpec\":{\"Ports\":[{"
+			       "\"PublishedPort\":8080}]}}",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "TargetPort must be from 1 to 65535"));
+	assert_int_equal(check("{" BASE ",\"EndpointSpec\":{\"Ports\":[{"
+			       "\"TargetPort\":80,\"PublishMode\":\"host\","
+			       "\"PublishedPort\":8080},{\"TargetPort\":81,"
+			       "\"PublishedPort\":8080}]}}",
+			       err, sizeof(err)),
+			 0);
 	assert_int_equal(
 		check("{\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"x\","
 		      "\"Secrets\":[{\"SecretID\":\"s\"}]}}}",
