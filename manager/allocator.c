@@ -615,6 +615,27 @@ out:
 	return rc;
 }
 
+bool alloc_task_current(struct orch_model *m, const struct orch_service *s,
+			const struct orch_task *t)
+{
+	if (t->state < TASK_PENDING ||
+	    (!s->ports && !t->ports_text && !t->naddrs))
+		return true;
+	struct orch_net *in = ingress_of(m);
+	bool has_in = false;
+	for (size_t i = 0; in && i < t->naddrs; i++)
+		has_in |= !strcmp(t->addrs[i].net_id, in->id);
+	if (in && has_in != s->ingress)
+		return false;
+	char *want = NULL;
+	if (host_ports(s, &want) < 0)
+		return true; /* decided again by the next pass */
+	bool same = (!want && !t->ports_text) ||
+		    (want && t->ports_text && !strcmp(want, t->ports_text));
+	shoal_free(want);
+	return same;
+}
+
 static int by_id(const void *a, const void *b)
 {
 	const struct orch_service *x = *(struct orch_service *const *)a;

@@ -143,6 +143,16 @@ int alloc_pass(struct orch_model *m, struct orch_task **all, size_t n,
 	       struct orch_task **fresh, size_t nfresh,
 	       const struct alloc_hooks *h);
 
+/**
+ * alloc_task_current() - whether @t, allocated, still matches what its
+ * service @s publishes: on the ingress network exactly when @s has an
+ * ingress port, and the host-mode ports of @s in its Endpoint. A task
+ * that does not is outdated (replaced by a rolling update), as
+ * swarmkit's tasks are when the service's endpoint changes.
+ */
+bool alloc_task_current(struct orch_model *m, const struct orch_service *s,
+			const struct orch_task *t);
+
 /** alloc_service_has_nets() - whether tasks of @s need the allocator
  * (made in state new). */
 bool alloc_service_has_nets(const struct orch_service *s);

@@ -929,7 +929,8 @@ static int run_services(struct pass *p, struct orch_task **all, size_t n,
 			j++;
 		for (size_t x = i; x < j; x++)
 			all[x]->current = strcmp(all[x]->spec_text,
-						 s->template_text) == 0;
+						 s->template_text) == 0 &&
+					  alloc_task_current(p->m, s, all[x]);
 		struct upd u = {.outdated = outdated,
 				.started_ns = update_started(s)};
 		bool is_global = s->mode == SERVICE_GLOBAL ||

@@ -598,6 +598,65 @@ static void host_ports_ride_in_the_task(void **state)
 	h_fini(&h);
 }
 
+/* Settle, run every assigned task and stop those told to, @rounds times
+ * (a rolling update going through). */
+static void roll(struct h *h, int rounds)
+{
+	struct h_task t[64];
+	for (int i = 0; i < rounds; i++) {
+		h_settle(h);
+		h_run_all(h);
+		size_t n = h_tasks(h, t, 64);
+		assert_int_equal(orch_model_load(&h->m, h->s), 0);
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(t[j].desired, "shutdown") &&
+			    !strcmp(t[j].state, "running"))
+				h_report(h, t[j].node, t[j].id, "shutdown", 0);
+		h->now += 10LL * 1000000000LL;
+	}
+	h_settle(h);
+}
+
+static void changing_published_ports_replaces_the_tasks(void **state)
+{
+	struct h h;
+	struct h_task t[32];
+	setup3(&h);
+	h_service(&h, "s1", "web",
+		  SVC_PORTS("web", "1",
+			    "[{\"TargetPort\":80,\"PublishedPort\":8081,"
+			    "\"PublishMode\":\"host\"}]"));
+	roll(&h, 2);
+	/* Host port changed: the task is replaced, its Endpoint the new. */
+	h_service(&h, "s1", "web",
+		  SVC_PORTS("web", "1",
+			    "[{\"TargetPort\":80,\"PublishedPort\":8082,"
+			    "\"PublishMode\":\"host\"}]"));
+	roll(&h, 10);
+	size_t n = h_tasks(&h, t, 32), live = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(t[i].desired, "running"))
+			continue;
+		live++;
+		json_t *sp = obj(&h, STORE_TASKS, t[i].id, false);
+		json_t *p = json_array_get(
+			json_object_get(jsonx_obj(sp, "Endpoint"), "Ports"), 0);
+		assert_int_equal(jsonx_int(p, "PublishedPort", 0), 8082);
+		json_decref(sp);
+	}
+	assert_int_equal(live, 1);
+	/* Now an ingress port: the task moves onto the ingress network. */
+	h_service(&h, "s1", "web",
+		  SVC_PORTS("web", "1", "[{\"TargetPort\":80}]"));
+	roll(&h, 10);
+	const struct store_object *in =
+		store_get_by_name(h.s, STORE_NETWORKS, "ingress");
+	assert_non_null(in);
+	char a[8][24];
+	assert_int_equal(addrs(&h, in->id, a, 8, true), 1);
+	h_fini(&h);
+}
+
 static void services_without_networks_are_unchanged(void **state)
 {
 	struct h h;
@@ -638,6 +697,7 @@ int main(void)
 		cmocka_unit_test(
 			ingress_ports_get_numbers_and_the_ingress_network),
 		cmocka_unit_test(host_ports_ride_in_the_task),
+		cmocka_unit_test(changing_published_ports_replaces_the_tasks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
