@@ -434,6 +434,12 @@ static void published_ports_are_the_swarms(void **s)
 			       "ingress network cannot be removed because "
 			       "service"));
 	mgrfx_reply_fini(&r);
+	int status;
+	json_t *in = inspect("ingress", &status);
+	assert_int_equal(status, 200);
+	assert_true(json_is_true(json_object_get(in, "Ingress")));
+	assert_string_equal(subnet_of(in), "10.255.0.0/16");
+	json_decref(in);
 	/* A network of that name cannot be made by hand. */
 	assert_int_equal(create("ingress", "", "", NULL, msg), 403);
 }
