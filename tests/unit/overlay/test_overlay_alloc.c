@@ -570,6 +570,16 @@ static void ingress_ports_get_numbers_and_the_ingress_network(void **state)
 	assert_string_not_equal(jsonx_str(json_array_get(be, 0), "VTEP", ""),
 				"");
 	json_decref(j);
+	/* A node with a task on the ingress network also gets its network
+	 * item (to join it), then the ingress item. */
+	it.n = 0;
+	assert_int_equal(alloc_items(&h.m, t[0].node, emit, &it), 0);
+	assert_int_equal(it.n, 2);
+	assert_string_equal(jsonx_str(it.j[0], "Kind", ""), "network");
+	assert_string_equal(jsonx_str(it.j[0], "Name", ""), "ingress");
+	assert_string_equal(jsonx_str(it.j[1], "Kind", ""), "ingress");
+	json_decref(it.j[0]);
+	json_decref(it.j[1]);
 	h_fini(&h);
 }
 
