@@ -46,6 +46,11 @@ struct mgr_orch {
 	struct log_ratelimit rl_refused;
 	struct log_ratelimit rl_failed;
 	struct log_ratelimit rl_assign;
+	/* node id -> hash of the set last pushed (| 1, never NULL): a set
+	 * recomputed unchanged is not sent again (the overlays' items make
+	 * every node's set recomputed when any task with an address moves).
+	 * Cleared with leadership, as the dispatcher's sets are. */
+	struct hmap pushed;
 };
 
 struct orch_prop {
@@ -128,12 +133,27 @@ static void collect(struct hmap *sets, const struct orch_task *t)
 	add_item(ni, j, len);
 }
 
+static uint64_t set_hash(const struct node_items *ni)
+{
+	uint64_t h = orch__hash(&ni->n, sizeof(ni->n));
+	for (size_t i = 0; i < ni->n; i++)
+		h = h * 1099511628211ULL ^
+		    orch__hash(ni->items[i].data, ni->items[i].len);
+	return h | 1;
+}
+
 static void push_one(struct mgr_orch *o, const char *node_id,
 		     struct node_items *ni)
 {
-	int rc = ni->overflow
-			 ? -ENOMEM
-			 : mgr_assign(o->m, node_id, ni->items, ni->n, NULL);
+	uint64_t h = ni->overflow ? 0 : set_hash(ni);
+	bool same = h && (uintptr_t)hmap_get_str(&o->pushed, node_id) ==
+				 (uintptr_t)h;
+	int rc = ni->overflow ? -ENOMEM
+		 : same	      ? 0
+			: mgr_assign(o->m, node_id, ni->items, ni->n, NULL);
+	if (!same)
+		hmap_put_str(&o->pushed, node_id,
+			     rc == 0 ? (void *)(uintptr_t)h : NULL, NULL);
 	if (rc < 0 && rc != SHOAL_ENOTFOUND && rl(&o->rl_assign))
 		log_warn("node=%s: its %zu assignments cannot be pushed: %s",
 			 node_id, ni->n, shoal_strerror(rc));
@@ -259,6 +279,8 @@ static int start(void *arg, struct mgr *m, struct store_watcher *w)
 	o->gen++;
 	o->inflight = false;
 	o->running = true;
+	hmap_fini(&o->pushed);
+	o->pushed = (struct hmap)HMAP_INIT;
 	reload(o);
 	push_assignments(o);
 	run(o);
@@ -298,6 +320,8 @@ static void stop(void *arg)
 	o->running = false;
 	o->inflight = false;
 	o->w = NULL;
+	hmap_fini(&o->pushed);
+	o->pushed = (struct hmap)HMAP_INIT;
 	orch_model_fini(&o->model);
 	orch_model_init(&o->model);
 }
@@ -335,6 +359,7 @@ void mgr__orch_free(struct mgr *m)
 	if (!m->orch)
 		return;
 	orch_model_fini(&m->orch->model);
+	hmap_fini(&m->orch->pushed);
 	shoal_free(m->orch);
 	m->orch = NULL;
 }
