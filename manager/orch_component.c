@@ -46,6 +46,11 @@ struct mgr_orch {
 	struct log_ratelimit rl_refused;
 	struct log_ratelimit rl_failed;
 	struct log_ratelimit rl_assign;
+	/* node id -> hash of the set last pushed (| 1, never NULL): a set
+	 * recomputed unchanged is not sent again (the overlays' items make
+	 * every node's set recomputed when any task with an address moves).
+	 * Cleared with leadership, as the dispatcher's sets are. */
+	struct hmap pushed;
 };
 
 struct orch_prop {
@@ -95,36 +100,60 @@ struct node_items {
 	bool overflow;
 };
 
-static void collect(struct hmap *sets, const struct orch_task *t)
+/* Adds @j (owned, taken even on failure) to @ni. */
+static int add_item(void *arg, char *j, size_t len)
 {
-	struct node_items *ni = hmap_get_str(sets, t->node_id);
-	if (!ni || !orch_task_assigned(t))
-		return;
+	struct node_items *ni = arg;
 	if (ni->n == ni->cap) {
 		size_t cap = ni->cap ? 2 * ni->cap : 16;
 		struct mgr_item *a = shoal_realloc(ni->items, cap * sizeof(*a));
 		if (!a) {
 			ni->overflow = true;
-			return;
+			shoal_free(j);
+			return -ENOMEM;
 		}
 		ni->items = a;
 		ni->cap = cap;
 	}
+	ni->items[ni->n++] = (struct mgr_item){j, len};
+	return 0;
+}
+
+static void collect(struct hmap *sets, const struct orch_task *t)
+{
+	struct node_items *ni = hmap_get_str(sets, t->node_id);
+	if (!ni || !orch_task_assigned(t))
+		return;
 	size_t len;
 	char *j = orch_assignment_json(t, &len);
 	if (!j) {
 		ni->overflow = true;
 		return;
 	}
-	ni->items[ni->n++] = (struct mgr_item){j, len};
+	add_item(ni, j, len);
+}
+
+static uint64_t set_hash(const struct node_items *ni)
+{
+	uint64_t h = orch__hash(&ni->n, sizeof(ni->n));
+	for (size_t i = 0; i < ni->n; i++)
+		h = h * 1099511628211ULL ^
+		    orch__hash(ni->items[i].data, ni->items[i].len);
+	return h | 1;
 }
 
 static void push_one(struct mgr_orch *o, const char *node_id,
 		     struct node_items *ni)
 {
-	int rc = ni->overflow
-			 ? -ENOMEM
-			 : mgr_assign(o->m, node_id, ni->items, ni->n, NULL);
+	uint64_t h = ni->overflow ? 0 : set_hash(ni);
+	bool same = h && (uintptr_t)hmap_get_str(&o->pushed, node_id) ==
+				 (uintptr_t)h;
+	int rc = ni->overflow ? -ENOMEM
+		 : same	      ? 0
+			: mgr_assign(o->m, node_id, ni->items, ni->n, NULL);
+	if (!same)
+		hmap_put_str(&o->pushed, node_id,
+			     rc == 0 ? (void *)(uintptr_t)h : NULL, NULL);
 	if (rc < 0 && rc != SHOAL_ENOTFOUND && rl(&o->rl_assign))
 		log_warn("node=%s: its %zu assignments cannot be pushed: %s",
 			 node_id, ni->n, shoal_strerror(rc));
@@ -158,6 +187,9 @@ static void push_assignments(struct mgr_orch *o)
 	while (hmap_next(&sets, &pos, &k, &kl, &v)) {
 		char id[STORE_ID_MAX + 1];
 		snprintf(id, sizeof(id), "%.*s", (int)kl, (const char *)k);
+		/* Overlays after the tasks (allocator.h, alloc_items()). */
+		if (alloc_items(md, id, add_item, v) < 0)
+			((struct node_items *)v)->overflow = true;
 		push_one(o, id, v);
 	}
 	hmap_fini(&sets);
@@ -247,6 +279,8 @@ static int start(void *arg, struct mgr *m, struct store_watcher *w)
 	o->gen++;
 	o->inflight = false;
 	o->running = true;
+	hmap_fini(&o->pushed);
+	o->pushed = (struct hmap)HMAP_INIT;
 	reload(o);
 	push_assignments(o);
 	run(o);
@@ -286,6 +320,8 @@ static void stop(void *arg)
 	o->running = false;
 	o->inflight = false;
 	o->w = NULL;
+	hmap_fini(&o->pushed);
+	o->pushed = (struct hmap)HMAP_INIT;
 	orch_model_fini(&o->model);
 	orch_model_init(&o->model);
 }
@@ -302,7 +338,8 @@ int mgr__orch_init(struct mgr *m)
 		.name = "orchestrator",
 		.tables = STORE_TABLE_BIT(STORE_NODES) |
 			  STORE_TABLE_BIT(STORE_SERVICES) |
-			  STORE_TABLE_BIT(STORE_TASKS),
+			  STORE_TABLE_BIT(STORE_TASKS) |
+			  STORE_TABLE_BIT(STORE_NETWORKS),
 		.queue = 65536,
 		.start = start,
 		.changed = changed,
@@ -322,6 +359,7 @@ void mgr__orch_free(struct mgr *m)
 	if (!m->orch)
 		return;
 	orch_model_fini(&m->orch->model);
+	hmap_fini(&m->orch->pushed);
 	shoal_free(m->orch);
 	m->orch = NULL;
 }
