@@ -49,17 +49,22 @@ static void write_line(struct http_response *res, json_t *o)
 	shoal_free(s);
 }
 
-/* Docker's bar: "[=====>      ]  1.2MB/3.4MB" (pkg/jsonmessage). */
+/*
+ * Docker's progress text (pkg/jsonmessage JSONProgress.String() at the
+ * daemon's width of 200): "[" + percent/2 '=' + ">" + the rest in spaces +
+ * "] " + "%8v/%v" in units.HumanSize (4 significant digits, powers of
+ * 1000); only "%8v" of the current count without a total.
+ */
 static void human(uint64_t n, char *out, size_t cap)
 {
-	static const char *const u[] = {"B", "kB", "MB", "GB", "TB"};
+	static const char *const u[] = {"B", "kB", "MB", "GB", "TB", "PB"};
 	double v = (double)n;
 	int i = 0;
-	while (v >= 1000 && i < 4) {
+	while (v >= 1000 && i < 5) {
 		v /= 1000;
 		i++;
 	}
-	snprintf(out, cap, i ? "%.3g%s" : "%.0f%s", v, u[i]);
+	snprintf(out, cap, "%.4g%s", v, u[i]);
 }
 
 static void bar(const struct img_pull_msg *m, char *out, size_t cap)
@@ -67,20 +72,23 @@ static void bar(const struct img_pull_msg *m, char *out, size_t cap)
 	char cur[32], tot[32];
 	human(m->current, cur, sizeof(cur));
 	if (!m->total) {
-		snprintf(out, cap, "%s", cur);
+		snprintf(out, cap, "%8s", cur);
 		return;
 	}
 	human(m->total, tot, sizeof(tot));
-	unsigned w = m->current >= m->total
-			     ? 50
-			     : (unsigned)(50 * m->current / m->total);
-	char b[52];
-	memset(b, ' ', 50);
-	memset(b, '=', w);
-	if (w < 50)
-		b[w] = '>';
-	b[50] = '\0';
-	snprintf(out, cap, "[%s] %8s/%s", b, cur, tot);
+	unsigned pct =
+		(unsigned)(100.0 * (double)m->current / (double)m->total) / 2;
+	if (pct > 50)
+		pct = 50;
+	char b[53];
+	memset(b, '=', pct);
+	b[pct] = '>';
+	memset(b + pct + 1, ' ', 50 - pct);
+	b[51] = '\0';
+	if (m->current > m->total)
+		snprintf(out, cap, "[%s] ", b);
+	else
+		snprintf(out, cap, "[%s] %8s/%s", b, cur, tot);
 }
 
 static json_t *msg_json(const struct img_pull_msg *m)

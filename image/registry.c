@@ -7,8 +7,9 @@
  * through the store's loader (layers unpacked by the confined unpacker,
  * DiffIDs checked against the config, all or nothing).
  *
- * Layers are fetched one after another on this worker thread (Docker
- * fetches three at a time; see docs/images.md). Messages follow Docker's
+ * Layers are fetched three at a time, as Docker does: this worker thread
+ * and two more, each with a connection of its own; the first failure
+ * stops the others. Messages follow Docker's
  * pull progress: Pulling fs layer, Waiting, Downloading (bytes), Verifying
  * Checksum, Download complete, Extracting (bytes), Pull complete, or
  * Already exists for a layer blob the store holds.
@@ -18,6 +19,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,6 +37,7 @@
 	"application/vnd.oci.image.manifest.v1+json, "                         \
 	"application/vnd.oci.image.index.v1+json"
 #define PROGRESS_STEP (512u * 1024)
+#define DOWNLOADS 3 /* layers fetched at once, as Docker */
 
 struct pull {
 	struct img_store *s;
@@ -47,16 +51,25 @@ struct pull {
 	struct img__desc_list layers;
 	bool *present; /* per layer: its blob was in the store */
 	unsigned done_seen;
-	uint64_t last_report;
-	char cur_id[13];
+	/* Parallel downloads: the layers to fetch, the next one to take, the
+	 * first failure; under @lock. @lock also orders the messages. */
+	pthread_mutex_t lock;
+	size_t *todo;
+	size_t n_todo, next;
+	int rc;
+	atomic_bool stop;
 };
 
+/* Any downloader's thread: one message at a time reaches p->msg. */
 static void say(struct pull *p, const char *status, const char *id,
 		uint64_t cur, uint64_t total, bool detail)
 {
 	struct img_pull_msg m = {status, id ? id : "", cur, total, detail};
-	if (p->msg)
-		p->msg(&m, p->arg);
+	if (!p->msg)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->msg(&m, p->arg);
+	pthread_mutex_unlock(&p->lock);
 }
 
 static bool blob_present(struct img_store *s, const char *hex)
@@ -181,100 +194,199 @@ static int resolve_manifest(struct pull *p)
 
 /* Blobs ------------------------------------------------------------------- */
 
+/*
+ * One downloader: the config's on the pull's own thread and connection,
+ * then up to DOWNLOADS of them (the pull's thread among them), each with a
+ * connection of its own, taking layers in order from p->todo.
+ */
+struct dl {
+	struct pull *p;
+	struct reg *r; /* &p->r, or &own */
+	struct reg own;
+	struct shoal_err err;
+	char id[13];
+	uint64_t size;
+	uint64_t last_report;
+	pthread_t thread;
+	bool running;
+};
+
 static void dl_progress(struct reg_sink *k)
 {
-	struct pull *p = k->arg;
-	if (k->got < p->last_report + PROGRESS_STEP)
+	struct dl *w = k->arg;
+	if (k->got < w->last_report + PROGRESS_STEP && k->got < w->size)
 		return;
-	p->last_report = k->got;
-	say(p, "Downloading", p->cur_id, k->got, 0, true);
+	w->last_report = k->got;
+	say(w->p, "Downloading", w->id, k->got, w->size, true);
 }
 
-static int fetch_blob(struct pull *p, const struct img__desc *d, bool layer)
+static int blob_open(struct dl *w, const char *part, struct reg_sink *k)
 {
+	k->fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (k->fd < 0)
+		return img__fail(&w->err, -errno, "staging blob: %s",
+				 strerror(errno));
+	return reg__hash_start(k) < 0 ? -ENOMEM : 0;
+}
+
+static int blob_check(struct dl *w, const struct img__desc *d,
+		      struct reg_sink *k)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	reg__hash_hex(k, hex);
+	if (strcmp(hex, d->hex) || k->got != (uint64_t)d->size)
+		return img__fail(&w->err, SHOAL_ECORRUPT,
+				 "filesystem layer verification failed for "
+				 "digest sha256:%s: the registry sent %llu "
+				 "bytes hashing to sha256:%s",
+				 d->hex, (unsigned long long)k->got, hex);
+	return 0;
+}
+
+static int fetch_blob(struct dl *w, const struct img__desc *d, bool layer)
+{
+	struct pull *p = w->p;
+	char partname[SHA256_HEX_LEN + 10];
+	snprintf(partname, sizeof(partname), ".partial-%s", d->hex);
 	char *path = img__path(p->stage, "blobs", d->hex);
-	char *part = img__path(p->stage, "blobs", ".partial");
-	int rc = path && part ? 0 : -ENOMEM;
+	char *part = img__path(p->stage, "blobs", partname);
 	struct reg_sink k;
 	reg__sink_mem(&k);
-	k.arg = p;
-	if (rc == 0) {
-		k.fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			    0600);
-		if (k.fd < 0)
-			rc = img__fail(p->err, -errno, "staging blob: %s",
-				       strerror(errno));
-	}
-	if (rc == 0 && reg__hash_start(&k) < 0)
-		rc = -ENOMEM;
+	k.arg = w;
+	k.stop = &p->stop;
+	int rc = path && part ? blob_open(w, part, &k) : -ENOMEM;
 	k.limit = (uint64_t)d->size;
-	snprintf(p->cur_id, sizeof(p->cur_id), "%.12s", d->hex);
-	p->last_report = 0;
+	snprintf(w->id, sizeof(w->id), "%.12s", d->hex);
+	w->size = (uint64_t)d->size;
+	w->last_report = 0;
 	if (layer) {
 		k.on_progress = dl_progress;
-		say(p, "Downloading", p->cur_id, 0, (uint64_t)d->size, true);
+		say(p, "Downloading", w->id, 0, w->size, true);
 	}
 	char url[100], what[120];
 	snprintf(url, sizeof(url), "/blobs/sha256:%s", d->hex);
 	snprintf(what, sizeof(what), "blob sha256:%.12s", d->hex);
 	if (rc == 0)
-		rc = reg__get(&p->r, url, NULL, &k, what);
+		rc = reg__get(w->r, url, NULL, &k, what);
 	if (rc == 0 && layer)
-		say(p, "Verifying Checksum", p->cur_id, 0, 0, true);
-	char hex[SHA256_HEX_LEN + 1];
-	reg__hash_hex(&k, hex);
-	if (rc == 0 && (strcmp(hex, d->hex) || k.got != (uint64_t)d->size))
-		rc = img__fail(p->err, SHOAL_ECORRUPT,
-			       "filesystem layer verification failed for "
-			       "digest sha256:%s: the registry sent %llu "
-			       "bytes hashing to sha256:%s",
-			       d->hex, (unsigned long long)k.got, hex);
+		say(p, "Verifying Checksum", w->id, 0, 0, true);
+	if (rc == 0)
+		rc = blob_check(w, d, &k);
 	if (k.fd >= 0 && close(k.fd) < 0 && rc == 0)
-		rc = img__fail(p->err, -errno, "staging blob: %s",
+		rc = img__fail(&w->err, -errno, "staging blob: %s",
 			       strerror(errno));
 	if (rc == 0 && rename(part, path) < 0)
-		rc = img__fail(p->err, -errno, "staging blob: %s",
+		rc = img__fail(&w->err, -errno, "staging blob: %s",
 			       strerror(errno));
 	if (rc < 0 && part)
 		unlink(part);
 	if (rc == 0 && layer)
-		say(p, "Download complete", p->cur_id, 0, 0, true);
+		say(p, "Download complete", w->id, 0, 0, true);
 	reg__sink_fini(&k);
 	shoal_free(path);
 	shoal_free(part);
 	return rc;
 }
 
-static int fetch_layers(struct pull *p)
+/* The first failure stops the other downloads and is the pull's error. */
+static void dl_failed(struct dl *w, int rc)
+{
+	struct pull *p = w->p;
+	pthread_mutex_lock(&p->lock);
+	if (!p->rc && rc != -ECANCELED) {
+		p->rc = rc;
+		*p->err = w->err;
+		atomic_store(&p->stop, true);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *dl_run(void *arg)
+{
+	struct dl *w = arg;
+	struct pull *p = w->p;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		size_t i = p->rc || p->next == p->n_todo ? SIZE_MAX
+							 : p->todo[p->next++];
+		pthread_mutex_unlock(&p->lock);
+		if (i == SIZE_MAX)
+			break;
+		int rc = fetch_blob(w, &p->layers.d[i], true);
+		if (rc < 0) {
+			dl_failed(w, rc);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Docker's first lines: each layer's state, then Waiting past the slots. */
+static int plan_layers(struct pull *p)
 {
 	p->present = shoal_calloc(p->layers.n + 1, sizeof(bool));
-	if (!p->present)
+	p->todo = shoal_calloc(p->layers.n + 1, sizeof(size_t));
+	if (!p->present || !p->todo)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->layers.n; i++) {
 		char id[13];
+		bool dup = false;
 		snprintf(id, sizeof(id), "%.12s", p->layers.d[i].hex);
 		p->present[i] = blob_present(p->s, p->layers.d[i].hex);
-		say(p, p->present[i] ? "Already exists" : "Pulling fs layer",
-		    id, 0, 0, true);
-	}
-	bool first = true;
-	for (size_t i = 0; i < p->layers.n; i++) {
-		char id[13];
-		snprintf(id, sizeof(id), "%.12s", p->layers.d[i].hex);
-		if (!p->present[i] && !first)
-			say(p, "Waiting", id, 0, 0, true);
-		if (!p->present[i])
-			first = false;
-	}
-	int rc = fetch_blob(p, &p->config, false);
-	for (size_t i = 0; rc == 0 && i < p->layers.n; i++) {
-		bool dup = false;
 		for (size_t j = 0; j < i; j++)
 			dup |= !strcmp(p->layers.d[j].hex, p->layers.d[i].hex);
 		if (!p->present[i] && !dup)
-			rc = fetch_blob(p, &p->layers.d[i], true);
+			p->todo[p->n_todo++] = i;
+		say(p, p->present[i] ? "Already exists" : "Pulling fs layer",
+		    id, 0, 0, true);
 	}
-	return rc;
+	for (size_t k = DOWNLOADS; k < p->n_todo; k++) {
+		char id[13];
+		snprintf(id, sizeof(id), "%.12s", p->layers.d[p->todo[k]].hex);
+		say(p, "Waiting", id, 0, 0, true);
+	}
+	return 0;
+}
+
+static int fetch_layers(struct pull *p)
+{
+	struct dl w[DOWNLOADS] = {{0}};
+	int rc = plan_layers(p);
+	for (size_t i = 0; i < DOWNLOADS; i++) {
+		w[i].p = p;
+		w[i].r = &p->r;
+	}
+	if (rc < 0)
+		return rc;
+	/* Until the joins, p->err is written only under p->lock. */
+	p->r.err = &w[0].err;
+	rc = fetch_blob(&w[0], &p->config, false);
+	if (rc < 0) {
+		*p->err = w[0].err;
+		p->r.err = p->err;
+		return rc;
+	}
+	/* w[0] runs on this thread; the others each get a connection. */
+	for (size_t i = 1; i < DOWNLOADS && i < p->n_todo; i++) {
+		if (reg__clone(&w[i].own, &p->r, &w[i].err) < 0)
+			break;
+		w[i].r = &w[i].own;
+		w[i].running =
+			pthread_create(&w[i].thread, NULL, dl_run, &w[i]) == 0;
+		if (!w[i].running) {
+			reg__fini(&w[i].own);
+			break;
+		}
+	}
+	dl_run(&w[0]);
+	for (size_t i = 1; i < DOWNLOADS; i++) {
+		if (w[i].running)
+			pthread_join(w[i].thread, NULL);
+		if (w[i].r == &w[i].own)
+			reg__fini(&w[i].own);
+	}
+	p->r.err = p->err;
+	return p->rc;
 }
 
 /* Commit ------------------------------------------------------------------ */
@@ -419,6 +531,7 @@ int img_pull(struct img_store *s, const struct img_pull_opts *o,
 	err->msg[0] = '\0';
 	*result = NULL;
 	struct pull p = {.s = s, .msg = msg, .arg = arg, .err = err};
+	pthread_mutex_init(&p.lock, NULL);
 	int rc = run(&p, o, result);
 	if (rc < 0)
 		log_info("pull of %s failed: %s", o->reference, err->msg);
@@ -429,6 +542,8 @@ int img_pull(struct img_store *s, const struct img_pull_opts *o,
 	img__desc_clear(&p.config);
 	img__desc_list_clear(&p.layers);
 	shoal_free(p.present);
+	shoal_free(p.todo);
+	pthread_mutex_destroy(&p.lock);
 	reg__fini(&p.r);
 	return rc;
 }

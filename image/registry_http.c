@@ -91,6 +91,21 @@ int reg__init(struct reg *r, const struct img_pull_opts *o,
 	return 0;
 }
 
+int reg__clone(struct reg *dst, const struct reg *src, struct shoal_err *err)
+{
+	*dst = *src;
+	dst->err = err;
+	dst->token = NULL;
+	dst->h = curl_easy_init();
+	if (src->token)
+		dst->token = shoal_strdup(src->token);
+	if (!dst->h || (src->token && !dst->token)) {
+		reg__fini(dst);
+		return img__fail(err, -ENOMEM, "cannot start an HTTP client");
+	}
+	return 0;
+}
+
 void reg__fini(struct reg *r)
 {
 	if (r->h)
@@ -109,6 +124,10 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 {
 	struct reg_sink *k = arg;
 	size_t len = sz * n;
+	if (k->stop && atomic_load_explicit(k->stop, memory_order_relaxed)) {
+		k->cancelled = true;
+		return 0;
+	}
 	if (k->status >= 300 || k->status < 200) {
 		/* An error body: keep a little of it for the message. */
 		if (buf_append(&k->mem, p, len) < 0)
@@ -149,6 +168,19 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 	if (k->on_progress)
 		k->on_progress(k);
 	return len;
+}
+
+/* Called by libcurl about once a second even when no bytes come. */
+static int on_xfer(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		   curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct reg_sink *k = arg;
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (atomic_load_explicit(k->stop, memory_order_relaxed)) {
+		k->cancelled = true;
+		return 1;
+	}
+	return 0;
 }
 
 static void header_value(char *dst, size_t cap, const char *v, size_t n)
@@ -261,6 +293,11 @@ static CURLcode get_once(struct reg *r, const char *url, const char *accept,
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, k);
+	if (k->stop) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xfer);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, k);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (from) {
 		snprintf(line, sizeof(line), "%llu-", (unsigned long long)from);
 		curl_easy_setopt(h, CURLOPT_RANGE, line);
@@ -439,6 +476,8 @@ int reg__get(struct reg *r, const char *path, const char *accept,
 	snprintf(url, sizeof(url), "%s/v2/%s%s", r->base, r->ref.path, path);
 	for (int attempt = 0;; attempt++) {
 		CURLcode cc = get_once(r, url, accept, k, k->got);
+		if (k->cancelled)
+			return -ECANCELED;
 		if (k->write_errno)
 			return img__fail(r->err, -k->write_errno,
 					 "writing %s: %s", what,

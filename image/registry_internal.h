@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 
 #include "common/buf.h"
 #include "image/internal.h"
@@ -36,6 +37,9 @@ struct reg_sink {
 	long status;
 	int write_errno;
 	bool too_big;
+	bool cancelled; /* *stop was seen: the transfer was abandoned */
+	/* Set by another thread to abandon the transfer (NULL: never). */
+	const atomic_bool *stop;
 	char www_auth[1024];
 	char ctype[256];
 	void (*on_progress)(struct reg_sink *k);
@@ -45,9 +49,18 @@ struct reg_sink {
 int reg__init(struct reg *r, const struct img_pull_opts *o,
 	      const struct img_ref *ref, struct shoal_err *err);
 void reg__fini(struct reg *r);
+/*
+ * reg__clone() - a second connection to the registry @src reached (scheme,
+ * token, Basic chosen), for a parallel download; its errors go to @err.
+ * 0 or -ENOMEM; reg__fini() it.
+ */
+int reg__clone(struct reg *dst, const struct reg *src, struct shoal_err *err);
 /* reg__ping() - GET /v2/: choose the scheme, authenticate if asked. */
 int reg__ping(struct reg *r);
-/* reg__get() - GET /v2/<path>@path into @k, authenticating and resuming. */
+/*
+ * reg__get() - GET /v2/<path>@path into @k, authenticating and resuming.
+ * -ECANCELED (no message) when @k->stop was set during the transfer.
+ */
 int reg__get(struct reg *r, const char *path, const char *accept,
 	     struct reg_sink *k, const char *what);
 void reg__sink_mem(struct reg_sink *k);

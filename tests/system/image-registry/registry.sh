@@ -6,7 +6,8 @@
 # unknown tag, a tampered blob refused with the store unchanged, a registry
 # with htpasswd (Basic) auth with and without credentials in the docker
 # CLI's config.json, a blob download cut halfway resumed (through a
-# proxy that cuts it), and a TLS registry trusted through
+# proxy that cuts it), a six-layer image's five new layers fetched three layers at a time
+# (through a proxy that holds each blob and counts them), and a TLS registry trusted through
 # <data-root>/certs.d/HOST:PORT/ca.crt (refused without it).
 SHOALD=$1 SHOAL=$2 SRC=$3
 D=/usr/local/bin/docker
@@ -168,6 +169,37 @@ check "a download cut halfway is resumed and the pull succeeds" \
 	grep -q "Status: Downloaded newer image for 127.0.0.1:5002/resume:latest" <<<"$out"
 check "by a Range request from where it stopped" \
 	grep -q "/blobs/sha256:.* bytes=[1-9][0-9]*-" "$work/ranges"
+
+# --- parallel layer downloads: three at a time, as Docker ---------------------
+# busybox's layer (the store has it: Already exists) under five new ones.
+tars="$work/busybox.tar"
+for i in 1 2 3 4 5; do
+	echo "layer $i" >"$work/l$i"
+	tar -C "$work" -cf "$work/l$i.tar" "l$i"
+	tars="$tars${tars:+,}$work/l$i.tar"
+done
+push image http://$R layered latest "$tars" >/dev/null
+nsenter --net="$work/netns" -- python3 "$HERE/slowproxy.py" 5003 $R \
+	"$work/inflight" 0.4 >>"$work/proxy.log" 2>&1 &
+regpids+=($!)
+for _ in $(seq 100); do
+	in_ns curl -s -o /dev/null http://127.0.0.1:5003/v2/ && break
+	sleep 0.05
+done
+out=$("$D" pull 127.0.0.1:5003/layered:latest 2>&1)
+check "a six-layer image pulls" \
+	grep -q "Status: Downloaded newer image for 127.0.0.1:5003/layered:latest" <<<"$out"
+check "its layers download three at a time" \
+	grep -qx "max 3" "$work/inflight"
+check "the two past the three slots say Waiting first" \
+	test "$(grep -c ': Waiting$' <<<"$out")" = 2
+check "every new layer says Download complete and Pull complete" \
+	bash -c "test \$(grep -c ': Download complete$' <<<'$out') = 5 &&
+		test \$(grep -c ': Pull complete$' <<<'$out') = 5 &&
+		test \$(grep -c ': Already exists$' <<<'$out') = 1"
+check "and the image has its six layers" \
+	bash -c "'$D' run --rm 127.0.0.1:5003/layered cat /l1 /l5 | tr '\n' ' ' |
+		grep -qx 'layer 1 layer 5 '"
 
 # --- Basic auth (htpasswd) --------------------------------------------------
 htpasswd -Bbc "$work/htpasswd" alice s3cret >/dev/null 2>&1
