@@ -308,8 +308,10 @@ int img__oci_manifest_parse(const char *data, size_t len,
 void img__plan_clear(struct img__plan *p)
 {
 	free_strv(p->tags, p->n_tags);
-	for (size_t i = 0; i < p->n_layers; i++)
+	for (size_t i = 0; i < p->n_layers; i++) {
 		shoal_free(p->layers[i].media_type);
+		shoal_free(p->layers[i].unpacked);
+	}
 	shoal_free(p->layers);
 	memset(p, 0, sizeof(*p));
 }

@@ -144,7 +144,8 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 			k->write_errno = ENOMEM;
 			return 0;
 		}
-		k->got = k->from = 0;
+		k->got = k->from = k->flushed = 0;
+		k->restarts++;
 	}
 	if (k->fd >= 0 && k->got + len > k->limit) {
 		k->too_big = true;
@@ -160,6 +161,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 			off += (size_t)w;
 		}
 		EVP_DigestUpdate(k->hash, p, len);
+		img__writeback(k->fd, &k->flushed, k->got + len, false);
 	} else if (buf_append(&k->mem, p, len) < 0) {
 		k->too_big = true;
 		return 0;

@@ -28,11 +28,13 @@ struct reg {
 
 /* Where a GET's body goes: memory (bounded) or a file, hashed. */
 struct reg_sink {
-	struct buf mem;	  /* also the error body of a failed request */
-	int fd;		  /* -1: memory */
-	EVP_MD_CTX *hash; /* file sinks: sha256 of the body */
-	uint64_t got;	  /* body bytes kept */
-	uint64_t from;	  /* the Range start of the current request */
+	struct buf mem;	   /* also the error body of a failed request */
+	int fd;		   /* -1: memory */
+	EVP_MD_CTX *hash;  /* file sinks: sha256 of the body */
+	uint64_t got;	   /* body bytes kept */
+	uint64_t from;	   /* the Range start of the current request */
+	uint64_t flushed;  /* file sinks: bytes handed to writeback */
+	unsigned restarts; /* file sinks: times the body started over */
 	uint64_t limit; /* file sinks: the descriptor's size; more is refused */
 	long status;
 	int write_errno;
