@@ -11,8 +11,11 @@
  * arrives. After that, errors are an {"error", "errorDetail"} line in the
  * stream.
  *
- * Not done, each refused with a message saying so: push, search, login
- * through the daemon (/auth), and /distribution/{name}/json.
+ * POST /images/{name}/push?tag= (docker push) sends a local image, with
+ * Docker's push progress and its closing digest and aux lines.
+ *
+ * Not done, each refused with a message saying so: search, login through
+ * the daemon (/auth), and /distribution/{name}/json.
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -284,15 +287,112 @@ void api__images_pull(struct api_call *call, struct img_store *s,
 	http_response_on_close(call->res, pull_gone, j);
 }
 
-/* --- what is not done ------------------------------------------------------
+/* --- push ------------------------------------------------------------------
  */
+
+static void push_done(int status, const char *errmsg, json_t *result, void *arg)
+{
+	struct pull_job *j = arg;
+	if (status >= 0 && j->eng)
+		eng_event_post(j->eng, "image", "push", j->name,
+			       json_pack("{s:s}", "name", j->name));
+	if (j->res) {
+		http_response_on_close(j->res, NULL, NULL);
+		const char *msg =
+			errmsg && *errmsg ? errmsg : shoal_strerror(status);
+		if (status < 0 && !j->begun) {
+			http_response_send_error(j->res, status_of(status),
+						 msg);
+		} else if (status < 0) {
+			json_t *o = json_pack("{s:{s:s}, s:s}", "errorDetail",
+					      "message", msg, "error", msg);
+			write_line(j->res, o);
+			json_decref(o);
+			http_response_end(j->res);
+		} else if (begin(j) == 0) {
+			/* Docker's last two lines: the digest, then aux. */
+			char line[1024];
+			const char *tag = jsonx_str(result, "tag", "");
+			const char *digest = jsonx_str(result, "digest", "");
+			json_int_t size = json_integer_value(
+				json_object_get(result, "size"));
+			snprintf(line, sizeof(line),
+				 "%s: digest: %s size: %lld", tag, digest,
+				 (long long)size);
+			status_line(j->res, line);
+			json_t *aux =
+				json_pack("{s:{},s:{s:s,s:s,s:I}}",
+					  "progressDetail", "aux", "Tag", tag,
+					  "Digest", digest, "Size", size);
+			write_line(j->res, aux);
+			json_decref(aux);
+			http_response_end(j->res);
+		}
+	}
+	json_decref(j->held);
+	shoal_free(j);
+}
 
 static void push(struct api_call *call)
 {
-	api_reply_error(call, 501,
-			"docker push is not supported by Shoal yet: only pull "
-			"talks to registries");
+	struct api__state *st = api__need(call);
+	if (!st)
+		return;
+	if (!st->img) {
+		api_reply_error(call, 501, "this daemon has no image store");
+		return;
+	}
+	const char *ns = api_param(call, "ns");
+	const char *name = api_param(call, "name");
+	const char *tag = http_request_query(call->req, "tag");
+	char ref[600];
+	struct shoal_err err;
+	struct img_ref parsed;
+	if (!tag || !*tag) {
+		api_reply_error(call, 501,
+				"pushing every tag of %s%s%s (docker push "
+				"--all-tags) is not supported: name a tag",
+				ns ? ns : "", ns ? "/" : "", name);
+		return;
+	}
+	int n = snprintf(ref, sizeof(ref), "%s%s%s:%s", ns ? ns : "",
+			 ns ? "/" : "", name, tag);
+	if (n < 0 || (size_t)n >= sizeof(ref) ||
+	    img_ref_parse(ref, &parsed, &err) < 0) {
+		api_reply_error(call, 400, "invalid reference format: %s", ref);
+		return;
+	}
+	json_t *authj = NULL;
+	struct img_push_opts o = {.reference = ref};
+	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
+	if (img_auth_decode(hdr, &authj, &o.auth, &err) < 0) {
+		api_reply_error(call, 400, "%s", err.msg);
+		return;
+	}
+	struct pull_job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		json_decref(authj);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
+	o.certs_dir = j->certs;
+	j->res = call->res;
+	j->eng = st->eng;
+	img_ref_familiar(&parsed, j->name, sizeof(j->name));
+	int rc = img_push_async(st->loop, st->img, &o, on_msg, push_done, j);
+	json_decref(authj);
+	if (rc < 0) {
+		shoal_free(j);
+		api_reply_error(call, 500, "cannot start the push: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, pull_gone, j);
 }
+
+/* --- what is not done ------------------------------------------------------
+ */
 
 static void search(struct api_call *call)
 {

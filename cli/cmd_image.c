@@ -253,6 +253,77 @@ int cli_img_pull(struct cli *cli, int argc, char **argv)
 	return status;
 }
 
+/*
+ * shoal push: POST /images/{name}/push?tag=, the progress printed as the
+ * docker CLI prints it when its output is not a terminal (byte counts left
+ * out). Anonymous, as shoal pull: a registry that needs credentials is
+ * pushed to with the docker CLI.
+ */
+int cli_img_push(struct cli *cli, int argc, char **argv)
+{
+	bool quiet = false, all = false;
+	const struct cli_flag flags[] = {
+		{"quiet", 'q', CLI_FLAG_BOOL, &quiet},
+		{"all-tags", 'a', CLI_FLAG_BOOL, &all},
+	};
+	int i = cli_flags("push", flags, NFLAGS(flags), argc, argv, true);
+	if (i == -2) {
+		printf("Usage:  shoal push [OPTIONS] NAME[:TAG]\n");
+		return 0;
+	}
+	if (i < 0)
+		return 1;
+	if (i + 1 != argc) {
+		fprintf(stderr,
+			"\"shoal push\" requires exactly 1 argument.\n");
+		return 1;
+	}
+	if (all) {
+		fprintf(stderr, "--all-tags is not supported: name a tag\n");
+		return 1;
+	}
+	char name[512], et[300], path[1400];
+	snprintf(name, sizeof(name), "%s", argv[i]);
+	const char *tag = "latest";
+	char *slash = strrchr(name, '/');
+	char *colon = strrchr(name, ':');
+	if (strchr(name, '@')) {
+		fprintf(stderr, "cannot push a digest reference: push a tag\n");
+		return 1;
+	}
+	if (colon && (!slash || colon > slash)) {
+		*colon = '\0';
+		tag = colon + 1;
+	}
+	cli_escape(tag, et, sizeof(et));
+	snprintf(path, sizeof(path), "/images/%s/push?tag=%s", name, et);
+	struct http_result r;
+	if (cli_call(cli, "POST", path, NULL, 0, NULL, &r, 0))
+		return 1;
+	int status = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(r.body, "\r\n", &save); line;
+	     line = strtok_r(NULL, "\r\n", &save)) {
+		json_t *v = NULL;
+		if (jsonx_parse(line, strlen(line), &v, NULL, 0) < 0)
+			continue;
+		const char *err = jsonx_str(v, "error", NULL);
+		const char *st = jsonx_str(v, "status", NULL);
+		const char *id = jsonx_str(v, "id", NULL);
+		if (err) {
+			fprintf(stderr, "%s\n", err);
+			status = 1;
+		} else if (st && !quiet && strcmp(st, "Pushing")) {
+			printf("%s%s%s\n", id ? id : "", id ? ": " : "", st);
+		}
+		json_decref(v);
+	}
+	http_result_fini(&r);
+	if (status == 0 && quiet)
+		printf("%s:%s\n", name, tag);
+	return status;
+}
+
 int cli_img_ls(struct cli *cli, int argc, char **argv)
 {
 	bool quiet = false, notrunc = false, all = false;
@@ -422,6 +493,7 @@ static const struct cli_command cmds[] = {
 	{"ls", cli_img_ls, "List images"},
 	{"prune", cli_img_prune, "Remove unused images"},
 	{"pull", cli_img_pull, "Download an image from a registry"},
+	{"push", cli_img_push, "Upload an image to a registry"},
 	{"rm", cli_img_rm, "Remove one or more images"},
 	{"tag", cli_img_tag,
 	 "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},

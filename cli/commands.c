@@ -42,6 +42,7 @@ const struct cli_command cli_commands[] = {
 	 "List port mappings or a specific mapping for the container"},
 	{"ps", cli_ctr_ps, "List containers"},
 	{"pull", cli_img_pull, "Download an image from a registry"},
+	{"push", cli_img_push, "Upload an image to a registry"},
 	{"rename", cli_ctr_rename, "Rename a container"},
 	{"restart", cli_ctr_restart, "Restart one or more containers"},
 	{"rm", cli_ctr_rm, "Remove one or more containers"},

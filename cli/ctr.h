@@ -214,6 +214,7 @@ int cli_export(struct cli *cli, int argc, char **argv);
 int cli_img_import(struct cli *cli, int argc, char **argv);
 int cli_img_load(struct cli *cli, int argc, char **argv);
 int cli_img_pull(struct cli *cli, int argc, char **argv);
+int cli_img_push(struct cli *cli, int argc, char **argv);
 int cli_img_ls(struct cli *cli, int argc, char **argv);
 int cli_img_rm(struct cli *cli, int argc, char **argv);
 int cli_img_inspect(struct cli *cli, int argc, char **argv);

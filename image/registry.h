@@ -113,6 +113,35 @@ int img_pull_async(uv_loop_t *loop, struct img_store *s,
 		   const struct img_pull_opts *o, img_pull_msg_fn *msg,
 		   img_done_fn *done, void *arg);
 
+struct img_push_opts {
+	const char *reference; /* "name[:tag]" of a local image */
+	struct img_auth auth;
+	const char *const *insecure; /* as struct img_pull_opts */
+	size_t n_insecure;
+	const char *certs_dir;
+};
+
+/**
+ * img_push() - send local image @o->reference to the registry its name
+ * points at, under its tag: blobs the repository lacks (mounted from
+ * another repository of that registry where the image is tagged too,
+ * else uploaded), then the manifest (image manifest v2 schema 2; OCI when
+ * a layer is OCI-only). Blocks. @msg gets Docker's push progress. On
+ * success 0 and *@result (owned): {"tag", "digest": "sha256:<manifest>",
+ * "size": manifest bytes, "id": config hex}. SHOAL_ENOTFOUND when the
+ * image is not local, -EACCES when the registry refuses, -EIO for
+ * transport failures; @err says which.
+ */
+int img_push(struct img_store *s, const struct img_push_opts *o,
+	     img_pull_msg_fn *msg, void *arg, json_t **result,
+	     struct shoal_err *err);
+
+/** img_push_async() - img_push() on libuv's thread pool, as
+ * img_pull_async(). */
+int img_push_async(uv_loop_t *loop, struct img_store *s,
+		   const struct img_push_opts *o, img_pull_msg_fn *msg,
+		   img_done_fn *done, void *arg);
+
 /* Parsers of registry bytes (exposed for the fuzz targets). */
 
 /* A WWW-Authenticate challenge. */

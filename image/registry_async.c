@@ -1,12 +1,12 @@
 /*
- * img_pull() for the libuv loop: the pull runs on libuv's thread pool and
- * its messages reach the loop thread through a uv_async_t. Unlike the
- * store's load progress, pull messages are not coalesced: a client draws
- * one line per layer and must see every status change. They wait in a
- * queue bounded at QUEUE_MAX; past it, byte-count updates ("Downloading",
- * "Extracting") are dropped, never the others. The completion callback
- * runs once, after the last message; the job is freed in the async
- * handle's close callback.
+ * img_pull() and img_push() for the libuv loop: the pull (or push) runs on
+ * libuv's thread pool and its messages reach the loop thread through a
+ * uv_async_t. Unlike the store's load progress, pull messages are not
+ * coalesced: a client draws one line per layer and must see every status
+ * change. They wait in a queue bounded at QUEUE_MAX; past it, byte-count
+ * updates ("Downloading", "Extracting") are dropped, never the others. The
+ * completion callback runs once, after the last message; the job is freed in
+ * the async handle's close callback.
  */
 #include "image/registry.h"
 
@@ -32,6 +32,7 @@ struct job {
 	struct img_store *s;
 	json_t *strings; /* copies of the options' strings */
 	struct img_pull_opts o;
+	bool push; /* img_push() of o's fields */
 	const char **insecure;
 	img_pull_msg_fn *msg;
 	img_done_fn *done;
@@ -93,6 +94,17 @@ static void deliver(uv_async_t *h)
 static void work(uv_work_t *w)
 {
 	struct job *j = w->data;
+	if (j->push) {
+		struct img_push_opts po = {
+			.reference = j->o.reference,
+			.auth = j->o.auth,
+			.insecure = j->o.insecure,
+			.n_insecure = j->o.n_insecure,
+			.certs_dir = j->o.certs_dir,
+		};
+		j->rc = img_push(j->s, &po, on_msg, j, &j->result, &j->err);
+		return;
+	}
 	j->rc = img_pull(j->s, &j->o, on_msg, j, &j->result, &j->err);
 }
 
@@ -134,9 +146,9 @@ static const char *keep(struct job *j, const char *s, bool *fail)
 	return json_string_value(v);
 }
 
-int img_pull_async(uv_loop_t *loop, struct img_store *s,
-		   const struct img_pull_opts *o, img_pull_msg_fn *msg,
-		   img_done_fn *done, void *arg)
+static int start(uv_loop_t *loop, struct img_store *s,
+		 const struct img_pull_opts *o, bool push, img_pull_msg_fn *msg,
+		 img_done_fn *done, void *arg)
 {
 	struct job *j = shoal_calloc(1, sizeof(*j));
 	if (!j)
@@ -144,6 +156,7 @@ int img_pull_async(uv_loop_t *loop, struct img_store *s,
 	pthread_mutex_init(&j->lock, NULL);
 	bool fail = false;
 	j->s = s;
+	j->push = push;
 	j->msg = msg;
 	j->done = done;
 	j->arg = arg;
@@ -182,4 +195,25 @@ int img_pull_async(uv_loop_t *loop, struct img_store *s,
 		return rc;
 	}
 	return 0;
+}
+
+int img_pull_async(uv_loop_t *loop, struct img_store *s,
+		   const struct img_pull_opts *o, img_pull_msg_fn *msg,
+		   img_done_fn *done, void *arg)
+{
+	return start(loop, s, o, false, msg, done, arg);
+}
+
+int img_push_async(uv_loop_t *loop, struct img_store *s,
+		   const struct img_push_opts *o, img_pull_msg_fn *msg,
+		   img_done_fn *done, void *arg)
+{
+	struct img_pull_opts po = {
+		.reference = o->reference,
+		.auth = o->auth,
+		.insecure = o->insecure,
+		.n_insecure = o->n_insecure,
+		.certs_dir = o->certs_dir,
+	};
+	return start(loop, s, &po, true, msg, done, arg);
 }

@@ -211,6 +211,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 			st = strtol(sp + 1, NULL, 10);
 		k->status = st;
 		k->www_auth[0] = k->ctype[0] = '\0';
+		k->location[0] = k->dcd[0] = '\0';
 		return len;
 	}
 	static const struct {
@@ -221,6 +222,10 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 		 sizeof(((struct reg_sink *)0)->www_auth)},
 		{"content-type:", offsetof(struct reg_sink, ctype),
 		 sizeof(((struct reg_sink *)0)->ctype)},
+		{"location:", offsetof(struct reg_sink, location),
+		 sizeof(((struct reg_sink *)0)->location)},
+		{"docker-content-digest:", offsetof(struct reg_sink, dcd),
+		 sizeof(((struct reg_sink *)0)->dcd)},
 	};
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
 		size_t nl = strlen(hs[i].name);
@@ -236,6 +241,7 @@ void reg__sink_mem(struct reg_sink *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->fd = -1;
+	k->body_fd = -1;
 	buf_init(&k->mem, MEM_MAX);
 }
 
@@ -263,7 +269,65 @@ void reg__hash_hex(struct reg_sink *k, char hex[SHA256_HEX_LEN + 1])
 		shoal_hex(md, n, hex);
 }
 
-/* One GET --------------------------------------------------------------- */
+/* One request ----------------------------------------------------------- */
+
+static size_t on_read(char *p, size_t sz, size_t n, void *arg)
+{
+	struct reg_sink *k = arg;
+	size_t want = sz * n;
+	uint64_t left = k->body_len - k->sent;
+	if (want > left)
+		want = (size_t)left;
+	if (!want)
+		return 0;
+	if (k->body_fd >= 0) {
+		ssize_t got = pread(k->body_fd, p, want, (off_t)k->sent);
+		if (got <= 0) {
+			k->write_errno = got < 0 ? errno : EIO;
+			return CURL_READFUNC_ABORT;
+		}
+		want = (size_t)got;
+	} else {
+		memcpy(p, k->body + k->sent, want);
+	}
+	k->sent += want;
+	if (k->on_sent)
+		k->on_sent(k);
+	return want;
+}
+
+/* The method and body of @k's request on @h. */
+static void set_method(CURL *h, struct reg_sink *k, struct curl_slist **hdrs)
+{
+	const char *m = k->method;
+	if (!m || !strcmp(m, "GET"))
+		return;
+	if (!strcmp(m, "HEAD")) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		return;
+	}
+	k->sent = 0;
+	if (!strcmp(m, "POST")) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)k->body_len);
+	} else {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)k->body_len);
+		if (strcmp(m, "PUT"))
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+	}
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(h, CURLOPT_READDATA, k);
+	/* No "Expect: 100-continue" round trip before a big body. */
+	*hdrs = curl_slist_append(*hdrs, "Expect:");
+	if (k->req_ctype) {
+		char line[300];
+		snprintf(line, sizeof(line), "Content-Type: %s", k->req_ctype);
+		*hdrs = curl_slist_append(*hdrs, line);
+	}
+}
 
 static CURLcode get_once(struct reg *r, const char *url, const char *accept,
 			 struct reg_sink *k, uint64_t from)
@@ -276,6 +340,7 @@ static CURLcode get_once(struct reg *r, const char *url, const char *accept,
 		snprintf(line, sizeof(line), "Accept: %s", accept);
 		hdrs = curl_slist_append(hdrs, line);
 	}
+	set_method(h, k, &hdrs);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
@@ -363,14 +428,18 @@ static int fetch_token(struct reg *r, const struct img_challenge *c)
 				 "password");
 	char *svc = curl_easy_escape(r->h, c->service, 0);
 	char scope[600];
-	snprintf(scope, sizeof(scope), "repository:%s:pull", r->ref.path);
+	snprintf(scope, sizeof(scope), "repository:%s:%s", r->ref.path,
+		 r->actions ? r->actions : "pull");
 	char *sc = curl_easy_escape(r->h, scope, 0);
+	char *xs = r->extra_scope ? curl_easy_escape(r->h, r->extra_scope, 0)
+				  : NULL;
 	char url[2048];
-	snprintf(url, sizeof(url), "%s%sservice=%s&scope=%s", c->realm,
+	snprintf(url, sizeof(url), "%s%sservice=%s&scope=%s%s%s", c->realm,
 		 strchr(c->realm, '?') ? "&" : "?", svc ? svc : "",
-		 sc ? sc : "");
+		 sc ? sc : "", xs ? "&scope=" : "", xs ? xs : "");
 	curl_free(svc);
 	curl_free(sc);
+	curl_free(xs);
 	struct reg_sink k;
 	reg__sink_mem(&k);
 	char *saved = r->token;
@@ -471,11 +540,27 @@ int reg__ping(struct reg *r)
 	return rc;
 }
 
+void reg__url(const struct reg *r, const char *where, char *out, size_t cap)
+{
+	if (!strncmp(where, "http://", 7) || !strncmp(where, "https://", 8))
+		snprintf(out, cap, "%s", where);
+	else if (where[0] == '/' && !strncmp(where, "/v2/", 4))
+		snprintf(out, cap, "%s%s", r->base, where);
+	else
+		snprintf(out, cap, "%s/v2/%s%s", r->base, r->ref.path, where);
+}
+
+int reg__request(struct reg *r, const char *where, struct reg_sink *k,
+		 const char *what)
+{
+	return reg__get(r, where, NULL, k, what);
+}
+
 int reg__get(struct reg *r, const char *path, const char *accept,
 	     struct reg_sink *k, const char *what)
 {
-	char url[1024];
-	snprintf(url, sizeof(url), "%s/v2/%s%s", r->base, r->ref.path, path);
+	char url[2600];
+	reg__url(r, path, url, sizeof(url));
 	for (int attempt = 0;; attempt++) {
 		CURLcode cc = get_once(r, url, accept, k, k->got);
 		if (k->cancelled)
@@ -504,7 +589,7 @@ int reg__get(struct reg *r, const char *path, const char *accept,
 				return rc;
 			continue;
 		}
-		if (k->status == 200 || k->status == 206)
+		if (k->status / 100 == 2)
 			return 0;
 		char msg[300];
 		error_text(k, msg, sizeof(msg));

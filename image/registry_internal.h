@@ -24,6 +24,10 @@ struct reg {
 	char *token;	/* bearer token, owned */
 	bool basic;	/* send the credentials as Basic */
 	bool insecure;	/* HTTPS unverified, then HTTP */
+	/* Token scopes: the actions on ref.path ("pull" when NULL), and
+	 * one more scope or NULL (a cross-repository mount's source). */
+	const char *actions;
+	const char *extra_scope;
 };
 
 /* Where a GET's body goes: memory (bounded) or a file, hashed. */
@@ -44,8 +48,19 @@ struct reg_sink {
 	const atomic_bool *stop;
 	char www_auth[1024];
 	char ctype[256];
+	char location[2048]; /* Location of the answer (uploads) */
+	char dcd[80];	     /* its Docker-Content-Digest */
 	void (*on_progress)(struct reg_sink *k);
 	void *arg;
+	/* The request (reg__request): NULL method is GET. A body comes from
+	 * @body_fd (read with pread from offset 0) or @body, @body_len bytes;
+	 * @on_sent sees @sent grow. */
+	const char *method;
+	const char *req_ctype;
+	int body_fd;
+	const char *body;
+	uint64_t body_len, sent;
+	void (*on_sent)(struct reg_sink *k);
 };
 
 int reg__init(struct reg *r, const struct img_pull_opts *o,
@@ -65,6 +80,16 @@ int reg__ping(struct reg *r);
  */
 int reg__get(struct reg *r, const char *path, const char *accept,
 	     struct reg_sink *k, const char *what);
+/*
+ * reg__request() - @k->method (HEAD, POST, PUT; GET when NULL) on @where:
+ * "/..." under /v2/<path>, or a whole URL (an upload's Location), with
+ * @k's body, authenticating once. 0 for a 2xx answer (@k->status says
+ * which); SHOAL_ENOTFOUND, -EACCES, -EIO with a message otherwise.
+ */
+int reg__request(struct reg *r, const char *where, struct reg_sink *k,
+		 const char *what);
+/* reg__url() - the whole URL of @where as reg__request() reads it. */
+void reg__url(const struct reg *r, const char *where, char *out, size_t cap);
 void reg__sink_mem(struct reg_sink *k);
 void reg__sink_fini(struct reg_sink *k);
 /*

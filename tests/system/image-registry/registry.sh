@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# docker pull against Debian's docker-registry (Distribution 2.8), run in
-# the test's own network namespace beside shoald, with the real docker CLI:
+# docker pull and push against Debian's docker-registry (Distribution 2.8),
+# run in the test's own network namespace beside shoald, with the real
+# docker CLI: push (a blob mounted from another repository, blobs uploaded,
+# then already there, the digest line, a pull by the pushed digest),
 # pull by tag and by digest, up to date on a second pull, docker run of a
 # missing image pulls it, a manifest list (the host's platform chosen), an
 # unknown tag, a tampered blob refused with the store unchanged, a registry
@@ -152,6 +154,43 @@ check "and leaves the store unchanged" \
 check "and leaves no image" \
 	bash -c "! '$D' image inspect $R/tampered:latest >/dev/null 2>&1"
 
+# --- docker push ----------------------------------------------------------------
+# A second repository of the same registry: its blobs mount from busybox.
+"$D" tag $R/busybox:latest $R/pushed:v1
+out=$("$D" push $R/pushed:v1 2>&1)
+check "docker push prints Docker's first line" \
+	grep -qx "The push refers to repository \[$R/pushed\]" <<<"$out"
+check "a layer the registry holds in another repository is mounted" \
+	grep -q ": Mounted from busybox$" <<<"$out"
+pdigest=$(sed -n 's/^v1: digest: \(sha256:[0-9a-f]*\) size: [0-9]*$/\1/p' <<<"$out")
+check "docker push prints the tag's digest line" test -n "$pdigest"
+check "the registry serves that manifest under the tag" \
+	test "$(in_ns curl -sI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+		http://$R/v2/pushed/manifests/v1 | tr -d '\r' |
+		sed -n 's/^Docker-Content-Digest: //Ip')" = "$pdigest"
+id_before=$("$D" image inspect -f '{{.Id}}' $R/pushed:v1)
+"$D" rmi $R/pushed:v1 >/dev/null
+out=$("$D" pull $R/pushed@"$pdigest" 2>&1)
+check "the pushed image pulls by its digest" grep -qx "Digest: $pdigest" <<<"$out"
+check "whose config is the local image's (same id, nothing rewritten)" test \
+	"$(in_ns curl -s http://$R/v2/pushed/manifests/"$pdigest" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["digest"])')" = "$id_before"
+# An image made here: every blob uploaded, then already there.
+echo made-here >"$work/own"
+tar -C "$work" -cf "$work/own.tar" own
+"$D" import "$work/own.tar" $R/own:1 >/dev/null
+out=$("$D" push $R/own:1 2>&1)
+check "a new layer is uploaded (Pushed)" grep -q ": Pushed$" <<<"$out"
+odigest=$(sed -n 's/^1: digest: \(sha256:[0-9a-f]*\) size: [0-9]*$/\1/p' <<<"$out")
+check "and the upload's manifest digest is printed" test -n "$odigest"
+out=$("$SHOAL" push $R/own:1 2>&1)
+check "a second push finds the layer there (shoal push)" \
+	grep -q ": Layer already exists$" <<<"$out"
+check "and names the same digest" grep -q "^1: digest: $odigest size:" <<<"$out"
+out=$("$D" push $R/nosuch:1 2>&1)
+check "pushing an image that is not local fails as Docker's" \
+	grep -q "An image does not exist locally with the tag: $R/nosuch" <<<"$out"
+
 # --- an interrupted download resumes -----------------------------------------
 head -c 3000000 /dev/urandom >"$work/big"
 tar -C "$work" -cf "$work/big.tar" big
@@ -213,6 +252,9 @@ push image http://$A busybox latest "$work/busybox.tar" alice:s3cret >/dev/null 
 out=$("$D" pull $A/busybox:latest 2>&1 </dev/null)
 check "a registry with auth refuses a pull without credentials" \
 	grep -q "pull access denied for $A/busybox.*unauthorized" <<<"$out"
+"$D" tag $R/busybox:latest $A/mine:1
+out=$("$D" push $A/mine:1 2>&1 </dev/null)
+check "and a push without credentials" grep -q "unauthorized" <<<"$out"
 mkdir -p "$DOCKER_CONFIG"
 printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$A" \
 	"$(printf alice:wrong | base64)" >"$DOCKER_CONFIG/config.json"
@@ -224,6 +266,8 @@ printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$A" \
 out=$("$D" pull $A/busybox:latest 2>&1 </dev/null)
 check "the credentials of the docker CLI's config.json pull" \
 	grep -q "Status: .* for $A/busybox:latest" <<<"$out"
+out=$("$D" push $A/mine:1 2>&1 </dev/null)
+check "and push" grep -q "^1: digest: sha256:" <<<"$out"
 
 # --- TLS with a CA in certs.d (an address that is not loopback) ---------------
 in_ns ip addr add 10.213.0.1/32 dev lo
