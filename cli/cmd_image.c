@@ -324,14 +324,28 @@ int cli_img_push(struct cli *cli, int argc, char **argv)
 	return status;
 }
 
+/* The digest RepoDigests hold for @repo ("<none>" when none). */
+static const char *digest_of(const json_t *im, const char *repo)
+{
+	const json_t *rds = json_object_get(im, "RepoDigests");
+	size_t n = strlen(repo);
+	for (size_t i = 0; i < json_array_size(rds); i++) {
+		const char *d = json_string_value(json_array_get(rds, i));
+		if (d && !strncmp(d, repo, n) && d[n] == '@')
+			return d + n + 1;
+	}
+	return "<none>";
+}
+
 int cli_img_ls(struct cli *cli, int argc, char **argv)
 {
-	bool quiet = false, notrunc = false, all = false;
+	bool quiet = false, notrunc = false, all = false, digests = false;
 	const char *format = NULL;
 	const struct cli_flag flags[] = {
 		{"quiet", 'q', CLI_FLAG_BOOL, &quiet},
 		{"no-trunc", 0, CLI_FLAG_BOOL, &notrunc},
 		{"all", 'a', CLI_FLAG_BOOL, &all},
+		{"digests", 0, CLI_FLAG_BOOL, &digests},
 		{"format", 0, CLI_FLAG_STR, &format},
 	};
 	int i = cli_flags("images", flags, NFLAGS(flags), argc, argv, true);
@@ -347,8 +361,11 @@ int cli_img_ls(struct cli *cli, int argc, char **argv)
 		return 1;
 	static const char *const h[] = {"REPOSITORY", "TAG", "IMAGE ID",
 					"CREATED", "SIZE"};
+	static const char *const hd[] = {"REPOSITORY", "TAG",	  "DIGEST",
+					 "IMAGE ID",   "CREATED", "SIZE"};
 	struct cli_table *t = NULL;
-	if (!quiet && !format && cli_table_new(5, h, &t) < 0) {
+	if (!quiet && !format &&
+	    cli_table_new(digests ? 6 : 5, digests ? hd : h, &t) < 0) {
 		json_decref(list);
 		return 1;
 	}
@@ -391,11 +408,11 @@ int cli_img_ls(struct cli *cli, int argc, char **argv)
 				break;
 			}
 			if (format) {
-				json_t *o =
-					json_pack("{s:s, s:s, s:s, s:s, s:s}",
-						  "Repository", repo, "Tag",
-						  tag, "ID", id, "CreatedSince",
-						  created, "Size", size);
+				json_t *o = json_pack(
+					"{s:s, s:s, s:s, s:s, s:s, s:s}",
+					"Repository", repo, "Tag", tag,
+					"Digest", digest_of(im, repo), "ID", id,
+					"CreatedSince", created, "Size", size);
 				char *s =
 					o ? json_dumps(o, JSON_COMPACT) : NULL;
 				if (s)
@@ -405,7 +422,10 @@ int cli_img_ls(struct cli *cli, int argc, char **argv)
 				continue;
 			}
 			const char *row[] = {repo, tag, id, created, size};
-			cli_table_add(t, row);
+			const char *rowd[] = {
+				repo, tag,     digest_of(im, repo),
+				id,   created, size};
+			cli_table_add(t, digests ? rowd : row);
 		}
 	}
 	if (t) {

@@ -195,6 +195,15 @@ int img__change_apply(json_t *cc, const char *line, struct shoal_err *err);
  */
 int img__ref_normalize(const char *ref, char *out, size_t cap);
 
+/*
+ * img__add_repo_digest() - record "repo@sha256:<manifest>" (Docker's
+ * RepoDigests, familiar name) for image @hex, as a pull or push of it
+ * learnt it; shown by inspect and list, resolved by img__find_image().
+ * At most 64 per image (the oldest dropped). Takes the lock.
+ */
+int img__add_repo_digest(struct img_store *s, const char *hex,
+			 const char *repo_digest, struct shoal_err *err);
+
 /* Store internals shared by image_store.c and image_ops.c; lock held. */
 int img__find_image(struct img_store *s, const char *ref, const char **hex,
 		    bool *by_tag, char *norm, struct shoal_err *err);

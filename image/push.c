@@ -18,7 +18,8 @@
  * at once; see docs/images.md); messages follow Docker's push progress:
  * Preparing, Waiting, Pushing (bytes), Pushed, Layer already exists,
  * Mounted from <repository>. A layer's id in them is its DiffID's first 12
- * hex digits, as Docker shows it.
+ * hex digits, as Docker shows it. The pushed digest joins the image's
+ * RepoDigests, as a pull's does.
  */
 #define LOG_MODULE "image"
 #include "image/registry_internal.h"
@@ -428,6 +429,12 @@ static int run(struct push *p, const struct img_push_opts *o, json_t **result)
 		rc = put_manifest(p, digest, &size);
 	if (rc < 0)
 		return refused(p, rc);
+	char fam[600], rd[700];
+	img_ref_familiar(&ref, fam, sizeof(fam));
+	snprintf(rd, sizeof(rd), "%s@%s", fam, digest);
+	rc = img__add_repo_digest(p->s, p->config.hex, rd, p->err);
+	if (rc < 0)
+		return rc;
 	*result =
 		json_pack("{s:s,s:s,s:I,s:s}", "tag", p->tag, "digest", digest,
 			  "size", (json_int_t)size, "id", p->config.hex);

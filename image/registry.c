@@ -669,6 +669,10 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 			rc = commit(p, tagged ? tag : NULL, &loaded);
 		json_decref(loaded);
 	}
+	char rd[700];
+	snprintf(rd, sizeof(rd), "%s@%s", fam, p->digest);
+	if (rc == 0)
+		rc = img__add_repo_digest(p->s, p->config.hex, rd, p->err);
 	if (rc < 0)
 		return rc;
 	*result = result_of(p, tagged ? tag : NULL, fresh);

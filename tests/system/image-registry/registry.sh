@@ -90,6 +90,13 @@ check "the pulled image is listed under its tag" \
 	bash -c "'$D' image ls --format '{{.Repository}}:{{.Tag}}' | grep -qx '$R/busybox:latest'"
 check "the pulled image runs" \
 	bash -c "'$D' run --rm $R/busybox echo pulled-and-ran | grep -qx pulled-and-ran"
+check "the pull records the manifest digest in RepoDigests" \
+	bash -c "'$D' image inspect -f '{{json .RepoDigests}}' $R/busybox:latest |
+		grep -qF '\"$R/busybox@$digest\"'"
+check "docker images --digests shows it" \
+	bash -c "'$D' images --digests | grep '^$R/busybox ' | grep -qF '$digest'"
+check "the image runs by that digest, resolved locally" \
+	bash -c "'$D' run --rm --pull never $R/busybox@$digest echo by-digest | grep -qx by-digest"
 out=$("$D" pull $R/busybox 2>&1)
 check "a second pull is up to date" \
 	grep -q "Status: Image is up to date for $R/busybox:latest" <<<"$out"
@@ -168,6 +175,9 @@ check "the registry serves that manifest under the tag" \
 	test "$(in_ns curl -sI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
 		http://$R/v2/pushed/manifests/v1 | tr -d '\r' |
 		sed -n 's/^Docker-Content-Digest: //Ip')" = "$pdigest"
+check "the push records the pushed digest in RepoDigests" \
+	bash -c "'$D' image inspect -f '{{json .RepoDigests}}' $R/pushed:v1 |
+		grep -qF '\"$R/pushed@$pdigest\"'"
 id_before=$("$D" image inspect -f '{{.Id}}' $R/pushed:v1)
 "$D" rmi $R/pushed:v1 >/dev/null
 out=$("$D" pull $R/pushed@"$pdigest" 2>&1)
