@@ -14,8 +14,12 @@
  * POST /images/{name}/push?tag= (docker push) sends a local image, with
  * Docker's push progress and its closing digest and aux lines.
  *
- * Not done, each refused with a message saying so: search, login through
- * the daemon (/auth), and /distribution/{name}/json.
+ * GET /distribution/{name}/json describes what the registry holds under a
+ * reference (Docker's Descriptor and Platforms), for `service create`'s
+ * digest pinning.
+ *
+ * Not done, each refused with a message saying so: search and login
+ * through the daemon (/auth).
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -408,12 +412,126 @@ static void auth(struct api_call *call)
 			"config.json and sends them with each pull");
 }
 
+/* --- /distribution/{name}/json ----------------------------------------------
+ */
+
+struct dist_job {
+	struct http_response *res; /* NULL once the client left */
+	char certs[4096];
+};
+
+static void dist_gone(struct http_response *res, void *arg)
+{
+	struct dist_job *j = arg;
+	j->res = NULL;
+}
+
+static void dist_done(int status, const char *errmsg, json_t *result, void *arg)
+{
+	struct dist_job *j = arg;
+	if (j->res) {
+		http_response_on_close(j->res, NULL, NULL);
+		const char *msg =
+			errmsg && *errmsg ? errmsg : shoal_strerror(status);
+		int code = status == SHOAL_ENOTFOUND ? 404
+			   : status == -EACCES	     ? 403
+			   : status == -EINVAL	     ? 400
+						     : 500;
+		if (status < 0) {
+			http_response_send_error(j->res, code, msg);
+		} else {
+			size_t len;
+			char *s = jsonx_dump(result, &len);
+			if (s && http_response_begin(j->res, 200,
+						     "application/json") == 0) {
+				http_response_write(j->res, s, len);
+				http_response_end(j->res);
+			} else if (!s) {
+				http_response_send_error(j->res, 500,
+							 "out of memory");
+			}
+			shoal_free(s);
+		}
+	}
+	shoal_free(j);
+}
+
+/*
+ * An image this node has under @ref that no registry gave it (loaded,
+ * imported, built, committed: no RepoDigest for its repository) is not
+ * looked up: a registry's image of the same name is another image, and
+ * pinning a service to it would name an image the tasks do not have.
+ * The docker CLI then warns and keeps the name, as without this route.
+ */
+static bool local_only(struct img_store *s, const struct img_ref *r,
+		       const char *ref)
+{
+	json_t *o = NULL;
+	char fam[600];
+	if (!s || img_inspect_json(s, ref, &o, NULL) < 0)
+		return false;
+	img_ref_familiar(r, fam, sizeof(fam));
+	size_t n = strlen(fam);
+	json_t *rds = json_object_get(o, "RepoDigests");
+	bool from_registry = false;
+	for (size_t i = 0; i < json_array_size(rds); i++) {
+		const char *d = json_string_value(json_array_get(rds, i));
+		from_registry |= d && !strncmp(d, fam, n) && d[n] == '@';
+	}
+	json_decref(o);
+	return !from_registry;
+}
+
 static void distribution(struct api_call *call)
 {
-	api_reply_error(call, 501,
-			"registry lookups of image digests "
-			"(/distribution/{name}/json) are not supported by "
-			"Shoal yet");
+	struct api__state *st = api__need(call);
+	if (!st)
+		return;
+	const char *ns = api_param(call, "ns");
+	const char *name = api_param(call, "name");
+	char ref[600];
+	struct shoal_err err;
+	struct img_ref parsed;
+	int n = snprintf(ref, sizeof(ref), "%s%s%s", ns ? ns : "",
+			 ns ? "/" : "", name);
+	if (n < 0 || (size_t)n >= sizeof(ref) ||
+	    img_ref_parse(ref, &parsed, &err) < 0) {
+		api_reply_error(call, 400, "invalid reference format: %s", ref);
+		return;
+	}
+	if (local_only(st->img, &parsed, ref)) {
+		api_reply_error(call, 404,
+				"image %s on this node did not come from a "
+				"registry (it was loaded, imported or built): "
+				"its registry digest is not looked up",
+				ref);
+		return;
+	}
+	json_t *authj = NULL;
+	struct img_pull_opts o = {.reference = ref};
+	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
+	if (img_auth_decode(hdr, &authj, &o.auth, &err) < 0) {
+		api_reply_error(call, 400, "%s", err.msg);
+		return;
+	}
+	struct dist_job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		json_decref(authj);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
+	o.certs_dir = j->certs;
+	j->res = call->res;
+	int rc = img_distribution_async(st->loop, &o, dist_done, j);
+	json_decref(authj);
+	if (rc < 0) {
+		shoal_free(j);
+		api_reply_error(call, 500, "cannot reach the registry: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, dist_gone, j);
 }
 
 static const struct api_route routes[] = {

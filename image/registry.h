@@ -142,6 +142,21 @@ int img_push_async(uv_loop_t *loop, struct img_store *s,
 		   const struct img_push_opts *o, img_pull_msg_fn *msg,
 		   img_done_fn *done, void *arg);
 
+/**
+ * img_distribution() - Docker's /distribution/{name}/json answer for
+ * @o->reference (only its reference, auth, insecure and certs_dir are
+ * read): {"Descriptor": {"mediaType", "digest", "size"} of the manifest
+ * the reference names, "Platforms": [{"architecture", "os"[, "variant"]}]}
+ * (a list's entries, or an image's config). Blocks. Errors as img_pull().
+ */
+int img_distribution(const struct img_pull_opts *o, json_t **out,
+		     struct shoal_err *err);
+
+/** img_distribution_async() - img_distribution() on libuv's thread pool;
+ * @done gets the answer as its result. */
+int img_distribution_async(uv_loop_t *loop, const struct img_pull_opts *o,
+			   img_done_fn *done, void *arg);
+
 /* Parsers of registry bytes (exposed for the fuzz targets). */
 
 /* A WWW-Authenticate challenge. */

@@ -32,7 +32,8 @@ struct job {
 	struct img_store *s;
 	json_t *strings; /* copies of the options' strings */
 	struct img_pull_opts o;
-	bool push; /* img_push() of o's fields */
+	bool push;    /* img_push() of o's fields */
+	bool inspect; /* img_distribution() */
 	const char **insecure;
 	img_pull_msg_fn *msg;
 	img_done_fn *done;
@@ -94,6 +95,10 @@ static void deliver(uv_async_t *h)
 static void work(uv_work_t *w)
 {
 	struct job *j = w->data;
+	if (j->inspect) {
+		j->rc = img_distribution(&j->o, &j->result, &j->err);
+		return;
+	}
 	if (j->push) {
 		struct img_push_opts po = {
 			.reference = j->o.reference,
@@ -146,8 +151,9 @@ static const char *keep(struct job *j, const char *s, bool *fail)
 	return json_string_value(v);
 }
 
+/* @kind: 0 pull, 1 push, 2 distribution inspect. */
 static int start(uv_loop_t *loop, struct img_store *s,
-		 const struct img_pull_opts *o, bool push, img_pull_msg_fn *msg,
+		 const struct img_pull_opts *o, int kind, img_pull_msg_fn *msg,
 		 img_done_fn *done, void *arg)
 {
 	struct job *j = shoal_calloc(1, sizeof(*j));
@@ -156,7 +162,8 @@ static int start(uv_loop_t *loop, struct img_store *s,
 	pthread_mutex_init(&j->lock, NULL);
 	bool fail = false;
 	j->s = s;
-	j->push = push;
+	j->push = kind == 1;
+	j->inspect = kind == 2;
 	j->msg = msg;
 	j->done = done;
 	j->arg = arg;
@@ -201,7 +208,7 @@ int img_pull_async(uv_loop_t *loop, struct img_store *s,
 		   const struct img_pull_opts *o, img_pull_msg_fn *msg,
 		   img_done_fn *done, void *arg)
 {
-	return start(loop, s, o, false, msg, done, arg);
+	return start(loop, s, o, 0, msg, done, arg);
 }
 
 int img_push_async(uv_loop_t *loop, struct img_store *s,
@@ -215,5 +222,11 @@ int img_push_async(uv_loop_t *loop, struct img_store *s,
 		.n_insecure = o->n_insecure,
 		.certs_dir = o->certs_dir,
 	};
-	return start(loop, s, &po, true, msg, done, arg);
+	return start(loop, s, &po, 1, msg, done, arg);
+}
+
+int img_distribution_async(uv_loop_t *loop, const struct img_pull_opts *o,
+			   img_done_fn *done, void *arg)
+{
+	return start(loop, NULL, o, 2, NULL, done, arg);
 }

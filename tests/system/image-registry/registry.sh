@@ -3,6 +3,7 @@
 # run in the test's own network namespace beside shoald, with the real
 # docker CLI: push (a blob mounted from another repository, blobs uploaded,
 # then already there, the digest line, a pull by the pushed digest),
+# /distribution and a swarm service pinned to a pushed image's digest,
 # pull by tag and by digest, up to date on a second pull, docker run of a
 # missing image pulls it, a manifest list (the host's platform chosen), an
 # unknown tag, a tampered blob refused with the store unchanged, a registry
@@ -103,6 +104,19 @@ check "a second pull is up to date" \
 out=$("$D" pull $R/busybox@"$digest" 2>&1)
 check "a pull by digest works" grep -qx "Digest: $digest" <<<"$out"
 
+# --- /distribution/{name}/json (service create's digest pinning) --------------
+dist() { curl -s --unix-socket "$sock" "http://x/v1.45/distribution/$1/json"; }
+out=$(dist $R/busybox:latest)
+check "/distribution describes the tag's manifest" test \
+	"$(python3 -c 'import json,sys; d=json.load(sys.stdin)["Descriptor"]; print(d["digest"], d["mediaType"])' <<<"$out")" = \
+	"$digest application/vnd.docker.distribution.manifest.v2+json"
+check "with the image's platform" \
+	python3 -c 'import json,sys,platform; p=json.load(sys.stdin)["Platforms"]; assert [x["os"] for x in p] == ["linux"] and len(p) == 1' <<<"$out"
+"$D" import "$work/busybox.tar" $R/localonly:1 >/dev/null
+out=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" \
+	"http://x/v1.45/distribution/$R/localonly:1/json")
+check "an image made here is not looked up in a registry (404)" test "$out" = 404
+
 # --- docker run of a missing image pulls it -------------------------------
 "$D" rmi -f $R/busybox:latest >/dev/null
 out=$("$D" run --rm $R/busybox:latest echo auto 2>&1)
@@ -116,6 +130,9 @@ tar -C "$work" -cf "$work/decoy.tar" decoy
 decoy=$(push image http://$R busybox decoy "$work/decoy.tar")
 push list http://$R busybox multi "$digest,$decoy" >/dev/null ||
 	{ echo "cannot push the manifest list"; exit 1; }
+check "/distribution describes a manifest list and its two platforms" \
+	python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["Descriptor"]["mediaType"].endswith("manifest.list.v2+json") and len(d["Platforms"]) == 2' \
+	<<<"$(dist $R/busybox:multi)"
 out=$("$D" pull $R/busybox:multi 2>&1)
 check "a manifest list pulls" \
 	grep -q "Status: .* for $R/busybox:multi" <<<"$out"
@@ -200,6 +217,25 @@ check "and names the same digest" grep -q "^1: digest: $odigest size:" <<<"$out"
 out=$("$D" push $R/nosuch:1 2>&1)
 check "pushing an image that is not local fails as Docker's" \
 	grep -q "An image does not exist locally with the tag: $R/nosuch" <<<"$out"
+
+# --- docker service create pins the registry digest ------------------------------
+"$D" swarm init --advertise-addr 127.0.0.1 >/dev/null 2>&1
+"$D" service create --name pinned --detach $R/busybox:latest sleep 300 >/dev/null 2>&1
+check "docker service create pins the image to its registry digest" test \
+	"$("$D" service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' pinned 2>&1)" = \
+	"$R/busybox:latest@$digest"
+check "with the image's platform as placement" \
+	bash -c "'$D' service inspect -f '{{json .Spec.TaskTemplate.Placement.Platforms}}' pinned |
+		grep -q '\"OS\":\"linux\"'"
+running=""
+for _ in $(seq 100); do
+	"$D" service ps -q -f desired-state=running --format '{{.CurrentState}}' pinned 2>/dev/null |
+		grep -q '^Running' && { running=1; break; }
+	sleep 0.1
+done
+check "and its task runs from the image resolved by that digest" test -n "$running"
+"$D" service rm pinned >/dev/null 2>&1
+"$D" swarm leave --force >/dev/null 2>&1
 
 # --- an interrupted download resumes -----------------------------------------
 head -c 3000000 /dev/urandom >"$work/big"
