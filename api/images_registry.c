@@ -404,17 +404,7 @@ static void search(struct api_call *call)
 			"docker search is not supported by Shoal yet");
 }
 
-static void auth(struct api_call *call)
-{
-	api_reply_error(call, 501,
-			"docker login through the daemon is not supported by "
-			"Shoal yet; the docker CLI stores credentials in its "
-			"config.json and sends them with each pull");
-}
-
-/* --- /distribution/{name}/json ----------------------------------------------
- */
-
+/* A registry call answered as one JSON object (login, distribution). */
 struct dist_job {
 	struct http_response *res; /* NULL once the client left */
 	char certs[4096];
@@ -425,6 +415,99 @@ static void dist_gone(struct http_response *res, void *arg)
 	struct dist_job *j = arg;
 	j->res = NULL;
 }
+
+/* --- POST /auth (docker login)
+ * ------------------------------------------------
+ */
+
+static void login_done(int status, const char *errmsg, json_t *result,
+		       void *arg)
+{
+	struct dist_job *j = arg;
+	if (j->res) {
+		http_response_on_close(j->res, NULL, NULL);
+		const char *msg =
+			errmsg && *errmsg ? errmsg : shoal_strerror(status);
+		if (status < 0) {
+			http_response_send_error(j->res,
+						 status == -EACCES   ? 401
+						 : status == -EINVAL ? 400
+								     : 500,
+						 msg);
+		} else {
+			json_t *o = json_pack("{s:s,s:s}", "IdentityToken", "",
+					      "Status", "Login Succeeded");
+			size_t len;
+			char *s = o ? jsonx_dump(o, &len) : NULL;
+			if (s && http_response_begin(j->res, 200,
+						     "application/json") == 0) {
+				http_response_write(j->res, s, len);
+				http_response_end(j->res);
+			} else if (!s) {
+				http_response_send_error(j->res, 500,
+							 "out of memory");
+			}
+			shoal_free(s);
+			json_decref(o);
+		}
+	}
+	shoal_free(j);
+}
+
+/*
+ * Docker's AuthConfig: username and password are checked against the
+ * registry at serveraddress; email is ignored, as Docker ignores it;
+ * identity and registry tokens are refused (not checked here).
+ */
+static void auth(struct api_call *call)
+{
+	struct api__state *st = api__need(call);
+	if (!st)
+		return;
+	json_t *body = NULL;
+	char err[256];
+	if (jsonx_parse_object(call->req->body, call->req->body_len, &body, err,
+			       sizeof(err)) < 0) {
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	struct img_pull_opts o = {
+		.reference = jsonx_str(body, "serveraddress", ""),
+		.auth.username = jsonx_str(body, "username", NULL),
+		.auth.password = jsonx_str(body, "password", NULL),
+	};
+	const char *idt = jsonx_str(body, "identitytoken", "");
+	const char *rgt = jsonx_str(body, "registrytoken", "");
+	if (*idt || *rgt) {
+		json_decref(body);
+		api_reply_error(call, 400,
+				"%s: logging in with a token is not "
+				"supported: give a user name and password",
+				*idt ? "identitytoken" : "registrytoken");
+		return;
+	}
+	struct dist_job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		json_decref(body);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
+	o.certs_dir = j->certs;
+	j->res = call->res;
+	int rc = img_login_async(st->loop, &o, login_done, j);
+	json_decref(body);
+	if (rc < 0) {
+		shoal_free(j);
+		api_reply_error(call, 500, "cannot start the login: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, dist_gone, j);
+}
+
+/* --- /distribution/{name}/json ----------------------------------------------
+ */
 
 static void dist_done(int status, const char *errmsg, json_t *result, void *arg)
 {

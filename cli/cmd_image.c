@@ -184,11 +184,23 @@ int cli_img_load(struct cli *cli, int argc, char **argv)
 	return status;
 }
 
+/* The registry host of image name @ref, as Docker reads it ("docker.io"
+ * unless the first component has a '.' or ':' or is "localhost"). */
+static void ref_host(const char *ref, char *host, size_t cap)
+{
+	size_t n = strcspn(ref, "/");
+	if (ref[n] == '/' && (memchr(ref, '.', n) || memchr(ref, ':', n) ||
+			      (n == 9 && !strncmp(ref, "localhost", 9))))
+		snprintf(host, cap, "%.*s", (int)n, ref);
+	else
+		snprintf(host, cap, "docker.io");
+}
+
 /*
  * shoal pull: the daemon's progress lines as the docker CLI prints them
  * when its output is not a terminal ("<id>: <status>", byte counts left
- * out). Anonymous only: a registry that needs credentials is pulled with
- * the docker CLI, which sends them from its config.json.
+ * out), with the credentials `shoal login` (or `docker login`) stored
+ * for the image's registry.
  */
 int cli_img_pull(struct cli *cli, int argc, char **argv)
 {
@@ -226,7 +238,9 @@ int cli_img_pull(struct cli *cli, int argc, char **argv)
 		 "/images/create?fromImage=%s%s&platform=%s", er,
 		 tagged ? "" : "&tag=latest", ep);
 	struct http_result r;
-	if (cli_call(cli, "POST", path, NULL, 0, NULL, &r, 0))
+	char host[300];
+	ref_host(ref, host, sizeof(host));
+	if (cli_registry_call(cli, path, host, &r))
 		return 1;
 	int status = 0;
 	char *save = NULL;
@@ -256,8 +270,7 @@ int cli_img_pull(struct cli *cli, int argc, char **argv)
 /*
  * shoal push: POST /images/{name}/push?tag=, the progress printed as the
  * docker CLI prints it when its output is not a terminal (byte counts left
- * out). Anonymous, as shoal pull: a registry that needs credentials is
- * pushed to with the docker CLI.
+ * out), with the registry's stored credentials as shoal pull.
  */
 int cli_img_push(struct cli *cli, int argc, char **argv)
 {
@@ -298,7 +311,9 @@ int cli_img_push(struct cli *cli, int argc, char **argv)
 	cli_escape(tag, et, sizeof(et));
 	snprintf(path, sizeof(path), "/images/%s/push?tag=%s", name, et);
 	struct http_result r;
-	if (cli_call(cli, "POST", path, NULL, 0, NULL, &r, 0))
+	char host[300];
+	ref_host(name, host, sizeof(host));
+	if (cli_registry_call(cli, path, host, &r))
 		return 1;
 	int status = 0;
 	char *save = NULL;

@@ -33,6 +33,8 @@ const struct cli_command cli_commands[] = {
 	 "Return low-level information on Shoal objects"},
 	{"kill", cli_ctr_kill, "Kill one or more running containers"},
 	{"load", cli_img_load, "Load an image from a tar archive or STDIN"},
+	{"login", cli_login, "Log in to a registry"},
+	{"logout", cli_logout, "Log out from a registry"},
 	{"logs", cli_ctr_logs, "Fetch the logs of a container"},
 	{"network", cli_cmd_network, "Manage networks"},
 	{"node", cli_cmd_node, "Manage Swarm nodes"},

@@ -157,6 +157,31 @@ int img_distribution(const struct img_pull_opts *o, json_t **out,
 int img_distribution_async(uv_loop_t *loop, const struct img_pull_opts *o,
 			   img_done_fn *done, void *arg);
 
+/**
+ * img_login() - whether the registry at @server ("host[:port]", maybe with
+ * a scheme and a path, as `docker login` takes it; "" or Docker Hub's
+ * names for docker.io) takes @o->auth's user name and password (@o's
+ * insecure and certs_dir apply). 0 when it does, or when it asks for no
+ * authentication; -EACCES with Docker's "login attempt to ... failed with
+ * status: 401 Unauthorized" when it refuses; -EINVAL, -EIO otherwise.
+ * Blocks; stores nothing.
+ */
+int img_login(const struct img_pull_opts *o, const char *server,
+	      struct shoal_err *err);
+
+/** img_login_async() - img_login() of @o->reference (the server) on
+ * libuv's thread pool; @done's result is {"Status":"Login Succeeded"}. */
+int img_login_async(uv_loop_t *loop, const struct img_pull_opts *o,
+		    img_done_fn *done, void *arg);
+
+/**
+ * img_login_server() - the registry host of a `docker login` server
+ * argument into @host: the scheme and any path dropped, Docker Hub's names
+ * ("", index.docker.io, registry-1.docker.io) as "docker.io". -EINVAL for
+ * characters a host cannot have or one too long.
+ */
+int img_login_server(const char *server, char *host, size_t cap);
+
 /* Parsers of registry bytes (exposed for the fuzz targets). */
 
 /* A WWW-Authenticate challenge. */

@@ -34,6 +34,7 @@ struct job {
 	struct img_pull_opts o;
 	bool push;    /* img_push() of o's fields */
 	bool inspect; /* img_distribution() */
+	bool login;   /* img_login() of o.reference */
 	const char **insecure;
 	img_pull_msg_fn *msg;
 	img_done_fn *done;
@@ -95,6 +96,13 @@ static void deliver(uv_async_t *h)
 static void work(uv_work_t *w)
 {
 	struct job *j = w->data;
+	if (j->login) {
+		j->rc = img_login(&j->o, j->o.reference, &j->err);
+		if (j->rc == 0 && !(j->result = json_pack("{s:s}", "Status",
+							  "Login Succeeded")))
+			j->rc = -ENOMEM;
+		return;
+	}
 	if (j->inspect) {
 		j->rc = img_distribution(&j->o, &j->result, &j->err);
 		return;
@@ -151,7 +159,7 @@ static const char *keep(struct job *j, const char *s, bool *fail)
 	return json_string_value(v);
 }
 
-/* @kind: 0 pull, 1 push, 2 distribution inspect. */
+/* @kind: 0 pull, 1 push, 2 distribution inspect, 3 login. */
 static int start(uv_loop_t *loop, struct img_store *s,
 		 const struct img_pull_opts *o, int kind, img_pull_msg_fn *msg,
 		 img_done_fn *done, void *arg)
@@ -164,6 +172,7 @@ static int start(uv_loop_t *loop, struct img_store *s,
 	j->s = s;
 	j->push = kind == 1;
 	j->inspect = kind == 2;
+	j->login = kind == 3;
 	j->msg = msg;
 	j->done = done;
 	j->arg = arg;
@@ -229,4 +238,10 @@ int img_distribution_async(uv_loop_t *loop, const struct img_pull_opts *o,
 			   img_done_fn *done, void *arg)
 {
 	return start(loop, NULL, o, 2, NULL, done, arg);
+}
+
+int img_login_async(uv_loop_t *loop, const struct img_pull_opts *o,
+		    img_done_fn *done, void *arg)
+{
+	return start(loop, NULL, o, 3, NULL, done, arg);
 }

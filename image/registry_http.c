@@ -430,16 +430,22 @@ static int fetch_token(struct reg *r, const struct img_challenge *c)
 	char scope[600];
 	snprintf(scope, sizeof(scope), "repository:%s:%s", r->ref.path,
 		 r->actions ? r->actions : "pull");
-	char *sc = curl_easy_escape(r->h, scope, 0);
+	/* A login (no repository) asks for no scope, only the account. */
+	char *sc = r->ref.path[0] ? curl_easy_escape(r->h, scope, 0) : NULL;
 	char *xs = r->extra_scope ? curl_easy_escape(r->h, r->extra_scope, 0)
 				  : NULL;
+	char *acct = !r->ref.path[0] && r->o->auth.username
+			     ? curl_easy_escape(r->h, r->o->auth.username, 0)
+			     : NULL;
 	char url[2048];
-	snprintf(url, sizeof(url), "%s%sservice=%s&scope=%s%s%s", c->realm,
+	snprintf(url, sizeof(url), "%s%sservice=%s%s%s%s%s%s%s", c->realm,
 		 strchr(c->realm, '?') ? "&" : "?", svc ? svc : "",
-		 sc ? sc : "", xs ? "&scope=" : "", xs ? xs : "");
+		 sc ? "&scope=" : "", sc ? sc : "", xs ? "&scope=" : "",
+		 xs ? xs : "", acct ? "&account=" : "", acct ? acct : "");
 	curl_free(svc);
 	curl_free(sc);
 	curl_free(xs);
+	curl_free(acct);
 	struct reg_sink k;
 	reg__sink_mem(&k);
 	char *saved = r->token;

@@ -4,6 +4,7 @@
 # docker CLI: push (a blob mounted from another repository, blobs uploaded,
 # then already there, the digest line, a pull by the pushed digest),
 # /distribution and a swarm service pinned to a pushed image's digest,
+# docker login and shoal login/logout (config.json as the docker CLI's),
 # pull by tag and by digest, up to date on a second pull, docker run of a
 # missing image pulls it, a manifest list (the host's platform chosen), an
 # unknown tag, a tampered blob refused with the store unchanged, a registry
@@ -314,6 +315,36 @@ check "the credentials of the docker CLI's config.json pull" \
 	grep -q "Status: .* for $A/busybox:latest" <<<"$out"
 out=$("$D" push $A/mine:1 2>&1 </dev/null)
 check "and push" grep -q "^1: digest: sha256:" <<<"$out"
+
+# --- login / logout (POST /auth) ----------------------------------------------
+rm -f "$DOCKER_CONFIG/config.json"
+out=$("$D" login -u alice -p wrong $A 2>&1 </dev/null)
+check "docker login with a wrong password is refused with Docker's words" \
+	grep -q "login attempt to http.*$A/v2/ failed with status: 401 Unauthorized" <<<"$out"
+out=$("$D" login -u alice -p s3cret $A 2>&1 </dev/null)
+check "docker login with the right one succeeds" grep -q "Login Succeeded" <<<"$out"
+rm -f "$DOCKER_CONFIG/config.json"
+out=$("$SHOAL" login -u alice -p wrong $A 2>&1 </dev/null)
+check "shoal login with a wrong password fails and stores nothing" \
+	bash -c "grep -q '401 Unauthorized' <<<'$out' && ! test -e '$DOCKER_CONFIG/config.json'"
+out=$("$SHOAL" login -u alice --password-stdin $A 2>&1 <<<s3cret)
+check "shoal login succeeds" grep -qx "Login Succeeded" <<<"$out"
+check "and stores the credentials as the docker CLI does" test \
+	"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["auths"][sys.argv[2]]["auth"])' \
+		"$DOCKER_CONFIG/config.json" $A)" = "$(printf alice:s3cret | base64)"
+out=$("$SHOAL" pull $A/busybox:latest 2>&1)
+check "shoal pull sends them" grep -qx "$A/busybox:latest" <<<"$out"
+out=$("$SHOAL" push $A/mine:1 2>&1)
+check "shoal push sends them" grep -q "^1: digest: sha256:" <<<"$out"
+out=$("$D" pull $A/busybox:latest 2>&1 </dev/null)
+check "the docker CLI reads what shoal login stored" \
+	grep -q "Status: .* for $A/busybox:latest" <<<"$out"
+out=$("$SHOAL" logout $A 2>&1)
+check "shoal logout removes them" \
+	bash -c "grep -qx 'Removing login credentials for $A' <<<'$out' &&
+		! grep -q '$A' '$DOCKER_CONFIG/config.json'"
+out=$("$SHOAL" pull $A/busybox:latest 2>&1)
+check "and a pull is then refused" grep -q "unauthorized" <<<"$out"
 
 # --- TLS with a CA in certs.d (an address that is not loopback) ---------------
 in_ns ip addr add 10.213.0.1/32 dev lo
