@@ -212,6 +212,17 @@ static void pull_done(int status, const char *errmsg, json_t *result, void *arg)
 	shoal_free(j);
 }
 
+/* shoald's --insecure-registry values into @o (pointers into svc). */
+static void set_insecure(const struct api_call *call, const char **buf,
+			 size_t cap, const char *const **list, size_t *n)
+{
+	size_t k = 0;
+	for (; k < call->svc->n_insecure_registries && k < cap; k++)
+		buf[k] = call->svc->insecure_registries[k];
+	*list = buf;
+	*n = k;
+}
+
 /* fromImage and tag into one reference, as moby's postImagesCreate. */
 static int pull_reference(struct api_call *call, const char *from, char *out,
 			  size_t cap)
@@ -269,6 +280,8 @@ void api__images_pull(struct api_call *call, struct img_store *s,
 		return;
 	}
 	o.platform = http_request_query(call->req, "platform");
+	const char *ins[32];
+	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
 	struct pull_job *j = shoal_calloc(1, sizeof(*j));
 	if (!j) {
 		json_decref(authj);
@@ -368,6 +381,8 @@ static void push(struct api_call *call)
 	}
 	json_t *authj = NULL;
 	struct img_push_opts o = {.reference = ref};
+	const char *ins[32];
+	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
 	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
 	if (img_auth_decode(hdr, &authj, &o.auth, &err) < 0) {
 		api_reply_error(call, 400, "%s", err.msg);
@@ -476,6 +491,8 @@ static void auth(struct api_call *call)
 		.auth.username = jsonx_str(body, "username", NULL),
 		.auth.password = jsonx_str(body, "password", NULL),
 	};
+	const char *ins[32];
+	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
 	const char *idt = jsonx_str(body, "identitytoken", "");
 	const char *rgt = jsonx_str(body, "registrytoken", "");
 	if (*idt || *rgt) {
@@ -592,6 +609,8 @@ static void distribution(struct api_call *call)
 	}
 	json_t *authj = NULL;
 	struct img_pull_opts o = {.reference = ref};
+	const char *ins[32];
+	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
 	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
 	if (img_auth_decode(hdr, &authj, &o.auth, &err) < 0) {
 		api_reply_error(call, 400, "%s", err.msg);

@@ -75,3 +75,31 @@ int img_login(const struct img_pull_opts *o, const char *server,
 	reg__fini(&r);
 	return rc;
 }
+
+json_t *img_registry_config_json(const char *const *insecure, size_t n)
+{
+	json_t *cidrs = json_pack("[s]", "127.0.0.0/8");
+	json_t *idx =
+		json_pack("{s:{s:s,s:[],s:b,s:b}}", "docker.io", "Name",
+			  "docker.io", "Mirrors", "Secure", 1, "Official", 1);
+	for (size_t i = 0; cidrs && idx && i < n; i++) {
+		if (strchr(insecure[i], '/'))
+			json_array_append_new(cidrs, json_string(insecure[i]));
+		else
+			json_object_set_new(idx, insecure[i],
+					    json_pack("{s:s,s:[],s:b,s:b}",
+						      "Name", insecure[i],
+						      "Mirrors", "Secure", 0,
+						      "Official", 0));
+	}
+	if (!cidrs || !idx) {
+		json_decref(cidrs);
+		json_decref(idx);
+		return NULL;
+	}
+	return json_pack("{s:[],s:[],s:o,s:o,s:[]}",
+			 "AllowNondistributableArtifactsCIDRs",
+			 "AllowNondistributableArtifactsHostnames",
+			 "InsecureRegistryCIDRs", cidrs, "IndexConfigs", idx,
+			 "Mirrors");
+}

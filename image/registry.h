@@ -182,6 +182,23 @@ int img_login_async(uv_loop_t *loop, const struct img_pull_opts *o,
  */
 int img_login_server(const char *server, char *host, size_t cap);
 
+/**
+ * img_registry_insecure() - whether registry @host ("host[:port]") may be
+ * reached over plain HTTP or unverified TLS: loopback (Docker's default
+ * 127.0.0.0/8 and ::1, localhost), or named by @insecure (HOST[:PORT]
+ * exactly, or an IPv4 CIDR holding a numeric host).
+ */
+bool img_registry_insecure(const char *host, const char *const *insecure,
+			   size_t n);
+
+/**
+ * img_registry_config_json() - Docker's /info RegistryConfig for the
+ * daemon's @insecure list: InsecureRegistryCIDRs (127.0.0.0/8 and the
+ * CIDRs), IndexConfigs (docker.io and each HOST[:PORT], Secure false),
+ * Mirrors. New reference, or NULL.
+ */
+json_t *img_registry_config_json(const char *const *insecure, size_t n);
+
 /* Parsers of registry bytes (exposed for the fuzz targets). */
 
 /* A WWW-Authenticate challenge. */

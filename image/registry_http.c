@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -63,6 +64,38 @@ static bool loopback(const char *domain)
 	       (ntohl(a.s_addr) >> 24) == 127;
 }
 
+/* Whether @host ("a.b.c.d[:port]") is inside IPv4 CIDR @cidr. */
+static bool in_cidr(const char *host, const char *cidr)
+{
+	char h[256], net[64];
+	const char *slash = strchr(cidr, '/');
+	if (!slash || (size_t)(slash - cidr) >= sizeof(net))
+		return false;
+	snprintf(h, sizeof(h), "%s", host);
+	h[strcspn(h, ":")] = '\0';
+	memcpy(net, cidr, (size_t)(slash - cidr));
+	net[slash - cidr] = '\0';
+	char *end;
+	long bits = strtol(slash + 1, &end, 10);
+	struct in_addr a, n;
+	if (*end || bits < 0 || bits > 32 || inet_pton(AF_INET, h, &a) != 1 ||
+	    inet_pton(AF_INET, net, &n) != 1)
+		return false;
+	uint32_t mask = bits ? ~0u << (32 - bits) : 0;
+	return (ntohl(a.s_addr) & mask) == (ntohl(n.s_addr) & mask);
+}
+
+bool img_registry_insecure(const char *host, const char *const *insecure,
+			   size_t n)
+{
+	if (loopback(host))
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(insecure[i], host) || in_cidr(host, insecure[i]))
+			return true;
+	return false;
+}
+
 int reg__init(struct reg *r, const struct img_pull_opts *o,
 	      const struct img_ref *ref, struct shoal_err *err)
 {
@@ -75,10 +108,7 @@ int reg__init(struct reg *r, const struct img_pull_opts *o,
 				   ? "registry-1.docker.io"
 				   : ref->domain;
 	snprintf(r->host, sizeof(r->host), "%s", host);
-	r->insecure = loopback(host);
-	for (size_t i = 0; i < o->n_insecure; i++)
-		if (!strcmp(o->insecure[i], host))
-			r->insecure = true;
+	r->insecure = img_registry_insecure(host, o->insecure, o->n_insecure);
 	if (o->certs_dir) {
 		snprintf(r->ca, sizeof(r->ca), "%s/%s/ca.crt", o->certs_dir,
 			 host);
@@ -533,12 +563,15 @@ int reg__ping(struct reg *r)
 					 r->host, k.status);
 	}
 	if (cc != CURLE_OK)
-		return img__fail(r->err, -EIO, "Get \"%s\": %s%s", url,
+		return img__fail(r->err, -EIO, "Get \"%s\": %s%s%s%s", url,
 				 curl_easy_strerror(cc),
 				 cc == CURLE_SSL_CONNECT_ERROR
-					 ? " (a registry without TLS must be "
-					   "an insecure registry)"
-					 : "");
+					 ? " (if the registry serves plain "
+					   "HTTP, start shoald with "
+					   "--insecure-registry "
+					 : "",
+				 cc == CURLE_SSL_CONNECT_ERROR ? r->host : "",
+				 cc == CURLE_SSL_CONNECT_ERROR ? ")" : "");
 	int rc = 0;
 	if (k.status == 401)
 		rc = authenticate(r, k.www_auth);

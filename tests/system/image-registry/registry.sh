@@ -5,6 +5,7 @@
 # then already there, the digest line, a pull by the pushed digest),
 # /distribution and a swarm service pinned to a pushed image's digest,
 # docker login and shoal login/logout (config.json as the docker CLI's),
+# a plain-HTTP registry refused, then allowed by --insecure-registry,
 # pull by tag and by digest, up to date on a second pull, docker run of a
 # missing image pulls it, a manifest list (the host's platform chosen), an
 # unknown tag, a tampered blob refused with the store unchanged, a registry
@@ -32,6 +33,7 @@ reg_cleanup() {
 		kill -TERM "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	rmdir /sys/fs/cgroup/"$cgparent-2" /sys/fs/cgroup/*/"$cgparent-2" 2>/dev/null
 	(exit $rc)
 	cleanup
 }
@@ -365,5 +367,33 @@ cp "$work/tls.crt" "$work/data/certs.d/$T/ca.crt"
 out=$("$D" pull $T/busybox:latest 2>&1)
 check "a TLS registry trusted through certs.d pulls" \
 	grep -q "Status: .* for $T/busybox:latest" <<<"$out"
+
+# --- --insecure-registry: plain HTTP away from loopback ---------------------------
+start_registry plainreg 10.213.0.1:5010
+P=10.213.0.1:5010
+push image http://$P busybox latest "$work/busybox.tar" >/dev/null ||
+	{ echo "cannot push to the plain-HTTP registry"; exit 1; }
+out=$("$D" pull $P/busybox:latest 2>&1)
+check "a plain-HTTP registry is refused without --insecure-registry" \
+	grep -q "start shoald with --insecure-registry $P" <<<"$out"
+out=$("$SHOALD" --insecure-registry http://$P --help 2>&1)
+check "a scheme in --insecure-registry is refused" \
+	grep -q 'invalid value "http://.*for --insecure-registry' <<<"$out"
+sock2="$work/x2/shoald.sock"
+nsenter --net="$work/netns" -- "$SHOALD" --data-root "$work/data2" \
+	--exec-root "$work/x2" --host "unix://$sock2" \
+	--cgroup-parent "$cgparent-2" --insecure-registry $P \
+	--insecure-registry 10.99.0.0/16 2>>"$work/shoald2.log" &
+regpids+=($!)
+for _ in $(seq 100); do
+	curl -sf --unix-socket "$sock2" http://x/_ping >/dev/null 2>&1 && break
+	sleep 0.05
+done
+out=$(DOCKER_HOST="unix://$sock2" "$D" pull $P/busybox:latest 2>&1)
+check "with --insecure-registry it pulls over plain HTTP" \
+	grep -q "Status: Downloaded newer image for $P/busybox:latest" <<<"$out"
+check "and /info shows it in RegistryConfig" \
+	bash -c "DOCKER_HOST=unix://$sock2 '$D' info -f '{{json .RegistryConfig}}' |
+		python3 -c 'import json,sys; r=json.load(sys.stdin); assert r[\"IndexConfigs\"][\"$P\"][\"Secure\"] is False and \"10.99.0.0/16\" in r[\"InsecureRegistryCIDRs\"]'"
 
 finish
