@@ -18,8 +18,9 @@
  * reference (Docker's Descriptor and Platforms), for `service create`'s
  * digest pinning.
  *
- * Not done, each refused with a message saying so: search and login
- * through the daemon (/auth).
+ * POST /auth checks a login against the registry; GET /images/search
+ * searches a registry's catalog (Docker Hub's search is refused: it has
+ * no catalog).
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -30,6 +31,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct pull_job {
@@ -410,15 +412,6 @@ static void push(struct api_call *call)
 	http_response_on_close(call->res, pull_gone, j);
 }
 
-/* --- what is not done ------------------------------------------------------
- */
-
-static void search(struct api_call *call)
-{
-	api_reply_error(call, 501,
-			"docker search is not supported by Shoal yet");
-}
-
 /* A registry call answered as one JSON object (login, distribution). */
 struct dist_job {
 	struct http_response *res; /* NULL once the client left */
@@ -431,9 +424,146 @@ static void dist_gone(struct http_response *res, void *arg)
 	j->res = NULL;
 }
 
-/* --- POST /auth (docker login)
- * ------------------------------------------------
+/* --- GET /images/search --- */
+
+static void dist_done(int status, const char *errmsg, json_t *result,
+		      void *arg);
+
+/*
+ * A catalog's entries are never official, automated or starred:
+ * is-official=true, is-automated=true and stars>0 leave nothing;
+ * the opposite values keep everything. Other values are refused.
  */
+static int search_filters(const json_t *f, bool *none, char *err, size_t cap)
+{
+	static const char *const names[] = {"is-official", "is-automated"};
+	const char *v[API__FILTER_VALUES + 1];
+	*none = false;
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = api__filter_values(f, names[i], v);
+		for (size_t k = 0; k < n; k++) {
+			if (strcmp(v[k], "true") && strcmp(v[k], "false")) {
+				snprintf(err, cap,
+					 "invalid filter '%s=%s': expected "
+					 "true or false",
+					 names[i], v[k]);
+				return -EINVAL;
+			}
+			*none |= !strcmp(v[k], "true");
+		}
+	}
+	size_t n = api__filter_values(f, "stars", v);
+	for (size_t k = 0; k < n; k++) {
+		char *end;
+		long stars = strtol(v[k], &end, 10);
+		if (!*v[k] || *end) {
+			snprintf(err, cap,
+				 "invalid filter 'stars=%s': expected a number",
+				 v[k]);
+			return -EINVAL;
+		}
+		*none |= stars > 0;
+	}
+	return 0;
+}
+
+/* limit: Docker's default 25, within [1, 100]. -1 when refused. */
+static long search_limit(struct api_call *call)
+{
+	const char *lim = http_request_query(call->req, "limit");
+	long limit = 25;
+	char *end;
+	if (lim && *lim) {
+		limit = strtol(lim, &end, 10);
+		if (*end || limit < 1 || limit > 100) {
+			api_reply_error(call, 400,
+					"limit %s is outside the range of [1, "
+					"100]",
+					lim);
+			return -1;
+		}
+	}
+	return limit;
+}
+
+static void search(struct api_call *call)
+{
+	struct api__state *st = api__need(call);
+	if (!st)
+		return;
+	static const char *const known[] = {"is-official", "is-automated",
+					    "stars", NULL};
+	const char *term = http_request_query(call->req, "term");
+	json_t *f = NULL;
+	char err[300];
+	bool none;
+	if (api__filters_parse(http_request_query(call->req, "filters"), known,
+			       &f, err, sizeof(err)) < 0 ||
+	    search_filters(f, &none, err, sizeof(err)) < 0) {
+		json_decref(f);
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	json_decref(f);
+	long limit = search_limit(call);
+	if (limit < 0)
+		return;
+	if (!term || !*term) {
+		api_reply_error(call, 400, "a search term is required");
+		return;
+	}
+	size_t n = strcspn(term, "/");
+	if (!term[n] || !(memchr(term, '.', n) || memchr(term, ':', n) ||
+			  (n == 9 && !strncmp(term, "localhost", 9)))) {
+		api_reply_error(call, 501,
+				"searching Docker Hub is not supported: name "
+				"a registry (docker search HOST:PORT/TERM), "
+				"whose catalog is searched");
+		return;
+	}
+	char host[256];
+	if (n >= sizeof(host) || strlen(term + n + 1) >= 256) {
+		api_reply_error(call, 400, "search term too long");
+		return;
+	}
+	memcpy(host, term, n);
+	host[n] = '\0';
+	if (none) {
+		api_reply_json(call, 200, json_array());
+		return;
+	}
+	json_t *authj = NULL;
+	struct img_pull_opts o = {.reference = term};
+	const char *ins[32];
+	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
+	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
+	struct shoal_err e;
+	if (img_auth_decode(hdr, &authj, &o.auth, &e) < 0) {
+		api_reply_error(call, 400, "%s", e.msg);
+		return;
+	}
+	struct dist_job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		json_decref(authj);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
+	o.certs_dir = j->certs;
+	j->res = call->res;
+	int rc = img_search_async(st->loop, &o, host, term + n + 1,
+				  (size_t)limit, dist_done, j);
+	json_decref(authj);
+	if (rc < 0) {
+		shoal_free(j);
+		api_reply_error(call, 500, "cannot start the search: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, dist_gone, j);
+}
+
+/* --- POST /auth (docker login) --- */
 
 static void login_done(int status, const char *errmsg, json_t *result,
 		       void *arg)
@@ -523,8 +653,7 @@ static void auth(struct api_call *call)
 	http_response_on_close(call->res, dist_gone, j);
 }
 
-/* --- /distribution/{name}/json ----------------------------------------------
- */
+/* --- /distribution/{name}/json --- */
 
 static void dist_done(int status, const char *errmsg, json_t *result, void *arg)
 {

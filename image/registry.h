@@ -199,6 +199,31 @@ bool img_registry_insecure(const char *host, const char *const *insecure,
  */
 json_t *img_registry_config_json(const char *const *insecure, size_t n);
 
+/**
+ * img_search() - docker search in the catalog of registry @host (@o's
+ * auth, insecure and certs_dir apply): at most @limit repositories whose
+ * path contains @term ("" for all), as Docker's results [{"name":
+ * "host/path", "description": "", "star_count": 0, "is_official": false,
+ * "is_automated": false}]. Blocks. SHOAL_ENOTFOUND for a registry
+ * without a catalog; errors otherwise as img_pull().
+ */
+int img_search(const struct img_pull_opts *o, const char *host,
+	       const char *term, size_t limit, json_t **out,
+	       struct shoal_err *err);
+
+/** img_search_async() - img_search() on libuv's thread pool. */
+int img_search_async(uv_loop_t *loop, const struct img_pull_opts *o,
+		     const char *host, const char *term, size_t limit,
+		     img_done_fn *done, void *arg);
+
+/**
+ * img_catalog_parse() - a /v2/_catalog page ({"repositories": [...]})
+ * appended to the json array @names, up to @max; names a reference could
+ * not hold are skipped. -EPROTO with a message for a malformed page.
+ */
+int img_catalog_parse(const char *data, size_t len, json_t *names, size_t max,
+		      struct shoal_err *err);
+
 /* Parsers of registry bytes (exposed for the fuzz targets). */
 
 /* A WWW-Authenticate challenge. */

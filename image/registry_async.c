@@ -35,6 +35,10 @@ struct job {
 	bool push;    /* img_push() of o's fields */
 	bool inspect; /* img_distribution() */
 	bool login;   /* img_login() of o.reference */
+	bool search;  /* img_search() of host, term, limit */
+	char host[256];
+	char term[256];
+	size_t limit;
 	const char **insecure;
 	img_pull_msg_fn *msg;
 	img_done_fn *done;
@@ -96,6 +100,11 @@ static void deliver(uv_async_t *h)
 static void work(uv_work_t *w)
 {
 	struct job *j = w->data;
+	if (j->search) {
+		j->rc = img_search(&j->o, j->host, j->term, j->limit,
+				   &j->result, &j->err);
+		return;
+	}
 	if (j->login) {
 		j->rc = img_login(&j->o, j->o.reference, &j->err);
 		if (j->rc == 0 && !(j->result = json_pack("{s:s}", "Status",
@@ -159,10 +168,16 @@ static const char *keep(struct job *j, const char *s, bool *fail)
 	return json_string_value(v);
 }
 
-/* @kind: 0 pull, 1 push, 2 distribution inspect, 3 login. */
+/* What a search job takes besides the options. */
+struct search_args {
+	const char *host, *term;
+	size_t limit;
+};
+
+/* @kind: 0 pull, 1 push, 2 distribution inspect, 3 login, 4 search (@sa). */
 static int start(uv_loop_t *loop, struct img_store *s,
 		 const struct img_pull_opts *o, int kind, img_pull_msg_fn *msg,
-		 img_done_fn *done, void *arg)
+		 img_done_fn *done, void *arg, const struct search_args *sa)
 {
 	struct job *j = shoal_calloc(1, sizeof(*j));
 	if (!j)
@@ -173,6 +188,12 @@ static int start(uv_loop_t *loop, struct img_store *s,
 	j->push = kind == 1;
 	j->inspect = kind == 2;
 	j->login = kind == 3;
+	j->search = kind == 4;
+	if (sa) {
+		snprintf(j->host, sizeof(j->host), "%s", sa->host);
+		snprintf(j->term, sizeof(j->term), "%s", sa->term);
+		j->limit = sa->limit;
+	}
 	j->msg = msg;
 	j->done = done;
 	j->arg = arg;
@@ -217,7 +238,7 @@ int img_pull_async(uv_loop_t *loop, struct img_store *s,
 		   const struct img_pull_opts *o, img_pull_msg_fn *msg,
 		   img_done_fn *done, void *arg)
 {
-	return start(loop, s, o, 0, msg, done, arg);
+	return start(loop, s, o, 0, msg, done, arg, NULL);
 }
 
 int img_push_async(uv_loop_t *loop, struct img_store *s,
@@ -231,17 +252,27 @@ int img_push_async(uv_loop_t *loop, struct img_store *s,
 		.n_insecure = o->n_insecure,
 		.certs_dir = o->certs_dir,
 	};
-	return start(loop, s, &po, 1, msg, done, arg);
+	return start(loop, s, &po, 1, msg, done, arg, NULL);
 }
 
 int img_distribution_async(uv_loop_t *loop, const struct img_pull_opts *o,
 			   img_done_fn *done, void *arg)
 {
-	return start(loop, NULL, o, 2, NULL, done, arg);
+	return start(loop, NULL, o, 2, NULL, done, arg, NULL);
 }
 
 int img_login_async(uv_loop_t *loop, const struct img_pull_opts *o,
 		    img_done_fn *done, void *arg)
 {
-	return start(loop, NULL, o, 3, NULL, done, arg);
+	return start(loop, NULL, o, 3, NULL, done, arg, NULL);
+}
+
+int img_search_async(uv_loop_t *loop, const struct img_pull_opts *o,
+		     const char *host, const char *term, size_t limit,
+		     img_done_fn *done, void *arg)
+{
+	struct search_args sa = {host, term, limit};
+	if (strlen(host) >= 256 || strlen(term) >= 256)
+		return -EINVAL;
+	return start(loop, NULL, o, 4, NULL, done, arg, &sa);
 }

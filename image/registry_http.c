@@ -241,7 +241,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 			st = strtol(sp + 1, NULL, 10);
 		k->status = st;
 		k->www_auth[0] = k->ctype[0] = '\0';
-		k->location[0] = k->dcd[0] = '\0';
+		k->location[0] = k->dcd[0] = k->link[0] = '\0';
 		return len;
 	}
 	static const struct {
@@ -256,6 +256,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 		 sizeof(((struct reg_sink *)0)->location)},
 		{"docker-content-digest:", offsetof(struct reg_sink, dcd),
 		 sizeof(((struct reg_sink *)0)->dcd)},
+		{"link:", offsetof(struct reg_sink, link),
+		 sizeof(((struct reg_sink *)0)->link)},
 	};
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
 		size_t nl = strlen(hs[i].name);

@@ -50,6 +50,7 @@ struct reg_sink {
 	char ctype[256];
 	char location[2048]; /* Location of the answer (uploads) */
 	char dcd[80];	     /* its Docker-Content-Digest */
+	char link[1024];     /* its Link (catalog pages) */
 	void (*on_progress)(struct reg_sink *k);
 	void *arg;
 	/* The request (reg__request): NULL method is GET. A body comes from

@@ -6,6 +6,7 @@
 # /distribution and a swarm service pinned to a pushed image's digest,
 # docker login and shoal login/logout (config.json as the docker CLI's),
 # a plain-HTTP registry refused, then allowed by --insecure-registry,
+# docker search in a registry's catalog,
 # pull by tag and by digest, up to date on a second pull, docker run of a
 # missing image pulls it, a manifest list (the host's platform chosen), an
 # unknown tag, a tampered blob refused with the store unchanged, a registry
@@ -220,6 +221,21 @@ check "and names the same digest" grep -q "^1: digest: $odigest size:" <<<"$out"
 out=$("$D" push $R/nosuch:1 2>&1)
 check "pushing an image that is not local fails as Docker's" \
 	grep -q "An image does not exist locally with the tag: $R/nosuch" <<<"$out"
+
+# --- docker search in the registry's catalog -------------------------------------
+out=$("$D" search $R/bus 2>&1)
+check "docker search finds a repository of the catalog by part of its name" \
+	grep -q "^$R/busybox " <<<"$out"
+check "and only those that match" bash -c "! grep -q '^$R/own ' <<<'$out'"
+out=$("$D" search --limit 1 $R/ 2>&1)
+check "--limit bounds the results" test "$(grep -c "^$R/" <<<"$out")" = 1
+out=$("$D" search --filter is-official=true $R/bus 2>&1)
+check "a catalog has no official images" bash -c "! grep -q '^$R/' <<<'$out'"
+out=$("$D" search --filter is-official=maybe $R/bus 2>&1)
+check "a bad filter value is refused" grep -q "invalid filter 'is-official=maybe'" <<<"$out"
+out=$("$D" search busybox 2>&1)
+check "Docker Hub's search is refused with a message" \
+	grep -q "searching Docker Hub is not supported" <<<"$out"
 
 # --- docker service create pins the registry digest ------------------------------
 "$D" swarm init --advertise-addr 127.0.0.1 >/dev/null 2>&1
