@@ -261,6 +261,7 @@ struct img__desc {
 	char *name; /* image name from the annotations, or NULL */
 	char *os;
 	char *arch;
+	char *variant;
 	bool attestation;
 };
 struct img__desc_list {

@@ -17,6 +17,7 @@
 #define LOG_MODULE "image"
 #include "image/registry_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -63,6 +64,9 @@ struct pull {
 	size_t n_todo, next;
 	int rc;
 	atomic_bool stop;
+	char want_os[32], want_arch[32], want_variant[32];
+	bool explicit_platform;	  /* --platform given */
+	bool from_list;		  /* the reference named a manifest list */
 	struct early_done *early; /* per layer: unpacked while downloading */
 };
 
@@ -136,33 +140,84 @@ static bool is_index(const struct reg_sink *k)
 	return idx;
 }
 
-static int want_platform(const char *platform, struct shoal_err *err)
+/* Docker's architecture names for the kernel's. */
+static const char *arch_name(const char *a)
 {
-	char host[64];
-	snprintf(host, sizeof(host), "linux/%s", SHOAL_HOST_ARCH);
-	if (!platform || !*platform || !strcmp(platform, host) ||
-	    !strcmp(platform, "linux"))
+	if (!strcmp(a, "x86_64"))
+		return "amd64";
+	if (!strcmp(a, "aarch64"))
+		return "arm64";
+	return a;
+}
+
+/*
+ * --platform "os[/arch[/variant]]" into p->want_*; the host's (linux and
+ * its architecture) by default. Another platform is pulled and stored as
+ * Docker does; running it here is the runtime's refusal.
+ */
+static int want_platform(struct pull *p, const char *platform)
+{
+	char buf[100];
+	snprintf(p->want_os, sizeof(p->want_os), "linux");
+	snprintf(p->want_arch, sizeof(p->want_arch), "%s", SHOAL_HOST_ARCH);
+	p->want_variant[0] = '\0';
+	if (!platform || !*platform)
 		return 0;
-	return img__fail(err, -EINVAL,
-			 "platform %s cannot run on this %s node: only the "
-			 "host's platform can be pulled",
-			 platform, host);
+	p->explicit_platform = true;
+	bool ok = strlen(platform) < sizeof(buf);
+	for (const char *c = platform; ok && *c; c++)
+		ok = isalnum((unsigned char)*c) || strchr("._-/", *c);
+	char *save = NULL, *os = NULL, *arch = NULL, *var = NULL;
+	if (ok) {
+		snprintf(buf, sizeof(buf), "%s", platform);
+		for (char *c = buf; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		os = strtok_r(buf, "/", &save);
+		arch = os ? strtok_r(NULL, "/", &save) : NULL;
+		var = arch ? strtok_r(NULL, "/", &save) : NULL;
+		ok = os && !strtok_r(NULL, "/", &save) &&
+		     strlen(os) < sizeof(p->want_os) &&
+		     (!arch || strlen(arch) < sizeof(p->want_arch)) &&
+		     (!var || strlen(var) < sizeof(p->want_variant));
+	}
+	if (!ok)
+		return img__fail(p->err, -EINVAL,
+				 "invalid platform %s: expected "
+				 "os[/arch[/variant]]",
+				 platform);
+	snprintf(p->want_os, sizeof(p->want_os), "%s", os);
+	if (arch)
+		snprintf(p->want_arch, sizeof(p->want_arch), "%s",
+			 arch_name(arch));
+	if (var)
+		snprintf(p->want_variant, sizeof(p->want_variant), "%s", var);
+	return 0;
+}
+
+static void want_str(const struct pull *p, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%s%s%s", p->want_os, p->want_arch,
+		 p->want_variant[0] ? "/" : "", p->want_variant);
 }
 
 static int pick_platform(struct pull *p, struct reg_sink *k, char *hex)
 {
 	struct img__desc_list l;
+	char want[100];
 	int rc = img__oci_index_parse(k->mem.data, k->mem.len, &l, p->err);
 	if (rc < 0)
 		return rc;
+	want_str(p, want, sizeof(want));
 	rc = img__fail(p->err, SHOAL_ENOTFOUND,
-		       "no matching manifest for linux/%s in the manifest "
-		       "list entries",
-		       SHOAL_HOST_ARCH);
+		       "no matching manifest for %s in the manifest list "
+		       "entries",
+		       want);
 	for (size_t i = 0; i < l.n; i++) {
 		const struct img__desc *d = &l.d[i];
-		if (d->attestation || !d->os || strcmp(d->os, "linux") ||
-		    !d->arch || strcmp(d->arch, SHOAL_HOST_ARCH) ||
+		if (d->attestation || !d->os || strcmp(d->os, p->want_os) ||
+		    !d->arch || strcmp(arch_name(d->arch), p->want_arch) ||
+		    (p->want_variant[0] &&
+		     (!d->variant || strcmp(d->variant, p->want_variant))) ||
 		    img__media_is_index(d->media_type))
 			continue;
 		memcpy(hex, d->hex, SHA256_HEX_LEN + 1);
@@ -174,6 +229,45 @@ static int pick_platform(struct pull *p, struct reg_sink *k, char *hex)
 	return rc;
 }
 
+/* With --platform, a single image's config must say that platform (a list
+ * entry chosen by its platform is taken at its word, as Docker does). */
+static int check_platform(struct pull *p)
+{
+	if (!p->explicit_platform || p->from_list)
+		return 0;
+	/* Staged by this pull, or the store's when it had the image. */
+	char *path =
+		p->stage ? img__path(p->stage, "blobs", p->config.hex)
+			 : img__path(p->s->root, "blobs/sha256", p->config.hex);
+	char *data = NULL, want[100], have[200];
+	size_t len;
+	json_t *cfg = NULL;
+	int rc = path ? img__read_file(path, IMG_JSON_MAX, &data, &len)
+		      : -ENOMEM;
+	shoal_free(path);
+	if (rc == 0 && jsonx_parse_object(data, len, &cfg, NULL, 0) < 0)
+		rc = img__fail(p->err, SHOAL_ECORRUPT,
+			       "the image config is not JSON");
+	shoal_free(data);
+	if (rc < 0)
+		return rc;
+	const char *os = jsonx_str(cfg, "os", "");
+	const char *arch = arch_name(jsonx_str(cfg, "architecture", ""));
+	const char *var = jsonx_str(cfg, "variant", "");
+	want_str(p, want, sizeof(want));
+	snprintf(have, sizeof(have), "%s/%s%s%s", os, arch, *var ? "/" : "",
+		 var);
+	if (strcmp(os, p->want_os) || strcmp(arch, p->want_arch) ||
+	    (p->want_variant[0] && strcmp(var, p->want_variant)))
+		rc = img__fail(p->err, SHOAL_ENOTFOUND,
+			       "image with reference %s was found but does "
+			       "not match the specified platform: wanted %s, "
+			       "actual: %s",
+			       p->r.ref.path, want, have);
+	json_decref(cfg);
+	return rc;
+}
+
 static int resolve_manifest(struct pull *p)
 {
 	struct reg_sink k;
@@ -182,6 +276,7 @@ static int resolve_manifest(struct pull *p)
 			      p->r.ref.digest[0] ? p->r.ref.digest : NULL);
 	if (rc == 0 && is_index(&k)) {
 		char hex[SHA256_HEX_LEN + 1], d[DIGEST_STR_LEN];
+		p->from_list = true;
 		rc = pick_platform(p, &k, hex);
 		reg__sink_fini(&k);
 		if (rc < 0)
@@ -510,6 +605,10 @@ static int fetch_layers(struct pull *p)
 	/* Until the joins, p->err is written only under p->lock. */
 	p->r.err = &w[0].err;
 	rc = fetch_blob(&w[0], &p->config, SIZE_MAX);
+	if (rc == 0)
+		rc = check_platform(p);
+	if (rc < 0 && !w[0].err.msg[0])
+		w[0].err = *p->err;
 	if (rc < 0) {
 		*p->err = w[0].err;
 		p->r.err = p->err;
@@ -627,7 +726,7 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 	char tag[700], fam[600];
 	int rc = img_ref_parse(o->reference, &ref, p->err);
 	if (rc == 0)
-		rc = want_platform(o->platform, p->err);
+		rc = want_platform(p, o->platform);
 	if (rc == 0)
 		rc = reg__init(&p->r, o, &ref, p->err);
 	if (rc < 0)
@@ -649,6 +748,8 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 	struct img_image *have = NULL;
 	bool fresh = img_resolve(p->s, id, &have, NULL) != 0;
 	img_image_free(have);
+	if (!fresh && (rc = check_platform(p)) < 0)
+		return rc;
 	if (!fresh) {
 		for (size_t i = 0; i < p->layers.n; i++) {
 			char lid[13];

@@ -151,7 +151,20 @@ out=$("$SHOAL" pull -a $R/busybox 2>&1)
 check "shoal pull --all-tags is refused" grep -q "all-tags is not supported" <<<"$out"
 out=$("$D" pull --platform linux/s390x $R/busybox:latest 2>&1)
 [ "$(uname -m)" = s390x ] ||
-	check "another platform is refused" grep -q "only the host's platform" <<<"$out"
+	check "--platform refuses a single image of another platform" \
+		grep -q "does not match the specified platform: wanted linux/s390x" <<<"$out"
+out=$("$D" pull --platform linux/s390x $R/busybox:multi 2>&1)
+[ "$(uname -m)" = s390x ] ||
+	check "--platform picks that platform's entry of a manifest list" \
+		grep -qx "Digest: $(in_ns curl -s -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+			http://$R/v2/busybox/manifests/multi | tr -d '\n' |
+			sha256sum | sed 's/^\([0-9a-f]*\).*/sha256:\1/')" <<<"$out"
+[ "$(uname -m)" = s390x ] ||
+	check "and stores the image it names" test \
+		"$("$D" image inspect -f '{{.Id}}' $R/busybox:multi)" = \
+		"$(in_ns curl -s -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+			http://$R/v2/busybox/manifests/$decoy |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["digest"])')"
 
 # --- errors -------------------------------------------------------------------
 out=$("$D" pull $R/busybox:nosuch 2>&1)
