@@ -200,7 +200,9 @@ static void pull_done(int status, const char *errmsg, json_t *result, void *arg)
 			char line[1024];
 			snprintf(line, sizeof(line), "Digest: %s",
 				 jsonx_str(result, "digest", ""));
-			status_line(j->res, line);
+			/* --all-tags: each tag had its Digest line. */
+			if (!jsonx_bool(result, "all_tags", false))
+				status_line(j->res, line);
 			snprintf(line, sizeof(line), "Status: %s for %s",
 				 jsonx_bool(result, "new", false)
 					 ? "Downloaded newer image"
@@ -245,15 +247,8 @@ static int pull_reference(struct api_call *call, const char *from, char *out,
 	if (tag && *tag)
 		n = snprintf(out, cap, "%s%s%s", from,
 			     strncmp(tag, "sha256:", 7) ? ":" : "@", tag);
-	else if (has_tag)
+	else /* tagged already, or no tag: every tag (--all-tags) */
 		n = snprintf(out, cap, "%s", from);
-	else {
-		api_reply_error(call, 501,
-				"pulling every tag of %s (docker pull "
-				"--all-tags) is not supported: name a tag",
-				from);
-		return -1;
-	}
 	if (n < 0 || (size_t)n >= cap) {
 		api_reply_error(call, 400, "reference too long");
 		return -1;
@@ -282,6 +277,11 @@ void api__images_pull(struct api_call *call, struct img_store *s,
 		return;
 	}
 	o.platform = http_request_query(call->req, "platform");
+	/* No tag: docker pull --all-tags. */
+	const char *qtag = http_request_query(call->req, "tag");
+	const char *sl = strrchr(ref, '/'), *co = strrchr(ref, ':');
+	o.all_tags = !(qtag && *qtag) && !strchr(ref, '@') &&
+		     !(co && (!sl || co > sl));
 	const char *ins[32];
 	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
 	struct pull_job *j = shoal_calloc(1, sizeof(*j));

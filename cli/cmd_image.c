@@ -223,20 +223,20 @@ int cli_img_pull(struct cli *cli, int argc, char **argv)
 			"\"shoal pull\" requires exactly 1 argument.\n");
 		return 1;
 	}
-	if (all) {
-		fprintf(stderr, "--all-tags is not supported: name a tag\n");
-		return 1;
-	}
 	char ref[512], er[1024], ep[256], path[1400];
 	snprintf(ref, sizeof(ref), "%s", argv[i]);
 	const char *slash = strrchr(ref, '/');
 	const char *colon = strrchr(ref, ':');
 	bool tagged = strchr(ref, '@') || (colon && (!slash || colon > slash));
+	if (all && tagged) {
+		fprintf(stderr, "tag can't be used with --all-tags/-a\n");
+		return 1;
+	}
 	cli_escape(ref, er, sizeof(er));
 	cli_escape(platform, ep, sizeof(ep));
 	snprintf(path, sizeof(path),
 		 "/images/create?fromImage=%s%s&platform=%s", er,
-		 tagged ? "" : "&tag=latest", ep);
+		 tagged || all ? "" : "&tag=latest", ep);
 	struct http_result r;
 	char host[300];
 	ref_host(ref, host, sizeof(host));
@@ -263,7 +263,7 @@ int cli_img_pull(struct cli *cli, int argc, char **argv)
 	}
 	http_result_fini(&r);
 	if (status == 0)
-		printf("%s%s\n", ref, tagged ? "" : ":latest");
+		printf("%s%s\n", ref, tagged || all ? "" : ":latest");
 	return status;
 }
 

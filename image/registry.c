@@ -780,14 +780,10 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 	return *result ? 0 : -ENOMEM;
 }
 
-int img_pull(struct img_store *s, const struct img_pull_opts *o,
-	     img_pull_msg_fn *msg, void *arg, json_t **result,
-	     struct shoal_err *err)
+int img__pull_one(struct img_store *s, const struct img_pull_opts *o,
+		  img_pull_msg_fn *msg, void *arg, json_t **result,
+		  struct shoal_err *err)
 {
-	struct shoal_err local;
-	if (!err)
-		err = &local;
-	err->msg[0] = '\0';
 	*result = NULL;
 	struct pull p = {.s = s, .msg = msg, .arg = arg, .err = err};
 	pthread_mutex_init(&p.lock, NULL);

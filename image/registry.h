@@ -74,6 +74,9 @@ struct img_pull_opts {
 	/* Docker's certs.d: <certs_dir>/<host:port>/ca.crt is trusted for
 	 * that registry. NULL: none. */
 	const char *certs_dir;
+	/* docker pull --all-tags: @reference names a repository (no tag, no
+	 * digest) and every tag its registry lists is pulled, in order. */
+	bool all_tags;
 };
 
 /*
@@ -94,7 +97,10 @@ typedef void img_pull_msg_fn(const struct img_pull_msg *m, void *arg);
  * img_pull() - fetch @o->reference and commit it to @s, tagged as pulled
  * (by digest: untagged). Blocks. On success 0 and *@result (owned):
  * {"id": "sha256:<image id>", "digest": "sha256:<manifest digest>",
- * "ref": "<normalized name:tag or name@digest>", "new": bool}.
+ * "ref": "<normalized name:tag or name@digest>", "new": bool}. With
+ * @o->all_tags each tag's "Digest: ..." goes to @msg as it is pulled and
+ * the result is {"ref": "<name>", "new": any tag new, "all_tags": true};
+ * the first tag that fails ends the pull (the tags before it stay).
  * SHOAL_ENOTFOUND for an unknown repository or tag, -EACCES when the
  * registry refuses the credentials, SHOAL_ECORRUPT for a blob or manifest
  * that does not match its digest, -EIO for transport failures; @err says
@@ -223,6 +229,14 @@ int img_search_async(uv_loop_t *loop, const struct img_pull_opts *o,
  */
 int img_catalog_parse(const char *data, size_t len, json_t *names, size_t max,
 		      struct shoal_err *err);
+
+/**
+ * img_tags_parse() - a /v2/<name>/tags/list page ({"tags": [...]})
+ * appended to the json array @tags, up to @max; tags Docker's grammar
+ * refuses are skipped. -EPROTO with a message for a malformed page.
+ */
+int img_tags_parse(const char *data, size_t len, json_t *tags, size_t max,
+		   struct shoal_err *err);
 
 /* Parsers of registry bytes (exposed for the fuzz targets). */
 

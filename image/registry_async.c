@@ -214,6 +214,7 @@ static int start(uv_loop_t *loop, struct img_store *s,
 			j->insecure[i] = keep(j, o->insecure[i], &fail);
 		j->o.insecure = j->insecure;
 		j->o.n_insecure = o->n_insecure;
+		j->o.all_tags = o->all_tags;
 	}
 	if (fail) {
 		job_free(j);

@@ -100,4 +100,10 @@ void reg__sink_fini(struct reg_sink *k);
 int reg__hash_start(struct reg_sink *k);
 void reg__hash_hex(struct reg_sink *k, char hex[SHA256_HEX_LEN + 1]);
 
+/* img_pull() of one reference (registry.c); img_pull() adds --all-tags
+ * (pull_tags.c). @err is not NULL. */
+int img__pull_one(struct img_store *s, const struct img_pull_opts *o,
+		  img_pull_msg_fn *msg, void *arg, json_t **result,
+		  struct shoal_err *err);
+
 #endif

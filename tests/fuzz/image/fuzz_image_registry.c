@@ -3,10 +3,10 @@
  * first byte picks the decoder, the rest is its input: an image reference
  * (img_ref_parse), a WWW-Authenticate challenge (img_challenge_parse), a
  * token server's answer (img_token_parse), an X-Registry-Auth header
- * (img_auth_decode), a /v2/_catalog page (img_catalog_parse), or an image
- * manifest or manifest list as a registry serves it (the store's index and
- * manifest parsers). Parsed fields must
- * stay NUL-terminated within their arrays.
+ * (img_auth_decode), a /v2/_catalog or tags/list page (img_catalog_parse,
+ * img_tags_parse), or an image manifest or manifest list as a registry serves
+ * it (the store's index and manifest parsers). Parsed fields must stay
+ * NUL-terminated within their arrays.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -78,6 +78,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 		}
 		json_decref(names);
+		/* The same bytes as a tag list page. */
+		json_t *tags = json_array();
+		if (tags &&
+		    img_tags_parse(text, size - 1, tags, 50, &err) == 0 &&
+		    json_array_size(tags) > 50)
+			abort();
+		json_decref(tags);
 		break;
 	}
 	default: {

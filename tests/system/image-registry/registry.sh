@@ -147,8 +147,14 @@ check "and resolves to the host's platform" test \
 out=$("$SHOAL" pull $R/busybox:decoy 2>&1)
 check "shoal pull prints the layers and the reference" \
 	bash -c "grep -q ': Pull complete' <<<'$out' && grep -qx '$R/busybox:decoy' <<<'$out'"
-out=$("$SHOAL" pull -a $R/busybox 2>&1)
-check "shoal pull --all-tags is refused" grep -q "all-tags is not supported" <<<"$out"
+"$D" rmi $R/busybox:decoy >/dev/null 2>&1
+out=$("$D" pull -a $R/busybox 2>&1)
+check "docker pull --all-tags pulls every tag of the repository" bash -c \
+	"grep -q 'Status: Downloaded newer image for $R/busybox$' <<<'$out' &&
+	 test \$(grep -c '^Digest: sha256:' <<<'$out') = 3 &&
+	 '$D' image inspect $R/busybox:decoy >/dev/null"
+out=$("$SHOAL" pull -a $R/busybox:latest 2>&1)
+check "a tag with --all-tags is refused" grep -q "tag can't be used with --all-tags" <<<"$out"
 out=$("$D" pull --platform linux/s390x $R/busybox:latest 2>&1)
 [ "$(uname -m)" = s390x ] ||
 	check "--platform refuses a single image of another platform" \
