@@ -225,8 +225,8 @@ int cli_logout(struct cli *cli, int argc, char **argv);
  * *@pass (shoal_free; NULL when there are none), -EINVAL when the file or
  * the entry is malformed.
  */
-int cli_auth_lookup(const char *json, size_t len, const char *host,
-		    char **user, char **pass);
+int cli_auth_lookup(const char *json, size_t len, const char *host, char **user,
+		    char **pass);
 /* X-Registry-Auth for @host from config.json: *@out (shoal_free) or NULL
  * when there are no credentials; -1 with a message on stderr. */
 int cli_registry_auth_header(const char *host, char **out);

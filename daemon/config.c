@@ -226,8 +226,9 @@ static bool takes_value(const char *flag)
 		"--listen-addr", "--log-level",
 		"--log-format",	 "--cgroup-parent",
 		"--bip",	 "--default-address-pool",
-		"--insecure-registry",
 	};
+	if (strcmp(flag, "--insecure-registry") == 0)
+		return true;
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (strcmp(flag, flags[i]) == 0)
 			return true;
