@@ -14,8 +14,9 @@
  *
  * The blob files are opened under the store's lock and read after it is
  * released, so an image removed during its push still pushes whole.
- * Layers go one at a time on the pushing worker thread (Docker sends five
- * at once; see docs/images.md); messages follow Docker's push progress:
+ * Layers go five at a time, as Docker sends them (the pushing thread and
+ * four more, each with its own connection); messages follow Docker's push
+ * progress:
  * Preparing, Waiting, Pushing (bytes), Pushed, Layer already exists,
  * Mounted from <repository>. A layer's id in them is its DiffID's first 12
  * hex digits, as Docker shows it. The pushed digest joins the image's
@@ -26,6 +27,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +39,7 @@
 #include "common/log.h"
 
 #define PROGRESS_STEP (512u * 1024)
+#define PUSHES 5 /* layers sent at once, as Docker */
 #define DOCKER_MT "application/vnd.docker."
 #define MT_D_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define MT_D_CONFIG "application/vnd.docker.container.image.v1+json"
@@ -65,16 +69,24 @@ struct push {
 	size_t n_layers;
 	json_t *mounts; /* other repositories of this registry with the image */
 	bool oci;
-	uint64_t last_report;
-	const char *cur_id;
+	/* Parallel layers: the next to take (from the top), the first
+	 * failure; under @lock, which also orders the messages. */
+	pthread_mutex_t lock;
+	size_t next;
+	int rc;
+	atomic_bool stop;
 };
 
+/* Any pusher's thread: one message at a time reaches p->msg. */
 static void say(struct push *p, const char *status, const char *id,
 		uint64_t cur, uint64_t total, bool detail)
 {
 	struct img_pull_msg m = {status, id ? id : "", cur, total, detail};
-	if (p->msg)
-		p->msg(&m, p->arg);
+	if (!p->msg)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->msg(&m, p->arg);
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* The local image --------------------------------------------------------- */
@@ -177,27 +189,44 @@ static int load_image(struct push *p, const char *local)
 
 /* Blobs ------------------------------------------------------------------- */
 
+/*
+ * One pusher: up to PUSHES of them (the pushing thread among them, on the
+ * push's own connection; the others each with one of their own) take the
+ * layers in order, top first, as Docker's five; the first failure stops
+ * the others.
+ */
+struct pw {
+	struct push *p;
+	struct reg *r; /* w->r, or &own */
+	struct reg own;
+	struct shoal_err err;
+	const char *cur_id;
+	uint64_t last_report;
+	pthread_t thread;
+	bool running;
+};
+
 static void push_progress(struct reg_sink *k)
 {
-	struct push *p = k->arg;
-	if (k->sent < p->last_report + PROGRESS_STEP && k->sent < k->body_len)
+	struct pw *w = k->arg;
+	if (k->sent < w->last_report + PROGRESS_STEP && k->sent < k->body_len)
 		return;
-	p->last_report = k->sent;
-	say(p, "Pushing", p->cur_id, k->sent, k->body_len, true);
+	w->last_report = k->sent;
+	say(w->p, "Pushing", w->cur_id, k->sent, k->body_len, true);
 }
 
 /* HEAD of the blob: 1 when the repository has it, 0 when not. */
-static int blob_exists(struct push *p, const struct push_blob *b)
+static int blob_exists(struct pw *w, const struct push_blob *b)
 {
 	char path[100];
 	struct reg_sink k;
 	snprintf(path, sizeof(path), "/blobs/sha256:%s", b->hex);
 	reg__sink_mem(&k);
 	k.method = "HEAD";
-	int rc = reg__request(&p->r, path, &k, "blob");
+	int rc = reg__request(w->r, path, &k, "blob");
 	reg__sink_fini(&k);
 	if (rc == SHOAL_ENOTFOUND) {
-		p->err->msg[0] = '\0';
+		w->err.msg[0] = '\0';
 		return 0;
 	}
 	return rc < 0 ? rc : 1;
@@ -207,7 +236,7 @@ static int blob_exists(struct push *p, const struct push_blob *b)
  * POST an upload, as a mount from @from when given. 1 when the registry
  * mounted the blob; 0 with the upload's URL in @loc otherwise.
  */
-static int start_upload(struct push *p, const struct push_blob *b,
+static int start_upload(struct pw *w, const struct push_blob *b,
 			const char *from, char *loc, size_t cap)
 {
 	char path[700];
@@ -220,21 +249,21 @@ static int start_upload(struct push *p, const struct push_blob *b,
 		snprintf(path, sizeof(path), "/blobs/uploads/");
 	reg__sink_mem(&k);
 	k.method = "POST";
-	int rc = reg__request(&p->r, path, &k, "blob upload");
+	int rc = reg__request(w->r, path, &k, "blob upload");
 	if (rc == 0 && k.status == 201 && from)
 		rc = 1;
 	else if (rc == 0 && !k.location[0])
-		rc = img__fail(p->err, -EPROTO,
+		rc = img__fail(&w->err, -EPROTO,
 			       "registry %s started an upload without a "
 			       "Location",
-			       p->r.host);
+			       w->r->host);
 	else if (rc == 0)
-		reg__url(&p->r, k.location, loc, cap);
+		reg__url(w->r, k.location, loc, cap);
 	reg__sink_fini(&k);
 	return rc;
 }
 
-static int upload(struct push *p, struct push_blob *b, const char *loc,
+static int upload(struct pw *w, struct push_blob *b, const char *loc,
 		  bool layer)
 {
 	char url[2700];
@@ -246,25 +275,27 @@ static int upload(struct push *p, struct push_blob *b, const char *loc,
 	k.req_ctype = "application/octet-stream";
 	k.body_fd = b->fd;
 	k.body_len = b->size;
-	k.arg = p;
+	k.arg = w;
+	k.stop = &w->p->stop;
 	if (layer) {
 		k.on_sent = push_progress;
-		p->cur_id = b->id;
-		p->last_report = 0;
+		w->cur_id = b->id;
+		w->last_report = 0;
 	}
-	int rc = reg__request(&p->r, url, &k, "blob upload");
+	int rc = reg__request(w->r, url, &k, "blob upload");
 	if (rc == 0 && k.status != 201 && k.status != 204)
-		rc = img__fail(p->err, -EPROTO,
+		rc = img__fail(&w->err, -EPROTO,
 			       "registry %s answered the upload of "
 			       "sha256:%.12s with %ld",
-			       p->r.host, b->hex, k.status);
+			       w->r->host, b->hex, k.status);
 	reg__sink_fini(&k);
 	return rc;
 }
 
-static int push_blob(struct push *p, struct push_blob *b, bool layer)
+static int push_blob(struct pw *w, struct push_blob *b, bool layer)
 {
-	int rc = blob_exists(p, b);
+	struct push *p = w->p;
+	int rc = blob_exists(w, b);
 	if (rc != 0) {
 		if (rc > 0 && layer)
 			say(p, "Layer already exists", b->id, 0, 0, true);
@@ -276,9 +307,9 @@ static int push_blob(struct push *p, struct push_blob *b, bool layer)
 			json_string_value(json_array_get(p->mounts, i));
 		char scope[400];
 		snprintf(scope, sizeof(scope), "repository:%s:pull", from);
-		p->r.extra_scope = scope;
-		rc = start_upload(p, b, from, loc, sizeof(loc));
-		p->r.extra_scope = NULL;
+		w->r->extra_scope = scope;
+		rc = start_upload(w, b, from, loc, sizeof(loc));
+		w->r->extra_scope = NULL;
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
@@ -288,16 +319,86 @@ static int push_blob(struct push *p, struct push_blob *b, bool layer)
 			return 0;
 		}
 		/* Not mounted: the answer is an upload to use. */
-		rc = upload(p, b, loc, layer);
+		rc = upload(w, b, loc, layer);
 		if (rc == 0 && layer)
 			say(p, "Pushed", b->id, 0, 0, true);
 		return rc;
 	}
-	rc = start_upload(p, b, NULL, loc, sizeof(loc));
+	rc = start_upload(w, b, NULL, loc, sizeof(loc));
 	if (rc == 0)
-		rc = upload(p, b, loc, layer);
+		rc = upload(w, b, loc, layer);
 	if (rc == 0 && layer)
 		say(p, "Pushed", b->id, 0, 0, true);
+	return rc;
+}
+
+static void pw_failed(struct pw *w, int rc)
+{
+	struct push *p = w->p;
+	pthread_mutex_lock(&p->lock);
+	if (!p->rc && rc != -ECANCELED) {
+		p->rc = rc;
+		*p->err = w->err;
+		atomic_store(&p->stop, true);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *pw_run(void *arg)
+{
+	struct pw *w = arg;
+	struct push *p = w->p;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		size_t i = p->rc || p->next == p->n_layers
+				   ? SIZE_MAX
+				   : p->n_layers - 1 - p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (i == SIZE_MAX)
+			break;
+		int rc = push_blob(w, &p->layers[i], true);
+		if (rc < 0) {
+			pw_failed(w, rc);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* The layers, PUSHES at a time, then the config on the push's thread. */
+static int push_blobs(struct push *p)
+{
+	struct pw w[PUSHES] = {{0}};
+	for (size_t i = 0; i < PUSHES; i++) {
+		w[i].p = p;
+		w[i].r = &p->r;
+	}
+	p->r.err = &w[0].err;
+	for (size_t i = 1; i < PUSHES && i < p->n_layers; i++) {
+		if (reg__clone(&w[i].own, &p->r, &w[i].err) < 0)
+			break;
+		w[i].r = &w[i].own;
+		w[i].running =
+			pthread_create(&w[i].thread, NULL, pw_run, &w[i]) == 0;
+		if (!w[i].running) {
+			reg__fini(&w[i].own);
+			break;
+		}
+	}
+	pw_run(&w[0]);
+	for (size_t i = 1; i < PUSHES; i++) {
+		if (w[i].running)
+			pthread_join(w[i].thread, NULL);
+		if (w[i].r == &w[i].own)
+			reg__fini(&w[i].own);
+	}
+	int rc = p->rc;
+	if (rc == 0) {
+		rc = push_blob(&w[0], &p->config, false);
+		if (rc < 0)
+			*p->err = w[0].err;
+	}
+	p->r.err = p->err;
 	return rc;
 }
 
@@ -416,13 +517,12 @@ static int run(struct push *p, const struct img_push_opts *o, json_t **result)
 	/* Docker lists the top layer first. */
 	for (size_t i = p->n_layers; i-- > 0;)
 		say(p, "Preparing", p->layers[i].id, 0, 0, true);
-	for (size_t i = p->n_layers; i-- > 1;)
-		say(p, "Waiting", p->layers[i - 1].id, 0, 0, true);
+	for (size_t k = PUSHES; k < p->n_layers; k++)
+		say(p, "Waiting", p->layers[p->n_layers - 1 - k].id, 0, 0,
+		    true);
 	rc = reg__ping(&p->r);
-	for (size_t i = p->n_layers; rc == 0 && i-- > 0;)
-		rc = push_blob(p, &p->layers[i], true);
 	if (rc == 0)
-		rc = push_blob(p, &p->config, false);
+		rc = push_blobs(p);
 	char digest[DIGEST_STR_LEN];
 	size_t size = 0;
 	if (rc == 0)
@@ -459,6 +559,7 @@ int img_push(struct img_store *s, const struct img_push_opts *o,
 	*result = NULL;
 	struct push p = {.s = s, .msg = msg, .arg = arg, .err = err};
 	p.config.fd = -1;
+	pthread_mutex_init(&p.lock, NULL);
 	int rc = run(&p, o, result);
 	if (rc < 0)
 		log_info("push of %s failed: %s", o->reference, err->msg);
@@ -467,6 +568,7 @@ int img_push(struct img_store *s, const struct img_push_opts *o,
 		blob_close(&p.layers[i]);
 	shoal_free(p.layers);
 	json_decref(p.mounts);
+	pthread_mutex_destroy(&p.lock);
 	reg__fini(&p.r);
 	return rc;
 }

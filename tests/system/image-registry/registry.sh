@@ -313,13 +313,20 @@ out=$("$D" pull 127.0.0.1:5003/layered:latest 2>&1)
 check "a six-layer image pulls" \
 	grep -q "Status: Downloaded newer image for 127.0.0.1:5003/layered:latest" <<<"$out"
 check "its layers download three at a time" \
-	grep -qx "max 3" "$work/inflight"
+	grep -qx "get 3" "$work/inflight"
 check "the two past the three slots say Waiting first" \
 	test "$(grep -c ': Waiting$' <<<"$out")" = 2
 check "every new layer says Download complete and Pull complete" \
 	bash -c "test \$(grep -c ': Download complete$' <<<'$out') = 5 &&
 		test \$(grep -c ': Pull complete$' <<<'$out') = 5 &&
 		test \$(grep -c ': Already exists$' <<<'$out') = 1"
+"$D" tag 127.0.0.1:5003/layered:latest 127.0.0.1:5003/layers2:1
+out=$("$D" push 127.0.0.1:5003/layers2:1 2>&1)
+check "a push of six layers mounts each from the repository they came from" \
+	test "$(grep -c ': Mounted from layered$' <<<"$out")" = 6
+check "five at a time, as Docker" grep -qx "post 5" "$work/inflight"
+check "the one past the five slots says Waiting first" \
+	test "$(grep -c ': Waiting$' <<<"$out")" = 1
 check "and the image has its six layers" \
 	bash -c "'$D' run --rm 127.0.0.1:5003/layered cat /l1 /l5 | tr '\n' ' ' |
 		grep -qx 'layer 1 layer 5 '"
