@@ -76,6 +76,10 @@ struct api_services {
 	 * daemon's business. */
 	struct eng *engine;
 	uv_loop_t *loop;
+	/* shoald's --insecure-registry values (HOST[:PORT] or IPv4 CIDR):
+	 * registries reached over plain HTTP; shown in /info. */
+	const char (*insecure_registries)[256];
+	size_t n_insecure_registries;
 };
 
 struct api;

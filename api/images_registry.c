@@ -11,8 +11,16 @@
  * arrives. After that, errors are an {"error", "errorDetail"} line in the
  * stream.
  *
- * Not done, each refused with a message saying so: push, search, login
- * through the daemon (/auth), and /distribution/{name}/json.
+ * POST /images/{name}/push?tag= (docker push) sends a local image, with
+ * Docker's push progress and its closing digest and aux lines.
+ *
+ * GET /distribution/{name}/json describes what the registry holds under a
+ * reference (Docker's Descriptor and Platforms), for `service create`'s
+ * digest pinning.
+ *
+ * POST /auth checks a login against the registry; GET /images/search
+ * searches a registry's catalog (Docker Hub's search is refused: it has
+ * no catalog).
  */
 #define LOG_MODULE "api"
 #include "api/internal.h"
@@ -23,6 +31,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct pull_job {
@@ -49,17 +58,22 @@ static void write_line(struct http_response *res, json_t *o)
 	shoal_free(s);
 }
 
-/* Docker's bar: "[=====>      ]  1.2MB/3.4MB" (pkg/jsonmessage). */
+/*
+ * Docker's progress text (pkg/jsonmessage JSONProgress.String() at the
+ * daemon's width of 200): "[" + percent/2 '=' + ">" + the rest in spaces +
+ * "] " + "%8v/%v" in units.HumanSize (4 significant digits, powers of
+ * 1000); only "%8v" of the current count without a total.
+ */
 static void human(uint64_t n, char *out, size_t cap)
 {
-	static const char *const u[] = {"B", "kB", "MB", "GB", "TB"};
+	static const char *const u[] = {"B", "kB", "MB", "GB", "TB", "PB"};
 	double v = (double)n;
 	int i = 0;
-	while (v >= 1000 && i < 4) {
+	while (v >= 1000 && i < 5) {
 		v /= 1000;
 		i++;
 	}
-	snprintf(out, cap, i ? "%.3g%s" : "%.0f%s", v, u[i]);
+	snprintf(out, cap, "%.4g%s", v, u[i]);
 }
 
 static void bar(const struct img_pull_msg *m, char *out, size_t cap)
@@ -67,20 +81,23 @@ static void bar(const struct img_pull_msg *m, char *out, size_t cap)
 	char cur[32], tot[32];
 	human(m->current, cur, sizeof(cur));
 	if (!m->total) {
-		snprintf(out, cap, "%s", cur);
+		snprintf(out, cap, "%8s", cur);
 		return;
 	}
 	human(m->total, tot, sizeof(tot));
-	unsigned w = m->current >= m->total
-			     ? 50
-			     : (unsigned)(50 * m->current / m->total);
-	char b[52];
-	memset(b, ' ', 50);
-	memset(b, '=', w);
-	if (w < 50)
-		b[w] = '>';
-	b[50] = '\0';
-	snprintf(out, cap, "[%s] %8s/%s", b, cur, tot);
+	unsigned pct =
+		(unsigned)(100.0 * (double)m->current / (double)m->total) / 2;
+	if (pct > 50)
+		pct = 50;
+	char b[53];
+	memset(b, '=', pct);
+	b[pct] = '>';
+	memset(b + pct + 1, ' ', 50 - pct);
+	b[51] = '\0';
+	if (m->current > m->total)
+		snprintf(out, cap, "[%s] ", b);
+	else
+		snprintf(out, cap, "[%s] %8s/%s", b, cur, tot);
 }
 
 static json_t *msg_json(const struct img_pull_msg *m)
@@ -183,7 +200,9 @@ static void pull_done(int status, const char *errmsg, json_t *result, void *arg)
 			char line[1024];
 			snprintf(line, sizeof(line), "Digest: %s",
 				 jsonx_str(result, "digest", ""));
-			status_line(j->res, line);
+			/* --all-tags: each tag had its Digest line. */
+			if (!jsonx_bool(result, "all_tags", false))
+				status_line(j->res, line);
 			snprintf(line, sizeof(line), "Status: %s for %s",
 				 jsonx_bool(result, "new", false)
 					 ? "Downloaded newer image"
@@ -195,6 +214,17 @@ static void pull_done(int status, const char *errmsg, json_t *result, void *arg)
 	}
 	json_decref(j->held);
 	shoal_free(j);
+}
+
+/* shoald's --insecure-registry values into @o (pointers into svc). */
+static void set_insecure(const struct api_call *call, const char **buf,
+			 size_t cap, const char *const **list, size_t *n)
+{
+	size_t k = 0;
+	for (; k < call->svc->n_insecure_registries && k < cap; k++)
+		buf[k] = call->svc->insecure_registries[k];
+	*list = buf;
+	*n = k;
 }
 
 /* fromImage and tag into one reference, as moby's postImagesCreate. */
@@ -217,15 +247,8 @@ static int pull_reference(struct api_call *call, const char *from, char *out,
 	if (tag && *tag)
 		n = snprintf(out, cap, "%s%s%s", from,
 			     strncmp(tag, "sha256:", 7) ? ":" : "@", tag);
-	else if (has_tag)
+	else /* tagged already, or no tag: every tag (--all-tags) */
 		n = snprintf(out, cap, "%s", from);
-	else {
-		api_reply_error(call, 501,
-				"pulling every tag of %s (docker pull "
-				"--all-tags) is not supported: name a tag",
-				from);
-		return -1;
-	}
 	if (n < 0 || (size_t)n >= cap) {
 		api_reply_error(call, 400, "reference too long");
 		return -1;
@@ -254,6 +277,13 @@ void api__images_pull(struct api_call *call, struct img_store *s,
 		return;
 	}
 	o.platform = http_request_query(call->req, "platform");
+	/* No tag: docker pull --all-tags. */
+	const char *qtag = http_request_query(call->req, "tag");
+	const char *sl = strrchr(ref, '/'), *co = strrchr(ref, ':');
+	o.all_tags = !(qtag && *qtag) && !strchr(ref, '@') &&
+		     !(co && (!sl || co > sl));
+	const char *ins[32];
+	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
 	struct pull_job *j = shoal_calloc(1, sizeof(*j));
 	if (!j) {
 		json_decref(authj);
@@ -276,36 +306,463 @@ void api__images_pull(struct api_call *call, struct img_store *s,
 	http_response_on_close(call->res, pull_gone, j);
 }
 
-/* --- what is not done ------------------------------------------------------
+/* --- push ------------------------------------------------------------------
  */
+
+static void push_done(int status, const char *errmsg, json_t *result, void *arg)
+{
+	struct pull_job *j = arg;
+	if (status >= 0 && j->eng)
+		eng_event_post(j->eng, "image", "push", j->name,
+			       json_pack("{s:s}", "name", j->name));
+	if (j->res) {
+		http_response_on_close(j->res, NULL, NULL);
+		const char *msg =
+			errmsg && *errmsg ? errmsg : shoal_strerror(status);
+		if (status < 0 && !j->begun) {
+			http_response_send_error(j->res, status_of(status),
+						 msg);
+		} else if (status < 0) {
+			json_t *o = json_pack("{s:{s:s}, s:s}", "errorDetail",
+					      "message", msg, "error", msg);
+			write_line(j->res, o);
+			json_decref(o);
+			http_response_end(j->res);
+		} else if (begin(j) == 0) {
+			/* Docker's last two lines: the digest, then aux. */
+			char line[1024];
+			const char *tag = jsonx_str(result, "tag", "");
+			const char *digest = jsonx_str(result, "digest", "");
+			json_int_t size = json_integer_value(
+				json_object_get(result, "size"));
+			snprintf(line, sizeof(line),
+				 "%s: digest: %s size: %lld", tag, digest,
+				 (long long)size);
+			status_line(j->res, line);
+			json_t *aux =
+				json_pack("{s:{},s:{s:s,s:s,s:I}}",
+					  "progressDetail", "aux", "Tag", tag,
+					  "Digest", digest, "Size", size);
+			write_line(j->res, aux);
+			json_decref(aux);
+			http_response_end(j->res);
+		}
+	}
+	json_decref(j->held);
+	shoal_free(j);
+}
 
 static void push(struct api_call *call)
 {
-	api_reply_error(call, 501,
-			"docker push is not supported by Shoal yet: only pull "
-			"talks to registries");
+	struct api__state *st = api__need(call);
+	if (!st)
+		return;
+	if (!st->img) {
+		api_reply_error(call, 501, "this daemon has no image store");
+		return;
+	}
+	const char *ns = api_param(call, "ns");
+	const char *name = api_param(call, "name");
+	const char *tag = http_request_query(call->req, "tag");
+	char ref[600];
+	struct shoal_err err;
+	struct img_ref parsed;
+	if (!tag || !*tag) {
+		api_reply_error(call, 501,
+				"pushing every tag of %s%s%s (docker push "
+				"--all-tags) is not supported: name a tag",
+				ns ? ns : "", ns ? "/" : "", name);
+		return;
+	}
+	int n = snprintf(ref, sizeof(ref), "%s%s%s:%s", ns ? ns : "",
+			 ns ? "/" : "", name, tag);
+	if (n < 0 || (size_t)n >= sizeof(ref) ||
+	    img_ref_parse(ref, &parsed, &err) < 0) {
+		api_reply_error(call, 400, "invalid reference format: %s", ref);
+		return;
+	}
+	json_t *authj = NULL;
+	struct img_push_opts o = {.reference = ref};
+	const char *ins[32];
+	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
+	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
+	if (img_auth_decode(hdr, &authj, &o.auth, &err) < 0) {
+		api_reply_error(call, 400, "%s", err.msg);
+		return;
+	}
+	struct pull_job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		json_decref(authj);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
+	o.certs_dir = j->certs;
+	j->res = call->res;
+	j->eng = st->eng;
+	img_ref_familiar(&parsed, j->name, sizeof(j->name));
+	int rc = img_push_async(st->loop, st->img, &o, on_msg, push_done, j);
+	json_decref(authj);
+	if (rc < 0) {
+		shoal_free(j);
+		api_reply_error(call, 500, "cannot start the push: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, pull_gone, j);
+}
+
+/* A registry call answered as one JSON object (login, distribution). */
+struct dist_job {
+	struct http_response *res; /* NULL once the client left */
+	char certs[4096];
+};
+
+static void dist_gone(struct http_response *res, void *arg)
+{
+	struct dist_job *j = arg;
+	j->res = NULL;
+}
+
+/* --- GET /images/search --- */
+
+static void dist_done(int status, const char *errmsg, json_t *result,
+		      void *arg);
+
+/*
+ * A catalog's entries are never official, automated or starred:
+ * is-official=true, is-automated=true and stars>0 leave nothing;
+ * the opposite values keep everything. Other values are refused.
+ */
+static int search_filters(const json_t *f, bool *none, char *err, size_t cap)
+{
+	static const char *const names[] = {"is-official", "is-automated"};
+	const char *v[API__FILTER_VALUES + 1];
+	*none = false;
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = api__filter_values(f, names[i], v);
+		for (size_t k = 0; k < n; k++) {
+			if (strcmp(v[k], "true") && strcmp(v[k], "false")) {
+				snprintf(err, cap,
+					 "invalid filter '%s=%s': expected "
+					 "true or false",
+					 names[i], v[k]);
+				return -EINVAL;
+			}
+			*none |= !strcmp(v[k], "true");
+		}
+	}
+	size_t n = api__filter_values(f, "stars", v);
+	for (size_t k = 0; k < n; k++) {
+		char *end;
+		long stars = strtol(v[k], &end, 10);
+		if (!*v[k] || *end) {
+			snprintf(err, cap,
+				 "invalid filter 'stars=%s': expected a number",
+				 v[k]);
+			return -EINVAL;
+		}
+		*none |= stars > 0;
+	}
+	return 0;
+}
+
+/* limit: Docker's default 25, within [1, 100]. -1 when refused. */
+static long search_limit(struct api_call *call)
+{
+	const char *lim = http_request_query(call->req, "limit");
+	long limit = 25;
+	char *end;
+	if (lim && *lim) {
+		limit = strtol(lim, &end, 10);
+		if (*end || limit < 1 || limit > 100) {
+			api_reply_error(call, 400,
+					"limit %s is outside the range of [1, "
+					"100]",
+					lim);
+			return -1;
+		}
+	}
+	return limit;
 }
 
 static void search(struct api_call *call)
 {
-	api_reply_error(call, 501,
-			"docker search is not supported by Shoal yet");
+	struct api__state *st = api__need(call);
+	if (!st)
+		return;
+	static const char *const known[] = {"is-official", "is-automated",
+					    "stars", NULL};
+	const char *term = http_request_query(call->req, "term");
+	json_t *f = NULL;
+	char err[300];
+	bool none;
+	if (api__filters_parse(http_request_query(call->req, "filters"), known,
+			       &f, err, sizeof(err)) < 0 ||
+	    search_filters(f, &none, err, sizeof(err)) < 0) {
+		json_decref(f);
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	json_decref(f);
+	long limit = search_limit(call);
+	if (limit < 0)
+		return;
+	if (!term || !*term) {
+		api_reply_error(call, 400, "a search term is required");
+		return;
+	}
+	size_t n = strcspn(term, "/");
+	if (!term[n] || !(memchr(term, '.', n) || memchr(term, ':', n) ||
+			  (n == 9 && !strncmp(term, "localhost", 9)))) {
+		api_reply_error(call, 501,
+				"searching Docker Hub is not supported: name "
+				"a registry (docker search HOST:PORT/TERM), "
+				"whose catalog is searched");
+		return;
+	}
+	char host[256];
+	if (n >= sizeof(host) || strlen(term + n + 1) >= 256) {
+		api_reply_error(call, 400, "search term too long");
+		return;
+	}
+	memcpy(host, term, n);
+	host[n] = '\0';
+	if (none) {
+		api_reply_json(call, 200, json_array());
+		return;
+	}
+	json_t *authj = NULL;
+	struct img_pull_opts o = {.reference = term};
+	const char *ins[32];
+	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
+	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
+	struct shoal_err e;
+	if (img_auth_decode(hdr, &authj, &o.auth, &e) < 0) {
+		api_reply_error(call, 400, "%s", e.msg);
+		return;
+	}
+	struct dist_job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		json_decref(authj);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
+	o.certs_dir = j->certs;
+	j->res = call->res;
+	int rc = img_search_async(st->loop, &o, host, term + n + 1,
+				  (size_t)limit, dist_done, j);
+	json_decref(authj);
+	if (rc < 0) {
+		shoal_free(j);
+		api_reply_error(call, 500, "cannot start the search: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, dist_gone, j);
 }
 
+/* --- POST /auth (docker login) --- */
+
+static void login_done(int status, const char *errmsg, json_t *result,
+		       void *arg)
+{
+	struct dist_job *j = arg;
+	if (j->res) {
+		http_response_on_close(j->res, NULL, NULL);
+		const char *msg =
+			errmsg && *errmsg ? errmsg : shoal_strerror(status);
+		if (status < 0) {
+			http_response_send_error(j->res,
+						 status == -EACCES   ? 401
+						 : status == -EINVAL ? 400
+								     : 500,
+						 msg);
+		} else {
+			json_t *o = json_pack("{s:s,s:s}", "IdentityToken", "",
+					      "Status", "Login Succeeded");
+			size_t len;
+			char *s = o ? jsonx_dump(o, &len) : NULL;
+			if (s && http_response_begin(j->res, 200,
+						     "application/json") == 0) {
+				http_response_write(j->res, s, len);
+				http_response_end(j->res);
+			} else if (!s) {
+				http_response_send_error(j->res, 500,
+							 "out of memory");
+			}
+			shoal_free(s);
+			json_decref(o);
+		}
+	}
+	shoal_free(j);
+}
+
+/*
+ * Docker's AuthConfig: username and password are checked against the
+ * registry at serveraddress; email is ignored, as Docker ignores it;
+ * identity and registry tokens are refused (not checked here).
+ */
 static void auth(struct api_call *call)
 {
-	api_reply_error(call, 501,
-			"docker login through the daemon is not supported by "
-			"Shoal yet; the docker CLI stores credentials in its "
-			"config.json and sends them with each pull");
+	struct api__state *st = api__need(call);
+	if (!st)
+		return;
+	json_t *body = NULL;
+	char err[256];
+	if (jsonx_parse_object(call->req->body, call->req->body_len, &body, err,
+			       sizeof(err)) < 0) {
+		api_reply_error(call, 400, "%s", err);
+		return;
+	}
+	struct img_pull_opts o = {
+		.reference = jsonx_str(body, "serveraddress", ""),
+		.auth.username = jsonx_str(body, "username", NULL),
+		.auth.password = jsonx_str(body, "password", NULL),
+	};
+	const char *ins[32];
+	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
+	const char *idt = jsonx_str(body, "identitytoken", "");
+	const char *rgt = jsonx_str(body, "registrytoken", "");
+	if (*idt || *rgt) {
+		json_decref(body);
+		api_reply_error(call, 400,
+				"%s: logging in with a token is not "
+				"supported: give a user name and password",
+				*idt ? "identitytoken" : "registrytoken");
+		return;
+	}
+	struct dist_job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		json_decref(body);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
+	o.certs_dir = j->certs;
+	j->res = call->res;
+	int rc = img_login_async(st->loop, &o, login_done, j);
+	json_decref(body);
+	if (rc < 0) {
+		shoal_free(j);
+		api_reply_error(call, 500, "cannot start the login: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, dist_gone, j);
+}
+
+/* --- /distribution/{name}/json --- */
+
+static void dist_done(int status, const char *errmsg, json_t *result, void *arg)
+{
+	struct dist_job *j = arg;
+	if (j->res) {
+		http_response_on_close(j->res, NULL, NULL);
+		const char *msg =
+			errmsg && *errmsg ? errmsg : shoal_strerror(status);
+		int code = status == SHOAL_ENOTFOUND ? 404
+			   : status == -EACCES	     ? 403
+			   : status == -EINVAL	     ? 400
+						     : 500;
+		if (status < 0) {
+			http_response_send_error(j->res, code, msg);
+		} else {
+			size_t len;
+			char *s = jsonx_dump(result, &len);
+			if (s && http_response_begin(j->res, 200,
+						     "application/json") == 0) {
+				http_response_write(j->res, s, len);
+				http_response_end(j->res);
+			} else if (!s) {
+				http_response_send_error(j->res, 500,
+							 "out of memory");
+			}
+			shoal_free(s);
+		}
+	}
+	shoal_free(j);
+}
+
+/*
+ * An image this node has under @ref that no registry gave it (loaded,
+ * imported, built, committed: no RepoDigest for its repository) is not
+ * looked up: a registry's image of the same name is another image, and
+ * pinning a service to it would name an image the tasks do not have.
+ * The docker CLI then warns and keeps the name, as without this route.
+ */
+static bool local_only(struct img_store *s, const struct img_ref *r,
+		       const char *ref)
+{
+	json_t *o = NULL;
+	char fam[600];
+	if (!s || img_inspect_json(s, ref, &o, NULL) < 0)
+		return false;
+	img_ref_familiar(r, fam, sizeof(fam));
+	size_t n = strlen(fam);
+	json_t *rds = json_object_get(o, "RepoDigests");
+	bool from_registry = false;
+	for (size_t i = 0; i < json_array_size(rds); i++) {
+		const char *d = json_string_value(json_array_get(rds, i));
+		from_registry |= d && !strncmp(d, fam, n) && d[n] == '@';
+	}
+	json_decref(o);
+	return !from_registry;
 }
 
 static void distribution(struct api_call *call)
 {
-	api_reply_error(call, 501,
-			"registry lookups of image digests "
-			"(/distribution/{name}/json) are not supported by "
-			"Shoal yet");
+	struct api__state *st = api__need(call);
+	if (!st)
+		return;
+	const char *ns = api_param(call, "ns");
+	const char *name = api_param(call, "name");
+	char ref[600];
+	struct shoal_err err;
+	struct img_ref parsed;
+	int n = snprintf(ref, sizeof(ref), "%s%s%s", ns ? ns : "",
+			 ns ? "/" : "", name);
+	if (n < 0 || (size_t)n >= sizeof(ref) ||
+	    img_ref_parse(ref, &parsed, &err) < 0) {
+		api_reply_error(call, 400, "invalid reference format: %s", ref);
+		return;
+	}
+	if (local_only(st->img, &parsed, ref)) {
+		api_reply_error(call, 404,
+				"image %s on this node did not come from a "
+				"registry (it was loaded, imported or built): "
+				"its registry digest is not looked up",
+				ref);
+		return;
+	}
+	json_t *authj = NULL;
+	struct img_pull_opts o = {.reference = ref};
+	const char *ins[32];
+	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
+	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
+	if (img_auth_decode(hdr, &authj, &o.auth, &err) < 0) {
+		api_reply_error(call, 400, "%s", err.msg);
+		return;
+	}
+	struct dist_job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		json_decref(authj);
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
+	o.certs_dir = j->certs;
+	j->res = call->res;
+	int rc = img_distribution_async(st->loop, &o, dist_done, j);
+	json_decref(authj);
+	if (rc < 0) {
+		shoal_free(j);
+		api_reply_error(call, 500, "cannot reach the registry: %s",
+				shoal_strerror(rc));
+		return;
+	}
+	http_response_on_close(call->res, dist_gone, j);
 }
 
 static const struct api_route routes[] = {

@@ -15,6 +15,7 @@
 #include "api/swarm.h"
 #include "common/clock.h"
 #include "common/jsonx.h"
+#include "image/registry.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -134,10 +135,14 @@ static json_t *info_swarm(const char *state)
 			 "ControlAvailable", 0, "Error", "", "RemoteManagers");
 }
 
-static json_t *info_registry(void)
+/* Docker's RegistryConfig, with shoald's --insecure-registry values. */
+static json_t *info_registry(const struct api_services *s)
 {
-	return json_pack("{s:[], s:{}, s:[]}", "InsecureRegistryCIDRs",
-			 "IndexConfigs", "Mirrors");
+	const char *ins[32];
+	size_t n = 0;
+	for (; n < s->n_insecure_registries && n < 32; n++)
+		ins[n] = s->insecure_registries[n];
+	return img_registry_config_json(ins, n);
 }
 
 static json_t *security_options(const struct api__host *h)
@@ -209,7 +214,7 @@ static json_t *info_json(struct api_call *call, const struct api__host *h,
 	rc |= jsonx_set(o, "Architecture", json_string(h->arch));
 	rc |= jsonx_set(o, "IndexServerAddress",
 			json_string("https://index.docker.io/v1/"));
-	rc |= jsonx_set(o, "RegistryConfig", info_registry());
+	rc |= jsonx_set(o, "RegistryConfig", info_registry(s));
 	rc |= jsonx_set(o, "NCPU", json_integer(h->ncpu));
 	rc |= jsonx_set(o, "MemTotal", json_integer(h->mem_total));
 	rc |= jsonx_set(o, "GenericResources", json_null());

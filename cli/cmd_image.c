@@ -184,11 +184,23 @@ int cli_img_load(struct cli *cli, int argc, char **argv)
 	return status;
 }
 
+/* The registry host of image name @ref, as Docker reads it ("docker.io"
+ * unless the first component has a '.' or ':' or is "localhost"). */
+static void ref_host(const char *ref, char *host, size_t cap)
+{
+	size_t n = strcspn(ref, "/");
+	if (ref[n] == '/' && (memchr(ref, '.', n) || memchr(ref, ':', n) ||
+			      (n == 9 && !strncmp(ref, "localhost", 9))))
+		snprintf(host, cap, "%.*s", (int)n, ref);
+	else
+		snprintf(host, cap, "docker.io");
+}
+
 /*
  * shoal pull: the daemon's progress lines as the docker CLI prints them
  * when its output is not a terminal ("<id>: <status>", byte counts left
- * out). Anonymous only: a registry that needs credentials is pulled with
- * the docker CLI, which sends them from its config.json.
+ * out), with the credentials `shoal login` (or `docker login`) stored
+ * for the image's registry.
  */
 int cli_img_pull(struct cli *cli, int argc, char **argv)
 {
@@ -211,22 +223,24 @@ int cli_img_pull(struct cli *cli, int argc, char **argv)
 			"\"shoal pull\" requires exactly 1 argument.\n");
 		return 1;
 	}
-	if (all) {
-		fprintf(stderr, "--all-tags is not supported: name a tag\n");
-		return 1;
-	}
 	char ref[512], er[1024], ep[256], path[1400];
 	snprintf(ref, sizeof(ref), "%s", argv[i]);
 	const char *slash = strrchr(ref, '/');
 	const char *colon = strrchr(ref, ':');
 	bool tagged = strchr(ref, '@') || (colon && (!slash || colon > slash));
+	if (all && tagged) {
+		fprintf(stderr, "tag can't be used with --all-tags/-a\n");
+		return 1;
+	}
 	cli_escape(ref, er, sizeof(er));
 	cli_escape(platform, ep, sizeof(ep));
 	snprintf(path, sizeof(path),
 		 "/images/create?fromImage=%s%s&platform=%s", er,
-		 tagged ? "" : "&tag=latest", ep);
+		 tagged || all ? "" : "&tag=latest", ep);
 	struct http_result r;
-	if (cli_call(cli, "POST", path, NULL, 0, NULL, &r, 0))
+	char host[300];
+	ref_host(ref, host, sizeof(host));
+	if (cli_registry_call(cli, path, host, &r))
 		return 1;
 	int status = 0;
 	char *save = NULL;
@@ -249,18 +263,104 @@ int cli_img_pull(struct cli *cli, int argc, char **argv)
 	}
 	http_result_fini(&r);
 	if (status == 0)
-		printf("%s%s\n", ref, tagged ? "" : ":latest");
+		printf("%s%s\n", ref, tagged || all ? "" : ":latest");
 	return status;
+}
+
+/*
+ * shoal push: POST /images/{name}/push?tag=, the progress printed as the
+ * docker CLI prints it when its output is not a terminal (byte counts left
+ * out), with the registry's stored credentials as shoal pull.
+ */
+int cli_img_push(struct cli *cli, int argc, char **argv)
+{
+	bool quiet = false, all = false;
+	const struct cli_flag flags[] = {
+		{"quiet", 'q', CLI_FLAG_BOOL, &quiet},
+		{"all-tags", 'a', CLI_FLAG_BOOL, &all},
+	};
+	int i = cli_flags("push", flags, NFLAGS(flags), argc, argv, true);
+	if (i == -2) {
+		printf("Usage:  shoal push [OPTIONS] NAME[:TAG]\n");
+		return 0;
+	}
+	if (i < 0)
+		return 1;
+	if (i + 1 != argc) {
+		fprintf(stderr,
+			"\"shoal push\" requires exactly 1 argument.\n");
+		return 1;
+	}
+	if (all) {
+		fprintf(stderr, "--all-tags is not supported: name a tag\n");
+		return 1;
+	}
+	char name[512], et[300], path[1400];
+	snprintf(name, sizeof(name), "%s", argv[i]);
+	const char *tag = "latest";
+	char *slash = strrchr(name, '/');
+	char *colon = strrchr(name, ':');
+	if (strchr(name, '@')) {
+		fprintf(stderr, "cannot push a digest reference: push a tag\n");
+		return 1;
+	}
+	if (colon && (!slash || colon > slash)) {
+		*colon = '\0';
+		tag = colon + 1;
+	}
+	cli_escape(tag, et, sizeof(et));
+	snprintf(path, sizeof(path), "/images/%s/push?tag=%s", name, et);
+	struct http_result r;
+	char host[300];
+	ref_host(name, host, sizeof(host));
+	if (cli_registry_call(cli, path, host, &r))
+		return 1;
+	int status = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(r.body, "\r\n", &save); line;
+	     line = strtok_r(NULL, "\r\n", &save)) {
+		json_t *v = NULL;
+		if (jsonx_parse(line, strlen(line), &v, NULL, 0) < 0)
+			continue;
+		const char *err = jsonx_str(v, "error", NULL);
+		const char *st = jsonx_str(v, "status", NULL);
+		const char *id = jsonx_str(v, "id", NULL);
+		if (err) {
+			fprintf(stderr, "%s\n", err);
+			status = 1;
+		} else if (st && !quiet && strcmp(st, "Pushing")) {
+			printf("%s%s%s\n", id ? id : "", id ? ": " : "", st);
+		}
+		json_decref(v);
+	}
+	http_result_fini(&r);
+	if (status == 0 && quiet)
+		printf("%s:%s\n", name, tag);
+	return status;
+}
+
+/* The digest RepoDigests hold for @repo ("<none>" when none). */
+static const char *digest_of(const json_t *im, const char *repo)
+{
+	const json_t *rds = json_object_get(im, "RepoDigests");
+	size_t n = strlen(repo);
+	for (size_t i = 0; i < json_array_size(rds); i++) {
+		const char *d = json_string_value(json_array_get(rds, i));
+		if (d && !strncmp(d, repo, n) && d[n] == '@')
+			return d + n + 1;
+	}
+	return "<none>";
 }
 
 int cli_img_ls(struct cli *cli, int argc, char **argv)
 {
-	bool quiet = false, notrunc = false, all = false;
+	bool quiet = false, notrunc = false, all = false, digests = false;
 	const char *format = NULL;
 	const struct cli_flag flags[] = {
 		{"quiet", 'q', CLI_FLAG_BOOL, &quiet},
 		{"no-trunc", 0, CLI_FLAG_BOOL, &notrunc},
 		{"all", 'a', CLI_FLAG_BOOL, &all},
+		{"digests", 0, CLI_FLAG_BOOL, &digests},
 		{"format", 0, CLI_FLAG_STR, &format},
 	};
 	int i = cli_flags("images", flags, NFLAGS(flags), argc, argv, true);
@@ -276,8 +376,11 @@ int cli_img_ls(struct cli *cli, int argc, char **argv)
 		return 1;
 	static const char *const h[] = {"REPOSITORY", "TAG", "IMAGE ID",
 					"CREATED", "SIZE"};
+	static const char *const hd[] = {"REPOSITORY", "TAG",	  "DIGEST",
+					 "IMAGE ID",   "CREATED", "SIZE"};
 	struct cli_table *t = NULL;
-	if (!quiet && !format && cli_table_new(5, h, &t) < 0) {
+	if (!quiet && !format &&
+	    cli_table_new(digests ? 6 : 5, digests ? hd : h, &t) < 0) {
 		json_decref(list);
 		return 1;
 	}
@@ -320,11 +423,11 @@ int cli_img_ls(struct cli *cli, int argc, char **argv)
 				break;
 			}
 			if (format) {
-				json_t *o =
-					json_pack("{s:s, s:s, s:s, s:s, s:s}",
-						  "Repository", repo, "Tag",
-						  tag, "ID", id, "CreatedSince",
-						  created, "Size", size);
+				json_t *o = json_pack(
+					"{s:s, s:s, s:s, s:s, s:s, s:s}",
+					"Repository", repo, "Tag", tag,
+					"Digest", digest_of(im, repo), "ID", id,
+					"CreatedSince", created, "Size", size);
 				char *s =
 					o ? json_dumps(o, JSON_COMPACT) : NULL;
 				if (s)
@@ -334,7 +437,10 @@ int cli_img_ls(struct cli *cli, int argc, char **argv)
 				continue;
 			}
 			const char *row[] = {repo, tag, id, created, size};
-			cli_table_add(t, row);
+			const char *rowd[] = {
+				repo, tag,     digest_of(im, repo),
+				id,   created, size};
+			cli_table_add(t, digests ? rowd : row);
 		}
 	}
 	if (t) {
@@ -422,6 +528,7 @@ static const struct cli_command cmds[] = {
 	{"ls", cli_img_ls, "List images"},
 	{"prune", cli_img_prune, "Remove unused images"},
 	{"pull", cli_img_pull, "Download an image from a registry"},
+	{"push", cli_img_push, "Upload an image to a registry"},
 	{"rm", cli_img_rm, "Remove one or more images"},
 	{"tag", cli_img_tag,
 	 "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},

@@ -214,6 +214,25 @@ int cli_export(struct cli *cli, int argc, char **argv);
 int cli_img_import(struct cli *cli, int argc, char **argv);
 int cli_img_load(struct cli *cli, int argc, char **argv);
 int cli_img_pull(struct cli *cli, int argc, char **argv);
+int cli_img_push(struct cli *cli, int argc, char **argv);
+int cli_login(struct cli *cli, int argc, char **argv);
+int cli_logout(struct cli *cli, int argc, char **argv);
+
+/*
+ * Registry credentials as the docker CLI keeps them (cmd_login.c).
+ * cli_auth_lookup() - the user and password config.json text @json holds
+ * for registry @host ("docker.io" for Docker Hub): 0 with *@user and
+ * *@pass (shoal_free; NULL when there are none), -EINVAL when the file or
+ * the entry is malformed.
+ */
+int cli_auth_lookup(const char *json, size_t len, const char *host, char **user,
+		    char **pass);
+/* X-Registry-Auth for @host from config.json: *@out (shoal_free) or NULL
+ * when there are no credentials; -1 with a message on stderr. */
+int cli_registry_auth_header(const char *host, char **out);
+/* POST @path with @host's credentials; as cli_call() otherwise. */
+int cli_registry_call(struct cli *cli, const char *path, const char *host,
+		      struct http_result *out);
 int cli_img_ls(struct cli *cli, int argc, char **argv);
 int cli_img_rm(struct cli *cli, int argc, char **argv);
 int cli_img_inspect(struct cli *cli, int argc, char **argv);

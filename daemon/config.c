@@ -34,6 +34,9 @@ static const char usage[] =
 	"                            (default 172.17.0.1/16)\n"
 	"      --default-address-pool base=CIDR,size=N  A pool for the\n"
 	"                            subnets of new networks (repeatable)\n"
+	"      --insecure-registry HOST[:PORT]|CIDR  A registry reached over\n"
+	"                            plain HTTP or unverified TLS (repeatable;\n"
+	"                            loopback registries always are)\n"
 	"      --log-level LEVEL     debug, info, warn, error or fatal\n"
 	"                            (default info)\n"
 	"      --log-format FORMAT   text or json (default text)\n"
@@ -180,6 +183,21 @@ static int apply(struct daemon_config *cfg, const char *flag, const char *v,
 			 "%s", v);
 		return 0;
 	}
+	if (strcmp(flag, "--insecure-registry") == 0) {
+		bool ok = *v && strlen(v) < sizeof(cfg->insecure[0]) &&
+			  cfg->n_insecure < 32 && !strstr(v, "://");
+		for (const char *c = v; ok && *c; c++)
+			ok = isalnum((unsigned char)*c) || strchr(".-:[]/", *c);
+		if (!ok)
+			return bad(err, errlen,
+				   "invalid value \"%s\" for %s: expected "
+				   "HOST[:PORT] or an IPv4 CIDR, without a "
+				   "scheme (at most 32)",
+				   v, flag);
+		snprintf(cfg->insecure[cfg->n_insecure++],
+			 sizeof(cfg->insecure[0]), "%s", v);
+		return 0;
+	}
 	if (strcmp(flag, "--log-level") == 0) {
 		if (log_parse_level(v, &cfg->log_level) < 0)
 			return bad(
@@ -209,6 +227,8 @@ static bool takes_value(const char *flag)
 		"--log-format",	 "--cgroup-parent",
 		"--bip",	 "--default-address-pool",
 	};
+	if (strcmp(flag, "--insecure-registry") == 0)
+		return true;
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (strcmp(flag, flags[i]) == 0)
 			return true;

@@ -22,6 +22,10 @@ struct daemon_config {
 	char bip[64];		 /* --bip; "" = 172.17.0.1/16 */
 	char pools[8][96];	 /* --default-address-pool, repeatable */
 	size_t n_pools;
+	/* --insecure-registry HOST[:PORT] or IPv4 CIDR, repeatable: plain
+	 * HTTP (or unverified HTTPS) allowed (image/registry.h) */
+	char insecure[32][256];
+	size_t n_insecure;
 	enum log_level log_level;
 	enum log_format log_format;
 };

@@ -197,6 +197,8 @@ static int api_start(struct daemon *d)
 		.counts = counts,
 		.engine = d->engine,
 		.loop = &d->loop,
+		.insecure_registries = d->cfg.insecure,
+		.n_insecure_registries = d->cfg.n_insecure,
 	};
 	char spool[DAEMON_PATH_MAX + 8];
 	struct http_server_opts opts = {

@@ -80,6 +80,15 @@ int img__rmrf(const char *path)
 	return 0;
 }
 
+void img__writeback(int fd, uint64_t *from, uint64_t to, bool last)
+{
+	if (to <= *from || (!last && to - *from < IMG_WRITEBACK_STEP))
+		return;
+	sync_file_range(fd, (off_t)*from, (off_t)(to - *from),
+			SYNC_FILE_RANGE_WRITE);
+	*from = to;
+}
+
 int img__fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 #include "image/image.h"
@@ -74,6 +75,16 @@ int img__fail(struct shoal_err *e, int code, const char *fmt, ...)
 
 int img__rmrf(const char *path);
 int img__fsync_dir(const char *path);
+/*
+ * img__writeback() - staged bytes written since *@from, when there are at
+ * least WRITEBACK_STEP of them (or @last), start going to disk now
+ * (sync_file_range, not waiting), so that the commit's syncfs finds little
+ * left to write: a big layer is then written back while it is still being
+ * downloaded or unpacked instead of after. *@from moves to @to. A hint:
+ * failures are ignored (the syncfs still makes the bytes durable).
+ */
+#define IMG_WRITEBACK_STEP (8u << 20)
+void img__writeback(int fd, uint64_t *from, uint64_t to, bool last);
 int img__write_atomic(const char *path, const void *data, size_t len);
 /* img__write_file() - a plain write, for staging (made durable by the
  * commit's syncfs). */
@@ -134,6 +145,23 @@ int img__unpack_known(const char *blob, const char *blob_hex, const char *dest,
 		      struct img__layer_result *res, img_progress_fn *progress,
 		      void *arg, struct img_progress *p, struct shoal_err *err);
 
+/*
+ * img__unpack_source() - img__unpack_known() reading the blob's bytes from
+ * @src instead of the file @blob (which then only names it): @src->read
+ * sets *buf to the next bytes and returns their count, 0 at the end, -1
+ * when the stream failed. The pull unpacks a layer this way while it is
+ * still downloading (image/registry.c).
+ */
+struct img__source {
+	ssize_t (*read)(void *arg, const void **buf);
+	void *arg;
+};
+int img__unpack_source(const char *blob, const struct img__source *src,
+		       const char *blob_hex, const char *dest,
+		       struct img__layer_result *res, img_progress_fn *progress,
+		       void *arg, struct img_progress *p,
+		       struct shoal_err *err);
+
 /* Image configs (image_config.c). */
 
 /*
@@ -167,6 +195,15 @@ int img__change_apply(json_t *cc, const char *line, struct shoal_err *err);
  */
 int img__ref_normalize(const char *ref, char *out, size_t cap);
 
+/*
+ * img__add_repo_digest() - record "repo@sha256:<manifest>" (Docker's
+ * RepoDigests, familiar name) for image @hex, as a pull or push of it
+ * learnt it; shown by inspect and list, resolved by img__find_image().
+ * At most 64 per image (the oldest dropped). Takes the lock.
+ */
+int img__add_repo_digest(struct img_store *s, const char *hex,
+			 const char *repo_digest, struct shoal_err *err);
+
 /* Store internals shared by image_store.c and image_ops.c; lock held. */
 int img__find_image(struct img_store *s, const char *ref, const char **hex,
 		    bool *by_tag, char *norm, struct shoal_err *err);
@@ -182,6 +219,11 @@ int64_t img__parse_time(const char *s);
 struct img__layer_plan {
 	char blob_hex[SHA256_HEX_LEN + 1];
 	char *media_type; /* NULL when unknown */
+	/* A folder the pull already unpacked from this blob (verified
+	 * after, as it streamed) and what that found; NULL: unpack the
+	 * blob at commit. */
+	char *unpacked;
+	struct img__layer_result pre;
 };
 
 /* One image to commit: its config blob, its layer blobs, its tags. */
@@ -219,6 +261,7 @@ struct img__desc {
 	char *name; /* image name from the annotations, or NULL */
 	char *os;
 	char *arch;
+	char *variant;
 	bool attestation;
 };
 struct img__desc_list {

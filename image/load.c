@@ -378,6 +378,7 @@ static int plan_layer(struct img__plan *p, const char *hex, const char *mt)
 		return -ENOMEM;
 	p->layers = n;
 	struct img__layer_plan *lp = &p->layers[p->n_layers++];
+	memset(lp, 0, sizeof(*lp));
 	snprintf(lp->blob_hex, sizeof(lp->blob_hex), "%s", hex);
 	lp->media_type = mt ? shoal_strdup(mt) : NULL;
 	return mt && !lp->media_type ? -ENOMEM : 0;
@@ -600,16 +601,31 @@ static int layer_blob_path(struct img_store *s, const char *stage,
 }
 
 /* Unpacks (or, when the store has it, checks) one layer. */
+/* @pl->unpacked holds the layer already: check its DiffID and stage it. */
+static int stage_unpacked(const struct img__layer_plan *pl, const char *staged,
+			  bool exists, struct img__layer_result *res,
+			  struct shoal_err *err)
+{
+	*res = pl->pre;
+	if (exists)
+		return img__rmrf(pl->unpacked) < 0 ? -EIO : 0;
+	if (rename(pl->unpacked, staged) < 0)
+		return img__fail(err, -errno, "staging layer: %s",
+				 strerror(errno));
+	return 0;
+}
+
 static int stage_layer(struct img_store *s, const char *stage,
-		       const char *blob_hex, const char *want_diff,
+		       const struct img__layer_plan *pl, const char *want_diff,
 		       struct img__layer_done *done, img_progress_fn *progress,
 		       void *arg, struct img_progress *p, struct shoal_err *err)
 {
+	const char *blob_hex = pl->blob_hex;
 	char *blob, *have = img__path(s->root, "layers", want_diff);
 	char *staged = img__path(stage, "layers", want_diff);
 	char *tmp = img__path(stage, "layers", ".incoming");
 	struct stat st;
-	bool exists;
+	bool exists, early;
 	struct img__layer_result res;
 	int rc = layer_blob_path(s, stage, blob_hex, &blob);
 	if (rc < 0 || !have || !staged || !tmp) {
@@ -620,14 +636,21 @@ static int stage_layer(struct img_store *s, const char *stage,
 	exists = img__exists(have) || img__exists(staged);
 	/* The blob was verified against @blob_hex when it was staged (pull:
 	 * while streaming; load: named by its hash) or stored. */
-	rc = img__unpack_known(blob, blob_hex, exists ? NULL : tmp, &res,
-			       progress, arg, p, err);
+	early = pl->unpacked && !strcmp(pl->pre.diff_hex, want_diff);
+	if (early) {
+		rc = stage_unpacked(pl, staged, exists, &res, err);
+		p->current = p->total;
+		if (rc == 0 && progress)
+			progress(p, arg);
+	} else
+		rc = img__unpack_known(blob, blob_hex, exists ? NULL : tmp,
+				       &res, progress, arg, p, err);
 	if (rc == 0 && strcmp(res.diff_hex, want_diff))
 		rc = img__fail(err, SHOAL_ECORRUPT,
 			       "its DiffID sha256:%s does not match the "
 			       "config (sha256:%s)",
 			       res.diff_hex, want_diff);
-	if (rc == 0 && !exists && rename(tmp, staged) < 0)
+	if (rc == 0 && !exists && !early && rename(tmp, staged) < 0)
 		rc = img__fail(err, -errno, "staging layer: %s",
 			       strerror(errno));
 	if (rc == 0) {
@@ -704,7 +727,7 @@ int img__stage_and_commit(struct img_store *s, const char *stage,
 				json_string_value(json_array_get(ids, j)) + 7;
 			snprintf(p.id, sizeof(p.id), "%.12s",
 				 pl->layers[j].blob_hex);
-			rc = stage_layer(s, stage, pl->layers[j].blob_hex, want,
+			rc = stage_layer(s, stage, &pl->layers[j], want,
 					 &done[i][j], progress, arg, &p, err);
 			p.layers_done++;
 			if (rc == 0 && progress) {

@@ -145,6 +145,7 @@ void img__desc_clear(struct img__desc *d)
 	shoal_free(d->name);
 	shoal_free(d->os);
 	shoal_free(d->arch);
+	shoal_free(d->variant);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -221,6 +222,8 @@ static int desc_parse(const json_t *v, struct img__desc *d, const char *what,
 		rc = opt_str(json_object_get(plat, "os"), &d->os);
 	if (rc == 0)
 		rc = opt_str(json_object_get(plat, "architecture"), &d->arch);
+	if (rc == 0)
+		rc = opt_str(json_object_get(plat, "variant"), &d->variant);
 	const char *ref = json_string_value(
 		json_object_get(ann, "vnd.docker.reference.type"));
 	d->attestation = ref && !strcmp(ref, "attestation-manifest");
@@ -308,8 +311,10 @@ int img__oci_manifest_parse(const char *data, size_t len,
 void img__plan_clear(struct img__plan *p)
 {
 	free_strv(p->tags, p->n_tags);
-	for (size_t i = 0; i < p->n_layers; i++)
+	for (size_t i = 0; i < p->n_layers; i++) {
 		shoal_free(p->layers[i].media_type);
+		shoal_free(p->layers[i].unpacked);
+	}
 	shoal_free(p->layers);
 	memset(p, 0, sizeof(*p));
 }

@@ -83,6 +83,19 @@ static json_t *diff_ids(json_t *layers)
 	return arr;
 }
 
+/* The image's repository digests (copies). Lock held. */
+static json_t *repo_digests(json_t *rec)
+{
+	json_t *in = json_object_get(rec, "repo_digests");
+	json_t *out = json_array();
+	for (size_t i = 0; out && i < json_array_size(in); i++) {
+		const char *d = json_string_value(json_array_get(in, i));
+		if (d)
+			json_array_append_new(out, json_string(d));
+	}
+	return out;
+}
+
 static json_t *inspect(struct img_store *s, const char *hex)
 {
 	json_t *cfg = json_object_get(s->configs, hex);
@@ -94,10 +107,10 @@ static json_t *inspect(struct img_store *s, const char *hex)
 	snprintf(id, sizeof(id), "sha256:%s", hex);
 	/* Copies only: the result outlives the store's lock. */
 	json_t *o = json_pack(
-		"{s:s,s:o,s:[],s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,"
+		"{s:s,s:o,s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,"
 		"s:{s:s,s:{s:o}},s:{s:s,s:o},s:{s:o}}",
 		"Id", id, "RepoTags", img__tags_for(s, hex), "RepoDigests",
-		"Parent", "", "Comment",
+		repo_digests(rec), "Parent", "", "Comment",
 		str_or_empty(json_object_get(cfg, "comment")), "Created",
 		str_or_empty(json_object_get(cfg, "created")), "DockerVersion",
 		str_or_empty(json_object_get(cfg, "docker_version")), "Author",
@@ -156,13 +169,14 @@ static json_t *summary(struct img_store *s, const char *hex)
 	int64_t created = img__parse_time(
 		json_string_value(json_object_get(cfg, "created")));
 	json_int_t size = json_integer_value(json_object_get(rec, "size"));
-	return json_pack(
-		"{s:s,s:s,s:o,s:[],s:I,s:I,s:i,s:I,s:o,s:I}", "Id", id,
-		"ParentId", "", "RepoTags", img__tags_for(s, hex),
-		"RepoDigests", "Created", (json_int_t)(created / NSEC_PER_SEC),
-		"Size", size, "SharedSize", -1, "VirtualSize", size, "Labels",
-		json_is_object(labels) ? json_deep_copy(labels) : json_object(),
-		"Containers", (json_int_t)json_object_size(users));
+	return json_pack("{s:s,s:s,s:o,s:o,s:I,s:I,s:i,s:I,s:o,s:I}", "Id", id,
+			 "ParentId", "", "RepoTags", img__tags_for(s, hex),
+			 "RepoDigests", repo_digests(rec), "Created",
+			 (json_int_t)(created / NSEC_PER_SEC), "Size", size,
+			 "SharedSize", -1, "VirtualSize", size, "Labels",
+			 json_is_object(labels) ? json_deep_copy(labels)
+						: json_object(),
+			 "Containers", (json_int_t)json_object_size(users));
 }
 
 int img_list_json(struct img_store *s, json_t **out, struct shoal_err *err)
@@ -238,6 +252,48 @@ err_next:
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+#define REPO_DIGESTS_MAX 64
+
+int img__add_repo_digest(struct img_store *s, const char *hex,
+			 const char *repo_digest, struct shoal_err *err)
+{
+	pthread_mutex_lock(&s->lock);
+	json_t *next = json_deep_copy(s->index);
+	json_t *rec = json_object_get(images_of(next), hex);
+	json_t *rds = json_object_get(rec, "repo_digests");
+	int rc = next ? 0 : -ENOMEM;
+	if (rc == 0 && !rec)
+		rc = img__fail(err, SHOAL_ENOTFOUND, "No such image: sha256:%s",
+			       hex);
+	if (rc == 0 && !json_is_array(rds)) {
+		rds = json_array();
+		rc = json_object_set_new(rec, "repo_digests", rds) ? -ENOMEM
+								   : 0;
+	}
+	for (size_t i = 0; rc == 0 && i < json_array_size(rds); i++)
+		if (!strcmp(json_string_value(json_array_get(rds, i)) ?: "",
+			    repo_digest))
+			rc = 1; /* already there */
+	/* Bounded: the oldest goes first. */
+	while (rc == 0 && json_array_size(rds) >= REPO_DIGESTS_MAX)
+		json_array_remove(rds, 0);
+	if (rc == 0 && json_array_append_new(rds, json_string(repo_digest)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = img__save_index(s, next);
+	if (rc == 0) {
+		json_decref(s->index);
+		s->index = next;
+	} else {
+		json_decref(next);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0 && err && !err->msg[0])
+		img__fail(err, rc, "saving the image index: %s",
+			  shoal_strerror(rc));
+	return rc < 0 ? rc : 0;
 }
 
 int img_untag(struct img_store *s, const char *ref, struct shoal_err *err)

@@ -7,8 +7,9 @@
  * through the store's loader (layers unpacked by the confined unpacker,
  * DiffIDs checked against the config, all or nothing).
  *
- * Layers are fetched one after another on this worker thread (Docker
- * fetches three at a time; see docs/images.md). Messages follow Docker's
+ * Layers are fetched three at a time, as Docker does: this worker thread
+ * and two more, each with a connection of its own; the first failure
+ * stops the others. Messages follow Docker's
  * pull progress: Pulling fs layer, Waiting, Downloading (bytes), Verifying
  * Checksum, Download complete, Extracting (bytes), Pull complete, or
  * Already exists for a layer blob the store holds.
@@ -16,8 +17,11 @@
 #define LOG_MODULE "image"
 #include "image/registry_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,6 +38,12 @@
 	"application/vnd.oci.image.manifest.v1+json, "                         \
 	"application/vnd.oci.image.index.v1+json"
 #define PROGRESS_STEP (512u * 1024)
+#define DOWNLOADS 3 /* layers fetched at once, as Docker */
+
+struct early_done {
+	char *dir; /* <stage>/layers/.early-<blob hex>, or NULL */
+	struct img__layer_result res;
+};
 
 struct pull {
 	struct img_store *s;
@@ -47,16 +57,29 @@ struct pull {
 	struct img__desc_list layers;
 	bool *present; /* per layer: its blob was in the store */
 	unsigned done_seen;
-	uint64_t last_report;
-	char cur_id[13];
+	/* Parallel downloads: the layers to fetch, the next one to take, the
+	 * first failure; under @lock. @lock also orders the messages. */
+	pthread_mutex_t lock;
+	size_t *todo;
+	size_t n_todo, next;
+	int rc;
+	atomic_bool stop;
+	char want_os[32], want_arch[32], want_variant[32];
+	bool explicit_platform;	  /* --platform given */
+	bool from_list;		  /* the reference named a manifest list */
+	struct early_done *early; /* per layer: unpacked while downloading */
 };
 
+/* Any downloader's thread: one message at a time reaches p->msg. */
 static void say(struct pull *p, const char *status, const char *id,
 		uint64_t cur, uint64_t total, bool detail)
 {
 	struct img_pull_msg m = {status, id ? id : "", cur, total, detail};
-	if (p->msg)
-		p->msg(&m, p->arg);
+	if (!p->msg)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->msg(&m, p->arg);
+	pthread_mutex_unlock(&p->lock);
 }
 
 static bool blob_present(struct img_store *s, const char *hex)
@@ -117,33 +140,84 @@ static bool is_index(const struct reg_sink *k)
 	return idx;
 }
 
-static int want_platform(const char *platform, struct shoal_err *err)
+/* Docker's architecture names for the kernel's. */
+static const char *arch_name(const char *a)
 {
-	char host[64];
-	snprintf(host, sizeof(host), "linux/%s", SHOAL_HOST_ARCH);
-	if (!platform || !*platform || !strcmp(platform, host) ||
-	    !strcmp(platform, "linux"))
+	if (!strcmp(a, "x86_64"))
+		return "amd64";
+	if (!strcmp(a, "aarch64"))
+		return "arm64";
+	return a;
+}
+
+/*
+ * --platform "os[/arch[/variant]]" into p->want_*; the host's (linux and
+ * its architecture) by default. Another platform is pulled and stored as
+ * Docker does; running it here is the runtime's refusal.
+ */
+static int want_platform(struct pull *p, const char *platform)
+{
+	char buf[100];
+	snprintf(p->want_os, sizeof(p->want_os), "linux");
+	snprintf(p->want_arch, sizeof(p->want_arch), "%s", SHOAL_HOST_ARCH);
+	p->want_variant[0] = '\0';
+	if (!platform || !*platform)
 		return 0;
-	return img__fail(err, -EINVAL,
-			 "platform %s cannot run on this %s node: only the "
-			 "host's platform can be pulled",
-			 platform, host);
+	p->explicit_platform = true;
+	bool ok = strlen(platform) < sizeof(buf);
+	for (const char *c = platform; ok && *c; c++)
+		ok = isalnum((unsigned char)*c) || strchr("._-/", *c);
+	char *save = NULL, *os = NULL, *arch = NULL, *var = NULL;
+	if (ok) {
+		snprintf(buf, sizeof(buf), "%s", platform);
+		for (char *c = buf; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		os = strtok_r(buf, "/", &save);
+		arch = os ? strtok_r(NULL, "/", &save) : NULL;
+		var = arch ? strtok_r(NULL, "/", &save) : NULL;
+		ok = os && !strtok_r(NULL, "/", &save) &&
+		     strlen(os) < sizeof(p->want_os) &&
+		     (!arch || strlen(arch) < sizeof(p->want_arch)) &&
+		     (!var || strlen(var) < sizeof(p->want_variant));
+	}
+	if (!ok)
+		return img__fail(p->err, -EINVAL,
+				 "invalid platform %s: expected "
+				 "os[/arch[/variant]]",
+				 platform);
+	snprintf(p->want_os, sizeof(p->want_os), "%s", os);
+	if (arch)
+		snprintf(p->want_arch, sizeof(p->want_arch), "%s",
+			 arch_name(arch));
+	if (var)
+		snprintf(p->want_variant, sizeof(p->want_variant), "%s", var);
+	return 0;
+}
+
+static void want_str(const struct pull *p, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%s%s%s", p->want_os, p->want_arch,
+		 p->want_variant[0] ? "/" : "", p->want_variant);
 }
 
 static int pick_platform(struct pull *p, struct reg_sink *k, char *hex)
 {
 	struct img__desc_list l;
+	char want[100];
 	int rc = img__oci_index_parse(k->mem.data, k->mem.len, &l, p->err);
 	if (rc < 0)
 		return rc;
+	want_str(p, want, sizeof(want));
 	rc = img__fail(p->err, SHOAL_ENOTFOUND,
-		       "no matching manifest for linux/%s in the manifest "
-		       "list entries",
-		       SHOAL_HOST_ARCH);
+		       "no matching manifest for %s in the manifest list "
+		       "entries",
+		       want);
 	for (size_t i = 0; i < l.n; i++) {
 		const struct img__desc *d = &l.d[i];
-		if (d->attestation || !d->os || strcmp(d->os, "linux") ||
-		    !d->arch || strcmp(d->arch, SHOAL_HOST_ARCH) ||
+		if (d->attestation || !d->os || strcmp(d->os, p->want_os) ||
+		    !d->arch || strcmp(arch_name(d->arch), p->want_arch) ||
+		    (p->want_variant[0] &&
+		     (!d->variant || strcmp(d->variant, p->want_variant))) ||
 		    img__media_is_index(d->media_type))
 			continue;
 		memcpy(hex, d->hex, SHA256_HEX_LEN + 1);
@@ -155,6 +229,45 @@ static int pick_platform(struct pull *p, struct reg_sink *k, char *hex)
 	return rc;
 }
 
+/* With --platform, a single image's config must say that platform (a list
+ * entry chosen by its platform is taken at its word, as Docker does). */
+static int check_platform(struct pull *p)
+{
+	if (!p->explicit_platform || p->from_list)
+		return 0;
+	/* Staged by this pull, or the store's when it had the image. */
+	char *path =
+		p->stage ? img__path(p->stage, "blobs", p->config.hex)
+			 : img__path(p->s->root, "blobs/sha256", p->config.hex);
+	char *data = NULL, want[100], have[200];
+	size_t len;
+	json_t *cfg = NULL;
+	int rc = path ? img__read_file(path, IMG_JSON_MAX, &data, &len)
+		      : -ENOMEM;
+	shoal_free(path);
+	if (rc == 0 && jsonx_parse_object(data, len, &cfg, NULL, 0) < 0)
+		rc = img__fail(p->err, SHOAL_ECORRUPT,
+			       "the image config is not JSON");
+	shoal_free(data);
+	if (rc < 0)
+		return rc;
+	const char *os = jsonx_str(cfg, "os", "");
+	const char *arch = arch_name(jsonx_str(cfg, "architecture", ""));
+	const char *var = jsonx_str(cfg, "variant", "");
+	want_str(p, want, sizeof(want));
+	snprintf(have, sizeof(have), "%s/%s%s%s", os, arch, *var ? "/" : "",
+		 var);
+	if (strcmp(os, p->want_os) || strcmp(arch, p->want_arch) ||
+	    (p->want_variant[0] && strcmp(var, p->want_variant)))
+		rc = img__fail(p->err, SHOAL_ENOTFOUND,
+			       "image with reference %s was found but does "
+			       "not match the specified platform: wanted %s, "
+			       "actual: %s",
+			       p->r.ref.path, want, have);
+	json_decref(cfg);
+	return rc;
+}
+
 static int resolve_manifest(struct pull *p)
 {
 	struct reg_sink k;
@@ -163,6 +276,7 @@ static int resolve_manifest(struct pull *p)
 			      p->r.ref.digest[0] ? p->r.ref.digest : NULL);
 	if (rc == 0 && is_index(&k)) {
 		char hex[SHA256_HEX_LEN + 1], d[DIGEST_STR_LEN];
+		p->from_list = true;
 		rc = pick_platform(p, &k, hex);
 		reg__sink_fini(&k);
 		if (rc < 0)
@@ -181,100 +295,346 @@ static int resolve_manifest(struct pull *p)
 
 /* Blobs ------------------------------------------------------------------- */
 
-static void dl_progress(struct reg_sink *k)
+/*
+ * One downloader: the config's on the pull's own thread and connection,
+ * then up to DOWNLOADS of them (the pull's thread among them), each with a
+ * connection of its own, taking layers in order from p->todo.
+ */
+struct dl {
+	struct pull *p;
+	struct early *early; /* of the layer downloading, or NULL */
+	struct reg *r;	     /* &p->r, or &own */
+	struct reg own;
+	struct shoal_err err;
+	char id[13];
+	uint64_t size;
+	uint64_t last_report;
+	pthread_t thread;
+	bool running;
+};
+
+/*
+ * A layer unpacked while it downloads. Its own thread reads the partial
+ * blob file as the download writes it, through the same confined unpacker
+ * as any layer, into <stage>/layers/.early-<hex>. The result is used only
+ * when the whole blob then matched its digest and size; otherwise (and
+ * when the download started over from zero, or the unpacker failed) the
+ * folder is deleted and the commit unpacks the verified blob as before,
+ * with its own messages. Nothing unpacked here reaches the store before
+ * the blob is verified. Docker unpacks after the download; doing both at
+ * once is what brings a big layer's pull near the raw transfer's time
+ * (docs/images.md).
+ */
+struct early {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t written; /* bytes of the partial file written so far */
+	unsigned restarts;
+	bool ended;  /* the download is complete */
+	bool broken; /* it failed or started over: stop reading */
+	int fd;	     /* the partial file, read side */
+	uint64_t off;
+	char *buf;
+	char *dest;
+	const char *hex;
+	pthread_t thread;
+	int rc;
+	struct img__layer_result res;
+	struct shoal_err err;
+};
+
+#define EARLY_READ (1u << 20)
+
+static ssize_t early_read(void *arg, const void **buf)
 {
-	struct pull *p = k->arg;
-	if (k->got < p->last_report + PROGRESS_STEP)
-		return;
-	p->last_report = k->got;
-	say(p, "Downloading", p->cur_id, k->got, 0, true);
+	struct early *e = arg;
+	pthread_mutex_lock(&e->mu);
+	while (!e->broken && !e->ended && e->off == e->written)
+		pthread_cond_wait(&e->cv, &e->mu);
+	bool broken = e->broken;
+	uint64_t avail = e->written - e->off;
+	pthread_mutex_unlock(&e->mu);
+	if (broken)
+		return -1;
+	if (!avail)
+		return 0;
+	ssize_t n =
+		pread(e->fd, e->buf, avail < EARLY_READ ? avail : EARLY_READ,
+		      (off_t)e->off);
+	if (n <= 0)
+		return -1;
+	e->off += (uint64_t)n;
+	*buf = e->buf;
+	return n;
 }
 
-static int fetch_blob(struct pull *p, const struct img__desc *d, bool layer)
+static void *early_run(void *arg)
 {
+	struct early *e = arg;
+	struct img__source src = {early_read, e};
+	e->rc = img__unpack_source(NULL, &src, e->hex, e->dest, &e->res, NULL,
+				   NULL, NULL, &e->err);
+	return NULL;
+}
+
+static void early_free(struct early *e)
+{
+	if (e->fd >= 0)
+		close(e->fd);
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->mu);
+	shoal_free(e->buf);
+	shoal_free(e->dest);
+	shoal_free(e);
+}
+
+/* NULL when it cannot start: the commit then unpacks as usual. */
+static struct early *early_start(struct pull *p, const struct img__desc *d,
+				 const char *part)
+{
+	struct early *e = shoal_calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	char name[SHA256_HEX_LEN + 8];
+	snprintf(name, sizeof(name), ".early-%s", d->hex);
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	e->hex = d->hex;
+	e->fd = open(part, O_RDONLY | O_CLOEXEC);
+	e->buf = shoal_malloc(EARLY_READ);
+	e->dest = img__path(p->stage, "layers", name);
+	if (e->fd < 0 || !e->buf || !e->dest ||
+	    pthread_create(&e->thread, NULL, early_run, e) != 0) {
+		early_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static void early_feed(struct early *e, const struct reg_sink *k)
+{
+	pthread_mutex_lock(&e->mu);
+	if (k->restarts != e->restarts)
+		e->broken = true;
+	e->written = k->got;
+	pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* Ends the unpacker; keeps its folder in @out when @ok and it succeeded. */
+static void early_finish(struct early *e, bool ok, struct early_done *out)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->mu);
+	if (ok)
+		e->ended = true;
+	else
+		e->broken = true;
+	pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	pthread_join(e->thread, NULL);
+	if (ok && e->rc == 0) {
+		out->dir = e->dest;
+		out->res = e->res;
+		e->dest = NULL;
+	} else {
+		img__rmrf(e->dest);
+	}
+	early_free(e);
+}
+
+static void dl_progress(struct reg_sink *k)
+{
+	struct dl *w = k->arg;
+	if (w->early)
+		early_feed(w->early, k);
+	if (k->got < w->last_report + PROGRESS_STEP && k->got < w->size)
+		return;
+	w->last_report = k->got;
+	say(w->p, "Downloading", w->id, k->got, w->size, true);
+}
+
+static int blob_open(struct dl *w, const char *part, struct reg_sink *k)
+{
+	k->fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (k->fd < 0)
+		return img__fail(&w->err, -errno, "staging blob: %s",
+				 strerror(errno));
+	return reg__hash_start(k) < 0 ? -ENOMEM : 0;
+}
+
+static int blob_check(struct dl *w, const struct img__desc *d,
+		      struct reg_sink *k)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	reg__hash_hex(k, hex);
+	if (strcmp(hex, d->hex) || k->got != (uint64_t)d->size)
+		return img__fail(&w->err, SHOAL_ECORRUPT,
+				 "filesystem layer verification failed for "
+				 "digest sha256:%s: the registry sent %llu "
+				 "bytes hashing to sha256:%s",
+				 d->hex, (unsigned long long)k->got, hex);
+	return 0;
+}
+
+/* The config (@i SIZE_MAX) or layer @i into <stage>/blobs/<hex>. */
+static int fetch_blob(struct dl *w, const struct img__desc *d, size_t i)
+{
+	bool layer = i != SIZE_MAX;
+	struct pull *p = w->p;
+	char partname[SHA256_HEX_LEN + 10];
+	snprintf(partname, sizeof(partname), ".partial-%s", d->hex);
 	char *path = img__path(p->stage, "blobs", d->hex);
-	char *part = img__path(p->stage, "blobs", ".partial");
-	int rc = path && part ? 0 : -ENOMEM;
+	char *part = img__path(p->stage, "blobs", partname);
 	struct reg_sink k;
 	reg__sink_mem(&k);
-	k.arg = p;
-	if (rc == 0) {
-		k.fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			    0600);
-		if (k.fd < 0)
-			rc = img__fail(p->err, -errno, "staging blob: %s",
-				       strerror(errno));
-	}
-	if (rc == 0 && reg__hash_start(&k) < 0)
-		rc = -ENOMEM;
+	k.arg = w;
+	k.stop = &p->stop;
+	int rc = path && part ? blob_open(w, part, &k) : -ENOMEM;
 	k.limit = (uint64_t)d->size;
-	snprintf(p->cur_id, sizeof(p->cur_id), "%.12s", d->hex);
-	p->last_report = 0;
+	snprintf(w->id, sizeof(w->id), "%.12s", d->hex);
+	w->size = (uint64_t)d->size;
+	w->last_report = 0;
 	if (layer) {
 		k.on_progress = dl_progress;
-		say(p, "Downloading", p->cur_id, 0, (uint64_t)d->size, true);
+		say(p, "Downloading", w->id, 0, w->size, true);
 	}
+	w->early = layer && rc == 0 ? early_start(p, d, part) : NULL;
 	char url[100], what[120];
 	snprintf(url, sizeof(url), "/blobs/sha256:%s", d->hex);
 	snprintf(what, sizeof(what), "blob sha256:%.12s", d->hex);
 	if (rc == 0)
-		rc = reg__get(&p->r, url, NULL, &k, what);
+		rc = reg__get(w->r, url, NULL, &k, what);
 	if (rc == 0 && layer)
-		say(p, "Verifying Checksum", p->cur_id, 0, 0, true);
-	char hex[SHA256_HEX_LEN + 1];
-	reg__hash_hex(&k, hex);
-	if (rc == 0 && (strcmp(hex, d->hex) || k.got != (uint64_t)d->size))
-		rc = img__fail(p->err, SHOAL_ECORRUPT,
-			       "filesystem layer verification failed for "
-			       "digest sha256:%s: the registry sent %llu "
-			       "bytes hashing to sha256:%s",
-			       d->hex, (unsigned long long)k.got, hex);
+		say(p, "Verifying Checksum", w->id, 0, 0, true);
+	if (rc == 0)
+		rc = blob_check(w, d, &k);
+	if (rc == 0)
+		img__writeback(k.fd, &k.flushed, k.got, true);
+	if (layer)
+		early_finish(w->early, rc == 0, &p->early[i]);
+	w->early = NULL;
 	if (k.fd >= 0 && close(k.fd) < 0 && rc == 0)
-		rc = img__fail(p->err, -errno, "staging blob: %s",
+		rc = img__fail(&w->err, -errno, "staging blob: %s",
 			       strerror(errno));
 	if (rc == 0 && rename(part, path) < 0)
-		rc = img__fail(p->err, -errno, "staging blob: %s",
+		rc = img__fail(&w->err, -errno, "staging blob: %s",
 			       strerror(errno));
 	if (rc < 0 && part)
 		unlink(part);
 	if (rc == 0 && layer)
-		say(p, "Download complete", p->cur_id, 0, 0, true);
+		say(p, "Download complete", w->id, 0, 0, true);
 	reg__sink_fini(&k);
 	shoal_free(path);
 	shoal_free(part);
 	return rc;
 }
 
-static int fetch_layers(struct pull *p)
+/* The first failure stops the other downloads and is the pull's error. */
+static void dl_failed(struct dl *w, int rc)
+{
+	struct pull *p = w->p;
+	pthread_mutex_lock(&p->lock);
+	if (!p->rc && rc != -ECANCELED) {
+		p->rc = rc;
+		*p->err = w->err;
+		atomic_store(&p->stop, true);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *dl_run(void *arg)
+{
+	struct dl *w = arg;
+	struct pull *p = w->p;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		size_t i = p->rc || p->next == p->n_todo ? SIZE_MAX
+							 : p->todo[p->next++];
+		pthread_mutex_unlock(&p->lock);
+		if (i == SIZE_MAX)
+			break;
+		int rc = fetch_blob(w, &p->layers.d[i], i);
+		if (rc < 0) {
+			dl_failed(w, rc);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Docker's first lines: each layer's state, then Waiting past the slots. */
+static int plan_layers(struct pull *p)
 {
 	p->present = shoal_calloc(p->layers.n + 1, sizeof(bool));
-	if (!p->present)
+	p->todo = shoal_calloc(p->layers.n + 1, sizeof(size_t));
+	p->early = shoal_calloc(p->layers.n + 1, sizeof(*p->early));
+	if (!p->present || !p->todo || !p->early)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->layers.n; i++) {
 		char id[13];
+		bool dup = false;
 		snprintf(id, sizeof(id), "%.12s", p->layers.d[i].hex);
 		p->present[i] = blob_present(p->s, p->layers.d[i].hex);
-		say(p, p->present[i] ? "Already exists" : "Pulling fs layer",
-		    id, 0, 0, true);
-	}
-	bool first = true;
-	for (size_t i = 0; i < p->layers.n; i++) {
-		char id[13];
-		snprintf(id, sizeof(id), "%.12s", p->layers.d[i].hex);
-		if (!p->present[i] && !first)
-			say(p, "Waiting", id, 0, 0, true);
-		if (!p->present[i])
-			first = false;
-	}
-	int rc = fetch_blob(p, &p->config, false);
-	for (size_t i = 0; rc == 0 && i < p->layers.n; i++) {
-		bool dup = false;
 		for (size_t j = 0; j < i; j++)
 			dup |= !strcmp(p->layers.d[j].hex, p->layers.d[i].hex);
 		if (!p->present[i] && !dup)
-			rc = fetch_blob(p, &p->layers.d[i], true);
+			p->todo[p->n_todo++] = i;
+		say(p, p->present[i] ? "Already exists" : "Pulling fs layer",
+		    id, 0, 0, true);
 	}
-	return rc;
+	for (size_t k = DOWNLOADS; k < p->n_todo; k++) {
+		char id[13];
+		snprintf(id, sizeof(id), "%.12s", p->layers.d[p->todo[k]].hex);
+		say(p, "Waiting", id, 0, 0, true);
+	}
+	return 0;
+}
+
+static int fetch_layers(struct pull *p)
+{
+	struct dl w[DOWNLOADS] = {{0}};
+	int rc = plan_layers(p);
+	for (size_t i = 0; i < DOWNLOADS; i++) {
+		w[i].p = p;
+		w[i].r = &p->r;
+	}
+	if (rc < 0)
+		return rc;
+	/* Until the joins, p->err is written only under p->lock. */
+	p->r.err = &w[0].err;
+	rc = fetch_blob(&w[0], &p->config, SIZE_MAX);
+	if (rc == 0)
+		rc = check_platform(p);
+	if (rc < 0 && !w[0].err.msg[0])
+		w[0].err = *p->err;
+	if (rc < 0) {
+		*p->err = w[0].err;
+		p->r.err = p->err;
+		return rc;
+	}
+	/* w[0] runs on this thread; the others each get a connection. */
+	for (size_t i = 1; i < DOWNLOADS && i < p->n_todo; i++) {
+		if (reg__clone(&w[i].own, &p->r, &w[i].err) < 0)
+			break;
+		w[i].r = &w[i].own;
+		w[i].running =
+			pthread_create(&w[i].thread, NULL, dl_run, &w[i]) == 0;
+		if (!w[i].running) {
+			reg__fini(&w[i].own);
+			break;
+		}
+	}
+	dl_run(&w[0]);
+	for (size_t i = 1; i < DOWNLOADS; i++) {
+		if (w[i].running)
+			pthread_join(w[i].thread, NULL);
+		if (w[i].r == &w[i].own)
+			reg__fini(&w[i].own);
+	}
+	p->r.err = p->err;
+	return p->rc;
 }
 
 /* Commit ------------------------------------------------------------------ */
@@ -309,6 +669,11 @@ static int commit(struct pull *p, const char *tag_ref, json_t **loaded)
 	for (size_t i = 0; rc == 0 && i < p->layers.n; i++) {
 		memcpy(plan.layers[i].blob_hex, p->layers.d[i].hex,
 		       SHA256_HEX_LEN + 1);
+		if (p->early[i].dir) {
+			plan.layers[i].unpacked = p->early[i].dir;
+			plan.layers[i].pre = p->early[i].res;
+			p->early[i].dir = NULL;
+		}
 		if (p->layers.d[i].media_type) {
 			plan.layers[i].media_type =
 				shoal_strdup(p->layers.d[i].media_type);
@@ -361,7 +726,7 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 	char tag[700], fam[600];
 	int rc = img_ref_parse(o->reference, &ref, p->err);
 	if (rc == 0)
-		rc = want_platform(o->platform, p->err);
+		rc = want_platform(p, o->platform);
 	if (rc == 0)
 		rc = reg__init(&p->r, o, &ref, p->err);
 	if (rc < 0)
@@ -383,6 +748,8 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 	struct img_image *have = NULL;
 	bool fresh = img_resolve(p->s, id, &have, NULL) != 0;
 	img_image_free(have);
+	if (!fresh && (rc = check_platform(p)) < 0)
+		return rc;
 	if (!fresh) {
 		for (size_t i = 0; i < p->layers.n; i++) {
 			char lid[13];
@@ -403,22 +770,23 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 			rc = commit(p, tagged ? tag : NULL, &loaded);
 		json_decref(loaded);
 	}
+	char rd[700];
+	snprintf(rd, sizeof(rd), "%s@%s", fam, p->digest);
+	if (rc == 0)
+		rc = img__add_repo_digest(p->s, p->config.hex, rd, p->err);
 	if (rc < 0)
 		return rc;
 	*result = result_of(p, tagged ? tag : NULL, fresh);
 	return *result ? 0 : -ENOMEM;
 }
 
-int img_pull(struct img_store *s, const struct img_pull_opts *o,
-	     img_pull_msg_fn *msg, void *arg, json_t **result,
-	     struct shoal_err *err)
+int img__pull_one(struct img_store *s, const struct img_pull_opts *o,
+		  img_pull_msg_fn *msg, void *arg, json_t **result,
+		  struct shoal_err *err)
 {
-	struct shoal_err local;
-	if (!err)
-		err = &local;
-	err->msg[0] = '\0';
 	*result = NULL;
 	struct pull p = {.s = s, .msg = msg, .arg = arg, .err = err};
+	pthread_mutex_init(&p.lock, NULL);
 	int rc = run(&p, o, result);
 	if (rc < 0)
 		log_info("pull of %s failed: %s", o->reference, err->msg);
@@ -426,9 +794,14 @@ int img_pull(struct img_store *s, const struct img_pull_opts *o,
 		img__rmrf(p.stage);
 		shoal_free(p.stage);
 	}
+	for (size_t i = 0; p.early && i < p.layers.n; i++)
+		shoal_free(p.early[i].dir);
+	shoal_free(p.early);
 	img__desc_clear(&p.config);
 	img__desc_list_clear(&p.layers);
 	shoal_free(p.present);
+	shoal_free(p.todo);
+	pthread_mutex_destroy(&p.lock);
 	reg__fini(&p.r);
 	return rc;
 }

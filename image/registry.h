@@ -74,6 +74,9 @@ struct img_pull_opts {
 	/* Docker's certs.d: <certs_dir>/<host:port>/ca.crt is trusted for
 	 * that registry. NULL: none. */
 	const char *certs_dir;
+	/* docker pull --all-tags: @reference names a repository (no tag, no
+	 * digest) and every tag its registry lists is pulled, in order. */
+	bool all_tags;
 };
 
 /*
@@ -94,7 +97,10 @@ typedef void img_pull_msg_fn(const struct img_pull_msg *m, void *arg);
  * img_pull() - fetch @o->reference and commit it to @s, tagged as pulled
  * (by digest: untagged). Blocks. On success 0 and *@result (owned):
  * {"id": "sha256:<image id>", "digest": "sha256:<manifest digest>",
- * "ref": "<normalized name:tag or name@digest>", "new": bool}.
+ * "ref": "<normalized name:tag or name@digest>", "new": bool}. With
+ * @o->all_tags each tag's "Digest: ..." goes to @msg as it is pulled and
+ * the result is {"ref": "<name>", "new": any tag new, "all_tags": true};
+ * the first tag that fails ends the pull (the tags before it stay).
  * SHOAL_ENOTFOUND for an unknown repository or tag, -EACCES when the
  * registry refuses the credentials, SHOAL_ECORRUPT for a blob or manifest
  * that does not match its digest, -EIO for transport failures; @err says
@@ -112,6 +118,125 @@ int img_pull(struct img_store *s, const struct img_pull_opts *o,
 int img_pull_async(uv_loop_t *loop, struct img_store *s,
 		   const struct img_pull_opts *o, img_pull_msg_fn *msg,
 		   img_done_fn *done, void *arg);
+
+struct img_push_opts {
+	const char *reference; /* "name[:tag]" of a local image */
+	struct img_auth auth;
+	const char *const *insecure; /* as struct img_pull_opts */
+	size_t n_insecure;
+	const char *certs_dir;
+};
+
+/**
+ * img_push() - send local image @o->reference to the registry its name
+ * points at, under its tag: blobs the repository lacks (mounted from
+ * another repository of that registry where the image is tagged too,
+ * else uploaded), then the manifest (image manifest v2 schema 2; OCI when
+ * a layer is OCI-only). Blocks. @msg gets Docker's push progress. On
+ * success 0 and *@result (owned): {"tag", "digest": "sha256:<manifest>",
+ * "size": manifest bytes, "id": config hex}. SHOAL_ENOTFOUND when the
+ * image is not local, -EACCES when the registry refuses, -EIO for
+ * transport failures; @err says which.
+ */
+int img_push(struct img_store *s, const struct img_push_opts *o,
+	     img_pull_msg_fn *msg, void *arg, json_t **result,
+	     struct shoal_err *err);
+
+/** img_push_async() - img_push() on libuv's thread pool, as
+ * img_pull_async(). */
+int img_push_async(uv_loop_t *loop, struct img_store *s,
+		   const struct img_push_opts *o, img_pull_msg_fn *msg,
+		   img_done_fn *done, void *arg);
+
+/**
+ * img_distribution() - Docker's /distribution/{name}/json answer for
+ * @o->reference (only its reference, auth, insecure and certs_dir are
+ * read): {"Descriptor": {"mediaType", "digest", "size"} of the manifest
+ * the reference names, "Platforms": [{"architecture", "os"[, "variant"]}]}
+ * (a list's entries, or an image's config). Blocks. Errors as img_pull().
+ */
+int img_distribution(const struct img_pull_opts *o, json_t **out,
+		     struct shoal_err *err);
+
+/** img_distribution_async() - img_distribution() on libuv's thread pool;
+ * @done gets the answer as its result. */
+int img_distribution_async(uv_loop_t *loop, const struct img_pull_opts *o,
+			   img_done_fn *done, void *arg);
+
+/**
+ * img_login() - whether the registry at @server ("host[:port]", maybe with
+ * a scheme and a path, as `docker login` takes it; "" or Docker Hub's
+ * names for docker.io) takes @o->auth's user name and password (@o's
+ * insecure and certs_dir apply). 0 when it does, or when it asks for no
+ * authentication; -EACCES with Docker's "login attempt to ... failed with
+ * status: 401 Unauthorized" when it refuses; -EINVAL, -EIO otherwise.
+ * Blocks; stores nothing.
+ */
+int img_login(const struct img_pull_opts *o, const char *server,
+	      struct shoal_err *err);
+
+/** img_login_async() - img_login() of @o->reference (the server) on
+ * libuv's thread pool; @done's result is {"Status":"Login Succeeded"}. */
+int img_login_async(uv_loop_t *loop, const struct img_pull_opts *o,
+		    img_done_fn *done, void *arg);
+
+/**
+ * img_login_server() - the registry host of a `docker login` server
+ * argument into @host: the scheme and any path dropped, Docker Hub's names
+ * ("", index.docker.io, registry-1.docker.io) as "docker.io". -EINVAL for
+ * characters a host cannot have or one too long.
+ */
+int img_login_server(const char *server, char *host, size_t cap);
+
+/**
+ * img_registry_insecure() - whether registry @host ("host[:port]") may be
+ * reached over plain HTTP or unverified TLS: loopback (Docker's default
+ * 127.0.0.0/8 and ::1, localhost), or named by @insecure (HOST[:PORT]
+ * exactly, or an IPv4 CIDR holding a numeric host).
+ */
+bool img_registry_insecure(const char *host, const char *const *insecure,
+			   size_t n);
+
+/**
+ * img_registry_config_json() - Docker's /info RegistryConfig for the
+ * daemon's @insecure list: InsecureRegistryCIDRs (127.0.0.0/8 and the
+ * CIDRs), IndexConfigs (docker.io and each HOST[:PORT], Secure false),
+ * Mirrors. New reference, or NULL.
+ */
+json_t *img_registry_config_json(const char *const *insecure, size_t n);
+
+/**
+ * img_search() - docker search in the catalog of registry @host (@o's
+ * auth, insecure and certs_dir apply): at most @limit repositories whose
+ * path contains @term ("" for all), as Docker's results [{"name":
+ * "host/path", "description": "", "star_count": 0, "is_official": false,
+ * "is_automated": false}]. Blocks. SHOAL_ENOTFOUND for a registry
+ * without a catalog; errors otherwise as img_pull().
+ */
+int img_search(const struct img_pull_opts *o, const char *host,
+	       const char *term, size_t limit, json_t **out,
+	       struct shoal_err *err);
+
+/** img_search_async() - img_search() on libuv's thread pool. */
+int img_search_async(uv_loop_t *loop, const struct img_pull_opts *o,
+		     const char *host, const char *term, size_t limit,
+		     img_done_fn *done, void *arg);
+
+/**
+ * img_catalog_parse() - a /v2/_catalog page ({"repositories": [...]})
+ * appended to the json array @names, up to @max; names a reference could
+ * not hold are skipped. -EPROTO with a message for a malformed page.
+ */
+int img_catalog_parse(const char *data, size_t len, json_t *names, size_t max,
+		      struct shoal_err *err);
+
+/**
+ * img_tags_parse() - a /v2/<name>/tags/list page ({"tags": [...]})
+ * appended to the json array @tags, up to @max; tags Docker's grammar
+ * refuses are skipped. -EPROTO with a message for a malformed page.
+ */
+int img_tags_parse(const char *data, size_t len, json_t *tags, size_t max,
+		   struct shoal_err *err);
 
 /* Parsers of registry bytes (exposed for the fuzz targets). */
 

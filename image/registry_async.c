@@ -1,12 +1,12 @@
 /*
- * img_pull() for the libuv loop: the pull runs on libuv's thread pool and
- * its messages reach the loop thread through a uv_async_t. Unlike the
- * store's load progress, pull messages are not coalesced: a client draws
- * one line per layer and must see every status change. They wait in a
- * queue bounded at QUEUE_MAX; past it, byte-count updates ("Downloading",
- * "Extracting") are dropped, never the others. The completion callback
- * runs once, after the last message; the job is freed in the async
- * handle's close callback.
+ * img_pull() and img_push() for the libuv loop: the pull (or push) runs on
+ * libuv's thread pool and its messages reach the loop thread through a
+ * uv_async_t. Unlike the store's load progress, pull messages are not
+ * coalesced: a client draws one line per layer and must see every status
+ * change. They wait in a queue bounded at QUEUE_MAX; past it, byte-count
+ * updates ("Downloading", "Extracting") are dropped, never the others. The
+ * completion callback runs once, after the last message; the job is freed in
+ * the async handle's close callback.
  */
 #include "image/registry.h"
 
@@ -32,6 +32,13 @@ struct job {
 	struct img_store *s;
 	json_t *strings; /* copies of the options' strings */
 	struct img_pull_opts o;
+	bool push;    /* img_push() of o's fields */
+	bool inspect; /* img_distribution() */
+	bool login;   /* img_login() of o.reference */
+	bool search;  /* img_search() of host, term, limit */
+	char host[256];
+	char term[256];
+	size_t limit;
 	const char **insecure;
 	img_pull_msg_fn *msg;
 	img_done_fn *done;
@@ -93,6 +100,33 @@ static void deliver(uv_async_t *h)
 static void work(uv_work_t *w)
 {
 	struct job *j = w->data;
+	if (j->search) {
+		j->rc = img_search(&j->o, j->host, j->term, j->limit,
+				   &j->result, &j->err);
+		return;
+	}
+	if (j->login) {
+		j->rc = img_login(&j->o, j->o.reference, &j->err);
+		if (j->rc == 0 && !(j->result = json_pack("{s:s}", "Status",
+							  "Login Succeeded")))
+			j->rc = -ENOMEM;
+		return;
+	}
+	if (j->inspect) {
+		j->rc = img_distribution(&j->o, &j->result, &j->err);
+		return;
+	}
+	if (j->push) {
+		struct img_push_opts po = {
+			.reference = j->o.reference,
+			.auth = j->o.auth,
+			.insecure = j->o.insecure,
+			.n_insecure = j->o.n_insecure,
+			.certs_dir = j->o.certs_dir,
+		};
+		j->rc = img_push(j->s, &po, on_msg, j, &j->result, &j->err);
+		return;
+	}
 	j->rc = img_pull(j->s, &j->o, on_msg, j, &j->result, &j->err);
 }
 
@@ -134,9 +168,16 @@ static const char *keep(struct job *j, const char *s, bool *fail)
 	return json_string_value(v);
 }
 
-int img_pull_async(uv_loop_t *loop, struct img_store *s,
-		   const struct img_pull_opts *o, img_pull_msg_fn *msg,
-		   img_done_fn *done, void *arg)
+/* What a search job takes besides the options. */
+struct search_args {
+	const char *host, *term;
+	size_t limit;
+};
+
+/* @kind: 0 pull, 1 push, 2 distribution inspect, 3 login, 4 search (@sa). */
+static int start(uv_loop_t *loop, struct img_store *s,
+		 const struct img_pull_opts *o, int kind, img_pull_msg_fn *msg,
+		 img_done_fn *done, void *arg, const struct search_args *sa)
 {
 	struct job *j = shoal_calloc(1, sizeof(*j));
 	if (!j)
@@ -144,6 +185,15 @@ int img_pull_async(uv_loop_t *loop, struct img_store *s,
 	pthread_mutex_init(&j->lock, NULL);
 	bool fail = false;
 	j->s = s;
+	j->push = kind == 1;
+	j->inspect = kind == 2;
+	j->login = kind == 3;
+	j->search = kind == 4;
+	if (sa) {
+		snprintf(j->host, sizeof(j->host), "%s", sa->host);
+		snprintf(j->term, sizeof(j->term), "%s", sa->term);
+		j->limit = sa->limit;
+	}
 	j->msg = msg;
 	j->done = done;
 	j->arg = arg;
@@ -164,6 +214,7 @@ int img_pull_async(uv_loop_t *loop, struct img_store *s,
 			j->insecure[i] = keep(j, o->insecure[i], &fail);
 		j->o.insecure = j->insecure;
 		j->o.n_insecure = o->n_insecure;
+		j->o.all_tags = o->all_tags;
 	}
 	if (fail) {
 		job_free(j);
@@ -182,4 +233,47 @@ int img_pull_async(uv_loop_t *loop, struct img_store *s,
 		return rc;
 	}
 	return 0;
+}
+
+int img_pull_async(uv_loop_t *loop, struct img_store *s,
+		   const struct img_pull_opts *o, img_pull_msg_fn *msg,
+		   img_done_fn *done, void *arg)
+{
+	return start(loop, s, o, 0, msg, done, arg, NULL);
+}
+
+int img_push_async(uv_loop_t *loop, struct img_store *s,
+		   const struct img_push_opts *o, img_pull_msg_fn *msg,
+		   img_done_fn *done, void *arg)
+{
+	struct img_pull_opts po = {
+		.reference = o->reference,
+		.auth = o->auth,
+		.insecure = o->insecure,
+		.n_insecure = o->n_insecure,
+		.certs_dir = o->certs_dir,
+	};
+	return start(loop, s, &po, 1, msg, done, arg, NULL);
+}
+
+int img_distribution_async(uv_loop_t *loop, const struct img_pull_opts *o,
+			   img_done_fn *done, void *arg)
+{
+	return start(loop, NULL, o, 2, NULL, done, arg, NULL);
+}
+
+int img_login_async(uv_loop_t *loop, const struct img_pull_opts *o,
+		    img_done_fn *done, void *arg)
+{
+	return start(loop, NULL, o, 3, NULL, done, arg, NULL);
+}
+
+int img_search_async(uv_loop_t *loop, const struct img_pull_opts *o,
+		     const char *host, const char *term, size_t limit,
+		     img_done_fn *done, void *arg)
+{
+	struct search_args sa = {host, term, limit};
+	if (strlen(host) >= 256 || strlen(term) >= 256)
+		return -EINVAL;
+	return start(loop, NULL, o, 4, NULL, done, arg, &sa);
 }

@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -63,6 +64,38 @@ static bool loopback(const char *domain)
 	       (ntohl(a.s_addr) >> 24) == 127;
 }
 
+/* Whether @host ("a.b.c.d[:port]") is inside IPv4 CIDR @cidr. */
+static bool in_cidr(const char *host, const char *cidr)
+{
+	char h[256], net[64];
+	const char *slash = strchr(cidr, '/');
+	if (!slash || (size_t)(slash - cidr) >= sizeof(net))
+		return false;
+	snprintf(h, sizeof(h), "%s", host);
+	h[strcspn(h, ":")] = '\0';
+	memcpy(net, cidr, (size_t)(slash - cidr));
+	net[slash - cidr] = '\0';
+	char *end;
+	long bits = strtol(slash + 1, &end, 10);
+	struct in_addr a, n;
+	if (*end || bits < 0 || bits > 32 || inet_pton(AF_INET, h, &a) != 1 ||
+	    inet_pton(AF_INET, net, &n) != 1)
+		return false;
+	uint32_t mask = bits ? ~0u << (32 - bits) : 0;
+	return (ntohl(a.s_addr) & mask) == (ntohl(n.s_addr) & mask);
+}
+
+bool img_registry_insecure(const char *host, const char *const *insecure,
+			   size_t n)
+{
+	if (loopback(host))
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(insecure[i], host) || in_cidr(host, insecure[i]))
+			return true;
+	return false;
+}
+
 int reg__init(struct reg *r, const struct img_pull_opts *o,
 	      const struct img_ref *ref, struct shoal_err *err)
 {
@@ -75,10 +108,7 @@ int reg__init(struct reg *r, const struct img_pull_opts *o,
 				   ? "registry-1.docker.io"
 				   : ref->domain;
 	snprintf(r->host, sizeof(r->host), "%s", host);
-	r->insecure = loopback(host);
-	for (size_t i = 0; i < o->n_insecure; i++)
-		if (!strcmp(o->insecure[i], host))
-			r->insecure = true;
+	r->insecure = img_registry_insecure(host, o->insecure, o->n_insecure);
 	if (o->certs_dir) {
 		snprintf(r->ca, sizeof(r->ca), "%s/%s/ca.crt", o->certs_dir,
 			 host);
@@ -88,6 +118,21 @@ int reg__init(struct reg *r, const struct img_pull_opts *o,
 	r->h = curl_easy_init();
 	if (!r->h)
 		return img__fail(err, -ENOMEM, "cannot start an HTTP client");
+	return 0;
+}
+
+int reg__clone(struct reg *dst, const struct reg *src, struct shoal_err *err)
+{
+	*dst = *src;
+	dst->err = err;
+	dst->token = NULL;
+	dst->h = curl_easy_init();
+	if (src->token)
+		dst->token = shoal_strdup(src->token);
+	if (!dst->h || (src->token && !dst->token)) {
+		reg__fini(dst);
+		return img__fail(err, -ENOMEM, "cannot start an HTTP client");
+	}
 	return 0;
 }
 
@@ -109,6 +154,10 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 {
 	struct reg_sink *k = arg;
 	size_t len = sz * n;
+	if (k->stop && atomic_load_explicit(k->stop, memory_order_relaxed)) {
+		k->cancelled = true;
+		return 0;
+	}
 	if (k->status >= 300 || k->status < 200) {
 		/* An error body: keep a little of it for the message. */
 		if (buf_append(&k->mem, p, len) < 0)
@@ -125,7 +174,8 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 			k->write_errno = ENOMEM;
 			return 0;
 		}
-		k->got = k->from = 0;
+		k->got = k->from = k->flushed = 0;
+		k->restarts++;
 	}
 	if (k->fd >= 0 && k->got + len > k->limit) {
 		k->too_big = true;
@@ -141,6 +191,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 			off += (size_t)w;
 		}
 		EVP_DigestUpdate(k->hash, p, len);
+		img__writeback(k->fd, &k->flushed, k->got + len, false);
 	} else if (buf_append(&k->mem, p, len) < 0) {
 		k->too_big = true;
 		return 0;
@@ -149,6 +200,19 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 	if (k->on_progress)
 		k->on_progress(k);
 	return len;
+}
+
+/* Called by libcurl about once a second even when no bytes come. */
+static int on_xfer(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		   curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct reg_sink *k = arg;
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (atomic_load_explicit(k->stop, memory_order_relaxed)) {
+		k->cancelled = true;
+		return 1;
+	}
+	return 0;
 }
 
 static void header_value(char *dst, size_t cap, const char *v, size_t n)
@@ -177,6 +241,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 			st = strtol(sp + 1, NULL, 10);
 		k->status = st;
 		k->www_auth[0] = k->ctype[0] = '\0';
+		k->location[0] = k->dcd[0] = k->link[0] = '\0';
 		return len;
 	}
 	static const struct {
@@ -187,6 +252,12 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 		 sizeof(((struct reg_sink *)0)->www_auth)},
 		{"content-type:", offsetof(struct reg_sink, ctype),
 		 sizeof(((struct reg_sink *)0)->ctype)},
+		{"location:", offsetof(struct reg_sink, location),
+		 sizeof(((struct reg_sink *)0)->location)},
+		{"docker-content-digest:", offsetof(struct reg_sink, dcd),
+		 sizeof(((struct reg_sink *)0)->dcd)},
+		{"link:", offsetof(struct reg_sink, link),
+		 sizeof(((struct reg_sink *)0)->link)},
 	};
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
 		size_t nl = strlen(hs[i].name);
@@ -202,6 +273,7 @@ void reg__sink_mem(struct reg_sink *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->fd = -1;
+	k->body_fd = -1;
 	buf_init(&k->mem, MEM_MAX);
 }
 
@@ -229,7 +301,65 @@ void reg__hash_hex(struct reg_sink *k, char hex[SHA256_HEX_LEN + 1])
 		shoal_hex(md, n, hex);
 }
 
-/* One GET --------------------------------------------------------------- */
+/* One request ----------------------------------------------------------- */
+
+static size_t on_read(char *p, size_t sz, size_t n, void *arg)
+{
+	struct reg_sink *k = arg;
+	size_t want = sz * n;
+	uint64_t left = k->body_len - k->sent;
+	if (want > left)
+		want = (size_t)left;
+	if (!want)
+		return 0;
+	if (k->body_fd >= 0) {
+		ssize_t got = pread(k->body_fd, p, want, (off_t)k->sent);
+		if (got <= 0) {
+			k->write_errno = got < 0 ? errno : EIO;
+			return CURL_READFUNC_ABORT;
+		}
+		want = (size_t)got;
+	} else {
+		memcpy(p, k->body + k->sent, want);
+	}
+	k->sent += want;
+	if (k->on_sent)
+		k->on_sent(k);
+	return want;
+}
+
+/* The method and body of @k's request on @h. */
+static void set_method(CURL *h, struct reg_sink *k, struct curl_slist **hdrs)
+{
+	const char *m = k->method;
+	if (!m || !strcmp(m, "GET"))
+		return;
+	if (!strcmp(m, "HEAD")) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		return;
+	}
+	k->sent = 0;
+	if (!strcmp(m, "POST")) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)k->body_len);
+	} else {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)k->body_len);
+		if (strcmp(m, "PUT"))
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+	}
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(h, CURLOPT_READDATA, k);
+	/* No "Expect: 100-continue" round trip before a big body. */
+	*hdrs = curl_slist_append(*hdrs, "Expect:");
+	if (k->req_ctype) {
+		char line[300];
+		snprintf(line, sizeof(line), "Content-Type: %s", k->req_ctype);
+		*hdrs = curl_slist_append(*hdrs, line);
+	}
+}
 
 static CURLcode get_once(struct reg *r, const char *url, const char *accept,
 			 struct reg_sink *k, uint64_t from)
@@ -242,6 +372,7 @@ static CURLcode get_once(struct reg *r, const char *url, const char *accept,
 		snprintf(line, sizeof(line), "Accept: %s", accept);
 		hdrs = curl_slist_append(hdrs, line);
 	}
+	set_method(h, k, &hdrs);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
@@ -261,6 +392,11 @@ static CURLcode get_once(struct reg *r, const char *url, const char *accept,
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, k);
+	if (k->stop) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xfer);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, k);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (from) {
 		snprintf(line, sizeof(line), "%llu-", (unsigned long long)from);
 		curl_easy_setopt(h, CURLOPT_RANGE, line);
@@ -324,14 +460,24 @@ static int fetch_token(struct reg *r, const struct img_challenge *c)
 				 "password");
 	char *svc = curl_easy_escape(r->h, c->service, 0);
 	char scope[600];
-	snprintf(scope, sizeof(scope), "repository:%s:pull", r->ref.path);
-	char *sc = curl_easy_escape(r->h, scope, 0);
+	snprintf(scope, sizeof(scope), "repository:%s:%s", r->ref.path,
+		 r->actions ? r->actions : "pull");
+	/* A login (no repository) asks for no scope, only the account. */
+	char *sc = r->ref.path[0] ? curl_easy_escape(r->h, scope, 0) : NULL;
+	char *xs = r->extra_scope ? curl_easy_escape(r->h, r->extra_scope, 0)
+				  : NULL;
+	char *acct = !r->ref.path[0] && r->o->auth.username
+			     ? curl_easy_escape(r->h, r->o->auth.username, 0)
+			     : NULL;
 	char url[2048];
-	snprintf(url, sizeof(url), "%s%sservice=%s&scope=%s", c->realm,
+	snprintf(url, sizeof(url), "%s%sservice=%s%s%s%s%s%s%s", c->realm,
 		 strchr(c->realm, '?') ? "&" : "?", svc ? svc : "",
-		 sc ? sc : "");
+		 sc ? "&scope=" : "", sc ? sc : "", xs ? "&scope=" : "",
+		 xs ? xs : "", acct ? "&account=" : "", acct ? acct : "");
 	curl_free(svc);
 	curl_free(sc);
+	curl_free(xs);
+	curl_free(acct);
 	struct reg_sink k;
 	reg__sink_mem(&k);
 	char *saved = r->token;
@@ -419,12 +565,15 @@ int reg__ping(struct reg *r)
 					 r->host, k.status);
 	}
 	if (cc != CURLE_OK)
-		return img__fail(r->err, -EIO, "Get \"%s\": %s%s", url,
+		return img__fail(r->err, -EIO, "Get \"%s\": %s%s%s%s", url,
 				 curl_easy_strerror(cc),
 				 cc == CURLE_SSL_CONNECT_ERROR
-					 ? " (a registry without TLS must be "
-					   "an insecure registry)"
-					 : "");
+					 ? " (if the registry serves plain "
+					   "HTTP, start shoald with "
+					   "--insecure-registry "
+					 : "",
+				 cc == CURLE_SSL_CONNECT_ERROR ? r->host : "",
+				 cc == CURLE_SSL_CONNECT_ERROR ? ")" : "");
 	int rc = 0;
 	if (k.status == 401)
 		rc = authenticate(r, k.www_auth);
@@ -432,13 +581,31 @@ int reg__ping(struct reg *r)
 	return rc;
 }
 
+void reg__url(const struct reg *r, const char *where, char *out, size_t cap)
+{
+	if (!strncmp(where, "http://", 7) || !strncmp(where, "https://", 8))
+		snprintf(out, cap, "%s", where);
+	else if (where[0] == '/' && !strncmp(where, "/v2/", 4))
+		snprintf(out, cap, "%s%s", r->base, where);
+	else
+		snprintf(out, cap, "%s/v2/%s%s", r->base, r->ref.path, where);
+}
+
+int reg__request(struct reg *r, const char *where, struct reg_sink *k,
+		 const char *what)
+{
+	return reg__get(r, where, NULL, k, what);
+}
+
 int reg__get(struct reg *r, const char *path, const char *accept,
 	     struct reg_sink *k, const char *what)
 {
-	char url[1024];
-	snprintf(url, sizeof(url), "%s/v2/%s%s", r->base, r->ref.path, path);
+	char url[2600];
+	reg__url(r, path, url, sizeof(url));
 	for (int attempt = 0;; attempt++) {
 		CURLcode cc = get_once(r, url, accept, k, k->got);
+		if (k->cancelled)
+			return -ECANCELED;
 		if (k->write_errno)
 			return img__fail(r->err, -k->write_errno,
 					 "writing %s: %s", what,
@@ -463,7 +630,7 @@ int reg__get(struct reg *r, const char *path, const char *accept,
 				return rc;
 			continue;
 		}
-		if (k->status == 200 || k->status == 206)
+		if (k->status / 100 == 2)
 			return 0;
 		char msg[300];
 		error_text(k, msg, sizeof(msg));

@@ -16,6 +16,7 @@
  */
 #include "common/path.h"
 #include "image/internal.h"
+#include "image/registry.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -489,6 +490,38 @@ static int by_prefix(struct img_store *s, const char *ref, const char *prefix,
  * *@tag (may be NULL) is set to whether @ref named a tag, whose normalized
  * form goes to @norm (SHOAL_ERR_MAX bytes) then.
  */
+/*
+ * "name[:tag]@sha256:<hex>": the image whose RepoDigests hold the name
+ * (familiar) with that digest; the tag is ignored, as Docker does.
+ */
+static int by_repo_digest(struct img_store *s, const char *ref,
+			  const char **hex, struct shoal_err *err)
+{
+	struct img_ref r;
+	char fam[600], want[700];
+	if (img_ref_parse(ref, &r, NULL) < 0 || !r.digest[0])
+		return img__fail(err, -EINVAL, "invalid reference format: %s",
+				 ref);
+	img_ref_familiar(&r, fam, sizeof(fam));
+	snprintf(want, sizeof(want), "%s@%s", fam, r.digest);
+	const char *k;
+	json_t *v;
+	json_t *images = images_of(s->index);
+	for (void *it = img__first(images, &k, &v); it;
+	     it = img__next(images, it, &k, &v)) {
+		json_t *rds = json_object_get(v, "repo_digests");
+		for (size_t i = 0; i < json_array_size(rds); i++) {
+			const char *d =
+				json_string_value(json_array_get(rds, i));
+			if (d && !strcmp(d, want)) {
+				*hex = k;
+				return 0;
+			}
+		}
+	}
+	return img__fail(err, SHOAL_ENOTFOUND, "No such image: %s", want);
+}
+
 int img__find_image(struct img_store *s, const char *ref, const char **hex,
 		    bool *by_tag, char *norm, struct shoal_err *err)
 {
@@ -504,6 +537,8 @@ int img__find_image(struct img_store *s, const char *ref, const char **hex,
 	char buf[SHOAL_ERR_MAX];
 	if (!norm)
 		norm = buf;
+	if (strchr(ref, '@'))
+		return by_repo_digest(s, ref, hex, err);
 	if (img__ref_normalize(ref, norm, SHOAL_ERR_MAX) == 0) {
 		json_t *id = json_object_get(tags_of(s->index), norm);
 		if (id) {

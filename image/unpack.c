@@ -83,7 +83,8 @@ struct unpack {
 	void *arg;
 	struct img_progress *p;
 	uint64_t next_report;
-	const char *entry; /* for error messages */
+	const char *entry;	       /* for error messages */
+	const struct img__source *src; /* NULL: read the blob file */
 };
 
 static void report(struct unpack *u, bool force)
@@ -124,6 +125,15 @@ static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
 	return n;
 }
 
+static la_ssize_t src_read(struct archive *a, void *ctx, const void **buf)
+{
+	const struct img__source *src = ctx;
+	ssize_t n = src->read(src->arg, buf);
+	if (n < 0)
+		archive_set_error(a, EIO, "the download stopped");
+	return n;
+}
+
 static int open_outer(struct unpack *u, const char *blob, struct shoal_err *err)
 {
 	struct archive_entry *e;
@@ -135,8 +145,10 @@ static int open_outer(struct unpack *u, const char *blob, struct shoal_err *err)
 	if (tarx_builtin_filters(u->outer, true, why, sizeof(why)) < 0)
 		return img__fail(err, -ENOTSUP, "%s", why);
 	archive_read_support_format_raw(u->outer);
-	if (archive_read_open_filename(u->outer, blob, READ_BLOCK) !=
-		    ARCHIVE_OK ||
+	int r = u->src ? archive_read_open(u->outer, (void *)u->src, NULL,
+					   src_read, NULL)
+		       : archive_read_open_filename(u->outer, blob, READ_BLOCK);
+	if (r != ARCHIVE_OK ||
 	    archive_read_next_header(u->outer, &e) != ARCHIVE_OK ||
 	    !tarx_filters_ok(u->outer)) {
 		const char *m = archive_error_string(u->outer);
@@ -263,6 +275,7 @@ static int copy_data(struct unpack *u, int fd, la_int64_t size,
 	size_t len;
 	la_int64_t off;
 	la_int64_t end = 0;
+	uint64_t flushed = 0;
 	int r;
 	while ((r = archive_read_data_block(u->in, &block, &len, &off)) ==
 	       ARCHIVE_OK) {
@@ -281,7 +294,10 @@ static int copy_data(struct unpack *u, int fd, la_int64_t size,
 		}
 		if (off > end)
 			end = off;
+		img__writeback(fd, &flushed, (uint64_t)end, false);
 	}
+	if (flushed)
+		img__writeback(fd, &flushed, (uint64_t)end, true);
 	if (r != ARCHIVE_EOF)
 		return img__fail(err, SHOAL_ECORRUPT, "layer entry %s: %s",
 				 u->entry, archive_error_string(u->in));
@@ -684,12 +700,22 @@ int img__unpack_known(const char *blob, const char *blob_hex, const char *dest,
 		      struct img__layer_result *res, img_progress_fn *progress,
 		      void *arg, struct img_progress *p, struct shoal_err *err)
 {
+	return img__unpack_source(blob, NULL, blob_hex, dest, res, progress,
+				  arg, p, err);
+}
+
+int img__unpack_source(const char *blob, const struct img__source *src,
+		       const char *blob_hex, const char *dest,
+		       struct img__layer_result *res, img_progress_fn *progress,
+		       void *arg, struct img_progress *p, struct shoal_err *err)
+{
 	struct shoal_err local;
 	if (!err)
 		err = &local;
 	struct unpack *u = shoal_calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
+	u->src = src;
 	u->root_fd = -1;
 	u->privileged = geteuid() == 0;
 	u->progress = progress;

@@ -309,6 +309,18 @@ bool orch__constraint_ok(const struct orch_constraint *c,
 	return c->equal ? eq : !eq;
 }
 
+/* Docker's name of an architecture the kernel names otherwise (swarmkit's
+ * platform filter compares them so: a service pinned by the docker CLI
+ * says "amd64", a node may say "x86_64"). */
+static const char *arch_name(const char *a)
+{
+	if (!strcmp(a, "x86_64"))
+		return "amd64";
+	if (!strcmp(a, "aarch64"))
+		return "arm64";
+	return a;
+}
+
 bool orch__platform_ok(const struct orch_service *s, const struct orch_node *n);
 bool orch__platform_ok(const struct orch_service *s, const struct orch_node *n)
 {
@@ -321,7 +333,8 @@ bool orch__platform_ok(const struct orch_service *s, const struct orch_node *n)
 		const char *os = jsonx_str(p, "OS", "");
 		const char *arch = jsonx_str(p, "Architecture", "");
 		if ((!*os || strcmp(os, n->os) == 0) &&
-		    (!*arch || strcmp(arch, n->arch) == 0))
+		    (!*arch ||
+		     strcmp(arch_name(arch), arch_name(n->arch)) == 0))
 			return true;
 	}
 	return false;

@@ -3,9 +3,10 @@
  * first byte picks the decoder, the rest is its input: an image reference
  * (img_ref_parse), a WWW-Authenticate challenge (img_challenge_parse), a
  * token server's answer (img_token_parse), an X-Registry-Auth header
- * (img_auth_decode), or an image manifest or manifest list as a registry
- * serves it (the store's index and manifest parsers). Parsed fields must
- * stay NUL-terminated within their arrays.
+ * (img_auth_decode), a /v2/_catalog or tags/list page (img_catalog_parse,
+ * img_tags_parse), or an image manifest or manifest list as a registry serves
+ * it (the store's index and manifest parsers). Parsed fields must stay
+ * NUL-terminated within their arrays.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -39,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
 	struct shoal_err err;
-	switch (data[0] % 5) {
+	switch (data[0] % 6) {
 	case 0: {
 		struct img_ref r;
 		if (img_ref_parse(text, &r, &err) == 0)
@@ -63,6 +64,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct img_auth a;
 		img_auth_decode(text, &o, &a, &err);
 		json_decref(o);
+		break;
+	}
+	case 5: {
+		/* A catalog page: every name kept is a valid path. */
+		json_t *names = json_array();
+		if (names &&
+		    img_catalog_parse(text, size - 1, names, 50, &err) == 0) {
+			if (json_array_size(names) > 50)
+				abort();
+			for (size_t i = 0; i < json_array_size(names); i++)
+				if (!json_is_string(json_array_get(names, i)))
+					abort();
+		}
+		json_decref(names);
+		/* The same bytes as a tag list page. */
+		json_t *tags = json_array();
+		if (tags &&
+		    img_tags_parse(text, size - 1, tags, 50, &err) == 0 &&
+		    json_array_size(tags) > 50)
+			abort();
+		json_decref(tags);
 		break;
 	}
 	default: {

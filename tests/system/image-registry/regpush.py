@@ -2,9 +2,10 @@
 """Test helper: put an image into a registry with the plain HTTP API v2
 (monolithic blob uploads, then the manifest), independent of Shoal.
 
-  regpush.py image BASE REPO TAG ROOTFS.tar [USER:PASS]
-      one gzip layer made from ROOTFS.tar (uncompressed with
-      REGPUSH_PLAIN=1); prints the manifest digest
+  regpush.py image BASE REPO TAG ROOTFS.tar[,LAYER.tar...] [USER:PASS]
+      one gzip layer made from each tar (uncompressed with
+      REGPUSH_PLAIN=1), the first at the bottom; prints the manifest
+      digest
   regpush.py list BASE REPO TAG DIGEST,OTHER [USER:PASS]
       a manifest list: OTHER for another architecture, then DIGEST for
       linux/<host arch>
@@ -44,21 +45,25 @@ def main():
     kind, base, repo, tag, arg = sys.argv[1:6]
     auth = sys.argv[6] if len(sys.argv) > 6 else None
     if kind == "image":
-        raw = open(arg, "rb").read()
         plain = os.environ.get("REGPUSH_PLAIN") == "1"
-        gz = raw if plain else gzip.compress(raw, mtime=0)
-        layer = blob(base, repo, gz, auth)
+        mt = "application/vnd.docker.image.rootfs.diff.tar" + ("" if plain else ".gzip")
+        layers, diffs = [], []
+        for path in arg.split(","):
+            raw = open(path, "rb").read()
+            gz = raw if plain else gzip.compress(raw, mtime=0)
+            layers.append({"mediaType": mt, "size": len(gz), "digest": blob(base, repo, gz, auth)})
+            diffs.append("sha256:" + hashlib.sha256(raw).hexdigest())
         cfg = json.dumps({
             "architecture": ARCH, "os": "linux",
             "config": {"Cmd": ["sh"]},
-            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]},
-            "history": [{"created_by": "regpush"}]}).encode()
+            "rootfs": {"type": "layers", "diff_ids": diffs},
+            "history": [{"created_by": "regpush"} for _ in diffs]}).encode()
         c = blob(base, repo, cfg, auth)
         m = json.dumps({
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
             "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(cfg), "digest": c},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar" + ("" if plain else ".gzip"), "size": len(gz), "digest": layer}]}).encode()
+            "layers": layers}).encode()
         print(manifest(base, repo, tag, m, "application/vnd.docker.distribution.manifest.v2+json", auth))
     else:
         arg, odig = arg.split(",")

@@ -1,7 +1,8 @@
 /*
  * Unit tests of what the registry client decodes: references as Docker
- * parses them, WWW-Authenticate challenges, token answers and the
- * X-Registry-Auth header.
+ * parses them, WWW-Authenticate challenges, token answers, the
+ * X-Registry-Auth header, which registries are insecure, login server
+ * addresses, and catalog and tag list pages.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -146,6 +147,66 @@ static void registry_auth_header_decodes_docker_cli_form(void **state)
 			 -EINVAL);
 }
 
+static void insecure_registries_are_loopback_or_named(void **state)
+{
+	static const char *const list[] = {"reg.example:5000", "10.99.0.0/16"};
+	assert_true(img_registry_insecure("127.0.0.1:5000", NULL, 0));
+	assert_true(img_registry_insecure("localhost:5000", NULL, 0));
+	assert_true(img_registry_insecure("[::1]:5000", NULL, 0));
+	assert_false(img_registry_insecure("10.99.1.2:5000", NULL, 0));
+	assert_true(img_registry_insecure("reg.example:5000", list, 2));
+	/* HOST:PORT names that port only. */
+	assert_false(img_registry_insecure("reg.example:5001", list, 2));
+	assert_true(img_registry_insecure("10.99.1.2:5000", list, 2));
+	assert_true(img_registry_insecure("10.99.255.255", list, 2));
+	assert_false(img_registry_insecure("10.98.1.2:5000", list, 2));
+	/* A CIDR holds numeric hosts only. */
+	assert_false(img_registry_insecure("reg.other:5000", list, 2));
+}
+
+static void login_servers_normalize_as_docker_login(void **state)
+{
+	char h[256];
+	assert_int_equal(img_login_server("", h, sizeof(h)), 0);
+	assert_string_equal(h, "docker.io");
+	assert_int_equal(
+		img_login_server("https://index.docker.io/v1/", h, sizeof(h)),
+		0);
+	assert_string_equal(h, "docker.io");
+	assert_int_equal(
+		img_login_server("https://127.0.0.1:5001/v2/", h, sizeof(h)),
+		0);
+	assert_string_equal(h, "127.0.0.1:5001");
+	assert_int_equal(img_login_server("reg.example", h, sizeof(h)), 0);
+	assert_string_equal(h, "reg.example");
+	assert_int_equal(img_login_server("a b", h, sizeof(h)), -EINVAL);
+	assert_int_equal(img_login_server("a@b", h, sizeof(h)), -EINVAL);
+}
+
+static void catalog_and_tag_pages_keep_valid_names(void **state)
+{
+	static const char cat[] = "{\"repositories\":[\"busybox\",\"a/b\","
+				  "\"Bad\",\"../x\",7,\"c\"]}";
+	static const char tags[] = "{\"name\":\"x\",\"tags\":[\"latest\","
+				   "\"-bad\",null,\"v1.2\"]}";
+	struct shoal_err err;
+	json_t *a = json_array();
+	assert_int_equal(img_catalog_parse(cat, strlen(cat), a, 2, &err), 0);
+	/* Bounded: the third valid name is not taken. */
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_array_get(a, 0)), "busybox");
+	assert_string_equal(json_string_value(json_array_get(a, 1)), "a/b");
+	json_decref(a);
+	a = json_array();
+	assert_int_equal(img_tags_parse(tags, strlen(tags), a, 10, &err), 0);
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_array_get(a, 1)), "v1.2");
+	assert_int_equal(img_tags_parse("{\"tags\":3}", 10, a, 10, &err),
+			 -EPROTO);
+	assert_int_equal(img_catalog_parse("[1]", 3, a, 10, &err), -EPROTO);
+	json_decref(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +216,9 @@ int main(void)
 		cmocka_unit_test(challenges_give_realm_service_and_scope),
 		cmocka_unit_test(tokens_come_from_token_or_access_token),
 		cmocka_unit_test(registry_auth_header_decodes_docker_cli_form),
+		cmocka_unit_test(insecure_registries_are_loopback_or_named),
+		cmocka_unit_test(login_servers_normalize_as_docker_login),
+		cmocka_unit_test(catalog_and_tag_pages_keep_valid_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
