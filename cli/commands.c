@@ -48,6 +48,7 @@ const struct cli_command cli_commands[] = {
 	{"rmi", cli_img_rm, "Remove one or more images"},
 	{"run", cli_ctr_run, "Create and run a new container from an image"},
 	{"service", cli_cmd_service, "Manage Swarm services"},
+	{"stack", cli_cmd_stack, "Manage Swarm stacks"},
 	{"start", cli_ctr_start, "Start one or more stopped containers"},
 	{"stats", cli_ctr_stats,
 	 "Display a live stream of container(s) resource usage statistics"},

@@ -76,6 +76,10 @@ int compose_merge(json_t *base, const json_t *over, struct shoal_err *err);
  * @env: for `environment: [VAR]` entries without a value.
  * @read/@read_arg: reader of env_file, secret and config files; NULL
  *	refuses every such file.
+ * @local: single-host Compose (docker-compose's project) rather than a
+ *	swarm stack: networks default to the bridge driver and networks
+ *	and volumes are labelled com.docker.compose.project (and
+ *	.network / .volume) instead of com.docker.stack.namespace.
  */
 struct compose_opts {
 	const char *stack;
@@ -83,6 +87,7 @@ struct compose_opts {
 	const struct compose_env *env;
 	compose_read_fn *read;
 	void *read_arg;
+	bool local;
 };
 
 /**

@@ -58,17 +58,30 @@ int compose__resolve(const struct compose_opts *o, const char *rel, char *out,
 	return 0;
 }
 
-/* `labels:` (map or list) merged with the stack's namespace label. */
+/* `labels:` (map or list) merged with the stack's namespace label, or
+ * for single-host Compose with the project's and com.docker.compose.KIND
+ * = @key (KIND "network" or "volume"; NULL: none). */
 static int stack_labels(const json_t *v, struct cpath *p,
-			const struct compose_opts *o, json_t **out,
-			struct shoal_err *err)
+			const struct compose_opts *o, const char *kind,
+			const char *key, json_t **out, struct shoal_err *err)
 {
 	size_t l = compose__push(p, "labels");
 	int rc = compose__kvmap(v, p, NULL, out, err);
 	compose__pop(p, l);
-	if (rc == 0)
+	if (rc < 0)
+		return rc;
+	if (!o->local) {
 		json_object_set_new(*out, NS_LABEL, json_string(o->stack));
-	return rc;
+		return 0;
+	}
+	json_object_set_new(*out, "com.docker.compose.project",
+			    json_string(o->stack));
+	if (kind) {
+		char k[64];
+		snprintf(k, sizeof(k), "com.docker.compose.%s", kind);
+		json_object_set_new(*out, k, json_string(key));
+	}
+	return 0;
 }
 
 /* `external: true` or the older `external: {name: X}`; *@name set then. */
@@ -113,7 +126,7 @@ static int network_def(const char *key, const json_t *def, struct cpath *p,
 	static const char *const known[] = {
 		"driver",   "driver_opts", "attachable", "internal", "labels",
 		"external", "name",	   "ipam",	 NULL};
-	char name[256], drv[64] = "overlay";
+	char name[256], drv[64];
 	bool ext, b;
 	json_t *n, *x;
 	size_t l;
@@ -132,6 +145,7 @@ static int network_def(const char *key, const json_t *def, struct cpath *p,
 		*out = json_pack("{s:b, s:s}", "External", 1, "Name", name);
 		return *out ? 0 : -ENOMEM;
 	}
+	snprintf(drv, sizeof(drv), "%s", o->local ? "bridge" : "overlay");
 	if (!json_object_get(def, "name"))
 		compose__scoped(o, key, name, sizeof(name));
 	n = json_pack("{s:s, s:b, s:b}", "Name", name, "CheckDuplicate", 1,
@@ -145,7 +159,8 @@ static int network_def(const char *key, const json_t *def, struct cpath *p,
 		compose__pop(p, l);
 	}
 	json_object_set_new(n, "Driver", json_string(drv));
-	if (stack_labels(json_object_get(def, "labels"), p, o, &x, err) < 0)
+	if (stack_labels(json_object_get(def, "labels"), p, o, "network", key,
+			 &x, err) < 0)
 		goto err;
 	json_object_set_new(n, "Labels", x);
 	if ((x = json_object_get(def, "driver_opts"))) {
@@ -258,7 +273,8 @@ static int volume_def(const char *key, const json_t *def, struct cpath *p,
 			return -EINVAL;
 		compose__pop(p, l);
 	}
-	if (stack_labels(json_object_get(def, "labels"), p, o, &x, err) < 0)
+	if (stack_labels(json_object_get(def, "labels"), p, o, "volume", key,
+			 &x, err) < 0)
 		return -EINVAL;
 	v = json_pack("{s:s, s:s, s:o, s:{}}", "Name", name, "Driver", drv,
 		      "Labels", x, "DriverOpts");
@@ -333,8 +349,8 @@ static int object_def(const char *key, const json_t *def, struct cpath *p,
 				     p->s, path, max);
 	}
 	compose__pop(p, l);
-	if (stack_labels(json_object_get(def, "labels"), p, o, &labels, err) <
-	    0) {
+	if (stack_labels(json_object_get(def, "labels"), p, o, NULL, NULL,
+			 &labels, err) < 0) {
 		free(data);
 		return -EINVAL;
 	}
@@ -350,8 +366,8 @@ static int object_def(const char *key, const json_t *def, struct cpath *p,
 			  sodium_base64_VARIANT_ORIGINAL);
 	sodium_memzero(data, len);
 	free(data);
-	*out = json_pack("{s:s, s:o, s:s}", "Name", name, "Labels", labels,
-			 "Data", b64);
+	*out = json_pack("{s:s, s:o, s:s, s:s}", "Name", name, "Labels", labels,
+			 "Data", b64, "File", path);
 	sodium_memzero(b64, cap);
 	free(b64);
 	return *out ? 0 : -ENOMEM;
@@ -468,12 +484,18 @@ int compose_convert(const json_t *doc, const struct compose_opts *o,
 				   def) ||
 			    json_object_get(all, "default"))
 				continue;
+			json_t *labels = NULL;
+			struct cpath dp = {{0}};
+			rc = stack_labels(NULL, &dp, o, "network", "default",
+					  &labels, err);
+			if (rc < 0)
+				goto fail;
 			json_object_set_new(
 				all, "default",
-				json_pack("{s:s, s:b, s:s, s:{s:s}}", "Name",
-					  def, "CheckDuplicate", 1, "Driver",
-					  "overlay", "Labels", NS_LABEL,
-					  o->stack));
+				json_pack("{s:s, s:b, s:s, s:o}", "Name", def,
+					  "CheckDuplicate", 1, "Driver",
+					  o->local ? "bridge" : "overlay",
+					  "Labels", labels));
 		}
 	}
 	*out = res;
