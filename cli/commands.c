@@ -11,6 +11,8 @@ const struct cli_command cli_commands[] = {
 	 "running container"},
 	{"build", cli_build, "Build an image from a Dockerfile"},
 	{"commit", cli_commit, "Create a new image from a container's changes"},
+	{"compose", cli_cmd_compose,
+	 "Run a compose file on this host (no swarm)"},
 	{"container", cli_cmd_container, "Manage containers"},
 	{"cp", cli_ctr_cp,
 	 "Copy files/folders between a container and the "
