@@ -223,9 +223,11 @@ static int object_mounts(const struct project *p, const json_t *cs,
 		const char *k;
 		json_t *def, *found = NULL;
 		char dst[PATH_MAX];
-		json_object_foreach((json_t *)table, k,
-				    def) if (!strcmp(jsonx_str(def, "Name", ""),
-						     name)) found = def;
+		json_object_foreach((json_t *)table, k, def)
+		{
+			if (!strcmp(jsonx_str(def, "Name", ""), name))
+				found = def;
+		}
 		if (!found || !jsonx_str(found, "File", NULL)) {
 			fprintf(stderr,
 				"%s %s: an external %s needs a swarm (use "
@@ -383,8 +385,10 @@ static int ensure_networks(struct cli *cli, const struct project *p)
 		json_t *x;
 		if (jsonx_bool(one, "External", false))
 			continue;
-		json_array_foreach(have, i, x) found |=
-			!strcmp(jsonx_str(x, "Name", ""), name);
+		json_array_foreach(have, i, x)
+		{
+			found |= !strcmp(jsonx_str(x, "Name", ""), name);
+		}
 		if (found)
 			continue;
 		json_t *body = json_deep_copy(one);
@@ -415,8 +419,10 @@ static int ensure_volumes(struct cli *cli, const struct project *p)
 		json_t *x;
 		if (jsonx_bool(one, "External", false))
 			continue;
-		json_array_foreach(have, i, x) found |=
-			!strcmp(jsonx_str(x, "Name", ""), name);
+		json_array_foreach(have, i, x)
+		{
+			found |= !strcmp(jsonx_str(x, "Name", ""), name);
+		}
 		if (found)
 			continue;
 		printf("Creating volume \"%s\" with %s driver\n", name,
@@ -503,10 +509,12 @@ static int up_service(struct cli *cli, const struct project *p, const char *svc,
 			rc = -1;
 			break;
 		}
-		json_array_foreach(
-			have, i, c) if (atoll(jsonx_str(jsonx_obj(c, "Labels"),
-							N_LABEL, "0")) == num)
-			cur = c;
+		json_array_foreach(have, i, c)
+		{
+			if (atoll(jsonx_str(jsonx_obj(c, "Labels"), N_LABEL,
+					    "0")) == num)
+				cur = c;
+		}
 		snprintf(cname, sizeof(cname), "%s_%s_%lld", p->name, svc, num);
 		const char *hash =
 			jsonx_str(jsonx_obj(body, "Labels"), H_LABEL, "");
@@ -533,10 +541,12 @@ static int up_service(struct cli *cli, const struct project *p, const char *svc,
 	/* Replicas beyond the count (docker-compose up --scale down). */
 	size_t i;
 	json_t *c;
-	json_array_foreach(rc == 0 ? have : NULL, i,
-			   c) if (atoll(jsonx_str(jsonx_obj(c, "Labels"),
-						  N_LABEL, "0")) > want) rc =
-		remove_ctr(cli, c, false);
+	json_array_foreach(rc == 0 ? have : NULL, i, c)
+	{
+		if (atoll(jsonx_str(jsonx_obj(c, "Labels"), N_LABEL, "0")) >
+		    want)
+			rc = remove_ctr(cli, c, false);
+	}
 	json_decref(have);
 	fflush(stdout);
 	return rc;
@@ -606,8 +616,11 @@ static int compose_down(struct cli *cli, struct project *p, int argc,
 	json_t *ctrs = by_label(cli, "/containers/json?all=1", p->name, NULL);
 	if (!ctrs)
 		return 1;
-	json_array_foreach(ctrs, i, x) if (remove_ctr(cli, x, false) < 0) rc =
-		1;
+	json_array_foreach(ctrs, i, x)
+	{
+		if (remove_ctr(cli, x, false) < 0)
+			rc = 1;
+	}
 	json_decref(ctrs);
 	json_t *nets = by_label(cli, "/networks", p->name, NULL);
 	json_array_foreach(nets, i, x)

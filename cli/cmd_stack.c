@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/ctr.h"
 #include "cli/service.h"
+#include "cli/stack.h"
 #include "cli/swarm_call.h"
 #include "cli/table.h"
 #include "common/jsonx.h"
@@ -76,25 +77,37 @@ static json_t *find_named(const json_t *arr, const char *name)
 {
 	size_t i;
 	json_t *x;
-	json_array_foreach(arr, i, x) if (!strcmp(spec_name(x), name)) return x;
+	json_array_foreach(arr, i, x)
+	{
+		if (!strcmp(spec_name(x), name))
+			return x;
+	}
 	return NULL;
 }
 
 /* ---------------------------------------------------------------- diff */
 
+/* Empty, recursively: what a daemon fills in as a default. */
 static bool is_zero(const json_t *v)
 {
+	const char *k;
+	json_t *x;
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, x)
+		{
+			if (!is_zero(x))
+				return false;
+		}
+		return true;
+	}
 	return !v || json_is_null(v) || json_is_false(v) ||
 	       (json_is_integer(v) && !json_integer_value(v)) ||
 	       (json_is_real(v) && json_real_value(v) == 0) ||
 	       (json_is_string(v) && !*json_string_value(v)) ||
-	       (json_is_array(v) && !json_array_size(v)) ||
-	       (json_is_object(v) && !json_object_size(v));
+	       (json_is_array(v) && !json_array_size(v));
 }
 
-/* Whether the current @have is what @want asks for: every field of @want
- * equal, and every field only @have holds empty (a default). */
-static bool same(const json_t *want, const json_t *have)
+bool cli__stack_same(const json_t *want, const json_t *have)
 {
 	const char *k;
 	json_t *v;
@@ -104,12 +117,16 @@ static bool same(const json_t *want, const json_t *have)
 	if (json_is_object(want)) {
 		if (!json_is_object(have))
 			return is_zero(want) && is_zero(have);
-		json_object_foreach(
-			(json_t *)want, k,
-			v) if (!same(v, json_object_get(have, k))) return false;
-		json_object_foreach((json_t *)have, k,
-				    v) if (!json_object_get(want, k) &&
-					   !is_zero(v)) return false;
+		json_object_foreach((json_t *)want, k, v)
+		{
+			if (!cli__stack_same(v, json_object_get(have, k)))
+				return false;
+		}
+		json_object_foreach((json_t *)have, k, v)
+		{
+			if (!json_object_get(want, k) && !is_zero(v))
+				return false;
+		}
 		return true;
 	}
 	if (json_is_array(want)) {
@@ -117,9 +134,11 @@ static bool same(const json_t *want, const json_t *have)
 			return is_zero(want) && is_zero(have);
 		if (json_array_size(want) != json_array_size(have))
 			return false;
-		json_array_foreach(
-			want, i,
-			v) if (!same(v, json_array_get(have, i))) return false;
+		json_array_foreach(want, i, v)
+		{
+			if (!cli__stack_same(v, json_array_get(have, i)))
+				return false;
+		}
 		return true;
 	}
 	if (!have)
@@ -298,7 +317,7 @@ static int deploy_services(struct cli *cli, const char *stack,
 		json_t *cur = find_named(have, name);
 		fill_ids(spec, "Secrets", "SecretName", "SecretID", sids);
 		fill_ids(spec, "Configs", "ConfigName", "ConfigID", cids);
-		if (cur && same(spec, jsonx_obj(cur, "Spec"))) {
+		if (cur && cli__stack_same(spec, jsonx_obj(cur, "Spec"))) {
 			printf("Service %s is up to date\n", name);
 			continue;
 		}
@@ -333,8 +352,10 @@ static int deploy_services(struct cli *cli, const char *stack,
 		bool keep = false;
 		const char *k2;
 		json_t *s2;
-		json_object_foreach((json_t *)svcs, k2, s2) keep |=
-			!strcmp(jsonx_str(s2, "Name", ""), name);
+		json_object_foreach((json_t *)svcs, k2, s2)
+		{
+			keep |= !strcmp(jsonx_str(s2, "Name", ""), name);
+		}
 		if (keep)
 			continue;
 		char path[300];
@@ -464,7 +485,10 @@ static int stack_ls(struct cli *cli, int argc, char **argv)
 	size_t n = json_object_size(counts), k = 0;
 	const char **names = calloc(n ? n : 1, sizeof(*names));
 	const char *name;
-	json_object_foreach(counts, name, s) names[k++] = name;
+	json_object_foreach(counts, name, s)
+	{
+		names[k++] = name;
+	}
 	for (size_t a = 1; a < n; a++)
 		for (size_t b = a; b > 0 && strcmp(names[b - 1], names[b]) > 0;
 		     b--) {

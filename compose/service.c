@@ -214,7 +214,10 @@ static int set_env(struct svc *s)
 	void *it;
 	const char **keys = calloc(json_object_size(env), sizeof(*keys));
 	size_t n = 0;
-	json_object_foreach(env, k, v) keys[n++] = k;
+	json_object_foreach(env, k, v)
+	{
+		keys[n++] = k;
+	}
 	(void)it;
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0;

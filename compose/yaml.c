@@ -171,8 +171,11 @@ static int merge_into(struct reader *r, struct frame *f, const json_t *v,
 	const json_t *one;
 	size_t i;
 	if (json_is_array(v)) {
-		json_array_foreach(v, i, one) if (merge_into(r, f, one, m) <
-						  0) return -EINVAL;
+		json_array_foreach(v, i, one)
+		{
+			if (merge_into(r, f, one, m) < 0)
+				return -EINVAL;
+		}
 		return 0;
 	}
 	if (!json_is_object(v))
