@@ -369,6 +369,23 @@ static int deploy_services(struct cli *cli, const char *stack,
 	return rc;
 }
 
+/* docker's check before a deploy: this daemon manages a swarm. */
+static int need_manager(struct cli *cli)
+{
+	json_t *info = NULL;
+	if (cli__call(cli, "GET", "/info", NULL, &info) < 0)
+		return -1;
+	bool ok =
+		jsonx_bool(jsonx_obj(info, "Swarm"), "ControlAvailable", false);
+	json_decref(info);
+	if (ok)
+		return 0;
+	fprintf(stderr, "this node is not a swarm manager. Use \"shoal swarm "
+			"init\" or \"shoal swarm join\" to connect this node "
+			"to swarm and try again\n");
+	return -1;
+}
+
 static int stack_deploy(struct cli *cli, int argc, char **argv)
 {
 	struct cli_list files = {{0}, 0};
@@ -417,6 +434,10 @@ static int stack_deploy(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	json_decref(vars);
+	if (need_manager(cli) < 0) {
+		json_decref(stack);
+		return 1;
+	}
 	json_t *sids = json_object(), *cids = json_object();
 	int rc = deploy_networks(cli, argv[first],
 				 json_object_get(stack, "Networks"));
