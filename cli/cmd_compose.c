@@ -14,9 +14,10 @@
  * restart_policy, reservations, mode global and endpoint_mode are named
  * in a warning, as docker-compose warns about deploy. `up` starts what is
  * missing, recreates a container whose config hash changed, removes
- * replicas beyond deploy.replicas, and leaves the rest running. Only the
- * detached form (`up -d`) is provided: the foreground form that follows
- * the logs is refused with a pointer to `up -d` and `logs`.
+ * replicas beyond deploy.replicas, and leaves the rest running. Without
+ * -d it then follows every container's log (one child per container
+ * running `logs -f`, its lines prefixed "NAME | ") until they all end; ^C
+ * stops the project's containers, as docker-compose does.
  */
 #include "cli/cli.h"
 #include "cli/ctr.h"
@@ -28,10 +29,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define P_LABEL "com.docker.compose.project"
@@ -40,6 +45,8 @@
 #define H_LABEL "com.docker.compose.config-hash"
 
 extern char **environ;
+
+static const char *ctr_name(const json_t *c);
 
 struct project {
 	char name[128];
@@ -552,24 +559,174 @@ static int up_service(struct cli *cli, const struct project *p, const char *svc,
 	return rc;
 }
 
+/* ----------------------------------------------------- foreground up */
+
+#define FOLLOW_MAX 64
+
+struct follower {
+	pid_t pid;
+	int fd;
+	char name[256];
+	char id[80];
+	char line[8192];
+	size_t n;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int signo)
+{
+	(void)signo;
+	interrupted = 1;
+}
+
+/* A child running `logs -f ID` with its output into a pipe. */
+static int spawn_logs(struct cli *cli, struct follower *f)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	f->pid = fork();
+	if (f->pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (f->pid == 0) {
+		char *av[] = {(char *)"logs", (char *)"-f", f->id, NULL};
+		signal(SIGINT, SIG_IGN);
+		dup2(pfd[1], STDOUT_FILENO);
+		dup2(pfd[1], STDERR_FILENO);
+		_exit(cli_ctr_logs(cli, 3, av));
+	}
+	close(pfd[1]);
+	f->fd = pfd[0];
+	return 0;
+}
+
+static void emit(struct follower *f, size_t width, const char *p, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (p[k] == '\n' || f->n == sizeof(f->line) - 1) {
+			printf("%-*s | %.*s\n", (int)width, f->name, (int)f->n,
+			       f->line);
+			f->n = 0;
+			if (p[k] == '\n')
+				continue;
+		}
+		f->line[f->n++] = p[k];
+	}
+	fflush(stdout);
+}
+
+/* After a foreground `up`: every container's log, prefixed, until they
+ * all end or ^C, which stops the project's containers (docker-compose's
+ * "Gracefully stopping..."). */
+static int follow(struct cli *cli, const struct project *p, int argc,
+		  char **argv)
+{
+	struct follower *fs = calloc(FOLLOW_MAX, sizeof(*fs));
+	struct pollfd pfds[FOLLOW_MAX];
+	struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term;
+	json_t *all = by_label(cli, "/containers/json?all=1", p->name, NULL);
+	size_t n = 0, width = 0, i, open_fds;
+	json_t *c;
+	if (!fs || !all) {
+		free(fs);
+		json_decref(all);
+		return 1;
+	}
+	json_array_foreach(all, i, c)
+	{
+		const char *svc =
+			jsonx_str(jsonx_obj(c, "Labels"), S_LABEL, "");
+		bool pick = argc <= 1;
+		for (int a = 1; a < argc; a++)
+			pick |= !strcmp(argv[a], svc);
+		if (!pick || n == FOLLOW_MAX)
+			continue;
+		snprintf(fs[n].name, sizeof(fs[n].name), "%s", ctr_name(c));
+		snprintf(fs[n].id, sizeof(fs[n].id), "%s",
+			 jsonx_str(c, "Id", ""));
+		if (strlen(fs[n].name) > width)
+			width = strlen(fs[n].name);
+		n++;
+	}
+	json_decref(all);
+	interrupted = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	printf("Attaching to");
+	for (i = 0; i < n; i++)
+		printf("%s %s", i ? "," : "", fs[i].name);
+	printf("\n");
+	for (i = 0; i < n; i++) {
+		if (spawn_logs(cli, &fs[i]) < 0)
+			fs[i].fd = -1;
+		pfds[i] = (struct pollfd){.fd = fs[i].fd, .events = POLLIN};
+	}
+	open_fds = n;
+	while (open_fds && !interrupted) {
+		if (poll(pfds, n, -1) < 0)
+			continue; /* EINTR: the loop sees the flag */
+		for (i = 0; i < n; i++) {
+			char buf[4096];
+			ssize_t r;
+			if (pfds[i].fd < 0 || !pfds[i].revents)
+				continue;
+			r = read(pfds[i].fd, buf, sizeof(buf));
+			if (r > 0) {
+				emit(&fs[i], width, buf, (size_t)r);
+				continue;
+			}
+			if (fs[i].n)
+				emit(&fs[i], width, "\n", 1);
+			close(pfds[i].fd);
+			pfds[i].fd = -1;
+			open_fds--;
+			printf("%s exited\n", fs[i].name);
+		}
+	}
+	if (interrupted) {
+		printf("Gracefully stopping...\n");
+		for (i = 0; i < n; i++) {
+			char path[200];
+			printf("Stopping %s\n", fs[i].name);
+			fflush(stdout);
+			snprintf(path, sizeof(path), "/containers/%s/stop",
+				 fs[i].id);
+			cli_call(cli, "POST", path, NULL, 0, NULL, NULL, 304);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (fs[i].pid > 0) {
+			kill(fs[i].pid, SIGTERM);
+			waitpid(fs[i].pid, NULL, 0);
+		}
+		if (pfds[i].fd >= 0)
+			close(pfds[i].fd);
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	free(fs);
+	return interrupted ? 130 : 0;
+}
+
 static int compose_up(struct cli *cli, struct project *p, int argc, char **argv)
 {
 	bool detach = false;
 	struct cli_flag flags[] = {{"detach", 'd', CLI_FLAG_BOOL, &detach}};
 	int first = cli_flags("compose up", flags, 1, argc, argv, true);
 	if (first == -2) {
-		printf("Usage:  shoal compose up -d [SERVICE...]\n\nCreate and "
-		       "start containers\n");
+		printf("Usage:  shoal compose up [-d] [SERVICE...]\n\nCreate "
+		       "and start containers; without -d, follow their logs "
+		       "until they end or ^C stops them\n");
 		return 0;
 	}
 	if (first < 0)
 		return 1;
-	if (!detach) {
-		fprintf(stderr, "shoal compose up: only the detached form is "
-				"supported: run `shoal compose up -d`, then "
-				"`shoal compose logs`\n");
-		return 1;
-	}
 	const json_t *svcs = json_object_get(p->stack, "Services"), *spec;
 	for (int i = first; i < argc; i++)
 		if (!json_object_get(svcs, argv[i])) {
@@ -587,7 +744,7 @@ static int compose_up(struct cli *cli, struct project *p, int argc, char **argv)
 		if (pick && up_service(cli, p, name, spec) < 0)
 			return 1;
 	}
-	return 0;
+	return detach ? 0 : follow(cli, p, argc - first, argv + first);
 }
 
 /* ---------------------------------------------------------------- down */
@@ -853,7 +1010,7 @@ static void usage(void)
 	       "volumes\n"
 	       "  logs        View output from containers\n"
 	       "  ps          List containers\n"
-	       "  up          Create and start containers (-d)\n");
+	       "  up          Create and start containers\n");
 }
 
 int cli_cmd_compose(struct cli *cli, int argc, char **argv)

@@ -6,7 +6,8 @@
 # the same file (containers PROJECT_SERVICE_N with Compose's labels that
 # docker-compose lists as its own), leaves unchanged containers alone,
 # recreates a changed one, scales to deploy.replicas, and down -v leaves
-# nothing. Refusals name the key or flag.
+# nothing; a foreground up follows the logs until the containers end. A
+# refusal names the key.
 SHOALD=$1 SHOAL=$2 SRC=$3
 DC=$(command -v docker-compose)
 [ -n "$DC" ] || { echo "SKIP: docker-compose missing (scripts/setup installs it)"; exit 77; }
@@ -119,8 +120,18 @@ printf 'services:\n  a:\n    image: busybox\n    links: [b]\n' >bad.yml
 err=$("$S" compose -f bad.yml up -d 2>&1)
 check "an unsupported key is refused by its path" \
 	grep -q 'services.a.links: unsupported key' <<<"$err"
-err=$("$S" compose -p sc up 2>&1)
-check "up without -d is refused with the way out" grep -q 'up -d' <<<"$err"
-check "nothing was made by the refusals" none_left sc
+check "nothing was made by the refusal" none_left sc
+
+# --- foreground up ----------------------------------------------------------
+
+printf 'services:\n  a:\n    image: busybox\n    command: echo hello-fg\n' >fg.yml
+out=$("$S" compose -f fg.yml -p fg up 2>&1)
+for c in $(proj_ids fg); do track "$c"; done
+check "up without -d follows the logs, prefixed by container" \
+	grep -q 'fg_a_1 | hello-fg' <<<"$out"
+check "up without -d returns when the containers end" \
+	grep -q 'fg_a_1 exited' <<<"$out"
+"$S" compose -f fg.yml -p fg down >/dev/null
+check "down after a foreground up leaves nothing" none_left fg
 
 finish
