@@ -619,7 +619,7 @@ static int stack_ps(struct cli *cli, int argc, char **argv)
 	size_t n = json_array_size(have);
 	json_decref(have);
 	if (!n) {
-		fprintf(stderr, "Nothing found in stack: %s\n", argv[first]);
+		fprintf(stderr, "nothing found in stack: %s\n", argv[first]);
 		return 1;
 	}
 	json_t *f = json_object();

@@ -238,7 +238,8 @@ int compose_read_file(void *arg, const char *path, char **data, size_t *len,
 		      struct shoal_err *err)
 {
 	size_t max = arg ? *(const size_t *)arg : COMPOSE_MAX_OBJFILE;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Non-blocking: a FIFO named as a file must not hang the open. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	char *buf;
 	size_t n = 0;

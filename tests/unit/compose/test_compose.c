@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "compose/compose.h"
 
@@ -650,6 +652,70 @@ static void refuses_a_bad_stack_name(void **state)
 	json_decref(doc);
 }
 
+static void local_mode_makes_a_single_host_project(void **state)
+{
+	(void)state;
+	const char *y = "services:\n  a:\n    image: x\n    secrets: [s]\n"
+			"networks:\n  n: {labels: {k: v}}\n"
+			"volumes:\n  v:\n"
+			"secrets:\n  s: {file: db_pass.txt}\n";
+	struct compose_opts o = {
+		.stack = "proj", .dir = "/p", .read = mem_read, .local = true};
+	struct shoal_err err = {{0}};
+	json_t *doc = NULL, *r = NULL;
+	assert_int_equal(compose_parse(y, strlen(y), "c", NULL, &doc, &err), 0);
+	if (compose_convert(doc, &o, &r, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(str_at(r, "Networks/n/Driver"), "bridge");
+	assert_string_equal(str_at(r, "Networks/n/Name"), "proj_n");
+	assert_string_equal(
+		str_at(r, "Networks/n/Labels/com.docker.compose.project"),
+		"proj");
+	assert_string_equal(
+		str_at(r, "Networks/n/Labels/com.docker.compose.network"), "n");
+	assert_string_equal(str_at(r, "Networks/n/Labels/k"), "v");
+	assert_null(at(r, "Networks/n/Labels/com.docker.stack.namespace"));
+	assert_string_equal(str_at(r, "Networks/default/Driver"), "bridge");
+	assert_string_equal(
+		str_at(r, "Volumes/v/Labels/com.docker.compose.volume"), "v");
+	/* The secret's file, for a bind mount on one host. */
+	assert_string_equal(str_at(r, "Secrets/s/File"), "/p/db_pass.txt");
+	json_decref(doc);
+	json_decref(r);
+}
+
+static void the_file_reader_refuses_what_is_not_a_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/compose-test.XXXXXX", fifo[64], file[64];
+	struct shoal_err err = {{0}};
+	char *data = NULL;
+	size_t len = 0, max = 4;
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(file, sizeof(file), "%s/big", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* A FIFO neither blocks the open nor is read. */
+	assert_int_equal(compose_read_file(NULL, fifo, &data, &len, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	assert_int_equal(compose_read_file(NULL, dir, &data, &len, &err),
+			 -EINVAL);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("12345", f);
+	fclose(f);
+	assert_int_equal(compose_read_file(&max, file, &data, &len, &err),
+			 -EFBIG);
+	max = 5;
+	assert_int_equal(compose_read_file(&max, file, &data, &len, &err), 0);
+	assert_int_equal(len, 5);
+	free(data);
+	unlink(fifo);
+	unlink(file);
+	rmdir(dir);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -684,6 +750,8 @@ int main(void)
 		cmocka_unit_test(merges_files_as_docker_does),
 		cmocka_unit_test(parses_durations_and_sizes),
 		cmocka_unit_test(refuses_a_bad_stack_name),
+		cmocka_unit_test(local_mode_makes_a_single_host_project),
+		cmocka_unit_test(the_file_reader_refuses_what_is_not_a_file),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
