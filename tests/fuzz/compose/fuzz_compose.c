@@ -1,12 +1,12 @@
 /*
  * Fuzz target for the compose file reader (compose/): the input is a
  * compose file, parsed with a small environment (so interpolation runs),
- * merged onto itself (as a second -c file would be) and converted into a
- * stack's API objects. Files the document names are read from a reader
- * that serves a fixed content for any path, so env_file, secrets and
- * configs are converted too without touching the disk. Any crash, leak or
- * sanitizer report is a bug; so is a successful conversion whose services
- * are not all named STACK_NAME.
+ * converted in single-host mode, then merged onto itself (as a second -c
+ * file would be) and converted into a stack's API objects. Files the document
+ * names are read from a reader that serves a fixed content for any path, so
+ * env_file, secrets and configs are converted too without touching the disk.
+ * Any crash, leak or sanitizer report is a bug; so is a successful conversion
+ * whose services are not all named STACK_NAME.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (compose_parse((const char *)data, size, "fuzz", &env, &doc, &err) ==
 	    0) {
 		again = json_deep_copy(doc);
+		/* The single-host mode over the same tree first. */
+		o.local = true;
+		if (compose_convert(doc, &o, &out, &err) == 0)
+			json_decref(out);
+		out = NULL;
+		o.local = false;
 		if (again && compose_merge(again, doc, &err) == 0 &&
 		    compose_convert(again, &o, &out, &err) == 0) {
 			const char *name;
