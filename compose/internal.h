@@ -95,4 +95,48 @@ int compose__resolve(const struct compose_opts *o, const char *rel, char *out,
 int compose__ports(const json_t *v, const struct cpath *p, json_t *arr,
 		   struct shoal_err *err);
 
+/* ---- the service converter's walk (service.c, service_deploy.c) ---- */
+
+struct svc {
+	const json_t *doc;
+	const char *name;
+	const json_t *def;
+	const struct compose_opts *o;
+	struct cpath p;
+	struct shoal_err *err;
+	json_t *spec, *tt, *cs;
+};
+
+/*
+ * WITH(s, obj, key, stmt...): run stmt with `v` the value at @key of @obj
+ * (skipped when absent) and the path extended by @key meanwhile. Nested
+ * uses shadow `v` on purpose (it is always the innermost value): a file
+ * using it turns -Wshadow off.
+ */
+#define WITH(s, obj, key, ...)                                                 \
+	do {                                                                   \
+		const json_t *v_ = json_object_get((obj), (key));              \
+		if (v_) {                                                      \
+			size_t l_ = compose__push(&(s)->p, (key));             \
+			const json_t *v = v_;                                  \
+			__VA_ARGS__;                                           \
+			compose__pop(&(s)->p, l_);                             \
+		}                                                              \
+	} while (0)
+
+/* Typed setters of @dst[@api] from the value @v at s->p. */
+int compose__set_str(struct svc *s, json_t *dst, const char *api,
+		     const json_t *v);
+int compose__set_dur(struct svc *s, json_t *dst, const char *api,
+		     const json_t *v);
+int compose__set_uint(struct svc *s, json_t *dst, const char *api,
+		      const json_t *v);
+/** compose__one_of() - @v, one of the NULL-ended @ok, into @out. */
+int compose__one_of(struct svc *s, const json_t *v, const char *const *ok,
+		    char *out, size_t cap);
+/** compose__healthcheck() - `healthcheck:` into the ContainerSpec. */
+int compose__healthcheck(struct svc *s, const json_t *v);
+/** compose__deploy() - `deploy:` into the ServiceSpec. */
+int compose__deploy(struct svc *s, const json_t *d);
+
 #endif

@@ -6,8 +6,9 @@
  * aliases; named volumes become volume mounts of STACK_VOL labelled with
  * the stack; secrets and configs are referenced by their stack name;
  * deploy: maps to Mode, Placement, Resources, RestartPolicy,
- * UpdateConfig, RollbackConfig and the service's Labels. Every key not
- * listed in `known` below is refused with its path.
+ * UpdateConfig, RollbackConfig and the service's Labels (that and
+ * healthcheck: in service_deploy.c). Every key not listed in `known`
+ * below is refused with its path.
  */
 #include "compose/internal.h"
 
@@ -18,37 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#pragma GCC diagnostic ignored "-Wshadow" /* WITH(), internal.h */
+
 #define NS_LABEL "com.docker.stack.namespace"
 
-struct svc {
-	const json_t *doc;
-	const char *name;
-	const json_t *def;
-	const struct compose_opts *o;
-	struct cpath p;
-	struct shoal_err *err;
-	json_t *spec, *tt, *cs;
-};
-
-/*
- * WITH(s, obj, key, stmt...): run stmt with `v` the value at @key of @obj
- * (skipped when absent) and the path extended by @key meanwhile. Nested
- * uses shadow `v` on purpose (it is always the innermost value), hence
- * the pragma.
- */
-#pragma GCC diagnostic ignored "-Wshadow"
-#define WITH(s, obj, key, ...)                                                 \
-	do {                                                                   \
-		const json_t *v_ = json_object_get((obj), (key));              \
-		if (v_) {                                                      \
-			size_t l_ = compose__push(&(s)->p, (key));             \
-			const json_t *v = v_;                                  \
-			__VA_ARGS__;                                           \
-			compose__pop(&(s)->p, l_);                             \
-		}                                                              \
-	} while (0)
-
-static int set_str(struct svc *s, json_t *dst, const char *api, const json_t *v)
+int compose__set_str(struct svc *s, json_t *dst, const char *api,
+		     const json_t *v)
 {
 	char buf[4096];
 	if (compose__str(v, &s->p, buf, sizeof(buf), s->err) < 0)
@@ -57,7 +33,8 @@ static int set_str(struct svc *s, json_t *dst, const char *api, const json_t *v)
 	return 0;
 }
 
-static int set_dur(struct svc *s, json_t *dst, const char *api, const json_t *v)
+int compose__set_dur(struct svc *s, json_t *dst, const char *api,
+		     const json_t *v)
 {
 	long long ns;
 	if (compose__dur(v, &s->p, &ns, s->err) < 0)
@@ -66,8 +43,8 @@ static int set_dur(struct svc *s, json_t *dst, const char *api, const json_t *v)
 	return 0;
 }
 
-static int set_uint(struct svc *s, json_t *dst, const char *api,
-		    const json_t *v)
+int compose__set_uint(struct svc *s, json_t *dst, const char *api,
+		      const json_t *v)
 {
 	long long x;
 	if (compose__int(v, &s->p, &x, s->err) < 0)
@@ -79,8 +56,8 @@ static int set_uint(struct svc *s, json_t *dst, const char *api,
 	return 0;
 }
 
-static int one_of(struct svc *s, const json_t *v, const char *const *ok,
-		  char *out, size_t cap)
+int compose__one_of(struct svc *s, const json_t *v, const char *const *ok,
+		    char *out, size_t cap)
 {
 	if (compose__str(v, &s->p, out, cap, s->err) < 0)
 		return -EINVAL;
@@ -477,12 +454,13 @@ static int vol_long(struct svc *s, const json_t *v, json_t *m)
 				     "%s: type and target are "
 				     "required",
 				     s->p.s);
-	WITH(s, v, "type", rc = one_of(s, v, types, type, sizeof(type)));
+	WITH(s, v, "type",
+	     rc = compose__one_of(s, v, types, type, sizeof(type)));
 	if (rc < 0)
 		return rc;
 	json_object_set_new(m, "Type", json_string(type));
 	WITH(s, v, "target", {
-		rc = set_str(s, m, "Target", v);
+		rc = compose__set_str(s, m, "Target", v);
 		if (rc == 0 &&
 		    json_string_value(json_object_get(m, "Target"))[0] != '/')
 			rc = compose__errf(s->err,
@@ -546,8 +524,9 @@ static int vol_long(struct svc *s, const json_t *v, json_t *m)
 			if (rc == 0 && json_object_get(v, "propagation")) {
 				json_t *bo = json_object();
 				size_t l = compose__push(&s->p, "propagation");
-				rc = set_str(s, bo, "Propagation",
-					     json_object_get(v, "propagation"));
+				rc = compose__set_str(
+					s, bo, "Propagation",
+					json_object_get(v, "propagation"));
 				compose__pop(&s->p, l);
 				json_object_set_new(m, "BindOptions", bo);
 			}
@@ -722,305 +701,6 @@ static int obj_refs(struct svc *s, const json_t *v, bool secret)
 	return 0;
 }
 
-/* ---------------------------------------------------------- healthcheck */
-
-static int healthcheck(struct svc *s, const json_t *v)
-{
-	static const char *const k[] = {"test",	   "interval",	   "timeout",
-					"retries", "start_period", "disable",
-					NULL};
-	json_t *h = json_object();
-	bool off = false;
-	int rc = compose__keys(v, k, &s->p, s->err);
-	json_object_set_new(s->cs, "Healthcheck", h);
-	WITH(s, v, "disable",
-	     if (rc == 0) rc = compose__bool(v, &s->p, &off, s->err));
-	if (rc == 0 && off) {
-		if (json_object_size(v) > 1)
-			return compose__errf(s->err,
-					     "%s: disable: true takes "
-					     "no other keys",
-					     s->p.s);
-		json_object_set_new(h, "Test", json_pack("[s]", "NONE"));
-		return 0;
-	}
-	WITH(s, v, "test", {
-		json_t *t = NULL;
-		if (rc == 0 && json_is_string(v)) {
-			t = json_pack("[s, s]", "CMD-SHELL",
-				      json_string_value(v));
-		} else if (rc == 0) {
-			rc = compose__strlist(v, &s->p, false, &t, s->err);
-			const char *first =
-				json_string_value(json_array_get(t, 0));
-			if (rc == 0 && (!first || (strcmp(first, "CMD") &&
-						   strcmp(first, "CMD-SHELL") &&
-						   strcmp(first, "NONE"))))
-				rc = compose__errf(s->err,
-						   "%s: a list must start with "
-						   "CMD, CMD-SHELL or NONE",
-						   s->p.s);
-		}
-		if (t)
-			json_object_set_new(h, "Test", t);
-	});
-	WITH(s, v, "interval", if (rc == 0) rc = set_dur(s, h, "Interval", v));
-	WITH(s, v, "timeout", if (rc == 0) rc = set_dur(s, h, "Timeout", v));
-	WITH(s, v, "start_period",
-	     if (rc == 0) rc = set_dur(s, h, "StartPeriod", v));
-	WITH(s, v, "retries", if (rc == 0) rc = set_uint(s, h, "Retries", v));
-	return rc;
-}
-
-/* --------------------------------------------------------------- deploy */
-
-static int update_cfg(struct svc *s, const json_t *v, const char *api,
-		      bool rollback)
-{
-	static const char *const k[] = {"parallelism",
-					"delay",
-					"failure_action",
-					"monitor",
-					"max_failure_ratio",
-					"order",
-					NULL};
-	static const char *const upd_fa[] = {"continue", "pause", "rollback",
-					     NULL};
-	static const char *const rb_fa[] = {"continue", "pause", NULL};
-	static const char *const orders[] = {"stop-first", "start-first", NULL};
-	json_t *u = json_object();
-	char buf[32];
-	int rc = compose__keys(v, k, &s->p, s->err);
-	json_object_set_new(s->spec, api, u);
-	json_object_set_new(u, "Parallelism", json_integer(1));
-	WITH(s, v, "parallelism",
-	     if (rc == 0) rc = set_uint(s, u, "Parallelism", v));
-	WITH(s, v, "delay", if (rc == 0) rc = set_dur(s, u, "Delay", v));
-	WITH(s, v, "monitor", if (rc == 0) rc = set_dur(s, u, "Monitor", v));
-	WITH(s, v, "failure_action", {
-		if (rc == 0)
-			rc = one_of(s, v, rollback ? rb_fa : upd_fa, buf,
-				    sizeof(buf));
-		if (rc == 0)
-			json_object_set_new(u, "FailureAction",
-					    json_string(buf));
-	});
-	WITH(s, v, "order", {
-		if (rc == 0)
-			rc = one_of(s, v, orders, buf, sizeof(buf));
-		if (rc == 0)
-			json_object_set_new(u, "Order", json_string(buf));
-	});
-	WITH(s, v, "max_failure_ratio", {
-		double r = json_is_number(v) ? json_number_value(v) : -1;
-		if (rc == 0 && (r < 0 || r > 1 || !isfinite(r)))
-			rc = compose__errf(s->err, "%s: a number from 0 to 1",
-					   s->p.s);
-		if (rc == 0)
-			json_object_set_new(u, "MaxFailureRatio", json_real(r));
-	});
-	return rc;
-}
-
-static int resources_one(struct svc *s, const json_t *v, json_t *dst,
-			 bool limits)
-{
-	static const char *const lk[] = {"cpus", "memory", "pids", NULL};
-	static const char *const rk[] = {"cpus", "memory", NULL};
-	int rc = compose__keys(v, limits ? lk : rk, &s->p, s->err);
-	WITH(s, v, "cpus", {
-		char c[32];
-		char *end;
-		if (rc == 0)
-			rc = compose__str(v, &s->p, c, sizeof(c), s->err);
-		double x = rc == 0 ? strtod(c, &end) : 0;
-		if (rc == 0 && (*end || end == c || x <= 0 || x > 1e6))
-			rc = compose__errf(s->err,
-					   "%s: \"%s\" is not a CPU "
-					   "count (\"0.5\", \"2\")",
-					   s->p.s, c);
-		if (rc == 0)
-			json_object_set_new(
-				dst, "NanoCPUs",
-				json_integer((json_int_t)llround(x * 1e9)));
-	});
-	WITH(s, v, "memory", {
-		char m[64];
-		long long b;
-		if (rc == 0)
-			rc = compose__str(v, &s->p, m, sizeof(m), s->err);
-		if (rc == 0 && compose_bytes(m, &b) < 0)
-			rc = compose__errf(s->err,
-					   "%s: \"%s\" is not a size "
-					   "(\"512M\", \"1G\")",
-					   s->p.s, m);
-		if (rc == 0)
-			json_object_set_new(dst, "MemoryBytes",
-					    json_integer(b));
-	});
-	WITH(s, v, "pids", if (rc == 0) rc = set_uint(s, dst, "Pids", v));
-	return rc;
-}
-
-static int deploy(struct svc *s, const json_t *d)
-{
-	static const char *const k[] = {"mode",
-					"replicas",
-					"placement",
-					"resources",
-					"restart_policy",
-					"update_config",
-					"rollback_config",
-					"labels",
-					"endpoint_mode",
-					NULL};
-	static const char *const modes[] = {"replicated", "global", NULL};
-	static const char *const emodes[] = {"vip", "dnsrr", NULL};
-	char mode[16] = "replicated", buf[32];
-	long long replicas = 1;
-	int rc = compose__keys(d, k, &s->p, s->err);
-	WITH(s, d, "mode",
-	     if (rc == 0) rc = one_of(s, v, modes, mode, sizeof(mode)));
-	WITH(s, d, "replicas", {
-		if (rc == 0)
-			rc = compose__int(v, &s->p, &replicas, s->err);
-		if (rc == 0 && (replicas < 0 || replicas > 1000000))
-			rc = compose__errf(s->err, "%s: out of range", s->p.s);
-		if (rc == 0 && !strcmp(mode, "global"))
-			rc = compose__errf(s->err,
-					   "%s: replicas does not go "
-					   "with mode: global",
-					   s->p.s);
-	});
-	if (rc < 0)
-		return rc;
-	if (!strcmp(mode, "global"))
-		json_object_set_new(s->spec, "Mode",
-				    json_pack("{s:{}}", "Global"));
-	else
-		json_object_set_new(s->spec, "Mode",
-				    json_pack("{s:{s:I}}", "Replicated",
-					      "Replicas",
-					      (json_int_t)replicas));
-	WITH(s, d, "endpoint_mode", {
-		if (rc == 0)
-			rc = one_of(s, v, emodes, buf, sizeof(buf));
-		if (rc == 0)
-			json_object_set_new(
-				json_object_get(s->spec, "EndpointSpec"),
-				"Mode", json_string(buf));
-	});
-	WITH(s, d, "labels", {
-		json_t *m = NULL;
-		if (rc == 0)
-			rc = compose__kvmap(v, &s->p, NULL, &m, s->err);
-		if (m)
-			json_object_update(json_object_get(s->spec, "Labels"),
-					   m);
-		json_decref(m);
-	});
-	WITH(s, d, "placement", {
-		static const char *const pk[] = {"constraints", "preferences",
-						 "max_replicas_per_node", NULL};
-		json_t *pl = json_object();
-		json_object_set_new(s->tt, "Placement", pl);
-		if (rc == 0)
-			rc = compose__keys(v, pk, &s->p, s->err);
-		WITH(s, v, "constraints", {
-			json_t *c = NULL;
-			if (rc == 0)
-				rc = compose__strlist(v, &s->p, false, &c,
-						      s->err);
-			if (c)
-				json_object_set_new(pl, "Constraints", c);
-		});
-		WITH(s, v, "max_replicas_per_node",
-		     if (rc == 0) rc = set_uint(s, pl, "MaxReplicas", v));
-		WITH(s, v, "preferences", {
-			json_t *prefs = json_array();
-			const json_t *x;
-			size_t i;
-			json_object_set_new(pl, "Preferences", prefs);
-			if (rc == 0 && !json_is_array(v))
-				rc = compose__errf(s->err, "%s: must be a list",
-						   s->p.s);
-			json_array_foreach(v, i, x)
-			{
-				static const char *const sk[] = {"spread",
-								 NULL};
-				char sp[256];
-				size_t l = compose__pushi(&s->p, i);
-				if (rc == 0)
-					rc = compose__keys(x, sk, &s->p,
-							   s->err);
-				if (rc == 0 && !json_object_get(x, "spread"))
-					rc = compose__errf(s->err,
-							   "%s: spread is "
-							   "required",
-							   s->p.s);
-				WITH(s, x, "spread",
-				     if (rc == 0) rc = compose__str(
-					     v, &s->p, sp, sizeof(sp), s->err));
-				compose__pop(&s->p, l);
-				if (rc == 0)
-					json_array_append_new(
-						prefs,
-						json_pack("{s:{s:s}}", "Spread",
-							  "SpreadDescriptor",
-							  sp));
-			}
-		});
-	});
-	WITH(s, d, "resources", {
-		static const char *const rk[] = {"limits", "reservations",
-						 NULL};
-		json_t *r = json_object();
-		json_object_set_new(s->tt, "Resources", r);
-		if (rc == 0)
-			rc = compose__keys(v, rk, &s->p, s->err);
-		WITH(s, v, "limits", {
-			json_t *x = json_object();
-			json_object_set_new(r, "Limits", x);
-			if (rc == 0)
-				rc = resources_one(s, v, x, true);
-		});
-		WITH(s, v, "reservations", {
-			json_t *x = json_object();
-			json_object_set_new(r, "Reservations", x);
-			if (rc == 0)
-				rc = resources_one(s, v, x, false);
-		});
-	});
-	WITH(s, d, "restart_policy", {
-		static const char *const rk[] = {
-			"condition", "delay", "max_attempts", "window", NULL};
-		static const char *const conds[] = {"none", "on-failure", "any",
-						    NULL};
-		json_t *r = json_object();
-		json_object_set_new(s->tt, "RestartPolicy", r);
-		if (rc == 0)
-			rc = compose__keys(v, rk, &s->p, s->err);
-		WITH(s, v, "condition", {
-			if (rc == 0)
-				rc = one_of(s, v, conds, buf, sizeof(buf));
-			if (rc == 0)
-				json_object_set_new(r, "Condition",
-						    json_string(buf));
-		});
-		WITH(s, v, "delay",
-		     if (rc == 0) rc = set_dur(s, r, "Delay", v));
-		WITH(s, v, "window",
-		     if (rc == 0) rc = set_dur(s, r, "Window", v));
-		WITH(s, v, "max_attempts",
-		     if (rc == 0) rc = set_uint(s, r, "MaxAttempts", v));
-	});
-	WITH(s, d, "update_config",
-	     if (rc == 0) rc = update_cfg(s, v, "UpdateConfig", false));
-	WITH(s, d, "rollback_config",
-	     if (rc == 0) rc = update_cfg(s, v, "RollbackConfig", true));
-	return rc;
-}
-
 /* ------------------------------------------------------------- service */
 
 static const char *const known[] = {
@@ -1036,16 +716,18 @@ static int simple(struct svc *s)
 	int rc = 0;
 	bool b;
 	json_t *l = NULL;
-	WITH(s, s->def, "image", rc = set_str(s, s->cs, "Image", v));
-	WITH(s, s->def, "user", if (rc == 0) rc = set_str(s, s->cs, "User", v));
+	WITH(s, s->def, "image", rc = compose__set_str(s, s->cs, "Image", v));
+	WITH(s, s->def, "user",
+	     if (rc == 0) rc = compose__set_str(s, s->cs, "User", v));
 	WITH(s, s->def, "working_dir",
-	     if (rc == 0) rc = set_str(s, s->cs, "Dir", v));
+	     if (rc == 0) rc = compose__set_str(s, s->cs, "Dir", v));
 	WITH(s, s->def, "hostname",
-	     if (rc == 0) rc = set_str(s, s->cs, "Hostname", v));
+	     if (rc == 0) rc = compose__set_str(s, s->cs, "Hostname", v));
 	WITH(s, s->def, "stop_signal",
-	     if (rc == 0) rc = set_str(s, s->cs, "StopSignal", v));
+	     if (rc == 0) rc = compose__set_str(s, s->cs, "StopSignal", v));
 	WITH(s, s->def, "stop_grace_period",
-	     if (rc == 0) rc = set_dur(s, s->cs, "StopGracePeriod", v));
+	     if (rc == 0) rc =
+		     compose__set_dur(s, s->cs, "StopGracePeriod", v));
 	static const char *const bools[] = {"tty", "stdin_open", "read_only",
 					    "init"};
 	static const char *const api[] = {"TTY", "OpenStdin", "ReadOnly",
@@ -1122,8 +804,9 @@ int compose__service(const json_t *doc, const char *name, const json_t *svc,
 	WITH(&s, svc, "volumes", if (rc == 0) rc = volumes(&s, v));
 	WITH(&s, svc, "secrets", if (rc == 0) rc = obj_refs(&s, v, true));
 	WITH(&s, svc, "configs", if (rc == 0) rc = obj_refs(&s, v, false));
-	WITH(&s, svc, "healthcheck", if (rc == 0) rc = healthcheck(&s, v));
-	WITH(&s, svc, "deploy", if (rc == 0) rc = deploy(&s, v));
+	WITH(&s, svc, "healthcheck",
+	     if (rc == 0) rc = compose__healthcheck(&s, v));
+	WITH(&s, svc, "deploy", if (rc == 0) rc = compose__deploy(&s, v));
 	WITH(&s, svc, "ports", {
 		json_t *ports = json_array();
 		json_object_set_new(json_object_get(s.spec, "EndpointSpec"),
