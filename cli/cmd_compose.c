@@ -1,5 +1,5 @@
 /*
- * `shoal compose [-f FILE]... [-p PROJECT] up -d | down [-v] | ps | logs`:
+ * `shoal compose [-f FILE]... [-p PROJECT] up [-d] | down [-v] | ps | logs`:
  * a compose file on this one host, no swarm, the way docker-compose 1.29
  * runs it, so either tool can manage the other's project: containers
  * PROJECT_SERVICE_N with Compose's labels (com.docker.compose.project,
@@ -9,7 +9,9 @@
  *
  * The file goes through the same reader and converter as `stack deploy`
  * (compose/compose.h, in its local mode); each ServiceSpec is then turned
- * into a container create body. What a single host cannot apply is not
+ * into a container create body; `restart` becomes the containers'
+ * restart policy and `depends_on` the order services start in (the
+ * converter's "Local" table). What a single host cannot apply is not
  * dropped silently: deploy's placement, update and rollback settings,
  * restart_policy, reservations, mode global and endpoint_mode are named
  * in a warning, as docker-compose warns about deploy. `up` starts what is
@@ -327,6 +329,10 @@ static json_t *container_body(const struct project *p, const char *svc,
 	}
 	json_object_set_new(b, "ExposedPorts", exposed);
 	json_object_set_new(hc, "PortBindings", bind);
+	const json_t *restart = jsonx_obj(
+		jsonx_obj(jsonx_obj(p->stack, "Local"), svc), "Restart");
+	if (restart)
+		json_object_set(hc, "RestartPolicy", (json_t *)restart);
 	if (jsonx_bool(cs, "Init", false))
 		json_object_set_new(hc, "Init", json_true());
 	if (jsonx_bool(cs, "ReadOnly", false))
@@ -548,6 +554,67 @@ static int up_service(struct cli *cli, const struct project *p, const char *svc,
 	return rc;
 }
 
+/* The services in an order that starts each after its depends_on (by
+ * name otherwise); NULL (printed) for a cycle. Owned. */
+static json_t *start_order(const struct project *p)
+{
+	const json_t *svcs = json_object_get(p->stack, "Services");
+	const json_t *local = json_object_get(p->stack, "Local");
+	json_t *order = json_array(), *x;
+	const char *name;
+	bool progress = true;
+	while (order && progress &&
+	       json_array_size(order) < json_object_size(svcs)) {
+		progress = false;
+		json_object_foreach((json_t *)svcs, name, x)
+		{
+			bool done = false, ready = true;
+			size_t i;
+			json_t *d, *y;
+			json_array_foreach(order, i, y)
+			{
+				done |= !strcmp(json_string_value(y), name);
+			}
+			json_array_foreach(
+				json_object_get(json_object_get(local, name),
+						"DependsOn"),
+				i, d)
+			{
+				bool started = false;
+				size_t j;
+				json_array_foreach(order, j, y)
+				{
+					started |= json_equal(y, d);
+				}
+				ready &= started;
+			}
+			if (done || !ready)
+				continue;
+			json_array_append_new(order, json_string(name));
+			progress = true;
+		}
+	}
+	if (order && json_array_size(order) < json_object_size(svcs)) {
+		fprintf(stderr, "Circular dependency between services:");
+		json_object_foreach((json_t *)svcs, name, x)
+		{
+			bool done = false;
+			size_t i;
+			json_t *y;
+			json_array_foreach(order, i, y)
+			{
+				done |= !strcmp(json_string_value(y), name);
+			}
+			if (!done)
+				fprintf(stderr, " %s", name);
+		}
+		fprintf(stderr, "\n");
+		json_decref(order);
+		return NULL;
+	}
+	return order;
+}
+
 static int compose_up(struct cli *cli, struct project *p, int argc, char **argv)
 {
 	bool detach = false;
@@ -561,7 +628,7 @@ static int compose_up(struct cli *cli, struct project *p, int argc, char **argv)
 	}
 	if (first < 0)
 		return 1;
-	const json_t *svcs = json_object_get(p->stack, "Services"), *spec;
+	const json_t *svcs = json_object_get(p->stack, "Services");
 	for (int i = first; i < argc; i++)
 		if (!json_object_get(svcs, argv[i])) {
 			fprintf(stderr, "No such service: %s\n", argv[i]);
@@ -569,15 +636,24 @@ static int compose_up(struct cli *cli, struct project *p, int argc, char **argv)
 		}
 	if (ensure_networks(cli, p) < 0 || ensure_volumes(cli, p) < 0)
 		return 1;
-	const char *name;
-	json_object_foreach((json_t *)svcs, name, spec)
+	json_t *order = start_order(p);
+	size_t k;
+	json_t *nm;
+	if (!order)
+		return 1;
+	json_array_foreach(order, k, nm)
 	{
+		const char *name = json_string_value(nm);
 		bool pick = first >= argc;
 		for (int i = first; i < argc; i++)
 			pick |= !strcmp(argv[i], name);
-		if (pick && up_service(cli, p, name, spec) < 0)
+		if (pick &&
+		    up_service(cli, p, name, json_object_get(svcs, name)) < 0) {
+			json_decref(order);
 			return 1;
+		}
 	}
+	json_decref(order);
 	return detach ? 0
 		      : cli__compose_follow(cli, p, argc - first, argv + first);
 }

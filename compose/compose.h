@@ -13,8 +13,10 @@
  *     or unsupported key is an error naming its path, never ignored) and
  *     converted into {"Services": {name: ServiceSpec}, "Networks": {name:
  *     NetworkCreate}, "Volumes": {name: VolumeCreate}, "Secrets": {name:
- *     SecretSpec}, "Configs": {name: ConfigSpec}} with every object named
- *     STACK_NAME and labelled com.docker.stack.namespace=STACK.
+ *     SecretSpec}, "Configs": {name: ConfigSpec}, "Local": {name:
+ *     {"Restart", "DependsOn"}}} with every object named STACK_NAME and
+ *     labelled com.docker.stack.namespace=STACK ("Local": single-host
+ *     keys, empty for a stack, which refuses them).
  *
  * The library does no I/O of its own: files a compose file names
  * (env_file, secret and config `file:`) are read through the caller's

@@ -444,8 +444,8 @@ int compose_convert(const json_t *doc, const struct compose_opts *o,
 				     o->stack ? o->stack : "");
 	if (compose__keys(doc, top, &p, err) < 0)
 		return -EINVAL;
-	res = json_pack("{s:{}, s:{}, s:{}, s:{}, s:{}}", "Services",
-			"Networks", "Volumes", "Secrets", "Configs");
+	res = json_pack("{s:{}, s:{}, s:{}, s:{}, s:{}, s:{}}", "Services",
+			"Networks", "Volumes", "Secrets", "Configs", "Local");
 	if (!res)
 		return -ENOMEM;
 	for (int i = 0; i < 4; i++) {
@@ -465,8 +465,13 @@ int compose_convert(const json_t *doc, const struct compose_opts *o,
 		if (!strncmp(name, "x-", 2))
 			continue;
 		rc = compose__service(doc, name, svc, o, &spec, err);
-		if (rc < 0)
+		if (rc == 0)
+			rc = compose__local(doc, name, svc, o,
+					    json_object_get(res, "Local"), err);
+		if (rc < 0) {
+			json_decref(spec);
 			goto fail;
+		}
 		json_object_set_new(json_object_get(res, "Services"), name,
 				    spec);
 		/* The implicit default network, created when used. */

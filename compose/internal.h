@@ -89,6 +89,14 @@ int compose__resolve(const struct compose_opts *o, const char *rel, char *out,
 		     size_t cap, struct shoal_err *err);
 
 /**
+ * compose__local() - a service's single-host keys (`restart`,
+ * `depends_on`; local.c) into @local[@name]; refused by path in a stack.
+ */
+int compose__local(const json_t *doc, const char *name, const json_t *svc,
+		   const struct compose_opts *o, json_t *local,
+		   struct shoal_err *err);
+
+/**
  * compose__ports() - the `ports:` list at @p into EndpointSpec ports
  * appended to @arr.
  */

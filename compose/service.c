@@ -709,7 +709,8 @@ static const char *const known[] = {
 	"secrets",   "configs",	    "deploy",	  "healthcheck",
 	"user",	     "working_dir", "hostname",	  "stop_grace_period",
 	"labels",    "stop_signal", "tty",	  "stdin_open",
-	"read_only", "init",	    NULL};
+	"read_only", "init",	    "restart",	  "depends_on",
+	NULL}; /* the last two: local.c */
 
 static int simple(struct svc *s)
 {

@@ -4,7 +4,8 @@
 # down -v of a two-service file with a named volume, the services finding
 # each other by name on the project network; then `shoal compose` runs
 # the same file (containers PROJECT_SERVICE_N with Compose's labels that
-# docker-compose lists as its own), leaves unchanged containers alone,
+# docker-compose lists as its own; restart and depends_on applied),
+# leaves unchanged containers alone,
 # recreates a changed one, scales to deploy.replicas, and down -v leaves
 # nothing; a foreground up follows the logs until the containers end. A
 # refusal names the key.
@@ -41,15 +42,17 @@ cd "$work/app" || exit 1
 cat >docker-compose.yml <<'YML'
 version: "3.8"
 services:
+  client:
+    image: busybox
+    command: sh -c 'trap "exit 0" TERM; while true; do wget -qO- http://web/ 2>&1; sleep 0.3; done'
+    stop_grace_period: 1s
+    depends_on: [web]
   web:
     image: busybox
     command: httpd -f -p 80 -h /data
     volumes: ["data:/data"]
     stop_grace_period: 1s
-  client:
-    image: busybox
-    command: sh -c 'trap "exit 0" TERM; while true; do wget -qO- http://web/ 2>&1; sleep 0.3; done'
-    stop_grace_period: 1s
+    restart: unless-stopped
 volumes:
   data:
 YML
@@ -86,6 +89,11 @@ check "shoal compose up -d creates the network" \
 check "shoal compose up -d creates sc_web_1 and sc_client_1" \
 	grep -q 'Creating sc_client_1' <<<"$out"
 for c in $(proj_ids sc); do track "$c"; done
+check "depends_on: web is created before the client that needs it" \
+	test "$(grep -n 'Creating sc_web_1' <<<"$out" | cut -d: -f1)" -lt \
+	"$(grep -n 'Creating sc_client_1' <<<"$out" | cut -d: -f1)"
+check "restart: becomes the container's restart policy" \
+	test "$("$D" inspect -f '{{.HostConfig.RestartPolicy.Name}}' sc_web_1)" = unless-stopped
 lbl=$("$D" inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.container-number"}}' sc_web_1)
 check "the container carries Compose's service and number labels" \
 	test "$lbl" = "web 1"
@@ -110,7 +118,8 @@ for c in $(proj_ids sc); do track "$c"; done
 check "a changed service is recreated" \
 	test "$("$D" inspect -f '{{.Id}}' sc_client_1)" != "$before"
 check "web, unchanged, is left alone" grep -q 'sc_web_1 is up-to-date' <<<"$out"
-check "deploy.replicas: 2 makes sc_client_2" "$D" inspect sc_client_2 >/dev/null
+exists() { "$D" inspect "$1" >/dev/null 2>&1; }
+check "deploy.replicas: 2 makes sc_client_2" exists sc_client_2
 check "shoal compose down -v" "$S" compose -p sc down -v
 check "down -v leaves no container, network or volume" none_left sc
 

@@ -716,6 +716,60 @@ static void the_file_reader_refuses_what_is_not_a_file(void **state)
 	rmdir(dir);
 }
 
+static void restart_and_depends_on_are_local_only(void **state)
+{
+	(void)state;
+	const char *y = "services:\n"
+			"  a:\n    image: x\n    restart: on-failure:3\n"
+			"    depends_on: [b]\n"
+			"  b:\n    image: x\n    restart: always\n"
+			"    depends_on: {c: {condition: service_started}}\n"
+			"  c:\n    image: x\n";
+	struct compose_opts o = {.stack = "proj", .local = true};
+	struct shoal_err err = {{0}};
+	json_t *doc = NULL, *r = NULL;
+	assert_int_equal(compose_parse(y, strlen(y), "c", NULL, &doc, &err), 0);
+	if (compose_convert(doc, &o, &r, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(str_at(r, "Local/a/Restart/Name"), "on-failure");
+	assert_int_equal(int_at(r, "Local/a/Restart/MaximumRetryCount"), 3);
+	assert_string_equal(str_at(r, "Local/a/DependsOn/0"), "b");
+	assert_string_equal(str_at(r, "Local/b/Restart/Name"), "always");
+	assert_string_equal(str_at(r, "Local/b/DependsOn/0"), "c");
+	assert_null(at(r, "Local/c"));
+	json_decref(r);
+	/* A stack refuses both, by path, with the swarm's way. */
+	refused("services:\n  a:\n    image: x\n    restart: always\n",
+		"services.a.restart: not applied to a stack (a swarm service "
+		"restarts by deploy.restart_policy");
+	refused("services:\n  a:\n    image: x\n    depends_on: [a]\n",
+		"services.a.depends_on: not applied to a stack");
+	json_decref(doc);
+	o.local = true;
+	const char *bad[][2] = {
+		{"services:\n  a: {image: x, restart: sometimes}\n",
+		 "services.a.restart: \"sometimes\" is not no, always"},
+		{"services:\n  a: {image: x, restart: 'on-failure:x'}\n",
+		 "invalid retry count"},
+		{"services:\n  a: {image: x, depends_on: [zz]}\n",
+		 "services.a.depends_on: undefined service \"zz\""},
+		{"services:\n  a: {image: x, depends_on: {b: {condition: "
+		 "service_healthy}}}\n  b: {image: x}\n",
+		 "services.a.depends_on.b.condition: only service_started"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		doc = NULL;
+		r = NULL;
+		assert_int_equal(compose_parse(bad[i][0], strlen(bad[i][0]),
+					       "c", NULL, &doc, &err),
+				 0);
+		assert_int_equal(compose_convert(doc, &o, &r, &err), -EINVAL);
+		if (!strstr(err.msg, bad[i][1]))
+			fail_msg("\"%s\" lacks \"%s\"", err.msg, bad[i][1]);
+		json_decref(doc);
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -752,6 +806,7 @@ int main(void)
 		cmocka_unit_test(refuses_a_bad_stack_name),
 		cmocka_unit_test(local_mode_makes_a_single_host_project),
 		cmocka_unit_test(the_file_reader_refuses_what_is_not_a_file),
+		cmocka_unit_test(restart_and_depends_on_are_local_only),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
