@@ -634,13 +634,16 @@ static int compose_up(struct cli *cli, struct project *p, int argc, char **argv)
 			fprintf(stderr, "No such service: %s\n", argv[i]);
 			return 1;
 		}
-	if (ensure_networks(cli, p) < 0 || ensure_volumes(cli, p) < 0)
-		return 1;
+	/* A cycle is refused before anything is made. */
 	json_t *order = start_order(p);
 	size_t k;
 	json_t *nm;
 	if (!order)
 		return 1;
+	if (ensure_networks(cli, p) < 0 || ensure_volumes(cli, p) < 0) {
+		json_decref(order);
+		return 1;
+	}
 	json_array_foreach(order, k, nm)
 	{
 		const char *name = json_string_value(nm);

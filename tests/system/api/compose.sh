@@ -129,7 +129,11 @@ printf 'services:\n  a:\n    image: busybox\n    links: [b]\n' >bad.yml
 err=$("$S" compose -f bad.yml up -d 2>&1)
 check "an unsupported key is refused by its path" \
 	grep -q 'services.a.links: unsupported key' <<<"$err"
-check "nothing was made by the refusal" none_left sc
+printf 'services:\n  a: {image: busybox, depends_on: [b]}\n  b: {image: busybox, depends_on: [a]}\n' >cycle.yml
+err=$("$S" compose -f cycle.yml -p sc up -d 2>&1)
+check "a depends_on cycle is refused, naming the services" \
+	grep -q 'Circular dependency between services: a b' <<<"$err"
+check "nothing was made by the refusals" none_left sc
 
 # --- foreground up ----------------------------------------------------------
 
