@@ -324,7 +324,8 @@ static json_t *container_body(const struct project *p, const char *svc,
 			a = json_array();
 			json_object_set_new(bind, key, a);
 		}
-		json_array_append_new(a, json_pack("{s:s, s:s}", "HostIp", "",
+		json_array_append_new(a, json_pack("{s:s, s:s}", "HostIp",
+						   jsonx_str(m, "HostIp", ""),
 						   "HostPort", hp));
 	}
 	json_object_set_new(b, "ExposedPorts", exposed);

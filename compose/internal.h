@@ -98,10 +98,12 @@ int compose__local(const json_t *doc, const char *name, const json_t *svc,
 
 /**
  * compose__ports() - the `ports:` list at @p into EndpointSpec ports
- * appended to @arr.
+ * appended to @arr. A host address (IP:PUBLISHED:TARGET, host_ip) only
+ * when @local (then as "HostIp", not Docker's field: a swarm publishes
+ * on every address and refuses it).
  */
-int compose__ports(const json_t *v, const struct cpath *p, json_t *arr,
-		   struct shoal_err *err);
+int compose__ports(const json_t *v, const struct cpath *p, bool local,
+		   json_t *arr, struct shoal_err *err);
 
 /* ---- the service converter's walk (service.c, service_deploy.c) ---- */
 

@@ -813,7 +813,7 @@ int compose__service(const json_t *doc, const char *name, const json_t *svc,
 		json_object_set_new(json_object_get(s.spec, "EndpointSpec"),
 				    "Ports", ports);
 		if (rc == 0)
-			rc = compose__ports(v, &s.p, ports, err);
+			rc = compose__ports(v, &s.p, o->local, ports, err);
 	});
 	if (rc == 0) {
 		/* docker's stack label naming the image as written. */

@@ -8,6 +8,7 @@
  */
 #include "compose/internal.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -415,13 +416,41 @@ static json_t *port_json(long target, long published, const char *proto,
 	return o;
 }
 
-static int port_short(const char *spec, const struct cpath *p, json_t *arr,
-		      struct shoal_err *err)
+/* A host address on one host (single-host Compose): IPv4 only. */
+static int host_ip(const char *ip, const struct cpath *p, const char *spec,
+		   struct shoal_err *err)
 {
-	char s[256], proto[8] = "tcp";
-	char *slash, *colon;
+	struct in_addr a;
+	if (inet_pton(AF_INET, ip, &a) == 1)
+		return 0;
+	return compose__errf(err, "%s: \"%s\": \"%s\" is not an IPv4 address",
+			     p->s, spec, ip);
+}
+
+static int port_short(const char *spec, const struct cpath *p, bool local,
+		      json_t *arr, struct shoal_err *err)
+{
+	char buf[256], proto[8] = "tcp", ip[64] = "";
+	char *slash, *colon, *s = buf;
 	long tlo, thi, plo = 0, phi = 0;
-	snprintf(s, sizeof(s), "%s", spec);
+	snprintf(buf, sizeof(buf), "%s", spec);
+	colon = strrchr(buf, ':');
+	if (local && colon && strchr(buf, ':') != colon) {
+		/* IP:PUBLISHED:TARGET or IP::TARGET */
+		char *first = strchr(buf, ':');
+		*first = '\0';
+		if (strlen(buf) >= sizeof(ip))
+			return compose__errf(err,
+					     "%s: \"%s\": not an IPv4 "
+					     "address",
+					     p->s, spec);
+		memcpy(ip, buf, strlen(buf) + 1);
+		if (host_ip(ip, p, spec, err) < 0)
+			return -EINVAL;
+		s = first + 1;
+		if (*s == ':')
+			s++;
+	}
 	if ((slash = strchr(s, '/'))) {
 		*slash = '\0';
 		if (strcmp(slash + 1, "tcp") && strcmp(slash + 1, "udp") &&
@@ -457,14 +486,16 @@ static int port_short(const char *spec, const struct cpath *p, json_t *arr,
 				     p->s, spec);
 	for (long t = tlo; t <= thi; t++) {
 		long pub = !colon ? 0 : plo == phi ? plo : plo + (t - tlo);
-		if (json_array_append_new(
-			    arr, port_json(t, pub, proto, "ingress")) < 0)
+		json_t *one = port_json(t, pub, proto, "ingress");
+		if (one && *ip)
+			json_object_set_new(one, "HostIp", json_string(ip));
+		if (json_array_append_new(arr, one) < 0)
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-static int port_long(const json_t *v, struct cpath *p, json_t *arr,
+static int port_long(const json_t *v, struct cpath *p, bool local, json_t *arr,
 		     struct shoal_err *err)
 {
 	static const char *const known[] = {"target", "published", "protocol",
@@ -474,7 +505,15 @@ static int port_long(const json_t *v, struct cpath *p, json_t *arr,
 	size_t l;
 	if (compose__keys(v, known, p, err) < 0)
 		return -EINVAL;
-	if (json_object_get(v, "host_ip"))
+	char ip[64] = "";
+	if (local && json_object_get(v, "host_ip")) {
+		size_t l2 = compose__push(p, "host_ip");
+		if (compose__str(json_object_get(v, "host_ip"), p, ip,
+				 sizeof(ip), err) < 0 ||
+		    host_ip(ip, p, ip, err) < 0)
+			return -EINVAL;
+		compose__pop(p, l2);
+	} else if (json_object_get(v, "host_ip"))
 		return compose__errf(err,
 				     "%s.host_ip: not supported in a "
 				     "swarm (remove it)",
@@ -524,14 +563,14 @@ static int port_long(const json_t *v, struct cpath *p, json_t *arr,
 					     p->s, mode);
 		compose__pop(p, l);
 	}
-	return json_array_append_new(
-		       arr, port_json(target, published, proto, mode)) < 0
-		       ? -ENOMEM
-		       : 0;
+	json_t *one = port_json(target, published, proto, mode);
+	if (one && *ip)
+		json_object_set_new(one, "HostIp", json_string(ip));
+	return json_array_append_new(arr, one) < 0 ? -ENOMEM : 0;
 }
 
-int compose__ports(const json_t *v, const struct cpath *p, json_t *arr,
-		   struct shoal_err *err)
+int compose__ports(const json_t *v, const struct cpath *p, bool local,
+		   json_t *arr, struct shoal_err *err)
 {
 	struct cpath q = *p;
 	const json_t *x;
@@ -543,12 +582,12 @@ int compose__ports(const json_t *v, const struct cpath *p, json_t *arr,
 		size_t l = compose__pushi(&q, i);
 		int rc;
 		if (json_is_object(x)) {
-			rc = port_long(x, &q, arr, err);
+			rc = port_long(x, &q, local, arr, err);
 		} else {
 			char s[256];
 			rc = compose__str(x, &q, s, sizeof(s), err);
 			if (rc == 0)
-				rc = port_short(s, &q, arr, err);
+				rc = port_short(s, &q, local, arr, err);
 		}
 		if (rc < 0)
 			return rc;

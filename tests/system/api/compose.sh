@@ -51,6 +51,7 @@ services:
     image: busybox
     command: httpd -f -p 80 -h /data
     volumes: ["data:/data"]
+    ports: ["127.0.0.1:8089:80"]
     stop_grace_period: 1s
     restart: unless-stopped
 volumes:
@@ -92,6 +93,8 @@ for c in $(proj_ids sc); do track "$c"; done
 check "depends_on: web is created before the client that needs it" \
 	test "$(grep -n 'Creating sc_web_1' <<<"$out" | cut -d: -f1)" -lt \
 	"$(grep -n 'Creating sc_client_1' <<<"$out" | cut -d: -f1)"
+check "a port published on one address (IP:PUBLISHED:TARGET)" \
+	grep -q '127.0.0.1:8089' <<<"$("$D" port sc_web_1)"
 check "restart: becomes the container's restart policy" \
 	test "$("$D" inspect -f '{{.HostConfig.RestartPolicy.Name}}' sc_web_1)" = unless-stopped
 lbl=$("$D" inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.container-number"}}' sc_web_1)

@@ -656,6 +656,8 @@ static void local_mode_makes_a_single_host_project(void **state)
 {
 	(void)state;
 	const char *y = "services:\n  a:\n    image: x\n    secrets: [s]\n"
+			"    ports: ['127.0.0.1:8080:80', '10.0.0.1::81', "
+			"{target: 82, published: 8082, host_ip: 127.0.0.2}]\n"
 			"networks:\n  n: {labels: {k: v}}\n"
 			"volumes:\n  v:\n"
 			"secrets:\n  s: {file: db_pass.txt}\n";
@@ -678,6 +680,13 @@ static void local_mode_makes_a_single_host_project(void **state)
 	assert_string_equal(str_at(r, "Networks/default/Driver"), "bridge");
 	assert_string_equal(
 		str_at(r, "Volumes/v/Labels/com.docker.compose.volume"), "v");
+	/* On one host a port may be bound to one address. */
+	json_t *pt = at(r, "Services/a/EndpointSpec/Ports");
+	assert_string_equal(str_at(pt, "0/HostIp"), "127.0.0.1");
+	assert_int_equal(int_at(pt, "0/PublishedPort"), 8080);
+	assert_string_equal(str_at(pt, "1/HostIp"), "10.0.0.1");
+	assert_null(at(pt, "1/PublishedPort"));
+	assert_string_equal(str_at(pt, "2/HostIp"), "127.0.0.2");
 	/* The secret's file, for a bind mount on one host. */
 	assert_string_equal(str_at(r, "Secrets/s/File"), "/p/db_pass.txt");
 	json_decref(doc);
