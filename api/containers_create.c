@@ -184,6 +184,26 @@ static void tmpfs_opts(const json_t *m, char *out, size_t cap)
 		snprintf(out + n, cap - n, "%sro", n ? "," : "");
 }
 
+/* Whether a bind ("src:dst[:mode]") or a mount targets @path. */
+static bool anon_covered(const char *path, const char **binds,
+			 const json_t *mounts)
+{
+	size_t plen = strlen(path), i;
+	const json_t *m;
+	for (i = 0; binds && binds[i]; i++) {
+		const char *c = strchr(binds[i], ':');
+		if (c && !strncmp(c + 1, path, plen) &&
+		    (c[1 + plen] == '\0' || c[1 + plen] == ':'))
+			return true;
+	}
+	json_array_foreach(mounts, i, m)
+	{
+		if (!strcmp(jsonx_str(m, "Target", ""), path))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Binds, HostConfig.Mounts ([{Type, Source, Target, ReadOnly,
  * TmpfsOptions}]), HostConfig.Tmpfs and Config.Volumes (anonymous
@@ -213,7 +233,10 @@ static int build_mounts(struct create_req *r, const char **binds,
 	json_t *unused;
 	json_object_foreach((json_t *)anon, anon_path, unused)
 	{
-		v[nv++] = anon_path;
+		/* As Docker: a bind or mount at the same path wins over the
+		 * anonymous volume (docker-compose sends both). */
+		if (!anon_covered(anon_path, binds, mounts))
+			v[nv++] = anon_path;
 	}
 	/* Strings are built into one buffer; offsets fixed up after. */
 	size_t offs[64];

@@ -259,6 +259,33 @@ json_t *api__container_json(struct api__state *st, const char *id)
 	return o;
 }
 
+/*
+ * The container's short id among its aliases on every user-defined
+ * network, as Docker listed it before API 1.44 (the resolver answers it,
+ * net__lookup()). Kept on every version: docker-compose 1.29 negotiates
+ * the newest API and, not finding it, disconnects the endpoint it just
+ * made to connect it again, which shoald refuses for a container's only
+ * network (overlay-net/attach.c) where Docker allows it.
+ */
+static void short_id_aliases(json_t *o, const char *id)
+{
+	json_t *nets = jsonx_obj(jsonx_obj(o, "NetworkSettings"), "Networks");
+	const char *name;
+	json_t *ep;
+	json_object_foreach(nets, name, ep)
+	{
+		if (!strcmp(name, "bridge") || !strcmp(name, "host") ||
+		    !strcmp(name, "none"))
+			continue;
+		json_t *al = json_object_get(ep, "Aliases");
+		if (!json_is_array(al)) {
+			al = json_array();
+			json_object_set_new(ep, "Aliases", al);
+		}
+		json_array_append_new(al, json_stringn(id, 12));
+	}
+}
+
 void api__container_inspect(struct api_call *call);
 void api__container_inspect(struct api_call *call)
 {
@@ -272,6 +299,7 @@ void api__container_inspect(struct api_call *call)
 				api_param(call, "id"));
 		return;
 	}
+	short_id_aliases(o, id);
 	api_reply_json(call, 200, o);
 }
 

@@ -10,8 +10,8 @@
  * hostname; name by the task name SERVICE.SLOT (SERVICE.NODE for global
  * tasks) prefix; desired-state running, shutdown or accepted;
  * _up-to-date (the docker CLI's progress: tasks of the current spec); label
- * against the task's own labels (the managers give tasks none, so a label
- * filter matches nothing, as on Docker).
+ * against the task's own labels or its service's (swarmkit's
+ * ServiceAnnotations), which `docker stack ps` relies on.
  */
 #include "api/internal.h"
 #include "api/services_common.h"
@@ -113,6 +113,9 @@ static bool f_desired(const char *v, const void *arg)
 	return strcmp(jsonx_str(f->task, "DesiredState", ""), v) == 0;
 }
 
+/* A label filter matches the task's own labels or, as swarmkit matches
+ * a task's ServiceAnnotations, its service's: `docker stack ps` lists a
+ * stack's tasks by com.docker.stack.namespace this way. */
 static bool f_label(const char *v, const void *arg)
 {
 	const struct task_filter *f = arg;
@@ -121,7 +124,15 @@ static bool f_label(const char *v, const void *arg)
 	snprintf(k, sizeof(k), "%.*s", (int)(eq ? (size_t)(eq - v) : strlen(v)),
 		 v);
 	const char *have = jsonx_str(jsonx_obj(f->task, "Labels"), k, NULL);
-	return have && (!eq || strcmp(have, eq + 1) == 0);
+	if (have && (!eq || strcmp(have, eq + 1) == 0))
+		return true;
+	const struct store_object *svc = store_get(
+		f->s, STORE_SERVICES, jsonx_str(f->task, "ServiceID", ""));
+	json_t *sp = svc ? api__obj_parsed(svc->spec, svc->spec_len) : NULL;
+	have = jsonx_str(jsonx_obj(sp, "Labels"), k, NULL);
+	bool ok = have && (!eq || strcmp(have, eq + 1) == 0);
+	json_decref(sp);
+	return ok;
 }
 
 /*

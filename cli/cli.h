@@ -86,5 +86,7 @@ int cli_cmd_info(struct cli *cli, int argc, char **argv);
 int cli_cmd_node(struct cli *cli, int argc, char **argv);
 int cli_cmd_swarm(struct cli *cli, int argc, char **argv);
 int cli_cmd_service(struct cli *cli, int argc, char **argv);
+int cli_cmd_stack(struct cli *cli, int argc, char **argv);
+int cli_cmd_compose(struct cli *cli, int argc, char **argv);
 
 #endif

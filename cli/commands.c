@@ -11,6 +11,8 @@ const struct cli_command cli_commands[] = {
 	 "running container"},
 	{"build", cli_build, "Build an image from a Dockerfile"},
 	{"commit", cli_commit, "Create a new image from a container's changes"},
+	{"compose", cli_cmd_compose,
+	 "Run a compose file on this host (no swarm)"},
 	{"container", cli_cmd_container, "Manage containers"},
 	{"cp", cli_ctr_cp,
 	 "Copy files/folders between a container and the "
@@ -51,6 +53,7 @@ const struct cli_command cli_commands[] = {
 	{"rmi", cli_img_rm, "Remove one or more images"},
 	{"run", cli_ctr_run, "Create and run a new container from an image"},
 	{"service", cli_cmd_service, "Manage Swarm services"},
+	{"stack", cli_cmd_stack, "Manage Swarm stacks"},
 	{"start", cli_ctr_start, "Start one or more stopped containers"},
 	{"stats", cli_ctr_stats,
 	 "Display a live stream of container(s) resource usage statistics"},
