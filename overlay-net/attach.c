@@ -228,6 +228,13 @@ static int ep_new(struct net *n, struct net__net *w, const char *id,
 			net__err(err, "Address already in use");
 			return SHOAL_ECONFLICT;
 		}
+	} else if (w->vni) {
+		/* The managers allocate overlay addresses, cluster-wide. */
+		net__err(err,
+			 "network %s is an overlay: its address comes "
+			 "from the swarm's allocator",
+			 w->name);
+		return -EINVAL;
 	} else if (net__ip_next(&w->subnet, &w->range, w->last_ip, ip_taken, w,
 				&ep.ip) < 0) {
 		net__err(err,
@@ -312,7 +319,7 @@ static int ep_plumb(struct net *n, struct mnl_socket *cnl, struct net__net *w,
 			rc = net__nl_link_up(b, 1, NULL);
 		if (rc == 0)
 			rc = net__nl_veth_add(b, ep->ifname, idx, mac, ep->veth,
-					      host);
+					      host, w->vni ? w->mtu : 0);
 		if (rc == 0)
 			rc = net__nl_addr_add(b, idx, ep->ip, w->subnet.len);
 		if (rc == 0 && first && !w->internal)

@@ -89,6 +89,12 @@ struct net__net {
 	char created[64];
 	json_t *labels;	 /* object, owned */
 	json_t *options; /* object, owned */
+	/* An overlay's local side (net_overlay_join()): its VNI (0 for every
+	 * other network), this host's VTEP (host order) and MTU. Its bridge
+	 * is shov<VNI>, made with its VXLAN device by vxlan.c. */
+	uint32_t vni;
+	uint32_t vtep;
+	int mtu;
 	struct net__ep *eps;
 	size_t n_eps;
 };
@@ -133,6 +139,16 @@ void net__ep_fini(struct net__ep *ep);
 void net__err(struct shoal_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* network.c, for overlay.c */
+int net__bridge_up(struct net *n, struct net__net *w, struct shoal_err *err);
+int net__add_net(struct net *n, struct net__net *w);
+void net__drop_net(struct net *n, struct net__net *w);
+
+/* overlay.c: an overlay's bridge is made and deleted with its VXLAN
+ * device (vxlan.c). */
+int net__overlay_up(struct net *n, struct net__net *w, struct shoal_err *err);
+void net__overlay_down(const struct net__net *w);
+
 /* nft.c */
 /** net__ruleset() - the whole `table inet shoal` as nft text, deleting
  * the previous table in the same transaction. Pure. */
@@ -153,9 +169,10 @@ int net__nl_link_del(struct net__batch *b, const char *name);
 int net__nl_link_up(struct net__batch *b, int ifindex, const char *name);
 /** net__nl_veth_add() - in the namespace the batch is sent to: @inner
  * (with index @inner_index, MAC @mac, up) whose peer @outer goes to the
- * namespace @outer_nsfd, up. */
+ * namespace @outer_nsfd, up; both ends with MTU @mtu (0: the kernel's). */
 int net__nl_veth_add(struct net__batch *b, const char *inner, int inner_index,
-		     const uint8_t mac[6], const char *outer, int outer_nsfd);
+		     const uint8_t mac[6], const char *outer, int outer_nsfd,
+		     int mtu);
 int net__nl_master(struct net__batch *b, const char *name, int master);
 int net__nl_hairpin(struct net__batch *b, int ifindex);
 int net__nl_addr_add(struct net__batch *b, int ifindex, uint32_t ip, int len);

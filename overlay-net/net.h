@@ -225,4 +225,55 @@ int net_ports_parse(const json_t *bindings, const json_t *exposed,
 		    bool publish_all, struct net_port **out, size_t *n,
 		    struct shoal_err *err);
 
+/* ------------------------------------------------------------ overlays */
+
+/** An overlay network as the managers describe it; strings borrowed. */
+struct net_overlay {
+	const char *id;	     /* the swarm's id (letters and digits) */
+	const char *name;    /* for logs and NetworkSettings */
+	uint32_t vni;	     /* 1..2^24-1 */
+	const char *subnet;  /* "10.0.1.0/24" */
+	const char *gateway; /* "10.0.1.1": the bridge's address */
+	int mtu;	     /* 0: 1450 */
+	bool internal, attachable;
+	uint32_t vtep; /* this host's VXLAN address, host order */
+};
+
+/**
+ * net_overlay_join() - make overlay @o a network of this node (a record,
+ * shov<VNI> with its VXLAN device shvx<VNI>, its place in the ruleset),
+ * or check that it is (idempotent: a network already joined with the
+ * same settings is only brought up again if its devices are missing).
+ * Containers join it by its id (eng_spec.network_mode), with the
+ * address the managers gave (an overlay has no local IPAM). The name
+ * does not name it (local networks may share an overlay's name), and
+ * net_network_list() leaves it out (the managers list overlays).
+ * -EINVAL with @err for bad settings; SHOAL_ECONFLICT when its subnet
+ * overlaps a local network; -EBUSY when its settings changed while
+ * containers are on it (kept as it was).
+ */
+int net_overlay_join(struct net *n, const struct net_overlay *o,
+		     struct shoal_err *err);
+
+/**
+ * net_overlay_leave() - delete overlay @id's record and devices (their
+ * FDB and neighbour entries go with them). -EBUSY while a container is on
+ * it; SHOAL_ENOTFOUND.
+ */
+int net_overlay_leave(struct net *n, const char *id, struct shoal_err *err);
+
+/** One joined overlay, for the agent's diff. */
+struct net_overlay_state {
+	char id[65];
+	uint32_t vni;
+	uint32_t subnet; /* host order */
+	int prefix;
+	size_t n_endpoints;
+};
+
+/** net_overlay_list() - the overlays joined (*@out owned: free with
+ * shoal_free()). */
+int net_overlay_list(struct net *n, struct net_overlay_state **out,
+		     size_t *count);
+
 #endif

@@ -104,6 +104,15 @@ struct wtask {
 	bool stop_grace_set;
 	int64_t stop_grace_ns;
 	struct eng_health health;
+	/* NetworksAttachments (the overlay the container joins, with the
+	 * address the managers gave it) and the host-mode ports of
+	 * Endpoint.Ports (docs/overlay.md, task_net.c); net_id "" when the
+	 * task has no network (the node's default bridge). */
+	char net_id[WTASK_ID_MAX + 1];
+	char net_ip[16];
+	struct net_ep_req net_ep; /* borrows net_id and net_ip */
+	struct net_port *ports;	  /* owned */
+	size_t n_ports;
 	/* Docker's Config and HostConfig of the container, kept in its record
 	 * for `docker inspect` (owned). */
 	json_t *annotations;
@@ -119,7 +128,9 @@ struct wtask_node {
 /**
  * wtask_decode() - decode @len bytes (one assignment item) into *@out
  * (free with wtask_free()). 0: decoded (check spec_error); -EINVAL with
- * @err for an item that names no task; -ENOMEM.
+ * @err for an item that names no task; -ENOMSG with @err for an item
+ * of another "Kind" (network, ingress, secret, ...: not a task, skipped
+ * by the executor); -ENOMEM.
  */
 int wtask_decode(const void *data, size_t len, const struct wtask_node *node,
 		 struct wtask **out, struct shoal_err *err);
