@@ -335,11 +335,13 @@ static int load_all(struct net *n, struct shoal_err *err)
 			net__err(err, "cannot read %s: %s", path,
 				 shoal_strerror(rc));
 		json_decref(r);
-		if (rc == 0 && net__find(n, w->name)) {
-			net__net_free(w);
+		/* Overlays answer to their id only (their name is the
+		 * swarm's): a local network may share it. */
+		if (rc == 0 && net__find(n, w->vni ? w->id : w->name)) {
 			rc = -EINVAL;
 			net__err(err, "%s: a second network named %s", path,
 				 w->name);
+			net__net_free(w);
 		}
 		if (rc == 0 && (rc = add_net(n, w)) < 0)
 			net__net_free(w);
