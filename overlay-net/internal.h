@@ -69,6 +69,14 @@ struct net__ep {
 	char **dns_search;
 };
 
+/* One name of an overlay's service records: a service (its VIP, or its
+ * Ready tasks' addresses with dnsrr), tasks.NAME, a task, an alias. */
+struct net__name {
+	char *name;	 /* lower case, owned */
+	uint32_t *addrs; /* host order, owned */
+	size_t n;
+};
+
 enum net__kind {
 	NET_KIND_BRIDGE,
 	NET_KIND_HOST,
@@ -95,6 +103,10 @@ struct net__net {
 	uint32_t vni;
 	uint32_t vtep;
 	int mtu;
+	/* An overlay's service records from the managers (not recorded:
+	 * each set brings them again): names.c answers them. */
+	struct net__name *names;
+	size_t n_names;
 	struct net__ep *eps;
 	size_t n_eps;
 };
@@ -148,6 +160,7 @@ void net__drop_net(struct net *n, struct net__net *w);
  * device (vxlan.c). */
 int net__overlay_up(struct net *n, struct net__net *w, struct shoal_err *err);
 void net__overlay_down(const struct net__net *w);
+void net__names_free(struct net__net *w);
 
 /* nft.c */
 /** net__ruleset() - the whole `table inet shoal` as nft text, deleting

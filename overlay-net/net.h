@@ -262,6 +262,24 @@ int net_overlay_join(struct net *n, const struct net_overlay *o,
  */
 int net_overlay_leave(struct net *n, const char *id, struct shoal_err *err);
 
+/** One name the resolver answers on an overlay; borrowed. */
+struct net_overlay_name {
+	const char *name;      /* "web", "tasks.web", "web.1.<id>", ... */
+	const uint32_t *addrs; /* host order */
+	size_t n;
+};
+
+/**
+ * net_overlay_set_names() - replace overlay @id's service records: the
+ * resolver at 127.0.0.11 answers @v's names (case-insensitively, also as
+ * "<name>.<network name>") to the containers on that overlay only, before
+ * the containers' own names. -EINVAL for an empty or over-long name (255)
+ * or a record without addresses or with more than NET_RESOLVER_MAX_ADDRS
+ * (64) of them; SHOAL_ENOTFOUND; -ENOMEM (the old records are kept).
+ */
+int net_overlay_set_names(struct net *n, const char *id,
+			  const struct net_overlay_name *v, size_t count);
+
 /** One joined overlay, for the agent's diff. */
 struct net_overlay_state {
 	char id[65];

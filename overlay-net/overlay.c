@@ -17,8 +17,10 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "overlay-net/internal.h"
+#include "overlay-net/resolver.h"
 #include "overlay-net/vxlan.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -255,5 +257,58 @@ int net_overlay_list(struct net *n, struct net_overlay_state **out,
 	}
 	*out = v;
 	*count = k;
+	return 0;
+}
+
+void net__names_free(struct net__net *w)
+{
+	for (size_t i = 0; i < w->n_names; i++) {
+		shoal_free(w->names[i].name);
+		shoal_free(w->names[i].addrs);
+	}
+	shoal_free(w->names);
+	w->names = NULL;
+	w->n_names = 0;
+}
+
+static int name_copy(struct net__name *d, const struct net_overlay_name *s)
+{
+	size_t len = s->name ? strlen(s->name) : 0;
+
+	if (!len || len > 255 || !s->n || s->n > NET_RESOLVER_MAX_ADDRS)
+		return -EINVAL;
+	if (!(d->name = shoal_malloc(len + 1)))
+		return -ENOMEM;
+	for (size_t i = 0; i <= len; i++)
+		d->name[i] = (char)tolower((unsigned char)s->name[i]);
+	if (!(d->addrs = shoal_calloc(s->n, sizeof(*d->addrs))))
+		return -ENOMEM;
+	memcpy(d->addrs, s->addrs, s->n * sizeof(*d->addrs));
+	d->n = s->n;
+	return 0;
+}
+
+int net_overlay_set_names(struct net *n, const char *id,
+			  const struct net_overlay_name *v, size_t count)
+{
+	struct net__net *w = find_overlay(n, id ? id : "");
+	struct net__net tmp = {0};
+	int rc = 0;
+
+	if (!w)
+		return SHOAL_ENOTFOUND;
+	if (count && !(tmp.names = shoal_calloc(count, sizeof(*tmp.names))))
+		return -ENOMEM;
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		rc = name_copy(&tmp.names[i], &v[i]);
+		tmp.n_names = i + 1;
+	}
+	if (rc < 0) {
+		net__names_free(&tmp);
+		return rc;
+	}
+	net__names_free(w);
+	w->names = tmp.names;
+	w->n_names = tmp.n_names;
 	return 0;
 }

@@ -108,6 +108,7 @@ void net__net_free(struct net__net *w)
 	for (size_t i = 0; i < w->n_eps; i++)
 		net__ep_fini(&w->eps[i]);
 	shoal_free(w->eps);
+	net__names_free(w);
 	json_decref(w->labels);
 	json_decref(w->options);
 	shoal_free(w);

@@ -26,9 +26,11 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "overlay-net/net.h"
+#include "overlay-net/resolver.h"
 #include "overlay-net/vxlan.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,6 +148,139 @@ static int peers_from(const json_t *a, struct wnet_item *it, uint32_t net,
 	return 0;
 }
 
+/* A DNS name the resolver can be asked for: labels of [a-zA-Z0-9_-]
+ * (what it looks up; dns.md), 1..63 long, dot-separated. */
+static bool dns_name_ok(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0, label = 0;
+	if (!n || n > max || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (!label)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return true;
+}
+
+static bool inside(uint32_t a, uint32_t net, int len)
+{
+	uint32_t mask = 0xffffffffu << (32 - len);
+	return (a & mask) == net && a != net && a != (net | ~mask);
+}
+
+static int tasks_from(const json_t *a, struct wnet_service *sv,
+		      const struct wnet_item *it, uint32_t net, int len,
+		      struct shoal_err *err)
+{
+	const json_t *t;
+	size_t i;
+	if (a && !json_is_null(a) && !json_is_array(a))
+		return bad(err, "network %s: service %s: Tasks must be a list",
+			   it->name, sv->name);
+	if (json_array_size(a) > WNET_MAX_TASKS)
+		return bad(err, "network %s: service %s: too many Tasks",
+			   it->name, sv->name);
+	if (!json_array_size(a))
+		return 0;
+	if (!(sv->tasks = shoal_calloc(json_array_size(a), sizeof(*sv->tasks))))
+		return -ENOMEM;
+	json_array_foreach(a, i, t)
+	{
+		struct wnet_task *tk = &sv->tasks[sv->n_tasks];
+		const char *name = jsonx_str(t, "Name", NULL);
+		if (!dns_name_ok(name, 255) ||
+		    ip4(jsonx_str(t, "Addr", NULL), &tk->addr) < 0 ||
+		    !inside(tk->addr, net, len))
+			return bad(err,
+				   "network %s: service %s: a task needs a "
+				   "Name of DNS labels and an Addr inside the "
+				   "subnet",
+				   it->name, sv->name);
+		snprintf(tk->name, sizeof(tk->name), "%s", name);
+		tk->ready = json_is_true(json_object_get(t, "Ready"));
+		sv->n_tasks++;
+	}
+	return 0;
+}
+
+static int service_from(const json_t *o, struct wnet_service *sv,
+			const struct wnet_item *it, uint32_t net, int len,
+			struct shoal_err *err)
+{
+	const char *name = jsonx_str(o, "Name", NULL);
+	const char *mode = jsonx_str(o, "Mode", "vip");
+	const json_t *al = json_object_get(o, "Aliases"), *x;
+	size_t i;
+	if (!dns_name_ok(name, 63) || strchr(name, '.'))
+		return bad(err, "network %s: a service without a valid Name",
+			   it->name);
+	snprintf(sv->name, sizeof(sv->name), "%s", name);
+	if (!strcmp(mode, "dnsrr")) {
+		sv->dnsrr = true;
+	} else if (strcmp(mode, "vip") ||
+		   ip4(jsonx_str(o, "VIP", NULL), &sv->vip) < 0 ||
+		   !inside(sv->vip, net, len)) {
+		return bad(err,
+			   "network %s: service %s: Mode must be dnsrr, or "
+			   "vip with a VIP inside the subnet",
+			   it->name, name);
+	}
+	if ((al && !json_is_null(al) && !json_is_array(al)) ||
+	    json_array_size(al) > WNET_MAX_ALIASES)
+		return bad(err, "network %s: service %s: bad Aliases", it->name,
+			   name);
+	if (json_array_size(al) &&
+	    !(sv->aliases =
+		      shoal_calloc(json_array_size(al), sizeof(*sv->aliases))))
+		return -ENOMEM;
+	json_array_foreach(al, i, x)
+	{
+		if (!dns_name_ok(json_string_value(x), 255))
+			return bad(err,
+				   "network %s: service %s: an alias must be "
+				   "a DNS name",
+				   it->name, name);
+		if (!(sv->aliases[i] = shoal_strdup(json_string_value(x))))
+			return -ENOMEM;
+		sv->n_aliases++;
+	}
+	return tasks_from(json_object_get(o, "Tasks"), sv, it, net, len, err);
+}
+
+static int services_from(const json_t *a, struct wnet_item *it, uint32_t net,
+			 int len, struct shoal_err *err)
+{
+	const json_t *o;
+	size_t i;
+	int rc;
+	if (a && !json_is_null(a) && !json_is_array(a))
+		return bad(err, "network %s: Services must be a list",
+			   it->name);
+	if (json_array_size(a) > WNET_MAX_SERVICES)
+		return bad(err, "network %s: too many Services", it->name);
+	if (!json_array_size(a))
+		return 0;
+	it->services = shoal_calloc(json_array_size(a), sizeof(*it->services));
+	if (!it->services)
+		return -ENOMEM;
+	json_array_foreach(a, i, o)
+	{
+		it->n_services++;
+		rc = service_from(o, &it->services[i], it, net, len, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int wnet_item_decode(const json_t *o, struct wnet_item *it,
 		     struct shoal_err *err)
 {
@@ -193,6 +328,9 @@ int wnet_item_decode(const json_t *o, struct wnet_item *it,
 	it->internal = jsonx_bool(o, "Internal", false);
 	it->attachable = jsonx_bool(o, "Attachable", false);
 	rc = peers_from(json_object_get(o, "Peers"), it, net, len, gw, err);
+	if (rc == 0)
+		rc = services_from(json_object_get(o, "Services"), it, net, len,
+				   err);
 	if (rc < 0)
 		wnet_item_fini(it);
 	return rc;
@@ -203,6 +341,16 @@ void wnet_item_fini(struct wnet_item *it)
 	shoal_free(it->peers);
 	it->peers = NULL;
 	it->n_peers = 0;
+	for (size_t i = 0; i < it->n_services; i++) {
+		struct wnet_service *sv = &it->services[i];
+		for (size_t j = 0; j < sv->n_aliases; j++)
+			shoal_free(sv->aliases[j]);
+		shoal_free(sv->aliases);
+		shoal_free(sv->tasks);
+	}
+	shoal_free(it->services);
+	it->services = NULL;
+	it->n_services = 0;
 }
 
 /* ---------------------------------------------------------------- peers */
@@ -320,6 +468,76 @@ static void sync_peers(struct wnet *w, const struct wnet_item *it)
 			 it->name, it->vni, added, removed);
 }
 
+/* ---------------------------------------------------------------- names */
+
+/* Room for the records of one network: names point into the item or
+ * into @bufs, addresses into @addrs. */
+struct names {
+	struct net_overlay_name *v;
+	size_t n, cap;
+	uint32_t *addrs; /* the Ready tasks of each service, then VIPs */
+	char (*bufs)[272];
+};
+
+static void add_name(struct names *nm, const char *name, const uint32_t *a,
+		     size_t n)
+{
+	if (!n || nm->n == nm->cap)
+		return;
+	nm->v[nm->n++] = (struct net_overlay_name){name, a, n};
+}
+
+/* The resolver's records of @it (docs/dns.md, "Overlays"). */
+static void set_names(struct wnet *w, const struct wnet_item *it)
+{
+	struct names nm = {0};
+	size_t cap = 0, n_addrs = 0;
+	int rc;
+	for (size_t i = 0; i < it->n_services; i++)
+		cap += 2 + it->services[i].n_aliases + it->services[i].n_tasks;
+	nm.cap = cap;
+	nm.v = shoal_calloc(cap + 1, sizeof(*nm.v));
+	/* Per service at most 64 Ready addresses (the resolver's most)
+	 * and its VIP. */
+	nm.addrs = shoal_calloc(it->n_services * 65 + 1, sizeof(*nm.addrs));
+	nm.bufs = shoal_calloc(it->n_services + 1, sizeof(*nm.bufs));
+	if (!nm.v || !nm.addrs || !nm.bufs)
+		goto err_free;
+	for (size_t i = 0; i < it->n_services; i++) {
+		const struct wnet_service *sv = &it->services[i];
+		uint32_t *ready = &nm.addrs[n_addrs], *vip;
+		size_t nr = 0;
+		for (size_t j = 0; j < sv->n_tasks; j++) {
+			if (!sv->tasks[j].ready)
+				continue;
+			if (nr < NET_RESOLVER_MAX_ADDRS)
+				ready[nr++] = sv->tasks[j].addr;
+			add_name(&nm, sv->tasks[j].name, &sv->tasks[j].addr, 1);
+		}
+		n_addrs += nr;
+		vip = &nm.addrs[n_addrs];
+		*vip = sv->vip;
+		n_addrs++;
+		/* The service (and its aliases): its VIP, or with dnsrr
+		 * its Ready tasks; tasks.NAME: its Ready tasks. */
+		const uint32_t *a = sv->dnsrr ? ready : vip;
+		size_t na = sv->dnsrr ? nr : 1;
+		add_name(&nm, sv->name, a, na);
+		for (size_t j = 0; j < sv->n_aliases; j++)
+			add_name(&nm, sv->aliases[j], a, na);
+		snprintf(nm.bufs[i], sizeof(nm.bufs[i]), "tasks.%s", sv->name);
+		add_name(&nm, nm.bufs[i], ready, nr);
+	}
+	rc = net_overlay_set_names(w->net, it->id, nm.v, nm.n);
+	if (rc < 0)
+		log_warn("network=%s: its names are not served: %s", it->name,
+			 shoal_strerror(rc));
+err_free:
+	shoal_free(nm.v);
+	shoal_free(nm.addrs);
+	shoal_free(nm.bufs);
+}
+
 /* ------------------------------------------------------------- networks */
 
 static bool wanted(const struct wnet *w, const char *id)
@@ -396,6 +614,7 @@ static void join(struct wnet *w, const struct wnet_item *it)
 			return;
 	}
 	sync_peers(w, it);
+	set_names(w, it);
 }
 
 static void want(struct wnet *w, const char *id)

@@ -42,6 +42,28 @@ struct wnet_peer {
 	uint32_t vtep; /* host order */
 };
 
+#define WNET_MAX_SERVICES 4096
+#define WNET_MAX_TASKS 4096 /* per service */
+#define WNET_MAX_ALIASES 64 /* per service */
+
+/** A task of a service on the network (Services[].Tasks[]). */
+struct wnet_task {
+	char name[256]; /* "web.1.<task id>" */
+	uint32_t addr;	/* host order */
+	bool ready;	/* running, desired running, not unhealthy */
+};
+
+/** A service with a task or a VIP on the network (Services[]). */
+struct wnet_service {
+	char name[64];
+	bool dnsrr;	/* Mode "dnsrr": no VIP */
+	uint32_t vip;	/* host order; 0 with dnsrr */
+	char **aliases; /* owned, n_aliases of them */
+	size_t n_aliases;
+	struct wnet_task *tasks; /* owned */
+	size_t n_tasks;
+};
+
 /** A "network" item, decoded and checked (wnet_item_decode()). */
 struct wnet_item {
 	char id[65];
@@ -53,6 +75,8 @@ struct wnet_item {
 	bool internal, attachable;
 	struct wnet_peer *peers; /* owned (wnet_item_fini()) */
 	size_t n_peers;
+	struct wnet_service *services; /* owned */
+	size_t n_services;
 };
 
 /**
@@ -60,7 +84,10 @@ struct wnet_item {
  * field checked (an id of letters and digits, a VNI of 1..2^24-1, an IPv4
  * subnet /8../29 with a host gateway, an MTU of 68..9000, at most
  * WNET_MAX_PEERS peers each inside the subnet, neither its network,
- * broadcast nor gateway address, behind a unicast VTEP). -EINVAL with
+ * broadcast nor gateway address, behind a unicast VTEP; services with
+ * Docker's names, mode vip (a VIP inside the subnet) or dnsrr, aliases
+ * that are DNS labels, tasks with names of DNS labels and addresses
+ * inside the subnet, within the WNET_MAX_* bounds). -EINVAL with
  * @err; -ENOMEM. Pure: fuzzed by tests/fuzz/worker-net.
  */
 int wnet_item_decode(const json_t *o, struct wnet_item *out,

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/jsonx.h"
+#include "overlay-net/internal.h"
 #include "overlay-net/net.h"
 #include "worker/net.h"
 #include "worker/task.h"
@@ -438,6 +439,135 @@ static void overlays_that_cannot_apply_are_refused(void **state)
 	net_close(n);
 }
 
+/* --- names -------------------------------------------------------------- */
+
+static const char services_json[] =
+	"[{\"ID\": \"s1\", \"Name\": \"web\", \"Mode\": \"vip\", \"VIP\": "
+	"\"10.0.1.2\", \"Aliases\": [\"www\"], \"Tasks\": ["
+	"{\"ID\": \"a\", \"Name\": \"web.1.a\", \"Addr\": \"10.0.1.5\", "
+	"\"Ready\": true},"
+	"{\"ID\": \"b\", \"Name\": \"web.2.b\", \"Addr\": \"10.0.1.6\", "
+	"\"Ready\": true},"
+	"{\"ID\": \"c\", \"Name\": \"web.3.c\", \"Addr\": \"10.0.1.7\", "
+	"\"Ready\": false}]},"
+	"{\"ID\": \"s2\", \"Name\": \"db\", \"Mode\": \"dnsrr\", \"Tasks\": ["
+	"{\"ID\": \"x\", \"Name\": \"db.1.x\", \"Addr\": \"10.0.1.8\", "
+	"\"Ready\": true},"
+	"{\"ID\": \"y\", \"Name\": \"db.2.y\", \"Addr\": \"10.0.1.9\"}]}]";
+
+static void services_decode_with_their_tasks(void **state)
+{
+	struct shoal_err err = {""};
+	struct wnet_item it;
+	json_t *o = item();
+	json_object_set_new(o, "Services", json_loads(services_json, 0, NULL));
+	assert_int_equal(wnet_item_decode(o, &it, &err), 0);
+	assert_int_equal(it.n_services, 2);
+	assert_string_equal(it.services[0].name, "web");
+	assert_false(it.services[0].dnsrr);
+	assert_int_equal(it.services[0].vip, 0x0a000102);
+	assert_int_equal(it.services[0].n_aliases, 1);
+	assert_string_equal(it.services[0].aliases[0], "www");
+	assert_int_equal(it.services[0].n_tasks, 3);
+	assert_true(it.services[0].tasks[1].ready);
+	assert_false(it.services[0].tasks[2].ready);
+	assert_true(it.services[1].dnsrr);
+	assert_false(it.services[1].tasks[1].ready); /* Ready absent */
+	wnet_item_fini(&it);
+	json_decref(o);
+
+	static const char *const bad[] = {
+		"{}",
+		"[{\"Name\": \"a.b\", \"Mode\": \"dnsrr\"}]",
+		"[{\"Name\": \"web\", \"Mode\": \"vip\"}]",
+		"[{\"Name\": \"web\", \"Mode\": \"vip\", \"VIP\": "
+		"\"10.0.2.2\"}]",
+		"[{\"Name\": \"web\", \"Mode\": \"rr\"}]",
+		"[{\"Name\": \"web\", \"Mode\": \"dnsrr\", \"Aliases\": "
+		"[\"a b\"]}]",
+		"[{\"Name\": \"web\", \"Mode\": \"dnsrr\", \"Tasks\": "
+		"[{\"Name\": \"web.1.a\", \"Addr\": \"10.0.2.5\"}]}]",
+		"[{\"Name\": \"web\", \"Mode\": \"dnsrr\", \"Tasks\": "
+		"[{\"Name\": \"web..a\", \"Addr\": \"10.0.1.5\"}]}]",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = item();
+		json_object_set_new(o, "Services", json_loads(bad[i], 0, NULL));
+		err.msg[0] = '\0';
+		assert_int_equal(wnet_item_decode(o, &it, &err), -EINVAL);
+		if (!strstr(err.msg, "front"))
+			fail_msg("case %zu: \"%s\"", i, err.msg);
+		assert_null(it.services);
+		json_decref(o);
+	}
+}
+
+static int lookup(struct net *n, const char *ctr, const char *name,
+		  uint32_t out[8])
+{
+	struct in_addr a[8];
+	int k = net__lookup(n, ctr, name, a, 8);
+	for (int i = 0; i < k; i++)
+		out[i] = ntohl(a[i].s_addr);
+	return k;
+}
+
+static void the_resolver_answers_the_services_of_its_overlay(void **state)
+{
+	struct shoal_err err = {""};
+	struct net *n = open_net();
+	struct wnet *w;
+	struct wnet_config c = {.net = n, .vtep = "192.168.100.11:2377"};
+	char id[65], other[65];
+	uint32_t a[8];
+	json_t *o = item();
+	json_object_set_new(o, "Services", json_loads(services_json, 0, NULL));
+	char *text = json_dumps(o, 0);
+	struct agent_item items[] = {{(const uint8_t *)text, strlen(text)}};
+	assert_int_equal(wnet_open(&c, &w), 0);
+	wnet_assign(w, items, 1);
+	assert_int_equal(attach(n, NETID, "10.0.1.5", id, &err), 0);
+	assert_int_equal(lookup(n, id, "web", a), 1);
+	assert_int_equal(a[0], 0x0a000102); /* the VIP */
+	assert_int_equal(lookup(n, id, "www", a), 1);
+	assert_int_equal(a[0], 0x0a000102);
+	assert_int_equal(lookup(n, id, "web.front", a), 1);
+	assert_int_equal(lookup(n, id, "WEB", a), 1);
+	assert_int_equal(lookup(n, id, "tasks.web", a), 2); /* Ready only */
+	assert_true((a[0] == 0x0a000105 && a[1] == 0x0a000106) ||
+		    (a[1] == 0x0a000105 && a[0] == 0x0a000106));
+	assert_int_equal(lookup(n, id, "db", a), 1); /* dnsrr: its tasks */
+	assert_int_equal(a[0], 0x0a000108);
+	assert_int_equal(lookup(n, id, "web.2.b", a), 1);
+	assert_int_equal(a[0], 0x0a000106);
+	assert_int_equal(lookup(n, id, "web.3.c", a), 0); /* not Ready */
+	/* A container on another network does not see them. */
+	struct net_create_opts lo = {.name = "loc"};
+	char lid[65];
+	struct net_ep_req ep = {.network = "loc"};
+	struct net_ctr_spec s = {
+		.name = "x", .mode = "loc", .eps = &ep, .n_eps = 1};
+	struct net_ctr_result r;
+	assert_int_equal(net_network_create(n, &lo, lid, &err), 0);
+	assert_int_equal(net_ctr_create(n, &s, &r, &err), 0);
+	for (int i = 0; i < 64; i++)
+		other[i] = "0123456789abcdef"[(r.sandbox[i] + 3) % 16];
+	other[64] = '\0';
+	assert_int_equal(net_ctr_bind(n, r.sandbox, other), 0);
+	assert_int_equal(lookup(n, other, "web", a), 0);
+	/* The next set without the service: gone. */
+	json_object_set_new(o, "Services", json_array());
+	free(text);
+	text = json_dumps(o, 0);
+	items[0] = (struct agent_item){(const uint8_t *)text, strlen(text)};
+	wnet_assign(w, items, 1);
+	assert_int_equal(lookup(n, id, "web", a), 0);
+	free(text);
+	json_decref(o);
+	wnet_close(w);
+	net_close(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +588,10 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			overlays_that_cannot_apply_are_refused, setup,
+			teardown),
+		cmocka_unit_test(services_decode_with_their_tasks),
+		cmocka_unit_test_setup_teardown(
+			the_resolver_answers_the_services_of_its_overlay, setup,
 			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
