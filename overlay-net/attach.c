@@ -569,6 +569,8 @@ int net_ctr_bind(struct net *n, const char *sandbox, const char *id)
 			}
 		if (changed && (rc = net__save(n, w)) < 0)
 			return rc;
+		if (changed && w->vni)
+			net__vips_apply(n, w, sandbox);
 	}
 	net__names_attach(n, id, sandbox);
 	return 0;
@@ -616,6 +618,9 @@ int net_ctr_ensure(struct net *n, const char *id, struct shoal_err *err)
 		return rc;
 	}
 	log_info("container=%.12s: network namespace made again", id);
+	for (size_t i = 0; i < n->n_nets; i++)
+		if (n->nets[i]->vni && find_ep(n->nets[i], id))
+			net__vips_apply(n, n->nets[i], sb);
 	net__names_attach(n, id, sb);
 	return 0;
 }

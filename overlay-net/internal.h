@@ -77,6 +77,13 @@ struct net__name {
 	size_t n;
 };
 
+/* A VIP and its Ready backends (vip.c). */
+struct net__vip {
+	uint32_t vip;	    /* host order */
+	uint32_t *backends; /* owned, host order */
+	size_t n;
+};
+
 enum net__kind {
 	NET_KIND_BRIDGE,
 	NET_KIND_HOST,
@@ -107,6 +114,9 @@ struct net__net {
 	 * each set brings them again): names.c answers them. */
 	struct net__name *names;
 	size_t n_names;
+	struct net__vip *vips; /* its services' VIPs (vip.c), in memory */
+	size_t n_vips;
+	bool vips_set; /* vips were given since the start (else unknown) */
 	struct net__ep *eps;
 	size_t n_eps;
 };
@@ -161,6 +171,16 @@ void net__drop_net(struct net *n, struct net__net *w);
 int net__overlay_up(struct net *n, struct net__net *w, struct shoal_err *err);
 void net__overlay_down(const struct net__net *w);
 void net__names_free(struct net__net *w);
+
+/* vip.c */
+void net__vips_free(struct net__net *w);
+/** net__vip_ruleset() - @w's `table inet shoal-vip` as nft text, deleting
+ * the previous one in the same transaction. Pure. */
+int net__vip_ruleset(const struct net__net *w, struct buf *b);
+/** net__vips_apply() - load it into every namespace with an endpoint on
+ * @w, or into @sandbox's only (when @w has VIPs). */
+int net__vips_apply(struct net *n, const struct net__net *w,
+		    const char *sandbox);
 
 /* nft.c */
 /** net__ruleset() - the whole `table inet shoal` as nft text, deleting

@@ -280,6 +280,29 @@ struct net_overlay_name {
 int net_overlay_set_names(struct net *n, const char *id,
 			  const struct net_overlay_name *v, size_t count);
 
+#define NET_VIP_MAX_BACKENDS 4096
+
+/** A service's VIP on an overlay and its Ready tasks; borrowed. */
+struct net_overlay_vip {
+	uint32_t vip;		  /* host order */
+	const uint32_t *backends; /* host order; none: refused at once */
+	size_t n;
+};
+
+/**
+ * net_overlay_set_vips() - replace overlay @id's VIPs: every container
+ * on it balances new connections to a VIP over its backends (nftables
+ * `numgen random` DNAT in the container's own namespace, table inet
+ * shoal-vip, replaced in one transaction; conntrack keeps a connection
+ * on its backend). A container joining later gets the table when its
+ * endpoint is bound. Nothing is done when the VIPs did not change.
+ * -EINVAL (a VIP 0, more than NET_VIP_MAX_BACKENDS), SHOAL_ENOTFOUND,
+ * -ENOMEM; a namespace that refuses the table is logged and its error
+ * returned (the others are loaded).
+ */
+int net_overlay_set_vips(struct net *n, const char *id,
+			 const struct net_overlay_vip *v, size_t count);
+
 /** One joined overlay, for the agent's diff. */
 struct net_overlay_state {
 	char id[65];

@@ -109,6 +109,7 @@ void net__net_free(struct net__net *w)
 		net__ep_fini(&w->eps[i]);
 	shoal_free(w->eps);
 	net__names_free(w);
+	net__vips_free(w);
 	json_decref(w->labels);
 	json_decref(w->options);
 	shoal_free(w);

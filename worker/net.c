@@ -538,6 +538,39 @@ err_free:
 	shoal_free(nm.bufs);
 }
 
+/* The VIPs of @it's services over their Ready tasks (step 4). */
+static void set_vips(struct wnet *w, const struct wnet_item *it)
+{
+	struct net_overlay_vip *v =
+		shoal_calloc(it->n_services + 1, sizeof(*v));
+	uint32_t *b = NULL;
+	size_t k = 0, nb = 0, total = 0;
+	int rc = -ENOMEM;
+	for (size_t i = 0; i < it->n_services; i++)
+		total += it->services[i].n_tasks;
+	b = shoal_calloc(total + 1, sizeof(*b));
+	if (!v || !b)
+		goto err_free;
+	for (size_t i = 0; i < it->n_services; i++) {
+		const struct wnet_service *sv = &it->services[i];
+		if (sv->dnsrr)
+			continue;
+		v[k] = (struct net_overlay_vip){sv->vip, &b[nb], 0};
+		for (size_t j = 0; j < sv->n_tasks; j++)
+			if (sv->tasks[j].ready && v[k].n < NET_VIP_MAX_BACKENDS)
+				b[nb + v[k].n++] = sv->tasks[j].addr;
+		nb += v[k].n;
+		k++;
+	}
+	rc = net_overlay_set_vips(w->net, it->id, v, k);
+err_free:
+	if (rc < 0)
+		log_warn("network=%s: its VIPs are not balanced: %s", it->name,
+			 shoal_strerror(rc));
+	shoal_free(v);
+	shoal_free(b);
+}
+
 /* ------------------------------------------------------------- networks */
 
 static bool wanted(const struct wnet *w, const char *id)
@@ -615,6 +648,7 @@ static void join(struct wnet *w, const struct wnet_item *it)
 	}
 	sync_peers(w, it);
 	set_names(w, it);
+	set_vips(w, it);
 }
 
 static void want(struct wnet *w, const char *id)

@@ -28,6 +28,7 @@ on() { local ns=$1; shift; ip netns exec "$p-$ns" "$@"; }
 agent() { local h=$1; shift; nsenter --net="/run/netns/$p-$h" "$TOOL" "$T/$h/data" "$T/$h/exec" "$(vtep "$h")" "$@"; }
 vtep() { [ "$1" = h1 ] && echo 192.168.251.1:2377 || echo 192.168.251.2:2377; }
 cleanup() {
+	[ -e "$T/pids" ] && while read -r pid; do kill "$pid" 2>/dev/null; done < "$T/pids"
 	for h in h1 h2; do
 		for f in "$T/$h"/ctr.*; do [ -e "$f" ] && agent "$h" detach "$(cut -d' ' -f1 "$f")"; done
 		umount -R "$T/$h/exec/netns"/* 2>/dev/null
@@ -75,6 +76,42 @@ check "h1's task reaches h2's across the hosts" in_ctr h1 busybox ping -c2 -W2 1
 check "h2's task reaches h1's" in_ctr h2 busybox ping -c1 -W2 10.0.1.5
 check "a full 1450-byte packet crosses" in_ctr h1 busybox ping -c1 -W2 -s 1422 10.0.1.6
 check "the task reaches its gateway (the bridge on its own host)" in_ctr h1 busybox ping -c1 -W2 10.0.1.1
+
+# VIP balancing (step 4): web's VIP 10.0.1.2 over the task on h1
+# (10.0.1.5) and the one on h2 (10.0.1.6), each serving its own page; a
+# client task on h1 (10.0.1.10) attached after the set gets the table too.
+svc() { # READY5 READY6
+	echo "[{\"ID\":\"s1\",\"Name\":\"web\",\"Mode\":\"vip\",\"VIP\":\"10.0.1.2\",\"Aliases\":[],\"Tasks\":[{\"ID\":\"a\",\"Name\":\"web.1.a\",\"Addr\":\"10.0.1.5\",\"Ready\":$1},{\"ID\":\"b\",\"Name\":\"web.2.b\",\"Addr\":\"10.0.1.6\",\"Ready\":$2}]}]"
+}
+net_item_svc() { net_item "$1" | sed "s|\"Services\":\[\]|\"Services\":$2|"; }
+for h in h1 h2; do
+	mkdir -p "$T/$h/www"; echo "page-$h" > "$T/$h/www/index.html"
+	nsenter --net="$(cut -d' ' -f2 "$T/$h/ctr.1")" busybox httpd -f -p 80 -h "$T/$h/www" </dev/null >/dev/null 2>&1 &
+	echo $! >> "$T/pids"
+done
+check "h2: 10.0.1.10 (h1's client) is a peer too" \
+	agent h2 assign "$(set_of "$(net_item "[$(peer 10.0.1.5 192.168.251.1),$(peer 10.0.1.10 192.168.251.1)]")")"
+agent h1 assign-attach "$(set_of "$(net_item_svc "[$(peer 10.0.1.6 192.168.251.2)]" "$(svc true true)")")" \
+	$NET 10.0.1.10 > "$T/h1/ctr.2" && ok "h1: a set with web's VIP over both tasks, then a client joins" || bad "h1: set and attach"
+check "the task's own namespace got the VIP map with the set" sh -c "nsenter --net=$(cut -d' ' -f2 "$T/h1/ctr.1") nft list table inet shoal-vip | grep -q 'numgen random mod 2'"
+client() { nsenter --net="$(cut -d' ' -f2 "$T/h1/ctr.2")" "$@"; }
+check "the client's namespace has the VIP map" sh -c "nsenter --net=$(cut -d' ' -f2 "$T/h1/ctr.2") nft list table inet shoal-vip | grep -q 'ip daddr 10.0.1.2 dnat ip to numgen random mod 2 map { 0 : 10.0.1.5, 1 : 10.0.1.6 }'"
+sleep 0.3
+got=$(for i in $(seq 1 24); do client curl -s -m 2 http://10.0.1.2/; done | sort | uniq -c)
+case "$got" in *page-h1*page-h2*) ok "connections to the VIP reach both tasks: $(echo $got)" ;; *) bad "VIP balancing: $got" ;; esac
+check "h1: the task on h1 is no longer Ready" \
+	agent h1 assign "$(set_of "$(net_item_svc "[$(peer 10.0.1.6 192.168.251.2)]" "$(svc true false | sed 's/"Ready":true}\]/X/; s/"Ready":false/"Ready":true/; s/"Ready":true},{/"Ready":false},{/; s/X/"Ready":true}]/')")")"
+got=$(for i in $(seq 1 8); do client curl -s -m 2 http://10.0.1.2/; done | sort -u)
+[ "$got" = page-h2 ] && ok "then every new connection goes to the Ready one" || bad "after a task left the map: $got"
+check "h1: no task Ready" \
+	agent h1 assign "$(set_of "$(net_item_svc "[$(peer 10.0.1.6 192.168.251.2)]" "$(svc false false)")")"
+start=$(date +%s%N)
+refute "the VIP is refused" client curl -sf -m 3 http://10.0.1.2/
+[ $(( ($(date +%s%N) - start) / 1000000 )) -lt 2000 ] && ok "at once (rejected, not timed out)" || bad "the VIP without tasks timed out"
+agent h1 detach "$(cut -d' ' -f1 "$T/h1/ctr.2")"; rm -f "$T/h1/ctr.2"
+check "h1: the service is gone from the set" \
+	agent h1 assign "$(set_of "$(net_item "[$(peer 10.0.1.6 192.168.251.2)]")")"
+refute "the task's namespace has no VIP table left" sh -c "nsenter --net=$(cut -d' ' -f2 "$T/h1/ctr.1") nft list table inet shoal-vip"
 
 # Something left in the kernel behind the agent's back (a crash between
 # two sets) and a peer that moved: a restart with the next set fixes both.

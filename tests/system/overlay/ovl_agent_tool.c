@@ -11,6 +11,9 @@
  *       a container namespace on overlay NETID with address IP, as the
  *       engine makes a task's (net_ctr_create + bind); prints its id and
  *       its namespace's path
+ *   ovl-agent-tool DATA EXEC VTEP assign-attach SET.json NETID IP
+ *       both in one run (a container that joins after the set, as a
+ *       task started after its network's VIPs are known)
  *   ovl-agent-tool DATA EXEC VTEP detach ID
  *       release that container's namespace and endpoint
  */
@@ -23,7 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int assign(struct net *n, const char *vtep, const char *path)
+static int attach(struct net *n, const char *netid, const char *ip);
+
+static int assign(struct net *n, const char *vtep, const char *path,
+		  const char *netid, const char *ip)
 {
 	json_t *set = NULL, *e;
 	struct wnet *w;
@@ -52,9 +58,10 @@ static int assign(struct net *n, const char *vtep, const char *path)
 	wnet_assign(w, items, k);
 	for (i = 0; i < k; i++)
 		free(texts[i]);
+	rc = netid ? attach(n, netid, ip) : 0;
 	wnet_close(w);
 	json_decref(set);
-	return 0;
+	return rc;
 }
 
 static int attach(struct net *n, const char *netid, const char *ip)
@@ -98,7 +105,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(argv[4], "assign"))
-		rc = assign(n, argv[3], argv[5]);
+		rc = assign(n, argv[3], argv[5], NULL, NULL);
+	else if (!strcmp(argv[4], "assign-attach") && argc == 8)
+		rc = assign(n, argv[3], argv[5], argv[6], argv[7]);
 	else if (!strcmp(argv[4], "attach") && argc == 7)
 		rc = attach(n, argv[5], argv[6]);
 	else if (!strcmp(argv[4], "detach")) {

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/jsonx.h"
 #include "overlay-net/internal.h"
 #include "overlay-net/net.h"
@@ -568,6 +569,34 @@ static void the_resolver_answers_the_services_of_its_overlay(void **state)
 	net_close(n);
 }
 
+static void the_vip_table_balances_over_the_ready_tasks(void **state)
+{
+	struct net__net w = {.vni = 4097};
+	uint32_t b[] = {0x0a000105, 0x0a000106};
+	struct net__vip v[] = {{0x0a000102, b, 2}, {0x0a000103, NULL, 0}};
+	struct buf out;
+	w.vips = v;
+	w.n_vips = 2;
+	buf_init(&out, 1 << 20);
+	assert_int_equal(net__vip_ruleset(&w, &out), 0);
+	assert_non_null(strstr(out.data, "table inet shoal-vip {}\n"
+					 "delete table inet shoal-vip\n"));
+	assert_non_null(strstr(out.data,
+			       "ip daddr 10.0.1.2 dnat ip to numgen random "
+			       "mod 2 map { 0 : 10.0.1.5, 1 : 10.0.1.6 }"));
+	/* A VIP without Ready tasks is refused, not left to time out. */
+	assert_non_null(strstr(out.data, "ip daddr 10.0.1.3 reject"));
+	assert_null(strstr(out.data, "10.0.1.3 dnat"));
+	buf_fini(&out);
+	/* No VIPs: the table is only deleted. */
+	w.n_vips = 0;
+	buf_init(&out, 1 << 20);
+	assert_int_equal(net__vip_ruleset(&w, &out), 0);
+	assert_string_equal(out.data, "table inet shoal-vip {}\n"
+				      "delete table inet shoal-vip\n");
+	buf_fini(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +619,7 @@ int main(void)
 			overlays_that_cannot_apply_are_refused, setup,
 			teardown),
 		cmocka_unit_test(services_decode_with_their_tasks),
+		cmocka_unit_test(the_vip_table_balances_over_the_ready_tasks),
 		cmocka_unit_test_setup_teardown(
 			the_resolver_answers_the_services_of_its_overlay, setup,
 			teardown),
