@@ -844,10 +844,12 @@ void wtask_eng_spec(const struct wtask *t, struct eng_spec *s)
 	s->restart.kind = ENG_RESTART_NO;
 	s->health = t->health;
 	s->annotations = t->annotations;
-	if (t->net_id[0]) {
-		s->network_mode = t->net_id;
-		s->endpoints = &t->net_ep;
+	if (t->n_nets) {
+		s->network_mode = t->net_id[0];
+		s->endpoints = &t->net_ep[0];
 		s->n_endpoints = 1;
+		s->more_networks = &t->net_ep[1];
+		s->n_more_networks = t->n_nets - 1;
 	}
 	s->ports = t->ports;
 	s->n_ports = t->n_ports;

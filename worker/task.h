@@ -57,6 +57,7 @@ bool wtask_state_final(enum wtask_state s);
 #define WTASK_ID_MAX 64
 #define WTASK_MAX_LIST 256 /* entries of any list in a container spec */
 #define WTASK_MAX_RLIMITS 16
+#define WTASK_MAX_NETS 8 /* NetworksAttachments: eth0..eth7 */
 
 struct wtask {
 	json_t *json; /* the task as sent (owned) */
@@ -106,12 +107,13 @@ struct wtask {
 	struct eng_health health;
 	/* NetworksAttachments (the overlay the container joins, with the
 	 * address the managers gave it) and the host-mode ports of
-	 * Endpoint.Ports (docs/overlay.md, task_net.c); net_id "" when the
+	 * Endpoint.Ports (docs/overlay.md, task_net.c); n_nets 0 when the
 	 * task has no network (the node's default bridge). */
-	char net_id[WTASK_ID_MAX + 1];
-	char net_ip[16];
-	struct net_ep_req net_ep; /* borrows net_id and net_ip */
-	struct net_port *ports;	  /* owned */
+	char net_id[WTASK_MAX_NETS][WTASK_ID_MAX + 1];
+	char net_ip[WTASK_MAX_NETS][16];
+	struct net_ep_req net_ep[WTASK_MAX_NETS]; /* borrow net_id, net_ip */
+	size_t n_nets;
+	struct net_port *ports; /* owned */
 	size_t n_ports;
 	/* Docker's Config and HostConfig of the container, kept in its record
 	 * for `docker inspect` (owned). */

@@ -3,10 +3,12 @@
  * of docs/overlay.md, "Tasks carry their network attachments"):
  *
  *   NetworksAttachments: [{Network: {ID, ...}, Addresses: ["10.0.1.5/24"]}]
- *       the overlay the container joins (its eth0) with the address the
- *       allocator gave it; the MAC is Docker's (02:42 + the address), the
- *       default route goes through the network's gateway, and the
- *       container is on no other network (no default bridge).
+ *       the overlays the container joins (eth0, eth1, ... in this order;
+ *       the ingress network is one when the service publishes ingress
+ *       ports) with the addresses the allocator gave; the MAC is Docker's
+ *       (02:42 + the address), the default route goes through the first
+ *       network's gateway, and the container is on no other network (no
+ *       default bridge).
  *   Endpoint.Ports: [{Protocol, TargetPort, PublishedPort, PublishMode}]
  *       the host-mode ports, published on this node as `docker run -p`
  *       does; ingress-mode ones are served by the ingress item, not here.
@@ -55,10 +57,18 @@ static int attachment_from(struct wtask *t, const json_t *a)
 	if (inet_pton(AF_INET, buf, &ip) != 1)
 		return wtask__bad(t, "NetworksAttachments: bad address %.40s",
 				  cidr);
-	snprintf(t->net_id, sizeof(t->net_id), "%s", id);
-	memcpy(t->net_ip, buf, sizeof(t->net_ip));
-	t->net_ep.network = t->net_id;
-	t->net_ep.ip = t->net_ip;
+	size_t k = t->n_nets;
+	for (size_t i = 0; i < k; i++)
+		if (!strcmp(t->net_id[i], id))
+			return wtask__bad(t,
+					  "NetworksAttachments: network %s "
+					  "twice",
+					  id);
+	snprintf(t->net_id[k], sizeof(t->net_id[k]), "%s", id);
+	memcpy(t->net_ip[k], buf, sizeof(t->net_ip[k]));
+	t->net_ep[k].network = t->net_id[k];
+	t->net_ep[k].ip = t->net_ip[k];
+	t->n_nets++;
 	return 0;
 }
 
@@ -102,14 +112,16 @@ int wtask__net_from(struct wtask *t, const json_t *task)
 	int rc;
 	if (atts && !json_is_null(atts) && !json_is_array(atts))
 		return wtask__bad(t, "NetworksAttachments must be a list");
-	if (json_array_size(atts) > 1)
+	if (json_array_size(atts) > WTASK_MAX_NETS)
 		return wtask__bad(t,
-				  "a task on %zu networks: Shoal attaches a "
-				  "task to one overlay network for now",
-				  json_array_size(atts));
-	if (json_array_size(atts) == 1 &&
-	    (rc = attachment_from(t, json_array_get(atts, 0))) < 0)
-		return rc;
+				  "a task on %zu networks: at most %d "
+				  "(eth0 to eth7)",
+				  json_array_size(atts), WTASK_MAX_NETS);
+	json_array_foreach(atts, i, p)
+	{
+		if ((rc = attachment_from(t, p)) < 0)
+			return rc;
+	}
 	if (!json_array_size(atts) &&
 	    !wtask__is_default(
 		    json_object_get(jsonx_obj(task, "Spec"), "Networks")))

@@ -159,7 +159,25 @@ static void a_task_joins_its_overlay_with_the_allocated_address(void **state)
 	assert_string_equal(s.endpoints[0].network, NETID);
 	assert_string_equal(s.endpoints[0].ip, "10.0.1.5");
 	assert_null(s.endpoints[0].mac); /* Docker's, from the address */
+	assert_int_equal(s.n_more_networks, 0);
 	assert_int_equal(s.n_ports, 0);
+	wtask_free(t);
+}
+
+static void a_task_on_two_overlays_joins_the_second_after_create(void **state)
+{
+	struct eng_spec s;
+	struct wtask *t = task_with(
+		", \"NetworksAttachments\": [{\"Network\": {\"ID\": \"" NETID
+		"\"}, \"Addresses\": [\"10.0.1.5/24\"]}, {\"Network\": {\"ID\": "
+		"\"ingressid\"}, \"Addresses\": [\"10.255.0.7/16\"]}]");
+	assert_string_equal(t->spec_error, "");
+	wtask_eng_spec(t, &s);
+	assert_string_equal(s.network_mode, NETID); /* eth0, the route */
+	assert_int_equal(s.n_endpoints, 1);
+	assert_int_equal(s.n_more_networks, 1);
+	assert_string_equal(s.more_networks[0].network, "ingressid");
+	assert_string_equal(s.more_networks[0].ip, "10.255.0.7");
 	wtask_free(t);
 }
 
@@ -198,8 +216,10 @@ static void network_attachments_that_cannot_apply_reject_the_task(void **state)
 		{", \"NetworksAttachments\": {}", "must be a list"},
 		{", \"NetworksAttachments\": [{\"Network\": {\"ID\": \"a\"}, "
 		 "\"Addresses\": [\"10.0.1.5/24\"]}, {\"Network\": {\"ID\": "
-		 "\"b\"}, \"Addresses\": [\"10.0.2.5/24\"]}]",
-		 "one overlay network"},
+		 "\"a\"}, \"Addresses\": [\"10.0.2.5/24\"]}]",
+		 "network a twice"},
+		{", \"NetworksAttachments\": [{}, {}, {}, {}, {}, {}, {}, {}, {}]",
+		 "at most 8"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct wtask *t = task_with(cases[i].extra);
@@ -605,6 +625,8 @@ int main(void)
 			network_items_with_a_bad_field_are_refused_naming_it),
 		cmocka_unit_test(
 			a_task_joins_its_overlay_with_the_allocated_address),
+		cmocka_unit_test(
+			a_task_on_two_overlays_joins_the_second_after_create),
 		cmocka_unit_test(
 			a_task_without_networks_stays_on_the_default_bridge),
 		cmocka_unit_test(
