@@ -88,9 +88,10 @@ static json_t *swarm_json(const struct store_object *o)
 		api__time_json(o->created_ns), "Scope", "swarm", "Driver",
 		"overlay", "EnableIPv6", 0, "IPAM", ipam ? ipam : json_object(),
 		"Internal", jsonx_bool(spec, "Internal", false), "Attachable",
-		jsonx_bool(spec, "Attachable", false), "Ingress", 0,
-		"ConfigFrom", "Network", "", "ConfigOnly", 0, "Containers",
-		"Options", opts, "Labels", labels ? labels : json_object());
+		jsonx_bool(spec, "Attachable", false), "Ingress",
+		jsonx_bool(spec, "Ingress", false), "ConfigFrom", "Network", "",
+		"ConfigOnly", 0, "Containers", "Options", opts, "Labels",
+		labels ? labels : json_object());
 	json_decref(spec);
 	return r;
 }

@@ -236,8 +236,13 @@ static json_t *service_json(const struct store *s, const struct store_object *o,
 		rc |= jsonx_set(j, "PreviousSpec",
 				defaults ? service_spec_defaults(prev)
 					 : json_incref(prev));
+	/* The allocator's Endpoint (VIPs) once written, else the spec's. */
+	json_t *ep = json_object_get(st, "Endpoint");
+	json_t *es = jsonx_obj(full ? full : spec, "EndpointSpec");
 	rc |= jsonx_set(j, "Endpoint",
-			json_pack("{s:{s:s}}", "Spec", "Mode", "vip"));
+			ep   ? json_incref(ep)
+			: es ? json_pack("{s:O}", "Spec", es)
+			     : json_pack("{s:{s:s}}", "Spec", "Mode", "vip"));
 	json_t *us = json_object_get(st, "UpdateStatus");
 	if (us)
 		rc |= jsonx_set(j, "UpdateStatus", json_incref(us));

@@ -37,7 +37,7 @@ json_t *api__task_json(const struct store_object *o)
 	rc |= jsonx_set(t, "UpdatedAt", api__time_json(o->updated_ns));
 	rc |= jsonx_set(t, "Labels", json_object());
 	static const char *const keys[] = {"Spec", "ServiceID", "Slot",
-					   "NodeID"};
+					   "NodeID", "NetworksAttachments"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_t *v = json_object_get(sp, keys[i]);
 		if (v && !(strcmp(keys[i], "Slot") == 0 &&

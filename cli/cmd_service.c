@@ -170,6 +170,7 @@ static int svc_update(struct cli *cli, int argc, char **argv)
 	int rc = 1;
 	if (!spec)
 		spec = json_object();
+	cli__service_net_cli(cli); /* --network-rm NAME: its id */
 	if (cli__service_opts("service update", argc, argv, true, spec, &detach,
 			      &quiet, &rb) < 0)
 		goto out;

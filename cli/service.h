@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cli/cli.h"
+#include "cli/ctr.h"
 
 /**
  * cli__service_opts() - apply the flags of `service create` (@update
@@ -22,6 +23,23 @@
  */
 int cli__service_opts(const char *cmd, int argc, char **argv, bool update,
 		      json_t *spec, bool *detach, bool *quiet, bool *rollback);
+
+/** The network and port flags (service_net.c); NULL/empty: not given. */
+struct cli_service_net {
+	struct cli_list network, network_add, network_rm;
+	struct cli_list publish, publish_add, publish_rm;
+	const char *mode; /* --endpoint-mode */
+};
+
+/**
+ * cli__service_net() - apply @f to @spec (TaskTemplate.Networks and
+ * EndpointSpec, see service_net.c). 0, or -1 after printing a bad value.
+ */
+int cli__service_net(json_t *spec, const struct cli_service_net *f);
+
+/** cli__service_net_cli() - the client --network-rm asks for a network's
+ * id (a stored spec names networks by id). */
+void cli__service_net_cli(struct cli *cli);
 
 /**
  * cli__service_rebalance() - whether the last cli__service_opts() of an

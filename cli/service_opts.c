@@ -43,6 +43,7 @@ struct sopts {
 		dns_add, dns_rm, dns_search_add, dns_search_rm, dns_option_add,
 		dns_option_rm, host_add, host_rm;
 	bool set_detach;
+	struct cli_service_net net;
 };
 
 static const char *const upd_names[6] = {"parallelism",	      "delay",
@@ -110,6 +111,7 @@ static size_t common_flags(struct sopts *o, struct cli_flag *f)
 		B("no-resolve-image", 0, &o->no_resolve),
 		L("cap-add", 0, &o->cap_add),
 		L("cap-drop", 0, &o->cap_drop),
+		S("endpoint-mode", 0, &o->net.mode),
 	};
 	memcpy(f + n, c, sizeof(c));
 	return n + sizeof(c) / sizeof(c[0]);
@@ -134,6 +136,8 @@ static size_t create_flags(struct sopts *o, struct cli_flag *f)
 		L("dns-search", 0, &o->dns_search),
 		L("dns-option", 0, &o->dns_option),
 		L("host", 0, &o->host),
+		L("network", 0, &o->net.network),
+		L("publish", 'p', &o->net.publish),
 	};
 	memcpy(f + n, c, sizeof(c));
 	return n + sizeof(c) / sizeof(c[0]);
@@ -172,6 +176,10 @@ static size_t update_flags(struct sopts *o, struct cli_flag *f)
 		L("dns-option-rm", 0, &o->dns_option_rm),
 		L("host-add", 0, &o->host_add),
 		L("host-rm", 0, &o->host_rm),
+		L("network-add", 0, &o->net.network_add),
+		L("network-rm", 0, &o->net.network_rm),
+		L("publish-add", 0, &o->net.publish_add),
+		L("publish-rm", 0, &o->net.publish_rm),
 	};
 	memcpy(f + n, c, sizeof(c));
 	return n + sizeof(c) / sizeof(c[0]);
@@ -991,7 +999,8 @@ int cli__service_opts(const char *cmd, int argc, char **argv, bool update,
 	    set_resources(&o, tt) < 0 || set_restart(&o, tt) < 0 ||
 	    set_update(o.upd, "update", "UpdateConfig", spec, update) < 0 ||
 	    set_update(o.rb, "rollback", "RollbackConfig", spec, update) < 0 ||
-	    set_health(&o, cs) < 0 || set_container_misc(&o, cs) < 0)
+	    set_health(&o, cs) < 0 || set_container_misc(&o, cs) < 0 ||
+	    cli__service_net(spec, &o.net) < 0)
 		return -1;
 	set_labels(obj(spec, "Labels"), &o.label, &o.label_add, &o.label_rm);
 	set_labels(obj(cs, "Labels"), &o.container_label, &o.clabel_add,

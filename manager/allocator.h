@@ -17,6 +17,7 @@
 #ifndef SHOAL_MANAGER_ALLOCATOR_H
 #define SHOAL_MANAGER_ALLOCATOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,13 @@
 #define ALLOC_MTU_MIN 68
 #define ALLOC_MTU_MAX 9000
 #define ALLOC_MAX_NETWORKS 4096
+/* The ingress network (the routing mesh), made by the allocator. */
+#define ALLOC_INGRESS_VNI 4095u
+#define ALLOC_INGRESS_SUBNET 0x0aff0000u /* 10.255.0.0/16 */
+#define ALLOC_INGRESS_PREFIX 16
+/* Published ports given when a service asks for none (Docker's). */
+#define ALLOC_PORT_FIRST 30000
+#define ALLOC_PORT_LAST 32767
 
 /** An overlay's allocation; addresses in host byte order. */
 struct alloc_net {
@@ -67,8 +75,8 @@ int alloc_net_pick(const struct alloc_net *used, size_t n, const char *subnet,
  * alloc_addr_pick() - the lowest host address of @net's subnet that is
  * neither its gateway nor one of the @n addresses in @used (host order,
  * any order), for a task or a service VIP. Returns 0 with *@out, or
- * -ENOSPC when the subnet is full. Pure; the leader component that will
- * call it for tasks and VIPs is not written yet (docs/overlay.md).
+ * -ENOSPC when the subnet is full. Pure; alloc_pass() calls it for tasks
+ * and VIPs.
  */
 int alloc_addr_pick(const struct alloc_net *net, const uint32_t *used, size_t n,
 		    uint32_t *out);
@@ -81,7 +89,8 @@ int alloc_net_apply(json_t *spec, const struct alloc_net *a);
 
 /**
  * alloc_net_read() - the allocation stored in @spec (a spec
- * alloc_net_apply() completed). 0, or -EINVAL when it holds none.
+ * alloc_net_apply() completed, or the ingress network's with VNI
+ * ALLOC_INGRESS_VNI). 0, or -EINVAL when it holds none.
  */
 int alloc_net_read(const json_t *spec, struct alloc_net *a);
 
@@ -91,5 +100,82 @@ int alloc_cidr_parse(const char *s, uint32_t *addr, uint8_t *prefix);
 
 /** alloc_addr_format() - a host-order IPv4 address as text into @out. */
 void alloc_addr_format(uint32_t addr, char out[16]);
+
+/** alloc_ip_parse() - "A.B.C.D" or "A.B.C.D/P" (the prefix is not
+ * checked against the address) into host-order @addr; 0 or -EINVAL. */
+int alloc_ip_parse(const char *s, uint32_t *addr);
+
+/* ------------------------------------- the leader's stage (allocator.c) */
+
+struct orch_model;
+struct orch_task;
+struct orch_service;
+struct orch_net;
+struct store_object;
+
+/** What alloc_pass() needs of the orchestrator's pass. */
+struct alloc_hooks {
+	/* Room in the batch to write @t (spec and status); false: none. */
+	bool (*touch_task)(void *arg, struct orch_task *t);
+	/* @s's status, to be written with the batch; NULL: no room. */
+	json_t *(*touch_service)(void *arg, struct orch_service *s);
+	/* A network object created in the batch (the ingress network):
+	 * a fresh id into @id (STORE_ID_MAX + 1 bytes); 0 or < 0. */
+	int (*create_net)(void *arg, char *id, const char *name,
+			  const char *spec);
+	void *arg;
+	int64_t now_ns;
+};
+
+/**
+ * alloc_pass() - the allocator's stage of a pass (orch_pass(), before the
+ * scheduler): every service in mode vip gets a VIP on each overlay of its
+ * TaskTemplate.Networks (status Endpoint.VirtualIPs, dropped for networks
+ * it left), every task in state new an address on each of its service's
+ * overlays (NetworksAttachments) and the state pending. The in-use set
+ * is derived from @m each time (addresses of tasks neither deleted by
+ * this pass nor ended, and VIPs), so a new leader re-reads it from the
+ * store. A task whose address cannot be found stays new with Err saying
+ * why. @all (@n, tasks of the model) and @fresh (@nfresh, made by this
+ * pass). Returns 0 or -ENOMEM.
+ */
+int alloc_pass(struct orch_model *m, struct orch_task **all, size_t n,
+	       struct orch_task **fresh, size_t nfresh,
+	       const struct alloc_hooks *h);
+
+/**
+ * alloc_task_current() - whether @t, allocated, still matches what its
+ * service @s publishes: on the ingress network exactly when @s has an
+ * ingress port, and the host-mode ports of @s in its Endpoint. A task
+ * that does not is outdated (replaced by a rolling update), as
+ * swarmkit's tasks are when the service's endpoint changes.
+ */
+bool alloc_task_current(struct orch_model *m, const struct orch_service *s,
+			const struct orch_task *t);
+
+/** alloc_service_has_nets() - whether tasks of @s need the allocator
+ * (made in state new). */
+bool alloc_service_has_nets(const struct orch_service *s);
+
+/** alloc__net_decode() - the overlay network object @o for the model;
+ * NULL when it holds no allocation (or out of memory). Free with
+ * shoal_free(). */
+struct orch_net *alloc__net_decode(const struct store_object *o);
+/** alloc__service_fill() - @s's nets, dnsrr and vips from its spec and
+ * status; 0 or -ENOMEM. */
+int alloc__service_fill(struct orch_service *s);
+/** alloc__task_fill() - @t's nets_text and addrs from its stored spec
+ * @sp; 0, -ENOMEM, or -EINVAL for attachments that do not decode. */
+int alloc__task_fill(struct orch_task *t, const json_t *sp);
+
+/**
+ * alloc_items() - the assignment items of kind "network" (contract: one
+ * per overlay on which node @node_id has a task from assigned on) for
+ * @m as it is, each passed to @emit (a compact JSON text, owned by the
+ * callee, with its length). Returns 0, -ENOMEM, or what @emit returned
+ * (negative: stop).
+ */
+int alloc_items(struct orch_model *m, const char *node_id,
+		int (*emit)(void *arg, char *json, size_t len), void *arg);
 
 #endif

@@ -71,6 +71,18 @@ int alloc_cidr_parse(const char *s, uint32_t *addr, uint8_t *prefix)
 	return 0;
 }
 
+int alloc_ip_parse(const char *s, uint32_t *addr)
+{
+	char buf[32];
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	return addr_parse(buf, addr);
+}
+
 void alloc_addr_format(uint32_t addr, char out[16])
 {
 	snprintf(out, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255,
@@ -318,6 +330,14 @@ static int check_fields(const json_t *req, char *err, size_t errlen)
 				 predefined[i]);
 			return -EPERM;
 		}
+	if (!strcmp(jsonx_str(req, "Name", ""), "ingress")) {
+		snprintf(err, errlen,
+			 "rpc error: code = PermissionDenied desc = ingress is "
+			 "the swarm's routing mesh network, made when a "
+			 "service first publishes a port: choose another "
+			 "name");
+		return -EPERM;
+	}
 	if (!name_valid(jsonx_str(req, "Name", ""))) {
 		snprintf(err, errlen,
 			 PREFIX "invalid network name \"%.64s\": only "
@@ -522,7 +542,9 @@ int alloc_net_read(const json_t *spec, struct alloc_net *a)
 	const json_t *c = json_array_get(
 		json_object_get(jsonx_obj(spec, "IPAM"), "Config"), 0);
 	int64_t vni = jsonx_int(spec, "VNI", 0);
-	if (vni < ALLOC_VNI_FIRST || vni > ALLOC_VNI_LAST ||
+	bool ingress = json_is_true(json_object_get(spec, "Ingress")) &&
+		       vni == ALLOC_INGRESS_VNI;
+	if ((!ingress && vni < ALLOC_VNI_FIRST) || vni > ALLOC_VNI_LAST ||
 	    alloc_cidr_parse(jsonx_str(c, "Subnet", ""), &a->subnet,
 			     &a->prefix) < 0 ||
 	    addr_parse(jsonx_str(c, "Gateway", ""), &a->gateway) < 0)

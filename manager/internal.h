@@ -381,6 +381,22 @@ extern const struct mgr__write_op mgr__op_service_remove;
 /** The overlay network writes (ops_network.c). */
 extern const struct mgr__write_op mgr__op_network_create;
 extern const struct mgr__write_op mgr__op_network_remove;
+/**
+ * mgr__service_nets_resolve() - on the leader, each Target of @spec's
+ * TaskTemplate.Networks replaced by the id of the overlay it names (id,
+ * name or unique id prefix). SHOAL_ENOTFOUND ("network X not found"),
+ * -EINVAL for a predefined or local network (Docker's words), -ENOMEM.
+ */
+int mgr__service_nets_resolve(const struct store *s, json_t *spec, char *err,
+			      size_t errlen);
+/**
+ * mgr__service_ports_check() - on the leader, the published ports of
+ * @spec (service @self) against every other service's (spec and
+ * allocated): an ingress port's number is the swarm's. 0, -EINVAL with
+ * Docker's words, -ENOMEM.
+ */
+int mgr__service_ports_check(const struct store *s, const char *self,
+			     const json_t *spec, char *err, size_t errlen);
 
 /** mgr__on_control() - a write or read index forwarded by a follower. */
 void mgr__on_control(struct mgr_conn *c, const Swarm__ControlRequest *req);

@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "manager/allocator.h"
 #include "manager/internal.h"
+#include "manager/service.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -198,6 +199,143 @@ static bool names_network(const json_t *spec, const char *id, const char *name)
 	return false;
 }
 
+/* The overlay @ref names: full id, name, then a unique id prefix. */
+static const struct store_object *net_find(const struct store *s,
+					   const char *ref)
+{
+	const struct store_object *o = store_get(s, STORE_NETWORKS, ref);
+	if (!o)
+		o = store_get_by_name(s, STORE_NETWORKS, ref);
+	if (o)
+		return o;
+	const struct store_object **all;
+	size_t n, hits = 0;
+	if (store_list(s, STORE_NETWORKS, &all, &n) < 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(all[i]->id, ref, strlen(ref))) {
+			o = all[i];
+			hits++;
+		}
+	shoal_free(all);
+	return hits == 1 ? o : NULL;
+}
+
+int mgr__service_nets_resolve(const struct store *s, json_t *spec, char *err,
+			      size_t errlen)
+{
+	json_t *nets =
+		json_object_get(jsonx_obj(spec, "TaskTemplate"), "Networks");
+	size_t i;
+	json_t *x;
+	json_array_foreach(nets, i, x)
+	{
+		const char *t = jsonx_str(x, "Target", "");
+		const struct store_object *o = *t ? net_find(s, t) : NULL;
+		if (!o && (!strcmp(t, "bridge") || !strcmp(t, "host") ||
+			   !strcmp(t, "none"))) {
+			snprintf(err, errlen,
+				 "The network %.64s cannot be used with "
+				 "services. Only networks scoped to the swarm "
+				 "can be used, such as those created with the "
+				 "overlay driver.",
+				 t);
+			return -EINVAL;
+		}
+		if (!o) {
+			snprintf(err, errlen, "network %.64s not found", t);
+			return SHOAL_ENOTFOUND;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(o->id, jsonx_str(json_array_get(nets, j),
+						     "Target", ""))) {
+				snprintf(err, errlen,
+					 "rpc error: code = InvalidArgument "
+					 "desc = service cannot attach to "
+					 "network %.64s more than once",
+					 o->name);
+				return -EINVAL;
+			}
+		if (jsonx_set(x, "Target", json_string(o->id)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Whether @p publishes in ingress mode (the default). */
+static bool port_ingress(const json_t *p)
+{
+	const char *m = jsonx_str(p, "PublishMode", "");
+	return !*m || !strcmp(m, "ingress");
+}
+
+/* Whether published port @p of a new spec meets @q of another service:
+ * same protocol and number, one of them in ingress mode (an ingress port
+ * takes the number on every node). */
+static bool ports_meet(const json_t *p, const json_t *q)
+{
+	int64_t a = jsonx_int(p, "PublishedPort", 0);
+	return a && a == jsonx_int(q, "PublishedPort", 0) &&
+	       !strcmp(jsonx_str(p, "Protocol", "tcp"),
+		       jsonx_str(q, "Protocol", "tcp")) &&
+	       (port_ingress(p) || port_ingress(q));
+}
+
+static int port_conflict(const json_t *ports, const struct store_object *o,
+			 char *err, size_t errlen)
+{
+	json_t *sp = mgr__obj_json(o->spec, o->spec_len);
+	json_t *st = mgr__obj_json(o->status, o->status_len);
+	const json_t *theirs[2] = {
+		json_object_get(jsonx_obj(sp, "EndpointSpec"), "Ports"),
+		json_object_get(jsonx_obj(st, "Endpoint"), "Ports")};
+	int rc = 0;
+	size_t i, j;
+	json_t *p, *q;
+	json_array_foreach(ports, i, p)
+	{
+		for (int l = 0; l < 2 && rc == 0; l++)
+			json_array_foreach(theirs[l], j, q)
+			{
+				if (rc || !ports_meet(p, q))
+					continue;
+				snprintf(err, errlen,
+					 "rpc error: code = InvalidArgument "
+					 "desc = port '%lld' is already in use "
+					 "by service '%.64s' (%.64s) as %s",
+					 (long long)jsonx_int(
+						 p, "PublishedPort", 0),
+					 o->name, o->id,
+					 port_ingress(q)
+						 ? "an ingress port"
+						 : "a host-published port");
+				rc = -EINVAL;
+			}
+	}
+	json_decref(sp);
+	json_decref(st);
+	return rc;
+}
+
+int mgr__service_ports_check(const struct store *s, const char *self,
+			     const json_t *spec, char *err, size_t errlen)
+{
+	const json_t *ports =
+		json_object_get(jsonx_obj(spec, "EndpointSpec"), "Ports");
+	const struct store_object **objs;
+	size_t count;
+	if (!json_array_size(ports))
+		return 0;
+	int rc = store_list(s, STORE_SERVICES, &objs, &count);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < count; i++)
+		if (strcmp(objs[i]->id, self))
+			rc = port_conflict(ports, objs[i], err, errlen);
+	shoal_free(objs);
+	return rc;
+}
+
 static int in_use(const struct store *s, const struct store_object *net,
 		  char *err, size_t errlen)
 {
@@ -206,16 +344,80 @@ static int in_use(const struct store *s, const struct store_object *net,
 	int rc = store_list(s, STORE_SERVICES, &objs, &count);
 	if (rc < 0)
 		return rc;
+	json_t *ns = mgr__obj_json(net->spec, net->spec_len);
+	bool ingress = json_is_true(json_object_get(ns, "Ingress"));
+	json_decref(ns);
 	for (size_t i = 0; i < count && rc == 0; i++) {
 		json_t *spec = mgr__obj_json(objs[i]->spec, objs[i]->spec_len);
+		size_t j;
+		json_t *p;
+		bool mesh = false;
+		json_array_foreach(
+			json_object_get(jsonx_obj(spec, "EndpointSpec"),
+					"Ports"),
+			j, p)
+		{
+			mesh |= port_ingress(p);
+		}
 		if (spec && names_network(spec, net->id, net->name)) {
 			snprintf(err, errlen,
 				 "rpc error: code = FailedPrecondition desc = "
 				 "network %.64s is in use by service %.64s",
 				 net->id, objs[i]->id);
 			rc = -EPERM;
+		} else if (ingress && mesh) {
+			snprintf(err, errlen,
+				 "rpc error: code = FailedPrecondition desc = "
+				 "ingress network cannot be removed because "
+				 "service %.64s depends on it",
+				 objs[i]->id);
+			rc = -EPERM;
 		}
 		json_decref(spec);
+	}
+	shoal_free(objs);
+	return rc;
+}
+
+/* A task of a removed service may still hold an address on @net until
+ * it ended: removing the network under it is refused as well. */
+static int tasks_on(const struct store *s, const struct store_object *net,
+		    char *err, size_t errlen)
+{
+	const struct store_object **objs;
+	size_t count;
+	int rc = store_list(s, STORE_TASKS, &objs, &count);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		if (!memmem(objs[i]->spec, objs[i]->spec_len, net->id,
+			    strlen(net->id)))
+			continue; /* cheap: most tasks are not on it */
+		json_t *sp = mgr__obj_json(objs[i]->spec, objs[i]->spec_len);
+		json_t *st =
+			mgr__obj_json(objs[i]->status, objs[i]->status_len);
+		enum task_state state = TASK_NEW;
+		task_state_parse(jsonx_str(st, "State", ""), &state);
+		size_t j;
+		json_t *a;
+		json_array_foreach(json_object_get(sp, "NetworksAttachments"),
+				   j, a)
+		{
+			if (!task_state_terminal(state) &&
+			    !strcmp(jsonx_str(jsonx_obj(a, "Network"), "ID",
+					      ""),
+				    net->id)) {
+				snprintf(err, errlen,
+					 "rpc error: code = FailedPrecondition "
+					 "desc = network %.64s is in use by "
+					 "task %.64s",
+					 net->id, objs[i]->id);
+				rc = -EPERM;
+				break;
+			}
+		}
+		json_decref(sp);
+		json_decref(st);
 	}
 	shoal_free(objs);
 	return rc;
@@ -230,6 +432,8 @@ static int remove_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 		return SHOAL_ENOTFOUND;
 	}
 	int rc = in_use(w->m->store, o, err, errlen);
+	if (rc == 0)
+		rc = tasks_on(w->m->store, o, err, errlen);
 	if (rc < 0)
 		return rc;
 	return store_batch_delete(w->b, STORE_NETWORKS, o->id, o->version);

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "common/map.h"
+#include "manager/allocator.h"
 #include "manager/service.h"
 #include "manager/store.h"
 
@@ -53,6 +54,7 @@ struct orch_node {
 	enum orch_avail avail;
 	int64_t nano_cpus;
 	int64_t memory;
+	char addr[64];	       /* Status.Addr: the node's VTEP for overlays */
 	json_t *labels;	       /* Spec.Labels, owned */
 	json_t *engine_labels; /* Description.Engine.Labels, owned */
 	/* The scheduler's counters, valid during a pass. */
@@ -66,6 +68,21 @@ struct orch_constraint {
 	char *key; /* "node.labels.x", ... (owned) */
 	char *value;
 	bool equal;
+};
+
+/** An overlay network as the cores see it (docs/overlay.md). */
+struct orch_net {
+	char id[STORE_ID_MAX + 1];
+	char name[STORE_NAME_MAX + 1];
+	struct alloc_net a;
+	uint32_t mtu;
+	bool internal, attachable, ingress;
+};
+
+/** An address on an overlay network (a task's or a service's VIP). */
+struct orch_addr {
+	char net_id[STORE_ID_MAX + 1];
+	uint32_t addr; /* host order */
 };
 
 /** A service as the cores see it: its spec with Shoal's defaults. */
@@ -101,6 +118,16 @@ struct orch_service {
 	size_t nprefs;
 	json_t *platforms; /* borrowed from @spec; NULL: any */
 	uint32_t rank;	   /* scratch of a pass: index in id order */
+	/* Overlays (allocator.c): TaskTemplate.Networks (borrowed from
+	 * @spec; NULL: none), EndpointSpec.Mode dnsrr, and the VIPs of
+	 * Endpoint.VirtualIPs in @status. */
+	json_t *nets;
+	bool dnsrr;
+	json_t *ports;		/* EndpointSpec.Ports (borrowed from @spec) */
+	json_t *eports;		/* Endpoint.Ports as allocated (from @status) */
+	bool ingress;		/* a port published in ingress mode */
+	struct orch_addr *vips; /* owned */
+	size_t nvips;
 };
 
 #define ORCH_DIRTY_SPEC 1u
@@ -121,9 +148,15 @@ struct orch_task {
 	char *spec_text;   /* the task's Spec, canonical (owned) */
 	char *ann_text;	   /* ServiceAnnotations (owned) */
 	char *status_text; /* the status to store (owned) */
-	char *mode;	   /* "replicated", ... (static) */
-	char msg[128];	   /* Status.Message */
-	char err[256];	   /* Status.Err */
+	/* NetworksAttachments as stored (canonical, owned; NULL: none) and
+	 * its addresses (owned), written by the allocator (allocator.c). */
+	char *nets_text;
+	struct orch_addr *addrs;
+	size_t naddrs;
+	char *ports_text; /* Endpoint {"Ports": host-mode ports} or NULL */
+	char *mode;	  /* "replicated", ... (static) */
+	char msg[128];	  /* Status.Message */
+	char err[256];	  /* Status.Err */
 	int64_t res_cpus, res_mem;
 	/* The stored spec's bytes: length and orch__hash(), to recognize
 	 * the task's own write when it comes back (orch_model_put()). */
@@ -167,6 +200,7 @@ struct orch_model {
 	struct hmap nodes;	     /* id -> struct orch_node */
 	struct hmap services;	     /* id -> struct orch_service */
 	struct hmap tasks;	     /* id -> struct orch_task */
+	struct hmap networks;	     /* id -> struct orch_net (overlays) */
 	struct hmap dirty_nodes;     /* node ids whose assignment set changed */
 	bool all_dirty;		     /* every node's set must be recomputed */
 	struct orch_report *reports; /* queued, bounded */

@@ -95,28 +95,37 @@ struct node_items {
 	bool overflow;
 };
 
-static void collect(struct hmap *sets, const struct orch_task *t)
+/* Adds @j (owned, taken even on failure) to @ni. */
+static int add_item(void *arg, char *j, size_t len)
 {
-	struct node_items *ni = hmap_get_str(sets, t->node_id);
-	if (!ni || !orch_task_assigned(t))
-		return;
+	struct node_items *ni = arg;
 	if (ni->n == ni->cap) {
 		size_t cap = ni->cap ? 2 * ni->cap : 16;
 		struct mgr_item *a = shoal_realloc(ni->items, cap * sizeof(*a));
 		if (!a) {
 			ni->overflow = true;
-			return;
+			shoal_free(j);
+			return -ENOMEM;
 		}
 		ni->items = a;
 		ni->cap = cap;
 	}
+	ni->items[ni->n++] = (struct mgr_item){j, len};
+	return 0;
+}
+
+static void collect(struct hmap *sets, const struct orch_task *t)
+{
+	struct node_items *ni = hmap_get_str(sets, t->node_id);
+	if (!ni || !orch_task_assigned(t))
+		return;
 	size_t len;
 	char *j = orch_assignment_json(t, &len);
 	if (!j) {
 		ni->overflow = true;
 		return;
 	}
-	ni->items[ni->n++] = (struct mgr_item){j, len};
+	add_item(ni, j, len);
 }
 
 static void push_one(struct mgr_orch *o, const char *node_id,
@@ -158,6 +167,9 @@ static void push_assignments(struct mgr_orch *o)
 	while (hmap_next(&sets, &pos, &k, &kl, &v)) {
 		char id[STORE_ID_MAX + 1];
 		snprintf(id, sizeof(id), "%.*s", (int)kl, (const char *)k);
+		/* Overlays after the tasks (allocator.h, alloc_items()). */
+		if (alloc_items(md, id, add_item, v) < 0)
+			((struct node_items *)v)->overflow = true;
 		push_one(o, id, v);
 	}
 	hmap_fini(&sets);
@@ -302,7 +314,8 @@ int mgr__orch_init(struct mgr *m)
 		.name = "orchestrator",
 		.tables = STORE_TABLE_BIT(STORE_NODES) |
 			  STORE_TABLE_BIT(STORE_SERVICES) |
-			  STORE_TABLE_BIT(STORE_TASKS),
+			  STORE_TABLE_BIT(STORE_TASKS) |
+			  STORE_TABLE_BIT(STORE_NETWORKS),
 		.queue = 65536,
 		.start = start,
 		.changed = changed,

@@ -66,6 +66,7 @@ static void service_free(struct orch_service *s)
 	json_decref(s->status);
 	shoal_free(s->template_text);
 	shoal_free(s->ann_text);
+	shoal_free(s->vips);
 	for (size_t i = 0; i < s->ncons; i++) {
 		shoal_free(s->cons[i].key);
 		shoal_free(s->cons[i].value);
@@ -84,6 +85,9 @@ static void task_free(struct orch_task *t)
 	shoal_free(t->spec_text);
 	shoal_free(t->ann_text);
 	shoal_free(t->status_text);
+	shoal_free(t->nets_text);
+	shoal_free(t->addrs);
+	shoal_free(t->ports_text);
 	shoal_free(t);
 }
 
@@ -163,8 +167,14 @@ static void fr_none(void *p)
 	(void)p;
 }
 
+static void fr_net(void *p)
+{
+	shoal_free(p);
+}
+
 void orch_model_clear(struct orch_model *m)
 {
+	clear_map(&m->networks, fr_net);
 	clear_map(&m->nodes, fr_node);
 	clear_map(&m->services, fr_service);
 	m->nodes_gen++;
@@ -279,6 +289,8 @@ static struct orch_node *node_decode(const struct store_object *o)
 	n->avail = strcmp(av, "drain") == 0   ? ORCH_DRAIN
 		   : strcmp(av, "pause") == 0 ? ORCH_PAUSE
 					      : ORCH_ACTIVE;
+	snprintf(n->addr, sizeof(n->addr), "%s",
+		 jsonx_str(jsonx_obj(st, "Status"), "Addr", ""));
 	n->labels = json_incref(jsonx_obj(sp, "Labels"));
 	n->engine_labels =
 		json_incref(jsonx_obj(jsonx_obj(d, "Engine"), "Labels"));
@@ -420,6 +432,8 @@ static int service_fill(struct orch_service *s, const struct store_object *o,
 	s->restart_window_ns = jsonx_int(rp, "Window", 0);
 	s->restart_max = (uint64_t)jsonx_int(rp, "MaxAttempts", 0);
 	service_update_config(s);
+	if (alloc__service_fill(s) < 0)
+		return -ENOMEM;
 	return service_placement(s, tmpl);
 }
 
@@ -501,7 +515,7 @@ static int task_fill(struct orch_model *m, struct orch_task *t,
 		return -ENOMEM;
 	memcpy(t->status_text, o->status, o->status_len);
 	t->status_text[o->status_len] = '\0';
-	return 0;
+	return alloc__task_fill(t, sp);
 }
 
 static struct orch_task *task_decode(struct orch_model *m,
@@ -599,6 +613,11 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 		struct orch_node *n = node_decode(o);
 		if (!n)
 			return -EINVAL;
+		struct orch_node *was = hmap_get_str(&m->nodes, n->id);
+		if (!was || strcmp(was->addr, n->addr))
+			m->all_dirty = true; /* a VTEP in other nodes' items */
+		if (was && was->ready != n->ready)
+			mark_node(m, n->id); /* the ingress item */
 		m->nodes_gen++;
 		return put(&m->nodes, n->id, n, fr_node);
 	}
@@ -606,8 +625,19 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 		struct orch_service *s = service_decode(o);
 		if (!s)
 			return -EINVAL;
+		struct orch_service *was = hmap_get_str(&m->services, s->id);
+		if (s->nets || s->nvips || s->ports ||
+		    (was && (was->nets || was->nvips || was->ports)))
+			m->all_dirty = true; /* in network items */
 		m->services_gen++;
 		return put(&m->services, s->id, s, fr_service);
+	}
+	case STORE_NETWORKS: {
+		struct orch_net *n = alloc__net_decode(o);
+		if (!n)
+			return -EINVAL;
+		m->all_dirty = true;
+		return put(&m->networks, n->id, n, fr_net);
 	}
 	case STORE_TASKS: {
 		struct orch_task *t =
@@ -624,6 +654,8 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 		if (old)
 			mark_node(m, old->node_id);
 		mark_node(m, t->node_id);
+		if (t->naddrs || (old && old->naddrs))
+			m->all_dirty = true; /* a peer of other nodes */
 		return put(&m->tasks, t->id, t, fr_task);
 	}
 	default:
@@ -647,9 +679,15 @@ void orch_model_del(struct orch_model *m, enum store_table t, const char *id)
 		struct orch_task *old = hmap_del_str(&m->tasks, id);
 		if (old)
 			mark_node(m, old->node_id);
+		if (old && old->naddrs)
+			m->all_dirty = true;
 		task_free(old);
 		break;
 	}
+	case STORE_NETWORKS:
+		fr_net(hmap_del_str(&m->networks, id));
+		m->all_dirty = true;
+		break;
 	default:
 		break;
 	}
@@ -657,10 +695,10 @@ void orch_model_del(struct orch_model *m, enum store_table t, const char *id)
 
 int orch_model_load(struct orch_model *m, const struct store *s)
 {
-	static const enum store_table tables[] = {STORE_NODES, STORE_SERVICES,
-						  STORE_TASKS};
+	static const enum store_table tables[] = {STORE_NODES, STORE_NETWORKS,
+						  STORE_SERVICES, STORE_TASKS};
 	orch_model_clear(m);
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		const struct store_object **all;
 		size_t n;
 		int rc = store_list(s, tables[i], &all, &n);
@@ -777,6 +815,14 @@ int orch__task_spec(const struct orch_task *t, struct buf *b)
 	rc |= buf_append_str(b, t->spec_text);
 	rc |= buf_append_str(b, ",\"ServiceAnnotations\":");
 	rc |= buf_append_str(b, t->ann_text);
+	if (t->nets_text) {
+		rc |= buf_append_str(b, ",\"NetworksAttachments\":");
+		rc |= buf_append_str(b, t->nets_text);
+	}
+	if (t->ports_text) {
+		rc |= buf_append_str(b, ",\"Endpoint\":");
+		rc |= buf_append_str(b, t->ports_text);
+	}
 	rc |= buf_printf(b,
 			 ",\"DesiredState\":\"%s\",\"SpecVersion\":{\"Index\":"
 			 "%lld},\"Mode\":\"%s\"}",

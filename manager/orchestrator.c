@@ -58,6 +58,7 @@ struct pass {
 	struct orch_service **touched; /* services whose object changes */
 	size_t ntouched;
 	json_t **svc_spec; /* new spec per touched service, or NULL */
+	struct store_batch *b;
 };
 
 static void wake_at(struct pass *p, int64_t t)
@@ -138,7 +139,8 @@ static struct orch_task *create(struct pass *p, struct orch_service *s,
 	snprintf(t->node_id, sizeof(t->node_id), "%s", node_id ? node_id : "");
 	t->slot = slot;
 	t->gen = s->generation;
-	t->state = TASK_PENDING;
+	/* On overlays: the allocator's first (allocator.c). */
+	t->state = alloc_service_has_nets(s) ? TASK_NEW : TASK_PENDING;
 	t->desired = TASK_RUNNING;
 	t->created_ns = t->updated_ns = p->env->now_ns;
 	t->spec_text = shoal_strdup(s->template_text);
@@ -927,7 +929,8 @@ static int run_services(struct pass *p, struct orch_task **all, size_t n,
 			j++;
 		for (size_t x = i; x < j; x++)
 			all[x]->current = strcmp(all[x]->spec_text,
-						 s->template_text) == 0;
+						 s->template_text) == 0 &&
+					  alloc_task_current(p->m, s, all[x]);
 		struct upd u = {.outdated = outdated,
 				.started_ns = update_started(s)};
 		bool is_global = s->mode == SERVICE_GLOBAL ||
@@ -977,6 +980,31 @@ rank_services(struct orch_model *m, struct orch_task **all, size_t n, size_t *k)
 		all[i]->rank = s ? s->rank : UINT32_MAX;
 	}
 	return svcs;
+}
+
+/* The allocator's way into the pass's batch (alloc_pass()). */
+static bool alloc_touch_task(void *arg, struct orch_task *t)
+{
+	return touch(arg, t, ORCH_DIRTY_SPEC | ORCH_DIRTY_STATUS);
+}
+
+static json_t *alloc_touch_service(void *arg, struct orch_service *s)
+{
+	return touch_service(arg, s);
+}
+
+static int alloc_create_net(void *arg, char *id, const char *name,
+			    const char *spec)
+{
+	struct pass *p = arg;
+	if (p->ops + 1 > ORCH_BATCH_OPS) {
+		p->more = true;
+		return -ENOBUFS;
+	}
+	p->env->new_id(p->env->arg, id);
+	p->ops++;
+	return store_batch_create(p->b, STORE_NETWORKS, id, name, spec,
+				  strlen(spec), "{}", 2);
 }
 
 /* ------------------------------------------------------------ encoding */
@@ -1061,6 +1089,11 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 	qsort(all, k, sizeof(*all), by_service_slot);
 	int rc = p.err ? p.err : run_services(&p, all, k, svcs, nsvc);
 	shoal_free(svcs);
+	struct alloc_hooks ah = {alloc_touch_task, alloc_touch_service,
+				 alloc_create_net, &p, env->now_ns};
+	p.b = b;
+	if (rc == 0)
+		rc = alloc_pass(m, all, k, p.fresh, p.nfresh, &ah);
 	/* The scheduler: pending tasks, old and new. */
 	struct orch_task **pend = NULL, **lv = NULL;
 	size_t npend = 0, nlv = 0;
@@ -1074,14 +1107,16 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 		struct orch_task *t = all[i];
 		if (t->dirty & ORCH_DELETE)
 			continue;
-		if (t->desired == TASK_RUNNING && t->state < TASK_ASSIGNED)
-			pend[npend++] = t;
-		else if (t->desired == TASK_RUNNING && *t->node_id &&
-			 !task_state_terminal(t->state))
+		if (t->desired == TASK_RUNNING && t->state < TASK_ASSIGNED) {
+			if (t->state >= TASK_PENDING)
+				pend[npend++] = t;
+		} else if (t->desired == TASK_RUNNING && *t->node_id &&
+			   !task_state_terminal(t->state))
 			lv[nlv++] = t;
 	}
 	for (size_t i = 0; rc == 0 && i < p.nfresh; i++)
-		pend[npend++] = p.fresh[i];
+		if (p.fresh[i]->state == TASK_PENDING)
+			pend[npend++] = p.fresh[i];
 	if (rc == 0) {
 		/* Existing pending tasks need room in the batch. */
 		size_t w = 0;
@@ -1127,6 +1162,9 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 		shoal_free(t->spec_text);
 		shoal_free(t->ann_text);
 		shoal_free(t->status_text);
+		shoal_free(t->nets_text);
+		shoal_free(t->addrs);
+		shoal_free(t->ports_text);
 		shoal_free(t);
 	}
 	for (size_t i = 0; i < p.ntouched; i++)

@@ -23,6 +23,9 @@
 
 #define SERVICE_NAME_MAX 63
 #define SERVICE_MAX_REPLICAS 100000
+#define SERVICE_MAX_NETWORKS 16 /* TaskTemplate.Networks */
+#define SERVICE_MAX_ALIASES 32	/* per network */
+#define SERVICE_MAX_PORTS 64	/* EndpointSpec.Ports */
 #define SERVICE_DEFAULT_RESTART_DELAY_NS 5000000000LL
 #define SERVICE_DEFAULT_MONITOR_NS 5000000000LL
 
@@ -65,6 +68,15 @@ const char *service_mode_name(enum service_mode m);
  * component of 1..63 characters ([A-Za-z0-9], with - or _ inside).
  */
 bool service_name_valid(const char *name);
+
+/**
+ * service_spec_check_networks() - a TaskTemplate.Networks list @nets
+ * (@path names it in messages): objects with a Target (a name or id,
+ * not resolved here: ops_network.c does on the leader) and Aliases (DNS
+ * names); DriverOpts refused by name. 0 or -EINVAL with @err.
+ */
+int service_spec_check_networks(const json_t *nets, const char *path, char *err,
+				size_t errlen);
 
 /* ------------------------------------------------------------------ tasks */
 

@@ -18,11 +18,20 @@
  *                                  Preferences, MaxReplicas, Platforms)
  *   TaskTemplate.ForceUpdate       a change makes every task outdated
  *   UpdateConfig, RollbackConfig   the orchestrator's update supervisor
- *   EndpointSpec.Mode "vip"        accepted (what clients send); nothing
- *                                  to apply until overlay networks exist
+ *   TaskTemplate.Networks          the allocator (allocator.c): an
+ *                                  address per task and overlay; the
+ *                                  older top-level Networks is moved
+ *                                  here; Targets are resolved to ids on
+ *                                  the leader (ops_network.c)
+ *   EndpointSpec.Mode              vip: a VIP per overlay; dnsrr: none
  *
- * Refused by name until the issue that brings them: Networks (both),
- * EndpointSpec.Ports and Mode dnsrr, ContainerSpec.Secrets and Configs,
+ *   EndpointSpec.Ports             the allocator: ingress ports (a
+ *                                  PublishedPort, or one of 30000-32767)
+ *                                  on every node; host ports on the
+ *                                  task's node (the agent)
+ *
+ * Refused by name until the issue that brings them:
+ * ContainerSpec.Secrets and Configs,
  * Privileges, TaskTemplate.LogDriver, NetworkAttachmentSpec, PluginSpec,
  * GenericResources, a Runtime other than "container". Their empty forms
  * ([], {}, null, "") are accepted, as clients send them. Unknown fields
@@ -465,16 +474,11 @@ static int check_restart(const json_t *r, char *err, size_t errlen)
 
 static int check_template(const json_t *t, char *err, size_t errlen)
 {
-	static const char *const known[] = {"ContainerSpec",
-					    "Resources",
-					    "RestartPolicy",
-					    "Placement",
-					    "ForceUpdate",
-					    "Runtime",
-					    NULL};
-	static const char *const later[] = {"Networks", "LogDriver",
-					    "NetworkAttachmentSpec",
-					    "PluginSpec", NULL};
+	static const char *const known[] = {
+		"ContainerSpec", "Resources", "RestartPolicy", "Placement",
+		"ForceUpdate",	 "Runtime",   "Networks",      NULL};
+	static const char *const later[] = {
+		"LogDriver", "NetworkAttachmentSpec", "PluginSpec", NULL};
 	static const char *const runtime[] = {"container", NULL};
 	if (!t || !json_is_object(t)) {
 		snprintf(err, errlen,
@@ -503,6 +507,10 @@ static int check_template(const json_t *t, char *err, size_t errlen)
 			     errlen);
 	if (rc == 0)
 		rc = str_at(t, "Runtime", "TaskTemplate", runtime, err, errlen);
+	if (rc == 0)
+		rc = service_spec_check_networks(json_object_get(t, "Networks"),
+						 "TaskTemplate.Networks", err,
+						 errlen);
 	return rc;
 }
 
@@ -586,35 +594,210 @@ static int check_update(const json_t *u, const char *path, char *err,
 	return 0;
 }
 
-static int check_endpoint(const json_t *e, char *err, size_t errlen)
+/* ------------------------------------------------------- networks */
+
+static int check_aliases(const json_t *a, const char *path, char *err,
+			 size_t errlen)
 {
-	static const char *const known[] = {"Mode", NULL};
-	static const char *const later[] = {"Ports", NULL};
-	int rc = fields(e, "EndpointSpec", known, later,
-			"published ports come with the routing mesh in a "
-			"later release",
-			err, errlen);
-	if (rc < 0 || !e || json_is_null(e))
-		return rc;
-	const char *mode = jsonx_str(e, "Mode", "");
-	if (*mode && strcmp(mode, "vip") != 0) {
+	size_t i;
+	json_t *x;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > SERVICE_MAX_ALIASES) {
 		snprintf(err, errlen,
-			 "EndpointSpec.Mode \"%.32s\" is not supported yet "
-			 "(service discovery comes with overlay networks): use "
-			 "vip or leave it out",
-			 mode);
+			 INVALID "%s.Aliases must be a list of at most %d "
+				 "names",
+			 path, SERVICE_MAX_ALIASES);
+		return -EINVAL;
+	}
+	json_array_foreach(a, i, x)
+	{
+		if (!json_is_string(x) ||
+		    !service_name_valid(json_string_value(x))) {
+			snprintf(err, errlen,
+				 INVALID "%s.Aliases: \"%.64s\" is not valid "
+					 "as a DNS name",
+				 path,
+				 json_is_string(x) ? json_string_value(x)
+						   : "?");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int service_spec_check_networks(const json_t *nets, const char *path, char *err,
+				size_t errlen)
+{
+	static const char *const known[] = {"Target", "Aliases", NULL};
+	static const char *const later[] = {"DriverOpts", NULL};
+	size_t i;
+	json_t *x;
+	if (!nets || json_is_null(nets))
+		return 0;
+	if (!json_is_array(nets) ||
+	    json_array_size(nets) > SERVICE_MAX_NETWORKS) {
+		snprintf(err, errlen,
+			 INVALID "%s must be a list of at most %d networks",
+			 path, SERVICE_MAX_NETWORKS);
+		return -EINVAL;
+	}
+	json_array_foreach(nets, i, x)
+	{
+		int rc = fields(x, path, known, later,
+				"per-service driver options", err, errlen);
+		if (rc < 0)
+			return rc;
+		const char *t = jsonx_str(x, "Target", "");
+		if (!json_is_object(x) || !*t || strlen(t) > 128) {
+			snprintf(err, errlen,
+				 INVALID "%s: each network needs a Target (a "
+					 "network's name or id)",
+				 path);
+			return -EINVAL;
+		}
+		if ((rc = check_aliases(json_object_get(x, "Aliases"), path,
+					err, errlen)) < 0)
+			return rc;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(t, jsonx_str(json_array_get(nets, j),
+						 "Target", ""))) {
+				snprintf(err, errlen,
+					 INVALID "%s: network %.64s is "
+						 "attached more than once",
+					 path, t);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
+static int check_port(const json_t *p, char *err, size_t errlen)
+{
+	static const char *const known[] = {"Name",	   "Protocol",
+					    "TargetPort",  "PublishedPort",
+					    "PublishMode", NULL};
+	static const char *const protos[] = {"tcp", "udp", NULL};
+	static const char *const modes[] = {"ingress", "host", NULL};
+	const char *path = "EndpointSpec.Ports";
+	int rc = fields(p, path, known, NULL, "", err, errlen);
+	if (rc == 0 && !json_is_object(p)) {
+		snprintf(err, errlen, INVALID "%s: each port is an object",
+			 path);
+		rc = -EINVAL;
+	}
+	if (rc == 0 && !strcmp(jsonx_str(p, "Protocol", ""), "sctp")) {
+		snprintf(err, errlen,
+			 INVALID "%s: sctp ports are not supported: use tcp "
+				 "or udp",
+			 path);
+		return -EINVAL;
+	}
+	if (rc < 0 ||
+	    (rc = str_at(p, "Protocol", path, protos, err, errlen)) < 0 ||
+	    (rc = str_at(p, "PublishMode", path, modes, err, errlen)) < 0 ||
+	    (rc = str_at(p, "Name", path, NULL, err, errlen)) < 0 ||
+	    (rc = uint_at(p, "PublishedPort", path, 65535, err, errlen)) < 0 ||
+	    (rc = uint_at(p, "TargetPort", path, 65535, err, errlen)) < 0)
+		return rc;
+	if (jsonx_int(p, "TargetPort", 0) == 0) {
+		snprintf(err, errlen,
+			 INVALID "%s: TargetPort must be from 1 to 65535",
+			 path);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Whether port @p is published in ingress mode (the default). */
+static bool ingress_port(const json_t *p)
+{
+	const char *m = jsonx_str(p, "PublishMode", "");
+	return !*m || !strcmp(m, "ingress");
+}
+
+static int check_ports(const json_t *ports, bool dnsrr, char *err,
+		       size_t errlen)
+{
+	size_t i;
+	json_t *p;
+	if (!ports || json_is_null(ports))
+		return 0;
+	if (!json_is_array(ports) ||
+	    json_array_size(ports) > SERVICE_MAX_PORTS) {
+		snprintf(err, errlen,
+			 INVALID "EndpointSpec.Ports must be a list of at most "
+				 "%d ports",
+			 SERVICE_MAX_PORTS);
+		return -EINVAL;
+	}
+	json_array_foreach(ports, i, p)
+	{
+		int rc = check_port(p, err, errlen);
+		if (rc < 0)
+			return rc;
+		if (dnsrr && ingress_port(p)) {
+			snprintf(err, errlen,
+				 INVALID "EndpointSpec: port published with "
+					 "ingress mode can't be used with "
+					 "dnsrr mode");
+			return -EINVAL;
+		}
+		int64_t pub = jsonx_int(p, "PublishedPort", 0);
+		const char *proto = jsonx_str(p, "Protocol", "tcp");
+		for (size_t j = 0; pub && j < i; j++) {
+			const json_t *q = json_array_get(ports, j);
+			if (jsonx_int(q, "PublishedPort", 0) == pub &&
+			    !strcmp(jsonx_str(q, "Protocol", "tcp"), proto) &&
+			    ingress_port(q) == ingress_port(p)) {
+				snprintf(err, errlen,
+					 INVALID "EndpointSpec: duplicate "
+						 "published ports provided");
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static int check_endpoint(const json_t *e, char *err, size_t errlen)
+{
+	static const char *const known[] = {"Mode", "Ports", NULL};
+	int rc = fields(e, "EndpointSpec", known, NULL, "", err, errlen);
+	if (rc < 0 || !e || json_is_null(e))
+		return rc;
+	static const char *const modes[] = {"vip", "dnsrr", NULL};
+	if ((rc = str_at(e, "Mode", "EndpointSpec", modes, err, errlen)) < 0)
+		return rc;
+	return check_ports(json_object_get(e, "Ports"),
+			   !strcmp(jsonx_str(e, "Mode", ""), "dnsrr"), err,
+			   errlen);
+}
+
+/* The older top-level Networks becomes TaskTemplate.Networks (where
+ * swarmkit reads it when the template has none), so one place holds
+ * them. */
+static int move_networks(json_t *spec)
+{
+	json_t *top = json_object_get(spec, "Networks");
+	json_t *t = json_object_get(spec, "TaskTemplate");
+	if (!top || !json_is_object(t))
+		return 0;
+	int rc = 0;
+	if (json_array_size(top) &&
+	    !json_array_size(json_object_get(t, "Networks")))
+		rc = json_object_set(t, "Networks", top) < 0 ? -ENOMEM : 0;
+	json_object_del(spec, "Networks");
+	return rc;
 }
 
 int service_spec_check(const json_t *spec, json_t **out, char *err,
 		       size_t errlen)
 {
 	static const char *const known[] = {
-		"Name",		"Labels",	  "TaskTemplate", "Mode",
-		"UpdateConfig", "RollbackConfig", "EndpointSpec", NULL};
-	static const char *const later[] = {"Networks", NULL};
+		"Name",		"Labels",	"TaskTemplate",
+		"Mode",		"UpdateConfig", "RollbackConfig",
+		"EndpointSpec", "Networks",	NULL};
 	*out = NULL;
 	if (!json_is_object(spec)) {
 		snprintf(err, errlen,
@@ -622,9 +805,7 @@ int service_spec_check(const json_t *spec, json_t **out, char *err,
 			 "object");
 		return -EINVAL;
 	}
-	int rc = fields(spec, "", known, later,
-			"overlay networks come with a later release", err,
-			errlen);
+	int rc = fields(spec, "", known, NULL, "", err, errlen);
 	if (rc < 0)
 		return rc;
 	const json_t *name = json_object_get(spec, "Name");
@@ -645,11 +826,18 @@ int service_spec_check(const json_t *spec, json_t **out, char *err,
 	    (rc = check_update(json_object_get(spec, "RollbackConfig"),
 			       "RollbackConfig", err, errlen)) < 0 ||
 	    (rc = check_endpoint(json_object_get(spec, "EndpointSpec"), err,
-				 errlen)) < 0)
+				 errlen)) < 0 ||
+	    (rc = service_spec_check_networks(json_object_get(spec, "Networks"),
+					      "Networks", err, errlen)) < 0)
 		return rc;
 	*out = json_deep_copy(spec);
 	if (!*out)
 		return -ENOMEM;
+	if ((rc = move_networks(*out)) < 0) {
+		json_decref(*out);
+		*out = NULL;
+		return rc;
+	}
 	/* Nulls removed at the top level: a stored spec has values only. */
 	const char *k;
 	json_t *v;

@@ -32,6 +32,11 @@
  *   lost-update no acknowledged service update is lost: the stored spec of
  *               the acknowledged generation is the acknowledged spec
  *   forward     no task's stored state ever moves backwards
+ *   addresses   no two tasks that have not ended share an address on an
+ *               overlay, and none has a service's VIP (allocator.c);
+ *               services 1-3 are on overlay A, 2 and 4 on overlay B
+ *   allocated   no task of a service on overlays is pending or later
+ *               without its addresses
  *   converge    (at the end, after healing everything) every replicated
  *               service runs its replicas, every global one one task per
  *               active node
@@ -58,6 +63,8 @@
 #define MAX_LOCAL 256
 #define GRACE 3
 #define MAX_SLOT 63
+#define NET_A "netA0000000000000000000000"
+#define NET_B "netB0000000000000000000000"
 
 static uint64_t rng;
 
@@ -497,20 +504,28 @@ static void service_spec(char *out, size_t cap, size_t si, bool global,
 	else
 		snprintf(mode, sizeof(mode),
 			 "{\"Replicated\":{\"Replicas\":%u}}", replicas);
+	static const char *const nets[MAX_SVC] = {
+		"",
+		",\"Networks\":[{\"Target\":\"" NET_A "\"}]",
+		",\"Networks\":[{\"Target\":\"" NET_A "\"},{\"Target\":\"" NET_B
+		"\"}]",
+		",\"Networks\":[{\"Target\":\"" NET_A "\"}]",
+		",\"Networks\":[{\"Target\":\"" NET_B "\"}]",
+		""};
 	snprintf(out, cap,
 		 "{\"Name\":\"svc%zu\",\"TaskTemplate\":{\"ContainerSpec\":{"
-		 "\"Image\":\"img:%u\"},\"RestartPolicy\":{\"Delay\":%d}},"
+		 "\"Image\":\"img:%u\"},\"RestartPolicy\":{\"Delay\":%d}%s},"
 		 "\"Mode\":%s,\"UpdateConfig\":{\"Parallelism\":%u,"
 		 "\"Order\":\"%s\",\"Monitor\":1000000000}}",
-		 si, image, (int)below(3) * 500000000, mode, 1 + below(2),
-		 start_first ? "start-first" : "stop-first");
+		 si, image, (int)below(3) * 500000000, nets[si], mode,
+		 1 + below(2), start_first ? "start-first" : "stop-first");
 }
 
 static void client_step(void)
 {
 	size_t si = below(MAX_SVC);
 	struct ack *a = &S.acks[si];
-	char spec[600];
+	char spec[1024];
 	const struct store_object *o = store_get(S.s, STORE_SERVICES, a->id);
 	if (!o) {
 		if (chance(50)) {
@@ -551,9 +566,12 @@ static void client_step(void)
 
 /* --- invariants ---------------------------------------------------------- */
 
+static void check_addresses(void);
+
 static void check(void)
 {
 	feed_truth();
+	check_addresses();
 	size_t running[MAX_SVC] = {0};
 	/* live tasks per slot (slots past MAX_SLOT counted in the last) */
 	static uint8_t per_slot[MAX_SVC][MAX_SLOT + 1];
@@ -668,6 +686,48 @@ static void check(void)
 				"%llu replicas",
 				sv->id, running[i], (unsigned long long)bound);
 	}
+}
+
+/* addresses and allocated (see the top). */
+static void check_addresses(void)
+{
+	struct hmap used = HMAP_INIT;
+	size_t pos = 0, kl;
+	const void *k;
+	void *v;
+	while (hmap_next(&S.truth.services, &pos, &k, &kl, &v)) {
+		const struct orch_service *sv = v;
+		for (size_t i = 0; i < sv->nvips; i++) {
+			char key[96];
+			snprintf(key, sizeof(key), "%s/%u", sv->vips[i].net_id,
+				 sv->vips[i].addr);
+			if (hmap_get_str(&used, key))
+				violate("addresses", "VIP %s given twice", key);
+			hmap_put_str(&used, key, (void *)sv->id, NULL);
+		}
+	}
+	pos = 0;
+	while (hmap_next(&S.truth.tasks, &pos, &k, &kl, &v)) {
+		const struct orch_task *t = v;
+		if (task_state_terminal(t->state))
+			continue;
+		if (t->state >= TASK_PENDING && !t->naddrs &&
+		    strstr(t->spec_text, "\"Networks\""))
+			violate("allocated", "task %s is %s without addresses",
+				t->id, task_state_name(t->state));
+		for (size_t i = 0; i < t->naddrs; i++) {
+			char key[96];
+			snprintf(key, sizeof(key), "%s/%u", t->addrs[i].net_id,
+				 t->addrs[i].addr);
+			const char *other = hmap_get_str(&used, key);
+			if (other)
+				violate("addresses",
+					"task %s has %s, already %s's", t->id,
+					key, other);
+			hmap_put_str(&used, key, (void *)t->id, NULL);
+		}
+	}
+	hmap_fini(&used);
 }
 
 /* Every replicated service runs its replicas; every global one runs on
@@ -800,6 +860,21 @@ static int run(uint64_t seed, int steps)
 	store_watch(S.s, STORE_ALL_TABLES, 65536, NULL, NULL, &S.tw);
 	orch_model_init(&S.m);
 	orch_model_init(&S.truth);
+	static const char *const nets[2][2] = {
+		{NET_A, "{\"Name\":\"a\",\"IPAM\":{\"Config\":[{\"Subnet\":"
+			"\"10.0.0.0/24\",\"Gateway\":\"10.0.0.1\"}]},\"VNI\":"
+			"4096}"},
+		{NET_B, "{\"Name\":\"b\",\"IPAM\":{\"Config\":[{\"Subnet\":"
+			"\"10.0.1.0/26\",\"Gateway\":\"10.0.1.1\"}]},\"VNI\":"
+			"4097}"}};
+	for (int i = 0; i < 2; i++) {
+		struct store_batch b;
+		store_batch_init(&b, now_ns());
+		store_batch_create(&b, STORE_NETWORKS, nets[i][0],
+				   i ? "b" : "a", nets[i][1],
+				   strlen(nets[i][1]), "{}", 2);
+		apply(&b);
+	}
 	for (int i = 0; i < NODES; i++) {
 		snprintf(S.nodes[i].id, sizeof(S.nodes[i].id), "node%d", i);
 		S.nodes[i].slow = chance(20);
@@ -881,7 +956,8 @@ int main(int argc, char **argv)
 			   i + 1 < argc) {
 			expect = argv[++i];
 		} else if (strcmp(argv[i], "--list-invariants") == 0) {
-			puts("replicas\ndrained\nlost-update\nforward\nconverge");
+			puts("replicas\ndrained\nlost-update\nforward\naddresses\n"
+			     "allocated\nconverge");
 			return 0;
 		} else {
 			fprintf(stderr,

@@ -266,6 +266,184 @@ static void a_worker_or_a_daemon_outside_a_swarm_gets_dockers_503(void **s)
 	api_free(a);
 }
 
+#define SVC_NET                                                                \
+	"{\"Name\":\"%s\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":"     \
+	"\"busybox\"},\"Networks\":[{\"Target\":\"%s\",\"Aliases\":"           \
+	"[\"www\"]}]},\"Mode\":{\"Replicated\":{\"Replicas\":2}}}"
+
+static int service_create(const char *name, const char *net, char *msg)
+{
+	struct mgrfx_reply r;
+	char body[1024];
+	snprintf(body, sizeof(body), SVC_NET, name, net);
+	mgrfx_ask("POST", "/v1.45/services/create", body, &r);
+	if (msg)
+		snprintf(msg, 512, "%s", jsonx_str(r.json, "message", ""));
+	mgrfx_reply_fini(&r);
+	return r.status;
+}
+
+/* The tasks of service @name, once each has its attachments (5 s). */
+static json_t *tasks_with_addresses(const char *name, size_t want)
+{
+	char path[256];
+	snprintf(path, sizeof(path),
+		 "/v1.45/tasks?filters=%%7B%%22service%%22:%%5B%%22%s"
+		 "%%22%%5D%%7D",
+		 name);
+	for (int i = 0; i < 100; i++) {
+		struct mgrfx_reply r;
+		mgrfx_ask("GET", path, NULL, &r);
+		size_t ok = 0, j;
+		json_t *t;
+		json_array_foreach(r.json, j, t)
+		{
+			ok += json_array_size(json_object_get(
+				      t, "NetworksAttachments")) == 1;
+		}
+		if (ok == want && json_array_size(r.json) == want)
+			return r.json;
+		mgrfx_reply_fini(&r);
+		mgrfx_spin(50);
+	}
+	fail_msg("the tasks of %s never got their addresses", name);
+	return NULL;
+}
+
+static void services_on_an_overlay_get_a_vip_and_task_addresses(void **s)
+{
+	char id[64], msg[512];
+	assert_int_equal(create("front", "", "", id, NULL), 201);
+	assert_int_equal(service_create("web", "front", msg), 201);
+	json_t *tasks = tasks_with_addresses("web", 2);
+	size_t i;
+	json_t *t;
+	char seen[2][32] = {"", ""};
+	json_array_foreach(tasks, i, t)
+	{
+		json_t *a = json_array_get(
+			json_object_get(t, "NetworksAttachments"), 0);
+		assert_string_equal(
+			jsonx_str(jsonx_obj(a, "Network"), "ID", ""), id);
+		const char *addr = json_string_value(
+			json_array_get(json_object_get(a, "Addresses"), 0));
+		assert_non_null(addr);
+		assert_int_equal(strncmp(addr, "10.0.0.", 7), 0);
+		assert_string_not_equal(addr, "10.0.0.1/24");
+		assert_string_not_equal(addr, "10.0.0.2/24");
+		snprintf(seen[i], sizeof(seen[i]), "%s", addr);
+		assert_string_not_equal(
+			jsonx_str(jsonx_obj(t, "Status"), "State", ""), "new");
+	}
+	assert_string_not_equal(seen[0], seen[1]);
+	json_decref(tasks);
+
+	/* Inspect: the Target is the network's id, the Endpoint its VIP. */
+	struct mgrfx_reply r;
+	mgrfx_ask("GET", "/v1.45/services/web", NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_t *n = json_array_get(
+		json_object_get(
+			jsonx_obj(jsonx_obj(r.json, "Spec"), "TaskTemplate"),
+			"Networks"),
+		0);
+	assert_string_equal(jsonx_str(n, "Target", ""), id);
+	json_t *ep = jsonx_obj(r.json, "Endpoint");
+	assert_string_equal(jsonx_str(jsonx_obj(ep, "Spec"), "Mode", ""),
+			    "vip");
+	json_t *v = json_array_get(json_object_get(ep, "VirtualIPs"), 0);
+	assert_string_equal(jsonx_str(v, "NetworkID", ""), id);
+	assert_string_equal(jsonx_str(v, "Addr", ""), "10.0.0.2/24");
+	mgrfx_reply_fini(&r);
+
+	/* The network cannot go while the service uses it. */
+	char path[128];
+	snprintf(path, sizeof(path), "/v1.45/networks/%s", id);
+	mgrfx_ask("DELETE", path, NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(jsonx_str(r.json, "message", ""),
+			       "is in use by service"));
+	mgrfx_reply_fini(&r);
+
+	/* Unknown and local networks: Docker's 404 and 400. */
+	assert_int_equal(service_create("api", "nope", msg), 404);
+	assert_string_equal(msg, "network nope not found");
+	assert_int_equal(service_create("api", "bridge", msg), 400);
+	assert_non_null(strstr(msg, "The network bridge cannot be used with "
+				    "services"));
+}
+
+static int post_service(const char *body, char *msg)
+{
+	struct mgrfx_reply r;
+	mgrfx_ask("POST", "/v1.45/services/create", body, &r);
+	snprintf(msg, 512, "%s", jsonx_str(r.json, "message", ""));
+	mgrfx_reply_fini(&r);
+	return r.status;
+}
+
+#define SVC_PORT                                                               \
+	"{\"Name\":\"%s\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":"     \
+	"\"busybox\"}},\"EndpointSpec\":{%s\"Ports\":[{\"Protocol\":\"tcp\","  \
+	"\"TargetPort\":80,\"PublishedPort\":%d,\"PublishMode\":\"ingress\"}]}}"
+
+static void published_ports_are_the_swarms(void **s)
+{
+	char body[1024], msg[512];
+	snprintf(body, sizeof(body), SVC_PORT, "web", "", 8080);
+	assert_int_equal(post_service(body, msg), 201);
+	/* Another service asking for the same ingress port: Docker's 400. */
+	snprintf(body, sizeof(body), SVC_PORT, "api", "", 8080);
+	assert_int_equal(post_service(body, msg), 400);
+	assert_non_null(strstr(msg, "port '8080' is already in use by service "
+				    "'web'"));
+	assert_non_null(strstr(msg, "as an ingress port"));
+	/* dnsrr with an ingress port: Docker's words. */
+	snprintf(body, sizeof(body), SVC_PORT, "api", "\"Mode\":\"dnsrr\",",
+		 8081);
+	assert_int_equal(post_service(body, msg), 400);
+	assert_non_null(strstr(msg, "port published with ingress mode can't "
+				    "be used with dnsrr mode"));
+	/* Without a number: one of 30000-32767, shown by inspect. */
+	snprintf(body, sizeof(body), SVC_PORT, "api", "", 0);
+	assert_int_equal(post_service(body, msg), 201);
+	for (int i = 0; i < 100; i++) {
+		struct mgrfx_reply r;
+		mgrfx_ask("GET", "/v1.45/services/api", NULL, &r);
+		json_t *p = json_array_get(
+			json_object_get(jsonx_obj(r.json, "Endpoint"), "Ports"),
+			0);
+		int64_t port = jsonx_int(p, "PublishedPort", 0);
+		bool vip = json_array_size(json_object_get(
+				   jsonx_obj(r.json, "Endpoint"),
+				   "VirtualIPs")) == 1;
+		mgrfx_reply_fini(&r);
+		if (port) {
+			assert_int_equal(port, 30000);
+			assert_true(vip); /* on the ingress network */
+			break;
+		}
+		assert_true(i < 99);
+		mgrfx_spin(50);
+	}
+	/* The ingress network exists now and cannot go while used. */
+	struct mgrfx_reply r;
+	mgrfx_ask("DELETE", "/v1.45/networks/ingress", NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(jsonx_str(r.json, "message", ""),
+			       "ingress network cannot be removed because "
+			       "service"));
+	mgrfx_reply_fini(&r);
+	int status;
+	json_t *in = inspect("ingress", &status);
+	assert_int_equal(status, 200);
+	assert_true(json_is_true(json_object_get(in, "Ingress")));
+	assert_string_equal(subnet_of(in), "10.255.0.0/16");
+	json_decref(in);
+	/* A network of that name cannot be made by hand. */
+	assert_int_equal(create("ingress", "", "", NULL, msg), 403);
+}
+
 static void quiet(enum log_level lvl, const char *module, const char *line,
 		  void *arg)
 {
@@ -285,6 +463,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			a_worker_or_a_daemon_outside_a_swarm_gets_dockers_503,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			services_on_an_overlay_get_a_vip_and_task_addresses,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(published_ports_are_the_swarms,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

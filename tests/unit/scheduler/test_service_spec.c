@@ -58,15 +58,36 @@ static void the_docker_clis_body_is_accepted(void **state)
 static void fields_not_applied_are_refused_by_name(void **state)
 {
 	char err[300];
-	assert_int_equal(check("{" BASE ",\"Networks\":[{\"Target\":\"n\"}]}",
+	assert_int_equal(check("{\"TaskTemplate\":{\"ContainerSpec\":{"
+			       "\"Image\":\"x\"},\"Networks\":[{\"Target\":"
+			       "\"n\",\"DriverOpts\":{\"a\":\"b\"}}]}}",
 			       err, sizeof(err)),
 			 -EINVAL);
-	assert_non_null(strstr(err, "Networks is not supported yet"));
+	assert_non_null(strstr(err, "TaskTemplate.Networks.DriverOpts is not "
+				    "supported yet"));
 	assert_int_equal(check("{" BASE ",\"EndpointSpec\":{\"Ports\":[{"
-			       "\"TargetPort\":80}]}}",
+			       "\"TargetPort\":80,\"Protocol\":\"sctp\"}]}}",
 			       err, sizeof(err)),
 			 -EINVAL);
-	assert_non_null(strstr(err, "EndpointSpec.Ports is not supported"));
+	assert_non_null(strstr(err, "sctp ports are not supported"));
+	assert_int_equal(check("{" BASE ",\"EndpointSpec\":{\"Ports\":[{"
+			       "\"TargetPort\":80},{\"TargetPort\":81,"
+			       "\"PublishedPort\":8080},{\"TargetPort\":82,"
+			       "\"PublishedPort\":8080}]}}",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "duplicate published ports provided"));
+	assert_int_equal(check("{" BASE ",\"EndpointSpec\":{\"Ports\":[{"
+			       "\"PublishedPort\":8080}]}}",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "TargetPort must be from 1 to 65535"));
+	assert_int_equal(check("{" BASE ",\"EndpointSpec\":{\"Ports\":[{"
+			       "\"TargetPort\":80,\"PublishMode\":\"host\","
+			       "\"PublishedPort\":8080},{\"TargetPort\":81,"
+			       "\"PublishedPort\":8080}]}}",
+			       err, sizeof(err)),
+			 0);
 	assert_int_equal(
 		check("{\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"x\","
 		      "\"Secrets\":[{\"SecretID\":\"s\"}]}}}",
@@ -82,6 +103,49 @@ static void fields_not_applied_are_refused_by_name(void **state)
 			       err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "TaskTemplate.Placement.Nope"));
+}
+
+/* TaskTemplate.Networks and the older top-level Networks (moved into
+ * the template); EndpointSpec.Mode vip or dnsrr. */
+static void networks_are_checked_and_the_old_place_moved(void **state)
+{
+	char err[300];
+	json_t *in = NULL, *out = NULL;
+	const char *text = "{" BASE ",\"Networks\":[{\"Target\":\"front\","
+			   "\"Aliases\":[\"www\"]}],\"EndpointSpec\":{"
+			   "\"Mode\":\"dnsrr\"}}";
+	assert_int_equal(jsonx_parse(text, strlen(text), &in, NULL, 0), 0);
+	assert_int_equal(service_spec_check(in, &out, err, sizeof(err)), 0);
+	assert_null(json_object_get(out, "Networks"));
+	json_t *n = json_array_get(
+		json_object_get(jsonx_obj(out, "TaskTemplate"), "Networks"), 0);
+	assert_string_equal(jsonx_str(n, "Target", ""), "front");
+	json_decref(in);
+	json_decref(out);
+	assert_int_equal(check("{\"TaskTemplate\":{\"ContainerSpec\":{"
+			       "\"Image\":\"x\"},\"Networks\":[{\"Target\":"
+			       "\"a\"},{\"Target\":\"a\"}]}}",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "network a is attached more than once"));
+	assert_int_equal(check("{\"TaskTemplate\":{\"ContainerSpec\":{"
+			       "\"Image\":\"x\"},\"Networks\":[{\"Aliases\":"
+			       "[\"x\"]}]}}",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "each network needs a Target"));
+	assert_int_equal(check("{\"TaskTemplate\":{\"ContainerSpec\":{"
+			       "\"Image\":\"x\"},\"Networks\":[{\"Target\":"
+			       "\"a\",\"Aliases\":[\"bad alias\"]}]}}",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "\"bad alias\" is not valid as a DNS "
+				    "name"));
+	assert_int_equal(check("{" BASE ",\"EndpointSpec\":{\"Mode\":"
+			       "\"weird\"}}",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "EndpointSpec.Mode"));
 }
 
 static void bad_values_get_dockers_words(void **state)
@@ -180,6 +244,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(the_docker_clis_body_is_accepted),
 		cmocka_unit_test(fields_not_applied_are_refused_by_name),
+		cmocka_unit_test(networks_are_checked_and_the_old_place_moved),
 		cmocka_unit_test(bad_values_get_dockers_words),
 		cmocka_unit_test(defaults_are_docker_like),
 		cmocka_unit_test(task_reports_only_move_forward),
