@@ -181,8 +181,8 @@ static bool same_vips(const struct net__net *w, const struct net_overlay_vip *v,
 		return false;
 	for (size_t i = 0; i < count; i++)
 		if (w->vips[i].vip != v[i].vip || w->vips[i].n != v[i].n ||
-		    memcmp(w->vips[i].backends, v[i].backends,
-			   v[i].n * sizeof(uint32_t)))
+		    (v[i].n && memcmp(w->vips[i].backends, v[i].backends,
+				      v[i].n * sizeof(uint32_t))))
 			return false;
 	return true;
 }
@@ -224,5 +224,12 @@ int net_overlay_set_vips(struct net *n, const char *id,
 	w->vips = tmp.vips;
 	w->n_vips = tmp.n_vips;
 	w->vips_set = true;
+	for (size_t i = 0; i < w->n_vips; i++) {
+		char ip[16];
+		net__ip_str(w->vips[i].vip, ip);
+		log_info("network=%s: VIP %s over %zu tasks, in %zu "
+			 "namespaces",
+			 w->name, ip, w->vips[i].n, w->n_eps);
+	}
 	return net__vips_apply(n, w, NULL);
 }

@@ -660,14 +660,28 @@ static void want(struct wnet *w, const char *id)
 	snprintf(w->wanted[w->n_wanted++], 65, "%s", id);
 }
 
-static void ingress_item(struct wnet *w)
+/* Ingress ports are not served by this node: said in its log, at most
+ * once a minute, naming them (docs/overlay.md, step 5). */
+static void ingress_item(struct wnet *w, const json_t *o)
 {
 	unsigned long held = 0;
+	char ports[200] = "";
+	size_t i, len = 0;
+	const json_t *p;
+	json_array_foreach(json_object_get(o, "Ports"), i, p)
+	{
+		if (len < sizeof(ports) - 1)
+			len += (size_t)snprintf(
+				ports + len, sizeof(ports) - len, "%s%lld/%.3s",
+				len ? " " : "",
+				(long long)jsonx_int(p, "PublishedPort", 0),
+				jsonx_str(p, "Protocol", "tcp"));
+	}
 	if (log_ratelimit_pass(&w->ingress_rl, time_mono_ns(), &held))
-		log_warn("the swarm publishes ingress ports, which this node "
-			 "does not serve yet (the routing mesh is not "
-			 "implemented; publish with mode=host) [%lu more]",
-			 held);
+		log_warn("ingress ports %s are not served on this node: the "
+			 "routing mesh is not implemented (publish with "
+			 "mode=host) [%lu more]",
+			 ports, held);
 }
 
 void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n)
@@ -683,13 +697,18 @@ void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n)
 				       sizeof(jerr)) < 0)
 			continue; /* the executor logs it */
 		const char *kind = jsonx_str(o, "Kind", "task");
-		if (!strcmp(kind, "ingress"))
-			ingress_item(w);
-		if (strcmp(kind, "network")) {
+		const json_t *net = o;
+		/* The ingress network comes inside the ingress item: joined
+		 * as any overlay (its tasks are on it); its ports are not
+		 * served (ingress_item()). */
+		if (!strcmp(kind, "ingress")) {
+			ingress_item(w, o);
+			net = json_object_get(o, "Network");
+		} else if (strcmp(kind, "network")) {
 			json_decref(o);
 			continue;
 		}
-		int rc = wnet_item_decode(o, &it, &err);
+		int rc = wnet_item_decode(net, &it, &err);
 		json_decref(o);
 		if (rc < 0) {
 			log_warn("network item refused: %s",

@@ -17,6 +17,7 @@
  *   ovl-agent-tool DATA EXEC VTEP detach ID
  *       release that container's namespace and endpoint
  */
+#include "common/clock.h"
 #include "common/jsonx.h"
 #include "overlay-net/net.h"
 #include "worker/net.h"
@@ -55,7 +56,13 @@ static int assign(struct net *n, const char *vtep, const char *path,
 		items[k].len = strlen(texts[k]);
 		k++;
 	}
+	int64_t t0 = time_mono_ns();
 	wnet_assign(w, items, k);
+	/* For bench/overlay-bench: what a set costs the agent (peers,
+	 * names and the VIP tables of every namespace on the network). */
+	if (getenv("OVL_AGENT_TIMING"))
+		fprintf(stderr, "assign_ms %.3f\n",
+			(double)(time_mono_ns() - t0) / 1e6);
 	for (i = 0; i < k; i++)
 		free(texts[i]);
 	rc = netid ? attach(n, netid, ip) : 0;
