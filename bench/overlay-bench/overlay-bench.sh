@@ -142,12 +142,12 @@ gbps() { # NS HOST PORT
 		{ echo "{\"error\":\"iperf3 -c $2 failed\"}" >&2; return 1; }
 }
 ROUNDS=${OVERLAY_BENCH_ROUNDS:-3}
-bare=() raw=() shoal=() agent=()
+bare=() raw=() shoal=() via_agent=()
 for _ in $(seq "$ROUNDS"); do
 	serve hy 5201; v=$(gbps hx 192.168.252.2 5201) || exit 1; bare+=("$v")
 	serve hy 5202; v=$(gbps hx 10.98.0.2 5202) || exit 1; raw+=("$v")
 	serve cy 5203; v=$(gbps cx 10.97.0.3 5203) || exit 1; shoal+=("$v")
-	serve task-hy 5204; v=$(gbps task-hx 10.96.0.3 5204) || exit 1; agent+=("$v")
+	serve task-hy 5204; v=$(gbps task-hx 10.96.0.3 5204) || exit 1; via_agent+=("$v")
 done
 ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
 mb=$(bench_median "${bare[@]}")
@@ -155,7 +155,7 @@ mr=$(bench_median "${raw[@]}")
 ms=$(bench_median "${shoal[@]}")
 echo "{\"test\":\"tcp\",\"path\":\"bare-veth\",\"rounds\":$ROUNDS,\"gbps\":$mb}"
 echo "{\"test\":\"tcp\",\"path\":\"raw-vxlan\",\"rounds\":$ROUNDS,\"gbps\":$mr,\"ratio_to_bare\":$(ratio "$mr" "$mb")}"
-ma=$(bench_median "${agent[@]}")
+ma=$(bench_median "${via_agent[@]}")
 echo "{\"test\":\"tcp\",\"path\":\"shoal-agent\",\"rounds\":$ROUNDS,\"gbps\":$ma,\"ratio_to_raw_vxlan\":$(ratio "$ma" "$mr"),\"ratio_to_bare\":$(ratio "$ma" "$mb")}"
 echo "{\"test\":\"tcp\",\"path\":\"shoal-overlay\",\"rounds\":$ROUNDS,\"gbps\":$ms,\"ratio_to_raw_vxlan\":$(ratio "$ms" "$mr"),\"ratio_to_bare\":$(ratio "$ms" "$mb")}"
 
