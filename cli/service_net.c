@@ -52,9 +52,11 @@ static int net_of(const char *flag, const char *v, json_t **out)
 		*out = json_pack("{s:s}", "Target", v);
 		return *out ? 0 : -1;
 	}
+	char buf[1024];
+	if (strlen(v) >= sizeof(buf))
+		return bad(flag, v, "too long");
 	json_t *o = json_object();
 	json_t *al = json_array();
-	char buf[1024];
 	snprintf(buf, sizeof(buf), "%s", v);
 	char *save = NULL;
 	for (char *f = strtok_r(buf, ",", &save); f && o && al;
@@ -109,6 +111,8 @@ static int port_short(const char *flag, const char *v, json_t *o)
 {
 	char buf[64], *proto, *colon;
 	int64_t pub = 0, tgt;
+	if (strlen(v) >= sizeof(buf))
+		return bad(flag, v, "too long");
 	snprintf(buf, sizeof(buf), "%s", v);
 	proto = strchr(buf, '/');
 	if (proto)
@@ -140,6 +144,8 @@ static int port_long(const char *flag, const char *v, json_t *o)
 	char buf[256];
 	char *save = NULL;
 	int64_t n;
+	if (strlen(v) >= sizeof(buf))
+		return bad(flag, v, "too long");
 	snprintf(buf, sizeof(buf), "%s", v);
 	json_object_set_new(o, "Protocol", json_string("tcp"));
 	json_object_set_new(o, "PublishedPort", json_integer(0));

@@ -355,7 +355,7 @@ int alloc_items(struct orch_model *m, const char *node_id,
 		for (size_t i = 0; i < t->naddrs && rc == 0; i++) {
 			struct orch_net *n =
 				hmap_get_str(&m->networks, t->addrs[i].net_id);
-			if (n && !n->ingress && !hmap_get_str(&seen, n->id))
+			if (n && !hmap_get_str(&seen, n->id))
 				rc = hmap_put_str(&seen, n->id, n, NULL);
 		}
 	}

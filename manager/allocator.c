@@ -265,6 +265,7 @@ static int pick(struct hmap *pools, struct orch_model *m, const char *net_id,
 /* The ingress ports in use across the swarm, per protocol (tcp, udp). */
 struct ports {
 	uint8_t used[2][65536 / 8];
+	uint8_t asked[2][65536 / 8]; /* given in a spec */
 };
 
 static int proto_ix(const json_t *p)
@@ -285,6 +286,15 @@ static void port_take(struct ports *u, int pr, int64_t port)
 
 static void ports_fill(struct ports *u, const struct orch_service *s)
 {
+	size_t k;
+	json_t *q;
+	json_array_foreach(s->ports, k, q)
+	{
+		int64_t port = jsonx_int(q, "PublishedPort", 0);
+		if (is_ingress(q) && port > 0 && port < 65536)
+			u->asked[proto_ix(q)][port / 8] |=
+				(uint8_t)(1u << (port % 8));
+	}
 	const json_t *lists[2] = {s->ports, s->eports};
 	for (int l = 0; l < 2; l++) {
 		size_t i;
@@ -298,9 +308,11 @@ static void ports_fill(struct ports *u, const struct orch_service *s)
 	}
 }
 
-/* The port @s had for its dynamic ingress port @p (0: none). */
+/* The port @s had for its dynamic ingress port @p (0: none). One that a
+ * service asks for by number since (a write pipelined with the pass
+ * that gave it) is given up: the number is the asker's. */
 static int64_t port_before(const struct orch_service *s, const json_t *p,
-			   const json_t *done)
+			   const json_t *done, const struct ports *u)
 {
 	size_t i, j;
 	json_t *q, *d;
@@ -313,6 +325,9 @@ static int64_t port_before(const struct orch_service *s, const json_t *p,
 			taken |= jsonx_int(d, "PublishedPort", 0) == pub &&
 				 proto_ix(d) == proto_ix(p);
 		}
+		if (pub > 0 && pub < 65536)
+			taken |= u->asked[proto_ix(q)][pub / 8] &
+				 (1u << (pub % 8));
 		if (is_ingress(q) && !taken && pub >= ALLOC_PORT_FIRST &&
 		    pub <= ALLOC_PORT_LAST && proto_ix(q) == proto_ix(p) &&
 		    jsonx_int(q, "TargetPort", 0) ==
@@ -339,7 +354,7 @@ static json_t *ports_json(const struct orch_service *s, struct ports *u,
 		if (!out || (host_only && ing))
 			continue;
 		if (ing && !pub && u) {
-			pub = port_before(s, p, out);
+			pub = port_before(s, p, out, u);
 			for (int64_t q = ALLOC_PORT_FIRST;
 			     !pub && q <= ALLOC_PORT_LAST; q++)
 				if (!port_used(u, pr, q))

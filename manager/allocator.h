@@ -7,6 +7,10 @@
  * so the choice is written into the same Raft entry as the network and
  * survives any failover.
  *
+ * The leader's stage over tasks and services (alloc_pass(), allocator.c)
+ * and the nodes' network and ingress items (alloc_items(), alloc_items.c)
+ * are declared at the end.
+ *
  * Rules: VNIs from ALLOC_VNI_FIRST up, the lowest free one; subnets from
  * the default pool 10.0.0.0/8 in /24s, the lowest one overlapping no
  * overlay already there; a subnet the user gives must be IPv4 with a

@@ -392,11 +392,16 @@ int mgr__service_nets_resolve(const struct store *s, json_t *spec, char *err,
 /**
  * mgr__service_ports_check() - on the leader, the published ports of
  * @spec (service @self) against every other service's (spec and
- * allocated): an ingress port's number is the swarm's. 0, -EINVAL with
- * Docker's words, -ENOMEM.
+ * allocated) and those of service writes built and not applied yet: an
+ * ingress port's number is the swarm's. Passing claims @spec's ports
+ * until mgr__service_ports_done(). 0, -EINVAL with Docker's words,
+ * -EBUSY (too many in flight), -ENOMEM.
  */
-int mgr__service_ports_check(const struct store *s, const char *self,
+int mgr__service_ports_check(struct mgr *m, const char *self,
 			     const json_t *spec, char *err, size_t errlen);
+/** mgr__service_ports_done() - the write of service @id was applied or
+ * refused: its claims go (and any older than a minute). */
+void mgr__service_ports_done(struct mgr *m, const char *id);
 
 /** mgr__on_control() - a write or read index forwarded by a follower. */
 void mgr__on_control(struct mgr_conn *c, const Swarm__ControlRequest *req);

@@ -317,22 +317,120 @@ static int port_conflict(const json_t *ports, const struct store_object *o,
 	return rc;
 }
 
-int mgr__service_ports_check(const struct store *s, const char *self,
+/*
+ * Published ports of service writes built on this leader and not applied
+ * yet (as the network creates above): a second write built before the
+ * first is applied checks against these too, so two services pipelined
+ * together never both get a port. An entry leaves when its write is
+ * applied or refused (mgr__service_ports_done()), or after
+ * INFLIGHT_TTL_NS. The loop's thread only.
+ */
+#define CLAIMS_MAX 256
+
+static struct claim {
+	const struct mgr *m;
+	char svc[STORE_ID_MAX + 1];
+	char name[STORE_NAME_MAX + 1];
+	json_t *port; /* owned */
+	int64_t at_ns;
+} claims[CLAIMS_MAX];
+static size_t nclaims;
+
+static void claim_drop(size_t i)
+{
+	json_decref(claims[i].port);
+	claims[i] = claims[--nclaims];
+}
+
+void mgr__service_ports_done(struct mgr *m, const char *id)
+{
+	int64_t now = time_mono_ns();
+	for (size_t i = 0; i < nclaims;)
+		if (claims[i].m == m &&
+		    (!strcmp(claims[i].svc, id) ||
+		     now - claims[i].at_ns > INFLIGHT_TTL_NS))
+			claim_drop(i);
+		else
+			i++;
+}
+
+static int claimed(const struct mgr *m, const char *self, const json_t *ports,
+		   char *err, size_t errlen)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(ports, i, p)
+	{
+		for (size_t c = 0; c < nclaims; c++) {
+			if (claims[c].m != m || !strcmp(claims[c].svc, self) ||
+			    !ports_meet(p, claims[c].port))
+				continue;
+			snprintf(err, errlen,
+				 "rpc error: code = InvalidArgument desc = "
+				 "port '%lld' is already in use by service "
+				 "'%.64s' (%.64s) as %s",
+				 (long long)jsonx_int(p, "PublishedPort", 0),
+				 claims[c].name, claims[c].svc,
+				 port_ingress(claims[c].port)
+					 ? "an ingress port"
+					 : "a host-published port");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int claim(const struct mgr *m, const char *self, const char *name,
+		 const json_t *ports, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(ports, i, p)
+	{
+		if (!jsonx_int(p, "PublishedPort", 0))
+			continue;
+		if (nclaims == CLAIMS_MAX) {
+			snprintf(err, errlen,
+				 "too many service writes with published "
+				 "ports in flight: try again");
+			return -EBUSY;
+		}
+		struct claim *c = &claims[nclaims++];
+		c->m = m;
+		snprintf(c->svc, sizeof(c->svc), "%s", self);
+		snprintf(c->name, sizeof(c->name), "%s", name);
+		c->port = json_deep_copy(p);
+		c->at_ns = time_mono_ns();
+		if (!c->port) {
+			nclaims--;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int mgr__service_ports_check(struct mgr *m, const char *self,
 			     const json_t *spec, char *err, size_t errlen)
 {
 	const json_t *ports =
 		json_object_get(jsonx_obj(spec, "EndpointSpec"), "Ports");
 	const struct store_object **objs;
 	size_t count;
+	mgr__service_ports_done(m, ""); /* expire only */
 	if (!json_array_size(ports))
 		return 0;
-	int rc = store_list(s, STORE_SERVICES, &objs, &count);
+	int rc = store_list(m->store, STORE_SERVICES, &objs, &count);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < count; i++)
 		if (strcmp(objs[i]->id, self))
 			rc = port_conflict(ports, objs[i], err, errlen);
 	shoal_free(objs);
+	if (rc == 0)
+		rc = claimed(m, self, ports, err, errlen);
+	if (rc == 0)
+		rc = claim(m, self, jsonx_str(spec, "Name", ""), ports, err,
+			   errlen);
 	return rc;
 }
 

@@ -73,9 +73,6 @@ static int create_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 	int rc = service_spec_check(w->body, &spec, err, errlen);
 	if (rc == 0)
 		rc = mgr__service_nets_resolve(w->m->store, spec, err, errlen);
-	if (rc == 0)
-		rc = mgr__service_ports_check(w->m->store, id, spec, err,
-					      errlen);
 	if (rc < 0) {
 		json_decref(spec);
 		return rc;
@@ -92,6 +89,9 @@ static int create_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 		rc = SHOAL_ECONFLICT;
 	}
 	json_t *status = json_pack("{s:i}", "Generation", 1);
+	/* Last: a port it passes is claimed until the write is applied. */
+	if (rc == 0)
+		rc = mgr__service_ports_check(w->m, id, spec, err, errlen);
 	if (rc == 0)
 		rc = status ? add_service(w->b, true, id, 0, name, spec, status)
 			    : -ENOMEM;
@@ -161,9 +161,7 @@ static int update_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 		goto out;
 	}
 	if ((rc = mgr__service_nets_resolve(w->m->store, spec, err, errlen)) <
-		    0 ||
-	    (rc = mgr__service_ports_check(w->m->store, o->id, spec, err,
-					   errlen)) < 0)
+	    0)
 		goto out;
 	name = jsonx_str(spec, "Name", "");
 	if (rc == 0 && *name && strcmp(name, o->name) != 0) {
@@ -211,6 +209,9 @@ static int update_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 					 "manually requested rollback"));
 		rc |= jsonx_set(status, "UpdateStartedNs", json_integer(now));
 	}
+	/* Last: a port it passes is claimed until the write is applied. */
+	if (rc == 0)
+		rc = mgr__service_ports_check(w->m, o->id, spec, err, errlen);
 	if (rc == 0)
 		rc = add_service(w->b, false, o->id, o->version, o->name, spec,
 				 status);
@@ -242,6 +243,7 @@ static int remove_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 
 static void committed(struct mgr *m, const char *id, int rc, const char *what)
 {
+	mgr__service_ports_done(m, id);
 	if (rc == 0)
 		log_info("service=%s %s", id, what);
 }

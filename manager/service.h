@@ -23,9 +23,11 @@
 
 #define SERVICE_NAME_MAX 63
 #define SERVICE_MAX_REPLICAS 100000
-#define SERVICE_MAX_NETWORKS 16 /* TaskTemplate.Networks */
-#define SERVICE_MAX_ALIASES 32	/* per network */
-#define SERVICE_MAX_PORTS 64	/* EndpointSpec.Ports */
+/* TaskTemplate.Networks: a task has at most 8 interfaces (eth0..eth7,
+ * the agent's limit), one of them maybe the ingress network's. */
+#define SERVICE_MAX_NETWORKS 7
+#define SERVICE_MAX_ALIASES 32 /* per network */
+#define SERVICE_MAX_PORTS 64   /* EndpointSpec.Ports */
 #define SERVICE_DEFAULT_RESTART_DELAY_NS 5000000000LL
 #define SERVICE_DEFAULT_MONITOR_NS 5000000000LL
 

@@ -638,7 +638,9 @@ int service_spec_check_networks(const json_t *nets, const char *path, char *err,
 	if (!json_is_array(nets) ||
 	    json_array_size(nets) > SERVICE_MAX_NETWORKS) {
 		snprintf(err, errlen,
-			 INVALID "%s must be a list of at most %d networks",
+			 INVALID "%s must be a list of at most %d networks (a "
+				 "task has at most 8 interfaces, one kept for "
+				 "the ingress network)",
 			 path, SERVICE_MAX_NETWORKS);
 		return -EINVAL;
 	}

@@ -82,6 +82,33 @@ assert_contains "an unknown network: Docker's words" "network nope not found" "$
 out=$(lab exec h1 docker network rm front 2>&1) || true
 assert_contains "front cannot go while web uses it" "is in use by service" "$out"
 
+note "updates through the docker CLI and shoal"
+assert_ok "docker service update --publish-add 9090:90 web" \
+	lab exec h1 docker service update -d --publish-add 9090:90 web
+ports() {
+	lab exec h1 docker service inspect -f \
+		'{{range .Endpoint.Ports}}{{.PublishedPort}} {{end}}' "$1"
+}
+has_9090() { [ "$(ports web)" = "8080 9090 " ]; }
+assert_eventually "web publishes 8080 and 9090" 20 has_9090
+assert_ok "docker network create -d overlay back" \
+	lab exec h1 docker network create -d overlay back
+assert_ok "shoal service create --network back --publish published=9100,target=91" \
+	lab exec h1 shoal service create -d --name cli --network name=back,alias=c \
+	--publish published=9100,target=91 busybox sleep 1000
+on_back() {
+	lab exec h1 docker service inspect -f \
+		'{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{.Aliases}}{{end}}' cli
+}
+back=$(lab exec h1 docker network inspect -f '{{.Id}}' back)
+assert_eq "cli is on back with its alias" "$back [c]" "$(on_back)"
+assert_ok "shoal service update --network-rm back (by name)" \
+	lab exec h1 shoal service update -d --network-rm back cli
+assert_eq "cli left back" "" "$(on_back)"
+assert_ok "service rm cli" lab exec h1 docker service rm cli
+rm_back() { lab exec h1 docker network rm back >/dev/null 2>&1; }
+assert_eventually "back can go once cli is gone" 30 rm_back
+
 note "removal"
 assert_ok "service rm web api" lab exec h1 docker service rm web api
 rm_front() { lab exec h1 docker network rm front >/dev/null 2>&1; }

@@ -570,6 +570,16 @@ static void ingress_ports_get_numbers_and_the_ingress_network(void **state)
 	assert_string_not_equal(jsonx_str(json_array_get(be, 0), "VTEP", ""),
 				"");
 	json_decref(j);
+	/* A node with a task on the ingress network also gets its network
+	 * item (to join it), then the ingress item. */
+	it.n = 0;
+	assert_int_equal(alloc_items(&h.m, t[0].node, emit, &it), 0);
+	assert_int_equal(it.n, 2);
+	assert_string_equal(jsonx_str(it.j[0], "Kind", ""), "network");
+	assert_string_equal(jsonx_str(it.j[0], "Name", ""), "ingress");
+	assert_string_equal(jsonx_str(it.j[1], "Kind", ""), "ingress");
+	json_decref(it.j[0]);
+	json_decref(it.j[1]);
 	h_fini(&h);
 }
 
@@ -657,6 +667,31 @@ static void changing_published_ports_replaces_the_tasks(void **state)
 	h_fini(&h);
 }
 
+/* A number asked for explicitly by a write pipelined with the pass that
+ * gave it to another service dynamically: the dynamic one moves. */
+static void an_asked_port_wins_over_a_dynamic_one(void **state)
+{
+	struct h h;
+	setup3(&h);
+	h_service(&h, "s1", "web",
+		  SVC_PORTS("web", "1", "[{\"TargetPort\":80}]"));
+	h_settle(&h);
+	json_t *p = eport(&h, "s1", 0);
+	assert_int_equal(jsonx_int(p, "PublishedPort", 0), 30000);
+	json_decref(p);
+	h_service(&h, "s2", "api",
+		  SVC_PORTS("api", "1",
+			    "[{\"TargetPort\":81,\"PublishedPort\":30000}]"));
+	h_settle(&h);
+	p = eport(&h, "s2", 0);
+	assert_int_equal(jsonx_int(p, "PublishedPort", 0), 30000);
+	json_decref(p);
+	p = eport(&h, "s1", 0);
+	assert_int_equal(jsonx_int(p, "PublishedPort", 0), 30001);
+	json_decref(p);
+	h_fini(&h);
+}
+
 static void services_without_networks_are_unchanged(void **state)
 {
 	struct h h;
@@ -698,6 +733,7 @@ int main(void)
 			ingress_ports_get_numbers_and_the_ingress_network),
 		cmocka_unit_test(host_ports_ride_in_the_task),
 		cmocka_unit_test(changing_published_ports_replaces_the_tasks),
+		cmocka_unit_test(an_asked_port_wins_over_a_dynamic_one),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -444,6 +444,42 @@ static void published_ports_are_the_swarms(void **s)
 	assert_int_equal(create("ingress", "", "", NULL, msg), 403);
 }
 
+/* Writes pipelined on the leader: each is built before the others are
+ * applied; only one may have the port (fails without the claims of
+ * ops_network.c: all six got it). */
+static void creates_in_flight_together_never_share_a_port(void **s)
+{
+	enum { N = 6 };
+	struct mgrfx_reply r[N];
+	char bodies[N][512];
+	int created = 0, refused = 0;
+	for (int i = 0; i < N; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "p%d", i);
+		snprintf(bodies[i], sizeof(bodies[i]), SVC_PORT, name, "",
+			 7070);
+		mgrfx_start("POST", "/v1.45/services/create", bodies[i], &r[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		while (!r[i].done)
+			uv_run(&mgrfx.loop, UV_RUN_ONCE);
+		if (r[i].status == 201)
+			created++;
+		else if (r[i].status == 400 &&
+			 strstr(jsonx_str(r[i].json, "message", ""),
+				"port '7070' is already in use"))
+			refused++;
+		mgrfx_reply_fini(&r[i]);
+	}
+	assert_int_equal(created, 1);
+	assert_int_equal(refused, N - 1);
+	/* Once applied, the claim is gone: the same service may update. */
+	struct mgrfx_reply q;
+	mgrfx_ask("GET", "/v1.45/services", NULL, &q);
+	assert_int_equal(json_array_size(q.json), 1);
+	mgrfx_reply_fini(&q);
+}
+
 static void quiet(enum log_level lvl, const char *module, const char *line,
 		  void *arg)
 {
@@ -468,6 +504,9 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(published_ports_are_the_swarms,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			creates_in_flight_together_never_share_a_port, setup,
+			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

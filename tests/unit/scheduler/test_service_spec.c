@@ -136,6 +136,15 @@ static void networks_are_checked_and_the_old_place_moved(void **state)
 	assert_non_null(strstr(err, "each network needs a Target"));
 	assert_int_equal(check("{\"TaskTemplate\":{\"ContainerSpec\":{"
 			       "\"Image\":\"x\"},\"Networks\":[{\"Target\":"
+			       "\"a\"},{\"Target\":\"b\"},{\"Target\":\"c\"},"
+			       "{\"Target\":\"d\"},{\"Target\":\"e\"},{"
+			       "\"Target\":\"f\"},{\"Target\":\"g\"},{"
+			       "\"Target\":\"h\"}]}}",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "at most 7 networks"));
+	assert_int_equal(check("{\"TaskTemplate\":{\"ContainerSpec\":{"
+			       "\"Image\":\"x\"},\"Networks\":[{\"Target\":"
 			       "\"a\",\"Aliases\":[\"bad alias\"]}]}}",
 			       err, sizeof(err)),
 			 -EINVAL);

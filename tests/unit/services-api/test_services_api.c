@@ -137,11 +137,13 @@ static void services_are_created_placed_updated_and_removed(void **s)
 	mgrfx_ask(
 		"POST", "/v1.45/services/create",
 		"{\"Name\":\"x\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":"
-		"\"b\"}},\"EndpointSpec\":{\"Ports\":[{\"TargetPort\":80}]}}",
+		"\"b\"}},\"EndpointSpec\":{\"Ports\":[{\"TargetPort\":80,"
+		"\"Protocol\":\"sctp\"}]}}",
 		&r);
 	assert_int_equal(r.status, 400);
-	assert_non_null(
-		strstr(jsonx_str(r.json, "message", ""), "EndpointSpec.Ports"));
+	assert_non_null(strstr(jsonx_str(r.json, "message", ""),
+			       "EndpointSpec.Ports: sctp ports are not "
+			       "supported"));
 	mgrfx_reply_fini(&r);
 	mgrfx_ask("GET", "/v1.45/services/nope", NULL, &r);
 	assert_int_equal(r.status, 404);
