@@ -131,6 +131,21 @@ check "a set naming 10.0.1.6 behind h2 again" \
 refute "the peer removed from the list is removed from the kernel" sh -c "ip netns exec $p-h1 ip neigh show dev shvx4097 | grep -q 10.0.1.7"
 check "traffic flows again" in_ctr h1 busybox ping -c1 -W2 10.0.1.6
 
+# A task on two overlays (the ingress network and its own, say): eth0 on
+# the first with the default route, eth1 on the second joined after.
+BACK=b4ckn3tw0rk0000000000002
+back_item="{\"Kind\":\"network\",\"ID\":\"$BACK\",\"Name\":\"back\",\"VNI\":4098,\"Subnet\":\"10.0.2.0/24\",\"Gateway\":\"10.0.2.1\",\"Peers\":[]}"
+check "h1: a set with both networks" \
+	agent h1 assign "$(set_of "$(net_item "[$(peer 10.0.1.6 192.168.251.2)]")" "$back_item")"
+agent h1 attach $NET 10.0.1.20 $BACK 10.0.2.20 > "$T/h1/ctr.3" || bad "h1: attach to two overlays"
+in3() { nsenter --net="$(cut -d' ' -f2 "$T/h1/ctr.3")" "$@"; }
+check "eth1 is on the second overlay with its address" sh -c "nsenter --net=$(cut -d' ' -f2 "$T/h1/ctr.3") ip addr show eth1 | grep -q 10.0.2.20/24"
+check "eth1 has Docker's MAC and MTU 1450" sh -c "nsenter --net=$(cut -d' ' -f2 "$T/h1/ctr.3") ip link show eth1 | grep -q 'mtu 1450' && nsenter --net=$(cut -d' ' -f2 "$T/h1/ctr.3") ip link show eth1 | grep -q 02:42:0a:00:02:14"
+[ "$(in3 ip route | grep -c default)" = 1 ] && ok "one default route, through the first network" || bad "default routes: $(in3 ip route)"
+check "the two-network task reaches the task beside it on the first" in3 busybox ping -c1 -W2 10.0.1.5
+check "and its gateway on the second" in3 busybox ping -c1 -W2 10.0.2.1
+agent h1 detach "$(cut -d' ' -f1 "$T/h1/ctr.3")"; rm -f "$T/h1/ctr.3"
+
 # A bad item is refused whole and changes nothing; the network stays
 # while its container is on it even if no item names it.
 before=$(on h1 bridge fdb show dev shvx4097 | sort)

@@ -7,10 +7,11 @@
  *
  *   ovl-agent-tool DATA EXEC VTEP assign SET.json
  *       hand the JSON array SET.json to wnet_assign() as one set
- *   ovl-agent-tool DATA EXEC VTEP attach NETID IP
+ *   ovl-agent-tool DATA EXEC VTEP attach NETID IP [NETID2 IP2]
  *       a container namespace on overlay NETID with address IP, as the
- *       engine makes a task's (net_ctr_create + bind); prints its id and
- *       its namespace's path
+ *       engine makes a task's (net_ctr_create + bind, then net_connect
+ *       for a second network, as eng_spec.more_networks); prints its id
+ *       and its namespace's path
  *   ovl-agent-tool DATA EXEC VTEP assign-attach SET.json NETID IP
  *       both in one run (a container that joins after the set, as a
  *       task started after its network's VIPs are known)
@@ -27,7 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int attach(struct net *n, const char *netid, const char *ip);
+static int attach(struct net *n, const char *netid, const char *ip,
+		  const char *netid2, const char *ip2);
 
 static int assign(struct net *n, const char *vtep, const char *path,
 		  const char *netid, const char *ip)
@@ -65,13 +67,14 @@ static int assign(struct net *n, const char *vtep, const char *path,
 			(double)(time_mono_ns() - t0) / 1e6);
 	for (i = 0; i < k; i++)
 		free(texts[i]);
-	rc = netid ? attach(n, netid, ip) : 0;
+	rc = netid ? attach(n, netid, ip, NULL, NULL) : 0;
 	wnet_close(w);
 	json_decref(set);
 	return rc;
 }
 
-static int attach(struct net *n, const char *netid, const char *ip)
+static int attach(struct net *n, const char *netid, const char *ip,
+		  const char *netid2, const char *ip2)
 {
 	struct shoal_err err = {""};
 	struct net_ep_req ep = {.network = netid, .ip = ip};
@@ -91,6 +94,14 @@ static int attach(struct net *n, const char *netid, const char *ip)
 	if ((rc = net_ctr_bind(n, r.sandbox, id)) < 0) {
 		fprintf(stderr, "bind: %s\n", strerror(-rc));
 		return 1;
+	}
+	if (netid2) {
+		struct net_ep_req ep2 = {.network = netid2, .ip = ip2};
+		if ((rc = net_connect(n, id, "task", &ep2, &err)) < 0) {
+			fprintf(stderr, "connect: %s\n", err.msg);
+			net_ctr_remove(n, id);
+			return 1;
+		}
 	}
 	printf("%s %s\n", id, r.network + 3);
 	return 0;
@@ -116,7 +127,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(argv[4], "assign-attach") && argc == 8)
 		rc = assign(n, argv[3], argv[5], argv[6], argv[7]);
 	else if (!strcmp(argv[4], "attach") && argc == 7)
-		rc = attach(n, argv[5], argv[6]);
+		rc = attach(n, argv[5], argv[6], NULL, NULL);
+	else if (!strcmp(argv[4], "attach") && argc == 9)
+		rc = attach(n, argv[5], argv[6], argv[7], argv[8]);
 	else if (!strcmp(argv[4], "detach")) {
 		net_ctr_remove(n, argv[5]);
 		rc = 0;
