@@ -30,6 +30,7 @@
 #include "manager/manager.h"
 #include "worker/exec.h"
 #include "worker/logs.h"
+#include "worker/net.h"
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -54,6 +55,7 @@ struct daemon_swarm {
 	struct agent *agent;
 	struct wexec *tasks;	      /* this node's tasks (worker/exec.h) */
 	struct wlogs *logs;	      /* their logs, for service logs */
+	struct wnet *nets;	      /* their overlays (worker/net.h) */
 	int pending_parts;	      /* stopped parts whose callback is due */
 	api_swarm_done_fn *init_done; /* an init waiting for the store */
 	void *init_ctx;
@@ -333,6 +335,8 @@ static void tasks_assigned(void *arg, uint64_t generation,
 {
 	struct daemon_swarm *s = arg;
 	(void)generation;
+	if (s->nets) /* networks first: the tasks' containers join them */
+		wnet_assign(s->nets, items, n);
 	if (s->tasks)
 		wexec_assign(s->tasks, items, n);
 }
@@ -420,7 +424,18 @@ static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
 		s->tasks = NULL;
 		snprintf(err, errlen, "cannot start the task logs: %s",
 			 shoal_strerror(rc));
+		return rc;
 	}
+	struct wnet_config nc = {
+		.loop = &s->d->loop,
+		.net = eng_net(s->d->engine),
+		.vtep = s->st.advertise_addr,
+	};
+	if (wnet_open(&nc, &s->nets) < 0)
+		log_warn(
+			"overlay networks are off on this node: its advertised "
+			"address %s is not a unicast IPv4 address",
+			s->st.advertise_addr);
 	return rc;
 }
 
@@ -508,6 +523,10 @@ static void stop_parts(struct daemon_swarm *s)
 	if (s->logs) {
 		wlogs_close(s->logs);
 		s->logs = NULL;
+	}
+	if (s->nets) {
+		wnet_close(s->nets);
+		s->nets = NULL;
 	}
 	if (s->tasks) {
 		/* Task containers go on running; the next start adopts them. */
@@ -756,6 +775,8 @@ static int op_leave(void *arg, bool force, char *err, size_t errlen)
 	init_forget(s);
 	if (s->tasks)
 		wexec_leave(s->tasks); /* Docker removes the task containers */
+	if (s->nets)
+		wnet_leave(s->nets); /* and the overlays they were on */
 	stop_parts(s);
 	/* The Raft log goes once the manager has stopped writing it. */
 	int rc = swarm_state_remove_files(s->d->cfg.data_root);

@@ -208,6 +208,10 @@ struct eng_spec {
 	bool publish_all; /* -P: also the image's EXPOSE ports, ephemeral */
 	const struct net_ep_req *endpoints;
 	size_t n_endpoints;
+	/* Networks joined right after the create, as eth1, eth2, ... (a
+	 * swarm task on several overlays: worker/task_net.c). */
+	const struct net_ep_req *more_networks;
+	size_t n_more_networks;
 	/* Docker's legacy links, "name[:alias]" (default bridge only). */
 	const char *const *links;
 	int64_t memory;

@@ -133,7 +133,7 @@ int eng__net_prepare(struct eng *e, const struct eng_spec *s, const char *name,
 	memset(out, 0, sizeof(*out));
 	if (!e->net) {
 		if (s->network_mode || s->n_ports || s->n_endpoints ||
-		    s->publish_all) {
+		    s->n_more_networks || s->publish_all) {
 			eng__err(err, "networking is off in this daemon: "
 				      "NetworkMode, ports and endpoints are "
 				      "not applied");
@@ -287,6 +287,16 @@ int eng__net_created(struct eng *e, const char *id, const struct eng_spec *s,
 		return rc;
 	if (r->sandbox[0] && (rc = net_ctr_bind(e->net, r->sandbox, id)) < 0)
 		return rc;
+	for (size_t i = 0; i < s->n_more_networks; i++) {
+		struct shoal_err cerr = {""};
+		rc = net_connect(e->net, id, s->name ? s->name : "",
+				 &s->more_networks[i], &cerr);
+		if (rc < 0) {
+			log_warn("container=%.12s cannot join network %s: %s",
+				 id, s->more_networks[i].network, cerr.msg);
+			return rc;
+		}
+	}
 	if (r->host_line[0] &&
 	    (rc = hosts_entry(e, id, s->hostname, r->host_line)) < 0)
 		return rc;

@@ -228,6 +228,13 @@ static int ep_new(struct net *n, struct net__net *w, const char *id,
 			net__err(err, "Address already in use");
 			return SHOAL_ECONFLICT;
 		}
+	} else if (w->vni) {
+		/* The managers allocate overlay addresses, cluster-wide. */
+		net__err(err,
+			 "network %s is an overlay: its address comes "
+			 "from the swarm's allocator",
+			 w->name);
+		return -EINVAL;
 	} else if (net__ip_next(&w->subnet, &w->range, w->last_ip, ip_taken, w,
 				&ep.ip) < 0) {
 		net__err(err,
@@ -312,7 +319,7 @@ static int ep_plumb(struct net *n, struct mnl_socket *cnl, struct net__net *w,
 			rc = net__nl_link_up(b, 1, NULL);
 		if (rc == 0)
 			rc = net__nl_veth_add(b, ep->ifname, idx, mac, ep->veth,
-					      host);
+					      host, w->vni ? w->mtu : 0);
 		if (rc == 0)
 			rc = net__nl_addr_add(b, idx, ep->ip, w->subnet.len);
 		if (rc == 0 && first && !w->internal)
@@ -562,6 +569,8 @@ int net_ctr_bind(struct net *n, const char *sandbox, const char *id)
 			}
 		if (changed && (rc = net__save(n, w)) < 0)
 			return rc;
+		if (changed && w->vni)
+			net__vips_apply(n, w, sandbox);
 	}
 	net__names_attach(n, id, sandbox);
 	return 0;
@@ -609,6 +618,9 @@ int net_ctr_ensure(struct net *n, const char *id, struct shoal_err *err)
 		return rc;
 	}
 	log_info("container=%.12s: network namespace made again", id);
+	for (size_t i = 0; i < n->n_nets; i++)
+		if (n->nets[i]->vni && find_ep(n->nets[i], id))
+			net__vips_apply(n, n->nets[i], sb);
 	net__names_attach(n, id, sb);
 	return 0;
 }

@@ -69,6 +69,21 @@ struct net__ep {
 	char **dns_search;
 };
 
+/* One name of an overlay's service records: a service (its VIP, or its
+ * Ready tasks' addresses with dnsrr), tasks.NAME, a task, an alias. */
+struct net__name {
+	char *name;	 /* lower case, owned */
+	uint32_t *addrs; /* host order, owned */
+	size_t n;
+};
+
+/* A VIP and its Ready backends (vip.c). */
+struct net__vip {
+	uint32_t vip;	    /* host order */
+	uint32_t *backends; /* owned, host order */
+	size_t n;
+};
+
 enum net__kind {
 	NET_KIND_BRIDGE,
 	NET_KIND_HOST,
@@ -89,6 +104,19 @@ struct net__net {
 	char created[64];
 	json_t *labels;	 /* object, owned */
 	json_t *options; /* object, owned */
+	/* An overlay's local side (net_overlay_join()): its VNI (0 for every
+	 * other network), this host's VTEP (host order) and MTU. Its bridge
+	 * is shov<VNI>, made with its VXLAN device by vxlan.c. */
+	uint32_t vni;
+	uint32_t vtep;
+	int mtu;
+	/* An overlay's service records from the managers (not recorded:
+	 * each set brings them again): names.c answers them. */
+	struct net__name *names;
+	size_t n_names;
+	struct net__vip *vips; /* its services' VIPs (vip.c), in memory */
+	size_t n_vips;
+	bool vips_set; /* vips were given since the start (else unknown) */
 	struct net__ep *eps;
 	size_t n_eps;
 };
@@ -133,6 +161,27 @@ void net__ep_fini(struct net__ep *ep);
 void net__err(struct shoal_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* network.c, for overlay.c */
+int net__bridge_up(struct net *n, struct net__net *w, struct shoal_err *err);
+int net__add_net(struct net *n, struct net__net *w);
+void net__drop_net(struct net *n, struct net__net *w);
+
+/* overlay.c: an overlay's bridge is made and deleted with its VXLAN
+ * device (vxlan.c). */
+int net__overlay_up(struct net *n, struct net__net *w, struct shoal_err *err);
+void net__overlay_down(const struct net__net *w);
+void net__names_free(struct net__net *w);
+
+/* vip.c */
+void net__vips_free(struct net__net *w);
+/** net__vip_ruleset() - @w's `table inet shoal-vip` as nft text, deleting
+ * the previous one in the same transaction. Pure. */
+int net__vip_ruleset(const struct net__net *w, struct buf *b);
+/** net__vips_apply() - load it into every namespace with an endpoint on
+ * @w, or into @sandbox's only (when @w has VIPs). */
+int net__vips_apply(struct net *n, const struct net__net *w,
+		    const char *sandbox);
+
 /* nft.c */
 /** net__ruleset() - the whole `table inet shoal` as nft text, deleting
  * the previous table in the same transaction. Pure. */
@@ -153,9 +202,10 @@ int net__nl_link_del(struct net__batch *b, const char *name);
 int net__nl_link_up(struct net__batch *b, int ifindex, const char *name);
 /** net__nl_veth_add() - in the namespace the batch is sent to: @inner
  * (with index @inner_index, MAC @mac, up) whose peer @outer goes to the
- * namespace @outer_nsfd, up. */
+ * namespace @outer_nsfd, up; both ends with MTU @mtu (0: the kernel's). */
 int net__nl_veth_add(struct net__batch *b, const char *inner, int inner_index,
-		     const uint8_t mac[6], const char *outer, int outer_nsfd);
+		     const uint8_t mac[6], const char *outer, int outer_nsfd,
+		     int mtu);
 int net__nl_master(struct net__batch *b, const char *name, int master);
 int net__nl_hairpin(struct net__batch *b, int ifindex);
 int net__nl_addr_add(struct net__batch *b, int ifindex, uint32_t ip, int len);

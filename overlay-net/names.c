@@ -13,6 +13,11 @@
  * no names: its containers are not attached (unless they are also on a
  * user network, and then only that network's names are theirs).
  *
+ * On an overlay (overlay.c) the managers' service records come first:
+ * a service's name answers its VIP (or its Ready tasks with dnsrr),
+ * tasks.NAME every Ready task, a task's name its address, aliases as
+ * their service; only to containers on that overlay.
+ *
  * PTR: an address of a shared user network held by a container answers
  * "<name>.<network>"; an unheld one of such a subnet is NXDOMAIN.
  *
@@ -82,6 +87,17 @@ int net__lookup(void *arg, const char *ctr, const char *name,
 			want = base;
 			own_domain = true;
 		}
+		/* An overlay's service records first (a service's name is
+		 * its VIP, not the alias of a task that happens to be here). */
+		for (size_t j = 0; j < w->n_names && k < cap; j++) {
+			const struct net__name *r = &w->names[j];
+			if (strcasecmp(r->name, want))
+				continue;
+			for (size_t a = 0; a < r->n && k < cap; a++)
+				out[k++].s_addr = htonl(r->addrs[a]);
+		}
+		if (k)
+			return (int)k;
 		for (size_t j = 0; j < w->n_eps && k < cap; j++)
 			if (named(&w->eps[j], want))
 				out[k++].s_addr = htonl(w->eps[j].ip);

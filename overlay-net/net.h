@@ -225,4 +225,96 @@ int net_ports_parse(const json_t *bindings, const json_t *exposed,
 		    bool publish_all, struct net_port **out, size_t *n,
 		    struct shoal_err *err);
 
+/* ------------------------------------------------------------ overlays */
+
+/** An overlay network as the managers describe it; strings borrowed. */
+struct net_overlay {
+	const char *id;	     /* the swarm's id (letters and digits) */
+	const char *name;    /* for logs and NetworkSettings */
+	uint32_t vni;	     /* 1..2^24-1 */
+	const char *subnet;  /* "10.0.1.0/24" */
+	const char *gateway; /* "10.0.1.1": the bridge's address */
+	int mtu;	     /* 0: 1450 */
+	bool internal, attachable;
+	uint32_t vtep; /* this host's VXLAN address, host order */
+};
+
+/**
+ * net_overlay_join() - make overlay @o a network of this node (a record,
+ * shov<VNI> with its VXLAN device shvx<VNI>, its place in the ruleset),
+ * or check that it is (idempotent: a network already joined with the
+ * same settings is only brought up again if its devices are missing).
+ * Containers join it by its id (eng_spec.network_mode), with the
+ * address the managers gave (an overlay has no local IPAM). The name
+ * does not name it (local networks may share an overlay's name), and
+ * net_network_list() leaves it out (the managers list overlays).
+ * -EINVAL with @err for bad settings; SHOAL_ECONFLICT when its subnet
+ * overlaps a local network; -EBUSY when its settings changed while
+ * containers are on it (kept as it was).
+ */
+int net_overlay_join(struct net *n, const struct net_overlay *o,
+		     struct shoal_err *err);
+
+/**
+ * net_overlay_leave() - delete overlay @id's record and devices (their
+ * FDB and neighbour entries go with them). -EBUSY while a container is on
+ * it; SHOAL_ENOTFOUND.
+ */
+int net_overlay_leave(struct net *n, const char *id, struct shoal_err *err);
+
+/** One name the resolver answers on an overlay; borrowed. */
+struct net_overlay_name {
+	const char *name;      /* "web", "tasks.web", "web.1.<id>", ... */
+	const uint32_t *addrs; /* host order */
+	size_t n;
+};
+
+/**
+ * net_overlay_set_names() - replace overlay @id's service records: the
+ * resolver at 127.0.0.11 answers @v's names (case-insensitively, also as
+ * "<name>.<network name>") to the containers on that overlay only, before
+ * the containers' own names. -EINVAL for an empty or over-long name (255)
+ * or a record without addresses or with more than NET_RESOLVER_MAX_ADDRS
+ * (64) of them; SHOAL_ENOTFOUND; -ENOMEM (the old records are kept).
+ */
+int net_overlay_set_names(struct net *n, const char *id,
+			  const struct net_overlay_name *v, size_t count);
+
+#define NET_VIP_MAX_BACKENDS 4096
+
+/** A service's VIP on an overlay and its Ready tasks; borrowed. */
+struct net_overlay_vip {
+	uint32_t vip;		  /* host order */
+	const uint32_t *backends; /* host order; none: refused at once */
+	size_t n;
+};
+
+/**
+ * net_overlay_set_vips() - replace overlay @id's VIPs: every container
+ * on it balances new connections to a VIP over its backends (nftables
+ * `numgen random` DNAT in the container's own namespace, table inet
+ * shoal-vip, replaced in one transaction; conntrack keeps a connection
+ * on its backend). A container joining later gets the table when its
+ * endpoint is bound. Nothing is done when the VIPs did not change.
+ * -EINVAL (a VIP 0, more than NET_VIP_MAX_BACKENDS), SHOAL_ENOTFOUND,
+ * -ENOMEM; a namespace that refuses the table is logged and its error
+ * returned (the others are loaded).
+ */
+int net_overlay_set_vips(struct net *n, const char *id,
+			 const struct net_overlay_vip *v, size_t count);
+
+/** One joined overlay, for the agent's diff. */
+struct net_overlay_state {
+	char id[65];
+	uint32_t vni;
+	uint32_t subnet; /* host order */
+	int prefix;
+	size_t n_endpoints;
+};
+
+/** net_overlay_list() - the overlays joined (*@out owned: free with
+ * shoal_free()). */
+int net_overlay_list(struct net *n, struct net_overlay_state **out,
+		     size_t *count);
+
 #endif

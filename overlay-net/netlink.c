@@ -154,7 +154,8 @@ int net__nl_link_up(struct net__batch *b, int ifindex, const char *name)
 }
 
 int net__nl_veth_add(struct net__batch *b, const char *inner, int inner_index,
-		     const uint8_t mac[6], const char *outer, int outer_nsfd)
+		     const uint8_t mac[6], const char *outer, int outer_nsfd,
+		     int mtu)
 {
 	struct nlmsghdr *nlh = msg(b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
 				   sizeof(struct ifinfomsg));
@@ -169,6 +170,8 @@ int net__nl_veth_add(struct net__batch *b, const char *inner, int inner_index,
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, inner);
 	if (mac)
 		mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	if (mtu > 0)
+		mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
 	li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -179,6 +182,8 @@ int net__nl_veth_add(struct net__batch *b, const char *inner, int inner_index,
 	pi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, outer);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)outer_nsfd);
+	if (mtu > 0)
+		mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
 	mnl_attr_nest_end(nlh, peer);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, li);

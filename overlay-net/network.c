@@ -76,12 +76,14 @@ struct net__net *net__find(struct net *n, const char *ref)
 		return NULL;
 	if (!strcmp(ref, "default"))
 		ref = "bridge";
+	/* An overlay's local side answers to its full id only: its name is
+	 * the swarm's, and a node's local networks may take it. */
 	for (size_t i = 0; i < n->n_nets; i++)
 		if (!strcmp(n->nets[i]->id, ref) ||
-		    !strcmp(n->nets[i]->name, ref))
+		    (!n->nets[i]->vni && !strcmp(n->nets[i]->name, ref)))
 			return n->nets[i];
 	for (size_t i = 0; i < n->n_nets; i++) {
-		if (strncmp(n->nets[i]->id, ref, len))
+		if (n->nets[i]->vni || strncmp(n->nets[i]->id, ref, len))
 			continue;
 		if (hit)
 			return NULL; /* ambiguous */
@@ -107,6 +109,8 @@ bool net__find_is(const struct net__net *w, const char *ref)
 
 	if (len && !strcmp(ref, "default"))
 		ref = "bridge";
+	if (w->vni)
+		return len && !strcmp(w->id, ref);
 	return len && (!strcmp(w->name, ref) || !strncmp(w->id, ref, len));
 }
 
@@ -159,6 +163,8 @@ static int bridge_up(struct net *n, struct net__net *w, struct shoal_err *err)
 
 	if (!n->kernel || w->kind != NET_KIND_BRIDGE)
 		return 0;
+	if (w->vni)
+		return net__overlay_up(n, w, err);
 	rc = net__batch_new(&b);
 	if (rc < 0)
 		return rc;
@@ -201,7 +207,13 @@ static void bridge_down(struct net *n, const struct net__net *w)
 {
 	struct net__batch *b;
 
-	if (!n->kernel || w->kind != NET_KIND_BRIDGE || net__batch_new(&b) < 0)
+	if (!n->kernel || w->kind != NET_KIND_BRIDGE)
+		return;
+	if (w->vni) {
+		net__overlay_down(w);
+		return;
+	}
+	if (net__batch_new(&b) < 0)
 		return;
 	if (net__nl_link_del(b, w->bridge) == 0)
 		net__nl_send(n->nl, b, NULL);
@@ -323,11 +335,13 @@ static int load_all(struct net *n, struct shoal_err *err)
 			net__err(err, "cannot read %s: %s", path,
 				 shoal_strerror(rc));
 		json_decref(r);
-		if (rc == 0 && net__find(n, w->name)) {
-			net__net_free(w);
+		/* Overlays answer to their id only (their name is the
+		 * swarm's): a local network may share it. */
+		if (rc == 0 && net__find(n, w->vni ? w->id : w->name)) {
 			rc = -EINVAL;
 			net__err(err, "%s: a second network named %s", path,
 				 w->name);
+			net__net_free(w);
 		}
 		if (rc == 0 && (rc = add_net(n, w)) < 0)
 			net__net_free(w);
@@ -490,7 +504,7 @@ static int check_name(struct net *n, const char *name, struct shoal_err *err)
 			return -EINVAL;
 		}
 	for (size_t i = 0; i < n->n_nets; i++)
-		if (!strcmp(n->nets[i]->name, name)) {
+		if (!n->nets[i]->vni && !strcmp(n->nets[i]->name, name)) {
 			net__err(err, "network with name %s already exists",
 				 name);
 			return SHOAL_ECONFLICT;
@@ -599,6 +613,22 @@ static int pick_addrs(struct net *n, const struct net_create_opts *o,
 	return 0;
 }
 
+/* The bridge of @w, made or checked; for net_overlay_join(). */
+int net__bridge_up(struct net *n, struct net__net *w, struct shoal_err *err)
+{
+	return bridge_up(n, w, err);
+}
+
+int net__add_net(struct net *n, struct net__net *w)
+{
+	return add_net(n, w);
+}
+
+void net__drop_net(struct net *n, struct net__net *w)
+{
+	drop_net(n, w);
+}
+
 static bool bridge_taken(struct net *n, const char *br)
 {
 	for (size_t i = 0; i < n->n_nets; i++)
@@ -700,6 +730,13 @@ static int remove_net(struct net *n, struct net__net *w, struct shoal_err *err)
 			 w->name);
 		return -EPERM;
 	}
+	if (w->vni) {
+		net__err(err,
+			 "%s is a swarm network: remove it on a manager "
+			 "(this node leaves it when no task uses it)",
+			 w->name);
+		return -EPERM;
+	}
 	if (w->n_eps) {
 		net__err(err,
 			 "error while removing network: network %s id %s "
@@ -734,7 +771,7 @@ int net_network_prune(struct net *n, net_keep_fn *keep, void *arg,
 		struct net__net *w = n->nets[i];
 		json_t *res;
 		bool k;
-		if (w->predefined || w->n_eps) {
+		if (w->predefined || w->n_eps || w->vni) {
 			i++;
 			continue;
 		}
@@ -787,7 +824,8 @@ static json_t *resource(const struct net__net *w)
 		"{s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s, s:n, s:o*}, s:b, s:b,"
 		" s:b, s:{s:s}, s:b, s:o*, s:O, s:O}",
 		"Name", w->name, "Id", w->id, "Created", w->created, "Scope",
-		"local", "Driver", net__kind_name(w->kind), "EnableIPv6", 0,
+		w->vni ? "swarm" : "local", "Driver",
+		w->vni ? "overlay" : net__kind_name(w->kind), "EnableIPv6", 0,
 		"IPAM", "Driver", "default", "Options", "Config", cfg,
 		"Internal", w->internal, "Attachable", w->attachable, "Ingress",
 		0, "ConfigFrom", "Network", "", "ConfigOnly", 0, "Containers",
@@ -830,8 +868,10 @@ json_t *net_network_list(struct net *n)
 	}
 	memcpy(v, n->nets, n->n_nets * sizeof(*v));
 	qsort(v, n->n_nets, sizeof(*v), by_name);
+	/* Overlays are listed from the swarm's store by the managers. */
 	for (size_t i = 0; i < n->n_nets; i++)
-		json_array_append_new(out, resource(v[i]));
+		if (!v[i]->vni)
+			json_array_append_new(out, resource(v[i]));
 	shoal_free(v);
 	return out;
 }

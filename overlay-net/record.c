@@ -14,6 +14,7 @@
 #include "common/jsonx.h"
 #include "overlay-net/internal.h"
 #include "overlay-net/resolver.h"
+#include "overlay-net/vxlan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +108,8 @@ void net__net_free(struct net__net *w)
 	for (size_t i = 0; i < w->n_eps; i++)
 		net__ep_fini(&w->eps[i]);
 	shoal_free(w->eps);
+	net__names_free(w);
+	net__vips_free(w);
 	json_decref(w->labels);
 	json_decref(w->options);
 	shoal_free(w);
@@ -160,6 +163,20 @@ json_t *net__record(const struct net__net *w)
 	snprintf(s2, sizeof(s2), "%s/%d", rng, w->range.len);
 	for (size_t i = 0; eps && i < w->n_eps; i++)
 		json_array_append_new(eps, ep_json(&w->eps[i]));
+	if (w->vni) {
+		char vtep[16];
+		net__ip_str(w->vtep, vtep);
+		return json_pack(
+			"{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s, s:s, s:s,"
+			" s:s, s:s, s:O, s:O, s:o*, s:{s:I, s:s, s:i}}",
+			"Id", w->id, "Name", w->name, "Driver", "bridge",
+			"Created", w->created, "Predefined", false, "Internal",
+			w->internal, "Attachable", w->attachable, "Bridge",
+			w->bridge, "Subnet", s1, "Gateway", gw, "IPRange", s2,
+			"LastIP", last, "Labels", w->labels, "Options",
+			w->options, "Endpoints", eps, "Overlay", "VNI",
+			(json_int_t)w->vni, "VTEP", vtep, "MTU", w->mtu);
+	}
 	return json_pack(
 		"{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s, s:s, s:s,"
 		" s:s, s:s, s:O, s:O, s:o*}",
@@ -168,6 +185,26 @@ json_t *net__record(const struct net__net *w)
 		w->internal, "Attachable", w->attachable, "Bridge", w->bridge,
 		"Subnet", s1, "Gateway", gw, "IPRange", s2, "LastIP", last,
 		"Labels", w->labels, "Options", w->options, "Endpoints", eps);
+}
+
+/* An overlay's record: a swarm id (letters and digits, the store's) and
+ * "Overlay": {"VNI", "VTEP", "MTU"}, each in range. */
+static bool overlay_of(const json_t *r, struct net__net *w)
+{
+	const json_t *o = json_object_get(r, "Overlay");
+	json_int_t vni = jsonx_int(o, "VNI", 0), mtu = jsonx_int(o, "MTU", 0);
+	const char *vtep = jsonx_str(o, "VTEP", "");
+	size_t n = strlen(w->id);
+
+	if (!json_is_object(o) || n < 1 || n > 64 ||
+	    strspn(w->id, "abcdefghijklmnopqrstuvwxyz"
+			  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != n ||
+	    vni < 1 || vni > 16777215 || mtu < 68 || mtu > 9000 ||
+	    net__parse_ip(vtep, &w->vtep) < 0)
+		return false;
+	w->vni = (uint32_t)vni;
+	w->mtu = (int)mtu;
+	return true;
 }
 
 static int bad(struct shoal_err *err, const char *what)
@@ -290,7 +327,7 @@ int net__load_record(const json_t *r, struct net__net **out,
 		return -ENOMEM;
 	if (!json_is_object(r) ||
 	    copy_str(r, "Id", w->id, sizeof(w->id), false) ||
-	    !id_is_hex(w->id, 64) ||
+	    !(id_is_hex(w->id, 64) || overlay_of(r, w)) ||
 	    copy_str(r, "Name", w->name, sizeof(w->name), false) ||
 	    copy_str(r, "Created", w->created, sizeof(w->created), true) ||
 	    copy_str(r, "Bridge", w->bridge, sizeof(w->bridge), true)) {
@@ -303,6 +340,14 @@ int net__load_record(const json_t *r, struct net__net **out,
 	if (strcmp(drv, net__kind_name(w->kind))) {
 		rc = bad(err, "driver");
 		goto err_free;
+	}
+	if (w->vni) {
+		char br[16], vx[16];
+		ovl_vxlan_names(w->vni, br, vx);
+		if (strcmp(w->bridge, br) || w->kind != NET_KIND_BRIDGE) {
+			rc = bad(err, "overlay bridge");
+			goto err_free;
+		}
 	}
 	w->predefined = jsonx_bool(r, "Predefined", false);
 	w->internal = jsonx_bool(r, "Internal", false);

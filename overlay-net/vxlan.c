@@ -199,3 +199,109 @@ int ovl_vxlan_peer(uint32_t vni, uint32_t ip, const uint8_t mac[6],
 	net__batch_free(b);
 	return rc;
 }
+
+struct dump {
+	int ifindex;
+	uint32_t *ips;
+	size_t cap, n;
+	int rc;
+};
+
+static void dump_add(struct dump *d, uint32_t ip)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->ips[i] == ip)
+			return;
+	if (d->n == d->cap) {
+		d->rc = -ENOBUFS;
+		return;
+	}
+	d->ips[d->n++] = ip;
+}
+
+/* One entry of a neighbour or FDB dump (kernel bytes: every attribute
+ * checked for its length before use). */
+static int dump_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct dump *d = arg;
+	const struct ndmsg *nd = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	if (nlh->nlmsg_type != RTM_NEWNEIGH ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*nd) ||
+	    nd->ndm_ifindex != d->ifindex ||
+	    (nd->ndm_family == AF_BRIDGE && !(nd->ndm_flags & NTF_SELF)))
+		return MNL_CB_OK; /* the bridge's learned entries age out */
+	mnl_attr_for_each(a, nlh, sizeof(*nd))
+	{
+		const uint8_t *p = mnl_attr_get_payload(a);
+		uint16_t len = mnl_attr_get_payload_len(a);
+		uint32_t be;
+		if (nd->ndm_family == AF_INET &&
+		    mnl_attr_get_type(a) == NDA_DST && len == 4) {
+			memcpy(&be, p, 4);
+			dump_add(d, ntohl(be));
+		} else if (nd->ndm_family == AF_BRIDGE &&
+			   mnl_attr_get_type(a) == NDA_LLADDR && len == 6 &&
+			   p[0] == 0x02 && p[1] == 0x42) {
+			dump_add(d, (uint32_t)p[2] << 24 |
+					    (uint32_t)p[3] << 16 |
+					    (uint32_t)p[4] << 8 | p[5]);
+		}
+	}
+	return MNL_CB_OK;
+}
+
+static int dump_family(struct mnl_socket *nl, uint8_t family, struct dump *d)
+{
+	char buf[8192];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	unsigned int seq = (unsigned int)family + 1000u;
+	nlh->nlmsg_type = RTM_GETNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	struct ndmsg *nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = family;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t got = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (got < 0)
+			return -errno;
+		int rc = mnl_cb_run(buf, (size_t)got, seq,
+				    mnl_socket_get_portid(nl), dump_cb, d);
+		if (rc < 0)
+			return -errno;
+		if (rc == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+int ovl_vxlan_peer_list(uint32_t vni, uint32_t *ips, size_t cap, size_t *n,
+			char *err, size_t errlen)
+{
+	char br[16], vx[16];
+	struct mnl_socket *nl;
+	struct dump d = {.ips = ips, .cap = cap};
+	ovl_vxlan_names(vni, br, vx);
+	*n = 0;
+	d.ifindex = net__nl_index(vx);
+	if (d.ifindex < 0) {
+		snprintf(err, errlen, "overlay vni %u is not up here (%s)", vni,
+			 vx);
+		return d.ifindex;
+	}
+	int rc = net__nl_open(&nl);
+	if (rc == 0) {
+		rc = dump_family(nl, AF_INET, &d);
+		if (rc == 0)
+			rc = dump_family(nl, AF_BRIDGE, &d);
+		mnl_socket_close(nl);
+	}
+	if (rc == 0)
+		rc = d.rc;
+	if (rc < 0)
+		snprintf(err, errlen, "list the peers of %s: %s", vx,
+			 strerror(-rc));
+	*n = d.n;
+	return rc;
+}

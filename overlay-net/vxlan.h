@@ -57,4 +57,16 @@ int ovl_vxlan_down(uint32_t vni, char *err, size_t errlen);
 int ovl_vxlan_peer(uint32_t vni, uint32_t ip, const uint8_t mac[6],
 		   uint32_t vtep, int add, char *err, size_t errlen);
 
+/**
+ * ovl_vxlan_peer_list() - the peers programmed on network @vni: the
+ * addresses of the neighbour entries of shvx<VNI> and those behind its
+ * FDB entries with a Docker MAC (02:42 + the address), each once, at
+ * most @cap into @ips (*@n of them). What a restarted agent compares with
+ * the managers' list, so that no stale entry outlives it. -ENOBUFS when
+ * more than @cap were found (the first @cap are given), -ENODEV when the
+ * network is not up.
+ */
+int ovl_vxlan_peer_list(uint32_t vni, uint32_t *ips, size_t cap, size_t *n,
+			char *err, size_t errlen);
+
 #endif

@@ -697,6 +697,10 @@ void wexec_assign(struct wexec *x, const struct agent_item *items, size_t n)
 		struct wtask *t = NULL;
 		int rc = wtask_decode(items[i].data, items[i].len, &x->node, &t,
 				      &err);
+		if (rc == -ENOMSG) { /* not a task: worker/net.c's, ... */
+			log_debug("assignment item skipped: %s", err.msg);
+			continue;
+		}
 		if (rc < 0) {
 			log_warn("assignment refused: %s",
 				 err.msg[0] ? err.msg : shoal_strerror(rc));

@@ -579,10 +579,6 @@ static int task_spec_from(struct wtask *t, const struct wtask_node *node,
 	const char *runtime = jsonx_str(spec, "Runtime", "");
 	if (!json_is_object(spec))
 		return wtask__bad(t, "the task has no Spec");
-	if (!wtask__is_default(json_object_get(spec, "Networks")))
-		return wtask__unsupported(t,
-					  "TaskSpec.Networks (overlay networks "
-					  "for tasks)");
 	if (!wtask__is_default(json_object_get(spec, "PluginSpec")))
 		return wtask__unsupported(t, "TaskSpec.PluginSpec");
 	if (!wtask__is_default(json_object_get(spec, "NetworkAttachmentSpec")))
@@ -725,6 +721,18 @@ static bool identity_from(struct wtask *t, const json_t *o,
 	return true;
 }
 
+/* Items of a set without "Kind" or with "task" are tasks; any other kind
+ * (network, ingress, secret, config: docs/overlay.md) is someone else's. */
+static bool kind_is_task(const json_t *o, struct shoal_err *err)
+{
+	const json_t *k = json_object_get(o, "Kind");
+	if (!k || (json_is_string(k) && !strcmp(json_string_value(k), "task")))
+		return true;
+	snprintf(err->msg, sizeof(err->msg), "an item of kind \"%.40s\"",
+		 json_is_string(k) ? json_string_value(k) : "?");
+	return false;
+}
+
 int wtask_decode(const void *data, size_t len, const struct wtask_node *node,
 		 struct wtask **out, struct shoal_err *err)
 {
@@ -746,6 +754,10 @@ int wtask_decode(const void *data, size_t len, const struct wtask_node *node,
 		return -ENOMEM;
 	}
 	t->json = o;
+	if (!kind_is_task(o, err)) {
+		wtask_free(t);
+		return -ENOMSG;
+	}
 	if (!identity_from(t, o, err)) {
 		wtask_free(t);
 		return -EINVAL;
@@ -753,6 +765,8 @@ int wtask_decode(const void *data, size_t len, const struct wtask_node *node,
 	rc = t->spec_error[0]
 		     ? 0
 		     : task_spec_from(t, node, json_object_get(o, "Spec"));
+	if (rc == 0 && !t->spec_error[0])
+		rc = wtask__net_from(t, o);
 	if (rc == -ENOMEM) {
 		wtask_free(t);
 		return rc;
@@ -783,6 +797,7 @@ void wtask_free(struct wtask *t)
 			t->stop_signal_name};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		shoal_free(strs[i]);
+	shoal_free(t->ports);
 	shoal_free(t);
 }
 
@@ -829,4 +844,13 @@ void wtask_eng_spec(const struct wtask *t, struct eng_spec *s)
 	s->restart.kind = ENG_RESTART_NO;
 	s->health = t->health;
 	s->annotations = t->annotations;
+	if (t->n_nets) {
+		s->network_mode = t->net_id[0];
+		s->endpoints = &t->net_ep[0];
+		s->n_endpoints = 1;
+		s->more_networks = &t->net_ep[1];
+		s->n_more_networks = t->n_nets - 1;
+	}
+	s->ports = t->ports;
+	s->n_ports = t->n_ports;
 }

@@ -57,6 +57,7 @@ bool wtask_state_final(enum wtask_state s);
 #define WTASK_ID_MAX 64
 #define WTASK_MAX_LIST 256 /* entries of any list in a container spec */
 #define WTASK_MAX_RLIMITS 16
+#define WTASK_MAX_NETS 8 /* NetworksAttachments: eth0..eth7 */
 
 struct wtask {
 	json_t *json; /* the task as sent (owned) */
@@ -104,6 +105,16 @@ struct wtask {
 	bool stop_grace_set;
 	int64_t stop_grace_ns;
 	struct eng_health health;
+	/* NetworksAttachments (the overlay the container joins, with the
+	 * address the managers gave it) and the host-mode ports of
+	 * Endpoint.Ports (docs/overlay.md, task_net.c); n_nets 0 when the
+	 * task has no network (the node's default bridge). */
+	char net_id[WTASK_MAX_NETS][WTASK_ID_MAX + 1];
+	char net_ip[WTASK_MAX_NETS][16];
+	struct net_ep_req net_ep[WTASK_MAX_NETS]; /* borrow net_id, net_ip */
+	size_t n_nets;
+	struct net_port *ports; /* owned */
+	size_t n_ports;
 	/* Docker's Config and HostConfig of the container, kept in its record
 	 * for `docker inspect` (owned). */
 	json_t *annotations;
@@ -119,7 +130,9 @@ struct wtask_node {
 /**
  * wtask_decode() - decode @len bytes (one assignment item) into *@out
  * (free with wtask_free()). 0: decoded (check spec_error); -EINVAL with
- * @err for an item that names no task; -ENOMEM.
+ * @err for an item that names no task; -ENOMSG with @err for an item
+ * of another "Kind" (network, ingress, secret, ...: not a task, skipped
+ * by the executor); -ENOMEM.
  */
 int wtask_decode(const void *data, size_t len, const struct wtask_node *node,
 		 struct wtask **out, struct shoal_err *err);

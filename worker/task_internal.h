@@ -32,4 +32,8 @@ int wtask__bool_from(struct wtask *t, const json_t *o, const char *key,
 int wtask__expand_dup(struct wtask *t, const struct wtask_node *node,
 		      const char *field, char **s);
 
+/** wtask__net_from() - the task's NetworksAttachments and Endpoint.Ports
+ * (task_net.c): a spec error for what cannot be applied. */
+int wtask__net_from(struct wtask *t, const json_t *task);
+
 #endif

@@ -15,9 +15,21 @@
 #              shoal-overlay: a "container" namespace on each host, on the
 #                overlay's bridge made by vxlan.c with static peers;
 #            and the ratios to raw-vxlan and bare-veth.
-#   Not measured yet (the agent does not attach tasks to overlays; the
-#   VIPs and names are not done): task-to-task through the agent, time
-#   from scale to VIP balancing, DNS latency. They print "skipped".
+#              shoal-agent: a task namespace on each host made by the
+#                agent's code from a hand-made assignment set
+#                (ovl-agent-tool: worker/net.c joins the overlay and
+#                programs the peer, overlay-net attaches the task with
+#                its address, MAC and MTU), as shoald does for a task;
+#            and the ratios to raw-vxlan and bare-veth.
+#   scale-to-vip: the agent's time to take a set in which one more task of
+#            a service became Ready, until the VIP's new map is loaded in
+#            every task namespace of the network on the host (TASKS of
+#            them, 8 by default); median and p90 of 10 sets. The managers'
+#            part (scheduling, the task's start, the set's push) is not in
+#            it.
+#   Not measured: DNS latency of the overlay records (the resolver needs a
+#   running shoald; bench/dns-bench measures the same lookup path for a
+#   local name). It prints "skipped".
 #
 # Everything runs in a network and mount namespace of the benchmark's own
 # (unshare); nothing touches the machine's. Needs root and iperf3.
@@ -28,8 +40,9 @@ PEERS=${1:-200}
 here=$(cd "$(dirname "$0")" && pwd)
 prog=$here/overlay-bench-program
 tool=@SHOAL_BINARY_DIR@/tests/system/overlay/ovl-vxlan-tool
+agent=@SHOAL_BINARY_DIR@/tests/system/overlay/ovl-agent-tool
 [ "$(id -u)" = 0 ] || { echo '{"skipped":"overlay-bench: needs root"}'; exit 0; }
-for b in "$prog" "$tool"; do
+for b in "$prog" "$tool" "$agent"; do
 	[ -x "$b" ] || { echo "{\"error\":\"no $b (build it)\"}"; exit 1; }
 done
 if [ "${OVERLAY_BENCH_INNER:-}" != 1 ]; then
@@ -51,9 +64,27 @@ for ns in hx hy cx cy prog; do ip netns add "$p-$ns"; on "$ns" ip link set lo up
 
 on prog "$prog" "$PEERS" || exit 1
 
-for x in "task-to-task" "scale-to-vip" "dns-latency"; do
-	echo "{\"test\":\"$x\",\"skipped\":\"the agent does not attach tasks to overlays yet (docs/overlay.md)\"}"
-done
+echo '{"test":"dns-latency","skipped":"needs a running shoald (bench/dns-bench measures the same lookup path)"}'
+T=$(mktemp -d /tmp/overlay-bench.XXXXXX)
+NET=b3nchn3tw0rk1d0000000001
+agent_on() { # HOST ARGS...: the agent's code on HOST (one run = one set)
+	local h=$1; shift
+	mkdir -p "$T/$h/d" "$T/$h/e"
+	nsenter --net="/run/netns/$p-$h" "$agent" "$T/$h/d" "$T/$h/e" "$(cat "$T/$h/vtep")" "$@"
+}
+net_set() { # PEERS-JSON SERVICES-JSON
+	echo "[{\"Kind\":\"network\",\"ID\":\"$NET\",\"Name\":\"bench\",\"VNI\":4300,\"Subnet\":\"10.96.0.0/24\",\"Gateway\":\"10.96.0.1\",\"Peers\":$1,\"Services\":$2}]" > "$T/set.json"
+	echo "$T/set.json"
+}
+agent_cleanup() {
+	for f in "$T"/*/ctr.*; do
+		[ -e "$f" ] || continue
+		h=$(basename "$(dirname "$f")")
+		agent_on "$h" detach "$(cut -d' ' -f1 "$f")"
+	done
+	rm -rf "$T"
+}
+trap 'agent_cleanup; cleanup' EXIT
 command -v iperf3 >/dev/null ||
 	{ echo '{"test":"tcp","skipped":"iperf3: not installed"}'; exit 0; }
 
@@ -76,12 +107,25 @@ on cx sh -c "ip link set eth0 address $mac_x mtu 1450 up && ip addr add 10.97.0.
 on cy sh -c "ip link set eth0 address $mac_y mtu 1450 up && ip addr add 10.97.0.3/24 dev eth0"
 on hx "$tool" peer add 4200 10.97.0.3 $mac_y 192.168.252.2 || exit 1
 on hy "$tool" peer add 4200 10.97.0.2 $mac_x 192.168.252.1 || exit 1
+# The agent's overlay (VNI 4300) with a task on each host.
+mkdir -p "$T/hx" "$T/hy"
+echo 192.168.252.1 > "$T/hx/vtep"
+echo 192.168.252.2 > "$T/hy/vtep"
+agent_on hx assign "$(net_set '[{"Addr":"10.96.0.3","VTEP":"192.168.252.2"}]' '[]')" 2>/dev/null || exit 1
+agent_on hy assign "$(net_set '[{"Addr":"10.96.0.2","VTEP":"192.168.252.1"}]' '[]')" 2>/dev/null || exit 1
+agent_on hx attach $NET 10.96.0.2 > "$T/hx/ctr.1" 2>/dev/null || exit 1
+agent_on hy attach $NET 10.96.0.3 > "$T/hy/ctr.1" 2>/dev/null || exit 1
+in_task() { local h=$1; shift; nsenter --net="$(cut -d' ' -f2 "$T/$h/ctr.1")" "$@"; }
 
 serve() { # NS PORT
-	on "$1" iperf3 -s -1 -p "$2" >/dev/null 2>&1 &
+	if [ "$1" = task-hy ]; then
+		in_task hy iperf3 -s -1 -p "$2" >/dev/null 2>&1 &
+	else
+		on "$1" iperf3 -s -1 -p "$2" >/dev/null 2>&1 &
+	fi
 	pids+=($!)
 	for _ in $(seq 50); do
-		on "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		{ if [ "$1" = task-hy ]; then in_task hy cat /proc/net/tcp /proc/net/tcp6; else on "$1" cat /proc/net/tcp /proc/net/tcp6; fi; } 2>/dev/null |
 			awk -v p=":$(printf %04X "$2")" '$2 ~ p"$" && $4 == "0A" {f=1} END {exit !f}' && return 0
 		sleep 0.05
 	done
@@ -89,16 +133,21 @@ serve() { # NS PORT
 }
 gbps() { # NS HOST PORT
 	local out
-	out=$(on "$1" iperf3 -c "$2" -p "$3" -t 3 -J 2>&1)
+	if [ "$1" = task-hx ]; then
+		out=$(in_task hx iperf3 -c "$2" -p "$3" -t 3 -J 2>&1)
+	else
+		out=$(on "$1" iperf3 -c "$2" -p "$3" -t 3 -J 2>&1)
+	fi
 	python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$out" 2>/dev/null ||
 		{ echo "{\"error\":\"iperf3 -c $2 failed\"}" >&2; return 1; }
 }
 ROUNDS=${OVERLAY_BENCH_ROUNDS:-3}
-bare=() raw=() shoal=()
+bare=() raw=() shoal=() via_agent=()
 for _ in $(seq "$ROUNDS"); do
 	serve hy 5201; v=$(gbps hx 192.168.252.2 5201) || exit 1; bare+=("$v")
 	serve hy 5202; v=$(gbps hx 10.98.0.2 5202) || exit 1; raw+=("$v")
 	serve cy 5203; v=$(gbps cx 10.97.0.3 5203) || exit 1; shoal+=("$v")
+	serve task-hy 5204; v=$(gbps task-hx 10.96.0.3 5204) || exit 1; via_agent+=("$v")
 done
 ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
 mb=$(bench_median "${bare[@]}")
@@ -106,4 +155,30 @@ mr=$(bench_median "${raw[@]}")
 ms=$(bench_median "${shoal[@]}")
 echo "{\"test\":\"tcp\",\"path\":\"bare-veth\",\"rounds\":$ROUNDS,\"gbps\":$mb}"
 echo "{\"test\":\"tcp\",\"path\":\"raw-vxlan\",\"rounds\":$ROUNDS,\"gbps\":$mr,\"ratio_to_bare\":$(ratio "$mr" "$mb")}"
+ma=$(bench_median "${via_agent[@]}")
+echo "{\"test\":\"tcp\",\"path\":\"shoal-agent\",\"rounds\":$ROUNDS,\"gbps\":$ma,\"ratio_to_raw_vxlan\":$(ratio "$ma" "$mr"),\"ratio_to_bare\":$(ratio "$ma" "$mb")}"
 echo "{\"test\":\"tcp\",\"path\":\"shoal-overlay\",\"rounds\":$ROUNDS,\"gbps\":$ms,\"ratio_to_raw_vxlan\":$(ratio "$ms" "$mr"),\"ratio_to_bare\":$(ratio "$ms" "$mb")}"
+
+# scale-to-vip: TASKS task namespaces on hx, a service whose Ready tasks
+# grow by one per set; the agent's time per set.
+TASKS=${OVERLAY_BENCH_TASKS:-8}
+for i in $(seq 2 "$TASKS"); do
+	agent_on hx attach $NET "10.96.0.$((i + 10))" > "$T/hx/ctr.$i" 2>/dev/null || exit 1
+done
+svc() { # N: web with N Ready tasks of the host's
+	local j tasks=""
+	for j in $(seq 1 "$1"); do
+		tasks="$tasks${tasks:+,}{\"Name\":\"web.$j.t$j\",\"Addr\":\"10.96.0.$((j + 100))\",\"Ready\":true}"
+	done
+	echo "[{\"Name\":\"web\",\"Mode\":\"vip\",\"VIP\":\"10.96.0.99\",\"Tasks\":[$tasks]}]"
+}
+ms_v=()
+for n in $(seq 1 10); do
+	v=$(OVL_AGENT_TIMING=1 agent_on hx assign "$(net_set '[{"Addr":"10.96.0.3","VTEP":"192.168.252.2"}]' "$(svc "$n")")" 2>&1 |
+		awk '/^assign_ms/ {print $2}')
+	[ -n "$v" ] || { echo '{"error":"scale-to-vip: no timing"}'; exit 1; }
+	ms_v+=("$v")
+done
+grep -q "mod 10 map" <(in_task hx nft list table inet shoal-vip 2>/dev/null) ||
+	{ echo '{"error":"scale-to-vip: the last map is not loaded"}'; exit 1; }
+echo "{\"test\":\"scale-to-vip\",\"task_namespaces\":$TASKS,\"sets\":10,\"median_ms\":$(bench_median "${ms_v[@]}"),\"p90_ms\":$(bench_percentile 90 "${ms_v[@]}")}"

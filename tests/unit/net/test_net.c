@@ -772,7 +772,8 @@ the_attach_batch_is_one_buffer_the_kernel_reads_in_order(void **state)
 
 	assert_int_equal(net__batch_new(&b), 0);
 	assert_int_equal(net__nl_link_up(b, 1, NULL), 0);
-	assert_int_equal(net__nl_veth_add(b, "eth0", 10, mac, "vsabc", 7), 0);
+	assert_int_equal(net__nl_veth_add(b, "eth0", 10, mac, "vsabc", 7, 0),
+			 0);
 	assert_int_equal(net__nl_addr_add(b, 10, 0x0a000002, 24), 0);
 	assert_int_equal(net__nl_route_default(b, 0x0a000001), 0);
 	assert_int_equal(net__batch_count(b), 4);

@@ -1,0 +1,235 @@
+/*
+ * Service VIPs on an overlay, balanced inside each task's own network
+ * namespace (docs/overlay.md, step 4): the client picks the backend, so
+ * the backend sees the client's own address and no host holds a
+ * balancer. IPVS is not on this kernel; nftables does it:
+ *
+ *   table inet shoal-vip {
+ *     chain output { type nat hook output priority -100;
+ *       ip daddr VIP dnat ip to numgen random mod N map { 0 : A, ... } }
+ *     chain filter { type filter hook output priority 0;
+ *       ip daddr VIP' reject }     (a VIP with no Ready task)
+ *   }
+ *
+ * rebuilt whole in one transaction (`table` + `delete table` + the new
+ * table, as `table inet shoal`), so a connection never sees half a map.
+ * Conntrack keeps each connection on the task it was given: a task that
+ * leaves the map keeps its established connections until they end, new
+ * ones go to the others.
+ *
+ * The VIPs of an overlay are kept in memory (each set brings them) and
+ * applied to every namespace with an endpoint on it: when they change,
+ * and when a container's endpoint is bound (net_ctr_bind()) or made
+ * again (net_ctr_ensure()). Entering a namespace takes a short-lived
+ * thread (the loop's thread never changes namespace) and a fresh
+ * nftables context there.
+ */
+#define LOG_MODULE "net"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "overlay-net/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <nftables/libnftables.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+void net__vips_free(struct net__net *w)
+{
+	for (size_t i = 0; i < w->n_vips; i++)
+		shoal_free(w->vips[i].backends);
+	shoal_free(w->vips);
+	w->vips = NULL;
+	w->n_vips = 0;
+}
+
+int net__vip_ruleset(const struct net__net *w, struct buf *b)
+{
+	char ip[16];
+	bool empty = false;
+
+	buf_printf(b, "table inet shoal-vip {}\n"
+		      "delete table inet shoal-vip\n");
+	if (!w->n_vips)
+		return b->data ? 0 : -ENOMEM;
+	buf_printf(b, "table inet shoal-vip {\n"
+		      "\tchain output {\n"
+		      "\t\ttype nat hook output priority -100; "
+		      "policy accept;\n");
+	for (size_t i = 0; i < w->n_vips; i++) {
+		const struct net__vip *v = &w->vips[i];
+		if (!v->n) {
+			empty = true;
+			continue;
+		}
+		net__ip_str(v->vip, ip);
+		buf_printf(b,
+			   "\t\tip daddr %s dnat ip to numgen random mod %zu "
+			   "map { ",
+			   ip, v->n);
+		for (size_t j = 0; j < v->n; j++) {
+			net__ip_str(v->backends[j], ip);
+			buf_printf(b, "%s%zu : %s", j ? ", " : "", j, ip);
+		}
+		buf_printf(b, " }\n");
+	}
+	buf_printf(b, "\t}\n");
+	if (empty) {
+		/* No Ready task: refused at once rather than left to time
+		 * out on an address nobody holds. */
+		buf_printf(b, "\tchain filter {\n"
+			      "\t\ttype filter hook output priority 0; "
+			      "policy accept;\n");
+		for (size_t i = 0; i < w->n_vips; i++)
+			if (!w->vips[i].n) {
+				net__ip_str(w->vips[i].vip, ip);
+				buf_printf(b, "\t\tip daddr %s reject\n", ip);
+			}
+		buf_printf(b, "\t}\n");
+	}
+	buf_printf(b, "}\n");
+	return b->data ? 0 : -ENOMEM;
+}
+
+struct vip_job {
+	const char *path;
+	const char *text;
+	char err[256];
+	int rc;
+};
+
+static void *vip_thread(void *arg)
+{
+	struct vip_job *j = arg;
+	struct nft_ctx *nft;
+	int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+		j->rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	close(fd);
+	if (!(nft = nft_ctx_new(NFT_CTX_DEFAULT))) {
+		j->rc = -ENOMEM;
+		return NULL;
+	}
+	nft_ctx_buffer_error(nft);
+	nft_ctx_buffer_output(nft);
+	if (nft_run_cmd_from_buffer(nft, j->text) != 0) {
+		const char *e = nft_ctx_get_error_buffer(nft);
+		snprintf(j->err, sizeof(j->err), "%s", e ? e : "?");
+		j->rc = -EIO;
+	}
+	nft_ctx_free(nft);
+	return NULL;
+}
+
+/* The VIP table of @w into the namespace of @sandbox. */
+static int apply_in(struct net *n, const struct net__net *w,
+		    const char *sandbox, const char *text)
+{
+	char path[PATH_MAX];
+	struct vip_job j = {.path = path, .text = text};
+	pthread_t t;
+	int rc = net__netns_path(n, sandbox, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	if ((rc = -pthread_create(&t, NULL, vip_thread, &j)) < 0)
+		return rc;
+	pthread_join(t, NULL);
+	if (j.rc < 0)
+		log_warn("network=%s sandbox=%.12s: the VIP table is not "
+			 "loaded: %s",
+			 w->name, sandbox, j.err[0] ? j.err : strerror(-j.rc));
+	return j.rc;
+}
+
+/* Into every namespace on @w, or only @sandbox's when given. */
+int net__vips_apply(struct net *n, const struct net__net *w,
+		    const char *sandbox)
+{
+	struct buf b;
+	int rc, first = 0;
+
+	if (!n->kernel || !w->vni || (!w->n_vips && sandbox))
+		return 0;
+	buf_init(&b, 4 << 20);
+	rc = net__vip_ruleset(w, &b);
+	for (size_t i = 0; rc == 0 && i < w->n_eps; i++) {
+		if (sandbox && strcmp(w->eps[i].sandbox, sandbox))
+			continue;
+		int r = apply_in(n, w, w->eps[i].sandbox, b.data);
+		if (r < 0 && !first)
+			first = r;
+	}
+	buf_fini(&b);
+	return rc < 0 ? rc : first;
+}
+
+static bool same_vips(const struct net__net *w, const struct net_overlay_vip *v,
+		      size_t count)
+{
+	if (w->n_vips != count)
+		return false;
+	for (size_t i = 0; i < count; i++)
+		if (w->vips[i].vip != v[i].vip || w->vips[i].n != v[i].n ||
+		    (v[i].n && memcmp(w->vips[i].backends, v[i].backends,
+				      v[i].n * sizeof(uint32_t))))
+			return false;
+	return true;
+}
+
+int net_overlay_set_vips(struct net *n, const char *id,
+			 const struct net_overlay_vip *v, size_t count)
+{
+	struct net__net *w = NULL, tmp = {0};
+
+	for (size_t i = 0; i < n->n_nets && !w; i++)
+		if (n->nets[i]->vni && !strcmp(n->nets[i]->id, id ? id : ""))
+			w = n->nets[i];
+	if (!w)
+		return SHOAL_ENOTFOUND;
+	for (size_t i = 0; i < count; i++)
+		if (!v[i].vip || v[i].n > NET_VIP_MAX_BACKENDS)
+			return -EINVAL;
+	/* After a start the namespaces may hold the tables of before. */
+	if (w->vips_set && same_vips(w, v, count))
+		return 0;
+	if (net__kernel(n, NULL) < 0)
+		return -EIO;
+	if (count && !(tmp.vips = shoal_calloc(count, sizeof(*tmp.vips))))
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		tmp.n_vips = i + 1;
+		tmp.vips[i].vip = v[i].vip;
+		if (v[i].n && !(tmp.vips[i].backends = shoal_calloc(
+					v[i].n, sizeof(uint32_t)))) {
+			net__vips_free(&tmp);
+			return -ENOMEM;
+		}
+		if (v[i].n)
+			memcpy(tmp.vips[i].backends, v[i].backends,
+			       v[i].n * sizeof(uint32_t));
+		tmp.vips[i].n = v[i].n;
+	}
+	net__vips_free(w);
+	w->vips = tmp.vips;
+	w->n_vips = tmp.n_vips;
+	w->vips_set = true;
+	for (size_t i = 0; i < w->n_vips; i++) {
+		char ip[16];
+		net__ip_str(w->vips[i].vip, ip);
+		log_info("network=%s: VIP %s over %zu tasks, in %zu "
+			 "namespaces",
+			 w->name, ip, w->vips[i].n, w->n_eps);
+	}
+	return net__vips_apply(n, w, NULL);
+}
