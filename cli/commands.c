@@ -11,6 +11,7 @@ const struct cli_command cli_commands[] = {
 	 "running container"},
 	{"build", cli_build, "Build an image from a Dockerfile"},
 	{"commit", cli_commit, "Create a new image from a container's changes"},
+	{"config", cli_cmd_config, "Manage Swarm configs"},
 	{"container", cli_cmd_container, "Manage containers"},
 	{"cp", cli_ctr_cp,
 	 "Copy files/folders between a container and the "
@@ -47,6 +48,7 @@ const struct cli_command cli_commands[] = {
 	{"rm", cli_ctr_rm, "Remove one or more containers"},
 	{"rmi", cli_img_rm, "Remove one or more images"},
 	{"run", cli_ctr_run, "Create and run a new container from an image"},
+	{"secret", cli_cmd_secret, "Manage Swarm secrets"},
 	{"service", cli_cmd_service, "Manage Swarm services"},
 	{"start", cli_ctr_start, "Start one or more stopped containers"},
 	{"stats", cli_ctr_stats,

@@ -381,6 +381,15 @@ extern const struct mgr__write_op mgr__op_service_remove;
 /** The overlay network writes (ops_network.c). */
 extern const struct mgr__write_op mgr__op_network_create;
 extern const struct mgr__write_op mgr__op_network_remove;
+/** The secret and config writes (ops_secret.c). */
+extern const struct mgr__write_op mgr__op_secret_create;
+extern const struct mgr__write_op mgr__op_secret_update;
+extern const struct mgr__write_op mgr__op_secret_remove;
+extern const struct mgr__write_op mgr__op_secret_rotate;
+extern const struct mgr__write_op mgr__op_config_create;
+extern const struct mgr__write_op mgr__op_config_update;
+extern const struct mgr__write_op mgr__op_config_remove;
+extern const struct mgr__write_op mgr__op_config_rotate;
 
 /** mgr__on_control() - a write or read index forwarded by a follower. */
 void mgr__on_control(struct mgr_conn *c, const Swarm__ControlRequest *req);
