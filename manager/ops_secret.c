@@ -196,8 +196,8 @@ static const char *ref_name_key(const struct secret_kind *k)
 
 const json_t *secret_refs(const struct secret_kind *k, const json_t *spec)
 {
-	const json_t *c =
-		jsonx_obj(jsonx_obj(spec, "TaskTemplate"), "ContainerSpec");
+	const json_t *tt = jsonx_obj(spec, "TaskTemplate");
+	const json_t *c = jsonx_obj(tt ? tt : spec, "ContainerSpec");
 	return json_object_get(c, refs_key(k));
 }
 

@@ -26,6 +26,7 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "manager/internal.h"
+#include "manager/secrets.h"
 #include "manager/service.h"
 
 #include <errno.h>
@@ -71,8 +72,12 @@ static int create_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	int rc = service_spec_check(w->body, &spec, err, errlen);
-	if (rc < 0)
+	if (rc == 0)
+		rc = secret_refs_resolve(w->m->store, spec, err, errlen);
+	if (rc < 0) {
+		json_decref(spec);
 		return rc;
+	}
 	char name[SERVICE_NAME_MAX + 1];
 	snprintf(name, sizeof(name), "%s", jsonx_str(spec, "Name", ""));
 	if (!*name) {
@@ -153,6 +158,9 @@ static int update_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 	} else if ((rc = service_spec_check(w->body, &spec, err, errlen)) < 0) {
 		goto out;
 	}
+	rc = secret_refs_resolve(w->m->store, spec, err, errlen);
+	if (rc < 0)
+		goto out;
 	name = jsonx_str(spec, "Name", "");
 	if (rc == 0 && *name && strcmp(name, o->name) != 0) {
 		snprintf(err, errlen,

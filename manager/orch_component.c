@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "manager/internal.h"
 #include "manager/orch.h"
+#include "manager/secrets.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -122,6 +123,9 @@ static void collect(struct hmap *sets, const struct orch_task *t)
 static void push_one(struct mgr_orch *o, const char *node_id,
 		     struct node_items *ni)
 {
+	if (!ni->overflow &&
+	    orch_secrets_append(o->m->store, &ni->items, &ni->n, &ni->cap) < 0)
+		ni->overflow = true;
 	int rc = ni->overflow
 			 ? -ENOMEM
 			 : mgr_assign(o->m, node_id, ni->items, ni->n, NULL);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "manager/manager.h"
 #include "manager/store.h"
 
 #define SECRET_DATA_MAX ((size_t)500 * 1024)  /* swarmkit's MaxSecretSize */
@@ -50,7 +51,8 @@ int secret_spec_check(const struct secret_kind *k, const json_t *body,
 		      uint8_t **data, size_t *len, char *err, size_t errlen);
 
 /** secret_refs() - the ContainerSpec.Secrets (or Configs) array of the
- * service or task spec @spec, or NULL (borrowed). */
+ * service spec (TaskTemplate.ContainerSpec) or task spec (ContainerSpec)
+ * @spec, or NULL (borrowed). */
 const json_t *secret_refs(const struct secret_kind *k, const json_t *spec);
 
 /** secret_used_by() - whether @spec refers to object @id of @k. */
@@ -65,5 +67,16 @@ bool secret_used_by(const struct secret_kind *k, const json_t *spec,
  */
 int secret_refs_resolve(const struct store *s, json_t *spec, char *err,
 			size_t errlen);
+
+/**
+ * orch_secrets_append() - the secret and config items of a node's set
+ * (orch_secrets.c): for the task items @items[0..*@n) whose desired state
+ * is up to running, one item per secret and config they refer to,
+ * appended (owned data: shoal_free each, as the task items). @cap is the
+ * array's room; the array may be reallocated. 0 or -ENOMEM (the items
+ * added so far stay, for the caller to free).
+ */
+int orch_secrets_append(const struct store *s, struct mgr_item **items,
+			size_t *n, size_t *cap);
 
 #endif

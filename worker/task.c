@@ -31,7 +31,7 @@ static const char *const cs_applied[] = {
 	"Healthcheck",	 "Hosts",	   "DNSConfig",
 	"CapabilityAdd", "CapabilityDrop", "Ulimits",
 	"Isolation",	 "Init",	   "Groups",
-	"Sysctls",
+	"Sysctls",	 "Secrets",	   "Configs",
 };
 
 static bool in_list(const char *const *l, size_t n, const char *s)

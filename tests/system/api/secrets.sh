@@ -132,5 +132,79 @@ check "shoal config rm" bash -c "'$S' config rm c1 >/dev/null && [ -z \"\$('$S' 
 check "the secret's data never reaches the daemon's log" \
 	bash -c "! grep -q -e hunter2 -e s3cr3t -e aHVudGVyMg '$work/shoald.log'"
 
+# --- services with secrets and configs ------------------------------------
+make_image
+"$D" import "$work/busybox.tar" busybox:latest >/dev/null ||
+	{ echo "cannot import busybox"; exit 1; }
+printf 'p4ss' | "$D" secret create db - >/dev/null
+printf 'key=value\n' | "$D" config create app_conf - >/dev/null
+out=$("$D" service create --detach --name bad --secret nosuch busybox sleep 1 2>&1)
+check "a service naming an unknown secret is refused" \
+	grep -q "secret not found: nosuch" <<<"$out"
+out=$(curl -s --unix-socket "$sock" -X POST -H 'Content-Type: application/json' \
+	-d '{"Name":"bad2","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Secrets":[{"SecretName":"db","File":{"Name":"../x","UID":"0","GID":"0","Mode":292}}]}}}' \
+	http://x/v1.45/services/create)
+check "a secret target with '..' is refused" grep -q "invalid secret target" <<<"$out"
+"$D" service create --detach --name s1 \
+	--secret source=db,target=pw,uid=1000,gid=1001,mode=0400 \
+	--config source=app_conf,target=/etc/app.conf \
+	busybox sleep 1000 >/dev/null 2>"$work/s1.err" || cat "$work/s1.err"
+# The task's container, once it runs.
+task_ctr() {
+	local c
+	for _ in $(seq 150); do
+		c=$("$D" ps -q --filter "label=com.docker.swarm.service.name=$1" 2>/dev/null | head -n1)
+		[ -n "$c" ] && [ "$("$D" inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" = true ] &&
+			{ echo "$c"; return 0; }
+		sleep 0.2
+	done
+	return 1
+}
+c=$(task_ctr s1)
+check "the task with a secret and a config runs" test -n "$c"
+[ -n "$c" ] && track "$("$D" inspect -f '{{.Id}}' "$c")"
+check "the secret is at /run/secrets/TARGET with its data" \
+	test "$("$D" exec "$c" cat /run/secrets/pw 2>&1)" = p4ss
+check "owned by the reference's uid and gid, mode 0400" \
+	test "$("$D" exec "$c" stat -c '%a %u %g' /run/secrets/pw 2>&1)" = "400 1000 1001"
+check "the config is at its target path, mode 0444 by default" \
+	test "$("$D" exec "$c" stat -c '%a' /etc/app.conf 2>&1)$("$D" exec "$c" cat /etc/app.conf 2>&1)" = "444key=value"
+check "/run/secrets in the task is a tmpfs" \
+	bash -c "'$D' exec '$c' cat /proc/mounts | grep -q '^tmpfs /run/secrets '"
+check "/run/secrets is read-only in the task" \
+	bash -c "! '$D' exec '$c' sh -c 'echo x > /run/secrets/new' 2>/dev/null"
+check "on the node, the data lives on a tmpfs of the task's own" \
+	bash -c "grep -q ' $work/data/worker/secrets/[a-z0-9]* [^ ]* [^-]*- tmpfs ' /proc/self/mountinfo"
+out=$("$D" secret rm db 2>&1)
+check "a secret in use cannot be removed (Docker's words)" \
+	grep -q "secret 'db' is in use by the following service: s1" <<<"$out"
+check "a config in use cannot be removed" \
+	bash -c "'$D' config rm app_conf 2>&1 | grep -q \"config 'app_conf' is in use by the following service: s1\""
+printf 'r0tated' | "$S" secret rotate db - >/dev/null
+c2=""
+for _ in $(seq 150); do
+	c2=$(task_ctr s1)
+	[ -n "$c2" ] && [ "$c2" != "$c" ] && break
+	sleep 0.2
+done
+[ -n "$c2" ] && track "$("$D" inspect -f '{{.Id}}' "$c2")"
+check "shoal secret rotate rolls the service's task" \
+	bash -c "[ -n '$c2' ] && [ '$c2' != '$c' ]"
+check "and the new task sees the new data" \
+	test "$("$D" exec "$c2" cat /run/secrets/pw 2>&1)" = r0tated
+check "docker service update --secret-rm drops the secret" \
+	bash -c "'$D' service update --detach --secret-rm db s1 >/dev/null 2>&1"
+check "then the secret can be removed" bash -c "'$D' secret rm db >/dev/null"
+"$D" service rm s1 >/dev/null
+for _ in $(seq 100); do
+	grep -q "$work/data/worker/secrets/" /proc/self/mountinfo || break
+	sleep 0.2
+done
+check "when its tasks are gone, the node unmounts their secrets" \
+	bash -c "! grep -q '$work/data/worker/secrets/' /proc/self/mountinfo"
+"$D" config rm app_conf >/dev/null
+check "no secret data in the daemon's log, services included" \
+	bash -c "! grep -q -e p4ss -e r0tated -e cDRzcw '$work/shoald.log'"
+
 "$D" swarm leave --force >/dev/null 2>&1
 finish
