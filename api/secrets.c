@@ -68,8 +68,8 @@ static json_t *object_json(const struct secret_kind *k,
 {
 	json_t *stored = api__obj_parsed(o->spec, o->spec_len);
 	json_t *labels = jsonx_obj(stored, "Labels");
-	json_t *spec = json_pack("{s:s, s:O}", "Name", o->name, "Labels",
-				 labels ? labels : json_object());
+	json_t *spec = json_pack("{s:s, s:o}", "Name", o->name, "Labels",
+				 labels ? json_incref(labels) : json_object());
 	json_t *j = json_object();
 	int rc = spec && j ? 0 : -ENOMEM;
 	if (rc == 0 && k->table == STORE_CONFIGS)

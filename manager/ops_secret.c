@@ -262,10 +262,10 @@ int secret_refs_resolve(const struct store *s, json_t *spec, char *err,
 static json_t *stored_spec(const json_t *body, json_int_t rotation)
 {
 	const json_t *labels = json_object_get(body, "Labels");
-	return json_pack("{s:s, s:O, s:I}", "Name", jsonx_str(body, "Name", ""),
-			 "Labels",
-			 json_is_object(labels) ? labels : json_object(),
-			 "Rotation", rotation);
+	json_t *l =
+		json_is_object(labels) ? json_deep_copy(labels) : json_object();
+	return json_pack("{s:s, s:o, s:I}", "Name", jsonx_str(body, "Name", ""),
+			 "Labels", l, "Rotation", rotation);
 }
 
 static int add_spec(struct store_batch *b, const struct secret_kind *k,
@@ -514,6 +514,40 @@ static int rotate_build(const struct secret_kind *k, struct mgr__write_ctx *w,
 /* --- the table entries ------------------------------------------------------
  */
 
+/* An update's body: the spec as read back (Name, Labels), no Data; the
+ * shape rules of a create otherwise. */
+static int update_check(const struct secret_kind *k, const json_t *body,
+			char *err, size_t errlen)
+{
+	const json_t *d = json_object_get(body, "Data");
+	if (d && !json_is_null(d)) {
+		snprintf(err, errlen,
+			 INVALID "only updates to Labels are allowed");
+		return -EINVAL;
+	}
+	json_t *copy = json_deep_copy(body);
+	if (!copy)
+		return -ENOMEM;
+	/* Checked as a create with one byte of data. */
+	int rc = jsonx_set(copy, "Data", json_string("eA=="));
+	if (rc == 0)
+		rc = check_body(k, copy, err, errlen);
+	json_decref(copy);
+	return rc;
+}
+
+static int su_check(const json_t *body, const struct mgr_write_req *req,
+		    char *err, size_t errlen)
+{
+	return update_check(&secret_kind_secret, body, err, errlen);
+}
+
+static int cu_check(const json_t *body, const struct mgr_write_req *req,
+		    char *err, size_t errlen)
+{
+	return update_check(&secret_kind_config, body, err, errlen);
+}
+
 static int s_check(const json_t *body, const struct mgr_write_req *req,
 		   char *err, size_t errlen)
 {
@@ -594,6 +628,7 @@ const struct mgr__write_op mgr__op_secret_create = {
 const struct mgr__write_op mgr__op_secret_update = {
 	.name = "secret-update",
 	.want_body = true,
+	.check = su_check,
 	.build = s_update,
 };
 
@@ -621,6 +656,7 @@ const struct mgr__write_op mgr__op_config_create = {
 const struct mgr__write_op mgr__op_config_update = {
 	.name = "config-update",
 	.want_body = true,
+	.check = cu_check,
 	.build = c_update,
 };
 

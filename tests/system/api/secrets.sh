@@ -75,6 +75,11 @@ r=$(api -X POST -H 'Content-Type: application/json' \
 	"http://x/v1.45/secrets/$id/update?version=1")
 check "update at an old version is 'update out of sequence'" \
 	grep -q "update out of sequence" <<<"$r"
+r=$(api -X POST -H 'Content-Type: application/json' \
+	-d '{"Name":"db_pass","Labels":{"env":1}}' \
+	"http://x/v1.45/secrets/$id/update?version=$("$D" secret inspect -f '{{.Version.Index}}' db_pass)")
+check "update with a label that is not a string is refused" \
+	bash -c "grep -q 'label env must be a string' <<<'$r' && [ '$(tail -n1 <<<"$r")' = 400 ]"
 r=$(api -X POST -H 'Content-Type: application/json' -d '{"Name":"x","Data":"eA==","Driver":{"Name":"vault"}}' "http://x/v1.45/secrets/create")
 check "a secret driver is refused by name" \
 	bash -c "grep -q 'secret drivers are not supported (Driver)' <<<'$r' && [ '$(tail -n1 <<<"$r")' = 400 ]"
