@@ -26,6 +26,8 @@ check "docker secret create FILE prints the new id" \
 id2=$(printf 'tok' | "$D" secret create api_token - 2>&1)
 check "docker secret create NAME - reads stdin" \
 	bash -c "[[ '$id2' =~ ^[a-z0-9]{25}$ ]]"
+check "the secret's data is nowhere in clear on the manager's disk (Raft log encrypted)" \
+	bash -c "! grep -rqa -e hunter2 -e aHVudGVyMg '$work/data'"
 out=$("$D" secret create db_pass "$work/pw" 2>&1)
 check "a name taken is Docker's AlreadyExists" \
 	grep -q "rpc error: code = AlreadyExists desc = secret db_pass already exists" <<<"$out"
