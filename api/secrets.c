@@ -72,6 +72,10 @@ static json_t *object_json(const struct secret_kind *k,
 				 labels ? json_incref(labels) : json_object());
 	json_t *j = json_object();
 	int rc = spec && j ? 0 : -ENOMEM;
+	if (rc == 0 && json_object_get(stored, "Templating"))
+		rc = jsonx_set(
+			spec, "Templating",
+			json_incref(json_object_get(stored, "Templating")));
 	if (rc == 0 && k->table == STORE_CONFIGS)
 		rc = jsonx_set(spec, "Data",
 			       b64_json(o->status, o->status_len));

@@ -8,8 +8,9 @@
  *           Name (Docker's rule: 1..64 of [a-zA-Z0-9-_.], first and last
  *           alphanumeric), Labels, Data (base64, 1 byte up to but not
  *           including 500 KiB for a secret, 1000 KiB for a config, as
- *           swarmkit). Driver and Templating are refused by name: there
- *           are no secret drivers, and data is delivered verbatim.
+ *           swarmkit), Templating golang (expanded by the agent for
+ *           each task, worker/secrets.c). Driver is refused by name:
+ *           there are no secret drivers.
  *   update  labels only, at the client's version (Docker's "only updates
  *           to Labels are allowed").
  *   remove  refused while a service's ContainerSpec names the object by
@@ -19,7 +20,8 @@
  *           TaskTemplate.ForceUpdate + 1 in the same batch, so the
  *           orchestrator replaces its tasks with its UpdateConfig.
  *
- * Stored: spec is {"Name", "Labels", "Rotation"} as JSON; status is the
+ * Stored: spec is {"Name", "Labels", "Rotation", "Templating"?} as JSON;
+ * status is the
  * data itself, raw (so a 1000 KiB config fits the store's 1 MiB blob).
  * The data is never logged here: log lines name ids only. It is
  * encrypted at rest with every Raft entry and snapshot (raft/disk_seal.c).
@@ -151,13 +153,15 @@ int secret_spec_check(const struct secret_kind *k, const json_t *body,
 		return -EINVAL;
 	}
 	const json_t *tpl = json_object_get(body, "Templating");
+	const char *tname = jsonx_str(tpl, "Name", "");
 	if (tpl && !json_is_null(tpl) &&
-	    (!json_is_object(tpl) || *jsonx_str(tpl, "Name", ""))) {
+	    (!json_is_object(tpl) || (*tname && strcmp(tname, "golang")) ||
+	     json_object_size(jsonx_obj(tpl, "Options")))) {
 		snprintf(err, errlen,
-			 INVALID "Templating (--template-driver) is not "
-				 "supported: Shoal delivers %s data verbatim; "
-				 "create the %s without a template driver",
-			 k->word, k->word);
+			 INVALID "template driver \"%.32s\" is not supported "
+				 "(Templating): use golang, Docker's, without "
+				 "options",
+			 tname);
 		return -EINVAL;
 	}
 	const json_t *d = json_object_get(body, "Data");
@@ -259,13 +263,28 @@ int secret_refs_resolve(const struct store *s, json_t *spec, char *err,
 /* --- the writes ------------------------------------------------------------
  */
 
+/* Whether @body asks for golang templating. */
+static bool templated(const json_t *body)
+{
+	return !strcmp(jsonx_str(jsonx_obj(body, "Templating"), "Name", ""),
+		       "golang");
+}
+
 static json_t *stored_spec(const json_t *body, json_int_t rotation)
 {
 	const json_t *labels = json_object_get(body, "Labels");
 	json_t *l =
 		json_is_object(labels) ? json_deep_copy(labels) : json_object();
-	return json_pack("{s:s, s:o, s:I}", "Name", jsonx_str(body, "Name", ""),
-			 "Labels", l, "Rotation", rotation);
+	json_t *spec = json_pack("{s:s, s:o, s:I}", "Name",
+				 jsonx_str(body, "Name", ""), "Labels", l,
+				 "Rotation", rotation);
+	if (spec && templated(body) &&
+	    jsonx_set(spec, "Templating",
+		      json_pack("{s:s}", "Name", "golang")) < 0) {
+		json_decref(spec);
+		return NULL;
+	}
+	return spec;
 }
 
 static int add_spec(struct store_batch *b, const struct secret_kind *k,
@@ -366,6 +385,12 @@ static int update_build(const struct secret_kind *k, struct mgr__write_ctx *w,
 		return -EINVAL;
 	}
 	json_t *old = mgr__obj_json(o->spec, o->spec_len);
+	if (templated(old) != templated(w->body)) {
+		json_decref(old);
+		snprintf(err, errlen,
+			 INVALID "only updates to Labels are allowed");
+		return -EINVAL;
+	}
 	json_t *spec = stored_spec(w->body, jsonx_int(old, "Rotation", 0));
 	rc = spec ? add_spec(w->b, k, o->id, NULL, o->version, spec, NULL, 0)
 		  : -ENOMEM;

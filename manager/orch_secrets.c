@@ -2,7 +2,8 @@
  * The secret and config items of a node's assignment set (contract §1,
  * docs/secrets.md): for every task of the set that may still run (desired
  * state up to running), each secret and config its ContainerSpec refers
- * to, once, as {"Kind": "secret"|"config", "ID", "Name", "Data": base64}.
+ * to, once, as {"Kind": "secret"|"config", "ID", "Name", "Data": base64,
+ * "Templating": "golang" when the object is a template}.
  * A node gets exactly the data of its own runnable tasks and nothing
  * else; when its last such task goes, the next set no longer carries it
  * and the agent forgets it.
@@ -47,6 +48,13 @@ static char *item_of(const struct secret_kind *k, const struct store_object *o,
 			  sodium_base64_VARIANT_ORIGINAL);
 	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "Kind", k->word, "ID",
 			      o->id, "Name", o->name, "Data", b64);
+	json_t *spec = mgr__obj_json(o->spec, o->spec_len);
+	const char *tpl = jsonx_str(jsonx_obj(spec, "Templating"), "Name", "");
+	if (j && *tpl && jsonx_set(j, "Templating", json_string(tpl)) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
+	json_decref(spec);
 	sodium_memzero(b64, cap);
 	shoal_free(b64);
 	char *s = j ? jsonx_dump(j, len) : NULL;

@@ -43,8 +43,8 @@ int secret_data_decode(const char *b64, size_t max, uint8_t **out, size_t *len,
 
 /**
  * secret_spec_check() - a create body (Docker's SecretSpec or ConfigSpec
- * for @k): unknown fields, Name, Labels, Data and its size; Driver and
- * Templating refused by name. 0 and the decoded data in *@data (owned,
+ * for @k): unknown fields, Name, Labels, Data and its size, Templating
+ * (none or golang); Driver refused by name. 0 and the decoded data in *@data (owned,
  * as above), or -EINVAL with @err in Docker's words, or -ENOMEM.
  */
 int secret_spec_check(const struct secret_kind *k, const json_t *body,

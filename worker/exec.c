@@ -414,7 +414,8 @@ static int with_secrets(struct run *r, struct eng_spec *spec,
 {
 	char **binds = NULL;
 	size_t n = 0, k = 0;
-	int rc = wsecrets_prepare(r->x->secrets, r->t, &binds, err);
+	int rc =
+		wsecrets_prepare(r->x->secrets, r->t, &r->x->node, &binds, err);
 	if (rc < 0)
 		return rc;
 	for (const char *const *v = spec->volumes; v && *v; v++)

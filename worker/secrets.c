@@ -15,11 +15,21 @@
  * the reference's UID and GID (default 0) with its Mode (default 0400 for
  * a secret, 0444 for a config, when the reference gives none; the docker
  * CLI always gives 0444).
+ *
+ * Templates (Templating golang, Docker's subset): {{.Service.ID}},
+ * {{.Service.Name}}, {{.Task.ID}}, {{.Task.Name}}, {{.Task.Slot}},
+ * {{.Node.ID}}, {{.Node.Hostname}}, {{.Node.Platform.OS}},
+ * {{.Node.Platform.Architecture}} (worker/task_util.c's expander), and the
+ * functions {{env "NAME"}} (the container's environment), {{secret
+ * "TARGET"}} and {{config "TARGET"}} (another of the task's own, not
+ * itself a template). Anything else (pipelines, conditionals, ranges) is
+ * an error naming the action, and the task is rejected with it.
  */
 #define LOG_MODULE "agent"
 #include "worker/secrets.h"
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/path.h"
@@ -41,6 +51,7 @@
 
 struct item {
 	bool secret;
+	bool tpl; /* a golang template, expanded per task */
 	char id[65];
 	char name[129];
 	uint8_t *data;
@@ -161,7 +172,15 @@ static int item_from(const json_t *o, bool secret, struct item *it,
 		shoal_free(buf);
 		return bad(err, "a %s item whose Data is not base64", word);
 	}
-	*it = (struct item){.secret = secret, .data = buf, .len = len};
+	const json_t *tp = json_object_get(o, "Templating");
+	if (tp &&
+	    (!json_is_string(tp) || strcmp(json_string_value(tp), "golang"))) {
+		sodium_memzero(buf, cap);
+		shoal_free(buf);
+		return bad(err, "a %s item with an unknown Templating", word);
+	}
+	*it = (struct item){
+		.secret = secret, .tpl = tp != NULL, .data = buf, .len = len};
 	snprintf(it->id, sizeof(it->id), "%s", id);
 	snprintf(it->name, sizeof(it->name), "%s", name);
 	return 0;
@@ -268,8 +287,9 @@ static bool name_ok(const char *n)
 	       strcmp(n, "..");
 }
 
-static int write_file(int dfd, const char *name, const struct item *it,
-		      const json_t *file, mode_t def, struct shoal_err *err)
+static int write_file(int dfd, const char *name, const uint8_t *data,
+		      size_t dlen, const json_t *file, mode_t def,
+		      struct shoal_err *err)
 {
 	const char *uid = jsonx_str(file, "UID", ""),
 		   *gid = jsonx_str(file, "GID", "");
@@ -297,8 +317,8 @@ static int write_file(int dfd, const char *name, const struct item *it,
 	}
 	size_t off = 0;
 	int rc = 0;
-	while (rc == 0 && off < it->len) {
-		ssize_t w = write(fd, it->data + off, it->len - off);
+	while (rc == 0 && off < dlen) {
+		ssize_t w = write(fd, data + off, dlen - off);
 		if (w < 0 && errno != EINTR)
 			rc = -errno;
 		else if (w > 0)
@@ -326,7 +346,175 @@ static const struct item *ref_item(const struct wsecrets *s, bool secret,
 	return it;
 }
 
-static int write_secrets(const struct wsecrets *s, const json_t *refs,
+/* --- templates (Docker's golang subset)
+ * --------------------------------------- */
+
+/* What a template may read besides the task: the task's other secrets
+ * and configs by target. */
+struct tpl_ctx {
+	const struct wsecrets *s;
+	const struct wtask *t;
+	const struct wtask_node *node;
+};
+
+/* The quoted argument of `fn "ARG"` in @a..@e into @out; false if @a does
+ * not start with @fn and one quoted word. */
+static bool call_arg(const char *a, const char *e, const char *fn, char *out,
+		     size_t cap)
+{
+	size_t fl = strlen(fn);
+	if ((size_t)(e - a) < fl + 3 || strncmp(a, fn, fl) || a[fl] != ' ')
+		return false;
+	a += fl;
+	while (a < e && *a == ' ')
+		a++;
+	if (a >= e || *a != '"' || e[-1] != '"' || e - a < 2 ||
+	    (size_t)(e - a - 2) >= cap)
+		return false;
+	memcpy(out, a + 1, (size_t)(e - a - 2));
+	out[e - a - 2] = '\0';
+	return !strchr(out, '"');
+}
+
+/* The untemplated data of the task's secret (or config) at target @name. */
+static const struct item *by_target(const struct tpl_ctx *c, bool secret,
+				    const char *name)
+{
+	const json_t *cs =
+		jsonx_obj(jsonx_obj(c->t->json, "Spec"), "ContainerSpec");
+	const json_t *refs =
+		json_object_get(cs, secret ? "Secrets" : "Configs");
+	size_t i;
+	json_t *r;
+	json_array_foreach((json_t *)refs, i, r)
+	{
+		const char *f = jsonx_str(jsonx_obj(r, "File"), "Name", "");
+		if (secret && !strncmp(f, "/run/secrets/", 13))
+			f += 13;
+		if (strcmp(f, name))
+			continue;
+		const struct item *it = lookup(
+			c->s, secret,
+			jsonx_str(r, secret ? "SecretID" : "ConfigID", ""));
+		return it && !it->tpl ? it : NULL;
+	}
+	return NULL;
+}
+
+/* One action's value appended to @b. */
+static int action(const struct tpl_ctx *c, const char *a, const char *e,
+		  struct buf *b, struct shoal_err *err)
+{
+	char arg[256], one[1024];
+	if (call_arg(a, e, "env", arg, sizeof(arg))) {
+		size_t kl = strlen(arg);
+		for (char **v = c->t->env; v && *v; v++)
+			if (!strncmp(*v, arg, kl) && (*v)[kl] == '=')
+				return buf_append_str(b, *v + kl + 1);
+		return 0;
+	}
+	bool sec = call_arg(a, e, "secret", arg, sizeof(arg));
+	if (sec || call_arg(a, e, "config", arg, sizeof(arg))) {
+		const struct item *it = by_target(c, sec, arg);
+		if (!it)
+			return bad(err,
+				   "template: %s \"%.100s\" is not a target "
+				   "of this task's %ss (or is itself a "
+				   "template)",
+				   sec ? "secret" : "config", arg,
+				   sec ? "secret" : "config");
+		return buf_append(b, it->data, it->len);
+	}
+	int n = snprintf(one, sizeof(one), "{{%.*s}}", (int)(e - a), a);
+	if (n < 0 || (size_t)n >= sizeof(one))
+		return bad(err, "template: an action of %d bytes is too long",
+			   (int)(e - a));
+	int rc = wtask_expand(c->t, c->node, one, arg, sizeof(arg), err);
+	if (rc == -EINVAL)
+		snprintf(err->msg + strlen(err->msg),
+			 sizeof(err->msg) - strlen(err->msg),
+			 "; env \"NAME\", secret \"TARGET\" and config "
+			 "\"TARGET\" are the functions");
+	return rc < 0 ? rc : buf_append_str(b, arg);
+}
+
+/* @it's data expanded for the task into *@out (owned, wipe), or its own
+ * bytes when it is no template. */
+static int render(const struct tpl_ctx *c, const struct item *it, uint8_t **out,
+		  size_t *len, struct shoal_err *err)
+{
+	struct buf b;
+	const char *in = (const char *)it->data, *end = in + it->len;
+	int rc = 0;
+	*out = NULL;
+	if (!it->tpl)
+		return 0;
+	if (memchr(it->data, '\0', it->len))
+		return bad(err, "%s %.64s is a template but not text",
+			   it->secret ? "secret" : "config", it->name);
+	buf_init(&b, DATA_MAX);
+	while (rc == 0 && in < end) {
+		const char *open = memmem(in, (size_t)(end - in), "{{", 2);
+		const char *lit_end = open ? open : end;
+		rc = buf_append(&b, in, (size_t)(lit_end - in));
+		if (!open || rc < 0)
+			break;
+		const char *close =
+			memmem(open + 2, (size_t)(end - open - 2), "}}", 2);
+		if (!close) {
+			rc = bad(err,
+				 "template parsing error in %s %.64s: "
+				 "unclosed action",
+				 it->secret ? "secret" : "config", it->name);
+			break;
+		}
+		const char *a = open + 2, *e = close;
+		while (a < e && *a == ' ')
+			a++;
+		while (e > a && e[-1] == ' ')
+			e--;
+		rc = action(c, a, e, &b, err);
+		in = close + 2;
+	}
+	if (rc == -ENOBUFS)
+		rc = bad(err, "%s %.64s is over the size limit once expanded",
+			 it->secret ? "secret" : "config", it->name);
+	if (rc < 0) {
+		if (b.data)
+			sodium_memzero(b.data, b.len);
+		buf_fini(&b);
+		return rc;
+	}
+	if (b.len == 0) {
+		buf_fini(&b);
+		*len = 0;
+		*out = shoal_malloc(1);
+		return *out ? 0 : -ENOMEM;
+	}
+	*out = (uint8_t *)buf_take(&b, len);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* Write @it for the task: its bytes, or its template expanded. */
+static int write_item(const struct tpl_ctx *c, int dfd, const char *name,
+		      const struct item *it, const json_t *file, mode_t def,
+		      struct shoal_err *err)
+{
+	uint8_t *r = NULL;
+	size_t rl = 0;
+	int rc = render(c, it, &r, &rl, err);
+	if (rc < 0)
+		return rc;
+	rc = write_file(dfd, name, r ? r : it->data, r ? rl : it->len, file,
+			def, err);
+	if (r) {
+		sodium_memzero(r, rl);
+		shoal_free(r);
+	}
+	return rc;
+}
+
+static int write_secrets(const struct tpl_ctx *c, const json_t *refs,
 			 const char *dir, char ***binds, size_t *nb,
 			 struct shoal_err *err)
 {
@@ -344,7 +532,7 @@ static int write_secrets(const struct wsecrets *s, const json_t *refs,
 	{
 		const json_t *f = jsonx_obj(r, "File");
 		const char *name = jsonx_str(f, "Name", "");
-		const struct item *it = ref_item(s, true, r, err);
+		const struct item *it = ref_item(c->s, true, r, err);
 		if (!strncmp(name, "/run/secrets/", 13))
 			name += 13;
 		if (!it)
@@ -352,7 +540,7 @@ static int write_secrets(const struct wsecrets *s, const json_t *refs,
 		else if (!name_ok(name))
 			rc = bad(err, "invalid secret target \"%.100s\"", name);
 		else
-			rc = write_file(dfd, name, it, f, 0400, err);
+			rc = write_item(c, dfd, name, it, f, 0400, err);
 		if (rc < 0)
 			break;
 	}
@@ -381,7 +569,7 @@ static bool target_ok(const char *t)
 	return true;
 }
 
-static int write_configs(const struct wsecrets *s, const json_t *refs,
+static int write_configs(const struct tpl_ctx *c, const json_t *refs,
 			 const char *dir, char ***binds, size_t *nb,
 			 struct shoal_err *err)
 {
@@ -399,7 +587,7 @@ static int write_configs(const struct wsecrets *s, const json_t *refs,
 	{
 		const json_t *f = jsonx_obj(r, "File");
 		const char *target = jsonx_str(f, "Name", "");
-		const struct item *it = ref_item(s, false, r, err);
+		const struct item *it = ref_item(c->s, false, r, err);
 		snprintf(name, sizeof(name), "c%zu", i);
 		snprintf(src, sizeof(src), "%s/%s", sub, name);
 		if (!it)
@@ -408,7 +596,7 @@ static int write_configs(const struct wsecrets *s, const json_t *refs,
 			rc = bad(err, "invalid config target \"%.100s\"",
 				 target);
 		else
-			rc = write_file(dfd, name, it, f, 0444, err);
+			rc = write_item(c, dfd, name, it, f, 0444, err);
 		if (rc == 0)
 			rc = push(binds, nb, src, target);
 		if (rc < 0)
@@ -435,9 +623,11 @@ static int mount_tmpfs(const char *root, const char *dir, size_t bytes)
 	return 0;
 }
 
-int wsecrets_prepare(struct wsecrets *s, const struct wtask *t, char ***binds,
+int wsecrets_prepare(struct wsecrets *s, const struct wtask *t,
+		     const struct wtask_node *node, char ***binds,
 		     struct shoal_err *err)
 {
+	const struct tpl_ctx c = {s, t, node};
 	const json_t *cs =
 		jsonx_obj(jsonx_obj(t->json, "Spec"), "ContainerSpec");
 	const json_t *sr = json_object_get(cs, "Secrets");
@@ -476,9 +666,9 @@ int wsecrets_prepare(struct wsecrets *s, const struct wtask *t, char ***binds,
 		return rc;
 	}
 	if (json_array_size(sr))
-		rc = write_secrets(s, sr, dir, binds, &nb, err);
+		rc = write_secrets(&c, sr, dir, binds, &nb, err);
 	if (rc == 0 && json_array_size(cr))
-		rc = write_configs(s, cr, dir, binds, &nb, err);
+		rc = write_configs(&c, cr, dir, binds, &nb, err);
 	if (rc < 0) {
 		if (!err->msg[0])
 			snprintf(err->msg, sizeof(err->msg),

@@ -56,14 +56,18 @@ void wsecrets_commit(struct wsecrets *s);
 /** wsecrets_count() - how many items the current set holds. */
 size_t wsecrets_count(const struct wsecrets *s);
 
+struct wtask_node;
+
 /**
- * wsecrets_prepare() - write task @t's secrets and configs into a fresh
+ * wsecrets_prepare() - write task @t's secrets and configs (templates
+ * expanded with @t and @node) into a fresh
  * tmpfs at ROOT/<task id> and give the bind mounts for its container in
  * *@binds ("src:dst:ro", NULL-terminated, owned: wsecrets_binds_free),
  * NULL when the task refers to none. -EINVAL with @err (a reference this
  * node has no data for, a bad target), or the mount's error.
  */
-int wsecrets_prepare(struct wsecrets *s, const struct wtask *t, char ***binds,
+int wsecrets_prepare(struct wsecrets *s, const struct wtask *t,
+		     const struct wtask_node *node, char ***binds,
 		     struct shoal_err *err);
 
 /** wsecrets_binds_free() - free what wsecrets_prepare() gave. */

@@ -38,9 +38,9 @@ head -c 512000 /dev/zero >"$work/big"
 out=$("$D" secret create big "$work/big" 2>&1)
 check "a secret of 500 KiB is refused (swarmkit's limit)" \
 	grep -q "secret data must be larger than 0 and less than 512000 bytes" <<<"$out"
-out=$("$D" secret create --template-driver golang tpl "$work/pw" 2>&1)
-check "--template-driver is refused by name" \
-	grep -q "Templating (--template-driver) is not supported" <<<"$out"
+r=$(api -X POST -H 'Content-Type: application/json' -d '{"Name":"x","Data":"eA==","Templating":{"Name":"jinja"}}' "http://x/v1.45/secrets/create")
+check "a template driver other than golang is refused by name" \
+	grep -q 'jinja.* is not supported (Templating): use golang.*400$' <<<"$(tr -d '\n' <<<"$r")"
 ls=$("$D" secret ls --format '{{.Name}}' | sort | tr '\n' ' ')
 check "docker secret ls lists both" test "$ls" = "api_token db_pass "
 check "docker secret ls -q prints ids" \
@@ -152,7 +152,13 @@ out=$(curl -s --unix-socket "$sock" -X POST -H 'Content-Type: application/json' 
 	-d '{"Name":"bad2","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Secrets":[{"SecretName":"db","File":{"Name":"../x","UID":"0","GID":"0","Mode":292}}]}}}' \
 	http://x/v1.45/services/create)
 check "a secret target with '..' is refused" grep -q "invalid secret target" <<<"$out"
-"$D" service create --detach --name s1 \
+printf 'svc={{ .Service.Name }} env={{ env "FOO" }} pw={{ secret "pw" }} node={{.Node.Hostname}}' >"$work/tpl"
+check "docker secret create --template-driver golang" \
+	bash -c "'$D' secret create --template-driver golang tpl '$work/tpl' >/dev/null"
+check "inspect shows the template driver" \
+	test "$("$D" secret inspect -f '{{.Spec.Templating.Name}}' tpl)" = golang
+"$D" service create --detach --name s1 -e FOO=bar \
+	--secret source=tpl,target=rendered \
 	--secret source=db,target=pw,uid=1000,gid=1001,mode=0400 \
 	--config source=app_conf,target=/etc/app.conf \
 	busybox sleep 1000 >/dev/null 2>"$work/s1.err" || cat "$work/s1.err"
@@ -172,6 +178,8 @@ check "the task with a secret and a config runs" test -n "$c"
 [ -n "$c" ] && track "$("$D" inspect -f '{{.Id}}' "$c")"
 check "the secret is at /run/secrets/TARGET with its data" \
 	test "$("$D" exec "$c" cat /run/secrets/pw 2>&1)" = p4ss
+check "a golang template secret is expanded for the task (service, env, another secret, node)" \
+	test "$("$D" exec "$c" cat /run/secrets/rendered 2>&1)" = "svc=s1 env=bar pw=p4ss node=$(nsenter --net="$work/netns" hostname)"
 check "owned by the reference's uid and gid, mode 0400" \
 	test "$("$D" exec "$c" stat -c '%a %u %g' /run/secrets/pw 2>&1)" = "400 1000 1001"
 check "the config is at its target path, mode 0444 by default" \
@@ -199,9 +207,19 @@ check "shoal secret rotate rolls the service's task" \
 	bash -c "[ -n '$c2' ] && [ '$c2' != '$c' ]"
 check "and the new task sees the new data" \
 	test "$("$D" exec "$c2" cat /run/secrets/pw 2>&1)" = r0tated
+check "and the template sees the new data too" \
+	test "$("$D" exec "$c2" cat /run/secrets/rendered 2>&1)" = "svc=s1 env=bar pw=r0tated node=$(nsenter --net="$work/netns" hostname)"
 check "docker service update --secret-rm drops the secret" \
-	bash -c "'$D' service update --detach --secret-rm db s1 >/dev/null 2>&1"
+	bash -c "'$D' service update --detach --secret-rm db --secret-rm tpl s1 >/dev/null 2>&1"
 check "then the secret can be removed" bash -c "'$D' secret rm db >/dev/null"
+printf '{{ if .Task.Name }}x{{ end }}' | "$D" secret create --template-driver golang badtpl - >/dev/null
+"$D" service create --detach --name s2 --secret badtpl busybox sleep 1000 >/dev/null
+rejected() { "$D" service ps --no-trunc --format '{{.Error}}' s2 2>/dev/null | grep -q "template: unknown field if .Task.Name"; }
+for _ in $(seq 100); do rejected && break; sleep 0.2; done
+check "a template beyond Docker's subset rejects the task, naming the action" rejected
+"$D" service rm s2 >/dev/null
+for _ in $(seq 50); do "$D" secret rm badtpl >/dev/null 2>&1 && break; sleep 0.2; done
+"$D" secret rm tpl >/dev/null 2>&1
 "$D" service rm s1 >/dev/null
 for _ in $(seq 100); do
 	grep -q "$work/data/worker/secrets/" /proc/self/mountinfo || break

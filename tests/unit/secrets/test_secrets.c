@@ -1,8 +1,8 @@
 /*
  * Unit tests of secrets and configs (docs/secrets.md): Docker's name rule
- * and size limits for a create body, Driver and Templating refused by
- * name; service references checked (targets, conflicts, ids) and
- * resolved against the store ("secret not found: X"); the assignment
+ * and size limits for a create body, Driver and template drivers other
+ * than golang refused by name; service references checked (targets, conflicts,
+ * ids) and resolved against the store ("secret not found: X"); the assignment
  * items a node gets (only for its runnable tasks, once each); and the
  * agent's side: items taken or ignored by Kind, malformed items refused,
  * the set replaced whole, a task whose secret is not in the set refused
@@ -122,9 +122,14 @@ static void a_create_body_is_checked_in_dockers_words(void **state)
 				    "{\"Name\":\"db\",\"Data\":\"eA==\","
 				    "\"Templating\":{\"Name\":\"golang\"}}",
 				    err, sizeof(err), NULL),
+			 0);
+	assert_int_equal(spec_check(&secret_kind_config,
+				    "{\"Name\":\"db\",\"Data\":\"eA==\","
+				    "\"Templating\":{\"Name\":\"jinja\"}}",
+				    err, sizeof(err), NULL),
 			 -EINVAL);
-	assert_non_null(strstr(err, "Templating (--template-driver) is not "
-				    "supported"));
+	assert_non_null(strstr(err, "template driver \"jinja\" is not "
+				    "supported (Templating): use golang"));
 	assert_int_equal(spec_check(&secret_kind_secret,
 				    "{\"Name\":\"db\",\"Data\":\"eA==\","
 				    "\"Driver\":{\"Name\":\"vault\"}}",
@@ -422,7 +427,7 @@ static void a_task_whose_secret_is_not_here_is_refused_with_why(void **state)
 	assert_int_equal(wtask_decode(text, strlen(text), &node, &t, &err), 0);
 	assert_string_equal(t->spec_error, "");
 	assert_int_equal(wsecrets_new("/nonexistent/secrets", &w), 0);
-	assert_int_equal(wsecrets_prepare(w, t, &binds, &err), -EINVAL);
+	assert_int_equal(wsecrets_prepare(w, t, &node, &binds, &err), -EINVAL);
 	assert_null(binds);
 	assert_string_equal(err.msg, "secret gone (sec9) is not in this "
 				     "node's assignments");
