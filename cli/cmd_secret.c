@@ -1,6 +1,7 @@
 /*
  * shoal secret ... and shoal config ...: create NAME FILE|- (-l/--label,
- * --template-driver golang; --driver, which the managers refuse by name), ls (-q, -f,
+ * --template-driver golang; --driver, which the managers refuse by name), ls
+ * (-q, -f,
  * --format json), inspect (--pretty), rm, and beyond Docker rotate NAME
  * FILE|- (new data; every service using it rolls its tasks). The docker
  * CLI's tables and messages (docs/secrets.md). The file is read whole, up

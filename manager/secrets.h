@@ -44,8 +44,8 @@ int secret_data_decode(const char *b64, size_t max, uint8_t **out, size_t *len,
 /**
  * secret_spec_check() - a create body (Docker's SecretSpec or ConfigSpec
  * for @k): unknown fields, Name, Labels, Data and its size, Templating
- * (none or golang); Driver refused by name. 0 and the decoded data in *@data (owned,
- * as above), or -EINVAL with @err in Docker's words, or -ENOMEM.
+ * (none or golang); Driver refused by name. 0 and the decoded data in *@data
+ * (owned, as above), or -EINVAL with @err in Docker's words, or -ENOMEM.
  */
 int secret_spec_check(const struct secret_kind *k, const json_t *body,
 		      uint8_t **data, size_t *len, char *err, size_t errlen);
