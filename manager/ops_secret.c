@@ -96,6 +96,19 @@ int secret_data_decode(const char *b64, size_t max, uint8_t **out, size_t *len,
 	return 0;
 }
 
+/* Whether Docker's Driver object @d has no key but Name and Options. */
+static bool driver_keys_only(const json_t *d)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)d, key, v)
+	{
+		if (strcmp(key, "Name") && strcmp(key, "Options"))
+			return false;
+	}
+	return true;
+}
+
 int secret_spec_check(const struct secret_kind *k, const json_t *body,
 		      uint8_t **data, size_t *len, char *err, size_t errlen)
 {
@@ -145,7 +158,9 @@ int secret_spec_check(const struct secret_kind *k, const json_t *body,
 	}
 	const json_t *drv = json_object_get(body, "Driver");
 	if (drv && !json_is_null(drv) &&
-	    (!json_is_object(drv) || *jsonx_str(drv, "Name", ""))) {
+	    (!json_is_object(drv) || *jsonx_str(drv, "Name", "") ||
+	     json_object_size(jsonx_obj(drv, "Options")) ||
+	     !driver_keys_only(drv))) {
 		snprintf(err, errlen,
 			 INVALID "%s drivers are not supported (Driver): "
 				 "create the %s with its data",
@@ -156,7 +171,8 @@ int secret_spec_check(const struct secret_kind *k, const json_t *body,
 	const char *tname = jsonx_str(tpl, "Name", "");
 	if (tpl && !json_is_null(tpl) &&
 	    (!json_is_object(tpl) || (*tname && strcmp(tname, "golang")) ||
-	     json_object_size(jsonx_obj(tpl, "Options")))) {
+	     json_object_size(jsonx_obj(tpl, "Options")) ||
+	     !driver_keys_only(tpl))) {
 		snprintf(err, errlen,
 			 INVALID "template driver \"%.32s\" is not supported "
 				 "(Templating): use golang, Docker's, without "

@@ -132,6 +132,18 @@ static void a_create_body_is_checked_in_dockers_words(void **state)
 				    "supported (Templating): use golang"));
 	assert_int_equal(spec_check(&secret_kind_secret,
 				    "{\"Name\":\"db\",\"Data\":\"eA==\","
+				    "\"Templating\":{\"Name\":\"golang\","
+				    "\"Extra\":1}}",
+				    err, sizeof(err), NULL),
+			 -EINVAL);
+	assert_int_equal(spec_check(&secret_kind_secret,
+				    "{\"Name\":\"db\",\"Data\":\"eA==\","
+				    "\"Driver\":{\"Name\":\"\",\"Options\":{"
+				    "\"a\":\"b\"}}}",
+				    err, sizeof(err), NULL),
+			 -EINVAL);
+	assert_int_equal(spec_check(&secret_kind_secret,
+				    "{\"Name\":\"db\",\"Data\":\"eA==\","
 				    "\"Driver\":{\"Name\":\"vault\"}}",
 				    err, sizeof(err), NULL),
 			 -EINVAL);
