@@ -869,10 +869,13 @@ void wexec_close(struct wexec *x)
 	list_for_each_safe(p, tmp, &x->runs)
 	{
 		struct run *r = list_entry(p, struct run, node);
-		if (!r->stopping)
+		if (!r->stopping) {
 			run_free(r);
-		else
-			list_remove(&r->node); /* stopped() frees it */
+		} else {
+			/* stopped() frees it; its host copy goes now. */
+			wsecrets_release(x->secrets, r->t->id);
+			list_remove(&r->node);
+		}
 	}
 	uv_close((uv_handle_t *)&x->flush, flush_closed);
 }

@@ -209,9 +209,39 @@ check "and the new task sees the new data" \
 	test "$("$D" exec "$c2" cat /run/secrets/pw 2>&1)" = r0tated
 check "and the template sees the new data too" \
 	test "$("$D" exec "$c2" cat /run/secrets/rendered 2>&1)" = "svc=s1 env=bar pw=r0tated node=$(nsenter --net="$work/netns" hostname)"
+daemon_stop
+check "the node's tmpfs copies are unmounted when shoald stops" \
+	bash -c "! grep -q '$work/data/worker/secrets/' /proc/self/mountinfo"
+daemon_start
+for _ in $(seq 100); do "$D" node ls 2>/dev/null | grep -q Ready && break; sleep 0.2; done
+check "after a restart the task still reads its secret" \
+	test "$("$D" exec "$c2" cat /run/secrets/pw 2>&1)" = r0tated
+"$D" service scale --detach s1=2 >/dev/null 2>&1
+c3=""
+for _ in $(seq 150); do
+	c3=$("$D" ps -q --filter label=com.docker.swarm.service.name=s1 | grep -v -e "^${c2:0:12}" -e "^${c:0:12}" | head -n1)
+	[ -n "$c3" ] && [ "$("$D" inspect -f '{{.State.Running}}' "$c3" 2>/dev/null)" = true ] && break
+	c3=""
+	sleep 0.2
+done
+[ -n "$c3" ] && track "$("$D" inspect -f '{{.Id}}' "$c3")"
+check "a task started after the restart gets its secret from the next assignment set" \
+	test "$("$D" exec "$c3" cat /run/secrets/pw 2>&1)" = r0tated
 check "docker service update --secret-rm drops the secret" \
 	bash -c "'$D' service update --detach --secret-rm db --secret-rm tpl s1 >/dev/null 2>&1"
 check "then the secret can be removed" bash -c "'$D' secret rm db >/dev/null"
+printf 'abc' | "$S" secret create cli_s - >/dev/null
+"$S" service create --detach --name s3 --secret source=cli_s,target=k,mode=0440 \
+	--config source=app_conf,target=/etc/c3 busybox sleep 1000 >/dev/null 2>"$work/s3.err" || cat "$work/s3.err"
+c4=$(task_ctr s3)
+[ -n "$c4" ] && track "$("$D" inspect -f '{{.Id}}' "$c4")"
+check "shoal service create --secret/--config: files in the task" \
+	test "$("$D" exec "$c4" sh -c 'stat -c %a /run/secrets/k; cat /run/secrets/k; echo; cat /etc/c3' 2>&1 | tr '\n' ' ')" = "440 abc key=value "
+check "shoal service update --secret-rm" bash -c "'$S' service update --detach --secret-rm cli_s s3 >/dev/null 2>&1"
+check "the service spec no longer names it" \
+	test "$("$D" service inspect -f '{{len .Spec.TaskTemplate.ContainerSpec.Secrets}}' s3)" = 0
+"$D" service rm s3 >/dev/null
+for _ in $(seq 50); do "$D" secret rm cli_s >/dev/null 2>&1 && break; sleep 0.2; done
 printf '{{ if .Task.Name }}x{{ end }}' | "$D" secret create --template-driver golang badtpl - >/dev/null
 "$D" service create --detach --name s2 --secret badtpl busybox sleep 1000 >/dev/null
 rejected() { "$D" service ps --no-trunc --format '{{.Error}}' s2 2>/dev/null | grep -q "template: unknown field if .Task.Name"; }
