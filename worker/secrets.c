@@ -7,9 +7,10 @@
  * that leaves are wiped before they are freed.
  *
  * A task's files: ROOT/<task id> is a tmpfs of its own (nosuid, nodev,
- * noexec, mode 0700, sized to its data), holding secrets/NAME for each
- * secret (NAME a plain file name, created with O_EXCL|O_NOFOLLOW so
- * nothing existing is followed) and configs/<n> for the n-th config; the
+ * noexec, sized to its data, a template to the size limit), holding
+ * secrets/NAME for each secret (NAME a plain file name, created with
+ * O_EXCL|O_NOFOLLOW so nothing existing is followed) and configs/<n> for
+ * the n-th config; the
  * container gets ROOT/<task id>/secrets bound read-only at /run/secrets
  * and each config file bound read-only at its target. Files are owned by
  * the reference's UID and GID (default 0) with its Mode (default 0400 for
@@ -645,14 +646,14 @@ int wsecrets_prepare(struct wsecrets *s, const struct wtask *t,
 		const struct item *it = ref_item(s, true, r, err);
 		if (!it)
 			return -EINVAL;
-		bytes += it->len + 4096;
+		bytes += (it->tpl ? DATA_MAX : it->len) + 4096;
 	}
 	json_array_foreach((json_t *)cr, i, r)
 	{
 		const struct item *it = ref_item(s, false, r, err);
 		if (!it)
 			return -EINVAL;
-		bytes += it->len + 4096;
+		bytes += (it->tpl ? DATA_MAX : it->len) + 4096;
 	}
 	task_dir(s, t->id, dir, sizeof(dir));
 	int rc = mount_tmpfs(s->root, dir, bytes);
