@@ -4,7 +4,8 @@
 # the files carry their data, owner and mode, /run/secrets is a tmpfs, and
 # h2 keeps the data on a tmpfs of the task's own; h1 and h3, which run no
 # such task, have no file; `shoal secret rotate` rolls the task, which then
-# sees the new data; removing the service unmounts h2's copy.
+# sees the new data; removing the service unmounts h2's copy; a config of
+# almost 1000 KiB created on a follower manager reaches the leader whole.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/cluster/service-lib.sh
@@ -58,4 +59,26 @@ unmounted() { ! lab exec h2 grep -q "$sroot/" /proc/self/mountinfo; }
 assert_eventually "h2 unmounts the task's secrets once its tasks are gone" 30 unmounted
 assert_ok "then the secret and the config go" \
 	bash -c "'$LAB_SCRIPT' exec h1 docker secret rm db >/dev/null && '$LAB_SCRIPT' exec h1 docker config rm app_conf >/dev/null"
+note "through a follower"
+lab exec h1 shoal node promote h3 >/dev/null
+# A read that goes through the leader (read index): h3 follows it.
+mgr3() { lab exec h3 docker config ls >/dev/null 2>&1; }
+assert_eventually "h3 is a manager that reaches the leader" 20 mgr3
+head -c 1023000 /dev/urandom >"$SHOAL_LAB_DIR/big"
+# A new manager answers "no leader is elected yet" until it hears the
+# leader's first heartbeat: the create is retried until then.
+create_big() {
+	out=$(lab exec h3 docker config create big "$SHOAL_LAB_DIR/big" 2>&1)
+	grep -Eq '^[a-z0-9]{25}$' <<<"$out" ||
+		{ echo "$out"; grep -q "no leader is elected yet" <<<"$out" && return 1; return 2; }
+}
+assert_eventually "a config of almost 1000 KiB created on a follower is forwarded" 20 create_big
+same() {
+	lab exec h1 curl -s --unix-socket /run/shoal/shoald.sock http://x/v1.45/configs/big |
+		python3 -c 'import json,sys,base64; d=base64.b64decode(json.load(sys.stdin)["Spec"]["Data"]); sys.exit(d != open(sys.argv[1],"rb").read())' "$SHOAL_LAB_DIR/big"
+}
+assert_eventually "and the leader holds it whole" 10 same
+assert_contains "a name clash on a follower is Docker's 409 words" \
+	"config big already exists" "$(lab exec h3 docker config create big "$SHOAL_LAB_DIR/big" 2>&1)"
+assert_ok "rm on the follower" lab exec h3 docker config rm big
 lab_summary
