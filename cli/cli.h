@@ -88,5 +88,8 @@ int cli_cmd_swarm(struct cli *cli, int argc, char **argv);
 int cli_cmd_service(struct cli *cli, int argc, char **argv);
 int cli_cmd_stack(struct cli *cli, int argc, char **argv);
 int cli_cmd_compose(struct cli *cli, int argc, char **argv);
+/* cmd_secret.c: shoal secret ... and shoal config ... */
+int cli_cmd_secret(struct cli *cli, int argc, char **argv);
+int cli_cmd_config(struct cli *cli, int argc, char **argv);
 
 #endif

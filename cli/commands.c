@@ -13,6 +13,7 @@ const struct cli_command cli_commands[] = {
 	{"commit", cli_commit, "Create a new image from a container's changes"},
 	{"compose", cli_cmd_compose,
 	 "Run a compose file on this host (no swarm)"},
+	{"config", cli_cmd_config, "Manage Swarm configs"},
 	{"container", cli_cmd_container, "Manage containers"},
 	{"cp", cli_ctr_cp,
 	 "Copy files/folders between a container and the "
@@ -52,6 +53,7 @@ const struct cli_command cli_commands[] = {
 	{"rm", cli_ctr_rm, "Remove one or more containers"},
 	{"rmi", cli_img_rm, "Remove one or more images"},
 	{"run", cli_ctr_run, "Create and run a new container from an image"},
+	{"secret", cli_cmd_secret, "Manage Swarm secrets"},
 	{"service", cli_cmd_service, "Manage Swarm services"},
 	{"stack", cli_cmd_stack, "Manage Swarm stacks"},
 	{"start", cli_ctr_start, "Start one or more stopped containers"},

@@ -35,13 +35,14 @@ struct sopts {
 				      monitor, max-failure-ratio, order */
 	struct cli_list env, env_file, label, container_label, mount,
 		constraint, placement_pref, cap_add, cap_drop, ulimit, sysctl,
-		dns, dns_search, dns_option, host;
+		dns, dns_search, dns_option, host, secret, config;
 	/* update only */
 	struct cli_list env_add, env_rm, label_add, label_rm, clabel_add,
 		clabel_rm, mount_add, mount_rm, constraint_add, constraint_rm,
 		pref_add, pref_rm, ulimit_add, ulimit_rm, sysctl_add, sysctl_rm,
 		dns_add, dns_rm, dns_search_add, dns_search_rm, dns_option_add,
-		dns_option_rm, host_add, host_rm;
+		dns_option_rm, host_add, host_rm, secret_add, secret_rm,
+		config_add, config_rm;
 	bool set_detach;
 	struct cli_service_net net;
 };
@@ -138,6 +139,8 @@ static size_t create_flags(struct sopts *o, struct cli_flag *f)
 		L("host", 0, &o->host),
 		L("network", 0, &o->net.network),
 		L("publish", 'p', &o->net.publish),
+		L("secret", 0, &o->secret),
+		L("config", 0, &o->config),
 	};
 	memcpy(f + n, c, sizeof(c));
 	return n + sizeof(c) / sizeof(c[0]);
@@ -180,6 +183,10 @@ static size_t update_flags(struct sopts *o, struct cli_flag *f)
 		L("network-rm", 0, &o->net.network_rm),
 		L("publish-add", 0, &o->net.publish_add),
 		L("publish-rm", 0, &o->net.publish_rm),
+		L("secret-add", 0, &o->secret_add),
+		L("secret-rm", 0, &o->secret_rm),
+		L("config-add", 0, &o->config_add),
+		L("config-rm", 0, &o->config_rm),
 	};
 	memcpy(f + n, c, sizeof(c));
 	return n + sizeof(c) / sizeof(c[0]);
@@ -586,6 +593,92 @@ static int set_mounts(const struct sopts *o, json_t *cs)
 			json_array_append_new(ms, m);
 		}
 	}
+	return 0;
+}
+
+/* ------------------------------------------------- secrets and configs */
+
+/* "NAME" or "source=NAME,target=T,uid=U,gid=G,mode=0444" (docker's
+ * --secret and --config) into a reference by name; the managers resolve
+ * the name to its id. */
+static int ref_of(const char *flag, const char *csv, bool secret, json_t **out)
+{
+	char buf[1024], src[1024] = "", tgt[1024] = "", uid[1024] = "0",
+			gid[1024] = "0";
+	long mode = 0444;
+	snprintf(buf, sizeof(buf), "%s", csv);
+	if (!strchr(buf, '=')) {
+		snprintf(src, sizeof(src), "%s", buf);
+	} else {
+		for (char *save = NULL, *f = strtok_r(buf, ",", &save); f;
+		     f = strtok_r(NULL, ",", &save)) {
+			char *eq = strchr(f, '=');
+			if (!eq)
+				return bad(flag, csv,
+					   "invalid field: expected "
+					   "key=value");
+			*eq++ = '\0';
+			char *end;
+			if (!strcmp(f, "source") || !strcmp(f, "src"))
+				snprintf(src, sizeof(src), "%s", eq);
+			else if (!strcmp(f, "target"))
+				snprintf(tgt, sizeof(tgt), "%s", eq);
+			else if (!strcmp(f, "uid"))
+				snprintf(uid, sizeof(uid), "%s", eq);
+			else if (!strcmp(f, "gid"))
+				snprintf(gid, sizeof(gid), "%s", eq);
+			else if (!strcmp(f, "mode") &&
+				 (mode = strtol(eq, &end, 8),
+				  !*end && *eq && mode >= 0 && mode <= 0777))
+				continue;
+			else
+				return bad(flag, csv,
+					   !strcmp(f, "mode")
+						   ? "invalid mode: an octal "
+						     "number up to 0777"
+						   : "invalid field: use "
+						     "source, target, uid, "
+						     "gid or mode");
+		}
+	}
+	if (!*src)
+		return bad(flag, csv, "source is required");
+	if (!*tgt)
+		snprintf(tgt, sizeof(tgt), secret ? "%s" : "/%s", src);
+	*out = json_pack("{s:s, s:{s:s, s:s, s:s, s:i}}",
+			 secret ? "SecretName" : "ConfigName", src, "File",
+			 "Name", tgt, "UID", uid, "GID", gid, "Mode",
+			 (int)mode);
+	return *out ? 0 : -1;
+}
+
+static int set_refs(const struct cli_list *set, const struct cli_list *add,
+		    const struct cli_list *rm, bool secret, json_t *cs)
+{
+	const char *key = secret ? "Secrets" : "Configs";
+	const char *nk = secret ? "SecretName" : "ConfigName";
+	const char *ik = secret ? "SecretID" : "ConfigID";
+	if (!set->n && !add->n && !rm->n)
+		return 0;
+	json_t *rs = arr(cs, key);
+	for (size_t i = 0; i < rm->n; i++)
+		for (size_t k = json_array_size(rs); k-- > 0;) {
+			const json_t *r = json_array_get(rs, k);
+			if (!strcmp(jsonx_str(r, nk, ""), rm->v[i]) ||
+			    !strcmp(jsonx_str(r, ik, ""), rm->v[i]))
+				json_array_remove(rs, k);
+		}
+	const struct cli_list *lists[] = {set, add};
+	const char *names[2][2] = {{"config", "config-add"},
+				   {"secret", "secret-add"}};
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; i < lists[l]->n; i++) {
+			json_t *r;
+			if (ref_of(names[secret][l], lists[l]->v[i], secret,
+				   &r) < 0)
+				return -1;
+			json_array_append_new(rs, r);
+		}
 	return 0;
 }
 
@@ -1000,7 +1093,9 @@ int cli__service_opts(const char *cmd, int argc, char **argv, bool update,
 	    set_update(o.upd, "update", "UpdateConfig", spec, update) < 0 ||
 	    set_update(o.rb, "rollback", "RollbackConfig", spec, update) < 0 ||
 	    set_health(&o, cs) < 0 || set_container_misc(&o, cs) < 0 ||
-	    cli__service_net(spec, &o.net) < 0)
+	    cli__service_net(spec, &o.net) < 0 ||
+	    set_refs(&o.secret, &o.secret_add, &o.secret_rm, true, cs) < 0 ||
+	    set_refs(&o.config, &o.config_add, &o.config_rm, false, cs) < 0)
 		return -1;
 	set_labels(obj(spec, "Labels"), &o.label, &o.label_add, &o.label_rm);
 	set_labels(obj(cs, "Labels"), &o.container_label, &o.clabel_add,

@@ -402,6 +402,15 @@ int mgr__service_ports_check(struct mgr *m, const char *self,
 /** mgr__service_ports_done() - the write of service @id was applied or
  * refused: its claims go (and any older than a minute). */
 void mgr__service_ports_done(struct mgr *m, const char *id);
+/** The secret and config writes (ops_secret.c). */
+extern const struct mgr__write_op mgr__op_secret_create;
+extern const struct mgr__write_op mgr__op_secret_update;
+extern const struct mgr__write_op mgr__op_secret_remove;
+extern const struct mgr__write_op mgr__op_secret_rotate;
+extern const struct mgr__write_op mgr__op_config_create;
+extern const struct mgr__write_op mgr__op_config_update;
+extern const struct mgr__write_op mgr__op_config_remove;
+extern const struct mgr__write_op mgr__op_config_rotate;
 
 /** mgr__on_control() - a write or read index forwarded by a follower. */
 void mgr__on_control(struct mgr_conn *c, const Swarm__ControlRequest *req);

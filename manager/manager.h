@@ -439,7 +439,8 @@ struct mgr_item {
 };
 
 #define MGR_ASSIGN_MAX_ITEMS 4096
-#define MGR_ASSIGN_MAX_BYTES (4u << 20) /* per node */
+/* Per node, under the 16 MiB frame: room for secrets and configs. */
+#define MGR_ASSIGN_MAX_BYTES (12u << 20)
 #define MGR_ASSIGN_MAX_NODES 65536
 
 /**

@@ -26,6 +26,7 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "manager/internal.h"
+#include "manager/secrets.h"
 #include "manager/service.h"
 
 #include <errno.h>
@@ -73,6 +74,8 @@ static int create_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 	int rc = service_spec_check(w->body, &spec, err, errlen);
 	if (rc == 0)
 		rc = mgr__service_nets_resolve(w->m->store, spec, err, errlen);
+	if (rc == 0)
+		rc = secret_refs_resolve(w->m->store, spec, err, errlen);
 	if (rc < 0) {
 		json_decref(spec);
 		return rc;
@@ -161,7 +164,8 @@ static int update_build(struct mgr__write_ctx *w, char *err, size_t errlen)
 		goto out;
 	}
 	if ((rc = mgr__service_nets_resolve(w->m->store, spec, err, errlen)) <
-	    0)
+		    0 ||
+	    (rc = secret_refs_resolve(w->m->store, spec, err, errlen)) < 0)
 		goto out;
 	name = jsonx_str(spec, "Name", "");
 	if (rc == 0 && *name && strcmp(name, o->name) != 0) {

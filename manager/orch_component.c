@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "manager/internal.h"
 #include "manager/orch.h"
+#include "manager/secrets.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -145,6 +146,9 @@ static uint64_t set_hash(const struct node_items *ni)
 static void push_one(struct mgr_orch *o, const char *node_id,
 		     struct node_items *ni)
 {
+	if (!ni->overflow &&
+	    orch_secrets_append(o->m->store, &ni->items, &ni->n, &ni->cap) < 0)
+		ni->overflow = true;
 	uint64_t h = ni->overflow ? 0 : set_hash(ni);
 	bool same = h && (uintptr_t)hmap_get_str(&o->pushed, node_id) ==
 				 (uintptr_t)h;

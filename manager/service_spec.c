@@ -29,9 +29,13 @@
  *                                  PublishedPort, or one of 30000-32767)
  *                                  on every node; host ports on the
  *                                  task's node (the agent)
+ *   ContainerSpec.Secrets, Configs references checked here (shape,
+ *                                  targets), resolved against the store
+ *                                  on the leader (manager/ops_secret.c),
+ *                                  delivered by the agent
+ *                                  (worker/secrets.c)
  *
  * Refused by name until the issue that brings them:
- * ContainerSpec.Secrets and Configs,
  * Privileges, TaskTemplate.LogDriver, NetworkAttachmentSpec, PluginSpec,
  * GenericResources, a Runtime other than "container". Their empty forms
  * ([], {}, null, "") are accepted, as clients send them. Unknown fields
@@ -220,6 +224,162 @@ bool service_name_valid(const char *name)
 
 /* ---------------------------------------------------------- ContainerSpec */
 
+/* ------------------------------------- ContainerSpec.Secrets / Configs */
+
+/* A secret's target: a file name in /run/secrets (an absolute
+ * /run/secrets/NAME is taken as NAME). A config's: an absolute path, or
+ * a name under / (Docker's default is /CONFIGNAME). No "." or ".."
+ * components, no empty ones, printable ASCII only. */
+static bool target_ok(const char *t, bool secret)
+{
+	size_t n = strlen(t);
+	if (!n || n > 255)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (t[i] <= ' ' || t[i] > '~' || t[i] == ':' || t[i] == ',')
+			return false;
+	if (secret && !strncmp(t, "/run/secrets/", 13))
+		t += 13;
+	if (secret && strchr(t, '/'))
+		return false;
+	const char *c = t;
+	while (*c == '/')
+		c++;
+	while (*c) {
+		size_t l = strcspn(c, "/");
+		if (!l || (l == 1 && c[0] == '.') ||
+		    (l == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c += l;
+		if (*c == '/' && (c++, !*c))
+			return false;
+	}
+	return true;
+}
+
+static bool digits(const char *s)
+{
+	if (!*s || strlen(s) > 10)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static int check_ref(const json_t *r, bool secret, const char *path, char *err,
+		     size_t errlen)
+{
+	static const char *const ks[] = {"SecretID", "SecretName", "File",
+					 NULL};
+	static const char *const kc[] = {"ConfigID", "ConfigName", "File",
+					 "Runtime", NULL};
+	static const char *const kf[] = {"Name", "UID", "GID", "Mode", NULL};
+	const char *word = secret ? "secret" : "config";
+	const char *idk = secret ? "SecretID" : "ConfigID";
+	const char *namek = secret ? "SecretName" : "ConfigName";
+	int rc = fields(r, path, secret ? ks : kc, NULL, NULL, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (!json_is_object(r) ||
+	    (rc = str_at(r, idk, path, NULL, err, errlen)) < 0 ||
+	    (rc = str_at(r, namek, path, NULL, err, errlen)) < 0) {
+		if (!rc)
+			snprintf(err, errlen, INVALID "malformed %s reference",
+				 word);
+		return -EINVAL;
+	}
+	if (!*jsonx_str(r, idk, "") && !*jsonx_str(r, namek, "")) {
+		snprintf(err, errlen,
+			 INVALID "malformed %s reference: %s or %s is required",
+			 word, idk, namek);
+		return -EINVAL;
+	}
+	const json_t *rt = json_object_get(r, "Runtime");
+	if (rt && !json_is_null(rt)) {
+		snprintf(err, errlen,
+			 "%s.Runtime is not supported: give the config a File "
+			 "(a target path)",
+			 path);
+		return -EINVAL;
+	}
+	const json_t *f = json_object_get(r, "File");
+	char fp[96];
+	snprintf(fp, sizeof(fp), "%s.File", path);
+	if (!json_is_object(f)) {
+		snprintf(err, errlen,
+			 INVALID "malformed %s reference: %s is "
+				 "required",
+			 word, fp);
+		return -EINVAL;
+	}
+	if ((rc = fields(f, fp, kf, NULL, NULL, err, errlen)) < 0 ||
+	    (rc = str_at(f, "Name", fp, NULL, err, errlen)) < 0 ||
+	    (rc = str_at(f, "UID", fp, NULL, err, errlen)) < 0 ||
+	    (rc = str_at(f, "GID", fp, NULL, err, errlen)) < 0 ||
+	    (rc = uint_at(f, "Mode", fp, 0777, err, errlen)) < 0)
+		return rc;
+	const char *uid = jsonx_str(f, "UID", ""),
+		   *gid = jsonx_str(f, "GID", "");
+	if ((*uid && !digits(uid)) || (*gid && !digits(gid))) {
+		snprintf(err, errlen,
+			 INVALID "%s.UID and GID must be numeric ids", fp);
+		return -EINVAL;
+	}
+	if (!target_ok(jsonx_str(f, "Name", ""), secret)) {
+		snprintf(err, errlen,
+			 INVALID "invalid %s target \"%.100s\": %s", word,
+			 jsonx_str(f, "Name", ""),
+			 secret ? "a file name in /run/secrets (no '/', '.' "
+				  "or '..')"
+				: "an absolute path without '.' or '..' "
+				  "components");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Every reference checked; two references to one target refused, as
+ * swarmkit does. */
+static int check_refs(const json_t *c, bool secret, char *err, size_t errlen)
+{
+	const char *key = secret ? "Secrets" : "Configs";
+	const json_t *a = json_object_get(c, key);
+	char path[80];
+	size_t i, j;
+	json_t *r, *q;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > 256) {
+		snprintf(err, errlen,
+			 INVALID "TaskTemplate.ContainerSpec.%s must be a "
+				 "list of at most 256 references",
+			 key);
+		return -EINVAL;
+	}
+	json_array_foreach(a, i, r)
+	{
+		snprintf(path, sizeof(path), "TaskTemplate.ContainerSpec.%s",
+			 key);
+		int rc = check_ref(r, secret, path, err, errlen);
+		if (rc < 0)
+			return rc;
+		const char *t = jsonx_str(jsonx_obj(r, "File"), "Name", "");
+		json_array_foreach(a, j, q)
+		{
+			if (j < i && !strcmp(t, jsonx_str(jsonx_obj(q, "File"),
+							  "Name", ""))) {
+				snprintf(err, errlen,
+					 INVALID "%s references have a "
+						 "conflicting target: '%.100s'",
+					 secret ? "secret" : "config", t);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 static int check_container(const json_t *c, char *err, size_t errlen)
 {
 	static const char *const known[] = {"Image",
@@ -246,9 +406,10 @@ static int check_container(const json_t *c, char *err, size_t errlen)
 					    "CapabilityDrop",
 					    "Ulimits",
 					    "Isolation",
+					    "Secrets",
+					    "Configs",
 					    NULL};
-	static const char *const later[] = {"Secrets", "Configs", "Privileges",
-					    NULL};
+	static const char *const later[] = {"Privileges", NULL};
 	const char *p = "TaskTemplate.ContainerSpec";
 	if (!c || !json_is_object(c)) {
 		snprintf(err, errlen,
@@ -257,9 +418,8 @@ static int check_container(const json_t *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	int rc = fields(c, p, known, later,
-			"secrets, configs and credential specs come with a "
-			"later release",
-			err, errlen);
+			"credential specs come with a later release", err,
+			errlen);
 	if (rc < 0)
 		return rc;
 	const char *image = jsonx_str(c, "Image", "");
@@ -285,7 +445,10 @@ static int check_container(const json_t *c, char *err, size_t errlen)
 	    (rc = strings_at(c, "CapabilityDrop", p, err, errlen)) < 0 ||
 	    (rc = labels_at(c, "Labels", p, err, errlen)) < 0 ||
 	    (rc = labels_at(c, "Sysctls", p, err, errlen)) < 0 ||
-	    (rc = uint_at(c, "StopGracePeriod", p, INT64_MAX, err, errlen)) < 0)
+	    (rc = uint_at(c, "StopGracePeriod", p, INT64_MAX, err, errlen)) <
+		    0 ||
+	    (rc = check_refs(c, true, err, errlen)) < 0 ||
+	    (rc = check_refs(c, false, err, errlen)) < 0)
 		return rc;
 	return 0;
 }

@@ -54,6 +54,14 @@ enum write_kind {
 	W_SERVICE_REMOVE,
 	W_NETWORK_CREATE,
 	W_NETWORK_REMOVE,
+	W_SECRET_CREATE,
+	W_SECRET_UPDATE,
+	W_SECRET_REMOVE,
+	W_SECRET_ROTATE,
+	W_CONFIG_CREATE,
+	W_CONFIG_UPDATE,
+	W_CONFIG_REMOVE,
+	W_CONFIG_ROTATE,
 	W_COUNT,
 };
 
@@ -67,6 +75,14 @@ static const struct mgr__write_op *const ops[W_COUNT] = {
 	[W_SERVICE_REMOVE] = &mgr__op_service_remove,
 	[W_NETWORK_CREATE] = &mgr__op_network_create,
 	[W_NETWORK_REMOVE] = &mgr__op_network_remove,
+	[W_SECRET_CREATE] = &mgr__op_secret_create,
+	[W_SECRET_UPDATE] = &mgr__op_secret_update,
+	[W_SECRET_REMOVE] = &mgr__op_secret_remove,
+	[W_SECRET_ROTATE] = &mgr__op_secret_rotate,
+	[W_CONFIG_CREATE] = &mgr__op_config_create,
+	[W_CONFIG_UPDATE] = &mgr__op_config_update,
+	[W_CONFIG_REMOVE] = &mgr__op_config_remove,
+	[W_CONFIG_ROTATE] = &mgr__op_config_rotate,
 };
 
 static int kind_of(const char *name)

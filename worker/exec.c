@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "engine/engine.h"
+#include "worker/secrets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,7 @@ struct run {
 	bool gone;	/* left the set: remove once stopped */
 	bool unhealthy; /* stopped because its health check failed */
 	bool dirty;	/* a report is due */
+	char **binds;	/* its secrets' and configs' bind mounts, or NULL */
 };
 
 struct wexec {
@@ -67,6 +69,7 @@ struct wexec {
 	void *arg;
 	struct list_node runs;
 	struct eng_sub *sub;
+	struct wsecrets *secrets; /* the set's secret and config items */
 	uv_timer_t flush;
 	bool flush_open;
 	bool sweep_due; /* remove stray task containers at the next set */
@@ -105,6 +108,7 @@ static void maybe_free(struct wexec *x)
 {
 	if (!x->closing || x->inflight || x->flush_open)
 		return;
+	wsecrets_free(x->secrets);
 	shoal_free(x);
 }
 
@@ -162,6 +166,8 @@ static void set_state(struct run *r, enum wtask_state s, const char *msg,
 		return;
 	r->state = s;
 	r->ts_ns = time_real_ns();
+	if (wtask_state_final(s))
+		wsecrets_release(r->x->secrets, r->t->id);
 	snprintf(r->msg, sizeof(r->msg), "%s", msg);
 	snprintf(r->err, sizeof(r->err), "%s", err ? err : "");
 	log_info("task=%s %s: %s%s%s", r->t->id, wtask_state_name(s), msg,
@@ -325,7 +331,9 @@ static struct run *find_cid(struct wexec *x, const char *cid)
 
 static void run_free(struct run *r)
 {
+	wsecrets_release(r->x->secrets, r->t->id);
 	list_remove(&r->node);
+	wsecrets_binds_free(r->binds);
 	wtask_free(r->t);
 	shoal_free(r);
 }
@@ -350,6 +358,7 @@ static void stopped(void *arg, int rc, const char *msg)
 	x->inflight--;
 	if (x->closing) {
 		/* wexec_close() unlinked it and left it to us. */
+		wsecrets_binds_free(r->binds);
 		wtask_free(r->t);
 		shoal_free(r);
 		maybe_free(x);
@@ -396,6 +405,39 @@ static void stop_container(struct run *r)
 		set_state(r, WT_SHUTDOWN, "shutdown", NULL);
 }
 
+/* The task's secrets and configs written (worker/secrets.c) and their
+ * binds added to @spec's volumes: spec->volumes becomes an array of ours
+ * (shoal_free it; the strings are the task's and the binds'). The binds'
+ * strings live until the task's next start or its end. */
+static int with_secrets(struct run *r, struct eng_spec *spec,
+			struct shoal_err *err)
+{
+	char **binds = NULL;
+	size_t n = 0, k = 0;
+	int rc =
+		wsecrets_prepare(r->x->secrets, r->t, &r->x->node, &binds, err);
+	if (rc < 0)
+		return rc;
+	for (const char *const *v = spec->volumes; v && *v; v++)
+		n++;
+	for (char **b = binds; b && *b; b++)
+		k++;
+	const char **all = shoal_calloc(n + k + 1, sizeof(*all));
+	if (!all) {
+		wsecrets_binds_free(binds);
+		wsecrets_release(r->x->secrets, r->t->id);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		all[i] = spec->volumes[i];
+	for (size_t i = 0; i < k; i++)
+		all[n + i] = binds[i];
+	wsecrets_binds_free(r->binds);
+	r->binds = binds;
+	spec->volumes = all;
+	return 0;
+}
+
 static void start_task(struct run *r)
 {
 	struct eng_spec spec;
@@ -408,7 +450,14 @@ static void start_task(struct run *r)
 	}
 	if (!r->cid[0]) {
 		wtask_eng_spec(r->t, &spec);
-		int rc = eng_create(x->eng, &spec, &c, &err);
+		int rc = with_secrets(r, &spec, &err);
+		if (rc < 0) {
+			set_state(r, WT_REJECTED, "rejected",
+				  err.msg[0] ? err.msg : shoal_strerror(rc));
+			return;
+		}
+		rc = eng_create(x->eng, &spec, &c, &err);
+		shoal_free((void *)spec.volumes);
 		if (rc < 0) {
 			set_state(r, WT_REJECTED, "rejected",
 				  err.msg[0] ? err.msg : shoal_strerror(rc));
@@ -672,11 +721,16 @@ int wexec_open(const struct wexec_config *cfg, struct wexec **out)
 	x->arg = cfg->arg;
 	x->sweep_due = true;
 	list_init(&x->runs);
+	char sroot[4200];
 	int rc = path_mkdir_p(x->dir, 0700);
 	if (rc < 0)
 		log_error("cannot create %s: %s", x->dir, shoal_strerror(rc));
-	rc = eng_subscribe(x->eng, on_event, x, &x->sub);
+	snprintf(sroot, sizeof(sroot), "%s/secrets", x->dir);
+	rc = wsecrets_new(sroot, &x->secrets);
+	if (rc == 0)
+		rc = eng_subscribe(x->eng, on_event, x, &x->sub);
 	if (rc < 0) {
+		wsecrets_free(x->secrets);
 		shoal_free(x);
 		return rc;
 	}
@@ -692,11 +746,21 @@ void wexec_assign(struct wexec *x, const struct agent_item *items, size_t n)
 {
 	struct list_node *p, *tmp;
 	list_for_each(p, &x->runs) list_entry(p, struct run, node)->gone = true;
+	wsecrets_begin(x->secrets);
 	for (size_t i = 0; i < n; i++) {
 		struct shoal_err err = {""};
 		struct wtask *t = NULL;
-		int rc = wtask_decode(items[i].data, items[i].len, &x->node, &t,
-				      &err);
+		int rc = wsecrets_item(x->secrets, items[i].data, items[i].len,
+				       &err);
+		if (rc != 0) { /* a secret, a config or another kind */
+			if (rc < 0)
+				log_warn("assignment refused: %s",
+					 err.msg[0] ? err.msg
+						    : shoal_strerror(rc));
+			continue;
+		}
+		rc = wtask_decode(items[i].data, items[i].len, &x->node, &t,
+				  &err);
 		if (rc == -ENOMSG) { /* not a task: worker/net.c's, ... */
 			log_debug("assignment item skipped: %s", err.msg);
 			continue;
@@ -743,6 +807,7 @@ void wexec_assign(struct wexec *x, const struct agent_item *items, size_t n)
 		if (r->state > WT_ASSIGNED && !wtask_state_final(r->state))
 			adopt(r);
 	}
+	wsecrets_commit(x->secrets);
 	if (x->sweep_due) {
 		x->sweep_due = false;
 		sweep(x);
@@ -808,10 +873,13 @@ void wexec_close(struct wexec *x)
 	list_for_each_safe(p, tmp, &x->runs)
 	{
 		struct run *r = list_entry(p, struct run, node);
-		if (!r->stopping)
+		if (!r->stopping) {
 			run_free(r);
-		else
-			list_remove(&r->node); /* stopped() frees it */
+		} else {
+			/* stopped() frees it; its host copy goes now. */
+			wsecrets_release(x->secrets, r->t->id);
+			list_remove(&r->node);
+		}
 	}
 	uv_close((uv_handle_t *)&x->flush, flush_closed);
 }

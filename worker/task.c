@@ -31,7 +31,7 @@ static const char *const cs_applied[] = {
 	"Healthcheck",	 "Hosts",	   "DNSConfig",
 	"CapabilityAdd", "CapabilityDrop", "Ulimits",
 	"Isolation",	 "Init",	   "Groups",
-	"Sysctls",
+	"Sysctls",	 "Secrets",	   "Configs",
 };
 
 static bool in_list(const char *const *l, size_t n, const char *s)
@@ -472,6 +472,37 @@ static int resources_from(struct wtask *t, const json_t *spec)
 			       &ignored);
 }
 
+/* ContainerSpec.Secrets / Configs: a list of references, each naming
+ * its object's id and a File; worker/secrets.c writes them. */
+static int refs_from(struct wtask *t, const json_t *cs, bool secret)
+{
+	const char *key = secret ? "Secrets" : "Configs";
+	const json_t *a = json_object_get(cs, key);
+	size_t i;
+	json_t *r;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > WTASK_MAX_LIST)
+		return wtask__bad(t,
+				  "ContainerSpec.%s must be a list of at most "
+				  "%d references",
+				  key, WTASK_MAX_LIST);
+	json_array_foreach(a, i, r)
+	{
+		const char *id =
+			jsonx_str(r, secret ? "SecretID" : "ConfigID", "");
+		const json_t *f = json_object_get(r, "File");
+		if (!json_is_object(r) || !*id || !json_is_object(f) ||
+		    !*jsonx_str(f, "Name", ""))
+			return wtask__bad(t,
+					  "ContainerSpec.%s[%zu] needs %s and "
+					  "File.Name",
+					  key, i,
+					  secret ? "SecretID" : "ConfigID");
+	}
+	return 0;
+}
+
 static int container_from(struct wtask *t, const struct wtask_node *node,
 			  const json_t *spec)
 {
@@ -565,6 +596,8 @@ static int container_from(struct wtask *t, const struct wtask_node *node,
 	    (rc = health_from(t, cs)) < 0 ||
 	    (rc = privileges_from(t, cs)) < 0 || (rc = dns_from(t, cs)) < 0 ||
 	    (rc = sysctls_from(t, cs)) < 0 ||
+	    (rc = refs_from(t, cs, true)) < 0 ||
+	    (rc = refs_from(t, cs, false)) < 0 ||
 	    (rc = wtask__strv_from(t, json_object_get(cs, "Groups"),
 				   "ContainerSpec.Groups", &t->groups)) < 0)
 		return rc;
