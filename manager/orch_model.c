@@ -644,7 +644,12 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 			hmap_len(&m->written) ? own_write(m, o) : NULL;
 		struct orch_task *old = hmap_get_str(&m->tasks, o->id);
 		if (t && t == old) {
+			/* Changed in place by a pass: what it was is gone, so a
+			 * task with addresses may have changed what every node
+			 * on its networks sees (Ready, an address, its end). */
 			mark_node(m, t->node_id);
+			if (t->naddrs)
+				m->all_dirty = true;
 			return 0; /* already the model's */
 		}
 		if (!t)

@@ -456,6 +456,64 @@ static void network_items_list_peers_of_other_nodes_only(void **state)
 	h_fini(&h);
 }
 
+/* The leader's model follows the store by its own writes coming back
+ * (orch_model_put(), own_write()) rather than by reloads: a task of a
+ * network going running there must mark every node's set, not only its
+ * own, or the other nodes keep balancing over the tasks they knew. */
+static void a_task_running_marks_every_node_on_its_network(void **state)
+{
+	struct h h;
+	struct h_task t[16];
+	setup3(&h);
+	h_service(&h, "s1", "web",
+		  SVC("web", "3", "[{\"Target\":\"front\"}]", "{}"));
+	h_settle(&h);
+	assert_int_equal(h_tasks(&h, t, 16), 3);
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	h_report(&h, t[0].node, t[0].id, "running", 0);
+	struct orch_env env = {
+		.now_ns = h.now, .new_id = h_id, .arg = &h, .history = 5};
+	struct store_batch b;
+	bool more;
+	int64_t wake;
+	store_batch_init(&b, h.now);
+	assert_true(orch_pass(&h.m, &env, &b, &more, &wake) > 0);
+	h_apply(&h, &b);
+	orch_pass_done(&h.m, true);
+	/* The sets were pushed; then the write commits and comes back. */
+	hmap_fini(&h.m.dirty_nodes);
+	h.m.dirty_nodes = (struct hmap)HMAP_INIT;
+	h.m.all_dirty = false;
+	assert_int_equal(
+		orch_model_put(&h.m, store_get(h.s, STORE_TASKS, t[0].id)), 0);
+	for (size_t i = 0; i < 3; i++) {
+		if (!h.m.all_dirty &&
+		    !hmap_has(&h.m.dirty_nodes, t[i].node, strlen(t[i].node)))
+			fail_msg("node %s not marked: it keeps %s not Ready",
+				 t[i].node, t[0].id);
+	}
+	/* And what they get then has the task Ready, on every node. */
+	for (size_t i = 0; i < 3; i++) {
+		struct items it = {0};
+		assert_int_equal(alloc_items(&h.m, t[i].node, emit, &it), 0);
+		assert_int_equal(it.n, 1);
+		json_t *tl = json_object_get(
+			json_array_get(json_object_get(it.j[0], "Services"), 0),
+			"Tasks");
+		size_t k, ready = 0;
+		json_t *p;
+		json_array_foreach(tl, k, p)
+		{
+			if (!strcmp(jsonx_str(p, "ID", ""), t[0].id))
+				ready += json_is_true(
+					json_object_get(p, "Ready"));
+		}
+		assert_int_equal(ready, 1);
+		json_decref(it.j[0]);
+	}
+	h_fini(&h);
+}
+
 #define SVC_PORTS(name, replicas, ports)                                           \
 	"{\"Name\":\"" name "\",\"TaskTemplate\":{\"ContainerSpec\":{"             \
 	"\"Image\":\"busybox\"}},\"Mode\":{\"Replicated\":{\"Replicas\":" replicas \
@@ -728,6 +786,8 @@ int main(void)
 		cmocka_unit_test(
 			leaving_a_network_drops_the_vip_and_replaces_tasks),
 		cmocka_unit_test(network_items_list_peers_of_other_nodes_only),
+		cmocka_unit_test(
+			a_task_running_marks_every_node_on_its_network),
 		cmocka_unit_test(services_without_networks_are_unchanged),
 		cmocka_unit_test(
 			ingress_ports_get_numbers_and_the_ingress_network),
