@@ -331,9 +331,29 @@ static int ingress_item(struct orch_model *m, const char *node_id, char **text,
 		json_decref(ports);
 		return 0;
 	}
-	json_t *o = json_pack("{s:s, s:o, s:o}", "Kind", "ingress", "Network",
-			      net_json(m, in, node_id), "Ports", ports);
-	*text = o ? jsonx_dump(o, len) : NULL;
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "Kind", "ingress",
+			      "Network", net_json(m, in, node_id), "Ports",
+			      ports, "Nodes", json_array());
+	/* Every node's own address on the network (allocator.c), this
+	 * one's also as Addr: the address it answers published ports
+	 * from, and where a task sends the replies of what it received. */
+	json_t *nodes = json_object_get(o, "Nodes");
+	for (size_t i = 0; nodes && i < in->nnaddr; i++) {
+		const struct orch_node_addr *a = &in->naddr[i];
+		const struct orch_node *x = hmap_get_str(&m->nodes, a->node_id);
+		if (!x)
+			continue;
+		if (!strcmp(a->node_id, node_id) &&
+		    json_object_set_new(o, "Addr", ip_json(a->addr)) < 0)
+			nodes = NULL;
+		if (nodes && json_array_append_new(
+				     nodes, json_pack("{s:s, s:o, s:s}",
+						      "NodeID", a->node_id,
+						      "Addr", ip_json(a->addr),
+						      "VTEP", x->addr)) < 0)
+			nodes = NULL;
+	}
+	*text = o && nodes ? jsonx_dump(o, len) : NULL;
 	json_decref(o);
 	return *text ? 0 : -ENOMEM;
 }

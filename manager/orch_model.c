@@ -169,7 +169,10 @@ static void fr_none(void *p)
 
 static void fr_net(void *p)
 {
-	shoal_free(p);
+	struct orch_net *n = p;
+	if (n)
+		shoal_free(n->naddr);
+	shoal_free(n);
 }
 
 void orch_model_clear(struct orch_model *m)

@@ -666,6 +666,106 @@ static void host_ports_ride_in_the_task(void **state)
 	h_fini(&h);
 }
 
+/* The ingress network's NodeAddresses (status), parsed: node ids into
+ * @ids and addresses into @a, in the stored order; the count. */
+static size_t node_addrs(struct h *h, char ids[][32], char a[][24], size_t cap)
+{
+	const struct store_object *in =
+		store_get_by_name(h->s, STORE_NETWORKS, "ingress");
+	assert_non_null(in);
+	json_t *st = obj(h, STORE_NETWORKS, in->id, true);
+	json_t *l = json_object_get(st, "NodeAddresses");
+	size_t i, k = 0;
+	json_t *e;
+	json_array_foreach(l, i, e)
+	{
+		assert_true(k < cap);
+		snprintf(ids[k], 32, "%s", jsonx_str(e, "NodeID", ""));
+		snprintf(a[k++], 24, "%s", jsonx_str(e, "Addr", ""));
+	}
+	json_decref(st);
+	return k;
+}
+
+static void every_node_gets_its_own_ingress_address(void **state)
+{
+	struct h h;
+	char ids[8][32], na[8][24], all[24][24];
+	setup3(&h);
+	h_service(&h, "s1", "web",
+		  SVC_PORTS("web", "2",
+			    "[{\"TargetPort\":80,\"PublishedPort\":8080}]"));
+	h_settle(&h);
+	const struct store_object *in =
+		store_get_by_name(h.s, STORE_NETWORKS, "ingress");
+	assert_non_null(in);
+	char in_id[32];
+	snprintf(in_id, sizeof(in_id), "%s", in->id);
+	/* One per node, sorted by node id, none a task's, the VIP or the
+	 * gateway. */
+	assert_int_equal(node_addrs(&h, ids, na, 8), 3);
+	assert_string_equal(ids[0], "n1");
+	assert_string_equal(ids[1], "n2");
+	assert_string_equal(ids[2], "n3");
+	size_t k = addrs(&h, in_id, all, 24, false);
+	assert_int_equal(k, 2);
+	snprintf(all[k++], 24, "10.255.0.2/16"); /* the VIP */
+	snprintf(all[k++], 24, "10.255.0.1/16"); /* the gateway */
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(strncmp(na[i], "10.255.0.", 9), 0);
+		assert_null(strchr(na[i], '/'));
+		snprintf(all[k++], 24, "%s/16", na[i]);
+	}
+	no_duplicates(all, k);
+	char n2[24];
+	snprintf(n2, sizeof(n2), "%s", na[1]);
+
+	/* The ingress item carries them: this node's as Addr, every
+	 * node's with its VTEP in Nodes. */
+	struct items it = {0};
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	assert_int_equal(alloc_items(&h.m, "n2", emit, &it), 0);
+	json_t *ing = NULL;
+	for (size_t i = 0; i < it.n; i++)
+		if (!strcmp(jsonx_str(it.j[i], "Kind", ""), "ingress"))
+			ing = it.j[i];
+	assert_non_null(ing);
+	assert_string_equal(jsonx_str(ing, "Addr", ""), n2);
+	json_t *nodes = json_object_get(ing, "Nodes");
+	assert_int_equal(json_array_size(nodes), 3);
+	json_t *x = json_array_get(nodes, 2);
+	assert_string_equal(jsonx_str(x, "NodeID", ""), "n3");
+	assert_string_equal(jsonx_str(x, "Addr", ""), na[2]);
+	assert_string_equal(jsonx_str(x, "VTEP", ""), "192.168.100.13");
+	for (size_t i = 0; i < it.n; i++)
+		json_decref(it.j[i]);
+
+	/* A new node gets one; the others keep theirs. */
+	node(&h, "n4", "192.168.100.14");
+	h_settle(&h);
+	assert_int_equal(node_addrs(&h, ids, na, 8), 4);
+	assert_string_equal(ids[3], "n4");
+	assert_string_equal(na[1], n2);
+	no_duplicates(na, 4);
+
+	/* A removed node gives its address back; a new leader (every pass
+	 * reloads the store) changes nothing more. */
+	struct store_batch b;
+	store_batch_init(&b, h.now);
+	assert_int_equal(
+		store_batch_delete(&b, STORE_NODES, "n2",
+				   store_get(h.s, STORE_NODES, "n2")->version),
+		0);
+	h_apply(&h, &b);
+	h_settle(&h);
+	assert_int_equal(node_addrs(&h, ids, na, 8), 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_not_equal(ids[i], "n2");
+		assert_string_not_equal(na[i], n2);
+	}
+	h_fini(&h);
+}
+
 /* Settle, run every assigned task and stop those told to, @rounds times
  * (a rolling update going through). */
 static void roll(struct h *h, int rounds)
@@ -792,6 +892,7 @@ int main(void)
 		cmocka_unit_test(
 			ingress_ports_get_numbers_and_the_ingress_network),
 		cmocka_unit_test(host_ports_ride_in_the_task),
+		cmocka_unit_test(every_node_gets_its_own_ingress_address),
 		cmocka_unit_test(changing_published_ports_replaces_the_tasks),
 		cmocka_unit_test(an_asked_port_wins_over_a_dynamic_one),
 	};
