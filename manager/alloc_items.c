@@ -70,6 +70,16 @@ static int cmp_task(const void *a, const void *b)
 	return c ? c : strcmp(x->id, y->id);
 }
 
+/* Whether @t's node can be a peer: in the store, not down, with an
+ * address. A node found down keeps no forwarding entry on the others
+ * (its tasks are shut down and replaced elsewhere; issue 13), and one
+ * without an address (removed) would make the item unusable. */
+static bool peer_node_up(struct orch_model *m, const struct orch_task *t)
+{
+	const struct orch_node *n = hmap_get_str(&m->nodes, t->node_id);
+	return n && !n->down && *n->addr;
+}
+
 static json_t *peer_json(struct orch_model *m, const struct orch_task *t,
 			 uint32_t addr)
 {
@@ -182,7 +192,8 @@ static json_t *net_json(struct orch_model *m, const struct orch_net *n,
 		if (!a)
 			continue;
 		tasks[nt++] = t;
-		if (orch_task_assigned(t) && strcmp(t->node_id, node_id))
+		if (orch_task_assigned(t) && strcmp(t->node_id, node_id) &&
+		    peer_node_up(m, t))
 			rc |= json_array_append_new(peers, peer_json(m, t, a));
 	}
 	qsort(tasks, nt, sizeof(*tasks), cmp_task);

@@ -621,6 +621,8 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 			m->all_dirty = true; /* a VTEP in other nodes' items */
 		if (was && was->ready != n->ready)
 			mark_node(m, n->id); /* the ingress item */
+		if (was && was->down != n->down)
+			m->all_dirty = true; /* its peers in others' items */
 		m->nodes_gen++;
 		return put(&m->nodes, n->id, n, fr_node);
 	}

@@ -514,6 +514,57 @@ static void a_task_running_marks_every_node_on_its_network(void **state)
 	h_fini(&h);
 }
 
+/* A node found down: every other node's set is recomputed and no longer
+ * lists the addresses of its tasks as peers (no stale forwarding entry
+ * once node-down is detected). */
+static void a_node_down_leaves_the_peers_of_every_node(void **state)
+{
+	struct h h;
+	struct h_task t[16];
+	setup3(&h);
+	h_service(&h, "s1", "web",
+		  SVC("web", "3", "[{\"Target\":\"front\"}]", "{}"));
+	h_settle(&h);
+	assert_int_equal(h_tasks(&h, t, 16), 3);
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	struct items it = {0};
+	assert_int_equal(alloc_items(&h.m, t[0].node, emit, &it), 0);
+	assert_int_equal(it.n, 1);
+	assert_int_equal(json_array_size(json_object_get(it.j[0], "Peers")), 2);
+	json_decref(it.j[0]);
+	/* t[1]'s node goes down. */
+	const struct store_object *o = store_get(h.s, STORE_NODES, t[1].node);
+	assert_non_null(o);
+	char *st = shoal_malloc(o->status_len + 1);
+	assert_non_null(st);
+	memcpy(st, o->status, o->status_len);
+	st[o->status_len] = '\0';
+	char *ready = strstr(st, "\"ready\"");
+	assert_non_null(ready);
+	memcpy(ready, "\"down\" ", 7); /* same length, still JSON */
+	char spec[256];
+	snprintf(spec, sizeof(spec), "%.*s", (int)o->spec_len,
+		 (const char *)o->spec);
+	h_put(&h, STORE_NODES, t[1].node, NULL, spec, st);
+	shoal_free(st);
+	hmap_fini(&h.m.dirty_nodes);
+	h.m.dirty_nodes = (struct hmap)HMAP_INIT;
+	h.m.all_dirty = false;
+	assert_int_equal(
+		orch_model_put(&h.m, store_get(h.s, STORE_NODES, t[1].node)),
+		0);
+	assert_true(h.m.all_dirty);
+	it.n = 0;
+	assert_int_equal(alloc_items(&h.m, t[0].node, emit, &it), 0);
+	assert_int_equal(it.n, 1);
+	json_t *peers = json_object_get(it.j[0], "Peers");
+	assert_int_equal(json_array_size(peers), 1);
+	assert_string_equal(jsonx_str(json_array_get(peers, 0), "NodeID", ""),
+			    t[2].node);
+	json_decref(it.j[0]);
+	h_fini(&h);
+}
+
 #define SVC_PORTS(name, replicas, ports)                                           \
 	"{\"Name\":\"" name "\",\"TaskTemplate\":{\"ContainerSpec\":{"             \
 	"\"Image\":\"busybox\"}},\"Mode\":{\"Replicated\":{\"Replicas\":" replicas \
@@ -888,6 +939,7 @@ int main(void)
 		cmocka_unit_test(network_items_list_peers_of_other_nodes_only),
 		cmocka_unit_test(
 			a_task_running_marks_every_node_on_its_network),
+		cmocka_unit_test(a_node_down_leaves_the_peers_of_every_node),
 		cmocka_unit_test(services_without_networks_are_unchanged),
 		cmocka_unit_test(
 			ingress_ports_get_numbers_and_the_ingress_network),
