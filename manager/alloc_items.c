@@ -70,6 +70,16 @@ static int cmp_task(const void *a, const void *b)
 	return c ? c : strcmp(x->id, y->id);
 }
 
+/* Whether @t's node can be a peer: in the store, not down, with an
+ * address. A node found down keeps no forwarding entry on the others
+ * (its tasks are shut down and replaced elsewhere; issue 13), and one
+ * without an address (removed) would make the item unusable. */
+static bool peer_node_up(struct orch_model *m, const struct orch_task *t)
+{
+	const struct orch_node *n = hmap_get_str(&m->nodes, t->node_id);
+	return n && !n->down && *n->addr;
+}
+
 static json_t *peer_json(struct orch_model *m, const struct orch_task *t,
 			 uint32_t addr)
 {
@@ -182,7 +192,8 @@ static json_t *net_json(struct orch_model *m, const struct orch_net *n,
 		if (!a)
 			continue;
 		tasks[nt++] = t;
-		if (orch_task_assigned(t) && strcmp(t->node_id, node_id))
+		if (orch_task_assigned(t) && strcmp(t->node_id, node_id) &&
+		    peer_node_up(m, t))
 			rc |= json_array_append_new(peers, peer_json(m, t, a));
 	}
 	qsort(tasks, nt, sizeof(*tasks), cmp_task);
@@ -331,9 +342,29 @@ static int ingress_item(struct orch_model *m, const char *node_id, char **text,
 		json_decref(ports);
 		return 0;
 	}
-	json_t *o = json_pack("{s:s, s:o, s:o}", "Kind", "ingress", "Network",
-			      net_json(m, in, node_id), "Ports", ports);
-	*text = o ? jsonx_dump(o, len) : NULL;
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "Kind", "ingress",
+			      "Network", net_json(m, in, node_id), "Ports",
+			      ports, "Nodes", json_array());
+	/* Every node's own address on the network (allocator.c), this
+	 * one's also as Addr: the address it answers published ports
+	 * from, and where a task sends the replies of what it received. */
+	json_t *nodes = json_object_get(o, "Nodes");
+	for (size_t i = 0; nodes && i < in->nnaddr; i++) {
+		const struct orch_node_addr *a = &in->naddr[i];
+		const struct orch_node *x = hmap_get_str(&m->nodes, a->node_id);
+		if (!x)
+			continue;
+		if (!strcmp(a->node_id, node_id) &&
+		    json_object_set_new(o, "Addr", ip_json(a->addr)) < 0)
+			nodes = NULL;
+		if (nodes && json_array_append_new(
+				     nodes, json_pack("{s:s, s:o, s:s}",
+						      "NodeID", a->node_id,
+						      "Addr", ip_json(a->addr),
+						      "VTEP", x->addr)) < 0)
+			nodes = NULL;
+	}
+	*text = o && nodes ? jsonx_dump(o, len) : NULL;
 	json_decref(o);
 	return *text ? 0 : -ENOMEM;
 }

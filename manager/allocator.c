@@ -63,6 +63,53 @@ static json_t *cidr_json(uint32_t addr, uint8_t prefix)
 
 /* --- decoding ------------------------------------------------------------ */
 
+static int by_node(const void *a, const void *b)
+{
+	return strcmp(((const struct orch_node_addr *)a)->node_id,
+		      ((const struct orch_node_addr *)b)->node_id);
+}
+
+/* The ingress network's status NodeAddresses into @n->naddr, sorted by
+ * node id. An entry that is not a node id with a host address of the
+ * subnet is left out (the next pass gives that node one again). 0 or
+ * -ENOMEM. */
+static int node_addrs_decode(struct orch_net *n, const struct store_object *o)
+{
+	json_t *st = NULL;
+	if (!o->status_len || jsonx_parse((const char *)o->status,
+					  o->status_len, &st, NULL, 0) < 0)
+		return 0;
+	const json_t *l = json_object_get(st, "NodeAddresses");
+	size_t i, k = 0;
+	json_t *e;
+	n->naddr = json_array_size(l)
+			   ? shoal_calloc(json_array_size(l), sizeof(*n->naddr))
+			   : NULL;
+	if (json_array_size(l) && !n->naddr) {
+		json_decref(st);
+		return -ENOMEM;
+	}
+	uint32_t mask = ~0u << (32 - n->a.prefix);
+	json_array_foreach(l, i, e)
+	{
+		const char *id = jsonx_str(e, "NodeID", "");
+		uint32_t a;
+		if (!*id || strlen(id) > STORE_ID_MAX ||
+		    alloc_ip_parse(jsonx_str(e, "Addr", ""), &a) < 0 ||
+		    (a & mask) != n->a.subnet || a == n->a.subnet ||
+		    a == (n->a.subnet | ~mask) || a == n->a.gateway)
+			continue;
+		snprintf(n->naddr[k].node_id, sizeof(n->naddr[k].node_id), "%s",
+			 id);
+		n->naddr[k++].addr = a;
+	}
+	n->nnaddr = k;
+	if (k)
+		qsort(n->naddr, k, sizeof(*n->naddr), by_node);
+	json_decref(st);
+	return 0;
+}
+
 struct orch_net *alloc__net_decode(const struct store_object *o)
 {
 	json_t *sp = NULL;
@@ -84,7 +131,12 @@ struct orch_net *alloc__net_decode(const struct store_object *o)
 	long v = *mtu ? strtol(mtu, NULL, 10) : 0;
 	n->mtu = v >= ALLOC_MTU_MIN && v <= ALLOC_MTU_MAX ? (uint32_t)v
 							  : DEFAULT_MTU;
+	n->version = o->version;
 	json_decref(sp);
+	if (n->ingress && node_addrs_decode(n, o) < 0) {
+		shoal_free(n);
+		return NULL;
+	}
 	return n;
 }
 
@@ -681,6 +733,82 @@ static int fill_pools(struct orch_model *m, struct hmap *pools, struct ports *u,
 }
 
 /*
+ * Every node's own address on the ingress network @in (docs/overlay.md,
+ * "Ingress"): the routing mesh's DNAT keeps the client's address, so a
+ * task's replies must go back through the node that received the
+ * connection, which needs an address of its own there (the gateway is
+ * every node's). Kept while the node is in the store, the lowest free
+ * one for a node without, given back when the node is removed; written
+ * into the network's status (NodeAddresses) when that changes. Before
+ * the VIPs and tasks of this pass pick theirs.
+ */
+static int node_addrs(struct orch_model *m, struct hmap *pools,
+		      struct orch_net *in, const struct alloc_hooks *h)
+{
+	if (!in->version)
+		return 0; /* made in this pass: in the next */
+	struct pool *p = pool_get(pools, m, in->id);
+	size_t nn = hmap_len(&m->nodes), k = 0, pos = 0, kl;
+	struct orch_node_addr *want = shoal_calloc(nn + 1, sizeof(*want));
+	if (!p || !want) {
+		shoal_free(want);
+		return -ENOMEM;
+	}
+	const void *key;
+	void *v;
+	while (hmap_next(&m->nodes, &pos, &key, &kl, &v))
+		snprintf(want[k++].node_id, sizeof(want[0].node_id), "%s",
+			 ((struct orch_node *)v)->id);
+	qsort(want, k, sizeof(*want), by_node);
+	int rc = 0;
+	for (size_t i = 0; i < k && rc == 0; i++) {
+		const struct orch_node_addr *had =
+			in->nnaddr ? bsearch(&want[i], in->naddr, in->nnaddr,
+					     sizeof(*in->naddr), by_node)
+				   : NULL;
+		if (had) {
+			want[i].addr = had->addr;
+			rc = pool_push(p, had->addr);
+		}
+	}
+	for (size_t i = 0; i < k && rc == 0; i++)
+		if (!want[i].addr && pick(pools, m, in->id, &want[i].addr) < 0)
+			want[i].addr = 0; /* full: none (the next pass) */
+	size_t w = 0;
+	for (size_t i = 0; i < k; i++)
+		if (want[i].addr)
+			want[w++] = want[i];
+	bool same = w == in->nnaddr &&
+		    (!w || !memcmp(want, in->naddr, w * sizeof(*want)));
+	if (rc < 0 || same) {
+		shoal_free(want);
+		return rc;
+	}
+	json_t *l = json_array();
+	for (size_t i = 0; l && i < w; i++) {
+		char a[16];
+		alloc_addr_format(want[i].addr, a);
+		if (json_array_append_new(l, json_pack("{s:s, s:s}", "NodeID",
+						       want[i].node_id, "Addr",
+						       a)) < 0)
+			rc = -ENOMEM;
+	}
+	json_t *st = l ? json_pack("{s:o}", "NodeAddresses", l) : NULL;
+	char *text = st && rc == 0 ? canon(st) : NULL;
+	json_decref(st);
+	rc = text ? h->update_net(h->arg, in, text) : -ENOMEM;
+	shoal_free(text);
+	if (rc == 0) {
+		shoal_free(in->naddr);
+		in->naddr = want;
+		in->nnaddr = w;
+	} else {
+		shoal_free(want);
+	}
+	return rc == -ENOBUFS ? 0 : rc; /* no room: the next pass */
+}
+
+/*
  * The ingress network (docs/overlay.md, "Ingress"), made in this batch
  * when a service first publishes a port in ingress mode, and put in the
  * model at once so that this pass gives its tasks their addresses (a
@@ -751,6 +879,9 @@ int alloc_pass(struct orch_model *m, struct orch_task **all, size_t n,
 	}
 	if (rc == 0 && ingress && !ingress_of(m))
 		rc = make_ingress(m, h);
+	struct orch_net *in = rc == 0 ? ingress_of(m) : NULL;
+	if (in)
+		rc = node_addrs(m, &pools, in, h);
 	if (rc == 0)
 		qsort(svcs, k, sizeof(*svcs), by_id);
 	for (size_t i = 0; i < k && rc == 0; i++)

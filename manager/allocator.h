@@ -127,6 +127,11 @@ struct alloc_hooks {
 	 * a fresh id into @id (STORE_ID_MAX + 1 bytes); 0 or < 0. */
 	int (*create_net)(void *arg, char *id, const char *name,
 			  const char *spec);
+	/* Network @n's status replaced by @status in the batch (the
+	 * ingress network's node addresses); 0, -ENOBUFS (no room) or
+	 * < 0. */
+	int (*update_net)(void *arg, const struct orch_net *n,
+			  const char *status);
 	void *arg;
 	int64_t now_ns;
 };

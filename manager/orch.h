@@ -77,6 +77,17 @@ struct orch_net {
 	struct alloc_net a;
 	uint32_t mtu;
 	bool internal, attachable, ingress;
+	uint64_t version; /* the store object's; 0: made in this pass */
+	/* The ingress network's: each node's own address on it (status
+	 * NodeAddresses, allocator.c), sorted by node id; owned. */
+	struct orch_node_addr *naddr;
+	size_t nnaddr;
+};
+
+/** A node's own address on the ingress network (the routing mesh). */
+struct orch_node_addr {
+	char node_id[STORE_ID_MAX + 1];
+	uint32_t addr; /* host order */
 };
 
 /** An address on an overlay network (a task's or a service's VIP). */

@@ -169,7 +169,10 @@ static void fr_none(void *p)
 
 static void fr_net(void *p)
 {
-	shoal_free(p);
+	struct orch_net *n = p;
+	if (n)
+		shoal_free(n->naddr);
+	shoal_free(n);
 }
 
 void orch_model_clear(struct orch_model *m)
@@ -618,6 +621,8 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 			m->all_dirty = true; /* a VTEP in other nodes' items */
 		if (was && was->ready != n->ready)
 			mark_node(m, n->id); /* the ingress item */
+		if (was && was->down != n->down)
+			m->all_dirty = true; /* its peers in others' items */
 		m->nodes_gen++;
 		return put(&m->nodes, n->id, n, fr_node);
 	}
@@ -644,7 +649,12 @@ int orch_model_put(struct orch_model *m, const struct store_object *o)
 			hmap_len(&m->written) ? own_write(m, o) : NULL;
 		struct orch_task *old = hmap_get_str(&m->tasks, o->id);
 		if (t && t == old) {
+			/* Changed in place by a pass: what it was is gone, so a
+			 * task with addresses may have changed what every node
+			 * on its networks sees (Ready, an address, its end). */
 			mark_node(m, t->node_id);
+			if (t->naddrs)
+				m->all_dirty = true;
 			return 0; /* already the model's */
 		}
 		if (!t)

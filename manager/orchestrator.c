@@ -49,6 +49,7 @@ struct pass {
 	struct orch_model *m;
 	const struct orch_env *env;
 	size_t ops;
+	size_t nets; /* network objects written (the allocator's) */
 	size_t bytes;
 	bool more;
 	int64_t wake;
@@ -1020,6 +1021,20 @@ static int alloc_create_net(void *arg, char *id, const char *name,
 				  strlen(spec), "{}", 2);
 }
 
+static int alloc_update_net(void *arg, const struct orch_net *n,
+			    const char *status)
+{
+	struct pass *p = arg;
+	if (p->ops + 1 > ORCH_BATCH_OPS) {
+		p->more = true;
+		return -ENOBUFS;
+	}
+	p->ops++;
+	p->nets++;
+	return store_batch_update(p->b, STORE_NETWORKS, n->id, n->version, NULL,
+				  0, status, strlen(status));
+}
+
 /* ------------------------------------------------------------ encoding */
 
 /*
@@ -1102,8 +1117,12 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 	qsort(all, k, sizeof(*all), by_service_slot);
 	int rc = p.err ? p.err : run_services(&p, all, k, svcs, nsvc);
 	shoal_free(svcs);
-	struct alloc_hooks ah = {alloc_touch_task, alloc_touch_service,
-				 alloc_create_net, &p, env->now_ns};
+	struct alloc_hooks ah = {alloc_touch_task,
+				 alloc_touch_service,
+				 alloc_create_net,
+				 alloc_update_net,
+				 &p,
+				 env->now_ns};
 	p.b = b;
 	if (rc == 0)
 		rc = alloc_pass(m, all, k, p.fresh, p.nfresh, &ah);
@@ -1192,5 +1211,5 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 	*wake_ns = p.wake;
 	if (rc < 0)
 		return rc;
-	return (int)added;
+	return (int)(added + p.nets);
 }

@@ -456,6 +456,115 @@ static void network_items_list_peers_of_other_nodes_only(void **state)
 	h_fini(&h);
 }
 
+/* The leader's model follows the store by its own writes coming back
+ * (orch_model_put(), own_write()) rather than by reloads: a task of a
+ * network going running there must mark every node's set, not only its
+ * own, or the other nodes keep balancing over the tasks they knew. */
+static void a_task_running_marks_every_node_on_its_network(void **state)
+{
+	struct h h;
+	struct h_task t[16];
+	setup3(&h);
+	h_service(&h, "s1", "web",
+		  SVC("web", "3", "[{\"Target\":\"front\"}]", "{}"));
+	h_settle(&h);
+	assert_int_equal(h_tasks(&h, t, 16), 3);
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	h_report(&h, t[0].node, t[0].id, "running", 0);
+	struct orch_env env = {
+		.now_ns = h.now, .new_id = h_id, .arg = &h, .history = 5};
+	struct store_batch b;
+	bool more;
+	int64_t wake;
+	store_batch_init(&b, h.now);
+	assert_true(orch_pass(&h.m, &env, &b, &more, &wake) > 0);
+	h_apply(&h, &b);
+	orch_pass_done(&h.m, true);
+	/* The sets were pushed; then the write commits and comes back. */
+	hmap_fini(&h.m.dirty_nodes);
+	h.m.dirty_nodes = (struct hmap)HMAP_INIT;
+	h.m.all_dirty = false;
+	assert_int_equal(
+		orch_model_put(&h.m, store_get(h.s, STORE_TASKS, t[0].id)), 0);
+	for (size_t i = 0; i < 3; i++) {
+		if (!h.m.all_dirty &&
+		    !hmap_has(&h.m.dirty_nodes, t[i].node, strlen(t[i].node)))
+			fail_msg("node %s not marked: it keeps %s not Ready",
+				 t[i].node, t[0].id);
+	}
+	/* And what they get then has the task Ready, on every node. */
+	for (size_t i = 0; i < 3; i++) {
+		struct items it = {0};
+		assert_int_equal(alloc_items(&h.m, t[i].node, emit, &it), 0);
+		assert_int_equal(it.n, 1);
+		json_t *tl = json_object_get(
+			json_array_get(json_object_get(it.j[0], "Services"), 0),
+			"Tasks");
+		size_t k, ready = 0;
+		json_t *p;
+		json_array_foreach(tl, k, p)
+		{
+			if (!strcmp(jsonx_str(p, "ID", ""), t[0].id))
+				ready += json_is_true(
+					json_object_get(p, "Ready"));
+		}
+		assert_int_equal(ready, 1);
+		json_decref(it.j[0]);
+	}
+	h_fini(&h);
+}
+
+/* A node found down: every other node's set is recomputed and no longer
+ * lists the addresses of its tasks as peers (no stale forwarding entry
+ * once node-down is detected). */
+static void a_node_down_leaves_the_peers_of_every_node(void **state)
+{
+	struct h h;
+	struct h_task t[16];
+	setup3(&h);
+	h_service(&h, "s1", "web",
+		  SVC("web", "3", "[{\"Target\":\"front\"}]", "{}"));
+	h_settle(&h);
+	assert_int_equal(h_tasks(&h, t, 16), 3);
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	struct items it = {0};
+	assert_int_equal(alloc_items(&h.m, t[0].node, emit, &it), 0);
+	assert_int_equal(it.n, 1);
+	assert_int_equal(json_array_size(json_object_get(it.j[0], "Peers")), 2);
+	json_decref(it.j[0]);
+	/* t[1]'s node goes down. */
+	const struct store_object *o = store_get(h.s, STORE_NODES, t[1].node);
+	assert_non_null(o);
+	char *st = shoal_malloc(o->status_len + 1);
+	assert_non_null(st);
+	memcpy(st, o->status, o->status_len);
+	st[o->status_len] = '\0';
+	char *ready = strstr(st, "\"ready\"");
+	assert_non_null(ready);
+	memcpy(ready, "\"down\" ", 7); /* same length, still JSON */
+	char spec[256];
+	snprintf(spec, sizeof(spec), "%.*s", (int)o->spec_len,
+		 (const char *)o->spec);
+	h_put(&h, STORE_NODES, t[1].node, NULL, spec, st);
+	shoal_free(st);
+	hmap_fini(&h.m.dirty_nodes);
+	h.m.dirty_nodes = (struct hmap)HMAP_INIT;
+	h.m.all_dirty = false;
+	assert_int_equal(
+		orch_model_put(&h.m, store_get(h.s, STORE_NODES, t[1].node)),
+		0);
+	assert_true(h.m.all_dirty);
+	it.n = 0;
+	assert_int_equal(alloc_items(&h.m, t[0].node, emit, &it), 0);
+	assert_int_equal(it.n, 1);
+	json_t *peers = json_object_get(it.j[0], "Peers");
+	assert_int_equal(json_array_size(peers), 1);
+	assert_string_equal(jsonx_str(json_array_get(peers, 0), "NodeID", ""),
+			    t[2].node);
+	json_decref(it.j[0]);
+	h_fini(&h);
+}
+
 #define SVC_PORTS(name, replicas, ports)                                           \
 	"{\"Name\":\"" name "\",\"TaskTemplate\":{\"ContainerSpec\":{"             \
 	"\"Image\":\"busybox\"}},\"Mode\":{\"Replicated\":{\"Replicas\":" replicas \
@@ -608,6 +717,106 @@ static void host_ports_ride_in_the_task(void **state)
 	h_fini(&h);
 }
 
+/* The ingress network's NodeAddresses (status), parsed: node ids into
+ * @ids and addresses into @a, in the stored order; the count. */
+static size_t node_addrs(struct h *h, char ids[][32], char a[][24], size_t cap)
+{
+	const struct store_object *in =
+		store_get_by_name(h->s, STORE_NETWORKS, "ingress");
+	assert_non_null(in);
+	json_t *st = obj(h, STORE_NETWORKS, in->id, true);
+	json_t *l = json_object_get(st, "NodeAddresses");
+	size_t i, k = 0;
+	json_t *e;
+	json_array_foreach(l, i, e)
+	{
+		assert_true(k < cap);
+		snprintf(ids[k], 32, "%s", jsonx_str(e, "NodeID", ""));
+		snprintf(a[k++], 24, "%s", jsonx_str(e, "Addr", ""));
+	}
+	json_decref(st);
+	return k;
+}
+
+static void every_node_gets_its_own_ingress_address(void **state)
+{
+	struct h h;
+	char ids[8][32], na[8][24], all[24][24];
+	setup3(&h);
+	h_service(&h, "s1", "web",
+		  SVC_PORTS("web", "2",
+			    "[{\"TargetPort\":80,\"PublishedPort\":8080}]"));
+	h_settle(&h);
+	const struct store_object *in =
+		store_get_by_name(h.s, STORE_NETWORKS, "ingress");
+	assert_non_null(in);
+	char in_id[32];
+	snprintf(in_id, sizeof(in_id), "%s", in->id);
+	/* One per node, sorted by node id, none a task's, the VIP or the
+	 * gateway. */
+	assert_int_equal(node_addrs(&h, ids, na, 8), 3);
+	assert_string_equal(ids[0], "n1");
+	assert_string_equal(ids[1], "n2");
+	assert_string_equal(ids[2], "n3");
+	size_t k = addrs(&h, in_id, all, 24, false);
+	assert_int_equal(k, 2);
+	snprintf(all[k++], 24, "10.255.0.2/16"); /* the VIP */
+	snprintf(all[k++], 24, "10.255.0.1/16"); /* the gateway */
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(strncmp(na[i], "10.255.0.", 9), 0);
+		assert_null(strchr(na[i], '/'));
+		snprintf(all[k++], 24, "%s/16", na[i]);
+	}
+	no_duplicates(all, k);
+	char n2[24];
+	snprintf(n2, sizeof(n2), "%s", na[1]);
+
+	/* The ingress item carries them: this node's as Addr, every
+	 * node's with its VTEP in Nodes. */
+	struct items it = {0};
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	assert_int_equal(alloc_items(&h.m, "n2", emit, &it), 0);
+	json_t *ing = NULL;
+	for (size_t i = 0; i < it.n; i++)
+		if (!strcmp(jsonx_str(it.j[i], "Kind", ""), "ingress"))
+			ing = it.j[i];
+	assert_non_null(ing);
+	assert_string_equal(jsonx_str(ing, "Addr", ""), n2);
+	json_t *nodes = json_object_get(ing, "Nodes");
+	assert_int_equal(json_array_size(nodes), 3);
+	json_t *x = json_array_get(nodes, 2);
+	assert_string_equal(jsonx_str(x, "NodeID", ""), "n3");
+	assert_string_equal(jsonx_str(x, "Addr", ""), na[2]);
+	assert_string_equal(jsonx_str(x, "VTEP", ""), "192.168.100.13");
+	for (size_t i = 0; i < it.n; i++)
+		json_decref(it.j[i]);
+
+	/* A new node gets one; the others keep theirs. */
+	node(&h, "n4", "192.168.100.14");
+	h_settle(&h);
+	assert_int_equal(node_addrs(&h, ids, na, 8), 4);
+	assert_string_equal(ids[3], "n4");
+	assert_string_equal(na[1], n2);
+	no_duplicates(na, 4);
+
+	/* A removed node gives its address back; a new leader (every pass
+	 * reloads the store) changes nothing more. */
+	struct store_batch b;
+	store_batch_init(&b, h.now);
+	assert_int_equal(
+		store_batch_delete(&b, STORE_NODES, "n2",
+				   store_get(h.s, STORE_NODES, "n2")->version),
+		0);
+	h_apply(&h, &b);
+	h_settle(&h);
+	assert_int_equal(node_addrs(&h, ids, na, 8), 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_not_equal(ids[i], "n2");
+		assert_string_not_equal(na[i], n2);
+	}
+	h_fini(&h);
+}
+
 /* Settle, run every assigned task and stop those told to, @rounds times
  * (a rolling update going through). */
 static void roll(struct h *h, int rounds)
@@ -728,10 +937,14 @@ int main(void)
 		cmocka_unit_test(
 			leaving_a_network_drops_the_vip_and_replaces_tasks),
 		cmocka_unit_test(network_items_list_peers_of_other_nodes_only),
+		cmocka_unit_test(
+			a_task_running_marks_every_node_on_its_network),
+		cmocka_unit_test(a_node_down_leaves_the_peers_of_every_node),
 		cmocka_unit_test(services_without_networks_are_unchanged),
 		cmocka_unit_test(
 			ingress_ports_get_numbers_and_the_ingress_network),
 		cmocka_unit_test(host_ports_ride_in_the_task),
+		cmocka_unit_test(every_node_gets_its_own_ingress_address),
 		cmocka_unit_test(changing_published_ports_replaces_the_tasks),
 		cmocka_unit_test(an_asked_port_wins_over_a_dynamic_one),
 	};
