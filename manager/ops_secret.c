@@ -386,6 +386,25 @@ static const struct store_object *current(const struct secret_kind *k,
 	return *rc ? NULL : o;
 }
 
+/* Whether @d (base64) is the data @o holds: an update may carry it
+ * unchanged, as `docker stack deploy` does (swarmkit compares it). */
+static bool same_data(const struct secret_kind *k, const struct store_object *o,
+		      const json_t *d)
+{
+	char e[160];
+	uint8_t *data;
+	size_t len;
+	if (!json_is_string(d) ||
+	    secret_data_decode(json_string_value(d), k->max, &data, &len, e,
+			       sizeof(e)) < 0)
+		return false;
+	bool same = len == o->status_len &&
+		    sodium_memcmp(data, o->status, len) == 0;
+	sodium_memzero(data, len);
+	shoal_free(data);
+	return same;
+}
+
 static int update_build(const struct secret_kind *k, struct mgr__write_ctx *w,
 			char *err, size_t errlen)
 {
@@ -395,7 +414,7 @@ static int update_build(const struct secret_kind *k, struct mgr__write_ctx *w,
 		return rc;
 	const json_t *d = json_object_get(w->body, "Data");
 	if (strcmp(jsonx_str(w->body, "Name", ""), o->name) ||
-	    (d && !json_is_null(d))) {
+	    (d && !json_is_null(d) && !same_data(k, o, d))) {
 		snprintf(err, errlen,
 			 INVALID "only updates to Labels are allowed");
 		return -EINVAL;
@@ -555,22 +574,20 @@ static int rotate_build(const struct secret_kind *k, struct mgr__write_ctx *w,
 /* --- the table entries ------------------------------------------------------
  */
 
-/* An update's body: the spec as read back (Name, Labels), no Data; the
- * shape rules of a create otherwise. */
+/* An update's body: the spec as read back (Name, Labels), with no Data or
+ * with the data the object holds (checked on the leader, update_build());
+ * the shape rules of a create otherwise. */
 static int update_check(const struct secret_kind *k, const json_t *body,
 			char *err, size_t errlen)
 {
 	const json_t *d = json_object_get(body, "Data");
-	if (d && !json_is_null(d)) {
-		snprintf(err, errlen,
-			 INVALID "only updates to Labels are allowed");
-		return -EINVAL;
-	}
 	json_t *copy = json_deep_copy(body);
 	if (!copy)
 		return -ENOMEM;
-	/* Checked as a create with one byte of data. */
-	int rc = jsonx_set(copy, "Data", json_string("eA=="));
+	/* Checked as a create, with one byte of data if none is given. */
+	int rc = d && !json_is_null(d)
+			 ? 0
+			 : jsonx_set(copy, "Data", json_string("eA=="));
 	if (rc == 0)
 		rc = check_body(k, copy, err, errlen);
 	json_decref(copy);

@@ -438,6 +438,41 @@ static int with_secrets(struct run *r, struct eng_spec *spec,
 	return 0;
 }
 
+/* The named volumes that carry VolumeOptions.Labels, made with them
+ * before the container (which would make them bare); one that exists
+ * keeps its labels, as in Docker. */
+static int volumes_with_labels(struct run *r, struct shoal_err *err)
+{
+	char *const *vl = r->t->volume_labels;
+	size_t n = r->t->n_volume_labels;
+	const char **labels = n ? shoal_calloc(n + 1, sizeof(*labels)) : NULL;
+	if (n && !labels)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		size_t len = strcspn(vl[i], "=");
+		bool first = true;
+		for (size_t j = 0; j < i; j++)
+			if (!strncmp(vl[j], vl[i], len + 1))
+				first = false;
+		if (!first)
+			continue; /* made with the earlier entry's group */
+		size_t k = 0;
+		for (size_t j = i; j < n; j++)
+			if (!strncmp(vl[j], vl[i], len + 1))
+				labels[k++] = vl[j] + len + 1;
+		labels[k] = NULL;
+		char name[256];
+		snprintf(name, sizeof(name), "%.*s", (int)len, vl[i]);
+		struct eng_volume v;
+		rc = eng_volume_create(r->x->eng, name, labels, &v, err);
+		if (rc == 0)
+			eng_volume_fini(&v);
+	}
+	shoal_free(labels);
+	return rc;
+}
+
 static void start_task(struct run *r)
 {
 	struct eng_spec spec;
@@ -449,8 +484,14 @@ static void start_task(struct run *r)
 		return;
 	}
 	if (!r->cid[0]) {
+		int rc = volumes_with_labels(r, &err);
+		if (rc < 0) {
+			set_state(r, WT_REJECTED, "rejected",
+				  err.msg[0] ? err.msg : shoal_strerror(rc));
+			return;
+		}
 		wtask_eng_spec(r->t, &spec);
-		int rc = with_secrets(r, &spec, &err);
+		rc = with_secrets(r, &spec, &err);
 		if (rc < 0) {
 			set_state(r, WT_REJECTED, "rejected",
 				  err.msg[0] ? err.msg : shoal_strerror(rc));

@@ -156,16 +156,46 @@ static int mount_from(struct wtask *t, const struct wtask_node *node,
 		const json_t *vo = json_object_get(m, "VolumeOptions");
 		const json_t *dc = json_object_get(vo, "DriverConfig");
 		const char *drv = jsonx_str(dc, "Name", "");
-		if (!wtask__is_default(json_object_get(vo, "NoCopy")) ||
-		    !wtask__is_default(json_object_get(vo, "Labels")) ||
+		const json_t *labels = json_object_get(vo, "Labels");
+		const json_t *nocopy = json_object_get(vo, "NoCopy");
+		/* NoCopy: Shoal's volumes never get the image's files, so
+		 * true is what happens anyway and is accepted. */
+		if ((!wtask__is_default(nocopy) && !json_is_boolean(nocopy)) ||
 		    (*drv && strcmp(drv, "local")) ||
-		    !wtask__is_default(json_object_get(dc, "Options"))) {
+		    !wtask__is_default(json_object_get(dc, "Options")) ||
+		    (!wtask__is_default(labels) && !json_is_object(labels))) {
 			rc = wtask__unsupported(t, "Mounts.VolumeOptions");
 			goto out;
 		}
 		if (src && *src && (strchr(src, ':') || strchr(src, '/'))) {
 			rc = wtask__bad(t, "invalid volume name: %.200s", src);
 			goto out;
+		}
+		/* Labels of a named volume the task creates (Docker: an
+		 * existing volume keeps its own), as "NAME=key=value". */
+		const char *lk;
+		const json_t *lv;
+		json_object_foreach((json_t *)labels, lk, lv)
+		{
+			if (!src || !*src) {
+				rc = wtask__bad(t,
+						"VolumeOptions.Labels need a "
+						"named volume (Source)");
+				goto out;
+			}
+			if (!json_is_string(lv) || !*lk || strchr(lk, '=')) {
+				rc = wtask__bad(t,
+						"invalid volume label "
+						"\"%.100s\"",
+						lk);
+				goto out;
+			}
+			snprintf(buf, sizeof(buf), "%s=%s=%s", src, lk,
+				 json_string_value(lv));
+			if ((rc = wtask__strv_push(&t->volume_labels,
+						   &t->n_volume_labels, buf)) <
+			    0)
+				goto out;
 		}
 		if ((!src || !*src) && ro) {
 			rc = wtask__bad(
@@ -819,11 +849,11 @@ void wtask_free(struct wtask *t)
 		return;
 	json_decref(t->json);
 	json_decref(t->annotations);
-	char **lists[] = {t->entrypoint,  t->cmd,	  t->env,
-			  t->labels,	  t->volumes,	  t->tmpfs,
-			  t->cap_add,	  t->cap_drop,	  t->extra_hosts,
-			  t->dns,	  t->health_test, t->dns_search,
-			  t->dns_options, t->groups,	  t->sysctls};
+	char **lists[] = {
+		t->entrypoint,	t->cmd,	   t->env,	   t->labels,
+		t->volumes,	t->tmpfs,  t->cap_add,	   t->cap_drop,
+		t->extra_hosts, t->dns,	   t->health_test, t->dns_search,
+		t->dns_options, t->groups, t->sysctls,	   t->volume_labels};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
 		wtask__strv_free(lists[i]);
 	char *strs[] = {t->image, t->hostname, t->user, t->workdir,

@@ -82,6 +82,9 @@ struct wtask {
 	char **env;
 	char **labels; /* "key=value", the swarm's labels included */
 	char **volumes;
+	/* VolumeOptions.Labels of named volumes: "NAME=key=value". */
+	char **volume_labels;
+	size_t n_volume_labels;
 	char **tmpfs;
 	char **cap_add;
 	char **cap_drop;

@@ -72,6 +72,13 @@ r=$(api -X POST -H 'Content-Type: application/json' \
 	"http://x/v1.45/secrets/$id/update?version=$("$D" secret inspect -f '{{.Version.Index}}' db_pass)")
 check "update with data is refused (labels only, as Docker)" \
 	bash -c "grep -q 'only updates to Labels are allowed' <<<'$r' && [ '$(tail -n1 <<<"$r")' = 400 ]"
+# docker stack deploy sends the spec again with the data it holds: the
+# same data is accepted (swarmkit compares it), the labels applied.
+r=$(api -X POST -H 'Content-Type: application/json' \
+	-d "{\"Name\":\"db_pass\",\"Labels\":{\"env\":\"again\"},\"Data\":\"$(base64 -w0 <"$work/pw")\"}" \
+	"http://x/v1.45/secrets/$id/update?version=$("$D" secret inspect -f '{{.Version.Index}}' db_pass)")
+check "update with the same data is accepted (a stack's redeploy)" \
+	bash -c "[ '$(tail -n1 <<<"$r")' = 200 ] && [ \"\$('$D' secret inspect -f '{{index .Spec.Labels \"env\"}}' db_pass)\" = again ]"
 r=$(api -X POST -H 'Content-Type: application/json' \
 	-d '{"Name":"db_pass","Labels":{}}' \
 	"http://x/v1.45/secrets/$id/update?version=1")

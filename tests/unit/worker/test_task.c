@@ -187,9 +187,13 @@ static void fields_not_applied_reject_the_task_naming_them(void **state)
 		 "{\"SELinuxContext\":{\"User\":\"u\"}}}}",
 		 "Privileges.SELinuxContext"},
 		{"{\"ContainerSpec\":{\"Image\":\"b\",\"Mounts\":[{\"Type\":"
-		 "\"volume\",\"Target\":\"/x\",\"VolumeOptions\":{\"NoCopy\":"
-		 "true}}]}}",
+		 "\"volume\",\"Target\":\"/x\",\"VolumeOptions\":{"
+		 "\"DriverConfig\":{\"Options\":{\"type\":\"nfs\"}}}}]}}",
 		 "Mounts.VolumeOptions"},
+		{"{\"ContainerSpec\":{\"Image\":\"b\",\"Mounts\":[{\"Type\":"
+		 "\"volume\",\"Target\":\"/x\",\"VolumeOptions\":{\"Labels\":"
+		 "{\"a\":\"1\"}}}]}}",
+		 "VolumeOptions.Labels need a named volume"},
 		{"{\"ContainerSpec\":{\"Image\":\"b\"},\"LogDriver\":{\"Name\":"
 		 "\"syslog\"}}",
 		 "log driver \"syslog\""},
@@ -218,6 +222,27 @@ static void fields_not_applied_reject_the_task_naming_them(void **state)
 				 t->spec_error);
 		wtask_free(t);
 	}
+}
+
+/* docker stack deploy labels every named volume of a stack with its
+ * namespace (VolumeOptions.Labels) and may set NoCopy: the labels are
+ * kept for the volume's creation, per volume. */
+static void volume_labels_are_kept_per_volume(void **state)
+{
+	struct wtask *t = task_with(
+		"{\"ContainerSpec\":{\"Image\":\"b\",\"Mounts\":["
+		"{\"Type\":\"volume\",\"Source\":\"st_data\",\"Target\":"
+		"\"/d\",\"VolumeOptions\":{\"NoCopy\":true,\"Labels\":{"
+		"\"com.docker.stack.namespace\":\"st\"}}},"
+		"{\"Type\":\"volume\",\"Source\":\"plain\",\"Target\":\"/p\"}]}}",
+		1);
+	assert_string_equal(t->spec_error, "");
+	assert_int_equal(t->n_volume_labels, 1);
+	assert_string_equal(t->volume_labels[0],
+			    "st_data=com.docker.stack.namespace=st");
+	assert_true(has(t->volumes, "st_data:/d"));
+	assert_true(has(t->volumes, "plain:/p"));
+	wtask_free(t);
 }
 
 /* Init, Sysctls, Groups and DNSConfig's Search and Options reach the
@@ -375,6 +400,7 @@ int main(void)
 		cmocka_unit_test(an_unknown_template_rejects_the_task_with_why),
 		cmocka_unit_test(
 			fields_not_applied_reject_the_task_naming_them),
+		cmocka_unit_test(volume_labels_are_kept_per_volume),
 		cmocka_unit_test(init_sysctls_groups_and_dns_reach_the_engine),
 		cmocka_unit_test(defaults_spelled_out_are_accepted),
 		cmocka_unit_test(an_item_that_names_no_task_is_refused_whole),
