@@ -30,6 +30,7 @@ const struct api_route_table *const api__tables[] = {
 	&api_commit_table,
 	&api_export_table,
 	&api_build_table,
+	&api_images_cluster_table,
 	/* clang-format on */
 };
 
