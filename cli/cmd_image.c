@@ -371,21 +371,36 @@ static bool cluster_wanted(const json_t *im, const char *want)
 	return false;
 }
 
-/* "a,b,c" of @key of every item of @a (tags, or the nodes' hostnames). */
-static void joined(const json_t *a, const char *key, char *out, size_t cap)
+/* "a,b,c" of the strings of @a; "<none>" when there are none. */
+static void joined(const json_t *a, char *out, size_t cap)
 {
 	size_t off = 0;
 	out[0] = '\0';
 	for (size_t i = 0; i < json_array_size(a) && off < cap; i++) {
-		const json_t *v = json_array_get(a, i);
-		const char *s =
-			key ? jsonx_str(v, key, "") : json_string_value(v);
+		const char *s = json_string_value(json_array_get(a, i));
 		int n = snprintf(out + off, cap - off, "%s%s", i ? "," : "",
 				 s ? s : "");
 		off += n > 0 ? (size_t)n : 0;
 	}
 	if (!out[0])
 		snprintf(out, cap, "<none>");
+}
+
+/* "h1,h2(down)": the nodes holding an image, marked when not ready. */
+static void held_by(const json_t *nodes, char *out, size_t cap)
+{
+	size_t off = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < json_array_size(nodes) && off < cap; i++) {
+		const json_t *n = json_array_get(nodes, i);
+		const char *st = jsonx_str(n, "State", "unknown");
+		int k = snprintf(out + off, cap - off, "%s%s%s%s%s",
+				 i ? "," : "", jsonx_str(n, "Hostname", ""),
+				 strcmp(st, "ready") ? "(" : "",
+				 strcmp(st, "ready") ? st : "",
+				 strcmp(st, "ready") ? ")" : "");
+		off += k > 0 ? (size_t)k : 0;
+	}
 }
 
 static void cluster_row(struct cli_table *t, const json_t *im, bool notrunc)
@@ -396,8 +411,8 @@ static void cluster_row(struct cli_table *t, const json_t *im, bool notrunc)
 		 strncmp(full, "sha256:", 7) ? full : full + 7);
 	if (!notrunc)
 		id[12] = '\0';
-	joined(json_object_get(im, "RepoTags"), NULL, tags, sizeof(tags));
-	joined(json_object_get(im, "Nodes"), "Hostname", nodes, sizeof(nodes));
+	joined(json_object_get(im, "RepoTags"), tags, sizeof(tags));
+	held_by(json_object_get(im, "Nodes"), nodes, sizeof(nodes));
 	snprintf(layers, sizeof(layers), "%zu",
 		 json_array_size(json_object_get(im, "Layers")));
 	const char *row[] = {id, tags, layers, nodes};
@@ -435,7 +450,7 @@ static int cluster_ls(struct cli *cli, const char *want, bool quiet,
 	json_t *cut = json_object_get(body, "TruncatedNodes");
 	if (json_array_size(cut) > 0) {
 		char ids[1024];
-		joined(cut, NULL, ids, sizeof(ids));
+		joined(cut, ids, sizeof(ids));
 		fprintf(stderr,
 			"warning: node(s) %s hold more images than they "
 			"report; the list may be incomplete for them\n",

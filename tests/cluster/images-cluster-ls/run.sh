@@ -2,9 +2,10 @@
 # The managers know which nodes hold which images (issue 14): each node
 # reports its images in its heartbeats and `shoal image ls --cluster` on a
 # manager lists them with the nodes that hold them. An image imported on
-# h1 only shows h1 only; imported on h3 too, both; removed from h1, h3
-# alone; the layers are the image's own; a worker (no manager) and flags
-# the listing cannot honour are refused with a message.
+# h1 only shows h1 only; loaded on h3 too, both (h3 marked while down);
+# removed from h1, h3 alone; the layers are the image's own; a worker (no
+# manager), a route parameter and flags the listing cannot honour are
+# refused with a message.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
@@ -55,12 +56,24 @@ assert_eq "h3 holds the same image id" "$id" \
 wait_for 20 holders_are h1,h3 || true
 assert_eq "image ls --cluster names h1 and h3" "h1,h3" "$(holders)"
 
+note "a holder goes down, and comes back"
+lab stop h3
+wait_for 20 holders_are "h1,h3(down)" || true
+assert_eq "a down holder is marked" "h1,h3(down)" "$(holders)"
+lab start h3
+wait_for 20 holders_are h1,h3 || true
+assert_eq "it is plain again once ready" "h1,h3" "$(holders)"
+
 note "removed from h1"
 lab exec h1 shoal rmi busybox >/dev/null
 wait_for 20 holders_are h3 || true
 assert_eq "image ls --cluster names h3 alone" "h3" "$(holders)"
 
 note "refusals"
+out=$(lab exec h1 curl -s -w ' %{http_code}' --unix-socket \
+	/run/shoal/shoald.sock 'http://shoal/swarm/images?all=1')
+assert_contains "GET /swarm/images refuses a parameter with 400" " 400" "$out"
+assert_contains "the refusal names the parameter" "unknown parameter 'all'" "$out"
 out=$(lab exec h2 shoal image ls --cluster 2>&1) && rc=0 || rc=$?
 assert_eq "a worker refuses --cluster" 1 "$rc"
 assert_contains "the worker says it is no manager" "not a swarm manager" "$out"
