@@ -180,6 +180,7 @@ extern const struct api_route_table api_commit_table;
 extern const struct api_route_table api_export_table;
 extern const struct api_route_table api_build_table;
 extern const struct api_route_table api_secrets_table;
+extern const struct api_route_table api_images_cluster_table;
 
 /**
  * api_counts_fill() - container and image counts from the engine lent to

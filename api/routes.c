@@ -31,6 +31,7 @@ const struct api_route_table *const api__tables[] = {
 	&api_export_table,
 	&api_build_table,
 	&api_secrets_table,
+	&api_images_cluster_table,
 	/* clang-format on */
 };
 

@@ -1,7 +1,9 @@
 /*
  * shoal image ...: import, load, pull, ls (and `shoal images`), rm (and
- * `shoal rmi`), inspect, tag. Archives are read whole from a file or stdin and
- * sent as the request body; load prints the daemon's progress messages
+ * `shoal rmi`), inspect, tag. `ls --cluster` reads GET /swarm/images on a
+ * manager: which nodes of the swarm hold which images (docs/images.md).
+ * Archives are read whole from a file or stdin and sent as the request body;
+ * load prints the daemon's progress messages
  * ("Loaded image: busybox:latest") as docker does.
  */
 #include "cli/ctr.h"
@@ -352,11 +354,119 @@ static const char *digest_of(const json_t *im, const char *repo)
 	return "<none>";
 }
 
+/* Whether cluster image @im passes `ls REPOSITORY[:TAG]` (@want). */
+static bool cluster_wanted(const json_t *im, const char *want)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(im, "RepoTags"), i, t)
+	{
+		const char *rt = json_string_value(t);
+		const char *c = rt ? strrchr(rt, ':') : NULL;
+		if (rt && (strcmp(rt, want) == 0 ||
+			   (c && strlen(want) == (size_t)(c - rt) &&
+			    strncmp(rt, want, (size_t)(c - rt)) == 0)))
+			return true;
+	}
+	return false;
+}
+
+/* "a,b,c" of the strings of @a; "<none>" when there are none. */
+static void joined(const json_t *a, char *out, size_t cap)
+{
+	size_t off = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < json_array_size(a) && off < cap; i++) {
+		const char *s = json_string_value(json_array_get(a, i));
+		int n = snprintf(out + off, cap - off, "%s%s", i ? "," : "",
+				 s ? s : "");
+		off += n > 0 ? (size_t)n : 0;
+	}
+	if (!out[0])
+		snprintf(out, cap, "<none>");
+}
+
+/* "h1,h2(down)": the nodes holding an image, marked when not ready. */
+static void held_by(const json_t *nodes, char *out, size_t cap)
+{
+	size_t off = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < json_array_size(nodes) && off < cap; i++) {
+		const json_t *n = json_array_get(nodes, i);
+		const char *st = jsonx_str(n, "State", "unknown");
+		int k = snprintf(out + off, cap - off, "%s%s%s%s%s",
+				 i ? "," : "", jsonx_str(n, "Hostname", ""),
+				 strcmp(st, "ready") ? "(" : "",
+				 strcmp(st, "ready") ? st : "",
+				 strcmp(st, "ready") ? ")" : "");
+		off += k > 0 ? (size_t)k : 0;
+	}
+}
+
+static void cluster_row(struct cli_table *t, const json_t *im, bool notrunc)
+{
+	const char *full = jsonx_str(im, "Id", "");
+	char id[80], tags[1024], nodes[1024], layers[16];
+	snprintf(id, sizeof(id), "%s",
+		 strncmp(full, "sha256:", 7) ? full : full + 7);
+	if (!notrunc)
+		id[12] = '\0';
+	joined(json_object_get(im, "RepoTags"), tags, sizeof(tags));
+	held_by(json_object_get(im, "Nodes"), nodes, sizeof(nodes));
+	snprintf(layers, sizeof(layers), "%zu",
+		 json_array_size(json_object_get(im, "Layers")));
+	const char *row[] = {id, tags, layers, nodes};
+	cli_table_add(t, row);
+}
+
+/* shoal image ls --cluster [-q] [--no-trunc] [REPOSITORY[:TAG]]. */
+static int cluster_ls(struct cli *cli, const char *want, bool quiet,
+		      bool notrunc)
+{
+	json_t *body;
+	if (cli_call_json(cli, "GET", "/swarm/images", NULL, &body) < 0)
+		return 1;
+	static const char *const h[] = {"IMAGE ID", "TAGS", "LAYERS", "NODES"};
+	struct cli_table *t = NULL;
+	if (!quiet && cli_table_new(4, h, &t) < 0) {
+		json_decref(body);
+		return 1;
+	}
+	size_t i;
+	json_t *im;
+	json_array_foreach(json_object_get(body, "Images"), i, im)
+	{
+		if (want && !cluster_wanted(im, want))
+			continue;
+		if (quiet)
+			printf("%s\n", jsonx_str(im, "Id", ""));
+		else
+			cluster_row(t, im, notrunc);
+	}
+	if (t) {
+		cli_table_print(t, stdout);
+		cli_table_free(t);
+	}
+	json_t *cut = json_object_get(body, "TruncatedNodes");
+	if (json_array_size(cut) > 0) {
+		char ids[1024];
+		joined(cut, ids, sizeof(ids));
+		fprintf(stderr,
+			"warning: node(s) %s hold more images than they "
+			"report; the list may be incomplete for them\n",
+			ids);
+	}
+	json_decref(body);
+	return 0;
+}
+
 int cli_img_ls(struct cli *cli, int argc, char **argv)
 {
 	bool quiet = false, notrunc = false, all = false, digests = false;
+	bool cluster = false;
 	const char *format = NULL;
 	const struct cli_flag flags[] = {
+		{"cluster", 0, CLI_FLAG_BOOL, &cluster},
 		{"quiet", 'q', CLI_FLAG_BOOL, &quiet},
 		{"no-trunc", 0, CLI_FLAG_BOOL, &notrunc},
 		{"all", 'a', CLI_FLAG_BOOL, &all},
@@ -371,6 +481,16 @@ int cli_img_ls(struct cli *cli, int argc, char **argv)
 	if (i < 0)
 		return 1;
 	const char *want = i < argc ? argv[i] : NULL;
+	if (cluster && (digests || format)) {
+		fprintf(stderr,
+			"shoal images: --cluster cannot be combined "
+			"with --%s; use -q, --no-trunc or a "
+			"REPOSITORY[:TAG]\n",
+			digests ? "digests" : "format");
+		return 1;
+	}
+	if (cluster)
+		return cluster_ls(cli, want, quiet, notrunc);
 	json_t *list;
 	if (cli_call_json(cli, "GET", "/images/json", NULL, &list) < 0)
 		return 1;

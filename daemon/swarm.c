@@ -485,6 +485,7 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 		.managers = (const char(*)[AGENT_ADDR_MAX])s->st.managers,
 		.nmanagers = s->st.nmanagers,
 		.desc = &d,
+		.images = s->d->images,
 		.ended = agent_ended,
 		.renewed = agent_renewed,
 		.managers_changed = agent_managers,

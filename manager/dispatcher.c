@@ -320,6 +320,8 @@ void mgr__on_heartbeat(struct mgr_conn *c, const Swarm__Heartbeat *hb)
 		if (mgr__node_set_status(m, o, "ready", NULL) == 0)
 			log_info("node=%s ready again", c->node_id);
 	}
+	if (o && hb->images)
+		mgr__on_node_images(c, o, hb->images);
 	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
 	Swarm__HeartbeatResponse hr = SWARM__HEARTBEAT_RESPONSE__INIT;
 	char *mgrs[SWARM_MAX_MANAGERS];

@@ -266,6 +266,21 @@ void mgr__raft_settings_pb(const struct mgr *m, Swarm__RaftSettings *out);
 void mgr__desc_from_pb(struct mgr_node_desc *d,
 		       const Swarm__NodeDescription *pb);
 
+/* --- node images (node_images.c) ------------------------------------- */
+
+/**
+ * mgr__node_images() - check node @o's image report @pb and propose it as
+ * the node's status "Images" when it differs from the stored one. 0 (also
+ * when nothing changed), -EPROTO with @err for a bad report (nothing
+ * changes), or mgr__propose()'s codes.
+ */
+int mgr__node_images(struct mgr *m, const struct store_object *o,
+		     const Swarm__NodeImages *pb, char *err, size_t errlen);
+/** mgr__on_node_images() - mgr__node_images() for @c's node, logging a
+ * refusal (rate-limited). */
+void mgr__on_node_images(struct mgr_conn *c, const struct store_object *o,
+			 const Swarm__NodeImages *pb);
+
 /* --- joins (join.c) -------------------------------------------------- */
 
 /** mgr__on_join() - a token holder's JoinRequest on @c. */

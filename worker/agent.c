@@ -24,6 +24,7 @@
 #include "proto/channel.h"
 #include "proto/swarm.pb-c.h"
 #include "proto/wire.h"
+#include "worker/image_report.h"
 #include "worker/internal.h"
 
 #include <errno.h>
@@ -31,6 +32,9 @@
 #include <string.h>
 
 #define MISSED 3
+/* The image report is sent again after this many heartbeats without a
+ * change, in case the leader could not keep the last one. */
+#define IMAGES_RESEND 30
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 
@@ -57,6 +61,10 @@ struct agent {
 	void (*logs_control)(void *arg, uint64_t sub_id, bool cancel,
 			     uint32_t credit);
 	void *arg;
+	struct img_store *images; /* reported in heartbeats; may be NULL */
+	uint8_t images_sent[SHA256_BYTES]; /* fingerprint of the last report */
+	bool images_fresh;		   /* images_sent is this session's */
+	unsigned images_countdown; /* heartbeats until the report is resent */
 	uint64_t generation; /* of the last set of assignments this session */
 	enum wire_role role; /* our certificate's */
 	bool renewing;
@@ -120,7 +128,20 @@ static void heartbeat(struct agent *a)
 	hb.session_id = a->session_id;
 	env.body_case = SWARM__ENVELOPE__BODY_HEARTBEAT;
 	env.heartbeat = &hb;
+	struct image_report r;
+	bool have = a->images && worker__image_report(a->images, &r) == 0;
+	if (have && (!a->images_fresh || a->images_countdown == 0 ||
+		     memcmp(r.fingerprint, a->images_sent, SHA256_BYTES))) {
+		hb.images = &r.pb;
+		memcpy(a->images_sent, r.fingerprint, SHA256_BYTES);
+		a->images_fresh = true;
+		a->images_countdown = IMAGES_RESEND;
+	} else if (a->images_countdown > 0) {
+		a->images_countdown--;
+	}
 	send_env(a, &env);
+	if (have)
+		worker__image_report_free(&r);
 	schedule(a, a->heartbeat_ms);
 }
 
@@ -383,6 +404,7 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 			set_managers(a, sr->managers, sr->n_managers);
 			a->state = AGENT_SESSION;
 			a->generation = 0;
+			a->images_fresh = false;
 			a->backoff_ms = BACKOFF_MIN_MS;
 			log_info("session %s with manager %s", a->session_id,
 				 wire_chan_name(c));
@@ -533,6 +555,7 @@ int agent_start(const struct agent_config *cfg, struct agent **out)
 	a->logs = cfg->logs;
 	a->logs_control = cfg->logs_control;
 	a->arg = cfg->arg;
+	a->images = cfg->images;
 	struct wire_cert_info info;
 	if (wire_cert_decode(a->cert, a->cert_len, &info) < 0) {
 		shoal_free(a);

@@ -100,6 +100,7 @@ int agent_join(uv_loop_t *loop, const char *token, const char *addr,
 	       agent_join_cb *cb, void *arg, char *err, size_t errlen);
 
 struct agent;
+struct img_store;
 
 /* A new certificate after a role change (promote or demote). */
 struct agent_renewal {
@@ -154,6 +155,10 @@ struct agent_config {
 	const char (*managers)[AGENT_ADDR_MAX];
 	size_t nmanagers;
 	const struct agent_desc *desc; /* copied */
+	/* This node's image store, borrowed for the agent's life: its images
+	 * (ids, layers, tags) go to the managers in heartbeats when they
+	 * change (issue 14). Optional. */
+	struct img_store *images;
 	/* The manager ended the session for good; the agent has stopped
 	 * trying (agent_stop() is still needed to free it). Optional. */
 	void (*ended)(void *arg, const char *why);
