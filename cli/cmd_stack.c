@@ -301,6 +301,30 @@ static void fill_ids(json_t *spec, const char *list, const char *name_key,
 	}
 }
 
+/* @spec's network Targets (names, as the file gives them) as the ids the
+ * managers store them under (they resolve names on write), from @nets
+ * (GET /networks): what the comparison with the stored spec needs. */
+static void targets_to_ids(json_t *spec, const json_t *nets)
+{
+	json_t *list =
+		json_object_get(jsonx_obj(spec, "TaskTemplate"), "Networks");
+	size_t i, j;
+	json_t *a, *n;
+	json_array_foreach(list, i, a)
+	{
+		const char *t = jsonx_str(a, "Target", "");
+		json_array_foreach(nets, j, n)
+		{
+			if (!strcmp(jsonx_str(n, "Name", ""), t)) {
+				json_object_set_new(
+					a, "Target",
+					json_string(jsonx_str(n, "Id", t)));
+				break;
+			}
+		}
+	}
+}
+
 static int deploy_services(struct cli *cli, const char *stack,
 			   const json_t *svcs, const json_t *sids,
 			   const json_t *cids, bool prune)
@@ -311,13 +335,25 @@ static int deploy_services(struct cli *cli, const char *stack,
 	int rc = 0;
 	if (list_of(cli, "/services", stack, &have) < 0)
 		return -1;
+	/* Without the list every service is sent again (an update that
+	 * changes nothing), never skipped wrongly. */
+	json_t *nets = NULL;
+	char e[256];
+	if (cli__call_err(cli, "GET", "/networks", NULL, &nets, e, sizeof(e)) <
+	    0)
+		nets = NULL;
 	json_object_foreach((json_t *)svcs, key, spec)
 	{
 		const char *name = jsonx_str(spec, "Name", "");
 		json_t *cur = find_named(have, name);
 		fill_ids(spec, "Secrets", "SecretName", "SecretID", sids);
 		fill_ids(spec, "Configs", "ConfigName", "ConfigID", cids);
-		if (cur && cli__stack_same(spec, jsonx_obj(cur, "Spec"))) {
+		json_t *want = cur ? json_deep_copy(spec) : NULL;
+		targets_to_ids(want, nets);
+		bool same =
+			want && cli__stack_same(want, jsonx_obj(cur, "Spec"));
+		json_decref(want);
+		if (same) {
 			printf("Service %s is up to date\n", name);
 			continue;
 		}
@@ -365,6 +401,7 @@ static int deploy_services(struct cli *cli, const char *stack,
 		if (cli__call(cli, "DELETE", path, NULL, NULL) < 0)
 			rc = -1;
 	}
+	json_decref(nets);
 	json_decref(have);
 	return rc;
 }

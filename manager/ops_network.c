@@ -477,8 +477,11 @@ static int in_use(const struct store *s, const struct store_object *net,
 	return rc;
 }
 
-/* A task of a removed service may still hold an address on @net until
- * it ended: removing the network under it is refused as well. */
+/* A task meant to run on @net (desired and actual state running or
+ * before) holds it: removing the network under it is refused, as
+ * swarmkit does. A task being stopped (its service removed) does not:
+ * `docker stack rm` removes the services then their networks at once;
+ * the nodes leave the network once its containers are gone. */
 static int tasks_on(const struct store *s, const struct store_object *net,
 		    char *err, size_t errlen)
 {
@@ -494,17 +497,18 @@ static int tasks_on(const struct store *s, const struct store_object *net,
 		json_t *sp = mgr__obj_json(objs[i]->spec, objs[i]->spec_len);
 		json_t *st =
 			mgr__obj_json(objs[i]->status, objs[i]->status_len);
-		enum task_state state = TASK_NEW;
+		enum task_state state = TASK_NEW, desired = TASK_NEW;
 		task_state_parse(jsonx_str(st, "State", ""), &state);
+		task_state_parse(jsonx_str(sp, "DesiredState", ""), &desired);
+		bool holds = state <= TASK_RUNNING && desired <= TASK_RUNNING;
 		size_t j;
 		json_t *a;
 		json_array_foreach(json_object_get(sp, "NetworksAttachments"),
 				   j, a)
 		{
-			if (!task_state_terminal(state) &&
-			    !strcmp(jsonx_str(jsonx_obj(a, "Network"), "ID",
-					      ""),
-				    net->id)) {
+			if (holds && !strcmp(jsonx_str(jsonx_obj(a, "Network"),
+						       "ID", ""),
+					     net->id)) {
 				snprintf(err, errlen,
 					 "rpc error: code = FailedPrecondition "
 					 "desc = network %.64s is in use by "
