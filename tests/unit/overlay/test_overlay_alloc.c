@@ -765,7 +765,7 @@ static void every_node_gets_its_own_ingress_address(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(strncmp(na[i], "10.255.0.", 9), 0);
 		assert_null(strchr(na[i], '/'));
-		snprintf(all[k++], 24, "%s/16", na[i]);
+		snprintf(all[k++], 24, "%.15s/16", na[i]);
 	}
 	no_duplicates(all, k);
 	char n2[24];
