@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The routing mesh across three lab hosts (docs/overlay.md, step 5),
+# through the real docker CLI: `web` publishes 8080:80 in ingress mode
+# with its two tasks on h2 and h3; a request from h3 to h1 (which has no
+# task) reaches a task, and the task (a busybox httpd CGI printing
+# REMOTE_ADDR) sees h3's own address, not a node's; connections to h1
+# are balanced over both tasks; h1 answers its own requests too; a UDP
+# port is DNATed on h1 to its task (busybox has no UDP server: the rule
+# is read); `service update --publish-rm 80` (the docker CLI removes by
+# target port) stops the answer while the other service's port stays;
+# after service rm no host keeps the mesh's table.
+# shellcheck source=tests/cluster/lib.sh
+. "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/cluster/service-lib.sh
+. "$(dirname "$0")/../service-lib.sh"
+
+svc_lab 3
+
+cgi='#!/bin/sh
+printf "Content-Type: text/plain\r\n\r\n%s %s\n" "$(hostname)" "$REMOTE_ADDR"'
+serve="mkdir -p /w/cgi-bin && printf '%s\n' '$cgi' > /w/cgi-bin/who &&
+chmod +x /w/cgi-bin/who && exec httpd -f -p 80 -h /w"
+note "web: 8080:80 in ingress mode, tasks on h2 and h3"
+assert_ok "service create -p 8080:80" \
+	lab exec h1 docker service create -d --name web -p 8080:80 \
+	--replicas 2 --constraint node.hostname!=h1 busybox sh -c "$serve"
+assert_eventually "web runs on h2 and h3" 60 svc_count web 2
+assert_eq "web runs on h2 and h3 (spread)" "h2 h3 " "$(svc_running web)"
+
+h1=$(lab addr h1)
+h3=$(lab addr h3)
+get() { # HOST ADDR: the page at ADDR:8080/cgi-bin/who asked from HOST
+	lab exec "$1" busybox sh -c \
+		"printf 'GET /cgi-bin/who HTTP/1.0\r\n\r\n' | busybox nc -w 3 $2 8080" |
+		tail -1 | sed 's/\[::ffff:\(.*\)\]/\1/'
+}
+answers() { [ -n "$(get h3 "$h1")" ]; }
+assert_eventually "h1 (no task) answers on 8080" 30 answers
+page=$(get h3 "$h1")
+note "from h3 through h1: $page"
+assert_eq "the task sees the client's address (h3's)" "$h3" \
+	"$(echo "$page" | awk '{print $2}')"
+pages=$(for i in $(seq 1 16); do get h3 "$h1"; done | awk '{print $1}' | sort | uniq -c)
+note "$(echo $pages)"
+assert_eq "connections through h1 reach both tasks" 2 "$(echo "$pages" | grep -c .)"
+assert_eq "h2 answers too (its own task or h3's)" "$h3" \
+	"$(get h3 "$(lab addr h2)" | awk '{print $2}')"
+assert_eq "h1 answers its own request (client h1)" "$h1" \
+	"$(get h1 "$h1" | awk '{print $2}')"
+
+note "UDP"
+assert_ok "echo: 9053:53/udp in ingress mode, on h2" \
+	lab exec h1 docker service create -d --name echo \
+	-p 9053:53/udp --constraint node.hostname==h2 busybox sleep 100000
+assert_eventually "echo runs" 60 svc_count echo 1
+echo_addr=$(lab exec h1 docker inspect -f \
+	'{{range .NetworksAttachments}}{{index .Addresses 0}}{{end}}' \
+	"$(lab exec h1 docker service ps -q -f desired-state=running echo)" |
+	cut -d/ -f1)
+udp_rule() {
+	lab exec h1 nft list table inet shoal-ingress |
+		grep -q "udp dport 9053 dnat ip to .*$echo_addr . 53"
+}
+assert_eventually "h1 DNATs 9053/udp to echo's task ($echo_addr:53)" 30 udp_rule
+
+note "--publish-rm"
+assert_ok "service update --publish-rm 80" \
+	lab exec h1 docker service update -d --publish-rm 80 web
+gone() { [ -z "$(get h3 "$h1")" ]; }
+assert_eventually "8080 no longer answers on h1" 60 gone
+assert_ok "9053/udp is still DNATed on h1" udp_rule
+
+note "removal"
+assert_ok "service rm" lab exec h1 docker service rm web echo
+no_table() {
+	local h
+	for h in h1 h2 h3; do
+		lab exec "$h" nft list tables | grep -q shoal-ingress && return 1
+	done
+	return 0
+}
+assert_eventually "no host keeps the mesh's table" 30 no_table
+lab_end
