@@ -188,7 +188,8 @@ int net__ingress_ns_routes(const struct net__net *w, const char *ifname,
 
 /* ------------------------------------------------------ node's namespace */
 
-static int ruleset(const struct net_ingress_port *p, size_t np, struct buf *b)
+int net__ingress_ruleset(const struct net_ingress_port *p, size_t np,
+			 struct buf *b)
 {
 	char ip[16];
 	bool any = false;
@@ -313,7 +314,7 @@ int net_ingress_set(struct net *n, const char *id, uint32_t self,
 	if (w && self && (rc = bridge_addr(w, self, err)) < 0)
 		return rc;
 	buf_init(&b, 4 << 20);
-	rc = ruleset(w ? p : NULL, w ? np : 0, &b);
+	rc = net__ingress_ruleset(w ? p : NULL, w ? np : 0, &b);
 	if (rc == 0 && (!n->ingress_text || strcmp(n->ingress_text, b.data))) {
 		rc = net__nft_text_in(NULL, b.data, NULL, NULL, msg,
 				      sizeof(msg));

@@ -194,6 +194,11 @@ int net__vips_apply(struct net *n, const struct net__net *w,
  * (deleted, then made again when @w has nodes). Pure. */
 void net__ingress_ns_text(const struct net__net *w, const char *ifname,
 			  struct buf *b);
+/** net__ingress_ruleset() - the node's `table inet shoal-ingress` (DNAT
+ * of the published ports with backends, prerouting and output), deleted
+ * first in the same transaction; only deleted when none has any. Pure. */
+int net__ingress_ruleset(const struct net_ingress_port *p, size_t np,
+			 struct buf *b);
 /** net__ingress_ns_routes() - in the calling thread's namespace, one
  * `fwmark K table 1000+K` rule and route via node K per node of @w. */
 int net__ingress_ns_routes(const struct net__net *w, const char *ifname,
