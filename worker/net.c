@@ -914,7 +914,12 @@ void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n)
 
 void wnet_leave(struct wnet *w)
 {
+	struct shoal_err err = {""};
 	w->n_wanted = 0;
+	if (w->net &&
+	    net_ingress_set(w->net, NULL, 0, NULL, 0, NULL, 0, &err) < 0)
+		log_warn("the routing mesh's rules are not removed: %s",
+			 err.msg);
 	converge_leaves(w);
 }
 

@@ -8,7 +8,8 @@
 # port is DNATed on h1 to its task (busybox has no UDP server: the rule
 # is read); `service update --publish-rm 80` (the docker CLI removes by
 # target port) stops the answer while the other service's port stays;
-# after service rm no host keeps the mesh's table.
+# a node leaving the swarm drops the mesh's table; after service rm no
+# host keeps it.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/cluster/service-lib.sh
@@ -71,10 +72,14 @@ assert_eventually "8080 no longer answers on h1" 60 gone
 assert_ok "9053/udp is still DNATed on h1" udp_rule
 
 note "removal"
+has_table() { lab exec "$1" nft list tables | grep -q shoal-ingress; }
+assert_ok "h3 serves 9053/udp before leaving" has_table h3
+assert_ok "h3 leaves the swarm" lab exec h3 shoal swarm leave
+assert_fails "h3 keeps no mesh table after leaving" has_table h3
 assert_ok "service rm" lab exec h1 docker service rm web echo
 no_table() {
 	local h
-	for h in h1 h2 h3; do
+	for h in h1 h2; do
 		lab exec "$h" nft list tables | grep -q shoal-ingress && return 1
 	done
 	return 0
