@@ -6,7 +6,7 @@
 # REMOTE_ADDR) sees h3's own address, not a node's; connections to h1
 # are balanced over both tasks; h1 answers its own requests too; a UDP
 # port is DNATed on h1 to its task (busybox has no UDP server: the rule
-# is read); `service update --publish-rm 80` (the docker CLI removes by
+# is read, and datagrams sent to h1 are counted on the task's eth0); `service update --publish-rm 80` (the docker CLI removes by
 # target port) stops the answer while the other service's port stays;
 # a node leaving the swarm drops the mesh's table; after service rm no
 # host keeps it.
@@ -63,6 +63,20 @@ udp_rule() {
 		grep -q "udp dport 9053 dnat ip to .*$echo_addr . 53"
 }
 assert_eventually "h1 DNATs 9053/udp to echo's task ($echo_addr:53)" 30 udp_rule
+echo_c=$(svc_containers h2 echo | tr -d ' ')
+rx() { lab exec h2 docker exec "$echo_c" cat /sys/class/net/eth0/statistics/rx_packets; }
+before=$(rx)
+lab exec h3 python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(40):
+    s.sendto(b'x' * 300, ('$h1', 9053))
+"
+sleep 1
+after=$(rx)
+note "echo's eth0 received $((after - before)) packets"
+assert_ok "40 datagrams sent from h3 to h1:9053 reach echo's task on h2" \
+	test $((after - before)) -ge 40
 
 note "--publish-rm"
 assert_ok "service update --publish-rm 80" \
