@@ -230,9 +230,26 @@ int net__ingress_ruleset(const struct net_ingress_port *p, size_t np,
 	return b->data ? 0 : -ENOMEM;
 }
 
-/* This node's address and MAC on the ingress bridge. */
-static int bridge_addr(const struct net__net *w, uint32_t self,
-		       struct shoal_err *err)
+static int addr_del(struct net__batch *b, int ifindex, uint32_t ip, int len)
+{
+	struct nlmsghdr *nlh =
+		net__nl_msg(b, RTM_DELADDR, 0, sizeof(struct ifaddrmsg));
+	struct ifaddrmsg *ifa;
+	uint32_t be = htonl(ip);
+
+	if (!nlh)
+		return -ENOBUFS;
+	ifa = mnl_nlmsg_get_payload(nlh);
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = (uint8_t)len;
+	ifa->ifa_index = (uint32_t)ifindex;
+	mnl_attr_put(nlh, IFA_LOCAL, 4, &be);
+	return net__nl_done(b, nlh);
+}
+
+/* This node's address and MAC on the ingress bridge (the address it
+ * had before, if another, removed). */
+static int bridge_addr(struct net__net *w, uint32_t self, struct shoal_err *err)
 {
 	char br[16], vx[16];
 	uint8_t mac[6] = {0x02,
@@ -267,9 +284,19 @@ static int bridge_addr(const struct net__net *w, uint32_t self,
 		rc = net__nl_addr_add(b, idx, self, w->subnet.len);
 	if (rc == 0 && (rc = net__nl_open(&nl)) == 0) {
 		rc = net__nl_send(nl, b, NULL);
+		if (rc == 0 && w->iself && w->iself != self) {
+			/* The old one: gone already is fine. */
+			struct net__batch *d = NULL;
+			if (net__batch_new(&d) == 0 &&
+			    addr_del(d, idx, w->iself, w->subnet.len) == 0)
+				(void)net__nl_send(nl, d, NULL);
+			net__batch_free(d);
+		}
 		mnl_socket_close(nl);
 	}
 	net__batch_free(b);
+	if (rc == 0)
+		w->iself = self;
 	if (rc < 0)
 		net__err(err,
 			 "cannot give the ingress bridge %s its address: %s",
@@ -311,7 +338,9 @@ int net_ingress_set(struct net *n, const char *id, uint32_t self,
 		return 0;
 	if ((rc = net__kernel(n, err)) < 0)
 		return rc;
-	if (w && self && (rc = bridge_addr(w, self, err)) < 0)
+	/* A bridge made again is a new record (iself 0). */
+	if (w && self && self != w->iself &&
+	    (rc = bridge_addr(w, self, err)) < 0)
 		return rc;
 	buf_init(&b, 4 << 20);
 	rc = net__ingress_ruleset(w ? p : NULL, w ? np : 0, &b);

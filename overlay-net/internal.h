@@ -122,6 +122,7 @@ struct net__net {
 	 * connections that node forwards, and of their replies. */
 	uint32_t *inodes;
 	size_t n_inodes;
+	uint32_t iself; /* this node's address on its bridge (0: none) */
 	struct net__ep *eps;
 	size_t n_eps;
 };
