@@ -125,27 +125,28 @@ static int route_add(struct net__batch *b, uint32_t mark, uint32_t via, int oif)
 	return net__nl_done(b, nlh);
 }
 
-/* One batch of one kind; -EEXIST tolerated (a rule already there). */
-static int send_each(struct mnl_socket *nl, const struct net__net *w, int oif,
-		     bool rules, char *err, size_t errlen)
+/* Node @k's rule (-EEXIST: already there, fine) and route, one message
+ * per batch (a batch holds at most 64; a rule already there must not
+ * hide the others' errors). */
+static int node_routes(struct mnl_socket *nl, uint32_t mark, uint32_t via,
+		       int oif, char *err, size_t errlen)
 {
-	struct net__batch *b = NULL;
-	int rc = net__batch_new(&b);
+	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < w->n_inodes; i++)
-		rc = rules ? rule_add(b, (uint32_t)i + 1)
-			   : route_add(b, (uint32_t)i + 1, w->inodes[i], oif);
-	if (rc == 0) {
-		size_t failed = 0;
-		rc = net__nl_send(nl, b, &failed);
-		if (rc < 0 && !(rules && rc == -EEXIST))
-			snprintf(err, errlen, "%s of node %zu: %s",
-				 rules ? "rule" : "route", failed + 1,
-				 strerror(-rc));
-		else
+	for (int route = 0; rc == 0 && route < 2; route++) {
+		struct net__batch *b = NULL;
+		if ((rc = net__batch_new(&b)) < 0)
+			break;
+		rc = route ? route_add(b, mark, via, oif) : rule_add(b, mark);
+		if (rc == 0)
+			rc = net__nl_send(nl, b, NULL);
+		if (rc == -EEXIST && !route)
 			rc = 0;
+		else if (rc < 0)
+			snprintf(err, errlen, "%s of node %u: %s",
+				 route ? "route" : "rule", mark, strerror(-rc));
+		net__batch_free(b);
 	}
-	net__batch_free(b);
 	return rc;
 }
 
@@ -164,24 +165,9 @@ int net__ingress_ns_routes(const struct net__net *w, const char *ifname,
 		snprintf(err, errlen, "rtnetlink: %s", strerror(-rc));
 		return rc;
 	}
-	/* Rules one by one would stop at the first already there: each
-	 * rule is its own batch of one. */
-	for (size_t i = 0; rc == 0 && i < w->n_inodes; i++) {
-		struct net__batch *b = NULL;
-		size_t failed;
-		if ((rc = net__batch_new(&b)) == 0 &&
-		    (rc = rule_add(b, (uint32_t)i + 1)) == 0) {
-			rc = net__nl_send(nl, b, &failed);
-			if (rc == -EEXIST)
-				rc = 0;
-			else if (rc < 0)
-				snprintf(err, errlen, "rule of node %zu: %s",
-					 i + 1, strerror(-rc));
-		}
-		net__batch_free(b);
-	}
-	if (rc == 0)
-		rc = send_each(nl, w, oif, false, err, errlen);
+	for (size_t i = 0; rc == 0 && i < w->n_inodes; i++)
+		rc = node_routes(nl, (uint32_t)i + 1, w->inodes[i], oif, err,
+				 errlen);
 	mnl_socket_close(nl);
 	return rc;
 }
