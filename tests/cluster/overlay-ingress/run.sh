@@ -4,7 +4,8 @@
 # with its two tasks on h2 and h3; a request from h3 to h1 (which has no
 # task) reaches a task, and the task (a busybox httpd CGI printing
 # REMOTE_ADDR) sees h3's own address, not a node's; connections to h1
-# are balanced over both tasks; h1 answers its own requests too; a UDP
+# are balanced over both tasks; h1 answers its own requests too; a task
+# whose first network is an overlay of its own sees the client too; a UDP
 # port is DNATed on h1 to its task (busybox has no UDP server: the rule
 # is read, and datagrams sent to h1 are counted on the task's eth0); `service update --publish-rm 80` (the docker CLI removes by
 # target port) stops the answer while the other service's port stays;
@@ -30,9 +31,9 @@ assert_eq "web runs on h2 and h3 (spread)" "h2 h3 " "$(svc_running web)"
 
 h1=$(lab addr h1)
 h3=$(lab addr h3)
-get() { # HOST ADDR: the page at ADDR:8080/cgi-bin/who asked from HOST
+get() { # HOST ADDR [PORT]: ADDR:PORT/cgi-bin/who (8080) asked from HOST
 	lab exec "$1" busybox sh -c \
-		"printf 'GET /cgi-bin/who HTTP/1.0\r\n\r\n' | busybox nc -w 3 $2 8080" |
+		"printf 'GET /cgi-bin/who HTTP/1.0\r\n\r\n' | busybox nc -w 3 $2 ${3:-8080}" |
 		tail -1 | sed 's/\[::ffff:\(.*\)\]/\1/'
 }
 answers() { [ -n "$(get h3 "$h1")" ]; }
@@ -48,6 +49,20 @@ assert_eq "h2 answers too (its own task or h3's)" "$h3" \
 	"$(get h3 "$(lab addr h2)" | awk '{print $2}')"
 assert_eq "h1 answers its own request (client h1)" "$h1" \
 	"$(get h1 "$h1" | awk '{print $2}')"
+
+note "a task on an overlay of its own as well"
+assert_ok "docker network create -d overlay front" \
+	lab exec h1 docker network create -d overlay front
+assert_ok "both: on front, 8081:80 in ingress mode, on h2" \
+	lab exec h1 docker service create -d --name both --network front \
+	-p 8081:80 --constraint node.hostname==h2 busybox sh -c "$serve"
+assert_eventually "both runs" 60 svc_count both 1
+get81() { get "$1" "$2" 8081; }
+answers81() { [ -n "$(get81 h3 "$h1")" ]; }
+assert_eventually "h1 answers on 8081" 30 answers81
+assert_eq "a task on two networks sees the client's address" "$h3" \
+	"$(get81 h3 "$h1" | awk '{print $2}')"
+assert_ok "service rm both" lab exec h1 docker service rm both
 
 note "UDP"
 assert_ok "echo: 9053:53/udp in ingress mode, on h2" \
