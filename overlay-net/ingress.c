@@ -322,7 +322,10 @@ int net_ingress_set(struct net *n, const char *id, uint32_t self,
 	}
 	if (n->dry_run)
 		return 0;
-	if ((rc = net__kernel(n, err)) < 0)
+	/* Without the ingress network only our table's deletion is run
+	 * (a leftover of an earlier run goes; nothing else is touched:
+	 * the kernel side stays lazy, networking.md). */
+	if (w && (rc = net__kernel(n, err)) < 0)
 		return rc;
 	/* A bridge made again is a new record (iself 0). */
 	if (w && self && self != w->iself &&
