@@ -5,7 +5,8 @@
 # task) reaches a task, and the task (a busybox httpd CGI printing
 # REMOTE_ADDR) sees h3's own address, not a node's; connections to h1
 # are balanced over both tasks; h1 answers its own requests too; a task
-# whose first network is an overlay of its own sees the client too; a UDP
+# whose first network is an overlay of its own sees the client too; so
+# do they through h2 after its shoald is killed and started again; a UDP
 # port is DNATed on h1 to its task (busybox has no UDP server: the rule
 # is read, and datagrams sent to h1 are counted on the task's eth0); `service update --publish-rm 80` (the docker CLI removes by
 # target port) stops the answer while the other service's port stays;
@@ -49,6 +50,16 @@ assert_eq "h2 answers too (its own task or h3's)" "$h3" \
 	"$(get h3 "$(lab addr h2)" | awk '{print $2}')"
 assert_eq "h1 answers its own request (client h1)" "$h1" \
 	"$(get h1 "$h1" | awk '{print $2}')"
+
+note "h2's shoald killed and started again (its task adopted)"
+h2=$(lab addr h2)
+lab kill h2 >/dev/null
+lab start h2 >/dev/null
+h2_clients() { # the client address of 8 requests through h2, each once
+	for i in $(seq 1 8); do get h3 "$h2"; done | awk '{print $2}' | sort -u
+}
+h2_ok() { [ "$(h2_clients)" = "$h3" ]; }
+assert_eventually "after the restart h2 answers, the tasks see h3" 60 h2_ok
 
 note "a task on an overlay of its own as well"
 assert_ok "docker network create -d overlay front" \
