@@ -9,6 +9,11 @@
  * programmed peer is remembered in memory only: after a restart every
  * peer is programmed once more (NLM_F_REPLACE), which is harmless.
  *
+ * The ingress item (docs/overlay.md, step 5): its Network is joined like
+ * a network item, with every other node's own address added to its
+ * peers, then its published ports are served on this node
+ * (net_ingress_set()); without an ingress item the mesh's table goes.
+ *
  * Networks joined but named by no item are left when no endpoint is on
  * them; while task containers are still stopping, a one-second timer
  * tries again (the executor removes them on its own schedule).

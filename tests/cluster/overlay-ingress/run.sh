@@ -19,6 +19,7 @@
 
 svc_lab 3
 
+# shellcheck disable=SC2016 # expanded by the task's shell
 cgi='#!/bin/sh
 printf "Content-Type: text/plain\r\n\r\n%s %s\n" "$(hostname)" "$REMOTE_ADDR"'
 serve="mkdir -p /w/cgi-bin && printf '%s\n' '$cgi' > /w/cgi-bin/who &&
@@ -44,7 +45,7 @@ note "from h3 through h1: $page"
 assert_eq "the task sees the client's address (h3's)" "$h3" \
 	"$(echo "$page" | awk '{print $2}')"
 pages=$(for i in $(seq 1 16); do get h3 "$h1"; done | awk '{print $1}' | sort | uniq -c)
-note "$(echo $pages)"
+note "$(echo "$pages" | tr '\n' ' ')"
 assert_eq "connections through h1 reach both tasks" 2 "$(echo "$pages" | grep -c .)"
 assert_eq "h2 answers too (its own task or h3's)" "$h3" \
 	"$(get h3 "$(lab addr h2)" | awk '{print $2}')"
