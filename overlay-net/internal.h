@@ -117,6 +117,12 @@ struct net__net {
 	struct net__vip *vips; /* its services' VIPs (vip.c), in memory */
 	size_t n_vips;
 	bool vips_set; /* vips were given since the start (else unknown) */
+	/* The ingress network's routing mesh (ingress.c): every node's
+	 * address on it; index + 1 is the conntrack mark of the
+	 * connections that node forwards, and of their replies. */
+	uint32_t *inodes;
+	size_t n_inodes;
+	uint32_t iself; /* this node's address on its bridge (0: none) */
 	struct net__ep *eps;
 	size_t n_eps;
 };
@@ -133,6 +139,7 @@ struct net {
 	bool kernel;	       /* the kernel side is set up (net__kernel()) */
 	struct mnl_socket *nl; /* this namespace's rtnetlink socket */
 	struct nft_ctx *nft;
+	char *ingress_text; /* the routing mesh's table as last loaded */
 	struct net_resolver *resolver; /* NULL: no names (no loop given) */
 };
 
@@ -181,6 +188,28 @@ int net__vip_ruleset(const struct net__net *w, struct buf *b);
  * @w, or into @sandbox's only (when @w has VIPs). */
 int net__vips_apply(struct net *n, const struct net__net *w,
 		    const char *sandbox);
+
+/* ingress.c */
+/** net__ingress_ns_text() - the task side of the routing mesh for the
+ * namespace whose interface on @w is @ifname: `table inet shoal-imark`
+ * (deleted, then made again when @w has nodes). Pure. */
+void net__ingress_ns_text(const struct net__net *w, const char *ifname,
+			  struct buf *b);
+/** net__ingress_ruleset() - the node's `table inet shoal-ingress` (DNAT
+ * of the published ports with backends, prerouting and output), deleted
+ * first in the same transaction; only deleted when none has any. Pure. */
+int net__ingress_ruleset(const struct net_ingress_port *p, size_t np,
+			 struct buf *b);
+/** net__ingress_ns_routes() - in the calling thread's namespace, one
+ * `fwmark K table 1000+K` rule and route via node K per node of @w. */
+int net__ingress_ns_routes(const struct net__net *w, const char *ifname,
+			   char *err, size_t errlen);
+/** net__nft_text_in() - run nft @text in the namespace at @path (NULL:
+ * the caller's), from a short-lived thread; with @w and @ifname, also
+ * net__ingress_ns_routes() there. */
+int net__nft_text_in(const char *path, const char *text,
+		     const struct net__net *w, const char *ifname, char *err,
+		     size_t errlen);
 
 /* nft.c */
 /** net__ruleset() - the whole `table inet shoal` as nft text, deleting

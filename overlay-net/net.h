@@ -303,6 +303,34 @@ struct net_overlay_vip {
 int net_overlay_set_vips(struct net *n, const char *id,
 			 const struct net_overlay_vip *v, size_t count);
 
+/* The routing mesh (docs/overlay.md, step 5; ingress.c). */
+#define NET_INGRESS_VNI 4095
+#define NET_INGRESS_MAX_NODES 250
+#define NET_INGRESS_MAX_PORTS 1024
+
+/** A published port of the routing mesh and its backends; borrowed. */
+struct net_ingress_port {
+	bool udp;
+	uint16_t port;		  /* published on every node */
+	uint16_t target;	  /* on the backends */
+	const uint32_t *backends; /* host order, on the ingress network */
+	size_t n;		  /* 0: not served (nothing DNATed) */
+};
+
+/**
+ * net_ingress_set() - serve the routing mesh of ingress network @id
+ * (joined): this node's address @self on its bridge (with Docker's MAC
+ * for it), the nodes' addresses @nodes (this one's included; index + 1
+ * is each node's conntrack mark in the tasks), and the published ports
+ * @p DNATed in this namespace to their backends, balanced per
+ * connection. @id NULL: everything removed (no port left). Nothing is
+ * done when nothing changed. -EINVAL, SHOAL_ENOTFOUND, -EIO.
+ */
+int net_ingress_set(struct net *n, const char *id, uint32_t self,
+		    const uint32_t *nodes, size_t n_nodes,
+		    const struct net_ingress_port *p, size_t np,
+		    struct shoal_err *err);
+
 /** One joined overlay, for the agent's diff. */
 struct net_overlay_state {
 	char id[65];

@@ -478,6 +478,7 @@ void net_close(struct net *n)
 		nft_ctx_free(n->nft);
 	shoal_free(n->dir);
 	shoal_free(n->ns_dir);
+	shoal_free(n->ingress_text);
 	shoal_free(n);
 }
 

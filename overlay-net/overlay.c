@@ -42,7 +42,9 @@ int net__overlay_up(struct net *n, struct net__net *w, struct shoal_err *err)
 	ovl_vxlan_names(w->vni, br, vx);
 	if (net__nl_index(br) > 0 && net__nl_index(vx) > 0)
 		return 0;
-	/* Half made (a crash between the two batches): start again. */
+	/* Half made (a crash between the two batches): start again. A
+	 * bridge made again has lost the routing mesh's address. */
+	w->iself = 0;
 	ovl_vxlan_down(w->vni, msg, sizeof(msg));
 	rc = ovl_vxlan_up(&c, msg, sizeof(msg));
 	if (rc < 0) {

@@ -110,6 +110,7 @@ void net__net_free(struct net__net *w)
 	shoal_free(w->eps);
 	net__names_free(w);
 	net__vips_free(w);
+	shoal_free(w->inodes);
 	json_decref(w->labels);
 	json_decref(w->options);
 	shoal_free(w);

@@ -97,8 +97,10 @@ int net__vip_ruleset(const struct net__net *w, struct buf *b)
 }
 
 struct vip_job {
-	const char *path;
+	const char *path; /* NULL: the caller's namespace */
 	const char *text;
+	const struct net__net *w; /* with ifname: the ingress routes */
+	const char *ifname;
 	char err[256];
 	int rc;
 };
@@ -107,15 +109,16 @@ static void *vip_thread(void *arg)
 {
 	struct vip_job *j = arg;
 	struct nft_ctx *nft;
-	int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+	int fd = j->path ? open(j->path, O_RDONLY | O_CLOEXEC) : -1;
 
-	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+	if (j->path && (fd < 0 || setns(fd, CLONE_NEWNET) < 0)) {
 		j->rc = -errno;
 		if (fd >= 0)
 			close(fd);
 		return NULL;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (!(nft = nft_ctx_new(NFT_CTX_DEFAULT))) {
 		j->rc = -ENOMEM;
 		return NULL;
@@ -128,28 +131,54 @@ static void *vip_thread(void *arg)
 		j->rc = -EIO;
 	}
 	nft_ctx_free(nft);
+	if (j->rc == 0 && j->w && j->ifname && j->w->n_inodes)
+		j->rc = net__ingress_ns_routes(j->w, j->ifname, j->err,
+					       sizeof(j->err));
 	return NULL;
 }
 
-/* The VIP table of @w into the namespace of @sandbox. */
-static int apply_in(struct net *n, const struct net__net *w,
-		    const char *sandbox, const char *text)
+int net__nft_text_in(const char *path, const char *text,
+		     const struct net__net *w, const char *ifname, char *err,
+		     size_t errlen)
 {
-	char path[PATH_MAX];
-	struct vip_job j = {.path = path, .text = text};
+	struct vip_job j = {
+		.path = path, .text = text, .w = w, .ifname = ifname};
 	pthread_t t;
-	int rc = net__netns_path(n, sandbox, path, sizeof(path));
+	int rc = -pthread_create(&t, NULL, vip_thread, &j);
 
 	if (rc < 0)
 		return rc;
-	if ((rc = -pthread_create(&t, NULL, vip_thread, &j)) < 0)
-		return rc;
 	pthread_join(t, NULL);
 	if (j.rc < 0)
+		snprintf(err, errlen, "%s", j.err[0] ? j.err : strerror(-j.rc));
+	return j.rc;
+}
+
+/* The VIP table of @w (and the routing mesh's marks on the ingress
+ * network) into the namespace of endpoint @ep. */
+static int apply_in(struct net *n, const struct net__net *w,
+		    const struct net__ep *ep, const char *vips)
+{
+	char path[PATH_MAX], err[256];
+	struct buf b;
+	int rc = net__netns_path(n, ep->sandbox, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	buf_init(&b, 4 << 20);
+	buf_printf(&b, "%s", vips);
+	if (w->vni == NET_INGRESS_VNI)
+		net__ingress_ns_text(w, ep->ifname, &b);
+	rc = b.data ? net__nft_text_in(path, b.data, w, ep->ifname, err,
+				       sizeof(err))
+		    : -ENOMEM;
+	buf_fini(&b);
+	if (rc < 0)
 		log_warn("network=%s sandbox=%.12s: the VIP table is not "
 			 "loaded: %s",
-			 w->name, sandbox, j.err[0] ? j.err : strerror(-j.rc));
-	return j.rc;
+			 w->name, ep->sandbox,
+			 rc == -ENOMEM ? "no memory" : err);
+	return rc;
 }
 
 /* Into every namespace on @w, or only @sandbox's when given. */
@@ -159,14 +188,14 @@ int net__vips_apply(struct net *n, const struct net__net *w,
 	struct buf b;
 	int rc, first = 0;
 
-	if (!n->kernel || !w->vni || (!w->n_vips && sandbox))
+	if (!n->kernel || !w->vni || (!w->n_vips && !w->n_inodes && sandbox))
 		return 0;
 	buf_init(&b, 4 << 20);
 	rc = net__vip_ruleset(w, &b);
 	for (size_t i = 0; rc == 0 && i < w->n_eps; i++) {
 		if (sandbox && strcmp(w->eps[i].sandbox, sandbox))
 			continue;
-		int r = apply_in(n, w, w->eps[i].sandbox, b.data);
+		int r = apply_in(n, w, &w->eps[i], b.data);
 		if (r < 0 && !first)
 			first = r;
 	}

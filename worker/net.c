@@ -9,6 +9,11 @@
  * programmed peer is remembered in memory only: after a restart every
  * peer is programmed once more (NLM_F_REPLACE), which is harmless.
  *
+ * The ingress item (docs/overlay.md, step 5): its Network is joined like
+ * a network item, with every other node's own address added to its
+ * peers, then its published ports are served on this node
+ * (net_ingress_set()); without an ingress item the mesh's table goes.
+ *
  * Networks joined but named by no item are left when no endpoint is on
  * them; while task containers are still stopping, a one-second timer
  * tries again (the executor removes them on its own schedule).
@@ -22,7 +27,6 @@
 #include "worker/net.h"
 
 #include "common/alloc.h"
-#include "common/clock.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "overlay-net/net.h"
@@ -52,8 +56,8 @@ struct wnet {
 	size_t n_wanted;
 	struct prog *progs;
 	size_t n_progs;
-	uint32_t *dump; /* room for a kernel dump of one network's peers */
-	struct log_ratelimit ingress_rl;
+	uint32_t *dump;	   /* room for a kernel dump of one network's peers */
+	bool ingress_seen; /* this set's ingress item was served */
 };
 
 /* ------------------------------------------------------------- decoding */
@@ -223,11 +227,15 @@ static int service_from(const json_t *o, struct wnet_service *sv,
 		return bad(err, "network %s: a service without a valid Name",
 			   it->name);
 	snprintf(sv->name, sizeof(sv->name), "%s", name);
+	/* A vip service without its VIP (the managers free it as soon as
+	 * the service leaves the network, while its tasks are still
+	 * stopping there): its tasks' names only, no VIP. */
 	if (!strcmp(mode, "dnsrr")) {
 		sv->dnsrr = true;
 	} else if (strcmp(mode, "vip") ||
-		   ip4(jsonx_str(o, "VIP", NULL), &sv->vip) < 0 ||
-		   !inside(sv->vip, net, len)) {
+		   (json_object_get(o, "VIP") &&
+		    (ip4(jsonx_str(o, "VIP", NULL), &sv->vip) < 0 ||
+		     !inside(sv->vip, net, len)))) {
 		return bad(err,
 			   "network %s: service %s: Mode must be dnsrr, or "
 			   "vip with a VIP inside the subnet",
@@ -521,7 +529,7 @@ static void set_names(struct wnet *w, const struct wnet_item *it)
 		/* The service (and its aliases): its VIP, or with dnsrr
 		 * its Ready tasks; tasks.NAME: its Ready tasks. */
 		const uint32_t *a = sv->dnsrr ? ready : vip;
-		size_t na = sv->dnsrr ? nr : 1;
+		size_t na = sv->dnsrr ? nr : sv->vip ? 1 : 0;
 		add_name(&nm, sv->name, a, na);
 		for (size_t j = 0; j < sv->n_aliases; j++)
 			add_name(&nm, sv->aliases[j], a, na);
@@ -553,7 +561,7 @@ static void set_vips(struct wnet *w, const struct wnet_item *it)
 		goto err_free;
 	for (size_t i = 0; i < it->n_services; i++) {
 		const struct wnet_service *sv = &it->services[i];
-		if (sv->dnsrr)
+		if (sv->dnsrr || !sv->vip)
 			continue;
 		v[k] = (struct net_overlay_vip){sv->vip, &b[nb], 0};
 		for (size_t j = 0; j < sv->n_tasks; j++)
@@ -660,33 +668,203 @@ static void want(struct wnet *w, const char *id)
 	snprintf(w->wanted[w->n_wanted++], 65, "%s", id);
 }
 
-/* Ingress ports are not served by this node: said in its log, at most
- * once a minute, naming them (docs/overlay.md, step 5). */
-static void ingress_item(struct wnet *w, const json_t *o)
+/* ------------------------------------------------------------- ingress */
+
+/* The ingress item's Network with every other node's own address on it
+ * (its `Nodes`) added to its Peers: the tasks route replies through
+ * them. A new reference, or NULL. */
+static json_t *ingress_network(const json_t *o)
 {
-	unsigned long held = 0;
-	char ports[200] = "";
-	size_t i, len = 0;
-	const json_t *p;
-	json_array_foreach(json_object_get(o, "Ports"), i, p)
-	{
-		if (len < sizeof(ports) - 1)
-			len += (size_t)snprintf(
-				ports + len, sizeof(ports) - len, "%s%lld/%.3s",
-				len ? " " : "",
-				(long long)jsonx_int(p, "PublishedPort", 0),
-				jsonx_str(p, "Protocol", "tcp"));
+	const json_t *net = json_object_get(o, "Network"), *nd;
+	const char *self = jsonx_str(o, "Addr", "");
+	json_t *copy, *peers;
+	size_t i;
+
+	if (!json_is_object(net) || !(copy = json_deep_copy(net)))
+		return NULL;
+	peers = json_object_get(copy, "Peers");
+	if (!json_is_array(peers)) {
+		if (peers && !json_is_null(peers))
+			return copy; /* refused by the decoder */
+		peers = json_array();
+		json_object_set_new(copy, "Peers", peers);
 	}
-	if (log_ratelimit_pass(&w->ingress_rl, time_mono_ns(), &held))
-		log_warn("ingress ports %s are not served on this node: the "
-			 "routing mesh is not implemented (publish with "
-			 "mode=host) [%lu more]",
-			 ports, held);
+	json_array_foreach(json_object_get(o, "Nodes"), i, nd)
+	{
+		const char *a = jsonx_str(nd, "Addr", NULL);
+		if (!a || !strcmp(a, self))
+			continue;
+		json_array_append_new(
+			peers, json_pack("{s:s,s:s,s:s}", "Addr", a, "VTEP",
+					 jsonx_str(nd, "VTEP", ""), "NodeID",
+					 jsonx_str(nd, "NodeID", "")));
+	}
+	return copy;
+}
+
+static int port_num(const json_t *p, const char *key)
+{
+	const json_t *v = json_object_get(p, key);
+	json_int_t x = json_is_integer(v) ? json_integer_value(v) : 0;
+	return x >= 1 && x <= 65535 ? (int)x : -1;
+}
+
+/* The ingress item's Addr, Nodes and Ports checked against the ingress
+ * network @it; the ports into @ports (backends into @b). */
+int wnet_ingress_decode(const json_t *o, const struct wnet_item *it,
+			struct wnet_ingress *in, struct shoal_err *err)
+{
+	const json_t *nodes = json_object_get(o, "Nodes");
+	const json_t *ports = json_object_get(o, "Ports"), *x, *bk;
+	const char *self = jsonx_str(o, "Addr", NULL);
+	uint32_t net;
+	int len;
+	size_t i, j, nb = 0;
+
+	memset(in, 0, sizeof(*in));
+	if (subnet_of(it->subnet, &net, &len) < 0)
+		return bad(err, "ingress: bad Subnet");
+	if (self && (ip4(self, &in->self) < 0 || !inside(in->self, net, len)))
+		return bad(err, "ingress: Addr must be an address of %s",
+			   it->subnet);
+	if ((nodes && !json_is_null(nodes) && !json_is_array(nodes)) ||
+	    json_array_size(nodes) > NET_INGRESS_MAX_NODES)
+		return bad(err, "ingress: Nodes must be a list of at most %d",
+			   NET_INGRESS_MAX_NODES);
+	if ((ports && !json_is_null(ports) && !json_is_array(ports)) ||
+	    json_array_size(ports) > NET_INGRESS_MAX_PORTS)
+		return bad(err, "ingress: Ports must be a list of at most %d",
+			   NET_INGRESS_MAX_PORTS);
+	if (json_array_size(nodes) &&
+	    !(in->nodes =
+		      shoal_calloc(json_array_size(nodes), sizeof(*in->nodes))))
+		return -ENOMEM;
+	json_array_foreach(nodes, i, x)
+	{
+		if (ip4(jsonx_str(x, "Addr", NULL), &in->nodes[i]) < 0 ||
+		    !inside(in->nodes[i], net, len) ||
+		    in->nodes[i] == (uint32_t)0) {
+			wnet_ingress_fini(in);
+			return bad(err,
+				   "ingress: a node's Addr must be an "
+				   "address of %s",
+				   it->subnet);
+		}
+		in->n_nodes++;
+	}
+	json_array_foreach(ports, i, x) nb +=
+		json_array_size(json_object_get(x, "Backends"));
+	if (json_array_size(ports) &&
+	    (!(in->ports = shoal_calloc(json_array_size(ports),
+					sizeof(*in->ports))) ||
+	     !(in->backends = shoal_calloc(nb + 1, sizeof(*in->backends))))) {
+		wnet_ingress_fini(in);
+		return -ENOMEM;
+	}
+	nb = 0;
+	json_array_foreach(ports, i, x)
+	{
+		struct net_ingress_port *p = &in->ports[i];
+		const char *proto = jsonx_str(x, "Protocol", "tcp");
+		int pub = port_num(x, "PublishedPort");
+		int tgt = port_num(x, "TargetPort");
+		const json_t *bs = json_object_get(x, "Backends");
+		if ((strcmp(proto, "tcp") && strcmp(proto, "udp")) || pub < 0 ||
+		    tgt < 0 ||
+		    (bs && !json_is_null(bs) && !json_is_array(bs)) ||
+		    json_array_size(bs) > NET_VIP_MAX_BACKENDS) {
+			wnet_ingress_fini(in);
+			return bad(err,
+				   "ingress: a port needs Protocol tcp or "
+				   "udp, PublishedPort and TargetPort 1..65535 "
+				   "and at most %d Backends",
+				   NET_VIP_MAX_BACKENDS);
+		}
+		p->udp = !strcmp(proto, "udp");
+		p->port = (uint16_t)pub;
+		p->target = (uint16_t)tgt;
+		p->backends = &in->backends[nb];
+		json_array_foreach(bs, j, bk)
+		{
+			uint32_t a;
+			if (ip4(jsonx_str(bk, "Addr", NULL), &a) < 0 ||
+			    !inside(a, net, len)) {
+				wnet_ingress_fini(in);
+				return bad(err,
+					   "ingress: port %d: a backend's "
+					   "Addr must be an address of %s",
+					   pub, it->subnet);
+			}
+			in->backends[nb++] = a;
+			p->n++;
+		}
+		in->n_ports++;
+	}
+	return 0;
+}
+
+void wnet_ingress_fini(struct wnet_ingress *in)
+{
+	shoal_free(in->nodes);
+	shoal_free(in->ports);
+	shoal_free(in->backends);
+	memset(in, 0, sizeof(*in));
+}
+
+/* The routing mesh of @o (the ingress network @it joined). */
+static void ingress_serve(struct wnet *w, const json_t *o,
+			  const struct wnet_item *it)
+{
+	struct shoal_err err = {""};
+	struct wnet_ingress in;
+	int rc = wnet_ingress_decode(o, it, &in, &err);
+
+	if (rc < 0) {
+		log_warn("ingress item refused: %s",
+			 err.msg[0] ? err.msg : shoal_strerror(rc));
+		return;
+	}
+	if (w->net) {
+		rc = net_ingress_set(w->net, it->id, in.self, in.nodes,
+				     in.n_nodes, in.ports, in.n_ports, &err);
+		if (rc < 0)
+			log_warn("the routing mesh is not served: %s",
+				 err.msg[0] ? err.msg : shoal_strerror(rc));
+		else
+			w->ingress_seen = true;
+	}
+	wnet_ingress_fini(&in);
+}
+
+/* The ingress network's id in @items' ingress item, if any: its own
+ * network item (a node with a task on it gets one) is left to the
+ * ingress item, whose peers also hold the nodes' addresses. */
+static void ingress_id(const struct agent_item *items, size_t n, char id[65])
+{
+	id[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = NULL;
+		char jerr[160];
+		if (jsonx_parse_object((const char *)items[i].data,
+				       items[i].len, &o, jerr,
+				       sizeof(jerr)) < 0)
+			continue;
+		if (!strcmp(jsonx_str(o, "Kind", "task"), "ingress"))
+			snprintf(id, 65, "%s",
+				 jsonx_str(json_object_get(o, "Network"), "ID",
+					   ""));
+		json_decref(o);
+		if (id[0])
+			return;
+	}
 }
 
 void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n)
 {
+	char ing_id[65];
 	w->n_wanted = 0;
+	w->ingress_seen = false;
+	ingress_id(items, n, ing_id);
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = NULL;
 		char jerr[160];
@@ -697,34 +875,56 @@ void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n)
 				       sizeof(jerr)) < 0)
 			continue; /* the executor logs it */
 		const char *kind = jsonx_str(o, "Kind", "task");
-		const json_t *net = o;
+		json_t *net = NULL;
 		/* The ingress network comes inside the ingress item: joined
-		 * as any overlay (its tasks are on it); its ports are not
-		 * served (ingress_item()). */
-		if (!strcmp(kind, "ingress")) {
-			ingress_item(w, o);
-			net = json_object_get(o, "Network");
-		} else if (strcmp(kind, "network")) {
+		 * as any overlay (its tasks are on it), with the other nodes'
+		 * addresses as peers, then its ports served. */
+		bool ingress = !strcmp(kind, "ingress");
+		if (ingress) {
+			net = ingress_network(o);
+		} else if (!strcmp(kind, "network") &&
+			   (!ing_id[0] ||
+			    strcmp(jsonx_str(o, "ID", ""), ing_id))) {
+			net = json_incref(o);
+		} else {
 			json_decref(o);
 			continue;
 		}
-		int rc = wnet_item_decode(net, &it, &err);
-		json_decref(o);
+		int rc = net ? wnet_item_decode(net, &it, &err) : -EINVAL;
+		json_decref(net);
 		if (rc < 0) {
 			log_warn("network item refused: %s",
 				 err.msg[0] ? err.msg : shoal_strerror(rc));
+			json_decref(o);
 			continue;
 		}
 		want(w, it.id);
 		join(w, &it);
+		if (ingress)
+			ingress_serve(w, o, &it);
+		json_decref(o);
 		wnet_item_fini(&it);
+	}
+	/* No port published in ingress mode (or the item refused): the
+	 * routing mesh's rules go. */
+	if (!w->ingress_seen && w->net) {
+		struct shoal_err err = {""};
+		if (net_ingress_set(w->net, NULL, 0, NULL, 0, NULL, 0, &err) <
+		    0)
+			log_warn("the routing mesh's rules are not removed: %s",
+				 err.msg);
 	}
 	converge_leaves(w);
 }
 
 void wnet_leave(struct wnet *w)
 {
+	struct shoal_err err = {""};
 	w->n_wanted = 0;
+	if (w->net &&
+	    net_ingress_set(w->net, NULL, 0, NULL, 0, NULL, 0, &err) < 0)
+		log_warn("the routing mesh's rules are not removed: %s",
+			 err.msg);
 	converge_leaves(w);
 }
 
@@ -748,7 +948,6 @@ int wnet_open(const struct wnet_config *cfg, struct wnet **out)
 	}
 	w->loop = cfg->loop;
 	w->net = cfg->net;
-	w->ingress_rl.interval_ns = 60LL * 1000000000LL;
 	if (w->loop) {
 		uv_timer_init(w->loop, &w->retry);
 		w->retry.data = w;

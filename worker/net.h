@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "common/error.h"
+#include "overlay-net/net.h"
 #include "worker/worker.h"
 
 struct net;
@@ -93,6 +94,26 @@ struct wnet_item {
 int wnet_item_decode(const json_t *o, struct wnet_item *out,
 		     struct shoal_err *err);
 void wnet_item_fini(struct wnet_item *it);
+
+/** An "ingress" item's routing mesh, decoded and checked against its
+ * network (wnet_ingress_decode(); docs/overlay.md, step 5). */
+struct wnet_ingress {
+	uint32_t self;	 /* this node's Addr (0: none yet), host order */
+	uint32_t *nodes; /* every node's Addr, the managers' order */
+	size_t n_nodes;
+	struct net_ingress_port *ports; /* backends point into @backends */
+	size_t n_ports;
+	uint32_t *backends;
+};
+
+/**
+ * wnet_ingress_decode() - @o's Addr, Nodes and Ports (outside bytes)
+ * checked against the ingress network @it: addresses inside its subnet,
+ * tcp or udp, ports 1..65535, bounded counts. -EINVAL with @err, -ENOMEM.
+ */
+int wnet_ingress_decode(const json_t *o, const struct wnet_item *it,
+			struct wnet_ingress *in, struct shoal_err *err);
+void wnet_ingress_fini(struct wnet_ingress *in);
 
 struct wnet_config {
 	uv_loop_t *loop;

@@ -2,12 +2,16 @@
  * One "network" item as the agent decodes it (wnet_item_decode). What it
  * accepts must hold the invariants the kernel side relies on: a VNI in
  * range, a gateway and every peer inside the subnet, peers behind a
- * unicast VTEP, an MTU of 68..9000, names that fit.
+ * unicast VTEP, an MTU of 68..9000, names that fit. The same object is
+ * then read as an ingress item's Addr, Nodes and Ports against that
+ * network (wnet_ingress_decode): tcp or udp, ports 1..65535, every
+ * address inside the subnet.
  */
 #include "common/jsonx.h"
 #include "worker/net.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +39,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((it.peers[i].addr & mask) != net ||
 			    it.peers[i].vtep == 0)
 				abort();
+		struct wnet_ingress in;
+		uint32_t sub = 0;
+		char a[20];
+		snprintf(a, sizeof(a), "%.*s",
+			 (int)(strchr(it.subnet, '/') - it.subnet), it.subnet);
+		for (char *t = strtok(a, "."); t; t = strtok(NULL, "."))
+			sub = sub << 8 | (uint32_t)atoi(t);
+		err.msg[0] = '\0';
+		if (wnet_ingress_decode(o, &it, &in, &err) == 0) {
+			if (in.self && (in.self & mask) != sub)
+				abort();
+			for (size_t i = 0; i < in.n_nodes; i++)
+				if ((in.nodes[i] & mask) != sub)
+					abort();
+			for (size_t i = 0; i < in.n_ports; i++) {
+				if (!in.ports[i].port || !in.ports[i].target)
+					abort();
+				for (size_t j = 0; j < in.ports[i].n; j++)
+					if ((in.ports[i].backends[j] & mask) !=
+					    sub)
+						abort();
+			}
+			wnet_ingress_fini(&in);
+		} else if (!err.msg[0]) {
+			abort();
+		}
 		wnet_item_fini(&it);
 	} else if (!err.msg[0]) {
 		abort(); /* a refusal says why */

@@ -500,7 +500,8 @@ static void services_decode_with_their_tasks(void **state)
 	static const char *const bad[] = {
 		"{}",
 		"[{\"Name\": \"a.b\", \"Mode\": \"dnsrr\"}]",
-		"[{\"Name\": \"web\", \"Mode\": \"vip\"}]",
+		/* (vip without VIP: a service leaving the network, taken) */
+		"[{\"Name\": \"web\", \"Mode\": \"vip\", \"VIP\": \"x\"}]",
 		"[{\"Name\": \"web\", \"Mode\": \"vip\", \"VIP\": "
 		"\"10.0.2.2\"}]",
 		"[{\"Name\": \"web\", \"Mode\": \"rr\"}]",
@@ -617,6 +618,124 @@ static void the_vip_table_balances_over_the_ready_tasks(void **state)
 	buf_fini(&out);
 }
 
+static const char ingress_json[] =
+	"{\"Kind\": \"ingress\", \"Addr\": \"10.255.0.3\","
+	" \"Network\": {\"ID\": \"ingressid\", \"Name\": \"ingress\","
+	" \"VNI\": 4095, \"Subnet\": \"10.255.0.0/16\", \"Gateway\": "
+	"\"10.255.0.1\", \"Peers\": [], \"Services\": [{\"ID\": \"s\","
+	" \"Name\": \"gone\", \"Mode\": \"vip\", \"Tasks\": []}]},"
+	" \"Nodes\": [{\"NodeID\": \"a\", \"Addr\": \"10.255.0.3\", \"VTEP\":"
+	" \"192.168.100.11\"}, {\"NodeID\": \"b\", \"Addr\": \"10.255.0.4\","
+	" \"VTEP\": \"192.168.100.12\"}],"
+	" \"Ports\": [{\"Protocol\": \"tcp\", \"PublishedPort\": 8080,"
+	" \"TargetPort\": 80, \"Service\": \"web\", \"Backends\": [{\"Addr\":"
+	" \"10.255.0.5\"}, {\"Addr\": \"10.255.0.6\"}]}, {\"Protocol\": "
+	"\"udp\", \"PublishedPort\": 9053, \"TargetPort\": 53, \"Backends\":"
+	" []}]}";
+
+static void ingress_items_decode_with_their_ports_and_nodes(void **state)
+{
+	struct shoal_err err = {""};
+	struct wnet_item it;
+	struct wnet_ingress in;
+	json_t *o = json_loads(ingress_json, 0, NULL);
+	assert_non_null(o);
+	/* A vip service whose VIP is gone (leaving the network) decodes,
+	 * without a VIP. */
+	assert_int_equal(
+		wnet_item_decode(json_object_get(o, "Network"), &it, &err), 0);
+	assert_int_equal(it.n_services, 1);
+	assert_int_equal(it.services[0].vip, 0);
+	assert_int_equal(wnet_ingress_decode(o, &it, &in, &err), 0);
+	assert_int_equal(in.self, 0x0aff0003);
+	assert_int_equal(in.n_nodes, 2);
+	assert_int_equal(in.nodes[1], 0x0aff0004);
+	assert_int_equal(in.n_ports, 2);
+	assert_false(in.ports[0].udp);
+	assert_int_equal(in.ports[0].port, 8080);
+	assert_int_equal(in.ports[0].target, 80);
+	assert_int_equal(in.ports[0].n, 2);
+	assert_int_equal(in.ports[0].backends[1], 0x0aff0006);
+	assert_true(in.ports[1].udp);
+	assert_int_equal(in.ports[1].n, 0);
+	wnet_ingress_fini(&in);
+	wnet_item_fini(&it);
+	json_decref(o);
+}
+
+static void ingress_items_with_a_bad_field_are_refused(void **state)
+{
+	static const char *bad[][2] = {
+		{"Addr", "\"10.0.0.3\""},
+		{"Nodes", "{}"},
+		{"Nodes", "[{\"Addr\": \"1.2.3.4\"}]"},
+		{"Ports", "[{\"Protocol\": \"sctp\", \"PublishedPort\": 1,"
+			  " \"TargetPort\": 1}]"},
+		{"Ports", "[{\"Protocol\": \"tcp\", \"PublishedPort\": 0,"
+			  " \"TargetPort\": 1}]"},
+		{"Ports", "[{\"Protocol\": \"tcp\", \"PublishedPort\": 70000,"
+			  " \"TargetPort\": 1}]"},
+		{"Ports", "[{\"Protocol\": \"tcp\", \"PublishedPort\": 8,"
+			  " \"TargetPort\": 8, \"Backends\": [{\"Addr\": "
+			  "\"10.0.0.5\"}]}]"},
+		{"Ports", "\"8080\""},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct shoal_err err = {""};
+		struct wnet_item it;
+		struct wnet_ingress in;
+		json_t *o = json_loads(ingress_json, 0, NULL);
+		json_object_set_new(
+			o, bad[i][0],
+			json_loads(bad[i][1], JSON_DECODE_ANY, NULL));
+		assert_int_equal(wnet_item_decode(json_object_get(o, "Network"),
+						  &it, &err),
+				 0);
+		assert_int_equal(wnet_ingress_decode(o, &it, &in, &err),
+				 -EINVAL);
+		assert_non_null(strstr(err.msg, "ingress:"));
+		assert_null(in.ports);
+		wnet_item_fini(&it);
+		json_decref(o);
+	}
+}
+
+static void the_mesh_dnats_published_ports_and_marks_replies(void **state)
+{
+	uint32_t b[] = {0x0aff0005, 0x0aff0006};
+	struct net_ingress_port p[] = {{false, 8080, 80, b, 2},
+				       {true, 9053, 53, NULL, 0}};
+	uint32_t nodes[] = {0x0aff0003, 0x0aff0004};
+	struct net__net w = {.vni = 4095, .inodes = nodes, .n_inodes = 2};
+	struct buf out;
+	buf_init(&out, 1 << 20);
+	assert_int_equal(net__ingress_ruleset(p, 2, &out), 0);
+	assert_non_null(strstr(out.data, "table inet shoal-ingress {}\n"
+					 "delete table inet shoal-ingress\n"));
+	assert_non_null(strstr(out.data,
+			       "\t\tfib daddr type local tcp dport 8080 dnat "
+			       "ip to numgen random mod 2 map { 0 : "
+			       "10.255.0.5 . 80, 1 : 10.255.0.6 . 80 }\n"));
+	assert_non_null(strstr(out.data, "ip daddr != 127.0.0.0/8 fib daddr "
+					 "type local tcp dport 8080"));
+	/* A port without backends is not DNATed (refused by the node). */
+	assert_null(strstr(out.data, "9053"));
+	buf_fini(&out);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(net__ingress_ruleset(p + 1, 1, &out), 0);
+	assert_string_equal(out.data, "table inet shoal-ingress {}\n"
+				      "delete table inet shoal-ingress\n");
+	buf_fini(&out);
+	buf_init(&out, 1 << 20);
+	net__ingress_ns_text(&w, "eth1", &out);
+	assert_non_null(strstr(out.data,
+			       "iifname \"eth1\" ct state new ct mark set "
+			       "ether saddr map { 02:42:0a:ff:00:03 : 1, "
+			       "02:42:0a:ff:00:04 : 2 }"));
+	assert_non_null(strstr(out.data, "ct mark != 0 meta mark set ct mark"));
+	buf_fini(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -642,6 +761,11 @@ int main(void)
 			teardown),
 		cmocka_unit_test(services_decode_with_their_tasks),
 		cmocka_unit_test(the_vip_table_balances_over_the_ready_tasks),
+		cmocka_unit_test(
+			ingress_items_decode_with_their_ports_and_nodes),
+		cmocka_unit_test(ingress_items_with_a_bad_field_are_refused),
+		cmocka_unit_test(
+			the_mesh_dnats_published_ports_and_marks_replies),
 		cmocka_unit_test_setup_teardown(
 			the_resolver_answers_the_services_of_its_overlay, setup,
 			teardown),
