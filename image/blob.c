@@ -1,0 +1,211 @@
+/*
+ * Blobs handed between the nodes of a swarm: see image/blob.h.
+ */
+#include "image/blob.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "image/internal.h"
+
+static bool lower_hex(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		      (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int img_blob_digest_parse(const void *buf, size_t len, char hex[65],
+			  struct shoal_err *err)
+{
+	const char *p = buf;
+	if (len != 7 + 64 || memcmp(p, "sha256:", 7) || !lower_hex(p + 7, 64))
+		return img__fail(err, -EINVAL,
+				 "invalid blob digest (%zu bytes): want "
+				 "\"sha256:\" and 64 lowercase hex digits",
+				 len);
+	memcpy(hex, p + 7, 64);
+	hex[64] = '\0';
+	return 0;
+}
+
+static int digest_hex(const char *digest, char hex[65], struct shoal_err *err)
+{
+	if (!digest)
+		return img__fail(err, -EINVAL, "no blob digest given");
+	return img_blob_digest_parse(digest, strlen(digest), hex, err);
+}
+
+int img_blob_open(struct img_store *s, const char *digest, int *fd,
+		  uint64_t *size, struct shoal_err *err)
+{
+	char hex[65];
+	int rc = digest_hex(digest, hex, err);
+	if (rc < 0)
+		return rc;
+	char *path = img__path(s->root, "blobs/sha256", hex);
+	if (!path)
+		return img__fail(err, -ENOMEM, "out of memory");
+	/* Under the lock: a removal of the image cannot unlink the file
+	 * between the check and the open; once open it stays readable. */
+	pthread_mutex_lock(&s->lock);
+	bool named = img__blob_used(s->index, hex);
+	int f = named ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+	int e = errno;
+	pthread_mutex_unlock(&s->lock);
+	shoal_free(path);
+	if (!named)
+		return img__fail(err, -ENOENT,
+				 "no image of this node holds blob %s", digest);
+	if (f < 0)
+		return img__fail(err, -ENOENT, "blob %s: cannot open: %s",
+				 digest, strerror(e));
+	struct stat st;
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return img__fail(err, -ENOENT,
+				 "blob %s is not a regular file in the store",
+				 digest);
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+struct img_blob_rx {
+	char hex[65];
+	char *path;
+	int fd;
+	uint64_t max;
+	uint64_t got;
+	bool failed;
+	struct img__hash hash;
+};
+
+int img_blob_rx_begin(struct img_store *s, const char *digest, uint64_t max,
+		      struct img_blob_rx **out, struct shoal_err *err)
+{
+	char hex[65];
+	int rc = digest_hex(digest, hex, err);
+	if (rc < 0)
+		return rc;
+	struct img_blob_rx *rx = shoal_calloc(1, sizeof(*rx));
+	if (!rx)
+		return img__fail(err, -ENOMEM, "out of memory");
+	memcpy(rx->hex, hex, sizeof(hex));
+	rx->fd = -1;
+	rx->max = max ? max : IMG_BLOB_MAX;
+	rx->path = img__path(s->root, "tmp", "fetch.XXXXXX");
+	if (!rx->path || img__hash_init(&rx->hash) < 0) {
+		img_blob_rx_abort(rx);
+		return img__fail(err, -ENOMEM, "out of memory");
+	}
+	rx->fd = mkostemp(rx->path, O_CLOEXEC);
+	if (rx->fd < 0) {
+		rc = -errno;
+		img__fail(err, rc, "cannot create a file for blob %s in %s: %s",
+			  digest, rx->path, strerror(errno));
+		shoal_free(rx->path);
+		rx->path = NULL;
+		img_blob_rx_abort(rx);
+		return rc;
+	}
+	*out = rx;
+	return 0;
+}
+
+int img_blob_rx_feed(struct img_blob_rx *rx, const void *buf, size_t n,
+		     struct shoal_err *err)
+{
+	if (rx->failed)
+		return img__fail(err, -EINVAL,
+				 "blob sha256:%s: transfer "
+				 "already failed",
+				 rx->hex);
+	if (n > rx->max - rx->got) {
+		rx->failed = true;
+		return img__fail(err, -EFBIG,
+				 "blob sha256:%s refused: more than %llu bytes",
+				 rx->hex, (unsigned long long)rx->max);
+	}
+	const char *p = buf;
+	size_t left = n;
+	while (left) {
+		ssize_t w = write(rx->fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rx->failed = true;
+			return img__fail(err, -EIO,
+					 "blob sha256:%s: cannot write %s: %s",
+					 rx->hex, rx->path,
+					 w < 0 ? strerror(errno) : "short");
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	img__hash_update(&rx->hash, buf, n);
+	rx->got += n;
+	return 0;
+}
+
+uint64_t img_blob_rx_received(const struct img_blob_rx *rx)
+{
+	return rx->got;
+}
+
+int img_blob_rx_finish(struct img_blob_rx *rx, char **path,
+		       struct shoal_err *err)
+{
+	if (rx->failed) {
+		img_blob_rx_abort(rx);
+		return img__fail(err, -EINVAL, "blob transfer already failed");
+	}
+	char got[65];
+	img__hash_hex(&rx->hash, got);
+	if (strcmp(got, rx->hex)) {
+		int rc = img__fail(err, -EBADMSG,
+				   "blob sha256:%s refused: its %llu bytes "
+				   "hash to sha256:%s (corrupt or wrong blob "
+				   "from this holder; try another)",
+				   rx->hex, (unsigned long long)rx->got, got);
+		img_blob_rx_abort(rx);
+		return rc;
+	}
+	if (close(rx->fd) < 0) {
+		rx->fd = -1;
+		int rc = img__fail(err, -EIO,
+				   "blob sha256:%s: cannot close "
+				   "%s",
+				   rx->hex, rx->path);
+		img_blob_rx_abort(rx);
+		return rc;
+	}
+	rx->fd = -1;
+	*path = rx->path;
+	rx->path = NULL;
+	img_blob_rx_abort(rx);
+	return 0;
+}
+
+void img_blob_rx_abort(struct img_blob_rx *rx)
+{
+	if (!rx)
+		return;
+	if (rx->fd >= 0)
+		close(rx->fd);
+	if (rx->path) {
+		unlink(rx->path);
+		shoal_free(rx->path);
+	}
+	img__hash_free(&rx->hash);
+	shoal_free(rx);
+}

@@ -1,0 +1,75 @@
+/*
+ * Blobs of the image store handed between the nodes of a swarm (issue 14,
+ * "a node fetches a missing image from the swarm"): the holder's side
+ * (img_blob_open(): only a blob some image of the store names, never an
+ * arbitrary file), the decoder of a peer's request (img_blob_digest_parse())
+ * and the fetcher's side (struct img_blob_rx: the bytes staged under the
+ * store's tmp/ folder and hashed as they come; a blob whose bytes do not
+ * hash to the digest asked for is refused and its file removed, so the
+ * caller tries another holder).
+ */
+#ifndef SHOAL_IMAGE_BLOB_H
+#define SHOAL_IMAGE_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "image/image.h"
+
+/* The largest blob a fetch accepts (a layer of an image). */
+#define IMG_BLOB_MAX (64ull << 30)
+
+/*
+ * img_blob_digest_parse() - a peer's request for a blob: exactly
+ * "sha256:" and 64 lowercase hex digits, nothing else (no NUL, no newline).
+ * The hex digits go to @hex (65 bytes). -EINVAL with a message otherwise.
+ */
+int img_blob_digest_parse(const void *buf, size_t len, char hex[65],
+			  struct shoal_err *err);
+
+/*
+ * img_blob_open() - the blob @digest ("sha256:<hex>") of the store, opened
+ * read-only for a peer, when an image of the store names it (its config or
+ * one of its layer blobs). *@fd (close it) and *@size are set on success.
+ * -EINVAL for a malformed digest, -ENOENT for a blob no image names or
+ * whose file is gone.
+ */
+int img_blob_open(struct img_store *s, const char *digest, int *fd,
+		  uint64_t *size, struct shoal_err *err);
+
+/* A blob being received from a peer. */
+struct img_blob_rx;
+
+/*
+ * img_blob_rx_begin() - start receiving blob @digest ("sha256:<hex>") of
+ * at most @max bytes (IMG_BLOB_MAX when 0) into a fresh file under the
+ * store's tmp/ folder (removed when the store opens next, should the node
+ * die mid-transfer).
+ */
+int img_blob_rx_begin(struct img_store *s, const char *digest, uint64_t max,
+		      struct img_blob_rx **out, struct shoal_err *err);
+
+/* img_blob_rx_feed() - the next @n bytes; -EFBIG past the bound, -EIO
+ * when the file cannot be written. After a failure only _abort() is
+ * allowed. */
+int img_blob_rx_feed(struct img_blob_rx *rx, const void *buf, size_t n,
+		     struct shoal_err *err);
+
+/* img_blob_rx_received() - bytes fed so far. */
+uint64_t img_blob_rx_received(const struct img_blob_rx *rx);
+
+/*
+ * img_blob_rx_finish() - the blob is complete: its sha256 must be the
+ * digest asked for, else -EBADMSG naming both digests (the file is
+ * removed). On success *@path (owned) names the verified file, which the
+ * caller moves into the store or removes. @rx is freed in every case.
+ */
+int img_blob_rx_finish(struct img_blob_rx *rx, char **path,
+		       struct shoal_err *err);
+
+/* img_blob_rx_abort() - drop a transfer: the file is removed, @rx freed.
+ * NULL is allowed. */
+void img_blob_rx_abort(struct img_blob_rx *rx);
+
+#endif
