@@ -3,6 +3,8 @@
  */
 #include "image/blob.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -208,4 +210,158 @@ void img_blob_rx_abort(struct img_blob_rx *rx)
 	}
 	img__hash_free(&rx->hash);
 	shoal_free(rx);
+}
+
+static int hash_file_hex(const char *path, char hex[65])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct img__hash h;
+	if (img__hash_init(&h) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	char buf[8192];
+	ssize_t r;
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		img__hash_update(&h, buf, (size_t)r);
+	close(fd);
+	img__hash_hex(&h, hex);
+	img__hash_free(&h);
+	return r < 0 ? -EIO : 0;
+}
+
+static int add_file(struct archive *a, const char *name, const char *path,
+		    struct shoal_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return img__fail(err, rc, "cannot read fetched blob %s: %s",
+				 path, strerror(-rc));
+	}
+	struct archive_entry *e = archive_entry_new();
+	if (!e) {
+		close(fd);
+		return img__fail(err, -ENOMEM, "out of memory");
+	}
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, st.st_size);
+	int rc = archive_write_header(a, e) == ARCHIVE_OK ? 0 : -EIO;
+	archive_entry_free(e);
+	char *buf = shoal_malloc(1 << 16);
+	if (!buf)
+		rc = -ENOMEM;
+	ssize_t r = 0;
+	while (!rc && (r = read(fd, buf, 1 << 16)) > 0)
+		if (archive_write_data(a, buf, (size_t)r) != r)
+			rc = -EIO;
+	if (!rc && r < 0)
+		rc = -EIO;
+	shoal_free(buf);
+	close(fd);
+	if (rc < 0)
+		return img__fail(err, rc, "cannot stage fetched blob %s: %s",
+				 path, archive_error_string(a));
+	return 0;
+}
+
+int img_blob_assemble(struct img_store *s, const char *config,
+		      const char *const *layers, size_t n, const char *tag,
+		      struct shoal_err *err)
+{
+	if (n > IMG_LAYERS_MAX)
+		return img__fail(err, -EINVAL, "too many layers (%zu)", n);
+	char cfg_hex[65];
+	if (hash_file_hex(config, cfg_hex) < 0)
+		return img__fail(err, -EIO, "cannot read fetched config %s",
+				 config);
+	json_t *m = json_pack("[{s:s+,s:[],s:[]}]", "Config", "blobs/sha256/",
+			      cfg_hex, "RepoTags", "Layers");
+	if (!m)
+		return img__fail(err, -ENOMEM, "out of memory");
+	json_t *entry = json_array_get(m, 0);
+	if (tag)
+		json_array_append_new(json_object_get(entry, "RepoTags"),
+				      json_string(tag));
+	char(*names)[80] = shoal_calloc(n ? n : 1, sizeof(*names));
+	if (!names) {
+		json_decref(m);
+		return img__fail(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "layers/%zu.tar", i);
+		json_array_append_new(json_object_get(entry, "Layers"),
+				      json_string(names[i]));
+	}
+	char *manifest = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	char *tmp = img__path(s->root, "tmp", "assemble.XXXXXX");
+	int fd = tmp ? mkostemp(tmp, O_CLOEXEC) : -1;
+	int rc = 0;
+	struct archive *a = NULL;
+	char cfg_name[80];
+	json_t *loaded = NULL;
+	if (!manifest || fd < 0) {
+		rc = img__fail(err, manifest && tmp ? -errno : -ENOMEM,
+			       "cannot stage the fetched image");
+		goto out;
+	}
+	a = archive_write_new();
+	if (!a || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+		if (a)
+			archive_write_free(a);
+		rc = img__fail(err, -EIO, "cannot stage the fetched image");
+		goto out;
+	}
+	snprintf(cfg_name, sizeof(cfg_name), "blobs/sha256/%s", cfg_hex);
+	rc = add_file(a, cfg_name, config, err);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = add_file(a, names[i], layers[i], err);
+	if (!rc) {
+		struct archive_entry *e = archive_entry_new();
+		size_t len = strlen(manifest);
+		if (!e)
+			rc = img__fail(err, -ENOMEM, "out of memory");
+		else {
+			archive_entry_set_pathname(e, "manifest.json");
+			archive_entry_set_filetype(e, AE_IFREG);
+			archive_entry_set_perm(e, 0644);
+			archive_entry_set_size(e, (la_int64_t)len);
+			if (archive_write_header(a, e) != ARCHIVE_OK ||
+			    archive_write_data(a, manifest, len) !=
+				    (ssize_t)len)
+				rc = img__fail(err, -EIO,
+					       "cannot stage the manifest");
+			archive_entry_free(e);
+		}
+	}
+	if (archive_write_close(a) != ARCHIVE_OK && !rc)
+		rc = img__fail(err, -EIO, "cannot stage the fetched image");
+	archive_write_free(a);
+	if (rc < 0)
+		goto out;
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		rc = img__fail(err, -errno, "cannot rewind the staged image");
+		goto out;
+	}
+	rc = img_load(s, fd, NULL, NULL, &loaded, err);
+	json_decref(loaded);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		shoal_free(tmp);
+	}
+	free(manifest);
+	shoal_free(names);
+	return rc;
 }

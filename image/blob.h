@@ -72,4 +72,17 @@ int img_blob_rx_finish(struct img_blob_rx *rx, char **path,
  * NULL is allowed. */
 void img_blob_rx_abort(struct img_blob_rx *rx);
 
+/*
+ * img_blob_assemble() - make an image of the store from blobs fetched and
+ * verified (img_blob_rx_finish()): the config file @config (its sha256 is
+ * the image's id) and the layer blob files @layers[0..@n-1], lowest
+ * first, tagged @tag when not NULL. Runs img_load() on a docker-save
+ * archive of them, so each layer's DiffID is checked against the config
+ * before anything is kept (all or nothing), and stores them as a load
+ * does. The files are left in place (the caller removes them). Blocks.
+ */
+int img_blob_assemble(struct img_store *s, const char *config,
+		      const char *const *layers, size_t n, const char *tag,
+		      struct shoal_err *err);
+
 #endif

@@ -193,12 +193,77 @@ static void size_bound_is_kept(void **state)
 	img_blob_rx_abort(NULL);
 }
 
+/* Blobs received into a second store (another node) become the same
+ * image there; layers that do not match the config's DiffIDs are refused
+ * and leave nothing. */
+static void assemble_makes_the_same_image(void **state)
+{
+	(void)state;
+	struct shoal_err err = {0};
+	char root2[96];
+	snprintf(root2, sizeof(root2), "%s/store2", run_root);
+	assert_int_equal(mkdir(root2, 0755), 0);
+	struct img_store *s2;
+	assert_int_equal(img_store_open(root2, &s2, &err), 0);
+
+	json_t *layers = json_object_get(
+		json_object_get(json_object_get(store->index, "images"),
+				image_id),
+		"layers");
+	char cfg_digest[80];
+	snprintf(cfg_digest, sizeof(cfg_digest), "sha256:%s", image_id);
+	const char *digests[3] = {
+		cfg_digest,
+		json_string_value(
+			json_object_get(json_array_get(layers, 0), "blob")),
+		json_string_value(
+			json_object_get(json_array_get(layers, 1), "blob")),
+	};
+	char *paths[3];
+	for (size_t i = 0; i < 3; i++) {
+		size_t len;
+		char *buf = serve(digests[i], &len);
+		struct img_blob_rx *rx;
+		assert_int_equal(
+			img_blob_rx_begin(s2, digests[i], 0, &rx, &err), 0);
+		assert_int_equal(img_blob_rx_feed(rx, buf, len, &err), 0);
+		assert_int_equal(img_blob_rx_finish(rx, &paths[i], &err), 0);
+		free(buf);
+	}
+	/* Swapped layers: the DiffIDs do not match; nothing kept. */
+	const char *swapped[2] = {paths[2], paths[1]};
+	assert_true(img_blob_assemble(s2, paths[0], swapped, 2, "fetched:v1",
+				      &err) < 0);
+	struct img_image *img = NULL;
+	assert_true(img_resolve(s2, "fetched:v1", &img, &err) < 0);
+	/* One layer missing: refused too. */
+	assert_true(img_blob_assemble(s2, paths[0], swapped, 1, "fetched:v1",
+				      &err) < 0);
+
+	const char *right[2] = {paths[1], paths[2]};
+	assert_int_equal(
+		img_blob_assemble(s2, paths[0], right, 2, "fetched:v1", &err),
+		0);
+	assert_int_equal(img_resolve(s2, "fetched:v1", &img, &err), 0);
+	img_image_free(img);
+	char ref[80];
+	snprintf(ref, sizeof(ref), "sha256:%s", image_id);
+	assert_int_equal(img_resolve(s2, ref, &img, &err), 0);
+	img_image_free(img);
+	for (size_t i = 0; i < 3; i++) {
+		unlink(paths[i]);
+		shoal_free(paths[i]);
+	}
+	img_store_close(s2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_and_layers_round_trip),
 		cmocka_unit_test(holder_serves_only_named_blobs),
 		cmocka_unit_test(size_bound_is_kept),
+		cmocka_unit_test(assemble_makes_the_same_image),
 	};
 	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 	struct shoal_err err = {0};
