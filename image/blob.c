@@ -82,6 +82,83 @@ int img_blob_open(struct img_store *s, const char *digest, int *fd,
 	return 0;
 }
 
+int img_blob_open_layer(struct img_store *s, const char *diff_id, int *fd,
+			uint64_t *size, char blob[80], struct shoal_err *err)
+{
+	char hex[65];
+	int rc = digest_hex(diff_id, hex, err);
+	if (rc < 0)
+		return rc;
+	blob[0] = '\0';
+	pthread_mutex_lock(&s->lock);
+	const char *k;
+	json_t *v;
+	json_t *images = json_object_get(s->index, "images");
+	for (void *it = img__first(images, &k, &v); it && !blob[0];
+	     it = img__next(images, it, &k, &v)) {
+		json_t *layers = json_object_get(v, "layers");
+		for (size_t i = 0; i < json_array_size(layers); i++) {
+			json_t *l = json_array_get(layers, i);
+			const char *d = json_string_value(
+				json_object_get(l, "diff_id"));
+			const char *b =
+				json_string_value(json_object_get(l, "blob"));
+			if (d && b && !strcmp(d + 7, hex)) {
+				snprintf(blob, 80, "%s", b);
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!blob[0])
+		return img__fail(err, -ENOENT,
+				 "no image of this node holds layer %s",
+				 diff_id);
+	return img_blob_open(s, blob, fd, size, err);
+}
+
+int img_blob_config_layers(const char *config, char ***out, size_t *n,
+			   struct shoal_err *err)
+{
+	char *data;
+	size_t len;
+	int rc = img__read_file(config, IMG_JSON_MAX, &data, &len);
+	if (rc < 0)
+		return img__fail(err, rc, "cannot read fetched config %s",
+				 config);
+	json_t *cfg = NULL;
+	rc = img__config_parse(data, len, &cfg, err);
+	shoal_free(data);
+	if (rc < 0)
+		return rc;
+	json_t *ids =
+		json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
+	size_t cnt = json_array_size(ids);
+	if (cnt > IMG_LAYERS_MAX) {
+		json_decref(cfg);
+		return img__fail(err, -EINVAL, "too many layers (%zu)", cnt);
+	}
+	char **v = shoal_calloc(cnt ? cnt : 1, sizeof(*v));
+	for (size_t i = 0; v && i < cnt; i++) {
+		const char *d = json_string_value(json_array_get(ids, i));
+		v[i] = shoal_strdup(d ? d : "");
+		if (!v[i] || !d || strncmp(d, "sha256:", 7)) {
+			for (size_t j = 0; j <= i; j++)
+				shoal_free(v[j]);
+			shoal_free(v);
+			v = NULL;
+		}
+	}
+	json_decref(cfg);
+	if (!v)
+		return img__fail(err, -EINVAL,
+				 "fetched config %s: bad rootfs.diff_ids",
+				 config);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
 struct img_blob_rx {
 	char hex[65];
 	char *path;

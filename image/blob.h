@@ -38,6 +38,24 @@ int img_blob_digest_parse(const void *buf, size_t len, char hex[65],
 int img_blob_open(struct img_store *s, const char *digest, int *fd,
 		  uint64_t *size, struct shoal_err *err);
 
+/*
+ * img_blob_open_layer() - img_blob_open() of the blob of a layer whose
+ * DiffID is @diff_id ("sha256:<hex>"), for a peer that knows an image's
+ * DiffIDs (its config) but not the blobs this node keeps them in (a pulled
+ * layer is kept compressed). The blob's digest goes to @blob (80 bytes).
+ */
+int img_blob_open_layer(struct img_store *s, const char *diff_id, int *fd,
+			uint64_t *size, char blob[80], struct shoal_err *err);
+
+/*
+ * img_blob_config_layers() - the DiffIDs of the image config in file
+ * @config (a fetched, verified config), lowest first: *@out an owned
+ * array of @n owned "sha256:<hex>" strings (free each and the array with
+ * shoal_free). -EINVAL for a config the store would refuse.
+ */
+int img_blob_config_layers(const char *config, char ***out, size_t *n,
+			   struct shoal_err *err);
+
 /* A blob being received from a peer. */
 struct img_blob_rx;
 

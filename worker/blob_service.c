@@ -25,7 +25,12 @@ int blobsvc_frame_parse(const uint8_t *data, size_t len,
 		return -EINVAL;
 	const uint8_t *p = data + 1;
 	size_t n = len - 1;
+	char hex[65];
 	switch (data[0]) {
+	case BLOBSVC_BLOB:
+		if (img_blob_digest_parse(p, n, hex, NULL) < 0)
+			return -EINVAL;
+		break;
 	case BLOBSVC_DATA:
 		break;
 	case BLOBSVC_END:
@@ -148,14 +153,26 @@ static void server_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 		send_error(c, err.msg);
 		return;
 	}
-	char digest[80];
+	char digest[80], blob[80];
 	snprintf(digest, sizeof(digest), "sha256:%s", hex);
-	if (img_blob_open(sc->s, digest, &sc->fd, &sc->size, &err) < 0) {
+	snprintf(blob, sizeof(blob), "%s", digest);
+	int rc = img_blob_open(sc->s, digest, &sc->fd, &sc->size, &err);
+	if (rc == -ENOENT)
+		rc = img_blob_open_layer(sc->s, digest, &sc->fd, &sc->size,
+					 blob, &err);
+	if (rc < 0) {
 		sc->fd = -1;
 		send_error(c, err.msg);
 		return;
 	}
 	sc->off = 0;
+	uint8_t head[1 + 71];
+	head[0] = BLOBSVC_BLOB;
+	memcpy(head + 1, blob, 71);
+	if (wire_chan_send(c, head, sizeof(head)) < 0) {
+		wire_chan_close(c);
+		return;
+	}
 	pump(c, sc);
 }
 
@@ -240,6 +257,7 @@ int blobsvc_accept(uv_loop_t *loop, uv_stream_t *listener,
 struct fetch {
 	struct img_store *s;
 	char digest[80];
+	unsigned flags;
 	uint64_t max;
 	struct img_blob_rx *rx;
 	bool done;
@@ -266,14 +284,7 @@ static void finish(struct wire_chan *c, struct fetch *f, int rc,
 static void fetch_connected(struct wire_chan *c, const struct wire_peer *p)
 {
 	struct fetch *f = wire_chan_data(c);
-	struct shoal_err err = {0};
-	int rc = img_blob_rx_begin(f->s, f->digest, f->max, &f->rx, &err);
-	if (rc < 0) {
-		f->rx = NULL;
-		finish(c, f, rc, NULL, err.msg);
-		return;
-	}
-	rc = wire_chan_send(c, f->digest, strlen(f->digest));
+	int rc = wire_chan_send(c, f->digest, strlen(f->digest));
 	if (rc < 0)
 		finish(c, f, rc, NULL, "cannot send the request to the holder");
 }
@@ -288,7 +299,11 @@ static void fetch_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 	size_t n;
 	char msg[ERRMSG_MAX + 128];
 	struct shoal_err err = {0};
-	if (!f->rx || blobsvc_frame_parse(data, len, &kind, &p, &n) < 0) {
+	/* 'B' first (or 'X'), then 'D's and 'E' (or 'X'). */
+	bool bad = blobsvc_frame_parse(data, len, &kind, &p, &n) < 0;
+	if (!bad && kind != BLOBSVC_ERROR)
+		bad = (kind == BLOBSVC_BLOB) != !f->rx;
+	if (bad) {
 		snprintf(msg, sizeof(msg),
 			 "%s: the holder %s sent a malformed frame; try "
 			 "another holder",
@@ -297,6 +312,24 @@ static void fetch_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 		return;
 	}
 	switch (kind) {
+	case BLOBSVC_BLOB: {
+		char blob[80];
+		snprintf(blob, sizeof(blob), "%.*s", (int)n, (const char *)p);
+		if (!(f->flags & BLOBSVC_LAYER) && strcmp(blob, f->digest)) {
+			snprintf(msg, sizeof(msg),
+				 "%s: the holder %s offered blob %s instead; "
+				 "try another holder",
+				 f->digest, wire_chan_name(c), blob);
+			finish(c, f, -EPROTO, NULL, msg);
+			return;
+		}
+		int rc = img_blob_rx_begin(f->s, blob, f->max, &f->rx, &err);
+		if (rc < 0) {
+			f->rx = NULL;
+			finish(c, f, rc, NULL, err.msg);
+		}
+		return;
+	}
 	case BLOBSVC_DATA:
 		if (img_blob_rx_feed(f->rx, p, n, &err) < 0)
 			finish(c, f, -EFBIG, NULL, err.msg);
@@ -350,7 +383,8 @@ static const struct wire_chan_callbacks fetch_cbs = {
 };
 
 static struct fetch *fetch_new(struct img_store *s, const char *digest,
-			       uint64_t max, blobsvc_done_fn *done, void *arg)
+			       unsigned flags, uint64_t max,
+			       blobsvc_done_fn *done, void *arg)
 {
 	char hex[65];
 	if (!digest ||
@@ -361,6 +395,7 @@ static struct fetch *fetch_new(struct img_store *s, const char *digest,
 		return NULL;
 	f->s = s;
 	snprintf(f->digest, sizeof(f->digest), "sha256:%s", hex);
+	f->flags = flags;
 	f->max = max;
 	f->cb = done;
 	f->arg = arg;
@@ -369,10 +404,10 @@ static struct fetch *fetch_new(struct img_store *s, const char *digest,
 
 int blobsvc_fetch_fd(uv_loop_t *loop, int fd,
 		     const struct wire_chan_config *cfg, struct img_store *s,
-		     const char *digest, uint64_t max, blobsvc_done_fn *done,
-		     void *arg)
+		     const char *digest, unsigned flags, uint64_t max,
+		     blobsvc_done_fn *done, void *arg)
 {
-	struct fetch *f = fetch_new(s, digest, max, done, arg);
+	struct fetch *f = fetch_new(s, digest, flags, max, done, arg);
 	if (!f) {
 		close(fd);
 		return -EINVAL;
@@ -386,10 +421,10 @@ int blobsvc_fetch_fd(uv_loop_t *loop, int fd,
 
 int blobsvc_fetch_addr(uv_loop_t *loop, const struct sockaddr *addr,
 		       const struct wire_chan_config *cfg, struct img_store *s,
-		       const char *digest, uint64_t max, blobsvc_done_fn *done,
-		       void *arg)
+		       const char *digest, unsigned flags, uint64_t max,
+		       blobsvc_done_fn *done, void *arg)
 {
-	struct fetch *f = fetch_new(s, digest, max, done, arg);
+	struct fetch *f = fetch_new(s, digest, flags, max, done, arg);
 	if (!f)
 		return -EINVAL;
 	struct wire_chan *c;

@@ -7,11 +7,15 @@
  * own cluster, and refuses peers that hold only a join token).
  *
  * Protocol, one channel frame per message (docs/images.md):
- *   fetcher -> holder: "sha256:<64 hex>" (the blob wanted; one at a time)
- *   holder -> fetcher: 'D' + bytes (zero or more data frames, in order),
- *                      then 'E' (the end), or 'X' + a message (refused).
- * The fetcher verifies the blob's sha256 before it keeps it
- * (img_blob_rx_finish()); the holder's word is never trusted.
+ *   fetcher -> holder: "sha256:<64 hex>" (the blob wanted, or the DiffID
+ *                      of a layer wanted; one request at a time)
+ *   holder -> fetcher: 'B' + "sha256:<64 hex>" (the blob that follows),
+ *                      'D' + bytes (zero or more data frames, in order),
+ *                      then 'E' (the end); or 'X' + a message (refused).
+ * The fetcher verifies the blob's sha256 against the digest it asked for
+ * (a config, a blob), or, for a layer asked by DiffID, against the 'B'
+ * digest, the layer's DiffID then being checked when the image is
+ * assembled (img_blob_assemble()); a blob that fails is never kept.
  */
 #ifndef SHOAL_WORKER_BLOB_SERVICE_H
 #define SHOAL_WORKER_BLOB_SERVICE_H
@@ -27,6 +31,7 @@
 #define BLOBSVC_CHUNK (256u << 10) /* data bytes per 'D' frame */
 
 enum blobsvc_kind {
+	BLOBSVC_BLOB = 'B',
 	BLOBSVC_DATA = 'D',
 	BLOBSVC_END = 'E',
 	BLOBSVC_ERROR = 'X',
@@ -34,9 +39,9 @@ enum blobsvc_kind {
 
 /*
  * blobsvc_frame_parse() - a holder's frame: its kind and the bytes after
- * the kind byte. -EINVAL for an empty frame, an unknown kind, an 'E' with
- * bytes, an 'X' whose message is empty, longer than 512 bytes or not
- * printable.
+ * the kind byte. -EINVAL for an empty frame, an unknown kind, a 'B'
+ * whose bytes are not a digest, an 'E' with bytes, an 'X' whose message is
+ * empty, longer than 512 bytes or not printable.
  */
 int blobsvc_frame_parse(const uint8_t *data, size_t len,
 			enum blobsvc_kind *kind, const uint8_t **payload,
@@ -67,19 +72,23 @@ int blobsvc_accept(uv_loop_t *loop, uv_stream_t *listener,
 typedef void blobsvc_done_fn(int rc, const char *path, const char *msg,
 			     uint64_t got, void *arg);
 
+/* @digest is a layer's DiffID: the holder sends the layer's blob. */
+#define BLOBSVC_LAYER 1u
+
 /*
  * blobsvc_fetch_fd() / blobsvc_fetch_addr() - fetch blob @digest of at
  * most @max bytes (0: IMG_BLOB_MAX) from the holder at the other end of
- * @fd (taken) or at @addr, into @s's tmp/. @done runs exactly once when
- * this returned 0; on a failure returned here it never runs.
+ * @fd (taken) or at @addr, into @s's tmp/. @flags: BLOBSVC_LAYER or 0.
+ * @done runs exactly once when this returned 0; on a failure returned
+ * here it never runs.
  */
 int blobsvc_fetch_fd(uv_loop_t *loop, int fd,
 		     const struct wire_chan_config *cfg, struct img_store *s,
-		     const char *digest, uint64_t max, blobsvc_done_fn *done,
-		     void *arg);
+		     const char *digest, unsigned flags, uint64_t max,
+		     blobsvc_done_fn *done, void *arg);
 int blobsvc_fetch_addr(uv_loop_t *loop, const struct sockaddr *addr,
 		       const struct wire_chan_config *cfg, struct img_store *s,
-		       const char *digest, uint64_t max, blobsvc_done_fn *done,
-		       void *arg);
+		       const char *digest, unsigned flags, uint64_t max,
+		       blobsvc_done_fn *done, void *arg);
 
 #endif

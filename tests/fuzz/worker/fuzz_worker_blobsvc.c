@@ -3,8 +3,9 @@
  * (blobsvc_frame_parse(), worker/blob_service.h). The input is cut into
  * frames by a leading length byte each. Whatever the bytes, the decoder
  * returns a kind or -EINVAL, never reads past the frame, and what it
- * accepts keeps the protocol's rules (an end frame is empty, a refusal
- * is 1..512 printable bytes); else the target aborts.
+ * accepts keeps the protocol's rules (a blob frame names a digest, an
+ * end frame is empty, a refusal is 1..512 printable bytes); else the target
+ * aborts.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -38,8 +39,11 @@ static void one(const uint8_t *f, size_t n)
 				if (p[i] < 0x20 || p[i] > 0x7e)
 					abort();
 		}
-		if (kind != BLOBSVC_DATA && kind != BLOBSVC_END &&
-		    kind != BLOBSVC_ERROR)
+		if (kind == BLOBSVC_BLOB &&
+		    (plen != 71 || memcmp(p, "sha256:", 7)))
+			abort();
+		if (kind != BLOBSVC_BLOB && kind != BLOBSVC_DATA &&
+		    kind != BLOBSVC_END && kind != BLOBSVC_ERROR)
 			abort();
 	} else if (rc != -EINVAL) {
 		abort();

@@ -100,9 +100,9 @@ static void on_done(int rc, const char *path, const char *msg, uint64_t got,
 }
 
 /* One fetch of @digest from the holder, @fn as the fetching node. */
-static struct result fetch_as(const struct node *fn,
-			      const struct wire_keypair *froot,
-			      const char *digest)
+static struct result fetch_flags(const struct node *fn,
+				 const struct wire_keypair *froot,
+				 const char *digest, unsigned flags)
 {
 	uv_loop_t loop;
 	int sv[2];
@@ -114,13 +114,20 @@ static struct result fetch_as(const struct node *fn,
 	struct wire_chan_config cc = cfg_for(fn, froot);
 	assert_int_equal(blobsvc_serve_fd(&loop, sv[0], &sc, holder, "swarm1"),
 			 0);
-	assert_int_equal(blobsvc_fetch_fd(&loop, sv[1], &cc, fetcher, digest, 0,
-					  on_done, &r),
+	assert_int_equal(blobsvc_fetch_fd(&loop, sv[1], &cc, fetcher, digest,
+					  flags, 0, on_done, &r),
 			 0);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	assert_true(r.called);
 	return r;
+}
+
+static struct result fetch_as(const struct node *fn,
+			      const struct wire_keypair *froot,
+			      const char *digest)
+{
+	return fetch_flags(fn, froot, digest, 0);
 }
 
 static size_t tmp_entries(void)
@@ -219,7 +226,7 @@ static void holder_gone_mid_transfer(void **state)
 	struct wire_chan_config cc = {.security = WIRE_PLAIN,
 				      .peer_name = "h1"};
 	assert_int_equal(blobsvc_fetch_fd(&loop, sv[1], &cc, fetcher,
-					  layer_blob[0], 0, on_done, &r),
+					  layer_blob[0], 0, 0, on_done, &r),
 			 0);
 	/* The request first (a plain frame: 4-byte big-endian length, then
 	 * "sha256:<hex>"), then part of the blob, then the holder dies. */
@@ -237,6 +244,10 @@ static void holder_gone_mid_transfer(void **state)
 	assert_int_equal(have, sizeof(req));
 	assert_memory_equal(req + 4, layer_blob[0], 71);
 
+	uint8_t head[4 + 1 + 71] = {0, 0, 0, 72, 'B'};
+	memcpy(head + 5, layer_blob[0], 71);
+	assert_int_equal(write(sv[0], head, sizeof(head)),
+			 (ssize_t)sizeof(head));
 	uint8_t frame[4 + 1 + 100] = {0, 0, 0, 101, 'D'};
 	memset(frame + 5, 'x', 100);
 	assert_int_equal(write(sv[0], frame, sizeof(frame)),
@@ -247,6 +258,33 @@ static void holder_gone_mid_transfer(void **state)
 	assert_true(r.called);
 	assert_true(r.rc < 0);
 	assert_non_null(strstr(r.msg, "ended after 100 bytes"));
+	assert_int_equal(tmp_entries(), 0);
+}
+
+/* Asked by DiffID (all a node knows from an image's config), the holder
+ * sends the layer's blob: the gzip one differs from its DiffID and is
+ * verified against the digest the holder names; without BLOBSVC_LAYER
+ * that substitution is refused. */
+static void layers_by_diff_id(void **state)
+{
+	(void)state;
+	json_t *layers = json_object_get(
+		json_object_get(json_object_get(holder->index, "images"),
+				image_id),
+		"layers");
+	for (size_t i = 0; i < 2; i++) {
+		const char *diff = json_string_value(
+			json_object_get(json_array_get(layers, i), "diff_id"));
+		struct result r =
+			fetch_flags(&n_fetcher, &root, diff, BLOBSVC_LAYER);
+		assert_int_equal(r.rc, 0);
+		assert_string_equal(r.hex, layer_blob[i] + 7);
+		if (strcmp(diff, layer_blob[i])) {
+			r = fetch_as(&n_fetcher, &root, diff);
+			assert_int_equal(r.rc, -EPROTO);
+			assert_non_null(strstr(r.msg, "offered blob"));
+		}
+	}
 	assert_int_equal(tmp_entries(), 0);
 }
 
@@ -277,6 +315,11 @@ static void frames_are_decoded_strictly(void **state)
 	assert_int_equal(
 		blobsvc_frame_parse((const uint8_t *)"Zz", 2, &k, &p, &n),
 		-EINVAL);
+	uint8_t b[72] = {'B'};
+	memcpy(b + 1, layer_blob[0], 71);
+	assert_int_equal(blobsvc_frame_parse(b, 72, &k, &p, &n), 0);
+	assert_int_equal(k, BLOBSVC_BLOB);
+	assert_int_equal(blobsvc_frame_parse(b, 71, &k, &p, &n), -EINVAL);
 }
 
 int main(void)
@@ -287,6 +330,7 @@ int main(void)
 		cmocka_unit_test(unknown_blob_is_refused_by_holder),
 		cmocka_unit_test(other_swarms_are_served_nothing),
 		cmocka_unit_test(holder_gone_mid_transfer),
+		cmocka_unit_test(layers_by_diff_id),
 		cmocka_unit_test(frames_are_decoded_strictly),
 	};
 	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
