@@ -33,6 +33,7 @@
 #include "proto/cert.h"
 #include "tests/unit/image/image_fixtures.h"
 #include "worker/blob_service.h"
+#include "worker/image_fetch.h"
 
 static char run_root[48];
 static struct img_store *holder, *fetcher;
@@ -288,6 +289,137 @@ static void layers_by_diff_id(void **state)
 	assert_int_equal(tmp_entries(), 0);
 }
 
+/* Whole images: holders are served from the stores in dial_stores. */
+static struct img_store *dial_stores[2];
+static uv_loop_t *dial_loop;
+
+static int dial(void *arg, size_t i)
+{
+	(void)arg;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	struct wire_chan_config sc = cfg_for(&n_holder, &root);
+	if (blobsvc_serve_fd(dial_loop, sv[0], &sc, dial_stores[i], "swarm1") <
+	    0) {
+		close(sv[1]);
+		return -EIO;
+	}
+	return sv[1];
+}
+
+struct img_result {
+	bool called;
+	int rc;
+	char msg[2048];
+	int progress;
+};
+
+static void img_progress(const char *msg, void *arg)
+{
+	struct img_result *r = arg;
+	assert_non_null(strstr(msg, "fetching") ? msg
+						: strstr(msg, "assembling"));
+	r->progress++;
+}
+
+static void img_done(int rc, const char *msg, void *arg)
+{
+	struct img_result *r = arg;
+	assert_false(r->called);
+	r->called = true;
+	r->rc = rc;
+	snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : "");
+}
+
+static struct img_result fetch_image(struct img_store *into,
+				     struct img_store *h0, struct img_store *h1,
+				     const char *tag)
+{
+	uv_loop_t loop;
+	struct img_result r = {0};
+	assert_int_equal(uv_loop_init(&loop), 0);
+	dial_loop = &loop;
+	dial_stores[0] = h0;
+	dial_stores[1] = h1;
+	struct wire_chan_config cc = cfg_for(&n_fetcher, &root);
+	char id[80];
+	snprintf(id, sizeof(id), "sha256:%s", image_id);
+	struct imgfetch_opts o = {
+		.loop = &loop,
+		.store = into,
+		.cfg = &cc,
+		.n_holders = h1 ? 2 : 1,
+		.dial = dial,
+		.image_id = id,
+		.tag = tag,
+		.progress = img_progress,
+		.done = img_done,
+		.arg = &r,
+	};
+	assert_int_equal(imgfetch_start(&o), 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_true(r.called);
+	return r;
+}
+
+static void whole_image_with_failover(void **state)
+{
+	(void)state;
+	char root3[96];
+	struct shoal_err err = {0};
+	struct img_store *s3;
+	struct img_image *img = NULL;
+	snprintf(root3, sizeof(root3), "%s/third", run_root);
+	assert_int_equal(mkdir(root3, 0755), 0);
+	assert_int_equal(img_store_open(root3, &s3, &err), 0);
+
+	/* No holder has it (both serve from the empty third store). */
+	struct img_result r = fetch_image(fetcher, s3, s3, "fetched:v1");
+	assert_true(r.rc < 0);
+	assert_non_null(strstr(r.msg, "from any of its 2 holder(s)"));
+	assert_non_null(strstr(r.msg, "no image of this node holds"));
+	assert_true(img_resolve(fetcher, "fetched:v1", &img, &err) < 0);
+
+	/* The first holder lacks it, the second has it. */
+	r = fetch_image(fetcher, s3, holder, "fetched:v1");
+	assert_int_equal(r.rc, 0);
+	assert_true(r.progress >= 4); /* config, 2 layers, assembling */
+	assert_int_equal(img_resolve(fetcher, "fetched:v1", &img, &err), 0);
+	img_image_free(img);
+	char id[80];
+	snprintf(id, sizeof(id), "sha256:%s", image_id);
+	assert_int_equal(img_resolve(fetcher, id, &img, &err), 0);
+	img_image_free(img);
+
+	/* A holder whose layer is corrupt on disk: refused, nothing kept;
+	 * then fetched again from the fetcher (now a holder itself). */
+	char path[400];
+	snprintf(path, sizeof(path), "%s/holder/images/blobs/sha256/%s",
+		 run_root, layer_blob[1] + 7);
+	size_t len;
+	char *orig = fx_read(path, &len);
+	assert_non_null(orig);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	char b = (char)(orig[len / 2] ^ 0x40);
+	assert_int_equal(pwrite(fd, &b, 1, (off_t)(len / 2)), 1);
+	r = fetch_image(s3, holder, NULL, NULL);
+	assert_true(r.rc < 0);
+	assert_non_null(strstr(r.msg, "refused"));
+	assert_true(img_resolve(s3, id, &img, &err) < 0);
+	r = fetch_image(s3, holder, fetcher, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(img_resolve(s3, id, &img, &err), 0);
+	img_image_free(img);
+	assert_int_equal(pwrite(fd, orig + len / 2, 1, (off_t)(len / 2)), 1);
+	close(fd);
+	free(orig);
+	img_store_close(s3);
+	assert_int_equal(tmp_entries(), 0);
+}
+
 static void frames_are_decoded_strictly(void **state)
 {
 	(void)state;
@@ -331,6 +463,7 @@ int main(void)
 		cmocka_unit_test(other_swarms_are_served_nothing),
 		cmocka_unit_test(holder_gone_mid_transfer),
 		cmocka_unit_test(layers_by_diff_id),
+		cmocka_unit_test(whole_image_with_failover),
 		cmocka_unit_test(frames_are_decoded_strictly),
 	};
 	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
