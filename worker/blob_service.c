@@ -1,0 +1,435 @@
+/*
+ * The blob service: see worker/blob_service.h.
+ */
+#define LOG_MODULE "blobsvc"
+
+#include "worker/blob_service.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "image/blob.h"
+
+#define ERRMSG_MAX 512
+
+int blobsvc_frame_parse(const uint8_t *data, size_t len,
+			enum blobsvc_kind *kind, const uint8_t **payload,
+			size_t *plen)
+{
+	if (!len)
+		return -EINVAL;
+	const uint8_t *p = data + 1;
+	size_t n = len - 1;
+	char hex[65];
+	switch (data[0]) {
+	case BLOBSVC_BLOB:
+		if (img_blob_digest_parse(p, n, hex, NULL) < 0)
+			return -EINVAL;
+		break;
+	case BLOBSVC_DATA:
+		break;
+	case BLOBSVC_END:
+		if (n)
+			return -EINVAL;
+		break;
+	case BLOBSVC_ERROR:
+		if (!n || n > ERRMSG_MAX)
+			return -EINVAL;
+		for (size_t i = 0; i < n; i++)
+			if (p[i] < 0x20 || p[i] > 0x7e)
+				return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	*kind = (enum blobsvc_kind)data[0];
+	*payload = p;
+	*plen = n;
+	return 0;
+}
+
+/* ---- the holder ---- */
+
+struct server_conn {
+	struct img_store *s;
+	char cluster_id[WIRE_ID_MAX + 1];
+	bool plain;
+	bool trusted; /* the peer passed connected()'s checks */
+	int fd;	      /* the blob being sent, or -1 */
+	uint64_t off, size;
+	uint8_t *buf; /* 1 + BLOBSVC_CHUNK */
+};
+
+static void send_error(struct wire_chan *c, const char *msg)
+{
+	char f[1 + ERRMSG_MAX];
+	f[0] = BLOBSVC_ERROR;
+	size_t n = strnlen(msg, ERRMSG_MAX);
+	for (size_t i = 0; i < n; i++)
+		f[1 + i] = msg[i] >= 0x20 && msg[i] <= 0x7e ? msg[i] : '?';
+	if (!n)
+		f[1 + n++] = '?';
+	wire_chan_send(c, f, 1 + n);
+}
+
+/* Sends what fits in the write buffer; the rest when writable(). */
+static void pump(struct wire_chan *c, struct server_conn *sc)
+{
+	while (sc->fd >= 0) {
+		if (sc->off == sc->size) {
+			uint8_t end = BLOBSVC_END;
+			int rc = wire_chan_send(c, &end, 1);
+			if (rc == -ENOBUFS)
+				return;
+			close(sc->fd);
+			sc->fd = -1;
+			if (rc < 0)
+				wire_chan_close(c);
+			return;
+		}
+		size_t want = sc->size - sc->off < BLOBSVC_CHUNK
+				      ? (size_t)(sc->size - sc->off)
+				      : BLOBSVC_CHUNK;
+		ssize_t r = pread(sc->fd, sc->buf + 1, want, (off_t)sc->off);
+		if (r <= 0) {
+			/* The file shrank or failed under us: the fetcher
+			 * would see a wrong blob anyway; say so. */
+			close(sc->fd);
+			sc->fd = -1;
+			send_error(c, "the holder cannot read this blob");
+			return;
+		}
+		sc->buf[0] = BLOBSVC_DATA;
+		int rc = wire_chan_send(c, sc->buf, 1 + (size_t)r);
+		if (rc == -ENOBUFS)
+			return; /* same offset again when writable */
+		if (rc < 0) {
+			wire_chan_close(c);
+			return;
+		}
+		sc->off += (uint64_t)r;
+	}
+}
+
+static void server_connected(struct wire_chan *c, const struct wire_peer *p)
+{
+	struct server_conn *sc = wire_chan_data(c);
+	if (sc->plain) {
+		sc->trusted = true;
+		return;
+	}
+	if (!p->authenticated || p->joined) {
+		log_warn("blob service: %s refused: not a certified node",
+			 wire_chan_name(c));
+		wire_chan_close(c);
+		return;
+	}
+	if (strcmp(p->cert.cluster_id, sc->cluster_id)) {
+		log_warn("blob service: %s refused: its certificate names "
+			 "another swarm",
+			 wire_chan_name(c));
+		wire_chan_close(c);
+		return;
+	}
+	sc->trusted = true;
+}
+
+static void server_frame(struct wire_chan *c, const uint8_t *data, size_t len)
+{
+	struct server_conn *sc = wire_chan_data(c);
+	if (!sc->trusted || sc->fd >= 0) {
+		/* A request while one is being served: out of protocol. */
+		wire_chan_close(c);
+		return;
+	}
+	char hex[65];
+	struct shoal_err err = {0};
+	if (img_blob_digest_parse(data, len, hex, &err) < 0) {
+		send_error(c, err.msg);
+		return;
+	}
+	char digest[80], blob[80];
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	snprintf(blob, sizeof(blob), "%s", digest);
+	int rc = img_blob_open(sc->s, digest, &sc->fd, &sc->size, &err);
+	if (rc == -ENOENT)
+		rc = img_blob_open_layer(sc->s, digest, &sc->fd, &sc->size,
+					 blob, &err);
+	if (rc < 0) {
+		sc->fd = -1;
+		send_error(c, err.msg);
+		return;
+	}
+	sc->off = 0;
+	uint8_t head[1 + 71];
+	head[0] = BLOBSVC_BLOB;
+	memcpy(head + 1, blob, 71);
+	if (wire_chan_send(c, head, sizeof(head)) < 0) {
+		wire_chan_close(c);
+		return;
+	}
+	pump(c, sc);
+}
+
+static void server_writable(struct wire_chan *c)
+{
+	pump(c, wire_chan_data(c));
+}
+
+static void server_closed(struct wire_chan *c, int reason)
+{
+	struct server_conn *sc = wire_chan_data(c);
+	if (sc->fd >= 0)
+		close(sc->fd);
+	shoal_free(sc->buf);
+	shoal_free(sc);
+}
+
+static const struct wire_chan_callbacks server_cbs = {
+	.connected = server_connected,
+	.frame = server_frame,
+	.writable = server_writable,
+	.closed = server_closed,
+};
+
+static struct server_conn *server_conn_new(const struct wire_chan_config *cfg,
+					   struct img_store *s,
+					   const char *cluster_id)
+{
+	if (!cluster_id || strlen(cluster_id) > WIRE_ID_MAX)
+		return NULL;
+	struct server_conn *sc = shoal_calloc(1, sizeof(*sc));
+	if (!sc)
+		return NULL;
+	sc->buf = shoal_malloc(1 + BLOBSVC_CHUNK);
+	if (!sc->buf) {
+		shoal_free(sc);
+		return NULL;
+	}
+	sc->s = s;
+	sc->fd = -1;
+	sc->plain = cfg->security == WIRE_PLAIN;
+	snprintf(sc->cluster_id, sizeof(sc->cluster_id), "%s", cluster_id);
+	return sc;
+}
+
+int blobsvc_serve_fd(uv_loop_t *loop, int fd,
+		     const struct wire_chan_config *cfg, struct img_store *s,
+		     const char *cluster_id)
+{
+	struct server_conn *sc = server_conn_new(cfg, s, cluster_id);
+	if (!sc) {
+		close(fd);
+		return -ENOMEM;
+	}
+	struct wire_chan *c;
+	int rc = wire_chan_open(loop, fd, true, cfg, &server_cbs, sc, &c);
+	if (rc < 0) {
+		shoal_free(sc->buf);
+		shoal_free(sc);
+	}
+	return rc;
+}
+
+int blobsvc_accept(uv_loop_t *loop, uv_stream_t *listener,
+		   const struct wire_chan_config *cfg, struct img_store *s,
+		   const char *cluster_id)
+{
+	struct server_conn *sc = server_conn_new(cfg, s, cluster_id);
+	if (!sc)
+		return -ENOMEM;
+	struct wire_chan *c;
+	int rc = wire_chan_accept(loop, listener, cfg, &server_cbs, sc, &c);
+	if (rc < 0) {
+		shoal_free(sc->buf);
+		shoal_free(sc);
+	}
+	return rc;
+}
+
+/* ---- the fetcher ---- */
+
+struct fetch {
+	struct img_store *s;
+	char digest[80];
+	unsigned flags;
+	uint64_t max;
+	struct img_blob_rx *rx;
+	bool done;
+	blobsvc_done_fn *cb;
+	void *arg;
+};
+
+static void finish(struct wire_chan *c, struct fetch *f, int rc,
+		   const char *path, const char *msg)
+{
+	if (f->done)
+		return;
+	f->done = true;
+	uint64_t got = f->rx ? img_blob_rx_received(f->rx) : 0;
+	if (rc < 0 || !path) {
+		img_blob_rx_abort(f->rx);
+		f->rx = NULL;
+	}
+	f->cb(rc, path, msg, got, f->arg);
+	if (c)
+		wire_chan_close(c);
+}
+
+static void fetch_connected(struct wire_chan *c, const struct wire_peer *p)
+{
+	struct fetch *f = wire_chan_data(c);
+	int rc = wire_chan_send(c, f->digest, strlen(f->digest));
+	if (rc < 0)
+		finish(c, f, rc, NULL, "cannot send the request to the holder");
+}
+
+static void fetch_frame(struct wire_chan *c, const uint8_t *data, size_t len)
+{
+	struct fetch *f = wire_chan_data(c);
+	if (f->done)
+		return;
+	enum blobsvc_kind kind;
+	const uint8_t *p;
+	size_t n;
+	char msg[ERRMSG_MAX + 128];
+	struct shoal_err err = {0};
+	/* 'B' first (or 'X'), then 'D's and 'E' (or 'X'). */
+	bool bad = blobsvc_frame_parse(data, len, &kind, &p, &n) < 0;
+	if (!bad && kind != BLOBSVC_ERROR)
+		bad = (kind == BLOBSVC_BLOB) != !f->rx;
+	if (bad) {
+		snprintf(msg, sizeof(msg),
+			 "%s: the holder %s sent a malformed frame; try "
+			 "another holder",
+			 f->digest, wire_chan_name(c));
+		finish(c, f, -EPROTO, NULL, msg);
+		return;
+	}
+	switch (kind) {
+	case BLOBSVC_BLOB: {
+		char blob[80];
+		snprintf(blob, sizeof(blob), "%.*s", (int)n, (const char *)p);
+		if (!(f->flags & BLOBSVC_LAYER) && strcmp(blob, f->digest)) {
+			snprintf(msg, sizeof(msg),
+				 "%s: the holder %s offered blob %s instead; "
+				 "try another holder",
+				 f->digest, wire_chan_name(c), blob);
+			finish(c, f, -EPROTO, NULL, msg);
+			return;
+		}
+		int rc = img_blob_rx_begin(f->s, blob, f->max, &f->rx, &err);
+		if (rc < 0) {
+			f->rx = NULL;
+			finish(c, f, rc, NULL, err.msg);
+		}
+		return;
+	}
+	case BLOBSVC_DATA:
+		if (img_blob_rx_feed(f->rx, p, n, &err) < 0)
+			finish(c, f, -EFBIG, NULL, err.msg);
+		return;
+	case BLOBSVC_ERROR:
+		snprintf(msg, sizeof(msg), "%s: the holder %s refused: %.*s",
+			 f->digest, wire_chan_name(c), (int)n, (const char *)p);
+		finish(c, f, -ENOENT, NULL, msg);
+		return;
+	case BLOBSVC_END: {
+		char *path = NULL;
+		uint64_t got = img_blob_rx_received(f->rx);
+		int rc = img_blob_rx_finish(f->rx, &path, &err);
+		f->rx = NULL;
+		if (rc < 0) {
+			f->done = true;
+			f->cb(rc, NULL, err.msg, got, f->arg);
+			wire_chan_close(c);
+			return;
+		}
+		f->done = true;
+		f->cb(0, path, NULL, got, f->arg);
+		shoal_free(path);
+		wire_chan_close(c);
+		return;
+	}
+	}
+}
+
+static void fetch_closed(struct wire_chan *c, int reason)
+{
+	struct fetch *f = wire_chan_data(c);
+	if (!f->done) {
+		char msg[256];
+		uint64_t got = f->rx ? img_blob_rx_received(f->rx) : 0;
+		snprintf(msg, sizeof(msg),
+			 "%s: the connection to the holder %s ended after "
+			 "%llu bytes (%s); try another holder",
+			 f->digest, wire_chan_name(c), (unsigned long long)got,
+			 reason ? shoal_strerror(reason) : "closed");
+		finish(NULL, f, reason ? reason : -ECONNRESET, NULL, msg);
+	}
+	img_blob_rx_abort(f->rx);
+	shoal_free(f);
+}
+
+static const struct wire_chan_callbacks fetch_cbs = {
+	.connected = fetch_connected,
+	.frame = fetch_frame,
+	.closed = fetch_closed,
+};
+
+static struct fetch *fetch_new(struct img_store *s, const char *digest,
+			       unsigned flags, uint64_t max,
+			       blobsvc_done_fn *done, void *arg)
+{
+	char hex[65];
+	if (!digest ||
+	    img_blob_digest_parse(digest, strlen(digest), hex, NULL) < 0)
+		return NULL;
+	struct fetch *f = shoal_calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->s = s;
+	snprintf(f->digest, sizeof(f->digest), "sha256:%s", hex);
+	f->flags = flags;
+	f->max = max;
+	f->cb = done;
+	f->arg = arg;
+	return f;
+}
+
+int blobsvc_fetch_fd(uv_loop_t *loop, int fd,
+		     const struct wire_chan_config *cfg, struct img_store *s,
+		     const char *digest, unsigned flags, uint64_t max,
+		     blobsvc_done_fn *done, void *arg)
+{
+	struct fetch *f = fetch_new(s, digest, flags, max, done, arg);
+	if (!f) {
+		close(fd);
+		return -EINVAL;
+	}
+	struct wire_chan *c;
+	int rc = wire_chan_open(loop, fd, false, cfg, &fetch_cbs, f, &c);
+	if (rc < 0)
+		shoal_free(f);
+	return rc;
+}
+
+int blobsvc_fetch_addr(uv_loop_t *loop, const struct sockaddr *addr,
+		       const struct wire_chan_config *cfg, struct img_store *s,
+		       const char *digest, unsigned flags, uint64_t max,
+		       blobsvc_done_fn *done, void *arg)
+{
+	struct fetch *f = fetch_new(s, digest, flags, max, done, arg);
+	if (!f)
+		return -EINVAL;
+	struct wire_chan *c;
+	int rc = wire_chan_connect(loop, addr, cfg, &fetch_cbs, f, &c);
+	if (rc < 0)
+		shoal_free(f);
+	return rc;
+}

@@ -1,0 +1,94 @@
+/*
+ * The blob service (issue 14): a node serves the blobs of its image store
+ * (configs and layer blobs, image/blob.h) to the certified nodes of its
+ * swarm, and fetches blobs from them, over the swarm's secure channel
+ * (proto/channel.h: both ends' certificates checked against the swarm's
+ * root key; the server also requires the peer's certificate to name its
+ * own cluster, and refuses peers that hold only a join token).
+ *
+ * Protocol, one channel frame per message (docs/images.md):
+ *   fetcher -> holder: "sha256:<64 hex>" (the blob wanted, or the DiffID
+ *                      of a layer wanted; one request at a time)
+ *   holder -> fetcher: 'B' + "sha256:<64 hex>" (the blob that follows),
+ *                      'D' + bytes (zero or more data frames, in order),
+ *                      then 'E' (the end); or 'X' + a message (refused).
+ * The fetcher verifies the blob's sha256 against the digest it asked for
+ * (a config, a blob), or, for a layer asked by DiffID, against the 'B'
+ * digest, the layer's DiffID then being checked when the image is
+ * assembled (img_blob_assemble()); a blob that fails is never kept.
+ */
+#ifndef SHOAL_WORKER_BLOB_SERVICE_H
+#define SHOAL_WORKER_BLOB_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "image/image.h"
+#include "proto/channel.h"
+
+#define BLOBSVC_CHUNK (256u << 10) /* data bytes per 'D' frame */
+
+enum blobsvc_kind {
+	BLOBSVC_BLOB = 'B',
+	BLOBSVC_DATA = 'D',
+	BLOBSVC_END = 'E',
+	BLOBSVC_ERROR = 'X',
+};
+
+/*
+ * blobsvc_frame_parse() - a holder's frame: its kind and the bytes after
+ * the kind byte. -EINVAL for an empty frame, an unknown kind, a 'B'
+ * whose bytes are not a digest, an 'E' with bytes, an 'X' whose message is
+ * empty, longer than 512 bytes or not printable.
+ */
+int blobsvc_frame_parse(const uint8_t *data, size_t len,
+			enum blobsvc_kind *kind, const uint8_t **payload,
+			size_t *plen);
+
+/*
+ * blobsvc_serve_fd() - serve blobs of @s on the connected stream socket
+ * @fd (taken in every case) to peers whose certificate names cluster
+ * @cluster_id (copied). @cfg as for wire_chan_open() (server side);
+ * WIRE_PLAIN only for tests and benchmarks. Returns 0 or a code.
+ */
+int blobsvc_serve_fd(uv_loop_t *loop, int fd,
+		     const struct wire_chan_config *cfg, struct img_store *s,
+		     const char *cluster_id);
+
+/* blobsvc_accept() - the same for a connection waiting on @listener. */
+int blobsvc_accept(uv_loop_t *loop, uv_stream_t *listener,
+		   const struct wire_chan_config *cfg, struct img_store *s,
+		   const char *cluster_id);
+
+/*
+ * blobsvc_done_fn - a fetch's end, once, on the loop thread: @rc 0 and
+ * @path (the verified blob under the store's tmp/, the callee's to move
+ * or remove; valid for the call) or a negative code and @msg saying what
+ * went wrong (the holder's refusal, a blob whose bytes did not match, the
+ * holder gone mid-transfer). @got: bytes received.
+ */
+typedef void blobsvc_done_fn(int rc, const char *path, const char *msg,
+			     uint64_t got, void *arg);
+
+/* @digest is a layer's DiffID: the holder sends the layer's blob. */
+#define BLOBSVC_LAYER 1u
+
+/*
+ * blobsvc_fetch_fd() / blobsvc_fetch_addr() - fetch blob @digest of at
+ * most @max bytes (0: IMG_BLOB_MAX) from the holder at the other end of
+ * @fd (taken) or at @addr, into @s's tmp/. @flags: BLOBSVC_LAYER or 0.
+ * @done runs exactly once when this returned 0; on a failure returned
+ * here it never runs.
+ */
+int blobsvc_fetch_fd(uv_loop_t *loop, int fd,
+		     const struct wire_chan_config *cfg, struct img_store *s,
+		     const char *digest, unsigned flags, uint64_t max,
+		     blobsvc_done_fn *done, void *arg);
+int blobsvc_fetch_addr(uv_loop_t *loop, const struct sockaddr *addr,
+		       const struct wire_chan_config *cfg, struct img_store *s,
+		       const char *digest, unsigned flags, uint64_t max,
+		       blobsvc_done_fn *done, void *arg);
+
+#endif
