@@ -35,7 +35,7 @@
 
 struct net *eng_net(const struct eng *e)
 {
-	return e ? e->net : NULL; /* NULL: a daemon or test without engine */
+	return e->net;
 }
 
 /* "container:<ref>": the namespace of a running container. */
