@@ -657,6 +657,32 @@ static int build_run_flags(struct create_req *r)
 	return rc;
 }
 
+/* An overlay of the swarm named by --network: refused with Docker's
+ * words (a container's attachment to an overlay is not done yet). */
+static int overlay_check(struct create_req *r, const char *net)
+{
+	static const char *const local[] = {"",	    "default", "bridge",
+					    "host", "none",    NULL};
+	for (size_t i = 0; local[i]; i++)
+		if (!strcmp(net, local[i]))
+			return 0;
+	if (!strncmp(net, "container:", 10))
+		return 0;
+	int nrc = 0;
+	struct net *n = eng_net(r->st->eng);
+	json_t *mine = n ? net_network_inspect(n, net, &nrc) : NULL;
+	bool own = mine != NULL; /* a network of this node's own */
+	json_decref(mine);
+	if (own)
+		return 0;
+	if (api__swarm_net_attach_check(r->call, net, r->err, sizeof(r->err)) <
+	    0) {
+		r->status = 403;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int build_spec(struct create_req *r)
 {
 	struct eng_spec *s = &r->spec;
@@ -721,6 +747,9 @@ static int build_spec(struct create_req *r)
 		s->publish_all = jsonx_bool(r->hc, "PublishAllPorts", false);
 		s->endpoints = &r->net.ep;
 		s->n_endpoints = r->net.n_eps;
+		if (rc == 0)
+			rc = overlay_check(r, r->net.n_eps ? r->net.ep.network
+							   : r->net.mode);
 		return rc;
 	}
 	if (!strcmp(net, "host"))
@@ -728,6 +757,8 @@ static int build_spec(struct create_req *r)
 	else if (!*net || !strcmp(net, "default") || !strcmp(net, "none") ||
 		 !strcmp(net, "bridge"))
 		s->network = NULL;
+	else if (overlay_check(r, net) < 0)
+		return -EINVAL;
 	else
 		return fail(r, 404, "network %s not found", net);
 	return 0;

@@ -64,6 +64,31 @@ static const struct store_object *swarm_find(const struct store *s,
 	return hits == 1 ? hit : NULL;
 }
 
+int api__swarm_net_attach_check(struct api_call *call, const char *ref,
+				char *err, size_t cap)
+{
+	struct mgr *m = swarm_mgr(call);
+	const struct store_object *o =
+		m && *ref ? swarm_find(mgr_store(m), ref) : NULL;
+	if (!o)
+		return 0;
+	json_t *spec = api__obj_parsed(o->spec, o->spec_len);
+	if (!jsonx_bool(spec, "Attachable", false))
+		snprintf(err, cap,
+			 "Could not attach to network %s: rpc error: code = "
+			 "PermissionDenied desc = network %s not manually "
+			 "attachable",
+			 ref, ref);
+	else /* not stored today: alloc_net_check() refuses Attachable */
+		snprintf(err, cap,
+			 "Could not attach to network %s: attaching a "
+			 "container to an overlay network is not supported "
+			 "yet; run it as a service on that network",
+			 ref);
+	json_decref(spec);
+	return -EPERM;
+}
+
 /* Docker's network JSON for the overlay @o (owned, NULL without memory). */
 static json_t *swarm_json(const struct store_object *o)
 {
@@ -658,6 +683,15 @@ static void connect_(struct api_call *call)
 
 	if (!n)
 		return;
+	int nrc = 0;
+	json_t *mine = net_network_inspect(n, api_param(call, "id"), &nrc);
+	bool own = mine != NULL; /* a network of this node's own */
+	json_decref(mine);
+	if (!own && api__swarm_net_attach_check(call, api_param(call, "id"),
+						err, sizeof(err)) < 0) {
+		api_reply_error(call, 403, "%s", err);
+		return;
+	}
 	if (jsonx_parse_object(call->req->body, call->req->body_len, &body, err,
 			       sizeof(err)) < 0) {
 		api_reply_error(call, 400, "%s", err);
