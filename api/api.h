@@ -78,7 +78,7 @@ struct api_services {
 	uv_loop_t *loop;
 	/* shoald's --insecure-registry values (HOST[:PORT] or IPv4 CIDR):
 	 * registries reached over plain HTTP; shown in /info. */
-	const char (*insecure_registries)[256];
+	const char *const *insecure_registries; /* --insecure-registry */
 	size_t n_insecure_registries;
 };
 

@@ -217,14 +217,31 @@ static void pull_done(int status, const char *errmsg, json_t *result, void *arg)
 }
 
 /* shoald's --insecure-registry values into @o (pointers into svc). */
-static void set_insecure(const struct api_call *call, const char **buf,
-			 size_t cap, const char *const **list, size_t *n)
+/* What every registry request takes from the daemon and the call: the
+ * --insecure-registry list, the certs.d folder (into @certs, which must
+ * live as long as the request) and X-Registry-Auth (@authj to release
+ * once the request has copied it). -1 after replying 400 to a bad
+ * header. */
+static int registry_access(struct api_call *call, const struct api__state *st,
+			   char *certs, size_t cap,
+			   const char *const **insecure, size_t *n_insecure,
+			   const char **certs_dir, struct img_auth *auth,
+			   json_t **authj)
 {
-	size_t k = 0;
-	for (; k < call->svc->n_insecure_registries && k < cap; k++)
-		buf[k] = call->svc->insecure_registries[k];
-	*list = buf;
-	*n = k;
+	struct shoal_err err = {""};
+	*insecure = call->svc->insecure_registries;
+	*n_insecure = call->svc->n_insecure_registries;
+	snprintf(certs, cap, "%s/certs.d", st->data_root);
+	*certs_dir = certs;
+	*authj = NULL;
+	if (!auth)
+		return 0;
+	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
+	if (img_auth_decode(hdr, authj, auth, &err) < 0) {
+		api_reply_error(call, 400, "%s", err.msg);
+		return -1;
+	}
+	return 0;
 }
 
 /* fromImage and tag into one reference, as moby's postImagesCreate. */
@@ -269,11 +286,16 @@ void api__images_pull(struct api_call *call, struct img_store *s,
 		api_reply_error(call, 400, "%s", err.msg);
 		return;
 	}
-	json_t *authj = NULL;
+	json_t *authj;
 	struct img_pull_opts o = {.reference = ref};
-	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
-	if (img_auth_decode(hdr, &authj, &o.auth, &err) < 0) {
-		api_reply_error(call, 400, "%s", err.msg);
+	struct pull_job *j = shoal_calloc(1, sizeof(*j));
+	if (!j) {
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	if (registry_access(call, st, j->certs, sizeof(j->certs), &o.insecure,
+			    &o.n_insecure, &o.certs_dir, &o.auth, &authj) < 0) {
+		shoal_free(j);
 		return;
 	}
 	o.platform = http_request_query(call->req, "platform");
@@ -282,16 +304,6 @@ void api__images_pull(struct api_call *call, struct img_store *s,
 	const char *sl = strrchr(ref, '/'), *co = strrchr(ref, ':');
 	o.all_tags = !(qtag && *qtag) && !strchr(ref, '@') &&
 		     !(co && (!sl || co > sl));
-	const char *ins[32];
-	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
-	struct pull_job *j = shoal_calloc(1, sizeof(*j));
-	if (!j) {
-		json_decref(authj);
-		api_reply_error(call, 500, "out of memory");
-		return;
-	}
-	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
-	o.certs_dir = j->certs;
 	j->res = call->res;
 	j->eng = st->eng;
 	img_ref_familiar(&parsed, j->name, sizeof(j->name));
@@ -381,23 +393,18 @@ static void push(struct api_call *call)
 		api_reply_error(call, 400, "invalid reference format: %s", ref);
 		return;
 	}
-	json_t *authj = NULL;
+	json_t *authj;
 	struct img_push_opts o = {.reference = ref};
-	const char *ins[32];
-	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
-	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
-	if (img_auth_decode(hdr, &authj, &o.auth, &err) < 0) {
-		api_reply_error(call, 400, "%s", err.msg);
-		return;
-	}
 	struct pull_job *j = shoal_calloc(1, sizeof(*j));
 	if (!j) {
-		json_decref(authj);
 		api_reply_error(call, 500, "out of memory");
 		return;
 	}
-	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
-	o.certs_dir = j->certs;
+	if (registry_access(call, st, j->certs, sizeof(j->certs), &o.insecure,
+			    &o.n_insecure, &o.certs_dir, &o.auth, &authj) < 0) {
+		shoal_free(j);
+		return;
+	}
 	j->res = call->res;
 	j->eng = st->eng;
 	img_ref_familiar(&parsed, j->name, sizeof(j->name));
@@ -532,24 +539,18 @@ static void search(struct api_call *call)
 		api_reply_json(call, 200, json_array());
 		return;
 	}
-	json_t *authj = NULL;
+	json_t *authj;
 	struct img_pull_opts o = {.reference = term};
-	const char *ins[32];
-	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
-	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
-	struct shoal_err e;
-	if (img_auth_decode(hdr, &authj, &o.auth, &e) < 0) {
-		api_reply_error(call, 400, "%s", e.msg);
-		return;
-	}
 	struct dist_job *j = shoal_calloc(1, sizeof(*j));
 	if (!j) {
-		json_decref(authj);
 		api_reply_error(call, 500, "out of memory");
 		return;
 	}
-	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
-	o.certs_dir = j->certs;
+	if (registry_access(call, st, j->certs, sizeof(j->certs), &o.insecure,
+			    &o.n_insecure, &o.certs_dir, &o.auth, &authj) < 0) {
+		shoal_free(j);
+		return;
+	}
 	j->res = call->res;
 	int rc = img_search_async(st->loop, &o, host, term + n + 1,
 				  (size_t)limit, dist_done, j);
@@ -621,8 +622,6 @@ static void auth(struct api_call *call)
 		.auth.username = jsonx_str(body, "username", NULL),
 		.auth.password = jsonx_str(body, "password", NULL),
 	};
-	const char *ins[32];
-	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
 	const char *idt = jsonx_str(body, "identitytoken", "");
 	const char *rgt = jsonx_str(body, "registrytoken", "");
 	if (*idt || *rgt) {
@@ -634,13 +633,15 @@ static void auth(struct api_call *call)
 		return;
 	}
 	struct dist_job *j = shoal_calloc(1, sizeof(*j));
+	json_t *none;
 	if (!j) {
 		json_decref(body);
 		api_reply_error(call, 500, "out of memory");
 		return;
 	}
-	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
-	o.certs_dir = j->certs;
+	/* The credentials are the body's, not X-Registry-Auth's. */
+	registry_access(call, st, j->certs, sizeof(j->certs), &o.insecure,
+			&o.n_insecure, &o.certs_dir, NULL, &none);
 	j->res = call->res;
 	int rc = img_login_async(st->loop, &o, login_done, j);
 	json_decref(body);
@@ -736,23 +737,18 @@ static void distribution(struct api_call *call)
 				ref);
 		return;
 	}
-	json_t *authj = NULL;
+	json_t *authj;
 	struct img_pull_opts o = {.reference = ref};
-	const char *ins[32];
-	set_insecure(call, ins, 32, &o.insecure, &o.n_insecure);
-	const char *hdr = http_request_header(call->req, "X-Registry-Auth");
-	if (img_auth_decode(hdr, &authj, &o.auth, &err) < 0) {
-		api_reply_error(call, 400, "%s", err.msg);
-		return;
-	}
 	struct dist_job *j = shoal_calloc(1, sizeof(*j));
 	if (!j) {
-		json_decref(authj);
 		api_reply_error(call, 500, "out of memory");
 		return;
 	}
-	snprintf(j->certs, sizeof(j->certs), "%s/certs.d", st->data_root);
-	o.certs_dir = j->certs;
+	if (registry_access(call, st, j->certs, sizeof(j->certs), &o.insecure,
+			    &o.n_insecure, &o.certs_dir, &o.auth, &authj) < 0) {
+		shoal_free(j);
+		return;
+	}
 	j->res = call->res;
 	int rc = img_distribution_async(st->loop, &o, dist_done, j);
 	json_decref(authj);

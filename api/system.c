@@ -138,11 +138,8 @@ static json_t *info_swarm(const char *state)
 /* Docker's RegistryConfig, with shoald's --insecure-registry values. */
 static json_t *info_registry(const struct api_services *s)
 {
-	const char *ins[32];
-	size_t n = 0;
-	for (; n < s->n_insecure_registries && n < 32; n++)
-		ins[n] = s->insecure_registries[n];
-	return img_registry_config_json(ins, n);
+	return img_registry_config_json(s->insecure_registries,
+					s->n_insecure_registries);
 }
 
 static json_t *security_options(const struct api__host *h)

@@ -185,7 +185,8 @@ static int apply(struct daemon_config *cfg, const char *flag, const char *v,
 	}
 	if (strcmp(flag, "--insecure-registry") == 0) {
 		bool ok = *v && strlen(v) < sizeof(cfg->insecure[0]) &&
-			  cfg->n_insecure < 32 && !strstr(v, "://");
+			  cfg->n_insecure < DAEMON_INSECURE_MAX &&
+			  !strstr(v, "://");
 		for (const char *c = v; ok && *c; c++)
 			ok = isalnum((unsigned char)*c) || strchr(".-:[]/", *c);
 		if (!ok)

@@ -13,6 +13,8 @@
 
 #define DAEMON_PATH_MAX 4096
 
+#define DAEMON_INSECURE_MAX 32 /* --insecure-registry values */
+
 struct daemon_config {
 	char data_root[DAEMON_PATH_MAX];
 	char exec_root[DAEMON_PATH_MAX];
@@ -24,7 +26,7 @@ struct daemon_config {
 	size_t n_pools;
 	/* --insecure-registry HOST[:PORT] or IPv4 CIDR, repeatable: plain
 	 * HTTP (or unverified HTTPS) allowed (image/registry.h) */
-	char insecure[32][256];
+	char insecure[DAEMON_INSECURE_MAX][256];
 	size_t n_insecure;
 	enum log_level log_level;
 	enum log_format log_format;

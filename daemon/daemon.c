@@ -186,6 +186,8 @@ static int spool_dir(struct daemon *d, char *out, size_t cap)
 
 static int api_start(struct daemon *d)
 {
+	for (size_t i = 0; i < d->cfg.n_insecure; i++)
+		d->insecure[i] = d->cfg.insecure[i];
 	struct api_services svc = {
 		.data_root = d->cfg.data_root,
 		.exec_root = d->cfg.exec_root,
@@ -197,7 +199,7 @@ static int api_start(struct daemon *d)
 		.counts = counts,
 		.engine = d->engine,
 		.loop = &d->loop,
-		.insecure_registries = d->cfg.insecure,
+		.insecure_registries = d->insecure,
 		.n_insecure_registries = d->cfg.n_insecure,
 	};
 	char spool[DAEMON_PATH_MAX + 8];

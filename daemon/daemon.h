@@ -27,6 +27,8 @@ struct net;
 
 struct daemon {
 	struct daemon_config cfg;
+	/* cfg.insecure as the list the API and image/ take. */
+	const char *insecure[DAEMON_INSECURE_MAX];
 	uv_loop_t loop;
 	bool loop_init;
 	uv_signal_t sigterm;
