@@ -979,7 +979,10 @@ void wnet_task_leave(struct wnet *w, const char *task_id, void (*done)(void *),
 			set_vips(w, it);
 		}
 	}
-	done(arg);
+	/* After the loads queued so far: this set's maps (a task desired
+	 * past running is not Ready in them) and the ones above. */
+	if (!w->net || net_when_loaded(w->net, done, arg) < 0)
+		done(arg);
 }
 
 void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n)
