@@ -54,7 +54,9 @@ struct run {
 	bool stopping;	/* an eng_stop in flight */
 	bool gone;	/* left the set: remove once stopped */
 	bool unhealthy; /* failed by its health check; being stopped */
-	bool leaving;	/* waiting for this node's VIP maps to drop it */
+	bool left;	/* asked to leave this node's VIP maps (once) */
+	bool in_leave;	/* inside x->leave(): a done is taken in line */
+	bool left_now;	/* x->leave() was done in line */
 	bool dirty;	/* a report is due */
 	char **binds;	/* its secrets' and configs' bind mounts, or NULL */
 };
@@ -391,7 +393,10 @@ static void left_maps(void *arg)
 {
 	struct run *r = arg;
 	struct wexec *x = r->x;
-	r->leaving = false;
+	if (r->in_leave) {
+		r->left_now = true; /* stop_container() goes on in line */
+		return;
+	}
 	r->stopping = false;
 	x->inflight--;
 	if (x->closing) {
@@ -409,18 +414,26 @@ static void left_maps(void *arg)
 
 /* Its container stopped; a task that still runs leaves this node's VIP
  * maps first (x->leave), so that no new connection reaches a container
- * that got its stop signal (docs/overlay.md, "Health and stopping"). */
+ * that got its stop signal (docs/overlay.md, "Health, stopping and
+ * rolling updates"). A leave done at once goes on in line, the caller
+ * seeing the run as after a plain stop. */
 static void stop_container(struct run *r)
 {
 	struct wexec *x = r->x;
 	if (r->stopping || !r->cid[0])
 		return;
-	if (x->leave && r->pid > 0 && !r->leaving) {
-		r->leaving = true;
+	if (x->leave && r->pid > 0 && !r->left) {
+		r->left = true;
 		r->stopping = true;
 		x->inflight++;
+		r->in_leave = true;
+		r->left_now = false;
 		x->leave(x->arg, r->t->id, left_maps, r);
-		return;
+		r->in_leave = false;
+		if (!r->left_now)
+			return; /* left_maps() stops it later */
+		r->stopping = false;
+		x->inflight--;
 	}
 	stop_now(r);
 }
@@ -682,23 +695,11 @@ static void adopt(struct run *r)
 	else if (info.running)
 		r->pid = info.rt.pid;
 	eng_info_fini(&info);
+	/* Failed (unhealthy) before its stop, and shoald stopped during
+	 * that stop: stopped now. */
+	if (r->pid > 0 && wtask_state_final(r->state))
+		stop_now(r);
 	r->dirty = true; /* the managers hear of it at the next session */
-}
-
-/* A failed task (unhealthy: failed before its stop) whose container
- * still runs because shoald stopped during its stop: stopped now. */
-static void adopt_failed(struct run *r)
-{
-	struct eng_info info;
-	if (eng_inspect(r->x->eng, r->t->container_name, &info) < 0)
-		return;
-	const json_t *labels = json_object_get(info.record, "Labels");
-	if (!strcmp(jsonx_str(labels, TASK_LABEL, ""), r->t->id)) {
-		memcpy(r->cid, info.rt.id, sizeof(r->cid));
-		if (info.running)
-			stop_now(r);
-	}
-	eng_info_fini(&info);
 }
 
 static void load(struct wexec *x)
@@ -908,8 +909,6 @@ void wexec_assign(struct wexec *x, const struct agent_item *items, size_t n)
 		 * container, if any, is found by name. */
 		if (r->state > WT_ASSIGNED && !wtask_state_final(r->state))
 			adopt(r);
-		else if (r->state == WT_FAILED)
-			adopt_failed(r);
 	}
 	wsecrets_commit(x->secrets);
 	if (x->sweep_due) {
