@@ -146,11 +146,27 @@ gbps() { # NS HOST PORT
 }
 ROUNDS=${OVERLAY_BENCH_ROUNDS:-3}
 bare=() raw=() shoal=() via_agent=() via_try=()
-# OVERLAY_BENCH_TRY=notrack: the agent's path again in each round with
-# one change on both hosts, undone after (docs/overlay.md, "Figures"):
+# OVERLAY_BENCH_TRY=notrack|gro|nobrnf: the agent's path again in each
+# round with one change on both hosts, undone after (docs/overlay.md,
+# "Figures"); gro: GRO on both ends of the tasks' veths (needs ethtool);
+# nobrnf: the namespace's bridge-nf-call-* sysctls at 0 (what
+# br_netfilter costs; not something shoald may do to a host); notrack:
 # frames an overlay's bridge forwards are not tracked (a bridge-family
 # prerouting chain before br_netfilter: from the VXLAN device or a task's
 # veth, not for the bridge itself: notrack).
+gro_all() { # HOST on|off: GRO on the agent's veths there (both ends)
+	local i
+	for i in $(on "$1" ls /sys/class/net | grep '^vs'); do
+		on "$1" ethtool -K "$i" gro "$2" || exit 1
+	done
+	in_task "$1" ethtool -K eth0 gro "$2" || exit 1
+}
+brnf() { # HOST 0|1: br_netfilter for every bridge of that host's namespace
+	local k
+	for k in iptables ip6tables arptables; do
+		on "$1" sysctl -qw "net.bridge.bridge-nf-call-$k=$2" || exit 1
+	done
+}
 try_on() {
 	local h
 	for h in hx hy; do case "$OVERLAY_BENCH_TRY" in
@@ -159,12 +175,16 @@ try_on() {
 		'iifname "shvx*" meta pkttype other notrack' \
 		'iifname "vs*" meta pkttype other notrack' '}' '}' |
 		on "$h" nft -f - || exit 1 ;;
+	gro) gro_all "$h" on ;;
+	nobrnf) brnf "$h" 0 ;;
 	esac; done
 }
 try_off() {
 	local h
 	for h in hx hy; do case "$OVERLAY_BENCH_TRY" in
 	notrack) on "$h" nft delete table bridge bench-try ;;
+	gro) gro_all "$h" off ;;
+	nobrnf) brnf "$h" 1 ;;
 	esac; done
 }
 agent_plain() { serve task-hy 5204; v=$(gbps task-hx 10.96.0.3 5204) || exit 1; via_agent+=("$v"); }
