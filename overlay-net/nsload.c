@@ -18,8 +18,9 @@
  *     earlier one (a coalesced job holds the newest text; a job being
  *     loaded while a newer one is queued is followed by it);
  *   - the loop's thread never changes namespace; the worker's does, and
- *     always enters the job's namespace first (it never runs a job in the
- *     namespace of the previous one);
+ *     always enters the job's namespace first and returns to the node's
+ *     after it (a thread left in a container's namespace would keep the
+ *     namespace, and its veth, alive after the container is gone);
  *   - results come back on the loop (uv_async): a failure is logged there
  *     once, naming the network and the namespace; a namespace gone
  *     meanwhile (its container removed) is not an error.
@@ -142,6 +143,10 @@ static void run_job(struct load_job *j)
 static void *worker(void *arg)
 {
 	struct net__loader *l = arg;
+	/* The node's namespace, entered again after every job: a thread
+	 * left in a container's namespace would keep it (and its veth)
+	 * alive after the container is gone. */
+	int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
@@ -154,7 +159,19 @@ static void *worker(void *arg)
 		list_remove(&j->node);
 		l->running = j;
 		pthread_mutex_unlock(&l->mu);
-		run_job(j);
+		if (home < 0) {
+			/* Entering a container's namespace for good would
+			 * be worse than not loading: refused. */
+			j->rc = -EBADF;
+			snprintf(j->err, sizeof(j->err),
+				 "the loader has lost the node's namespace");
+		} else {
+			run_job(j);
+			if (setns(home, CLONE_NEWNET) < 0) {
+				close(home);
+				home = -1;
+			}
+		}
 		pthread_mutex_lock(&l->mu);
 		l->running = NULL;
 		l->loads++;
@@ -166,6 +183,8 @@ static void *worker(void *arg)
 		uv_async_send(&l->async);
 	}
 	pthread_mutex_unlock(&l->mu);
+	if (home >= 0)
+		close(home);
 	return NULL;
 }
 
