@@ -9,7 +9,8 @@
 # - a task of `sick` whose health check starts failing (its file removed
 #   through docker exec) is failed at once and receives no new connection
 #   within a second or two, while its container, which ignores SIGTERM
-#   under a long --stop-grace-period, is still stopping.
+#   under a long --stop-grace-period, is still stopping; its own node
+#   dropped it from its VIP maps before stopping it.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/cluster/service-lib.sh
@@ -103,6 +104,11 @@ after=$(spages 20)
 note "20 connections 1.5 s after the report: $(echo "$after" | sort | uniq -c | tr '\n' ';')"
 assert_eq "none reaches the unhealthy task" "" "$(echo "$after" | grep -x "$vhost" || true)"
 assert_eq "none fails" "" "$(echo "$after" | grep FAIL || true)"
+tid=$(lab exec h2 docker inspect -f '{{index .Config.Labels "com.docker.swarm.task.id"}}' "$victim")
+# Its own node dropped it from its maps before stopping it, without
+# waiting for the managers (wnet_task_leave()).
+left_here() { grep -q "task=$tid leaves the VIPs of network=front" "$(lab log h2)"; }
+assert_ok "h2 dropped it from its own VIP maps before the stop" left_here
 running=$(lab exec h2 docker inspect -f '{{.State.Running}}' "$victim" 2>&1)
 assert_eq "its container is still stopping (SIGTERM ignored)" true "$running"
 note "checked $(( ($(date +%s%N) - t_rep) / 1000000 )) ms after the report"
