@@ -393,6 +393,17 @@ static void tasks_report(void *arg, const struct wexec_report *r, size_t n)
 	}
 }
 
+/* A task of this node about to stop leaves its VIP maps here first. */
+static void tasks_leave(void *arg, const char *task_id, void (*done)(void *),
+			void *done_arg)
+{
+	struct daemon_swarm *s = arg;
+	if (s->nets)
+		wnet_task_leave(s->nets, task_id, done, done_arg);
+	else
+		done(done_arg);
+}
+
 static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
 		       char *err, size_t errlen)
 {
@@ -403,6 +414,7 @@ static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
 		.node_id = s->st.node_id,
 		.node = {d->hostname, d->os, d->arch},
 		.report = tasks_report,
+		.leave = tasks_leave,
 		.arg = s,
 	};
 	int rc = wexec_open(&xc, &s->tasks);

@@ -141,6 +141,8 @@ struct net {
 	struct nft_ctx *nft;
 	char *ingress_text; /* the routing mesh's table as last loaded */
 	struct net_resolver *resolver; /* NULL: no names (no loop given) */
+	uv_loop_t *loop;	       /* NULL: namespaces loaded in line */
+	struct net__loader *loader;    /* nsload.c; started at first use */
 };
 
 /* network.c and record.c */
@@ -204,6 +206,27 @@ int net__ingress_ruleset(const struct net_ingress_port *p, size_t np,
  * `fwmark K table 1000+K` rule and route via node K per node of @w. */
 int net__ingress_ns_routes(const struct net__net *w, const char *ifname,
 			   char *err, size_t errlen);
+/* nsload.c */
+/**
+ * net__ns_load() - load @text (the VIP table of @w, and the routing
+ * mesh's marks) into @ep's namespace at @path, with the ingress routes
+ * of @w's nodes: on the node's loader thread, coalesced with a queued
+ * load of the same namespace and network; failures logged on the loop.
+ * @wait: queued first and waited for (a namespace whose container is
+ * about to start), its result returned. Without a loop, in line.
+ */
+int net__ns_load(struct net *n, const struct net__net *w,
+		 const struct net__ep *ep, const char *path, const char *text,
+		 bool wait);
+/** net__loader_close() - stop the loader thread (queued loads dropped,
+ * waiting barriers run); its handle is freed on a later loop turn. */
+void net__loader_close(struct net *n);
+
+/** net__loader_pause() - tests: hold the loader's queue (@paused) or let
+ * it go; starts the loader. net__loader_loads(): the loads run so far. */
+int net__loader_pause(struct net *n, bool paused);
+uint64_t net__loader_loads(struct net *n);
+
 /** net__nft_text_in() - run nft @text in the namespace at @path (NULL:
  * the caller's), from a short-lived thread; with @w and @ifname, also
  * net__ingress_ns_routes() there. */

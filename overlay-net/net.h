@@ -290,6 +290,13 @@ struct net_overlay_vip {
 };
 
 /**
+ * net_when_loaded() - @cb(@arg) on the loop once every VIP table load
+ * queued so far is in its namespace (loaded, or failed and logged); at
+ * once when none is pending. 0, or -ENOMEM (then @cb is not called).
+ */
+int net_when_loaded(struct net *n, void (*cb)(void *), void *arg);
+
+/**
  * net_overlay_set_vips() - replace overlay @id's VIPs: every container
  * on it balances new connections to a VIP over its backends (nftables
  * `numgen random` DNAT in the container's own namespace, table inet

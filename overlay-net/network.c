@@ -398,6 +398,7 @@ int net_open(const struct net_config *cfg, struct net **out,
 	if (!n)
 		return -ENOMEM;
 	n->dry_run = cfg->dry_run;
+	n->loop = cfg->dry_run ? NULL : cfg->loop;
 	snprintf(buf, sizeof(buf), "%s/network", cfg->data_root);
 	n->dir = shoal_strdup(buf);
 	snprintf(buf, sizeof(buf), "%s/netns", cfg->exec_root);
@@ -469,6 +470,7 @@ void net_close(struct net *n)
 	if (!n)
 		return;
 	net_resolver_close(n->resolver);
+	net__loader_close(n);
 	for (size_t i = 0; i < n->n_nets; i++)
 		net__net_free(n->nets[i]);
 	shoal_free(n->nets);

@@ -20,9 +20,9 @@
  * The VIPs of an overlay are kept in memory (each set brings them) and
  * applied to every namespace with an endpoint on it: when they change,
  * and when a container's endpoint is bound (net_ctr_bind()) or made
- * again (net_ctr_ensure()). Entering a namespace takes a short-lived
- * thread (the loop's thread never changes namespace) and a fresh
- * nftables context there.
+ * again (net_ctr_ensure()). The loads run on the node's loader thread
+ * (nsload.c: the loop's thread never changes namespace), a fresh
+ * nftables context in each namespace.
  */
 #define LOG_MODULE "net"
 #include "common/alloc.h"
@@ -155,11 +155,12 @@ int net__nft_text_in(const char *path, const char *text,
 }
 
 /* The VIP table of @w (and the routing mesh's marks on the ingress
- * network) into the namespace of endpoint @ep. */
+ * network) into the namespace of endpoint @ep: on the loader's thread
+ * (nsload.c), waited for when @wait. */
 static int apply_in(struct net *n, const struct net__net *w,
-		    const struct net__ep *ep, const char *vips)
+		    const struct net__ep *ep, const char *vips, bool wait)
 {
-	char path[PATH_MAX], err[256];
+	char path[PATH_MAX];
 	struct buf b;
 	int rc = net__netns_path(n, ep->sandbox, path, sizeof(path));
 
@@ -169,19 +170,17 @@ static int apply_in(struct net *n, const struct net__net *w,
 	buf_printf(&b, "%s", vips);
 	if (w->vni == NET_INGRESS_VNI)
 		net__ingress_ns_text(w, ep->ifname, &b);
-	rc = b.data ? net__nft_text_in(path, b.data, w, ep->ifname, err,
-				       sizeof(err))
-		    : -ENOMEM;
+	rc = b.data ? net__ns_load(n, w, ep, path, b.data, wait) : -ENOMEM;
 	buf_fini(&b);
-	if (rc < 0)
+	if (rc == -ENOMEM)
 		log_warn("network=%s sandbox=%.12s: the VIP table is not "
-			 "loaded: %s",
-			 w->name, ep->sandbox,
-			 rc == -ENOMEM ? "no memory" : err);
+			 "loaded: no memory",
+			 w->name, ep->sandbox);
 	return rc;
 }
 
-/* Into every namespace on @w, or only @sandbox's when given. */
+/* Into every namespace on @w (queued: the loop goes on), or only
+ * @sandbox's when given (its container is about to start: waited for). */
 int net__vips_apply(struct net *n, const struct net__net *w,
 		    const char *sandbox)
 {
@@ -195,7 +194,7 @@ int net__vips_apply(struct net *n, const struct net__net *w,
 	for (size_t i = 0; rc == 0 && i < w->n_eps; i++) {
 		if (sandbox && strcmp(w->eps[i].sandbox, sandbox))
 			continue;
-		int r = apply_in(n, w, &w->eps[i], b.data);
+		int r = apply_in(n, w, &w->eps[i], b.data, sandbox != NULL);
 		if (r < 0 && !first)
 			first = r;
 	}

@@ -53,7 +53,10 @@ struct run {
 	int64_t ts_ns;
 	bool stopping;	/* an eng_stop in flight */
 	bool gone;	/* left the set: remove once stopped */
-	bool unhealthy; /* stopped because its health check failed */
+	bool unhealthy; /* failed by its health check; being stopped */
+	bool left;	/* asked to leave this node's VIP maps (once) */
+	bool in_leave;	/* inside x->leave(): a done is taken in line */
+	bool left_now;	/* x->leave() was done in line */
 	bool dirty;	/* a report is due */
 	char **binds;	/* its secrets' and configs' bind mounts, or NULL */
 };
@@ -66,6 +69,8 @@ struct wexec {
 	char hostname[256], os[32], arch[32];
 	struct wtask_node node;
 	void (*report)(void *arg, const struct wexec_report *r, size_t n);
+	void (*leave)(void *arg, const char *task_id, void (*done)(void *),
+		      void *done_arg);
 	void *arg;
 	struct list_node runs;
 	struct eng_sub *sub;
@@ -373,16 +378,67 @@ static void stopped(void *arg, int rc, const char *msg)
 		eng_info_fini(&info);
 	}
 	r->pid = 0;
-	/* A task that left the set is forgotten without a report. */
-	if (!r->gone && r->unhealthy)
-		set_state(r, WT_FAILED, "unhealthy", "unhealthy container");
-	else if (!r->gone)
+	/* A task that left the set is forgotten without a report; an
+	 * unhealthy one was reported failed when its check said so. */
+	if (!r->gone && !wtask_state_final(r->state))
 		set_state(r, WT_SHUTDOWN, "shutdown", NULL);
 	reconcile(r);
 	maybe_free(x);
 }
 
+static void stop_now(struct run *r);
+
+/* This node's VIP maps no longer send it new connections: stop it. */
+static void left_maps(void *arg)
+{
+	struct run *r = arg;
+	struct wexec *x = r->x;
+	if (r->in_leave) {
+		r->left_now = true; /* stop_container() goes on in line */
+		return;
+	}
+	r->stopping = false;
+	x->inflight--;
+	if (x->closing) {
+		/* wexec_close() unlinked it and left it to us. */
+		wsecrets_binds_free(r->binds);
+		wtask_free(r->t);
+		shoal_free(r);
+		maybe_free(x);
+		return;
+	}
+	stop_now(r);
+	if (!r->stopping)
+		reconcile(r);
+}
+
+/* Its container stopped; a task that still runs leaves this node's VIP
+ * maps first (x->leave), so that no new connection reaches a container
+ * that got its stop signal (docs/overlay.md, "Health, stopping and
+ * rolling updates"). A leave done at once goes on in line, the caller
+ * seeing the run as after a plain stop. */
 static void stop_container(struct run *r)
+{
+	struct wexec *x = r->x;
+	if (r->stopping || !r->cid[0])
+		return;
+	if (x->leave && r->pid > 0 && !r->left) {
+		r->left = true;
+		r->stopping = true;
+		x->inflight++;
+		r->in_leave = true;
+		r->left_now = false;
+		x->leave(x->arg, r->t->id, left_maps, r);
+		r->in_leave = false;
+		if (!r->left_now)
+			return; /* left_maps() stops it later */
+		r->stopping = false;
+		x->inflight--;
+	}
+	stop_now(r);
+}
+
+static void stop_now(struct run *r)
 {
 	struct eng_stop_opts o = {0};
 	if (r->stopping || !r->cid[0])
@@ -399,9 +455,7 @@ static void stop_container(struct run *r)
 	}
 	/* Not running (-EALREADY) or gone: nothing to wait for. */
 	r->pid = 0;
-	if (r->unhealthy)
-		set_state(r, WT_FAILED, "unhealthy", "unhealthy container");
-	else if (r->state <= WT_RUNNING)
+	if (r->state <= WT_RUNNING)
 		set_state(r, WT_SHUTDOWN, "shutdown", NULL);
 }
 
@@ -594,9 +648,12 @@ static void on_event(const struct eng_event *ev, void *arg)
 	}
 	if (ev->type == ENG_EVENT_HEALTH_UNHEALTHY && !r->stopping && up(r) &&
 	    r->t->desired <= WT_RUNNING) {
+		/* As swarmkit: failed at once (the managers replace it and
+		 * drop it from every VIP map), then stopped. */
 		log_warn("task=%s container %s is unhealthy; stopping it",
 			 r->t->id, r->cid);
 		r->unhealthy = true;
+		set_state(r, WT_FAILED, "unhealthy", "unhealthy container");
 		stop_container(r);
 		return;
 	}
@@ -638,6 +695,10 @@ static void adopt(struct run *r)
 	else if (info.running)
 		r->pid = info.rt.pid;
 	eng_info_fini(&info);
+	/* Failed (unhealthy) before its stop, and shoald stopped during
+	 * that stop: stopped now. */
+	if (r->pid > 0 && wtask_state_final(r->state))
+		stop_now(r);
 	r->dirty = true; /* the managers hear of it at the next session */
 }
 
@@ -759,6 +820,7 @@ int wexec_open(const struct wexec_config *cfg, struct wexec **out)
 		 cfg->node.platform_arch ? cfg->node.platform_arch : "");
 	x->node = (struct wtask_node){x->hostname, x->os, x->arch};
 	x->report = cfg->report;
+	x->leave = cfg->leave;
 	x->arg = cfg->arg;
 	x->sweep_due = true;
 	list_init(&x->runs);

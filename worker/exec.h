@@ -57,6 +57,12 @@ struct wexec_config {
 	struct wtask_node node; /* strings copied */
 	/* A batch of reports (@n >= 1). Optional. */
 	void (*report)(void *arg, const struct wexec_report *r, size_t n);
+	/* Optional: a running task is about to be stopped (unhealthy, or
+	 * desired past running): call @done(@done_arg) on the loop once
+	 * this node's VIP maps send it no new connection (at once or later;
+	 * exactly once, also when the caller closes). NULL: stop at once. */
+	void (*leave)(void *arg, const char *task_id, void (*done)(void *),
+		      void *done_arg);
 	void *arg;
 };
 

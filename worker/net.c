@@ -58,6 +58,13 @@ struct wnet {
 	size_t n_progs;
 	uint32_t *dump;	   /* room for a kernel dump of one network's peers */
 	bool ingress_seen; /* this set's ingress item was served */
+	/* The last set's network items (for a task leaving before the
+	 * managers say so) and the tasks of this node that left the VIP
+	 * maps here: kept out until no item lists them any more. */
+	struct wnet_item *items;
+	size_t n_items;
+	char (*down)[WNET_TASK_ID_MAX + 1];
+	size_t n_down;
 };
 
 /* ------------------------------------------------------------- decoding */
@@ -478,6 +485,30 @@ static void sync_peers(struct wnet *w, const struct wnet_item *it)
 
 /* ---------------------------------------------------------------- names */
 
+/* ------------------------------------------------- tasks leaving here */
+
+/* The task id of a task name "web.1.<id>" (or "web.<node>.<id>"). */
+static const char *task_id_of(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	return dot ? dot + 1 : name;
+}
+
+static bool is_down(const struct wnet *w, const struct wnet_task *t)
+{
+	const char *id = task_id_of(t->name);
+	for (size_t i = 0; i < w->n_down; i++)
+		if (!strcmp(w->down[i], id))
+			return true;
+	return false;
+}
+
+/* Ready for this node: the managers' word, unless it left here. */
+static bool is_ready(const struct wnet *w, const struct wnet_task *t)
+{
+	return t->ready && !is_down(w, t);
+}
+
 /* Room for the records of one network: names point into the item or
  * into @bufs, addresses into @addrs. */
 struct names {
@@ -516,7 +547,7 @@ static void set_names(struct wnet *w, const struct wnet_item *it)
 		uint32_t *ready = &nm.addrs[n_addrs], *vip;
 		size_t nr = 0;
 		for (size_t j = 0; j < sv->n_tasks; j++) {
-			if (!sv->tasks[j].ready)
+			if (!is_ready(w, &sv->tasks[j]))
 				continue;
 			if (nr < NET_RESOLVER_MAX_ADDRS)
 				ready[nr++] = sv->tasks[j].addr;
@@ -565,7 +596,8 @@ static void set_vips(struct wnet *w, const struct wnet_item *it)
 			continue;
 		v[k] = (struct net_overlay_vip){sv->vip, &b[nb], 0};
 		for (size_t j = 0; j < sv->n_tasks; j++)
-			if (sv->tasks[j].ready && v[k].n < NET_VIP_MAX_BACKENDS)
+			if (is_ready(w, &sv->tasks[j]) &&
+			    v[k].n < NET_VIP_MAX_BACKENDS)
 				b[nb + v[k].n++] = sv->tasks[j].addr;
 		nb += v[k].n;
 		k++;
@@ -859,9 +891,104 @@ static void ingress_id(const struct agent_item *items, size_t n, char id[65])
 	}
 }
 
+static void items_free(struct wnet *w)
+{
+	for (size_t i = 0; i < w->n_items; i++)
+		wnet_item_fini(&w->items[i]);
+	shoal_free(w->items);
+	w->items = NULL;
+	w->n_items = 0;
+}
+
+/* @it (taken) kept until the next set: a task may leave before then. */
+static void keep(struct wnet *w, struct wnet_item *it)
+{
+	void *v = shoal_realloc(w->items, (w->n_items + 1) * sizeof(*it));
+	if (!v) {
+		wnet_item_fini(it);
+		return;
+	}
+	w->items = v;
+	w->items[w->n_items++] = *it;
+}
+
+static bool listed(const struct wnet *w, const char *id)
+{
+	for (size_t i = 0; i < w->n_items; i++)
+		for (size_t j = 0; j < w->items[i].n_services; j++) {
+			const struct wnet_service *sv =
+				&w->items[i].services[j];
+			for (size_t k = 0; k < sv->n_tasks; k++)
+				if (!strcmp(task_id_of(sv->tasks[k].name), id))
+					return true;
+		}
+	return false;
+}
+
+/* A task that left here stays out while the managers still list it (they
+ * list it until they hear it ended); gone from every item, forgotten. */
+static void prune_down(struct wnet *w)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < w->n_down; i++)
+		if (listed(w, w->down[i]))
+			memcpy(w->down[k++], w->down[i], sizeof(w->down[i]));
+	w->n_down = k;
+}
+
+void wnet_task_leave(struct wnet *w, const char *task_id, void (*done)(void *),
+		     void *arg)
+{
+	if (strlen(task_id) <= WNET_TASK_ID_MAX && w->net) {
+		bool known = false;
+		for (size_t i = 0; i < w->n_down && !known; i++)
+			known = !strcmp(w->down[i], task_id);
+		if (!known && w->n_down == WNET_MAX_DOWN) {
+			/* Bounded: the oldest goes (its managers' word is
+			 * long in by now). */
+			memmove(w->down[0], w->down[1],
+				(w->n_down - 1) * sizeof(w->down[0]));
+			w->n_down--;
+		}
+		void *v = known ? w->down
+				: shoal_realloc(w->down,
+						(w->n_down + 1) *
+							sizeof(*w->down));
+		if (v && !known) {
+			w->down = v;
+			snprintf(w->down[w->n_down++], WNET_TASK_ID_MAX + 1,
+				 "%s", task_id);
+		}
+		for (size_t i = 0; v && !known && i < w->n_items; i++) {
+			const struct wnet_item *it = &w->items[i];
+			bool here = false;
+			for (size_t j = 0; j < it->n_services && !here; j++)
+				for (size_t k = 0;
+				     k < it->services[j].n_tasks && !here; k++)
+					here = !strcmp(
+						task_id_of(it->services[j]
+								   .tasks[k]
+								   .name),
+						task_id);
+			if (!here)
+				continue;
+			log_info("task=%s leaves the VIPs of network=%s on "
+				 "this node",
+				 task_id, it->name);
+			set_names(w, it);
+			set_vips(w, it);
+		}
+	}
+	/* After the loads queued so far: this set's maps (a task desired
+	 * past running is not Ready in them) and the ones above. */
+	if (!w->net || net_when_loaded(w->net, done, arg) < 0)
+		done(arg);
+}
+
 void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n)
 {
 	char ing_id[65];
+	items_free(w);
 	w->n_wanted = 0;
 	w->ingress_seen = false;
 	ingress_id(items, n, ing_id);
@@ -903,8 +1030,9 @@ void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n)
 		if (ingress)
 			ingress_serve(w, o, &it);
 		json_decref(o);
-		wnet_item_fini(&it);
+		keep(w, &it);
 	}
+	prune_down(w);
 	/* No port published in ingress mode (or the item refused): the
 	 * routing mesh's rules go. */
 	if (!w->ingress_seen && w->net) {
@@ -964,6 +1092,8 @@ static void free_all(struct wnet *w)
 	shoal_free(w->progs);
 	shoal_free(w->wanted);
 	shoal_free(w->dump);
+	items_free(w);
+	shoal_free(w->down);
 	shoal_free(w);
 }
 

@@ -134,6 +134,21 @@ int wnet_open(const struct wnet_config *cfg, struct wnet **out);
  */
 void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n);
 
+#define WNET_TASK_ID_MAX 64
+#define WNET_MAX_DOWN 1024
+
+/**
+ * wnet_task_leave() - task @task_id of this node stops taking new
+ * connections here (unhealthy, or about to be stopped) before the
+ * managers say so: it leaves this node's VIP maps and names at once and
+ * stays out of them while the managers' items still list it (they list
+ * it until they hear it ended). @done(@arg) runs once the maps without
+ * it are loaded in every namespace of the node: on the loop, exactly
+ * once (also when the loading fails: it is logged).
+ */
+void wnet_task_leave(struct wnet *w, const char *task_id, void (*done)(void *),
+		     void *arg);
+
 /** wnet_leave() - the node left the swarm: leave every overlay once its
  * containers are gone. */
 void wnet_leave(struct wnet *w);

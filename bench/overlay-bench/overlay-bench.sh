@@ -24,9 +24,12 @@
 #   scale-to-vip: the agent's time to take a set in which one more task of
 #            a service became Ready, until the VIP's new map is loaded in
 #            every task namespace of the network on the host (TASKS of
-#            them, 8 by default); median and p90 of 10 sets. The managers'
-#            part (scheduling, the task's start, the set's push) is not in
-#            it.
+#            them, 8 by default); median and p90 of 10 sets, in line (the
+#            loop's thread enters each namespace, as before the loader)
+#            and as shoald does it (the loader thread, overlay-net/
+#            nsload.c), in turn; loop_held_*: how long the loop's thread
+#            was held by the set. The managers' part (scheduling, the
+#            task's start, the set's push) is not in it.
 #   Not measured: DNS latency of the overlay records (the resolver needs a
 #   running shoald; bench/dns-bench measures the same lookup path for a
 #   local name). It prints "skipped".
@@ -142,12 +145,67 @@ gbps() { # NS HOST PORT
 		{ echo "{\"error\":\"iperf3 -c $2 failed\"}" >&2; return 1; }
 }
 ROUNDS=${OVERLAY_BENCH_ROUNDS:-3}
-bare=() raw=() shoal=() via_agent=()
-for _ in $(seq "$ROUNDS"); do
+bare=() raw=() shoal=() via_agent=() via_try=()
+# OVERLAY_BENCH_TRY=notrack|gro|nobrnf: the agent's path again in each
+# round with one change on both hosts, undone after (docs/overlay.md,
+# "Figures"); gro: GRO on both ends of the tasks' veths (needs ethtool);
+# nobrnf: the namespace's bridge-nf-call-* sysctls at 0 (what
+# br_netfilter costs; not something shoald may do to a host); notrack:
+# frames an overlay's bridge forwards are not tracked (a bridge-family
+# prerouting chain before br_netfilter: from the VXLAN device or a task's
+# veth, not for the bridge itself: notrack).
+gro_all() { # HOST on|off: GRO on the agent's veths there (both ends)
+	local i
+	for i in $(on "$1" ls /sys/class/net | grep '^vs'); do
+		on "$1" ethtool -K "$i" gro "$2" || exit 1
+	done
+	in_task "$1" ethtool -K eth0 gro "$2" || exit 1
+}
+brnf() { # HOST 0|1: br_netfilter for every bridge of that host's namespace
+	local k
+	for k in iptables ip6tables arptables; do
+		on "$1" sysctl -qw "net.bridge.bridge-nf-call-$k=$2" || exit 1
+	done
+}
+try_on() {
+	local h
+	for h in hx hy; do case "$OVERLAY_BENCH_TRY" in
+	notrack) printf '%s\n' 'table bridge bench-try {' 'chain pre {' \
+		'type filter hook prerouting priority -300; policy accept;' \
+		'iifname "shvx*" meta pkttype other notrack' \
+		'iifname "vs*" meta pkttype other notrack' '}' '}' |
+		on "$h" nft -f - || exit 1 ;;
+	gro) gro_all "$h" on ;;
+	nobrnf) brnf "$h" 0 ;;
+	esac; done
+}
+try_off() {
+	local h
+	for h in hx hy; do case "$OVERLAY_BENCH_TRY" in
+	notrack) on "$h" nft delete table bridge bench-try ;;
+	gro) gro_all "$h" off ;;
+	nobrnf) brnf "$h" 1 ;;
+	esac; done
+}
+agent_plain() { serve task-hy 5204; v=$(gbps task-hx 10.96.0.3 5204) || exit 1; via_agent+=("$v"); }
+agent_try() {
+	try_on
+	serve task-hy 5205; v=$(gbps task-hx 10.96.0.3 5205) || exit 1; via_try+=("$v")
+	try_off
+}
+for r in $(seq "$ROUNDS"); do
 	serve hy 5201; v=$(gbps hx 192.168.252.2 5201) || exit 1; bare+=("$v")
 	serve hy 5202; v=$(gbps hx 10.98.0.2 5202) || exit 1; raw+=("$v")
 	serve cy 5203; v=$(gbps cx 10.97.0.3 5203) || exit 1; shoal+=("$v")
-	serve task-hy 5204; v=$(gbps task-hx 10.96.0.3 5204) || exit 1; via_agent+=("$v")
+	# With a change to try, the two in turn (alternating which goes
+	# first: a fixed order showed a bias of 3-4% for the later slot).
+	if [ -n "${OVERLAY_BENCH_TRY:-}" ] && [ $((r % 2)) = 0 ]; then
+		agent_try; agent_plain
+	elif [ -n "${OVERLAY_BENCH_TRY:-}" ]; then
+		agent_plain; agent_try
+	else
+		agent_plain
+	fi
 done
 ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
 mb=$(bench_median "${bare[@]}")
@@ -157,6 +215,10 @@ echo "{\"test\":\"tcp\",\"path\":\"bare-veth\",\"rounds\":$ROUNDS,\"gbps\":$mb}"
 echo "{\"test\":\"tcp\",\"path\":\"raw-vxlan\",\"rounds\":$ROUNDS,\"gbps\":$mr,\"ratio_to_bare\":$(ratio "$mr" "$mb")}"
 ma=$(bench_median "${via_agent[@]}")
 echo "{\"test\":\"tcp\",\"path\":\"shoal-agent\",\"rounds\":$ROUNDS,\"gbps\":$ma,\"ratio_to_raw_vxlan\":$(ratio "$ma" "$mr"),\"ratio_to_bare\":$(ratio "$ma" "$mb")}"
+if [ -n "${OVERLAY_BENCH_TRY:-}" ]; then
+	mt=$(bench_median "${via_try[@]}")
+	echo "{\"test\":\"tcp\",\"path\":\"shoal-agent+$OVERLAY_BENCH_TRY\",\"rounds\":$ROUNDS,\"gbps\":$mt,\"ratio_to_raw_vxlan\":$(ratio "$mt" "$mr"),\"ratio_to_bare\":$(ratio "$mt" "$mb")}"
+fi
 echo "{\"test\":\"tcp\",\"path\":\"shoal-overlay\",\"rounds\":$ROUNDS,\"gbps\":$ms,\"ratio_to_raw_vxlan\":$(ratio "$ms" "$mr"),\"ratio_to_bare\":$(ratio "$ms" "$mb")}"
 
 # scale-to-vip: TASKS task namespaces on hx, a service whose Ready tasks
@@ -172,13 +234,29 @@ svc() { # N: web with N Ready tasks of the host's
 	done
 	echo "[{\"Name\":\"web\",\"Mode\":\"vip\",\"VIP\":\"10.96.0.99\",\"Tasks\":[$tasks]}]"
 }
-ms_v=()
-for n in $(seq 1 10); do
-	v=$(OVL_AGENT_TIMING=1 agent_on hx assign "$(net_set '[{"Addr":"10.96.0.3","VTEP":"192.168.252.2"}]' "$(svc "$n")")" 2>&1 |
-		awk '/^assign_ms/ {print $2}')
-	[ -n "$v" ] || { echo '{"error":"scale-to-vip: no timing"}'; exit 1; }
-	ms_v+=("$v")
+# In line (the loop's thread enters every namespace: before nsload.c) and
+# as shoald runs it (OVL_AGENT_LOOP: the loader thread; the loop's thread
+# is held only for the set's decoding, peers and queueing), in turn.
+ms_v=() loop_v=() loaded_v=()
+n=0
+for round in $(seq 1 10); do
+	for mode in inline loop; do
+		n=$((n + 1))
+		lp=""
+		[ "$mode" = loop ] && lp=1
+		# The set before (one Ready task fewer) first, untimed: a
+		# running daemon has its kernel side up and that set in.
+		net_set '[{"Addr":"10.96.0.3","VTEP":"192.168.252.2"}]' "$(svc $((n - 1)))" >/dev/null
+		mv "$T/set.json" "$T/set0.json"
+		out=$(env OVL_AGENT_TIMING=1 OVL_AGENT_WARM="$T/set0.json" ${lp:+OVL_AGENT_LOOP=1} nsenter --net="/run/netns/$p-hx" "$agent" "$T/hx/d" "$T/hx/e" "$(cat "$T/hx/vtep")" \
+			assign "$(net_set '[{"Addr":"10.96.0.3","VTEP":"192.168.252.2"}]' "$(svc "$n")")" 2>&1)
+		a=$(awk '/^assign_ms/ {print $2}' <<<"$out")
+		l=$(awk '/^loaded_ms/ {print $2}' <<<"$out")
+		[ -n "$a" ] && [ -n "$l" ] || { echo "{\"error\":\"scale-to-vip: no timing: $out\"}"; exit 1; }
+		if [ "$mode" = inline ]; then ms_v+=("$l"); else loop_v+=("$a"); loaded_v+=("$l"); fi
+	done
 done
-grep -q "mod 10 map" <(in_task hx nft list table inet shoal-vip 2>/dev/null) ||
+grep -q "mod 20 map" <(in_task hx nft list table inet shoal-vip 2>/dev/null) ||
 	{ echo '{"error":"scale-to-vip: the last map is not loaded"}'; exit 1; }
-echo "{\"test\":\"scale-to-vip\",\"task_namespaces\":$TASKS,\"sets\":10,\"median_ms\":$(bench_median "${ms_v[@]}"),\"p90_ms\":$(bench_percentile 90 "${ms_v[@]}")}"
+echo "{\"test\":\"scale-to-vip\",\"mode\":\"inline\",\"task_namespaces\":$TASKS,\"sets\":10,\"median_ms\":$(bench_median "${ms_v[@]}"),\"p90_ms\":$(bench_percentile 90 "${ms_v[@]}"),\"loop_held_median_ms\":$(bench_median "${ms_v[@]}")}"
+echo "{\"test\":\"scale-to-vip\",\"mode\":\"loader-thread\",\"task_namespaces\":$TASKS,\"sets\":10,\"median_ms\":$(bench_median "${loaded_v[@]}"),\"p90_ms\":$(bench_percentile 90 "${loaded_v[@]}"),\"loop_held_median_ms\":$(bench_median "${loop_v[@]}"),\"loop_held_p90_ms\":$(bench_percentile 90 "${loop_v[@]}")}"

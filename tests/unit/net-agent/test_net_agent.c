@@ -590,6 +590,77 @@ static void the_resolver_answers_the_services_of_its_overlay(void **state)
 	net_close(n);
 }
 
+static void count_done(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static void assign_text(struct wnet *w, const json_t *o)
+{
+	char *text = json_dumps(o, 0);
+	struct agent_item items[] = {{(const uint8_t *)text, strlen(text)}};
+	wnet_assign(w, items, 1);
+	free(text);
+}
+
+/* A task of this node failing its health check (or being stopped) leaves
+ * the node's VIP map and names at once, and stays out while the
+ * managers, who have not heard yet, still list it Ready. */
+static void a_leaving_task_drops_out_of_the_vip_here_at_once(void **state)
+{
+	struct shoal_err err = {""};
+	struct net *n = open_net();
+	struct wnet *w;
+	struct wnet_config c = {.net = n, .vtep = "192.168.100.11:2377"};
+	char id[65];
+	uint32_t a[8];
+	int done = 0;
+	json_t *o = item();
+	json_object_set_new(o, "Services", json_loads(services_json, 0, NULL));
+	assert_int_equal(wnet_open(&c, &w), 0);
+	assign_text(w, o);
+	assert_int_equal(attach(n, NETID, "10.0.1.5", id, &err), 0);
+	struct net__net *nw = net__find(n, NETID);
+	assert_non_null(nw);
+	assert_int_equal(nw->n_vips, 1);
+	assert_int_equal(nw->vips[0].n, 2);
+	assert_int_equal(lookup(n, id, "tasks.web", a), 2);
+
+	wnet_task_leave(w, "a", count_done, &done);
+	assert_int_equal(done, 1);
+	assert_int_equal(nw->vips[0].n, 1);
+	assert_int_equal(nw->vips[0].backends[0], 0x0a000106);
+	assert_int_equal(lookup(n, id, "tasks.web", a), 1);
+	assert_int_equal(a[0], 0x0a000106);
+	assert_int_equal(lookup(n, id, "web.1.a", a), 0);
+	/* Twice, or a task no item lists: done all the same. */
+	wnet_task_leave(w, "a", count_done, &done);
+	wnet_task_leave(w, "nosuch", count_done, &done);
+	assert_int_equal(done, 3);
+	assert_int_equal(nw->vips[0].n, 1);
+
+	/* The managers have not heard yet: still Ready in their item. */
+	assign_text(w, o);
+	assert_int_equal(nw->vips[0].n, 1);
+	assert_int_equal(lookup(n, id, "tasks.web", a), 1);
+
+	/* They dropped it (ended): forgotten; a task of that id listed
+	 * Ready afterwards would count again. */
+	json_t *sv = json_array_get(json_object_get(o, "Services"), 0);
+	json_t *tasks = json_object_get(sv, "Tasks");
+	json_t *ta = json_incref(json_array_get(tasks, 0));
+	json_array_remove(tasks, 0);
+	assign_text(w, o);
+	assert_int_equal(nw->vips[0].n, 1);
+	json_array_insert_new(tasks, 0, ta);
+	assign_text(w, o);
+	assert_int_equal(nw->vips[0].n, 2);
+	assert_int_equal(lookup(n, id, "tasks.web", a), 2);
+	json_decref(o);
+	wnet_close(w);
+	net_close(n);
+}
+
 static void the_vip_table_balances_over_the_ready_tasks(void **state)
 {
 	struct net__net w = {.vni = 4097};
@@ -761,6 +832,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test(services_decode_with_their_tasks),
 		cmocka_unit_test(the_vip_table_balances_over_the_ready_tasks),
+		cmocka_unit_test_setup_teardown(
+			a_leaving_task_drops_out_of_the_vip_here_at_once, setup,
+			teardown),
 		cmocka_unit_test(
 			ingress_items_decode_with_their_ports_and_nodes),
 		cmocka_unit_test(ingress_items_with_a_bad_field_are_refused),
