@@ -170,7 +170,8 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 			k->write_errno = errno;
 			return 0;
 		}
-		if (!EVP_DigestInit_ex(k->hash, EVP_sha256(), NULL)) {
+		if (k->hash &&
+		    !EVP_DigestInit_ex(k->hash, EVP_sha256(), NULL)) {
 			k->write_errno = ENOMEM;
 			return 0;
 		}
@@ -190,7 +191,8 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 			}
 			off += (size_t)w;
 		}
-		EVP_DigestUpdate(k->hash, p, len);
+		if (k->hash)
+			EVP_DigestUpdate(k->hash, p, len);
 		img__writeback(k->fd, &k->flushed, k->got + len, false);
 	} else if (buf_append(&k->mem, p, len) < 0) {
 		k->too_big = true;

@@ -34,7 +34,7 @@ struct reg {
 struct reg_sink {
 	struct buf mem;	   /* also the error body of a failed request */
 	int fd;		   /* -1: memory */
-	EVP_MD_CTX *hash;  /* file sinks: sha256 of the body */
+	EVP_MD_CTX *hash;  /* file sinks: sha256 of the body, or NULL */
 	uint64_t got;	   /* body bytes kept */
 	uint64_t from;	   /* the Range start of the current request */
 	uint64_t flushed;  /* file sinks: bytes handed to writeback */
