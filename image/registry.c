@@ -852,14 +852,15 @@ static json_t *result_of(struct pull *p, const char *tag, bool fresh)
 /* Where a pull's time went, for profiling (docs/images.md, Speed). */
 static void log_timing(const struct pull *p)
 {
+	int64_t end = time_mono_ns();
 	log_debug("pull of %s: %.1f ms: ping %.1f, manifest %.1f, config "
 		  "%.1f, layers %.1f (slowest transfer %.1f, then its "
-		  "unpack %.1f), commit %.1f",
-		  p->r.ref.path, MS(p->t_start, p->t_commit),
-		  MS(p->t_start, p->t_ping), MS(p->t_ping, p->t_manifest),
-		  MS(p->t_manifest, p->t_config), MS(p->t_config, p->t_layers),
-		  MS(0, p->t_xfer_max), MS(0, p->t_unpack_wait),
-		  MS(p->t_layers, p->t_commit));
+		  "unpack %.1f), commit %.1f, repo digest %.1f",
+		  p->r.ref.path, MS(p->t_start, end), MS(p->t_start, p->t_ping),
+		  MS(p->t_ping, p->t_manifest), MS(p->t_manifest, p->t_config),
+		  MS(p->t_config, p->t_layers), MS(0, p->t_xfer_max),
+		  MS(0, p->t_unpack_wait), MS(p->t_layers, p->t_commit),
+		  MS(p->t_commit, end));
 }
 
 static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
@@ -915,8 +916,6 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 			rc = commit(p, tagged ? tag : NULL, &loaded);
 		p->t_commit = time_mono_ns();
 		json_decref(loaded);
-		if (rc == 0)
-			log_timing(p);
 	}
 	char rd[700];
 	snprintf(rd, sizeof(rd), "%s@%s", fam, p->digest);
@@ -924,6 +923,8 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 		rc = img__add_repo_digest(p->s, p->config.hex, rd, p->err);
 	if (rc < 0)
 		return rc;
+	if (fresh)
+		log_timing(p);
 	*result = result_of(p, tagged ? tag : NULL, fresh);
 	return *result ? 0 : -ENOMEM;
 }
