@@ -21,6 +21,11 @@
 #   {"bench":"pull","what":"curl-blobs","runs":N,"median_ms":..,"p90_ms":..,"min_ms":..,"max_ms":..}
 #   {"bench":"pull","what":"shoal-pull","runs":N,"median_ms":..,"p90_ms":..,"min_ms":..,"max_ms":..}
 #   {"bench":"pull","what":"ratio","median":..,"goal":1.2}
+#   {"bench":"pull","what":"shoal-pull-cpu","runs":N,"median_ms":..,...}
+# The last is shoald's CPU time (user and system, all threads, from
+# /proc/PID/stat in clock ticks) during each pull: steadier than the
+# times when other work shares the two cores, since the pull needs more
+# CPU than curl and loses more to contention.
 # shoald's debug log has a line per pull with where its time went
 # (ping, manifest, config, layers, commit: docs/images.md).
 set -u
@@ -47,6 +52,9 @@ trap cleanup EXIT
 fail() { echo "{\"bench\":\"pull\",\"error\":\"$*\"}"; exit 1; }
 ns() { nsenter --net="$work/netns" -- "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+tick_ms=$((1000 / $(getconf CLK_TCK)))
+# cpu_ms PID: the process's user and system CPU time so far, in ms
+cpu_ms() { awk -v t="$tick_ms" '{ sub(/.*\) /, ""); print ($12 + $13) * t }' "/proc/$1/stat"; }
 
 touch "$work/netns"
 unshare --net="$work/netns" ip link set lo up || fail "cannot make a network namespace"
@@ -86,7 +94,7 @@ blobs=$(ns curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+
 	python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["config"]["digest"], *[l["digest"] for l in m["layers"]])')
 [ -n "$blobs" ] || fail "cannot read the manifest"
 
-curl_ms=() pull_ms=()
+curl_ms=() pull_ms=() cpu=()
 urls=() n=0
 for b in $blobs; do
 	urls+=(-o "$work/fetched/$n" "http://127.0.0.1:5000/v2/bench/blobs/$b")
@@ -105,10 +113,12 @@ for _ in $(seq "$RUNS"); do
 	done
 	rm -rf "$work/fetched"
 
+	c0=$(cpu_ms "$spid")
 	t0=$(now_ms)
 	out=$(curl -s --unix-socket "$sock" -X POST \
 		"http://x/v1.45/images/create?fromImage=127.0.0.1:5000/bench&tag=latest")
 	pull_ms+=($(($(now_ms) - t0)))
+	cpu+=($(($(cpu_ms "$spid") - c0)))
 	grep -q "Status: Downloaded newer image" <<<"$out" || fail "pull failed: $(tail -c 300 <<<"$out")"
 	curl -sf --unix-socket "$sock" http://x/v1.45/images/127.0.0.1:5000/bench:latest/json >/dev/null ||
 		fail "the pulled image does not resolve"
@@ -123,3 +133,4 @@ cm=$(bench_median "${curl_ms[@]}") pm=$(bench_median "${pull_ms[@]}")
 echo "{\"bench\":\"pull\",\"what\":\"curl-blobs\",\"runs\":$RUNS,$(summary "${curl_ms[@]}")}"
 echo "{\"bench\":\"pull\",\"what\":\"shoal-pull\",\"runs\":$RUNS,$(summary "${pull_ms[@]}")}"
 echo "{\"bench\":\"pull\",\"what\":\"ratio\",\"median\":$(awk -v a="$pm" -v b="$cm" 'BEGIN{printf "%.2f", a/(b?b:1)}'),\"goal\":1.2}"
+echo "{\"bench\":\"pull\",\"what\":\"shoal-pull-cpu\",\"runs\":$RUNS,$(summary "${cpu[@]}")}"
