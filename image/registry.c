@@ -3,7 +3,8 @@
  * (image manifest v2 schema 2 or OCI image manifest; through a manifest
  * list or OCI index, the host's platform chosen), then its config and
  * layer blobs into a staging folder of the store, each hashed as it
- * streams and refused unless it matches its digest, and commit the image
+ * streams (an uncompressed layer by its early unpacker, reading it back)
+ * and refused unless it matches its digest and size, and commit the image
  * through the store's loader (layers unpacked by the confined unpacker,
  * DiffIDs checked against the config, all or nothing).
  *
@@ -618,7 +619,7 @@ static int fetch_blob(struct dl *w, const struct img__desc *d, size_t i)
 	w->early = layer && rc == 0 ? early_start(p, d, part) : NULL;
 	if (rc == 0 && !(w->early && w->early->hashing) &&
 	    reg__hash_start(&k) < 0)
-		rc = -ENOMEM;
+		rc = img__fail(&w->err, -ENOMEM, "out of memory");
 	char url[100], what[120];
 	snprintf(url, sizeof(url), "/blobs/sha256:%s", d->hex);
 	snprintf(what, sizeof(what), "blob sha256:%.12s", d->hex);
