@@ -3,7 +3,8 @@
  * (image manifest v2 schema 2 or OCI image manifest; through a manifest
  * list or OCI index, the host's platform chosen), then its config and
  * layer blobs into a staging folder of the store, each hashed as it
- * streams and refused unless it matches its digest, and commit the image
+ * streams (an uncompressed layer by its early unpacker, reading it back)
+ * and refused unless it matches its digest and size, and commit the image
  * through the store's loader (layers unpacked by the confined unpacker,
  * DiffIDs checked against the config, all or nothing).
  *
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/id.h"
 #include "common/jsonx.h"
 #include "common/log.h"
@@ -68,6 +70,9 @@ struct pull {
 	bool explicit_platform;	  /* --platform given */
 	bool from_list;		  /* the reference named a manifest list */
 	struct early_done *early; /* per layer: unpacked while downloading */
+	/* Phase ends (time_mono_ns()), for the debug line of a pull. */
+	int64_t t_start, t_ping, t_manifest, t_config, t_layers, t_commit;
+	int64_t t_xfer_max, t_unpack_wait; /* slowest transfer, unpack tail */
 };
 
 /* Any downloader's thread: one message at a time reaches p->msg. */
@@ -324,33 +329,54 @@ struct dl {
  * the blob is verified. Docker unpacks after the download; doing both at
  * once is what brings a big layer's pull near the raw transfer's time
  * (docs/images.md).
+ *
+ * For an uncompressed layer the same thread also computes the blob's
+ * sha256 from the bytes it reads back (@hashing), every byte of the file
+ * from 0 in order, and reads on to the end when the unpacker stops early:
+ * the download's thread then only receives and writes, which is what
+ * bounded a big layer's pull (the hash is a third of its CPU). A
+ * compressed layer is hashed by the download as it arrives, since here the
+ * decompression is the slower side. When this hash is not whole (the
+ * download started over, a read failed), the blob is hashed from its file
+ * after the download: the verification never depends on this thread.
  */
 struct early {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint64_t written; /* bytes of the partial file written so far */
 	unsigned restarts;
-	bool ended;  /* the download is complete */
-	bool broken; /* it failed or started over: stop reading */
-	int fd;	     /* the partial file, read side */
-	uint64_t off;
+	bool ended;   /* the download is complete */
+	bool broken;  /* it failed or started over: stop reading */
+	bool waiting; /* the reader waits for bytes past @wait_off */
+	bool hashing; /* the reader hashes the blob (see above) */
+	bool failed;  /* a read failed: @hash is not whole */
+	int fd;	      /* the partial file, read side */
+	uint64_t off; /* the reader's own */
+	uint64_t wait_off;
 	char *buf;
 	char *dest;
 	const char *hex;
 	pthread_t thread;
 	int rc;
+	struct img__hash hash;
 	struct img__layer_result res;
 	struct shoal_err err;
 };
 
 #define EARLY_READ (1u << 20)
+/* The reader is woken once this much is waiting, not for every write. */
+#define EARLY_WAKE (EARLY_READ / 2)
 
 static ssize_t early_read(void *arg, const void **buf)
 {
 	struct early *e = arg;
 	pthread_mutex_lock(&e->mu);
-	while (!e->broken && !e->ended && e->off == e->written)
+	while (!e->broken && !e->ended && e->off == e->written) {
+		e->waiting = true;
+		e->wait_off = e->off;
 		pthread_cond_wait(&e->cv, &e->mu);
+	}
+	e->waiting = false;
 	bool broken = e->broken;
 	uint64_t avail = e->written - e->off;
 	pthread_mutex_unlock(&e->mu);
@@ -361,8 +387,12 @@ static ssize_t early_read(void *arg, const void **buf)
 	ssize_t n =
 		pread(e->fd, e->buf, avail < EARLY_READ ? avail : EARLY_READ,
 		      (off_t)e->off);
-	if (n <= 0)
+	if (n <= 0) {
+		e->failed = true;
 		return -1;
+	}
+	if (e->hashing)
+		img__hash_update(&e->hash, e->buf, (size_t)n);
 	e->off += (uint64_t)n;
 	*buf = e->buf;
 	return n;
@@ -372,8 +402,12 @@ static void *early_run(void *arg)
 {
 	struct early *e = arg;
 	struct img__source src = {early_read, e};
+	const void *b;
 	e->rc = img__unpack_source(NULL, &src, e->hex, e->dest, &e->res, NULL,
 				   NULL, NULL, &e->err);
+	/* The unpacker stopped before the end: the hash still needs it all. */
+	while (e->hashing && early_read(e, &b) > 0)
+		;
 	return NULL;
 }
 
@@ -383,9 +417,17 @@ static void early_free(struct early *e)
 		close(e->fd);
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
+	img__hash_free(&e->hash);
 	shoal_free(e->buf);
 	shoal_free(e->dest);
 	shoal_free(e);
+}
+
+/* An uncompressed tar layer (docker's rootfs.diff.tar, OCI's v1.tar). */
+static bool plain_tar(const char *media_type)
+{
+	size_t n = media_type ? strlen(media_type) : 0;
+	return n > 4 && !strcmp(media_type + n - 4, ".tar");
 }
 
 /* NULL when it cannot start: the commit then unpacks as usual. */
@@ -400,10 +442,12 @@ static struct early *early_start(struct pull *p, const struct img__desc *d,
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
 	e->hex = d->hex;
+	e->hashing = plain_tar(d->media_type);
 	e->fd = open(part, O_RDONLY | O_CLOEXEC);
 	e->buf = shoal_malloc(EARLY_READ);
 	e->dest = img__path(p->stage, "layers", name);
 	if (e->fd < 0 || !e->buf || !e->dest ||
+	    (e->hashing && img__hash_init(&e->hash) < 0) ||
 	    pthread_create(&e->thread, NULL, early_run, e) != 0) {
 		early_free(e);
 		return NULL;
@@ -417,15 +461,14 @@ static void early_feed(struct early *e, const struct reg_sink *k)
 	if (k->restarts != e->restarts)
 		e->broken = true;
 	e->written = k->got;
-	pthread_cond_signal(&e->cv);
+	if (e->waiting && (e->broken || e->written - e->wait_off >= EARLY_WAKE))
+		pthread_cond_signal(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 }
 
-/* Ends the unpacker; keeps its folder in @out when @ok and it succeeded. */
-static void early_finish(struct early *e, bool ok, struct early_done *out)
+/* The download is over (@ok: whole): the reader finishes and ends. */
+static void early_end(struct early *e, bool ok)
 {
-	if (!e)
-		return;
 	pthread_mutex_lock(&e->mu);
 	if (ok)
 		e->ended = true;
@@ -434,6 +477,23 @@ static void early_finish(struct early *e, bool ok, struct early_done *out)
 	pthread_cond_signal(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 	pthread_join(e->thread, NULL);
+}
+
+/* The reader's sha256 of the blob's @size bytes, when it has them all. */
+static bool early_hash(struct early *e, uint64_t size,
+		       char hex[SHA256_HEX_LEN + 1])
+{
+	if (!e || !e->hashing || e->broken || e->failed || e->off != size)
+		return false;
+	img__hash_hex(&e->hash, hex);
+	return true;
+}
+
+/* Keeps the unpacked folder in @out when @ok and it succeeded; frees. */
+static void early_finish(struct early *e, bool ok, struct early_done *out)
+{
+	if (!e)
+		return;
 	if (ok && e->rc == 0) {
 		out->dir = e->dest;
 		out->res = e->res;
@@ -461,14 +521,43 @@ static int blob_open(struct dl *w, const char *part, struct reg_sink *k)
 	if (k->fd < 0)
 		return img__fail(&w->err, -errno, "staging blob: %s",
 				 strerror(errno));
-	return reg__hash_start(k) < 0 ? -ENOMEM : 0;
+	return 0;
+}
+
+/* The sha256 of the staged blob's file, when no one hashed it whole. */
+static int hash_file(struct dl *w, const char *part,
+		     char hex[SHA256_HEX_LEN + 1])
+{
+	struct img__hash h;
+	ssize_t n;
+	char *buf = shoal_malloc(EARLY_READ);
+	if (!buf || img__hash_init(&h) < 0) {
+		shoal_free(buf);
+		return img__fail(&w->err, -ENOMEM, "out of memory");
+	}
+	int fd = open(part, O_RDONLY | O_CLOEXEC);
+	int rc = fd < 0 ? -errno : 0;
+	while (rc == 0 && (n = read(fd, buf, EARLY_READ)) != 0)
+		if (n < 0)
+			rc = -errno;
+		else
+			img__hash_update(&h, buf, (size_t)n);
+	if (rc == 0)
+		img__hash_hex(&h, hex);
+	else
+		img__hash_free(&h);
+	if (fd >= 0)
+		close(fd);
+	shoal_free(buf);
+	if (rc < 0)
+		return img__fail(&w->err, rc, "reading the staged blob: %s",
+				 strerror(-rc));
+	return 0;
 }
 
 static int blob_check(struct dl *w, const struct img__desc *d,
-		      struct reg_sink *k)
+		      const struct reg_sink *k, const char *hex)
 {
-	char hex[SHA256_HEX_LEN + 1];
-	reg__hash_hex(k, hex);
 	if (strcmp(hex, d->hex) || k->got != (uint64_t)d->size)
 		return img__fail(&w->err, SHOAL_ECORRUPT,
 				 "filesystem layer verification failed for "
@@ -478,12 +567,39 @@ static int blob_check(struct dl *w, const struct img__desc *d,
 	return 0;
 }
 
+/*
+ * The blob's sha256 after its download: the sink's, the early reader's,
+ * or, when neither has it whole, its file's.
+ */
+static int blob_hash(struct dl *w, const char *part, struct reg_sink *k,
+		     char hex[SHA256_HEX_LEN + 1])
+{
+	if (k->hash) {
+		reg__hash_hex(k, hex);
+		return 0;
+	}
+	if (early_hash(w->early, k->got, hex))
+		return 0;
+	return hash_file(w, part, hex);
+}
+
+/* The slowest layer's transfer, and its wait for the early unpacker. */
+static void note_blob(struct pull *p, int64_t xfer, int64_t wait)
+{
+	pthread_mutex_lock(&p->lock);
+	if (xfer > p->t_xfer_max) {
+		p->t_xfer_max = xfer;
+		p->t_unpack_wait = wait;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* The config (@i SIZE_MAX) or layer @i into <stage>/blobs/<hex>. */
 static int fetch_blob(struct dl *w, const struct img__desc *d, size_t i)
 {
 	bool layer = i != SIZE_MAX;
 	struct pull *p = w->p;
-	char partname[SHA256_HEX_LEN + 10];
+	char partname[SHA256_HEX_LEN + 10], hex[SHA256_HEX_LEN + 1];
 	snprintf(partname, sizeof(partname), ".partial-%s", d->hex);
 	char *path = img__path(p->stage, "blobs", d->hex);
 	char *part = img__path(p->stage, "blobs", partname);
@@ -501,20 +617,30 @@ static int fetch_blob(struct dl *w, const struct img__desc *d, size_t i)
 		say(p, "Downloading", w->id, 0, w->size, true);
 	}
 	w->early = layer && rc == 0 ? early_start(p, d, part) : NULL;
+	if (rc == 0 && !(w->early && w->early->hashing) &&
+	    reg__hash_start(&k) < 0)
+		rc = img__fail(&w->err, -ENOMEM, "out of memory");
 	char url[100], what[120];
 	snprintf(url, sizeof(url), "/blobs/sha256:%s", d->hex);
 	snprintf(what, sizeof(what), "blob sha256:%.12s", d->hex);
+	int64_t t0 = time_mono_ns();
 	if (rc == 0)
 		rc = reg__get(w->r, url, NULL, &k, what);
+	int64_t t1 = time_mono_ns();
 	if (rc == 0 && layer)
 		say(p, "Verifying Checksum", w->id, 0, 0, true);
+	if (w->early)
+		early_end(w->early, rc == 0);
 	if (rc == 0)
-		rc = blob_check(w, d, &k);
+		rc = blob_hash(w, part, &k, hex);
+	if (rc == 0)
+		rc = blob_check(w, d, &k, hex);
 	if (rc == 0)
 		img__writeback(k.fd, &k.flushed, k.got, true);
-	if (layer)
-		early_finish(w->early, rc == 0, &p->early[i]);
+	early_finish(w->early, rc == 0, layer ? &p->early[i] : NULL);
 	w->early = NULL;
+	if (layer)
+		note_blob(p, t1 - t0, time_mono_ns() - t1);
 	if (k.fd >= 0 && close(k.fd) < 0 && rc == 0)
 		rc = img__fail(&w->err, -errno, "staging blob: %s",
 			       strerror(errno));
@@ -605,6 +731,7 @@ static int fetch_layers(struct pull *p)
 	/* Until the joins, p->err is written only under p->lock. */
 	p->r.err = &w[0].err;
 	rc = fetch_blob(&w[0], &p->config, SIZE_MAX);
+	p->t_config = time_mono_ns();
 	if (rc == 0)
 		rc = check_platform(p);
 	if (rc < 0 && !w[0].err.msg[0])
@@ -633,6 +760,7 @@ static int fetch_layers(struct pull *p)
 		if (w[i].r == &w[i].own)
 			reg__fini(&w[i].own);
 	}
+	p->t_layers = time_mono_ns();
 	p->r.err = p->err;
 	return p->rc;
 }
@@ -720,6 +848,22 @@ static json_t *result_of(struct pull *p, const char *tag, bool fresh)
 			 ref, "new", fresh);
 }
 
+#define MS(a, b) ((double)((b) - (a)) / NSEC_PER_MSEC)
+
+/* Where a pull's time went, for profiling (docs/images.md, Speed). */
+static void log_timing(const struct pull *p)
+{
+	int64_t end = time_mono_ns();
+	log_debug("pull of %s: %.1f ms: ping %.1f, manifest %.1f, config "
+		  "%.1f, layers %.1f (slowest transfer %.1f, then its "
+		  "unpack %.1f), commit %.1f, repo digest %.1f",
+		  p->r.ref.path, MS(p->t_start, end), MS(p->t_start, p->t_ping),
+		  MS(p->t_ping, p->t_manifest), MS(p->t_manifest, p->t_config),
+		  MS(p->t_config, p->t_layers), MS(0, p->t_xfer_max),
+		  MS(0, p->t_unpack_wait), MS(p->t_layers, p->t_commit),
+		  MS(p->t_commit, end));
+}
+
 static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 {
 	struct img_ref ref;
@@ -737,10 +881,13 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 	say(p, from, ref.tag[0] ? ref.tag : ref.digest, 0, 0, false);
 	rc = tag_ref_of(p, tag, sizeof(tag));
 	bool tagged = rc == 1;
+	p->t_start = time_mono_ns();
 	if (rc >= 0)
 		rc = reg__ping(&p->r);
+	p->t_ping = time_mono_ns();
 	if (rc == 0)
 		rc = resolve_manifest(p);
+	p->t_manifest = time_mono_ns();
 	if (rc < 0)
 		return rc;
 	char id[DIGEST_STR_LEN + 1];
@@ -768,6 +915,7 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 		json_t *loaded = NULL;
 		if (rc == 0)
 			rc = commit(p, tagged ? tag : NULL, &loaded);
+		p->t_commit = time_mono_ns();
 		json_decref(loaded);
 	}
 	char rd[700];
@@ -776,6 +924,8 @@ static int run(struct pull *p, const struct img_pull_opts *o, json_t **result)
 		rc = img__add_repo_digest(p->s, p->config.hex, rd, p->err);
 	if (rc < 0)
 		return rc;
+	if (fresh)
+		log_timing(p);
 	*result = result_of(p, tagged ? tag : NULL, fresh);
 	return *result ? 0 : -ENOMEM;
 }

@@ -32,10 +32,12 @@ struct reg {
 
 /* Where a GET's body goes: memory (bounded) or a file, hashed. */
 struct reg_sink {
-	struct buf mem;	   /* also the error body of a failed request */
-	int fd;		   /* -1: memory */
-	EVP_MD_CTX *hash;  /* file sinks: sha256 of the body */
-	uint64_t got;	   /* body bytes kept */
+	struct buf mem;	  /* also the error body of a failed request */
+	int fd;		  /* -1: memory */
+	EVP_MD_CTX *hash; /* file sinks: sha256 of the body, or NULL */
+	uint64_t got;	  /* body bytes kept (file sinks: in the file) */
+	char *wbuf;	  /* file sinks: bytes received, not yet written */
+	size_t wlen;
 	uint64_t from;	   /* the Range start of the current request */
 	uint64_t flushed;  /* file sinks: bytes handed to writeback */
 	unsigned restarts; /* file sinks: times the body started over */

@@ -2,13 +2,16 @@
 """Test helper: an HTTP proxy to a registry that cuts the first download of
 each blob halfway (headers for the whole body, half of it, then the
 connection closes), and forwards everything else, Range requests included.
-Each Range header it forwards is appended to LOG.
+Each Range header it forwards is appended to LOG. With "whole", a Range
+request is answered with the whole blob (200), as a server that cannot
+resume: the client must start the blob over.
 
-  cutproxy.py LISTEN_PORT UPSTREAM_HOST:PORT LOG
+  cutproxy.py LISTEN_PORT UPSTREAM_HOST:PORT LOG [whole]
 """
 import http.client, http.server, sys
 
 port, upstream, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+whole = len(sys.argv) > 4 and sys.argv[4] == "whole"
 cut_done = set()
 
 
@@ -24,7 +27,8 @@ class H(http.server.BaseHTTPRequestHandler):
         if n:
             body = self.rfile.read(n)
         c = http.client.HTTPConnection(upstream)
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() != "host"
+                and not (whole and k.lower() == "range")}
         c.request(method, self.path, body, hdrs)
         r = c.getresponse()
         data = r.read()

@@ -200,6 +200,23 @@ check "and leaves the store unchanged" \
 	test "$before" = "$(ls "$work/data/images/blobs/sha256" | sort)"
 check "and leaves no image" \
 	bash -c "! '$D' image inspect $R/tampered:latest >/dev/null 2>&1"
+# The same with an uncompressed layer, whose sha256 the early unpacker's
+# thread computes from the bytes it reads back (registry.c).
+head -c 3000000 /dev/urandom >"$work/extra"
+tar -C "$work" -cf "$work/t.tar" extra
+REGPUSH_PLAIN=1 push image http://$R tamperedplain latest "$work/t.tar" >/dev/null
+layer=$(in_ns curl -s -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+	http://$R/v2/tamperedplain/manifests/latest |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"][7:])')
+data="$work/reg/docker/registry/v2/blobs/sha256/${layer:0:2}/$layer/data"
+python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) * 2 // 3] ^= 1; open(p, "wb").write(bytes(b))' "$data"
+lbefore=$(ls "$work/data/images/layers" | sort)
+out=$("$D" pull $R/tamperedplain:latest 2>&1)
+check "a tampered uncompressed blob is refused" grep -q "verification failed" <<<"$out"
+check "and leaves the store unchanged" \
+	test "$before" = "$(ls "$work/data/images/blobs/sha256" | sort)"
+check "and adds no layer" \
+	test "$lbefore" = "$(ls "$work/data/images/layers" | sort)"
 
 # --- docker push ----------------------------------------------------------------
 # A second repository of the same registry: its blobs mount from busybox.
@@ -292,6 +309,29 @@ check "a download cut halfway is resumed and the pull succeeds" \
 	grep -q "Status: Downloaded newer image for 127.0.0.1:5002/resume:latest" <<<"$out"
 check "by a Range request from where it stopped" \
 	grep -q "/blobs/sha256:.* bytes=[1-9][0-9]*-" "$work/ranges"
+# An uncompressed layer (hashed by its early unpacker) resumed, then one
+# whose server answers the Range with the whole blob: it starts over from
+# zero and the blob is hashed from its file.
+head -c 3000000 /dev/urandom >"$work/big"
+tar -C "$work" -cf "$work/big2.tar" big
+REGPUSH_PLAIN=1 push image http://$R resumeplain latest "$work/big2.tar" >/dev/null
+: >"$work/ranges"
+out=$("$D" pull 127.0.0.1:5002/resumeplain:latest 2>&1)
+check "an uncompressed layer cut halfway is resumed" \
+	grep -q "Status: Downloaded newer image for 127.0.0.1:5002/resumeplain:latest" <<<"$out"
+check "by a Range request" grep -q "/blobs/sha256:.* bytes=[1-9][0-9]*-" "$work/ranges"
+"$D" rmi 127.0.0.1:5002/resumeplain:latest >/dev/null
+nsenter --net="$work/netns" -- python3 "$HERE/cutproxy.py" 5004 $R \
+	"$work/ranges4" whole >>"$work/proxy.log" 2>&1 &
+regpids+=($!)
+for _ in $(seq 100); do
+	in_ns curl -s -o /dev/null http://127.0.0.1:5004/v2/ && break
+	sleep 0.05
+done
+out=$("$D" pull 127.0.0.1:5004/resumeplain:latest 2>&1)
+check "one whose resume is answered whole starts over and pulls" \
+	grep -q "Status: Downloaded newer image for 127.0.0.1:5004/resumeplain:latest" <<<"$out"
+check "(the resume was asked)" grep -q "/blobs/sha256:.* bytes=[1-9][0-9]*-" "$work/ranges4"
 
 # --- parallel layer downloads: three at a time, as Docker ---------------------
 # busybox's layer (the store has it: Already exists) under five new ones.
