@@ -73,20 +73,24 @@ int api__swarm_net_attach_check(struct api_call *call, const char *ref,
 	if (!o)
 		return 0;
 	json_t *spec = api__obj_parsed(o->spec, o->spec_len);
-	if (!jsonx_bool(spec, "Attachable", false))
-		snprintf(err, cap,
-			 "Could not attach to network %s: rpc error: code = "
-			 "PermissionDenied desc = network %s not manually "
-			 "attachable",
-			 ref, ref);
-	else /* not stored today: alloc_net_check() refuses Attachable */
-		snprintf(err, cap,
-			 "Could not attach to network %s: attaching a "
-			 "container to an overlay network is not supported "
-			 "yet; run it as a service on that network",
-			 ref);
+	bool ok = jsonx_bool(spec, "Attachable", false) &&
+		  !jsonx_bool(spec, "Ingress", false);
 	json_decref(spec);
+	if (ok)
+		return 1; /* the agent asks the leader (worker/attach.h) */
+	snprintf(err, cap,
+		 "Could not attach to network %s: rpc error: code = "
+		 "PermissionDenied desc = network %s not manually attachable",
+		 ref, ref);
 	return -EPERM;
+}
+
+struct watt *api__swarm_watt(struct api_call *call)
+{
+	struct api_swarm_local l = {.state = "inactive", .error = ""};
+	if (call->svc->swarm_ops)
+		call->svc->swarm_ops->local(call->svc->arg, &l);
+	return l.watt;
 }
 
 /* Docker's network JSON for the overlay @o (owned, NULL without memory). */

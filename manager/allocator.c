@@ -766,7 +766,7 @@ int alloc_attach_spec(const char *node_id, const char *net_id,
 		      const char *ctr_id, const char *const *names, size_t n,
 		      int64_t now_ns, char **spec, char **status)
 {
-	if (n == 0 || n > ALLOC_ATTACH_NAMES_MAX)
+	if (n > ALLOC_ATTACH_NAMES_MAX)
 		return -EINVAL;
 	json_t *al = json_array();
 	for (size_t i = 0; al && i < n; i++) {
@@ -781,10 +781,11 @@ int alloc_attach_spec(const char *node_id, const char *net_id,
 		"{s:s, s:I, s:s, s:{s:{s:s}, s:[{s:s, s:o}]}, s:{}, s:s, "
 		"s:{s:I}, s:s}",
 		"ServiceID", "", "Slot", (json_int_t)0, "NodeID", node_id,
-		"Spec", "NetworkAttachmentSpec", "ContainerID", ctr_id,
-		"Networks", "Target", net_id, "Aliases", al ? al : json_null(),
-		"ServiceAnnotations", "DesiredState", "running", "SpecVersion",
-		"Index", (json_int_t)0, "Mode", "replicated");
+		"Spec", "NetworkAttachmentSpec", "ContainerID",
+		ctr_id ? ctr_id : "", "Networks", "Target", net_id, "Aliases",
+		al ? al : json_null(), "ServiceAnnotations", "DesiredState",
+		"running", "SpecVersion", "Index", (json_int_t)0, "Mode",
+		"replicated");
 	char ts[48];
 	time_format_rfc3339(now_ns, ts, sizeof(ts));
 	json_t *st = json_pack("{s:s, s:s, s:s, s:s, s:{}, s:{}}", "Timestamp",

@@ -1111,7 +1111,11 @@ static void attachments_to_a_network_not_attachable_are_refused(void **state)
 	assert_int_equal(alloc_attach_spec("n1", NET_FRONT, "c", none, 1, h.now,
 					   &sp, &st),
 			 -EINVAL);
-	assert_int_equal(alloc_attach_spec("n1", NET_FRONT, "c", none, 0, h.now,
+	const char *many[ALLOC_ATTACH_NAMES_MAX + 1];
+	for (size_t i = 0; i <= ALLOC_ATTACH_NAMES_MAX; i++)
+		many[i] = "a";
+	assert_int_equal(alloc_attach_spec("n1", NET_FRONT, "c", many,
+					   ALLOC_ATTACH_NAMES_MAX + 1, h.now,
 					   &sp, &st),
 			 -EINVAL);
 	h_fini(&h);
