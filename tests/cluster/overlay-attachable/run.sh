@@ -6,11 +6,13 @@
 # container an address of the managers' on the overlay, which reaches web
 # by its VIP and tasks.web through 127.0.0.11; a task reaches the attached
 # container by its name and alias, and attached containers reach each
-# other across hosts; a non-attachable overlay is refused on a worker with
+# other across hosts; `network connect --alias` and `network disconnect`
+# of a running container; a non-attachable overlay is refused on a worker with
 # Docker's words, an unknown one is Docker's 404; network rm is refused
-# while a container is attached; removing the containers gives their
-# addresses back (a new container gets the first one again) and lets the
-# network go.
+# while a container is attached; network inspect on a node (manager or
+# worker) shows its containers on the network; removing the containers
+# deletes their attachments and gives their addresses back (a new
+# container gets the first one again) and lets the network go.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/cluster/service-lib.sh
@@ -76,6 +78,18 @@ assert_eq "c3: web is its VIP" "$vip " "$(lookup h3 c3 web)"
 web_pages=$(for i in $(seq 1 12); do get h1 c1 "$vip"; done | sort -u | tr '\n' ' ')
 assert_contains "c3 reaches web through its VIP" "$(get h3 c3 "$vip")" "$web_pages"
 
+note "network inspect on a node shows its containers on the network"
+ctrs() { # HOST: the names of its containers on front, sorted
+	# shellcheck disable=SC2016 # a Go template, not shell
+	lab exec "$1" docker network inspect -f \
+		'{{range $k, $v := .Containers}}{{$v.Name}} {{end}}' front |
+		tr ' ' '\n' | grep -v '^web\.' | grep . | sort | tr '\n' ' '
+}
+assert_eq "h1 (manager) shows c1" "c1 " "$(ctrs h1)"
+assert_eq "h3 (worker) shows c3, by the network's name" "c3 " "$(ctrs h3)"
+assert_contains "with its address" "$a3/" \
+	"$(lab exec h3 docker network inspect -f '{{range .Containers}}{{.IPv4Address}} {{end}}' front)"
+
 note "names across the hosts"
 w2=$(svc_containers h2 web | tr -d ' ')
 named() { [ "$(lookup h2 "$w2" "$1")" = "$2 " ]; }
@@ -85,6 +99,24 @@ assert_ok "the task on h2 reaches c1 by name" \
 	lab exec h2 docker exec "$w2" ping -c 1 -W 2 c1
 assert_ok "c1 (h1) reaches c3 (h3) by name" \
 	lab exec h1 docker exec c1 ping -c 1 -W 2 c3
+
+note "network connect and disconnect of a running container (h2)"
+assert_ok "c5 runs on h2's default bridge" \
+	lab exec h2 docker run -d --name c5 busybox sleep 1000
+assert_ok "network connect --alias five front c5" \
+	lab exec h2 docker network connect --alias five front c5
+# shellcheck disable=SC2016 # a Go template, not shell
+nets5() { lab exec h2 docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' c5; }
+assert_contains "c5 is on front" "front" "$(nets5)"
+a5=$(lab exec h2 docker inspect -f '{{(index .NetworkSettings.Networks "front").IPAddress}}' c5)
+note "c5 on front: $a5"
+assert_ok "c1 (h1) reaches c5 by its alias" \
+	lab exec h1 docker exec c1 ping -c 1 -W 2 five
+assert_ok "network disconnect front c5" \
+	lab exec h2 docker network disconnect front c5
+assert_not_contains "c5 is no longer on front" "front" "$(nets5)"
+gone5() { ! lab exec h1 docker exec c1 ping -c 1 -W 1 "$a5" >/dev/null 2>&1; }
+assert_eventually "c5's old address no longer answers" 10 gone5
 
 note "refusals"
 words='Could not attach to network back: rpc error: code = PermissionDenied desc = network back not manually attachable'
@@ -107,13 +139,21 @@ assert_contains "network rm front is refused while c1 is attached" \
 	"$(lab exec h1 docker network rm front 2>&1 || true)"
 
 note "removal gives the addresses back"
-assert_ok "service rm web" lab exec h1 docker service rm web
+attachments() { # the network attachment tasks in the store
+	lab exec h1 curl -s --unix-socket /run/shoal/shoald.sock \
+		http://shoal/tasks | grep -o '"NetworkAttachmentSpec"' | wc -l
+}
+assert_eq "c1 and c3 hold an attachment each (c5's was given back)" 2 \
+	"$(attachments)"
 assert_ok "docker rm -f c3 on h3" lab exec h3 docker rm -f c3
 assert_ok "docker rm -f c1 on h1" lab exec h1 docker rm -f c1
+none_left() { [ "$(attachments)" -eq 0 ]; }
+assert_eventually "no attachment task is left" 10 none_left
+assert_eq "h1 shows no container on front" "" "$(ctrs h1)"
 assert_ok "run c4 --network front on h2" \
 	lab exec h2 docker run -d --name c4 --network front busybox sleep 1000
-a4=$(ip_of h2 c4)
-note "c4: $a4 (c1 had $a1, c3 $a3)"
+assert_eq "c4 gets c1's address again (the lowest free)" "$a1" "$(ip_of h2 c4)"
+assert_ok "service rm web" lab exec h1 docker service rm web
 rm_c4() { lab exec h2 docker rm -f c4 >/dev/null 2>&1; }
 assert_ok "docker rm -f c4" rm_c4
 rm_net() { lab exec h1 docker network rm "$1" >/dev/null 2>&1; }
