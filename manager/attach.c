@@ -244,9 +244,8 @@ static const struct store_object *net_find(const struct store *s,
 	return hits == 1 ? hit : NULL;
 }
 
-/* 0, or a code with Docker's words in @err. */
-static int check(const struct store *s, const Swarm__AttachNetwork *r,
-		 const struct store_object **net, char *err, size_t cap)
+int mgr__attach_check(const struct store *s, const Swarm__AttachNetwork *r,
+		      const struct store_object **net, char *err, size_t cap)
 {
 	size_t nl = r->network ? strlen(r->network) : 0;
 	if (!nl || nl > 128) {
@@ -362,7 +361,7 @@ void mgr__on_attach(struct mgr_conn *c, const Swarm__AttachNetwork *r)
 	}
 	char err[320];
 	const struct store_object *net = NULL;
-	int rc = check(m->store, r, &net, err, sizeof(err));
+	int rc = mgr__attach_check(m->store, r, &net, err, sizeof(err));
 	if (rc == 0 && (!a || !a->running)) {
 		rc = SHOAL_ENOTLEADER;
 		snprintf(err, sizeof(err),

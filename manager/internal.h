@@ -335,6 +335,17 @@ void mgr__on_attach(struct mgr_conn *c, const Swarm__AttachNetwork *r);
 /** mgr__on_detach() - a DetachNetwork on @c: the node's own attachment
  * deleted (attach.c). */
 void mgr__on_detach(struct mgr_conn *c, const Swarm__DetachNetwork *d);
+/**
+ * mgr__attach_check() - an AttachNetwork from a node, checked whole against
+ * store @s before anything is written: the network it names (by id, name
+ * or unique id prefix; *@net, borrowed from @s) exists and is attachable,
+ * the container id is empty or 64 hex digits, at most
+ * ALLOC_ATTACH_NAMES_MAX names that the nodes' resolver can answer.
+ * 0, SHOAL_ENOTFOUND, -EPERM or -EINVAL with Docker's words in @err.
+ * Pure (fuzzed by tests/fuzz/swarm: fuzz-swarm-attach).
+ */
+int mgr__attach_check(const struct store *s, const Swarm__AttachNetwork *r,
+		      const struct store_object **net, char *err, size_t cap);
 /** mgr__attach_tick() - answer the attachment requests past their time
  * (from the leader's timer). */
 void mgr__attach_tick(struct mgr *m);
