@@ -6,7 +6,8 @@
 # container an address of the managers' on the overlay, which reaches web
 # by its VIP and tasks.web through 127.0.0.11; a task reaches the attached
 # container by its name and alias, and attached containers reach each
-# other across hosts; `network connect --alias` and `network disconnect`
+# other across hosts; a restart of shoald on a worker keeps the
+# attachment of its container; `network connect --alias` and `network disconnect`
 # of a running container; a non-attachable overlay is refused on a worker with
 # Docker's words, an unknown one is Docker's 404; network rm is refused
 # while a container is attached; network inspect on a node (manager or
@@ -100,6 +101,21 @@ assert_ok "the task on h2 reaches c1 by name" \
 assert_ok "c1 (h1) reaches c3 (h3) by name" \
 	lab exec h1 docker exec c1 ping -c 1 -W 2 c3
 
+note "h3's shoald killed and started again: c3's attachment is kept"
+attachments() { # the network attachment tasks in the store
+	lab exec h1 curl -s --unix-socket /run/shoal/shoald.sock \
+		http://shoal/tasks | grep -o '"NetworkAttachmentSpec"' | wc -l
+}
+assert_eq "c1 and c3 hold an attachment each" 2 "$(attachments)"
+lab kill h3 >/dev/null
+lab start h3 >/dev/null
+h3_ready() { lab exec h3 docker info 2>/dev/null | grep -q 'Swarm: active'; }
+assert_eventually "h3's shoald is back in the swarm" 30 h3_ready
+sleep 2 # its first set is checked against its endpoints
+assert_eq "both attachments are still there" 2 "$(attachments)"
+assert_ok "c1 (h1) still reaches c3 (h3) by name" \
+	lab exec h1 docker exec c1 ping -c 1 -W 2 c3
+
 note "network connect and disconnect of a running container (h2)"
 assert_ok "c5 runs on h2's default bridge" \
 	lab exec h2 docker run -d --name c5 busybox sleep 1000
@@ -139,10 +155,6 @@ assert_contains "network rm front is refused while c1 is attached" \
 	"$(lab exec h1 docker network rm front 2>&1 || true)"
 
 note "removal gives the addresses back"
-attachments() { # the network attachment tasks in the store
-	lab exec h1 curl -s --unix-socket /run/shoal/shoald.sock \
-		http://shoal/tasks | grep -o '"NetworkAttachmentSpec"' | wc -l
-}
 assert_eq "c1 and c3 hold an attachment each (c5's was given back)" 2 \
 	"$(attachments)"
 assert_ok "docker rm -f c3 on h3" lab exec h3 docker rm -f c3
