@@ -27,6 +27,7 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "manager/allocator.h"
+#include "manager/service.h"
 #include "worker/attach.h"
 
 #include <errno.h>
@@ -428,6 +429,65 @@ static json_t *joined_overlay(struct net *n, const char *ref)
 	return hit;
 }
 
+/* Docker's Peers of overlay @net_id: every node with a task or an attached
+ * container on it that has not ended, as {"Name": hostname, "IP": its
+ * address} (docker network inspect on a manager). */
+static json_t *peers_json(struct mgr *m, const char *net_id)
+{
+	const struct store_object **all;
+	size_t n;
+	json_t *seen = json_object(), *out = json_array();
+	if (!seen || !out ||
+	    store_list(mgr_store(m), STORE_TASKS, &all, &n) < 0) {
+		json_decref(seen);
+		return out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!memmem(all[i]->spec, all[i]->spec_len, net_id,
+			    strlen(net_id)))
+			continue;
+		json_t *sp = api__obj_parsed(all[i]->spec, all[i]->spec_len);
+		json_t *st =
+			api__obj_parsed(all[i]->status, all[i]->status_len);
+		enum task_state s = TASK_NEW;
+		task_state_parse(jsonx_str(st, "State", ""), &s);
+		const char *node = jsonx_str(sp, "NodeID", "");
+		size_t j;
+		json_t *a;
+		json_array_foreach(json_object_get(sp, "NetworksAttachments"),
+				   j, a)
+		{
+			if (*node && !task_state_terminal(s) &&
+			    !strcmp(jsonx_str(jsonx_obj(a, "Network"), "ID",
+					      ""),
+				    net_id))
+				json_object_set_new(seen, node, json_true());
+		}
+		json_decref(sp);
+		json_decref(st);
+	}
+	shoal_free(all);
+	const char *id;
+	json_t *v;
+	json_object_foreach(seen, id, v)
+	{
+		const struct store_object *o =
+			store_get(mgr_store(m), STORE_NODES, id);
+		json_t *st =
+			o ? api__obj_parsed(o->status, o->status_len) : NULL;
+		json_array_append_new(
+			out, json_pack("{s:s, s:s}", "Name",
+				       jsonx_str(jsonx_obj(st, "Description"),
+						 "Hostname", id),
+				       "IP",
+				       jsonx_str(jsonx_obj(st, "Status"),
+						 "Addr", "")));
+		json_decref(st);
+	}
+	json_decref(seen);
+	return out;
+}
+
 /* This node's containers on swarm network @r (the store's view) from its
  * local record, as Docker shows a node's own endpoints. */
 static void local_containers(struct api_call *call, json_t *r)
@@ -457,6 +517,8 @@ static void inspect(struct api_call *call)
 		r = swarm_json(o);
 		if (r)
 			local_containers(call, r);
+		if (r)
+			json_object_set_new(r, "Peers", peers_json(m, o->id));
 		if (r)
 			api_reply_json(call, 200, r);
 		else

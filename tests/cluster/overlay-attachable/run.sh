@@ -11,7 +11,8 @@
 # of a running container; a non-attachable overlay is refused on a worker with
 # Docker's words, an unknown one is Docker's 404; network rm is refused
 # while a container is attached; network inspect on a node (manager or
-# worker) shows its containers on the network; removing the containers
+# worker) shows its containers on the network, and the manager the
+# nodes on it (Peers); removing the containers
 # deletes their attachments and gives their addresses back (a new
 # container gets the first one again) and lets the network go.
 # shellcheck source=tests/cluster/lib.sh
@@ -88,6 +89,13 @@ ctrs() { # HOST: the names of its containers on front, sorted
 }
 assert_eq "h1 (manager) shows c1" "c1 " "$(ctrs h1)"
 assert_eq "h3 (worker) shows c3, by the network's name" "c3 " "$(ctrs h3)"
+peers() { # the Peers of front on h1 (the manager), by name, sorted
+	lab exec h1 docker network inspect -f \
+		'{{range .Peers}}{{.Name}}={{.IP}} {{end}}' front |
+		tr ' ' '\n' | grep . | sort | tr '\n' ' '
+}
+assert_eq "Peers: the nodes with a task or a container on front" \
+	"h1=$(lab addr h1) h2=$(lab addr h2) h3=$(lab addr h3) " "$(peers)"
 assert_contains "with its address" "$a3/" \
 	"$(lab exec h3 docker network inspect -f '{{range .Containers}}{{.IPv4Address}} {{end}}' front)"
 
