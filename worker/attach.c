@@ -14,8 +14,10 @@
  * The reconciliation (check()) compares the set's attachments with the
  * endpoints the overlays of this node hold (net_network_inspect()): an
  * attachment whose address no endpoint holds, and that nobody claims, is
- * given back once per set. Its item leaves the next set, and its address
- * goes back to the pool on the managers.
+ * given back once per set, once it has been in the sets for
+ * WATT_GRACE_MS (the set that brings a new attachment may come before
+ * the answer to its request). Its item leaves the next set, and its
+ * address goes back to the pool on the managers.
  *
  * Bounds: WATT_MAX_WAITING requests, WATT_MAX_HELD attachments remembered
  * from a set (more are ignored: they are kept, never given back wrongly).
@@ -40,6 +42,11 @@
 #define WATT_MAX_HELD 1024
 #define WATT_MAX_CLAIMS 256
 #define WATT_TICK_MS 250
+/* An attachment first seen in a set is not given back for this long: the
+ * set that carries a new attachment may come before the managers' answer
+ * to its request (both follow the same write), when nothing claims it
+ * yet. */
+#define WATT_GRACE_MS 5000
 
 struct waiting {
 	uint64_t id; /* 0: a free slot */
@@ -62,6 +69,7 @@ struct held {
 	char net_id[65];
 	char addr[16];
 	bool given_back; /* in this set */
+	int64_t seen_ns; /* monotonic: in a set first */
 };
 
 struct watt {
@@ -76,6 +84,7 @@ struct watt {
 	size_t n_held;
 	uv_timer_t timer;
 	bool timer_open, ticking;
+	bool young; /* an unused attachment waits out WATT_GRACE_MS */
 	struct eng_sub *sub;
 };
 
@@ -128,14 +137,21 @@ static bool in_use(struct watt *w, const char *net_id, const char *addr)
 	return hit;
 }
 
+static void tick_start(struct watt *w);
+
 void watt_check(struct watt *w)
 {
 	int64_t now = time_mono_ns();
+	w->young = false;
 	for (size_t i = 0; i < w->n_held; i++) {
 		struct held *h = &w->held[i];
 		if (h->given_back || claimed(w, h->task_id, now) ||
 		    in_use(w, h->net_id, h->addr))
 			continue;
+		if (now - h->seen_ns < (int64_t)WATT_GRACE_MS * NSEC_PER_MSEC) {
+			w->young = true; /* checked again by the timer */
+			continue;
+		}
 		int rc = w->agent ? agent_detach(w->agent, h->task_id)
 				  : -ENOTCONN;
 		if (rc < 0)
@@ -145,6 +161,8 @@ void watt_check(struct watt *w)
 			 "container of this node holds it",
 			 h->task_id, h->addr, h->net_id);
 	}
+	if (w->young)
+		tick_start(w);
 }
 
 /* An item of Kind "attachment" into @h; false when it has no address. */
@@ -197,6 +215,8 @@ static bool joined(struct watt *w, const char *net_id)
 
 static void tick(uv_timer_t *t);
 
+/* The timer runs while a request waits for its overlay or an unused
+ * attachment waits out its grace. */
 static void tick_start(struct watt *w)
 {
 	if (w->timer_open && !w->ticking) {
@@ -229,7 +249,7 @@ static void settle(struct watt *w)
 			more = true;
 		}
 	}
-	if (!more && w->ticking) {
+	if (!more && !w->young && w->ticking) {
 		uv_timer_stop(&w->timer);
 		w->ticking = false;
 	}
@@ -238,8 +258,8 @@ static void settle(struct watt *w)
 static void tick(uv_timer_t *t)
 {
 	struct watt *w = t->data;
-	settle(w);
 	watt_check(w);
+	settle(w);
 }
 
 /* The managers' answer to request @arg (a slot). */
@@ -350,21 +370,27 @@ void watt_set_agent(struct watt *w, struct agent *a)
 void watt_assign(struct watt *w, const struct agent_item *items, size_t n)
 {
 	size_t k = 0, cap = n < WATT_MAX_HELD ? n : WATT_MAX_HELD;
-	struct held *v = cap ? shoal_realloc(w->held, cap * sizeof(*v)) : NULL;
+	struct held *v = cap ? shoal_calloc(cap, sizeof(*v)) : NULL;
+	int64_t now = time_mono_ns();
 	if (cap && !v)
 		return; /* the last set's stay: nothing is given back wrongly */
-	if (v)
-		w->held = v;
 	for (size_t i = 0; i < n && k < cap; i++) {
 		json_t *o = NULL;
 		if (jsonx_parse_object((const char *)items[i].data,
 				       items[i].len, &o, NULL, 0) < 0)
 			continue;
 		if (!strcmp(jsonx_str(o, "Kind", ""), "attachment") &&
-		    held_from(o, &w->held[k]))
+		    held_from(o, &v[k])) {
+			v[k].seen_ns = now;
+			for (size_t j = 0; j < w->n_held; j++)
+				if (!strcmp(w->held[j].task_id, v[k].task_id))
+					v[k].seen_ns = w->held[j].seen_ns;
 			k++;
+		}
 		json_decref(o);
 	}
+	shoal_free(w->held);
+	w->held = v;
 	w->n_held = k;
 	settle(w);
 	watt_check(w);
