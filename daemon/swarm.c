@@ -54,11 +54,11 @@ struct daemon_swarm {
 	struct mgr *mgr;
 	struct swarm_events *events; /* docker events of the swarm's objects */
 	struct agent *agent;
-	struct wexec *tasks; /* this node's tasks (worker/exec.h) */
-	struct wlogs *logs;  /* their logs, for service logs */
-	struct wnet *nets;   /* their overlays (worker/net.h) */
-	struct watt *atts;   /* containers on attachable overlays (attach.h) */
-	int pending_parts;   /* stopped parts whose callback is due */
+	struct wexec *tasks;	      /* this node's tasks (worker/exec.h) */
+	struct wlogs *logs;	      /* their logs, for service logs */
+	struct wnet *nets;	      /* their overlays (worker/net.h) */
+	struct watt *atts;	      /* attachable overlays (attach.h) */
+	int pending_parts;	      /* stopped parts whose callback is due */
 	api_swarm_done_fn *init_done; /* an init waiting for the store */
 	void *init_ctx;
 	json_t *init_spec; /* the spec of that init, for the bootstrap */

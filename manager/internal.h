@@ -145,9 +145,9 @@ struct mgr {
 	size_t nconns;
 	struct mgr_dispatcher disp;
 	struct mgr_comps comps;
-	struct mgr_orch *orch;	   /* orch_component.c */
-	struct mgr_attach *attach; /* attach.c */
+	struct mgr_orch *orch; /* orch_component.c */
 	bool stopping;
+	struct mgr_attach *attach; /* attach.c */
 	void (*done)(void *arg);
 	void *done_arg;
 };
