@@ -90,8 +90,11 @@ static int subnet_of(const char *s, uint32_t *net, int *len)
 	if (!slash || slash - s >= 16)
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%.*s", (int)(slash - s), s);
+	/* Digits only ("/ 16" is not a prefix), and the whole text must fit
+	 * the item's Subnet field it is copied to. */
 	l = strtol(slash + 1, &end, 10);
-	if (*end || slash[1] == '\0' || l < 8 || l > 29 || ip4(buf, net) < 0)
+	if (*end || !isdigit((unsigned char)slash[1]) || strlen(s) >= 19 ||
+	    l < 8 || l > 29 || ip4(buf, net) < 0)
 		return -EINVAL;
 	*len = (int)l;
 	return (*net & ~(0xffffffffu << (32 - l))) ? -EINVAL : 0;
