@@ -80,6 +80,7 @@ struct create_req {
 	struct watt *watt;
 	uint64_t attach_id;
 	struct watt_grant grant;
+	char name[64]; /* drawn here when none was given (attach()) */
 };
 
 static int fail(struct create_req *r, int status, const char *fmt, ...)
@@ -905,8 +906,13 @@ static int attach(struct create_req *r)
 	const char *name = r->spec.name;
 	if (name && *name == '/')
 		name++;
-	if (name && *name)
-		names[n++] = name;
+	if (!name || !*name) {
+		/* The container answers to its name on the overlay, as in
+		 * Docker: drawn now, as the engine would draw it. */
+		eng_name_new(r->st->eng, r->name, sizeof(r->name));
+		r->spec.name = name = r->name;
+	}
+	names[n++] = name;
 	for (size_t i = 0; i < API__NET_ALIASES && r->net.aliases[i]; i++)
 		names[n++] = r->net.aliases[i];
 	/* The container's id is drawn by the runtime later, in the create:
