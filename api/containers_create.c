@@ -27,6 +27,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/jsonx.h"
+#include "worker/attach.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -63,14 +64,23 @@ static void arena_free(struct arena *a)
 
 struct create_req {
 	struct api_call *call;
+	struct api_call call_copy; /* @call while waiting for an attachment */
 	struct api__state *st;
 	json_t *body;
 	json_t *hc; /* HostConfig, borrowed from body, or an empty object */
+	json_t *ann;
 	struct arena arena;
 	struct eng_spec spec;
 	struct api__net_spec net;
 	int status; /* the HTTP status of an error */
 	char err[600];
+	/* An attachable overlay (docs/overlay.md): the network asked for,
+	 * the request to the managers, and what they granted. */
+	const char *overlay;
+	struct watt *watt;
+	uint64_t attach_id;
+	struct watt_grant grant;
+	char name[64]; /* drawn here when none was given (attach()) */
 };
 
 static int fail(struct create_req *r, int status, const char *fmt, ...)
@@ -657,8 +667,14 @@ static int build_run_flags(struct create_req *r)
 	return rc;
 }
 
-/* An overlay of the swarm named by --network: refused with Docker's
- * words (a container's attachment to an overlay is not done yet). */
+/*
+ * A network that is not this node's own: an overlay of the swarm. On a
+ * manager one that is not attachable is refused at once with Docker's
+ * words; otherwise, on any node of a swarm, the agent asks the leader
+ * (r->overlay set: run() waits for the answer), which refuses an unknown
+ * or non-attachable network with Docker's words. The managers choose the
+ * address: --ip and --mac-address are refused on an overlay.
+ */
 static int overlay_check(struct create_req *r, const char *net)
 {
 	static const char *const local[] = {"",	    "default", "bridge",
@@ -675,11 +691,23 @@ static int overlay_check(struct create_req *r, const char *net)
 	json_decref(mine);
 	if (own)
 		return 0;
-	if (api__swarm_net_attach_check(r->call, net, r->err, sizeof(r->err)) <
-	    0) {
+	int rc = api__swarm_net_attach_check(r->call, net, r->err,
+					     sizeof(r->err));
+	if (rc < 0) {
 		r->status = 403;
 		return -EINVAL;
 	}
+	r->watt = api__swarm_watt(r->call);
+	if (!r->watt)
+		return 0; /* not in a swarm: the engine's 404 */
+	if (r->net.n_eps &&
+	    (*r->net.ep.ip || (r->net.ep.mac && *r->net.ep.mac)))
+		return fail(r, 400,
+			    "--ip and --mac-address are not supported on the "
+			    "overlay network %s: the swarm's managers choose "
+			    "the container's address",
+			    net);
+	r->overlay = net;
 	return 0;
 }
 
@@ -809,6 +837,108 @@ static int status_of(int rc)
 	}
 }
 
+/* The container made from the spec, and the 201. */
+static int make(struct create_req *r)
+{
+	struct eng_created c;
+	struct shoal_err e = {""};
+	int rc = eng_create(r->st->eng, &r->spec, &c, &e);
+	if (rc < 0)
+		return fail(r, status_of(rc), "%s",
+			    e.msg[0] ? e.msg : shoal_strerror(rc));
+	reply_created(r, &c);
+	return 0;
+}
+
+static void req_free(struct create_req *r);
+
+/* The client went away while the managers were asked: nothing is made
+ * (an attachment already granted is given back, worker/attach.h). */
+static void gone(struct http_response *res, void *arg)
+{
+	struct create_req *r = arg;
+	(void)res;
+	watt_cancel(r->watt, r->attach_id);
+	req_free(r);
+}
+
+/* The managers' answer: the container is made on the overlay with the
+ * address they chose (eth0, the default route through its gateway, as a
+ * task's first network), or the create is refused with their words. */
+static void attached(void *arg, int code, const char *error,
+		     const struct watt_grant *g)
+{
+	struct create_req *r = arg;
+	int rc = -EINVAL;
+	http_response_on_close(r->call->res, NULL, NULL);
+	if (code == SHOAL_ENOTFOUND)
+		fail(r, 404, "network %s not found", r->overlay);
+	else if (code == -EPERM)
+		fail(r, 403, "Could not attach to network %s: %s", r->overlay,
+		     error);
+	else if (code < 0)
+		fail(r, code == -ENOTCONN || code == -ETIMEDOUT ? 503 : 500,
+		     "Could not attach to network %s: %s", r->overlay, error);
+	if (code == 0) {
+		r->grant = *g;
+		r->net.ep.network = r->grant.net_id;
+		r->net.ep.ip = r->grant.addr;
+		r->net.ep.aliases = r->net.aliases;
+		r->net.ep.mac = NULL;
+		r->net.n_eps = 1;
+		r->spec.network_mode = r->grant.net_id;
+		r->spec.endpoints = &r->net.ep;
+		r->spec.n_endpoints = 1;
+		rc = make(r);
+		watt_release(r->watt, r->grant.task_id);
+	}
+	if (rc < 0)
+		api_reply_error(r->call, r->status, "%s", r->err);
+	req_free(r);
+}
+
+/* Ask the managers for an address on r->overlay, named by the
+ * container's name and its aliases there; 1: waiting. */
+static int attach(struct create_req *r)
+{
+	const char *names[API__NET_ALIASES + 2];
+	size_t n = 0;
+	const char *name = r->spec.name;
+	if (name && *name == '/')
+		name++;
+	if (!name || !*name) {
+		/* The container answers to its name on the overlay, as in
+		 * Docker: drawn now, as the engine would draw it. */
+		eng_name_new(r->st->eng, r->name, sizeof(r->name));
+		r->spec.name = name = r->name;
+	}
+	names[n++] = name;
+	for (size_t i = 0; i < API__NET_ALIASES && r->net.aliases[i]; i++)
+		names[n++] = r->net.aliases[i];
+	/* The container's id is drawn by the runtime later, in the create:
+	 * the attachment is known by its address (worker/attach.h). */
+	struct agent_attach_req ar = {
+		.network = r->overlay,
+		.container_id = "",
+		.names = names,
+		.n = n,
+	};
+	int rc = watt_attach(r->watt, &ar, attached, r, &r->attach_id);
+	if (rc == -ENOTCONN)
+		return fail(r, 503,
+			    "Could not attach to network %s: this node has no "
+			    "session with the swarm's managers; try again",
+			    r->overlay);
+	if (rc < 0)
+		return fail(r, rc == -EBUSY ? 503 : 500,
+			    "Could not attach to network %s: %s", r->overlay,
+			    rc == -EBUSY ? "too many attachments in flight; "
+					   "try again"
+					 : shoal_strerror(rc));
+	http_response_on_close(r->call->res, gone, r);
+	return 1;
+}
+
 static int run(struct create_req *r)
 {
 	char err[256];
@@ -839,29 +969,42 @@ static int run(struct create_req *r)
 	if ((rc = build_spec(r)) < 0)
 		return rc;
 	r->spec.name = name && *name ? name : NULL;
-	json_t *ann = annotations(r);
-	if (!ann)
+	r->ann = annotations(r);
+	if (!r->ann)
 		return fail(r, 500, "out of memory");
-	r->spec.annotations = ann;
-	struct eng_created c;
-	struct shoal_err e = {""};
-	rc = eng_create(r->st->eng, &r->spec, &c, &e);
-	json_decref(ann);
-	if (rc < 0)
-		return fail(r, status_of(rc), "%s",
-			    e.msg[0] ? e.msg : shoal_strerror(rc));
-	reply_created(r, &c);
-	return 0;
+	r->spec.annotations = r->ann;
+	if (r->overlay)
+		return attach(r);
+	return make(r);
+}
+
+static void req_free(struct create_req *r)
+{
+	json_decref(r->ann);
+	json_decref(r->body);
+	arena_free(&r->arena);
+	api__net_spec_fini(&r->net);
+	shoal_free(r);
 }
 
 void api__container_create(struct api_call *call)
 {
-	struct create_req r = {.call = call, .status = 500};
-	if (!(r.st = api__need(call)))
+	struct create_req *r = shoal_calloc(1, sizeof(*r));
+	if (!r) {
+		api_reply_error(call, 500, "out of memory");
 		return;
-	if (run(&r) < 0)
-		api_reply_error(call, r.status, "%s", r.err);
-	json_decref(r.body);
-	arena_free(&r.arena);
-	api__net_spec_fini(&r.net);
+	}
+	r->call_copy = *call;
+	r->call = &r->call_copy;
+	r->status = 500;
+	if (!(r->st = api__need(call))) {
+		req_free(r);
+		return;
+	}
+	int rc = run(r);
+	if (rc > 0)
+		return; /* waiting for the managers (attach()) */
+	if (rc < 0)
+		api_reply_error(r->call, r->status, "%s", r->err);
+	req_free(r);
 }

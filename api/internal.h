@@ -178,11 +178,14 @@ int api__net_spec(const json_t *body, const json_t *hc,
 		  size_t cap);
 void api__net_spec_fini(struct api__net_spec *s);
 /* `docker run --network REF` on a manager: 0 when REF names no overlay
- * of the swarm's store (or this node is no manager); otherwise -EPERM with
- * Docker's words in @err (attaching a container to an overlay is not
- * done yet: api/networks.c). */
+ * of the swarm's store (or this node is no manager), 1 for an attachable
+ * one (the node's agent asks the leader: worker/attach.h); otherwise
+ * -EPERM with Docker's words in @err (api/networks.c). */
 int api__swarm_net_attach_check(struct api_call *call, const char *ref,
 				char *err, size_t cap);
+/* This node's attachments to overlays (worker/attach.h), NULL outside a
+ * swarm. */
+struct watt *api__swarm_watt(struct api_call *call);
 /** api__net_settings() - Docker's NetworkSettings of @id (owned), NULL
  * without networking. */
 json_t *api__net_settings(struct api__state *st, const char *id,

@@ -27,6 +27,8 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "manager/allocator.h"
+#include "manager/service.h"
+#include "worker/attach.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,20 +75,24 @@ int api__swarm_net_attach_check(struct api_call *call, const char *ref,
 	if (!o)
 		return 0;
 	json_t *spec = api__obj_parsed(o->spec, o->spec_len);
-	if (!jsonx_bool(spec, "Attachable", false))
-		snprintf(err, cap,
-			 "Could not attach to network %s: rpc error: code = "
-			 "PermissionDenied desc = network %s not manually "
-			 "attachable",
-			 ref, ref);
-	else /* not stored today: alloc_net_check() refuses Attachable */
-		snprintf(err, cap,
-			 "Could not attach to network %s: attaching a "
-			 "container to an overlay network is not supported "
-			 "yet; run it as a service on that network",
-			 ref);
+	bool ok = jsonx_bool(spec, "Attachable", false) &&
+		  !jsonx_bool(spec, "Ingress", false);
 	json_decref(spec);
+	if (ok)
+		return 1; /* the agent asks the leader (worker/attach.h) */
+	snprintf(err, cap,
+		 "Could not attach to network %s: rpc error: code = "
+		 "PermissionDenied desc = network %s not manually attachable",
+		 ref, ref);
 	return -EPERM;
+}
+
+struct watt *api__swarm_watt(struct api_call *call)
+{
+	struct api_swarm_local l = {.state = "inactive", .error = ""};
+	if (call->svc->swarm_ops)
+		call->svc->swarm_ops->local(call->svc->arg, &l);
+	return l.watt;
 }
 
 /* Docker's network JSON for the overlay @o (owned, NULL without memory). */
@@ -392,6 +398,111 @@ static void list(struct api_call *call)
 	api_reply_json(call, 200, out);
 }
 
+/* The overlay joined on this node that @ref names (its name, full id or
+ * a unique id prefix), as its local record shows it (owned), or NULL.
+ * An overlay's record answers to its full id only (a local network may
+ * share its name): names are looked up here, after the local networks. */
+static json_t *joined_overlay(struct net *n, const char *ref)
+{
+	struct net_overlay_state *v = NULL;
+	size_t count = 0, hits = 0, len = strlen(ref);
+	json_t *hit = NULL;
+	if (!len || net_overlay_list(n, &v, &count) < 0)
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		int rc = 0;
+		json_t *r = net_network_inspect(n, v[i].id, &rc);
+		if (r && (!strcmp(jsonx_str(r, "Name", ""), ref) ||
+			  !strncmp(v[i].id, ref, len))) {
+			json_decref(hit);
+			hit = r;
+			hits++;
+		} else {
+			json_decref(r);
+		}
+	}
+	shoal_free(v);
+	if (hits != 1) {
+		json_decref(hit);
+		return NULL;
+	}
+	return hit;
+}
+
+/* Docker's Peers of overlay @net_id: every node with a task or an attached
+ * container on it that has not ended, as {"Name": hostname, "IP": its
+ * address} (docker network inspect on a manager). */
+static json_t *peers_json(struct mgr *m, const char *net_id)
+{
+	const struct store_object **all;
+	size_t n;
+	json_t *seen = json_object(), *out = json_array();
+	if (!seen || !out ||
+	    store_list(mgr_store(m), STORE_TASKS, &all, &n) < 0) {
+		json_decref(seen);
+		return out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!memmem(all[i]->spec, all[i]->spec_len, net_id,
+			    strlen(net_id)))
+			continue;
+		json_t *sp = api__obj_parsed(all[i]->spec, all[i]->spec_len);
+		json_t *st =
+			api__obj_parsed(all[i]->status, all[i]->status_len);
+		enum task_state s = TASK_NEW;
+		task_state_parse(jsonx_str(st, "State", ""), &s);
+		const char *node = jsonx_str(sp, "NodeID", "");
+		size_t j;
+		json_t *a;
+		json_array_foreach(json_object_get(sp, "NetworksAttachments"),
+				   j, a)
+		{
+			if (*node && !task_state_terminal(s) &&
+			    !strcmp(jsonx_str(jsonx_obj(a, "Network"), "ID",
+					      ""),
+				    net_id))
+				json_object_set_new(seen, node, json_true());
+		}
+		json_decref(sp);
+		json_decref(st);
+	}
+	shoal_free(all);
+	const char *id;
+	json_t *v;
+	json_object_foreach(seen, id, v)
+	{
+		const struct store_object *o =
+			store_get(mgr_store(m), STORE_NODES, id);
+		json_t *st =
+			o ? api__obj_parsed(o->status, o->status_len) : NULL;
+		json_array_append_new(
+			out, json_pack("{s:s, s:s}", "Name",
+				       jsonx_str(jsonx_obj(st, "Description"),
+						 "Hostname", id),
+				       "IP",
+				       jsonx_str(jsonx_obj(st, "Status"),
+						 "Addr", "")));
+		json_decref(st);
+	}
+	json_decref(seen);
+	return out;
+}
+
+/* This node's containers on swarm network @r (the store's view) from its
+ * local record, as Docker shows a node's own endpoints. */
+static void local_containers(struct api_call *call, json_t *r)
+{
+	struct net *n =
+		api__state_of(call) ? eng_net(api__state_of(call)->eng) : NULL;
+	int rc = 0;
+	json_t *loc =
+		n ? net_network_inspect(n, jsonx_str(r, "Id", ""), &rc) : NULL;
+	json_t *c = json_object_get(loc, "Containers");
+	if (json_is_object(c))
+		json_object_set(r, "Containers", c);
+	json_decref(loc);
+}
+
 static void inspect(struct api_call *call)
 {
 	struct api__state *st;
@@ -405,6 +516,10 @@ static void inspect(struct api_call *call)
 	if (o) {
 		r = swarm_json(o);
 		if (r)
+			local_containers(call, r);
+		if (r)
+			json_object_set_new(r, "Peers", peers_json(m, o->id));
+		if (r)
 			api_reply_json(call, 200, r);
 		else
 			api_reply_error(call, 500, "out of memory");
@@ -413,6 +528,8 @@ static void inspect(struct api_call *call)
 	if (!(n = need_net(call, &st)))
 		return;
 	r = net_network_inspect(n, ref, &rc);
+	if (!r && api__swarm_watt(call))
+		r = joined_overlay(n, ref);
 	if (!r) {
 		api_reply_error(call, net_status(rc), "network %s not found",
 				ref);
@@ -670,6 +787,131 @@ static void prune(struct api_call *call)
 	prune_next(c);
 }
 
+/*
+ * `docker network connect OVERLAY CTR` (docs/overlay.md, "Attachable
+ * overlays"): the agent asks the leader for an address, then the
+ * container joins the overlay with it (eth1...), answering 200; or the
+ * managers' refusal in Docker's words. The request's parts are copied:
+ * the call is over when the answer comes.
+ */
+struct overlay_connect {
+	struct api_call call; /* a copy: its res is the one answered */
+	struct net *net;
+	struct watt *watt;
+	uint64_t attach_id;
+	char ref[129];
+	char id[RT_ID_LEN + 1];
+	char name[256];
+	char *aliases[65];
+};
+
+static void oc_free(struct overlay_connect *oc)
+{
+	for (size_t i = 0; oc->aliases[i]; i++)
+		shoal_free(oc->aliases[i]);
+	shoal_free(oc);
+}
+
+static void oc_gone(struct http_response *res, void *arg)
+{
+	struct overlay_connect *oc = arg;
+	(void)res;
+	watt_cancel(oc->watt, oc->attach_id);
+	oc_free(oc);
+}
+
+static void oc_answered(void *arg, int code, const char *error,
+			const struct watt_grant *g)
+{
+	struct overlay_connect *oc = arg;
+	struct shoal_err e = {""};
+	http_response_on_close(oc->call.res, NULL, NULL);
+	if (code == SHOAL_ENOTFOUND) {
+		api_reply_error(&oc->call, 404, "network %s not found",
+				oc->ref);
+	} else if (code < 0) {
+		api_reply_error(&oc->call,
+				code == -EPERM				  ? 403
+				: code == -ENOTCONN || code == -ETIMEDOUT ? 503
+									  : 500,
+				"Could not attach to network %s: %s", oc->ref,
+				error);
+	} else {
+		struct net_ep_req req = {
+			.network = g->net_id,
+			.aliases = (const char **)oc->aliases,
+			.ip = g->addr,
+			.mac = "",
+		};
+		int rc = net_connect(oc->net, oc->id, oc->name, &req, &e);
+		watt_release(oc->watt, g->task_id);
+		if (rc < 0)
+			reply_err(&oc->call, rc, &e);
+		else
+			http_response_send(oc->call.res, 200, NULL, NULL, 0);
+	}
+	oc_free(oc);
+}
+
+/* 0: waiting for the managers' answer (the call is answered later). */
+static void overlay_connect(struct api_call *call, struct net *n,
+			    struct watt *watt, const char *ref, const char *id,
+			    const char *name, const char *const *al,
+			    const json_t *ec)
+{
+	if (*jsonx_str(jsonx_obj(ec, "IPAMConfig"), "IPv4Address", "") ||
+	    *jsonx_str(ec, "MacAddress", "")) {
+		api_reply_error(call, 400,
+				"--ip and --mac-address are not supported on "
+				"the overlay network %s: the swarm's managers "
+				"choose the container's address",
+				ref);
+		return;
+	}
+	struct overlay_connect *oc = shoal_calloc(1, sizeof(*oc));
+	const char *names[66];
+	size_t k = 0;
+	if (!oc) {
+		api_reply_error(call, 500, "out of memory");
+		return;
+	}
+	oc->call = *call;
+	oc->net = n;
+	oc->watt = watt;
+	snprintf(oc->ref, sizeof(oc->ref), "%s", ref);
+	snprintf(oc->id, sizeof(oc->id), "%s", id);
+	snprintf(oc->name, sizeof(oc->name), "%s",
+		 *name == '/' ? name + 1 : name);
+	if (*oc->name)
+		names[k++] = oc->name;
+	for (size_t i = 0; i < 64 && al[i]; i++) {
+		if (!(oc->aliases[i] = shoal_strdup(al[i]))) {
+			oc_free(oc);
+			api_reply_error(call, 500, "out of memory");
+			return;
+		}
+		names[k++] = oc->aliases[i];
+	}
+	struct agent_attach_req ar = {
+		.network = oc->ref,
+		.container_id = oc->id,
+		.names = names,
+		.n = k,
+	};
+	int rc = watt_attach(watt, &ar, oc_answered, oc, &oc->attach_id);
+	if (rc < 0) {
+		api_reply_error(call, 503, "Could not attach to network %s: %s",
+				ref,
+				rc == -ENOTCONN ? "this node has no session "
+						  "with the swarm's managers; "
+						  "try again"
+						: shoal_strerror(rc));
+		oc_free(oc);
+		return;
+	}
+	http_response_on_close(call->res, oc_gone, oc);
+}
+
 static void connect_(struct api_call *call)
 {
 	struct api__state *st;
@@ -687,6 +929,7 @@ static void connect_(struct api_call *call)
 	json_t *mine = net_network_inspect(n, api_param(call, "id"), &nrc);
 	bool own = mine != NULL; /* a network of this node's own */
 	json_decref(mine);
+	struct watt *watt = own ? NULL : api__swarm_watt(call);
 	if (!own && api__swarm_net_attach_check(call, api_param(call, "id"),
 						err, sizeof(err)) < 0) {
 		api_reply_error(call, 403, "%s", err);
@@ -727,6 +970,13 @@ static void connect_(struct api_call *call)
 		return;
 	}
 	rc = eng_inspect(st->eng, id, &info);
+	if (rc == 0 && watt) { /* not this node's: an overlay (or none) */
+		overlay_connect(call, n, watt, api_param(call, "id"), id,
+				info.rt.name ? info.rt.name : "", al, ec);
+		eng_info_fini(&info);
+		json_decref(body);
+		return;
+	}
 	if (rc == 0) {
 		rc = net_connect(n, id, info.rt.name ? info.rt.name : "", &req,
 				 &e);
@@ -761,11 +1011,30 @@ static void disconnect(struct api_call *call)
 		return;
 	}
 	json_decref(body);
-	rc = net_disconnect(n, id, api_param(call, "id"), &e);
+	/* An overlay's record answers to its full id only: a name or a
+	 * prefix is looked up among the container's own networks. */
+	char ref[RT_ID_LEN + 1];
+	snprintf(ref, sizeof(ref), "%s", api_param(call, "id"));
+	json_t *set = net_ctr_settings(n, id, "");
+	const char *k;
+	json_t *v;
+	json_object_foreach(jsonx_obj(set, "Networks"), k, v)
+	{
+		const char *nid = jsonx_str(v, "NetworkID", "");
+		if (*nid && (!strcmp(k, api_param(call, "id")) ||
+			     !strncmp(nid, api_param(call, "id"),
+				      strlen(api_param(call, "id")))))
+			snprintf(ref, sizeof(ref), "%s", nid);
+	}
+	json_decref(set);
+	rc = net_disconnect(n, id, ref, &e);
 	if (rc < 0) {
 		reply_err(call, rc, &e);
 		return;
 	}
+	struct watt *watt = api__swarm_watt(call);
+	if (watt) /* an attachment it held goes back to the managers */
+		watt_check(watt);
 	http_response_send(call->res, 200, NULL, NULL, 0);
 }
 

@@ -17,6 +17,7 @@
 #include "api/api.h"
 
 struct mgr;
+struct watt;
 struct swarm_state;
 
 struct api_swarm_init {
@@ -44,6 +45,8 @@ struct api_swarm_local {
 	const char *error;	      /* "" unless state is error */
 	const struct swarm_state *st; /* NULL unless active */
 	struct mgr *mgr;	      /* NULL unless a running manager */
+	struct watt *watt; /* attachable overlays (worker/attach.h); NULL
+			    * outside a swarm */
 };
 
 struct api_swarm_ops {

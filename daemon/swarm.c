@@ -28,6 +28,7 @@
 #include "daemon/swarm_events.h"
 #include "manager/lock.h"
 #include "manager/manager.h"
+#include "worker/attach.h"
 #include "worker/exec.h"
 #include "worker/logs.h"
 #include "worker/net.h"
@@ -56,6 +57,7 @@ struct daemon_swarm {
 	struct wexec *tasks;	      /* this node's tasks (worker/exec.h) */
 	struct wlogs *logs;	      /* their logs, for service logs */
 	struct wnet *nets;	      /* their overlays (worker/net.h) */
+	struct watt *atts;	      /* attachable overlays (attach.h) */
 	int pending_parts;	      /* stopped parts whose callback is due */
 	api_swarm_done_fn *init_done; /* an init waiting for the store */
 	void *init_ctx;
@@ -339,6 +341,8 @@ static void tasks_assigned(void *arg, uint64_t generation,
 		wnet_assign(s->nets, items, n);
 	if (s->tasks)
 		wexec_assign(s->tasks, items, n);
+	if (s->atts) /* after the networks: a join answers a request */
+		watt_assign(s->atts, items, n);
 }
 
 static void tasks_session(void *arg)
@@ -448,6 +452,13 @@ static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
 			"overlay networks are off on this node: its advertised "
 			"address %s is not a unicast IPv4 address",
 			s->st.advertise_addr);
+	struct watt_config wc = {
+		.loop = &s->d->loop,
+		.net = s->nets ? eng_net(s->d->engine) : NULL,
+		.eng = s->d->engine,
+	};
+	if (watt_open(&wc, &s->atts) < 0)
+		s->atts = NULL; /* attaching answers "not in a swarm" */
 	return rc;
 }
 
@@ -515,6 +526,8 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 		stop_parts(s);
 		return rc;
 	}
+	if (s->atts)
+		watt_set_agent(s->atts, s->agent);
 	s->state = "active";
 	s->error[0] = '\0';
 	return 0;
@@ -540,6 +553,10 @@ static void stop_parts(struct daemon_swarm *s)
 	if (s->nets) {
 		wnet_close(s->nets);
 		s->nets = NULL;
+	}
+	if (s->atts) {
+		watt_close(s->atts);
+		s->atts = NULL;
 	}
 	if (s->tasks) {
 		/* Task containers go on running; the next start adopts them. */
@@ -570,6 +587,7 @@ static void op_local(void *arg, struct api_swarm_local *out)
 	out->st = s->have_state && strcmp(s->state, "active") == 0 ? &s->st
 								   : NULL;
 	out->mgr = s->mgr;
+	out->watt = out->st ? s->atts : NULL;
 }
 
 static int still_leaving(const struct daemon_swarm *s, char *err,

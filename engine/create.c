@@ -496,6 +496,11 @@ static void random_name(struct eng *e, char *out, size_t cap)
 	}
 }
 
+void eng_name_new(struct eng *e, char *out, size_t cap)
+{
+	random_name(e, out, cap);
+}
+
 static int pick_name(struct create *c)
 {
 	const char *n = c->spec->name;

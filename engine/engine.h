@@ -271,6 +271,14 @@ struct eng_created {
 };
 
 /**
+ * eng_name_new() - a Docker-style name ("adjective_scientist") no
+ * container has now, into @out (@cap bytes), as eng_create() draws for a
+ * spec without one: for a caller that needs the name before the create
+ * (an attachment to an overlay answers to it, docs/overlay.md).
+ */
+void eng_name_new(struct eng *e, char *out, size_t cap);
+
+/**
  * eng_create() - resolve the image, merge, validate and make the
  * container (state "created"), its record, and mark its image in use.
  * All or nothing. Returns 0 and @out; -EINVAL (a bad spec, also every

@@ -175,6 +175,53 @@ static json_t *services_json(struct orch_model *m, const struct orch_net *n,
 	return out;
 }
 
+/*
+ * The "Containers" of network @n: its attachments (tasks without a
+ * service, sorted first in @tasks), each with the names it answers to
+ * (Name, the container's, then its Aliases) and whether it is Ready.
+ */
+static json_t *containers_json(const struct orch_net *n,
+			       struct orch_task **tasks, size_t nt)
+{
+	json_t *out = json_array();
+	int rc = out ? 0 : -ENOMEM;
+	for (size_t i = 0; i < nt && !*tasks[i]->service_id && rc == 0; i++) {
+		const struct orch_task *t = tasks[i];
+		json_t *na = NULL, *al = json_array();
+		if (jsonx_parse(t->nets_text, strlen(t->nets_text), &na, NULL,
+				0) < 0 ||
+		    !al) {
+			json_decref(al);
+			continue; /* not written by the allocator */
+		}
+		const json_t *names =
+			json_object_get(json_array_get(na, 0), "Aliases");
+		size_t j;
+		json_t *x;
+		json_array_foreach(names, j, x)
+		{
+			if (j > 0)
+				json_array_append(al, x);
+		}
+		bool ready =
+			t->state == TASK_RUNNING && t->desired == TASK_RUNNING;
+		json_t *o = json_pack(
+			"{s:s, s:s, s:o, s:o, s:s, s:b}", "ID", t->id, "Name",
+			json_string_value(json_array_get(names, 0))
+				? json_string_value(json_array_get(names, 0))
+				: "",
+			"Aliases", al, "Addr", ip_json(addr_on(t, n->id)),
+			"NodeID", t->node_id, "Ready", ready);
+		json_decref(na);
+		rc = o ? json_array_append_new(out, o) : -ENOMEM;
+	}
+	if (rc) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
 /* Network @n as node @node_id sees it (the item's fields but Kind). */
 static json_t *net_json(struct orch_model *m, const struct orch_net *n,
 			const char *node_id)
@@ -198,18 +245,23 @@ static json_t *net_json(struct orch_model *m, const struct orch_net *n,
 	}
 	qsort(tasks, nt, sizeof(*tasks), cmp_task);
 	json_t *svcs = rc == 0 ? services_json(m, n, tasks, nt) : NULL;
+	json_t *ctrs = svcs ? containers_json(n, tasks, nt) : NULL;
+	if (!ctrs) {
+		json_decref(svcs);
+		svcs = NULL;
+	}
 	char sub[16], gw[16], cidr[24];
 	alloc_addr_format(n->a.subnet, sub);
 	alloc_addr_format(n->a.gateway, gw);
 	snprintf(cidr, sizeof(cidr), "%s/%u", sub, n->a.prefix);
 	json_t *o = svcs ? json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, "
-				     "s:b, s:b, s:O, s:o}",
+				     "s:b, s:b, s:O, s:o, s:o}",
 				     "ID", n->id, "Name", n->name, "VNI",
 				     (json_int_t)n->a.vni, "Subnet", cidr,
 				     "Gateway", gw, "MTU", (json_int_t)n->mtu,
 				     "Internal", n->internal, "Attachable",
 				     n->attachable, "Peers", peers, "Services",
-				     svcs)
+				     svcs, "Containers", ctrs)
 			 : NULL;
 	json_decref(peers);
 	shoal_free(tasks);

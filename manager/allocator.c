@@ -25,6 +25,7 @@
  */
 #include "manager/allocator.h"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/jsonx.h"
 #include "manager/orch.h"
 
@@ -682,6 +683,128 @@ out:
 	return rc;
 }
 
+/*
+ * A network attachment (a task without ServiceID: a container of its node
+ * attached to an attachable overlay, docs/overlay.md, "Attachable
+ * overlays"): its Spec names the network (Networks[0].Target, an id) and
+ * the names it answers to (Aliases: the container's name first). It gets
+ * the lowest free address and goes straight to running (there is nothing
+ * to schedule: its node is the one that asked), in Docker's attachment
+ * shape. A network gone, not attachable, or full leaves it new with the
+ * reason in Err, which the dispatcher answers to the node.
+ */
+static int attach_alloc(struct orch_model *m, struct hmap *pools,
+			struct orch_task *t, const struct alloc_hooks *h)
+{
+	json_t *spec = NULL;
+	if (jsonx_parse(t->spec_text, strlen(t->spec_text), &spec, NULL, 0) < 0)
+		return set_err(t, false, h, "the attachment's spec is invalid");
+	const json_t *cfg =
+		json_array_get(json_object_get(spec, "Networks"), 0);
+	const char *target = jsonx_str(cfg, "Target", "");
+	struct orch_net *n =
+		*target ? hmap_get_str(&m->networks, target) : NULL;
+	char why[256] = "";
+	uint32_t addr = 0;
+	int rc = 0;
+	if (!n)
+		snprintf(why, sizeof(why), "network %.64s not found", target);
+	else if (!n->attachable)
+		snprintf(why, sizeof(why),
+			 "rpc error: code = PermissionDenied desc = network "
+			 "%.64s not manually attachable",
+			 n->name);
+	else if ((rc = pick(pools, m, n->id, &addr)) == -ENOSPC)
+		snprintf(why, sizeof(why),
+			 "no address left on network %.64s: its subnet is "
+			 "full",
+			 n->name);
+	if (*why || rc < 0) {
+		json_decref(spec);
+		return rc < 0 && rc != -ENOSPC ? rc : set_err(t, false, h, why);
+	}
+	json_t *al = json_array();
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(cfg, "Aliases"), i, x)
+	{
+		if (al && json_is_string(x))
+			json_array_append(al, x);
+	}
+	json_t *arr =
+		json_pack("[{s:o, s:[o], s:o}]", "Network", network_json(n),
+			  "Addresses", cidr_json(addr, n->a.prefix), "Aliases",
+			  al ? al : json_array());
+	char *text = arr ? canon(arr) : NULL;
+	struct orch_addr *a = shoal_calloc(1, sizeof(*a));
+	json_decref(arr);
+	json_decref(spec);
+	if (!text || !a) {
+		shoal_free(text);
+		shoal_free(a);
+		return -ENOMEM;
+	}
+	if (!h->touch_task(h->arg, t)) {
+		shoal_free(text);
+		shoal_free(a);
+		return 0; /* the batch is full: the next pass */
+	}
+	snprintf(a->net_id, sizeof(a->net_id), "%s", n->id);
+	a->addr = addr;
+	shoal_free(t->nets_text);
+	shoal_free(t->addrs);
+	t->nets_text = text;
+	t->addrs = a;
+	t->naddrs = 1;
+	t->state = TASK_RUNNING;
+	t->err[0] = '\0';
+	snprintf(t->msg, sizeof(t->msg), "attached");
+	return orch__task_set_status(t, h->now_ns);
+}
+
+int alloc_attach_spec(const char *node_id, const char *net_id,
+		      const char *ctr_id, const char *const *names, size_t n,
+		      int64_t now_ns, char **spec, char **status)
+{
+	if (n > ALLOC_ATTACH_NAMES_MAX)
+		return -EINVAL;
+	json_t *al = json_array();
+	for (size_t i = 0; al && i < n; i++) {
+		size_t len = names[i] ? strlen(names[i]) : 0;
+		if (len == 0 || len > 255) {
+			json_decref(al);
+			return -EINVAL;
+		}
+		json_array_append_new(al, json_string(names[i]));
+	}
+	json_t *sp = json_pack(
+		"{s:s, s:I, s:s, s:{s:{s:s}, s:[{s:s, s:o}]}, s:{}, s:s, "
+		"s:{s:I}, s:s}",
+		"ServiceID", "", "Slot", (json_int_t)0, "NodeID", node_id,
+		"Spec", "NetworkAttachmentSpec", "ContainerID",
+		ctr_id ? ctr_id : "", "Networks", "Target", net_id, "Aliases",
+		al ? al : json_null(), "ServiceAnnotations", "DesiredState",
+		"running", "SpecVersion", "Index", (json_int_t)0, "Mode",
+		"replicated");
+	char ts[48];
+	time_format_rfc3339(now_ns, ts, sizeof(ts));
+	json_t *st = json_pack("{s:s, s:s, s:s, s:s, s:{}, s:{}}", "Timestamp",
+			       ts, "State", "new", "Message",
+			       "network attachment requested", "Err", "",
+			       "ContainerStatus", "PortStatus");
+	*spec = sp && al ? canon(sp) : NULL;
+	*status = st ? canon(st) : NULL;
+	json_decref(sp);
+	json_decref(st);
+	if (!*spec || !*status) {
+		shoal_free(*spec);
+		shoal_free(*status);
+		*spec = *status = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 bool alloc_task_current(struct orch_model *m, const struct orch_service *s,
 			const struct orch_task *t)
 {
@@ -890,7 +1013,9 @@ int alloc_pass(struct orch_model *m, struct orch_task **all, size_t n,
 		if (all[i]->state == TASK_NEW &&
 		    all[i]->desired == TASK_RUNNING &&
 		    !(all[i]->dirty & ORCH_DELETE))
-			rc = task_alloc(m, &pools, all[i], false, h);
+			rc = *all[i]->service_id
+				     ? task_alloc(m, &pools, all[i], false, h)
+				     : attach_alloc(m, &pools, all[i], h);
 	for (size_t i = 0; i < nfresh && rc == 0; i++)
 		if (fresh[i] && fresh[i]->state == TASK_NEW)
 			rc = task_alloc(m, &pools, fresh[i], true, h);

@@ -162,6 +162,24 @@ int alloc_pass(struct orch_model *m, struct orch_task **all, size_t n,
 bool alloc_task_current(struct orch_model *m, const struct orch_service *s,
 			const struct orch_task *t);
 
+/**
+ * alloc_attach_spec() - the stored spec and status of a new network
+ * attachment (docs/overlay.md, "Attachable overlays"): a task without
+ * ServiceID on node @node_id (the asking node, from its session's
+ * certificate), desired running, state new, for container @ctr_id on
+ * network @net_id, answering to @names (@n, the container's name first,
+ * then its aliases; none: reachable by address only). @ctr_id is "" when
+ * the container does not exist yet (docker run: the runtime draws its id
+ * in the create, after the address is known). The allocator gives it its
+ * address (alloc_pass()). *@spec and *@status are owned (free with
+ * shoal_free()). 0, -EINVAL for a name that is not a string of 1..255
+ * bytes or more than ALLOC_ATTACH_NAMES_MAX names, or -ENOMEM.
+ */
+#define ALLOC_ATTACH_NAMES_MAX 64
+int alloc_attach_spec(const char *node_id, const char *net_id,
+		      const char *ctr_id, const char *const *names, size_t n,
+		      int64_t now_ns, char **spec, char **status);
+
 /** alloc_service_has_nets() - whether tasks of @s need the allocator
  * (made in state new). */
 bool alloc_service_has_nets(const struct orch_service *s);

@@ -10,8 +10,8 @@
  *   Driver               "overlay"
  *   Scope                "" or "swarm"
  *   Internal, Labels     kept and shown by inspect
- *   Attachable           refused: `docker run --network` on an overlay
- *                        needs the data plane (not yet)
+ *   Attachable           kept: containers of any node may join it
+ *                        (docker run --network, network connect)
  *   Options              com.docker.network.driver.mtu (68..9000);
  *                        "encrypted" refused (no IPsec ESP, no WireGuard
  *                        in this kernel); any other refused by name
@@ -293,16 +293,10 @@ static int check_fields(const json_t *req, char *err, size_t errlen)
 				"supported");
 		return -EINVAL;
 	}
-	if (is_set(json_object_get(req, "Attachable"))) {
-		snprintf(err, errlen,
-			 PREFIX
-			 "attachable overlay networks (docker run "
-			 "--network on an overlay) are not supported yet");
-		return -EINVAL;
-	}
 	if (check_type(req, "Name", JSON_STRING, err, errlen) < 0 ||
 	    check_type(req, "Scope", JSON_STRING, err, errlen) < 0 ||
 	    check_type(req, "Internal", JSON_TRUE, err, errlen) < 0 ||
+	    check_type(req, "Attachable", JSON_TRUE, err, errlen) < 0 ||
 	    check_type(req, "CheckDuplicate", JSON_TRUE, err, errlen) < 0 ||
 	    check_type(req, "Labels", JSON_OBJECT, err, errlen) < 0 ||
 	    check_type(req, "Options", JSON_OBJECT, err, errlen) < 0)
@@ -373,7 +367,7 @@ int alloc_net_check(const json_t *req, json_t **out, char *err, size_t errlen)
 		"{s:s, s:s, s:s, s:b, s:b, s:o, s:o, s:{s:s, s:[o]}}", "Name",
 		jsonx_str(req, "Name", ""), "Driver", "overlay", "Scope",
 		"swarm", "Internal", jsonx_bool(req, "Internal", false),
-		"Attachable", 0, "Labels",
+		"Attachable", jsonx_bool(req, "Attachable", false), "Labels",
 		labels ? json_deep_copy(labels) : json_object(), "Options",
 		opts ? json_deep_copy(opts) : json_object(), "IPAM", "Driver",
 		"default", "Config", cfg);

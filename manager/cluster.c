@@ -469,6 +469,7 @@ void mgr__maybe_done(struct mgr *m)
 		return;
 	mgr__dispatcher_follow(m);
 	mgr__orch_free(m);
+	mgr__attach_free(m);
 	store_free(m->store);
 	json_decref(m->revoked);
 	json_decref(m->init_spec);
@@ -655,6 +656,8 @@ int mgr_start(const struct mgr_config *cfg, struct mgr **out, char *err,
 	rc = mgr__components_init(m, cfg);
 	if (rc == 0)
 		rc = mgr__orch_init(m);
+	if (rc == 0)
+		rc = mgr__attach_init(m);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot register the components: %s",
 			 shoal_strerror(rc));
@@ -683,6 +686,7 @@ err_listener:
 	uv_close((uv_handle_t *)m->listener, mgr__listener_closed);
 err_store:
 	mgr__orch_free(m);
+	mgr__attach_free(m);
 	store_free(m->store);
 err_free:
 	json_decref(m->init_spec);

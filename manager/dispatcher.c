@@ -470,10 +470,16 @@ static void close_stale(struct mgr *m, int64_t now)
 	}
 }
 
+struct mgr_conn *mgr__session_conn(struct mgr_session *s)
+{
+	return s ? s->c : NULL;
+}
+
 void mgr__check_down(struct mgr *m)
 {
 	int64_t now = time_mono_ns();
 	close_stale(m, now);
+	mgr__attach_tick(m);
 	if (now - m->disp.grace_from_ns <= silence_ns(m))
 		return;
 	const struct store_object **all;

@@ -147,6 +147,7 @@ struct mgr {
 	struct mgr_comps comps;
 	struct mgr_orch *orch; /* orch_component.c */
 	bool stopping;
+	struct mgr_attach *attach; /* attach.c */
 	void (*done)(void *arg);
 	void *done_arg;
 };
@@ -324,6 +325,33 @@ void mgr__orch_tick(struct mgr *m);
  * session's certified node). */
 void mgr__orch_reports(struct mgr *m, const char *node_id,
 		       const Swarm__TaskStatusReport *r);
+/** mgr__attach_init() - register the network attachments' component
+ * (attach.c); mgr__attach_free() at the manager's end. */
+int mgr__attach_init(struct mgr *m);
+void mgr__attach_free(struct mgr *m);
+/** mgr__on_attach() - an AttachNetwork on @c: checked, written, answered
+ * once allocated (attach.c). */
+void mgr__on_attach(struct mgr_conn *c, const Swarm__AttachNetwork *r);
+/** mgr__on_detach() - a DetachNetwork on @c: the node's own attachment
+ * deleted (attach.c). */
+void mgr__on_detach(struct mgr_conn *c, const Swarm__DetachNetwork *d);
+/**
+ * mgr__attach_check() - an AttachNetwork from a node, checked whole against
+ * store @s before anything is written: the network it names (by id, name
+ * or unique id prefix; *@net, borrowed from @s) exists and is attachable,
+ * the container id is empty or 64 hex digits, at most
+ * ALLOC_ATTACH_NAMES_MAX names that the nodes' resolver can answer.
+ * 0, SHOAL_ENOTFOUND, -EPERM or -EINVAL with Docker's words in @err.
+ * Pure (fuzzed by tests/fuzz/swarm: fuzz-swarm-attach).
+ */
+int mgr__attach_check(const struct store *s, const Swarm__AttachNetwork *r,
+		      const struct store_object **net, char *err, size_t cap);
+/** mgr__attach_tick() - answer the attachment requests past their time
+ * (from the leader's timer). */
+void mgr__attach_tick(struct mgr *m);
+/** mgr__session_conn() - the connection of session @s (NULL for NULL). */
+struct mgr_conn *mgr__session_conn(struct mgr_session *s);
+
 /** mgr__on_task_status() - a TaskStatusReport on @c (dispatcher.c). */
 void mgr__on_task_status(struct mgr_conn *c, const Swarm__TaskStatusReport *r);
 

@@ -166,6 +166,12 @@ static void on_frame(struct wire_chan *ch, const uint8_t *data, size_t len)
 	case SWARM__ENVELOPE__BODY_LOGS_DATA:
 		mgr__on_logs_data(c, env->logs_data);
 		break;
+	case SWARM__ENVELOPE__BODY_ATTACH_NETWORK:
+		mgr__on_attach(c, env->attach_network);
+		break;
+	case SWARM__ENVELOPE__BODY_DETACH_NETWORK:
+		mgr__on_detach(c, env->detach_network);
+		break;
 	default:
 		log_warn("peer=%s sent an unexpected message (%d)",
 			 wire_chan_name(ch), (int)env->body_case);

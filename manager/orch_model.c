@@ -868,8 +868,12 @@ int orch__task_set_status(struct orch_task *t, int64_t now_ns)
 char *orch_assignment_json(const struct orch_task *t, size_t *len)
 {
 	struct buf b = BUF_INIT;
-	int rc = buf_printf(&b, "{\"ID\":\"%s\",\"Version\":{\"Index\":%llu},",
-			    t->id, (unsigned long long)t->version);
+	/* A network attachment (no service) is not a task for the node's
+	 * executor: its agent's network part takes it (docs/overlay.md). */
+	int rc = buf_append_str(
+		&b, *t->service_id ? "{" : "{\"Kind\":\"attachment\",");
+	rc |= buf_printf(&b, "\"ID\":\"%s\",\"Version\":{\"Index\":%llu},",
+			 t->id, (unsigned long long)t->version);
 	/* The task spec's fields, then the status. */
 	struct buf sp = BUF_INIT;
 	rc |= orch__task_spec(t, &sp);

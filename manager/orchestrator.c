@@ -885,10 +885,36 @@ static void global(struct pass *p, struct orch_service *s, struct orch_task **t,
 }
 
 /* A removed service's tasks: desired remove, deleted once stopped. */
+/*
+ * A network attachment (a task without ServiceID, docs/overlay.md,
+ * "Attachable overlays"): no service makes, replaces or places it. It
+ * goes with its node (`node rm`, a node that left), and one the
+ * allocator could not give an address within ORCH_ATTACH_WAIT_NS (the
+ * dispatcher that asked for it answers and deletes it; a new leader may
+ * not know it) goes too. Its container's removal deletes it through the
+ * dispatcher.
+ */
+#define ORCH_ATTACH_WAIT_NS (60LL * 1000000000LL)
+
+static void attachment(struct pass *p, struct orch_task *x)
+{
+	struct orch_node *nd = orch__node_of(p->m, x);
+	bool stale = x->state < TASK_RUNNING &&
+		     p->env->now_ns - x->created_ns > ORCH_ATTACH_WAIT_NS;
+	if (!nd || stale || task_state_terminal(x->state))
+		touch(p, x, ORCH_DELETE);
+	else if (x->state < TASK_RUNNING)
+		wake_at(p, x->created_ns + ORCH_ATTACH_WAIT_NS + 1);
+}
+
 static void orphans(struct pass *p, struct orch_task **t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct orch_task *x = t[i];
+		if (!*x->service_id) {
+			attachment(p, x);
+			continue;
+		}
 		struct orch_node *nd = orch__node_of(p->m, x);
 		bool gone = task_state_terminal(x->state) ||
 			    x->state < TASK_ASSIGNED || !nd || nd->down;
@@ -1137,8 +1163,8 @@ int orch_pass(struct orch_model *m, const struct orch_env *env,
 	}
 	for (size_t i = 0; rc == 0 && i < k; i++) {
 		struct orch_task *t = all[i];
-		if (t->dirty & ORCH_DELETE)
-			continue;
+		if ((t->dirty & ORCH_DELETE) || !*t->service_id)
+			continue; /* an attachment is not placed, nor counted */
 		if (t->desired == TASK_RUNNING && t->state < TASK_ASSIGNED) {
 			if (t->state >= TASK_PENDING)
 				pend[npend++] = t;

@@ -81,9 +81,71 @@ struct agent {
 	bool ended_for_good;
 	void (*done)(void *arg);
 	void *done_arg;
+	/* Attachment requests waiting for the leader's answer. */
+	struct attach_wait {
+		uint64_t id; /* 0: a free slot */
+		agent_attach_cb *cb;
+		void *arg;
+		int64_t deadline_ns; /* monotonic */
+	} attach[AGENT_ATTACH_MAX];
+	uint64_t attach_next;
 };
 
 static void connect_next(struct agent *a);
+
+/* Request @w answered (its slot freed before the callback, which may ask
+ * again). */
+static void attach_done(struct attach_wait *w, int code, const char *error,
+			const char *task_id, const char *net_id,
+			const char *json)
+{
+	struct attach_wait copy = *w;
+	w->id = 0;
+	copy.cb(copy.arg, code, error, task_id, net_id, json);
+}
+
+/* Every request waiting ends with @code: the session ended (@deadline 0)
+ * or those past their time. */
+static void attach_fail(struct agent *a, int code, const char *why, int64_t now)
+{
+	for (size_t i = 0; i < AGENT_ATTACH_MAX; i++)
+		if (a->attach[i].id &&
+		    (!now || now >= a->attach[i].deadline_ns))
+			attach_done(&a->attach[i], code, why, "", "", "");
+}
+
+/* The leader's answer, checked: a known request, and on success an
+ * attachment that is a JSON object naming its task and network. */
+static void on_attached(struct agent *a, const Swarm__AttachNetworkResponse *r)
+{
+	struct attach_wait *w = NULL;
+	for (size_t i = 0; i < AGENT_ATTACH_MAX && !w; i++)
+		if (r->req_id && a->attach[i].id == r->req_id)
+			w = &a->attach[i];
+	if (!w)
+		return; /* cancelled, or past its time */
+	const char *task = r->task_id ? r->task_id : "";
+	const char *net = r->network_id ? r->network_id : "";
+	const char *json = r->attachment_json ? r->attachment_json : "";
+	if (r->code < 0) {
+		attach_done(w, r->code,
+			    r->error && *r->error ? r->error
+						  : "the managers refused the "
+						    "network attachment",
+			    "", "", "");
+	} else if (!*task || strlen(task) > 64 || !*net || strlen(net) > 64 ||
+		   *json != '{') {
+		log_warn("manager %s answered a network attachment without "
+			 "its task, network or address",
+			 a->chan ? wire_chan_name(a->chan) : "");
+		attach_done(w, -EPROTO,
+			    "the managers' answer to the network attachment "
+			    "is malformed",
+			    "", "", "");
+	} else {
+		attach_done(w, 0, "", task, net, json);
+	}
+}
 static void tick(uv_timer_t *t);
 
 static void maybe_free(struct agent *a)
@@ -147,6 +209,10 @@ static void heartbeat(struct agent *a)
 
 static void tick(uv_timer_t *t)
 {
+	attach_fail(t->data, -ETIMEDOUT,
+		    "the swarm's managers did not answer the network "
+		    "attachment in time; try again",
+		    time_mono_ns());
 	struct agent *a = t->data;
 	if (a->stopping || a->ended_for_good)
 		return;
@@ -434,6 +500,10 @@ static void on_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 			a->logs_control(a->arg, env->logs_control->sub_id,
 					env->logs_control->cancel,
 					env->logs_control->credit);
+	} else if (env->body_case ==
+			   SWARM__ENVELOPE__BODY_ATTACH_NETWORK_RESPONSE &&
+		   a->state == AGENT_SESSION) {
+		on_attached(a, env->attach_network_response);
 	} else if (env->body_case == SWARM__ENVELOPE__BODY_SESSION_END) {
 		const char *why = env->session_end->error
 					  ? env->session_end->error
@@ -483,6 +553,10 @@ static void on_closed(struct wire_chan *c, int reason)
 	a->renewing = false;
 	a->state = AGENT_IDLE;
 	a->session_id[0] = '\0';
+	attach_fail(a, -ENOTCONN,
+		    "this node lost its session with the swarm's managers; "
+		    "try again",
+		    0);
 	if (a->stopping) {
 		maybe_free(a);
 		return;
@@ -653,6 +727,60 @@ int agent_send_logs(struct agent *a, uint64_t sub_id,
 	send_env(a, &env);
 	shoal_free(ptrs);
 	shoal_free(ls);
+	return 0;
+}
+
+int agent_attach(struct agent *a, const struct agent_attach_req *r,
+		 agent_attach_cb *cb, void *arg, uint64_t *id)
+{
+	if (a->state != AGENT_SESSION || !a->chan || a->stopping)
+		return -ENOTCONN;
+	struct attach_wait *w = NULL;
+	for (size_t i = 0; i < AGENT_ATTACH_MAX && !w; i++)
+		if (!a->attach[i].id)
+			w = &a->attach[i];
+	if (!w)
+		return -EBUSY;
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__AttachNetwork an = SWARM__ATTACH_NETWORK__INIT;
+	*w = (struct attach_wait){
+		.id = ++a->attach_next,
+		.cb = cb,
+		.arg = arg,
+		.deadline_ns = time_mono_ns() +
+			       (int64_t)AGENT_ATTACH_WAIT_MS * NSEC_PER_MSEC,
+	};
+	an.req_id = w->id;
+	an.network = (char *)r->network;
+	an.container_id = (char *)r->container_id;
+	an.names = (char **)r->names;
+	an.n_names = r->n;
+	env.body_case = SWARM__ENVELOPE__BODY_ATTACH_NETWORK;
+	env.attach_network = &an;
+	send_env(a, &env);
+	*id = w->id;
+	return 0;
+}
+
+void agent_attach_cancel(struct agent *a, uint64_t id)
+{
+	for (size_t i = 0; id && i < AGENT_ATTACH_MAX; i++)
+		if (a->attach[i].id == id)
+			a->attach[i].id = 0;
+}
+
+int agent_detach(struct agent *a, const char *task_id)
+{
+	if (!task_id || !*task_id || strlen(task_id) > 64)
+		return -EINVAL;
+	if (a->state != AGENT_SESSION || !a->chan)
+		return -ENOTCONN;
+	Swarm__Envelope env = SWARM__ENVELOPE__INIT;
+	Swarm__DetachNetwork d = SWARM__DETACH_NETWORK__INIT;
+	d.task_id = (char *)task_id;
+	env.body_case = SWARM__ENVELOPE__BODY_DETACH_NETWORK;
+	env.detach_network = &d;
+	send_env(a, &env);
 	return 0;
 }
 

@@ -97,8 +97,11 @@ static int subnet_of(const char *s, uint32_t *net, int *len)
 	if (!slash || slash - s >= 16)
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%.*s", (int)(slash - s), s);
+	/* Digits only ("/ 16" is not a prefix), and the whole text must fit
+	 * the item's Subnet field it is copied to. */
 	l = strtol(slash + 1, &end, 10);
-	if (*end || slash[1] == '\0' || l < 8 || l > 29 || ip4(buf, net) < 0)
+	if (*end || !isdigit((unsigned char)slash[1]) || strlen(s) >= 19 ||
+	    l < 8 || l > 29 || ip4(buf, net) < 0)
 		return -EINVAL;
 	*len = (int)l;
 	return (*net & ~(0xffffffffu << (32 - l))) ? -EINVAL : 0;
@@ -296,6 +299,77 @@ static int services_from(const json_t *a, struct wnet_item *it, uint32_t net,
 	return 0;
 }
 
+/* One name of an attached container into @it (a name "" is none). */
+static int ctr_name(struct wnet_item *it, const char *name, uint32_t addr,
+		    bool ready, struct shoal_err *err)
+{
+	if (!name || !*name)
+		return 0;
+	if (!dns_name_ok(name, 255))
+		return bad(err,
+			   "network %s: an attached container's names must "
+			   "be DNS names",
+			   it->name);
+	if (it->n_ctr_names == WNET_MAX_CTR_NAMES)
+		return bad(err, "network %s: too many Containers' names",
+			   it->name);
+	if (!(it->n_ctr_names & (it->n_ctr_names + 1))) {
+		size_t cap = 2 * (it->n_ctr_names + 1);
+		void *v = shoal_realloc(it->ctr_names,
+					cap * sizeof(*it->ctr_names));
+		if (!v)
+			return -ENOMEM;
+		it->ctr_names = v;
+	}
+	struct wnet_task *t = &it->ctr_names[it->n_ctr_names++];
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->addr = addr;
+	t->ready = ready;
+	return 0;
+}
+
+/* Containers[]: {"ID", "Name", "Aliases", "Addr", "NodeID", "Ready"}. */
+static int containers_from(const json_t *a, struct wnet_item *it, uint32_t net,
+			   int len, struct shoal_err *err)
+{
+	const json_t *c, *x;
+	size_t i, j;
+	int rc = 0;
+	if (a && !json_is_null(a) && !json_is_array(a))
+		return bad(err, "network %s: Containers must be a list",
+			   it->name);
+	json_array_foreach(a, i, c)
+	{
+		uint32_t addr;
+		const json_t *al = json_object_get(c, "Aliases");
+		bool ready = json_is_true(json_object_get(c, "Ready"));
+		if (ip4(jsonx_str(c, "Addr", NULL), &addr) < 0 ||
+		    !inside(addr, net, len) ||
+		    (al && !json_is_null(al) && !json_is_array(al)) ||
+		    json_array_size(al) > WNET_MAX_ALIASES)
+			return bad(err,
+				   "network %s: an attached container needs "
+				   "an Addr inside the subnet and a list of "
+				   "Aliases",
+				   it->name);
+		rc = ctr_name(it, jsonx_str(c, "Name", ""), addr, ready, err);
+		json_array_foreach(al, j, x)
+		{
+			if (rc == 0 && !json_is_string(x))
+				rc = bad(
+					err,
+					"network %s: an alias must be a string",
+					it->name);
+			if (rc == 0)
+				rc = ctr_name(it, json_string_value(x), addr,
+					      ready, err);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int wnet_item_decode(const json_t *o, struct wnet_item *it,
 		     struct shoal_err *err)
 {
@@ -346,6 +420,9 @@ int wnet_item_decode(const json_t *o, struct wnet_item *it,
 	if (rc == 0)
 		rc = services_from(json_object_get(o, "Services"), it, net, len,
 				   err);
+	if (rc == 0)
+		rc = containers_from(json_object_get(o, "Containers"), it, net,
+				     len, err);
 	if (rc < 0)
 		wnet_item_fini(it);
 	return rc;
@@ -366,6 +443,9 @@ void wnet_item_fini(struct wnet_item *it)
 	shoal_free(it->services);
 	it->services = NULL;
 	it->n_services = 0;
+	shoal_free(it->ctr_names);
+	it->ctr_names = NULL;
+	it->n_ctr_names = 0;
 }
 
 /* ---------------------------------------------------------------- peers */
@@ -534,6 +614,7 @@ static void set_names(struct wnet *w, const struct wnet_item *it)
 	int rc;
 	for (size_t i = 0; i < it->n_services; i++)
 		cap += 2 + it->services[i].n_aliases + it->services[i].n_tasks;
+	cap += it->n_ctr_names;
 	nm.cap = cap;
 	nm.v = shoal_calloc(cap + 1, sizeof(*nm.v));
 	/* Per service at most 64 Ready addresses (the resolver's most)
@@ -567,6 +648,11 @@ static void set_names(struct wnet *w, const struct wnet_item *it)
 		snprintf(nm.bufs[i], sizeof(nm.bufs[i]), "tasks.%s", sv->name);
 		add_name(&nm, nm.bufs[i], ready, nr);
 	}
+	/* Attached containers: their names and aliases, while they run. */
+	for (size_t i = 0; i < it->n_ctr_names; i++)
+		if (it->ctr_names[i].ready)
+			add_name(&nm, it->ctr_names[i].name,
+				 &it->ctr_names[i].addr, 1);
 	rc = net_overlay_set_names(w->net, it->id, nm.v, nm.n);
 	if (rc < 0)
 		log_warn("network=%s: its names are not served: %s", it->name,

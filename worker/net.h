@@ -44,8 +44,9 @@ struct wnet_peer {
 };
 
 #define WNET_MAX_SERVICES 4096
-#define WNET_MAX_TASKS 4096 /* per service */
-#define WNET_MAX_ALIASES 64 /* per service */
+#define WNET_MAX_TASKS 4096	 /* per service */
+#define WNET_MAX_ALIASES 64	 /* per service */
+#define WNET_MAX_CTR_NAMES 16384 /* Containers' names and aliases */
 
 /** A task of a service on the network (Services[].Tasks[]). */
 struct wnet_task {
@@ -78,6 +79,10 @@ struct wnet_item {
 	size_t n_peers;
 	struct wnet_service *services; /* owned */
 	size_t n_services;
+	/* Containers attached to the network (Containers[]: attachable
+	 * overlays): one entry per name, its Name then each alias. */
+	struct wnet_task *ctr_names; /* owned */
+	size_t n_ctr_names;
 };
 
 /**
@@ -88,7 +93,9 @@ struct wnet_item {
  * broadcast nor gateway address, behind a unicast VTEP; services with
  * Docker's names, mode vip (a VIP inside the subnet) or dnsrr, aliases
  * that are DNS labels, tasks with names of DNS labels and addresses
- * inside the subnet, within the WNET_MAX_* bounds). -EINVAL with
+ * inside the subnet; attached containers with names and aliases that are
+ * DNS names ("" for none) and an address inside the subnet, within the
+ * WNET_MAX_* bounds). -EINVAL with
  * @err; -ENOMEM. Pure: fuzzed by tests/fuzz/worker-net.
  */
 int wnet_item_decode(const json_t *o, struct wnet_item *out,

@@ -208,6 +208,49 @@ int agent_send_logs(struct agent *a, uint64_t sub_id,
 		    const struct agent_log_line *lines, size_t n, bool done,
 		    const char *error);
 
+/*
+ * Network attachments (docs/overlay.md, "Attachable overlays"): a
+ * container of this node on an attachable overlay. agent_attach() asks
+ * the leader over the session; @cb(@arg, ...) runs exactly once unless
+ * agent_attach_cancel() came first: @code 0 with the attachment's task id,
+ * its network's id and Docker's NetworkAttachment JSON (Network,
+ * Addresses, Aliases), borrowed for the call; or a negative code
+ * (SHOAL_ENOTFOUND: no such network; -EPERM: not attachable; -ENOTCONN:
+ * no session, or it ended; -ETIMEDOUT: no answer within
+ * AGENT_ATTACH_WAIT_MS) with Docker's words in @error.
+ */
+typedef void agent_attach_cb(void *arg, int code, const char *error,
+			     const char *task_id, const char *net_id,
+			     const char *json);
+
+struct agent_attach_req {
+	const char *network;	  /* name, id or unique id prefix */
+	const char *container_id; /* 64 hex digits */
+	const char *const *names; /* the container's name, then aliases */
+	size_t n;
+};
+
+#define AGENT_ATTACH_MAX 64
+#define AGENT_ATTACH_WAIT_MS 35000
+
+/**
+ * agent_attach() - ask for an attachment (above); *@id names the request
+ * for agent_attach_cancel(). 0, -ENOTCONN outside a session, -EBUSY with
+ * AGENT_ATTACH_MAX requests waiting, -ENOMEM (no callback then).
+ */
+int agent_attach(struct agent *a, const struct agent_attach_req *r,
+		 agent_attach_cb *cb, void *arg, uint64_t *id);
+
+/** agent_attach_cancel() - @id's callback will not run. */
+void agent_attach_cancel(struct agent *a, uint64_t id);
+
+/**
+ * agent_detach() - the attachment @task_id (this node's) is no longer
+ * used: the leader deletes it. 0, -ENOTCONN outside a session (the
+ * caller tries again at the next session), -EINVAL.
+ */
+int agent_detach(struct agent *a, const char *task_id);
+
 /** agent_in_session() - whether a manager answered our session. */
 bool agent_in_session(const struct agent *a);
 

@@ -27,8 +27,8 @@
  *               ended: none in a slot past the replicas (the larger of
  *               the spec's and the one its last pass saw), one per slot,
  *               two while a start-first replacement runs
- *   drained     no task desired running on a node drained or down since
- *               before the last pass was computed
+ *   drained     no task of a service desired running on a node drained
+ *               or down since before the last pass was computed
  *   lost-update no acknowledged service update is lost: the stored spec of
  *               the acknowledged generation is the acknowledged spec
  *   forward     no task's stored state ever moves backwards
@@ -37,6 +37,12 @@
  *               services 1-3 are on overlay A, 2 and 4 on overlay B
  *   allocated   no task of a service on overlays is pending or later
  *               without its addresses
+ *   attachments a network attachment (a task without ServiceID, written
+ *               by clients here as the dispatcher does for a node) stays
+ *               on its node and desired running (the orchestrator and the
+ *               scheduler skip it), and runs only on an attachable
+ *               overlay (A), with one address there; attachments to B
+ *               (not attachable) never run
  *   converge    (at the end, after healing everything) every replicated
  *               service runs its replicas, every global one one task per
  *               active node
@@ -48,6 +54,7 @@
  */
 #include "common/alloc.h"
 #include "common/jsonx.h"
+#include "manager/allocator.h"
 #include "manager/orch.h"
 
 #include <errno.h>
@@ -138,7 +145,9 @@ static struct sim {
 	unsigned ids;
 	char violation[64];
 	char detail[300];
-	struct hmap seen; /* task id -> last state + 1 */
+	struct hmap seen;  /* task id -> last state + 1 */
+	char att[256][32]; /* attachments to A written and not given back */
+	size_t natt;
 } S;
 
 static void violate(const char *name, const char *fmt, ...)
@@ -374,8 +383,8 @@ static void decode_views(void)
 	views = a;
 	while (hmap_next(&S.truth.tasks, &pos, &k, &kl, &val)) {
 		const struct orch_task *t = val;
-		if (!orch_task_assigned(t))
-			continue;
+		if (!orch_task_assigned(t) || !*t->service_id)
+			continue; /* an attachment is not the executor's */
 		struct view *v = &views[nviews++];
 		snprintf(v->id, sizeof(v->id), "%s", t->id);
 		snprintf(v->node, sizeof(v->node), "%s", t->node_id);
@@ -564,14 +573,97 @@ static void client_step(void)
 	client_write(si, spec, false);
 }
 
+/* A node attaches a container to overlay A (B sometimes: refused), or
+ * gives an attachment back (the dispatcher's writes, manager/attach.c). */
+static void attach_step(void)
+{
+	const struct store_object **all;
+	size_t n, k = 0;
+	if (chance(40) && store_list(S.s, STORE_TASKS, &all, &n) == 0) {
+		const struct store_object *pick = NULL;
+		for (size_t i = 0; i < n; i++)
+			if (!strncmp(all[i]->id, "attach", 6) && !below(++k))
+				pick = all[i];
+		if (pick) {
+			struct store_batch b;
+			for (size_t i = 0; i < S.natt; i++)
+				if (!strcmp(S.att[i], pick->id))
+					memcpy(S.att[i], S.att[--S.natt],
+					       sizeof(S.att[i]));
+			store_batch_init(&b, now_ns());
+			store_batch_delete(&b, STORE_TASKS, pick->id,
+					   pick->version);
+			apply(&b);
+		}
+		shoal_free(all);
+		return;
+	}
+	char id[32], *spec, *status, name[16];
+	const char *names[1] = {name};
+	bool on_a = chance(80);
+	snprintf(id, sizeof(id), "attach%019u", ++S.ids);
+	snprintf(name, sizeof(name), "c%u", S.ids);
+	if (alloc_attach_spec(S.nodes[below(NODES)].id, on_a ? NET_A : NET_B,
+			      "", names, 1, now_ns(), &spec, &status) < 0)
+		return;
+	struct store_batch b;
+	store_batch_init(&b, now_ns());
+	store_batch_create(&b, STORE_TASKS, id, NULL, spec, strlen(spec),
+			   status, strlen(status));
+	if (apply(&b) == 0 && on_a && S.natt < 256)
+		snprintf(S.att[S.natt++], sizeof(S.att[0]), "%s", id);
+	shoal_free(spec);
+	shoal_free(status);
+}
+
 /* --- invariants ---------------------------------------------------------- */
 
 static void check_addresses(void);
+
+/* attachments (see the top). */
+static void check_attachments(void)
+{
+	size_t pos = 0, kl;
+	const void *k;
+	void *v;
+	for (size_t i = 0; i < S.natt; i++)
+		if (!hmap_get_str(&S.truth.tasks, S.att[i]))
+			violate("attachments",
+				"attachment %s was deleted, not given back",
+				S.att[i]);
+	while (hmap_next(&S.truth.tasks, &pos, &k, &kl, &v)) {
+		const struct orch_task *t = v;
+		if (*t->service_id)
+			continue;
+		json_t *sp = NULL;
+		jsonx_parse(t->spec_text, strlen(t->spec_text), &sp, NULL, 0);
+		const char *net = jsonx_str(
+			json_array_get(json_object_get(sp, "Networks"), 0),
+			"Target", "");
+		bool on_a = !strcmp(net, NET_A);
+		json_decref(sp);
+		if (strncmp(t->node_id, "node", 4) ||
+		    t->desired != TASK_RUNNING)
+			violate("attachments",
+				"attachment %s moved to node '%s', desired %s",
+				t->id, t->node_id, task_state_name(t->desired));
+		else if (t->state == TASK_RUNNING &&
+			 (!on_a || t->naddrs != 1 ||
+			  strcmp(t->addrs[0].net_id, NET_A)))
+			violate("attachments",
+				"attachment %s runs on %s with %zu addresses",
+				t->id, net, t->naddrs);
+		else if (t->state != TASK_RUNNING && t->state != TASK_NEW)
+			violate("attachments", "attachment %s is %s", t->id,
+				task_state_name(t->state));
+	}
+}
 
 static void check(void)
 {
 	feed_truth();
 	check_addresses();
+	check_attachments();
 	size_t running[MAX_SVC] = {0};
 	/* live tasks per slot (slots past MAX_SLOT counted in the last) */
 	static uint8_t per_slot[MAX_SVC][MAX_SLOT + 1];
@@ -601,7 +693,9 @@ static void check(void)
 				if (per_slot[i][slot] < UINT8_MAX)
 					per_slot[i][slot]++;
 			}
-		for (int i = 0; want && i < NODES; i++) {
+		/* An attachment stays on a drained or down node (its
+		 * container is not the swarm's to move; Docker's too). */
+		for (int i = 0; want && *t->service_id && i < NODES; i++) {
 			struct node *nd = &S.nodes[i];
 			bool out = nd->drained || nd->marked_down;
 			if (strcmp(nd->id, t->node_id) == 0 && out &&
@@ -839,6 +933,8 @@ static void run_step(bool faults)
 				resend(i);
 		} else if (e < 25) {
 			client_step();
+		} else if (e < 29) {
+			attach_step();
 		}
 		feed_model();
 	}
@@ -861,9 +957,9 @@ static int run(uint64_t seed, int steps)
 	orch_model_init(&S.m);
 	orch_model_init(&S.truth);
 	static const char *const nets[2][2] = {
-		{NET_A, "{\"Name\":\"a\",\"IPAM\":{\"Config\":[{\"Subnet\":"
-			"\"10.0.0.0/24\",\"Gateway\":\"10.0.0.1\"}]},\"VNI\":"
-			"4096}"},
+		{NET_A, "{\"Name\":\"a\",\"Attachable\":true,\"IPAM\":{"
+			"\"Config\":[{\"Subnet\":\"10.0.0.0/24\",\"Gateway\":"
+			"\"10.0.0.1\"}]},\"VNI\":4096}"},
 		{NET_B, "{\"Name\":\"b\",\"IPAM\":{\"Config\":[{\"Subnet\":"
 			"\"10.0.1.0/26\",\"Gateway\":\"10.0.1.1\"}]},\"VNI\":"
 			"4097}"}};
@@ -957,7 +1053,7 @@ int main(int argc, char **argv)
 			expect = argv[++i];
 		} else if (strcmp(argv[i], "--list-invariants") == 0) {
 			puts("replicas\ndrained\nlost-update\nforward\naddresses\n"
-			     "allocated\nconverge");
+			     "allocated\nattachments\nconverge");
 			return 0;
 		} else {
 			fprintf(stderr,

@@ -3,8 +3,8 @@
 # worker on four lab hosts, driven by the real docker CLI. A create on a
 # follower is forwarded to the leader; every manager lists and inspects
 # the network with its VNI and subnet; Docker's refusals (a name taken, an
-# overlapping subnet, -o encrypted naming what the kernel lacks,
-# --attachable, a predefined name, a local network's name on that manager
+# overlapping subnet, -o encrypted naming what the kernel lacks, a
+# predefined name, a local network's name on that manager
 # and the reverse); a worker answers Docker's 503; after kill -9 of the
 # leader the networks are still there and a new one gets the next VNI
 # and subnet (nothing given twice); rm on any manager removes it
@@ -68,8 +68,6 @@ assert_contains "an overlapping subnet is refused" \
 	"$(lab exec h2 docker network create -d overlay --subnet 10.20.5.0/24 x 2>&1 || true)"
 assert_contains "-o encrypted names what the kernel lacks" "IPsec ESP" \
 	"$(lab exec h1 docker network create -d overlay -o encrypted x 2>&1 || true)"
-assert_contains "--attachable is refused by name" "attachable" \
-	"$(lab exec h1 docker network create -d overlay --attachable x 2>&1 || true)"
 assert_contains "a worker answers Docker's 503" "not a swarm manager" \
 	"$(lab exec h4 docker network create -d overlay x 2>&1 || true)"
 # (h1's own predefined host network answers first: "already exists")

@@ -5,9 +5,13 @@
  * unicast VTEP, an MTU of 68..9000, names that fit. The same object is
  * then read as an ingress item's Addr, Nodes and Ports against that
  * network (wnet_ingress_decode): tcp or udp, ports 1..65535, every
- * address inside the subnet.
+ * address inside the subnet. Attached containers' names (Containers)
+ * are inside the subnet and named. The bytes are also given as an item
+ * of a set to the node's attachments (worker/attach.c, watt_assign(): an
+ * item of Kind "attachment" with its network and address).
  */
 #include "common/jsonx.h"
+#include "worker/attach.h"
 #include "worker/net.h"
 
 #include <stdint.h>
@@ -39,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((it.peers[i].addr & mask) != net ||
 			    it.peers[i].vtep == 0)
 				abort();
+
 		struct wnet_ingress in;
 		uint32_t sub = 0;
 		char a[20];
@@ -46,6 +51,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 (int)(strchr(it.subnet, '/') - it.subnet), it.subnet);
 		for (char *t = strtok(a, "."); t; t = strtok(NULL, "."))
 			sub = sub << 8 | (uint32_t)atoi(t);
+		for (size_t i = 0; i < it.n_ctr_names; i++)
+			if (!it.ctr_names[i].name[0] ||
+			    (it.ctr_names[i].addr & mask) != sub)
+				abort();
 		err.msg[0] = '\0';
 		if (wnet_ingress_decode(o, &it, &in, &err) == 0) {
 			if (in.self && (in.self & mask) != sub)
@@ -70,5 +79,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* a refusal says why */
 	}
 	json_decref(o);
+	/* As an item of a set: no network, no agent, nothing given back. */
+	static struct watt *w;
+	struct watt_config wc = {0};
+	if (!w && watt_open(&wc, &w) < 0)
+		abort();
+	struct agent_item item = {data, size};
+	watt_assign(w, &item, 1);
 	return 0;
 }

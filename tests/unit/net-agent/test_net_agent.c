@@ -661,6 +661,71 @@ static void a_leaving_task_drops_out_of_the_vip_here_at_once(void **state)
 	net_close(n);
 }
 
+/* Containers of attachable overlays (docs/overlay.md): their names and
+ * aliases answer their address while they run. */
+static void attached_containers_are_answered_by_name_and_alias(void **state)
+{
+	static const char ctrs[] =
+		"[{\"ID\": \"t1\", \"Name\": \"c1\", \"Aliases\": "
+		"[\"cli1\"], \"Addr\": \"10.0.1.7\", \"NodeID\": \"n2\", "
+		"\"Ready\": true}, {\"ID\": \"t2\", \"Name\": \"c2\", "
+		"\"Addr\": \"10.0.1.8\", \"Ready\": false}, {\"ID\": "
+		"\"t3\", \"Name\": \"\", \"Addr\": \"10.0.1.9\", "
+		"\"Ready\": true}]";
+	struct shoal_err err = {""};
+	struct wnet_item it;
+	json_t *o = item();
+	json_object_set_new(o, "Containers", json_loads(ctrs, 0, NULL));
+	assert_int_equal(wnet_item_decode(o, &it, &err), 0);
+	assert_int_equal(it.n_ctr_names, 3); /* c1, cli1, c2; none for t3 */
+	assert_string_equal(it.ctr_names[1].name, "cli1");
+	assert_int_equal(it.ctr_names[1].addr, 0x0a000107);
+	assert_false(it.ctr_names[2].ready);
+	wnet_item_fini(&it);
+
+	struct net *n = open_net();
+	struct wnet *w;
+	struct wnet_config c = {.net = n, .vtep = "192.168.100.11:2377"};
+	char id[65];
+	uint32_t a[8];
+	char *text = json_dumps(o, 0);
+	struct agent_item items[] = {{(const uint8_t *)text, strlen(text)}};
+	assert_int_equal(wnet_open(&c, &w), 0);
+	wnet_assign(w, items, 1);
+	assert_int_equal(attach(n, NETID, "10.0.1.5", id, &err), 0);
+	assert_int_equal(lookup(n, id, "c1", a), 1);
+	assert_int_equal(a[0], 0x0a000107);
+	assert_int_equal(lookup(n, id, "cli1", a), 1);
+	assert_int_equal(a[0], 0x0a000107);
+	assert_int_equal(lookup(n, id, "c2", a), 0); /* not running */
+	free(text);
+	json_decref(o);
+	wnet_close(w);
+	net_close(n);
+
+	static const char *const bad[] = {
+		"{}",
+		"[{\"Name\": \"c1\", \"Addr\": \"10.0.2.7\"}]",
+		"[{\"Name\": \"c 1\", \"Addr\": \"10.0.1.7\"}]",
+		"[{\"Name\": \"c1\", \"Addr\": \"10.0.1.7\", \"Aliases\": "
+		"\"a\"}]",
+		"[{\"Name\": \"c1\", \"Addr\": \"10.0.1.7\", \"Aliases\": "
+		"[1]}]",
+		"[{\"Name\": \"c1\"}]",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = item();
+		json_object_set_new(o, "Containers",
+				    json_loads(bad[i], 0, NULL));
+		err.msg[0] = '\0';
+		assert_int_equal(wnet_item_decode(o, &it, &err), -EINVAL);
+		if (!strstr(err.msg, "front"))
+			fail_msg("case %zu: \"%s\"", i, err.msg);
+		assert_null(it.ctr_names);
+		json_decref(o);
+	}
+}
+
 static void the_vip_table_balances_over_the_ready_tasks(void **state)
 {
 	struct net__net w = {.vni = 4097};
@@ -843,6 +908,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			the_resolver_answers_the_services_of_its_overlay, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			attached_containers_are_answered_by_name_and_alias,
+			setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

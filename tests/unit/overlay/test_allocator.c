@@ -1,8 +1,8 @@
 /*
  * The allocator's pure core for overlay networks (manager/allocator.h):
  * what a `network create -d overlay` may ask (the docker CLI's own body
- * passes; encrypted, attachable and every field not applied are refused
- * by name), and the VNI, subnet and gateway a new network gets against
+ * passes, --attachable kept; encrypted and every field not applied are
+ * refused by name), and the VNI, subnet and gateway a new network gets against
  * those already allocated.
  */
 /* clang-format off */
@@ -68,13 +68,18 @@ static void the_docker_cli_body_passes_and_is_normalized(void **s)
 				      "com.docker.network.driver.mtu", ""),
 			    "1400");
 	json_decref(spec);
+	/* --attachable is kept (containers of any node may join). */
+	assert_int_equal(check(",\"Attachable\":true", &spec, err, sizeof(err)),
+			 0);
+	assert_true(jsonx_bool(spec, "Attachable", false));
+	json_decref(spec);
 }
 
 static void what_is_not_applied_is_refused_by_name(void **s)
 {
 	refused(",\"Options\":{\"encrypted\":\"\"}", "IPsec ESP");
 	refused(",\"Options\":{\"encrypted\":\"\"}", "WireGuard");
-	refused(",\"Attachable\":true", "attachable");
+	refused(",\"Attachable\":\"yes\"", "Attachable has the wrong type");
 	refused(",\"Ingress\":true", "Ingress");
 	refused(",\"EnableIPv6\":true", "EnableIPv6");
 	refused(",\"ConfigOnly\":true", "ConfigOnly");

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 
 #include "../scheduler/harness.h"
@@ -925,11 +926,210 @@ static void services_without_networks_are_unchanged(void **state)
 	h_fini(&h);
 }
 
+/* A network attachment of container @ctr on @node to @net_id, as the
+ * dispatcher writes it (alloc_attach_spec()). */
+static void attach(struct h *h, const char *id, const char *node,
+		   const char *net_id, const char *ctr, const char *alias)
+{
+	const char *names[2] = {ctr, alias};
+	char *spec, *status;
+	assert_int_equal(alloc_attach_spec(node, net_id, "c0ffee", names,
+					   alias ? 2 : 1, h->now, &spec,
+					   &status),
+			 0);
+	h_put(h, STORE_TASKS, id, NULL, spec, status);
+	shoal_free(spec);
+	shoal_free(status);
+}
+
+static void attachable(struct h *h)
+{
+	h_put(h, STORE_NETWORKS, NET_FRONT, "front",
+	      "{\"Name\":\"front\",\"Driver\":\"overlay\",\"Scope\":\"swarm\","
+	      "\"Internal\":false,\"Attachable\":true,\"Labels\":{},"
+	      "\"Options\":{},\"IPAM\":{\"Driver\":\"default\",\"Config\":"
+	      "[{\"Subnet\":\"10.0.1.0/24\",\"Gateway\":\"10.0.1.1\"}]},"
+	      "\"VNI\":4097}",
+	      "{}");
+}
+
+/* The item of @kind (and network @id, or any) in @node's set; owned. */
+static json_t *item_of(struct h *h, const char *node, const char *id)
+{
+	struct items it = {0};
+	assert_int_equal(orch_model_load(&h->m, h->s), 0);
+	assert_int_equal(alloc_items(&h->m, node, emit, &it), 0);
+	json_t *hit = NULL;
+	for (size_t i = 0; i < it.n; i++)
+		if (!hit && !strcmp(jsonx_str(it.j[i], "ID", ""), id))
+			hit = it.j[i];
+		else
+			json_decref(it.j[i]);
+	return hit;
+}
+
+static void attachments_get_an_address_and_are_not_scheduled(void **state)
+{
+	struct h h;
+	struct h_task t[16];
+	char a[16][24];
+	setup3(&h);
+	attachable(&h);
+	h_service(&h, "s1", "web",
+		  SVC("web", "2", "[{\"Target\":\"front\"}]", "{}"));
+	attach(&h, "att1", "n1", NET_FRONT, "client", "cli");
+	h_settle(&h);
+	h_run_all(&h);
+	h_settle(&h);
+	size_t n = h_tasks(&h, t, 16), svc = 0;
+	assert_int_equal(n, 3); /* the orchestrator left it alone */
+	for (size_t i = 0; i < n; i++) {
+		if (*t[i].svc) {
+			svc++;
+			continue;
+		}
+		assert_string_equal(t[i].id, "att1");
+		assert_string_equal(t[i].node, "n1"); /* never re-placed */
+		assert_string_equal(t[i].state, "running");
+		assert_string_equal(t[i].desired, "running");
+	}
+	assert_int_equal(svc, 2);
+	assert_int_equal(addrs(&h, NET_FRONT, a, 16, true), 3);
+	no_duplicates(a, 3);
+	/* Docker's attachment shape: the network, the address, the names
+	 * but the container's own (the first). */
+	json_t *sp = obj(&h, STORE_TASKS, "att1", false);
+	json_t *att =
+		json_array_get(json_object_get(sp, "NetworksAttachments"), 0);
+	assert_string_equal(jsonx_str(jsonx_obj(att, "Network"), "ID", ""),
+			    NET_FRONT);
+	assert_true(jsonx_bool(jsonx_obj(jsonx_obj(att, "Network"), "Spec"),
+			       "Attachable", false));
+	json_t *al = json_object_get(att, "Aliases");
+	assert_int_equal(json_array_size(al), 2);
+	assert_string_equal(json_string_value(json_array_get(al, 0)), "client");
+	char addr[24];
+	snprintf(addr, sizeof(addr), "%s",
+		 json_string_value(
+			 json_array_get(json_object_get(att, "Addresses"), 0)));
+	*strchr(addr, '/') = '\0';
+	json_decref(sp);
+	/* Its node gets the network item, and its assignment is not a task
+	 * for the executor. */
+	json_t *mine = item_of(&h, "n1", NET_FRONT);
+	assert_non_null(mine);
+	json_decref(mine);
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	struct orch_task *ot = hmap_get_str(&h.m.tasks, "att1");
+	assert_non_null(ot);
+	size_t len;
+	char *aj = orch_assignment_json(ot, &len);
+	json_t *ajs = NULL;
+	assert_int_equal(jsonx_parse(aj, len, &ajs, NULL, 0), 0);
+	assert_string_equal(jsonx_str(ajs, "Kind", ""), "attachment");
+	json_decref(ajs);
+	shoal_free(aj);
+	/* Another node on the network sees it as a peer behind n1's VTEP
+	 * and by its names in Containers. */
+	for (size_t i = 0; i < n; i++) {
+		if (!*t[i].svc || !strcmp(t[i].node, "n1"))
+			continue;
+		json_t *j = item_of(&h, t[i].node, NET_FRONT);
+		assert_non_null(j);
+		bool peer = false;
+		size_t k;
+		json_t *p;
+		json_array_foreach(json_object_get(j, "Peers"), k, p)
+		{
+			peer |= !strcmp(jsonx_str(p, "Addr", ""), addr) &&
+				!strcmp(jsonx_str(p, "VTEP", ""),
+					"192.168.100.11");
+		}
+		assert_true(peer);
+		json_t *c = json_array_get(json_object_get(j, "Containers"), 0);
+		assert_int_equal(
+			json_array_size(json_object_get(j, "Containers")), 1);
+		assert_string_equal(jsonx_str(c, "Name", ""), "client");
+		assert_string_equal(jsonx_str(c, "Addr", ""), addr);
+		assert_string_equal(jsonx_str(c, "NodeID", ""), "n1");
+		assert_true(jsonx_bool(c, "Ready", false));
+		assert_string_equal(json_string_value(json_array_get(
+					    json_object_get(c, "Aliases"), 0)),
+				    "cli");
+		/* Not one of the service's tasks. */
+		json_t *s = json_array_get(json_object_get(j, "Services"), 0);
+		assert_int_equal(json_array_size(json_object_get(s, "Tasks")),
+				 2);
+		json_decref(j);
+		break;
+	}
+	/* Its node removed: the attachment goes, and its address is free. */
+	assert_int_equal(orch_model_load(&h.m, h.s), 0);
+	struct store_batch b;
+	store_batch_init(&b, h.now);
+	assert_int_equal(
+		store_batch_delete(&b, STORE_NODES, "n1",
+				   store_get(h.s, STORE_NODES, "n1")->version),
+		0);
+	h_apply(&h, &b);
+	h_settle(&h);
+	assert_null(store_get(h.s, STORE_TASKS, "att1"));
+	h_fini(&h);
+}
+
+static void attachments_to_a_network_not_attachable_are_refused(void **state)
+{
+	struct h h;
+	struct h_task t[4];
+	setup3(&h);
+	attach(&h, "att1", "n2", NET_BACK, "client", NULL);
+	attach(&h, "att2", "n2", "nnone000000000000000000000", "client2", NULL);
+	h_settle(&h);
+	size_t n = h_tasks(&h, t, 4);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(t[i].state, "new");
+		assert_string_equal(
+			t[i].err,
+			!strcmp(t[i].id, "att1")
+				? "rpc error: code = "
+				  "PermissionDenied desc = network "
+				  "back not manually attachable"
+				: "network nnone000000000000000000000 "
+				  "not found");
+	}
+	assert_int_equal(addrs(&h, NET_BACK, (char(*)[24])NULL, 0, false), 0);
+	/* No item for a node without an address on the network. */
+	assert_null(item_of(&h, "n2", NET_BACK));
+	/* Left new, they go after a minute (the dispatcher answered). */
+	h.now += 61LL * 1000000000LL;
+	h_settle(&h);
+	assert_int_equal(h_tasks(&h, t, 4), 0);
+	/* Bad names are refused before anything is written. */
+	char *sp, *st;
+	const char *none[1] = {""};
+	assert_int_equal(alloc_attach_spec("n1", NET_FRONT, "c", none, 1, h.now,
+					   &sp, &st),
+			 -EINVAL);
+	const char *many[ALLOC_ATTACH_NAMES_MAX + 1];
+	for (size_t i = 0; i <= ALLOC_ATTACH_NAMES_MAX; i++)
+		many[i] = "a";
+	assert_int_equal(alloc_attach_spec("n1", NET_FRONT, "c", many,
+					   ALLOC_ATTACH_NAMES_MAX + 1, h.now,
+					   &sp, &st),
+			 -EINVAL);
+	h_fini(&h);
+}
+
 int main(void)
 {
 	(void)h_node; /* the harness's; these nodes carry an Addr */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tasks_get_addresses_and_the_service_a_vip),
+		cmocka_unit_test(
+			attachments_get_an_address_and_are_not_scheduled),
+		cmocka_unit_test(
+			attachments_to_a_network_not_attachable_are_refused),
 		cmocka_unit_test(two_services_never_share_an_address),
 		cmocka_unit_test(addresses_free_when_tasks_are_deleted),
 		cmocka_unit_test(a_full_subnet_keeps_tasks_new_with_the_reason),
