@@ -65,6 +65,21 @@ struct wnet {
 	size_t n_items;
 	char (*down)[WNET_TASK_ID_MAX + 1];
 	size_t n_down;
+	struct converge *converging; /* tasks waiting out WNET_CONVERGE_MS */
+};
+
+/* A task that left this node's VIP maps waits WNET_CONVERGE_MS more
+ * before its stop goes on: the other nodes get the managers' new items
+ * at about the time this one does, but load them on their own time, and
+ * a connection they still send meanwhile must find the task alive
+ * (Docker's executor waits 2 s, its gossip's convergence, for the same
+ * reason; docs/overlay.md, "Health, stopping and rolling updates"). */
+struct converge {
+	uv_timer_t timer;
+	struct wnet *w; /* NULL once the wnet closed */
+	void (*done)(void *);
+	void *arg;
+	struct converge *next;
 };
 
 /* ------------------------------------------------------------- decoding */
@@ -1022,9 +1037,65 @@ static void prune_down(struct wnet *w)
 	w->n_down = k;
 }
 
+static void converge_freed(uv_handle_t *h)
+{
+	shoal_free(h->data);
+}
+
+static void converge_unlink(struct converge *c)
+{
+	if (!c->w)
+		return;
+	for (struct converge **p = &c->w->converging; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	c->w = NULL;
+}
+
+static void converge_over(uv_timer_t *t)
+{
+	struct converge *c = t->data;
+	converge_unlink(c);
+	c->done(c->arg);
+	uv_close((uv_handle_t *)&c->timer, converge_freed);
+}
+
+/* This node's maps are loaded without the task: now the wait. */
+static void converge_start(void *arg)
+{
+	struct converge *c = arg;
+	if (!c->w) { /* closed meanwhile: no wait */
+		c->done(c->arg);
+		uv_close((uv_handle_t *)&c->timer, converge_freed);
+		return;
+	}
+	uv_timer_start(&c->timer, converge_over, WNET_CONVERGE_MS, 0);
+}
+
+/* The wait when the task was in a VIP's or a name's answers here (one
+ * that was not, has nothing to wait for); NULL: none. */
+static struct converge *converge_new(struct wnet *w, void (*done)(void *),
+				     void *arg)
+{
+	struct converge *c;
+	if (!w->loop || !(c = shoal_calloc(1, sizeof(*c))))
+		return NULL;
+	uv_timer_init(w->loop, &c->timer);
+	c->timer.data = c;
+	c->w = w;
+	c->done = done;
+	c->arg = arg;
+	c->next = w->converging;
+	w->converging = c;
+	return c;
+}
+
 void wnet_task_leave(struct wnet *w, const char *task_id, void (*done)(void *),
 		     void *arg)
 {
+	struct converge *c = NULL;
 	if (strlen(task_id) <= WNET_TASK_ID_MAX && w->net) {
 		bool known = false;
 		for (size_t i = 0; i < w->n_down && !known; i++)
@@ -1063,10 +1134,17 @@ void wnet_task_leave(struct wnet *w, const char *task_id, void (*done)(void *),
 				 task_id, it->name);
 			set_names(w, it);
 			set_vips(w, it);
+			if (!c)
+				c = converge_new(w, done, arg);
 		}
 	}
 	/* After the loads queued so far: this set's maps (a task desired
 	 * past running is not Ready in them) and the ones above. */
+	if (c) {
+		if (net_when_loaded(w->net, converge_start, c) < 0)
+			converge_start(c);
+		return;
+	}
 	if (!w->net || net_when_loaded(w->net, done, arg) < 0)
 		done(arg);
 }
@@ -1192,6 +1270,18 @@ void wnet_close(struct wnet *w)
 {
 	if (!w)
 		return;
+	/* Stops waiting to converge go on now; those whose maps are still
+	 * loading go on when they are (converge_start). */
+	while (w->converging) {
+		struct converge *c = w->converging;
+		w->converging = c->next;
+		c->w = NULL;
+		if (uv_is_active((uv_handle_t *)&c->timer)) {
+			uv_timer_stop(&c->timer);
+			c->done(c->arg);
+			uv_close((uv_handle_t *)&c->timer, converge_freed);
+		}
+	}
 	if (w->timer_open)
 		uv_close((uv_handle_t *)&w->retry, closed);
 	else

@@ -143,6 +143,9 @@ void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n);
 
 #define WNET_TASK_ID_MAX 64
 #define WNET_MAX_DOWN 1024
+/* How long a task that left this node's VIP maps waits before its stop
+ * goes on, for the other nodes to load theirs (worker/net.c). */
+#define WNET_CONVERGE_MS 1000
 
 /**
  * wnet_task_leave() - task @task_id of this node stops taking new
@@ -150,8 +153,11 @@ void wnet_assign(struct wnet *w, const struct agent_item *items, size_t n);
  * managers say so: it leaves this node's VIP maps and names at once and
  * stays out of them while the managers' items still list it (they list
  * it until they hear it ended). @done(@arg) runs once the maps without
- * it are loaded in every namespace of the node: on the loop, exactly
- * once (also when the loading fails: it is logged).
+ * it are loaded in every namespace of the node, and, when it was in a
+ * VIP's or a name's answers here and the wnet has a loop, WNET_CONVERGE_MS
+ * later (the other nodes load theirs meanwhile): on the loop, exactly
+ * once (also when the loading fails: it is logged; also at wnet_close(),
+ * which cuts the wait short).
  */
 void wnet_task_leave(struct wnet *w, const char *task_id, void (*done)(void *),
 		     void *arg);

@@ -661,6 +661,49 @@ static void a_leaving_task_drops_out_of_the_vip_here_at_once(void **state)
 	net_close(n);
 }
 
+/* A task that was in the VIP here goes on to its stop WNET_CONVERGE_MS
+ * after this node's maps dropped it (the other nodes load theirs
+ * meanwhile); one no VIP listed goes on at once; closing cuts the wait. */
+static void a_leaving_task_waits_for_the_other_nodes(void **state)
+{
+	struct shoal_err err = {""};
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	struct net *n = open_net();
+	struct wnet *w;
+	struct wnet_config c = {
+		.loop = &loop, .net = n, .vtep = "192.168.100.11:2377"};
+	char id[65];
+	int done = 0;
+	json_t *o = item();
+	json_object_set_new(o, "Services", json_loads(services_json, 0, NULL));
+	assert_int_equal(wnet_open(&c, &w), 0);
+	assign_text(w, o);
+	assert_int_equal(attach(n, NETID, "10.0.1.5", id, &err), 0);
+
+	uint64_t t0 = uv_now(&loop);
+	wnet_task_leave(w, "a", count_done, &done);
+	assert_int_equal(done, 0);
+	while (done == 0 && uv_run(&loop, UV_RUN_ONCE))
+		;
+	assert_int_equal(done, 1);
+	assert_true(uv_now(&loop) - t0 >= WNET_CONVERGE_MS);
+
+	wnet_task_leave(w, "nosuch", count_done, &done);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(done, 2);
+
+	wnet_task_leave(w, "b", count_done, &done);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(done, 2);
+	wnet_close(w);
+	assert_int_equal(done, 3);
+	json_decref(o);
+	net_close(n);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* Containers of attachable overlays (docs/overlay.md): their names and
  * aliases answer their address while they run. */
 static void attached_containers_are_answered_by_name_and_alias(void **state)
@@ -899,6 +942,9 @@ int main(void)
 		cmocka_unit_test(the_vip_table_balances_over_the_ready_tasks),
 		cmocka_unit_test_setup_teardown(
 			a_leaving_task_drops_out_of_the_vip_here_at_once, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_leaving_task_waits_for_the_other_nodes, setup,
 			teardown),
 		cmocka_unit_test(
 			ingress_items_decode_with_their_ports_and_nodes),
