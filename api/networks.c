@@ -324,6 +324,24 @@ static bool builtin(const json_t *r)
 	       !strcmp(name, "none");
 }
 
+/* A worker's list: the overlays it has joined, as Docker's workers list
+ * the swarm networks their tasks and containers use (a worker has no copy
+ * of the store; its joined overlays' records are what it knows). */
+static void joined_overlays(struct net *n, json_t *all)
+{
+	struct net_overlay_state *v = NULL;
+	size_t count = 0;
+	if (net_overlay_list(n, &v, &count) < 0)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		int rc = 0;
+		json_t *r = net_network_inspect(n, v[i].id, &rc);
+		if (r)
+			json_array_append_new(all, r);
+	}
+	shoal_free(v);
+}
+
 static void list(struct api_call *call)
 {
 	static const char *const known[] = {"name",	"id",	"driver",
@@ -373,6 +391,8 @@ static void list(struct api_call *call)
 		}
 	all = n ? net_network_list(n) : json_array();
 	swarm_list(m, all);
+	if (!m && n && all && api__swarm_watt(call))
+		joined_overlays(n, all);
 	out = json_array();
 	json_array_foreach(all, i, r)
 	{

@@ -98,6 +98,9 @@ assert_eq "Peers: the nodes with a task or a container on front" \
 	"h1=$(lab addr h1) h2=$(lab addr h2) h3=$(lab addr h3) " "$(peers)"
 assert_contains "with its address" "$a3/" \
 	"$(lab exec h3 docker network inspect -f '{{range .Containers}}{{.IPv4Address}} {{end}}' front)"
+assert_contains "network ls on the worker h3 lists the overlay it joined" \
+	"front overlay swarm" \
+	"$(lab exec h3 docker network ls --format '{{.Name}} {{.Driver}} {{.Scope}}')"
 
 note "names across the hosts"
 w2=$(svc_containers h2 web | tr -d ' ')

@@ -85,9 +85,12 @@ echo_addr=$(lab exec h1 docker inspect -f \
 	'{{range .NetworksAttachments}}{{index .Addresses 0}}{{end}}' \
 	"$(lab exec h1 docker service ps -q -f desired-state=running echo)" |
 	cut -d/ -f1)
+# The table read whole before grep: grep -q leaving at its match would
+# end nft with SIGPIPE, which pipefail reports as a failure.
 udp_rule() {
-	lab exec h1 nft list table inet shoal-ingress |
-		grep -q "udp dport 9053 dnat ip to .*$echo_addr . 53"
+	local t
+	t=$(lab exec h1 nft list table inet shoal-ingress) &&
+		grep -q "udp dport 9053 dnat ip to .*$echo_addr . 53" <<<"$t"
 }
 assert_eventually "h1 DNATs 9053/udp to echo's task ($echo_addr:53)" 30 udp_rule
 echo_c=$(svc_containers h2 echo | tr -d ' ')
