@@ -24,6 +24,7 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "daemon/blob_listener.h"
 #include "daemon/daemon.h"
 #include "daemon/swarm_events.h"
 #include "manager/lock.h"
@@ -56,6 +57,7 @@ struct daemon_swarm {
 	struct wexec *tasks;	      /* this node's tasks (worker/exec.h) */
 	struct wlogs *logs;	      /* their logs, for service logs */
 	struct wnet *nets;	      /* their overlays (worker/net.h) */
+	struct daemon_blobs *blobs;   /* the blob service (blob_listener.h) */
 	int pending_parts;	      /* stopped parts whose callback is due */
 	api_swarm_done_fn *init_done; /* an init waiting for the store */
 	void *init_ctx;
@@ -503,6 +505,12 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 		stop_parts(s);
 		return rc;
 	}
+	char berr[200];
+	if (!s->blobs &&
+	    daemon__blobs_start(&s->d->loop, &s->st, s->d->images, 0, &s->blobs,
+				berr, sizeof(berr)) < 0)
+		log_warn("this node serves no image blobs to its swarm: %s",
+			 berr);
 	s->state = "active";
 	s->error[0] = '\0';
 	return 0;
@@ -521,6 +529,8 @@ static void part_stopped(void *arg)
 
 static void stop_parts(struct daemon_swarm *s)
 {
+	daemon__blobs_stop(s->blobs);
+	s->blobs = NULL;
 	if (s->logs) {
 		wlogs_close(s->logs);
 		s->logs = NULL;
