@@ -32,6 +32,7 @@
 #include "worker/exec.h"
 #include "worker/logs.h"
 #include "worker/net.h"
+#include "worker/task_fetch.h"
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -58,6 +59,7 @@ struct daemon_swarm {
 	struct wlogs *logs;	      /* their logs, for service logs */
 	struct wnet *nets;	      /* their overlays (worker/net.h) */
 	struct daemon_blobs *blobs;   /* the blob service (blob_listener.h) */
+	struct wfetch *fetch;	      /* images for tasks (task_fetch.h) */
 	int pending_parts;	      /* stopped parts whose callback is due */
 	api_swarm_done_fn *init_done; /* an init waiting for the store */
 	void *init_ctx;
@@ -395,9 +397,37 @@ static void tasks_report(void *arg, const struct wexec_report *r, size_t n)
 	}
 }
 
+static void image_progress(void *arg, const char *id, const char *msg)
+{
+	struct daemon_swarm *s = arg;
+	if (s->tasks)
+		wexec_image_progress(s->tasks, id, msg);
+}
+
+static void image_fetched(void *arg, const char *id, int rc, const char *msg)
+{
+	struct daemon_swarm *s = arg;
+	if (s->tasks)
+		wexec_image_fetched(s->tasks, id, rc, msg);
+}
+
 static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
 		       char *err, size_t errlen)
 {
+	struct wfetch_config fc = {
+		.loop = &s->d->loop,
+		.store = s->d->images,
+		.root_pk = s->st.root_pk,
+		.identity = &s->st.identity,
+		.cert = s->st.cert,
+		.cert_len = &s->st.cert_len,
+		.progress = image_progress,
+		.ended = image_fetched,
+		.arg = s,
+	};
+	if (!s->fetch && s->d->images && wfetch_open(&fc, &s->fetch) < 0)
+		log_warn("tasks will not fetch missing images from the swarm: "
+			 "out of memory");
 	struct wexec_config xc = {
 		.loop = &s->d->loop,
 		.eng = s->d->engine,
@@ -406,6 +436,7 @@ static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
 		.node = {d->hostname, d->os, d->arch},
 		.report = tasks_report,
 		.arg = s,
+		.fetch = s->fetch,
 	};
 	int rc = wexec_open(&xc, &s->tasks);
 	if (rc < 0) {
@@ -544,6 +575,8 @@ static void stop_parts(struct daemon_swarm *s)
 		wexec_close(s->tasks);
 		s->tasks = NULL;
 	}
+	wfetch_close(s->fetch);
+	s->fetch = NULL;
 	if (s->agent) {
 		s->pending_parts++;
 		agent_stop(s->agent, part_stopped, s);

@@ -28,6 +28,7 @@
 #include "common/path.h"
 #include "engine/engine.h"
 #include "worker/secrets.h"
+#include "worker/task_fetch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +71,7 @@ struct wexec {
 	struct list_node runs;
 	struct eng_sub *sub;
 	struct wsecrets *secrets; /* the set's secret and config items */
+	struct wfetch *fetch;	  /* images from other nodes, or NULL */
 	uv_timer_t flush;
 	bool flush_open;
 	bool sweep_due; /* remove stray task containers at the next set */
@@ -473,6 +475,72 @@ static int volumes_with_labels(struct run *r, struct shoal_err *err)
 	return rc;
 }
 
+/* The image of @r's ImageHolders item, or "" (borrowed). */
+static const char *holders_image(const struct run *r)
+{
+	return jsonx_str(jsonx_obj(r->t->json, "ImageHolders"), "ID", "");
+}
+
+/* When this node lacks the task's image and its assignment names nodes
+ * that hold it, the image is fetched first (worker/task_fetch.h): true
+ * when the task waits for it ("preparing") or was rejected. Once the
+ * image with that id is here, the create goes on (and answers "No such
+ * image" itself if the spec's name still does not resolve). */
+static bool wait_for_image(struct run *r)
+{
+	struct wexec *x = r->x;
+	const json_t *ih = jsonx_obj(r->t->json, "ImageHolders");
+	if (!ih || !x->fetch || wfetch_has(x->fetch, r->t->image) ||
+	    wfetch_has(x->fetch, holders_image(r)))
+		return false;
+	char id[80], msg[64];
+	struct shoal_err err = {""};
+	int rc = wfetch_want(x->fetch, ih, id, msg, &err);
+	if (rc < 0) {
+		set_state(r, WT_REJECTED, "rejected",
+			  err.msg[0] ? err.msg : shoal_strerror(rc));
+		return true;
+	}
+	if (r->state < WT_PREPARING)
+		set_state(r, WT_PREPARING, msg, NULL);
+	return true;
+}
+
+/* The runs waiting for image @id's fetch. */
+static bool waits_for(const struct run *r, const char *id)
+{
+	return r->state == WT_PREPARING && !r->cid[0] && !r->stopping &&
+	       !r->gone && !strcmp(holders_image(r), id);
+}
+
+void wexec_image_progress(struct wexec *x, const char *id, const char *msg)
+{
+	struct list_node *p;
+	list_for_each(p, &x->runs)
+	{
+		struct run *r = list_entry(p, struct run, node);
+		if (waits_for(r, id) && strcmp(r->msg, msg))
+			set_state(r, WT_PREPARING, msg, NULL);
+	}
+}
+
+void wexec_image_fetched(struct wexec *x, const char *id, int rc,
+			 const char *msg)
+{
+	struct list_node *p, *tmp;
+	list_for_each_safe(p, tmp, &x->runs)
+	{
+		struct run *r = list_entry(p, struct run, node);
+		if (!waits_for(r, id))
+			continue;
+		if (rc < 0)
+			set_state(r, WT_REJECTED, "rejected",
+				  *msg ? msg : shoal_strerror(rc));
+		else
+			reconcile(r);
+	}
+}
+
 static void start_task(struct run *r)
 {
 	struct eng_spec spec;
@@ -484,6 +552,8 @@ static void start_task(struct run *r)
 		return;
 	}
 	if (!r->cid[0]) {
+		if (wait_for_image(r))
+			return;
 		int rc = volumes_with_labels(r, &err);
 		if (rc < 0) {
 			set_state(r, WT_REJECTED, "rejected",
@@ -759,6 +829,7 @@ int wexec_open(const struct wexec_config *cfg, struct wexec **out)
 		 cfg->node.platform_arch ? cfg->node.platform_arch : "");
 	x->node = (struct wtask_node){x->hostname, x->os, x->arch};
 	x->report = cfg->report;
+	x->fetch = cfg->fetch;
 	x->arg = cfg->arg;
 	x->sweep_due = true;
 	list_init(&x->runs);
