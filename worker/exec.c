@@ -483,19 +483,23 @@ static const char *holders_image(const struct run *r)
 
 /* When this node lacks the task's image and its assignment names nodes
  * that hold it, the image is fetched first (worker/task_fetch.h): true
- * when the task waits for it ("preparing") or was rejected. Once the
- * image with that id is here, the create goes on (and answers "No such
- * image" itself if the spec's name still does not resolve). */
+ * when the task waits for it ("preparing") or was rejected. An image
+ * here by id but not by the spec's name gets the name (no fetch); the
+ * create then answers "No such image" itself if it still does not
+ * resolve (a name with a digest, say). */
 static bool wait_for_image(struct run *r)
 {
 	struct wexec *x = r->x;
 	const json_t *ih = jsonx_obj(r->t->json, "ImageHolders");
-	if (!ih || !x->fetch || wfetch_has(x->fetch, r->t->image) ||
-	    wfetch_has(x->fetch, holders_image(r)))
+	if (!ih || !x->fetch || wfetch_has(x->fetch, r->t->image))
 		return false;
 	char id[80], msg[64];
 	struct shoal_err err = {""};
-	int rc = wfetch_want(x->fetch, ih, id, msg, &err);
+	int rc = wfetch_have(x->fetch, ih, &err);
+	if (rc == 0)
+		rc = wfetch_want(x->fetch, ih, id, msg, &err);
+	else if (rc > 0)
+		return false; /* here by id, now under its name too */
 	if (rc < 0) {
 		set_state(r, WT_REJECTED, "rejected",
 			  err.msg[0] ? err.msg : shoal_strerror(rc));

@@ -164,6 +164,24 @@ int wfetch_item_check(const json_t *ih, struct shoal_err *err)
 	return rc;
 }
 
+int wfetch_have(struct wfetch *f, const json_t *ih, struct shoal_err *err)
+{
+	struct item *it = shoal_malloc(sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	int rc = item_parse(ih, it, err);
+	if (rc == 0 && wfetch_has(f, it->id)) {
+		rc = it->tag[0] ? img_tag(f->cfg.store, it->id, it->tag, err)
+				: 0;
+		if (rc == 0)
+			log_info("image %s is here: tagged %s", it->id,
+				 it->tag);
+		rc = rc < 0 ? rc : 1;
+	}
+	shoal_free(it);
+	return rc;
+}
+
 /* ---- fetches ---- */
 
 static void on_progress(const char *msg, void *arg)

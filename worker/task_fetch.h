@@ -65,6 +65,14 @@ void wfetch_close(struct wfetch *f);
 bool wfetch_has(struct wfetch *f, const char *ref);
 
 /**
+ * wfetch_have() - is the image of the holders item @ih here already (by
+ * id)? Then it gets the item's Tag too (it was untagged here, or the tag
+ * moved), so the task's name resolves: 1. 0: not here. -EINVAL with @err
+ * (a malformed item, a tag refused).
+ */
+int wfetch_have(struct wfetch *f, const json_t *ih, struct shoal_err *err);
+
+/**
  * wfetch_want() - the image of the holders item @ih (an "ImageHolders"
  * object) is wanted: start its fetch unless one is in flight. 0 with
  * @id_out (the image id, 80 bytes) and @msg_out (a status message, 64
