@@ -292,10 +292,12 @@ static void layers_by_diff_id(void **state)
 /* Whole images: holders are served from the stores in dial_stores. */
 static struct img_store *dial_stores[2];
 static uv_loop_t *dial_loop;
+static int dials[2]; /* connections made to each holder */
 
 static int dial(void *arg, size_t i)
 {
 	(void)arg;
+	dials[i]++;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
@@ -420,6 +422,29 @@ static void whole_image_with_failover(void **state)
 	assert_int_equal(tmp_entries(), 0);
 }
 
+/* Two holders of a two-layer image: the config and the first layer come
+ * from the first, the second layer from the other, at the same time. */
+static void layers_from_several_holders_at_once(void **state)
+{
+	(void)state;
+	char root4[96];
+	struct shoal_err err = {0};
+	struct img_store *s4;
+	struct img_image *img = NULL;
+	snprintf(root4, sizeof(root4), "%s/fourth", run_root);
+	assert_int_equal(mkdir(root4, 0755), 0);
+	assert_int_equal(img_store_open(root4, &s4, &err), 0);
+	dials[0] = dials[1] = 0;
+	struct img_result r = fetch_image(s4, holder, fetcher, "par:v1");
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(dials[0], 2); /* the config and layer 1 */
+	assert_int_equal(dials[1], 1); /* layer 2 */
+	assert_int_equal(img_resolve(s4, "par:v1", &img, &err), 0);
+	img_image_free(img);
+	img_store_close(s4);
+	assert_int_equal(tmp_entries(), 0);
+}
+
 static void frames_are_decoded_strictly(void **state)
 {
 	(void)state;
@@ -464,6 +489,7 @@ int main(void)
 		cmocka_unit_test(holder_gone_mid_transfer),
 		cmocka_unit_test(layers_by_diff_id),
 		cmocka_unit_test(whole_image_with_failover),
+		cmocka_unit_test(layers_from_several_holders_at_once),
 		cmocka_unit_test(frames_are_decoded_strictly),
 	};
 	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
