@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "image/blob.h"
+#include "image/blob_assemble.h"
 #include "worker/blob_service.h"
 
 struct imgfetch {
@@ -80,7 +81,7 @@ static void end(struct imgfetch *f, int rc, const char *msg)
 static void assemble_work(uv_work_t *w)
 {
 	struct imgfetch *f = w->data;
-	f->work_rc = img_blob_assemble(
+	f->work_rc = img_blob_assemble_files(
 		f->o.store, f->config, (const char *const *)f->paths,
 		f->n_layers, f->has_tag ? f->tag : NULL, &f->work_err);
 }

@@ -21,7 +21,9 @@
 # the image for the round, and holds the image id afterwards. Needs root.
 # JSON lines:
 #   {"test":"distribute","case":"sequential","size_mb":S,"per_copy_ms":
-#    [a,b,c,d],"total_ms":T,"median_copy_ms":M}
+#    [a,b,c,d],"total_ms":T,"median_copy_ms":M,"transfer_ms":[..],
+#    "assemble_ms":[..]}   (transfer: config and layers received and
+#    verified; assemble: the image made from them, layer unpacked)
 #   {"test":"distribute","case":"at_once","size_mb":S,"nodes":4,"ms":X,
 #    "goal_ms":2M,"goal_met":true|false}
 #
@@ -76,32 +78,35 @@ wait_until 20 holders_are h1 || err "the managers do not see dist:1 on h1"
 
 # ts_ms LINE: the log line's time in ms since the epoch.
 ts_ms() { date -d "${1%% *}" +%s%3N; }
-# fetch_ms HOST: "START END" of HOST's last fetch of the image (its log).
+# fetch_ms HOST: "START ASSEMBLY END" of HOST's last fetch of the image
+# (its log; ASSEMBLY: all blobs received and verified, the image being
+# assembled and unpacked).
 fetch_ms() {
-	local log s e
+	local log s a e
 	log=$(lab log "$1")
 	s=$(grep "image $id: fetching from" "$log" | tail -1)
+	a=$(grep "preparing: assembling image ${id:0:19}" "$log" | tail -1)
 	e=$(grep "image $id fetched from the swarm" "$log" | tail -1)
-	[ -n "$s" ] && [ -n "$e" ] || return 1
-	echo "$(ts_ms "$s") $(ts_ms "$e")"
+	[ -n "$s" ] && [ -n "$a" ] && [ -n "$e" ] || return 1
+	echo "$(ts_ms "$s") $(ts_ms "$a") $(ts_ms "$e")"
 }
 fetches() { grep -c "image $id fetched from the swarm" "$(lab log "$1")" || true; }
 holds() { lab exec "$1" shoal image inspect "$id"; }
 
-per=()
+per=() xfer=() asm=()
 for h in h2 h3 h4 h5; do
 	lab exec h1 shoal service create -d --name "seq-$h" \
 		--constraint "node.hostname==$h" dist:1 >/dev/null
 	wait_until 120 holds $h || err "$h does not hold the image"
 	fetched() { [ "$(fetches "$1")" -eq 1 ]; }
 	wait_until 10 fetched $h || err "$h did not log exactly one fetch"
-	read -r s e < <(fetch_ms $h)
-	per+=($((e - s)))
+	read -r s a e < <(fetch_ms $h)
+	per+=($((e - s))) xfer+=($((a - s))) asm+=($((e - a)))
 done
 total=0
 for x in "${per[@]}"; do total=$((total + x)); done
 med=$(bench_median "${per[@]}")
-echo "{\"test\":\"distribute\",\"case\":\"sequential\",\"size_mb\":$size,\"per_copy_ms\":[$(IFS=,; echo "${per[*]}")],\"total_ms\":$total,\"median_copy_ms\":$med}"
+echo "{\"test\":\"distribute\",\"case\":\"sequential\",\"size_mb\":$size,\"per_copy_ms\":[$(IFS=,; echo "${per[*]}")],\"total_ms\":$total,\"median_copy_ms\":$med,\"transfer_ms\":[$(IFS=,; echo "${xfer[*]}")],\"assemble_ms\":[$(IFS=,; echo "${asm[*]}")]}"
 
 for h in h2 h3 h4 h5; do
 	lab exec h1 shoal service rm "seq-$h" >/dev/null
@@ -122,7 +127,7 @@ done
 for h in h2 h3 h4 h5; do
 	two() { [ "$(fetches "$1")" -eq 2 ]; }
 	wait_until 10 two $h || err "$h did not log exactly one fetch at once"
-	read -r s e < <(fetch_ms $h)
+	read -r s a e < <(fetch_ms $h)
 	{ [ "$first" -eq 0 ] || [ "$s" -lt "$first" ]; } && first=$s
 	[ "$e" -gt "$last" ] && last=$e
 done
