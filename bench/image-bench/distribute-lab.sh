@@ -22,10 +22,12 @@
 # JSON lines:
 #   {"test":"distribute","case":"sequential","size_mb":S,"per_copy_ms":
 #    [a,b,c,d],"total_ms":T,"median_copy_ms":M,"transfer_ms":[..],
-#    "assemble_ms":[..]}   (transfer: config and layers received and
-#    verified; assemble: the image made from them, layer unpacked)
+#    "assemble_ms":[..],"cpu_ms":C}   (transfer: config and layers
+#    received and verified; assemble: the image made from them, layer
+#    unpacked; cpu_ms: CPU time of the 5 shoalds during the case, polls
+#    and the services' creation included)
 #   {"test":"distribute","case":"at_once","size_mb":S,"nodes":4,"ms":X,
-#    "goal_ms":2M,"goal_met":true|false}
+#    "goal_ms":2M,"goal_met":true|false,"cpu_ms":C,"cores":N}
 #
 #   bench/image-bench/distribute-lab [SIZE_MB] [SHOAL_BIN_DIR]
 #     (default: build/release of this repository)
@@ -90,10 +92,20 @@ fetch_ms() {
 	[ -n "$s" ] && [ -n "$a" ] && [ -n "$e" ] || return 1
 	echo "$(ts_ms "$s") $(ts_ms "$a") $(ts_ms "$e")"
 }
+# cpu_ms: CPU time (user + system) the 5 shoalds have used so far, in ms.
+cpu_ms() {
+	local h t=0 f
+	for h in h1 h2 h3 h4 h5; do
+		f=$(awk '{print $14 + $15}' "/proc/$(lab pid $h)/stat")
+		t=$((t + f))
+	done
+	echo $((t * 1000 / $(getconf CLK_TCK)))
+}
 fetches() { grep -c "image $id fetched from the swarm" "$(lab log "$1")" || true; }
 holds() { lab exec "$1" shoal image inspect "$id"; }
 
 per=() xfer=() asm=()
+c0=$(cpu_ms)
 for h in h2 h3 h4 h5; do
 	lab exec h1 shoal service create -d --name "seq-$h" \
 		--constraint "node.hostname==$h" dist:1 >/dev/null
@@ -103,10 +115,11 @@ for h in h2 h3 h4 h5; do
 	read -r s a e < <(fetch_ms $h)
 	per+=($((e - s))) xfer+=($((a - s))) asm+=($((e - a)))
 done
+seq_cpu=$(($(cpu_ms) - c0))
 total=0
 for x in "${per[@]}"; do total=$((total + x)); done
 med=$(bench_median "${per[@]}")
-echo "{\"test\":\"distribute\",\"case\":\"sequential\",\"size_mb\":$size,\"per_copy_ms\":[$(IFS=,; echo "${per[*]}")],\"total_ms\":$total,\"median_copy_ms\":$med,\"transfer_ms\":[$(IFS=,; echo "${xfer[*]}")],\"assemble_ms\":[$(IFS=,; echo "${asm[*]}")]}"
+echo "{\"test\":\"distribute\",\"case\":\"sequential\",\"size_mb\":$size,\"per_copy_ms\":[$(IFS=,; echo "${per[*]}")],\"total_ms\":$total,\"median_copy_ms\":$med,\"transfer_ms\":[$(IFS=,; echo "${xfer[*]}")],\"assemble_ms\":[$(IFS=,; echo "${asm[*]}")],\"cpu_ms\":$seq_cpu}"
 
 for h in h2 h3 h4 h5; do
 	lab exec h1 shoal service rm "seq-$h" >/dev/null
@@ -118,6 +131,7 @@ for h in h2 h3 h4 h5; do
 done
 wait_until 20 holders_are h1 || err "the managers still see dist:1 beyond h1"
 
+c0=$(cpu_ms)
 lab exec h1 shoal service create -d --name at-once --mode global \
 	--constraint node.role==worker dist:1 >/dev/null
 first=0 last=0
@@ -131,7 +145,7 @@ for h in h2 h3 h4 h5; do
 	{ [ "$first" -eq 0 ] || [ "$s" -lt "$first" ]; } && first=$s
 	[ "$e" -gt "$last" ] && last=$e
 done
-at=$((last - first))
+at=$((last - first)) at_cpu=$(($(cpu_ms) - c0))
 met=false
 [ "$at" -lt $((2 * med)) ] && met=true
-echo "{\"test\":\"distribute\",\"case\":\"at_once\",\"size_mb\":$size,\"nodes\":4,\"ms\":$at,\"goal_ms\":$((2 * med)),\"goal_met\":$met}"
+echo "{\"test\":\"distribute\",\"case\":\"at_once\",\"size_mb\":$size,\"nodes\":4,\"ms\":$at,\"goal_ms\":$((2 * med)),\"goal_met\":$met,\"cpu_ms\":$at_cpu,\"cores\":$(nproc)}"
