@@ -4,6 +4,7 @@
 #include "image/blob_assemble.h"
 
 #include "common/alloc.h"
+#include "image/blob.h"
 #include "image/internal.h"
 
 #include <errno.h>
@@ -37,10 +38,17 @@ static int hash_file(const char *path, char hex[SHA256_HEX_LEN + 1])
 
 /* Moves @path into @stage/blobs/<its sha256> (@hex). A blob already staged
  * (a layer used twice) is the same bytes: the extra file goes. */
-static int stage_blob(const char *stage, const char *path,
+static int stage_blob(const char *stage, const char *path, const char *known,
 		      char hex[SHA256_HEX_LEN + 1], struct shoal_err *err)
 {
-	int rc = hash_file(path, hex);
+	char kh[SHA256_HEX_LEN + 1];
+	int rc = known && *known
+			 ? img_blob_digest_parse(known, strlen(known), kh, NULL)
+			 : -ENOENT;
+	if (rc == 0)
+		memcpy(hex, kh, sizeof(kh));
+	else
+		rc = hash_file(path, hex);
 	if (rc < 0)
 		return img__fail(err, rc, "cannot read fetched blob %s: %s",
 				 path, strerror(-rc));
@@ -59,16 +67,17 @@ static int stage_blob(const char *stage, const char *path,
 }
 
 static int plan_of(struct img__plan *p, const char *stage, const char *config,
-		   const char *const *layers, size_t n, const char *tag,
-		   struct shoal_err *err)
+		   const char *const *layers, const char *const *digests,
+		   size_t n, const char *tag, struct shoal_err *err)
 {
 	p->layers = shoal_calloc(n ? n : 1, sizeof(*p->layers));
 	p->tags = shoal_calloc(2, sizeof(char *));
 	if (!p->layers || !p->tags)
 		return img__fail(err, -ENOMEM, "out of memory");
-	int rc = stage_blob(stage, config, p->config_hex, err);
+	int rc = stage_blob(stage, config, NULL, p->config_hex, err);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		rc = stage_blob(stage, layers[i], p->layers[i].blob_hex, err);
+		rc = stage_blob(stage, layers[i], digests ? digests[i] : NULL,
+				p->layers[i].blob_hex, err);
 		p->n_layers = i + 1;
 	}
 	if (rc == 0 && tag) {
@@ -84,7 +93,8 @@ static int plan_of(struct img__plan *p, const char *stage, const char *config,
 }
 
 int img_blob_assemble_files(struct img_store *s, const char *config,
-			    const char *const *layers, size_t n,
+			    const char *const *layers,
+			    const char *const *digests, size_t n,
 			    const char *tag, struct shoal_err *err)
 {
 	if (n > IMG_LAYERS_MAX)
@@ -96,7 +106,7 @@ int img_blob_assemble_files(struct img_store *s, const char *config,
 				 strerror(-rc));
 	struct img__plan plan = {0};
 	json_t *loaded = NULL;
-	rc = plan_of(&plan, stage, config, layers, n, tag, err);
+	rc = plan_of(&plan, stage, config, layers, digests, n, tag, err);
 	if (rc == 0)
 		rc = img__stage_and_commit(s, stage, &plan, 1, NULL, NULL,
 					   &loaded, err);

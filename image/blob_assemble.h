@@ -20,11 +20,14 @@
 /**
  * img_blob_assemble_files() - as img_blob_assemble() (same arguments and
  * returns), but the files @config and @layers are moved, not copied: they
- * are gone afterwards whatever the result. Blocks: call it on a worker
- * thread.
+ * are gone afterwards whatever the result. @digests, when not NULL, gives
+ * each layer file's sha256 ("sha256:<hex>", as img_blob_rx_finish()
+ * verified it; NULL or "" entries are hashed here). Blocks: call it on a
+ * worker thread.
  */
 int img_blob_assemble_files(struct img_store *s, const char *config,
-			    const char *const *layers, size_t n,
+			    const char *const *layers,
+			    const char *const *digests, size_t n,
 			    const char *tag, struct shoal_err *err);
 
 #endif

@@ -263,6 +263,7 @@ struct fetch {
 	bool done;
 	blobsvc_done_fn *cb;
 	void *arg;
+	struct blobsvc_watch *watch; /* the caller's, or NULL */
 };
 
 static void finish(struct wire_chan *c, struct fetch *f, int rc,
@@ -327,12 +328,17 @@ static void fetch_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 		if (rc < 0) {
 			f->rx = NULL;
 			finish(c, f, rc, NULL, err.msg);
+		} else if (f->watch) {
+			snprintf(f->watch->blob, sizeof(f->watch->blob), "%s",
+				 blob);
 		}
 		return;
 	}
 	case BLOBSVC_DATA:
 		if (img_blob_rx_feed(f->rx, p, n, &err) < 0)
 			finish(c, f, -EFBIG, NULL, err.msg);
+		else if (f->watch)
+			f->watch->received = img_blob_rx_received(f->rx);
 		return;
 	case BLOBSVC_ERROR:
 		snprintf(msg, sizeof(msg), "%s: the holder %s refused: %.*s",
@@ -407,11 +413,23 @@ int blobsvc_fetch_fd(uv_loop_t *loop, int fd,
 		     const char *digest, unsigned flags, uint64_t max,
 		     blobsvc_done_fn *done, void *arg)
 {
+	return blobsvc_fetch_fd_watch(loop, fd, cfg, s, digest, flags, max,
+				      NULL, done, arg);
+}
+
+int blobsvc_fetch_fd_watch(uv_loop_t *loop, int fd,
+			   const struct wire_chan_config *cfg,
+			   struct img_store *s, const char *digest,
+			   unsigned flags, uint64_t max,
+			   struct blobsvc_watch *w, blobsvc_done_fn *done,
+			   void *arg)
+{
 	struct fetch *f = fetch_new(s, digest, flags, max, done, arg);
 	if (!f) {
 		close(fd);
 		return -EINVAL;
 	}
+	f->watch = w;
 	struct wire_chan *c;
 	int rc = wire_chan_open(loop, fd, false, cfg, &fetch_cbs, f, &c);
 	if (rc < 0)
@@ -424,9 +442,21 @@ int blobsvc_fetch_addr(uv_loop_t *loop, const struct sockaddr *addr,
 		       const char *digest, unsigned flags, uint64_t max,
 		       blobsvc_done_fn *done, void *arg)
 {
+	return blobsvc_fetch_addr_watch(loop, addr, cfg, s, digest, flags, max,
+					NULL, done, arg);
+}
+
+int blobsvc_fetch_addr_watch(uv_loop_t *loop, const struct sockaddr *addr,
+			     const struct wire_chan_config *cfg,
+			     struct img_store *s, const char *digest,
+			     unsigned flags, uint64_t max,
+			     struct blobsvc_watch *w, blobsvc_done_fn *done,
+			     void *arg)
+{
 	struct fetch *f = fetch_new(s, digest, flags, max, done, arg);
 	if (!f)
 		return -EINVAL;
+	f->watch = w;
 	struct wire_chan *c;
 	int rc = wire_chan_connect(loop, addr, cfg, &fetch_cbs, f, &c);
 	if (rc < 0)

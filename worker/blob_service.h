@@ -91,4 +91,31 @@ int blobsvc_fetch_addr(uv_loop_t *loop, const struct sockaddr *addr,
 		       const char *digest, unsigned flags, uint64_t max,
 		       blobsvc_done_fn *done, void *arg);
 
+/*
+ * What a fetch in flight shows its caller (borrowed by the fetch until
+ * @done ran): @received, the blob's bytes so far, updated on the loop
+ * thread as they arrive; @blob, the digest of the blob the holder sends
+ * ("sha256:<hex>", set when it says so; the bytes are verified against it
+ * before @done gets a path, so a file given to @done hashes to @blob).
+ */
+struct blobsvc_watch {
+	uint64_t received;
+	char blob[80];
+};
+
+/* blobsvc_fetch_fd_watch() / blobsvc_fetch_addr_watch() - the same as
+ * blobsvc_fetch_fd() / blobsvc_fetch_addr(), keeping @w up to date. */
+int blobsvc_fetch_fd_watch(uv_loop_t *loop, int fd,
+			   const struct wire_chan_config *cfg,
+			   struct img_store *s, const char *digest,
+			   unsigned flags, uint64_t max,
+			   struct blobsvc_watch *w, blobsvc_done_fn *done,
+			   void *arg);
+int blobsvc_fetch_addr_watch(uv_loop_t *loop, const struct sockaddr *addr,
+			     const struct wire_chan_config *cfg,
+			     struct img_store *s, const char *digest,
+			     unsigned flags, uint64_t max,
+			     struct blobsvc_watch *w, blobsvc_done_fn *done,
+			     void *arg);
+
 #endif

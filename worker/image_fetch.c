@@ -39,7 +39,12 @@ struct imgfetch {
 	size_t next_layer, inflight, par;
 	int fail_rc;
 	char fail_msg[1400];
-	bool starting; /* in start_layers(): a nested call only returns */
+	bool starting;	     /* in start_layers(): a nested call only returns */
+	uint64_t bytes_done; /* of the layers fetched */
+	size_t layers_done;
+	uv_timer_t tick; /* byte progress, once a second */
+	bool tick_open;
+	const char **digests; /* for the assembly: the jobs' blob digests */
 	char last_err[1024];
 	uv_work_t work;
 	int work_rc;
@@ -51,6 +56,8 @@ struct layer_job {
 	size_t layer;
 	size_t holder;
 	size_t tries;
+	bool active;		/* a fetch of it in flight */
+	struct blobsvc_watch w; /* its bytes so far, its blob's digest */
 };
 
 #define IMGFETCH_PAR_MIN 3 /* layers at once, as Docker pulls */
@@ -58,6 +65,12 @@ struct layer_job {
 
 static void next_blob(struct imgfetch *f);
 static void start_layers(struct imgfetch *f);
+static void tick(uv_timer_t *t);
+
+static void tick_closed(uv_handle_t *h)
+{
+	shoal_free(h->data);
+}
 
 static void end(struct imgfetch *f, int rc, const char *msg)
 {
@@ -74,8 +87,12 @@ static void end(struct imgfetch *f, int rc, const char *msg)
 	shoal_free(f->diff_ids);
 	shoal_free(f->paths);
 	shoal_free(f->jobs);
+	shoal_free(f->digests);
 	f->o.done(rc, msg, f->o.arg);
-	shoal_free(f);
+	if (f->tick_open)
+		uv_close((uv_handle_t *)&f->tick, tick_closed);
+	else
+		shoal_free(f);
 }
 
 static void assemble_work(uv_work_t *w)
@@ -83,7 +100,8 @@ static void assemble_work(uv_work_t *w)
 	struct imgfetch *f = w->data;
 	f->work_rc = img_blob_assemble_files(
 		f->o.store, f->config, (const char *const *)f->paths,
-		f->n_layers, f->has_tag ? f->tag : NULL, &f->work_err);
+		f->digests, f->n_layers, f->has_tag ? f->tag : NULL,
+		&f->work_err);
 }
 
 static void assemble_done(uv_work_t *w, int status)
@@ -142,11 +160,46 @@ static void blob_done(int rc, const char *path, const char *msg, uint64_t got,
 	}
 	f->blob = 1;
 	f->tries = 0;
+	if (f->o.progress && uv_timer_init(f->o.loop, &f->tick) == 0) {
+		f->tick.data = f;
+		f->tick_open = true;
+		uv_timer_start(&f->tick, tick, 1000, 1000);
+	}
 	start_layers(f);
+}
+
+/* Once a second while layers come: the bytes so far, e.g. "fetching
+ * image from node h1: 40 MB, 1/3 layers". */
+static void tick(uv_timer_t *t)
+{
+	struct imgfetch *f = t->data;
+	uint64_t got = f->bytes_done;
+	const char *from = NULL;
+	for (size_t i = 0; i < f->next_layer; i++) {
+		if (!f->jobs[i].active)
+			continue;
+		got += f->jobs[i].w.received;
+		from = from ? from : f->names[f->jobs[i].holder];
+	}
+	if (!from)
+		return;
+	char m[200];
+	snprintf(m, sizeof(m),
+		 "fetching image from node %.12s: %llu MB, "
+		 "%zu/%zu layers",
+		 from, (unsigned long long)(got >> 20), f->layers_done,
+		 f->n_layers);
+	f->o.progress(m, f->o.arg);
 }
 
 static void assemble(struct imgfetch *f)
 {
+	if (f->tick_open)
+		uv_timer_stop(&f->tick);
+	f->digests = shoal_calloc(f->n_layers ? f->n_layers : 1,
+				  sizeof(*f->digests));
+	for (size_t i = 0; f->digests && i < f->n_layers; i++)
+		f->digests[i] = f->jobs[i].w.blob;
 	if (f->o.progress) {
 		char m[200];
 		snprintf(m, sizeof(m), "assembling image %.19s", f->image_id);
@@ -176,17 +229,20 @@ static void launch(struct layer_job *j)
 	const char *digest = f->diff_ids[j->layer];
 	int rc;
 	f->inflight++;
+	j->active = true;
+	j->w = (struct blobsvc_watch){0};
 	if (f->o.dial) {
 		int fd = f->o.dial(f->o.dial_arg, j->holder);
 		rc = fd < 0 ? fd
-			    : blobsvc_fetch_fd(f->o.loop, fd, &cfg, f->o.store,
-					       digest, BLOBSVC_LAYER, 0,
-					       layer_done, j);
+			    : blobsvc_fetch_fd_watch(
+				      f->o.loop, fd, &cfg, f->o.store, digest,
+				      BLOBSVC_LAYER, 0, &j->w, layer_done, j);
 	} else {
-		rc = blobsvc_fetch_addr(
+		rc = blobsvc_fetch_addr_watch(
 			f->o.loop,
 			(const struct sockaddr *)&f->holders[j->holder], &cfg,
-			f->o.store, digest, BLOBSVC_LAYER, 0, layer_done, j);
+			f->o.store, digest, BLOBSVC_LAYER, 0, &j->w, layer_done,
+			j);
 	}
 	if (rc < 0) {
 		char m[300];
@@ -201,8 +257,8 @@ static void layer_done(int rc, const char *path, const char *msg, uint64_t got,
 {
 	struct layer_job *j = arg;
 	struct imgfetch *f = j->f;
-	(void)got;
 	f->inflight--;
+	j->active = false;
 	if (rc < 0) {
 		snprintf(f->last_err, sizeof(f->last_err), "%s",
 			 msg ? msg : shoal_strerror(rc));
@@ -221,6 +277,8 @@ static void layer_done(int rc, const char *path, const char *msg, uint64_t got,
 				 f->image_id, f->o.n_holders, f->last_err);
 		}
 	} else {
+		f->bytes_done += got;
+		f->layers_done++;
 		f->paths[j->layer] = shoal_strdup(path);
 		if (!f->paths[j->layer]) {
 			unlink(path);
@@ -242,8 +300,10 @@ static void start_layers(struct imgfetch *f)
 	while (!f->fail_rc && f->inflight < f->par &&
 	       f->next_layer < f->n_layers) {
 		struct layer_job *j = &f->jobs[f->next_layer];
-		*j = (struct layer_job){f, f->next_layer,
-					f->next_layer % f->o.n_holders, 0};
+		*j = (struct layer_job){.f = f,
+					.layer = f->next_layer,
+					.holder =
+						f->next_layer % f->o.n_holders};
 		f->next_layer++;
 		launch(j);
 	}

@@ -8,7 +8,8 @@
 #    the other holder; tampered on every holder, the task is rejected with
 #    the reason and retried;
 #  - a holder killed (-9) during the transfer of a big image: the fetch
-#    goes on from the other holder.
+#    goes on from the other holder; the task's status message showed the
+#    megabytes received.
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
@@ -144,3 +145,5 @@ assert_contains "the fetch moved to the other holder" \
 	"fetching layer 1/1 from $( [ "$from" = h2 ] && echo h3 || echo h2)" "$log"
 said() { grep -q "image $bid fetched from the swarm" "$(lab log h1)"; }
 assert_eventually "h1 says the image was fetched" 10 said
+assert_contains "the task's status showed the bytes as they came" \
+	" MB, 0/1 layers" "$(grep 'preparing: fetching image from node h' "$(lab log h1)")"
