@@ -55,11 +55,12 @@ struct daemon_swarm {
 	struct mgr *mgr;
 	struct swarm_events *events; /* docker events of the swarm's objects */
 	struct agent *agent;
-	struct wexec *tasks;	      /* this node's tasks (worker/exec.h) */
-	struct wlogs *logs;	      /* their logs, for service logs */
-	struct wnet *nets;	      /* their overlays (worker/net.h) */
-	struct daemon_blobs *blobs;   /* the blob service (blob_listener.h) */
-	struct wfetch *fetch;	      /* images for tasks (task_fetch.h) */
+	struct wexec *tasks;	    /* this node's tasks (worker/exec.h) */
+	struct wlogs *logs;	    /* their logs, for service logs */
+	struct wnet *nets;	    /* their overlays (worker/net.h) */
+	struct daemon_blobs *blobs; /* the blob service (blob_listener.h) */
+	struct wfetch *fetch;	    /* images for tasks (task_fetch.h) */
+	char certs_dir[DAEMON_PATH_MAX + 16]; /* for its pulls */
 	int pending_parts;	      /* stopped parts whose callback is due */
 	api_swarm_done_fn *init_done; /* an init waiting for the store */
 	void *init_ctx;
@@ -424,7 +425,12 @@ static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
 		.progress = image_progress,
 		.ended = image_fetched,
 		.arg = s,
+		.insecure = s->d->insecure,
+		.n_insecure = s->d->cfg.n_insecure,
+		.certs_dir = s->certs_dir,
 	};
+	snprintf(s->certs_dir, sizeof(s->certs_dir), "%s/certs.d",
+		 s->d->cfg.data_root);
 	if (!s->fetch && s->d->images && wfetch_open(&fc, &s->fetch) < 0)
 		log_warn("tasks will not fetch missing images from the swarm: "
 			 "out of memory");

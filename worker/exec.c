@@ -482,7 +482,8 @@ static const char *holders_image(const struct run *r)
 }
 
 /* When this node lacks the task's image and its assignment names nodes
- * that hold it, the image is fetched first (worker/task_fetch.h): true
+ * that hold it, the image is fetched first (worker/task_fetch.h); when
+ * no node holds it and its name names a registry, it is pulled: true
  * when the task waits for it ("preparing") or was rejected. An image
  * here by id but not by the spec's name gets the name (no fetch); the
  * create then answers "No such image" itself if it still does not
@@ -491,12 +492,16 @@ static bool wait_for_image(struct run *r)
 {
 	struct wexec *x = r->x;
 	const json_t *ih = jsonx_obj(r->t->json, "ImageHolders");
-	if (!ih || !x->fetch || wfetch_has(x->fetch, r->t->image))
+	if (!x->fetch || wfetch_has(x->fetch, r->t->image))
 		return false;
 	char id[80], msg[64];
 	struct shoal_err err = {""};
-	int rc = wfetch_have(x->fetch, ih, &err);
-	if (rc == 0)
+	int rc;
+	if (!ih && !wfetch_names_registry(r->t->image))
+		return false; /* the create says "No such image" */
+	if (!ih)
+		rc = wfetch_pull(x->fetch, r->t->image, msg, &err);
+	else if ((rc = wfetch_have(x->fetch, ih, &err)) == 0)
 		rc = wfetch_want(x->fetch, ih, id, msg, &err);
 	else if (rc > 0)
 		return false; /* here by id, now under its name too */
@@ -510,11 +515,14 @@ static bool wait_for_image(struct run *r)
 	return true;
 }
 
-/* The runs waiting for image @id's fetch. */
+/* The runs waiting for image @id's fetch (or the pull of reference
+ * @id, for a task whose item names no holders). */
 static bool waits_for(const struct run *r, const char *id)
 {
+	const char *h = holders_image(r);
 	return r->state == WT_PREPARING && !r->cid[0] && !r->stopping &&
-	       !r->gone && !strcmp(holders_image(r), id);
+	       !r->gone &&
+	       (*h ? !strcmp(h, id) : r->t->image && !strcmp(r->t->image, id));
 }
 
 void wexec_image_progress(struct wexec *x, const char *id, const char *msg)

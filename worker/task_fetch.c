@@ -5,10 +5,12 @@
 #include "worker/task_fetch.h"
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/jsonx.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "image/blob.h"
+#include "image/registry.h"
 #include "worker/image_fetch.h"
 #include "worker/worker.h"
 
@@ -28,7 +30,8 @@ struct wfetch {
 struct wentry {
 	struct list_node node;
 	struct wfetch *f;
-	char id[80];
+	char id[512];	 /* the image id, or the reference pulled */
+	int64_t said_ns; /* a pull's last progress message */
 };
 
 struct item {
@@ -197,11 +200,15 @@ static void on_done(int rc, const char *msg, void *arg)
 	struct wentry *e = arg;
 	struct wfetch *f = e->f;
 	list_remove(&e->node);
+	bool pull = strncmp(e->id, "sha256:", 7) != 0;
 	if (rc < 0)
-		log_warn("image %s not fetched: %s", e->id,
+		log_warn("image %s not %s: %s", e->id,
+			 pull ? "pulled" : "fetched",
 			 msg ? msg : shoal_strerror(rc));
 	else
-		log_info("image %s fetched from the swarm", e->id);
+		log_info("image %s %s", e->id,
+			 pull ? "pulled from its registry"
+			      : "fetched from the swarm");
 	if (!f->closing && f->cfg.ended)
 		f->cfg.ended(f->cfg.arg, e->id, rc, msg ? msg : "");
 	shoal_free(e);
@@ -252,6 +259,79 @@ static int start(struct wfetch *f, const struct item *it, struct shoal_err *err)
 	}
 	log_info("image %s: fetching from %zu node(s), %s first", it->id, it->n,
 		 it->names[0]);
+	return 0;
+}
+
+/* ---- registries ---- */
+
+bool wfetch_names_registry(const char *ref)
+{
+	const char *slash = ref ? strchr(ref, '/') : NULL;
+	if (!slash)
+		return false;
+	size_t n = (size_t)(slash - ref);
+	return memchr(ref, '.', n) || memchr(ref, ':', n) ||
+	       (n == 9 && !strncmp(ref, "localhost", 9));
+}
+
+static void pull_msg(const struct img_pull_msg *m, void *arg)
+{
+	struct wentry *e = arg;
+	struct wfetch *f = e->f;
+	int64_t now = time_mono_ns();
+	if (f->closing || !f->cfg.progress || !m->total ||
+	    now - e->said_ns < NSEC_PER_SEC)
+		return;
+	e->said_ns = now;
+	char msg[200];
+	snprintf(msg, sizeof(msg), "pulling image: %s %llu of %llu MB",
+		 m->status, (unsigned long long)(m->current >> 20),
+		 (unsigned long long)(m->total >> 20));
+	f->cfg.progress(f->cfg.arg, e->id, msg);
+}
+
+static void pull_done(int status, const char *errmsg, json_t *result, void *arg)
+{
+	(void)result;
+	on_done(status < 0 ? status : 0,
+		status < 0 ? (errmsg && *errmsg ? errmsg : "the pull failed")
+			   : NULL,
+		arg);
+}
+
+int wfetch_pull(struct wfetch *f, const char *ref, char *msg_out,
+		struct shoal_err *err)
+{
+	if (!ref || strlen(ref) >= sizeof(((struct wentry *)0)->id)) {
+		snprintf(err->msg, sizeof(err->msg), "image name too long");
+		return -EINVAL;
+	}
+	snprintf(msg_out, 64, "pulling image %.40s", ref);
+	if (find(f, ref))
+		return 0;
+	struct wentry *e = shoal_calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->f = f;
+	snprintf(e->id, sizeof(e->id), "%s", ref);
+	struct img_pull_opts o = {
+		.reference = ref,
+		.insecure = f->cfg.insecure,
+		.n_insecure = f->cfg.n_insecure,
+		.certs_dir = f->cfg.certs_dir,
+	};
+	list_push_back(&f->fetches, &e->node);
+	int rc = img_pull_async(f->cfg.loop, f->cfg.store, &o, pull_msg,
+				pull_done, e);
+	if (rc < 0) {
+		list_remove(&e->node);
+		shoal_free(e);
+		snprintf(err->msg, sizeof(err->msg), "cannot pull image %s: %s",
+			 ref, shoal_strerror(rc));
+		return rc;
+	}
+	log_info("image %s: no node holds it; pulling it from its registry",
+		 ref);
 	return 0;
 }
 

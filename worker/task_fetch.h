@@ -50,6 +50,11 @@ struct wfetch_config {
 	void (*progress)(void *arg, const char *id, const char *msg);
 	void (*ended)(void *arg, const char *id, int rc, const char *msg);
 	void *arg;
+	/* For pulls from a registry (image/registry.h), borrowed: the
+	 * registries reached over plain HTTP and Docker's certs.d. */
+	const char *const *insecure;
+	size_t n_insecure;
+	const char *certs_dir;
 };
 
 /** wfetch_open() - 0 and *@out, or -ENOMEM. */
@@ -82,7 +87,24 @@ int wfetch_have(struct wfetch *f, const json_t *ih, struct shoal_err *err);
 int wfetch_want(struct wfetch *f, const json_t *ih, char *id_out, char *msg_out,
 		struct shoal_err *err);
 
-/** wfetch_busy() - is image @id being fetched? */
+/**
+ * wfetch_names_registry() - does @ref name its registry ("reg:5000/app",
+ * "registry.example/app", "localhost/app")? A name without one (Docker
+ * Hub's) is never pulled by a task: only the nodes are asked.
+ */
+bool wfetch_names_registry(const char *ref);
+
+/**
+ * wfetch_pull() - no node holds the image @ref of a task and @ref names a
+ * registry: pull it (image/registry.h, the registries' settings of the
+ * daemon, no credentials) unless a pull of @ref is in flight. 0 with
+ * @msg_out (64 bytes) set: ended() will be called with @ref as the id.
+ * -EINVAL (@ref too long), -ENOMEM, or the pull's start failure.
+ */
+int wfetch_pull(struct wfetch *f, const char *ref, char *msg_out,
+		struct shoal_err *err);
+
+/** wfetch_busy() - is image @id (or reference, for a pull) being fetched? */
 bool wfetch_busy(const struct wfetch *f, const char *id);
 
 /**

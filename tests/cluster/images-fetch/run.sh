@@ -9,11 +9,17 @@
 #    the reason and retried;
 #  - a holder killed (-9) during the transfer of a big image: the fetch
 #    goes on from the other holder; the task's status message showed the
-#    megabytes received.
+#    megabytes received;
+#  - an image no node holds, whose name names a registry (Debian's
+#    docker-registry on h1): the node pulls it; a name without a registry
+#    that no node holds is rejected with Docker's "No such image".
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 has_shoald || skip "needs shoald in $SHOAL_BIN_DIR"
+REG=/usr/bin/docker-registry
+# The lab's registry (on h1) is plain HTTP on a lab address.
+export SHOAL_LAB_DAEMON_ARGS="--insecure-registry 10.0.0.0/8"
 lab_begin 3
 m="$(lab addr h1):2377"
 lab exec h1 shoal swarm init --listen-addr "$m" \
@@ -147,3 +153,37 @@ said() { grep -q "image $bid fetched from the swarm" "$(lab log h1)"; }
 assert_eventually "h1 says the image was fetched" 10 said
 assert_contains "the task's status showed the bytes as they came" \
 	" MB, 0/1 layers" "$(grep 'preparing: fetching image from node h' "$(lab log h1)")"
+
+note "no node holds it: pulled from the registry its name names"
+if [ -x "$REG" ]; then
+	r="$(lab addr h1):5000"
+	mkdir -p "$SHOAL_LAB_DIR/reg"
+	cat >"$SHOAL_LAB_DIR/reg.yml" <<-YML
+	version: 0.1
+	log:
+	  level: error
+	storage:
+	  filesystem:
+	    rootdirectory: $SHOAL_LAB_DIR/reg
+	http:
+	  addr: $r
+	YML
+	# Ended by lab down with every process of the lab's hosts.
+	lab exec h1 sh -c "setsid $REG serve $SHOAL_LAB_DIR/reg.yml \
+		>$SHOAL_LAB_DIR/reg.log 2>&1 </dev/null &"
+	up() { lab exec h1 curl -sf -o /dev/null "http://$r/v2/"; }
+	wait_for 10 up || fail "the registry answers on $r"
+	lab exec h1 python3 "$SHOAL_SOURCE_DIR/tests/system/image-registry/regpush.py" \
+		image "http://$r" app 1 "$img" >/dev/null
+	lab exec h1 shoal service create -d --name pulled \
+		--constraint node.hostname==h1 "$r/app:1" sleep 100000 >/dev/null
+	assert_eventually "the task runs on h1" 40 count pulled 1
+	assert_contains "h1 pulled it from its registry" \
+		"pulled from its registry" "$(cat "$(lab log h1)")"
+else
+	note "skipped: $REG missing (scripts/setup)"
+fi
+lab exec h1 shoal service create -d --name ghost --constraint node.hostname==h1 \
+	nosuch:1 >/dev/null
+ghost() { lab exec h1 shoal service ps --no-trunc ghost | grep -q '"No such image: nosuch:1"'; }
+assert_eventually "an image no node holds and no registry: No such image" 30 ghost

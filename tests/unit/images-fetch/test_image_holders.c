@@ -226,6 +226,19 @@ static void the_agent_refuses_malformed_items(void **state)
 	json_decref(o);
 }
 
+static void only_names_with_a_registry_are_pulled(void **state)
+{
+	(void)state;
+	assert_true(wfetch_names_registry("reg:5000/app:1"));
+	assert_true(wfetch_names_registry("registry.example/team/app"));
+	assert_true(wfetch_names_registry("localhost/app"));
+	assert_false(wfetch_names_registry("busybox"));
+	assert_false(wfetch_names_registry("library/busybox:latest"));
+	assert_false(wfetch_names_registry("team/app"));
+	assert_false(wfetch_names_registry(ID_A));
+	assert_false(wfetch_names_registry(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +247,7 @@ int main(void)
 			holders_are_the_ready_nodes_of_the_most_held_image),
 		cmocka_unit_test(a_changed_report_makes_the_holders_change),
 		cmocka_unit_test(the_agent_refuses_malformed_items),
+		cmocka_unit_test(only_names_with_a_registry_are_pulled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
