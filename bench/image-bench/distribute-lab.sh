@@ -27,7 +27,10 @@
 #    unpacked; cpu_ms: CPU time of the 5 shoalds during the case, polls
 #    and the services' creation included)
 #   {"test":"distribute","case":"at_once","size_mb":S,"nodes":4,"ms":X,
-#    "goal_ms":2M,"goal_met":true|false,"cpu_ms":C,"cores":N}
+#    "goal_ms":2M,"goal_met":true|false,"per_node_ms":[..],
+#    "start_skew_ms":K,"cpu_ms":C,"cores":N}   (per node: its own fetch;
+#    skew: the last node's start after the first's, the assignments
+#    reaching the nodes at their own times)
 #
 #   bench/image-bench/distribute-lab [SIZE_MB] [SHOAL_BIN_DIR]
 #     (default: build/release of this repository)
@@ -134,7 +137,7 @@ wait_until 20 holders_are h1 || err "the managers still see dist:1 beyond h1"
 c0=$(cpu_ms)
 lab exec h1 shoal service create -d --name at-once --mode global \
 	--constraint node.role==worker dist:1 >/dev/null
-first=0 last=0
+first=0 last=0 lasts=0 nodes=()
 for h in h2 h3 h4 h5; do
 	wait_until 120 holds $h || err "$h does not hold the image (at once)"
 done
@@ -144,8 +147,10 @@ for h in h2 h3 h4 h5; do
 	read -r s a e < <(fetch_ms $h)
 	{ [ "$first" -eq 0 ] || [ "$s" -lt "$first" ]; } && first=$s
 	[ "$e" -gt "$last" ] && last=$e
+	[ "$s" -gt "$lasts" ] && lasts=$s
+	nodes+=("$((e - s))")
 done
 at=$((last - first)) at_cpu=$(($(cpu_ms) - c0))
 met=false
 [ "$at" -lt $((2 * med)) ] && met=true
-echo "{\"test\":\"distribute\",\"case\":\"at_once\",\"size_mb\":$size,\"nodes\":4,\"ms\":$at,\"goal_ms\":$((2 * med)),\"goal_met\":$met,\"cpu_ms\":$at_cpu,\"cores\":$(nproc)}"
+echo "{\"test\":\"distribute\",\"case\":\"at_once\",\"size_mb\":$size,\"nodes\":4,\"ms\":$at,\"goal_ms\":$((2 * med)),\"goal_met\":$met,\"per_node_ms\":[$(IFS=,; echo "${nodes[*]}")],\"start_skew_ms\":$((lasts - first)),\"cpu_ms\":$at_cpu,\"cores\":$(nproc)}"
