@@ -195,50 +195,6 @@ struct pick {
 	size_t count;
 };
 
-/* The image id the most ready nodes other than @self hold under @ref. */
-static struct pick choose(const struct mgr_holders *h, const char *self,
-			  const char *ref)
-{
-	struct pick best = {0};
-	for (size_t i = 0; i < h->n; i++) {
-		const struct hnode *n = &h->nodes[i];
-		if (!n->ready || !n->addr[0] || !strcmp(n->id, self))
-			continue;
-		size_t k;
-		json_t *im;
-		json_array_foreach(n->images, k, im)
-		{
-			struct pick c = {jsonx_str(im, "Id", ""), NULL, 0};
-			if (!image_matches(im, ref, &c.tag))
-				continue;
-			for (size_t j = 0; j < h->n; j++) {
-				const struct hnode *o = &h->nodes[j];
-				if (!o->ready || !o->addr[0] ||
-				    !strcmp(o->id, self))
-					continue;
-				size_t q;
-				json_t *x;
-				json_array_foreach(o->images, q, x)
-				{
-					if (!strcmp(jsonx_str(x, "Id", ""),
-						    c.id)) {
-						c.count++;
-						break;
-					}
-				}
-			}
-			bool same = best.id && !strcmp(c.id, best.id);
-			if (same && !best.tag)
-				best.tag = c.tag; /* a node that has its tag */
-			else if (c.count > best.count ||
-				 (c.count == best.count && !same &&
-				  strcmp(c.id, best.id) < 0))
-				best = c;
-		}
-	}
-	return best;
-}
-
 static bool holds_id(const struct hnode *n, const char *id)
 {
 	size_t i;
@@ -251,6 +207,51 @@ static bool holds_id(const struct hnode *n, const char *id)
 	return false;
 }
 
+/* Can node @n serve the task of node @self? */
+static bool may_serve(const struct hnode *n, const char *self)
+{
+	return n->ready && n->addr[0] && strcmp(n->id, self);
+}
+
+static size_t count_holders(const struct mgr_holders *h, const char *self,
+			    const char *id)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < h->n; i++)
+		c += may_serve(&h->nodes[i], self) &&
+		     holds_id(&h->nodes[i], id);
+	return c;
+}
+
+/* The image id the most ready nodes other than @self hold under @ref. */
+static struct pick choose(const struct mgr_holders *h, const char *self,
+			  const char *ref)
+{
+	struct pick best = {0};
+	for (size_t i = 0; i < h->n; i++) {
+		const struct hnode *n = &h->nodes[i];
+		if (!may_serve(n, self))
+			continue;
+		size_t k;
+		json_t *im;
+		json_array_foreach(n->images, k, im)
+		{
+			struct pick c = {jsonx_str(im, "Id", ""), NULL, 0};
+			if (!image_matches(im, ref, &c.tag))
+				continue;
+			c.count = count_holders(h, self, c.id);
+			bool same = best.id && !strcmp(c.id, best.id);
+			if (same && !best.tag)
+				best.tag = c.tag; /* a node that has its tag */
+			else if (c.count > best.count ||
+				 (c.count == best.count && !same &&
+				  strcmp(c.id, best.id) < 0))
+				best = c;
+		}
+	}
+	return best;
+}
+
 static json_t *holders_json(const struct mgr_holders *h, const char *self,
 			    const char *ref, const struct pick *p)
 {
@@ -261,8 +262,7 @@ static json_t *holders_json(const struct mgr_holders *h, const char *self,
 		return NULL;
 	for (size_t i = 0, k = 0; i < h->n && k < MGR_HOLDERS_MAX; i++) {
 		const struct hnode *n = &h->nodes[i];
-		if (!n->ready || !n->addr[0] || !strcmp(n->id, self) ||
-		    !holds_id(n, p->id))
+		if (!may_serve(n, self) || !holds_id(n, p->id))
 			continue;
 		char addr[96];
 		snprintf(addr, sizeof(addr),
