@@ -20,6 +20,7 @@
 #ifndef SHOAL_WORKER_BLOB_SERVICE_H
 #define SHOAL_WORKER_BLOB_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,50 @@ int blobsvc_frame_parse(const uint8_t *data, size_t len,
 int blobsvc_serve_fd(uv_loop_t *loop, int fd,
 		     const struct wire_chan_config *cfg, struct img_store *s,
 		     const char *cluster_id);
+
+/*
+ * Who may fetch (issue 14): the managers name, in each holder's
+ * assignments, the nodes that may fetch from it now (the ready nodes with
+ * a task whose ImageHolders name this holder, docs/images.md). An acl
+ * holds that set; a server channel given one serves a peer only if the
+ * node id of its certificate (from the handshake) is in it, else it sends
+ * an 'X' frame starting with BLOBSVC_DENIED and closes. Setting a new set
+ * closes every open connection of a node that left it.
+ */
+#define BLOBSVC_DENIED "not allowed: "
+#define BLOBSVC_ACL_MAX 4096 /* node ids in one set */
+
+struct blobsvc_acl;
+
+/* blobsvc_acl_new() - an empty set (nobody may fetch) on @loop (a timer
+ * closes refused connections once the refusal is out, or after 2 s).
+ * NULL: no memory. */
+struct blobsvc_acl *blobsvc_acl_new(uv_loop_t *loop);
+
+/* blobsvc_acl_free() - closes the connections it guards (freed on the
+ * loop); NULL is fine. */
+void blobsvc_acl_free(struct blobsvc_acl *a);
+
+/*
+ * blobsvc_acl_set() - replace the set with the @n node ids @ids (copied).
+ * -EINVAL (an id empty, too long or not [A-Za-z0-9_-], more than
+ * BLOBSVC_ACL_MAX) or -ENOMEM and the set is unchanged; else the number
+ * of open connections closed because their node left the set.
+ */
+int blobsvc_acl_set(struct blobsvc_acl *a, const char *const *ids, size_t n);
+
+/* blobsvc_acl_allows() - is @node_id in the set? */
+bool blobsvc_acl_allows(const struct blobsvc_acl *a, const char *node_id);
+
+/* blobsvc_serve_fd_acl() / blobsvc_accept_acl() - as below, serving only
+ * the nodes @acl names (borrowed until blobsvc_acl_free()). */
+int blobsvc_serve_fd_acl(uv_loop_t *loop, int fd,
+			 const struct wire_chan_config *cfg,
+			 struct img_store *s, const char *cluster_id,
+			 struct blobsvc_acl *acl);
+int blobsvc_accept_acl(uv_loop_t *loop, uv_stream_t *listener,
+		       const struct wire_chan_config *cfg, struct img_store *s,
+		       const char *cluster_id, struct blobsvc_acl *acl);
 
 /* blobsvc_accept() - the same for a connection waiting on @listener. */
 int blobsvc_accept(uv_loop_t *loop, uv_stream_t *listener,

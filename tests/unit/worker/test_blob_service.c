@@ -213,6 +213,145 @@ static void other_swarms_are_served_nothing(void **state)
 	assert_int_equal(tmp_entries(), 0);
 }
 
+/* One fetch through a holder that serves only the nodes @acl names. */
+static struct result fetch_acl(struct blobsvc_acl *acl, const char *digest)
+{
+	uv_loop_t loop;
+	int sv[2];
+	struct result r = {0};
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	struct wire_chan_config sc = cfg_for(&n_holder, &root);
+	struct wire_chan_config cc = cfg_for(&n_fetcher, &root);
+	assert_int_equal(
+		blobsvc_serve_fd_acl(&loop, sv[0], &sc, holder, "swarm1", acl),
+		0);
+	assert_int_equal(blobsvc_fetch_fd(&loop, sv[1], &cc, fetcher, digest, 0,
+					  0, on_done, &r),
+			 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_true(r.called);
+	return r;
+}
+
+/* Only the nodes the managers name are served: the node id of the
+ * certificate decides; a malformed set is refused whole. */
+static void only_named_nodes_are_served(void **state)
+{
+	(void)state;
+	uv_loop_t aloop;
+	assert_int_equal(uv_loop_init(&aloop), 0);
+	struct blobsvc_acl *acl = blobsvc_acl_new(&aloop);
+	assert_non_null(acl);
+	/* Empty: nobody, with the node named in the refusal. */
+	struct result r = fetch_acl(acl, layer_blob[0]);
+	assert_int_equal(r.rc, -EACCES);
+	assert_int_equal(r.got, 0);
+	assert_non_null(strstr(r.msg, BLOBSVC_DENIED));
+	assert_non_null(strstr(r.msg, "node fetcher"));
+	/* Another node named: still not the fetcher. */
+	const char *other[] = {"holder", "stranger"};
+	assert_int_equal(blobsvc_acl_set(acl, other, 2), 0);
+	assert_false(blobsvc_acl_allows(acl, "fetcher"));
+	r = fetch_acl(acl, layer_blob[0]);
+	assert_int_equal(r.rc, -EACCES);
+	/* Named: served. */
+	const char *ok[] = {"holder", "fetcher"};
+	assert_int_equal(blobsvc_acl_set(acl, ok, 2), 0);
+	r = fetch_acl(acl, layer_blob[0]);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.hex, layer_blob[0] + 7);
+	/* Bad ids change nothing. */
+	const char *bad[] = {"fetcher", "a/b"};
+	assert_int_equal(blobsvc_acl_set(acl, bad, 2), -EINVAL);
+	const char *empty[] = {""};
+	assert_int_equal(blobsvc_acl_set(acl, empty, 1), -EINVAL);
+	assert_true(blobsvc_acl_allows(acl, "fetcher"));
+	assert_int_equal(tmp_entries(), 0);
+	blobsvc_acl_free(acl);
+	assert_int_equal(uv_run(&aloop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&aloop), 0);
+}
+
+struct idle {
+	bool connected, closed;
+	char err[600];
+};
+
+static void idle_connected(struct wire_chan *c, const struct wire_peer *p)
+{
+	(void)p;
+	((struct idle *)wire_chan_data(c))->connected = true;
+}
+
+static void idle_frame(struct wire_chan *c, const uint8_t *data, size_t len)
+{
+	struct idle *i = wire_chan_data(c);
+	if (len && data[0] == BLOBSVC_ERROR)
+		snprintf(i->err, sizeof(i->err), "%.*s", (int)len - 1,
+			 (const char *)data + 1);
+}
+
+static void idle_closed(struct wire_chan *c, int reason)
+{
+	(void)reason;
+	((struct idle *)wire_chan_data(c))->closed = true;
+}
+
+/* A node served while named, then dropped from the set: its open
+ * connection is told why and closed. */
+static void connection_closed_when_node_leaves_set(void **state)
+{
+	(void)state;
+	static const struct wire_chan_callbacks cbs = {
+		.connected = idle_connected,
+		.frame = idle_frame,
+		.closed = idle_closed,
+	};
+	uv_loop_t loop;
+	int sv[2];
+	struct idle idle = {0};
+	struct wire_chan *cc_chan;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	struct blobsvc_acl *acl = blobsvc_acl_new(&loop);
+	const char *ok[] = {"fetcher"};
+	assert_int_equal(blobsvc_acl_set(acl, ok, 1), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	struct wire_chan_config sc = cfg_for(&n_holder, &root);
+	struct wire_chan_config cc = cfg_for(&n_fetcher, &root);
+	assert_int_equal(
+		blobsvc_serve_fd_acl(&loop, sv[0], &sc, holder, "swarm1", acl),
+		0);
+	assert_int_equal(
+		wire_chan_open(&loop, sv[1], false, &cc, &cbs, &idle, &cc_chan),
+		0);
+	for (int i = 0; i < 2000 && !idle.connected; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	assert_true(idle.connected);
+	for (int i = 0; i < 50; i++) { /* the holder's side done too */
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_false(idle.closed);
+	/* Still named: nothing closed. */
+	assert_int_equal(blobsvc_acl_set(acl, ok, 1), 0);
+	const char *other[] = {"holder"};
+	assert_int_equal(blobsvc_acl_set(acl, other, 1), 1);
+	/* The fetcher here never closes: the holder does. */
+	for (int i = 0; i < 3000 && !idle.closed; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_true(idle.closed);
+	assert_non_null(strstr(idle.err, BLOBSVC_DENIED "node fetcher"));
+	blobsvc_acl_free(acl);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* The holder's side is a raw socket that sends part of a blob, then
  * closes: the holder died mid-transfer. Plain mode on both ends. */
 static void holder_gone_mid_transfer(void **state)
@@ -487,6 +626,8 @@ int main(void)
 		cmocka_unit_test(unknown_blob_is_refused_by_holder),
 		cmocka_unit_test(other_swarms_are_served_nothing),
 		cmocka_unit_test(holder_gone_mid_transfer),
+		cmocka_unit_test(only_named_nodes_are_served),
+		cmocka_unit_test(connection_closed_when_node_leaves_set),
 		cmocka_unit_test(layers_by_diff_id),
 		cmocka_unit_test(whole_image_with_failover),
 		cmocka_unit_test(layers_from_several_holders_at_once),
