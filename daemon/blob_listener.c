@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/jsonx.h"
 #include "common/log.h"
 #include "manager/image_holders.h"
 #include "worker/blob_service.h"
@@ -25,6 +26,7 @@ struct daemon_blobs {
 	uv_loop_t *loop;
 	const struct swarm_state *st;
 	struct img_store *images;
+	struct blobsvc_acl *acl; /* the nodes the managers name */
 	struct log_ratelimit rl;
 };
 
@@ -41,9 +43,10 @@ static void on_connection(uv_stream_t *server, int status)
 		.peer_name = "blob fetcher",
 		.quiet_handshake = true,
 	};
-	int rc = status < 0 ? status
-			    : blobsvc_accept(b->loop, server, &cfg, b->images,
-					     st->cluster_id);
+	int rc = status < 0
+			 ? status
+			 : blobsvc_accept_acl(b->loop, server, &cfg, b->images,
+					      st->cluster_id, b->acl);
 	unsigned long held;
 	if (rc < 0 && log_ratelimit_pass(&b->rl, time_mono_ns(), &held))
 		log_warn("blob service: a connection could not be served: %s",
@@ -96,8 +99,10 @@ int daemon__blobs_start(uv_loop_t *loop, const struct swarm_state *st,
 	b->st = st;
 	b->images = images;
 	b->rl.interval_ns = 10 * NSEC_PER_SEC;
-	int rc = uv_tcp_init(loop, &b->tcp);
+	b->acl = blobsvc_acl_new(loop);
+	int rc = b->acl ? uv_tcp_init(loop, &b->tcp) : -ENOMEM;
 	if (rc < 0) {
+		blobsvc_acl_free(b->acl);
 		shoal_free(b);
 		snprintf(err, errlen, "%s", uv_strerror(rc));
 		return rc;
@@ -109,6 +114,7 @@ int daemon__blobs_start(uv_loop_t *loop, const struct swarm_state *st,
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot listen on port %d: %s", port,
 			 uv_strerror(rc));
+		blobsvc_acl_free(b->acl);
 		uv_close((uv_handle_t *)&b->tcp, closed);
 		return rc;
 	}
@@ -118,6 +124,66 @@ int daemon__blobs_start(uv_loop_t *loop, const struct swarm_state *st,
 
 void daemon__blobs_stop(struct daemon_blobs *b)
 {
-	if (b)
-		uv_close((uv_handle_t *)&b->tcp, closed);
+	if (!b)
+		return;
+	blobsvc_acl_free(b->acl); /* its connections end too */
+	uv_close((uv_handle_t *)&b->tcp, closed);
+}
+
+/* The "Nodes" of a "blob-clients" item into @ids (borrowed from @o).
+ * -EINVAL: not an array of strings, or too many. */
+static int clients_of(const json_t *o, const char **ids, size_t cap, size_t *n)
+{
+	const json_t *a = json_object_get(o, "Nodes");
+	size_t i;
+	json_t *v;
+	if (!json_is_array(a) || json_array_size(a) > cap)
+		return -EINVAL;
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v))
+			return -EINVAL;
+		ids[(*n)++] = json_string_value(v);
+	}
+	return 0;
+}
+
+void daemon__blobs_assigned(struct daemon_blobs *b,
+			    const struct agent_item *items, size_t n)
+{
+	if (!b)
+		return;
+	const char **ids = shoal_calloc(BLOBSVC_ACL_MAX, sizeof(*ids));
+	json_t **keep = shoal_calloc(n ? n : 1, sizeof(*keep));
+	size_t nid = 0, nkeep = 0;
+	int rc = ids && keep ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		json_t *o = NULL;
+		if (jsonx_parse((const char *)items[i].data, items[i].len, &o,
+				NULL, 0) < 0 ||
+		    strcmp(jsonx_str(o, "Kind", ""), "blob-clients")) {
+			json_decref(o);
+			continue;
+		}
+		keep[nkeep++] = o;
+		if (nkeep > 1)
+			rc = -EINVAL; /* one set, never two */
+		else
+			rc = clients_of(o, ids, BLOBSVC_ACL_MAX, &nid);
+	}
+	/* No item: no task elsewhere needs an image of this node. */
+	rc = rc < 0 ? rc : blobsvc_acl_set(b->acl, ids, nid);
+	if (rc < 0)
+		log_warn("blob service: the managers' set of nodes that may "
+			 "fetch from this node is refused (%s); the previous "
+			 "one stays",
+			 rc == -EINVAL ? "malformed" : shoal_strerror(rc));
+	else if (rc > 0)
+		log_info("blob service: %d connection(s) of nodes no longer "
+			 "allowed to fetch from this node closed",
+			 rc);
+	for (size_t i = 0; i < nkeep; i++)
+		json_decref(keep[i]);
+	shoal_free(keep);
+	shoal_free(ids);
 }

@@ -1,9 +1,11 @@
 /*
  * shoald's blob service listener (issue 14, docs/images.md): every node
  * of a swarm serves the blobs of its images to the certified nodes of the
- * same swarm on TCP port MGR_BLOB_PORT (2379) of its listen address, so
+ * same swarm on TCP port MGR_BLOB_PORT (2378) of its listen address, so
  * that a node given a task whose image it lacks fetches it from the nodes
- * that hold it (worker/blob_service.h serves each connection).
+ * that hold it (worker/blob_service.h serves each connection). Only the
+ * nodes the managers name in this node's assignments are served (the
+ * "blob-clients" item, manager/image_holders.h).
  *
  * The channel's configuration is read from the node's swarm state at each
  * connection, so a renewed certificate is presented from the next
@@ -20,6 +22,7 @@
 
 #include "image/image.h"
 #include "manager/manager.h"
+#include "worker/worker.h"
 
 struct daemon_blobs;
 
@@ -33,7 +36,18 @@ int daemon__blobs_start(uv_loop_t *loop, const struct swarm_state *st,
 			struct img_store *images, int port,
 			struct daemon_blobs **out, char *err, size_t errlen);
 
-/** daemon__blobs_stop() - close the listener (freed later); NULL is fine. */
+/** daemon__blobs_stop() - close the listener and the connections it
+ * serves (freed later); NULL is fine. */
 void daemon__blobs_stop(struct daemon_blobs *b);
+
+/**
+ * daemon__blobs_assigned() - the node's newest set of assignments @items
+ * (@n): its "blob-clients" item, {"Kind": "blob-clients", "Nodes": [node
+ * ids]}, becomes the set of nodes served (no item: none); connections of
+ * nodes that left it are closed. A malformed item (or two) is logged and
+ * the previous set stays. NULL @b is fine.
+ */
+void daemon__blobs_assigned(struct daemon_blobs *b,
+			    const struct agent_item *items, size_t n);
 
 #endif

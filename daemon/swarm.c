@@ -344,6 +344,7 @@ static void tasks_assigned(void *arg, uint64_t generation,
 		wnet_assign(s->nets, items, n);
 	if (s->tasks)
 		wexec_assign(s->tasks, items, n);
+	daemon__blobs_assigned(s->blobs, items, n);
 }
 
 static void tasks_session(void *arg)

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct hnode {
@@ -21,12 +22,15 @@ struct hnode {
 	char hostname[256];
 	char addr[64];
 	bool ready;
-	json_t *images; /* the report's "Images" array (owned ref) */
+	json_t *images;	 /* the report's "Images" array (owned ref) */
+	size_t *clients; /* indexes of the nodes that may fetch from it */
+	size_t nclients, capclients;
 };
 
 struct mgr_holders {
 	uint64_t gen;
-	uint64_t fp; /* of everything below: a change makes all dirty */
+	uint64_t fp;	     /* of everything below: a change makes all dirty */
+	uint64_t clients_fp; /* of every node's clients, last computed */
 	struct hnode *nodes;
 	size_t n;
 };
@@ -35,8 +39,10 @@ void mgr_holders_free(struct mgr_holders *h)
 {
 	if (!h)
 		return;
-	for (size_t i = 0; i < h->n; i++)
+	for (size_t i = 0; i < h->n; i++) {
 		json_decref(h->nodes[i].images);
+		shoal_free(h->nodes[i].clients);
+	}
 	shoal_free(h->nodes);
 	shoal_free(h);
 }
@@ -94,6 +100,7 @@ int mgr_holders_update(struct mgr_holders **hp, const struct store *store,
 		return rc;
 	}
 	h->gen = gen;
+	h->clients_fp = *hp ? (*hp)->clients_fp : 0;
 	bool changed = !*hp || (*hp)->fp != h->fp;
 	mgr_holders_free(*hp);
 	*hp = h;
@@ -354,4 +361,117 @@ int mgr_holders_annotate(const struct mgr_holders *h, const struct orch_task *t,
 	}
 	shoal_free(ref);
 	return rc;
+}
+
+/* ---- who may fetch from whom ---- */
+
+static struct hnode *find_node(struct mgr_holders *h, const char *id)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (!strcmp(h->nodes[i].id, id))
+			return &h->nodes[i];
+	return NULL;
+}
+
+static int add_client(struct hnode *n, size_t c)
+{
+	for (size_t i = 0; i < n->nclients; i++)
+		if (n->clients[i] == c)
+			return 0;
+	if (n->nclients == n->capclients) {
+		size_t cap = n->capclients ? 2 * n->capclients : 8;
+		size_t *v = shoal_realloc(n->clients, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		n->clients = v;
+		n->capclients = cap;
+	}
+	n->clients[n->nclients++] = c;
+	return 0;
+}
+
+/* The holders task @t's ImageHolders name (the same choice as
+ * mgr_holders_annotate()) get its node as a client. */
+static int clients_of_task(struct mgr_holders *h, const struct orch_task *t)
+{
+	if (t->state < TASK_ASSIGNED || t->state > TASK_PREPARING ||
+	    t->desired > TASK_RUNNING)
+		return 0;
+	struct hnode *self = find_node(h, t->node_id);
+	if (!self || !self->ready)
+		return 0; /* gone from the swarm, or down: fetches nothing */
+	char *ref = spec_image(t);
+	int rc = 0;
+	if (ref && !node_holds(self, ref)) {
+		struct pick p = choose(h, t->node_id, ref);
+		for (size_t i = 0, k = 0; p.id && p.count && rc == 0 &&
+					  i < h->n && k < MGR_HOLDERS_MAX;
+		     i++) {
+			struct hnode *n = &h->nodes[i];
+			if (!may_serve(n, t->node_id) || !holds_id(n, p.id))
+				continue;
+			rc = add_client(n, (size_t)(self - h->nodes));
+			k++;
+		}
+	}
+	shoal_free(ref);
+	return rc;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int mgr_holders_clients(struct mgr_holders *h, const struct hmap *tasks)
+{
+	if (!h)
+		return 0;
+	for (size_t i = 0; i < h->n; i++)
+		h->nodes[i].nclients = 0;
+	size_t pos = 0, kl;
+	const void *k;
+	void *v;
+	while (hmap_next(tasks, &pos, &k, &kl, &v))
+		if (clients_of_task(h, v) < 0)
+			return -ENOMEM;
+	uint64_t fp = 14695981039346656037ULL;
+	for (size_t i = 0; i < h->n; i++) {
+		struct hnode *n = &h->nodes[i];
+		if (!n->nclients)
+			continue;
+		qsort(n->clients, n->nclients, sizeof(*n->clients), cmp_size);
+		fp = mix(fp, n->id, strlen(n->id) + 1);
+		for (size_t c = 0; c < n->nclients; c++) {
+			const char *id = h->nodes[n->clients[c]].id;
+			fp = mix(fp, id, strlen(id) + 1);
+		}
+	}
+	bool changed = fp != h->clients_fp;
+	h->clients_fp = fp;
+	return changed;
+}
+
+int mgr_holders_clients_item(const struct mgr_holders *h, const char *node_id,
+			     char **j, size_t *len)
+{
+	*j = NULL;
+	*len = 0;
+	const struct hnode *n =
+		h ? find_node((struct mgr_holders *)h, node_id) : NULL;
+	if (!n || !n->nclients)
+		return 0;
+	json_t *ids = json_array();
+	json_t *o =
+		json_pack("{s:s, s:o}", "Kind", "blob-clients", "Nodes", ids);
+	for (size_t c = 0; o && c < n->nclients; c++)
+		if (json_array_append_new(
+			    ids, json_string(h->nodes[n->clients[c]].id)) < 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	*j = o ? jsonx_dump(o, len) : NULL;
+	json_decref(o);
+	return *j ? 0 : -ENOMEM;
 }

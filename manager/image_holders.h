@@ -25,11 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/map.h"
 #include "manager/orch.h"
 #include "manager/store.h"
 
 /* The blob service's TCP port on every node's advertised address. */
-#define MGR_BLOB_PORT 2379
+#define MGR_BLOB_PORT 2378
 #define MGR_HOLDERS_MAX 16
 
 struct mgr_holders;
@@ -54,6 +55,25 @@ void mgr_holders_free(struct mgr_holders *h);
  */
 int mgr_holders_annotate(const struct mgr_holders *h, const struct orch_task *t,
 			 char **j, size_t *len);
+
+/**
+ * mgr_holders_clients() - who may fetch from whom, from the model's tasks
+ * @tasks (orch_task values): each holder's clients are the ready nodes
+ * of the store with a task waiting to start (assigned .. preparing) whose
+ * ImageHolders name that holder (the same choice as
+ * mgr_holders_annotate()). Returns 1 when that changed since the last
+ * call (every node's items must be recomputed), 0, or -ENOMEM.
+ */
+int mgr_holders_clients(struct mgr_holders *h, const struct hmap *tasks);
+
+/**
+ * mgr_holders_clients_item() - node @node_id's "blob-clients" item,
+ * {"Kind": "blob-clients", "Nodes": [node ids]} into *@j (owned) and
+ * @len, as last computed by mgr_holders_clients(); *@j NULL when no node
+ * may fetch from it (no item: the node serves nobody). 0 or -ENOMEM.
+ */
+int mgr_holders_clients_item(const struct mgr_holders *h, const char *node_id,
+			     char **j, size_t *len);
 
 /**
  * mgr_image_ref_matches() - does image name @ref (as a service spec names

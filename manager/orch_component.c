@@ -139,6 +139,18 @@ static void collect(struct hmap *sets, const struct orch_task *t,
 	add_item(ni, j, len);
 }
 
+/* The nodes that may fetch from node @id (image_holders.h), if any. */
+static void add_clients(const struct mgr_holders *h, const char *id,
+			struct node_items *ni)
+{
+	char *j;
+	size_t len;
+	if (mgr_holders_clients_item(h, id, &j, &len) < 0)
+		ni->overflow = true;
+	else if (j)
+		add_item(ni, j, len);
+}
+
 static uint64_t set_hash(const struct node_items *ni)
 {
 	uint64_t h = orch__hash(&ni->n, sizeof(ni->n));
@@ -181,6 +193,8 @@ static void push_assignments(struct mgr_orch *o)
 	void *v;
 	if (mgr_holders_update(&o->holders, o->m->store, md->nodes_gen) > 0)
 		md->all_dirty = true; /* an image's holders changed */
+	if (mgr_holders_clients(o->holders, &md->tasks) != 0)
+		md->all_dirty = true; /* who may fetch from whom changed */
 	struct hmap *from = md->all_dirty ? &md->nodes : &md->dirty_nodes;
 	if (hmap_len(from) == 0)
 		return;
@@ -201,6 +215,7 @@ static void push_assignments(struct mgr_orch *o)
 		/* Overlays after the tasks (allocator.h, alloc_items()). */
 		if (alloc_items(md, id, add_item, v) < 0)
 			((struct node_items *)v)->overflow = true;
+		add_clients(o->holders, id, v);
 		push_one(o, id, v);
 	}
 	hmap_fini(&sets);

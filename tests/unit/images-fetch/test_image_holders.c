@@ -125,7 +125,7 @@ static void holders_are_the_ready_nodes_of_the_most_held_image(void **state)
 	json_t *hs = json_object_get(ih, "Holders");
 	assert_int_equal(json_array_size(hs), 2); /* h4 is down */
 	assert_string_equal(jsonx_str(json_array_get(hs, 0), "Addr", ""),
-			    "10.0.0.1:2379");
+			    "10.0.0.1:2378");
 	assert_string_equal(jsonx_str(json_array_get(hs, 1), "Hostname", ""),
 			    "h3");
 	/* The agent takes what the leader sends. */
@@ -153,6 +153,90 @@ static void holders_are_the_ready_nodes_of_the_most_held_image(void **state)
 	assert_int_equal(json_array_size(json_object_get(ih, "Holders")), 1);
 	json_decref(o);
 	shoal_free(j);
+	mgr_holders_free(h);
+	store_free(s);
+}
+
+static struct orch_task *task_on(struct hmap *tasks, const char *id,
+				 const char *node, const char *spec,
+				 enum task_state state)
+{
+	struct orch_task *t = shoal_calloc(1, sizeof(*t));
+	assert_non_null(t);
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	snprintf(t->node_id, sizeof(t->node_id), "%s", node);
+	t->state = state;
+	t->desired = TASK_RUNNING;
+	t->spec_text = (char *)spec;
+	assert_int_equal(hmap_put_str(tasks, id, t, NULL), 0);
+	return t;
+}
+
+static char *clients_item(const struct mgr_holders *h, const char *node)
+{
+	char *j;
+	size_t len;
+	assert_int_equal(mgr_holders_clients_item(h, node, &j, &len), 0);
+	if (j)
+		assert_int_equal(strlen(j), len);
+	return j;
+}
+
+static void tasks_free(struct hmap *tasks)
+{
+	size_t pos = 0, kl;
+	const void *k;
+	void *v;
+	while (hmap_next(tasks, &pos, &k, &kl, &v))
+		shoal_free(v);
+	hmap_fini(tasks);
+	*tasks = (struct hmap)HMAP_INIT;
+}
+
+/* A holder serves only the ready nodes of the store with a task waiting
+ * for an image its ImageHolders name: not a removed node, not a node
+ * whose task runs already or that holds the image itself. */
+static void blob_clients_are_the_nodes_waiting_for_an_image(void **state)
+{
+	(void)state;
+	static const char web[] = "{\"ContainerSpec\":{\"Image\":\"web:1\"}}";
+	struct store *s = lab();
+	struct mgr_holders *h = NULL;
+	struct hmap tasks = HMAP_INIT;
+	assert_int_equal(mgr_holders_update(&h, s, 1), 1);
+	task_on(&tasks, "t1", "n2", web, TASK_ASSIGNED);
+	task_on(&tasks, "t2", "n2", web, TASK_PREPARING);
+	task_on(&tasks, "t3", "gone", web, TASK_ASSIGNED); /* node rm'd */
+	task_on(&tasks, "t4", "n5", web, TASK_ASSIGNED);   /* holds it */
+	task_on(&tasks, "t5", "n4", web, TASK_ASSIGNED);   /* down */
+	assert_int_equal(mgr_holders_clients(h, &tasks), 1);
+	assert_int_equal(mgr_holders_clients(h, &tasks), 0); /* same */
+	const char *holders[] = {"n1", "n3"};
+	for (size_t i = 0; i < 2; i++) {
+		char *j = clients_item(h, holders[i]);
+		assert_non_null(j);
+		json_t *o = json_loads(j, 0, NULL);
+		assert_string_equal(jsonx_str(o, "Kind", ""), "blob-clients");
+		json_t *ns = json_object_get(o, "Nodes");
+		assert_int_equal(json_array_size(ns), 1);
+		assert_string_equal(json_string_value(json_array_get(ns, 0)),
+				    "n2");
+		json_decref(o);
+		shoal_free(j);
+	}
+	/* The down holder, the other image's holder, a fetcher: none. */
+	const char *none[] = {"n4", "n5", "n2", "gone"};
+	for (size_t i = 0; i < 4; i++)
+		assert_null(clients_item(h, none[i]));
+	/* n2's tasks run now: nobody may fetch any more. */
+	tasks_free(&tasks);
+	task_on(&tasks, "t1", "n2", web, TASK_RUNNING);
+	assert_int_equal(mgr_holders_clients(h, &tasks), 1);
+	assert_null(clients_item(h, "n1"));
+	/* A rebuilt index keeps what was computed: no change, no push. */
+	assert_int_equal(mgr_holders_update(&h, s, 2), 0);
+	assert_int_equal(mgr_holders_clients(h, &tasks), 0);
+	tasks_free(&tasks);
 	mgr_holders_free(h);
 	store_free(s);
 }
@@ -245,6 +329,8 @@ int main(void)
 		cmocka_unit_test(names_match_as_docker_normalizes_them),
 		cmocka_unit_test(
 			holders_are_the_ready_nodes_of_the_most_held_image),
+		cmocka_unit_test(
+			blob_clients_are_the_nodes_waiting_for_an_image),
 		cmocka_unit_test(a_changed_report_makes_the_holders_change),
 		cmocka_unit_test(the_agent_refuses_malformed_items),
 		cmocka_unit_test(only_names_with_a_registry_are_pulled),
