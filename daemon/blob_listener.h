@@ -1,7 +1,7 @@
 /*
  * shoald's blob service listener (issue 14, docs/images.md): every node
  * of a swarm serves the blobs of its images to the certified nodes of the
- * same swarm on TCP port MGR_BLOB_PORT (2378) of its listen address, so
+ * same swarm on TCP port MGR_BLOB_PORT (2386) of its listen address, so
  * that a node given a task whose image it lacks fetches it from the nodes
  * that hold it (worker/blob_service.h serves each connection). Only the
  * nodes the managers name in this node's assignments are served (the

@@ -30,7 +30,7 @@
 #include "manager/store.h"
 
 /* The blob service's TCP port on every node's advertised address. */
-#define MGR_BLOB_PORT 2378
+#define MGR_BLOB_PORT 2386
 #define MGR_HOLDERS_MAX 16
 
 struct mgr_holders;

@@ -31,6 +31,7 @@ struct imgfetch {
 	size_t blob;  /* 0: the config, then 1: the layers */
 	size_t holder;
 	size_t tries; /* holders tried for the config */
+	size_t waits; /* refusals of the current holder waited out */
 	/* The layers: up to @par fetched at once, layer i first from holder
 	 * i mod n (so several holders serve one image), each moving to the
 	 * next holder on a failure. The first layer that every holder
@@ -59,6 +60,12 @@ struct layer_job {
 	bool active;		/* a fetch of it in flight */
 	struct blobsvc_watch w; /* its bytes so far, its blob's digest */
 };
+
+/* A holder that refuses this node ("not allowed": the managers' new set
+ * of its clients may not have reached it yet) is asked again this many
+ * times, this far apart, before the next holder. */
+#define IMGFETCH_WAITS 4
+#define IMGFETCH_WAIT_MS 500
 
 #define IMGFETCH_PAR_MIN 3 /* layers at once, as Docker pulls */
 #define IMGFETCH_PAR_MAX 8
@@ -118,6 +125,11 @@ static void assemble_done(uv_work_t *w, int status)
 	end(f, 0, NULL);
 }
 
+static void retry_config(uv_timer_t *t)
+{
+	next_blob(t->data);
+}
+
 static void blob_done(int rc, const char *path, const char *msg, uint64_t got,
 		      void *arg)
 {
@@ -125,7 +137,24 @@ static void blob_done(int rc, const char *path, const char *msg, uint64_t got,
 	if (rc < 0) {
 		snprintf(f->last_err, sizeof(f->last_err), "%s",
 			 msg ? msg : shoal_strerror(rc));
+		if (rc == -EACCES && f->tick_open &&
+		    f->waits < IMGFETCH_WAITS) {
+			f->waits++;
+			char m[1200];
+			snprintf(m, sizeof(m),
+				 "waiting for holder %s to allow this node "
+				 "(%zu/%d): %s",
+				 f->names[f->holder], f->waits, IMGFETCH_WAITS,
+				 f->last_err);
+			log_info("image %s: %s", f->image_id, m);
+			if (f->o.progress)
+				f->o.progress(m, f->o.arg);
+			uv_timer_start(&f->tick, retry_config, IMGFETCH_WAIT_MS,
+				       0);
+			return;
+		}
 		log_warn("image %s: %s", f->image_id, f->last_err);
+		f->waits = 0;
 		f->holder = (f->holder + 1) % f->o.n_holders;
 		f->tries++;
 		if (f->tries >= f->o.n_holders) {
@@ -160,11 +189,8 @@ static void blob_done(int rc, const char *path, const char *msg, uint64_t got,
 	}
 	f->blob = 1;
 	f->tries = 0;
-	if (f->o.progress && uv_timer_init(f->o.loop, &f->tick) == 0) {
-		f->tick.data = f;
-		f->tick_open = true;
+	if (f->o.progress && f->tick_open)
 		uv_timer_start(&f->tick, tick, 1000, 1000);
-	}
 	start_layers(f);
 }
 
@@ -383,6 +409,11 @@ int imgfetch_start(const struct imgfetch_opts *o)
 				 i + 1);
 	}
 	f->cfg.peer_name = NULL;
+	/* The timer of the waits for a holder, then of the progress. */
+	if (uv_timer_init(o->loop, &f->tick) == 0) {
+		f->tick.data = f;
+		f->tick_open = true;
+	}
 	f->par = o->n_holders < IMGFETCH_PAR_MIN   ? IMGFETCH_PAR_MIN
 		 : o->n_holders > IMGFETCH_PAR_MAX ? IMGFETCH_PAR_MAX
 						   : o->n_holders;

@@ -125,7 +125,7 @@ static void holders_are_the_ready_nodes_of_the_most_held_image(void **state)
 	json_t *hs = json_object_get(ih, "Holders");
 	assert_int_equal(json_array_size(hs), 2); /* h4 is down */
 	assert_string_equal(jsonx_str(json_array_get(hs, 0), "Addr", ""),
-			    "10.0.0.1:2378");
+			    "10.0.0.1:2386");
 	assert_string_equal(jsonx_str(json_array_get(hs, 1), "Hostname", ""),
 			    "h3");
 	/* The agent takes what the leader sends. */
@@ -285,7 +285,7 @@ static void the_agent_refuses_malformed_items(void **state)
 		{"{\"ID\":\"" ID_A "\",\"Holders\":[{\"Addr\":\"h1\"}]}",
 		 "ADDR:PORT"},
 		{"{\"ID\":\"" ID_A
-		 "\",\"Holders\":[{\"Addr\":\"10.0.0.1:2379\","
+		 "\",\"Holders\":[{\"Addr\":\"10.0.0.1:2386\","
 		 "\"Hostname\":\"a\\nb\"}]}",
 		 "Hostname"},
 	};

@@ -431,7 +431,8 @@ static void layers_by_diff_id(void **state)
 /* Whole images: holders are served from the stores in dial_stores. */
 static struct img_store *dial_stores[2];
 static uv_loop_t *dial_loop;
-static int dials[2]; /* connections made to each holder */
+static int dials[2];		     /* connections made to each holder */
+static struct blobsvc_acl *dial_acl; /* the holders serve only these */
 
 static int dial(void *arg, size_t i)
 {
@@ -441,8 +442,8 @@ static int dial(void *arg, size_t i)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	struct wire_chan_config sc = cfg_for(&n_holder, &root);
-	if (blobsvc_serve_fd(dial_loop, sv[0], &sc, dial_stores[i], "swarm1") <
-	    0) {
+	if (blobsvc_serve_fd_acl(dial_loop, sv[0], &sc, dial_stores[i],
+				 "swarm1", dial_acl) < 0) {
 		close(sv[1]);
 		return -EIO;
 	}
@@ -454,11 +455,17 @@ struct img_result {
 	int rc;
 	char msg[2048];
 	int progress;
+	int waited; /* "waiting for holder ..." messages */
 };
 
 static void img_progress(const char *msg, void *arg)
 {
 	struct img_result *r = arg;
+	if (strstr(msg, "waiting for holder")) {
+		assert_non_null(strstr(msg, BLOBSVC_DENIED "node fetcher"));
+		r->waited++;
+		return;
+	}
 	assert_non_null(strstr(msg, "fetching") ? msg
 						: strstr(msg, "assembling"));
 	r->progress++;
@@ -561,6 +568,77 @@ static void whole_image_with_failover(void **state)
 	assert_int_equal(tmp_entries(), 0);
 }
 
+static void allow_fetcher(uv_timer_t *t)
+{
+	const char *ok[] = {"fetcher"};
+	assert_int_equal(blobsvc_acl_set(t->data, ok, 1), 0);
+}
+
+/* The fetcher asks before the holder has heard of it: refused, it waits
+ * and asks again (the reason in its status), then gets the image once
+ * the holder's set names it; never named, it gives up after ~2 s. */
+static void refused_holder_is_asked_again(void **state)
+{
+	(void)state;
+	const char *roots[] = {"fifth", "sixth"};
+	for (int named = 1; named >= 0; named--) {
+		char dir[96], id[80];
+		struct shoal_err err = {0};
+		struct img_store *st;
+		snprintf(dir, sizeof(dir), "%s/%s", run_root, roots[named]);
+		assert_int_equal(mkdir(dir, 0755), 0);
+		assert_int_equal(img_store_open(dir, &st, &err), 0);
+		uv_loop_t loop;
+		uv_timer_t later;
+		struct img_result r = {0};
+		assert_int_equal(uv_loop_init(&loop), 0);
+		dial_loop = &loop;
+		dial_stores[0] = holder;
+		dial_acl = blobsvc_acl_new(&loop);
+		assert_non_null(dial_acl);
+		uv_timer_init(&loop, &later);
+		later.data = dial_acl;
+		if (named)
+			uv_timer_start(&later, allow_fetcher, 1200, 0);
+		struct wire_chan_config cc = cfg_for(&n_fetcher, &root);
+		snprintf(id, sizeof(id), "sha256:%s", image_id);
+		struct imgfetch_opts o = {
+			.loop = &loop,
+			.store = st,
+			.cfg = &cc,
+			.n_holders = 1,
+			.dial = dial,
+			.image_id = id,
+			.progress = img_progress,
+			.done = img_done,
+			.arg = &r,
+		};
+		assert_int_equal(imgfetch_start(&o), 0);
+		while (!r.called)
+			uv_run(&loop, UV_RUN_ONCE);
+		uv_close((uv_handle_t *)&later, NULL);
+		blobsvc_acl_free(dial_acl);
+		dial_acl = NULL;
+		assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+		assert_int_equal(uv_loop_close(&loop), 0);
+		struct img_image *img = NULL;
+		if (named) {
+			assert_int_equal(r.rc, 0);
+			assert_true(r.waited >= 1 && r.waited <= 4);
+			assert_int_equal(img_resolve(st, id, &img, &err), 0);
+			img_image_free(img);
+		} else {
+			assert_int_equal(r.rc, -EACCES);
+			assert_int_equal(r.waited, 4);
+			assert_non_null(strstr(r.msg, "from any of its 1"));
+			assert_non_null(strstr(r.msg, BLOBSVC_DENIED));
+			assert_true(img_resolve(st, id, &img, &err) < 0);
+		}
+		img_store_close(st);
+	}
+	assert_int_equal(tmp_entries(), 0);
+}
+
 /* Two holders of a two-layer image: the config and the first layer come
  * from the first, the second layer from the other, at the same time. */
 static void layers_from_several_holders_at_once(void **state)
@@ -631,6 +709,7 @@ int main(void)
 		cmocka_unit_test(layers_by_diff_id),
 		cmocka_unit_test(whole_image_with_failover),
 		cmocka_unit_test(layers_from_several_holders_at_once),
+		cmocka_unit_test(refused_holder_is_asked_again),
 		cmocka_unit_test(frames_are_decoded_strictly),
 	};
 	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
