@@ -10,6 +10,9 @@
 #  - a holder killed (-9) during the transfer of a big image: the fetch
 #    goes on from the other holder; the task's status message showed the
 #    megabytes received;
+#  - only the nodes the managers name may fetch: a node whose tasks run
+#    already (none needs an image) and a node removed from the swarm
+#    (its certificate still valid) are refused by the holders;
 #  - an image no node holds, whose name names a registry (Debian's
 #    docker-registry on h1): the node pulls it; a name without a registry
 #    that no node holds is rejected with Docker's "No such image".
@@ -79,6 +82,29 @@ for h in h2 h3; do
 	assert_contains "$h's fetch went layer by layer" \
 		"preparing: fetching layer 1/1 from h1" "$(cat "$(lab log $h)")"
 done
+
+note "only the nodes the managers name may fetch"
+bget=${BLOB_GET:-$SHOAL_BIN_DIR/tests/cluster/images-fetch/blob-get}
+[ -x "$bget" ] || fail "blob-get is built with the tests ($bget)"
+# save_state HOST DIR: a copy of HOST's key, certificate and swarm state.
+save_state() {
+	mkdir -p "$2"
+	lab exec "$1" tar -C /var/lib/shoal -cf - certs swarm | tar -C "$2" -xf -
+}
+# fetch_as STATE HOLDER DIGEST: blob-get's line in $out, its exit code in
+# $got_rc.
+fetch_as() {
+	got_rc=0
+	out=$(lab exec h3 "$bget" "$1" "$(lab addr "$2"):2386" "$3" 2>&1) ||
+		got_rc=$?
+}
+id3=$(node_id h3)
+save_state h3 "$SHOAL_LAB_DIR/h3-state"
+fetch_as "$SHOAL_LAB_DIR/h3-state" h1 "$id"
+assert_eq "h3, whose tasks all run, is refused by h1" 3 "$got_rc"
+assert_contains "the refusal names the node" "not allowed: node $id3" "$out"
+assert_contains "h1 logs it" "node $id3" \
+	"$(grep 'blob service: node .* refused' "$(lab log h1)")"
 lab exec h1 shoal service rm web >/dev/null
 
 note "a tampered blob is refused; the other holder serves it"
@@ -187,3 +213,12 @@ lab exec h1 shoal service create -d --name ghost --constraint node.hostname==h1 
 	nosuch:1 >/dev/null
 ghost() { lab exec h1 shoal service ps --no-trunc ghost | grep -q '"No such image: nosuch:1"'; }
 assert_eventually "an image no node holds and no registry: No such image" 30 ghost
+
+note "a node removed from the swarm fetches nothing"
+lab exec h1 shoal node rm --force "$id3" >/dev/null
+gone() { ! lab exec h1 shoal node ls | grep -q " h3 "; }
+wait_for 20 gone || fail "h3 is removed"
+# (h2 was killed above: h1 is the holder left.)
+fetch_as "$SHOAL_LAB_DIR/h3-state" h1 "$id"
+assert_eq "h1 refuses the removed h3 (its certificate still valid)" 3 "$got_rc"
+assert_contains "h1 names it" "not allowed: node $id3" "$out"
