@@ -130,49 +130,28 @@ void daemon__blobs_stop(struct daemon_blobs *b)
 	uv_close((uv_handle_t *)&b->tcp, closed);
 }
 
-/* The "Nodes" of a "blob-clients" item into @ids (borrowed from @o).
- * -EINVAL: not an array of strings, or too many. */
-static int clients_of(const json_t *o, const char **ids, size_t cap, size_t *n)
-{
-	const json_t *a = json_object_get(o, "Nodes");
-	size_t i;
-	json_t *v;
-	if (!json_is_array(a) || json_array_size(a) > cap)
-		return -EINVAL;
-	json_array_foreach(a, i, v)
-	{
-		if (!json_is_string(v))
-			return -EINVAL;
-		ids[(*n)++] = json_string_value(v);
-	}
-	return 0;
-}
-
 void daemon__blobs_assigned(struct daemon_blobs *b,
 			    const struct agent_item *items, size_t n)
 {
 	if (!b)
 		return;
-	const char **ids = shoal_calloc(BLOBSVC_ACL_MAX, sizeof(*ids));
-	json_t **keep = shoal_calloc(n ? n : 1, sizeof(*keep));
-	size_t nid = 0, nkeep = 0;
-	int rc = ids && keep ? 0 : -ENOMEM;
+	const struct agent_item *item = NULL;
+	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		json_t *o = NULL;
 		if (jsonx_parse((const char *)items[i].data, items[i].len, &o,
-				NULL, 0) < 0 ||
-		    strcmp(jsonx_str(o, "Kind", ""), "blob-clients")) {
-			json_decref(o);
-			continue;
+				NULL, 0) == 0 &&
+		    !strcmp(jsonx_str(o, "Kind", ""), "blob-clients")) {
+			if (item)
+				rc = -EINVAL; /* one set, never two */
+			item = &items[i];
 		}
-		keep[nkeep++] = o;
-		if (nkeep > 1)
-			rc = -EINVAL; /* one set, never two */
-		else
-			rc = clients_of(o, ids, BLOBSVC_ACL_MAX, &nid);
+		json_decref(o);
 	}
 	/* No item: no task elsewhere needs an image of this node. */
-	rc = rc < 0 ? rc : blobsvc_acl_set(b->acl, ids, nid);
+	if (rc == 0)
+		rc = item ? blobsvc_acl_set_item(b->acl, item->data, item->len)
+			  : blobsvc_acl_set(b->acl, NULL, 0);
 	if (rc < 0)
 		log_warn("blob service: the managers' set of nodes that may "
 			 "fetch from this node is refused (%s); the previous "
@@ -182,8 +161,4 @@ void daemon__blobs_assigned(struct daemon_blobs *b,
 		log_info("blob service: %d connection(s) of nodes no longer "
 			 "allowed to fetch from this node closed",
 			 rc);
-	for (size_t i = 0; i < nkeep; i++)
-		json_decref(keep[i]);
-	shoal_free(keep);
-	shoal_free(ids);
 }

@@ -12,6 +12,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/jsonx.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "image/blob.h"
@@ -681,5 +682,36 @@ int blobsvc_fetch_addr_watch(uv_loop_t *loop, const struct sockaddr *addr,
 	int rc = wire_chan_connect(loop, addr, cfg, &fetch_cbs, f, &c);
 	if (rc < 0)
 		shoal_free(f);
+	return rc;
+}
+
+int blobsvc_acl_set_item(struct blobsvc_acl *a, const void *data, size_t len)
+{
+	json_t *o = NULL;
+	if (jsonx_parse(data, len, &o, NULL, 0) < 0 || !json_is_object(o) ||
+	    strcmp(jsonx_str(o, "Kind", ""), "blob-clients")) {
+		json_decref(o);
+		return -EINVAL;
+	}
+	const json_t *nodes = json_object_get(o, "Nodes");
+	size_t n = json_array_size(nodes), i;
+	json_t *v;
+	if (!json_is_array(nodes) || n > BLOBSVC_ACL_MAX) {
+		json_decref(o);
+		return -EINVAL;
+	}
+	const char **ids = shoal_calloc(n ? n : 1, sizeof(*ids));
+	int rc = ids ? 0 : -ENOMEM;
+	json_array_foreach(nodes, i, v)
+	{
+		if (rc == 0 && !json_is_string(v))
+			rc = -EINVAL;
+		if (rc == 0)
+			ids[i] = json_string_value(v);
+	}
+	if (rc == 0)
+		rc = blobsvc_acl_set(a, ids, n);
+	shoal_free(ids);
+	json_decref(o);
 	return rc;
 }

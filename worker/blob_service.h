@@ -89,6 +89,14 @@ void blobsvc_acl_free(struct blobsvc_acl *a);
  */
 int blobsvc_acl_set(struct blobsvc_acl *a, const char *const *ids, size_t n);
 
+/*
+ * blobsvc_acl_set_item() - the set from a "blob-clients" assignment item
+ * (@len bytes of JSON): {"Kind": "blob-clients", "Nodes": [node ids]}.
+ * -EINVAL for anything else (not that kind, not an array of valid ids,
+ * too many) and the set is unchanged; else as blobsvc_acl_set().
+ */
+int blobsvc_acl_set_item(struct blobsvc_acl *a, const void *data, size_t len);
+
 /* blobsvc_acl_allows() - is @node_id in the set? */
 bool blobsvc_acl_allows(const struct blobsvc_acl *a, const char *node_id);
 

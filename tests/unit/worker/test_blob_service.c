@@ -269,6 +269,26 @@ static void only_named_nodes_are_served(void **state)
 	const char *empty[] = {""};
 	assert_int_equal(blobsvc_acl_set(acl, empty, 1), -EINVAL);
 	assert_true(blobsvc_acl_allows(acl, "fetcher"));
+	/* The managers' item: malformed ones change nothing. */
+	static const char *const bad_items[] = {
+		"{\"Kind\":\"blob-clients\"}",
+		"{\"Kind\":\"blob-clients\",\"Nodes\":\"fetcher\"}",
+		"{\"Kind\":\"blob-clients\",\"Nodes\":[\"fetcher\",7]}",
+		"{\"Kind\":\"secret\",\"Nodes\":[]}",
+		"{\"Kind\":\"blob-clients\",\"Nodes\":[\"../x\"]}",
+		"[]",
+		"{",
+	};
+	for (size_t i = 0; i < sizeof(bad_items) / sizeof(*bad_items); i++)
+		assert_int_equal(blobsvc_acl_set_item(acl, bad_items[i],
+						      strlen(bad_items[i])),
+				 -EINVAL);
+	assert_true(blobsvc_acl_allows(acl, "fetcher"));
+	static const char good[] =
+		"{\"Kind\":\"blob-clients\",\"Nodes\":[\"n1\",\"n2\"]}";
+	assert_int_equal(blobsvc_acl_set_item(acl, good, strlen(good)), 0);
+	assert_true(blobsvc_acl_allows(acl, "n2"));
+	assert_false(blobsvc_acl_allows(acl, "fetcher"));
 	assert_int_equal(tmp_entries(), 0);
 	blobsvc_acl_free(acl);
 	assert_int_equal(uv_run(&aloop, UV_RUN_DEFAULT), 0);
