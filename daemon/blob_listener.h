@@ -10,8 +10,9 @@
  * The channel's configuration is read from the node's swarm state at each
  * connection, so a renewed certificate is presented from the next
  * connection on. The listener starts with the swarm parts (join, init,
- * restart) and stops with them (leave, role change); connections being
- * served then finish on their own.
+ * restart) and stops with them (leave, role change), closing the
+ * connections it serves. Until the first assignment set after a start
+ * names some, it serves no node.
  */
 #ifndef SHOAL_DAEMON_BLOB_LISTENER_H
 #define SHOAL_DAEMON_BLOB_LISTENER_H

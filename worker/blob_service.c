@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/list.h"
@@ -60,8 +61,9 @@ int blobsvc_frame_parse(const uint8_t *data, size_t len,
 struct blobsvc_acl {
 	char **ids;
 	size_t n;
-	struct list_node conns; /* server_conn.node: the channels it guards */
-	uv_timer_t reap;	/* closes refused channels once flushed */
+	struct list_node conns;	 /* server_conn.node: the channels it guards */
+	uv_timer_t reap;	 /* closes refused channels once flushed */
+	struct log_ratelimit rl; /* of the refusals' log lines */
 };
 
 #define REAP_MS 100
@@ -161,9 +163,12 @@ static void reap(uv_timer_t *t)
 static void deny(struct wire_chan *c, struct server_conn *sc)
 {
 	char msg[ERRMSG_MAX];
-	log_warn("blob service: node %s (%s) refused: the managers name no "
-		 "task of it that needs an image of this node",
-		 sc->peer, wire_chan_name(c));
+	unsigned long held = 0;
+	if (!sc->acl || log_ratelimit_pass(&sc->acl->rl, time_mono_ns(), &held))
+		log_warn("blob service: node %s (%s) refused: the managers "
+			 "name no task of it that needs an image of this node "
+			 "(%lu other refusal(s) not logged)",
+			 sc->peer, wire_chan_name(c), held);
 	snprintf(msg, sizeof(msg),
 		 BLOBSVC_DENIED "node %s has no task the managers gave "
 				"that needs an image of this node (a node "
@@ -374,6 +379,7 @@ struct blobsvc_acl *blobsvc_acl_new(uv_loop_t *loop)
 	if (!a)
 		return NULL;
 	list_init(&a->conns);
+	a->rl.interval_ns = NSEC_PER_SEC;
 	if (uv_timer_init(loop, &a->reap) < 0) {
 		shoal_free(a);
 		return NULL;

@@ -190,12 +190,13 @@ static void blob_done(int rc, const char *path, const char *msg, uint64_t got,
 	f->blob = 1;
 	f->tries = 0;
 	if (f->o.progress && f->tick_open)
-		uv_timer_start(&f->tick, tick, 1000, 1000);
+		uv_timer_start(&f->tick, tick, 250, 1000);
 	start_layers(f);
 }
 
-/* Once a second while layers come: the bytes so far, e.g. "fetching
- * image from node h1: 40 MB, 1/3 layers". */
+/* 250 ms after the layers start, then once a second while they come
+ * (a fetch shorter than a second still shows its bytes): the bytes so
+ * far, e.g. "fetching image from node h1: 40 MB, 1/3 layers". */
 static void tick(uv_timer_t *t)
 {
 	struct imgfetch *f = t->data;

@@ -100,6 +100,7 @@ fetch_as() {
 }
 id3=$(node_id h3)
 save_state h3 "$SHOAL_LAB_DIR/h3-state"
+sleep 1 # past the holder's rate limit of refusal lines (1 a second)
 fetch_as "$SHOAL_LAB_DIR/h3-state" h1 "$id"
 assert_eq "h3, whose tasks all run, is refused by h1" 3 "$got_rc"
 assert_contains "the refusal names the node" "not allowed: node $id3" "$out"
