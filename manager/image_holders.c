@@ -390,9 +390,32 @@ static int add_client(struct hnode *n, size_t c)
 	return 0;
 }
 
-/* The holders task @t's ImageHolders name (the same choice as
- * mgr_holders_annotate()) get its node as a client. */
-static int clients_of_task(struct mgr_holders *h, const struct orch_task *t)
+/* The holders of @ref chosen for node @self (as mgr_holders_annotate()
+ * chooses them) get it as a client, unless it holds @ref itself. */
+static int add_to_holders(struct mgr_holders *h, struct hnode *self,
+			  const char *ref)
+{
+	if (node_holds(self, ref))
+		return 0;
+	struct pick p = choose(h, self->id, ref);
+	int rc = 0;
+	for (size_t i = 0, k = 0;
+	     p.id && p.count && rc == 0 && i < h->n && k < MGR_HOLDERS_MAX;
+	     i++) {
+		struct hnode *n = &h->nodes[i];
+		if (!may_serve(n, self->id) || !holds_id(n, p.id))
+			continue;
+		rc = add_client(n, (size_t)(self - h->nodes));
+		k++;
+	}
+	return rc;
+}
+
+/* Task @t's node becomes a client of the holders its ImageHolders name.
+ * @seen: the (node, image) pairs done in this pass (the tasks of a
+ * service on one node ask the same), so each is chosen once. */
+static int clients_of_task(struct mgr_holders *h, const struct orch_task *t,
+			   struct hmap *seen)
 {
 	if (t->state < TASK_ASSIGNED || t->state > TASK_PREPARING ||
 	    t->desired > TASK_RUNNING)
@@ -401,18 +424,16 @@ static int clients_of_task(struct mgr_holders *h, const struct orch_task *t)
 	if (!self || !self->ready)
 		return 0; /* gone from the swarm, or down: fetches nothing */
 	char *ref = spec_image(t);
+	if (!ref)
+		return 0;
+	char key[STORE_ID_MAX + 1 + 512];
+	int kl = snprintf(key, sizeof(key), "%s\n%s", t->node_id, ref);
+	bool fits = kl > 0 && (size_t)kl < sizeof(key);
 	int rc = 0;
-	if (ref && !node_holds(self, ref)) {
-		struct pick p = choose(h, t->node_id, ref);
-		for (size_t i = 0, k = 0; p.id && p.count && rc == 0 &&
-					  i < h->n && k < MGR_HOLDERS_MAX;
-		     i++) {
-			struct hnode *n = &h->nodes[i];
-			if (!may_serve(n, t->node_id) || !holds_id(n, p.id))
-				continue;
-			rc = add_client(n, (size_t)(self - h->nodes));
-			k++;
-		}
+	if (!fits || !hmap_has(seen, key, (size_t)kl)) {
+		rc = fits ? hmap_put(seen, key, (size_t)kl, NULL, NULL) : 0;
+		if (rc == 0)
+			rc = add_to_holders(h, self, ref);
 	}
 	shoal_free(ref);
 	return rc;
@@ -433,9 +454,18 @@ int mgr_holders_clients(struct mgr_holders *h, const struct hmap *tasks)
 	size_t pos = 0, kl;
 	const void *k;
 	void *v;
-	while (hmap_next(tasks, &pos, &k, &kl, &v))
-		if (clients_of_task(h, v) < 0)
+	struct hmap seen = HMAP_INIT;
+	while (hmap_next(tasks, &pos, &k, &kl, &v)) {
+		if (clients_of_task(h, v, &seen) < 0) {
+			hmap_fini(&seen);
+			/* Nobody rather than some: computed again next push. */
+			for (size_t i = 0; i < h->n; i++)
+				h->nodes[i].nclients = 0;
+			h->clients_fp = 0;
 			return -ENOMEM;
+		}
+	}
+	hmap_fini(&seen);
 	uint64_t fp = 14695981039346656037ULL;
 	for (size_t i = 0; i < h->n; i++) {
 		struct hnode *n = &h->nodes[i];

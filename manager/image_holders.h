@@ -62,7 +62,8 @@ int mgr_holders_annotate(const struct mgr_holders *h, const struct orch_task *t,
  * of the store with a task waiting to start (assigned .. preparing) whose
  * ImageHolders name that holder (the same choice as
  * mgr_holders_annotate()). Returns 1 when that changed since the last
- * call (every node's items must be recomputed), 0, or -ENOMEM.
+ * call (every node's items must be recomputed), 0, or -ENOMEM (then
+ * every set is empty: nobody rather than some, until the next call).
  */
 int mgr_holders_clients(struct mgr_holders *h, const struct hmap *tasks);
 
