@@ -4,14 +4,17 @@
  * swarm, and fetches blobs from them, over the swarm's secure channel
  * (proto/channel.h: both ends' certificates checked against the swarm's
  * root key; the server also requires the peer's certificate to name its
- * own cluster, and refuses peers that hold only a join token).
+ * own cluster, refuses peers that hold only a join token and, given an
+ * acl (below, as shoald always does), serves only the nodes it names).
  *
  * Protocol, one channel frame per message (docs/images.md):
  *   fetcher -> holder: "sha256:<64 hex>" (the blob wanted, or the DiffID
  *                      of a layer wanted; one request at a time)
  *   holder -> fetcher: 'B' + "sha256:<64 hex>" (the blob that follows),
  *                      'D' + bytes (zero or more data frames, in order),
- *                      then 'E' (the end); or 'X' + a message (refused).
+ *                      then 'E' (the end); or 'X' + a message (refused;
+ *                      "not allowed: ..." (BLOBSVC_DENIED) when the node
+ *                      is not in the acl, at any time: then closed).
  * The fetcher verifies the blob's sha256 against the digest it asked for
  * (a config, a blob), or, for a layer asked by DiffID, against the 'B'
  * digest, the layer's DiffID then being checked when the image is
