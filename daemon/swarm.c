@@ -24,6 +24,7 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "daemon/blob_listener.h"
 #include "daemon/daemon.h"
 #include "daemon/swarm_events.h"
 #include "manager/lock.h"
@@ -32,6 +33,7 @@
 #include "worker/exec.h"
 #include "worker/logs.h"
 #include "worker/net.h"
+#include "worker/task_fetch.h"
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -54,10 +56,13 @@ struct daemon_swarm {
 	struct mgr *mgr;
 	struct swarm_events *events; /* docker events of the swarm's objects */
 	struct agent *agent;
-	struct wexec *tasks;	      /* this node's tasks (worker/exec.h) */
-	struct wlogs *logs;	      /* their logs, for service logs */
-	struct wnet *nets;	      /* their overlays (worker/net.h) */
-	struct watt *atts;	      /* attachable overlays (attach.h) */
+	struct wexec *tasks;	    /* this node's tasks (worker/exec.h) */
+	struct wlogs *logs;	    /* their logs, for service logs */
+	struct wnet *nets;	    /* their overlays (worker/net.h) */
+	struct watt *atts;	    /* attachable overlays (attach.h) */
+	struct daemon_blobs *blobs; /* the blob service (blob_listener.h) */
+	struct wfetch *fetch;	    /* images for tasks (task_fetch.h) */
+	char certs_dir[DAEMON_PATH_MAX + 16]; /* for its pulls */
 	int pending_parts;	      /* stopped parts whose callback is due */
 	api_swarm_done_fn *init_done; /* an init waiting for the store */
 	void *init_ctx;
@@ -343,6 +348,7 @@ static void tasks_assigned(void *arg, uint64_t generation,
 		wexec_assign(s->tasks, items, n);
 	if (s->atts) /* after the networks: a join answers a request */
 		watt_assign(s->atts, items, n);
+	daemon__blobs_assigned(s->blobs, items, n);
 }
 
 static void tasks_session(void *arg)
@@ -408,9 +414,42 @@ static void tasks_leave(void *arg, const char *task_id, void (*done)(void *),
 		done(done_arg);
 }
 
+static void image_progress(void *arg, const char *id, const char *msg)
+{
+	struct daemon_swarm *s = arg;
+	if (s->tasks)
+		wexec_image_progress(s->tasks, id, msg);
+}
+
+static void image_fetched(void *arg, const char *id, int rc, const char *msg)
+{
+	struct daemon_swarm *s = arg;
+	if (s->tasks)
+		wexec_image_fetched(s->tasks, id, rc, msg);
+}
+
 static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
 		       char *err, size_t errlen)
 {
+	struct wfetch_config fc = {
+		.loop = &s->d->loop,
+		.store = s->d->images,
+		.root_pk = s->st.root_pk,
+		.identity = &s->st.identity,
+		.cert = s->st.cert,
+		.cert_len = &s->st.cert_len,
+		.progress = image_progress,
+		.ended = image_fetched,
+		.arg = s,
+		.insecure = s->d->insecure,
+		.n_insecure = s->d->cfg.n_insecure,
+		.certs_dir = s->certs_dir,
+	};
+	snprintf(s->certs_dir, sizeof(s->certs_dir), "%s/certs.d",
+		 s->d->cfg.data_root);
+	if (!s->fetch && s->d->images && wfetch_open(&fc, &s->fetch) < 0)
+		log_warn("tasks will not fetch missing images from the swarm: "
+			 "out of memory");
 	struct wexec_config xc = {
 		.loop = &s->d->loop,
 		.eng = s->d->engine,
@@ -420,6 +459,7 @@ static int start_tasks(struct daemon_swarm *s, const struct agent_desc *d,
 		.report = tasks_report,
 		.leave = tasks_leave,
 		.arg = s,
+		.fetch = s->fetch,
 	};
 	int rc = wexec_open(&xc, &s->tasks);
 	if (rc < 0) {
@@ -528,6 +568,12 @@ static int start_parts(struct daemon_swarm *s, char *err, size_t errlen)
 	}
 	if (s->atts)
 		watt_set_agent(s->atts, s->agent);
+	char berr[200];
+	if (!s->blobs &&
+	    daemon__blobs_start(&s->d->loop, &s->st, s->d->images, 0, &s->blobs,
+				berr, sizeof(berr)) < 0)
+		log_warn("this node serves no image blobs to its swarm: %s",
+			 berr);
 	s->state = "active";
 	s->error[0] = '\0';
 	return 0;
@@ -546,6 +592,8 @@ static void part_stopped(void *arg)
 
 static void stop_parts(struct daemon_swarm *s)
 {
+	daemon__blobs_stop(s->blobs);
+	s->blobs = NULL;
 	if (s->logs) {
 		wlogs_close(s->logs);
 		s->logs = NULL;
@@ -563,6 +611,8 @@ static void stop_parts(struct daemon_swarm *s)
 		wexec_close(s->tasks);
 		s->tasks = NULL;
 	}
+	wfetch_close(s->fetch);
+	s->fetch = NULL;
 	if (s->agent) {
 		s->pending_parts++;
 		agent_stop(s->agent, part_stopped, s);

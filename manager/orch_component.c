@@ -27,6 +27,7 @@
 #include "common/id.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "manager/image_holders.h"
 #include "manager/internal.h"
 #include "manager/orch.h"
 #include "manager/secrets.h"
@@ -52,6 +53,7 @@ struct mgr_orch {
 	 * every node's set recomputed when any task with an address moves).
 	 * Cleared with leadership, as the dispatcher's sets are. */
 	struct hmap pushed;
+	struct mgr_holders *holders; /* where images are (image_holders.h) */
 };
 
 struct orch_prop {
@@ -120,18 +122,33 @@ static int add_item(void *arg, char *j, size_t len)
 	return 0;
 }
 
-static void collect(struct hmap *sets, const struct orch_task *t)
+static void collect(struct hmap *sets, const struct orch_task *t,
+		    const struct mgr_holders *h)
 {
 	struct node_items *ni = hmap_get_str(sets, t->node_id);
 	if (!ni || !orch_task_assigned(t))
 		return;
 	size_t len;
 	char *j = orch_assignment_json(t, &len);
+	if (j && mgr_holders_annotate(h, t, &j, &len) < 0)
+		ni->overflow = true;
 	if (!j) {
 		ni->overflow = true;
 		return;
 	}
 	add_item(ni, j, len);
+}
+
+/* The nodes that may fetch from node @id (image_holders.h), if any. */
+static void add_clients(const struct mgr_holders *h, const char *id,
+			struct node_items *ni)
+{
+	char *j;
+	size_t len;
+	if (mgr_holders_clients_item(h, id, &j, &len) < 0)
+		ni->overflow = true;
+	else if (j)
+		add_item(ni, j, len);
 }
 
 static uint64_t set_hash(const struct node_items *ni)
@@ -174,6 +191,10 @@ static void push_assignments(struct mgr_orch *o)
 	const void *k;
 	size_t kl, pos = 0;
 	void *v;
+	if (mgr_holders_update(&o->holders, o->m->store, md->nodes_gen) > 0)
+		md->all_dirty = true; /* an image's holders changed */
+	if (mgr_holders_clients(o->holders, &md->tasks) != 0)
+		md->all_dirty = true; /* who may fetch from whom changed */
 	struct hmap *from = md->all_dirty ? &md->nodes : &md->dirty_nodes;
 	if (hmap_len(from) == 0)
 		return;
@@ -186,7 +207,7 @@ static void push_assignments(struct mgr_orch *o)
 	}
 	pos = 0;
 	while (hmap_next(&md->tasks, &pos, &k, &kl, &v))
-		collect(&sets, v);
+		collect(&sets, v, o->holders);
 	pos = 0;
 	while (hmap_next(&sets, &pos, &k, &kl, &v)) {
 		char id[STORE_ID_MAX + 1];
@@ -194,6 +215,7 @@ static void push_assignments(struct mgr_orch *o)
 		/* Overlays after the tasks (allocator.h, alloc_items()). */
 		if (alloc_items(md, id, add_item, v) < 0)
 			((struct node_items *)v)->overflow = true;
+		add_clients(o->holders, id, v);
 		push_one(o, id, v);
 	}
 	hmap_fini(&sets);
@@ -326,6 +348,8 @@ static void stop(void *arg)
 	o->w = NULL;
 	hmap_fini(&o->pushed);
 	o->pushed = (struct hmap)HMAP_INIT;
+	mgr_holders_free(o->holders);
+	o->holders = NULL;
 	orch_model_fini(&o->model);
 	orch_model_init(&o->model);
 }

@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
+#include "common/jsonx.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "image/blob.h"
 
@@ -55,8 +58,25 @@ int blobsvc_frame_parse(const uint8_t *data, size_t len,
 
 /* ---- the holder ---- */
 
+struct blobsvc_acl {
+	char **ids;
+	size_t n;
+	struct list_node conns;	 /* server_conn.node: the channels it guards */
+	uv_timer_t reap;	 /* closes refused channels once flushed */
+	struct log_ratelimit rl; /* of the refusals' log lines */
+};
+
+#define REAP_MS 100
+#define REAP_MAX 20 /* ticks a refusal may take to flush */
+
 struct server_conn {
 	struct img_store *s;
+	struct blobsvc_acl *acl; /* NULL: every certified node of the swarm */
+	struct list_node node;	 /* in acl->conns while acl */
+	struct wire_chan *c;
+	char peer[WIRE_ID_MAX + 1]; /* the certificate's node id */
+	bool denied;		    /* refused: 'X' sent, closing */
+	unsigned reap_ticks;
 	char cluster_id[WIRE_ID_MAX + 1];
 	bool plain;
 	bool trusted; /* the peer passed connected()'s checks */
@@ -65,7 +85,7 @@ struct server_conn {
 	uint8_t *buf; /* 1 + BLOBSVC_CHUNK */
 };
 
-static void send_error(struct wire_chan *c, const char *msg)
+static int send_error(struct wire_chan *c, const char *msg)
 {
 	char f[1 + ERRMSG_MAX];
 	f[0] = BLOBSVC_ERROR;
@@ -74,7 +94,7 @@ static void send_error(struct wire_chan *c, const char *msg)
 		f[1 + i] = msg[i] >= 0x20 && msg[i] <= 0x7e ? msg[i] : '?';
 	if (!n)
 		f[1 + n++] = '?';
-	wire_chan_send(c, f, 1 + n);
+	return wire_chan_send(c, f, 1 + n);
 }
 
 /* Sends what fits in the write buffer; the rest when writable(). */
@@ -116,6 +136,58 @@ static void pump(struct wire_chan *c, struct server_conn *sc)
 	}
 }
 
+/* Refused channels whose 'X' is out (or that took too long) are closed,
+ * whatever their peer does. */
+static void reap(uv_timer_t *t)
+{
+	struct blobsvc_acl *a = t->data;
+	bool more = false;
+	struct list_node *p, *tmp;
+	list_for_each_safe(p, tmp, &a->conns)
+	{
+		struct server_conn *sc =
+			list_entry(p, struct server_conn, node);
+		if (!sc->denied)
+			continue;
+		if (!wire_chan_queued(sc->c) || ++sc->reap_ticks >= REAP_MAX)
+			wire_chan_close(sc->c);
+		else
+			more = true;
+	}
+	if (!more)
+		uv_timer_stop(t);
+}
+
+/* The peer is not (or no longer) among the nodes the managers name: say
+ * so, then close once the refusal is out (or at its next frame). */
+static void deny(struct wire_chan *c, struct server_conn *sc)
+{
+	char msg[ERRMSG_MAX];
+	unsigned long held = 0;
+	if (!sc->acl || log_ratelimit_pass(&sc->acl->rl, time_mono_ns(), &held))
+		log_warn("blob service: node %s (%s) refused: the managers "
+			 "name no task of it that needs an image of this node "
+			 "(%lu other refusal(s) not logged)",
+			 sc->peer, wire_chan_name(c), held);
+	snprintf(msg, sizeof(msg),
+		 BLOBSVC_DENIED "node %s has no task the managers gave "
+				"that needs an image of this node (a node "
+				"removed from the swarm, or not yet told)",
+		 sc->peer);
+	sc->trusted = false;
+	sc->denied = true;
+	if (sc->fd >= 0) {
+		close(sc->fd);
+		sc->fd = -1;
+	}
+	/* Not sent at once (a full write buffer mid-blob): closed without
+	 * it, the fetcher sees the connection end. */
+	if (send_error(c, msg) < 0 || !wire_chan_queued(c))
+		wire_chan_close(c);
+	else if (sc->acl && !uv_is_active((uv_handle_t *)&sc->acl->reap))
+		uv_timer_start(&sc->acl->reap, reap, REAP_MS, REAP_MS);
+}
+
 static void server_connected(struct wire_chan *c, const struct wire_peer *p)
 {
 	struct server_conn *sc = wire_chan_data(c);
@@ -136,12 +208,22 @@ static void server_connected(struct wire_chan *c, const struct wire_peer *p)
 		wire_chan_close(c);
 		return;
 	}
+	snprintf(sc->peer, sizeof(sc->peer), "%s", p->cert.node_id);
+	if (sc->acl && !blobsvc_acl_allows(sc->acl, sc->peer)) {
+		deny(c, sc);
+		return;
+	}
 	sc->trusted = true;
 }
 
 static void server_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 {
 	struct server_conn *sc = wire_chan_data(c);
+	if (sc->denied) {
+		if (!wire_chan_queued(c))
+			wire_chan_close(c);
+		return;
+	}
 	if (!sc->trusted || sc->fd >= 0) {
 		/* A request while one is being served: out of protocol. */
 		wire_chan_close(c);
@@ -178,7 +260,13 @@ static void server_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 
 static void server_writable(struct wire_chan *c)
 {
-	pump(c, wire_chan_data(c));
+	struct server_conn *sc = wire_chan_data(c);
+	if (sc->denied) {
+		if (!wire_chan_queued(c))
+			wire_chan_close(c);
+		return;
+	}
+	pump(c, sc);
 }
 
 static void server_closed(struct wire_chan *c, int reason)
@@ -186,6 +274,8 @@ static void server_closed(struct wire_chan *c, int reason)
 	struct server_conn *sc = wire_chan_data(c);
 	if (sc->fd >= 0)
 		close(sc->fd);
+	if (sc->acl)
+		list_remove(&sc->node);
 	shoal_free(sc->buf);
 	shoal_free(sc);
 }
@@ -199,7 +289,8 @@ static const struct wire_chan_callbacks server_cbs = {
 
 static struct server_conn *server_conn_new(const struct wire_chan_config *cfg,
 					   struct img_store *s,
-					   const char *cluster_id)
+					   const char *cluster_id,
+					   struct blobsvc_acl *acl)
 {
 	if (!cluster_id || strlen(cluster_id) > WIRE_ID_MAX)
 		return NULL;
@@ -212,17 +303,27 @@ static struct server_conn *server_conn_new(const struct wire_chan_config *cfg,
 		return NULL;
 	}
 	sc->s = s;
+	sc->acl = acl;
 	sc->fd = -1;
 	sc->plain = cfg->security == WIRE_PLAIN;
 	snprintf(sc->cluster_id, sizeof(sc->cluster_id), "%s", cluster_id);
 	return sc;
 }
 
-int blobsvc_serve_fd(uv_loop_t *loop, int fd,
-		     const struct wire_chan_config *cfg, struct img_store *s,
-		     const char *cluster_id)
+/* A channel opened for @sc: joins its acl's list. */
+static void opened(struct server_conn *sc, struct wire_chan *c)
 {
-	struct server_conn *sc = server_conn_new(cfg, s, cluster_id);
+	sc->c = c;
+	if (sc->acl)
+		list_push_back(&sc->acl->conns, &sc->node);
+}
+
+int blobsvc_serve_fd_acl(uv_loop_t *loop, int fd,
+			 const struct wire_chan_config *cfg,
+			 struct img_store *s, const char *cluster_id,
+			 struct blobsvc_acl *acl)
+{
+	struct server_conn *sc = server_conn_new(cfg, s, cluster_id, acl);
 	if (!sc) {
 		close(fd);
 		return -ENOMEM;
@@ -232,15 +333,24 @@ int blobsvc_serve_fd(uv_loop_t *loop, int fd,
 	if (rc < 0) {
 		shoal_free(sc->buf);
 		shoal_free(sc);
+		return rc;
 	}
-	return rc;
+	opened(sc, c);
+	return 0;
 }
 
-int blobsvc_accept(uv_loop_t *loop, uv_stream_t *listener,
-		   const struct wire_chan_config *cfg, struct img_store *s,
-		   const char *cluster_id)
+int blobsvc_serve_fd(uv_loop_t *loop, int fd,
+		     const struct wire_chan_config *cfg, struct img_store *s,
+		     const char *cluster_id)
 {
-	struct server_conn *sc = server_conn_new(cfg, s, cluster_id);
+	return blobsvc_serve_fd_acl(loop, fd, cfg, s, cluster_id, NULL);
+}
+
+int blobsvc_accept_acl(uv_loop_t *loop, uv_stream_t *listener,
+		       const struct wire_chan_config *cfg, struct img_store *s,
+		       const char *cluster_id, struct blobsvc_acl *acl)
+{
+	struct server_conn *sc = server_conn_new(cfg, s, cluster_id, acl);
 	if (!sc)
 		return -ENOMEM;
 	struct wire_chan *c;
@@ -248,8 +358,119 @@ int blobsvc_accept(uv_loop_t *loop, uv_stream_t *listener,
 	if (rc < 0) {
 		shoal_free(sc->buf);
 		shoal_free(sc);
+		return rc;
 	}
-	return rc;
+	opened(sc, c);
+	return 0;
+}
+
+int blobsvc_accept(uv_loop_t *loop, uv_stream_t *listener,
+		   const struct wire_chan_config *cfg, struct img_store *s,
+		   const char *cluster_id)
+{
+	return blobsvc_accept_acl(loop, listener, cfg, s, cluster_id, NULL);
+}
+
+/* ---- who may fetch ---- */
+
+struct blobsvc_acl *blobsvc_acl_new(uv_loop_t *loop)
+{
+	struct blobsvc_acl *a = shoal_calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	list_init(&a->conns);
+	a->rl.interval_ns = NSEC_PER_SEC;
+	if (uv_timer_init(loop, &a->reap) < 0) {
+		shoal_free(a);
+		return NULL;
+	}
+	a->reap.data = a;
+	return a;
+}
+
+static void acl_closed(uv_handle_t *h)
+{
+	shoal_free(h->data);
+}
+
+static void ids_free(char **ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		shoal_free(ids[i]);
+	shoal_free(ids);
+}
+
+void blobsvc_acl_free(struct blobsvc_acl *a)
+{
+	if (!a)
+		return;
+	while (!list_empty(&a->conns)) {
+		struct server_conn *sc = list_entry(list_front(&a->conns),
+						    struct server_conn, node);
+		list_remove(&sc->node);
+		sc->acl = NULL;
+		sc->trusted = false; /* nothing more is served */
+		wire_chan_close(sc->c);
+	}
+	ids_free(a->ids, a->n);
+	a->ids = NULL;
+	uv_close((uv_handle_t *)&a->reap, acl_closed);
+}
+
+static bool id_ok(const char *id)
+{
+	size_t l = id ? strlen(id) : 0;
+	if (!l || l > WIRE_ID_MAX)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+bool blobsvc_acl_allows(const struct blobsvc_acl *a, const char *node_id)
+{
+	for (size_t i = 0; a && node_id && i < a->n; i++)
+		if (!strcmp(a->ids[i], node_id))
+			return true;
+	return false;
+}
+
+int blobsvc_acl_set(struct blobsvc_acl *a, const char *const *ids, size_t n)
+{
+	if (n > BLOBSVC_ACL_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!id_ok(ids[i]))
+			return -EINVAL;
+	char **v = n ? shoal_calloc(n, sizeof(*v)) : NULL;
+	if (n && !v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		v[i] = shoal_strdup(ids[i]);
+		if (!v[i]) {
+			ids_free(v, i);
+			return -ENOMEM;
+		}
+	}
+	ids_free(a->ids, a->n);
+	a->ids = v;
+	a->n = n;
+	int closed = 0;
+	struct list_node *p, *tmp;
+	list_for_each_safe(p, tmp, &a->conns)
+	{
+		struct server_conn *sc =
+			list_entry(p, struct server_conn, node);
+		if (sc->denied) {
+			wire_chan_close(sc->c); /* refused before: done now */
+		} else if (sc->trusted && !blobsvc_acl_allows(a, sc->peer)) {
+			closed++;
+			deny(sc->c, sc);
+		}
+	}
+	return closed;
 }
 
 /* ---- the fetcher ---- */
@@ -263,6 +484,7 @@ struct fetch {
 	bool done;
 	blobsvc_done_fn *cb;
 	void *arg;
+	struct blobsvc_watch *watch; /* the caller's, or NULL */
 };
 
 static void finish(struct wire_chan *c, struct fetch *f, int rc,
@@ -327,17 +549,28 @@ static void fetch_frame(struct wire_chan *c, const uint8_t *data, size_t len)
 		if (rc < 0) {
 			f->rx = NULL;
 			finish(c, f, rc, NULL, err.msg);
+		} else if (f->watch) {
+			snprintf(f->watch->blob, sizeof(f->watch->blob), "%s",
+				 blob);
 		}
 		return;
 	}
 	case BLOBSVC_DATA:
 		if (img_blob_rx_feed(f->rx, p, n, &err) < 0)
 			finish(c, f, -EFBIG, NULL, err.msg);
+		else if (f->watch)
+			f->watch->received = img_blob_rx_received(f->rx);
 		return;
 	case BLOBSVC_ERROR:
 		snprintf(msg, sizeof(msg), "%s: the holder %s refused: %.*s",
 			 f->digest, wire_chan_name(c), (int)n, (const char *)p);
-		finish(c, f, -ENOENT, NULL, msg);
+		finish(c, f,
+		       n >= sizeof(BLOBSVC_DENIED) - 1 &&
+				       !memcmp(p, BLOBSVC_DENIED,
+					       sizeof(BLOBSVC_DENIED) - 1)
+			       ? -EACCES
+			       : -ENOENT,
+		       NULL, msg);
 		return;
 	case BLOBSVC_END: {
 		char *path = NULL;
@@ -407,11 +640,23 @@ int blobsvc_fetch_fd(uv_loop_t *loop, int fd,
 		     const char *digest, unsigned flags, uint64_t max,
 		     blobsvc_done_fn *done, void *arg)
 {
+	return blobsvc_fetch_fd_watch(loop, fd, cfg, s, digest, flags, max,
+				      NULL, done, arg);
+}
+
+int blobsvc_fetch_fd_watch(uv_loop_t *loop, int fd,
+			   const struct wire_chan_config *cfg,
+			   struct img_store *s, const char *digest,
+			   unsigned flags, uint64_t max,
+			   struct blobsvc_watch *w, blobsvc_done_fn *done,
+			   void *arg)
+{
 	struct fetch *f = fetch_new(s, digest, flags, max, done, arg);
 	if (!f) {
 		close(fd);
 		return -EINVAL;
 	}
+	f->watch = w;
 	struct wire_chan *c;
 	int rc = wire_chan_open(loop, fd, false, cfg, &fetch_cbs, f, &c);
 	if (rc < 0)
@@ -424,12 +669,55 @@ int blobsvc_fetch_addr(uv_loop_t *loop, const struct sockaddr *addr,
 		       const char *digest, unsigned flags, uint64_t max,
 		       blobsvc_done_fn *done, void *arg)
 {
+	return blobsvc_fetch_addr_watch(loop, addr, cfg, s, digest, flags, max,
+					NULL, done, arg);
+}
+
+int blobsvc_fetch_addr_watch(uv_loop_t *loop, const struct sockaddr *addr,
+			     const struct wire_chan_config *cfg,
+			     struct img_store *s, const char *digest,
+			     unsigned flags, uint64_t max,
+			     struct blobsvc_watch *w, blobsvc_done_fn *done,
+			     void *arg)
+{
 	struct fetch *f = fetch_new(s, digest, flags, max, done, arg);
 	if (!f)
 		return -EINVAL;
+	f->watch = w;
 	struct wire_chan *c;
 	int rc = wire_chan_connect(loop, addr, cfg, &fetch_cbs, f, &c);
 	if (rc < 0)
 		shoal_free(f);
+	return rc;
+}
+
+int blobsvc_acl_set_item(struct blobsvc_acl *a, const void *data, size_t len)
+{
+	json_t *o = NULL;
+	if (jsonx_parse(data, len, &o, NULL, 0) < 0 || !json_is_object(o) ||
+	    strcmp(jsonx_str(o, "Kind", ""), "blob-clients")) {
+		json_decref(o);
+		return -EINVAL;
+	}
+	const json_t *nodes = json_object_get(o, "Nodes");
+	size_t n = json_array_size(nodes), i;
+	json_t *v;
+	if (!json_is_array(nodes) || n > BLOBSVC_ACL_MAX) {
+		json_decref(o);
+		return -EINVAL;
+	}
+	const char **ids = shoal_calloc(n ? n : 1, sizeof(*ids));
+	int rc = ids ? 0 : -ENOMEM;
+	json_array_foreach(nodes, i, v)
+	{
+		if (rc == 0 && !json_is_string(v))
+			rc = -EINVAL;
+		if (rc == 0)
+			ids[i] = json_string_value(v);
+	}
+	if (rc == 0)
+		rc = blobsvc_acl_set(a, ids, n);
+	shoal_free(ids);
+	json_decref(o);
 	return rc;
 }

@@ -4,14 +4,17 @@
  * swarm, and fetches blobs from them, over the swarm's secure channel
  * (proto/channel.h: both ends' certificates checked against the swarm's
  * root key; the server also requires the peer's certificate to name its
- * own cluster, and refuses peers that hold only a join token).
+ * own cluster, refuses peers that hold only a join token and, given an
+ * acl (below, as shoald always does), serves only the nodes it names).
  *
  * Protocol, one channel frame per message (docs/images.md):
  *   fetcher -> holder: "sha256:<64 hex>" (the blob wanted, or the DiffID
  *                      of a layer wanted; one request at a time)
  *   holder -> fetcher: 'B' + "sha256:<64 hex>" (the blob that follows),
  *                      'D' + bytes (zero or more data frames, in order),
- *                      then 'E' (the end); or 'X' + a message (refused).
+ *                      then 'E' (the end); or 'X' + a message (refused;
+ *                      "not allowed: ..." (BLOBSVC_DENIED) when the node
+ *                      is not in the acl, at any time: then closed).
  * The fetcher verifies the blob's sha256 against the digest it asked for
  * (a config, a blob), or, for a layer asked by DiffID, against the 'B'
  * digest, the layer's DiffID then being checked when the image is
@@ -20,6 +23,7 @@
 #ifndef SHOAL_WORKER_BLOB_SERVICE_H
 #define SHOAL_WORKER_BLOB_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +61,58 @@ int blobsvc_serve_fd(uv_loop_t *loop, int fd,
 		     const struct wire_chan_config *cfg, struct img_store *s,
 		     const char *cluster_id);
 
+/*
+ * Who may fetch (issue 14): the managers name, in each holder's
+ * assignments, the nodes that may fetch from it now (the ready nodes with
+ * a task whose ImageHolders name this holder, docs/images.md). An acl
+ * holds that set; a server channel given one serves a peer only if the
+ * node id of its certificate (from the handshake) is in it, else it sends
+ * an 'X' frame starting with BLOBSVC_DENIED and closes. Setting a new set
+ * closes every open connection of a node that left it.
+ */
+#define BLOBSVC_DENIED "not allowed: "
+#define BLOBSVC_ACL_MAX 4096 /* node ids in one set */
+
+struct blobsvc_acl;
+
+/* blobsvc_acl_new() - an empty set (nobody may fetch) on @loop (a timer
+ * closes refused connections once the refusal is out, or after 2 s).
+ * NULL: no memory. */
+struct blobsvc_acl *blobsvc_acl_new(uv_loop_t *loop);
+
+/* blobsvc_acl_free() - closes the connections it guards (freed on the
+ * loop); NULL is fine. */
+void blobsvc_acl_free(struct blobsvc_acl *a);
+
+/*
+ * blobsvc_acl_set() - replace the set with the @n node ids @ids (copied).
+ * -EINVAL (an id empty, too long or not [A-Za-z0-9_-], more than
+ * BLOBSVC_ACL_MAX) or -ENOMEM and the set is unchanged; else the number
+ * of open connections closed because their node left the set.
+ */
+int blobsvc_acl_set(struct blobsvc_acl *a, const char *const *ids, size_t n);
+
+/*
+ * blobsvc_acl_set_item() - the set from a "blob-clients" assignment item
+ * (@len bytes of JSON): {"Kind": "blob-clients", "Nodes": [node ids]}.
+ * -EINVAL for anything else (not that kind, not an array of valid ids,
+ * too many) and the set is unchanged; else as blobsvc_acl_set().
+ */
+int blobsvc_acl_set_item(struct blobsvc_acl *a, const void *data, size_t len);
+
+/* blobsvc_acl_allows() - is @node_id in the set? */
+bool blobsvc_acl_allows(const struct blobsvc_acl *a, const char *node_id);
+
+/* blobsvc_serve_fd_acl() / blobsvc_accept_acl() - as below, serving only
+ * the nodes @acl names (borrowed until blobsvc_acl_free()). */
+int blobsvc_serve_fd_acl(uv_loop_t *loop, int fd,
+			 const struct wire_chan_config *cfg,
+			 struct img_store *s, const char *cluster_id,
+			 struct blobsvc_acl *acl);
+int blobsvc_accept_acl(uv_loop_t *loop, uv_stream_t *listener,
+		       const struct wire_chan_config *cfg, struct img_store *s,
+		       const char *cluster_id, struct blobsvc_acl *acl);
+
 /* blobsvc_accept() - the same for a connection waiting on @listener. */
 int blobsvc_accept(uv_loop_t *loop, uv_stream_t *listener,
 		   const struct wire_chan_config *cfg, struct img_store *s,
@@ -90,5 +146,32 @@ int blobsvc_fetch_addr(uv_loop_t *loop, const struct sockaddr *addr,
 		       const struct wire_chan_config *cfg, struct img_store *s,
 		       const char *digest, unsigned flags, uint64_t max,
 		       blobsvc_done_fn *done, void *arg);
+
+/*
+ * What a fetch in flight shows its caller (borrowed by the fetch until
+ * @done ran): @received, the blob's bytes so far, updated on the loop
+ * thread as they arrive; @blob, the digest of the blob the holder sends
+ * ("sha256:<hex>", set when it says so; the bytes are verified against it
+ * before @done gets a path, so a file given to @done hashes to @blob).
+ */
+struct blobsvc_watch {
+	uint64_t received;
+	char blob[80];
+};
+
+/* blobsvc_fetch_fd_watch() / blobsvc_fetch_addr_watch() - the same as
+ * blobsvc_fetch_fd() / blobsvc_fetch_addr(), keeping @w up to date. */
+int blobsvc_fetch_fd_watch(uv_loop_t *loop, int fd,
+			   const struct wire_chan_config *cfg,
+			   struct img_store *s, const char *digest,
+			   unsigned flags, uint64_t max,
+			   struct blobsvc_watch *w, blobsvc_done_fn *done,
+			   void *arg);
+int blobsvc_fetch_addr_watch(uv_loop_t *loop, const struct sockaddr *addr,
+			     const struct wire_chan_config *cfg,
+			     struct img_store *s, const char *digest,
+			     unsigned flags, uint64_t max,
+			     struct blobsvc_watch *w, blobsvc_done_fn *done,
+			     void *arg);
 
 #endif

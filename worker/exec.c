@@ -28,6 +28,7 @@
 #include "common/path.h"
 #include "engine/engine.h"
 #include "worker/secrets.h"
+#include "worker/task_fetch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +76,7 @@ struct wexec {
 	struct list_node runs;
 	struct eng_sub *sub;
 	struct wsecrets *secrets; /* the set's secret and config items */
+	struct wfetch *fetch;	  /* images from other nodes, or NULL */
 	uv_timer_t flush;
 	bool flush_open;
 	bool sweep_due; /* remove stray task containers at the next set */
@@ -527,6 +529,84 @@ static int volumes_with_labels(struct run *r, struct shoal_err *err)
 	return rc;
 }
 
+/* The image of @r's ImageHolders item, or "" (borrowed). */
+static const char *holders_image(const struct run *r)
+{
+	return jsonx_str(jsonx_obj(r->t->json, "ImageHolders"), "ID", "");
+}
+
+/* When this node lacks the task's image and its assignment names nodes
+ * that hold it, the image is fetched first (worker/task_fetch.h); when
+ * no node holds it and its name names a registry, it is pulled: true
+ * when the task waits for it ("preparing") or was rejected. An image
+ * here by id but not by the spec's name gets the name (no fetch); the
+ * create then answers "No such image" itself if it still does not
+ * resolve (a name with a digest, say). */
+static bool wait_for_image(struct run *r)
+{
+	struct wexec *x = r->x;
+	const json_t *ih = jsonx_obj(r->t->json, "ImageHolders");
+	if (!x->fetch || wfetch_has(x->fetch, r->t->image))
+		return false;
+	char id[80], msg[64];
+	struct shoal_err err = {""};
+	int rc;
+	if (!ih && !wfetch_names_registry(r->t->image))
+		return false; /* the create says "No such image" */
+	if (!ih)
+		rc = wfetch_pull(x->fetch, r->t->image, msg, &err);
+	else if ((rc = wfetch_have(x->fetch, ih, &err)) == 0)
+		rc = wfetch_want(x->fetch, ih, id, msg, &err);
+	else if (rc > 0)
+		return false; /* here by id, now under its name too */
+	if (rc < 0) {
+		set_state(r, WT_REJECTED, "rejected",
+			  err.msg[0] ? err.msg : shoal_strerror(rc));
+		return true;
+	}
+	if (r->state < WT_PREPARING)
+		set_state(r, WT_PREPARING, msg, NULL);
+	return true;
+}
+
+/* The runs waiting for image @id's fetch (or the pull of reference
+ * @id, for a task whose item names no holders). */
+static bool waits_for(const struct run *r, const char *id)
+{
+	const char *h = holders_image(r);
+	return r->state == WT_PREPARING && !r->cid[0] && !r->stopping &&
+	       !r->gone &&
+	       (*h ? !strcmp(h, id) : r->t->image && !strcmp(r->t->image, id));
+}
+
+void wexec_image_progress(struct wexec *x, const char *id, const char *msg)
+{
+	struct list_node *p;
+	list_for_each(p, &x->runs)
+	{
+		struct run *r = list_entry(p, struct run, node);
+		if (waits_for(r, id) && strcmp(r->msg, msg))
+			set_state(r, WT_PREPARING, msg, NULL);
+	}
+}
+
+void wexec_image_fetched(struct wexec *x, const char *id, int rc,
+			 const char *msg)
+{
+	struct list_node *p, *tmp;
+	list_for_each_safe(p, tmp, &x->runs)
+	{
+		struct run *r = list_entry(p, struct run, node);
+		if (!waits_for(r, id))
+			continue;
+		if (rc < 0)
+			set_state(r, WT_REJECTED, "rejected",
+				  *msg ? msg : shoal_strerror(rc));
+		else
+			reconcile(r);
+	}
+}
+
 static void start_task(struct run *r)
 {
 	struct eng_spec spec;
@@ -538,6 +618,8 @@ static void start_task(struct run *r)
 		return;
 	}
 	if (!r->cid[0]) {
+		if (wait_for_image(r))
+			return;
 		int rc = volumes_with_labels(r, &err);
 		if (rc < 0) {
 			set_state(r, WT_REJECTED, "rejected",
@@ -821,6 +903,7 @@ int wexec_open(const struct wexec_config *cfg, struct wexec **out)
 	x->node = (struct wtask_node){x->hostname, x->os, x->arch};
 	x->report = cfg->report;
 	x->leave = cfg->leave;
+	x->fetch = cfg->fetch;
 	x->arg = cfg->arg;
 	x->sweep_due = true;
 	list_init(&x->runs);

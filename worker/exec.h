@@ -49,6 +49,8 @@ struct wexec_report {
 	const char *status_json;
 };
 
+struct wfetch;
+
 struct wexec_config {
 	uv_loop_t *loop;
 	struct eng *eng;
@@ -64,6 +66,9 @@ struct wexec_config {
 	void (*leave)(void *arg, const char *task_id, void (*done)(void *),
 		      void *done_arg);
 	void *arg;
+	/* Optional: fetches a task's missing image from the nodes its
+	 * assignment names (worker/task_fetch.h); borrowed. */
+	struct wfetch *fetch;
 };
 
 /**
@@ -75,6 +80,16 @@ int wexec_open(const struct wexec_config *cfg, struct wexec **out);
 
 /** wexec_assign() - the node's whole new set (@items borrowed). */
 void wexec_assign(struct wexec *x, const struct agent_item *items, size_t n);
+
+/**
+ * wexec_image_progress() / wexec_image_fetched() - the fetch of image @id
+ * (worker/task_fetch.h) made progress (@msg) or ended (@rc, @msg): the
+ * tasks waiting for it show @msg, then go on to be created, or are
+ * rejected with @msg.
+ */
+void wexec_image_progress(struct wexec *x, const char *id, const char *msg);
+void wexec_image_fetched(struct wexec *x, const char *id, int rc,
+			 const char *msg);
 
 /** wexec_resend() - report every task's status again (next loop turn). */
 void wexec_resend(struct wexec *x);

@@ -6,7 +6,9 @@
  * the config, all or nothing). A blob that fails from one holder (refused,
  * corrupt, the holder gone mid-transfer) is asked from the next holder;
  * the fetch fails when every holder failed for one blob, naming the last
- * cause. This part fetches one blob at a time (see docs/images.md).
+ * cause. A holder that refuses the config because this node is not in
+ * its set yet ("not allowed", -EACCES) is asked again 4 times, 500 ms
+ * apart (the reason in a progress message), before the next holder. This part fetches one blob at a time (see docs/images.md).
  */
 #ifndef SHOAL_WORKER_IMAGE_FETCH_H
 #define SHOAL_WORKER_IMAGE_FETCH_H

@@ -213,6 +213,165 @@ static void other_swarms_are_served_nothing(void **state)
 	assert_int_equal(tmp_entries(), 0);
 }
 
+/* One fetch through a holder that serves only the nodes @acl names. */
+static struct result fetch_acl(struct blobsvc_acl *acl, const char *digest)
+{
+	uv_loop_t loop;
+	int sv[2];
+	struct result r = {0};
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	struct wire_chan_config sc = cfg_for(&n_holder, &root);
+	struct wire_chan_config cc = cfg_for(&n_fetcher, &root);
+	assert_int_equal(
+		blobsvc_serve_fd_acl(&loop, sv[0], &sc, holder, "swarm1", acl),
+		0);
+	assert_int_equal(blobsvc_fetch_fd(&loop, sv[1], &cc, fetcher, digest, 0,
+					  0, on_done, &r),
+			 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_true(r.called);
+	return r;
+}
+
+/* Only the nodes the managers name are served: the node id of the
+ * certificate decides; a malformed set is refused whole. */
+static void only_named_nodes_are_served(void **state)
+{
+	(void)state;
+	uv_loop_t aloop;
+	assert_int_equal(uv_loop_init(&aloop), 0);
+	struct blobsvc_acl *acl = blobsvc_acl_new(&aloop);
+	assert_non_null(acl);
+	/* Empty: nobody, with the node named in the refusal. */
+	struct result r = fetch_acl(acl, layer_blob[0]);
+	assert_int_equal(r.rc, -EACCES);
+	assert_int_equal(r.got, 0);
+	assert_non_null(strstr(r.msg, BLOBSVC_DENIED));
+	assert_non_null(strstr(r.msg, "node fetcher"));
+	/* Another node named: still not the fetcher. */
+	const char *other[] = {"holder", "stranger"};
+	assert_int_equal(blobsvc_acl_set(acl, other, 2), 0);
+	assert_false(blobsvc_acl_allows(acl, "fetcher"));
+	r = fetch_acl(acl, layer_blob[0]);
+	assert_int_equal(r.rc, -EACCES);
+	/* Named: served. */
+	const char *ok[] = {"holder", "fetcher"};
+	assert_int_equal(blobsvc_acl_set(acl, ok, 2), 0);
+	r = fetch_acl(acl, layer_blob[0]);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.hex, layer_blob[0] + 7);
+	/* Bad ids change nothing. */
+	const char *bad[] = {"fetcher", "a/b"};
+	assert_int_equal(blobsvc_acl_set(acl, bad, 2), -EINVAL);
+	const char *empty[] = {""};
+	assert_int_equal(blobsvc_acl_set(acl, empty, 1), -EINVAL);
+	assert_true(blobsvc_acl_allows(acl, "fetcher"));
+	/* The managers' item: malformed ones change nothing. */
+	static const char *const bad_items[] = {
+		"{\"Kind\":\"blob-clients\"}",
+		"{\"Kind\":\"blob-clients\",\"Nodes\":\"fetcher\"}",
+		"{\"Kind\":\"blob-clients\",\"Nodes\":[\"fetcher\",7]}",
+		"{\"Kind\":\"secret\",\"Nodes\":[]}",
+		"{\"Kind\":\"blob-clients\",\"Nodes\":[\"../x\"]}",
+		"[]",
+		"{",
+	};
+	for (size_t i = 0; i < sizeof(bad_items) / sizeof(*bad_items); i++)
+		assert_int_equal(blobsvc_acl_set_item(acl, bad_items[i],
+						      strlen(bad_items[i])),
+				 -EINVAL);
+	assert_true(blobsvc_acl_allows(acl, "fetcher"));
+	static const char good[] =
+		"{\"Kind\":\"blob-clients\",\"Nodes\":[\"n1\",\"n2\"]}";
+	assert_int_equal(blobsvc_acl_set_item(acl, good, strlen(good)), 0);
+	assert_true(blobsvc_acl_allows(acl, "n2"));
+	assert_false(blobsvc_acl_allows(acl, "fetcher"));
+	assert_int_equal(tmp_entries(), 0);
+	blobsvc_acl_free(acl);
+	assert_int_equal(uv_run(&aloop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&aloop), 0);
+}
+
+struct idle {
+	bool connected, closed;
+	char err[600];
+};
+
+static void idle_connected(struct wire_chan *c, const struct wire_peer *p)
+{
+	(void)p;
+	((struct idle *)wire_chan_data(c))->connected = true;
+}
+
+static void idle_frame(struct wire_chan *c, const uint8_t *data, size_t len)
+{
+	struct idle *i = wire_chan_data(c);
+	if (len && data[0] == BLOBSVC_ERROR)
+		snprintf(i->err, sizeof(i->err), "%.*s", (int)len - 1,
+			 (const char *)data + 1);
+}
+
+static void idle_closed(struct wire_chan *c, int reason)
+{
+	(void)reason;
+	((struct idle *)wire_chan_data(c))->closed = true;
+}
+
+/* A node served while named, then dropped from the set: its open
+ * connection is told why and closed. */
+static void connection_closed_when_node_leaves_set(void **state)
+{
+	(void)state;
+	static const struct wire_chan_callbacks cbs = {
+		.connected = idle_connected,
+		.frame = idle_frame,
+		.closed = idle_closed,
+	};
+	uv_loop_t loop;
+	int sv[2];
+	struct idle idle = {0};
+	struct wire_chan *cc_chan;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	struct blobsvc_acl *acl = blobsvc_acl_new(&loop);
+	const char *ok[] = {"fetcher"};
+	assert_int_equal(blobsvc_acl_set(acl, ok, 1), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	struct wire_chan_config sc = cfg_for(&n_holder, &root);
+	struct wire_chan_config cc = cfg_for(&n_fetcher, &root);
+	assert_int_equal(
+		blobsvc_serve_fd_acl(&loop, sv[0], &sc, holder, "swarm1", acl),
+		0);
+	assert_int_equal(
+		wire_chan_open(&loop, sv[1], false, &cc, &cbs, &idle, &cc_chan),
+		0);
+	for (int i = 0; i < 2000 && !idle.connected; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	assert_true(idle.connected);
+	for (int i = 0; i < 50; i++) { /* the holder's side done too */
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_false(idle.closed);
+	/* Still named: nothing closed. */
+	assert_int_equal(blobsvc_acl_set(acl, ok, 1), 0);
+	const char *other[] = {"holder"};
+	assert_int_equal(blobsvc_acl_set(acl, other, 1), 1);
+	/* The fetcher here never closes: the holder does. */
+	for (int i = 0; i < 3000 && !idle.closed; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_true(idle.closed);
+	assert_non_null(strstr(idle.err, BLOBSVC_DENIED "node fetcher"));
+	blobsvc_acl_free(acl);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* The holder's side is a raw socket that sends part of a blob, then
  * closes: the holder died mid-transfer. Plain mode on both ends. */
 static void holder_gone_mid_transfer(void **state)
@@ -292,16 +451,19 @@ static void layers_by_diff_id(void **state)
 /* Whole images: holders are served from the stores in dial_stores. */
 static struct img_store *dial_stores[2];
 static uv_loop_t *dial_loop;
+static int dials[2];		     /* connections made to each holder */
+static struct blobsvc_acl *dial_acl; /* the holders serve only these */
 
 static int dial(void *arg, size_t i)
 {
 	(void)arg;
+	dials[i]++;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	struct wire_chan_config sc = cfg_for(&n_holder, &root);
-	if (blobsvc_serve_fd(dial_loop, sv[0], &sc, dial_stores[i], "swarm1") <
-	    0) {
+	if (blobsvc_serve_fd_acl(dial_loop, sv[0], &sc, dial_stores[i],
+				 "swarm1", dial_acl) < 0) {
 		close(sv[1]);
 		return -EIO;
 	}
@@ -313,11 +475,17 @@ struct img_result {
 	int rc;
 	char msg[2048];
 	int progress;
+	int waited; /* "waiting for holder ..." messages */
 };
 
 static void img_progress(const char *msg, void *arg)
 {
 	struct img_result *r = arg;
+	if (strstr(msg, "waiting for holder")) {
+		assert_non_null(strstr(msg, BLOBSVC_DENIED "node fetcher"));
+		r->waited++;
+		return;
+	}
 	assert_non_null(strstr(msg, "fetching") ? msg
 						: strstr(msg, "assembling"));
 	r->progress++;
@@ -420,6 +588,100 @@ static void whole_image_with_failover(void **state)
 	assert_int_equal(tmp_entries(), 0);
 }
 
+static void allow_fetcher(uv_timer_t *t)
+{
+	const char *ok[] = {"fetcher"};
+	assert_int_equal(blobsvc_acl_set(t->data, ok, 1), 0);
+}
+
+/* The fetcher asks before the holder has heard of it: refused, it waits
+ * and asks again (the reason in its status), then gets the image once
+ * the holder's set names it; never named, it gives up after ~2 s. */
+static void refused_holder_is_asked_again(void **state)
+{
+	(void)state;
+	const char *roots[] = {"fifth", "sixth"};
+	for (int named = 1; named >= 0; named--) {
+		char dir[96], id[80];
+		struct shoal_err err = {0};
+		struct img_store *st;
+		snprintf(dir, sizeof(dir), "%s/%s", run_root, roots[named]);
+		assert_int_equal(mkdir(dir, 0755), 0);
+		assert_int_equal(img_store_open(dir, &st, &err), 0);
+		uv_loop_t loop;
+		uv_timer_t later;
+		struct img_result r = {0};
+		assert_int_equal(uv_loop_init(&loop), 0);
+		dial_loop = &loop;
+		dial_stores[0] = holder;
+		dial_acl = blobsvc_acl_new(&loop);
+		assert_non_null(dial_acl);
+		uv_timer_init(&loop, &later);
+		later.data = dial_acl;
+		if (named)
+			uv_timer_start(&later, allow_fetcher, 1200, 0);
+		struct wire_chan_config cc = cfg_for(&n_fetcher, &root);
+		snprintf(id, sizeof(id), "sha256:%s", image_id);
+		struct imgfetch_opts o = {
+			.loop = &loop,
+			.store = st,
+			.cfg = &cc,
+			.n_holders = 1,
+			.dial = dial,
+			.image_id = id,
+			.progress = img_progress,
+			.done = img_done,
+			.arg = &r,
+		};
+		assert_int_equal(imgfetch_start(&o), 0);
+		while (!r.called)
+			uv_run(&loop, UV_RUN_ONCE);
+		uv_close((uv_handle_t *)&later, NULL);
+		blobsvc_acl_free(dial_acl);
+		dial_acl = NULL;
+		assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+		assert_int_equal(uv_loop_close(&loop), 0);
+		struct img_image *img = NULL;
+		if (named) {
+			assert_int_equal(r.rc, 0);
+			assert_true(r.waited >= 1 && r.waited <= 4);
+			assert_int_equal(img_resolve(st, id, &img, &err), 0);
+			img_image_free(img);
+		} else {
+			assert_int_equal(r.rc, -EACCES);
+			assert_int_equal(r.waited, 4);
+			assert_non_null(strstr(r.msg, "from any of its 1"));
+			assert_non_null(strstr(r.msg, BLOBSVC_DENIED));
+			assert_true(img_resolve(st, id, &img, &err) < 0);
+		}
+		img_store_close(st);
+	}
+	assert_int_equal(tmp_entries(), 0);
+}
+
+/* Two holders of a two-layer image: the config and the first layer come
+ * from the first, the second layer from the other, at the same time. */
+static void layers_from_several_holders_at_once(void **state)
+{
+	(void)state;
+	char root4[96];
+	struct shoal_err err = {0};
+	struct img_store *s4;
+	struct img_image *img = NULL;
+	snprintf(root4, sizeof(root4), "%s/fourth", run_root);
+	assert_int_equal(mkdir(root4, 0755), 0);
+	assert_int_equal(img_store_open(root4, &s4, &err), 0);
+	dials[0] = dials[1] = 0;
+	struct img_result r = fetch_image(s4, holder, fetcher, "par:v1");
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(dials[0], 2); /* the config and layer 1 */
+	assert_int_equal(dials[1], 1); /* layer 2 */
+	assert_int_equal(img_resolve(s4, "par:v1", &img, &err), 0);
+	img_image_free(img);
+	img_store_close(s4);
+	assert_int_equal(tmp_entries(), 0);
+}
+
 static void frames_are_decoded_strictly(void **state)
 {
 	(void)state;
@@ -462,8 +724,12 @@ int main(void)
 		cmocka_unit_test(unknown_blob_is_refused_by_holder),
 		cmocka_unit_test(other_swarms_are_served_nothing),
 		cmocka_unit_test(holder_gone_mid_transfer),
+		cmocka_unit_test(only_named_nodes_are_served),
+		cmocka_unit_test(connection_closed_when_node_leaves_set),
 		cmocka_unit_test(layers_by_diff_id),
 		cmocka_unit_test(whole_image_with_failover),
+		cmocka_unit_test(layers_from_several_holders_at_once),
+		cmocka_unit_test(refused_holder_is_asked_again),
 		cmocka_unit_test(frames_are_decoded_strictly),
 	};
 	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
