@@ -46,32 +46,12 @@ static struct mgr *swarm_mgr(struct api_call *call)
 	return l.mgr;
 }
 
-/* The overlay @ref names: full id, name, or a unique id prefix. */
-static const struct store_object *swarm_find(const struct store *s,
-					     const char *ref)
-{
-	const struct store_object *o = store_get(s, STORE_NETWORKS, ref);
-	const struct store_object **all, *hit = NULL;
-	size_t n, len = strlen(ref), hits = 0;
-	if (o || (o = store_get_by_name(s, STORE_NETWORKS, ref)) || !len)
-		return o;
-	if (store_list(s, STORE_NETWORKS, &all, &n) < 0)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!strncmp(all[i]->id, ref, len)) {
-			hit = all[i];
-			hits++;
-		}
-	shoal_free(all);
-	return hits == 1 ? hit : NULL;
-}
-
 int api__swarm_net_attach_check(struct api_call *call, const char *ref,
 				char *err, size_t cap)
 {
 	struct mgr *m = swarm_mgr(call);
 	const struct store_object *o =
-		m && *ref ? swarm_find(mgr_store(m), ref) : NULL;
+		m && *ref ? alloc_network_find(mgr_store(m), ref) : NULL;
 	if (!o)
 		return 0;
 	json_t *spec = api__obj_parsed(o->spec, o->spec_len);
@@ -528,7 +508,8 @@ static void inspect(struct api_call *call)
 	struct api__state *st;
 	struct mgr *m = swarm_mgr(call);
 	const char *ref = api_param(call, "id");
-	const struct store_object *o = m ? swarm_find(mgr_store(m), ref) : NULL;
+	const struct store_object *o =
+		m ? alloc_network_find(mgr_store(m), ref) : NULL;
 	struct net *n;
 	int rc;
 	json_t *r;
@@ -640,7 +621,8 @@ static void remove_(struct api_call *call)
 	struct api__state *st;
 	struct mgr *m = swarm_mgr(call);
 	const struct store_object *o =
-		m ? swarm_find(mgr_store(m), api_param(call, "id")) : NULL;
+		m ? alloc_network_find(mgr_store(m), api_param(call, "id"))
+		  : NULL;
 	struct net *n;
 	struct shoal_err e = {""};
 	int rc;

@@ -5,6 +5,7 @@
  */
 #include "common/id.h"
 
+#include <ctype.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -51,5 +52,25 @@ bool id_is_swarm(const char *s)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
 		      (s[i] >= 'a' && s[i] <= 'z')))
 			return false;
+	return true;
+}
+
+bool id_is_dns_name(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0, label = 0;
+	if (!n || n > max || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (!label)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
 	return true;
 }

@@ -22,5 +22,8 @@ void id_hex(char out[ID_HEX_LEN + 1]);
 bool id_is_hex(const char *s, size_t len);
 /** id_is_swarm() - whether @s looks like a swarm id. */
 bool id_is_swarm(const char *s);
+/* A name the overlays' resolver answers: dot-separated labels of
+ * [A-Za-z0-9_-], 1..63 each, @max in all (docs/dns.md). */
+bool id_is_dns_name(const char *s, size_t max);
 
 #endif

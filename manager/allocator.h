@@ -27,6 +27,9 @@
 
 #include <jansson.h>
 
+struct store;
+struct store_object;
+
 #define ALLOC_VNI_FIRST 4096u
 #define ALLOC_VNI_LAST 16777215u    /* 24 bits */
 #define ALLOC_POOL_BASE 0x0a000000u /* 10.0.0.0 */
@@ -61,6 +64,11 @@ struct alloc_net {
  * this kernel lacks. Returns 0, -EINVAL with @err, -EPERM with @err for
  * the name of a predefined network (bridge, host, none), -ENOMEM.
  */
+/** alloc_network_find() - the swarm network @ref names in @s: its full
+ * id, its name, then a unique id prefix; NULL if none or several. */
+const struct store_object *alloc_network_find(const struct store *s,
+					      const char *ref);
+
 int alloc_net_check(const json_t *req, json_t **out, char *err, size_t errlen);
 
 /**

@@ -36,7 +36,6 @@
 #include "manager/internal.h"
 #include "proto/swarm.pb-c.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -192,58 +191,6 @@ void mgr__attach_tick(struct mgr *m)
 
 /* --- the request's check ------------------------------------------------ */
 
-static bool hex64(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)s[i]) ||
-		    isupper((unsigned char)s[i]))
-			return false;
-	return n == 64;
-}
-
-/* A name the nodes' resolver answers (worker/net.c checks the same):
- * dot-separated labels of [A-Za-z0-9_-], 1..63 each, 255 in all. */
-static bool name_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0, label = 0;
-	if (!n || n > 255 || s[0] == '.' || s[n - 1] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			if (!label)
-				return false;
-			label = 0;
-			continue;
-		}
-		if ((!isalnum((unsigned char)s[i]) && s[i] != '_' &&
-		     s[i] != '-') ||
-		    ++label > 63)
-			return false;
-	}
-	return true;
-}
-
-/* The overlay @ref names: full id, name, or a unique id prefix. */
-static const struct store_object *net_find(const struct store *s,
-					   const char *ref)
-{
-	const struct store_object *o = store_get(s, STORE_NETWORKS, ref);
-	const struct store_object **all, *hit = NULL;
-	size_t n, len = strlen(ref), hits = 0;
-	if (o || (o = store_get_by_name(s, STORE_NETWORKS, ref)))
-		return o;
-	if (store_list(s, STORE_NETWORKS, &all, &n) < 0)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!strncmp(all[i]->id, ref, len)) {
-			hit = all[i];
-			hits++;
-		}
-	shoal_free(all);
-	return hits == 1 ? hit : NULL;
-}
-
 int mgr__attach_check(const struct store *s, const Swarm__AttachNetwork *r,
 		      const struct store_object **net, char *err, size_t cap)
 {
@@ -253,7 +200,8 @@ int mgr__attach_check(const struct store *s, const Swarm__AttachNetwork *r,
 			 "a network name of 1 to 128 bytes is needed");
 		return -EINVAL;
 	}
-	if (r->container_id && *r->container_id && !hex64(r->container_id)) {
+	if (r->container_id && *r->container_id &&
+	    !id_is_hex(r->container_id, 64)) {
 		snprintf(err, cap, "a container id is 64 hex digits");
 		return -EINVAL;
 	}
@@ -265,7 +213,7 @@ int mgr__attach_check(const struct store *s, const Swarm__AttachNetwork *r,
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < r->n_names; i++)
-		if (!name_ok(r->names[i])) {
+		if (!id_is_dns_name(r->names[i], 255)) {
 			snprintf(
 				err, cap,
 				"%.64s cannot be a name on an overlay network: "
@@ -274,7 +222,7 @@ int mgr__attach_check(const struct store *s, const Swarm__AttachNetwork *r,
 				r->names[i] ? r->names[i] : "");
 			return -EINVAL;
 		}
-	*net = net_find(s, r->network);
+	*net = alloc_network_find(s, r->network);
 	if (!*net) {
 		snprintf(err, cap, "network %.128s not found", r->network);
 		return SHOAL_ENOTFOUND;

@@ -199,21 +199,20 @@ static bool names_network(const json_t *spec, const char *id, const char *name)
 	return false;
 }
 
-/* The overlay @ref names: full id, name, then a unique id prefix. */
-static const struct store_object *net_find(const struct store *s,
-					   const char *ref)
+const struct store_object *alloc_network_find(const struct store *s,
+					      const char *ref)
 {
 	const struct store_object *o = store_get(s, STORE_NETWORKS, ref);
 	if (!o)
 		o = store_get_by_name(s, STORE_NETWORKS, ref);
-	if (o)
+	if (o || !*ref)
 		return o;
 	const struct store_object **all;
-	size_t n, hits = 0;
+	size_t n, hits = 0, len = strlen(ref);
 	if (store_list(s, STORE_NETWORKS, &all, &n) < 0)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (!strncmp(all[i]->id, ref, strlen(ref))) {
+		if (!strncmp(all[i]->id, ref, len)) {
 			o = all[i];
 			hits++;
 		}
@@ -231,7 +230,8 @@ int mgr__service_nets_resolve(const struct store *s, json_t *spec, char *err,
 	json_array_foreach(nets, i, x)
 	{
 		const char *t = jsonx_str(x, "Target", "");
-		const struct store_object *o = *t ? net_find(s, t) : NULL;
+		const struct store_object *o =
+			*t ? alloc_network_find(s, t) : NULL;
 		if (!o && (!strcmp(t, "bridge") || !strcmp(t, "host") ||
 			   !strcmp(t, "none"))) {
 			snprintf(err, errlen,

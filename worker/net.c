@@ -27,6 +27,7 @@
 #include "worker/net.h"
 
 #include "common/alloc.h"
+#include "common/id.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "overlay-net/net.h"
@@ -177,28 +178,6 @@ static int peers_from(const json_t *a, struct wnet_item *it, uint32_t net,
 	return 0;
 }
 
-/* A DNS name the resolver can be asked for: labels of [a-zA-Z0-9_-]
- * (what it looks up; dns.md), 1..63 long, dot-separated. */
-static bool dns_name_ok(const char *s, size_t max)
-{
-	size_t n = s ? strlen(s) : 0, label = 0;
-	if (!n || n > max || s[0] == '.' || s[n - 1] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			if (!label)
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return true;
-}
-
 static bool inside(uint32_t a, uint32_t net, int len)
 {
 	uint32_t mask = 0xffffffffu << (32 - len);
@@ -225,7 +204,7 @@ static int tasks_from(const json_t *a, struct wnet_service *sv,
 	{
 		struct wnet_task *tk = &sv->tasks[sv->n_tasks];
 		const char *name = jsonx_str(t, "Name", NULL);
-		if (!dns_name_ok(name, 255) ||
+		if (!id_is_dns_name(name, 255) ||
 		    ip4(jsonx_str(t, "Addr", NULL), &tk->addr) < 0 ||
 		    !inside(tk->addr, net, len))
 			return bad(err,
@@ -248,7 +227,7 @@ static int service_from(const json_t *o, struct wnet_service *sv,
 	const char *mode = jsonx_str(o, "Mode", "vip");
 	const json_t *al = json_object_get(o, "Aliases"), *x;
 	size_t i;
-	if (!dns_name_ok(name, 63) || strchr(name, '.'))
+	if (!id_is_dns_name(name, 63) || strchr(name, '.'))
 		return bad(err, "network %s: a service without a valid Name",
 			   it->name);
 	snprintf(sv->name, sizeof(sv->name), "%s", name);
@@ -276,7 +255,7 @@ static int service_from(const json_t *o, struct wnet_service *sv,
 		return -ENOMEM;
 	json_array_foreach(al, i, x)
 	{
-		if (!dns_name_ok(json_string_value(x), 255))
+		if (!id_is_dns_name(json_string_value(x), 255))
 			return bad(err,
 				   "network %s: service %s: an alias must be "
 				   "a DNS name",
@@ -320,7 +299,7 @@ static int ctr_name(struct wnet_item *it, const char *name, uint32_t addr,
 {
 	if (!name || !*name)
 		return 0;
-	if (!dns_name_ok(name, 255))
+	if (!id_is_dns_name(name, 255))
 		return bad(err,
 			   "network %s: an attached container's names must "
 			   "be DNS names",

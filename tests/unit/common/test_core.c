@@ -124,6 +124,34 @@ static void ids_have_docker_shapes(void **state)
 	assert_false(id_is_hex("abc", ID_HEX_LEN));
 }
 
+static void dns_names_are_labels_of_63_at_most(void **state)
+{
+	char label[65], name[300];
+	assert_true(id_is_dns_name("web", 255));
+	assert_true(id_is_dns_name("tasks.web-1.my_net", 255));
+	assert_false(id_is_dns_name(NULL, 255));
+	assert_false(id_is_dns_name("", 255));
+	assert_false(id_is_dns_name(".web", 255));
+	assert_false(id_is_dns_name("web.", 255));
+	assert_false(id_is_dns_name("a..b", 255));
+	assert_false(id_is_dns_name("c 1", 255));
+	assert_false(id_is_dns_name("caf\xc3\xa9", 255));
+	memset(label, 'a', 63);
+	label[63] = '\0';
+	assert_true(id_is_dns_name(label, 255));
+	assert_false(id_is_dns_name(label, 62)); /* longer than @max */
+	label[63] = 'a';
+	label[64] = '\0';
+	assert_false(id_is_dns_name(label, 255)); /* a label of 64 */
+	memset(name, 'a', sizeof(name) - 1);
+	for (size_t i = 49; i < sizeof(name) - 1; i += 50)
+		name[i] = '.';
+	name[256] = '\0';
+	assert_false(id_is_dns_name(name, 255));
+	name[255] = '\0';
+	assert_true(name[254] != '.' && id_is_dns_name(name, 255));
+}
+
 static void durations_parse_like_go(void **state)
 {
 	int64_t ns;
@@ -160,6 +188,7 @@ int main(void)
 		cmocka_unit_test(
 			map_keeps_every_key_through_growth_and_deletes),
 		cmocka_unit_test(ids_have_docker_shapes),
+		cmocka_unit_test(dns_names_are_labels_of_63_at_most),
 		cmocka_unit_test(durations_parse_like_go),
 		cmocka_unit_test(sha256_digest_matches_known_vector),
 	};
