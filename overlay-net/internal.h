@@ -24,6 +24,10 @@ struct net__prefix {
 int net__parse_cidr(const char *s, struct net__prefix *out, uint32_t *addr,
 		    bool host_ok);
 int net__parse_ip(const char *s, uint32_t *out);
+/* Runs nftables commands @text in the calling thread's network namespace
+ * with a context of its own: 0, or -EIO with nft's words in @err, or
+ * -ENOMEM. For threads that have entered a container's namespace. */
+int net__nft_run_once(const char *text, char *err, size_t errlen);
 void net__ip_str(uint32_t ip, char out[16]);
 uint32_t net__mask(int len);
 bool net__contains(const struct net__prefix *p, uint32_t ip);

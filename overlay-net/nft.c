@@ -187,3 +187,20 @@ void net__nft_flush(struct net *n)
 	nft_run_cmd_from_buffer(n->nft, "table inet shoal {}\n"
 					"delete table inet shoal\n");
 }
+
+int net__nft_run_once(const char *text, char *err, size_t errlen)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	int rc = 0;
+	if (!nft)
+		return -ENOMEM;
+	nft_ctx_buffer_error(nft);
+	nft_ctx_buffer_output(nft);
+	if (nft_run_cmd_from_buffer(nft, text) != 0) {
+		const char *e = nft_ctx_get_error_buffer(nft);
+		snprintf(err, errlen, "%s", e ? e : "?");
+		rc = -EIO;
+	}
+	nft_ctx_free(nft);
+	return rc;
+}

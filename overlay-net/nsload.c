@@ -49,7 +49,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
-#include <nftables/libnftables.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -107,7 +106,6 @@ static void job_free(struct load_job *j)
 /* In the worker's thread: enter the job's namespace, run its text. */
 static void run_job(struct load_job *j)
 {
-	struct nft_ctx *nft;
 	int fd = open(j->path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
@@ -120,18 +118,9 @@ static void run_job(struct load_job *j)
 		return;
 	}
 	close(fd);
-	if (!(nft = nft_ctx_new(NFT_CTX_DEFAULT))) {
-		j->rc = -ENOMEM;
+	j->rc = net__nft_run_once(j->text, j->err, sizeof(j->err));
+	if (j->rc == -ENOMEM)
 		return;
-	}
-	nft_ctx_buffer_error(nft);
-	nft_ctx_buffer_output(nft);
-	if (nft_run_cmd_from_buffer(nft, j->text) != 0) {
-		const char *e = nft_ctx_get_error_buffer(nft);
-		snprintf(j->err, sizeof(j->err), "%s", e ? e : "?");
-		j->rc = -EIO;
-	}
-	nft_ctx_free(nft);
 	if (j->rc == 0 && j->n_inodes) {
 		struct net__net w = {.inodes = j->inodes,
 				     .n_inodes = j->n_inodes};

@@ -32,7 +32,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <nftables/libnftables.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -108,7 +107,6 @@ struct vip_job {
 static void *vip_thread(void *arg)
 {
 	struct vip_job *j = arg;
-	struct nft_ctx *nft;
 	int fd = j->path ? open(j->path, O_RDONLY | O_CLOEXEC) : -1;
 
 	if (j->path && (fd < 0 || setns(fd, CLONE_NEWNET) < 0)) {
@@ -119,18 +117,9 @@ static void *vip_thread(void *arg)
 	}
 	if (fd >= 0)
 		close(fd);
-	if (!(nft = nft_ctx_new(NFT_CTX_DEFAULT))) {
-		j->rc = -ENOMEM;
+	j->rc = net__nft_run_once(j->text, j->err, sizeof(j->err));
+	if (j->rc == -ENOMEM)
 		return NULL;
-	}
-	nft_ctx_buffer_error(nft);
-	nft_ctx_buffer_output(nft);
-	if (nft_run_cmd_from_buffer(nft, j->text) != 0) {
-		const char *e = nft_ctx_get_error_buffer(nft);
-		snprintf(j->err, sizeof(j->err), "%s", e ? e : "?");
-		j->rc = -EIO;
-	}
-	nft_ctx_free(nft);
 	if (j->rc == 0 && j->w && j->ifname && j->w->n_inodes)
 		j->rc = net__ingress_ns_routes(j->w, j->ifname, j->err,
 					       sizeof(j->err));

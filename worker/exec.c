@@ -356,21 +356,29 @@ static void remove_container(struct run *r)
 	r->cid[0] = '\0';
 }
 
+/* A stop (or the leave before it) of @r is over: false, or true when
+ * wexec_close() unlinked it meanwhile and left it to us (then freed). */
+static bool stop_settled(struct run *r)
+{
+	struct wexec *x = r->x;
+	r->stopping = false;
+	x->inflight--;
+	if (!x->closing)
+		return false;
+	wsecrets_binds_free(r->binds);
+	wtask_free(r->t);
+	shoal_free(r);
+	maybe_free(x);
+	return true;
+}
+
 static void stopped(void *arg, int rc, const char *msg)
 {
 	struct run *r = arg;
 	struct wexec *x = r->x;
 	(void)msg;
-	r->stopping = false;
-	x->inflight--;
-	if (x->closing) {
-		/* wexec_close() unlinked it and left it to us. */
-		wsecrets_binds_free(r->binds);
-		wtask_free(r->t);
-		shoal_free(r);
-		maybe_free(x);
+	if (stop_settled(r))
 		return;
-	}
 	if (rc < 0 && rc != SHOAL_ENOTFOUND)
 		log_warn("task=%s stop of container %s: %s", r->t->id, r->cid,
 			 shoal_strerror(rc));
@@ -394,21 +402,12 @@ static void stop_now(struct run *r);
 static void left_maps(void *arg)
 {
 	struct run *r = arg;
-	struct wexec *x = r->x;
 	if (r->in_leave) {
 		r->left_now = true; /* stop_container() goes on in line */
 		return;
 	}
-	r->stopping = false;
-	x->inflight--;
-	if (x->closing) {
-		/* wexec_close() unlinked it and left it to us. */
-		wsecrets_binds_free(r->binds);
-		wtask_free(r->t);
-		shoal_free(r);
-		maybe_free(x);
+	if (stop_settled(r))
 		return;
-	}
 	stop_now(r);
 	if (!r->stopping)
 		reconcile(r);
