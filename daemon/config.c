@@ -37,6 +37,13 @@ static const char usage[] =
 	"      --insecure-registry HOST[:PORT]|CIDR  A registry reached over\n"
 	"                            plain HTTP or unverified TLS (repeatable;\n"
 	"                            loopback registries always are)\n"
+	"      --bridge-nf-call keep|off  off: write 0 to this network\n"
+	"                            namespace's net.bridge.bridge-nf-call-\n"
+	"                            {iptables,ip6tables,arptables} at start, so\n"
+	"                            bridged frames skip the IP hooks (faster\n"
+	"                            overlays; other bridges of the namespace\n"
+	"                            lose iptables filtering of bridged traffic).\n"
+	"                            keep (default): leave them as they are\n"
 	"      --log-level LEVEL     debug, info, warn, error or fatal\n"
 	"                            (default info)\n"
 	"      --log-format FORMAT   text or json (default text)\n"
@@ -199,6 +206,18 @@ static int apply(struct daemon_config *cfg, const char *flag, const char *v,
 			 sizeof(cfg->insecure[0]), "%s", v);
 		return 0;
 	}
+	if (strcmp(flag, "--bridge-nf-call") == 0) {
+		if (strcmp(v, "keep") == 0)
+			cfg->bridge_nf_call = DAEMON_BRNF_KEEP;
+		else if (strcmp(v, "off") == 0)
+			cfg->bridge_nf_call = DAEMON_BRNF_OFF;
+		else
+			return bad(err, errlen,
+				   "invalid value \"%s\" for %s: expected keep "
+				   "or off",
+				   v, flag);
+		return 0;
+	}
 	if (strcmp(flag, "--log-level") == 0) {
 		if (log_parse_level(v, &cfg->log_level) < 0)
 			return bad(
@@ -228,7 +247,8 @@ static bool takes_value(const char *flag)
 		"--log-format",	 "--cgroup-parent",
 		"--bip",	 "--default-address-pool",
 	};
-	if (strcmp(flag, "--insecure-registry") == 0)
+	if (strcmp(flag, "--insecure-registry") == 0 ||
+	    strcmp(flag, "--bridge-nf-call") == 0)
 		return true;
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (strcmp(flag, flags[i]) == 0)

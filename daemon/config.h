@@ -15,6 +15,13 @@
 
 #define DAEMON_INSECURE_MAX 32 /* --insecure-registry values */
 
+/* --bridge-nf-call: what shoald does with its network namespace's
+ * net.bridge.bridge-nf-call-{iptables,ip6tables,arptables} at start. */
+enum daemon_brnf {
+	DAEMON_BRNF_KEEP = 0, /* touch nothing (default) */
+	DAEMON_BRNF_OFF,      /* write 0 to the three (daemon/brnf.c) */
+};
+
 struct daemon_config {
 	char data_root[DAEMON_PATH_MAX];
 	char exec_root[DAEMON_PATH_MAX];
@@ -30,6 +37,7 @@ struct daemon_config {
 	size_t n_insecure;
 	enum log_level log_level;
 	enum log_format log_format;
+	enum daemon_brnf bridge_nf_call; /* --bridge-nf-call keep|off */
 };
 
 enum config_result {
@@ -46,5 +54,16 @@ int daemon_config_parse(int argc, char **argv, struct daemon_config *cfg,
 
 /** daemon_parse_listen_addr() - whether @s is ADDR:PORT (numeric). */
 bool daemon_valid_listen_addr(const char *s);
+
+/**
+ * daemon_brnf_apply() - carry out --bridge-nf-call in the calling thread's
+ * network namespace under @proc_sys (normally "/proc/sys"): KEEP touches
+ * nothing; OFF writes 0 to net/bridge/bridge-nf-call-{iptables,ip6tables,
+ * arptables}. When the directory is absent (br_netfilter not loaded) there
+ * is nothing to do: logged at info, returns 0. Any other failure returns a
+ * negative errno with a message naming the file in @err.
+ */
+int daemon_brnf_apply(enum daemon_brnf mode, const char *proc_sys, char *err,
+		      size_t errlen);
 
 #endif

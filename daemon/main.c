@@ -46,6 +46,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (daemon_brnf_apply(cfg.bridge_nf_call, "/proc/sys", err,
+			      sizeof(err)) < 0) {
+		log_fatal("%s", err);
+		return 1;
+	}
 	rc = daemon_init(&d, &cfg);
 	if (rc == 0)
 		rc = daemon_run(&d);

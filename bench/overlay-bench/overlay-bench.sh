@@ -19,7 +19,13 @@
 #                agent's code from a hand-made assignment set
 #                (ovl-agent-tool: worker/net.c joins the overlay and
 #                programs the peer, overlay-net attaches the task with
-#                its address, MAC and MTU), as shoald does for a task;
+#                its address, MAC and MTU), as shoald does for a task,
+#                with the hosts' net.bridge.bridge-nf-call-* at the
+#                kernel's default (1: `shoald --bridge-nf-call=keep`);
+#              shoal-agent+bridge-nf-call-off: the same path with both
+#                hosts' three sysctls at 0, as `shoald
+#                --bridge-nf-call=off` leaves its namespace; the two
+#                in the same rounds, alternating which goes first;
 #            and the ratios to raw-vxlan and bare-veth.
 #   scale-to-vip: the agent's time to take a set in which one more task of
 #            a service became Ready, until the VIP's new map is loaded in
@@ -145,12 +151,20 @@ gbps() { # NS HOST PORT
 		{ echo "{\"error\":\"iperf3 -c $2 failed\"}" >&2; return 1; }
 }
 ROUNDS=${OVERLAY_BENCH_ROUNDS:-3}
-bare=() raw=() shoal=() via_agent=() via_try=()
-# OVERLAY_BENCH_TRY=notrack|gro|nobrnf: the agent's path again in each
+case "${OVERLAY_BENCH_TRY:-}" in
+"" | notrack | gro) ;;
+nobrnf) echo '{"error":"OVERLAY_BENCH_TRY=nobrnf: now the regular shoal-agent+bridge-nf-call-off line; unset it"}'; exit 1 ;;
+*) echo "{\"error\":\"OVERLAY_BENCH_TRY=$OVERLAY_BENCH_TRY: expected notrack or gro\"}"; exit 1 ;;
+esac
+# Without br_netfilter there is no sysctl to turn off (nor a cost).
+brnf_here=1
+[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || brnf_here=0
+bare=() raw=() shoal=() via_agent=() via_off=() via_try=()
+# OVERLAY_BENCH_TRY=notrack|gro: the agent's path again in each
 # round with one change on both hosts, undone after (docs/overlay.md,
 # "Figures"); gro: GRO on both ends of the tasks' veths (needs ethtool);
-# nobrnf: the namespace's bridge-nf-call-* sysctls at 0 (what
-# br_netfilter costs; not something shoald may do to a host); notrack:
+# (the bridge-nf-call sysctls at 0, once "nobrnf", are now the regular
+# shoal-agent+bridge-nf-call-off line); notrack:
 # frames an overlay's bridge forwards are not tracked (a bridge-family
 # prerouting chain before br_netfilter: from the VXLAN device or a task's
 # veth, not for the bridge itself: notrack).
@@ -176,7 +190,6 @@ try_on() {
 		'iifname "vs*" meta pkttype other notrack' '}' '}' |
 		on "$h" nft -f - || exit 1 ;;
 	gro) gro_all "$h" on ;;
-	nobrnf) brnf "$h" 0 ;;
 	esac; done
 }
 try_off() {
@@ -184,10 +197,15 @@ try_off() {
 	for h in hx hy; do case "$OVERLAY_BENCH_TRY" in
 	notrack) on "$h" nft delete table bridge bench-try ;;
 	gro) gro_all "$h" off ;;
-	nobrnf) brnf "$h" 1 ;;
 	esac; done
 }
 agent_plain() { serve task-hy 5204; v=$(gbps task-hx 10.96.0.3 5204) || exit 1; via_agent+=("$v"); }
+agent_off() { # both hosts' bridge-nf-call-* at 0, then back to 1
+	[ "$brnf_here" = 1 ] || return 0
+	brnf hx 0; brnf hy 0
+	serve task-hy 5206; v=$(gbps task-hx 10.96.0.3 5206) || exit 1; via_off+=("$v")
+	brnf hx 1; brnf hy 1
+}
 agent_try() {
 	try_on
 	serve task-hy 5205; v=$(gbps task-hx 10.96.0.3 5205) || exit 1; via_try+=("$v")
@@ -197,14 +215,15 @@ for r in $(seq "$ROUNDS"); do
 	serve hy 5201; v=$(gbps hx 192.168.252.2 5201) || exit 1; bare+=("$v")
 	serve hy 5202; v=$(gbps hx 10.98.0.2 5202) || exit 1; raw+=("$v")
 	serve cy 5203; v=$(gbps cx 10.97.0.3 5203) || exit 1; shoal+=("$v")
-	# With a change to try, the two in turn (alternating which goes
-	# first: a fixed order showed a bias of 3-4% for the later slot).
-	if [ -n "${OVERLAY_BENCH_TRY:-}" ] && [ $((r % 2)) = 0 ]; then
-		agent_try; agent_plain
-	elif [ -n "${OVERLAY_BENCH_TRY:-}" ]; then
-		agent_plain; agent_try
+	# The agent's path with the sysctls at 1 and at 0 (and a change to
+	# try), alternating which goes first: a fixed order showed a bias of
+	# 3-4% for the later slot.
+	if [ $((r % 2)) = 0 ]; then
+		[ -n "${OVERLAY_BENCH_TRY:-}" ] && agent_try
+		agent_off; agent_plain
 	else
-		agent_plain
+		agent_plain; agent_off
+		[ -n "${OVERLAY_BENCH_TRY:-}" ] && agent_try
 	fi
 done
 ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
@@ -215,6 +234,12 @@ echo "{\"test\":\"tcp\",\"path\":\"bare-veth\",\"rounds\":$ROUNDS,\"gbps\":$mb}"
 echo "{\"test\":\"tcp\",\"path\":\"raw-vxlan\",\"rounds\":$ROUNDS,\"gbps\":$mr,\"ratio_to_bare\":$(ratio "$mr" "$mb")}"
 ma=$(bench_median "${via_agent[@]}")
 echo "{\"test\":\"tcp\",\"path\":\"shoal-agent\",\"rounds\":$ROUNDS,\"gbps\":$ma,\"ratio_to_raw_vxlan\":$(ratio "$ma" "$mr"),\"ratio_to_bare\":$(ratio "$ma" "$mb")}"
+if [ "$brnf_here" = 0 ]; then
+	echo '{"test":"tcp","path":"shoal-agent+bridge-nf-call-off","skipped":"br_netfilter is not loaded: bridged frames skip the IP hooks already"}'
+else
+	mo=$(bench_median "${via_off[@]}")
+	echo "{\"test\":\"tcp\",\"path\":\"shoal-agent+bridge-nf-call-off\",\"rounds\":$ROUNDS,\"gbps\":$mo,\"ratio_to_raw_vxlan\":$(ratio "$mo" "$mr"),\"ratio_to_bare\":$(ratio "$mo" "$mb"),\"ratio_to_shoal_agent\":$(ratio "$mo" "$ma")}"
+fi
 if [ -n "${OVERLAY_BENCH_TRY:-}" ]; then
 	mt=$(bench_median "${via_try[@]}")
 	echo "{\"test\":\"tcp\",\"path\":\"shoal-agent+$OVERLAY_BENCH_TRY\",\"rounds\":$ROUNDS,\"gbps\":$mt,\"ratio_to_raw_vxlan\":$(ratio "$mt" "$mr"),\"ratio_to_bare\":$(ratio "$mt" "$mb")}"
