@@ -8,7 +8,8 @@
  * the fetch fails when every holder failed for one blob, naming the last
  * cause. A holder that refuses the config because this node is not in
  * its set yet ("not allowed", -EACCES) is asked again 4 times, 500 ms
- * apart (the reason in a progress message), before the next holder. This part fetches one blob at a time (see docs/images.md).
+ * apart (the reason in a progress message), before the next holder. This part
+ * fetches one blob at a time (see docs/images.md).
  */
 #ifndef SHOAL_WORKER_IMAGE_FETCH_H
 #define SHOAL_WORKER_IMAGE_FETCH_H
