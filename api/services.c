@@ -507,10 +507,29 @@ static void write_now(struct api_call *call, struct mgr *m, const char *op,
 	}
 }
 
+/* Docker keeps a service's X-Registry-Auth (`--with-registry-auth`) for
+ * its nodes' pulls. Shoal does not carry credentials to the nodes yet
+ * (docs/images.md): refused, never dropped unsaid. */
+static bool no_registry_auth(struct api_call *call)
+{
+	const char *v = http_request_header(call->req, "X-Registry-Auth");
+	if (!v || !*v)
+		return true;
+	api_reply_error(call, 400,
+			"registry credentials for a service's tasks "
+			"(--with-registry-auth, X-Registry-Auth) are not "
+			"supported: the nodes would pull without them. Leave "
+			"the flag out: a node fetches the image from the "
+			"swarm's nodes that hold it (load or pull it on one "
+			"node), or pulls it from a registry that needs no "
+			"login");
+	return false;
+}
+
 static void service_create(struct api_call *call)
 {
 	struct mgr *m = api__svc_manager(call);
-	if (!m)
+	if (!m || !no_registry_auth(call))
 		return;
 	char id[ID_SWARM_LEN + 1];
 	id_swarm(id);
@@ -547,7 +566,7 @@ static void service_update(struct api_call *call)
 	}
 	uint64_t version;
 	if (api__version_param(call, "service", &version) < 0 ||
-	    !registry_auth_ok(call))
+	    !registry_auth_ok(call) || !no_registry_auth(call))
 		return;
 	const char *rb = http_request_query(call->req, "rollback");
 	if (rb && *rb && strcmp(rb, "previous") != 0) {

@@ -52,6 +52,13 @@ static void on_done(int rc, int status, const char *body, size_t len, void *arg)
 void mgrfx_start(const char *method, const char *path, const char *body,
 		 struct mgrfx_reply *r)
 {
+	mgrfx_start_hdr(method, path, body, NULL, 0, r);
+}
+
+void mgrfx_start_hdr(const char *method, const char *path, const char *body,
+		     const struct http_header *h, size_t nh,
+		     struct mgrfx_reply *r)
+{
 	struct http_addr addr;
 	char host[200];
 	snprintf(host, sizeof(host), "unix://%s", mgrfx.sock);
@@ -61,6 +68,8 @@ void mgrfx_start(const char *method, const char *path, const char *body,
 				      .path = path,
 				      .body = body,
 				      .body_len = body ? strlen(body) : 0,
+				      .headers = h,
+				      .nheaders = nh,
 				      .timeout_ms = 10000};
 	struct http_client_cbs cbs = {.on_done = on_done, .arg = r};
 	assert_int_equal(http_client_start(&mgrfx.loop, &addr, &req, &cbs), 0);
@@ -70,6 +79,15 @@ void mgrfx_ask(const char *method, const char *path, const char *body,
 	       struct mgrfx_reply *r)
 {
 	mgrfx_start(method, path, body, r);
+	while (!r->done)
+		uv_run(&mgrfx.loop, UV_RUN_ONCE);
+}
+
+void mgrfx_ask_hdr(const char *method, const char *path, const char *body,
+		   const struct http_header *h, size_t nh,
+		   struct mgrfx_reply *r)
+{
+	mgrfx_start_hdr(method, path, body, h, nh, r);
 	while (!r->done)
 		uv_run(&mgrfx.loop, UV_RUN_ONCE);
 }

@@ -46,6 +46,15 @@ int mgrfx_teardown(void);
  * loop runs it and fills @r (r->done once answered). */
 void mgrfx_start(const char *method, const char *path, const char *body,
 		 struct mgrfx_reply *r);
+/** mgrfx_start_hdr(), mgrfx_ask_hdr() - the same with @nh extra request
+ * headers @h. */
+void mgrfx_start_hdr(const char *method, const char *path, const char *body,
+		     const struct http_header *h, size_t nh,
+		     struct mgrfx_reply *r);
+void mgrfx_ask_hdr(const char *method, const char *path, const char *body,
+		   const struct http_header *h, size_t nh,
+		   struct mgrfx_reply *r);
+
 /** mgrfx_ask() - @method @path with @body (may be NULL) on mgrfx.sock;
  * returns when answered (10 s at most). */
 void mgrfx_ask(const char *method, const char *path, const char *body,

@@ -145,6 +145,29 @@ static void services_are_created_placed_updated_and_removed(void **s)
 			       "EndpointSpec.Ports: sctp ports are not "
 			       "supported"));
 	mgrfx_reply_fini(&r);
+	/* --with-registry-auth: refused, on create and on update, and
+	 * nothing written */
+	static const struct http_header auth = {"X-Registry-Auth",
+						"eyJ1c2VybmFtZSI6InUifQ=="};
+	mgrfx_ask_hdr("POST", "/v1.45/services/create",
+		      "{\"Name\":\"withauth\",\"TaskTemplate\":{"
+		      "\"ContainerSpec\":{\"Image\":\"b\"}}}",
+		      &auth, 1, &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(jsonx_str(r.json, "message", ""),
+			       "--with-registry-auth"));
+	mgrfx_reply_fini(&r);
+	mgrfx_ask("GET", "/v1.45/services/withauth", NULL, &r);
+	assert_int_equal(r.status, 404);
+	mgrfx_reply_fini(&r);
+	snprintf(path, sizeof(path), "/v1.45/services/web/update?version=%llu",
+		 (unsigned long long)version);
+	mgrfx_ask_hdr("POST", path, body, &auth, 1, &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(
+		strstr(jsonx_str(r.json, "message", ""), "X-Registry-Auth"));
+	mgrfx_reply_fini(&r);
+
 	mgrfx_ask("GET", "/v1.45/services/nope", NULL, &r);
 	assert_int_equal(r.status, 404);
 	assert_string_equal(jsonx_str(r.json, "message", ""),
