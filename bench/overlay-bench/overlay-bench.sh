@@ -36,9 +36,8 @@
 #            nsload.c), in turn; loop_held_*: how long the loop's thread
 #            was held by the set. The managers' part (scheduling, the
 #            task's start, the set's push) is not in it.
-#   Not measured: DNS latency of the overlay records (the resolver needs a
-#   running shoald; bench/dns-bench measures the same lookup path for a
-#   local name). It prints "skipped".
+#   DNS latency of the overlay records needs shoald's resolver: measured
+#   by dns-lab beside this script (a 2-host lab, from a task's namespace).
 #
 # Everything runs in a network and mount namespace of the benchmark's own
 # (unshare); nothing touches the machine's. Needs root and iperf3.
@@ -73,7 +72,6 @@ for ns in hx hy cx cy prog; do ip netns add "$p-$ns"; on "$ns" ip link set lo up
 
 on prog "$prog" "$PEERS" || exit 1
 
-echo '{"test":"dns-latency","skipped":"needs a running shoald (bench/dns-bench measures the same lookup path)"}'
 T=$(mktemp -d /tmp/overlay-bench.XXXXXX)
 NET=b3nchn3tw0rk1d0000000001
 agent_on() { # HOST ARGS...: the agent's code on HOST (one run = one set)
