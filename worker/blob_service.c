@@ -62,6 +62,7 @@ struct blobsvc_acl {
 	char **ids;
 	size_t n;
 	struct list_node conns;	 /* server_conn.node: the channels it guards */
+	size_t n_conns;		 /* on that list (BLOBSVC_MAX_CONNS at most) */
 	uv_timer_t reap;	 /* closes refused channels once flushed */
 	struct log_ratelimit rl; /* of the refusals' log lines */
 };
@@ -274,8 +275,10 @@ static void server_closed(struct wire_chan *c, int reason)
 	struct server_conn *sc = wire_chan_data(c);
 	if (sc->fd >= 0)
 		close(sc->fd);
-	if (sc->acl)
+	if (sc->acl) {
 		list_remove(&sc->node);
+		sc->acl->n_conns--;
+	}
 	shoal_free(sc->buf);
 	shoal_free(sc);
 }
@@ -314,8 +317,10 @@ static struct server_conn *server_conn_new(const struct wire_chan_config *cfg,
 static void opened(struct server_conn *sc, struct wire_chan *c)
 {
 	sc->c = c;
-	if (sc->acl)
+	if (sc->acl) {
 		list_push_back(&sc->acl->conns, &sc->node);
+		sc->acl->n_conns++;
+	}
 }
 
 int blobsvc_serve_fd_acl(uv_loop_t *loop, int fd,
@@ -346,10 +351,26 @@ int blobsvc_serve_fd(uv_loop_t *loop, int fd,
 	return blobsvc_serve_fd_acl(loop, fd, cfg, s, cluster_id, NULL);
 }
 
+static void refused_closed(uv_handle_t *h)
+{
+	shoal_free(h);
+}
+
 int blobsvc_accept_acl(uv_loop_t *loop, uv_stream_t *listener,
 		       const struct wire_chan_config *cfg, struct img_store *s,
 		       const char *cluster_id, struct blobsvc_acl *acl)
 {
+	if (acl && acl->n_conns >= BLOBSVC_MAX_CONNS) {
+		/* Taken off the backlog and closed at once: left there, it
+		 * would be offered again on every turn of the loop. */
+		uv_tcp_t *t = shoal_calloc(1, sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		uv_tcp_init(loop, t);
+		(void)uv_accept(listener, (uv_stream_t *)t);
+		uv_close((uv_handle_t *)t, refused_closed);
+		return -EMFILE;
+	}
 	struct server_conn *sc = server_conn_new(cfg, s, cluster_id, acl);
 	if (!sc)
 		return -ENOMEM;
@@ -408,6 +429,7 @@ void blobsvc_acl_free(struct blobsvc_acl *a)
 		struct server_conn *sc = list_entry(list_front(&a->conns),
 						    struct server_conn, node);
 		list_remove(&sc->node);
+		a->n_conns--;
 		sc->acl = NULL;
 		sc->trusted = false; /* nothing more is served */
 		wire_chan_close(sc->c);

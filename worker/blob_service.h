@@ -72,6 +72,9 @@ int blobsvc_serve_fd(uv_loop_t *loop, int fd,
  */
 #define BLOBSVC_DENIED "not allowed: "
 #define BLOBSVC_ACL_MAX 4096 /* node ids in one set */
+/* Connections a holder serves at once (handshakes included); past that a
+ * new one is closed as it comes. */
+#define BLOBSVC_MAX_CONNS 256
 
 struct blobsvc_acl;
 
@@ -104,7 +107,9 @@ int blobsvc_acl_set_item(struct blobsvc_acl *a, const void *data, size_t len);
 bool blobsvc_acl_allows(const struct blobsvc_acl *a, const char *node_id);
 
 /* blobsvc_serve_fd_acl() / blobsvc_accept_acl() - as below, serving only
- * the nodes @acl names (borrowed until blobsvc_acl_free()). */
+ * the nodes @acl names (borrowed until blobsvc_acl_free()). With
+ * BLOBSVC_MAX_CONNS channels of @acl open, blobsvc_accept_acl() takes the
+ * waiting connection and closes it at once: -EMFILE. */
 int blobsvc_serve_fd_acl(uv_loop_t *loop, int fd,
 			 const struct wire_chan_config *cfg,
 			 struct img_store *s, const char *cluster_id,

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -368,6 +370,99 @@ static void connection_closed_when_node_leaves_set(void **state)
 	assert_true(idle.closed);
 	assert_non_null(strstr(idle.err, BLOBSVC_DENIED "node fetcher"));
 	blobsvc_acl_free(acl);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A holder serves BLOBSVC_MAX_CONNS connections at once (handshakes
+ * included): one more is closed as it comes, and once some have gone a new
+ * one is taken again. */
+struct capped {
+	struct blobsvc_acl *acl;
+	struct wire_chan_config cfg;
+	int accepted, refused;
+};
+
+static void capped_connection(uv_stream_t *server, int status)
+{
+	struct capped *c = server->data;
+	assert_int_equal(status, 0);
+	int rc = blobsvc_accept_acl(server->loop, server, &c->cfg, holder,
+				    "swarm1", c->acl);
+	if (rc == 0)
+		c->accepted++;
+	else if (rc == -EMFILE)
+		c->refused++;
+	else
+		fail_msg("accept: %d", rc);
+}
+
+static int dial_tcp(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void connections_past_the_cap_are_closed(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	uv_tcp_t tcp;
+	struct sockaddr_in sa;
+	int fds[BLOBSVC_MAX_CONNS + 2];
+	struct capped c = {.cfg = cfg_for(&n_holder, &root)};
+	assert_int_equal(uv_loop_init(&loop), 0);
+	c.acl = blobsvc_acl_new(&loop);
+	assert_non_null(c.acl);
+	assert_int_equal(uv_tcp_init(&loop, &tcp), 0);
+	tcp.data = &c;
+	assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sa), 0);
+	assert_int_equal(uv_tcp_bind(&tcp, (struct sockaddr *)&sa, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&tcp, 512, capped_connection),
+			 0);
+	int len = sizeof(sa);
+	assert_int_equal(uv_tcp_getsockname(&tcp, (struct sockaddr *)&sa, &len),
+			 0);
+	int port = ntohs(sa.sin_port);
+
+	for (int i = 0; i <= BLOBSVC_MAX_CONNS; i++)
+		fds[i] = dial_tcp(port);
+	for (int i = 0; i < 5000 && c.accepted + c.refused <= BLOBSVC_MAX_CONNS;
+	     i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(c.accepted, BLOBSVC_MAX_CONNS);
+	assert_int_equal(c.refused, 1);
+	/* The one past the cap reads its end at once. */
+	char b;
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fds[BLOBSVC_MAX_CONNS], SOL_SOCKET, SO_RCVTIMEO, &tv,
+		   sizeof(tv));
+	for (int i = 0; i < 100; i++)
+		uv_run(&loop, UV_RUN_NOWAIT); /* its close */
+	assert_int_equal(recv(fds[BLOBSVC_MAX_CONNS], &b, 1, 0), 0);
+
+	/* Ten go away: a new one is taken again. */
+	for (int i = 0; i < 10; i++)
+		close(fds[i]);
+	for (int i = 0; i < 200; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	fds[BLOBSVC_MAX_CONNS + 1] = dial_tcp(port);
+	for (int i = 0; i < 5000 && c.accepted == BLOBSVC_MAX_CONNS; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(c.accepted, BLOBSVC_MAX_CONNS + 1);
+	assert_int_equal(c.refused, 1);
+
+	for (int i = 10; i < BLOBSVC_MAX_CONNS + 2; i++)
+		close(fds[i]);
+	blobsvc_acl_free(c.acl);
+	uv_close((uv_handle_t *)&tcp, NULL);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -731,6 +826,7 @@ int main(void)
 		cmocka_unit_test(layers_from_several_holders_at_once),
 		cmocka_unit_test(refused_holder_is_asked_again),
 		cmocka_unit_test(frames_are_decoded_strictly),
+		cmocka_unit_test(connections_past_the_cap_are_closed),
 	};
 	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 	struct shoal_err err = {0};
