@@ -198,6 +198,10 @@ int rt__read_file(const char *path, size_t max, char **out, size_t *len);
 int rt__write_str(const char *path, const char *s);
 /** rt__proc_start_time() - field 22 of /proc/<pid>/stat; 0 if gone. */
 uint64_t rt__proc_start_time(pid_t pid);
+/** rt__proc_live_start_time() - the same, and the process's state letter
+ * (field 3: 'R', 'S', ..., 'Z' for a zombie) in *@state when not NULL
+ * ('\\0' if gone). */
+uint64_t rt__proc_live_start_time(pid_t pid, char *state);
 /** rt__pidfd_open_checked() - pidfd of @pid if its start time matches. */
 int rt__pidfd_open_checked(pid_t pid, uint64_t start, int *fd);
 size_t rt__strv_len(const char *const *v);

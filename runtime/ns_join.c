@@ -44,8 +44,12 @@ static int running_init(const struct rt__config *c, const char *id,
 		return -ENOMEM;
 	rc = rt__state_load(dir, &st);
 	shoal_free(dir);
+	char state = '\0';
+	/* An init that exited but is not reaped yet (a zombie, or dead) has
+	 * its start time still, and namespaces nothing can join any more. */
 	if (rc < 0 || st.status != RT_STATUS_RUNNING || st.pid <= 0 ||
-	    rt__proc_start_time(st.pid) != st.pid_start) {
+	    rt__proc_live_start_time(st.pid, &state) != st.pid_start ||
+	    state == 'Z' || state == 'X' || state == 'x') {
 		rt__err(err, "cannot join %s of a non running container: %s",
 			what, id);
 		return -ESRCH;

@@ -179,11 +179,18 @@ err_free:
 
 uint64_t rt__proc_start_time(pid_t pid)
 {
+	return rt__proc_live_start_time(pid, NULL);
+}
+
+uint64_t rt__proc_live_start_time(pid_t pid, char *state)
+{
 	char path[64], buf[1024], *p;
 	unsigned long long start = 0;
 	ssize_t n;
 	int fd;
 
+	if (state)
+		*state = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -199,6 +206,8 @@ uint64_t rt__proc_start_time(pid_t pid)
 		return 0;
 	/* Field 3 (state) follows; starttime is field 22. */
 	p++;
+	if (state && p[0] == ' ')
+		*state = p[1];
 	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (!p || sscanf(p, " %llu", &start) != 1)

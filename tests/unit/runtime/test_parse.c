@@ -18,11 +18,41 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/error.h"
 #include "runtime/internal.h"
+
+/* A process that exited and is not reaped yet keeps its start time, so the
+ * join check also reads its state: 'Z' then, no longer 'R'/'S'. */
+static void an_unreaped_process_reads_as_a_zombie(void **state)
+{
+	int p[2];
+	char st = '?', b;
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[1]);
+		(void)!read(p[0], &b, 1);
+		_exit(0);
+	}
+	close(p[0]);
+	uint64_t start = rt__proc_live_start_time(pid, &st);
+	assert_true(start > 0);
+	assert_true(st == 'S' || st == 'R');
+	close(p[1]); /* it exits; not reaped yet */
+	for (int i = 0; i < 2000 && st != 'Z'; i++) {
+		usleep(1000);
+		assert_int_equal(rt__proc_live_start_time(pid, &st), start);
+	}
+	assert_int_equal(st, 'Z');
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(rt__proc_live_start_time(pid, &st), 0);
+	assert_int_equal(st, '\0');
+}
 
 static void memory_sizes_parse_like_docker(void **state)
 {
@@ -634,6 +664,7 @@ int main(void)
 		cmocka_unit_test(device_cgroup_rules_follow_dockers_pattern),
 		cmocka_unit_test(only_namespaced_sysctls_are_allowed),
 		cmocka_unit_test(cpuset_lists_parse),
+		cmocka_unit_test(an_unreaped_process_reads_as_a_zombie),
 		cmocka_unit_test(what_the_host_cannot_do_is_refused_naming_it),
 		cmocka_unit_test(cpus_parse_into_nano_cpus),
 		cmocka_unit_test(ulimits_parse_soft_and_hard),
